@@ -1,0 +1,36 @@
+// Explicit limits on every input the engine accepts. A value past a limit is
+// rejected with a typed error before anything is written; nothing is truncated.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace duroxide::limits {
+
+// Instance ids, orchestration/activity/event/queue names and versions.
+inline constexpr std::size_t kMaxIdentifierBytes = 256;
+inline constexpr std::size_t kMaxNameBytes = 256;
+inline constexpr std::size_t kMaxVersionBytes = 64;
+
+// Any single payload: inputs, outputs, event data, error messages, custom status.
+inline constexpr std::size_t kMaxPayloadBytes = 256 * 1024;
+
+// Events in one execution's history. A turn that would grow the history past
+// this fails the orchestration instead of writing an unbounded history.
+inline constexpr std::size_t kMaxHistoryEvents = 1'000'000;
+
+// Raw JSON text accepted by the codec for one document (a whole history).
+inline constexpr std::size_t kMaxJsonDocumentBytes = 512u * 1024u * 1024u;
+
+// Nesting depth accepted in any JSON document; events are flat objects.
+inline constexpr std::size_t kMaxJsonDepth = 16;
+
+// Coroutine resumptions in one turn (default; TurnInput can lower it). A
+// runaway orchestration (an endless loop of already-completed awaits) fails
+// instead of hanging the dispatcher. A 100k-event history needs about 300k.
+inline constexpr std::uint64_t kMaxResumptionsPerTurn = 5'000'000;
+
+// Retry policies.
+inline constexpr std::uint32_t kMaxRetryAttempts = 1000;
+
+}  // namespace duroxide::limits

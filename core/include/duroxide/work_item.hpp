@@ -1,0 +1,135 @@
+// Work items: the messages that travel through the provider's queues.
+//
+// Contract: every item names the instance it is routed to (`target_instance`).
+// ActivityExecute goes to the worker queue; everything else goes to the
+// orchestrator queue of its target instance. Completions carry the execution id
+// (activities, timers) or the child instance id (sub-orchestrations) so that a
+// message meant for an earlier execution is recognised as stale and dropped.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "duroxide/error_details.hpp"
+#include "duroxide/event.hpp"
+
+namespace duroxide {
+
+using ExecutionId = std::uint64_t;
+
+namespace work {
+
+struct StartOrchestration {
+  std::string instance;
+  std::string orchestration;
+  std::string version;  // empty: the registry's policy picks
+  std::string input;
+  std::string parent_instance;  // empty for a root instance
+  EventId parent_id = 0;
+  friend bool operator==(const StartOrchestration&, const StartOrchestration&) = default;
+};
+struct ActivityExecute {
+  std::string instance;
+  ExecutionId execution_id = 0;
+  EventId id = 0;  // the ActivityScheduled event id
+  std::string name;
+  std::string input;
+  friend bool operator==(const ActivityExecute&, const ActivityExecute&) = default;
+};
+struct ActivityCompleted {
+  std::string instance;
+  ExecutionId execution_id = 0;
+  EventId id = 0;
+  std::string result;
+  friend bool operator==(const ActivityCompleted&, const ActivityCompleted&) = default;
+};
+struct ActivityFailed {
+  std::string instance;
+  ExecutionId execution_id = 0;
+  EventId id = 0;
+  ErrorDetails details;
+  friend bool operator==(const ActivityFailed&, const ActivityFailed&) = default;
+};
+struct TimerFired {
+  std::string instance;
+  ExecutionId execution_id = 0;
+  EventId id = 0;  // the TimerCreated event id
+  TimestampMs fire_at_ms = 0;
+  friend bool operator==(const TimerFired&, const TimerFired&) = default;
+};
+struct ExternalRaised {
+  std::string instance;
+  std::string name;
+  std::string data;
+  friend bool operator==(const ExternalRaised&, const ExternalRaised&) = default;
+};
+struct QueueMessage {
+  std::string instance;
+  std::string queue;
+  std::string data;
+  friend bool operator==(const QueueMessage&, const QueueMessage&) = default;
+};
+struct SubOrchestrationCompleted {
+  std::string parent_instance;
+  EventId parent_id = 0;
+  std::string child_instance;
+  std::string result;
+  friend bool operator==(const SubOrchestrationCompleted&,
+                         const SubOrchestrationCompleted&) = default;
+};
+struct SubOrchestrationFailed {
+  std::string parent_instance;
+  EventId parent_id = 0;
+  std::string child_instance;
+  ErrorDetails details;
+  friend bool operator==(const SubOrchestrationFailed&, const SubOrchestrationFailed&) = default;
+};
+struct CancelInstance {
+  std::string instance;
+  std::string reason;
+  friend bool operator==(const CancelInstance&, const CancelInstance&) = default;
+};
+// Starts the next execution of `instance` after OrchestrationContinuedAsNew.
+struct ContinueAsNew {
+  std::string instance;
+  std::string orchestration;
+  std::string version;
+  std::string input;
+  friend bool operator==(const ContinueAsNew&, const ContinueAsNew&) = default;
+};
+
+}  // namespace work
+
+enum class WorkItemKind {
+  StartOrchestration,
+  ActivityExecute,
+  ActivityCompleted,
+  ActivityFailed,
+  TimerFired,
+  ExternalRaised,
+  QueueMessage,
+  SubOrchestrationCompleted,
+  SubOrchestrationFailed,
+  CancelInstance,
+  ContinueAsNew,
+};
+
+using WorkItem =
+    std::variant<work::StartOrchestration, work::ActivityExecute, work::ActivityCompleted,
+                 work::ActivityFailed, work::TimerFired, work::ExternalRaised, work::QueueMessage,
+                 work::SubOrchestrationCompleted, work::SubOrchestrationFailed,
+                 work::CancelInstance, work::ContinueAsNew>;
+static_assert(std::variant_size_v<WorkItem> == 11);
+
+inline WorkItemKind kind_of(const WorkItem& item) {
+  return static_cast<WorkItemKind>(item.index());
+}
+std::string_view to_string(WorkItemKind kind);
+bool parse_work_item_kind(std::string_view text, WorkItemKind& out);
+
+// The instance whose queue receives the item (the parent for sub-orchestration results).
+const std::string& target_instance(const WorkItem& item);
+
+}  // namespace duroxide

@@ -1,0 +1,517 @@
+#include "duroxide/codec.hpp"
+
+#include <algorithm>
+#include <type_traits>
+
+#include "duroxide/limits.hpp"
+#include "json_internal.hpp"
+
+namespace duroxide {
+namespace detail {
+
+namespace {
+
+using limits::kMaxIdentifierBytes;
+using limits::kMaxNameBytes;
+using limits::kMaxPayloadBytes;
+using limits::kMaxVersionBytes;
+
+std::string json_type_name(const Json& value) {
+  if (value.is_number_unsigned() || value.is_number_integer()) return "integer";
+  if (value.is_number_float()) return "number with a fraction";
+  return value.type_name();
+}
+
+// The one description of every event's and work item's fields, used by both the
+// encoder and the decoder so the two can never disagree. `V` is Writer or Reader.
+template <typename V, typename E>
+void fields(V& v, E& e) {
+  using T = std::remove_const_t<E>;
+  // ---- events ----
+  if constexpr (std::is_same_v<T, events::OrchestrationStarted>) {
+    v.text("name", e.name, kMaxNameBytes);
+    v.text("version", e.version, kMaxVersionBytes);
+    v.text("input", e.input, kMaxPayloadBytes);
+    v.optional_text("parent_instance", e.parent_instance, kMaxIdentifierBytes);
+    v.optional_unsigned("parent_id", e.parent_id);
+  } else if constexpr (std::is_same_v<T, events::OrchestrationCompleted>) {
+    v.text("output", e.output, kMaxPayloadBytes);
+  } else if constexpr (std::is_same_v<T, events::OrchestrationFailed> ||
+                       std::is_same_v<T, events::ActivityFailed> ||
+                       std::is_same_v<T, events::SubOrchestrationFailed>) {
+    v.details("error", e.details);
+  } else if constexpr (std::is_same_v<T, events::ActivityScheduled>) {
+    v.text("name", e.name, kMaxNameBytes);
+    v.text("input", e.input, kMaxPayloadBytes);
+  } else if constexpr (std::is_same_v<T, events::ActivityCompleted> ||
+                       std::is_same_v<T, events::SubOrchestrationCompleted>) {
+    v.text("result", e.result, kMaxPayloadBytes);
+  } else if constexpr (std::is_same_v<T, events::TimerCreated> ||
+                       std::is_same_v<T, events::TimerFired>) {
+    v.signed_number("fire_at_ms", e.fire_at_ms);
+  } else if constexpr (std::is_same_v<T, events::ExternalSubscribed> ||
+                       std::is_same_v<T, events::QueueSubscribed>) {
+    v.text("name", e.name, kMaxNameBytes);
+  } else if constexpr (std::is_same_v<T, events::ExternalEvent> ||
+                       std::is_same_v<T, events::QueueEventDelivered>) {
+    v.text("name", e.name, kMaxNameBytes);
+    v.text("data", e.data, kMaxPayloadBytes);
+  } else if constexpr (std::is_same_v<T, events::SubOrchestrationScheduled> ||
+                       std::is_same_v<T, events::DetachedOrchestrationStarted>) {
+    v.text("name", e.name, kMaxNameBytes);
+    v.text("instance", e.instance, kMaxIdentifierBytes);
+    v.text("input", e.input, kMaxPayloadBytes);
+    v.optional_text("version", e.version, kMaxVersionBytes);
+  } else if constexpr (std::is_same_v<T, events::OrchestrationContinuedAsNew>) {
+    v.text("input", e.input, kMaxPayloadBytes);
+    v.optional_text("version", e.version, kMaxVersionBytes);
+  } else if constexpr (std::is_same_v<T, events::OrchestrationCancelRequested> ||
+                       std::is_same_v<T, events::ActivityCancelRequested> ||
+                       std::is_same_v<T, events::SubOrchestrationCancelRequested>) {
+    v.text("reason", e.reason, kMaxPayloadBytes);
+  } else if constexpr (std::is_same_v<T, events::CustomStatusUpdated>) {
+    v.nullable_text("status", e.status, kMaxPayloadBytes);
+    // ---- work items ----
+  } else if constexpr (std::is_same_v<T, work::StartOrchestration>) {
+    v.text("instance", e.instance, kMaxIdentifierBytes);
+    v.text("orchestration", e.orchestration, kMaxNameBytes);
+    v.optional_text("version", e.version, kMaxVersionBytes);
+    v.text("input", e.input, kMaxPayloadBytes);
+    v.optional_text("parent_instance", e.parent_instance, kMaxIdentifierBytes);
+    v.optional_unsigned("parent_id", e.parent_id);
+  } else if constexpr (std::is_same_v<T, work::ActivityExecute>) {
+    v.text("instance", e.instance, kMaxIdentifierBytes);
+    v.unsigned_number("execution_id", e.execution_id);
+    v.unsigned_number("id", e.id);
+    v.text("name", e.name, kMaxNameBytes);
+    v.text("input", e.input, kMaxPayloadBytes);
+  } else if constexpr (std::is_same_v<T, work::ActivityCompleted>) {
+    v.text("instance", e.instance, kMaxIdentifierBytes);
+    v.unsigned_number("execution_id", e.execution_id);
+    v.unsigned_number("id", e.id);
+    v.text("result", e.result, kMaxPayloadBytes);
+  } else if constexpr (std::is_same_v<T, work::ActivityFailed>) {
+    v.text("instance", e.instance, kMaxIdentifierBytes);
+    v.unsigned_number("execution_id", e.execution_id);
+    v.unsigned_number("id", e.id);
+    v.details("error", e.details);
+  } else if constexpr (std::is_same_v<T, work::TimerFired>) {
+    v.text("instance", e.instance, kMaxIdentifierBytes);
+    v.unsigned_number("execution_id", e.execution_id);
+    v.unsigned_number("id", e.id);
+    v.signed_number("fire_at_ms", e.fire_at_ms);
+  } else if constexpr (std::is_same_v<T, work::ExternalRaised>) {
+    v.text("instance", e.instance, kMaxIdentifierBytes);
+    v.text("name", e.name, kMaxNameBytes);
+    v.text("data", e.data, kMaxPayloadBytes);
+  } else if constexpr (std::is_same_v<T, work::QueueMessage>) {
+    v.text("instance", e.instance, kMaxIdentifierBytes);
+    v.text("queue", e.queue, kMaxNameBytes);
+    v.text("data", e.data, kMaxPayloadBytes);
+  } else if constexpr (std::is_same_v<T, work::SubOrchestrationCompleted>) {
+    v.text("parent_instance", e.parent_instance, kMaxIdentifierBytes);
+    v.unsigned_number("parent_id", e.parent_id);
+    v.text("child_instance", e.child_instance, kMaxIdentifierBytes);
+    v.text("result", e.result, kMaxPayloadBytes);
+  } else if constexpr (std::is_same_v<T, work::SubOrchestrationFailed>) {
+    v.text("parent_instance", e.parent_instance, kMaxIdentifierBytes);
+    v.unsigned_number("parent_id", e.parent_id);
+    v.text("child_instance", e.child_instance, kMaxIdentifierBytes);
+    v.details("error", e.details);
+  } else if constexpr (std::is_same_v<T, work::CancelInstance>) {
+    v.text("instance", e.instance, kMaxIdentifierBytes);
+    v.text("reason", e.reason, kMaxPayloadBytes);
+  } else if constexpr (std::is_same_v<T, work::ContinueAsNew>) {
+    v.text("instance", e.instance, kMaxIdentifierBytes);
+    v.text("orchestration", e.orchestration, kMaxNameBytes);
+    v.optional_text("version", e.version, kMaxVersionBytes);
+    v.text("input", e.input, kMaxPayloadBytes);
+  } else {
+    static_assert(sizeof(T) == 0, "every event and work item kind needs its fields listed");
+  }
+}
+
+struct Writer {
+  Json& out;
+  void text(const char* key, const std::string& value, std::size_t) { out[key] = value; }
+  void optional_text(const char* key, const std::string& value, std::size_t) {
+    if (!value.empty()) out[key] = value;
+  }
+  void nullable_text(const char* key, const std::optional<std::string>& value, std::size_t) {
+    out[key] = value ? Json(*value) : Json(nullptr);
+  }
+  void unsigned_number(const char* key, std::uint64_t value) { out[key] = value; }
+  void optional_unsigned(const char* key, std::uint64_t value) {
+    if (value != 0) out[key] = value;
+  }
+  void signed_number(const char* key, std::int64_t value) { out[key] = value; }
+  void details(const char* key, const ErrorDetails& value) { out[key] = to_json(value); }
+};
+
+struct Reader {
+  ObjectReader& in;
+  void text(const char* key, std::string& value, std::size_t max) { value = in.text(key, max); }
+  void optional_text(const char* key, std::string& value, std::size_t max) {
+    value = in.optional_text(key, max);
+  }
+  void nullable_text(const char* key, std::optional<std::string>& value, std::size_t max) {
+    value = in.nullable_text(key, max);
+  }
+  void unsigned_number(const char* key, std::uint64_t& value) {
+    value = in.unsigned_number(key);
+  }
+  void optional_unsigned(const char* key, std::uint64_t& value) {
+    value = in.optional_unsigned_number(key);
+  }
+  void signed_number(const char* key, std::int64_t& value) { value = in.signed_number(key); }
+  void details(const char* key, ErrorDetails& value) {
+    value = error_details_from_json(in.object(key), in.field_path(key));
+  }
+};
+
+// Builds variant alternative `index` by reading its fields.
+template <typename Variant, std::size_t I = 0>
+Variant read_alternative(std::size_t index, ObjectReader& in) {
+  if constexpr (I < std::variant_size_v<Variant>) {
+    if (index == I) {
+      std::variant_alternative_t<I, Variant> value{};
+      Reader reader{in};
+      fields(reader, value);
+      return Variant{std::in_place_index<I>, std::move(value)};
+    }
+    return read_alternative<Variant, I + 1>(index, in);
+  } else {
+    throw CodecError(in.path(), "unknown kind index");  // unreachable: index comes from a parse
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- ObjectReader
+
+ObjectReader::ObjectReader(const Json& value, std::string path)
+    : value_(value), path_(std::move(path)) {
+  if (!value_.is_object()) {
+    throw CodecError(path_, "expected an object, got " + json_type_name(value_));
+  }
+}
+
+bool ObjectReader::has(const char* key) const { return value_.contains(key); }
+
+const Json& ObjectReader::field(const char* key) {
+  read_.emplace_back(key);
+  auto it = value_.find(key);
+  if (it == value_.end()) throw CodecError(field_path(key), "missing");
+  return *it;
+}
+
+std::string ObjectReader::text(const char* key, std::size_t max_bytes) {
+  const Json& value = field(key);
+  if (!value.is_string()) {
+    throw CodecError(field_path(key), "expected a string, got " + json_type_name(value));
+  }
+  const auto& text = value.get_ref<const std::string&>();
+  if (text.size() > max_bytes) {
+    throw CodecError(field_path(key), "is " + std::to_string(text.size()) +
+                                          " bytes, over the limit of " +
+                                          std::to_string(max_bytes));
+  }
+  return text;
+}
+
+std::string ObjectReader::optional_text(const char* key, std::size_t max_bytes) {
+  if (!has(key)) {
+    read_.emplace_back(key);
+    return {};
+  }
+  return text(key, max_bytes);
+}
+
+std::optional<std::string> ObjectReader::nullable_text(const char* key, std::size_t max_bytes) {
+  if (has(key) && value_.at(key).is_null()) {
+    read_.emplace_back(key);
+    return std::nullopt;
+  }
+  return text(key, max_bytes);
+}
+
+std::uint64_t ObjectReader::unsigned_number(const char* key) {
+  const Json& value = field(key);
+  if (value.is_number_unsigned()) return value.get<std::uint64_t>();
+  if (value.is_number_integer() && value.get<std::int64_t>() >= 0) {
+    return static_cast<std::uint64_t>(value.get<std::int64_t>());
+  }
+  throw CodecError(field_path(key),
+                   "expected a non-negative integer, got " +
+                       (value.is_number_integer() ? std::string("a negative integer")
+                                                  : json_type_name(value)));
+}
+
+std::uint64_t ObjectReader::optional_unsigned_number(const char* key) {
+  if (!has(key)) {
+    read_.emplace_back(key);
+    return 0;
+  }
+  return unsigned_number(key);
+}
+
+std::int64_t ObjectReader::signed_number(const char* key) {
+  const Json& value = field(key);
+  if (value.is_number_unsigned()) {
+    auto raw = value.get<std::uint64_t>();
+    if (raw > static_cast<std::uint64_t>(INT64_MAX)) {
+      throw CodecError(field_path(key), "integer out of range");
+    }
+    return static_cast<std::int64_t>(raw);
+  }
+  if (value.is_number_integer()) return value.get<std::int64_t>();
+  throw CodecError(field_path(key), "expected an integer, got " + json_type_name(value));
+}
+
+bool ObjectReader::optional_boolean(const char* key) {
+  if (!has(key)) {
+    read_.emplace_back(key);
+    return false;
+  }
+  const Json& value = field(key);
+  if (!value.is_boolean()) {
+    throw CodecError(field_path(key), "expected a boolean, got " + json_type_name(value));
+  }
+  return value.get<bool>();
+}
+
+const Json& ObjectReader::object(const char* key) {
+  const Json& value = field(key);
+  if (!value.is_object()) {
+    throw CodecError(field_path(key), "expected an object, got " + json_type_name(value));
+  }
+  return value;
+}
+
+const Json& ObjectReader::array(const char* key) {
+  const Json& value = field(key);
+  if (!value.is_array()) {
+    throw CodecError(field_path(key), "expected an array, got " + json_type_name(value));
+  }
+  return value;
+}
+
+void ObjectReader::finish() const {
+  for (const auto& item : value_.items()) {
+    if (std::find(read_.begin(), read_.end(), item.key()) == read_.end()) {
+      throw CodecError(path_ + "." + item.key(), "unknown field");
+    }
+  }
+}
+
+// ---------------------------------------------------------------- documents
+
+Json parse_json(std::string_view text, const std::string& path) {
+  if (text.size() > limits::kMaxJsonDocumentBytes) {
+    throw CodecError(path, "document is " + std::to_string(text.size()) +
+                               " bytes, over the limit of " +
+                               std::to_string(limits::kMaxJsonDocumentBytes));
+  }
+  auto depth_guard = [&path](int depth, Json::parse_event_t, Json&) {
+    if (depth > static_cast<int>(limits::kMaxJsonDepth)) {
+      throw CodecError(path, "nested deeper than " + std::to_string(limits::kMaxJsonDepth) +
+                                 " levels");
+    }
+    return true;
+  };
+  try {
+    return Json::parse(text.begin(), text.end(), depth_guard);
+  } catch (const Json::parse_error& error) {
+    throw CodecError(path, "invalid JSON at byte " + std::to_string(error.byte) + ": " +
+                               std::string(error.what()));
+  }
+}
+
+std::string dump_json(const Json& value, const std::string& path) {
+  try {
+    return value.dump(-1, ' ', false, Json::error_handler_t::strict);
+  } catch (const Json::type_error& error) {
+    throw CodecError(path, std::string("cannot encode: ") + error.what());
+  }
+}
+
+// ---------------------------------------------------------------- values
+
+Json to_json(const ErrorDetails& details) {
+  Json out = Json::object();
+  out["kind"] = std::string(to_string(details.kind));
+  out["category"] = std::string(to_string(details.category()));
+  out["message"] = details.message;
+  if (!details.resource.empty()) out["resource"] = details.resource;
+  if (details.retryable) out["retryable"] = true;
+  if (details.kind == ErrorKind::Poison) {
+    out["attempt_count"] = details.attempt_count;
+    out["max_attempts"] = details.max_attempts;
+  }
+  return out;
+}
+
+ErrorDetails error_details_from_json(const Json& value, const std::string& path) {
+  ObjectReader in(value, path);
+  ErrorDetails details;
+  std::string kind = in.text("kind", kMaxNameBytes);
+  if (!parse_error_kind(kind, details.kind)) {
+    throw CodecError(in.field_path("kind"), "unknown error kind \"" + kind + "\"");
+  }
+  if (in.has("category")) {
+    std::string category = in.text("category", kMaxNameBytes);
+    if (category != to_string(details.category())) {
+      throw CodecError(in.field_path("category"),
+                       "\"" + category + "\" does not match kind \"" + kind + "\" (expected \"" +
+                           std::string(to_string(details.category())) + "\")");
+    }
+  }
+  details.message = in.text("message", kMaxPayloadBytes);
+  details.resource = in.optional_text("resource", kMaxPayloadBytes);
+  details.retryable = in.optional_boolean("retryable");
+  if (details.kind == ErrorKind::Poison) {
+    auto read_count = [&](const char* key) {
+      std::uint64_t count = in.unsigned_number(key);
+      if (count > UINT32_MAX) throw CodecError(in.field_path(key), "integer out of range");
+      return static_cast<std::uint32_t>(count);
+    };
+    details.attempt_count = read_count("attempt_count");
+    details.max_attempts = read_count("max_attempts");
+  }
+  in.finish();
+  return details;
+}
+
+Json to_json(const Event& event) {
+  Json out = Json::object();
+  out["event_id"] = event.event_id;
+  if (event.source_event_id != 0) out["source_event_id"] = event.source_event_id;
+  out["timestamp_ms"] = event.timestamp_ms;
+  out["kind"] = std::string(to_string(event.kind()));
+  Writer writer{out};
+  std::visit([&writer](const auto& data) { fields(writer, data); }, event.data);
+  return out;
+}
+
+Event event_from_json(const Json& value, const std::string& path) {
+  ObjectReader in(value, path);
+  Event event;
+  event.event_id = in.unsigned_number("event_id");
+  event.source_event_id = in.optional_unsigned_number("source_event_id");
+  event.timestamp_ms = in.signed_number("timestamp_ms");
+  std::string kind_text = in.text("kind", kMaxNameBytes);
+  EventKind kind{};
+  if (!parse_event_kind(kind_text, kind)) {
+    throw CodecError(in.field_path("kind"), "unknown event kind \"" + kind_text + "\"");
+  }
+  event.data = read_alternative<EventData>(static_cast<std::size_t>(kind), in);
+  in.finish();
+  return event;
+}
+
+Json to_json(const History& history) {
+  Json out = Json::array();
+  for (const auto& event : history) out.push_back(to_json(event));
+  return out;
+}
+
+History history_from_json(const Json& value, const std::string& path) {
+  if (!value.is_array()) {
+    throw CodecError(path, "expected an array of events, got " + json_type_name(value));
+  }
+  if (value.size() > limits::kMaxHistoryEvents) {
+    throw CodecError(path, "has " + std::to_string(value.size()) +
+                               " events, over the limit of " +
+                               std::to_string(limits::kMaxHistoryEvents));
+  }
+  History history;
+  history.reserve(value.size());
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    history.push_back(event_from_json(value[i], path + "[" + std::to_string(i) + "]"));
+  }
+  return history;
+}
+
+Json to_json(const WorkItem& item) {
+  Json out = Json::object();
+  out["kind"] = std::string(to_string(kind_of(item)));
+  Writer writer{out};
+  std::visit([&writer](const auto& data) { fields(writer, data); }, item);
+  return out;
+}
+
+WorkItem work_item_from_json(const Json& value, const std::string& path) {
+  ObjectReader in(value, path);
+  std::string kind_text = in.text("kind", kMaxNameBytes);
+  WorkItemKind kind{};
+  if (!parse_work_item_kind(kind_text, kind)) {
+    throw CodecError(in.field_path("kind"), "unknown work item kind \"" + kind_text + "\"");
+  }
+  WorkItem item = read_alternative<WorkItem>(static_cast<std::size_t>(kind), in);
+  in.finish();
+  return item;
+}
+
+Json to_json(const OrchestrationStatus& status) {
+  Json out = Json::object();
+  out["state"] = std::string(to_string(status.state));
+  if (status.state == RuntimeState::Completed) out["output"] = status.output;
+  if (status.error) out["error"] = to_json(*status.error);
+  out["custom_status"] = status.custom_status ? Json(*status.custom_status) : Json(nullptr);
+  out["custom_status_version"] = status.custom_status_version;
+  return out;
+}
+
+OrchestrationStatus status_from_json(const Json& value, const std::string& path) {
+  ObjectReader in(value, path);
+  OrchestrationStatus status;
+  std::string state = in.text("state", kMaxNameBytes);
+  if (!parse_runtime_state(state, status.state)) {
+    throw CodecError(in.field_path("state"), "unknown state \"" + state + "\"");
+  }
+  if (status.state == RuntimeState::Completed) status.output = in.text("output", kMaxPayloadBytes);
+  if (status.state == RuntimeState::Failed) {
+    status.error = error_details_from_json(in.object("error"), in.field_path("error"));
+  }
+  status.custom_status = in.nullable_text("custom_status", kMaxPayloadBytes);
+  status.custom_status_version = in.unsigned_number("custom_status_version");
+  in.finish();
+  return status;
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------- public API
+
+std::string encode_event(const Event& event) {
+  return detail::dump_json(detail::to_json(event), "event");
+}
+Event decode_event(std::string_view json_text) {
+  return detail::event_from_json(detail::parse_json(json_text, "event"), "event");
+}
+std::string encode_history(const History& history) {
+  return detail::dump_json(detail::to_json(history), "history");
+}
+History decode_history(std::string_view json_text) {
+  return detail::history_from_json(detail::parse_json(json_text, "history"), "history");
+}
+std::string encode_work_item(const WorkItem& item) {
+  return detail::dump_json(detail::to_json(item), "work_item");
+}
+WorkItem decode_work_item(std::string_view json_text) {
+  return detail::work_item_from_json(detail::parse_json(json_text, "work_item"), "work_item");
+}
+std::string encode_error_details(const ErrorDetails& details) {
+  return detail::dump_json(detail::to_json(details), "error");
+}
+ErrorDetails decode_error_details(std::string_view json_text) {
+  return detail::error_details_from_json(detail::parse_json(json_text, "error"), "error");
+}
+std::string encode_status(const OrchestrationStatus& status) {
+  return detail::dump_json(detail::to_json(status), "status");
+}
+OrchestrationStatus decode_status(std::string_view json_text) {
+  return detail::status_from_json(detail::parse_json(json_text, "status"), "status");
+}
+
+}  // namespace duroxide
