@@ -1,0 +1,52 @@
+// What a history prefix says about an execution, without running its code:
+// the status, the custom status and the work still outstanding after event k.
+// Used by step-through replay and by management views of a running instance.
+//
+// Contract: a pure fold over events; O(number of events). Work is pending from
+// its scheduling event until its completion or cancel request. A wait that lost
+// a `select` leaves no trace in the history, so it stays listed until a matching
+// event arrives or the execution ends; once the execution has ended nothing is
+// pending.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "duroxide/error_details.hpp"
+#include "duroxide/event.hpp"
+#include "duroxide/status.hpp"
+
+namespace duroxide {
+
+enum class PendingKind { Activity, Timer, ExternalWait, QueueWait, SubOrchestration };
+
+std::string_view to_string(PendingKind kind);
+
+struct PendingWork {
+  PendingKind kind = PendingKind::Activity;
+  EventId scheduled_event_id = 0;
+  std::string name;      // activity, orchestration, event or queue name
+  std::string input;     // activity / sub-orchestration input
+  std::string instance;  // sub-orchestration instance
+  TimestampMs scheduled_at_ms = 0;
+  TimestampMs fire_at_ms = 0;  // timers
+  friend bool operator==(const PendingWork&, const PendingWork&) = default;
+};
+
+struct HistoryState {
+  std::size_t events_applied = 0;
+  RuntimeState state = RuntimeState::NotFound;  // Running, Completed or Failed
+  bool continued_as_new = false;                // Completed by continue-as-new
+  std::string output;                           // Completed: the output or the next input
+  std::optional<ErrorDetails> error;
+  std::optional<std::string> custom_status;
+  bool cancel_requested = false;
+  std::vector<PendingWork> pending;  // in scheduling order
+};
+
+// Folds the first `count` events (all of them if count exceeds the size).
+HistoryState fold_history(const History& history, std::size_t count);
+
+}  // namespace duroxide

@@ -1,0 +1,117 @@
+// The replay engine: one orchestration turn as a pure function.
+//
+//   run_turn(registry, {instance, execution, history, new messages, now})
+//     -> {new events, actions, outcome, custom status, logs}
+//
+// Contract:
+// - pure and synchronous: no I/O, no clock (time is `now_ms`), no threads, no
+//   randomness; the same input always gives the same result;
+// - the orchestration code is re-run from the start; history events are delivered
+//   one at a time in history order, then each new message in arrival order, and
+//   after each delivery the code runs until every coroutine waits;
+// - every command the code issues is matched against the next command event of
+//   the history (kind, name, input and the rest of its data); a difference, a
+//   command the history does not have, or a history command the code did not issue
+//   fails the turn with a Configuration/Nondeterminism error naming the event
+//   index and both commands;
+// - new events get consecutive ids after the history and timestamp `now_ms`;
+// - actions (worker items, orchestrator items, cancellations) are produced only
+//   for new events, never for replayed ones;
+// - messages that do not apply (stale execution, unknown or already completed id,
+//   duplicate start or cancel, anything after the terminal event) are dropped and
+//   reported in `dropped`, never appended;
+// - a structurally broken history (empty, ids out of order, no start, events
+//   after the terminal one, a completion before its schedule) fails the turn with
+//   Infrastructure/HistoryCorrupted and changes nothing else.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "duroxide/error_details.hpp"
+#include "duroxide/event.hpp"
+#include "duroxide/limits.hpp"
+#include "duroxide/orchestration_context.hpp"
+#include "duroxide/registry.hpp"
+#include "duroxide/work_item.hpp"
+
+namespace duroxide {
+
+struct TurnInput {
+  std::string instance;
+  ExecutionId execution_id = 1;
+  History history;                 // this execution's stored history; empty before its start
+  std::vector<WorkItem> messages;  // new messages in arrival order
+  TimestampMs now_ms = 0;          // timestamp of new events (from the injected clock)
+  // Coroutine resumptions allowed in this turn; past it the orchestration fails
+  // as a runaway instead of hanging the dispatcher.
+  std::uint64_t max_resumptions = limits::kMaxResumptionsPerTurn;
+};
+
+enum class TurnOutcomeKind { Running, Completed, Failed, ContinuedAsNew };
+
+struct TurnOutcome {
+  TurnOutcomeKind kind = TurnOutcomeKind::Running;
+  std::string output;        // Completed
+  ErrorDetails error;        // Failed
+  std::string next_input;    // ContinuedAsNew
+  std::string next_version;  // ContinuedAsNew
+};
+
+// An orchestrator-queue item and when it becomes visible (0: at once).
+struct OrchestratorItem {
+  WorkItem item;
+  TimestampMs visible_at_ms = 0;
+};
+
+struct CancelledActivity {
+  std::string instance;
+  ExecutionId execution_id = 0;
+  EventId activity_id = 0;
+};
+
+struct LogLine {
+  LogLevel level = LogLevel::Info;
+  std::string message;
+  bool replaying = false;  // emitted while replaying history: hosts do not print it again
+  EventId after_event = 0; // the last event delivered before the line was logged
+};
+
+struct DroppedMessage {
+  WorkItem item;
+  std::string reason;
+};
+
+// The first point where code and history disagree.
+struct Mismatch {
+  std::size_t event_index = 0;  // position in the history (0-based); == size: past its end
+  EventId event_id = 0;         // id of that event (0 when past the end)
+  std::string expected;         // what the history has there
+  std::string actual;           // what the code did
+};
+
+struct TurnResult {
+  History new_events;
+  std::vector<WorkItem> worker_items;  // ActivityExecute
+  std::vector<OrchestratorItem> orchestrator_items;
+  std::vector<CancelledActivity> cancelled_activities;
+  TurnOutcome outcome;
+
+  // Metadata the runtime stores with the ack (from OrchestrationStarted).
+  std::string orchestration_name;
+  std::string orchestration_version;
+  std::string parent_instance;
+  EventId parent_id = 0;
+
+  std::optional<std::string> custom_status;
+  bool custom_status_changed = false;
+  std::optional<Mismatch> mismatch;  // set with a nondeterminism failure
+  std::vector<LogLine> logs;
+  std::vector<DroppedMessage> dropped;
+  bool history_was_terminal = false;  // the turn ran on a finished execution: nothing changed
+};
+
+TurnResult run_turn(const Registry& registry, const TurnInput& input);
+
+}  // namespace duroxide

@@ -1,0 +1,287 @@
+#include "duroxide/orchestration_context.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "duroxide/limits.hpp"
+#include "replay_state.hpp"
+
+namespace duroxide {
+
+using detail::OpState;
+using detail::ReplayState;
+using detail::Waiter;
+
+const std::string& FutureResult::get() const {
+  if (!ok) throw TaskFailed(error);
+  return value;
+}
+
+std::int64_t RetryPolicy::delay_before(std::uint32_t next_attempt) const {
+  if (next_attempt < 2 || initial_delay_ms <= 0) return 0;
+  const std::int64_t cap = max_delay_ms > 0 ? max_delay_ms : INT64_MAX;
+  const std::uint32_t retries = next_attempt - 1;  // 1 for the 2nd attempt
+  std::int64_t delay = 0;
+  switch (backoff) {
+    case Backoff::None:
+      return 0;
+    case Backoff::Fixed:
+      delay = initial_delay_ms;
+      break;
+    case Backoff::Linear:
+      delay = initial_delay_ms > cap / retries ? cap : initial_delay_ms * retries;
+      break;
+    case Backoff::Exponential:
+      delay = initial_delay_ms;
+      for (std::uint32_t i = 1; i < retries && delay < cap; ++i) {
+        delay = delay > cap / 2 ? cap : delay * 2;
+      }
+      break;
+  }
+  return std::min(delay, cap);
+}
+
+// ---------------------------------------------------------------- DurableFuture
+
+DurableFuture::DurableFuture(ReplayState* state, std::shared_ptr<OpState> op)
+    : state_(state), op_(std::move(op)) {}
+
+DurableFuture::DurableFuture(DurableFuture&& other) noexcept
+    : state_(other.state_), op_(std::move(other.op_)) {}
+
+DurableFuture& DurableFuture::operator=(DurableFuture&& other) noexcept {
+  if (this != &other) {
+    release();
+    state_ = other.state_;
+    op_ = std::move(other.op_);
+  }
+  return *this;
+}
+
+DurableFuture::~DurableFuture() { release(); }
+
+void DurableFuture::release() {
+  if (state_ && op_ && !op_->done && !op_->cancelled && !state_->tearing_down()) {
+    state_->cancel(*op_, "dropped");
+  }
+  op_.reset();
+}
+
+bool DurableFuture::is_done() const { return op_ && op_->done; }
+bool DurableFuture::valid() const { return state_ && op_; }
+EventId DurableFuture::id() const { return op_ ? op_->id : 0; }
+
+bool DurableFuture::await_ready() const {
+  if (!op_) throw std::logic_error("awaiting an empty DurableFuture");
+  return op_->done;
+}
+
+void DurableFuture::await_suspend(std::coroutine_handle<> awaiter) {
+  OpState* op = op_.get();
+  state_->add_waiter(*op, std::make_shared<Waiter>(Waiter{awaiter, [op] { return op->done; }}));
+}
+
+std::string DurableFuture::await_resume() { return op_->result.get(); }
+
+// ---------------------------------------------------------------- select / join
+
+namespace {
+
+void require_futures(const std::vector<DurableFuture>& futures, const char* what) {
+  for (const auto& future : futures) {
+    if (!future.valid()) throw std::invalid_argument(std::string(what) + " got an empty future");
+  }
+}
+
+}  // namespace
+
+SelectAwaiter::SelectAwaiter(ReplayState* state, std::vector<DurableFuture> futures)
+    : state_(state), futures_(std::move(futures)) {
+  if (futures_.empty()) throw std::invalid_argument("select needs at least one future");
+  require_futures(futures_, "select");
+}
+
+bool SelectAwaiter::await_ready() const {
+  return std::any_of(futures_.begin(), futures_.end(),
+                     [](const DurableFuture& f) { return f.is_done(); });
+}
+
+void SelectAwaiter::await_suspend(std::coroutine_handle<> awaiter) {
+  std::vector<OpState*> ops;
+  for (auto& future : futures_) ops.push_back(future.op_.get());
+  auto waiter = std::make_shared<Waiter>(Waiter{awaiter, [ops] {
+    return std::any_of(ops.begin(), ops.end(), [](OpState* op) { return op->done; });
+  }});
+  for (OpState* op : ops) state_->add_waiter(*op, waiter);
+}
+
+SelectResult SelectAwaiter::await_resume() {
+  std::size_t winner = futures_.size();
+  for (std::size_t i = 0; i < futures_.size(); ++i) {
+    const OpState& op = *futures_[i].op_;
+    if (op.done && (winner == futures_.size() ||
+                    op.completion_seq < futures_[winner].op_->completion_seq)) {
+      winner = i;
+    }
+  }
+  // Losers that already completed give back what they took, latest first, so a
+  // queue sees its messages again in their original order.
+  std::vector<OpState*> losers;
+  for (std::size_t i = 0; i < futures_.size(); ++i) {
+    if (i != winner) losers.push_back(futures_[i].op_.get());
+  }
+  std::sort(losers.begin(), losers.end(), [](OpState* a, OpState* b) {
+    return a->completion_seq > b->completion_seq;
+  });
+  for (OpState* op : losers) state_->release_loser(*op);
+  return SelectResult{winner, futures_[winner].op_->result};
+}
+
+JoinAwaiter::JoinAwaiter(ReplayState* state, std::vector<DurableFuture> futures)
+    : state_(state), futures_(std::move(futures)) {
+  require_futures(futures_, "join");
+}
+
+bool JoinAwaiter::await_ready() const {
+  return std::all_of(futures_.begin(), futures_.end(),
+                     [](const DurableFuture& f) { return f.is_done(); });
+}
+
+void JoinAwaiter::await_suspend(std::coroutine_handle<> awaiter) {
+  std::vector<OpState*> ops;
+  for (auto& future : futures_) ops.push_back(future.op_.get());
+  auto waiter = std::make_shared<Waiter>(Waiter{awaiter, [ops] {
+    return std::all_of(ops.begin(), ops.end(), [](OpState* op) { return op->done; });
+  }});
+  for (OpState* op : ops) {
+    if (!op->done) state_->add_waiter(*op, waiter);
+  }
+}
+
+std::vector<FutureResult> JoinAwaiter::await_resume() {
+  std::vector<FutureResult> results;
+  results.reserve(futures_.size());
+  for (auto& future : futures_) results.push_back(future.op_->result);
+  return results;
+}
+
+// ---------------------------------------------------------------- context
+
+const std::string& OrchestrationContext::instance_id() const { return state_->input().instance; }
+ExecutionId OrchestrationContext::execution_id() const { return state_->input().execution_id; }
+const std::string& OrchestrationContext::orchestration_name() const {
+  return state_->started().name;
+}
+const std::string& OrchestrationContext::orchestration_version() const {
+  return state_->started().version;
+}
+const std::string& OrchestrationContext::parent_instance() const {
+  return state_->started().parent_instance;
+}
+
+DurableFuture OrchestrationContext::schedule_activity(std::string name, std::string input) {
+  return state_->schedule_activity(std::move(name), std::move(input));
+}
+
+Task<std::string> OrchestrationContext::schedule_activity_with_retry(std::string name,
+                                                                     std::string input,
+                                                                     RetryPolicy policy) {
+  if (policy.max_attempts < 1 || policy.max_attempts > limits::kMaxRetryAttempts) {
+    throw std::invalid_argument("retry policy for " + name + ": max_attempts must be 1 to " +
+                                std::to_string(limits::kMaxRetryAttempts));
+  }
+  ErrorDetails last_error;
+  for (std::uint32_t attempt = 1; attempt <= policy.max_attempts; ++attempt) {
+    if (std::int64_t delay = policy.delay_before(attempt); delay > 0) {
+      co_await schedule_timer(delay);
+    }
+    if (policy.attempt_timeout_ms > 0) {
+      SelectResult raced = co_await select(schedule_activity(name, input),
+                                           schedule_timer(policy.attempt_timeout_ms));
+      if (raced.index == 0 && raced.result.ok) co_return raced.result.value;
+      last_error = raced.index == 0
+                       ? raced.result.error
+                       : ErrorDetails::activity_failed(
+                             "activity " + name + " timed out after " +
+                                 std::to_string(policy.attempt_timeout_ms) + " ms (attempt " +
+                                 std::to_string(attempt) + " of " +
+                                 std::to_string(policy.max_attempts) + ")",
+                             true);
+    } else {
+      try {
+        co_return co_await schedule_activity(name, input);
+      } catch (const TaskFailed& failed) {
+        last_error = failed.details();
+      }
+    }
+    if (attempt < policy.max_attempts) {
+      log_warn("activity " + name + " attempt " + std::to_string(attempt) + " of " +
+               std::to_string(policy.max_attempts) +
+               " failed: " + last_error.display_message());
+    }
+  }
+  throw TaskFailed(last_error);
+}
+
+DurableFuture OrchestrationContext::schedule_timer(std::int64_t delay_ms) {
+  return state_->schedule_timer(delay_ms);
+}
+
+DurableFuture OrchestrationContext::schedule_wait(std::string name) {
+  return state_->schedule_wait(std::move(name));
+}
+
+DurableFuture OrchestrationContext::dequeue_event(std::string queue) {
+  return state_->dequeue_event(std::move(queue));
+}
+
+DurableFuture OrchestrationContext::schedule_sub_orchestration(std::string name,
+                                                               std::string input,
+                                                               const SubOrchestrationOptions& options) {
+  return state_->schedule_sub_orchestration(std::move(name), std::move(input),
+                                            options);
+}
+
+std::string OrchestrationContext::start_orchestration_detached(std::string name,
+                                                               std::string input,
+                                                               const SubOrchestrationOptions& options) {
+  return state_->start_detached(std::move(name), std::move(input), options);
+}
+
+ContinueAsNewAwaiter OrchestrationContext::continue_as_new(std::string input,
+                                                           std::string version) {
+  state_->continue_as_new(std::move(input), std::move(version));
+  return {};
+}
+
+DurableFuture OrchestrationContext::spawn(Task<std::string> task) {
+  return state_->spawn(std::move(task));
+}
+
+SelectAwaiter OrchestrationContext::select(std::vector<DurableFuture> futures) {
+  return SelectAwaiter(state_, std::move(futures));
+}
+
+JoinAwaiter OrchestrationContext::join(std::vector<DurableFuture> futures) {
+  return JoinAwaiter(state_, std::move(futures));
+}
+
+void OrchestrationContext::set_custom_status(std::string status) {
+  state_->set_custom_status(std::move(status));
+}
+
+void OrchestrationContext::clear_custom_status() { state_->set_custom_status(std::nullopt); }
+
+const std::optional<std::string>& OrchestrationContext::custom_status() const {
+  return state_->custom_status();
+}
+
+std::string OrchestrationContext::new_guid() { return state_->new_guid(); }
+TimestampMs OrchestrationContext::utc_now_ms() const { return state_->now(); }
+bool OrchestrationContext::is_replaying() const { return state_->replaying(); }
+
+void OrchestrationContext::log(LogLevel level, std::string message) {
+  state_->log(level, std::move(message));
+}
+
+}  // namespace duroxide

@@ -1,0 +1,888 @@
+#include "duroxide/replay_engine.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <stdexcept>
+
+#include "duroxide/limits.hpp"
+#include "replay_state.hpp"
+
+namespace duroxide {
+namespace detail {
+
+namespace {
+
+thread_local Scheduler* t_current_scheduler = nullptr;
+
+// Kinds whose source_event_id names the event that scheduled the work.
+bool has_source(EventKind kind) {
+  switch (kind) {
+    case EventKind::ActivityCompleted:
+    case EventKind::ActivityFailed:
+    case EventKind::TimerFired:
+    case EventKind::SubOrchestrationCompleted:
+    case EventKind::SubOrchestrationFailed:
+    case EventKind::ActivityCancelRequested:
+    case EventKind::SubOrchestrationCancelRequested:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const char* op_kind_name(OpKind kind) {
+  switch (kind) {
+    case OpKind::Activity: return "activity";
+    case OpKind::Timer: return "timer";
+    case OpKind::External: return "external event wait";
+    case OpKind::Queue: return "queue wait";
+    case OpKind::SubOrchestration: return "sub-orchestration";
+    case OpKind::Task: return "task";
+  }
+  return "work";
+}
+
+std::string describe_command(const EventData& data, EventId source) {
+  std::string text = describe(data);
+  if (source != 0) text += " for event " + std::to_string(source);
+  return text;
+}
+
+// 64-bit FNV-1a followed by a splitmix finaliser: stable across platforms.
+std::uint64_t hash64(const std::string& text, std::uint64_t seed) {
+  std::uint64_t h = 14695981039346656037ull ^ seed;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
+}
+
+Task<void> run_composed(ReplayState* state, OpState* op, Task<std::string> task) {
+  FutureResult result;
+  try {
+    result.value = co_await task;
+    result.ok = true;
+  } catch (const TaskFailed& failed) {
+    result.error = failed.details();
+  } catch (const std::exception& error) {
+    result.error = ErrorDetails::orchestration_failed(error.what());
+  }
+  state->complete_op(*op, std::move(result));
+}
+
+}  // namespace
+
+Scheduler& current_scheduler() {
+  if (!t_current_scheduler) {
+    throw std::logic_error("orchestration code ran outside a replay turn");
+  }
+  return *t_current_scheduler;
+}
+
+Scheduler* current_scheduler_or_null() { return t_current_scheduler; }
+
+// ---------------------------------------------------------------- setup
+
+ReplayState::ReplayState(const Registry& registry, const TurnInput& input)
+    : registry_(registry), input_(input), old_(input.history), context_(this) {
+  previous_scheduler_ = t_current_scheduler;
+  t_current_scheduler = this;
+  next_event_id_ = old_.size() + 1;
+}
+
+ReplayState::~ReplayState() {
+  teardown();
+  t_current_scheduler = previous_scheduler_;
+}
+
+void ReplayState::schedule(std::coroutine_handle<> handle) { ready_.push_back(handle); }
+
+void ReplayState::forget(std::coroutine_handle<> handle) {
+  ready_.erase(std::remove(ready_.begin(), ready_.end(), handle), ready_.end());
+}
+
+TurnResult ReplayState::run() {
+  if (validate_history() && begin_execution()) {
+    replay_history();
+    replaying_ = false;
+    for (std::size_t i = 0; i < input_.messages.size(); ++i) {
+      if (i == start_message_) continue;
+      if (history_terminal_) {
+        drop(input_.messages[i], "the execution has already finished");
+      } else if (stopped()) {
+        drop(input_.messages[i], "the execution finished earlier in this turn");
+      } else {
+        process_message(input_.messages[i]);
+      }
+    }
+  } else {
+    for (const auto& message : input_.messages) drop(message, "the turn could not start");
+  }
+  finalize();
+  return std::move(out_);
+}
+
+// Structural checks that do not need the orchestration code.
+bool ReplayState::validate_history() {
+  auto corrupt = [this](std::string message) {
+    failure_ = ErrorDetails::history_corrupted(std::move(message));
+    history_corrupted_ = true;
+    return false;
+  };
+  if (old_.size() > limits::kMaxHistoryEvents) {
+    return corrupt("the history has " + std::to_string(old_.size()) +
+                   " events, over the limit of " + std::to_string(limits::kMaxHistoryEvents));
+  }
+  for (std::size_t i = 0; i < old_.size(); ++i) {
+    const Event& event = old_[i];
+    const std::string where = "event at index " + std::to_string(i);
+    if (event.event_id != i + 1) {
+      return corrupt(where + " has id " + std::to_string(event.event_id) + ", expected " +
+                     std::to_string(i + 1));
+    }
+    bool is_start = event.is<events::OrchestrationStarted>();
+    if (i == 0 && !is_start) {
+      return corrupt("the history does not begin with OrchestrationStarted (index 0 is " +
+                     std::string(to_string(event.kind())) + ")");
+    }
+    if (i > 0 && is_start) return corrupt(where + " is a second OrchestrationStarted");
+    if (is_terminal_kind(event.kind()) && i + 1 != old_.size()) {
+      return corrupt(where + " is the terminal " + std::string(to_string(event.kind())) +
+                     " but " + std::to_string(old_.size() - i - 1) + " events follow it");
+    }
+    if (has_source(event.kind())) {
+      if (event.source_event_id == 0 || event.source_event_id >= event.event_id) {
+        return corrupt(where + " (" + std::string(to_string(event.kind())) +
+                       ") refers to event " + std::to_string(event.source_event_id) +
+                       ", which does not precede it");
+      }
+    } else if (event.source_event_id != 0) {
+      return corrupt(where + " (" + std::string(to_string(event.kind())) +
+                     ") must not have a source_event_id");
+    }
+  }
+  return true;
+}
+
+// Finds or creates OrchestrationStarted and starts the root coroutine.
+bool ReplayState::begin_execution() {
+  if (!old_.empty()) {
+    started_ = *old_.front().as<events::OrchestrationStarted>();
+    replaying_ = true;
+    history_terminal_ = is_terminal_kind(old_.back().kind());
+    last_delivered_ = old_.front().event_id;
+    current_time_ = old_.front().timestamp_ms;
+  } else {
+    for (std::size_t i = 0; i < input_.messages.size() && start_message_ == SIZE_MAX; ++i) {
+      const WorkItem& message = input_.messages[i];
+      if (const auto* start = std::get_if<work::StartOrchestration>(&message)) {
+        started_ = {start->orchestration, start->version, start->input, start->parent_instance,
+                    start->parent_id};
+        start_message_ = i;
+      } else if (const auto* next = std::get_if<work::ContinueAsNew>(&message)) {
+        started_ = {next->orchestration, next->version, next->input, {}, 0};
+        start_message_ = i;
+      }
+    }
+    if (start_message_ == SIZE_MAX) {
+      failure_ = ErrorDetails::history_corrupted(
+          "the history is empty and no start message arrived for instance " + input_.instance);
+      return false;
+    }
+    std::string requested = started_.version;
+    auto resolved = registry_.resolve_for_start(started_.name, requested);
+    if (resolved) started_.version = resolved->version;
+    last_delivered_ = append(started_, 0);
+    current_time_ = input_.now_ms;
+    if (!resolved) {
+      failure_ = ErrorDetails::unregistered_orchestration(
+          started_.name + (requested.empty() ? "" : " " + requested));
+      return false;
+    }
+  }
+  out_.orchestration_name = started_.name;
+  out_.orchestration_version = started_.version;
+  out_.parent_instance = started_.parent_instance;
+  out_.parent_id = started_.parent_id;
+
+  const OrchestrationFn* fn = registry_.find_orchestration(started_.name, started_.version);
+  if (!fn) {
+    failure_ = ErrorDetails::unregistered_orchestration(started_.name + " " + started_.version);
+    return false;
+  }
+  try {
+    root_ = (*fn)(context_, started_.input);
+  } catch (const std::exception& error) {
+    failure_ = ErrorDetails::orchestration_failed(error.what());
+    return false;
+  }
+  schedule(root_.handle());
+  drain();
+  return true;
+}
+
+// Delivers the stored history after the start event, one event at a time.
+void ReplayState::replay_history() {
+  for (std::size_t i = 1; i < old_.size() && !stopped(); ++i) {
+    const Event& event = old_[i];
+    if (is_command_kind(event.kind())) {
+      if (command_cursor_ <= i) {
+        mismatch(i, event.event_id, describe_command(event.data, event.source_event_id),
+                 root_.done() ? "nothing: the orchestration had already finished"
+                              : "nothing: the orchestration is waiting");
+      }
+      continue;
+    }
+    // A delivery: check it applies to what the code scheduled, then deliver.
+    std::string problem;
+    switch (event.kind()) {
+      case EventKind::ActivityCompleted:
+      case EventKind::ActivityFailed:
+        problem = completion_problem(event.source_event_id, OpKind::Activity, nullptr);
+        break;
+      case EventKind::TimerFired:
+        problem = completion_problem(event.source_event_id, OpKind::Timer, nullptr);
+        break;
+      case EventKind::SubOrchestrationCompleted:
+      case EventKind::SubOrchestrationFailed:
+        problem = completion_problem(event.source_event_id, OpKind::SubOrchestration, nullptr);
+        break;
+      default:
+        break;
+    }
+    if (!problem.empty()) {
+      mismatch(i, event.event_id, describe_command(event.data, event.source_event_id), problem);
+      return;
+    }
+    last_delivered_ = event.event_id;
+    current_time_ = event.timestamp_ms;
+    deliver(event);
+    drain();
+  }
+}
+
+// ---------------------------------------------------------------- messages
+
+void ReplayState::drop(const WorkItem& item, std::string reason) {
+  out_.dropped.push_back({item, std::move(reason)});
+}
+
+void ReplayState::process_message(const WorkItem& item) {
+  const ExecutionId execution = input_.execution_id;
+  auto completion = [&](EventId id, OpKind kind, ExecutionId item_execution,
+                        const std::string* child, EventData data) {
+    if (item_execution != execution && kind != OpKind::SubOrchestration) {
+      return drop(item, "stale: meant for execution " + std::to_string(item_execution));
+    }
+    std::string problem = completion_problem(id, kind, child);
+    if (!problem.empty()) return drop(item, problem);
+    auto op = find_op(id, kind);
+    if (op->cancelled) return drop(item, std::string("the ") + op_kind_name(kind) + " was cancelled");
+    append_and_deliver(std::move(data), id);
+  };
+  auto plain = [&](EventData data) { append_and_deliver(std::move(data), 0); };
+
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, work::StartOrchestration> ||
+                      std::is_same_v<T, work::ContinueAsNew>) {
+          drop(item, "the execution has already started");
+        } else if constexpr (std::is_same_v<T, work::ActivityExecute>) {
+          drop(item, "an activity execution is not an orchestrator message");
+        } else if constexpr (std::is_same_v<T, work::ActivityCompleted>) {
+          completion(m.id, OpKind::Activity, m.execution_id, nullptr,
+                     events::ActivityCompleted{m.result});
+        } else if constexpr (std::is_same_v<T, work::ActivityFailed>) {
+          completion(m.id, OpKind::Activity, m.execution_id, nullptr,
+                     events::ActivityFailed{m.details});
+        } else if constexpr (std::is_same_v<T, work::TimerFired>) {
+          completion(m.id, OpKind::Timer, m.execution_id, nullptr,
+                     events::TimerFired{m.fire_at_ms});
+        } else if constexpr (std::is_same_v<T, work::SubOrchestrationCompleted>) {
+          completion(m.parent_id, OpKind::SubOrchestration, execution, &m.child_instance,
+                     events::SubOrchestrationCompleted{m.result});
+        } else if constexpr (std::is_same_v<T, work::SubOrchestrationFailed>) {
+          completion(m.parent_id, OpKind::SubOrchestration, execution, &m.child_instance,
+                     events::SubOrchestrationFailed{m.details});
+        } else if constexpr (std::is_same_v<T, work::ExternalRaised>) {
+          plain(events::ExternalEvent{m.name, m.data});
+        } else if constexpr (std::is_same_v<T, work::QueueMessage>) {
+          plain(events::QueueEventDelivered{m.queue, m.data});
+        } else if constexpr (std::is_same_v<T, work::CancelInstance>) {
+          if (cancel_requested_) return drop(item, "a cancellation is already in progress");
+          plain(events::OrchestrationCancelRequested{m.reason});
+        }
+      },
+      item);
+  drain();
+}
+
+void ReplayState::append_and_deliver(EventData data, EventId source) {
+  EventId id = append(std::move(data), source);
+  if (stopped()) return;
+  // A copy: delivering may append (cancellations), which moves the vector.
+  Event event = out_.new_events.back();
+  last_delivered_ = id;
+  current_time_ = input_.now_ms;
+  deliver(event);
+}
+
+// ---------------------------------------------------------------- delivery
+
+std::shared_ptr<OpState> ReplayState::find_op(EventId id, OpKind kind) const {
+  auto it = ops_by_id_.find(id);
+  if (it == ops_by_id_.end() || it->second->kind != kind) return nullptr;
+  return it->second;
+}
+
+std::string ReplayState::completion_problem(EventId id, OpKind kind,
+                                            const std::string* child) const {
+  auto op = find_op(id, kind);
+  if (!op) {
+    return std::string("the orchestration scheduled no ") + op_kind_name(kind) + " with id " +
+           std::to_string(id);
+  }
+  if (child && op->child_instance != *child) {
+    return "sub-orchestration " + std::to_string(id) + " is " + op->child_instance + ", not " +
+           *child;
+  }
+  if (op->completion_seen) {
+    return std::string("the ") + op_kind_name(kind) + " " + std::to_string(id) +
+           " already has a completion";
+  }
+  return {};
+}
+
+void ReplayState::deliver(const Event& event) {
+  auto complete_scheduled = [&](OpKind kind, FutureResult result) {
+    auto op = find_op(event.source_event_id, kind);
+    assert(op && !op->completion_seen);
+    op->completion_seen = true;
+    if (!op->cancelled) complete_op(*op, std::move(result));
+  };
+  auto ok = [](std::string value) { return FutureResult{true, std::move(value), {}}; };
+  auto failed = [](ErrorDetails error) { return FutureResult{false, {}, std::move(error)}; };
+
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, events::ActivityCompleted>) {
+          complete_scheduled(OpKind::Activity, ok(e.result));
+        } else if constexpr (std::is_same_v<T, events::ActivityFailed>) {
+          complete_scheduled(OpKind::Activity, failed(e.details));
+        } else if constexpr (std::is_same_v<T, events::TimerFired>) {
+          complete_scheduled(OpKind::Timer, ok({}));
+        } else if constexpr (std::is_same_v<T, events::SubOrchestrationCompleted>) {
+          complete_scheduled(OpKind::SubOrchestration, ok(e.result));
+        } else if constexpr (std::is_same_v<T, events::SubOrchestrationFailed>) {
+          complete_scheduled(OpKind::SubOrchestration, failed(e.details));
+        } else if constexpr (std::is_same_v<T, events::ExternalEvent>) {
+          ExternalChannel& channel = externals_[e.name];
+          channel.arrived.push_back(e.data);
+          std::size_t position = channel.arrived.size() - 1;
+          if (position < channel.waits.size()) complete_op(*channel.waits[position], ok(e.data));
+        } else if constexpr (std::is_same_v<T, events::QueueEventDelivered>) {
+          QueueChannel& channel = queues_[e.name];
+          if (channel.waiters.empty()) {
+            channel.buffer.push_back(e.data);
+          } else {
+            auto op = channel.waiters.front();
+            channel.waiters.pop_front();
+            complete_op(*op, ok(e.data));
+          }
+        } else if constexpr (std::is_same_v<T, events::OrchestrationCancelRequested>) {
+          deliver_cancel(e.reason);
+        }
+      },
+      event.data);
+}
+
+// The instance ends Failed("canceled: <reason>") after cancelling its outstanding
+// activities and sub-orchestrations; no orchestration code runs after this.
+void ReplayState::deliver_cancel(const std::string& reason) {
+  if (cancel_requested_ || stopped()) return;
+  cancel_requested_ = true;
+  ready_.clear();
+  for (auto& [id, op] : ops_by_id_) {
+    if (op->kind == OpKind::Activity || op->kind == OpKind::SubOrchestration) {
+      cancel(*op, reason);
+    }
+  }
+  issue_terminal(events::OrchestrationFailed{ErrorDetails::cancelled(reason)});
+}
+
+void ReplayState::drain() {
+  while (!ready_.empty() && !stopped()) {
+    if (++resumptions_ > input_.max_resumptions) {
+      fail(ErrorDetails::orchestration_failed(
+          "the orchestration resumed more than " + std::to_string(input_.max_resumptions) +
+          " times in one turn (an endless loop?)"));
+      return;
+    }
+    auto handle = ready_.front();
+    ready_.pop_front();
+    handle.resume();
+    if (!stopped() && root_.done()) on_root_finished();
+  }
+}
+
+void ReplayState::on_root_finished() {
+  try {
+    std::string output = root_.take_result();
+    if (output.size() > limits::kMaxPayloadBytes) {
+      return fail(ErrorDetails::orchestration_failed(
+          "the orchestration output is " + std::to_string(output.size()) +
+          " bytes, over the limit of " + std::to_string(limits::kMaxPayloadBytes)));
+    }
+    issue_terminal(events::OrchestrationCompleted{std::move(output)});
+  } catch (const TaskFailed& failed) {
+    issue_terminal(events::OrchestrationFailed{failed.details()});
+  } catch (const std::exception& error) {
+    std::string message = error.what();
+    if (message.size() > limits::kMaxPayloadBytes) message.resize(limits::kMaxPayloadBytes);
+    issue_terminal(events::OrchestrationFailed{ErrorDetails::orchestration_failed(message)});
+  } catch (...) {
+    issue_terminal(events::OrchestrationFailed{
+        ErrorDetails::orchestration_failed("the orchestration threw a non-standard exception")});
+  }
+}
+
+// ---------------------------------------------------------------- commands
+
+ReplayState::IssueResult ReplayState::issue(EventData command, EventId source) {
+  if (stopped()) return {};
+  while (command_cursor_ < old_.size() && !is_command_kind(old_[command_cursor_].kind())) {
+    ++command_cursor_;
+  }
+  if (command_cursor_ < old_.size()) {
+    const Event& expected = old_[command_cursor_];
+    if (!(expected.data == command) || expected.source_event_id != source) {
+      mismatch(command_cursor_, expected.event_id,
+               describe_command(expected.data, expected.source_event_id),
+               describe_command(command, source));
+      return {};
+    }
+    ++command_cursor_;
+    return {expected.event_id, false};
+  }
+  if (replaying_) {
+    // The code ran exactly this far when the history was written, and recorded
+    // every command it issued; a command the history lacks is a change of code.
+    mismatch(old_.size(), 0,
+             "no further command (the history ends at event " + std::to_string(old_.size()) + ")",
+             describe_command(command, source));
+    return {};
+  }
+  EventId id = append(std::move(command), source);
+  if (stopped()) return {};
+  return {id, true};
+}
+
+EventId ReplayState::append(EventData data, EventId source) {
+  // Keep one slot for the OrchestrationFailed that reports the overflow.
+  if (old_.size() + out_.new_events.size() + 1 >= limits::kMaxHistoryEvents &&
+      !is_terminal_kind(static_cast<EventKind>(data.index()))) {
+    fail(ErrorDetails::orchestration_failed("the history reached the limit of " +
+                                            std::to_string(limits::kMaxHistoryEvents) +
+                                            " events"));
+    return 0;
+  }
+  EventId id = next_event_id_++;
+  out_.new_events.push_back(Event{id, source, input_.now_ms, std::move(data)});
+  return id;
+}
+
+void ReplayState::issue_terminal(EventData command) {
+  EventData copy = command;
+  IssueResult issued = issue(std::move(command), 0);
+  if (stopped()) return;  // mismatch: the failure is reported instead
+  terminal_ = true;
+  ready_.clear();
+  TurnOutcome& outcome = out_.outcome;
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, events::OrchestrationCompleted>) {
+          outcome.kind = TurnOutcomeKind::Completed;
+          outcome.output = e.output;
+        } else if constexpr (std::is_same_v<T, events::OrchestrationFailed>) {
+          outcome.kind = TurnOutcomeKind::Failed;
+          outcome.error = e.details;
+        } else if constexpr (std::is_same_v<T, events::OrchestrationContinuedAsNew>) {
+          outcome.kind = TurnOutcomeKind::ContinuedAsNew;
+          outcome.next_input = e.input;
+          outcome.next_version = e.version.empty() ? started_.version : e.version;
+        }
+      },
+      copy);
+  if (!issued.is_new) return;
+  if (outcome.kind == TurnOutcomeKind::ContinuedAsNew) {
+    out_.orchestrator_items.push_back(
+        {work::ContinueAsNew{input_.instance, started_.name, outcome.next_version,
+                             outcome.next_input},
+         0});
+  }
+}
+
+void ReplayState::mismatch(std::size_t index, EventId event_id, std::string expected,
+                           std::string actual) {
+  if (failure_) return;
+  std::string where = event_id ? "event " + std::to_string(event_id) + " (history index " +
+                                     std::to_string(index) + ")"
+                               : "history index " + std::to_string(index) + " (past its end)";
+  failure_ = ErrorDetails::nondeterminism(where + ": history has " + expected +
+                                          "; the orchestration issued " + actual);
+  out_.mismatch = Mismatch{index, event_id, std::move(expected), std::move(actual)};
+}
+
+void ReplayState::fail(ErrorDetails details) {
+  if (!failure_) failure_ = std::move(details);
+}
+
+// ---------------------------------------------------------------- operations
+
+std::shared_ptr<OpState> ReplayState::new_op(OpKind kind, EventId id, std::string name) {
+  auto op = std::make_shared<OpState>();
+  op->kind = kind;
+  op->id = id;
+  op->name = std::move(name);
+  all_ops_.push_back(op);
+  if (id != 0) ops_by_id_[id] = op;
+  return op;
+}
+
+bool ReplayState::check_text(const std::string& value, std::size_t max, const char* what,
+                             bool required) {
+  if (required && value.empty()) {
+    fail(ErrorDetails::orchestration_failed(std::string(what) + " must not be empty"));
+    return false;
+  }
+  if (value.size() > max) {
+    fail(ErrorDetails::orchestration_failed(std::string(what) + " is " +
+                                            std::to_string(value.size()) +
+                                            " bytes, over the limit of " + std::to_string(max)));
+    return false;
+  }
+  return true;
+}
+
+DurableFuture ReplayState::schedule_activity(std::string name, std::string input) {
+  if (!check_text(name, limits::kMaxNameBytes, "an activity name", true) ||
+      !check_text(input, limits::kMaxPayloadBytes, "an activity input", false)) {
+    return DurableFuture(this, new_op(OpKind::Activity, 0, name));
+  }
+  IssueResult issued = issue(events::ActivityScheduled{name, input});
+  auto op = new_op(OpKind::Activity, issued.id, name);
+  if (issued.is_new) {
+    out_.worker_items.push_back(work::ActivityExecute{input_.instance, input_.execution_id,
+                                                      issued.id, std::move(name),
+                                                      std::move(input)});
+  }
+  return DurableFuture(this, std::move(op));
+}
+
+DurableFuture ReplayState::schedule_timer(std::int64_t delay_ms) {
+  if (delay_ms < 0) delay_ms = 0;
+  TimestampMs fire_at =
+      delay_ms > INT64_MAX - current_time_ ? INT64_MAX : current_time_ + delay_ms;
+  IssueResult issued = issue(events::TimerCreated{fire_at});
+  auto op = new_op(OpKind::Timer, issued.id, "timer");
+  if (issued.is_new) {
+    out_.orchestrator_items.push_back(
+        {work::TimerFired{input_.instance, input_.execution_id, issued.id, fire_at}, fire_at});
+  }
+  return DurableFuture(this, std::move(op));
+}
+
+DurableFuture ReplayState::schedule_wait(std::string name) {
+  if (!check_text(name, limits::kMaxNameBytes, "an event name", true)) {
+    return DurableFuture(this, new_op(OpKind::External, 0, name));
+  }
+  issue(events::ExternalSubscribed{name});
+  auto op = new_op(OpKind::External, 0, name);
+  if (stopped()) return DurableFuture(this, std::move(op));
+  ExternalChannel& channel = externals_[name];
+  channel.waits.push_back(op);
+  std::size_t position = channel.waits.size() - 1;
+  if (position < channel.arrived.size()) {
+    complete_op(*op, FutureResult{true, channel.arrived[position], {}});
+  }
+  return DurableFuture(this, std::move(op));
+}
+
+DurableFuture ReplayState::dequeue_event(std::string queue) {
+  if (!check_text(queue, limits::kMaxNameBytes, "a queue name", true)) {
+    return DurableFuture(this, new_op(OpKind::Queue, 0, queue));
+  }
+  issue(events::QueueSubscribed{queue});
+  auto op = new_op(OpKind::Queue, 0, queue);
+  if (stopped()) return DurableFuture(this, std::move(op));
+  QueueChannel& channel = queues_[queue];
+  if (!channel.buffer.empty()) {
+    std::string message = std::move(channel.buffer.front());
+    channel.buffer.pop_front();
+    complete_op(*op, FutureResult{true, std::move(message), {}});
+  } else {
+    channel.waiters.push_back(op);
+  }
+  return DurableFuture(this, std::move(op));
+}
+
+DurableFuture ReplayState::schedule_sub_orchestration(std::string name, std::string input,
+                                                      const SubOrchestrationOptions& options) {
+  ++sub_counter_;
+  std::string instance = options.instance;
+  if (instance.empty()) {
+    instance = input_.instance + "::sub::" +
+               (input_.execution_id > 1 ? std::to_string(input_.execution_id) + "." : "") +
+               std::to_string(sub_counter_);
+  }
+  if (!check_text(name, limits::kMaxNameBytes, "a sub-orchestration name", true) ||
+      !check_text(instance, limits::kMaxIdentifierBytes, "a sub-orchestration instance id",
+                  true) ||
+      !check_text(input, limits::kMaxPayloadBytes, "a sub-orchestration input", false) ||
+      !check_text(options.version, limits::kMaxVersionBytes, "a sub-orchestration version",
+                  false)) {
+    return DurableFuture(this, new_op(OpKind::SubOrchestration, 0, name));
+  }
+  IssueResult issued =
+      issue(events::SubOrchestrationScheduled{name, instance, input, options.version});
+  auto op = new_op(OpKind::SubOrchestration, issued.id, name);
+  op->child_instance = instance;
+  if (issued.is_new) {
+    out_.orchestrator_items.push_back(
+        {work::StartOrchestration{std::move(instance), std::move(name), options.version,
+                                  std::move(input), input_.instance, issued.id},
+         0});
+  }
+  return DurableFuture(this, std::move(op));
+}
+
+std::string ReplayState::start_detached(std::string name, std::string input,
+                                        const SubOrchestrationOptions& options) {
+  ++detached_counter_;
+  std::string instance = options.instance;
+  if (instance.empty()) {
+    instance = input_.instance + "::detached::" +
+               (input_.execution_id > 1 ? std::to_string(input_.execution_id) + "." : "") +
+               std::to_string(detached_counter_);
+  }
+  if (!check_text(name, limits::kMaxNameBytes, "a detached orchestration name", true) ||
+      !check_text(instance, limits::kMaxIdentifierBytes, "a detached instance id", true) ||
+      !check_text(input, limits::kMaxPayloadBytes, "a detached orchestration input", false) ||
+      !check_text(options.version, limits::kMaxVersionBytes, "a detached orchestration version",
+                  false)) {
+    return instance;
+  }
+  IssueResult issued =
+      issue(events::DetachedOrchestrationStarted{name, instance, input, options.version});
+  if (issued.is_new) {
+    out_.orchestrator_items.push_back(
+        {work::StartOrchestration{instance, std::move(name), options.version, std::move(input),
+                                  {}, 0},
+         0});
+  }
+  return instance;
+}
+
+void ReplayState::continue_as_new(std::string input, std::string version) {
+  if (!check_text(input, limits::kMaxPayloadBytes, "a continue-as-new input", false) ||
+      !check_text(version, limits::kMaxVersionBytes, "a continue-as-new version", false)) {
+    return;
+  }
+  if (!version.empty() && !SemVer::parse(version)) {
+    return fail(ErrorDetails::orchestration_failed("continue-as-new version \"" + version +
+                                                   "\" is not MAJOR.MINOR.PATCH"));
+  }
+  issue_terminal(events::OrchestrationContinuedAsNew{std::move(input), std::move(version)});
+}
+
+DurableFuture ReplayState::spawn(Task<std::string> task) {
+  auto op = new_op(OpKind::Task, 0, "task");
+  if (!task.valid()) {
+    complete_op(*op, FutureResult{false, {}, ErrorDetails::orchestration_failed("empty task")});
+    return DurableFuture(this, std::move(op));
+  }
+  op->runner = run_composed(this, op.get(), std::move(task));
+  schedule(op->runner.handle());
+  return DurableFuture(this, std::move(op));
+}
+
+void ReplayState::set_custom_status(std::optional<std::string> status) {
+  if (status && !check_text(*status, limits::kMaxPayloadBytes, "the custom status", false)) {
+    return;
+  }
+  IssueResult issued = issue(events::CustomStatusUpdated{status});
+  if (stopped()) return;
+  custom_status_ = std::move(status);
+  if (issued.is_new) out_.custom_status_changed = true;
+}
+
+std::string ReplayState::new_guid() {
+  ++guid_counter_;
+  std::string seed = input_.instance + '\n' + std::to_string(input_.execution_id) + '\n' +
+                     std::to_string(guid_counter_);
+  std::uint64_t high = hash64(seed, 0x5eed);
+  std::uint64_t low = hash64(seed, high);
+  high = (high & ~0xF000ull) | 0x5000ull;                          // version 5 (name-based)
+  low = (low & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // RFC 4122 variant
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  auto put = [&](std::uint64_t value, int from_nibble, int to_nibble) {
+    for (int i = from_nibble; i < to_nibble; ++i) out += kHex[(value >> (60 - 4 * i)) & 0xF];
+  };
+  put(high, 0, 8);
+  out += '-';
+  put(high, 8, 12);
+  out += '-';
+  put(high, 12, 16);
+  out += '-';
+  put(low, 0, 4);
+  out += '-';
+  put(low, 4, 16);
+  return out;
+}
+
+void ReplayState::log(LogLevel level, std::string message) {
+  constexpr std::size_t kMaxLogLines = 10'000;
+  constexpr std::size_t kMaxLogLineBytes = 8 * 1024;
+  if (out_.logs.size() >= kMaxLogLines) return;
+  if (message.size() > kMaxLogLineBytes) message.resize(kMaxLogLineBytes);
+  out_.logs.push_back({level, std::move(message), replaying_, last_delivered_});
+}
+
+void ReplayState::add_waiter(OpState& op, std::shared_ptr<Waiter> waiter) {
+  op.waiters.push_back(std::move(waiter));
+}
+
+void ReplayState::complete_op(OpState& op, FutureResult result) {
+  if (op.done || op.cancelled) return;
+  op.done = true;
+  op.result = std::move(result);
+  op.completion_seq = ++completion_seq_;
+  auto waiters = std::move(op.waiters);
+  op.waiters.clear();
+  for (auto& waiter : waiters) {
+    if (!waiter->fired && waiter->ready()) {
+      waiter->fired = true;
+      schedule(waiter->handle);
+    }
+  }
+}
+
+void ReplayState::cancel(OpState& op, const std::string& reason) {
+  if (op.done || op.cancelled || tearing_down_) return;
+  op.cancelled = true;
+  op.waiters.clear();
+  switch (op.kind) {
+    case OpKind::Activity:
+      if (op.id != 0) {
+        IssueResult issued = issue(events::ActivityCancelRequested{reason}, op.id);
+        if (issued.is_new) {
+          out_.cancelled_activities.push_back({input_.instance, input_.execution_id, op.id});
+        }
+      }
+      break;
+    case OpKind::SubOrchestration:
+      if (op.id != 0) {
+        IssueResult issued = issue(events::SubOrchestrationCancelRequested{reason}, op.id);
+        if (issued.is_new) {
+          out_.orchestrator_items.push_back({work::CancelInstance{op.child_instance, reason}, 0});
+        }
+      }
+      break;
+    case OpKind::Queue: {
+      auto& waiters = queues_[op.name].waiters;
+      waiters.erase(std::remove_if(waiters.begin(), waiters.end(),
+                                   [&op](const auto& w) { return w.get() == &op; }),
+                    waiters.end());
+      break;
+    }
+    case OpKind::Task:
+      op.runner.reset();  // destroys the composed task; its own futures cancel themselves
+      break;
+    case OpKind::Timer:
+    case OpKind::External:
+      break;  // nothing outside the replay to undo; a wait keeps its position
+  }
+}
+
+void ReplayState::release_loser(OpState& op) {
+  if (!op.done) return cancel(op, "lost a select");
+  if (op.kind == OpKind::Queue && op.result.ok) {
+    // Give the message back so the next dequeue receives it.
+    queues_[op.name].buffer.push_front(op.result.value);
+  }
+}
+
+// ---------------------------------------------------------------- end of turn
+
+void ReplayState::finalize() {
+  out_.custom_status = custom_status_;
+  out_.history_was_terminal = history_terminal_;
+  if (history_terminal_ || history_corrupted_) {
+    // Replaying a finished execution only verifies it, and a broken history is
+    // not extended: nothing is written, the outcome reports what was found.
+    out_.new_events.clear();
+    out_.worker_items.clear();
+    out_.orchestrator_items.clear();
+    out_.cancelled_activities.clear();
+    out_.custom_status_changed = false;
+    if (failure_) {
+      out_.outcome = TurnOutcome{TurnOutcomeKind::Failed, {}, *failure_, {}, {}};
+    }
+    return;
+  }
+  if (failure_) {
+    // The turn's own work is abandoned; the failure is recorded as the terminal event.
+    out_.worker_items.clear();
+    out_.orchestrator_items.clear();
+    out_.cancelled_activities.clear();
+    out_.outcome = TurnOutcome{TurnOutcomeKind::Failed, {}, *failure_, {}, {}};
+    if (out_.new_events.empty() && old_.empty()) return;  // nothing to attach a failure to
+    EventId id = next_event_id_++;
+    out_.new_events.push_back(
+        Event{id, 0, input_.now_ms, events::OrchestrationFailed{*failure_}});
+  }
+  bool finished_now = out_.outcome.kind == TurnOutcomeKind::Completed ||
+                      out_.outcome.kind == TurnOutcomeKind::Failed;
+  bool wrote_terminal = !out_.new_events.empty() &&
+                        is_terminal_kind(out_.new_events.back().kind());
+  if (finished_now && wrote_terminal && !started_.parent_instance.empty()) {
+    WorkItem notice =
+        out_.outcome.kind == TurnOutcomeKind::Completed
+            ? WorkItem{work::SubOrchestrationCompleted{started_.parent_instance,
+                                                       started_.parent_id, input_.instance,
+                                                       out_.outcome.output}}
+            : WorkItem{work::SubOrchestrationFailed{started_.parent_instance, started_.parent_id,
+                                                    input_.instance, out_.outcome.error}};
+    out_.orchestrator_items.push_back({std::move(notice), 0});
+  }
+}
+
+void ReplayState::teardown() {
+  tearing_down_ = true;
+  ready_.clear();
+  root_.reset();
+  for (auto& op : all_ops_) op->runner.reset();
+  all_ops_.clear();
+  ops_by_id_.clear();
+  externals_.clear();
+  queues_.clear();
+}
+
+}  // namespace detail
+
+TurnResult run_turn(const Registry& registry, const TurnInput& input) {
+  detail::ReplayState state(registry, input);
+  return state.run();
+}
+
+}  // namespace duroxide

@@ -1,0 +1,164 @@
+// Internal state of one replay turn. Not a public header.
+//
+// Invariants (asserted where cheap):
+// - exactly one ReplayState is current per thread while it runs (`run`);
+// - every coroutine frame in `ready_` is alive: a Task frame that is destroyed
+//   removes itself from the queue (`forget`);
+// - an OpState is completed at most once and never after it was cancelled;
+// - once `stopped()`, no coroutine is resumed and no command is recorded.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "duroxide/orchestration_context.hpp"
+#include "duroxide/replay_engine.hpp"
+
+namespace duroxide::detail {
+
+struct Waiter {
+  std::coroutine_handle<> handle;
+  std::function<bool()> ready;
+  bool fired = false;
+};
+
+enum class OpKind { Activity, Timer, External, Queue, SubOrchestration, Task };
+
+struct OpState {
+  OpKind kind = OpKind::Activity;
+  EventId id = 0;  // the scheduling event (0 for composed tasks)
+  std::string name;
+  std::string child_instance;  // sub-orchestrations
+  bool done = false;
+  bool cancelled = false;
+  bool completion_seen = false;  // a completion was delivered, even if cancelled before
+  FutureResult result;
+  std::uint64_t completion_seq = 0;  // order of completion within the replay
+  std::vector<std::shared_ptr<Waiter>> waiters;
+  Task<void> runner;  // composed tasks: the coroutine driving them
+};
+
+class ReplayState final : public Scheduler {
+ public:
+  ReplayState(const Registry& registry, const TurnInput& input);
+  ReplayState(const ReplayState&) = delete;
+  ReplayState& operator=(const ReplayState&) = delete;
+  ~ReplayState();
+
+  TurnResult run();
+
+  // Scheduler
+  void schedule(std::coroutine_handle<> handle) override;
+  void forget(std::coroutine_handle<> handle) override;
+
+  // ---- used by OrchestrationContext and the awaiters
+  const TurnInput& input() const { return input_; }
+  const events::OrchestrationStarted& started() const { return started_; }
+  bool replaying() const { return replaying_; }
+  bool tearing_down() const { return tearing_down_; }
+  TimestampMs now() const { return current_time_; }
+  const std::optional<std::string>& custom_status() const { return custom_status_; }
+
+  DurableFuture schedule_activity(std::string name, std::string input);
+  DurableFuture schedule_timer(std::int64_t delay_ms);
+  DurableFuture schedule_wait(std::string name);
+  DurableFuture dequeue_event(std::string queue);
+  DurableFuture schedule_sub_orchestration(std::string name, std::string input,
+                                           const SubOrchestrationOptions& options);
+  std::string start_detached(std::string name, std::string input, const SubOrchestrationOptions& options);
+  void continue_as_new(std::string input, std::string version);
+  DurableFuture spawn(Task<std::string> task);
+  void set_custom_status(std::optional<std::string> status);
+  std::string new_guid();
+  void log(LogLevel level, std::string message);
+
+  void add_waiter(OpState& op, std::shared_ptr<Waiter> waiter);
+  void complete_op(OpState& op, FutureResult result);
+  void cancel(OpState& op, const std::string& reason);
+  // A select loser: cancel it, or give back what it already consumed.
+  void release_loser(OpState& op);
+  // Fails the orchestration from inside user-facing calls (limits, bad arguments).
+  void fail(ErrorDetails details);
+
+ private:
+  struct IssueResult {
+    EventId id = 0;
+    bool is_new = false;
+  };
+  struct ExternalChannel {
+    std::vector<std::shared_ptr<OpState>> waits;  // k-th wait gets k-th event
+    std::vector<std::string> arrived;
+  };
+  struct QueueChannel {
+    std::deque<std::shared_ptr<OpState>> waiters;
+    std::deque<std::string> buffer;
+  };
+
+  bool stopped() const { return terminal_ || failure_.has_value(); }
+  bool validate_history();
+  bool begin_execution();
+  void replay_history();
+  void process_message(const WorkItem& item);
+  void append_and_deliver(EventData data, EventId source);
+  void drain();
+  void on_root_finished();
+
+  IssueResult issue(EventData command, EventId source = 0);
+  void issue_terminal(EventData command);
+  EventId append(EventData data, EventId source);
+  void mismatch(std::size_t index, EventId event_id, std::string expected, std::string actual);
+
+  std::shared_ptr<OpState> new_op(OpKind kind, EventId id, std::string name);
+  std::shared_ptr<OpState> find_op(EventId id, OpKind kind) const;
+  // Why a completion for `id` cannot apply, or empty.
+  std::string completion_problem(EventId id, OpKind kind, const std::string* child) const;
+  void deliver(const Event& event);
+  void deliver_cancel(const std::string& reason);
+  bool check_text(const std::string& value, std::size_t max, const char* what, bool required);
+  void drop(const WorkItem& item, std::string reason);
+  void finalize();
+  void teardown();
+
+  const Registry& registry_;
+  const TurnInput& input_;
+  const History& old_;
+  TurnResult out_;
+  OrchestrationContext context_;
+  Scheduler* previous_scheduler_ = nullptr;
+
+  events::OrchestrationStarted started_;
+  Task<std::string> root_;
+  std::deque<std::coroutine_handle<>> ready_;
+  std::map<EventId, std::shared_ptr<OpState>> ops_by_id_;
+  std::vector<std::shared_ptr<OpState>> all_ops_;
+  std::map<std::string, ExternalChannel> externals_;
+  std::map<std::string, QueueChannel> queues_;
+
+  std::size_t command_cursor_ = 0;  // next history position that may hold an unmatched command
+  std::size_t start_message_ = SIZE_MAX;  // index of the message that started this execution
+  EventId next_event_id_ = 1;
+  EventId last_delivered_ = 0;
+  TimestampMs current_time_ = 0;
+  bool replaying_ = false;
+  bool terminal_ = false;
+  bool tearing_down_ = false;
+  bool cancel_requested_ = false;
+  bool history_terminal_ = false;
+  bool history_corrupted_ = false;
+  std::optional<ErrorDetails> failure_;
+  std::optional<std::string> custom_status_;
+  std::uint64_t completion_seq_ = 0;
+  std::uint64_t resumptions_ = 0;
+  std::uint64_t guid_counter_ = 0;
+  std::uint64_t sub_counter_ = 0;
+  std::uint64_t detached_counter_ = 0;
+};
+
+}  // namespace duroxide::detail
