@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Configure (first time only; ninja re-runs cmake itself when CMakeLists.txt changes)
+# and build.   bash scripts/build.sh [native|wasm|all]   (default: all)
+#   build/native  g++, RelWithDebInfo
+#   build/wasm    Emscripten 3.1.6 via its toolchain file (not emcmake: gotcha 6), Release
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+configure_native() {
+  cmake -S . -B build/native -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++
+}
+configure_wasm() {
+  cmake -S . -B build/wasm -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_TOOLCHAIN_FILE=/usr/share/emscripten/cmake/Modules/Platform/Emscripten.cmake \
+    -DCMAKE_CROSSCOMPILING_EMULATOR=/usr/bin/node
+}
+
+build() {
+  local name=$1
+  echo "build: $name"
+  if [ ! -f "build/$name/build.ninja" ]; then
+    mkdir -p "build/$name"
+    "configure_$name" > "build/$name/configure.log" 2>&1 || {
+      cat "build/$name/configure.log" >&2
+      echo "build: configuring build/$name failed" >&2
+      return 1
+    }
+  fi
+  cmake --build "build/$name" -j2
+}
+
+target=${1:-all}
+mkdir -p build
+case "$target" in
+  native|wasm) build "$target" ;;
+  all) build native; build wasm ;;
+  *) echo "usage: bash scripts/build.sh [native|wasm|all]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Idempotent setup on Debian 12: system packages (only those missing), the SQLite
+# amalgamation (third_party/sqlite/) and the project-local Emscripten cache (.emcache/).
+# A second run does nothing and takes well under a second.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+# Debian package -> what the build needs from it (a command, or a file path). Probing what is
+# needed rather than asking dpkg accepts equivalent installs, e.g. NodeSource's nodejs, which
+# bundles npm and conflicts with Debian's npm package.
+requirements=(
+  "emscripten:/usr/share/emscripten/cmake/Modules/Platform/Emscripten.cmake"
+  "nlohmann-json3-dev:/usr/include/nlohmann/json.hpp"
+  "catch2:/usr/include/catch2/catch.hpp"
+  "ninja-build:ninja"
+  "cmake:cmake"
+  "g++:g++"
+  "nodejs:node"
+  "npm:npm"
+  "python3:python3"
+  "ca-certificates:/etc/ssl/certs/ca-certificates.crt"
+)
+
+missing=()
+for r in "${requirements[@]}"; do
+  pkg=${r%%:*} probe=${r#*:}
+  if [[ $probe == /* ]]; then [ -e "$probe" ] && continue
+  else command -v "$probe" >/dev/null && continue
+  fi
+  missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    as_root=(env DEBIAN_FRONTEND=noninteractive)
+  elif command -v sudo >/dev/null; then
+    as_root=(sudo env DEBIAN_FRONTEND=noninteractive)
+  else
+    echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: apt-get update"
+  "${as_root[@]}" apt-get update -qq </dev/null
+  echo "setup: apt-get install ${missing[*]} (can take a few minutes)"
+  "${as_root[@]}" apt-get install -y -qq "${missing[@]}" </dev/null >/dev/null
+  echo "setup: packages installed"
+fi
+
+bash "$root/scripts/fetch-sqlite.sh"
+bash "$root/scripts/seed-emcache.sh"
+echo "setup: ok"
