@@ -186,6 +186,13 @@ DurableFuture OrchestrationContext::schedule_activity(std::string name, std::str
 Task<std::string> OrchestrationContext::schedule_activity_with_retry(std::string name,
                                                                      std::string input,
                                                                      RetryPolicy policy) {
+  return schedule_activity_with_retry(
+      std::move(name), [input = std::move(input)](std::uint32_t) { return input; }, policy);
+}
+
+Task<std::string> OrchestrationContext::schedule_activity_with_retry(
+    std::string name, std::function<std::string(std::uint32_t)> input_for_attempt,
+    RetryPolicy policy) {
   if (policy.max_attempts < 1 || policy.max_attempts > limits::kMaxRetryAttempts) {
     throw std::invalid_argument("retry policy for " + name + ": max_attempts must be 1 to " +
                                 std::to_string(limits::kMaxRetryAttempts));
@@ -196,7 +203,7 @@ Task<std::string> OrchestrationContext::schedule_activity_with_retry(std::string
       co_await schedule_timer(delay);
     }
     if (policy.attempt_timeout_ms > 0) {
-      SelectResult raced = co_await select(schedule_activity(name, input),
+      SelectResult raced = co_await select(schedule_activity(name, input_for_attempt(attempt)),
                                            schedule_timer(policy.attempt_timeout_ms));
       if (raced.index == 0 && raced.result.ok) co_return raced.result.value;
       last_error = raced.index == 0
@@ -209,7 +216,7 @@ Task<std::string> OrchestrationContext::schedule_activity_with_retry(std::string
                              true);
     } else {
       try {
-        co_return co_await schedule_activity(name, input);
+        co_return co_await schedule_activity(name, input_for_attempt(attempt));
       } catch (const TaskFailed& failed) {
         last_error = failed.details();
       }

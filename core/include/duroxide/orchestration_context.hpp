@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -160,6 +161,11 @@ class OrchestrationContext {
   // backoff; throws TaskFailed with the last attempt's error when all fail.
   Task<std::string> schedule_activity_with_retry(std::string name, std::string input,
                                                  RetryPolicy policy);
+  // The same, with the input of each attempt (1, 2, ...) computed by `input_for_attempt`
+  // (it must be deterministic), e.g. to tell an activity which attempt it is.
+  Task<std::string> schedule_activity_with_retry(
+      std::string name, std::function<std::string(std::uint32_t attempt)> input_for_attempt,
+      RetryPolicy policy);
   DurableFuture schedule_timer(std::int64_t delay_ms);
   // Waits for the next external event `name`: the k-th wait on a name receives the
   // k-th event raised with that name (positional), whether it arrived before or after.
