@@ -200,16 +200,14 @@ bool ReplayState::begin_execution() {
     if (resolved) started_.version = resolved->version;
     last_delivered_ = append(started_, 0);
     current_time_ = input_.now_ms;
+    record_metadata();
     if (!resolved) {
       failure_ = ErrorDetails::unregistered_orchestration(
           started_.name + (requested.empty() ? "" : " " + requested));
       return false;
     }
   }
-  out_.orchestration_name = started_.name;
-  out_.orchestration_version = started_.version;
-  out_.parent_instance = started_.parent_instance;
-  out_.parent_id = started_.parent_id;
+  record_metadata();
 
   const OrchestrationFn* fn = registry_.find_orchestration(started_.name, started_.version);
   if (!fn) {
@@ -225,6 +223,13 @@ bool ReplayState::begin_execution() {
   schedule(root_.handle());
   drain();
   return true;
+}
+
+void ReplayState::record_metadata() {
+  out_.orchestration_name = started_.name;
+  out_.orchestration_version = started_.version;
+  out_.parent_instance = started_.parent_instance;
+  out_.parent_id = started_.parent_id;
 }
 
 // Delivers the stored history after the start event, one event at a time.

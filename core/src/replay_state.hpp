@@ -104,6 +104,7 @@ class ReplayState final : public Scheduler {
   bool stopped() const { return terminal_ || failure_.has_value(); }
   bool validate_history();
   bool begin_execution();
+  void record_metadata();
   void replay_history();
   void process_message(const WorkItem& item);
   void append_and_deliver(EventData data, EventId source);

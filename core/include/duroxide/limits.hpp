@@ -30,6 +30,9 @@ inline constexpr std::size_t kMaxJsonDepth = 16;
 // instead of hanging the dispatcher. A 100k-event history needs about 300k.
 inline constexpr std::uint64_t kMaxResumptionsPerTurn = 5'000'000;
 
+// Delays, lock timeouts and extensions accepted by providers: up to ten years.
+inline constexpr std::int64_t kMaxDelayMs = 10LL * 365 * 24 * 3600 * 1000;
+
 // Retry policies.
 inline constexpr std::uint32_t kMaxRetryAttempts = 1000;
 

@@ -59,18 +59,6 @@ struct TurnOutcome {
   std::string next_version;  // ContinuedAsNew
 };
 
-// An orchestrator-queue item and when it becomes visible (0: at once).
-struct OrchestratorItem {
-  WorkItem item;
-  TimestampMs visible_at_ms = 0;
-};
-
-struct CancelledActivity {
-  std::string instance;
-  ExecutionId execution_id = 0;
-  EventId activity_id = 0;
-};
-
 struct LogLine {
   LogLevel level = LogLevel::Info;
   std::string message;

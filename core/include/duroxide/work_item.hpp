@@ -132,4 +132,19 @@ bool parse_work_item_kind(std::string_view text, WorkItemKind& out);
 // The instance whose queue receives the item (the parent for sub-orchestration results).
 const std::string& target_instance(const WorkItem& item);
 
+// An orchestrator-queue item and when it becomes visible (0: at once).
+struct OrchestratorItem {
+  WorkItem item;
+  TimestampMs visible_at_ms = 0;
+  friend bool operator==(const OrchestratorItem&, const OrchestratorItem&) = default;
+};
+
+// A worker-queue item to remove because its activity was cancelled.
+struct CancelledActivity {
+  std::string instance;
+  ExecutionId execution_id = 0;
+  EventId activity_id = 0;
+  friend bool operator==(const CancelledActivity&, const CancelledActivity&) = default;
+};
+
 }  // namespace duroxide

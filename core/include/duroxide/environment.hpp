@@ -1,0 +1,57 @@
+// The world outside the process, as the engine sees it: time and unique ids.
+//
+// Everything in core/ that needs the time or a unique token takes one of these;
+// nothing reads the wall clock or draws randomness directly. Real
+// implementations live in core/platform/; tests and the simulator use the
+// deterministic ones below, so they control lock expiry and timer visibility.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "duroxide/event.hpp"
+
+namespace duroxide {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Milliseconds since the Unix epoch. Contract: never decreases between calls
+  // on one clock (implementations clamp a wall clock that steps back).
+  virtual TimestampMs now_ms() = 0;
+};
+
+class IdSource {
+ public:
+  virtual ~IdSource() = default;
+  // A token no other call of this source (in this or another process sharing a
+  // store) returns. Printable ASCII, at most 64 bytes.
+  virtual std::string next_id() = 0;
+};
+
+// A clock that moves only when told to.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(TimestampMs start = 1'700'000'000'000) : now_(start) {}
+  TimestampMs now_ms() override { return now_; }
+  void advance(std::int64_t ms) { now_ += ms > 0 ? ms : 0; }
+  void set(TimestampMs now) {
+    if (now > now_) now_ = now;
+  }
+
+ private:
+  TimestampMs now_;
+};
+
+// `<prefix>-<n>` with n = 1, 2, 3...: unique within one source.
+class SequentialIdSource final : public IdSource {
+ public:
+  explicit SequentialIdSource(std::string prefix = "id") : prefix_(std::move(prefix)) {}
+  std::string next_id() override { return prefix_ + "-" + std::to_string(++counter_); }
+
+ private:
+  std::string prefix_;
+  std::uint64_t counter_ = 0;
+};
+
+}  // namespace duroxide

@@ -1,0 +1,140 @@
+// ManagementProvider: the cold path of storage — observability and operations.
+//
+// Contract:
+// - listings, counts, metrics and queue depths are answered from the instances,
+//   executions and queue tables through indexes; they never read every history;
+//   only per-instance calls (read_execution) read history;
+// - reads never take instance locks and never block the hot path for long;
+// - deleting removes the whole tree (children through parent links cascade):
+//   history, executions, queue items, locks, the instance rows. A running
+//   instance (any in the tree) needs `force`; a sub-orchestration cannot be
+//   deleted on its own (only with its root). After a forced delete an in-flight
+//   ack of that instance fails (InvalidLock) instead of recreating it, and the
+//   id can be reused;
+// - bulk deletes skip running instances; prune never removes the current
+//   execution or a running one;
+// - the custom status version increases by one on every set or clear.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "duroxide/error_details.hpp"
+#include "duroxide/event.hpp"
+#include "duroxide/status.hpp"
+#include "duroxide/work_item.hpp"
+
+namespace duroxide {
+
+struct InstanceInfo {
+  std::string instance;
+  std::string orchestration_name;
+  std::string orchestration_version;
+  ExecutionId current_execution_id = 0;
+  RuntimeState state = RuntimeState::NotFound;
+  std::string output;                 // Completed
+  std::optional<ErrorDetails> error;  // Failed
+  std::optional<std::string> custom_status;
+  std::uint64_t custom_status_version = 0;
+  std::string parent_instance;
+  EventId parent_id = 0;
+  TimestampMs created_at_ms = 0;
+  TimestampMs updated_at_ms = 0;
+};
+
+struct ExecutionInfo {
+  std::string instance;
+  ExecutionId execution_id = 0;
+  RuntimeState state = RuntimeState::Running;
+  bool continued_as_new = false;
+  std::string output;
+  std::optional<ErrorDetails> error;
+  TimestampMs started_at_ms = 0;
+  TimestampMs completed_at_ms = 0;  // 0 while running
+  std::uint64_t event_count = 0;
+};
+
+struct InstanceFilter {
+  std::vector<RuntimeState> states;  // empty: any
+  std::string orchestration_name;    // empty: any
+  std::string instance_prefix;       // empty: any
+  std::string parent_instance;       // empty: any
+  bool roots_only = false;
+};
+
+// Keyset paging, newest first then by id. `cursor` is opaque: pass back the
+// `next_cursor` of the previous page; empty for the first page.
+struct PageRequest {
+  std::string cursor;
+  std::size_t limit = 100;  // 1..1000
+};
+
+struct InstancePage {
+  std::vector<InstanceInfo> instances;
+  std::string next_cursor;  // empty: no more pages
+};
+
+struct SystemMetrics {
+  std::uint64_t total_instances = 0;
+  std::uint64_t running = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t total_executions = 0;
+  std::uint64_t total_events = 0;
+};
+
+struct QueueDepths {
+  std::uint64_t orchestrator_visible = 0;  // visible now, not locked
+  std::uint64_t orchestrator_delayed = 0;  // visible later (timers, delayed abandons)
+  std::uint64_t orchestrator_locked = 0;   // held by a live instance lock
+  std::uint64_t worker_visible = 0;
+  std::uint64_t worker_locked = 0;
+  std::uint64_t parked = 0;  // messages for instances that do not exist
+};
+
+struct DeleteResult {
+  std::uint64_t instances = 0;
+  std::uint64_t executions = 0;
+  std::uint64_t events = 0;
+  std::uint64_t queue_items = 0;
+};
+
+struct BulkDeleteRequest {
+  std::vector<std::string> instances;    // empty: select by the fields below
+  TimestampMs completed_before_ms = 0;   // 0: no time condition
+  std::size_t limit = 1000;
+};
+
+struct CustomStatus {
+  std::optional<std::string> status;  // nullopt: cleared or never set
+  std::uint64_t version = 0;
+};
+
+class ManagementProvider {
+ public:
+  virtual ~ManagementProvider() = default;
+
+  virtual InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) = 0;
+  virtual std::uint64_t count_instances(const InstanceFilter& filter) = 0;
+  virtual std::optional<InstanceInfo> get_instance_info(const std::string& instance) = 0;
+  virtual std::vector<ExecutionInfo> list_executions(const std::string& instance) = 0;
+  virtual std::optional<ExecutionInfo> get_execution_info(const std::string& instance,
+                                                          ExecutionId execution) = 0;
+  // Throws ProviderError NotFound for an unknown instance or execution.
+  virtual History read_execution(const std::string& instance, ExecutionId execution) = 0;
+  virtual SystemMetrics get_system_metrics() = 0;
+  virtual QueueDepths get_queue_depths() = 0;
+
+  virtual DeleteResult delete_instance(const std::string& instance, bool force) = 0;
+  virtual DeleteResult delete_instances(const BulkDeleteRequest& request) = 0;
+  // Removes all but the newest `keep_last` executions (at least the current one).
+  virtual std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) = 0;
+
+  // nullopt for an unknown instance; with `since_version`, nullopt when unchanged.
+  virtual std::optional<CustomStatus> get_custom_status(
+      const std::string& instance, std::optional<std::uint64_t> since_version = std::nullopt) = 0;
+};
+
+}  // namespace duroxide

@@ -1,0 +1,146 @@
+// Provider: the hot path of storage — the two peek-lock queues and histories.
+//
+// The runtime is the only caller. Every method is synchronous and does at most
+// one transaction; it never sleeps or polls (drivers decide when to call again).
+// Time for locks and visibility comes from the Clock the provider was built
+// with, so tests and the simulator control expiry by moving that clock.
+//
+// Orchestrator queue (per instance, peek-lock on the instance):
+// - fetch locks one instance whose lock is free or expired and which has at
+//   least one visible message, and returns all its visible messages as one
+//   batch, its latest execution's history and a lock token; every returned
+//   message's attempt count goes up by one (a fetch after lock expiry counts too);
+// - messages that arrive while the instance is locked stay for the next fetch;
+// - ack commits atomically: history delta (new execution if `execution_id` is
+//   past the current one), instance and execution metadata, worker items,
+//   orchestrator items (any instance, with visibility time), removal of cancelled
+//   activities (inserted items first, removals after), deletion of exactly the
+//   fetched messages, release of the lock. A failed ack writes nothing and leaves
+//   the lock held. An unknown, stale or expired token fails with InvalidLock;
+// - the instance row is created by the first ack, never by an enqueue;
+// - messages for an instance that does not exist, whose batch holds no start
+//   (StartOrchestration / ContinueAsNew), are parked by fetch and never block others;
+// - a history or queue row that does not decode is reported in
+//   `OrchestrationItem::corruption` so the runtime can fail the instance as poisoned.
+//
+// Worker queue (per item, FIFO among visible items):
+// - fetch locks the oldest visible, unlocked (or expired) item;
+// - ack deletes it and, with a completion, enqueues that completion on the
+//   orchestrator queue in the same transaction; ack of a removed or expired
+//   item fails (InvalidLock, permanent);
+// - renew extends a live lock; abandon releases it, optionally delayed and
+//   optionally without counting the attempt (never below zero).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "duroxide/error_details.hpp"
+#include "duroxide/event.hpp"
+#include "duroxide/status.hpp"
+#include "duroxide/work_item.hpp"
+
+namespace duroxide {
+
+enum class ProviderErrorKind {
+  Transient,     // busy, locked, I/O hiccup: retrying the same call may succeed
+  InvalidLock,   // unknown, stale or expired lock token; item removed (permanent)
+  NotFound,      // the instance or execution does not exist (permanent)
+  Conflict,      // the write contradicts stored data, e.g. duplicate event ids (permanent)
+  Corrupted,     // stored data does not decode (permanent)
+  InvalidInput,  // an argument is out of its limits (permanent)
+  ReadOnly,      // a mutating call on a read-only provider (permanent)
+  Permanent,     // any other failure that retrying will not fix
+};
+
+std::string_view to_string(ProviderErrorKind kind);
+
+class ProviderError : public std::runtime_error {
+ public:
+  ProviderError(ProviderErrorKind kind, std::string operation, const std::string& message)
+      : std::runtime_error(operation + ": " + message),
+        kind_(kind),
+        operation_(std::move(operation)) {}
+  ProviderErrorKind kind() const { return kind_; }
+  const std::string& operation() const { return operation_; }
+  bool retryable() const { return kind_ == ProviderErrorKind::Transient; }
+  ErrorDetails details() const {
+    return ErrorDetails::provider(operation_, what(), retryable());
+  }
+
+ private:
+  ProviderErrorKind kind_;
+  std::string operation_;
+};
+
+struct OrchestrationItem {
+  std::string instance;
+  std::string lock_token;
+  ExecutionId execution_id = 0;  // the latest execution; 0 before the first ack
+  std::string orchestration_name;
+  std::string orchestration_version;
+  History history;  // the latest execution's history
+  std::vector<WorkItem> messages;
+  std::uint32_t attempt_count = 0;  // the highest attempt count in the batch
+  // Set when a history or message row did not decode; history/messages then
+  // hold what did decode and the runtime fails the instance as poisoned.
+  std::optional<std::string> corruption;
+};
+
+// Computed by the runtime from the turn (the provider never interprets events).
+struct ExecutionMetadata {
+  std::string orchestration_name;
+  std::string orchestration_version;
+  std::string parent_instance;
+  EventId parent_id = 0;
+  RuntimeState state = RuntimeState::Running;  // Running, Completed or Failed
+  bool continued_as_new = false;               // with state Completed
+  std::string output;                          // Completed: output (or the next input)
+  std::optional<ErrorDetails> error;           // Failed
+  std::optional<std::string> custom_status;
+  bool custom_status_changed = false;  // bump the custom status version
+};
+
+struct OrchestrationAck {
+  ExecutionId execution_id = 1;  // the execution `history_delta` belongs to
+  History history_delta;
+  std::vector<WorkItem> worker_items;  // ActivityExecute only
+  std::vector<OrchestratorItem> orchestrator_items;
+  std::vector<CancelledActivity> cancelled_activities;
+  ExecutionMetadata metadata;
+};
+
+struct WorkerItem {
+  work::ActivityExecute item;
+  std::string lock_token;
+  std::uint32_t attempt_count = 0;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+
+  virtual std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) = 0;
+  virtual void ack_orchestration_item(const std::string& lock_token, const OrchestrationAck& ack) = 0;
+  virtual void abandon_orchestration_item(const std::string& lock_token, std::int64_t delay_ms,
+                                          bool ignore_attempt) = 0;
+  virtual void renew_orchestration_item_lock(const std::string& lock_token,
+                                             std::int64_t extend_ms) = 0;
+
+  // The latest execution's history (empty for an unknown instance).
+  virtual History read(const std::string& instance) = 0;
+  // Enqueues onto the orchestrator queue of the item's target instance.
+  virtual void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) = 0;
+
+  virtual std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) = 0;
+  virtual void ack_work_item(const std::string& lock_token,
+                             const std::optional<WorkItem>& completion) = 0;
+  virtual void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) = 0;
+  virtual void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
+                                 bool ignore_attempt) = 0;
+};
+
+}  // namespace duroxide

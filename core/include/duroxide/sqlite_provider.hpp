@@ -1,0 +1,91 @@
+// SqliteProvider: Provider and ManagementProvider over one SQLite connection.
+//
+// Contract (beyond provider.hpp and management_provider.hpp):
+// - a file database runs in WAL mode; ":memory:" is a private in-memory database;
+// - the schema version lives in the database (`PRAGMA user_version`); opening
+//   applies every forward migration in one transaction and refuses a database
+//   from a newer version (Permanent error) instead of touching it;
+// - calls are serialised by one mutex, so one provider may be shared by threads;
+//   several providers (processes) may share one file, SQLite's locks and the
+//   busy timeout arbitrate between them;
+// - time for locks and visibility comes only from the injected Clock, lock
+//   tokens only from the injected IdSource; both must outlive the provider;
+// - behaves identically natively and in WebAssembly.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "duroxide/environment.hpp"
+#include "duroxide/management_provider.hpp"
+#include "duroxide/provider.hpp"
+
+namespace duroxide {
+
+namespace sqlite {
+class Connection;
+}
+
+struct SqliteOptions {
+  enum class Synchronous { Off, Normal, Full };
+  Synchronous synchronous = Synchronous::Normal;
+  int busy_timeout_ms = 5000;  // 0: fail at once with a Transient error when locked
+};
+
+class SqliteProvider final : public Provider, public ManagementProvider {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // path ":memory:" for an in-memory database. Throws ProviderError.
+  SqliteProvider(const std::string& path, Clock& clock, IdSource& ids, SqliteOptions options = {});
+  ~SqliteProvider() override;
+  SqliteProvider(const SqliteProvider&) = delete;
+  SqliteProvider& operator=(const SqliteProvider&) = delete;
+
+  int schema_version();
+
+  // ---- Provider
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override;
+  void ack_orchestration_item(const std::string& lock_token, const OrchestrationAck& ack) override;
+  void abandon_orchestration_item(const std::string& lock_token, std::int64_t delay_ms,
+                                  bool ignore_attempt) override;
+  void renew_orchestration_item_lock(const std::string& lock_token,
+                                     std::int64_t extend_ms) override;
+  History read(const std::string& instance) override;
+  void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override;
+  void ack_work_item(const std::string& lock_token,
+                     const std::optional<WorkItem>& completion) override;
+  void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) override;
+  void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
+                         bool ignore_attempt) override;
+
+  // ---- ManagementProvider
+  InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) override;
+  std::uint64_t count_instances(const InstanceFilter& filter) override;
+  std::optional<InstanceInfo> get_instance_info(const std::string& instance) override;
+  std::vector<ExecutionInfo> list_executions(const std::string& instance) override;
+  std::optional<ExecutionInfo> get_execution_info(const std::string& instance,
+                                                  ExecutionId execution) override;
+  History read_execution(const std::string& instance, ExecutionId execution) override;
+  SystemMetrics get_system_metrics() override;
+  QueueDepths get_queue_depths() override;
+  DeleteResult delete_instance(const std::string& instance, bool force) override;
+  DeleteResult delete_instances(const BulkDeleteRequest& request) override;
+  std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) override;
+  std::optional<CustomStatus> get_custom_status(
+      const std::string& instance, std::optional<std::uint64_t> since_version) override;
+
+ private:
+  History read_history_locked(const std::string& instance, ExecutionId execution,
+                              std::string* corruption);
+  DeleteResult delete_tree_locked(const std::string& root);
+
+  std::mutex mutex_;
+  std::unique_ptr<sqlite::Connection> db_;
+  Clock& clock_;
+  IdSource& ids_;
+};
+
+}  // namespace duroxide

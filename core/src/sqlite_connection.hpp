@@ -1,0 +1,97 @@
+// A thin RAII layer over one sqlite3 connection: cached prepared statements,
+// bound parameters only, IMMEDIATE transactions that roll back unless
+// committed, and every SQLite error turned into a typed ProviderError naming
+// the operation. Not a public header.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "duroxide/provider.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace duroxide::sqlite {
+
+// Maps an SQLite result code to the error kind callers act on.
+ProviderErrorKind classify(int result_code);
+[[noreturn]] void raise(sqlite3* db, int result_code, const std::string& operation);
+
+// A cached statement in use: reset and unbound when this handle goes away, so a
+// statement is never left half-stepped for its next user.
+class Statement {
+ public:
+  // `owned`: finalised on destruction (a one-off statement) instead of reset (a cached one).
+  Statement(sqlite3* db, sqlite3_stmt* stmt, const std::string* operation, bool owned = false);
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  Statement(Statement&& other) noexcept;
+  ~Statement();
+
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view value);
+  Statement& bind_null(int index);
+  Statement& bind_optional(int index, const std::optional<std::string>& value);
+
+  // Returns true while a row is available.
+  bool step();
+  // Steps a statement that returns no rows.
+  void run();
+
+  std::int64_t integer(int column) const;
+  std::string text(int column) const;
+  std::optional<std::string> optional_text(int column) const;
+  bool is_null(int column) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  const std::string* operation_;
+  bool owned_;
+};
+
+class Connection {
+ public:
+  // path ":memory:" opens a private in-memory database.
+  Connection(const std::string& path, int busy_timeout_ms);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // The operation named in errors raised until the next call (e.g. "ack_work_item").
+  void set_operation(std::string operation) { operation_ = std::move(operation); }
+  const std::string& operation() const { return operation_; }
+
+  void exec(const char* sql);
+  // `sql` must be a string literal: the statement is cached by its address.
+  Statement prepare(const char* sql);
+  // For SQL assembled at run time (filters); prepared afresh, finalised after use.
+  Statement prepare_once(const std::string& sql);
+  std::int64_t changes() const;
+  sqlite3* handle() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string operation_ = "open";
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;
+};
+
+class Transaction {
+ public:
+  explicit Transaction(Connection& connection);
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction();
+  void commit();
+
+ private:
+  Connection& connection_;
+  bool done_ = false;
+};
+
+}  // namespace duroxide::sqlite

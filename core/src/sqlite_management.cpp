@@ -1,0 +1,473 @@
+// SqliteProvider: the cold path (listing, details, metrics, deletion).
+#include <algorithm>
+
+#include "duroxide/codec.hpp"
+#include "duroxide/limits.hpp"
+#include "duroxide/sqlite_provider.hpp"
+#include "sqlite_connection.hpp"
+#include "sqlite_provider_internal.hpp"
+
+namespace duroxide {
+
+using sqlite::Statement;
+using sqlite::Transaction;
+
+namespace {
+
+constexpr std::size_t kMaxPageSize = 1000;
+
+constexpr const char* kInstanceColumns =
+    "instance_id, orchestration_name, orchestration_version, current_execution_id, status, "
+    "output, error_json, custom_status, custom_status_version, parent_instance_id, parent_id, "
+    "created_at, updated_at";
+
+std::optional<ErrorDetails> decode_error_column(const Statement& row, int column,
+                                                const std::string& operation) {
+  auto json = row.optional_text(column);
+  if (!json) return std::nullopt;
+  try {
+    return decode_error_details(*json);
+  } catch (const CodecError& error) {
+    throw ProviderError(ProviderErrorKind::Corrupted, operation,
+                        std::string("stored error details do not decode: ") + error.what());
+  }
+}
+
+RuntimeState parse_state(const std::string& text, const std::string& operation) {
+  RuntimeState state{};
+  if (text == "ContinuedAsNew") return RuntimeState::Completed;
+  if (!parse_runtime_state(text, state)) {
+    throw ProviderError(ProviderErrorKind::Corrupted, operation, "unknown status \"" + text + "\"");
+  }
+  return state;
+}
+
+InstanceInfo read_instance_row(const Statement& row, const std::string& operation) {
+  InstanceInfo info;
+  info.instance = row.text(0);
+  info.orchestration_name = row.text(1);
+  info.orchestration_version = row.text(2);
+  info.current_execution_id = static_cast<ExecutionId>(row.integer(3));
+  info.state = parse_state(row.text(4), operation);
+  info.output = row.optional_text(5).value_or("");
+  info.error = decode_error_column(row, 6, operation);
+  info.custom_status = row.optional_text(7);
+  info.custom_status_version = static_cast<std::uint64_t>(row.integer(8));
+  info.parent_instance = row.optional_text(9).value_or("");
+  info.parent_id = static_cast<EventId>(row.integer(10));
+  info.created_at_ms = row.integer(11);
+  info.updated_at_ms = row.integer(12);
+  return info;
+}
+
+ExecutionInfo read_execution_row(const Statement& row, const std::string& operation) {
+  ExecutionInfo info;
+  info.instance = row.text(0);
+  info.execution_id = static_cast<ExecutionId>(row.integer(1));
+  std::string status = row.text(2);
+  info.state = parse_state(status, operation);
+  info.continued_as_new = status == "ContinuedAsNew";
+  info.output = row.optional_text(3).value_or("");
+  info.error = decode_error_column(row, 4, operation);
+  info.started_at_ms = row.integer(5);
+  info.completed_at_ms = row.is_null(6) ? 0 : row.integer(6);
+  info.event_count = static_cast<std::uint64_t>(row.integer(7));
+  return info;
+}
+
+// WHERE clause and its bound values for a filter; placeholders are numbered
+// from `first` so callers can add their own parameters before them.
+struct FilterSql {
+  std::string where;
+  std::vector<std::string> texts;  // bound in order as ?first, ?first+1, ...
+};
+
+FilterSql filter_sql(const InstanceFilter& filter) {
+  FilterSql out;
+  std::vector<std::string> conditions;
+  auto placeholder = [&out](std::string value) {
+    out.texts.push_back(std::move(value));
+    return "?" + std::to_string(out.texts.size());
+  };
+  if (!filter.states.empty()) {
+    std::string in;
+    for (RuntimeState state : filter.states) {
+      in += (in.empty() ? "" : ", ") + placeholder(std::string(to_string(state)));
+    }
+    conditions.push_back("status IN (" + in + ")");
+  }
+  if (!filter.orchestration_name.empty()) {
+    conditions.push_back("orchestration_name = " + placeholder(filter.orchestration_name));
+  }
+  if (!filter.instance_prefix.empty()) {
+    // A range on the primary key: every id that starts with the prefix sorts in
+    // [prefix, prefix + U+10FFFF) under SQLite's byte-wise BINARY collation.
+    std::string low = placeholder(filter.instance_prefix);
+    std::string high = placeholder(filter.instance_prefix + "\xf4\x8f\xbf\xbf");
+    conditions.push_back("instance_id >= " + low + " AND instance_id < " + high);
+  }
+  if (!filter.parent_instance.empty()) {
+    conditions.push_back("parent_instance_id = " + placeholder(filter.parent_instance));
+  }
+  if (filter.roots_only) conditions.push_back("parent_instance_id IS NULL");
+  for (std::size_t i = 0; i < conditions.size(); ++i) {
+    out.where += (i == 0 ? " WHERE " : " AND ") + conditions[i];
+  }
+  return out;
+}
+
+void check_identifier(const std::string& id, const std::string& operation) {
+  if (id.empty() || id.size() > limits::kMaxIdentifierBytes) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        "an instance id must be 1 to " +
+                            std::to_string(limits::kMaxIdentifierBytes) + " bytes");
+  }
+}
+
+}  // namespace
+
+InstancePage SqliteProvider::list_instances(const InstanceFilter& filter,
+                                            const PageRequest& page) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("list_instances");
+  if (page.limit == 0 || page.limit > kMaxPageSize) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "page limit must be 1 to " + std::to_string(kMaxPageSize));
+  }
+  FilterSql sql = filter_sql(filter);
+  std::string where = sql.where;
+  std::optional<std::int64_t> cursor_time;
+  std::string cursor_id;
+  if (!page.cursor.empty()) {
+    auto bar = page.cursor.find('|');
+    bool valid = bar != std::string::npos && bar > 0;
+    std::int64_t time = 0;
+    for (std::size_t i = 0; valid && i < bar; ++i) {
+      valid = page.cursor[i] >= '0' && page.cursor[i] <= '9' && i < 19;
+      time = time * 10 + (page.cursor[i] - '0');
+    }
+    if (!valid) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                          "malformed page cursor");
+    }
+    cursor_time = time;
+    cursor_id = page.cursor.substr(bar + 1);
+    std::string t = "?" + std::to_string(sql.texts.size() + 1);
+    std::string id = "?" + std::to_string(sql.texts.size() + 2);
+    where += std::string(where.empty() ? " WHERE " : " AND ") + "(created_at < " + t +
+             " OR (created_at = " + t + " AND instance_id > " + id + "))";
+  }
+  std::string limit_param = "?" + std::to_string(sql.texts.size() + (cursor_time ? 3 : 1));
+  Statement rows = db_->prepare_once(std::string("SELECT ") + kInstanceColumns +
+                                     " FROM instances" + where +
+                                     " ORDER BY created_at DESC, instance_id LIMIT " +
+                                     limit_param);
+  int index = 1;
+  for (const auto& text : sql.texts) rows.bind(index++, text);
+  if (cursor_time) {
+    rows.bind(index++, *cursor_time);
+    rows.bind(index++, cursor_id);
+  }
+  rows.bind(index, static_cast<std::int64_t>(page.limit + 1));
+  InstancePage result;
+  while (rows.step()) result.instances.push_back(read_instance_row(rows, db_->operation()));
+  if (result.instances.size() > page.limit) {
+    result.instances.pop_back();
+    const InstanceInfo& last = result.instances.back();
+    result.next_cursor = std::to_string(last.created_at_ms) + "|" + last.instance;
+  }
+  return result;
+}
+
+std::uint64_t SqliteProvider::count_instances(const InstanceFilter& filter) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("count_instances");
+  FilterSql sql = filter_sql(filter);
+  Statement row = db_->prepare_once("SELECT COUNT(*) FROM instances" + sql.where);
+  int index = 1;
+  for (const auto& text : sql.texts) row.bind(index++, text);
+  return row.step() ? static_cast<std::uint64_t>(row.integer(0)) : 0;
+}
+
+std::optional<InstanceInfo> SqliteProvider::get_instance_info(const std::string& instance) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_instance_info");
+  Statement row = db_->prepare(
+      "SELECT instance_id, orchestration_name, orchestration_version, current_execution_id, "
+      "status, output, error_json, custom_status, custom_status_version, parent_instance_id, "
+      "parent_id, created_at, updated_at FROM instances WHERE instance_id = ?1");
+  row.bind(1, instance);
+  if (!row.step()) return std::nullopt;
+  return read_instance_row(row, db_->operation());
+}
+
+std::vector<ExecutionInfo> SqliteProvider::list_executions(const std::string& instance) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("list_executions");
+  Statement rows = db_->prepare(
+      "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
+      "event_count FROM executions WHERE instance_id = ?1 ORDER BY execution_id");
+  rows.bind(1, instance);
+  std::vector<ExecutionInfo> out;
+  while (rows.step()) out.push_back(read_execution_row(rows, db_->operation()));
+  return out;
+}
+
+std::optional<ExecutionInfo> SqliteProvider::get_execution_info(const std::string& instance,
+                                                                ExecutionId execution) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_execution_info");
+  Statement row = db_->prepare(
+      "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
+      "event_count FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
+  row.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
+  if (!row.step()) return std::nullopt;
+  return read_execution_row(row, db_->operation());
+}
+
+History SqliteProvider::read_execution(const std::string& instance, ExecutionId execution) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("read_execution");
+  {
+    Statement row = db_->prepare(
+        "SELECT 1 FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
+    row.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
+    if (!row.step()) {
+      throw ProviderError(ProviderErrorKind::NotFound, db_->operation(),
+                          "instance " + instance + " has no execution " +
+                              std::to_string(execution));
+    }
+  }
+  return read_history_locked(instance, execution, nullptr);
+}
+
+SystemMetrics SqliteProvider::get_system_metrics() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_system_metrics");
+  SystemMetrics metrics;
+  {
+    Statement rows = db_->prepare("SELECT status, COUNT(*) FROM instances GROUP BY status");
+    while (rows.step()) {
+      auto count = static_cast<std::uint64_t>(rows.integer(1));
+      std::string status = rows.text(0);
+      metrics.total_instances += count;
+      if (status == "Running") metrics.running += count;
+      if (status == "Completed") metrics.completed += count;
+      if (status == "Failed") metrics.failed += count;
+    }
+  }
+  Statement totals =
+      db_->prepare("SELECT COUNT(*), COALESCE(SUM(event_count), 0) FROM executions");
+  if (totals.step()) {
+    metrics.total_executions = static_cast<std::uint64_t>(totals.integer(0));
+    metrics.total_events = static_cast<std::uint64_t>(totals.integer(1));
+  }
+  return metrics;
+}
+
+QueueDepths SqliteProvider::get_queue_depths() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_queue_depths");
+  const TimestampMs now = clock_.now_ms();
+  QueueDepths depths;
+  {
+    Statement row = db_->prepare(
+        "SELECT "
+        "  COALESCE(SUM(q.visible_at > ?1), 0), "
+        "  COALESCE(SUM(q.visible_at <= ?1 AND l.instance_id IS NULL), 0), "
+        "  COALESCE(SUM(q.visible_at <= ?1 AND l.instance_id IS NOT NULL), 0) "
+        "FROM orchestrator_queue q LEFT JOIN instance_locks l "
+        "  ON l.instance_id = q.instance_id AND l.locked_until > ?1");
+    row.bind(1, now);
+    if (row.step()) {
+      depths.orchestrator_delayed = static_cast<std::uint64_t>(row.integer(0));
+      depths.orchestrator_visible = static_cast<std::uint64_t>(row.integer(1));
+      depths.orchestrator_locked = static_cast<std::uint64_t>(row.integer(2));
+    }
+  }
+  {
+    Statement row = db_->prepare(
+        "SELECT "
+        "  COALESCE(SUM(visible_at <= ?1 AND (lock_token IS NULL OR locked_until <= ?1)), 0), "
+        "  COALESCE(SUM(lock_token IS NOT NULL AND locked_until > ?1), 0) "
+        "FROM worker_queue");
+    row.bind(1, now);
+    if (row.step()) {
+      depths.worker_visible = static_cast<std::uint64_t>(row.integer(0));
+      depths.worker_locked = static_cast<std::uint64_t>(row.integer(1));
+    }
+  }
+  Statement parked = db_->prepare("SELECT COUNT(*) FROM parked_messages");
+  if (parked.step()) depths.parked = static_cast<std::uint64_t>(parked.integer(0));
+  return depths;
+}
+
+// ---------------------------------------------------------------- deletion
+
+DeleteResult SqliteProvider::delete_tree_locked(const std::string& root) {
+  std::vector<std::string> tree;
+  {
+    Statement rows = db_->prepare(
+        "WITH RECURSIVE tree(id) AS ("
+        "  SELECT ?1 UNION SELECT i.instance_id FROM instances i JOIN tree t "
+        "  ON i.parent_instance_id = t.id) "
+        "SELECT id FROM tree");
+    rows.bind(1, root);
+    while (rows.step()) tree.push_back(rows.text(0));
+  }
+  DeleteResult result;
+  for (const std::string& id : tree) {
+    db_->prepare("DELETE FROM history WHERE instance_id = ?1").bind(1, id).run();
+    result.events += static_cast<std::uint64_t>(db_->changes());
+    db_->prepare("DELETE FROM executions WHERE instance_id = ?1").bind(1, id).run();
+    result.executions += static_cast<std::uint64_t>(db_->changes());
+    db_->prepare("DELETE FROM orchestrator_queue WHERE instance_id = ?1").bind(1, id).run();
+    result.queue_items += static_cast<std::uint64_t>(db_->changes());
+    db_->prepare("DELETE FROM worker_queue WHERE instance_id = ?1").bind(1, id).run();
+    result.queue_items += static_cast<std::uint64_t>(db_->changes());
+    db_->prepare("DELETE FROM instance_locks WHERE instance_id = ?1").bind(1, id).run();
+    db_->prepare("DELETE FROM instances WHERE instance_id = ?1").bind(1, id).run();
+    result.instances += static_cast<std::uint64_t>(db_->changes());
+  }
+  return result;
+}
+
+namespace {
+
+// Why the tree rooted at `instance` may not be deleted, or empty.
+std::string delete_blocker(sqlite::Connection& db, const std::string& instance, bool force) {
+  std::optional<std::string> parent;
+  {
+    Statement row = db.prepare(
+        "SELECT i.parent_instance_id, p.instance_id IS NOT NULL FROM instances i "
+        "LEFT JOIN instances p ON p.instance_id = i.parent_instance_id WHERE i.instance_id = ?1");
+    row.bind(1, instance);
+    if (!row.step()) return "instance " + instance + " does not exist";
+    if (!row.is_null(0) && row.integer(1) != 0) parent = row.text(0);
+  }
+  if (parent) {
+    return "instance " + instance + " is a sub-orchestration of " + *parent +
+           "; delete its root instead";
+  }
+  if (force) return {};
+  Statement running = db.prepare(
+      "WITH RECURSIVE tree(id) AS ("
+      "  SELECT ?1 UNION SELECT i.instance_id FROM instances i JOIN tree t "
+      "  ON i.parent_instance_id = t.id) "
+      "SELECT i.instance_id FROM instances i JOIN tree t ON i.instance_id = t.id "
+      "WHERE i.status = 'Running' LIMIT 1");
+  running.bind(1, instance);
+  if (running.step()) {
+    return "instance " + running.text(0) + " is running; delete with force to remove it";
+  }
+  return {};
+}
+
+}  // namespace
+
+DeleteResult SqliteProvider::delete_instance(const std::string& instance, bool force) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("delete_instance");
+  check_identifier(instance, db_->operation());
+  Transaction transaction(*db_);
+  std::string blocker = delete_blocker(*db_, instance, force);
+  if (!blocker.empty()) {
+    bool missing = blocker.find("does not exist") != std::string::npos;
+    throw ProviderError(missing ? ProviderErrorKind::NotFound : ProviderErrorKind::Conflict,
+                        db_->operation(), blocker);
+  }
+  DeleteResult result = delete_tree_locked(instance);
+  transaction.commit();
+  return result;
+}
+
+DeleteResult SqliteProvider::delete_instances(const BulkDeleteRequest& request) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("delete_instances");
+  if (request.limit == 0 || request.limit > 100'000) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "limit must be 1 to 100000");
+  }
+  Transaction transaction(*db_);
+  std::vector<std::string> candidates;
+  if (!request.instances.empty()) {
+    for (const auto& id : request.instances) check_identifier(id, db_->operation());
+    candidates = request.instances;
+  } else {
+    Statement rows = db_->prepare(
+        "SELECT instance_id FROM instances WHERE parent_instance_id IS NULL "
+        "AND status IN ('Completed', 'Failed') AND (?1 = 0 OR updated_at < ?1) "
+        "ORDER BY updated_at, instance_id LIMIT ?2");
+    rows.bind(1, request.completed_before_ms)
+        .bind(2, static_cast<std::int64_t>(request.limit));
+    while (rows.step()) candidates.push_back(rows.text(0));
+  }
+  DeleteResult total;
+  for (const auto& id : candidates) {
+    if (total.instances >= request.limit) break;
+    if (!delete_blocker(*db_, id, /*force=*/false).empty()) continue;  // running, child, missing
+    DeleteResult one = delete_tree_locked(id);
+    total.instances += one.instances;
+    total.executions += one.executions;
+    total.events += one.events;
+    total.queue_items += one.queue_items;
+  }
+  transaction.commit();
+  return total;
+}
+
+std::uint64_t SqliteProvider::prune_executions(const std::string& instance,
+                                               std::size_t keep_last) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("prune_executions");
+  if (keep_last == 0) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "keep_last must be at least 1 (the current execution is always kept)");
+  }
+  Transaction transaction(*db_);
+  std::int64_t current = 0;
+  {
+    Statement row =
+        db_->prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
+    row.bind(1, instance);
+    if (!row.step()) {
+      throw ProviderError(ProviderErrorKind::NotFound, db_->operation(),
+                          "instance " + instance + " does not exist");
+    }
+    current = row.integer(0);
+  }
+  const std::int64_t newest_removed = current - static_cast<std::int64_t>(keep_last);
+  db_->prepare(
+        "DELETE FROM history WHERE instance_id = ?1 AND execution_id IN ("
+        "  SELECT execution_id FROM executions WHERE instance_id = ?1 AND execution_id <= ?2 "
+        "  AND execution_id < ?3 AND status != 'Running')")
+      .bind(1, instance)
+      .bind(2, newest_removed)
+      .bind(3, current)
+      .run();
+  db_->prepare(
+        "DELETE FROM executions WHERE instance_id = ?1 AND execution_id <= ?2 "
+        "AND execution_id < ?3 AND status != 'Running'")
+      .bind(1, instance)
+      .bind(2, newest_removed)
+      .bind(3, current)
+      .run();
+  auto removed = static_cast<std::uint64_t>(db_->changes());
+  transaction.commit();
+  return removed;
+}
+
+std::optional<CustomStatus> SqliteProvider::get_custom_status(
+    const std::string& instance, std::optional<std::uint64_t> since_version) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_custom_status");
+  Statement row = db_->prepare(
+      "SELECT custom_status, custom_status_version FROM instances WHERE instance_id = ?1");
+  row.bind(1, instance);
+  if (!row.step()) return std::nullopt;
+  CustomStatus status{row.optional_text(0), static_cast<std::uint64_t>(row.integer(1))};
+  if (since_version && status.version <= *since_version) return std::nullopt;
+  return status;
+}
+
+}  // namespace duroxide

@@ -1,0 +1,582 @@
+// SqliteProvider: opening, and the hot path (orchestrator and worker queues).
+#include "duroxide/sqlite_provider.hpp"
+
+#include <algorithm>
+
+#include "duroxide/codec.hpp"
+#include "duroxide/limits.hpp"
+#include "sqlite_connection.hpp"
+#include "sqlite_provider_internal.hpp"
+#include "sqlite_schema.hpp"
+
+namespace duroxide {
+
+using sqlite::Statement;
+using sqlite::Transaction;
+
+namespace sqlite {
+
+std::string status_text(const ExecutionMetadata& metadata) {
+  if (metadata.continued_as_new) return "ContinuedAsNew";
+  return std::string(to_string(metadata.state));
+}
+
+void check_token(const std::string& token, const std::string& operation) {
+  if (token.empty() || token.size() > 256) {
+    throw ProviderError(ProviderErrorKind::InvalidLock, operation, "malformed lock token");
+  }
+}
+
+void check_delay(std::int64_t ms, const char* what, const std::string& operation) {
+  if (ms < 0 || ms > limits::kMaxDelayMs) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        std::string(what) + " must be 0 to " + std::to_string(limits::kMaxDelayMs) +
+                            " ms, got " + std::to_string(ms));
+  }
+}
+
+}  // namespace sqlite
+
+namespace {
+
+constexpr const char* kInstanceLockLost = "the lock token is unknown or its lock expired";
+constexpr const char* kWorkItemLockLost =
+    "the work item is gone (cancelled or acked) or its lock expired";
+
+// The statement just run must have touched a row that holds the caller's lock.
+void require_changed(sqlite::Connection& db, const char* lost) {
+  if (db.changes() == 0) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), lost);
+}
+
+bool starts_execution(const WorkItem& item) {
+  return std::holds_alternative<work::StartOrchestration>(item) ||
+         std::holds_alternative<work::ContinueAsNew>(item);
+}
+
+const char* synchronous_pragma(SqliteOptions::Synchronous mode) {
+  switch (mode) {
+    case SqliteOptions::Synchronous::Off: return "PRAGMA synchronous = OFF";
+    case SqliteOptions::Synchronous::Normal: return "PRAGMA synchronous = NORMAL";
+    case SqliteOptions::Synchronous::Full: return "PRAGMA synchronous = FULL";
+  }
+  return "PRAGMA synchronous = NORMAL";
+}
+
+void insert_orchestrator_item(sqlite::Connection& db, const WorkItem& item, TimestampMs visible_at,
+                              TimestampMs now) {
+  const std::string& instance = target_instance(item);
+  if (instance.empty() || instance.size() > limits::kMaxIdentifierBytes) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                        "a work item's target instance id must be 1 to " +
+                            std::to_string(limits::kMaxIdentifierBytes) + " bytes");
+  }
+  db.prepare(
+        "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind(1, instance)
+      .bind(2, to_string(kind_of(item)))
+      .bind(3, encode_work_item(item))
+      .bind(4, std::max(visible_at, now))
+      .bind(5, now)
+      .run();
+}
+
+}  // namespace
+
+SqliteProvider::SqliteProvider(const std::string& path, Clock& clock, IdSource& ids,
+                               SqliteOptions options)
+    : db_(std::make_unique<sqlite::Connection>(path, options.busy_timeout_ms)),
+      clock_(clock),
+      ids_(ids) {
+  db_->set_operation("open " + path);
+  if (path != ":memory:") db_->exec("PRAGMA journal_mode = WAL");
+  db_->exec(synchronous_pragma(options.synchronous));
+  db_->exec("PRAGMA foreign_keys = OFF");
+  sqlite::migrate(*db_);
+}
+
+SqliteProvider::~SqliteProvider() = default;
+
+int SqliteProvider::schema_version() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("schema_version");
+  return sqlite::schema_version(*db_);
+}
+
+// ---------------------------------------------------------------- orchestrator queue
+
+History SqliteProvider::read_history_locked(const std::string& instance, ExecutionId execution,
+                                            std::string* corruption) {
+  History history;
+  Statement rows = db_->prepare(
+      "SELECT event_id, event_json FROM history WHERE instance_id = ?1 AND execution_id = ?2 "
+      "ORDER BY event_id");
+  rows.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
+  while (rows.step()) {
+    try {
+      history.push_back(decode_event(rows.text(1)));
+    } catch (const CodecError& error) {
+      std::string problem = "history row " + instance + "/" + std::to_string(execution) + "/" +
+                            std::to_string(rows.integer(0)) + " does not decode: " + error.what();
+      if (!corruption) throw ProviderError(ProviderErrorKind::Corrupted, db_->operation(), problem);
+      if (corruption->empty()) *corruption = problem;
+    }
+  }
+  return history;
+}
+
+std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_item(
+    std::int64_t lock_timeout_ms) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("fetch_orchestration_item");
+  sqlite::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
+  const TimestampMs now = clock_.now_ms();
+  Transaction transaction(*db_);
+  // Orphans (no instance, no start) are parked; a bounded number per call keeps
+  // one fetch short even when many arrive at once.
+  for (int candidate = 0; candidate < 64; ++candidate) {
+    std::string instance;
+    {
+      Statement next = db_->prepare(
+          "SELECT q.instance_id FROM orchestrator_queue q "
+          "WHERE q.visible_at <= ?1 AND NOT EXISTS ("
+          "  SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id "
+          "  AND l.locked_until > ?1) "
+          "ORDER BY q.visible_at, q.id LIMIT 1");
+      next.bind(1, now);
+      if (!next.step()) break;
+      instance = next.text(0);
+    }
+
+    OrchestrationItem item;
+    item.instance = instance;
+    std::string corruption;
+    std::vector<std::int64_t> message_ids;
+    {
+      Statement messages = db_->prepare(
+          "SELECT id, item_json, attempt_count FROM orchestrator_queue "
+          "WHERE instance_id = ?1 AND visible_at <= ?2 ORDER BY id");
+      messages.bind(1, instance).bind(2, now);
+      while (messages.step()) {
+        message_ids.push_back(messages.integer(0));
+        item.attempt_count = std::max<std::uint32_t>(
+            item.attempt_count, static_cast<std::uint32_t>(messages.integer(2) + 1));
+        try {
+          item.messages.push_back(decode_work_item(messages.text(1)));
+        } catch (const CodecError& error) {
+          if (corruption.empty()) {
+            corruption = "queue row " + std::to_string(messages.integer(0)) +
+                         " does not decode: " + error.what();
+          }
+        }
+      }
+    }
+
+    bool exists = false;
+    {
+      Statement row = db_->prepare(
+          "SELECT current_execution_id, orchestration_name, orchestration_version "
+          "FROM instances WHERE instance_id = ?1");
+      row.bind(1, instance);
+      if (row.step()) {
+        exists = true;
+        item.execution_id = static_cast<ExecutionId>(row.integer(0));
+        item.orchestration_name = row.text(1);
+        item.orchestration_version = row.text(2);
+      }
+    }
+    bool has_start = std::any_of(item.messages.begin(), item.messages.end(), starts_execution);
+    if (!exists && !has_start && corruption.empty()) {
+      // Nobody will ever process these: park them where operators can see them.
+      db_->prepare(
+            "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
+            "SELECT instance_id, item_json, 'instance does not exist', ?2 "
+            "FROM orchestrator_queue WHERE instance_id = ?1 AND visible_at <= ?2")
+          .bind(1, instance)
+          .bind(2, now)
+          .run();
+      db_->prepare("DELETE FROM orchestrator_queue WHERE instance_id = ?1 AND visible_at <= ?2")
+          .bind(1, instance)
+          .bind(2, now)
+          .run();
+      continue;
+    }
+
+    item.lock_token = ids_.next_id();
+    db_->prepare(
+          "INSERT OR REPLACE INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
+          "VALUES (?1, ?2, ?3, ?4)")
+        .bind(1, instance)
+        .bind(2, item.lock_token)
+        .bind(3, now + lock_timeout_ms)
+        .bind(4, now)
+        .run();
+    for (std::int64_t id : message_ids) {
+      db_->prepare(
+            "UPDATE orchestrator_queue SET lock_token = ?1, attempt_count = attempt_count + 1 "
+            "WHERE id = ?2")
+          .bind(1, item.lock_token)
+          .bind(2, id)
+          .run();
+    }
+    if (exists) item.history = read_history_locked(instance, item.execution_id, &corruption);
+    if (!corruption.empty()) item.corruption = corruption;
+    transaction.commit();
+    return item;
+  }
+  transaction.commit();
+  return std::nullopt;
+}
+
+void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
+                                            const OrchestrationAck& ack) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("ack_orchestration_item");
+  sqlite::check_token(lock_token, db_->operation());
+  const TimestampMs now = clock_.now_ms();
+  Transaction transaction(*db_);
+
+  std::string instance;
+  {
+    Statement held = db_->prepare(
+        "SELECT instance_id FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2");
+    held.bind(1, lock_token).bind(2, now);
+    if (!held.step()) {
+      throw ProviderError(ProviderErrorKind::InvalidLock, db_->operation(), kInstanceLockLost);
+    }
+    instance = held.text(0);
+  }
+
+  ExecutionId current = 0;
+  bool exists = false;
+  {
+    Statement row =
+        db_->prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
+    row.bind(1, instance);
+    if (row.step()) {
+      exists = true;
+      current = static_cast<ExecutionId>(row.integer(0));
+    }
+  }
+  if (ack.execution_id == 0 || ack.execution_id < current) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "execution " + std::to_string(ack.execution_id) +
+                            " is older than the current execution " + std::to_string(current));
+  }
+
+  const bool writes_instance = exists || !ack.history_delta.empty();
+  if (writes_instance) {
+    const ExecutionMetadata& meta = ack.metadata;
+    if (meta.orchestration_name.empty() && !exists) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                          "the first ack of an instance needs its orchestration name");
+    }
+    std::string status = sqlite::status_text(meta);
+    std::optional<std::string> output;
+    if (meta.state == RuntimeState::Completed) output = meta.output;
+    std::optional<std::string> error_json;
+    if (meta.error) error_json = encode_error_details(*meta.error);
+
+    // Instance status: a continued-as-new instance is still running.
+    std::string instance_status =
+        meta.continued_as_new ? std::string("Running") : std::string(to_string(meta.state));
+    db_->prepare(
+          "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
+          "  current_execution_id, status, output, error_json, custom_status, "
+          "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) "
+          "ON CONFLICT (instance_id) DO UPDATE SET "
+          "  orchestration_name = excluded.orchestration_name, "
+          "  orchestration_version = excluded.orchestration_version, "
+          "  current_execution_id = excluded.current_execution_id, "
+          "  status = excluded.status, output = excluded.output, "
+          "  error_json = excluded.error_json, "
+          "  custom_status = CASE WHEN ?13 THEN excluded.custom_status ELSE custom_status END, "
+          "  custom_status_version = custom_status_version + ?13, "
+          "  updated_at = excluded.updated_at")
+        .bind(1, instance)
+        .bind(2, meta.orchestration_name)
+        .bind(3, meta.orchestration_version)
+        .bind(4, static_cast<std::int64_t>(ack.execution_id))
+        .bind(5, instance_status)
+        .bind_optional(6, meta.continued_as_new ? std::nullopt : output)
+        .bind_optional(7, error_json)
+        .bind_optional(8, meta.custom_status_changed ? meta.custom_status : std::nullopt)
+        .bind(9, meta.custom_status_changed ? 1 : 0)
+        .bind_optional(10, meta.parent_instance.empty()
+                               ? std::nullopt
+                               : std::optional<std::string>(meta.parent_instance))
+        .bind(11, static_cast<std::int64_t>(meta.parent_id))
+        .bind(12, now)
+        .bind(13, meta.custom_status_changed ? 1 : 0)
+        .run();
+
+    const bool terminal = meta.state != RuntimeState::Running || meta.continued_as_new;
+    db_->prepare(
+          "INSERT INTO executions (instance_id, execution_id, status, output, error_json, "
+          "  started_at, completed_at, event_count) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+          "ON CONFLICT (instance_id, execution_id) DO UPDATE SET "
+          "  status = excluded.status, output = excluded.output, "
+          "  error_json = excluded.error_json, completed_at = excluded.completed_at, "
+          "  event_count = event_count + excluded.event_count")
+        .bind(1, instance)
+        .bind(2, static_cast<std::int64_t>(ack.execution_id))
+        .bind(3, status)
+        .bind_optional(4, output)
+        .bind_optional(5, error_json)
+        .bind(6, now)
+        .bind_optional(7, std::nullopt)
+        .bind(8, static_cast<std::int64_t>(ack.history_delta.size()))
+        .run();
+    if (terminal) {
+      db_->prepare(
+            "UPDATE executions SET completed_at = ?3 WHERE instance_id = ?1 AND execution_id = ?2")
+          .bind(1, instance)
+          .bind(2, static_cast<std::int64_t>(ack.execution_id))
+          .bind(3, now)
+          .run();
+    }
+
+    for (const Event& event : ack.history_delta) {
+      try {
+        db_->prepare(
+              "INSERT INTO history (instance_id, execution_id, event_id, event_kind, timestamp, "
+              "  event_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .bind(1, instance)
+            .bind(2, static_cast<std::int64_t>(ack.execution_id))
+            .bind(3, static_cast<std::int64_t>(event.event_id))
+            .bind(4, to_string(event.kind()))
+            .bind(5, event.timestamp_ms)
+            .bind(6, encode_event(event))
+            .run();
+      } catch (const ProviderError& error) {
+        if (error.kind() != ProviderErrorKind::Conflict) throw;
+        throw ProviderError(ProviderErrorKind::Conflict, db_->operation(),
+                            "event id " + std::to_string(event.event_id) +
+                                " already exists in execution " +
+                                std::to_string(ack.execution_id) + " of " + instance);
+      } catch (const CodecError& error) {
+        throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(), error.what());
+      }
+    }
+  }
+
+  for (const WorkItem& item : ack.worker_items) {
+    const auto* execute = std::get_if<work::ActivityExecute>(&item);
+    if (!execute) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                          "worker items must be ActivityExecute, got " +
+                              std::string(to_string(kind_of(item))));
+    }
+    db_->prepare(
+          "INSERT INTO worker_queue (instance_id, execution_id, activity_id, item_json, "
+          "  visible_at, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)")
+        .bind(1, execute->instance)
+        .bind(2, static_cast<std::int64_t>(execute->execution_id))
+        .bind(3, static_cast<std::int64_t>(execute->id))
+        .bind(4, encode_work_item(item))
+        .bind(5, now)
+        .run();
+  }
+  for (const OrchestratorItem& scheduled : ack.orchestrator_items) {
+    insert_orchestrator_item(*db_, scheduled.item, scheduled.visible_at_ms, now);
+  }
+  // Removals after insertions: an activity scheduled and cancelled in one turn goes too.
+  for (const CancelledActivity& cancelled : ack.cancelled_activities) {
+    db_->prepare(
+          "DELETE FROM worker_queue WHERE instance_id = ?1 AND execution_id = ?2 "
+          "AND activity_id = ?3")
+        .bind(1, cancelled.instance)
+        .bind(2, static_cast<std::int64_t>(cancelled.execution_id))
+        .bind(3, static_cast<std::int64_t>(cancelled.activity_id))
+        .run();
+  }
+  db_->prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).run();
+  db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).run();
+  transaction.commit();
+}
+
+void SqliteProvider::abandon_orchestration_item(const std::string& lock_token,
+                                                std::int64_t delay_ms, bool ignore_attempt) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("abandon_orchestration_item");
+  sqlite::check_token(lock_token, db_->operation());
+  sqlite::check_delay(delay_ms, "delay", db_->operation());
+  const TimestampMs now = clock_.now_ms();
+  Transaction transaction(*db_);
+  db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2")
+      .bind(1, lock_token)
+      .bind(2, now)
+      .run();
+  require_changed(*db_, kInstanceLockLost);
+  db_->prepare(
+        "UPDATE orchestrator_queue SET lock_token = NULL, "
+        "  visible_at = CASE WHEN ?2 > 0 THEN ?3 + ?2 ELSE visible_at END, "
+        "  attempt_count = CASE WHEN ?4 THEN MAX(attempt_count - 1, 0) ELSE attempt_count END "
+        "WHERE lock_token = ?1")
+      .bind(1, lock_token)
+      .bind(2, delay_ms)
+      .bind(3, now)
+      .bind(4, ignore_attempt ? 1 : 0)
+      .run();
+  transaction.commit();
+}
+
+void SqliteProvider::renew_orchestration_item_lock(const std::string& lock_token,
+                                                   std::int64_t extend_ms) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("renew_orchestration_item_lock");
+  sqlite::check_token(lock_token, db_->operation());
+  sqlite::check_delay(extend_ms, "extension", db_->operation());
+  const TimestampMs now = clock_.now_ms();
+  db_->prepare(
+        "UPDATE instance_locks SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2")
+      .bind(1, lock_token)
+      .bind(2, now)
+      .bind(3, now + extend_ms)
+      .run();
+  require_changed(*db_, kInstanceLockLost);
+}
+
+History SqliteProvider::read(const std::string& instance) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("read");
+  Statement row =
+      db_->prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
+  row.bind(1, instance);
+  if (!row.step()) return {};
+  auto execution = static_cast<ExecutionId>(row.integer(0));
+  return read_history_locked(instance, execution, nullptr);
+}
+
+void SqliteProvider::enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("enqueue_orchestrator_item");
+  sqlite::check_delay(delay_ms, "delay", db_->operation());
+  if (std::holds_alternative<work::ActivityExecute>(item)) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "ActivityExecute belongs on the worker queue");
+  }
+  const TimestampMs now = clock_.now_ms();
+  insert_orchestrator_item(*db_, item, now + delay_ms, now);
+}
+
+// ---------------------------------------------------------------- worker queue
+
+std::optional<WorkerItem> SqliteProvider::fetch_work_item(std::int64_t lock_timeout_ms) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("fetch_work_item");
+  sqlite::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
+  const TimestampMs now = clock_.now_ms();
+  Transaction transaction(*db_);
+  for (int candidate = 0; candidate < 64; ++candidate) {
+    std::int64_t id = 0;
+    std::string json;
+    std::int64_t attempts = 0;
+    {
+      Statement next = db_->prepare(
+          "SELECT id, item_json, attempt_count FROM worker_queue "
+          "WHERE visible_at <= ?1 AND (lock_token IS NULL OR locked_until <= ?1) "
+          "ORDER BY visible_at, id LIMIT 1");
+      next.bind(1, now);
+      if (!next.step()) break;
+      id = next.integer(0);
+      json = next.text(1);
+      attempts = next.integer(2);
+    }
+    std::optional<work::ActivityExecute> execute;
+    std::string problem;
+    try {
+      WorkItem item = decode_work_item(json);
+      if (auto* found = std::get_if<work::ActivityExecute>(&item)) {
+        execute = std::move(*found);
+      } else {
+        problem = "holds a " + std::string(to_string(kind_of(item))) + ", not ActivityExecute";
+      }
+    } catch (const CodecError& error) {
+      problem = std::string("does not decode: ") + error.what();
+    }
+    if (!execute) {
+      // An unreadable row must not block the queue: park it, then report it.
+      db_->prepare(
+            "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
+            "SELECT instance_id, item_json, ?2, ?3 FROM worker_queue WHERE id = ?1")
+          .bind(1, id)
+          .bind(2, "corrupted worker item: " + problem)
+          .bind(3, now)
+          .run();
+      db_->prepare("DELETE FROM worker_queue WHERE id = ?1").bind(1, id).run();
+      transaction.commit();
+      throw ProviderError(ProviderErrorKind::Corrupted, db_->operation(),
+                          "worker queue row " + std::to_string(id) + " " + problem +
+                              " (moved to parked_messages)");
+    }
+    WorkerItem fetched{std::move(*execute), ids_.next_id(),
+                       static_cast<std::uint32_t>(attempts + 1)};
+    db_->prepare(
+          "UPDATE worker_queue SET lock_token = ?2, locked_until = ?3, "
+          "attempt_count = attempt_count + 1 WHERE id = ?1")
+        .bind(1, id)
+        .bind(2, fetched.lock_token)
+        .bind(3, now + lock_timeout_ms)
+        .run();
+    transaction.commit();
+    return fetched;
+  }
+  transaction.commit();
+  return std::nullopt;
+}
+
+void SqliteProvider::ack_work_item(const std::string& lock_token,
+                                   const std::optional<WorkItem>& completion) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("ack_work_item");
+  sqlite::check_token(lock_token, db_->operation());
+  const TimestampMs now = clock_.now_ms();
+  Transaction transaction(*db_);
+  db_->prepare("DELETE FROM worker_queue WHERE lock_token = ?1 AND locked_until > ?2")
+      .bind(1, lock_token)
+      .bind(2, now)
+      .run();
+  require_changed(*db_, kWorkItemLockLost);
+  if (completion) insert_orchestrator_item(*db_, *completion, now, now);
+  transaction.commit();
+}
+
+void SqliteProvider::renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("renew_work_item_lock");
+  sqlite::check_token(lock_token, db_->operation());
+  sqlite::check_delay(extend_ms, "extension", db_->operation());
+  const TimestampMs now = clock_.now_ms();
+  db_->prepare(
+        "UPDATE worker_queue SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2")
+      .bind(1, lock_token)
+      .bind(2, now)
+      .bind(3, now + extend_ms)
+      .run();
+  require_changed(*db_, kWorkItemLockLost);
+}
+
+void SqliteProvider::abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
+                                       bool ignore_attempt) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("abandon_work_item");
+  sqlite::check_token(lock_token, db_->operation());
+  sqlite::check_delay(delay_ms, "delay", db_->operation());
+  const TimestampMs now = clock_.now_ms();
+  db_->prepare(
+        "UPDATE worker_queue SET lock_token = NULL, locked_until = NULL, "
+        "  visible_at = CASE WHEN ?2 > 0 THEN ?3 + ?2 ELSE visible_at END, "
+        "  attempt_count = CASE WHEN ?4 THEN MAX(attempt_count - 1, 0) ELSE attempt_count END "
+        "WHERE lock_token = ?1 AND locked_until > ?3")
+      .bind(1, lock_token)
+      .bind(2, delay_ms)
+      .bind(3, now)
+      .bind(4, ignore_attempt ? 1 : 0)
+      .run();
+  require_changed(*db_, kWorkItemLockLost);
+}
+
+}  // namespace duroxide

@@ -1,0 +1,142 @@
+// The SQLite schema and its forward migrations.
+//
+// Each migration takes the database from version N-1 to N; `migrate` applies
+// the missing ones in one transaction and records the version in
+// PRAGMA user_version. A database newer than this build is refused untouched.
+#include "sqlite_schema.hpp"
+
+#include <string>
+
+#include "duroxide/provider.hpp"
+
+namespace duroxide::sqlite {
+
+namespace {
+
+// Version 1. Indexes serve the management queries: listing by status, name,
+// created/updated time and parent, newest first with the id as tie-breaker.
+constexpr const char* kMigration1 = R"sql(
+CREATE TABLE instances (
+  instance_id           TEXT PRIMARY KEY,
+  orchestration_name    TEXT NOT NULL,
+  orchestration_version TEXT NOT NULL,
+  current_execution_id  INTEGER NOT NULL,
+  status                TEXT NOT NULL,
+  output                TEXT,
+  error_json            TEXT,
+  custom_status         TEXT,
+  custom_status_version INTEGER NOT NULL DEFAULT 0,
+  parent_instance_id    TEXT,
+  parent_id             INTEGER NOT NULL DEFAULT 0,
+  created_at            INTEGER NOT NULL,
+  updated_at            INTEGER NOT NULL
+);
+CREATE INDEX instances_by_created ON instances (created_at DESC, instance_id);
+CREATE INDEX instances_by_status ON instances (status, created_at DESC, instance_id);
+CREATE INDEX instances_by_name ON instances (orchestration_name, created_at DESC, instance_id);
+CREATE INDEX instances_by_updated ON instances (updated_at);
+CREATE INDEX instances_by_parent ON instances (parent_instance_id);
+
+CREATE TABLE executions (
+  instance_id      TEXT NOT NULL,
+  execution_id     INTEGER NOT NULL,
+  status           TEXT NOT NULL,
+  output           TEXT,
+  error_json       TEXT,
+  started_at       INTEGER NOT NULL,
+  completed_at     INTEGER,
+  event_count      INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (instance_id, execution_id)
+) WITHOUT ROWID;
+
+CREATE TABLE history (
+  instance_id  TEXT NOT NULL,
+  execution_id INTEGER NOT NULL,
+  event_id     INTEGER NOT NULL,
+  event_kind   TEXT NOT NULL,
+  timestamp    INTEGER NOT NULL,
+  event_json   TEXT NOT NULL,
+  PRIMARY KEY (instance_id, execution_id, event_id)
+) WITHOUT ROWID;
+
+CREATE TABLE orchestrator_queue (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id   TEXT NOT NULL,
+  kind          TEXT NOT NULL,
+  item_json     TEXT NOT NULL,
+  visible_at    INTEGER NOT NULL,
+  lock_token    TEXT,
+  attempt_count INTEGER NOT NULL DEFAULT 0,
+  enqueued_at   INTEGER NOT NULL
+);
+CREATE INDEX orchestrator_queue_by_visible ON orchestrator_queue (visible_at, id);
+CREATE INDEX orchestrator_queue_by_instance ON orchestrator_queue (instance_id, visible_at);
+CREATE INDEX orchestrator_queue_by_token ON orchestrator_queue (lock_token);
+
+CREATE TABLE worker_queue (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id   TEXT NOT NULL,
+  execution_id  INTEGER NOT NULL,
+  activity_id   INTEGER NOT NULL,
+  item_json     TEXT NOT NULL,
+  visible_at    INTEGER NOT NULL,
+  lock_token    TEXT,
+  locked_until  INTEGER,
+  attempt_count INTEGER NOT NULL DEFAULT 0,
+  enqueued_at   INTEGER NOT NULL
+);
+CREATE INDEX worker_queue_by_visible ON worker_queue (visible_at, id);
+CREATE UNIQUE INDEX worker_queue_by_token ON worker_queue (lock_token);
+CREATE INDEX worker_queue_by_activity ON worker_queue (instance_id, execution_id, activity_id);
+
+CREATE TABLE instance_locks (
+  instance_id  TEXT PRIMARY KEY,
+  lock_token   TEXT NOT NULL UNIQUE,
+  locked_until INTEGER NOT NULL,
+  locked_at    INTEGER NOT NULL
+);
+
+CREATE TABLE parked_messages (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id TEXT NOT NULL,
+  item_json   TEXT NOT NULL,
+  reason      TEXT NOT NULL,
+  parked_at   INTEGER NOT NULL
+);
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1};
+constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+
+int read_user_version(Connection& db) {
+  Statement statement = db.prepare("PRAGMA user_version");
+  return statement.step() ? static_cast<int>(statement.integer(0)) : 0;
+}
+
+}  // namespace
+
+int latest_schema_version() { return kLatest; }
+
+int schema_version(Connection& db) { return read_user_version(db); }
+
+void migrate(Connection& db) {
+  db.set_operation("migrate");
+  Transaction transaction(db);
+  int version = read_user_version(db);
+  if (version > kLatest) {
+    throw ProviderError(ProviderErrorKind::Permanent, "migrate",
+                        "the database has schema version " + std::to_string(version) +
+                            ", newer than this build's " + std::to_string(kLatest) +
+                            "; refusing to open it");
+  }
+  for (int next = version + 1; next <= kLatest; ++next) {
+    db.exec(kMigrations[next - 1]);
+  }
+  if (version != kLatest) {
+    // PRAGMA takes no bound parameters; the value is this build's own constant.
+    db.exec(("PRAGMA user_version = " + std::to_string(kLatest)).c_str());
+  }
+  transaction.commit();
+}
+
+}  // namespace duroxide::sqlite
