@@ -1,0 +1,103 @@
+// The runtime: dispatchers that move work between the provider and the code.
+//
+// Each dispatcher's `step()` does at most one unit of work — fetch one item,
+// run one turn or one activity, ack — and reports whether it did anything. No
+// loops, no sleeps: drivers decide when to step. The StepDriver here runs both
+// dispatchers on the calling thread (wasm, simulation, tests); the threaded
+// driver in core/platform/ runs the same dispatchers on threads.
+//
+// Failure handling (TIGER_STYLE: every path ends somewhere explicit):
+// - an item fetched more than `max_attempts` times is poison: the orchestration
+//   (or activity) fails with a Poison error instead of being retried forever;
+// - an unregistered orchestration or activity is abandoned with exponential
+//   backoff (another node may have the code), then fails as poison;
+// - a history row that does not decode fails the instance as poisoned;
+// - a lost lock (expired, cancelled, deleted) drops the result: another node owns it;
+// - a transient provider error abandons the item so it is retried.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "duroxide/environment.hpp"
+#include "duroxide/limits.hpp"
+#include "duroxide/provider.hpp"
+#include "duroxide/registry.hpp"
+#include "duroxide/replay_engine.hpp"
+
+namespace duroxide {
+
+struct RuntimeOptions {
+  std::size_t orchestration_concurrency = 1;  // threaded driver only
+  std::size_t worker_concurrency = 1;         // threaded driver only
+  std::int64_t orchestration_lock_timeout_ms = 5'000;
+  std::int64_t worker_lock_timeout_ms = 30'000;
+  std::int64_t lock_renewal_buffer_ms = 2'000;  // renew this long before expiry
+  std::int64_t poll_interval_ms = 20;           // threaded driver: idle wait between polls
+  std::uint32_t max_attempts = 10;              // then the item is poison
+  std::int64_t unregistered_backoff_ms = 1'000;  // first delay; doubles per attempt
+  std::int64_t unregistered_backoff_max_ms = 60'000;
+  std::int64_t activity_cancellation_grace_ms = 5'000;
+};
+
+// What hosts may want to print or count; called synchronously from step().
+struct RuntimeEvent {
+  enum class Kind { Log, Dropped, Poison, Unregistered, LockLost, ProviderError };
+  Kind kind = Kind::Log;
+  std::string instance;
+  std::string message;
+};
+using RuntimeObserver = std::function<void(const RuntimeEvent&)>;
+
+class OrchestrationDispatcher {
+ public:
+  OrchestrationDispatcher(Provider& provider, const Registry& registry, Clock& clock,
+                          RuntimeOptions options, RuntimeObserver observer = {});
+  bool step();
+
+ private:
+  void notify(RuntimeEvent::Kind kind, const std::string& instance, std::string message);
+  Provider& provider_;
+  const Registry& registry_;
+  Clock& clock_;
+  RuntimeOptions options_;
+  RuntimeObserver observer_;
+};
+
+class WorkerDispatcher {
+ public:
+  WorkerDispatcher(Provider& provider, const Registry& registry, Clock& clock,
+                   RuntimeOptions options, RuntimeObserver observer = {});
+  bool step();
+
+ private:
+  void notify(RuntimeEvent::Kind kind, const std::string& instance, std::string message);
+  Provider& provider_;
+  const Registry& registry_;
+  Clock& clock_;
+  RuntimeOptions options_;
+  RuntimeObserver observer_;
+};
+
+// Single-threaded driver: alternates the dispatchers until nothing is left to do.
+class StepDriver {
+ public:
+  StepDriver(Provider& provider, const Registry& registry, Clock& clock, RuntimeOptions options = {},
+             RuntimeObserver observer = {});
+  // One unit of work (orchestration first, then worker); false when both are idle.
+  bool step();
+  // Steps until idle or `max_steps`; returns the number of steps that did work.
+  std::size_t run_until_idle(std::size_t max_steps = 1'000'000);
+
+ private:
+  OrchestrationDispatcher orchestrations_;
+  WorkerDispatcher workers_;
+  bool orchestration_turn_ = true;
+};
+
+// The backoff before retrying an unregistered name, by attempt (1, 2, ...).
+std::int64_t unregistered_backoff(const RuntimeOptions& options, std::uint32_t attempt);
+
+}  // namespace duroxide

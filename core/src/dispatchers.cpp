@@ -1,0 +1,361 @@
+#include <algorithm>
+
+#include "duroxide/history_state.hpp"
+#include "duroxide/runtime.hpp"
+
+namespace duroxide {
+
+namespace {
+
+std::string truncated(std::string text) {
+  if (text.size() > limits::kMaxPayloadBytes) text.resize(limits::kMaxPayloadBytes);
+  return text;
+}
+
+// Name and version the turn will run: from the history, else from the start message.
+struct Target {
+  std::string name;
+  std::string version;  // empty: the registry's policy (a new instance)
+};
+std::optional<Target> target_of(const History& history, const std::vector<WorkItem>& messages) {
+  if (!history.empty()) {
+    if (const auto* started = history.front().as<events::OrchestrationStarted>()) {
+      return Target{started->name, started->version};
+    }
+    return std::nullopt;
+  }
+  for (const auto& message : messages) {
+    if (const auto* start = std::get_if<work::StartOrchestration>(&message)) {
+      return Target{start->orchestration, start->version};
+    }
+    if (const auto* next = std::get_if<work::ContinueAsNew>(&message)) {
+      return Target{next->orchestration, next->version};
+    }
+  }
+  return std::nullopt;
+}
+
+ExecutionMetadata metadata_of(const TurnResult& result, const OrchestrationItem& item) {
+  ExecutionMetadata meta;
+  meta.orchestration_name =
+      result.orchestration_name.empty() ? item.orchestration_name : result.orchestration_name;
+  meta.orchestration_version = result.orchestration_version.empty()
+                                   ? item.orchestration_version
+                                   : result.orchestration_version;
+  meta.parent_instance = result.parent_instance;
+  meta.parent_id = result.parent_id;
+  meta.custom_status = result.custom_status;
+  meta.custom_status_changed = result.custom_status_changed;
+  switch (result.outcome.kind) {
+    case TurnOutcomeKind::Running:
+      meta.state = RuntimeState::Running;
+      break;
+    case TurnOutcomeKind::Completed:
+      meta.state = RuntimeState::Completed;
+      meta.output = result.outcome.output;
+      break;
+    case TurnOutcomeKind::Failed:
+      meta.state = RuntimeState::Failed;
+      meta.error = result.outcome.error;
+      break;
+    case TurnOutcomeKind::ContinuedAsNew:
+      meta.state = RuntimeState::Completed;
+      meta.continued_as_new = true;
+      meta.output = result.outcome.next_input;
+      break;
+  }
+  return meta;
+}
+
+// The metadata an execution's stored history implies (for acks that change nothing).
+ExecutionMetadata stored_metadata(const History& history, const OrchestrationItem& item) {
+  ExecutionMetadata meta;
+  meta.orchestration_name = item.orchestration_name;
+  meta.orchestration_version = item.orchestration_version;
+  if (!history.empty()) {
+    if (const auto* started = history.front().as<events::OrchestrationStarted>()) {
+      meta.orchestration_name = started->name;
+      meta.orchestration_version = started->version;
+      meta.parent_instance = started->parent_instance;
+      meta.parent_id = started->parent_id;
+    }
+  }
+  HistoryState state = fold_history(history, history.size());
+  meta.state = state.state == RuntimeState::NotFound ? RuntimeState::Running : state.state;
+  meta.continued_as_new = state.continued_as_new;
+  meta.output = state.output;
+  meta.error = state.error;
+  meta.custom_status = state.custom_status;
+  return meta;
+}
+
+}  // namespace
+
+std::int64_t unregistered_backoff(const RuntimeOptions& options, std::uint32_t attempt) {
+  std::int64_t delay = std::max<std::int64_t>(options.unregistered_backoff_ms, 1);
+  for (std::uint32_t i = 1; i < attempt && delay < options.unregistered_backoff_max_ms; ++i) {
+    delay *= 2;
+  }
+  return std::min(delay, std::max<std::int64_t>(options.unregistered_backoff_max_ms, 1));
+}
+
+// ---------------------------------------------------------------- orchestrations
+
+OrchestrationDispatcher::OrchestrationDispatcher(Provider& provider, const Registry& registry,
+                                                 Clock& clock, RuntimeOptions options,
+                                                 RuntimeObserver observer)
+    : provider_(provider),
+      registry_(registry),
+      clock_(clock),
+      options_(options),
+      observer_(std::move(observer)) {}
+
+void OrchestrationDispatcher::notify(RuntimeEvent::Kind kind, const std::string& instance,
+                                     std::string message) {
+  if (observer_) observer_({kind, instance, std::move(message)});
+}
+
+bool OrchestrationDispatcher::step() {
+  std::optional<OrchestrationItem> fetched;
+  try {
+    fetched = provider_.fetch_orchestration_item(options_.orchestration_lock_timeout_ms);
+  } catch (const ProviderError& error) {
+    notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
+    return false;
+  }
+  if (!fetched) return false;
+  OrchestrationItem& item = *fetched;
+  const TimestampMs now = clock_.now_ms();
+
+  ExecutionId execution = item.execution_id == 0 ? 1 : item.execution_id;
+  History history = std::move(item.history);
+  // After continue-as-new the stored execution is finished and the queue holds
+  // the start of the next one: the turn runs on a fresh history.
+  if (!history.empty() && history.back().is<events::OrchestrationContinuedAsNew>() &&
+      std::any_of(item.messages.begin(), item.messages.end(), [](const WorkItem& m) {
+        return std::holds_alternative<work::ContinueAsNew>(m);
+      })) {
+    execution += 1;
+    history.clear();
+  }
+
+  OrchestrationAck ack;
+  ack.execution_id = execution;
+  const bool finished = !history.empty() && is_terminal_kind(history.back().kind());
+  auto fail_instance = [&](ErrorDetails details, bool can_append) {
+    notify(RuntimeEvent::Kind::Poison, item.instance, details.display_message());
+    ack.metadata = stored_metadata(history, item);
+    ack.metadata.state = RuntimeState::Failed;
+    ack.metadata.continued_as_new = false;
+    ack.metadata.output.clear();
+    ack.metadata.error = details;
+    if (can_append && history.empty()) {
+      // A start that never ran: record the instance, so it fails visibly instead of vanishing.
+      if (std::optional<Target> target = target_of(history, item.messages)) {
+        auto start = std::find_if(item.messages.begin(), item.messages.end(), [](const WorkItem& m) {
+          return std::holds_alternative<work::StartOrchestration>(m);
+        });
+        events::OrchestrationStarted started{target->name, target->version, {}, {}, 0};
+        if (start != item.messages.end()) {
+          const auto& message = std::get<work::StartOrchestration>(*start);
+          started.input = message.input;
+          started.parent_instance = message.parent_instance;
+          started.parent_id = message.parent_id;
+        }
+        history.push_back(Event{1, 0, now, started});
+        ack.history_delta.push_back(history.back());
+        ack.metadata.orchestration_name = started.name;
+        ack.metadata.orchestration_version = started.version;
+        ack.metadata.parent_instance = started.parent_instance;
+        ack.metadata.parent_id = started.parent_id;
+      }
+    }
+    const auto* started =
+        history.empty() ? nullptr : history.front().as<events::OrchestrationStarted>();
+    if (can_append && started && !finished) {
+      ack.history_delta.push_back(
+          Event{history.back().event_id + 1, 0, now, events::OrchestrationFailed{details}});
+      if (!started->parent_instance.empty()) {
+        ack.orchestrator_items.push_back(
+            {work::SubOrchestrationFailed{started->parent_instance, started->parent_id,
+                                          item.instance, details},
+             0});
+      }
+    }
+  };
+
+  if (finished) {
+    // A finished execution takes no more messages; its stored state stays as it is.
+    for (const auto& message : item.messages) {
+      notify(RuntimeEvent::Kind::Dropped, item.instance,
+             std::string(to_string(kind_of(message))) + ": the instance has finished");
+    }
+    ack.metadata = stored_metadata(history, item);
+  } else if (item.corruption) {
+    fail_instance(ErrorDetails::poison("corrupted history or message (" + *item.corruption + ")",
+                                       item.attempt_count, options_.max_attempts),
+                  /*can_append=*/false);
+  } else if (item.attempt_count > options_.max_attempts) {
+    fail_instance(
+        ErrorDetails::poison("orchestration item", item.attempt_count, options_.max_attempts),
+        /*can_append=*/true);
+  } else {
+    std::optional<Target> target = target_of(history, item.messages);
+    bool registered =
+        !target || (history.empty()
+                        ? registry_.resolve_for_start(target->name, target->version).has_value()
+                        : registry_.find_orchestration(target->name, target->version) != nullptr);
+    if (!registered && item.attempt_count < options_.max_attempts) {
+      // Another node may have this code: back off and let it (or a redeploy) take it.
+      std::int64_t delay = unregistered_backoff(options_, item.attempt_count);
+      notify(RuntimeEvent::Kind::Unregistered, item.instance,
+             "orchestration " + target->name + " " + target->version +
+                 " is not registered here; retrying in " + std::to_string(delay) + " ms");
+      try {
+        provider_.abandon_orchestration_item(item.lock_token, delay, false);
+      } catch (const ProviderError& error) {
+        notify(RuntimeEvent::Kind::ProviderError, item.instance, error.what());
+      }
+      return true;
+    }
+    TurnInput input{item.instance, execution, std::move(history), std::move(item.messages), now};
+    TurnResult result = run_turn(registry_, input);
+    for (const auto& line : result.logs) {
+      if (!line.replaying) notify(RuntimeEvent::Kind::Log, item.instance, line.message);
+    }
+    for (const auto& dropped : result.dropped) {
+      notify(RuntimeEvent::Kind::Dropped, item.instance,
+             std::string(to_string(kind_of(dropped.item))) + ": " + dropped.reason);
+    }
+    ack.metadata = metadata_of(result, item);
+    ack.history_delta = std::move(result.new_events);
+    ack.worker_items = std::move(result.worker_items);
+    ack.orchestrator_items = std::move(result.orchestrator_items);
+    ack.cancelled_activities = std::move(result.cancelled_activities);
+  }
+
+  try {
+    provider_.ack_orchestration_item(item.lock_token, ack);
+  } catch (const ProviderError& error) {
+    if (error.kind() == ProviderErrorKind::InvalidLock) {
+      notify(RuntimeEvent::Kind::LockLost, item.instance, error.what());
+    } else {
+      notify(RuntimeEvent::Kind::ProviderError, item.instance, error.what());
+      try {
+        provider_.abandon_orchestration_item(item.lock_token, 0, false);
+      } catch (const ProviderError&) {
+        // The lock expires on its own; the item is then fetched again.
+      }
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- activities
+
+WorkerDispatcher::WorkerDispatcher(Provider& provider, const Registry& registry, Clock& clock,
+                                   RuntimeOptions options, RuntimeObserver observer)
+    : provider_(provider),
+      registry_(registry),
+      clock_(clock),
+      options_(options),
+      observer_(std::move(observer)) {}
+
+void WorkerDispatcher::notify(RuntimeEvent::Kind kind, const std::string& instance,
+                              std::string message) {
+  if (observer_) observer_({kind, instance, std::move(message)});
+}
+
+bool WorkerDispatcher::step() {
+  std::optional<WorkerItem> fetched;
+  try {
+    fetched = provider_.fetch_work_item(options_.worker_lock_timeout_ms);
+  } catch (const ProviderError& error) {
+    notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
+    // A corrupted row was parked: that was work, and the queue may hold more.
+    return error.kind() == ProviderErrorKind::Corrupted;
+  }
+  if (!fetched) return false;
+  const work::ActivityExecute& task = fetched->item;
+  auto failed = [&](ErrorDetails details) -> WorkItem {
+    return work::ActivityFailed{task.instance, task.execution_id, task.id, std::move(details)};
+  };
+
+  std::optional<WorkItem> completion;
+  const ActivityFn* fn = registry_.find_activity(task.name);
+  if (fetched->attempt_count > options_.max_attempts) {
+    notify(RuntimeEvent::Kind::Poison, task.instance, "activity " + task.name + " is poison");
+    completion = failed(ErrorDetails::poison("activity " + task.name, fetched->attempt_count,
+                                             options_.max_attempts));
+  } else if (!fn && fetched->attempt_count < options_.max_attempts) {
+    std::int64_t delay = unregistered_backoff(options_, fetched->attempt_count);
+    notify(RuntimeEvent::Kind::Unregistered, task.instance,
+           "activity " + task.name + " is not registered here; retrying in " +
+               std::to_string(delay) + " ms");
+    try {
+      provider_.abandon_work_item(fetched->lock_token, delay, false);
+    } catch (const ProviderError& error) {
+      notify(RuntimeEvent::Kind::ProviderError, task.instance, error.what());
+    }
+    return true;
+  } else if (!fn) {
+    completion = failed(ErrorDetails::unregistered_activity(task.name));
+  } else {
+    ActivityContext context{task.instance, task.execution_id, task.id, task.name};
+    try {
+      std::string result = (*fn)(context, task.input);
+      if (result.size() > limits::kMaxPayloadBytes) {
+        completion = failed(ErrorDetails::activity_failed(
+            "activity " + task.name + " returned " + std::to_string(result.size()) +
+            " bytes, over the limit of " + std::to_string(limits::kMaxPayloadBytes)));
+      } else {
+        completion = work::ActivityCompleted{task.instance, task.execution_id, task.id,
+                                             std::move(result)};
+      }
+    } catch (const std::exception& error) {
+      completion = failed(ErrorDetails::activity_failed(truncated(error.what())));
+    } catch (...) {
+      completion =
+          failed(ErrorDetails::activity_failed("activity threw a non-standard exception"));
+    }
+  }
+
+  try {
+    provider_.ack_work_item(fetched->lock_token, completion);
+  } catch (const ProviderError& error) {
+    if (error.kind() == ProviderErrorKind::InvalidLock) {
+      // Cancelled (removed by its orchestration) or expired and taken by another worker.
+      notify(RuntimeEvent::Kind::LockLost, task.instance, error.what());
+    } else {
+      notify(RuntimeEvent::Kind::ProviderError, task.instance, error.what());
+      try {
+        provider_.abandon_work_item(fetched->lock_token, 0, false);
+      } catch (const ProviderError&) {
+        // The lock expires on its own; the item is then fetched again.
+      }
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- step driver
+
+StepDriver::StepDriver(Provider& provider, const Registry& registry, Clock& clock,
+                       RuntimeOptions options, RuntimeObserver observer)
+    : orchestrations_(provider, registry, clock, options, observer),
+      workers_(provider, registry, clock, options, observer) {}
+
+bool StepDriver::step() {
+  // Alternate which dispatcher goes first so neither starves the other.
+  orchestration_turn_ = !orchestration_turn_;
+  if (orchestration_turn_) return orchestrations_.step() || workers_.step();
+  return workers_.step() || orchestrations_.step();
+}
+
+std::size_t StepDriver::run_until_idle(std::size_t max_steps) {
+  std::size_t steps = 0;
+  while (steps < max_steps && step()) ++steps;
+  return steps;
+}
+
+}  // namespace duroxide
