@@ -1,0 +1,226 @@
+// The JSON codec: exact round trips for every model value, and typed errors
+// that name the bad field for every kind of bad input.
+#include <catch2/catch.hpp>
+
+#include "duroxide/codec.hpp"
+#include "duroxide/limits.hpp"
+
+using namespace duroxide;
+
+namespace {
+
+ErrorDetails sample_error() {
+  ErrorDetails poison = ErrorDetails::poison("activity Hello", 11, 10);
+  poison.message = "gave up";
+  return poison;
+}
+
+// One event of every kind, with awkward values: unicode, quotes, newlines, empty
+// strings, large ids, negative timestamps, cleared vs empty custom status.
+History every_kind_of_event() {
+  const std::string tricky = "Ünïcödé \"quoted\"\nline\ttab \\ 😀";
+  std::vector<EventData> data = {
+      events::OrchestrationStarted{"Orch", "1.2.3", tricky, "parent-1", 42},
+      events::OrchestrationCompleted{""},
+      events::OrchestrationFailed{ErrorDetails::cancelled("stop")},
+      events::ActivityScheduled{"Act", tricky},
+      events::ActivityCompleted{"done"},
+      events::ActivityFailed{ErrorDetails::activity_failed("boom", true)},
+      events::TimerCreated{-5},
+      events::TimerFired{INT64_MAX},
+      events::ExternalSubscribed{"Approve"},
+      events::ExternalEvent{"Approve", ""},
+      events::QueueSubscribed{"inbox"},
+      events::QueueEventDelivered{"inbox", tricky},
+      events::SubOrchestrationScheduled{"Child", "p::sub::1", "in", "2.0.0"},
+      events::SubOrchestrationCompleted{"out"},
+      events::SubOrchestrationFailed{sample_error()},
+      events::DetachedOrchestrationStarted{"Other", "d-1", "x", ""},
+      events::OrchestrationContinuedAsNew{"next", "3.0.0"},
+      events::OrchestrationCancelRequested{"user"},
+      events::ActivityCancelRequested{"dropped"},
+      events::SubOrchestrationCancelRequested{"lost a select"},
+      events::CustomStatusUpdated{std::nullopt},
+  };
+  REQUIRE(data.size() == kEventKindCount);
+  History history;
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    REQUIRE(data[i].index() == i);  // in EventKind order
+    EventId source = (i % 2 == 0) ? 0 : (1ull << 62) + i;
+    history.push_back(Event{i + 1, source, -1'000 + static_cast<TimestampMs>(i), data[i]});
+  }
+  history.push_back(Event{99, 0, 0, events::CustomStatusUpdated{std::string()}});
+  return history;
+}
+
+std::vector<WorkItem> every_kind_of_work_item() {
+  std::vector<WorkItem> items = {
+      work::StartOrchestration{"i", "Orch", "", "in", "parent", 3},
+      work::ActivityExecute{"i", 2, 7, "Act", "in"},
+      work::ActivityCompleted{"i", 2, 7, "out"},
+      work::ActivityFailed{"i", 2, 7, ErrorDetails::activity_failed("x")},
+      work::TimerFired{"i", 1, 4, 1234},
+      work::ExternalRaised{"i", "Approve", "yes"},
+      work::QueueMessage{"i", "inbox", "m"},
+      work::SubOrchestrationCompleted{"p", 3, "p::sub::1", "r"},
+      work::SubOrchestrationFailed{"p", 3, "p::sub::1", sample_error()},
+      work::CancelInstance{"i", "why"},
+      work::ContinueAsNew{"i", "Orch", "2.0.0", "next"},
+  };
+  for (std::size_t i = 0; i < items.size(); ++i) REQUIRE(items[i].index() == i);
+  return items;
+}
+
+template <typename F>
+void require_codec_error(F&& decode, const std::string& field, const std::string& fragment) {
+  try {
+    decode();
+    FAIL("expected a CodecError at " << field);
+  } catch (const CodecError& error) {
+    INFO(error.what());
+    CHECK(error.field() == field);
+    CHECK(std::string(error.what()).find(fragment) != std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("every event kind round-trips exactly", "[codec]") {
+  History history = every_kind_of_event();
+  std::string text = encode_history(history);
+  History decoded = decode_history(text);
+  REQUIRE(decoded == history);
+  CHECK(encode_history(decoded) == text);
+  for (const auto& event : history) {
+    CHECK(decode_event(encode_event(event)) == event);
+  }
+}
+
+TEST_CASE("events encode as flat objects with readable kinds", "[codec]") {
+  Event event{3, 2, 1700, events::ActivityCompleted{"Hello, Ada!"}};
+  CHECK(encode_event(event) ==
+        R"({"event_id":3,"kind":"ActivityCompleted","result":"Hello, Ada!","source_event_id":2,"timestamp_ms":1700})");
+  Event cleared{4, 0, 1, events::CustomStatusUpdated{std::nullopt}};
+  CHECK(encode_event(cleared).find(R"("status":null)") != std::string::npos);
+}
+
+TEST_CASE("every work item kind, error kind and status round-trips", "[codec]") {
+  for (const auto& item : every_kind_of_work_item()) {
+    std::string text = encode_work_item(item);
+    CHECK(decode_work_item(text) == item);
+  }
+  for (ErrorKind kind :
+       {ErrorKind::ActivityFailed, ErrorKind::OrchestrationFailed, ErrorKind::Cancelled,
+        ErrorKind::Provider, ErrorKind::HistoryCorrupted, ErrorKind::Nondeterminism,
+        ErrorKind::UnregisteredOrchestration, ErrorKind::UnregisteredActivity,
+        ErrorKind::Poison}) {
+    ErrorDetails details;
+    details.kind = kind;
+    details.message = "m";
+    details.resource = kind == ErrorKind::Provider ? "ack" : "";
+    details.retryable = kind == ErrorKind::Provider;
+    if (kind == ErrorKind::Poison) details = sample_error();
+    CHECK(decode_error_details(encode_error_details(details)) == details);
+  }
+  std::vector<OrchestrationStatus> statuses = {
+      OrchestrationStatus::not_found(), OrchestrationStatus::running("waiting"),
+      OrchestrationStatus::completed("out"),
+      OrchestrationStatus::failed(ErrorDetails::cancelled("r"), std::string())};
+  statuses[1].custom_status_version = 7;
+  for (const auto& status : statuses) CHECK(decode_status(encode_status(status)) == status);
+}
+
+TEST_CASE("error categories and display messages", "[codec][errors]") {
+  CHECK(ErrorDetails::activity_failed("boom").display_message() == "boom");
+  CHECK(ErrorDetails::activity_failed("boom").category() == ErrorCategory::Application);
+  CHECK(ErrorDetails::cancelled("r").display_message() == "canceled: r");
+  CHECK(ErrorDetails::nondeterminism("x").category() == ErrorCategory::Configuration);
+  CHECK(ErrorDetails::unregistered_activity("A").display_message() == "unregistered activity: A");
+  CHECK(ErrorDetails::unregistered_orchestration("O 1.0.0").category() ==
+        ErrorCategory::Configuration);
+  CHECK(ErrorDetails::provider("ack", "disk full", true).category() ==
+        ErrorCategory::Infrastructure);
+  CHECK(ErrorDetails::history_corrupted("x").display_message() == "history corrupted: x");
+  CHECK(ErrorDetails::poison("activity A", 11, 10).display_message() ==
+        "poison: activity A failed 11 times (max attempts 10)");
+  CHECK(ErrorDetails::poison("x", 1, 1).category() == ErrorCategory::Poison);
+}
+
+TEST_CASE("bad JSON gives a CodecError naming the bad field", "[codec]") {
+  require_codec_error([] { decode_history("[1,"); }, "history", "invalid JSON at byte");
+  require_codec_error([] { decode_history(R"({"a":1})"); }, "history",
+                      "expected an array of events, got object");
+  require_codec_error([] { decode_history(R"([{"event_id":1,"timestamp_ms":0}])"); },
+                      "history[0].kind", "missing");
+  require_codec_error(
+      [] { decode_history(R"([{"event_id":1,"timestamp_ms":0,"kind":"Bogus"}])"); },
+      "history[0].kind", "unknown event kind \"Bogus\"");
+  const std::string started =
+      R"({"event_id":1,"timestamp_ms":0,"kind":"OrchestrationStarted","name":"O","version":"1.0.0","input":""})";
+  require_codec_error(
+      [&] {
+        decode_history("[" + started +
+                       R"(,{"event_id":2,"timestamp_ms":0,"kind":"TimerCreated","fire_at_ms":"soon"}])");
+      },
+      "history[1].fire_at_ms", "expected an integer, got string");
+  require_codec_error(
+      [] { decode_event(R"({"event_id":-1,"timestamp_ms":0,"kind":"ExternalSubscribed","name":"a"})"); },
+      "event.event_id", "negative");
+  require_codec_error(
+      [] { decode_event(R"({"event_id":1.5,"timestamp_ms":0,"kind":"ExternalSubscribed","name":"a"})"); },
+      "event.event_id", "fraction");
+  require_codec_error(
+      [] {
+        decode_event(R"({"event_id":1,"timestamp_ms":0,"kind":"ExternalSubscribed","name":"a","extra":1})");
+      },
+      "event.extra", "unknown field");
+  require_codec_error(
+      [] {
+        decode_error_details(R"({"kind":"poison","category":"application","message":""})");
+      },
+      "error.category", "does not match kind");
+  require_codec_error(
+      [] { decode_work_item(R"({"kind":"Teleport","instance":"i"})"); }, "work_item.kind",
+      "unknown work item kind");
+  require_codec_error([] { decode_status(R"({"state":"Sleeping","custom_status":null,"custom_status_version":0})"); },
+                      "status.state", "unknown state");
+}
+
+TEST_CASE("the codec enforces limits", "[codec][limits]") {
+  std::string big(limits::kMaxPayloadBytes + 1, 'x');
+  require_codec_error(
+      [&] {
+        decode_event(R"({"event_id":1,"timestamp_ms":0,"kind":"ActivityCompleted","source_event_id":1,"result":")" +
+                     big + "\"}");
+      },
+      "event.result", "over the limit of");
+  std::string long_name(limits::kMaxNameBytes + 1, 'n');
+  require_codec_error(
+      [&] {
+        decode_event(R"({"event_id":1,"timestamp_ms":0,"kind":"ExternalSubscribed","name":")" +
+                     long_name + "\"}");
+      },
+      "event.name", "over the limit of 256");
+  std::string deep(40, '[');
+  deep += std::string(40, ']');
+  require_codec_error([&] { decode_history(deep); }, "history", "nested deeper than 16");
+  Event invalid_utf8{1, 0, 0, events::ExternalEvent{"a", std::string("\xff\xfe")}};
+  require_codec_error([&] { encode_event(invalid_utf8); }, "event", "cannot encode");
+}
+
+TEST_CASE("decoding truncated documents never crashes", "[codec]") {
+  std::string text = encode_history(every_kind_of_event());
+  std::size_t decoded = 0;
+  for (std::size_t length = 0; length < text.size(); length += 7) {
+    try {
+      decode_history(text.substr(0, length));
+      ++decoded;
+    } catch (const CodecError&) {
+      // the only acceptable failure
+    }
+  }
+  CHECK(decoded == 0);  // every strict prefix of an array is incomplete JSON
+  for (const char* garbage : {"", "null", "true", "[null]", "[[]]", "[{}]", "\"x\"", "{", "[1]"}) {
+    CHECK_THROWS_AS(decode_history(garbage), CodecError);
+  }
+}
