@@ -29,6 +29,17 @@ class IdSource {
   virtual std::string next_id() = 0;
 };
 
+// Lets time pass while someone waits (a client for an instance to finish): a
+// real sleep natively (platform/), or driving the runtime and moving virtual
+// time (StepPacer in runtime.hpp) in wasm, simulation and tests.
+class Pacer {
+ public:
+  virtual ~Pacer() = default;
+  virtual TimestampMs now_ms() = 0;
+  // Gives the system up to `ms` to make progress.
+  virtual void wait(std::int64_t ms) = 0;
+};
+
 // A clock that moves only when told to.
 class ManualClock final : public Clock {
  public:

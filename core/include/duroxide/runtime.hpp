@@ -97,6 +97,21 @@ class StepDriver {
   bool orchestration_turn_ = true;
 };
 
+// Waits by working: runs the driver until idle, and only when nothing is left to
+// do moves the virtual clock forward by the time asked for.
+class StepPacer final : public Pacer {
+ public:
+  StepPacer(StepDriver& driver, ManualClock& clock) : driver_(driver), clock_(clock) {}
+  TimestampMs now_ms() override { return clock_.now_ms(); }
+  void wait(std::int64_t ms) override {
+    if (driver_.run_until_idle() == 0) clock_.advance(ms);
+  }
+
+ private:
+  StepDriver& driver_;
+  ManualClock& clock_;
+};
+
 // The backoff before retrying an unregistered name, by attempt (1, 2, ...).
 std::int64_t unregistered_backoff(const RuntimeOptions& options, std::uint32_t attempt);
 

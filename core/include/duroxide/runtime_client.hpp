@@ -1,0 +1,80 @@
+// RuntimeClient: the control plane — start, raise, enqueue, cancel, status, wait.
+//
+// Contract:
+// - every input is validated here, before anything is written: ids and names
+//   1..256 bytes of valid UTF-8 without control characters, versions
+//   MAJOR.MINOR.PATCH, payloads valid UTF-8 within `max_payload_bytes`. A bad
+//   input throws ClientError(InvalidInput) naming the argument and writes nothing;
+// - the client never sleeps or reads a clock: waiting goes through a Pacer,
+//   which sleeps natively (platform/) or steps a driver and moves virtual time
+//   (wasm, simulation, tests);
+// - provider failures surface as ClientError(Provider) with the provider's message.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "duroxide/environment.hpp"
+#include "duroxide/limits.hpp"
+#include "duroxide/management_provider.hpp"
+#include "duroxide/provider.hpp"
+#include "duroxide/status.hpp"
+
+namespace duroxide {
+
+class ClientError : public std::runtime_error {
+ public:
+  enum class Kind { InvalidInput, NotFound, AlreadyExists, Provider };
+  ClientError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
+};
+
+struct ClientOptions {
+  std::size_t max_payload_bytes = limits::kMaxPayloadBytes;
+  std::int64_t poll_interval_ms = 50;  // between status checks while waiting
+};
+
+class RuntimeClient {
+ public:
+  RuntimeClient(Provider& provider, ManagementProvider& management, ClientOptions options = {});
+
+  // AlreadyExists if the instance exists; `version` empty: the registry's policy.
+  void start_orchestration(const std::string& instance, const std::string& orchestration,
+                           const std::string& input, const std::string& version = {});
+  // NotFound if the instance does not exist.
+  void raise_event(const std::string& instance, const std::string& event, const std::string& data);
+  void enqueue_event(const std::string& instance, const std::string& queue, const std::string& data);
+  // Cancels a running instance and its running children; it ends Failed with
+  // "canceled: <reason>". Returns false (and sends nothing) if it had already finished.
+  bool cancel_instance(const std::string& instance, const std::string& reason);
+
+  OrchestrationStatus get_status(const std::string& instance);
+  // Returns when the instance is Completed or Failed, or with its last status
+  // (Running / NotFound) once `timeout_ms` has passed.
+  OrchestrationStatus wait_for_orchestration(const std::string& instance, std::int64_t timeout_ms,
+                                             Pacer& pacer);
+  // The custom status once its version exceeds `since_version`; nullopt on timeout.
+  std::optional<CustomStatus> wait_for_status_change(const std::string& instance,
+                                                     std::uint64_t since_version,
+                                                     std::int64_t timeout_ms, Pacer& pacer);
+
+  // Validation helpers, shared with the other clients and hosts.
+  static void check_identifier(const std::string& value, const char* what);
+  void check_payload(const std::string& value, const char* what) const;
+
+ private:
+  void require_exists(const std::string& instance);
+  template <typename F>
+  auto guarded(F&& call) -> decltype(call());
+
+  Provider& provider_;
+  ManagementProvider& management_;
+  ClientOptions options_;
+};
+
+}  // namespace duroxide

@@ -1,0 +1,176 @@
+#include "duroxide/runtime_client.hpp"
+
+#include "duroxide/registry.hpp"
+
+namespace duroxide {
+
+namespace {
+
+// Length of the UTF-8 sequence starting at text[i], or 0 if it is malformed.
+std::size_t utf8_sequence(const std::string& text, std::size_t i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char lead = byte(i);
+  std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3
+                     : (lead >> 3) == 0x1E ? 4 : 0;
+  if (length == 0 || i + length > text.size()) return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  }
+  if (length == 2 && lead < 0xC2) return 0;  // overlong
+  if (length == 3) {
+    unsigned code = ((lead & 0x0F) << 12) | ((byte(i + 1) & 0x3F) << 6) | (byte(i + 2) & 0x3F);
+    if (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  }
+  if (length == 4) {
+    unsigned code = ((lead & 0x07) << 18) | ((byte(i + 1) & 0x3F) << 12) |
+                    ((byte(i + 2) & 0x3F) << 6) | (byte(i + 3) & 0x3F);
+    if (code < 0x10000 || code > 0x10FFFF) return 0;
+  }
+  return length;
+}
+
+bool valid_utf8(const std::string& text) {
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t length = utf8_sequence(text, i);
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
+
+ClientError invalid(const std::string& message) {
+  return ClientError(ClientError::Kind::InvalidInput, message);
+}
+
+}  // namespace
+
+RuntimeClient::RuntimeClient(Provider& provider, ManagementProvider& management,
+                             ClientOptions options)
+    : provider_(provider), management_(management), options_(options) {}
+
+void RuntimeClient::check_identifier(const std::string& value, const char* what) {
+  if (value.empty()) throw invalid(std::string(what) + " must not be empty");
+  if (value.size() > limits::kMaxIdentifierBytes) {
+    throw invalid(std::string(what) + " is " + std::to_string(value.size()) +
+                  " bytes, over the limit of " + std::to_string(limits::kMaxIdentifierBytes));
+  }
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7F) {
+      throw invalid(std::string(what) + " must not contain control characters");
+    }
+  }
+  if (!valid_utf8(value)) throw invalid(std::string(what) + " is not valid UTF-8");
+}
+
+void RuntimeClient::check_payload(const std::string& value, const char* what) const {
+  if (value.size() > options_.max_payload_bytes) {
+    throw invalid(std::string(what) + " is " + std::to_string(value.size()) +
+                  " bytes, over the limit of " + std::to_string(options_.max_payload_bytes));
+  }
+  if (!valid_utf8(value)) throw invalid(std::string(what) + " is not valid UTF-8");
+}
+
+template <typename F>
+auto RuntimeClient::guarded(F&& call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const ProviderError& error) {
+    throw ClientError(error.kind() == ProviderErrorKind::NotFound ? ClientError::Kind::NotFound
+                                                                    : ClientError::Kind::Provider,
+                      error.what());
+  }
+}
+
+void RuntimeClient::require_exists(const std::string& instance) {
+  if (!guarded([&] { return management_.get_instance_info(instance); })) {
+    throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
+  }
+}
+
+void RuntimeClient::start_orchestration(const std::string& instance,
+                                        const std::string& orchestration,
+                                        const std::string& input, const std::string& version) {
+  check_identifier(instance, "the instance id");
+  check_identifier(orchestration, "the orchestration name");
+  check_payload(input, "the input");
+  if (!version.empty() && !SemVer::parse(version)) {
+    throw invalid("the version \"" + version + "\" is not MAJOR.MINOR.PATCH");
+  }
+  if (guarded([&] { return management_.get_instance_info(instance); })) {
+    throw ClientError(ClientError::Kind::AlreadyExists, "instance " + instance + " already exists");
+  }
+  guarded([&] {
+    provider_.enqueue_orchestrator_item(
+        work::StartOrchestration{instance, orchestration, version, input, {}, 0}, 0);
+  });
+}
+
+void RuntimeClient::raise_event(const std::string& instance, const std::string& event,
+                                const std::string& data) {
+  check_identifier(instance, "the instance id");
+  check_identifier(event, "the event name");
+  check_payload(data, "the event data");
+  require_exists(instance);
+  guarded([&] {
+    provider_.enqueue_orchestrator_item(work::ExternalRaised{instance, event, data}, 0);
+  });
+}
+
+void RuntimeClient::enqueue_event(const std::string& instance, const std::string& queue,
+                                  const std::string& data) {
+  check_identifier(instance, "the instance id");
+  check_identifier(queue, "the queue name");
+  check_payload(data, "the message");
+  require_exists(instance);
+  guarded([&] { provider_.enqueue_orchestrator_item(work::QueueMessage{instance, queue, data}, 0); });
+}
+
+bool RuntimeClient::cancel_instance(const std::string& instance, const std::string& reason) {
+  check_identifier(instance, "the instance id");
+  check_payload(reason, "the reason");
+  auto info = guarded([&] { return management_.get_instance_info(instance); });
+  if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
+  if (info->state != RuntimeState::Running) return false;
+  guarded([&] { provider_.enqueue_orchestrator_item(work::CancelInstance{instance, reason}, 0); });
+  return true;
+}
+
+OrchestrationStatus RuntimeClient::get_status(const std::string& instance) {
+  check_identifier(instance, "the instance id");
+  auto info = guarded([&] { return management_.get_instance_info(instance); });
+  if (!info) return OrchestrationStatus::not_found();
+  OrchestrationStatus status;
+  status.state = info->state;
+  if (info->state == RuntimeState::Completed) status.output = info->output;
+  if (info->state == RuntimeState::Failed) status.error = info->error;
+  status.custom_status = info->custom_status;
+  status.custom_status_version = info->custom_status_version;
+  return status;
+}
+
+OrchestrationStatus RuntimeClient::wait_for_orchestration(const std::string& instance,
+                                                          std::int64_t timeout_ms, Pacer& pacer) {
+  const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);
+  for (;;) {
+    OrchestrationStatus status = get_status(instance);
+    TimestampMs now = pacer.now_ms();
+    if (status.is_terminal() || now >= deadline) return status;
+    pacer.wait(std::min(options_.poll_interval_ms, deadline - now));
+  }
+}
+
+std::optional<CustomStatus> RuntimeClient::wait_for_status_change(const std::string& instance,
+                                                                  std::uint64_t since_version,
+                                                                  std::int64_t timeout_ms,
+                                                                  Pacer& pacer) {
+  check_identifier(instance, "the instance id");
+  const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);
+  for (;;) {
+    auto changed = guarded([&] { return management_.get_custom_status(instance, since_version); });
+    TimestampMs now = pacer.now_ms();
+    if (changed || now >= deadline) return changed;
+    pacer.wait(std::min(options_.poll_interval_ms, deadline - now));
+  }
+}
+
+}  // namespace duroxide

@@ -1,0 +1,150 @@
+// RuntimeClient over SqliteProvider, driven by the step driver through a StepPacer.
+#include <catch2/catch.hpp>
+
+#include "duroxide/duroxide.hpp"
+#include "duroxide/runtime.hpp"
+#include "duroxide/runtime_client.hpp"
+#include "duroxide/samples.hpp"
+#include "duroxide/sqlite_provider.hpp"
+
+using namespace duroxide;
+
+namespace {
+
+Task<std::string> waiting_parent(OrchestrationContext& ctx, std::string) {
+  co_return co_await ctx.schedule_sub_orchestration("LongTimer", "");
+}
+
+Registry make_registry() {
+  Registry registry;
+  samples::register_all(registry);
+  registry.register_orchestration("WaitingParent", waiting_parent);
+  return registry;
+}
+
+struct Host {
+  ManualClock clock;
+  SequentialIdSource ids{"lock"};
+  Registry registry = make_registry();
+  SqliteProvider store{":memory:", clock, ids};
+  StepDriver driver{store, registry, clock};
+  StepPacer pacer{driver, clock};
+  RuntimeClient client;
+
+  explicit Host(ClientOptions options = {}) : client(store, store, options) {}
+
+  // Nothing may have been written: no instance, no queued message.
+  void require_untouched() {
+    CHECK(store.count_instances({}) == 0);
+    QueueDepths depths = store.get_queue_depths();
+    CHECK(depths.orchestrator_visible + depths.orchestrator_delayed + depths.parked == 0);
+  }
+};
+
+void require_client_error(const std::function<void()>& call, ClientError::Kind kind,
+                          const std::string& fragment) {
+  try {
+    call();
+    FAIL("expected a ClientError containing: " << fragment);
+  } catch (const ClientError& error) {
+    INFO(error.what());
+    CHECK(error.kind() == kind);
+    CHECK(std::string(error.what()).find(fragment) != std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("start and wait for an orchestration", "[client]") {
+  Host host;
+  host.client.start_orchestration("h", "HelloWorld", "Ada", "1.0.0");
+  CHECK(host.client.get_status("h").state == RuntimeState::NotFound);  // not processed yet
+  OrchestrationStatus status = host.client.wait_for_orchestration("h", 10'000, host.pacer);
+  REQUIRE(status.state == RuntimeState::Completed);
+  CHECK(status.output == "Hello, Ada!");
+  require_client_error([&] { host.client.start_orchestration("h", "HelloWorld", "again"); },
+                       ClientError::Kind::AlreadyExists, "instance h already exists");
+}
+
+TEST_CASE("invalid input is rejected with a clear message and writes nothing", "[client]") {
+  ClientOptions options;
+  options.max_payload_bytes = 16;
+  Host host(options);
+  auto& client = host.client;
+  using Kind = ClientError::Kind;
+  require_client_error([&] { client.start_orchestration("", "HelloWorld", ""); },
+                       Kind::InvalidInput, "the instance id must not be empty");
+  require_client_error(
+      [&] { client.start_orchestration(std::string(257, 'x'), "HelloWorld", ""); },
+      Kind::InvalidInput, "the instance id is 257 bytes, over the limit of 256");
+  require_client_error([&] { client.start_orchestration("a\nb", "HelloWorld", ""); },
+                       Kind::InvalidInput, "must not contain control characters");
+  require_client_error([&] { client.start_orchestration("a\xff", "HelloWorld", ""); },
+                       Kind::InvalidInput, "the instance id is not valid UTF-8");
+  require_client_error(
+      [&] { client.start_orchestration("a", "HelloWorld", std::string(17, 'p')); },
+      Kind::InvalidInput, "the input is 17 bytes, over the limit of 16");
+  require_client_error([&] { client.start_orchestration("a", "HelloWorld", "x", "1.0"); },
+                       Kind::InvalidInput, "is not MAJOR.MINOR.PATCH");
+  require_client_error([&] { client.start_orchestration("a", "", "x"); }, Kind::InvalidInput,
+                       "the orchestration name must not be empty");
+  require_client_error([&] { client.raise_event("a", "Approve", "d"); }, Kind::NotFound,
+                       "instance a does not exist");
+  require_client_error([&] { client.cancel_instance("a", "r"); }, Kind::NotFound,
+                       "does not exist");
+  host.require_untouched();
+  CHECK(client.get_status("nobody").state == RuntimeState::NotFound);
+}
+
+TEST_CASE("raise an event to a waiting instance", "[client]") {
+  Host host;
+  host.client.start_orchestration("a", "Approval", R"({"timeout_ms":60000})");
+  host.driver.run_until_idle();
+  host.client.raise_event("a", "Approve", "ok");
+  OrchestrationStatus status = host.client.wait_for_orchestration("a", 1'000, host.pacer);
+  CHECK(status.output == "approved:ok");
+}
+
+TEST_CASE("enqueue events into an instance's queue", "[client]") {
+  Host host;
+  host.client.start_orchestration("m", "Mailbox", R"({"messages":2})");
+  host.driver.run_until_idle();
+  host.client.enqueue_event("m", "inbox", "one");
+  host.client.enqueue_event("m", "inbox", "two");
+  CHECK(host.client.wait_for_orchestration("m", 1'000, host.pacer).output == "one,two");
+}
+
+TEST_CASE("cancel an instance and its running children", "[client][cancel]") {
+  Host host;
+  host.client.start_orchestration("p", "WaitingParent", "");
+  host.driver.run_until_idle();
+  REQUIRE(host.client.get_status("p::sub::1").state == RuntimeState::Running);
+  CHECK(host.client.cancel_instance("p", "operator"));
+  OrchestrationStatus parent = host.client.wait_for_orchestration("p", 1'000, host.pacer);
+  REQUIRE(parent.state == RuntimeState::Failed);
+  CHECK(parent.error->display_message() == "canceled: operator");
+  host.driver.run_until_idle();
+  OrchestrationStatus child = host.client.get_status("p::sub::1");
+  REQUIRE(child.state == RuntimeState::Failed);
+  CHECK(child.error->display_message() == "canceled: operator");
+  CHECK_FALSE(host.client.cancel_instance("p", "again"));  // already finished: nothing sent
+}
+
+TEST_CASE("waiting times out with the last status; status changes can be awaited",
+          "[client]") {
+  Host host;
+  host.client.start_orchestration("l", "LongTimer", "");
+  auto changed = host.client.wait_for_status_change("l", 0, 1'000, host.pacer);
+  REQUIRE(changed.has_value());
+  CHECK(changed->status == std::optional<std::string>("waiting"));
+  CHECK(changed->version == 1);
+  CHECK_FALSE(host.client.wait_for_status_change("l", 1, 1'000, host.pacer).has_value());
+
+  TimestampMs before = host.clock.now_ms();
+  OrchestrationStatus running = host.client.wait_for_orchestration("l", 60'000, host.pacer);
+  CHECK(running.state == RuntimeState::Running);
+  CHECK(host.clock.now_ms() - before >= 60'000);
+  CHECK(running.custom_status == std::optional<std::string>("waiting"));
+  OrchestrationStatus done = host.client.wait_for_orchestration("l", 3'600'000, host.pacer);
+  CHECK(done.output == "done");
+}
