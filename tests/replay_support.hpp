@@ -194,7 +194,7 @@ class MiniRuntime {
                                 ErrorDetails::unregistered_activity(item.name)});
       return;
     }
-    ActivityContext context{item.instance, item.execution_id, item.id, item.name};
+    ActivityContext context{item.instance, item.execution_id, item.id, item.name, nullptr};
     try {
       std::string result = (*fn)(context, item.input);
       send(work::ActivityCompleted{item.instance, item.execution_id, item.id, result});

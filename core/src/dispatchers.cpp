@@ -254,12 +254,14 @@ bool OrchestrationDispatcher::step() {
 // ---------------------------------------------------------------- activities
 
 WorkerDispatcher::WorkerDispatcher(Provider& provider, const Registry& registry, Clock& clock,
-                                   RuntimeOptions options, RuntimeObserver observer)
+                                   RuntimeOptions options, RuntimeObserver observer,
+                                   ActivityLeases* leases)
     : provider_(provider),
       registry_(registry),
       clock_(clock),
       options_(options),
-      observer_(std::move(observer)) {}
+      observer_(std::move(observer)),
+      leases_(leases) {}
 
 void WorkerDispatcher::notify(RuntimeEvent::Kind kind, const std::string& instance,
                               std::string message) {
@@ -301,7 +303,19 @@ bool WorkerDispatcher::step() {
   } else if (!fn) {
     completion = failed(ErrorDetails::unregistered_activity(task.name));
   } else {
-    ActivityContext context{task.instance, task.execution_id, task.id, task.name};
+    auto cancelled = std::make_shared<std::atomic<bool>>(false);
+    ActivityContext context{task.instance, task.execution_id, task.id, task.name, cancelled};
+    if (leases_) {
+      leases_->begin(fetched->lock_token, "activity " + task.name + " of " + task.instance,
+                     cancelled);
+    }
+    struct LeaseEnd {
+      ActivityLeases* leases;
+      const std::string& token;
+      ~LeaseEnd() {
+        if (leases) leases->end(token);
+      }
+    } lease_end{leases_, fetched->lock_token};
     try {
       std::string result = (*fn)(context, task.input);
       if (result.size() > limits::kMaxPayloadBytes) {

@@ -11,10 +11,12 @@
 //   std::invalid_argument: they are programming errors found at startup.
 #pragma once
 
+#include <atomic>
 #include <compare>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +35,12 @@ struct ActivityContext {
   ExecutionId execution_id = 0;
   EventId activity_id = 0;
   std::string name;
+  // Set when the activity's lock is lost (its orchestration cancelled it, or the
+  // lock expired and another worker may run it): a long activity should poll
+  // is_cancelled() and stop; its result will be dropped either way.
+  std::shared_ptr<const std::atomic<bool>> cancellation;
+
+  bool is_cancelled() const { return cancellation && cancellation->load(); }
 };
 
 using OrchestrationFn = std::function<Task<std::string>(OrchestrationContext&, std::string)>;

@@ -16,8 +16,10 @@
 // - a transient provider error abandons the item so it is retried.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -66,10 +68,23 @@ class OrchestrationDispatcher {
   RuntimeObserver observer_;
 };
 
+// Keeps the locks of running activities alive while they run (the threaded
+// driver's lock keeper); the step driver runs activities to completion in one
+// step and needs none.
+class ActivityLeases {
+ public:
+  virtual ~ActivityLeases() = default;
+  // Before the activity runs; set `cancelled` when its lock is lost.
+  virtual void begin(const std::string& lock_token, const std::string& description,
+                     std::shared_ptr<std::atomic<bool>> cancelled) = 0;
+  virtual void end(const std::string& lock_token) = 0;
+};
+
 class WorkerDispatcher {
  public:
   WorkerDispatcher(Provider& provider, const Registry& registry, Clock& clock,
-                   RuntimeOptions options, RuntimeObserver observer = {});
+                   RuntimeOptions options, RuntimeObserver observer = {},
+                   ActivityLeases* leases = nullptr);
   bool step();
 
  private:
@@ -79,6 +94,7 @@ class WorkerDispatcher {
   Clock& clock_;
   RuntimeOptions options_;
   RuntimeObserver observer_;
+  ActivityLeases* leases_;
 };
 
 // Single-threaded driver: alternates the dispatchers until nothing is left to do.

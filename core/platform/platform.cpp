@@ -1,0 +1,218 @@
+// The only code in core/ that reads the wall clock, sleeps, spawns threads or
+// draws randomness (see duroxide/platform.hpp).
+#include "duroxide/platform.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <thread>
+#include <vector>
+
+namespace duroxide {
+
+TimestampMs SystemClock::now_ms() {
+  TimestampMs wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  TimestampMs last = last_.load();
+  while (wall > last && !last_.compare_exchange_weak(last, wall)) {
+  }
+  return std::max(wall, last);
+}
+
+RandomIdSource::RandomIdSource() {
+  std::random_device device;
+  std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(),
+                     device()};
+  generator_.seed(seed);
+}
+
+std::string RandomIdSource::next_id() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int word = 0; word < 2; ++word) {
+    std::uint64_t value = generator_();
+    for (int nibble = 15; nibble >= 0; --nibble) out += kHex[(value >> (4 * nibble)) & 0xF];
+  }
+  return out;
+}
+
+void SleepPacer::wait(std::int64_t ms) {
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+// ---------------------------------------------------------------- ThreadedDriver
+#ifndef __EMSCRIPTEN__
+
+struct ThreadedDriver::State final : ActivityLeases {
+  struct Lease {
+    std::string description;
+    std::shared_ptr<std::atomic<bool>> cancelled;
+    TimestampMs started_at = 0;
+    TimestampMs renewed_at = 0;
+    bool warned = false;
+  };
+
+  Provider& provider;
+  const Registry& registry;
+  Clock& clock;
+  RuntimeOptions options;
+  RuntimeObserver observer;
+
+  std::mutex mutex;
+  std::condition_variable wake;     // stop requests for idle threads
+  std::condition_variable stopped;  // a thread finished
+  bool stopping = false;
+  std::size_t running = 0;
+  std::vector<std::thread> threads;
+  std::map<std::string, Lease> leases;
+  std::mutex observer_mutex;
+
+  State(Provider& p, const Registry& r, Clock& c, RuntimeOptions o, RuntimeObserver obs)
+      : provider(p), registry(r), clock(c), options(o), observer(std::move(obs)) {}
+
+  void notify(const RuntimeEvent& event) {
+    if (!observer) return;
+    std::lock_guard<std::mutex> lock(observer_mutex);
+    observer(event);
+  }
+  RuntimeObserver serialized_observer() {
+    if (!observer) return {};
+    return [this](const RuntimeEvent& event) { notify(event); };
+  }
+
+  void begin(const std::string& token, const std::string& description,
+             std::shared_ptr<std::atomic<bool>> cancelled) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    TimestampMs now = clock.now_ms();
+    leases[token] = Lease{description, std::move(cancelled), now, now, false};
+  }
+  void end(const std::string& token) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    leases.erase(token);
+  }
+
+  // Returns false when it should stop.
+  bool idle_wait() {
+    std::unique_lock<std::mutex> lock(mutex);
+    wake.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(options.poll_interval_ms, 1)),
+                  [this] { return stopping; });
+    return !stopping;
+  }
+  bool should_stop() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return stopping;
+  }
+  void finished() {
+    std::lock_guard<std::mutex> lock(mutex);
+    --running;
+    stopped.notify_all();
+  }
+
+  template <typename Dispatcher>
+  void run(Dispatcher dispatcher) {
+    while (!should_stop()) {
+      bool worked = false;
+      try {
+        worked = dispatcher.step();
+      } catch (const std::exception& error) {
+        notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
+      }
+      if (!worked && !idle_wait()) break;
+    }
+    finished();
+  }
+
+  // Renews running activities' locks before they expire; flags lost ones.
+  void keep_leases() {
+    const std::int64_t renew_after = std::max<std::int64_t>(
+        options.worker_lock_timeout_ms - options.lock_renewal_buffer_ms, 1);
+    while (idle_wait()) {
+      std::vector<std::pair<std::string, Lease>> due;
+      TimestampMs now = clock.now_ms();
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        for (auto& [token, lease] : leases) {
+          if (!lease.cancelled->load() && now - lease.renewed_at >= renew_after) {
+            due.emplace_back(token, lease);
+          }
+          if (lease.cancelled->load() && !lease.warned &&
+              now - lease.started_at > options.activity_cancellation_grace_ms) {
+            lease.warned = true;
+            notify({RuntimeEvent::Kind::LockLost, {},
+                    lease.description + " is still running " +
+                        std::to_string(options.activity_cancellation_grace_ms) +
+                        " ms after its cancellation; its result will be dropped"});
+          }
+        }
+      }
+      for (auto& [token, lease] : due) {
+        try {
+          provider.renew_work_item_lock(token, options.worker_lock_timeout_ms);
+          std::lock_guard<std::mutex> lock(mutex);
+          auto it = leases.find(token);
+          if (it != leases.end()) it->second.renewed_at = now;
+        } catch (const ProviderError& error) {
+          if (error.kind() == ProviderErrorKind::InvalidLock) {
+            lease.cancelled->store(true);
+            std::lock_guard<std::mutex> lock(mutex);
+            auto it = leases.find(token);
+            if (it != leases.end()) it->second.started_at = now;  // the grace period starts now
+            notify({RuntimeEvent::Kind::LockLost, {}, lease.description + " lost its lock: " +
+                                                          error.what()});
+          } else {
+            notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
+          }
+        }
+      }
+    }
+    finished();
+  }
+};
+
+ThreadedDriver::ThreadedDriver(Provider& provider, const Registry& registry, Clock& clock,
+                               RuntimeOptions options, RuntimeObserver observer)
+    : state_(std::make_unique<State>(provider, registry, clock, options, std::move(observer))) {}
+
+ThreadedDriver::~ThreadedDriver() {
+  shutdown(0);
+  for (auto& thread : state_->threads) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+void ThreadedDriver::start() {
+  State& s = *state_;
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (!s.threads.empty() || s.stopping) return;
+  RuntimeObserver observer = s.serialized_observer();
+  auto launch = [&s](auto body) {
+    ++s.running;
+    s.threads.emplace_back(std::move(body));
+  };
+  for (std::size_t i = 0; i < std::max<std::size_t>(s.options.orchestration_concurrency, 1); ++i) {
+    launch([&s, observer] {
+      s.run(OrchestrationDispatcher(s.provider, s.registry, s.clock, s.options, observer));
+    });
+  }
+  for (std::size_t i = 0; i < std::max<std::size_t>(s.options.worker_concurrency, 1); ++i) {
+    launch([&s, observer] {
+      s.run(WorkerDispatcher(s.provider, s.registry, s.clock, s.options, observer, &s));
+    });
+  }
+  launch([&s] { s.keep_leases(); });
+}
+
+bool ThreadedDriver::shutdown(std::int64_t timeout_ms) {
+  State& s = *state_;
+  std::unique_lock<std::mutex> lock(s.mutex);
+  s.stopping = true;
+  s.wake.notify_all();
+  return s.stopped.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(timeout_ms, 0)),
+                            [&s] { return s.running == 0; });
+}
+
+#endif  // __EMSCRIPTEN__
+
+}  // namespace duroxide
