@@ -16,6 +16,7 @@ bash scripts/setup.sh || { echo "test: setup failed" >&2; exit 1; }
 suites=(
   "native|native|catch2|build/native/duroxide_tests --use-colour no"
   "wasm|wasm|catch2|node build/wasm/duroxide_tests.js --use-colour no"
+  "cli|native|plain|bash tests/cli_test.sh build/native/duroxide"
 )
 
 # Parsers read a log and set `passed` and `failed` (test cases); they return 1 when the
@@ -37,6 +38,14 @@ parse_catch2() {
     fi
   done
   return 0
+}
+
+# A script that ends with the plain line "N passed, M failed" (counting checks).
+parse_plain() {
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1)
+  [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]] || return 1
+  passed=${BASH_REMATCH[1]} failed=${BASH_REMATCH[2]}
 }
 
 logs=build/test-logs

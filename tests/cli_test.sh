@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# End-to-end tests of the native `duroxide` CLI. Usage: tests/cli_test.sh BINARY
+# Prints one line per check and ends with "N passed, M failed".
+set -u
+cli=${1:?usage: cli_test.sh path/to/duroxide}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+db="$work/store.db"
+passed=0 failed=0
+
+check() {  # check NAME EXPECTED ACTUAL
+  if [ "$2" = "$3" ]; then
+    passed=$((passed + 1)); echo "ok   $1"
+  else
+    failed=$((failed + 1)); echo "FAIL $1"; echo "     expected: $2"; echo "     actual:   $3"
+  fi
+}
+contains() {  # contains NAME NEEDLE HAYSTACK
+  case "$3" in
+    *"$2"*) passed=$((passed + 1)); echo "ok   $1" ;;
+    *) failed=$((failed + 1)); echo "FAIL $1"; echo "     expected to contain: $2"; echo "     actual: $3" ;;
+  esac
+}
+exit_code() { "$@" >/dev/null 2>&1; echo $?; }
+
+# run: in memory and in a file, every outcome
+check "run HelloWorld 1.0.0" \
+  '{"executions":1,"instance":"h1","output":"Hello, Ada!","status":"Completed"}' \
+  "$("$cli" run HelloWorld Ada --id h1 --version 1.0.0)"
+check "run HelloWorld latest (2.0.0)" '"Hi, Ada!"' \
+  "$("$cli" run HelloWorld Ada --id h2 | sed 's/.*"output":\("[^"]*"\).*/\1/')"
+check "run Fails" '{"error":"boom","executions":1,"instance":"f","status":"Failed"}' \
+  "$("$cli" run Fails boom --id f)"
+check "run Counter counts executions" \
+  '{"executions":4,"instance":"c","output":"3","status":"Completed"}' \
+  "$("$cli" run Counter '{"count":0,"limit":3}' --id c --db "$db")"
+check "run LongTimer times out Running" '{"executions":1,"instance":"long","status":"Running"}' \
+  "$("$cli" run LongTimer '' --id long --timeout-ms 200 --db "$db")"
+
+# status, history, replay on the file
+contains "status of a running instance" '"custom_status":"waiting"' "$("$cli" status long --db "$db")"
+contains "status of a finished instance" '"output":"3"' "$("$cli" status c --db "$db")"
+history=$("$cli" history c --db "$db")
+contains "history is a JSON array of events" '"kind":"OrchestrationStarted"' "$history"
+contains "history of an older execution" '"input":"{\"count\":0,\"limit\":3}"' \
+  "$("$cli" history c --execution 1 --db "$db")"
+contains "replay is deterministic" '"deterministic":true' "$("$cli" replay c --db "$db")"
+
+# raise, enqueue and cancel on waiting instances
+"$cli" run Approval '{"timeout_ms":600000}' --id a --timeout-ms 100 --db "$db" >/dev/null
+contains "raise an event" '"raised":"Approve"' "$("$cli" raise a Approve yes --db "$db")"
+"$cli" run Mailbox '{"messages":1}' --id m --timeout-ms 100 --db "$db" >/dev/null
+contains "enqueue a message" '"enqueued":"inbox"' "$("$cli" enqueue m inbox hello --db "$db")"
+contains "cancel a running instance" '"cancel_requested":true' "$("$cli" cancel long stop --db "$db")"
+contains "resume drives everything to the end" '"running":0' "$("$cli" resume --db "$db" --timeout-ms 5000)"
+contains "the event reached Approval" '"output":"approved:yes"' "$("$cli" status a --db "$db")"
+contains "the message reached Mailbox" '"output":"hello"' "$("$cli" status m --db "$db")"
+contains "the cancelled instance failed" '"error":"canceled: stop"' "$("$cli" status long --db "$db")"
+contains "cancel of a finished instance sends nothing" '"cancel_requested":false' \
+  "$("$cli" cancel long again --db "$db")"
+
+# replay detects a history that no longer matches the code
+sqlite_edit() { python3 - "$db" "$1" <<'EOF'
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1]); con.execute(sys.argv[2]); con.commit()
+EOF
+}
+if command -v python3 >/dev/null; then
+  sqlite_edit "UPDATE history SET event_json = replace(event_json, '\"name\":\"AddOne\"', '\"name\":\"AddTwo\"') WHERE instance_id = 'c' AND execution_id = 1 AND event_kind = 'ActivityScheduled'"
+  out=$("$cli" replay c --execution 1 --db "$db"); rc=$?
+  contains "replay reports the mismatch" '"expected":"ActivityScheduled(name=\"AddTwo\"' "$out"
+  check "replay exits 1 on a mismatch" 1 "$rc"
+fi
+
+# bad input: non-zero exit and exactly one line on stderr
+for bad in "frob" "run" "run HelloWorld" "status x" "run HelloWorld x --timeout-ms soon" \
+           "run HelloWorld x --bogus 1"; do
+  # shellcheck disable=SC2086
+  err=$("$cli" $bad 2>&1 >/dev/null); rc=$?
+  check "bad usage '$bad' exits 2" 2 "$rc"
+  check "bad usage '$bad' prints one line" 1 "$(printf '%s\n' "$err" | wc -l)"
+done
+check "unknown instance exits 1" 1 "$(exit_code "$cli" status nobody --db "$db")"
+check "duplicate start exits 1" 1 "$(exit_code "$cli" run HelloWorld x --id c --db "$db")"
+check "an over-long id exits 1" 1 "$(exit_code "$cli" run HelloWorld x --id "$(printf 'x%.0s' $(seq 300))")"
+contains "the error names the problem" "over the limit of 256" \
+  "$("$cli" run HelloWorld x --id "$(printf 'x%.0s' $(seq 300))" 2>&1)"
+contains "--help documents every verb" "resume --db FILE" "$("$cli" --help)"
+contains "samples lists the catalog" '"name": "RetryFlaky"' "$("$cli" samples)"
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
