@@ -37,6 +37,18 @@ check "run Counter counts executions" \
 check "run LongTimer times out Running" '{"executions":1,"instance":"long","status":"Running"}' \
   "$("$cli" run LongTimer '' --id long --timeout-ms 200 --db "$db")"
 
+# every other sample of the catalog, with its documented output
+output_of() { "$cli" run "$@" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("output"))'; }
+check "run FanOutFanIn" '["Hello, a!","Hello, b!","Hello, c!"]' "$(output_of FanOutFanIn '["a","b","c"]')"
+check "run Chain" 15 "$(output_of Chain '{"steps":5,"value":10}')"
+check "run Approval (timer first)" timeout "$(output_of Approval '{"timeout_ms":50}')"
+check "run Parent" '["Hi, a!","Hi, b!"]' "$(output_of Parent '["a","b"]')"
+check "run RetryFlaky (succeeds)" "ok after 2 failures" "$(output_of RetryFlaky '{"fail_times":2,"max_attempts":3}')"
+check "run RetryFlaky (exhausted)" '{"error":"flaky failure 3","executions":1,"instance":"rf","status":"Failed"}' \
+  "$("$cli" run RetryFlaky '{"fail_times":3,"max_attempts":3}' --id rf)"
+check "run Saga (committed)" committed "$(output_of Saga '{"amount":10,"fail_credit":false}')"
+check "run Saga (compensated)" compensated "$(output_of Saga '{"amount":10,"fail_credit":true}')"
+
 # status, history, replay on the file
 contains "status of a running instance" '"custom_status":"waiting"' "$("$cli" status long --db "$db")"
 contains "status of a finished instance" '"output":"3"' "$("$cli" status c --db "$db")"

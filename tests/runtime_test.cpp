@@ -24,10 +24,10 @@ struct World {
     store = std::make_unique<SqliteProvider>(path, clock, ids);
     options.max_attempts = 3;
   }
-  StepDriver driver() {
-    return StepDriver(*store, registry, clock, options,
-                      [this](const RuntimeEvent& event) { seen.push_back(event); });
+  RuntimeObserver observer() {
+    return [this](const RuntimeEvent& event) { seen.push_back(event); };
   }
+  StepDriver driver() { return StepDriver(*store, registry, clock, options, observer()); }
   void start(const std::string& id, const std::string& name, const std::string& input,
              const std::string& version = {}) {
     store->enqueue_orchestrator_item(work::StartOrchestration{id, name, version, input, {}, 0}, 0);
@@ -165,18 +165,144 @@ TEST_CASE("a runtime restarted on the same file resumes every unfinished instanc
     World first(path);
     first.start("a", "Chain", R"({"steps":3,"value":0})");
     first.start("b", "LongTimer", "");
+    first.start("c", "Approval", R"({"timeout_ms":7200000})");
     StepDriver driver = first.driver();
-    for (int i = 0; i < 3; ++i) driver.step();  // stop part way: a "crash"
+    for (int i = 0; i < 5; ++i) driver.step();  // stop part way: a "crash"
+    // One activity fetched and never acked: the crashed worker held its lock.
+    first.store->fetch_work_item(first.options.worker_lock_timeout_ms);
   }
   {
     World second(path);
     second.clock.advance(3'600'000);
     StepDriver driver = second.driver();
     driver.run_until_idle();
-    CHECK(second.info("a").output == "3");
-    CHECK(second.info("b").output == "done");
+    CHECK(second.info("a").output == "3");     // activities resumed, the held one after expiry
+    CHECK(second.info("b").output == "done");  // the timer survived the restart
+    CHECK(second.info("c").state == RuntimeState::Running);
+    second.store->enqueue_orchestrator_item(work::ExternalRaised{"c", "Approve", "later"}, 0);
+    driver.run_until_idle();
+    CHECK(second.info("c").output == "approved:later");  // the event wait survived too
   }
   std::remove(path.c_str());
   std::remove((path + "-wal").c_str());
   std::remove((path + "-shm").c_str());
+}
+
+namespace {
+
+int count_kind(const History& history, EventKind kind) {
+  return static_cast<int>(std::count_if(history.begin(), history.end(),
+                                        [kind](const Event& e) { return e.kind() == kind; }));
+}
+
+}  // namespace
+
+TEST_CASE("duplicate completions collapse to one", "[runtime]") {
+  World world;
+  world.start("d", "HelloWorld", "Ada", "1.0.0");
+  OrchestrationDispatcher orchestrations(*world.store, world.registry, world.clock, world.options,
+                                         world.observer());
+  REQUIRE(orchestrations.step());
+  auto item = world.store->fetch_work_item(1000);
+  REQUIRE(item.has_value());
+  work::ActivityCompleted done{"d", 1, item->item.id, "Hello, Ada!"};
+  world.store->ack_work_item(item->lock_token, WorkItem{done});
+  world.store->enqueue_orchestrator_item(done, 0);  // delivered twice (at-least-once)
+  world.store->enqueue_orchestrator_item(done, 0);
+  REQUIRE(orchestrations.step());
+  History history = world.store->read("d");
+  CHECK(count_kind(history, EventKind::ActivityCompleted) == 1);
+  CHECK(world.info("d").output == "Hello, Ada!");
+  CHECK(world.count(RuntimeEvent::Kind::Dropped) == 2);
+}
+
+TEST_CASE("events after continue-as-new go to the latest execution", "[runtime]") {
+  World world;
+  world.registry.register_orchestration("Rounds", [](OrchestrationContext& ctx,
+                                                     std::string round) -> Task<std::string> {
+    std::string got = co_await ctx.schedule_wait("Next");
+    if (round == "2") co_return "round 2 got " + got;
+    co_await ctx.continue_as_new("2");
+    co_return "";
+  });
+  world.start("r", "Rounds", "1");
+  StepDriver driver = world.driver();
+  driver.run_until_idle();
+  world.store->enqueue_orchestrator_item(work::ExternalRaised{"r", "Next", "first"}, 0);
+  driver.run_until_idle();
+  CHECK(world.info("r").current_execution_id == 2);
+  world.store->enqueue_orchestrator_item(work::ExternalRaised{"r", "Next", "second"}, 0);
+  driver.run_until_idle();
+  CHECK(world.info("r").output == "round 2 got second");
+  CHECK(count_kind(world.store->read_execution("r", 1), EventKind::ExternalEvent) == 1);
+  CHECK(count_kind(world.store->read_execution("r", 2), EventKind::ExternalEvent) == 1);
+}
+
+TEST_CASE("an instance started on an older version replays it after a newer one is registered",
+          "[runtime][versioning]") {
+  std::string path = "/tmp/duroxide-runtime-version-test.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  auto v1 = [](OrchestrationContext& ctx, std::string in) -> Task<std::string> {
+    std::string a = co_await ctx.schedule_activity("Hello", in);
+    co_return "v1:" + a;
+  };
+  {
+    World old_code(path);
+    old_code.registry = Registry();
+    old_code.registry.register_orchestration("Greeter", v1);
+    old_code.registry.register_activity("Hello", [](ActivityContext&, const std::string& n) {
+      return "Hello, " + n + "!";
+    });
+    old_code.start("g", "Greeter", "Ada");
+    OrchestrationDispatcher orchestrations(*old_code.store, old_code.registry, old_code.clock,
+                                           old_code.options);
+    REQUIRE(orchestrations.step());  // scheduled on 1.0.0; the deploy happens now
+  }
+  {
+    World new_code(path);
+    new_code.registry = Registry();
+    new_code.registry.register_orchestration("Greeter", v1);
+    new_code.registry.register_orchestration(
+        "Greeter", "2.0.0", [](OrchestrationContext&, std::string in) -> Task<std::string> {
+          co_return "v2:" + in;
+        });
+    new_code.registry.register_activity("Hello", [](ActivityContext&, const std::string& n) {
+      return "Hello, " + n + "!";
+    });
+    new_code.start("fresh", "Greeter", "Bob");
+    StepDriver driver = new_code.driver();
+    driver.run_until_idle();
+    CHECK(new_code.info("g").output == "v1:Hello, Ada!");
+    CHECK(new_code.info("g").orchestration_version == "1.0.0");
+    CHECK(new_code.info("fresh").output == "v2:Bob");
+    CHECK(replay_history(new_code.registry, "g", 1, new_code.store->read("g")).deterministic);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+}
+
+TEST_CASE("lock expiry during an activity: another worker takes over, one completion wins",
+          "[runtime]") {
+  World world;
+  world.start("e", "HelloWorld", "Ada", "1.0.0");
+  OrchestrationDispatcher orchestrations(*world.store, world.registry, world.clock, world.options);
+  REQUIRE(orchestrations.step());
+  // Worker A takes the activity and stalls past its lock.
+  auto stalled = world.store->fetch_work_item(1000);
+  REQUIRE(stalled.has_value());
+  world.clock.advance(1001);
+  // Worker B takes it over and completes it.
+  WorkerDispatcher worker_b(*world.store, world.registry, world.clock, world.options);
+  REQUIRE(worker_b.step());
+  // Worker A finally finishes: its ack fails and changes nothing.
+  try {
+    world.store->ack_work_item(stalled->lock_token,
+                               WorkItem{work::ActivityCompleted{"e", 1, stalled->item.id, "late"}});
+    FAIL("the stale ack succeeded");
+  } catch (const ProviderError& error) {
+    CHECK(error.kind() == ProviderErrorKind::InvalidLock);
+  }
+  REQUIRE(orchestrations.step());
+  History history = world.store->read("e");
+  CHECK(count_kind(history, EventKind::ActivityCompleted) == 1);
+  CHECK(world.info("e").output == "Hello, Ada!");
 }
