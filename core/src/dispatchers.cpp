@@ -104,28 +104,24 @@ std::int64_t unregistered_backoff(const RuntimeOptions& options, std::uint32_t a
 OrchestrationDispatcher::OrchestrationDispatcher(Provider& provider, const Registry& registry,
                                                  Clock& clock, RuntimeOptions options,
                                                  RuntimeObserver observer)
-    : provider_(provider),
-      registry_(registry),
-      clock_(clock),
-      options_(options),
-      observer_(std::move(observer)) {}
-
-void OrchestrationDispatcher::notify(RuntimeEvent::Kind kind, const std::string& instance,
-                                     std::string message) {
-  if (observer_) observer_({kind, instance, std::move(message)});
-}
+    : context_{provider, registry, clock, options, std::move(observer)} {}
 
 bool OrchestrationDispatcher::step() {
+  Provider& provider = context_.provider;
+  const Registry& registry = context_.registry;
+  const RuntimeOptions& options = context_.options;
+  auto notify = [this](RuntimeEvent::Kind kind, const std::string& instance,
+                       std::string message) { context_.notify(kind, instance, std::move(message)); };
   std::optional<OrchestrationItem> fetched;
   try {
-    fetched = provider_.fetch_orchestration_item(options_.orchestration_lock_timeout_ms);
+    fetched = provider.fetch_orchestration_item(options.orchestration_lock_timeout_ms);
   } catch (const ProviderError& error) {
     notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
     return false;
   }
   if (!fetched) return false;
   OrchestrationItem& item = *fetched;
-  const TimestampMs now = clock_.now_ms();
+  const TimestampMs now = context_.clock.now_ms();
 
   ExecutionId execution = item.execution_id == 0 ? 1 : item.execution_id;
   History history = std::move(item.history);
@@ -193,33 +189,33 @@ bool OrchestrationDispatcher::step() {
     ack.metadata = stored_metadata(history, item);
   } else if (item.corruption) {
     fail_instance(ErrorDetails::poison("corrupted history or message (" + *item.corruption + ")",
-                                       item.attempt_count, options_.max_attempts),
+                                       item.attempt_count, options.max_attempts),
                   /*can_append=*/false);
-  } else if (item.attempt_count > options_.max_attempts) {
+  } else if (item.attempt_count > options.max_attempts) {
     fail_instance(
-        ErrorDetails::poison("orchestration item", item.attempt_count, options_.max_attempts),
+        ErrorDetails::poison("orchestration item", item.attempt_count, options.max_attempts),
         /*can_append=*/true);
   } else {
     std::optional<Target> target = target_of(history, item.messages);
     bool registered =
         !target || (history.empty()
-                        ? registry_.resolve_for_start(target->name, target->version).has_value()
-                        : registry_.find_orchestration(target->name, target->version) != nullptr);
-    if (!registered && item.attempt_count < options_.max_attempts) {
+                        ? registry.resolve_for_start(target->name, target->version).has_value()
+                        : registry.find_orchestration(target->name, target->version) != nullptr);
+    if (!registered && item.attempt_count < options.max_attempts) {
       // Another node may have this code: back off and let it (or a redeploy) take it.
-      std::int64_t delay = unregistered_backoff(options_, item.attempt_count);
+      std::int64_t delay = unregistered_backoff(options, item.attempt_count);
       notify(RuntimeEvent::Kind::Unregistered, item.instance,
              "orchestration " + target->name + " " + target->version +
                  " is not registered here; retrying in " + std::to_string(delay) + " ms");
       try {
-        provider_.abandon_orchestration_item(item.lock_token, delay, false);
+        provider.abandon_orchestration_item(item.lock_token, delay, false);
       } catch (const ProviderError& error) {
         notify(RuntimeEvent::Kind::ProviderError, item.instance, error.what());
       }
       return true;
     }
     TurnInput input{item.instance, execution, std::move(history), std::move(item.messages), now};
-    TurnResult result = run_turn(registry_, input);
+    TurnResult result = run_turn(registry, input);
     for (const auto& line : result.logs) {
       if (!line.replaying) notify(RuntimeEvent::Kind::Log, item.instance, line.message);
     }
@@ -235,14 +231,14 @@ bool OrchestrationDispatcher::step() {
   }
 
   try {
-    provider_.ack_orchestration_item(item.lock_token, ack);
+    provider.ack_orchestration_item(item.lock_token, ack);
   } catch (const ProviderError& error) {
     if (error.kind() == ProviderErrorKind::InvalidLock) {
       notify(RuntimeEvent::Kind::LockLost, item.instance, error.what());
     } else {
       notify(RuntimeEvent::Kind::ProviderError, item.instance, error.what());
       try {
-        provider_.abandon_orchestration_item(item.lock_token, 0, false);
+        provider.abandon_orchestration_item(item.lock_token, 0, false);
       } catch (const ProviderError&) {
         // The lock expires on its own; the item is then fetched again.
       }
@@ -256,22 +252,17 @@ bool OrchestrationDispatcher::step() {
 WorkerDispatcher::WorkerDispatcher(Provider& provider, const Registry& registry, Clock& clock,
                                    RuntimeOptions options, RuntimeObserver observer,
                                    ActivityLeases* leases)
-    : provider_(provider),
-      registry_(registry),
-      clock_(clock),
-      options_(options),
-      observer_(std::move(observer)),
-      leases_(leases) {}
-
-void WorkerDispatcher::notify(RuntimeEvent::Kind kind, const std::string& instance,
-                              std::string message) {
-  if (observer_) observer_({kind, instance, std::move(message)});
-}
+    : context_{provider, registry, clock, options, std::move(observer)}, leases_(leases) {}
 
 bool WorkerDispatcher::step() {
+  Provider& provider = context_.provider;
+  const Registry& registry = context_.registry;
+  const RuntimeOptions& options = context_.options;
+  auto notify = [this](RuntimeEvent::Kind kind, const std::string& instance,
+                       std::string message) { context_.notify(kind, instance, std::move(message)); };
   std::optional<WorkerItem> fetched;
   try {
-    fetched = provider_.fetch_work_item(options_.worker_lock_timeout_ms);
+    fetched = provider.fetch_work_item(options.worker_lock_timeout_ms);
   } catch (const ProviderError& error) {
     notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
     // A corrupted row was parked: that was work, and the queue may hold more.
@@ -284,18 +275,18 @@ bool WorkerDispatcher::step() {
   };
 
   std::optional<WorkItem> completion;
-  const ActivityFn* fn = registry_.find_activity(task.name);
-  if (fetched->attempt_count > options_.max_attempts) {
+  const ActivityFn* fn = registry.find_activity(task.name);
+  if (fetched->attempt_count > options.max_attempts) {
     notify(RuntimeEvent::Kind::Poison, task.instance, "activity " + task.name + " is poison");
     completion = failed(ErrorDetails::poison("activity " + task.name, fetched->attempt_count,
-                                             options_.max_attempts));
-  } else if (!fn && fetched->attempt_count < options_.max_attempts) {
-    std::int64_t delay = unregistered_backoff(options_, fetched->attempt_count);
+                                             options.max_attempts));
+  } else if (!fn && fetched->attempt_count < options.max_attempts) {
+    std::int64_t delay = unregistered_backoff(options, fetched->attempt_count);
     notify(RuntimeEvent::Kind::Unregistered, task.instance,
            "activity " + task.name + " is not registered here; retrying in " +
                std::to_string(delay) + " ms");
     try {
-      provider_.abandon_work_item(fetched->lock_token, delay, false);
+      provider.abandon_work_item(fetched->lock_token, delay, false);
     } catch (const ProviderError& error) {
       notify(RuntimeEvent::Kind::ProviderError, task.instance, error.what());
     }
@@ -335,7 +326,7 @@ bool WorkerDispatcher::step() {
   }
 
   try {
-    provider_.ack_work_item(fetched->lock_token, completion);
+    provider.ack_work_item(fetched->lock_token, completion);
   } catch (const ProviderError& error) {
     if (error.kind() == ProviderErrorKind::InvalidLock) {
       // Cancelled (removed by its orchestration) or expired and taken by another worker.
@@ -343,7 +334,7 @@ bool WorkerDispatcher::step() {
     } else {
       notify(RuntimeEvent::Kind::ProviderError, task.instance, error.what());
       try {
-        provider_.abandon_work_item(fetched->lock_token, 0, false);
+        provider.abandon_work_item(fetched->lock_token, 0, false);
       } catch (const ProviderError&) {
         // The lock expires on its own; the item is then fetched again.
       }

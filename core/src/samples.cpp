@@ -47,14 +47,21 @@ Task<std::string> hello_world_v2(OrchestrationContext&, std::string name) {
   co_return "Hi, " + name + "!";
 }
 
+// Joins the futures and returns their results as a JSON array in input order;
+// the first failure fails the whole.
+Task<std::string> join_as_json_array(OrchestrationContext& ctx,
+                                     std::vector<DurableFuture> futures) {
+  Json out = Json::array();
+  for (const auto& result : co_await ctx.join(std::move(futures))) out.push_back(result.get());
+  co_return out.dump();
+}
+
 Task<std::string> fan_out_fan_in(OrchestrationContext& ctx, std::string input) {
   std::vector<DurableFuture> greetings;
   for (auto& name : names_field("FanOutFanIn", input)) {
     greetings.push_back(ctx.schedule_activity("Hello", name));
   }
-  Json out = Json::array();
-  for (const auto& result : co_await ctx.join(std::move(greetings))) out.push_back(result.get());
-  co_return out.dump();
+  co_return co_await join_as_json_array(ctx, std::move(greetings));
 }
 
 Task<std::string> chain(OrchestrationContext& ctx, std::string input) {
@@ -94,9 +101,7 @@ Task<std::string> parent(OrchestrationContext& ctx, std::string input) {
   for (auto& name : names_field("Parent", input)) {
     children.push_back(ctx.schedule_sub_orchestration("HelloWorld", name));
   }
-  Json out = Json::array();
-  for (const auto& result : co_await ctx.join(std::move(children))) out.push_back(result.get());
-  co_return out.dump();
+  co_return co_await join_as_json_array(ctx, std::move(children));
 }
 
 Task<std::string> retry_flaky(OrchestrationContext& ctx, std::string input) {

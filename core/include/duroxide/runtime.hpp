@@ -53,6 +53,19 @@ struct RuntimeEvent {
 };
 using RuntimeObserver = std::function<void(const RuntimeEvent&)>;
 
+// What both dispatchers work with.
+struct DispatcherContext {
+  Provider& provider;
+  const Registry& registry;
+  Clock& clock;
+  RuntimeOptions options;
+  RuntimeObserver observer;
+
+  void notify(RuntimeEvent::Kind kind, const std::string& instance, std::string message) const {
+    if (observer) observer({kind, instance, std::move(message)});
+  }
+};
+
 class OrchestrationDispatcher {
  public:
   OrchestrationDispatcher(Provider& provider, const Registry& registry, Clock& clock,
@@ -60,12 +73,7 @@ class OrchestrationDispatcher {
   bool step();
 
  private:
-  void notify(RuntimeEvent::Kind kind, const std::string& instance, std::string message);
-  Provider& provider_;
-  const Registry& registry_;
-  Clock& clock_;
-  RuntimeOptions options_;
-  RuntimeObserver observer_;
+  DispatcherContext context_;
 };
 
 // Keeps the locks of running activities alive while they run (the threaded
@@ -88,12 +96,7 @@ class WorkerDispatcher {
   bool step();
 
  private:
-  void notify(RuntimeEvent::Kind kind, const std::string& instance, std::string message);
-  Provider& provider_;
-  const Registry& registry_;
-  Clock& clock_;
-  RuntimeOptions options_;
-  RuntimeObserver observer_;
+  DispatcherContext context_;
   ActivityLeases* leases_;
 };
 
