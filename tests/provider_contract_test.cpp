@@ -1,0 +1,582 @@
+// The provider contract (../shared/PROVIDER_CONTRACT.md), hot path: atomicity,
+// instance locking, worker queue, timers, executions, poison, errors.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "provider_suite.hpp"
+
+using namespace duroxide;
+using namespace duroxide::testing;
+
+// ---------------------------------------------------------------- atomicity
+
+TEST_CASE("contract: a failed ack writes nothing and keeps the lock", "[provider][atomicity]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("i"), 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck bad;
+  bad.history_delta = {started_event(), started_event()};  // duplicate event id 1
+  bad.worker_items = {activity("i", 2)};
+  bad.orchestrator_items = {{work::ExternalRaised{"other", "e", ""}, 0}};
+  bad.metadata = metadata();
+  CHECK(provider_error_kind([&] { f.provider().ack_orchestration_item(item.lock_token, bad); }) ==
+        ProviderErrorKind::Conflict);
+  CHECK(f.provider().read("i").empty());
+  CHECK_FALSE(f.management().get_instance_info("i").has_value());
+  CHECK_FALSE(f.provider().fetch_work_item(1000).has_value());
+  CHECK_FALSE(f.provider().fetch_orchestration_item(1000).has_value());  // lock still held
+  OrchestrationAck good;
+  good.history_delta = {started_event()};
+  good.metadata = metadata();
+  f.provider().ack_orchestration_item(item.lock_token, good);  // the same token still works
+  CHECK(f.provider().read("i").size() == 1);
+}
+
+TEST_CASE("contract: of two acks with one token exactly one succeeds", "[provider][atomicity]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("i"), 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+  CHECK(provider_error_kind([&] { f.provider().ack_orchestration_item(item.lock_token, ack); }) ==
+        ProviderErrorKind::InvalidLock);
+  CHECK(f.provider().read("i").size() == 1);
+}
+
+TEST_CASE("contract: the instance lock is released only by ack or abandon",
+          "[provider][atomicity][locking]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("i"), 0);
+  OrchestrationItem first = fetch(f);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "e", ""}, 0);
+  CHECK_FALSE(f.provider().fetch_orchestration_item(30'000).has_value());
+  f.provider().abandon_orchestration_item(first.lock_token, 0, false);
+  OrchestrationItem second = fetch(f);
+  CHECK(second.instance == "i");
+  CHECK(second.messages.size() == 2);
+  CHECK(second.lock_token != first.lock_token);
+}
+
+// ---------------------------------------------------------------- locking
+
+TEST_CASE("contract: a fetch returns all visible messages of one instance as a batch",
+          "[provider][locking]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("i"), 0);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "a", "1"}, 0);
+  f.provider().enqueue_orchestrator_item(work::QueueMessage{"i", "q", "2"}, 0);
+  OrchestrationItem item = fetch(f);
+  REQUIRE(item.messages.size() == 3);
+  CHECK(std::holds_alternative<work::StartOrchestration>(item.messages[0]));
+  CHECK(std::get<work::ExternalRaised>(item.messages[1]).data == "1");
+  CHECK(std::get<work::QueueMessage>(item.messages[2]).data == "2");
+  CHECK(item.execution_id == 0);
+  CHECK(item.history.empty());
+}
+
+TEST_CASE("contract: tokens are unique; unknown or stale tokens are rejected",
+          "[provider][locking]") {
+  FOR_EACH_PROVIDER(f);
+  std::set<std::string> tokens;
+  for (int i = 0; i < 5; ++i) {
+    f.provider().enqueue_orchestrator_item(start_item("i" + std::to_string(i)), 0);
+  }
+  for (int i = 0; i < 5; ++i) tokens.insert(fetch(f).lock_token);
+  CHECK(tokens.size() == 5);
+  OrchestrationAck ack;
+  CHECK(provider_error_kind([&] { f.provider().ack_orchestration_item("no-such-token", ack); }) ==
+        ProviderErrorKind::InvalidLock);
+  CHECK(provider_error_kind(
+            [&] { f.provider().abandon_orchestration_item("no-such-token", 0, false); }) ==
+        ProviderErrorKind::InvalidLock);
+  CHECK(provider_error_kind([&] { f.provider().ack_orchestration_item("", ack); }) ==
+        ProviderErrorKind::InvalidLock);
+}
+
+TEST_CASE("contract: messages that arrive while locked survive the ack", "[provider][locking]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "i");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "first", ""}, 0);
+  OrchestrationItem item = fetch(f);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "late", ""}, 0);
+  OrchestrationAck ack;
+  ack.execution_id = 1;
+  ack.history_delta = {Event{2, 0, 0, events::ExternalEvent{"first", ""}}};
+  ack.metadata = metadata();
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+  OrchestrationItem next = fetch(f);
+  REQUIRE(next.messages.size() == 1);
+  CHECK(std::get<work::ExternalRaised>(next.messages[0]).name == "late");
+  CHECK(next.history.size() == 2);
+}
+
+TEST_CASE("contract: locks on different instances are independent", "[provider][locking]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("a"), 0);
+  f.provider().enqueue_orchestrator_item(start_item("b"), 0);
+  OrchestrationItem a = fetch(f);
+  OrchestrationItem b = fetch(f);
+  CHECK(a.instance != b.instance);
+  f.provider().abandon_orchestration_item(b.lock_token, 0, false);
+  CHECK(fetch(f).instance == b.instance);  // a is still locked
+}
+
+TEST_CASE("contract: an expired lock frees the instance and its old ack changes nothing",
+          "[provider][locking]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("i"), 0);
+  OrchestrationItem first = fetch(f, 1000);
+  f.clock.advance(999);
+  CHECK_FALSE(f.provider().fetch_orchestration_item(1000).has_value());
+  f.clock.advance(2);
+  OrchestrationItem second = fetch(f, 1000);
+  CHECK(second.instance == "i");
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  CHECK(provider_error_kind([&] { f.provider().ack_orchestration_item(first.lock_token, ack); }) ==
+        ProviderErrorKind::InvalidLock);
+  CHECK(f.provider().read("i").empty());
+  f.provider().ack_orchestration_item(second.lock_token, ack);
+  CHECK(f.provider().read("i").size() == 1);
+}
+
+TEST_CASE("contract: renewing an instance lock extends it", "[provider][locking]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("i"), 0);
+  OrchestrationItem item = fetch(f, 1000);
+  f.clock.advance(900);
+  f.provider().renew_orchestration_item_lock(item.lock_token, 1000);
+  f.clock.advance(900);
+  CHECK_FALSE(f.provider().fetch_orchestration_item(1000).has_value());
+  f.clock.advance(200);
+  CHECK(provider_error_kind([&] { f.provider().renew_orchestration_item_lock(item.lock_token, 1000); }) ==
+        ProviderErrorKind::InvalidLock);
+}
+
+namespace {
+
+// Acks a fetched batch of starts and raised events the way a runtime would,
+// appending one event per message; returns the data of the raised events.
+std::vector<std::string> ack_batch(Provider& provider, const OrchestrationItem& item) {
+  OrchestrationAck ack;
+  ack.execution_id = std::max<ExecutionId>(item.execution_id, 1);
+  EventId next_id = item.history.size() + 1;
+  std::vector<std::string> data;
+  for (const auto& message : item.messages) {
+    if (std::holds_alternative<work::StartOrchestration>(message)) {
+      ack.history_delta.push_back(started_event("Orch", next_id++));
+    } else {
+      const auto& raised = std::get<work::ExternalRaised>(message);
+      ack.history_delta.push_back(Event{next_id++, 0, 0, events::ExternalEvent{raised.name, raised.data}});
+      data.push_back(raised.data);
+    }
+  }
+  ack.metadata = metadata();
+  provider.ack_orchestration_item(item.lock_token, ack);
+  return data;
+}
+
+}  // namespace
+
+// Two logical fetchers interleave fetch / ack / stall steps chosen by a fixed
+// LCG. A stalled fetcher's lock expires and its late ack must fail; in the end
+// every message has been applied exactly once, in order.
+TEST_CASE("contract: interleaved fetchers never process a message twice",
+          "[provider][locking][contention]") {
+  FOR_EACH_PROVIDER(f);
+  const int kInstances = 6, kMessagesEach = 5;
+  for (int i = 0; i < kInstances; ++i) {
+    std::string id = "i" + std::to_string(i);
+    f.provider().enqueue_orchestrator_item(start_item(id), 0);
+    for (int m = 0; m < kMessagesEach; ++m) {
+      f.provider().enqueue_orchestrator_item(work::ExternalRaised{id, "e", std::to_string(m)}, 0);
+    }
+  }
+  std::uint64_t state = 42;
+  auto next = [&state](std::uint64_t bound) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 33) % bound;
+  };
+  std::map<std::string, std::vector<std::string>> consumed;
+  std::optional<OrchestrationItem> held[2];
+  bool stale[2] = {false, false};
+  std::set<std::string> locked_now;
+  int stale_acks_rejected = 0;
+  for (int step = 0; step < 300; ++step) {
+    int who = static_cast<int>(next(2));
+    auto& slot = held[who];
+    if (!slot) {
+      slot = f.provider().fetch_orchestration_item(1000);
+      if (slot) CHECK(locked_now.insert(slot->instance).second);  // never locked twice at once
+      stale[who] = false;
+    } else if (stale[who]) {
+      CHECK(provider_error_kind([&] { ack_batch(f.provider(), *slot); }) ==
+            ProviderErrorKind::InvalidLock);
+      ++stale_acks_rejected;
+      slot.reset();
+    } else if (next(6) == 0) {
+      f.clock.advance(1001);  // the fetchers stall: their locks expire
+      locked_now.clear();
+      stale[0] = held[0].has_value();
+      stale[1] = held[1].has_value();
+    } else {
+      auto data = ack_batch(f.provider(), *slot);
+      auto& list = consumed[slot->instance];
+      list.insert(list.end(), data.begin(), data.end());
+      locked_now.erase(slot->instance);
+      slot.reset();
+    }
+  }
+  for (int who = 0; who < 2; ++who) {
+    if (held[who] && !stale[who]) f.provider().abandon_orchestration_item(held[who]->lock_token, 0, false);
+  }
+  f.clock.advance(1001);
+  while (auto item = f.provider().fetch_orchestration_item(1000)) {
+    auto data = ack_batch(f.provider(), *item);
+    auto& list = consumed[item->instance];
+    list.insert(list.end(), data.begin(), data.end());
+  }
+  CHECK(stale_acks_rejected > 0);
+  std::vector<std::string> expected;
+  for (int m = 0; m < kMessagesEach; ++m) expected.push_back(std::to_string(m));
+  REQUIRE(consumed.size() == static_cast<std::size_t>(kInstances));
+  for (const auto& [instance, data] : consumed) {
+    INFO(instance);
+    CHECK(data == expected);
+    CHECK(f.provider().read(instance).size() == static_cast<std::size_t>(kMessagesEach + 1));
+  }
+}
+
+// ---------------------------------------------------------------- worker queue
+
+namespace {
+
+// Puts activities 2..n+1 of instance i on the worker queue through an ack.
+void schedule_activities(ProviderUnderTest& f, const std::string& instance, int count) {
+  create_instance(f, instance);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{instance, "go", ""}, 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck ack;
+  for (int k = 0; k < count; ++k) {
+    ack.history_delta.push_back(
+        Event{static_cast<EventId>(2 + k), 0, 0, events::ActivityScheduled{"Act", "in"}});
+    ack.worker_items.push_back(activity(instance, 2 + k));
+  }
+  ack.metadata = metadata();
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+}
+
+}  // namespace
+
+TEST_CASE("contract: the worker queue is FIFO with peek-lock", "[provider][worker]") {
+  FOR_EACH_PROVIDER(f);
+  schedule_activities(f, "i", 3);
+  auto first = f.provider().fetch_work_item(1000);
+  auto second = f.provider().fetch_work_item(1000);
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(first->item.id == 2);
+  CHECK(second->item.id == 3);
+  CHECK(first->attempt_count == 1);
+  f.clock.advance(1001);  // both locks expire: visible again, oldest first
+  auto again = f.provider().fetch_work_item(1000);
+  REQUIRE(again);
+  CHECK(again->item.id == 2);
+  CHECK(again->attempt_count == 2);
+}
+
+TEST_CASE("contract: a worker ack with a completion enqueues it atomically",
+          "[provider][worker]") {
+  FOR_EACH_PROVIDER(f);
+  schedule_activities(f, "i", 2);
+  auto item = f.provider().fetch_work_item(1000);
+  REQUIRE(item);
+  f.provider().ack_work_item(item->lock_token,
+                             WorkItem{work::ActivityCompleted{"i", 1, item->item.id, "r"}});
+  OrchestrationItem next = fetch(f);
+  REQUIRE(next.messages.size() == 1);
+  CHECK(std::get<work::ActivityCompleted>(next.messages[0]).result == "r");
+  auto other = f.provider().fetch_work_item(1000);
+  REQUIRE(other);
+  f.provider().ack_work_item(other->lock_token, std::nullopt);  // no completion: just deleted
+  CHECK_FALSE(f.provider().fetch_work_item(1000).has_value());
+  CHECK(f.management().get_queue_depths().orchestrator_locked == 1);  // only the first
+}
+
+TEST_CASE("contract: worker lock renewal and its failures", "[provider][worker]") {
+  FOR_EACH_PROVIDER(f);
+  schedule_activities(f, "i", 3);
+  auto a = f.provider().fetch_work_item(1000);
+  REQUIRE(a);
+  f.clock.advance(900);
+  f.provider().renew_work_item_lock(a->lock_token, 1000);
+  f.clock.advance(900);
+  CHECK(f.provider().fetch_work_item(1000)->item.id == 3);  // a is still locked
+  CHECK(provider_error_kind([&] { f.provider().renew_work_item_lock("bogus", 1000); }) ==
+        ProviderErrorKind::InvalidLock);
+  f.provider().ack_work_item(a->lock_token, std::nullopt);
+  CHECK(provider_error_kind([&] { f.provider().renew_work_item_lock(a->lock_token, 1000); }) ==
+        ProviderErrorKind::InvalidLock);  // after ack
+  auto c = f.provider().fetch_work_item(100);
+  REQUIRE(c);
+  CHECK(c->item.id == 4);
+  f.clock.advance(101);
+  CHECK(provider_error_kind([&] { f.provider().renew_work_item_lock(c->lock_token, 1000); }) ==
+        ProviderErrorKind::InvalidLock);  // after expiry
+}
+
+TEST_CASE("contract: cancelled activities are removed by the orchestration ack",
+          "[provider][worker][cancel]") {
+  FOR_EACH_PROVIDER(f);
+  schedule_activities(f, "i", 2);
+  auto running = f.provider().fetch_work_item(30'000);
+  REQUIRE(running);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "stop", ""}, 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck ack;
+  ack.execution_id = 1;
+  ack.history_delta = {Event{4, 0, 0, events::ExternalEvent{"stop", ""}},
+                       Event{5, 2, 0, events::ActivityCancelRequested{"stop"}},
+                       Event{6, 0, 0, events::ActivityScheduled{"Act", "x"}},
+                       Event{7, 6, 0, events::ActivityCancelRequested{"dropped"}}};
+  // Activity 6 is scheduled and cancelled in the same ack: inserted first, then removed.
+  ack.worker_items = {activity("i", 6)};
+  ack.cancelled_activities = {{"i", 1, 2}, {"i", 1, 6}, {"i", 1, 99}};  // 99 does not exist
+  ack.metadata = metadata();
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+  // The running one lost its lock by "lock stealing": renew and ack fail, permanently.
+  CHECK(provider_error_kind([&] { f.provider().renew_work_item_lock(running->lock_token, 1000); }) ==
+        ProviderErrorKind::InvalidLock);
+  try {
+    f.provider().ack_work_item(running->lock_token, std::nullopt);
+    FAIL("ack after removal succeeded");
+  } catch (const ProviderError& error) {
+    CHECK(error.kind() == ProviderErrorKind::InvalidLock);
+    CHECK_FALSE(error.retryable());
+  }
+  auto left = f.provider().fetch_work_item(1000);
+  REQUIRE(left);
+  CHECK(left->item.id == 3);  // only the activity that was not cancelled
+  CHECK_FALSE(f.provider().fetch_work_item(1000).has_value());
+}
+
+TEST_CASE("contract: abandoning a work item releases it, optionally delayed",
+          "[provider][worker]") {
+  FOR_EACH_PROVIDER(f);
+  schedule_activities(f, "i", 1);
+  auto item = f.provider().fetch_work_item(30'000);
+  REQUIRE(item);
+  f.provider().abandon_work_item(item->lock_token, 0, false);
+  auto again = f.provider().fetch_work_item(30'000);
+  REQUIRE(again);
+  f.provider().abandon_work_item(again->lock_token, 500, false);
+  CHECK_FALSE(f.provider().fetch_work_item(30'000).has_value());
+  f.clock.advance(500);
+  auto later = f.provider().fetch_work_item(30'000);
+  REQUIRE(later);
+  CHECK(later->attempt_count == 3);
+}
+
+// ---------------------------------------------------------------- timers, executions
+
+TEST_CASE("contract: delayed orchestrator items become visible on the injected clock",
+          "[provider][timers]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "i");
+  f.provider().enqueue_orchestrator_item(work::TimerFired{"i", 1, 2, 0}, 5000);
+  CHECK_FALSE(f.provider().fetch_orchestration_item(1000).has_value());
+  CHECK(f.management().get_queue_depths().orchestrator_delayed == 1);
+  f.clock.advance(4999);
+  CHECK_FALSE(f.provider().fetch_orchestration_item(1000).has_value());
+  f.clock.advance(1);
+  CHECK(fetch(f).messages.size() == 1);
+}
+
+TEST_CASE("contract: executions are isolated and continue-as-new starts a new one",
+          "[provider][executions]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "early", ""}, 0);
+  CHECK_FALSE(f.management().get_instance_info("i").has_value());  // enqueue never creates
+  create_instance(f, "i");
+  REQUIRE(f.management().get_instance_info("i").has_value());
+  for (ExecutionId execution = 1; execution <= 3; ++execution) {
+    f.provider().enqueue_orchestrator_item(work::ContinueAsNew{"i", "Orch", "1.0.0", "x"}, 0);
+    OrchestrationItem item = fetch(f);
+    CHECK(item.execution_id == execution);
+    OrchestrationAck ack;
+    ack.execution_id = execution + 1;
+    ack.history_delta = {started_event(), Event{2, 0, 0, events::ExternalSubscribed{
+                                                             "exec" + std::to_string(execution + 1)}}};
+    ack.metadata = metadata();
+    f.provider().ack_orchestration_item(item.lock_token, ack);
+  }
+  CHECK(f.management().get_instance_info("i")->current_execution_id == 4);
+  History latest = f.provider().read("i");
+  REQUIRE(latest.size() == 2);
+  CHECK(latest[1].as<events::ExternalSubscribed>()->name == "exec4");
+  CHECK(f.management().read_execution("i", 1).size() == 1);  // older executions stay readable
+  CHECK(f.management().read_execution("i", 2)[1].as<events::ExternalSubscribed>()->name ==
+        "exec2");
+  CHECK(f.management().list_executions("i").size() == 4);
+  CHECK(provider_error_kind([&] { f.management().read_execution("i", 9); }) ==
+        ProviderErrorKind::NotFound);
+}
+
+TEST_CASE("contract: messages for an instance that does not exist never block others",
+          "[provider][executions]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"ghost", "e", ""}, 0);
+  f.provider().enqueue_orchestrator_item(work::CancelInstance{"ghost2", "r"}, 0);
+  f.provider().enqueue_orchestrator_item(start_item("real"), 0);
+  OrchestrationItem item = fetch(f);
+  CHECK(item.instance == "real");
+  CHECK(f.management().get_queue_depths().parked == 2);
+  CHECK_FALSE(f.management().get_instance_info("ghost").has_value());
+}
+
+// ---------------------------------------------------------------- poison
+
+TEST_CASE("contract: attempt counts for poison detection", "[provider][poison]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("i"), 0);
+  OrchestrationItem first = fetch(f, 1000);
+  CHECK(first.attempt_count == 1);
+  f.provider().abandon_orchestration_item(first.lock_token, 0, false);
+  OrchestrationItem second = fetch(f, 1000);
+  CHECK(second.attempt_count == 2);
+  f.clock.advance(1001);  // expiry counts as an attempt
+  OrchestrationItem third = fetch(f, 1000);
+  CHECK(third.attempt_count == 3);
+  f.provider().abandon_orchestration_item(third.lock_token, 0, /*ignore_attempt=*/true);
+  OrchestrationItem fourth = fetch(f, 1000);
+  CHECK(fourth.attempt_count == 3);  // the ignored attempt did not count
+  // A new message joins the batch with count 1; the batch reports the max.
+  f.provider().abandon_orchestration_item(fourth.lock_token, 0, false);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "e", ""}, 0);
+  OrchestrationItem batch = fetch(f, 1000);
+  CHECK(batch.messages.size() == 2);
+  CHECK(batch.attempt_count == 4);
+  // Never below zero: ignoring attempts repeatedly on a fresh message.
+  f.provider().abandon_orchestration_item(batch.lock_token, 0, true);
+  for (int i = 0; i < 6; ++i) {
+    OrchestrationItem again = fetch(f, 1000);
+    f.provider().abandon_orchestration_item(again.lock_token, 0, true);
+  }
+  CHECK(fetch(f, 1000).attempt_count == 4);  // ignored attempts leave the count where it was
+}
+
+// ---------------------------------------------------------------- errors
+
+TEST_CASE("contract: appending an event id that exists is rejected", "[provider][errors]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "i");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "e", ""}, 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck ack;
+  ack.history_delta = {Event{1, 0, 0, events::ExternalEvent{"e", ""}}};
+  ack.metadata = metadata();
+  try {
+    f.provider().ack_orchestration_item(item.lock_token, ack);
+    FAIL("duplicate event id accepted");
+  } catch (const ProviderError& error) {
+    CHECK(error.kind() == ProviderErrorKind::Conflict);
+    CHECK(std::string(error.what()).find("event id 1 already exists") != std::string::npos);
+    CHECK(error.operation() == "ack_orchestration_item");
+  }
+  CHECK(f.provider().read("i").size() == 1);
+}
+
+TEST_CASE("contract: bad arguments are rejected before anything is written",
+          "[provider][errors]") {
+  FOR_EACH_PROVIDER(f);
+  CHECK(provider_error_kind([&] { f.provider().fetch_orchestration_item(-1); }) ==
+        ProviderErrorKind::InvalidInput);
+  CHECK(provider_error_kind([&] {
+          f.provider().enqueue_orchestrator_item(work::ExternalRaised{"", "e", ""}, 0);
+        }) == ProviderErrorKind::InvalidInput);
+  CHECK(provider_error_kind([&] {
+          f.provider().enqueue_orchestrator_item(WorkItem{activity("i", 2)}, 0);
+        }) == ProviderErrorKind::InvalidInput);
+  CHECK(provider_error_kind([&] {
+          f.provider().enqueue_orchestrator_item(start_item("i"), limits::kMaxDelayMs + 1);
+        }) == ProviderErrorKind::InvalidInput);
+  QueueDepths depths = f.management().get_queue_depths();
+  CHECK(depths.orchestrator_visible + depths.orchestrator_delayed == 0);
+}
+
+#ifndef __EMSCRIPTEN__
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+TEST_CASE("contract: concurrent threads never process a message twice",
+          "[provider][locking][contention][threads]") {
+  const std::string kind = GENERATE(as<std::string>{}, "shared-provider", "one-per-thread");
+  INFO(kind);
+  std::string path = "/tmp/duroxide-provider-threads.db";
+  ProviderUnderTest::remove_files(path);
+  ManualClock clock;
+  SequentialIdSource ids_a{"a"}, ids_b{"b"}, ids_c{"c"};
+  std::vector<std::unique_ptr<SqliteProvider>> providers;
+  providers.push_back(std::make_unique<SqliteProvider>(path, clock, ids_a));
+  if (kind == "one-per-thread") {
+    providers.push_back(std::make_unique<SqliteProvider>(path, clock, ids_b));
+    providers.push_back(std::make_unique<SqliteProvider>(path, clock, ids_c));
+  }
+  const int kInstances = 20, kEach = 10;
+  for (int i = 0; i < kInstances; ++i) {
+    providers[0]->enqueue_orchestrator_item(start_item("t" + std::to_string(i)), 0);
+    for (int m = 0; m < kEach; ++m) {
+      providers[0]->enqueue_orchestrator_item(
+          work::ExternalRaised{"t" + std::to_string(i), "e", std::to_string(m)}, 0);
+    }
+  }
+  std::mutex seen_mutex;
+  std::map<std::string, std::vector<std::string>> seen;
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    Provider& provider = *providers[static_cast<std::size_t>(t) % providers.size()];
+    threads.emplace_back([&provider, &seen, &seen_mutex, &errors] {
+      for (int idle = 0; idle < 50;) {
+        std::optional<OrchestrationItem> item;
+        try {
+          item = provider.fetch_orchestration_item(60'000);
+        } catch (const ProviderError& error) {
+          if (!error.retryable()) ++errors;
+          ++idle;
+          continue;
+        }
+        if (!item) {
+          ++idle;
+          std::this_thread::yield();
+          continue;
+        }
+        std::vector<std::string> data;
+        try {
+          data = ack_batch(provider, *item);
+        } catch (const ProviderError&) {
+          ++errors;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(seen_mutex);
+        auto& list = seen[item->instance];
+        list.insert(list.end(), data.begin(), data.end());
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(errors.load() == 0);
+  REQUIRE(seen.size() == static_cast<std::size_t>(kInstances));
+  for (const auto& [instance, data] : seen) {
+    CHECK(data.size() == static_cast<std::size_t>(kEach));
+    CHECK(providers[0]->read(instance).size() == static_cast<std::size_t>(kEach + 1));
+  }
+  providers.clear();
+  ProviderUnderTest::remove_files(path);
+}
+#endif

@@ -1,0 +1,255 @@
+// The provider contract, cold path: listing, details, metrics, deletion,
+// pruning and custom status.
+#include <set>
+
+#include "provider_suite.hpp"
+
+using namespace duroxide;
+using namespace duroxide::testing;
+
+namespace {
+
+// Acks one more event on a running instance with the given metadata.
+void ack_event(ProviderUnderTest& f, const std::string& instance, EventData data,
+               ExecutionMetadata meta) {
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{instance, "tick", ""}, 0);
+  OrchestrationItem item = fetch(f);
+  REQUIRE(item.instance == instance);
+  OrchestrationAck ack;
+  ack.execution_id = item.execution_id;
+  ack.history_delta = {Event{item.history.size() + 1, 0, 0, std::move(data)}};
+  ack.metadata = std::move(meta);
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+}
+
+void complete(ProviderUnderTest& f, const std::string& instance, const std::string& parent = {}) {
+  ack_event(f, instance, events::OrchestrationCompleted{"done"},
+            metadata(RuntimeState::Completed, parent));
+}
+
+}  // namespace
+
+TEST_CASE("contract: list instances by status and filter with cursor paging",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  for (int i = 0; i < 25; ++i) {
+    f.clock.advance(10);  // distinct creation times, newest last
+    create_instance(f, "job-" + std::to_string(100 + i),
+                    i % 5 == 0 ? RuntimeState::Failed
+                               : (i % 2 ? RuntimeState::Completed : RuntimeState::Running));
+  }
+  create_instance(f, "other", RuntimeState::Running);
+  CHECK(f.management().count_instances({}) == 26);
+
+  std::vector<std::string> seen;
+  PageRequest page{{}, 10};
+  InstanceFilter jobs;
+  jobs.instance_prefix = "job-";
+  int pages = 0;
+  do {
+    InstancePage result = f.management().list_instances(jobs, page);
+    for (const auto& info : result.instances) seen.push_back(info.instance);
+    page.cursor = result.next_cursor;
+    ++pages;
+  } while (!page.cursor.empty() && pages < 10);
+  CHECK(pages == 3);
+  REQUIRE(seen.size() == 25);
+  CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == 25);  // no duplicates
+  CHECK(seen.front() == "job-124");  // newest first
+  CHECK(seen.back() == "job-100");
+
+  InstanceFilter failed;
+  failed.states = {RuntimeState::Failed};
+  CHECK(f.management().count_instances(failed) == 5);
+  InstancePage failures = f.management().list_instances(failed, {{}, 100});
+  REQUIRE(failures.instances.size() == 5);
+  CHECK(failures.instances[0].error->display_message() == "broke");
+  InstanceFilter done_or_failed;
+  done_or_failed.states = {RuntimeState::Completed, RuntimeState::Failed};
+  CHECK(f.management().count_instances(done_or_failed) == 15);
+  InstanceFilter by_name;
+  by_name.orchestration_name = "Nope";
+  CHECK(f.management().count_instances(by_name) == 0);
+  CHECK(provider_error_kind([&] { f.management().list_instances({}, {{}, 0}); }) ==
+        ProviderErrorKind::InvalidInput);
+  CHECK(provider_error_kind([&] { f.management().list_instances({}, {"garbage", 10}); }) ==
+        ProviderErrorKind::InvalidInput);
+}
+
+TEST_CASE("contract: instance and execution details, metrics and queue depths",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "a");
+  f.clock.advance(100);
+  complete(f, "a");
+  create_instance(f, "b");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"b", "later", ""}, 60'000);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"b", "now", ""}, 0);
+
+  InstanceInfo a = *f.management().get_instance_info("a");
+  CHECK(a.state == RuntimeState::Completed);
+  CHECK(a.output == "done");
+  CHECK(a.current_execution_id == 1);
+  CHECK(a.updated_at_ms - a.created_at_ms == 100);
+  CHECK_FALSE(f.management().get_instance_info("zzz").has_value());
+  ExecutionInfo execution = *f.management().get_execution_info("a", 1);
+  CHECK(execution.state == RuntimeState::Completed);
+  CHECK(execution.event_count == 2);
+  CHECK(execution.completed_at_ms - execution.started_at_ms == 100);
+  CHECK(f.management().read_execution("a", 1).back().is<events::OrchestrationCompleted>());
+
+  SystemMetrics metrics = f.management().get_system_metrics();
+  CHECK(metrics.total_instances == 2);
+  CHECK(metrics.running == 1);
+  CHECK(metrics.completed == 1);
+  CHECK(metrics.total_executions == 2);
+  CHECK(metrics.total_events == 3);
+  QueueDepths depths = f.management().get_queue_depths();
+  CHECK(depths.orchestrator_visible == 1);
+  CHECK(depths.orchestrator_delayed == 1);
+  OrchestrationItem held = fetch(f);
+  CHECK(f.management().get_queue_depths().orchestrator_locked == 1);
+  f.provider().abandon_orchestration_item(held.lock_token, 0, false);
+}
+
+TEST_CASE("contract: deleting an instance removes its whole tree", "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "root");
+  create_instance(f, "root::sub::1", RuntimeState::Running, "root");
+  create_instance(f, "root::sub::1::sub::1", RuntimeState::Running, "root::sub::1");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"root::sub::1", "e", ""}, 60'000);
+
+  CHECK(provider_error_kind([&] { f.management().delete_instance("root", false); }) ==
+        ProviderErrorKind::Conflict);  // running: needs force
+  CHECK(provider_error_kind([&] { f.management().delete_instance("root::sub::1", true); }) ==
+        ProviderErrorKind::Conflict);  // a child cannot go alone
+  CHECK(provider_error_kind([&] { f.management().delete_instance("nobody", true); }) ==
+        ProviderErrorKind::NotFound);
+  DeleteResult result = f.management().delete_instance("root", true);
+  CHECK(result.instances == 3);
+  CHECK(result.executions == 3);
+  CHECK(result.events == 3);
+  CHECK(result.queue_items == 1);
+  CHECK(f.management().count_instances({}) == 0);
+  CHECK(f.provider().read("root::sub::1").empty());
+  CHECK(f.management().get_queue_depths().orchestrator_delayed == 0);
+
+  create_instance(f, "root");  // the id can be reused
+  CHECK(f.management().get_instance_info("root")->state == RuntimeState::Running);
+}
+
+TEST_CASE("contract: a forced delete makes an in-flight ack fail instead of recreating",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "i");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "e", ""}, 0);
+  OrchestrationItem item = fetch(f);
+  f.management().delete_instance("i", true);
+  OrchestrationAck ack;
+  ack.history_delta = {Event{2, 0, 0, events::ExternalEvent{"e", ""}}};
+  ack.metadata = metadata();
+  CHECK(provider_error_kind([&] { f.provider().ack_orchestration_item(item.lock_token, ack); }) ==
+        ProviderErrorKind::InvalidLock);
+  CHECK_FALSE(f.management().get_instance_info("i").has_value());
+  CHECK(f.provider().read("i").empty());
+}
+
+TEST_CASE("contract: bulk delete skips running instances and honours the limit",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "done-1", RuntimeState::Completed);
+  create_instance(f, "done-2", RuntimeState::Failed);
+  f.clock.advance(1000);
+  TimestampMs cutoff = f.clock.now_ms();
+  f.clock.advance(1000);
+  create_instance(f, "done-3", RuntimeState::Completed);
+  create_instance(f, "running", RuntimeState::Running);
+
+  BulkDeleteRequest by_ids;
+  by_ids.instances = {"running", "done-3", "missing"};
+  CHECK(f.management().delete_instances(by_ids).instances == 1);  // only done-3
+  CHECK(f.management().get_instance_info("running").has_value());
+
+  BulkDeleteRequest older;
+  older.completed_before_ms = cutoff;
+  older.limit = 1;
+  CHECK(f.management().delete_instances(older).instances == 1);
+  CHECK(f.management().count_instances({}) == 2);
+  older.limit = 10;
+  CHECK(f.management().delete_instances(older).instances == 1);
+  CHECK(f.management().count_instances({}) == 1);  // the running one stays
+}
+
+TEST_CASE("contract: pruning keeps the current and running executions",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "c");
+  for (ExecutionId execution = 1; execution <= 4; ++execution) {
+    f.provider().enqueue_orchestrator_item(work::ContinueAsNew{"c", "Orch", "1.0.0", ""}, 0);
+    OrchestrationItem item = fetch(f);
+    OrchestrationAck ack;  // the previous execution ends continued-as-new, the next starts
+    ack.execution_id = execution + 1;
+    ack.history_delta = {started_event()};
+    ack.metadata = metadata();
+    f.provider().ack_orchestration_item(item.lock_token, ack);
+  }
+  // Executions 1..4 are still marked Running here (the acks above never ended them),
+  // so pruning must keep every one of them; only finished ones may go.
+  CHECK(f.management().prune_executions("c", 1) == 0);
+  CHECK(f.management().list_executions("c").size() == 5);
+  CHECK(provider_error_kind([&] { f.management().prune_executions("c", 0); }) ==
+        ProviderErrorKind::InvalidInput);
+  CHECK(provider_error_kind([&] { f.management().prune_executions("nobody", 1); }) ==
+        ProviderErrorKind::NotFound);
+
+  create_instance(f, "d");
+  for (ExecutionId execution = 1; execution <= 3; ++execution) {
+    // End the current execution as continued-as-new, then start the next.
+    ExecutionMetadata ended = metadata(RuntimeState::Completed);
+    ended.continued_as_new = true;
+    ack_event(f, "d", events::OrchestrationContinuedAsNew{"", ""}, ended);
+    f.provider().enqueue_orchestrator_item(work::ContinueAsNew{"d", "Orch", "1.0.0", ""}, 0);
+    OrchestrationItem item = fetch(f);
+    OrchestrationAck ack;
+    ack.execution_id = execution + 1;
+    ack.history_delta = {started_event()};
+    ack.metadata = metadata();
+    f.provider().ack_orchestration_item(item.lock_token, ack);
+  }
+  REQUIRE(f.management().list_executions("d").size() == 4);
+  CHECK(f.management().list_executions("d")[0].continued_as_new);
+  CHECK(f.management().prune_executions("d", 2) == 2);  // 1 and 2 go; 3 and current 4 stay
+  auto left = f.management().list_executions("d");
+  REQUIRE(left.size() == 2);
+  CHECK(left[0].execution_id == 3);
+  CHECK(left[1].execution_id == 4);
+  CHECK(provider_error_kind([&] { f.management().read_execution("d", 1); }) ==
+        ProviderErrorKind::NotFound);
+  CHECK(f.provider().read("d").size() == 1);
+}
+
+TEST_CASE("contract: custom status is versioned and can be polled", "[provider][custom_status]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "s");
+  CHECK(f.management().get_custom_status("s", std::nullopt)->version == 0);
+  CHECK_FALSE(f.management().get_custom_status("s", std::uint64_t{0}).has_value());
+  ExecutionMetadata set = metadata();
+  set.custom_status = "step 1";
+  set.custom_status_changed = true;
+  ack_event(f, "s", events::CustomStatusUpdated{"step 1"}, set);
+  CustomStatus first = *f.management().get_custom_status("s", std::uint64_t{0});
+  CHECK(first.status == std::optional<std::string>("step 1"));
+  CHECK(first.version == 1);
+  CHECK_FALSE(f.management().get_custom_status("s", std::uint64_t{1}).has_value());  // unchanged
+  ExecutionMetadata unchanged = metadata();  // another turn that does not touch it
+  unchanged.custom_status = "step 1";
+  ack_event(f, "s", events::ExternalEvent{"x", ""}, unchanged);
+  CHECK_FALSE(f.management().get_custom_status("s", std::uint64_t{1}).has_value());
+  ExecutionMetadata cleared = metadata();
+  cleared.custom_status_changed = true;
+  ack_event(f, "s", events::CustomStatusUpdated{std::nullopt}, cleared);
+  CustomStatus second = *f.management().get_custom_status("s", std::uint64_t{1});
+  CHECK_FALSE(second.status.has_value());
+  CHECK(second.version == 2);
+  CHECK_FALSE(f.management().get_custom_status("unknown", std::nullopt).has_value());
+}

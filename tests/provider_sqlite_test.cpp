@@ -1,0 +1,131 @@
+// SqliteProvider specifics: schema versioning, WAL, reopening, corrupted rows,
+// and SQLite errors as typed ProviderErrors.
+#include <sqlite3.h>
+
+#include "provider_suite.hpp"
+
+using namespace duroxide;
+using namespace duroxide::testing;
+
+namespace {
+
+// Runs SQL on a database file behind the provider's back (corruption, versions).
+void raw_exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  char* error = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  INFO((error ? error : ""));
+  sqlite3_free(error);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+std::string raw_query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  std::string out;
+  if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0)) {
+    out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("sqlite: schema version, WAL and reopening", "[provider][sqlite]") {
+  auto f = make_provider("sqlite-file");
+  CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
+  create_instance(*f, "kept");
+  f->sqlite.reset();
+  CHECK(raw_query(f->path, "PRAGMA user_version") == std::to_string(SqliteProvider::kSchemaVersion));
+  CHECK(raw_query(f->path, "PRAGMA journal_mode") == "wal");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->get_instance_info("kept").has_value());
+}
+
+TEST_CASE("sqlite: a database from a newer schema is refused untouched", "[provider][sqlite]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "kept");
+  f->sqlite.reset();
+  raw_exec(f->path, "PRAGMA user_version = 99");
+  try {
+    SqliteProvider newer(f->path, f->clock, f->ids);
+    FAIL("opened a newer database");
+  } catch (const ProviderError& error) {
+    CHECK(error.kind() == ProviderErrorKind::Permanent);
+    CHECK(std::string(error.what()).find("schema version 99") != std::string::npos);
+  }
+  CHECK(raw_query(f->path, "PRAGMA user_version") == "99");
+  CHECK(raw_query(f->path, "SELECT instance_id FROM instances") == "kept");
+}
+
+TEST_CASE("sqlite: opening an impossible path is a typed error naming the operation",
+          "[provider][sqlite][errors]") {
+  ManualClock clock;
+  SequentialIdSource ids;
+  try {
+    SqliteProvider bad("/nonexistent-directory/sub/store.db", clock, ids);
+    FAIL("opened an impossible path");
+  } catch (const ProviderError& error) {
+    CHECK(error.operation().find("open /nonexistent-directory/sub/store.db") == 0);
+    CHECK(std::string(error.what()).find("sqlite error") != std::string::npos);
+  }
+}
+
+TEST_CASE("contract: a history row that does not decode is reported, others go on",
+          "[provider][sqlite][corruption]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "broken");
+  create_instance(*f, "healthy");
+  raw_exec(f->path, "UPDATE history SET event_json = '{not json' WHERE instance_id = 'broken'");
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"broken", "e", ""}, 0);
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"healthy", "e", ""}, 0);
+  OrchestrationItem first = fetch(*f);
+  REQUIRE(first.instance == "broken");
+  REQUIRE(first.corruption.has_value());
+  CHECK(first.corruption->find("history row broken/1/1 does not decode") != std::string::npos);
+  CHECK(first.history.empty());
+  OrchestrationItem second = fetch(*f);  // the other instance is not blocked
+  CHECK(second.instance == "healthy");
+  CHECK(second.history.size() == 1);
+  CHECK(provider_error_kind([&] { f->provider().read("broken"); }) == ProviderErrorKind::Corrupted);
+}
+
+TEST_CASE("contract: a queue row that does not decode is reported and moved aside",
+          "[provider][sqlite][corruption]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "i");
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  OrchestrationItem item = fetch(*f);
+  OrchestrationAck ack;
+  ack.history_delta = {Event{2, 0, 0, events::ActivityScheduled{"Act", "a"}},
+                       Event{3, 0, 0, events::ActivityScheduled{"Act", "b"}}};
+  ack.worker_items = {activity("i", 2), activity("i", 3)};
+  ack.metadata = metadata();
+  f->provider().ack_orchestration_item(item.lock_token, ack);
+  raw_exec(f->path, "UPDATE worker_queue SET item_json = 'garbage' WHERE activity_id = 2");
+  f->provider().enqueue_orchestrator_item(work::QueueMessage{"i", "q", "{"}, 0);
+  raw_exec(f->path, "UPDATE orchestrator_queue SET item_json = '[1,2' WHERE kind = 'QueueMessage'");
+
+  CHECK(provider_error_kind([&] { f->provider().fetch_work_item(1000); }) ==
+        ProviderErrorKind::Corrupted);
+  auto next = f->provider().fetch_work_item(1000);  // the queue is not blocked
+  REQUIRE(next.has_value());
+  CHECK(next->item.id == 3);
+  CHECK(f->management().get_queue_depths().parked == 1);
+
+  OrchestrationItem with_bad_message = fetch(*f);
+  REQUIRE(with_bad_message.corruption.has_value());
+  CHECK(with_bad_message.corruption->find("queue row") != std::string::npos);
+  // The runtime can still ack (fail the instance); the bad row goes with the batch.
+  OrchestrationAck fail;
+  fail.metadata = metadata(RuntimeState::Failed);
+  f->provider().ack_orchestration_item(with_bad_message.lock_token, fail);
+  CHECK(f->management().get_instance_info("i")->state == RuntimeState::Failed);
+  CHECK_FALSE(f->provider().fetch_orchestration_item(1000).has_value());
+}
