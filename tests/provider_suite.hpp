@@ -58,7 +58,7 @@ inline std::unique_ptr<ProviderUnderTest> make_provider(const std::string& kind)
 
 inline Event started_event(const std::string& name = "Orch", EventId id = 1,
                            const std::string& parent = {}) {
-  return Event{id, 0, 0, events::OrchestrationStarted{name, "1.0.0", "", parent, parent.empty() ? 0 : 2}};
+  return Event{id, 0, 0, events::OrchestrationStarted{name, "1.0.0", "", parent, parent.empty() ? EventId{0} : EventId{2}}};
 }
 
 inline ExecutionMetadata metadata(RuntimeState state = RuntimeState::Running,
