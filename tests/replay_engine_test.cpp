@@ -303,15 +303,7 @@ TEST_CASE("activities with a retry policy", "[replay][retry]") {
     REQUIRE(inst.outcome.kind == TurnOutcomeKind::Completed);
     CHECK(inst.outcome.output == "ok");
     CHECK(runtime.executed.size() == 3);
-    // Two durable backoff timers of 10 ms each.
-    int timers = 0;
-    for (const auto& e : inst.history) {
-      if (const auto* timer = e.as<events::TimerCreated>()) {
-        ++timers;
-        CHECK(timer->fire_at_ms == e.timestamp_ms + 10);
-      }
-    }
-    CHECK(timers == 2);
+    CHECK(timer_delays(inst.history) == std::vector<std::int64_t>{10, 10});  // durable backoff
     REQUIRE(inst.printed_logs.size() == 2);  // one warning per failed attempt, printed once
     CHECK(inst.printed_logs[0].message.find("attempt 1 of 3 failed") != std::string::npos);
     require_replays(registry, runtime, "r");
@@ -334,13 +326,7 @@ TEST_CASE("activities with a retry policy", "[replay][retry]") {
     runtime.run();
     auto& inst = runtime.instance("r");
     REQUIRE(inst.outcome.kind == TurnOutcomeKind::Completed);
-    std::vector<std::int64_t> delays;
-    for (const auto& e : inst.history) {
-      if (const auto* timer = e.as<events::TimerCreated>()) {
-        delays.push_back(timer->fire_at_ms - e.timestamp_ms);
-      }
-    }
-    CHECK(delays == std::vector<std::int64_t>{100, 200, 250});
+    CHECK(timer_delays(inst.history) == std::vector<std::int64_t>{100, 200, 250});
   }
 }
 

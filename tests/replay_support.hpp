@@ -67,6 +67,17 @@ inline work::StartOrchestration start(const std::string& name, const std::string
   return work::StartOrchestration{instance, name, version, input, {}, 0};
 }
 
+// The delay of every durable timer in a history (fire_at minus creation time), in order.
+inline std::vector<std::int64_t> timer_delays(const History& history) {
+  std::vector<std::int64_t> out;
+  for (const auto& event : history) {
+    if (const auto* timer = event.as<events::TimerCreated>()) {
+      out.push_back(timer->fire_at_ms - event.timestamp_ms);
+    }
+  }
+  return out;
+}
+
 // Every event kind of a history, in order.
 inline std::vector<EventKind> kinds(const History& history) {
   std::vector<EventKind> out;
