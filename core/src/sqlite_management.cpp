@@ -1,5 +1,6 @@
 // SqliteProvider: the cold path (listing, details, metrics, deletion).
 #include <algorithm>
+#include <variant>
 
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
@@ -16,10 +17,12 @@ namespace {
 
 constexpr std::size_t kMaxPageSize = 1000;
 
+// The execution count is a per-row primary-key range count, not a history read.
 constexpr const char* kInstanceColumns =
     "instance_id, orchestration_name, orchestration_version, current_execution_id, status, "
     "output, error_json, custom_status, custom_status_version, parent_instance_id, parent_id, "
-    "created_at, updated_at";
+    "created_at, updated_at, "
+    "(SELECT COUNT(*) FROM executions e WHERE e.instance_id = instances.instance_id)";
 
 std::optional<ErrorDetails> decode_error_column(const Statement& row, int column,
                                                 const std::string& operation) {
@@ -57,6 +60,7 @@ InstanceInfo read_instance_row(const Statement& row, const std::string& operatio
   info.parent_id = static_cast<EventId>(row.integer(10));
   info.created_at_ms = row.integer(11);
   info.updated_at_ms = row.integer(12);
+  info.execution_count = static_cast<std::uint64_t>(row.integer(13));
   return info;
 }
 
@@ -79,15 +83,26 @@ ExecutionInfo read_execution_row(const Statement& row, const std::string& operat
 // from `first` so callers can add their own parameters before them.
 struct FilterSql {
   std::string where;
-  std::vector<std::string> texts;  // bound in order as ?first, ?first+1, ...
+  std::vector<std::variant<std::string, std::int64_t>> values;  // bound in order as ?1, ?2, ...
+
+  void bind_all(Statement& statement) const {
+    int index = 1;
+    for (const auto& value : values) {
+      std::visit([&](const auto& v) { statement.bind(index++, v); }, value);
+    }
+  }
 };
 
 FilterSql filter_sql(const InstanceFilter& filter) {
   FilterSql out;
   std::vector<std::string> conditions;
-  auto placeholder = [&out](std::string value) {
-    out.texts.push_back(std::move(value));
-    return "?" + std::to_string(out.texts.size());
+  auto placeholder = [&out](std::variant<std::string, std::int64_t> value) {
+    out.values.push_back(std::move(value));
+    return "?" + std::to_string(out.values.size());
+  };
+  auto range = [&](const char* column, TimestampMs from, TimestampMs to) {
+    if (from != 0) conditions.push_back(std::string(column) + " >= " + placeholder(from));
+    if (to != 0) conditions.push_back(std::string(column) + " < " + placeholder(to));
   };
   if (!filter.states.empty()) {
     std::string in;
@@ -99,6 +114,11 @@ FilterSql filter_sql(const InstanceFilter& filter) {
   if (!filter.orchestration_name.empty()) {
     conditions.push_back("orchestration_name = " + placeholder(filter.orchestration_name));
   }
+  if (!filter.orchestration_version.empty()) {
+    conditions.push_back("orchestration_version = " + placeholder(filter.orchestration_version));
+  }
+  range("created_at", filter.created_from_ms, filter.created_to_ms);
+  range("updated_at", filter.updated_from_ms, filter.updated_to_ms);
   if (!filter.instance_prefix.empty()) {
     // A range on the primary key: every id that starts with the prefix sorts in
     // [prefix, prefix + U+10FFFF) under SQLite's byte-wise BINARY collation.
@@ -152,18 +172,18 @@ InstancePage SqliteProvider::list_instances(const InstanceFilter& filter,
     }
     cursor_time = time;
     cursor_id = page.cursor.substr(bar + 1);
-    std::string t = "?" + std::to_string(sql.texts.size() + 1);
-    std::string id = "?" + std::to_string(sql.texts.size() + 2);
+    std::string t = "?" + std::to_string(sql.values.size() + 1);
+    std::string id = "?" + std::to_string(sql.values.size() + 2);
     where += std::string(where.empty() ? " WHERE " : " AND ") + "(created_at < " + t +
              " OR (created_at = " + t + " AND instance_id > " + id + "))";
   }
-  std::string limit_param = "?" + std::to_string(sql.texts.size() + (cursor_time ? 3 : 1));
+  std::string limit_param = "?" + std::to_string(sql.values.size() + (cursor_time ? 3 : 1));
   Statement rows = db_->prepare_once(std::string("SELECT ") + kInstanceColumns +
                                      " FROM instances" + where +
                                      " ORDER BY created_at DESC, instance_id LIMIT " +
                                      limit_param);
-  int index = 1;
-  for (const auto& text : sql.texts) rows.bind(index++, text);
+  sql.bind_all(rows);
+  int index = static_cast<int>(sql.values.size()) + 1;
   if (cursor_time) {
     rows.bind(index++, *cursor_time);
     rows.bind(index++, cursor_id);
@@ -184,9 +204,24 @@ std::uint64_t SqliteProvider::count_instances(const InstanceFilter& filter) {
   db_->set_operation("count_instances");
   FilterSql sql = filter_sql(filter);
   Statement row = db_->prepare_once("SELECT COUNT(*) FROM instances" + sql.where);
-  int index = 1;
-  for (const auto& text : sql.texts) row.bind(index++, text);
+  sql.bind_all(row);
   return row.step() ? static_cast<std::uint64_t>(row.integer(0)) : 0;
+}
+
+std::map<RuntimeState, std::uint64_t> SqliteProvider::count_by_status(
+    const InstanceFilter& filter) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("count_by_status");
+  FilterSql sql = filter_sql(filter);
+  Statement rows =
+      db_->prepare_once("SELECT status, COUNT(*) FROM instances" + sql.where + " GROUP BY status");
+  sql.bind_all(rows);
+  std::map<RuntimeState, std::uint64_t> counts{
+      {RuntimeState::Running, 0}, {RuntimeState::Completed, 0}, {RuntimeState::Failed, 0}};
+  while (rows.step()) {
+    counts[parse_state(rows.text(0), db_->operation())] += static_cast<std::uint64_t>(rows.integer(1));
+  }
+  return counts;
 }
 
 std::optional<InstanceInfo> SqliteProvider::get_instance_info(const std::string& instance) {
@@ -195,7 +230,9 @@ std::optional<InstanceInfo> SqliteProvider::get_instance_info(const std::string&
   Statement row = db_->prepare(
       "SELECT instance_id, orchestration_name, orchestration_version, current_execution_id, "
       "status, output, error_json, custom_status, custom_status_version, parent_instance_id, "
-      "parent_id, created_at, updated_at FROM instances WHERE instance_id = ?1");
+      "parent_id, created_at, updated_at, "
+      "(SELECT COUNT(*) FROM executions e WHERE e.instance_id = instances.instance_id) "
+      "FROM instances WHERE instance_id = ?1");
   row.bind(1, instance);
   if (!row.step()) return std::nullopt;
   return read_instance_row(row, db_->operation());

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,7 @@ struct InstanceInfo {
   EventId parent_id = 0;
   TimestampMs created_at_ms = 0;
   TimestampMs updated_at_ms = 0;
+  std::uint64_t execution_count = 0;  // executions still stored (pruning removes old ones)
 };
 
 struct ExecutionInfo {
@@ -56,12 +58,19 @@ struct ExecutionInfo {
   std::uint64_t event_count = 0;
 };
 
+// Every condition is optional (empty / 0: no condition); all given ones must hold.
+// Time ranges are half-open: from <= t < to.
 struct InstanceFilter {
-  std::vector<RuntimeState> states;  // empty: any
-  std::string orchestration_name;    // empty: any
-  std::string instance_prefix;       // empty: any
-  std::string parent_instance;       // empty: any
+  std::vector<RuntimeState> states;
+  std::string orchestration_name;
+  std::string orchestration_version;
+  std::string instance_prefix;
+  std::string parent_instance;
   bool roots_only = false;
+  TimestampMs created_from_ms = 0;
+  TimestampMs created_to_ms = 0;
+  TimestampMs updated_from_ms = 0;
+  TimestampMs updated_to_ms = 0;
 };
 
 // Keyset paging, newest first then by id. `cursor` is opaque: pass back the
@@ -118,6 +127,8 @@ class ManagementProvider {
 
   virtual InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) = 0;
   virtual std::uint64_t count_instances(const InstanceFilter& filter) = 0;
+  // Running, Completed and Failed counts (absent states count 0) in one grouped query.
+  virtual std::map<RuntimeState, std::uint64_t> count_by_status(const InstanceFilter& filter) = 0;
   virtual std::optional<InstanceInfo> get_instance_info(const std::string& instance) = 0;
   virtual std::vector<ExecutionInfo> list_executions(const std::string& instance) = 0;
   virtual std::optional<ExecutionInfo> get_execution_info(const std::string& instance,

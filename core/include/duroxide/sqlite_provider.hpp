@@ -64,6 +64,7 @@ class SqliteProvider final : public Provider, public ManagementProvider {
   // ---- ManagementProvider
   InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) override;
   std::uint64_t count_instances(const InstanceFilter& filter) override;
+  std::map<RuntimeState, std::uint64_t> count_by_status(const InstanceFilter& filter) override;
   std::optional<InstanceInfo> get_instance_info(const std::string& instance) override;
   std::vector<ExecutionInfo> list_executions(const std::string& instance) override;
   std::optional<ExecutionInfo> get_execution_info(const std::string& instance,
