@@ -148,6 +148,82 @@ OrchestrationStatus RuntimeClient::get_status(const std::string& instance) {
   return status;
 }
 
+std::vector<std::string> RuntimeClient::running_matching(const InstanceFilter& filter,
+                                                         std::size_t max) {
+  constexpr std::size_t kMaxBulk = 1000;
+  if (max == 0 || max > kMaxBulk) {
+    throw invalid("a bulk operation takes 1 to " + std::to_string(kMaxBulk) + " instances");
+  }
+  InstanceFilter running = filter;
+  running.states = {RuntimeState::Running};
+  std::vector<std::string> ids;
+  PageRequest page{{}, std::min<std::size_t>(max, 1000)};
+  do {
+    InstancePage batch = guarded([&] { return management_.list_instances(running, page); });
+    for (const auto& info : batch.instances) {
+      if (ids.size() < max) ids.push_back(info.instance);
+    }
+    page.cursor = batch.next_cursor;
+  } while (!page.cursor.empty() && ids.size() < max);
+  return ids;
+}
+
+template <typename Action>
+std::vector<BulkItemResult> RuntimeClient::for_each_running(const InstanceFilter& filter,
+                                                            std::size_t max, Action action) {
+  std::vector<BulkItemResult> results;
+  for (const auto& id : running_matching(filter, max)) {
+    BulkItemResult result{id, true, {}};
+    try {
+      action(id);
+    } catch (const ClientError& error) {
+      result.ok = false;
+      result.error = error.what();
+    }
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+std::vector<BulkItemResult> RuntimeClient::cancel_instances(const InstanceFilter& filter,
+                                                            const std::string& reason,
+                                                            std::size_t max) {
+  check_payload(reason, "the reason");
+  return for_each_running(filter, max, [&](const std::string& id) {
+    if (!cancel_instance(id, reason)) {
+      throw ClientError(ClientError::Kind::NotFound, "instance " + id + " had already finished");
+    }
+  });
+}
+
+std::vector<BulkItemResult> RuntimeClient::raise_event_bulk(const InstanceFilter& filter,
+                                                            const std::string& event,
+                                                            const std::string& data,
+                                                            std::size_t max) {
+  check_identifier(event, "the event name");
+  check_payload(data, "the event data");
+  return for_each_running(filter, max,
+                          [&](const std::string& id) { raise_event(id, event, data); });
+}
+
+std::vector<std::pair<std::string, OrchestrationStatus>> RuntimeClient::wait_for_instances(
+    const std::vector<std::string>& instances, std::int64_t timeout_ms, Pacer& pacer) {
+  if (instances.size() > 1000) throw invalid("wait for at most 1000 instances at once");
+  for (const auto& id : instances) check_identifier(id, "an instance id");
+  const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);
+  for (;;) {
+    std::vector<std::pair<std::string, OrchestrationStatus>> statuses;
+    bool all_done = true;
+    for (const auto& id : instances) {
+      statuses.emplace_back(id, get_status(id));
+      all_done = all_done && statuses.back().second.is_terminal();
+    }
+    TimestampMs now = pacer.now_ms();
+    if (all_done || now >= deadline) return statuses;
+    pacer.wait(std::min(options_.poll_interval_ms, deadline - now));
+  }
+}
+
 OrchestrationStatus RuntimeClient::wait_for_orchestration(const std::string& instance,
                                                           std::int64_t timeout_ms, Pacer& pacer) {
   const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);

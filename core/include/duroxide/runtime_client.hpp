@@ -15,6 +15,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "duroxide/environment.hpp"
 #include "duroxide/limits.hpp"
@@ -32,6 +34,13 @@ class ClientError : public std::runtime_error {
 
  private:
   Kind kind_;
+};
+
+// The result of one instance in a bulk operation.
+struct BulkItemResult {
+  std::string instance;
+  bool ok = false;
+  std::string error;  // why it failed, when !ok
 };
 
 struct ClientOptions {
@@ -63,12 +72,27 @@ class RuntimeClient {
                                                      std::uint64_t since_version,
                                                      std::int64_t timeout_ms, Pacer& pacer);
 
+  // Bulk control over the running instances that match `filter` (its states are
+  // ignored: only Running instances are affected), at most `max` of them (1..1000).
+  std::vector<BulkItemResult> cancel_instances(const InstanceFilter& filter,
+                                               const std::string& reason, std::size_t max);
+  std::vector<BulkItemResult> raise_event_bulk(const InstanceFilter& filter,
+                                               const std::string& event, const std::string& data,
+                                               std::size_t max);
+  // Waits until every instance is finished or `timeout_ms` passes; statuses in order.
+  std::vector<std::pair<std::string, OrchestrationStatus>> wait_for_instances(
+      const std::vector<std::string>& instances, std::int64_t timeout_ms, Pacer& pacer);
+
   // Validation helpers, shared with the other clients and hosts.
   static void check_identifier(const std::string& value, const char* what);
   void check_payload(const std::string& value, const char* what) const;
 
  private:
   void require_exists(const std::string& instance);
+  std::vector<std::string> running_matching(const InstanceFilter& filter, std::size_t max);
+  template <typename Action>
+  std::vector<BulkItemResult> for_each_running(const InstanceFilter& filter, std::size_t max,
+                                               Action action);
   template <typename F>
   auto guarded(F&& call) -> decltype(call());
 

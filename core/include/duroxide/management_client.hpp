@@ -1,0 +1,95 @@
+// ManagementClient: observability and operations beside the RuntimeClient.
+//
+// Contract:
+// - read-mostly: discovery, counts and summaries come from the ManagementProvider's
+//   indexed tables and never read each instance's history; only the per-instance
+//   detail calls (get_instance_details, read_execution, export) read history;
+// - inputs are validated like RuntimeClient's (ClientError::InvalidInput) and
+//   every list has an explicit limit;
+// - provider failures surface as ClientError(Provider), unknown ids as NotFound
+//   (or NotFound statuses where a call reports per id).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "duroxide/history_state.hpp"
+#include "duroxide/management_provider.hpp"
+#include "duroxide/runtime_client.hpp"
+
+namespace duroxide {
+
+struct InstanceSummary {
+  InstanceInfo info;
+  std::string preview;  // the output (Completed) or the error (Failed), at most 200 bytes
+};
+
+struct SummaryPage {
+  std::vector<InstanceSummary> instances;
+  std::string next_cursor;
+};
+
+struct InstanceTree {
+  InstanceSummary root;
+  std::vector<InstanceTree> children;
+};
+
+struct InstanceDetails {
+  InstanceSummary summary;
+  std::vector<ExecutionInfo> executions;
+  std::vector<PendingWork> pending;  // of the current execution, when it is running
+};
+
+// Which events of an execution to return: all when empty / 0.
+struct EventQuery {
+  std::vector<EventKind> kinds;
+  EventId from_event_id = 0;  // inclusive
+  EventId to_event_id = 0;    // inclusive
+};
+
+class ManagementClient {
+ public:
+  static constexpr std::size_t kPreviewBytes = 200;
+  static constexpr std::size_t kMaxTreeNodes = 10'000;
+  static constexpr std::size_t kMaxBulkIds = 1'000;
+
+  explicit ManagementClient(ManagementProvider& management);
+
+  SummaryPage list_instances(const InstanceFilter& filter, const PageRequest& page);
+  std::uint64_t count_instances(const InstanceFilter& filter);
+  std::map<RuntimeState, std::uint64_t> count_by_status(const InstanceFilter& filter = {});
+  std::vector<InstanceSummary> find_child_instances(const std::string& instance);
+  // The instance and its descendants (sub-orchestrations), depth first.
+  InstanceTree get_instance_tree(const std::string& instance);
+
+  InstanceDetails get_instance_details(const std::string& instance);
+  std::vector<ExecutionInfo> list_executions(const std::string& instance);
+  std::optional<ExecutionInfo> get_execution_info(const std::string& instance,
+                                                  ExecutionId execution);
+  History read_execution(const std::string& instance, ExecutionId execution,
+                         const EventQuery& query = {});
+  // One status per id, in order; unknown ids report NotFound.
+  std::vector<std::pair<std::string, OrchestrationStatus>> get_bulk_status(
+      const std::vector<std::string>& instances);
+
+  SystemMetrics get_system_metrics();
+  QueueDepths get_queue_depths();
+
+  DeleteResult delete_instance(const std::string& instance, bool force);
+  DeleteResult delete_instances(const BulkDeleteRequest& request);
+  std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last);
+  // Deletes every finished root instance (with its tree) last updated before `older_than_ms`.
+  DeleteResult purge_completed(TimestampMs older_than_ms);
+
+  static InstanceSummary summarize(const InstanceInfo& info);
+
+ private:
+  template <typename F>
+  auto guarded(F&& call) -> decltype(call());
+  ManagementProvider& management_;
+};
+
+}  // namespace duroxide

@@ -1,0 +1,208 @@
+// ManagementClient (discovery, details, operations) and RuntimeClient bulk control.
+#include <catch2/catch.hpp>
+
+#include "duroxide/duroxide.hpp"
+#include "duroxide/management_client.hpp"
+#include "duroxide/runtime.hpp"
+#include "duroxide/runtime_client.hpp"
+#include "duroxide/samples.hpp"
+#include "duroxide/sqlite_provider.hpp"
+
+using namespace duroxide;
+
+namespace {
+
+Task<std::string> grandparent(OrchestrationContext& ctx, std::string) {
+  co_return co_await ctx.schedule_sub_orchestration("Parent", R"(["x","y"])");
+}
+
+Registry make_registry() {
+  Registry registry;
+  samples::register_all(registry);
+  registry.register_orchestration("Grandparent", grandparent);
+  return registry;
+}
+
+struct Host {
+  ManualClock clock;
+  SequentialIdSource ids{"lock"};
+  Registry registry = make_registry();
+  SqliteProvider store{":memory:", clock, ids};
+  StepDriver driver{store, registry, clock};
+  StepPacer pacer{driver, clock};
+  RuntimeClient client{store, store};
+  ManagementClient management{store};
+
+  void run(const std::string& id, const std::string& name, const std::string& input) {
+    client.start_orchestration(id, name, input);
+    driver.run_until_idle();
+  }
+};
+
+std::vector<std::string> ids_of(const std::vector<InstanceSummary>& summaries) {
+  std::vector<std::string> out;
+  for (const auto& s : summaries) out.push_back(s.info.instance);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("listing gives summaries with previews, execution counts and status counts",
+          "[management]") {
+  Host host;
+  host.run("hello", "HelloWorld", "Ada");
+  host.clock.advance(1000);
+  TimestampMs later = host.clock.now_ms();
+  host.run("counter", "Counter", R"({"count":0,"limit":3})");
+  host.run("fails", "Fails", std::string(300, 'e'));
+  host.run("waiting", "LongTimer", "");
+
+  auto counts = host.management.count_by_status();
+  CHECK(counts[RuntimeState::Completed] == 2);
+  CHECK(counts[RuntimeState::Failed] == 1);
+  CHECK(counts[RuntimeState::Running] == 1);
+
+  SummaryPage page = host.management.list_instances({}, {{}, 10});
+  REQUIRE(page.instances.size() == 4);
+  std::map<std::string, InstanceSummary> by_id;
+  for (const auto& s : page.instances) by_id.emplace(s.info.instance, s);
+  CHECK(by_id.at("hello").preview == "Hi, Ada!");
+  CHECK(by_id.at("counter").info.execution_count == 4);
+  CHECK(by_id.at("fails").preview == std::string(200, 'e') + "...");
+  CHECK(by_id.at("waiting").preview.empty());
+  CHECK(by_id.at("waiting").info.custom_status == std::optional<std::string>("waiting"));
+
+  InstanceFilter recent;
+  recent.created_from_ms = later;
+  CHECK(host.management.count_instances(recent) == 3);
+  InstanceFilter early;
+  early.created_to_ms = later;
+  CHECK(ids_of(host.management.list_instances(early, {{}, 10}).instances) ==
+        std::vector<std::string>{"hello"});
+  InstanceFilter v2;
+  v2.orchestration_version = "2.0.0";
+  CHECK(host.management.count_instances(v2) == 1);
+  InstanceFilter touched_late;
+  touched_late.updated_from_ms = later;
+  CHECK(host.management.count_instances(touched_late) == 3);
+}
+
+TEST_CASE("children and instance trees", "[management]") {
+  Host host;
+  host.run("g", "Grandparent", "");
+  CHECK(ids_of(host.management.find_child_instances("g")) == std::vector<std::string>{"g::sub::1"});
+  InstanceTree tree = host.management.get_instance_tree("g");
+  CHECK(tree.root.info.instance == "g");
+  REQUIRE(tree.children.size() == 1);
+  REQUIRE(tree.children[0].children.size() == 2);
+  CHECK(tree.children[0].children[0].root.info.instance == "g::sub::1::sub::1");
+  CHECK(tree.children[0].children[1].root.preview == "Hi, y!");
+  CHECK_THROWS_AS(host.management.get_instance_tree("nobody"), ClientError);
+}
+
+TEST_CASE("instance details list executions and the pending work of a running one",
+          "[management]") {
+  Host host;
+  host.run("a", "Approval", R"({"timeout_ms":60000})");
+  InstanceDetails details = host.management.get_instance_details("a");
+  CHECK(details.summary.info.state == RuntimeState::Running);
+  REQUIRE(details.executions.size() == 1);
+  CHECK(details.executions[0].event_count == 3);
+  REQUIRE(details.pending.size() == 2);
+  CHECK(details.pending[0].kind == PendingKind::ExternalWait);
+  CHECK(details.pending[0].name == "Approve");
+  CHECK(details.pending[1].kind == PendingKind::Timer);
+  CHECK(details.pending[1].fire_at_ms == details.pending[1].scheduled_at_ms + 60000);
+
+  host.run("c", "Counter", R"({"count":0,"limit":2})");
+  InstanceDetails finished = host.management.get_instance_details("c");
+  CHECK(finished.pending.empty());
+  REQUIRE(finished.executions.size() == 3);
+  CHECK(finished.executions[0].continued_as_new);
+  CHECK(finished.executions[2].state == RuntimeState::Completed);
+  CHECK(finished.summary.preview == "2");
+}
+
+TEST_CASE("reading an execution with an event filter and range", "[management]") {
+  Host host;
+  host.run("ch", "Chain", R"({"steps":3,"value":0})");
+  History all = host.management.read_execution("ch", 1);
+  REQUIRE(all.size() == 8);
+  EventQuery completions;
+  completions.kinds = {EventKind::ActivityCompleted};
+  History only = host.management.read_execution("ch", 1, completions);
+  REQUIRE(only.size() == 3);
+  CHECK(only[2].as<events::ActivityCompleted>()->result == "3");
+  EventQuery window;
+  window.from_event_id = 2;
+  window.to_event_id = 4;
+  CHECK(host.management.read_execution("ch", 1, window).size() == 3);
+  window.to_event_id = 1;
+  CHECK_THROWS_AS(host.management.read_execution("ch", 1, window), ClientError);
+  try {
+    host.management.read_execution("ch", 9);
+    FAIL("read a missing execution");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::NotFound);
+  }
+}
+
+TEST_CASE("bulk status reports unknown ids as NotFound", "[management]") {
+  Host host;
+  host.run("h", "HelloWorld", "Ada");
+  auto statuses = host.management.get_bulk_status({"h", "ghost"});
+  REQUIRE(statuses.size() == 2);
+  CHECK(statuses[0].second.output == "Hi, Ada!");
+  CHECK(statuses[1].second.state == RuntimeState::NotFound);
+  CHECK_THROWS_AS(host.management.get_bulk_status(std::vector<std::string>(1001, "x")),
+                  ClientError);
+}
+
+TEST_CASE("purging finished instances older than a cut-off", "[management]") {
+  Host host;
+  host.run("old-1", "HelloWorld", "a");
+  host.run("old-2", "Parent", R"(["p"])");
+  host.run("old-running", "LongTimer", "");
+  host.clock.advance(10'000);
+  TimestampMs cutoff = host.clock.now_ms();
+  host.run("new", "HelloWorld", "b");
+  DeleteResult purged = host.management.purge_completed(cutoff);
+  CHECK(purged.instances == 3);  // old-1, old-2 and its child
+  CHECK(host.management.count_instances({}) == 2);
+  CHECK(host.client.get_status("old-running").state == RuntimeState::Running);
+  CHECK(host.client.get_status("new").state == RuntimeState::Completed);
+  CHECK_THROWS_AS(host.management.purge_completed(0), ClientError);
+}
+
+TEST_CASE("bulk cancel, bulk raise and waiting for many instances", "[client][bulk]") {
+  Host host;
+  for (int i = 0; i < 4; ++i) {
+    host.client.start_orchestration("approve-" + std::to_string(i), "Approval",
+                                    R"({"timeout_ms":600000})");
+  }
+  host.client.start_orchestration("sleep-1", "LongTimer", "");
+  host.client.start_orchestration("sleep-2", "LongTimer", "");
+  host.driver.run_until_idle();
+
+  InstanceFilter approvals;
+  approvals.instance_prefix = "approve-";
+  auto raised = host.client.raise_event_bulk(approvals, "Approve", "bulk", 3);
+  REQUIRE(raised.size() == 3);
+  CHECK(std::all_of(raised.begin(), raised.end(), [](const BulkItemResult& r) { return r.ok; }));
+
+  InstanceFilter sleepers;
+  sleepers.orchestration_name = "LongTimer";
+  auto cancelled = host.client.cancel_instances(sleepers, "maintenance", 10);
+  CHECK(cancelled.size() == 2);
+
+  std::vector<std::string> ids{"sleep-1", "sleep-2"};
+  for (const auto& r : raised) ids.push_back(r.instance);
+  auto statuses = host.client.wait_for_instances(ids, 1'000, host.pacer);
+  REQUIRE(statuses.size() == 5);
+  CHECK(statuses[0].second.error->display_message() == "canceled: maintenance");
+  for (std::size_t i = 2; i < statuses.size(); ++i) {
+    CHECK(statuses[i].second.output == "approved:bulk");
+  }
+  CHECK(host.management.count_by_status(approvals)[RuntimeState::Running] == 1);
+  CHECK_THROWS_AS(host.client.cancel_instances(sleepers, "x", 0), ClientError);
+}
