@@ -206,3 +206,75 @@ TEST_CASE("bulk cancel, bulk raise and waiting for many instances", "[client][bu
   CHECK(host.management.count_by_status(approvals)[RuntimeState::Running] == 1);
   CHECK_THROWS_AS(host.client.cancel_instances(sleepers, "x", 0), ClientError);
 }
+
+TEST_CASE("export and import round-trip an instance with all its executions", "[management][export]") {
+  Host host;
+  host.run("c", "Counter", R"({"count":0,"limit":2})");
+  std::string exported = host.management.export_instance("c");
+  CHECK(exported.find(R"("format":"duroxide.instance.v1")") != std::string::npos);
+  InstanceDetails before = host.management.get_instance_details("c");
+  History last_before = host.management.read_execution("c", 3);
+
+  Host other;  // another store, e.g. a laptop
+  CHECK(other.management.import_instance(exported) == "c");
+  InstanceDetails after = other.management.get_instance_details("c");
+  CHECK(after.summary.info.state == RuntimeState::Completed);
+  CHECK(after.summary.info.output == "2");
+  CHECK(after.summary.info.created_at_ms == before.summary.info.created_at_ms);
+  REQUIRE(after.executions.size() == 3);
+  CHECK(after.executions[0].continued_as_new);
+  CHECK(other.management.read_execution("c", 3) == last_before);
+  CHECK(replay_history(other.registry, "c", 3, other.management.read_execution("c", 3)).deterministic);
+  CHECK(other.management.export_instance("c") == exported);  // exact round trip
+
+  try {
+    other.management.import_instance(exported);
+    FAIL("imported over an existing instance");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::AlreadyExists);
+  }
+}
+
+TEST_CASE("an imported running instance continues when a message arrives", "[management][export]") {
+  Host host;
+  host.run("a", "Approval", R"({"timeout_ms":600000})");
+  std::string exported = host.management.export_instance("a");
+  host.management.delete_instance("a", true);
+  host.management.import_instance(exported);
+  host.client.raise_event("a", "Approve", "after import");
+  CHECK(host.client.wait_for_orchestration("a", 1'000, host.pacer).output ==
+        "approved:after import");
+}
+
+TEST_CASE("import rejects malformed documents naming the field and writes nothing",
+          "[management][export]") {
+  Host host;
+  host.run("h", "HelloWorld", "Ada");
+  std::string good = host.management.export_instance("h");
+  host.management.delete_instance("h", false);
+  auto rejects = [&](std::string document, const std::string& fragment) {
+    try {
+      host.management.import_instance(document);
+      FAIL("accepted: " << document.substr(0, 80));
+    } catch (const ClientError& error) {
+      INFO(error.what());
+      CHECK(error.kind() == ClientError::Kind::InvalidInput);
+      CHECK(std::string(error.what()).find(fragment) != std::string::npos);
+    }
+  };
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string copy = good;
+    copy.replace(copy.find(from), from.size(), to);
+    return copy;
+  };
+  rejects("{", "invalid JSON");
+  rejects(replaced("duroxide.instance.v1", "v0"), "import.format");
+  rejects(replaced(R"("status":"Completed")", R"("status":"Done")"), "import.executions[0].status");
+  rejects(replaced(R"("event_id":2)", R"("event_id":5)"), "import.executions[0].history[1].event_id");
+  rejects(replaced(R"("current_execution_id":1)", R"("current_execution_id":2)"),
+          "current_execution_id");
+  rejects(replaced(R"("kind":"OrchestrationStarted")", R"("kind":"Nope")"),
+          "import.executions[0].history[0].kind");
+  CHECK(host.management.count_instances({}) == 0);
+  CHECK(host.management.import_instance(good) == "h");
+}

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include "duroxide/codec.hpp"
+#include "duroxide/limits.hpp"
+#include "json_internal.hpp"
+
 namespace duroxide {
 
 namespace {
@@ -14,6 +18,36 @@ OrchestrationStatus status_of(const InstanceInfo& info) {
   status.custom_status = info.custom_status;
   status.custom_status_version = info.custom_status_version;
   return status;
+}
+
+constexpr const char* kExportFormat = "duroxide.instance.v1";
+
+using detail::Json;
+using detail::ObjectReader;
+
+RuntimeState read_state(ObjectReader& in, const char* key) {
+  std::string text = in.text(key, limits::kMaxNameBytes);
+  RuntimeState state{};
+  if (!parse_runtime_state(text, state) || state == RuntimeState::NotFound) {
+    throw CodecError(in.field_path(key), "unknown status \"" + text + "\"");
+  }
+  return state;
+}
+
+Json outcome_json(RuntimeState state, const std::string& output,
+                  const std::optional<ErrorDetails>& error) {
+  Json out = Json::object();
+  out["status"] = std::string(to_string(state));
+  if (state == RuntimeState::Completed) out["output"] = output;
+  if (error) out["error"] = detail::to_json(*error);
+  return out;
+}
+
+void read_outcome(ObjectReader& in, RuntimeState& state, std::string& output,
+                  std::optional<ErrorDetails>& error) {
+  state = read_state(in, "status");
+  if (state == RuntimeState::Completed) output = in.text("output", limits::kMaxPayloadBytes);
+  if (in.has("error")) error = detail::error_details_from_json(in.object("error"), in.field_path("error"));
 }
 
 }  // namespace
@@ -210,6 +244,113 @@ DeleteResult ManagementClient::purge_completed(TimestampMs older_than_ms) {
     total.queue_items += batch.queue_items;
     if (batch.instances == 0) return total;
   }
+}
+
+}  // namespace duroxide
+
+namespace duroxide {
+
+std::string ManagementClient::export_instance(const std::string& instance) {
+  RuntimeClient::check_identifier(instance, "the instance id");
+  InstanceExport data = guarded([&] { return management_.export_instance(instance); });
+  const InstanceInfo& info = data.info;
+  Json summary = outcome_json(info.state, info.output, info.error);
+  summary["instance"] = info.instance;
+  summary["orchestration_name"] = info.orchestration_name;
+  summary["orchestration_version"] = info.orchestration_version;
+  summary["current_execution_id"] = info.current_execution_id;
+  summary["custom_status"] = info.custom_status ? Json(*info.custom_status) : Json(nullptr);
+  summary["custom_status_version"] = info.custom_status_version;
+  summary["parent_instance"] = info.parent_instance;
+  summary["parent_id"] = info.parent_id;
+  summary["created_at_ms"] = info.created_at_ms;
+  summary["updated_at_ms"] = info.updated_at_ms;
+  Json executions = Json::array();
+  for (const auto& execution : data.executions) {
+    const ExecutionInfo& e = execution.info;
+    Json item = outcome_json(e.state, e.output, e.error);
+    item["execution_id"] = e.execution_id;
+    item["continued_as_new"] = e.continued_as_new;
+    item["started_at_ms"] = e.started_at_ms;
+    item["completed_at_ms"] = e.completed_at_ms;
+    item["history"] = detail::to_json(execution.history);
+    executions.push_back(std::move(item));
+  }
+  Json document = {{"format", kExportFormat}, {"instance", summary}, {"executions", executions}};
+  return detail::dump_json(document, "export");
+}
+
+std::string ManagementClient::import_instance(const std::string& json) {
+  InstanceExport data;
+  try {
+    Json document = detail::parse_json(json, "import");
+    ObjectReader top(document, "import");
+    std::string format = top.text("format", limits::kMaxNameBytes);
+    if (format != kExportFormat) {
+      throw CodecError(top.field_path("format"), "unsupported format \"" + format + "\"");
+    }
+    ObjectReader in(top.object("instance"), top.field_path("instance"));
+    InstanceInfo& info = data.info;
+    info.instance = in.text("instance", limits::kMaxIdentifierBytes);
+    info.orchestration_name = in.text("orchestration_name", limits::kMaxNameBytes);
+    info.orchestration_version = in.text("orchestration_version", limits::kMaxVersionBytes);
+    info.current_execution_id = in.unsigned_number("current_execution_id");
+    read_outcome(in, info.state, info.output, info.error);
+    info.custom_status = in.nullable_text("custom_status", limits::kMaxPayloadBytes);
+    info.custom_status_version = in.unsigned_number("custom_status_version");
+    info.parent_instance = in.text("parent_instance", limits::kMaxIdentifierBytes);
+    info.parent_id = in.unsigned_number("parent_id");
+    info.created_at_ms = in.signed_number("created_at_ms");
+    info.updated_at_ms = in.signed_number("updated_at_ms");
+    in.finish();
+    const Json& executions = top.array("executions");
+    top.finish();
+    for (std::size_t i = 0; i < executions.size(); ++i) {
+      std::string path = "import.executions[" + std::to_string(i) + "]";
+      ObjectReader e(executions[i], path);
+      ExecutionExport execution;
+      execution.info.instance = info.instance;
+      execution.info.execution_id = e.unsigned_number("execution_id");
+      read_outcome(e, execution.info.state, execution.info.output, execution.info.error);
+      execution.info.continued_as_new = e.optional_boolean("continued_as_new");
+      execution.info.started_at_ms = e.signed_number("started_at_ms");
+      execution.info.completed_at_ms = e.signed_number("completed_at_ms");
+      execution.history = detail::history_from_json(e.array("history"), e.field_path("history"));
+      e.finish();
+      // The histories must be well formed: ids 1..n, starting with OrchestrationStarted.
+      for (std::size_t k = 0; k < execution.history.size(); ++k) {
+        if (execution.history[k].event_id != k + 1) {
+          throw CodecError(path + ".history[" + std::to_string(k) + "].event_id",
+                           "expected " + std::to_string(k + 1));
+        }
+      }
+      if (execution.history.empty() ||
+          !execution.history.front().is<events::OrchestrationStarted>()) {
+        throw CodecError(path + ".history", "must begin with OrchestrationStarted");
+      }
+      if (!data.executions.empty() &&
+          execution.info.execution_id <= data.executions.back().info.execution_id) {
+        throw CodecError(path + ".execution_id", "execution ids must increase");
+      }
+      data.executions.push_back(std::move(execution));
+    }
+    if (data.executions.empty() ||
+        data.executions.back().info.execution_id != info.current_execution_id) {
+      throw CodecError("import.instance.current_execution_id",
+                       "must be the id of the last execution");
+    }
+  } catch (const CodecError& error) {
+    throw ClientError(ClientError::Kind::InvalidInput, error.what());
+  }
+  RuntimeClient::check_identifier(data.info.instance, "the instance id");
+  try {
+    management_.import_instance(data);
+  } catch (const ProviderError& error) {
+    throw ClientError(error.kind() == ProviderErrorKind::Conflict ? ClientError::Kind::AlreadyExists
+                                                                  : ClientError::Kind::Provider,
+                      error.what());
+  }
+  return data.info.instance;
 }
 
 }  // namespace duroxide

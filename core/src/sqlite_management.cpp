@@ -494,6 +494,93 @@ std::uint64_t SqliteProvider::prune_executions(const std::string& instance,
   return removed;
 }
 
+InstanceExport SqliteProvider::export_instance(const std::string& instance) {
+  InstanceExport out;
+  auto info = get_instance_info(instance);
+  if (!info) {
+    throw ProviderError(ProviderErrorKind::NotFound, "export_instance",
+                        "instance " + instance + " does not exist");
+  }
+  out.info = *info;
+  for (auto& execution : list_executions(instance)) {
+    History history = read_execution(instance, execution.execution_id);
+    out.executions.push_back({std::move(execution), std::move(history)});
+  }
+  return out;
+}
+
+void SqliteProvider::import_instance(const InstanceExport& data) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("import_instance");
+  const InstanceInfo& info = data.info;
+  check_identifier(info.instance, db_->operation());
+  Transaction transaction(*db_);
+  {
+    Statement row = db_->prepare("SELECT 1 FROM instances WHERE instance_id = ?1");
+    row.bind(1, info.instance);
+    if (row.step()) {
+      throw ProviderError(ProviderErrorKind::Conflict, db_->operation(),
+                          "instance " + info.instance + " already exists");
+    }
+  }
+  auto error_json = [](const std::optional<ErrorDetails>& error) -> std::optional<std::string> {
+    if (!error) return std::nullopt;
+    return encode_error_details(*error);
+  };
+  db_->prepare(
+        "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
+        "  current_execution_id, status, output, error_json, custom_status, "
+        "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")
+      .bind(1, info.instance)
+      .bind(2, info.orchestration_name)
+      .bind(3, info.orchestration_version)
+      .bind(4, static_cast<std::int64_t>(info.current_execution_id))
+      .bind(5, to_string(info.state))
+      .bind_optional(6, info.state == RuntimeState::Completed ? std::optional<std::string>(info.output)
+                                                               : std::nullopt)
+      .bind_optional(7, error_json(info.error))
+      .bind_optional(8, info.custom_status)
+      .bind(9, static_cast<std::int64_t>(info.custom_status_version))
+      .bind_optional(10, info.parent_instance.empty() ? std::nullopt
+                                                      : std::optional<std::string>(info.parent_instance))
+      .bind(11, static_cast<std::int64_t>(info.parent_id))
+      .bind(12, info.created_at_ms)
+      .bind(13, info.updated_at_ms)
+      .run();
+  for (const auto& execution : data.executions) {
+    const ExecutionInfo& e = execution.info;
+    std::string status = e.continued_as_new ? std::string("ContinuedAsNew")
+                                            : std::string(to_string(e.state));
+    Statement insert = db_->prepare(
+        "INSERT INTO executions (instance_id, execution_id, status, output, error_json, "
+        "  started_at, completed_at, event_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    insert.bind(1, info.instance)
+        .bind(2, static_cast<std::int64_t>(e.execution_id))
+        .bind(3, status)
+        .bind_optional(4, e.state == RuntimeState::Completed ? std::optional<std::string>(e.output)
+                                                              : std::nullopt)
+        .bind_optional(5, error_json(e.error))
+        .bind(6, e.started_at_ms)
+        .bind(8, static_cast<std::int64_t>(execution.history.size()));
+    if (e.completed_at_ms != 0) insert.bind(7, e.completed_at_ms);
+    insert.run();
+    for (const Event& event : execution.history) {
+      db_->prepare(
+            "INSERT INTO history (instance_id, execution_id, event_id, event_kind, timestamp, "
+            "  event_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+          .bind(1, info.instance)
+          .bind(2, static_cast<std::int64_t>(e.execution_id))
+          .bind(3, static_cast<std::int64_t>(event.event_id))
+          .bind(4, to_string(event.kind()))
+          .bind(5, event.timestamp_ms)
+          .bind(6, encode_event(event))
+          .run();
+    }
+  }
+  transaction.commit();
+}
+
 std::optional<CustomStatus> SqliteProvider::get_custom_status(
     const std::string& instance, std::optional<std::uint64_t> since_version) {
   std::lock_guard<std::mutex> lock(mutex_);

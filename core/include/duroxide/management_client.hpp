@@ -84,6 +84,13 @@ class ManagementClient {
   // Deletes every finished root instance (with its tree) last updated before `older_than_ms`.
   DeleteResult purge_completed(TimestampMs older_than_ms);
 
+  // One JSON document: the instance, every execution and its full history — the
+  // format import_instance (and the playground's replayer) read.
+  std::string export_instance(const std::string& instance);
+  // Validates the document completely, then writes it; the id must not exist.
+  // Returns the imported instance id.
+  std::string import_instance(const std::string& json);
+
   static InstanceSummary summarize(const InstanceInfo& info);
 
  private:

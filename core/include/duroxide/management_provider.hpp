@@ -116,6 +116,17 @@ struct BulkDeleteRequest {
   std::size_t limit = 1000;
 };
 
+// One instance with all its stored executions and their histories: what
+// export writes and import reads back.
+struct ExecutionExport {
+  ExecutionInfo info;
+  History history;
+};
+struct InstanceExport {
+  InstanceInfo info;
+  std::vector<ExecutionExport> executions;  // ascending execution ids
+};
+
 struct CustomStatus {
   std::optional<std::string> status;  // nullopt: cleared or never set
   std::uint64_t version = 0;
@@ -142,6 +153,13 @@ class ManagementProvider {
   virtual DeleteResult delete_instances(const BulkDeleteRequest& request) = 0;
   // Removes all but the newest `keep_last` executions (at least the current one).
   virtual std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) = 0;
+
+  // NotFound for an unknown instance.
+  virtual InstanceExport export_instance(const std::string& instance) = 0;
+  // Writes the instance, its executions and histories in one transaction;
+  // Conflict if the id exists. No queue items are created: an imported running
+  // instance moves again when a message arrives for it.
+  virtual void import_instance(const InstanceExport& data) = 0;
 
   // nullopt for an unknown instance; with `since_version`, nullopt when unchanged.
   virtual std::optional<CustomStatus> get_custom_status(

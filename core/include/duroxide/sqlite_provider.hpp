@@ -75,6 +75,8 @@ class SqliteProvider final : public Provider, public ManagementProvider {
   DeleteResult delete_instance(const std::string& instance, bool force) override;
   DeleteResult delete_instances(const BulkDeleteRequest& request) override;
   std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) override;
+  InstanceExport export_instance(const std::string& instance) override;
+  void import_instance(const InstanceExport& data) override;
   std::optional<CustomStatus> get_custom_status(
       const std::string& instance, std::optional<std::uint64_t> since_version) override;
 
