@@ -278,3 +278,86 @@ TEST_CASE("import rejects malformed documents naming the field and writes nothin
   CHECK(host.management.count_instances({}) == 0);
   CHECK(host.management.import_instance(good) == "h");
 }
+
+TEST_CASE("orchestration statistics per name", "[management][analytics]") {
+  Host host;
+  host.run("h1", "HelloWorld", "a");
+  host.run("h2", "HelloWorld", "b");
+  host.run("f", "Fails", "x");
+  host.run("c", "Counter", R"({"count":0,"limit":2})");
+  host.run("l", "LongTimer", "");
+  std::map<std::string, OrchestrationStats> stats;
+  for (const auto& s : host.management.get_orchestration_stats()) stats[s.orchestration_name] = s;
+  CHECK(stats.at("HelloWorld").completed == 2);
+  CHECK(stats.at("Fails").failed == 1);
+  CHECK(stats.at("Counter").completed == 1);
+  CHECK(stats.at("Counter").continued == 2);
+  CHECK(stats.at("LongTimer").running == 1);
+  auto only = host.management.get_orchestration_stats("Counter");
+  REQUIRE(only.size() == 1);
+  CHECK(only[0].continued == 2);
+}
+
+TEST_CASE("performance metrics give duration percentiles", "[management][analytics]") {
+  Host host;
+  host.registry.register_orchestration("Nap", [](OrchestrationContext& ctx,
+                                                 std::string ms) -> Task<std::string> {
+    co_await ctx.schedule_timer(std::stoll(ms));
+    co_return "rested";
+  });
+  TimestampMs start = host.clock.now_ms();
+  for (int i = 1; i <= 10; ++i) {
+    host.client.start_orchestration("nap-" + std::to_string(i), "Nap", std::to_string(i * 100));
+  }
+  host.driver.run_until_idle();
+  for (int step = 0; step < 10; ++step) {
+    host.clock.advance(100);
+    host.driver.run_until_idle();
+  }
+  DurationStats stats = host.management.get_performance_metrics("Nap");
+  CHECK(stats.count == 10);
+  CHECK(stats.min_ms == 100);
+  CHECK(stats.max_ms == 1000);
+  CHECK(stats.avg_ms == 550);
+  CHECK(stats.p50_ms == 500);
+  CHECK(stats.p95_ms == 1000);
+  CHECK(stats.p99_ms == 1000);
+  CHECK(host.management.get_performance_metrics("Nap", start + 1).count == 0);
+  CHECK(host.management.get_performance_metrics("NeverRan").count == 0);
+}
+
+TEST_CASE("system health and problematic instances", "[management][analytics]") {
+  Host host;
+  host.run("ok-1", "HelloWorld", "a");
+  host.run("ok-2", "HelloWorld", "b");
+  host.run("ok-3", "HelloWorld", "c");
+  host.run("broken", "Fails", "x");
+  host.run("stuck", "Approval", R"({"timeout_ms":86400000})");  // waits a day for an event
+  host.clock.advance(2 * 3'600'000);
+  TimestampMs now = host.clock.now_ms();
+
+  ProblematicInstances problems = host.management.get_problematic_instances(now);
+  REQUIRE(problems.long_running.size() == 1);
+  CHECK(problems.long_running[0].info.instance == "stuck");
+  REQUIRE(problems.no_progress.size() == 1);
+  CHECK(problems.no_progress[0].info.instance == "stuck");
+  CHECK(problems.recently_failed.empty());  // "broken" failed two hours ago
+  HealthThresholds wide;
+  wide.recent_failure_window_ms = 3 * 3'600'000;
+  CHECK(host.management.get_problematic_instances(now, wide).recently_failed.size() == 1);
+
+  SystemHealth health = host.management.get_system_health(now);
+  CHECK(health.counts[RuntimeState::Failed] == 1);
+  CHECK(health.long_running == 1);
+  CHECK(health.no_progress == 1);
+  CHECK(health.recent_failures == 0);
+  CHECK(health.queues.oldest_orchestrator_age_ms == 0);  // the day-long timer is not due
+  // 100 - 40 x 1/4 failed - 30 x 1/1 running without progress - 0 backlog
+  CHECK(health.score == 60);
+
+  // A message that waits in the queue lowers the score by its age.
+  host.client.raise_event("stuck", "Approve", "late");
+  host.clock.advance(100'000);
+  CHECK(host.management.get_queue_depths().oldest_orchestrator_age_ms == 100'000);
+  CHECK(host.management.get_system_health(host.clock.now_ms()).score == 50);
+}

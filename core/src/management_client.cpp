@@ -211,6 +211,69 @@ QueueDepths ManagementClient::get_queue_depths() {
   return guarded([&] { return management_.get_queue_depths(); });
 }
 
+std::vector<OrchestrationStats> ManagementClient::get_orchestration_stats(const std::string& name) {
+  if (!name.empty()) RuntimeClient::check_identifier(name, "the orchestration name");
+  return guarded([&] { return management_.get_orchestration_stats(name); });
+}
+
+DurationStats ManagementClient::get_performance_metrics(const std::string& name,
+                                                        TimestampMs since_ms) {
+  RuntimeClient::check_identifier(name, "the orchestration name");
+  return guarded([&] { return management_.get_execution_durations(name, since_ms); });
+}
+
+namespace {
+
+// The three problem filters, all answered through the instance indexes.
+struct ProblemFilters {
+  InstanceFilter long_running, no_progress, recently_failed;
+};
+
+ProblemFilters problem_filters(TimestampMs now, const HealthThresholds& t) {
+  ProblemFilters f;
+  f.long_running.states = {RuntimeState::Running};
+  f.long_running.created_to_ms = now - t.long_running_ms;
+  f.no_progress.states = {RuntimeState::Running};
+  f.no_progress.updated_to_ms = now - t.no_progress_ms;
+  f.recently_failed.states = {RuntimeState::Failed};
+  f.recently_failed.updated_from_ms = now - t.recent_failure_window_ms;
+  return f;
+}
+
+}  // namespace
+
+SystemHealth ManagementClient::get_system_health(TimestampMs now_ms,
+                                                 const HealthThresholds& thresholds) {
+  ProblemFilters filters = problem_filters(now_ms, thresholds);
+  SystemHealth health;
+  health.counts = count_by_status();
+  health.long_running = count_instances(filters.long_running);
+  health.no_progress = count_instances(filters.no_progress);
+  health.recent_failures = count_instances(filters.recently_failed);
+  health.queues = get_queue_depths();
+  const double failed = static_cast<double>(health.counts[RuntimeState::Failed]);
+  const double finished = failed + static_cast<double>(health.counts[RuntimeState::Completed]);
+  const double running = static_cast<double>(health.counts[RuntimeState::Running]);
+  const double oldest_ms = static_cast<double>(
+      std::max(health.queues.oldest_orchestrator_age_ms, health.queues.oldest_worker_age_ms));
+  double score = 100.0;
+  if (finished > 0) score -= 40.0 * failed / finished;
+  if (running > 0) score -= 30.0 * static_cast<double>(health.no_progress) / running;
+  score -= std::min(30.0, oldest_ms / 10'000.0);
+  health.score = static_cast<int>(std::clamp(score, 0.0, 100.0));
+  return health;
+}
+
+ProblematicInstances ManagementClient::get_problematic_instances(TimestampMs now_ms,
+                                                                 const HealthThresholds& thresholds,
+                                                                 std::size_t limit) {
+  ProblemFilters filters = problem_filters(now_ms, thresholds);
+  PageRequest page{{}, limit};
+  return {list_instances(filters.long_running, page).instances,
+          list_instances(filters.no_progress, page).instances,
+          list_instances(filters.recently_failed, page).instances};
+}
+
 DeleteResult ManagementClient::delete_instance(const std::string& instance, bool force) {
   RuntimeClient::check_identifier(instance, "the instance id");
   return guarded([&] { return management_.delete_instance(instance, force); });

@@ -1,5 +1,6 @@
 // SqliteProvider: the cold path (listing, details, metrics, deletion).
 #include <algorithm>
+#include <map>
 #include <variant>
 
 #include "duroxide/codec.hpp"
@@ -336,7 +337,86 @@ QueueDepths SqliteProvider::get_queue_depths() {
   }
   Statement parked = db_->prepare("SELECT COUNT(*) FROM parked_messages");
   if (parked.step()) depths.parked = static_cast<std::uint64_t>(parked.integer(0));
+  Statement oldest = db_->prepare(
+      "SELECT (SELECT MIN(enqueued_at) FROM orchestrator_queue WHERE visible_at <= ?1), "
+      "       (SELECT MIN(enqueued_at) FROM worker_queue WHERE visible_at <= ?1)");
+  oldest.bind(1, now);
+  if (oldest.step()) {
+    if (!oldest.is_null(0)) depths.oldest_orchestrator_age_ms = now - oldest.integer(0);
+    if (!oldest.is_null(1)) depths.oldest_worker_age_ms = now - oldest.integer(1);
+  }
   return depths;
+}
+
+std::vector<OrchestrationStats> SqliteProvider::get_orchestration_stats(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_orchestration_stats");
+  std::map<std::string, OrchestrationStats> by_name;
+  {
+    Statement rows = db_->prepare(
+        "SELECT orchestration_name, status, COUNT(*) FROM instances "
+        "WHERE ?1 = '' OR orchestration_name = ?1 GROUP BY orchestration_name, status");
+    rows.bind(1, name);
+    while (rows.step()) {
+      OrchestrationStats& stats = by_name[rows.text(0)];
+      stats.orchestration_name = rows.text(0);
+      auto count = static_cast<std::uint64_t>(rows.integer(2));
+      switch (parse_state(rows.text(1), db_->operation())) {
+        case RuntimeState::Running: stats.running += count; break;
+        case RuntimeState::Completed: stats.completed += count; break;
+        case RuntimeState::Failed: stats.failed += count; break;
+        case RuntimeState::NotFound: break;
+      }
+    }
+  }
+  Statement continued = db_->prepare(
+      "SELECT i.orchestration_name, COUNT(*) FROM executions e "
+      "JOIN instances i ON i.instance_id = e.instance_id "
+      "WHERE e.status = 'ContinuedAsNew' AND (?1 = '' OR i.orchestration_name = ?1) "
+      "GROUP BY i.orchestration_name");
+  continued.bind(1, name);
+  while (continued.step()) {
+    by_name[continued.text(0)].continued = static_cast<std::uint64_t>(continued.integer(1));
+  }
+  std::vector<OrchestrationStats> out;
+  for (auto& entry : by_name) out.push_back(entry.second);
+  return out;
+}
+
+DurationStats SqliteProvider::get_execution_durations(const std::string& name,
+                                                      TimestampMs since_ms) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_execution_durations");
+  DurationStats stats;
+  {
+    Statement row = db_->prepare(
+        "SELECT COUNT(*), MIN(e.completed_at - e.started_at), "
+        "  CAST(AVG(e.completed_at - e.started_at) AS INTEGER), "
+        "  MAX(e.completed_at - e.started_at) "
+        "FROM executions e JOIN instances i ON i.instance_id = e.instance_id "
+        "WHERE e.completed_at IS NOT NULL AND i.orchestration_name = ?1 AND e.started_at >= ?2");
+    row.bind(1, name).bind(2, since_ms);
+    if (!row.step() || row.integer(0) == 0) return stats;
+    stats.count = static_cast<std::uint64_t>(row.integer(0));
+    stats.min_ms = row.integer(1);
+    stats.avg_ms = row.integer(2);
+    stats.max_ms = row.integer(3);
+  }
+  // Nearest-rank percentiles: the value at rank ceil(p * count).
+  auto percentile = [&](int p) {
+    std::int64_t rank = (static_cast<std::int64_t>(stats.count) * p + 99) / 100;
+    Statement row = db_->prepare(
+        "SELECT e.completed_at - e.started_at AS d "
+        "FROM executions e JOIN instances i ON i.instance_id = e.instance_id "
+        "WHERE e.completed_at IS NOT NULL AND i.orchestration_name = ?1 AND e.started_at >= ?2 "
+        "ORDER BY d LIMIT 1 OFFSET ?3");
+    row.bind(1, name).bind(2, since_ms).bind(3, std::max<std::int64_t>(rank - 1, 0));
+    return row.step() ? row.integer(0) : stats.max_ms;
+  };
+  stats.p50_ms = percentile(50);
+  stats.p95_ms = percentile(95);
+  stats.p99_ms = percentile(99);
+  return stats;
 }
 
 // ---------------------------------------------------------------- deletion

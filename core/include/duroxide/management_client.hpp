@@ -50,6 +50,34 @@ struct EventQuery {
   EventId to_event_id = 0;    // inclusive
 };
 
+// What counts as a problem. Times are durations in ms.
+struct HealthThresholds {
+  std::int64_t long_running_ms = 3'600'000;       // running longer than this since creation
+  std::int64_t no_progress_ms = 600'000;          // running, not updated for this long
+  std::int64_t recent_failure_window_ms = 3'600'000;
+};
+
+struct ProblematicInstances {
+  std::vector<InstanceSummary> long_running;
+  std::vector<InstanceSummary> no_progress;
+  std::vector<InstanceSummary> recently_failed;
+};
+
+// score = 100
+//         - 40 x (failed / finished instances)
+//         - 30 x (running instances without progress / running instances)
+//         - min(30, age of the oldest waiting queue item in seconds / 10)
+// clamped to 0..100 and rounded down: 100 is a store with no failures, nothing
+// stuck and queues drained as fast as they fill.
+struct SystemHealth {
+  std::map<RuntimeState, std::uint64_t> counts;
+  std::uint64_t long_running = 0;
+  std::uint64_t no_progress = 0;
+  std::uint64_t recent_failures = 0;
+  QueueDepths queues;
+  int score = 100;
+};
+
 class ManagementClient {
  public:
   static constexpr std::size_t kPreviewBytes = 200;
@@ -77,6 +105,14 @@ class ManagementClient {
 
   SystemMetrics get_system_metrics();
   QueueDepths get_queue_depths();
+  std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name = {});
+  // Duration percentiles of finished executions of `name` started at or after `since_ms`.
+  DurationStats get_performance_metrics(const std::string& name, TimestampMs since_ms = 0);
+  // `now_ms` comes from the caller's clock: the client itself never reads one.
+  SystemHealth get_system_health(TimestampMs now_ms, const HealthThresholds& thresholds = {});
+  ProblematicInstances get_problematic_instances(TimestampMs now_ms,
+                                                 const HealthThresholds& thresholds = {},
+                                                 std::size_t limit = 100);
 
   DeleteResult delete_instance(const std::string& instance, bool force);
   DeleteResult delete_instances(const BulkDeleteRequest& request);

@@ -101,6 +101,27 @@ struct QueueDepths {
   std::uint64_t worker_visible = 0;
   std::uint64_t worker_locked = 0;
   std::uint64_t parked = 0;  // messages for instances that do not exist
+  std::int64_t oldest_orchestrator_age_ms = 0;  // of the oldest visible item; 0 when none
+  std::int64_t oldest_worker_age_ms = 0;
+};
+
+struct OrchestrationStats {
+  std::string orchestration_name;
+  std::uint64_t running = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t continued = 0;  // executions that ended in continue-as-new
+};
+
+// Durations (completed_at - started_at) of finished executions.
+struct DurationStats {
+  std::uint64_t count = 0;
+  std::int64_t min_ms = 0;
+  std::int64_t avg_ms = 0;
+  std::int64_t p50_ms = 0;
+  std::int64_t p95_ms = 0;
+  std::int64_t p99_ms = 0;
+  std::int64_t max_ms = 0;
 };
 
 struct DeleteResult {
@@ -147,6 +168,11 @@ class ManagementProvider {
   // Throws ProviderError NotFound for an unknown instance or execution.
   virtual History read_execution(const std::string& instance, ExecutionId execution) = 0;
   virtual SystemMetrics get_system_metrics() = 0;
+  // Per orchestration name (all names when `name` is empty), from the instance and
+  // execution tables.
+  virtual std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name) = 0;
+  // Finished executions of `name` that started at or after `since_ms` (0: all).
+  virtual DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) = 0;
   virtual QueueDepths get_queue_depths() = 0;
 
   virtual DeleteResult delete_instance(const std::string& instance, bool force) = 0;

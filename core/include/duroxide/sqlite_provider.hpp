@@ -71,6 +71,8 @@ class SqliteProvider final : public Provider, public ManagementProvider {
                                                   ExecutionId execution) override;
   History read_execution(const std::string& instance, ExecutionId execution) override;
   SystemMetrics get_system_metrics() override;
+  std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name) override;
+  DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) override;
   QueueDepths get_queue_depths() override;
   DeleteResult delete_instance(const std::string& instance, bool force) override;
   DeleteResult delete_instances(const BulkDeleteRequest& request) override;
