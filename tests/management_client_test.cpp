@@ -361,3 +361,36 @@ TEST_CASE("system health and problematic instances", "[management][analytics]") 
   CHECK(host.management.get_queue_depths().oldest_orchestrator_age_ms == 100'000);
   CHECK(host.management.get_system_health(host.clock.now_ms()).score == 50);
 }
+
+TEST_CASE("activity statistics are counted at each ack", "[management][analytics]") {
+  Host host;
+  host.registry.register_orchestration("Slowish", [](OrchestrationContext& ctx,
+                                                     std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_activity("Hello", "slow");
+  });
+  host.run("h", "HelloWorld", "Ada");                   // 2.0.0: no activity
+  host.run("h1", "HelloWorld", "Bob");
+  host.client.start_orchestration("v1", "HelloWorld", "Cy", "1.0.0");
+  host.run("f", "Fails", "boom");
+  host.run("fan", "FanOutFanIn", R"(["a","b","c"])");
+  // One activity whose completion arrives 250 ms after it was scheduled.
+  host.client.start_orchestration("slow", "Slowish", "");
+  OrchestrationDispatcher orchestrations(host.store, host.registry, host.clock, {});
+  WorkerDispatcher workers(host.store, host.registry, host.clock, {});
+  while (orchestrations.step()) {
+  }
+  host.clock.advance(250);
+  REQUIRE(workers.step());
+  REQUIRE(orchestrations.step());
+
+  std::map<std::string, ActivityStats> stats;
+  for (const auto& s : host.management.get_activity_stats()) stats[s.activity_name] = s;
+  CHECK(stats.at("Hello").scheduled == 5);  // v1 + three fan-out + slow
+  CHECK(stats.at("Hello").completed == 5);
+  CHECK(stats.at("Hello").failed == 0);
+  CHECK(stats.at("Hello").avg_duration_ms == 50);  // 250 ms once over five completions
+  CHECK(stats.at("Fail").failed == 1);
+  CHECK(stats.at("Fail").failure_rate == 1.0);
+  CHECK(host.management.get_activity_stats("Fail").size() == 1);
+  CHECK(host.management.get_activity_stats("Nothing").empty());
+}

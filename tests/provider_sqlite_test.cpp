@@ -129,3 +129,16 @@ TEST_CASE("contract: a queue row that does not decode is reported and moved asid
   CHECK(f->management().get_instance_info("i")->state == RuntimeState::Failed);
   CHECK_FALSE(f->provider().fetch_orchestration_item(1000).has_value());
 }
+
+TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
+          "[provider][sqlite]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "kept");
+  f->sqlite.reset();
+  // Make the file look like a version-1 database.
+  raw_exec(f->path, "DROP TABLE activity_stats; PRAGMA user_version = 1");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
+  CHECK(f->sqlite->get_instance_info("kept").has_value());
+  CHECK(f->sqlite->get_activity_stats("").empty());  // the new table exists
+}

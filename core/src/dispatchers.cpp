@@ -89,6 +89,36 @@ ExecutionMetadata stored_metadata(const History& history, const OrchestrationIte
   return meta;
 }
 
+// The activity events a turn adds, with names and durations looked up from the
+// scheduling events (in the stored history or earlier in the same delta).
+std::vector<ActivityOutcome> activity_outcomes(const History& history, const History& delta) {
+  std::vector<ActivityOutcome> out;
+  auto scheduled = [&](EventId id) -> const Event* {
+    // In the stored history event id k sits at index k - 1 (the engine checks it);
+    // the delta is short, so it is scanned.
+    const Event* found = nullptr;
+    if (id >= 1 && id <= history.size()) found = &history[id - 1];
+    for (const Event& candidate : delta) {
+      if (candidate.event_id == id) found = &candidate;
+    }
+    return found && found->is<events::ActivityScheduled>() ? found : nullptr;
+  };
+  for (const Event& event : delta) {
+    if (const auto* started = event.as<events::ActivityScheduled>()) {
+      out.push_back({started->name, ActivityOutcome::Kind::Scheduled, 0});
+      continue;
+    }
+    bool completed = event.is<events::ActivityCompleted>();
+    if (!completed && !event.is<events::ActivityFailed>()) continue;
+    if (const Event* source = scheduled(event.source_event_id)) {
+      out.push_back({source->as<events::ActivityScheduled>()->name,
+                     completed ? ActivityOutcome::Kind::Completed : ActivityOutcome::Kind::Failed,
+                     event.timestamp_ms - source->timestamp_ms});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::int64_t unregistered_backoff(const RuntimeOptions& options, std::uint32_t attempt) {
@@ -224,6 +254,7 @@ bool OrchestrationDispatcher::step() {
              std::string(to_string(kind_of(dropped.item))) + ": " + dropped.reason);
     }
     ack.metadata = metadata_of(result, item);
+    ack.activity_outcomes = activity_outcomes(input.history, result.new_events);
     ack.history_delta = std::move(result.new_events);
     ack.worker_items = std::move(result.worker_items);
     ack.orchestrator_items = std::move(result.orchestrator_items);

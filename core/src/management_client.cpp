@@ -216,6 +216,11 @@ std::vector<OrchestrationStats> ManagementClient::get_orchestration_stats(const 
   return guarded([&] { return management_.get_orchestration_stats(name); });
 }
 
+std::vector<ActivityStats> ManagementClient::get_activity_stats(const std::string& name) {
+  if (!name.empty()) RuntimeClient::check_identifier(name, "the activity name");
+  return guarded([&] { return management_.get_activity_stats(name); });
+}
+
 DurationStats ManagementClient::get_performance_metrics(const std::string& name,
                                                         TimestampMs since_ms) {
   RuntimeClient::check_identifier(name, "the orchestration name");

@@ -383,6 +383,30 @@ std::vector<OrchestrationStats> SqliteProvider::get_orchestration_stats(const st
   return out;
 }
 
+std::vector<ActivityStats> SqliteProvider::get_activity_stats(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_activity_stats");
+  Statement rows = db_->prepare(
+      "SELECT activity_name, scheduled, completed, failed, total_duration_ms FROM activity_stats "
+      "WHERE ?1 = '' OR activity_name = ?1 ORDER BY activity_name");
+  rows.bind(1, name);
+  std::vector<ActivityStats> out;
+  while (rows.step()) {
+    ActivityStats stats;
+    stats.activity_name = rows.text(0);
+    stats.scheduled = static_cast<std::uint64_t>(rows.integer(1));
+    stats.completed = static_cast<std::uint64_t>(rows.integer(2));
+    stats.failed = static_cast<std::uint64_t>(rows.integer(3));
+    std::uint64_t finished = stats.completed + stats.failed;
+    if (finished > 0) {
+      stats.failure_rate = static_cast<double>(stats.failed) / static_cast<double>(finished);
+      stats.avg_duration_ms = rows.integer(4) / static_cast<std::int64_t>(finished);
+    }
+    out.push_back(std::move(stats));
+  }
+  return out;
+}
+
 DurationStats SqliteProvider::get_execution_durations(const std::string& name,
                                                       TimestampMs since_ms) {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -392,6 +392,22 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
         .bind(3, static_cast<std::int64_t>(cancelled.activity_id))
         .run();
   }
+  for (const ActivityOutcome& outcome : ack.activity_outcomes) {
+    const bool finished = outcome.kind != ActivityOutcome::Kind::Scheduled;
+    db_->prepare(
+          "INSERT INTO activity_stats (activity_name, scheduled, completed, failed, "
+          "  total_duration_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+          "ON CONFLICT (activity_name) DO UPDATE SET "
+          "  scheduled = scheduled + excluded.scheduled, "
+          "  completed = completed + excluded.completed, failed = failed + excluded.failed, "
+          "  total_duration_ms = total_duration_ms + excluded.total_duration_ms")
+        .bind(1, outcome.name)
+        .bind(2, outcome.kind == ActivityOutcome::Kind::Scheduled ? 1 : 0)
+        .bind(3, outcome.kind == ActivityOutcome::Kind::Completed ? 1 : 0)
+        .bind(4, outcome.kind == ActivityOutcome::Kind::Failed ? 1 : 0)
+        .bind(5, finished ? std::max<std::int64_t>(outcome.duration_ms, 0) : 0)
+        .run();
+  }
   db_->prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).run();
   db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).run();
   transaction.commit();

@@ -105,7 +105,18 @@ CREATE TABLE parked_messages (
 );
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1};
+// Version 2: activity counters, maintained by every orchestration ack.
+constexpr const char* kMigration2 = R"sql(
+CREATE TABLE activity_stats (
+  activity_name     TEXT PRIMARY KEY,
+  scheduled         INTEGER NOT NULL DEFAULT 0,
+  completed         INTEGER NOT NULL DEFAULT 0,
+  failed            INTEGER NOT NULL DEFAULT 0,
+  total_duration_ms INTEGER NOT NULL DEFAULT 0
+);
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

@@ -106,6 +106,7 @@ class ManagementClient {
   SystemMetrics get_system_metrics();
   QueueDepths get_queue_depths();
   std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name = {});
+  std::vector<ActivityStats> get_activity_stats(const std::string& name = {});
   // Duration percentiles of finished executions of `name` started at or after `since_ms`.
   DurationStats get_performance_metrics(const std::string& name, TimestampMs since_ms = 0);
   // `now_ms` comes from the caller's clock: the client itself never reads one.

@@ -113,6 +113,15 @@ struct OrchestrationStats {
   std::uint64_t continued = 0;  // executions that ended in continue-as-new
 };
 
+struct ActivityStats {
+  std::string activity_name;
+  std::uint64_t scheduled = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t failed = 0;
+  double failure_rate = 0;         // failed / (completed + failed)
+  std::int64_t avg_duration_ms = 0;  // over completed and failed
+};
+
 // Durations (completed_at - started_at) of finished executions.
 struct DurationStats {
   std::uint64_t count = 0;
@@ -171,6 +180,8 @@ class ManagementProvider {
   // Per orchestration name (all names when `name` is empty), from the instance and
   // execution tables.
   virtual std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name) = 0;
+  // Per activity name (all when empty), counted at each ack from the runtime's outcomes.
+  virtual std::vector<ActivityStats> get_activity_stats(const std::string& name) = 0;
   // Finished executions of `name` that started at or after `since_ms` (0: all).
   virtual DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) = 0;
   virtual QueueDepths get_queue_depths() = 0;

@@ -104,6 +104,16 @@ struct ExecutionMetadata {
   bool custom_status_changed = false;  // bump the custom status version
 };
 
+// One activity event of a turn, as the runtime saw it (the provider does not
+// interpret events): counted into activity statistics in the ack's transaction.
+struct ActivityOutcome {
+  enum class Kind { Scheduled, Completed, Failed };
+  std::string name;
+  Kind kind = Kind::Scheduled;
+  std::int64_t duration_ms = 0;  // completion time minus scheduling time
+  friend bool operator==(const ActivityOutcome&, const ActivityOutcome&) = default;
+};
+
 struct OrchestrationAck {
   ExecutionId execution_id = 1;  // the execution `history_delta` belongs to
   History history_delta;
@@ -111,6 +121,7 @@ struct OrchestrationAck {
   std::vector<OrchestratorItem> orchestrator_items;
   std::vector<CancelledActivity> cancelled_activities;
   ExecutionMetadata metadata;
+  std::vector<ActivityOutcome> activity_outcomes;
 };
 
 struct WorkerItem {
