@@ -253,3 +253,34 @@ TEST_CASE("contract: custom status is versioned and can be polled", "[provider][
   CHECK(second.version == 2);
   CHECK_FALSE(f.management().get_custom_status("unknown", std::nullopt).has_value());
 }
+
+TEST_CASE("bulk delete by filter deletes only finished matching roots, up to the limit",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  for (int i = 0; i < 3; ++i) create_instance(f, "batch-" + std::to_string(i), RuntimeState::Completed);
+  create_instance(f, "batch-running", RuntimeState::Running);
+  create_instance(f, "keep-1", RuntimeState::Failed);
+  BulkDeleteRequest request;
+  request.filter.instance_prefix = "batch-";
+  request.limit = 2;
+  CHECK(f.management().delete_instances(request).instances == 2);
+  request.limit = 100;
+  CHECK(f.management().delete_instances(request).instances == 1);
+  CHECK(f.management().get_instance_info("batch-running").has_value());
+  CHECK(f.management().get_instance_info("keep-1").has_value());
+  request.filter = {};
+  request.filter.states = {RuntimeState::Running};  // asks only for running: nothing to delete
+  CHECK(f.management().delete_instances(request).instances == 0);
+}
+
+TEST_CASE("queue metrics count due and pending timers", "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "t");
+  f.provider().enqueue_orchestrator_item(work::TimerFired{"t", 1, 2, 0}, 0);
+  f.provider().enqueue_orchestrator_item(work::TimerFired{"t", 1, 3, 0}, 5000);
+  f.clock.advance(1000);
+  QueueDepths depths = f.management().get_queue_depths();
+  CHECK(depths.timers_due == 1);
+  CHECK(depths.timers_pending == 1);
+  CHECK(depths.oldest_orchestrator_age_ms == 1000);
+}

@@ -337,6 +337,16 @@ QueueDepths SqliteProvider::get_queue_depths() {
   }
   Statement parked = db_->prepare("SELECT COUNT(*) FROM parked_messages");
   if (parked.step()) depths.parked = static_cast<std::uint64_t>(parked.integer(0));
+  {
+    Statement timers = db_->prepare(
+        "SELECT COALESCE(SUM(visible_at <= ?1), 0), COALESCE(SUM(visible_at > ?1), 0) "
+        "FROM orchestrator_queue WHERE kind = 'TimerFired'");
+    timers.bind(1, now);
+    if (timers.step()) {
+      depths.timers_due = static_cast<std::uint64_t>(timers.integer(0));
+      depths.timers_pending = static_cast<std::uint64_t>(timers.integer(1));
+    }
+  }
   Statement oldest = db_->prepare(
       "SELECT (SELECT MIN(enqueued_at) FROM orchestrator_queue WHERE visible_at <= ?1), "
       "       (SELECT MIN(enqueued_at) FROM worker_queue WHERE visible_at <= ?1)");
@@ -535,12 +545,26 @@ DeleteResult SqliteProvider::delete_instances(const BulkDeleteRequest& request) 
     for (const auto& id : request.instances) check_identifier(id, db_->operation());
     candidates = request.instances;
   } else {
-    Statement rows = db_->prepare(
-        "SELECT instance_id FROM instances WHERE parent_instance_id IS NULL "
-        "AND status IN ('Completed', 'Failed') AND (?1 = 0 OR updated_at < ?1) "
-        "ORDER BY updated_at, instance_id LIMIT ?2");
-    rows.bind(1, request.completed_before_ms)
-        .bind(2, static_cast<std::int64_t>(request.limit));
+    InstanceFilter finished = request.filter;
+    finished.roots_only = true;
+    finished.states.clear();
+    for (RuntimeState state : {RuntimeState::Completed, RuntimeState::Failed}) {
+      const auto& wanted = request.filter.states;
+      if (wanted.empty() || std::find(wanted.begin(), wanted.end(), state) != wanted.end()) {
+        finished.states.push_back(state);
+      }
+    }
+    if (finished.states.empty()) return {};  // the filter asked only for running instances
+    if (request.completed_before_ms != 0 &&
+        (finished.updated_to_ms == 0 || request.completed_before_ms < finished.updated_to_ms)) {
+      finished.updated_to_ms = request.completed_before_ms;
+    }
+    FilterSql sql = filter_sql(finished);
+    Statement rows = db_->prepare_once("SELECT instance_id FROM instances" + sql.where +
+                                       " ORDER BY updated_at, instance_id LIMIT ?" +
+                                       std::to_string(sql.values.size() + 1));
+    sql.bind_all(rows);
+    rows.bind(static_cast<int>(sql.values.size()) + 1, static_cast<std::int64_t>(request.limit));
     while (rows.step()) candidates.push_back(rows.text(0));
   }
   DeleteResult total;

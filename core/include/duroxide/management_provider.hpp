@@ -101,6 +101,8 @@ struct QueueDepths {
   std::uint64_t worker_visible = 0;
   std::uint64_t worker_locked = 0;
   std::uint64_t parked = 0;  // messages for instances that do not exist
+  std::uint64_t timers_due = 0;      // TimerFired items visible now
+  std::uint64_t timers_pending = 0;  // TimerFired items not yet visible
   std::int64_t oldest_orchestrator_age_ms = 0;  // of the oldest visible item; 0 when none
   std::int64_t oldest_worker_age_ms = 0;
 };
@@ -140,9 +142,14 @@ struct DeleteResult {
   std::uint64_t queue_items = 0;
 };
 
+// Deletes finished root instances (with their trees): the listed ids, or when
+// none are listed, those matching `filter` (only its finished states count)
+// and last updated before `completed_before_ms` (0: no time condition).
+// Running instances and sub-orchestrations are always skipped.
 struct BulkDeleteRequest {
-  std::vector<std::string> instances;    // empty: select by the fields below
-  TimestampMs completed_before_ms = 0;   // 0: no time condition
+  std::vector<std::string> instances;
+  InstanceFilter filter;
+  TimestampMs completed_before_ms = 0;
   std::size_t limit = 1000;
 };
 
