@@ -284,3 +284,34 @@ TEST_CASE("queue metrics count due and pending timers", "[provider][management]"
   CHECK(depths.timers_pending == 1);
   CHECK(depths.oldest_orchestrator_age_ms == 1000);
 }
+
+TEST_CASE("the change feed follows status changes in commit order", "[provider][management][changes]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "a");                        // 1: a Running
+  create_instance(f, "b");                        // 2: b Running
+  ack_event(f, "a", events::ExternalEvent{"x", ""}, metadata());  // no change: not recorded
+  ExecutionMetadata custom = metadata();
+  custom.custom_status = "half";
+  custom.custom_status_changed = true;
+  ack_event(f, "a", events::CustomStatusUpdated{"half"}, custom);  // 3: a custom status
+  complete(f, "a");                               // 4: a Completed
+  f.management().delete_instance("a", false);     // 5: a Deleted
+
+  ChangePage first = f.management().changes_since(0, 3);
+  REQUIRE(first.changes.size() == 3);
+  CHECK(first.changes[0].instance == "a");
+  CHECK(first.changes[0].state == RuntimeState::Running);
+  CHECK(first.changes[1].instance == "b");
+  CHECK(first.changes[2].custom_status_version == 1);
+  CHECK(first.next_cursor == first.changes[2].seq);
+  ChangePage rest = f.management().changes_since(first.next_cursor, 100);
+  REQUIRE(rest.changes.size() == 2);
+  CHECK(rest.changes[0].state == RuntimeState::Completed);
+  CHECK(rest.changes[1].deleted);
+  CHECK(rest.changes[0].seq > first.changes[2].seq);
+  ChangePage none = f.management().changes_since(rest.next_cursor, 100);
+  CHECK(none.changes.empty());
+  CHECK(none.next_cursor == rest.next_cursor);
+  CHECK(provider_error_kind([&] { f.management().changes_since(0, 0); }) ==
+        ProviderErrorKind::InvalidInput);
+}

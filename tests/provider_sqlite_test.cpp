@@ -136,7 +136,7 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
   create_instance(*f, "kept");
   f->sqlite.reset();
   // Make the file look like a version-1 database.
-  raw_exec(f->path, "DROP TABLE activity_stats; PRAGMA user_version = 1");
+  raw_exec(f->path, "DROP TABLE activity_stats; DROP TABLE changes; PRAGMA user_version = 1");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->get_instance_info("kept").has_value());

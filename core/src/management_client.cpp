@@ -216,6 +216,10 @@ std::vector<OrchestrationStats> ManagementClient::get_orchestration_stats(const 
   return guarded([&] { return management_.get_orchestration_stats(name); });
 }
 
+ChangePage ManagementClient::changes_since(std::uint64_t cursor, std::size_t limit) {
+  return guarded([&] { return management_.changes_since(cursor, limit); });
+}
+
 std::vector<ActivityStats> ManagementClient::get_activity_stats(const std::string& name) {
   if (!name.empty()) RuntimeClient::check_identifier(name, "the activity name");
   return guarded([&] { return management_.get_activity_stats(name); });

@@ -417,6 +417,35 @@ std::vector<ActivityStats> SqliteProvider::get_activity_stats(const std::string&
   return out;
 }
 
+ChangePage SqliteProvider::changes_since(std::uint64_t cursor, std::size_t limit) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("changes_since");
+  if (limit == 0 || limit > kMaxPageSize) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "limit must be 1 to " + std::to_string(kMaxPageSize));
+  }
+  Statement rows = db_->prepare(
+      "SELECT seq, instance_id, status, execution_id, custom_status_version, changed_at "
+      "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+  rows.bind(1, static_cast<std::int64_t>(cursor)).bind(2, static_cast<std::int64_t>(limit));
+  ChangePage page;
+  page.next_cursor = cursor;
+  while (rows.step()) {
+    InstanceChange change;
+    change.seq = static_cast<std::uint64_t>(rows.integer(0));
+    change.instance = rows.text(1);
+    std::string status = rows.text(2);
+    change.deleted = status == "Deleted";
+    change.state = change.deleted ? RuntimeState::NotFound : parse_state(status, db_->operation());
+    change.execution_id = static_cast<ExecutionId>(rows.integer(3));
+    change.custom_status_version = static_cast<std::uint64_t>(rows.integer(4));
+    change.changed_at_ms = rows.integer(5);
+    page.next_cursor = change.seq;
+    page.changes.push_back(std::move(change));
+  }
+  return page;
+}
+
 DurationStats SqliteProvider::get_execution_durations(const std::string& name,
                                                       TimestampMs since_ms) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -467,7 +496,9 @@ DeleteResult SqliteProvider::delete_tree_locked(const std::string& root) {
     while (rows.step()) tree.push_back(rows.text(0));
   }
   DeleteResult result;
+  const TimestampMs now = clock_.now_ms();
   for (const std::string& id : tree) {
+    sqlite::record_change(*db_, id, "Deleted", 0, 0, now);
     db_->prepare("DELETE FROM history WHERE instance_id = ?1").bind(1, id).run();
     result.events += static_cast<std::uint64_t>(db_->changes());
     db_->prepare("DELETE FROM executions WHERE instance_id = ?1").bind(1, id).run();
@@ -676,6 +707,9 @@ void SqliteProvider::import_instance(const InstanceExport& data) {
       .bind(12, info.created_at_ms)
       .bind(13, info.updated_at_ms)
       .run();
+  sqlite::record_change(*db_, info.instance, std::string(to_string(info.state)),
+                        static_cast<std::int64_t>(info.current_execution_id),
+                        static_cast<std::int64_t>(info.custom_status_version), clock_.now_ms());
   for (const auto& execution : data.executions) {
     const ExecutionInfo& e = execution.info;
     std::string status = e.continued_as_new ? std::string("ContinuedAsNew")

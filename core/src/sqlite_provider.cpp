@@ -35,6 +35,20 @@ void check_delay(std::int64_t ms, const char* what, const std::string& operation
   }
 }
 
+void record_change(Connection& db, const std::string& instance, const std::string& status,
+                   std::int64_t execution_id, std::int64_t custom_status_version,
+                   std::int64_t now) {
+  db.prepare(
+        "INSERT INTO changes (instance_id, status, execution_id, custom_status_version, "
+        "  changed_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind(1, instance)
+      .bind(2, status)
+      .bind(3, execution_id)
+      .bind(4, custom_status_version)
+      .bind(5, now)
+      .run();
+}
+
 }  // namespace sqlite
 
 namespace {
@@ -249,13 +263,15 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
 
   ExecutionId current = 0;
   bool exists = false;
+  std::string previous_status;
   {
-    Statement row =
-        db_->prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
+    Statement row = db_->prepare(
+        "SELECT current_execution_id, status FROM instances WHERE instance_id = ?1");
     row.bind(1, instance);
     if (row.step()) {
       exists = true;
       current = static_cast<ExecutionId>(row.integer(0));
+      previous_status = row.text(1);
     }
   }
   if (ack.execution_id == 0 || ack.execution_id < current) {
@@ -310,6 +326,15 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
         .bind(12, now)
         .bind(13, meta.custom_status_changed ? 1 : 0)
         .run();
+    if (!exists || instance_status != previous_status || ack.execution_id != current ||
+        meta.custom_status_changed) {
+      Statement version = db_->prepare(
+          "SELECT custom_status_version FROM instances WHERE instance_id = ?1");
+      version.bind(1, instance);
+      std::int64_t custom_version = version.step() ? version.integer(0) : 0;
+      sqlite::record_change(*db_, instance, instance_status,
+                            static_cast<std::int64_t>(ack.execution_id), custom_version, now);
+    }
 
     const bool terminal = meta.state != RuntimeState::Running || meta.continued_as_new;
     db_->prepare(

@@ -116,7 +116,19 @@ CREATE TABLE activity_stats (
 );
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2};
+// Version 3: the change feed, one row per instance status change, in commit order.
+constexpr const char* kMigration3 = R"sql(
+CREATE TABLE changes (
+  seq                   INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id           TEXT NOT NULL,
+  status                TEXT NOT NULL,
+  execution_id          INTEGER NOT NULL,
+  custom_status_version INTEGER NOT NULL,
+  changed_at            INTEGER NOT NULL
+);
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

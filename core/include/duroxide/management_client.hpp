@@ -121,6 +121,9 @@ class ManagementClient {
   // Deletes every finished root instance (with its tree) last updated before `older_than_ms`.
   DeleteResult purge_completed(TimestampMs older_than_ms);
 
+  // What changed after `cursor` (0: from the beginning), oldest first.
+  ChangePage changes_since(std::uint64_t cursor, std::size_t limit = 100);
+
   // One JSON document: the instance, every execution and its full history — the
   // format import_instance (and the playground's replayer) read.
   std::string export_instance(const std::string& instance);

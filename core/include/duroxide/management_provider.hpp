@@ -164,6 +164,23 @@ struct InstanceExport {
   std::vector<ExecutionExport> executions;  // ascending execution ids
 };
 
+// One change of an instance's status (or custom status, or a new execution),
+// or its deletion. `seq` increases with every commit that makes a change.
+struct InstanceChange {
+  std::uint64_t seq = 0;
+  std::string instance;
+  RuntimeState state = RuntimeState::Running;
+  bool deleted = false;
+  ExecutionId execution_id = 0;
+  std::uint64_t custom_status_version = 0;
+  TimestampMs changed_at_ms = 0;
+};
+
+struct ChangePage {
+  std::vector<InstanceChange> changes;
+  std::uint64_t next_cursor = 0;  // pass back to continue; equals the last seq returned
+};
+
 struct CustomStatus {
   std::optional<std::string> status;  // nullopt: cleared or never set
   std::uint64_t version = 0;
@@ -204,6 +221,9 @@ class ManagementProvider {
   // Conflict if the id exists. No queue items are created: an imported running
   // instance moves again when a message arrives for it.
   virtual void import_instance(const InstanceExport& data) = 0;
+
+  // Changes with seq > cursor, oldest first, at most `limit` (1..1000).
+  virtual ChangePage changes_since(std::uint64_t cursor, std::size_t limit) = 0;
 
   // nullopt for an unknown instance; with `since_version`, nullopt when unchanged.
   virtual std::optional<CustomStatus> get_custom_status(

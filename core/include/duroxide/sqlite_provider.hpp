@@ -35,7 +35,7 @@ struct SqliteOptions {
 
 class SqliteProvider final : public Provider, public ManagementProvider {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // path ":memory:" for an in-memory database. Throws ProviderError.
   SqliteProvider(const std::string& path, Clock& clock, IdSource& ids, SqliteOptions options = {});
@@ -74,6 +74,7 @@ class SqliteProvider final : public Provider, public ManagementProvider {
   std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name) override;
   DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) override;
   std::vector<ActivityStats> get_activity_stats(const std::string& name) override;
+  ChangePage changes_since(std::uint64_t cursor, std::size_t limit) override;
   QueueDepths get_queue_depths() override;
   DeleteResult delete_instance(const std::string& instance, bool force) override;
   DeleteResult delete_instances(const BulkDeleteRequest& request) override;
