@@ -3,6 +3,7 @@
 // document on stdout; any error is one line on stderr and a non-zero exit.
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "duroxide/duroxide.hpp"
+#include "duroxide/management_client.hpp"
 #include "duroxide/platform.hpp"
 #include "duroxide/runtime.hpp"
 #include "duroxide/runtime_client.hpp"
@@ -50,6 +52,25 @@ verbs:
       or N ms pass (default 60000). Prints the counts by status.
   samples
       Lists the sample orchestrations with an example input.
+
+management (all need --db FILE):
+  instances [--status S[,S..]] [--name N] [--version V] [--prefix P] [--parent ID]
+            [--roots] [--created-from MS] [--created-to MS] [--updated-from MS]
+            [--updated-to MS] [--cursor C] [--limit N]
+      A page of instance summaries, newest first, the cursor of the next page
+      and the counts by status for the same filter.
+  show <id>          Summary, executions and the pending work of a running instance.
+  stats [--name N]   Per-orchestration and per-activity statistics.
+  health             Counts, long-running, stuck and recently failed instances, queues
+                     and a 0-100 score.
+  problems [--limit N]  The long-running, no-progress and recently failed instances.
+  queues             Queue depths, due timers and the oldest waiting item's age.
+  delete <id> [--force]  Deletes an instance and its sub-orchestrations (running: --force).
+  prune <id> --keep N    Keeps only the newest N executions (never the running one).
+  purge --older-than-ms N  Deletes finished instances not updated for N ms.
+  export <id>        The instance, its executions and histories as one JSON document.
+  import <file>      Imports a document written by export.
+  changes [--since N] [--limit N]  Instance status changes after sequence N.
   help, --help
       This text.
 
@@ -93,7 +114,23 @@ Args parse(int argc, char** argv) {
       {"cancel", {2, {"db"}}},
       {"resume", {0, {"db", "timeout-ms"}}},
       {"samples", {0, {}}},
+      {"instances", {0, {"db", "status", "name", "version", "prefix", "parent", "roots",
+                         "created-from", "created-to", "updated-from", "updated-to", "cursor",
+                         "limit"}}},
+      {"show", {1, {"db"}}},
+      {"stats", {0, {"db", "name"}}},
+      {"health", {0, {"db"}}},
+      {"problems", {0, {"db", "limit"}}},
+      {"queues", {0, {"db"}}},
+      {"delete", {1, {"db", "force"}}},
+      {"prune", {1, {"db", "keep"}}},
+      {"purge", {0, {"db", "older-than-ms"}}},
+      {"export", {1, {"db"}}},
+      {"import", {1, {"db"}}},
+      {"changes", {0, {"db", "since", "limit"}}},
   };
+  // Options that take no value.
+  static const std::vector<std::string> kFlags = {"roots", "force"};
   Args args;
   if (argc < 2) throw UsageError("no verb given (try: duroxide --help)");
   args.verb = argv[1];
@@ -108,6 +145,10 @@ Args parse(int argc, char** argv) {
       const auto& allowed = verb->second.second;
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
         throw UsageError("\"" + args.verb + "\" has no option --" + name);
+      }
+      if (std::find(kFlags.begin(), kFlags.end(), name) != kFlags.end()) {
+        args.options[name] = "true";
+        continue;
       }
       if (i + 1 >= argc) throw UsageError("--" + name + " needs a value");
       args.options[name] = argv[++i];
@@ -189,6 +230,186 @@ Json status_json(Host& host, const std::string& id) {
   return out;
 }
 
+Json error_json(const std::optional<ErrorDetails>& error) {
+  if (!error) return nullptr;
+  return Json{{"message", error->display_message()},
+              {"kind", std::string(to_string(error->kind))},
+              {"category", std::string(to_string(error->category()))}};
+}
+
+Json summary_json(const InstanceSummary& summary) {
+  const InstanceInfo& info = summary.info;
+  return Json{{"instance", info.instance},
+              {"orchestration", info.orchestration_name},
+              {"version", info.orchestration_version},
+              {"status", std::string(to_string(info.state))},
+              {"preview", summary.preview},
+              {"custom_status", info.custom_status ? Json(*info.custom_status) : Json(nullptr)},
+              {"executions", info.execution_count},
+              {"current_execution", info.current_execution_id},
+              {"parent", info.parent_instance},
+              {"created_at_ms", info.created_at_ms},
+              {"updated_at_ms", info.updated_at_ms}};
+}
+
+Json summaries_json(const std::vector<InstanceSummary>& summaries) {
+  Json out = Json::array();
+  for (const auto& summary : summaries) out.push_back(summary_json(summary));
+  return out;
+}
+
+Json counts_json(const std::map<RuntimeState, std::uint64_t>& counts) {
+  Json out = Json::object();
+  for (const auto& [state, count] : counts) out[std::string(to_string(state))] = count;
+  return out;
+}
+
+Json queues_json(const QueueDepths& q) {
+  return Json{{"orchestrator_visible", q.orchestrator_visible},
+              {"orchestrator_delayed", q.orchestrator_delayed},
+              {"orchestrator_locked", q.orchestrator_locked},
+              {"worker_visible", q.worker_visible},
+              {"worker_locked", q.worker_locked},
+              {"parked", q.parked},
+              {"timers_due", q.timers_due},
+              {"timers_pending", q.timers_pending},
+              {"oldest_orchestrator_age_ms", q.oldest_orchestrator_age_ms},
+              {"oldest_worker_age_ms", q.oldest_worker_age_ms}};
+}
+
+InstanceFilter filter_from(const Args& args) {
+  InstanceFilter filter;
+  std::string states = args.option("status");
+  for (std::size_t start = 0; !states.empty() && start <= states.size();) {
+    std::size_t comma = states.find(',', start);
+    std::string word = states.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    RuntimeState state{};
+    if (!parse_runtime_state(word, state) || state == RuntimeState::NotFound) {
+      throw UsageError("--status takes Running, Completed or Failed, got \"" + word + "\"");
+    }
+    filter.states.push_back(state);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  filter.orchestration_name = args.option("name");
+  filter.orchestration_version = args.option("version");
+  filter.instance_prefix = args.option("prefix");
+  filter.parent_instance = args.option("parent");
+  filter.roots_only = args.option("roots") == "true";
+  filter.created_from_ms = args.number("created-from", 0);
+  filter.created_to_ms = args.number("created-to", 0);
+  filter.updated_from_ms = args.number("updated-from", 0);
+  filter.updated_to_ms = args.number("updated-to", 0);
+  return filter;
+}
+
+// The management verbs; returns false when `verb` is not one of them.
+bool run_management_verb(const Args& args, Host& host) {
+  ManagementClient management(*host.store);
+  const auto& p = args.positional;
+  const std::string& verb = args.verb;
+  Json out;
+  if (verb == "instances") {
+    InstanceFilter filter = filter_from(args);
+    SummaryPage page = management.list_instances(
+        filter, {args.option("cursor"), static_cast<std::size_t>(args.number("limit", 50))});
+    out = Json{{"instances", summaries_json(page.instances)},
+               {"next_cursor", page.next_cursor},
+               {"counts", counts_json(management.count_by_status(filter))}};
+  } else if (verb == "show") {
+    InstanceDetails details = management.get_instance_details(p[0]);
+    Json executions = Json::array();
+    for (const auto& e : details.executions) {
+      executions.push_back({{"execution", e.execution_id},
+                            {"status", e.continued_as_new ? std::string("ContinuedAsNew")
+                                                          : std::string(to_string(e.state))},
+                            {"started_at_ms", e.started_at_ms},
+                            {"completed_at_ms", e.completed_at_ms},
+                            {"duration_ms", e.completed_at_ms ? e.completed_at_ms - e.started_at_ms : 0},
+                            {"events", e.event_count},
+                            {"error", error_json(e.error)}});
+    }
+    Json pending = Json::array();
+    for (const auto& w : details.pending) {
+      Json item{{"kind", std::string(to_string(w.kind))}, {"name", w.name},
+                {"scheduled_event_id", w.scheduled_event_id}, {"scheduled_at_ms", w.scheduled_at_ms}};
+      if (w.kind == PendingKind::Activity || w.kind == PendingKind::SubOrchestration) item["input"] = w.input;
+      if (w.kind == PendingKind::SubOrchestration) item["instance"] = w.instance;
+      if (w.kind == PendingKind::Timer) item["fire_at_ms"] = w.fire_at_ms;
+      pending.push_back(std::move(item));
+    }
+    out = summary_json(details.summary);
+    out["output"] = details.summary.info.state == RuntimeState::Completed
+                        ? Json(details.summary.info.output) : Json(nullptr);
+    out["error"] = error_json(details.summary.info.error);
+    out["execution_list"] = std::move(executions);
+    out["pending"] = std::move(pending);
+  } else if (verb == "stats") {
+    Json orchestrations = Json::array();
+    for (const auto& s : management.get_orchestration_stats(args.option("name"))) {
+      Json row{{"orchestration", s.orchestration_name}, {"running", s.running},
+               {"completed", s.completed}, {"failed", s.failed}, {"continued", s.continued}};
+      DurationStats d = management.get_performance_metrics(s.orchestration_name);
+      row["durations_ms"] = {{"count", d.count}, {"min", d.min_ms}, {"avg", d.avg_ms},
+                             {"p50", d.p50_ms}, {"p95", d.p95_ms}, {"p99", d.p99_ms}, {"max", d.max_ms}};
+      orchestrations.push_back(std::move(row));
+    }
+    Json activities = Json::array();
+    for (const auto& a : management.get_activity_stats()) {
+      activities.push_back({{"activity", a.activity_name}, {"scheduled", a.scheduled},
+                            {"completed", a.completed}, {"failed", a.failed},
+                            {"failure_rate", a.failure_rate}, {"avg_duration_ms", a.avg_duration_ms}});
+    }
+    out = Json{{"orchestrations", orchestrations}, {"activities", activities}};
+  } else if (verb == "health") {
+    SystemHealth health = management.get_system_health(host.clock.now_ms());
+    out = Json{{"score", health.score}, {"counts", counts_json(health.counts)},
+               {"long_running", health.long_running}, {"no_progress", health.no_progress},
+               {"recent_failures", health.recent_failures}, {"queues", queues_json(health.queues)}};
+  } else if (verb == "problems") {
+    ProblematicInstances problems = management.get_problematic_instances(
+        host.clock.now_ms(), {}, static_cast<std::size_t>(args.number("limit", 100)));
+    out = Json{{"long_running", summaries_json(problems.long_running)},
+               {"no_progress", summaries_json(problems.no_progress)},
+               {"recently_failed", summaries_json(problems.recently_failed)}};
+  } else if (verb == "queues") {
+    out = queues_json(management.get_queue_depths());
+  } else if (verb == "delete" || verb == "purge") {
+    DeleteResult result =
+        verb == "delete"
+            ? management.delete_instance(p[0], args.option("force") == "true")
+            : management.purge_completed(host.clock.now_ms() - args.number("older-than-ms", 0));
+    out = Json{{"instances", result.instances}, {"executions", result.executions},
+               {"events", result.events}, {"queue_items", result.queue_items}};
+  } else if (verb == "prune") {
+    out = Json{{"instance", p[0]},
+               {"pruned", management.prune_executions(p[0], static_cast<std::size_t>(args.number("keep", 0)))}};
+  } else if (verb == "export") {
+    std::cout << management.export_instance(p[0]) << "\n";
+    return true;
+  } else if (verb == "import") {
+    std::ifstream file(p[0], std::ios::binary);
+    if (!file) throw std::runtime_error("cannot read " + p[0]);
+    std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    out = Json{{"imported", management.import_instance(text)}};
+  } else if (verb == "changes") {
+    ChangePage page = management.changes_since(static_cast<std::uint64_t>(args.number("since", 0)),
+                                               static_cast<std::size_t>(args.number("limit", 100)));
+    Json changes = Json::array();
+    for (const auto& c : page.changes) {
+      changes.push_back({{"seq", c.seq}, {"instance", c.instance},
+                         {"status", c.deleted ? std::string("Deleted") : std::string(to_string(c.state))},
+                         {"execution", c.execution_id}, {"custom_status_version", c.custom_status_version},
+                         {"changed_at_ms", c.changed_at_ms}});
+    }
+    out = Json{{"changes", changes}, {"next_cursor", page.next_cursor}};
+  } else {
+    return false;
+  }
+  std::cout << out.dump() << "\n";
+  return true;
+}
+
 int run_verb(const Args& args) {
   if (args.verb == "samples") {
     Json out = Json::array();
@@ -201,6 +422,7 @@ int run_verb(const Args& args) {
     return 0;
   }
   Host host(args.option("db"));
+  if (run_management_verb(args, host)) return 0;
   const auto& p = args.positional;
   if (args.verb == "run") {
     std::string id = args.option("id");

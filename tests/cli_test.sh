@@ -84,6 +84,30 @@ if command -v python3 >/dev/null; then
   check "replay exits 1 on a mismatch" 1 "$rc"
 fi
 
+# management verbs on the same file
+json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1"; }
+check "instances counts by status" 1 "$("$cli" instances --db "$db" --status Failed | json_get '["counts"]["Failed"]')"
+check "instances filters by name" c "$("$cli" instances --db "$db" --name Counter | json_get '["instances"][0]["instance"]')"
+check "instances pages with a cursor" 1 \
+  "$("$cli" instances --db "$db" --limit 1 | json_get '["next_cursor"]!=""' | sed 's/True/1/')"
+check "show lists every execution" 4 "$("$cli" show c --db "$db" | json_get '["execution_list"].__len__()')"
+"$cli" run LongTimer '' --id waits --timeout-ms 50 --db "$db" >/dev/null
+check "show gives the pending timer" timer "$("$cli" show waits --db "$db" | json_get '["pending"][0]["kind"]')"
+check "stats counts continue-as-new" 3 \
+  "$("$cli" stats --db "$db" --name Counter | json_get '["orchestrations"][0]["continued"]')"
+contains "stats lists activities" '"activity":"AddOne"' "$("$cli" stats --db "$db")"
+contains "health has a score" '"score":' "$("$cli" health --db "$db")"
+contains "problems has three lists" '"recently_failed":' "$("$cli" problems --db "$db")"
+check "queues shows pending timers" True "$("$cli" queues --db "$db" | json_get '["timers_pending"]>0')"
+"$cli" export c --db "$db" > "$work/c.json"
+check "prune keeps the newest executions" 2 "$("$cli" prune c --keep 2 --db "$db" | json_get '["pruned"]')"
+check "delete removes an instance" 1 "$("$cli" delete c --db "$db" | json_get '["instances"]')"
+check "import restores the export" c "$("$cli" import "$work/c.json" --db "$db" | json_get '["imported"]')"
+check "the import has every execution again" 4 "$("$cli" show c --db "$db" | json_get '["execution_list"].__len__()')"
+check "a running instance needs --force" 1 "$(exit_code "$cli" delete waits --db "$db")"
+check "--force deletes a running instance" 1 "$("$cli" delete waits --force --db "$db" | json_get '["instances"]')"
+contains "changes reports the deletion" '"status":"Deleted"' "$("$cli" changes --db "$db" --limit 1000)"
+
 # bad input: non-zero exit and exactly one line on stderr
 for bad in "frob" "run" "run HelloWorld" "status x" "run HelloWorld x --timeout-ms soon" \
            "run HelloWorld x --bogus 1"; do
@@ -99,6 +123,9 @@ contains "the error names the problem" "over the limit of 256" \
   "$("$cli" run HelloWorld x --id "$(printf 'x%.0s' $(seq 300))" 2>&1)"
 contains "--help documents every verb" "resume --db FILE" "$("$cli" --help)"
 contains "samples lists the catalog" '"name": "RetryFlaky"' "$("$cli" samples)"
+
+check "purge removes finished instances" 0 \
+  "$("$cli" purge --older-than-ms 0 --db "$db" >/dev/null; "$cli" instances --db "$db" --status Completed,Failed | json_get '["instances"].__len__()')"
 
 echo
 echo "$passed passed, $failed failed"
