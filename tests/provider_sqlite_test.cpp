@@ -136,9 +136,51 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
   create_instance(*f, "kept");
   f->sqlite.reset();
   // Make the file look like a version-1 database.
-  raw_exec(f->path, "DROP TABLE activity_stats; DROP TABLE changes; PRAGMA user_version = 1");
+  raw_exec(f->path, "DROP TABLE activity_stats; DROP TABLE changes; "
+                    "DROP INDEX instances_by_version; PRAGMA user_version = 1");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->get_instance_info("kept").has_value());
   CHECK(f->sqlite->get_activity_stats("").empty());  // the new table exists
+}
+
+TEST_CASE("sqlite: every listing and count query is answered through an index",
+          "[provider][sqlite][indexes]") {
+  auto f = make_provider("sqlite-memory");
+  std::vector<InstanceFilter> filters(12);
+  filters[1].states = {RuntimeState::Running};
+  filters[2].states = {RuntimeState::Completed, RuntimeState::Failed};
+  filters[3].orchestration_name = "Orch";
+  filters[4].orchestration_version = "1.0.0";
+  filters[5].instance_prefix = "job-";
+  filters[6].parent_instance = "root";
+  filters[7].roots_only = true;
+  filters[8].created_from_ms = 1;
+  filters[8].created_to_ms = 2;
+  filters[9].updated_from_ms = 1;
+  filters[10].states = {RuntimeState::Failed};
+  filters[10].orchestration_name = "Orch";
+  filters[10].updated_from_ms = 5;
+  filters[11].instance_prefix = "a";
+  filters[11].roots_only = true;
+  using Query = SqliteProvider::ListingQuery;
+  for (std::size_t i = 0; i < filters.size(); ++i) {
+    for (Query query : {Query::List, Query::Count, Query::CountByStatus}) {
+      for (const char* cursor : {"", "1700000000000|job-7"}) {
+        if (query != Query::List && *cursor) continue;
+        auto plan = f->sqlite->explain_listing(filters[i], {cursor, 50}, query);
+        std::string text;
+        for (const auto& line : plan) text += line + "\n";
+        INFO("filter " << i << " query " << static_cast<int>(query) << "\n" << text);
+        bool any_instances_line = false;
+        for (const auto& line : plan) {
+          if (line.find(" instances") == std::string::npos) continue;
+          any_instances_line = true;
+          CHECK((line.find("INDEX") != std::string::npos ||
+                 line.find("PRIMARY KEY") != std::string::npos));
+        }
+        CHECK(any_instances_line);
+      }
+    }
+  }
 }

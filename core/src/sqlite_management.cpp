@@ -83,7 +83,7 @@ ExecutionInfo read_execution_row(const Statement& row, const std::string& operat
 // WHERE clause and its bound values for a filter; placeholders are numbered
 // from `first` so callers can add their own parameters before them.
 struct FilterSql {
-  std::string where;
+  std::string where;  // the WHERE clause; the whole statement once a query is built from it
   std::vector<std::variant<std::string, std::int64_t>> values;  // bound in order as ?1, ?2, ...
 
   void bind_all(Statement& statement) const {
@@ -147,49 +147,55 @@ void check_identifier(const std::string& id, const std::string& operation) {
 
 }  // namespace
 
+namespace {
+
+// The listing query for a filter and page: keyset paging on (created_at DESC,
+// instance_id), one row more than the page to know whether another follows.
+FilterSql list_query(const InstanceFilter& filter, const PageRequest& page,
+                     const std::string& operation) {
+  if (page.limit == 0 || page.limit > kMaxPageSize) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        "page limit must be 1 to " + std::to_string(kMaxPageSize));
+  }
+  FilterSql sql = filter_sql(filter);
+  if (!page.cursor.empty()) {
+    auto bar = page.cursor.find('|');
+    bool valid = bar != std::string::npos && bar > 0 && bar < 19;
+    std::int64_t time = 0;
+    for (std::size_t i = 0; valid && i < bar; ++i) {
+      valid = page.cursor[i] >= '0' && page.cursor[i] <= '9';
+      time = time * 10 + (page.cursor[i] - '0');
+    }
+    if (!valid) throw ProviderError(ProviderErrorKind::InvalidInput, operation, "malformed page cursor");
+    sql.values.emplace_back(time);
+    std::string t = "?" + std::to_string(sql.values.size());
+    sql.values.emplace_back(page.cursor.substr(bar + 1));
+    std::string id = "?" + std::to_string(sql.values.size());
+    sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + "(created_at < " + t +
+                 " OR (created_at = " + t + " AND instance_id > " + id + "))";
+  }
+  sql.values.emplace_back(static_cast<std::int64_t>(page.limit + 1));
+  sql.where = std::string("SELECT ") + kInstanceColumns + " FROM instances" + sql.where +
+              " ORDER BY created_at DESC, instance_id LIMIT ?" + std::to_string(sql.values.size());
+  return sql;
+}
+
+FilterSql count_query(const InstanceFilter& filter, bool by_status) {
+  FilterSql sql = filter_sql(filter);
+  sql.where = (by_status ? "SELECT status, COUNT(*) FROM instances" : "SELECT COUNT(*) FROM instances") +
+              sql.where + (by_status ? " GROUP BY status" : "");
+  return sql;
+}
+
+}  // namespace
+
 InstancePage SqliteProvider::list_instances(const InstanceFilter& filter,
                                             const PageRequest& page) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("list_instances");
-  if (page.limit == 0 || page.limit > kMaxPageSize) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
-                        "page limit must be 1 to " + std::to_string(kMaxPageSize));
-  }
-  FilterSql sql = filter_sql(filter);
-  std::string where = sql.where;
-  std::optional<std::int64_t> cursor_time;
-  std::string cursor_id;
-  if (!page.cursor.empty()) {
-    auto bar = page.cursor.find('|');
-    bool valid = bar != std::string::npos && bar > 0;
-    std::int64_t time = 0;
-    for (std::size_t i = 0; valid && i < bar; ++i) {
-      valid = page.cursor[i] >= '0' && page.cursor[i] <= '9' && i < 19;
-      time = time * 10 + (page.cursor[i] - '0');
-    }
-    if (!valid) {
-      throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
-                          "malformed page cursor");
-    }
-    cursor_time = time;
-    cursor_id = page.cursor.substr(bar + 1);
-    std::string t = "?" + std::to_string(sql.values.size() + 1);
-    std::string id = "?" + std::to_string(sql.values.size() + 2);
-    where += std::string(where.empty() ? " WHERE " : " AND ") + "(created_at < " + t +
-             " OR (created_at = " + t + " AND instance_id > " + id + "))";
-  }
-  std::string limit_param = "?" + std::to_string(sql.values.size() + (cursor_time ? 3 : 1));
-  Statement rows = db_->prepare_once(std::string("SELECT ") + kInstanceColumns +
-                                     " FROM instances" + where +
-                                     " ORDER BY created_at DESC, instance_id LIMIT " +
-                                     limit_param);
+  FilterSql sql = list_query(filter, page, db_->operation());
+  Statement rows = db_->prepare_once(sql.where);
   sql.bind_all(rows);
-  int index = static_cast<int>(sql.values.size()) + 1;
-  if (cursor_time) {
-    rows.bind(index++, *cursor_time);
-    rows.bind(index++, cursor_id);
-  }
-  rows.bind(index, static_cast<std::int64_t>(page.limit + 1));
   InstancePage result;
   while (rows.step()) result.instances.push_back(read_instance_row(rows, db_->operation()));
   if (result.instances.size() > page.limit) {
@@ -200,11 +206,25 @@ InstancePage SqliteProvider::list_instances(const InstanceFilter& filter,
   return result;
 }
 
+std::vector<std::string> SqliteProvider::explain_listing(const InstanceFilter& filter,
+                                                         const PageRequest& page,
+                                                         ListingQuery query) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("explain_listing");
+  FilterSql sql = query == ListingQuery::List ? list_query(filter, page, db_->operation())
+                                              : count_query(filter, query == ListingQuery::CountByStatus);
+  Statement plan = db_->prepare_once("EXPLAIN QUERY PLAN " + sql.where);
+  sql.bind_all(plan);
+  std::vector<std::string> lines;
+  while (plan.step()) lines.push_back(plan.text(3));
+  return lines;
+}
+
 std::uint64_t SqliteProvider::count_instances(const InstanceFilter& filter) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("count_instances");
-  FilterSql sql = filter_sql(filter);
-  Statement row = db_->prepare_once("SELECT COUNT(*) FROM instances" + sql.where);
+  FilterSql sql = count_query(filter, false);
+  Statement row = db_->prepare_once(sql.where);
   sql.bind_all(row);
   return row.step() ? static_cast<std::uint64_t>(row.integer(0)) : 0;
 }
@@ -213,9 +233,8 @@ std::map<RuntimeState, std::uint64_t> SqliteProvider::count_by_status(
     const InstanceFilter& filter) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("count_by_status");
-  FilterSql sql = filter_sql(filter);
-  Statement rows =
-      db_->prepare_once("SELECT status, COUNT(*) FROM instances" + sql.where + " GROUP BY status");
+  FilterSql sql = count_query(filter, true);
+  Statement rows = db_->prepare_once(sql.where);
   sql.bind_all(rows);
   std::map<RuntimeState, std::uint64_t> counts{
       {RuntimeState::Running, 0}, {RuntimeState::Completed, 0}, {RuntimeState::Failed, 0}};

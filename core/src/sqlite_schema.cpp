@@ -128,7 +128,12 @@ CREATE TABLE changes (
 );
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3};
+// Version 4: listing by version alone is indexed too.
+constexpr const char* kMigration4 = R"sql(
+CREATE INDEX instances_by_version ON instances (orchestration_version, created_at DESC, instance_id);
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

@@ -35,7 +35,7 @@ struct SqliteOptions {
 
 class SqliteProvider final : public Provider, public ManagementProvider {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // path ":memory:" for an in-memory database. Throws ProviderError.
   SqliteProvider(const std::string& path, Clock& clock, IdSource& ids, SqliteOptions options = {});
@@ -44,6 +44,12 @@ class SqliteProvider final : public Provider, public ManagementProvider {
   SqliteProvider& operator=(const SqliteProvider&) = delete;
 
   int schema_version();
+
+  // The EXPLAIN QUERY PLAN lines of the listing or count query that a filter
+  // produces: diagnostics, and what tests use to prove every listing is indexed.
+  enum class ListingQuery { List, Count, CountByStatus };
+  std::vector<std::string> explain_listing(const InstanceFilter& filter, const PageRequest& page,
+                                           ListingQuery query);
 
   // ---- Provider
   std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override;
