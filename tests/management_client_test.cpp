@@ -394,3 +394,69 @@ TEST_CASE("activity statistics are counted at each ack", "[management][analytics
   CHECK(host.management.get_activity_stats("Fail").size() == 1);
   CHECK(host.management.get_activity_stats("Nothing").empty());
 }
+
+namespace {
+
+// Denies everything about orchestration "Approval" and every delete.
+struct NoApprovalsNoDeletes final : AccessPolicy {
+  mutable std::vector<AccessRequest> asked;
+  bool allows(const AccessRequest& request) const override {
+    asked.push_back(request);
+    return request.orchestration != "Approval" && request.operation != AccessOperation::Delete;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an access policy is consulted by both clients; a denial changes nothing",
+          "[management][access]") {
+  Host host;
+  host.run("secret", "Approval", R"({"timeout_ms":600000})");
+  host.run("open", "HelloWorld", "Ada");
+  std::string exported = host.management.export_instance("secret");
+
+  NoApprovalsNoDeletes policy;
+  ClientOptions options;
+  options.access_policy = &policy;
+  RuntimeClient client(host.store, host.store, options);
+  ManagementClient management(host.store, &policy);
+  auto denied = [](const std::function<void()>& call) {
+    try {
+      call();
+    } catch (const ClientError& error) {
+      return error.kind() == ClientError::Kind::AccessDenied &&
+             std::string(error.what()).rfind("access denied: ", 0) == 0;
+    }
+    return false;
+  };
+
+  CHECK(denied([&] { client.start_orchestration("another", "Approval", "{}"); }));
+  CHECK_FALSE(host.store.get_instance_info("another").has_value());
+  CHECK(host.store.get_queue_depths().orchestrator_visible == 0);
+  CHECK(denied([&] { client.raise_event("secret", "Approve", "x"); }));
+  CHECK(denied([&] { client.cancel_instance("secret", "x"); }));
+  CHECK(denied([&] { client.get_status("secret"); }));
+  CHECK(client.get_status("open").output == "Hi, Ada!");
+
+  InstanceFilter approvals;
+  approvals.orchestration_name = "Approval";
+  CHECK(denied([&] { management.list_instances(approvals, {{}, 10}); }));
+  CHECK(management.list_instances({}, {{}, 10}).instances.size() == 2);
+  CHECK(denied([&] { management.get_instance_details("secret"); }));
+  CHECK(denied([&] { management.read_execution("secret", 1); }));
+  CHECK(denied([&] { management.get_bulk_status({"open", "secret"}); }));
+  CHECK(denied([&] { management.export_instance("secret"); }));
+  CHECK(denied([&] { management.delete_instance("open", true); }));
+  CHECK(host.store.get_instance_info("open").has_value());
+  host.management.delete_instance("secret", true);  // without the policy
+  CHECK(denied([&] { management.import_instance(exported); }));
+  CHECK_FALSE(host.store.get_instance_info("secret").has_value());
+  CHECK(management.get_system_health(host.clock.now_ms()).score >= 0);
+
+  // The policy saw the operation, the instance and its orchestration name.
+  bool saw_status_of_secret = std::any_of(policy.asked.begin(), policy.asked.end(), [](const AccessRequest& r) {
+    return r.operation == AccessOperation::ReadStatus && r.instance == "secret" &&
+           r.orchestration == "Approval";
+  });
+  CHECK(saw_status_of_secret);
+}

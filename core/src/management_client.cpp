@@ -52,7 +52,8 @@ void read_outcome(ObjectReader& in, RuntimeState& state, std::string& output,
 
 }  // namespace
 
-ManagementClient::ManagementClient(ManagementProvider& management) : management_(management) {}
+ManagementClient::ManagementClient(ManagementProvider& management, const AccessPolicy* policy)
+    : management_(management), access_(policy, management) {}
 
 template <typename F>
 auto ManagementClient::guarded(F&& call) -> decltype(call()) {
@@ -85,6 +86,7 @@ InstanceSummary ManagementClient::summarize(const InstanceInfo& info) {
 
 SummaryPage ManagementClient::list_instances(const InstanceFilter& filter,
                                              const PageRequest& page) {
+  access_.require(AccessOperation::List, {}, filter.orchestration_name);
   InstancePage raw = guarded([&] { return management_.list_instances(filter, page); });
   SummaryPage out;
   out.next_cursor = raw.next_cursor;
@@ -93,16 +95,19 @@ SummaryPage ManagementClient::list_instances(const InstanceFilter& filter,
 }
 
 std::uint64_t ManagementClient::count_instances(const InstanceFilter& filter) {
+  access_.require(AccessOperation::List, {}, filter.orchestration_name);
   return guarded([&] { return management_.count_instances(filter); });
 }
 
 std::map<RuntimeState, std::uint64_t> ManagementClient::count_by_status(
     const InstanceFilter& filter) {
+  access_.require(AccessOperation::List, {}, filter.orchestration_name);
   return guarded([&] { return management_.count_by_status(filter); });
 }
 
 std::vector<InstanceSummary> ManagementClient::find_child_instances(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::List, instance);
   InstanceFilter children;
   children.parent_instance = instance;
   std::vector<InstanceSummary> out;
@@ -145,6 +150,7 @@ InstanceTree ManagementClient::get_instance_tree(const std::string& instance) {
 
 InstanceDetails ManagementClient::get_instance_details(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::ReadDetails, instance);
   auto info = guarded([&] { return management_.get_instance_info(instance); });
   if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
   InstanceDetails details{summarize(*info), list_executions(instance), {}};
@@ -158,18 +164,21 @@ InstanceDetails ManagementClient::get_instance_details(const std::string& instan
 
 std::vector<ExecutionInfo> ManagementClient::list_executions(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::ReadDetails, instance);
   return guarded([&] { return management_.list_executions(instance); });
 }
 
 std::optional<ExecutionInfo> ManagementClient::get_execution_info(const std::string& instance,
                                                                   ExecutionId execution) {
   RuntimeClient::check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::ReadDetails, instance);
   return guarded([&] { return management_.get_execution_info(instance, execution); });
 }
 
 History ManagementClient::read_execution(const std::string& instance, ExecutionId execution,
                                          const EventQuery& query) {
   RuntimeClient::check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::ReadHistory, instance);
   if (query.to_event_id != 0 && query.to_event_id < query.from_event_id) {
     throw ClientError(ClientError::Kind::InvalidInput,
                       "the event range ends (" + std::to_string(query.to_event_id) +
@@ -198,36 +207,43 @@ std::vector<std::pair<std::string, OrchestrationStatus>> ManagementClient::get_b
   std::vector<std::pair<std::string, OrchestrationStatus>> out;
   for (const auto& id : instances) {
     auto info = guarded([&] { return management_.get_instance_info(id); });
+    access_.require(AccessOperation::ReadStatus, id, info ? info->orchestration_name : "");
     out.emplace_back(id, info ? status_of(*info) : OrchestrationStatus::not_found());
   }
   return out;
 }
 
 SystemMetrics ManagementClient::get_system_metrics() {
+  access_.require(AccessOperation::Stats);
   return guarded([&] { return management_.get_system_metrics(); });
 }
 
 QueueDepths ManagementClient::get_queue_depths() {
+  access_.require(AccessOperation::Stats);
   return guarded([&] { return management_.get_queue_depths(); });
 }
 
 std::vector<OrchestrationStats> ManagementClient::get_orchestration_stats(const std::string& name) {
   if (!name.empty()) RuntimeClient::check_identifier(name, "the orchestration name");
+  access_.require(AccessOperation::Stats, {}, name);
   return guarded([&] { return management_.get_orchestration_stats(name); });
 }
 
 ChangePage ManagementClient::changes_since(std::uint64_t cursor, std::size_t limit) {
+  access_.require(AccessOperation::Stats);
   return guarded([&] { return management_.changes_since(cursor, limit); });
 }
 
 std::vector<ActivityStats> ManagementClient::get_activity_stats(const std::string& name) {
   if (!name.empty()) RuntimeClient::check_identifier(name, "the activity name");
+  access_.require(AccessOperation::Stats);
   return guarded([&] { return management_.get_activity_stats(name); });
 }
 
 DurationStats ManagementClient::get_performance_metrics(const std::string& name,
                                                         TimestampMs since_ms) {
   RuntimeClient::check_identifier(name, "the orchestration name");
+  access_.require(AccessOperation::Stats, {}, name);
   return guarded([&] { return management_.get_execution_durations(name, since_ms); });
 }
 
@@ -285,17 +301,20 @@ ProblematicInstances ManagementClient::get_problematic_instances(TimestampMs now
 
 DeleteResult ManagementClient::delete_instance(const std::string& instance, bool force) {
   RuntimeClient::check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::Delete, instance);
   return guarded([&] { return management_.delete_instance(instance, force); });
 }
 
 DeleteResult ManagementClient::delete_instances(const BulkDeleteRequest& request) {
   for (const auto& id : request.instances) RuntimeClient::check_identifier(id, "an instance id");
+  access_.require(AccessOperation::Delete, {}, request.filter.orchestration_name);
   return guarded([&] { return management_.delete_instances(request); });
 }
 
 std::uint64_t ManagementClient::prune_executions(const std::string& instance,
                                                  std::size_t keep_last) {
   RuntimeClient::check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::Prune, instance);
   return guarded([&] { return management_.prune_executions(instance, keep_last); });
 }
 
@@ -303,13 +322,14 @@ DeleteResult ManagementClient::purge_completed(TimestampMs older_than_ms) {
   if (older_than_ms <= 0) {
     throw ClientError(ClientError::Kind::InvalidInput, "purge needs a positive cut-off time");
   }
+  access_.require(AccessOperation::Purge);
   BulkDeleteRequest request;
   request.completed_before_ms = older_than_ms;
   request.limit = 1000;
   DeleteResult total;
   // Batches keep each transaction short; a batch that deletes nothing ends the purge.
   for (;;) {
-    DeleteResult batch = delete_instances(request);
+    DeleteResult batch = guarded([&] { return management_.delete_instances(request); });
     total.instances += batch.instances;
     total.executions += batch.executions;
     total.events += batch.events;
@@ -324,6 +344,7 @@ namespace duroxide {
 
 std::string ManagementClient::export_instance(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::Export, instance);
   InstanceExport data = guarded([&] { return management_.export_instance(instance); });
   const InstanceInfo& info = data.info;
   Json summary = outcome_json(info.state, info.output, info.error);
@@ -415,6 +436,7 @@ std::string ManagementClient::import_instance(const std::string& json) {
     throw ClientError(ClientError::Kind::InvalidInput, error.what());
   }
   RuntimeClient::check_identifier(data.info.instance, "the instance id");
+  access_.require(AccessOperation::Import, data.info.instance, data.info.orchestration_name);
   try {
     management_.import_instance(data);
   } catch (const ProviderError& error) {

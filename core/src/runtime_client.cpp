@@ -44,9 +44,50 @@ ClientError invalid(const std::string& message) {
 
 }  // namespace
 
+std::string_view to_string(AccessOperation operation) {
+  switch (operation) {
+    case AccessOperation::Start: return "start";
+    case AccessOperation::RaiseEvent: return "raise_event";
+    case AccessOperation::EnqueueEvent: return "enqueue_event";
+    case AccessOperation::Cancel: return "cancel";
+    case AccessOperation::ReadStatus: return "read_status";
+    case AccessOperation::List: return "list";
+    case AccessOperation::ReadDetails: return "read_details";
+    case AccessOperation::ReadHistory: return "read_history";
+    case AccessOperation::Stats: return "stats";
+    case AccessOperation::Delete: return "delete";
+    case AccessOperation::Prune: return "prune";
+    case AccessOperation::Purge: return "purge";
+    case AccessOperation::Export: return "export";
+    case AccessOperation::Import: return "import";
+  }
+  return "unknown";
+}
+
+void AccessCheck::require(AccessOperation operation, const std::string& instance,
+                          std::string orchestration) const {
+  if (!policy_) return;
+  if (orchestration.empty() && !instance.empty()) {
+    try {
+      if (auto info = management_.get_instance_info(instance)) orchestration = info->orchestration_name;
+    } catch (const ProviderError& error) {
+      throw ClientError(ClientError::Kind::Provider, error.what());
+    }
+  }
+  if (!policy_->allows({operation, instance, orchestration})) {
+    throw ClientError(ClientError::Kind::AccessDenied,
+                      "access denied: " + std::string(to_string(operation)) +
+                          (instance.empty() ? std::string() : " on instance " + instance) +
+                          (orchestration.empty() ? std::string() : " (" + orchestration + ")"));
+  }
+}
+
 RuntimeClient::RuntimeClient(Provider& provider, ManagementProvider& management,
                              ClientOptions options)
-    : provider_(provider), management_(management), options_(options) {}
+    : provider_(provider),
+      management_(management),
+      options_(options),
+      access_(options.access_policy, management) {}
 
 void RuntimeClient::check_identifier(const std::string& value, const char* what) {
   if (value.empty()) throw invalid(std::string(what) + " must not be empty");
@@ -96,6 +137,7 @@ void RuntimeClient::start_orchestration(const std::string& instance,
   if (!version.empty() && !SemVer::parse(version)) {
     throw invalid("the version \"" + version + "\" is not MAJOR.MINOR.PATCH");
   }
+  access_.require(AccessOperation::Start, instance, orchestration);
   if (guarded([&] { return management_.get_instance_info(instance); })) {
     throw ClientError(ClientError::Kind::AlreadyExists, "instance " + instance + " already exists");
   }
@@ -110,6 +152,7 @@ void RuntimeClient::raise_event(const std::string& instance, const std::string& 
   check_identifier(instance, "the instance id");
   check_identifier(event, "the event name");
   check_payload(data, "the event data");
+  access_.require(AccessOperation::RaiseEvent, instance);
   require_exists(instance);
   guarded([&] {
     provider_.enqueue_orchestrator_item(work::ExternalRaised{instance, event, data}, 0);
@@ -121,6 +164,7 @@ void RuntimeClient::enqueue_event(const std::string& instance, const std::string
   check_identifier(instance, "the instance id");
   check_identifier(queue, "the queue name");
   check_payload(data, "the message");
+  access_.require(AccessOperation::EnqueueEvent, instance);
   require_exists(instance);
   guarded([&] { provider_.enqueue_orchestrator_item(work::QueueMessage{instance, queue, data}, 0); });
 }
@@ -128,6 +172,7 @@ void RuntimeClient::enqueue_event(const std::string& instance, const std::string
 bool RuntimeClient::cancel_instance(const std::string& instance, const std::string& reason) {
   check_identifier(instance, "the instance id");
   check_payload(reason, "the reason");
+  access_.require(AccessOperation::Cancel, instance);
   auto info = guarded([&] { return management_.get_instance_info(instance); });
   if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
   if (info->state != RuntimeState::Running) return false;
@@ -137,6 +182,7 @@ bool RuntimeClient::cancel_instance(const std::string& instance, const std::stri
 
 OrchestrationStatus RuntimeClient::get_status(const std::string& instance) {
   check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::ReadStatus, instance);
   auto info = guarded([&] { return management_.get_instance_info(instance); });
   if (!info) return OrchestrationStatus::not_found();
   OrchestrationStatus status;
@@ -150,6 +196,7 @@ OrchestrationStatus RuntimeClient::get_status(const std::string& instance) {
 
 std::vector<std::string> RuntimeClient::running_matching(const InstanceFilter& filter,
                                                          std::size_t max) {
+  access_.require(AccessOperation::List, {}, filter.orchestration_name);
   constexpr std::size_t kMaxBulk = 1000;
   if (max == 0 || max > kMaxBulk) {
     throw invalid("a bulk operation takes 1 to " + std::to_string(kMaxBulk) + " instances");
@@ -240,6 +287,7 @@ std::optional<CustomStatus> RuntimeClient::wait_for_status_change(const std::str
                                                                   std::int64_t timeout_ms,
                                                                   Pacer& pacer) {
   check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::ReadStatus, instance);
   const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);
   for (;;) {
     auto changed = guarded([&] { return management_.get_custom_status(instance, since_version); });

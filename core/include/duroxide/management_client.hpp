@@ -84,7 +84,8 @@ class ManagementClient {
   static constexpr std::size_t kMaxTreeNodes = 10'000;
   static constexpr std::size_t kMaxBulkIds = 1'000;
 
-  explicit ManagementClient(ManagementProvider& management);
+  // `policy`: consulted before every call (none: everything is allowed).
+  explicit ManagementClient(ManagementProvider& management, const AccessPolicy* policy = nullptr);
 
   SummaryPage list_instances(const InstanceFilter& filter, const PageRequest& page);
   std::uint64_t count_instances(const InstanceFilter& filter);
@@ -137,6 +138,7 @@ class ManagementClient {
   template <typename F>
   auto guarded(F&& call) -> decltype(call());
   ManagementProvider& management_;
+  AccessCheck access_;
 };
 
 }  // namespace duroxide

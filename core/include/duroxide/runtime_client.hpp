@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "duroxide/access_policy.hpp"
 #include "duroxide/environment.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/management_provider.hpp"
@@ -28,7 +29,7 @@ namespace duroxide {
 
 class ClientError : public std::runtime_error {
  public:
-  enum class Kind { InvalidInput, NotFound, AlreadyExists, Provider };
+  enum class Kind { InvalidInput, NotFound, AlreadyExists, Provider, AccessDenied };
   ClientError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const { return kind_; }
 
@@ -46,6 +47,21 @@ struct BulkItemResult {
 struct ClientOptions {
   std::size_t max_payload_bytes = limits::kMaxPayloadBytes;
   std::int64_t poll_interval_ms = 50;  // between status checks while waiting
+  const AccessPolicy* access_policy = nullptr;  // none: everything is allowed
+};
+
+// Consults an AccessPolicy (if any) for one operation; shared by both clients.
+class AccessCheck {
+ public:
+  AccessCheck(const AccessPolicy* policy, ManagementProvider& management)
+      : policy_(policy), management_(management) {}
+  // Looks the orchestration name up when `orchestration` is empty and an instance is named.
+  void require(AccessOperation operation, const std::string& instance = {},
+               std::string orchestration = {}) const;
+
+ private:
+  const AccessPolicy* policy_;
+  ManagementProvider& management_;
 };
 
 class RuntimeClient {
@@ -99,6 +115,7 @@ class RuntimeClient {
   Provider& provider_;
   ManagementProvider& management_;
   ClientOptions options_;
+  AccessCheck access_;
 };
 
 }  // namespace duroxide
