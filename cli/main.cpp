@@ -71,6 +71,10 @@ management (all need --db FILE):
   export <id>        The instance, its executions and histories as one JSON document.
   import <file>      Imports a document written by export.
   changes [--since N] [--limit N]  Instance status changes after sequence N.
+  metrics [--prometheus]  Store-wide gauges and counters (instances by status and
+                     orchestration, activities, queues) as JSON or Prometheus text.
+                     Per-process runtime metrics (turn, activity and provider-call
+                     histograms) come from RuntimeMetrics in a long-running host.
   help, --help
       This text.
 
@@ -128,9 +132,10 @@ Args parse(int argc, char** argv) {
       {"export", {1, {"db"}}},
       {"import", {1, {"db"}}},
       {"changes", {0, {"db", "since", "limit"}}},
+      {"metrics", {0, {"db", "prometheus"}}},
   };
   // Options that take no value.
-  static const std::vector<std::string> kFlags = {"roots", "force"};
+  static const std::vector<std::string> kFlags = {"roots", "force", "prometheus"};
   Args args;
   if (argc < 2) throw UsageError("no verb given (try: duroxide --help)");
   args.verb = argv[1];
@@ -403,6 +408,61 @@ bool run_management_verb(const Args& args, Host& host) {
                          {"changed_at_ms", c.changed_at_ms}});
     }
     out = Json{{"changes", changes}, {"next_cursor", page.next_cursor}};
+  } else if (verb == "metrics") {
+    auto counts = management.count_by_status();
+    auto orchestrations = management.get_orchestration_stats();
+    auto activities = management.get_activity_stats();
+    QueueDepths queues = management.get_queue_depths();
+    if (args.option("prometheus") == "true") {
+      auto escape = [](const std::string& value) {
+        std::string escaped;
+        for (char c : value) {
+          if (c == '\\' || c == '"') escaped += '\\';
+          if (c == '\n') { escaped += "\\n"; continue; }
+          escaped += c;
+        }
+        return escaped;
+      };
+      std::string text = "# TYPE duroxide_instances gauge\n";
+      for (const auto& [state, count] : counts) {
+        text += "duroxide_instances{status=\"" + std::string(to_string(state)) + "\"} " +
+                std::to_string(count) + "\n";
+      }
+      text += "# TYPE duroxide_instances_by_orchestration gauge\n";
+      for (const auto& o : orchestrations) {
+        for (auto [status, count] : {std::pair<const char*, std::uint64_t>{"Running", o.running},
+                                     {"Completed", o.completed}, {"Failed", o.failed}}) {
+          text += "duroxide_instances_by_orchestration{orchestration=\"" + escape(o.orchestration_name) +
+                  "\",status=\"" + status + "\"} " + std::to_string(count) + "\n";
+        }
+      }
+      text += "# TYPE duroxide_activity_executions_total counter\n";
+      for (const auto& a : activities) {
+        for (auto [outcome, count] : {std::pair<const char*, std::uint64_t>{"scheduled", a.scheduled},
+                                      {"completed", a.completed}, {"failed", a.failed}}) {
+          text += "duroxide_activity_executions_total{activity=\"" + escape(a.activity_name) +
+                  "\",outcome=\"" + outcome + "\"} " + std::to_string(count) + "\n";
+        }
+      }
+      text += "# TYPE duroxide_queue_items gauge\n";
+      for (auto [queue, count] : {std::pair<const char*, std::uint64_t>{"orchestrator_visible", queues.orchestrator_visible},
+                                  {"orchestrator_delayed", queues.orchestrator_delayed},
+                                  {"orchestrator_locked", queues.orchestrator_locked},
+                                  {"worker_visible", queues.worker_visible},
+                                  {"worker_locked", queues.worker_locked},
+                                  {"parked", queues.parked}}) {
+        text += "duroxide_queue_items{queue=\"" + std::string(queue) + "\"} " + std::to_string(count) + "\n";
+      }
+      std::cout << text;
+      return true;
+    }
+    Json activity_list = Json::array();
+    for (const auto& a : activities) {
+      activity_list.push_back({{"activity", a.activity_name}, {"scheduled", a.scheduled},
+                               {"completed", a.completed}, {"failed", a.failed}});
+    }
+    out = Json{{"instances", counts_json(counts)}, {"activities", activity_list},
+               {"queues", queues_json(queues)}};
   } else {
     return false;
   }

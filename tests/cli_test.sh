@@ -106,6 +106,10 @@ check "import restores the export" c "$("$cli" import "$work/c.json" --db "$db" 
 check "the import has every execution again" 4 "$("$cli" show c --db "$db" | json_get '["execution_list"].__len__()')"
 check "a running instance needs --force" 1 "$(exit_code "$cli" delete waits --db "$db")"
 check "--force deletes a running instance" 1 "$("$cli" delete waits --force --db "$db" | json_get '["instances"]')"
+contains "metrics as JSON" '"instances":{' "$("$cli" metrics --db "$db")"
+contains "metrics as Prometheus text" 'duroxide_queue_items{queue="parked"}' "$("$cli" metrics --prometheus --db "$db")"
+contains "metrics count activities" 'duroxide_activity_executions_total{activity="AddOne",outcome="completed"}' \
+  "$("$cli" metrics --prometheus --db "$db")"
 contains "changes reports the deletion" '"status":"Deleted"' "$("$cli" changes --db "$db" --limit 1000)"
 
 # bad input: non-zero exit and exactly one line on stderr

@@ -119,6 +119,40 @@ std::vector<ActivityOutcome> activity_outcomes(const History& history, const His
   return out;
 }
 
+// Runs one provider call, timing it into the metrics (if any); rethrows.
+template <typename F>
+auto timed_call(RuntimeMetrics* metrics, Clock& clock, const char* operation, F&& call)
+    -> decltype(call()) {
+  if (!metrics) return call();
+  const TimestampMs start = clock.now_ms();
+  try {
+    if constexpr (std::is_void_v<decltype(call())>) {
+      call();
+      metrics->provider_call(operation, clock.now_ms() - start, false);
+    } else {
+      auto result = call();
+      metrics->provider_call(operation, clock.now_ms() - start, false);
+      return result;
+    }
+  } catch (...) {
+    metrics->provider_call(operation, clock.now_ms() - start, true);
+    throw;
+  }
+}
+
+// Counts the starts and ends an acked turn recorded.
+void count_turn(RuntimeMetrics* metrics, const OrchestrationAck& ack) {
+  if (!metrics) return;
+  const std::string& name = ack.metadata.orchestration_name;
+  for (const Event& event : ack.history_delta) {
+    if (event.is<events::OrchestrationStarted>()) metrics->orchestration_started(name);
+  }
+  if (!ack.history_delta.empty() && is_terminal_kind(ack.history_delta.back().kind())) {
+    metrics->orchestration_finished(name, ack.metadata.state == RuntimeState::Completed,
+                                    ack.metadata.continued_as_new);
+  }
+}
+
 }  // namespace
 
 std::int64_t unregistered_backoff(const RuntimeOptions& options, std::uint32_t attempt) {
@@ -142,9 +176,12 @@ bool OrchestrationDispatcher::step() {
   const RuntimeOptions& options = context_.options;
   auto notify = [this](RuntimeEvent::Kind kind, const std::string& instance,
                        std::string message) { context_.notify(kind, instance, std::move(message)); };
+  RuntimeMetrics* metrics = options.metrics;
   std::optional<OrchestrationItem> fetched;
   try {
-    fetched = provider.fetch_orchestration_item(options.orchestration_lock_timeout_ms);
+    fetched = timed_call(metrics, context_.clock, "fetch_orchestration_item", [&] {
+      return provider.fetch_orchestration_item(options.orchestration_lock_timeout_ms);
+    });
   } catch (const ProviderError& error) {
     notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
     return false;
@@ -170,6 +207,7 @@ bool OrchestrationDispatcher::step() {
   const bool finished = !history.empty() && is_terminal_kind(history.back().kind());
   auto fail_instance = [&](ErrorDetails details, bool can_append) {
     notify(RuntimeEvent::Kind::Poison, item.instance, details.display_message());
+    if (metrics) metrics->poisoned();
     ack.metadata = stored_metadata(history, item);
     ack.metadata.state = RuntimeState::Failed;
     ack.metadata.continued_as_new = false;
@@ -245,7 +283,9 @@ bool OrchestrationDispatcher::step() {
       return true;
     }
     TurnInput input{item.instance, execution, std::move(history), std::move(item.messages), now};
+    const TimestampMs turn_start = context_.clock.now_ms();
     TurnResult result = run_turn(registry, input);
+    if (metrics) metrics->turn(context_.clock.now_ms() - turn_start);
     for (const auto& line : result.logs) {
       if (!line.replaying) notify(RuntimeEvent::Kind::Log, item.instance, line.message);
     }
@@ -262,9 +302,12 @@ bool OrchestrationDispatcher::step() {
   }
 
   try {
-    provider.ack_orchestration_item(item.lock_token, ack);
+    timed_call(metrics, context_.clock, "ack_orchestration_item",
+               [&] { provider.ack_orchestration_item(item.lock_token, ack); });
+    count_turn(metrics, ack);
   } catch (const ProviderError& error) {
     if (error.kind() == ProviderErrorKind::InvalidLock) {
+      if (metrics) metrics->lock_lost();
       notify(RuntimeEvent::Kind::LockLost, item.instance, error.what());
     } else {
       notify(RuntimeEvent::Kind::ProviderError, item.instance, error.what());
@@ -291,9 +334,11 @@ bool WorkerDispatcher::step() {
   const RuntimeOptions& options = context_.options;
   auto notify = [this](RuntimeEvent::Kind kind, const std::string& instance,
                        std::string message) { context_.notify(kind, instance, std::move(message)); };
+  RuntimeMetrics* metrics = options.metrics;
   std::optional<WorkerItem> fetched;
   try {
-    fetched = provider.fetch_work_item(options.worker_lock_timeout_ms);
+    fetched = timed_call(metrics, context_.clock, "fetch_work_item",
+                         [&] { return provider.fetch_work_item(options.worker_lock_timeout_ms); });
   } catch (const ProviderError& error) {
     notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
     // A corrupted row was parked: that was work, and the queue may hold more.
@@ -309,6 +354,7 @@ bool WorkerDispatcher::step() {
   const ActivityFn* fn = registry.find_activity(task.name);
   if (fetched->attempt_count > options.max_attempts) {
     notify(RuntimeEvent::Kind::Poison, task.instance, "activity " + task.name + " is poison");
+    if (metrics) metrics->poisoned();
     completion = failed(ErrorDetails::poison("activity " + task.name, fetched->attempt_count,
                                              options.max_attempts));
   } else if (!fn && fetched->attempt_count < options.max_attempts) {
@@ -338,6 +384,7 @@ bool WorkerDispatcher::step() {
         if (leases) leases->end(token);
       }
     } lease_end{leases_, fetched->lock_token};
+    const TimestampMs activity_start = context_.clock.now_ms();
     try {
       std::string result = (*fn)(context, task.input);
       if (result.size() > limits::kMaxPayloadBytes) {
@@ -354,12 +401,19 @@ bool WorkerDispatcher::step() {
       completion =
           failed(ErrorDetails::activity_failed("activity threw a non-standard exception"));
     }
+    if (metrics) {
+      metrics->activity_finished(task.name,
+                                 std::holds_alternative<work::ActivityCompleted>(*completion),
+                                 context_.clock.now_ms() - activity_start);
+    }
   }
 
   try {
-    provider.ack_work_item(fetched->lock_token, completion);
+    timed_call(metrics, context_.clock, "ack_work_item",
+               [&] { provider.ack_work_item(fetched->lock_token, completion); });
   } catch (const ProviderError& error) {
     if (error.kind() == ProviderErrorKind::InvalidLock) {
+      if (metrics) metrics->lock_lost();
       // Cancelled (removed by its orchestration) or expired and taken by another worker.
       notify(RuntimeEvent::Kind::LockLost, task.instance, error.what());
     } else {

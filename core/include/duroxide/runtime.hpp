@@ -28,6 +28,7 @@
 #include "duroxide/provider.hpp"
 #include "duroxide/registry.hpp"
 #include "duroxide/replay_engine.hpp"
+#include "duroxide/runtime_metrics.hpp"
 
 namespace duroxide {
 
@@ -42,6 +43,7 @@ struct RuntimeOptions {
   std::int64_t unregistered_backoff_ms = 1'000;  // first delay; doubles per attempt
   std::int64_t unregistered_backoff_max_ms = 60'000;
   std::int64_t activity_cancellation_grace_ms = 5'000;
+  RuntimeMetrics* metrics = nullptr;  // counters and histograms of this process, if wanted
 };
 
 // What hosts may want to print or count; called synchronously from step().

@@ -1,0 +1,93 @@
+// RuntimeMetrics: counters and histograms recorded by the dispatchers, and
+// their Prometheus exposition.
+#include <catch2/catch.hpp>
+#include <regex>
+
+#include "duroxide/duroxide.hpp"
+#include "duroxide/runtime.hpp"
+#include "duroxide/runtime_metrics.hpp"
+#include "duroxide/samples.hpp"
+#include "duroxide/sqlite_provider.hpp"
+
+using namespace duroxide;
+
+TEST_CASE("the dispatchers count starts, ends, activities and durations", "[metrics]") {
+  ManualClock clock;
+  SequentialIdSource ids;
+  Registry registry;
+  samples::register_all(registry);
+  registry.register_orchestration("Odd\"Name\\", [](OrchestrationContext& ctx,
+                                                    std::string) -> Task<std::string> {
+    co_await ctx.schedule_timer(250);
+    co_return "";
+  });
+  SqliteProvider store(":memory:", clock, ids);
+  RuntimeMetrics metrics(clock);
+  RuntimeOptions options;
+  options.metrics = &metrics;
+  StepDriver driver(store, registry, clock, options);
+  auto start = [&](const std::string& id, const std::string& name, const std::string& input,
+                   const std::string& version = {}) {
+    store.enqueue_orchestrator_item(work::StartOrchestration{id, name, version, input, {}, 0}, 0);
+  };
+  start("h", "HelloWorld", "Ada", "1.0.0");
+  start("f", "Fails", "boom");
+  start("c", "Counter", R"({"count":0,"limit":2})");
+  start("o", "Odd\"Name\\", "");
+  driver.run_until_idle();
+  clock.advance(250);
+  driver.run_until_idle();
+  clock.advance(4750);
+
+  RuntimeMetricsSnapshot snapshot = metrics.snapshot();
+  CHECK(snapshot.uptime_ms == 5000);
+  CHECK(snapshot.orchestrations["HelloWorld"].started == 1);
+  CHECK(snapshot.orchestrations["HelloWorld"].completed == 1);
+  CHECK(snapshot.orchestrations["Fails"].failed == 1);
+  CHECK(snapshot.orchestrations["Counter"].started == 3);  // one per execution
+  CHECK(snapshot.orchestrations["Counter"].continued == 2);
+  CHECK(snapshot.orchestrations["Counter"].completed == 1);
+  CHECK(snapshot.activities["AddOne"].completed == 2);
+  CHECK(snapshot.activities["Fail"].failed == 1);
+  CHECK(snapshot.success_rate == Approx(3.0 / 4.0));  // Hello, Counter, Odd completed; Fails failed
+  CHECK(snapshot.turn_ms.count >= 6);
+  CHECK(snapshot.provider_ms["ack_orchestration_item"].count == snapshot.turn_ms.count);
+  CHECK(snapshot.provider_ms["fetch_work_item"].count >= 4);
+  CHECK(snapshot.provider_errors == 0);
+
+  std::string text = RuntimeMetrics::to_prometheus(snapshot);
+  CHECK(text.find("duroxide_uptime_seconds 5\n") != std::string::npos);
+  CHECK(text.find("duroxide_orchestrations_continued_total{orchestration=\"Counter\"} 2\n") !=
+        std::string::npos);
+  CHECK(text.find("duroxide_orchestrations_completed_total{orchestration=\"Odd\\\"Name\\\\\"} 1\n") !=
+        std::string::npos);
+  CHECK(text.find("duroxide_activities_total{activity=\"Fail\",outcome=\"failed\"} 1\n") !=
+        std::string::npos);
+  CHECK(text.find("duroxide_turn_duration_ms_bucket{le=\"+Inf\"} " +
+                  std::to_string(snapshot.turn_ms.count) + "\n") != std::string::npos);
+  // Every sample line is `name{labels} value`; every metric has HELP and TYPE.
+  std::regex sample(R"(^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)+\})? -?[0-9.e+]+$)");
+  std::size_t samples_seen = 0;
+  std::size_t start_of_line = 0;
+  while (start_of_line < text.size()) {
+    std::size_t end = text.find('\n', start_of_line);
+    std::string line = text.substr(start_of_line, end - start_of_line);
+    start_of_line = end + 1;
+    if (line.rfind("# ", 0) == 0) continue;
+    INFO(line);
+    CHECK(std::regex_match(line, sample));
+    ++samples_seen;
+  }
+  CHECK(samples_seen > 30);
+}
+
+TEST_CASE("histograms bucket by upper bound", "[metrics]") {
+  Histogram h;
+  for (std::int64_t ms : {0, 1, 2, 5, 60000, 60001}) h.record(ms);
+  CHECK(h.buckets[0] == 2);  // <= 1
+  CHECK(h.buckets[1] == 2);  // <= 5
+  CHECK(h.buckets[9] == 1);  // <= 60000
+  CHECK(h.buckets[10] == 1); // +Inf
+  CHECK(h.count == 6);
+  CHECK(h.sum_ms == 120009);
+}
