@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -71,6 +72,13 @@ management (all need --db FILE):
   export <id>        The instance, its executions and histories as one JSON document.
   import <file>      Imports a document written by export.
   changes [--since N] [--limit N]  Instance status changes after sequence N.
+  tree <id>          The instance and its sub-orchestrations, nested.
+  statuses <id,id,..>  One status per id (unknown ids: NotFound).
+  cancel-many <reason> [filters of instances] [--max N]
+  raise-many <event> <data> [filters of instances] [--max N]
+                     Cancel / raise on the running instances matching the filters
+                     (at most N, default 100); one result per instance.
+  wait <id,id,..> [--timeout-ms N]  Drives the runtime until all are finished.
   metrics [--prometheus]  Store-wide gauges and counters (instances by status and
                      orchestration, activities, queues) as JSON or Prometheus text.
                      Per-process runtime metrics (turn, activity and provider-call
@@ -133,6 +141,13 @@ Args parse(int argc, char** argv) {
       {"import", {1, {"db"}}},
       {"changes", {0, {"db", "since", "limit"}}},
       {"metrics", {0, {"db", "prometheus"}}},
+      {"tree", {1, {"db"}}},
+      {"statuses", {1, {"db"}}},
+      {"cancel-many", {1, {"db", "status", "name", "version", "prefix", "parent", "roots",
+                           "created-from", "created-to", "updated-from", "updated-to", "max"}}},
+      {"raise-many", {2, {"db", "status", "name", "version", "prefix", "parent", "roots",
+                          "created-from", "created-to", "updated-from", "updated-to", "max"}}},
+      {"wait", {1, {"db", "timeout-ms"}}},
   };
   // Options that take no value.
   static const std::vector<std::string> kFlags = {"roots", "force", "prometheus"};
@@ -408,6 +423,53 @@ bool run_management_verb(const Args& args, Host& host) {
                          {"changed_at_ms", c.changed_at_ms}});
     }
     out = Json{{"changes", changes}, {"next_cursor", page.next_cursor}};
+  } else if (verb == "tree") {
+    std::function<Json(const InstanceTree&)> to_json = [&](const InstanceTree& node) {
+      Json children = Json::array();
+      for (const auto& child : node.children) children.push_back(to_json(child));
+      Json json = summary_json(node.root);
+      json["children"] = std::move(children);
+      return json;
+    };
+    out = to_json(management.get_instance_tree(p[0]));
+  } else if (verb == "statuses" || verb == "wait") {
+    std::vector<std::string> ids;
+    for (std::size_t start = 0; start <= p[0].size();) {
+      std::size_t comma = p[0].find(',', start);
+      ids.push_back(p[0].substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    std::vector<std::pair<std::string, OrchestrationStatus>> statuses;
+    if (verb == "wait") {
+      host.drive(args.number("timeout-ms", 60'000), [&] {
+        for (const auto& id : ids) {
+          if (!host.client->get_status(id).is_terminal()) return false;
+        }
+        return true;
+      });
+      SleepPacer pacer(host.clock);
+      statuses = host.client->wait_for_instances(ids, 0, pacer);
+    } else {
+      statuses = management.get_bulk_status(ids);
+    }
+    out = Json::array();
+    for (const auto& [id, status] : statuses) {
+      Json item{{"instance", id}, {"status", std::string(to_string(status.state))}};
+      if (status.state == RuntimeState::Completed) item["output"] = status.output;
+      if (status.error) item["error"] = status.error->display_message();
+      out.push_back(std::move(item));
+    }
+  } else if (verb == "cancel-many" || verb == "raise-many") {
+    InstanceFilter filter = filter_from(args);
+    auto max = static_cast<std::size_t>(args.number("max", 100));
+    std::vector<BulkItemResult> results =
+        verb == "cancel-many" ? host.client->cancel_instances(filter, p[0], max)
+                              : host.client->raise_event_bulk(filter, p[0], p[1], max);
+    out = Json::array();
+    for (const auto& r : results) {
+      out.push_back({{"instance", r.instance}, {"ok", r.ok}, {"error", r.error}});
+    }
   } else if (verb == "metrics") {
     auto counts = management.count_by_status();
     auto orchestrations = management.get_orchestration_stats();

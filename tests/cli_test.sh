@@ -106,6 +106,18 @@ check "import restores the export" c "$("$cli" import "$work/c.json" --db "$db" 
 check "the import has every execution again" 4 "$("$cli" show c --db "$db" | json_get '["execution_list"].__len__()')"
 check "a running instance needs --force" 1 "$(exit_code "$cli" delete waits --db "$db")"
 check "--force deletes a running instance" 1 "$("$cli" delete waits --force --db "$db" | json_get '["instances"]')"
+# bulk verbs
+for i in 1 2 3; do "$cli" run Approval '{"timeout_ms":600000}' --id "bulk-$i" --timeout-ms 50 --db "$db" >/dev/null; done
+check "raise-many reaches every matching instance" 2 \
+  "$("$cli" raise-many Approve many --prefix bulk- --max 2 --db "$db" | json_get '.__len__()')"
+# Nothing ran in between: all three are still running, so all three get a cancel.
+check "cancel-many targets every running match" 3 "$("$cli" cancel-many tidy --prefix bulk- --db "$db" | json_get '.__len__()')"
+waited=$("$cli" wait bulk-1,bulk-2,bulk-3 --db "$db" --timeout-ms 5000)
+contains "wait: the event raised first wins over the later cancel" '"output":"approved:many"' "$waited"
+contains "wait: the instance without an event is cancelled" '"error":"canceled: tidy"' "$waited"
+contains "statuses reports unknown ids" '"status":"NotFound"' "$("$cli" statuses bulk-1,ghost --db "$db")"
+"$cli" run Parent '["t1","t2"]' --id fam --db "$db" >/dev/null
+check "tree nests the children" 2 "$("$cli" tree fam --db "$db" | json_get '["children"].__len__()')"
 contains "metrics as JSON" '"instances":{' "$("$cli" metrics --db "$db")"
 contains "metrics as Prometheus text" 'duroxide_queue_items{queue="parked"}' "$("$cli" metrics --prometheus --db "$db")"
 contains "metrics count activities" 'duroxide_activity_executions_total{activity="AddOne",outcome="completed"}' \

@@ -1,0 +1,69 @@
+// fold_history: pending work, custom status and outcome derived from a history prefix.
+#include "replay_support.hpp"
+
+using namespace duroxide;
+using namespace duroxide::testing;
+
+TEST_CASE("pending work follows schedules, completions and cancel requests", "[history_state]") {
+  HistoryBuilder h;
+  EventId a = h.activity("A", "in");                               // 2
+  EventId timer = h.add(events::TimerCreated{kT0 + 500});          // 3
+  EventId child = h.add(events::SubOrchestrationScheduled{"C", "c-1", "x", ""});  // 4
+  h.add(events::CustomStatusUpdated{"busy"});                      // 5
+  h.completed(a, "done");                                          // 6
+  h.add(events::SubOrchestrationCancelRequested{"stop"}, child);   // 7
+  const History& history = h.history();
+
+  HistoryState after_schedules = fold_history(history, 4);
+  REQUIRE(after_schedules.pending.size() == 3);
+  CHECK(after_schedules.pending[0].kind == PendingKind::Activity);
+  CHECK(after_schedules.pending[0].input == "in");
+  CHECK(after_schedules.pending[1].fire_at_ms == kT0 + 500);
+  CHECK(after_schedules.pending[2].instance == "c-1");
+  CHECK_FALSE(after_schedules.custom_status.has_value());
+
+  HistoryState all = fold_history(history, 100);  // more than the size: everything
+  CHECK(all.events_applied == history.size());
+  REQUIRE(all.pending.size() == 1);
+  CHECK(all.pending[0].scheduled_event_id == timer);
+  CHECK(all.custom_status == std::optional<std::string>("busy"));
+  CHECK(all.state == RuntimeState::Running);
+}
+
+TEST_CASE("waits: external events by position, queues with buffering", "[history_state]") {
+  HistoryBuilder h;
+  h.add(events::ExternalEvent{"Go", "early"});      // 2: arrives before anyone waits
+  h.add(events::ExternalSubscribed{"Go"});          // 3: takes the early event
+  h.add(events::ExternalSubscribed{"Go"});          // 4: waits
+  h.add(events::QueueSubscribed{"inbox"});          // 5: waits
+  h.add(events::QueueEventDelivered{"inbox", "m1"});  // 6: to the waiter
+  h.add(events::QueueEventDelivered{"inbox", "m2"});  // 7: buffered
+  h.add(events::QueueSubscribed{"inbox"});          // 8: takes m2 at once
+  h.add(events::QueueSubscribed{"inbox"});          // 9: waits
+  HistoryState state = fold_history(h.history(), h.history().size());
+  REQUIRE(state.pending.size() == 2);
+  CHECK(state.pending[0].kind == PendingKind::ExternalWait);
+  CHECK(state.pending[0].scheduled_event_id == 4);
+  CHECK(state.pending[1].kind == PendingKind::QueueWait);
+  CHECK(state.pending[1].scheduled_event_id == 9);
+}
+
+TEST_CASE("a finished execution has nothing pending", "[history_state]") {
+  HistoryBuilder h;
+  h.activity("A", "in");
+  h.add(events::OrchestrationCancelRequested{"user"});
+  h.add(events::OrchestrationFailed{ErrorDetails::cancelled("user")});
+  HistoryState failed = fold_history(h.history(), h.history().size());
+  CHECK(failed.state == RuntimeState::Failed);
+  CHECK(failed.cancel_requested);
+  CHECK(failed.error->display_message() == "canceled: user");
+  CHECK(failed.pending.empty());
+
+  HistoryBuilder next;
+  next.add(events::OrchestrationContinuedAsNew{"again", ""});
+  HistoryState continued = fold_history(next.history(), 10);
+  CHECK(continued.state == RuntimeState::Completed);
+  CHECK(continued.continued_as_new);
+  CHECK(continued.output == "again");
+  CHECK(fold_history({}, 5).state == RuntimeState::NotFound);
+}
