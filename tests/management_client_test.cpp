@@ -120,6 +120,9 @@ TEST_CASE("instance details list executions and the pending work of a running on
   REQUIRE(finished.executions.size() == 3);
   CHECK(finished.executions[0].continued_as_new);
   CHECK(finished.executions[2].state == RuntimeState::Completed);
+  CHECK(host.management.get_execution_info("c", 2)->continued_as_new);
+  CHECK_FALSE(host.management.get_execution_info("c", 7).has_value());
+  CHECK(host.management.list_executions("c").size() == 3);
   CHECK(finished.summary.preview == "2");
 }
 
