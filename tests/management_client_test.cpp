@@ -7,6 +7,7 @@
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#include "step_host.hpp"
 
 using namespace duroxide;
 
@@ -23,20 +24,8 @@ Registry make_registry() {
   return registry;
 }
 
-struct Host {
-  ManualClock clock;
-  SequentialIdSource ids{"lock"};
-  Registry registry = make_registry();
-  SqliteProvider store{":memory:", clock, ids};
-  StepDriver driver{store, registry, clock};
-  StepPacer pacer{driver, clock};
-  RuntimeClient client{store, store};
-  ManagementClient management{store};
-
-  void run(const std::string& id, const std::string& name, const std::string& input) {
-    client.start_orchestration(id, name, input);
-    driver.run_until_idle();
-  }
+struct Host : testing::StepHost {
+  Host() : StepHost(make_registry()) {}
 };
 
 std::vector<std::string> ids_of(const std::vector<InstanceSummary>& summaries) {

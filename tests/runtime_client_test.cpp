@@ -6,6 +6,7 @@
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#include "step_host.hpp"
 
 using namespace duroxide;
 
@@ -22,16 +23,8 @@ Registry make_registry() {
   return registry;
 }
 
-struct Host {
-  ManualClock clock;
-  SequentialIdSource ids{"lock"};
-  Registry registry = make_registry();
-  SqliteProvider store{":memory:", clock, ids};
-  StepDriver driver{store, registry, clock};
-  StepPacer pacer{driver, clock};
-  RuntimeClient client;
-
-  explicit Host(ClientOptions options = {}) : client(store, store, options) {}
+struct Host : testing::StepHost {
+  explicit Host(ClientOptions options = {}) : StepHost(make_registry(), options) {}
 
   // Nothing may have been written: no instance, no queued message.
   void require_untouched() {
