@@ -58,7 +58,8 @@ class Statement {
 class Connection {
  public:
   // path ":memory:" opens a private in-memory database.
-  Connection(const std::string& path, int busy_timeout_ms);
+  // `vfs` empty: SQLite's default VFS.
+  Connection(const std::string& path, int busy_timeout_ms, const std::string& vfs);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();

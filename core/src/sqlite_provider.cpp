@@ -99,7 +99,7 @@ void insert_orchestrator_item(sqlite::Connection& db, const WorkItem& item, Time
 
 SqliteProvider::SqliteProvider(const std::string& path, Clock& clock, IdSource& ids,
                                SqliteOptions options)
-    : db_(std::make_unique<sqlite::Connection>(path, options.busy_timeout_ms)),
+    : db_(std::make_unique<sqlite::Connection>(path, options.busy_timeout_ms, options.vfs)),
       clock_(clock),
       ids_(ids) {
   db_->set_operation("open " + path);

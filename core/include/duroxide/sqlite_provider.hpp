@@ -31,6 +31,9 @@ struct SqliteOptions {
   enum class Synchronous { Off, Normal, Full };
   Synchronous synchronous = Synchronous::Normal;
   int busy_timeout_ms = 5000;  // 0: fail at once with a Transient error when locked
+  // The name of a registered SQLite VFS to open the file through; empty: the
+  // default. The seam the simulator uses for an in-memory, fault-injecting disk.
+  std::string vfs;
 };
 
 class SqliteProvider final : public Provider, public ManagementProvider {

@@ -1,0 +1,178 @@
+// duroxide-sim: runs simulation seeds and prints a JSON summary.
+//
+//   duroxide-sim --seed N [--seeds K] [--steps M] [--nodes K] [--instances I]
+//                [--faults LIST|all|none] [--trace FILE] [--shrink] [--quiet]
+//
+// --shrink: for each failing seed, searches for a smaller configuration (fewer
+// instances, steps, nodes, faults) on which the same seed still fails, and
+// prints it as `shrunk: <command>`.
+// Seeds N .. N+K-1 run one after another. A progress line goes to stderr every
+// few seconds' worth of seeds (counted in seeds, not wall time: the simulator
+// itself never reads the clock). The summary goes to stdout; every failing seed
+// prints `reproduce: <command>` to stderr. Exit 0 when no seed found a
+// violation, 1 when one did, 2 for a usage error.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "duroxide/sim/random.hpp"
+#include "duroxide/sim/simulation.hpp"
+
+namespace {
+
+using duroxide::sim::FaultKind;
+
+[[noreturn]] void usage(const std::string& problem) {
+  std::cerr << "duroxide-sim: " << problem << "\n"
+            << "usage: duroxide-sim --seed N [--seeds K] [--steps M] [--nodes K] [--instances I]\n"
+            << "                    [--faults LIST|all|none] [--trace FILE] [--shrink] [--quiet]\n"
+            << "faults:";
+  for (FaultKind kind : duroxide::sim::all_fault_kinds()) std::cerr << " " << to_string(kind);
+  std::cerr << "\n";
+  std::exit(2);
+}
+
+std::uint64_t number(const std::string& flag, const std::string& text, std::uint64_t max) {
+  std::size_t used = 0;
+  unsigned long long value = 0;
+  try {
+    value = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    usage(flag + " needs a number, got \"" + text + "\"");
+  }
+  if (used != text.size() || text.empty() || text[0] == '-') usage(flag + " needs a number, got \"" + text + "\"");
+  if (value > max) usage(flag + " is at most " + std::to_string(max));
+  return value;
+}
+
+std::vector<FaultKind> fault_list(const std::string& text) {
+  if (text == "all") return duroxide::sim::all_fault_kinds();
+  std::vector<FaultKind> kinds;
+  if (text == "none") return kinds;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = text.find(',', start);
+    const std::string name = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const auto kind = duroxide::sim::parse_fault_kind(name);
+    if (!kind) usage("unknown fault \"" + name + "\"");
+    kinds.push_back(*kind);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return kinds;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  duroxide::sim::SimOptions options;
+  std::uint64_t seeds = 1;
+  std::string trace_file;
+  bool quiet = false;
+  bool shrink_failures = false;
+  bool seed_given = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(flag + " needs a value");
+      return argv[++i];
+    };
+    if (flag == "--seed") {
+      options.seed = number(flag, value(), UINT64_MAX);
+      seed_given = true;
+    } else if (flag == "--seeds") {
+      seeds = number(flag, value(), 1'000'000);
+      if (seeds == 0) usage("--seeds must be at least 1");
+    } else if (flag == "--steps") {
+      options.steps = number(flag, value(), 10'000'000);
+    } else if (flag == "--nodes") {
+      options.nodes = number(flag, value(), 16);
+      if (options.nodes == 0) usage("--nodes must be 1 to 16");
+    } else if (flag == "--instances") {
+      options.instances = number(flag, value(), 500);
+      if (options.instances == 0) usage("--instances must be 1 to 500");
+    } else if (flag == "--faults") {
+      options.faults = fault_list(value());
+    } else if (flag == "--trace") {
+      trace_file = value();
+    } else if (flag == "--shrink") {
+      shrink_failures = true;
+    } else if (flag == "--quiet") {
+      quiet = true;
+    } else if (flag == "--help" || flag == "-h") {
+      usage("help");
+    } else {
+      usage("unknown argument \"" + flag + "\"");
+    }
+  }
+  if (!seed_given) usage("--seed is required");
+  if (!trace_file.empty() && seeds != 1) usage("--trace needs a single seed");
+  options.keep_trace = !trace_file.empty();
+
+  nlohmann::ordered_json summary;
+  summary["first_seed"] = options.seed;
+  summary["seeds"] = seeds;
+  std::map<std::string, std::uint64_t> injected;
+  std::uint64_t failing = 0;
+  std::uint64_t total_steps = 0;
+  nlohmann::ordered_json runs = nlohmann::ordered_json::array();
+  nlohmann::ordered_json violations = nlohmann::ordered_json::array();
+  const std::uint64_t first = options.seed;
+  for (std::uint64_t n = 0; n < seeds; ++n) {
+    options.seed = first + n;
+    duroxide::sim::SimResult result;
+    try {
+      result = duroxide::sim::run_simulation(options);
+    } catch (const std::invalid_argument& error) {
+      usage(error.what());
+    }
+    total_steps += result.steps;
+    for (const auto& [kind, count] : result.faults_injected) injected[kind] += count;
+    runs.push_back({{"seed", result.seed},
+                    {"hash", duroxide::sim::hex64(result.trace_hash)},
+                    {"ok", result.ok()}});
+    if (!result.ok()) {
+      ++failing;
+      for (const auto& violation : result.violations) {
+        violations.push_back({{"seed", result.seed},
+                              {"invariant", violation.invariant},
+                              {"instance", violation.instance},
+                              {"detail", violation.detail},
+                              {"step", violation.step}});
+      }
+      std::cerr << "seed " << result.seed << ": " << result.violations.size()
+                << " violation(s), first: " << result.violations.front().invariant << " "
+                << result.violations.front().instance << ": " << result.violations.front().detail
+                << "\nreproduce: " << duroxide::sim::reproduce_command(options) << "\n";
+      if (shrink_failures) {
+        std::cerr << "shrunk: " << duroxide::sim::reproduce_command(duroxide::sim::shrink_failure(options)) << "\n";
+      }
+    }
+    if (!trace_file.empty()) {
+      std::ofstream out(trace_file);
+      for (const std::string& line : result.trace) out << line << "\n";
+      if (!out) {
+        std::cerr << "duroxide-sim: could not write " << trace_file << "\n";
+        return 1;
+      }
+    }
+    if (seeds == 1) summary["run"] = nlohmann::ordered_json::parse(duroxide::sim::to_json(result));
+    if (!quiet && seeds > 1 && ((n + 1) % 50 == 0 || n + 1 == seeds)) {
+      std::cerr << "progress: " << (n + 1) << "/" << seeds << " seeds, " << failing
+                << " failing, " << total_steps << " steps\n";
+    }
+  }
+  summary["failing_seeds"] = failing;
+  summary["steps"] = total_steps;
+  summary["faults_injected"] = injected;
+  summary["violations"] = violations;
+  summary["runs"] = runs;
+  std::cout << summary.dump() << "\n";
+  return failing == 0 ? 0 : 1;
+}

@@ -1,0 +1,809 @@
+// The simulated world: nodes, clients, clock, disk and faults around the
+// unchanged engine and SQLite provider. See simulation.hpp for the contract.
+#include "duroxide/sim/simulation.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <stdexcept>
+
+#include "duroxide/codec.hpp"
+#include "duroxide/environment.hpp"
+#include "duroxide/replayer.hpp"
+#include "duroxide/runtime.hpp"
+#include "duroxide/runtime_client.hpp"
+#include "duroxide/samples.hpp"
+#include "duroxide/sim/memory_vfs.hpp"
+#include "duroxide/sim/random.hpp"
+#include "duroxide/sqlite_provider.hpp"
+#include "duroxide/sim/invariants.hpp"
+#include "workload.hpp"
+
+namespace duroxide::sim {
+
+std::string hex64(std::uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+namespace {
+
+constexpr const char* kFaultNames[kFaultKindCount] = {
+    "node-crash", "commit-crash", "clock-jump", "node-pause",    "duplicate",
+    "transient",  "disk-error",   "activity-failure", "slow-activity"};
+
+// Upper bound of each fault's probability (parts per million per opportunity);
+// each seed draws its own probability below it, and leaves a kind off one time
+// in four, so seeds explore different mixes (swarm testing).
+constexpr std::uint32_t kFaultMaxPpm[kFaultKindCount] = {
+    15'000,     // node-crash: per provider call and per activity
+    30'000,     // commit-crash: per ack
+    20'000,     // clock-jump: per scheduler step
+    30'000,     // node-pause: per ack
+    60'000,     // duplicate: per ack that has something to duplicate
+    30'000,     // transient: per provider call
+    2'000,      // disk-error: per disk read, write or sync
+    1'000'000,  // activity-failure: chance that a seed's workload draws failing activities
+    40'000,     // slow-activity: per activity
+};
+
+constexpr std::int64_t kOrchestrationLockMs = 5'000;
+constexpr std::int64_t kWorkerLockMs = 30'000;
+constexpr std::uint32_t kMaxClientRetries = 1'000;
+
+std::size_t index_of(FaultKind kind) { return static_cast<std::size_t>(kind); }
+
+}  // namespace
+
+std::string_view to_string(FaultKind kind) { return kFaultNames[index_of(kind)]; }
+
+std::optional<FaultKind> parse_fault_kind(std::string_view text) {
+  for (std::size_t i = 0; i < kFaultKindCount; ++i) {
+    if (text == kFaultNames[i]) return static_cast<FaultKind>(i);
+  }
+  return std::nullopt;
+}
+
+std::vector<FaultKind> all_fault_kinds() {
+  std::vector<FaultKind> kinds;
+  for (std::size_t i = 0; i < kFaultKindCount; ++i) kinds.push_back(static_cast<FaultKind>(i));
+  return kinds;
+}
+
+namespace {
+
+class World;
+
+struct Node;
+
+// A node's view of the store: forwards to the shared provider and injects the
+// faults that happen between a runtime process and its database.
+class NodeProvider final : public Provider {
+ public:
+  NodeProvider(World& world, Node& node, Provider& inner) : world_(world), node_(node), inner_(inner) {}
+
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override;
+  void ack_orchestration_item(const std::string& lock_token, const OrchestrationAck& ack) override;
+  void abandon_orchestration_item(const std::string& lock_token, std::int64_t delay_ms,
+                                  bool ignore_attempt) override;
+  void renew_orchestration_item_lock(const std::string& lock_token, std::int64_t extend_ms) override;
+  History read(const std::string& instance) override;
+  void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override;
+  void ack_work_item(const std::string& lock_token, const std::optional<WorkItem>& completion) override;
+  void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) override;
+  void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
+                         bool ignore_attempt) override;
+
+ private:
+  void before(const char* operation);
+  void after(const char* operation);
+
+  World& world_;
+  Node& node_;
+  Provider& inner_;
+  std::map<std::string, std::string> instance_of_token_;
+};
+
+struct Node {
+  std::size_t index = 0;
+  std::unique_ptr<NodeProvider> provider;
+  std::unique_ptr<OrchestrationDispatcher> orchestrations;
+  std::unique_ptr<WorkerDispatcher> workers;
+  bool crash_pending = false;  // set inside an activity: the next provider call dies
+  bool busy = false;           // inside its own step (not schedulable in nested runs)
+  std::uint64_t down_until = 0;
+};
+
+class World final : public WorldHooks {
+ public:
+  explicit World(const SimOptions& options);
+  ~World() override;
+  SimResult run();
+
+  // ---- WorldHooks
+  bool crash_point(const std::string& where) override {
+    if (!draw(FaultKind::CommitCrash)) return false;
+    record_fault(FaultKind::CommitCrash, current_ ? current_->index : 0, where);
+    return true;
+  }
+  std::int64_t now_ms() override { return clock_.now_ms(); }
+
+  // ---- used by NodeProvider and the activity wrappers
+  bool draw(FaultKind kind) {
+    const std::uint32_t ppm = fault_ppm_[index_of(kind)];
+    return faults_on_ && ppm > 0 && fault_random_.chance(ppm);
+  }
+  void record_fault(FaultKind kind, std::size_t node, const std::string& where) {
+    ++faults_injected_[index_of(kind)];
+    trace("fault " + std::string(to_string(kind)) + " n" + std::to_string(node) + " " + where);
+  }
+  void trace(const std::string& line) {
+    const std::string full = "s" + std::to_string(step_) + " " + line;
+    hash_.add(full);
+    if (options_.keep_trace) trace_lines_.push_back(full);
+  }
+  void violation(const std::string& invariant, const std::string& instance, const std::string& detail) {
+    trace("VIOLATION " + invariant + " " + instance + ": " + detail);
+    violations_.push_back({invariant, instance, detail, step_});
+  }
+  // Runs other nodes for a few steps while `node` stalls, with time passing
+  // beyond `lock_ms` so the stalled node's locks may expire and be taken over.
+  void interleave(Node* stalled, std::int64_t lock_ms) {
+    if (nesting_ > 0) return;  // one level: a stall inside a stall adds nothing new
+    ++nesting_;
+    clock_.advance(scheduler_.between(lock_ms / 2, lock_ms * 2));
+    const std::int64_t rounds = scheduler_.between(1, 8);
+    for (std::int64_t i = 0; i < rounds; ++i) {
+      Node& other = *nodes_[scheduler_.below(nodes_.size())];
+      if (&other == stalled || other.busy || other.down_until > step_) continue;
+      node_step(other, scheduler_.below(2) == 0);
+    }
+    --nesting_;
+  }
+  // Arms the disk to fail the next write of a write-ahead-log frame: a crash in the middle of a commit.
+  void arm_commit_failure(bool armed) { commit_failure_armed_ = armed; }
+  void check_latest(Provider& store, const std::string& instance) {
+    (void)store;
+    const History history = read_soundly(instance);
+    for (const std::string& problem : check_history(history, false)) {
+      violation("history-well-formed", instance, problem);
+    }
+  }
+  Node* current() { return current_; }
+  Provider& store() { return *store_; }
+
+ private:
+  void build_registry();
+  void start_node(Node& node);
+  bool node_step(Node& node, bool orchestration);
+  template <typename F>
+  auto on_sound_disk(F&& read) {
+    const bool disk = disk_faults_allowed_;
+    disk_faults_allowed_ = false;
+    auto result = read();
+    disk_faults_allowed_ = disk;
+    return result;
+  }
+
+ public:
+  History read_soundly(const std::string& instance) {
+    return on_sound_disk([&] { return store_->read(instance); });
+  }
+  QueueDepths depths_soundly() {
+    return on_sound_disk([&] { return store_->get_queue_depths(); });
+  }
+
+ private:
+  void run_client_ops(bool all);
+  void phase_one();
+  void phase_two();
+  void final_checks();
+  bool disk_fault(DiskOperation operation, const std::string& file);
+
+  SimOptions options_;
+  SimRandom root_;
+  SimRandom scheduler_;
+  SimRandom fault_random_;
+  SimRandom workload_random_;
+  ManualClock clock_;
+  TimestampMs start_ms_;
+  SequentialIdSource ids_{"lock"};
+  MemoryVfs vfs_;
+  std::unique_ptr<SqliteProvider> store_;
+  std::unique_ptr<Provider> wrapped_;
+  Registry registry_;
+  std::unique_ptr<RuntimeClient> client_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  Workload workload_;
+  std::vector<ClientEffects> effects_;
+  std::size_t next_op_ = 0;
+
+  std::uint32_t fault_ppm_[kFaultKindCount] = {};
+  std::uint64_t faults_injected_[kFaultKindCount] = {};
+  bool faults_on_ = true;
+  bool disk_faults_allowed_ = false;  // only inside node steps: clients and checks see a sound disk
+  bool commit_failure_armed_ = false;
+  int nesting_ = 0;
+  Node* current_ = nullptr;
+  std::uint64_t step_ = 0;
+  std::uint64_t liveness_steps_ = 0;
+  std::uint64_t restarts_ = 0;
+  TraceHash hash_;
+  std::vector<std::string> trace_lines_;
+  std::vector<Violation> violations_;
+  SimResult result_;
+};
+
+std::string unique_vfs_name() {
+  static std::atomic<std::uint64_t> counter{0};
+  return "duroxide-sim-" + std::to_string(++counter);
+}
+
+World::World(const SimOptions& options)
+    : options_(options),
+      root_(options.seed),
+      scheduler_(root_.fork()),
+      fault_random_(root_.fork()),
+      workload_random_(root_.fork()),
+      start_ms_(clock_.now_ms()),
+      vfs_(unique_vfs_name()) {
+  if (options.nodes < 1 || options.nodes > 16) throw std::invalid_argument("nodes must be 1 to 16");
+  if (options.instances < 1 || options.instances > 500) {
+    throw std::invalid_argument("instances must be 1 to 500");
+  }
+  if (options.steps > 10'000'000) throw std::invalid_argument("steps must be at most 10,000,000");
+
+  SimRandom fault_mix = root_.fork();
+  for (FaultKind kind : options.faults) {
+    const std::size_t i = index_of(kind);
+    // Draws happen for every listed kind in a fixed order, so the list's order never matters.
+    fault_ppm_[i] = 1;  // mark as enabled; drawn below
+  }
+  for (std::size_t i = 0; i < kFaultKindCount; ++i) {
+    const bool off = fault_mix.below(4) == 0;
+    const auto drawn = static_cast<std::uint32_t>(fault_mix.between(kFaultMaxPpm[i] / 10, kFaultMaxPpm[i]));
+    fault_ppm_[i] = fault_ppm_[i] && !off ? drawn : 0;
+  }
+
+  vfs_.set_fault_hook([this](DiskOperation operation, const std::string& file) {
+    return disk_fault(operation, file);
+  });
+  SqliteOptions sqlite_options;
+  sqlite_options.vfs = vfs_.name();
+  sqlite_options.busy_timeout_ms = 0;
+  store_ = std::make_unique<SqliteProvider>("/sim.db", clock_, ids_, sqlite_options);
+  if (options.store_wrapper) wrapped_ = options.store_wrapper(*store_, *this);
+  client_ = std::make_unique<RuntimeClient>(*store_, *store_);
+  build_registry();
+
+  const bool failing = fault_ppm_[index_of(FaultKind::ActivityFailure)] > 0 &&
+                       workload_random_.chance(fault_ppm_[index_of(FaultKind::ActivityFailure)]);
+  workload_ = generate_workload(workload_random_, options.instances, options.steps, failing);
+  effects_.resize(workload_.instances.size());
+  faults_injected_[index_of(FaultKind::ActivityFailure)] = workload_.failing_instances;
+  for (std::size_t i = 0; i < options.nodes; ++i) {
+    nodes_.push_back(std::make_unique<Node>());
+    nodes_.back()->index = i;
+    start_node(*nodes_.back());
+  }
+}
+
+World::~World() {
+  // Dispatchers and clients hold references into the store: release them first.
+  nodes_.clear();
+  client_.reset();
+  wrapped_.reset();
+  store_.reset();
+}
+
+bool World::disk_fault(DiskOperation operation, const std::string& file) {
+  if (commit_failure_armed_ && operation == DiskOperation::Write &&
+      file.size() > 4 && file.compare(file.size() - 4, 4, "-wal") == 0) {
+    return true;
+  }
+  if (!disk_faults_allowed_ || !draw(FaultKind::DiskError)) return false;
+  const char* what = operation == DiskOperation::Read    ? "read"
+                     : operation == DiskOperation::Write ? "write"
+                                                         : "sync";
+  record_fault(FaultKind::DiskError, current_ ? current_->index : 0, std::string(what) + " " + file);
+  return true;
+}
+
+void World::build_registry() {
+  Registry catalog;
+  samples::register_all(catalog);
+  for (const std::string& name : catalog.orchestration_names()) {
+    for (const std::string& version : catalog.orchestration_versions(name)) {
+      registry_.register_orchestration(name, version, *catalog.find_orchestration(name, version));
+    }
+  }
+  // Activities run as written, wrapped in the faults of the process that runs them.
+  for (const std::string& name : catalog.activity_names()) {
+    ActivityFn inner = *catalog.find_activity(name);
+    registry_.register_activity(name, [this, inner, name](ActivityContext& context,
+                                                          const std::string& input) {
+      Node* node = current_;
+      if (node && draw(FaultKind::SlowActivity)) {
+        record_fault(FaultKind::SlowActivity, node->index, name + " of " + context.instance);
+        interleave(node, kWorkerLockMs);
+      }
+      if (node && draw(FaultKind::NodeCrash)) {
+        // The process dies while the activity runs: its result never reaches the store.
+        record_fault(FaultKind::NodeCrash, node->index, "inside activity " + name);
+        node->crash_pending = true;
+      }
+      return inner(context, input);
+    });
+  }
+}
+
+void World::start_node(Node& node) {
+  RuntimeOptions runtime;
+  runtime.orchestration_lock_timeout_ms = kOrchestrationLockMs;
+  runtime.worker_lock_timeout_ms = kWorkerLockMs;
+  // Crashes raise attempt counts legitimately; poison handling has its own tests.
+  runtime.max_attempts = 1'000'000;
+  Provider& shared = wrapped_ ? *wrapped_ : *store_;
+  node.provider = std::make_unique<NodeProvider>(*this, node, shared);
+  node.orchestrations = std::make_unique<OrchestrationDispatcher>(*node.provider, registry_, clock_, runtime);
+  node.workers = std::make_unique<WorkerDispatcher>(*node.provider, registry_, clock_, runtime);
+  node.crash_pending = false;
+}
+
+bool World::node_step(Node& node, bool orchestration) {
+  bool did = false;
+  Node* previous = current_;
+  const bool disk = disk_faults_allowed_;
+  current_ = &node;
+  node.busy = true;
+  disk_faults_allowed_ = true;
+  try {
+    did = orchestration ? node.orchestrations->step() : node.workers->step();
+    trace("n" + std::to_string(node.index) + (orchestration ? " orch " : " work ") + (did ? "1" : "0"));
+  } catch (const NodeCrash& crash) {
+    ++restarts_;
+    trace("n" + std::to_string(node.index) + " crashed " + crash.where + "; restarting");
+    start_node(node);  // every in-memory state of the node is gone
+    node.down_until = step_ + 1 + scheduler_.below(20);
+    if (!faults_on_) violation("harness", "", "a crash with faults off: " + crash.where);
+  }
+  node.busy = false;
+  disk_faults_allowed_ = disk;
+  current_ = previous;
+  return did;
+}
+
+void World::run_client_ops(bool all) {
+  // Ops run in step order; one refused because its instance does not exist yet
+  // (its start is still in the queue, or the node that took it crashed) is
+  // retried later, as a real client would.
+  std::vector<WorkloadOp> retry;
+  std::vector<bool> deferred(workload_.instances.size(), false);
+  const std::uint64_t retry_step = step_ + 10;
+  while (next_op_ < workload_.ops.size() && (all || workload_.ops[next_op_].step <= step_)) {
+    WorkloadOp op = workload_.ops[next_op_++];
+    const WorkloadInstance& instance = workload_.instances[op.instance];
+    if (deferred[op.instance]) {  // behind a refused op of the same instance: keep the order
+      op.step = std::max(op.step, retry_step);
+      retry.push_back(op);
+      continue;
+    }
+    std::string line = "client ";
+    try {
+      switch (op.kind) {
+        case WorkloadOp::Kind::Start:
+          line += "start " + instance.id + " " + instance.orchestration;
+          client_->start_orchestration(instance.id, instance.orchestration, instance.input);
+          break;
+        case WorkloadOp::Kind::Raise:
+          line += "raise " + instance.id;
+          client_->raise_event(instance.id, "Approve", op.data);
+          effects_[op.instance].approve_raised = true;
+          break;
+        case WorkloadOp::Kind::Enqueue:
+          line += "enqueue " + instance.id + " " + op.data;
+          client_->enqueue_event(instance.id, "inbox", op.data);
+          break;
+        case WorkloadOp::Kind::Cancel:
+          line += "cancel " + instance.id;
+          effects_[op.instance].cancel_accepted = client_->cancel_instance(instance.id, op.data);
+          line += effects_[op.instance].cancel_accepted ? " accepted" : " already finished";
+          break;
+      }
+    } catch (const ClientError& error) {
+      line += std::string(" error: ") + error.what();
+      if (op.kind == WorkloadOp::Kind::Start) {
+        violation("client", instance.id, "the start was refused: " + std::string(error.what()));
+      } else if (error.kind() == ClientError::Kind::NotFound && op.attempts < kMaxClientRetries) {
+        ++op.attempts;
+        op.step = retry_step;
+        line += "; retrying at s" + std::to_string(op.step);
+        retry.push_back(op);
+        deferred[op.instance] = true;
+      }
+    } catch (const std::exception& error) {
+      line += std::string(" error: ") + error.what();
+      violation("client", instance.id, std::string("unexpected client error: ") + error.what());
+    }
+    trace(line);
+  }
+  if (retry.empty()) return;
+  // Retried ops keep their order within an instance (the mailbox model depends on it).
+  workload_.ops.erase(workload_.ops.begin(), workload_.ops.begin() + static_cast<std::ptrdiff_t>(next_op_));
+  next_op_ = 0;
+  std::vector<WorkloadOp> kept;
+  for (WorkloadOp& op : workload_.ops) {
+    if (deferred[op.instance]) {
+      op.step = std::max(op.step, retry_step);
+      retry.push_back(op);
+    } else {
+      kept.push_back(op);
+    }
+  }
+  workload_.ops = std::move(kept);
+  workload_.ops.insert(workload_.ops.end(), retry.begin(), retry.end());
+  std::stable_sort(workload_.ops.begin(), workload_.ops.end(),
+                   [](const WorkloadOp& a, const WorkloadOp& b) { return a.step < b.step; });
+}
+
+void World::phase_one() {
+  for (; step_ < options_.steps; ++step_) {
+    run_client_ops(false);
+    clock_.advance(scheduler_.between(0, 4));
+    if (draw(FaultKind::ClockJump)) {
+      const std::int64_t jump = scheduler_.between(kOrchestrationLockMs, 2 * kWorkerLockMs);
+      record_fault(FaultKind::ClockJump, 0, "+" + std::to_string(jump) + "ms");
+      clock_.advance(jump);
+    }
+    Node& node = *nodes_[scheduler_.below(nodes_.size())];
+    if (node.down_until > step_) continue;
+    node_step(node, scheduler_.below(2) == 0);
+  }
+}
+
+void World::phase_two() {
+  faults_on_ = false;
+  trace("phase 2: faults off");
+  for (auto& node : nodes_) node->down_until = 0;
+  std::uint64_t idle_rounds = 0;
+  while (liveness_steps_ < options_.liveness_steps) {
+    run_client_ops(true);
+    bool did = false;
+    for (auto& node : nodes_) {
+      for (bool orchestration : {true, false}) {
+        did = node_step(*node, orchestration) || did;
+        ++liveness_steps_;
+        ++step_;
+      }
+    }
+    if (did) {
+      idle_rounds = 0;
+      continue;
+    }
+    // Idle: finished, or waiting for time (timers, expired locks of crashed nodes).
+    const QueueDepths depths = store_->get_queue_depths();
+    const bool queues_empty = depths.orchestrator_visible + depths.orchestrator_delayed +
+                                  depths.orchestrator_locked + depths.worker_visible +
+                                  depths.worker_locked + depths.parked ==
+                              0;
+    InstanceFilter running_filter;
+    running_filter.states = {RuntimeState::Running};
+    const auto running = store_->count_instances(running_filter);
+    if (queues_empty && running == 0) break;
+    if (++idle_rounds > 1'000) break;
+    const std::int64_t wait = depths.orchestrator_delayed || depths.orchestrator_locked || depths.worker_locked
+                                  ? 10 * 60'000
+                                  : 1'000;
+    clock_.advance(wait);
+    trace("idle: +" + std::to_string(wait) + "ms");
+  }
+}
+
+void World::final_checks() {
+  // Workload instances against the reference model.
+  for (std::size_t i = 0; i < workload_.instances.size(); ++i) {
+    const WorkloadInstance& instance = workload_.instances[i];
+    const auto info = store_->get_instance_info(instance.id);
+    if (!info) {
+      violation("outcome", instance.id, "the instance does not exist");
+      continue;
+    }
+    if (info->state == RuntimeState::Running) {
+      violation("liveness", instance.id,
+                "still running after phase 2 (" + instance.orchestration + " " + instance.input + ")");
+      continue;
+    }
+    const Outcome actual = info->state == RuntimeState::Completed
+                               ? Outcome{true, info->output}
+                               : Outcome{false, info->error ? info->error->display_message() : ""};
+    const auto allowed = expected_outcomes(instance, effects_[i]);
+    if (std::find(allowed.begin(), allowed.end(), actual) == allowed.end()) {
+      std::string expected;
+      for (const auto& outcome : allowed) expected += (expected.empty() ? "" : " or ") + describe(outcome);
+      violation("outcome", instance.id,
+                instance.orchestration + " " + instance.input + " ended " + describe(actual) +
+                    ", the model allows " + expected);
+    }
+    if (actual.completed) ++result_.completed;
+    else ++result_.failed;
+    trace("final " + instance.id + " " + describe(actual));
+  }
+
+  // Every instance in the store, children included: well-formed, deterministic, finished.
+  PageRequest page;
+  page.limit = 500;
+  while (true) {
+    InstancePage listed = store_->list_instances(InstanceFilter{}, page);
+    for (const InstanceInfo& info : listed.instances) {
+      if (!info.parent_instance.empty()) ++result_.sub_instances;
+      if (info.state == RuntimeState::Running && !info.parent_instance.empty()) {
+        violation("liveness", info.instance, "sub-orchestration still running after phase 2");
+      }
+      for (const ExecutionInfo& execution : store_->list_executions(info.instance)) {
+        const History history = store_->read_execution(info.instance, execution.execution_id);
+        const std::string where = info.instance + "#" + std::to_string(execution.execution_id);
+        for (const std::string& problem : check_history(history, true)) {
+          violation("history-well-formed", where, problem);
+        }
+        const ReplayReport report = replay_history(registry_, info.instance, execution.execution_id, history);
+        if (!report.deterministic) {
+          violation("replay", where, encode_replay_report(report));
+        }
+        hash_.add(where + " " + encode_history(history));
+      }
+    }
+    if (listed.next_cursor.empty()) break;
+    page.cursor = listed.next_cursor;
+  }
+  const QueueDepths depths = store_->get_queue_depths();
+  const std::uint64_t left = depths.orchestrator_visible + depths.orchestrator_delayed +
+                             depths.orchestrator_locked + depths.worker_visible + depths.worker_locked +
+                             depths.parked;
+  if (left != 0) {
+    violation("liveness", "", "queues not empty after phase 2: " + std::to_string(left) + " items (" +
+                                  std::to_string(depths.orchestrator_visible) + " orchestrator visible, " +
+                                  std::to_string(depths.orchestrator_delayed) + " delayed, " +
+                                  std::to_string(depths.worker_visible) + " worker, " +
+                                  std::to_string(depths.parked) + " parked)");
+  }
+}
+
+SimResult World::run() {
+  trace("seed " + std::to_string(options_.seed) + " nodes " + std::to_string(options_.nodes) +
+        " instances " + std::to_string(options_.instances));
+  for (std::size_t i = 0; i < kFaultKindCount; ++i) {
+    trace(std::string("ppm ") + kFaultNames[i] + " " + std::to_string(fault_ppm_[i]));
+  }
+  phase_one();
+  phase_two();
+  final_checks();
+
+  result_.seed = options_.seed;
+  result_.steps = step_;
+  result_.liveness_steps = liveness_steps_;
+  result_.virtual_ms = clock_.now_ms() - start_ms_;
+  for (std::size_t i = 0; i < kFaultKindCount; ++i) {
+    result_.fault_ppm[kFaultNames[i]] = fault_ppm_[i];
+    result_.faults_injected[kFaultNames[i]] = faults_injected_[i];
+  }
+  result_.instances = workload_.instances.size();
+  result_.node_restarts = restarts_;
+  result_.violations = violations_;
+  result_.trace_hash = hash_.value();
+  result_.trace = std::move(trace_lines_);
+  return result_;
+}
+
+// ---------------------------------------------------------------- NodeProvider
+
+void NodeProvider::before(const char* operation) {
+  if (node_.crash_pending) throw NodeCrash{std::string("before ") + operation + " (died inside an activity)"};
+  if (world_.draw(FaultKind::NodeCrash)) {
+    world_.record_fault(FaultKind::NodeCrash, node_.index, std::string("before ") + operation);
+    throw NodeCrash{std::string("before ") + operation};
+  }
+  if (world_.draw(FaultKind::Transient)) {
+    world_.record_fault(FaultKind::Transient, node_.index, operation);
+    throw ProviderError(ProviderErrorKind::Transient, operation, "injected transient error");
+  }
+}
+
+void NodeProvider::after(const char* operation) {
+  if (world_.draw(FaultKind::NodeCrash)) {
+    world_.record_fault(FaultKind::NodeCrash, node_.index, std::string("after ") + operation);
+    throw NodeCrash{std::string("after ") + operation};
+  }
+}
+
+std::optional<OrchestrationItem> NodeProvider::fetch_orchestration_item(std::int64_t lock_timeout_ms) {
+  before("fetch_orchestration_item");
+  auto item = inner_.fetch_orchestration_item(lock_timeout_ms);
+  if (item) instance_of_token_[item->lock_token] = item->instance;
+  after("fetch_orchestration_item");
+  return item;
+}
+
+void NodeProvider::ack_orchestration_item(const std::string& lock_token, const OrchestrationAck& ack) {
+  before("ack_orchestration_item");
+  const std::string instance = instance_of_token_[lock_token];
+  instance_of_token_.erase(lock_token);
+  if (world_.draw(FaultKind::NodePause)) {
+    world_.record_fault(FaultKind::NodePause, node_.index, "before ack_orchestration_item of " + instance);
+    world_.interleave(&node_, kOrchestrationLockMs);
+  }
+  OrchestrationAck sent = ack;
+  if (!sent.worker_items.empty() && world_.draw(FaultKind::Duplicate)) {
+    world_.record_fault(FaultKind::Duplicate, node_.index, "activity of " + instance);
+    sent.worker_items.push_back(sent.worker_items.front());
+  }
+  if (world_.draw(FaultKind::CommitCrash)) {
+    world_.record_fault(FaultKind::CommitCrash, node_.index, "ack_orchestration_item of " + instance);
+    const std::size_t before_size = world_.read_soundly(instance).size();
+    world_.arm_commit_failure(true);
+    bool committed = true;
+    try {
+      inner_.ack_orchestration_item(lock_token, sent);
+    } catch (const ProviderError&) {
+      committed = false;
+    }
+    world_.arm_commit_failure(false);
+    const std::size_t after_size = world_.read_soundly(instance).size();
+    if (!committed && after_size != before_size) {
+      world_.violation("atomic-ack", instance,
+                       "a failed commit changed the history from " + std::to_string(before_size) +
+                           " to " + std::to_string(after_size) + " events");
+    }
+    throw NodeCrash{"inside the commit of ack_orchestration_item"};
+  }
+  inner_.ack_orchestration_item(lock_token, sent);
+  world_.check_latest(world_.store(), instance);
+  after("ack_orchestration_item");
+}
+
+void NodeProvider::abandon_orchestration_item(const std::string& lock_token, std::int64_t delay_ms,
+                                              bool ignore_attempt) {
+  before("abandon_orchestration_item");
+  instance_of_token_.erase(lock_token);
+  inner_.abandon_orchestration_item(lock_token, delay_ms, ignore_attempt);
+  after("abandon_orchestration_item");
+}
+
+void NodeProvider::renew_orchestration_item_lock(const std::string& lock_token, std::int64_t extend_ms) {
+  before("renew_orchestration_item_lock");
+  inner_.renew_orchestration_item_lock(lock_token, extend_ms);
+  after("renew_orchestration_item_lock");
+}
+
+History NodeProvider::read(const std::string& instance) {
+  before("read");
+  History history = inner_.read(instance);
+  after("read");
+  return history;
+}
+
+void NodeProvider::enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) {
+  before("enqueue_orchestrator_item");
+  inner_.enqueue_orchestrator_item(item, delay_ms);
+  after("enqueue_orchestrator_item");
+}
+
+std::optional<WorkerItem> NodeProvider::fetch_work_item(std::int64_t lock_timeout_ms) {
+  before("fetch_work_item");
+  auto item = inner_.fetch_work_item(lock_timeout_ms);
+  after("fetch_work_item");
+  return item;
+}
+
+void NodeProvider::ack_work_item(const std::string& lock_token, const std::optional<WorkItem>& completion) {
+  before("ack_work_item");
+  if (world_.draw(FaultKind::NodePause)) {
+    world_.record_fault(FaultKind::NodePause, node_.index, "before ack_work_item");
+    world_.interleave(&node_, kWorkerLockMs);
+  }
+  if (world_.draw(FaultKind::CommitCrash)) {
+    world_.record_fault(FaultKind::CommitCrash, node_.index, "ack_work_item");
+    const QueueDepths before_depths = world_.depths_soundly();
+    world_.arm_commit_failure(true);
+    bool committed = true;
+    try {
+      inner_.ack_work_item(lock_token, completion);
+    } catch (const ProviderError&) {
+      committed = false;
+    }
+    world_.arm_commit_failure(false);
+    const QueueDepths after_depths = world_.depths_soundly();
+    if (!committed && (after_depths.orchestrator_visible != before_depths.orchestrator_visible ||
+                       after_depths.worker_locked != before_depths.worker_locked)) {
+      world_.violation("atomic-ack", "", "a failed worker commit changed the queues");
+    }
+    throw NodeCrash{"inside the commit of ack_work_item"};
+  }
+  inner_.ack_work_item(lock_token, completion);
+  if (completion && world_.draw(FaultKind::Duplicate)) {
+    // At-least-once delivery: the same completion arrives a second time.
+    world_.record_fault(FaultKind::Duplicate, node_.index, "completion for " + target_instance(*completion));
+    inner_.enqueue_orchestrator_item(*completion, 0);
+  }
+  after("ack_work_item");
+}
+
+void NodeProvider::renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) {
+  before("renew_work_item_lock");
+  inner_.renew_work_item_lock(lock_token, extend_ms);
+  after("renew_work_item_lock");
+}
+
+void NodeProvider::abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
+                                     bool ignore_attempt) {
+  before("abandon_work_item");
+  inner_.abandon_work_item(lock_token, delay_ms, ignore_attempt);
+  after("abandon_work_item");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- public
+
+SimResult run_simulation(const SimOptions& options) {
+  World world(options);
+  return world.run();
+}
+
+SimOptions shrink_failure(SimOptions failing) {
+  auto fails = [](const SimOptions& options) {
+    try {
+      return !run_simulation(options).ok();
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  failing.keep_trace = false;
+  for (bool changed = true; changed;) {
+    changed = false;
+    std::vector<SimOptions> candidates;
+    if (failing.instances > 1) {
+      SimOptions smaller = failing;
+      smaller.instances = failing.instances / 2;
+      candidates.push_back(smaller);
+      smaller.instances = failing.instances - 1;
+      candidates.push_back(smaller);
+    }
+    if (failing.steps > 50) {
+      SimOptions shorter = failing;
+      shorter.steps = failing.steps / 2;
+      candidates.push_back(shorter);
+    }
+    if (failing.nodes > 1) {
+      SimOptions fewer = failing;
+      fewer.nodes = failing.nodes - 1;
+      candidates.push_back(fewer);
+    }
+    for (std::size_t i = 0; i < failing.faults.size(); ++i) {
+      SimOptions quieter = failing;
+      quieter.faults.erase(quieter.faults.begin() + static_cast<std::ptrdiff_t>(i));
+      candidates.push_back(quieter);
+    }
+    for (const SimOptions& candidate : candidates) {
+      if (fails(candidate)) {
+        failing = candidate;
+        changed = true;
+        break;
+      }
+    }
+  }
+  return failing;
+}
+
+
+std::string reproduce_command(const SimOptions& options) {
+  std::string faults;
+  for (FaultKind kind : options.faults) faults += (faults.empty() ? "" : ",") + std::string(to_string(kind));
+  return "duroxide-sim --seed " + std::to_string(options.seed) + " --steps " +
+         std::to_string(options.steps) + " --nodes " + std::to_string(options.nodes) +
+         " --instances " + std::to_string(options.instances) + " --faults " +
+         (faults.empty() ? "none" : faults);
+}
+
+}  // namespace duroxide::sim

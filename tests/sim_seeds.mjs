@@ -1,0 +1,67 @@
+// CI's simulation suite: many seeds natively, some under wasm, and a fixed set
+// of seeds whose trace hashes must be identical in both builds.
+//   node tests/sim_seeds.mjs <native duroxide-sim> <wasm duroxide-sim.js>
+// Ends with "N passed, M failed", counting one check per seed run and one per
+// cross-checked seed.
+import { spawnSync } from 'node:child_process';
+
+const [nativeSim, wasmSim] = process.argv.slice(2);
+if (!nativeSim || !wasmSim) {
+  console.error('usage: node tests/sim_seeds.mjs <native duroxide-sim> <wasm duroxide-sim.js>');
+  process.exit(2);
+}
+
+let passed = 0;
+let failed = 0;
+
+function run(label, command, args) {
+  const started = Date.now();
+  const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const seconds = (Date.now() - started) / 1000;
+  if (result.stderr) process.stdout.write(result.stderr);
+  let summary;
+  try {
+    summary = JSON.parse(result.stdout);
+  } catch {
+    console.log(`FAIL ${label}: no JSON summary (exit ${result.status})`);
+    failed += 1;
+    return null;
+  }
+  for (const seedRun of summary.runs) {
+    if (seedRun.ok) passed += 1;
+    else failed += 1;
+  }
+  const perMinute = Math.round((summary.runs.length / seconds) * 60);
+  console.log(`${summary.failing_seeds === 0 ? 'ok  ' : 'FAIL'} ${label}: ${summary.runs.length} seeds, ` +
+              `${summary.failing_seeds} failing, ${summary.steps} steps, ${seconds.toFixed(1)} s ` +
+              `(${perMinute} seeds/min); faults ${JSON.stringify(summary.faults_injected)}`);
+  for (const violation of summary.violations.slice(0, 10)) {
+    console.log(`     seed ${violation.seed}: ${violation.invariant} ${violation.instance}: ${violation.detail}`);
+  }
+  return summary;
+}
+
+run('native seeds 1..300', nativeSim, ['--seed', '1', '--seeds', '300', '--quiet']);
+run('native seeds 5001..5050, 6 nodes, 40 instances, 10000 steps', nativeSim,
+    ['--seed', '5001', '--seeds', '50', '--nodes', '6', '--instances', '40', '--steps', '10000', '--quiet']);
+run('wasm seeds 1001..1040', 'node', [wasmSim, '--seed', '1001', '--seeds', '40', '--quiet']);
+
+// The cross-check: the same seeds, the same hashes, natively and in wasm.
+const args = ['--seed', '77', '--seeds', '25', '--quiet'];
+const native = run('cross-check native 77..101', nativeSim, args);
+const wasm = run('cross-check wasm 77..101', 'node', [wasmSim, ...args]);
+if (native && wasm) {
+  for (let i = 0; i < native.runs.length; i++) {
+    const a = native.runs[i];
+    const b = wasm.runs[i];
+    if (b && a.seed === b.seed && a.hash === b.hash) {
+      passed += 1;
+    } else {
+      failed += 1;
+      console.log(`FAIL seed ${a.seed}: native hash ${a.hash}, wasm hash ${b ? b.hash : 'missing'}`);
+    }
+  }
+  console.log(`cross-check: ${native.runs.length} seeds compared`);
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,273 @@
+// The simulator: reproducible, quiet on the real engine, loud on broken providers.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "broken_providers.hpp"
+#include "duroxide/duroxide.hpp"
+#include "duroxide/sim/invariants.hpp"
+#include "duroxide/sim/memory_vfs.hpp"
+#include "duroxide/sim/random.hpp"
+#include "duroxide/sim/simulation.hpp"
+#include "duroxide/sqlite_provider.hpp"
+
+using namespace duroxide;
+using duroxide::sim::FaultKind;
+
+namespace {
+
+std::string violations_of(const sim::SimResult& result) {
+  std::string text;
+  for (const auto& v : result.violations) text += v.invariant + " " + v.instance + ": " + v.detail + "\n";
+  return text;
+}
+
+// Runs seeds 1..max_seeds; returns the first seed whose run reports `invariant` (0: none).
+std::uint64_t first_seed_finding(sim::SimOptions options, std::uint64_t max_seeds,
+                                 const std::set<std::string>& invariants, std::string* found) {
+  for (std::uint64_t seed = 1; seed <= max_seeds; ++seed) {
+    options.seed = seed;
+    const sim::SimResult result = sim::run_simulation(options);
+    for (const auto& violation : result.violations) {
+      if (invariants.count(violation.invariant)) {
+        *found = violation.invariant + " " + violation.instance + ": " + violation.detail;
+        return seed;
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("the simulator's random stream is fixed by its seed", "[sim]") {
+  sim::SimRandom a(7);
+  sim::SimRandom b(7);
+  for (int i = 0; i < 100; ++i) REQUIRE(a.next() == b.next());
+  // Pinned values: a change in the generator would change every recorded seed.
+  sim::SimRandom pinned(0);
+  CHECK(pinned.next() == 0xE220A8397B1DCDAFull);
+  sim::SimRandom bounded(3);
+  for (int i = 0; i < 1000; ++i) {
+    const auto value = bounded.between(-3, 4);
+    REQUIRE(value >= -3);
+    REQUIRE(value <= 4);
+  }
+}
+
+TEST_CASE("the memory VFS stores a database and fails the disk on request", "[sim]") {
+  sim::MemoryVfs vfs("duroxide-test-vfs");
+  ManualClock clock;
+  SequentialIdSource ids;
+  SqliteOptions options;
+  options.vfs = vfs.name();
+  bool fail_writes = false;
+  vfs.set_fault_hook([&](sim::DiskOperation operation, const std::string&) {
+    return fail_writes && operation == sim::DiskOperation::Write;
+  });
+  {
+    SqliteProvider provider("/a.db", clock, ids, options);
+    provider.enqueue_orchestrator_item(work::StartOrchestration{"i1", "HelloWorld", "", "Ada", "", 0}, 0);
+    REQUIRE(provider.get_queue_depths().orchestrator_visible == 1);
+    fail_writes = true;
+    try {
+      provider.enqueue_orchestrator_item(work::StartOrchestration{"i2", "HelloWorld", "", "Bo", "", 0}, 0);
+      FAIL("a failed disk write must fail the call");
+    } catch (const ProviderError& error) {
+      CHECK(error.kind() == ProviderErrorKind::Transient);
+    }
+    fail_writes = false;
+    CHECK(provider.get_queue_depths().orchestrator_visible == 1);  // rolled back, nothing lost
+    provider.enqueue_orchestrator_item(work::StartOrchestration{"i3", "HelloWorld", "", "Cy", "", 0}, 0);
+    CHECK(provider.get_queue_depths().orchestrator_visible == 2);
+  }
+  CHECK(vfs.bytes_stored() > 0);
+  // The files outlive the connection: reopening finds the data.
+  SqliteProvider reopened("/a.db", clock, ids, options);
+  CHECK(reopened.get_queue_depths().orchestrator_visible == 2);
+}
+
+TEST_CASE("a simulation run is reproducible from its seed", "[sim]") {
+  sim::SimOptions options;
+  options.seed = 42;
+  options.steps = 1'500;
+  options.keep_trace = true;
+  const sim::SimResult first = sim::run_simulation(options);
+  const sim::SimResult second = sim::run_simulation(options);
+  CHECK(first.trace_hash == second.trace_hash);
+  CHECK(first.trace == second.trace);
+  CHECK(sim::to_json(first) == sim::to_json(second));
+  options.seed = 43;
+  CHECK(sim::run_simulation(options).trace_hash != first.trace_hash);
+  options.seed = 42;
+  options.faults = {};
+  CHECK(sim::run_simulation(options).trace_hash != first.trace_hash);
+  CHECK(sim::reproduce_command(options) ==
+        "duroxide-sim --seed 42 --steps 1500 --nodes 3 --instances 12 --faults none");
+}
+
+TEST_CASE("the engine and SQLite provider pass simulated seeds under every fault", "[sim]") {
+  sim::SimOptions options;
+  options.steps = 2'000;
+  std::map<std::string, std::uint64_t> injected;
+  std::uint64_t completed = 0;
+  std::uint64_t failed = 0;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    options.seed = seed;
+    const sim::SimResult result = sim::run_simulation(options);
+    INFO("seed " << seed << " " << sim::reproduce_command(options));
+    REQUIRE(violations_of(result) == "");
+    CHECK(result.completed + result.failed == result.instances);
+    completed += result.completed;
+    failed += result.failed;
+    for (const auto& [kind, count] : result.faults_injected) injected[kind] += count;
+  }
+  // The seeds did exercise every fault and both outcomes.
+  for (FaultKind kind : sim::all_fault_kinds()) {
+    INFO(std::string(to_string(kind)));
+    CHECK(injected[std::string(to_string(kind))] > 0);
+  }
+  CHECK(completed > 0);
+  CHECK(failed > 0);
+}
+
+TEST_CASE("a faultless run completes every instance with the model's outcome", "[sim]") {
+  sim::SimOptions options;
+  options.seed = 5;
+  options.faults = {};
+  options.instances = 30;
+  const sim::SimResult result = sim::run_simulation(options);
+  REQUIRE(violations_of(result) == "");
+  CHECK(result.completed + result.failed == 30);
+  for (const auto& [kind, count] : result.faults_injected) CHECK(count == 0);
+  CHECK(result.node_restarts == 0);
+}
+
+TEST_CASE("the simulator finds a non-atomic orchestration ack", "[sim][broken]") {
+  sim::SimOptions options;
+  options.steps = 1'500;
+  options.faults = {FaultKind::CommitCrash};
+  options.store_wrapper = testing::broken_store<testing::NonAtomicOrchestrationAck>();
+  std::string found;
+  const auto seed = first_seed_finding(options, 50, {"liveness", "history-well-formed", "outcome"}, &found);
+  WARN("found at seed " << seed << ": " << found);
+  CHECK(seed != 0);
+}
+
+TEST_CASE("the simulator finds a non-atomic worker ack", "[sim][broken]") {
+  sim::SimOptions options;
+  options.steps = 1'500;
+  options.faults = {FaultKind::CommitCrash};
+  options.store_wrapper = testing::broken_store<testing::NonAtomicWorkerAck>();
+  std::string found;
+  const auto seed = first_seed_finding(options, 50, {"liveness"}, &found);
+  WARN("found at seed " << seed << ": " << found);
+  CHECK(seed != 0);
+}
+
+TEST_CASE("a failing seed shrinks to a smaller configuration that still fails", "[sim][broken]") {
+  sim::SimOptions options;
+  options.steps = 1'500;
+  options.faults = {FaultKind::CommitCrash, FaultKind::Transient, FaultKind::ClockJump};
+  options.store_wrapper = testing::broken_store<testing::NonAtomicWorkerAck>();
+  std::string found;
+  options.seed = first_seed_finding(options, 50, {"liveness"}, &found);
+  REQUIRE(options.seed != 0);
+  const sim::SimOptions shrunk = sim::shrink_failure(options);
+  CHECK_FALSE(sim::run_simulation(shrunk).ok());
+  CHECK(shrunk.instances * shrunk.steps * shrunk.nodes * (shrunk.faults.size() + 1) <
+        options.instances * options.steps * options.nodes * (options.faults.size() + 1));
+  CHECK(shrunk.seed == options.seed);
+}
+
+TEST_CASE("the simulator finds a provider that ignores visibility times", "[sim][broken]") {
+  sim::SimOptions options;
+  options.steps = 1'500;
+  options.faults = {};
+  options.store_wrapper = testing::broken_store<testing::IgnoresVisibilityTime>();
+  std::string found;
+  const auto seed = first_seed_finding(options, 50, {"history-well-formed"}, &found);
+  WARN("found at seed " << seed << ": " << found);
+  CHECK(seed != 0);
+  CHECK(found.find("before the timer's time") != std::string::npos);
+}
+
+TEST_CASE("the simulator finds locks that never expire", "[sim][broken]") {
+  sim::SimOptions options;
+  options.steps = 1'500;
+  options.faults = {FaultKind::NodeCrash};
+  options.store_wrapper = testing::broken_store<testing::LocksNeverExpire>();
+  std::string found;
+  const auto seed = first_seed_finding(options, 50, {"liveness"}, &found);
+  WARN("found at seed " << seed << ": " << found);
+  CHECK(seed != 0);
+}
+
+TEST_CASE("the simulator rejects options out of their limits", "[sim]") {
+  sim::SimOptions options;
+  options.nodes = 0;
+  CHECK_THROWS_AS(sim::run_simulation(options), std::invalid_argument);
+  options.nodes = 3;
+  options.instances = 501;
+  CHECK_THROWS_AS(sim::run_simulation(options), std::invalid_argument);
+  CHECK(sim::parse_fault_kind("node-crash") == FaultKind::NodeCrash);
+  CHECK_FALSE(sim::parse_fault_kind("meteor").has_value());
+}
+
+namespace {
+
+Event event_of(EventId id, EventData data, EventId source = 0, TimestampMs at = 1'000) {
+  Event event;
+  event.event_id = id;
+  event.source_event_id = source;
+  event.timestamp_ms = at;
+  event.data = std::move(data);
+  return event;
+}
+
+bool mentions(const std::vector<std::string>& problems, const std::string& text) {
+  for (const auto& problem : problems) {
+    if (problem.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("history invariants name what is wrong", "[sim]") {
+  const History good = {
+      event_of(1, events::OrchestrationStarted{"HelloWorld", "1.0.0", "Ada", "", 0}),
+      event_of(2, events::ActivityScheduled{"Hello", "Ada"}),
+      event_of(3, events::TimerCreated{5'000}),
+      event_of(4, events::ActivityCompleted{"Hello, Ada!"}, 2),
+      event_of(5, events::TimerFired{5'000}, 3, 5'000),
+      event_of(6, events::OrchestrationCompleted{"Hello, Ada!"}),
+  };
+  CHECK(sim::check_history(good, true).empty());
+
+  History twice = good;
+  twice.insert(twice.begin() + 4, event_of(5, events::ActivityCompleted{"again"}, 2));
+  for (std::size_t i = 0; i < twice.size(); ++i) twice[i].event_id = i + 1;
+  CHECK(mentions(sim::check_history(twice, true), "a second completion of event 2"));
+
+  History early = good;
+  early[4].timestamp_ms = 4'999;
+  CHECK(mentions(sim::check_history(early, true), "before the timer's time"));
+
+  History after_end = good;
+  after_end.push_back(event_of(7, events::ActivityScheduled{"Hello", "late"}));
+  CHECK(mentions(sim::check_history(after_end, true), "follows the terminal event 6"));
+
+  History wrong_source = good;
+  wrong_source[3].source_event_id = 3;  // a TimerCreated, not an ActivityScheduled
+  CHECK(mentions(sim::check_history(wrong_source, true), "not an earlier ActivityScheduled"));
+
+  History gap = good;
+  gap[2].event_id = 9;
+  CHECK(mentions(sim::check_history(gap, true), "has id 9"));
+
+  History unfinished(good.begin(), good.end() - 1);
+  CHECK(sim::check_history(unfinished, false).empty());
+  CHECK(mentions(sim::check_history(unfinished, true), "no terminal event"));
+  CHECK(mentions(sim::check_history({}, false), "empty"));
+}
