@@ -8,6 +8,8 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+
+#include "duroxide/json_views.hpp"
 #include <optional>
 #include <string>
 #include <vector>
@@ -250,52 +252,11 @@ Json status_json(Host& host, const std::string& id) {
   return out;
 }
 
-Json error_json(const std::optional<ErrorDetails>& error) {
-  if (!error) return nullptr;
-  return Json{{"message", error->display_message()},
-              {"kind", std::string(to_string(error->kind))},
-              {"category", std::string(to_string(error->category()))}};
-}
-
-Json summary_json(const InstanceSummary& summary) {
-  const InstanceInfo& info = summary.info;
-  return Json{{"instance", info.instance},
-              {"orchestration", info.orchestration_name},
-              {"version", info.orchestration_version},
-              {"status", std::string(to_string(info.state))},
-              {"preview", summary.preview},
-              {"custom_status", info.custom_status ? Json(*info.custom_status) : Json(nullptr)},
-              {"executions", info.execution_count},
-              {"current_execution", info.current_execution_id},
-              {"parent", info.parent_instance},
-              {"created_at_ms", info.created_at_ms},
-              {"updated_at_ms", info.updated_at_ms}};
-}
-
-Json summaries_json(const std::vector<InstanceSummary>& summaries) {
-  Json out = Json::array();
-  for (const auto& summary : summaries) out.push_back(summary_json(summary));
-  return out;
-}
-
-Json counts_json(const std::map<RuntimeState, std::uint64_t>& counts) {
-  Json out = Json::object();
-  for (const auto& [state, count] : counts) out[std::string(to_string(state))] = count;
-  return out;
-}
-
-Json queues_json(const QueueDepths& q) {
-  return Json{{"orchestrator_visible", q.orchestrator_visible},
-              {"orchestrator_delayed", q.orchestrator_delayed},
-              {"orchestrator_locked", q.orchestrator_locked},
-              {"worker_visible", q.worker_visible},
-              {"worker_locked", q.worker_locked},
-              {"parked", q.parked},
-              {"timers_due", q.timers_due},
-              {"timers_pending", q.timers_pending},
-              {"oldest_orchestrator_age_ms", q.oldest_orchestrator_age_ms},
-              {"oldest_worker_age_ms", q.oldest_worker_age_ms}};
-}
+Json error_json(const std::optional<ErrorDetails>& error) { return json_views::error(error); }
+Json summary_json(const InstanceSummary& summary) { return json_views::summary(summary); }
+Json summaries_json(const std::vector<InstanceSummary>& list) { return json_views::summaries(list); }
+Json counts_json(const std::map<RuntimeState, std::uint64_t>& counts) { return json_views::counts(counts); }
+Json queues_json(const QueueDepths& depths) { return json_views::queues(depths); }
 
 InstanceFilter filter_from(const Args& args) {
   InstanceFilter filter;

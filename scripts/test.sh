@@ -17,6 +17,7 @@ suites=(
   "native|native|catch2|build/native/duroxide_tests --use-colour no"
   "wasm|wasm|catch2|node build/wasm/duroxide_tests.js --use-colour no"
   "cli|native|plain|bash tests/cli_test.sh build/native/duroxide"
+  "js|wasm|plain|node tests/js/api_test.mjs build/wasm/web"
   "sim|all|plain|node tests/sim_seeds.mjs build/native/duroxide-sim build/wasm/duroxide-sim.js"
 )
 

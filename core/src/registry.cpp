@@ -96,6 +96,12 @@ void Registry::register_activity(const std::string& name, ActivityFn fn) {
   }
 }
 
+void Registry::replace_activity(const std::string& name, ActivityFn fn) {
+  check_name(name, "activity");
+  if (!fn) throw std::invalid_argument("activity " + name + ": empty function");
+  activities_[name] = std::move(fn);
+}
+
 std::optional<Registry::Resolved> Registry::resolve_for_start(
     const std::string& name, const std::string& requested_version) const {
   auto it = orchestrations_.find(name);

@@ -111,6 +111,12 @@ SqliteProvider::SqliteProvider(const std::string& path, Clock& clock, IdSource& 
 
 SqliteProvider::~SqliteProvider() = default;
 
+void SqliteProvider::checkpoint() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("checkpoint");
+  db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
 int SqliteProvider::schema_version() {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("schema_version");

@@ -255,4 +255,19 @@ std::uint64_t MemoryVfs::bytes_stored() const {
 
 std::uint64_t MemoryVfs::operations() const { return state_->operations; }
 
+void MemoryVfs::put_file(const std::string& path, const std::string& bytes) {
+  auto data = std::make_shared<FileData>();
+  data->bytes.assign(bytes.begin(), bytes.end());
+  state_->files[path] = std::move(data);
+}
+
+std::optional<std::string> MemoryVfs::file_bytes(const std::string& path) const {
+  auto found = state_->files.find(path);
+  if (found == state_->files.end()) return std::nullopt;
+  const auto& bytes = found->second->bytes;
+  return std::string(bytes.begin(), bytes.end());
+}
+
+void MemoryVfs::remove_file(const std::string& path) { state_->files.erase(path); }
+
 }  // namespace duroxide::sim

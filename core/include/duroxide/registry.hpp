@@ -70,6 +70,9 @@ class Registry {
   void set_version_policy(const std::string& name, VersionPolicy policy,
                           const std::string& version = {});
   void register_activity(const std::string& name, ActivityFn fn);
+  // Registers, or replaces an earlier registration: for hosts that supply their
+  // own implementation of a catalog activity (the JS API's registerActivity).
+  void replace_activity(const std::string& name, ActivityFn fn);
 
   struct Resolved {
     std::string version;

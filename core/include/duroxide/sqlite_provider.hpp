@@ -47,6 +47,9 @@ class SqliteProvider final : public Provider, public ManagementProvider {
   SqliteProvider& operator=(const SqliteProvider&) = delete;
 
   int schema_version();
+  // Copies the write-ahead log into the main file (and truncates the log), so
+  // the main file alone holds the whole database: before copying it elsewhere.
+  void checkpoint();
 
   // The EXPLAIN QUERY PLAN lines of the listing or count query that a filter
   // produces: diagnostics, and what tests use to prove every listing is indexed.

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace duroxide::sim {
@@ -39,6 +40,11 @@ class MemoryVfs {
   // Bytes held by all files (diagnostics).
   std::uint64_t bytes_stored() const;
   std::uint64_t operations() const;  // reads + writes + syncs so far
+  // Whole-file access, for loading a database from bytes and saving one (the
+  // browser's open and download). Only while no connection has the file open.
+  void put_file(const std::string& path, const std::string& bytes);
+  std::optional<std::string> file_bytes(const std::string& path) const;
+  void remove_file(const std::string& path);
 
   struct State;
 

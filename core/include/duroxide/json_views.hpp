@@ -1,0 +1,33 @@
+// JSON views of the client and management results: the one shape the CLI
+// prints and the wasm module returns to JavaScript, so both agree field for field.
+// Field names are snake_case; times are milliseconds since the epoch.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "duroxide/management_client.hpp"
+#include "duroxide/status.hpp"
+
+namespace duroxide::json_views {
+
+using Json = nlohmann::json;
+
+Json error(const std::optional<ErrorDetails>& error);                 // null when none
+Json status(const std::string& instance, const OrchestrationStatus& status);
+Json summary(const InstanceSummary& summary);
+Json summaries(const std::vector<InstanceSummary>& summaries);
+Json counts(const std::map<RuntimeState, std::uint64_t>& counts);  // {"Running":n,...}
+Json queues(const QueueDepths& depths);
+Json execution(const ExecutionInfo& execution);
+Json pending(const PendingWork& work);
+Json details(const InstanceDetails& details);
+Json orchestration_stats(const std::vector<OrchestrationStats>& stats);
+Json activity_stats(const std::vector<ActivityStats>& stats);
+Json health(const SystemHealth& health);
+Json history(const History& history);  // the codec's event objects
+
+}  // namespace duroxide::json_views

@@ -1,0 +1,122 @@
+#include "duroxide/json_views.hpp"
+
+#include "duroxide/codec.hpp"
+
+namespace duroxide::json_views {
+
+Json error(const std::optional<ErrorDetails>& error) {
+  if (!error) return nullptr;
+  return Json{{"message", error->display_message()},
+              {"kind", std::string(to_string(error->kind))},
+              {"category", std::string(to_string(error->category()))}};
+}
+
+Json status(const std::string& instance, const OrchestrationStatus& status) {
+  Json out{{"instance", instance}, {"status", std::string(to_string(status.state))}};
+  if (status.state == RuntimeState::Completed) out["output"] = status.output;
+  out["error"] = error(status.error);
+  out["custom_status"] = status.custom_status ? Json(*status.custom_status) : Json(nullptr);
+  out["custom_status_version"] = status.custom_status_version;
+  return out;
+}
+
+Json summary(const InstanceSummary& summary) {
+  const InstanceInfo& info = summary.info;
+  return Json{{"instance", info.instance},
+              {"orchestration", info.orchestration_name},
+              {"version", info.orchestration_version},
+              {"status", std::string(to_string(info.state))},
+              {"preview", summary.preview},
+              {"output", info.state == RuntimeState::Completed ? Json(info.output) : Json(nullptr)},
+              {"error", error(info.error)},
+              {"custom_status", info.custom_status ? Json(*info.custom_status) : Json(nullptr)},
+              {"executions", info.execution_count},
+              {"current_execution", info.current_execution_id},
+              {"parent", info.parent_instance},
+              {"created_at_ms", info.created_at_ms},
+              {"updated_at_ms", info.updated_at_ms}};
+}
+
+Json summaries(const std::vector<InstanceSummary>& list) {
+  Json out = Json::array();
+  for (const auto& item : list) out.push_back(summary(item));
+  return out;
+}
+
+Json counts(const std::map<RuntimeState, std::uint64_t>& counts) {
+  Json out = Json::object();
+  for (const auto& [state, count] : counts) out[std::string(to_string(state))] = count;
+  return out;
+}
+
+Json queues(const QueueDepths& q) {
+  return Json{{"orchestrator_visible", q.orchestrator_visible},
+              {"orchestrator_delayed", q.orchestrator_delayed},
+              {"orchestrator_locked", q.orchestrator_locked},
+              {"worker_visible", q.worker_visible},
+              {"worker_locked", q.worker_locked},
+              {"parked", q.parked},
+              {"timers_due", q.timers_due},
+              {"timers_pending", q.timers_pending},
+              {"oldest_orchestrator_age_ms", q.oldest_orchestrator_age_ms},
+              {"oldest_worker_age_ms", q.oldest_worker_age_ms}};
+}
+
+Json execution(const ExecutionInfo& e) {
+  return Json{{"execution", e.execution_id},
+              {"status", std::string(to_string(e.state))},
+              {"continued_as_new", e.continued_as_new},
+              {"output", e.output},
+              {"error", error(e.error)},
+              {"started_at_ms", e.started_at_ms},
+              {"completed_at_ms", e.completed_at_ms},
+              {"events", e.event_count}};
+}
+
+Json pending(const PendingWork& work) {
+  return Json{{"kind", std::string(to_string(work.kind))},
+              {"scheduled_event_id", work.scheduled_event_id},
+              {"name", work.name},
+              {"input", work.input},
+              {"instance", work.instance},
+              {"scheduled_at_ms", work.scheduled_at_ms},
+              {"fire_at_ms", work.fire_at_ms}};
+}
+
+Json details(const InstanceDetails& d) {
+  Json out = summary(d.summary);
+  out["execution_list"] = Json::array();
+  for (const auto& e : d.executions) out["execution_list"].push_back(execution(e));
+  out["pending"] = Json::array();
+  for (const auto& work : d.pending) out["pending"].push_back(pending(work));
+  return out;
+}
+
+Json orchestration_stats(const std::vector<OrchestrationStats>& stats) {
+  Json out = Json::array();
+  for (const auto& s : stats) {
+    out.push_back({{"name", s.orchestration_name}, {"running", s.running}, {"completed", s.completed},
+                   {"failed", s.failed}, {"continued", s.continued}});
+  }
+  return out;
+}
+
+Json activity_stats(const std::vector<ActivityStats>& stats) {
+  Json out = Json::array();
+  for (const auto& a : stats) {
+    out.push_back({{"name", a.activity_name}, {"scheduled", a.scheduled},
+                   {"completed", a.completed}, {"failed", a.failed},
+                   {"failure_rate", a.failure_rate}, {"avg_duration_ms", a.avg_duration_ms}});
+  }
+  return out;
+}
+
+Json health(const SystemHealth& h) {
+  return Json{{"score", h.score},           {"counts", counts(h.counts)},
+              {"long_running", h.long_running}, {"no_progress", h.no_progress},
+              {"recent_failures", h.recent_failures}, {"queues", queues(h.queues)}};
+}
+
+Json history(const History& history) { return Json::parse(encode_history(history)); }
+
+}  // namespace duroxide::json_views

@@ -1,0 +1,210 @@
+// Node tests of the JavaScript API (build/wasm/web/duroxide.mjs).
+//   node tests/js/api_test.mjs [build/wasm/web]
+// Ends with "N passed, M failed".
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+
+const dir = path.resolve(process.argv[2] ?? 'build/wasm/web');
+// The ES module Emscripten 3.1.6 emits reaches for require/__dirname under node (gotcha 8).
+globalThis.require = createRequire(path.join(dir, 'duroxide_core.mjs'));
+globalThis.__dirname = dir;
+delete globalThis.fetch;  // gotcha 1: the loader must read the file, not fetch it
+
+const { createDuroxide } = await import(path.join(dir, 'duroxide.mjs'));
+const dx = await createDuroxide({ wasmBinary: readFileSync(path.join(dir, 'duroxide_core.wasm')) });
+
+const tests = [];
+const test = (name, body) => tests.push({ name, body });
+
+function fresh() {
+  const runtime = new dx.Runtime({ startMs: 1_700_000_000_000 });
+  return { runtime, client: new dx.RuntimeClient(runtime), management: new dx.ManagementClient(runtime) };
+}
+
+test('every catalog sample runs to its documented output', () => {
+  const { runtime, client } = fresh();
+  const expected = {
+    HelloWorld: 'Hi, Ada!', FanOutFanIn: '["Hello, a!","Hello, b!","Hello, c!"]', Chain: '15',
+    Counter: '3', Parent: '["Hi, a!","Hi, b!"]', RetryFlaky: 'ok after 2 failures',
+    Saga: 'compensated', LongTimer: 'done',
+  };
+  const catalog = dx.catalog();
+  assert.equal(catalog.length, 11);
+  for (const sample of catalog) {
+    if (!(sample.name in expected)) continue;
+    client.startOrchestration(`s-${sample.name}`, sample.name, sample.example_input);
+    const status = client.waitForOrchestration(`s-${sample.name}`, 2 * 3600 * 1000);
+    assert.equal(status.status, 'Completed', `${sample.name}: ${JSON.stringify(status)}`);
+    assert.equal(status.output, expected[sample.name], sample.name);
+  }
+  runtime.close();
+});
+
+test('events, queues and cancellation through the client', () => {
+  const { runtime, client } = fresh();
+  client.startOrchestration('a1', 'Approval', '{"timeout_ms":60000}');
+  runtime.runUntilIdle();
+  client.raiseEvent('a1', 'Approve', 'yes');
+  assert.equal(client.waitForOrchestration('a1', 1000).output, 'approved:yes');
+  client.startOrchestration('m1', 'Mailbox', '{"messages":2}');
+  runtime.runUntilIdle();
+  client.enqueueEvent('m1', 'inbox', 'x');
+  client.enqueueEvent('m1', 'inbox', 'y');
+  assert.equal(client.waitForOrchestration('m1', 1000).output, 'x,y');
+  client.startOrchestration('t1', 'LongTimer');
+  runtime.runUntilIdle();
+  assert.equal(client.getStatus('t1').custom_status, 'waiting');
+  assert.equal(client.cancelInstance('t1', 'no longer needed'), true);
+  const canceled = client.waitForOrchestration('t1', 1000);
+  assert.equal(canceled.status, 'Failed');
+  assert.equal(canceled.error.message, 'canceled: no longer needed');
+  assert.equal(client.cancelInstance('t1', 'again'), false);
+  runtime.close();
+});
+
+test('engine errors arrive as Error with the engine message and kind', () => {
+  const { runtime, client, management } = fresh();
+  client.startOrchestration('dup', 'HelloWorld', 'x');
+  runtime.runUntilIdle();
+  assert.throws(() => client.startOrchestration('dup', 'HelloWorld', 'x'),
+    (e) => e instanceof Error && e.kind === 'AlreadyExists' && /dup/.test(e.message));
+  assert.throws(() => client.raiseEvent('missing', 'Approve', ''), (e) => e.kind === 'NotFound');
+  assert.throws(() => client.startOrchestration('', 'HelloWorld', 'x'), (e) => e.kind === 'InvalidInput');
+  assert.throws(() => client.startOrchestration('big', 'HelloWorld', 'x'.repeat(2_000_000)),
+    (e) => e.kind === 'InvalidInput');
+  assert.throws(() => management.listInstances({ states: ['Sleeping'] }), (e) => e.kind === 'InvalidInput');
+  assert.throws(() => management.listInstances({}, { limit: 100000 }), (e) => e.kind === 'InvalidInput');
+  assert.throws(() => runtime._call('noSuchMethod', {}), /unknown method/);
+  assert.throws(() => dx.replayHistory('{not json'), (e) => e.kind === 'InvalidInput');
+  assert.throws(() => new dx.Runtime({ database: new Uint8Array([1, 2, 3, 4]) }), Error);
+  runtime.close();
+});
+
+test('JS activities: results, failures and context', () => {
+  const { runtime, client } = fresh();
+  const seen = [];
+  runtime.registerActivity('Hello', (input, context) => {
+    seen.push(context.name);
+    if (input === 'bad') throw new Error('no bad names');
+    return `Howdy, ${input}!`;
+  });
+  client.startOrchestration('j1', 'HelloWorld', 'Ada', { version: '1.0.0' });
+  assert.equal(client.waitForOrchestration('j1', 1000).output, 'Howdy, Ada!');
+  client.startOrchestration('j2', 'HelloWorld', 'bad', { version: '1.0.0' });
+  const failed = client.waitForOrchestration('j2', 1000);
+  assert.equal(failed.status, 'Failed');
+  assert.equal(failed.error.message, 'no bad names');
+  assert.deepEqual(seen, ['Hello', 'Hello']);
+  runtime.close();
+});
+
+test('management: listing with filters and paging, counts, details, executions', () => {
+  const { runtime, client, management } = fresh();
+  for (let i = 0; i < 7; i++) client.startOrchestration(`h${i}`, 'HelloWorld', `n${i}`);
+  client.startOrchestration('c1', 'Counter', '{"count":0,"limit":2}');
+  client.startOrchestration('lt', 'LongTimer');
+  runtime.runUntilIdle();
+  const counts = management.countByStatus();
+  assert.equal(counts.Completed, 8);
+  assert.equal(counts.Running, 1);
+  const first = management.listInstances({ states: ['Completed'] }, { limit: 5 });
+  assert.equal(first.instances.length, 5);
+  assert.ok(first.next_cursor);
+  const second = management.listInstances({ states: ['Completed'] }, { cursor: first.next_cursor, limit: 5 });
+  assert.equal(second.instances.length, 3);
+  const ids = new Set([...first.instances, ...second.instances].map((s) => s.instance));
+  assert.equal(ids.size, 8);
+  assert.equal(management.countInstances({ prefix: 'h' }), 7);
+  const details = management.getInstanceDetails('lt');
+  assert.equal(details.status, 'Running');
+  assert.equal(details.pending.length, 1);
+  assert.equal(details.pending[0].kind, 'timer');
+  assert.equal(management.listExecutions('c1').length, 3);
+  const history = management.readExecution('c1', 1);
+  assert.equal(history[0].kind, 'OrchestrationStarted');
+  assert.ok(history.some((e) => e.kind === 'OrchestrationContinuedAsNew'));
+  const depths = management.getQueueDepths();
+  assert.equal(depths.timers_pending, 1);
+  assert.ok(management.getSystemHealth().score <= 100);
+  assert.ok(management.getOrchestrationStats().some((s) => s.name === 'HelloWorld' && s.completed === 7));
+  runtime.close();
+});
+
+test('a database saved as bytes reopens with everything in it', () => {
+  const { runtime, client } = fresh();
+  client.startOrchestration('keep', 'HelloWorld', 'Bo');
+  client.startOrchestration('wait', 'LongTimer');
+  runtime.runUntilIdle();
+  const bytes = runtime.saveDatabase();
+  assert.ok(bytes instanceof Uint8Array);
+  assert.equal(new TextDecoder().decode(bytes.slice(0, 15)), 'SQLite format 3');
+  runtime.close();
+  const reopened = new dx.Runtime({ database: bytes, startMs: 1_700_000_000_000 });
+  const client2 = new dx.RuntimeClient(reopened);
+  assert.equal(client2.getStatus('keep').output, 'Hi, Bo!');
+  assert.equal(client2.getStatus('wait').status, 'Running');
+  reopened.advanceTime(3_600_000);
+  reopened.runUntilIdle();
+  assert.equal(client2.getStatus('wait').output, 'done');
+  reopened.close();
+});
+
+test('export, import and step-through replay', () => {
+  const { runtime, client, management } = fresh();
+  client.startOrchestration('f1', 'FanOutFanIn', '["a","b"]');
+  runtime.runUntilIdle();
+  const exported = management.exportInstance('f1');
+  const history = management.readExecution('f1');
+  const report = dx.replayHistory(history);
+  assert.equal(report.deterministic, true);
+  assert.equal(report.steps.length, history.length);
+  const afterSchedules = dx.replayStep(history, 2);
+  assert.equal(afterSchedules.pending.length, 2);
+  assert.equal(afterSchedules.state, 'Running');
+  const last = dx.replayStep(history, history.length - 1);
+  assert.equal(last.state, 'Completed');
+  assert.equal(last.pending.length, 0);
+  assert.equal(dx.replayHistory(exported).deterministic, true);
+  // A tampered history is named as nondeterministic, with the event index.
+  const tampered = structuredClone(history);
+  const scheduled = tampered.find((e) => e.kind === 'ActivityScheduled');
+  scheduled.name = 'Other';
+  const bad = dx.replayHistory(tampered);
+  assert.equal(bad.deterministic, false);
+  assert.ok(bad.mismatch, JSON.stringify(bad));
+  assert.throws(() => dx.replayStep(history, history.length), RangeError);
+  management.deleteInstance('f1');
+  assert.equal(client.getStatus('f1').status, 'NotFound');
+  assert.equal(management.importInstance(exported), 'f1');
+  assert.equal(client.getStatus('f1').status, 'Completed');
+  runtime.close();
+});
+
+test('a simulation seed gives the native hash, its faults and its trace', () => {
+  const summary = dx.runSimulation({ seed: 77, steps: 3000 });
+  assert.equal(summary.ok, true);
+  assert.equal(summary.seed, 77);
+  assert.match(summary.hash, /^[0-9a-f]{16}$/);
+  assert.equal(summary.reproduce, 'duroxide-sim --seed 77 --steps 3000 --nodes 3 --instances 12 --faults ' +
+    dx.faultKinds().join(','));
+  assert.ok(summary.trace.length > 100);
+  assert.equal(dx.runSimulation({ seed: 77, steps: 3000 }).hash, summary.hash);
+  assert.throws(() => dx.runSimulation({ faults: ['meteor'] }), (e) => e.kind === 'InvalidInput');
+});
+
+let passed = 0;
+let failed = 0;
+for (const { name, body } of tests) {
+  try {
+    await body();
+    passed += 1;
+    console.log(`ok   ${name}`);
+  } catch (error) {
+    failed += 1;
+    console.log(`FAIL ${name}\n     ${(error && error.stack) || error}`);
+  }
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,391 @@
+// Embind bindings: the unchanged core behind a narrow, string-typed surface.
+//
+// Every call returns a JSON envelope, {"ok":true,"value":...} or
+// {"ok":false,"error":"<engine message>","kind":"<error kind>"}: C++ exceptions
+// must not cross into JavaScript (3.1.6 hands JS a bare pointer, gotcha 7), so
+// they are caught here and the JS facade (wasm/duroxide.mjs) throws a real
+// Error with the engine's message. The facade turns the JSON into plain objects.
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "duroxide/codec.hpp"
+#include "duroxide/json_views.hpp"
+#include "duroxide/management_client.hpp"
+#include "duroxide/replayer.hpp"
+#include "duroxide/runtime.hpp"
+#include "duroxide/runtime_client.hpp"
+#include "duroxide/samples.hpp"
+#include "duroxide/sim/memory_vfs.hpp"
+#include "duroxide/sim/random.hpp"
+#include "duroxide/sim/simulation.hpp"
+#include "duroxide/sqlite_provider.hpp"
+
+namespace {
+
+using namespace duroxide;
+using Json = nlohmann::json;
+
+constexpr const char* kDatabasePath = "/duroxide.db";
+constexpr std::size_t kMaxDatabaseBytes = 512u * 1024u * 1024u;
+
+std::string ok(const Json& value) { return Json{{"ok", true}, {"value", value}}.dump(); }
+
+std::string failure(const std::string& message, const std::string& kind) {
+  return Json{{"ok", false}, {"error", message}, {"kind", kind}}.dump();
+}
+
+// Runs `body`, turning every exception into an error envelope.
+template <typename Body>
+std::string guarded(Body&& body) {
+  try {
+    return ok(body());
+  } catch (const ClientError& error) {
+    static const char* const kinds[] = {"InvalidInput", "NotFound", "AlreadyExists", "Provider",
+                                        "AccessDenied"};
+    return failure(error.what(), kinds[static_cast<int>(error.kind())]);
+  } catch (const ProviderError& error) {
+    return failure(error.what(), "Provider");
+  } catch (const CodecError& error) {
+    return failure(error.what(), "InvalidInput");
+  } catch (const Json::exception& error) {
+    return failure(std::string("bad JSON: ") + error.what(), "InvalidInput");
+  } catch (const std::invalid_argument& error) {
+    return failure(error.what(), "InvalidInput");
+  } catch (const std::exception& error) {
+    return failure(error.what(), "Error");
+  }
+}
+
+std::string text(const Json& args, const char* field, const std::string& fallback = {}) {
+  if (!args.contains(field) || args[field].is_null()) return fallback;
+  if (!args[field].is_string()) throw std::invalid_argument(std::string(field) + " must be a string");
+  return args[field].get<std::string>();
+}
+
+std::int64_t integer(const Json& args, const char* field, std::int64_t fallback) {
+  if (!args.contains(field) || args[field].is_null()) return fallback;
+  if (!args[field].is_number_integer()) throw std::invalid_argument(std::string(field) + " must be an integer");
+  return args[field].get<std::int64_t>();
+}
+
+InstanceFilter filter_from(const Json& args) {
+  InstanceFilter filter;
+  if (!args.contains("filter") || args["filter"].is_null()) return filter;
+  const Json& f = args["filter"];
+  if (!f.is_object()) throw std::invalid_argument("filter must be an object");
+  if (f.contains("states")) {
+    if (!f["states"].is_array()) throw std::invalid_argument("filter.states must be an array");
+    for (const auto& word : f["states"]) {
+      RuntimeState state{};
+      if (!word.is_string() || !parse_runtime_state(word.get<std::string>(), state) ||
+          state == RuntimeState::NotFound) {
+        throw std::invalid_argument("filter.states takes Running, Completed or Failed");
+      }
+      filter.states.push_back(state);
+    }
+  }
+  filter.orchestration_name = text(f, "name");
+  filter.orchestration_version = text(f, "version");
+  filter.instance_prefix = text(f, "prefix");
+  filter.parent_instance = text(f, "parent");
+  filter.roots_only = f.value("rootsOnly", false);
+  return filter;
+}
+
+// A MemoryVfs shared by every Engine of the module; each engine owns one file.
+sim::MemoryVfs& browser_vfs() {
+  static sim::MemoryVfs vfs("duroxide-browser");
+  return vfs;
+}
+
+class Engine {
+ public:
+  // `database`: the bytes of a SQLite database to open (empty: a new one).
+  Engine(const std::string& database, double start_ms)
+      : clock_(static_cast<TimestampMs>(start_ms)),
+        ids_("wasm-" + std::to_string(static_cast<long long>(start_ms))),
+        path_(std::string(kDatabasePath) + "." + std::to_string(++engines_)) {
+    if (database.size() > kMaxDatabaseBytes) throw std::invalid_argument("database over 512 MiB");
+    if (!database.empty()) browser_vfs().put_file(path_, database);
+    SqliteOptions options;
+    options.vfs = browser_vfs().name();
+    store_ = std::make_unique<SqliteProvider>(path_, clock_, ids_, options);
+    samples::register_all(registry_);
+    driver_ = std::make_unique<StepDriver>(*store_, registry_, clock_, RuntimeOptions{},
+                                           [this](const RuntimeEvent& event) { observe(event); });
+    pacer_ = std::make_unique<StepPacer>(*driver_, clock_);
+    client_ = std::make_unique<RuntimeClient>(*store_, *store_);
+    management_ = std::make_unique<ManagementClient>(*store_);
+  }
+  ~Engine() {
+    management_.reset();
+    client_.reset();
+    pacer_.reset();
+    driver_.reset();
+    store_.reset();
+    browser_vfs().remove_file(path_);
+    browser_vfs().remove_file(path_ + "-wal");
+    browser_vfs().remove_file(path_ + "-shm");
+  }
+
+  // `fn(input, contextJson)` returns a JSON envelope string (the facade wraps the user's function).
+  std::string registerActivity(const std::string& name, emscripten::val fn) {
+    return guarded([&] {
+      RuntimeClient::check_identifier(name, "activity name");
+      registry_.replace_activity(name, [fn](ActivityContext& context, const std::string& input) {
+        const Json context_json{{"instance", context.instance},
+                                {"execution", context.execution_id},
+                                {"activityId", context.activity_id},
+                                {"name", context.name}};
+        const std::string reply = fn(input, context_json.dump()).as<std::string>();
+        const Json envelope = Json::parse(reply);
+        if (!envelope.value("ok", false)) throw std::runtime_error(envelope.value("error", "activity failed"));
+        return envelope["value"].get<std::string>();
+      });
+      return Json(nullptr);
+    });
+  }
+
+  bool step() { return driver_->step(); }
+  int runUntilIdle(int max_steps) {
+    return static_cast<int>(driver_->run_until_idle(static_cast<std::size_t>(max_steps < 1 ? 1 : max_steps)));
+  }
+  void advanceTime(double ms) { clock_.advance(static_cast<std::int64_t>(ms)); }
+  double nowMs() { return static_cast<double>(clock_.now_ms()); }
+  std::string takeLogs() {
+    std::string out = logs_.dump();
+    logs_ = Json::array();
+    return out;
+  }
+
+  // The database file's bytes (after a checkpoint), to save as a .db file.
+  emscripten::val saveDatabase() {
+    store_->checkpoint();
+    const auto bytes = browser_vfs().file_bytes(path_);
+    const std::string& data = bytes ? *bytes : std::string();
+    emscripten::val array = emscripten::val::global("Uint8Array").new_(data.size());
+    array.call<void>("set", emscripten::val(emscripten::typed_memory_view(data.size(),
+                                                                         reinterpret_cast<const unsigned char*>(data.data()))));
+    return array;
+  }
+
+  std::string call(const std::string& method, const std::string& args_json) {
+    return guarded([&]() -> Json {
+      const Json args = args_json.empty() ? Json::object() : Json::parse(args_json);
+      if (!args.is_object()) throw std::invalid_argument("arguments must be an object");
+      const std::string instance = text(args, "instance");
+      // ---- RuntimeClient
+      if (method == "startOrchestration") {
+        client_->start_orchestration(instance, text(args, "orchestration"), text(args, "input"),
+                                     text(args, "version"));
+        return instance;
+      }
+      if (method == "raiseEvent") {
+        client_->raise_event(instance, text(args, "name"), text(args, "data"));
+        return nullptr;
+      }
+      if (method == "enqueueEvent") {
+        client_->enqueue_event(instance, text(args, "queue"), text(args, "data"));
+        return nullptr;
+      }
+      if (method == "cancelInstance") return client_->cancel_instance(instance, text(args, "reason", "canceled"));
+      if (method == "getStatus") return json_views::status(instance, client_->get_status(instance));
+      if (method == "waitForOrchestration") {
+        return json_views::status(
+            instance, client_->wait_for_orchestration(instance, integer(args, "timeoutMs", 60'000), *pacer_));
+      }
+      // ---- ManagementClient
+      if (method == "listInstances") {
+        PageRequest page;
+        page.cursor = text(args, "cursor");
+        page.limit = static_cast<std::size_t>(integer(args, "limit", 50));
+        const SummaryPage result = management_->list_instances(filter_from(args), page);
+        return Json{{"instances", json_views::summaries(result.instances)}, {"next_cursor", result.next_cursor}};
+      }
+      if (method == "countInstances") return management_->count_instances(filter_from(args));
+      if (method == "countByStatus") return json_views::counts(management_->count_by_status(filter_from(args)));
+      if (method == "getInstanceDetails") return json_views::details(management_->get_instance_details(instance));
+      if (method == "listExecutions") {
+        Json out = Json::array();
+        for (const auto& e : management_->list_executions(instance)) out.push_back(json_views::execution(e));
+        return out;
+      }
+      if (method == "readExecution") {
+        auto execution = static_cast<ExecutionId>(integer(args, "execution", 0));
+        if (execution == 0) {  // the current execution
+          const auto executions = management_->list_executions(instance);
+          if (executions.empty()) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
+          execution = executions.back().execution_id;
+        }
+        return json_views::history(management_->read_execution(instance, execution));
+      }
+      if (method == "getQueueDepths") return json_views::queues(management_->get_queue_depths());
+      if (method == "getOrchestrationStats") {
+        return json_views::orchestration_stats(management_->get_orchestration_stats(text(args, "name")));
+      }
+      if (method == "getActivityStats") {
+        return json_views::activity_stats(management_->get_activity_stats(text(args, "name")));
+      }
+      if (method == "getSystemHealth") return json_views::health(management_->get_system_health(clock_.now_ms()));
+      if (method == "findChildInstances") return json_views::summaries(management_->find_child_instances(instance));
+      if (method == "exportInstance") return Json::parse(management_->export_instance(instance));
+      if (method == "importInstance") {
+        if (!args.contains("data")) throw std::invalid_argument("data (the exported JSON) is required");
+        const std::string data = args["data"].is_string() ? args["data"].get<std::string>() : args["data"].dump();
+        return management_->import_instance(data);
+      }
+      if (method == "deleteInstance") {
+        const DeleteResult result = management_->delete_instance(instance, args.value("force", false));
+        return Json{{"instances", result.instances}, {"executions", result.executions},
+                    {"events", result.events}, {"queue_items", result.queue_items}};
+      }
+      throw std::invalid_argument("unknown method " + method);
+    });
+  }
+
+ private:
+  void observe(const RuntimeEvent& event) {
+    static const char* const kinds[] = {"log", "dropped", "poison", "unregistered", "lock-lost", "provider-error"};
+    if (logs_.size() >= 1000) logs_.erase(logs_.begin());
+    logs_.push_back({{"kind", kinds[static_cast<int>(event.kind)]},
+                     {"instance", event.instance},
+                     {"message", event.message},
+                     {"at_ms", clock_.now_ms()}});
+  }
+
+  static inline int engines_ = 0;
+  ManualClock clock_;
+  SequentialIdSource ids_;
+  std::string path_;
+  Registry registry_;
+  std::unique_ptr<SqliteProvider> store_;
+  std::unique_ptr<StepDriver> driver_;
+  std::unique_ptr<StepPacer> pacer_;
+  std::unique_ptr<RuntimeClient> client_;
+  std::unique_ptr<ManagementClient> management_;
+  Json logs_ = Json::array();
+};
+
+// `history` is the JSON of one execution's history (an array of events, or an
+// export's {"executions":[...]} whose last execution is taken).
+History history_from(const std::string& json, std::string& instance, ExecutionId& execution) {
+  const Json parsed = Json::parse(json);
+  if (parsed.is_array()) return decode_history(json);
+  if (parsed.is_object() && parsed.contains("executions") && parsed["executions"].is_array() &&
+      !parsed["executions"].empty()) {
+    const Json& last = parsed["executions"].back();
+    if (parsed.contains("instance") && parsed["instance"].is_object()) {
+      instance = parsed["instance"].value("instance", instance);
+    }
+    execution = last.value("execution_id", execution);
+    if (!last.contains("history")) throw std::invalid_argument("the execution has no history");
+    return decode_history(last["history"].dump());
+  }
+  throw std::invalid_argument("expected a history (array of events) or an exported instance");
+}
+
+std::string replayHistory(const std::string& json) {
+  return guarded([&] {
+    std::string instance = "replay";
+    ExecutionId execution = 1;
+    const History history = history_from(json, instance, execution);
+    Registry registry;
+    samples::register_all(registry);
+    const ReplayReport report = replay_history(registry, instance, execution, history);
+    Json out = Json::parse(encode_replay_report(report));
+    out["events"] = history.size();
+    Json steps = Json::array();
+    for (std::size_t i = 0; i < history.size(); ++i) {
+      steps.push_back(Json::parse(encode_replay_step(replay_step(report, history, i))));
+    }
+    out["steps"] = std::move(steps);
+    out["history"] = json_views::history(history);
+    return out;
+  });
+}
+
+std::string catalog() {
+  return guarded([] {
+    Json out = Json::array();
+    for (const auto& sample : samples::catalog()) {
+      out.push_back({{"name", sample.name}, {"example_input", sample.example_input},
+                     {"description", sample.description}});
+    }
+    return out;
+  });
+}
+
+std::string runSimulation(const std::string& options_json) {
+  return guarded([&] {
+    const Json args = options_json.empty() ? Json::object() : Json::parse(options_json);
+    sim::SimOptions options;
+    options.seed = static_cast<std::uint64_t>(integer(args, "seed", 1));
+    options.steps = static_cast<std::size_t>(integer(args, "steps", 3000));
+    options.nodes = static_cast<std::size_t>(integer(args, "nodes", 3));
+    options.instances = static_cast<std::size_t>(integer(args, "instances", 12));
+    if (options.steps > 200'000) throw std::invalid_argument("steps must be at most 200,000 in the browser");
+    if (args.contains("faults") && args["faults"].is_array()) {
+      options.faults.clear();
+      for (const auto& name : args["faults"]) {
+        const auto kind = name.is_string() ? sim::parse_fault_kind(name.get<std::string>()) : std::nullopt;
+        if (!kind) throw std::invalid_argument("unknown fault " + name.dump());
+        options.faults.push_back(*kind);
+      }
+    }
+    options.keep_trace = true;
+    sim::SimResult result = sim::run_simulation(options);
+    Json out = Json::parse(sim::to_json(result));
+    out["reproduce"] = sim::reproduce_command(options);
+    const std::size_t keep = std::min<std::size_t>(result.trace.size(), 20'000);
+    out["trace"] = std::vector<std::string>(result.trace.begin(), result.trace.begin() + static_cast<std::ptrdiff_t>(keep));
+    out["trace_lines"] = result.trace.size();
+    return out;
+  });
+}
+
+std::string faultKinds() {
+  return guarded([] {
+    Json out = Json::array();
+    for (auto kind : sim::all_fault_kinds()) out.push_back(std::string(sim::to_string(kind)));
+    return out;
+  });
+}
+
+// Constructors cannot return envelopes: a factory does.
+std::string engineError;
+Engine* createEngine(const std::string& database, double start_ms) {
+  try {
+    engineError.clear();
+    return new Engine(database, start_ms);
+  } catch (const std::exception& error) {
+    engineError = error.what();
+    return nullptr;
+  }
+}
+std::string lastEngineError() { return engineError; }
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(duroxide) {
+  emscripten::class_<Engine>("Engine")
+      .function("registerActivity", &Engine::registerActivity)
+      .function("step", &Engine::step)
+      .function("runUntilIdle", &Engine::runUntilIdle)
+      .function("advanceTime", &Engine::advanceTime)
+      .function("nowMs", &Engine::nowMs)
+      .function("takeLogs", &Engine::takeLogs)
+      .function("saveDatabase", &Engine::saveDatabase)
+      .function("call", &Engine::call);
+  emscripten::function("createEngine", &createEngine, emscripten::allow_raw_pointers());
+  emscripten::function("lastEngineError", &lastEngineError);
+  emscripten::function("replayHistory", &replayHistory);
+  emscripten::function("catalog", &catalog);
+  emscripten::function("runSimulation", &runSimulation);
+  emscripten::function("faultKinds", &faultKinds);
+}

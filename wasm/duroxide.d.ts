@@ -1,0 +1,169 @@
+// Types of the JavaScript API (wasm/duroxide.mjs).
+
+export type RuntimeState = 'Running' | 'Completed' | 'Failed' | 'NotFound';
+
+export interface ErrorInfo { message: string; kind: string; category: string; }
+
+export interface DuroxideError extends Error {
+  kind: 'InvalidInput' | 'NotFound' | 'AlreadyExists' | 'Provider' | 'AccessDenied' | 'Error';
+}
+
+export interface Status {
+  instance: string;
+  status: RuntimeState;
+  output?: string;
+  error: ErrorInfo | null;
+  custom_status: string | null;
+  custom_status_version: number;
+}
+
+export interface InstanceSummary {
+  instance: string;
+  orchestration: string;
+  version: string;
+  status: RuntimeState;
+  preview: string;
+  output: string | null;
+  error: ErrorInfo | null;
+  custom_status: string | null;
+  executions: number;
+  current_execution: number;
+  parent: string;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface ExecutionInfo {
+  execution: number;
+  status: RuntimeState;
+  continued_as_new: boolean;
+  output: string;
+  error: ErrorInfo | null;
+  started_at_ms: number;
+  completed_at_ms: number;
+  events: number;
+}
+
+export interface PendingWork {
+  kind: string;
+  scheduled_event_id: number;
+  name: string;
+  input: string;
+  instance: string;
+  scheduled_at_ms: number;
+  fire_at_ms: number;
+}
+
+export interface InstanceDetails extends InstanceSummary {
+  execution_list: ExecutionInfo[];
+  pending: PendingWork[];
+}
+
+export interface HistoryEvent {
+  event_id: number;
+  source_event_id?: number;
+  timestamp_ms: number;
+  kind: string;
+  [field: string]: unknown;
+}
+
+export interface InstanceFilter {
+  states?: Array<'Running' | 'Completed' | 'Failed'>;
+  name?: string;
+  version?: string;
+  prefix?: string;
+  parent?: string;
+  rootsOnly?: boolean;
+}
+
+export interface QueueDepths {
+  orchestrator_visible: number; orchestrator_delayed: number; orchestrator_locked: number;
+  worker_visible: number; worker_locked: number; parked: number;
+  timers_due: number; timers_pending: number;
+  oldest_orchestrator_age_ms: number; oldest_worker_age_ms: number;
+}
+
+export interface ActivityContext { instance: string; execution: number; activityId: number; name: string; }
+
+export declare class Runtime {
+  constructor(options?: { database?: Uint8Array | ArrayBuffer; startMs?: number });
+  registerActivity(name: string, fn: (input: string, context: ActivityContext) => unknown): void;
+  step(): boolean;
+  runUntilIdle(maxSteps?: number): number;
+  advanceTime(ms: number): void;
+  nowMs(): number;
+  takeLogs(): Array<{ kind: string; instance: string; message: string; at_ms: number }>;
+  saveDatabase(): Uint8Array;
+  close(): void;
+}
+
+export declare class RuntimeClient {
+  constructor(runtime: Runtime);
+  startOrchestration(instance: string, orchestration: string, input?: string, options?: { version?: string }): string;
+  raiseEvent(instance: string, name: string, data?: string): void;
+  enqueueEvent(instance: string, queue: string, data?: string): void;
+  cancelInstance(instance: string, reason?: string): boolean;
+  getStatus(instance: string): Status;
+  waitForOrchestration(instance: string, timeoutMs?: number): Status;
+}
+
+export declare class ManagementClient {
+  constructor(runtime: Runtime);
+  listInstances(filter?: InstanceFilter, page?: { cursor?: string; limit?: number }):
+    { instances: InstanceSummary[]; next_cursor: string };
+  countInstances(filter?: InstanceFilter): number;
+  countByStatus(filter?: InstanceFilter): Partial<Record<'Running' | 'Completed' | 'Failed', number>>;
+  getInstanceDetails(instance: string): InstanceDetails;
+  findChildInstances(instance: string): InstanceSummary[];
+  listExecutions(instance: string): ExecutionInfo[];
+  readExecution(instance: string, execution?: number): HistoryEvent[];
+  getQueueDepths(): QueueDepths;
+  getOrchestrationStats(name?: string): Array<{ name: string; running: number; completed: number; failed: number; continued: number }>;
+  getActivityStats(name?: string): Array<{ name: string; scheduled: number; completed: number; failed: number; failure_rate: number; avg_duration_ms: number }>;
+  getSystemHealth(): { score: number; counts: Record<string, number>; long_running: number; no_progress: number; recent_failures: number; queues: QueueDepths };
+  exportInstance(instance: string): object;
+  importInstance(data: string | object): string;
+  deleteInstance(instance: string, options?: { force?: boolean }): { instances: number; executions: number; events: number; queue_items: number };
+}
+
+export interface ReplayStep {
+  index: number;
+  event: HistoryEvent;
+  state: 'Running' | 'Completed' | 'Failed';
+  continued_as_new: boolean;
+  custom_status: string | null;
+  cancel_requested: boolean;
+  pending: PendingWork[];
+  logs: unknown[];
+}
+
+export interface ReplayReport {
+  deterministic: boolean;
+  mismatch?: { history_index: number; event_id: number; expected: string; actual: string; [f: string]: unknown };
+  error?: ErrorInfo;
+  events: number;
+  steps: ReplayStep[];
+  history: HistoryEvent[];
+}
+
+export interface SimulationSummary {
+  seed: number; hash: string; ok: boolean; steps: number; virtual_ms: number;
+  instances: number; completed: number; failed: number; node_restarts: number;
+  fault_ppm: Record<string, number>; faults_injected: Record<string, number>;
+  violations: Array<{ invariant: string; instance: string; detail: string; step: number }>;
+  reproduce: string; trace: string[]; trace_lines: number;
+}
+
+export interface Duroxide {
+  Runtime: typeof Runtime;
+  RuntimeClient: typeof RuntimeClient;
+  ManagementClient: typeof ManagementClient;
+  replayHistory(history: string | object): ReplayReport;
+  replayStep(history: string | object, index: number): ReplayStep;
+  runSimulation(options?: { seed?: number; steps?: number; nodes?: number; instances?: number; faults?: string[] }): SimulationSummary;
+  catalog(): Array<{ name: string; example_input: string; description: string }>;
+  faultKinds(): string[];
+}
+
+export declare function createDuroxide(moduleOptions?: object): Promise<Duroxide>;
+export default createDuroxide;
