@@ -8,6 +8,5 @@ port=${PORT:-8080}
 
 bash scripts/setup.sh
 bash scripts/build.sh wasm
-echo "Playground: http://127.0.0.1:$port/"
-cd playground
-PYTHONUNBUFFERED=1 exec python3 -m http.server --bind 127.0.0.1 "$port"
+# Prints "Playground: http://127.0.0.1:<port>/" once listening.
+exec node scripts/static-server.mjs "$port"

@@ -19,6 +19,7 @@ requirements=(
   "npm:npm"
   "python3:python3"
   "ca-certificates:/etc/ssl/certs/ca-certificates.crt"
+  "chromium:/usr/bin/chromium"
 )
 
 missing=()
@@ -48,4 +49,13 @@ fi
 
 bash "$root/scripts/fetch-sqlite.sh"
 bash "$root/scripts/seed-emcache.sh"
+
+# Playwright for the browser tests: the npm packages pinned by tests/browser/package-lock.json,
+# driving Debian's /usr/bin/chromium (never `npx playwright install`: no browser download).
+browser_dir="$root/tests/browser"
+if [ ! -f "$browser_dir/node_modules/.package-lock.json" ] ||
+   [ "$browser_dir/package-lock.json" -nt "$browser_dir/node_modules/.package-lock.json" ]; then
+  echo "setup: npm ci in tests/browser"
+  (cd "$browser_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "setup: ok"

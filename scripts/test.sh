@@ -19,6 +19,7 @@ suites=(
   "cli|native|plain|bash tests/cli_test.sh build/native/duroxide"
   "js|wasm|plain|node tests/js/api_test.mjs build/wasm/web"
   "sim|all|plain|node tests/sim_seeds.mjs build/native/duroxide-sim build/wasm/duroxide-sim.js"
+  "browser|all|playwright|bash tests/browser/run.sh"
 )
 
 # Parsers read a log and set `passed` and `failed` (test cases); they return 1 when the
@@ -48,6 +49,18 @@ parse_plain() {
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1)
   [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]] || return 1
   passed=${BASH_REMATCH[1]} failed=${BASH_REMATCH[2]}
+}
+
+# Playwright's list reporter ends with "  N passed (..s)" and, when any, "  M failed" /
+# "  K skipped" lines; a skipped test counts as failed (every flow must run).
+parse_playwright() {
+  local line
+  passed=0 failed=0
+  line=$(grep -E '^ +[0-9]+ passed' "$1" | tail -n 1) || true
+  [[ $line =~ ([0-9]+)\ passed ]] && passed=${BASH_REMATCH[1]}
+  line=$(grep -E '^ +[0-9]+ (failed|flaky|skipped|did not run)' "$1" | awk '{n+=$1} END {print n+0}')
+  failed=$line
+  [ $((passed + failed)) -gt 0 ]
 }
 
 logs=build/test-logs

@@ -1,0 +1,229 @@
+// The playground's flows, in headless Chromium. Screenshots go to
+// build/test-logs/screenshots/ as artifacts.
+import { test, expect } from '@playwright/test';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const shots = path.join(root, 'build/test-logs/screenshots');
+mkdirSync(shots, { recursive: true });
+const shot = (page, name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+
+async function open(page, hash = '') {
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`/${hash}`);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await page.getByTestId('error').evaluate((node) => { node.hidden = true; });
+  page.uncaughtErrors = errors;
+  return page;
+}
+
+// Each test starts from an empty database: the page keeps one in IndexedDB.
+test.beforeEach(async ({ page }) => {
+  await open(page);
+  await page.locator('#new-db').click();
+  await expect(page.getByTestId('count-Completed')).toHaveText('Completed 0');
+});
+
+test.afterEach(async ({ page }) => {
+  expect(page.uncaughtErrors ?? []).toEqual([]);
+});
+
+async function start(page, name, input, id) {
+  await page.getByTestId('start-name').selectOption(name);
+  if (input !== undefined) await page.getByTestId('start-input').fill(input);
+  if (id) await page.getByTestId('start-id').fill(id);
+  await page.getByTestId('start').click();
+}
+
+test('start a catalog orchestration and see its details and history views', async ({ page }) => {
+  await start(page, 'FanOutFanIn', '["a","b"]', 'fan-1');
+  await expect(page.getByTestId('details-id')).toHaveText('fan-1');
+  await expect(page.getByTestId('details-status')).toHaveText('Completed');
+  await expect(page.getByTestId('details-output')).toHaveText('["Hello, a!","Hello, b!"]');
+  const compact = page.getByTestId('history-compact');
+  await expect(compact).toContainText('ActivityScheduled(name="Hello", input="a") → ActivityCompleted(result="Hello, a!")');
+  await page.getByTestId('view-timeline').click();
+  await expect(page.getByTestId('history-timeline')).toContainText('OrchestrationCompleted');
+  await page.getByTestId('view-json').click();
+  const json = JSON.parse(await page.getByTestId('history-json').textContent());
+  expect(json.map((e) => e.kind)).toContain('ActivityCompleted');
+  await expect(page).toHaveURL(/#instance=fan-1&view=json/);
+  await shot(page, 'details-history');
+});
+
+test('raise an event, enqueue messages and cancel', async ({ page }) => {
+  await page.locator('#auto-run').uncheck();
+  await start(page, 'Approval', '{"timeout_ms":600000}', 'appr-1');
+  await expect(page.getByTestId('details-status')).toHaveText('Running');
+  await expect(page.getByTestId('pending')).toContainText('external_wait');
+  await expect(page.getByTestId('pending')).toContainText('timer');
+  await page.getByTestId('event-data').fill('ok by QA');
+  await page.getByTestId('raise').click();
+  await expect(page.getByTestId('details-output')).toHaveText('approved:ok by QA');
+
+  await start(page, 'Mailbox', '{"messages":2}', 'mail-1');
+  await page.getByTestId('queue-data').fill('first');
+  await page.getByTestId('enqueue').click();
+  await page.getByTestId('queue-data').fill('second');
+  await page.getByTestId('enqueue').click();
+  await expect(page.getByTestId('details-output')).toHaveText('first,second');
+
+  await start(page, 'LongTimer', '', 'long-1');
+  await expect(page.getByTestId('details-custom-status')).toHaveText('waiting');
+  await page.getByTestId('cancel-reason').fill('not today');
+  await page.getByTestId('cancel').click();
+  await expect(page.getByTestId('details-status')).toHaveText('Failed');
+  await expect(page.getByTestId('details-error')).toHaveText('canceled: not today');
+  await page.getByTestId('cancel').click();  // already finished: a clear error, no crash
+  await expect(page.getByTestId('error')).toContainText('had already finished');
+  await shot(page, 'events-cancel');
+});
+
+test('bad input shows the engine error and changes nothing', async ({ page }) => {
+  await start(page, 'HelloWorld', 'Ada', 'dup-1');
+  await expect(page.getByTestId('details-status')).toHaveText('Completed');
+  await start(page, 'HelloWorld', 'Ada', 'dup-1');
+  await expect(page.getByTestId('error')).toContainText('dup-1');
+  await start(page, 'HelloWorld', 'Ada', '   ');
+  await expect(page.getByTestId('error')).toBeVisible();
+  await expect(page.getByTestId('count-Completed')).toHaveText('Completed 1');
+});
+
+test('instance list: status counts, filters and paging', async ({ page }) => {
+  for (let i = 0; i < 7; i++) await start(page, 'HelloWorld', `n${i}`, `hello-${i}`);
+  await start(page, 'Fails', 'boom', 'fails-1');
+  await page.locator('#auto-run').uncheck();
+  await start(page, 'LongTimer', '', 'timer-1');
+  await expect(page.getByTestId('count-Completed')).toHaveText('Completed 7');
+  await expect(page.getByTestId('count-Failed')).toHaveText('Failed 1');
+  await expect(page.getByTestId('count-Running')).toHaveText('Running 1');
+
+  await page.getByTestId('page-size').selectOption('5');
+  await expect(page.locator('#instances tbody tr')).toHaveCount(5);
+  await page.getByTestId('page-next').click();
+  await expect(page.getByTestId('page-label')).toHaveText('page 2');
+  await expect(page.locator('#instances tbody tr')).toHaveCount(4);
+  await expect(page.getByTestId('page-next')).toBeDisabled();
+  await page.getByTestId('page-prev').click();
+  await expect(page.getByTestId('page-label')).toHaveText('page 1');
+
+  await page.getByTestId('count-Failed').click();
+  await expect(page.locator('#instances tbody tr')).toHaveCount(1);
+  await expect(page.locator('#instances tbody tr')).toContainText('fails-1');
+  await page.getByTestId('filter-status').selectOption('');
+  await page.getByTestId('filter-prefix').fill('hello-');
+  await expect(page.locator('#instances tbody tr')).toHaveCount(5);
+  await page.getByTestId('filter-prefix').fill('');
+  await page.getByTestId('filter-name').selectOption('LongTimer');
+  await expect(page.locator('#instances tbody tr')).toHaveCount(1);
+  await page.locator('#instances tbody tr').first().click();
+  await expect(page.getByTestId('details-id')).toHaveText('timer-1');
+  await expect(page.getByTestId('pending')).toContainText('timer');
+  await page.getByTestId('advance-hour').click();
+  await expect(page.getByTestId('details-output')).toHaveText('done');
+  await shot(page, 'list-filters');
+});
+
+test('executions of a continue-as-new instance', async ({ page }) => {
+  await start(page, 'Counter', '{"count":0,"limit":2}', 'counter-1');
+  await expect(page.getByTestId('details-output')).toHaveText('2');
+  await expect(page.getByTestId('executions').locator('button')).toHaveCount(3);
+  await page.getByTestId('execution-1').click();
+  await expect(page).toHaveURL(/execution=1/);
+  await expect(page.getByTestId('history-compact')).toContainText('OrchestrationContinuedAsNew');
+});
+
+test('step-through replay with the scrubber, and the link reopens it', async ({ page }) => {
+  await start(page, 'Saga', '{"amount":5,"fail_credit":true}', 'saga-1');
+  await expect(page.getByTestId('details-output')).toHaveText('compensated');
+  await page.getByTestId('replay-this').click();
+  await expect(page.getByTestId('replay-verdict')).toContainText('deterministic');
+  const scrubber = page.getByTestId('scrubber');
+  await scrubber.fill('1');
+  await expect(page.getByTestId('replay-event')).toContainText('ActivityScheduled(name="Debit"');
+  await expect(page.getByTestId('replay-pending')).toContainText('activity Debit');
+  await expect(page.getByTestId('replay-status')).toHaveText('Running');
+  const last = await scrubber.getAttribute('max');
+  await scrubber.fill(last);
+  await expect(page.getByTestId('replay-status')).toHaveText('Completed');
+  await scrubber.fill('3');
+  await expect(page).toHaveURL(/instance=saga-1.*step=3/);
+  const link = page.url();
+  await shot(page, 'replay');
+  await expect(page.locator('body')).toHaveAttribute('data-saved', 'yes');
+  await page.goto('about:blank');
+  await page.goto(link);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await expect(page.getByTestId('details-id')).toHaveText('saga-1');
+  await expect(page.getByTestId('replay-index')).toHaveText('4');
+});
+
+test('download a .db and open it again; open a database written by the native CLI', async ({ page }) => {
+  await start(page, 'HelloWorld', 'Dee', 'db-1');
+  await expect(page.getByTestId('details-status')).toHaveText('Completed');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-db').click()]);
+  const file = path.join(shots, '..', 'playground.db');
+  await download.saveAs(file);
+  expect(readFileSync(file).subarray(0, 15).toString()).toBe('SQLite format 3');
+  await page.locator('#new-db').click();
+  await expect(page.getByTestId('count-Completed')).toHaveText('Completed 0');
+  await page.getByTestId('open-db').setInputFiles(file);
+  await expect(page.getByTestId('count-Completed')).toHaveText('Completed 1');
+  await page.locator('#instances tbody tr').first().click();
+  await expect(page.getByTestId('details-output')).toHaveText('Hi, Dee!');
+
+  const nativeDb = process.env.NATIVE_DB;
+  test.skip(!nativeDb, 'NATIVE_DB (a database from the native CLI) not given');
+  await page.getByTestId('open-db').setInputFiles(nativeDb);
+  await expect(page.locator('#instances tbody tr')).toHaveCount(1);
+  await expect(page.locator('#instances tbody tr')).toContainText('native-1');
+  await page.locator('#instances tbody tr').first().click();
+  await expect(page.getByTestId('details-output')).toHaveText('Hi, Native!');
+  await shot(page, 'native-db');
+});
+
+test('export an instance as JSON, import it, and replay the file', async ({ page }) => {
+  await start(page, 'Chain', '{"steps":3,"value":1}', 'chain-1');
+  await expect(page.getByTestId('details-output')).toHaveText('4');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export').click()]);
+  const file = path.join(shots, '..', 'chain-1.json');
+  await download.saveAs(file);
+  const exported = JSON.parse(readFileSync(file, 'utf8'));
+  expect(exported.executions[0].history.length).toBeGreaterThan(5);
+  await page.getByTestId('delete').click();
+  await expect(page.getByTestId('count-Completed')).toHaveText('Completed 0');
+  await page.getByTestId('import-instance').setInputFiles(file);
+  await expect(page.getByTestId('details-id')).toHaveText('chain-1');
+  await expect(page.getByTestId('details-output')).toHaveText('4');
+  await page.getByTestId('replay-file').setInputFiles(file);
+  await expect(page.getByTestId('replay-verdict')).toContainText('deterministic');
+  // A tampered history file is reported as nondeterministic, with the mismatch.
+  exported.executions[0].history[1].input = '99';
+  const tampered = path.join(shots, '..', 'chain-tampered.json');
+  writeFileSync(tampered, JSON.stringify(exported));
+  await page.getByTestId('replay-file').setInputFiles(tampered);
+  await expect(page.getByTestId('replay-verdict')).toContainText('nondeterministic');
+  await shot(page, 'import-replay');
+});
+
+test('run a simulation seed: faults, verdict, reproduce command, and the seed in the link', async ({ page }) => {
+  await page.getByTestId('sim-seed').fill('77');
+  await page.getByTestId('sim-run').click();
+  await expect(page.getByTestId('sim-verdict')).toHaveText('seed 77: no violation');
+  await expect(page.getByTestId('sim-reproduce')).toContainText('duroxide-sim --seed 77 --steps 3000');
+  await expect(page.getByTestId('sim-hash')).toHaveText(/^[0-9a-f]{16}$/);
+  const hash = await page.getByTestId('sim-hash').textContent();
+  const crashes = Number(await page.getByTestId('fault-node-crash').textContent());
+  expect(crashes + Number(await page.getByTestId('fault-transient').textContent())).toBeGreaterThan(0);
+  await expect(page.getByTestId('sim-trace')).toContainText('seed 77');
+  await expect(page).toHaveURL(/seed=77/);
+  // Same seed, same hash as the native build (the CLI's hash is passed in by the test command).
+  if (process.env.SEED77_HASH) expect(hash).toBe(process.env.SEED77_HASH);
+  await shot(page, 'simulation');
+  await page.goto('about:blank');
+  await page.goto('/#seed=77');
+  await expect(page.getByTestId('sim-hash')).toHaveText(hash, { timeout: 30_000 });
+});
