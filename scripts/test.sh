@@ -20,6 +20,7 @@ suites=(
   "js|wasm|plain|node tests/js/api_test.mjs build/wasm/web"
   "sim|all|plain|node tests/sim_seeds.mjs build/native/duroxide-sim build/wasm/duroxide-sim.js"
   "browser|all|playwright|bash tests/browser/run.sh"
+  "bench|all|plain|bash bench/smoke.sh"
 )
 
 # Parsers read a log and set `passed` and `failed` (test cases); they return 1 when the

@@ -1,0 +1,63 @@
+// Puts a native and a wasm bench report side by side: the wasm/native ratio of
+// every workload (time in wasm ÷ time natively; the target is ≤ 2), and sanity
+// checks of both reports (every workload finished, every replay deterministic,
+// management counts add up). Ends with "N passed, M failed" (the checks; the
+// performance targets are reported, not asserted).
+//   node bench/compare.mjs native.json wasm.json [out.md]
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const [nativeFile, wasmFile, outFile] = process.argv.slice(2);
+if (!nativeFile || !wasmFile) {
+  console.error('usage: node bench/compare.mjs native.json wasm.json [out.md]');
+  process.exit(2);
+}
+const native = JSON.parse(readFileSync(nativeFile, 'utf8'));
+const wasm = JSON.parse(readFileSync(wasmFile, 'utf8'));
+
+let passed = 0;
+let failed = 0;
+const check = (ok, what) => {
+  if (ok) passed += 1;
+  else failed += 1;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+};
+
+for (const report of [native, wasm]) {
+  const name = report.platform;
+  check(report.commit_rate.NORMAL > 0 && report.commit_rate.FULL > 0, `${name}: raw commit rates measured`);
+  check(report.throughput.length > 0 && report.throughput.every((row) => row.complete),
+    `${name}: every throughput workload finished all its instances`);
+  check(report.replay.every((row) => row.deterministic), `${name}: every replayed history is deterministic`);
+  check(report.management.every((row) => row.counted === row.instances && row.first_page_rows > 0),
+    `${name}: status counts add up to the instances loaded; the filtered page has rows`);
+  check(report.simulation.failing === 0, `${name}: simulation seeds found no violation`);
+  check(report.soak.instances > 0, `${name}: the soak finished instances`);
+}
+
+const rows = [];
+const ratio = (nativeRate, wasmRate) => nativeRate / wasmRate;  // wasm time ÷ native time
+rows.push(['raw commits, WAL NORMAL', ratio(native.commit_rate.NORMAL, wasm.commit_rate.NORMAL)]);
+rows.push(['raw commits, WAL FULL', ratio(native.commit_rate.FULL, wasm.commit_rate.FULL)]);
+for (const w of wasm.throughput) {
+  const n = native.throughput.find((row) => row.sample === w.sample && row.sync === w.sync && row.concurrency === w.concurrency);
+  if (n) rows.push([`${w.sample} ${w.sync} ${w.concurrency}`, ratio(n.orchestrations_per_s, w.orchestrations_per_s)]);
+}
+for (const w of wasm.replay) {
+  const n = native.replay.find((row) => row.events === w.events);
+  if (n) rows.push([`replay ${w.events} events`, ratio(n.events_per_s, w.events_per_s)]);
+}
+for (const w of wasm.management) {
+  const n = native.management.find((row) => row.instances === w.instances);
+  if (!n) continue;
+  rows.push([`first filtered page at ${w.instances}`, w.first_filtered_page_ms / n.first_filtered_page_ms]);
+  rows.push([`count by status at ${w.instances}`, w.count_by_status_ms / n.count_by_status_ms]);
+  rows.push([`instance details at ${w.instances}`, w.instance_details_ms / n.instance_details_ms]);
+}
+rows.push(['simulation seeds', ratio(native.simulation.seeds_per_minute, wasm.simulation.seeds_per_minute)]);
+
+let md = `# wasm ÷ native (${native.mode} run; time in wasm ÷ time natively, target ≤ 2)\n\n| workload | ratio | ≤ 2 |\n|---|---|---|\n`;
+for (const [name, value] of rows) md += `| ${name} | ${value.toFixed(2)} | ${value <= 2 ? 'yes' : '**no**'} |\n`;
+console.log(md);
+if (outFile) writeFileSync(outFile, md);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,510 @@
+// duroxide_bench: throughput, replay speed, management at scale, simulation speed
+// and memory over time, all measured in one run and reported as ratios to the raw
+// SQLite commit rate measured in the same run on the same file system.
+//
+//   duroxide_bench [--smoke | --full] [--dir DIR] [--out FILE.json] [--md FILE.md]
+//
+// --smoke (CI, about 10 s): small sizes, short windows. Default: a medium run
+// (about 2 minutes). --full: the issue's sizes (1M instances, 100k-event
+// histories, a 10-minute soak). Built natively and for wasm (run under node with
+// NODERAWFS, so both use real files); the wasm build has no threads and runs the
+// throughput workloads with the single-threaded step driver.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+#ifndef __EMSCRIPTEN__
+#include <thread>
+#endif
+
+#include <nlohmann/json.hpp>
+
+#include "duroxide/duroxide.hpp"
+#include "duroxide/management_client.hpp"
+#include "duroxide/platform.hpp"
+#include "duroxide/replayer.hpp"
+#include "duroxide/runtime.hpp"
+#include "duroxide/runtime_client.hpp"
+#include "duroxide/samples.hpp"
+#include "duroxide/sim/simulation.hpp"
+#include "duroxide/sqlite_provider.hpp"
+
+namespace {
+
+using namespace duroxide;
+using Json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+#ifdef __EMSCRIPTEN__
+constexpr const char* kPlatform = "wasm";
+#else
+constexpr const char* kPlatform = "native";
+#endif
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct Sizes {
+  double commit_seconds;
+  int throughput_instances;
+  std::vector<std::size_t> replay_events;
+  std::vector<std::size_t> management_instances;
+  int sim_seeds;
+  double soak_seconds;
+};
+
+Sizes sizes_for(const std::string& mode) {
+  if (mode == "smoke") return {0.5, 200, {100, 10'000}, {10'000}, 5, 2};
+  if (mode == "full") return {3, 5'000, {100, 10'000, 100'000}, {100'000, 1'000'000}, 200, 600};
+  return {2, 2'000, {100, 10'000, 100'000}, {100'000}, 50, 30};
+}
+
+std::string sync_pragma(SqliteOptions::Synchronous sync) {
+  return sync == SqliteOptions::Synchronous::Full ? "FULL" : "NORMAL";
+}
+
+void remove_db(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+}
+
+// ---------------------------------------------------------------- raw SQLite
+
+// Small write transactions in a loop, WAL, the given synchronous level: the
+// ceiling for anything that commits once per step.
+double raw_commit_rate(const std::string& path, SqliteOptions::Synchronous sync, double seconds) {
+  remove_db(path);
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error("cannot open " + path);
+  const std::string setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=" + sync_pragma(sync) +
+                            "; CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT);";
+  sqlite3_exec(db, setup.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO t(v) VALUES (?1)", -1, &insert, nullptr);
+  std::uint64_t commits = 0;
+  const auto start = Clock::now();
+  while (seconds_since(start) < seconds) {
+    sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    sqlite3_bind_text(insert, 1, "payload of a typical small event row", -1, SQLITE_STATIC);
+    sqlite3_step(insert);
+    sqlite3_reset(insert);
+    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) throw std::runtime_error("commit failed");
+    ++commits;
+  }
+  const double rate = static_cast<double>(commits) / seconds_since(start);
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  remove_db(path);
+  return rate;
+}
+
+// ---------------------------------------------------------------- throughput
+
+struct Throughput {
+  double orchestrations_per_s = 0;
+  double activities_per_s = 0;
+  double seconds = 0;
+  bool complete = false;
+};
+
+Throughput run_throughput(const std::string& path, SqliteOptions::Synchronous sync,
+                          const std::string& sample, int instances, std::size_t concurrency) {
+  remove_db(path);
+  SystemClock clock;
+  RandomIdSource ids;
+  SqliteOptions options;
+  options.synchronous = sync;
+  SqliteProvider store(path, clock, ids, options);
+  Registry registry;
+  samples::register_all(registry);
+  RuntimeClient client(store, store);
+  const std::string input = sample == "FanOutFanIn" ? R"(["a","b","c","d","e"])" : "Ada";
+  const int activities_each = sample == "FanOutFanIn" ? 5 : 1;
+  for (int i = 0; i < instances; ++i) client.start_orchestration("b-" + std::to_string(i), sample, input);
+
+  InstanceFilter done;
+  done.states = {RuntimeState::Completed, RuntimeState::Failed};
+  const auto start = Clock::now();
+  Throughput result;
+#ifdef __EMSCRIPTEN__
+  (void)concurrency;
+  RuntimeOptions runtime;
+  StepDriver driver(store, registry, clock, runtime);
+  driver.run_until_idle(100'000'000);
+#else
+  RuntimeOptions runtime;
+  runtime.orchestration_concurrency = concurrency;
+  runtime.worker_concurrency = concurrency;
+  runtime.poll_interval_ms = 1;
+  ThreadedDriver driver(store, registry, clock, runtime);
+  driver.start();
+  while (store.count_instances(done) < static_cast<std::uint64_t>(instances) && seconds_since(start) < 300) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  driver.shutdown(10'000);
+#endif
+  result.seconds = seconds_since(start);
+  result.complete = store.count_instances(done) == static_cast<std::uint64_t>(instances);
+  result.orchestrations_per_s = instances / result.seconds;
+  result.activities_per_s = instances * activities_each / result.seconds;
+  return result;
+}
+
+// ---------------------------------------------------------------- replay
+
+// An orchestration whose history grows by two events per activity.
+Task<std::string> many_steps(OrchestrationContext& ctx, std::string input) {
+  const long steps = std::stol(input);
+  for (long i = 0; i < steps; ++i) co_await ctx.schedule_activity("Noop", std::to_string(i));
+  co_return "done";
+}
+
+History synthetic_history(std::size_t events) {
+  const std::size_t steps = events >= 3 ? (events - 2) / 2 : 0;
+  History history;
+  auto add = [&](EventData data, EventId source = 0) {
+    Event event;
+    event.event_id = history.size() + 1;
+    event.source_event_id = source;
+    event.timestamp_ms = 1'700'000'000'000 + static_cast<TimestampMs>(history.size());
+    event.data = std::move(data);
+    history.push_back(std::move(event));
+  };
+  add(events::OrchestrationStarted{"ManySteps", "1.0.0", std::to_string(steps), "", 0});
+  for (std::size_t i = 0; i < steps; ++i) {
+    add(events::ActivityScheduled{"Noop", std::to_string(i)});
+    add(events::ActivityCompleted{"ok"}, history.size());
+  }
+  add(events::OrchestrationCompleted{"done"});
+  return history;
+}
+
+Json bench_replay(const std::vector<std::size_t>& sizes) {
+  Registry registry;
+  registry.register_orchestration("ManySteps", many_steps);
+  registry.register_activity("Noop", [](ActivityContext&, const std::string&) { return std::string("ok"); });
+  Json out = Json::array();
+  for (std::size_t size : sizes) {
+    const History history = synthetic_history(size);
+    int rounds = 0;
+    const auto start = Clock::now();
+    bool deterministic = true;
+    do {
+      deterministic = replay_history(registry, "replay", 1, history).deterministic && deterministic;
+      ++rounds;
+    } while (seconds_since(start) < 0.3);
+    const double seconds = seconds_since(start) / rounds;
+    out.push_back({{"events", history.size()}, {"seconds", seconds},
+                   {"events_per_s", history.size() / seconds}, {"deterministic", deterministic}});
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- management
+
+InstanceExport fake_instance(std::size_t i, TimestampMs now) {
+  static const RuntimeState states[] = {RuntimeState::Completed, RuntimeState::Completed,
+                                        RuntimeState::Failed, RuntimeState::Running};
+  static const char* const names[] = {"HelloWorld", "FanOutFanIn", "Chain", "Approval"};
+  InstanceExport data;
+  data.info.instance = "m-" + std::to_string(i);
+  data.info.orchestration_name = names[i % 4];
+  data.info.orchestration_version = "1.0.0";
+  data.info.current_execution_id = 1;
+  data.info.state = states[(i / 4) % 4];
+  data.info.created_at_ms = now + static_cast<TimestampMs>(i);
+  data.info.updated_at_ms = data.info.created_at_ms;
+  ExecutionExport execution;
+  execution.info.instance = data.info.instance;
+  execution.info.execution_id = 1;
+  execution.info.state = data.info.state;
+  execution.info.started_at_ms = data.info.created_at_ms;
+  Event started;
+  started.event_id = 1;
+  started.timestamp_ms = data.info.created_at_ms;
+  started.data = events::OrchestrationStarted{data.info.orchestration_name, "1.0.0", "x", "", 0};
+  execution.history.push_back(started);
+  if (data.info.state != RuntimeState::Running) {
+    Event end;
+    end.event_id = 2;
+    end.timestamp_ms = data.info.created_at_ms + 5;
+    if (data.info.state == RuntimeState::Completed) {
+      end.data = events::OrchestrationCompleted{"ok"};
+      data.info.output = "ok";
+      execution.info.output = "ok";
+    } else {
+      end.data = events::OrchestrationFailed{ErrorDetails::activity_failed("boom")};
+      data.info.error = ErrorDetails::activity_failed("boom");
+      execution.info.error = data.info.error;
+    }
+    execution.history.push_back(end);
+    execution.info.completed_at_ms = end.timestamp_ms;
+  }
+  execution.info.event_count = execution.history.size();
+  data.info.execution_count = 1;
+  data.executions.push_back(std::move(execution));
+  return data;
+}
+
+template <typename F>
+double average_ms(int rounds, F&& call) {
+  const auto start = Clock::now();
+  for (int i = 0; i < rounds; ++i) call(i);
+  return seconds_since(start) * 1000.0 / rounds;
+}
+
+Json bench_management(const std::string& dir, std::size_t count) {
+  const std::string path = dir + "/management-" + std::to_string(count) + ".db";
+  remove_db(path);
+  SystemClock clock;
+  RandomIdSource ids;
+  SqliteOptions options;
+  options.synchronous = SqliteOptions::Synchronous::Off;  // loading only; the reads do not sync
+  SqliteProvider store(path, clock, ids, options);
+  const TimestampMs now = clock.now_ms();
+  const auto load_start = Clock::now();
+  for (std::size_t i = 0; i < count; ++i) store.import_instance(fake_instance(i, now));
+  const double load_seconds = seconds_since(load_start);
+  ManagementClient management(store);
+
+  InstanceFilter filter;
+  filter.states = {RuntimeState::Completed};
+  filter.orchestration_name = "FanOutFanIn";
+  PageRequest page;
+  page.limit = 50;
+  std::size_t rows = 0;
+  const double first_page_ms = average_ms(20, [&](int) { rows = management.list_instances(filter, page).instances.size(); });
+  std::uint64_t total = 0;
+  const double counts_ms = average_ms(5, [&](int) {
+    total = 0;
+    for (const auto& entry : management.count_by_status()) total += entry.second;
+  });
+  const double details_ms = average_ms(100, [&](int i) {
+    management.get_instance_details("m-" + std::to_string((static_cast<std::size_t>(i) * 7919) % count));
+  });
+  remove_db(path);
+  return {{"instances", count}, {"load_seconds", load_seconds}, {"first_filtered_page_ms", first_page_ms},
+          {"first_page_rows", rows}, {"count_by_status_ms", counts_ms}, {"counted", total},
+          {"instance_details_ms", details_ms}};
+}
+
+// ---------------------------------------------------------------- simulation, memory
+
+Json bench_sim(int seeds) {
+  sim::SimOptions options;
+  const auto start = Clock::now();
+  int failing = 0;
+  for (int i = 0; i < seeds; ++i) {
+    options.seed = static_cast<std::uint64_t>(i + 1);
+    if (!sim::run_simulation(options).ok()) ++failing;
+  }
+  const double seconds = seconds_since(start);
+  return {{"seeds", seeds}, {"seconds", seconds}, {"seeds_per_minute", seeds * 60.0 / seconds}, {"failing", failing}};
+}
+
+// Resident memory in KiB (native: /proc/self/statm; wasm: the linear memory size).
+std::uint64_t resident_kib() {
+#ifdef __EMSCRIPTEN__
+  return static_cast<std::uint64_t>(__builtin_wasm_memory_size(0)) * 64;
+#else
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * 4;
+#endif
+}
+
+// HelloWorld instances started and finished continuously; completed instances
+// are purged as it goes (as a production host would), so memory must stay flat.
+Json bench_soak(const std::string& dir, double seconds) {
+  const std::string path = dir + "/soak.db";
+  remove_db(path);
+  SystemClock clock;
+  RandomIdSource ids;
+  SqliteProvider store(path, clock, ids);
+  Registry registry;
+  samples::register_all(registry);
+  RuntimeClient client(store, store);
+  ManagementClient management(store);
+  StepDriver driver(store, registry, clock);
+  std::vector<std::uint64_t> samples_kib;
+  std::uint64_t finished = 0;
+  const auto start = Clock::now();
+  double next_sample = 0;
+  for (std::uint64_t i = 0; seconds_since(start) < seconds; ++i) {
+    for (int k = 0; k < 20; ++k) client.start_orchestration("s-" + std::to_string(i) + "-" + std::to_string(k), "HelloWorld", "Ada");
+    driver.run_until_idle();
+    finished += management.purge_completed(clock.now_ms() + 1).instances;
+    if (seconds_since(start) >= next_sample) {
+      samples_kib.push_back(resident_kib());
+      next_sample += std::max(seconds / 20, 0.1);
+    }
+  }
+  remove_db(path);
+  const std::uint64_t first = samples_kib.empty() ? 0 : samples_kib[samples_kib.size() / 4];  // after warm-up
+  const std::uint64_t last = samples_kib.empty() ? 0 : samples_kib.back();
+  const std::uint64_t peak = samples_kib.empty() ? 0 : *std::max_element(samples_kib.begin(), samples_kib.end());
+  return {{"seconds", seconds}, {"instances", finished}, {"rss_kib_after_warmup", first},
+          {"rss_kib_end", last}, {"rss_kib_peak", peak},
+          {"growth_after_warmup", first ? static_cast<double>(last) / first : 0.0},
+          {"samples_kib", samples_kib}};
+}
+
+// ---------------------------------------------------------------- report
+
+std::string fixed(double value, int digits = 1) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return text;
+}
+
+std::string markdown(const Json& report) {
+  std::string md = "# Duroxide bench (" + report["platform"].get<std::string>() + ", " +
+                   report["mode"].get<std::string>() + ")\n\n";
+  md += "| raw SQLite commits/s | WAL NORMAL | WAL FULL |\n|---|---|---|\n| | " +
+        fixed(report["commit_rate"]["NORMAL"].get<double>(), 0) + " | " +
+        fixed(report["commit_rate"]["FULL"].get<double>(), 0) + " |\n\n";
+  md += "| workload | sync | concurrency | orchestrations/s | activities/s | ÷ (commit rate ÷ 4) |\n|---|---|---|---|---|---|\n";
+  for (const auto& row : report["throughput"]) {
+    md += "| " + row["sample"].get<std::string>() + " | " + row["sync"].get<std::string>() + " | " +
+          row["concurrency"].get<std::string>() + " | " + fixed(row["orchestrations_per_s"].get<double>()) + " | " +
+          fixed(row["activities_per_s"].get<double>()) + " | " + fixed(row["ratio_to_quarter_commit_rate"].get<double>(), 2) +
+          (row["complete"].get<bool>() ? "" : " (incomplete)") + " |\n";
+  }
+  md += "\n| replay: events | events/s |\n|---|---|\n";
+  for (const auto& row : report["replay"]) {
+    md += "| " + std::to_string(row["events"].get<std::size_t>()) + " | " + fixed(row["events_per_s"].get<double>(), 0) + " |\n";
+  }
+  md += "\n| management: instances | first filtered page ms | count by status ms | instance details ms |\n|---|---|---|---|\n";
+  for (const auto& row : report["management"]) {
+    md += "| " + std::to_string(row["instances"].get<std::size_t>()) + " | " + fixed(row["first_filtered_page_ms"].get<double>(), 2) +
+          " | " + fixed(row["count_by_status_ms"].get<double>(), 2) + " | " + fixed(row["instance_details_ms"].get<double>(), 2) + " |\n";
+  }
+  md += "\nsimulation: " + fixed(report["simulation"]["seeds_per_minute"].get<double>(), 0) + " seeds/min; soak: " +
+        std::to_string(report["soak"]["instances"].get<std::uint64_t>()) + " instances in " +
+        fixed(report["soak"]["seconds"].get<double>(), 0) + " s, memory end ÷ after warm-up " +
+        fixed(report["soak"]["growth_after_warmup"].get<double>(), 2) + "\n\n";
+  md += "| target | value | met |\n|---|---|---|\n";
+  for (const auto& target : report["targets"]) {
+    md += "| " + target["target"].get<std::string>() + " | " + target["value"].get<std::string>() + " | " +
+          (target["met"].get<bool>() ? "yes" : "**no**") + " |\n";
+  }
+  return md;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = "medium";
+  std::string dir = "build/bench-tmp";
+  std::string out_json;
+  std::string out_md;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "duroxide_bench: " << arg << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--smoke") mode = "smoke";
+    else if (arg == "--full") mode = "full";
+    else if (arg == "--dir") dir = value();
+    else if (arg == "--out") out_json = value();
+    else if (arg == "--md") out_md = value();
+    else {
+      std::cerr << "usage: duroxide_bench [--smoke | --full] [--dir DIR] [--out FILE.json] [--md FILE.md]\n";
+      return 2;
+    }
+  }
+  std::filesystem::create_directories(dir);
+  const Sizes sizes = sizes_for(mode);
+  Json report;
+  report["platform"] = kPlatform;
+  report["mode"] = mode;
+  try {
+    using Sync = SqliteOptions::Synchronous;
+    std::cerr << "bench: raw commit rate\n";
+    const double normal = raw_commit_rate(dir + "/raw.db", Sync::Normal, sizes.commit_seconds);
+    const double full = raw_commit_rate(dir + "/raw.db", Sync::Full, sizes.commit_seconds);
+    report["commit_rate"] = {{"NORMAL", normal}, {"FULL", full}};
+
+    report["throughput"] = Json::array();
+#ifdef __EMSCRIPTEN__
+    const std::vector<std::size_t> concurrencies = {1};
+#else
+    const std::vector<std::size_t> concurrencies = {1, 2};
+#endif
+    for (Sync sync : {Sync::Normal, Sync::Full}) {
+      for (const char* sample : {"HelloWorld", "FanOutFanIn"}) {
+        for (std::size_t concurrency : concurrencies) {
+          std::cerr << "bench: " << sample << " " << sync_pragma(sync) << " " << concurrency << "/" << concurrency << "\n";
+          const Throughput t = run_throughput(dir + "/throughput.db", sync, sample, sizes.throughput_instances, concurrency);
+          const double commit = sync == Sync::Full ? full : normal;
+          report["throughput"].push_back(
+              {{"sample", sample}, {"sync", sync_pragma(sync)},
+               {"concurrency", std::to_string(concurrency) + "/" + std::to_string(concurrency)},
+               {"instances", sizes.throughput_instances}, {"seconds", t.seconds}, {"complete", t.complete},
+               {"orchestrations_per_s", t.orchestrations_per_s}, {"activities_per_s", t.activities_per_s},
+               {"ratio_to_quarter_commit_rate", t.orchestrations_per_s / (commit / 4)}});
+        }
+      }
+    }
+    remove_db(dir + "/throughput.db");
+
+    std::cerr << "bench: replay\n";
+    report["replay"] = bench_replay(sizes.replay_events);
+    report["management"] = Json::array();
+    for (std::size_t count : sizes.management_instances) {
+      std::cerr << "bench: management at " << count << " instances\n";
+      report["management"].push_back(bench_management(dir, count));
+    }
+    std::cerr << "bench: simulation\n";
+    report["simulation"] = bench_sim(sizes.sim_seeds);
+    std::cerr << "bench: soak " << sizes.soak_seconds << " s\n";
+    report["soak"] = bench_soak(dir, sizes.soak_seconds);
+
+    // Targets of issue 8, evaluated on what this run measured.
+    Json targets = Json::array();
+    for (const auto& row : report["throughput"]) {
+      if (row["sample"] == "HelloWorld" && row["sync"] == "NORMAL") {
+        const double ratio = row["ratio_to_quarter_commit_rate"].get<double>();
+        targets.push_back({{"target", "HelloWorld " + row["concurrency"].get<std::string>() + " ≥ 0.5 × (commit rate ÷ 4), WAL NORMAL"},
+                           {"value", fixed(ratio, 2)}, {"met", ratio >= 0.5}});
+      }
+    }
+    double slowest_replay = 1e18;
+    for (const auto& row : report["replay"]) {
+      if (row["events"].get<std::size_t>() >= 10'000) slowest_replay = std::min(slowest_replay, row["events_per_s"].get<double>());
+    }
+    targets.push_back({{"target", "replay ≥ 1M events/s (histories ≥ 10k events)"}, {"value", fixed(slowest_replay, 0)},
+                       {"met", slowest_replay >= 1e6}});
+    const Json& largest = report["management"].back();
+    targets.push_back({{"target", "first filtered page ≤ 5 ms at " + std::to_string(largest["instances"].get<std::size_t>()) + " instances"},
+                       {"value", fixed(largest["first_filtered_page_ms"].get<double>(), 2) + " ms"},
+                       {"met", largest["first_filtered_page_ms"].get<double>() <= 5}});
+    targets.push_back({{"target", "status counts ≤ 50 ms at " + std::to_string(largest["instances"].get<std::size_t>()) + " instances"},
+                       {"value", fixed(largest["count_by_status_ms"].get<double>(), 2) + " ms"},
+                       {"met", largest["count_by_status_ms"].get<double>() <= 50}});
+    targets.push_back({{"target", "memory flat over the soak (end ≤ 1.2 × after warm-up)"},
+                       {"value", fixed(report["soak"]["growth_after_warmup"].get<double>(), 2)},
+                       {"met", report["soak"]["growth_after_warmup"].get<double>() <= 1.2}});
+    report["targets"] = targets;
+  } catch (const std::exception& error) {
+    std::cerr << "duroxide_bench: " << error.what() << "\n";
+    return 1;
+  }
+  const std::string md = markdown(report);
+  std::cout << md;
+  if (!out_json.empty()) std::ofstream(out_json) << report.dump(2) << "\n";
+  if (!out_md.empty()) std::ofstream(out_md) << md;
+  return 0;
+}
