@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "duroxide/csv.hpp"
 #include "duroxide/json_views.hpp"
 #include <optional>
 #include <string>
@@ -59,11 +60,12 @@ verbs:
 management (all need --db FILE):
   instances [--status S[,S..]] [--name N] [--version V] [--prefix P] [--parent ID]
             [--roots] [--created-from MS] [--created-to MS] [--updated-from MS]
-            [--updated-to MS] [--cursor C] [--limit N]
+            [--updated-to MS] [--cursor C] [--limit N] [--format json|csv]
       A page of instance summaries, newest first, the cursor of the next page
       and the counts by status for the same filter.
   show <id>          Summary, executions and the pending work of a running instance.
-  stats [--name N]   Per-orchestration and per-activity statistics.
+  stats [--name N] [--format json|csv]
+                     Per-orchestration and per-activity statistics.
   health             Counts, long-running, stuck and recently failed instances, queues
                      and a 0-100 score.
   problems [--limit N]  The long-running, no-progress and recently failed instances.
@@ -87,6 +89,9 @@ management (all need --db FILE):
                      histograms) come from RuntimeMetrics in a long-running host.
   help, --help
       This text.
+
+every verb: --read-only refuses every change (start, raise, enqueue, cancel,
+delete, prune, purge, import, bulk control) with a ReadOnly error, exit 1.
 
 exit status: 0 on success; 2 on bad usage, 1 on a failed operation or bad
 input (one line on stderr); `run` exits 0 whatever the instance's outcome,
@@ -130,9 +135,9 @@ Args parse(int argc, char** argv) {
       {"samples", {0, {}}},
       {"instances", {0, {"db", "status", "name", "version", "prefix", "parent", "roots",
                          "created-from", "created-to", "updated-from", "updated-to", "cursor",
-                         "limit"}}},
+                         "limit", "format"}}},
       {"show", {1, {"db"}}},
-      {"stats", {0, {"db", "name"}}},
+      {"stats", {0, {"db", "name", "format"}}},
       {"health", {0, {"db"}}},
       {"problems", {0, {"db", "limit"}}},
       {"queues", {0, {"db"}}},
@@ -152,7 +157,9 @@ Args parse(int argc, char** argv) {
       {"wait", {1, {"db", "timeout-ms"}}},
   };
   // Options that take no value.
-  static const std::vector<std::string> kFlags = {"roots", "force", "prometheus"};
+  static const std::vector<std::string> kFlags = {"roots", "force", "prometheus", "read-only"};
+  // Accepted by every verb: --read-only refuses every change (typed ReadOnly error, exit 1).
+  static const std::vector<std::string> kGlobal = {"read-only"};
   Args args;
   if (argc < 2) throw UsageError("no verb given (try: duroxide --help)");
   args.verb = argv[1];
@@ -165,7 +172,8 @@ Args parse(int argc, char** argv) {
     if (word.rfind("--", 0) == 0) {
       std::string name = word.substr(2);
       const auto& allowed = verb->second.second;
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end() &&
+          std::find(kGlobal.begin(), kGlobal.end(), name) == kGlobal.end()) {
         throw UsageError("\"" + args.verb + "\" has no option --" + name);
       }
       if (std::find(kFlags.begin(), kFlags.end(), name) != kFlags.end()) {
@@ -195,10 +203,14 @@ struct Host {
   std::unique_ptr<SqliteProvider> store;
   std::unique_ptr<RuntimeClient> client;
 
-  explicit Host(const std::string& db) {
+  bool read_only = false;
+
+  Host(const std::string& db, bool read_only_mode) : read_only(read_only_mode) {
     samples::register_all(registry);
     store = std::make_unique<SqliteProvider>(db.empty() ? ":memory:" : db, clock, ids);
-    client = std::make_unique<RuntimeClient>(*store, *store);
+    ClientOptions options;
+    options.read_only = read_only;
+    client = std::make_unique<RuntimeClient>(*store, *store, options);
   }
 
   // Drives the step driver on this thread; sleeps briefly when idle (timers
@@ -286,14 +298,25 @@ InstanceFilter filter_from(const Args& args) {
 
 // The management verbs; returns false when `verb` is not one of them.
 bool run_management_verb(const Args& args, Host& host) {
-  ManagementClient management(*host.store);
+  ManagementOptions options;
+  options.read_only = host.read_only;
+  ManagementClient management(*host.store, options);
   const auto& p = args.positional;
   const std::string& verb = args.verb;
   Json out;
+  const std::string format = args.option("format", "json");
+  if (format != "json" && format != "csv") throw UsageError("--format takes json or csv, got \"" + format + "\"");
   if (verb == "instances") {
     InstanceFilter filter = filter_from(args);
     SummaryPage page = management.list_instances(
         filter, {args.option("cursor"), static_cast<std::size_t>(args.number("limit", 50))});
+    if (format == "csv") {
+      Json rows = summaries_json(page.instances);
+      for (auto& row : rows) row["error"] = row["error"].is_object() ? row["error"]["message"] : Json(nullptr);
+      std::cout << csv::table(rows, {"instance", "orchestration", "version", "status", "output", "error",
+                                     "custom_status", "executions", "parent", "created_at_ms", "updated_at_ms"});
+      return true;
+    }
     out = Json{{"instances", summaries_json(page.instances)},
                {"next_cursor", page.next_cursor},
                {"counts", counts_json(management.count_by_status(filter))}};
@@ -340,6 +363,30 @@ bool run_management_verb(const Args& args, Host& host) {
       activities.push_back({{"activity", a.activity_name}, {"scheduled", a.scheduled},
                             {"completed", a.completed}, {"failed", a.failed},
                             {"failure_rate", a.failure_rate}, {"avg_duration_ms", a.avg_duration_ms}});
+    }
+    if (format == "csv") {
+      // One table: a row per orchestration, then a row per activity; `kind` tells them apart.
+      Json rows = Json::array();
+      for (const auto& o : orchestrations) {
+        Json row = o;
+        row["kind"] = "orchestration";
+        row["name"] = o["orchestration"];
+        for (const char* key : {"count", "avg", "p50", "p95", "p99", "max"}) {
+          row[std::string("duration_") + key + "_ms"] = o["durations_ms"][key];
+        }
+        rows.push_back(std::move(row));
+      }
+      for (const auto& a : activities) {
+        Json row = a;
+        row["kind"] = "activity";
+        row["name"] = a["activity"];
+        rows.push_back(std::move(row));
+      }
+      std::cout << csv::table(rows, {"kind", "name", "running", "completed", "failed", "continued",
+                                     "scheduled", "failure_rate", "avg_duration_ms", "duration_count_ms",
+                                     "duration_avg_ms", "duration_p50_ms", "duration_p95_ms",
+                                     "duration_p99_ms", "duration_max_ms"});
+      return true;
     }
     out = Json{{"orchestrations", orchestrations}, {"activities", activities}};
   } else if (verb == "health") {
@@ -504,7 +551,7 @@ int run_verb(const Args& args) {
     std::cout << out.dump(2) << "\n";
     return 0;
   }
-  Host host(args.option("db"));
+  Host host(args.option("db"), args.option("read-only") == "true");
   if (run_management_verb(args, host)) return 0;
   const auto& p = args.positional;
   if (args.verb == "run") {

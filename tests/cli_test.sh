@@ -143,6 +143,34 @@ contains "samples lists the catalog" '"name": "RetryFlaky"' "$("$cli" samples)"
 check "purge removes finished instances" 0 \
   "$("$cli" purge --older-than-ms 0 --db "$db" >/dev/null; "$cli" instances --db "$db" --status Completed,Failed | json_get '["instances"].__len__()')"
 
+# read-only mode: every change refused with the typed error, reads still work
+"$cli" run HelloWorld ro --id ro-1 --db "$db" >/dev/null
+check "read-only delete exits 1" 1 "$(exit_code "$cli" delete ro-1 --force --db "$db" --read-only)"
+contains "read-only names the mode" "read-only mode: delete" "$("$cli" delete ro-1 --db "$db" --read-only 2>&1)"
+check "read-only run exits 1" 1 "$(exit_code "$cli" run HelloWorld x --id ro-2 --db "$db" --read-only)"
+check "read-only purge exits 1" 1 "$(exit_code "$cli" purge --older-than-ms 0 --db "$db" --read-only)"
+contains "the instance survived read-only deletes" '"status":"Completed"' "$("$cli" status ro-1 --db "$db" --read-only)"
+contains "read-only listing works" '"instance":"ro-1"' "$("$cli" instances --prefix ro- --db "$db" --read-only)"
+
+# CSV: a header, one row per instance, RFC 4180 quoting of commas, quotes and newlines
+"$cli" run Fails 'bad, "quoted"
+line' --id csv-1 --db "$db" >/dev/null
+csv=$("$cli" instances --prefix csv- --format csv --db "$db")
+contains "CSV has the header" "instance,orchestration,version,status,output,error" "$csv"
+contains "CSV quotes commas, quotes and newlines" '"bad, ""quoted""' "$csv"
+check "CSV has a header and one record" 2 "$("$cli" instances --prefix csv- --format csv --db "$db" | node -e '
+  let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+    let records = 0, quoted = false;
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] === "\"") quoted = !quoted;
+      else if (s[i] === "\n" && !quoted) records++;
+    }
+    console.log(records);
+  });')"
+contains "stats as CSV" "kind,name,running,completed,failed" "$("$cli" stats --format csv --db "$db")"
+contains "stats CSV has activity rows" "activity,Fail," "$("$cli" stats --format csv --db "$db")"
+check "a bad format is a usage error" 2 "$(exit_code "$cli" instances --format xml --db "$db")"
+
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -452,3 +452,82 @@ TEST_CASE("an access policy is consulted by both clients; a denial changes nothi
   });
   CHECK(saw_status_of_secret);
 }
+
+namespace {
+
+// True when `call` throws ClientError of `kind`.
+bool refused(ClientError::Kind kind, const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const ClientError& error) {
+    return error.kind() == kind;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("read-only clients refuse every change with a typed error and still read",
+          "[management][switches]") {
+  Host host;
+  host.run("waiting", "Approval", R"({"timeout_ms":600000})");
+  host.run("done", "HelloWorld", "Ada");
+  const std::string exported = host.management.export_instance("done");
+  const auto queues_before = host.store.get_queue_depths();
+
+  ClientOptions client_options;
+  client_options.read_only = true;
+  RuntimeClient client(host.store, host.store, client_options);
+  ManagementOptions management_options;
+  management_options.read_only = true;
+  ManagementClient management(host.store, management_options);
+  using Kind = ClientError::Kind;
+
+  CHECK(refused(Kind::ReadOnly, [&] { client.start_orchestration("new", "HelloWorld", "x"); }));
+  CHECK(refused(Kind::ReadOnly, [&] { client.raise_event("waiting", "Approve", "x"); }));
+  CHECK(refused(Kind::ReadOnly, [&] { client.enqueue_event("waiting", "inbox", "x"); }));
+  CHECK(refused(Kind::ReadOnly, [&] { client.cancel_instance("waiting", "x"); }));
+  CHECK(refused(Kind::ReadOnly, [&] { client.cancel_instances({}, "x", 10); }));
+  CHECK(refused(Kind::ReadOnly, [&] { client.raise_event_bulk({}, "Approve", "x", 10); }));
+  CHECK(refused(Kind::ReadOnly, [&] { management.delete_instance("done", true); }));
+  BulkDeleteRequest bulk;
+  bulk.limit = 10;
+  CHECK(refused(Kind::ReadOnly, [&] { management.delete_instances(bulk); }));
+  CHECK(refused(Kind::ReadOnly, [&] { management.prune_executions("done", 0); }));
+  CHECK(refused(Kind::ReadOnly, [&] { management.purge_completed(host.clock.now_ms() + 1); }));
+  CHECK(refused(Kind::ReadOnly, [&] { management.import_instance(exported); }));
+  CHECK(refused(Kind::ReadOnly, [&] { management.import_instance("not even json"); }));
+
+  // Nothing changed, and every read still works.
+  CHECK_FALSE(host.store.get_instance_info("new").has_value());
+  CHECK(host.store.get_instance_info("done").has_value());
+  CHECK(host.store.get_queue_depths().orchestrator_visible == queues_before.orchestrator_visible);
+  CHECK(client.get_status("waiting").state == RuntimeState::Running);
+  CHECK(management.list_instances({}, {{}, 10}).instances.size() == 2);
+  CHECK(management.get_instance_details("waiting").pending.size() == 2);
+  CHECK(management.read_execution("done", 1).size() == 2);  // HelloWorld 2.0.0: started, completed
+  CHECK_FALSE(management.export_instance("done").empty());
+  CHECK(management.get_system_health(host.clock.now_ms()).score >= 0);
+}
+
+TEST_CASE("a disabled management surface refuses every call; the control plane still works",
+          "[management][switches]") {
+  Host host;
+  host.run("done", "HelloWorld", "Ada");
+  ManagementOptions off;
+  off.enabled = false;
+  ManagementClient management(host.store, off);
+  using Kind = ClientError::Kind;
+  CHECK(refused(Kind::Disabled, [&] { management.list_instances({}, {{}, 10}); }));
+  CHECK(refused(Kind::Disabled, [&] { management.count_by_status(); }));
+  CHECK(refused(Kind::Disabled, [&] { management.get_instance_details("done"); }));
+  CHECK(refused(Kind::Disabled, [&] { management.read_execution("done", 1); }));
+  CHECK(refused(Kind::Disabled, [&] { management.get_queue_depths(); }));
+  CHECK(refused(Kind::Disabled, [&] { management.changes_since(0); }));
+  CHECK(refused(Kind::Disabled, [&] { management.export_instance("done"); }));
+  CHECK(refused(Kind::Disabled, [&] { management.delete_instance("done", true); }));
+  CHECK(refused(Kind::Disabled, [&] { management.get_system_health(host.clock.now_ms()); }));
+  CHECK(host.store.get_instance_info("done").has_value());
+  host.run("more", "HelloWorld", "Bo");
+  CHECK(host.client.get_status("more").output == "Hi, Bo!");
+}

@@ -47,7 +47,7 @@ std::string guarded(Body&& body) {
     return ok(body());
   } catch (const ClientError& error) {
     static const char* const kinds[] = {"InvalidInput", "NotFound", "AlreadyExists", "Provider",
-                                        "AccessDenied"};
+                                        "AccessDenied", "ReadOnly", "Disabled"};
     return failure(error.what(), kinds[static_cast<int>(error.kind())]);
   } catch (const ProviderError& error) {
     return failure(error.what(), "Provider");
@@ -107,7 +107,8 @@ sim::MemoryVfs& browser_vfs() {
 class Engine {
  public:
   // `database`: the bytes of a SQLite database to open (empty: a new one).
-  Engine(const std::string& database, double start_ms)
+  // `options`: {"readOnly":bool,"management":bool} (the clients' switches).
+  Engine(const std::string& database, double start_ms, const std::string& options_json)
       : clock_(static_cast<TimestampMs>(start_ms)),
         ids_("wasm-" + std::to_string(static_cast<long long>(start_ms))),
         path_(std::string(kDatabasePath) + "." + std::to_string(++engines_)) {
@@ -120,8 +121,15 @@ class Engine {
     driver_ = std::make_unique<StepDriver>(*store_, registry_, clock_, RuntimeOptions{},
                                            [this](const RuntimeEvent& event) { observe(event); });
     pacer_ = std::make_unique<StepPacer>(*driver_, clock_);
-    client_ = std::make_unique<RuntimeClient>(*store_, *store_);
-    management_ = std::make_unique<ManagementClient>(*store_);
+    const Json switches = options_json.empty() ? Json::object() : Json::parse(options_json);
+    if (!switches.is_object()) throw std::invalid_argument("options must be an object");
+    ClientOptions client_options;
+    client_options.read_only = switches.value("readOnly", false);
+    client_ = std::make_unique<RuntimeClient>(*store_, *store_, client_options);
+    ManagementOptions management_options;
+    management_options.read_only = client_options.read_only;
+    management_options.enabled = switches.value("management", true);
+    management_ = std::make_unique<ManagementClient>(*store_, management_options);
   }
   ~Engine() {
     management_.reset();
@@ -359,10 +367,10 @@ std::string faultKinds() {
 
 // Constructors cannot return envelopes: a factory does.
 std::string engineError;
-Engine* createEngine(const std::string& database, double start_ms) {
+Engine* createEngine(const std::string& database, double start_ms, const std::string& options) {
   try {
     engineError.clear();
-    return new Engine(database, start_ms);
+    return new Engine(database, start_ms, options);
   } catch (const std::exception& error) {
     engineError = error.what();
     return nullptr;

@@ -5,7 +5,7 @@ export type RuntimeState = 'Running' | 'Completed' | 'Failed' | 'NotFound';
 export interface ErrorInfo { message: string; kind: string; category: string; }
 
 export interface DuroxideError extends Error {
-  kind: 'InvalidInput' | 'NotFound' | 'AlreadyExists' | 'Provider' | 'AccessDenied' | 'Error';
+  kind: 'InvalidInput' | 'NotFound' | 'AlreadyExists' | 'Provider' | 'AccessDenied' | 'ReadOnly' | 'Disabled' | 'Error';
 }
 
 export interface Status {
@@ -86,7 +86,7 @@ export interface QueueDepths {
 export interface ActivityContext { instance: string; execution: number; activityId: number; name: string; }
 
 export declare class Runtime {
-  constructor(options?: { database?: Uint8Array | ArrayBuffer; startMs?: number });
+  constructor(options?: { database?: Uint8Array | ArrayBuffer; startMs?: number; readOnly?: boolean; management?: boolean });
   registerActivity(name: string, fn: (input: string, context: ActivityContext) => unknown): void;
   step(): boolean;
   runUntilIdle(maxSteps?: number): number;

@@ -28,9 +28,12 @@ export async function createDuroxide(moduleOptions = {}) {
 
   // One engine: a SQLite database (new, or opened from bytes), the sample
   // catalog registered, and a single-threaded step driver on a virtual clock.
+  // readOnly: both clients refuse every change (Error kind 'ReadOnly');
+  // management: false switches the ManagementClient off (kind 'Disabled').
   class Runtime {
-    constructor({ database, startMs } = {}) {
-      const engine = core.createEngine(toBytes(database), startMs ?? Date.now());
+    constructor({ database, startMs, readOnly = false, management = true } = {}) {
+      const engine = core.createEngine(toBytes(database), startMs ?? Date.now(),
+        JSON.stringify({ readOnly: Boolean(readOnly), management: Boolean(management) }));
       if (!engine) throw new Error(core.lastEngineError());
       this._engine = engine;
     }

@@ -55,6 +55,10 @@ void read_outcome(ObjectReader& in, RuntimeState& state, std::string& output,
 ManagementClient::ManagementClient(ManagementProvider& management, const AccessPolicy* policy)
     : management_(management), access_(policy, management) {}
 
+ManagementClient::ManagementClient(ManagementProvider& management, const ManagementOptions& options)
+    : management_(management),
+      access_(options.access_policy, management, options.read_only, options.enabled) {}
+
 template <typename F>
 auto ManagementClient::guarded(F&& call) -> decltype(call()) {
   try {
@@ -374,6 +378,7 @@ std::string ManagementClient::export_instance(const std::string& instance) {
 }
 
 std::string ManagementClient::import_instance(const std::string& json) {
+  access_.require_switches(AccessOperation::Import);
   InstanceExport data;
   try {
     Json document = detail::parse_json(json, "import");

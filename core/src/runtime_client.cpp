@@ -64,8 +64,36 @@ std::string_view to_string(AccessOperation operation) {
   return "unknown";
 }
 
+bool AccessCheck::is_mutating(AccessOperation operation) {
+  switch (operation) {
+    case AccessOperation::Start:
+    case AccessOperation::RaiseEvent:
+    case AccessOperation::EnqueueEvent:
+    case AccessOperation::Cancel:
+    case AccessOperation::Delete:
+    case AccessOperation::Prune:
+    case AccessOperation::Purge:
+    case AccessOperation::Import:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void AccessCheck::require_switches(AccessOperation operation) const {
+  if (!enabled_) {
+    throw ClientError(ClientError::Kind::Disabled,
+                      "the management surface is disabled: " + std::string(to_string(operation)) + " refused");
+  }
+  if (read_only_ && is_mutating(operation)) {
+    throw ClientError(ClientError::Kind::ReadOnly,
+                      "read-only mode: " + std::string(to_string(operation)) + " is disabled");
+  }
+}
+
 void AccessCheck::require(AccessOperation operation, const std::string& instance,
                           std::string orchestration) const {
+  require_switches(operation);
   if (!policy_) return;
   if (orchestration.empty() && !instance.empty()) {
     try {
@@ -87,7 +115,7 @@ RuntimeClient::RuntimeClient(Provider& provider, ManagementProvider& management,
     : provider_(provider),
       management_(management),
       options_(options),
-      access_(options.access_policy, management) {}
+      access_(options.access_policy, management, options.read_only) {}
 
 void RuntimeClient::check_identifier(const std::string& value, const char* what) {
   if (value.empty()) throw invalid(std::string(what) + " must not be empty");
@@ -235,6 +263,7 @@ std::vector<BulkItemResult> RuntimeClient::for_each_running(const InstanceFilter
 std::vector<BulkItemResult> RuntimeClient::cancel_instances(const InstanceFilter& filter,
                                                             const std::string& reason,
                                                             std::size_t max) {
+  access_.require_switches(AccessOperation::Cancel);
   check_payload(reason, "the reason");
   return for_each_running(filter, max, [&](const std::string& id) {
     if (!cancel_instance(id, reason)) {
@@ -247,6 +276,7 @@ std::vector<BulkItemResult> RuntimeClient::raise_event_bulk(const InstanceFilter
                                                             const std::string& event,
                                                             const std::string& data,
                                                             std::size_t max) {
+  access_.require_switches(AccessOperation::RaiseEvent);
   check_identifier(event, "the event name");
   check_payload(data, "the event data");
   return for_each_running(filter, max,

@@ -194,6 +194,26 @@ test('a simulation seed gives the native hash, its faults and its trace', () => 
   assert.throws(() => dx.runSimulation({ faults: ['meteor'] }), (e) => e.kind === 'InvalidInput');
 });
 
+test('read-only and management switches refuse with typed errors', () => {
+  const { runtime, client } = fresh();
+  client.startOrchestration('kept', 'HelloWorld', 'Ada');
+  runtime.runUntilIdle();
+  const bytes = runtime.saveDatabase();
+  runtime.close();
+  const readOnly = new dx.Runtime({ database: bytes, readOnly: true });
+  const roClient = new dx.RuntimeClient(readOnly);
+  const roManagement = new dx.ManagementClient(readOnly);
+  assert.throws(() => roClient.startOrchestration('new', 'HelloWorld', 'x'), (e) => e.kind === 'ReadOnly');
+  assert.throws(() => roManagement.deleteInstance('kept', { force: true }), (e) => e.kind === 'ReadOnly');
+  assert.equal(roClient.getStatus('kept').output, 'Hi, Ada!');
+  assert.equal(roManagement.listInstances().instances.length, 1);
+  readOnly.close();
+  const noManagement = new dx.Runtime({ database: bytes, management: false });
+  assert.throws(() => new dx.ManagementClient(noManagement).listInstances(), (e) => e.kind === 'Disabled');
+  assert.equal(new dx.RuntimeClient(noManagement).getStatus('kept').status, 'Completed');
+  noManagement.close();
+});
+
 let passed = 0;
 let failed = 0;
 for (const { name, body } of tests) {

@@ -86,6 +86,7 @@ class ManagementClient {
 
   // `policy`: consulted before every call (none: everything is allowed).
   explicit ManagementClient(ManagementProvider& management, const AccessPolicy* policy = nullptr);
+  ManagementClient(ManagementProvider& management, const ManagementOptions& options);
 
   SummaryPage list_instances(const InstanceFilter& filter, const PageRequest& page);
   std::uint64_t count_instances(const InstanceFilter& filter);

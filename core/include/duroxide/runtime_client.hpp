@@ -29,7 +29,8 @@ namespace duroxide {
 
 class ClientError : public std::runtime_error {
  public:
-  enum class Kind { InvalidInput, NotFound, AlreadyExists, Provider, AccessDenied };
+  // ReadOnly: a mutating call on a read-only client; Disabled: the surface is switched off.
+  enum class Kind { InvalidInput, NotFound, AlreadyExists, Provider, AccessDenied, ReadOnly, Disabled };
   ClientError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const { return kind_; }
 
@@ -48,13 +49,31 @@ struct ClientOptions {
   std::size_t max_payload_bytes = limits::kMaxPayloadBytes;
   std::int64_t poll_interval_ms = 50;  // between status checks while waiting
   const AccessPolicy* access_policy = nullptr;  // none: everything is allowed
+  // Refuse every call that changes state (start, raise, enqueue, cancel, bulk
+  // control) with ClientError(ReadOnly): for dashboards pointed at production.
+  bool read_only = false;
+};
+
+// What a ManagementClient may do. `read_only` refuses delete, prune, purge and
+// import with ClientError(ReadOnly); `enabled = false` refuses every call with
+// ClientError(Disabled), for hosts that expose the control plane only.
+struct ManagementOptions {
+  const AccessPolicy* access_policy = nullptr;
+  bool read_only = false;
+  bool enabled = true;
 };
 
 // Consults an AccessPolicy (if any) for one operation; shared by both clients.
 class AccessCheck {
  public:
-  AccessCheck(const AccessPolicy* policy, ManagementProvider& management)
-      : policy_(policy), management_(management) {}
+  AccessCheck(const AccessPolicy* policy, ManagementProvider& management, bool read_only = false,
+              bool enabled = true)
+      : policy_(policy), management_(management), read_only_(read_only), enabled_(enabled) {}
+  // Start, RaiseEvent, EnqueueEvent, Cancel, Delete, Prune, Purge and Import.
+  static bool is_mutating(AccessOperation operation);
+  // Only the switches (disabled surface, read-only mode), not the policy: for
+  // bulk operations, refused as a whole before any instance is touched.
+  void require_switches(AccessOperation operation) const;
   // Looks the orchestration name up when `orchestration` is empty and an instance is named.
   void require(AccessOperation operation, const std::string& instance = {},
                std::string orchestration = {}) const;
@@ -62,6 +81,8 @@ class AccessCheck {
  private:
   const AccessPolicy* policy_;
   ManagementProvider& management_;
+  bool read_only_;
+  bool enabled_;
 };
 
 class RuntimeClient {
