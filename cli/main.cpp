@@ -70,6 +70,9 @@ management (all need --db FILE):
                      and a 0-100 score.
   problems [--limit N]  The long-running, no-progress and recently failed instances.
   queues             Queue depths, due timers and the oldest waiting item's age.
+  diagnostics        The store: SQLite and schema versions, sizes (pages, free pages,
+                     write-ahead log), last checkpoint, row counts per table,
+                     connection status, last storage error and a round-trip latency.
   delete <id> [--force]  Deletes an instance and its sub-orchestrations (running: --force).
   prune <id> --keep N    Keeps only the newest N executions (never the running one).
   purge --older-than-ms N  Deletes finished instances not updated for N ms.
@@ -141,6 +144,7 @@ Args parse(int argc, char** argv) {
       {"health", {0, {"db"}}},
       {"problems", {0, {"db", "limit"}}},
       {"queues", {0, {"db"}}},
+      {"diagnostics", {0, {"db"}}},
       {"delete", {1, {"db", "force"}}},
       {"prune", {1, {"db", "keep"}}},
       {"purge", {0, {"db", "older-than-ms"}}},
@@ -400,6 +404,8 @@ bool run_management_verb(const Args& args, Host& host) {
     out = Json{{"long_running", summaries_json(problems.long_running)},
                {"no_progress", summaries_json(problems.no_progress)},
                {"recently_failed", summaries_json(problems.recently_failed)}};
+  } else if (verb == "diagnostics") {
+    out = json_views::diagnostics(management.get_provider_diagnostics());
   } else if (verb == "queues") {
     out = queues_json(management.get_queue_depths());
   } else if (verb == "delete" || verb == "purge") {

@@ -143,6 +143,13 @@ contains "samples lists the catalog" '"name": "RetryFlaky"' "$("$cli" samples)"
 check "purge removes finished instances" 0 \
   "$("$cli" purge --older-than-ms 0 --db "$db" >/dev/null; "$cli" instances --db "$db" --status Completed,Failed | json_get '["instances"].__len__()')"
 
+# diagnostics: the store describes itself
+diag=$("$cli" diagnostics --db "$db")
+contains "diagnostics names the store" '"store_kind":"sqlite"' "$diag"
+contains "diagnostics reports WAL mode" '"journal_mode":"wal"' "$diag"
+contains "diagnostics is connected" '"connected":true' "$diag"
+contains "diagnostics counts rows per table" '"table_rows":{"activity_stats":' "$diag"
+
 # read-only mode: every change refused with the typed error, reads still work
 "$cli" run HelloWorld ro --id ro-1 --db "$db" >/dev/null
 check "read-only delete exits 1" 1 "$(exit_code "$cli" delete ro-1 --force --db "$db" --read-only)"

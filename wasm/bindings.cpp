@@ -234,6 +234,7 @@ class Engine {
         return json_views::history(management_->read_execution(instance, execution));
       }
       if (method == "getQueueDepths") return json_views::queues(management_->get_queue_depths());
+      if (method == "getProviderDiagnostics") return json_views::diagnostics(management_->get_provider_diagnostics());
       if (method == "getOrchestrationStats") {
         return json_views::orchestration_stats(management_->get_orchestration_stats(text(args, "name")));
       }

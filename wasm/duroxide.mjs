@@ -98,6 +98,8 @@ export async function createDuroxide(moduleOptions = {}) {
     listExecutions(instance) { return this._runtime._call('listExecutions', { instance }); }
     readExecution(instance, execution = 0) { return this._runtime._call('readExecution', { instance, execution }); }
     getQueueDepths() { return this._runtime._call('getQueueDepths', {}); }
+    // The store: versions, sizes, last checkpoint, row counts, last error, round trip.
+    getProviderDiagnostics() { return this._runtime._call('getProviderDiagnostics', {}); }
     getOrchestrationStats(name = '') { return this._runtime._call('getOrchestrationStats', { name }); }
     getActivityStats(name = '') { return this._runtime._call('getActivityStats', { name }); }
     getSystemHealth() { return this._runtime._call('getSystemHealth', {}); }

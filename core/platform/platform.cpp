@@ -20,6 +20,12 @@ TimestampMs SystemClock::now_ms() {
   return std::max(wall, last);
 }
 
+std::int64_t SystemClock::monotonic_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 RandomIdSource::RandomIdSource() {
   std::random_device device;
   std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(),

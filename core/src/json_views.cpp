@@ -119,4 +119,25 @@ Json health(const SystemHealth& h) {
 
 Json history(const History& history) { return Json::parse(encode_history(history)); }
 
+Json diagnostics(const ProviderDiagnostics& d) {
+  return Json{{"store_kind", d.store_kind},
+              {"store_version", d.store_version},
+              {"schema_version", d.schema_version},
+              {"location", d.location},
+              {"journal_mode", d.journal_mode},
+              {"page_size", d.page_size},
+              {"page_count", d.page_count},
+              {"free_pages", d.free_pages},
+              {"database_bytes", d.database_bytes},
+              {"wal_bytes", d.wal_bytes},
+              {"last_checkpoint_ms", d.last_checkpoint_ms},
+              {"checkpoints", d.checkpoints},
+              {"table_rows", d.table_rows},
+              {"connected", d.connected},
+              {"last_error", d.last_error ? Json(*d.last_error) : Json(nullptr)},
+              {"last_error_ms", d.last_error_ms},
+              {"error_count", d.error_count},
+              {"round_trip_us", d.round_trip_us}};
+}
+
 }  // namespace duroxide::json_views

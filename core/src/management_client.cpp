@@ -233,6 +233,11 @@ std::vector<OrchestrationStats> ManagementClient::get_orchestration_stats(const 
   return guarded([&] { return management_.get_orchestration_stats(name); });
 }
 
+ProviderDiagnostics ManagementClient::get_provider_diagnostics() {
+  access_.require(AccessOperation::Stats);
+  return guarded([&] { return management_.get_provider_diagnostics(); });
+}
+
 ChangePage ManagementClient::changes_since(std::uint64_t cursor, std::size_t limit) {
   access_.require(AccessOperation::Stats);
   return guarded([&] { return management_.changes_since(cursor, limit); });

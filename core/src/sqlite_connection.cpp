@@ -44,11 +44,11 @@ void raise(sqlite3* db, int result_code, const std::string& operation) {
 
 // ---------------------------------------------------------------- Statement
 
-Statement::Statement(sqlite3* db, sqlite3_stmt* stmt, const std::string* operation, bool owned)
-    : db_(db), stmt_(stmt), operation_(operation), owned_(owned) {}
+Statement::Statement(Connection* connection, sqlite3_stmt* stmt, bool owned)
+    : connection_(connection), stmt_(stmt), owned_(owned) {}
 
 Statement::Statement(Statement&& other) noexcept
-    : db_(other.db_), stmt_(other.stmt_), operation_(other.operation_), owned_(other.owned_) {
+    : connection_(other.connection_), stmt_(other.stmt_), owned_(other.owned_) {
   other.stmt_ = nullptr;
 }
 
@@ -64,20 +64,20 @@ Statement::~Statement() {
 
 Statement& Statement::bind(int index, std::int64_t value) {
   int rc = sqlite3_bind_int64(stmt_, index, value);
-  if (rc != SQLITE_OK) raise(db_, rc, *operation_);
+  if (rc != SQLITE_OK) connection_->fail(rc);
   return *this;
 }
 
 Statement& Statement::bind(int index, std::string_view value) {
   int rc = sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
                                SQLITE_UTF8);
-  if (rc != SQLITE_OK) raise(db_, rc, *operation_);
+  if (rc != SQLITE_OK) connection_->fail(rc);
   return *this;
 }
 
 Statement& Statement::bind_null(int index) {
   int rc = sqlite3_bind_null(stmt_, index);
-  if (rc != SQLITE_OK) raise(db_, rc, *operation_);
+  if (rc != SQLITE_OK) connection_->fail(rc);
   return *this;
 }
 
@@ -89,7 +89,7 @@ bool Statement::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  raise(db_, rc, *operation_);
+  connection_->fail(rc);
 }
 
 void Statement::run() {
@@ -143,7 +143,17 @@ void Connection::exec(const char* sql) {
   char* error = nullptr;
   int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error);
   if (error) sqlite3_free(error);
-  if (rc != SQLITE_OK) raise(db_, rc, operation_);
+  if (rc != SQLITE_OK) fail(rc);
+}
+
+void Connection::fail(int result_code) {
+  try {
+    raise(db_, result_code, operation_);
+  } catch (const ProviderError& error) {
+    ++error_count_;
+    last_error_ = LastError{error.what(), clock_ ? clock_->now_ms() : 0};
+    throw;
+  }
 }
 
 // Statements are cached by the address of their SQL text: every call site
@@ -153,17 +163,17 @@ Statement Connection::prepare(const char* sql) {
   if (it == cache_.end()) {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (rc != SQLITE_OK) raise(db_, rc, operation_);
+    if (rc != SQLITE_OK) fail(rc);
     it = cache_.emplace(sql, stmt).first;
   }
-  return Statement(db_, it->second, &operation_);
+  return Statement(this, it->second);
 }
 
 Statement Connection::prepare_once(const std::string& sql) {
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
-  if (rc != SQLITE_OK) raise(db_, rc, operation_);
-  return Statement(db_, stmt, &operation_, true);
+  if (rc != SQLITE_OK) fail(rc);
+  return Statement(this, stmt, true);
 }
 
 std::int64_t Connection::changes() const { return sqlite3_changes64(db_); }

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "duroxide/environment.hpp"
 #include "duroxide/provider.hpp"
 
 struct sqlite3;
@@ -24,10 +25,12 @@ ProviderErrorKind classify(int result_code);
 
 // A cached statement in use: reset and unbound when this handle goes away, so a
 // statement is never left half-stepped for its next user.
+class Connection;
+
 class Statement {
  public:
   // `owned`: finalised on destruction (a one-off statement) instead of reset (a cached one).
-  Statement(sqlite3* db, sqlite3_stmt* stmt, const std::string* operation, bool owned = false);
+  Statement(Connection* connection, sqlite3_stmt* stmt, bool owned = false);
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
   Statement(Statement&& other) noexcept;
@@ -49,9 +52,8 @@ class Statement {
   bool is_null(int column) const;
 
  private:
-  sqlite3* db_;
+  Connection* connection_;
   sqlite3_stmt* stmt_;
-  const std::string* operation_;
   bool owned_;
 };
 
@@ -76,8 +78,22 @@ class Connection {
   std::int64_t changes() const;
   sqlite3* handle() const { return db_; }
 
+  // Throws the ProviderError for `result_code` (naming the current operation)
+  // and remembers it as the last error, stamped by the clock if one is set.
+  [[noreturn]] void fail(int result_code);
+  struct LastError {
+    std::string message;
+    std::int64_t at_ms = 0;
+  };
+  const std::optional<LastError>& last_error() const { return last_error_; }
+  std::uint64_t error_count() const { return error_count_; }
+  void set_clock(Clock* clock) { clock_ = clock; }
+
  private:
   sqlite3* db_ = nullptr;
+  Clock* clock_ = nullptr;
+  std::optional<LastError> last_error_;
+  std::uint64_t error_count_ = 0;
   std::string operation_ = "open";
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };

@@ -5,6 +5,8 @@
 
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
+#include <sqlite3.h>
+
 #include "sqlite_connection.hpp"
 #include "sqlite_provider_internal.hpp"
 #include "sqlite_schema.hpp"
@@ -100,10 +102,14 @@ void insert_orchestrator_item(sqlite::Connection& db, const WorkItem& item, Time
 SqliteProvider::SqliteProvider(const std::string& path, Clock& clock, IdSource& ids,
                                SqliteOptions options)
     : db_(std::make_unique<sqlite::Connection>(path, options.busy_timeout_ms, options.vfs)),
+      path_(path),
       clock_(clock),
       ids_(ids) {
+  db_->set_clock(&clock_);
   db_->set_operation("open " + path);
   if (path != ":memory:") db_->exec("PRAGMA journal_mode = WAL");
+  // SQLite's automatic checkpoint, done here so diagnostics know when it last ran.
+  sqlite3_wal_hook(db_->handle(), &SqliteProvider::on_wal_commit, this);
   db_->exec(synchronous_pragma(options.synchronous));
   db_->exec("PRAGMA foreign_keys = OFF");
   sqlite::migrate(*db_);
@@ -115,6 +121,80 @@ void SqliteProvider::checkpoint() {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("checkpoint");
   db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  last_checkpoint_ms_ = clock_.now_ms();
+  ++checkpoints_;
+}
+
+// Called after each commit in WAL mode (under mutex_, by the committing call):
+// a passive checkpoint once the log passes SQLite's default of 1000 frames.
+int SqliteProvider::on_wal_commit(void* self, sqlite3* db, const char* schema, int frames) {
+  if (frames < 1000) return SQLITE_OK;
+  auto* provider = static_cast<SqliteProvider*>(self);
+  if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) == SQLITE_OK) {
+    provider->last_checkpoint_ms_ = provider->clock_.now_ms();
+    ++provider->checkpoints_;
+  }
+  return SQLITE_OK;  // a failed checkpoint is retried after the next commit
+}
+
+ProviderDiagnostics SqliteProvider::get_provider_diagnostics() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_provider_diagnostics");
+  ProviderDiagnostics d;
+  d.store_kind = "sqlite";
+  d.store_version = sqlite3_libversion();
+  d.location = path_;
+  const std::int64_t started_us = clock_.monotonic_us();
+  try {
+    auto probe = db_->prepare("SELECT 1");
+    d.connected = probe.step() && probe.integer(0) == 1;
+  } catch (const ProviderError&) {
+    d.connected = false;
+  }
+  d.round_trip_us = clock_.monotonic_us() - started_us;
+  if (d.connected) {
+    d.schema_version = sqlite::schema_version(*db_);
+    auto pragma = [&](const char* sql) {
+      auto statement = db_->prepare(sql);
+      return statement.step() ? statement.integer(0) : 0;
+    };
+    d.page_size = static_cast<std::uint64_t>(pragma("PRAGMA page_size"));
+    d.page_count = static_cast<std::uint64_t>(pragma("PRAGMA page_count"));
+    d.free_pages = static_cast<std::uint64_t>(pragma("PRAGMA freelist_count"));
+    d.database_bytes = d.page_size * d.page_count;
+    {
+      auto mode = db_->prepare("PRAGMA journal_mode");
+      if (mode.step()) d.journal_mode = mode.text(0);
+    }
+    // Table names come from this fixed list, never from input.
+    static const char* const kCounts[][2] = {
+        {"instances", "SELECT COUNT(*) FROM instances"},
+        {"executions", "SELECT COUNT(*) FROM executions"},
+        {"history", "SELECT COUNT(*) FROM history"},
+        {"orchestrator_queue", "SELECT COUNT(*) FROM orchestrator_queue"},
+        {"worker_queue", "SELECT COUNT(*) FROM worker_queue"},
+        {"instance_locks", "SELECT COUNT(*) FROM instance_locks"},
+        {"parked_messages", "SELECT COUNT(*) FROM parked_messages"},
+        {"activity_stats", "SELECT COUNT(*) FROM activity_stats"},
+        {"changes", "SELECT COUNT(*) FROM changes"},
+    };
+    for (const auto& entry : kCounts) d.table_rows[entry[0]] = static_cast<std::uint64_t>(pragma(entry[1]));
+    sqlite3_file* wal = nullptr;
+    if (d.journal_mode == "wal" &&
+        sqlite3_file_control(db_->handle(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK && wal &&
+        wal->pMethods) {
+      sqlite3_int64 size = 0;
+      if (wal->pMethods->xFileSize(wal, &size) == SQLITE_OK) d.wal_bytes = static_cast<std::uint64_t>(size);
+    }
+  }
+  d.last_checkpoint_ms = last_checkpoint_ms_;
+  d.checkpoints = checkpoints_;
+  if (const auto& error = db_->last_error()) {
+    d.last_error = error->message;
+    d.last_error_ms = error->at_ms;
+  }
+  d.error_count = db_->error_count();
+  return d;
 }
 
 int SqliteProvider::schema_version() {

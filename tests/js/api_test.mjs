@@ -128,6 +128,12 @@ test('management: listing with filters and paging, counts, details, executions',
   const depths = management.getQueueDepths();
   assert.equal(depths.timers_pending, 1);
   assert.ok(management.getSystemHealth().score <= 100);
+  const diagnostics = management.getProviderDiagnostics();
+  assert.equal(diagnostics.store_kind, 'sqlite');
+  assert.equal(diagnostics.journal_mode, 'wal');
+  assert.equal(diagnostics.connected, true);
+  assert.equal(diagnostics.table_rows.instances, 9);
+  assert.equal(diagnostics.last_error, null);
   assert.ok(management.getOrchestrationStats().some((s) => s.name === 'HelloWorld' && s.completed === 7));
   runtime.close();
 });

@@ -19,6 +19,9 @@ class Clock {
   // Milliseconds since the Unix epoch. Contract: never decreases between calls
   // on one clock (implementations clamp a wall clock that steps back).
   virtual TimestampMs now_ms() = 0;
+  // Microseconds on a clock that only moves forward, for short latencies
+  // (diagnostics). Default: now_ms() in microseconds, so virtual clocks stay deterministic.
+  virtual std::int64_t monotonic_us() { return now_ms() * 1000; }
 };
 
 class IdSource {

@@ -29,5 +29,6 @@ Json orchestration_stats(const std::vector<OrchestrationStats>& stats);
 Json activity_stats(const std::vector<ActivityStats>& stats);
 Json health(const SystemHealth& health);
 Json history(const History& history);  // the codec's event objects
+Json diagnostics(const ProviderDiagnostics& diagnostics);
 
 }  // namespace duroxide::json_views

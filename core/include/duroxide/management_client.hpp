@@ -107,6 +107,7 @@ class ManagementClient {
 
   SystemMetrics get_system_metrics();
   QueueDepths get_queue_depths();
+  ProviderDiagnostics get_provider_diagnostics();
   std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name = {});
   std::vector<ActivityStats> get_activity_stats(const std::string& name = {});
   // Duration percentiles of finished executions of `name` started at or after `since_ms`.

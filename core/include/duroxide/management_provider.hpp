@@ -186,6 +186,29 @@ struct CustomStatus {
   std::uint64_t version = 0;
 };
 
+// The store's own health, for operators: what it is, how big, how busy, and
+// whether it answers. Sizes come from the store itself (pages), not the file system.
+struct ProviderDiagnostics {
+  std::string store_kind;     // "sqlite"
+  std::string store_version;  // the SQLite library version
+  int schema_version = 0;
+  std::string location;       // the database path, or ":memory:"
+  std::string journal_mode;   // "wal", "memory", ...
+  std::uint64_t page_size = 0;
+  std::uint64_t page_count = 0;
+  std::uint64_t free_pages = 0;
+  std::uint64_t database_bytes = 0;  // page_size * page_count
+  std::uint64_t wal_bytes = 0;       // the write-ahead log's current size (0 without one)
+  TimestampMs last_checkpoint_ms = 0;  // last checkpoint by this connection (0: none yet)
+  std::uint64_t checkpoints = 0;
+  std::map<std::string, std::uint64_t> table_rows;
+  bool connected = false;  // a trivial query answered just now
+  std::optional<std::string> last_error;  // the last storage error of this connection
+  TimestampMs last_error_ms = 0;
+  std::uint64_t error_count = 0;
+  std::int64_t round_trip_us = 0;  // of that trivial query
+};
+
 class ManagementProvider {
  public:
   virtual ~ManagementProvider() = default;
@@ -209,6 +232,7 @@ class ManagementProvider {
   // Finished executions of `name` that started at or after `since_ms` (0: all).
   virtual DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) = 0;
   virtual QueueDepths get_queue_depths() = 0;
+  virtual ProviderDiagnostics get_provider_diagnostics() = 0;
 
   virtual DeleteResult delete_instance(const std::string& instance, bool force) = 0;
   virtual DeleteResult delete_instances(const BulkDeleteRequest& request) = 0;

@@ -21,6 +21,7 @@ namespace duroxide {
 class SystemClock final : public Clock {
  public:
   TimestampMs now_ms() override;
+  std::int64_t monotonic_us() override;
 
  private:
   std::atomic<TimestampMs> last_{0};

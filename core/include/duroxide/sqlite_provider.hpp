@@ -21,6 +21,8 @@
 #include "duroxide/management_provider.hpp"
 #include "duroxide/provider.hpp"
 
+struct sqlite3;  // the SQLite connection type, for the commit hook's signature
+
 namespace duroxide {
 
 namespace sqlite {
@@ -88,6 +90,7 @@ class SqliteProvider final : public Provider, public ManagementProvider {
   std::vector<ActivityStats> get_activity_stats(const std::string& name) override;
   ChangePage changes_since(std::uint64_t cursor, std::size_t limit) override;
   QueueDepths get_queue_depths() override;
+  ProviderDiagnostics get_provider_diagnostics() override;
   DeleteResult delete_instance(const std::string& instance, bool force) override;
   DeleteResult delete_instances(const BulkDeleteRequest& request) override;
   std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) override;
@@ -101,8 +104,13 @@ class SqliteProvider final : public Provider, public ManagementProvider {
                               std::string* corruption);
   DeleteResult delete_tree_locked(const std::string& root);
 
+  static int on_wal_commit(void* self, ::sqlite3* db, const char* schema, int frames);
+
   std::mutex mutex_;
   std::unique_ptr<sqlite::Connection> db_;
+  std::string path_;
+  TimestampMs last_checkpoint_ms_ = 0;
+  std::uint64_t checkpoints_ = 0;
   Clock& clock_;
   IdSource& ids_;
 };
