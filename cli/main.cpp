@@ -73,6 +73,16 @@ management (all need --db FILE):
   diagnostics        The store: SQLite and schema versions, sizes (pages, free pages,
                      write-ahead log), last checkpoint, row counts per table,
                      connection status, last storage error and a round-trip latency.
+  timeseries [--metric starts|completions|failures|duration|all] [--name N]
+             [--bucket minute|hour] [--from MS] [--to MS] [--format json|csv]
+                     Starts, completions, failures and durations (sum, average,
+                     histogram) per minute or hour bucket of [from, to), for one
+                     orchestration or all; default the last hour (minute buckets)
+                     or the last day (hour buckets), metric all. Minute buckets
+                     older than a day are rolled up into hours.
+  watch-metrics [--since N] [--limit N]
+                     The time-series deltas recorded after change-feed position N
+                     and the cursor to continue from: how a dashboard follows live.
   delete <id> [--force]  Deletes an instance and its sub-orchestrations (running: --force).
   prune <id> --keep N    Keeps only the newest N executions (never the running one).
   purge --older-than-ms N  Deletes finished instances not updated for N ms.
@@ -118,7 +128,7 @@ struct Args {
     auto it = options.find(name);
     if (it == options.end()) return fallback;
     const std::string& text = it->second;
-    bool digits = !text.empty() && text.size() <= 12 &&
+    bool digits = !text.empty() && text.size() <= 15 &&
                   text.find_first_not_of("0123456789") == std::string::npos;
     if (!digits) throw UsageError("--" + name + " needs a non-negative integer, got \"" + text + "\"");
     return std::stoll(text);
@@ -145,6 +155,8 @@ Args parse(int argc, char** argv) {
       {"problems", {0, {"db", "limit"}}},
       {"queues", {0, {"db"}}},
       {"diagnostics", {0, {"db"}}},
+      {"timeseries", {0, {"db", "metric", "name", "from", "to", "bucket", "format"}}},
+      {"watch-metrics", {0, {"db", "since", "limit"}}},
       {"delete", {1, {"db", "force"}}},
       {"prune", {1, {"db", "keep"}}},
       {"purge", {0, {"db", "older-than-ms"}}},
@@ -404,6 +416,34 @@ bool run_management_verb(const Args& args, Host& host) {
     out = Json{{"long_running", summaries_json(problems.long_running)},
                {"no_progress", summaries_json(problems.no_progress)},
                {"recently_failed", summaries_json(problems.recently_failed)}};
+  } else if (verb == "timeseries") {
+    TimeSeriesMetric metric{};
+    const std::string metric_text = args.option("metric", "all");
+    if (!parse_time_series_metric(metric_text, metric)) {
+      throw UsageError("--metric takes starts, completions, failures, duration or all, got \"" +
+                       metric_text + "\"");
+    }
+    TimeSeriesQuery::Bucket bucket{};
+    const std::string bucket_text = args.option("bucket", "minute");
+    if (!parse_time_series_bucket(bucket_text, bucket)) {
+      throw UsageError("--bucket takes minute or hour, got \"" + bucket_text + "\"");
+    }
+    // Default: the last 60 minutes or 24 hours, the current bucket included.
+    const bool hours = bucket == TimeSeriesQuery::Bucket::Hour;
+    const std::int64_t width = hours ? 3'600'000 : 60'000;
+    const std::int64_t to = args.number("to", (host.clock.now_ms() / width + 1) * width);
+    const std::int64_t from = args.number("from", std::max<std::int64_t>(0, to - (hours ? 24 : 60) * width));
+    TimeSeries series = management.get_time_series(metric, args.option("name"), from, to, bucket);
+    if (format == "csv") {
+      json_views::TimeSeriesTable table = json_views::time_series_table(series);
+      std::cout << csv::table(table.rows, table.columns);
+      return true;
+    }
+    out = json_views::time_series(series);
+  } else if (verb == "watch-metrics") {
+    out = json_views::metric_deltas(management.watch_metrics(
+        static_cast<std::uint64_t>(args.number("since", 0)),
+        static_cast<std::size_t>(args.number("limit", 100))));
   } else if (verb == "diagnostics") {
     out = json_views::diagnostics(management.get_provider_diagnostics());
   } else if (verb == "queues") {

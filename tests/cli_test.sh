@@ -178,6 +178,46 @@ contains "stats as CSV" "kind,name,running,completed,failed" "$("$cli" stats --f
 contains "stats CSV has activity rows" "activity,Fail," "$("$cli" stats --format csv --db "$db")"
 check "a bad format is a usage error" 2 "$(exit_code "$cli" instances --format xml --db "$db")"
 
+# time series: a fresh store, three completions and two failures in the last hour
+ts="$work/timeseries.db"
+for i in 1 2 3; do "$cli" run HelloWorld Ada --id "ts-h$i" --db "$ts" >/dev/null; done
+for i in 1 2; do "$cli" run Fails boom --id "ts-f$i" --db "$ts" >/dev/null; done
+series=$("$cli" timeseries --db "$ts")
+sum() { node -e '
+  let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+    const doc = JSON.parse(s); const key = process.argv[1];
+    const items = doc.points || doc.deltas;
+    console.log(items.reduce((n, p) => n + (p[key] || 0), 0));
+  });' "$1"; }
+check "timeseries counts the starts of the last hour" 5 "$(printf '%s' "$series" | sum starts)"
+check "timeseries counts completions" 3 "$(printf '%s' "$series" | sum completions)"
+check "timeseries counts failures" 2 "$(printf '%s' "$series" | sum failures)"
+check "timeseries has one point per minute" 60 "$(printf '%s' "$series" | node -e '
+  let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).points.length));')"
+check "timeseries filters by orchestration" 2 \
+  "$("$cli" timeseries --name Fails --metric starts --db "$ts" | sum starts)"
+check "timeseries by hour sums the same" 5 \
+  "$("$cli" timeseries --bucket hour --db "$ts" | sum starts)"
+contains "a single metric shows only its field" '"failures":' "$("$cli" timeseries --metric failures --db "$ts")"
+check "a single metric leaves the others out" 0 \
+  "$("$cli" timeseries --metric failures --db "$ts" | grep -c '"starts"')"
+contains "timeseries CSV header" "bucket_start_ms,starts,completions,failures,duration_count,duration_sum_ms,duration_avg_ms,le_10_ms" \
+  "$("$cli" timeseries --format csv --db "$ts")"
+contains "duration CSV has the histogram columns" "over_3600000_ms" \
+  "$("$cli" timeseries --metric duration --bucket hour --format csv --db "$ts")"
+check "watch-metrics streams the starts" 5 "$("$cli" watch-metrics --db "$ts" | sum starts)"
+check "watch-metrics streams the failures" 2 "$("$cli" watch-metrics --db "$ts" | sum failures)"
+cursor=$("$cli" watch-metrics --db "$ts" | node -e '
+  let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).next_cursor));')
+check "watch-metrics from the end is empty" 0 "$("$cli" watch-metrics --since "$cursor" --db "$ts" | sum starts)"
+"$cli" run HelloWorld Bo --id ts-late --db "$ts" >/dev/null
+check "watch-metrics after the cursor sees only the new instance" 1 \
+  "$("$cli" watch-metrics --since "$cursor" --db "$ts" | sum starts)"
+check "a bad metric is a usage error" 2 "$(exit_code "$cli" timeseries --metric latency --db "$ts")"
+check "a bad bucket is a usage error" 2 "$(exit_code "$cli" timeseries --bucket day --db "$ts")"
+check "an empty window exits 1" 1 "$(exit_code "$cli" timeseries --from 2000 --to 1000 --db "$ts")"
+check "a window over the bucket limit exits 1" 1 "$(exit_code "$cli" timeseries --from 0 --db "$ts")"
+
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

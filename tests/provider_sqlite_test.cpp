@@ -136,7 +136,7 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
   create_instance(*f, "kept");
   f->sqlite.reset();
   // Make the file look like a version-1 database.
-  raw_exec(f->path, "DROP TABLE activity_stats; DROP TABLE changes; "
+  raw_exec(f->path, "DROP TABLE activity_stats; DROP TABLE changes; DROP TABLE metric_buckets; "
                     "DROP INDEX instances_by_version; PRAGMA user_version = 1");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);

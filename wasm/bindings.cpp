@@ -8,6 +8,8 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <algorithm>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -79,6 +81,14 @@ InstanceFilter filter_from(const Json& args) {
   if (!args.contains("filter") || args["filter"].is_null()) return filter;
   const Json& f = args["filter"];
   if (!f.is_object()) throw std::invalid_argument("filter must be an object");
+  static const char* const kKeys[] = {"states", "name", "version", "prefix", "parent", "rootsOnly",
+                                      "createdFromMs", "createdToMs", "updatedFromMs", "updatedToMs"};
+  for (const auto& item : f.items()) {
+    if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* key) { return item.key() == key; }) ==
+        std::end(kKeys)) {
+      throw std::invalid_argument("filter." + item.key() + " is not a filter field");
+    }
+  }
   if (f.contains("states")) {
     if (!f["states"].is_array()) throw std::invalid_argument("filter.states must be an array");
     for (const auto& word : f["states"]) {
@@ -95,6 +105,10 @@ InstanceFilter filter_from(const Json& args) {
   filter.instance_prefix = text(f, "prefix");
   filter.parent_instance = text(f, "parent");
   filter.roots_only = f.value("rootsOnly", false);
+  filter.created_from_ms = integer(f, "createdFromMs", 0);
+  filter.created_to_ms = integer(f, "createdToMs", 0);
+  filter.updated_from_ms = integer(f, "updatedFromMs", 0);
+  filter.updated_to_ms = integer(f, "updatedToMs", 0);
   return filter;
 }
 
@@ -235,6 +249,29 @@ class Engine {
       }
       if (method == "getQueueDepths") return json_views::queues(management_->get_queue_depths());
       if (method == "getProviderDiagnostics") return json_views::diagnostics(management_->get_provider_diagnostics());
+      if (method == "getTimeSeries") {
+        TimeSeriesMetric metric{};
+        if (!parse_time_series_metric(text(args, "metric", "all"), metric)) {
+          throw std::invalid_argument("metric must be starts, completions, failures, duration or all");
+        }
+        TimeSeriesQuery::Bucket bucket{};
+        if (!parse_time_series_bucket(text(args, "bucket", "minute"), bucket)) {
+          throw std::invalid_argument("bucket must be minute or hour");
+        }
+        // Default window: the last 60 minutes or 24 hours of virtual time, the current bucket included.
+        const std::int64_t width = bucket == TimeSeriesQuery::Bucket::Hour ? 3'600'000 : 60'000;
+        const std::int64_t to = integer(args, "toMs", (clock_.now_ms() / width + 1) * width);
+        const std::int64_t from = integer(
+            args, "fromMs", std::max<std::int64_t>(0, to - (bucket == TimeSeriesQuery::Bucket::Hour ? 24 : 60) * width));
+        return json_views::time_series(
+            management_->get_time_series(metric, text(args, "orchestration"), from, to, bucket));
+      }
+      if (method == "watchMetrics") {
+        const std::int64_t cursor = integer(args, "cursor", 0);
+        if (cursor < 0) throw std::invalid_argument("cursor must not be negative");
+        return json_views::metric_deltas(management_->watch_metrics(
+            static_cast<std::uint64_t>(cursor), static_cast<std::size_t>(integer(args, "limit", 100))));
+      }
       if (method == "getOrchestrationStats") {
         return json_views::orchestration_stats(management_->get_orchestration_stats(text(args, "name")));
       }

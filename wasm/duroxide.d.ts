@@ -74,6 +74,8 @@ export interface InstanceFilter {
   prefix?: string;
   parent?: string;
   rootsOnly?: boolean;
+  // [from, to) in ms since the epoch; unknown keys are an error.
+  createdFromMs?: number; createdToMs?: number; updatedFromMs?: number; updatedToMs?: number;
 }
 
 export interface QueueDepths {
@@ -124,12 +126,33 @@ export declare class ManagementClient {
     last_checkpoint_ms: number; checkpoints: number; table_rows: Record<string, number>; connected: boolean;
     last_error: string | null; last_error_ms: number; error_count: number; round_trip_us: number;
   };
+  getTimeSeries(query?: {
+    metric?: 'starts' | 'completions' | 'failures' | 'duration' | 'all'; orchestration?: string;
+    bucket?: 'minute' | 'hour'; fromMs?: number; toMs?: number;
+  }): TimeSeries;
+  watchMetrics(cursor?: number, limit?: number): { deltas: MetricDelta[]; next_cursor: number };
   getOrchestrationStats(name?: string): Array<{ name: string; running: number; completed: number; failed: number; continued: number }>;
   getActivityStats(name?: string): Array<{ name: string; scheduled: number; completed: number; failed: number; failure_rate: number; avg_duration_ms: number }>;
   getSystemHealth(): { score: number; counts: Record<string, number>; long_running: number; no_progress: number; recent_failures: number; queues: QueueDepths };
   exportInstance(instance: string): object;
   importInstance(data: string | object): string;
   deleteInstance(instance: string, options?: { force?: boolean }): { instances: number; executions: number; events: number; queue_items: number };
+}
+
+export interface TimeSeriesPoint {
+  bucket_start_ms: number;
+  starts?: number; completions?: number; failures?: number;
+  duration_count?: number; duration_sum_ms?: number; duration_avg_ms?: number; duration_histogram?: number[];
+}
+
+export interface TimeSeries {
+  metric: string; orchestration: string; bucket: 'minute' | 'hour'; from_ms: number; to_ms: number;
+  histogram_bounds_ms: number[]; points: TimeSeriesPoint[];
+}
+
+export interface MetricDelta {
+  seq: number; orchestration: string; instance: string; starts: number; completions: number; failures: number;
+  started_at_ms?: number; finished_at_ms?: number; duration_ms?: number;
 }
 
 export interface ReplayStep {

@@ -100,6 +100,13 @@ export async function createDuroxide(moduleOptions = {}) {
     getQueueDepths() { return this._runtime._call('getQueueDepths', {}); }
     // The store: versions, sizes, last checkpoint, row counts, last error, round trip.
     getProviderDiagnostics() { return this._runtime._call('getProviderDiagnostics', {}); }
+    // Buckets of [fromMs, toMs) (default: the last hour of minutes / day of hours).
+    // metric: 'starts'|'completions'|'failures'|'duration'|'all'; orchestration '' sums all.
+    getTimeSeries({ metric = 'all', orchestration = '', bucket = 'minute', fromMs, toMs } = {}) {
+      return this._runtime._call('getTimeSeries', { metric, orchestration, bucket, fromMs, toMs });
+    }
+    // Deltas after `cursor` (a change-feed position) and the cursor to pass next time.
+    watchMetrics(cursor = 0, limit = 100) { return this._runtime._call('watchMetrics', { cursor, limit }); }
     getOrchestrationStats(name = '') { return this._runtime._call('getOrchestrationStats', { name }); }
     getActivityStats(name = '') { return this._runtime._call('getActivityStats', { name }); }
     getSystemHealth() { return this._runtime._call('getSystemHealth', {}); }

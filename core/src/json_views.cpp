@@ -140,4 +140,89 @@ Json diagnostics(const ProviderDiagnostics& d) {
               {"round_trip_us", d.round_trip_us}};
 }
 
+namespace {
+
+std::string histogram_column(std::size_t bucket) {
+  if (bucket < kDurationBuckets - 1) return "le_" + std::to_string(kDurationBucketBoundsMs[bucket]) + "_ms";
+  return "over_" + std::to_string(kDurationBucketBoundsMs[kDurationBuckets - 2]) + "_ms";
+}
+
+bool shows(TimeSeriesMetric asked, TimeSeriesMetric field) {
+  return asked == TimeSeriesMetric::All || asked == field;
+}
+
+}  // namespace
+
+Json time_series(const TimeSeries& series) {
+  Json points = Json::array();
+  for (const TimeSeriesPoint& p : series.points) {
+    Json point{{"bucket_start_ms", p.bucket_start_ms}};
+    if (shows(series.metric, TimeSeriesMetric::Starts)) point["starts"] = p.starts;
+    if (shows(series.metric, TimeSeriesMetric::Completions)) point["completions"] = p.completions;
+    if (shows(series.metric, TimeSeriesMetric::Failures)) point["failures"] = p.failures;
+    if (shows(series.metric, TimeSeriesMetric::Duration)) {
+      point["duration_count"] = p.duration_count;
+      point["duration_sum_ms"] = p.duration_sum_ms;
+      point["duration_avg_ms"] =
+          p.duration_count ? p.duration_sum_ms / static_cast<std::int64_t>(p.duration_count) : 0;
+      Json histogram = Json::array();
+      for (std::uint64_t count : p.duration_histogram) histogram.push_back(count);
+      point["duration_histogram"] = std::move(histogram);
+    }
+    points.push_back(std::move(point));
+  }
+  Json bounds = Json::array();
+  for (std::int64_t bound : kDurationBucketBoundsMs) bounds.push_back(bound);
+  return Json{{"metric", std::string(to_string(series.metric))},
+              {"orchestration", series.orchestration},
+              {"bucket", series.bucket == TimeSeriesQuery::Bucket::Hour ? "hour" : "minute"},
+              {"from_ms", series.from_ms},
+              {"to_ms", series.to_ms},
+              {"histogram_bounds_ms", std::move(bounds)},
+              {"points", std::move(points)}};
+}
+
+TimeSeriesTable time_series_table(const TimeSeries& series) {
+  TimeSeriesTable table;
+  table.columns.push_back("bucket_start_ms");
+  const Json view = time_series(series);
+  for (const char* field : {"starts", "completions", "failures", "duration_count", "duration_sum_ms",
+                            "duration_avg_ms"}) {
+    if (!view["points"].empty() && view["points"][0].contains(field)) table.columns.push_back(field);
+  }
+  const bool histogram = shows(series.metric, TimeSeriesMetric::Duration);
+  if (histogram) {
+    for (std::size_t i = 0; i < kDurationBuckets; ++i) table.columns.push_back(histogram_column(i));
+  }
+  table.rows = Json::array();
+  for (const Json& point : view["points"]) {
+    Json row = point;
+    row.erase("duration_histogram");
+    if (histogram) {
+      for (std::size_t i = 0; i < kDurationBuckets; ++i) row[histogram_column(i)] = point["duration_histogram"][i];
+    }
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+Json metric_deltas(const MetricDeltaPage& page) {
+  Json deltas = Json::array();
+  for (const MetricDelta& d : page.deltas) {
+    Json delta{{"seq", d.seq},
+               {"orchestration", d.orchestration},
+               {"instance", d.instance},
+               {"starts", d.starts},
+               {"completions", d.completions},
+               {"failures", d.failures}};
+    if (d.starts) delta["started_at_ms"] = d.started_at_ms;
+    if (d.duration_ms) {
+      delta["finished_at_ms"] = d.finished_at_ms;
+      delta["duration_ms"] = *d.duration_ms;
+    }
+    deltas.push_back(std::move(delta));
+  }
+  return Json{{"deltas", std::move(deltas)}, {"next_cursor", page.next_cursor}};
+}
+
 }  // namespace duroxide::json_views

@@ -1,6 +1,7 @@
 #include "duroxide/management_client.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
@@ -241,6 +242,116 @@ ProviderDiagnostics ManagementClient::get_provider_diagnostics() {
 ChangePage ManagementClient::changes_since(std::uint64_t cursor, std::size_t limit) {
   access_.require(AccessOperation::Stats);
   return guarded([&] { return management_.changes_since(cursor, limit); });
+}
+
+std::string_view to_string(TimeSeriesMetric metric) {
+  switch (metric) {
+    case TimeSeriesMetric::Starts: return "starts";
+    case TimeSeriesMetric::Completions: return "completions";
+    case TimeSeriesMetric::Failures: return "failures";
+    case TimeSeriesMetric::Duration: return "duration";
+    case TimeSeriesMetric::All: return "all";
+  }
+  return "all";
+}
+
+bool parse_time_series_metric(std::string_view text, TimeSeriesMetric& out) {
+  for (TimeSeriesMetric metric : {TimeSeriesMetric::Starts, TimeSeriesMetric::Completions,
+                                  TimeSeriesMetric::Failures, TimeSeriesMetric::Duration,
+                                  TimeSeriesMetric::All}) {
+    if (text == to_string(metric)) {
+      out = metric;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool parse_time_series_bucket(std::string_view text, TimeSeriesQuery::Bucket& out) {
+  if (text == "minute") out = TimeSeriesQuery::Bucket::Minute;
+  else if (text == "hour") out = TimeSeriesQuery::Bucket::Hour;
+  else return false;
+  return true;
+}
+
+TimeSeries ManagementClient::get_time_series(TimeSeriesMetric metric,
+                                             const std::string& orchestration,
+                                             TimestampMs from_ms, TimestampMs to_ms,
+                                             TimeSeriesQuery::Bucket bucket) {
+  if (!orchestration.empty()) RuntimeClient::check_identifier(orchestration, "the orchestration name");
+  const std::int64_t width = bucket == TimeSeriesQuery::Bucket::Hour ? 3'600'000 : 60'000;
+  if (from_ms < 0 || to_ms <= from_ms || to_ms > std::numeric_limits<std::int64_t>::max() - width) {
+    throw ClientError(ClientError::Kind::InvalidInput,
+                      "the time-series window needs 0 <= from_ms < to_ms");
+  }
+  TimeSeries series;
+  series.metric = metric;
+  series.orchestration = orchestration;
+  series.bucket = bucket;
+  series.from_ms = (from_ms / width) * width;
+  series.to_ms = ((to_ms + width - 1) / width) * width;
+  const std::int64_t buckets = (series.to_ms - series.from_ms) / width;
+  if (buckets > static_cast<std::int64_t>(kMaxTimeSeriesBuckets)) {
+    throw ClientError(ClientError::Kind::InvalidInput,
+                      "the time-series window spans " + std::to_string(buckets) +
+                          " buckets; at most " + std::to_string(kMaxTimeSeriesBuckets));
+  }
+  access_.require(AccessOperation::Stats, {}, orchestration);
+  TimeSeriesQuery query;
+  query.bucket = bucket;
+  query.orchestration = orchestration;
+  query.from_ms = series.from_ms;
+  query.to_ms = series.to_ms;
+  std::vector<TimeSeriesPoint> stored = guarded([&] { return management_.get_time_series(query); });
+  series.points.reserve(static_cast<std::size_t>(buckets));
+  std::size_t next = 0;
+  for (std::int64_t start = series.from_ms; start < series.to_ms; start += width) {
+    if (next < stored.size() && stored[next].bucket_start_ms == start) {
+      series.points.push_back(stored[next++]);
+    } else {
+      TimeSeriesPoint empty;
+      empty.bucket_start_ms = start;
+      series.points.push_back(empty);
+    }
+  }
+  if (next != stored.size()) {
+    throw ClientError(ClientError::Kind::Provider,
+                      "the store returned time-series buckets outside the window or out of order");
+  }
+  return series;
+}
+
+MetricDeltaPage ManagementClient::watch_metrics(std::uint64_t cursor, std::size_t limit) {
+  if (limit == 0 || limit > 1000) {
+    throw ClientError(ClientError::Kind::InvalidInput, "limit must be 1 to 1000");
+  }
+  access_.require(AccessOperation::Stats);
+  MetricDeltaPage page;
+  page.next_cursor = cursor;
+  // Most changes (custom status, continue-as-new) are not metric deltas: read
+  // the feed a bounded number of pages further to fill the page.
+  for (int round = 0; round < 16 && page.deltas.size() < limit; ++round) {
+    ChangePage changes = guarded([&] { return management_.changes_since(page.next_cursor, 1000); });
+    if (changes.changes.empty()) break;
+    for (const InstanceChange& change : changes.changes) {
+      if (page.deltas.size() == limit) break;
+      page.next_cursor = change.seq;
+      if (!change.created && !change.finished_duration_ms) continue;
+      MetricDelta delta;
+      delta.seq = change.seq;
+      if (change.created) delta.started_at_ms = change.instance_created_at_ms;
+      delta.orchestration = change.orchestration_name;
+      delta.instance = change.instance;
+      delta.starts = change.created ? 1 : 0;
+      if (change.finished_duration_ms) {
+        (change.state == RuntimeState::Completed ? delta.completions : delta.failures) = 1;
+        delta.duration_ms = change.finished_duration_ms;
+        delta.finished_at_ms = change.instance_created_at_ms + *change.finished_duration_ms;
+      }
+      page.deltas.push_back(std::move(delta));
+    }
+  }
+  return page;
 }
 
 std::vector<ActivityStats> ManagementClient::get_activity_stats(const std::string& name) {

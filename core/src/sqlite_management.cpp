@@ -444,7 +444,8 @@ ChangePage SqliteProvider::changes_since(std::uint64_t cursor, std::size_t limit
                         "limit must be 1 to " + std::to_string(kMaxPageSize));
   }
   Statement rows = db_->prepare(
-      "SELECT seq, instance_id, status, execution_id, custom_status_version, changed_at "
+      "SELECT seq, instance_id, status, execution_id, custom_status_version, changed_at, "
+      "  created, orchestration_name, instance_created_at, finished_duration_ms "
       "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2");
   rows.bind(1, static_cast<std::int64_t>(cursor)).bind(2, static_cast<std::int64_t>(limit));
   ChangePage page;
@@ -459,6 +460,10 @@ ChangePage SqliteProvider::changes_since(std::uint64_t cursor, std::size_t limit
     change.execution_id = static_cast<ExecutionId>(rows.integer(3));
     change.custom_status_version = static_cast<std::uint64_t>(rows.integer(4));
     change.changed_at_ms = rows.integer(5);
+    change.created = rows.integer(6) != 0;
+    change.orchestration_name = rows.text(7);
+    if (!rows.is_null(8)) change.instance_created_at_ms = rows.integer(8);
+    if (!rows.is_null(9)) change.finished_duration_ms = rows.integer(9);
     page.next_cursor = change.seq;
     page.changes.push_back(std::move(change));
   }
@@ -726,9 +731,24 @@ void SqliteProvider::import_instance(const InstanceExport& data) {
       .bind(12, info.created_at_ms)
       .bind(13, info.updated_at_ms)
       .run();
+  // An imported instance counts where it happened: a start at its creation and,
+  // when finished, a completion or failure at its last update.
+  sqlite::MetricDelta started;
+  started.starts = 1;
+  sqlite::record_metrics(*db_, info.orchestration_name, info.created_at_ms, started);
+  sqlite::MetricDelta finished;
+  if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
+    (info.state == RuntimeState::Completed ? finished.completions : finished.failures) = 1;
+    finished.duration_ms = info.updated_at_ms - info.created_at_ms;
+    sqlite::record_metrics(*db_, info.orchestration_name, info.updated_at_ms, finished);
+  }
+  sqlite::MetricDelta both = finished;
+  both.starts = 1;
+  both.created_at = info.created_at_ms;
   sqlite::record_change(*db_, info.instance, std::string(to_string(info.state)),
                         static_cast<std::int64_t>(info.current_execution_id),
-                        static_cast<std::int64_t>(info.custom_status_version), clock_.now_ms());
+                        static_cast<std::int64_t>(info.custom_status_version), clock_.now_ms(),
+                        both, info.orchestration_name);
   for (const auto& execution : data.executions) {
     const ExecutionInfo& e = execution.info;
     std::string status = e.continued_as_new ? std::string("ContinuedAsNew")
@@ -760,6 +780,57 @@ void SqliteProvider::import_instance(const InstanceExport& data) {
     }
   }
   transaction.commit();
+}
+
+std::vector<TimeSeriesPoint> SqliteProvider::get_time_series(const TimeSeriesQuery& query) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_time_series");
+  const std::int64_t width = query.bucket == TimeSeriesQuery::Bucket::Hour ? 3'600'000 : 60'000;
+  if (query.from_ms < 0 || query.to_ms <= query.from_ms) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "the window needs 0 <= from < to");
+  }
+  if (query.orchestration.size() > limits::kMaxNameBytes) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "orchestration name longer than " + std::to_string(limits::kMaxNameBytes) +
+                            " bytes");
+  }
+  const std::int64_t from = (query.from_ms / width) * width;
+  const std::int64_t to = ((query.to_ms + width - 1) / width) * width;
+  if ((to - from) / width > static_cast<std::int64_t>(kMaxTimeSeriesBuckets)) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "the window spans more than " + std::to_string(kMaxTimeSeriesBuckets) +
+                            " buckets");
+  }
+  // Hour buckets sum the rolled-up hour rows and the minutes not yet rolled up.
+  std::string sql =
+      "SELECT (bucket_start / ?3) * ?3 AS b, SUM(starts), SUM(completions), SUM(failures), "
+      "  SUM(duration_sum_ms), SUM(duration_count), SUM(d0), SUM(d1), SUM(d2), SUM(d3), "
+      "  SUM(d4), SUM(d5), SUM(d6), SUM(d7) "
+      "FROM metric_buckets WHERE bucket_start >= ?1 AND bucket_start < ?2 ";
+  // Spelled out so the primary key (resolution, bucket_start, ...) serves the range.
+  sql += query.bucket == TimeSeriesQuery::Bucket::Minute ? "AND resolution = 'minute' "
+                                                          : "AND resolution IN ('hour', 'minute') ";
+  if (!query.orchestration.empty()) sql += "AND orchestration_name = ?4 ";
+  sql += "GROUP BY b ORDER BY b";
+  Statement rows = db_->prepare_once(sql);
+  rows.bind(1, from).bind(2, to).bind(3, width);
+  if (!query.orchestration.empty()) rows.bind(4, query.orchestration);
+  std::vector<TimeSeriesPoint> points;
+  while (rows.step()) {
+    TimeSeriesPoint point;
+    point.bucket_start_ms = rows.integer(0);
+    point.starts = static_cast<std::uint64_t>(rows.integer(1));
+    point.completions = static_cast<std::uint64_t>(rows.integer(2));
+    point.failures = static_cast<std::uint64_t>(rows.integer(3));
+    point.duration_sum_ms = rows.integer(4);
+    point.duration_count = static_cast<std::uint64_t>(rows.integer(5));
+    for (std::size_t i = 0; i < kDurationBuckets; ++i) {
+      point.duration_histogram[i] = static_cast<std::uint64_t>(rows.integer(static_cast<int>(6 + i)));
+    }
+    points.push_back(point);
+  }
+  return points;
 }
 
 std::optional<CustomStatus> SqliteProvider::get_custom_status(

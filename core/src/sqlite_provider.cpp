@@ -39,15 +39,75 @@ void check_delay(std::int64_t ms, const char* what, const std::string& operation
 
 void record_change(Connection& db, const std::string& instance, const std::string& status,
                    std::int64_t execution_id, std::int64_t custom_status_version,
-                   std::int64_t now) {
-  db.prepare(
+                   std::int64_t now, const MetricDelta& delta, const std::string& orchestration) {
+  Statement insert = db.prepare(
         "INSERT INTO changes (instance_id, status, execution_id, custom_status_version, "
-        "  changed_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+        "  changed_at, created, orchestration_name, instance_created_at, finished_duration_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  insert
       .bind(1, instance)
       .bind(2, status)
       .bind(3, execution_id)
       .bind(4, custom_status_version)
       .bind(5, now)
+      .bind(6, delta.starts ? 1 : 0)
+      .bind(7, orchestration);
+  if (delta.starts || delta.duration_ms) insert.bind(8, delta.created_at);
+  if (delta.duration_ms) insert.bind(9, *delta.duration_ms);
+  insert.run();
+}
+
+void record_metrics(Connection& db, const std::string& orchestration, TimestampMs at,
+                    const MetricDelta& delta) {
+  std::int64_t histogram[kDurationBuckets] = {};
+  if (delta.duration_ms) {
+    std::size_t bucket = 0;
+    while (bucket < kDurationBuckets - 1 && *delta.duration_ms > kDurationBucketBoundsMs[bucket]) ++bucket;
+    histogram[bucket] = 1;
+  }
+  Statement upsert = db.prepare(
+      "INSERT INTO metric_buckets (resolution, bucket_start, orchestration_name, starts, "
+      "  completions, failures, duration_sum_ms, duration_count, d0, d1, d2, d3, d4, d5, d6, d7) "
+      "VALUES ('minute', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+      "ON CONFLICT (resolution, bucket_start, orchestration_name) DO UPDATE SET "
+      "  starts = starts + excluded.starts, completions = completions + excluded.completions, "
+      "  failures = failures + excluded.failures, "
+      "  duration_sum_ms = duration_sum_ms + excluded.duration_sum_ms, "
+      "  duration_count = duration_count + excluded.duration_count, "
+      "  d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, "
+      "  d3 = d3 + excluded.d3, d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, "
+      "  d6 = d6 + excluded.d6, d7 = d7 + excluded.d7");
+  upsert.bind(1, (at / 60'000) * 60'000)
+      .bind(2, orchestration)
+      .bind(3, delta.starts)
+      .bind(4, delta.completions)
+      .bind(5, delta.failures)
+      .bind(6, delta.duration_ms.value_or(0))
+      .bind(7, delta.duration_ms ? 1 : 0);
+  for (std::size_t i = 0; i < kDurationBuckets; ++i) upsert.bind(static_cast<int>(8 + i), histogram[i]);
+  upsert.run();
+}
+
+void roll_up_minutes(Connection& db, TimestampMs before) {
+  db.prepare(
+        "INSERT INTO metric_buckets (resolution, bucket_start, orchestration_name, starts, "
+        "  completions, failures, duration_sum_ms, duration_count, d0, d1, d2, d3, d4, d5, d6, d7) "
+        "SELECT 'hour', (bucket_start / 3600000) * 3600000, orchestration_name, SUM(starts), "
+        "  SUM(completions), SUM(failures), SUM(duration_sum_ms), SUM(duration_count), SUM(d0), "
+        "  SUM(d1), SUM(d2), SUM(d3), SUM(d4), SUM(d5), SUM(d6), SUM(d7) "
+        "FROM metric_buckets WHERE resolution = 'minute' AND bucket_start < ?1 GROUP BY 2, 3 "
+        "ON CONFLICT (resolution, bucket_start, orchestration_name) DO UPDATE SET "
+        "  starts = starts + excluded.starts, completions = completions + excluded.completions, "
+        "  failures = failures + excluded.failures, "
+        "  duration_sum_ms = duration_sum_ms + excluded.duration_sum_ms, "
+        "  duration_count = duration_count + excluded.duration_count, "
+        "  d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, "
+        "  d3 = d3 + excluded.d3, d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, "
+        "  d6 = d6 + excluded.d6, d7 = d7 + excluded.d7")
+      .bind(1, before)
+      .run();
+  db.prepare("DELETE FROM metric_buckets WHERE resolution = 'minute' AND bucket_start < ?1")
+      .bind(1, before)
       .run();
 }
 
@@ -103,6 +163,7 @@ SqliteProvider::SqliteProvider(const std::string& path, Clock& clock, IdSource& 
                                SqliteOptions options)
     : db_(std::make_unique<sqlite::Connection>(path, options.busy_timeout_ms, options.vfs)),
       path_(path),
+      minute_retention_ms_(std::max<std::int64_t>(options.minute_retention_ms, 60'000)),
       clock_(clock),
       ids_(ids) {
   db_->set_clock(&clock_);
@@ -337,6 +398,7 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
   Transaction transaction(*db_);
 
   std::string instance;
+  TimestampMs rolled_up_minute = 0;
   {
     Statement held = db_->prepare(
         "SELECT instance_id FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2");
@@ -350,14 +412,16 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
   ExecutionId current = 0;
   bool exists = false;
   std::string previous_status;
+  TimestampMs created_at = now;
   {
     Statement row = db_->prepare(
-        "SELECT current_execution_id, status FROM instances WHERE instance_id = ?1");
+        "SELECT current_execution_id, status, created_at FROM instances WHERE instance_id = ?1");
     row.bind(1, instance);
     if (row.step()) {
       exists = true;
       current = static_cast<ExecutionId>(row.integer(0));
       previous_status = row.text(1);
+      created_at = row.integer(2);
     }
   }
   if (ack.execution_id == 0 || ack.execution_id < current) {
@@ -382,6 +446,11 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
     // Instance status: a continued-as-new instance is still running.
     std::string instance_status =
         meta.continued_as_new ? std::string("Running") : std::string(to_string(meta.state));
+    // A message that changes nothing (say, an event for a finished instance)
+    // leaves updated_at alone: for a finished instance it stays its finish time.
+    const bool changes_instance = !exists || instance_status != previous_status ||
+                                  ack.execution_id != current || meta.custom_status_changed ||
+                                  !ack.history_delta.empty();
     db_->prepare(
           "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
           "  current_execution_id, status, output, error_json, custom_status, "
@@ -395,7 +464,7 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
           "  error_json = excluded.error_json, "
           "  custom_status = CASE WHEN ?13 THEN excluded.custom_status ELSE custom_status END, "
           "  custom_status_version = custom_status_version + ?13, "
-          "  updated_at = excluded.updated_at")
+          "  updated_at = CASE WHEN ?14 THEN excluded.updated_at ELSE updated_at END")
         .bind(1, instance)
         .bind(2, meta.orchestration_name)
         .bind(3, meta.orchestration_version)
@@ -411,7 +480,18 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
         .bind(11, static_cast<std::int64_t>(meta.parent_id))
         .bind(12, now)
         .bind(13, meta.custom_status_changed ? 1 : 0)
+        .bind(14, changes_instance ? 1 : 0)
         .run();
+    // The time series, in this same transaction: a start when the instance is
+    // created, a completion or failure when it finishes.
+    sqlite::MetricDelta delta;
+    delta.starts = exists ? 0 : 1;
+    delta.created_at = created_at;
+    const bool was_finished = previous_status == "Completed" || previous_status == "Failed";
+    if (!was_finished && (instance_status == "Completed" || instance_status == "Failed")) {
+      (instance_status == "Completed" ? delta.completions : delta.failures) = 1;
+      delta.duration_ms = now - created_at;
+    }
     if (!exists || instance_status != previous_status || ack.execution_id != current ||
         meta.custom_status_changed) {
       Statement version = db_->prepare(
@@ -419,7 +499,16 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
       version.bind(1, instance);
       std::int64_t custom_version = version.step() ? version.integer(0) : 0;
       sqlite::record_change(*db_, instance, instance_status,
-                            static_cast<std::int64_t>(ack.execution_id), custom_version, now);
+                            static_cast<std::int64_t>(ack.execution_id), custom_version, now,
+                            delta, meta.orchestration_name);
+    }
+    if (delta.starts || delta.completions || delta.failures) {
+      sqlite::record_metrics(*db_, meta.orchestration_name, now, delta);
+    }
+    const TimestampMs minute = (now / 60'000) * 60'000;
+    if (minute > last_rollup_minute_) {
+      sqlite::roll_up_minutes(*db_, minute - minute_retention_ms_);
+      rolled_up_minute = minute;  // remembered once the transaction commits
     }
 
     const bool terminal = meta.state != RuntimeState::Running || meta.continued_as_new;
@@ -522,6 +611,7 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
   db_->prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).run();
   db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).run();
   transaction.commit();
+  if (rolled_up_minute) last_rollup_minute_ = rolled_up_minute;
 }
 
 void SqliteProvider::abandon_orchestration_item(const std::string& lock_token,

@@ -133,7 +133,53 @@ constexpr const char* kMigration4 = R"sql(
 CREATE INDEX instances_by_version ON instances (orchestration_version, created_at DESC, instance_id);
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4};
+// Version 5: time series per orchestration in minute and hour buckets, written by
+// the acks that change status; the change feed learns creations and names.
+// Existing instances are counted in from the instances table.
+constexpr const char* kMigration5 = R"sql(
+CREATE TABLE metric_buckets (
+  resolution         TEXT NOT NULL,
+  bucket_start       INTEGER NOT NULL,
+  orchestration_name TEXT NOT NULL,
+  starts             INTEGER NOT NULL DEFAULT 0,
+  completions        INTEGER NOT NULL DEFAULT 0,
+  failures           INTEGER NOT NULL DEFAULT 0,
+  duration_sum_ms    INTEGER NOT NULL DEFAULT 0,
+  duration_count     INTEGER NOT NULL DEFAULT 0,
+  d0 INTEGER NOT NULL DEFAULT 0, d1 INTEGER NOT NULL DEFAULT 0, d2 INTEGER NOT NULL DEFAULT 0,
+  d3 INTEGER NOT NULL DEFAULT 0, d4 INTEGER NOT NULL DEFAULT 0, d5 INTEGER NOT NULL DEFAULT 0,
+  d6 INTEGER NOT NULL DEFAULT 0, d7 INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (resolution, bucket_start, orchestration_name)
+) WITHOUT ROWID;
+ALTER TABLE changes ADD COLUMN created INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE changes ADD COLUMN orchestration_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE changes ADD COLUMN instance_created_at INTEGER;
+ALTER TABLE changes ADD COLUMN finished_duration_ms INTEGER;
+INSERT INTO metric_buckets (resolution, bucket_start, orchestration_name, starts)
+  SELECT 'minute', (created_at / 60000) * 60000, orchestration_name, COUNT(*)
+  FROM instances WHERE 1 GROUP BY 2, 3;
+INSERT INTO metric_buckets (resolution, bucket_start, orchestration_name, completions, failures,
+                            duration_sum_ms, duration_count, d0, d1, d2, d3, d4, d5, d6, d7)
+  SELECT 'minute', (updated_at / 60000) * 60000, orchestration_name,
+         SUM(status = 'Completed'), SUM(status = 'Failed'), SUM(updated_at - created_at), COUNT(*),
+         SUM(updated_at - created_at <= 10), SUM(updated_at - created_at > 10 AND updated_at - created_at <= 100),
+         SUM(updated_at - created_at > 100 AND updated_at - created_at <= 1000),
+         SUM(updated_at - created_at > 1000 AND updated_at - created_at <= 10000),
+         SUM(updated_at - created_at > 10000 AND updated_at - created_at <= 60000),
+         SUM(updated_at - created_at > 60000 AND updated_at - created_at <= 600000),
+         SUM(updated_at - created_at > 600000 AND updated_at - created_at <= 3600000),
+         SUM(updated_at - created_at > 3600000)
+  FROM instances WHERE status IN ('Completed', 'Failed') GROUP BY 2, 3
+  ON CONFLICT (resolution, bucket_start, orchestration_name) DO UPDATE SET
+    completions = completions + excluded.completions, failures = failures + excluded.failures,
+    duration_sum_ms = duration_sum_ms + excluded.duration_sum_ms,
+    duration_count = duration_count + excluded.duration_count,
+    d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, d3 = d3 + excluded.d3,
+    d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, d6 = d6 + excluded.d6, d7 = d7 + excluded.d7;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
+                                       kMigration5};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

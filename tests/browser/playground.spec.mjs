@@ -227,3 +227,48 @@ test('run a simulation seed: faults, verdict, reproduce command, and the seed in
   await page.goto('/#seed=77');
   await expect(page.getByTestId('sim-hash')).toHaveText(hash, { timeout: 30_000 });
 });
+
+test('metrics: the chart and totals follow the store, the live feed shows each delta, CSV downloads', async ({ page }) => {
+  await page.locator('#auto-run').uncheck();
+  await start(page, 'HelloWorld', 'Ada', 'm-ok-1');
+  await start(page, 'HelloWorld', 'Bo', 'm-ok-2');
+  await start(page, 'Fails', 'boom', 'm-bad-1');
+  const totals = page.getByTestId('metrics-totals');
+  await expect(totals).toContainText('starts 3 · completions 2 · failures 1');
+  await expect(page.getByTestId('metrics-chart').locator('rect')).toHaveCount(60);
+  const feed = page.getByTestId('metrics-feed');
+  // HelloWorld 2.0.0 finishes in its first turn (one delta); Fails waits for its activity (two).
+  await expect(feed.locator('li')).toHaveCount(4);
+  await expect(feed).toContainText('Fails m-bad-1 started');
+  await expect(feed).toContainText('Fails m-bad-1 failed after');
+  await expect(feed).toContainText('HelloWorld m-ok-2 started and completed in 0 ms');
+
+  await page.getByTestId('metrics-name').selectOption('Fails');
+  await page.getByTestId('metrics-metric').selectOption('failures');
+  await expect(totals).toContainText('starts 1 · completions 0 · failures 1');
+  await page.getByTestId('metrics-bucket').selectOption('hour');
+  await expect(page.getByTestId('metrics-chart').locator('rect')).toHaveCount(24);
+  await page.getByTestId('metrics-metric').selectOption('duration');
+  await expect(totals).toContainText('finished 1, average');
+
+  // An hour later the last-60-minutes chart is empty; the hour view keeps them.
+  await page.getByTestId('advance-hour').click();
+  await page.getByTestId('metrics-name').selectOption('');
+  await page.getByTestId('metrics-metric').selectOption('starts');
+  await expect(totals).toContainText('starts 3 ·');
+  await page.getByTestId('metrics-bucket').selectOption('minute');
+  await expect(totals).toContainText('starts 0 ·');
+  await start(page, 'HelloWorld', 'Cy', 'm-ok-3');
+  await expect(totals).toContainText('starts 1 · completions 1 · failures 0');
+  await expect(feed.locator('li')).toHaveCount(5);
+  await expect(feed.locator('li').first()).toContainText('m-ok-3 started and completed');
+
+  await page.getByTestId('metrics-bucket').selectOption('hour');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('metrics-csv').click()]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  const rows = csv.trim().split('\r\n');
+  expect(rows[0]).toBe('bucket_start_ms,starts,completions,failures,duration_count,duration_sum_ms,duration_avg_ms');
+  expect(rows.length).toBe(25);
+  expect(rows.slice(1).reduce((n, row) => n + Number(row.split(',')[1]), 0)).toBe(4);
+  await shot(page, 'metrics');
+});

@@ -138,6 +138,54 @@ test('management: listing with filters and paging, counts, details, executions',
   runtime.close();
 });
 
+test('time series match the instances and watchMetrics follows them live', () => {
+  const { runtime, client, management } = fresh();
+  for (let i = 0; i < 4; i++) {
+    client.startOrchestration(`ok${i}`, 'HelloWorld', `n${i}`);
+    client.startOrchestration(`bad${i}`, 'Fails', 'boom');
+    runtime.runUntilIdle();
+    runtime.advanceTime(45_000); // spread over several minutes
+  }
+  const series = management.getTimeSeries();
+  assert.equal(series.bucket, 'minute');
+  assert.equal(series.points.length, 60);
+  const sum = (points, key) => points.reduce((n, p) => n + (p[key] ?? 0), 0);
+  assert.equal(sum(series.points, 'starts'), 8);
+  assert.equal(sum(series.points, 'completions'), 4);
+  assert.equal(sum(series.points, 'failures'), 4);
+  // Each minute agrees with the instances table over the same window.
+  for (const point of series.points) {
+    const window = { createdFromMs: point.bucket_start_ms, createdToMs: point.bucket_start_ms + 60_000 };
+    assert.equal(point.starts, management.countInstances(window));
+  }
+  assert.ok(series.points.filter((p) => p.starts > 0).length >= 3);
+  const fails = management.getTimeSeries({ metric: 'failures', orchestration: 'Fails', bucket: 'hour' });
+  assert.equal(sum(fails.points, 'failures'), 4);
+  assert.equal(fails.points[0].starts, undefined); // only the asked metric
+  const durations = management.getTimeSeries({ metric: 'duration' });
+  assert.equal(sum(durations.points, 'duration_count'), 8);
+  assert.equal(durations.histogram_bounds_ms.length + 1, durations.points[0].duration_histogram.length);
+
+  let feed = management.watchMetrics(0, 1000);
+  assert.equal(sum(feed.deltas, 'starts'), 8);
+  assert.equal(sum(feed.deltas, 'failures'), 4);
+  const cursor = feed.next_cursor;
+  assert.equal(management.watchMetrics(cursor).deltas.length, 0);
+  client.startOrchestration('late', 'HelloWorld', 'Bo');
+  runtime.runUntilIdle();
+  feed = management.watchMetrics(cursor);
+  // HelloWorld 2.0.0 finishes in its first turn: one delta, a start and a completion.
+  assert.deepEqual(feed.deltas.map((d) => [d.instance, d.starts, d.completions, d.duration_ms]), [['late', 1, 1, 0]]);
+  client.startOrchestration('late-chain', 'Chain', '{"steps":2,"value":1}');
+  runtime.runUntilIdle();
+  feed = management.watchMetrics(feed.next_cursor);
+  assert.deepEqual(feed.deltas.map((d) => [d.instance, d.starts, d.completions]), [['late-chain', 1, 0], ['late-chain', 0, 1]]);
+  assert.throws(() => management.getTimeSeries({ metric: 'latency' }), /metric must be/);
+  assert.throws(() => management.getTimeSeries({ fromMs: 10, toMs: 5 }), /from_ms < to_ms/);
+  assert.throws(() => management.countInstances({ createdFrom: 1 }), /filter.createdFrom is not a filter field/);
+  runtime.close();
+});
+
 test('a database saved as bytes reopens with everything in it', () => {
   const { runtime, client } = fresh();
   client.startOrchestration('keep', 'HelloWorld', 'Bo');

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -30,5 +31,15 @@ Json activity_stats(const std::vector<ActivityStats>& stats);
 Json health(const SystemHealth& health);
 Json history(const History& history);  // the codec's event objects
 Json diagnostics(const ProviderDiagnostics& diagnostics);
+// Only the asked metric's fields per point ("all": every field); durations add
+// count, sum, average and the histogram over histogram_bounds_ms (last: over).
+Json time_series(const TimeSeries& series);
+// The same points flattened for CSV: one column per field, one per histogram bucket.
+struct TimeSeriesTable {
+  std::vector<std::string> columns;
+  Json rows;
+};
+TimeSeriesTable time_series_table(const TimeSeries& series);
+Json metric_deltas(const MetricDeltaPage& page);  // {"deltas":[...],"next_cursor":n}
 
 }  // namespace duroxide::json_views

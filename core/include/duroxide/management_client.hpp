@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "duroxide/history_state.hpp"
@@ -78,6 +79,43 @@ struct SystemHealth {
   int score = 100;
 };
 
+// Time series for capacity planning (see TimeSeriesQuery for what counts).
+enum class TimeSeriesMetric { Starts, Completions, Failures, Duration, All };
+std::string_view to_string(TimeSeriesMetric metric);
+bool parse_time_series_metric(std::string_view text, TimeSeriesMetric& out);
+bool parse_time_series_bucket(std::string_view text, TimeSeriesQuery::Bucket& out);  // minute|hour
+
+struct TimeSeries {
+  TimeSeriesMetric metric = TimeSeriesMetric::All;
+  std::string orchestration;  // empty: all orchestrations summed
+  TimeSeriesQuery::Bucket bucket = TimeSeriesQuery::Bucket::Minute;
+  TimestampMs from_ms = 0;    // the window, widened to whole buckets
+  TimestampMs to_ms = 0;
+  // One point per bucket of the window, oldest first; zeros where nothing
+  // happened. All fields are filled; `metric` says which one the caller asked for.
+  std::vector<TimeSeriesPoint> points;
+};
+
+// One change of the change feed seen as a time-series delta: what a dashboard
+// adds to follow the series live — the start to the bucket holding
+// started_at_ms, the completion or failure to the one holding finished_at_ms.
+struct MetricDelta {
+  std::uint64_t seq = 0;  // the change feed position
+  TimestampMs started_at_ms = 0;   // with a start
+  TimestampMs finished_at_ms = 0;  // with a completion or failure
+  std::string orchestration;
+  std::string instance;
+  std::uint64_t starts = 0;
+  std::uint64_t completions = 0;
+  std::uint64_t failures = 0;
+  std::optional<std::int64_t> duration_ms;  // with a completion or failure
+};
+
+struct MetricDeltaPage {
+  std::vector<MetricDelta> deltas;
+  std::uint64_t next_cursor = 0;  // pass back to continue; equal to the input when nothing is new
+};
+
 class ManagementClient {
  public:
   static constexpr std::size_t kPreviewBytes = 200;
@@ -126,6 +164,19 @@ class ManagementClient {
 
   // What changed after `cursor` (0: from the beginning), oldest first.
   ChangePage changes_since(std::uint64_t cursor, std::size_t limit = 100);
+
+  // The buckets of [from_ms, to_ms) (widened to whole buckets), at most
+  // kMaxTimeSeriesBuckets. Minute buckets exist only for the retention window
+  // (SqliteOptions::minute_retention_ms); hour buckets always. Deleting or
+  // purging instances does not change what already happened.
+  TimeSeries get_time_series(TimeSeriesMetric metric, const std::string& orchestration,
+                             TimestampMs from_ms, TimestampMs to_ms,
+                             TimeSeriesQuery::Bucket bucket = TimeSeriesQuery::Bucket::Minute);
+  // Time-series deltas recorded after `cursor` (a change-feed position; 0: from
+  // the beginning), oldest first, at most `limit`. Written in the same
+  // transactions as the buckets, so deltas added to a series read at cursor c
+  // give the series read later: nothing is counted twice or missed.
+  MetricDeltaPage watch_metrics(std::uint64_t cursor, std::size_t limit = 100);
 
   // One JSON document: the instance, every execution and its full history — the
   // format import_instance (and the playground's replayer) read.

@@ -174,6 +174,39 @@ struct InstanceChange {
   ExecutionId execution_id = 0;
   std::uint64_t custom_status_version = 0;
   TimestampMs changed_at_ms = 0;
+  // What the change means for the time series (schema 5 on; false/empty before):
+  bool created = false;                              // it created the instance (a start)
+  std::optional<std::int64_t> finished_duration_ms;  // it finished it (Completed or Failed)
+  // When either is set: the start counts at this time, the finish at this + duration
+  // (an ack: both at changed_at_ms; an import: where they originally happened).
+  TimestampMs instance_created_at_ms = 0;
+  std::string orchestration_name;                  // empty for deletions
+};
+
+// Time series for capacity planning, per orchestration, kept by the store in
+// the same transactions that change instance status: an instance counts as a
+// start when it is created and as a completion or failure when it finishes
+// (continue-as-new is neither), with its duration (finish - creation).
+// Buckets: minute, rolled up into hours after a retention window.
+inline constexpr std::int64_t kDurationBucketBoundsMs[] = {10, 100, 1'000, 10'000, 60'000, 600'000, 3'600'000};
+inline constexpr std::size_t kDurationBuckets = 8;  // the bounds above, then "over an hour"
+
+struct TimeSeriesQuery {
+  enum class Bucket { Minute, Hour };
+  Bucket bucket = Bucket::Minute;
+  std::string orchestration;  // empty: all orchestrations summed
+  TimestampMs from_ms = 0;    // inclusive, rounded down to the bucket
+  TimestampMs to_ms = 0;      // exclusive
+};
+
+struct TimeSeriesPoint {
+  TimestampMs bucket_start_ms = 0;
+  std::uint64_t starts = 0;
+  std::uint64_t completions = 0;
+  std::uint64_t failures = 0;
+  std::int64_t duration_sum_ms = 0;
+  std::uint64_t duration_count = 0;
+  std::uint64_t duration_histogram[kDurationBuckets] = {};
 };
 
 struct ChangePage {
@@ -185,6 +218,8 @@ struct CustomStatus {
   std::optional<std::string> status;  // nullopt: cleared or never set
   std::uint64_t version = 0;
 };
+
+inline constexpr std::size_t kMaxTimeSeriesBuckets = 20'000;
 
 // The store's own health, for operators: what it is, how big, how busy, and
 // whether it answers. Sizes come from the store itself (pages), not the file system.
@@ -233,6 +268,9 @@ class ManagementProvider {
   virtual DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) = 0;
   virtual QueueDepths get_queue_depths() = 0;
   virtual ProviderDiagnostics get_provider_diagnostics() = 0;
+  // Buckets in [from, to) that have data, oldest first. Minute queries see only
+  // minutes not yet rolled up; hour queries see both. At most kMaxTimeSeriesBuckets.
+  virtual std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) = 0;
 
   virtual DeleteResult delete_instance(const std::string& instance, bool force) = 0;
   virtual DeleteResult delete_instances(const BulkDeleteRequest& request) = 0;

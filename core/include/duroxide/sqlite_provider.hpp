@@ -36,11 +36,14 @@ struct SqliteOptions {
   // The name of a registered SQLite VFS to open the file through; empty: the
   // default. The seam the simulator uses for an in-memory, fault-injecting disk.
   std::string vfs;
+  // Minute buckets of the time series older than this roll up into hour buckets
+  // (done by the first ack of each new minute, in its transaction).
+  std::int64_t minute_retention_ms = 24LL * 3600 * 1000;
 };
 
 class SqliteProvider final : public Provider, public ManagementProvider {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   // path ":memory:" for an in-memory database. Throws ProviderError.
   SqliteProvider(const std::string& path, Clock& clock, IdSource& ids, SqliteOptions options = {});
@@ -90,6 +93,7 @@ class SqliteProvider final : public Provider, public ManagementProvider {
   std::vector<ActivityStats> get_activity_stats(const std::string& name) override;
   ChangePage changes_since(std::uint64_t cursor, std::size_t limit) override;
   QueueDepths get_queue_depths() override;
+  std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) override;
   ProviderDiagnostics get_provider_diagnostics() override;
   DeleteResult delete_instance(const std::string& instance, bool force) override;
   DeleteResult delete_instances(const BulkDeleteRequest& request) override;
@@ -111,6 +115,8 @@ class SqliteProvider final : public Provider, public ManagementProvider {
   std::string path_;
   TimestampMs last_checkpoint_ms_ = 0;
   std::uint64_t checkpoints_ = 0;
+  std::int64_t minute_retention_ms_;
+  TimestampMs last_rollup_minute_ = 0;
   Clock& clock_;
   IdSource& ids_;
 };
