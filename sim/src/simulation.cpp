@@ -534,9 +534,18 @@ void World::final_checks() {
   // Every instance in the store, children included: well-formed, deterministic, finished.
   PageRequest page;
   page.limit = 500;
+  std::uint64_t instances = 0, completed = 0, failed = 0;
+  std::int64_t duration_sum = 0;
+  TimestampMs earliest = clock_.now_ms();
   while (true) {
     InstancePage listed = store_->list_instances(InstanceFilter{}, page);
     for (const InstanceInfo& info : listed.instances) {
+      ++instances;
+      earliest = std::min(earliest, info.created_at_ms);
+      if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
+        ++(info.state == RuntimeState::Completed ? completed : failed);
+        duration_sum += info.updated_at_ms - info.created_at_ms;
+      }
       if (!info.parent_instance.empty()) ++result_.sub_instances;
       if (info.state == RuntimeState::Running && !info.parent_instance.empty()) {
         violation("liveness", info.instance, "sub-orchestration still running after phase 2");
@@ -557,6 +566,29 @@ void World::final_checks() {
     if (listed.next_cursor.empty()) break;
     page.cursor = listed.next_cursor;
   }
+  // The time series are written by the same acks as the statuses: through crashes,
+  // rollbacks and duplicates they must still sum to exactly what the table holds.
+  TimeSeriesQuery query;
+  query.bucket = TimeSeriesQuery::Bucket::Hour;
+  query.from_ms = earliest;
+  query.to_ms = clock_.now_ms() + 1;
+  TimeSeriesPoint totals;
+  for (const TimeSeriesPoint& point : store_->get_time_series(query)) {
+    totals.starts += point.starts;
+    totals.completions += point.completions;
+    totals.failures += point.failures;
+    totals.duration_sum_ms += point.duration_sum_ms;
+  }
+  if (totals.starts != instances || totals.completions != completed || totals.failures != failed ||
+      totals.duration_sum_ms != duration_sum) {
+    violation("time-series", "",
+              "buckets count " + std::to_string(totals.starts) + " starts, " +
+                  std::to_string(totals.completions) + " completions, " + std::to_string(totals.failures) +
+                  " failures, " + std::to_string(totals.duration_sum_ms) + " ms; the instances table " +
+                  std::to_string(instances) + ", " + std::to_string(completed) + ", " + std::to_string(failed) +
+                  ", " + std::to_string(duration_sum) + " ms");
+  }
+
   const QueueDepths depths = store_->get_queue_depths();
   const std::uint64_t left = depths.orchestrator_visible + depths.orchestrator_delayed +
                              depths.orchestrator_locked + depths.worker_visible + depths.worker_locked +
