@@ -1,0 +1,123 @@
+// PostgresProvider: Provider and ManagementProvider over one PostgreSQL
+// connection, for several runtime processes (on several machines) sharing one
+// database. Native builds only (CMake option DUROXIDE_POSTGRES, libpq).
+//
+// Contract (beyond provider.hpp and management_provider.hpp):
+// - the same tables, indexes and semantics as SqliteProvider; the schema lives
+//   in its own PostgreSQL schema (`PostgresOptions::schema`) with its version in
+//   a one-row table; opening applies forward migrations in one transaction
+//   (serialised across processes by an advisory lock) and refuses a newer schema;
+// - no message is handed to two processes: a worker item is claimed with
+//   `FOR UPDATE SKIP LOCKED`, an instance by an upsert of its lock row that only
+//   succeeds when the lock is free or expired (a racing process waits for the
+//   winner's commit, then sees the lock and moves on); acks lock the lock row
+//   first, so an expired lock cannot be taken over in the middle of an ack;
+// - every ack is one transaction; a failed ack writes nothing;
+// - lock expiry and visibility use the injected Clock of each process (all
+//   processes must agree on time, e.g. SystemClock on NTP-synced machines);
+// - a lost connection surfaces as a Transient (retryable) ProviderError and the
+//   next call reconnects; calls are serialised by one mutex per provider.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "duroxide/environment.hpp"
+#include "duroxide/management_provider.hpp"
+#include "duroxide/provider.hpp"
+
+namespace duroxide {
+
+namespace pg {
+class Connection;
+}
+
+struct PostgresOptions {
+  // A PostgreSQL schema name ([a-z_][a-z0-9_]*, at most 63 bytes): several
+  // independent stores can share one database.
+  std::string schema = "duroxide";
+  std::int64_t minute_retention_ms = 24LL * 3600 * 1000;  // as SqliteOptions
+};
+
+// True when `location` names a PostgreSQL database ("postgresql://...",
+// "postgres://..." or a libpq "key=value" string containing "dbname=" or "host=").
+// Inline: hosts built without PostgreSQL call it to give a clear error.
+inline bool is_postgres_location(const std::string& location) {
+  if (location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0) return true;
+  return location.find('=') != std::string::npos &&
+         (location.find("dbname=") != std::string::npos || location.find("host=") != std::string::npos);
+}
+
+class PostgresProvider final : public Provider, public ManagementProvider {
+ public:
+  static constexpr int kSchemaVersion = 5;  // the same tables as SqliteProvider 5
+
+  // Throws ProviderError (Transient when the server is unreachable).
+  PostgresProvider(const std::string& conninfo, Clock& clock, IdSource& ids,
+                   PostgresOptions options = {});
+  ~PostgresProvider() override;
+  PostgresProvider(const PostgresProvider&) = delete;
+  PostgresProvider& operator=(const PostgresProvider&) = delete;
+
+  int schema_version();
+  // Drops the schema and everything in it (tests and `duroxide` reset tools).
+  void drop_schema();
+
+  // ---- Provider
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override;
+  void ack_orchestration_item(const std::string& lock_token, const OrchestrationAck& ack) override;
+  void abandon_orchestration_item(const std::string& lock_token, std::int64_t delay_ms,
+                                  bool ignore_attempt) override;
+  void renew_orchestration_item_lock(const std::string& lock_token,
+                                     std::int64_t extend_ms) override;
+  History read(const std::string& instance) override;
+  void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override;
+  void ack_work_item(const std::string& lock_token,
+                     const std::optional<WorkItem>& completion) override;
+  void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) override;
+  void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
+                         bool ignore_attempt) override;
+
+  // ---- ManagementProvider
+  InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) override;
+  std::uint64_t count_instances(const InstanceFilter& filter) override;
+  std::map<RuntimeState, std::uint64_t> count_by_status(const InstanceFilter& filter) override;
+  std::optional<InstanceInfo> get_instance_info(const std::string& instance) override;
+  std::vector<ExecutionInfo> list_executions(const std::string& instance) override;
+  std::optional<ExecutionInfo> get_execution_info(const std::string& instance,
+                                                  ExecutionId execution) override;
+  History read_execution(const std::string& instance, ExecutionId execution) override;
+  SystemMetrics get_system_metrics() override;
+  std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name) override;
+  DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) override;
+  std::vector<ActivityStats> get_activity_stats(const std::string& name) override;
+  ChangePage changes_since(std::uint64_t cursor, std::size_t limit) override;
+  QueueDepths get_queue_depths() override;
+  std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) override;
+  ProviderDiagnostics get_provider_diagnostics() override;
+  DeleteResult delete_instance(const std::string& instance, bool force) override;
+  DeleteResult delete_instances(const BulkDeleteRequest& request) override;
+  std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) override;
+  InstanceExport export_instance(const std::string& instance) override;
+  void import_instance(const InstanceExport& data) override;
+  std::optional<CustomStatus> get_custom_status(
+      const std::string& instance, std::optional<std::uint64_t> since_version) override;
+
+ private:
+  History read_history_locked(const std::string& instance, ExecutionId execution,
+                              std::string* corruption);
+  DeleteResult delete_tree_locked(const std::string& root);
+
+  std::mutex mutex_;
+  std::unique_ptr<pg::Connection> db_;
+  std::string conninfo_;
+  std::string schema_;
+  std::int64_t minute_retention_ms_;
+  TimestampMs last_rollup_minute_ = 0;
+  Clock& clock_;
+  IdSource& ids_;
+};
+
+}  // namespace duroxide

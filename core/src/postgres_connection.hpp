@@ -1,0 +1,144 @@
+// A thin RAII layer over one libpq connection, shaped like sqlite::Connection so
+// the two providers read alike: statements with bound parameters only (sent as
+// text, never spliced into SQL), transactions that roll back unless committed,
+// and every server or connection error turned into a typed ProviderError
+// naming the operation. Not a public header; native builds only.
+//
+// SQL is written with SQLite-style "?N" placeholders; prepare() rewrites them
+// to PostgreSQL's "$N" (outside quoted literals), so shared SQL stays shared.
+//
+// Errors: connection loss, serialization failures, deadlocks, lock and query
+// cancellations and "too many connections" are Transient (the caller retries;
+// the next call reconnects); unique violations are Conflict; the rest Permanent.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "duroxide/environment.hpp"
+#include "duroxide/provider.hpp"
+
+struct pg_conn;
+struct pg_result;
+
+namespace duroxide::pg {
+
+class Connection;
+
+// Executed lazily: bind parameters, then step() through rows or run().
+class Statement {
+ public:
+  Statement(Connection* connection, std::string sql);
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  Statement(Statement&& other) noexcept;
+  ~Statement();
+
+  // 1-based like SQLite; gaps are NULL.
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view value);
+  Statement& bind_null(int index);
+  Statement& bind_optional(int index, const std::optional<std::string>& value);
+
+  // Executes on the first call; true while a row is available.
+  bool step();
+  // Executes a statement; rows, if any, are ignored.
+  void run();
+  // Rows changed by run() (INSERT/UPDATE/DELETE).
+  std::int64_t changes() const { return changes_; }
+
+  // Of the current row. integer() also reads booleans as 0/1 and numerics (SUM, AVG) truncated.
+  std::int64_t integer(int column) const;
+  std::string text(int column) const;
+  std::optional<std::string> optional_text(int column) const;
+  bool is_null(int column) const;
+
+ private:
+  void execute();
+  Connection* connection_;
+  std::string sql_;
+  std::vector<std::optional<std::string>> params_;
+  pg_result* result_ = nullptr;
+  int row_ = -1;
+  int rows_ = 0;
+  bool executed_ = false;
+  std::int64_t changes_ = 0;
+};
+
+class Connection {
+ public:
+  // `conninfo`: a libpq connection string ("host=127.0.0.1 port=5432 dbname=x" or
+  // "postgresql://..."). Throws ProviderError (Transient when the server is unreachable).
+  explicit Connection(std::string conninfo);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  void set_operation(std::string operation) { operation_ = std::move(operation); }
+  const std::string& operation() const { return operation_; }
+  void set_clock(Clock* clock) { clock_ = clock; }
+
+  // Statements without parameters, possibly several (schema, BEGIN, COMMIT).
+  void exec(const std::string& sql);
+  Statement prepare(const std::string& sql);
+  // Rows changed by the last Statement::run() on this connection.
+  std::int64_t changes() const { return changes_; }
+
+  // Reconnects when the connection was lost (then re-runs the session setup);
+  // throws Transient when that fails or when a transaction was open.
+  void ensure_connected();
+  // SQL run now and after every reconnect (e.g. SET search_path): per-session state.
+  void set_session_setup(std::string sql);
+  bool connected() const;
+  std::string server_version() const;
+
+  // Remembers and throws (see the header comment for kinds).
+  [[noreturn]] void fail(const std::string& message, const char* sqlstate);
+  struct LastError {
+    std::string message;
+    std::int64_t at_ms = 0;
+  };
+  const std::optional<LastError>& last_error() const { return last_error_; }
+  std::uint64_t error_count() const { return error_count_; }
+  std::uint64_t reconnects() const { return reconnects_; }
+
+  pg_conn* handle() const { return conn_; }
+  void note_changes(std::int64_t changes) { changes_ = changes; }
+  bool in_transaction() const { return in_transaction_; }
+  void set_in_transaction(bool value) { in_transaction_ = value; }
+
+ private:
+  std::string conninfo_;
+  pg_conn* conn_ = nullptr;
+  Clock* clock_ = nullptr;
+  std::string operation_ = "connect";
+  std::optional<LastError> last_error_;
+  std::uint64_t error_count_ = 0;
+  std::uint64_t reconnects_ = 0;
+  std::int64_t changes_ = 0;
+  bool in_transaction_ = false;
+  std::string session_setup_;
+};
+
+// BEGIN on construction (READ COMMITTED); ROLLBACK on destruction unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Connection& connection);
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction();
+  void commit();
+
+ private:
+  Connection& connection_;
+  bool done_ = false;
+};
+
+// "?N" -> "$N" outside single-quoted literals (exposed for tests).
+std::string rewrite_placeholders(std::string_view sql);
+
+}  // namespace duroxide::pg

@@ -1,0 +1,882 @@
+// PostgresProvider: the cold path (listing, details, metrics, deletion), a port
+// of sqlite_management.cpp with the same validations, errors, limits, paging
+// cursors, orderings and results.
+//
+// Dialect contract:
+// - every value is a bound parameter; a parameter whose type PostgreSQL cannot
+//   infer from its context carries an explicit cast;
+// - text orderings and keyset comparisons on ids and names use COLLATE "C", so
+//   they are bytewise like SQLite's BINARY collation whatever the database's
+//   collation (the paging cursor stays valid across pages);
+// - an instance-id prefix matches exactly the ids that start with its bytes.
+#include <algorithm>
+#include <map>
+#include <variant>
+
+#include "duroxide/codec.hpp"
+#include "duroxide/limits.hpp"
+#include "duroxide/postgres_provider.hpp"
+#include "postgres_connection.hpp"
+#include "postgres_provider_internal.hpp"
+
+namespace duroxide {
+
+using pg::Statement;
+using pg::Transaction;
+
+namespace {
+
+constexpr std::size_t kMaxPageSize = 1000;
+
+// The execution count is a per-row primary-key range count, not a history read.
+constexpr const char* kInstanceColumns =
+    "instance_id, orchestration_name, orchestration_version, current_execution_id, status, "
+    "output, error_json, custom_status, custom_status_version, parent_instance_id, parent_id, "
+    "created_at, updated_at, "
+    "(SELECT COUNT(*) FROM executions e WHERE e.instance_id = instances.instance_id)";
+
+// Corrupted when the stored JSON does not decode; nullopt for NULL.
+std::optional<ErrorDetails> decode_error_column(const Statement& row, int column,
+                                                const std::string& operation) {
+  auto json = row.optional_text(column);
+  if (!json) return std::nullopt;
+  try {
+    return decode_error_details(*json);
+  } catch (const CodecError& error) {
+    throw ProviderError(ProviderErrorKind::Corrupted, operation,
+                        std::string("stored error details do not decode: ") + error.what());
+  }
+}
+
+// "ContinuedAsNew" reads as Completed; an unknown status is Corrupted.
+RuntimeState parse_state(const std::string& text, const std::string& operation) {
+  RuntimeState state{};
+  if (text == "ContinuedAsNew") return RuntimeState::Completed;
+  if (!parse_runtime_state(text, state)) {
+    throw ProviderError(ProviderErrorKind::Corrupted, operation, "unknown status \"" + text + "\"");
+  }
+  return state;
+}
+
+// A row selected with kInstanceColumns.
+InstanceInfo read_instance_row(const Statement& row, const std::string& operation) {
+  InstanceInfo info;
+  info.instance = row.text(0);
+  info.orchestration_name = row.text(1);
+  info.orchestration_version = row.text(2);
+  info.current_execution_id = static_cast<ExecutionId>(row.integer(3));
+  info.state = parse_state(row.text(4), operation);
+  info.output = row.optional_text(5).value_or("");
+  info.error = decode_error_column(row, 6, operation);
+  info.custom_status = row.optional_text(7);
+  info.custom_status_version = static_cast<std::uint64_t>(row.integer(8));
+  info.parent_instance = row.optional_text(9).value_or("");
+  info.parent_id = static_cast<EventId>(row.integer(10));
+  info.created_at_ms = row.integer(11);
+  info.updated_at_ms = row.integer(12);
+  info.execution_count = static_cast<std::uint64_t>(row.integer(13));
+  return info;
+}
+
+// A row of (instance_id, execution_id, status, output, error_json, started_at,
+// completed_at, event_count) from executions.
+ExecutionInfo read_execution_row(const Statement& row, const std::string& operation) {
+  ExecutionInfo info;
+  info.instance = row.text(0);
+  info.execution_id = static_cast<ExecutionId>(row.integer(1));
+  std::string status = row.text(2);
+  info.state = parse_state(status, operation);
+  info.continued_as_new = status == "ContinuedAsNew";
+  info.output = row.optional_text(3).value_or("");
+  info.error = decode_error_column(row, 4, operation);
+  info.started_at_ms = row.integer(5);
+  info.completed_at_ms = row.is_null(6) ? 0 : row.integer(6);
+  info.event_count = static_cast<std::uint64_t>(row.integer(7));
+  return info;
+}
+
+// WHERE clause and its bound values for a filter; placeholders are numbered
+// from 1 in the order of `values`, and every value is referenced by the SQL
+// (PostgreSQL rejects a parameter it cannot type).
+struct FilterSql {
+  std::string where;  // the WHERE clause; the whole statement once a query is built from it
+  std::vector<std::variant<std::string, std::int64_t>> values;  // bound in order as ?1, ?2, ...
+
+  void bind_all(Statement& statement) const {
+    int index = 1;
+    for (const auto& value : values) {
+      std::visit([&](const auto& v) { statement.bind(index++, v); }, value);
+    }
+  }
+};
+
+FilterSql filter_sql(const InstanceFilter& filter) {
+  FilterSql out;
+  std::vector<std::string> conditions;
+  auto placeholder = [&out](std::variant<std::string, std::int64_t> value) {
+    out.values.push_back(std::move(value));
+    return "?" + std::to_string(out.values.size());
+  };
+  auto range = [&](const char* column, TimestampMs from, TimestampMs to) {
+    if (from != 0) conditions.push_back(std::string(column) + " >= " + placeholder(from));
+    if (to != 0) conditions.push_back(std::string(column) + " < " + placeholder(to));
+  };
+  if (!filter.states.empty()) {
+    std::string in;
+    for (RuntimeState state : filter.states) {
+      in += (in.empty() ? "" : ", ") + placeholder(std::string(to_string(state)));
+    }
+    conditions.push_back("status IN (" + in + ")");
+  }
+  if (!filter.orchestration_name.empty()) {
+    conditions.push_back("orchestration_name = " + placeholder(filter.orchestration_name));
+  }
+  if (!filter.orchestration_version.empty()) {
+    conditions.push_back("orchestration_version = " + placeholder(filter.orchestration_version));
+  }
+  range("created_at", filter.created_from_ms, filter.created_to_ms);
+  range("updated_at", filter.updated_from_ms, filter.updated_to_ms);
+  if (!filter.instance_prefix.empty()) {
+    // Exactly the ids whose leading characters equal the prefix (no pattern
+    // characters to escape; text equality is bytewise under any deterministic collation).
+    std::string prefix = placeholder(filter.instance_prefix);
+    conditions.push_back("left(instance_id, length(" + prefix + "::text)) = " + prefix + "::text");
+  }
+  if (!filter.parent_instance.empty()) {
+    conditions.push_back("parent_instance_id = " + placeholder(filter.parent_instance));
+  }
+  if (filter.roots_only) conditions.push_back("parent_instance_id IS NULL");
+  for (std::size_t i = 0; i < conditions.size(); ++i) {
+    out.where += (i == 0 ? " WHERE " : " AND ") + conditions[i];
+  }
+  return out;
+}
+
+// The listing query for a filter and page: keyset paging on (created_at DESC,
+// instance_id bytewise), one row more than the page to know whether another
+// follows. The cursor is "created_at|instance_id" of the last row returned.
+FilterSql list_query(const InstanceFilter& filter, const PageRequest& page,
+                     const std::string& operation) {
+  if (page.limit == 0 || page.limit > kMaxPageSize) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        "page limit must be 1 to " + std::to_string(kMaxPageSize));
+  }
+  FilterSql sql = filter_sql(filter);
+  if (!page.cursor.empty()) {
+    auto bar = page.cursor.find('|');
+    bool valid = bar != std::string::npos && bar > 0 && bar < 19;
+    std::int64_t time = 0;
+    for (std::size_t i = 0; valid && i < bar; ++i) {
+      valid = page.cursor[i] >= '0' && page.cursor[i] <= '9';
+      time = time * 10 + (page.cursor[i] - '0');
+    }
+    if (!valid) throw ProviderError(ProviderErrorKind::InvalidInput, operation, "malformed page cursor");
+    sql.values.emplace_back(time);
+    std::string t = "?" + std::to_string(sql.values.size());
+    sql.values.emplace_back(page.cursor.substr(bar + 1));
+    std::string id = "?" + std::to_string(sql.values.size());
+    sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + "(created_at < " + t +
+                 " OR (created_at = " + t + " AND instance_id COLLATE \"C\" > " + id + "))";
+  }
+  sql.values.emplace_back(static_cast<std::int64_t>(page.limit + 1));
+  sql.where = std::string("SELECT ") + kInstanceColumns + " FROM instances" + sql.where +
+              " ORDER BY created_at DESC, instance_id COLLATE \"C\" LIMIT ?" +
+              std::to_string(sql.values.size());
+  return sql;
+}
+
+FilterSql count_query(const InstanceFilter& filter, bool by_status) {
+  FilterSql sql = filter_sql(filter);
+  sql.where = (by_status ? "SELECT status, COUNT(*) FROM instances" : "SELECT COUNT(*) FROM instances") +
+              sql.where + (by_status ? " GROUP BY status" : "");
+  return sql;
+}
+
+}  // namespace
+
+InstancePage PostgresProvider::list_instances(const InstanceFilter& filter,
+                                              const PageRequest& page) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("list_instances");
+  db_->ensure_connected();
+  FilterSql sql = list_query(filter, page, db_->operation());
+  Statement rows = db_->prepare(sql.where);
+  sql.bind_all(rows);
+  InstancePage result;
+  while (rows.step()) result.instances.push_back(read_instance_row(rows, db_->operation()));
+  if (result.instances.size() > page.limit) {
+    result.instances.pop_back();
+    const InstanceInfo& last = result.instances.back();
+    result.next_cursor = std::to_string(last.created_at_ms) + "|" + last.instance;
+  }
+  return result;
+}
+
+std::uint64_t PostgresProvider::count_instances(const InstanceFilter& filter) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("count_instances");
+  db_->ensure_connected();
+  FilterSql sql = count_query(filter, false);
+  Statement row = db_->prepare(sql.where);
+  sql.bind_all(row);
+  return row.step() ? static_cast<std::uint64_t>(row.integer(0)) : 0;
+}
+
+std::map<RuntimeState, std::uint64_t> PostgresProvider::count_by_status(
+    const InstanceFilter& filter) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("count_by_status");
+  db_->ensure_connected();
+  FilterSql sql = count_query(filter, true);
+  Statement rows = db_->prepare(sql.where);
+  sql.bind_all(rows);
+  std::map<RuntimeState, std::uint64_t> counts{
+      {RuntimeState::Running, 0}, {RuntimeState::Completed, 0}, {RuntimeState::Failed, 0}};
+  while (rows.step()) {
+    counts[parse_state(rows.text(0), db_->operation())] += static_cast<std::uint64_t>(rows.integer(1));
+  }
+  return counts;
+}
+
+std::optional<InstanceInfo> PostgresProvider::get_instance_info(const std::string& instance) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_instance_info");
+  db_->ensure_connected();
+  Statement row = db_->prepare(std::string("SELECT ") + kInstanceColumns +
+                               " FROM instances WHERE instance_id = ?1");
+  row.bind(1, instance);
+  if (!row.step()) return std::nullopt;
+  return read_instance_row(row, db_->operation());
+}
+
+std::vector<ExecutionInfo> PostgresProvider::list_executions(const std::string& instance) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("list_executions");
+  db_->ensure_connected();
+  Statement rows = db_->prepare(
+      "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
+      "event_count FROM executions WHERE instance_id = ?1 ORDER BY execution_id");
+  rows.bind(1, instance);
+  std::vector<ExecutionInfo> out;
+  while (rows.step()) out.push_back(read_execution_row(rows, db_->operation()));
+  return out;
+}
+
+std::optional<ExecutionInfo> PostgresProvider::get_execution_info(const std::string& instance,
+                                                                  ExecutionId execution) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_execution_info");
+  db_->ensure_connected();
+  Statement row = db_->prepare(
+      "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
+      "event_count FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
+  row.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
+  if (!row.step()) return std::nullopt;
+  return read_execution_row(row, db_->operation());
+}
+
+History PostgresProvider::read_execution(const std::string& instance, ExecutionId execution) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("read_execution");
+  db_->ensure_connected();
+  {
+    Statement row = db_->prepare(
+        "SELECT 1 FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
+    row.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
+    if (!row.step()) {
+      throw ProviderError(ProviderErrorKind::NotFound, db_->operation(),
+                          "instance " + instance + " has no execution " +
+                              std::to_string(execution));
+    }
+  }
+  return read_history_locked(instance, execution, nullptr);
+}
+
+SystemMetrics PostgresProvider::get_system_metrics() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_system_metrics");
+  db_->ensure_connected();
+  SystemMetrics metrics;
+  {
+    Statement rows = db_->prepare("SELECT status, COUNT(*) FROM instances GROUP BY status");
+    while (rows.step()) {
+      auto count = static_cast<std::uint64_t>(rows.integer(1));
+      std::string status = rows.text(0);
+      metrics.total_instances += count;
+      if (status == "Running") metrics.running += count;
+      if (status == "Completed") metrics.completed += count;
+      if (status == "Failed") metrics.failed += count;
+    }
+  }
+  Statement totals =
+      db_->prepare("SELECT COUNT(*), COALESCE(SUM(event_count), 0) FROM executions");
+  if (totals.step()) {
+    metrics.total_executions = static_cast<std::uint64_t>(totals.integer(0));
+    metrics.total_events = static_cast<std::uint64_t>(totals.integer(1));
+  }
+  return metrics;
+}
+
+QueueDepths PostgresProvider::get_queue_depths() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_queue_depths");
+  db_->ensure_connected();
+  const TimestampMs now = clock_.now_ms();
+  QueueDepths depths;
+  {
+    Statement row = db_->prepare(
+        "SELECT "
+        "  COALESCE(SUM(CASE WHEN q.visible_at > ?1::bigint THEN 1 ELSE 0 END), 0), "
+        "  COALESCE(SUM(CASE WHEN q.visible_at <= ?1 AND l.instance_id IS NULL "
+        "    THEN 1 ELSE 0 END), 0), "
+        "  COALESCE(SUM(CASE WHEN q.visible_at <= ?1 AND l.instance_id IS NOT NULL "
+        "    THEN 1 ELSE 0 END), 0) "
+        "FROM orchestrator_queue q LEFT JOIN instance_locks l "
+        "  ON l.instance_id = q.instance_id AND l.locked_until > ?1");
+    row.bind(1, now);
+    if (row.step()) {
+      depths.orchestrator_delayed = static_cast<std::uint64_t>(row.integer(0));
+      depths.orchestrator_visible = static_cast<std::uint64_t>(row.integer(1));
+      depths.orchestrator_locked = static_cast<std::uint64_t>(row.integer(2));
+    }
+  }
+  {
+    Statement row = db_->prepare(
+        "SELECT "
+        "  COALESCE(SUM(CASE WHEN visible_at <= ?1::bigint "
+        "    AND (lock_token IS NULL OR locked_until <= ?1) THEN 1 ELSE 0 END), 0), "
+        "  COALESCE(SUM(CASE WHEN lock_token IS NOT NULL AND locked_until > ?1 "
+        "    THEN 1 ELSE 0 END), 0) "
+        "FROM worker_queue");
+    row.bind(1, now);
+    if (row.step()) {
+      depths.worker_visible = static_cast<std::uint64_t>(row.integer(0));
+      depths.worker_locked = static_cast<std::uint64_t>(row.integer(1));
+    }
+  }
+  Statement parked = db_->prepare("SELECT COUNT(*) FROM parked_messages");
+  if (parked.step()) depths.parked = static_cast<std::uint64_t>(parked.integer(0));
+  {
+    Statement timers = db_->prepare(
+        "SELECT COALESCE(SUM(CASE WHEN visible_at <= ?1::bigint THEN 1 ELSE 0 END), 0), "
+        "  COALESCE(SUM(CASE WHEN visible_at > ?1 THEN 1 ELSE 0 END), 0) "
+        "FROM orchestrator_queue WHERE kind = 'TimerFired'");
+    timers.bind(1, now);
+    if (timers.step()) {
+      depths.timers_due = static_cast<std::uint64_t>(timers.integer(0));
+      depths.timers_pending = static_cast<std::uint64_t>(timers.integer(1));
+    }
+  }
+  Statement oldest = db_->prepare(
+      "SELECT (SELECT MIN(enqueued_at) FROM orchestrator_queue WHERE visible_at <= ?1::bigint), "
+      "       (SELECT MIN(enqueued_at) FROM worker_queue WHERE visible_at <= ?1)");
+  oldest.bind(1, now);
+  if (oldest.step()) {
+    if (!oldest.is_null(0)) depths.oldest_orchestrator_age_ms = now - oldest.integer(0);
+    if (!oldest.is_null(1)) depths.oldest_worker_age_ms = now - oldest.integer(1);
+  }
+  return depths;
+}
+
+std::vector<OrchestrationStats> PostgresProvider::get_orchestration_stats(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_orchestration_stats");
+  db_->ensure_connected();
+  std::map<std::string, OrchestrationStats> by_name;
+  {
+    Statement rows = db_->prepare(
+        "SELECT orchestration_name, status, COUNT(*) FROM instances "
+        "WHERE ?1::text = '' OR orchestration_name = ?1 GROUP BY orchestration_name, status");
+    rows.bind(1, name);
+    while (rows.step()) {
+      OrchestrationStats& stats = by_name[rows.text(0)];
+      stats.orchestration_name = rows.text(0);
+      auto count = static_cast<std::uint64_t>(rows.integer(2));
+      switch (parse_state(rows.text(1), db_->operation())) {
+        case RuntimeState::Running: stats.running += count; break;
+        case RuntimeState::Completed: stats.completed += count; break;
+        case RuntimeState::Failed: stats.failed += count; break;
+        case RuntimeState::NotFound: break;
+      }
+    }
+  }
+  Statement continued = db_->prepare(
+      "SELECT i.orchestration_name, COUNT(*) FROM executions e "
+      "JOIN instances i ON i.instance_id = e.instance_id "
+      "WHERE e.status = 'ContinuedAsNew' AND (?1::text = '' OR i.orchestration_name = ?1) "
+      "GROUP BY i.orchestration_name");
+  continued.bind(1, name);
+  while (continued.step()) {
+    by_name[continued.text(0)].continued = static_cast<std::uint64_t>(continued.integer(1));
+  }
+  std::vector<OrchestrationStats> out;
+  for (auto& entry : by_name) out.push_back(entry.second);
+  return out;
+}
+
+std::vector<ActivityStats> PostgresProvider::get_activity_stats(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_activity_stats");
+  db_->ensure_connected();
+  Statement rows = db_->prepare(
+      "SELECT activity_name, scheduled, completed, failed, total_duration_ms FROM activity_stats "
+      "WHERE ?1::text = '' OR activity_name = ?1 ORDER BY activity_name COLLATE \"C\"");
+  rows.bind(1, name);
+  std::vector<ActivityStats> out;
+  while (rows.step()) {
+    ActivityStats stats;
+    stats.activity_name = rows.text(0);
+    stats.scheduled = static_cast<std::uint64_t>(rows.integer(1));
+    stats.completed = static_cast<std::uint64_t>(rows.integer(2));
+    stats.failed = static_cast<std::uint64_t>(rows.integer(3));
+    std::uint64_t finished = stats.completed + stats.failed;
+    if (finished > 0) {
+      stats.failure_rate = static_cast<double>(stats.failed) / static_cast<double>(finished);
+      stats.avg_duration_ms = rows.integer(4) / static_cast<std::int64_t>(finished);
+    }
+    out.push_back(std::move(stats));
+  }
+  return out;
+}
+
+ChangePage PostgresProvider::changes_since(std::uint64_t cursor, std::size_t limit) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("changes_since");
+  db_->ensure_connected();
+  if (limit == 0 || limit > kMaxPageSize) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "limit must be 1 to " + std::to_string(kMaxPageSize));
+  }
+  Statement rows = db_->prepare(
+      "SELECT seq, instance_id, status, execution_id, custom_status_version, changed_at, "
+      "  created, orchestration_name, instance_created_at, finished_duration_ms "
+      "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+  rows.bind(1, static_cast<std::int64_t>(cursor)).bind(2, static_cast<std::int64_t>(limit));
+  ChangePage page;
+  page.next_cursor = cursor;
+  while (rows.step()) {
+    InstanceChange change;
+    change.seq = static_cast<std::uint64_t>(rows.integer(0));
+    change.instance = rows.text(1);
+    std::string status = rows.text(2);
+    change.deleted = status == "Deleted";
+    change.state = change.deleted ? RuntimeState::NotFound : parse_state(status, db_->operation());
+    change.execution_id = static_cast<ExecutionId>(rows.integer(3));
+    change.custom_status_version = static_cast<std::uint64_t>(rows.integer(4));
+    change.changed_at_ms = rows.integer(5);
+    change.created = rows.integer(6) != 0;
+    change.orchestration_name = rows.text(7);
+    if (!rows.is_null(8)) change.instance_created_at_ms = rows.integer(8);
+    if (!rows.is_null(9)) change.finished_duration_ms = rows.integer(9);
+    page.next_cursor = change.seq;
+    page.changes.push_back(std::move(change));
+  }
+  return page;
+}
+
+DurationStats PostgresProvider::get_execution_durations(const std::string& name,
+                                                        TimestampMs since_ms) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_execution_durations");
+  db_->ensure_connected();
+  DurationStats stats;
+  {
+    // The average truncates toward zero like SQLite's CAST(AVG(..) AS INTEGER)
+    // (a plain numeric-to-bigint cast would round).
+    Statement row = db_->prepare(
+        "SELECT COUNT(*), MIN(e.completed_at - e.started_at), "
+        "  CAST(TRUNC(AVG(e.completed_at - e.started_at)) AS BIGINT), "
+        "  MAX(e.completed_at - e.started_at) "
+        "FROM executions e JOIN instances i ON i.instance_id = e.instance_id "
+        "WHERE e.completed_at IS NOT NULL AND i.orchestration_name = ?1 AND e.started_at >= ?2");
+    row.bind(1, name).bind(2, since_ms);
+    if (!row.step() || row.integer(0) == 0) return stats;
+    stats.count = static_cast<std::uint64_t>(row.integer(0));
+    stats.min_ms = row.integer(1);
+    stats.avg_ms = row.integer(2);
+    stats.max_ms = row.integer(3);
+  }
+  // Nearest-rank percentiles: the value at rank ceil(p * count).
+  auto percentile = [&](int p) {
+    std::int64_t rank = (static_cast<std::int64_t>(stats.count) * p + 99) / 100;
+    Statement row = db_->prepare(
+        "SELECT e.completed_at - e.started_at AS d "
+        "FROM executions e JOIN instances i ON i.instance_id = e.instance_id "
+        "WHERE e.completed_at IS NOT NULL AND i.orchestration_name = ?1 AND e.started_at >= ?2 "
+        "ORDER BY d LIMIT 1 OFFSET ?3");
+    row.bind(1, name).bind(2, since_ms).bind(3, std::max<std::int64_t>(rank - 1, 0));
+    return row.step() ? row.integer(0) : stats.max_ms;
+  };
+  stats.p50_ms = percentile(50);
+  stats.p95_ms = percentile(95);
+  stats.p99_ms = percentile(99);
+  return stats;
+}
+
+// ---------------------------------------------------------------- deletion
+
+// Inside the caller's transaction. Several processes share the database, so
+// before anything is deleted each instance of the tree has its lock row taken
+// (an upsert on the instance id): an ack or fetch of another process that holds
+// or is creating that lock commits first and its rows are then deleted too; one
+// that comes later finds no lock and fails with InvalidLock instead of
+// recreating the instance. Worker items go before orchestrator items, so a
+// worker ack racing the delete either fails or has its completion deleted.
+DeleteResult PostgresProvider::delete_tree_locked(const std::string& root) {
+  std::vector<std::string> tree;
+  {
+    Statement rows = db_->prepare(
+        "WITH RECURSIVE tree(id) AS ("
+        "  SELECT ?1::text UNION SELECT i.instance_id FROM instances i JOIN tree t "
+        "  ON i.parent_instance_id = t.id) "
+        "SELECT id FROM tree");
+    rows.bind(1, root);
+    while (rows.step()) tree.push_back(rows.text(0));
+  }
+  DeleteResult result;
+  const TimestampMs now = clock_.now_ms();
+  for (const std::string& id : tree) {
+    db_->prepare(
+          "INSERT INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
+          "VALUES (?1, 'deleting:' || ?1::text, ?2, ?2) "
+          "ON CONFLICT (instance_id) DO UPDATE SET lock_token = excluded.lock_token, "
+          "  locked_until = excluded.locked_until, locked_at = excluded.locked_at")
+        .bind(1, id)
+        .bind(2, now)
+        .run();
+  }
+  for (const std::string& id : tree) {
+    pg::record_change(*db_, id, "Deleted", 0, 0, now);
+    db_->prepare("DELETE FROM history WHERE instance_id = ?1").bind(1, id).run();
+    result.events += static_cast<std::uint64_t>(db_->changes());
+    db_->prepare("DELETE FROM executions WHERE instance_id = ?1").bind(1, id).run();
+    result.executions += static_cast<std::uint64_t>(db_->changes());
+    db_->prepare("DELETE FROM worker_queue WHERE instance_id = ?1").bind(1, id).run();
+    result.queue_items += static_cast<std::uint64_t>(db_->changes());
+    db_->prepare("DELETE FROM orchestrator_queue WHERE instance_id = ?1").bind(1, id).run();
+    result.queue_items += static_cast<std::uint64_t>(db_->changes());
+    db_->prepare("DELETE FROM instance_locks WHERE instance_id = ?1").bind(1, id).run();
+    db_->prepare("DELETE FROM instances WHERE instance_id = ?1").bind(1, id).run();
+    result.instances += static_cast<std::uint64_t>(db_->changes());
+  }
+  return result;
+}
+
+namespace {
+
+// Why the tree rooted at `instance` may not be deleted, or empty: it does not
+// exist, it is a sub-orchestration of an existing parent, or (without force)
+// an instance of its tree is running.
+std::string delete_blocker(pg::Connection& db, const std::string& instance, bool force) {
+  std::optional<std::string> parent;
+  {
+    Statement row = db.prepare(
+        "SELECT i.parent_instance_id, p.instance_id IS NOT NULL FROM instances i "
+        "LEFT JOIN instances p ON p.instance_id = i.parent_instance_id WHERE i.instance_id = ?1");
+    row.bind(1, instance);
+    if (!row.step()) return "instance " + instance + " does not exist";
+    if (!row.is_null(0) && row.integer(1) != 0) parent = row.text(0);
+  }
+  if (parent) {
+    return "instance " + instance + " is a sub-orchestration of " + *parent +
+           "; delete its root instead";
+  }
+  if (force) return {};
+  Statement running = db.prepare(
+      "WITH RECURSIVE tree(id) AS ("
+      "  SELECT ?1::text UNION SELECT i.instance_id FROM instances i JOIN tree t "
+      "  ON i.parent_instance_id = t.id) "
+      "SELECT i.instance_id FROM instances i JOIN tree t ON i.instance_id = t.id "
+      "WHERE i.status = 'Running' LIMIT 1");
+  running.bind(1, instance);
+  if (running.step()) {
+    return "instance " + running.text(0) + " is running; delete with force to remove it";
+  }
+  return {};
+}
+
+}  // namespace
+
+DeleteResult PostgresProvider::delete_instance(const std::string& instance, bool force) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("delete_instance");
+  db_->ensure_connected();
+  pg::check_identifier(instance, db_->operation());
+  Transaction transaction(*db_);
+  std::string blocker = delete_blocker(*db_, instance, force);
+  if (!blocker.empty()) {
+    bool missing = blocker.find("does not exist") != std::string::npos;
+    throw ProviderError(missing ? ProviderErrorKind::NotFound : ProviderErrorKind::Conflict,
+                        db_->operation(), blocker);
+  }
+  DeleteResult result = delete_tree_locked(instance);
+  transaction.commit();
+  return result;
+}
+
+DeleteResult PostgresProvider::delete_instances(const BulkDeleteRequest& request) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("delete_instances");
+  db_->ensure_connected();
+  if (request.limit == 0 || request.limit > 100'000) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "limit must be 1 to 100000");
+  }
+  Transaction transaction(*db_);
+  std::vector<std::string> candidates;
+  if (!request.instances.empty()) {
+    for (const auto& id : request.instances) pg::check_identifier(id, db_->operation());
+    candidates = request.instances;
+  } else {
+    InstanceFilter finished = request.filter;
+    finished.roots_only = true;
+    finished.states.clear();
+    for (RuntimeState state : {RuntimeState::Completed, RuntimeState::Failed}) {
+      const auto& wanted = request.filter.states;
+      if (wanted.empty() || std::find(wanted.begin(), wanted.end(), state) != wanted.end()) {
+        finished.states.push_back(state);
+      }
+    }
+    if (finished.states.empty()) return {};  // the filter asked only for running instances
+    if (request.completed_before_ms != 0 &&
+        (finished.updated_to_ms == 0 || request.completed_before_ms < finished.updated_to_ms)) {
+      finished.updated_to_ms = request.completed_before_ms;
+    }
+    FilterSql sql = filter_sql(finished);
+    Statement rows = db_->prepare("SELECT instance_id FROM instances" + sql.where +
+                                  " ORDER BY updated_at, instance_id COLLATE \"C\" LIMIT ?" +
+                                  std::to_string(sql.values.size() + 1));
+    sql.bind_all(rows);
+    rows.bind(static_cast<int>(sql.values.size()) + 1, static_cast<std::int64_t>(request.limit));
+    while (rows.step()) candidates.push_back(rows.text(0));
+  }
+  DeleteResult total;
+  for (const auto& id : candidates) {
+    if (total.instances >= request.limit) break;
+    if (!delete_blocker(*db_, id, /*force=*/false).empty()) continue;  // running, child, missing
+    DeleteResult one = delete_tree_locked(id);
+    total.instances += one.instances;
+    total.executions += one.executions;
+    total.events += one.events;
+    total.queue_items += one.queue_items;
+  }
+  transaction.commit();
+  return total;
+}
+
+std::uint64_t PostgresProvider::prune_executions(const std::string& instance,
+                                                 std::size_t keep_last) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("prune_executions");
+  db_->ensure_connected();
+  if (keep_last == 0) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "keep_last must be at least 1 (the current execution is always kept)");
+  }
+  Transaction transaction(*db_);
+  std::int64_t current = 0;
+  {
+    Statement row =
+        db_->prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
+    row.bind(1, instance);
+    if (!row.step()) {
+      throw ProviderError(ProviderErrorKind::NotFound, db_->operation(),
+                          "instance " + instance + " does not exist");
+    }
+    current = row.integer(0);
+  }
+  const std::int64_t newest_removed = current - static_cast<std::int64_t>(keep_last);
+  db_->prepare(
+        "DELETE FROM history WHERE instance_id = ?1 AND execution_id IN ("
+        "  SELECT execution_id FROM executions WHERE instance_id = ?1 AND execution_id <= ?2 "
+        "  AND execution_id < ?3 AND status != 'Running')")
+      .bind(1, instance)
+      .bind(2, newest_removed)
+      .bind(3, current)
+      .run();
+  db_->prepare(
+        "DELETE FROM executions WHERE instance_id = ?1 AND execution_id <= ?2 "
+        "AND execution_id < ?3 AND status != 'Running'")
+      .bind(1, instance)
+      .bind(2, newest_removed)
+      .bind(3, current)
+      .run();
+  auto removed = static_cast<std::uint64_t>(db_->changes());
+  transaction.commit();
+  return removed;
+}
+
+// Composed of the public reads (each takes the mutex itself), as in SQLite.
+InstanceExport PostgresProvider::export_instance(const std::string& instance) {
+  InstanceExport out;
+  auto info = get_instance_info(instance);
+  if (!info) {
+    throw ProviderError(ProviderErrorKind::NotFound, "export_instance",
+                        "instance " + instance + " does not exist");
+  }
+  out.info = *info;
+  for (auto& execution : list_executions(instance)) {
+    History history = read_execution(instance, execution.execution_id);
+    out.executions.push_back({std::move(execution), std::move(history)});
+  }
+  return out;
+}
+
+void PostgresProvider::import_instance(const InstanceExport& data) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("import_instance");
+  db_->ensure_connected();
+  const InstanceInfo& info = data.info;
+  pg::check_identifier(info.instance, db_->operation());
+  Transaction transaction(*db_);
+  {
+    Statement row = db_->prepare("SELECT 1 FROM instances WHERE instance_id = ?1");
+    row.bind(1, info.instance);
+    if (row.step()) {
+      throw ProviderError(ProviderErrorKind::Conflict, db_->operation(),
+                          "instance " + info.instance + " already exists");
+    }
+  }
+  auto error_json = [](const std::optional<ErrorDetails>& error) -> std::optional<std::string> {
+    if (!error) return std::nullopt;
+    return encode_error_details(*error);
+  };
+  db_->prepare(
+        "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
+        "  current_execution_id, status, output, error_json, custom_status, "
+        "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")
+      .bind(1, info.instance)
+      .bind(2, info.orchestration_name)
+      .bind(3, info.orchestration_version)
+      .bind(4, static_cast<std::int64_t>(info.current_execution_id))
+      .bind(5, to_string(info.state))
+      .bind_optional(6, info.state == RuntimeState::Completed ? std::optional<std::string>(info.output)
+                                                               : std::nullopt)
+      .bind_optional(7, error_json(info.error))
+      .bind_optional(8, info.custom_status)
+      .bind(9, static_cast<std::int64_t>(info.custom_status_version))
+      .bind_optional(10, info.parent_instance.empty() ? std::nullopt
+                                                      : std::optional<std::string>(info.parent_instance))
+      .bind(11, static_cast<std::int64_t>(info.parent_id))
+      .bind(12, info.created_at_ms)
+      .bind(13, info.updated_at_ms)
+      .run();
+  // An imported instance counts where it happened: a start at its creation and,
+  // when finished, a completion or failure at its last update.
+  pg::MetricDelta started;
+  started.starts = 1;
+  pg::record_metrics(*db_, info.orchestration_name, info.created_at_ms, started);
+  pg::MetricDelta finished;
+  if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
+    (info.state == RuntimeState::Completed ? finished.completions : finished.failures) = 1;
+    finished.duration_ms = info.updated_at_ms - info.created_at_ms;
+    pg::record_metrics(*db_, info.orchestration_name, info.updated_at_ms, finished);
+  }
+  pg::MetricDelta both = finished;
+  both.starts = 1;
+  both.created_at = info.created_at_ms;
+  pg::record_change(*db_, info.instance, std::string(to_string(info.state)),
+                    static_cast<std::int64_t>(info.current_execution_id),
+                    static_cast<std::int64_t>(info.custom_status_version), clock_.now_ms(), both,
+                    info.orchestration_name);
+  for (const auto& execution : data.executions) {
+    const ExecutionInfo& e = execution.info;
+    std::string status = e.continued_as_new ? std::string("ContinuedAsNew")
+                                            : std::string(to_string(e.state));
+    Statement insert = db_->prepare(
+        "INSERT INTO executions (instance_id, execution_id, status, output, error_json, "
+        "  started_at, completed_at, event_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    insert.bind(1, info.instance)
+        .bind(2, static_cast<std::int64_t>(e.execution_id))
+        .bind(3, status)
+        .bind_optional(4, e.state == RuntimeState::Completed ? std::optional<std::string>(e.output)
+                                                              : std::nullopt)
+        .bind_optional(5, error_json(e.error))
+        .bind(6, e.started_at_ms)
+        .bind(8, static_cast<std::int64_t>(execution.history.size()));
+    if (e.completed_at_ms != 0) insert.bind(7, e.completed_at_ms);  // unbound: NULL
+    insert.run();
+    for (const Event& event : execution.history) {
+      db_->prepare(
+            "INSERT INTO history (instance_id, execution_id, event_id, event_kind, timestamp, "
+            "  event_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+          .bind(1, info.instance)
+          .bind(2, static_cast<std::int64_t>(e.execution_id))
+          .bind(3, static_cast<std::int64_t>(event.event_id))
+          .bind(4, to_string(event.kind()))
+          .bind(5, event.timestamp_ms)
+          .bind(6, encode_event(event))
+          .run();
+    }
+  }
+  transaction.commit();
+}
+
+std::vector<TimeSeriesPoint> PostgresProvider::get_time_series(const TimeSeriesQuery& query) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_time_series");
+  db_->ensure_connected();
+  const std::int64_t width = query.bucket == TimeSeriesQuery::Bucket::Hour ? 3'600'000 : 60'000;
+  if (query.from_ms < 0 || query.to_ms <= query.from_ms) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "the window needs 0 <= from < to");
+  }
+  if (query.orchestration.size() > limits::kMaxNameBytes) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "orchestration name longer than " + std::to_string(limits::kMaxNameBytes) +
+                            " bytes");
+  }
+  const std::int64_t from = (query.from_ms / width) * width;
+  const std::int64_t to = ((query.to_ms + width - 1) / width) * width;
+  if ((to - from) / width > static_cast<std::int64_t>(kMaxTimeSeriesBuckets)) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+                        "the window spans more than " + std::to_string(kMaxTimeSeriesBuckets) +
+                            " buckets");
+  }
+  // Hour buckets sum the rolled-up hour rows and the minutes not yet rolled up.
+  std::string sql =
+      "SELECT (bucket_start / ?3::bigint) * ?3::bigint AS b, SUM(starts), SUM(completions), "
+      "  SUM(failures), SUM(duration_sum_ms), SUM(duration_count), SUM(d0), SUM(d1), SUM(d2), "
+      "  SUM(d3), SUM(d4), SUM(d5), SUM(d6), SUM(d7) "
+      "FROM metric_buckets WHERE bucket_start >= ?1 AND bucket_start < ?2 ";
+  // Spelled out so the primary key (resolution, bucket_start, ...) serves the range.
+  sql += query.bucket == TimeSeriesQuery::Bucket::Minute ? "AND resolution = 'minute' "
+                                                          : "AND resolution IN ('hour', 'minute') ";
+  if (!query.orchestration.empty()) sql += "AND orchestration_name = ?4 ";
+  sql += "GROUP BY b ORDER BY b";
+  Statement rows = db_->prepare(sql);
+  rows.bind(1, from).bind(2, to).bind(3, width);
+  if (!query.orchestration.empty()) rows.bind(4, query.orchestration);
+  std::vector<TimeSeriesPoint> points;
+  while (rows.step()) {
+    TimeSeriesPoint point;
+    point.bucket_start_ms = rows.integer(0);
+    point.starts = static_cast<std::uint64_t>(rows.integer(1));
+    point.completions = static_cast<std::uint64_t>(rows.integer(2));
+    point.failures = static_cast<std::uint64_t>(rows.integer(3));
+    point.duration_sum_ms = rows.integer(4);
+    point.duration_count = static_cast<std::uint64_t>(rows.integer(5));
+    for (std::size_t i = 0; i < kDurationBuckets; ++i) {
+      point.duration_histogram[i] = static_cast<std::uint64_t>(rows.integer(static_cast<int>(6 + i)));
+    }
+    points.push_back(point);
+  }
+  return points;
+}
+
+std::optional<CustomStatus> PostgresProvider::get_custom_status(
+    const std::string& instance, std::optional<std::uint64_t> since_version) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_custom_status");
+  db_->ensure_connected();
+  Statement row = db_->prepare(
+      "SELECT custom_status, custom_status_version FROM instances WHERE instance_id = ?1");
+  row.bind(1, instance);
+  if (!row.step()) return std::nullopt;
+  CustomStatus status{row.optional_text(0), static_cast<std::uint64_t>(row.integer(1))};
+  if (since_version && status.version <= *since_version) return std::nullopt;
+  return status;
+}
+
+}  // namespace duroxide
