@@ -20,6 +20,8 @@ requirements=(
   "python3:python3"
   "ca-certificates:/etc/ssl/certs/ca-certificates.crt"
   "chromium:/usr/bin/chromium"
+  "libpq-dev:/usr/include/postgresql/libpq-fe.h"
+  "postgresql:/usr/lib/postgresql/15/bin/initdb"
 )
 
 missing=()

@@ -25,7 +25,7 @@ Registry make_registry() {
 }
 
 struct Host : testing::StepHost {
-  Host() : StepHost(make_registry()) {}
+  explicit Host(const std::string& kind) : StepHost(make_registry(), {}, kind) {}
 };
 
 std::vector<std::string> ids_of(const std::vector<InstanceSummary>& summaries) {
@@ -38,7 +38,8 @@ std::vector<std::string> ids_of(const std::vector<InstanceSummary>& summaries) {
 
 TEST_CASE("listing gives summaries with previews, execution counts and status counts",
           "[management]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("hello", "HelloWorld", "Ada");
   host.clock.advance(1000);
   TimestampMs later = host.clock.now_ms();
@@ -77,7 +78,8 @@ TEST_CASE("listing gives summaries with previews, execution counts and status co
 }
 
 TEST_CASE("children and instance trees", "[management]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("g", "Grandparent", "");
   CHECK(ids_of(host.management.find_child_instances("g")) == std::vector<std::string>{"g::sub::1"});
   InstanceTree tree = host.management.get_instance_tree("g");
@@ -91,7 +93,8 @@ TEST_CASE("children and instance trees", "[management]") {
 
 TEST_CASE("instance details list executions and the pending work of a running one",
           "[management]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("a", "Approval", R"({"timeout_ms":60000})");
   InstanceDetails details = host.management.get_instance_details("a");
   CHECK(details.summary.info.state == RuntimeState::Running);
@@ -116,7 +119,8 @@ TEST_CASE("instance details list executions and the pending work of a running on
 }
 
 TEST_CASE("reading an execution with an event filter and range", "[management]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("ch", "Chain", R"({"steps":3,"value":0})");
   History all = host.management.read_execution("ch", 1);
   REQUIRE(all.size() == 8);
@@ -140,7 +144,8 @@ TEST_CASE("reading an execution with an event filter and range", "[management]")
 }
 
 TEST_CASE("bulk status reports unknown ids as NotFound", "[management]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("h", "HelloWorld", "Ada");
   auto statuses = host.management.get_bulk_status({"h", "ghost"});
   REQUIRE(statuses.size() == 2);
@@ -151,7 +156,8 @@ TEST_CASE("bulk status reports unknown ids as NotFound", "[management]") {
 }
 
 TEST_CASE("purging finished instances older than a cut-off", "[management]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("old-1", "HelloWorld", "a");
   host.run("old-2", "Parent", R"(["p"])");
   host.run("old-running", "LongTimer", "");
@@ -167,7 +173,8 @@ TEST_CASE("purging finished instances older than a cut-off", "[management]") {
 }
 
 TEST_CASE("bulk cancel, bulk raise and waiting for many instances", "[client][bulk]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   for (int i = 0; i < 4; ++i) {
     host.client.start_orchestration("approve-" + std::to_string(i), "Approval",
                                     R"({"timeout_ms":600000})");
@@ -200,14 +207,15 @@ TEST_CASE("bulk cancel, bulk raise and waiting for many instances", "[client][bu
 }
 
 TEST_CASE("export and import round-trip an instance with all its executions", "[management][export]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("c", "Counter", R"({"count":0,"limit":2})");
   std::string exported = host.management.export_instance("c");
   CHECK(exported.find(R"("format":"duroxide.instance.v1")") != std::string::npos);
   InstanceDetails before = host.management.get_instance_details("c");
   History last_before = host.management.read_execution("c", 3);
 
-  Host other;  // another store, e.g. a laptop
+  Host other(kind);  // another store, e.g. a laptop
   CHECK(other.management.import_instance(exported) == "c");
   InstanceDetails after = other.management.get_instance_details("c");
   CHECK(after.summary.info.state == RuntimeState::Completed);
@@ -228,7 +236,8 @@ TEST_CASE("export and import round-trip an instance with all its executions", "[
 }
 
 TEST_CASE("an imported running instance continues when a message arrives", "[management][export]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("a", "Approval", R"({"timeout_ms":600000})");
   std::string exported = host.management.export_instance("a");
   host.management.delete_instance("a", true);
@@ -240,7 +249,8 @@ TEST_CASE("an imported running instance continues when a message arrives", "[man
 
 TEST_CASE("import rejects malformed documents naming the field and writes nothing",
           "[management][export]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("h", "HelloWorld", "Ada");
   std::string good = host.management.export_instance("h");
   host.management.delete_instance("h", false);
@@ -272,7 +282,8 @@ TEST_CASE("import rejects malformed documents naming the field and writes nothin
 }
 
 TEST_CASE("orchestration statistics per name", "[management][analytics]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("h1", "HelloWorld", "a");
   host.run("h2", "HelloWorld", "b");
   host.run("f", "Fails", "x");
@@ -291,7 +302,8 @@ TEST_CASE("orchestration statistics per name", "[management][analytics]") {
 }
 
 TEST_CASE("performance metrics give duration percentiles", "[management][analytics]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.registry.register_orchestration("Nap", [](OrchestrationContext& ctx,
                                                  std::string ms) -> Task<std::string> {
     co_await ctx.schedule_timer(std::stoll(ms));
@@ -319,7 +331,8 @@ TEST_CASE("performance metrics give duration percentiles", "[management][analyti
 }
 
 TEST_CASE("system health and problematic instances", "[management][analytics]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("ok-1", "HelloWorld", "a");
   host.run("ok-2", "HelloWorld", "b");
   host.run("ok-3", "HelloWorld", "c");
@@ -355,7 +368,8 @@ TEST_CASE("system health and problematic instances", "[management][analytics]") 
 }
 
 TEST_CASE("activity statistics are counted at each ack", "[management][analytics]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.registry.register_orchestration("Slowish", [](OrchestrationContext& ctx,
                                                      std::string) -> Task<std::string> {
     co_return co_await ctx.schedule_activity("Hello", "slow");
@@ -402,7 +416,8 @@ struct NoApprovalsNoDeletes final : AccessPolicy {
 
 TEST_CASE("an access policy is consulted by both clients; a denial changes nothing",
           "[management][access]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("secret", "Approval", R"({"timeout_ms":600000})");
   host.run("open", "HelloWorld", "Ada");
   std::string exported = host.management.export_instance("secret");
@@ -410,8 +425,8 @@ TEST_CASE("an access policy is consulted by both clients; a denial changes nothi
   NoApprovalsNoDeletes policy;
   ClientOptions options;
   options.access_policy = &policy;
-  RuntimeClient client(host.store, host.store, options);
-  ManagementClient management(host.store, &policy);
+  RuntimeClient client(host.store, host.admin, options);
+  ManagementClient management(host.admin, &policy);
   auto denied = [](const std::function<void()>& call) {
     try {
       call();
@@ -423,8 +438,8 @@ TEST_CASE("an access policy is consulted by both clients; a denial changes nothi
   };
 
   CHECK(denied([&] { client.start_orchestration("another", "Approval", "{}"); }));
-  CHECK_FALSE(host.store.get_instance_info("another").has_value());
-  CHECK(host.store.get_queue_depths().orchestrator_visible == 0);
+  CHECK_FALSE(host.admin.get_instance_info("another").has_value());
+  CHECK(host.admin.get_queue_depths().orchestrator_visible == 0);
   CHECK(denied([&] { client.raise_event("secret", "Approve", "x"); }));
   CHECK(denied([&] { client.cancel_instance("secret", "x"); }));
   CHECK(denied([&] { client.get_status("secret"); }));
@@ -439,10 +454,10 @@ TEST_CASE("an access policy is consulted by both clients; a denial changes nothi
   CHECK(denied([&] { management.get_bulk_status({"open", "secret"}); }));
   CHECK(denied([&] { management.export_instance("secret"); }));
   CHECK(denied([&] { management.delete_instance("open", true); }));
-  CHECK(host.store.get_instance_info("open").has_value());
+  CHECK(host.admin.get_instance_info("open").has_value());
   host.management.delete_instance("secret", true);  // without the policy
   CHECK(denied([&] { management.import_instance(exported); }));
-  CHECK_FALSE(host.store.get_instance_info("secret").has_value());
+  CHECK_FALSE(host.admin.get_instance_info("secret").has_value());
   CHECK(management.get_system_health(host.clock.now_ms()).score >= 0);
 
   // The policy saw the operation, the instance and its orchestration name.
@@ -469,18 +484,19 @@ bool refused(ClientError::Kind kind, const std::function<void()>& call) {
 
 TEST_CASE("read-only clients refuse every change with a typed error and still read",
           "[management][switches]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("waiting", "Approval", R"({"timeout_ms":600000})");
   host.run("done", "HelloWorld", "Ada");
   const std::string exported = host.management.export_instance("done");
-  const auto queues_before = host.store.get_queue_depths();
+  const auto queues_before = host.admin.get_queue_depths();
 
   ClientOptions client_options;
   client_options.read_only = true;
-  RuntimeClient client(host.store, host.store, client_options);
+  RuntimeClient client(host.store, host.admin, client_options);
   ManagementOptions management_options;
   management_options.read_only = true;
-  ManagementClient management(host.store, management_options);
+  ManagementClient management(host.admin, management_options);
   using Kind = ClientError::Kind;
 
   CHECK(refused(Kind::ReadOnly, [&] { client.start_orchestration("new", "HelloWorld", "x"); }));
@@ -499,9 +515,9 @@ TEST_CASE("read-only clients refuse every change with a typed error and still re
   CHECK(refused(Kind::ReadOnly, [&] { management.import_instance("not even json"); }));
 
   // Nothing changed, and every read still works.
-  CHECK_FALSE(host.store.get_instance_info("new").has_value());
-  CHECK(host.store.get_instance_info("done").has_value());
-  CHECK(host.store.get_queue_depths().orchestrator_visible == queues_before.orchestrator_visible);
+  CHECK_FALSE(host.admin.get_instance_info("new").has_value());
+  CHECK(host.admin.get_instance_info("done").has_value());
+  CHECK(host.admin.get_queue_depths().orchestrator_visible == queues_before.orchestrator_visible);
   CHECK(client.get_status("waiting").state == RuntimeState::Running);
   CHECK(management.list_instances({}, {{}, 10}).instances.size() == 2);
   CHECK(management.get_instance_details("waiting").pending.size() == 2);
@@ -512,11 +528,12 @@ TEST_CASE("read-only clients refuse every change with a typed error and still re
 
 TEST_CASE("a disabled management surface refuses every call; the control plane still works",
           "[management][switches]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.run("done", "HelloWorld", "Ada");
   ManagementOptions off;
   off.enabled = false;
-  ManagementClient management(host.store, off);
+  ManagementClient management(host.admin, off);
   using Kind = ClientError::Kind;
   CHECK(refused(Kind::Disabled, [&] { management.list_instances({}, {{}, 10}); }));
   CHECK(refused(Kind::Disabled, [&] { management.count_by_status(); }));
@@ -527,7 +544,7 @@ TEST_CASE("a disabled management surface refuses every call; the control plane s
   CHECK(refused(Kind::Disabled, [&] { management.export_instance("done"); }));
   CHECK(refused(Kind::Disabled, [&] { management.delete_instance("done", true); }));
   CHECK(refused(Kind::Disabled, [&] { management.get_system_health(host.clock.now_ms()); }));
-  CHECK(host.store.get_instance_info("done").has_value());
+  CHECK(host.admin.get_instance_info("done").has_value());
   host.run("more", "HelloWorld", "Bo");
   CHECK(host.client.get_status("more").output == "Hi, Bo!");
 }

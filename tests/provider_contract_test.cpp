@@ -510,22 +510,38 @@ TEST_CASE("contract: bad arguments are rejected before anything is written",
 
 #ifndef __EMSCRIPTEN__
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <thread>
 
 TEST_CASE("contract: concurrent threads never process a message twice",
           "[provider][locking][contention][threads]") {
-  const std::string kind = GENERATE(as<std::string>{}, "shared-provider", "one-per-thread");
+  std::vector<std::string> kinds{"shared-provider", "one-per-thread"};
+  if (postgres_conninfo()) kinds.push_back("postgres-one-per-thread");
+  const std::string kind = GENERATE_COPY(from_range(kinds));
   INFO(kind);
   std::string path = "/tmp/duroxide-provider-threads.db";
   ProviderUnderTest::remove_files(path);
   ManualClock clock;
   SequentialIdSource ids_a{"a"}, ids_b{"b"}, ids_c{"c"};
-  std::vector<std::unique_ptr<SqliteProvider>> providers;
-  providers.push_back(std::make_unique<SqliteProvider>(path, clock, ids_a));
-  if (kind == "one-per-thread") {
-    providers.push_back(std::make_unique<SqliteProvider>(path, clock, ids_b));
-    providers.push_back(std::make_unique<SqliteProvider>(path, clock, ids_c));
+  std::vector<std::unique_ptr<Provider>> providers;
+  std::function<std::unique_ptr<Provider>(SequentialIdSource&)> open = [&](SequentialIdSource& ids) {
+    return std::make_unique<SqliteProvider>(path, clock, ids);
+  };
+#ifdef DUROXIDE_HAVE_POSTGRES
+  PostgresOptions pg_options;
+  pg_options.schema = unique_schema("threads");
+  if (kind == "postgres-one-per-thread") {
+    PostgresProvider(postgres_conninfo(), clock, ids_a, pg_options).drop_schema();
+    open = [&](SequentialIdSource& ids) {
+      return std::make_unique<PostgresProvider>(postgres_conninfo(), clock, ids, pg_options);
+    };
+  }
+#endif
+  providers.push_back(open(ids_a));
+  if (kind != "shared-provider") {
+    providers.push_back(open(ids_b));
+    providers.push_back(open(ids_c));
   }
   const int kInstances = 20, kEach = 10;
   for (int i = 0; i < kInstances; ++i) {
@@ -576,6 +592,9 @@ TEST_CASE("contract: concurrent threads never process a message twice",
     CHECK(data.size() == static_cast<std::size_t>(kEach));
     CHECK(providers[0]->read(instance).size() == static_cast<std::size_t>(kEach + 1));
   }
+#ifdef DUROXIDE_HAVE_POSTGRES
+  if (kind == "postgres-one-per-thread") static_cast<PostgresProvider&>(*providers[0]).drop_schema();
+#endif
   providers.clear();
   ProviderUnderTest::remove_files(path);
 }

@@ -4,14 +4,32 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <vector>
 #include <memory>
 #include <string>
 
 #include "duroxide/duroxide.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#ifdef DUROXIDE_HAVE_POSTGRES
+#include "duroxide/postgres_provider.hpp"
+#endif
 
 namespace duroxide::testing {
+
+// Set by scripts/with-postgres.sh (the README test command runs the native suite
+// under it): the connection string of a throwaway server. Unset: PostgreSQL kinds
+// are skipped, with a warning.
+inline const char* postgres_conninfo() {
+#ifdef DUROXIDE_HAVE_POSTGRES
+  const char* value = std::getenv("DUROXIDE_PG");
+  return value && *value ? value : nullptr;
+#else
+  return nullptr;
+#endif
+}
 
 struct ProviderUnderTest {
   std::string kind;
@@ -19,11 +37,32 @@ struct ProviderUnderTest {
   ManualClock clock;
   SequentialIdSource ids{"token"};
   std::unique_ptr<SqliteProvider> sqlite;
+#ifdef DUROXIDE_HAVE_POSTGRES
+  std::unique_ptr<PostgresProvider> postgres;  // in its own schema, dropped afterwards
+#endif
 
-  Provider& provider() { return *sqlite; }
-  ManagementProvider& management() { return *sqlite; }
+  Provider& provider() {
+#ifdef DUROXIDE_HAVE_POSTGRES
+    if (postgres) return *postgres;
+#endif
+    return *sqlite;
+  }
+  ManagementProvider& management() {
+#ifdef DUROXIDE_HAVE_POSTGRES
+    if (postgres) return *postgres;
+#endif
+    return *sqlite;
+  }
 
   ~ProviderUnderTest() {
+#ifdef DUROXIDE_HAVE_POSTGRES
+    if (postgres) {
+      try {
+        postgres->drop_schema();
+      } catch (const std::exception&) {
+      }
+    }
+#endif
     sqlite.reset();
     remove_files(path);
   }
@@ -33,25 +72,66 @@ struct ProviderUnderTest {
   }
 };
 
-inline std::unique_ptr<ProviderUnderTest> make_provider(const std::string& kind) {
+// A schema name no other fixture of this run uses (leftovers of a crashed run are dropped).
+inline std::string unique_schema(const std::string& prefix) {
+  static int counter = 0;
+  return prefix + "_" + std::to_string(++counter);
+}
+
+// Store options every kind understands.
+struct StoreOptions {
+  std::int64_t minute_retention_ms = 24LL * 3600 * 1000;
+};
+
+inline std::unique_ptr<ProviderUnderTest> make_provider(const std::string& kind, StoreOptions store = {}) {
   static int counter = 0;
   auto made = std::make_unique<ProviderUnderTest>();
   made->kind = kind;
+  SqliteOptions sqlite_options;
+  sqlite_options.minute_retention_ms = store.minute_retention_ms;
   if (kind == "sqlite-memory") {
-    made->sqlite = std::make_unique<SqliteProvider>(":memory:", made->clock, made->ids);
+    made->sqlite = std::make_unique<SqliteProvider>(":memory:", made->clock, made->ids, sqlite_options);
   } else if (kind == "sqlite-file") {
     made->path = "/tmp/duroxide-provider-suite-" + std::to_string(++counter) + ".db";
     ProviderUnderTest::remove_files(made->path);
-    made->sqlite = std::make_unique<SqliteProvider>(made->path, made->clock, made->ids);
+    made->sqlite = std::make_unique<SqliteProvider>(made->path, made->clock, made->ids, sqlite_options);
+#ifdef DUROXIDE_HAVE_POSTGRES
+  } else if (kind == "postgres") {
+    PostgresOptions options;
+    options.schema = unique_schema("suite");
+    options.minute_retention_ms = store.minute_retention_ms;
+    made->postgres = std::make_unique<PostgresProvider>(postgres_conninfo(), made->clock, made->ids, options);
+    made->postgres->drop_schema();  // a leftover of a crashed run
+    made->postgres = std::make_unique<PostgresProvider>(postgres_conninfo(), made->clock, made->ids, options);
+#endif
   } else {
     FAIL("unknown provider kind " << kind);
   }
   return made;
 }
 
+inline std::vector<std::string> provider_kinds() {
+  std::vector<std::string> kinds{"sqlite-memory", "sqlite-file"};
+  if (postgres_conninfo()) kinds.push_back("postgres");
+  return kinds;
+}
+
+// A SQLite file that outlives the fixture (the caller removes it).
+inline std::unique_ptr<ProviderUnderTest> sqlite_at(const std::string& path) {
+  auto made = std::make_unique<ProviderUnderTest>();
+  made->kind = "sqlite-path";
+  made->sqlite = std::make_unique<SqliteProvider>(path, made->clock, made->ids);
+  return made;
+}
+
+// Use at the top of a TEST_CASE: the rest of it runs once per provider kind.
+#define PROVIDER_KIND(name)                                                              \
+  const std::string name = GENERATE(from_range(::duroxide::testing::provider_kinds())); \
+  INFO("provider: " << name)
+
 // Use at the top of a TEST_CASE: runs the rest of it once per provider kind.
 #define FOR_EACH_PROVIDER(fixture)                                                         \
-  const std::string provider_kind = GENERATE(as<std::string>{}, "sqlite-memory", "sqlite-file"); \
+  const std::string provider_kind = GENERATE(from_range(::duroxide::testing::provider_kinds())); \
   INFO("provider: " << provider_kind);                                                     \
   auto fixture##_holder = ::duroxide::testing::make_provider(provider_kind);               \
   auto& fixture = *fixture##_holder

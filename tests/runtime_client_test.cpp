@@ -24,12 +24,12 @@ Registry make_registry() {
 }
 
 struct Host : testing::StepHost {
-  explicit Host(ClientOptions options = {}) : StepHost(make_registry(), options) {}
+  explicit Host(const std::string& kind, ClientOptions options = {}) : StepHost(make_registry(), options, kind) {}
 
   // Nothing may have been written: no instance, no queued message.
   void require_untouched() {
-    CHECK(store.count_instances({}) == 0);
-    QueueDepths depths = store.get_queue_depths();
+    CHECK(admin.count_instances({}) == 0);
+    QueueDepths depths = admin.get_queue_depths();
     CHECK(depths.orchestrator_visible + depths.orchestrator_delayed + depths.parked == 0);
   }
 };
@@ -49,7 +49,8 @@ void require_client_error(const std::function<void()>& call, ClientError::Kind k
 }  // namespace
 
 TEST_CASE("start and wait for an orchestration", "[client]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.client.start_orchestration("h", "HelloWorld", "Ada", "1.0.0");
   CHECK(host.client.get_status("h").state == RuntimeState::NotFound);  // not processed yet
   OrchestrationStatus status = host.client.wait_for_orchestration("h", 10'000, host.pacer);
@@ -62,7 +63,8 @@ TEST_CASE("start and wait for an orchestration", "[client]") {
 TEST_CASE("invalid input is rejected with a clear message and writes nothing", "[client]") {
   ClientOptions options;
   options.max_payload_bytes = 16;
-  Host host(options);
+  PROVIDER_KIND(kind);
+  Host host(kind, options);
   auto& client = host.client;
   using Kind = ClientError::Kind;
   require_client_error([&] { client.start_orchestration("", "HelloWorld", ""); },
@@ -90,7 +92,8 @@ TEST_CASE("invalid input is rejected with a clear message and writes nothing", "
 }
 
 TEST_CASE("raise an event to a waiting instance", "[client]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.client.start_orchestration("a", "Approval", R"({"timeout_ms":60000})");
   host.driver.run_until_idle();
   host.client.raise_event("a", "Approve", "ok");
@@ -99,7 +102,8 @@ TEST_CASE("raise an event to a waiting instance", "[client]") {
 }
 
 TEST_CASE("enqueue events into an instance's queue", "[client]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.client.start_orchestration("m", "Mailbox", R"({"messages":2})");
   host.driver.run_until_idle();
   host.client.enqueue_event("m", "inbox", "one");
@@ -108,7 +112,8 @@ TEST_CASE("enqueue events into an instance's queue", "[client]") {
 }
 
 TEST_CASE("cancel an instance and its running children", "[client][cancel]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  Host host(kind);
   host.client.start_orchestration("p", "WaitingParent", "");
   host.driver.run_until_idle();
   REQUIRE(host.client.get_status("p::sub::1").state == RuntimeState::Running);
@@ -125,7 +130,10 @@ TEST_CASE("cancel an instance and its running children", "[client][cancel]") {
 
 TEST_CASE("waiting times out with the last status; status changes can be awaited",
           "[client]") {
-  Host host;
+  PROVIDER_KIND(kind);
+  ClientOptions options;
+  options.poll_interval_ms = 1'000;  // an hour of virtual waiting in 3,600 polls, not 72,000
+  Host host(kind, options);
   host.client.start_orchestration("l", "LongTimer", "");
   auto changed = host.client.wait_for_status_change("l", 0, 1'000, host.pacer);
   REQUIRE(changed.has_value());

@@ -1,5 +1,6 @@
-// A whole single-threaded host for client tests: in-memory SqliteProvider on a
-// ManualClock, a StepDriver, a StepPacer and both clients.
+// A whole single-threaded host for client tests: a store of any provider kind
+// (tests/provider_suite.hpp; in-memory SQLite by default) on a ManualClock, a
+// StepDriver, a StepPacer and both clients.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -8,22 +9,31 @@
 #include "duroxide/management_client.hpp"
 #include "duroxide/runtime.hpp"
 #include "duroxide/runtime_client.hpp"
-#include "duroxide/sqlite_provider.hpp"
+#include "provider_suite.hpp"
 
 namespace duroxide::testing {
 
 struct StepHost {
-  ManualClock clock;
-  SequentialIdSource ids{"lock"};
+  std::unique_ptr<ProviderUnderTest> under;
+  ManualClock& clock;
+  Provider& store;           // the hot path the dispatchers use
+  ManagementProvider& admin;  // the same store's management side
   Registry registry;
-  SqliteProvider store{":memory:", clock, ids};
-  StepDriver driver{store, registry, clock};
-  StepPacer pacer{driver, clock};
+  StepDriver driver;
+  StepPacer pacer;
   RuntimeClient client;
-  ManagementClient management{store};
+  ManagementClient management;
 
-  explicit StepHost(Registry code, ClientOptions options = {})
-      : registry(std::move(code)), client(store, store, options) {}
+  explicit StepHost(Registry code, ClientOptions options = {}, const std::string& kind = "sqlite-memory")
+      : under(make_provider(kind)),
+        clock(under->clock),
+        store(under->provider()),
+        admin(under->management()),
+        registry(std::move(code)),
+        driver(store, registry, clock),
+        pacer(driver, clock),
+        client(store, admin, options),
+        management(admin) {}
 
   // Starts an instance and drives the runtime until nothing is left to do now.
   void run(const std::string& id, const std::string& name, const std::string& input) {

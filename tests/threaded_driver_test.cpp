@@ -11,28 +11,66 @@
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#include "provider_suite.hpp"
 
 using namespace duroxide;
 
 namespace {
 
+std::vector<std::string> threaded_kinds() {
+  std::vector<std::string> kinds{"sqlite-file"};
+  if (testing::postgres_conninfo()) kinds.push_back("postgres");
+  return kinds;
+}
+
+// Real threads, the system clock and a file database, or a PostgreSQL schema
+// (under scripts/with-postgres.sh), shared by every thread of the driver.
 struct NativeHost {
   std::string path;
   SystemClock clock;
   RandomIdSource ids;
   Registry registry;
-  std::unique_ptr<SqliteProvider> store;
+  std::unique_ptr<SqliteProvider> sqlite;
+#ifdef DUROXIDE_HAVE_POSTGRES
+  std::unique_ptr<PostgresProvider> postgres;
+#endif
+  Provider* store = nullptr;
+  ManagementProvider* admin = nullptr;
   std::unique_ptr<RuntimeClient> client;
   SleepPacer pacer{clock};
 
-  explicit NativeHost(const std::string& name) : path("/tmp/duroxide-threaded-" + name + ".db") {
+  NativeHost(const std::string& name, const std::string& kind)
+      : path("/tmp/duroxide-threaded-" + name + ".db") {
     cleanup();
     samples::register_all(registry);
-    store = std::make_unique<SqliteProvider>(path, clock, ids);
-    client = std::make_unique<RuntimeClient>(*store, *store);
+#ifdef DUROXIDE_HAVE_POSTGRES
+    if (kind == "postgres") {
+      PostgresOptions options;
+      options.schema = testing::unique_schema("threaded_" + name);
+      PostgresProvider(testing::postgres_conninfo(), clock, ids, options).drop_schema();
+      postgres = std::make_unique<PostgresProvider>(testing::postgres_conninfo(), clock, ids, options);
+      store = postgres.get();
+      admin = postgres.get();
+    }
+#endif
+    if (!store) {
+      REQUIRE(kind != "postgres");
+      sqlite = std::make_unique<SqliteProvider>(path, clock, ids);
+      store = sqlite.get();
+      admin = sqlite.get();
+    }
+    client = std::make_unique<RuntimeClient>(*store, *admin);
   }
   ~NativeHost() {
-    store.reset();
+#ifdef DUROXIDE_HAVE_POSTGRES
+    if (postgres) {
+      try {
+        postgres->drop_schema();
+      } catch (const std::exception&) {
+      }
+    }
+#endif
+    sqlite.reset();
     cleanup();
   }
   void cleanup() {
@@ -43,7 +81,9 @@ struct NativeHost {
 }  // namespace
 
 TEST_CASE("the threaded driver runs many instances concurrently", "[threaded]") {
-  NativeHost host("many");
+  const std::string kind = GENERATE(from_range(threaded_kinds()));
+  INFO("provider: " << kind);
+  NativeHost host("many", kind);
   RuntimeOptions options;
   options.orchestration_concurrency = 2;
   options.worker_concurrency = 2;
@@ -67,7 +107,9 @@ TEST_CASE("the threaded driver runs many instances concurrently", "[threaded]") 
 }
 
 TEST_CASE("a long activity keeps its lock by renewal and runs once", "[threaded]") {
-  NativeHost host("renew");
+  const std::string kind = GENERATE(from_range(threaded_kinds()));
+  INFO("provider: " << kind);
+  NativeHost host("renew", kind);
   static std::atomic<int> runs{0};
   runs = 0;
   host.registry.register_activity("Slow", [](ActivityContext&, const std::string&) {
@@ -93,7 +135,9 @@ TEST_CASE("a long activity keeps its lock by renewal and runs once", "[threaded]
 }
 
 TEST_CASE("an activity learns it was cancelled when its lock is stolen", "[threaded][cancel]") {
-  NativeHost host("cancel");
+  const std::string kind = GENERATE(from_range(threaded_kinds()));
+  INFO("provider: " << kind);
+  NativeHost host("cancel", kind);
   static std::atomic<bool> saw_cancel{false};
   saw_cancel = false;
   host.registry.register_activity("Patient", [](ActivityContext& ctx, const std::string&) {

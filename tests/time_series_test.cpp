@@ -15,6 +15,7 @@
 #include "duroxide/samples.hpp"
 #include "duroxide/sim/random.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#include "provider_suite.hpp"
 
 using namespace duroxide;
 
@@ -26,21 +27,27 @@ constexpr std::int64_t kHour = 3'600'000;
 // A catalog workload whose instances start and finish in many different
 // minutes: the driver takes a few steps between starts while the clock moves.
 struct Workload {
-  ManualClock clock;
-  SequentialIdSource ids;
-  SqliteProvider store;
+  std::unique_ptr<testing::ProviderUnderTest> under;
+  ManualClock& clock;
+  Provider& store;
+  ManagementProvider& admin;
   Registry registry;
   StepDriver driver;
   RuntimeClient client;
   ManagementClient management;
   TimestampMs began;
 
-  explicit Workload(const std::string& path = ":memory:", SqliteOptions options = {})
-      : store(path, clock, ids, options),
+  explicit Workload(std::unique_ptr<testing::ProviderUnderTest> made)
+      : under(std::move(made)),
+        clock(under->clock),
+        store(under->provider()),
+        admin(under->management()),
         driver((samples::register_all(registry), store), registry, clock),
-        client(store, store),
-        management(store),
+        client(store, admin),
+        management(admin),
         began(clock.now_ms()) {}
+  explicit Workload(const std::string& kind, testing::StoreOptions options = {})
+      : Workload(testing::make_provider(kind, options)) {}
 
   void run(std::uint64_t seed, int starts, const std::string& prefix = "ts") {
     sim::SimRandom random(seed);
@@ -146,7 +153,8 @@ void raw_exec(const std::string& path, const std::string& sql) {
 }  // namespace
 
 TEST_CASE("time series agree exactly with counts from the instances table", "[timeseries]") {
-  Workload w;
+  PROVIDER_KIND(kind);
+  Workload w(kind);
   w.run(GENERATE(1u, 2u, 3u), 60);
   const TimestampMs end = w.clock.now_ms() + 1;
 
@@ -181,7 +189,8 @@ TEST_CASE("time series agree exactly with counts from the instances table", "[ti
 
 TEST_CASE("continue-as-new is neither a start nor a finish; the finish counts once",
           "[timeseries]") {
-  Workload w;
+  PROVIDER_KIND(kind);
+  Workload w(kind);
   w.client.start_orchestration("counter", "Counter", R"({"count":0,"limit":4})");
   for (int i = 0; i < 50 && w.driver.step(); ++i) w.clock.advance(20'000);
   w.driver.run_until_idle();
@@ -198,9 +207,10 @@ TEST_CASE("continue-as-new is neither a start nor a finish; the finish counts on
 }
 
 TEST_CASE("minute buckets roll up into hours after the retention window", "[timeseries]") {
-  SqliteOptions options;
+  PROVIDER_KIND(kind);
+  testing::StoreOptions options;
   options.minute_retention_ms = 10 * kMinute;
-  Workload w(":memory:", options);
+  Workload w(kind, options);
   w.run(7, 40);
   const TimestampMs first_end = w.clock.now_ms() + 1;
   // The run is longer than the retention: its first minutes are already hours.
@@ -235,7 +245,8 @@ TEST_CASE("minute buckets roll up into hours after the retention window", "[time
 }
 
 TEST_CASE("watch_metrics streams the deltas that build the series", "[timeseries]") {
-  Workload w;
+  PROVIDER_KIND(kind);
+  Workload w(kind);
   w.run(11, 30, "a");
   const TimestampMs end = w.clock.now_ms() + 10 * kHour;
 
@@ -297,16 +308,17 @@ TEST_CASE("watch_metrics streams the deltas that build the series", "[timeseries
 
 TEST_CASE("an imported instance counts where it happened, not when it was imported",
           "[timeseries]") {
-  Workload source;
+  PROVIDER_KIND(kind);
+  Workload source(kind);
   source.client.start_orchestration("moved", "Chain", R"({"steps":2,"value":1})");
   source.driver.step();
   source.clock.advance(5 * kMinute);
   source.driver.run_until_idle();
-  const InstanceInfo original = *source.store.get_instance_info("moved");
+  const InstanceInfo original = *source.admin.get_instance_info("moved");
   REQUIRE(original.state == RuntimeState::Completed);
   const std::string document = source.management.export_instance("moved");
 
-  Workload target;
+  Workload target(kind);
   target.clock.advance(3 * kHour);
   target.management.import_instance(document);
   TimeSeries series = target.management.get_time_series(
@@ -329,7 +341,7 @@ TEST_CASE("a version-4 database is migrated with its series counted in", "[times
   TimestampMs began = 0;
   TimestampMs end = 0;
   {
-    Workload w(path);
+    Workload w(testing::sqlite_at(path));
     w.run(5, 25);
     began = w.began;
     end = w.clock.now_ms() + 1;
@@ -340,9 +352,9 @@ TEST_CASE("a version-4 database is migrated with its series counted in", "[times
            "ALTER TABLE changes DROP COLUMN instance_created_at; "
            "ALTER TABLE changes DROP COLUMN finished_duration_ms; PRAGMA user_version = 4");
   {
-    Workload w(path);
+    Workload w(testing::sqlite_at(path));
     w.began = began;
-    CHECK(w.store.schema_version() == SqliteProvider::kSchemaVersion);
+    CHECK(w.under->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
     TimeSeries series = w.management.get_time_series(TimeSeriesMetric::All, "", began, end);
     CHECK(total(series, &TimeSeriesPoint::starts) > 25);
     check_against_instances(w, series, kMinute);
@@ -355,7 +367,8 @@ TEST_CASE("a version-4 database is migrated with its series counted in", "[times
 }
 
 TEST_CASE("time-series inputs are validated and the switches apply", "[timeseries]") {
-  Workload w;
+  PROVIDER_KIND(kind);
+  Workload w(kind);
   const TimestampMs now = w.clock.now_ms() / kHour * kHour;  // aligned: windows are not widened
   auto kind_of = [&](auto&& call) {
     try {
@@ -387,7 +400,7 @@ TEST_CASE("time-series inputs are validated and the switches apply", "[timeserie
   TimeSeriesQuery query;
   query.from_ms = now;
   query.to_ms = now + (kMaxTimeSeriesBuckets + 1) * kMinute;
-  CHECK_THROWS_AS(w.store.get_time_series(query), ProviderError);
+  CHECK_THROWS_AS(w.admin.get_time_series(query), ProviderError);
 
   TimeSeriesMetric metric{};
   CHECK(parse_time_series_metric("failures", metric));
@@ -400,13 +413,13 @@ TEST_CASE("time-series inputs are validated and the switches apply", "[timeserie
 
   ManagementOptions read_only;
   read_only.read_only = true;
-  CHECK(ManagementClient(w.store, read_only)
+  CHECK(ManagementClient(w.admin, read_only)
             .get_time_series(TimeSeriesMetric::Starts, "", now - kMinute, now)
             .points.size() == 1);
   ManagementOptions off;
   off.enabled = false;
   CHECK(kind_of([&] {
-          ManagementClient(w.store, off).get_time_series(TimeSeriesMetric::Starts, "", now - kMinute, now);
+          ManagementClient(w.admin, off).get_time_series(TimeSeriesMetric::Starts, "", now - kMinute, now);
         }) == Kind::Disabled);
-  CHECK(kind_of([&] { ManagementClient(w.store, off).watch_metrics(0); }) == Kind::Disabled);
+  CHECK(kind_of([&] { ManagementClient(w.admin, off).watch_metrics(0); }) == Kind::Disabled);
 }

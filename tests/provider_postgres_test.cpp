@@ -1,0 +1,249 @@
+// What only PostgresProvider has: a server at the other end of a network
+// connection (lost, refused, restarted), schemas sharing one database, and a
+// connection string that may carry a password. The generic contract and
+// management suites run on PostgreSQL through tests/provider_suite.hpp.
+#ifdef DUROXIDE_HAVE_POSTGRES
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include "provider_suite.hpp"
+
+using namespace duroxide;
+using namespace duroxide::testing;
+
+namespace {
+
+// Ends every server session whose application_name is `name`, as a server
+// restart, a failover or a network cut would, from a connection of its own.
+void terminate_sessions(const std::string& name) {
+  PGconn* admin = PQconnectdb(postgres_conninfo());
+  REQUIRE(PQstatus(admin) == CONNECTION_OK);
+  const char* values[] = {name.c_str()};
+  PGresult* result = PQexecParams(
+      admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+      1, nullptr, values, nullptr, nullptr, 0);
+  REQUIRE(PQresultStatus(result) == PGRES_TUPLES_OK);
+  const int ended = std::atoi(PQgetvalue(result, 0, 0));
+  PQclear(result);
+  PQfinish(admin);
+  REQUIRE(ended >= 1);
+}
+
+// Calls `call`; if it fails, the failure must be retryable and the retry must succeed.
+template <typename F>
+auto retried(F&& call, int* failures) {
+  try {
+    return call();
+  } catch (const ProviderError& error) {
+    INFO(error.what());
+    CHECK(error.retryable());
+    ++*failures;
+    return call();
+  }
+}
+
+struct Named {
+  ManualClock clock;
+  SequentialIdSource ids{"pg"};
+  std::string application;
+  PostgresOptions options;
+  std::unique_ptr<PostgresProvider> store;
+
+  explicit Named(const std::string& name) : application("duroxide_" + name) {
+    options.schema = unique_schema(name);
+    store = open();
+    store->drop_schema();
+    store = open();
+  }
+  ~Named() {
+    try {
+      store->drop_schema();
+    } catch (const std::exception&) {
+    }
+  }
+  std::unique_ptr<PostgresProvider> open() {
+    return std::make_unique<PostgresProvider>(std::string(postgres_conninfo()) + " application_name=" + application,
+                                              clock, ids, options);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("postgres: a lost connection is a retryable error and the next call reconnects",
+          "[provider][postgres]") {
+  if (!postgres_conninfo()) {
+    WARN("DUROXIDE_PG is not set: run under scripts/with-postgres.sh");
+    return;
+  }
+  Named n("loss");
+  PostgresProvider& store = *n.store;
+  int failures = 0;
+
+  // Between calls: the enqueue fails before anything reaches the server, or succeeds.
+  terminate_sessions(n.application);
+  retried([&] { store.enqueue_orchestrator_item(start_item("i"), 0); }, &failures);
+  CHECK(store.get_queue_depths().orchestrator_visible == 1);
+
+  // Between a fetch and its ack: the lock lives in the database, not in the
+  // session, so the ack on the new session still owns the instance.
+  auto item = store.fetch_orchestration_item(30'000);
+  REQUIRE(item.has_value());
+  terminate_sessions(n.application);
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.worker_items = {activity("i", 2)};
+  ack.metadata = metadata();
+  retried([&] { store.ack_orchestration_item(item->lock_token, ack); }, &failures);
+  CHECK(store.read("i").size() == 1);
+  CHECK(store.get_queue_depths().orchestrator_visible == 0);
+
+  // The worker queue: the activity is handed out once and its completion applied once.
+  terminate_sessions(n.application);
+  auto work_item = retried([&] { return store.fetch_work_item(30'000); }, &failures);
+  REQUIRE(work_item.has_value());
+  CHECK_FALSE(store.fetch_work_item(30'000).has_value());
+  terminate_sessions(n.application);
+  retried([&] {
+    store.ack_work_item(work_item->lock_token,
+                        WorkItem{work::ActivityCompleted{"i", 1, 2, "out"}});
+  }, &failures);
+  CHECK(store.get_queue_depths().worker_visible == 0);
+  auto completion = store.fetch_orchestration_item(30'000);
+  REQUIRE(completion.has_value());
+  CHECK(completion->messages.size() == 1);
+
+  // Management reads recover the same way, and diagnostics tell what happened.
+  terminate_sessions(n.application);
+  auto info = retried([&] { return store.get_instance_info("i"); }, &failures);
+  REQUIRE(info.has_value());
+  CHECK(info->state == RuntimeState::Running);
+  CHECK(failures >= 3);  // libpq notices a dead session only when it next uses it
+  ProviderDiagnostics d = store.get_provider_diagnostics();
+  CHECK(d.store_kind == "postgres");
+  CHECK(d.connected);
+  REQUIRE(d.last_error.has_value());
+  CHECK(d.error_count >= static_cast<std::uint64_t>(failures));
+}
+
+TEST_CASE("postgres: a connection lost inside an ack rolls it back whole", "[provider][postgres]") {
+  if (!postgres_conninfo()) {
+    WARN("DUROXIDE_PG is not set: run under scripts/with-postgres.sh");
+    return;
+  }
+  Named n("midack");
+  PostgresProvider& store = *n.store;
+  store.enqueue_orchestrator_item(start_item("i"), 0);
+  auto item = store.fetch_orchestration_item(30'000);
+  REQUIRE(item.has_value());
+  // Another session holds the history table, so the ack blocks on its first
+  // history insert, inside its transaction; then the ack's session is ended.
+  PGconn* blocker = PQconnectdb(postgres_conninfo());
+  REQUIRE(PQstatus(blocker) == CONNECTION_OK);
+  const std::string lock_sql = "BEGIN; LOCK TABLE " + n.options.schema + ".history IN EXCLUSIVE MODE";
+  PGresult* locked = PQexec(blocker, lock_sql.c_str());
+  REQUIRE(PQresultStatus(locked) == PGRES_COMMAND_OK);
+  PQclear(locked);
+
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.worker_items = {activity("i", 2)};
+  ack.metadata = metadata();
+  std::optional<ProviderError> failure;
+  std::thread acker([&] {
+    try {
+      store.ack_orchestration_item(item->lock_token, ack);
+    } catch (const ProviderError& error) {
+      failure = error;
+    }
+  });
+  // Wait until the ack is blocked on the history table, inside its transaction.
+  bool waiting = false;
+  for (int i = 0; i < 500 && !waiting; ++i) {
+    PGconn* probe = PQconnectdb(postgres_conninfo());
+    const char* values[] = {n.application.c_str()};
+    PGresult* result = PQexecParams(probe,
+                                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 "
+                                    "AND wait_event_type = 'Lock'",
+                                    1, nullptr, values, nullptr, nullptr, 0);
+    waiting = PQresultStatus(result) == PGRES_TUPLES_OK && std::atoi(PQgetvalue(result, 0, 0)) > 0;
+    PQclear(result);
+    PQfinish(probe);
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(waiting);
+  terminate_sessions(n.application);
+  acker.join();
+  PQclear(PQexec(blocker, "ROLLBACK"));
+  PQfinish(blocker);
+
+  REQUIRE(failure.has_value());
+  CHECK(failure->retryable());
+  // Nothing of the ack is visible, and the same token completes it on a new session.
+  CHECK(store.read("i").empty());
+  CHECK(store.get_queue_depths().worker_visible == 0);
+  store.ack_orchestration_item(item->lock_token, ack);
+  CHECK(store.read("i").size() == 1);
+  CHECK(store.get_queue_depths().worker_visible == 1);
+}
+
+TEST_CASE("postgres: an unreachable server and a bad schema name fail clearly", "[provider][postgres]") {
+  ManualClock clock;
+  SequentialIdSource ids;
+  try {
+    PostgresProvider("host=127.0.0.1 port=1 user=postgres dbname=postgres connect_timeout=2", clock, ids);
+    FAIL("connected to nothing");
+  } catch (const ProviderError& error) {
+    CHECK(error.retryable());
+    CHECK_THAT(error.what(), Catch::Contains("cannot connect"));
+  }
+  PostgresOptions bad;
+  for (const char* schema : {"", "Upper", "x; DROP TABLE y", "1abc", "a-b"}) {
+    bad.schema = schema;
+    INFO(schema);
+    try {
+      PostgresProvider(postgres_conninfo() ? postgres_conninfo() : "host=127.0.0.1 port=1", clock, ids, bad);
+      FAIL("accepted a bad schema name");
+    } catch (const ProviderError& error) {
+      CHECK(error.kind() == ProviderErrorKind::InvalidInput);
+      CHECK_THAT(error.what(), Catch::Contains("schema name"));
+    }
+  }
+  bad.schema = std::string(64, 'a');
+  CHECK_THROWS_AS(PostgresProvider("host=127.0.0.1 port=1", clock, ids, bad), ProviderError);
+}
+
+TEST_CASE("postgres: schemas keep stores apart in one database; the password never shows",
+          "[provider][postgres]") {
+  if (!postgres_conninfo()) {
+    WARN("DUROXIDE_PG is not set: run under scripts/with-postgres.sh");
+    return;
+  }
+  Named a("apart_a");
+  Named b("apart_b");
+  a.store->enqueue_orchestrator_item(start_item("i"), 0);
+  CHECK(a.store->get_queue_depths().orchestrator_visible == 1);
+  CHECK(b.store->get_queue_depths().orchestrator_visible == 0);
+  CHECK_FALSE(b.store->fetch_orchestration_item(30'000).has_value());
+  CHECK(a.store->fetch_orchestration_item(30'000).has_value());
+  CHECK(a.store->schema_version() == PostgresProvider::kSchemaVersion);
+
+  // Trust authentication ignores the password; diagnostics must not repeat it.
+  ManualClock clock;
+  SequentialIdSource ids;
+  PostgresOptions options;
+  options.schema = a.options.schema;
+  PostgresProvider with_password(std::string(postgres_conninfo()) + " password=hunter2", clock, ids, options);
+  ProviderDiagnostics d = with_password.get_provider_diagnostics();
+  CHECK(d.location.find("hunter2") == std::string::npos);
+  CHECK(d.location.find("host=127.0.0.1") != std::string::npos);
+  CHECK(d.schema_version == PostgresProvider::kSchemaVersion);
+
+  CHECK(is_postgres_location("postgresql://u:p@db.example:5432/app"));
+  CHECK(is_postgres_location("host=db dbname=app"));
+  CHECK_FALSE(is_postgres_location("/var/lib/app/duroxide.db"));
+  CHECK_FALSE(is_postgres_location("weird=name.db"));
+}
+#endif
