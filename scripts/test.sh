@@ -14,13 +14,14 @@ bash scripts/setup.sh || { echo "test: setup failed" >&2; exit 1; }
 # To add a suite (simulation seeds, Playwright...), append a row, and a parser if its
 # output is not Catch2's.
 suites=(
-  "native|native|catch2|build/native/duroxide_tests --use-colour no"
+  "native|native|catch2|bash scripts/with-postgres.sh build/native/duroxide_tests --use-colour no"
   "wasm|wasm|catch2|node build/wasm/duroxide_tests.js --use-colour no"
   "cli|native|plain|bash tests/cli_test.sh build/native/duroxide"
+  "postgres|native|plain|bash scripts/with-postgres.sh bash tests/postgres_multiprocess.sh build/native/duroxide-pg-worker build/native/duroxide"
   "js|wasm|plain|node tests/js/api_test.mjs build/wasm/web"
   "sim|all|plain|node tests/sim_seeds.mjs build/native/duroxide-sim build/wasm/duroxide-sim.js"
   "browser|all|playwright|bash tests/browser/run.sh"
-  "bench|all|plain|bash bench/smoke.sh"
+  "bench|all|plain|bash scripts/with-postgres.sh bash bench/smoke.sh"
 )
 
 # Parsers read a log and set `passed` and `failed` (test cases); they return 1 when the
