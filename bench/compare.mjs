@@ -34,6 +34,12 @@ for (const report of [native, wasm]) {
   check(report.soak.instances > 0, `${name}: the soak finished instances`);
 }
 
+if (native.postgres) {
+  check(native.postgres.commit_rate > 0 && native.postgres.throughput.length === 4 &&
+    native.postgres.throughput.every((row) => row.complete),
+    'native: every PostgreSQL throughput workload finished all its instances');
+}
+
 const rows = [];
 const ratio = (nativeRate, wasmRate) => nativeRate / wasmRate;  // wasm time ÷ native time
 rows.push(['raw commits, WAL NORMAL', ratio(native.commit_rate.NORMAL, wasm.commit_rate.NORMAL)]);

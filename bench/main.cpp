@@ -2,7 +2,12 @@
 // and memory over time, all measured in one run and reported as ratios to the raw
 // SQLite commit rate measured in the same run on the same file system.
 //
-//   duroxide_bench [--smoke | --full] [--dir DIR] [--out FILE.json] [--md FILE.md]
+//   duroxide_bench [--smoke | --full] [--dir DIR] [--db LOCATION] [--out FILE.json] [--md FILE.md]
+//
+// --db: a SQLite file for the throughput runs (it must not exist: the bench
+// creates and deletes it; default DIR/throughput.db), or, natively, a
+// PostgreSQL connection string: the throughput workloads then also run on that
+// server (in schema duroxide_bench), beside its raw commit rate.
 //
 // --smoke (CI, about 10 s): small sizes, short windows. Default: a medium run
 // (about 2 minutes). --full: the issue's sizes (1M instances, 100k-event
@@ -34,13 +39,17 @@
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sim/simulation.hpp"
+#include "duroxide/postgres_provider.hpp"  // is_postgres_location; the class needs DUROXIDE_HAVE_POSTGRES
 #include "duroxide/sqlite_provider.hpp"
+#ifdef DUROXIDE_HAVE_POSTGRES
+#include <libpq-fe.h>
+#endif
 
 namespace {
 
 using namespace duroxide;
 using Json = nlohmann::ordered_json;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 #ifdef __EMSCRIPTEN__
 constexpr const char* kPlatform = "wasm";
@@ -48,8 +57,8 @@ constexpr const char* kPlatform = "wasm";
 constexpr const char* kPlatform = "native";
 #endif
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
+double seconds_since(Steady::time_point start) {
+  return std::chrono::duration<double>(Steady::now() - start).count();
 }
 
 struct Sizes {
@@ -89,7 +98,7 @@ double raw_commit_rate(const std::string& path, SqliteOptions::Synchronous sync,
   sqlite3_stmt* insert = nullptr;
   sqlite3_prepare_v2(db, "INSERT INTO t(v) VALUES (?1)", -1, &insert, nullptr);
   std::uint64_t commits = 0;
-  const auto start = Clock::now();
+  const auto start = Steady::now();
   while (seconds_since(start) < seconds) {
     sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     sqlite3_bind_text(insert, 1, "payload of a typical small event row", -1, SQLITE_STATIC);
@@ -114,24 +123,20 @@ struct Throughput {
   bool complete = false;
 };
 
-Throughput run_throughput(const std::string& path, SqliteOptions::Synchronous sync,
+// `instances` starts of `sample`, then the threaded driver (the step driver in
+// wasm) until all are finished, on any store.
+Throughput run_throughput(Provider& store, ManagementProvider& management, Clock& clock,
                           const std::string& sample, int instances, std::size_t concurrency) {
-  remove_db(path);
-  SystemClock clock;
-  RandomIdSource ids;
-  SqliteOptions options;
-  options.synchronous = sync;
-  SqliteProvider store(path, clock, ids, options);
   Registry registry;
   samples::register_all(registry);
-  RuntimeClient client(store, store);
+  RuntimeClient client(store, management);
   const std::string input = sample == "FanOutFanIn" ? R"(["a","b","c","d","e"])" : "Ada";
   const int activities_each = sample == "FanOutFanIn" ? 5 : 1;
   for (int i = 0; i < instances; ++i) client.start_orchestration("b-" + std::to_string(i), sample, input);
 
   InstanceFilter done;
   done.states = {RuntimeState::Completed, RuntimeState::Failed};
-  const auto start = Clock::now();
+  const auto start = Steady::now();
   Throughput result;
 #ifdef __EMSCRIPTEN__
   (void)concurrency;
@@ -145,17 +150,107 @@ Throughput run_throughput(const std::string& path, SqliteOptions::Synchronous sy
   runtime.poll_interval_ms = 1;
   ThreadedDriver driver(store, registry, clock, runtime);
   driver.start();
-  while (store.count_instances(done) < static_cast<std::uint64_t>(instances) && seconds_since(start) < 300) {
+  while (management.count_instances(done) < static_cast<std::uint64_t>(instances) && seconds_since(start) < 300) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   driver.shutdown(10'000);
 #endif
   result.seconds = seconds_since(start);
-  result.complete = store.count_instances(done) == static_cast<std::uint64_t>(instances);
+  result.complete = management.count_instances(done) == static_cast<std::uint64_t>(instances);
   result.orchestrations_per_s = instances / result.seconds;
   result.activities_per_s = instances * activities_each / result.seconds;
   return result;
 }
+
+Throughput run_throughput(const std::string& path, SqliteOptions::Synchronous sync,
+                          const std::string& sample, int instances, std::size_t concurrency) {
+  remove_db(path);
+  SystemClock clock;
+  RandomIdSource ids;
+  SqliteOptions options;
+  options.synchronous = sync;
+  SqliteProvider store(path, clock, ids, options);
+  return run_throughput(store, store, clock, sample, instances, concurrency);
+}
+
+#ifdef DUROXIDE_HAVE_POSTGRES
+// ---------------------------------------------------------------- PostgreSQL
+
+constexpr const char* kBenchSchema = "duroxide_bench";
+
+// Single-row autocommit INSERTs over one connection: one commit per round trip,
+// the ceiling for anything that commits once per step on this server.
+double raw_postgres_commit_rate(const std::string& conninfo, double seconds) {
+  PGconn* db = PQconnectdb(conninfo.c_str());
+  if (PQstatus(db) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(db);
+    PQfinish(db);
+    throw std::runtime_error("cannot connect to PostgreSQL: " + message);
+  }
+  auto exec = [&](const char* sql) {
+    PGresult* result = PQexec(db, sql);
+    const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+    PQclear(result);
+    if (!ok) throw std::runtime_error(std::string("PostgreSQL: ") + PQerrorMessage(db));
+  };
+  exec("SET client_min_messages TO warning");
+  exec("DROP TABLE IF EXISTS duroxide_bench_raw");
+  exec("CREATE TABLE duroxide_bench_raw (k BIGSERIAL PRIMARY KEY, v TEXT)");
+  const char* values[] = {"payload of a typical small event row"};
+  std::uint64_t commits = 0;
+  const auto start = Steady::now();
+  while (seconds_since(start) < seconds) {
+    PGresult* result = PQexecParams(db, "INSERT INTO duroxide_bench_raw (v) VALUES ($1)", 1, nullptr, values,
+                                    nullptr, nullptr, 0);
+    const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+    PQclear(result);
+    if (!ok) throw std::runtime_error(std::string("PostgreSQL: ") + PQerrorMessage(db));
+    ++commits;
+  }
+  const double rate = static_cast<double>(commits) / seconds_since(start);
+  exec("DROP TABLE duroxide_bench_raw");
+  PQfinish(db);
+  return rate;
+}
+
+Throughput run_postgres_throughput(const std::string& conninfo, const std::string& sample, int instances,
+                                   std::size_t concurrency) {
+  SystemClock clock;
+  RandomIdSource ids;
+  PostgresOptions options;
+  options.schema = kBenchSchema;
+  PostgresProvider(conninfo, clock, ids, options).drop_schema();
+  Throughput result;
+  {
+    PostgresProvider store(conninfo, clock, ids, options);
+    result = run_throughput(store, store, clock, sample, instances, concurrency);
+  }
+  PostgresProvider(conninfo, clock, ids, options).drop_schema();
+  return result;
+}
+
+// The same HelloWorld and FanOutFanIn workloads on a PostgreSQL server, as a
+// ratio to that server's raw commit rate (several processes: bench/processes.sh).
+Json bench_postgres(const std::string& conninfo, const Sizes& sizes) {
+  Json section;
+  section["location"] = conninfo.find("password") == std::string::npos ? conninfo : "(redacted)";
+  const double commit = raw_postgres_commit_rate(conninfo, sizes.commit_seconds);
+  section["commit_rate"] = commit;
+  section["throughput"] = Json::array();
+  for (const char* sample : {"HelloWorld", "FanOutFanIn"}) {
+    for (std::size_t concurrency : {std::size_t{1}, std::size_t{2}}) {
+      std::cerr << "bench: PostgreSQL " << sample << " " << concurrency << "/" << concurrency << "\n";
+      const Throughput t = run_postgres_throughput(conninfo, sample, sizes.throughput_instances, concurrency);
+      section["throughput"].push_back(
+          {{"sample", sample}, {"concurrency", std::to_string(concurrency) + "/" + std::to_string(concurrency)},
+           {"instances", sizes.throughput_instances}, {"seconds", t.seconds}, {"complete", t.complete},
+           {"orchestrations_per_s", t.orchestrations_per_s}, {"activities_per_s", t.activities_per_s},
+           {"ratio_to_quarter_commit_rate", t.orchestrations_per_s / (commit / 4)}});
+    }
+  }
+  return section;
+}
+#endif
 
 // ---------------------------------------------------------------- replay
 
@@ -194,7 +289,7 @@ Json bench_replay(const std::vector<std::size_t>& sizes) {
   for (std::size_t size : sizes) {
     const History history = synthetic_history(size);
     int rounds = 0;
-    const auto start = Clock::now();
+    const auto start = Steady::now();
     bool deterministic = true;
     do {
       deterministic = replay_history(registry, "replay", 1, history).deterministic && deterministic;
@@ -255,7 +350,7 @@ InstanceExport fake_instance(std::size_t i, TimestampMs now) {
 
 template <typename F>
 double average_ms(int rounds, F&& call) {
-  const auto start = Clock::now();
+  const auto start = Steady::now();
   for (int i = 0; i < rounds; ++i) call(i);
   return seconds_since(start) * 1000.0 / rounds;
 }
@@ -269,7 +364,7 @@ Json bench_management(const std::string& dir, std::size_t count) {
   options.synchronous = SqliteOptions::Synchronous::Off;  // loading only; the reads do not sync
   SqliteProvider store(path, clock, ids, options);
   const TimestampMs now = clock.now_ms();
-  const auto load_start = Clock::now();
+  const auto load_start = Steady::now();
   for (std::size_t i = 0; i < count; ++i) store.import_instance(fake_instance(i, now));
   const double load_seconds = seconds_since(load_start);
   ManagementClient management(store);
@@ -299,7 +394,7 @@ Json bench_management(const std::string& dir, std::size_t count) {
 
 Json bench_sim(int seeds) {
   sim::SimOptions options;
-  const auto start = Clock::now();
+  const auto start = Steady::now();
   int failing = 0;
   for (int i = 0; i < seeds; ++i) {
     options.seed = static_cast<std::uint64_t>(i + 1);
@@ -336,7 +431,7 @@ Json bench_soak(const std::string& dir, double seconds) {
   StepDriver driver(store, registry, clock);
   std::vector<std::uint64_t> samples_kib;
   std::uint64_t finished = 0;
-  const auto start = Clock::now();
+  const auto start = Steady::now();
   double next_sample = 0;
   for (std::uint64_t i = 0; seconds_since(start) < seconds; ++i) {
     for (int k = 0; k < 20; ++k) client.start_orchestration("s-" + std::to_string(i) + "-" + std::to_string(k), "HelloWorld", "Ada");
@@ -378,6 +473,19 @@ std::string markdown(const Json& report) {
           fixed(row["activities_per_s"].get<double>()) + " | " + fixed(row["ratio_to_quarter_commit_rate"].get<double>(), 2) +
           (row["complete"].get<bool>() ? "" : " (incomplete)") + " |\n";
   }
+  if (report.contains("postgres")) {
+    const Json& pg = report["postgres"];
+    md += "\n| PostgreSQL (one process) | concurrency | orchestrations/s | activities/s | ÷ (commit rate ÷ 4) |\n"
+          "|---|---|---|---|---|\n";
+    for (const auto& row : pg["throughput"]) {
+      md += "| " + row["sample"].get<std::string>() + " | " + row["concurrency"].get<std::string>() + " | " +
+            fixed(row["orchestrations_per_s"].get<double>()) + " | " + fixed(row["activities_per_s"].get<double>()) +
+            " | " + fixed(row["ratio_to_quarter_commit_rate"].get<double>(), 2) +
+            (row["complete"].get<bool>() ? "" : " (incomplete)") + " |\n";
+    }
+    md += "\nraw PostgreSQL commits/s (autocommit single-row INSERT): " + fixed(pg["commit_rate"].get<double>(), 0) +
+          "; several processes: bench/processes.sh\n";
+  }
   md += "\n| replay: events | events/s |\n|---|---|\n";
   for (const auto& row : report["replay"]) {
     md += "| " + std::to_string(row["events"].get<std::size_t>()) + " | " + fixed(row["events_per_s"].get<double>(), 0) + " |\n";
@@ -406,6 +514,7 @@ int main(int argc, char** argv) {
   std::string dir = "build/bench-tmp";
   std::string out_json;
   std::string out_md;
+  std::string db;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -418,12 +527,29 @@ int main(int argc, char** argv) {
     if (arg == "--smoke") mode = "smoke";
     else if (arg == "--full") mode = "full";
     else if (arg == "--dir") dir = value();
+    else if (arg == "--db") db = value();
     else if (arg == "--out") out_json = value();
     else if (arg == "--md") out_md = value();
     else {
-      std::cerr << "usage: duroxide_bench [--smoke | --full] [--dir DIR] [--out FILE.json] [--md FILE.md]\n";
+      std::cerr << "usage: duroxide_bench [--smoke | --full] [--dir DIR] [--db FILE | --db POSTGRES-CONNINFO] "
+                   "[--out FILE.json] [--md FILE.md]\n";
       return 2;
     }
+  }
+  const bool postgres = is_postgres_location(db);
+#ifndef DUROXIDE_HAVE_POSTGRES
+  if (postgres) {
+    std::cerr << "duroxide_bench: this build has no PostgreSQL support (native builds with DUROXIDE_POSTGRES=ON)\n";
+    return 2;
+  }
+#endif
+  std::string throughput_db = dir + "/throughput.db";
+  if (!db.empty() && !postgres) {
+    if (std::filesystem::exists(db)) {
+      std::cerr << "duroxide_bench: --db " << db << " exists; the bench creates and deletes its database\n";
+      return 2;
+    }
+    throughput_db = db;
   }
   std::filesystem::create_directories(dir);
   const Sizes sizes = sizes_for(mode);
@@ -447,7 +573,7 @@ int main(int argc, char** argv) {
       for (const char* sample : {"HelloWorld", "FanOutFanIn"}) {
         for (std::size_t concurrency : concurrencies) {
           std::cerr << "bench: " << sample << " " << sync_pragma(sync) << " " << concurrency << "/" << concurrency << "\n";
-          const Throughput t = run_throughput(dir + "/throughput.db", sync, sample, sizes.throughput_instances, concurrency);
+          const Throughput t = run_throughput(throughput_db, sync, sample, sizes.throughput_instances, concurrency);
           const double commit = sync == Sync::Full ? full : normal;
           report["throughput"].push_back(
               {{"sample", sample}, {"sync", sync_pragma(sync)},
@@ -458,7 +584,10 @@ int main(int argc, char** argv) {
         }
       }
     }
-    remove_db(dir + "/throughput.db");
+    remove_db(throughput_db);
+#ifdef DUROXIDE_HAVE_POSTGRES
+    if (postgres) report["postgres"] = bench_postgres(db, sizes);
+#endif
 
     std::cerr << "bench: replay\n";
     report["replay"] = bench_replay(sizes.replay_events);

@@ -4,11 +4,19 @@
 #   build/native/duroxide_bench --full --out native.json --md native.md
 #   node build/wasm/duroxide_bench.js --full --out wasm.json --md wasm.md
 #   node bench/compare.mjs native.json wasm.json
+#   (PostgreSQL: add --db CONNINFO to the native run; processes: bench/processes.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=build/test-logs/bench
 mkdir -p "$out"
-build/native/duroxide_bench --smoke --dir build/bench-tmp --out "$out/native.json" --md "$out/native.md"
+# Under scripts/with-postgres.sh (as the test command runs it) the native run also
+# measures PostgreSQL, and 1, 2 and 3 processes run beside SQLite.
+pg=()
+[ -n "${DUROXIDE_PG:-}" ] && pg=(--db "$DUROXIDE_PG")
+build/native/duroxide_bench --smoke --dir build/bench-tmp "${pg[@]}" --out "$out/native.json" --md "$out/native.md"
 node build/wasm/duroxide_bench.js --smoke --dir build/bench-tmp --out "$out/wasm.json" --md "$out/wasm.md"
+if [ -n "${DUROXIDE_PG:-}" ]; then  # exits non-zero (no summary: the suite fails) if a run is incomplete
+  bash bench/processes.sh 200 "$out/processes.md"
+fi
 node bench/compare.mjs "$out/native.json" "$out/wasm.json" "$out/wasm-vs-native.md"

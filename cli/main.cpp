@@ -21,6 +21,7 @@
 #include "duroxide/runtime.hpp"
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
+#include "duroxide/postgres_provider.hpp"  // is_postgres_location; the class needs DUROXIDE_HAVE_POSTGRES
 #include "duroxide/sqlite_provider.hpp"
 
 using namespace duroxide;
@@ -36,7 +37,9 @@ verbs:
   run <orchestration> <input> [--db FILE] [--id ID] [--version V] [--timeout-ms N]
       Start an instance and drive the runtime until it finishes or N ms pass
       (default 60000). Prints {"instance","status","output"|"error","executions"}.
-      Without --db the store is in memory.
+      Without --db the store is in memory. Everywhere, --db takes a SQLite
+      file or a PostgreSQL connection string ("postgresql://user@host/db" or
+      "host=... port=... dbname=..."; tables in the schema "duroxide").
   status <id> --db FILE
       The instance's status, output or error, custom status and executions.
   history <id> [--execution N] --db FILE
@@ -216,17 +219,36 @@ struct Host {
   SystemClock clock;
   RandomIdSource ids;
   Registry registry;
-  std::unique_ptr<SqliteProvider> store;
+  std::unique_ptr<SqliteProvider> sqlite;
+#ifdef DUROXIDE_HAVE_POSTGRES
+  std::unique_ptr<PostgresProvider> postgres;
+#endif
+  Provider* provider = nullptr;
+  ManagementProvider* store = nullptr;
   std::unique_ptr<RuntimeClient> client;
 
   bool read_only = false;
 
+  // `db`: a SQLite file, or a PostgreSQL connection string ("postgresql://..." or
+  // "host=... dbname=..."); empty: an in-memory SQLite store.
   Host(const std::string& db, bool read_only_mode) : read_only(read_only_mode) {
     samples::register_all(registry);
-    store = std::make_unique<SqliteProvider>(db.empty() ? ":memory:" : db, clock, ids);
+    if (is_postgres_location(db)) {
+#ifdef DUROXIDE_HAVE_POSTGRES
+      postgres = std::make_unique<PostgresProvider>(db, clock, ids);
+      provider = postgres.get();
+      store = postgres.get();
+#else
+      throw std::runtime_error("this build has no PostgreSQL support (configure with -DDUROXIDE_POSTGRES=ON)");
+#endif
+    } else {
+      sqlite = std::make_unique<SqliteProvider>(db.empty() ? ":memory:" : db, clock, ids);
+      provider = sqlite.get();
+      store = sqlite.get();
+    }
     ClientOptions options;
     options.read_only = read_only;
-    client = std::make_unique<RuntimeClient>(*store, *store, options);
+    client = std::make_unique<RuntimeClient>(*provider, *store, options);
   }
 
   // Drives the step driver on this thread; sleeps briefly when idle (timers
@@ -234,7 +256,7 @@ struct Host {
   template <typename Done>
   void drive(std::int64_t timeout_ms, Done done) {
     RuntimeOptions options;
-    StepDriver driver(*store, registry, clock, options, [](const RuntimeEvent& event) {
+    StepDriver driver(*provider, registry, clock, options, [](const RuntimeEvent& event) {
       if (event.kind != RuntimeEvent::Kind::Log && event.kind != RuntimeEvent::Kind::Dropped) {
         std::cerr << "duroxide: " << event.instance << (event.instance.empty() ? "" : ": ")
                   << event.message << "\n";
