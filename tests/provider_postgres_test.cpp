@@ -246,4 +246,35 @@ TEST_CASE("postgres: schemas keep stores apart in one database; the password nev
   CHECK_FALSE(is_postgres_location("/var/lib/app/duroxide.db"));
   CHECK_FALSE(is_postgres_location("weird=name.db"));
 }
+TEST_CASE("postgres: an ack larger than one pipeline is still all or nothing", "[provider][postgres]") {
+  if (!postgres_conninfo()) {
+    WARN("DUROXIDE_PG is not set: run under scripts/with-postgres.sh");
+    return;
+  }
+  Named n("bigack");
+  PostgresProvider& store = *n.store;
+  auto big_ack = [](int events, int duplicate_at) {
+    OrchestrationAck ack;
+    ack.history_delta.push_back(started_event());
+    for (int i = 2; i <= events; ++i) {
+      const EventId id = static_cast<EventId>(i == duplicate_at ? i - 1 : i);
+      ack.history_delta.push_back(Event{id, 0, 0, events::TimerCreated{1000}});
+    }
+    for (int i = 0; i < 300; ++i) ack.worker_items.push_back(activity("i", static_cast<EventId>(10'000 + i)));
+    ack.metadata = metadata();
+    return ack;
+  };
+  store.enqueue_orchestrator_item(start_item("i"), 0);
+  auto item = store.fetch_orchestration_item(30'000);
+  REQUIRE(item.has_value());
+  // ~900 statements: several pipelines inside one transaction; the duplicate is in a late one.
+  CHECK(provider_error_kind([&] { store.ack_orchestration_item(item->lock_token, big_ack(600, 550)); }) ==
+        ProviderErrorKind::Conflict);
+  CHECK(store.read("i").empty());
+  CHECK(store.get_queue_depths().worker_visible == 0);
+  CHECK_FALSE(store.get_instance_info("i").has_value());
+  store.ack_orchestration_item(item->lock_token, big_ack(600, 0));
+  CHECK(store.read("i").size() == 600);
+  CHECK(store.get_queue_depths().worker_visible == 300);
+}
 #endif

@@ -105,25 +105,20 @@ Statement& Statement::bind_optional(int index, const std::optional<std::string>&
 
 void Statement::execute() {
   executed_ = true;
-  connection_->ensure_connected();
-  std::vector<const char*> values;
-  values.reserve(params_.size());
-  for (const auto& param : params_) values.push_back(param ? param->c_str() : nullptr);
-  result_ = PQexecParams(connection_->handle(), sql_.c_str(), static_cast<int>(values.size()), nullptr,
-                         values.data(), nullptr, nullptr, 0);
-  const ExecStatusType status = result_ ? PQresultStatus(result_) : PGRES_FATAL_ERROR;
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    std::string message = trimmed(result_ ? PQresultErrorMessage(result_) : PQerrorMessage(connection_->handle()));
-    const char* state = result_ ? PQresultErrorField(result_, PG_DIAG_SQLSTATE) : nullptr;
-    std::string state_copy = state ? state : "";
-    if (result_) PQclear(result_);
-    result_ = nullptr;
-    connection_->fail(message, state_copy.empty() ? nullptr : state_copy.c_str());
-  }
+  result_ = connection_->execute(sql_, params_);
   rows_ = PQntuples(result_);
   const char* tuples = PQcmdTuples(result_);
   changes_ = tuples && *tuples ? std::strtoll(tuples, nullptr, 10) : 0;
   connection_->note_changes(changes_);
+}
+
+void Statement::defer(std::string conflict_message) {
+  if (!connection_->in_transaction()) {
+    run();
+    return;
+  }
+  executed_ = true;
+  connection_->defer(std::move(sql_), std::move(params_), std::move(conflict_message));
 }
 
 bool Statement::step() {
@@ -216,6 +211,7 @@ void Connection::set_session_setup(std::string sql) {
 
 void Connection::exec(const std::string& sql) {
   ensure_connected();
+  if (!deferred_.empty()) PQclear(execute("SELECT 1", {}));  // keeps the order
   PGresult* result = PQexec(conn_, sql.c_str());
   const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
@@ -230,6 +226,125 @@ void Connection::exec(const std::string& sql) {
 
 Statement Connection::prepare(const std::string& sql) { return Statement(this, sql); }
 
+void Connection::defer(std::string sql, Params params, std::string conflict_message) {
+  if (deferred_.size() + 1 >= kMaxPipeline) {
+    PGresult* last = execute("SELECT 1", {});  // sends the queue so far
+    PQclear(last);
+  }
+  deferred_.push_back(Deferred{std::move(sql), std::move(params), std::move(conflict_message)});
+}
+
+bool Connection::drop_deferred_if_only_begin() {
+  if (deferred_.size() != 1 || deferred_.front().sql != "BEGIN") return false;
+  deferred_.clear();
+  return true;
+}
+
+bool Connection::drop_deferred() {
+  const bool unsent_begin = !deferred_.empty() && deferred_.front().sql == "BEGIN";
+  deferred_.clear();
+  return unsent_begin;
+}
+
+namespace {
+
+std::vector<const char*> param_values(const Connection::Params& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& param : params) values.push_back(param ? param->c_str() : nullptr);
+  return values;
+}
+
+}  // namespace
+
+PGresult* Connection::execute(const std::string& sql, const Params& params) {
+  ensure_connected();
+  if (deferred_.empty()) {
+    const std::vector<const char*> values = param_values(params);
+    PGresult* result = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                                    nullptr, nullptr, 0);
+    const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      std::string message = trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+      const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+      std::string state_copy = state ? state : "";
+      if (result) PQclear(result);
+      fail(message, state_copy.empty() ? nullptr : state_copy.c_str());
+    }
+    return result;
+  }
+
+  // One pipeline: the deferred statements, then `sql`, then a sync point. After
+  // the first failure the server skips the rest (PIPELINE_ABORTED) up to the sync.
+  std::vector<Deferred> batch = std::move(deferred_);
+  deferred_.clear();
+  batch.push_back(Deferred{sql, params, {}});
+  std::string error_message;
+  std::string error_state;
+  bool failed = false;
+  auto note_failure = [&](std::string message, const char* state, const std::string& conflict_message) {
+    if (failed) return;
+    failed = true;
+    error_state = state ? state : "";
+    error_message = error_state == "23505" && !conflict_message.empty() ? conflict_message : std::move(message);
+  };
+  if (PQenterPipelineMode(conn_) != 1) fail("cannot enter pipeline mode: " + trimmed(PQerrorMessage(conn_)), nullptr);
+  std::size_t sent = 0;
+  for (const Deferred& statement : batch) {
+    const std::vector<const char*> values = param_values(statement.params);
+    if (PQsendQueryParams(conn_, statement.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                          nullptr, nullptr, 0) != 1) {
+      note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
+      break;
+    }
+    ++sent;
+  }
+  if (!failed && PQpipelineSync(conn_) != 1) note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
+  PGresult* last = nullptr;
+  bool lost = failed;  // a send failed: the connection is gone, nothing to read
+  for (std::size_t i = 0; i < sent && !lost; ++i) {
+    PGresult* result = PQgetResult(conn_);
+    if (!result) {  // the connection broke: no more results will come
+      note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
+      lost = true;
+      break;
+    }
+    const ExecStatusType status = PQresultStatus(result);
+    if (status == PGRES_FATAL_ERROR) {
+      const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+      note_failure(trimmed(PQresultErrorMessage(result)), state, batch[i].conflict_message);
+    } else if (status != PGRES_PIPELINE_ABORTED && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      note_failure("unexpected result " + std::string(PQresStatus(status)), nullptr, {});
+    }
+    if (i + 1 == sent && !failed) {
+      last = result;
+    } else {
+      PQclear(result);
+    }
+    PGresult* end = PQgetResult(conn_);  // each statement's results end with NULL
+    while (end) {
+      PQclear(end);
+      end = PQgetResult(conn_);
+    }
+    if (PQstatus(conn_) != CONNECTION_OK) lost = true;
+  }
+  if (!lost) {
+    // The sync point's result, then back to ordinary mode.
+    for (PGresult* result = PQgetResult(conn_); result; result = PQgetResult(conn_)) {
+      const bool sync = PQresultStatus(result) == PGRES_PIPELINE_SYNC;
+      PQclear(result);
+      if (sync) break;
+    }
+  }
+  PQexitPipelineMode(conn_);  // refused (harmless) when a lost connection left results pending
+  if (PQstatus(conn_) != CONNECTION_OK && !failed) note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
+  if (failed) {
+    if (last) PQclear(last);
+    fail(error_message, error_state.empty() ? nullptr : error_state.c_str());
+  }
+  return last;
+}
+
 void Connection::fail(const std::string& message, const char* sqlstate) {
   ++error_count_;
   last_error_ = LastError{message, clock_ ? clock_->now_ms() : 0};
@@ -241,20 +356,27 @@ void Connection::fail(const std::string& message, const char* sqlstate) {
 // ---------------------------------------------------------------- Transaction
 
 Transaction::Transaction(Connection& connection) : connection_(connection) {
-  connection_.exec("BEGIN");
+  connection_.ensure_connected();
+  connection_.defer("BEGIN", {}, {});  // sent with the transaction's first statement
   connection_.set_in_transaction(true);
 }
 
 Transaction::~Transaction() {
   if (done_) return;
   connection_.set_in_transaction(false);
-  if (!connection_.connected()) return;  // the server already dropped the transaction
+  if (connection_.drop_deferred()) return;  // BEGIN never reached the server
+  if (!connection_.connected()) return;     // the server already dropped the transaction
   PGresult* result = PQexec(connection_.handle(), "ROLLBACK");
   if (result) PQclear(result);
 }
 
 void Transaction::commit() {
-  connection_.exec("COMMIT");
+  if (connection_.drop_deferred_if_only_begin()) {
+    done_ = true;  // nothing was done: nothing to commit
+    connection_.set_in_transaction(false);
+    return;
+  }
+  PQclear(connection_.execute("COMMIT", {}));
   done_ = true;
   connection_.set_in_transaction(false);
 }

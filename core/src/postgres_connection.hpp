@@ -7,6 +7,12 @@
 // SQL is written with SQLite-style "?N" placeholders; prepare() rewrites them
 // to PostgreSQL's "$N" (outside quoted literals), so shared SQL stays shared.
 //
+// Round trips: inside a Transaction, writes whose results nobody reads are
+// deferred (Statement::defer) and sent with the next statement that is
+// executed, or with COMMIT, in one libpq pipeline; BEGIN itself is deferred.
+// An ack is then two round trips, not one per statement. Order is kept: a
+// statement executed now first sends everything deferred before it.
+//
 // Errors: connection loss, serialization failures, deadlocks, lock and query
 // cancellations and "too many connections" are Transient (the caller retries;
 // the next call reconnects); unique violations are Conflict; the rest Permanent.
@@ -48,6 +54,11 @@ class Statement {
   bool step();
   // Executes a statement; rows, if any, are ignored.
   void run();
+  // Inside a transaction: queued, sent with the next executed statement or the
+  // COMMIT (its failure surfaces there and rolls the transaction back).
+  // `conflict_message` replaces the server's text when it violates a unique
+  // constraint. Outside a transaction: run() now.
+  void defer(std::string conflict_message = {});
   // Rows changed by run() (INSERT/UPDATE/DELETE).
   std::int64_t changes() const { return changes_; }
 
@@ -85,6 +96,15 @@ class Connection {
   // Statements without parameters, possibly several (schema, BEGIN, COMMIT).
   void exec(const std::string& sql);
   Statement prepare(const std::string& sql);
+  using Params = std::vector<std::optional<std::string>>;
+  // Sends the deferred statements and then `sql` in one round trip; returns
+  // `sql`'s result (the caller clears it). Throws on the first failure.
+  pg_result* execute(const std::string& sql, const Params& params);
+  void defer(std::string sql, Params params, std::string conflict_message);
+  // Forgets the deferred statements; true when BEGIN was among them (the
+  // transaction never reached the server: nothing to roll back).
+  bool drop_deferred();
+  bool drop_deferred_if_only_begin();
   // Rows changed by the last Statement::run() on this connection.
   std::int64_t changes() const { return changes_; }
 
@@ -122,6 +142,15 @@ class Connection {
   std::int64_t changes_ = 0;
   bool in_transaction_ = false;
   std::string session_setup_;
+  struct Deferred {
+    std::string sql;
+    Params params;
+    std::string conflict_message;
+  };
+  std::vector<Deferred> deferred_;
+  // A pipeline holds at most this many statements: libpq sends in blocking
+  // mode, so the server's replies must fit its socket buffers unread.
+  static constexpr std::size_t kMaxPipeline = 256;
 };
 
 // BEGIN on construction (READ COMMITTED); ROLLBACK on destruction unless committed.

@@ -68,7 +68,7 @@ void record_change(Connection& db, const std::string& instance, const std::strin
   } else {
     insert.bind_null(9);
   }
-  insert.run();
+  insert.defer();
 }
 
 void record_metrics(Connection& db, const std::string& orchestration, TimestampMs at,
@@ -101,7 +101,7 @@ void record_metrics(Connection& db, const std::string& orchestration, TimestampM
       .bind(6, delta.duration_ms.value_or(0))
       .bind(7, static_cast<std::int64_t>(delta.duration_ms ? 1 : 0));
   for (std::size_t i = 0; i < kDurationBuckets; ++i) upsert.bind(static_cast<int>(8 + i), histogram[i]);
-  upsert.run();
+  upsert.defer();
 }
 
 // The minute rows are deleted and summed by one statement, so two processes
@@ -130,7 +130,7 @@ void roll_up_minutes(Connection& db, TimestampMs before) {
         "  d4 = metric_buckets.d4 + excluded.d4, d5 = metric_buckets.d5 + excluded.d5, "
         "  d6 = metric_buckets.d6 + excluded.d6, d7 = metric_buckets.d7 + excluded.d7")
       .bind(1, before)
-      .run();
+      .defer();
 }
 
 }  // namespace pg
@@ -279,7 +279,7 @@ void insert_orchestrator_item(pg::Connection& db, const WorkItem& item, Timestam
       .bind(3, encode_work_item(item))
       .bind(4, std::max(visible_at, now))
       .bind(5, now)
-      .run();
+      .defer();
 }
 
 }  // namespace
@@ -521,7 +521,7 @@ std::optional<OrchestrationItem> PostgresProvider::fetch_orchestration_item(
           "WHERE id = ANY(?2::bigint[])")
         .bind(1, item.lock_token)
         .bind(2, bigint_array_literal(message_ids))
-        .run();
+        .defer();
     if (exists) item.history = read_history_locked(instance, item.execution_id, &corruption);
     if (!corruption.empty()) item.corruption = corruption;
     transaction->commit();
@@ -542,32 +542,32 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
 
   std::string instance;
   TimestampMs rolled_up_minute = 0;
+  ExecutionId current = 0;
+  bool exists = false;
+  std::string previous_status;
+  TimestampMs created_at = now;
+  std::int64_t previous_custom_version = 0;
   {
-    // FOR UPDATE: no other process can take over the lock (even once it expires)
-    // until this ack commits or rolls back.
+    // FOR UPDATE OF l: no other process can take over the lock (even once it
+    // expires) until this ack commits or rolls back. The instance row comes in
+    // the same round trip; everything after it is written in one pipeline with
+    // the COMMIT (Statement::defer).
     Statement held = db_->prepare(
-        "SELECT instance_id FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2 "
-        "FOR UPDATE");
+        "SELECT l.instance_id, i.instance_id IS NOT NULL, i.current_execution_id, i.status, "
+        "  i.created_at, i.custom_status_version "
+        "FROM instance_locks l LEFT JOIN instances i ON i.instance_id = l.instance_id "
+        "WHERE l.lock_token = ?1 AND l.locked_until > ?2 FOR UPDATE OF l");
     held.bind(1, lock_token).bind(2, now);
     if (!held.step()) {
       throw ProviderError(ProviderErrorKind::InvalidLock, db_->operation(), kInstanceLockLost);
     }
     instance = held.text(0);
-  }
-
-  ExecutionId current = 0;
-  bool exists = false;
-  std::string previous_status;
-  TimestampMs created_at = now;
-  {
-    Statement row = db_->prepare(
-        "SELECT current_execution_id, status, created_at FROM instances WHERE instance_id = ?1");
-    row.bind(1, instance);
-    if (row.step()) {
+    if (held.integer(1) != 0) {
       exists = true;
-      current = static_cast<ExecutionId>(row.integer(0));
-      previous_status = row.text(1);
-      created_at = row.integer(2);
+      current = static_cast<ExecutionId>(held.integer(2));
+      previous_status = held.text(3);
+      created_at = held.integer(4);
+      previous_custom_version = held.integer(5);
     }
   }
   if (ack.execution_id == 0 || ack.execution_id < current) {
@@ -629,7 +629,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
         .bind(12, now)
         .bind(13, static_cast<std::int64_t>(meta.custom_status_changed ? 1 : 0))
         .bind(14, static_cast<std::int64_t>(changes_instance ? 1 : 0))
-        .run();
+        .defer();
     // The time series, in this same transaction: a start when the instance is
     // created, a completion or failure when it finishes.
     pg::MetricDelta delta;
@@ -642,10 +642,9 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
     }
     if (!exists || instance_status != previous_status || ack.execution_id != current ||
         meta.custom_status_changed) {
-      Statement version = db_->prepare(
-          "SELECT custom_status_version FROM instances WHERE instance_id = ?1");
-      version.bind(1, instance);
-      std::int64_t custom_version = version.step() ? version.integer(0) : 0;
+      // As the upsert above computes it (a new instance starts at 0).
+      const std::int64_t custom_version =
+          previous_custom_version + (meta.custom_status_changed ? 1 : 0);
       pg::record_change(*db_, instance, instance_status,
                         static_cast<std::int64_t>(ack.execution_id), custom_version, now, delta,
                         meta.orchestration_name);
@@ -676,14 +675,14 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
         .bind(6, now)
         .bind_optional(7, std::nullopt)
         .bind(8, static_cast<std::int64_t>(ack.history_delta.size()))
-        .run();
+        .defer();
     if (terminal) {
       db_->prepare(
             "UPDATE executions SET completed_at = ?3 WHERE instance_id = ?1 AND execution_id = ?2")
           .bind(1, instance)
           .bind(2, static_cast<std::int64_t>(ack.execution_id))
           .bind(3, now)
-          .run();
+          .defer();
     }
 
     for (const Event& event : ack.history_delta) {
@@ -697,13 +696,8 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
             .bind(4, to_string(event.kind()))
             .bind(5, event.timestamp_ms)
             .bind(6, encode_event(event))
-            .run();
-      } catch (const ProviderError& error) {
-        if (error.kind() != ProviderErrorKind::Conflict) throw;
-        throw ProviderError(ProviderErrorKind::Conflict, db_->operation(),
-                            "event id " + std::to_string(event.event_id) +
-                                " already exists in execution " +
-                                std::to_string(ack.execution_id) + " of " + instance);
+            .defer("event id " + std::to_string(event.event_id) + " already exists in execution " +
+                   std::to_string(ack.execution_id) + " of " + instance);
       } catch (const CodecError& error) {
         throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(), error.what());
       }
@@ -725,7 +719,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
         .bind(3, static_cast<std::int64_t>(execute->id))
         .bind(4, encode_work_item(item))
         .bind(5, now)
-        .run();
+        .defer();
   }
   for (const OrchestratorItem& scheduled : ack.orchestrator_items) {
     insert_orchestrator_item(*db_, scheduled.item, scheduled.visible_at_ms, now);
@@ -738,7 +732,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
         .bind(1, cancelled.instance)
         .bind(2, static_cast<std::int64_t>(cancelled.execution_id))
         .bind(3, static_cast<std::int64_t>(cancelled.activity_id))
-        .run();
+        .defer();
   }
   // Summed per name and written in name order: the same totals as one upsert per
   // outcome, and concurrent acks lock shared activity rows in one order (no deadlock).
@@ -768,10 +762,10 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
         .bind(3, counts.completed)
         .bind(4, counts.failed)
         .bind(5, counts.duration_ms)
-        .run();
+        .defer();
   }
-  db_->prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).run();
-  db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).run();
+  db_->prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).defer();
+  db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).defer();
   transaction.commit();
   if (rolled_up_minute) last_rollup_minute_ = rolled_up_minute;
 }
@@ -910,7 +904,7 @@ std::optional<WorkerItem> PostgresProvider::fetch_work_item(std::int64_t lock_ti
       .bind(1, id)
       .bind(2, fetched.lock_token)
       .bind(3, now + lock_timeout_ms)
-      .run();
+      .defer();
   transaction.commit();
   return fetched;
 }
