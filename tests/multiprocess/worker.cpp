@@ -7,9 +7,10 @@
 //   seed   --db D [--schema S] --instances N   starts N mixed catalog instances
 //                                              (--mix hello: HelloWorld 1.0.0 only)
 //   work   --db D [--schema S] [--seconds T]   runs a threaded runtime until no
-//                                              instance is running (or T seconds)
+//          [--poll-ms P]                       instance is running (or T seconds);
+//                                              idle dispatchers poll every P ms (10)
 //   verify --db D [--schema S] --instances N   checks the outcome; exit 1 on a problem
-//   finished --db D [--schema S]               prints the number of finished instances
+//   finished --db D [--schema S]               prints "<finished instances> <last finish, epoch ms>"
 //
 // verify's oracle is the same workload run single-process on an in-memory SQLite
 // store: every instance (children included) must have the same outcome; every
@@ -111,7 +112,7 @@ int seed(Store& store, int instances, bool hello_only) {
   return 0;
 }
 
-int run_work(Store& stores, Clock& clock, const Registry& registry, int seconds) {
+int run_work(Store& stores, Clock& clock, const Registry& registry, int seconds, int poll_ms) {
   ManagementProvider& store = stores.management();
   RuntimeOptions options;
   options.orchestration_concurrency = 2;
@@ -119,7 +120,7 @@ int run_work(Store& stores, Clock& clock, const Registry& registry, int seconds)
   options.orchestration_lock_timeout_ms = 2'000;  // a killed peer's locks free up quickly
   options.worker_lock_timeout_ms = 3'000;
   options.lock_renewal_buffer_ms = 1'000;
-  options.poll_interval_ms = 10;
+  options.poll_interval_ms = poll_ms;
   ThreadedDriver driver(stores.provider(), registry, clock, options);
   driver.start();
   InstanceFilter running;
@@ -251,12 +252,26 @@ int main(int argc, char** argv) {
     }
     const int instances = options.count("instances") ? std::stoi(options["instances"]) : 1000;
     if (mode == "seed") return seed(store, instances, options.count("mix") && options["mix"] == "hello");
-    if (mode == "work") return run_work(store, clock, registry, options.count("seconds") ? std::stoi(options["seconds"]) : 300);
+    if (mode == "work") {
+      const int seconds = options.count("seconds") ? std::stoi(options["seconds"]) : 300;
+      const int poll_ms = options.count("poll-ms") ? std::stoi(options["poll-ms"]) : 10;
+      if (seconds < 1 || seconds > 3600 || poll_ms < 1 || poll_ms > 1000) {
+        throw std::invalid_argument("--seconds must be 1..3600 and --poll-ms 1..1000");
+      }
+      return run_work(store, clock, registry, seconds, poll_ms);
+    }
     if (mode == "verify") return verify(store, registry, instances);
     if (mode == "finished") {
       InstanceFilter done;
       done.states = {RuntimeState::Completed, RuntimeState::Failed};
-      std::cout << store.management().count_instances(done) << "\n";
+      // And when the last one finished (the store's updated_at, this clock's ms since the epoch).
+      std::int64_t last_finished_ms = 0;
+      for (const InstanceInfo& info : all_instances(store.management())) {
+        if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
+          last_finished_ms = std::max(last_finished_ms, info.updated_at_ms);
+        }
+      }
+      std::cout << store.management().count_instances(done) << " " << last_finished_ms << "\n";
       return 0;
     }
     throw std::invalid_argument("unknown mode " + mode);
