@@ -28,7 +28,7 @@ stop() {
 }
 trap stop EXIT INT TERM
 
-"${as_server[@]}" "$bin/initdb" -D "$work/data" -U postgres --auth=trust -E UTF8 --no-sync \
+"${as_server[@]}" "$bin/initdb" -D "$work/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync \
   >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; exit 1; }
 "${as_server[@]}" "$bin/pg_ctl" -D "$work/data" -l "$work/server.log" -w -t 60 \
   -o "-p $port -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start \

@@ -175,8 +175,9 @@ FilterSql list_query(const InstanceFilter& filter, const PageRequest& page,
     std::string t = "?" + std::to_string(sql.values.size());
     sql.values.emplace_back(page.cursor.substr(bar + 1));
     std::string id = "?" + std::to_string(sql.values.size());
-    sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + "(created_at < " + t +
-                 " OR (created_at = " + t + " AND instance_id COLLATE \"C\" > " + id + "))";
+    // "created_at <= t" first: a bound the index can seek to (the OR alone is a filter).
+    sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + "created_at <= " + t +
+                 " AND (created_at < " + t + " OR instance_id COLLATE \"C\" > " + id + ")";
   }
   sql.values.emplace_back(static_cast<std::int64_t>(page.limit + 1));
   sql.where = std::string("SELECT ") + kInstanceColumns + " FROM instances" + sql.where +
@@ -193,6 +194,19 @@ FilterSql count_query(const InstanceFilter& filter, bool by_status) {
 }
 
 }  // namespace
+
+std::vector<std::string> PostgresProvider::explain_listing(const InstanceFilter& filter,
+                                                           const PageRequest& page, ListingQuery query) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("explain_listing");
+  FilterSql sql = query == ListingQuery::List ? list_query(filter, page, db_->operation())
+                                              : count_query(filter, query == ListingQuery::CountByStatus);
+  Statement plan = db_->prepare("EXPLAIN (COSTS OFF) " + sql.where);
+  sql.bind_all(plan);
+  std::vector<std::string> lines;
+  while (plan.step()) lines.push_back(plan.text(0));
+  return lines;
+}
 
 InstancePage PostgresProvider::list_instances(const InstanceFilter& filter,
                                               const PageRequest& page) {
@@ -527,7 +541,7 @@ DeleteResult PostgresProvider::delete_tree_locked(const std::string& root) {
   {
     Statement rows = db_->prepare(
         "WITH RECURSIVE tree(id) AS ("
-        "  SELECT ?1::text UNION SELECT i.instance_id FROM instances i JOIN tree t "
+        "  SELECT ?1::text COLLATE \"C\" UNION SELECT i.instance_id FROM instances i JOIN tree t "
         "  ON i.parent_instance_id = t.id) "
         "SELECT id FROM tree");
     rows.bind(1, root);
@@ -584,7 +598,7 @@ std::string delete_blocker(pg::Connection& db, const std::string& instance, bool
   if (force) return {};
   Statement running = db.prepare(
       "WITH RECURSIVE tree(id) AS ("
-      "  SELECT ?1::text UNION SELECT i.instance_id FROM instances i JOIN tree t "
+      "  SELECT ?1::text COLLATE \"C\" UNION SELECT i.instance_id FROM instances i JOIN tree t "
       "  ON i.parent_instance_id = t.id) "
       "SELECT i.instance_id FROM instances i JOIN tree t ON i.instance_id = t.id "
       "WHERE i.status = 'Running' LIMIT 1");

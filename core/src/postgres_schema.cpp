@@ -1,6 +1,9 @@
 // The PostgreSQL schema: the same tables, columns and indexes as SQLite's
 // version 5 (core/src/sqlite_schema.cpp), in PostgreSQL types. Times are BIGINT
-// milliseconds from the injected clock, as in SQLite.
+// milliseconds from the injected clock, as in SQLite. Every text column is
+// COLLATE "C": byte order, as SQLite's BINARY, whatever the database's locale,
+// so listings page in the same order on both stores and the indexes serve the
+// ORDER BY ... COLLATE "C" of the keyset queries.
 #include "postgres_schema.hpp"
 
 #include "duroxide/provider.hpp"
@@ -13,16 +16,16 @@ constexpr int kLatest = 5;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE instances (
-  instance_id           TEXT PRIMARY KEY,
-  orchestration_name    TEXT NOT NULL,
-  orchestration_version TEXT NOT NULL,
+  instance_id           TEXT COLLATE "C" PRIMARY KEY,
+  orchestration_name    TEXT COLLATE "C" NOT NULL,
+  orchestration_version TEXT COLLATE "C" NOT NULL,
   current_execution_id  BIGINT NOT NULL,
-  status                TEXT NOT NULL,
-  output                TEXT,
-  error_json            TEXT,
-  custom_status         TEXT,
+  status                TEXT COLLATE "C" NOT NULL,
+  output                TEXT COLLATE "C",
+  error_json            TEXT COLLATE "C",
+  custom_status         TEXT COLLATE "C",
   custom_status_version BIGINT NOT NULL DEFAULT 0,
-  parent_instance_id    TEXT,
+  parent_instance_id    TEXT COLLATE "C",
   parent_id             BIGINT NOT NULL DEFAULT 0,
   created_at            BIGINT NOT NULL,
   updated_at            BIGINT NOT NULL
@@ -35,11 +38,11 @@ CREATE INDEX instances_by_parent ON instances (parent_instance_id);
 CREATE INDEX instances_by_version ON instances (orchestration_version, created_at DESC, instance_id);
 
 CREATE TABLE executions (
-  instance_id      TEXT NOT NULL,
+  instance_id      TEXT COLLATE "C" NOT NULL,
   execution_id     BIGINT NOT NULL,
-  status           TEXT NOT NULL,
-  output           TEXT,
-  error_json       TEXT,
+  status           TEXT COLLATE "C" NOT NULL,
+  output           TEXT COLLATE "C",
+  error_json       TEXT COLLATE "C",
   started_at       BIGINT NOT NULL,
   completed_at     BIGINT,
   event_count      BIGINT NOT NULL DEFAULT 0,
@@ -47,22 +50,22 @@ CREATE TABLE executions (
 );
 
 CREATE TABLE history (
-  instance_id  TEXT NOT NULL,
+  instance_id  TEXT COLLATE "C" NOT NULL,
   execution_id BIGINT NOT NULL,
   event_id     BIGINT NOT NULL,
-  event_kind   TEXT NOT NULL,
+  event_kind   TEXT COLLATE "C" NOT NULL,
   timestamp    BIGINT NOT NULL,
-  event_json   TEXT NOT NULL,
+  event_json   TEXT COLLATE "C" NOT NULL,
   PRIMARY KEY (instance_id, execution_id, event_id)
 );
 
 CREATE TABLE orchestrator_queue (
   id            BIGSERIAL PRIMARY KEY,
-  instance_id   TEXT NOT NULL,
-  kind          TEXT NOT NULL,
-  item_json     TEXT NOT NULL,
+  instance_id   TEXT COLLATE "C" NOT NULL,
+  kind          TEXT COLLATE "C" NOT NULL,
+  item_json     TEXT COLLATE "C" NOT NULL,
   visible_at    BIGINT NOT NULL,
-  lock_token    TEXT,
+  lock_token    TEXT COLLATE "C",
   attempt_count BIGINT NOT NULL DEFAULT 0,
   enqueued_at   BIGINT NOT NULL
 );
@@ -72,12 +75,12 @@ CREATE INDEX orchestrator_queue_by_token ON orchestrator_queue (lock_token);
 
 CREATE TABLE worker_queue (
   id            BIGSERIAL PRIMARY KEY,
-  instance_id   TEXT NOT NULL,
+  instance_id   TEXT COLLATE "C" NOT NULL,
   execution_id  BIGINT NOT NULL,
   activity_id   BIGINT NOT NULL,
-  item_json     TEXT NOT NULL,
+  item_json     TEXT COLLATE "C" NOT NULL,
   visible_at    BIGINT NOT NULL,
-  lock_token    TEXT,
+  lock_token    TEXT COLLATE "C",
   locked_until  BIGINT,
   attempt_count BIGINT NOT NULL DEFAULT 0,
   enqueued_at   BIGINT NOT NULL
@@ -87,22 +90,22 @@ CREATE UNIQUE INDEX worker_queue_by_token ON worker_queue (lock_token);
 CREATE INDEX worker_queue_by_activity ON worker_queue (instance_id, execution_id, activity_id);
 
 CREATE TABLE instance_locks (
-  instance_id  TEXT PRIMARY KEY,
-  lock_token   TEXT NOT NULL UNIQUE,
+  instance_id  TEXT COLLATE "C" PRIMARY KEY,
+  lock_token   TEXT COLLATE "C" NOT NULL UNIQUE,
   locked_until BIGINT NOT NULL,
   locked_at    BIGINT NOT NULL
 );
 
 CREATE TABLE parked_messages (
   id          BIGSERIAL PRIMARY KEY,
-  instance_id TEXT NOT NULL,
-  item_json   TEXT NOT NULL,
-  reason      TEXT NOT NULL,
+  instance_id TEXT COLLATE "C" NOT NULL,
+  item_json   TEXT COLLATE "C" NOT NULL,
+  reason      TEXT COLLATE "C" NOT NULL,
   parked_at   BIGINT NOT NULL
 );
 
 CREATE TABLE activity_stats (
-  activity_name     TEXT PRIMARY KEY,
+  activity_name     TEXT COLLATE "C" PRIMARY KEY,
   scheduled         BIGINT NOT NULL DEFAULT 0,
   completed         BIGINT NOT NULL DEFAULT 0,
   failed            BIGINT NOT NULL DEFAULT 0,
@@ -111,21 +114,21 @@ CREATE TABLE activity_stats (
 
 CREATE TABLE changes (
   seq                   BIGSERIAL PRIMARY KEY,
-  instance_id           TEXT NOT NULL,
-  status                TEXT NOT NULL,
+  instance_id           TEXT COLLATE "C" NOT NULL,
+  status                TEXT COLLATE "C" NOT NULL,
   execution_id          BIGINT NOT NULL,
   custom_status_version BIGINT NOT NULL,
   changed_at            BIGINT NOT NULL,
   created               BIGINT NOT NULL DEFAULT 0,
-  orchestration_name    TEXT NOT NULL DEFAULT '',
+  orchestration_name    TEXT COLLATE "C" NOT NULL DEFAULT '',
   instance_created_at   BIGINT,
   finished_duration_ms  BIGINT
 );
 
 CREATE TABLE metric_buckets (
-  resolution         TEXT NOT NULL,
+  resolution         TEXT COLLATE "C" NOT NULL,
   bucket_start       BIGINT NOT NULL,
-  orchestration_name TEXT NOT NULL,
+  orchestration_name TEXT COLLATE "C" NOT NULL,
   starts             BIGINT NOT NULL DEFAULT 0,
   completions        BIGINT NOT NULL DEFAULT 0,
   failures           BIGINT NOT NULL DEFAULT 0,

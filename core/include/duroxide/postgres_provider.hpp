@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "duroxide/environment.hpp"
 #include "duroxide/management_provider.hpp"
@@ -63,6 +64,12 @@ class PostgresProvider final : public Provider, public ManagementProvider {
   int schema_version();
   // Drops the schema and everything in it (tests and `duroxide` reset tools).
   void drop_schema();
+
+  // The EXPLAIN lines of the listing or count query that a filter produces:
+  // diagnostics, and what tests use to prove every listing is indexed.
+  enum class ListingQuery { List, Count, CountByStatus };
+  std::vector<std::string> explain_listing(const InstanceFilter& filter, const PageRequest& page,
+                                           ListingQuery query);
 
   // ---- Provider
   std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override;
