@@ -517,7 +517,10 @@ TEST_CASE("contract: bad arguments are rejected before anything is written",
 TEST_CASE("contract: concurrent threads never process a message twice",
           "[provider][locking][contention][threads]") {
   std::vector<std::string> kinds{"shared-provider", "one-per-thread"};
-  if (postgres_conninfo()) kinds.push_back("postgres-one-per-thread");
+  if (postgres_conninfo()) {
+    kinds.push_back("postgres-one-per-thread");
+    kinds.push_back("postgres-shared-provider");  // one provider, its connection pool used by 3 threads
+  }
   const std::string kind = GENERATE_COPY(from_range(kinds));
   INFO(kind);
   std::string path = "/tmp/duroxide-provider-threads.db";
@@ -531,7 +534,7 @@ TEST_CASE("contract: concurrent threads never process a message twice",
 #ifdef DUROXIDE_HAVE_POSTGRES
   PostgresOptions pg_options;
   pg_options.schema = unique_schema("threads");
-  if (kind == "postgres-one-per-thread") {
+  if (kind == "postgres-one-per-thread" || kind == "postgres-shared-provider") {
     PostgresProvider(postgres_conninfo(), clock, ids_a, pg_options).drop_schema();
     open = [&](SequentialIdSource& ids) {
       return std::make_unique<PostgresProvider>(postgres_conninfo(), clock, ids, pg_options);
@@ -539,7 +542,7 @@ TEST_CASE("contract: concurrent threads never process a message twice",
   }
 #endif
   providers.push_back(open(ids_a));
-  if (kind != "shared-provider") {
+  if (kind.find("shared-provider") == std::string::npos) {
     providers.push_back(open(ids_b));
     providers.push_back(open(ids_c));
   }
@@ -593,7 +596,7 @@ TEST_CASE("contract: concurrent threads never process a message twice",
     CHECK(providers[0]->read(instance).size() == static_cast<std::size_t>(kEach + 1));
   }
 #ifdef DUROXIDE_HAVE_POSTGRES
-  if (kind == "postgres-one-per-thread") static_cast<PostgresProvider&>(*providers[0]).drop_schema();
+  if (kind.rfind("postgres", 0) == 0) static_cast<PostgresProvider&>(*providers[0]).drop_schema();
 #endif
   providers.clear();
   ProviderUnderTest::remove_files(path);

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <future>
 #include <optional>
 #include <thread>
 
@@ -345,6 +346,55 @@ TEST_CASE("postgres: every listing page is read through an index, in index order
     for (const auto& line : plan) text += line + "\n";
     INFO("filter " << i << "\n" << text);
     CHECK(text.find("Index") != std::string::npos);
+  }
+}
+TEST_CASE("postgres: one provider serves calls from several threads at once", "[provider][postgres]") {
+  if (!postgres_conninfo()) {
+    WARN("DUROXIDE_PG is not set: run under scripts/with-postgres.sh");
+    return;
+  }
+  Named n("pool");
+  PostgresProvider& store = *n.store;
+  store.enqueue_orchestrator_item(start_item("i"), 0);
+  auto item = store.fetch_orchestration_item(30'000);
+  REQUIRE(item.has_value());
+  // An ack that cannot finish while another session holds the history table...
+  PGconn* blocker = PQconnectdb(postgres_conninfo());
+  REQUIRE(PQstatus(blocker) == CONNECTION_OK);
+  const std::string lock_sql = "BEGIN; LOCK TABLE " + n.options.schema + ".history IN EXCLUSIVE MODE";
+  PGresult* locked = PQexec(blocker, lock_sql.c_str());
+  REQUIRE(PQresultStatus(locked) == PGRES_COMMAND_OK);
+  PQclear(locked);
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  auto acked = std::async(std::launch::async, [&] { store.ack_orchestration_item(item->lock_token, ack); });
+  CHECK(acked.wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout);
+  // ...does not hold up other calls on the same provider: they take another connection.
+  auto other = std::async(std::launch::async, [&] {
+    store.enqueue_orchestrator_item(start_item("j"), 0);
+    return store.get_queue_depths().orchestrator_visible;
+  });
+  const bool other_done = other.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  const bool ack_still_blocked = acked.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout;
+  PQclear(PQexec(blocker, "COMMIT"));  // before any REQUIRE: the futures' destructors wait
+  PQfinish(blocker);
+  REQUIRE(other_done);
+  CHECK(other.get() >= 1);
+  CHECK(ack_still_blocked);
+  REQUIRE(acked.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  acked.get();
+  CHECK(store.read("i").size() == 1);
+
+  // The pool's size is an input like any other.
+  ManualClock clock;
+  SequentialIdSource ids;
+  for (std::size_t connections : {std::size_t{0}, std::size_t{65}}) {
+    PostgresOptions options;
+    options.schema = n.options.schema;
+    options.connections = connections;
+    CHECK(provider_error_kind([&] { PostgresProvider(postgres_conninfo(), clock, ids, options); }) ==
+          ProviderErrorKind::InvalidInput);
   }
 }
 #endif

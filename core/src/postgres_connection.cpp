@@ -348,6 +348,11 @@ PGresult* Connection::execute(const std::string& sql, const Params& params) {
 void Connection::fail(const std::string& message, const char* sqlstate) {
   ++error_count_;
   last_error_ = LastError{message, clock_ ? clock_->now_ms() : 0};
+  if (error_log_) {
+    std::lock_guard<std::mutex> lock(error_log_->mutex);
+    error_log_->last = last_error_;
+    ++error_log_->count;
+  }
   ProviderErrorKind kind = classify(sqlstate);
   throw ProviderError(kind, operation_,
                       message + (sqlstate ? std::string(" (SQLSTATE ") + sqlstate + ")" : std::string()));

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,18 @@ struct pg_result;
 namespace duroxide::pg {
 
 class Connection;
+
+struct LastError {
+  std::string message;
+  std::int64_t at_ms = 0;
+};
+
+// Shared by the connections of one provider: the last error of any of them.
+struct ErrorLog {
+  std::mutex mutex;
+  std::optional<LastError> last;
+  std::uint64_t count = 0;
+};
 
 // Executed lazily: bind parameters, then step() through rows or run().
 class Statement {
@@ -118,10 +131,9 @@ class Connection {
 
   // Remembers and throws (see the header comment for kinds).
   [[noreturn]] void fail(const std::string& message, const char* sqlstate);
-  struct LastError {
-    std::string message;
-    std::int64_t at_ms = 0;
-  };
+  using LastError = pg::LastError;
+  // Failures are also recorded there (diagnostics of a pool).
+  void set_error_log(std::shared_ptr<ErrorLog> log) { error_log_ = std::move(log); }
   const std::optional<LastError>& last_error() const { return last_error_; }
   std::uint64_t error_count() const { return error_count_; }
   std::uint64_t reconnects() const { return reconnects_; }
@@ -142,6 +154,7 @@ class Connection {
   std::int64_t changes_ = 0;
   bool in_transaction_ = false;
   std::string session_setup_;
+  std::shared_ptr<ErrorLog> error_log_;
   struct Deferred {
     std::string sql;
     Params params;

@@ -197,11 +197,10 @@ FilterSql count_query(const InstanceFilter& filter, bool by_status) {
 
 std::vector<std::string> PostgresProvider::explain_listing(const InstanceFilter& filter,
                                                            const PageRequest& page, ListingQuery query) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("explain_listing");
-  FilterSql sql = query == ListingQuery::List ? list_query(filter, page, db_->operation())
+  Lease db = lease("explain_listing");
+  FilterSql sql = query == ListingQuery::List ? list_query(filter, page, db->operation())
                                               : count_query(filter, query == ListingQuery::CountByStatus);
-  Statement plan = db_->prepare("EXPLAIN (COSTS OFF) " + sql.where);
+  Statement plan = db->prepare("EXPLAIN (COSTS OFF) " + sql.where);
   sql.bind_all(plan);
   std::vector<std::string> lines;
   while (plan.step()) lines.push_back(plan.text(0));
@@ -210,14 +209,13 @@ std::vector<std::string> PostgresProvider::explain_listing(const InstanceFilter&
 
 InstancePage PostgresProvider::list_instances(const InstanceFilter& filter,
                                               const PageRequest& page) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("list_instances");
-  db_->ensure_connected();
-  FilterSql sql = list_query(filter, page, db_->operation());
-  Statement rows = db_->prepare(sql.where);
+  Lease db = lease("list_instances");
+  db->ensure_connected();
+  FilterSql sql = list_query(filter, page, db->operation());
+  Statement rows = db->prepare(sql.where);
   sql.bind_all(rows);
   InstancePage result;
-  while (rows.step()) result.instances.push_back(read_instance_row(rows, db_->operation()));
+  while (rows.step()) result.instances.push_back(read_instance_row(rows, db->operation()));
   if (result.instances.size() > page.limit) {
     result.instances.pop_back();
     const InstanceInfo& last = result.instances.back();
@@ -227,92 +225,85 @@ InstancePage PostgresProvider::list_instances(const InstanceFilter& filter,
 }
 
 std::uint64_t PostgresProvider::count_instances(const InstanceFilter& filter) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("count_instances");
-  db_->ensure_connected();
+  Lease db = lease("count_instances");
+  db->ensure_connected();
   FilterSql sql = count_query(filter, false);
-  Statement row = db_->prepare(sql.where);
+  Statement row = db->prepare(sql.where);
   sql.bind_all(row);
   return row.step() ? static_cast<std::uint64_t>(row.integer(0)) : 0;
 }
 
 std::map<RuntimeState, std::uint64_t> PostgresProvider::count_by_status(
     const InstanceFilter& filter) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("count_by_status");
-  db_->ensure_connected();
+  Lease db = lease("count_by_status");
+  db->ensure_connected();
   FilterSql sql = count_query(filter, true);
-  Statement rows = db_->prepare(sql.where);
+  Statement rows = db->prepare(sql.where);
   sql.bind_all(rows);
   std::map<RuntimeState, std::uint64_t> counts{
       {RuntimeState::Running, 0}, {RuntimeState::Completed, 0}, {RuntimeState::Failed, 0}};
   while (rows.step()) {
-    counts[parse_state(rows.text(0), db_->operation())] += static_cast<std::uint64_t>(rows.integer(1));
+    counts[parse_state(rows.text(0), db->operation())] += static_cast<std::uint64_t>(rows.integer(1));
   }
   return counts;
 }
 
 std::optional<InstanceInfo> PostgresProvider::get_instance_info(const std::string& instance) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("get_instance_info");
-  db_->ensure_connected();
-  Statement row = db_->prepare(std::string("SELECT ") + kInstanceColumns +
+  Lease db = lease("get_instance_info");
+  db->ensure_connected();
+  Statement row = db->prepare(std::string("SELECT ") + kInstanceColumns +
                                " FROM instances WHERE instance_id = ?1");
   row.bind(1, instance);
   if (!row.step()) return std::nullopt;
-  return read_instance_row(row, db_->operation());
+  return read_instance_row(row, db->operation());
 }
 
 std::vector<ExecutionInfo> PostgresProvider::list_executions(const std::string& instance) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("list_executions");
-  db_->ensure_connected();
-  Statement rows = db_->prepare(
+  Lease db = lease("list_executions");
+  db->ensure_connected();
+  Statement rows = db->prepare(
       "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
       "event_count FROM executions WHERE instance_id = ?1 ORDER BY execution_id");
   rows.bind(1, instance);
   std::vector<ExecutionInfo> out;
-  while (rows.step()) out.push_back(read_execution_row(rows, db_->operation()));
+  while (rows.step()) out.push_back(read_execution_row(rows, db->operation()));
   return out;
 }
 
 std::optional<ExecutionInfo> PostgresProvider::get_execution_info(const std::string& instance,
                                                                   ExecutionId execution) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("get_execution_info");
-  db_->ensure_connected();
-  Statement row = db_->prepare(
+  Lease db = lease("get_execution_info");
+  db->ensure_connected();
+  Statement row = db->prepare(
       "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
       "event_count FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
   row.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
   if (!row.step()) return std::nullopt;
-  return read_execution_row(row, db_->operation());
+  return read_execution_row(row, db->operation());
 }
 
 History PostgresProvider::read_execution(const std::string& instance, ExecutionId execution) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("read_execution");
-  db_->ensure_connected();
+  Lease db = lease("read_execution");
+  db->ensure_connected();
   {
-    Statement row = db_->prepare(
+    Statement row = db->prepare(
         "SELECT 1 FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
     row.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
     if (!row.step()) {
-      throw ProviderError(ProviderErrorKind::NotFound, db_->operation(),
+      throw ProviderError(ProviderErrorKind::NotFound, db->operation(),
                           "instance " + instance + " has no execution " +
                               std::to_string(execution));
     }
   }
-  return read_history_locked(instance, execution, nullptr);
+  return read_history_locked(db, instance, execution, nullptr);
 }
 
 SystemMetrics PostgresProvider::get_system_metrics() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("get_system_metrics");
-  db_->ensure_connected();
+  Lease db = lease("get_system_metrics");
+  db->ensure_connected();
   SystemMetrics metrics;
   {
-    Statement rows = db_->prepare("SELECT status, COUNT(*) FROM instances GROUP BY status");
+    Statement rows = db->prepare("SELECT status, COUNT(*) FROM instances GROUP BY status");
     while (rows.step()) {
       auto count = static_cast<std::uint64_t>(rows.integer(1));
       std::string status = rows.text(0);
@@ -323,7 +314,7 @@ SystemMetrics PostgresProvider::get_system_metrics() {
     }
   }
   Statement totals =
-      db_->prepare("SELECT COUNT(*), COALESCE(SUM(event_count), 0) FROM executions");
+      db->prepare("SELECT COUNT(*), COALESCE(SUM(event_count), 0) FROM executions");
   if (totals.step()) {
     metrics.total_executions = static_cast<std::uint64_t>(totals.integer(0));
     metrics.total_events = static_cast<std::uint64_t>(totals.integer(1));
@@ -332,13 +323,12 @@ SystemMetrics PostgresProvider::get_system_metrics() {
 }
 
 QueueDepths PostgresProvider::get_queue_depths() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("get_queue_depths");
-  db_->ensure_connected();
+  Lease db = lease("get_queue_depths");
+  db->ensure_connected();
   const TimestampMs now = clock_.now_ms();
   QueueDepths depths;
   {
-    Statement row = db_->prepare(
+    Statement row = db->prepare(
         "SELECT "
         "  COALESCE(SUM(CASE WHEN q.visible_at > ?1::bigint THEN 1 ELSE 0 END), 0), "
         "  COALESCE(SUM(CASE WHEN q.visible_at <= ?1 AND l.instance_id IS NULL "
@@ -355,7 +345,7 @@ QueueDepths PostgresProvider::get_queue_depths() {
     }
   }
   {
-    Statement row = db_->prepare(
+    Statement row = db->prepare(
         "SELECT "
         "  COALESCE(SUM(CASE WHEN visible_at <= ?1::bigint "
         "    AND (lock_token IS NULL OR locked_until <= ?1) THEN 1 ELSE 0 END), 0), "
@@ -368,10 +358,10 @@ QueueDepths PostgresProvider::get_queue_depths() {
       depths.worker_locked = static_cast<std::uint64_t>(row.integer(1));
     }
   }
-  Statement parked = db_->prepare("SELECT COUNT(*) FROM parked_messages");
+  Statement parked = db->prepare("SELECT COUNT(*) FROM parked_messages");
   if (parked.step()) depths.parked = static_cast<std::uint64_t>(parked.integer(0));
   {
-    Statement timers = db_->prepare(
+    Statement timers = db->prepare(
         "SELECT COALESCE(SUM(CASE WHEN visible_at <= ?1::bigint THEN 1 ELSE 0 END), 0), "
         "  COALESCE(SUM(CASE WHEN visible_at > ?1 THEN 1 ELSE 0 END), 0) "
         "FROM orchestrator_queue WHERE kind = 'TimerFired'");
@@ -381,7 +371,7 @@ QueueDepths PostgresProvider::get_queue_depths() {
       depths.timers_pending = static_cast<std::uint64_t>(timers.integer(1));
     }
   }
-  Statement oldest = db_->prepare(
+  Statement oldest = db->prepare(
       "SELECT (SELECT MIN(enqueued_at) FROM orchestrator_queue WHERE visible_at <= ?1::bigint), "
       "       (SELECT MIN(enqueued_at) FROM worker_queue WHERE visible_at <= ?1)");
   oldest.bind(1, now);
@@ -393,12 +383,11 @@ QueueDepths PostgresProvider::get_queue_depths() {
 }
 
 std::vector<OrchestrationStats> PostgresProvider::get_orchestration_stats(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("get_orchestration_stats");
-  db_->ensure_connected();
+  Lease db = lease("get_orchestration_stats");
+  db->ensure_connected();
   std::map<std::string, OrchestrationStats> by_name;
   {
-    Statement rows = db_->prepare(
+    Statement rows = db->prepare(
         "SELECT orchestration_name, status, COUNT(*) FROM instances "
         "WHERE ?1::text = '' OR orchestration_name = ?1 GROUP BY orchestration_name, status");
     rows.bind(1, name);
@@ -406,7 +395,7 @@ std::vector<OrchestrationStats> PostgresProvider::get_orchestration_stats(const 
       OrchestrationStats& stats = by_name[rows.text(0)];
       stats.orchestration_name = rows.text(0);
       auto count = static_cast<std::uint64_t>(rows.integer(2));
-      switch (parse_state(rows.text(1), db_->operation())) {
+      switch (parse_state(rows.text(1), db->operation())) {
         case RuntimeState::Running: stats.running += count; break;
         case RuntimeState::Completed: stats.completed += count; break;
         case RuntimeState::Failed: stats.failed += count; break;
@@ -414,7 +403,7 @@ std::vector<OrchestrationStats> PostgresProvider::get_orchestration_stats(const 
       }
     }
   }
-  Statement continued = db_->prepare(
+  Statement continued = db->prepare(
       "SELECT i.orchestration_name, COUNT(*) FROM executions e "
       "JOIN instances i ON i.instance_id = e.instance_id "
       "WHERE e.status = 'ContinuedAsNew' AND (?1::text = '' OR i.orchestration_name = ?1) "
@@ -429,10 +418,9 @@ std::vector<OrchestrationStats> PostgresProvider::get_orchestration_stats(const 
 }
 
 std::vector<ActivityStats> PostgresProvider::get_activity_stats(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("get_activity_stats");
-  db_->ensure_connected();
-  Statement rows = db_->prepare(
+  Lease db = lease("get_activity_stats");
+  db->ensure_connected();
+  Statement rows = db->prepare(
       "SELECT activity_name, scheduled, completed, failed, total_duration_ms FROM activity_stats "
       "WHERE ?1::text = '' OR activity_name = ?1 ORDER BY activity_name COLLATE \"C\"");
   rows.bind(1, name);
@@ -454,14 +442,13 @@ std::vector<ActivityStats> PostgresProvider::get_activity_stats(const std::strin
 }
 
 ChangePage PostgresProvider::changes_since(std::uint64_t cursor, std::size_t limit) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("changes_since");
-  db_->ensure_connected();
+  Lease db = lease("changes_since");
+  db->ensure_connected();
   if (limit == 0 || limit > kMaxPageSize) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+    throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
                         "limit must be 1 to " + std::to_string(kMaxPageSize));
   }
-  Statement rows = db_->prepare(
+  Statement rows = db->prepare(
       "SELECT seq, instance_id, status, execution_id, custom_status_version, changed_at, "
       "  created, orchestration_name, instance_created_at, finished_duration_ms "
       "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2");
@@ -474,7 +461,7 @@ ChangePage PostgresProvider::changes_since(std::uint64_t cursor, std::size_t lim
     change.instance = rows.text(1);
     std::string status = rows.text(2);
     change.deleted = status == "Deleted";
-    change.state = change.deleted ? RuntimeState::NotFound : parse_state(status, db_->operation());
+    change.state = change.deleted ? RuntimeState::NotFound : parse_state(status, db->operation());
     change.execution_id = static_cast<ExecutionId>(rows.integer(3));
     change.custom_status_version = static_cast<std::uint64_t>(rows.integer(4));
     change.changed_at_ms = rows.integer(5);
@@ -490,14 +477,13 @@ ChangePage PostgresProvider::changes_since(std::uint64_t cursor, std::size_t lim
 
 DurationStats PostgresProvider::get_execution_durations(const std::string& name,
                                                         TimestampMs since_ms) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("get_execution_durations");
-  db_->ensure_connected();
+  Lease db = lease("get_execution_durations");
+  db->ensure_connected();
   DurationStats stats;
   {
     // The average truncates toward zero like SQLite's CAST(AVG(..) AS INTEGER)
     // (a plain numeric-to-bigint cast would round).
-    Statement row = db_->prepare(
+    Statement row = db->prepare(
         "SELECT COUNT(*), MIN(e.completed_at - e.started_at), "
         "  CAST(TRUNC(AVG(e.completed_at - e.started_at)) AS BIGINT), "
         "  MAX(e.completed_at - e.started_at) "
@@ -513,7 +499,7 @@ DurationStats PostgresProvider::get_execution_durations(const std::string& name,
   // Nearest-rank percentiles: the value at rank ceil(p * count).
   auto percentile = [&](int p) {
     std::int64_t rank = (static_cast<std::int64_t>(stats.count) * p + 99) / 100;
-    Statement row = db_->prepare(
+    Statement row = db->prepare(
         "SELECT e.completed_at - e.started_at AS d "
         "FROM executions e JOIN instances i ON i.instance_id = e.instance_id "
         "WHERE e.completed_at IS NOT NULL AND i.orchestration_name = ?1 AND e.started_at >= ?2 "
@@ -536,10 +522,10 @@ DurationStats PostgresProvider::get_execution_durations(const std::string& name,
 // that comes later finds no lock and fails with InvalidLock instead of
 // recreating the instance. Worker items go before orchestrator items, so a
 // worker ack racing the delete either fails or has its completion deleted.
-DeleteResult PostgresProvider::delete_tree_locked(const std::string& root) {
+DeleteResult PostgresProvider::delete_tree_locked(Lease& db, const std::string& root) {
   std::vector<std::string> tree;
   {
-    Statement rows = db_->prepare(
+    Statement rows = db->prepare(
         "WITH RECURSIVE tree(id) AS ("
         "  SELECT ?1::text COLLATE \"C\" UNION SELECT i.instance_id FROM instances i JOIN tree t "
         "  ON i.parent_instance_id = t.id) "
@@ -550,7 +536,7 @@ DeleteResult PostgresProvider::delete_tree_locked(const std::string& root) {
   DeleteResult result;
   const TimestampMs now = clock_.now_ms();
   for (const std::string& id : tree) {
-    db_->prepare(
+    db->prepare(
           "INSERT INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
           "VALUES (?1, 'deleting:' || ?1::text, ?2, ?2) "
           "ON CONFLICT (instance_id) DO UPDATE SET lock_token = excluded.lock_token, "
@@ -560,18 +546,18 @@ DeleteResult PostgresProvider::delete_tree_locked(const std::string& root) {
         .run();
   }
   for (const std::string& id : tree) {
-    pg::record_change(*db_, id, "Deleted", 0, 0, now);
-    db_->prepare("DELETE FROM history WHERE instance_id = ?1").bind(1, id).run();
-    result.events += static_cast<std::uint64_t>(db_->changes());
-    db_->prepare("DELETE FROM executions WHERE instance_id = ?1").bind(1, id).run();
-    result.executions += static_cast<std::uint64_t>(db_->changes());
-    db_->prepare("DELETE FROM worker_queue WHERE instance_id = ?1").bind(1, id).run();
-    result.queue_items += static_cast<std::uint64_t>(db_->changes());
-    db_->prepare("DELETE FROM orchestrator_queue WHERE instance_id = ?1").bind(1, id).run();
-    result.queue_items += static_cast<std::uint64_t>(db_->changes());
-    db_->prepare("DELETE FROM instance_locks WHERE instance_id = ?1").bind(1, id).run();
-    db_->prepare("DELETE FROM instances WHERE instance_id = ?1").bind(1, id).run();
-    result.instances += static_cast<std::uint64_t>(db_->changes());
+    pg::record_change(*db, id, "Deleted", 0, 0, now);
+    db->prepare("DELETE FROM history WHERE instance_id = ?1").bind(1, id).run();
+    result.events += static_cast<std::uint64_t>(db->changes());
+    db->prepare("DELETE FROM executions WHERE instance_id = ?1").bind(1, id).run();
+    result.executions += static_cast<std::uint64_t>(db->changes());
+    db->prepare("DELETE FROM worker_queue WHERE instance_id = ?1").bind(1, id).run();
+    result.queue_items += static_cast<std::uint64_t>(db->changes());
+    db->prepare("DELETE FROM orchestrator_queue WHERE instance_id = ?1").bind(1, id).run();
+    result.queue_items += static_cast<std::uint64_t>(db->changes());
+    db->prepare("DELETE FROM instance_locks WHERE instance_id = ?1").bind(1, id).run();
+    db->prepare("DELETE FROM instances WHERE instance_id = ?1").bind(1, id).run();
+    result.instances += static_cast<std::uint64_t>(db->changes());
   }
   return result;
 }
@@ -612,34 +598,32 @@ std::string delete_blocker(pg::Connection& db, const std::string& instance, bool
 }  // namespace
 
 DeleteResult PostgresProvider::delete_instance(const std::string& instance, bool force) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("delete_instance");
-  db_->ensure_connected();
-  pg::check_identifier(instance, db_->operation());
-  Transaction transaction(*db_);
-  std::string blocker = delete_blocker(*db_, instance, force);
+  Lease db = lease("delete_instance");
+  db->ensure_connected();
+  pg::check_identifier(instance, db->operation());
+  Transaction transaction(*db);
+  std::string blocker = delete_blocker(*db, instance, force);
   if (!blocker.empty()) {
     bool missing = blocker.find("does not exist") != std::string::npos;
     throw ProviderError(missing ? ProviderErrorKind::NotFound : ProviderErrorKind::Conflict,
-                        db_->operation(), blocker);
+                        db->operation(), blocker);
   }
-  DeleteResult result = delete_tree_locked(instance);
+  DeleteResult result = delete_tree_locked(db, instance);
   transaction.commit();
   return result;
 }
 
 DeleteResult PostgresProvider::delete_instances(const BulkDeleteRequest& request) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("delete_instances");
-  db_->ensure_connected();
+  Lease db = lease("delete_instances");
+  db->ensure_connected();
   if (request.limit == 0 || request.limit > 100'000) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+    throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
                         "limit must be 1 to 100000");
   }
-  Transaction transaction(*db_);
+  Transaction transaction(*db);
   std::vector<std::string> candidates;
   if (!request.instances.empty()) {
-    for (const auto& id : request.instances) pg::check_identifier(id, db_->operation());
+    for (const auto& id : request.instances) pg::check_identifier(id, db->operation());
     candidates = request.instances;
   } else {
     InstanceFilter finished = request.filter;
@@ -657,7 +641,7 @@ DeleteResult PostgresProvider::delete_instances(const BulkDeleteRequest& request
       finished.updated_to_ms = request.completed_before_ms;
     }
     FilterSql sql = filter_sql(finished);
-    Statement rows = db_->prepare("SELECT instance_id FROM instances" + sql.where +
+    Statement rows = db->prepare("SELECT instance_id FROM instances" + sql.where +
                                   " ORDER BY updated_at, instance_id COLLATE \"C\" LIMIT ?" +
                                   std::to_string(sql.values.size() + 1));
     sql.bind_all(rows);
@@ -667,8 +651,8 @@ DeleteResult PostgresProvider::delete_instances(const BulkDeleteRequest& request
   DeleteResult total;
   for (const auto& id : candidates) {
     if (total.instances >= request.limit) break;
-    if (!delete_blocker(*db_, id, /*force=*/false).empty()) continue;  // running, child, missing
-    DeleteResult one = delete_tree_locked(id);
+    if (!delete_blocker(*db, id, /*force=*/false).empty()) continue;  // running, child, missing
+    DeleteResult one = delete_tree_locked(db, id);
     total.instances += one.instances;
     total.executions += one.executions;
     total.events += one.events;
@@ -680,27 +664,26 @@ DeleteResult PostgresProvider::delete_instances(const BulkDeleteRequest& request
 
 std::uint64_t PostgresProvider::prune_executions(const std::string& instance,
                                                  std::size_t keep_last) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("prune_executions");
-  db_->ensure_connected();
+  Lease db = lease("prune_executions");
+  db->ensure_connected();
   if (keep_last == 0) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+    throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
                         "keep_last must be at least 1 (the current execution is always kept)");
   }
-  Transaction transaction(*db_);
+  Transaction transaction(*db);
   std::int64_t current = 0;
   {
     Statement row =
-        db_->prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
+        db->prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
     row.bind(1, instance);
     if (!row.step()) {
-      throw ProviderError(ProviderErrorKind::NotFound, db_->operation(),
+      throw ProviderError(ProviderErrorKind::NotFound, db->operation(),
                           "instance " + instance + " does not exist");
     }
     current = row.integer(0);
   }
   const std::int64_t newest_removed = current - static_cast<std::int64_t>(keep_last);
-  db_->prepare(
+  db->prepare(
         "DELETE FROM history WHERE instance_id = ?1 AND execution_id IN ("
         "  SELECT execution_id FROM executions WHERE instance_id = ?1 AND execution_id <= ?2 "
         "  AND execution_id < ?3 AND status != 'Running')")
@@ -708,14 +691,14 @@ std::uint64_t PostgresProvider::prune_executions(const std::string& instance,
       .bind(2, newest_removed)
       .bind(3, current)
       .run();
-  db_->prepare(
+  db->prepare(
         "DELETE FROM executions WHERE instance_id = ?1 AND execution_id <= ?2 "
         "AND execution_id < ?3 AND status != 'Running'")
       .bind(1, instance)
       .bind(2, newest_removed)
       .bind(3, current)
       .run();
-  auto removed = static_cast<std::uint64_t>(db_->changes());
+  auto removed = static_cast<std::uint64_t>(db->changes());
   transaction.commit();
   return removed;
 }
@@ -737,17 +720,16 @@ InstanceExport PostgresProvider::export_instance(const std::string& instance) {
 }
 
 void PostgresProvider::import_instance(const InstanceExport& data) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("import_instance");
-  db_->ensure_connected();
+  Lease db = lease("import_instance");
+  db->ensure_connected();
   const InstanceInfo& info = data.info;
-  pg::check_identifier(info.instance, db_->operation());
-  Transaction transaction(*db_);
+  pg::check_identifier(info.instance, db->operation());
+  Transaction transaction(*db);
   {
-    Statement row = db_->prepare("SELECT 1 FROM instances WHERE instance_id = ?1");
+    Statement row = db->prepare("SELECT 1 FROM instances WHERE instance_id = ?1");
     row.bind(1, info.instance);
     if (row.step()) {
-      throw ProviderError(ProviderErrorKind::Conflict, db_->operation(),
+      throw ProviderError(ProviderErrorKind::Conflict, db->operation(),
                           "instance " + info.instance + " already exists");
     }
   }
@@ -755,7 +737,7 @@ void PostgresProvider::import_instance(const InstanceExport& data) {
     if (!error) return std::nullopt;
     return encode_error_details(*error);
   };
-  db_->prepare(
+  db->prepare(
         "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
         "  current_execution_id, status, output, error_json, custom_status, "
         "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at) "
@@ -780,17 +762,17 @@ void PostgresProvider::import_instance(const InstanceExport& data) {
   // when finished, a completion or failure at its last update.
   pg::MetricDelta started;
   started.starts = 1;
-  pg::record_metrics(*db_, info.orchestration_name, info.created_at_ms, started);
+  pg::record_metrics(*db, info.orchestration_name, info.created_at_ms, started);
   pg::MetricDelta finished;
   if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
     (info.state == RuntimeState::Completed ? finished.completions : finished.failures) = 1;
     finished.duration_ms = info.updated_at_ms - info.created_at_ms;
-    pg::record_metrics(*db_, info.orchestration_name, info.updated_at_ms, finished);
+    pg::record_metrics(*db, info.orchestration_name, info.updated_at_ms, finished);
   }
   pg::MetricDelta both = finished;
   both.starts = 1;
   both.created_at = info.created_at_ms;
-  pg::record_change(*db_, info.instance, std::string(to_string(info.state)),
+  pg::record_change(*db, info.instance, std::string(to_string(info.state)),
                     static_cast<std::int64_t>(info.current_execution_id),
                     static_cast<std::int64_t>(info.custom_status_version), clock_.now_ms(), both,
                     info.orchestration_name);
@@ -798,7 +780,7 @@ void PostgresProvider::import_instance(const InstanceExport& data) {
     const ExecutionInfo& e = execution.info;
     std::string status = e.continued_as_new ? std::string("ContinuedAsNew")
                                             : std::string(to_string(e.state));
-    Statement insert = db_->prepare(
+    Statement insert = db->prepare(
         "INSERT INTO executions (instance_id, execution_id, status, output, error_json, "
         "  started_at, completed_at, event_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     insert.bind(1, info.instance)
@@ -812,7 +794,7 @@ void PostgresProvider::import_instance(const InstanceExport& data) {
     if (e.completed_at_ms != 0) insert.bind(7, e.completed_at_ms);  // unbound: NULL
     insert.run();
     for (const Event& event : execution.history) {
-      db_->prepare(
+      db->prepare(
             "INSERT INTO history (instance_id, execution_id, event_id, event_kind, timestamp, "
             "  event_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
           .bind(1, info.instance)
@@ -828,23 +810,22 @@ void PostgresProvider::import_instance(const InstanceExport& data) {
 }
 
 std::vector<TimeSeriesPoint> PostgresProvider::get_time_series(const TimeSeriesQuery& query) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("get_time_series");
-  db_->ensure_connected();
+  Lease db = lease("get_time_series");
+  db->ensure_connected();
   const std::int64_t width = query.bucket == TimeSeriesQuery::Bucket::Hour ? 3'600'000 : 60'000;
   if (query.from_ms < 0 || query.to_ms <= query.from_ms) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+    throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
                         "the window needs 0 <= from < to");
   }
   if (query.orchestration.size() > limits::kMaxNameBytes) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+    throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
                         "orchestration name longer than " + std::to_string(limits::kMaxNameBytes) +
                             " bytes");
   }
   const std::int64_t from = (query.from_ms / width) * width;
   const std::int64_t to = ((query.to_ms + width - 1) / width) * width;
   if ((to - from) / width > static_cast<std::int64_t>(kMaxTimeSeriesBuckets)) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+    throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
                         "the window spans more than " + std::to_string(kMaxTimeSeriesBuckets) +
                             " buckets");
   }
@@ -859,7 +840,7 @@ std::vector<TimeSeriesPoint> PostgresProvider::get_time_series(const TimeSeriesQ
                                                           : "AND resolution IN ('hour', 'minute') ";
   if (!query.orchestration.empty()) sql += "AND orchestration_name = ?4 ";
   sql += "GROUP BY b ORDER BY b";
-  Statement rows = db_->prepare(sql);
+  Statement rows = db->prepare(sql);
   rows.bind(1, from).bind(2, to).bind(3, width);
   if (!query.orchestration.empty()) rows.bind(4, query.orchestration);
   std::vector<TimeSeriesPoint> points;
@@ -881,10 +862,9 @@ std::vector<TimeSeriesPoint> PostgresProvider::get_time_series(const TimeSeriesQ
 
 std::optional<CustomStatus> PostgresProvider::get_custom_status(
     const std::string& instance, std::optional<std::uint64_t> since_version) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("get_custom_status");
-  db_->ensure_connected();
-  Statement row = db_->prepare(
+  Lease db = lease("get_custom_status");
+  db->ensure_connected();
+  Statement row = db->prepare(
       "SELECT custom_status, custom_status_version FROM instances WHERE instance_id = ?1");
   row.bind(1, instance);
   if (!row.step()) return std::nullopt;

@@ -282,6 +282,12 @@ void insert_orchestrator_item(pg::Connection& db, const WorkItem& item, Timestam
       .defer();
 }
 
+// Per-session state, set again after every reconnect: the search path, and no
+// NOTICEs (libpq would print them on stderr, e.g. for DROP SCHEMA ... CASCADE).
+std::string session_setup(const std::string& schema) {
+  return "SET search_path TO " + schema + "; SET client_min_messages TO warning";
+}
+
 }  // namespace
 
 PostgresProvider::PostgresProvider(const std::string& conninfo, Clock& clock, IdSource& ids,
@@ -289,62 +295,104 @@ PostgresProvider::PostgresProvider(const std::string& conninfo, Clock& clock, Id
     : conninfo_(conninfo),
       schema_(options.schema),
       minute_retention_ms_(std::max<std::int64_t>(options.minute_retention_ms, 60'000)),
+      max_connections_(options.connections),
       clock_(clock),
-      ids_(ids) {
+      ids_(ids),
+      errors_(std::make_shared<pg::ErrorLog>()) {
   if (!pg::valid_schema_name(schema_)) {
     throw ProviderError(ProviderErrorKind::InvalidInput, "open",
                         "schema name must match [a-z_][a-z0-9_]* and be at most 63 bytes");
   }
-  db_ = std::make_unique<pg::Connection>(conninfo_);
-  db_->set_clock(&clock_);
-  pg::migrate(*db_, schema_);
-  // Per-session state, set again after every reconnect: the search path, and no
-  // NOTICEs (libpq would print them on stderr, e.g. for DROP SCHEMA ... CASCADE).
-  db_->set_operation("open");
-  db_->set_session_setup("SET search_path TO " + schema_ + "; SET client_min_messages TO warning");
+  if (max_connections_ < 1 || max_connections_ > 64) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, "open", "connections must be 1 to 64");
+  }
+  auto first = std::make_unique<pg::Connection>(conninfo_);
+  first->set_clock(&clock_);
+  first->set_error_log(errors_);
+  pg::migrate(*first, schema_);
+  first->set_operation("open");
+  first->set_session_setup(session_setup(schema_));
+  open_connections_ = 1;
+  idle_.push_back(std::move(first));
 }
 
 PostgresProvider::~PostgresProvider() = default;
 
+PostgresProvider::Lease PostgresProvider::lease(const char* operation) {
+  std::unique_lock<std::mutex> lock(pool_mutex_);
+  pool_available_.wait(lock, [&] { return !idle_.empty() || open_connections_ < max_connections_; });
+  std::unique_ptr<pg::Connection> connection;
+  if (!idle_.empty()) {
+    connection = std::move(idle_.back());
+    idle_.pop_back();
+  } else {
+    ++open_connections_;  // reserved; opened outside the lock (a connect takes a round trip or more)
+    lock.unlock();
+    try {
+      connection = std::make_unique<pg::Connection>(conninfo_);
+      connection->set_clock(&clock_);
+      connection->set_error_log(errors_);
+      connection->set_session_setup(session_setup(schema_));
+    } catch (...) {
+      std::lock_guard<std::mutex> relock(pool_mutex_);
+      --open_connections_;
+      pool_available_.notify_one();
+      throw;
+    }
+  }
+  connection->set_operation(operation);
+  return Lease(*this, std::move(connection));
+}
+
+void PostgresProvider::give_back(std::unique_ptr<pg::Connection> connection) {
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  idle_.push_back(std::move(connection));
+  pool_available_.notify_one();
+}
+
+std::string PostgresProvider::next_token() {
+  std::lock_guard<std::mutex> lock(ids_mutex_);
+  return ids_.next_id();
+}
+
 int PostgresProvider::schema_version() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("schema_version");
-  db_->ensure_connected();
-  return pg::schema_version(*db_);
+  Lease db = lease("schema_version");
+  db->ensure_connected();
+  return pg::schema_version(*db);
 }
 
 void PostgresProvider::drop_schema() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("drop_schema");
-  db_->ensure_connected();
+  Lease db = lease("drop_schema");
+  db->ensure_connected();
   // Identifiers cannot be bound; the name was validated when opening.
-  db_->exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+  db->exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
 }
 
 // Never throws for an unreachable server: that is `connected = false`.
 // Not measurable here (without superuser rights): WAL size and free pages (0);
 // there are no checkpoints of this connection to report.
 ProviderDiagnostics PostgresProvider::get_provider_diagnostics() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("get_provider_diagnostics");
   ProviderDiagnostics d;
   d.store_kind = "postgres";
   d.location = redact_conninfo(conninfo_);
   d.journal_mode = "wal";
   const std::int64_t started_us = clock_.monotonic_us();
+  std::optional<Lease> held;
   try {
-    db_->ensure_connected();
-    auto probe = db_->prepare("SELECT 1");
+    held.emplace(lease("get_provider_diagnostics"));
+    (*held)->ensure_connected();
+    auto probe = (*held)->prepare("SELECT 1");
     d.connected = probe.step() && probe.integer(0) == 1;
   } catch (const ProviderError&) {
     d.connected = false;
   }
   d.round_trip_us = clock_.monotonic_us() - started_us;
-  d.store_version = db_->server_version();
   if (d.connected) {
-    d.schema_version = pg::schema_version(*db_);
+    Lease& db = *held;
+    d.store_version = db->server_version();
+    d.schema_version = pg::schema_version(*db);
     auto scalar = [&](const char* sql) {
-      auto statement = db_->prepare(sql);
+      auto statement = db->prepare(sql);
       return statement.step() ? statement.integer(0) : 0;
     };
     d.page_size = static_cast<std::uint64_t>(scalar("SHOW block_size"));
@@ -369,20 +417,21 @@ ProviderDiagnostics PostgresProvider::get_provider_diagnostics() {
   }
   d.last_checkpoint_ms = 0;
   d.checkpoints = 0;
-  if (const auto& error = db_->last_error()) {
-    d.last_error = error->message;
-    d.last_error_ms = error->at_ms;
+  std::lock_guard<std::mutex> lock(errors_->mutex);
+  if (errors_->last) {
+    d.last_error = errors_->last->message;
+    d.last_error_ms = errors_->last->at_ms;
   }
-  d.error_count = db_->error_count();
+  d.error_count = errors_->count;
   return d;
 }
 
 // ---------------------------------------------------------------- orchestrator queue
 
-History PostgresProvider::read_history_locked(const std::string& instance, ExecutionId execution,
+History PostgresProvider::read_history_locked(Lease& db, const std::string& instance, ExecutionId execution,
                                               std::string* corruption) {
   History history;
-  Statement rows = db_->prepare(
+  Statement rows = db->prepare(
       "SELECT event_id, event_json FROM history WHERE instance_id = ?1 AND execution_id = ?2 "
       "ORDER BY event_id");
   rows.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
@@ -392,7 +441,7 @@ History PostgresProvider::read_history_locked(const std::string& instance, Execu
     } catch (const CodecError& error) {
       std::string problem = "history row " + instance + "/" + std::to_string(execution) + "/" +
                             std::to_string(rows.integer(0)) + " does not decode: " + error.what();
-      if (!corruption) throw ProviderError(ProviderErrorKind::Corrupted, db_->operation(), problem);
+      if (!corruption) throw ProviderError(ProviderErrorKind::Corrupted, db->operation(), problem);
       if (corruption->empty()) *corruption = problem;
     }
   }
@@ -406,13 +455,12 @@ History PostgresProvider::read_history_locked(const std::string& instance, Execu
 // so this process never holds another process's lock row while claiming more.
 std::optional<OrchestrationItem> PostgresProvider::fetch_orchestration_item(
     std::int64_t lock_timeout_ms) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("fetch_orchestration_item");
-  db_->ensure_connected();
-  check_delay(lock_timeout_ms, "lock timeout", db_->operation());
+  Lease db = lease("fetch_orchestration_item");
+  db->ensure_connected();
+  check_delay(lock_timeout_ms, "lock timeout", db->operation());
   const TimestampMs now = clock_.now_ms();
   std::optional<Transaction> transaction;
-  transaction.emplace(*db_);
+  transaction.emplace(*db);
   std::vector<std::string> tried;
   // Drawn only when a claim is attempted, and reused until an item is returned,
   // so tokens are drawn as SQLite draws them: one per returned item.
@@ -420,20 +468,26 @@ std::optional<OrchestrationItem> PostgresProvider::fetch_orchestration_item(
   for (int candidate = 0; candidate < kMaxCandidates; ++candidate) {
     std::string instance;
     {
-      Statement next = db_->prepare(
-          "SELECT q.instance_id FROM orchestrator_queue q "
-          "WHERE q.visible_at <= ?1 AND NOT (q.instance_id = ANY(?2::text[])) AND NOT EXISTS ("
-          "  SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id "
-          "  AND l.locked_until > ?1) "
-          "ORDER BY q.visible_at, q.id LIMIT 1");
+      // Of the oldest visible candidates, the first that no other fetch (of any
+      // process) is claiming right now: a transaction-scoped advisory lock per
+      // instance, tried without waiting, so concurrent fetchers spread over
+      // different instances instead of queueing on one lock row.
+      Statement next = db->prepare(
+          "SELECT c.instance_id FROM ("
+          "  SELECT q.instance_id FROM orchestrator_queue q "
+          "  WHERE q.visible_at <= ?1 AND NOT (q.instance_id = ANY(?2::text[])) AND NOT EXISTS ("
+          "    SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id "
+          "    AND l.locked_until > ?1) "
+          "  ORDER BY q.visible_at, q.id LIMIT 64) c "
+          "WHERE pg_try_advisory_xact_lock(hashtext(current_schema()), hashtext(c.instance_id)) LIMIT 1");
       next.bind(1, now).bind(2, text_array_literal(tried));
       if (!next.step()) break;
       instance = next.text(0);
     }
     tried.push_back(instance);
 
-    if (token.empty()) token = ids_.next_id();
-    db_->prepare(
+    if (token.empty()) token = next_token();
+    db->prepare(
           "INSERT INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
           "VALUES (?1, ?2, ?3, ?4) "
           "ON CONFLICT (instance_id) DO UPDATE SET lock_token = excluded.lock_token, "
@@ -444,14 +498,14 @@ std::optional<OrchestrationItem> PostgresProvider::fetch_orchestration_item(
         .bind(3, now + lock_timeout_ms)
         .bind(4, now)
         .run();
-    if (db_->changes() == 0) {
+    if (db->changes() == 0) {
       // Another process holds a live lock on it (and this one now holds that row).
       transaction->commit();
-      transaction.emplace(*db_);
+      transaction.emplace(*db);
       continue;
     }
     auto release_claim = [&] {
-      db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, token).run();
+      db->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, token).run();
     };
 
     OrchestrationItem item;
@@ -459,7 +513,7 @@ std::optional<OrchestrationItem> PostgresProvider::fetch_orchestration_item(
     std::string corruption;
     std::vector<std::int64_t> message_ids;
     {
-      Statement messages = db_->prepare(
+      Statement messages = db->prepare(
           "SELECT id, item_json, attempt_count FROM orchestrator_queue "
           "WHERE instance_id = ?1 AND visible_at <= ?2 ORDER BY id");
       messages.bind(1, instance).bind(2, now);
@@ -485,7 +539,7 @@ std::optional<OrchestrationItem> PostgresProvider::fetch_orchestration_item(
 
     bool exists = false;
     {
-      Statement row = db_->prepare(
+      Statement row = db->prepare(
           "SELECT current_execution_id, orchestration_name, orchestration_version "
           "FROM instances WHERE instance_id = ?1");
       row.bind(1, instance);
@@ -501,14 +555,14 @@ std::optional<OrchestrationItem> PostgresProvider::fetch_orchestration_item(
       // Nobody will ever process these: park them where operators can see them.
       // Exactly the rows read above (a start enqueued since then stays queued).
       const std::string ids = bigint_array_literal(message_ids);
-      db_->prepare(
+      db->prepare(
             "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
             "SELECT instance_id, item_json, 'instance does not exist', ?2::bigint "
             "FROM orchestrator_queue WHERE id = ANY(?1::bigint[]) ORDER BY id")
           .bind(1, ids)
           .bind(2, now)
           .run();
-      db_->prepare("DELETE FROM orchestrator_queue WHERE id = ANY(?1::bigint[])")
+      db->prepare("DELETE FROM orchestrator_queue WHERE id = ANY(?1::bigint[])")
           .bind(1, ids)
           .run();
       release_claim();
@@ -516,13 +570,13 @@ std::optional<OrchestrationItem> PostgresProvider::fetch_orchestration_item(
     }
 
     item.lock_token = token;
-    db_->prepare(
+    db->prepare(
           "UPDATE orchestrator_queue SET lock_token = ?1, attempt_count = attempt_count + 1 "
           "WHERE id = ANY(?2::bigint[])")
         .bind(1, item.lock_token)
         .bind(2, bigint_array_literal(message_ids))
         .defer();
-    if (exists) item.history = read_history_locked(instance, item.execution_id, &corruption);
+    if (exists) item.history = read_history_locked(db, instance, item.execution_id, &corruption);
     if (!corruption.empty()) item.corruption = corruption;
     transaction->commit();
     return item;
@@ -533,12 +587,11 @@ std::optional<OrchestrationItem> PostgresProvider::fetch_orchestration_item(
 
 void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
                                               const OrchestrationAck& ack) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("ack_orchestration_item");
-  db_->ensure_connected();
-  check_token(lock_token, db_->operation());
+  Lease db = lease("ack_orchestration_item");
+  db->ensure_connected();
+  check_token(lock_token, db->operation());
   const TimestampMs now = clock_.now_ms();
-  Transaction transaction(*db_);
+  Transaction transaction(*db);
 
   std::string instance;
   TimestampMs rolled_up_minute = 0;
@@ -552,14 +605,14 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
     // expires) until this ack commits or rolls back. The instance row comes in
     // the same round trip; everything after it is written in one pipeline with
     // the COMMIT (Statement::defer).
-    Statement held = db_->prepare(
+    Statement held = db->prepare(
         "SELECT l.instance_id, i.instance_id IS NOT NULL, i.current_execution_id, i.status, "
         "  i.created_at, i.custom_status_version "
         "FROM instance_locks l LEFT JOIN instances i ON i.instance_id = l.instance_id "
         "WHERE l.lock_token = ?1 AND l.locked_until > ?2 FOR UPDATE OF l");
     held.bind(1, lock_token).bind(2, now);
     if (!held.step()) {
-      throw ProviderError(ProviderErrorKind::InvalidLock, db_->operation(), kInstanceLockLost);
+      throw ProviderError(ProviderErrorKind::InvalidLock, db->operation(), kInstanceLockLost);
     }
     instance = held.text(0);
     if (held.integer(1) != 0) {
@@ -571,7 +624,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
     }
   }
   if (ack.execution_id == 0 || ack.execution_id < current) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+    throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
                         "execution " + std::to_string(ack.execution_id) +
                             " is older than the current execution " + std::to_string(current));
   }
@@ -580,7 +633,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
   if (writes_instance) {
     const ExecutionMetadata& meta = ack.metadata;
     if (meta.orchestration_name.empty() && !exists) {
-      throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+      throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
                           "the first ack of an instance needs its orchestration name");
     }
     std::string status = pg::status_text(meta);
@@ -597,7 +650,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
     const bool changes_instance = !exists || instance_status != previous_status ||
                                   ack.execution_id != current || meta.custom_status_changed ||
                                   !ack.history_delta.empty();
-    db_->prepare(
+    db->prepare(
           "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
           "  current_execution_id, status, output, error_json, custom_status, "
           "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at) "
@@ -645,21 +698,21 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
       // As the upsert above computes it (a new instance starts at 0).
       const std::int64_t custom_version =
           previous_custom_version + (meta.custom_status_changed ? 1 : 0);
-      pg::record_change(*db_, instance, instance_status,
+      pg::record_change(*db, instance, instance_status,
                         static_cast<std::int64_t>(ack.execution_id), custom_version, now, delta,
                         meta.orchestration_name);
     }
     if (delta.starts || delta.completions || delta.failures) {
-      pg::record_metrics(*db_, meta.orchestration_name, now, delta);
+      pg::record_metrics(*db, meta.orchestration_name, now, delta);
     }
     const TimestampMs minute = (now / 60'000) * 60'000;
     if (minute > last_rollup_minute_) {
-      pg::roll_up_minutes(*db_, minute - minute_retention_ms_);
+      pg::roll_up_minutes(*db, minute - minute_retention_ms_);
       rolled_up_minute = minute;  // remembered once the transaction commits
     }
 
     const bool terminal = meta.state != RuntimeState::Running || meta.continued_as_new;
-    db_->prepare(
+    db->prepare(
           "INSERT INTO executions (instance_id, execution_id, status, output, error_json, "
           "  started_at, completed_at, event_count) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
@@ -677,7 +730,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
         .bind(8, static_cast<std::int64_t>(ack.history_delta.size()))
         .defer();
     if (terminal) {
-      db_->prepare(
+      db->prepare(
             "UPDATE executions SET completed_at = ?3 WHERE instance_id = ?1 AND execution_id = ?2")
           .bind(1, instance)
           .bind(2, static_cast<std::int64_t>(ack.execution_id))
@@ -687,7 +740,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
 
     for (const Event& event : ack.history_delta) {
       try {
-        db_->prepare(
+        db->prepare(
               "INSERT INTO history (instance_id, execution_id, event_id, event_kind, timestamp, "
               "  event_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
             .bind(1, instance)
@@ -699,7 +752,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
             .defer("event id " + std::to_string(event.event_id) + " already exists in execution " +
                    std::to_string(ack.execution_id) + " of " + instance);
       } catch (const CodecError& error) {
-        throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(), error.what());
+        throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(), error.what());
       }
     }
   }
@@ -707,11 +760,11 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
   for (const WorkItem& item : ack.worker_items) {
     const auto* execute = std::get_if<work::ActivityExecute>(&item);
     if (!execute) {
-      throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+      throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
                           "worker items must be ActivityExecute, got " +
                               std::string(to_string(kind_of(item))));
     }
-    db_->prepare(
+    db->prepare(
           "INSERT INTO worker_queue (instance_id, execution_id, activity_id, item_json, "
           "  visible_at, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)")
         .bind(1, execute->instance)
@@ -722,11 +775,11 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
         .defer();
   }
   for (const OrchestratorItem& scheduled : ack.orchestrator_items) {
-    insert_orchestrator_item(*db_, scheduled.item, scheduled.visible_at_ms, now);
+    insert_orchestrator_item(*db, scheduled.item, scheduled.visible_at_ms, now);
   }
   // Removals after insertions: an activity scheduled and cancelled in one turn goes too.
   for (const CancelledActivity& cancelled : ack.cancelled_activities) {
-    db_->prepare(
+    db->prepare(
           "DELETE FROM worker_queue WHERE instance_id = ?1 AND execution_id = ?2 "
           "AND activity_id = ?3")
         .bind(1, cancelled.instance)
@@ -749,7 +802,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
     counts.duration_ms += finished ? std::max<std::int64_t>(outcome.duration_ms, 0) : 0;
   }
   for (const auto& [name, counts] : outcomes) {
-    db_->prepare(
+    db->prepare(
           "INSERT INTO activity_stats (activity_name, scheduled, completed, failed, "
           "  total_duration_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
           "ON CONFLICT (activity_name) DO UPDATE SET "
@@ -764,27 +817,26 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
         .bind(5, counts.duration_ms)
         .defer();
   }
-  db_->prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).defer();
-  db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).defer();
+  db->prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).defer();
+  db->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).defer();
   transaction.commit();
   if (rolled_up_minute) last_rollup_minute_ = rolled_up_minute;
 }
 
 void PostgresProvider::abandon_orchestration_item(const std::string& lock_token,
                                                   std::int64_t delay_ms, bool ignore_attempt) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("abandon_orchestration_item");
-  db_->ensure_connected();
-  check_token(lock_token, db_->operation());
-  check_delay(delay_ms, "delay", db_->operation());
+  Lease db = lease("abandon_orchestration_item");
+  db->ensure_connected();
+  check_token(lock_token, db->operation());
+  check_delay(delay_ms, "delay", db->operation());
   const TimestampMs now = clock_.now_ms();
-  Transaction transaction(*db_);
-  db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2")
+  Transaction transaction(*db);
+  db->prepare("DELETE FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2")
       .bind(1, lock_token)
       .bind(2, now)
       .run();
-  require_changed(*db_, kInstanceLockLost);
-  db_->prepare(
+  require_changed(*db, kInstanceLockLost);
+  db->prepare(
         "UPDATE orchestrator_queue SET lock_token = NULL, "
         "  visible_at = CASE WHEN ?2::bigint > 0 THEN ?3::bigint + ?2::bigint "
         "    ELSE visible_at END, "
@@ -801,44 +853,41 @@ void PostgresProvider::abandon_orchestration_item(const std::string& lock_token,
 
 void PostgresProvider::renew_orchestration_item_lock(const std::string& lock_token,
                                                      std::int64_t extend_ms) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("renew_orchestration_item_lock");
-  db_->ensure_connected();
-  check_token(lock_token, db_->operation());
-  check_delay(extend_ms, "extension", db_->operation());
+  Lease db = lease("renew_orchestration_item_lock");
+  db->ensure_connected();
+  check_token(lock_token, db->operation());
+  check_delay(extend_ms, "extension", db->operation());
   const TimestampMs now = clock_.now_ms();
-  db_->prepare(
+  db->prepare(
         "UPDATE instance_locks SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2")
       .bind(1, lock_token)
       .bind(2, now)
       .bind(3, now + extend_ms)
       .run();
-  require_changed(*db_, kInstanceLockLost);
+  require_changed(*db, kInstanceLockLost);
 }
 
 History PostgresProvider::read(const std::string& instance) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("read");
-  db_->ensure_connected();
+  Lease db = lease("read");
+  db->ensure_connected();
   Statement row =
-      db_->prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
+      db->prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
   row.bind(1, instance);
   if (!row.step()) return {};
   auto execution = static_cast<ExecutionId>(row.integer(0));
-  return read_history_locked(instance, execution, nullptr);
+  return read_history_locked(db, instance, execution, nullptr);
 }
 
 void PostgresProvider::enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("enqueue_orchestrator_item");
-  db_->ensure_connected();
-  check_delay(delay_ms, "delay", db_->operation());
+  Lease db = lease("enqueue_orchestrator_item");
+  db->ensure_connected();
+  check_delay(delay_ms, "delay", db->operation());
   if (std::holds_alternative<work::ActivityExecute>(item)) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
+    throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
                         "ActivityExecute belongs on the worker queue");
   }
   const TimestampMs now = clock_.now_ms();
-  insert_orchestrator_item(*db_, item, now + delay_ms, now);
+  insert_orchestrator_item(*db, item, now + delay_ms, now);
 }
 
 // ---------------------------------------------------------------- worker queue
@@ -846,17 +895,16 @@ void PostgresProvider::enqueue_orchestrator_item(const WorkItem& item, std::int6
 // The row is chosen with FOR UPDATE SKIP LOCKED: a row another process is
 // claiming right now is passed over, never handed out twice.
 std::optional<WorkerItem> PostgresProvider::fetch_work_item(std::int64_t lock_timeout_ms) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("fetch_work_item");
-  db_->ensure_connected();
-  check_delay(lock_timeout_ms, "lock timeout", db_->operation());
+  Lease db = lease("fetch_work_item");
+  db->ensure_connected();
+  check_delay(lock_timeout_ms, "lock timeout", db->operation());
   const TimestampMs now = clock_.now_ms();
-  Transaction transaction(*db_);
+  Transaction transaction(*db);
   std::int64_t id = 0;
   std::string json;
   std::int64_t attempts = 0;
   {
-    Statement next = db_->prepare(
+    Statement next = db->prepare(
         "SELECT id, item_json, attempt_count FROM worker_queue "
         "WHERE visible_at <= ?1 AND (lock_token IS NULL OR locked_until <= ?1) "
         "ORDER BY visible_at, id LIMIT 1 FOR UPDATE SKIP LOCKED");
@@ -883,22 +931,22 @@ std::optional<WorkerItem> PostgresProvider::fetch_work_item(std::int64_t lock_ti
   }
   if (!execute) {
     // An unreadable row must not block the queue: park it, then report it.
-    db_->prepare(
+    db->prepare(
           "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
           "SELECT instance_id, item_json, ?2::text, ?3::bigint FROM worker_queue WHERE id = ?1")
         .bind(1, id)
         .bind(2, "corrupted worker item: " + problem)
         .bind(3, now)
         .run();
-    db_->prepare("DELETE FROM worker_queue WHERE id = ?1").bind(1, id).run();
+    db->prepare("DELETE FROM worker_queue WHERE id = ?1").bind(1, id).run();
     transaction.commit();
-    throw ProviderError(ProviderErrorKind::Corrupted, db_->operation(),
+    throw ProviderError(ProviderErrorKind::Corrupted, db->operation(),
                         "worker queue row " + std::to_string(id) + " " + problem +
                             " (moved to parked_messages)");
   }
-  WorkerItem fetched{std::move(*execute), ids_.next_id(),
+  WorkerItem fetched{std::move(*execute), next_token(),
                      static_cast<std::uint32_t>(attempts + 1)};
-  db_->prepare(
+  db->prepare(
         "UPDATE worker_queue SET lock_token = ?2, locked_until = ?3, "
         "attempt_count = attempt_count + 1 WHERE id = ?1")
       .bind(1, id)
@@ -911,46 +959,43 @@ std::optional<WorkerItem> PostgresProvider::fetch_work_item(std::int64_t lock_ti
 
 void PostgresProvider::ack_work_item(const std::string& lock_token,
                                      const std::optional<WorkItem>& completion) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("ack_work_item");
-  db_->ensure_connected();
-  check_token(lock_token, db_->operation());
+  Lease db = lease("ack_work_item");
+  db->ensure_connected();
+  check_token(lock_token, db->operation());
   const TimestampMs now = clock_.now_ms();
-  Transaction transaction(*db_);
-  db_->prepare("DELETE FROM worker_queue WHERE lock_token = ?1 AND locked_until > ?2")
+  Transaction transaction(*db);
+  db->prepare("DELETE FROM worker_queue WHERE lock_token = ?1 AND locked_until > ?2")
       .bind(1, lock_token)
       .bind(2, now)
       .run();
-  require_changed(*db_, kWorkItemLockLost);
-  if (completion) insert_orchestrator_item(*db_, *completion, now, now);
+  require_changed(*db, kWorkItemLockLost);
+  if (completion) insert_orchestrator_item(*db, *completion, now, now);
   transaction.commit();
 }
 
 void PostgresProvider::renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("renew_work_item_lock");
-  db_->ensure_connected();
-  check_token(lock_token, db_->operation());
-  check_delay(extend_ms, "extension", db_->operation());
+  Lease db = lease("renew_work_item_lock");
+  db->ensure_connected();
+  check_token(lock_token, db->operation());
+  check_delay(extend_ms, "extension", db->operation());
   const TimestampMs now = clock_.now_ms();
-  db_->prepare(
+  db->prepare(
         "UPDATE worker_queue SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2")
       .bind(1, lock_token)
       .bind(2, now)
       .bind(3, now + extend_ms)
       .run();
-  require_changed(*db_, kWorkItemLockLost);
+  require_changed(*db, kWorkItemLockLost);
 }
 
 void PostgresProvider::abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
                                          bool ignore_attempt) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  db_->set_operation("abandon_work_item");
-  db_->ensure_connected();
-  check_token(lock_token, db_->operation());
-  check_delay(delay_ms, "delay", db_->operation());
+  Lease db = lease("abandon_work_item");
+  db->ensure_connected();
+  check_token(lock_token, db->operation());
+  check_delay(delay_ms, "delay", db->operation());
   const TimestampMs now = clock_.now_ms();
-  db_->prepare(
+  db->prepare(
         "UPDATE worker_queue SET lock_token = NULL, locked_until = NULL, "
         "  visible_at = CASE WHEN ?2::bigint > 0 THEN ?3::bigint + ?2::bigint "
         "    ELSE visible_at END, "
@@ -962,7 +1007,7 @@ void PostgresProvider::abandon_work_item(const std::string& lock_token, std::int
       .bind(3, now)
       .bind(4, static_cast<std::int64_t>(ignore_attempt ? 1 : 0))
       .run();
-  require_changed(*db_, kWorkItemLockLost);
+  require_changed(*db, kWorkItemLockLost);
 }
 
 }  // namespace duroxide

@@ -1,5 +1,5 @@
-// PostgresProvider: Provider and ManagementProvider over one PostgreSQL
-// connection, for several runtime processes (on several machines) sharing one
+// PostgresProvider: Provider and ManagementProvider over a small pool of
+// PostgreSQL connections, for several runtime processes (on several machines) sharing one
 // database. Native builds only (CMake option DUROXIDE_POSTGRES, libpq).
 //
 // Contract (beyond provider.hpp and management_provider.hpp):
@@ -16,9 +16,15 @@
 // - lock expiry and visibility use the injected Clock of each process (all
 //   processes must agree on time, e.g. SystemClock on NTP-synced machines);
 // - a lost connection surfaces as a Transient (retryable) ProviderError and the
-//   next call reconnects; calls are serialised by one mutex per provider.
+//   next call on that connection reconnects;
+// - thread-safe: each call holds one pooled connection (at most
+//   `PostgresOptions::connections`, opened on demand) for its duration, so the
+//   dispatcher threads of one process work in parallel, as separate processes do.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,6 +38,7 @@ namespace duroxide {
 
 namespace pg {
 class Connection;
+struct ErrorLog;
 }
 
 struct PostgresOptions {
@@ -39,6 +46,8 @@ struct PostgresOptions {
   // independent stores can share one database.
   std::string schema = "duroxide";
   std::int64_t minute_retention_ms = 24LL * 3600 * 1000;  // as SqliteOptions
+  // Sessions this provider may open (1..64); a call waits for a free one.
+  std::size_t connections = 4;
 };
 
 // True when `location` names a PostgreSQL database ("postgresql://...",
@@ -113,18 +122,29 @@ class PostgresProvider final : public Provider, public ManagementProvider {
       const std::string& instance, std::optional<std::uint64_t> since_version) override;
 
  private:
-  History read_history_locked(const std::string& instance, ExecutionId execution,
+  // One pooled connection for the duration of a call (postgres_provider_internal.hpp).
+  class Lease;
+  Lease lease(const char* operation);
+  void give_back(std::unique_ptr<pg::Connection> connection);
+  std::string next_token();
+  History read_history_locked(Lease& db, const std::string& instance, ExecutionId execution,
                               std::string* corruption);
-  DeleteResult delete_tree_locked(const std::string& root);
+  DeleteResult delete_tree_locked(Lease& db, const std::string& root);
 
-  std::mutex mutex_;
-  std::unique_ptr<pg::Connection> db_;
   std::string conninfo_;
   std::string schema_;
   std::int64_t minute_retention_ms_;
-  TimestampMs last_rollup_minute_ = 0;
+  std::size_t max_connections_;
+  std::atomic<TimestampMs> last_rollup_minute_{0};
   Clock& clock_;
   IdSource& ids_;
+  std::mutex ids_mutex_;  // IdSource makes no thread-safety promise
+  std::shared_ptr<pg::ErrorLog> errors_;  // the last error of any pooled connection
+
+  std::mutex pool_mutex_;
+  std::condition_variable pool_available_;
+  std::vector<std::unique_ptr<pg::Connection>> idle_;
+  std::size_t open_connections_ = 0;
 };
 
 }  // namespace duroxide
