@@ -6,6 +6,7 @@
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#include "instance_listing_sql.hpp"
 #include "sqlite_connection.hpp"
 #include "sqlite_provider_internal.hpp"
 
@@ -13,129 +14,9 @@ namespace duroxide {
 
 using sqlite::Statement;
 using sqlite::Transaction;
+using namespace listing;
 
 namespace {
-
-constexpr std::size_t kMaxPageSize = 1000;
-
-// The execution count is a per-row primary-key range count, not a history read.
-constexpr const char* kInstanceColumns =
-    "instance_id, orchestration_name, orchestration_version, current_execution_id, status, "
-    "output, error_json, custom_status, custom_status_version, parent_instance_id, parent_id, "
-    "created_at, updated_at, "
-    "(SELECT COUNT(*) FROM executions e WHERE e.instance_id = instances.instance_id)";
-
-std::optional<ErrorDetails> decode_error_column(const Statement& row, int column,
-                                                const std::string& operation) {
-  auto json = row.optional_text(column);
-  if (!json) return std::nullopt;
-  try {
-    return decode_error_details(*json);
-  } catch (const CodecError& error) {
-    throw ProviderError(ProviderErrorKind::Corrupted, operation,
-                        std::string("stored error details do not decode: ") + error.what());
-  }
-}
-
-RuntimeState parse_state(const std::string& text, const std::string& operation) {
-  RuntimeState state{};
-  if (text == "ContinuedAsNew") return RuntimeState::Completed;
-  if (!parse_runtime_state(text, state)) {
-    throw ProviderError(ProviderErrorKind::Corrupted, operation, "unknown status \"" + text + "\"");
-  }
-  return state;
-}
-
-InstanceInfo read_instance_row(const Statement& row, const std::string& operation) {
-  InstanceInfo info;
-  info.instance = row.text(0);
-  info.orchestration_name = row.text(1);
-  info.orchestration_version = row.text(2);
-  info.current_execution_id = static_cast<ExecutionId>(row.integer(3));
-  info.state = parse_state(row.text(4), operation);
-  info.output = row.optional_text(5).value_or("");
-  info.error = decode_error_column(row, 6, operation);
-  info.custom_status = row.optional_text(7);
-  info.custom_status_version = static_cast<std::uint64_t>(row.integer(8));
-  info.parent_instance = row.optional_text(9).value_or("");
-  info.parent_id = static_cast<EventId>(row.integer(10));
-  info.created_at_ms = row.integer(11);
-  info.updated_at_ms = row.integer(12);
-  info.execution_count = static_cast<std::uint64_t>(row.integer(13));
-  return info;
-}
-
-ExecutionInfo read_execution_row(const Statement& row, const std::string& operation) {
-  ExecutionInfo info;
-  info.instance = row.text(0);
-  info.execution_id = static_cast<ExecutionId>(row.integer(1));
-  std::string status = row.text(2);
-  info.state = parse_state(status, operation);
-  info.continued_as_new = status == "ContinuedAsNew";
-  info.output = row.optional_text(3).value_or("");
-  info.error = decode_error_column(row, 4, operation);
-  info.started_at_ms = row.integer(5);
-  info.completed_at_ms = row.is_null(6) ? 0 : row.integer(6);
-  info.event_count = static_cast<std::uint64_t>(row.integer(7));
-  return info;
-}
-
-// WHERE clause and its bound values for a filter; placeholders are numbered
-// from `first` so callers can add their own parameters before them.
-struct FilterSql {
-  std::string where;  // the WHERE clause; the whole statement once a query is built from it
-  std::vector<std::variant<std::string, std::int64_t>> values;  // bound in order as ?1, ?2, ...
-
-  void bind_all(Statement& statement) const {
-    int index = 1;
-    for (const auto& value : values) {
-      std::visit([&](const auto& v) { statement.bind(index++, v); }, value);
-    }
-  }
-};
-
-FilterSql filter_sql(const InstanceFilter& filter) {
-  FilterSql out;
-  std::vector<std::string> conditions;
-  auto placeholder = [&out](std::variant<std::string, std::int64_t> value) {
-    out.values.push_back(std::move(value));
-    return "?" + std::to_string(out.values.size());
-  };
-  auto range = [&](const char* column, TimestampMs from, TimestampMs to) {
-    if (from != 0) conditions.push_back(std::string(column) + " >= " + placeholder(from));
-    if (to != 0) conditions.push_back(std::string(column) + " < " + placeholder(to));
-  };
-  if (!filter.states.empty()) {
-    std::string in;
-    for (RuntimeState state : filter.states) {
-      in += (in.empty() ? "" : ", ") + placeholder(std::string(to_string(state)));
-    }
-    conditions.push_back("status IN (" + in + ")");
-  }
-  if (!filter.orchestration_name.empty()) {
-    conditions.push_back("orchestration_name = " + placeholder(filter.orchestration_name));
-  }
-  if (!filter.orchestration_version.empty()) {
-    conditions.push_back("orchestration_version = " + placeholder(filter.orchestration_version));
-  }
-  range("created_at", filter.created_from_ms, filter.created_to_ms);
-  range("updated_at", filter.updated_from_ms, filter.updated_to_ms);
-  if (!filter.instance_prefix.empty()) {
-    // A range on the primary key: every id that starts with the prefix sorts in
-    // [prefix, prefix + U+10FFFF) under SQLite's byte-wise BINARY collation.
-    std::string low = placeholder(filter.instance_prefix);
-    std::string high = placeholder(filter.instance_prefix + "\xf4\x8f\xbf\xbf");
-    conditions.push_back("instance_id >= " + low + " AND instance_id < " + high);
-  }
-  if (!filter.parent_instance.empty()) {
-    conditions.push_back("parent_instance_id = " + placeholder(filter.parent_instance));
-  }
-  if (filter.roots_only) conditions.push_back("parent_instance_id IS NULL");
-  for (std::size_t i = 0; i < conditions.size(); ++i) {
-    out.where += (i == 0 ? " WHERE " : " AND ") + conditions[i];
-  }
-  return out;
-}
 
 void check_identifier(const std::string& id, const std::string& operation) {
   if (id.empty() || id.size() > limits::kMaxIdentifierBytes) {
@@ -143,48 +24,6 @@ void check_identifier(const std::string& id, const std::string& operation) {
                         "an instance id must be 1 to " +
                             std::to_string(limits::kMaxIdentifierBytes) + " bytes");
   }
-}
-
-}  // namespace
-
-namespace {
-
-// The listing query for a filter and page: keyset paging on (created_at DESC,
-// instance_id), one row more than the page to know whether another follows.
-FilterSql list_query(const InstanceFilter& filter, const PageRequest& page,
-                     const std::string& operation) {
-  if (page.limit == 0 || page.limit > kMaxPageSize) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
-                        "page limit must be 1 to " + std::to_string(kMaxPageSize));
-  }
-  FilterSql sql = filter_sql(filter);
-  if (!page.cursor.empty()) {
-    auto bar = page.cursor.find('|');
-    bool valid = bar != std::string::npos && bar > 0 && bar < 19;
-    std::int64_t time = 0;
-    for (std::size_t i = 0; valid && i < bar; ++i) {
-      valid = page.cursor[i] >= '0' && page.cursor[i] <= '9';
-      time = time * 10 + (page.cursor[i] - '0');
-    }
-    if (!valid) throw ProviderError(ProviderErrorKind::InvalidInput, operation, "malformed page cursor");
-    sql.values.emplace_back(time);
-    std::string t = "?" + std::to_string(sql.values.size());
-    sql.values.emplace_back(page.cursor.substr(bar + 1));
-    std::string id = "?" + std::to_string(sql.values.size());
-    sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + "(created_at < " + t +
-                 " OR (created_at = " + t + " AND instance_id > " + id + "))";
-  }
-  sql.values.emplace_back(static_cast<std::int64_t>(page.limit + 1));
-  sql.where = std::string("SELECT ") + kInstanceColumns + " FROM instances" + sql.where +
-              " ORDER BY created_at DESC, instance_id LIMIT ?" + std::to_string(sql.values.size());
-  return sql;
-}
-
-FilterSql count_query(const InstanceFilter& filter, bool by_status) {
-  FilterSql sql = filter_sql(filter);
-  sql.where = (by_status ? "SELECT status, COUNT(*) FROM instances" : "SELECT COUNT(*) FROM instances") +
-              sql.where + (by_status ? " GROUP BY status" : "");
-  return sql;
 }
 
 }  // namespace
