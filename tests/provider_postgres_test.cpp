@@ -33,6 +33,32 @@ void terminate_sessions(const std::string& name) {
   REQUIRE(ended >= 1);
 }
 
+// Another session holding `schema`.history in EXCLUSIVE mode until release():
+// writers of history block (inside their transaction), readers do not.
+class HistoryLock {
+ public:
+  explicit HistoryLock(const std::string& schema) : session_(PQconnectdb(postgres_conninfo())) {
+    REQUIRE(PQstatus(session_) == CONNECTION_OK);
+    const std::string sql = "BEGIN; LOCK TABLE " + schema + ".history IN EXCLUSIVE MODE";
+    PGresult* locked = PQexec(session_, sql.c_str());
+    const bool ok = PQresultStatus(locked) == PGRES_COMMAND_OK;
+    PQclear(locked);
+    REQUIRE(ok);
+  }
+  HistoryLock(const HistoryLock&) = delete;
+  HistoryLock& operator=(const HistoryLock&) = delete;
+  ~HistoryLock() { release(); }
+  void release() {
+    if (!session_) return;
+    PQclear(PQexec(session_, "ROLLBACK"));
+    PQfinish(session_);
+    session_ = nullptr;
+  }
+
+ private:
+  PGconn* session_;
+};
+
 // Calls `call`; if it fails, the failure must be retryable and the retry must succeed.
 template <typename F>
 auto retried(F&& call, int* failures) {
@@ -141,12 +167,7 @@ TEST_CASE("postgres: a connection lost inside an ack rolls it back whole", "[pro
   REQUIRE(item.has_value());
   // Another session holds the history table, so the ack blocks on its first
   // history insert, inside its transaction; then the ack's session is ended.
-  PGconn* blocker = PQconnectdb(postgres_conninfo());
-  REQUIRE(PQstatus(blocker) == CONNECTION_OK);
-  const std::string lock_sql = "BEGIN; LOCK TABLE " + n.options.schema + ".history IN EXCLUSIVE MODE";
-  PGresult* locked = PQexec(blocker, lock_sql.c_str());
-  REQUIRE(PQresultStatus(locked) == PGRES_COMMAND_OK);
-  PQclear(locked);
+  HistoryLock blocker(n.options.schema);
 
   OrchestrationAck ack;
   ack.history_delta = {started_event()};
@@ -177,8 +198,7 @@ TEST_CASE("postgres: a connection lost inside an ack rolls it back whole", "[pro
   REQUIRE(waiting);
   terminate_sessions(n.application);
   acker.join();
-  PQclear(PQexec(blocker, "ROLLBACK"));
-  PQfinish(blocker);
+  blocker.release();
 
   REQUIRE(failure.has_value());
   CHECK(failure->retryable());
@@ -304,22 +324,7 @@ TEST_CASE("postgres: every listing page is read through an index, in index order
   PQclear(loaded);
   PQfinish(admin);
 
-  std::vector<InstanceFilter> filters(12);
-  filters[1].states = {RuntimeState::Running};
-  filters[2].states = {RuntimeState::Completed, RuntimeState::Failed};
-  filters[3].orchestration_name = "Orch";
-  filters[4].orchestration_version = "1.0.0";
-  filters[5].instance_prefix = "job-";
-  filters[6].parent_instance = "root";
-  filters[7].roots_only = true;
-  filters[8].created_from_ms = 1700000001000;
-  filters[8].created_to_ms = 1700000002000;
-  filters[9].updated_from_ms = 1;
-  filters[10].states = {RuntimeState::Failed};
-  filters[10].orchestration_name = "Orch";
-  filters[10].updated_from_ms = 5;
-  filters[11].instance_prefix = "a";
-  filters[11].roots_only = true;
+  const std::vector<InstanceFilter> filters = listing_filters();
   using Query = PostgresProvider::ListingQuery;
   for (std::size_t i = 0; i < filters.size(); ++i) {
     for (const char* cursor : {"", "1700000010000|job-30000"}) {
@@ -359,12 +364,7 @@ TEST_CASE("postgres: one provider serves calls from several threads at once", "[
   auto item = store.fetch_orchestration_item(30'000);
   REQUIRE(item.has_value());
   // An ack that cannot finish while another session holds the history table...
-  PGconn* blocker = PQconnectdb(postgres_conninfo());
-  REQUIRE(PQstatus(blocker) == CONNECTION_OK);
-  const std::string lock_sql = "BEGIN; LOCK TABLE " + n.options.schema + ".history IN EXCLUSIVE MODE";
-  PGresult* locked = PQexec(blocker, lock_sql.c_str());
-  REQUIRE(PQresultStatus(locked) == PGRES_COMMAND_OK);
-  PQclear(locked);
+  HistoryLock blocker(n.options.schema);
   OrchestrationAck ack;
   ack.history_delta = {started_event()};
   ack.metadata = metadata();
@@ -377,8 +377,7 @@ TEST_CASE("postgres: one provider serves calls from several threads at once", "[
   });
   const bool other_done = other.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
   const bool ack_still_blocked = acked.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout;
-  PQclear(PQexec(blocker, "COMMIT"));  // before any REQUIRE: the futures' destructors wait
-  PQfinish(blocker);
+  blocker.release();  // before any REQUIRE: the futures' destructors wait
   REQUIRE(other_done);
   CHECK(other.get() >= 1);
   CHECK(ack_still_blocked);

@@ -147,22 +147,7 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
 TEST_CASE("sqlite: every listing and count query is answered through an index",
           "[provider][sqlite][indexes]") {
   auto f = make_provider("sqlite-memory");
-  std::vector<InstanceFilter> filters(12);
-  filters[1].states = {RuntimeState::Running};
-  filters[2].states = {RuntimeState::Completed, RuntimeState::Failed};
-  filters[3].orchestration_name = "Orch";
-  filters[4].orchestration_version = "1.0.0";
-  filters[5].instance_prefix = "job-";
-  filters[6].parent_instance = "root";
-  filters[7].roots_only = true;
-  filters[8].created_from_ms = 1;
-  filters[8].created_to_ms = 2;
-  filters[9].updated_from_ms = 1;
-  filters[10].states = {RuntimeState::Failed};
-  filters[10].orchestration_name = "Orch";
-  filters[10].updated_from_ms = 5;
-  filters[11].instance_prefix = "a";
-  filters[11].roots_only = true;
+  const std::vector<InstanceFilter> filters = listing_filters();
   using Query = SqliteProvider::ListingQuery;
   for (std::size_t i = 0; i < filters.size(); ++i) {
     for (Query query : {Query::List, Query::Count, Query::CountByStatus}) {

@@ -116,6 +116,28 @@ inline std::vector<std::string> provider_kinds() {
   return kinds;
 }
 
+// One filter of each kind the listing supports, and some combinations: the
+// index tests of both stores explain the query of each.
+inline std::vector<InstanceFilter> listing_filters() {
+  std::vector<InstanceFilter> filters(12);
+  filters[1].states = {RuntimeState::Running};
+  filters[2].states = {RuntimeState::Completed, RuntimeState::Failed};
+  filters[3].orchestration_name = "Orch";
+  filters[4].orchestration_version = "1.0.0";
+  filters[5].instance_prefix = "job-";
+  filters[6].parent_instance = "root";
+  filters[7].roots_only = true;
+  filters[8].created_from_ms = 1700000001000;
+  filters[8].created_to_ms = 1700000002000;
+  filters[9].updated_from_ms = 1;
+  filters[10].states = {RuntimeState::Failed};
+  filters[10].orchestration_name = "Orch";
+  filters[10].updated_from_ms = 5;
+  filters[11].instance_prefix = "a";
+  filters[11].roots_only = true;
+  return filters;
+}
+
 // A SQLite file that outlives the fixture (the caller removes it).
 inline std::unique_ptr<ProviderUnderTest> sqlite_at(const std::string& path) {
   auto made = std::make_unique<ProviderUnderTest>();
