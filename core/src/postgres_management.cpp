@@ -17,7 +17,7 @@
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/postgres_provider.hpp"
-#include "instance_listing_sql.hpp"
+#include "management_sql.hpp"
 #include "postgres_connection.hpp"
 #include "postgres_provider_internal.hpp"
 
@@ -25,7 +25,7 @@ namespace duroxide {
 
 using pg::Statement;
 using pg::Transaction;
-using namespace listing;
+using namespace management_sql;
 
 namespace {
 
@@ -359,16 +359,7 @@ DurationStats PostgresProvider::get_execution_durations(const std::string& name,
 // recreating the instance. Worker items go before orchestrator items, so a
 // worker ack racing the delete either fails or has its completion deleted.
 DeleteResult PostgresProvider::delete_tree_locked(Lease& db, const std::string& root) {
-  std::vector<std::string> tree;
-  {
-    Statement rows = db->prepare(
-        "WITH RECURSIVE tree(id) AS ("
-        "  SELECT ?1::text COLLATE \"C\" UNION SELECT i.instance_id FROM instances i JOIN tree t "
-        "  ON i.parent_instance_id = t.id) "
-        "SELECT id FROM tree");
-    rows.bind(1, root);
-    while (rows.step()) tree.push_back(rows.text(0));
-  }
+  const std::vector<std::string> tree = instance_tree(*db, root);
   DeleteResult result;
   const TimestampMs now = clock_.now_ms();
   for (const std::string& id : tree) {
@@ -383,55 +374,10 @@ DeleteResult PostgresProvider::delete_tree_locked(Lease& db, const std::string& 
   }
   for (const std::string& id : tree) {
     pg::record_change(*db, id, "Deleted", 0, 0, now);
-    db->prepare("DELETE FROM history WHERE instance_id = ?1").bind(1, id).run();
-    result.events += static_cast<std::uint64_t>(db->changes());
-    db->prepare("DELETE FROM executions WHERE instance_id = ?1").bind(1, id).run();
-    result.executions += static_cast<std::uint64_t>(db->changes());
-    db->prepare("DELETE FROM worker_queue WHERE instance_id = ?1").bind(1, id).run();
-    result.queue_items += static_cast<std::uint64_t>(db->changes());
-    db->prepare("DELETE FROM orchestrator_queue WHERE instance_id = ?1").bind(1, id).run();
-    result.queue_items += static_cast<std::uint64_t>(db->changes());
-    db->prepare("DELETE FROM instance_locks WHERE instance_id = ?1").bind(1, id).run();
-    db->prepare("DELETE FROM instances WHERE instance_id = ?1").bind(1, id).run();
-    result.instances += static_cast<std::uint64_t>(db->changes());
+    delete_instance_rows(*db, id, result);
   }
   return result;
 }
-
-namespace {
-
-// Why the tree rooted at `instance` may not be deleted, or empty: it does not
-// exist, it is a sub-orchestration of an existing parent, or (without force)
-// an instance of its tree is running.
-std::string delete_blocker(pg::Connection& db, const std::string& instance, bool force) {
-  std::optional<std::string> parent;
-  {
-    Statement row = db.prepare(
-        "SELECT i.parent_instance_id, p.instance_id IS NOT NULL FROM instances i "
-        "LEFT JOIN instances p ON p.instance_id = i.parent_instance_id WHERE i.instance_id = ?1");
-    row.bind(1, instance);
-    if (!row.step()) return "instance " + instance + " does not exist";
-    if (!row.is_null(0) && row.integer(1) != 0) parent = row.text(0);
-  }
-  if (parent) {
-    return "instance " + instance + " is a sub-orchestration of " + *parent +
-           "; delete its root instead";
-  }
-  if (force) return {};
-  Statement running = db.prepare(
-      "WITH RECURSIVE tree(id) AS ("
-      "  SELECT ?1::text COLLATE \"C\" UNION SELECT i.instance_id FROM instances i JOIN tree t "
-      "  ON i.parent_instance_id = t.id) "
-      "SELECT i.instance_id FROM instances i JOIN tree t ON i.instance_id = t.id "
-      "WHERE i.status = 'Running' LIMIT 1");
-  running.bind(1, instance);
-  if (running.step()) {
-    return "instance " + running.text(0) + " is running; delete with force to remove it";
-  }
-  return {};
-}
-
-}  // namespace
 
 DeleteResult PostgresProvider::delete_instance(const std::string& instance, bool force) {
   Lease db = lease("delete_instance");

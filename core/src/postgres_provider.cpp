@@ -164,6 +164,17 @@ void require_changed(pg::Connection& db, const char* lost) {
   if (db.changes() == 0) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), lost);
 }
 
+// Extends a live lock (`update` binds ?1 token, ?2 now, ?3 new expiry); a lock
+// that is unknown or already expired is `lost_message`.
+void renew_lock(pg::Connection& db, const char* update, const std::string& lock_token, TimestampMs now,
+                std::int64_t extend_ms, const char* lost_message) {
+  db.ensure_connected();
+  check_token(lock_token, db.operation());
+  check_delay(extend_ms, "extension", db.operation());
+  db.prepare(update).bind(1, lock_token).bind(2, now).bind(3, now + extend_ms).run();
+  require_changed(db, lost_message);
+}
+
 bool starts_execution(const WorkItem& item) {
   return std::holds_alternative<work::StartOrchestration>(item) ||
          std::holds_alternative<work::ContinueAsNew>(item);
@@ -854,17 +865,8 @@ void PostgresProvider::abandon_orchestration_item(const std::string& lock_token,
 void PostgresProvider::renew_orchestration_item_lock(const std::string& lock_token,
                                                      std::int64_t extend_ms) {
   Lease db = lease("renew_orchestration_item_lock");
-  db->ensure_connected();
-  check_token(lock_token, db->operation());
-  check_delay(extend_ms, "extension", db->operation());
-  const TimestampMs now = clock_.now_ms();
-  db->prepare(
-        "UPDATE instance_locks SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2")
-      .bind(1, lock_token)
-      .bind(2, now)
-      .bind(3, now + extend_ms)
-      .run();
-  require_changed(*db, kInstanceLockLost);
+  renew_lock(*db, "UPDATE instance_locks SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2",
+             lock_token, clock_.now_ms(), extend_ms, kInstanceLockLost);
 }
 
 History PostgresProvider::read(const std::string& instance) {
@@ -975,17 +977,8 @@ void PostgresProvider::ack_work_item(const std::string& lock_token,
 
 void PostgresProvider::renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) {
   Lease db = lease("renew_work_item_lock");
-  db->ensure_connected();
-  check_token(lock_token, db->operation());
-  check_delay(extend_ms, "extension", db->operation());
-  const TimestampMs now = clock_.now_ms();
-  db->prepare(
-        "UPDATE worker_queue SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2")
-      .bind(1, lock_token)
-      .bind(2, now)
-      .bind(3, now + extend_ms)
-      .run();
-  require_changed(*db, kWorkItemLockLost);
+  renew_lock(*db, "UPDATE worker_queue SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2",
+             lock_token, clock_.now_ms(), extend_ms, kWorkItemLockLost);
 }
 
 void PostgresProvider::abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,

@@ -6,7 +6,7 @@
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/sqlite_provider.hpp"
-#include "instance_listing_sql.hpp"
+#include "management_sql.hpp"
 #include "sqlite_connection.hpp"
 #include "sqlite_provider_internal.hpp"
 
@@ -14,7 +14,7 @@ namespace duroxide {
 
 using sqlite::Statement;
 using sqlite::Transaction;
-using namespace listing;
+using namespace management_sql;
 
 namespace {
 
@@ -348,67 +348,15 @@ DurationStats SqliteProvider::get_execution_durations(const std::string& name,
 // ---------------------------------------------------------------- deletion
 
 DeleteResult SqliteProvider::delete_tree_locked(const std::string& root) {
-  std::vector<std::string> tree;
-  {
-    Statement rows = db_->prepare(
-        "WITH RECURSIVE tree(id) AS ("
-        "  SELECT ?1 UNION SELECT i.instance_id FROM instances i JOIN tree t "
-        "  ON i.parent_instance_id = t.id) "
-        "SELECT id FROM tree");
-    rows.bind(1, root);
-    while (rows.step()) tree.push_back(rows.text(0));
-  }
+  const std::vector<std::string> tree = instance_tree(*db_, root);
   DeleteResult result;
   const TimestampMs now = clock_.now_ms();
   for (const std::string& id : tree) {
     sqlite::record_change(*db_, id, "Deleted", 0, 0, now);
-    db_->prepare("DELETE FROM history WHERE instance_id = ?1").bind(1, id).run();
-    result.events += static_cast<std::uint64_t>(db_->changes());
-    db_->prepare("DELETE FROM executions WHERE instance_id = ?1").bind(1, id).run();
-    result.executions += static_cast<std::uint64_t>(db_->changes());
-    db_->prepare("DELETE FROM orchestrator_queue WHERE instance_id = ?1").bind(1, id).run();
-    result.queue_items += static_cast<std::uint64_t>(db_->changes());
-    db_->prepare("DELETE FROM worker_queue WHERE instance_id = ?1").bind(1, id).run();
-    result.queue_items += static_cast<std::uint64_t>(db_->changes());
-    db_->prepare("DELETE FROM instance_locks WHERE instance_id = ?1").bind(1, id).run();
-    db_->prepare("DELETE FROM instances WHERE instance_id = ?1").bind(1, id).run();
-    result.instances += static_cast<std::uint64_t>(db_->changes());
+    delete_instance_rows(*db_, id, result);
   }
   return result;
 }
-
-namespace {
-
-// Why the tree rooted at `instance` may not be deleted, or empty.
-std::string delete_blocker(sqlite::Connection& db, const std::string& instance, bool force) {
-  std::optional<std::string> parent;
-  {
-    Statement row = db.prepare(
-        "SELECT i.parent_instance_id, p.instance_id IS NOT NULL FROM instances i "
-        "LEFT JOIN instances p ON p.instance_id = i.parent_instance_id WHERE i.instance_id = ?1");
-    row.bind(1, instance);
-    if (!row.step()) return "instance " + instance + " does not exist";
-    if (!row.is_null(0) && row.integer(1) != 0) parent = row.text(0);
-  }
-  if (parent) {
-    return "instance " + instance + " is a sub-orchestration of " + *parent +
-           "; delete its root instead";
-  }
-  if (force) return {};
-  Statement running = db.prepare(
-      "WITH RECURSIVE tree(id) AS ("
-      "  SELECT ?1 UNION SELECT i.instance_id FROM instances i JOIN tree t "
-      "  ON i.parent_instance_id = t.id) "
-      "SELECT i.instance_id FROM instances i JOIN tree t ON i.instance_id = t.id "
-      "WHERE i.status = 'Running' LIMIT 1");
-  running.bind(1, instance);
-  if (running.step()) {
-    return "instance " + running.text(0) + " is running; delete with force to remove it";
-  }
-  return {};
-}
-
-}  // namespace
 
 DeleteResult SqliteProvider::delete_instance(const std::string& instance, bool force) {
   std::lock_guard<std::mutex> lock(mutex_);

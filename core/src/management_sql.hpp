@@ -1,5 +1,6 @@
-// The instance listing's SQL and row readers, shared by SqliteProvider and
-// PostgresProvider (core/src/*_management.cpp): the same statements run on both.
+// The management SQL shared by SqliteProvider and PostgresProvider
+// (core/src/*_management.cpp): listing and count queries, row readers, and the
+// deletion of an instance tree. The same statements run on both stores.
 // PostgreSQL's text columns are COLLATE "C", so ORDER BY and ranges on ids are
 // bytewise on both stores; its connection rewrites the "?N" placeholders to "$N".
 // Templates over the store's Statement type (the two have the same interface).
@@ -16,7 +17,7 @@
 #include "duroxide/management_provider.hpp"
 #include "duroxide/provider.hpp"
 
-namespace duroxide::listing {
+namespace duroxide::management_sql {
 
 constexpr std::size_t kMaxPageSize = 1000;
 
@@ -184,4 +185,74 @@ inline FilterSql count_query(const InstanceFilter& filter, bool by_status) {
   return sql;
 }
 
-}  // namespace duroxide::listing
+// ---------------------------------------------------------------- deletion
+
+// A recursive CTE named `tree` holding the instance ?1 (when it exists) and all
+// its descendants. Seeded from the row, so its column has the table's collation.
+// Whole literals: SQLite's connection caches statements by their text pointer.
+#define DUROXIDE_INSTANCE_TREE                                      \
+  "WITH RECURSIVE tree(id) AS ("                                    \
+  "  SELECT instance_id FROM instances WHERE instance_id = ?1 "     \
+  "  UNION SELECT i.instance_id FROM instances i JOIN tree t ON i.parent_instance_id = t.id) "
+constexpr const char* kTreeIdsSql = DUROXIDE_INSTANCE_TREE "SELECT id FROM tree";
+constexpr const char* kRunningInTreeSql = DUROXIDE_INSTANCE_TREE
+    "SELECT i.instance_id FROM instances i JOIN tree t ON i.instance_id = t.id "
+    "WHERE i.status = 'Running' LIMIT 1";
+#undef DUROXIDE_INSTANCE_TREE
+
+// Why the tree rooted at `instance` may not be deleted, or empty: it does not
+// exist, it is a sub-orchestration of an existing parent, or (without force)
+// an instance of its tree is running.
+template <typename Connection>
+std::string delete_blocker(Connection& db, const std::string& instance, bool force) {
+  std::optional<std::string> parent;
+  {
+    auto row = db.prepare(
+        "SELECT i.parent_instance_id, p.instance_id IS NOT NULL FROM instances i "
+        "LEFT JOIN instances p ON p.instance_id = i.parent_instance_id WHERE i.instance_id = ?1");
+    row.bind(1, instance);
+    if (!row.step()) return "instance " + instance + " does not exist";
+    if (!row.is_null(0) && row.integer(1) != 0) parent = row.text(0);
+  }
+  if (parent) {
+    return "instance " + instance + " is a sub-orchestration of " + *parent +
+           "; delete its root instead";
+  }
+  if (force) return {};
+  auto running = db.prepare(kRunningInTreeSql);
+  running.bind(1, instance);
+  if (running.step()) {
+    return "instance " + running.text(0) + " is running; delete with force to remove it";
+  }
+  return {};
+}
+
+// The ids of the tree rooted at `root`, root first.
+template <typename Connection>
+std::vector<std::string> instance_tree(Connection& db, const std::string& root) {
+  std::vector<std::string> tree;
+  auto rows = db.prepare(kTreeIdsSql);
+  rows.bind(1, root);
+  while (rows.step()) tree.push_back(rows.text(0));
+  return tree;
+}
+
+// Deletes every row of instance `id` (its change-feed row is the caller's),
+// adding what went to `result`. Worker items before orchestrator items: on
+// PostgreSQL a worker ack racing the delete then either fails or has its
+// completion deleted.
+template <typename Connection>
+void delete_instance_rows(Connection& db, const std::string& id, DeleteResult& result) {
+  auto removed = [&](const char* sql) {
+    db.prepare(sql).bind(1, id).run();
+    return static_cast<std::uint64_t>(db.changes());
+  };
+  result.events += removed("DELETE FROM history WHERE instance_id = ?1");
+  result.executions += removed("DELETE FROM executions WHERE instance_id = ?1");
+  result.queue_items += removed("DELETE FROM worker_queue WHERE instance_id = ?1");
+  result.queue_items += removed("DELETE FROM orchestrator_queue WHERE instance_id = ?1");
+  removed("DELETE FROM instance_locks WHERE instance_id = ?1");
+  result.instances += removed("DELETE FROM instances WHERE instance_id = ?1");
+}
+
+}  // namespace duroxide::management_sql
