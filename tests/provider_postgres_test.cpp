@@ -59,6 +59,27 @@ class HistoryLock {
   PGconn* session_;
 };
 
+// The PostgreSQL tests need the server of scripts/with-postgres.sh.
+#define SKIP_WITHOUT_POSTGRES()                                          \
+  if (!postgres_conninfo()) {                                            \
+    WARN("DUROXIDE_PG is not set: run under scripts/with-postgres.sh"); \
+    return;                                                              \
+  }
+
+// Enqueues a start for `instance` and fetches it (the instance then holds a lock).
+OrchestrationItem started_and_fetched(PostgresProvider& store, const std::string& instance) {
+  store.enqueue_orchestrator_item(start_item(instance), 0);
+  auto item = store.fetch_orchestration_item(30'000);
+  REQUIRE(item.has_value());
+  return std::move(*item);
+}
+
+std::string lines(const std::vector<std::string>& plan) {
+  std::string text;
+  for (const auto& line : plan) text += line + "\n";
+  return text;
+}
+
 // Calls `call`; if it fails, the failure must be retryable and the retry must succeed.
 template <typename F>
 auto retried(F&& call, int* failures) {
@@ -101,10 +122,7 @@ struct Named {
 
 TEST_CASE("postgres: a lost connection is a retryable error and the next call reconnects",
           "[provider][postgres]") {
-  if (!postgres_conninfo()) {
-    WARN("DUROXIDE_PG is not set: run under scripts/with-postgres.sh");
-    return;
-  }
+  SKIP_WITHOUT_POSTGRES();
   Named n("loss");
   PostgresProvider& store = *n.store;
   int failures = 0;
@@ -156,15 +174,10 @@ TEST_CASE("postgres: a lost connection is a retryable error and the next call re
 }
 
 TEST_CASE("postgres: a connection lost inside an ack rolls it back whole", "[provider][postgres]") {
-  if (!postgres_conninfo()) {
-    WARN("DUROXIDE_PG is not set: run under scripts/with-postgres.sh");
-    return;
-  }
+  SKIP_WITHOUT_POSTGRES();
   Named n("midack");
   PostgresProvider& store = *n.store;
-  store.enqueue_orchestrator_item(start_item("i"), 0);
-  auto item = store.fetch_orchestration_item(30'000);
-  REQUIRE(item.has_value());
+  const OrchestrationItem item = started_and_fetched(store, "i");
   // Another session holds the history table, so the ack blocks on its first
   // history insert, inside its transaction; then the ack's session is ended.
   HistoryLock blocker(n.options.schema);
@@ -176,7 +189,7 @@ TEST_CASE("postgres: a connection lost inside an ack rolls it back whole", "[pro
   std::optional<ProviderError> failure;
   std::thread acker([&] {
     try {
-      store.ack_orchestration_item(item->lock_token, ack);
+      store.ack_orchestration_item(item.lock_token, ack);
     } catch (const ProviderError& error) {
       failure = error;
     }
@@ -205,7 +218,7 @@ TEST_CASE("postgres: a connection lost inside an ack rolls it back whole", "[pro
   // Nothing of the ack is visible, and the same token completes it on a new session.
   CHECK(store.read("i").empty());
   CHECK(store.get_queue_depths().worker_visible == 0);
-  store.ack_orchestration_item(item->lock_token, ack);
+  store.ack_orchestration_item(item.lock_token, ack);
   CHECK(store.read("i").size() == 1);
   CHECK(store.get_queue_depths().worker_visible == 1);
 }
@@ -238,10 +251,7 @@ TEST_CASE("postgres: an unreachable server and a bad schema name fail clearly", 
 
 TEST_CASE("postgres: schemas keep stores apart in one database; the password never shows",
           "[provider][postgres]") {
-  if (!postgres_conninfo()) {
-    WARN("DUROXIDE_PG is not set: run under scripts/with-postgres.sh");
-    return;
-  }
+  SKIP_WITHOUT_POSTGRES();
   Named a("apart_a");
   Named b("apart_b");
   a.store->enqueue_orchestrator_item(start_item("i"), 0);
@@ -268,10 +278,7 @@ TEST_CASE("postgres: schemas keep stores apart in one database; the password nev
   CHECK_FALSE(is_postgres_location("weird=name.db"));
 }
 TEST_CASE("postgres: an ack larger than one pipeline is still all or nothing", "[provider][postgres]") {
-  if (!postgres_conninfo()) {
-    WARN("DUROXIDE_PG is not set: run under scripts/with-postgres.sh");
-    return;
-  }
+  SKIP_WITHOUT_POSTGRES();
   Named n("bigack");
   PostgresProvider& store = *n.store;
   auto big_ack = [](int events, int duplicate_at) {
@@ -285,25 +292,20 @@ TEST_CASE("postgres: an ack larger than one pipeline is still all or nothing", "
     ack.metadata = metadata();
     return ack;
   };
-  store.enqueue_orchestrator_item(start_item("i"), 0);
-  auto item = store.fetch_orchestration_item(30'000);
-  REQUIRE(item.has_value());
+  const OrchestrationItem item = started_and_fetched(store, "i");
   // ~900 statements: several pipelines inside one transaction; the duplicate is in a late one.
-  CHECK(provider_error_kind([&] { store.ack_orchestration_item(item->lock_token, big_ack(600, 550)); }) ==
+  CHECK(provider_error_kind([&] { store.ack_orchestration_item(item.lock_token, big_ack(600, 550)); }) ==
         ProviderErrorKind::Conflict);
   CHECK(store.read("i").empty());
   CHECK(store.get_queue_depths().worker_visible == 0);
   CHECK_FALSE(store.get_instance_info("i").has_value());
-  store.ack_orchestration_item(item->lock_token, big_ack(600, 0));
+  store.ack_orchestration_item(item.lock_token, big_ack(600, 0));
   CHECK(store.read("i").size() == 600);
   CHECK(store.get_queue_depths().worker_visible == 300);
 }
 TEST_CASE("postgres: every listing page is read through an index, in index order",
           "[provider][postgres][indexes]") {
-  if (!postgres_conninfo()) {
-    WARN("DUROXIDE_PG is not set: run under scripts/with-postgres.sh");
-    return;
-  }
+  SKIP_WITHOUT_POSTGRES();
   Named n("indexes");
   // 50,000 instances, as the planner sees a production table (the test cluster's
   // locale is C.UTF-8, not C: the indexes must be bytewise to serve the ORDER BY).
@@ -329,8 +331,7 @@ TEST_CASE("postgres: every listing page is read through an index, in index order
   for (std::size_t i = 0; i < filters.size(); ++i) {
     for (const char* cursor : {"", "1700000010000|job-30000"}) {
       auto plan = n.store->explain_listing(filters[i], {cursor, 50}, Query::List);
-      std::string text;
-      for (const auto& line : plan) text += line + "\n";
+      const std::string text = lines(plan);
       INFO("filter " << i << " cursor '" << cursor << "'\n" << text);
       CHECK(text.find("Seq Scan") == std::string::npos);
       CHECK(text.find("Index") != std::string::npos);
@@ -339,36 +340,30 @@ TEST_CASE("postgres: every listing page is read through an index, in index order
   // The common dashboard pages come straight off an index, with no sort at all.
   for (std::size_t i : {0, 1, 3, 4, 8}) {
     auto plan = n.store->explain_listing(filters[i], {"1700000010000|job-30000", 50}, Query::List);
-    std::string text;
-    for (const auto& line : plan) text += line + "\n";
+    const std::string text = lines(plan);
     INFO("filter " << i << "\n" << text);
     CHECK(text.find("Sort") == std::string::npos);
   }
   // Counts with a selective filter use an index too.
   for (std::size_t i : {6, 10}) {  // ~11% and ~1% of the rows; a count of 20% rightly scans
     auto plan = n.store->explain_listing(filters[i], {}, Query::CountByStatus);
-    std::string text;
-    for (const auto& line : plan) text += line + "\n";
+    const std::string text = lines(plan);
     INFO("filter " << i << "\n" << text);
     CHECK(text.find("Index") != std::string::npos);
   }
 }
+
 TEST_CASE("postgres: one provider serves calls from several threads at once", "[provider][postgres]") {
-  if (!postgres_conninfo()) {
-    WARN("DUROXIDE_PG is not set: run under scripts/with-postgres.sh");
-    return;
-  }
+  SKIP_WITHOUT_POSTGRES();
   Named n("pool");
   PostgresProvider& store = *n.store;
-  store.enqueue_orchestrator_item(start_item("i"), 0);
-  auto item = store.fetch_orchestration_item(30'000);
-  REQUIRE(item.has_value());
+  const OrchestrationItem item = started_and_fetched(store, "i");
   // An ack that cannot finish while another session holds the history table...
   HistoryLock blocker(n.options.schema);
   OrchestrationAck ack;
   ack.history_delta = {started_event()};
   ack.metadata = metadata();
-  auto acked = std::async(std::launch::async, [&] { store.ack_orchestration_item(item->lock_token, ack); });
+  auto acked = std::async(std::launch::async, [&] { store.ack_orchestration_item(item.lock_token, ack); });
   CHECK(acked.wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout);
   // ...does not hold up other calls on the same provider: they take another connection.
   auto other = std::async(std::launch::async, [&] {
