@@ -8,7 +8,7 @@
 // - text columns are COLLATE "C" (postgres_schema.cpp), so orderings and keyset
 //   comparisons on ids and names are bytewise like SQLite's BINARY collation
 //   whatever the database's locale: the listing and count SQL and the row
-//   readers are SQLite's own (instance_listing_sql.hpp), and paging cursors are
+//   readers are SQLite's own (management_sql.hpp), and paging cursors are
 //   interchangeable between the stores.
 #include <algorithm>
 #include <map>
