@@ -28,8 +28,9 @@ for (const report of [native, wasm]) {
   check(report.throughput.length > 0 && report.throughput.every((row) => row.complete),
     `${name}: every throughput workload finished all its instances`);
   check(report.replay.every((row) => row.deterministic), `${name}: every replayed history is deterministic`);
-  check(report.management.every((row) => row.counted === row.instances && row.first_page_rows > 0),
-    `${name}: status counts add up to the instances loaded; the filtered page has rows`);
+  check(report.management.every((row) => row.counted === row.instances && row.first_page_rows > 0 &&
+    row.counted_in_window === row.window_expected),
+    `${name}: status counts add up to the instances loaded, the time-window count is exact; the filtered page has rows`);
   check(report.simulation.failing === 0, `${name}: simulation seeds found no violation`);
   check(report.soak.instances > 0, `${name}: the soak finished instances`);
 }
@@ -57,6 +58,7 @@ for (const w of wasm.management) {
   if (!n) continue;
   rows.push([`first filtered page at ${w.instances}`, w.first_filtered_page_ms / n.first_filtered_page_ms]);
   rows.push([`count by status at ${w.instances}`, w.count_by_status_ms / n.count_by_status_ms]);
+  rows.push([`count in a time window at ${w.instances}`, w.count_in_window_ms / n.count_in_window_ms]);
   rows.push([`instance details at ${w.instances}`, w.instance_details_ms / n.instance_details_ms]);
 }
 rows.push(['simulation seeds', ratio(native.simulation.seeds_per_minute, wasm.simulation.seeds_per_minute)]);

@@ -354,3 +354,111 @@ TEST_CASE("paging through 10k instances while new ones arrive: no gap, no duplic
   }
   CHECK(originals == expected.size());  // no gap
 }
+
+namespace {
+
+// Starts `instance` as `name`@`version` (Running).
+void start_named(ProviderUnderTest& f, const std::string& instance, const std::string& name,
+                 const std::string& version, const std::string& parent = {}) {
+  f.provider().enqueue_orchestrator_item(start_item(instance), 0);
+  OrchestrationItem item = fetch(f);
+  REQUIRE(item.instance == instance);
+  OrchestrationAck ack;
+  ack.history_delta = {Event{1, 0, 0, events::OrchestrationStarted{name, version, "", parent,
+                                                                    parent.empty() ? EventId{0} : EventId{2}}}};
+  ack.metadata = metadata(RuntimeState::Running, parent);
+  ack.metadata.orchestration_name = name;
+  ack.metadata.orchestration_version = version;
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+}
+
+// Every count the counters answer must equal the same count taken from the
+// instances themselves: a creation-time bound of 1 sends the query to the
+// instances table, and the listing is walked page by page.
+void check_counts_match_instances(ProviderUnderTest& f) {
+  std::vector<InstanceFilter> filters(9);
+  filters[1].states = {RuntimeState::Running};
+  filters[2].states = {RuntimeState::Completed, RuntimeState::Failed};
+  filters[3].orchestration_name = "Alpha";
+  filters[4].orchestration_name = "Beta";
+  filters[4].orchestration_version = "2.0";
+  filters[5].orchestration_version = "1.0";
+  filters[6].roots_only = true;
+  filters[7].roots_only = true;
+  filters[7].states = {RuntimeState::Failed};
+  filters[8].orchestration_name = "Nobody";
+  for (std::size_t i = 0; i < filters.size(); ++i) {
+    INFO("filter " << i);
+    InstanceFilter scanned = filters[i];
+    scanned.created_from_ms = 1;
+    std::map<RuntimeState, std::uint64_t> listed{
+        {RuntimeState::Running, 0}, {RuntimeState::Completed, 0}, {RuntimeState::Failed, 0}};
+    PageRequest page{{}, 7};
+    do {
+      InstancePage result = f.management().list_instances(filters[i], page);
+      for (const InstanceInfo& info : result.instances) ++listed[info.state];
+      page.cursor = result.next_cursor;
+    } while (!page.cursor.empty());
+    CHECK(f.management().count_by_status(filters[i]) == listed);
+    CHECK(f.management().count_by_status(scanned) == listed);
+    CHECK(f.management().count_instances(filters[i]) ==
+          listed[RuntimeState::Running] + listed[RuntimeState::Completed] + listed[RuntimeState::Failed]);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("contract: status counts stay exact through every write path", "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  f.clock.advance(1000);
+  check_counts_match_instances(f);  // empty store
+  for (int i = 0; i < 12; ++i) {
+    start_named(f, "a" + std::to_string(i), i % 3 ? "Alpha" : "Beta", i % 2 ? "1.0" : "2.0");
+  }
+  start_named(f, "a0-child", "Alpha", "1.0", "a0");
+  start_named(f, "a1-child", "Beta", "2.0", "a1");
+  check_counts_match_instances(f);
+  // Status changes: completions, failures (a child too), a message that changes nothing.
+  for (int i = 0; i < 12; i += 3) complete(f, "a" + std::to_string(i));
+  ack_event(f, "a1", events::OrchestrationFailed{ErrorDetails::orchestration_failed("x")},
+            metadata(RuntimeState::Failed));
+  ack_event(f, "a1-child", events::OrchestrationFailed{ErrorDetails::orchestration_failed("x")},
+            metadata(RuntimeState::Failed, "a1"));
+  ack_event(f, "a2", events::ExternalEvent{"tick", ""}, metadata(RuntimeState::Running));
+  check_counts_match_instances(f);
+
+  // Continue-as-new onto another name and version: the instance moves between counters.
+  {
+    f.provider().enqueue_orchestrator_item(work::ExternalRaised{"a4", "tick", ""}, 0);
+    OrchestrationItem item = fetch(f);
+    REQUIRE(item.instance == "a4");
+    OrchestrationAck ack;
+    ack.execution_id = item.execution_id + 1;
+    ack.history_delta = {Event{1, 0, 0, events::OrchestrationStarted{"Beta", "3.0", "", "", 0}}};
+    ack.metadata = metadata(RuntimeState::Completed);
+    ack.metadata.continued_as_new = true;
+    ack.metadata.orchestration_name = "Beta";
+    ack.metadata.orchestration_version = "3.0";
+    f.provider().ack_orchestration_item(item.lock_token, ack);
+  }
+  check_counts_match_instances(f);
+
+  // Export and import under another id, a failed ack (rolled back whole), deletions.
+  InstanceExport exported = f.management().export_instance("a3");
+  exported.info.instance = "imported";
+  for (auto& execution : exported.executions) execution.info.instance = "imported";
+  f.management().import_instance(exported);
+  CHECK(provider_error_kind([&] { f.management().import_instance(exported); }) ==
+        ProviderErrorKind::Conflict);
+  CHECK(provider_error_kind([&] { f.provider().ack_orchestration_item("no-such-token", {}); }) ==
+        ProviderErrorKind::InvalidLock);
+  check_counts_match_instances(f);
+  complete(f, "a0-child", "a0");
+  CHECK(f.management().delete_instance("a0", false).instances == 2);  // with its child
+  CHECK(f.management().delete_instance("a5", true).instances == 1);   // running, forced
+  BulkDeleteRequest bulk;
+  bulk.filter.states = {RuntimeState::Failed};
+  f.management().delete_instances(bulk);
+  check_counts_match_instances(f);
+  CHECK(f.management().count_by_status({}).at(RuntimeState::Failed) == 0);
+}

@@ -178,7 +178,30 @@ inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& pag
   return sql;
 }
 
+// Counts whose filter names only states, name, version and roots read the
+// trigger-kept instance_counts table (a few rows per orchestration); any other
+// filter counts the matching instances through their indexes.
+inline bool counted_by_counters(const InstanceFilter& filter) {
+  return filter.instance_prefix.empty() && filter.parent_instance.empty() &&
+         filter.created_from_ms == 0 && filter.created_to_ms == 0 && filter.updated_from_ms == 0 &&
+         filter.updated_to_ms == 0;
+}
+
 inline FilterSql count_query(const InstanceFilter& filter, bool by_status) {
+  if (counted_by_counters(filter)) {
+    // filter_sql's conditions on these columns read the same names in instance_counts.
+    InstanceFilter kept;
+    kept.states = filter.states;
+    kept.orchestration_name = filter.orchestration_name;
+    kept.orchestration_version = filter.orchestration_version;
+    FilterSql sql = filter_sql(kept);
+    if (filter.roots_only) sql.where += sql.where.empty() ? " WHERE is_root = 1" : " AND is_root = 1";
+    // SUM of BIGINT is NUMERIC on PostgreSQL: cast back so both stores return integers.
+    sql.where = (by_status ? "SELECT status, CAST(SUM(count) AS BIGINT) FROM instance_counts"
+                           : "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM instance_counts") +
+                sql.where + (by_status ? " GROUP BY status" : "");
+    return sql;
+  }
   FilterSql sql = filter_sql(filter);
   sql.where = (by_status ? "SELECT status, COUNT(*) FROM instances" : "SELECT COUNT(*) FROM instances") +
               sql.where + (by_status ? " GROUP BY status" : "");

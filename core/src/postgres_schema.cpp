@@ -1,10 +1,12 @@
-// The PostgreSQL schema: the same tables, columns and indexes as SQLite's
-// version 5 (core/src/sqlite_schema.cpp), in PostgreSQL types. Times are BIGINT
+// The PostgreSQL schema: the same tables, columns, indexes and counting
+// triggers as SQLite's version 6 (core/src/sqlite_schema.cpp), in PostgreSQL types. Times are BIGINT
 // milliseconds from the injected clock, as in SQLite. Every text column is
 // COLLATE "C": byte order, as SQLite's BINARY, whatever the database's locale,
 // so listings page in the same order on both stores and the indexes serve the
 // ORDER BY ... COLLATE "C" of the keyset queries.
 #include "postgres_schema.hpp"
+
+#include <algorithm>
 
 #include "duroxide/provider.hpp"
 
@@ -12,7 +14,9 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 5;
+constexpr int kLatest = 6;
+
+// Version 5: the first PostgreSQL schema.
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE instances (
@@ -141,6 +145,57 @@ CREATE TABLE metric_buckets (
 );
 )sql";
 
+// Version 6: instance counts per (name, version, root or not, status) kept by a
+// trigger on instances, as in SQLite (see kMigration6 there for why). The
+// function keeps the schema it was created in, so it updates this schema's
+// counts whatever the session's search_path. Existing instances are counted in.
+constexpr const char* kMigration6 = R"sql(
+CREATE TABLE instance_counts (
+  orchestration_name    TEXT COLLATE "C" NOT NULL,
+  orchestration_version TEXT COLLATE "C" NOT NULL,
+  is_root               INTEGER NOT NULL,
+  status                TEXT COLLATE "C" NOT NULL,
+  count                 BIGINT NOT NULL,
+  PRIMARY KEY (orchestration_name, orchestration_version, is_root, status)
+);
+INSERT INTO instance_counts
+  SELECT orchestration_name, orchestration_version, (parent_instance_id IS NULL)::integer, status,
+         COUNT(*)
+  FROM instances GROUP BY 1, 2, 3, 4;
+CREATE FUNCTION instance_counts_keep() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    UPDATE instance_counts SET count = count - 1
+      WHERE orchestration_name = OLD.orchestration_name
+        AND orchestration_version = OLD.orchestration_version
+        AND is_root = (OLD.parent_instance_id IS NULL)::integer AND status = OLD.status;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    INSERT INTO instance_counts VALUES (NEW.orchestration_name, NEW.orchestration_version,
+                                        (NEW.parent_instance_id IS NULL)::integer, NEW.status, 1)
+      ON CONFLICT (orchestration_name, orchestration_version, is_root, status)
+      DO UPDATE SET count = instance_counts.count + 1;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER instance_counts_on_insert_delete AFTER INSERT OR DELETE ON instances
+  FOR EACH ROW EXECUTE FUNCTION instance_counts_keep();
+CREATE TRIGGER instance_counts_on_update
+  AFTER UPDATE OF orchestration_name, orchestration_version, parent_instance_id, status ON instances
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
+                     OR OLD.orchestration_name IS DISTINCT FROM NEW.orchestration_name
+                     OR OLD.orchestration_version IS DISTINCT FROM NEW.orchestration_version
+                     OR (OLD.parent_instance_id IS NULL) IS DISTINCT FROM (NEW.parent_instance_id IS NULL))
+  EXECUTE FUNCTION instance_counts_keep();
+)sql";
+
+// The migrations past the first schema, indexed by the version they reach.
+struct Migration {
+  int version;
+  const char* sql;
+};
+constexpr Migration kMigrations[] = {{6, kMigration6}};
+
 }  // namespace
 
 bool valid_schema_name(const std::string& schema) {
@@ -179,15 +234,19 @@ void migrate(Connection& db, const std::string& schema) {
                             ", newer than this build's " + std::to_string(kLatest) +
                             "; refusing to open it");
   }
-  if (version == 0) {
-    db.exec(kSchema);
+  if (version != 0 && version < 5) {
+    throw ProviderError(ProviderErrorKind::Permanent, "migrate",
+                        "schema version " + std::to_string(version) + " has no migration path");
+  }
+  if (version == 0) db.exec(kSchema);
+  for (const Migration& migration : kMigrations) {
+    if (migration.version > std::max(version, 5)) db.exec(migration.sql);
+  }
+  if (version != kLatest) {
     db.prepare(has_row ? "UPDATE schema_version SET version = ?1"
                        : "INSERT INTO schema_version (version) VALUES (?1)")
         .bind(1, kLatest)
         .run();
-  } else if (version < kLatest) {
-    throw ProviderError(ProviderErrorKind::Permanent, "migrate",
-                        "schema version " + std::to_string(version) + " has no migration path");
   }
   transaction.commit();
   db.exec("SET search_path TO " + schema);

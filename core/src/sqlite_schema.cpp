@@ -178,8 +178,52 @@ INSERT INTO metric_buckets (resolution, bucket_start, orchestration_name, comple
     d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, d6 = d6 + excluded.d6, d7 = d7 + excluded.d7;
 )sql";
 
+// Version 6: instance counts per (name, version, root or not, status), kept by
+// triggers on the instances table so that every write path (acks, imports,
+// deletions, purges) keeps them exact in its own transaction; the status counts
+// of a dashboard then read a handful of rows instead of scanning an index whose
+// size is the number of instances. Existing instances are counted in.
+constexpr const char* kMigration6 = R"sql(
+CREATE TABLE instance_counts (
+  orchestration_name    TEXT NOT NULL,
+  orchestration_version TEXT NOT NULL,
+  is_root               INTEGER NOT NULL,
+  status                TEXT NOT NULL,
+  count                 INTEGER NOT NULL,
+  PRIMARY KEY (orchestration_name, orchestration_version, is_root, status)
+) WITHOUT ROWID;
+INSERT INTO instance_counts
+  SELECT orchestration_name, orchestration_version, parent_instance_id IS NULL, status, COUNT(*)
+  FROM instances WHERE 1 GROUP BY 1, 2, 3, 4;
+CREATE TRIGGER instance_counts_on_insert AFTER INSERT ON instances BEGIN
+  INSERT INTO instance_counts VALUES
+    (NEW.orchestration_name, NEW.orchestration_version, NEW.parent_instance_id IS NULL, NEW.status, 1)
+    ON CONFLICT DO UPDATE SET count = count + 1;
+END;
+CREATE TRIGGER instance_counts_on_delete AFTER DELETE ON instances BEGIN
+  UPDATE instance_counts SET count = count - 1
+    WHERE orchestration_name = OLD.orchestration_name
+      AND orchestration_version = OLD.orchestration_version
+      AND is_root = (OLD.parent_instance_id IS NULL) AND status = OLD.status;
+END;
+CREATE TRIGGER instance_counts_on_update
+  AFTER UPDATE OF orchestration_name, orchestration_version, parent_instance_id, status ON instances
+  WHEN OLD.status IS NOT NEW.status OR OLD.orchestration_name IS NOT NEW.orchestration_name
+    OR OLD.orchestration_version IS NOT NEW.orchestration_version
+    OR (OLD.parent_instance_id IS NULL) IS NOT (NEW.parent_instance_id IS NULL)
+BEGIN
+  UPDATE instance_counts SET count = count - 1
+    WHERE orchestration_name = OLD.orchestration_name
+      AND orchestration_version = OLD.orchestration_version
+      AND is_root = (OLD.parent_instance_id IS NULL) AND status = OLD.status;
+  INSERT INTO instance_counts VALUES
+    (NEW.orchestration_name, NEW.orchestration_version, NEW.parent_instance_id IS NULL, NEW.status, 1)
+    ON CONFLICT DO UPDATE SET count = count + 1;
+END;
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                       kMigration5};
+                                       kMigration5, kMigration6};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

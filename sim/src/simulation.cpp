@@ -589,6 +589,26 @@ void World::final_checks() {
                   ", " + std::to_string(duration_sum) + " ms");
   }
 
+  // The status counts are kept by triggers on the instances table: they must
+  // equal what the listing walked, roots and children alike.
+  const std::map<RuntimeState, std::uint64_t> counted = store_->count_by_status(InstanceFilter{});
+  const std::uint64_t running = instances - completed - failed;
+  if (counted.at(RuntimeState::Running) != running || counted.at(RuntimeState::Completed) != completed ||
+      counted.at(RuntimeState::Failed) != failed) {
+    violation("status-counts", "",
+              "counts say " + std::to_string(counted.at(RuntimeState::Running)) + " running, " +
+                  std::to_string(counted.at(RuntimeState::Completed)) + " completed, " +
+                  std::to_string(counted.at(RuntimeState::Failed)) + " failed; the instances table " +
+                  std::to_string(running) + ", " + std::to_string(completed) + ", " + std::to_string(failed));
+  }
+  InstanceFilter roots;
+  roots.roots_only = true;
+  if (store_->count_instances(roots) != instances - result_.sub_instances) {
+    violation("status-counts", "",
+              "counts say " + std::to_string(store_->count_instances(roots)) + " roots; the instances table " +
+                  std::to_string(instances - result_.sub_instances));
+  }
+
   const QueueDepths depths = store_->get_queue_depths();
   const std::uint64_t left = depths.orchestrator_visible + depths.orchestrator_delayed +
                              depths.orchestrator_locked + depths.worker_visible + depths.worker_locked +

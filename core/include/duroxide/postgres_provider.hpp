@@ -61,7 +61,7 @@ inline bool is_postgres_location(const std::string& location) {
 
 class PostgresProvider final : public Provider, public ManagementProvider {
  public:
-  static constexpr int kSchemaVersion = 5;  // the same tables as SqliteProvider 5
+  static constexpr int kSchemaVersion = 6;  // the same tables as SqliteProvider 6
 
   // Throws ProviderError (Transient when the server is unreachable).
   PostgresProvider(const std::string& conninfo, Clock& clock, IdSource& ids,

@@ -43,7 +43,7 @@ struct SqliteOptions {
 
 class SqliteProvider final : public Provider, public ManagementProvider {
  public:
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // path ":memory:" for an in-memory database. Throws ProviderError.
   SqliteProvider(const std::string& path, Clock& clock, IdSource& ids, SqliteOptions options = {});
