@@ -172,22 +172,66 @@ OrchestrationDispatcher::OrchestrationDispatcher(Provider& provider, const Regis
 
 bool OrchestrationDispatcher::step() {
   Provider& provider = context_.provider;
+  const RuntimeOptions& options = context_.options;
+  RuntimeMetrics* metrics = options.metrics;
+  std::vector<OrchestrationItem> fetched;
+  try {
+    fetched = timed_call(metrics, context_.clock, "fetch_orchestration_items", [&] {
+      return provider.fetch_orchestration_items(options.orchestration_lock_timeout_ms,
+                                                std::clamp<std::size_t>(options.orchestration_batch_size, 1,
+                                                                        kMaxBatchItems));
+    });
+  } catch (const ProviderError& error) {
+    context_.notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
+    return false;
+  }
+  if (fetched.empty()) return false;
+
+  // Every turn of the batch runs, then all their acks commit together.
+  std::vector<OrchestrationAckRequest> requests;
+  std::vector<std::string> instances;
+  for (OrchestrationItem& item : fetched) {
+    std::optional<OrchestrationAck> ack = run_item(item);
+    if (!ack) continue;
+    requests.push_back({item.lock_token, std::move(*ack)});
+    instances.push_back(item.instance);
+  }
+  if (requests.empty()) return true;
+  std::vector<AckOutcome> outcomes;
+  try {
+    outcomes = timed_call(metrics, context_.clock, "ack_orchestration_items",
+                          [&] { return provider.ack_orchestration_items(requests); });
+  } catch (const ProviderError& error) {
+    outcomes.assign(requests.size(), error);
+  }
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (!outcomes[i]) {
+      count_turn(metrics, requests[i].ack);
+      continue;
+    }
+    const ProviderError& error = *outcomes[i];
+    if (error.kind() == ProviderErrorKind::InvalidLock) {
+      if (metrics) metrics->lock_lost();
+      context_.notify(RuntimeEvent::Kind::LockLost, instances[i], error.what());
+    } else {
+      context_.notify(RuntimeEvent::Kind::ProviderError, instances[i], error.what());
+      try {
+        provider.abandon_orchestration_item(requests[i].lock_token, 0, false);
+      } catch (const ProviderError&) {
+        // The lock expires on its own; the item is then fetched again.
+      }
+    }
+  }
+  return true;
+}
+
+std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationItem& item) {
+  Provider& provider = context_.provider;
   const Registry& registry = context_.registry;
   const RuntimeOptions& options = context_.options;
   auto notify = [this](RuntimeEvent::Kind kind, const std::string& instance,
                        std::string message) { context_.notify(kind, instance, std::move(message)); };
   RuntimeMetrics* metrics = options.metrics;
-  std::optional<OrchestrationItem> fetched;
-  try {
-    fetched = timed_call(metrics, context_.clock, "fetch_orchestration_item", [&] {
-      return provider.fetch_orchestration_item(options.orchestration_lock_timeout_ms);
-    });
-  } catch (const ProviderError& error) {
-    notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
-    return false;
-  }
-  if (!fetched) return false;
-  OrchestrationItem& item = *fetched;
   const TimestampMs now = context_.clock.now_ms();
 
   ExecutionId execution = item.execution_id == 0 ? 1 : item.execution_id;
@@ -280,7 +324,7 @@ bool OrchestrationDispatcher::step() {
       } catch (const ProviderError& error) {
         notify(RuntimeEvent::Kind::ProviderError, item.instance, error.what());
       }
-      return true;
+      return std::nullopt;
     }
     TurnInput input{item.instance, execution, std::move(history), std::move(item.messages), now};
     const TimestampMs turn_start = context_.clock.now_ms();
@@ -301,24 +345,7 @@ bool OrchestrationDispatcher::step() {
     ack.cancelled_activities = std::move(result.cancelled_activities);
   }
 
-  try {
-    timed_call(metrics, context_.clock, "ack_orchestration_item",
-               [&] { provider.ack_orchestration_item(item.lock_token, ack); });
-    count_turn(metrics, ack);
-  } catch (const ProviderError& error) {
-    if (error.kind() == ProviderErrorKind::InvalidLock) {
-      if (metrics) metrics->lock_lost();
-      notify(RuntimeEvent::Kind::LockLost, item.instance, error.what());
-    } else {
-      notify(RuntimeEvent::Kind::ProviderError, item.instance, error.what());
-      try {
-        provider.abandon_orchestration_item(item.lock_token, 0, false);
-      } catch (const ProviderError&) {
-        // The lock expires on its own; the item is then fetched again.
-      }
-    }
-  }
-  return true;
+  return ack;
 }
 
 // ---------------------------------------------------------------- activities
@@ -330,102 +357,132 @@ WorkerDispatcher::WorkerDispatcher(Provider& provider, const Registry& registry,
 
 bool WorkerDispatcher::step() {
   Provider& provider = context_.provider;
-  const Registry& registry = context_.registry;
   const RuntimeOptions& options = context_.options;
-  auto notify = [this](RuntimeEvent::Kind kind, const std::string& instance,
-                       std::string message) { context_.notify(kind, instance, std::move(message)); };
   RuntimeMetrics* metrics = options.metrics;
-  std::optional<WorkerItem> fetched;
+  std::vector<WorkerItem> fetched;
   try {
-    fetched = timed_call(metrics, context_.clock, "fetch_work_item",
-                         [&] { return provider.fetch_work_item(options.worker_lock_timeout_ms); });
+    fetched = timed_call(metrics, context_.clock, "fetch_work_items", [&] {
+      return provider.fetch_work_items(options.worker_lock_timeout_ms,
+                                       std::clamp<std::size_t>(options.worker_batch_size, 1, kMaxBatchItems));
+    });
   } catch (const ProviderError& error) {
-    notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
+    context_.notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
     // A corrupted row was parked: that was work, and the queue may hold more.
     return error.kind() == ProviderErrorKind::Corrupted;
   }
-  if (!fetched) return false;
-  const work::ActivityExecute& task = fetched->item;
-  auto failed = [&](ErrorDetails details) -> WorkItem {
-    return work::ActivityFailed{task.instance, task.execution_id, task.id, std::move(details)};
-  };
+  if (fetched.empty()) return false;
 
-  std::optional<WorkItem> completion;
-  const ActivityFn* fn = registry.find_activity(task.name);
-  if (fetched->attempt_count > options.max_attempts) {
-    notify(RuntimeEvent::Kind::Poison, task.instance, "activity " + task.name + " is poison");
-    if (metrics) metrics->poisoned();
-    completion = failed(ErrorDetails::poison("activity " + task.name, fetched->attempt_count,
-                                             options.max_attempts));
-  } else if (!fn && fetched->attempt_count < options.max_attempts) {
-    std::int64_t delay = unregistered_backoff(options, fetched->attempt_count);
-    notify(RuntimeEvent::Kind::Unregistered, task.instance,
-           "activity " + task.name + " is not registered here; retrying in " +
-               std::to_string(delay) + " ms");
-    try {
-      provider.abandon_work_item(fetched->lock_token, delay, false);
-    } catch (const ProviderError& error) {
-      notify(RuntimeEvent::Kind::ProviderError, task.instance, error.what());
-    }
-    return true;
-  } else if (!fn) {
-    completion = failed(ErrorDetails::unregistered_activity(task.name));
-  } else {
-    auto cancelled = std::make_shared<std::atomic<bool>>(false);
-    ActivityContext context{task.instance, task.execution_id, task.id, task.name, cancelled};
+  // Every fetched item holds a lease (its lock is renewed) from now until its
+  // ack commits: items waiting their turn in the batch, and finished ones
+  // waiting for the batch's ack, keep their locks as the running one does.
+  std::vector<std::shared_ptr<std::atomic<bool>>> cancelled;
+  for (const WorkerItem& item : fetched) {
+    cancelled.push_back(std::make_shared<std::atomic<bool>>(false));
     if (leases_) {
-      leases_->begin(fetched->lock_token, "activity " + task.name + " of " + task.instance,
-                     cancelled);
-    }
-    struct LeaseEnd {
-      ActivityLeases* leases;
-      const std::string& token;
-      ~LeaseEnd() {
-        if (leases) leases->end(token);
-      }
-    } lease_end{leases_, fetched->lock_token};
-    const TimestampMs activity_start = context_.clock.now_ms();
-    try {
-      std::string result = (*fn)(context, task.input);
-      if (result.size() > limits::kMaxPayloadBytes) {
-        completion = failed(ErrorDetails::activity_failed(
-            "activity " + task.name + " returned " + std::to_string(result.size()) +
-            " bytes, over the limit of " + std::to_string(limits::kMaxPayloadBytes)));
-      } else {
-        completion = work::ActivityCompleted{task.instance, task.execution_id, task.id,
-                                             std::move(result)};
-      }
-    } catch (const std::exception& error) {
-      completion = failed(ErrorDetails::activity_failed(truncated(error.what())));
-    } catch (...) {
-      completion =
-          failed(ErrorDetails::activity_failed("activity threw a non-standard exception"));
-    }
-    if (metrics) {
-      metrics->activity_finished(task.name,
-                                 std::holds_alternative<work::ActivityCompleted>(*completion),
-                                 context_.clock.now_ms() - activity_start);
+      leases_->begin(item.lock_token, "activity " + item.item.name + " of " + item.item.instance,
+                     cancelled.back());
     }
   }
+  struct LeasesEnd {
+    ActivityLeases* leases;
+    const std::vector<WorkerItem>& items;
+    ~LeasesEnd() {
+      if (!leases) return;
+      for (const WorkerItem& item : items) leases->end(item.lock_token);
+    }
+  } leases_end{leases_, fetched};
 
+  std::vector<WorkAckRequest> requests;
+  std::vector<std::string> instances;
+  for (std::size_t i = 0; i < fetched.size(); ++i) {
+    if (i > 0 && cancelled[i]->load()) continue;  // removed while it waited: nothing to run or ack
+    std::optional<WorkItem> completion = run_item(fetched[i], cancelled[i]);
+    if (!completion) continue;
+    requests.push_back({fetched[i].lock_token, std::move(completion)});
+    instances.push_back(fetched[i].item.instance);
+  }
+  if (requests.empty()) return true;
+  std::vector<AckOutcome> outcomes;
   try {
-    timed_call(metrics, context_.clock, "ack_work_item",
-               [&] { provider.ack_work_item(fetched->lock_token, completion); });
+    outcomes = timed_call(metrics, context_.clock, "ack_work_items",
+                          [&] { return provider.ack_work_items(requests); });
   } catch (const ProviderError& error) {
+    outcomes.assign(requests.size(), error);
+  }
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (!outcomes[i]) continue;
+    const ProviderError& error = *outcomes[i];
     if (error.kind() == ProviderErrorKind::InvalidLock) {
       if (metrics) metrics->lock_lost();
       // Cancelled (removed by its orchestration) or expired and taken by another worker.
-      notify(RuntimeEvent::Kind::LockLost, task.instance, error.what());
+      context_.notify(RuntimeEvent::Kind::LockLost, instances[i], error.what());
     } else {
-      notify(RuntimeEvent::Kind::ProviderError, task.instance, error.what());
+      context_.notify(RuntimeEvent::Kind::ProviderError, instances[i], error.what());
       try {
-        provider.abandon_work_item(fetched->lock_token, 0, false);
+        provider.abandon_work_item(requests[i].lock_token, 0, false);
       } catch (const ProviderError&) {
         // The lock expires on its own; the item is then fetched again.
       }
     }
   }
   return true;
+}
+
+std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
+                                                   const std::shared_ptr<std::atomic<bool>>& cancelled) {
+  Provider& provider = context_.provider;
+  const Registry& registry = context_.registry;
+  const RuntimeOptions& options = context_.options;
+  auto notify = [this](RuntimeEvent::Kind kind, const std::string& instance,
+                       std::string message) { context_.notify(kind, instance, std::move(message)); };
+  RuntimeMetrics* metrics = options.metrics;
+  const work::ActivityExecute& task = fetched.item;
+  auto failed = [&](ErrorDetails details) -> WorkItem {
+    return work::ActivityFailed{task.instance, task.execution_id, task.id, std::move(details)};
+  };
+
+  const ActivityFn* fn = registry.find_activity(task.name);
+  if (fetched.attempt_count > options.max_attempts) {
+    notify(RuntimeEvent::Kind::Poison, task.instance, "activity " + task.name + " is poison");
+    if (metrics) metrics->poisoned();
+    return failed(ErrorDetails::poison("activity " + task.name, fetched.attempt_count, options.max_attempts));
+  }
+  if (!fn && fetched.attempt_count < options.max_attempts) {
+    std::int64_t delay = unregistered_backoff(options, fetched.attempt_count);
+    notify(RuntimeEvent::Kind::Unregistered, task.instance,
+           "activity " + task.name + " is not registered here; retrying in " +
+               std::to_string(delay) + " ms");
+    try {
+      provider.abandon_work_item(fetched.lock_token, delay, false);
+    } catch (const ProviderError& error) {
+      notify(RuntimeEvent::Kind::ProviderError, task.instance, error.what());
+    }
+    return std::nullopt;
+  }
+  if (!fn) return failed(ErrorDetails::unregistered_activity(task.name));
+
+  std::optional<WorkItem> completion;
+  ActivityContext context{task.instance, task.execution_id, task.id, task.name, cancelled};
+  const TimestampMs activity_start = context_.clock.now_ms();
+  try {
+    std::string result = (*fn)(context, task.input);
+    if (result.size() > limits::kMaxPayloadBytes) {
+      completion = failed(ErrorDetails::activity_failed(
+          "activity " + task.name + " returned " + std::to_string(result.size()) +
+          " bytes, over the limit of " + std::to_string(limits::kMaxPayloadBytes)));
+    } else {
+      completion = work::ActivityCompleted{task.instance, task.execution_id, task.id, std::move(result)};
+    }
+  } catch (const std::exception& error) {
+    completion = failed(ErrorDetails::activity_failed(truncated(error.what())));
+  } catch (...) {
+    completion = failed(ErrorDetails::activity_failed("activity threw a non-standard exception"));
+  }
+  if (metrics) {
+    metrics->activity_finished(task.name, std::holds_alternative<work::ActivityCompleted>(*completion),
+                               context_.clock.now_ms() - activity_start);
+  }
+  return completion;
 }
 
 // ---------------------------------------------------------------- step driver

@@ -16,4 +16,75 @@ std::string_view to_string(ProviderErrorKind kind) {
   return "permanent";
 }
 
+void check_batch_size(std::size_t count, const std::string& operation) {
+  if (count == 0 || count > kMaxBatchItems) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        "a batch holds 1 to " + std::to_string(kMaxBatchItems) + " items, not " +
+                            std::to_string(count));
+  }
+}
+
+namespace {
+
+// Up to `max_items` results of `fetch_one`: throws only when the first fails.
+template <typename Item, typename Fetch>
+std::vector<Item> fetch_each(std::size_t max_items, Fetch&& fetch_one) {
+  std::vector<Item> items;
+  while (items.size() < max_items) {
+    std::optional<Item> item;
+    try {
+      item = fetch_one();
+    } catch (const ProviderError&) {
+      if (items.empty()) throw;
+      break;
+    }
+    if (!item) break;
+    items.push_back(std::move(*item));
+  }
+  return items;
+}
+
+template <typename Request, typename Ack>
+std::vector<AckOutcome> ack_each(const std::vector<Request>& requests, Ack&& ack_one) {
+  std::vector<AckOutcome> outcomes;
+  outcomes.reserve(requests.size());
+  for (const Request& request : requests) {
+    try {
+      ack_one(request);
+      outcomes.emplace_back();
+    } catch (const ProviderError& error) {
+      outcomes.emplace_back(error);
+    }
+  }
+  return outcomes;
+}
+
+}  // namespace
+
+std::vector<OrchestrationItem> Provider::fetch_orchestration_items(std::int64_t lock_timeout_ms,
+                                                                   std::size_t max_items) {
+  check_batch_size(max_items, "fetch_orchestration_items");
+  return fetch_each<OrchestrationItem>(max_items, [&] { return fetch_orchestration_item(lock_timeout_ms); });
+}
+
+std::vector<AckOutcome> Provider::ack_orchestration_items(
+    const std::vector<OrchestrationAckRequest>& requests) {
+  check_batch_size(requests.size(), "ack_orchestration_items");
+  return ack_each(requests, [&](const OrchestrationAckRequest& request) {
+    ack_orchestration_item(request.lock_token, request.ack);
+  });
+}
+
+std::vector<WorkerItem> Provider::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+  check_batch_size(max_items, "fetch_work_items");
+  return fetch_each<WorkerItem>(max_items, [&] { return fetch_work_item(lock_timeout_ms); });
+}
+
+std::vector<AckOutcome> Provider::ack_work_items(const std::vector<WorkAckRequest>& requests) {
+  check_batch_size(requests.size(), "ack_work_items");
+  return ack_each(requests, [&](const WorkAckRequest& request) {
+    ack_work_item(request.lock_token, request.completion);
+  });
+}
+
 }  // namespace duroxide

@@ -2,6 +2,7 @@
 #include "duroxide/sqlite_provider.hpp"
 
 #include <algorithm>
+#include <functional>
 
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
@@ -173,6 +174,9 @@ SqliteProvider::SqliteProvider(const std::string& path, Clock& clock, IdSource& 
   sqlite3_wal_hook(db_->handle(), &SqliteProvider::on_wal_commit, this);
   db_->exec(synchronous_pragma(options.synchronous));
   db_->exec("PRAGMA foreign_keys = OFF");
+  // Savepoint and statement journals in memory: a batched ack's savepoints
+  // would otherwise spill pages to a temporary file created for each batch.
+  db_->exec("PRAGMA temp_store = MEMORY");
   sqlite::migrate(*db_);
 }
 
@@ -291,8 +295,33 @@ std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_item(
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("fetch_orchestration_item");
   sqlite::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
+  Transaction transaction(*db_);
+  std::optional<OrchestrationItem> item = fetch_orchestration_in_transaction(lock_timeout_ms, clock_.now_ms());
+  transaction.commit();
+  return item;
+}
+
+std::vector<OrchestrationItem> SqliteProvider::fetch_orchestration_items(std::int64_t lock_timeout_ms,
+                                                                         std::size_t max_items) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("fetch_orchestration_item");
+  check_batch_size(max_items, "fetch_orchestration_items");
+  sqlite::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db_);
+  std::vector<OrchestrationItem> items;
+  while (items.size() < max_items) {
+    // An instance locked by this batch is no candidate for the next fetch of it.
+    std::optional<OrchestrationItem> item = fetch_orchestration_in_transaction(lock_timeout_ms, now);
+    if (!item) break;
+    items.push_back(std::move(*item));
+  }
+  transaction.commit();
+  return items;
+}
+
+std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_in_transaction(
+    std::int64_t lock_timeout_ms, TimestampMs now) {
   // Orphans (no instance, no start) are parked; a bounded number per call keeps
   // one fetch short even when many arrive at once.
   for (int candidate = 0; candidate < 64; ++candidate) {
@@ -382,10 +411,8 @@ std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_item(
     }
     if (exists) item.history = read_history_locked(instance, item.execution_id, &corruption);
     if (!corruption.empty()) item.corruption = corruption;
-    transaction.commit();
     return item;
   }
-  transaction.commit();
   return std::nullopt;
 }
 
@@ -394,11 +421,69 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("ack_orchestration_item");
   sqlite::check_token(lock_token, db_->operation());
-  const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db_);
-
-  std::string instance;
   TimestampMs rolled_up_minute = 0;
+  ack_orchestration_in_transaction(lock_token, ack, clock_.now_ms(), rolled_up_minute);
+  transaction.commit();
+  if (rolled_up_minute) last_rollup_minute_ = rolled_up_minute;
+}
+
+std::vector<AckOutcome> SqliteProvider::ack_orchestration_items(
+    const std::vector<OrchestrationAckRequest>& requests) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_batch_size(requests.size(), "ack_orchestration_items");
+  db_->set_operation("ack_orchestration_item");
+  const TimestampMs now = clock_.now_ms();
+  TimestampMs rolled_up_minute = 0;
+  std::vector<AckOutcome> outcomes = acks_in_one_transaction(requests.size(), [&](std::size_t i) {
+    sqlite::check_token(requests[i].lock_token, db_->operation());
+    const TimestampMs before = rolled_up_minute;  // a rolled-back ack takes its roll-up along
+    try {
+      ack_orchestration_in_transaction(requests[i].lock_token, requests[i].ack, now, rolled_up_minute);
+    } catch (const ProviderError&) {
+      rolled_up_minute = before;
+      throw;
+    }
+  });
+  const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
+                                     [](const AckOutcome& outcome) { return !outcome.has_value(); });
+  if (committed && rolled_up_minute) last_rollup_minute_ = std::max(last_rollup_minute_, rolled_up_minute);
+  return outcomes;
+}
+
+std::vector<AckOutcome> SqliteProvider::acks_in_one_transaction(
+    std::size_t count, const std::function<void(std::size_t)>& ack_one) {
+  // Errors that concern one ack alone: its savepoint is rolled back and the
+  // others go on. Anything else (I/O, busy, a failed commit) fails the batch.
+  auto concerns_one_ack = [](ProviderErrorKind kind) {
+    return kind == ProviderErrorKind::InvalidLock || kind == ProviderErrorKind::InvalidInput ||
+           kind == ProviderErrorKind::Conflict || kind == ProviderErrorKind::NotFound;
+  };
+  std::vector<AckOutcome> outcomes(count);
+  try {
+    Transaction transaction(*db_);
+    for (std::size_t i = 0; i < count; ++i) {
+      db_->exec("SAVEPOINT batched_ack");
+      try {
+        ack_one(i);
+      } catch (const ProviderError& error) {
+        if (!concerns_one_ack(error.kind())) throw;
+        db_->exec("ROLLBACK TO batched_ack");
+        outcomes[i] = error;
+      }
+      db_->exec("RELEASE batched_ack");
+    }
+    transaction.commit();
+  } catch (const ProviderError& error) {
+    for (AckOutcome& outcome : outcomes) outcome = error;  // nothing of the batch was written
+  }
+  return outcomes;
+}
+
+void SqliteProvider::ack_orchestration_in_transaction(const std::string& lock_token,
+                                                      const OrchestrationAck& ack, TimestampMs now,
+                                                      TimestampMs& rolled_up_minute) {
+  std::string instance;
   {
     Statement held = db_->prepare(
         "SELECT instance_id FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2");
@@ -506,7 +591,7 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
       sqlite::record_metrics(*db_, meta.orchestration_name, now, delta);
     }
     const TimestampMs minute = (now / 60'000) * 60'000;
-    if (minute > last_rollup_minute_) {
+    if (minute > std::max(last_rollup_minute_, rolled_up_minute)) {
       sqlite::roll_up_minutes(*db_, minute - minute_retention_ms_);
       rolled_up_minute = minute;  // remembered once the transaction commits
     }
@@ -610,8 +695,6 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
   }
   db_->prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).run();
   db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).run();
-  transaction.commit();
-  if (rolled_up_minute) last_rollup_minute_ = rolled_up_minute;
 }
 
 void SqliteProvider::abandon_orchestration_item(const std::string& lock_token,
@@ -685,8 +768,38 @@ std::optional<WorkerItem> SqliteProvider::fetch_work_item(std::int64_t lock_time
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("fetch_work_item");
   sqlite::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
+  Transaction transaction(*db_);
+  std::optional<std::string> parked;
+  std::optional<WorkerItem> item = fetch_work_in_transaction(lock_timeout_ms, clock_.now_ms(), true, parked);
+  transaction.commit();  // a parked row stays parked
+  if (parked) throw ProviderError(ProviderErrorKind::Corrupted, db_->operation(), *parked);
+  return item;
+}
+
+std::vector<WorkerItem> SqliteProvider::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("fetch_work_item");
+  check_batch_size(max_items, "fetch_work_items");
+  sqlite::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db_);
+  std::vector<WorkerItem> items;
+  std::optional<std::string> parked;
+  while (items.size() < max_items) {
+    // A corrupted row is parked and reported only when it comes first; later
+    // in a batch it ends the batch and comes first in the next fetch.
+    std::optional<WorkerItem> item = fetch_work_in_transaction(lock_timeout_ms, now, items.empty(), parked);
+    if (!item) break;
+    items.push_back(std::move(*item));
+  }
+  transaction.commit();
+  if (parked) throw ProviderError(ProviderErrorKind::Corrupted, db_->operation(), *parked);
+  return items;
+}
+
+std::optional<WorkerItem> SqliteProvider::fetch_work_in_transaction(std::int64_t lock_timeout_ms,
+                                                                    TimestampMs now, bool park_corrupted,
+                                                                    std::optional<std::string>& parked) {
   for (int candidate = 0; candidate < 64; ++candidate) {
     std::int64_t id = 0;
     std::string json;
@@ -715,6 +828,7 @@ std::optional<WorkerItem> SqliteProvider::fetch_work_item(std::int64_t lock_time
       problem = std::string("does not decode: ") + error.what();
     }
     if (!execute) {
+      if (!park_corrupted) return std::nullopt;
       // An unreadable row must not block the queue: park it, then report it.
       db_->prepare(
             "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
@@ -724,10 +838,8 @@ std::optional<WorkerItem> SqliteProvider::fetch_work_item(std::int64_t lock_time
           .bind(3, now)
           .run();
       db_->prepare("DELETE FROM worker_queue WHERE id = ?1").bind(1, id).run();
-      transaction.commit();
-      throw ProviderError(ProviderErrorKind::Corrupted, db_->operation(),
-                          "worker queue row " + std::to_string(id) + " " + problem +
-                              " (moved to parked_messages)");
+      parked = "worker queue row " + std::to_string(id) + " " + problem + " (moved to parked_messages)";
+      return std::nullopt;
     }
     WorkerItem fetched{std::move(*execute), ids_.next_id(),
                        static_cast<std::uint32_t>(attempts + 1)};
@@ -738,10 +850,8 @@ std::optional<WorkerItem> SqliteProvider::fetch_work_item(std::int64_t lock_time
         .bind(2, fetched.lock_token)
         .bind(3, now + lock_timeout_ms)
         .run();
-    transaction.commit();
     return fetched;
   }
-  transaction.commit();
   return std::nullopt;
 }
 
@@ -750,15 +860,30 @@ void SqliteProvider::ack_work_item(const std::string& lock_token,
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("ack_work_item");
   sqlite::check_token(lock_token, db_->operation());
-  const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db_);
+  ack_work_in_transaction(lock_token, completion, clock_.now_ms());
+  transaction.commit();
+}
+
+std::vector<AckOutcome> SqliteProvider::ack_work_items(const std::vector<WorkAckRequest>& requests) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_batch_size(requests.size(), "ack_work_items");
+  db_->set_operation("ack_work_item");
+  const TimestampMs now = clock_.now_ms();
+  return acks_in_one_transaction(requests.size(), [&](std::size_t i) {
+    sqlite::check_token(requests[i].lock_token, db_->operation());
+    ack_work_in_transaction(requests[i].lock_token, requests[i].completion, now);
+  });
+}
+
+void SqliteProvider::ack_work_in_transaction(const std::string& lock_token,
+                                             const std::optional<WorkItem>& completion, TimestampMs now) {
   db_->prepare("DELETE FROM worker_queue WHERE lock_token = ?1 AND locked_until > ?2")
       .bind(1, lock_token)
       .bind(2, now)
       .run();
   require_changed(*db_, kWorkItemLockLost);
   if (completion) insert_orchestrator_item(*db_, *completion, now, now);
-  transaction.commit();
 }
 
 void SqliteProvider::renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) {

@@ -30,6 +30,16 @@
 //   item fails (InvalidLock, permanent);
 // - renew extends a live lock; abandon releases it, optionally delayed and
 //   optionally without counting the attempt (never below zero).
+//
+// Batches (group commit): the *_items calls fetch or ack several items in one
+// call, so that a store can write them in one transaction and pay its commit
+// once. Each batched item behaves exactly as the single call would: fetch
+// returns up to `max_items` items (distinct instances for orchestrations), each
+// locked and counted as a single fetch would; ack applies each ack atomically on
+// its own and returns one outcome per request, in order: empty when it
+// committed, else the error the single call would have thrown (a failure of the
+// whole batch, such as a failed commit, is that error for every request). The
+// defaults loop over the single calls; stores override them.
 #pragma once
 
 #include <cstdint>
@@ -130,6 +140,22 @@ struct WorkerItem {
   std::uint32_t attempt_count = 0;
 };
 
+struct OrchestrationAckRequest {
+  std::string lock_token;
+  OrchestrationAck ack;
+};
+
+struct WorkAckRequest {
+  std::string lock_token;
+  std::optional<WorkItem> completion;
+};
+
+// The outcome of one ack of a batch: empty when it committed.
+using AckOutcome = std::optional<ProviderError>;
+
+// Most items one batched call takes or returns.
+inline constexpr std::size_t kMaxBatchItems = 256;
+
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -152,6 +178,20 @@ class Provider {
   virtual void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) = 0;
   virtual void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
                                  bool ignore_attempt) = 0;
+
+  // Batches (see the top of this file). `max_items` is 1..kMaxBatchItems and at
+  // most kMaxBatchItems requests are acked at once (InvalidInput otherwise). A
+  // fetch that fails before it has found anything throws; one that fails later
+  // returns what it has (the failure recurs on the next call).
+  virtual std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms,
+                                                                   std::size_t max_items);
+  virtual std::vector<AckOutcome> ack_orchestration_items(
+      const std::vector<OrchestrationAckRequest>& requests);
+  virtual std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items);
+  virtual std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests);
 };
+
+// Throws InvalidInput unless 1 <= count <= kMaxBatchItems.
+void check_batch_size(std::size_t count, const std::string& operation);
 
 }  // namespace duroxide

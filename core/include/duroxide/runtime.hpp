@@ -35,6 +35,13 @@ namespace duroxide {
 struct RuntimeOptions {
   std::size_t orchestration_concurrency = 1;  // threaded driver only
   std::size_t worker_concurrency = 1;         // threaded driver only
+  // Group commit: each dispatcher step fetches up to this many items in one call,
+  // works them one after the other, and acks them together in one call (one
+  // transaction on SQLite). Orchestration turns only compute, so batching them
+  // costs little latency. A worker batch holds every completion until its last
+  // activity has finished: raise it only for short activities.
+  std::size_t orchestration_batch_size = 16;  // 1..kMaxBatchItems
+  std::size_t worker_batch_size = 1;          // 1..kMaxBatchItems
   std::int64_t orchestration_lock_timeout_ms = 5'000;
   std::int64_t worker_lock_timeout_ms = 30'000;
   std::int64_t lock_renewal_buffer_ms = 2'000;  // renew this long before expiry
@@ -75,6 +82,10 @@ class OrchestrationDispatcher {
   bool step();
 
  private:
+  // Runs one fetched item's turn; the ack to send, or nothing when the item
+  // was abandoned instead (its orchestration is not registered here).
+  std::optional<OrchestrationAck> run_item(OrchestrationItem& item);
+
   DispatcherContext context_;
 };
 
@@ -98,6 +109,10 @@ class WorkerDispatcher {
   bool step();
 
  private:
+  // Runs one fetched activity; its completion, or nothing when it was abandoned
+  // instead (not registered here).
+  std::optional<WorkItem> run_item(const WorkerItem& item, const std::shared_ptr<std::atomic<bool>>& cancelled);
+
   DispatcherContext context_;
   ActivityLeases* leases_;
 };

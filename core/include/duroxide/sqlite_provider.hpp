@@ -13,6 +13,7 @@
 // - behaves identically natively and in WebAssembly.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -77,6 +78,15 @@ class SqliteProvider final : public Provider, public ManagementProvider {
   void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) override;
   void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
                          bool ignore_attempt) override;
+  // Batches in one transaction each: one commit for the whole batch; every ack
+  // in a savepoint of its own, so one that fails (lost lock, bad input) leaves
+  // the others.
+  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms,
+                                                           std::size_t max_items) override;
+  std::vector<AckOutcome> ack_orchestration_items(
+      const std::vector<OrchestrationAckRequest>& requests) override;
+  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) override;
+  std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests) override;
 
   // ---- ManagementProvider
   InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) override;
@@ -107,6 +117,21 @@ class SqliteProvider final : public Provider, public ManagementProvider {
   History read_history_locked(const std::string& instance, ExecutionId execution,
                               std::string* corruption);
   DeleteResult delete_tree_locked(const std::string& root);
+  // The bodies of the hot-path calls, run with the mutex held inside an open
+  // transaction that the caller commits (once per call, or once per batch).
+  std::optional<OrchestrationItem> fetch_orchestration_in_transaction(std::int64_t lock_timeout_ms,
+                                                                      TimestampMs now);
+  void ack_orchestration_in_transaction(const std::string& lock_token, const OrchestrationAck& ack,
+                                        TimestampMs now, TimestampMs& rolled_up_minute);
+  // With `park_corrupted`, an undecodable row is parked and described in
+  // `parked`; without, it ends the fetch untouched.
+  std::optional<WorkerItem> fetch_work_in_transaction(std::int64_t lock_timeout_ms, TimestampMs now,
+                                                      bool park_corrupted, std::optional<std::string>& parked);
+  void ack_work_in_transaction(const std::string& lock_token, const std::optional<WorkItem>& completion,
+                               TimestampMs now);
+  // Runs ack_one(0..count-1) in one transaction, each in a savepoint.
+  std::vector<AckOutcome> acks_in_one_transaction(std::size_t count,
+                                                  const std::function<void(std::size_t)>& ack_one);
 
   static int on_wal_commit(void* self, ::sqlite3* db, const char* schema, int frames);
 
