@@ -602,3 +602,122 @@ TEST_CASE("contract: concurrent threads never process a message twice",
   ProviderUnderTest::remove_files(path);
 }
 #endif
+
+// ---------------------------------------------------------------- batches (group commit)
+
+TEST_CASE("contract: a batched fetch locks distinct instances, each as a single fetch would",
+          "[provider][batch]") {
+  FOR_EACH_PROVIDER(f);
+  for (const char* id : {"a", "b", "c", "d", "e"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 3);
+  REQUIRE(batch.size() == 3);
+  std::set<std::string> instances;
+  std::set<std::string> tokens;
+  for (const OrchestrationItem& item : batch) {
+    instances.insert(item.instance);
+    tokens.insert(item.lock_token);
+    CHECK(item.messages.size() == 1);
+    CHECK(item.attempt_count == 1);
+  }
+  CHECK(instances.size() == 3);
+  CHECK(tokens.size() == 3);
+  // The rest come one by one; the batch's instances stay locked.
+  std::vector<OrchestrationItem> rest = f.provider().fetch_orchestration_items(30'000, 10);
+  REQUIRE(rest.size() == 2);
+  for (const OrchestrationItem& item : rest) CHECK(instances.count(item.instance) == 0);
+  CHECK(f.provider().fetch_orchestration_items(30'000, 10).empty());
+  CHECK(provider_error_kind([&] { f.provider().fetch_orchestration_items(30'000, 0); }) ==
+        ProviderErrorKind::InvalidInput);
+  CHECK(provider_error_kind([&] { f.provider().fetch_work_items(30'000, kMaxBatchItems + 1); }) ==
+        ProviderErrorKind::InvalidInput);
+  CHECK(provider_error_kind([&] { f.provider().ack_work_items({}); }) == ProviderErrorKind::InvalidInput);
+}
+
+TEST_CASE("contract: each ack of a batch commits or fails on its own", "[provider][batch][atomicity]") {
+  FOR_EACH_PROVIDER(f);
+  for (const char* id : {"a", "b", "c", "d"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 4);
+  REQUIRE(batch.size() == 4);
+  std::map<std::string, std::string> token;
+  for (const OrchestrationItem& item : batch) token[item.instance] = item.lock_token;
+
+  OrchestrationAck good;
+  good.history_delta = {started_event()};
+  good.metadata = metadata();
+  OrchestrationAck bad = good;
+  bad.history_delta.push_back(started_event());  // duplicate event id 1
+  bad.worker_items = {activity("b", 2)};
+  bad.orchestrator_items = {{work::ExternalRaised{"a", "from-b", ""}, 0}};
+  OrchestrationAck with_activity = good;
+  with_activity.worker_items = {activity("c", 2)};
+  std::vector<OrchestrationAckRequest> requests = {
+      {token["a"], good}, {token["b"], bad}, {token["c"], with_activity}, {"no-such-token", good}};
+  std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(requests);
+  REQUIRE(outcomes.size() == 4);
+  CHECK_FALSE(outcomes[0].has_value());
+  REQUIRE(outcomes[1].has_value());
+  CHECK(outcomes[1]->kind() == ProviderErrorKind::Conflict);
+  CHECK_FALSE(outcomes[2].has_value());
+  REQUIRE(outcomes[3].has_value());
+  CHECK(outcomes[3]->kind() == ProviderErrorKind::InvalidLock);
+
+  CHECK(f.provider().read("a").size() == 1);
+  CHECK(f.provider().read("c").size() == 1);
+  CHECK(f.provider().read("b").empty());  // nothing of the failed ack
+  CHECK_FALSE(f.management().get_instance_info("b").has_value());
+  QueueDepths depths = f.management().get_queue_depths();
+  CHECK(depths.orchestrator_visible == 0);  // b's message to a was not written
+  CHECK(depths.worker_visible == 1);        // c's activity only
+  CHECK(depths.orchestrator_locked == 2);   // b and d keep their locks and messages
+  CHECK(f.provider().fetch_orchestration_items(30'000, 4).empty());
+  // The failed ack's token still works, as after a failed single ack.
+  CHECK_FALSE(f.provider().ack_orchestration_items({{token["b"], good}}).front().has_value());
+  CHECK(f.provider().read("b").size() == 1);
+  // An ack a second time with a used token fails alone.
+  outcomes = f.provider().ack_orchestration_items({{token["a"], good}, {token["d"], good}});
+  REQUIRE(outcomes[0].has_value());
+  CHECK(outcomes[0]->kind() == ProviderErrorKind::InvalidLock);
+  CHECK_FALSE(outcomes[1].has_value());
+  CHECK(f.management().count_instances({}) == 4);
+}
+
+TEST_CASE("contract: batched worker fetches are FIFO and their acks independent", "[provider][batch][worker]") {
+  FOR_EACH_PROVIDER(f);
+  schedule_activities(f, "i", 4);
+  std::vector<WorkerItem> batch = f.provider().fetch_work_items(1000, 3);
+  REQUIRE(batch.size() == 3);
+  CHECK(batch[0].item.id == 2);
+  CHECK(batch[1].item.id == 3);
+  CHECK(batch[2].item.id == 4);
+  CHECK(batch[0].attempt_count == 1);
+  auto last = f.provider().fetch_work_item(1000);
+  REQUIRE(last);
+  CHECK(last->item.id == 5);
+
+  std::vector<AckOutcome> outcomes = f.provider().ack_work_items(
+      {{batch[0].lock_token, WorkItem{work::ActivityCompleted{"i", 1, 2, "r2"}}},
+       {"no-such-token", WorkItem{work::ActivityCompleted{"i", 1, 3, "r3"}}},
+       {batch[2].lock_token, std::nullopt}});
+  REQUIRE(outcomes.size() == 3);
+  CHECK_FALSE(outcomes[0].has_value());
+  REQUIRE(outcomes[1].has_value());
+  CHECK(outcomes[1]->kind() == ProviderErrorKind::InvalidLock);
+  CHECK_FALSE(outcomes[2].has_value());
+  OrchestrationItem next = fetch(f);
+  REQUIRE(next.messages.size() == 1);  // only the first completion
+  CHECK(std::get<work::ActivityCompleted>(next.messages[0]).result == "r2");
+  CHECK(f.management().get_queue_depths().worker_locked == 2);  // 3 and 5
+
+  // Expired locks: every ack of the batch fails; the items come back, attempt 2.
+  f.clock.advance(1001);
+  outcomes = f.provider().ack_work_items({{batch[1].lock_token, std::nullopt}, {last->lock_token, std::nullopt}});
+  for (const AckOutcome& outcome : outcomes) {
+    REQUIRE(outcome.has_value());
+    CHECK(outcome->kind() == ProviderErrorKind::InvalidLock);
+  }
+  std::vector<WorkerItem> again = f.provider().fetch_work_items(1000, 8);
+  REQUIRE(again.size() == 2);
+  CHECK(again[0].item.id == 3);
+  CHECK(again[0].attempt_count == 2);
+  CHECK(again[1].item.id == 5);
+}

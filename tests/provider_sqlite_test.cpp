@@ -181,3 +181,63 @@ TEST_CASE("sqlite: every listing and count query is answered through an index",
     }
   }
 }
+
+TEST_CASE("sqlite: a batch that cannot commit fails whole and writes nothing", "[provider][sqlite][batch]") {
+  const std::string path = "/tmp/duroxide-batch-busy.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  ManualClock clock;
+  SequentialIdSource ids;
+  SqliteOptions options;
+  options.busy_timeout_ms = 0;  // a locked database fails at once (Transient)
+  SqliteProvider store(path, clock, ids, options);
+  for (const char* id : {"a", "b"}) store.enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, 2);
+  REQUIRE(batch.size() == 2);
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  std::vector<OrchestrationAckRequest> requests = {{batch[0].lock_token, ack}, {batch[1].lock_token, ack}};
+  {
+    // Another connection holds the write lock: the batch's first write fails.
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    std::vector<AckOutcome> outcomes = store.ack_orchestration_items(requests);
+    for (const AckOutcome& outcome : outcomes) {
+      REQUIRE(outcome.has_value());
+      CHECK(outcome->kind() == ProviderErrorKind::Transient);
+    }
+    sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(other);
+  }
+  CHECK(store.count_instances({}) == 0);
+  CHECK(store.get_queue_depths().orchestrator_locked == 2);
+  for (const AckOutcome& outcome : store.ack_orchestration_items(requests)) CHECK_FALSE(outcome.has_value());
+  CHECK(store.count_instances({}) == 2);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+}
+
+TEST_CASE("sqlite: a corrupted worker row ends a batch and is reported by the next fetch",
+          "[provider][sqlite][batch][corruption]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "i");
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  OrchestrationItem item = fetch(*f);
+  OrchestrationAck ack;
+  ack.metadata = metadata();
+  for (EventId id = 2; id <= 4; ++id) {
+    ack.history_delta.push_back(Event{id, 0, 0, events::ActivityScheduled{"Act", "x"}});
+    ack.worker_items.push_back(activity("i", id));
+  }
+  f->provider().ack_orchestration_item(item.lock_token, ack);
+  raw_exec(f->path, "UPDATE worker_queue SET item_json = 'garbage' WHERE activity_id = 3");
+  std::vector<WorkerItem> first = f->provider().fetch_work_items(1000, 8);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].item.id == 2);
+  CHECK(f->management().get_queue_depths().parked == 0);
+  CHECK(provider_error_kind([&] { f->provider().fetch_work_items(1000, 8); }) == ProviderErrorKind::Corrupted);
+  CHECK(f->management().get_queue_depths().parked == 1);
+  std::vector<WorkerItem> rest = f->provider().fetch_work_items(1000, 8);
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0].item.id == 4);
+}

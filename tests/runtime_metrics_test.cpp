@@ -94,3 +94,32 @@ TEST_CASE("histograms bucket by upper bound", "[metrics]") {
   CHECK(h.count == 6);
   CHECK(h.sum_ms == 120009);
 }
+
+TEST_CASE("batched dispatchers finish every instance with fewer provider calls", "[metrics][batch]") {
+  ManualClock clock;
+  SequentialIdSource ids;
+  Registry registry;
+  samples::register_all(registry);
+  SqliteProvider store(":memory:", clock, ids);
+  RuntimeMetrics metrics(clock);
+  RuntimeOptions options;
+  options.metrics = &metrics;
+  options.orchestration_batch_size = 4;
+  options.worker_batch_size = 5;
+  StepDriver driver(store, registry, clock, options);
+  for (int i = 0; i < 6; ++i) {
+    store.enqueue_orchestrator_item(
+        work::StartOrchestration{"f" + std::to_string(i), "FanOutFanIn", {}, R"(["a","b","c","d","e"])", {}, 0}, 0);
+  }
+  driver.run_until_idle();
+  for (int i = 0; i < 6; ++i) {
+    auto info = store.get_instance_info("f" + std::to_string(i));
+    REQUIRE(info.has_value());
+    CHECK(info->state == RuntimeState::Completed);
+  }
+  RuntimeMetricsSnapshot snapshot = metrics.snapshot();
+  CHECK(snapshot.activities["Hello"].completed == 30);
+  // 30 activities in batches of up to 5; 6 starts plus completions in batches of up to 4.
+  CHECK(snapshot.provider_ms["ack_work_items"].count <= 12);
+  CHECK(snapshot.provider_ms["ack_orchestration_items"].count < snapshot.turn_ms.count);
+}

@@ -95,6 +95,14 @@ class NodeProvider final : public Provider {
   void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) override;
   void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
                          bool ignore_attempt) override;
+  // Batches go to the store's own batch calls (one transaction on SQLite), with
+  // the same faults as single calls: crashes around them, pauses, duplicates,
+  // and a crash inside the batch's commit.
+  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms,
+                                                           std::size_t max_items) override;
+  std::vector<AckOutcome> ack_orchestration_items(const std::vector<OrchestrationAckRequest>& requests) override;
+  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) override;
+  std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests) override;
 
  private:
   void before(const char* operation);
@@ -345,6 +353,10 @@ void World::start_node(Node& node) {
   runtime.worker_lock_timeout_ms = kWorkerLockMs;
   // Crashes raise attempt counts legitimately; poison handling has its own tests.
   runtime.max_attempts = 1'000'000;
+  // Each start of a node draws its batch sizes, so runs mix single and batched
+  // fetches and acks (workers too, which production leaves at 1 by default).
+  runtime.orchestration_batch_size = 1 + scheduler_.below(4);
+  runtime.worker_batch_size = 1 + scheduler_.below(3);
   Provider& shared = wrapped_ ? *wrapped_ : *store_;
   node.provider = std::make_unique<NodeProvider>(*this, node, shared);
   node.orchestrations = std::make_unique<OrchestrationDispatcher>(*node.provider, registry_, clock_, runtime);
@@ -779,6 +791,100 @@ void NodeProvider::ack_work_item(const std::string& lock_token, const std::optio
     inner_.enqueue_orchestrator_item(*completion, 0);
   }
   after("ack_work_item");
+}
+
+std::vector<OrchestrationItem> NodeProvider::fetch_orchestration_items(std::int64_t lock_timeout_ms,
+                                                                       std::size_t max_items) {
+  before("fetch_orchestration_items");
+  std::vector<OrchestrationItem> items = inner_.fetch_orchestration_items(lock_timeout_ms, max_items);
+  for (const OrchestrationItem& item : items) instance_of_token_[item.lock_token] = item.instance;
+  after("fetch_orchestration_items");
+  return items;
+}
+
+std::vector<AckOutcome> NodeProvider::ack_orchestration_items(
+    const std::vector<OrchestrationAckRequest>& requests) {
+  before("ack_orchestration_items");
+  std::vector<std::string> instances;
+  for (const OrchestrationAckRequest& request : requests) {
+    instances.push_back(instance_of_token_[request.lock_token]);
+    instance_of_token_.erase(request.lock_token);
+  }
+  if (world_.draw(FaultKind::NodePause)) {
+    world_.record_fault(FaultKind::NodePause, node_.index, "before a batch of " + std::to_string(requests.size()) + " acks");
+    world_.interleave(&node_, kOrchestrationLockMs);
+  }
+  std::vector<OrchestrationAckRequest> sent = requests;
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    if (!sent[i].ack.worker_items.empty() && world_.draw(FaultKind::Duplicate)) {
+      world_.record_fault(FaultKind::Duplicate, node_.index, "activity of " + instances[i]);
+      sent[i].ack.worker_items.push_back(sent[i].ack.worker_items.front());
+    }
+  }
+  if (world_.draw(FaultKind::CommitCrash)) {
+    world_.record_fault(FaultKind::CommitCrash, node_.index, "a batch of " + std::to_string(sent.size()) + " acks");
+    std::vector<std::size_t> before_sizes;
+    for (const std::string& instance : instances) before_sizes.push_back(world_.read_soundly(instance).size());
+    world_.arm_commit_failure(true);
+    std::vector<AckOutcome> outcomes = inner_.ack_orchestration_items(sent);
+    world_.arm_commit_failure(false);
+    const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
+                                       [](const AckOutcome& outcome) { return !outcome.has_value(); });
+    for (std::size_t i = 0; i < instances.size() && !committed; ++i) {
+      const std::size_t after_size = world_.read_soundly(instances[i]).size();
+      if (after_size != before_sizes[i]) {
+        world_.violation("atomic-ack", instances[i],
+                         "a failed batch commit changed the history from " + std::to_string(before_sizes[i]) +
+                             " to " + std::to_string(after_size) + " events");
+      }
+    }
+    throw NodeCrash{"inside the commit of a batch of orchestration acks"};
+  }
+  std::vector<AckOutcome> outcomes = inner_.ack_orchestration_items(sent);
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (!outcomes[i]) world_.check_latest(world_.store(), instances[i]);
+  }
+  after("ack_orchestration_items");
+  return outcomes;
+}
+
+std::vector<WorkerItem> NodeProvider::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+  before("fetch_work_items");
+  std::vector<WorkerItem> items = inner_.fetch_work_items(lock_timeout_ms, max_items);
+  after("fetch_work_items");
+  return items;
+}
+
+std::vector<AckOutcome> NodeProvider::ack_work_items(const std::vector<WorkAckRequest>& requests) {
+  before("ack_work_items");
+  if (world_.draw(FaultKind::NodePause)) {
+    world_.record_fault(FaultKind::NodePause, node_.index, "before a batch of " + std::to_string(requests.size()) + " worker acks");
+    world_.interleave(&node_, kWorkerLockMs);
+  }
+  if (world_.draw(FaultKind::CommitCrash)) {
+    world_.record_fault(FaultKind::CommitCrash, node_.index, "a batch of " + std::to_string(requests.size()) + " worker acks");
+    const QueueDepths before_depths = world_.depths_soundly();
+    world_.arm_commit_failure(true);
+    std::vector<AckOutcome> outcomes = inner_.ack_work_items(requests);
+    world_.arm_commit_failure(false);
+    const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
+                                       [](const AckOutcome& outcome) { return !outcome.has_value(); });
+    const QueueDepths after_depths = world_.depths_soundly();
+    if (!committed && (after_depths.orchestrator_visible != before_depths.orchestrator_visible ||
+                       after_depths.worker_locked != before_depths.worker_locked)) {
+      world_.violation("atomic-ack", "", "a failed batch of worker acks changed the queues");
+    }
+    throw NodeCrash{"inside the commit of a batch of worker acks"};
+  }
+  std::vector<AckOutcome> outcomes = inner_.ack_work_items(requests);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (!outcomes[i] && requests[i].completion && world_.draw(FaultKind::Duplicate)) {
+      world_.record_fault(FaultKind::Duplicate, node_.index, "completion for " + target_instance(*requests[i].completion));
+      inner_.enqueue_orchestrator_item(*requests[i].completion, 0);
+    }
+  }
+  after("ack_work_items");
+  return outcomes;
 }
 
 void NodeProvider::renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) {
