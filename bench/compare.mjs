@@ -46,8 +46,9 @@ const ratio = (nativeRate, wasmRate) => nativeRate / wasmRate;  // wasm time ÷ 
 rows.push(['raw commits, WAL NORMAL', ratio(native.commit_rate.NORMAL, wasm.commit_rate.NORMAL)]);
 rows.push(['raw commits, WAL FULL', ratio(native.commit_rate.FULL, wasm.commit_rate.FULL)]);
 for (const w of wasm.throughput) {
-  const n = native.throughput.find((row) => row.sample === w.sample && row.sync === w.sync && row.concurrency === w.concurrency);
-  if (n) rows.push([`${w.sample} ${w.sync} ${w.concurrency}`, ratio(n.orchestrations_per_s, w.orchestrations_per_s)]);
+  const n = native.throughput.find((row) => row.sample === w.sample && row.sync === w.sync &&
+    row.concurrency === w.concurrency && row.batches === w.batches);
+  if (n) rows.push([`${w.sample} ${w.sync} ${w.concurrency} batches ${w.batches}`, ratio(n.orchestrations_per_s, w.orchestrations_per_s)]);
 }
 for (const w of wasm.replay) {
   const n = native.replay.find((row) => row.events === w.events);

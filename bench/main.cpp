@@ -126,7 +126,8 @@ struct Throughput {
 // `instances` starts of `sample`, then the threaded driver (the step driver in
 // wasm) until all are finished, on any store.
 Throughput run_throughput(Provider& store, ManagementProvider& management, Clock& clock,
-                          const std::string& sample, int instances, std::size_t concurrency) {
+                          const std::string& sample, int instances, std::size_t concurrency,
+                          std::size_t worker_batch = 1) {
   Registry registry;
   samples::register_all(registry);
   RuntimeClient client(store, management);
@@ -141,12 +142,14 @@ Throughput run_throughput(Provider& store, ManagementProvider& management, Clock
 #ifdef __EMSCRIPTEN__
   (void)concurrency;
   RuntimeOptions runtime;
+  runtime.worker_batch_size = worker_batch;
   StepDriver driver(store, registry, clock, runtime);
   driver.run_until_idle(100'000'000);
 #else
   RuntimeOptions runtime;
   runtime.orchestration_concurrency = concurrency;
   runtime.worker_concurrency = concurrency;
+  runtime.worker_batch_size = worker_batch;
   runtime.poll_interval_ms = 1;
   ThreadedDriver driver(store, registry, clock, runtime);
   driver.start();
@@ -163,14 +166,15 @@ Throughput run_throughput(Provider& store, ManagementProvider& management, Clock
 }
 
 Throughput run_throughput(const std::string& path, SqliteOptions::Synchronous sync,
-                          const std::string& sample, int instances, std::size_t concurrency) {
+                          const std::string& sample, int instances, std::size_t concurrency,
+                          std::size_t worker_batch) {
   remove_db(path);
   SystemClock clock;
   RandomIdSource ids;
   SqliteOptions options;
   options.synchronous = sync;
   SqliteProvider store(path, clock, ids, options);
-  return run_throughput(store, store, clock, sample, instances, concurrency);
+  return run_throughput(store, store, clock, sample, instances, concurrency, worker_batch);
 }
 
 #ifdef DUROXIDE_HAVE_POSTGRES
@@ -479,10 +483,11 @@ std::string markdown(const Json& report) {
   md += "| raw SQLite commits/s | WAL NORMAL | WAL FULL |\n|---|---|---|\n| | " +
         fixed(report["commit_rate"]["NORMAL"].get<double>(), 0) + " | " +
         fixed(report["commit_rate"]["FULL"].get<double>(), 0) + " |\n\n";
-  md += "| workload | sync | concurrency | orchestrations/s | activities/s | ÷ (commit rate ÷ 4) |\n|---|---|---|---|---|---|\n";
+  md += "| workload | sync | concurrency | batches (orchestration/worker) | orchestrations/s | activities/s | ÷ (commit rate ÷ 4) |\n"
+        "|---|---|---|---|---|---|---|\n";
   for (const auto& row : report["throughput"]) {
     md += "| " + row["sample"].get<std::string>() + " | " + row["sync"].get<std::string>() + " | " +
-          row["concurrency"].get<std::string>() + " | " + fixed(row["orchestrations_per_s"].get<double>()) + " | " +
+          row["concurrency"].get<std::string>() + " | " + row["batches"].get<std::string>() + " | " + fixed(row["orchestrations_per_s"].get<double>()) + " | " +
           fixed(row["activities_per_s"].get<double>()) + " | " + fixed(row["ratio_to_quarter_commit_rate"].get<double>(), 2) +
           (row["complete"].get<bool>() ? "" : " (incomplete)") + " |\n";
   }
@@ -583,15 +588,29 @@ int main(int argc, char** argv) {
 #else
     const std::vector<std::size_t> concurrencies = {1, 2};
 #endif
+    // Default batches (orchestrations 16, workers 1); FanOutFanIn also with
+    // workers acking 8 activities per transaction (short activities).
+    const RuntimeOptions defaults;
+    struct Workload {
+      const char* sample;
+      std::size_t worker_batch;
+    };
+    const Workload workloads[] = {{"HelloWorld", 1}, {"FanOutFanIn", 1}, {"FanOutFanIn", 8}};
     for (Sync sync : {Sync::Normal, Sync::Full}) {
-      for (const char* sample : {"HelloWorld", "FanOutFanIn"}) {
+      for (const Workload& workload : workloads) {
+        const char* sample = workload.sample;
         for (std::size_t concurrency : concurrencies) {
-          std::cerr << "bench: " << sample << " " << sync_pragma(sync) << " " << concurrency << "/" << concurrency << "\n";
-          const Throughput t = run_throughput(throughput_db, sync, sample, sizes.throughput_instances, concurrency);
+          const std::string batch = std::to_string(defaults.orchestration_batch_size) + "/" +
+                                    std::to_string(workload.worker_batch);
+          std::cerr << "bench: " << sample << " " << sync_pragma(sync) << " " << concurrency << "/" << concurrency
+                    << " batches " << batch << "\n";
+          const Throughput t = run_throughput(throughput_db, sync, sample, sizes.throughput_instances, concurrency,
+                                              workload.worker_batch);
           const double commit = sync == Sync::Full ? full : normal;
           report["throughput"].push_back(
               {{"sample", sample}, {"sync", sync_pragma(sync)},
                {"concurrency", std::to_string(concurrency) + "/" + std::to_string(concurrency)},
+               {"batches", batch},
                {"instances", sizes.throughput_instances}, {"seconds", t.seconds}, {"complete", t.complete},
                {"orchestrations_per_s", t.orchestrations_per_s}, {"activities_per_s", t.activities_per_s},
                {"ratio_to_quarter_commit_rate", t.orchestrations_per_s / (commit / 4)}});
