@@ -395,9 +395,12 @@ bool WorkerDispatcher::step() {
   std::vector<WorkAckRequest> requests;
   std::vector<std::string> instances;
   for (std::size_t i = 0; i < fetched.size(); ++i) {
-    if (i > 0 && cancelled[i]->load()) continue;  // removed while it waited: nothing to run or ack
+    if (cancelled[i]->load()) continue;  // its lock was lost while it waited: nothing to run or ack
     std::optional<WorkItem> completion = run_item(fetched[i], cancelled[i]);
-    if (!completion) continue;
+    if (!completion) {
+      if (leases_) leases_->end(fetched[i].lock_token);  // abandoned: its lock is no longer ours
+      continue;
+    }
     requests.push_back({fetched[i].lock_token, std::move(completion)});
     instances.push_back(fetched[i].item.instance);
   }
