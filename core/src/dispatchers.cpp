@@ -153,6 +153,25 @@ void count_turn(RuntimeMetrics* metrics, const OrchestrationAck& ack) {
   }
 }
 
+// An ack of a batch that failed. A lost lock (the item was cancelled, or expired
+// and taken by another node) is only counted; any other error releases the item
+// so that it is fetched again at once.
+template <typename Abandon>
+void report_failed_ack(const DispatcherContext& context, const std::string& instance,
+                       const ProviderError& error, Abandon&& abandon) {
+  if (error.kind() == ProviderErrorKind::InvalidLock) {
+    if (context.options.metrics) context.options.metrics->lock_lost();
+    context.notify(RuntimeEvent::Kind::LockLost, instance, error.what());
+    return;
+  }
+  context.notify(RuntimeEvent::Kind::ProviderError, instance, error.what());
+  try {
+    abandon();
+  } catch (const ProviderError&) {
+    // The lock expires on its own; the item is then fetched again.
+  }
+}
+
 }  // namespace
 
 std::int64_t unregistered_backoff(const RuntimeOptions& options, std::uint32_t attempt) {
@@ -209,18 +228,8 @@ bool OrchestrationDispatcher::step() {
       count_turn(metrics, requests[i].ack);
       continue;
     }
-    const ProviderError& error = *outcomes[i];
-    if (error.kind() == ProviderErrorKind::InvalidLock) {
-      if (metrics) metrics->lock_lost();
-      context_.notify(RuntimeEvent::Kind::LockLost, instances[i], error.what());
-    } else {
-      context_.notify(RuntimeEvent::Kind::ProviderError, instances[i], error.what());
-      try {
-        provider.abandon_orchestration_item(requests[i].lock_token, 0, false);
-      } catch (const ProviderError&) {
-        // The lock expires on its own; the item is then fetched again.
-      }
-    }
+    report_failed_ack(context_, instances[i], *outcomes[i],
+                      [&] { provider.abandon_orchestration_item(requests[i].lock_token, 0, false); });
   }
   return true;
 }
@@ -414,19 +423,8 @@ bool WorkerDispatcher::step() {
   }
   for (std::size_t i = 0; i < requests.size(); ++i) {
     if (!outcomes[i]) continue;
-    const ProviderError& error = *outcomes[i];
-    if (error.kind() == ProviderErrorKind::InvalidLock) {
-      if (metrics) metrics->lock_lost();
-      // Cancelled (removed by its orchestration) or expired and taken by another worker.
-      context_.notify(RuntimeEvent::Kind::LockLost, instances[i], error.what());
-    } else {
-      context_.notify(RuntimeEvent::Kind::ProviderError, instances[i], error.what());
-      try {
-        provider.abandon_work_item(requests[i].lock_token, 0, false);
-      } catch (const ProviderError&) {
-        // The lock expires on its own; the item is then fetched again.
-      }
-    }
+    report_failed_ack(context_, instances[i], *outcomes[i],
+                      [&] { provider.abandon_work_item(requests[i].lock_token, 0, false); });
   }
   return true;
 }
