@@ -241,3 +241,45 @@ TEST_CASE("sqlite: a corrupted worker row ends a batch and is reported by the ne
   REQUIRE(rest.size() == 1);
   CHECK(rest[0].item.id == 4);
 }
+
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+
+// The wasm build's file I/O goes through node (NODERAWFS), where Emscripten 3.1.6
+// makes fsync a no-op; wasm/node-fsync.js routes it to node's fsyncSync. Counted by
+// wrapping node's fs.fsyncSync: FULL must reach it on every commit, OFF never.
+TEST_CASE("sqlite (wasm under node): synchronous FULL flushes to the host disk, OFF does not",
+          "[provider][sqlite]") {
+  EM_ASM({
+    const fs = require('fs');
+    if (!globalThis.duroxideFsyncCalls) {
+      globalThis.duroxideFsyncCalls = {count : 0};
+      const real = fs.fsyncSync;
+      fs.fsyncSync = function() {
+        globalThis.duroxideFsyncCalls.count += 1;
+        return real.apply(this, arguments);
+      };
+    }
+  });
+  auto fsync_calls = [] { return EM_ASM_INT({ return globalThis.duroxideFsyncCalls.count; }); };
+  auto f = make_provider("sqlite-file");
+  f->sqlite.reset();
+
+  SqliteOptions full;
+  full.synchronous = SqliteOptions::Synchronous::Full;
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids, full);
+  int before = fsync_calls();
+  create_instance(*f, "flushed");
+  CHECK(fsync_calls() > before);
+
+  f->sqlite.reset();
+  SqliteOptions off;
+  off.synchronous = SqliteOptions::Synchronous::Off;
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids, off);
+  before = fsync_calls();
+  create_instance(*f, "not-flushed");
+  CHECK(fsync_calls() == before);
+  CHECK(f->sqlite->get_instance_info("flushed").has_value());
+  CHECK(f->sqlite->get_instance_info("not-flushed").has_value());
+}
+#endif
