@@ -123,3 +123,44 @@ TEST_CASE("batched dispatchers finish every instance with fewer provider calls",
   CHECK(snapshot.provider_ms["ack_work_items"].count <= 12);
   CHECK(snapshot.provider_ms["ack_orchestration_items"].count < snapshot.turn_ms.count);
 }
+
+TEST_CASE("run_until_idle lets an instance's completions gather into one orchestration turn",
+          "[metrics][batch][runtime]") {
+  ManualClock clock;
+  SequentialIdSource ids;
+  Registry registry;
+  samples::register_all(registry);
+  SqliteProvider store(":memory:", clock, ids);
+  RuntimeMetrics metrics(clock);
+  RuntimeOptions options;
+  options.metrics = &metrics;
+  options.worker_batch_size = 1;  // one activity per worker step
+  StepDriver driver(store, registry, clock, options);
+  auto start = [&](int first, int count) {
+    for (int i = first; i < first + count; ++i) {
+      store.enqueue_orchestrator_item(
+          work::StartOrchestration{"f" + std::to_string(i), "FanOutFanIn", {}, R"(["a","b","c","d","e"])", {}, 0}, 0);
+    }
+  };
+  start(0, 3);
+  // One orchestration step (3 starts), 15 worker steps (up to 16 per round), one
+  // orchestration step taking each instance's 5 completions in one turn. Taking
+  // turns one step each would run a turn per completion: 3 + 15 turns.
+  CHECK(driver.run_until_idle() == 1 + 15 + 1);
+  for (int i = 0; i < 3; ++i) {
+    auto info = store.get_instance_info("f" + std::to_string(i));
+    REQUIRE(info.has_value());
+    CHECK(info->state == RuntimeState::Completed);
+  }
+  RuntimeMetricsSnapshot snapshot = metrics.snapshot();
+  CHECK(snapshot.activities["Hello"].completed == 15);
+  CHECK(snapshot.turn_ms.count == 6);
+  CHECK(driver.run_until_idle() == 0);
+
+  // max_steps bounds the dispatcher steps, whichever dispatcher takes them.
+  start(3, 3);
+  CHECK(driver.run_until_idle(4) == 4);  // the 3 starts in one step, then 3 activities
+  snapshot = metrics.snapshot();
+  CHECK(snapshot.turn_ms.count == 9);
+  CHECK(snapshot.activities["Hello"].completed == 18);
+}

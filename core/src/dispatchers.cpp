@@ -491,7 +491,8 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
 StepDriver::StepDriver(Provider& provider, const Registry& registry, Clock& clock,
                        RuntimeOptions options, RuntimeObserver observer)
     : orchestrations_(provider, registry, clock, options, observer),
-      workers_(provider, registry, clock, options, observer) {}
+      workers_(provider, registry, clock, options, observer),
+      worker_steps_per_round_(std::max<std::size_t>(options.orchestration_batch_size, 1)) {}
 
 bool StepDriver::step() {
   // Alternate which dispatcher goes first so neither starves the other.
@@ -502,7 +503,12 @@ bool StepDriver::step() {
 
 std::size_t StepDriver::run_until_idle(std::size_t max_steps) {
   std::size_t steps = 0;
-  while (steps < max_steps && step()) ++steps;
+  while (steps < max_steps) {
+    const std::size_t round_start = steps;
+    if (orchestrations_.step()) ++steps;
+    for (std::size_t i = 0; i < worker_steps_per_round_ && steps < max_steps && workers_.step(); ++i) ++steps;
+    if (steps == round_start) break;  // both idle
+  }
   return steps;
 }
 

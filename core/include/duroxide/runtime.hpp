@@ -117,19 +117,27 @@ class WorkerDispatcher {
   ActivityLeases* leases_;
 };
 
-// Single-threaded driver: alternates the dispatchers until nothing is left to do.
+// Single-threaded driver (wasm, simulation, tests): runs the dispatchers in turn on
+// the caller's thread until nothing is left to do.
 class StepDriver {
  public:
   StepDriver(Provider& provider, const Registry& registry, Clock& clock, RuntimeOptions options = {},
              RuntimeObserver observer = {});
-  // One unit of work (orchestration first, then worker); false when both are idle.
+  // One dispatcher step (one fetched batch), the two dispatchers taking turns to go
+  // first; false when both are idle.
   bool step();
-  // Steps until idle or `max_steps`; returns the number of steps that did work.
+  // Dispatcher steps until both are idle or `max_steps` steps did work; returns
+  // that number. Works in rounds: one orchestration step, then up to
+  // `orchestration_batch_size` worker steps while the worker queue has items, so the
+  // next orchestration batch takes an instance's several completions in one turn
+  // (as the threaded driver does when its workers run ahead) instead of one turn,
+  // one replay and one commit per completion.
   std::size_t run_until_idle(std::size_t max_steps = 1'000'000);
 
  private:
   OrchestrationDispatcher orchestrations_;
   WorkerDispatcher workers_;
+  std::size_t worker_steps_per_round_;
   bool orchestration_turn_ = true;
 };
 
