@@ -94,6 +94,10 @@ ReplayState::ReplayState(const Registry& registry, const TurnInput& input)
   previous_scheduler_ = t_current_scheduler;
   t_current_scheduler = this;
   next_event_id_ = old_.size() + 1;
+  // About one operation per scheduled event and one per completion: room for the
+  // replayed ones up front instead of rehashing through a long history.
+  ops_by_id_.reserve(old_.size() / 2 + 8);
+  all_ops_.reserve(old_.size() / 2 + 8);
 }
 
 ReplayState::~ReplayState() {
@@ -415,11 +419,14 @@ void ReplayState::deliver_cancel(const std::string& reason) {
   if (cancel_requested_ || stopped()) return;
   cancel_requested_ = true;
   ready_.clear();
+  // In id order: the cancellations become commands, and replay must issue them alike.
+  std::vector<std::pair<EventId, OpState*>> outstanding;
   for (auto& [id, op] : ops_by_id_) {
-    if (op->kind == OpKind::Activity || op->kind == OpKind::SubOrchestration) {
-      cancel(*op, reason);
-    }
+    if (op->kind == OpKind::Activity || op->kind == OpKind::SubOrchestration) outstanding.emplace_back(id, op.get());
   }
+  std::sort(outstanding.begin(), outstanding.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [id, op] : outstanding) cancel(*op, reason);
   issue_terminal(events::OrchestrationFailed{ErrorDetails::cancelled(reason)});
 }
 

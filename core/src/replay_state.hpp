@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "duroxide/orchestration_context.hpp"
@@ -137,7 +138,9 @@ class ReplayState final : public Scheduler {
   events::OrchestrationStarted started_;
   Task<std::string> root_;
   std::deque<std::coroutine_handle<>> ready_;
-  std::map<EventId, std::shared_ptr<OpState>> ops_by_id_;
+  // Looked up by every completion; hashed because a 100k-event replay looks up tens
+  // of thousands of ids. Anything that walks the ops in id order sorts them first.
+  std::unordered_map<EventId, std::shared_ptr<OpState>> ops_by_id_;
   std::vector<std::shared_ptr<OpState>> all_ops_;
   std::map<std::string, ExternalChannel> externals_;
   std::map<std::string, QueueChannel> queues_;
