@@ -12,8 +12,11 @@
 // --smoke (CI, about 10 s): small sizes, short windows. Default: a medium run
 // (about 2 minutes). --full: the sizes (1M instances, 100k-event
 // histories, a 10-minute soak). Built natively and for wasm (run under node with
-// NODERAWFS, so both use real files); the wasm build has no threads and runs the
-// throughput workloads with the single-threaded step driver.
+// NODERAWFS, so both use real files). The throughput workloads run on the
+// single-threaded step driver in both builds (wasm has no threads), and natively
+// also on the threaded driver at 1/1 and 2/2. Run the wasm build with
+// `node --no-liftoff --no-wasm-lazy-compilation` (bench/smoke.sh does), or V8
+// times its baseline code for the first seconds.
 #include <sqlite3.h>
 
 #include <algorithm>
