@@ -95,29 +95,55 @@ TEST_CASE("histograms bucket by upper bound", "[metrics]") {
   CHECK(h.sum_ms == 120009);
 }
 
-TEST_CASE("batched dispatchers finish every instance with fewer provider calls", "[metrics][batch]") {
+namespace {
+
+// A step driver over an in-memory store with the catalog registered and metrics on.
+struct MeteredStepHost {
   ManualClock clock;
   SequentialIdSource ids;
   Registry registry;
-  samples::register_all(registry);
-  SqliteProvider store(":memory:", clock, ids);
-  RuntimeMetrics metrics(clock);
-  RuntimeOptions options;
-  options.metrics = &metrics;
-  options.orchestration_batch_size = 4;
-  options.worker_batch_size = 5;
-  StepDriver driver(store, registry, clock, options);
-  for (int i = 0; i < 6; ++i) {
-    store.enqueue_orchestrator_item(
-        work::StartOrchestration{"f" + std::to_string(i), "FanOutFanIn", {}, R"(["a","b","c","d","e"])", {}, 0}, 0);
+  SqliteProvider store{":memory:", clock, ids};
+  RuntimeMetrics metrics{clock};
+  StepDriver driver;
+
+  MeteredStepHost(std::size_t orchestration_batch, std::size_t worker_batch)
+      : driver(store, with_catalog(registry), clock, options(orchestration_batch, worker_batch)) {}
+
+  static const Registry& with_catalog(Registry& registry) {
+    samples::register_all(registry);
+    return registry;
   }
-  driver.run_until_idle();
-  for (int i = 0; i < 6; ++i) {
-    auto info = store.get_instance_info("f" + std::to_string(i));
-    REQUIRE(info.has_value());
-    CHECK(info->state == RuntimeState::Completed);
+
+  RuntimeOptions options(std::size_t orchestration_batch, std::size_t worker_batch) {
+    RuntimeOptions options;
+    options.metrics = &metrics;
+    options.orchestration_batch_size = orchestration_batch;
+    options.worker_batch_size = worker_batch;
+    return options;
   }
-  RuntimeMetricsSnapshot snapshot = metrics.snapshot();
+  void start_fan_outs(int first, int count) {
+    for (int i = first; i < first + count; ++i) {
+      store.enqueue_orchestrator_item(
+          work::StartOrchestration{"f" + std::to_string(i), "FanOutFanIn", {}, R"(["a","b","c","d","e"])", {}, 0}, 0);
+    }
+  }
+  void require_completed(int first, int count) {
+    for (int i = first; i < first + count; ++i) {
+      auto info = store.get_instance_info("f" + std::to_string(i));
+      REQUIRE(info.has_value());
+      CHECK(info->state == RuntimeState::Completed);
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("batched dispatchers finish every instance with fewer provider calls", "[metrics][batch]") {
+  MeteredStepHost host(4, 5);
+  host.start_fan_outs(0, 6);
+  host.driver.run_until_idle();
+  host.require_completed(0, 6);
+  RuntimeMetricsSnapshot snapshot = host.metrics.snapshot();
   CHECK(snapshot.activities["Hello"].completed == 30);
   // 30 activities in batches of up to 5; 6 starts plus completions in batches of up to 4.
   CHECK(snapshot.provider_ms["ack_work_items"].count <= 12);
@@ -126,41 +152,22 @@ TEST_CASE("batched dispatchers finish every instance with fewer provider calls",
 
 TEST_CASE("run_until_idle lets an instance's completions gather into one orchestration turn",
           "[metrics][batch][runtime]") {
-  ManualClock clock;
-  SequentialIdSource ids;
-  Registry registry;
-  samples::register_all(registry);
-  SqliteProvider store(":memory:", clock, ids);
-  RuntimeMetrics metrics(clock);
-  RuntimeOptions options;
-  options.metrics = &metrics;
-  options.worker_batch_size = 1;  // one activity per worker step
-  StepDriver driver(store, registry, clock, options);
-  auto start = [&](int first, int count) {
-    for (int i = first; i < first + count; ++i) {
-      store.enqueue_orchestrator_item(
-          work::StartOrchestration{"f" + std::to_string(i), "FanOutFanIn", {}, R"(["a","b","c","d","e"])", {}, 0}, 0);
-    }
-  };
-  start(0, 3);
+  MeteredStepHost host(16, 1);  // one activity per worker step
+  host.start_fan_outs(0, 3);
   // One orchestration step (3 starts), 15 worker steps (up to 16 per round), one
   // orchestration step taking each instance's 5 completions in one turn. Taking
   // turns one step each would run a turn per completion: 3 + 15 turns.
-  CHECK(driver.run_until_idle() == 1 + 15 + 1);
-  for (int i = 0; i < 3; ++i) {
-    auto info = store.get_instance_info("f" + std::to_string(i));
-    REQUIRE(info.has_value());
-    CHECK(info->state == RuntimeState::Completed);
-  }
-  RuntimeMetricsSnapshot snapshot = metrics.snapshot();
+  CHECK(host.driver.run_until_idle() == 1 + 15 + 1);
+  host.require_completed(0, 3);
+  RuntimeMetricsSnapshot snapshot = host.metrics.snapshot();
   CHECK(snapshot.activities["Hello"].completed == 15);
   CHECK(snapshot.turn_ms.count == 6);
-  CHECK(driver.run_until_idle() == 0);
+  CHECK(host.driver.run_until_idle() == 0);
 
   // max_steps bounds the dispatcher steps, whichever dispatcher takes them.
-  start(3, 3);
-  CHECK(driver.run_until_idle(4) == 4);  // the 3 starts in one step, then 3 activities
-  snapshot = metrics.snapshot();
+  host.start_fan_outs(3, 3);
+  CHECK(host.driver.run_until_idle(4) == 4);  // the 3 starts in one step, then 3 activities
+  snapshot = host.metrics.snapshot();
   CHECK(snapshot.turn_ms.count == 9);
   CHECK(snapshot.activities["Hello"].completed == 18);
 }

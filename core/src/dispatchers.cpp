@@ -140,6 +140,17 @@ auto timed_call(RuntimeMetrics* metrics, Clock& clock, const char* operation, F&
   }
 }
 
+// A batch ack, timed; a call that throws fails each of its `count` acks alike.
+template <typename F>
+std::vector<AckOutcome> ack_batch(RuntimeMetrics* metrics, Clock& clock, const char* operation,
+                                  std::size_t count, F&& call) {
+  try {
+    return timed_call(metrics, clock, operation, call);
+  } catch (const ProviderError& error) {
+    return std::vector<AckOutcome>(count, error);
+  }
+}
+
 // Counts the starts and ends an acked turn recorded.
 void count_turn(RuntimeMetrics* metrics, const OrchestrationAck& ack) {
   if (!metrics) return;
@@ -216,13 +227,9 @@ bool OrchestrationDispatcher::step() {
     instances.push_back(item.instance);
   }
   if (requests.empty()) return true;
-  std::vector<AckOutcome> outcomes;
-  try {
-    outcomes = timed_call(metrics, context_.clock, "ack_orchestration_items",
-                          [&] { return provider.ack_orchestration_items(requests); });
-  } catch (const ProviderError& error) {
-    outcomes.assign(requests.size(), error);
-  }
+  const std::vector<AckOutcome> outcomes =
+      ack_batch(metrics, context_.clock, "ack_orchestration_items", requests.size(),
+                [&] { return provider.ack_orchestration_items(requests); });
   for (std::size_t i = 0; i < requests.size(); ++i) {
     if (!outcomes[i]) {
       count_turn(metrics, requests[i].ack);
@@ -414,13 +421,9 @@ bool WorkerDispatcher::step() {
     instances.push_back(fetched[i].item.instance);
   }
   if (requests.empty()) return true;
-  std::vector<AckOutcome> outcomes;
-  try {
-    outcomes = timed_call(metrics, context_.clock, "ack_work_items",
-                          [&] { return provider.ack_work_items(requests); });
-  } catch (const ProviderError& error) {
-    outcomes.assign(requests.size(), error);
-  }
+  const std::vector<AckOutcome> outcomes =
+      ack_batch(metrics, context_.clock, "ack_work_items", requests.size(),
+                [&] { return provider.ack_work_items(requests); });
   for (std::size_t i = 0; i < requests.size(); ++i) {
     if (!outcomes[i]) continue;
     report_failed_ack(context_, instances[i], *outcomes[i],
