@@ -192,6 +192,33 @@ TEST_CASE("cancellation cancels outstanding work and fails with the reason", "[r
   CHECK(again.dropped.size() == 1);
 }
 
+TEST_CASE("cancellation cancels many outstanding activities in the order they were scheduled",
+          "[replay][cancel]") {
+  // The engine keeps its operations in a hash map; the cancel requests are commands,
+  // so replay must issue them in one fixed order: schedule order.
+  Registry registry = base_registry();
+  registry.register_orchestration("Wide", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    std::vector<DurableFuture> work;
+    for (int i = 0; i < 40; ++i) work.push_back(ctx.schedule_activity("Hello", std::to_string(i)));
+    co_await ctx.join(std::move(work));
+    co_return "finished";
+  });
+  History history = appended({}, turn(registry, {}, {start("Wide", "", "w")}, kT0, "w"));
+  TurnResult result = turn(registry, history, {work::CancelInstance{"w", "stop"}}, kT0 + 10, "w");
+  REQUIRE(result.outcome.kind == TurnOutcomeKind::Failed);
+  REQUIRE(result.cancelled_activities.size() == 40);
+  std::vector<EventId> sources;
+  for (const Event& event : result.new_events) {
+    if (event.is<events::ActivityCancelRequested>()) sources.push_back(event.source_event_id);
+  }
+  REQUIRE(sources.size() == 40);
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    CHECK(sources[i] == static_cast<EventId>(i + 2));  // the activities are events 2..41
+    CHECK(result.cancelled_activities[i].activity_id == sources[i]);
+  }
+  CHECK(replay_history(registry, "w", 1, appended(history, result)).deterministic);
+}
+
 TEST_CASE("a sub-orchestration reports cancellation to its parent", "[replay][cancel]") {
   Registry registry = base_registry();
   registry.register_orchestration("Waits", [](OrchestrationContext& ctx,
