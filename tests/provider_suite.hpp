@@ -40,6 +40,7 @@ struct ProviderUnderTest {
 #ifdef DUROXIDE_HAVE_POSTGRES
   std::unique_ptr<PostgresProvider> postgres;  // in its own schema, dropped afterwards
 #endif
+  std::string schema;  // the PostgreSQL schema of the postgres kind
 
   Provider& provider() {
 #ifdef DUROXIDE_HAVE_POSTGRES
@@ -99,6 +100,7 @@ inline std::unique_ptr<ProviderUnderTest> make_provider(const std::string& kind,
   } else if (kind == "postgres") {
     PostgresOptions options;
     options.schema = unique_schema("suite");
+    made->schema = options.schema;
     options.minute_retention_ms = store.minute_retention_ms;
     made->postgres = std::make_unique<PostgresProvider>(postgres_conninfo(), made->clock, made->ids, options);
     made->postgres->drop_schema();  // a leftover of a crashed run

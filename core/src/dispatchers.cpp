@@ -119,6 +119,44 @@ std::vector<ActivityOutcome> activity_outcomes(const History& history, const His
   return out;
 }
 
+// Takes out of the batch every start of this instance by a parent other than
+// its own (an explicit sub-orchestration id naming an instance that exists, or
+// that another start in the batch creates) and answers each such parent with a
+// SubOrchestrationFailed at once, so that it does not wait for a child that
+// will never be its own. The instance's own start delivered again (same parent
+// instance and parent event id) stays, to be dropped as a duplicate.
+template <typename Notify>
+std::vector<OrchestratorItem> reject_foreign_starts(OrchestrationItem& item, Notify&& notify) {
+  std::string owner = item.parent_instance;  // an existing instance: its row's parent
+  EventId owner_id = item.parent_id;
+  if (item.execution_id == 0) {
+    auto first = std::find_if(item.messages.begin(), item.messages.end(), [](const WorkItem& m) {
+      return std::holds_alternative<work::StartOrchestration>(m) ||
+             std::holds_alternative<work::ContinueAsNew>(m);
+    });
+    if (first == item.messages.end()) return {};
+    if (const auto* start = std::get_if<work::StartOrchestration>(&*first)) {
+      owner = start->parent_instance;
+      owner_id = start->parent_id;
+    }
+  }
+  std::vector<OrchestratorItem> replies;
+  auto foreign = [&](const WorkItem& message) {
+    const auto* start = std::get_if<work::StartOrchestration>(&message);
+    if (!start || start->parent_instance.empty()) return false;
+    if (start->parent_instance == owner && start->parent_id == owner_id) return false;
+    const std::string problem = "instance " + item.instance + " already exists";
+    notify(RuntimeEvent::Kind::Dropped, item.instance,
+           "StartOrchestration from " + start->parent_instance + ": " + problem);
+    replies.push_back({work::SubOrchestrationFailed{start->parent_instance, start->parent_id, item.instance,
+                                                    ErrorDetails::orchestration_failed(problem)},
+                       0});
+    return true;
+  };
+  item.messages.erase(std::remove_if(item.messages.begin(), item.messages.end(), foreign), item.messages.end());
+  return replies;
+}
+
 // Runs one provider call, timing it into the metrics (if any); rethrows.
 template <typename F>
 auto timed_call(RuntimeMetrics* metrics, Clock& clock, const char* operation, F&& call)
@@ -264,7 +302,11 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
 
   OrchestrationAck ack;
   ack.execution_id = execution;
-  const bool finished = !history.empty() && is_terminal_kind(history.back().kind());
+  const bool same_execution = execution == item.execution_id;
+  // A corrupted history may not show its end; the instances row does.
+  const bool finished = (!history.empty() && is_terminal_kind(history.back().kind())) ||
+                        (item.corruption && item.finished && same_execution);
+  std::vector<OrchestratorItem> replies = reject_foreign_starts(item, notify);
   auto fail_instance = [&](ErrorDetails details, bool can_append) {
     notify(RuntimeEvent::Kind::Poison, item.instance, details.display_message());
     if (metrics) metrics->poisoned();
@@ -273,7 +315,7 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
     ack.metadata.continued_as_new = false;
     ack.metadata.output.clear();
     ack.metadata.error = details;
-    if (can_append && history.empty()) {
+    if (can_append && history.empty() && (item.execution_id == 0 || !same_execution)) {
       // A start that never ran: record the instance, so it fails visibly instead of vanishing.
       if (std::optional<Target> target = target_of(history, item.messages)) {
         auto start = std::find_if(item.messages.begin(), item.messages.end(), [](const WorkItem& m) {
@@ -296,14 +338,23 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
     }
     const auto* started =
         history.empty() ? nullptr : history.front().as<events::OrchestrationStarted>();
-    if (can_append && started && !finished) {
-      ack.history_delta.push_back(
-          Event{history.back().event_id + 1, 0, now, events::OrchestrationFailed{details}});
-      if (!started->parent_instance.empty()) {
+    // The terminal event goes after every stored event, also after rows that
+    // did not decode; the parent comes from the instances row when there is one
+    // (it outlives a corrupted start event and continue-as-new).
+    EventId last_id = history.empty() ? 0 : history.back().event_id;
+    if (same_execution) last_id = std::max(last_id, item.last_event_id);
+    const bool recorded = started || (same_execution && item.execution_id != 0);
+    if (can_append && recorded && !finished) {
+      ack.history_delta.push_back(Event{last_id + 1, 0, now, events::OrchestrationFailed{details}});
+      std::string parent = item.parent_instance;
+      EventId parent_id = item.parent_id;
+      if (parent.empty() && started) {
+        parent = started->parent_instance;
+        parent_id = started->parent_id;
+      }
+      if (!parent.empty()) {
         ack.orchestrator_items.push_back(
-            {work::SubOrchestrationFailed{started->parent_instance, started->parent_id,
-                                          item.instance, details},
-             0});
+            {work::SubOrchestrationFailed{parent, parent_id, item.instance, details}, 0});
       }
     }
   };
@@ -315,10 +366,22 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
              std::string(to_string(kind_of(message))) + ": the instance has finished");
     }
     ack.metadata = stored_metadata(history, item);
+    if (item.corruption && ack.metadata.state == RuntimeState::Running) {
+      // The row says finished but the stored end does not decode: it stays finished, as failed.
+      ack.metadata.state = RuntimeState::Failed;
+      ack.metadata.error = ErrorDetails::poison("corrupted history (" + *item.corruption + ")",
+                                                item.attempt_count, options.max_attempts);
+    }
   } else if (item.corruption) {
+    // The instance ends here, with a terminal event, and its parent is told.
     fail_instance(ErrorDetails::poison("corrupted history or message (" + *item.corruption + ")",
                                        item.attempt_count, options.max_attempts),
-                  /*can_append=*/false);
+                  /*can_append=*/true);
+    for (const auto& message : item.messages) {
+      if (std::holds_alternative<work::StartOrchestration>(message)) continue;
+      notify(RuntimeEvent::Kind::Dropped, item.instance,
+             std::string(to_string(kind_of(message))) + ": the instance failed on a corrupted row");
+    }
   } else if (item.attempt_count > options.max_attempts) {
     fail_instance(
         ErrorDetails::poison("orchestration item", item.attempt_count, options.max_attempts),
@@ -361,6 +424,7 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
     ack.cancelled_activities = std::move(result.cancelled_activities);
   }
 
+  ack.orchestrator_items.insert(ack.orchestrator_items.end(), replies.begin(), replies.end());
   return ack;
 }
 

@@ -365,7 +365,8 @@ std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_in_transact
     bool exists = false;
     {
       Statement row = db_->prepare(
-          "SELECT current_execution_id, orchestration_name, orchestration_version "
+          "SELECT current_execution_id, orchestration_name, orchestration_version, status, "
+          "  parent_instance_id, parent_id "
           "FROM instances WHERE instance_id = ?1");
       row.bind(1, instance);
       if (row.step()) {
@@ -373,6 +374,10 @@ std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_in_transact
         item.execution_id = static_cast<ExecutionId>(row.integer(0));
         item.orchestration_name = row.text(1);
         item.orchestration_version = row.text(2);
+        const std::string status = row.text(3);
+        item.finished = status == "Completed" || status == "Failed";
+        item.parent_instance = row.optional_text(4).value_or("");
+        item.parent_id = static_cast<EventId>(row.integer(5));
       }
     }
     bool has_start = std::any_of(item.messages.begin(), item.messages.end(), starts_execution);
@@ -410,7 +415,13 @@ std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_in_transact
           .run();
     }
     if (exists) item.history = read_history_locked(instance, item.execution_id, &corruption);
-    if (!corruption.empty()) item.corruption = corruption;
+    if (!corruption.empty()) {
+      item.corruption = corruption;
+      Statement last = db_->prepare(
+          "SELECT COALESCE(MAX(event_id), 0) FROM history WHERE instance_id = ?1 AND execution_id = ?2");
+      last.bind(1, instance).bind(2, static_cast<std::int64_t>(item.execution_id));
+      if (last.step()) item.last_event_id = static_cast<EventId>(last.integer(0));
+    }
     return item;
   }
   return std::nullopt;
@@ -804,9 +815,10 @@ std::optional<WorkerItem> SqliteProvider::fetch_work_in_transaction(std::int64_t
     std::int64_t id = 0;
     std::string json;
     std::int64_t attempts = 0;
+    work::ActivityFailed failed;  // what the orchestration gets if the row does not decode
     {
       Statement next = db_->prepare(
-          "SELECT id, item_json, attempt_count FROM worker_queue "
+          "SELECT id, item_json, attempt_count, instance_id, execution_id, activity_id FROM worker_queue "
           "WHERE visible_at <= ?1 AND (lock_token IS NULL OR locked_until <= ?1) "
           "ORDER BY visible_at, id LIMIT 1");
       next.bind(1, now);
@@ -814,6 +826,9 @@ std::optional<WorkerItem> SqliteProvider::fetch_work_in_transaction(std::int64_t
       id = next.integer(0);
       json = next.text(1);
       attempts = next.integer(2);
+      failed.instance = next.text(3);
+      failed.execution_id = static_cast<ExecutionId>(next.integer(4));
+      failed.id = static_cast<EventId>(next.integer(5));
     }
     std::optional<work::ActivityExecute> execute;
     std::string problem;
@@ -839,6 +854,8 @@ std::optional<WorkerItem> SqliteProvider::fetch_work_in_transaction(std::int64_t
           .run();
       db_->prepare("DELETE FROM worker_queue WHERE id = ?1").bind(1, id).run();
       parked = "worker queue row " + std::to_string(id) + " " + problem + " (moved to parked_messages)";
+      failed.details = ErrorDetails::provider(db_->operation(), *parked, false);
+      insert_orchestrator_item(*db_, failed, now, now);
       return std::nullopt;
     }
     WorkerItem fetched{std::move(*execute), ids_.next_id(),

@@ -21,10 +21,15 @@
 // - messages for an instance that does not exist, whose batch holds no start
 //   (StartOrchestration / ContinueAsNew), are parked by fetch and never block others;
 // - a history or queue row that does not decode is reported in
-//   `OrchestrationItem::corruption` so the runtime can fail the instance as poisoned.
+//   `OrchestrationItem::corruption` so the runtime can fail the instance as poisoned
+//   (with `last_event_id`, so that its terminal event goes after every stored one).
 //
 // Worker queue (per item, FIFO among visible items):
 // - fetch locks the oldest visible, unlocked (or expired) item;
+// - a row whose item does not decode is moved to the parked messages and, in the
+//   same transaction, an ActivityFailed for its instance, execution and activity
+//   id columns goes to the orchestrator queue (so the orchestration is not left
+//   waiting); the fetch then reports it with a Corrupted error;
 // - ack deletes it and, with a completion, enqueues that completion on the
 //   orchestrator queue in the same transaction; ack of a removed or expired
 //   item fails (InvalidLock, permanent);
@@ -98,6 +103,15 @@ struct OrchestrationItem {
   // Set when a history or message row did not decode; history/messages then
   // hold what did decode and the runtime fails the instance as poisoned.
   std::optional<std::string> corruption;
+  // From the instances row (empty, 0 or false before the first ack): what the
+  // runtime needs to end an instance whose history does not decode, and the
+  // parent a sub-orchestration keeps through continue-as-new.
+  std::string parent_instance;
+  EventId parent_id = 0;
+  bool finished = false;  // the row's status is Completed or Failed
+  // Set with `corruption`: the highest event id stored in the latest
+  // execution, whether or not its row decodes (0 when it has none).
+  EventId last_event_id = 0;
 };
 
 // Computed by the runtime from the turn (the provider never interprets events).

@@ -1,0 +1,239 @@
+// How the runtime and both stores end corrupted instances, keep deletes and
+// explicit sub-orchestration ids from leaving a parent waiting, and purge past
+// roots that cannot go yet. Rows are corrupted behind the store's back, so the
+// SQLite runs use a file.
+#include <sqlite3.h>
+#ifdef DUROXIDE_HAVE_POSTGRES
+#include <libpq-fe.h>
+#endif
+
+#include "step_host.hpp"
+
+using namespace duroxide;
+using namespace duroxide::testing;
+
+namespace {
+
+// The kinds whose rows a test can reach from outside the provider.
+std::vector<std::string> reachable_kinds() {
+  std::vector<std::string> kinds{"sqlite-file"};
+  if (postgres_conninfo()) kinds.push_back("postgres");
+  return kinds;
+}
+
+// Runs `sql` on the store of `f` behind its back; returns the first column of
+// the first row (empty when there is none).
+std::string raw_sql(ProviderUnderTest& f, const std::string& sql) {
+  std::string out;
+#ifdef DUROXIDE_HAVE_POSTGRES
+  if (f.postgres) {
+    PGconn* session = PQconnectdb(postgres_conninfo());
+    REQUIRE(PQstatus(session) == CONNECTION_OK);
+    const std::string scoped = "SET search_path TO " + f.schema + "; " + sql;
+    PGresult* result = PQexec(session, scoped.c_str());
+    const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK || PQresultStatus(result) == PGRES_TUPLES_OK;
+    INFO(PQresultErrorMessage(result));
+    if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) > 0) out = PQgetvalue(result, 0, 0);
+    PQclear(result);
+    PQfinish(session);
+    REQUIRE(ok);
+    return out;
+  }
+#endif
+  REQUIRE_FALSE(f.path.empty());
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(f.path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  const int prepared = sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr);
+  INFO(sqlite3_errmsg(db));
+  REQUIRE(prepared == SQLITE_OK);
+  int rc = sqlite3_step(statement);
+  if (rc == SQLITE_ROW && sqlite3_column_text(statement, 0)) {
+    out = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+  }
+  while (rc == SQLITE_ROW) rc = sqlite3_step(statement);
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_DONE);
+  return out;
+}
+
+std::string last_event_kind(ProviderUnderTest& f, const std::string& instance) {
+  return raw_sql(f, "SELECT event_kind FROM history WHERE instance_id = '" + instance +
+                        "' ORDER BY execution_id DESC, event_id DESC LIMIT 1");
+}
+
+Task<std::string> waiting_child(OrchestrationContext& ctx, std::string) {
+  co_return co_await ctx.schedule_wait("go");
+}
+
+Task<std::string> quick_child(OrchestrationContext&, std::string input) { co_return "child of " + input; }
+
+// Input: the child's instance id. Output: how the child ended.
+Task<std::string> parent_of_waiting(OrchestrationContext& ctx, std::string child) {
+  std::string outcome;
+  try {
+    outcome = "completed: " + co_await ctx.schedule_sub_orchestration("WaitingChild", "", {child});
+  } catch (const TaskFailed& failed) {
+    outcome = "failed: " + failed.details().display_message();
+  }
+  co_return outcome;
+}
+
+Task<std::string> parent_of_quick(OrchestrationContext& ctx, std::string child) {
+  co_return co_await ctx.schedule_sub_orchestration("QuickChild", "p", {child});
+}
+
+Task<std::string> activity_with_fallback(OrchestrationContext& ctx, std::string) {
+  std::string outcome;
+  try {
+    outcome = "result: " + co_await ctx.schedule_activity("Echo", "x");
+  } catch (const TaskFailed& failed) {
+    outcome = "fallback: " + failed.details().display_message();
+  }
+  co_return outcome;
+}
+
+Registry make_registry() {
+  Registry registry;
+  registry.register_orchestration("WaitingChild", waiting_child);
+  registry.register_orchestration("QuickChild", quick_child);
+  registry.register_orchestration("ParentOfWaiting", parent_of_waiting);
+  registry.register_orchestration("ParentOfQuick", parent_of_quick);
+  registry.register_orchestration("ActivityWithFallback", activity_with_fallback);
+  registry.register_activity("Echo", [](ActivityContext&, const std::string& input) { return input; });
+  return registry;
+}
+
+// A StepHost whose driver also reports runtime events (drops, poison).
+struct Host : StepHost {
+  std::vector<RuntimeEvent> events;
+  StepDriver observed;
+  explicit Host(const std::string& kind)
+      : StepHost(make_registry(), {}, kind),
+        observed(store, registry, clock, RuntimeOptions{},
+                 [this](const RuntimeEvent& event) { events.push_back(event); }) {}
+  void run_until_idle() { observed.run_until_idle(); }
+  std::size_t count(RuntimeEvent::Kind kind, const std::string& instance) const {
+    std::size_t n = 0;
+    for (const auto& event : events) n += event.kind == kind && event.instance == instance;
+    return n;
+  }
+};
+
+// Runs a parent whose child "kid" then waits for "go".
+void start_parent_with_waiting_child(Host& host) {
+  host.client.start_orchestration("p", "ParentOfWaiting", "kid");
+  host.run_until_idle();
+  REQUIRE(host.client.get_status("kid").state == RuntimeState::Running);
+}
+
+// The corrupted child has ended visibly and its parent knows; a later event
+// is dropped and changes nothing.
+void expect_child_ended_for_good(Host& host, const std::string& fragment) {
+  OrchestrationStatus child = host.client.get_status("kid");
+  REQUIRE(child.state == RuntimeState::Failed);
+  REQUIRE(child.error.has_value());
+  CHECK(child.error->kind == ErrorKind::Poison);
+  CHECK(child.error->display_message().find(fragment) != std::string::npos);
+  CHECK(last_event_kind(*host.under, "kid") == "OrchestrationFailed");
+  OrchestrationStatus parent = host.client.get_status("p");
+  REQUIRE(parent.state == RuntimeState::Completed);
+  CHECK(parent.output.find("failed: poison") == 0);
+
+  const std::string events_before = raw_sql(*host.under, "SELECT COUNT(*) FROM history WHERE instance_id = 'kid'");
+  const std::size_t dropped_before = host.count(RuntimeEvent::Kind::Dropped, "kid");
+  host.client.raise_event("kid", "go", "late");
+  host.run_until_idle();
+  CHECK(host.client.get_status("kid").state == RuntimeState::Failed);
+  CHECK(raw_sql(*host.under, "SELECT COUNT(*) FROM history WHERE instance_id = 'kid'") == events_before);
+  CHECK(last_event_kind(*host.under, "kid") == "OrchestrationFailed");
+  CHECK(host.count(RuntimeEvent::Kind::Dropped, "kid") > dropped_before);
+  CHECK(host.client.get_status("p").state == RuntimeState::Completed);
+}
+
+}  // namespace
+
+TEST_CASE("a corrupted history row ends the child with a terminal event; the parent sees it fail",
+          "[store][corruption]") {
+  const std::string kind = GENERATE(from_range(reachable_kinds()));
+  INFO("provider: " << kind);
+  Host host(kind);
+  start_parent_with_waiting_child(host);
+  // The start event itself: name and parent must come from the instances row.
+  raw_sql(*host.under, "UPDATE history SET event_json = '{not json' WHERE instance_id = 'kid' AND event_id = 1");
+  host.client.raise_event("kid", "go", "now");
+  host.run_until_idle();
+  CHECK(host.count(RuntimeEvent::Kind::Poison, "kid") == 1);
+  expect_child_ended_for_good(host, "does not decode");
+}
+
+TEST_CASE("a corrupted orchestrator-queue row ends the child with a terminal event; the parent sees it fail",
+          "[store][corruption]") {
+  const std::string kind = GENERATE(from_range(reachable_kinds()));
+  INFO("provider: " << kind);
+  Host host(kind);
+  start_parent_with_waiting_child(host);
+  host.client.raise_event("kid", "go", "now");
+  raw_sql(*host.under, "UPDATE orchestrator_queue SET item_json = '[1,2' WHERE instance_id = 'kid'");
+  host.run_until_idle();
+  expect_child_ended_for_good(host, "queue row");
+}
+
+TEST_CASE("a corrupted worker-queue row fails its activity; the orchestration handles the failure",
+          "[store][corruption]") {
+  const std::string kind = GENERATE(from_range(reachable_kinds()));
+  INFO("provider: " << kind);
+  Host host(kind);
+  host.client.start_orchestration("a", "ActivityWithFallback", "");
+  REQUIRE(host.observed.step());  // the first turn: the activity is now queued
+  REQUIRE(raw_sql(*host.under, "SELECT COUNT(*) FROM worker_queue") == "1");
+  raw_sql(*host.under, "UPDATE worker_queue SET item_json = 'garbage' WHERE instance_id = 'a'");
+  host.run_until_idle();
+  OrchestrationStatus status = host.client.get_status("a");
+  REQUIRE(status.state == RuntimeState::Completed);
+  CHECK(status.output.find("fallback: ") == 0);
+  CHECK(status.output.find("does not decode") != std::string::npos);
+  CHECK(host.management.get_queue_depths().parked == 1);  // the row itself, for operators
+}
+
+TEST_CASE("a sub-orchestration with the id of an existing instance fails fast in the parent",
+          "[store][sub_orchestration]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  SECTION("a running instance") {
+    host.client.start_orchestration("taken", "WaitingChild", "");
+  }
+  SECTION("a finished instance") {
+    host.client.start_orchestration("taken", "QuickChild", "x");
+  }
+  host.run_until_idle();
+  const OrchestrationStatus before = host.client.get_status("taken");
+  host.client.start_orchestration("p", "ParentOfWaiting", "taken");
+  host.run_until_idle();
+  OrchestrationStatus parent = host.client.get_status("p");
+  REQUIRE(parent.state == RuntimeState::Completed);
+  CHECK(parent.output.find("failed: ") == 0);
+  CHECK(parent.output.find("instance taken already exists") != std::string::npos);
+  const OrchestrationStatus after = host.client.get_status("taken");
+  CHECK(after.state == before.state);
+  CHECK(after.output == before.output);
+}
+
+TEST_CASE("a duplicate delivery of a child's start is dropped, not a conflict",
+          "[store][sub_orchestration]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  start_parent_with_waiting_child(host);
+  std::optional<InstanceInfo> child = host.admin.get_instance_info("kid");
+  REQUIRE(child.has_value());
+  REQUIRE(child->parent_instance == "p");
+  host.store.enqueue_orchestrator_item(
+      work::StartOrchestration{"kid", "WaitingChild", "", "", "p", child->parent_id}, 0);
+  host.run_until_idle();
+  CHECK(host.client.get_status("p").state == RuntimeState::Running);
+  CHECK(host.count(RuntimeEvent::Kind::Dropped, "kid") == 1);
+  host.client.raise_event("kid", "go", "ok");
+  host.run_until_idle();
+  CHECK(host.client.get_status("p").output == "completed: ok");
+}
