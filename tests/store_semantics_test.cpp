@@ -197,6 +197,27 @@ TEST_CASE("a corrupted worker-queue row fails its activity; the orchestration ha
   CHECK(host.management.get_queue_depths().parked == 1);  // the row itself, for operators
 }
 
+TEST_CASE("a forced delete removes the queued start of a child not created yet",
+          "[store][delete]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.client.start_orchestration("p", "ParentOfQuick", "fixed-kid");
+  REQUIRE(host.observed.step());  // the parent's first turn: the child's start is queued
+  REQUIRE_FALSE(host.admin.get_instance_info("fixed-kid").has_value());
+  DeleteResult deleted = host.management.delete_instance("p", true);
+  CHECK(deleted.instances == 1);
+  CHECK(deleted.queue_items == 1);  // the child's start
+  host.run_until_idle();
+  CHECK(host.client.get_status("fixed-kid").state == RuntimeState::NotFound);
+  CHECK(host.management.get_queue_depths().parked == 0);
+
+  host.client.start_orchestration("p", "ParentOfQuick", "fixed-kid");  // the same ids again
+  host.run_until_idle();
+  OrchestrationStatus parent = host.client.get_status("p");
+  REQUIRE(parent.state == RuntimeState::Completed);
+  CHECK(parent.output == "child of p");
+}
+
 TEST_CASE("a sub-orchestration with the id of an existing instance fails fast in the parent",
           "[store][sub_orchestration]") {
   PROVIDER_KIND(kind);
@@ -236,4 +257,25 @@ TEST_CASE("a duplicate delivery of a child's start is dropped, not a conflict",
   host.client.raise_event("kid", "go", "ok");
   host.run_until_idle();
   CHECK(host.client.get_status("p").output == "completed: ok");
+}
+
+TEST_CASE("purge goes on past a batch of roots whose children still run", "[store][purge]") {
+  FOR_EACH_PROVIDER(f);
+  for (int i = 0; i < 4; ++i) {
+    const std::string root = "blocked-" + std::to_string(i);
+    create_instance(f, root, RuntimeState::Completed);
+    create_instance(f, root + "::sub::1", RuntimeState::Running, root);
+  }
+  f.clock.advance(1000);
+  create_instance(f, "done-1", RuntimeState::Completed);
+  create_instance(f, "done-2", RuntimeState::Failed);
+  f.clock.advance(1000);
+  BulkDeleteRequest older;
+  older.completed_before_ms = f.clock.now_ms();
+  older.limit = 3;  // fewer than the blocked roots that come first
+  CHECK(f.management().delete_instances(older).instances == 2);
+  CHECK_FALSE(f.management().get_instance_info("done-1").has_value());
+  CHECK_FALSE(f.management().get_instance_info("done-2").has_value());
+  CHECK(f.management().count_instances({}) == 8);
+  CHECK(f.management().delete_instances(older).instances == 0);
 }

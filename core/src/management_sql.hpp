@@ -210,6 +210,25 @@ inline FilterSql count_query(const InstanceFilter& filter, bool by_status) {
 
 // ---------------------------------------------------------------- deletion
 
+// Bulk delete by filter walks the finished roots in (updated_at, instance_id)
+// order a page at a time: the page after (`updated_at`, `instance_id`) when
+// `after` is set. Roots that cannot go yet (a child still runs) are passed
+// over, so they never hide the purgeable roots behind them.
+struct PurgeCursor {
+  TimestampMs updated_at = 0;
+  std::string instance_id;
+};
+
+inline void add_purge_cursor(FilterSql& sql, const std::optional<PurgeCursor>& after) {
+  if (!after) return;
+  sql.values.emplace_back(after->updated_at);
+  const std::string time = "?" + std::to_string(sql.values.size());
+  sql.values.emplace_back(after->instance_id);
+  const std::string id = "?" + std::to_string(sql.values.size());
+  sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + "updated_at >= " + time +
+               " AND (updated_at > " + time + " OR instance_id > " + id + ")";
+}
+
 // A recursive CTE named `tree` holding the instance ?1 (when it exists) and all
 // its descendants. Seeded from the row, so its column has the table's collation.
 // Whole literals: SQLite's connection caches statements by their text pointer.
@@ -258,6 +277,37 @@ std::vector<std::string> instance_tree(Connection& db, const std::string& root) 
   rows.bind(1, root);
   while (rows.step()) tree.push_back(rows.text(0));
   return tree;
+}
+
+// The children the tree's instances have scheduled that have no row yet (their
+// start is still queued, or being processed): a forced delete removes their rows
+// too (queued messages, a lock, and whatever a racing ack has created since),
+// so that none starts later as an orphan. A history row that does not decode
+// names no child.
+template <typename Connection>
+std::vector<std::string> unstarted_children(Connection& db, const std::vector<std::string>& tree) {
+  std::vector<std::string> children;
+  for (const std::string& id : tree) {
+    auto rows = db.prepare(
+        "SELECT event_json FROM history WHERE instance_id = ?1 AND event_kind = 'SubOrchestrationScheduled'");
+    rows.bind(1, id);
+    while (rows.step()) {
+      try {
+        Event event = decode_event(rows.text(0));
+        if (const auto* scheduled = event.as<events::SubOrchestrationScheduled>()) {
+          children.push_back(scheduled->instance);
+        }
+      } catch (const CodecError&) {
+      }
+    }
+  }
+  std::vector<std::string> unstarted;
+  for (const std::string& child : children) {
+    auto row = db.prepare("SELECT 1 FROM instances WHERE instance_id = ?1");
+    row.bind(1, child);
+    if (!row.step()) unstarted.push_back(child);
+  }
+  return unstarted;
 }
 
 // Deletes every row of instance `id` (its change-feed row is the caller's),

@@ -360,9 +360,12 @@ DurationStats PostgresProvider::get_execution_durations(const std::string& name,
 // worker ack racing the delete either fails or has its completion deleted.
 DeleteResult PostgresProvider::delete_tree_locked(Lease& db, const std::string& root) {
   const std::vector<std::string> tree = instance_tree(*db, root);
+  const std::vector<std::string> unstarted = unstarted_children(*db, tree);
   DeleteResult result;
   const TimestampMs now = clock_.now_ms();
-  for (const std::string& id : tree) {
+  std::vector<std::string> locked = tree;
+  locked.insert(locked.end(), unstarted.begin(), unstarted.end());
+  for (const std::string& id : locked) {
     db->prepare(
           "INSERT INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
           "VALUES (?1, 'deleting:' || ?1::text, ?2, ?2) "
@@ -372,6 +375,7 @@ DeleteResult PostgresProvider::delete_tree_locked(Lease& db, const std::string& 
         .bind(2, now)
         .run();
   }
+  for (const std::string& id : unstarted) delete_instance_rows(*db, id, result);
   for (const std::string& id : tree) {
     pg::record_change(*db, id, "Deleted", 0, 0, now);
     delete_instance_rows(*db, id, result);
@@ -403,10 +407,23 @@ DeleteResult PostgresProvider::delete_instances(const BulkDeleteRequest& request
                         "limit must be 1 to 100000");
   }
   Transaction transaction(*db);
-  std::vector<std::string> candidates;
+  DeleteResult total;
+  // Deletes the trees of the candidates that may go (neither running, a child
+  // nor missing), until the limit.
+  auto delete_candidates = [&](const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+      if (total.instances >= request.limit) break;
+      if (!delete_blocker(*db, id, /*force=*/false).empty()) continue;
+      DeleteResult one = delete_tree_locked(db, id);
+      total.instances += one.instances;
+      total.executions += one.executions;
+      total.events += one.events;
+      total.queue_items += one.queue_items;
+    }
+  };
   if (!request.instances.empty()) {
     for (const auto& id : request.instances) pg::check_identifier(id, db->operation());
-    candidates = request.instances;
+    delete_candidates(request.instances);
   } else {
     InstanceFilter finished = request.filter;
     finished.roots_only = true;
@@ -422,23 +439,25 @@ DeleteResult PostgresProvider::delete_instances(const BulkDeleteRequest& request
         (finished.updated_to_ms == 0 || request.completed_before_ms < finished.updated_to_ms)) {
       finished.updated_to_ms = request.completed_before_ms;
     }
-    FilterSql sql = filter_sql(finished);
-    Statement rows = db->prepare("SELECT instance_id FROM instances" + sql.where +
+    // A page of candidates at a time, until the limit or the last candidate:
+    // roots that cannot go yet never hide the ones behind them.
+    std::optional<PurgeCursor> after;
+    for (;;) {
+      FilterSql sql = filter_sql(finished);
+      add_purge_cursor(sql, after);
+      Statement rows = db->prepare("SELECT instance_id, updated_at FROM instances" + sql.where +
                                   " ORDER BY updated_at, instance_id COLLATE \"C\" LIMIT ?" +
                                   std::to_string(sql.values.size() + 1));
-    sql.bind_all(rows);
-    rows.bind(static_cast<int>(sql.values.size()) + 1, static_cast<std::int64_t>(request.limit));
-    while (rows.step()) candidates.push_back(rows.text(0));
-  }
-  DeleteResult total;
-  for (const auto& id : candidates) {
-    if (total.instances >= request.limit) break;
-    if (!delete_blocker(*db, id, /*force=*/false).empty()) continue;  // running, child, missing
-    DeleteResult one = delete_tree_locked(db, id);
-    total.instances += one.instances;
-    total.executions += one.executions;
-    total.events += one.events;
-    total.queue_items += one.queue_items;
+      sql.bind_all(rows);
+      rows.bind(static_cast<int>(sql.values.size()) + 1, static_cast<std::int64_t>(request.limit));
+      std::vector<std::string> page;
+      while (rows.step()) {
+        page.push_back(rows.text(0));
+        after = PurgeCursor{rows.integer(1), page.back()};
+      }
+      delete_candidates(page);
+      if (page.size() < request.limit || total.instances >= request.limit) break;
+    }
   }
   transaction.commit();
   return total;

@@ -351,6 +351,7 @@ DeleteResult SqliteProvider::delete_tree_locked(const std::string& root) {
   const std::vector<std::string> tree = instance_tree(*db_, root);
   DeleteResult result;
   const TimestampMs now = clock_.now_ms();
+  for (const std::string& id : unstarted_children(*db_, tree)) delete_instance_rows(*db_, id, result);
   for (const std::string& id : tree) {
     sqlite::record_change(*db_, id, "Deleted", 0, 0, now);
     delete_instance_rows(*db_, id, result);
@@ -382,10 +383,23 @@ DeleteResult SqliteProvider::delete_instances(const BulkDeleteRequest& request) 
                         "limit must be 1 to 100000");
   }
   Transaction transaction(*db_);
-  std::vector<std::string> candidates;
+  DeleteResult total;
+  // Deletes the trees of the candidates that may go (neither running, a child
+  // nor missing), until the limit.
+  auto delete_candidates = [&](const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+      if (total.instances >= request.limit) break;
+      if (!delete_blocker(*db_, id, /*force=*/false).empty()) continue;
+      DeleteResult one = delete_tree_locked(id);
+      total.instances += one.instances;
+      total.executions += one.executions;
+      total.events += one.events;
+      total.queue_items += one.queue_items;
+    }
+  };
   if (!request.instances.empty()) {
     for (const auto& id : request.instances) check_identifier(id, db_->operation());
-    candidates = request.instances;
+    delete_candidates(request.instances);
   } else {
     InstanceFilter finished = request.filter;
     finished.roots_only = true;
@@ -401,23 +415,25 @@ DeleteResult SqliteProvider::delete_instances(const BulkDeleteRequest& request) 
         (finished.updated_to_ms == 0 || request.completed_before_ms < finished.updated_to_ms)) {
       finished.updated_to_ms = request.completed_before_ms;
     }
-    FilterSql sql = filter_sql(finished);
-    Statement rows = db_->prepare_once("SELECT instance_id FROM instances" + sql.where +
-                                       " ORDER BY updated_at, instance_id LIMIT ?" +
-                                       std::to_string(sql.values.size() + 1));
-    sql.bind_all(rows);
-    rows.bind(static_cast<int>(sql.values.size()) + 1, static_cast<std::int64_t>(request.limit));
-    while (rows.step()) candidates.push_back(rows.text(0));
-  }
-  DeleteResult total;
-  for (const auto& id : candidates) {
-    if (total.instances >= request.limit) break;
-    if (!delete_blocker(*db_, id, /*force=*/false).empty()) continue;  // running, child, missing
-    DeleteResult one = delete_tree_locked(id);
-    total.instances += one.instances;
-    total.executions += one.executions;
-    total.events += one.events;
-    total.queue_items += one.queue_items;
+    // A page of candidates at a time, until the limit or the last candidate:
+    // roots that cannot go yet never hide the ones behind them.
+    std::optional<PurgeCursor> after;
+    for (;;) {
+      FilterSql sql = filter_sql(finished);
+      add_purge_cursor(sql, after);
+      Statement rows = db_->prepare_once("SELECT instance_id, updated_at FROM instances" + sql.where +
+                                  " ORDER BY updated_at, instance_id LIMIT ?" +
+                                  std::to_string(sql.values.size() + 1));
+      sql.bind_all(rows);
+      rows.bind(static_cast<int>(sql.values.size()) + 1, static_cast<std::int64_t>(request.limit));
+      std::vector<std::string> page;
+      while (rows.step()) {
+        page.push_back(rows.text(0));
+        after = PurgeCursor{rows.integer(1), page.back()};
+      }
+      delete_candidates(page);
+      if (page.size() < request.limit || total.instances >= request.limit) break;
+    }
   }
   transaction.commit();
   return total;
