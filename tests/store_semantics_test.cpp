@@ -279,3 +279,22 @@ TEST_CASE("purge goes on past a batch of roots whose children still run", "[stor
   CHECK(f.management().count_instances({}) == 8);
   CHECK(f.management().delete_instances(older).instances == 0);
 }
+
+TEST_CASE("purge_completed goes on past more blocked roots than one of its batches", "[store][purge]") {
+  FOR_EACH_PROVIDER(f);
+  constexpr int kBlocked = 1001;  // the client purges in batches of 1000
+  for (int i = 0; i < kBlocked; ++i) {
+    const std::string root = "blocked-" + std::to_string(i);
+    create_instance(f, root, RuntimeState::Completed);
+    create_instance(f, root + "::sub::1", RuntimeState::Running, root);
+  }
+  f.clock.advance(1000);
+  create_instance(f, "done-1", RuntimeState::Completed);
+  create_instance(f, "done-2", RuntimeState::Failed);
+  f.clock.advance(1000);
+  ManagementClient management(f.management());
+  CHECK(management.purge_completed(f.clock.now_ms()).instances == 2);
+  CHECK_FALSE(f.management().get_instance_info("done-1").has_value());
+  CHECK_FALSE(f.management().get_instance_info("done-2").has_value());
+  CHECK(f.management().count_instances({}) == 2 * kBlocked);
+}
