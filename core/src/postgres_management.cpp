@@ -360,12 +360,9 @@ DurationStats PostgresProvider::get_execution_durations(const std::string& name,
 // worker ack racing the delete either fails or has its completion deleted.
 DeleteResult PostgresProvider::delete_tree_locked(Lease& db, const std::string& root) {
   const std::vector<std::string> tree = instance_tree(*db, root);
-  const std::vector<std::string> unstarted = unstarted_children(*db, tree);
   DeleteResult result;
   const TimestampMs now = clock_.now_ms();
-  std::vector<std::string> locked = tree;
-  locked.insert(locked.end(), unstarted.begin(), unstarted.end());
-  for (const std::string& id : locked) {
+  auto take_lock = [&](const std::string& id) {
     db->prepare(
           "INSERT INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
           "VALUES (?1, 'deleting:' || ?1::text, ?2, ?2) "
@@ -374,7 +371,11 @@ DeleteResult PostgresProvider::delete_tree_locked(Lease& db, const std::string& 
         .bind(1, id)
         .bind(2, now)
         .run();
-  }
+  };
+  for (const std::string& id : tree) take_lock(id);
+  // Read once the tree's locks are held: a racing ack that scheduled a child has committed.
+  const std::vector<std::string> unstarted = unstarted_children(*db, tree);
+  for (const std::string& id : unstarted) take_lock(id);
   for (const std::string& id : unstarted) delete_instance_rows(*db, id, result);
   for (const std::string& id : tree) {
     pg::record_change(*db, id, "Deleted", 0, 0, now);
