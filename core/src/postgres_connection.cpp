@@ -27,7 +27,10 @@ bool transient_state(const char* state) {
 ProviderErrorKind classify(const char* state) {
   if (transient_state(state)) return ProviderErrorKind::Transient;
   if (std::strcmp(state, "23505") == 0) return ProviderErrorKind::Conflict;
-  if (std::strcmp(state, "22P02") == 0 || std::strcmp(state, "22003") == 0) {
+  // Invalid text representation, numeric out of range, and text the server
+  // cannot store (malformed UTF-8, untranslatable characters): the value is bad.
+  if (std::strcmp(state, "22P02") == 0 || std::strcmp(state, "22003") == 0 ||
+      std::strcmp(state, "22021") == 0 || std::strcmp(state, "22P05") == 0) {
     return ProviderErrorKind::InvalidInput;
   }
   return ProviderErrorKind::Permanent;
