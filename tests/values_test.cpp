@@ -31,17 +31,14 @@ std::string huge_message_with_split_character() {
   return message;
 }
 
-// Fails the first `failures` acks of each queue with a Transient error, then
-// acks through to the real store.
-class TransientlyFailingAcks final : public Provider {
+// Forwards every call to the real store; the fault wrappers below override acks.
+class Forwarding : public Provider {
  public:
-  TransientlyFailingAcks(Provider& inner, int failures)
-      : inner_(inner), orchestration_failures_(failures), work_failures_(failures) {}
+  explicit Forwarding(Provider& inner) : inner_(inner) {}
   std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override {
     return inner_.fetch_orchestration_item(lock_timeout_ms);
   }
   void ack_orchestration_item(const std::string& token, const OrchestrationAck& ack) override {
-    fail_while(orchestration_failures_, "ack_orchestration_item");
     inner_.ack_orchestration_item(token, ack);
   }
   void abandon_orchestration_item(const std::string& token, std::int64_t delay_ms,
@@ -59,7 +56,6 @@ class TransientlyFailingAcks final : public Provider {
     return inner_.fetch_work_item(lock_timeout_ms);
   }
   void ack_work_item(const std::string& token, const std::optional<WorkItem>& completion) override {
-    fail_while(work_failures_, "ack_work_item");
     inner_.ack_work_item(token, completion);
   }
   void renew_work_item_lock(const std::string& token, std::int64_t extend_ms) override {
@@ -69,15 +65,55 @@ class TransientlyFailingAcks final : public Provider {
     inner_.abandon_work_item(token, delay_ms, ignore_attempt);
   }
 
+ protected:
+  Provider& inner_;
+};
+
+// Fails the first `failures` acks of each queue with a Transient error, then
+// acks through to the real store.
+class TransientlyFailingAcks final : public Forwarding {
+ public:
+  TransientlyFailingAcks(Provider& inner, int failures)
+      : Forwarding(inner), orchestration_failures_(failures), work_failures_(failures) {}
+  void ack_orchestration_item(const std::string& token, const OrchestrationAck& ack) override {
+    fail_while(orchestration_failures_, "ack_orchestration_item");
+    inner_.ack_orchestration_item(token, ack);
+  }
+  void ack_work_item(const std::string& token, const std::optional<WorkItem>& completion) override {
+    fail_while(work_failures_, "ack_work_item");
+    inner_.ack_work_item(token, completion);
+  }
+
  private:
   static void fail_while(int& remaining, const char* operation) {
     if (remaining <= 0) return;
     --remaining;
     throw ProviderError(ProviderErrorKind::Transient, operation, "database is busy");
   }
-  Provider& inner_;
   int orchestration_failures_;
   int work_failures_;
+};
+
+// Refuses (InvalidInput, as a store refuses a value it cannot encode) every ack
+// carrying `marker` as an orchestration output or an activity result.
+class RefusesMarkedValues final : public Forwarding {
+ public:
+  RefusesMarkedValues(Provider& inner, std::string marker) : Forwarding(inner), marker_(std::move(marker)) {}
+  void ack_orchestration_item(const std::string& token, const OrchestrationAck& ack) override {
+    if (ack.metadata.output == marker_) refuse("ack_orchestration_item");
+    inner_.ack_orchestration_item(token, ack);
+  }
+  void ack_work_item(const std::string& token, const std::optional<WorkItem>& completion) override {
+    const auto* completed = completion ? std::get_if<work::ActivityCompleted>(&*completion) : nullptr;
+    if (completed && completed->result == marker_) refuse("ack_work_item");
+    inner_.ack_work_item(token, completion);
+  }
+
+ private:
+  [[noreturn]] void refuse(const char* operation) const {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation, "cannot store " + marker_);
+  }
+  std::string marker_;
 };
 
 }  // namespace
@@ -188,4 +224,46 @@ TEST_CASE("transient ack failures do not count toward poison", "[values][poison]
   CHECK(status.state == RuntimeState::Completed);
   CHECK(status.output == "hi");
   CHECK(calls == static_cast<int>(options.max_attempts) + 3);  // a lost ack runs the activity again
+}
+
+TEST_CASE("an ack the store refuses for its values fails its item instead of looping", "[values][batch]") {
+  const std::string kind = GENERATE(from_range(testing::provider_kinds()));
+  INFO("provider: " << kind);
+  int marked_calls = 0;
+  Registry registry;
+  registry.register_activity("Echo", [&marked_calls](ActivityContext&, const std::string& input) {
+    if (input == "unstorable") ++marked_calls;
+    return input;
+  });
+  // Returns the activity's result (or its failure) as the output.
+  registry.register_orchestration("Call", [](OrchestrationContext& ctx, std::string input) -> Task<std::string> {
+    try {
+      co_return co_await ctx.schedule_activity("Echo", input);
+    } catch (const TaskFailed& failed) {
+      co_return "failed: " + failed.details().display_message();
+    }
+  });
+  // Outputs its input without an activity.
+  registry.register_orchestration("Output", [](OrchestrationContext&, std::string input) -> Task<std::string> {
+    co_return input;
+  });
+  testing::StepHost host(std::move(registry), {}, kind);
+  RefusesMarkedValues store(host.store, "unstorable");
+  StepDriver driver(store, host.registry, host.clock, batched_options());
+  host.client.start_orchestration("activity", "Call", "unstorable");
+  host.client.start_orchestration("output", "Output", "unstorable");
+  host.client.start_orchestration("fine", "Call", "fine");
+  REQUIRE_NOTHROW(driver.run_until_idle());
+
+  CHECK(marked_calls == 1);
+  OrchestrationStatus activity = host.client.get_status("activity");
+  CHECK(activity.state == RuntimeState::Completed);
+  CHECK(activity.output ==
+        "failed: the store refused the result of activity Echo: ack_work_item: cannot store unstorable");
+  OrchestrationStatus output = host.client.get_status("output");
+  REQUIRE(output.state == RuntimeState::Failed);
+  CHECK(output.error->display_message() ==
+        "the store refused the orchestration's results: ack_orchestration_item: cannot store unstorable");
+  CHECK(host.store.read("output").back().is<events::OrchestrationFailed>());
+  CHECK(host.client.get_status("fine").output == "fine");
 }
