@@ -130,6 +130,15 @@ TEST_CASE("text helpers cut on a character boundary and repair malformed bytes",
   CHECK(valid_utf8(bounded));
 }
 
+TEST_CASE("event descriptions cut long payloads on a character boundary", "[values]") {
+  std::string input(119, 'a');
+  input += "\xE2\x82\xAC";  // bytes 119..121: a cut at 120 bytes would split it
+  input += "tail";
+  const std::string text = describe(events::ActivityScheduled{"Act", input});
+  CHECK(valid_utf8(text));
+  CHECK(text.find(std::string(119, 'a') + "...(126 bytes)") != std::string::npos);
+}
+
 TEST_CASE("an activity returning invalid UTF-8 fails alone, once, and the batch commits",
           "[values][batch]") {
   const std::string kind = GENERATE(from_range(testing::provider_kinds()));
