@@ -338,6 +338,11 @@ TEST_CASE("postgres: text the server cannot store is an InvalidInput of that ack
   CHECK(provider_error_kind([&] { store.ack_orchestration_item(item.lock_token, ack); }) ==
         ProviderErrorKind::InvalidInput);
   CHECK(store.read("i").empty());
+  // A NUL byte would be cut off silently by the C-string parameters.
+  ack.metadata.custom_status = std::string("before\0after", 12);
+  CHECK(provider_error_kind([&] { store.ack_orchestration_item(item.lock_token, ack); }) ==
+        ProviderErrorKind::InvalidInput);
+  CHECK(store.read("i").empty());
   ack.metadata.custom_status = std::string("fine");
   store.ack_orchestration_item(item.lock_token, ack);
   CHECK(store.read("i").size() == 1);

@@ -90,6 +90,11 @@ Statement& Statement::bind(int index, std::int64_t value) {
 
 Statement& Statement::bind(int index, std::string_view value) {
   if (index < 1) return *this;
+  // Parameters travel as C strings: a NUL byte would cut the value short without a word.
+  if (value.find('\0') != std::string_view::npos) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, connection_->operation(),
+                        "PostgreSQL text cannot hold a NUL byte (parameter " + std::to_string(index) + ")");
+  }
   if (params_.size() < static_cast<std::size_t>(index)) params_.resize(static_cast<std::size_t>(index));
   params_[static_cast<std::size_t>(index) - 1] = std::string(value);
   return *this;
