@@ -33,6 +33,10 @@ constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 
 bool valid_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {  // ASCII: the common case, checked inline
+      ++i;
+      continue;
+    }
     std::size_t length = utf8_sequence(text, i);
     if (length == 0) return false;
     i += length;
