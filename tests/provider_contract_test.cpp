@@ -721,3 +721,54 @@ TEST_CASE("contract: batched worker fetches are FIFO and their acks independent"
   CHECK(again[0].attempt_count == 2);
   CHECK(again[1].item.id == 5);
 }
+
+TEST_CASE("contract: an ack carrying a value the store cannot encode fails alone",
+          "[provider][batch][values]") {
+  FOR_EACH_PROVIDER(f);
+  const std::string garbled = "\xFF\xFE";
+  for (const char* id : {"a", "b", "c"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 3);
+  REQUIRE(batch.size() == 3);
+  std::map<std::string, std::string> token;
+  for (const OrchestrationItem& item : batch) token[item.instance] = item.lock_token;
+  OrchestrationAck good;
+  good.history_delta = {started_event()};
+  good.metadata = metadata();
+  OrchestrationAck bad_activity = good;
+  bad_activity.worker_items = {work::ActivityExecute{"b", 1, 2, "Act", garbled}};
+  std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(
+      {{token["a"], good}, {token["b"], bad_activity}, {token["c"], good}});
+  REQUIRE(outcomes.size() == 3);
+  CHECK_FALSE(outcomes[0].has_value());
+  REQUIRE(outcomes[1].has_value());
+  CHECK(outcomes[1]->kind() == ProviderErrorKind::InvalidInput);
+  CHECK_FALSE(outcomes[2].has_value());
+  CHECK(f.provider().read("a").size() == 1);
+  CHECK(f.provider().read("b").empty());
+  CHECK(f.provider().read("c").size() == 1);
+  CHECK(f.management().get_queue_depths().worker_visible == 0);
+  // A single ack reports the same error as a ProviderError.
+  OrchestrationAck bad_event = good;
+  bad_event.history_delta.push_back(Event{2, 0, 0, events::OrchestrationCompleted{garbled}});
+  CHECK(provider_error_kind([&] { f.provider().ack_orchestration_item(token["b"], bad_event); }) ==
+        ProviderErrorKind::InvalidInput);
+
+  schedule_activities(f, "w", 3);
+  std::vector<WorkerItem> work = f.provider().fetch_work_items(30'000, 3);
+  REQUIRE(work.size() == 3);
+  outcomes = f.provider().ack_work_items(
+      {{work[0].lock_token, WorkItem{work::ActivityCompleted{"w", 1, 2, "r2"}}},
+       {work[1].lock_token, WorkItem{work::ActivityCompleted{"w", 1, 3, garbled}}},
+       {work[2].lock_token, WorkItem{work::ActivityCompleted{"w", 1, 4, "r4"}}}});
+  REQUIRE(outcomes.size() == 3);
+  CHECK_FALSE(outcomes[0].has_value());
+  REQUIRE(outcomes[1].has_value());
+  CHECK(outcomes[1]->kind() == ProviderErrorKind::InvalidInput);
+  CHECK_FALSE(outcomes[2].has_value());
+  OrchestrationItem next = fetch(f);
+  CHECK(next.messages.size() == 2);
+  CHECK(f.management().get_queue_depths().worker_locked == 1);  // the refused ack keeps its lock
+  CHECK(provider_error_kind([&] {
+          f.provider().ack_work_item(work[1].lock_token, WorkItem{work::ActivityCompleted{"w", 1, 3, garbled}});
+        }) == ProviderErrorKind::InvalidInput);
+}

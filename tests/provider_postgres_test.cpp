@@ -325,6 +325,28 @@ TEST_CASE("postgres: an ack larger than one pipeline is still all or nothing", "
   CHECK(store.read("i").size() == 600);
   CHECK(store.get_queue_depths().worker_visible == 300);
 }
+TEST_CASE("postgres: text the server cannot store is an InvalidInput of that ack alone", "[provider][postgres][values]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("badtext");
+  PostgresProvider& store = *n.store;
+  const OrchestrationItem item = started_and_fetched(store, "i");
+  OrchestrationAck ack;
+  ack.history_delta.push_back(started_event());
+  ack.metadata = metadata();
+  ack.metadata.custom_status = std::string("\xFF\xFE");  // raw column text, not JSON
+  ack.metadata.custom_status_changed = true;
+  CHECK(provider_error_kind([&] { store.ack_orchestration_item(item.lock_token, ack); }) ==
+        ProviderErrorKind::InvalidInput);
+  CHECK(store.read("i").empty());
+  // A NUL byte would be cut off silently by the C-string parameters.
+  ack.metadata.custom_status = std::string("before\0after", 12);
+  CHECK(provider_error_kind([&] { store.ack_orchestration_item(item.lock_token, ack); }) ==
+        ProviderErrorKind::InvalidInput);
+  CHECK(store.read("i").empty());
+  ack.metadata.custom_status = std::string("fine");
+  store.ack_orchestration_item(item.lock_token, ack);
+  CHECK(store.read("i").size() == 1);
+}
 TEST_CASE("postgres: every listing page is read through an index, in index order",
           "[provider][postgres][indexes]") {
   SKIP_WITHOUT_POSTGRES();

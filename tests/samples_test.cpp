@@ -58,6 +58,18 @@ TEST_CASE("Chain runs N sequential AddOne activities", "[samples]") {
                  R"(Chain: input is not JSON (expected {"steps":N,"value":V}))");
 }
 
+TEST_CASE("AddOne refuses to overflow a 64-bit integer", "[samples]") {
+  Registry registry;
+  samples::register_all(registry);
+  const ActivityFn* add_one = registry.find_activity("AddOne");
+  REQUIRE(add_one != nullptr);
+  ActivityContext context{"i", 1, 2, "AddOne", nullptr};
+  CHECK((*add_one)(context, "9223372036854775806") == "9223372036854775807");
+  CHECK_THROWS_WITH((*add_one)(context, "9223372036854775807"),
+                    "AddOne: 9223372036854775807 + 1 overflows a 64-bit integer");
+  CHECK_THROWS_WITH((*add_one)(context, "x"), "AddOne: \"x\" is not an integer");
+}
+
 TEST_CASE("Approval: the event or the timer, whichever comes first", "[samples]") {
   Run run;
   require_completed(run.finish("t", "Approval", R"({"timeout_ms":50})"), "timeout");

@@ -1,10 +1,11 @@
 // Embind bindings: the unchanged core behind a narrow, string-typed surface.
 //
 // Every call returns a JSON envelope, {"ok":true,"value":...} or
-// {"ok":false,"error":"<engine message>","kind":"<error kind>"}: C++ exceptions
-// must not cross into JavaScript (3.1.6 hands JS a bare pointer, gotcha 7), so
-// they are caught here and the JS facade (wasm/duroxide.mjs) throws a real
-// Error with the engine's message. The facade turns the JSON into plain objects.
+// {"ok":false,"error":"<engine message>","kind":"<error kind>"} (saveDatabase:
+// the bytes, or an error envelope): C++ exceptions must not cross into
+// JavaScript (3.1.6 hands JS a bare pointer, gotcha 7), so they are caught here
+// and the JS facade (wasm/duroxide.mjs) throws a real Error with the engine's
+// message and kind. The facade turns the JSON into plain objects.
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
@@ -36,10 +37,15 @@ using Json = nlohmann::json;
 constexpr const char* kDatabasePath = "/duroxide.db";
 constexpr std::size_t kMaxDatabaseBytes = 512u * 1024u * 1024u;
 
-std::string ok(const Json& value) { return Json{{"ok", true}, {"value", value}}.dump(); }
+// Text from the engine reaches JS as JSON: malformed UTF-8 (which only error
+// and log text can hold) is replaced by U+FFFD rather than failing the call.
+std::string ok(const Json& value) {
+  return Json{{"ok", true}, {"value", value}}.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 std::string failure(const std::string& message, const std::string& kind) {
-  return Json{{"ok", false}, {"error", message}, {"kind", kind}}.dump();
+  return Json{{"ok", false}, {"error", message}, {"kind", kind}}.dump(-1, ' ', false,
+                                                                     Json::error_handler_t::replace);
 }
 
 // Runs `body`, turning every exception into an error envelope.
@@ -60,7 +66,9 @@ std::string guarded(Body&& body) {
   } catch (const std::invalid_argument& error) {
     return failure(error.what(), "InvalidInput");
   } catch (const std::exception& error) {
-    return failure(error.what(), "Error");
+    return failure(error.what(), "internal");
+  } catch (...) {
+    return failure("the engine threw a non-standard exception", "internal");
   }
 }
 
@@ -166,7 +174,13 @@ class Engine {
                                 {"activityId", context.activity_id},
                                 {"name", context.name}};
         const std::string reply = fn(input, context_json.dump()).as<std::string>();
-        const Json envelope = Json::parse(reply);
+        Json envelope;
+        try {
+          envelope = Json::parse(reply);
+        } catch (const Json::parse_error&) {
+          // JSON.stringify writes valid JSON but for lone surrogates ("\ud800"), which are no text.
+          throw std::runtime_error("activity " + context.name + " returned a result that is not valid UTF-8");
+        }
         if (!envelope.value("ok", false)) throw std::runtime_error(envelope.value("error", "activity failed"));
         return envelope["value"].get<std::string>();
       });
@@ -174,22 +188,30 @@ class Engine {
     });
   }
 
-  bool step() { return driver_->step(); }
-  int runUntilIdle(int max_steps) {
-    return static_cast<int>(driver_->run_until_idle(static_cast<std::size_t>(max_steps < 1 ? 1 : max_steps)));
+  std::string step() { return guarded([&] { return driver_->step(); }); }
+  std::string runUntilIdle(int max_steps) {
+    return guarded([&] { return driver_->run_until_idle(static_cast<std::size_t>(max_steps < 1 ? 1 : max_steps)); });
   }
   void advanceTime(double ms) { clock_.advance(static_cast<std::int64_t>(ms)); }
   double nowMs() { return static_cast<double>(clock_.now_ms()); }
   std::string takeLogs() {
-    std::string out = logs_.dump();
-    logs_ = Json::array();
-    return out;
+    return guarded([&] {
+      Json out = std::move(logs_);
+      logs_ = Json::array();
+      return out;
+    });
   }
 
-  // The database file's bytes (after a checkpoint), to save as a .db file.
+  // The database file's bytes (after a checkpoint), to save as a .db file; an
+  // error envelope (a string) if the checkpoint fails.
   emscripten::val saveDatabase() {
-    store_->checkpoint();
-    const auto bytes = browser_vfs().file_bytes(path_);
+    std::optional<std::string> bytes;
+    const std::string envelope = guarded([&] {
+      store_->checkpoint();
+      bytes = browser_vfs().file_bytes(path_);
+      return Json(nullptr);
+    });
+    if (!Json::parse(envelope).value("ok", false)) return emscripten::val(envelope);
     const std::string& data = bytes ? *bytes : std::string();
     emscripten::val array = emscripten::val::global("Uint8Array").new_(data.size());
     array.call<void>("set", emscripten::val(emscripten::typed_memory_view(data.size(),
@@ -411,6 +433,9 @@ Engine* createEngine(const std::string& database, double start_ms, const std::st
     return new Engine(database, start_ms, options);
   } catch (const std::exception& error) {
     engineError = error.what();
+    return nullptr;
+  } catch (...) {
+    engineError = "the engine threw a non-standard exception";
     return nullptr;
   }
 }

@@ -5,7 +5,7 @@ export type RuntimeState = 'Running' | 'Completed' | 'Failed' | 'NotFound';
 export interface ErrorInfo { message: string; kind: string; category: string; }
 
 export interface DuroxideError extends Error {
-  kind: 'InvalidInput' | 'NotFound' | 'AlreadyExists' | 'Provider' | 'AccessDenied' | 'ReadOnly' | 'Disabled' | 'Error';
+  kind: 'InvalidInput' | 'NotFound' | 'AlreadyExists' | 'Provider' | 'AccessDenied' | 'ReadOnly' | 'Disabled' | 'internal';
 }
 
 export interface Status {

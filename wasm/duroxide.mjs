@@ -1,7 +1,9 @@
 // The JavaScript API of Duroxide: `createDuroxide()` loads the WebAssembly
 // module and returns the classes below. Every method returns plain objects;
 // every engine error is thrown as an Error whose message is the engine's
-// (with `.kind`: InvalidInput, NotFound, AlreadyExists, Provider, Error).
+// (with `.kind`: InvalidInput, NotFound, AlreadyExists, Provider, AccessDenied,
+// ReadOnly, Disabled, or internal for anything unexpected). Nothing else leaves
+// an entry point: a bare WebAssembly exception becomes an Error of kind internal.
 // Field names in returned objects are the engine's (snake_case), so they match
 // the CLI's JSON output; method and option names are camelCase.
 import createDuroxideCore from './duroxide_core.mjs';
@@ -9,15 +11,33 @@ import createDuroxideCore from './duroxide_core.mjs';
 export async function createDuroxide(moduleOptions = {}) {
   const core = await createDuroxideCore(moduleOptions);
 
+  function engineError(message, kind) {
+    const error = new Error(message);
+    error.kind = kind;
+    return error;
+  }
+
+  // Runs one call into the module; whatever it throws arrives as an Error with a kind.
+  function guard(call) {
+    try {
+      return call();
+    } catch (error) {
+      if (error instanceof Error) {
+        if (typeof error.kind !== 'string') error.kind = 'internal';
+        throw error;
+      }
+      throw engineError(`the engine failed: ${String(error)}`, 'internal');
+    }
+  }
+
   function unwrap(text) {
     const envelope = JSON.parse(text);
-    if (!envelope.ok) {
-      const error = new Error(envelope.error);
-      error.kind = envelope.kind;
-      throw error;
-    }
+    if (!envelope.ok) throw engineError(envelope.error, envelope.kind);
     return envelope.value;
   }
+
+  // An entry point returning an envelope.
+  const unwrapped = (call) => unwrap(guard(call));
 
   function toBytes(data) {
     if (data === undefined || data === null) return new Uint8Array(0);
@@ -32,15 +52,15 @@ export async function createDuroxide(moduleOptions = {}) {
   // management: false switches the ManagementClient off (kind 'Disabled').
   class Runtime {
     constructor({ database, startMs, readOnly = false, management = true } = {}) {
-      const engine = core.createEngine(toBytes(database), startMs ?? Date.now(),
-        JSON.stringify({ readOnly: Boolean(readOnly), management: Boolean(management) }));
-      if (!engine) throw new Error(core.lastEngineError());
+      const engine = guard(() => core.createEngine(toBytes(database), startMs ?? Date.now(),
+        JSON.stringify({ readOnly: Boolean(readOnly), management: Boolean(management) })));
+      if (!engine) throw engineError(core.lastEngineError(), 'InvalidInput');
       this._engine = engine;
     }
     // `fn(input, context)` returns the result (converted to a string) or throws to fail.
     registerActivity(name, fn) {
       if (typeof fn !== 'function') throw new TypeError('registerActivity needs a function');
-      unwrap(this._engine.registerActivity(name, (input, context) => {
+      unwrapped(() => this._live().registerActivity(name, (input, context) => {
         try {
           const value = fn(input, JSON.parse(context));
           return JSON.stringify({ ok: true, value: value === undefined || value === null ? '' : String(value) });
@@ -49,24 +69,30 @@ export async function createDuroxide(moduleOptions = {}) {
         }
       }));
     }
-    step() { return this._engine.step(); }
-    runUntilIdle(maxSteps = 100000) { return this._engine.runUntilIdle(maxSteps); }
+    step() { return unwrapped(() => this._live().step()); }
+    runUntilIdle(maxSteps = 100000) { return unwrapped(() => this._live().runUntilIdle(maxSteps)); }
     advanceTime(ms) {
       if (!Number.isFinite(ms) || ms < 0) throw new RangeError('advanceTime needs a non-negative number of ms');
-      this._engine.advanceTime(ms);
+      guard(() => this._live().advanceTime(ms));
     }
-    nowMs() { return this._engine.nowMs(); }
+    nowMs() { return guard(() => this._live().nowMs()); }
     // Runtime events since the last call: {kind, instance, message, at_ms}.
-    takeLogs() { return JSON.parse(this._engine.takeLogs()); }
+    takeLogs() { return unwrapped(() => this._live().takeLogs()); }
     // The database as bytes: save it as a .db file, open it natively or here.
-    saveDatabase() { return this._engine.saveDatabase(); }
+    saveDatabase() {
+      const result = guard(() => this._live().saveDatabase());
+      return typeof result === 'string' ? unwrap(result) : result;
+    }
     close() {
-      if (this._engine) this._engine.delete();
+      if (this._engine) guard(() => this._engine.delete());
       this._engine = null;
     }
+    _live() {
+      if (!this._engine) throw engineError('the runtime is closed', 'InvalidInput');
+      return this._engine;
+    }
     _call(method, args) {
-      if (!this._engine) throw new Error('the runtime is closed');
-      return unwrap(this._engine.call(method, JSON.stringify(args ?? {})));
+      return unwrapped(() => this._live().call(method, JSON.stringify(args ?? {})));
     }
   }
 
@@ -124,19 +150,19 @@ export async function createDuroxide(moduleOptions = {}) {
     RuntimeClient,
     ManagementClient,
     // {deterministic, mismatch?, error?, events, steps: [state after event k], history}
-    replayHistory(history) { return unwrap(core.replayHistory(asText(history))); },
+    replayHistory(history) { return unwrapped(() => core.replayHistory(asText(history))); },
     // The state after event `index`: {index, event, state, custom_status, pending, logs, ...}.
     replayStep(history, index) {
-      const report = unwrap(core.replayHistory(asText(history)));
+      const report = unwrapped(() => core.replayHistory(asText(history)));
       if (!Number.isInteger(index) || index < 0 || index >= report.steps.length) {
         throw new RangeError(`index must be 0 to ${report.steps.length - 1}`);
       }
       return report.steps[index];
     },
     // {seed, hash, ok, faults_injected, violations, reproduce, trace, ...}
-    runSimulation(options = {}) { return unwrap(core.runSimulation(JSON.stringify(options))); },
-    catalog() { return unwrap(core.catalog()); },
-    faultKinds() { return unwrap(core.faultKinds()); },
+    runSimulation(options = {}) { return unwrapped(() => core.runSimulation(JSON.stringify(options))); },
+    catalog() { return unwrapped(() => core.catalog()); },
+    faultKinds() { return unwrapped(() => core.faultKinds()); },
   };
 }
 

@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "duroxide/limits.hpp"
+#include "duroxide/text.hpp"
 #include "json_internal.hpp"
 
 namespace duroxide {
@@ -341,8 +342,10 @@ Json to_json(const ErrorDetails& details) {
   Json out = Json::object();
   out["kind"] = std::string(to_string(details.kind));
   out["category"] = std::string(to_string(details.category()));
-  out["message"] = details.message;
-  if (!details.resource.empty()) out["resource"] = details.resource;
+  // Error text is written by the engine on behalf of user code and stores: it
+  // is repaired and bounded rather than refused, so what is stored reads back.
+  out["message"] = bounded_text(details.message, kMaxPayloadBytes);
+  if (!details.resource.empty()) out["resource"] = bounded_text(details.resource, kMaxPayloadBytes);
   if (details.retryable) out["retryable"] = true;
   if (details.kind == ErrorKind::Poison) {
     out["attempt_count"] = details.attempt_count;

@@ -2,15 +2,11 @@
 
 #include "duroxide/history_state.hpp"
 #include "duroxide/runtime.hpp"
+#include "duroxide/text.hpp"
 
 namespace duroxide {
 
 namespace {
-
-std::string truncated(std::string text) {
-  if (text.size() > limits::kMaxPayloadBytes) text.resize(limits::kMaxPayloadBytes);
-  return text;
-}
 
 // Name and version the turn will run: from the history, else from the start message.
 struct Target {
@@ -87,6 +83,72 @@ ExecutionMetadata stored_metadata(const History& history, const OrchestrationIte
   meta.error = state.error;
   meta.custom_status = state.custom_status;
   return meta;
+}
+
+bool is_finished(const History& history) {
+  return !history.empty() && is_terminal_kind(history.back().kind());
+}
+
+// An ack that fails the instance with `details`, on the stored `history` of
+// `execution`. With `can_append`, a start that never ran is recorded first (so
+// the instance fails visibly instead of vanishing), then OrchestrationFailed
+// is appended and the parent, if any, told; without, only the status changes.
+OrchestrationAck failure_ack(const OrchestrationItem& item, const History& history,
+                             ExecutionId execution, const ErrorDetails& details, bool can_append,
+                             TimestampMs now) {
+  OrchestrationAck ack;
+  ack.execution_id = execution;
+  ack.metadata = stored_metadata(history, item);
+  ack.metadata.state = RuntimeState::Failed;
+  ack.metadata.continued_as_new = false;
+  ack.metadata.output.clear();
+  ack.metadata.error = details;
+  const bool same_execution = execution == item.execution_id;
+  std::optional<events::OrchestrationStarted> started;
+  if (!history.empty()) {
+    if (const auto* stored = history.front().as<events::OrchestrationStarted>()) started = *stored;
+  }
+  // The terminal event goes after every stored event, also after rows that did
+  // not decode (`last_event_id` counts them).
+  EventId next_id = history.empty() ? 1 : history.back().event_id + 1;
+  if (same_execution) next_id = std::max(next_id, item.last_event_id + 1);
+  if (can_append && history.empty() && (item.execution_id == 0 || !same_execution)) {
+    // A start that never ran: record the instance, so it fails visibly instead of vanishing.
+    if (std::optional<Target> target = target_of(history, item.messages)) {
+      started = events::OrchestrationStarted{target->name, target->version, {}, {}, 0};
+      for (const auto& message : item.messages) {
+        if (const auto* start = std::get_if<work::StartOrchestration>(&message)) {
+          started->input = start->input;
+          started->parent_instance = start->parent_instance;
+          started->parent_id = start->parent_id;
+          break;
+        }
+      }
+      ack.history_delta.push_back(Event{next_id++, 0, now, *started});
+      ack.metadata.orchestration_name = started->name;
+      ack.metadata.orchestration_version = started->version;
+      ack.metadata.parent_instance = started->parent_instance;
+      ack.metadata.parent_id = started->parent_id;
+    }
+  }
+  // An execution the store already holds may have a start that does not decode.
+  const bool recorded = started || (same_execution && item.execution_id != 0);
+  if (can_append && recorded && !is_finished(history)) {
+    ack.history_delta.push_back(Event{next_id, 0, now, events::OrchestrationFailed{details}});
+    // The parent comes from the instances row when there is one: it outlives a
+    // corrupted start event and continue-as-new.
+    std::string parent = item.parent_instance;
+    EventId parent_id = item.parent_id;
+    if (parent.empty() && started) {
+      parent = started->parent_instance;
+      parent_id = started->parent_id;
+    }
+    if (!parent.empty()) {
+      ack.orchestrator_items.push_back(
+          {work::SubOrchestrationFailed{parent, parent_id, item.instance, details}, 0});
+    }
+  }
+  return ack;
 }
 
 // The activity events a turn adds, with names and durations looked up from the
@@ -178,7 +240,8 @@ auto timed_call(RuntimeMetrics* metrics, Clock& clock, const char* operation, F&
   }
 }
 
-// A batch ack, timed; a call that throws fails each of its `count` acks alike.
+// A batch ack, timed; a call that throws fails each of its `count` acks alike
+// (anything but a ProviderError as a Permanent one: it must not escape a step).
 template <typename F>
 std::vector<AckOutcome> ack_batch(RuntimeMetrics* metrics, Clock& clock, const char* operation,
                                   std::size_t count, F&& call) {
@@ -186,7 +249,16 @@ std::vector<AckOutcome> ack_batch(RuntimeMetrics* metrics, Clock& clock, const c
     return timed_call(metrics, clock, operation, call);
   } catch (const ProviderError& error) {
     return std::vector<AckOutcome>(count, error);
+  } catch (const std::exception& error) {
+    return std::vector<AckOutcome>(count, ProviderError(ProviderErrorKind::Permanent, operation, error.what()));
   }
+}
+
+// The store refused this ack for one of its values (InvalidInput: text that is
+// not valid UTF-8, a value over a limit). Retrying the same ack cannot succeed,
+// so the item is failed visibly instead of abandoned into a poison loop.
+bool refused_for_its_values(const ProviderError& error) {
+  return error.kind() == ProviderErrorKind::InvalidInput;
 }
 
 // Counts the starts and ends an acked turn recorded.
@@ -204,7 +276,9 @@ void count_turn(RuntimeMetrics* metrics, const OrchestrationAck& ack) {
 
 // An ack of a batch that failed. A lost lock (the item was cancelled, or expired
 // and taken by another node) is only counted; any other error releases the item
-// so that it is fetched again at once.
+// so that it is fetched again at once. `abandon(ignore_attempt)`: a Transient
+// error (busy, I/O hiccup) is no fault of the item and does not count toward
+// poison; any other does.
 template <typename Abandon>
 void report_failed_ack(const DispatcherContext& context, const std::string& instance,
                        const ProviderError& error, Abandon&& abandon) {
@@ -215,7 +289,7 @@ void report_failed_ack(const DispatcherContext& context, const std::string& inst
   }
   context.notify(RuntimeEvent::Kind::ProviderError, instance, error.what());
   try {
-    abandon();
+    abandon(error.retryable());
   } catch (const ProviderError&) {
     // The lock expires on its own; the item is then fetched again.
   }
@@ -256,25 +330,60 @@ bool OrchestrationDispatcher::step() {
   if (fetched.empty()) return false;
 
   // Every turn of the batch runs, then all their acks commit together.
+  // Replies to foreign starts go with whichever ack deletes those starts.
   std::vector<OrchestrationAckRequest> requests;
-  std::vector<std::string> instances;
+  std::vector<const OrchestrationItem*> items;
+  std::vector<std::vector<OrchestratorItem>> replies;
+  auto notify = [this](RuntimeEvent::Kind kind, const std::string& instance, std::string message) {
+    context_.notify(kind, instance, std::move(message));
+  };
   for (OrchestrationItem& item : fetched) {
+    std::vector<OrchestratorItem> item_replies = reject_foreign_starts(item, notify);
     std::optional<OrchestrationAck> ack = run_item(item);
     if (!ack) continue;
+    ack->orchestrator_items.insert(ack->orchestrator_items.end(), item_replies.begin(), item_replies.end());
     requests.push_back({item.lock_token, std::move(*ack)});
-    instances.push_back(item.instance);
+    items.push_back(&item);
+    replies.push_back(std::move(item_replies));
   }
   if (requests.empty()) return true;
   const std::vector<AckOutcome> outcomes =
       ack_batch(metrics, context_.clock, "ack_orchestration_items", requests.size(),
                 [&] { return provider.ack_orchestration_items(requests); });
+  // A turn the store refused for its values fails its instance instead.
+  std::vector<OrchestrationAckRequest> failures;
+  std::vector<const OrchestrationItem*> failed_items;
   for (std::size_t i = 0; i < requests.size(); ++i) {
+    const OrchestrationItem& item = *items[i];
     if (!outcomes[i]) {
       count_turn(metrics, requests[i].ack);
+    } else if (refused_for_its_values(*outcomes[i]) && !is_finished(item.history)) {
+      ErrorDetails details = ErrorDetails::orchestration_failed(
+          std::string("the store refused the orchestration's results: ") + outcomes[i]->what());
+      context_.notify(RuntimeEvent::Kind::ProviderError, item.instance, details.message);
+      failures.push_back({item.lock_token, failure_ack(item, item.history, requests[i].ack.execution_id,
+                                                       details, /*can_append=*/true, context_.clock.now_ms())});
+      auto& failure_items = failures.back().ack.orchestrator_items;
+      failure_items.insert(failure_items.end(), replies[i].begin(), replies[i].end());
+      failed_items.push_back(&item);
+    } else {
+      report_failed_ack(context_, item.instance, *outcomes[i], [&](bool ignore_attempt) {
+        provider.abandon_orchestration_item(item.lock_token, 0, ignore_attempt);
+      });
+    }
+  }
+  if (failures.empty()) return true;
+  const std::vector<AckOutcome> failure_outcomes =
+      ack_batch(metrics, context_.clock, "ack_orchestration_items", failures.size(),
+                [&] { return provider.ack_orchestration_items(failures); });
+  for (std::size_t i = 0; i < failures.size(); ++i) {
+    if (!failure_outcomes[i]) {
+      count_turn(metrics, failures[i].ack);
       continue;
     }
-    report_failed_ack(context_, instances[i], *outcomes[i],
-                      [&] { provider.abandon_orchestration_item(requests[i].lock_token, 0, false); });
+    report_failed_ack(context_, failed_items[i]->instance, *failure_outcomes[i], [&](bool ignore_attempt) {
+      provider.abandon_orchestration_item(failures[i].lock_token, 0, ignore_attempt);
+    });
   }
   return true;
 }
@@ -306,57 +415,10 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
   // A corrupted history may not show its end; the instances row does.
   const bool finished = (!history.empty() && is_terminal_kind(history.back().kind())) ||
                         (item.corruption && item.finished && same_execution);
-  std::vector<OrchestratorItem> replies = reject_foreign_starts(item, notify);
   auto fail_instance = [&](ErrorDetails details, bool can_append) {
     notify(RuntimeEvent::Kind::Poison, item.instance, details.display_message());
     if (metrics) metrics->poisoned();
-    ack.metadata = stored_metadata(history, item);
-    ack.metadata.state = RuntimeState::Failed;
-    ack.metadata.continued_as_new = false;
-    ack.metadata.output.clear();
-    ack.metadata.error = details;
-    if (can_append && history.empty() && (item.execution_id == 0 || !same_execution)) {
-      // A start that never ran: record the instance, so it fails visibly instead of vanishing.
-      if (std::optional<Target> target = target_of(history, item.messages)) {
-        auto start = std::find_if(item.messages.begin(), item.messages.end(), [](const WorkItem& m) {
-          return std::holds_alternative<work::StartOrchestration>(m);
-        });
-        events::OrchestrationStarted started{target->name, target->version, {}, {}, 0};
-        if (start != item.messages.end()) {
-          const auto& message = std::get<work::StartOrchestration>(*start);
-          started.input = message.input;
-          started.parent_instance = message.parent_instance;
-          started.parent_id = message.parent_id;
-        }
-        history.push_back(Event{1, 0, now, started});
-        ack.history_delta.push_back(history.back());
-        ack.metadata.orchestration_name = started.name;
-        ack.metadata.orchestration_version = started.version;
-        ack.metadata.parent_instance = started.parent_instance;
-        ack.metadata.parent_id = started.parent_id;
-      }
-    }
-    const auto* started =
-        history.empty() ? nullptr : history.front().as<events::OrchestrationStarted>();
-    // The terminal event goes after every stored event, also after rows that
-    // did not decode; the parent comes from the instances row when there is one
-    // (it outlives a corrupted start event and continue-as-new).
-    EventId last_id = history.empty() ? 0 : history.back().event_id;
-    if (same_execution) last_id = std::max(last_id, item.last_event_id);
-    const bool recorded = started || (same_execution && item.execution_id != 0);
-    if (can_append && recorded && !finished) {
-      ack.history_delta.push_back(Event{last_id + 1, 0, now, events::OrchestrationFailed{details}});
-      std::string parent = item.parent_instance;
-      EventId parent_id = item.parent_id;
-      if (parent.empty() && started) {
-        parent = started->parent_instance;
-        parent_id = started->parent_id;
-      }
-      if (!parent.empty()) {
-        ack.orchestrator_items.push_back(
-            {work::SubOrchestrationFailed{parent, parent_id, item.instance, details}, 0});
-      }
-    }
+    ack = failure_ack(item, history, execution, details, can_append, now);
   };
 
   if (finished) {
@@ -406,6 +468,14 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
       return std::nullopt;
     }
     TurnInput input{item.instance, execution, std::move(history), std::move(item.messages), now};
+    struct GiveBack {  // the turn's input back to `item`, for failure_ack if the store refuses the ack
+      TurnInput& input;
+      OrchestrationItem& item;
+      ~GiveBack() {
+        item.history = std::move(input.history);
+        item.messages = std::move(input.messages);
+      }
+    } give_back{input, item};
     const TimestampMs turn_start = context_.clock.now_ms();
     TurnResult result = run_turn(registry, input);
     if (metrics) metrics->turn(context_.clock.now_ms() - turn_start);
@@ -422,9 +492,9 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
     ack.worker_items = std::move(result.worker_items);
     ack.orchestrator_items = std::move(result.orchestrator_items);
     ack.cancelled_activities = std::move(result.cancelled_activities);
+    return ack;
   }
-
-  ack.orchestrator_items.insert(ack.orchestrator_items.end(), replies.begin(), replies.end());
+  item.history = std::move(history);
   return ack;
 }
 
@@ -473,7 +543,7 @@ bool WorkerDispatcher::step() {
   } leases_end{leases_, fetched};
 
   std::vector<WorkAckRequest> requests;
-  std::vector<std::string> instances;
+  std::vector<const WorkerItem*> items;
   for (std::size_t i = 0; i < fetched.size(); ++i) {
     if (cancelled[i]->load()) continue;  // its lock was lost while it waited: nothing to run or ack
     std::optional<WorkItem> completion = run_item(fetched[i], cancelled[i]);
@@ -482,16 +552,40 @@ bool WorkerDispatcher::step() {
       continue;
     }
     requests.push_back({fetched[i].lock_token, std::move(completion)});
-    instances.push_back(fetched[i].item.instance);
+    items.push_back(&fetched[i]);
   }
   if (requests.empty()) return true;
   const std::vector<AckOutcome> outcomes =
       ack_batch(metrics, context_.clock, "ack_work_items", requests.size(),
                 [&] { return provider.ack_work_items(requests); });
+  // A result the store refused fails its activity instead: it does not run again.
+  std::vector<WorkAckRequest> failures;
+  std::vector<const WorkerItem*> failed_items;
   for (std::size_t i = 0; i < requests.size(); ++i) {
     if (!outcomes[i]) continue;
-    report_failed_ack(context_, instances[i], *outcomes[i],
-                      [&] { provider.abandon_work_item(requests[i].lock_token, 0, false); });
+    const work::ActivityExecute& task = items[i]->item;
+    if (refused_for_its_values(*outcomes[i]) && requests[i].completion) {
+      ErrorDetails details = ErrorDetails::activity_failed("the store refused the result of activity " +
+                                                           task.name + ": " + outcomes[i]->what());
+      context_.notify(RuntimeEvent::Kind::ProviderError, task.instance, details.message);
+      failures.push_back({requests[i].lock_token,
+                          work::ActivityFailed{task.instance, task.execution_id, task.id, details}});
+      failed_items.push_back(items[i]);
+      continue;
+    }
+    report_failed_ack(context_, task.instance, *outcomes[i], [&](bool ignore_attempt) {
+      provider.abandon_work_item(requests[i].lock_token, 0, ignore_attempt);
+    });
+  }
+  if (failures.empty()) return true;
+  const std::vector<AckOutcome> failure_outcomes =
+      ack_batch(metrics, context_.clock, "ack_work_items", failures.size(),
+                [&] { return provider.ack_work_items(failures); });
+  for (std::size_t i = 0; i < failures.size(); ++i) {
+    if (!failure_outcomes[i]) continue;
+    report_failed_ack(context_, failed_items[i]->item.instance, *failure_outcomes[i], [&](bool ignore_attempt) {
+      provider.abandon_work_item(failures[i].lock_token, 0, ignore_attempt);
+    });
   }
   return true;
 }
@@ -538,11 +632,14 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
       completion = failed(ErrorDetails::activity_failed(
           "activity " + task.name + " returned " + std::to_string(result.size()) +
           " bytes, over the limit of " + std::to_string(limits::kMaxPayloadBytes)));
+    } else if (!valid_utf8(result)) {
+      completion = failed(ErrorDetails::activity_failed("activity " + task.name +
+                                                        " returned a result that is not valid UTF-8"));
     } else {
       completion = work::ActivityCompleted{task.instance, task.execution_id, task.id, std::move(result)};
     }
   } catch (const std::exception& error) {
-    completion = failed(ErrorDetails::activity_failed(truncated(error.what())));
+    completion = failed(ErrorDetails::activity_failed(error.what()));
   } catch (...) {
     completion = failed(ErrorDetails::activity_failed("activity threw a non-standard exception"));
   }

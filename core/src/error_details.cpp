@@ -3,6 +3,9 @@
 #include <array>
 #include <utility>
 
+#include "duroxide/limits.hpp"
+#include "duroxide/text.hpp"
+
 namespace duroxide {
 
 namespace {
@@ -37,8 +40,8 @@ ErrorDetails make(ErrorKind kind, std::string message, std::string resource = {}
                   bool retryable = false) {
   ErrorDetails details;
   details.kind = kind;
-  details.message = std::move(message);
-  details.resource = std::move(resource);
+  details.message = bounded_text(message, limits::kMaxPayloadBytes);
+  details.resource = bounded_text(resource, limits::kMaxPayloadBytes);
   details.retryable = retryable;
   return details;
 }

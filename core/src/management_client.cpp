@@ -5,6 +5,7 @@
 
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
+#include "duroxide/text.hpp"
 #include "json_internal.hpp"
 
 namespace duroxide {
@@ -80,11 +81,7 @@ InstanceSummary ManagementClient::summarize(const InstanceInfo& info) {
     summary.preview = info.error->display_message();
   }
   if (summary.preview.size() > kPreviewBytes) {
-    // Cut on a UTF-8 boundary so the preview stays valid text.
-    std::size_t cut = kPreviewBytes;
-    while (cut > 0 && (static_cast<unsigned char>(summary.preview[cut]) & 0xC0) == 0x80) --cut;
-    summary.preview.resize(cut);
-    summary.preview += "...";
+    summary.preview = utf8_prefix(std::move(summary.preview), kPreviewBytes) + "...";
   }
   return summary;
 }

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "duroxide/status.hpp"
+#include "duroxide/text.hpp"
 #include "duroxide/work_item.hpp"
 
 namespace duroxide {
@@ -57,9 +58,10 @@ bool parse_name(const std::array<std::string_view, N>& names, std::string_view t
 // Payloads can be large; a description keeps messages readable.
 std::string quote(std::string_view text) {
   constexpr std::size_t kMaxShown = 120;
+  // Cut on a character boundary: descriptions end up in stored error messages.
+  const std::string shown = utf8_prefix(std::string(text.substr(0, kMaxShown + 1)), kMaxShown);
   std::string out = "\"";
-  for (std::size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
-    char c = text[i];
+  for (char c : shown) {
     if (c == '"' || c == '\\') {
       out += '\\';
       out += c;

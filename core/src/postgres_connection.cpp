@@ -27,7 +27,10 @@ bool transient_state(const char* state) {
 ProviderErrorKind classify(const char* state) {
   if (transient_state(state)) return ProviderErrorKind::Transient;
   if (std::strcmp(state, "23505") == 0) return ProviderErrorKind::Conflict;
-  if (std::strcmp(state, "22P02") == 0 || std::strcmp(state, "22003") == 0) {
+  // Invalid text representation, numeric out of range, and text the server
+  // cannot store (malformed UTF-8, untranslatable characters): the value is bad.
+  if (std::strcmp(state, "22P02") == 0 || std::strcmp(state, "22003") == 0 ||
+      std::strcmp(state, "22021") == 0 || std::strcmp(state, "22P05") == 0) {
     return ProviderErrorKind::InvalidInput;
   }
   return ProviderErrorKind::Permanent;
@@ -87,6 +90,11 @@ Statement& Statement::bind(int index, std::int64_t value) {
 
 Statement& Statement::bind(int index, std::string_view value) {
   if (index < 1) return *this;
+  // Parameters travel as C strings: a NUL byte would cut the value short without a word.
+  if (value.find('\0') != std::string_view::npos) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, connection_->operation(),
+                        "PostgreSQL text cannot hold a NUL byte (parameter " + std::to_string(index) + ")");
+  }
   if (params_.size() < static_cast<std::size_t>(index)) params_.resize(static_cast<std::size_t>(index));
   params_[static_cast<std::size_t>(index) - 1] = std::string(value);
   return *this;

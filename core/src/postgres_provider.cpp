@@ -274,6 +274,18 @@ std::string redact_conninfo(const std::string& conninfo) {
   return out;
 }
 
+// A value of an ack or enqueue, encoded; one the codec refuses (not valid
+// UTF-8, over a limit) fails that call alone as InvalidInput, so in a batch
+// only its own ack rolls back.
+template <typename Encode>
+std::string encoded(const std::string& operation, Encode&& encode) {
+  try {
+    return encode();
+  } catch (const CodecError& error) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation, error.what());
+  }
+}
+
 void insert_orchestrator_item(pg::Connection& db, const WorkItem& item, TimestampMs visible_at,
                               TimestampMs now) {
   const std::string& instance = target_instance(item);
@@ -287,7 +299,7 @@ void insert_orchestrator_item(pg::Connection& db, const WorkItem& item, Timestam
         "VALUES (?1, ?2, ?3, ?4, ?5)")
       .bind(1, instance)
       .bind(2, to_string(kind_of(item)))
-      .bind(3, encode_work_item(item))
+      .bind(3, encoded(db.operation(), [&] { return encode_work_item(item); }))
       .bind(4, std::max(visible_at, now))
       .bind(5, now)
       .defer();
@@ -662,7 +674,9 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
     std::optional<std::string> output;
     if (meta.state == RuntimeState::Completed) output = meta.output;
     std::optional<std::string> error_json;
-    if (meta.error) error_json = encode_error_details(*meta.error);
+    if (meta.error) {
+      error_json = encoded(db->operation(), [&] { return encode_error_details(*meta.error); });
+    }
 
     // Instance status: a continued-as-new instance is still running.
     std::string instance_status =
@@ -792,7 +806,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
         .bind(1, execute->instance)
         .bind(2, static_cast<std::int64_t>(execute->execution_id))
         .bind(3, static_cast<std::int64_t>(execute->id))
-        .bind(4, encode_work_item(item))
+        .bind(4, encoded(db->operation(), [&] { return encode_work_item(item); }))
         .bind(5, now)
         .defer();
   }

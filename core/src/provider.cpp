@@ -1,5 +1,7 @@
 #include "duroxide/provider.hpp"
 
+#include "duroxide/codec.hpp"
+
 namespace duroxide {
 
 std::string_view to_string(ProviderErrorKind kind) {
@@ -54,6 +56,8 @@ std::vector<AckOutcome> ack_each(const std::vector<Request>& requests, Ack&& ack
       outcomes.emplace_back();
     } catch (const ProviderError& error) {
       outcomes.emplace_back(error);
+    } catch (const CodecError& error) {  // a value of this ack does not encode: it alone fails
+      outcomes.emplace_back(ProviderError(ProviderErrorKind::InvalidInput, "ack", error.what()));
     }
   }
   return outcomes;

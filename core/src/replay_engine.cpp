@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "duroxide/limits.hpp"
+#include "duroxide/text.hpp"
 #include "replay_state.hpp"
 
 namespace duroxide {
@@ -453,13 +454,14 @@ void ReplayState::on_root_finished() {
           "the orchestration output is " + std::to_string(output.size()) +
           " bytes, over the limit of " + std::to_string(limits::kMaxPayloadBytes)));
     }
+    if (!valid_utf8(output)) {
+      return fail(ErrorDetails::orchestration_failed("the orchestration output is not valid UTF-8"));
+    }
     issue_terminal(events::OrchestrationCompleted{std::move(output)});
   } catch (const TaskFailed& failed) {
     issue_terminal(events::OrchestrationFailed{failed.details()});
   } catch (const std::exception& error) {
-    std::string message = error.what();
-    if (message.size() > limits::kMaxPayloadBytes) message.resize(limits::kMaxPayloadBytes);
-    issue_terminal(events::OrchestrationFailed{ErrorDetails::orchestration_failed(message)});
+    issue_terminal(events::OrchestrationFailed{ErrorDetails::orchestration_failed(error.what())});
   } catch (...) {
     issue_terminal(events::OrchestrationFailed{
         ErrorDetails::orchestration_failed("the orchestration threw a non-standard exception")});
@@ -580,6 +582,10 @@ bool ReplayState::check_text(const std::string& value, std::size_t max, const ch
     fail(ErrorDetails::orchestration_failed(std::string(what) + " is " +
                                             std::to_string(value.size()) +
                                             " bytes, over the limit of " + std::to_string(max)));
+    return false;
+  }
+  if (!valid_utf8(value)) {
+    fail(ErrorDetails::orchestration_failed(std::string(what) + " is not valid UTF-8"));
     return false;
   }
   return true;
@@ -766,7 +772,7 @@ void ReplayState::log(LogLevel level, std::string message) {
   constexpr std::size_t kMaxLogLines = 10'000;
   constexpr std::size_t kMaxLogLineBytes = 8 * 1024;
   if (out_.logs.size() >= kMaxLogLines) return;
-  if (message.size() > kMaxLogLineBytes) message.resize(kMaxLogLineBytes);
+  message = bounded_text(message, kMaxLogLineBytes);
   out_.logs.push_back({level, std::move(message), replaying_, last_delivered_});
 }
 

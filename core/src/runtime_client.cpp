@@ -1,42 +1,11 @@
 #include "duroxide/runtime_client.hpp"
 
 #include "duroxide/registry.hpp"
+#include "duroxide/text.hpp"
 
 namespace duroxide {
 
 namespace {
-
-// Length of the UTF-8 sequence starting at text[i], or 0 if it is malformed.
-std::size_t utf8_sequence(const std::string& text, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  unsigned char lead = byte(i);
-  std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3
-                     : (lead >> 3) == 0x1E ? 4 : 0;
-  if (length == 0 || i + length > text.size()) return 0;
-  for (std::size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-  }
-  if (length == 2 && lead < 0xC2) return 0;  // overlong
-  if (length == 3) {
-    unsigned code = ((lead & 0x0F) << 12) | ((byte(i + 1) & 0x3F) << 6) | (byte(i + 2) & 0x3F);
-    if (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-  }
-  if (length == 4) {
-    unsigned code = ((lead & 0x07) << 18) | ((byte(i + 1) & 0x3F) << 12) |
-                    ((byte(i + 2) & 0x3F) << 6) | (byte(i + 3) & 0x3F);
-    if (code < 0x10000 || code > 0x10FFFF) return 0;
-  }
-  return length;
-}
-
-bool valid_utf8(const std::string& text) {
-  for (std::size_t i = 0; i < text.size();) {
-    std::size_t length = utf8_sequence(text, i);
-    if (length == 0) return false;
-    i += length;
-  }
-  return true;
-}
 
 ClientError invalid(const std::string& message) {
   return ClientError(ClientError::Kind::InvalidInput, message);

@@ -1,6 +1,7 @@
 #include "duroxide/samples.hpp"
 
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <stdexcept>
 
 #include "duroxide/orchestration_context.hpp"
@@ -200,11 +201,16 @@ void register_all(Registry& registry) {
     return "Hello, " + name + "!";
   });
   registry.register_activity("AddOne", [](ActivityContext&, const std::string& n) {
+    long long value = 0;
     try {
-      return std::to_string(std::stoll(n) + 1);
+      value = std::stoll(n);
     } catch (const std::exception&) {
       throw std::invalid_argument("AddOne: \"" + n + "\" is not an integer");
     }
+    if (value == std::numeric_limits<long long>::max()) {
+      throw std::overflow_error("AddOne: " + n + " + 1 overflows a 64-bit integer");
+    }
+    return std::to_string(value + 1);
   });
   registry.register_activity("Flaky", flaky);
   auto ok = [](ActivityContext&, const std::string&) { return std::string("ok"); };

@@ -139,6 +139,18 @@ const char* synchronous_pragma(SqliteOptions::Synchronous mode) {
   return "PRAGMA synchronous = NORMAL";
 }
 
+// A value of an ack or enqueue, encoded; one the codec refuses (not valid
+// UTF-8, over a limit) fails that call alone as InvalidInput, so in a batch
+// only its own ack rolls back.
+template <typename Encode>
+std::string encoded(const std::string& operation, Encode&& encode) {
+  try {
+    return encode();
+  } catch (const CodecError& error) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation, error.what());
+  }
+}
+
 void insert_orchestrator_item(sqlite::Connection& db, const WorkItem& item, TimestampMs visible_at,
                               TimestampMs now) {
   const std::string& instance = target_instance(item);
@@ -152,7 +164,7 @@ void insert_orchestrator_item(sqlite::Connection& db, const WorkItem& item, Time
         "VALUES (?1, ?2, ?3, ?4, ?5)")
       .bind(1, instance)
       .bind(2, to_string(kind_of(item)))
-      .bind(3, encode_work_item(item))
+      .bind(3, encoded(db.operation(), [&] { return encode_work_item(item); }))
       .bind(4, std::max(visible_at, now))
       .bind(5, now)
       .run();
@@ -537,7 +549,9 @@ void SqliteProvider::ack_orchestration_in_transaction(const std::string& lock_to
     std::optional<std::string> output;
     if (meta.state == RuntimeState::Completed) output = meta.output;
     std::optional<std::string> error_json;
-    if (meta.error) error_json = encode_error_details(*meta.error);
+    if (meta.error) {
+      error_json = encoded(db_->operation(), [&] { return encode_error_details(*meta.error); });
+    }
 
     // Instance status: a continued-as-new instance is still running.
     std::string instance_status =
@@ -671,7 +685,7 @@ void SqliteProvider::ack_orchestration_in_transaction(const std::string& lock_to
         .bind(1, execute->instance)
         .bind(2, static_cast<std::int64_t>(execute->execution_id))
         .bind(3, static_cast<std::int64_t>(execute->id))
-        .bind(4, encode_work_item(item))
+        .bind(4, encoded(db_->operation(), [&] { return encode_work_item(item); }))
         .bind(5, now)
         .run();
   }

@@ -248,6 +248,66 @@ test('a simulation seed gives the native hash, its faults and its trace', () => 
   assert.throws(() => dx.runSimulation({ faults: ['meteor'] }), (e) => e.kind === 'InvalidInput');
 });
 
+test('a bad value fails only its own item: runUntilIdle does not throw', () => {
+  const { runtime, client, management } = fresh();
+  let calls = 0;
+  // An error message over the 256 KiB payload limit with a multi-byte character at the cut.
+  const huge = 'x'.repeat(256 * 1024 - 1) + '\u20ac' + 'tail';
+  runtime.registerActivity('Hello', () => {
+    calls += 1;
+    throw new Error(huge);
+  });
+  client.startOrchestration('huge', 'HelloWorld', 'Ada', { version: '1.0.0' });
+  client.startOrchestration('fine', 'Chain', '{"steps":2,"value":1}');
+  assert.doesNotThrow(() => runtime.runUntilIdle());
+  assert.equal(calls, 1);
+  const status = client.getStatus('huge');
+  assert.equal(status.status, 'Failed');
+  assert.equal(status.error.message, 'x'.repeat(256 * 1024 - 1));
+  assert.equal(client.getStatus('fine').output, '3');
+  assert.equal(management.listInstances().instances.length, 2);
+
+  runtime.registerActivity('Hello', () => '\ud800');  // a lone surrogate is no UTF-8 text
+  client.startOrchestration('surrogate', 'HelloWorld', 'Ada', { version: '1.0.0' });
+  assert.doesNotThrow(() => runtime.runUntilIdle());
+  const garbled = client.getStatus('surrogate');
+  assert.equal(garbled.status, 'Failed');
+  assert.equal(garbled.error.message, 'activity Hello returned a result that is not valid UTF-8');
+  runtime.close();
+});
+
+test('every entry point throws an Error with a kind, never a bare exception', () => {
+  const { runtime } = fresh();
+  const bare = () => {
+    if (typeof WebAssembly.Tag === 'function' && typeof WebAssembly.Exception === 'function') {
+      throw new WebAssembly.Exception(new WebAssembly.Tag({ parameters: ['i32'] }), [42]);
+    }
+    throw 42;
+  };
+  const engine = runtime._engine;
+  runtime._engine = {
+    step: bare, runUntilIdle: bare, saveDatabase: bare, takeLogs: bare, nowMs: bare, advanceTime: bare,
+    call: bare, registerActivity: bare, delete: bare,
+  };
+  const internal = (e) => e instanceof Error && e.kind === 'internal';
+  assert.throws(() => runtime.step(), internal);
+  assert.throws(() => runtime.runUntilIdle(), internal);
+  assert.throws(() => runtime.saveDatabase(), internal);
+  assert.throws(() => runtime.takeLogs(), internal);
+  assert.throws(() => runtime.nowMs(), internal);
+  assert.throws(() => runtime.advanceTime(1), internal);
+  assert.throws(() => runtime.registerActivity('A', () => ''), internal);
+  assert.throws(() => new dx.RuntimeClient(runtime).getStatus('x'), internal);
+  assert.throws(() => new dx.ManagementClient(runtime).listInstances(), internal);
+  runtime._engine = engine;
+  runtime.close();
+  const closed = (e) => e instanceof Error && e.kind === 'InvalidInput' && /closed/.test(e.message);
+  assert.throws(() => runtime.step(), closed);
+  assert.throws(() => runtime.runUntilIdle(), closed);
+  assert.throws(() => runtime.saveDatabase(), closed);
+  assert.throws(() => new dx.RuntimeClient(runtime).getStatus('x'), closed);
+});
+
 test('read-only and management switches refuse with typed errors', () => {
   const { runtime, client } = fresh();
   client.startOrchestration('kept', 'HelloWorld', 'Ada');

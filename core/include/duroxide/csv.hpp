@@ -3,6 +3,9 @@
 // Contract: a field containing a comma, a double quote, CR or LF is wrapped in
 // double quotes with inner quotes doubled; other fields are written as they
 // are; rows end with CRLF. Nested JSON values are written as compact JSON text.
+// A field a spreadsheet would run as a formula (one starting with =, +, -, @,
+// tab or CR that is not a plain number) is prefixed with a single quote, so it
+// is shown as text (OWASP's advice against CSV injection).
 #pragma once
 
 #include <string>

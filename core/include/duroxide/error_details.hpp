@@ -4,6 +4,10 @@
 // disagree. `display_message()` is the one text users see (status, CLI,
 // playground); for application errors it is exactly the message raised by user
 // code, so `Fails("boom")` fails with "boom".
+//
+// Error text never fails a write: the factories (and the codec, for details
+// built field by field) replace malformed UTF-8 with U+FFFD and cut message and
+// resource to limits::kMaxPayloadBytes on a character boundary.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,30 @@
+// UTF-8 text helpers shared by every layer that validates, cuts or repairs text.
+//
+// Contract: every value the engine stores is valid UTF-8 (the JSON codec
+// refuses anything else), so text is only ever cut on a character boundary,
+// and text the engine writes on its own behalf (error messages) is repaired
+// rather than refused.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace duroxide {
+
+// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or
+// code points past U+10FFFF).
+bool valid_utf8(std::string_view text);
+
+// The longest prefix of `text` of at most `max_bytes` bytes that does not end
+// inside a multi-byte sequence.
+std::string utf8_prefix(std::string text, std::size_t max_bytes);
+
+// `text` with every malformed byte sequence replaced by U+FFFD.
+std::string repair_utf8(std::string_view text);
+
+// Repaired, then cut to at most `max_bytes` on a character boundary: text
+// that can always be stored and read back.
+std::string bounded_text(std::string_view text, std::size_t max_bytes);
+
+}  // namespace duroxide
