@@ -170,6 +170,43 @@ TEST_CASE("an activity learns it was cancelled when its lock is stolen", "[threa
   CHECK(driver.shutdown(5'000));
 }
 
+TEST_CASE("shutdown keeps renewing a running activity's lock: another node never runs it again",
+          "[threaded][shutdown]") {
+  const std::string kind = GENERATE(from_range(threaded_kinds()));
+  INFO("provider: " << kind);
+  NativeHost host("shutdown", kind);
+  static std::atomic<int> runs{0};
+  runs = 0;
+  host.registry.register_activity("Lengthy", [](ActivityContext&, const std::string&) {
+    ++runs;
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+    return std::string("lengthy done");
+  });
+  host.registry.register_orchestration("LengthyOne", [](OrchestrationContext& ctx,
+                                                        std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_activity("Lengthy", "");
+  });
+  RuntimeOptions options;
+  options.worker_lock_timeout_ms = 200;
+  options.lock_renewal_buffer_ms = 120;
+  options.poll_interval_ms = 5;
+  ThreadedDriver first(*host.store, host.registry, host.clock, options);
+  first.start();
+  host.client->start_orchestration("l", "LengthyOne", "");
+  for (int i = 0; i < 2'000 && runs.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(runs.load() == 1);
+  // A second node on the same store takes any item whose lock expires.
+  ThreadedDriver second(*host.store, host.registry, host.clock, options);
+  second.start();
+  CHECK(first.shutdown(5'000));
+  OrchestrationStatus status = host.client->wait_for_orchestration("l", 20'000, host.pacer);
+  CHECK(status.output == "lengthy done");
+  CHECK(runs.load() == 1);
+  CHECK(second.shutdown(5'000));
+}
+
 TEST_CASE("platform clock and ids", "[platform]") {
   SystemClock clock;
   TimestampMs first = clock.now_ms();
