@@ -236,7 +236,10 @@ std::vector<std::string> RuntimeClient::running_matching(const InstanceFilter& f
   do {
     InstancePage batch = guarded([&] { return management_.list_instances(running, page); });
     for (const auto& info : batch.instances) {
-      if (ids.size() < max) ids.push_back(info.instance);
+      // An instance the policy hides is not touched, nor named in the results.
+      if (ids.size() < max && access_.allows(AccessOperation::List, info.instance, info.orchestration_name)) {
+        ids.push_back(info.instance);
+      }
     }
     page.cursor = batch.next_cursor;
   } while (!page.cursor.empty() && ids.size() < max);

@@ -77,6 +77,12 @@ class AccessCheck {
   // Looks the orchestration name up when `orchestration` is empty and an instance is named.
   void require(AccessOperation operation, const std::string& instance = {},
                std::string orchestration = {}) const;
+  bool has_policy() const { return policy_ != nullptr; }
+  // The policy's answer alone (true without a policy), for filtering what a call returns.
+  bool allows(AccessOperation operation, const std::string& instance,
+              const std::string& orchestration) const {
+    return !policy_ || policy_->allows({operation, instance, orchestration});
+  }
 
  private:
   const AccessPolicy* policy_;
