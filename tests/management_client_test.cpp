@@ -602,6 +602,12 @@ TEST_CASE("an instance the policy denies is in no listing or count or tree or fe
     CHECK(delta.instance != "hidden");
     CHECK(delta.orchestration != "Approval");
   }
+
+  ClientOptions options;
+  options.access_policy = &policy;
+  RuntimeClient client(host.store, host.admin, options);
+  CHECK(client.cancel_instances({}, "sweep", 10).empty());  // "secret" runs, hidden
+  CHECK(host.admin.get_instance_info("secret")->state == RuntimeState::Running);
 }
 
 TEST_CASE("bulk delete and purge leave an instance the policy denies alone",

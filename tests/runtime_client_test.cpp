@@ -3,6 +3,7 @@
 
 #include "duroxide/duroxide.hpp"
 #include "duroxide/runtime.hpp"
+#include "duroxide/replayer.hpp"
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sqlite_provider.hpp"
@@ -200,6 +201,9 @@ TEST_CASE("a cancel before the first turn ends the instance without running its 
   REQUIRE(history.size() == 3);
   CHECK(history[1].is<events::OrchestrationCancelRequested>());
   CHECK(history[2].is<events::OrchestrationFailed>());
+  ReplayReport replayed = replay_history(host.registry, "c", 1, history);
+  CHECK(replayed.deterministic);
+  CHECK(counted_runs == 0);
   CHECK_FALSE(host.client.cancel_instance("c", "again"));  // finished: false, nothing sent
   require_client_error([&] { host.client.cancel_instance("nobody", "x"); },
                        ClientError::Kind::NotFound, "instance nobody does not exist");
