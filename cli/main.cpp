@@ -37,6 +37,7 @@ verbs:
   run <orchestration> <input> [--db FILE] [--id ID] [--version V] [--timeout-ms N]
       Start an instance and drive the runtime until it finishes or N ms pass
       (default 60000). Prints {"instance","status","output"|"error","executions"}.
+      A name (or version) the catalog does not register fails at once (exit 1).
       Without --db the store is in memory. Everywhere, --db takes a SQLite
       file or a PostgreSQL connection string ("postgresql://user@host/db" or
       "host=... port=... dbname=..."; tables in the schema "duroxide").
@@ -248,6 +249,7 @@ struct Host {
     }
     ClientOptions options;
     options.read_only = read_only;
+    options.registry = &registry;  // `run` drives this registry: an unknown name fails at once
     client = std::make_unique<RuntimeClient>(*provider, *store, options);
   }
 

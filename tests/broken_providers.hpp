@@ -34,6 +34,8 @@ class ForwardingProvider : public Provider {
   void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override {
     inner_.enqueue_orchestrator_item(item, delay_ms);
   }
+  void enqueue_start(const work::StartOrchestration& start) override { inner_.enqueue_start(start); }
+  bool instance_known(const std::string& instance) override { return inner_.instance_known(instance); }
   std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override {
     return inner_.fetch_work_item(lock_timeout_ms);
   }

@@ -49,6 +49,16 @@ check "run RetryFlaky (exhausted)" '{"error":"flaky failure 3","executions":1,"i
 check "run Saga (committed)" committed "$(output_of Saga '{"amount":10,"fail_credit":false}')"
 check "run Saga (compensated)" compensated "$(output_of Saga '{"amount":10,"fail_credit":true}')"
 
+# run: a name (or version) the catalog does not register fails at once
+started=$(date +%s)
+unknown_err=$("$cli" run NoSuchOrchestration '' --timeout-ms 3000 2>&1 >/dev/null); rc=$?
+check "run of an unregistered name exits 1" 1 "$rc"
+check "run of an unregistered name fails at once" yes "$([ $(( $(date +%s) - started )) -lt 2 ] && echo yes || echo no)"
+contains "run of an unregistered name says so" "orchestration NoSuchOrchestration is not registered" "$unknown_err"
+contains "run of an unregistered name lists the registered ones" "HelloWorld" "$unknown_err"
+check "run of an unregistered version exits 1" 1 \
+  "$(exit_code "$cli" run HelloWorld Ada --version 9.0.0 --timeout-ms 3000)"
+
 # status, history, replay on the file
 contains "status of a running instance" '"custom_status":"waiting"' "$("$cli" status long --db "$db")"
 contains "status of a finished instance" '"output":"3"' "$("$cli" status c --db "$db")"

@@ -448,7 +448,7 @@ TEST_CASE("an access policy is consulted by both clients; a denial changes nothi
   InstanceFilter approvals;
   approvals.orchestration_name = "Approval";
   CHECK(denied([&] { management.list_instances(approvals, {{}, 10}); }));
-  CHECK(management.list_instances({}, {{}, 10}).instances.size() == 2);
+  CHECK(ids_of(management.list_instances({}, {{}, 10}).instances) == std::vector<std::string>{"open"});
   CHECK(denied([&] { management.get_instance_details("secret"); }));
   CHECK(denied([&] { management.read_execution("secret", 1); }));
   CHECK(denied([&] { management.get_bulk_status({"open", "secret"}); }));
@@ -547,4 +547,98 @@ TEST_CASE("a disabled management surface refuses every call; the control plane s
   CHECK(host.admin.get_instance_info("done").has_value());
   host.run("more", "HelloWorld", "Bo");
   CHECK(host.client.get_status("more").output == "Hi, Bo!");
+}
+
+namespace {
+
+// Hides orchestration "Approval" and the instances "hidden" and "g::sub::1" from everything.
+struct HidesSome final : AccessPolicy {
+  bool allows(const AccessRequest& request) const override {
+    return request.orchestration != "Approval" && request.instance != "hidden" &&
+           request.instance != "g::sub::1";
+  }
+};
+
+bool has(const std::vector<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+}  // namespace
+
+TEST_CASE("an instance the policy denies is in no listing or count or tree or feed",
+          "[management][access]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.run("secret", "Approval", R"({"timeout_ms":600000})");
+  host.run("hidden", "HelloWorld", "Eve");
+  host.run("open", "HelloWorld", "Ada");
+  host.run("g", "Grandparent", "");
+  HidesSome policy;
+  ManagementClient management(host.admin, &policy);
+
+  std::vector<std::string> listed = ids_of(management.list_instances({}, {{}, 100}).instances);
+  CHECK(has(listed, "open"));
+  CHECK(has(listed, "g"));
+  CHECK(has(listed, "g::sub::1::sub::1"));  // allowed itself, though under a hidden parent
+  for (const char* id : {"secret", "hidden", "g::sub::1"}) CHECK_FALSE(has(listed, id));
+  const std::uint64_t all = host.management.count_instances({});
+  CHECK(management.count_instances({}) == all - 3);
+  CHECK(management.count_instances({}) == listed.size());
+  auto counts = management.count_by_status();
+  CHECK(counts[RuntimeState::Running] == 0);  // only "secret" runs
+  CHECK(counts[RuntimeState::Completed] == all - 3);
+  CHECK(management.get_system_metrics().total_instances == all - 3);
+  CHECK(management.get_system_health(host.clock.now_ms()).counts[RuntimeState::Running] == 0);
+  CHECK(management.find_child_instances("g").empty());
+  CHECK(management.get_instance_tree("g").children.empty());
+  ChangePage feed = management.changes_since(0, 1000);
+  CHECK_FALSE(feed.changes.empty());
+  for (const auto& change : feed.changes) {
+    CHECK(change.instance != "secret");
+    CHECK(change.instance != "hidden");
+    CHECK(change.instance != "g::sub::1");
+  }
+  for (const auto& delta : management.watch_metrics(0, 1000).deltas) {
+    CHECK(delta.instance != "hidden");
+    CHECK(delta.orchestration != "Approval");
+  }
+
+  ClientOptions options;
+  options.access_policy = &policy;
+  RuntimeClient client(host.store, host.admin, options);
+  CHECK(client.cancel_instances({}, "sweep", 10).empty());  // "secret" runs, hidden
+  CHECK(host.admin.get_instance_info("secret")->state == RuntimeState::Running);
+}
+
+TEST_CASE("bulk delete and purge leave an instance the policy denies alone",
+          "[management][access]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.run("hidden", "HelloWorld", "Eve");
+  host.run("open", "HelloWorld", "Ada");
+  host.run("other", "HelloWorld", "Bob");
+  host.run("last", "HelloWorld", "Cy");
+  HidesSome policy;
+  ManagementClient management(host.admin, &policy);
+
+  BulkDeleteRequest by_ids;
+  by_ids.instances = {"hidden", "open"};
+  DeleteResult deleted = management.delete_instances(by_ids);
+  CHECK(deleted.instances == 1);
+  CHECK(deleted.denied == std::vector<std::string>{"hidden"});
+  CHECK(host.admin.get_instance_info("hidden").has_value());
+  CHECK_FALSE(host.admin.get_instance_info("open").has_value());
+
+  BulkDeleteRequest by_filter;
+  by_filter.filter.orchestration_name = "HelloWorld";
+  by_filter.limit = 1;
+  CHECK(management.delete_instances(by_filter).instances == 1);  // one of other/last, never hidden
+  CHECK(host.admin.get_instance_info("hidden").has_value());
+
+  host.clock.advance(1'000);
+  DeleteResult purged = management.purge_completed(host.clock.now_ms());
+  CHECK(purged.instances == 1);
+  CHECK(purged.denied == std::vector<std::string>{"hidden"});
+  CHECK(host.admin.get_instance_info("hidden").has_value());
+  CHECK(host.admin.count_instances({}) == 1);
 }

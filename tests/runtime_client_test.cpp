@@ -3,6 +3,7 @@
 
 #include "duroxide/duroxide.hpp"
 #include "duroxide/runtime.hpp"
+#include "duroxide/replayer.hpp"
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sqlite_provider.hpp"
@@ -16,10 +17,18 @@ Task<std::string> waiting_parent(OrchestrationContext& ctx, std::string) {
   co_return co_await ctx.schedule_sub_orchestration("LongTimer", "");
 }
 
+int counted_runs = 0;  // how often CountedWait's code has started
+
+Task<std::string> counted_wait(OrchestrationContext& ctx, std::string) {
+  ++counted_runs;
+  co_return co_await ctx.schedule_wait("Go");
+}
+
 Registry make_registry() {
   Registry registry;
   samples::register_all(registry);
   registry.register_orchestration("WaitingParent", waiting_parent);
+  registry.register_orchestration("CountedWait", counted_wait);
   return registry;
 }
 
@@ -148,4 +157,72 @@ TEST_CASE("waiting times out with the last status; status changes can be awaited
   CHECK(running.custom_status == std::optional<std::string>("waiting"));
   OrchestrationStatus done = host.client.wait_for_orchestration("l", 3'600'000, host.pacer);
   CHECK(done.output == "done");
+}
+
+TEST_CASE("a second start of an existing or queued instance is refused at once", "[client][start]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.client.start_orchestration("d", "HelloWorld", "first");
+  require_client_error([&] { host.client.start_orchestration("d", "HelloWorld", "second"); },
+                       ClientError::Kind::AlreadyExists, "instance d already exists");
+  CHECK(host.admin.get_queue_depths().orchestrator_visible == 1);
+  CHECK(host.client.wait_for_orchestration("d", 1'000, host.pacer).output == "Hi, first!");
+  require_client_error([&] { host.client.start_orchestration("d", "HelloWorld", "third"); },
+                       ClientError::Kind::AlreadyExists, "instance d already exists");
+}
+
+TEST_CASE("events and a cancel sent between a start and its first turn take effect in that turn",
+          "[client][start]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.client.start_orchestration("a", "Approval", R"({"timeout_ms":60000})");
+  host.client.raise_event("a", "Approve", "early");
+  host.client.start_orchestration("m", "Mailbox", R"({"messages":2})");
+  host.client.enqueue_event("m", "inbox", "one");
+  host.client.enqueue_event("m", "inbox", "two");
+  CHECK(host.client.wait_for_orchestration("a", 1'000, host.pacer).output == "approved:early");
+  CHECK(host.client.wait_for_orchestration("m", 1'000, host.pacer).output == "one,two");
+  require_client_error([&] { host.client.raise_event("nobody", "Approve", ""); },
+                       ClientError::Kind::NotFound, "instance nobody does not exist");
+}
+
+TEST_CASE("a cancel before the first turn ends the instance without running its code",
+          "[client][start][cancel]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  counted_runs = 0;
+  host.client.start_orchestration("c", "CountedWait", "");
+  CHECK(host.client.cancel_instance("c", "operator"));
+  OrchestrationStatus status = host.client.wait_for_orchestration("c", 1'000, host.pacer);
+  REQUIRE(status.state == RuntimeState::Failed);
+  CHECK(status.error->display_message() == "canceled: operator");
+  CHECK(counted_runs == 0);
+  History history = host.store.read("c");
+  REQUIRE(history.size() == 3);
+  CHECK(history[1].is<events::OrchestrationCancelRequested>());
+  CHECK(history[2].is<events::OrchestrationFailed>());
+  ReplayReport replayed = replay_history(host.registry, "c", 1, history);
+  CHECK(replayed.deterministic);
+  CHECK(counted_runs == 0);
+  CHECK_FALSE(host.client.cancel_instance("c", "again"));  // finished: false, nothing sent
+  require_client_error([&] { host.client.cancel_instance("nobody", "x"); },
+                       ClientError::Kind::NotFound, "instance nobody does not exist");
+}
+
+TEST_CASE("a client given the registry refuses an unregistered name at once", "[client][start]") {
+  PROVIDER_KIND(kind);
+  Registry known = make_registry();
+  ClientOptions options;
+  options.registry = &known;
+  Host host(kind, options);
+  require_client_error([&] { host.client.start_orchestration("x", "NoSuchOrchestration", ""); },
+                       ClientError::Kind::NotFound,
+                       "orchestration NoSuchOrchestration is not registered; registered orchestrations: ");
+  require_client_error([&] { host.client.start_orchestration("x", "NoSuchOrchestration", ""); },
+                       ClientError::Kind::NotFound, "HelloWorld");
+  require_client_error([&] { host.client.start_orchestration("x", "HelloWorld", "", "9.0.0"); },
+                       ClientError::Kind::NotFound, "orchestration HelloWorld 9.0.0 is not registered");
+  host.require_untouched();
+  host.client.start_orchestration("h", "HelloWorld", "Ada", "1.0.0");
+  CHECK(host.client.wait_for_orchestration("h", 1'000, host.pacer).output == "Hello, Ada!");
 }

@@ -306,3 +306,27 @@ TEST_CASE("lock expiry during an activity: another worker takes over, one comple
   CHECK(count_kind(history, EventKind::ActivityCompleted) == 1);
   CHECK(world.info("e").output == "Hello, Ada!");
 }
+
+TEST_CASE("a batch of slow turns renews its instance locks and acks every turn",
+          "[runtime][locks]") {
+  World world;
+  // Each turn takes 400 ms of (virtual) time; four of them outlast a 1 s lock.
+  world.registry.register_orchestration(
+      "SlowTurn", [&world](OrchestrationContext&, std::string) -> Task<std::string> {
+        world.clock.advance(400);
+        co_return "done";
+      });
+  world.options.orchestration_batch_size = 4;
+  world.options.orchestration_lock_timeout_ms = 1'000;
+  world.options.lock_renewal_buffer_ms = 200;
+  for (int i = 0; i < 4; ++i) world.start("slow-" + std::to_string(i), "SlowTurn", "");
+  OrchestrationDispatcher dispatcher(*world.store, world.registry, world.clock, world.options,
+                                     world.observer());
+  CHECK(dispatcher.step());
+  CHECK(world.count(RuntimeEvent::Kind::LockLost) == 0);
+  for (int i = 0; i < 4; ++i) {
+    InstanceInfo info = world.info("slow-" + std::to_string(i));
+    CHECK(info.state == RuntimeState::Completed);
+    CHECK(info.output == "done");
+  }
+}

@@ -36,6 +36,7 @@ struct NativeHost {
 #endif
   Provider* store = nullptr;
   ManagementProvider* admin = nullptr;
+  std::string schema;  // PostgreSQL
   std::unique_ptr<RuntimeClient> client;
   SleepPacer pacer{clock};
 
@@ -47,6 +48,7 @@ struct NativeHost {
     if (kind == "postgres") {
       PostgresOptions options;
       options.schema = testing::unique_schema("threaded_" + name);
+      schema = options.schema;
       PostgresProvider(testing::postgres_conninfo(), clock, ids, options).drop_schema();
       postgres = std::make_unique<PostgresProvider>(testing::postgres_conninfo(), clock, ids, options);
       store = postgres.get();
@@ -72,6 +74,17 @@ struct NativeHost {
 #endif
     sqlite.reset();
     cleanup();
+  }
+  // Another connection to the same store, as another process would have.
+  std::unique_ptr<Provider> connect() {
+#ifdef DUROXIDE_HAVE_POSTGRES
+    if (postgres) {
+      PostgresOptions options;
+      options.schema = schema;
+      return std::make_unique<PostgresProvider>(testing::postgres_conninfo(), clock, ids, options);
+    }
+#endif
+    return std::make_unique<SqliteProvider>(path, clock, ids);
   }
   void cleanup() {
     for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
@@ -168,6 +181,72 @@ TEST_CASE("an activity learns it was cancelled when its lock is stolen", "[threa
   }
   CHECK(saw_cancel.load());
   CHECK(driver.shutdown(5'000));
+}
+
+TEST_CASE("shutdown keeps renewing a running activity's lock: another node never runs it again",
+          "[threaded][shutdown]") {
+  const std::string kind = GENERATE(from_range(threaded_kinds()));
+  INFO("provider: " << kind);
+  NativeHost host("shutdown", kind);
+  static std::atomic<int> runs{0};
+  runs = 0;
+  host.registry.register_activity("Lengthy", [](ActivityContext&, const std::string&) {
+    ++runs;
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+    return std::string("lengthy done");
+  });
+  host.registry.register_orchestration("LengthyOne", [](OrchestrationContext& ctx,
+                                                        std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_activity("Lengthy", "");
+  });
+  RuntimeOptions options;
+  options.worker_lock_timeout_ms = 200;
+  options.lock_renewal_buffer_ms = 120;
+  options.poll_interval_ms = 5;
+  ThreadedDriver first(*host.store, host.registry, host.clock, options);
+  first.start();
+  host.client->start_orchestration("l", "LengthyOne", "");
+  for (int i = 0; i < 2'000 && runs.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(runs.load() == 1);
+  // A second node on the same store takes any item whose lock expires.
+  ThreadedDriver second(*host.store, host.registry, host.clock, options);
+  second.start();
+  CHECK(first.shutdown(5'000));
+  OrchestrationStatus status = host.client->wait_for_orchestration("l", 20'000, host.pacer);
+  CHECK(status.output == "lengthy done");
+  CHECK(runs.load() == 1);
+  CHECK(second.shutdown(5'000));
+}
+
+TEST_CASE("concurrent starts of one id on separate connections: exactly one is queued",
+          "[threaded][start]") {
+  const std::string kind = GENERATE(from_range(threaded_kinds()));
+  INFO("provider: " << kind);
+  NativeHost host("starts", kind);
+  constexpr int kIds = 40;
+  constexpr int kThreads = 4;
+  std::atomic<int> accepted{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      std::unique_ptr<Provider> own = host.connect();
+      for (int i = 0; i < kIds; ++i) {
+        try {
+          own->enqueue_start(work::StartOrchestration{"race-" + std::to_string(i), "HelloWorld", {}, "x", {}, 0});
+          ++accepted;
+        } catch (const ProviderError& error) {
+          if (error.kind() == ProviderErrorKind::Conflict) ++refused;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(accepted.load() == kIds);
+  CHECK(refused.load() == kIds * (kThreads - 1));
+  CHECK(host.admin->get_queue_depths().orchestrator_visible == static_cast<std::uint64_t>(kIds));
 }
 
 TEST_CASE("platform clock and ids", "[platform]") {

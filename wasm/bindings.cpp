@@ -147,6 +147,7 @@ class Engine {
     if (!switches.is_object()) throw std::invalid_argument("options must be an object");
     ClientOptions client_options;
     client_options.read_only = switches.value("readOnly", false);
+    client_options.registry = &registry_;  // the catalog this engine runs: unknown names fail at once
     client_ = std::make_unique<RuntimeClient>(*store_, *store_, client_options);
     ManagementOptions management_options;
     management_options.read_only = client_options.read_only;

@@ -70,7 +70,8 @@ struct ThreadedDriver::State final : ActivityLeases {
   std::condition_variable wake;     // stop requests for idle threads
   std::condition_variable stopped;  // a thread finished
   bool stopping = false;
-  std::size_t running = 0;
+  std::size_t running = 0;              // threads, the lock keeper included
+  std::size_t dispatchers_running = 0;  // the lock keeper outlives these
   std::vector<std::thread> threads;
   std::map<std::string, Lease> leases;
   std::mutex observer_mutex;
@@ -110,10 +111,22 @@ struct ThreadedDriver::State final : ActivityLeases {
     std::lock_guard<std::mutex> lock(mutex);
     return stopping;
   }
-  void finished() {
+  void finished(bool dispatcher) {
     std::lock_guard<std::mutex> lock(mutex);
     --running;
+    if (dispatcher) --dispatchers_running;
+    wake.notify_all();  // the lock keeper stops once no dispatcher runs
     stopped.notify_all();
+  }
+  // The lock keeper's wait: it keeps renewing through a shutdown until every
+  // dispatcher has finished its step, so no running activity's lock expires
+  // (and another node runs it again) while this node still works on it.
+  bool keeper_wait() {
+    std::unique_lock<std::mutex> lock(mutex);
+    auto done = [this] { return stopping && dispatchers_running == 0; };
+    wake.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(options.poll_interval_ms, 1)),
+                  done);
+    return !done();
   }
 
   template <typename Dispatcher>
@@ -127,14 +140,14 @@ struct ThreadedDriver::State final : ActivityLeases {
       }
       if (!worked && !idle_wait()) break;
     }
-    finished();
+    finished(true);
   }
 
   // Renews running activities' locks before they expire; flags lost ones.
   void keep_leases() {
     const std::int64_t renew_after = std::max<std::int64_t>(
         options.worker_lock_timeout_ms - options.lock_renewal_buffer_ms, 1);
-    while (idle_wait()) {
+    while (keeper_wait()) {
       std::vector<std::pair<std::string, Lease>> due;
       TimestampMs now = clock.now_ms();
       {
@@ -173,7 +186,7 @@ struct ThreadedDriver::State final : ActivityLeases {
         }
       }
     }
-    finished();
+    finished(false);
   }
 };
 
@@ -193,8 +206,9 @@ void ThreadedDriver::start() {
   std::lock_guard<std::mutex> lock(s.mutex);
   if (!s.threads.empty() || s.stopping) return;
   RuntimeObserver observer = s.serialized_observer();
-  auto launch = [&s](auto body) {
+  auto launch = [&s](auto body, bool dispatcher = true) {
     ++s.running;
+    if (dispatcher) ++s.dispatchers_running;
     s.threads.emplace_back(std::move(body));
   };
   for (std::size_t i = 0; i < std::max<std::size_t>(s.options.orchestration_concurrency, 1); ++i) {
@@ -207,7 +221,7 @@ void ThreadedDriver::start() {
       s.run(WorkerDispatcher(s.provider, s.registry, s.clock, s.options, observer, &s));
     });
   }
-  launch([&s] { s.keep_leases(); });
+  launch([&s] { s.keep_leases(); }, /*dispatcher=*/false);
 }
 
 bool ThreadedDriver::shutdown(std::int64_t timeout_ms) {

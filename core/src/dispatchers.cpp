@@ -337,7 +337,33 @@ bool OrchestrationDispatcher::step() {
   auto notify = [this](RuntimeEvent::Kind kind, const std::string& instance, std::string message) {
     context_.notify(kind, instance, std::move(message));
   };
-  for (OrchestrationItem& item : fetched) {
+  // The batch's locks run down while its turns run one after the other: once
+  // the batch has run for the lock timeout less the renewal buffer, the locks
+  // still held (turns done and waiting for the ack, turns yet to run) are
+  // renewed, so none expires before the ack. A lost lock fails the ack, which
+  // reports it.
+  const std::int64_t renew_after = std::max<std::int64_t>(
+      options.orchestration_lock_timeout_ms - options.lock_renewal_buffer_ms, 1);
+  TimestampMs renewed_at = context_.clock.now_ms();
+  auto keep_locks = [&](std::size_t next) {
+    const TimestampMs now = context_.clock.now_ms();
+    if (now - renewed_at < renew_after) return;
+    renewed_at = now;
+    auto renew = [&](const std::string& token, const std::string& instance) {
+      try {
+        provider.renew_orchestration_item_lock(token, options.orchestration_lock_timeout_ms);
+      } catch (const ProviderError& error) {
+        if (error.kind() != ProviderErrorKind::InvalidLock) {
+          context_.notify(RuntimeEvent::Kind::ProviderError, instance, error.what());
+        }
+      }
+    };
+    for (std::size_t i = 0; i < requests.size(); ++i) renew(requests[i].lock_token, items[i]->instance);
+    for (std::size_t i = next; i < fetched.size(); ++i) renew(fetched[i].lock_token, fetched[i].instance);
+  };
+  for (std::size_t i = 0; i < fetched.size(); ++i) {
+    keep_locks(i);
+    OrchestrationItem& item = fetched[i];
     std::vector<OrchestratorItem> item_replies = reject_foreign_starts(item, notify);
     std::optional<OrchestrationAck> ack = run_item(item);
     if (!ack) continue;
@@ -347,6 +373,7 @@ bool OrchestrationDispatcher::step() {
     replies.push_back(std::move(item_replies));
   }
   if (requests.empty()) return true;
+  keep_locks(fetched.size());
   const std::vector<AckOutcome> outcomes =
       ack_batch(metrics, context_.clock, "ack_orchestration_items", requests.size(),
                 [&] { return provider.ack_orchestration_items(requests); });

@@ -86,25 +86,53 @@ InstanceSummary ManagementClient::summarize(const InstanceInfo& info) {
   return summary;
 }
 
+bool ManagementClient::visible(const std::string& instance, const std::string& orchestration) const {
+  return access_.allows(AccessOperation::List, instance, orchestration);
+}
+
+// The store cannot evaluate a policy: with one, counts walk the matching
+// instances page by page here and count the visible ones. Correct, but linear
+// in the number of matching instances.
+template <typename F>
+void ManagementClient::for_each_visible(const InstanceFilter& filter, F&& call) {
+  PageRequest page{{}, 1000};
+  do {
+    InstancePage batch = guarded([&] { return management_.list_instances(filter, page); });
+    for (const auto& info : batch.instances) {
+      if (visible(info.instance, info.orchestration_name)) call(info);
+    }
+    page.cursor = batch.next_cursor;
+  } while (!page.cursor.empty());
+}
+
 SummaryPage ManagementClient::list_instances(const InstanceFilter& filter,
                                              const PageRequest& page) {
   access_.require(AccessOperation::List, {}, filter.orchestration_name);
   InstancePage raw = guarded([&] { return management_.list_instances(filter, page); });
   SummaryPage out;
   out.next_cursor = raw.next_cursor;
-  for (const auto& info : raw.instances) out.instances.push_back(summarize(info));
+  for (const auto& info : raw.instances) {
+    if (visible(info.instance, info.orchestration_name)) out.instances.push_back(summarize(info));
+  }
   return out;
 }
 
 std::uint64_t ManagementClient::count_instances(const InstanceFilter& filter) {
   access_.require(AccessOperation::List, {}, filter.orchestration_name);
-  return guarded([&] { return management_.count_instances(filter); });
+  if (!access_.has_policy()) return guarded([&] { return management_.count_instances(filter); });
+  std::uint64_t count = 0;
+  for_each_visible(filter, [&](const InstanceInfo&) { ++count; });
+  return count;
 }
 
 std::map<RuntimeState, std::uint64_t> ManagementClient::count_by_status(
     const InstanceFilter& filter) {
   access_.require(AccessOperation::List, {}, filter.orchestration_name);
-  return guarded([&] { return management_.count_by_status(filter); });
+  if (!access_.has_policy()) return guarded([&] { return management_.count_by_status(filter); });
+  std::map<RuntimeState, std::uint64_t> counts{
+      {RuntimeState::Running, 0}, {RuntimeState::Completed, 0}, {RuntimeState::Failed, 0}};
+  for_each_visible(filter, [&](const InstanceInfo& info) { ++counts[info.state]; });
+  return counts;
 }
 
 std::vector<InstanceSummary> ManagementClient::find_child_instances(const std::string& instance) {
@@ -130,6 +158,7 @@ InstanceTree ManagementClient::get_instance_tree(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
   auto info = guarded([&] { return management_.get_instance_info(instance); });
   if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
+  access_.require(AccessOperation::List, instance, info->orchestration_name);
   InstanceTree tree{summarize(*info), {}};
   std::size_t nodes = 1;
   // Iterative depth-first walk with an explicit bound: a tree is never unbounded.
@@ -217,7 +246,19 @@ std::vector<std::pair<std::string, OrchestrationStatus>> ManagementClient::get_b
 
 SystemMetrics ManagementClient::get_system_metrics() {
   access_.require(AccessOperation::Stats);
-  return guarded([&] { return management_.get_system_metrics(); });
+  SystemMetrics metrics = guarded([&] { return management_.get_system_metrics(); });
+  if (!access_.has_policy()) return metrics;
+  // Instances and executions of visible instances only; events stay the store's total.
+  SystemMetrics own;
+  own.total_events = metrics.total_events;
+  for_each_visible({}, [&](const InstanceInfo& info) {
+    ++own.total_instances;
+    ++(info.state == RuntimeState::Running     ? own.running
+       : info.state == RuntimeState::Completed ? own.completed
+                                               : own.failed);
+    own.total_executions += info.execution_count;
+  });
+  return own;
 }
 
 QueueDepths ManagementClient::get_queue_depths() {
@@ -228,7 +269,14 @@ QueueDepths ManagementClient::get_queue_depths() {
 std::vector<OrchestrationStats> ManagementClient::get_orchestration_stats(const std::string& name) {
   if (!name.empty()) RuntimeClient::check_identifier(name, "the orchestration name");
   access_.require(AccessOperation::Stats, {}, name);
-  return guarded([&] { return management_.get_orchestration_stats(name); });
+  std::vector<OrchestrationStats> stats = guarded([&] { return management_.get_orchestration_stats(name); });
+  // Per name: a name the policy denies is left out (an instance it denies by id still counts).
+  stats.erase(std::remove_if(stats.begin(), stats.end(),
+                             [&](const OrchestrationStats& entry) {
+                               return !access_.allows(AccessOperation::Stats, {}, entry.orchestration_name);
+                             }),
+              stats.end());
+  return stats;
 }
 
 ProviderDiagnostics ManagementClient::get_provider_diagnostics() {
@@ -236,9 +284,17 @@ ProviderDiagnostics ManagementClient::get_provider_diagnostics() {
   return guarded([&] { return management_.get_provider_diagnostics(); });
 }
 
+// With a policy a page may hold fewer than `limit` changes (hidden ones are
+// skipped); `next_cursor` still moves past them.
 ChangePage ManagementClient::changes_since(std::uint64_t cursor, std::size_t limit) {
   access_.require(AccessOperation::Stats);
-  return guarded([&] { return management_.changes_since(cursor, limit); });
+  ChangePage page = guarded([&] { return management_.changes_since(cursor, limit); });
+  page.changes.erase(std::remove_if(page.changes.begin(), page.changes.end(),
+                                    [&](const InstanceChange& change) {
+                                      return !visible(change.instance, change.orchestration_name);
+                                    }),
+                     page.changes.end());
+  return page;
 }
 
 std::string_view to_string(TimeSeriesMetric metric) {
@@ -334,6 +390,7 @@ MetricDeltaPage ManagementClient::watch_metrics(std::uint64_t cursor, std::size_
       if (page.deltas.size() == limit) break;
       page.next_cursor = change.seq;
       if (!change.created && !change.finished_duration_ms) continue;
+      if (!visible(change.instance, change.orchestration_name)) continue;
       MetricDelta delta;
       delta.seq = change.seq;
       if (change.created) delta.started_at_ms = change.instance_created_at_ms;
@@ -425,7 +482,81 @@ DeleteResult ManagementClient::delete_instance(const std::string& instance, bool
 DeleteResult ManagementClient::delete_instances(const BulkDeleteRequest& request) {
   for (const auto& id : request.instances) RuntimeClient::check_identifier(id, "an instance id");
   access_.require(AccessOperation::Delete, {}, request.filter.orchestration_name);
-  return guarded([&] { return management_.delete_instances(request); });
+  if (!access_.has_policy()) return guarded([&] { return management_.delete_instances(request); });
+  if (request.limit == 0 || request.limit > 100'000) {
+    throw ClientError(ClientError::Kind::InvalidInput, "limit must be 1 to 100000");
+  }
+  return delete_allowed(request);
+}
+
+// What a filtered bulk delete would take (as the stores choose: finished roots,
+// last updated before the cut-off), at most `max` of them.
+std::vector<InstanceInfo> ManagementClient::delete_candidates(const BulkDeleteRequest& request,
+                                                              std::size_t max) {
+  InstanceFilter finished = request.filter;
+  finished.roots_only = true;
+  finished.states.clear();
+  for (RuntimeState state : {RuntimeState::Completed, RuntimeState::Failed}) {
+    const auto& wanted = request.filter.states;
+    if (wanted.empty() || std::find(wanted.begin(), wanted.end(), state) != wanted.end()) {
+      finished.states.push_back(state);
+    }
+  }
+  std::vector<InstanceInfo> out;
+  if (finished.states.empty()) return out;
+  if (request.completed_before_ms != 0 &&
+      (finished.updated_to_ms == 0 || request.completed_before_ms < finished.updated_to_ms)) {
+    finished.updated_to_ms = request.completed_before_ms;
+  }
+  PageRequest page{{}, 1000};
+  do {
+    InstancePage batch = guarded([&] { return management_.list_instances(finished, page); });
+    for (auto& info : batch.instances) {
+      if (out.size() < max) out.push_back(std::move(info));
+    }
+    page.cursor = batch.next_cursor;
+  } while (!page.cursor.empty() && out.size() < max);
+  return out;
+}
+
+// The policy is asked per instance (Delete, with its orchestration name): denied
+// ones are skipped and reported in `denied`; the others are deleted by id.
+DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) {
+  std::vector<InstanceInfo> candidates;
+  if (request.instances.empty()) {
+    candidates = delete_candidates(request, std::numeric_limits<std::size_t>::max());
+  } else {
+    for (const auto& id : request.instances) {
+      auto info = guarded([&] { return management_.get_instance_info(id); });
+      if (info) candidates.push_back(std::move(*info));
+    }
+  }
+  DeleteResult total;
+  BulkDeleteRequest chunk;
+  chunk.limit = kMaxBulkIds;
+  auto flush = [&] {
+    if (chunk.instances.empty()) return;
+    DeleteResult batch = guarded([&] { return management_.delete_instances(chunk); });
+    total.instances += batch.instances;
+    total.executions += batch.executions;
+    total.events += batch.events;
+    total.queue_items += batch.queue_items;
+    chunk.instances.clear();
+  };
+  std::size_t allowed = 0;
+  for (const auto& info : candidates) {
+    if (!access_.allows(AccessOperation::Delete, info.instance, info.orchestration_name) ||
+        !visible(info.instance, info.orchestration_name)) {
+      total.denied.push_back(info.instance);
+      continue;
+    }
+    if (request.instances.empty() && allowed == request.limit) continue;
+    ++allowed;
+    chunk.instances.push_back(info.instance);
+    if (chunk.instances.size() == kMaxBulkIds) flush();
+  }
+  flush();
+  return total;
 }
 
 std::uint64_t ManagementClient::prune_executions(const std::string& instance,
@@ -442,6 +573,10 @@ DeleteResult ManagementClient::purge_completed(TimestampMs older_than_ms) {
   access_.require(AccessOperation::Purge);
   BulkDeleteRequest request;
   request.completed_before_ms = older_than_ms;
+  if (access_.has_policy()) {
+    request.limit = std::numeric_limits<std::size_t>::max();
+    return delete_allowed(request);
+  }
   request.limit = 1000;
   DeleteResult total;
   // Batches keep each transaction short; a batch that deletes nothing ends the purge.

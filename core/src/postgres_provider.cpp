@@ -305,6 +305,16 @@ void insert_orchestrator_item(pg::Connection& db, const WorkItem& item, Timestam
       .defer();
 }
 
+// One statement, so that under READ COMMITTED it sees the instance either before
+// its first ack (its start queued) or after it (its row written), never between.
+bool known_instance(pg::Connection& db, const std::string& instance) {
+  Statement known = db.prepare(
+      "SELECT EXISTS (SELECT 1 FROM instances WHERE instance_id = ?1) "
+      "OR EXISTS (SELECT 1 FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2)");
+  known.bind(1, instance).bind(2, to_string(WorkItemKind::StartOrchestration));
+  return known.step() && known.integer(0) != 0;
+}
+
 // Per-session state, set again after every reconnect: the search path, and no
 // NOTICEs (libpq would print them on stderr, e.g. for DROP SCHEMA ... CASCADE).
 std::string session_setup(const std::string& schema) {
@@ -915,6 +925,30 @@ void PostgresProvider::enqueue_orchestrator_item(const WorkItem& item, std::int6
   }
   const TimestampMs now = clock_.now_ms();
   insert_orchestrator_item(*db, item, now + delay_ms, now);
+}
+
+// Concurrent starts of one id queue on a transaction-scoped advisory lock on
+// it (the key fetch tries), so the second sees the first's queued start.
+void PostgresProvider::enqueue_start(const work::StartOrchestration& start) {
+  Lease db = lease("enqueue_start");
+  db->ensure_connected();
+  const TimestampMs now = clock_.now_ms();
+  Transaction transaction(*db);
+  db->prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(?1::text))")
+      .bind(1, start.instance)
+      .run();
+  if (known_instance(*db, start.instance)) {
+    throw ProviderError(ProviderErrorKind::Conflict, db->operation(),
+                        "instance " + start.instance + " already exists");
+  }
+  insert_orchestrator_item(*db, start, now, now);
+  transaction.commit();
+}
+
+bool PostgresProvider::instance_known(const std::string& instance) {
+  Lease db = lease("instance_known");
+  db->ensure_connected();
+  return known_instance(*db, instance);
 }
 
 // ---------------------------------------------------------------- worker queue

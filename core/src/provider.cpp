@@ -26,6 +26,17 @@ void check_batch_size(std::size_t count, const std::string& operation) {
   }
 }
 
+void Provider::enqueue_start(const work::StartOrchestration& start) {
+  if (instance_known(start.instance)) {
+    throw ProviderError(ProviderErrorKind::Conflict, "enqueue_start",
+                        "instance " + start.instance + " already exists");
+  }
+  enqueue_orchestrator_item(start, 0);
+}
+
+// Sees only instances that ran a turn: stores override it to see queued starts too.
+bool Provider::instance_known(const std::string& instance) { return !read(instance).empty(); }
+
 namespace {
 
 // Up to `max_items` results of `fetch_one`: throws only when the first fails.

@@ -117,7 +117,7 @@ TurnResult ReplayState::run() {
     replay_history();
     replaying_ = false;
     for (std::size_t i = 0; i < input_.messages.size(); ++i) {
-      if (i == start_message_) continue;
+      if (i == start_message_ || i == early_cancel_message_) continue;
       if (history_terminal_) {
         drop(input_.messages[i], "the execution has already finished");
       } else if (stopped()) {
@@ -213,6 +213,7 @@ bool ReplayState::begin_execution() {
     }
   }
   record_metadata();
+  if (cancelled_before_code()) return true;
 
   const OrchestrationFn* fn = registry_.find_orchestration(started_.name, started_.version);
   if (!fn) {
@@ -228,6 +229,21 @@ bool ReplayState::begin_execution() {
   schedule(root_.handle());
   drain();
   return true;
+}
+
+// A cancel that arrives with the execution's start ends it in that first turn
+// without running its code. Replay keeps it so: a history whose first delivery
+// is the cancel replays without the code (the code issued nothing before it).
+bool ReplayState::cancelled_before_code() {
+  if (!old_.empty()) return old_.size() > 1 && old_[1].is<events::OrchestrationCancelRequested>();
+  for (std::size_t i = 0; i < input_.messages.size(); ++i) {
+    if (std::holds_alternative<work::CancelInstance>(input_.messages[i])) {
+      early_cancel_message_ = i;
+      process_message(input_.messages[i]);
+      return true;
+    }
+  }
+  return false;
 }
 
 void ReplayState::record_metadata() {

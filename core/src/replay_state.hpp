@@ -105,6 +105,7 @@ class ReplayState final : public Scheduler {
   bool stopped() const { return terminal_ || failure_.has_value(); }
   bool validate_history();
   bool begin_execution();
+  bool cancelled_before_code();
   void record_metadata();
   void replay_history();
   void process_message(const WorkItem& item);
@@ -147,6 +148,7 @@ class ReplayState final : public Scheduler {
 
   std::size_t command_cursor_ = 0;  // next history position that may hold an unmatched command
   std::size_t start_message_ = SIZE_MAX;  // index of the message that started this execution
+  std::size_t early_cancel_message_ = SIZE_MAX;  // a cancel that came with the start
   EventId next_event_id_ = 1;
   EventId last_delivered_ = 0;
   TimestampMs current_time_ = 0;

@@ -119,10 +119,25 @@ auto RuntimeClient::guarded(F&& call) -> decltype(call()) {
   }
 }
 
+// Known from the moment its start is queued: messages sent before its first
+// turn are delivered in that turn.
 void RuntimeClient::require_exists(const std::string& instance) {
-  if (!guarded([&] { return management_.get_instance_info(instance); })) {
+  if (!guarded([&] { return provider_.instance_known(instance); })) {
     throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
   }
+}
+
+void RuntimeClient::require_registered(const std::string& orchestration,
+                                       const std::string& version) const {
+  if (!options_.registry || options_.registry->resolve_for_start(orchestration, version)) return;
+  std::string known;
+  for (const auto& name : options_.registry->orchestration_names()) {
+    known += (known.empty() ? "" : ", ") + name;
+  }
+  throw ClientError(ClientError::Kind::NotFound,
+                    "orchestration " + orchestration + (version.empty() ? "" : " " + version) +
+                        " is not registered; registered orchestrations: " +
+                        (known.empty() ? "none" : known));
 }
 
 void RuntimeClient::start_orchestration(const std::string& instance,
@@ -135,13 +150,13 @@ void RuntimeClient::start_orchestration(const std::string& instance,
     throw invalid("the version \"" + version + "\" is not MAJOR.MINOR.PATCH");
   }
   access_.require(AccessOperation::Start, instance, orchestration);
-  if (guarded([&] { return management_.get_instance_info(instance); })) {
+  require_registered(orchestration, version);
+  try {
+    provider_.enqueue_start(work::StartOrchestration{instance, orchestration, version, input, {}, 0});
+  } catch (const ProviderError& error) {
+    if (error.kind() != ProviderErrorKind::Conflict) throw ClientError(ClientError::Kind::Provider, error.what());
     throw ClientError(ClientError::Kind::AlreadyExists, "instance " + instance + " already exists");
   }
-  guarded([&] {
-    provider_.enqueue_orchestrator_item(
-        work::StartOrchestration{instance, orchestration, version, input, {}, 0}, 0);
-  });
 }
 
 void RuntimeClient::raise_event(const std::string& instance, const std::string& event,
@@ -171,8 +186,8 @@ bool RuntimeClient::cancel_instance(const std::string& instance, const std::stri
   check_payload(reason, "the reason");
   access_.require(AccessOperation::Cancel, instance);
   auto info = guarded([&] { return management_.get_instance_info(instance); });
-  if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
-  if (info->state != RuntimeState::Running) return false;
+  if (!info) require_exists(instance);  // a queued start: the cancel ends it in its first turn
+  if (info && info->state != RuntimeState::Running) return false;
   guarded([&] { provider_.enqueue_orchestrator_item(work::CancelInstance{instance, reason}, 0); });
   return true;
 }
@@ -205,7 +220,10 @@ std::vector<std::string> RuntimeClient::running_matching(const InstanceFilter& f
   do {
     InstancePage batch = guarded([&] { return management_.list_instances(running, page); });
     for (const auto& info : batch.instances) {
-      if (ids.size() < max) ids.push_back(info.instance);
+      // An instance the policy hides is not touched, nor named in the results.
+      if (ids.size() < max && access_.allows(AccessOperation::List, info.instance, info.orchestration_name)) {
+        ids.push_back(info.instance);
+      }
     }
     page.cursor = batch.next_cursor;
   } while (!page.cursor.empty() && ids.size() < max);

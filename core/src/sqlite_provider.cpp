@@ -170,6 +170,16 @@ void insert_orchestrator_item(sqlite::Connection& db, const WorkItem& item, Time
       .run();
 }
 
+// One statement, so that it sees the instance either before its first ack (its
+// start queued) or after it (its row written), never between the two.
+bool known_instance(sqlite::Connection& db, const std::string& instance) {
+  Statement known = db.prepare(
+      "SELECT EXISTS (SELECT 1 FROM instances WHERE instance_id = ?1) "
+      "OR EXISTS (SELECT 1 FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2)");
+  known.bind(1, instance).bind(2, to_string(WorkItemKind::StartOrchestration));
+  return known.step() && known.integer(0) != 0;
+}
+
 }  // namespace
 
 SqliteProvider::SqliteProvider(const std::string& path, Clock& clock, IdSource& ids,
@@ -785,6 +795,27 @@ void SqliteProvider::enqueue_orchestrator_item(const WorkItem& item, std::int64_
   }
   const TimestampMs now = clock_.now_ms();
   insert_orchestrator_item(*db_, item, now + delay_ms, now);
+}
+
+// The write transaction (BEGIN IMMEDIATE) serializes the check and the insert
+// with every other writer, in this process or another.
+void SqliteProvider::enqueue_start(const work::StartOrchestration& start) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("enqueue_start");
+  const TimestampMs now = clock_.now_ms();
+  Transaction transaction(*db_);
+  if (known_instance(*db_, start.instance)) {
+    throw ProviderError(ProviderErrorKind::Conflict, db_->operation(),
+                        "instance " + start.instance + " already exists");
+  }
+  insert_orchestrator_item(*db_, start, now, now);
+  transaction.commit();
+}
+
+bool SqliteProvider::instance_known(const std::string& instance) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("instance_known");
+  return known_instance(*db_, instance);
 }
 
 // ---------------------------------------------------------------- worker queue

@@ -71,6 +71,11 @@ test('engine errors arrive as Error with the engine message and kind', () => {
   assert.throws(() => client.startOrchestration('dup', 'HelloWorld', 'x'),
     (e) => e instanceof Error && e.kind === 'AlreadyExists' && /dup/.test(e.message));
   assert.throws(() => client.raiseEvent('missing', 'Approve', ''), (e) => e.kind === 'NotFound');
+  client.startOrchestration('queued', 'HelloWorld', 'x');
+  assert.throws(() => client.startOrchestration('queued', 'HelloWorld', 'y'), (e) => e.kind === 'AlreadyExists');
+  assert.throws(() => client.startOrchestration('nope', 'NoSuchOrchestration', ''),
+    (e) => e.kind === 'NotFound' && /orchestration NoSuchOrchestration is not registered/.test(e.message) &&
+      /HelloWorld/.test(e.message));
   assert.throws(() => client.startOrchestration('', 'HelloWorld', 'x'), (e) => e.kind === 'InvalidInput');
   assert.throws(() => client.startOrchestration('big', 'HelloWorld', 'x'.repeat(2_000_000)),
     (e) => e.kind === 'InvalidInput');

@@ -116,6 +116,14 @@ struct MetricDeltaPage {
   std::uint64_t next_cursor = 0;  // pass back to continue; equal to the input when nothing is new
 };
 
+// With an access policy, an instance it denies (AccessOperation::List, with the
+// instance and its orchestration name) is left out of every listing, count,
+// child list, tree and change feed, and bulk delete and purge skip it (listed
+// in DeleteResult::denied); a page may then hold fewer than its limit. The
+// stores cannot evaluate a policy, so with one the client filters: counts walk
+// the matching instances. Per-name statistics leave out names the policy denies
+// (Stats with that name); an instance denied by id still counts in them, in the
+// time series and in the store's total of events.
 class ManagementClient {
  public:
   static constexpr std::size_t kPreviewBytes = 200;
@@ -190,6 +198,11 @@ class ManagementClient {
  private:
   template <typename F>
   auto guarded(F&& call) -> decltype(call());
+  bool visible(const std::string& instance, const std::string& orchestration) const;
+  template <typename F>
+  void for_each_visible(const InstanceFilter& filter, F&& call);
+  std::vector<InstanceInfo> delete_candidates(const BulkDeleteRequest& request, std::size_t max);
+  DeleteResult delete_allowed(const BulkDeleteRequest& request);
   ManagementProvider& management_;
   AccessCheck access_;
 };

@@ -140,6 +140,8 @@ struct DeleteResult {
   std::uint64_t executions = 0;
   std::uint64_t events = 0;
   std::uint64_t queue_items = 0;
+  // Set by the ManagementClient: ids its access policy kept it from deleting (skipped).
+  std::vector<std::string> denied;
 };
 
 // Deletes finished root instances (with their trees): the listed ids, or when

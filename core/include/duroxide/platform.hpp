@@ -67,6 +67,9 @@ class ThreadedDriver {
   // Stops taking new work and waits up to `timeout_ms` for running steps to
   // finish. Returns false if some were still running then (the destructor
   // still waits for them: threads are never abandoned with live references).
+  // The lock keeper goes on renewing running activities' locks until every
+  // step has finished, past the timeout too: an activity is never run by
+  // another node while this one still runs it.
   bool shutdown(std::int64_t timeout_ms);
 
  private:

@@ -89,6 +89,8 @@ class PostgresProvider final : public Provider, public ManagementProvider {
                                      std::int64_t extend_ms) override;
   History read(const std::string& instance) override;
   void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override;
+  void enqueue_start(const work::StartOrchestration& start) override;
+  bool instance_known(const std::string& instance) override;
   std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override;
   void ack_work_item(const std::string& lock_token,
                      const std::optional<WorkItem>& completion) override;

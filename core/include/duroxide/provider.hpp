@@ -185,6 +185,13 @@ class Provider {
   virtual History read(const std::string& instance) = 0;
   // Enqueues onto the orchestrator queue of the item's target instance.
   virtual void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) = 0;
+  // Enqueues the start of a new instance, visible at once, unless the instance
+  // is known (see `instance_known`): then throws Conflict and writes nothing.
+  // Stores check and insert in one transaction, safe under concurrent starts of
+  // the same id; the default (check, then enqueue) is not.
+  virtual void enqueue_start(const work::StartOrchestration& start);
+  // Whether the instance exists or a StartOrchestration for it is queued.
+  virtual bool instance_known(const std::string& instance);
 
   virtual std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) = 0;
   virtual void ack_work_item(const std::string& lock_token,

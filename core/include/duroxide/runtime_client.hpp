@@ -27,6 +27,8 @@
 
 namespace duroxide {
 
+class Registry;
+
 class ClientError : public std::runtime_error {
  public:
   // ReadOnly: a mutating call on a read-only client; Disabled: the surface is switched off.
@@ -52,6 +54,11 @@ struct ClientOptions {
   // Refuse every call that changes state (start, raise, enqueue, cancel, bulk
   // control) with ClientError(ReadOnly): for dashboards pointed at production.
   bool read_only = false;
+  // The host's registry, if it has one: a start of a name (and version) it does
+  // not register is refused at once with ClientError(NotFound) naming the
+  // registered orchestrations. Without it any name is queued (another node may
+  // run it; one that no node registers backs off, then fails).
+  const Registry* registry = nullptr;
 };
 
 // What a ManagementClient may do. `read_only` refuses delete, prune, purge and
@@ -77,6 +84,12 @@ class AccessCheck {
   // Looks the orchestration name up when `orchestration` is empty and an instance is named.
   void require(AccessOperation operation, const std::string& instance = {},
                std::string orchestration = {}) const;
+  bool has_policy() const { return policy_ != nullptr; }
+  // The policy's answer alone (true without a policy), for filtering what a call returns.
+  bool allows(AccessOperation operation, const std::string& instance,
+              const std::string& orchestration) const {
+    return !policy_ || policy_->allows({operation, instance, orchestration});
+  }
 
  private:
   const AccessPolicy* policy_;
@@ -89,14 +102,17 @@ class RuntimeClient {
  public:
   RuntimeClient(Provider& provider, ManagementProvider& management, ClientOptions options = {});
 
-  // AlreadyExists if the instance exists; `version` empty: the registry's policy.
+  // AlreadyExists if the instance exists or its start is already queued (checked
+  // atomically by the store); `version` empty: the registry's policy.
   void start_orchestration(const std::string& instance, const std::string& orchestration,
                            const std::string& input, const std::string& version = {});
-  // NotFound if the instance does not exist.
+  // NotFound if the instance does not exist. An instance exists from the moment
+  // its start is queued: events sent before its first turn arrive in that turn.
   void raise_event(const std::string& instance, const std::string& event, const std::string& data);
   void enqueue_event(const std::string& instance, const std::string& queue, const std::string& data);
   // Cancels a running instance and its running children; it ends Failed with
   // "canceled: <reason>". Returns false (and sends nothing) if it had already finished.
+  // A cancel before the instance's first turn ends it in that turn without running its code.
   bool cancel_instance(const std::string& instance, const std::string& reason);
 
   OrchestrationStatus get_status(const std::string& instance);
@@ -126,6 +142,7 @@ class RuntimeClient {
 
  private:
   void require_exists(const std::string& instance);
+  void require_registered(const std::string& orchestration, const std::string& version) const;
   std::vector<std::string> running_matching(const InstanceFilter& filter, std::size_t max);
   template <typename Action>
   std::vector<BulkItemResult> for_each_running(const InstanceFilter& filter, std::size_t max,
