@@ -565,6 +565,7 @@ std::shared_ptr<OpState> ReplayState::new_op(OpKind kind, EventId id, std::strin
   op->kind = kind;
   op->id = id;
   op->name = std::move(name);
+  op->created_seq = ++created_seq_;
   all_ops_.push_back(op);
   if (id != 0) ops_by_id_[id] = op;
   return op;

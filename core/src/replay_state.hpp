@@ -35,6 +35,7 @@ enum class OpKind { Activity, Timer, External, Queue, SubOrchestration, Task };
 struct OpState {
   OpKind kind = OpKind::Activity;
   EventId id = 0;  // the scheduling event (0 for composed tasks)
+  std::uint64_t created_seq = 0;  // order of creation within the replay: schedule order
   std::string name;
   std::string child_instance;  // sub-orchestrations
   bool done = false;
@@ -159,6 +160,7 @@ class ReplayState final : public Scheduler {
   std::optional<ErrorDetails> failure_;
   std::optional<std::string> custom_status_;
   std::uint64_t completion_seq_ = 0;
+  std::uint64_t created_seq_ = 0;
   std::uint64_t resumptions_ = 0;
   std::uint64_t guid_counter_ = 0;
   std::uint64_t sub_counter_ = 0;
