@@ -276,15 +276,21 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
     if (can_append && history.empty()) {
       // A start that never ran: record the instance, so it fails visibly instead of vanishing.
       if (std::optional<Target> target = target_of(history, item.messages)) {
-        auto start = std::find_if(item.messages.begin(), item.messages.end(), [](const WorkItem& m) {
-          return std::holds_alternative<work::StartOrchestration>(m);
-        });
         events::OrchestrationStarted started{target->name, target->version, {}, {}, 0};
-        if (start != item.messages.end()) {
-          const auto& message = std::get<work::StartOrchestration>(*start);
-          started.input = message.input;
-          started.parent_instance = message.parent_instance;
-          started.parent_id = message.parent_id;
+        for (const WorkItem& message : item.messages) {
+          if (const auto* start = std::get_if<work::StartOrchestration>(&message)) {
+            started.input = start->input;
+            started.parent_instance = start->parent_instance;
+            started.parent_id = start->parent_id;
+            break;
+          }
+          if (const auto* next = std::get_if<work::ContinueAsNew>(&message)) {
+            // A continued sub-orchestration still reports to its parent.
+            started.input = next->input;
+            started.parent_instance = next->parent_instance;
+            started.parent_id = next->parent_id;
+            break;
+          }
         }
         history.push_back(Event{1, 0, now, started});
         ack.history_delta.push_back(history.back());

@@ -31,6 +31,7 @@ constexpr std::array<std::string_view, kEventKindCount> kEventKindNames{
     "ActivityCancelRequested",
     "SubOrchestrationCancelRequested",
     "CustomStatusUpdated",
+    "ExternalSubscribedCancelled",
 };
 
 constexpr std::array<std::string_view, 11> kWorkItemKindNames{
@@ -139,6 +140,9 @@ struct Describer {
   std::string operator()(const events::OrchestrationCancelRequested& e) const {
     return "OrchestrationCancelRequested(reason=" + quote(e.reason) + ")";
   }
+  std::string operator()(const events::ExternalSubscribedCancelled& e) const {
+    return "ExternalSubscribedCancelled(reason=" + quote(e.reason) + ")";
+  }
   std::string operator()(const events::ActivityCancelRequested& e) const {
     return "ActivityCancelRequested(reason=" + quote(e.reason) + ")";
   }
@@ -175,6 +179,7 @@ bool is_command_kind(EventKind kind) {
     case EventKind::ActivityCancelRequested:
     case EventKind::SubOrchestrationCancelRequested:
     case EventKind::CustomStatusUpdated:
+    case EventKind::ExternalSubscribedCancelled:
       return true;
     default:
       return false;
