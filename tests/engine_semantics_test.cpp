@@ -72,6 +72,19 @@ Task<std::string> late_reader(OrchestrationContext& ctx, std::string round) {
   co_return carried_status + "|" + y1 + y2 + q1 + q2;
 }
 
+// The first execution races two dequeues over buffered messages: the loser gives its
+// message back, and the next execution receives it.
+Task<std::string> gives_back_then_continues(OrchestrationContext& ctx, std::string so_far) {
+  if (!so_far.empty()) {
+    std::string next = co_await ctx.dequeue_event("q");
+    co_return so_far + "," + next;
+  }
+  co_await ctx.schedule_timer(5);
+  SelectResult first = co_await ctx.select(ctx.dequeue_event("q"), ctx.dequeue_event("q"));
+  co_await ctx.continue_as_new(first.result.value);
+  co_return "";
+}
+
 // Waits for "x" for 10 ms at a time until it comes.
 Task<std::string> patient(OrchestrationContext& ctx, std::string) {
   for (int round = 0;; ++round) {
@@ -103,6 +116,7 @@ Registry engine_registry() {
   registry.register_orchestration("Collector", collector);
   registry.register_orchestration("LateReader", late_reader);
   registry.register_orchestration("Patient", patient);
+  registry.register_orchestration("GivesBackThenContinues", gives_back_then_continues);
   registry.register_orchestration("DropsAWait", drops_a_wait);
   registry.register_orchestration("RacesTwoWaits", races_two_waits);
   registry.register_activity("Work", [](ActivityContext&, const std::string& in) { return in; });
@@ -228,6 +242,20 @@ TEST_CASE("the custom status shows in the next execution until the code changes 
   REQUIRE(status.state == RuntimeState::Completed);
   CHECK(status.output == "first execution done|12ab");
   require_all_executions_replay(host, "r");
+}
+
+TEST_CASE("a message a select loser gave back is carried into the next execution",
+          "[replay][continue_as_new][queue]") {
+  Registry registry = engine_registry();
+  MiniRuntime runtime(registry);
+  runtime.start("g", "GivesBackThenContinues", "");
+  runtime.send(work::QueueMessage{"g", "q", "a"});
+  runtime.send(work::QueueMessage{"g", "q", "b"});
+  runtime.run();
+  auto& inst = runtime.instance("g");
+  REQUIRE(inst.outcome.kind == TurnOutcomeKind::Completed);
+  CHECK(inst.outcome.output == "a,b");
+  require_replays(registry, runtime, "g");
 }
 
 TEST_CASE("a cancellation in the same batch as a continue-as-new cancels the next execution",
