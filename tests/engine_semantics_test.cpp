@@ -46,6 +46,21 @@ Task<std::string> await_failing_child(OrchestrationContext& ctx, std::string) {
   co_return "child completed";
 }
 
+// Continues as new onto a version nobody registered.
+Task<std::string> continues_to_missing_version(OrchestrationContext& ctx, std::string) {
+  co_await ctx.continue_as_new("next", "9.9.9");
+  co_return "";
+}
+
+Task<std::string> await_child_with_missing_version(OrchestrationContext& ctx, std::string) {
+  try {
+    co_await ctx.schedule_sub_orchestration("ContinuesToMissingVersion", "");
+  } catch (const TaskFailed& failed) {
+    co_return "child failed: " + std::string(to_string(failed.details().kind));
+  }
+  co_return "child completed";
+}
+
 // Each execution takes one "e" event and appends it to its input; three make it done.
 Task<std::string> collector(OrchestrationContext& ctx, std::string so_far) {
   std::string got = co_await ctx.schedule_wait("e");
@@ -113,6 +128,9 @@ Registry engine_registry() {
   registry.register_orchestration("AwaitCounter", await_counter);
   registry.register_orchestration("FailsAfterContinuing", fails_after_continuing);
   registry.register_orchestration("AwaitFailingChild", await_failing_child);
+  registry.register_orchestration("ContinuesToMissingVersion", continues_to_missing_version);
+  registry.register_orchestration("AwaitChildWithMissingVersion",
+                                  await_child_with_missing_version);
   registry.register_orchestration("Collector", collector);
   registry.register_orchestration("LateReader", late_reader);
   registry.register_orchestration("Patient", patient);
@@ -167,6 +185,23 @@ TEST_CASE("a sub-orchestration that continues as new reports its final result to
     CHECK(status.output == "child failed: the second execution gave up");
     CHECK(host.admin.get_instance_info("p::sub::1")->parent_instance == "p");
   }
+}
+
+TEST_CASE("a continued sub-orchestration that cannot start its next version fails its parent's wait",
+          "[runtime][continue_as_new][sub_orchestration]") {
+  PROVIDER_KIND(kind);
+  StepHost host(engine_registry(), {}, kind);
+  host.run("p", "AwaitChildWithMissingVersion", "");
+  for (int i = 0; i < 10 && host.client.get_status("p").state == RuntimeState::Running; ++i) {
+    host.clock.advance(60'000);
+    host.driver.run_until_idle();
+  }
+  InstanceInfo child = *host.admin.get_instance_info("p::sub::1");
+  CHECK(child.state == RuntimeState::Failed);
+  CHECK(child.parent_instance == "p");
+  OrchestrationStatus status = host.client.get_status("p");
+  REQUIRE(status.state == RuntimeState::Completed);
+  CHECK(status.output == "child failed: unregistered_orchestration");
 }
 
 // ---------------------------------------------------------------- carried messages
