@@ -41,6 +41,7 @@ History every_kind_of_event() {
       events::ActivityCancelRequested{"dropped"},
       events::SubOrchestrationCancelRequested{"lost a select"},
       events::CustomStatusUpdated{std::nullopt},
+      events::ExternalSubscribedCancelled{"lost a select"},
   };
   REQUIRE(data.size() == kEventKindCount);
   History history;
@@ -50,6 +51,11 @@ History every_kind_of_event() {
     history.push_back(Event{i + 1, source, -1'000 + static_cast<TimestampMs>(i), data[i]});
   }
   history.push_back(Event{99, 0, 0, events::CustomStatusUpdated{std::string()}});
+  history.push_back(Event{100, 0, 0,
+                          events::OrchestrationStarted{"Next", "1.0.0", "", "p", 7, 2, 0,
+                                                       std::string()}});
+  history.push_back(Event{101, 0, 0, events::OrchestrationStarted{"Next", "1.0.0", "", "", 0, 0, 5,
+                                                                   "carried status"}});
   return history;
 }
 
@@ -67,7 +73,13 @@ std::vector<WorkItem> every_kind_of_work_item() {
       work::CancelInstance{"i", "why"},
       work::ContinueAsNew{"i", "Orch", "2.0.0", "next"},
   };
-  for (std::size_t i = 0; i < items.size(); ++i) REQUIRE(items[i].index() == i);
+  items.push_back(work::ContinueAsNew{
+      "i", "Orch", "", "next", "p", 3,
+      {{work::CarriedMessage::Kind::External, "Approve", "yes"},
+       {work::CarriedMessage::Kind::Queue, "inbox", ""}},
+      0, std::string()});
+  items.push_back(work::ContinueAsNew{"i", "Orch", "", "next", {}, 0, {}, 1001, "status"});
+  for (std::size_t i = 0; i < 11; ++i) REQUIRE(items[i].index() == i);
   return items;
 }
 
@@ -94,6 +106,25 @@ TEST_CASE("every event kind round-trips exactly", "[codec]") {
   for (const auto& event : history) {
     CHECK(decode_event(encode_event(event)) == event);
   }
+}
+
+TEST_CASE("continue-as-new items and start events stored before carrying still decode",
+          "[codec]") {
+  WorkItem next = decode_work_item(
+      R"({"kind":"ContinueAsNew","instance":"i","orchestration":"Orch","input":"n"})");
+  CHECK(next == WorkItem{work::ContinueAsNew{"i", "Orch", "", "n"}});
+  Event started = decode_event(
+      R"({"event_id":1,"timestamp_ms":0,"kind":"OrchestrationStarted","name":"O","version":"1.0.0","input":""})");
+  const auto& data = *started.as<events::OrchestrationStarted>();
+  CHECK(data.carried_messages == 0);
+  CHECK(data.uncarried_messages == 0);
+  CHECK_FALSE(data.custom_status.has_value());
+  require_codec_error(
+      [] {
+        decode_work_item(
+            R"({"kind":"ContinueAsNew","instance":"i","orchestration":"O","input":"","carried":[{"kind":"Timer","name":"a","data":""}]})");
+      },
+      "work_item.carried[0].kind", "unknown carried message kind");
 }
 
 TEST_CASE("events encode as flat objects with readable kinds", "[codec]") {

@@ -17,6 +17,11 @@ using limits::kMaxNameBytes;
 using limits::kMaxPayloadBytes;
 using limits::kMaxVersionBytes;
 
+// Carried messages name their kind after the work item they came from.
+const char* carried_kind_name(work::CarriedMessage::Kind kind) {
+  return kind == work::CarriedMessage::Kind::Queue ? "QueueMessage" : "ExternalRaised";
+}
+
 std::string json_type_name(const Json& value) {
   if (value.is_number_unsigned() || value.is_number_integer()) return "integer";
   if (value.is_number_float()) return "number with a fraction";
@@ -35,6 +40,9 @@ void fields(V& v, E& e) {
     v.text("input", e.input, kMaxPayloadBytes);
     v.optional_text("parent_instance", e.parent_instance, kMaxIdentifierBytes);
     v.optional_unsigned("parent_id", e.parent_id);
+    v.optional_unsigned("carried_messages", e.carried_messages);
+    v.optional_unsigned("uncarried_messages", e.uncarried_messages);
+    v.optional_nullable_text("custom_status", e.custom_status, kMaxPayloadBytes);
   } else if constexpr (std::is_same_v<T, events::OrchestrationCompleted>) {
     v.text("output", e.output, kMaxPayloadBytes);
   } else if constexpr (std::is_same_v<T, events::OrchestrationFailed> ||
@@ -68,7 +76,8 @@ void fields(V& v, E& e) {
     v.optional_text("version", e.version, kMaxVersionBytes);
   } else if constexpr (std::is_same_v<T, events::OrchestrationCancelRequested> ||
                        std::is_same_v<T, events::ActivityCancelRequested> ||
-                       std::is_same_v<T, events::SubOrchestrationCancelRequested>) {
+                       std::is_same_v<T, events::SubOrchestrationCancelRequested> ||
+                       std::is_same_v<T, events::ExternalSubscribedCancelled>) {
     v.text("reason", e.reason, kMaxPayloadBytes);
   } else if constexpr (std::is_same_v<T, events::CustomStatusUpdated>) {
     v.nullable_text("status", e.status, kMaxPayloadBytes);
@@ -123,10 +132,17 @@ void fields(V& v, E& e) {
     v.text("instance", e.instance, kMaxIdentifierBytes);
     v.text("reason", e.reason, kMaxPayloadBytes);
   } else if constexpr (std::is_same_v<T, work::ContinueAsNew>) {
+    // Every field after `input` is optional: items stored before they existed decode
+    // as a root instance carrying nothing.
     v.text("instance", e.instance, kMaxIdentifierBytes);
     v.text("orchestration", e.orchestration, kMaxNameBytes);
     v.optional_text("version", e.version, kMaxVersionBytes);
     v.text("input", e.input, kMaxPayloadBytes);
+    v.optional_text("parent_instance", e.parent_instance, kMaxIdentifierBytes);
+    v.optional_unsigned("parent_id", e.parent_id);
+    v.carried("carried", e.carried);
+    v.optional_unsigned("uncarried", e.uncarried);
+    v.optional_nullable_text("custom_status", e.custom_status, kMaxPayloadBytes);
   } else {
     static_assert(sizeof(T) == 0, "every event and work item kind needs its fields listed");
   }
@@ -140,6 +156,20 @@ struct Writer {
   }
   void nullable_text(const char* key, const std::optional<std::string>& value, std::size_t) {
     out[key] = value ? Json(*value) : Json(nullptr);
+  }
+  void optional_nullable_text(const char* key, const std::optional<std::string>& value,
+                              std::size_t) {
+    if (value) out[key] = *value;
+  }
+  void carried(const char* key, const std::vector<work::CarriedMessage>& messages) {
+    if (messages.empty()) return;
+    Json list = Json::array();
+    for (const auto& message : messages) {
+      list.push_back({{"kind", carried_kind_name(message.kind)},
+                      {"name", message.name},
+                      {"data", message.data}});
+    }
+    out[key] = std::move(list);
   }
   void unsigned_number(const char* key, std::uint64_t value) { out[key] = value; }
   void optional_unsigned(const char* key, std::uint64_t value) {
@@ -157,6 +187,43 @@ struct Reader {
   }
   void nullable_text(const char* key, std::optional<std::string>& value, std::size_t max) {
     value = in.nullable_text(key, max);
+  }
+  // Absent: nullopt; present: the text (an empty string stays an empty string).
+  void optional_nullable_text(const char* key, std::optional<std::string>& value,
+                              std::size_t max) {
+    if (in.has(key)) {
+      value = in.text(key, max);
+    } else {
+      in.optional_text(key, max);  // marks the absent key as read
+      value = std::nullopt;
+    }
+  }
+  void carried(const char* key, std::vector<work::CarriedMessage>& messages) {
+    messages.clear();
+    if (!in.has(key)) {
+      in.optional_text(key, 0);  // marks the absent key as read
+      return;
+    }
+    const Json& list = in.array(key);
+    if (list.size() > limits::kMaxCarriedMessages) {
+      throw CodecError(in.field_path(key), "has " + std::to_string(list.size()) +
+                                               " messages, over the limit of " +
+                                               std::to_string(limits::kMaxCarriedMessages));
+    }
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      ObjectReader item(list[i], in.field_path(key) + "[" + std::to_string(i) + "]");
+      work::CarriedMessage message;
+      std::string kind = item.text("kind", kMaxNameBytes);
+      if (kind == carried_kind_name(work::CarriedMessage::Kind::Queue)) {
+        message.kind = work::CarriedMessage::Kind::Queue;
+      } else if (kind != carried_kind_name(work::CarriedMessage::Kind::External)) {
+        throw CodecError(item.field_path("kind"), "unknown carried message kind \"" + kind + "\"");
+      }
+      message.name = item.text("name", kMaxNameBytes);
+      message.data = item.text("data", kMaxPayloadBytes);
+      item.finish();
+      messages.push_back(std::move(message));
+    }
   }
   void unsigned_number(const char* key, std::uint64_t& value) {
     value = in.unsigned_number(key);

@@ -123,6 +123,13 @@ OrchestrationAck failure_ack(const OrchestrationItem& item, const History& histo
           started->parent_id = start->parent_id;
           break;
         }
+        if (const auto* next = std::get_if<work::ContinueAsNew>(&message)) {
+          // A continued sub-orchestration still reports to its parent.
+          started->input = next->input;
+          started->parent_instance = next->parent_instance;
+          started->parent_id = next->parent_id;
+          break;
+        }
       }
       ack.history_delta.push_back(Event{next_id++, 0, now, *started});
       ack.metadata.orchestration_name = started->name;

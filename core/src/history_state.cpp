@@ -69,8 +69,10 @@ HistoryState fold_history(const History& history, std::size_t count) {
             work.input = e.input;
             work.instance = e.instance;
             pending.push_back(std::move(work));
+          } else if constexpr (std::is_same_v<T, events::OrchestrationStarted>) {
+            state.custom_status = e.custom_status;  // carried by continue-as-new
           } else if constexpr (std::is_same_v<T, events::ExternalSubscribed>) {
-            // The k-th wait takes the k-th event of its name, even one that came first.
+            // The oldest live wait takes the next event of its name, even one that came first.
             std::size_t& seen = external_events_seen[e.name];
             if (seen > 0) {
               --seen;
@@ -104,6 +106,14 @@ HistoryState fold_history(const History& history, std::size_t count) {
                                std::is_same_v<T, events::ActivityCancelRequested> ||
                                std::is_same_v<T, events::SubOrchestrationCancelRequested>) {
             remove_by_id(event.source_event_id);
+          } else if constexpr (std::is_same_v<T, events::ExternalSubscribedCancelled>) {
+            // The cancelled wait leaves the line without taking an event.
+            pending.erase(std::remove_if(pending.begin(), pending.end(),
+                                         [&](const PendingWork& w) {
+                                           return w.kind == PendingKind::ExternalWait &&
+                                                  w.scheduled_event_id == event.source_event_id;
+                                         }),
+                          pending.end());
           } else if constexpr (std::is_same_v<T, events::CustomStatusUpdated>) {
             state.custom_status = e.status;
           } else if constexpr (std::is_same_v<T, events::OrchestrationCancelRequested>) {

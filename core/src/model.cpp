@@ -32,6 +32,7 @@ constexpr std::array<std::string_view, kEventKindCount> kEventKindNames{
     "ActivityCancelRequested",
     "SubOrchestrationCancelRequested",
     "CustomStatusUpdated",
+    "ExternalSubscribedCancelled",
 };
 
 constexpr std::array<std::string_view, 11> kWorkItemKindNames{
@@ -141,6 +142,9 @@ struct Describer {
   std::string operator()(const events::OrchestrationCancelRequested& e) const {
     return "OrchestrationCancelRequested(reason=" + quote(e.reason) + ")";
   }
+  std::string operator()(const events::ExternalSubscribedCancelled& e) const {
+    return "ExternalSubscribedCancelled(reason=" + quote(e.reason) + ")";
+  }
   std::string operator()(const events::ActivityCancelRequested& e) const {
     return "ActivityCancelRequested(reason=" + quote(e.reason) + ")";
   }
@@ -177,6 +181,7 @@ bool is_command_kind(EventKind kind) {
     case EventKind::ActivityCancelRequested:
     case EventKind::SubOrchestrationCancelRequested:
     case EventKind::CustomStatusUpdated:
+    case EventKind::ExternalSubscribedCancelled:
       return true;
     default:
       return false;

@@ -125,13 +125,17 @@ SelectResult SelectAwaiter::await_resume() {
     }
   }
   // Losers that already completed give back what they took, latest first, so a
-  // queue sees its messages again in their original order.
+  // queue sees its messages again in their original order; the others are
+  // cancelled in schedule order. Cancellations are commands that replay matches, so
+  // the order uses only unique keys: the same on every standard library.
   std::vector<OpState*> losers;
   for (std::size_t i = 0; i < futures_.size(); ++i) {
     if (i != winner) losers.push_back(futures_[i].op_.get());
   }
-  std::sort(losers.begin(), losers.end(), [](OpState* a, OpState* b) {
-    return a->completion_seq > b->completion_seq;
+  std::sort(losers.begin(), losers.end(), [](const OpState* a, const OpState* b) {
+    if (a->done != b->done) return a->done;
+    if (a->done) return a->completion_seq > b->completion_seq;
+    return a->created_seq < b->created_seq;
   });
   for (OpState* op : losers) state_->release_loser(*op);
   return SelectResult{winner, futures_[winner].op_->result};

@@ -25,6 +25,7 @@ bool has_source(EventKind kind) {
     case EventKind::SubOrchestrationFailed:
     case EventKind::ActivityCancelRequested:
     case EventKind::SubOrchestrationCancelRequested:
+    case EventKind::ExternalSubscribedCancelled:
       return true;
     default:
       return false;
@@ -121,7 +122,7 @@ TurnResult ReplayState::run() {
       if (history_terminal_) {
         drop(input_.messages[i], "the execution has already finished");
       } else if (stopped()) {
-        drop(input_.messages[i], "the execution finished earlier in this turn");
+        collect_carried(input_.messages[i]);
       } else {
         process_message(input_.messages[i]);
       }
@@ -191,7 +192,11 @@ bool ReplayState::begin_execution() {
                     start->parent_id};
         start_message_ = i;
       } else if (const auto* next = std::get_if<work::ContinueAsNew>(&message)) {
-        started_ = {next->orchestration, next->version, next->input, {}, 0};
+        started_ = {next->orchestration, next->version, next->input, next->parent_instance,
+                    next->parent_id};
+        started_.carried_messages = next->carried.size();
+        started_.uncarried_messages = next->uncarried;
+        started_.custom_status = next->custom_status;
         start_message_ = i;
       }
     }
@@ -213,6 +218,23 @@ bool ReplayState::begin_execution() {
     }
   }
   record_metadata();
+  custom_status_ = started_.custom_status;
+  if (started_.uncarried_messages > 0) {
+    failure_ = ErrorDetails::orchestration_failed(
+        "continue-as-new left " + std::to_string(started_.uncarried_messages) +
+        " unconsumed messages, over the limit of " + std::to_string(limits::kMaxCarriedMessages) +
+        " messages or " + std::to_string(limits::kMaxCarriedBytes) +
+        " bytes carried into the next execution; none was delivered");
+    return false;
+  }
+  // Carried messages are buffered before the code runs, on the first turn and on replay alike.
+  if (old_.empty()) {
+    if (const auto* next = std::get_if<work::ContinueAsNew>(&input_.messages[start_message_])) {
+      deliver_carried(next->carried);
+    }
+  } else if (!replay_carried()) {
+    return false;
+  }
   if (cancelled_before_code()) return true;
 
   const OrchestrationFn* fn = registry_.find_orchestration(started_.name, started_.version);
@@ -235,7 +257,10 @@ bool ReplayState::begin_execution() {
 // without running its code. Replay keeps it so: a history whose first delivery
 // is the cancel replays without the code (the code issued nothing before it).
 bool ReplayState::cancelled_before_code() {
-  if (!old_.empty()) return old_.size() > 1 && old_[1].is<events::OrchestrationCancelRequested>();
+  if (!old_.empty()) {
+    const std::size_t first = 1 + started_.carried_messages;  // after the carried deliveries
+    return old_.size() > first && old_[first].is<events::OrchestrationCancelRequested>();
+  }
   for (std::size_t i = 0; i < input_.messages.size(); ++i) {
     if (std::holds_alternative<work::CancelInstance>(input_.messages[i])) {
       early_cancel_message_ = i;
@@ -253,9 +278,41 @@ void ReplayState::record_metadata() {
   out_.parent_id = started_.parent_id;
 }
 
-// Delivers the stored history after the start event, one event at a time.
+void ReplayState::deliver_carried(const std::vector<work::CarriedMessage>& carried) {
+  for (const auto& message : carried) {
+    if (message.kind == work::CarriedMessage::Kind::Queue) {
+      append_and_deliver(events::QueueEventDelivered{message.name, message.data}, 0);
+    } else {
+      append_and_deliver(events::ExternalEvent{message.name, message.data}, 0);
+    }
+  }
+}
+
+// The carried deliveries right after OrchestrationStarted, before the code runs.
+bool ReplayState::replay_carried() {
+  const std::uint64_t count = started_.carried_messages;
+  for (std::size_t i = 1; i <= count; ++i) {
+    bool delivery = i < old_.size() && (old_[i].is<events::ExternalEvent>() ||
+                                        old_[i].is<events::QueueEventDelivered>());
+    if (!delivery) {
+      failure_ = ErrorDetails::history_corrupted(
+          "OrchestrationStarted names " + std::to_string(count) +
+          " carried messages but event at index " + std::to_string(i) +
+          " is not an external event or queue message");
+      history_corrupted_ = true;
+      return false;
+    }
+    last_delivered_ = old_[i].event_id;
+    current_time_ = old_[i].timestamp_ms;
+    deliver(old_[i]);
+  }
+  return true;
+}
+
+// Delivers the stored history after the start event (and the carried messages), one
+// event at a time.
 void ReplayState::replay_history() {
-  for (std::size_t i = 1; i < old_.size() && !stopped(); ++i) {
+  for (std::size_t i = 1 + started_.carried_messages; i < old_.size() && !stopped(); ++i) {
     const Event& event = old_[i];
     if (is_command_kind(event.kind())) {
       if (command_cursor_ <= i) {
@@ -410,24 +467,25 @@ void ReplayState::deliver(const Event& event) {
         } else if constexpr (std::is_same_v<T, events::SubOrchestrationFailed>) {
           complete_scheduled(OpKind::SubOrchestration, failed(e.details));
         } else if constexpr (std::is_same_v<T, events::ExternalEvent>) {
-          ExternalChannel& channel = externals_[e.name];
-          channel.arrived.push_back(e.data);
-          std::size_t position = channel.arrived.size() - 1;
-          if (position < channel.waits.size()) complete_op(*channel.waits[position], ok(e.data));
+          deliver_to_channel(externals_[e.name], event.event_id, e.data);
         } else if constexpr (std::is_same_v<T, events::QueueEventDelivered>) {
-          QueueChannel& channel = queues_[e.name];
-          if (channel.waiters.empty()) {
-            channel.buffer.push_back(e.data);
-          } else {
-            auto op = channel.waiters.front();
-            channel.waiters.pop_front();
-            complete_op(*op, ok(e.data));
-          }
+          deliver_to_channel(queues_[e.name], event.event_id, e.data);
         } else if constexpr (std::is_same_v<T, events::OrchestrationCancelRequested>) {
           deliver_cancel(e.reason);
         }
       },
       event.data);
+}
+
+void ReplayState::deliver_to_channel(Channel& channel, EventId id, const std::string& data) {
+  if (channel.waiters.empty()) {
+    channel.buffer.push_back({id, data});
+    return;
+  }
+  auto op = channel.waiters.front();
+  channel.waiters.pop_front();
+  op->message_id = id;
+  complete_op(*op, FutureResult{true, data, {}});
 }
 
 // The instance ends Failed("canceled: <reason>") after cancelling its outstanding
@@ -552,13 +610,58 @@ void ReplayState::issue_terminal(EventData command) {
         }
       },
       copy);
-  if (!issued.is_new) return;
-  if (outcome.kind == TurnOutcomeKind::ContinuedAsNew) {
-    out_.orchestrator_items.push_back(
-        {work::ContinueAsNew{input_.instance, started_.name, outcome.next_version,
-                             outcome.next_input},
-         0});
+  // The next execution's item is built at the end of the turn: messages that arrive
+  // after this point in the turn are carried too.
+  if (issued.is_new && outcome.kind == TurnOutcomeKind::ContinuedAsNew) continued_now_ = true;
+}
+
+void ReplayState::collect_carried(const WorkItem& item) {
+  if (!continued_now_) return drop(item, "the execution finished earlier in this turn");
+  if (const auto* raised = std::get_if<work::ExternalRaised>(&item)) {
+    arrived_after_continue_.push_back(
+        {work::CarriedMessage::Kind::External, raised->name, raised->data});
+  } else if (const auto* message = std::get_if<work::QueueMessage>(&item)) {
+    arrived_after_continue_.push_back(
+        {work::CarriedMessage::Kind::Queue, message->queue, message->data});
+  } else if (std::holds_alternative<work::CancelInstance>(item)) {
+    forwarded_after_continue_.push_back(item);
+  } else {
+    drop(item, "the execution continued as new earlier in this turn");
   }
+}
+
+// The next execution keeps the parent link and the custom status, and receives every
+// message this one had not consumed: buffered ones in arrival order, then those that
+// arrived after the continue-as-new in this turn.
+work::ContinueAsNew ReplayState::next_execution_item() const {
+  work::ContinueAsNew next{input_.instance, started_.name, out_.outcome.next_version,
+                           out_.outcome.next_input};
+  next.parent_instance = started_.parent_instance;
+  next.parent_id = started_.parent_id;
+  next.custom_status = custom_status_;
+  std::vector<std::pair<EventId, work::CarriedMessage>> buffered;
+  auto collect = [&buffered](const std::map<std::string, Channel>& channels,
+                             work::CarriedMessage::Kind kind) {
+    for (const auto& [name, channel] : channels) {
+      for (const auto& message : channel.buffer) {
+        buffered.push_back({message.id, {kind, name, message.data}});
+      }
+    }
+  };
+  collect(externals_, work::CarriedMessage::Kind::External);
+  collect(queues_, work::CarriedMessage::Kind::Queue);
+  std::sort(buffered.begin(), buffered.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [id, message] : buffered) next.carried.push_back(std::move(message));
+  next.carried.insert(next.carried.end(), arrived_after_continue_.begin(),
+                      arrived_after_continue_.end());
+  std::size_t bytes = 0;
+  for (const auto& message : next.carried) bytes += message.name.size() + message.data.size();
+  if (next.carried.size() > limits::kMaxCarriedMessages || bytes > limits::kMaxCarriedBytes) {
+    next.uncarried = next.carried.size();
+    next.carried.clear();
+  }
+  return next;
 }
 
 void ReplayState::mismatch(std::size_t index, EventId event_id, std::string expected,
@@ -583,6 +686,7 @@ std::shared_ptr<OpState> ReplayState::new_op(OpKind kind, EventId id, std::strin
   op->kind = kind;
   op->id = id;
   op->name = std::move(name);
+  op->created_seq = ++created_seq_;
   all_ops_.push_back(op);
   if (id != 0) ops_by_id_[id] = op;
   return op;
@@ -639,30 +743,30 @@ DurableFuture ReplayState::schedule_wait(std::string name) {
   if (!check_text(name, limits::kMaxNameBytes, "an event name", true)) {
     return DurableFuture(this, new_op(OpKind::External, 0, name));
   }
-  issue(events::ExternalSubscribed{name});
-  auto op = new_op(OpKind::External, 0, name);
-  if (stopped()) return DurableFuture(this, std::move(op));
-  ExternalChannel& channel = externals_[name];
-  channel.waits.push_back(op);
-  std::size_t position = channel.waits.size() - 1;
-  if (position < channel.arrived.size()) {
-    complete_op(*op, FutureResult{true, channel.arrived[position], {}});
-  }
-  return DurableFuture(this, std::move(op));
+  IssueResult issued = issue(events::ExternalSubscribed{name});
+  return schedule_channel_wait(OpKind::External, externals_, std::move(name), issued.id);
 }
 
 DurableFuture ReplayState::dequeue_event(std::string queue) {
   if (!check_text(queue, limits::kMaxNameBytes, "a queue name", true)) {
     return DurableFuture(this, new_op(OpKind::Queue, 0, queue));
   }
-  issue(events::QueueSubscribed{queue});
-  auto op = new_op(OpKind::Queue, 0, queue);
+  IssueResult issued = issue(events::QueueSubscribed{queue});
+  return schedule_channel_wait(OpKind::Queue, queues_, std::move(queue), issued.id);
+}
+
+// A wait takes the oldest buffered message of its channel, or joins the line.
+DurableFuture ReplayState::schedule_channel_wait(OpKind kind,
+                                                 std::map<std::string, Channel>& channels,
+                                                 std::string name, EventId id) {
+  auto op = new_op(kind, id, std::move(name));
   if (stopped()) return DurableFuture(this, std::move(op));
-  QueueChannel& channel = queues_[queue];
+  Channel& channel = channels[op->name];
   if (!channel.buffer.empty()) {
-    std::string message = std::move(channel.buffer.front());
+    Buffered message = std::move(channel.buffer.front());
     channel.buffer.pop_front();
-    complete_op(*op, FutureResult{true, std::move(message), {}});
+    op->message_id = message.id;
+    complete_op(*op, FutureResult{true, std::move(message.data), {}});
   } else {
     channel.waiters.push_back(op);
   }
@@ -832,8 +936,13 @@ void ReplayState::cancel(OpState& op, const std::string& reason) {
         }
       }
       break;
+    case OpKind::External:
+      // Recorded, so the history shows the wait left the line (replay issues it alike).
+      if (op.id != 0) issue(events::ExternalSubscribedCancelled{reason}, op.id);
+      [[fallthrough]];
     case OpKind::Queue: {
-      auto& waiters = queues_[op.name].waiters;
+      // The wait gives up its place: the next message goes to the next live wait.
+      auto& waiters = (op.kind == OpKind::External ? externals_ : queues_)[op.name].waiters;
       waiters.erase(std::remove_if(waiters.begin(), waiters.end(),
                                    [&op](const auto& w) { return w.get() == &op; }),
                     waiters.end());
@@ -843,16 +952,22 @@ void ReplayState::cancel(OpState& op, const std::string& reason) {
       op.runner.reset();  // destroys the composed task; its own futures cancel themselves
       break;
     case OpKind::Timer:
-    case OpKind::External:
-      break;  // nothing outside the replay to undo; a wait keeps its position
+      break;  // nothing outside the replay to undo
   }
 }
 
 void ReplayState::release_loser(OpState& op) {
   if (!op.done) return cancel(op, "lost a select");
-  if (op.kind == OpKind::Queue && op.result.ok) {
-    // Give the message back so the next dequeue receives it.
-    queues_[op.name].buffer.push_front(op.result.value);
+  if ((op.kind != OpKind::Queue && op.kind != OpKind::External) || !op.result.ok) return;
+  // Give the message back, in arrival order, so the next wait of its channel receives it.
+  Channel& channel = (op.kind == OpKind::External ? externals_ : queues_)[op.name];
+  auto at = std::find_if(channel.buffer.begin(), channel.buffer.end(),
+                         [&op](const Buffered& b) { return b.id > op.message_id; });
+  channel.buffer.insert(at, Buffered{op.message_id, op.result.value});
+  while (!channel.waiters.empty() && !channel.buffer.empty()) {
+    Buffered message = std::move(channel.buffer.front());
+    channel.buffer.pop_front();
+    deliver_to_channel(channel, message.id, message.data);
   }
 }
 
@@ -884,6 +999,10 @@ void ReplayState::finalize() {
     EventId id = next_event_id_++;
     out_.new_events.push_back(
         Event{id, 0, input_.now_ms, events::OrchestrationFailed{*failure_}});
+  }
+  if (continued_now_ && !failure_) {
+    out_.orchestrator_items.push_back({next_execution_item(), 0});
+    for (auto& item : forwarded_after_continue_) out_.orchestrator_items.push_back({item, 0});
   }
   bool finished_now = out_.outcome.kind == TurnOutcomeKind::Completed ||
                       out_.outcome.kind == TurnOutcomeKind::Failed;

@@ -35,6 +35,7 @@ enum class OpKind { Activity, Timer, External, Queue, SubOrchestration, Task };
 struct OpState {
   OpKind kind = OpKind::Activity;
   EventId id = 0;  // the scheduling event (0 for composed tasks)
+  std::uint64_t created_seq = 0;  // order of creation within the replay: schedule order
   std::string name;
   std::string child_instance;  // sub-orchestrations
   bool done = false;
@@ -42,6 +43,7 @@ struct OpState {
   bool completion_seen = false;  // a completion was delivered, even if cancelled before
   FutureResult result;
   std::uint64_t completion_seq = 0;  // order of completion within the replay
+  EventId message_id = 0;  // waits: the delivery whose message completed it (to give it back)
   std::vector<std::shared_ptr<Waiter>> waiters;
   Task<void> runner;  // composed tasks: the coroutine driving them
 };
@@ -93,13 +95,17 @@ class ReplayState final : public Scheduler {
     EventId id = 0;
     bool is_new = false;
   };
-  struct ExternalChannel {
-    std::vector<std::shared_ptr<OpState>> waits;  // k-th wait gets k-th event
-    std::vector<std::string> arrived;
+  // A delivered message no wait has taken yet; `id` is its delivery event (arrival order).
+  struct Buffered {
+    EventId id = 0;
+    std::string data;
   };
-  struct QueueChannel {
+  // External events and queue messages alike: the oldest live wait takes the next
+  // message; a message no wait takes is buffered for the next wait. A cancelled
+  // wait leaves the line; a completed select loser puts its message back in front.
+  struct Channel {
     std::deque<std::shared_ptr<OpState>> waiters;
-    std::deque<std::string> buffer;
+    std::deque<Buffered> buffer;
   };
 
   bool stopped() const { return terminal_ || failure_.has_value(); }
@@ -109,6 +115,13 @@ class ReplayState final : public Scheduler {
   void record_metadata();
   void replay_history();
   void process_message(const WorkItem& item);
+  void deliver_carried(const std::vector<work::CarriedMessage>& carried);
+  bool replay_carried();
+  DurableFuture schedule_channel_wait(OpKind kind, std::map<std::string, Channel>& channels,
+                                      std::string name, EventId id);
+  void deliver_to_channel(Channel& channel, EventId id, const std::string& data);
+  void collect_carried(const WorkItem& item);
+  work::ContinueAsNew next_execution_item() const;
   void append_and_deliver(EventData data, EventId source);
   void drain();
   void on_root_finished();
@@ -143,8 +156,14 @@ class ReplayState final : public Scheduler {
   // of thousands of ids. Anything that walks the ops in id order sorts them first.
   std::unordered_map<EventId, std::shared_ptr<OpState>> ops_by_id_;
   std::vector<std::shared_ptr<OpState>> all_ops_;
-  std::map<std::string, ExternalChannel> externals_;
-  std::map<std::string, QueueChannel> queues_;
+  std::map<std::string, Channel> externals_;
+  std::map<std::string, Channel> queues_;
+  // Messages of this turn that arrived after a continue-as-new, for the next execution.
+  std::vector<work::CarriedMessage> arrived_after_continue_;
+  // Cancellations of this turn that arrived after a continue-as-new: sent on to the
+  // next execution, queued behind its start.
+  std::vector<WorkItem> forwarded_after_continue_;
+  bool continued_now_ = false;  // this turn issued the continue-as-new
 
   std::size_t command_cursor_ = 0;  // next history position that may hold an unmatched command
   std::size_t start_message_ = SIZE_MAX;  // index of the message that started this execution
@@ -161,6 +180,7 @@ class ReplayState final : public Scheduler {
   std::optional<ErrorDetails> failure_;
   std::optional<std::string> custom_status_;
   std::uint64_t completion_seq_ = 0;
+  std::uint64_t created_seq_ = 0;
   std::uint64_t resumptions_ = 0;
   std::uint64_t guid_counter_ = 0;
   std::uint64_t sub_counter_ = 0;

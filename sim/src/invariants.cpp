@@ -16,6 +16,8 @@ std::optional<EventKind> source_kind(EventKind kind) {
       return EventKind::ActivityScheduled;
     case EventKind::TimerFired:
       return EventKind::TimerCreated;
+    case EventKind::ExternalSubscribedCancelled:
+      return EventKind::ExternalSubscribed;
     case EventKind::SubOrchestrationCompleted:
     case EventKind::SubOrchestrationFailed:
     case EventKind::SubOrchestrationCancelRequested:

@@ -5,8 +5,11 @@
 // - the first event is OrchestrationStarted and appears once;
 // - completion events (ActivityCompleted/Failed, TimerFired, SubOrchestrationCompleted/
 //   Failed) and cancel requests for scheduled work (ActivityCancelRequested,
-//   SubOrchestrationCancelRequested) name the event that scheduled the work in
-//   `source_event_id`; every other event has source_event_id == 0;
+//   SubOrchestrationCancelRequested, ExternalSubscribedCancelled) name the event that
+//   scheduled the work in `source_event_id`; every other event has source_event_id == 0;
+// - an execution started by continue-as-new may open with carried messages: the
+//   `carried_messages` events right after OrchestrationStarted are ExternalEvent or
+//   QueueEventDelivered deliveries, buffered before the orchestration code runs;
 // - OrchestrationCompleted, OrchestrationFailed and OrchestrationContinuedAsNew are
 //   terminal: nothing follows them.
 // - Empty strings mean "absent" for optional text fields (version, parent); the
@@ -35,6 +38,12 @@ struct OrchestrationStarted {
   std::string input;
   std::string parent_instance;  // empty for a root instance
   EventId parent_id = 0;        // the parent's SubOrchestrationScheduled event id
+  // Continue-as-new only. Deliveries carried from the previous execution (the events
+  // right after this one); messages that could not be carried (over the carry limits:
+  // the execution fails at once, naming them); the custom status it carried.
+  std::uint64_t carried_messages = 0;
+  std::uint64_t uncarried_messages = 0;
+  std::optional<std::string> custom_status = std::nullopt;
   friend bool operator==(const OrchestrationStarted&, const OrchestrationStarted&) = default;
 };
 struct OrchestrationCompleted {
@@ -134,6 +143,14 @@ struct CustomStatusUpdated {
   std::optional<std::string> status;  // nullopt: cleared
   friend bool operator==(const CustomStatusUpdated&, const CustomStatusUpdated&) = default;
 };
+// A wait for an external event was cancelled (it lost a select or its future was
+// dropped) before an event reached it: it gives up its place in line, so the next
+// event of its name goes to the next live wait. Names the ExternalSubscribed event.
+struct ExternalSubscribedCancelled {
+  std::string reason;
+  friend bool operator==(const ExternalSubscribedCancelled&,
+                         const ExternalSubscribedCancelled&) = default;
+};
 
 }  // namespace events
 
@@ -160,8 +177,9 @@ enum class EventKind {
   ActivityCancelRequested,
   SubOrchestrationCancelRequested,
   CustomStatusUpdated,
+  ExternalSubscribedCancelled,
 };
-inline constexpr std::size_t kEventKindCount = 21;
+inline constexpr std::size_t kEventKindCount = 22;
 
 using EventData =
     std::variant<events::OrchestrationStarted, events::OrchestrationCompleted,
@@ -172,7 +190,8 @@ using EventData =
                  events::SubOrchestrationCompleted, events::SubOrchestrationFailed,
                  events::DetachedOrchestrationStarted, events::OrchestrationContinuedAsNew,
                  events::OrchestrationCancelRequested, events::ActivityCancelRequested,
-                 events::SubOrchestrationCancelRequested, events::CustomStatusUpdated>;
+                 events::SubOrchestrationCancelRequested, events::CustomStatusUpdated,
+                 events::ExternalSubscribedCancelled>;
 static_assert(std::variant_size_v<EventData> == kEventKindCount);
 
 struct Event {

@@ -30,6 +30,14 @@ inline constexpr std::size_t kMaxJsonDepth = 16;
 // instead of hanging the dispatcher. A 100k-event history needs about 300k.
 inline constexpr std::uint64_t kMaxResumptionsPerTurn = 5'000'000;
 
+// Messages a continue-as-new carries into the next execution: external events and
+// queue messages that were delivered but not yet consumed, or that arrived in the same
+// turn as the continue-as-new. Bytes count names plus data. Past either limit nothing
+// is carried and the next execution fails naming the count: no message disappears
+// without a trace.
+inline constexpr std::size_t kMaxCarriedMessages = 1000;
+inline constexpr std::size_t kMaxCarriedBytes = 4u * 1024u * 1024u;
+
 // Delays, lock timeouts and extensions accepted by providers: up to ten years.
 inline constexpr std::int64_t kMaxDelayMs = 10LL * 365 * 24 * 3600 * 1000;
 

@@ -9,8 +9,10 @@
 
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "duroxide/error_details.hpp"
 #include "duroxide/event.hpp"
@@ -91,12 +93,28 @@ struct CancelInstance {
   std::string reason;
   friend bool operator==(const CancelInstance&, const CancelInstance&) = default;
 };
-// Starts the next execution of `instance` after OrchestrationContinuedAsNew.
+// An external event or queue message that continue-as-new hands to the next execution.
+struct CarriedMessage {
+  enum class Kind { External, Queue };
+  Kind kind = Kind::External;
+  std::string name;  // event name or queue name
+  std::string data;
+  friend bool operator==(const CarriedMessage&, const CarriedMessage&) = default;
+};
+// Starts the next execution of `instance` after OrchestrationContinuedAsNew. It keeps
+// the parent link, carries the messages the finished execution had not consumed (in
+// arrival order) and its custom status. Past the carry limits nothing is carried and
+// `uncarried` counts the messages: the next execution fails naming them.
 struct ContinueAsNew {
   std::string instance;
   std::string orchestration;
   std::string version;
   std::string input;
+  std::string parent_instance = {};  // empty for a root instance
+  EventId parent_id = 0;
+  std::vector<CarriedMessage> carried = {};
+  std::uint64_t uncarried = 0;
+  std::optional<std::string> custom_status = std::nullopt;
   friend bool operator==(const ContinueAsNew&, const ContinueAsNew&) = default;
 };
 
