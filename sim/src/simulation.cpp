@@ -13,6 +13,7 @@
 #include "duroxide/codec.hpp"
 #include "duroxide/environment.hpp"
 #include "duroxide/limits.hpp"
+#include "duroxide/management_client.hpp"
 #include "duroxide/replayer.hpp"
 #include "duroxide/runtime.hpp"
 #include "duroxide/runtime_client.hpp"
@@ -38,7 +39,7 @@ constexpr const char* kFaultNames[kFaultKindCount] = {
     "transient",  "disk-error",   "activity-failure", "slow-activity", "corruption"};
 
 constexpr const char* kScenarioNames[kScenarioCount] = {
-    "child-continue-as-new", "carry-over", "select-loop", "bad-values", "early-ops"};
+    "child-continue-as-new", "carry-over", "select-loop", "bad-values", "early-ops", "force-delete"};
 
 // Upper bound of each fault's probability (parts per million per opportunity);
 // each seed draws its own probability below it, and leaves a kind off one time
@@ -255,6 +256,7 @@ class World final : public WorldHooks {
   void check_values(const InstanceInfo& info);
   void check_corruption_visible();
   void check_carried_status(const WorkloadInstance& instance);
+  void check_not_deleted(const InstanceInfo& info);
   void phase_one();
   void phase_two();
   void final_checks();
@@ -273,6 +275,7 @@ class World final : public WorldHooks {
   std::unique_ptr<Provider> wrapped_;
   Registry registry_;
   std::unique_ptr<RuntimeClient> client_;
+  std::unique_ptr<ManagementClient> management_;
   std::vector<std::unique_ptr<Node>> nodes_;
   Workload workload_;
   std::vector<ClientEffects> effects_;
@@ -282,6 +285,7 @@ class World final : public WorldHooks {
   std::uint64_t queue_rows_corrupted_ = 0;
   std::optional<std::size_t> pending_corruption_;  // a queue row kind waiting for a message to corrupt
   std::set<std::string> engine_errors_;
+  std::uint64_t deleted_instances_ = 0;  // by ForceDelete ops: their starts stay in the time series
   sqlite3* raw_ = nullptr;
 
   std::uint32_t fault_ppm_[kFaultKindCount] = {};
@@ -340,6 +344,7 @@ World::World(const SimOptions& options)
   store_ = std::make_unique<SqliteProvider>("/sim.db", clock_, ids_, sqlite_options);
   if (options.store_wrapper) wrapped_ = options.store_wrapper(*store_, *this);
   client_ = std::make_unique<RuntimeClient>(*store_, *store_);
+  management_ = std::make_unique<ManagementClient>(*store_, ManagementOptions{});
   build_registry();
 
   const bool failing = fault_ppm_[index_of(FaultKind::ActivityFailure)] > 0 &&
@@ -359,6 +364,7 @@ World::~World() {
   if (raw_) sqlite3_close(raw_);
   nodes_.clear();
   client_.reset();
+  management_.reset();
   wrapped_.reset();
   store_.reset();
 }
@@ -546,6 +552,15 @@ void World::run_client_op(WorkloadOp& op, std::string& line) {
       effects_[op.instance].cancel_accepted = client_->cancel_instance(instance.id, op.data);
       line += effects_[op.instance].cancel_accepted ? " accepted" : " already finished";
       break;
+    case WorkloadOp::Kind::ForceDelete: {
+      line += "force delete " + instance.id;
+      const DeleteResult deleted = management_->delete_instance(instance.id, true);
+      effects_[op.instance].deleted = true;
+      deleted_instances_ += deleted.instances;
+      line += ": " + std::to_string(deleted.instances) + " instances, " + std::to_string(deleted.queue_items) +
+              " queue items";
+      break;
+    }
   }
 }
 
@@ -724,6 +739,17 @@ void World::check_carried_status(const WorkloadInstance& instance) {
   }
 }
 
+// Nothing of a force-deleted tree comes back: no child started from a start
+// message that was still queued when the tree went.
+void World::check_not_deleted(const InstanceInfo& info) {
+  for (std::size_t i = 0; i < workload_.instances.size(); ++i) {
+    const std::string& root = workload_.instances[i].id;
+    if (effects_[i].deleted && info.instance.rfind(root + "::", 0) == 0) {
+      violation("force-delete", info.instance, "a child of the force-deleted " + root + " exists");
+    }
+  }
+}
+
 void World::phase_one() {
   for (; step_ < options_.steps; ++step_) {
     run_client_ops(false);
@@ -784,6 +810,10 @@ void World::final_checks() {
   for (std::size_t i = 0; i < workload_.instances.size(); ++i) {
     const WorkloadInstance& instance = workload_.instances[i];
     const auto info = store_->get_instance_info(instance.id);
+    if (effects_[i].deleted) {
+      if (info) violation("force-delete", instance.id, "exists after its force delete");
+      continue;
+    }
     if (!info) {
       violation("outcome", instance.id, "the instance does not exist");
       continue;
@@ -831,6 +861,7 @@ void World::final_checks() {
       }
       if (!info.parent_instance.empty()) ++result_.sub_instances;
       check_values(info);
+      check_not_deleted(info);
       if (info.state == RuntimeState::Running && !info.parent_instance.empty()) {
         violation("liveness", info.instance, "sub-orchestration still running after phase 2");
       }
@@ -870,8 +901,12 @@ void World::final_checks() {
     totals.failures += point.failures;
     totals.duration_sum_ms += point.duration_sum_ms;
   }
-  if (totals.starts != instances || totals.completions != completed || totals.failures != failed ||
-      totals.duration_sum_ms != duration_sum) {
+  // Deleted instances leave their starts (and, if they had finished, their ends) behind.
+  const bool deletions = deleted_instances_ > 0;
+  if (totals.starts != instances + deleted_instances_ ||
+      (deletions ? totals.completions < completed || totals.failures < failed || totals.duration_sum_ms < duration_sum
+                 : totals.completions != completed || totals.failures != failed ||
+                       totals.duration_sum_ms != duration_sum)) {
     violation("time-series", "",
               "buckets count " + std::to_string(totals.starts) + " starts, " +
                   std::to_string(totals.completions) + " completions, " + std::to_string(totals.failures) +

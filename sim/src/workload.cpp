@@ -127,6 +127,16 @@ void add_scenario_instance(Workload& workload, SimRandom& random, std::size_t i,
       }
       break;
     }
+    case Scenario::ForceDelete:
+      if (random.below(2) == 0) {
+        instance.orchestration = "SimTree";
+        instance.input = Json{{"children", random.between(1, 3)}}.dump();
+        instance.force_deleted = true;
+        ops.push_back({WorkloadOp::Kind::ForceDelete, start + 1 + random.below(horizon / 200 + 1), i, {}});
+      } else {
+        instance.orchestration = "SimExplicitChild";
+      }
+      break;
   }
   workload.ops.insert(workload.ops.end(), ops.begin(), ops.end());
   workload.instances.push_back(std::move(instance));
@@ -224,6 +234,14 @@ std::vector<Outcome> expected_outcomes(const WorkloadInstance& instance,
   }
   if (name == "SimSelectLoop") {
     outcomes.push_back({true, Json(instance.events).dump()});
+    return outcomes;
+  }
+  if (name == "SimTree") {
+    outcomes.push_back({true, "done"});  // only if the delete came too late to find it running
+    return outcomes;
+  }
+  if (name == "SimExplicitChild") {
+    outcomes.push_back({true, "Hi, first!; the second start was refused"});
     return outcomes;
   }
   if (name == "SimBadValue") {
@@ -368,9 +386,35 @@ Task<std::string> bad_value(OrchestrationContext& ctx, std::string mode) {
   co_return failed ? "activity failed" : "activity returned";
 }
 
+// Children on hour-long timers: a force delete finds them running, or their starts queued.
+Task<std::string> tree(OrchestrationContext& ctx, std::string input) {
+  std::vector<DurableFuture> children;
+  for (std::int64_t n = Json::parse(input)["children"].get<std::int64_t>(); n > 0; --n) {
+    children.push_back(ctx.schedule_sub_orchestration("LongTimer", ""));
+  }
+  co_await ctx.join(std::move(children));
+  co_return "done";
+}
+
+// A second sub-orchestration under the explicit id of the first (which exists
+// by then) must fail in the parent, not wait.
+Task<std::string> explicit_child(OrchestrationContext& ctx, std::string) {
+  const std::string child = ctx.instance_id() + "-child";
+  std::string first = co_await ctx.schedule_sub_orchestration("HelloWorld", "first", {child});
+  bool refused = false;
+  try {
+    co_await ctx.schedule_sub_orchestration("HelloWorld", "second", {child});
+  } catch (const TaskFailed&) {
+    refused = true;
+  }
+  co_return first + (refused ? "; the second start was refused" : "; the second start ran");
+}
+
 }  // namespace
 
 void register_scenarios(Registry& registry) {
+  registry.register_orchestration("SimTree", tree);
+  registry.register_orchestration("SimExplicitChild", explicit_child);
   registry.register_orchestration("SimAwaitCounter", await_counter);
   registry.register_orchestration("SimCarryOver", carry_over);
   registry.register_orchestration("SimSelectLoop", select_loop);

@@ -35,11 +35,13 @@ struct WorkloadInstance {
   // whether client ops are issued before the instance's first turn.
   std::vector<std::string> events;
   bool early = false;
+  bool force_deleted = false;  // the client force-deletes it (ForceDelete op)
 };
 
 struct WorkloadOp {
   // DuplicateStart: a second start of the id, which must be refused (AlreadyExists).
-  enum class Kind { Start, Raise, Enqueue, Cancel, DuplicateStart };
+  // ForceDelete: the instance and its tree, running or not.
+  enum class Kind { Start, Raise, Enqueue, Cancel, DuplicateStart, ForceDelete };
   Kind kind = Kind::Start;
   std::uint64_t step = 0;  // phase-1 step it is due at (later ones run when phase 2 starts)
   std::size_t instance = 0;
@@ -66,6 +68,7 @@ Workload generate_workload(SimRandom& random, std::size_t count, std::uint64_t s
 struct ClientEffects {
   bool approve_raised = false;
   bool cancel_accepted = false;
+  bool deleted = false;
 };
 
 // Registers the scenario orchestrations and activities (names start with "Sim").

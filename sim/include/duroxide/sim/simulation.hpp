@@ -54,8 +54,10 @@ enum class Scenario {
   SelectLoop,          // select(wait, timer) in a loop; events raised after timeouts
   BadValues,           // activities returning invalid UTF-8 / throwing errors over the payload limit
   EarlyOps,            // raise/enqueue/cancel and a duplicate start before the first turn
+  ForceDelete,         // a tree force-deleted while its child starts may be queued; a
+                       // sub-orchestration whose explicit id names an existing instance
 };
-constexpr std::size_t kScenarioCount = 5;
+constexpr std::size_t kScenarioCount = 6;
 std::string_view to_string(Scenario scenario);
 std::optional<Scenario> parse_scenario(std::string_view text);
 std::vector<Scenario> all_scenarios();
