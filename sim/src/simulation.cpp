@@ -250,7 +250,7 @@ class World final : public WorldHooks {
   sqlite3* raw_connection();
   std::optional<std::string> raw_text(const std::string& sql, const std::vector<std::string>& args);
   void corrupt_random_row();
-  bool tree_corrupted(const std::string& root) const;
+  bool tree_corrupted(const std::string& root);
   // ---- scenario and fault invariants at the end
   void check_activity_runs();
   void check_values(const InstanceInfo& info);
@@ -645,9 +645,15 @@ void World::corrupt_random_row() {
   record_fault(FaultKind::Corruption, 0, std::string(rows[row]) + " row of " + instance);
 }
 
-bool World::tree_corrupted(const std::string& root) const {
-  for (const auto& [instance, row] : corrupted_) {
-    if (instance == root || instance.rfind(root + "::", 0) == 0) return true;
+bool World::tree_corrupted(const std::string& root) {
+  for (const auto& [corrupted, row] : corrupted_) {
+    // Up the parent links: children may have explicit ids.
+    std::string instance = corrupted;
+    for (std::size_t depth = 0; !instance.empty() && depth < 100; ++depth) {
+      if (instance == root) return true;
+      const auto info = store_->get_instance_info(instance);
+      instance = info ? info->parent_instance : std::string();
+    }
   }
   return false;
 }

@@ -84,7 +84,7 @@ void add_scenario_instance(Workload& workload, SimRandom& random, std::size_t i,
       instance.orchestration = "SimSelectLoop";
       const auto events = static_cast<std::size_t>(random.between(1, 3));
       instance.input = Json{{"events", events},
-                            {"timeout_ms", random.between(200, 2'000)},
+                            {"timeout_ms", random.between(500, 3'000)},
                             {"drop_first", random.below(2) == 0}}
                            .dump();
       for (std::uint64_t step : send_steps(events, horizon / 6)) {
@@ -242,6 +242,7 @@ std::vector<Outcome> expected_outcomes(const WorkloadInstance& instance,
   }
   if (name == "SimExplicitChild") {
     outcomes.push_back({true, "Hi, first!; the second start was refused"});
+    outcomes.push_back({false, "", true});  // or the refusal fails the parent itself
     return outcomes;
   }
   if (name == "SimBadValue") {
