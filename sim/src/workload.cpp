@@ -319,9 +319,14 @@ Task<std::string> await_counter(OrchestrationContext& ctx, std::string input) {
 
 // Each execution takes one message of queue "inbox" and one event "Ping" (while
 // more are due), then continues-as-new with what it received; custom status
-// "turn N" is set by every execution but the last, so the instance keeps it.
+// "turn N" is set by every execution but the last, so the instance keeps it, and
+// each new execution must start with it ("status_lost" in the output if not).
 Task<std::string> carry_over(OrchestrationContext& ctx, std::string input) {
   Json state = Json::parse(input);
+  const std::int64_t turn = state.value("turn", std::int64_t{0});
+  if (turn > 0 && !state.contains("status_lost") && ctx.custom_status() != "turn " + std::to_string(turn)) {
+    state["status_lost"] = turn;
+  }
   Json messages = state.value("got_messages", Json::array());
   Json events = state.value("got_events", Json::array());
   const bool take_message = messages.size() < state["messages"].get<std::size_t>();
@@ -335,13 +340,14 @@ Task<std::string> carry_over(OrchestrationContext& ctx, std::string input) {
   if (take_event) events.push_back(results[next++].get());
   if (messages.size() == state["messages"].get<std::size_t>() &&
       events.size() == state["events"].get<std::size_t>()) {
-    co_return Json{{"messages", messages}, {"events", events}}.dump();
+    Json output = Json{{"messages", messages}, {"events", events}};
+    if (state.contains("status_lost")) output["status_lost"] = state["status_lost"];
+    co_return output.dump();
   }
-  const std::int64_t turn = state.value("turn", std::int64_t{0}) + 1;
-  ctx.set_custom_status("turn " + std::to_string(turn));
+  ctx.set_custom_status("turn " + std::to_string(turn + 1));
   state["got_messages"] = messages;
   state["got_events"] = events;
-  state["turn"] = turn;
+  state["turn"] = turn + 1;
   co_await ctx.continue_as_new(state.dump());
   co_return "";  // not reached
 }
