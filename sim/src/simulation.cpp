@@ -202,6 +202,14 @@ class World final : public WorldHooks {
   }
   // Arms the disk to fail the next write of a write-ahead-log frame: a crash in the middle of a commit.
   void arm_commit_failure(bool armed) { commit_failure_armed_ = armed; }
+  // Arms it for one scope: disarmed however the commit ends, engine exceptions included.
+  struct CommitFailureScope {
+    explicit CommitFailureScope(World& world) : world(world) { world.arm_commit_failure(true); }
+    ~CommitFailureScope() { world.arm_commit_failure(false); }
+    CommitFailureScope(const CommitFailureScope&) = delete;
+    CommitFailureScope& operator=(const CommitFailureScope&) = delete;
+    World& world;
+  };
   void check_latest(Provider& store, const std::string& instance) {
     (void)store;
     if (corrupted_.count(instance)) return;  // its history may not decode any more
@@ -594,7 +602,10 @@ std::optional<std::string> World::raw_text(const std::string& sql, const std::ve
       text = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
     }
     sqlite3_finalize(statement);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) throw std::runtime_error("simulator SQL failed");
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      throw std::runtime_error(std::string("simulator SQL: ") + sqlite3_errstr(rc) + " (" +
+                               std::to_string(sqlite3_extended_errcode(raw_)) + ") in " + sql);
+    }
     return text;
   });
 }
@@ -1032,14 +1043,13 @@ void NodeProvider::ack_orchestration_item(const std::string& lock_token, const O
   if (world_.draw(FaultKind::CommitCrash)) {
     world_.record_fault(FaultKind::CommitCrash, node_.index, "ack_orchestration_item of " + instance);
     const std::size_t before_size = world_.read_soundly(instance).size();
-    world_.arm_commit_failure(true);
     bool committed = true;
     try {
+      World::CommitFailureScope armed(world_);
       inner_.ack_orchestration_item(lock_token, sent);
     } catch (const ProviderError&) {
       committed = false;
     }
-    world_.arm_commit_failure(false);
     const std::size_t after_size = world_.read_soundly(instance).size();
     if (!committed && after_size != before_size) {
       world_.violation("atomic-ack", instance,
@@ -1096,14 +1106,13 @@ void NodeProvider::ack_work_item(const std::string& lock_token, const std::optio
   if (world_.draw(FaultKind::CommitCrash)) {
     world_.record_fault(FaultKind::CommitCrash, node_.index, "ack_work_item");
     const QueueDepths before_depths = world_.depths_soundly();
-    world_.arm_commit_failure(true);
     bool committed = true;
     try {
+      World::CommitFailureScope armed(world_);
       inner_.ack_work_item(lock_token, completion);
     } catch (const ProviderError&) {
       committed = false;
     }
-    world_.arm_commit_failure(false);
     const QueueDepths after_depths = world_.depths_soundly();
     if (!committed && (after_depths.orchestrator_visible != before_depths.orchestrator_visible ||
                        after_depths.worker_locked != before_depths.worker_locked)) {
@@ -1152,9 +1161,11 @@ std::vector<AckOutcome> NodeProvider::ack_orchestration_items(
     world_.record_fault(FaultKind::CommitCrash, node_.index, "a batch of " + std::to_string(sent.size()) + " acks");
     std::vector<std::size_t> before_sizes;
     for (const std::string& instance : instances) before_sizes.push_back(world_.read_soundly(instance).size());
-    world_.arm_commit_failure(true);
-    std::vector<AckOutcome> outcomes = inner_.ack_orchestration_items(sent);
-    world_.arm_commit_failure(false);
+    std::vector<AckOutcome> outcomes;
+    {
+      World::CommitFailureScope armed(world_);
+      outcomes = inner_.ack_orchestration_items(sent);
+    }
     const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
                                        [](const AckOutcome& outcome) { return !outcome.has_value(); });
     for (std::size_t i = 0; i < instances.size() && !committed; ++i) {
@@ -1191,9 +1202,11 @@ std::vector<AckOutcome> NodeProvider::ack_work_items(const std::vector<WorkAckRe
   if (world_.draw(FaultKind::CommitCrash)) {
     world_.record_fault(FaultKind::CommitCrash, node_.index, "a batch of " + std::to_string(requests.size()) + " worker acks");
     const QueueDepths before_depths = world_.depths_soundly();
-    world_.arm_commit_failure(true);
-    std::vector<AckOutcome> outcomes = inner_.ack_work_items(requests);
-    world_.arm_commit_failure(false);
+    std::vector<AckOutcome> outcomes;
+    {
+      World::CommitFailureScope armed(world_);
+      outcomes = inner_.ack_work_items(requests);
+    }
     const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
                                        [](const AckOutcome& outcome) { return !outcome.has_value(); });
     const QueueDepths after_depths = world_.depths_soundly();
