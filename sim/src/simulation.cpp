@@ -720,7 +720,8 @@ void World::check_corruption_visible() {
   for (const auto& [instance, row] : corrupted_) {
     const std::string what = "after a corrupted " + row + " row";
     const auto info = store_->get_instance_info(instance);
-    if (!info || info->state == RuntimeState::Running) {
+    if (!info) continue;  // force-deleted with its tree
+    if (info->state == RuntimeState::Running) {
       violation("corruption-visible", instance, "still running " + what);
       continue;
     }
@@ -1282,6 +1283,11 @@ SimOptions shrink_failure(SimOptions failing) {
       SimOptions quieter = failing;
       quieter.faults.erase(quieter.faults.begin() + static_cast<std::ptrdiff_t>(i));
       candidates.push_back(quieter);
+    }
+    for (std::size_t i = 0; i < failing.scenarios.size(); ++i) {
+      SimOptions plainer = failing;
+      plainer.scenarios.erase(plainer.scenarios.begin() + static_cast<std::ptrdiff_t>(i));
+      candidates.push_back(plainer);
     }
     for (const SimOptions& candidate : candidates) {
       if (fails(candidate)) {

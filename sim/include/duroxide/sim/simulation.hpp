@@ -124,7 +124,7 @@ SimResult run_simulation(const SimOptions& options);
 // {"seed":..,"hash":"..",...}: one run as JSON (trace excluded).
 std::string to_json(const SimResult& result);
 // Greedy shrinking of a failing run: repeatedly keeps any smaller configuration
-// (fewer instances, steps, nodes or fault kinds) on which the same seed still
+// (fewer instances, steps, nodes, fault kinds or scenarios) on which the same seed still
 // fails; returns the smallest found (the input itself if nothing smaller fails).
 SimOptions shrink_failure(SimOptions failing);
 
