@@ -1,13 +1,16 @@
 // CI's simulation suite: many seeds natively, some under wasm, and a fixed set
 // of seeds whose trace hashes must be identical in both builds.
-//   node tests/sim_seeds.mjs <native duroxide-sim> <wasm duroxide-sim.js>
+//   node tests/sim_seeds.mjs <native duroxide-sim> <wasm duroxide-sim.js> [--with-scenarios]
 // Ends with "N passed, M failed", counting one check per seed run and one per
-// cross-checked seed.
+// cross-checked seed. --with-scenarios adds seeds of every scenario workload
+// under every fault, corruption included (docs/semantics-sim-notes.md), natively
+// and cross-checked in wasm.
 import { spawnSync } from 'node:child_process';
 
-const [nativeSim, wasmSim] = process.argv.slice(2);
+const withScenarios = process.argv.includes('--with-scenarios');
+const [nativeSim, wasmSim] = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 if (!nativeSim || !wasmSim) {
-  console.error('usage: node tests/sim_seeds.mjs <native duroxide-sim> <wasm duroxide-sim.js>');
+  console.error('usage: node tests/sim_seeds.mjs <native duroxide-sim> <wasm duroxide-sim.js> [--with-scenarios]');
   process.exit(2);
 }
 
@@ -47,10 +50,10 @@ run('native seeds 5001..5050, 6 nodes, 40 instances, 10000 steps', nativeSim,
 run('wasm seeds 1001..1040', 'node', [wasmSim, '--seed', '1001', '--seeds', '40', '--quiet']);
 
 // The cross-check: the same seeds, the same hashes, natively and in wasm.
-const args = ['--seed', '77', '--seeds', '25', '--quiet'];
-const native = run('cross-check native 77..101', nativeSim, args);
-const wasm = run('cross-check wasm 77..101', 'node', [wasmSim, ...args]);
-if (native && wasm) {
+function crossCheck(label, args) {
+  const native = run(`${label} native`, nativeSim, args);
+  const wasm = run(`${label} wasm`, 'node', [wasmSim, ...args]);
+  if (!native || !wasm) return;
   for (let i = 0; i < native.runs.length; i++) {
     const a = native.runs[i];
     const b = wasm.runs[i];
@@ -61,7 +64,15 @@ if (native && wasm) {
       console.log(`FAIL seed ${a.seed}: native hash ${a.hash}, wasm hash ${b ? b.hash : 'missing'}`);
     }
   }
-  console.log(`cross-check: ${native.runs.length} seeds compared`);
+  console.log(`${label}: ${native.runs.length} seeds compared`);
+}
+
+crossCheck('cross-check 77..101', ['--seed', '77', '--seeds', '25', '--quiet']);
+if (withScenarios) {
+  const scenarios = ['--scenarios', 'all', '--faults', 'all', '--quiet'];
+  run('native scenario seeds 2001..2040, every scenario and fault', nativeSim,
+      ['--seed', '2001', '--seeds', '40', ...scenarios]);
+  crossCheck('scenario cross-check 301..306', ['--seed', '301', '--seeds', '6', ...scenarios]);
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -1,6 +1,7 @@
 // The simulator: reproducible, quiet on the real engine, loud on broken providers.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "broken_providers.hpp"
@@ -122,8 +123,8 @@ TEST_CASE("the engine and SQLite provider pass simulated seeds under every fault
     failed += result.failed;
     for (const auto& [kind, count] : result.faults_injected) injected[kind] += count;
   }
-  // The seeds did exercise every fault and both outcomes.
-  for (FaultKind kind : sim::all_fault_kinds()) {
+  // The seeds did exercise every default fault and both outcomes.
+  for (FaultKind kind : sim::default_fault_kinds()) {
     INFO(std::string(to_string(kind)));
     CHECK(injected[std::string(to_string(kind))] > 0);
   }
@@ -192,6 +193,88 @@ TEST_CASE("a failing seed shrinks to a smaller configuration that still fails", 
   CHECK(shrunk.instances * shrunk.steps * shrunk.nodes * (shrunk.faults.size() + 1) <
         options.instances * options.steps * options.nodes * (options.faults.size() + 1));
   CHECK(shrunk.seed == options.seed);
+}
+
+TEST_CASE("scenarios and the corruption fault are off unless asked for", "[sim]") {
+  const sim::SimOptions defaults;
+  CHECK(defaults.scenarios.empty());
+  CHECK(std::find(defaults.faults.begin(), defaults.faults.end(), FaultKind::Corruption) == defaults.faults.end());
+  const auto all = sim::all_fault_kinds();
+  CHECK(std::find(all.begin(), all.end(), FaultKind::Corruption) != all.end());
+  CHECK(sim::parse_scenario("carry-over") == sim::Scenario::CarryOver);
+  CHECK_FALSE(sim::parse_scenario("meteor").has_value());
+  sim::SimOptions options;
+  options.seed = 3;
+  options.steps = 600;
+  options.faults = {FaultKind::Corruption};
+  options.scenarios = {sim::Scenario::SelectLoop, sim::Scenario::EarlyOps};
+  CHECK(sim::reproduce_command(options) ==
+        "duroxide-sim --seed 3 --steps 600 --nodes 3 --instances 12 --faults corruption "
+        "--scenarios select-loop,early-ops");
+  // Reproducible with scenarios and corruption too.
+  CHECK(sim::run_simulation(options).trace_hash == sim::run_simulation(options).trace_hash);
+}
+
+namespace {
+
+// Runs `seeds` seeds of one scenario kind (or none) with `faults`; every run
+// must be free of violations. Returns the faults injected, by kind.
+std::map<std::string, std::uint64_t> require_clean_seeds(std::vector<sim::Scenario> scenarios,
+                                                         std::vector<FaultKind> faults, std::uint64_t seeds) {
+  std::map<std::string, std::uint64_t> injected;
+  sim::SimOptions options;
+  options.steps = 1'500;
+  options.scenarios = std::move(scenarios);
+  options.faults = std::move(faults);
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    options.seed = seed;
+    const sim::SimResult result = sim::run_simulation(options);
+    INFO("seed " << seed << ": " << sim::reproduce_command(options));
+    CHECK(violations_of(result) == "");
+    for (const auto& [kind, count] : result.faults_injected) injected[kind] += count;
+  }
+  return injected;
+}
+
+}  // namespace
+
+// The scenario seeds: each kind aims at one engine contract (see
+// docs/semantics-sim-notes.md), under the default faults.
+TEST_CASE("simulated seeds: a bad value fails only its own item and its activity runs once",
+          "[sim][scenario]") {
+  require_clean_seeds({sim::Scenario::BadValues}, sim::default_fault_kinds(), 6);
+}
+
+TEST_CASE("simulated seeds: a parent awaiting a child that continues-as-new completes", "[sim][scenario]") {
+  require_clean_seeds({sim::Scenario::ChildContinueAsNew}, sim::default_fault_kinds(), 6);
+}
+
+TEST_CASE("simulated seeds: a corrupted row ends its instance visibly and tells its parent",
+          "[sim][scenario]") {
+  CHECK(require_clean_seeds({}, sim::all_fault_kinds(), 12)["corruption"] > 0);
+}
+
+TEST_CASE("simulated seeds: a force-deleted tree stays deleted; an explicit child id that exists fails fast",
+          "[sim][scenario]") {
+  require_clean_seeds({sim::Scenario::ForceDelete}, sim::default_fault_kinds(), 6);
+}
+
+TEST_CASE("simulated seeds: continue-as-new carries events, messages and custom status over",
+          "[sim][scenario]") {
+  require_clean_seeds({sim::Scenario::CarryOver}, sim::default_fault_kinds(), 6);
+}
+
+TEST_CASE("simulated seeds: a timed-out or dropped wait gives up its event", "[sim][scenario]") {
+  require_clean_seeds({sim::Scenario::SelectLoop}, sim::default_fault_kinds(), 6);
+}
+
+TEST_CASE("simulated seeds: ops between a start and its first turn take effect; a second start is refused",
+          "[sim][scenario]") {
+  require_clean_seeds({sim::Scenario::EarlyOps}, sim::default_fault_kinds(), 6);
+}
+
+TEST_CASE("simulated seeds: every scenario together under every fault", "[sim][scenario]") {
+  require_clean_seeds(sim::all_scenarios(), sim::all_fault_kinds(), 6);
 }
 
 TEST_CASE("the simulator rejects options out of their limits", "[sim]") {

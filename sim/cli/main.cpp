@@ -1,8 +1,11 @@
 // duroxide-sim: runs simulation seeds and prints a JSON summary.
 //
 //   duroxide-sim --seed N [--seeds K] [--steps M] [--nodes K] [--instances I]
-//                [--faults LIST|all|none] [--trace FILE] [--shrink] [--quiet]
+//                [--faults LIST|all|none] [--scenarios LIST|all|none] [--trace FILE]
+//                [--shrink] [--quiet]
 //
+// --faults: the default is every kind but corruption; "all" includes it.
+// --scenarios: workload kinds beyond the sample catalog (default none).
 // --shrink: for each failing seed, searches for a smaller configuration (fewer
 // instances, steps, nodes, faults) on which the same seed still fails, and
 // prints it as `shrunk: <command>`.
@@ -31,9 +34,12 @@ using duroxide::sim::FaultKind;
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "duroxide-sim: " << problem << "\n"
             << "usage: duroxide-sim --seed N [--seeds K] [--steps M] [--nodes K] [--instances I]\n"
-            << "                    [--faults LIST|all|none] [--trace FILE] [--shrink] [--quiet]\n"
+            << "                    [--faults LIST|all|none] [--scenarios LIST|all|none] [--trace FILE]\n"
+            << "                    [--shrink] [--quiet]\n"
             << "faults:";
   for (FaultKind kind : duroxide::sim::all_fault_kinds()) std::cerr << " " << to_string(kind);
+  std::cerr << "\nscenarios:";
+  for (auto scenario : duroxide::sim::all_scenarios()) std::cerr << " " << to_string(scenario);
   std::cerr << "\n";
   std::exit(2);
 }
@@ -68,6 +74,23 @@ std::vector<FaultKind> fault_list(const std::string& text) {
   return kinds;
 }
 
+std::vector<duroxide::sim::Scenario> scenario_list(const std::string& text) {
+  if (text == "all") return duroxide::sim::all_scenarios();
+  std::vector<duroxide::sim::Scenario> scenarios;
+  if (text == "none") return scenarios;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = text.find(',', start);
+    const std::string name = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const auto scenario = duroxide::sim::parse_scenario(name);
+    if (!scenario) usage("unknown scenario \"" + name + "\"");
+    scenarios.push_back(*scenario);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return scenarios;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,6 +122,8 @@ int main(int argc, char** argv) {
       if (options.instances == 0) usage("--instances must be 1 to 500");
     } else if (flag == "--faults") {
       options.faults = fault_list(value());
+    } else if (flag == "--scenarios") {
+      options.scenarios = scenario_list(value());
     } else if (flag == "--trace") {
       trace_file = value();
     } else if (flag == "--shrink") {

@@ -5,10 +5,15 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <set>
 #include <stdexcept>
+
+#include <sqlite3.h>
 
 #include "duroxide/codec.hpp"
 #include "duroxide/environment.hpp"
+#include "duroxide/limits.hpp"
+#include "duroxide/management_client.hpp"
 #include "duroxide/replayer.hpp"
 #include "duroxide/runtime.hpp"
 #include "duroxide/runtime_client.hpp"
@@ -31,7 +36,10 @@ namespace {
 
 constexpr const char* kFaultNames[kFaultKindCount] = {
     "node-crash", "commit-crash", "clock-jump", "node-pause",    "duplicate",
-    "transient",  "disk-error",   "activity-failure", "slow-activity"};
+    "transient",  "disk-error",   "activity-failure", "slow-activity", "corruption"};
+
+constexpr const char* kScenarioNames[kScenarioCount] = {
+    "child-continue-as-new", "carry-over", "select-loop", "bad-values", "early-ops", "force-delete"};
 
 // Upper bound of each fault's probability (parts per million per opportunity);
 // each seed draws its own probability below it, and leaves a kind off one time
@@ -46,6 +54,7 @@ constexpr std::uint32_t kFaultMaxPpm[kFaultKindCount] = {
     2'000,      // disk-error: per disk read, write or sync
     1'000'000,  // activity-failure: chance that a seed's workload draws failing activities
     40'000,     // slow-activity: per activity
+    2'000,      // corruption: per scheduler step
 };
 
 constexpr std::int64_t kOrchestrationLockMs = 5'000;
@@ -69,6 +78,27 @@ std::vector<FaultKind> all_fault_kinds() {
   std::vector<FaultKind> kinds;
   for (std::size_t i = 0; i < kFaultKindCount; ++i) kinds.push_back(static_cast<FaultKind>(i));
   return kinds;
+}
+
+std::vector<FaultKind> default_fault_kinds() {
+  std::vector<FaultKind> kinds = all_fault_kinds();
+  kinds.erase(std::find(kinds.begin(), kinds.end(), FaultKind::Corruption));
+  return kinds;
+}
+
+std::string_view to_string(Scenario scenario) { return kScenarioNames[static_cast<std::size_t>(scenario)]; }
+
+std::optional<Scenario> parse_scenario(std::string_view text) {
+  for (std::size_t i = 0; i < kScenarioCount; ++i) {
+    if (text == kScenarioNames[i]) return static_cast<Scenario>(i);
+  }
+  return std::nullopt;
+}
+
+std::vector<Scenario> all_scenarios() {
+  std::vector<Scenario> scenarios;
+  for (std::size_t i = 0; i < kScenarioCount; ++i) scenarios.push_back(static_cast<Scenario>(i));
+  return scenarios;
 }
 
 namespace {
@@ -172,8 +202,17 @@ class World final : public WorldHooks {
   }
   // Arms the disk to fail the next write of a write-ahead-log frame: a crash in the middle of a commit.
   void arm_commit_failure(bool armed) { commit_failure_armed_ = armed; }
+  // Arms it for one scope: disarmed however the commit ends, engine exceptions included.
+  struct CommitFailureScope {
+    explicit CommitFailureScope(World& world) : world(world) { world.arm_commit_failure(true); }
+    ~CommitFailureScope() { world.arm_commit_failure(false); }
+    CommitFailureScope(const CommitFailureScope&) = delete;
+    CommitFailureScope& operator=(const CommitFailureScope&) = delete;
+    World& world;
+  };
   void check_latest(Provider& store, const std::string& instance) {
     (void)store;
+    if (corrupted_.count(instance)) return;  // its history may not decode any more
     const History history = read_soundly(instance);
     for (const std::string& problem : check_history(history, false)) {
       violation("history-well-formed", instance, problem);
@@ -196,8 +235,16 @@ class World final : public WorldHooks {
   }
 
  public:
+  // A corrupted instance's history may not decode: it reads as empty here.
   History read_soundly(const std::string& instance) {
-    return on_sound_disk([&] { return store_->read(instance); });
+    return on_sound_disk([&] {
+      try {
+        return store_->read(instance);
+      } catch (const ProviderError& error) {
+        if (error.kind() != ProviderErrorKind::Corrupted || !corrupted_.count(instance)) throw;
+        return History{};
+      }
+    });
   }
   QueueDepths depths_soundly() {
     return on_sound_disk([&] { return store_->get_queue_depths(); });
@@ -205,6 +252,19 @@ class World final : public WorldHooks {
 
  private:
   void run_client_ops(bool all);
+  void run_client_op(WorkloadOp& op, std::string& line);
+  void count_activity_run(const ActivityContext& context);
+  // ---- the Corruption fault, through a second connection to the same database
+  sqlite3* raw_connection();
+  std::optional<std::string> raw_text(const std::string& sql, const std::vector<std::string>& args);
+  void corrupt_random_row();
+  bool tree_corrupted(const std::string& root);
+  // ---- scenario and fault invariants at the end
+  void check_activity_runs();
+  void check_values(const InstanceInfo& info);
+  void check_corruption_visible();
+  void check_carried_status(const WorkloadInstance& instance);
+  void check_not_deleted(const InstanceInfo& info);
   void phase_one();
   void phase_two();
   void final_checks();
@@ -223,10 +283,18 @@ class World final : public WorldHooks {
   std::unique_ptr<Provider> wrapped_;
   Registry registry_;
   std::unique_ptr<RuntimeClient> client_;
+  std::unique_ptr<ManagementClient> management_;
   std::vector<std::unique_ptr<Node>> nodes_;
   Workload workload_;
   std::vector<ClientEffects> effects_;
   std::size_t next_op_ = 0;
+  std::map<std::string, std::uint32_t> activity_runs_;  // "<instance>#<execution>/<activity id>"
+  std::map<std::string, std::string> corrupted_;        // instance -> the row that was corrupted
+  std::uint64_t queue_rows_corrupted_ = 0;
+  std::optional<std::size_t> pending_corruption_;  // a queue row kind waiting for a message to corrupt
+  std::set<std::string> engine_errors_;
+  std::uint64_t deleted_instances_ = 0;  // by ForceDelete ops: their starts stay in the time series
+  sqlite3* raw_ = nullptr;
 
   std::uint32_t fault_ppm_[kFaultKindCount] = {};
   std::uint64_t faults_injected_[kFaultKindCount] = {};
@@ -284,11 +352,12 @@ World::World(const SimOptions& options)
   store_ = std::make_unique<SqliteProvider>("/sim.db", clock_, ids_, sqlite_options);
   if (options.store_wrapper) wrapped_ = options.store_wrapper(*store_, *this);
   client_ = std::make_unique<RuntimeClient>(*store_, *store_);
+  management_ = std::make_unique<ManagementClient>(*store_, ManagementOptions{});
   build_registry();
 
   const bool failing = fault_ppm_[index_of(FaultKind::ActivityFailure)] > 0 &&
                        workload_random_.chance(fault_ppm_[index_of(FaultKind::ActivityFailure)]);
-  workload_ = generate_workload(workload_random_, options.instances, options.steps, failing);
+  workload_ = generate_workload(workload_random_, options.instances, options.steps, failing, options.scenarios);
   effects_.resize(workload_.instances.size());
   faults_injected_[index_of(FaultKind::ActivityFailure)] = workload_.failing_instances;
   for (std::size_t i = 0; i < options.nodes; ++i) {
@@ -300,8 +369,10 @@ World::World(const SimOptions& options)
 
 World::~World() {
   // Dispatchers and clients hold references into the store: release them first.
+  if (raw_) sqlite3_close(raw_);
   nodes_.clear();
   client_.reset();
+  management_.reset();
   wrapped_.reset();
   store_.reset();
 }
@@ -322,6 +393,7 @@ bool World::disk_fault(DiskOperation operation, const std::string& file) {
 void World::build_registry() {
   Registry catalog;
   samples::register_all(catalog);
+  register_scenarios(catalog);
   for (const std::string& name : catalog.orchestration_names()) {
     for (const std::string& version : catalog.orchestration_versions(name)) {
       registry_.register_orchestration(name, version, *catalog.find_orchestration(name, version));
@@ -333,6 +405,7 @@ void World::build_registry() {
     registry_.register_activity(name, [this, inner, name](ActivityContext& context,
                                                           const std::string& input) {
       Node* node = current_;
+      count_activity_run(context);
       if (node && draw(FaultKind::SlowActivity)) {
         record_fault(FaultKind::SlowActivity, node->index, name + " of " + context.instance);
         interleave(node, kWorkerLockMs);
@@ -380,6 +453,16 @@ bool World::node_step(Node& node, bool orchestration) {
     start_node(node);  // every in-memory state of the node is gone
     node.down_until = step_ + 1 + scheduler_.below(20);
     if (!faults_on_) violation("harness", "", "a crash with faults off: " + crash.where);
+  } catch (const std::exception& error) {
+    // A dispatcher's step handles every failure of its items: an exception out
+    // of it is an engine bug. Reported once per message; the node restarts.
+    ++restarts_;
+    trace("n" + std::to_string(node.index) + " threw " + error.what() + "; restarting");
+    if (engine_errors_.insert(error.what()).second) {
+      violation("engine-error", "", std::string("an exception out of a dispatcher step: ") + error.what());
+    }
+    start_node(node);
+    node.down_until = step_ + 1 + scheduler_.below(20);
   }
   node.busy = false;
   disk_faults_allowed_ = disk;
@@ -404,30 +487,19 @@ void World::run_client_ops(bool all) {
     }
     std::string line = "client ";
     try {
-      switch (op.kind) {
-        case WorkloadOp::Kind::Start:
-          line += "start " + instance.id + " " + instance.orchestration;
-          client_->start_orchestration(instance.id, instance.orchestration, instance.input);
-          break;
-        case WorkloadOp::Kind::Raise:
-          line += "raise " + instance.id;
-          client_->raise_event(instance.id, "Approve", op.data);
-          effects_[op.instance].approve_raised = true;
-          break;
-        case WorkloadOp::Kind::Enqueue:
-          line += "enqueue " + instance.id + " " + op.data;
-          client_->enqueue_event(instance.id, "inbox", op.data);
-          break;
-        case WorkloadOp::Kind::Cancel:
-          line += "cancel " + instance.id;
-          effects_[op.instance].cancel_accepted = client_->cancel_instance(instance.id, op.data);
-          line += effects_[op.instance].cancel_accepted ? " accepted" : " already finished";
-          break;
-      }
+      run_client_op(op, line);
     } catch (const ClientError& error) {
       line += std::string(" error: ") + error.what();
       if (op.kind == WorkloadOp::Kind::Start) {
         violation("client", instance.id, "the start was refused: " + std::string(error.what()));
+      } else if (op.kind == WorkloadOp::Kind::DuplicateStart) {
+        if (error.kind() != ClientError::Kind::AlreadyExists) {
+          violation("duplicate-start", instance.id,
+                    "refused, but not as AlreadyExists: " + std::string(error.what()));
+        }
+      } else if (instance.early) {
+        // Between the start and the first turn the instance exists: the op must take effect.
+        violation("early-ops", instance.id, "refused before the first turn: " + std::string(error.what()));
       } else if (error.kind() == ClientError::Kind::NotFound && op.attempts < kMaxClientRetries) {
         ++op.attempts;
         op.step = retry_step;
@@ -460,6 +532,242 @@ void World::run_client_ops(bool all) {
                    [](const WorkloadOp& a, const WorkloadOp& b) { return a.step < b.step; });
 }
 
+void World::run_client_op(WorkloadOp& op, std::string& line) {
+  const WorkloadInstance& instance = workload_.instances[op.instance];
+  switch (op.kind) {
+    case WorkloadOp::Kind::Start:
+      line += "start " + instance.id + " " + instance.orchestration;
+      client_->start_orchestration(instance.id, instance.orchestration, instance.input);
+      break;
+    case WorkloadOp::Kind::DuplicateStart:
+      line += "start again " + instance.id;
+      client_->start_orchestration(instance.id, "Fails", "a second start of " + instance.id);
+      violation("duplicate-start", instance.id, "a second start of the id was accepted");
+      break;
+    case WorkloadOp::Kind::Raise: {
+      const std::string name = op.name.empty() ? "Approve" : op.name;
+      line += "raise " + instance.id + (op.name.empty() ? "" : " " + name + " " + op.data);
+      client_->raise_event(instance.id, name, op.data);
+      effects_[op.instance].approve_raised = true;
+      break;
+    }
+    case WorkloadOp::Kind::Enqueue:
+      line += "enqueue " + instance.id + " " + op.data;
+      client_->enqueue_event(instance.id, "inbox", op.data);
+      break;
+    case WorkloadOp::Kind::Cancel:
+      line += "cancel " + instance.id;
+      effects_[op.instance].cancel_accepted = client_->cancel_instance(instance.id, op.data);
+      line += effects_[op.instance].cancel_accepted ? " accepted" : " already finished";
+      break;
+    case WorkloadOp::Kind::ForceDelete: {
+      line += "force delete " + instance.id;
+      const DeleteResult deleted = management_->delete_instance(instance.id, true);
+      effects_[op.instance].deleted = true;
+      deleted_instances_ += deleted.instances;
+      line += ": " + std::to_string(deleted.instances) + " instances, " + std::to_string(deleted.queue_items) +
+              " queue items";
+      break;
+    }
+  }
+}
+
+void World::count_activity_run(const ActivityContext& context) {
+  ++activity_runs_[context.instance + "#" + std::to_string(context.execution_id) + "/" +
+                   std::to_string(context.activity_id)];
+}
+
+sqlite3* World::raw_connection() {
+  // Opened once and kept: closing it could checkpoint the write-ahead log under
+  // the provider (the memory VFS has no locks to tell it another connection is open).
+  if (!raw_ && sqlite3_open_v2("/sim.db", &raw_, SQLITE_OPEN_READWRITE, vfs_.name().c_str()) != SQLITE_OK) {
+    throw std::runtime_error("the simulator could not open its own database");
+  }
+  sqlite3_db_config(raw_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  return raw_;
+}
+
+std::optional<std::string> World::raw_text(const std::string& sql, const std::vector<std::string>& args) {
+  return on_sound_disk([&]() -> std::optional<std::string> {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(raw_connection(), sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(std::string("simulator SQL: ") + sqlite3_errmsg(raw_));
+    }
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      sqlite3_bind_text(statement, static_cast<int>(i + 1), args[i].c_str(), -1, SQLITE_TRANSIENT);
+    }
+    std::optional<std::string> text;
+    const int rc = sqlite3_step(statement);
+    if (rc == SQLITE_ROW && sqlite3_column_text(statement, 0)) {
+      text = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    }
+    sqlite3_finalize(statement);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      throw std::runtime_error(std::string("simulator SQL: ") + sqlite3_errstr(rc) + " (" +
+                               std::to_string(sqlite3_extended_errcode(raw_)) + ") in " + sql);
+    }
+    return text;
+  });
+}
+
+// Makes one row of a running instance undecodable: a history event of a random
+// instance's current execution, or a random message of the orchestrator or
+// worker queue addressed to a running instance. Queue messages are short-lived:
+// a queue found empty stays the target until a message appears.
+void World::corrupt_random_row() {
+  const char* const rows[] = {"history", "orchestrator-queue", "worker-queue"};
+  const std::size_t row = pending_corruption_ ? *pending_corruption_ : fault_random_.below(3);
+  pending_corruption_.reset();
+  std::string instance;
+  if (row == 0) {
+    InstanceFilter running;
+    running.states = {RuntimeState::Running};
+    PageRequest page;
+    page.limit = 500;
+    const InstancePage listed = on_sound_disk([&] { return store_->list_instances(running, page); });
+    if (listed.instances.empty()) return;
+    const InstanceInfo& target = listed.instances[fault_random_.below(listed.instances.size())];
+    instance = target.instance;
+    const std::string execution = std::to_string(target.current_execution_id);
+    const auto count = raw_text("SELECT COUNT(*) FROM history WHERE instance_id = ?1 AND execution_id = ?2",
+                                {instance, execution});
+    if (!count || *count == "0") return;
+    const std::string event = std::to_string(1 + fault_random_.below(std::stoull(*count)));
+    raw_text("UPDATE history SET event_json = '{corrupt' WHERE instance_id = ?1 AND execution_id = ?2 "
+             "AND event_id = ?3",
+             {instance, execution, event});
+  } else {
+    const std::string table = row == 1 ? "orchestrator_queue" : "worker_queue";
+    const std::string rows_of_running = " FROM " + table + " q JOIN instances i ON i.instance_id = q.instance_id "
+                                        "WHERE i.status = 'Running'";
+    const auto count = raw_text("SELECT COUNT(*)" + rows_of_running, {});
+    if (!count || *count == "0") {
+      pending_corruption_ = row;
+      return;
+    }
+    const std::string offset = std::to_string(fault_random_.below(std::stoull(*count)));
+    const std::string pick = rows_of_running + " ORDER BY q.id LIMIT 1 OFFSET ?1";
+    instance = raw_text("SELECT q.instance_id" + pick, {offset}).value_or("");
+    raw_text("UPDATE " + table + " SET item_json = '[corrupt' WHERE id = (SELECT q.id" + pick + ")", {offset});
+  }
+  if (sqlite3_changes(raw_) == 0) return;  // no such row: nothing happened
+  corrupted_[instance] = rows[row];
+  if (row != 0) ++queue_rows_corrupted_;
+  record_fault(FaultKind::Corruption, 0, std::string(rows[row]) + " row of " + instance);
+}
+
+bool World::tree_corrupted(const std::string& root) {
+  for (const auto& [corrupted, row] : corrupted_) {
+    // Up the parent links: children may have explicit ids.
+    std::string instance = corrupted;
+    for (std::size_t depth = 0; !instance.empty() && depth < 100; ++depth) {
+      if (instance == root) return true;
+      const auto info = store_->get_instance_info(instance);
+      instance = info ? info->parent_instance : std::string();
+    }
+  }
+  return false;
+}
+
+// An activity runs again only when something lost its result (a crash, an
+// expired lock, a duplicate): never more often than once plus the faults injected.
+void World::check_activity_runs() {
+  std::uint64_t redeliveries = 0;
+  for (std::size_t i = 0; i < kFaultKindCount; ++i) {
+    if (i != index_of(FaultKind::ActivityFailure)) redeliveries += faults_injected_[i];
+  }
+  for (const auto& [activity, runs] : activity_runs_) {
+    if (runs > 1 + redeliveries) {
+      violation("activity-runs", activity,
+                "ran " + std::to_string(runs) + " times with " + std::to_string(redeliveries) + " faults injected");
+    }
+  }
+}
+
+namespace {
+
+bool valid_utf8(const std::string& text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Outputs and errors are what clients read: valid UTF-8, within the payload
+// limit (an error's display text may add a short prefix to a limited message).
+void World::check_values(const InstanceInfo& info) {
+  const std::string text = info.state == RuntimeState::Completed ? info.output
+                           : info.error                         ? info.error->display_message()
+                                                                : std::string();
+  if (!valid_utf8(text)) violation("bad-value", info.instance, "its output or error is not valid UTF-8");
+  if (text.size() > limits::kMaxPayloadBytes + 4'096) {
+    violation("bad-value", info.instance, "its output or error is " + std::to_string(text.size()) + " bytes");
+  }
+}
+
+// A corrupted instance ends: terminal, with a terminal event last in its
+// history (read past the bad row if it does not decode), and its parent is not
+// left waiting.
+void World::check_corruption_visible() {
+  for (const auto& [instance, row] : corrupted_) {
+    const std::string what = "after a corrupted " + row + " row";
+    const auto info = store_->get_instance_info(instance);
+    if (!info) continue;  // force-deleted with its tree
+    if (info->state == RuntimeState::Running) {
+      violation("corruption-visible", instance, "still running " + what);
+      continue;
+    }
+    const auto last_kind = raw_text(
+        "SELECT event_kind FROM history WHERE instance_id = ?1 AND execution_id = ?2 ORDER BY event_id DESC LIMIT 1",
+        {instance, std::to_string(info->current_execution_id)});
+    const bool terminal = last_kind && (*last_kind == to_string(EventKind::OrchestrationCompleted) ||
+                                        *last_kind == to_string(EventKind::OrchestrationFailed));
+    if (!terminal) {
+      violation("corruption-visible", instance,
+                "ended " + what + " without a terminal event in its history (last: " + last_kind.value_or("none") + ")");
+    }
+    if (!info->parent_instance.empty()) {
+      const auto parent = store_->get_instance_info(info->parent_instance);
+      if (parent && parent->state == RuntimeState::Running) {
+        violation("corruption-visible", instance, "its parent " + info->parent_instance + " still waits " + what);
+      }
+    }
+  }
+}
+
+// Custom status carries over a continue-as-new: the last execution of
+// SimCarryOver sets none, so the instance shows the one set before it.
+void World::check_carried_status(const WorkloadInstance& instance) {
+  if (instance.orchestration != "SimCarryOver" || tree_corrupted(instance.id)) return;
+  const auto info = store_->get_instance_info(instance.id);
+  if (!info || info->state != RuntimeState::Completed || info->current_execution_id < 2) return;
+  const std::string expected = "turn " + std::to_string(info->current_execution_id - 1);
+  if (info->custom_status != expected) {
+    violation("carry-over", instance.id,
+              "custom status " + info->custom_status.value_or("(none)") + " after " +
+                  std::to_string(info->current_execution_id) + " executions, expected " + expected);
+  }
+}
+
+// Nothing of a force-deleted tree comes back: no child started from a start
+// message that was still queued when the tree went.
+void World::check_not_deleted(const InstanceInfo& info) {
+  for (std::size_t i = 0; i < workload_.instances.size(); ++i) {
+    const std::string& root = workload_.instances[i].id;
+    if (effects_[i].deleted && info.instance.rfind(root + "::", 0) == 0) {
+      violation("force-delete", info.instance, "a child of the force-deleted " + root + " exists");
+    }
+  }
+}
+
 void World::phase_one() {
   for (; step_ < options_.steps; ++step_) {
     run_client_ops(false);
@@ -469,6 +777,7 @@ void World::phase_one() {
       record_fault(FaultKind::ClockJump, 0, "+" + std::to_string(jump) + "ms");
       clock_.advance(jump);
     }
+    if (pending_corruption_ || draw(FaultKind::Corruption)) corrupt_random_row();
     Node& node = *nodes_[scheduler_.below(nodes_.size())];
     if (node.down_until > step_) continue;
     node_step(node, scheduler_.below(2) == 0);
@@ -498,7 +807,8 @@ void World::phase_two() {
     const QueueDepths depths = store_->get_queue_depths();
     const bool queues_empty = depths.orchestrator_visible + depths.orchestrator_delayed +
                                   depths.orchestrator_locked + depths.worker_visible +
-                                  depths.worker_locked + depths.parked ==
+                                  depths.worker_locked + depths.parked -
+                                  std::min(depths.parked, queue_rows_corrupted_) ==
                               0;
     InstanceFilter running_filter;
     running_filter.states = {RuntimeState::Running};
@@ -518,6 +828,10 @@ void World::final_checks() {
   for (std::size_t i = 0; i < workload_.instances.size(); ++i) {
     const WorkloadInstance& instance = workload_.instances[i];
     const auto info = store_->get_instance_info(instance.id);
+    if (effects_[i].deleted) {
+      if (info) violation("force-delete", instance.id, "exists after its force delete");
+      continue;
+    }
     if (!info) {
       violation("outcome", instance.id, "the instance does not exist");
       continue;
@@ -530,8 +844,13 @@ void World::final_checks() {
     const Outcome actual = info->state == RuntimeState::Completed
                                ? Outcome{true, info->output}
                                : Outcome{false, info->error ? info->error->display_message() : ""};
-    const auto allowed = expected_outcomes(instance, effects_[i]);
-    if (std::find(allowed.begin(), allowed.end(), actual) == allowed.end()) {
+    // A corruption in the instance's tree may end it either way; it must end.
+    const auto allowed = tree_corrupted(instance.id)
+                             ? std::vector<Outcome>{{true, "", true}, {false, "", true}}
+                             : expected_outcomes(instance, effects_[i]);
+    check_carried_status(instance);
+    if (std::none_of(allowed.begin(), allowed.end(),
+                     [&](const Outcome& model) { return allows(model, actual); })) {
       std::string expected;
       for (const auto& outcome : allowed) expected += (expected.empty() ? "" : " or ") + describe(outcome);
       violation("outcome", instance.id,
@@ -559,12 +878,21 @@ void World::final_checks() {
         duration_sum += info.updated_at_ms - info.created_at_ms;
       }
       if (!info.parent_instance.empty()) ++result_.sub_instances;
+      check_values(info);
+      check_not_deleted(info);
       if (info.state == RuntimeState::Running && !info.parent_instance.empty()) {
         violation("liveness", info.instance, "sub-orchestration still running after phase 2");
       }
       for (const ExecutionInfo& execution : store_->list_executions(info.instance)) {
-        const History history = store_->read_execution(info.instance, execution.execution_id);
         const std::string where = info.instance + "#" + std::to_string(execution.execution_id);
+        History history;
+        try {
+          history = store_->read_execution(info.instance, execution.execution_id);
+        } catch (const ProviderError& error) {
+          if (error.kind() != ProviderErrorKind::Corrupted || !corrupted_.count(info.instance)) throw;
+          hash_.add(where + " does not decode");  // check_corruption_visible reads past it
+          continue;
+        }
         for (const std::string& problem : check_history(history, true)) {
           violation("history-well-formed", where, problem);
         }
@@ -591,8 +919,12 @@ void World::final_checks() {
     totals.failures += point.failures;
     totals.duration_sum_ms += point.duration_sum_ms;
   }
-  if (totals.starts != instances || totals.completions != completed || totals.failures != failed ||
-      totals.duration_sum_ms != duration_sum) {
+  // Deleted instances leave their starts (and, if they had finished, their ends) behind.
+  const bool deletions = deleted_instances_ > 0;
+  if (totals.starts != instances + deleted_instances_ ||
+      (deletions ? totals.completions < completed || totals.failures < failed || totals.duration_sum_ms < duration_sum
+                 : totals.completions != completed || totals.failures != failed ||
+                       totals.duration_sum_ms != duration_sum)) {
     violation("time-series", "",
               "buckets count " + std::to_string(totals.starts) + " starts, " +
                   std::to_string(totals.completions) + " completions, " + std::to_string(totals.failures) +
@@ -621,10 +953,14 @@ void World::final_checks() {
                   std::to_string(instances - result_.sub_instances));
   }
 
+  check_activity_runs();
+  check_corruption_visible();
+
+  // A corrupted queue row may stay parked for inspection; nothing else may.
   const QueueDepths depths = store_->get_queue_depths();
   const std::uint64_t left = depths.orchestrator_visible + depths.orchestrator_delayed +
                              depths.orchestrator_locked + depths.worker_visible + depths.worker_locked +
-                             depths.parked;
+                             depths.parked - std::min(depths.parked, queue_rows_corrupted_);
   if (left != 0) {
     violation("liveness", "", "queues not empty after phase 2: " + std::to_string(left) + " items (" +
                                   std::to_string(depths.orchestrator_visible) + " orchestrator visible, " +
@@ -638,8 +974,11 @@ SimResult World::run() {
   trace("seed " + std::to_string(options_.seed) + " nodes " + std::to_string(options_.nodes) +
         " instances " + std::to_string(options_.instances));
   for (std::size_t i = 0; i < kFaultKindCount; ++i) {
+    // Runs without the Corruption fault keep the traces (and hashes) they had before it existed.
+    if (i == index_of(FaultKind::Corruption) && fault_ppm_[i] == 0) continue;
     trace(std::string("ppm ") + kFaultNames[i] + " " + std::to_string(fault_ppm_[i]));
   }
+  for (Scenario scenario : options_.scenarios) trace("scenario " + std::string(to_string(scenario)));
   phase_one();
   phase_two();
   final_checks();
@@ -705,14 +1044,13 @@ void NodeProvider::ack_orchestration_item(const std::string& lock_token, const O
   if (world_.draw(FaultKind::CommitCrash)) {
     world_.record_fault(FaultKind::CommitCrash, node_.index, "ack_orchestration_item of " + instance);
     const std::size_t before_size = world_.read_soundly(instance).size();
-    world_.arm_commit_failure(true);
     bool committed = true;
     try {
+      World::CommitFailureScope armed(world_);
       inner_.ack_orchestration_item(lock_token, sent);
     } catch (const ProviderError&) {
       committed = false;
     }
-    world_.arm_commit_failure(false);
     const std::size_t after_size = world_.read_soundly(instance).size();
     if (!committed && after_size != before_size) {
       world_.violation("atomic-ack", instance,
@@ -769,14 +1107,13 @@ void NodeProvider::ack_work_item(const std::string& lock_token, const std::optio
   if (world_.draw(FaultKind::CommitCrash)) {
     world_.record_fault(FaultKind::CommitCrash, node_.index, "ack_work_item");
     const QueueDepths before_depths = world_.depths_soundly();
-    world_.arm_commit_failure(true);
     bool committed = true;
     try {
+      World::CommitFailureScope armed(world_);
       inner_.ack_work_item(lock_token, completion);
     } catch (const ProviderError&) {
       committed = false;
     }
-    world_.arm_commit_failure(false);
     const QueueDepths after_depths = world_.depths_soundly();
     if (!committed && (after_depths.orchestrator_visible != before_depths.orchestrator_visible ||
                        after_depths.worker_locked != before_depths.worker_locked)) {
@@ -825,9 +1162,11 @@ std::vector<AckOutcome> NodeProvider::ack_orchestration_items(
     world_.record_fault(FaultKind::CommitCrash, node_.index, "a batch of " + std::to_string(sent.size()) + " acks");
     std::vector<std::size_t> before_sizes;
     for (const std::string& instance : instances) before_sizes.push_back(world_.read_soundly(instance).size());
-    world_.arm_commit_failure(true);
-    std::vector<AckOutcome> outcomes = inner_.ack_orchestration_items(sent);
-    world_.arm_commit_failure(false);
+    std::vector<AckOutcome> outcomes;
+    {
+      World::CommitFailureScope armed(world_);
+      outcomes = inner_.ack_orchestration_items(sent);
+    }
     const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
                                        [](const AckOutcome& outcome) { return !outcome.has_value(); });
     for (std::size_t i = 0; i < instances.size() && !committed; ++i) {
@@ -864,9 +1203,11 @@ std::vector<AckOutcome> NodeProvider::ack_work_items(const std::vector<WorkAckRe
   if (world_.draw(FaultKind::CommitCrash)) {
     world_.record_fault(FaultKind::CommitCrash, node_.index, "a batch of " + std::to_string(requests.size()) + " worker acks");
     const QueueDepths before_depths = world_.depths_soundly();
-    world_.arm_commit_failure(true);
-    std::vector<AckOutcome> outcomes = inner_.ack_work_items(requests);
-    world_.arm_commit_failure(false);
+    std::vector<AckOutcome> outcomes;
+    {
+      World::CommitFailureScope armed(world_);
+      outcomes = inner_.ack_work_items(requests);
+    }
     const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
                                        [](const AckOutcome& outcome) { return !outcome.has_value(); });
     const QueueDepths after_depths = world_.depths_soundly();
@@ -943,6 +1284,11 @@ SimOptions shrink_failure(SimOptions failing) {
       quieter.faults.erase(quieter.faults.begin() + static_cast<std::ptrdiff_t>(i));
       candidates.push_back(quieter);
     }
+    for (std::size_t i = 0; i < failing.scenarios.size(); ++i) {
+      SimOptions plainer = failing;
+      plainer.scenarios.erase(plainer.scenarios.begin() + static_cast<std::ptrdiff_t>(i));
+      candidates.push_back(plainer);
+    }
     for (const SimOptions& candidate : candidates) {
       if (fails(candidate)) {
         failing = candidate;
@@ -958,10 +1304,14 @@ SimOptions shrink_failure(SimOptions failing) {
 std::string reproduce_command(const SimOptions& options) {
   std::string faults;
   for (FaultKind kind : options.faults) faults += (faults.empty() ? "" : ",") + std::string(to_string(kind));
+  std::string scenarios;
+  for (Scenario scenario : options.scenarios) {
+    scenarios += (scenarios.empty() ? "" : ",") + std::string(to_string(scenario));
+  }
   return "duroxide-sim --seed " + std::to_string(options.seed) + " --steps " +
          std::to_string(options.steps) + " --nodes " + std::to_string(options.nodes) +
          " --instances " + std::to_string(options.instances) + " --faults " +
-         (faults.empty() ? "none" : faults);
+         (faults.empty() ? "none" : faults) + (scenarios.empty() ? "" : " --scenarios " + scenarios);
 }
 
 }  // namespace duroxide::sim

@@ -35,11 +35,32 @@ enum class FaultKind {
   DiskError,        // a read, write or sync of the database fails
   ActivityFailure,  // the workload includes activities that fail (RetryFlaky, Saga, Fails)
   SlowActivity,     // an activity runs past its lock while other nodes run
+  Corruption,       // a history, orchestrator-queue or worker-queue row of a running instance
+                    // stops decoding; the instance must end visibly, its parent be told
 };
-constexpr std::size_t kFaultKindCount = 9;
+constexpr std::size_t kFaultKindCount = 10;
 std::string_view to_string(FaultKind kind);
 std::optional<FaultKind> parse_fault_kind(std::string_view text);
 std::vector<FaultKind> all_fault_kinds();
+// What SimOptions runs by default: every kind but Corruption, which is listed
+// explicitly (--faults all) until the engine ends corrupted instances visibly.
+std::vector<FaultKind> default_fault_kinds();
+
+// Workload kinds beyond the sample catalog, each aimed at one engine contract;
+// instances of the enabled kinds replace about two in five catalog instances.
+enum class Scenario {
+  ChildContinueAsNew,  // a parent awaits a Counter child that continues-as-new
+  CarryOver,           // a loop continues-as-new while events are raised and messages enqueued
+  SelectLoop,          // select(wait, timer) in a loop; events raised after timeouts
+  BadValues,           // activities returning invalid UTF-8 / throwing errors over the payload limit
+  EarlyOps,            // raise/enqueue/cancel and a duplicate start before the first turn
+  ForceDelete,         // a tree force-deleted while its child starts may be queued; a
+                       // sub-orchestration whose explicit id names an existing instance
+};
+constexpr std::size_t kScenarioCount = 6;
+std::string_view to_string(Scenario scenario);
+std::optional<Scenario> parse_scenario(std::string_view text);
+std::vector<Scenario> all_scenarios();
 
 // Thrown through the engine when a simulated node dies. Deliberately not a
 // std::exception: nothing in the engine may catch and survive it.
@@ -65,7 +86,8 @@ struct SimOptions {
   std::size_t steps = 3'000;            // phase 1 scheduler steps
   std::size_t nodes = 3;                // runtime nodes sharing the store
   std::size_t instances = 12;           // workload size
-  std::vector<FaultKind> faults = all_fault_kinds();
+  std::vector<FaultKind> faults = default_fault_kinds();
+  std::vector<Scenario> scenarios;      // none: the catalog workload alone
   std::size_t liveness_steps = 50'000;  // phase 2 bound
   bool keep_trace = false;              // keep every trace line (else only the hash)
   StoreWrapper store_wrapper;           // tests only: a broken provider variant
@@ -102,7 +124,7 @@ SimResult run_simulation(const SimOptions& options);
 // {"seed":..,"hash":"..",...}: one run as JSON (trace excluded).
 std::string to_json(const SimResult& result);
 // Greedy shrinking of a failing run: repeatedly keeps any smaller configuration
-// (fewer instances, steps, nodes or fault kinds) on which the same seed still
+// (fewer instances, steps, nodes, fault kinds or scenarios) on which the same seed still
 // fails; returns the smallest found (the input itself if nothing smaller fails).
 SimOptions shrink_failure(SimOptions failing);
 
