@@ -141,6 +141,31 @@ TEST_CASE("an activity whose lock keeps expiring becomes poison", "[runtime]") {
   CHECK(info.error->attempt_count == 4);
 }
 
+TEST_CASE("a start whose lock keeps expiring becomes poison; its history replays", "[runtime]") {
+  World world;
+  world.start("s", "HelloWorld", "x");  // no version: the registry's default is recorded
+  // A node that crashes after each fetch: the lock expires, the attempt counts.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    REQUIRE(world.store->fetch_orchestration_item(1000).has_value());
+    world.clock.advance(1001);
+  }
+  OrchestrationDispatcher orchestrations(*world.store, world.registry, world.clock, world.options);
+  REQUIRE(orchestrations.step());
+  InstanceInfo info = world.info("s");
+  REQUIRE(info.state == RuntimeState::Failed);
+  CHECK(info.error->kind == ErrorKind::Poison);
+  const History history = world.store->read("s");
+  REQUIRE(history.size() == 2);
+  const auto* started = history.front().as<events::OrchestrationStarted>();
+  REQUIRE(started);
+  CHECK(started->version == world.registry.resolve_for_start("HelloWorld", "")->version);
+  // The runtime ended it before the code ran: replay reports that failure, no mismatch.
+  const ReplayReport report = replay_history(world.registry, "s", 1, history);
+  CHECK(report.deterministic);
+  CHECK(report.outcome.kind == TurnOutcomeKind::Failed);
+  CHECK(report.outcome.error.kind == ErrorKind::Poison);
+}
+
 TEST_CASE("messages for a finished instance are dropped without changing it", "[runtime]") {
   World world;
   world.start("f", "HelloWorld", "Ada");
@@ -214,6 +239,30 @@ TEST_CASE("duplicate completions collapse to one", "[runtime]") {
   CHECK(count_kind(history, EventKind::ActivityCompleted) == 1);
   CHECK(world.info("d").output == "Hello, Ada!");
   CHECK(world.count(RuntimeEvent::Kind::Dropped) == 2);
+}
+
+TEST_CASE("a completion nobody scheduled is dropped and the instance goes on", "[runtime]") {
+  World world;
+  world.start("u", "HelloWorld", "Ada", "1.0.0");
+  OrchestrationDispatcher orchestrations(*world.store, world.registry, world.clock, world.options,
+                                         world.observer());
+  REQUIRE(orchestrations.step());
+  // Completions for ids the orchestration never scheduled: an activity id past the
+  // history, a timer id that names the activity, a sub-orchestration nobody started.
+  world.store->enqueue_orchestrator_item(work::ActivityCompleted{"u", 1, 99, "stray"}, 0);
+  world.store->enqueue_orchestrator_item(work::TimerFired{"u", 1, 2, 0}, 0);
+  world.store->enqueue_orchestrator_item(
+      work::SubOrchestrationCompleted{"u", 2, "u::sub::7", "stray"}, 0);
+  REQUIRE(orchestrations.step());
+  CHECK(world.count(RuntimeEvent::Kind::Dropped) == 3);
+  History history = world.store->read("u");
+  CHECK(history.size() == 2);  // OrchestrationStarted, ActivityScheduled: nothing appended
+  CHECK(world.info("u").state == RuntimeState::Running);
+
+  StepDriver driver = world.driver();
+  driver.run_until_idle();
+  CHECK(world.info("u").state == RuntimeState::Completed);
+  CHECK(world.info("u").output == "Hello, Ada!");
 }
 
 TEST_CASE("events after continue-as-new go to the latest execution", "[runtime]") {

@@ -271,8 +271,14 @@ TEST_CASE("an ack the store refuses for its values fails its item instead of loo
         "failed: the store refused the result of activity Echo: ack_work_item: cannot store unstorable");
   OrchestrationStatus output = host.client.get_status("output");
   REQUIRE(output.state == RuntimeState::Failed);
-  CHECK(output.error->display_message() ==
+  CHECK(output.error->kind == ErrorKind::Provider);
+  CHECK(output.error->message ==
         "the store refused the orchestration's results: ack_orchestration_item: cannot store unstorable");
-  CHECK(host.store.read("output").back().is<events::OrchestrationFailed>());
+  const History failed = host.store.read("output");
+  CHECK(failed.back().is<events::OrchestrationFailed>());
+  // The runtime ended it, not the code: replay takes that failure as the outcome.
+  const ReplayReport replayed = replay_history(host.registry, "output", 1, failed);
+  CHECK(replayed.deterministic);
+  CHECK(replayed.outcome.kind == TurnOutcomeKind::Failed);
   CHECK(host.client.get_status("fine").output == "fine");
 }

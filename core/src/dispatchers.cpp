@@ -93,9 +93,9 @@ bool is_finished(const History& history) {
 // `execution`. With `can_append`, a start that never ran is recorded first (so
 // the instance fails visibly instead of vanishing), then OrchestrationFailed
 // is appended and the parent, if any, told; without, only the status changes.
-OrchestrationAck failure_ack(const OrchestrationItem& item, const History& history,
-                             ExecutionId execution, const ErrorDetails& details, bool can_append,
-                             TimestampMs now) {
+OrchestrationAck failure_ack(const Registry& registry, const OrchestrationItem& item,
+                             const History& history, ExecutionId execution,
+                             const ErrorDetails& details, bool can_append, TimestampMs now) {
   OrchestrationAck ack;
   ack.execution_id = execution;
   ack.metadata = stored_metadata(history, item);
@@ -115,7 +115,12 @@ OrchestrationAck failure_ack(const OrchestrationItem& item, const History& histo
   if (can_append && history.empty() && (item.execution_id == 0 || !same_execution)) {
     // A start that never ran: record the instance, so it fails visibly instead of vanishing.
     if (std::optional<Target> target = target_of(history, item.messages)) {
-      started = events::OrchestrationStarted{target->name, target->version, {}, {}, 0};
+      // The version the start would have run, as a turn records it (so replay finds the code).
+      std::string version = target->version;
+      if (auto resolved = registry.resolve_for_start(target->name, target->version)) {
+        version = resolved->version;
+      }
+      started = events::OrchestrationStarted{target->name, version, {}, {}, 0};
       for (const auto& message : item.messages) {
         if (const auto* start = std::get_if<work::StartOrchestration>(&message)) {
           started->input = start->input;
@@ -392,10 +397,12 @@ bool OrchestrationDispatcher::step() {
     if (!outcomes[i]) {
       count_turn(metrics, requests[i].ack);
     } else if (refused_for_its_values(*outcomes[i]) && !is_finished(item.history)) {
-      ErrorDetails details = ErrorDetails::orchestration_failed(
-          std::string("the store refused the orchestration's results: ") + outcomes[i]->what());
+      // A Provider error: the runtime, not the code, ends the instance (replay knows it so).
+      ErrorDetails details = ErrorDetails::provider(
+          "ack_orchestration_item",
+          std::string("the store refused the orchestration's results: ") + outcomes[i]->what(), false);
       context_.notify(RuntimeEvent::Kind::ProviderError, item.instance, details.message);
-      failures.push_back({item.lock_token, failure_ack(item, item.history, requests[i].ack.execution_id,
+      failures.push_back({item.lock_token, failure_ack(context_.registry, item, item.history, requests[i].ack.execution_id,
                                                        details, /*can_append=*/true, context_.clock.now_ms())});
       auto& failure_items = failures.back().ack.orchestrator_items;
       failure_items.insert(failure_items.end(), replies[i].begin(), replies[i].end());
@@ -452,7 +459,7 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
   auto fail_instance = [&](ErrorDetails details, bool can_append) {
     notify(RuntimeEvent::Kind::Poison, item.instance, details.display_message());
     if (metrics) metrics->poisoned();
-    ack = failure_ack(item, history, execution, details, can_append, now);
+    ack = failure_ack(registry, item, history, execution, details, can_append, now);
   };
 
   if (finished) {

@@ -309,12 +309,30 @@ bool ReplayState::replay_carried() {
   return true;
 }
 
+// The runtime, not the code, ended the execution with this last event: a poisoned
+// item or a corrupted row (Poison), or a turn the store refused (Provider). Whatever
+// the code issues there (nothing, or the commands of the refused turn), replay takes
+// the failure as the outcome instead of a mismatch. A failure the code itself issued
+// matches as a command before this is asked.
+bool ReplayState::ended_by_runtime(const Event& event) {
+  const auto* failed = event.as<events::OrchestrationFailed>();
+  if (!failed) return false;
+  if (failed->details.kind != ErrorKind::Poison && failed->details.kind != ErrorKind::Provider) {
+    return false;
+  }
+  terminal_ = true;
+  ready_.clear();
+  out_.outcome = TurnOutcome{TurnOutcomeKind::Failed, {}, failed->details, {}, {}};
+  return true;
+}
+
 // Delivers the stored history after the start event (and the carried messages), one
 // event at a time.
 void ReplayState::replay_history() {
   for (std::size_t i = 1 + started_.carried_messages; i < old_.size() && !stopped(); ++i) {
     const Event& event = old_[i];
     if (is_command_kind(event.kind())) {
+      if (command_cursor_ <= i && i + 1 == old_.size() && ended_by_runtime(event)) return;
       if (command_cursor_ <= i) {
         mismatch(i, event.event_id, describe_command(event.data, event.source_event_id),
                  root_.done() ? "nothing: the orchestration had already finished"
@@ -552,6 +570,8 @@ ReplayState::IssueResult ReplayState::issue(EventData command, EventId source) {
   if (command_cursor_ < old_.size()) {
     const Event& expected = old_[command_cursor_];
     if (!(expected.data == command) || expected.source_event_id != source) {
+      // A turn the runtime ended: its commands were never stored, the failure was.
+      if (command_cursor_ + 1 == old_.size() && ended_by_runtime(expected)) return {};
       mismatch(command_cursor_, expected.event_id,
                describe_command(expected.data, expected.source_event_id),
                describe_command(command, source));

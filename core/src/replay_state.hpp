@@ -114,6 +114,7 @@ class ReplayState final : public Scheduler {
   bool cancelled_before_code();
   void record_metadata();
   void replay_history();
+  bool ended_by_runtime(const Event& event);
   void process_message(const WorkItem& item);
   void deliver_carried(const std::vector<work::CarriedMessage>& carried);
   bool replay_carried();

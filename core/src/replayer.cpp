@@ -14,6 +14,16 @@ bool history_records_failure(const History& history, const ErrorDetails& error) 
   return failed && failed->details == error;
 }
 
+// The runtime ended the execution (a poisoned item, a corrupted row, a refused turn):
+// when the code cannot even start, that failure is still the outcome.
+const ErrorDetails* runtime_failure(const History& history) {
+  if (history.empty()) return nullptr;
+  const auto* failed = history.back().as<events::OrchestrationFailed>();
+  if (!failed) return nullptr;
+  const ErrorKind kind = failed->details.kind;
+  return kind == ErrorKind::Poison || kind == ErrorKind::Provider ? &failed->details : nullptr;
+}
+
 std::string_view to_string(TurnOutcomeKind kind) {
   switch (kind) {
     case TurnOutcomeKind::Running: return "Running";
@@ -65,8 +75,12 @@ ReplayReport replay_history(const Registry& registry, const std::string& instanc
     bool cannot_replay = error.kind == ErrorKind::HistoryCorrupted ||
                          error.kind == ErrorKind::UnregisteredOrchestration;
     if (cannot_replay && !history_records_failure(history, error)) {
-      report.error = error;
-      return report;
+      const ErrorDetails* ended = runtime_failure(history);
+      if (!ended) {
+        report.error = error;
+        return report;
+      }
+      report.outcome.error = *ended;
     }
   }
   report.deterministic = true;
