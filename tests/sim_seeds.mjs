@@ -70,8 +70,10 @@ function crossCheck(label, args) {
 crossCheck('cross-check 77..101', ['--seed', '77', '--seeds', '25', '--quiet']);
 if (withScenarios) {
   const scenarios = ['--scenarios', 'all', '--faults', 'all', '--quiet'];
-  run('native scenario seeds 2001..2040, every scenario and fault', nativeSim,
-      ['--seed', '2001', '--seeds', '40', ...scenarios]);
+  run('native scenario seeds 2001..2300, every scenario and fault', nativeSim,
+      ['--seed', '2001', '--seeds', '300', ...scenarios]);
+  run('native scenario seeds 9001..9030, 6 nodes, 40 instances, 10000 steps', nativeSim,
+      ['--seed', '9001', '--seeds', '30', '--nodes', '6', '--instances', '40', '--steps', '10000', ...scenarios]);
   crossCheck('scenario cross-check 301..306', ['--seed', '301', '--seeds', '6', ...scenarios]);
 }
 console.log(`${passed} passed, ${failed} failed`);

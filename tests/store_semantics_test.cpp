@@ -69,6 +69,21 @@ Task<std::string> waiting_child(OrchestrationContext& ctx, std::string) {
 
 Task<std::string> quick_child(OrchestrationContext&, std::string input) { co_return "child of " + input; }
 
+// Waits for "go", continues as new once, then waits for "go" again.
+Task<std::string> continuing_child(OrchestrationContext& ctx, std::string input) {
+  std::string got = co_await ctx.schedule_wait("go");
+  if (input.empty()) co_await ctx.continue_as_new("second");
+  co_return got;
+}
+
+Task<std::string> parent_of_continuing(OrchestrationContext& ctx, std::string child) {
+  try {
+    co_return "completed: " + co_await ctx.schedule_sub_orchestration("ContinuingChild", "", {child});
+  } catch (const TaskFailed& failed) {
+    co_return "failed: " + failed.details().display_message();
+  }
+}
+
 // Input: the child's instance id. Output: how the child ended.
 Task<std::string> parent_of_waiting(OrchestrationContext& ctx, std::string child) {
   std::string outcome;
@@ -98,6 +113,8 @@ Registry make_registry() {
   Registry registry;
   registry.register_orchestration("WaitingChild", waiting_child);
   registry.register_orchestration("QuickChild", quick_child);
+  registry.register_orchestration("ContinuingChild", continuing_child);
+  registry.register_orchestration("ParentOfContinuing", parent_of_continuing);
   registry.register_orchestration("ParentOfWaiting", parent_of_waiting);
   registry.register_orchestration("ParentOfQuick", parent_of_quick);
   registry.register_orchestration("ActivityWithFallback", activity_with_fallback);
@@ -178,6 +195,25 @@ TEST_CASE("a corrupted orchestrator-queue row ends the child with a terminal eve
   raw_sql(*host.under, "UPDATE orchestrator_queue SET item_json = '[1,2' WHERE instance_id = 'kid'");
   host.run_until_idle();
   expect_child_ended_for_good(host, "queue row");
+}
+
+TEST_CASE("a corrupted continue-as-new start ends the child in a next execution; the parent sees it fail",
+          "[store][corruption]") {
+  const std::string kind = GENERATE(from_range(reachable_kinds()));
+  INFO("provider: " << kind);
+  Host host(kind);
+  host.client.start_orchestration("p", "ParentOfContinuing", "kid");
+  host.run_until_idle();
+  REQUIRE(host.client.get_status("kid").state == RuntimeState::Running);
+  host.client.raise_event("kid", "go", "now");
+  // One turn: the child continues as new; its next start waits in the queue.
+  OrchestrationDispatcher turns(host.store, host.registry, host.clock, RuntimeOptions{});
+  REQUIRE(turns.step());
+  REQUIRE(raw_sql(*host.under, "SELECT COUNT(*) FROM orchestrator_queue WHERE instance_id = 'kid'") == "1");
+  raw_sql(*host.under, "UPDATE orchestrator_queue SET item_json = '[1,2' WHERE instance_id = 'kid'");
+  host.run_until_idle();
+  expect_child_ended_for_good(host, "queue row");
+  CHECK(raw_sql(*host.under, "SELECT MAX(execution_id) FROM history WHERE instance_id = 'kid'") == "2");
 }
 
 TEST_CASE("a corrupted worker-queue row fails its activity; the orchestration handles the failure",

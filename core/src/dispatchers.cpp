@@ -114,13 +114,18 @@ OrchestrationAck failure_ack(const Registry& registry, const OrchestrationItem& 
   if (same_execution) next_id = std::max(next_id, item.last_event_id + 1);
   if (can_append && history.empty() && (item.execution_id == 0 || !same_execution)) {
     // A start that never ran: record the instance, so it fails visibly instead of vanishing.
-    if (std::optional<Target> target = target_of(history, item.messages)) {
+    // A next execution whose start did not decode runs what the instances row names.
+    std::optional<Target> target = target_of(history, item.messages);
+    if (!target && !same_execution && !item.orchestration_name.empty()) {
+      target = Target{item.orchestration_name, item.orchestration_version};
+    }
+    if (target) {
       // The version the start would have run, as a turn records it (so replay finds the code).
       std::string version = target->version;
       if (auto resolved = registry.resolve_for_start(target->name, target->version)) {
         version = resolved->version;
       }
-      started = events::OrchestrationStarted{target->name, version, {}, {}, 0};
+      started = events::OrchestrationStarted{target->name, version, {}, item.parent_instance, item.parent_id};
       for (const auto& message : item.messages) {
         if (const auto* start = std::get_if<work::StartOrchestration>(&message)) {
           started->input = start->input;
@@ -441,11 +446,13 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
   ExecutionId execution = item.execution_id == 0 ? 1 : item.execution_id;
   History history = std::move(item.history);
   // After continue-as-new the stored execution is finished and the queue holds
-  // the start of the next one: the turn runs on a fresh history.
-  if (!history.empty() && history.back().is<events::OrchestrationContinuedAsNew>() &&
-      std::any_of(item.messages.begin(), item.messages.end(), [](const WorkItem& m) {
-        return std::holds_alternative<work::ContinueAsNew>(m);
-      })) {
+  // the start of the next one: the turn runs on a fresh history. When that start
+  // is the row that did not decode, the next execution begins only to fail.
+  const bool continued = !history.empty() && history.back().is<events::OrchestrationContinuedAsNew>();
+  const bool next_start = std::any_of(item.messages.begin(), item.messages.end(), [](const WorkItem& m) {
+    return std::holds_alternative<work::ContinueAsNew>(m);
+  });
+  if (continued && (next_start || item.corruption)) {
     execution += 1;
     history.clear();
   }
