@@ -483,8 +483,9 @@ $('advance-hour').addEventListener('click', action(() => { ui.runtime.advanceTim
 
 // ---------------------------------------------------------------- simulation
 
+const defaultFaults = new Set(dx.defaultFaultKinds());
 for (const kind of dx.faultKinds()) {
-  $('sim-faults').append(el('label', {}, el('input', { type: 'checkbox', value: kind, checked: true }), ` ${kind}`));
+  $('sim-faults').append(el('label', {}, el('input', { type: 'checkbox', value: kind, checked: defaultFaults.has(kind) }), ` ${kind}`));
 }
 
 function runSeed() {

@@ -418,13 +418,16 @@ std::string runSimulation(const std::string& options_json) {
   });
 }
 
-std::string faultKinds() {
-  return guarded([] {
+std::string fault_kind_names(const std::vector<sim::FaultKind>& kinds) {
+  return guarded([&kinds] {
     Json out = Json::array();
-    for (auto kind : sim::all_fault_kinds()) out.push_back(std::string(sim::to_string(kind)));
+    for (auto kind : kinds) out.push_back(std::string(sim::to_string(kind)));
     return out;
   });
 }
+// Every fault kind, and those a run draws when it names none.
+std::string faultKinds() { return fault_kind_names(sim::all_fault_kinds()); }
+std::string defaultFaultKinds() { return fault_kind_names(sim::default_fault_kinds()); }
 
 // Constructors cannot return envelopes: a factory does.
 std::string engineError;
@@ -460,4 +463,5 @@ EMSCRIPTEN_BINDINGS(duroxide) {
   emscripten::function("catalog", &catalog);
   emscripten::function("runSimulation", &runSimulation);
   emscripten::function("faultKinds", &faultKinds);
+  emscripten::function("defaultFaultKinds", &defaultFaultKinds);
 }

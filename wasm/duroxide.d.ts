@@ -191,7 +191,10 @@ export interface Duroxide {
   replayStep(history: string | object, index: number): ReplayStep;
   runSimulation(options?: { seed?: number; steps?: number; nodes?: number; instances?: number; faults?: string[] }): SimulationSummary;
   catalog(): Array<{ name: string; example_input: string; description: string }>;
+  /** Every fault kind the simulator knows. */
   faultKinds(): string[];
+  /** The fault kinds a run draws when `faults` is not given (every kind but the opt-in ones, e.g. corruption). */
+  defaultFaultKinds(): string[];
 }
 
 export declare function createDuroxide(moduleOptions?: object): Promise<Duroxide>;

@@ -163,6 +163,7 @@ export async function createDuroxide(moduleOptions = {}) {
     runSimulation(options = {}) { return unwrapped(() => core.runSimulation(JSON.stringify(options))); },
     catalog() { return unwrapped(() => core.catalog()); },
     faultKinds() { return unwrapped(() => core.faultKinds()); },
+    defaultFaultKinds() { return unwrapped(() => core.defaultFaultKinds()); },
   };
 }
 

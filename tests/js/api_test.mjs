@@ -247,7 +247,10 @@ test('a simulation seed gives the native hash, its faults and its trace', () => 
   assert.equal(summary.seed, 77);
   assert.match(summary.hash, /^[0-9a-f]{16}$/);
   assert.equal(summary.reproduce, 'duroxide-sim --seed 77 --steps 3000 --nodes 3 --instances 12 --faults ' +
-    dx.faultKinds().join(','));
+    dx.defaultFaultKinds().join(','));
+  // Opt-in kinds (row corruption) are known but not drawn unless asked for.
+  assert.ok(dx.faultKinds().includes('corruption'));
+  assert.ok(!dx.defaultFaultKinds().includes('corruption'));
   assert.ok(summary.trace.length > 100);
   assert.equal(dx.runSimulation({ seed: 77, steps: 3000 }).hash, summary.hash);
   assert.throws(() => dx.runSimulation({ faults: ['meteor'] }), (e) => e.kind === 'InvalidInput');
