@@ -11,46 +11,15 @@
 #include <string>
 
 #include "duroxide/sim/simulation.hpp"
+#include "forwarding_store.hpp"
 
 namespace duroxide::testing {
 
-class ForwardingProvider : public Provider {
+class ForwardingProvider : public ForwardingStore {
  public:
-  ForwardingProvider(Provider& inner, sim::WorldHooks& hooks) : inner_(inner), hooks_(hooks) {}
-  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override {
-    return inner_.fetch_orchestration_item(lock_timeout_ms);
-  }
-  void ack_orchestration_item(const std::string& token, const OrchestrationAck& ack) override {
-    inner_.ack_orchestration_item(token, ack);
-  }
-  void abandon_orchestration_item(const std::string& token, std::int64_t delay_ms,
-                                  bool ignore_attempt) override {
-    inner_.abandon_orchestration_item(token, delay_ms, ignore_attempt);
-  }
-  void renew_orchestration_item_lock(const std::string& token, std::int64_t extend_ms) override {
-    inner_.renew_orchestration_item_lock(token, extend_ms);
-  }
-  History read(const std::string& instance) override { return inner_.read(instance); }
-  void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override {
-    inner_.enqueue_orchestrator_item(item, delay_ms);
-  }
-  void enqueue_start(const work::StartOrchestration& start) override { inner_.enqueue_start(start); }
-  bool instance_known(const std::string& instance) override { return inner_.instance_known(instance); }
-  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override {
-    return inner_.fetch_work_item(lock_timeout_ms);
-  }
-  void ack_work_item(const std::string& token, const std::optional<WorkItem>& completion) override {
-    inner_.ack_work_item(token, completion);
-  }
-  void renew_work_item_lock(const std::string& token, std::int64_t extend_ms) override {
-    inner_.renew_work_item_lock(token, extend_ms);
-  }
-  void abandon_work_item(const std::string& token, std::int64_t delay_ms, bool ignore_attempt) override {
-    inner_.abandon_work_item(token, delay_ms, ignore_attempt);
-  }
+  ForwardingProvider(Provider& inner, sim::WorldHooks& hooks) : ForwardingStore(inner), hooks_(hooks) {}
 
  protected:
-  Provider& inner_;
   sim::WorldHooks& hooks_;
 };
 

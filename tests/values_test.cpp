@@ -8,6 +8,7 @@
 #include "duroxide/management_client.hpp"
 #include "duroxide/runtime.hpp"
 #include "duroxide/text.hpp"
+#include "forwarding_store.hpp"
 #include "step_host.hpp"
 
 using namespace duroxide;
@@ -31,50 +32,12 @@ std::string huge_message_with_split_character() {
   return message;
 }
 
-// Forwards every call to the real store; the fault wrappers below override acks.
-class Forwarding : public Provider {
- public:
-  explicit Forwarding(Provider& inner) : inner_(inner) {}
-  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override {
-    return inner_.fetch_orchestration_item(lock_timeout_ms);
-  }
-  void ack_orchestration_item(const std::string& token, const OrchestrationAck& ack) override {
-    inner_.ack_orchestration_item(token, ack);
-  }
-  void abandon_orchestration_item(const std::string& token, std::int64_t delay_ms,
-                                  bool ignore_attempt) override {
-    inner_.abandon_orchestration_item(token, delay_ms, ignore_attempt);
-  }
-  void renew_orchestration_item_lock(const std::string& token, std::int64_t extend_ms) override {
-    inner_.renew_orchestration_item_lock(token, extend_ms);
-  }
-  History read(const std::string& instance) override { return inner_.read(instance); }
-  void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override {
-    inner_.enqueue_orchestrator_item(item, delay_ms);
-  }
-  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override {
-    return inner_.fetch_work_item(lock_timeout_ms);
-  }
-  void ack_work_item(const std::string& token, const std::optional<WorkItem>& completion) override {
-    inner_.ack_work_item(token, completion);
-  }
-  void renew_work_item_lock(const std::string& token, std::int64_t extend_ms) override {
-    inner_.renew_work_item_lock(token, extend_ms);
-  }
-  void abandon_work_item(const std::string& token, std::int64_t delay_ms, bool ignore_attempt) override {
-    inner_.abandon_work_item(token, delay_ms, ignore_attempt);
-  }
-
- protected:
-  Provider& inner_;
-};
-
 // Fails the first `failures` acks of each queue with a Transient error, then
 // acks through to the real store.
-class TransientlyFailingAcks final : public Forwarding {
+class TransientlyFailingAcks final : public testing::ForwardingStore {
  public:
   TransientlyFailingAcks(Provider& inner, int failures)
-      : Forwarding(inner), orchestration_failures_(failures), work_failures_(failures) {}
+      : testing::ForwardingStore(inner), orchestration_failures_(failures), work_failures_(failures) {}
   void ack_orchestration_item(const std::string& token, const OrchestrationAck& ack) override {
     fail_while(orchestration_failures_, "ack_orchestration_item");
     inner_.ack_orchestration_item(token, ack);
@@ -96,9 +59,9 @@ class TransientlyFailingAcks final : public Forwarding {
 
 // Refuses (InvalidInput, as a store refuses a value it cannot encode) every ack
 // carrying `marker` as an orchestration output or an activity result.
-class RefusesMarkedValues final : public Forwarding {
+class RefusesMarkedValues final : public testing::ForwardingStore {
  public:
-  RefusesMarkedValues(Provider& inner, std::string marker) : Forwarding(inner), marker_(std::move(marker)) {}
+  RefusesMarkedValues(Provider& inner, std::string marker) : testing::ForwardingStore(inner), marker_(std::move(marker)) {}
   void ack_orchestration_item(const std::string& token, const OrchestrationAck& ack) override {
     if (ack.metadata.output == marker_) refuse("ack_orchestration_item");
     inner_.ack_orchestration_item(token, ack);

@@ -493,15 +493,7 @@ DeleteResult ManagementClient::delete_instances(const BulkDeleteRequest& request
 // last updated before the cut-off), at most `max` of them.
 std::vector<InstanceInfo> ManagementClient::delete_candidates(const BulkDeleteRequest& request,
                                                               std::size_t max) {
-  InstanceFilter finished = request.filter;
-  finished.roots_only = true;
-  finished.states.clear();
-  for (RuntimeState state : {RuntimeState::Completed, RuntimeState::Failed}) {
-    const auto& wanted = request.filter.states;
-    if (wanted.empty() || std::find(wanted.begin(), wanted.end(), state) != wanted.end()) {
-      finished.states.push_back(state);
-    }
-  }
+  InstanceFilter finished = deletable_roots(request);
   std::vector<InstanceInfo> out;
   if (finished.states.empty()) return out;
   if (request.completed_before_ms != 0 &&

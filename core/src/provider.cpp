@@ -1,6 +1,9 @@
 #include "duroxide/provider.hpp"
 
+#include <algorithm>
+
 #include "duroxide/codec.hpp"
+#include "duroxide/management_provider.hpp"
 
 namespace duroxide {
 
@@ -35,6 +38,19 @@ void Provider::enqueue_start(const work::StartOrchestration& start) {
 }
 
 // Sees only instances that ran a turn: stores override it to see queued starts too.
+InstanceFilter deletable_roots(const BulkDeleteRequest& request) {
+  InstanceFilter finished = request.filter;
+  finished.roots_only = true;
+  finished.states.clear();
+  for (RuntimeState state : {RuntimeState::Completed, RuntimeState::Failed}) {
+    const auto& wanted = request.filter.states;
+    if (wanted.empty() || std::find(wanted.begin(), wanted.end(), state) != wanted.end()) {
+      finished.states.push_back(state);
+    }
+  }
+  return finished;
+}
+
 bool Provider::instance_known(const std::string& instance) { return !read(instance).empty(); }
 
 namespace {

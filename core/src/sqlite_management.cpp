@@ -401,15 +401,7 @@ DeleteResult SqliteProvider::delete_instances(const BulkDeleteRequest& request) 
     for (const auto& id : request.instances) check_identifier(id, db_->operation());
     delete_candidates(request.instances);
   } else {
-    InstanceFilter finished = request.filter;
-    finished.roots_only = true;
-    finished.states.clear();
-    for (RuntimeState state : {RuntimeState::Completed, RuntimeState::Failed}) {
-      const auto& wanted = request.filter.states;
-      if (wanted.empty() || std::find(wanted.begin(), wanted.end(), state) != wanted.end()) {
-        finished.states.push_back(state);
-      }
-    }
+    InstanceFilter finished = deletable_roots(request);
     if (finished.states.empty()) return {};  // the filter asked only for running instances
     if (request.completed_before_ms != 0 &&
         (finished.updated_to_ms == 0 || request.completed_before_ms < finished.updated_to_ms)) {

@@ -155,6 +155,10 @@ struct BulkDeleteRequest {
   std::size_t limit = 1000;
 };
 
+// The instances a filtered bulk delete considers: `request.filter` narrowed to
+// root instances in its finished states (Completed and Failed when it names none).
+InstanceFilter deletable_roots(const BulkDeleteRequest& request);
+
 // One instance with all its stored executions and their histories: what
 // export writes and import reads back.
 struct ExecutionExport {

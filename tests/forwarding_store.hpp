@@ -1,0 +1,46 @@
+// A store that forwards every call to another one: the base of the tests' fault
+// wrappers, which override only the calls they break.
+#pragma once
+
+#include "duroxide/provider.hpp"
+
+namespace duroxide::testing {
+
+class ForwardingStore : public Provider {
+ public:
+  explicit ForwardingStore(Provider& inner) : inner_(inner) {}
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override {
+    return inner_.fetch_orchestration_item(lock_timeout_ms);
+  }
+  void ack_orchestration_item(const std::string& token, const OrchestrationAck& ack) override {
+    inner_.ack_orchestration_item(token, ack);
+  }
+  void abandon_orchestration_item(const std::string& token, std::int64_t delay_ms,
+                                  bool ignore_attempt) override {
+    inner_.abandon_orchestration_item(token, delay_ms, ignore_attempt);
+  }
+  void renew_orchestration_item_lock(const std::string& token, std::int64_t extend_ms) override {
+    inner_.renew_orchestration_item_lock(token, extend_ms);
+  }
+  History read(const std::string& instance) override { return inner_.read(instance); }
+  void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override {
+    inner_.enqueue_orchestrator_item(item, delay_ms);
+  }
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override {
+    return inner_.fetch_work_item(lock_timeout_ms);
+  }
+  void ack_work_item(const std::string& token, const std::optional<WorkItem>& completion) override {
+    inner_.ack_work_item(token, completion);
+  }
+  void renew_work_item_lock(const std::string& token, std::int64_t extend_ms) override {
+    inner_.renew_work_item_lock(token, extend_ms);
+  }
+  void abandon_work_item(const std::string& token, std::int64_t delay_ms, bool ignore_attempt) override {
+    inner_.abandon_work_item(token, delay_ms, ignore_attempt);
+  }
+
+ protected:
+  Provider& inner_;
+};
+
+}  // namespace duroxide::testing
