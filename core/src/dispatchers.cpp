@@ -330,27 +330,27 @@ OrchestrationDispatcher::OrchestrationDispatcher(Provider& provider, const Regis
     : context_{provider, registry, clock, options, std::move(observer)} {}
 
 bool OrchestrationDispatcher::step() {
-  Provider& provider = context_.provider;
-  const RuntimeOptions& options = context_.options;
-  RuntimeMetrics* metrics = options.metrics;
   std::vector<OrchestrationItem> fetched;
   try {
-    fetched = timed_call(metrics, context_.clock, "fetch_orchestration_items", [&] {
-      return provider.fetch_orchestration_items(options.orchestration_lock_timeout_ms,
-                                                std::clamp<std::size_t>(options.orchestration_batch_size, 1,
-                                                                        kMaxBatchItems));
+    fetched = timed_call(context_.options.metrics, context_.clock, "fetch_orchestration_items", [&] {
+      return context_.provider.fetch_orchestration_items(
+          context_.options.orchestration_lock_timeout_ms,
+          std::clamp<std::size_t>(context_.options.orchestration_batch_size, 1, kMaxBatchItems));
     });
   } catch (const ProviderError& error) {
     context_.notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
     return false;
   }
   if (fetched.empty()) return false;
-
   // Every turn of the batch runs, then all their acks commit together.
-  // Replies to foreign starts go with whichever ack deletes those starts.
-  std::vector<OrchestrationAckRequest> requests;
-  std::vector<const OrchestrationItem*> items;
-  std::vector<std::vector<OrchestratorItem>> replies;
+  TurnBatch batch = run_batch(fetched);
+  if (!batch.requests.empty()) ack_batch_of_turns(batch);
+  return true;
+}
+
+OrchestrationDispatcher::TurnBatch OrchestrationDispatcher::run_batch(std::vector<OrchestrationItem>& fetched) {
+  const RuntimeOptions& options = context_.options;
+  TurnBatch batch;
   auto notify = [this](RuntimeEvent::Kind kind, const std::string& instance, std::string message) {
     context_.notify(kind, instance, std::move(message));
   };
@@ -366,72 +366,86 @@ bool OrchestrationDispatcher::step() {
     const TimestampMs now = context_.clock.now_ms();
     if (now - renewed_at < renew_after) return;
     renewed_at = now;
-    auto renew = [&](const std::string& token, const std::string& instance) {
-      try {
-        provider.renew_orchestration_item_lock(token, options.orchestration_lock_timeout_ms);
-      } catch (const ProviderError& error) {
-        if (error.kind() != ProviderErrorKind::InvalidLock) {
-          context_.notify(RuntimeEvent::Kind::ProviderError, instance, error.what());
-        }
-      }
-    };
-    for (std::size_t i = 0; i < requests.size(); ++i) renew(requests[i].lock_token, items[i]->instance);
-    for (std::size_t i = next; i < fetched.size(); ++i) renew(fetched[i].lock_token, fetched[i].instance);
+    for (std::size_t i = 0; i < batch.requests.size(); ++i) {
+      renew_lock(batch.requests[i].lock_token, batch.items[i]->instance);
+    }
+    for (std::size_t i = next; i < fetched.size(); ++i) renew_lock(fetched[i].lock_token, fetched[i].instance);
   };
   for (std::size_t i = 0; i < fetched.size(); ++i) {
     keep_locks(i);
     OrchestrationItem& item = fetched[i];
-    std::vector<OrchestratorItem> item_replies = reject_foreign_starts(item, notify);
+    // Replies to foreign starts go with whichever ack deletes those starts.
+    std::vector<OrchestratorItem> replies = reject_foreign_starts(item, notify);
     std::optional<OrchestrationAck> ack = run_item(item);
     if (!ack) continue;
-    ack->orchestrator_items.insert(ack->orchestrator_items.end(), item_replies.begin(), item_replies.end());
-    requests.push_back({item.lock_token, std::move(*ack)});
-    items.push_back(&item);
-    replies.push_back(std::move(item_replies));
+    ack->orchestrator_items.insert(ack->orchestrator_items.end(), replies.begin(), replies.end());
+    batch.requests.push_back({item.lock_token, std::move(*ack)});
+    batch.items.push_back(&item);
+    batch.replies.push_back(std::move(replies));
   }
-  if (requests.empty()) return true;
-  keep_locks(fetched.size());
+  if (!batch.requests.empty()) keep_locks(fetched.size());
+  return batch;
+}
+
+void OrchestrationDispatcher::renew_lock(const std::string& lock_token, const std::string& instance) {
+  try {
+    context_.provider.renew_orchestration_item_lock(lock_token, context_.options.orchestration_lock_timeout_ms);
+  } catch (const ProviderError& error) {
+    if (error.kind() != ProviderErrorKind::InvalidLock) {
+      context_.notify(RuntimeEvent::Kind::ProviderError, instance, error.what());
+    }
+  }
+}
+
+void OrchestrationDispatcher::ack_batch_of_turns(const TurnBatch& batch) {
+  Provider& provider = context_.provider;
+  RuntimeMetrics* metrics = context_.options.metrics;
   const std::vector<AckOutcome> outcomes =
-      ack_batch(metrics, context_.clock, "ack_orchestration_items", requests.size(),
-                [&] { return provider.ack_orchestration_items(requests); });
+      ack_batch(metrics, context_.clock, "ack_orchestration_items", batch.requests.size(),
+                [&] { return provider.ack_orchestration_items(batch.requests); });
   // A turn the store refused for its values fails its instance instead.
-  std::vector<OrchestrationAckRequest> failures;
-  std::vector<const OrchestrationItem*> failed_items;
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    const OrchestrationItem& item = *items[i];
+  TurnBatch failures;
+  for (std::size_t i = 0; i < batch.requests.size(); ++i) {
+    const OrchestrationItem& item = *batch.items[i];
     if (!outcomes[i]) {
-      count_turn(metrics, requests[i].ack);
+      count_turn(metrics, batch.requests[i].ack);
     } else if (refused_for_its_values(*outcomes[i]) && !is_finished(item.history)) {
-      // A Provider error: the runtime, not the code, ends the instance (replay knows it so).
-      ErrorDetails details = ErrorDetails::provider(
-          "ack_orchestration_item",
-          std::string("the store refused the orchestration's results: ") + outcomes[i]->what(), false);
-      context_.notify(RuntimeEvent::Kind::ProviderError, item.instance, details.message);
-      failures.push_back({item.lock_token, failure_ack(context_.registry, item, item.history, requests[i].ack.execution_id,
-                                                       details, /*can_append=*/true, context_.clock.now_ms())});
-      auto& failure_items = failures.back().ack.orchestrator_items;
-      failure_items.insert(failure_items.end(), replies[i].begin(), replies[i].end());
-      failed_items.push_back(&item);
+      failures.requests.push_back({item.lock_token, refused_turn_ack(batch, i, *outcomes[i])});
+      failures.items.push_back(&item);
     } else {
       report_failed_ack(context_, item.instance, *outcomes[i], [&](bool ignore_attempt) {
         provider.abandon_orchestration_item(item.lock_token, 0, ignore_attempt);
       });
     }
   }
-  if (failures.empty()) return true;
+  if (failures.requests.empty()) return;
   const std::vector<AckOutcome> failure_outcomes =
-      ack_batch(metrics, context_.clock, "ack_orchestration_items", failures.size(),
-                [&] { return provider.ack_orchestration_items(failures); });
-  for (std::size_t i = 0; i < failures.size(); ++i) {
+      ack_batch(metrics, context_.clock, "ack_orchestration_items", failures.requests.size(),
+                [&] { return provider.ack_orchestration_items(failures.requests); });
+  for (std::size_t i = 0; i < failures.requests.size(); ++i) {
     if (!failure_outcomes[i]) {
-      count_turn(metrics, failures[i].ack);
+      count_turn(metrics, failures.requests[i].ack);
       continue;
     }
-    report_failed_ack(context_, failed_items[i]->instance, *failure_outcomes[i], [&](bool ignore_attempt) {
-      provider.abandon_orchestration_item(failures[i].lock_token, 0, ignore_attempt);
+    report_failed_ack(context_, failures.items[i]->instance, *failure_outcomes[i], [&](bool ignore_attempt) {
+      provider.abandon_orchestration_item(failures.requests[i].lock_token, 0, ignore_attempt);
     });
   }
-  return true;
+}
+
+OrchestrationAck OrchestrationDispatcher::refused_turn_ack(const TurnBatch& batch, std::size_t index,
+                                                            const ProviderError& refusal) {
+  const OrchestrationItem& item = *batch.items[index];
+  // A Provider error: the runtime, not the code, ends the instance (replay knows it so).
+  ErrorDetails details = ErrorDetails::provider(
+      "ack_orchestration_item", std::string("the store refused the orchestration's results: ") + refusal.what(),
+      false);
+  context_.notify(RuntimeEvent::Kind::ProviderError, item.instance, details.message);
+  OrchestrationAck ack = failure_ack(context_.registry, item, item.history, batch.requests[index].ack.execution_id,
+                                     details, /*can_append=*/true, context_.clock.now_ms());
+  ack.orchestrator_items.insert(ack.orchestrator_items.end(), batch.replies[index].begin(),
+                                batch.replies[index].end());
+  return ack;
 }
 
 std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationItem& item) {

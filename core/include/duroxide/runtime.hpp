@@ -86,6 +86,22 @@ class OrchestrationDispatcher {
   // was abandoned instead (its orchestration is not registered here).
   std::optional<OrchestrationAck> run_item(OrchestrationItem& item);
 
+  // The acks of a batch's turns, with the fetched items they answer and the replies
+  // to foreign starts each carries (a failure ack must carry them too).
+  struct TurnBatch {
+    std::vector<OrchestrationAckRequest> requests;
+    std::vector<const OrchestrationItem*> items;
+    std::vector<std::vector<OrchestratorItem>> replies;
+  };
+  // Runs every fetched item's turn, renewing the batch's locks as it goes.
+  TurnBatch run_batch(std::vector<OrchestrationItem>& fetched);
+  // Acks the turns in one call; turns the store refused for their values are
+  // acked again as failures of their instances.
+  void ack_batch_of_turns(const TurnBatch& batch);
+  OrchestrationAck refused_turn_ack(const TurnBatch& batch, std::size_t index, const ProviderError& refusal);
+  // Extends one instance lock; a lost lock is left for the ack to report.
+  void renew_lock(const std::string& lock_token, const std::string& instance);
+
   DispatcherContext context_;
 };
 
