@@ -497,6 +497,7 @@ void World::start_node(Node& node) {
   RuntimeOptions runtime;
   runtime.orchestration_lock_timeout_ms = kOrchestrationLockMs;
   runtime.worker_lock_timeout_ms = kWorkerLockMs;
+  runtime.lock_renewal_buffer_ms = kLockRenewalBufferMs;  // the lease keeper's, too
   // Crashes raise attempt counts legitimately; poison handling has its own tests.
   runtime.max_attempts = 1'000'000;
   // Each start of a node draws its batch sizes, so runs mix single and batched
@@ -504,7 +505,6 @@ void World::start_node(Node& node) {
   runtime.orchestration_batch_size = 1 + scheduler_.below(4);
   runtime.worker_batch_size = 1 + scheduler_.below(3);
   Provider& shared = wrapped_ ? *wrapped_ : *store_;
-  runtime.lock_renewal_buffer_ms = kLockRenewalBufferMs;
   node.provider = std::make_unique<NodeProvider>(*this, node, shared);
   node.leases = std::make_unique<LeaseKeeper>(clock_);
   node.orchestrations = std::make_unique<OrchestrationDispatcher>(*node.provider, registry_, clock_, runtime);
