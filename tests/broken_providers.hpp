@@ -113,6 +113,19 @@ class LocksNeverExpire final : public ForwardingProvider {
   std::map<std::string, std::string> instance_of_;
 };
 
+// A shutdown that stops renewing its running activity's worker lock before the
+// activity finishes (the threaded driver's lock keeper stopping with the
+// dispatchers): renewals by a shutting-down node are dropped, so its lock
+// expires and another node runs the activity again.
+class ShutdownStopsRenewing final : public ForwardingProvider {
+ public:
+  using ForwardingProvider::ForwardingProvider;
+  void renew_work_item_lock(const std::string& token, std::int64_t extend_ms) override {
+    if (hooks_.shutting_down()) return;
+    inner_.renew_work_item_lock(token, extend_ms);
+  }
+};
+
 template <typename Variant>
 sim::StoreWrapper broken_store() {
   return [](Provider& inner, sim::WorldHooks& hooks) -> std::unique_ptr<Provider> {

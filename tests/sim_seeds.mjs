@@ -3,8 +3,9 @@
 //   node tests/sim_seeds.mjs <native duroxide-sim> <wasm duroxide-sim.js> [--with-scenarios]
 // Ends with "N passed, M failed", counting one check per seed run and one per
 // cross-checked seed. --with-scenarios adds seeds of every scenario workload
-// under every fault, corruption included (docs/semantics-sim-notes.md), natively
-// and cross-checked in wasm.
+// under every fault, corruption and node-shutdown included (docs/semantics.md,
+// last section), natively and cross-checked in wasm, and a cross-check of seeds
+// that shut nodes down.
 import { spawnSync } from 'node:child_process';
 
 const withScenarios = process.argv.includes('--with-scenarios');
@@ -75,6 +76,8 @@ if (withScenarios) {
   run('native scenario seeds 9001..9030, 6 nodes, 40 instances, 10000 steps', nativeSim,
       ['--seed', '9001', '--seeds', '30', '--nodes', '6', '--instances', '40', '--steps', '10000', ...scenarios]);
   crossCheck('scenario cross-check 301..306', ['--seed', '301', '--seeds', '6', ...scenarios]);
+  // Seeds that shut nodes down (node-shutdown is opt-in, and rare in the seeds above).
+  crossCheck('shutdown cross-check 1..12', ['--seed', '1', '--seeds', '12', '--faults', 'node-shutdown', '--quiet']);
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

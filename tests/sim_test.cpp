@@ -180,6 +180,27 @@ TEST_CASE("the simulator finds locks that never expire", "[sim][broken]") {
   hunt(testing::broken_store<testing::LocksNeverExpire>(), {FaultKind::NodeCrash}, {"liveness"});
 }
 
+TEST_CASE("the simulator finds a shutdown that stops renewing a running activity's lock", "[sim][broken]") {
+  sim::SimOptions options;
+  options.steps = 1'500;
+  options.faults = {FaultKind::NodeShutdown};
+  options.store_wrapper = testing::broken_store<testing::ShutdownStopsRenewing>();
+  std::string found;
+  const std::uint64_t seed = first_seed_finding(options, 200, {"activity-runs", "history-well-formed"}, &found);
+  WARN("found at seed " << seed << ": " << found);
+  REQUIRE(seed != 0);
+  // The same seeds (and a few more) on the correct store: the shutdowns happen and double nothing.
+  options.store_wrapper = nullptr;
+  std::uint64_t shutdowns = 0;
+  for (options.seed = 1; options.seed <= std::max<std::uint64_t>(seed, 20); ++options.seed) {
+    const sim::SimResult result = sim::run_simulation(options);
+    INFO("seed " << options.seed << ": " << sim::reproduce_command(options));
+    REQUIRE(violations_of(result) == "");
+    shutdowns += result.faults_injected.at("node-shutdown");
+  }
+  CHECK(shutdowns > 0);
+}
+
 TEST_CASE("a failing seed shrinks to a smaller configuration that still fails", "[sim][broken]") {
   sim::SimOptions options;
   options.steps = 1'500;
@@ -199,8 +220,12 @@ TEST_CASE("scenarios and the corruption fault are off unless asked for", "[sim]"
   const sim::SimOptions defaults;
   CHECK(defaults.scenarios.empty());
   CHECK(std::find(defaults.faults.begin(), defaults.faults.end(), FaultKind::Corruption) == defaults.faults.end());
+  CHECK(std::find(defaults.faults.begin(), defaults.faults.end(), FaultKind::NodeShutdown) == defaults.faults.end());
   const auto all = sim::all_fault_kinds();
   CHECK(std::find(all.begin(), all.end(), FaultKind::Corruption) != all.end());
+  CHECK(std::find(all.begin(), all.end(), FaultKind::NodeShutdown) != all.end());
+  CHECK(sim::parse_fault_kind("node-shutdown") == FaultKind::NodeShutdown);
+  CHECK(to_string(FaultKind::NodeShutdown) == "node-shutdown");
   CHECK(sim::parse_scenario("carry-over") == sim::Scenario::CarryOver);
   CHECK_FALSE(sim::parse_scenario("meteor").has_value());
   sim::SimOptions options;
@@ -273,8 +298,16 @@ TEST_CASE("simulated seeds: ops between a start and its first turn take effect; 
   require_clean_seeds({sim::Scenario::EarlyOps}, sim::default_fault_kinds(), 6);
 }
 
+TEST_CASE("simulated seeds: a node shut down inside an activity keeps its lock and doubles nothing",
+          "[sim][scenario]") {
+  CHECK(require_clean_seeds({}, {FaultKind::NodeShutdown}, 8)["node-shutdown"] > 0);
+  std::vector<FaultKind> mixed = sim::default_fault_kinds();
+  mixed.push_back(FaultKind::NodeShutdown);
+  CHECK(require_clean_seeds({}, mixed, 6)["node-shutdown"] > 0);
+}
+
 TEST_CASE("simulated seeds: every scenario together under every fault", "[sim][scenario]") {
-  require_clean_seeds(sim::all_scenarios(), sim::all_fault_kinds(), 6);
+  CHECK(require_clean_seeds(sim::all_scenarios(), sim::all_fault_kinds(), 6)["node-shutdown"] > 0);
 }
 
 TEST_CASE("the simulator rejects options out of their limits", "[sim]") {

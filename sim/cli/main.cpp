@@ -4,7 +4,7 @@
 //                [--faults LIST|all|none] [--scenarios LIST|all|none] [--trace FILE]
 //                [--shrink] [--quiet]
 //
-// --faults: the default is every kind but corruption; "all" includes it.
+// --faults: the default is every kind but corruption and node-shutdown; "all" includes them.
 // --scenarios: workload kinds beyond the sample catalog (default none).
 // --shrink: for each failing seed, searches for a smaller configuration (fewer
 // instances, steps, nodes, faults) on which the same seed still fails, and

@@ -36,7 +36,8 @@ namespace {
 
 constexpr const char* kFaultNames[kFaultKindCount] = {
     "node-crash", "commit-crash", "clock-jump", "node-pause",    "duplicate",
-    "transient",  "disk-error",   "activity-failure", "slow-activity", "corruption"};
+    "transient",  "disk-error",   "activity-failure", "slow-activity", "corruption",
+    "node-shutdown"};
 
 constexpr const char* kScenarioNames[kScenarioCount] = {
     "child-continue-as-new", "carry-over", "select-loop", "bad-values", "early-ops", "force-delete"};
@@ -55,10 +56,12 @@ constexpr std::uint32_t kFaultMaxPpm[kFaultKindCount] = {
     1'000'000,  // activity-failure: chance that a seed's workload draws failing activities
     40'000,     // slow-activity: per activity
     2'000,      // corruption: per scheduler step
+    80'000,     // node-shutdown: per activity
 };
 
 constexpr std::int64_t kOrchestrationLockMs = 5'000;
 constexpr std::int64_t kWorkerLockMs = 30'000;
+constexpr std::int64_t kLockRenewalBufferMs = 2'000;
 constexpr std::uint32_t kMaxClientRetries = 1'000;
 
 std::size_t index_of(FaultKind kind) { return static_cast<std::size_t>(kind); }
@@ -83,6 +86,7 @@ std::vector<FaultKind> all_fault_kinds() {
 std::vector<FaultKind> default_fault_kinds() {
   std::vector<FaultKind> kinds = all_fault_kinds();
   kinds.erase(std::find(kinds.begin(), kinds.end(), FaultKind::Corruption));
+  kinds.erase(std::find(kinds.begin(), kinds.end(), FaultKind::NodeShutdown));
   return kinds;
 }
 
@@ -144,12 +148,36 @@ class NodeProvider final : public Provider {
   std::map<std::string, std::string> instance_of_token_;
 };
 
+// A node's worker lock keeper, as the threaded driver's: a lease per fetched
+// activity from its fetch to its ack. Virtual time passes a running activity's
+// lock only in a NodeShutdown, so only then does the world ask it to renew.
+class LeaseKeeper final : public ActivityLeases {
+ public:
+  struct Lease {
+    std::shared_ptr<std::atomic<bool>> cancelled;
+    std::int64_t renewed_at = 0;
+  };
+  explicit LeaseKeeper(Clock& clock) : clock_(clock) {}
+  void begin(const std::string& lock_token, const std::string&,
+             std::shared_ptr<std::atomic<bool>> cancelled) override {
+    leases_[lock_token] = Lease{std::move(cancelled), clock_.now_ms()};
+  }
+  void end(const std::string& lock_token) override { leases_.erase(lock_token); }
+  std::map<std::string, Lease>& leases() { return leases_; }
+
+ private:
+  Clock& clock_;
+  std::map<std::string, Lease> leases_;  // by lock token: renewed in a fixed order
+};
+
 struct Node {
   std::size_t index = 0;
   std::unique_ptr<NodeProvider> provider;
+  std::unique_ptr<LeaseKeeper> leases;
   std::unique_ptr<OrchestrationDispatcher> orchestrations;
   std::unique_ptr<WorkerDispatcher> workers;
   bool crash_pending = false;  // set inside an activity: the next provider call dies
+  bool shutting_down = false;  // NodeShutdown: stops (and restarts) when its current step ends
   bool busy = false;           // inside its own step (not schedulable in nested runs)
   std::uint64_t down_until = 0;
 };
@@ -167,6 +195,7 @@ class World final : public WorldHooks {
     return true;
   }
   std::int64_t now_ms() override { return clock_.now_ms(); }
+  bool shutting_down() override { return current_ && current_->shutting_down; }
 
   // ---- used by NodeProvider and the activity wrappers
   bool draw(FaultKind kind) {
@@ -199,6 +228,45 @@ class World final : public WorldHooks {
       node_step(other, scheduler_.below(2) == 0);
     }
     --nesting_;
+  }
+  // A graceful shutdown of `node` inside one of its activities: the node takes
+  // no new work while the activity runs well past the worker lock timeout in
+  // short slices of virtual time, other nodes running between them, and its
+  // lock keeper renews the batch's locks before they expire.
+  void shut_down_during_activity(Node& node) {
+    ++nesting_;
+    node.shutting_down = true;
+    const std::int64_t duration = scheduler_.between(kWorkerLockMs * 6 / 5, kWorkerLockMs * 5 / 2);
+    for (std::int64_t elapsed = 0; elapsed < duration && !node.crash_pending;) {
+      const std::int64_t slice = scheduler_.between(250, kLockRenewalBufferMs * 3 / 4);
+      clock_.advance(slice);
+      elapsed += slice;
+      renew_due_leases(node);
+      Node& other = *nodes_[scheduler_.below(nodes_.size())];
+      if (&other == &node || other.busy || other.down_until > step_) continue;
+      node_step(other, scheduler_.below(2) == 0);
+    }
+    --nesting_;
+  }
+  // The threaded driver's keep_leases, on virtual time: renews each lease due
+  // (within the renewal buffer of its expiry); a lost lock cancels its activity;
+  // other errors are retried at the next slice; a crash here kills the node.
+  void renew_due_leases(Node& node) {
+    const std::int64_t now = clock_.now_ms();
+    for (auto& [token, lease] : node.leases->leases()) {
+      if (lease.cancelled->load() || now - lease.renewed_at < kWorkerLockMs - kLockRenewalBufferMs) continue;
+      try {
+        node.provider->renew_work_item_lock(token, kWorkerLockMs);
+        lease.renewed_at = now;
+      } catch (const NodeCrash&) {
+        node.crash_pending = true;  // the activity's result never reaches the store
+        return;
+      } catch (const ProviderError& error) {
+        if (error.kind() != ProviderErrorKind::InvalidLock) continue;
+        lease.cancelled->store(true);
+        trace("n" + std::to_string(node.index) + " lost the lock of " + token + " while shutting down");
+      }
+    }
   }
   // Arms the disk to fail the next write of a write-ahead-log frame: a crash in the middle of a commit.
   void arm_commit_failure(bool armed) { commit_failure_armed_ = armed; }
@@ -415,6 +483,11 @@ void World::build_registry() {
         record_fault(FaultKind::NodeCrash, node->index, "inside activity " + name);
         node->crash_pending = true;
       }
+      if (node && nesting_ == 0 && !node->crash_pending && !node->shutting_down &&
+          draw(FaultKind::NodeShutdown)) {
+        record_fault(FaultKind::NodeShutdown, node->index, "inside activity " + name);
+        shut_down_during_activity(*node);
+      }
       return inner(context, input);
     });
   }
@@ -424,6 +497,7 @@ void World::start_node(Node& node) {
   RuntimeOptions runtime;
   runtime.orchestration_lock_timeout_ms = kOrchestrationLockMs;
   runtime.worker_lock_timeout_ms = kWorkerLockMs;
+  runtime.lock_renewal_buffer_ms = kLockRenewalBufferMs;  // the lease keeper's, too
   // Crashes raise attempt counts legitimately; poison handling has its own tests.
   runtime.max_attempts = 1'000'000;
   // Each start of a node draws its batch sizes, so runs mix single and batched
@@ -432,9 +506,12 @@ void World::start_node(Node& node) {
   runtime.worker_batch_size = 1 + scheduler_.below(3);
   Provider& shared = wrapped_ ? *wrapped_ : *store_;
   node.provider = std::make_unique<NodeProvider>(*this, node, shared);
+  node.leases = std::make_unique<LeaseKeeper>(clock_);
   node.orchestrations = std::make_unique<OrchestrationDispatcher>(*node.provider, registry_, clock_, runtime);
-  node.workers = std::make_unique<WorkerDispatcher>(*node.provider, registry_, clock_, runtime);
+  node.workers = std::make_unique<WorkerDispatcher>(*node.provider, registry_, clock_, runtime, RuntimeObserver{},
+                                                    node.leases.get());
   node.crash_pending = false;
+  node.shutting_down = false;
 }
 
 bool World::node_step(Node& node, bool orchestration) {
@@ -447,6 +524,13 @@ bool World::node_step(Node& node, bool orchestration) {
   try {
     did = orchestration ? node.orchestrations->step() : node.workers->step();
     trace("n" + std::to_string(node.index) + (orchestration ? " orch " : " work ") + (did ? "1" : "0"));
+    if (node.shutting_down) {
+      // The shutdown ends with its step: the node stops, and restarts as a crashed one does.
+      ++restarts_;
+      trace("n" + std::to_string(node.index) + " shut down; restarting");
+      start_node(node);
+      node.down_until = step_ + 1 + scheduler_.below(20);
+    }
   } catch (const NodeCrash& crash) {
     ++restarts_;
     trace("n" + std::to_string(node.index) + " crashed " + crash.where + "; restarting");
@@ -674,7 +758,10 @@ bool World::tree_corrupted(const std::string& root) {
 void World::check_activity_runs() {
   std::uint64_t redeliveries = 0;
   for (std::size_t i = 0; i < kFaultKindCount; ++i) {
-    if (i != index_of(FaultKind::ActivityFailure)) redeliveries += faults_injected_[i];
+    // A shutdown keeps its activity's lock: it never accounts for a second run.
+    if (i != index_of(FaultKind::ActivityFailure) && i != index_of(FaultKind::NodeShutdown)) {
+      redeliveries += faults_injected_[i];
+    }
   }
   for (const auto& [activity, runs] : activity_runs_) {
     if (runs > 1 + redeliveries) {
@@ -974,8 +1061,10 @@ SimResult World::run() {
   trace("seed " + std::to_string(options_.seed) + " nodes " + std::to_string(options_.nodes) +
         " instances " + std::to_string(options_.instances));
   for (std::size_t i = 0; i < kFaultKindCount; ++i) {
-    // Runs without the Corruption fault keep the traces (and hashes) they had before it existed.
-    if (i == index_of(FaultKind::Corruption) && fault_ppm_[i] == 0) continue;
+    // Runs without the Corruption or NodeShutdown fault keep the traces (and hashes) they had before those existed.
+    if ((i == index_of(FaultKind::Corruption) || i == index_of(FaultKind::NodeShutdown)) && fault_ppm_[i] == 0) {
+      continue;
+    }
     trace(std::string("ppm ") + kFaultNames[i] + " " + std::to_string(fault_ppm_[i]));
   }
   for (Scenario scenario : options_.scenarios) trace("scenario " + std::string(to_string(scenario)));

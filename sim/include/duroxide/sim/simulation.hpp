@@ -37,13 +37,17 @@ enum class FaultKind {
   SlowActivity,     // an activity runs past its lock while other nodes run
   Corruption,       // a history, orchestrator-queue or worker-queue row of a running instance
                     // stops decoding; the instance must end visibly, its parent be told
+  NodeShutdown,     // inside an activity, a node begins a graceful shutdown: it takes no new
+                    // work, keeps the running batch's worker locks renewed while the activity
+                    // runs past its lock timeout and other nodes run, acks, stops and restarts
 };
-constexpr std::size_t kFaultKindCount = 10;
+constexpr std::size_t kFaultKindCount = 11;
 std::string_view to_string(FaultKind kind);
 std::optional<FaultKind> parse_fault_kind(std::string_view text);
 std::vector<FaultKind> all_fault_kinds();
-// What SimOptions runs by default: every kind but Corruption, which is listed
-// explicitly (--faults all) until the engine ends corrupted instances visibly.
+// What SimOptions runs by default: every kind but Corruption and NodeShutdown,
+// which are listed explicitly (--faults all), so the default seeds keep their
+// trace hashes.
 std::vector<FaultKind> default_fault_kinds();
 
 // Workload kinds beyond the sample catalog, each aimed at one engine contract;
@@ -75,6 +79,8 @@ class WorldHooks {
   // Draws the CommitCrash fault: true means the calling node dies here.
   virtual bool crash_point(const std::string& where) = 0;
   virtual std::int64_t now_ms() = 0;
+  // Whether the node making the current provider call is shutting down (NodeShutdown).
+  virtual bool shutting_down() = 0;
 };
 
 // Wraps the store the nodes share; the result must forward to `inner`.
