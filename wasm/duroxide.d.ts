@@ -193,7 +193,7 @@ export interface Duroxide {
   catalog(): Array<{ name: string; example_input: string; description: string }>;
   /** Every fault kind the simulator knows. */
   faultKinds(): string[];
-  /** The fault kinds a run draws when `faults` is not given (every kind but the opt-in ones, e.g. corruption). */
+  /** The fault kinds a run draws when `faults` is not given (every kind but the opt-in ones: corruption, node-shutdown). */
   defaultFaultKinds(): string[];
 }
 
