@@ -449,14 +449,7 @@ OrchestrationAck OrchestrationDispatcher::refused_turn_ack(const TurnBatch& batc
 }
 
 std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationItem& item) {
-  Provider& provider = context_.provider;
-  const Registry& registry = context_.registry;
   const RuntimeOptions& options = context_.options;
-  auto notify = [this](RuntimeEvent::Kind kind, const std::string& instance,
-                       std::string message) { context_.notify(kind, instance, std::move(message)); };
-  RuntimeMetrics* metrics = options.metrics;
-  const TimestampMs now = context_.clock.now_ms();
-
   ExecutionId execution = item.execution_id == 0 ? 1 : item.execution_id;
   History history = std::move(item.history);
   // After continue-as-new the stored execution is finished and the queue holds
@@ -470,93 +463,113 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
     execution += 1;
     history.clear();
   }
-
-  OrchestrationAck ack;
-  ack.execution_id = execution;
   const bool same_execution = execution == item.execution_id;
   // A corrupted history may not show its end; the instances row does.
   const bool finished = (!history.empty() && is_terminal_kind(history.back().kind())) ||
                         (item.corruption && item.finished && same_execution);
-  auto fail_instance = [&](ErrorDetails details, bool can_append) {
-    notify(RuntimeEvent::Kind::Poison, item.instance, details.display_message());
-    if (metrics) metrics->poisoned();
-    ack = failure_ack(registry, item, history, execution, details, can_append, now);
-  };
 
+  if (!finished && !item.corruption && item.attempt_count <= options.max_attempts) {
+    if (backed_off_unregistered(item, history)) return std::nullopt;
+    return turn_ack(item, std::move(history), execution);
+  }
+  OrchestrationAck ack;
   if (finished) {
-    // A finished execution takes no more messages; its stored state stays as it is.
-    for (const auto& message : item.messages) {
-      notify(RuntimeEvent::Kind::Dropped, item.instance,
-             std::string(to_string(kind_of(message))) + ": the instance has finished");
-    }
-    ack.metadata = stored_metadata(history, item);
-    if (item.corruption && ack.metadata.state == RuntimeState::Running) {
-      // The row says finished but the stored end does not decode: it stays finished, as failed.
-      ack.metadata.state = RuntimeState::Failed;
-      ack.metadata.error = ErrorDetails::poison("corrupted history (" + *item.corruption + ")",
-                                                item.attempt_count, options.max_attempts);
-    }
+    ack = finished_ack(item, history, execution);
   } else if (item.corruption) {
     // The instance ends here, with a terminal event, and its parent is told.
-    fail_instance(ErrorDetails::poison("corrupted history or message (" + *item.corruption + ")",
-                                       item.attempt_count, options.max_attempts),
-                  /*can_append=*/true);
+    ack = poisoned_ack(item, history, execution,
+                       ErrorDetails::poison("corrupted history or message (" + *item.corruption + ")",
+                                            item.attempt_count, options.max_attempts));
     for (const auto& message : item.messages) {
       if (std::holds_alternative<work::StartOrchestration>(message)) continue;
-      notify(RuntimeEvent::Kind::Dropped, item.instance,
-             std::string(to_string(kind_of(message))) + ": the instance failed on a corrupted row");
+      context_.notify(RuntimeEvent::Kind::Dropped, item.instance,
+                      std::string(to_string(kind_of(message))) + ": the instance failed on a corrupted row");
     }
-  } else if (item.attempt_count > options.max_attempts) {
-    fail_instance(
-        ErrorDetails::poison("orchestration item", item.attempt_count, options.max_attempts),
-        /*can_append=*/true);
   } else {
-    std::optional<Target> target = target_of(history, item.messages);
-    bool registered =
-        !target || (history.empty()
-                        ? registry.resolve_for_start(target->name, target->version).has_value()
-                        : registry.find_orchestration(target->name, target->version) != nullptr);
-    if (!registered && item.attempt_count < options.max_attempts) {
-      // Another node may have this code: back off and let it (or a redeploy) take it.
-      std::int64_t delay = unregistered_backoff(options, item.attempt_count);
-      notify(RuntimeEvent::Kind::Unregistered, item.instance,
-             "orchestration " + target->name + " " + target->version +
-                 " is not registered here; retrying in " + std::to_string(delay) + " ms");
-      try {
-        provider.abandon_orchestration_item(item.lock_token, delay, false);
-      } catch (const ProviderError& error) {
-        notify(RuntimeEvent::Kind::ProviderError, item.instance, error.what());
-      }
-      return std::nullopt;
-    }
-    TurnInput input{item.instance, execution, std::move(history), std::move(item.messages), now};
-    struct GiveBack {  // the turn's input back to `item`, for failure_ack if the store refuses the ack
-      TurnInput& input;
-      OrchestrationItem& item;
-      ~GiveBack() {
-        item.history = std::move(input.history);
-        item.messages = std::move(input.messages);
-      }
-    } give_back{input, item};
-    const TimestampMs turn_start = context_.clock.now_ms();
-    TurnResult result = run_turn(registry, input);
-    if (metrics) metrics->turn(context_.clock.now_ms() - turn_start);
-    for (const auto& line : result.logs) {
-      if (!line.replaying) notify(RuntimeEvent::Kind::Log, item.instance, line.message);
-    }
-    for (const auto& dropped : result.dropped) {
-      notify(RuntimeEvent::Kind::Dropped, item.instance,
-             std::string(to_string(kind_of(dropped.item))) + ": " + dropped.reason);
-    }
-    ack.metadata = metadata_of(result, item);
-    ack.activity_outcomes = activity_outcomes(input.history, result.new_events);
-    ack.history_delta = std::move(result.new_events);
-    ack.worker_items = std::move(result.worker_items);
-    ack.orchestrator_items = std::move(result.orchestrator_items);
-    ack.cancelled_activities = std::move(result.cancelled_activities);
-    return ack;
+    ack = poisoned_ack(item, history, execution,
+                       ErrorDetails::poison("orchestration item", item.attempt_count, options.max_attempts));
   }
   item.history = std::move(history);
+  return ack;
+}
+
+// A finished execution takes no more messages; its stored state stays as it is.
+OrchestrationAck OrchestrationDispatcher::finished_ack(const OrchestrationItem& item, const History& history,
+                                                       ExecutionId execution) {
+  for (const auto& message : item.messages) {
+    context_.notify(RuntimeEvent::Kind::Dropped, item.instance,
+                    std::string(to_string(kind_of(message))) + ": the instance has finished");
+  }
+  OrchestrationAck ack;
+  ack.execution_id = execution;
+  ack.metadata = stored_metadata(history, item);
+  if (item.corruption && ack.metadata.state == RuntimeState::Running) {
+    // The row says finished but the stored end does not decode: it stays finished, as failed.
+    ack.metadata.state = RuntimeState::Failed;
+    ack.metadata.error = ErrorDetails::poison("corrupted history (" + *item.corruption + ")", item.attempt_count,
+                                              context_.options.max_attempts);
+  }
+  return ack;
+}
+
+OrchestrationAck OrchestrationDispatcher::poisoned_ack(const OrchestrationItem& item, const History& history,
+                                                       ExecutionId execution, const ErrorDetails& details) {
+  context_.notify(RuntimeEvent::Kind::Poison, item.instance, details.display_message());
+  if (context_.options.metrics) context_.options.metrics->poisoned();
+  return failure_ack(context_.registry, item, history, execution, details, /*can_append=*/true,
+                     context_.clock.now_ms());
+}
+
+bool OrchestrationDispatcher::backed_off_unregistered(const OrchestrationItem& item, const History& history) {
+  const Registry& registry = context_.registry;
+  const RuntimeOptions& options = context_.options;
+  std::optional<Target> target = target_of(history, item.messages);
+  const bool registered =
+      !target || (history.empty() ? registry.resolve_for_start(target->name, target->version).has_value()
+                                  : registry.find_orchestration(target->name, target->version) != nullptr);
+  if (registered || item.attempt_count >= options.max_attempts) return false;
+  // Another node may have this code: back off and let it (or a redeploy) take it.
+  const std::int64_t delay = unregistered_backoff(options, item.attempt_count);
+  context_.notify(RuntimeEvent::Kind::Unregistered, item.instance,
+                  "orchestration " + target->name + " " + target->version + " is not registered here; retrying in " +
+                      std::to_string(delay) + " ms");
+  try {
+    context_.provider.abandon_orchestration_item(item.lock_token, delay, false);
+  } catch (const ProviderError& error) {
+    context_.notify(RuntimeEvent::Kind::ProviderError, item.instance, error.what());
+  }
+  return true;
+}
+
+OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, History history, ExecutionId execution) {
+  RuntimeMetrics* metrics = context_.options.metrics;
+  TurnInput input{item.instance, execution, std::move(history), std::move(item.messages), context_.clock.now_ms()};
+  struct GiveBack {  // the turn's input back to `item`, for failure_ack if the store refuses the ack
+    TurnInput& input;
+    OrchestrationItem& item;
+    ~GiveBack() {
+      item.history = std::move(input.history);
+      item.messages = std::move(input.messages);
+    }
+  } give_back{input, item};
+  const TimestampMs turn_start = context_.clock.now_ms();
+  TurnResult result = run_turn(context_.registry, input);
+  if (metrics) metrics->turn(context_.clock.now_ms() - turn_start);
+  for (const auto& line : result.logs) {
+    if (!line.replaying) context_.notify(RuntimeEvent::Kind::Log, item.instance, line.message);
+  }
+  for (const auto& dropped : result.dropped) {
+    context_.notify(RuntimeEvent::Kind::Dropped, item.instance,
+                    std::string(to_string(kind_of(dropped.item))) + ": " + dropped.reason);
+  }
+  OrchestrationAck ack;
+  ack.execution_id = execution;
+  ack.metadata = metadata_of(result, item);
+  ack.activity_outcomes = activity_outcomes(input.history, result.new_events);
+  ack.history_delta = std::move(result.new_events);
+  ack.worker_items = std::move(result.worker_items);
+  ack.orchestrator_items = std::move(result.orchestrator_items);
+  ack.cancelled_activities = std::move(result.cancelled_activities);
   return ack;
 }
 
@@ -568,14 +581,12 @@ WorkerDispatcher::WorkerDispatcher(Provider& provider, const Registry& registry,
     : context_{provider, registry, clock, options, std::move(observer)}, leases_(leases) {}
 
 bool WorkerDispatcher::step() {
-  Provider& provider = context_.provider;
   const RuntimeOptions& options = context_.options;
-  RuntimeMetrics* metrics = options.metrics;
   std::vector<WorkerItem> fetched;
   try {
-    fetched = timed_call(metrics, context_.clock, "fetch_work_items", [&] {
-      return provider.fetch_work_items(options.worker_lock_timeout_ms,
-                                       std::clamp<std::size_t>(options.worker_batch_size, 1, kMaxBatchItems));
+    fetched = timed_call(options.metrics, context_.clock, "fetch_work_items", [&] {
+      return context_.provider.fetch_work_items(options.worker_lock_timeout_ms,
+                                                std::clamp<std::size_t>(options.worker_batch_size, 1, kMaxBatchItems));
     });
   } catch (const ProviderError& error) {
     context_.notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
@@ -604,8 +615,7 @@ bool WorkerDispatcher::step() {
     }
   } leases_end{leases_, fetched};
 
-  std::vector<WorkAckRequest> requests;
-  std::vector<const WorkerItem*> items;
+  ResultBatch batch;
   for (std::size_t i = 0; i < fetched.size(); ++i) {
     if (cancelled[i]->load()) continue;  // its lock was lost while it waited: nothing to run or ack
     std::optional<WorkItem> completion = run_item(fetched[i], cancelled[i]);
@@ -613,43 +623,47 @@ bool WorkerDispatcher::step() {
       if (leases_) leases_->end(fetched[i].lock_token);  // abandoned: its lock is no longer ours
       continue;
     }
-    requests.push_back({fetched[i].lock_token, std::move(completion)});
-    items.push_back(&fetched[i]);
+    batch.requests.push_back({fetched[i].lock_token, std::move(completion)});
+    batch.items.push_back(&fetched[i]);
   }
-  if (requests.empty()) return true;
+  if (!batch.requests.empty()) ack_batch_of_results(batch);
+  return true;
+}
+
+void WorkerDispatcher::ack_batch_of_results(const ResultBatch& batch) {
+  Provider& provider = context_.provider;
+  RuntimeMetrics* metrics = context_.options.metrics;
   const std::vector<AckOutcome> outcomes =
-      ack_batch(metrics, context_.clock, "ack_work_items", requests.size(),
-                [&] { return provider.ack_work_items(requests); });
+      ack_batch(metrics, context_.clock, "ack_work_items", batch.requests.size(),
+                [&] { return provider.ack_work_items(batch.requests); });
   // A result the store refused fails its activity instead: it does not run again.
-  std::vector<WorkAckRequest> failures;
-  std::vector<const WorkerItem*> failed_items;
-  for (std::size_t i = 0; i < requests.size(); ++i) {
+  ResultBatch failures;
+  for (std::size_t i = 0; i < batch.requests.size(); ++i) {
     if (!outcomes[i]) continue;
-    const work::ActivityExecute& task = items[i]->item;
-    if (refused_for_its_values(*outcomes[i]) && requests[i].completion) {
+    const work::ActivityExecute& task = batch.items[i]->item;
+    if (refused_for_its_values(*outcomes[i]) && batch.requests[i].completion) {
       ErrorDetails details = ErrorDetails::activity_failed("the store refused the result of activity " +
                                                            task.name + ": " + outcomes[i]->what());
       context_.notify(RuntimeEvent::Kind::ProviderError, task.instance, details.message);
-      failures.push_back({requests[i].lock_token,
-                          work::ActivityFailed{task.instance, task.execution_id, task.id, details}});
-      failed_items.push_back(items[i]);
+      failures.requests.push_back({batch.requests[i].lock_token,
+                                   work::ActivityFailed{task.instance, task.execution_id, task.id, details}});
+      failures.items.push_back(batch.items[i]);
       continue;
     }
     report_failed_ack(context_, task.instance, *outcomes[i], [&](bool ignore_attempt) {
-      provider.abandon_work_item(requests[i].lock_token, 0, ignore_attempt);
+      provider.abandon_work_item(batch.requests[i].lock_token, 0, ignore_attempt);
     });
   }
-  if (failures.empty()) return true;
+  if (failures.requests.empty()) return;
   const std::vector<AckOutcome> failure_outcomes =
-      ack_batch(metrics, context_.clock, "ack_work_items", failures.size(),
-                [&] { return provider.ack_work_items(failures); });
-  for (std::size_t i = 0; i < failures.size(); ++i) {
+      ack_batch(metrics, context_.clock, "ack_work_items", failures.requests.size(),
+                [&] { return provider.ack_work_items(failures.requests); });
+  for (std::size_t i = 0; i < failures.requests.size(); ++i) {
     if (!failure_outcomes[i]) continue;
-    report_failed_ack(context_, failed_items[i]->item.instance, *failure_outcomes[i], [&](bool ignore_attempt) {
-      provider.abandon_work_item(failures[i].lock_token, 0, ignore_attempt);
+    report_failed_ack(context_, failures.items[i]->item.instance, *failure_outcomes[i], [&](bool ignore_attempt) {
+      provider.abandon_work_item(failures.requests[i].lock_token, 0, ignore_attempt);
     });
   }
-  return true;
 }
 
 std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,

@@ -85,6 +85,15 @@ class OrchestrationDispatcher {
   // Runs one fetched item's turn; the ack to send, or nothing when the item
   // was abandoned instead (its orchestration is not registered here).
   std::optional<OrchestrationAck> run_item(OrchestrationItem& item);
+  // The ack for each way an item can go: its execution has finished (messages
+  // dropped), it is poisoned (corrupted row, too many attempts), or it runs a turn.
+  OrchestrationAck finished_ack(const OrchestrationItem& item, const History& history, ExecutionId execution);
+  OrchestrationAck poisoned_ack(const OrchestrationItem& item, const History& history, ExecutionId execution,
+                                const ErrorDetails& details);
+  OrchestrationAck turn_ack(OrchestrationItem& item, History history, ExecutionId execution);
+  // Abandons the item with a backoff when its orchestration is not registered
+  // here and attempts remain; true when it did.
+  bool backed_off_unregistered(const OrchestrationItem& item, const History& history);
 
   // The acks of a batch's turns, with the fetched items they answer and the replies
   // to foreign starts each carries (a failure ack must carry them too).
@@ -128,6 +137,14 @@ class WorkerDispatcher {
   // Runs one fetched activity; its completion, or nothing when it was abandoned
   // instead (not registered here).
   std::optional<WorkItem> run_item(const WorkerItem& item, const std::shared_ptr<std::atomic<bool>>& cancelled);
+  // The completions of a batch's activities and the fetched items they answer.
+  struct ResultBatch {
+    std::vector<WorkAckRequest> requests;
+    std::vector<const WorkerItem*> items;
+  };
+  // Acks the completions in one call; results the store refused for their
+  // values are acked again as failures of their activities.
+  void ack_batch_of_results(const ResultBatch& batch);
 
   DispatcherContext context_;
   ActivityLeases* leases_;
