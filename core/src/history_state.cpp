@@ -16,124 +16,147 @@ std::string_view to_string(PendingKind kind) {
   return "activity";
 }
 
-HistoryState fold_history(const History& history, std::size_t count) {
-  HistoryState state;
-  count = std::min(count, history.size());
-  state.events_applied = count;
-  if (count > 0) state.state = RuntimeState::Running;
+namespace {
 
-  std::vector<PendingWork> pending;
-  // Positional matching for external waits; FIFO with buffering for queues.
-  std::map<std::string, std::size_t> external_events_seen;
-  std::map<std::string, std::size_t> queue_messages_buffered;
-
-  auto remove_by_id = [&pending](EventId id) {
-    pending.erase(std::remove_if(pending.begin(), pending.end(),
-                                 [id](const PendingWork& w) {
-                                   return w.scheduled_event_id == id &&
-                                          w.kind != PendingKind::ExternalWait &&
-                                          w.kind != PendingKind::QueueWait;
-                                 }),
-                  pending.end());
-  };
-  auto remove_first_wait = [&pending](PendingKind kind, const std::string& name) {
-    auto it = std::find_if(pending.begin(), pending.end(), [&](const PendingWork& w) {
-      return w.kind == kind && w.name == name;
-    });
-    if (it == pending.end()) return false;
-    pending.erase(it);
-    return true;
-  };
-
-  for (std::size_t i = 0; i < count; ++i) {
-    const Event& event = history[i];
-    std::visit(
-        [&](const auto& e) {
-          using T = std::decay_t<decltype(e)>;
-          PendingWork work;
-          work.scheduled_event_id = event.event_id;
-          work.scheduled_at_ms = event.timestamp_ms;
-          if constexpr (std::is_same_v<T, events::ActivityScheduled>) {
-            work.kind = PendingKind::Activity;
-            work.name = e.name;
-            work.input = e.input;
-            pending.push_back(std::move(work));
-          } else if constexpr (std::is_same_v<T, events::TimerCreated>) {
-            work.kind = PendingKind::Timer;
-            work.name = "timer";
-            work.fire_at_ms = e.fire_at_ms;
-            pending.push_back(std::move(work));
-          } else if constexpr (std::is_same_v<T, events::SubOrchestrationScheduled>) {
-            work.kind = PendingKind::SubOrchestration;
-            work.name = e.name;
-            work.input = e.input;
-            work.instance = e.instance;
-            pending.push_back(std::move(work));
-          } else if constexpr (std::is_same_v<T, events::OrchestrationStarted>) {
-            state.custom_status = e.custom_status;  // carried by continue-as-new
-          } else if constexpr (std::is_same_v<T, events::ExternalSubscribed>) {
-            // The oldest live wait takes the next event of its name, even one that came first.
-            std::size_t& seen = external_events_seen[e.name];
-            if (seen > 0) {
-              --seen;
-            } else {
-              work.kind = PendingKind::ExternalWait;
-              work.name = e.name;
-              pending.push_back(std::move(work));
-            }
-          } else if constexpr (std::is_same_v<T, events::ExternalEvent>) {
-            if (!remove_first_wait(PendingKind::ExternalWait, e.name)) {
-              ++external_events_seen[e.name];
-            }
-          } else if constexpr (std::is_same_v<T, events::QueueSubscribed>) {
-            std::size_t& buffered = queue_messages_buffered[e.name];
-            if (buffered > 0) {
-              --buffered;
-            } else {
-              work.kind = PendingKind::QueueWait;
-              work.name = e.name;
-              pending.push_back(std::move(work));
-            }
-          } else if constexpr (std::is_same_v<T, events::QueueEventDelivered>) {
-            if (!remove_first_wait(PendingKind::QueueWait, e.name)) {
-              ++queue_messages_buffered[e.name];
-            }
-          } else if constexpr (std::is_same_v<T, events::ActivityCompleted> ||
-                               std::is_same_v<T, events::ActivityFailed> ||
-                               std::is_same_v<T, events::TimerFired> ||
-                               std::is_same_v<T, events::SubOrchestrationCompleted> ||
-                               std::is_same_v<T, events::SubOrchestrationFailed> ||
-                               std::is_same_v<T, events::ActivityCancelRequested> ||
-                               std::is_same_v<T, events::SubOrchestrationCancelRequested>) {
-            remove_by_id(event.source_event_id);
-          } else if constexpr (std::is_same_v<T, events::ExternalSubscribedCancelled>) {
-            // The cancelled wait leaves the line without taking an event.
-            pending.erase(std::remove_if(pending.begin(), pending.end(),
-                                         [&](const PendingWork& w) {
-                                           return w.kind == PendingKind::ExternalWait &&
-                                                  w.scheduled_event_id == event.source_event_id;
-                                         }),
-                          pending.end());
-          } else if constexpr (std::is_same_v<T, events::CustomStatusUpdated>) {
-            state.custom_status = e.status;
-          } else if constexpr (std::is_same_v<T, events::OrchestrationCancelRequested>) {
-            state.cancel_requested = true;
-          } else if constexpr (std::is_same_v<T, events::OrchestrationCompleted>) {
-            state.state = RuntimeState::Completed;
-            state.output = e.output;
-          } else if constexpr (std::is_same_v<T, events::OrchestrationFailed>) {
-            state.state = RuntimeState::Failed;
-            state.error = e.details;
-          } else if constexpr (std::is_same_v<T, events::OrchestrationContinuedAsNew>) {
-            state.state = RuntimeState::Completed;
-            state.continued_as_new = true;
-            state.output = e.input;
-          }
-        },
-        event.data);
+// Folds events one at a time into the state and the work still pending.
+// Waits of one kind and name pair up in order: the oldest open wait takes the
+// next delivery, and a delivery no wait takes is buffered for the next wait.
+class HistoryFold {
+ public:
+  explicit HistoryFold(std::size_t count) {
+    state_.events_applied = count;
+    if (count > 0) state_.state = RuntimeState::Running;
   }
-  if (state.state == RuntimeState::Running) state.pending = std::move(pending);
-  return state;
+
+  void apply(const Event& event) {
+    std::visit([&](const auto& e) { on(event, e); }, event.data);
+  }
+
+  HistoryState finish() {
+    if (state_.state == RuntimeState::Running) state_.pending = std::move(pending_);
+    return std::move(state_);
+  }
+
+ private:
+  static PendingWork work_of(const Event& event, PendingKind kind, std::string name) {
+    PendingWork work;
+    work.kind = kind;
+    work.name = std::move(name);
+    work.scheduled_event_id = event.event_id;
+    work.scheduled_at_ms = event.timestamp_ms;
+    return work;
+  }
+
+  // Scheduled work.
+  void on(const Event& event, const events::ActivityScheduled& e) {
+    PendingWork work = work_of(event, PendingKind::Activity, e.name);
+    work.input = e.input;
+    pending_.push_back(std::move(work));
+  }
+  void on(const Event& event, const events::TimerCreated& e) {
+    PendingWork work = work_of(event, PendingKind::Timer, "timer");
+    work.fire_at_ms = e.fire_at_ms;
+    pending_.push_back(std::move(work));
+  }
+  void on(const Event& event, const events::SubOrchestrationScheduled& e) {
+    PendingWork work = work_of(event, PendingKind::SubOrchestration, e.name);
+    work.input = e.input;
+    work.instance = e.instance;
+    pending_.push_back(std::move(work));
+  }
+
+  // Waits and deliveries.
+  void on(const Event& event, const events::ExternalSubscribed& e) {
+    open_wait(event, PendingKind::ExternalWait, e.name, external_buffered_[e.name]);
+  }
+  void on(const Event&, const events::ExternalEvent& e) {
+    deliver(PendingKind::ExternalWait, e.name, external_buffered_[e.name]);
+  }
+  void on(const Event& event, const events::QueueSubscribed& e) {
+    open_wait(event, PendingKind::QueueWait, e.name, queue_buffered_[e.name]);
+  }
+  void on(const Event&, const events::QueueEventDelivered& e) {
+    deliver(PendingKind::QueueWait, e.name, queue_buffered_[e.name]);
+  }
+  void on(const Event& event, const events::ExternalSubscribedCancelled&) {
+    // The cancelled wait leaves the line without taking an event.
+    erase_if([&](const PendingWork& w) {
+      return w.kind == PendingKind::ExternalWait && w.scheduled_event_id == event.source_event_id;
+    });
+  }
+  void open_wait(const Event& event, PendingKind kind, const std::string& name, std::size_t& buffered) {
+    if (buffered > 0) {
+      --buffered;  // a delivery that came first is taken at once
+      return;
+    }
+    pending_.push_back(work_of(event, kind, name));
+  }
+  void deliver(PendingKind kind, const std::string& name, std::size_t& buffered) {
+    auto it = std::find_if(pending_.begin(), pending_.end(),
+                           [&](const PendingWork& w) { return w.kind == kind && w.name == name; });
+    if (it == pending_.end()) {
+      ++buffered;
+      return;
+    }
+    pending_.erase(it);
+  }
+
+  // Completions and cancel requests name the scheduling event.
+  void on(const Event& event, const events::ActivityCompleted&) { complete(event); }
+  void on(const Event& event, const events::ActivityFailed&) { complete(event); }
+  void on(const Event& event, const events::TimerFired&) { complete(event); }
+  void on(const Event& event, const events::SubOrchestrationCompleted&) { complete(event); }
+  void on(const Event& event, const events::SubOrchestrationFailed&) { complete(event); }
+  void on(const Event& event, const events::ActivityCancelRequested&) { complete(event); }
+  void on(const Event& event, const events::SubOrchestrationCancelRequested&) { complete(event); }
+  void complete(const Event& event) {
+    erase_if([&](const PendingWork& w) {
+      return w.scheduled_event_id == event.source_event_id && w.kind != PendingKind::ExternalWait &&
+             w.kind != PendingKind::QueueWait;
+    });
+  }
+
+  // The instance's own state.
+  void on(const Event&, const events::OrchestrationStarted& e) {
+    state_.custom_status = e.custom_status;  // carried by continue-as-new
+  }
+  void on(const Event&, const events::CustomStatusUpdated& e) { state_.custom_status = e.status; }
+  void on(const Event&, const events::OrchestrationCancelRequested&) { state_.cancel_requested = true; }
+  void on(const Event&, const events::OrchestrationCompleted& e) {
+    state_.state = RuntimeState::Completed;
+    state_.output = e.output;
+  }
+  void on(const Event&, const events::OrchestrationFailed& e) {
+    state_.state = RuntimeState::Failed;
+    state_.error = e.details;
+  }
+  void on(const Event&, const events::OrchestrationContinuedAsNew& e) {
+    state_.state = RuntimeState::Completed;
+    state_.continued_as_new = true;
+    state_.output = e.input;
+  }
+  // Events that change nothing here (detached starts).
+  template <typename Other>
+  void on(const Event&, const Other&) {}
+
+  template <typename Predicate>
+  void erase_if(Predicate&& predicate) {
+    pending_.erase(std::remove_if(pending_.begin(), pending_.end(), predicate), pending_.end());
+  }
+
+  HistoryState state_;
+  std::vector<PendingWork> pending_;
+  std::map<std::string, std::size_t> external_buffered_;
+  std::map<std::string, std::size_t> queue_buffered_;
+};
+
+}  // namespace
+
+HistoryState fold_history(const History& history, std::size_t count) {
+  count = std::min(count, history.size());
+  HistoryFold fold(count);
+  for (std::size_t i = 0; i < count; ++i) fold.apply(history[i]);
+  return fold.finish();
 }
 
 }  // namespace duroxide
