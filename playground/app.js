@@ -2,51 +2,10 @@
 // State that a link should reopen (selected instance, execution, history view,
 // simulation seed) lives in the URL hash; the database lives in IndexedDB so a
 // reload or a shared link in the same browser finds the same instances.
-import { createDuroxide } from '/wasm/duroxide.mjs';
-
-const $ = (id) => document.getElementById(id);
-const el = (tag, props = {}, ...children) => {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === 'class') node.className = value;
-    else if (key.startsWith('data-')) node.setAttribute(key, value);
-    else if (key === 'onclick') node.addEventListener('click', value);
-    else node[key] = value;
-  }
-  for (const child of children) node.append(child instanceof Node ? child : String(child ?? ''));
-  return node;
-};
-
-const dx = await createDuroxide();
-const ui = {
-  runtime: null, client: null, management: null,
-  instance: '', execution: 0, view: 'compact',
-  cursors: [''], page: 0, nextCursor: '',
-  replay: null, dirty: false,
-};
-
-// ---------------------------------------------------------------- URL state
-
-function readHash() {
-  const params = new URLSearchParams(location.hash.slice(1));
-  ui.instance = params.get('instance') ?? '';
-  ui.execution = Number(params.get('execution') ?? 0) || 0;
-  ui.view = ['compact', 'timeline', 'json'].includes(params.get('view')) ? params.get('view') : 'compact';
-  const seed = params.get('seed');
-  if (seed !== null && /^\d+$/.test(seed)) $('sim-seed').value = seed;
-  return { seed, step: params.get('step') };
-}
-
-function writeHash() {
-  const params = new URLSearchParams();
-  if (ui.instance) params.set('instance', ui.instance);
-  if (ui.instance && ui.execution) params.set('execution', String(ui.execution));
-  if (ui.view !== 'compact') params.set('view', ui.view);
-  if (ui.simSeed !== undefined) params.set('seed', String(ui.simSeed));
-  if (ui.replay && ui.replay.fromInstance) params.set('step', String(ui.replay.index));
-  const hash = params.toString();
-  history.replaceState(null, '', hash ? `#${hash}` : location.pathname);
-}
+import { $, el, download, readFile } from './js/dom.js';
+import { catalog, dx } from './js/engine.js';
+import { ui } from './js/state.js';
+import { readHash, writeHash } from './js/hash.js';
 
 // ---------------------------------------------------------------- errors
 
@@ -115,9 +74,8 @@ function openRuntime(bytes) {
 
 // Saves are chained so none overlaps another; body[data-saved] tells tests
 // (and anyone curious) whether IndexedDB holds the latest state.
-let saveChain = Promise.resolve();
 function persist() {
-  saveChain = saveChain.then(async () => {
+  ui.saveChain = ui.saveChain.then(async () => {
     if (!ui.dirty) return;
     ui.dirty = false;
     try {
@@ -128,16 +86,7 @@ function persist() {
   }).finally(() => {
     document.body.dataset.saved = ui.dirty ? 'no' : 'yes';
   });
-  return saveChain;
-}
-
-function download(name, bytes, type) {
-  const url = URL.createObjectURL(new Blob([bytes], { type }));
-  const link = el('a', { href: url, download: name });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return ui.saveChain;
 }
 
 // ---------------------------------------------------------------- running
@@ -163,13 +112,11 @@ setInterval(persist, 1000);
 
 // ---------------------------------------------------------------- start panel
 
-const catalog = dx.catalog();
-let started = 0;
 function fillStartForm() {
   const sample = catalog.find((s) => s.name === $('start-name').value) ?? catalog[0];
   $('start-input').value = sample.example_input;
   $('start-description').textContent = sample.description;
-  $('start-id').value = `${sample.name.toLowerCase()}-${Date.now().toString(36)}-${++started}`;
+  $('start-id').value = `${sample.name.toLowerCase()}-${Date.now().toString(36)}-${++ui.started}`;
 }
 for (const sample of catalog) {
   $('start-name').append(el('option', { value: sample.name }, sample.name));
@@ -443,13 +390,6 @@ $('scrubber').addEventListener('input', () => {
 $('replay-this').addEventListener('click', action(() => {
   startReplay(ui.shownHistory, `${ui.instance} execution ${ui.execution || 'current'}`, true);
 }));
-
-async function readFile(input) {
-  const file = input.files[0];
-  input.value = '';
-  if (!file) throw new Error('no file chosen');
-  return file;
-}
 
 $('replay-file').addEventListener('change', action(async (event) => {
   const file = await readFile(event.target);
