@@ -1,0 +1,150 @@
+// The details panel: the selected instance's summary, pending work,
+// executions and history (compact, timeline or JSON), and the actions on it.
+import { $, el, download } from './dom.js';
+import { ui } from './state.js';
+import { writeHash } from './hash.js';
+import { markDirty, work } from './runtime.js';
+import { action, refresh } from './refresh.js';
+
+export function select(instance, execution = 0) {
+  ui.instance = instance;
+  ui.execution = execution;
+  writeHash();
+  refresh();
+}
+
+export function describeEvent(e) {
+  const parts = [];
+  for (const key of ['name', 'input', 'result', 'output', 'data', 'instance', 'reason', 'status']) {
+    if (e[key] !== undefined && e[key] !== '') parts.push(`${key}=${JSON.stringify(e[key])}`);
+  }
+  const error = e.error ?? e.details;
+  if (error) parts.push(`error=${JSON.stringify(error.message ?? error)}`);
+  if (e.fire_at_ms) parts.push(`fire_at=+${e.fire_at_ms - e.timestamp_ms}ms`);
+  return `${e.kind}(${parts.join(', ')})`;
+}
+
+const completionKinds = new Set(['ActivityCompleted', 'ActivityFailed', 'TimerFired',
+  'SubOrchestrationCompleted', 'SubOrchestrationFailed']);
+
+function renderCompact(history) {
+  const completions = new Map();
+  for (const e of history) if (completionKinds.has(e.kind)) completions.set(e.source_event_id, e);
+  const box = el('div', { 'data-testid': 'history-compact' });
+  for (const e of history) {
+    if (completionKinds.has(e.kind)) continue;  // shown beside what scheduled it
+    const done = completions.get(e.event_id);
+    const row = el('div', { class: 'compact-row', 'data-event': String(e.event_id) }, `#${e.event_id} ${describeEvent(e)}`);
+    if (done) {
+      row.append(el('span', { class: 'arrow' }, ' → '),
+        `${describeEvent(done)} after ${done.timestamp_ms - e.timestamp_ms} ms`);
+    } else if (['ActivityScheduled', 'TimerCreated', 'SubOrchestrationScheduled'].includes(e.kind)) {
+      row.append(el('span', { class: 'arrow' }, ' → '), el('i', {}, 'pending'));
+    }
+    box.append(row);
+  }
+  return box;
+}
+
+function renderTimeline(history) {
+  const start = history.length ? history[0].timestamp_ms : 0;
+  const span = Math.max(1, (history.length ? history[history.length - 1].timestamp_ms : 0) - start);
+  const box = el('div', { 'data-testid': 'history-timeline' });
+  for (const e of history) {
+    const offset = e.timestamp_ms - start;
+    const bar = el('div', { class: 'bar' });
+    bar.style.marginLeft = `${(offset / span) * 90}%`;
+    bar.style.width = '2%';
+    box.append(el('div', { class: 'timeline-row' }, `+${offset} ms`, `#${e.event_id} ${e.kind}`, bar));
+  }
+  return box;
+}
+
+export function renderDetails() {
+  $('details-id').textContent = ui.instance || '—';
+  if (!ui.instance) {
+    $('details-body').hidden = true;
+    $('details-empty').hidden = false;
+    $('details-empty').textContent = 'Select an instance.';
+    return;
+  }
+  let details;
+  try {
+    details = ui.management.getInstanceDetails(ui.instance);
+  } catch (error) {
+    $('details-body').hidden = true;
+    $('details-empty').hidden = false;
+    $('details-empty').textContent = error.kind === 'NotFound'
+      ? `Instance ${ui.instance} is not in this database (yet).` : error.message;
+    return;
+  }
+  $('details-body').hidden = false;
+  $('details-empty').hidden = true;
+  const summary = $('details-summary');
+  summary.replaceChildren();
+  const add = (term, value, testid) => summary.append(el('dt', {}, term), el('dd', testid ? { 'data-testid': testid } : {}, value));
+  add('status', details.status, 'details-status');
+  add('orchestration', `${details.orchestration} ${details.version}`);
+  if (details.output !== null) add('output', details.output, 'details-output');
+  if (details.error) add('error', details.error.message, 'details-error');
+  add('custom status', details.custom_status ?? '—', 'details-custom-status');
+  if (details.parent) add('parent', details.parent);
+  add('created', new Date(details.created_at_ms).toISOString());
+  add('updated', new Date(details.updated_at_ms).toISOString());
+
+  const pending = $('pending').tBodies[0];
+  pending.replaceChildren();
+  for (const work of details.pending) {
+    const detail = work.kind === 'timer' ? `fires at ${new Date(work.fire_at_ms).toISOString()}`
+      : work.instance || work.input;
+    pending.append(el('tr', {}, el('td', {}, work.kind), el('td', {}, work.name), el('td', {}, detail)));
+  }
+  if (details.pending.length === 0) pending.append(el('tr', {}, el('td', { colSpan: 3, class: 'hint' }, 'nothing pending')));
+
+  const executions = $('executions');
+  executions.replaceChildren();
+  const current = details.current_execution;
+  const shown = ui.execution || current;
+  for (const execution of details.execution_list) {
+    executions.append(el('button', {
+      'data-testid': `execution-${execution.execution}`,
+      class: execution.execution === shown ? 'active' : '',
+      onclick: () => select(ui.instance, execution.execution),
+    }, `#${execution.execution} ${execution.status}${execution.continued_as_new ? ' (continued)' : ''} · ${execution.events} events`));
+  }
+
+  for (const tab of document.querySelectorAll('.tabs button')) tab.classList.toggle('active', tab.dataset.view === ui.view);
+  const history = ui.management.readExecution(ui.instance, shown);
+  ui.shownHistory = history;
+  const box = $('history');
+  box.replaceChildren(ui.view === 'json' ? el('pre', { 'data-testid': 'history-json' }, JSON.stringify(history, null, 2))
+    : ui.view === 'timeline' ? renderTimeline(history) : renderCompact(history));
+}
+
+export function initDetails() {
+  for (const tab of document.querySelectorAll('.tabs button')) {
+    tab.addEventListener('click', () => { ui.view = tab.dataset.view; writeHash(); refresh(); });
+  }
+
+  $('raise').addEventListener('click', action(() => {
+    ui.client.raiseEvent(ui.instance, $('event-name').value, $('event-data').value);
+    work();
+  }));
+  $('enqueue').addEventListener('click', action(() => {
+    ui.client.enqueueEvent(ui.instance, $('queue-name').value, $('queue-data').value);
+    work();
+  }));
+  $('cancel').addEventListener('click', action(() => {
+    const accepted = ui.client.cancelInstance(ui.instance, $('cancel-reason').value || 'canceled from the playground');
+    if (!accepted) throw new Error(`${ui.instance} had already finished`);
+    work();
+  }));
+  $('export').addEventListener('click', action(() => {
+    download(`${ui.instance}.json`, JSON.stringify(ui.management.exportInstance(ui.instance), null, 2), 'application/json');
+  }));
+  $('delete').addEventListener('click', action(() => {
+    ui.management.deleteInstance(ui.instance, { force: true });
+    markDirty();
+    select('');
+  }));
+}

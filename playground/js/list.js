@@ -1,0 +1,70 @@
+// The instance list: counts by status, filters, and cursor paging.
+import { $, el } from './dom.js';
+import { catalog } from './engine.js';
+import { ui } from './state.js';
+import { refresh } from './refresh.js';
+import { select } from './details.js';
+
+function currentFilter() {
+  const filter = {};
+  if ($('filter-status').value) filter.states = [$('filter-status').value];
+  if ($('filter-name').value) filter.name = $('filter-name').value;
+  if ($('filter-prefix').value.trim()) filter.prefix = $('filter-prefix').value.trim();
+  return filter;
+}
+
+function resetPaging() {
+  ui.cursors = [''];
+  ui.page = 0;
+}
+
+export function initList() {
+  for (const sample of catalog) $('filter-name').append(el('option', { value: sample.name }, sample.name));
+  for (const id of ['filter-status', 'filter-name', 'page-size']) {
+    $(id).addEventListener('change', () => { resetPaging(); refresh(); });
+  }
+  $('filter-prefix').addEventListener('input', () => { resetPaging(); refresh(); });
+  $('page-next').addEventListener('click', () => {
+    if (!ui.nextCursor) return;
+    ui.cursors[ui.page + 1] = ui.nextCursor;
+    ui.page += 1;
+    refresh();
+  });
+  $('page-prev').addEventListener('click', () => {
+    if (ui.page > 0) ui.page -= 1;
+    refresh();
+  });
+}
+
+export function renderCounts() {
+  const counts = ui.management.countByStatus(currentFilter().name ? { name: currentFilter().name } : {});
+  const box = $('counts');
+  box.replaceChildren();
+  for (const state of ['Running', 'Completed', 'Failed']) {
+    box.append(el('span', {
+      class: `chip status-${state}`, 'data-testid': `count-${state}`,
+      onclick: () => { $('filter-status').value = state; resetPaging(); refresh(); },
+    }, `${state} ${counts[state] ?? 0}`));
+  }
+}
+
+export function renderList() {
+  const page = ui.management.listInstances(currentFilter(),
+    { cursor: ui.cursors[ui.page] ?? '', limit: Number($('page-size').value) });
+  ui.nextCursor = page.next_cursor;
+  const body = $('instances').tBodies[0];
+  body.replaceChildren();
+  for (const summary of page.instances) {
+    const row = el('tr', { 'data-instance': summary.instance, onclick: () => select(summary.instance) },
+      el('td', {}, summary.instance),
+      el('td', {}, summary.orchestration),
+      el('td', { class: `status-${summary.status}` }, summary.status),
+      el('td', { class: 'result', title: summary.preview }, summary.preview || summary.custom_status || ''));
+    if (summary.instance === ui.instance) row.classList.add('selected');
+    body.append(row);
+  }
+  if (page.instances.length === 0) body.append(el('tr', {}, el('td', { colSpan: 4, class: 'hint' }, 'no instances')));
+  $('page-label').textContent = `page ${ui.page + 1}`;
+  $('page-prev').disabled = ui.page === 0;
+  $('page-next').disabled = !page.next_cursor;
+}

@@ -1,0 +1,42 @@
+// The playground: the unchanged engine (WebAssembly) in the page, no server.
+// Each panel's module exports an init (its listeners) and its renderers; this
+// module wires them up in order, then opens the saved database and reopens
+// what the URL hash names. The state they share is in state.js.
+import { $ } from './dom.js';
+import { ui } from './state.js';
+import { readHash } from './hash.js';
+import { action, refresh } from './refresh.js';
+import { initDatabaseFiles, initImport, openSavedDatabase, startAutoSave } from './database.js';
+import { initControl, startAutoRun } from './control.js';
+import { fillStartForm, initStart } from './start.js';
+import { initList } from './list.js';
+import { initDetails } from './details.js';
+import { initReplay, replayShownExecution } from './replay.js';
+import { initMetrics } from './metrics.js';
+import { initSimulation, runSeed } from './simulation.js';
+
+startAutoRun();
+startAutoSave();
+initStart();
+initList();
+initDetails();
+initReplay();
+initImport();
+initDatabaseFiles();
+initControl();
+initSimulation();
+initMetrics();
+
+window.addEventListener('hashchange', () => {
+  readHash();
+  refresh();
+});
+
+await openSavedDatabase();
+fillStartForm();
+const initial = readHash();
+refresh();
+if (initial.seed !== null && /^\d+$/.test(initial.seed)) action(runSeed)();
+if (initial.step !== null && ui.instance && ui.shownHistory) replayShownExecution(Number(initial.step));
+$('loading').textContent = 'ready';
+document.body.dataset.ready = 'true';

@@ -1,0 +1,23 @@
+// The playground's whole mutable state, in one object; no other module keeps
+// state of its own. The URL hash mirrors the fields a link should reopen
+// (see hash.js); the database itself lives in the runtime and IndexedDB.
+export const ui = {
+  // the open database and its clients (replaced by openRuntime)
+  runtime: null, client: null, management: null,
+  // selection and history view, mirrored in the hash
+  instance: '', execution: 0, view: 'compact',
+  // the events of the execution shown in the details panel
+  shownHistory: null,
+  // instance list paging: cursors[page] opens that page
+  cursors: [''], page: 0, nextCursor: '',
+  // the step-through replay ({ report, index, fromInstance }) or null
+  replay: null,
+  // the last simulation seed run (in the hash once run)
+  simSeed: undefined,
+  // the metrics change-feed cursor and the lines shown (reset with the database)
+  metricsCursor: 0, metricsFeed: [],
+  // whether IndexedDB lags the runtime, and the chain that serialises saves
+  dirty: false, saveChain: Promise.resolve(),
+  // instances started from the form, to make each suggested id unique
+  started: 0,
+};
