@@ -89,6 +89,39 @@ bool is_finished(const History& history) {
   return !history.empty() && is_terminal_kind(history.back().kind());
 }
 
+// The OrchestrationStarted of an execution whose start never ran, as a turn
+// would have recorded it (the version the registry resolves, so replay finds the
+// code); a next execution whose start did not decode runs what the instances row
+// names. Nothing when the item names no orchestration at all.
+std::optional<events::OrchestrationStarted> never_run_start(const Registry& registry,
+                                                             const OrchestrationItem& item,
+                                                             bool same_execution) {
+  std::optional<Target> target = target_of({}, item.messages);
+  if (!target && !same_execution && !item.orchestration_name.empty()) {
+    target = Target{item.orchestration_name, item.orchestration_version};
+  }
+  if (!target) return std::nullopt;
+  std::string version = target->version;
+  if (auto resolved = registry.resolve_for_start(target->name, target->version)) version = resolved->version;
+  events::OrchestrationStarted started{target->name, version, {}, item.parent_instance, item.parent_id};
+  for (const auto& message : item.messages) {
+    if (const auto* start = std::get_if<work::StartOrchestration>(&message)) {
+      started.input = start->input;
+      started.parent_instance = start->parent_instance;
+      started.parent_id = start->parent_id;
+      break;
+    }
+    if (const auto* next = std::get_if<work::ContinueAsNew>(&message)) {
+      // A continued sub-orchestration still reports to its parent.
+      started.input = next->input;
+      started.parent_instance = next->parent_instance;
+      started.parent_id = next->parent_id;
+      break;
+    }
+  }
+  return started;
+}
+
 // An ack that fails the instance with `details`, on the stored `history` of
 // `execution`. With `can_append`, a start that never ran is recorded first (so
 // the instance fails visibly instead of vanishing), then OrchestrationFailed
@@ -114,33 +147,8 @@ OrchestrationAck failure_ack(const Registry& registry, const OrchestrationItem& 
   if (same_execution) next_id = std::max(next_id, item.last_event_id + 1);
   if (can_append && history.empty() && (item.execution_id == 0 || !same_execution)) {
     // A start that never ran: record the instance, so it fails visibly instead of vanishing.
-    // A next execution whose start did not decode runs what the instances row names.
-    std::optional<Target> target = target_of(history, item.messages);
-    if (!target && !same_execution && !item.orchestration_name.empty()) {
-      target = Target{item.orchestration_name, item.orchestration_version};
-    }
-    if (target) {
-      // The version the start would have run, as a turn records it (so replay finds the code).
-      std::string version = target->version;
-      if (auto resolved = registry.resolve_for_start(target->name, target->version)) {
-        version = resolved->version;
-      }
-      started = events::OrchestrationStarted{target->name, version, {}, item.parent_instance, item.parent_id};
-      for (const auto& message : item.messages) {
-        if (const auto* start = std::get_if<work::StartOrchestration>(&message)) {
-          started->input = start->input;
-          started->parent_instance = start->parent_instance;
-          started->parent_id = start->parent_id;
-          break;
-        }
-        if (const auto* next = std::get_if<work::ContinueAsNew>(&message)) {
-          // A continued sub-orchestration still reports to its parent.
-          started->input = next->input;
-          started->parent_instance = next->parent_instance;
-          started->parent_id = next->parent_id;
-          break;
-        }
-      }
+    started = never_run_start(registry, item, same_execution);
+    if (started) {
       ack.history_delta.push_back(Event{next_id++, 0, now, *started});
       ack.metadata.orchestration_name = started->name;
       ack.metadata.orchestration_version = started->version;
@@ -161,8 +169,7 @@ OrchestrationAck failure_ack(const Registry& registry, const OrchestrationItem& 
       parent_id = started->parent_id;
     }
     if (!parent.empty()) {
-      ack.orchestrator_items.push_back(
-          {work::SubOrchestrationFailed{parent, parent_id, item.instance, details}, 0});
+      ack.orchestrator_items.push_back({work::SubOrchestrationFailed{parent, parent_id, item.instance, details}, 0});
     }
   }
   return ack;

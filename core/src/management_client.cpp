@@ -617,66 +617,76 @@ std::string ManagementClient::export_instance(const std::string& instance) {
   return detail::dump_json(document, "export");
 }
 
+namespace {
+
+// One exported execution, checked: ids 1..n, starting with OrchestrationStarted.
+ExecutionExport read_execution_export(const Json& json, const std::string& path, const std::string& instance) {
+  ObjectReader e(json, path);
+  ExecutionExport execution;
+  execution.info.instance = instance;
+  execution.info.execution_id = e.unsigned_number("execution_id");
+  read_outcome(e, execution.info.state, execution.info.output, execution.info.error);
+  execution.info.continued_as_new = e.optional_boolean("continued_as_new");
+  execution.info.started_at_ms = e.signed_number("started_at_ms");
+  execution.info.completed_at_ms = e.signed_number("completed_at_ms");
+  execution.history = detail::history_from_json(e.array("history"), e.field_path("history"));
+  e.finish();
+  for (std::size_t k = 0; k < execution.history.size(); ++k) {
+    if (execution.history[k].event_id != k + 1) {
+      throw CodecError(path + ".history[" + std::to_string(k) + "].event_id", "expected " + std::to_string(k + 1));
+    }
+  }
+  if (execution.history.empty() || !execution.history.front().is<events::OrchestrationStarted>()) {
+    throw CodecError(path + ".history", "must begin with OrchestrationStarted");
+  }
+  return execution;
+}
+
+// An export document (format, instance, executions in increasing id order, the
+// last being the current one); throws CodecError naming the first bad field.
+InstanceExport read_instance_export(const std::string& json) {
+  InstanceExport data;
+  Json document = detail::parse_json(json, "import");
+  ObjectReader top(document, "import");
+  std::string format = top.text("format", limits::kMaxNameBytes);
+  if (format != kExportFormat) throw CodecError(top.field_path("format"), "unsupported format \"" + format + "\"");
+  ObjectReader in(top.object("instance"), top.field_path("instance"));
+  InstanceInfo& info = data.info;
+  info.instance = in.text("instance", limits::kMaxIdentifierBytes);
+  info.orchestration_name = in.text("orchestration_name", limits::kMaxNameBytes);
+  info.orchestration_version = in.text("orchestration_version", limits::kMaxVersionBytes);
+  info.current_execution_id = in.unsigned_number("current_execution_id");
+  read_outcome(in, info.state, info.output, info.error);
+  info.custom_status = in.nullable_text("custom_status", limits::kMaxPayloadBytes);
+  info.custom_status_version = in.unsigned_number("custom_status_version");
+  info.parent_instance = in.text("parent_instance", limits::kMaxIdentifierBytes);
+  info.parent_id = in.unsigned_number("parent_id");
+  info.created_at_ms = in.signed_number("created_at_ms");
+  info.updated_at_ms = in.signed_number("updated_at_ms");
+  in.finish();
+  const Json& executions = top.array("executions");
+  top.finish();
+  for (std::size_t i = 0; i < executions.size(); ++i) {
+    std::string path = "import.executions[" + std::to_string(i) + "]";
+    ExecutionExport execution = read_execution_export(executions[i], path, info.instance);
+    if (!data.executions.empty() && execution.info.execution_id <= data.executions.back().info.execution_id) {
+      throw CodecError(path + ".execution_id", "execution ids must increase");
+    }
+    data.executions.push_back(std::move(execution));
+  }
+  if (data.executions.empty() || data.executions.back().info.execution_id != info.current_execution_id) {
+    throw CodecError("import.instance.current_execution_id", "must be the id of the last execution");
+  }
+  return data;
+}
+
+}  // namespace
+
 std::string ManagementClient::import_instance(const std::string& json) {
   access_.require_switches(AccessOperation::Import);
   InstanceExport data;
   try {
-    Json document = detail::parse_json(json, "import");
-    ObjectReader top(document, "import");
-    std::string format = top.text("format", limits::kMaxNameBytes);
-    if (format != kExportFormat) {
-      throw CodecError(top.field_path("format"), "unsupported format \"" + format + "\"");
-    }
-    ObjectReader in(top.object("instance"), top.field_path("instance"));
-    InstanceInfo& info = data.info;
-    info.instance = in.text("instance", limits::kMaxIdentifierBytes);
-    info.orchestration_name = in.text("orchestration_name", limits::kMaxNameBytes);
-    info.orchestration_version = in.text("orchestration_version", limits::kMaxVersionBytes);
-    info.current_execution_id = in.unsigned_number("current_execution_id");
-    read_outcome(in, info.state, info.output, info.error);
-    info.custom_status = in.nullable_text("custom_status", limits::kMaxPayloadBytes);
-    info.custom_status_version = in.unsigned_number("custom_status_version");
-    info.parent_instance = in.text("parent_instance", limits::kMaxIdentifierBytes);
-    info.parent_id = in.unsigned_number("parent_id");
-    info.created_at_ms = in.signed_number("created_at_ms");
-    info.updated_at_ms = in.signed_number("updated_at_ms");
-    in.finish();
-    const Json& executions = top.array("executions");
-    top.finish();
-    for (std::size_t i = 0; i < executions.size(); ++i) {
-      std::string path = "import.executions[" + std::to_string(i) + "]";
-      ObjectReader e(executions[i], path);
-      ExecutionExport execution;
-      execution.info.instance = info.instance;
-      execution.info.execution_id = e.unsigned_number("execution_id");
-      read_outcome(e, execution.info.state, execution.info.output, execution.info.error);
-      execution.info.continued_as_new = e.optional_boolean("continued_as_new");
-      execution.info.started_at_ms = e.signed_number("started_at_ms");
-      execution.info.completed_at_ms = e.signed_number("completed_at_ms");
-      execution.history = detail::history_from_json(e.array("history"), e.field_path("history"));
-      e.finish();
-      // The histories must be well formed: ids 1..n, starting with OrchestrationStarted.
-      for (std::size_t k = 0; k < execution.history.size(); ++k) {
-        if (execution.history[k].event_id != k + 1) {
-          throw CodecError(path + ".history[" + std::to_string(k) + "].event_id",
-                           "expected " + std::to_string(k + 1));
-        }
-      }
-      if (execution.history.empty() ||
-          !execution.history.front().is<events::OrchestrationStarted>()) {
-        throw CodecError(path + ".history", "must begin with OrchestrationStarted");
-      }
-      if (!data.executions.empty() &&
-          execution.info.execution_id <= data.executions.back().info.execution_id) {
-        throw CodecError(path + ".execution_id", "execution ids must increase");
-      }
-      data.executions.push_back(std::move(execution));
-    }
-    if (data.executions.empty() ||
-        data.executions.back().info.execution_id != info.current_execution_id) {
-      throw CodecError("import.instance.current_execution_id",
-                       "must be the id of the last execution");
-    }
+    data = read_instance_export(json);
   } catch (const CodecError& error) {
     throw ClientError(ClientError::Kind::InvalidInput, error.what());
   }

@@ -184,38 +184,8 @@ bool ReplayState::begin_execution() {
     history_terminal_ = is_terminal_kind(old_.back().kind());
     last_delivered_ = old_.front().event_id;
     current_time_ = old_.front().timestamp_ms;
-  } else {
-    for (std::size_t i = 0; i < input_.messages.size() && start_message_ == SIZE_MAX; ++i) {
-      const WorkItem& message = input_.messages[i];
-      if (const auto* start = std::get_if<work::StartOrchestration>(&message)) {
-        started_ = {start->orchestration, start->version, start->input, start->parent_instance,
-                    start->parent_id};
-        start_message_ = i;
-      } else if (const auto* next = std::get_if<work::ContinueAsNew>(&message)) {
-        started_ = {next->orchestration, next->version, next->input, next->parent_instance,
-                    next->parent_id};
-        started_.carried_messages = next->carried.size();
-        started_.uncarried_messages = next->uncarried;
-        started_.custom_status = next->custom_status;
-        start_message_ = i;
-      }
-    }
-    if (start_message_ == SIZE_MAX) {
-      failure_ = ErrorDetails::history_corrupted(
-          "the history is empty and no start message arrived for instance " + input_.instance);
-      return false;
-    }
-    std::string requested = started_.version;
-    auto resolved = registry_.resolve_for_start(started_.name, requested);
-    if (resolved) started_.version = resolved->version;
-    last_delivered_ = append(started_, 0);
-    current_time_ = input_.now_ms;
-    record_metadata();
-    if (!resolved) {
-      failure_ = ErrorDetails::unregistered_orchestration(
-          started_.name + (requested.empty() ? "" : " " + requested));
-      return false;
-    }
+  } else if (!start_from_messages()) {
+    return false;
   }
   record_metadata();
   custom_status_ = started_.custom_status;
@@ -236,7 +206,45 @@ bool ReplayState::begin_execution() {
     return false;
   }
   if (cancelled_before_code()) return true;
+  return start_code();
+}
 
+// A new execution: OrchestrationStarted from the batch's start message, with the
+// version the registry resolves.
+bool ReplayState::start_from_messages() {
+  for (std::size_t i = 0; i < input_.messages.size() && start_message_ == SIZE_MAX; ++i) {
+    const WorkItem& message = input_.messages[i];
+    if (const auto* start = std::get_if<work::StartOrchestration>(&message)) {
+      started_ = {start->orchestration, start->version, start->input, start->parent_instance, start->parent_id};
+      start_message_ = i;
+    } else if (const auto* next = std::get_if<work::ContinueAsNew>(&message)) {
+      started_ = {next->orchestration, next->version, next->input, next->parent_instance, next->parent_id};
+      started_.carried_messages = next->carried.size();
+      started_.uncarried_messages = next->uncarried;
+      started_.custom_status = next->custom_status;
+      start_message_ = i;
+    }
+  }
+  if (start_message_ == SIZE_MAX) {
+    failure_ = ErrorDetails::history_corrupted("the history is empty and no start message arrived for instance " +
+                                               input_.instance);
+    return false;
+  }
+  std::string requested = started_.version;
+  auto resolved = registry_.resolve_for_start(started_.name, requested);
+  if (resolved) started_.version = resolved->version;
+  last_delivered_ = append(started_, 0);
+  current_time_ = input_.now_ms;
+  record_metadata();
+  if (!resolved) {
+    failure_ = ErrorDetails::unregistered_orchestration(started_.name + (requested.empty() ? "" : " " + requested));
+    return false;
+  }
+  return true;
+}
+
+// Runs the orchestration code from its start until it first waits.
+bool ReplayState::start_code() {
   const OrchestrationFn* fn = registry_.find_orchestration(started_.name, started_.version);
   if (!fn) {
     failure_ = ErrorDetails::unregistered_orchestration(started_.name + " " + started_.version);

@@ -111,6 +111,8 @@ class ReplayState final : public Scheduler {
   bool stopped() const { return terminal_ || failure_.has_value(); }
   bool validate_history();
   bool begin_execution();
+  bool start_from_messages();
+  bool start_code();
   bool cancelled_before_code();
   void record_metadata();
   void replay_history();
