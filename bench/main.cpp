@@ -10,7 +10,7 @@
 // server (in schema duroxide_bench), beside its raw commit rate.
 //
 // --smoke (CI, about 10 s): small sizes, short windows. Default: a medium run
-// (about 2 minutes). --full: the issue's sizes (1M instances, 100k-event
+// (about 2 minutes). --full: the target sizes (1M instances, 100k-event
 // histories, a 10-minute soak). Built natively and for wasm (run under node with
 // NODERAWFS, so both use real files). The throughput workloads run on the
 // single-threaded step driver in both builds (wasm has no threads), and natively
@@ -669,7 +669,7 @@ int main(int argc, char** argv) {
     std::cerr << "bench: soak " << sizes.soak_seconds << " s\n";
     report["soak"] = bench_soak(dir, sizes.soak_seconds);
 
-    // Targets of issue 8, evaluated on what this run measured.
+    // The performance targets (docs/bench.md), evaluated on what this run measured.
     Json targets = Json::array();
     for (const auto& row : report["throughput"]) {
       if (row["sample"] == "HelloWorld" && row["sync"] == "NORMAL") {

@@ -2,7 +2,7 @@
 # Configure (first time only; ninja re-runs cmake itself when CMakeLists.txt changes)
 # and build.   bash scripts/build.sh [native|wasm|all]   (default: all)
 #   build/native  g++, RelWithDebInfo
-#   build/wasm    Emscripten 3.1.6 via its toolchain file (not emcmake: gotcha 6), Release
+#   build/wasm    Emscripten 3.1.6 via its toolchain file (not emcmake: docs/toolchain.md, note 6), Release
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -1,4 +1,4 @@
-// The provider contract (../shared/PROVIDER_CONTRACT.md), hot path: atomicity,
+// The provider contract (docs/store-contract.md), hot path: atomicity,
 // instance locking, worker queue, timers, executions, poison, errors.
 #include <algorithm>
 #include <map>

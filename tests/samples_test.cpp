@@ -1,4 +1,4 @@
-// The sample catalog (../shared/SAMPLES.md) run end to end through the engine.
+// The sample catalog (docs/samples.md) run end to end through the engine.
 #include "duroxide/samples.hpp"
 #include "replay_support.hpp"
 

@@ -3,7 +3,7 @@
 // Every call returns a JSON envelope, {"ok":true,"value":...} or
 // {"ok":false,"error":"<engine message>","kind":"<error kind>"} (saveDatabase:
 // the bytes, or an error envelope): C++ exceptions must not cross into
-// JavaScript (3.1.6 hands JS a bare pointer, gotcha 7), so they are caught here
+// JavaScript (3.1.6 hands JS a bare pointer: docs/toolchain.md, note 7), so they are caught here
 // and the JS facade (wasm/duroxide.mjs) throws a real Error with the engine's
 // message and kind. The facade turns the JSON into plain objects.
 #include <emscripten/bind.h>

@@ -1,5 +1,5 @@
 // The simulated clients' workload, generated from a seed over the sample
-// catalog (../shared/SAMPLES.md), and the reference model of each sample: the
+// catalog (docs/samples.md), and the reference model of each sample: the
 // outcomes an instance may end with, given what the clients did to it.
 #pragma once
 

@@ -7,10 +7,10 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 
 const dir = path.resolve(process.argv[2] ?? 'build/wasm/web');
-// The ES module Emscripten 3.1.6 emits reaches for require/__dirname under node (gotcha 8).
+// The ES module Emscripten 3.1.6 emits reaches for require/__dirname under node (docs/toolchain.md, note 8).
 globalThis.require = createRequire(path.join(dir, 'duroxide_core.mjs'));
 globalThis.__dirname = dir;
-delete globalThis.fetch;  // gotcha 1: the loader must read the file, not fetch it
+delete globalThis.fetch;  // the loader must read the file, not fetch it (docs/toolchain.md, note 1)
 
 const { createDuroxide } = await import(path.join(dir, 'duroxide.mjs'));
 const dx = await createDuroxide({ wasmBinary: readFileSync(path.join(dir, 'duroxide_core.wasm')) });

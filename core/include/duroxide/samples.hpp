@@ -1,4 +1,4 @@
-// The sample catalog of ../shared/SAMPLES.md: one module every host (CLI,
+// The sample catalog of docs/samples.md: one module every host (CLI,
 // tests, wasm, simulation) registers, so names, inputs and outputs agree
 // everywhere. Changing a sample means adding a new version, never editing one.
 #pragma once
@@ -18,7 +18,7 @@ struct SampleInfo {
   std::string example_input;
   std::string description;
 };
-// The catalog in SAMPLES.md order, with an input that runs to completion.
+// The catalog in docs/samples.md order, with an input that runs to completion.
 const std::vector<SampleInfo>& catalog();
 
 }  // namespace duroxide::samples
