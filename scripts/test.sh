@@ -22,6 +22,7 @@ suites=(
   "sim|all|plain|node tests/sim_seeds.mjs build/native/duroxide-sim build/wasm/duroxide-sim.js --with-scenarios"
   "browser|all|playwright|bash tests/browser/run.sh"
   "bench|all|plain|bash scripts/with-postgres.sh bash bench/smoke.sh"
+  "function-length|-|plain|python3 scripts/check-function-length.py"
 )
 
 # Parsers read a log and set `passed` and `failed` (test cases); they return 1 when the
