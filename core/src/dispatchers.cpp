@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "duroxide/assert.hpp"
 #include "duroxide/history_state.hpp"
 #include "duroxide/runtime.hpp"
 #include "duroxide/text.hpp"
@@ -270,7 +271,9 @@ template <typename F>
 std::vector<AckOutcome> ack_batch(RuntimeMetrics* metrics, Clock& clock, const char* operation,
                                   std::size_t count, F&& call) {
   try {
-    return timed_call(metrics, clock, operation, call);
+    std::vector<AckOutcome> outcomes = timed_call(metrics, clock, operation, call);
+    DUROXIDE_ASSERT(outcomes.size() == count, "a batched ack answers each of its requests");
+    return outcomes;
   } catch (const ProviderError& error) {
     return std::vector<AckOutcome>(count, error);
   } catch (const std::exception& error) {
@@ -349,6 +352,8 @@ bool OrchestrationDispatcher::step() {
     return false;
   }
   if (fetched.empty()) return false;
+  DUROXIDE_ASSERT(fetched.size() <= std::clamp<std::size_t>(context_.options.orchestration_batch_size, 1, kMaxBatchItems),
+                  "a batched fetch returns at most the items asked for");
   // Every turn of the batch runs, then all their acks commit together.
   TurnBatch batch = run_batch(fetched);
   if (!batch.requests.empty()) ack_batch_of_turns(batch);
@@ -568,6 +573,10 @@ OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, Hist
   for (const auto& dropped : result.dropped) {
     context_.notify(RuntimeEvent::Kind::Dropped, item.instance,
                     std::string(to_string(kind_of(dropped.item))) + ": " + dropped.reason);
+  }
+  for (std::size_t i = 0; i < result.new_events.size(); ++i) {
+    DUROXIDE_ASSERT(result.new_events[i].event_id == input.history.size() + i + 1,
+                    "a turn's new events continue the history's ids");
   }
   OrchestrationAck ack;
   ack.execution_id = execution;

@@ -1,9 +1,9 @@
 #include "duroxide/replay_engine.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <stdexcept>
 
+#include "duroxide/assert.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/text.hpp"
 #include "replay_state.hpp"
@@ -472,7 +472,7 @@ std::string ReplayState::completion_problem(EventId id, OpKind kind,
 void ReplayState::deliver(const Event& event) {
   auto complete_scheduled = [&](OpKind kind, FutureResult result) {
     auto op = find_op(event.source_event_id, kind);
-    assert(op && !op->completion_seen);
+    DUROXIDE_ASSERT(op && !op->completion_seen, "a delivered completion was checked against what was scheduled");
     op->completion_seen = true;
     if (!op->cancelled) complete_op(*op, std::move(result));
   };
@@ -611,6 +611,7 @@ EventId ReplayState::append(EventData data, EventId source) {
     return 0;
   }
   EventId id = next_event_id_++;
+  DUROXIDE_ASSERT(id == old_.size() + out_.new_events.size() + 1, "history ids are contiguous");
   out_.new_events.push_back(Event{id, source, input_.now_ms, std::move(data)});
   return id;
 }
@@ -1025,6 +1026,7 @@ void ReplayState::finalize() {
     out_.outcome = TurnOutcome{TurnOutcomeKind::Failed, {}, *failure_, {}, {}};
     if (out_.new_events.empty() && old_.empty()) return;  // nothing to attach a failure to
     EventId id = next_event_id_++;
+    DUROXIDE_ASSERT(id == old_.size() + out_.new_events.size() + 1, "history ids are contiguous");
     out_.new_events.push_back(
         Event{id, 0, input_.now_ms, events::OrchestrationFailed{*failure_}});
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "duroxide/assert.hpp"
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
 #include <sqlite3.h>
@@ -730,6 +731,7 @@ void SqliteProvider::ack_orchestration_in_transaction(const std::string& lock_to
   }
   db_->prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).run();
   db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).run();
+  DUROXIDE_ASSERT(db_->changes() == 1, "the ack's transaction still holds the lock it checked");
 }
 
 void SqliteProvider::abandon_orchestration_item(const std::string& lock_token,

@@ -11,11 +11,12 @@
 // Tasks may only be awaited while the replay engine runs a turn.
 #pragma once
 
-#include <cassert>
 #include <coroutine>
 #include <exception>
 #include <optional>
 #include <utility>
+
+#include "duroxide/assert.hpp"
 
 namespace duroxide {
 
@@ -71,7 +72,7 @@ struct TaskPromise : TaskPromiseBase {
   }
   T take() {
     if (error) std::rethrow_exception(error);
-    assert(value.has_value());
+    DUROXIDE_ASSERT(value.has_value(), "a finished task holds its value");
     return std::move(*value);
   }
 };
