@@ -95,12 +95,17 @@ bool ManagementClient::visible(const std::string& instance, const std::string& o
 // in the number of matching instances.
 template <typename F>
 void ManagementClient::for_each_visible(const InstanceFilter& filter, F&& call) {
+  for_each_instance(filter, [&](InstanceInfo& info) {
+    if (visible(info.instance, info.orchestration_name)) call(info);
+  });
+}
+
+template <typename F>
+void ManagementClient::for_each_instance(const InstanceFilter& filter, F&& call) {
   PageRequest page{{}, 1000};
   do {
     InstancePage batch = guarded([&] { return management_.list_instances(filter, page); });
-    for (const auto& info : batch.instances) {
-      if (visible(info.instance, info.orchestration_name)) call(info);
-    }
+    for (auto& info : batch.instances) call(info);
     page.cursor = batch.next_cursor;
   } while (!page.cursor.empty());
 }
@@ -490,24 +495,12 @@ DeleteResult ManagementClient::delete_instances(const BulkDeleteRequest& request
 }
 
 // What a filtered bulk delete would take (as the stores choose: finished roots,
-// last updated before the cut-off), at most `max` of them.
-std::vector<InstanceInfo> ManagementClient::delete_candidates(const BulkDeleteRequest& request,
-                                                              std::size_t max) {
+// last updated before the cut-off); the caller applies the limit.
+std::vector<InstanceInfo> ManagementClient::delete_candidates(const BulkDeleteRequest& request) {
   InstanceFilter finished = deletable_roots(request);
   std::vector<InstanceInfo> out;
   if (finished.states.empty()) return out;
-  if (request.completed_before_ms != 0 &&
-      (finished.updated_to_ms == 0 || request.completed_before_ms < finished.updated_to_ms)) {
-    finished.updated_to_ms = request.completed_before_ms;
-  }
-  PageRequest page{{}, 1000};
-  do {
-    InstancePage batch = guarded([&] { return management_.list_instances(finished, page); });
-    for (auto& info : batch.instances) {
-      if (out.size() < max) out.push_back(std::move(info));
-    }
-    page.cursor = batch.next_cursor;
-  } while (!page.cursor.empty() && out.size() < max);
+  for_each_instance(finished, [&](InstanceInfo& info) { out.push_back(std::move(info)); });
   return out;
 }
 
@@ -516,7 +509,7 @@ std::vector<InstanceInfo> ManagementClient::delete_candidates(const BulkDeleteRe
 DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) {
   std::vector<InstanceInfo> candidates;
   if (request.instances.empty()) {
-    candidates = delete_candidates(request, std::numeric_limits<std::size_t>::max());
+    candidates = delete_candidates(request);
   } else {
     for (const auto& id : request.instances) {
       auto info = guarded([&] { return management_.get_instance_info(id); });
@@ -528,11 +521,7 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
   chunk.limit = kMaxBulkIds;
   auto flush = [&] {
     if (chunk.instances.empty()) return;
-    DeleteResult batch = guarded([&] { return management_.delete_instances(chunk); });
-    total.instances += batch.instances;
-    total.executions += batch.executions;
-    total.events += batch.events;
-    total.queue_items += batch.queue_items;
+    total += guarded([&] { return management_.delete_instances(chunk); });
     chunk.instances.clear();
   };
   std::size_t allowed = 0;
@@ -574,10 +563,7 @@ DeleteResult ManagementClient::purge_completed(TimestampMs older_than_ms) {
   // Batches keep each transaction short; a batch that deletes nothing ends the purge.
   for (;;) {
     DeleteResult batch = guarded([&] { return management_.delete_instances(request); });
-    total.instances += batch.instances;
-    total.executions += batch.executions;
-    total.events += batch.events;
-    total.queue_items += batch.queue_items;
+    total += batch;
     if (batch.instances == 0) return total;
   }
 }

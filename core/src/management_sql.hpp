@@ -229,6 +229,31 @@ inline void add_purge_cursor(FilterSql& sql, const std::optional<PurgeCursor>& a
                " AND (updated_at > " + time + " OR instance_id > " + id + ")";
 }
 
+// Walks the roots `finished` selects, oldest update first, a page of `limit` at a
+// time, handing each page to `delete_page`, which returns whether to go on; stops
+// after a short page. Roots that cannot go yet never hide the ones behind them.
+// `id_order` is the dialect's collation clause for instance ids (bytewise order).
+template <typename Prepare, typename DeletePage>
+void for_each_purge_page(const InstanceFilter& finished, std::size_t limit, const char* id_order,
+                         Prepare&& prepare, DeletePage&& delete_page) {
+  std::optional<PurgeCursor> after;
+  for (;;) {
+    FilterSql sql = filter_sql(finished);
+    add_purge_cursor(sql, after);
+    auto rows = prepare("SELECT instance_id, updated_at FROM instances" + sql.where +
+                        " ORDER BY updated_at, instance_id" + id_order + " LIMIT ?" +
+                        std::to_string(sql.values.size() + 1));
+    sql.bind_all(rows);
+    rows.bind(static_cast<int>(sql.values.size()) + 1, static_cast<std::int64_t>(limit));
+    std::vector<std::string> page;
+    while (rows.step()) {
+      page.push_back(rows.text(0));
+      after = PurgeCursor{rows.integer(1), page.back()};
+    }
+    if (!delete_page(page) || page.size() < limit) break;
+  }
+}
+
 // A recursive CTE named `tree` holding the instance ?1 (when it exists) and all
 // its descendants. Seeded from the row, so its column has the table's collation.
 // Whole literals: SQLite's connection caches statements by their text pointer.

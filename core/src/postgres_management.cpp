@@ -415,11 +415,7 @@ DeleteResult PostgresProvider::delete_instances(const BulkDeleteRequest& request
     for (const auto& id : ids) {
       if (total.instances >= request.limit) break;
       if (!delete_blocker(*db, id, /*force=*/false).empty()) continue;
-      DeleteResult one = delete_tree_locked(db, id);
-      total.instances += one.instances;
-      total.executions += one.executions;
-      total.events += one.events;
-      total.queue_items += one.queue_items;
+      total += delete_tree_locked(db, id);
     }
   };
   if (!request.instances.empty()) {
@@ -428,29 +424,12 @@ DeleteResult PostgresProvider::delete_instances(const BulkDeleteRequest& request
   } else {
     InstanceFilter finished = deletable_roots(request);
     if (finished.states.empty()) return {};  // the filter asked only for running instances
-    if (request.completed_before_ms != 0 &&
-        (finished.updated_to_ms == 0 || request.completed_before_ms < finished.updated_to_ms)) {
-      finished.updated_to_ms = request.completed_before_ms;
-    }
-    // A page of candidates at a time, until the limit or the last candidate:
-    // roots that cannot go yet never hide the ones behind them.
-    std::optional<PurgeCursor> after;
-    for (;;) {
-      FilterSql sql = filter_sql(finished);
-      add_purge_cursor(sql, after);
-      Statement rows = db->prepare("SELECT instance_id, updated_at FROM instances" + sql.where +
-                                  " ORDER BY updated_at, instance_id COLLATE \"C\" LIMIT ?" +
-                                  std::to_string(sql.values.size() + 1));
-      sql.bind_all(rows);
-      rows.bind(static_cast<int>(sql.values.size()) + 1, static_cast<std::int64_t>(request.limit));
-      std::vector<std::string> page;
-      while (rows.step()) {
-        page.push_back(rows.text(0));
-        after = PurgeCursor{rows.integer(1), page.back()};
-      }
-      delete_candidates(page);
-      if (page.size() < request.limit || total.instances >= request.limit) break;
-    }
+    for_each_purge_page(
+        finished, request.limit, " COLLATE \"C\"", [&](const std::string& sql) { return db->prepare(sql); },
+        [&](const std::vector<std::string>& page) {
+          delete_candidates(page);
+          return total.instances < request.limit;
+        });
   }
   transaction.commit();
   return total;

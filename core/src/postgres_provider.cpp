@@ -22,6 +22,7 @@
 #include "postgres_connection.hpp"
 #include "postgres_provider_internal.hpp"
 #include "postgres_schema.hpp"
+#include "store_sql.hpp"
 
 namespace duroxide {
 
@@ -274,18 +275,6 @@ std::string redact_conninfo(const std::string& conninfo) {
   return out;
 }
 
-// A value of an ack or enqueue, encoded; one the codec refuses (not valid
-// UTF-8, over a limit) fails that call alone as InvalidInput, so in a batch
-// only its own ack rolls back.
-template <typename Encode>
-std::string encoded(const std::string& operation, Encode&& encode) {
-  try {
-    return encode();
-  } catch (const CodecError& error) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, operation, error.what());
-  }
-}
-
 void insert_orchestrator_item(pg::Connection& db, const WorkItem& item, TimestampMs visible_at,
                               TimestampMs now) {
   const std::string& instance = target_instance(item);
@@ -299,20 +288,10 @@ void insert_orchestrator_item(pg::Connection& db, const WorkItem& item, Timestam
         "VALUES (?1, ?2, ?3, ?4, ?5)")
       .bind(1, instance)
       .bind(2, to_string(kind_of(item)))
-      .bind(3, encoded(db.operation(), [&] { return encode_work_item(item); }))
+      .bind(3, store_sql::encoded(db.operation(), [&] { return encode_work_item(item); }))
       .bind(4, std::max(visible_at, now))
       .bind(5, now)
       .defer();
-}
-
-// One statement, so that under READ COMMITTED it sees the instance either before
-// its first ack (its start queued) or after it (its row written), never between.
-bool known_instance(pg::Connection& db, const std::string& instance) {
-  Statement known = db.prepare(
-      "SELECT EXISTS (SELECT 1 FROM instances WHERE instance_id = ?1) "
-      "OR EXISTS (SELECT 1 FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2)");
-  known.bind(1, instance).bind(2, to_string(WorkItemKind::StartOrchestration));
-  return known.step() && known.integer(0) != 0;
 }
 
 // Per-session state, set again after every reconnect: the search path, and no
@@ -685,7 +664,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
     if (meta.state == RuntimeState::Completed) output = meta.output;
     std::optional<std::string> error_json;
     if (meta.error) {
-      error_json = encoded(db->operation(), [&] { return encode_error_details(*meta.error); });
+      error_json = store_sql::encoded(db->operation(), [&] { return encode_error_details(*meta.error); });
     }
 
     // Instance status: a continued-as-new instance is still running.
@@ -816,7 +795,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
         .bind(1, execute->instance)
         .bind(2, static_cast<std::int64_t>(execute->execution_id))
         .bind(3, static_cast<std::int64_t>(execute->id))
-        .bind(4, encoded(db->operation(), [&] { return encode_work_item(item); }))
+        .bind(4, store_sql::encoded(db->operation(), [&] { return encode_work_item(item); }))
         .bind(5, now)
         .defer();
   }
@@ -937,7 +916,7 @@ void PostgresProvider::enqueue_start(const work::StartOrchestration& start) {
   db->prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(?1::text))")
       .bind(1, start.instance)
       .run();
-  if (known_instance(*db, start.instance)) {
+  if (store_sql::known_instance(*db, start.instance)) {
     throw ProviderError(ProviderErrorKind::Conflict, db->operation(),
                         "instance " + start.instance + " already exists");
   }
@@ -948,7 +927,7 @@ void PostgresProvider::enqueue_start(const work::StartOrchestration& start) {
 bool PostgresProvider::instance_known(const std::string& instance) {
   Lease db = lease("instance_known");
   db->ensure_connected();
-  return known_instance(*db, instance);
+  return store_sql::known_instance(*db, instance);
 }
 
 // ---------------------------------------------------------------- worker queue
@@ -982,18 +961,8 @@ std::optional<WorkerItem> PostgresProvider::fetch_work_item(std::int64_t lock_ti
     failed.execution_id = static_cast<ExecutionId>(next.integer(4));
     failed.id = static_cast<EventId>(next.integer(5));
   }
-  std::optional<work::ActivityExecute> execute;
   std::string problem;
-  try {
-    WorkItem item = decode_work_item(json);
-    if (auto* found = std::get_if<work::ActivityExecute>(&item)) {
-      execute = std::move(*found);
-    } else {
-      problem = "holds a " + std::string(to_string(kind_of(item))) + ", not ActivityExecute";
-    }
-  } catch (const CodecError& error) {
-    problem = std::string("does not decode: ") + error.what();
-  }
+  std::optional<work::ActivityExecute> execute = store_sql::decode_worker_item(json, problem);
   if (!execute) {
     // An unreadable row must not block the queue: park it, then report it.
     db->prepare(

@@ -48,6 +48,10 @@ InstanceFilter deletable_roots(const BulkDeleteRequest& request) {
       finished.states.push_back(state);
     }
   }
+  if (request.completed_before_ms != 0 &&
+      (finished.updated_to_ms == 0 || request.completed_before_ms < finished.updated_to_ms)) {
+    finished.updated_to_ms = request.completed_before_ms;
+  }
   return finished;
 }
 

@@ -12,6 +12,7 @@
 #include "sqlite_connection.hpp"
 #include "sqlite_provider_internal.hpp"
 #include "sqlite_schema.hpp"
+#include "store_sql.hpp"
 
 namespace duroxide {
 
@@ -140,18 +141,6 @@ const char* synchronous_pragma(SqliteOptions::Synchronous mode) {
   return "PRAGMA synchronous = NORMAL";
 }
 
-// A value of an ack or enqueue, encoded; one the codec refuses (not valid
-// UTF-8, over a limit) fails that call alone as InvalidInput, so in a batch
-// only its own ack rolls back.
-template <typename Encode>
-std::string encoded(const std::string& operation, Encode&& encode) {
-  try {
-    return encode();
-  } catch (const CodecError& error) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, operation, error.what());
-  }
-}
-
 void insert_orchestrator_item(sqlite::Connection& db, const WorkItem& item, TimestampMs visible_at,
                               TimestampMs now) {
   const std::string& instance = target_instance(item);
@@ -165,20 +154,10 @@ void insert_orchestrator_item(sqlite::Connection& db, const WorkItem& item, Time
         "VALUES (?1, ?2, ?3, ?4, ?5)")
       .bind(1, instance)
       .bind(2, to_string(kind_of(item)))
-      .bind(3, encoded(db.operation(), [&] { return encode_work_item(item); }))
+      .bind(3, store_sql::encoded(db.operation(), [&] { return encode_work_item(item); }))
       .bind(4, std::max(visible_at, now))
       .bind(5, now)
       .run();
-}
-
-// One statement, so that it sees the instance either before its first ack (its
-// start queued) or after it (its row written), never between the two.
-bool known_instance(sqlite::Connection& db, const std::string& instance) {
-  Statement known = db.prepare(
-      "SELECT EXISTS (SELECT 1 FROM instances WHERE instance_id = ?1) "
-      "OR EXISTS (SELECT 1 FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2)");
-  known.bind(1, instance).bind(2, to_string(WorkItemKind::StartOrchestration));
-  return known.step() && known.integer(0) != 0;
 }
 
 }  // namespace
@@ -561,7 +540,7 @@ void SqliteProvider::ack_orchestration_in_transaction(const std::string& lock_to
     if (meta.state == RuntimeState::Completed) output = meta.output;
     std::optional<std::string> error_json;
     if (meta.error) {
-      error_json = encoded(db_->operation(), [&] { return encode_error_details(*meta.error); });
+      error_json = store_sql::encoded(db_->operation(), [&] { return encode_error_details(*meta.error); });
     }
 
     // Instance status: a continued-as-new instance is still running.
@@ -696,7 +675,7 @@ void SqliteProvider::ack_orchestration_in_transaction(const std::string& lock_to
         .bind(1, execute->instance)
         .bind(2, static_cast<std::int64_t>(execute->execution_id))
         .bind(3, static_cast<std::int64_t>(execute->id))
-        .bind(4, encoded(db_->operation(), [&] { return encode_work_item(item); }))
+        .bind(4, store_sql::encoded(db_->operation(), [&] { return encode_work_item(item); }))
         .bind(5, now)
         .run();
   }
@@ -806,7 +785,7 @@ void SqliteProvider::enqueue_start(const work::StartOrchestration& start) {
   db_->set_operation("enqueue_start");
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db_);
-  if (known_instance(*db_, start.instance)) {
+  if (store_sql::known_instance(*db_, start.instance)) {
     throw ProviderError(ProviderErrorKind::Conflict, db_->operation(),
                         "instance " + start.instance + " already exists");
   }
@@ -817,7 +796,7 @@ void SqliteProvider::enqueue_start(const work::StartOrchestration& start) {
 bool SqliteProvider::instance_known(const std::string& instance) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("instance_known");
-  return known_instance(*db_, instance);
+  return store_sql::known_instance(*db_, instance);
 }
 
 // ---------------------------------------------------------------- worker queue
@@ -877,18 +856,8 @@ std::optional<WorkerItem> SqliteProvider::fetch_work_in_transaction(std::int64_t
       failed.execution_id = static_cast<ExecutionId>(next.integer(4));
       failed.id = static_cast<EventId>(next.integer(5));
     }
-    std::optional<work::ActivityExecute> execute;
     std::string problem;
-    try {
-      WorkItem item = decode_work_item(json);
-      if (auto* found = std::get_if<work::ActivityExecute>(&item)) {
-        execute = std::move(*found);
-      } else {
-        problem = "holds a " + std::string(to_string(kind_of(item))) + ", not ActivityExecute";
-      }
-    } catch (const CodecError& error) {
-      problem = std::string("does not decode: ") + error.what();
-    }
+    std::optional<work::ActivityExecute> execute = store_sql::decode_worker_item(json, problem);
     if (!execute) {
       if (!park_corrupted) return std::nullopt;
       // An unreadable row must not block the queue: park it, then report it.

@@ -21,6 +21,7 @@
 #include "duroxide/sim/memory_vfs.hpp"
 #include "duroxide/sim/random.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#include "duroxide/text.hpp"
 #include "duroxide/sim/invariants.hpp"
 #include "workload.hpp"
 
@@ -770,23 +771,6 @@ void World::check_activity_runs() {
     }
   }
 }
-
-namespace {
-
-bool valid_utf8(const std::string& text) {
-  for (std::size_t i = 0; i < text.size();) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    const std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
-    if (length == 0 || i + length > text.size()) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
-}  // namespace
 
 // Outputs and errors are what clients read: valid UTF-8, within the payload
 // limit (an error's display text may add a short prefix to a limited message).

@@ -199,9 +199,12 @@ class ManagementClient {
   template <typename F>
   auto guarded(F&& call) -> decltype(call());
   bool visible(const std::string& instance, const std::string& orchestration) const;
+  // Every instance `filter` matches, page by page; only those the policy shows.
+  template <typename F>
+  void for_each_instance(const InstanceFilter& filter, F&& call);
   template <typename F>
   void for_each_visible(const InstanceFilter& filter, F&& call);
-  std::vector<InstanceInfo> delete_candidates(const BulkDeleteRequest& request, std::size_t max);
+  std::vector<InstanceInfo> delete_candidates(const BulkDeleteRequest& request);
   DeleteResult delete_allowed(const BulkDeleteRequest& request);
   ManagementProvider& management_;
   AccessCheck access_;

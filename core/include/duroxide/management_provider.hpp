@@ -142,6 +142,16 @@ struct DeleteResult {
   std::uint64_t queue_items = 0;
   // Set by the ManagementClient: ids its access policy kept it from deleting (skipped).
   std::vector<std::string> denied;
+
+  // Adds another deletion's counts and denied ids to these.
+  DeleteResult& operator+=(const DeleteResult& other) {
+    instances += other.instances;
+    executions += other.executions;
+    events += other.events;
+    queue_items += other.queue_items;
+    denied.insert(denied.end(), other.denied.begin(), other.denied.end());
+    return *this;
+  }
 };
 
 // Deletes finished root instances (with their trees): the listed ids, or when
@@ -156,7 +166,8 @@ struct BulkDeleteRequest {
 };
 
 // The instances a filtered bulk delete considers: `request.filter` narrowed to
-// root instances in its finished states (Completed and Failed when it names none).
+// root instances in its finished states (Completed and Failed when it names none),
+// last updated before `completed_before_ms` when that is set.
 InstanceFilter deletable_roots(const BulkDeleteRequest& request);
 
 // One instance with all its stored executions and their histories: what
