@@ -17,7 +17,6 @@
 // also on the threaded driver at 1/1 and 2/2. Run the wasm build with
 // `node --no-liftoff --no-wasm-lazy-compilation` (bench/smoke.sh does), or V8
 // times its baseline code for the first seconds.
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -44,11 +43,8 @@
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sim/simulation.hpp"
-#include "duroxide/postgres_provider.hpp"  // is_postgres_location; the class needs DUROXIDE_HAVE_POSTGRES
+#include "duroxide/open_store.hpp"
 #include "duroxide/sqlite_provider.hpp"
-#ifdef DUROXIDE_HAVE_POSTGRES
-#include <libpq-fe.h>
-#endif
 
 namespace {
 
@@ -106,29 +102,13 @@ void remove_db(const std::string& path) {
 // ---------------------------------------------------------------- raw SQLite
 
 // Small write transactions in a loop, WAL, the given synchronous level: the
-// ceiling for anything that commits once per step.
+// ceiling for anything that commits once per step (open_store.hpp).
 double raw_commit_rate(const std::string& path, SqliteOptions::Synchronous sync, double seconds) {
   remove_db(path);
-  sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error("cannot open " + path);
-  const std::string setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=" + sync_pragma(sync) +
-                            "; CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT);";
-  sqlite3_exec(db, setup.c_str(), nullptr, nullptr, nullptr);
-  sqlite3_stmt* insert = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO t(v) VALUES (?1)", -1, &insert, nullptr);
-  std::uint64_t commits = 0;
-  const auto start = Steady::now();
-  while (seconds_since(start) < seconds) {
-    sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-    sqlite3_bind_text(insert, 1, "payload of a typical small event row", -1, SQLITE_STATIC);
-    sqlite3_step(insert);
-    sqlite3_reset(insert);
-    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) throw std::runtime_error("commit failed");
-    ++commits;
-  }
-  const double rate = static_cast<double>(commits) / seconds_since(start);
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
+  SystemClock clock;
+  StoreOptions options;
+  options.sqlite.synchronous = sync;
+  const double rate = measure_commit_rate(path, clock, static_cast<std::int64_t>(seconds * 1000), options);
   remove_db(path);
   return rate;
 }
@@ -205,59 +185,23 @@ Throughput run_throughput(const std::string& path, SqliteOptions::Synchronous sy
   return run_throughput(store, store, clock, sample, instances, concurrency, worker_batch);
 }
 
-#ifdef DUROXIDE_HAVE_POSTGRES
 // ---------------------------------------------------------------- PostgreSQL
 
 constexpr const char* kBenchSchema = "duroxide_bench";
-
-// Single-row autocommit INSERTs over one connection: one commit per round trip,
-// the ceiling for anything that commits once per step on this server.
-double raw_postgres_commit_rate(const std::string& conninfo, double seconds) {
-  PGconn* db = PQconnectdb(conninfo.c_str());
-  if (PQstatus(db) != CONNECTION_OK) {
-    std::string message = PQerrorMessage(db);
-    PQfinish(db);
-    throw std::runtime_error("cannot connect to PostgreSQL: " + message);
-  }
-  auto exec = [&](const char* sql) {
-    PGresult* result = PQexec(db, sql);
-    const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
-    PQclear(result);
-    if (!ok) throw std::runtime_error(std::string("PostgreSQL: ") + PQerrorMessage(db));
-  };
-  exec("SET client_min_messages TO warning");
-  exec("DROP TABLE IF EXISTS duroxide_bench_raw");
-  exec("CREATE TABLE duroxide_bench_raw (k BIGSERIAL PRIMARY KEY, v TEXT)");
-  const char* values[] = {"payload of a typical small event row"};
-  std::uint64_t commits = 0;
-  const auto start = Steady::now();
-  while (seconds_since(start) < seconds) {
-    PGresult* result = PQexecParams(db, "INSERT INTO duroxide_bench_raw (v) VALUES ($1)", 1, nullptr, values,
-                                    nullptr, nullptr, 0);
-    const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
-    PQclear(result);
-    if (!ok) throw std::runtime_error(std::string("PostgreSQL: ") + PQerrorMessage(db));
-    ++commits;
-  }
-  const double rate = static_cast<double>(commits) / seconds_since(start);
-  exec("DROP TABLE duroxide_bench_raw");
-  PQfinish(db);
-  return rate;
-}
 
 Throughput run_postgres_throughput(const std::string& conninfo, const std::string& sample, int instances,
                                    std::size_t concurrency) {
   SystemClock clock;
   RandomIdSource ids;
-  PostgresOptions options;
+  StoreOptions options;
   options.schema = kBenchSchema;
-  PostgresProvider(conninfo, clock, ids, options).drop_schema();
+  remove_store(conninfo, clock, ids, options);
   Throughput result;
   {
-    PostgresProvider store(conninfo, clock, ids, options);
-    result = run_throughput(store, store, clock, sample, instances, concurrency);
+    std::unique_ptr<Store> store = open_store(conninfo, clock, ids, options);
+    result = run_throughput(*store, *store, clock, sample, instances, concurrency);
   }
-  PostgresProvider(conninfo, clock, ids, options).drop_schema();
+  remove_store(conninfo, clock, ids, options);
   return result;
 }
 
@@ -266,7 +210,8 @@ Throughput run_postgres_throughput(const std::string& conninfo, const std::strin
 Json bench_postgres(const std::string& conninfo, const Sizes& sizes) {
   Json section;
   section["location"] = conninfo.find("password") == std::string::npos ? conninfo : "(redacted)";
-  const double commit = raw_postgres_commit_rate(conninfo, sizes.commit_seconds);
+  SystemClock clock;
+  const double commit = measure_commit_rate(conninfo, clock, static_cast<std::int64_t>(sizes.commit_seconds * 1000));
   section["commit_rate"] = commit;
   section["throughput"] = Json::array();
   for (const char* sample : {"HelloWorld", "FanOutFanIn"}) {
@@ -282,7 +227,6 @@ Json bench_postgres(const std::string& conninfo, const Sizes& sizes) {
   }
   return section;
 }
-#endif
 
 // ---------------------------------------------------------------- replay
 
@@ -588,13 +532,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const bool postgres = is_postgres_location(db);
-#ifndef DUROXIDE_HAVE_POSTGRES
-  if (postgres) {
+  const bool postgres = store_kind(db) == StoreKind::Postgres;
+  if (postgres && !store_kind_available(StoreKind::Postgres)) {
     std::cerr << "duroxide_bench: this build has no PostgreSQL support (native builds with DUROXIDE_POSTGRES=ON)\n";
     return 2;
   }
-#endif
   std::string throughput_db = dir + "/throughput.db";
   if (!db.empty() && !postgres) {
     if (std::filesystem::exists(db)) {
@@ -653,9 +595,7 @@ int main(int argc, char** argv) {
       }
     }
     remove_db(throughput_db);
-#ifdef DUROXIDE_HAVE_POSTGRES
     if (postgres) report["postgres"] = bench_postgres(db, sizes);
-#endif
 
     std::cerr << "bench: replay\n";
     report["replay"] = bench_replay(sizes.replay_events);

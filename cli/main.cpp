@@ -21,7 +21,7 @@
 #include "duroxide/runtime.hpp"
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
-#include "duroxide/postgres_provider.hpp"  // is_postgres_location; the class needs DUROXIDE_HAVE_POSTGRES
+#include "duroxide/open_store.hpp"
 #include "duroxide/sqlite_provider.hpp"
 
 using namespace duroxide;
@@ -220,33 +220,20 @@ struct Host {
   SystemClock clock;
   RandomIdSource ids;
   Registry registry;
-  std::unique_ptr<SqliteProvider> sqlite;
-#ifdef DUROXIDE_HAVE_POSTGRES
-  std::unique_ptr<PostgresProvider> postgres;
-#endif
+  std::unique_ptr<Store> opened;
   Provider* provider = nullptr;
   ManagementProvider* store = nullptr;
   std::unique_ptr<RuntimeClient> client;
 
   bool read_only = false;
 
-  // `db`: a SQLite file, or a PostgreSQL connection string ("postgresql://..." or
-  // "host=... dbname=..."); empty: an in-memory SQLite store.
+  // `db`: a store location (open_store.hpp): a SQLite file, or a PostgreSQL connection
+  // string ("postgresql://..." or "host=... dbname=..."); empty: an in-memory SQLite store.
   Host(const std::string& db, bool read_only_mode) : read_only(read_only_mode) {
     samples::register_all(registry);
-    if (is_postgres_location(db)) {
-#ifdef DUROXIDE_HAVE_POSTGRES
-      postgres = std::make_unique<PostgresProvider>(db, clock, ids);
-      provider = postgres.get();
-      store = postgres.get();
-#else
-      throw std::runtime_error("this build has no PostgreSQL support (configure with -DDUROXIDE_POSTGRES=ON)");
-#endif
-    } else {
-      sqlite = std::make_unique<SqliteProvider>(db.empty() ? ":memory:" : db, clock, ids);
-      provider = sqlite.get();
-      store = sqlite.get();
-    }
+    opened = open_store(db, clock, ids);
+    provider = opened.get();
+    store = opened.get();
     ClientOptions options;
     options.read_only = read_only;
     options.registry = &registry;  // `run` drives this registry: an unknown name fails at once

@@ -18,18 +18,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Declarative tables: one entry per field or kind, nothing to split.
 TABLES = {
-    ("core/src/codec.cpp", "template <typename V, typename E>"),
+    ("core/model/codec.cpp", "template <typename V, typename E>"),
 }
 # Store functions that the one SQL store core is to replace (SQLite and PostgreSQL
 # write them twice today).
 LEGACY = {
-    ("core/src/postgres_provider.cpp", "void PostgresProvider::ack_orchestration_item("),
-    ("core/src/sqlite_provider.cpp", "void SqliteProvider::ack_orchestration_in_transaction("),
-    ("core/src/postgres_provider.cpp", "std::optional<OrchestrationItem> PostgresProvider::fetch_orchestration_item("),
-    ("core/src/sqlite_provider.cpp", "std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_in_transaction("),
-    ("core/src/sqlite_management.cpp", "void SqliteProvider::import_instance("),
-    ("core/src/postgres_management.cpp", "void PostgresProvider::import_instance("),
-    ("core/src/postgres_connection.cpp", "PGresult* Connection::execute("),
+    ("core/stores/postgres/postgres_provider.cpp", "void PostgresProvider::ack_orchestration_item("),
+    ("core/stores/sqlite/sqlite_provider.cpp", "void SqliteProvider::ack_orchestration_in_transaction("),
+    ("core/stores/postgres/postgres_provider.cpp", "std::optional<OrchestrationItem> PostgresProvider::fetch_orchestration_item("),
+    ("core/stores/sqlite/sqlite_provider.cpp", "std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_in_transaction("),
+    ("core/stores/sqlite/sqlite_management.cpp", "void SqliteProvider::import_instance("),
+    ("core/stores/postgres/postgres_management.cpp", "void PostgresProvider::import_instance("),
+    ("core/stores/postgres/postgres_connection.cpp", "PGresult* Connection::execute("),
 }
 
 

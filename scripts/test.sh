@@ -23,6 +23,8 @@ suites=(
   "browser|all|playwright|bash tests/browser/run.sh"
   "bench|all|plain|bash scripts/with-postgres.sh bash bench/smoke.sh"
   "function-length|-|plain|python3 scripts/check-function-length.py"
+  "layers|-|plain|python3 scripts/check-layers.py"
+  "examples|native|plain|bash tests/examples.sh"
 )
 
 # Parsers read a log and set `passed` and `failed` (test cases); they return 1 when the

@@ -528,19 +528,17 @@ TEST_CASE("contract: concurrent threads never process a message twice",
   ManualClock clock;
   SequentialIdSource ids_a{"a"}, ids_b{"b"}, ids_c{"c"};
   std::vector<std::unique_ptr<Provider>> providers;
-  std::function<std::unique_ptr<Provider>(SequentialIdSource&)> open = [&](SequentialIdSource& ids) {
+  std::function<std::unique_ptr<Provider>(SequentialIdSource&)> open = [&](SequentialIdSource& ids) -> std::unique_ptr<Provider> {
     return std::make_unique<SqliteProvider>(path, clock, ids);
   };
-#ifdef DUROXIDE_HAVE_POSTGRES
-  PostgresOptions pg_options;
+  StoreOptions pg_options;
   pg_options.schema = unique_schema("threads");
   if (kind == "postgres-one-per-thread" || kind == "postgres-shared-provider") {
-    PostgresProvider(postgres_conninfo(), clock, ids_a, pg_options).drop_schema();
-    open = [&](SequentialIdSource& ids) {
-      return std::make_unique<PostgresProvider>(postgres_conninfo(), clock, ids, pg_options);
+    remove_store(postgres_conninfo(), clock, ids_a, pg_options);
+    open = [&](SequentialIdSource& ids) -> std::unique_ptr<Provider> {
+      return open_store(postgres_conninfo(), clock, ids, pg_options);
     };
   }
-#endif
   providers.push_back(open(ids_a));
   if (kind.find("shared-provider") == std::string::npos) {
     providers.push_back(open(ids_b));
@@ -595,10 +593,8 @@ TEST_CASE("contract: concurrent threads never process a message twice",
     CHECK(data.size() == static_cast<std::size_t>(kEach));
     CHECK(providers[0]->read(instance).size() == static_cast<std::size_t>(kEach + 1));
   }
-#ifdef DUROXIDE_HAVE_POSTGRES
-  if (kind.rfind("postgres", 0) == 0) static_cast<PostgresProvider&>(*providers[0]).drop_schema();
-#endif
   providers.clear();
+  if (kind.rfind("postgres", 0) == 0) remove_store(postgres_conninfo(), clock, ids_a, pg_options);
   ProviderUnderTest::remove_files(path);
 }
 #endif

@@ -12,10 +12,8 @@
 #include <string>
 
 #include "duroxide/duroxide.hpp"
+#include "duroxide/open_store.hpp"
 #include "duroxide/sqlite_provider.hpp"
-#ifdef DUROXIDE_HAVE_POSTGRES
-#include "duroxide/postgres_provider.hpp"
-#endif
 
 namespace duroxide::testing {
 
@@ -23,12 +21,9 @@ namespace duroxide::testing {
 // under it): the connection string of a throwaway server. Unset: PostgreSQL kinds
 // are skipped, with a warning.
 inline const char* postgres_conninfo() {
-#ifdef DUROXIDE_HAVE_POSTGRES
+  if (!store_kind_available(StoreKind::Postgres)) return nullptr;
   const char* value = std::getenv("DUROXIDE_PG");
   return value && *value ? value : nullptr;
-#else
-  return nullptr;
-#endif
 }
 
 struct ProviderUnderTest {
@@ -37,33 +32,31 @@ struct ProviderUnderTest {
   ManualClock clock;
   SequentialIdSource ids{"token"};
   std::unique_ptr<SqliteProvider> sqlite;
-#ifdef DUROXIDE_HAVE_POSTGRES
-  std::unique_ptr<PostgresProvider> postgres;  // in its own schema, dropped afterwards
-#endif
+  std::unique_ptr<Store> postgres;  // in its own schema, dropped afterwards
   std::string schema;  // the PostgreSQL schema of the postgres kind
 
   Provider& provider() {
-#ifdef DUROXIDE_HAVE_POSTGRES
     if (postgres) return *postgres;
-#endif
     return *sqlite;
   }
   ManagementProvider& management() {
-#ifdef DUROXIDE_HAVE_POSTGRES
     if (postgres) return *postgres;
-#endif
     return *sqlite;
+  }
+  StoreOptions postgres_options() const {
+    StoreOptions options;
+    options.schema = schema;
+    return options;
   }
 
   ~ProviderUnderTest() {
-#ifdef DUROXIDE_HAVE_POSTGRES
     if (postgres) {
+      postgres.reset();
       try {
-        postgres->drop_schema();
+        remove_store(postgres_conninfo(), clock, ids, postgres_options());
       } catch (const std::exception&) {
       }
     }
-#endif
     sqlite.reset();
     remove_files(path);
   }
@@ -79,10 +72,6 @@ inline std::string unique_schema(const std::string& prefix) {
   return prefix + "_" + std::to_string(++counter);
 }
 
-// Store options every kind understands.
-struct StoreOptions {
-  std::int64_t minute_retention_ms = 24LL * 3600 * 1000;
-};
 
 inline std::unique_ptr<ProviderUnderTest> make_provider(const std::string& kind, StoreOptions store = {}) {
   static int counter = 0;
@@ -96,16 +85,12 @@ inline std::unique_ptr<ProviderUnderTest> make_provider(const std::string& kind,
     made->path = "/tmp/duroxide-provider-suite-" + std::to_string(++counter) + ".db";
     ProviderUnderTest::remove_files(made->path);
     made->sqlite = std::make_unique<SqliteProvider>(made->path, made->clock, made->ids, sqlite_options);
-#ifdef DUROXIDE_HAVE_POSTGRES
   } else if (kind == "postgres") {
-    PostgresOptions options;
-    options.schema = unique_schema("suite");
-    made->schema = options.schema;
+    made->schema = unique_schema("suite");
+    StoreOptions options = made->postgres_options();
     options.minute_retention_ms = store.minute_retention_ms;
-    made->postgres = std::make_unique<PostgresProvider>(postgres_conninfo(), made->clock, made->ids, options);
-    made->postgres->drop_schema();  // a leftover of a crashed run
-    made->postgres = std::make_unique<PostgresProvider>(postgres_conninfo(), made->clock, made->ids, options);
-#endif
+    remove_store(postgres_conninfo(), made->clock, made->ids, options);  // a leftover of a crashed run
+    made->postgres = open_store(postgres_conninfo(), made->clock, made->ids, options);
   } else {
     FAIL("unknown provider kind " << kind);
   }

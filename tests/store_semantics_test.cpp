@@ -3,10 +3,8 @@
 // roots that cannot go yet. Rows are corrupted behind the store's back, so the
 // SQLite runs use a file.
 #include <sqlite3.h>
-#ifdef DUROXIDE_HAVE_POSTGRES
-#include <libpq-fe.h>
-#endif
 
+#include "postgres_access.hpp"
 #include "step_host.hpp"
 
 using namespace duroxide;
@@ -25,21 +23,13 @@ std::vector<std::string> reachable_kinds() {
 // the first row (empty when there is none).
 std::string raw_sql(ProviderUnderTest& f, const std::string& sql) {
   std::string out;
-#ifdef DUROXIDE_HAVE_POSTGRES
   if (f.postgres) {
-    PGconn* session = PQconnectdb(postgres_conninfo());
-    REQUIRE(PQstatus(session) == CONNECTION_OK);
-    const std::string scoped = "SET search_path TO " + f.schema + "; " + sql;
-    PGresult* result = PQexec(session, scoped.c_str());
-    const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK || PQresultStatus(result) == PGRES_TUPLES_OK;
-    INFO(PQresultErrorMessage(result));
-    if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) > 0) out = PQgetvalue(result, 0, 0);
-    PQclear(result);
-    PQfinish(session);
-    REQUIRE(ok);
-    return out;
+    std::string error;
+    const std::optional<std::string> first = postgres_raw_sql(postgres_conninfo(), f.schema, sql, error);
+    INFO(error);
+    REQUIRE(first.has_value());
+    return *first;
   }
-#endif
   REQUIRE_FALSE(f.path.empty());
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(f.path.c_str(), &db) == SQLITE_OK);

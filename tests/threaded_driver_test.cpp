@@ -30,65 +30,39 @@ struct NativeHost {
   SystemClock clock;
   RandomIdSource ids;
   Registry registry;
-  std::unique_ptr<SqliteProvider> sqlite;
-#ifdef DUROXIDE_HAVE_POSTGRES
-  std::unique_ptr<PostgresProvider> postgres;
-#endif
+  std::string location;  // the SQLite file, or the PostgreSQL connection string
+  StoreOptions options;  // PostgreSQL: a schema of this test's own
+  std::unique_ptr<Store> opened;
   Provider* store = nullptr;
   ManagementProvider* admin = nullptr;
-  std::string schema;  // PostgreSQL
   std::unique_ptr<RuntimeClient> client;
   SleepPacer pacer{clock};
 
-  NativeHost(const std::string& name, const std::string& kind)
-      : path("/tmp/duroxide-threaded-" + name + ".db") {
-    cleanup();
+  NativeHost(const std::string& name, const std::string& kind) : path("/tmp/duroxide-threaded-" + name + ".db") {
     samples::register_all(registry);
-#ifdef DUROXIDE_HAVE_POSTGRES
     if (kind == "postgres") {
-      PostgresOptions options;
+      REQUIRE(testing::postgres_conninfo());
+      location = testing::postgres_conninfo();
       options.schema = testing::unique_schema("threaded_" + name);
-      schema = options.schema;
-      PostgresProvider(testing::postgres_conninfo(), clock, ids, options).drop_schema();
-      postgres = std::make_unique<PostgresProvider>(testing::postgres_conninfo(), clock, ids, options);
-      store = postgres.get();
-      admin = postgres.get();
+    } else {
+      location = path;
     }
-#endif
-    if (!store) {
-      REQUIRE(kind != "postgres");
-      sqlite = std::make_unique<SqliteProvider>(path, clock, ids);
-      store = sqlite.get();
-      admin = sqlite.get();
-    }
+    remove_store(location, clock, ids, options);
+    opened = open_store(location, clock, ids, options);
+    store = opened.get();
+    admin = opened.get();
     client = std::make_unique<RuntimeClient>(*store, *admin);
   }
   ~NativeHost() {
-#ifdef DUROXIDE_HAVE_POSTGRES
-    if (postgres) {
-      try {
-        postgres->drop_schema();
-      } catch (const std::exception&) {
-      }
+    client.reset();
+    opened.reset();
+    try {
+      remove_store(location, clock, ids, options);
+    } catch (const std::exception&) {
     }
-#endif
-    sqlite.reset();
-    cleanup();
   }
   // Another connection to the same store, as another process would have.
-  std::unique_ptr<Provider> connect() {
-#ifdef DUROXIDE_HAVE_POSTGRES
-    if (postgres) {
-      PostgresOptions options;
-      options.schema = schema;
-      return std::make_unique<PostgresProvider>(testing::postgres_conninfo(), clock, ids, options);
-    }
-#endif
-    return std::make_unique<SqliteProvider>(path, clock, ids);
-  }
-  void cleanup() {
-    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
-  }
+  std::unique_ptr<Provider> connect() { return open_store(location, clock, ids, options); }
 };
 
 }  // namespace

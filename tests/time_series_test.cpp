@@ -46,7 +46,7 @@ struct Workload {
         client(store, admin),
         management(admin),
         began(clock.now_ms()) {}
-  explicit Workload(const std::string& kind, testing::StoreOptions options = {})
+  explicit Workload(const std::string& kind, StoreOptions options = {})
       : Workload(testing::make_provider(kind, options)) {}
 
   void run(std::uint64_t seed, int starts, const std::string& prefix = "ts") {
@@ -208,7 +208,7 @@ TEST_CASE("continue-as-new is neither a start nor a finish; the finish counts on
 
 TEST_CASE("minute buckets roll up into hours after the retention window", "[timeseries]") {
   PROVIDER_KIND(kind);
-  testing::StoreOptions options;
+  StoreOptions options;
   options.minute_retention_ms = 10 * kMinute;
   Workload w(kind, options);
   w.run(7, 40);

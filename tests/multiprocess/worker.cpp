@@ -31,7 +31,7 @@
 #include "duroxide/duroxide.hpp"
 #include "duroxide/management_client.hpp"
 #include "duroxide/platform.hpp"
-#include "duroxide/postgres_provider.hpp"
+#include "duroxide/open_store.hpp"
 #include "duroxide/replayer.hpp"
 #include "duroxide/runtime.hpp"
 #include "duroxide/runtime_client.hpp"
@@ -92,18 +92,9 @@ std::vector<InstanceInfo> all_instances(ManagementProvider& store) {
   }
 }
 
-// Either store behind the two interfaces.
-struct Store {
-  std::unique_ptr<PostgresProvider> postgres;
-  std::unique_ptr<SqliteProvider> sqlite;
-  Provider& provider() { return postgres ? static_cast<Provider&>(*postgres) : *sqlite; }
-  ManagementProvider& management() {
-    return postgres ? static_cast<ManagementProvider&>(*postgres) : *sqlite;
-  }
-};
 
 int seed(Store& store, int instances, bool hello_only) {
-  RuntimeClient client(store.provider(), store.management());
+  RuntimeClient client(store, store);
   for (int i = 0; i < instances; ++i) {
     const Spec s = hello_only ? Spec{"mp-" + std::to_string(i), "HelloWorld", "n"} : spec(i);
     client.start_orchestration(s.id, s.orchestration, s.input, hello_only ? "1.0.0" : "");
@@ -112,8 +103,7 @@ int seed(Store& store, int instances, bool hello_only) {
   return 0;
 }
 
-int run_work(Store& stores, Clock& clock, const Registry& registry, int seconds, int poll_ms) {
-  ManagementProvider& store = stores.management();
+int run_work(Store& store, Clock& clock, const Registry& registry, int seconds, int poll_ms) {
   RuntimeOptions options;
   options.orchestration_concurrency = 2;
   options.worker_concurrency = 2;
@@ -121,7 +111,7 @@ int run_work(Store& stores, Clock& clock, const Registry& registry, int seconds,
   options.worker_lock_timeout_ms = 3'000;
   options.lock_renewal_buffer_ms = 1'000;
   options.poll_interval_ms = poll_ms;
-  ThreadedDriver driver(stores.provider(), registry, clock, options);
+  ThreadedDriver driver(store, registry, clock, options);
   driver.start();
   InstanceFilter running;
   running.states = {RuntimeState::Running};
@@ -146,8 +136,7 @@ int run_work(Store& stores, Clock& clock, const Registry& registry, int seconds,
   return 0;
 }
 
-int verify(Store& stores, const Registry& registry, int instances) {
-  ManagementProvider& store = stores.management();
+int verify(Store& store, const Registry& registry, int instances) {
   // The oracle: the same starts, one process, SQLite, virtual time.
   ManualClock clock;
   SequentialIdSource ids;
@@ -234,22 +223,14 @@ int main(int argc, char** argv) {
     Registry registry;
     samples::register_all(registry);
     const std::string db = options.at("db");
-    Store store;
-    if (is_postgres_location(db)) {
-      PostgresOptions pg;
-      pg.schema = options.count("schema") ? options["schema"] : "duroxide";
-      store.postgres = std::make_unique<PostgresProvider>(db, clock, ids, pg);
-      if (mode == "reset") {
-        store.postgres->drop_schema();
-        return 0;
-      }
-    } else {
-      if (mode == "reset") {
-        for (const char* suffix : {"", "-wal", "-shm"}) std::remove((db + suffix).c_str());
-        return 0;
-      }
-      store.sqlite = std::make_unique<SqliteProvider>(db, clock, ids);
+    StoreOptions store_options;
+    if (options.count("schema")) store_options.schema = options["schema"];
+    if (mode == "reset") {
+      remove_store(db, clock, ids, store_options);
+      return 0;
     }
+    std::unique_ptr<Store> opened = open_store(db, clock, ids, store_options);
+    Store& store = *opened;
     const int instances = options.count("instances") ? std::stoi(options["instances"]) : 1000;
     if (mode == "seed") return seed(store, instances, options.count("mix") && options["mix"] == "hello");
     if (mode == "work") {
@@ -266,12 +247,12 @@ int main(int argc, char** argv) {
       done.states = {RuntimeState::Completed, RuntimeState::Failed};
       // And when the last one finished (the store's updated_at, this clock's ms since the epoch).
       std::int64_t last_finished_ms = 0;
-      for (const InstanceInfo& info : all_instances(store.management())) {
+      for (const InstanceInfo& info : all_instances(store)) {
         if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
           last_finished_ms = std::max(last_finished_ms, info.updated_at_ms);
         }
       }
-      std::cout << store.management().count_instances(done) << " " << last_finished_ms << "\n";
+      std::cout << store.count_instances(done) << " " << last_finished_ms << "\n";
       return 0;
     }
     throw std::invalid_argument("unknown mode " + mode);

@@ -6,7 +6,7 @@
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/text.hpp"
-#include "json_internal.hpp"
+#include "duroxide/detail/json.hpp"
 
 namespace duroxide {
 

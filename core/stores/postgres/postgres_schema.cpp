@@ -1,5 +1,5 @@
 // The PostgreSQL schema: the same tables, columns, indexes and counting
-// triggers as SQLite's version 6 (core/src/sqlite_schema.cpp), in PostgreSQL types. Times are BIGINT
+// triggers as SQLite's version 6 (core/stores/sqlite/sqlite_schema.cpp), in PostgreSQL types. Times are BIGINT
 // milliseconds from the injected clock, as in SQLite. Every text column is
 // COLLATE "C": byte order, as SQLite's BINARY, whatever the database's locale,
 // so listings page in the same order on both stores and the indexes serve the

@@ -33,6 +33,7 @@
 #include "duroxide/environment.hpp"
 #include "duroxide/management_provider.hpp"
 #include "duroxide/provider.hpp"
+#include "duroxide/store.hpp"
 
 namespace duroxide {
 
@@ -50,16 +51,7 @@ struct PostgresOptions {
   std::size_t connections = 4;
 };
 
-// True when `location` names a PostgreSQL database ("postgresql://...",
-// "postgres://..." or a libpq "key=value" string containing "dbname=" or "host=").
-// Inline: hosts built without PostgreSQL call it to give a clear error.
-inline bool is_postgres_location(const std::string& location) {
-  if (location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0) return true;
-  return location.find('=') != std::string::npos &&
-         (location.find("dbname=") != std::string::npos || location.find("host=") != std::string::npos);
-}
-
-class PostgresProvider final : public Provider, public ManagementProvider {
+class PostgresProvider final : public Store {
  public:
   static constexpr int kSchemaVersion = 6;  // the same tables as SqliteProvider 6
 
@@ -71,6 +63,10 @@ class PostgresProvider final : public Provider, public ManagementProvider {
   PostgresProvider& operator=(const PostgresProvider&) = delete;
 
   int schema_version();
+  // Single-row autocommit inserts over one connection for `duration_ms` (a scratch table
+  // created and dropped): commits per second, one per round trip — the ceiling for
+  // anything that commits once per step on this server. Throws ProviderError.
+  static double measure_commit_rate(const std::string& conninfo, Clock& clock, std::int64_t duration_ms);
   // Drops the schema and everything in it (tests and `duroxide` reset tools).
   void drop_schema();
 

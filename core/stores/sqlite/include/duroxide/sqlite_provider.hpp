@@ -21,6 +21,7 @@
 #include "duroxide/environment.hpp"
 #include "duroxide/management_provider.hpp"
 #include "duroxide/provider.hpp"
+#include "duroxide/store.hpp"
 
 struct sqlite3;  // the SQLite connection type, for the commit hook's signature
 
@@ -42,7 +43,7 @@ struct SqliteOptions {
   std::int64_t minute_retention_ms = 24LL * 3600 * 1000;
 };
 
-class SqliteProvider final : public Provider, public ManagementProvider {
+class SqliteProvider final : public Store {
  public:
   static constexpr int kSchemaVersion = 6;
 
@@ -53,6 +54,11 @@ class SqliteProvider final : public Provider, public ManagementProvider {
   SqliteProvider& operator=(const SqliteProvider&) = delete;
 
   int schema_version();
+  // Single-row write transactions in a loop for `duration_ms` (WAL, `options.synchronous`,
+  // a scratch table created and dropped in the database at `path`): commits per second,
+  // the ceiling for anything that commits once per step. Throws ProviderError.
+  static double measure_commit_rate(const std::string& path, const SqliteOptions& options, Clock& clock,
+                                    std::int64_t duration_ms);
   // Copies the write-ahead log into the main file (and truncates the log), so
   // the main file alone holds the whole database: before copying it elsewhere.
   void checkpoint();

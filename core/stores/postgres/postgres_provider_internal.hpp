@@ -13,7 +13,7 @@
 
 namespace duroxide::pg {
 
-// Same meaning as sqlite::MetricDelta (core/src/sqlite_provider_internal.hpp).
+// Same meaning as sqlite::MetricDelta (core/stores/sqlite/sqlite_provider_internal.hpp).
 struct MetricDelta {
   std::int64_t starts = 0;
   std::int64_t completions = 0;

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "json_internal.hpp"
+#include "duroxide/detail/json.hpp"
 
 namespace duroxide {
 

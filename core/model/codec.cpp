@@ -5,7 +5,7 @@
 
 #include "duroxide/limits.hpp"
 #include "duroxide/text.hpp"
-#include "json_internal.hpp"
+#include "duroxide/detail/json.hpp"
 
 namespace duroxide {
 namespace detail {
