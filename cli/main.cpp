@@ -454,7 +454,7 @@ int run_table_command(const Args& args) {
     }
     return 0;
   }
-  std::cout << out.dump() << "\n";
+  std::cout << out.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
   return 0;
 }
 
@@ -557,7 +557,7 @@ int run_verb(const Args& args, Host& host) {
            {"executions", host.store->list_executions(id).size()}};
   if (status.state == RuntimeState::Completed) out["output"] = status.output;
   if (status.error) out["error"] = status.error->display_message();
-  std::cout << out.dump() << "\n";
+  std::cout << out.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
   return 0;
 }
 
@@ -571,7 +571,7 @@ int replay_verb(const Args& args, Host& host) {
   ReplayReport report = replay_history(host.registry, id, execution, history);
   Json out = Json::parse(encode_replay_report(report));
   out.erase("logs");
-  std::cout << out.dump() << "\n";
+  std::cout << out.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
   return report.deterministic ? 0 : 1;
 }
 

@@ -15,9 +15,13 @@ using Json = nlohmann::json;
 
 namespace {
 
-constexpr std::int64_t kMaxTimeoutMs = limits::kMaxDelayMs;
+// Waits step virtual time in the browser 50 ms at a time: a day is the longest wait.
+constexpr std::int64_t kMaxTimeoutMs = 86'400'000;
 constexpr std::int64_t kMaxListItems = 1000;
 constexpr std::int64_t kMaxInteger = std::numeric_limits<std::int64_t>::max();
+
+// A value as it appears in an error message: malformed UTF-8 is replaced, never thrown on.
+std::string shown(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 CommandError invalid(const std::string& message) {
   return CommandError(CommandError::Kind::InvalidInput, message);
@@ -94,6 +98,11 @@ ArgSpec filter_arg(bool positional = true) {
 
 ArgSpec positional(ArgSpec spec) {
   spec.positional = true;
+  return spec;
+}
+
+ArgSpec required(ArgSpec spec) {
+  spec.required = true;
   return spec;
 }
 
@@ -260,7 +269,14 @@ Json get_time_series(const Json& args, Clients& c) {
 
 Json import_instance(const Json& args, Clients& c) {
   const Json& data = args.at("data");
-  return c.management.import_instance(data.is_string() ? data.get<std::string>() : data.dump());
+  if (data.is_string()) return c.management.import_instance(data.get<std::string>());
+  std::string text;
+  try {
+    text = data.dump();
+  } catch (const Json::type_error&) {
+    throw invalid("data holds text that is not valid UTF-8");
+  }
+  return c.management.import_instance(text);
 }
 
 // ---- the table
@@ -352,7 +368,7 @@ std::vector<Command> instance_commands() {
          return out;
        }, {}},
       {"get-execution-info", K::Management,
-       {instance_arg(), positional(integer("execution", "the execution id", nullptr, 1, kMaxInteger))},
+       {instance_arg(), required(positional(integer("execution", "the execution id", nullptr, 1, kMaxInteger)))},
        "One execution of the instance.", "execution, or null when there is none", get_execution_info, {}},
       {"read-execution", K::Management,
        {instance_arg(), positional(integer("execution", "the execution id (0: the current one)", 0, 0, kMaxInteger)),
@@ -439,12 +455,12 @@ std::vector<Command> change_commands() {
        "Deletes finished root instances by id or filter.", "{instances, executions, events, queue_items, denied}",
        delete_instances, {}},
       {"prune-executions", K::Management,
-       {instance_arg(), aliased(integer("keepLast", "how many of the newest executions to keep", nullptr, 0, kMaxInteger), {"keep"})},
+       {instance_arg(), aliased(required(positional(integer("keepLast", "how many of the newest executions to keep", nullptr, 0, kMaxInteger))), {"keep"})},
        "Deletes all but the newest keepLast executions (never the running one).", "{instance, pruned}",
        [](const Json& a, Clients& c) {
          return Json{{"instance", str(a, "instance")}, {"pruned", c.management.prune_executions(str(a, "instance"), count(a, "keepLast"))}};
        }, {"prune"}},
-      {"purge-completed", K::Management, {integer("olderThanMs", "not updated for this long (ms)", 0, 0, kMaxInteger)},
+      {"purge-completed", K::Management, {positional(integer("olderThanMs", "not updated for this long (ms)", 0, 0, kMaxInteger))},
        "Deletes finished instances not updated for olderThanMs.", "{instances, executions, events, queue_items, denied}",
        [](const Json& a, Clients& c) { return deleted_json(c.management.purge_completed(now(c) - num(a, "olderThanMs"))); },
        {"purge"}},
@@ -478,7 +494,7 @@ std::vector<Command> build_table() {
 // ---- checking arguments
 
 void check_integer(const ArgSpec& spec, const Json& value) {
-  if (!value.is_number_integer()) throw invalid(spec.name + " must be an integer, got " + value.dump());
+  if (!value.is_number_integer()) throw invalid(spec.name + " must be an integer, got " + shown(value));
   const bool is_unsigned = value.is_number_unsigned();
   if (is_unsigned && value.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxInteger)) {
     throw invalid(spec.name + " is over the limit of " + std::to_string(spec.max));
@@ -525,7 +541,7 @@ void check_value(const ArgSpec& spec, const Json& value) {
           std::find(spec.choices.begin(), spec.choices.end(), value.get<std::string>()) == spec.choices.end()) {
         std::string names;
         for (const auto& c : spec.choices) names += (names.empty() ? "" : ", ") + c;
-        throw invalid(spec.name + " takes " + names + ", got " + value.dump());
+        throw invalid(spec.name + " takes " + names + ", got " + shown(value));
       }
       return;
     case ArgType::Filter: filter_from_json(value); return;
@@ -561,7 +577,7 @@ std::vector<RuntimeState> filter_states(const Json& f) {
   for (const auto& word : f["states"]) {
     RuntimeState state{};
     if (!word.is_string() || !parse_runtime_state(word.get<std::string>(), state) || state == RuntimeState::NotFound) {
-      throw invalid("filter.states takes Running, Completed or Failed, got " + word.dump());
+      throw invalid("filter.states takes Running, Completed or Failed, got " + shown(word));
     }
     states.push_back(state);
   }

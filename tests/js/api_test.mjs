@@ -81,7 +81,8 @@ test('engine errors arrive as Error with the engine message and kind', () => {
     (e) => e.kind === 'InvalidInput');
   assert.throws(() => management.listInstances({ states: ['Sleeping'] }), (e) => e.kind === 'InvalidInput');
   assert.throws(() => management.listInstances({}, { limit: 100000 }), (e) => e.kind === 'InvalidInput');
-  assert.throws(() => runtime._call('noSuchMethod', {}), /unknown method/);
+  assert.throws(() => runtime._command('no-such-command', {}),
+    (e) => e.kind === 'UnknownCommand' && /unknown command "no-such-command"/.test(e.message));
   assert.throws(() => dx.replayHistory('{not json'), (e) => e.kind === 'InvalidInput');
   assert.throws(() => new dx.Runtime({ database: new Uint8Array([1, 2, 3, 4]) }), Error);
   runtime.close();
@@ -185,7 +186,7 @@ test('time series match the instances and watchMetrics follows them live', () =>
   runtime.runUntilIdle();
   feed = management.watchMetrics(feed.next_cursor);
   assert.deepEqual(feed.deltas.map((d) => [d.instance, d.starts, d.completions]), [['late-chain', 1, 0], ['late-chain', 0, 1]]);
-  assert.throws(() => management.getTimeSeries({ metric: 'latency' }), /metric must be/);
+  assert.throws(() => management.getTimeSeries({ metric: 'latency' }), /metric takes starts, completions/);
   assert.throws(() => management.getTimeSeries({ fromMs: 10, toMs: 5 }), /from_ms < to_ms/);
   assert.throws(() => management.countInstances({ createdFrom: 1 }), /filter.createdFrom is not a filter field/);
   runtime.close();
@@ -295,7 +296,7 @@ test('every entry point throws an Error with a kind, never a bare exception', ()
   const engine = runtime._engine;
   runtime._engine = {
     step: bare, runUntilIdle: bare, saveDatabase: bare, takeLogs: bare, nowMs: bare, advanceTime: bare,
-    call: bare, registerActivity: bare, delete: bare,
+    command: bare, registerActivity: bare, delete: bare,
   };
   const internal = (e) => e instanceof Error && e.kind === 'internal';
   assert.throws(() => runtime.step(), internal);
