@@ -317,6 +317,39 @@ test('every entry point throws an Error with a kind, never a bare exception', ()
   assert.throws(() => new dx.RuntimeClient(runtime).getStatus('x'), closed);
 });
 
+test('bulk control, trees, pruning and purging through the table-built methods', () => {
+  const { runtime, client, management } = fresh();
+  for (const id of ['b1', 'b2', 'b3']) client.startOrchestration(id, 'Approval', '{"timeout_ms":600000}');
+  runtime.runUntilIdle();
+  const raised = client.raiseEventBulk({ prefix: 'b' }, 'Approve', 'all', { max: 2 });
+  assert.deepEqual(raised.map((r) => r.ok), [true, true]);
+  const canceled = client.cancelInstances({ prefix: 'b' }, 'tidy');
+  assert.equal(canceled.length, 3, 'all three were still running');
+  const done = client.waitForInstances(['b1', 'b2', 'b3'], 10_000);
+  assert.deepEqual(done.map((s) => s.status).sort(), ['Completed', 'Completed', 'Failed']);
+  assert.equal(done.find((s) => s.status === 'Failed').error.message, 'canceled: tidy');
+  assert.equal(management.getBulkStatus(['b1', 'ghost'])[1].status, 'NotFound');
+
+  client.startOrchestration('fam', 'Parent', '["x","y"]');
+  client.waitForOrchestration('fam', 10_000);
+  assert.equal(management.getInstanceTree('fam').children.length, 2);
+  client.startOrchestration('cnt', 'Counter', '{"count":0,"limit":3}');
+  client.waitForOrchestration('cnt', 10_000);
+  assert.deepEqual(management.pruneExecutions('cnt', 1), { instance: 'cnt', pruned: 3 });
+  assert.equal(management.listExecutions('cnt').length, 1);
+  assert.equal(management.getExecutionInfo('cnt', 1), null);
+  assert.equal(management.getSystemMetrics().total_instances, 7);
+  const changes = management.changesSince(0, { limit: 1000 });
+  assert.ok(changes.changes.length > 0 && changes.next_cursor > 0);
+
+  runtime.advanceTime(60_000);
+  assert.equal(management.deleteInstances({ instances: ['b1'] }).instances, 1);
+  const purged = management.purgeCompleted(30_000);
+  assert.equal(purged.instances, 6, 'b2, b3, cnt, and fam with its two children');
+  assert.equal(management.countInstances(), 0);
+  runtime.close();
+});
+
 test('read-only and management switches refuse with typed errors', () => {
   const { runtime, client } = fresh();
   client.startOrchestration('kept', 'HelloWorld', 'Ada');
