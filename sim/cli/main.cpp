@@ -3,8 +3,10 @@
 //   duroxide-sim --seed N [--seeds K] [--steps M] [--nodes K] [--instances I]
 //                [--faults LIST|all|none] [--scenarios LIST|all|none] [--trace FILE]
 //                [--workload catalog|generated] [--gen-statements N] [--gen-programs LIST]
-//                [--shrink] [--quiet]
+//                [--shrink] [--quiet] [--jobs N]
 //
+// --jobs: natively, run seeds on N threads (each seed is its own world; the
+// output is the same as with one). WebAssembly runs them one at a time.
 // --workload: the sample catalog (the default) or generated programs
 // (docs/simulator.md); --gen-statements caps a generated program's top-level
 // statements, --gen-programs runs only the listed root programs (shrinking
@@ -23,9 +25,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <atomic>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -42,7 +47,7 @@ using duroxide::sim::FaultKind;
             << "usage: duroxide-sim --seed N [--seeds K] [--steps M] [--nodes K] [--instances I]\n"
             << "                    [--faults LIST|all|none] [--scenarios LIST|all|none] [--trace FILE]\n"
             << "                    [--workload catalog|generated] [--gen-statements N] [--gen-programs LIST]\n"
-            << "                    [--shrink] [--quiet]\n"
+            << "                    [--shrink] [--quiet] [--jobs N]\n"
             << "faults:";
   for (FaultKind kind : duroxide::sim::all_fault_kinds()) std::cerr << " " << to_string(kind);
   std::cerr << "\nscenarios:";
@@ -112,6 +117,25 @@ std::vector<std::size_t> index_list(const std::string& text) {
   return indices;
 }
 
+// Runs every seed on `jobs` threads; results in seed order. A usage error
+// (std::invalid_argument) is reported for the first seed.
+std::vector<duroxide::sim::SimResult> run_parallel(duroxide::sim::SimOptions options, std::uint64_t first,
+                                                   std::uint64_t seeds, unsigned jobs) {
+  std::vector<duroxide::sim::SimResult> results(seeds);
+  std::atomic<std::uint64_t> next{0};
+  auto work = [&]() {
+    for (std::uint64_t n = next++; n < seeds; n = next++) {
+      duroxide::sim::SimOptions mine = options;
+      mine.seed = first + n;
+      results[n] = duroxide::sim::run_simulation(mine);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned j = 0; j < jobs; ++j) threads.emplace_back(work);
+  for (std::thread& thread : threads) thread.join();
+  return results;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,6 +145,7 @@ int main(int argc, char** argv) {
   bool quiet = false;
   bool shrink_failures = false;
   bool seed_given = false;
+  unsigned jobs = 1;
   bool generated = false;
   bool instances_given = false;
   bool steps_given = false;
@@ -164,6 +189,9 @@ int main(int argc, char** argv) {
       trace_file = value();
     } else if (flag == "--shrink") {
       shrink_failures = true;
+    } else if (flag == "--jobs") {
+      jobs = static_cast<unsigned>(number(flag, value(), 64));
+      if (jobs == 0) usage("--jobs must be 1 to 64");
     } else if (flag == "--quiet") {
       quiet = true;
     } else if (flag == "--help" || flag == "-h") {
@@ -193,11 +221,26 @@ int main(int argc, char** argv) {
   nlohmann::ordered_json runs = nlohmann::ordered_json::array();
   nlohmann::ordered_json violations = nlohmann::ordered_json::array();
   const std::uint64_t first = options.seed;
+#ifdef __EMSCRIPTEN__
+  jobs = 1;
+#endif
+  std::vector<duroxide::sim::SimResult> precomputed;
+  if (jobs > 1 && seeds > 1 && trace_file.empty()) {
+    try {
+      options.seed = first;
+      duroxide::sim::SimOptions probe = options;
+      probe.steps = 0;
+      duroxide::sim::run_simulation(probe);  // option errors surface here, before any thread
+    } catch (const std::invalid_argument& error) {
+      usage(error.what());
+    }
+    precomputed = run_parallel(options, first, seeds, jobs);
+  }
   for (std::uint64_t n = 0; n < seeds; ++n) {
     options.seed = first + n;
     duroxide::sim::SimResult result;
     try {
-      result = duroxide::sim::run_simulation(options);
+      result = precomputed.empty() ? duroxide::sim::run_simulation(options) : std::move(precomputed[n]);
     } catch (const std::invalid_argument& error) {
       usage(error.what());
     }

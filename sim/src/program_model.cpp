@@ -3,6 +3,7 @@
 // may legitimately go either way (which arm of a select wins), the model
 // follows every branch; an instance's end must match one of the ends it allows.
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "program.hpp"
@@ -347,7 +348,9 @@ std::optional<std::string> detached_problem(const Path& path, Model& model, cons
     if (end->corrupted) continue;  // may end either way
     const bool completed = end->state == RuntimeState::Completed;
     bool allowed = false;
-    for (const ChildEnd& child_end : model.child_ends(*child)) {
+    const std::vector<ChildEnd>& ends = model.child_ends(*child);
+    if (model.overflowed()) continue;  // too many ends to enumerate: the generator avoids it
+    for (const ChildEnd& child_end : ends) {
       allowed = allowed || (child_end.completed ? completed && end->output == child_end.text
                                                 : !completed && contains(end->error, child_end.text));
     }
@@ -402,7 +405,15 @@ std::vector<std::string> check_end(const Program& program, const InstanceEnd& en
 
 std::size_t model_breadth(const Program& program, const Inputs& inputs, std::size_t cap) {
   Model model(inputs, "g", cap);
-  const std::size_t ends = model.run(program).size();
+  std::size_t ends = model.run(program).size();
+  // Detached starts are checked against their own programs' ends.
+  std::function<void(const std::vector<Stmt>&)> detached = [&](const std::vector<Stmt>& body) {
+    for (const Stmt& stmt : body) {
+      if (stmt.kind == Kind::Detach) ends = std::max(ends, model.child_ends(*stmt.child).size());
+      detached(stmt.body);
+    }
+  };
+  detached(program.body);
   return model.overflowed() ? cap + 1 : ends;
 }
 
