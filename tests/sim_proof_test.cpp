@@ -73,3 +73,32 @@ TEST_CASE("generated programs find a shutdown that stops renewing a running acti
                                        testing::broken_store<testing::ShutdownStopsRenewing>());
   WARN("found at seed " << seed);
 }
+
+TEST_CASE("a failing generated seed shrinks to a readable program and a reproduce line", "[sim-proof]") {
+  sim::SimOptions options = generated(sim::default_fault_kinds());
+  options.store_wrapper = testing::broken_store<testing::ContinueAsNewDropsMessages>();
+  const auto seed = sim::first_failing_seed(options, 1, kProofSeeds);
+  REQUIRE(seed);
+  options.seed = *seed;
+  const sim::SimOptions shrunk = sim::shrink_generated(options, {});
+  const sim::SimResult again = sim::run_simulation(shrunk);
+  INFO(sim::describe_failure(again, shrunk));
+  REQUIRE_FALSE(again.ok());
+  const std::string command = sim::reproduce_command(shrunk);
+  CHECK(command.find("--seed " + std::to_string(*seed)) != std::string::npos);
+  CHECK(command.find("--workload generated") != std::string::npos);
+  CHECK(command.find("--gen-programs") != std::string::npos);
+  // The shrunk workload prints as pseudo-code with its client ops, and is no bigger.
+  CHECK(again.workload_text.find("orchestration G") != std::string::npos);
+  CHECK(again.workload_text.find("client ops:") != std::string::npos);
+  const auto programs = [](const std::string& text) {
+    std::size_t count = 0;
+    for (std::size_t at = text.find(" runs orchestration "); at != std::string::npos;
+         at = text.find(" runs orchestration ", at + 1)) {
+      ++count;
+    }
+    return count;
+  };
+  CHECK(programs(again.workload_text) <= shrunk.instances);
+  CHECK(shrunk.steps <= options.steps);
+}

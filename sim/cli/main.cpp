@@ -3,6 +3,7 @@
 //   duroxide-sim --seed N [--seeds K] [--steps M] [--nodes K] [--instances I]
 //                [--faults LIST|all|none] [--scenarios LIST|all|none] [--trace FILE]
 //                [--workload catalog|generated] [--gen-statements N] [--gen-programs LIST]
+//                [--gen-drop G<i>/<id>,...]
 //                [--shrink] [--quiet] [--jobs N]
 //
 // --jobs: natively, run seeds on N threads (each seed is its own world; the
@@ -10,7 +11,8 @@
 // --workload: the sample catalog (the default) or generated programs
 // (docs/simulator.md); --gen-statements caps a generated program's top-level
 // statements, --gen-programs runs only the listed root programs (shrinking
-// prints both). The summary's "coverage" sums the constructs exercised.
+// prints both), --gen-drop removes top-level statements (shrinking prints it).
+// The summary's "coverage" sums the constructs exercised.
 // --faults: the default is every kind but corruption and node-shutdown; "all" includes them.
 // --scenarios: workload kinds beyond the sample catalog (default none).
 // --shrink: for each failing seed, searches for a smaller configuration (fewer
@@ -179,6 +181,14 @@ int main(int argc, char** argv) {
     } else if (flag == "--gen-statements") {
       generator.max_statements = number(flag, value(), 100);
       if (generator.max_statements == 0) usage("--gen-statements must be 1 to 100");
+    } else if (flag == "--gen-drop") {
+      const std::string list = value();
+      for (std::size_t start = 0; start <= list.size();) {
+        const std::size_t comma = list.find(',', start);
+        generator.drop_statements.push_back(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
     } else if (flag == "--gen-programs") {
       generator.only_programs = index_list(value());
     } else if (flag == "--faults") {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "duroxide/limits.hpp"
+#include "duroxide/text.hpp"
 #include "program.hpp"
 
 namespace duroxide::sim {
@@ -101,11 +102,47 @@ void plan_root(WorkloadPlan& plan, const Root& root, Coverage& coverage) {
   }
 }
 
+std::shared_ptr<const Program> without_dropped(std::shared_ptr<const Program> program,
+                                               const std::vector<std::string>& drop) {
+  auto kept = std::make_shared<Program>(*program);
+  kept->body.clear();
+  for (const program::Stmt& stmt : program->body) {
+    const std::string name = program->name + "/" + std::to_string(stmt.id);
+    if (std::find(drop.begin(), drop.end(), name) == drop.end()) kept->body.push_back(stmt);
+  }
+  return kept;
+}
+
+// The top-level statements of the programs a failing run describes ("G2/4"),
+// read back from describe()'s text: "g<i> runs orchestration G<i>..." then "  s<id>: ...".
+std::vector<std::string> top_level_statements(const std::string& text) {
+  std::vector<std::string> names;
+  std::string program;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    const std::size_t runs = line.find(" runs orchestration ");
+    if (runs != std::string::npos && line[0] == 'g') {
+      const std::size_t name_start = runs + 20;
+      program = line.substr(name_start, line.find_first_of(" :", name_start) - name_start);
+    } else if (line.rfind("orchestration ", 0) == 0 || line.rfind("client ops", 0) == 0) {
+      program.clear();
+    } else if (!program.empty() && line.rfind("  s", 0) == 0) {
+      names.push_back(program + "/" + line.substr(3, line.find(':') - 3));
+    }
+  }
+  return names;
+}
+
 std::string describe_ops(std::vector<ClientOp> ops) {
   std::stable_sort(ops.begin(), ops.end(), [](const ClientOp& a, const ClientOp& b) { return a.step < b.step; });
   std::string out = "client ops:\n";
   for (const ClientOp& op : ops) {
-    const std::string data = program::short_value(op.data);
+    const std::string data = valid_utf8(op.data) ? program::short_value(op.data)
+                                                 : "<" + std::to_string(op.data.size()) + " bytes, invalid UTF-8>";
     switch (op.kind) {
       case ClientOp::Kind::Start: out += "  step " + std::to_string(op.step) + ": start " + op.instance + " " + op.name + "\n"; break;
       case ClientOp::Kind::Raise: out += "  step " + std::to_string(op.step) + ": raise " + op.instance + " " + op.name + " \"" + data + "\"\n"; break;
@@ -141,6 +178,7 @@ WorkloadFactory generated_workload(const GeneratorOptions& options) {
       Root root{i, "g" + std::to_string(i), draw_root(random, i, options), random.next()};
       const auto& only = options.only_programs;
       if (!only.empty() && std::find(only.begin(), only.end(), i) == only.end()) continue;
+      root.program = without_dropped(root.program, options.drop_statements);
       program::register_program(*registry, root.program, shared);
       roots->push_back(std::move(root));
     }
@@ -181,6 +219,12 @@ std::string generator_flags(const GeneratorOptions& options) {
   std::string flags = "--workload generated";
   if (options.max_statements != GeneratorOptions{}.max_statements) {
     flags += " --gen-statements " + std::to_string(options.max_statements);
+  }
+  if (!options.drop_statements.empty()) {
+    flags += " --gen-drop ";
+    for (std::size_t i = 0; i < options.drop_statements.size(); ++i) {
+      flags += (i ? "," : "") + options.drop_statements[i];
+    }
   }
   if (!options.only_programs.empty()) {
     flags += " --gen-programs ";
@@ -226,6 +270,12 @@ SimOptions shrink_generated(SimOptions failing, GeneratorOptions generator) {
       GeneratorOptions fewer = generator;
       fewer.only_programs.erase(fewer.only_programs.begin() + static_cast<std::ptrdiff_t>(i));
       candidates.emplace_back(with(failing, fewer), fewer);
+    }
+    const SimResult current = run_simulation(failing);
+    for (const std::string& statement : top_level_statements(current.workload_text)) {
+      GeneratorOptions smaller = generator;
+      smaller.drop_statements.push_back(statement);
+      candidates.emplace_back(with(failing, smaller), smaller);
     }
     if (generator.max_statements > 1) {
       GeneratorOptions shorter = generator;

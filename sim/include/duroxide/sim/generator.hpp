@@ -21,6 +21,8 @@ struct GeneratorOptions {
   std::size_t max_statements = 6;
   // The root programs run (indices below SimOptions::instances); empty: all.
   std::vector<std::size_t> only_programs;
+  // Top-level statements removed after drawing, as "<program>/<statement id>" (e.g. "G2/4").
+  std::vector<std::string> drop_statements;
 };
 
 // The generated workload: SimOptions::instances root programs per seed.
