@@ -99,12 +99,13 @@ function requireCoverage(label, summary, faults) {
 const defaultFaults = ['node-crash', 'commit-crash', 'clock-jump', 'node-pause', 'duplicate', 'transient',
                        'disk-error', 'activity-failure', 'slow-activity'];
 const generated = ['--workload', 'generated', '--quiet'];
+const nativeJobs = ['--jobs', '2'];  // natively on two threads: the same output, half the time
 requireCoverage('generated coverage, seeds 1..2000',
-                run('native generated seeds 1..2000', nativeSim, ['--seed', '1', '--seeds', '2000', ...generated]),
+                run('native generated seeds 1..2000', nativeSim, ['--seed', '1', '--seeds', '2000', ...generated, ...nativeJobs]),
                 defaultFaults);
 requireCoverage('generated coverage under every fault, seeds 20001..20300',
                 run('native generated seeds 20001..20300, every fault', nativeSim,
-                    ['--seed', '20001', '--seeds', '300', '--faults', 'all', ...generated]),
+                    ['--seed', '20001', '--seeds', '300', '--faults', 'all', ...generated, ...nativeJobs]),
                 [...defaultFaults, 'corruption', 'node-shutdown']);
 run('wasm generated seeds 3001..3200', 'node', [wasmSim, '--seed', '3001', '--seeds', '200', ...generated]);
 crossCheck('generated cross-check 401..450', ['--seed', '401', '--seeds', '50', '--faults', 'all', ...generated]);
