@@ -171,7 +171,8 @@ WorkloadFactory generated_workload(const GeneratorOptions& options) {
     auto registry = std::make_shared<Registry>();
     program::register_activities(*registry, shared);
     auto roots = std::make_shared<std::vector<Root>>();
-    const std::uint64_t base = seed.random.next();
+    // From the seed alone: shrinking the fault list or the steps keeps the same programs.
+    const std::uint64_t base = SimRandom(seed.seed ^ 0xD1B54A32D192ED03ull).next();
     for (std::size_t i = 0; i < seed.instances; ++i) {
       // Each program draws from its own stream: dropping one keeps the others.
       SimRandom random(base ^ (0x9E3779B97F4A7C15ull * (i + 1)));

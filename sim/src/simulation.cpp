@@ -428,7 +428,7 @@ World::World(const SimOptions& options)
   const bool failing = fault_ppm_[index_of(FaultKind::ActivityFailure)] > 0 &&
                        workload_random_.chance(fault_ppm_[index_of(FaultKind::ActivityFailure)]);
   if (options.workload) {
-    WorkloadSeed seed{workload_random_, options.steps, options.instances, failing};
+    WorkloadSeed seed{workload_random_, options.seed, options.steps, options.instances, failing};
     custom_ = options.workload(seed);
     if (!custom_->registry || !custom_->plan || !custom_->check) {
       throw std::invalid_argument("a workload needs a registry, a plan and a check");

@@ -109,6 +109,7 @@ struct SimWorkload {
 // What a workload factory is given for one seed.
 struct WorkloadSeed {
   SimRandom& random;              // the workload's own stream
+  std::uint64_t seed = 0;         // SimOptions::seed: draws from it alone do not change with the fault list
   std::uint64_t steps = 0;        // phase 1's length
   std::size_t instances = 0;      // the requested size (SimOptions::instances)
   bool failing_activities = false;  // the ActivityFailure fault is on for this seed
