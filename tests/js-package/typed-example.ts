@@ -1,0 +1,45 @@
+// A typed program against duroxide-wasm's declarations: tsc must accept it (run.sh).
+import {
+  SqliteProvider, Client, Runtime, OrchestrationContext, ActivityContext, createDuroxide,
+  type OrchestrationStatus, type RaceResult, type JoinResult, type RetryPolicy, type LogEntry,
+} from 'duroxide-wasm';
+
+interface Order { id: string; items: number[] }
+
+const retry: RetryPolicy = { maxAttempts: 3, timeoutMs: 1000, backoff: 'exponential' };
+
+async function main(): Promise<void> {
+  const provider: SqliteProvider = await SqliteProvider.open('sqlite::memory:', { clock: 'virtual' });
+  const runtime = new Runtime(provider, {
+    workerConcurrency: 4,
+    logger: (entry: LogEntry) => console.log(entry.level, entry.message),
+  });
+  runtime.registerActivity('Price', async (ctx: ActivityContext, item: number): Promise<number> => {
+    if (ctx.isCancelled()) throw new Error('cancelled');
+    ctx.traceInfo(`pricing ${item} for ${ctx.instanceId}`);
+    return item * 2;
+  });
+  runtime.registerOrchestration('Checkout', function* (ctx: OrchestrationContext, order: Order) {
+    ctx.setCustomStatus('pricing');
+    const prices = (yield ctx.all(order.items.map((i) => ctx.scheduleActivity('Price', i)))) as JoinResult<number>[];
+    const total = prices.reduce((sum, p) => sum + (p.ok ?? 0), 0);
+    const decision = (yield ctx.race(ctx.waitForEvent('approve'), ctx.scheduleTimer(60_000))) as RaceResult<string>;
+    const checked = (yield ctx.scheduleActivityWithRetry('Price', total, retry)) as number;
+    const when = (yield ctx.utcNow()) as number;
+    return { total, checked, approved: decision.index === 0, when, replaying: ctx.isReplaying };
+  });
+  const client = new Client(provider);
+  await client.startOrchestration('order-1', 'Checkout', { id: 'order-1', items: [1, 2, 3] } satisfies Order);
+  await runtime.runUntilIdle();
+  await client.raiseEvent('order-1', 'approve', 'yes');
+  await runtime.advanceTime(1);
+  const status: OrchestrationStatus = await client.getStatus('order-1');
+  const output = await client.waitForOrchestrationTyped<{ total: number }>('order-1', 1000);
+  console.log(status.status, output.total, runtime.metricsSnapshot().orchCompletions);
+  const engine = await createDuroxide();
+  console.log(engine.catalog().length);
+  await runtime.shutdown();
+  provider.close();
+}
+
+void main();
