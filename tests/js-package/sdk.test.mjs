@@ -845,7 +845,8 @@ test('after shutdown nothing runs until a runtime starts again', async () => {
   const client = new Client(provider);
   await client.startOrchestration('after', 'Quick');
   await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.equal((await client.getStatus('after')).status, 'Running');
+  assert.equal((await client.getStatus('after')).status, 'NotFound');  // queued, never run
+  assert.equal((await client.getQueueDepths()).orchestratorQueue, 1);
   const again = new Runtime(provider, { dispatcherPollIntervalMs: 5 });
   register(again);
   await again.start();
