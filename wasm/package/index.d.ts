@@ -355,6 +355,9 @@ export declare class Runtime {
 /** The lower-level engine API (sample catalog, step driver, replay, native simulator). */
 export declare function createDuroxide(): Promise<Duroxide>;
 
+/** Not supported: throws (use the Runtime option `logger`). */
+export declare function initTracing(options?: object): never;
+
 export declare const MAX_KV_KEYS: number;
 export declare const MAX_KV_VALUE_BYTES: number;
 export declare const MAX_WORKER_TAGS: number;

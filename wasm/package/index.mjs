@@ -748,6 +748,9 @@ export class Runtime {
 /** The lower-level engine API (sample catalog, step driver, replay, native simulator) the playground uses. */
 export async function createDuroxide() { return createEngineApi({ core }); }
 
+/** The Node SDK's tracing setup: traces go to the runtime's `logger` option here. */
+export function initTracing() { throw unsupported('initTracing (use the Runtime option logger)'); }
+
 /** Upper bounds of the Node SDK, for source compatibility. */
 export const MAX_KV_KEYS = 150;
 export const MAX_KV_VALUE_BYTES = 65536;
