@@ -322,6 +322,15 @@ class JsClient {
                   {"timerQueue", q.timers_pending + q.timers_due}};
     }
     if (method == "getOrchestrationStats") return orchestration_stats(instance);
+    if (method == "getValue") {
+      const std::optional<std::string> value = store_.store().get_kv_value(instance, field(args, "key"));
+      return value ? Json(*value) : Json(nullptr);
+    }
+    if (method == "getKvAllValues") {
+      Json out = Json::object();
+      for (const auto& [key, entry] : store_.store().get_kv_all_values(instance)) out[key] = entry.value;
+      return out;
+    }
     throw std::invalid_argument("unknown client method " + method);
   }
 
@@ -453,7 +462,7 @@ DurableFuture future_for(OrchestrationContext& ctx, const Json& task) {
     return ctx.schedule_sub_orchestration(field(task, "name"), field(task, "input"), sub_options(task));
   }
   if (type == "getValueFromInstance") {
-    throw std::invalid_argument("getValueFromInstance is not available in this build: the engine has no per-instance KV store");
+    return ctx.schedule_get_value_from_instance(field(task, "instanceId"), field(task, "key"));
   }
   throw std::invalid_argument("a task of type '" + type + "' cannot be awaited inside all() or race()");
 }
@@ -568,6 +577,36 @@ Task<std::string> run_generator(OrchestrationContext& ctx, std::string input, va
   co_return step.value("output", std::string("null"));
 }
 
+// The instance's key-value store (OrchestrationContext::set_value and the rest);
+// nullopt when `op` is not one of its calls. `argument`: the key, or
+// {"key","value"} for setValue, or the cut-off in ms for pruneKvValuesUpdatedBefore.
+std::optional<Json> kv_call(OrchestrationContext& ctx, const std::string& op, const std::string& argument) {
+  if (op == "setValue") {
+    const Json pair = Json::parse(argument);
+    ctx.set_value(field(pair, "key"), field(pair, "value"));
+    return Json(nullptr);
+  }
+  if (op == "getValue") {
+    const std::optional<std::string> value = ctx.get_value(argument);
+    return value ? Json(*value) : Json(nullptr);
+  }
+  if (op == "clearValue") {
+    ctx.clear_value(argument);
+    return Json(nullptr);
+  }
+  if (op == "clearAllValues") {
+    ctx.clear_all_values();
+    return Json(nullptr);
+  }
+  if (op == "getKvAllValues") return Json(ctx.get_all_values());
+  if (op == "getKvAllKeys") return Json(ctx.get_all_keys());
+  if (op == "getKvLength") return Json(ctx.get_kv_length());
+  if (op == "pruneKvValuesUpdatedBefore") {
+    return Json(ctx.prune_values_updated_before(static_cast<TimestampMs>(std::stoll(argument))));
+  }
+  return std::nullopt;
+}
+
 std::string contextCall(const std::string& op, const std::string& argument) {
   return guarded([&]() -> Json {
     if (!current_context) throw std::invalid_argument(op + " is only available while the orchestration runs");
@@ -582,6 +621,7 @@ std::string contextCall(const std::string& op, const std::string& argument) {
     }
     if (op == "getCustomStatus") return ctx.custom_status() ? Json(*ctx.custom_status()) : Json(nullptr);
     if (op == "isReplaying") return ctx.is_replaying();
+    if (const std::optional<Json> kv = kv_call(ctx, op, argument)) return *kv;
     if (op == "info" || op == "debug") ctx.log_info(op == "debug" ? "[debug] " + argument : argument);
     else if (op == "warn") ctx.log_warn(argument);
     else if (op == "error") ctx.log_error(argument);
@@ -656,6 +696,10 @@ class JsRuntime {
         ack(*item, work::ActivityFailed{task.instance, task.execution_id, task.id,
                                         ErrorDetails::poison("activity " + task.name, item->attempt_count,
                                                              options_.max_attempts)});
+        return Json{{"handled", true}};
+      }
+      if (task.name == OrchestrationContext::kGetValueFromInstanceActivity) {
+        ack(*item, read_value_of_instance(task));
         return Json{{"handled", true}};
       }
       if (!registry_.find_activity(task.name)) {
@@ -770,6 +814,26 @@ class JsRuntime {
         return false;
       }
       throw;
+    }
+  }
+
+  // The reserved activity behind ctx.getValueFromInstance: input {"instance","key"},
+  // completes with the JSON null or a JSON string (as the engine's worker does).
+  WorkItem read_value_of_instance(const work::ActivityExecute& task) {
+    auto failed = [&](const std::string& message, bool retryable) -> WorkItem {
+      return work::ActivityFailed{task.instance, task.execution_id, task.id,
+                                  ErrorDetails::activity_failed("get_value_from_instance: " + message, retryable)};
+    };
+    const Json request = Json::parse(task.input, nullptr, false);
+    if (request.is_discarded() || !request.is_object() || !request.contains("instance") || !request.contains("key") ||
+        !request["instance"].is_string() || !request["key"].is_string()) {
+      return failed("the request does not decode", false);
+    }
+    try {
+      const std::optional<std::string> value = store_.store().get_kv_value(request["instance"], request["key"]);
+      return work::ActivityCompleted{task.instance, task.execution_id, task.id, value ? dump(Json(*value)) : "null"};
+    } catch (const ProviderError& error) {
+      return failed(std::string("the store could not read the value: ") + error.what(), error.retryable());
     }
   }
 

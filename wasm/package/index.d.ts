@@ -196,7 +196,7 @@ export declare class Client {
   /** Rejects with kind 'Timeout' when the instance has not finished in time. */
   waitForOrchestration(instanceId: string, timeoutMs?: number): Promise<OrchestrationStatus>;
   waitForStatusChange(instanceId: string, lastSeenVersion: number, pollIntervalMs?: number, timeoutMs?: number): Promise<OrchestrationStatus>;
-  /** KV reads: reject with kind 'Unsupported' in this build. */
+  /** The instance's key-value store as its last committed turn left it (null: absent). */
   getValue(instanceId: string, key: string): Promise<string | null>;
   waitForValue(instanceId: string, key: string, timeoutMs?: number): Promise<string>;
   getKvAllValues(instanceId: string): Promise<Record<string, string>>;
@@ -240,7 +240,7 @@ export declare class OrchestrationContext {
   scheduleTimer(delayMs: number): ScheduledTask;
   waitForEvent(name: string): ScheduledTask;
   dequeueEvent(queueName: string): ScheduledTask;
-  /** KV: throws (kind 'Unsupported') in this build. */
+  /** Reads a key of another instance's key-value store, durably: yields string | null. */
   getValueFromInstance(instanceId: string, key: string): ScheduledTask;
   scheduleSubOrchestration(name: string, input?: unknown): ScheduledTask;
   scheduleSubOrchestrationWithId(name: string, instanceId: string, input?: unknown): ScheduledTask;
@@ -273,7 +273,7 @@ export declare class OrchestrationContext {
   resetCustomStatus(): void;
   getCustomStatus(): string | null;
 
-  /** KV: these throw (kind 'Unsupported') in this build. */
+  /** The instance's key-value store: recorded in history, kept across continue-as-new. */
   setValue(key: string, value: string): void;
   getValue(key: string): string | null;
   clearValue(key: string): void;

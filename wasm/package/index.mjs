@@ -67,10 +67,6 @@ function parseValue(text) {
   }
 }
 
-function kvUnavailable(name) {
-  return engineError(`${name} is not available in this build: the engine has no per-instance KV store yet`, 'Unsupported');
-}
-
 function unsupported(what) {
   return engineError(`${what} is not supported by duroxide-wasm`, 'Unsupported');
 }
@@ -275,9 +271,14 @@ export class Client {
     }, timeoutMs, `a status change of ${instanceId}`, pollIntervalMs);
   }
 
-  async getValue() { throw kvUnavailable('client.getValue'); }
-  async waitForValue() { throw kvUnavailable('client.waitForValue'); }
-  async getKvAllValues() { throw kvUnavailable('client.getKvAllValues'); }
+  /** A key of the instance's key-value store as its last committed turn left it; null when absent. */
+  async getValue(instanceId, key) { return this._call('getValue', { instanceId, key: String(key) }); }
+  /** Resolves with the key's value once it exists; rejects with kind 'Timeout'. */
+  async waitForValue(instanceId, key, timeoutMs = 30000) {
+    return this._waitFor(() => this._call('getValue', { instanceId, key: String(key) }) ?? undefined,
+      timeoutMs, `value '${key}' on instance '${instanceId}'`);
+  }
+  async getKvAllValues(instanceId) { return this._call('getKvAllValues', { instanceId }); }
 
   async getSystemMetrics() { return this._call('getSystemMetrics', {}); }
   /** {historyEventCount, historySizeBytes, queuePendingCount, ...}, or null for an unknown instance. */
@@ -372,7 +373,8 @@ export class OrchestrationContext {
   scheduleTimer(delayMs) { return { type: 'timer', delayMs }; }
   waitForEvent(name) { return { type: 'waitEvent', name }; }
   dequeueEvent(queueName) { return { type: 'dequeueEvent', queueName }; }
-  getValueFromInstance() { throw kvUnavailable('ctx.getValueFromInstance'); }
+  /** Reads a key of another instance's store as a durable operation: string or null. */
+  getValueFromInstance(instanceId, key) { return { type: 'getValueFromInstance', instanceId, key: String(key) }; }
   scheduleSubOrchestration(name, input) { return withInput({ type: 'subOrchestration', name }, input); }
   scheduleSubOrchestrationWithId(name, instanceId, input) {
     return withInput({ type: 'subOrchestrationWithId', name, instanceId }, input);
@@ -428,14 +430,18 @@ export class OrchestrationContext {
   /** True while the code re-runs history it has run before (no side effects then). */
   get isReplaying() { return contextCall('isReplaying'); }
 
-  setValue() { throw kvUnavailable('ctx.setValue'); }
-  getValue() { throw kvUnavailable('ctx.getValue'); }
-  clearValue() { throw kvUnavailable('ctx.clearValue'); }
-  clearAllValues() { throw kvUnavailable('ctx.clearAllValues'); }
-  getKvAllValues() { throw kvUnavailable('ctx.getKvAllValues'); }
-  getKvAllKeys() { throw kvUnavailable('ctx.getKvAllKeys'); }
-  getKvLength() { throw kvUnavailable('ctx.getKvLength'); }
-  pruneKvValuesUpdatedBefore() { throw kvUnavailable('ctx.pruneKvValuesUpdatedBefore'); }
+  // The instance's key-value store: durable (recorded in history), survives
+  // continue-as-new, readable by clients (client.getValue) once the turn commits.
+  setValue(key, value) { contextCall('setValue', JSON.stringify({ key: String(key), value: String(value) })); }
+  getValue(key) { return contextCall('getValue', String(key)); }
+  clearValue(key) { contextCall('clearValue', String(key)); }
+  clearAllValues() { contextCall('clearAllValues'); }
+  getKvAllValues() { return contextCall('getKvAllValues'); }
+  getKvAllKeys() { return contextCall('getKvAllKeys'); }
+  getKvLength() { return contextCall('getKvLength'); }
+  pruneKvValuesUpdatedBefore(cutoffMs) {
+    return contextCall('pruneKvValuesUpdatedBefore', String(Math.max(0, Math.trunc(Number(cutoffMs) || 0))));
+  }
 
   traceInfo(message) { contextCall('info', String(message)); }
   traceWarn(message) { contextCall('warn', String(message)); }
