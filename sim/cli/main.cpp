@@ -2,8 +2,13 @@
 //
 //   duroxide-sim --seed N [--seeds K] [--steps M] [--nodes K] [--instances I]
 //                [--faults LIST|all|none] [--scenarios LIST|all|none] [--trace FILE]
+//                [--workload catalog|generated] [--gen-statements N] [--gen-programs LIST]
 //                [--shrink] [--quiet]
 //
+// --workload: the sample catalog (the default) or generated programs
+// (docs/simulator.md); --gen-statements caps a generated program's top-level
+// statements, --gen-programs runs only the listed root programs (shrinking
+// prints both). The summary's "coverage" sums the constructs exercised.
 // --faults: the default is every kind but corruption and node-shutdown; "all" includes them.
 // --scenarios: workload kinds beyond the sample catalog (default none).
 // --shrink: for each failing seed, searches for a smaller configuration (fewer
@@ -24,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "duroxide/sim/generator.hpp"
 #include "duroxide/sim/random.hpp"
 #include "duroxide/sim/simulation.hpp"
 
@@ -35,6 +41,7 @@ using duroxide::sim::FaultKind;
   std::cerr << "duroxide-sim: " << problem << "\n"
             << "usage: duroxide-sim --seed N [--seeds K] [--steps M] [--nodes K] [--instances I]\n"
             << "                    [--faults LIST|all|none] [--scenarios LIST|all|none] [--trace FILE]\n"
+            << "                    [--workload catalog|generated] [--gen-statements N] [--gen-programs LIST]\n"
             << "                    [--shrink] [--quiet]\n"
             << "faults:";
   for (FaultKind kind : duroxide::sim::all_fault_kinds()) std::cerr << " " << to_string(kind);
@@ -91,6 +98,24 @@ std::vector<duroxide::sim::Scenario> scenario_list(const std::string& text) {
   return scenarios;
 }
 
+std::vector<std::size_t> index_list(const std::string& text) {
+  std::vector<std::size_t> indices;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = text.find(',', start);
+    indices.push_back(number("--gen-programs", text.substr(start, comma == std::string::npos ? std::string::npos
+                                                                                             : comma - start),
+                             499));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return indices;
+}
+
+// The generated workload's default size: small programs sets, many seeds.
+constexpr std::size_t kGeneratedInstances = 4;
+constexpr std::size_t kGeneratedSteps = 1'000;
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -100,6 +125,10 @@ int main(int argc, char** argv) {
   bool quiet = false;
   bool shrink_failures = false;
   bool seed_given = false;
+  bool generated = false;
+  bool instances_given = false;
+  bool steps_given = false;
+  duroxide::sim::GeneratorOptions generator;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     auto value = [&]() -> std::string {
@@ -114,12 +143,23 @@ int main(int argc, char** argv) {
       if (seeds == 0) usage("--seeds must be at least 1");
     } else if (flag == "--steps") {
       options.steps = number(flag, value(), 10'000'000);
+      steps_given = true;
     } else if (flag == "--nodes") {
       options.nodes = number(flag, value(), 16);
       if (options.nodes == 0) usage("--nodes must be 1 to 16");
     } else if (flag == "--instances") {
       options.instances = number(flag, value(), 500);
       if (options.instances == 0) usage("--instances must be 1 to 500");
+      instances_given = true;
+    } else if (flag == "--workload") {
+      const std::string kind = value();
+      if (kind != "catalog" && kind != "generated") usage("--workload is catalog or generated");
+      generated = kind == "generated";
+    } else if (flag == "--gen-statements") {
+      generator.max_statements = number(flag, value(), 100);
+      if (generator.max_statements == 0) usage("--gen-statements must be 1 to 100");
+    } else if (flag == "--gen-programs") {
+      generator.only_programs = index_list(value());
     } else if (flag == "--faults") {
       options.faults = fault_list(value());
     } else if (flag == "--scenarios") {
@@ -139,11 +179,19 @@ int main(int argc, char** argv) {
   if (!seed_given) usage("--seed is required");
   if (!trace_file.empty() && seeds != 1) usage("--trace needs a single seed");
   options.keep_trace = !trace_file.empty();
+  if (generated) {
+    if (!instances_given) options.instances = kGeneratedInstances;
+    if (!steps_given) options.steps = kGeneratedSteps;
+    if (!options.scenarios.empty()) usage("--scenarios go with the catalog workload");
+    options.workload = duroxide::sim::generated_workload(generator);
+    options.workload_flags = duroxide::sim::generator_flags(generator);
+  }
 
   nlohmann::ordered_json summary;
   summary["first_seed"] = options.seed;
   summary["seeds"] = seeds;
   std::map<std::string, std::uint64_t> injected;
+  std::map<std::string, std::uint64_t> coverage;
   std::uint64_t failing = 0;
   std::uint64_t total_steps = 0;
   nlohmann::ordered_json runs = nlohmann::ordered_json::array();
@@ -159,6 +207,7 @@ int main(int argc, char** argv) {
     }
     total_steps += result.steps;
     for (const auto& [kind, count] : result.faults_injected) injected[kind] += count;
+    for (const auto& [construct, count] : result.coverage) coverage[construct] += count;
     runs.push_back({{"seed", result.seed},
                     {"hash", duroxide::sim::hex64(result.trace_hash)},
                     {"ok", result.ok()}});
@@ -175,7 +224,17 @@ int main(int argc, char** argv) {
                 << " violation(s), first: " << result.violations.front().invariant << " "
                 << result.violations.front().instance << ": " << result.violations.front().detail
                 << "\nreproduce: " << duroxide::sim::reproduce_command(options) << "\n";
-      if (shrink_failures) {
+      if (!result.workload_text.empty()) std::cerr << result.workload_text;
+      if (shrink_failures && generated) {
+        const auto shrunk = duroxide::sim::shrink_generated(options, generator);
+        const auto again = duroxide::sim::run_simulation(shrunk);
+        std::cerr << "shrunk to:\n" << again.workload_text;
+        if (!again.violations.empty()) {
+          std::cerr << "which fails: " << again.violations.front().invariant << " " << again.violations.front().instance
+                    << ": " << again.violations.front().detail << "\n";
+        }
+        std::cerr << "shrunk: " << duroxide::sim::reproduce_command(shrunk) << "\n";
+      } else if (shrink_failures) {
         std::cerr << "shrunk: " << duroxide::sim::reproduce_command(duroxide::sim::shrink_failure(options)) << "\n";
       }
     }
@@ -196,6 +255,14 @@ int main(int argc, char** argv) {
   summary["failing_seeds"] = failing;
   summary["steps"] = total_steps;
   summary["faults_injected"] = injected;
+  if (generated) {
+    summary["coverage"] = coverage;
+    nlohmann::ordered_json never = nlohmann::ordered_json::array();
+    for (const std::string& construct : duroxide::sim::generated_constructs()) {
+      if (coverage[construct] == 0) never.push_back(construct);
+    }
+    summary["never_exercised"] = never;
+  }
   summary["violations"] = violations;
   summary["runs"] = runs;
   std::cout << summary.dump() << "\n";
