@@ -23,6 +23,7 @@
 #include <emscripten/val.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -39,6 +40,8 @@
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/runtime_metrics.hpp"
 #include "duroxide/sim/memory_vfs.hpp"
+#include "duroxide/sim/simulation.hpp"
+#include "duroxide/sim/user_workload.hpp"
 #include "duroxide/sqlite_provider.hpp"
 #include "duroxide/text.hpp"
 
@@ -860,6 +863,120 @@ class JsRuntime {
   Json events_ = Json::array();
 };
 
+// ---------------------------------------------------------------- simulation
+
+// The user's orchestrations and activities in the native simulator's world
+// (sim/include/duroxide/sim/user_workload.hpp): several nodes, a virtual clock, an
+// in-memory disk and the simulator's fault kinds, with its trace hash.
+// options: {"seed","steps","nodes","faults":[names],"orchestrations":[{"name","version"}],
+//           "activities":[names],"ops":[{"kind":"start|raise|enqueue|cancel","step","instanceId","name","data"}],
+//           "check":bool}
+// `host`: the generator host (begin/next/dispose) plus run(name, contextJson, input)
+// for activities (an envelope; they must finish synchronously) and check(endJson)
+// (a JSON array of problems).
+ActivityFn simulated_activity(val host, const std::string& name) {
+  return [host, name](ActivityContext& context, const std::string& input) -> std::string {
+    const Json info{{"instanceId", context.instance}, {"executionId", context.execution_id},
+                    {"activityId", context.activity_id}, {"name", name}};
+    const Json reply = Json::parse(host.call<std::string>("run", name, dump(info), input), nullptr, false);
+    if (reply.is_discarded() || !reply.is_object()) throw std::runtime_error("activity " + name + " answered no envelope");
+    if (!reply.value("ok", false)) throw std::runtime_error(reply.value("error", "activity " + name + " failed"));
+    return reply.value("value", std::string("null"));
+  };
+}
+
+Json instance_end(const sim::InstanceEnd& end) {
+  Json out{{"instanceId", end.instance}, {"orchestration", end.orchestration}, {"input", end.input},
+           {"exists", end.exists}, {"status", std::string(to_string(end.state))}, {"executions", end.executions}};
+  if (end.state == RuntimeState::Completed) out["output"] = end.output;
+  if (end.state == RuntimeState::Failed) out["error"] = end.error;
+  if (end.custom_status) out["customStatus"] = *end.custom_status;
+  out["cancelAccepted"] = end.cancel_accepted;
+  return out;
+}
+
+sim::ClientOp client_op(const Json& op) {
+  static const std::map<std::string, sim::ClientOp::Kind> kinds{
+      {"start", sim::ClientOp::Kind::Start}, {"raise", sim::ClientOp::Kind::Raise},
+      {"enqueue", sim::ClientOp::Kind::Enqueue}, {"cancel", sim::ClientOp::Kind::Cancel}};
+  const auto kind = kinds.find(field(op, "kind"));
+  if (kind == kinds.end()) throw std::invalid_argument("unknown workload operation " + dump(op));
+  const std::int64_t step = number(op, "step", 0);
+  if (step < 0) throw std::invalid_argument("a workload step must not be negative");
+  return sim::ClientOp{kind->second, static_cast<std::uint64_t>(step), field(op, "instanceId"), field(op, "name"),
+                       field(op, "data")};
+}
+
+sim::SimOptions simulation_options(const Json& args) {
+  sim::SimOptions options;
+  options.seed = static_cast<std::uint64_t>(number(args, "seed", 1));
+  options.steps = static_cast<std::size_t>(number(args, "steps", 2000));
+  options.nodes = static_cast<std::size_t>(number(args, "nodes", 3));
+  if (options.steps > 200'000) throw std::invalid_argument("steps must be at most 200,000");
+  if (options.nodes < 1 || options.nodes > 16) throw std::invalid_argument("nodes must be 1 to 16");
+  if (args.contains("faults") && args["faults"].is_array()) {
+    options.faults.clear();
+    for (const auto& name : args["faults"]) {
+      const auto kind = name.is_string() ? sim::parse_fault_kind(name.get<std::string>()) : std::nullopt;
+      if (!kind) throw std::invalid_argument("unknown fault " + name.dump());
+      options.faults.push_back(*kind);
+    }
+  }
+  options.keep_trace = true;
+  return options;
+}
+
+std::shared_ptr<Registry> simulation_registry(const Json& args, val host) {
+  auto registry = std::make_shared<Registry>();
+  for (const Json& entry : args.value("orchestrations", Json::array())) {
+    registry->register_orchestration(field(entry, "name"), field(entry, "version", Registry::kDefaultVersion),
+                                     [host](OrchestrationContext& ctx, std::string input) {
+                                       return run_generator(ctx, std::move(input), host);
+                                     });
+  }
+  for (const Json& name : args.value("activities", Json::array())) {
+    registry->register_activity(name.get<std::string>(), simulated_activity(host, name.get<std::string>()));
+  }
+  return registry;
+}
+
+std::string runJsSimulation(const std::string& options_json, val host) {
+  return guarded([&] {
+    const Json args = Json::parse(options_json);
+    sim::SimOptions options = simulation_options(args);
+    std::vector<sim::ClientOp> ops;
+    for (const Json& op : args.value("ops", Json::array())) ops.push_back(client_op(op));
+    if (ops.empty()) throw std::invalid_argument("the workload started nothing");
+    const bool checked = args.value("check", false);
+    options.workload = sim::user_workload(
+        simulation_registry(args, host),
+        [ops](sim::WorkloadPlan& plan, sim::SimRandom&) {
+          for (const sim::ClientOp& op : ops) {
+            switch (op.kind) {
+              case sim::ClientOp::Kind::Start: plan.start(op.step, op.instance, op.name, op.data); break;
+              case sim::ClientOp::Kind::Raise: plan.raise(op.step, op.instance, op.name, op.data); break;
+              case sim::ClientOp::Kind::Enqueue: plan.enqueue(op.step, op.instance, op.name, op.data); break;
+              case sim::ClientOp::Kind::Cancel: plan.cancel(op.step, op.instance, op.data); break;
+            }
+          }
+        },
+        [host, checked](const sim::InstanceEnd& end, const sim::InstanceLookup&) {
+          std::vector<std::string> problems;
+          if (!checked) return problems;
+          const Json reply = Json::parse(host.call<std::string>("check", dump(instance_end(end))), nullptr, false);
+          if (!reply.is_array()) return std::vector<std::string>{"the check answered " + reply.dump()};
+          for (const Json& problem : reply) problems.push_back(problem.is_string() ? problem.get<std::string>() : problem.dump());
+          return problems;
+        });
+    const sim::SimResult result = sim::run_simulation(options);
+    Json out = Json::parse(sim::to_json(result));
+    const std::size_t keep = std::min<std::size_t>(result.trace.size(), 20'000);
+    out["trace"] = std::vector<std::string>(result.trace.begin(), result.trace.begin() + static_cast<std::ptrdiff_t>(keep));
+    out["trace_lines"] = result.trace.size();
+    return out;
+  });
+}
+
 // Constructors cannot return envelopes: factories do, with the error kept here.
 std::string factoryError;
 template <typename Make>
@@ -910,4 +1027,5 @@ EMSCRIPTEN_BINDINGS(duroxide_js_sdk) {
   emscripten::function("createJsRuntime", &createJsRuntime, emscripten::allow_raw_pointers());
   emscripten::function("lastFactoryError", &lastFactoryError);
   emscripten::function("orchestrationContextCall", &contextCall);
+  emscripten::function("runJsSimulation", &runJsSimulation);
 }

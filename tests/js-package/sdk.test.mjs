@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SqliteProvider, Client, Runtime } from 'duroxide-wasm';
+import { SqliteProvider, Client, Runtime, runSimulation, faultKinds } from 'duroxide-wasm';
 
 const HOUR = 3600 * 1000;
 
@@ -972,4 +972,86 @@ test('runUntilIdle refuses a started runtime; registration checks its arguments'
   await runtime.start();
   await assert.rejects(runtime.runUntilIdle(), /not started/);
   await runtime.shutdown();
+});
+
+// A workload of JS orchestrations for the simulator: greetings, approvals (event or timeout), a mailbox.
+function simulationSetup(runtime) {
+  runtime.registerActivity('Greet', (ctx, name) => `Hello, ${name}!`);
+  runtime.registerOrchestration('Hello', function* (ctx, name) {
+    return yield ctx.scheduleActivity('Greet', name);
+  });
+  runtime.registerOrchestration('Approval', function* (ctx) {
+    const winner = yield ctx.race(ctx.waitForEvent('approve'), ctx.scheduleTimer(60_000));
+    return winner.index === 0 ? 'approved' : 'timed out';
+  });
+  runtime.registerOrchestration('Mailbox', function* (ctx, count) {
+    const got = [];
+    for (let i = 0; i < count; i++) got.push(yield ctx.dequeueEvent('inbox'));
+    if (got.length < 3) return yield ctx.continueAsNew(count + 1);
+    return got;
+  });
+}
+
+function simulationWorkload(client, sim) {
+  for (let i = 0; i < 4; i++) {
+    sim.at(sim.randomInt(sim.steps / 2));
+    client.startOrchestration(`hello-${i}`, 'Hello', `n${i}`);
+  }
+  sim.at(10);
+  client.startOrchestration('approval', 'Approval', null);
+  sim.at(200);
+  client.raiseEvent('approval', 'approve', true);
+  sim.at(20);
+  client.startOrchestration('mailbox', 'Mailbox', 1);
+  for (let i = 0; i < 6; i++) {
+    sim.at(30 + 50 * i);
+    client.enqueueEvent('mailbox', 'inbox', i);
+  }
+}
+
+function simulationCheck(end) {
+  if (end.status !== 'Completed') return [`${end.instanceId} ended ${end.status}: ${end.error}`];
+  if (end.orchestration === 'Hello' && end.output !== `Hello, ${end.input}!`) return [`wrong greeting ${end.output}`];
+  if (end.orchestration === 'Approval' && !['approved', 'timed out'].includes(end.output)) return ['bad approval'];
+  if (end.orchestration === 'Mailbox' && end.output.length !== 3) return ['bad mailbox'];
+  return [];
+}
+
+test('runSimulation: JS orchestrations under every fault kind keep every invariant, seed after seed', async () => {
+  const kinds = faultKinds();
+  assert.ok(kinds.includes('node-crash'), kinds.join(','));
+  for (let seed = 1; seed <= 4; seed++) {
+    const result = await runSimulation({ seed, steps: 800, faults: kinds, setup: simulationSetup, workload: simulationWorkload, check: simulationCheck });
+    assert.equal(result.ok, true, JSON.stringify(result.violations));
+    assert.equal(result.completed, 6);
+    assert.ok(result.trace.length > 0);
+  }
+});
+
+test('runSimulation: the same seed gives the same trace hash; another seed another', async () => {
+  const run = (seed) => runSimulation({ seed, steps: 600, setup: simulationSetup, workload: simulationWorkload, check: simulationCheck });
+  const [a, b, c] = [await run(7), await run(7), await run(8)];
+  assert.equal(a.hash, b.hash);
+  assert.deepEqual(a.trace, b.trace);
+  assert.notEqual(a.hash, c.hash);
+});
+
+test('runSimulation: a check that finds a problem is reported as a violation', async () => {
+  const result = await runSimulation({
+    seed: 3, steps: 400, setup: simulationSetup, workload: simulationWorkload,
+    check: (end) => (end.instanceId === 'hello-0' ? ['hello-0 is never good enough'] : []),
+  });
+  assert.equal(result.ok, false);
+  assert.ok(result.violations.some((v) => v.instance === 'hello-0' && /never good enough/.test(v.detail)));
+});
+
+test('runSimulation: an async activity is refused with a clear error', async () => {
+  await assert.rejects(runSimulation({
+    seed: 1, steps: 200,
+    setup: (rt) => {
+      rt.registerActivity('Later', async () => 1);
+      rt.registerOrchestration('UsesLater', function* (ctx) { return yield ctx.scheduleActivity('Later', null); });
+    },
+    workload: (client) => { client.startOrchestration('later', 'UsesLater', null); },
+  }), /returned a Promise: in runSimulation activities must return their result synchronously/);
 });

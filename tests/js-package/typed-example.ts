@@ -1,6 +1,7 @@
 // A typed program against duroxide-wasm's declarations: tsc must accept it (run.sh).
 import {
-  SqliteProvider, Client, Runtime, OrchestrationContext, ActivityContext, createDuroxide,
+  SqliteProvider, Client, Runtime, OrchestrationContext, ActivityContext, createDuroxide, runSimulation,
+  type SimulationEnd,
   type OrchestrationStatus, type RaceResult, type JoinResult, type RetryPolicy, type LogEntry,
 } from 'duroxide-wasm';
 
@@ -40,6 +41,23 @@ async function main(): Promise<void> {
   console.log(engine.catalog().length);
   await runtime.shutdown();
   provider.close();
+
+  const simulated = await runSimulation({
+    seed: 7,
+    faults: ['node-crash'],
+    setup(rt) {
+      rt.registerActivity('Double', (ctx, n: number) => n * 2);
+      rt.registerOrchestration('Twice', function* (ctx: OrchestrationContext, n: number) {
+        return (yield ctx.scheduleActivity('Double', n)) as number;
+      });
+    },
+    workload(sim_client, sim) {
+      sim.at(sim.randomInt(100));
+      void sim_client.startOrchestration('t-1', 'Twice', 21);
+    },
+    check: (end: SimulationEnd) => (end.output === 42 ? [] : [`got ${String(end.output)}`]),
+  });
+  console.log(simulated.hash, simulated.ok, simulated.violations.length);
 }
 
 void main();

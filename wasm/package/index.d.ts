@@ -352,6 +352,108 @@ export declare class Runtime {
   advanceTime(ms: number): Promise<number>;
 }
 
+/** What setup() registers into for a simulation (activities must return synchronously). */
+export interface SimulationRegistrar {
+  registerActivity(name: string, fn: (ctx: SimulationActivityContext, input: any) => unknown): void;
+  registerActivityTyped<TIn, TOut>(name: string, fn: (ctx: SimulationActivityContext, input: TIn) => TOut): void;
+  registerOrchestration(name: string, fn: OrchestrationFunction): void;
+  registerOrchestrationTyped<TIn>(name: string, fn: OrchestrationFunction<TIn>): void;
+  registerOrchestrationVersioned(name: string, version: string, fn: OrchestrationFunction): void;
+  registerOrchestrationVersionedTyped<TIn>(name: string, version: string, fn: OrchestrationFunction<TIn>): void;
+}
+
+export interface SimulationActivityContext {
+  readonly instanceId: string;
+  readonly executionId: number;
+  readonly activityId: number;
+  readonly activityName: string;
+  readonly attempt: number;
+  isCancelled(): boolean;
+  tag(): string | null;
+  traceInfo(message: string): void;
+  traceWarn(message: string): void;
+  traceError(message: string): void;
+  traceDebug(message: string): void;
+}
+
+/** The client a simulation workload plans with: each call becomes an operation at sim.step. */
+export interface SimulationClient {
+  startOrchestration(instanceId: string, orchestrationName: string, input?: unknown): Promise<void>;
+  raiseEvent(instanceId: string, eventName: string, data?: unknown): Promise<void>;
+  enqueueEvent(instanceId: string, queueName: string, data?: unknown): Promise<void>;
+  cancelInstance(instanceId: string, reason?: string): Promise<void>;
+}
+
+export interface SimulationWorld {
+  readonly seed: number;
+  /** Phase 1's length in scheduler steps. */
+  readonly steps: number;
+  /** The step the next client operations happen at. */
+  readonly step: number;
+  at(step: number): void;
+  /** Seeded by the run's seed: in [0, 1). */
+  random(): number;
+  randomInt(bound: number): number;
+}
+
+/** One started instance's end, for check(). */
+export interface SimulationEnd {
+  instanceId: string;
+  orchestration: string;
+  input: any;
+  exists: boolean;
+  status: 'Running' | 'Completed' | 'Failed' | 'NotFound';
+  output?: any;
+  error?: string;
+  customStatus?: string;
+  executions: number;
+  cancelAccepted: boolean;
+}
+
+export type FaultKind = 'node-crash' | 'commit-crash' | 'clock-jump' | 'node-pause' | 'duplicate' | 'transient'
+  | 'disk-error' | 'activity-failure' | 'slow-activity' | 'corruption' | 'node-shutdown' | string;
+
+export interface SimulationOptions {
+  seed?: number;
+  /** Phase 1 (faults on) scheduler steps (default 2000); phase 2 runs to quiescence. */
+  steps?: number;
+  nodes?: number;
+  /** Fault kinds (faultKinds()); default: defaultFaultKinds(). */
+  faults?: FaultKind[];
+  setup(runtime: SimulationRegistrar): void | Promise<void>;
+  workload(client: SimulationClient, sim: SimulationWorld): void | Promise<void>;
+  /** Problems with one instance's end; [] (or nothing) when it is allowed. */
+  check?(end: SimulationEnd): string[] | void;
+}
+
+export interface SimulationViolation {
+  invariant: string;
+  instance: string;
+  detail: string;
+  step: number;
+}
+
+export interface SimulationResult {
+  seed: number;
+  hash: string;
+  ok: boolean;
+  violations: SimulationViolation[];
+  faults_injected: Record<string, number>;
+  completed: number;
+  failed: number;
+  instances: number;
+  trace: string[];
+  trace_lines: number;
+  [key: string]: unknown;
+}
+
+/** Runs your orchestrations in the native simulator's world (faults, virtual time, invariants). */
+export declare function runSimulation(options: SimulationOptions): Promise<SimulationResult>;
+/** Every fault kind the simulator knows. */
+export declare function faultKinds(): string[];
+/** The fault kinds a run draws when it names none. */
+export declare function defaultFaultKinds(): string[];
+
 /** The lower-level engine API (sample catalog, step driver, replay, native simulator). */
 export declare function createDuroxide(): Promise<Duroxide>;
 

@@ -751,6 +751,134 @@ export class Runtime {
   }
 }
 
+// ---------------------------------------------------------------- simulation
+
+// A small seeded generator (mulberry32): the workload's random choices, the same on every run.
+function seededRandom(seed) {
+  let state = Number(BigInt.asUintN(32, BigInt(seed))) || 0x9e3779b9;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Runs your orchestrations in the native simulator's world: several runtime nodes
+ * sharing one store, a virtual clock, an in-memory disk and injected faults (the
+ * simulator's fault kinds), checked by its invariants (well-formed histories,
+ * deterministic replay, liveness, ...) and by your `check`; the trace hash follows
+ * the simulator's rules, so a seed reruns identically.
+ *   setup(runtime): register orchestrations and activities (activities must return
+ *     their result synchronously: the simulated world does not wait for promises);
+ *   workload(client, sim): plan the client's operations; sim.at(step) sets the
+ *     phase-1 step of the next ones, sim.random() is seeded by `seed`;
+ *   check(end): problems (strings) with one started instance's end, [] when fine.
+ * Returns {seed, hash, ok, violations, faults_injected, completed, failed, trace, ...}.
+ */
+export async function runSimulation(options = {}) {
+  const { setup, workload, check } = options;
+  if (typeof setup !== 'function' || typeof workload !== 'function') {
+    throw new TypeError('runSimulation needs setup(runtime) and workload(client, sim)');
+  }
+  const seed = options.seed ?? 1;
+  const steps = options.steps ?? 2000;
+  const functions = new Map();
+  const activities = new Map();
+  const orchestrations = [];
+  const registrar = {
+    registerActivity(name, fn) {
+      if (typeof fn !== 'function') throw new TypeError('registerActivity needs a function');
+      activities.set(name, fn);
+    },
+    registerOrchestration(name, fn) { registrar.registerOrchestrationVersioned(name, '1.0.0', fn); },
+    registerOrchestrationVersioned(name, version, fn) {
+      if (typeof fn !== 'function') throw new TypeError('registerOrchestration needs a generator function');
+      if (!VERSION_PATTERN.test(String(version))) throw new TypeError(`version must be MAJOR.MINOR.PATCH, got ${version}`);
+      functions.set(`${name}@${version}`, fn);
+      orchestrations.push({ name, version: String(version) });
+    },
+  };
+  registrar.registerActivityTyped = registrar.registerActivity;
+  registrar.registerOrchestrationTyped = registrar.registerOrchestration;
+  registrar.registerOrchestrationVersionedTyped = registrar.registerOrchestrationVersioned;
+  await setup(registrar);
+
+  const ops = [];
+  let step = 0;
+  const random = seededRandom(seed);
+  const sim = {
+    seed,
+    steps,
+    get step() { return step; },
+    at(next) {
+      if (!Number.isInteger(next) || next < 0) throw new RangeError('sim.at needs a non-negative integer step');
+      step = next;
+    },
+    random,
+    randomInt(bound) { return Math.floor(random() * bound); },
+  };
+  const plan = (kind, instanceId, name, data) => ops.push({ kind, step, instanceId, name, data });
+  const client = {
+    async startOrchestration(instanceId, name, input) { plan('start', instanceId, name, toJson(input)); },
+    async startOrchestrationVersioned() { throw unsupported('startOrchestrationVersioned in a simulation workload'); },
+    async raiseEvent(instanceId, eventName, data) { plan('raise', instanceId, eventName, toJson(data)); },
+    async enqueueEvent(instanceId, queueName, data) { plan('enqueue', instanceId, queueName, toJson(data)); },
+    async cancelInstance(instanceId, reason = 'canceled') { plan('cancel', instanceId, '', String(reason)); },
+  };
+  await workload(client, sim);
+
+  let asyncActivity = null;
+  const host = {
+    ...generatorHost(functions),
+    run(name, infoJson, input) {
+      try {
+        const fn = activities.get(name);
+        const info = JSON.parse(infoJson);
+        const context = {
+          instanceId: info.instanceId, executionId: info.executionId, activityId: info.activityId,
+          activityName: name, attempt: 1, isCancelled: () => false, tag: () => null,
+          getClient: () => { throw unsupported('getClient in a simulation'); },
+          traceInfo() {}, traceWarn() {}, traceError() {}, traceDebug() {},
+        };
+        const value = fn(context, parseValue(input));
+        if (value && typeof value.then === 'function') {
+          asyncActivity = name;
+          return JSON.stringify({ ok: false, error: `activity ${name} returned a Promise: simulated activities must return their result synchronously` });
+        }
+        return JSON.stringify({ ok: true, value: toJson(value) });
+      } catch (error) {
+        return JSON.stringify({ ok: false, error: messageOf(error) });
+      }
+    },
+    check(endJson) {
+      try {
+        const end = JSON.parse(endJson);
+        if (typeof end.output === 'string') end.output = parseValue(end.output);
+        end.input = parseValue(end.input);
+        const problems = check(end) ?? [];
+        return JSON.stringify(Array.isArray(problems) ? problems.map(String) : [String(problems)]);
+      } catch (error) {
+        return JSON.stringify([`the check threw: ${messageOf(error)}`]);
+      }
+    },
+  };
+  const result = unwrap(core.runJsSimulation(JSON.stringify({
+    seed, steps, nodes: options.nodes ?? 3, faults: options.faults, orchestrations,
+    activities: [...activities.keys()], ops, check: typeof check === 'function',
+  }), host));
+  if (asyncActivity !== null) {
+    throw engineError(`activity ${asyncActivity} returned a Promise: in runSimulation activities must return their result synchronously`, 'InvalidInput');
+  }
+  return result;
+}
+
+/** The simulator's fault kinds, and those a run draws when it names none. */
+export function faultKinds() { return unwrap(core.faultKinds()); }
+export function defaultFaultKinds() { return unwrap(core.defaultFaultKinds()); }
+
 /** The lower-level engine API (sample catalog, step driver, replay, native simulator) the playground uses. */
 export async function createDuroxide() { return createEngineApi({ core }); }
 
