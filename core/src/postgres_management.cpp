@@ -18,6 +18,7 @@
 #include "duroxide/limits.hpp"
 #include "duroxide/postgres_provider.hpp"
 #include "management_sql.hpp"
+#include "store_sql.hpp"
 #include "postgres_connection.hpp"
 #include "postgres_provider_internal.hpp"
 
@@ -489,7 +490,14 @@ InstanceExport PostgresProvider::export_instance(const std::string& instance) {
     History history = read_execution(instance, execution.execution_id);
     out.executions.push_back({std::move(execution), std::move(history)});
   }
+  out.kv = get_kv_all_values(instance);
   return out;
+}
+
+std::optional<InstanceStats> PostgresProvider::get_instance_stats(const std::string& instance) {
+  Lease db = lease("get_instance_stats");
+  db->ensure_connected();
+  return management_sql::read_instance_stats(*db, instance);
 }
 
 void PostgresProvider::import_instance(const InstanceExport& data) {
@@ -579,6 +587,7 @@ void PostgresProvider::import_instance(const InstanceExport& data) {
           .run();
     }
   }
+  store_sql::write_kv_values(*db, info.instance, data.kv);
   transaction.commit();
 }
 

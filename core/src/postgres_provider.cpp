@@ -780,6 +780,7 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
         throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(), error.what());
       }
     }
+    store_sql::apply_kv_mutations(*db, instance, ack.kv_mutations);
   }
 
   for (const WorkItem& item : ack.worker_items) {
@@ -881,6 +882,19 @@ void PostgresProvider::renew_orchestration_item_lock(const std::string& lock_tok
   Lease db = lease("renew_orchestration_item_lock");
   renew_lock(*db, "UPDATE instance_locks SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2",
              lock_token, clock_.now_ms(), extend_ms, kInstanceLockLost);
+}
+
+std::optional<std::string> PostgresProvider::get_kv_value(const std::string& instance,
+                                                          const std::string& key) {
+  Lease db = lease("get_kv_value");
+  db->ensure_connected();
+  return store_sql::read_kv_value(*db, instance, key);
+}
+
+KvMap PostgresProvider::get_kv_all_values(const std::string& instance) {
+  Lease db = lease("get_kv_all_values");
+  db->ensure_connected();
+  return store_sql::read_kv_values(*db, instance);
 }
 
 History PostgresProvider::read(const std::string& instance) {

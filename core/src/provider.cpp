@@ -147,3 +147,12 @@ std::vector<AckOutcome> Provider::ack_work_items(const std::vector<WorkAckReques
 }
 
 }  // namespace duroxide
+
+namespace duroxide {
+
+std::optional<InstanceStats> ManagementProvider::get_instance_stats(const std::string&) {
+  throw ProviderError(ProviderErrorKind::Permanent, "get_instance_stats",
+                      "this store cannot report per-instance statistics");
+}
+
+}  // namespace duroxide

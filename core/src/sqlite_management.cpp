@@ -7,6 +7,7 @@
 #include "duroxide/limits.hpp"
 #include "duroxide/sqlite_provider.hpp"
 #include "management_sql.hpp"
+#include "store_sql.hpp"
 #include "sqlite_connection.hpp"
 #include "sqlite_provider_internal.hpp"
 
@@ -463,7 +464,14 @@ InstanceExport SqliteProvider::export_instance(const std::string& instance) {
     History history = read_execution(instance, execution.execution_id);
     out.executions.push_back({std::move(execution), std::move(history)});
   }
+  out.kv = get_kv_all_values(instance);
   return out;
+}
+
+std::optional<InstanceStats> SqliteProvider::get_instance_stats(const std::string& instance) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_instance_stats");
+  return management_sql::read_instance_stats(*db_, instance);
 }
 
 void SqliteProvider::import_instance(const InstanceExport& data) {
@@ -553,6 +561,7 @@ void SqliteProvider::import_instance(const InstanceExport& data) {
           .run();
     }
   }
+  store_sql::write_kv_values(*db_, info.instance, data.kv);
   transaction.commit();
 }
 

@@ -660,6 +660,7 @@ void SqliteProvider::ack_orchestration_in_transaction(const std::string& lock_to
         throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(), error.what());
       }
     }
+    store_sql::apply_kv_mutations(*db_, instance, ack.kv_mutations);
   }
 
   for (const WorkItem& item : ack.worker_items) {
@@ -791,6 +792,19 @@ void SqliteProvider::enqueue_start(const work::StartOrchestration& start) {
   }
   insert_orchestrator_item(*db_, start, now, now);
   transaction.commit();
+}
+
+std::optional<std::string> SqliteProvider::get_kv_value(const std::string& instance,
+                                                        const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_kv_value");
+  return store_sql::read_kv_value(*db_, instance, key);
+}
+
+KvMap SqliteProvider::get_kv_all_values(const std::string& instance) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_kv_all_values");
+  return store_sql::read_kv_values(*db_, instance);
 }
 
 bool SqliteProvider::instance_known(const std::string& instance) {
