@@ -112,10 +112,6 @@ std::vector<std::size_t> index_list(const std::string& text) {
   return indices;
 }
 
-// The generated workload's default size: small programs sets, many seeds.
-constexpr std::size_t kGeneratedInstances = 4;
-constexpr std::size_t kGeneratedSteps = 1'000;
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -180,8 +176,8 @@ int main(int argc, char** argv) {
   if (!trace_file.empty() && seeds != 1) usage("--trace needs a single seed");
   options.keep_trace = !trace_file.empty();
   if (generated) {
-    if (!instances_given) options.instances = kGeneratedInstances;
-    if (!steps_given) options.steps = kGeneratedSteps;
+    if (!instances_given) options.instances = duroxide::sim::kGeneratedInstances;
+    if (!steps_given) options.steps = duroxide::sim::kGeneratedSteps;
     if (!options.scenarios.empty()) usage("--scenarios go with the catalog workload");
     options.workload = duroxide::sim::generated_workload(generator);
     options.workload_flags = duroxide::sim::generator_flags(generator);

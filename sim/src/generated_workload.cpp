@@ -50,10 +50,13 @@ std::shared_ptr<const Program> draw_root(SimRandom& random, std::size_t index, c
 
 // Words for event and message data: plain, unicode, at the payload limit.
 std::string payload(SimRandom& random, const std::string& base) {
-  switch (random.below(12)) {
+  switch (random.below(64)) {
+    case 0: return std::string(limits::kMaxPayloadBytes, 'p');  // at the limit: accepted
+    default: break;
+  }
+  switch (random.below(6)) {
     case 0: return base + " \xC3\xA9\xF0\x9F\x99\x82";
     case 1: return base + " \xE6\x97\xA5\xE6\x9C\xAC";
-    case 2: return std::string(limits::kMaxPayloadBytes, 'p');  // at the limit: accepted
     default: return base;
   }
 }
@@ -98,7 +101,8 @@ void plan_root(WorkloadPlan& plan, const Root& root, Coverage& coverage) {
   }
 }
 
-std::string describe_ops(const std::vector<ClientOp>& ops) {
+std::string describe_ops(std::vector<ClientOp> ops) {
+  std::stable_sort(ops.begin(), ops.end(), [](const ClientOp& a, const ClientOp& b) { return a.step < b.step; });
   std::string out = "client ops:\n";
   for (const ClientOp& op : ops) {
     const std::string data = program::short_value(op.data);
@@ -162,6 +166,15 @@ WorkloadFactory generated_workload(const GeneratorOptions& options) {
     };
     return workload;
   };
+}
+
+SimOptions generated_options(const GeneratorOptions& options) {
+  SimOptions simulation;
+  simulation.workload = generated_workload(options);
+  simulation.workload_flags = generator_flags(options);
+  simulation.instances = kGeneratedInstances;
+  simulation.steps = kGeneratedSteps;
+  return simulation;
 }
 
 std::string generator_flags(const GeneratorOptions& options) {

@@ -120,7 +120,12 @@ struct Drawer {
     } else if (pick < 97) {
       stmt.kind = Kind::Payload;
       stmt.id = next_id++;
-      stmt.payload = static_cast<PayloadKind>(random.below(4));
+      // Values at the limit are stored and decoded on every later turn: rarer, to keep seeds fast.
+      const std::uint64_t kind = random.below(20);
+      stmt.payload = kind < 9    ? PayloadKind::Unicode
+                     : kind < 14 ? PayloadKind::InvalidUtf8
+                     : kind < 18 ? PayloadKind::OverLimit
+                                 : PayloadKind::AtLimit;
     } else if (!in_try) {
       stmt.kind = Kind::BadInput;
       stmt.id = next_id++;

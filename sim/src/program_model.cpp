@@ -344,6 +344,7 @@ std::optional<std::string> detached_problem(const Path& path, Model& model, cons
     const auto end = lookup(id);
     if (!end) return "the detached " + id + " does not exist";
     if (end->state == RuntimeState::Running) return "the detached " + id + " is still running";
+    if (end->corrupted) continue;  // may end either way
     const bool completed = end->state == RuntimeState::Completed;
     bool allowed = false;
     for (const ChildEnd& child_end : model.child_ends(*child)) {

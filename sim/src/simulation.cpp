@@ -875,12 +875,14 @@ void World::check_not_deleted(const InstanceInfo& info) {
 void World::check_custom_end(std::size_t index) {
   const WorkloadInstance& instance = workload_.instances[index];
   const InstanceLookup lookup = [this](const std::string& id) {
-    return read_instance_end(*store_, id, nullptr);
+    auto end = read_instance_end(*store_, id, nullptr);
+    if (end) end->corrupted = tree_corrupted(id);
+    return end;
   };
-  const auto end = read_instance_end(*store_, instance.id, &effects_[index]);
-  const bool corrupted = tree_corrupted(instance.id);
+  auto end = read_instance_end(*store_, instance.id, &effects_[index]);
+  end->corrupted = tree_corrupted(instance.id);
   for (const std::string& problem : custom_->check(*end, lookup)) {
-    if (!corrupted) violation("outcome", instance.id, problem);  // a corrupted tree may end either way
+    if (!end->corrupted) violation("outcome", instance.id, problem);  // a corrupted tree may end either way
   }
   trace("final " + instance.id + " " + (end->state == RuntimeState::Completed ? "Completed(" + end->output
                                                                               : "Failed(" + end->error) + ")");

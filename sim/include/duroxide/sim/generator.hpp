@@ -26,6 +26,14 @@ struct GeneratorOptions {
 // The generated workload: SimOptions::instances root programs per seed.
 WorkloadFactory generated_workload(const GeneratorOptions& options = {});
 
+// The generated workload's default size (duroxide-sim --workload generated):
+// small program sets, many seeds.
+constexpr std::size_t kGeneratedInstances = 3;
+constexpr std::size_t kGeneratedSteps = 800;
+
+// SimOptions running the generated workload at its default size (faults: the default list).
+SimOptions generated_options(const GeneratorOptions& options = {});
+
 // The duroxide-sim flags that select this workload ("--workload generated ...").
 std::string generator_flags(const GeneratorOptions& options);
 

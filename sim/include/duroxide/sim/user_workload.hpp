@@ -83,6 +83,9 @@ struct InstanceEnd {
   std::vector<ClientOp> accepted;
   bool cancel_accepted = false;  // a cancel was accepted while the instance ran
   History history;               // the current execution's history
+  // The Corruption fault made a row of this instance or of its tree undecodable:
+  // it may end either way (the simulator's corruption invariants judge it).
+  bool corrupted = false;
 };
 
 // Another instance's end (a child, a detached start), by id; nullopt when it does not exist.
