@@ -326,14 +326,10 @@ class JsClient {
     }
     if (method == "getOrchestrationStats") return orchestration_stats(instance);
     if (method == "getValue") {
-      const std::optional<std::string> value = store_.store().get_kv_value(instance, field(args, "key"));
+      const std::optional<std::string> value = client_.get_value(instance, field(args, "key"));
       return value ? Json(*value) : Json(nullptr);
     }
-    if (method == "getKvAllValues") {
-      Json out = Json::object();
-      for (const auto& [key, entry] : store_.store().get_kv_all_values(instance)) out[key] = entry.value;
-      return out;
-    }
+    if (method == "getKvAllValues") return Json(client_.get_all_values(instance));
     throw std::invalid_argument("unknown client method " + method);
   }
 

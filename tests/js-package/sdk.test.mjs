@@ -946,6 +946,35 @@ test('after shutdown nothing runs until a runtime starts again', async () => {
   await again.shutdown();
 });
 
+test('shutdown gives a running activity back; the next runtime runs it and nothing is doubled', async () => {
+  const provider = await SqliteProvider.open('sqlite::memory:');
+  const runs = [];
+  const register = (rt, delayMs) => {
+    rt.registerActivity('Work', async (ctx) => {
+      runs.push(ctx.attempt);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return `done after ${delayMs}`;
+    });
+    rt.registerOrchestration('Job', function* (ctx) { return yield ctx.scheduleActivity('Work', null); });
+  };
+  const first = new Runtime(provider, { dispatcherPollIntervalMs: 5 });
+  register(first, 400);
+  await first.start();
+  const client = new Client(provider);
+  await client.startOrchestration('job', 'Job');
+  for (let i = 0; i < 400 && runs.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  await first.shutdown(20);  // the activity is still running: its item goes back to the queue
+  const second = new Runtime(provider, { dispatcherPollIntervalMs: 5 });
+  register(second, 1);
+  await second.start();
+  assert.equal((await client.waitForOrchestration('job', 5000)).output, 'done after 1');
+  await new Promise((resolve) => setTimeout(resolve, 450));  // the first run settles: its result is dropped
+  assert.equal(runs.length, 2);
+  const history = await client.readExecutionHistory('job', 1);
+  assert.equal(history.filter((event) => /ActivityCompleted/.test(event.kind)).length, 1);
+  await second.shutdown();
+});
+
 test('an activity that throws synchronously fails like a rejected promise', async () => {
   const w = await live((rt) => {
     rt.registerActivity('SyncThrow', () => { throw new RangeError('sync boom'); });
