@@ -355,17 +355,13 @@ class JsClient {
     return ids;
   }
 
-  // Per-instance stats: its current history's size and the work queued for it.
+  // Per-instance stats (the store's): history size, queued messages, key-value usage.
   Json orchestration_stats(const std::string& instance) {
-    const auto info = store_.store().get_instance_info(instance);
-    if (!info) return nullptr;
-    const History history = management_.read_execution(instance, info->current_execution_id);
-    std::uint64_t bytes = 0;
-    for (const auto& event : json_views::history(history)) bytes += event.dump().size();
-    const InstanceDetails details = management_.get_instance_details(instance);
-    return Json{{"historyEventCount", history.size()}, {"historySizeBytes", bytes},
-                {"queuePendingCount", details.pending.size()}, {"kvUserKeyCount", 0},
-                {"kvTotalValueBytes", 0}};
+    const std::optional<InstanceStats> stats = management_.get_instance_stats(instance);
+    if (!stats) return nullptr;
+    return Json{{"historyEventCount", stats->history_event_count}, {"historySizeBytes", stats->history_size_bytes},
+                {"queuePendingCount", stats->queue_pending_count}, {"kvUserKeyCount", stats->kv_user_key_count},
+                {"kvTotalValueBytes", stats->kv_total_value_bytes}};
   }
 
   JsStore& store_;

@@ -681,6 +681,9 @@ test('KV: clients read committed values (getValue, getKvAllValues, waitForValue)
   await s.runtime.runUntilIdle();
   assert.deepEqual(await s.client.getKvAllValues('kv4'), { extra: 'x', stage: 'done' });
   assert.equal(await s.client.waitForValue('kv4', 'extra', 1000), 'x');
+  const stats = await s.client.getOrchestrationStats('kv4');
+  assert.equal(stats.kvUserKeyCount, 2);
+  assert.equal(stats.kvTotalValueBytes, 'done'.length + 'x'.length);
 });
 
 test('KV: getValueFromInstance reads another instance durably', { todo: kvStoreTodo }, async () => {
