@@ -949,6 +949,26 @@ test('after shutdown nothing runs until a runtime starts again', async () => {
   await again.shutdown();
 });
 
+test('a long async activity keeps its lock past the lock timeout (lease renewal)', async () => {
+  let runs = 0;
+  let cancelledSeen = false;
+  const w = await live((rt) => {
+    rt.registerActivity('Long', async (ctx) => {
+      runs += 1;
+      for (let i = 0; i < 12; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        cancelledSeen ||= ctx.isCancelled();
+      }
+      return 'finished';
+    });
+    rt.registerOrchestration('LongJob', function* (ctx) { return yield ctx.scheduleActivity('Long', null); });
+  }, { workerLockTimeoutMs: 200 });
+  assert.equal((await w.run('long', 'LongJob')).output, 'finished');
+  assert.equal(runs, 1);
+  assert.equal(cancelledSeen, false);
+  await w.stop();
+});
+
 test('shutdown gives a running activity back; the next runtime runs it and nothing is doubled', async () => {
   const provider = await SqliteProvider.open('sqlite::memory:');
   const runs = [];
