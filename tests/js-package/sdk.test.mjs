@@ -1015,6 +1015,19 @@ test('an activity that throws synchronously fails like a rejected promise', asyn
   await w.stop();
 });
 
+test('closing a provider stops its clients and runtimes with a clear error', async () => {
+  const provider = await SqliteProvider.open('sqlite::memory:', { clock: 'virtual' });
+  const client = new Client(provider);
+  const runtime = new Runtime(provider);
+  runtime.registerOrchestration('Once', function* () { return 1; });
+  await client.startOrchestration('c1', 'Once');
+  await runtime.runUntilIdle();
+  provider.close();
+  await assert.rejects(client.getStatus('c1'), /the provider is closed/);
+  await assert.rejects(runtime.runUntilIdle(), /the runtime is closed/);
+  assert.throws(() => provider.toBytes(), /the provider is closed/);
+});
+
 test('runUntilIdle refuses a started runtime; registration checks its arguments', async () => {
   const provider = await SqliteProvider.open('sqlite::memory:');
   const runtime = new Runtime(provider);

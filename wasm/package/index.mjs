@@ -135,6 +135,7 @@ export class SqliteProvider {
     this._path = path;
     this._listeners = new Set();
     this._runtime = null;
+    this._dependents = new Set();  // clients and runtimes whose engine objects use this store
   }
 
   /**
@@ -179,8 +180,11 @@ export class SqliteProvider {
 
   nowMs() { return this._live().nowMs(); }
 
+  /** Releases the database (an in-memory one is gone); its clients and runtimes stop working. */
   close() {
     if (this._runtime && this._runtime._running) throw engineError('shut the runtime down before closing its provider', 'InvalidInput');
+    for (const dependent of this._dependents) dependent._release();
+    this._dependents.clear();
     if (this._store) this._store.delete();
     this._store = null;
   }
@@ -209,9 +213,18 @@ export class Client {
     const native = core.createJsClient(provider._live());
     if (!native) throw engineError(core.lastFactoryError(), 'InvalidInput');
     this._native = native;
+    provider._dependents.add(this);
   }
 
-  _call(method, args) { return unwrap(this._native.call(method, JSON.stringify(args))); }
+  _call(method, args) {
+    if (!this._native) throw engineError('the provider is closed', 'InvalidInput');
+    return unwrap(this._native.call(method, JSON.stringify(args)));
+  }
+
+  _release() {
+    if (this._native) this._native.delete();
+    this._native = null;
+  }
 
   _change(method, args) {
     const value = this._call(method, args);
@@ -571,6 +584,15 @@ export class Runtime {
     this._native = native;
     this._listener = () => this._wake();
     provider._listeners.add(this._listener);
+    provider._dependents.add(this);
+  }
+
+  _release() {
+    for (const token of this._inFlight.keys()) this._native?.abandonActivity(token);
+    this._inFlight.clear();
+    this._provider._listeners.delete(this._listener);
+    if (this._native) this._native.delete();
+    this._native = null;
   }
 
   /** `fn(ctx, input)` returns the result or a Promise of it; throwing (or rejecting) fails the activity. */
@@ -628,6 +650,7 @@ export class Runtime {
    */
   async runUntilIdle({ maxSteps = 100000 } = {}) {
     if (this._running) throw engineError('runUntilIdle is for a runtime that was not started', 'InvalidInput');
+    this._live();
     this._stepping = true;
     let steps = 0;
     try {
@@ -660,7 +683,7 @@ export class Runtime {
   }
 
   _orchestrationStep() {
-    const worked = unwrap(this._native.orchestrationStep());
+    const worked = unwrap(this._live().orchestrationStep());
     if (worked) {
       if (this._inFlight.size) this._renewAll();  // a turn may have cancelled running activities
       this._provider._notify();
@@ -670,7 +693,7 @@ export class Runtime {
 
   // Takes one activity and starts it; false when the queue is empty.
   _fetchActivity() {
-    const item = unwrap(this._native.fetchActivity());
+    const item = unwrap(this._live().fetchActivity());
     if (item === null) return false;
     if (item.handled) return true;
     const fn = this._activities.get(item.name);
@@ -686,7 +709,7 @@ export class Runtime {
         ok = false;
         value = messageOf(error);
       }
-      if (!this._inFlight.has(item.token)) return;  // given back at shutdown
+      if (!this._inFlight.has(item.token) || !this._native) return;  // given back at shutdown
       this._inFlight.delete(item.token);
       try {
         unwrap(this._native.completeActivity(item.token, ok, value, item.startedMs));
@@ -699,6 +722,7 @@ export class Runtime {
   }
 
   _renewAll() {
+    if (!this._native) return;
     for (const lease of this._inFlight.values()) {
       if (lease.cancelled) continue;
       try {
