@@ -245,6 +245,14 @@ TEST_CASE("the codec enforces limits", "[codec][limits]") {
   require_codec_error([&] { encode_event(invalid_utf8); }, "event", "cannot encode");
 }
 
+TEST_CASE("a number too large for a double is a CodecError", "[codec]") {
+  // 1e400 overflows a double: the reader's own out-of-range error must not escape the codec.
+  require_codec_error([&] { decode_event(R"({"event_id":1e400})"); }, "event", "number");
+  require_codec_error([&] { decode_history("[-1e400]"); }, "history", "number");
+  require_codec_error([&] { decode_work_item(R"({"kind":"TimerFired","fire_at_ms":4e999})"); }, "work_item",
+                      "number");
+}
+
 TEST_CASE("decoding truncated documents never crashes", "[codec]") {
   std::string text = encode_history(every_kind_of_event());
   std::size_t decoded = 0;

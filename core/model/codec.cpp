@@ -436,6 +436,9 @@ Json parse_json(std::string_view text, const std::string& path) {
   } catch (const Json::parse_error& error) {
     throw CodecError(path, "invalid JSON at byte " + std::to_string(error.byte) + ": " +
                                std::string(error.what()));
+  } catch (const Json::out_of_range& error) {
+    // A number a double cannot hold (1e400): the reader's only other error.
+    throw CodecError(path, std::string("number out of range: ") + error.what());
   }
 }
 
