@@ -64,6 +64,23 @@ TEST_CASE("sqlite: a database from a newer schema is refused untouched", "[provi
   CHECK(raw_query(f->path, "SELECT instance_id FROM instances") == "kept");
 }
 
+TEST_CASE("sqlite: a database with a negative schema version is refused untouched", "[provider][sqlite]") {
+  // No build writes a negative user_version: the file was written by something else.
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "kept");
+  f->sqlite.reset();
+  raw_exec(f->path, "PRAGMA user_version = -1");
+  try {
+    SqliteProvider negative(f->path, f->clock, f->ids);
+    FAIL("opened a database with schema version -1");
+  } catch (const ProviderError& error) {
+    CHECK(error.kind() == ProviderErrorKind::Corrupted);
+    CHECK(std::string(error.what()).find("schema version -1") != std::string::npos);
+  }
+  CHECK(raw_query(f->path, "PRAGMA user_version") == "-1");
+  CHECK(raw_query(f->path, "SELECT instance_id FROM instances") == "kept");
+}
+
 TEST_CASE("sqlite: opening an impossible path is a typed error naming the operation",
           "[provider][sqlite][errors]") {
   ManualClock clock;

@@ -253,6 +253,11 @@ void migrate(Connection& db) {
   db.set_operation("migrate");
   Transaction transaction(db);
   int version = read_user_version(db);
+  if (version < 0) {
+    throw ProviderError(ProviderErrorKind::Corrupted, "migrate",
+                        "the database has schema version " + std::to_string(version) +
+                            ", which no build writes; refusing to open it");
+  }
   if (version > kLatest) {
     throw ProviderError(ProviderErrorKind::Permanent, "migrate",
                         "the database has schema version " + std::to_string(version) +
