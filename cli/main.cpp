@@ -6,7 +6,6 @@
 // line on stderr and a non-zero exit.
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -27,8 +26,12 @@
 #include "duroxide/open_store.hpp"
 #include "duroxide/sqlite_provider.hpp"
 #include "duroxide/commands.hpp"
+#include "arguments.hpp"
 
 using namespace duroxide;
+using cli::Args;
+using cli::UsageError;
+using cli::host_verbs;
 using Json = nlohmann::json;
 
 namespace {
@@ -80,210 +83,6 @@ argument), 1 on a failed operation (one line on stderr); `run` exits 0 whatever
 the instance's outcome, which is in its JSON; `replay` exits 1 when the history
 is not deterministic.
 )";
-
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// ---- parsing
-
-struct HostVerb {
-  std::size_t positional;
-  std::vector<std::string> options;
-};
-
-const std::map<std::string, HostVerb>& host_verbs() {
-  static const std::map<std::string, HostVerb> verbs = {
-      {"run", {2, {"db", "id", "version", "timeout-ms"}}},
-      {"resume", {0, {"db", "timeout-ms"}}},
-      {"replay", {1, {"db", "execution"}}},
-      {"samples", {0, {}}},
-      {"stats", {0, {"db", "name", "format"}}},
-      {"metrics", {0, {"db", "prometheus"}}},
-  };
-  return verbs;
-}
-
-// Options of the host itself, accepted by every command of the table.
-bool is_host_option(const std::string& name) { return name == "db" || name == "read-only" || name == "format"; }
-
-struct Args {
-  std::string verb;
-  const Command* command = nullptr;  // a command of the table, or a host verb
-  Json command_args = Json::object();
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> options;
-
-  std::string option(const std::string& name, const std::string& fallback = {}) const {
-    auto it = options.find(name);
-    return it == options.end() ? fallback : it->second;
-  }
-  std::int64_t number(const std::string& name, std::int64_t fallback) const {
-    auto it = options.find(name);
-    if (it == options.end()) return fallback;
-    const std::string& text = it->second;
-    bool digits = !text.empty() && text.size() <= 15 &&
-                  text.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits) throw UsageError("--" + name + " needs a non-negative integer, got \"" + text + "\"");
-    return std::stoll(text);
-  }
-};
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  for (std::size_t start = 0; start <= text.size();) {
-    std::size_t comma = text.find(',', start);
-    out.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw std::runtime_error("cannot read " + path);
-  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-}
-
-// One CLI word as the argument's JSON value.
-Json cli_value(const ArgSpec& spec, const std::string& word) {
-  switch (spec.type) {
-    case ArgType::Integer: {
-      const bool negative = !word.empty() && word[0] == '-';
-      const std::string digits = negative ? word.substr(1) : word;
-      if (digits.empty() || digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) {
-        throw UsageError("--" + kebab_case(spec.name) + " needs an integer, got \"" + word + "\"");
-      }
-      return std::stoll(word);
-    }
-    case ArgType::StringList: return split_commas(word);
-    case ArgType::Document: return read_file(word);  // the CLI names a file
-    default: return word;
-  }
-}
-
-const ArgSpec* arg_for_flag(const Command& command, const std::string& flag) {
-  for (const auto& spec : command.args) {
-    if (spec.type == ArgType::Filter) continue;
-    if (kebab_case(spec.name) == flag ||
-        std::find(spec.cli_aliases.begin(), spec.cli_aliases.end(), flag) != spec.cli_aliases.end()) {
-      return &spec;
-    }
-  }
-  return nullptr;
-}
-
-bool has_filter(const Command& command) {
-  return std::any_of(command.args.begin(), command.args.end(),
-                     [](const ArgSpec& spec) { return spec.type == ArgType::Filter; });
-}
-
-// The filter flags, as InstanceFilter fields; false when `flag` is none of them.
-bool set_filter_flag(Json& filter, const std::string& flag, const std::string& value) {
-  static const std::map<std::string, std::string> kTimes = {{"created-from", "createdFromMs"},
-                                                            {"created-to", "createdToMs"},
-                                                            {"updated-from", "updatedFromMs"},
-                                                            {"updated-to", "updatedToMs"}};
-  if (flag == "status") {
-    filter["states"] = split_commas(value);
-  } else if (flag == "name" || flag == "version" || flag == "prefix" || flag == "parent") {
-    filter[flag] = value;
-  } else if (kTimes.count(flag)) {
-    ArgSpec time;
-    time.name = kTimes.at(flag);
-    time.type = ArgType::Integer;
-    filter[kTimes.at(flag)] = cli_value(time, value);
-  } else {
-    return false;
-  }
-  return true;
-}
-
-// `words` after the verb: positional words fill the positional arguments in
-// order; --flag value pairs fill the rest (booleans take no value).
-void parse_command_words(Args& args, const std::vector<std::string>& words) {
-  const Command& command = *args.command;
-  std::vector<const ArgSpec*> positional;
-  for (const auto& spec : command.args) {
-    if (spec.positional && spec.type != ArgType::Filter) positional.push_back(&spec);
-  }
-  Json filter = Json::object();
-  std::size_t next = 0;
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    const std::string& word = words[i];
-    if (word.rfind("--", 0) != 0) {
-      if (next >= positional.size()) {
-        throw UsageError("\"" + args.verb + "\" takes at most " + std::to_string(positional.size()) +
-                         " argument(s) (try: duroxide help " + command.name + ")");
-      }
-      args.command_args[positional[next]->name] = cli_value(*positional[next], word);
-      ++next;
-      continue;
-    }
-    const std::string flag = word.substr(2);
-    const ArgSpec* spec = arg_for_flag(command, flag);
-    const bool boolean = flag == "read-only" || flag == "roots" || (spec && spec->type == ArgType::Boolean);
-    if (!boolean && i + 1 >= words.size()) throw UsageError("--" + flag + " needs a value");
-    const std::string value = boolean ? "true" : words[++i];
-    if (is_host_option(flag)) {
-      args.options[flag] = value;
-    } else if (spec) {
-      args.command_args[spec->name] = spec->type == ArgType::Boolean ? Json(true) : cli_value(*spec, value);
-    } else if (has_filter(command) && flag == "roots") {
-      filter["rootsOnly"] = true;
-    } else if (!has_filter(command) || !set_filter_flag(filter, flag, value)) {
-      throw UsageError("\"" + args.verb + "\" has no option --" + flag + " (try: duroxide help " + command.name + ")");
-    }
-  }
-  if (!filter.empty()) args.command_args["filter"] = filter;
-}
-
-void parse_host_words(Args& args, const HostVerb& verb, const std::vector<std::string>& words) {
-  static const std::vector<std::string> kFlags = {"prometheus", "read-only"};
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    const std::string& word = words[i];
-    if (word.rfind("--", 0) != 0) {
-      args.positional.push_back(word);
-      continue;
-    }
-    std::string name = word.substr(2);
-    if (std::find(verb.options.begin(), verb.options.end(), name) == verb.options.end() && name != "read-only") {
-      throw UsageError("\"" + args.verb + "\" has no option --" + name);
-    }
-    if (std::find(kFlags.begin(), kFlags.end(), name) != kFlags.end()) {
-      args.options[name] = "true";
-      continue;
-    }
-    if (i + 1 >= words.size()) throw UsageError("--" + name + " needs a value");
-    args.options[name] = words[++i];
-  }
-  if (args.positional.size() != verb.positional) {
-    throw UsageError("\"" + args.verb + "\" takes " + std::to_string(verb.positional) + " argument(s), got " +
-                     std::to_string(args.positional.size()) + " (try: duroxide --help)");
-  }
-}
-
-Args parse(int argc, char** argv) {
-  Args args;
-  if (argc < 2) throw UsageError("no verb given (try: duroxide --help)");
-  args.verb = argv[1];
-  const std::vector<std::string> words(argv + 2, argv + argc);
-  auto host = host_verbs().find(args.verb);
-  if (host != host_verbs().end()) {
-    parse_host_words(args, host->second, words);
-  } else {
-    args.command = find_command(args.verb);
-    if (!args.command) throw UsageError("unknown verb \"" + args.verb + "\" (try: duroxide --help)");
-    parse_command_words(args, words);
-    args.command_args = checked_args(*args.command, args.command_args);
-  }
-  const std::string format = args.option("format", "json");
-  if (format != "json" && format != "csv") throw UsageError("--format takes json or csv, got \"" + format + "\"");
-  bool needs_db = args.verb != "run" && args.verb != "samples";
-  if (needs_db && args.option("db").empty()) throw UsageError("\"" + args.verb + "\" needs --db FILE");
-  return args;
-}
 
 // ---- help
 
@@ -623,7 +422,7 @@ int main(int argc, char** argv) {
     return help(argc, argv);
   }
   try {
-    return dispatch(parse(argc, argv));
+    return dispatch(cli::parse_arguments(std::vector<std::string>(argv + 1, argv + argc)));
   } catch (const UsageError& error) {
     std::cerr << "duroxide: " << error.what() << "\n";
     return 2;

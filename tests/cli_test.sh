@@ -115,6 +115,15 @@ check "prune keeps the newest executions" 2 "$("$cli" prune c --keep 2 --db "$db
 check "delete removes an instance" 1 "$("$cli" delete c --db "$db" | json_get '["instances"]')"
 check "import restores the export" c "$("$cli" import "$work/c.json" --db "$db" | json_get '')"
 check "the import has every execution again" 4 "$("$cli" show c --db "$db" | json_get '["execution_list"].__len__()')"
+# A document argument is read up to its limit (512 MiB), never further: a larger file is
+# refused before it is read, an endless stream once the limit is passed (exit 2).
+truncate -s 600M "$work/huge.json"
+check "import of a file over the document limit exits 2" 2 "$(exit_code "$cli" import "$work/huge.json" --db "$db")"
+contains "import of a file over the limit says so" "over the limit of 536870912 bytes" \
+  "$("$cli" import "$work/huge.json" --db "$db" 2>&1)"
+rm -f "$work/huge.json"
+check "import of an endless stream stops at the limit (exit 2)" 2 \
+  "$(ulimit -v 4000000; exit_code "$cli" import /dev/zero --db "$db")"
 check "a running instance needs --force" 1 "$(exit_code "$cli" delete waits --db "$db")"
 check "--force deletes a running instance" 1 "$("$cli" delete waits --force --db "$db" | json_get '["instances"]')"
 # bulk verbs
