@@ -20,7 +20,7 @@
 #include "duroxide/codec.hpp"
 #include "duroxide/json_views.hpp"
 #include "duroxide/management_client.hpp"
-#include "duroxide/replayer.hpp"
+#include "duroxide/replay_document.hpp"
 #include "duroxide/runtime.hpp"
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
@@ -185,9 +185,8 @@ class Engine {
   // its arguments object; the value is the command's JSON.
   std::string command(const std::string& name, const std::string& args_json) {
     return guarded([&]() -> Json {
-      const Json args = args_json.empty() ? Json::object() : Json::parse(args_json);
       Clients clients{*client_, *management_, *pacer_};
-      return run_command(name, args, clients);
+      return run_command_text(name, args_json, clients);
     });
   }
 
@@ -214,41 +213,12 @@ class Engine {
   Json logs_ = Json::array();
 };
 
-// `history` is the JSON of one execution's history (an array of events, or an
-// export's {"executions":[...]} whose last execution is taken).
-History history_from(const std::string& json, std::string& instance, ExecutionId& execution) {
-  const Json parsed = Json::parse(json);
-  if (parsed.is_array()) return decode_history(json);
-  if (parsed.is_object() && parsed.contains("executions") && parsed["executions"].is_array() &&
-      !parsed["executions"].empty()) {
-    const Json& last = parsed["executions"].back();
-    if (parsed.contains("instance") && parsed["instance"].is_object()) {
-      instance = parsed["instance"].value("instance", instance);
-    }
-    execution = last.value("execution_id", execution);
-    if (!last.contains("history")) throw std::invalid_argument("the execution has no history");
-    return decode_history(last["history"].dump());
-  }
-  throw std::invalid_argument("expected a history (array of events) or an exported instance");
-}
-
+// `json`: a history or an exported instance (core/hosts/include/duroxide/replay_document.hpp).
 std::string replayHistory(const std::string& json) {
   return guarded([&] {
-    std::string instance = "replay";
-    ExecutionId execution = 1;
-    const History history = history_from(json, instance, execution);
     Registry registry;
     samples::register_all(registry);
-    const ReplayReport report = replay_history(registry, instance, execution, history);
-    Json out = Json::parse(encode_replay_report(report));
-    out["events"] = history.size();
-    Json steps = Json::array();
-    for (std::size_t i = 0; i < history.size(); ++i) {
-      steps.push_back(Json::parse(encode_replay_step(replay_step(report, history, i))));
-    }
-    out["steps"] = std::move(steps);
-    out["history"] = json_views::history(history);
-    return out;
+    return replay_document(registry, json);
   });
 }
 

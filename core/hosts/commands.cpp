@@ -6,6 +6,7 @@
 #include <map>
 
 #include "duroxide/assert.hpp"
+#include "duroxide/detail/json.hpp"
 #include "duroxide/event.hpp"
 #include "duroxide/json_views.hpp"
 #include "duroxide/limits.hpp"
@@ -731,6 +732,17 @@ Json run_command(const std::string& name, const Json& args, Clients& clients) {
     throw CommandError(CommandError::Kind::UnknownCommand, "unknown command \"" + name + "\"");
   }
   return command->handler(checked_args(*command, args), clients);
+}
+
+Json run_command_text(const std::string& name, std::string_view args_json, Clients& clients) {
+  if (args_json.empty()) return run_command(name, Json::object(), clients);
+  Json args;
+  try {
+    args = detail::parse_json(args_json, name + " arguments");
+  } catch (const CodecError& error) {
+    throw invalid(error.what());
+  }
+  return run_command(name, args, clients);
 }
 
 Json commands_json() {

@@ -88,6 +88,20 @@ test('engine errors arrive as Error with the engine message and kind', () => {
   runtime.close();
 });
 
+test('arguments nested past the JSON depth limit are InvalidInput, not a stack overflow', () => {
+  const { runtime, management } = fresh();
+  let deep = 'Running';
+  for (let i = 0; i < 10000; i += 1) deep = [deep];
+  assert.throws(() => management.countInstances({ states: [deep] }),
+    (e) => e.kind === 'InvalidInput' && /nested deeper than 16 levels/.test(e.message));
+  let history = [];
+  for (let i = 0; i < 10000; i += 1) history = [history];
+  assert.throws(() => dx.replayHistory(history),
+    (e) => e.kind === 'InvalidInput' && /nested deeper than 16 levels/.test(e.message));
+  assert.equal(management.countInstances({}), 0);  // the engine is still whole
+  runtime.close();
+});
+
 test('JS activities: results, failures and context', () => {
   const { runtime, client } = fresh();
   const seen = [];

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -98,6 +99,11 @@ std::string kebab_case(const std::string& camel);
 nlohmann::json checked_args(const Command& command, const nlohmann::json& args);
 // Looks the command up, checks its arguments and runs it.
 nlohmann::json run_command(const std::string& name, const nlohmann::json& args, Clients& clients);
+// The same for hosts that receive the arguments as JSON text (the JS facade,
+// wasm/bindings.cpp): empty text is {}; the text is read within the codec's
+// document size and nesting limits (limits.hpp), and text that is not JSON or
+// breaks a limit is CommandError(InvalidInput) naming the byte or the limit.
+nlohmann::json run_command_text(const std::string& name, std::string_view args_json, Clients& clients);
 // The table itself, for hosts that build their surface from it:
 // [{name, method, client, help, returns, args:[{name,type,required,positional,default?,min?,max?,choices?,help}]}].
 nlohmann::json commands_json();
