@@ -188,3 +188,25 @@ TEST_CASE("no argument value makes a command fail other than with a typed error"
     }
   }
 }
+
+TEST_CASE("run_command_text reads the arguments within the codec's limits", "[commands]") {
+  Host host;
+  Clients clients{host.client, host.management, host.pacer};
+  CHECK(run_command_text("count-instances", "", clients) == 0);
+  CHECK(run_command_text("count-instances", R"({"filter":{"states":["Running"]}})", clients) == 0);
+  const auto invalid = [&](const std::string& text) -> std::string {
+    try {
+      run_command_text("count-instances", text, clients);
+    } catch (const CommandError& error) {
+      CHECK(error.kind() == CommandError::Kind::InvalidInput);
+      return error.what();
+    }
+    FAIL("no CommandError for " << text.substr(0, 80));
+    return {};
+  };
+  CHECK_THAT(invalid("{not json"), Catch::Contains("count-instances arguments: invalid JSON at byte 3"));
+  const std::string deep = R"({"filter":{"states":)" + std::string(10'000, '[') + std::string(10'000, ']') + "}}";
+  CHECK_THAT(invalid(deep), Catch::Contains("nested deeper than 16 levels"));
+  CHECK_THAT(invalid(R"({"filter":{"createdFromMs":1e400}})"), Catch::Contains("number out of range"));
+  CHECK_THAT(invalid("[]"), Catch::Contains("the arguments must be a JSON object"));
+}

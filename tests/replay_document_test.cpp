@@ -1,0 +1,62 @@
+// The replayer's outside input (core/hosts/include/duroxide/replay_document.hpp): a history or
+// an export, replayed against the sample catalog; every bad shape is a CodecError.
+#include <catch2/catch.hpp>
+
+#include "duroxide/codec.hpp"
+#include "duroxide/replay_document.hpp"
+#include "duroxide/samples.hpp"
+#include "step_host.hpp"
+
+using namespace duroxide;
+using Json = nlohmann::json;
+
+namespace {
+
+Registry catalog() {
+  Registry registry;
+  samples::register_all(registry);
+  return registry;
+}
+
+std::string codec_error(const Registry& registry, const std::string& json) {
+  try {
+    replay_document(registry, json);
+  } catch (const CodecError& error) {
+    return error.what();
+  }
+  FAIL("no CodecError for " << json.substr(0, 80));
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("replay_document replays a history or the last execution of an export", "[replay]") {
+  testing::StepHost host(catalog());
+  host.client.start_orchestration("c", "Counter", R"({"count":0,"limit":2})");
+  host.driver.run_until_idle();
+  const Registry registry = catalog();
+
+  const Json history = replay_document(registry, encode_history(host.management.read_execution("c", 1)));
+  CHECK(history.at("deterministic") == true);
+  CHECK(history.at("events") == history.at("steps").size());
+  CHECK(history.at("history").size() == history.at("events"));
+
+  const Json exported = replay_document(registry, host.management.export_instance("c"));
+  CHECK(exported.at("deterministic") == true);
+  CHECK(exported.at("outcome").at("kind") == "Completed");
+  CHECK(exported.at("events") == host.management.read_execution("c", 3).size());
+}
+
+TEST_CASE("replay_document refuses bad shapes with a CodecError naming the field", "[replay]") {
+  const Registry registry = catalog();
+  CHECK_THAT(codec_error(registry, "{not json"), Catch::Contains("invalid JSON"));
+  CHECK_THAT(codec_error(registry, "{}"), Catch::Contains("expected a history (array of events) or an exported instance"));
+  CHECK_THAT(codec_error(registry, R"({"executions":[]})"), Catch::Contains("replay.executions"));
+  CHECK_THAT(codec_error(registry, R"({"executions":[{"execution_id":-1,"history":[]}]})"),
+             Catch::Contains("replay.executions[0].execution_id"));
+  CHECK_THAT(codec_error(registry, R"({"executions":[{"execution_id":1}]})"),
+             Catch::Contains("replay.executions[0].history: missing"));
+  CHECK_THAT(codec_error(registry, R"({"instance":{"instance":7},"executions":[{"history":[]}]})"),
+             Catch::Contains("replay.instance.instance"));
+  CHECK_THAT(codec_error(registry, R"([{"event_id":1}])"), Catch::Contains("replay[0].timestamp_ms"));
+}
