@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Configure (first time only; ninja re-runs cmake itself when CMakeLists.txt changes)
-# and build.   bash scripts/build.sh [native|wasm|all]   (default: all)
+# and build.   bash scripts/build.sh [native|wasm|all|fuzz]   (default: all = native + wasm)
 #   build/native  g++, RelWithDebInfo
 #   build/wasm    Emscripten 3.1.6 via its toolchain file (not emcmake: docs/toolchain.md, note 6), Release
+#   build/fuzz    clang, the libFuzzer targets only (bash scripts/build.sh fuzz; docs/fuzzing.md)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,6 +11,12 @@ cd "$root"
 configure_native() {
   cmake -S . -B build/native -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++
+}
+configure_fuzz() {
+  local launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DDUROXIDE_FUZZ=ON -DDUROXIDE_POSTGRES=OFF "${launcher[@]}"
 }
 configure_wasm() {
   cmake -S . -B build/wasm -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -28,13 +35,17 @@ build() {
       return 1
     }
   fi
-  cmake --build "build/$name" -j2
+  if [ "$name" = fuzz ]; then
+    cmake --build build/fuzz -j2 --target fuzzers
+  else
+    cmake --build "build/$name" -j2
+  fi
 }
 
 target=${1:-all}
 mkdir -p build
 case "$target" in
-  native|wasm) build "$target" ;;
+  native|wasm|fuzz) build "$target" ;;
   all) build native; build wasm ;;
-  *) echo "usage: bash scripts/build.sh [native|wasm|all]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/build.sh [native|wasm|all|fuzz]" >&2; exit 2 ;;
 esac

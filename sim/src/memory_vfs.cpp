@@ -257,7 +257,8 @@ std::uint64_t MemoryVfs::operations() const { return state_->operations; }
 
 void MemoryVfs::put_file(const std::string& path, const std::string& bytes) {
   auto data = std::make_shared<FileData>();
-  data->bytes.assign(bytes.begin(), bytes.end());
+  data->bytes.resize(bytes.size());  // one block copy: a database can be hundreds of MiB
+  if (!bytes.empty()) std::memcpy(data->bytes.data(), bytes.data(), bytes.size());
   state_->files[path] = std::move(data);
 }
 

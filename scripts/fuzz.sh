@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (build/fuzz, clang, -DDUROXIDE_FUZZ=ON) and runs each one.
+#
+#   bash scripts/fuzz.sh smoke [TARGET...]        each target 16 s, two at a time (the CI suite)
+#   bash scripts/fuzz.sh long [RUNS] [TARGET...]  each target for RUNS inputs (default
+#                                                 10,000,000), one at a time, under nice
+#   bash scripts/fuzz.sh seconds N [TARGET...]    each target for N seconds, one at a time
+#   bash scripts/fuzz.sh list                     the targets
+#   bash scripts/fuzz.sh build                    build only
+#   bash scripts/fuzz.sh seeds                    rewrite fuzz/corpus/ and fuzz/dict/ from the code
+#                                                 (keeps the regression-* inputs)
+#
+# A crash, a sanitizer report, a broken property, an input slower than FUZZ_TIMEOUT
+# seconds (default 10: a hang) or a process over FUZZ_RSS_MB MiB (default 2048: unbounded
+# memory) fails the target; libFuzzer saves the input under build/fuzz/artifacts/<target>/.
+# Seeds: fuzz/corpus/<target>/ (read only); what a run learns: build/fuzz/corpus/<target>/.
+# Prints "fuzz <target>: N runs, ok" (or FAILED and the artifact) per target, a table line
+# "fuzz <target>: N runs, E exec/s, S s, peak RSS R MiB" after long runs, and last
+# "N passed, M failed" (targets). docs/fuzzing.md says how to reproduce a failure.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+mode=${1:-smoke}
+shift || true
+timeout_s=${FUZZ_TIMEOUT:-10}
+rss_mb=${FUZZ_RSS_MB:-2048}
+bin=build/fuzz/fuzzers
+
+all_targets() {
+  sed -n 's/^set(DUROXIDE_FUZZ_TARGETS \(.*\))$/\1/p' fuzz/CMakeLists.txt
+}
+
+case "$mode" in
+  smoke) budget=(-max_total_time="${FUZZ_SMOKE_SECONDS:-16}"); jobs=2 niceness=0 ;;
+  long)
+    runs=10000000
+    if [[ ${1:-} =~ ^[0-9]+$ ]]; then runs=$1; shift; fi
+    budget=(-runs="$runs"); jobs=1 niceness=10 ;;
+  seconds)
+    [[ ${1:-} =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh seconds N [TARGET...]" >&2; exit 2; }
+    budget=(-max_total_time="$1"); shift; jobs=1 niceness=10 ;;
+  list) all_targets | tr ' ' '\n'; exit 0 ;;
+  build|seeds) ;;
+  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+esac
+
+bash scripts/build.sh fuzz || { echo "fuzz: the build failed"; echo "0 passed, 1 failed"; exit 1; }
+[ "$mode" = build ] && exit 0
+if [ "$mode" = seeds ]; then exec "$bin/fuzz_seeds" fuzz; fi
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || read -ra targets <<<"$(all_targets)"
+
+# One target: runs libFuzzer, then prints its result line; the exit code is libFuzzer's.
+run_target() {
+  local target=$1 log="build/fuzz/logs/$1.log"
+  local corpus="build/fuzz/corpus/$target" artifacts="build/fuzz/artifacts/$target/"
+  mkdir -p "$corpus" "$artifacts" build/fuzz/logs
+  local options=(-rss_limit_mb="$rss_mb" -timeout="$timeout_s" -print_final_stats=1
+                 -artifact_prefix="$artifacts" "${budget[@]}")
+  [ -f "fuzz/dict/$target.dict" ] && options+=(-dict="fuzz/dict/$target.dict")
+  [ -f "fuzz/$target.options" ] && read -ra extra <"fuzz/$target.options" && options+=("${extra[@]}")
+  local seeds=()
+  [ -d "fuzz/corpus/$target" ] && seeds=("fuzz/corpus/$target")
+  local started=$SECONDS rc
+  nice -n "$niceness" "$bin/fuzz_$target" "${options[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1
+  rc=$?
+  local runs rate peak
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+  peak=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -n 1)
+  if [ "$rc" -eq 0 ]; then
+    echo "fuzz $target: ${runs:-0} runs, ok"
+  else
+    local artifact
+    artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
+    echo "fuzz $target: ${runs:-0} runs, FAILED (exit $rc; input: ${artifact:-none}; log: $log)"
+  fi
+  if [ "$mode" != smoke ]; then
+    echo "fuzz $target: ${runs:-0} runs, ${rate:-0} exec/s, $((SECONDS - started)) s, peak RSS ${peak:-?} MiB"
+  fi
+  return "$rc"
+}
+
+passed=0 failed=0
+declare -A running=()
+finish_one() {
+  local pid
+  wait -n -p pid
+  local rc=$?
+  if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  unset "running[$pid]"
+}
+for target in "${targets[@]}"; do
+  if [ ! -x "$bin/fuzz_$target" ]; then
+    echo "fuzz $target: no such target (bash scripts/fuzz.sh list)"
+    failed=$((failed + 1))
+    continue
+  fi
+  while [ ${#running[@]} -ge "$jobs" ]; do finish_one; done
+  if [ "$jobs" -eq 1 ]; then
+    if run_target "$target"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  else
+    run_target "$target" &
+    running[$!]=1
+  fi
+done
+while [ ${#running[@]} -gt 0 ]; do finish_one; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
