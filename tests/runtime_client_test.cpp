@@ -159,6 +159,20 @@ TEST_CASE("waiting times out with the last status; status changes can be awaited
   CHECK(done.output == "done");
 }
 
+TEST_CASE("a wait on an instance that never lets the runtime go idle still ends at its deadline",
+          "[client]") {
+  // Counter continues as new until its limit: a limit of 10^12 keeps the runtime busy for
+  // good. Virtual time used to move only when the runtime was idle, so this wait never
+  // returned; now a runtime still busy after StepPacer::kMaxStepsPerWait steps lets time pass.
+  Host host("sqlite-memory");
+  host.client.start_orchestration("busy", "Counter", R"({"count":0,"limit":1000000000000})");
+  const TimestampMs before = host.clock.now_ms();
+  const OrchestrationStatus status = host.client.wait_for_orchestration("busy", 200, host.pacer);
+  CHECK(status.state == RuntimeState::Running);
+  CHECK(host.clock.now_ms() - before >= 200);
+  CHECK(host.client.wait_for_instances({"busy"}, 100, host.pacer).front().second.state == RuntimeState::Running);
+}
+
 TEST_CASE("a second start of an existing or queued instance is refused at once", "[client][start]") {
   PROVIDER_KIND(kind);
   Host host(kind);

@@ -175,18 +175,25 @@ class StepDriver {
 };
 
 // Waits by working: runs the driver until idle, and only when nothing is left to
-// do moves the virtual clock forward by the time asked for.
+// do moves the virtual clock forward by the time asked for. A runtime that is still
+// busy after `max_steps_per_wait` steps (an orchestration that never stops: an endless
+// continue-as-new loop) moves the clock too, so every wait reaches its deadline; a
+// wait of T ms then costs at most T / poll interval * max_steps_per_wait steps.
 class StepPacer final : public Pacer {
  public:
-  StepPacer(StepDriver& driver, ManualClock& clock) : driver_(driver), clock_(clock) {}
+  static constexpr std::size_t kMaxStepsPerWait = 1000;
+  StepPacer(StepDriver& driver, ManualClock& clock, std::size_t max_steps_per_wait = kMaxStepsPerWait)
+      : driver_(driver), clock_(clock), max_steps_(max_steps_per_wait) {}
   TimestampMs now_ms() override { return clock_.now_ms(); }
   void wait(std::int64_t ms) override {
-    if (driver_.run_until_idle() == 0) clock_.advance(ms);
+    const std::size_t steps = driver_.run_until_idle(max_steps_);
+    if (steps == 0 || steps >= max_steps_) clock_.advance(ms);
   }
 
  private:
   StepDriver& driver_;
   ManualClock& clock_;
+  std::size_t max_steps_;
 };
 
 // The backoff before retrying an unregistered name, by attempt (1, 2, ...).
