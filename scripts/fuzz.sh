@@ -13,7 +13,8 @@
 # A crash, a sanitizer report, a broken property, an input slower than FUZZ_TIMEOUT
 # seconds (default 10: a hang) or a process over FUZZ_RSS_MB MiB (default 2048: unbounded
 # memory) fails the target; libFuzzer saves the input under build/fuzz/artifacts/<target>/.
-# Seeds: fuzz/corpus/<target>/ (read only); what a run learns: build/fuzz/corpus/<target>/.
+# Seeds: fuzz/corpus/<target>/ (read only); what long runs learn: build/fuzz/corpus/<target>/
+# (the next long run starts from it).
 # Prints "fuzz <target>: N runs, ok" (or FAILED and the artifact) per target, a table line
 # "fuzz <target>: N runs, E exec/s, S s, peak RSS R MiB" after long runs, and last
 # "N passed, M failed" (targets). docs/fuzzing.md says how to reproduce a failure.
@@ -56,6 +57,9 @@ targets=("$@")
 run_target() {
   local target=$1 log="build/fuzz/logs/$1.log"
   local corpus="build/fuzz/corpus/$target" artifacts="build/fuzz/artifacts/$target/"
+  # A smoke run starts from the seeds alone, so its time stays bounded whatever long runs
+  # have gathered in build/fuzz/corpus/.
+  if [ "$mode" = smoke ]; then corpus="build/fuzz/smoke/$target"; rm -rf "$corpus"; fi
   mkdir -p "$corpus" "$artifacts" build/fuzz/logs
   local options=(-rss_limit_mb="$rss_mb" -timeout="$timeout_s" -print_final_stats=1
                  -artifact_prefix="$artifacts" "${budget[@]}")

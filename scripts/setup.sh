@@ -22,6 +22,9 @@ requirements=(
   "chromium:/usr/bin/chromium"
   "libpq-dev:/usr/include/postgresql/libpq-fe.h"
   "postgresql:/usr/lib/postgresql/15/bin/initdb"
+  # the fuzz suite (docs/fuzzing.md): clang with libFuzzer and the sanitizer runtimes
+  "clang:clang"
+  "libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"
 )
 
 missing=()

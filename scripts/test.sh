@@ -27,6 +27,7 @@ suites=(
   "function-length|-|plain|python3 scripts/check-function-length.py"
   "layers|-|plain|python3 scripts/check-layers.py"
   "examples|native|plain|bash tests/examples.sh"
+  "fuzz|fuzz|plain|bash scripts/fuzz.sh smoke"
 )
 
 # Parsers read a log and set `passed` and `failed` (test cases); they return 1 when the
