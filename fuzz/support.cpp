@@ -157,6 +157,12 @@ const std::string& sample_database() {
     host.client->raise_event("sample-Approval", "Approve", "yes");
     host.client->enqueue_event("sample-Mailbox", "inbox", "one");
     host.run(10'000);
+    // Rows on every queue, for the targets that damage or edit them: activities scheduled
+    // but not run, a start and a message not yet taken (LongTimer's timer is due in an hour).
+    host.client->start_orchestration("queued-FanOutFanIn", "FanOutFanIn", R"(["x","y"])");
+    host.driver->run_until_idle(1);
+    host.client->start_orchestration("queued-HelloWorld", "HelloWorld", "Ada");
+    host.client->enqueue_event("sample-Mailbox", "inbox", "two");
     return host.save();
   }();
   return bytes;
