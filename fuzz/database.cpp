@@ -10,7 +10,8 @@
 //      wrote): operations of set a cell, delete a row, copy a row, drop a schema object,
 //      set the schema version; each names its table, column and row by index.
 // Properties: any file opens or raises a typed error; whatever opens reads and runs
-// without a crash, a hang or unbounded memory (bad rows are Corrupted errors).
+// without a crash, a hang or unbounded memory (bad rows are Corrupted errors); on an
+// edited (consistent) file an instance's export re-imports to the same document.
 #include <sqlite3.h>
 
 #include <cstring>
@@ -140,6 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string bytes = mode == 0 ? std::string(in.rest()) : mode == 1 ? flipped(in) : edited(in);
   std::unique_ptr<fuzz::Host> host;
   if (!fuzz::refused_cleanly([&] { host = std::make_unique<fuzz::Host>(bytes); })) return 0;
+  host->intact = mode == 2;  // edits through SQLite keep the file consistent; flipped bytes need not
   host->inspect(pick);
   host->clock.advance(2 * 60 * 60 * 1000);  // the sample database's timers come due
   host->run(200);

@@ -93,11 +93,14 @@ class Host {
   void inspect(std::uint8_t pick);
   // One instance as the inspector shows it: status, details, tree, children, stats,
   // values, executions, each execution's history and its replay step by step, and the
-  // export, re-imported under a new id, which must export the same document.
+  // export, re-imported under a new id, which must export the same document (`intact`).
   void inspect_instance(const std::string& instance);
   // The database's bytes after a checkpoint (the playground's saveDatabase).
   std::string save();
 
+  // Whether an export re-imported must export the same document: not on a file with
+  // flipped bytes, where SQLite may read a damaged index without noticing.
+  bool intact = true;
   ManualClock clock{1'700'000'000'000};
   SequentialIdSource ids{"fuzz"};
   Registry registry;
