@@ -14,12 +14,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t newline = text.find('\n');
   const std::string name(text.substr(0, newline));
   const std::string_view args = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
-  fuzz::Host host(fuzz::sample_database());
-  fuzz::refused_cleanly([&] {
-    Clients clients{*host.client, *host.management, *host.pacer};
-    const fuzz::Json result = run_command_text(name, args, clients);
-    result.dump(-1, ' ', false, fuzz::Json::error_handler_t::replace);
-  });
-  host.run(200);
+  {
+    fuzz::Host host(fuzz::sample_database());
+    fuzz::refused_cleanly([&] {
+      Clients clients{*host.client, *host.management, *host.pacer};
+      const fuzz::Json result = run_command_text(name, args, clients);
+      result.dump(-1, ' ', false, fuzz::Json::error_handler_t::replace);
+    });
+    host.run(200);
+  }
+  fuzz::check_disk_empty();
   return 0;
 }

@@ -148,5 +148,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const char* name : {"list-instances", "count-by-status", "get-queue-depths"}) {
     fuzz::refused_cleanly([&] { host->command(name, fuzz::Json::object()); });
   }
+  host.reset();
+  fuzz::check_disk_empty();
   return 0;
 }

@@ -11,11 +11,15 @@ using namespace duroxide;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string document(fuzz::as_text(data, size));
-  fuzz::Host host(fuzz::sample_database());
-  std::string instance;
-  if (!fuzz::refused_cleanly([&] { instance = host.management->import_instance(document); })) return 0;
-  host.inspect_instance(instance);
-  host.run(200);
-  host.inspect_instance(instance);
+  {
+    fuzz::Host host(fuzz::sample_database());
+    std::string instance;
+    if (fuzz::refused_cleanly([&] { instance = host.management->import_instance(document); })) {
+      host.inspect_instance(instance);
+      host.run(200);
+      host.inspect_instance(instance);
+    }
+  }
+  fuzz::check_disk_empty();
   return 0;
 }

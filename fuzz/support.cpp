@@ -65,7 +65,7 @@ Host::Host(const std::string& database) {
   try {
     store = std::make_unique<SqliteProvider>(path_, clock, ids, options);
   } catch (...) {
-    for (const char* suffix : {"", "-wal", "-shm"}) disk().remove_file(path_ + suffix);
+    remove_files();
     throw;
   }
   samples::register_all(registry);
@@ -83,7 +83,15 @@ Host::~Host() {
   pacer.reset();
   driver.reset();
   store.reset();
-  for (const char* suffix : {"", "-wal", "-shm"}) disk().remove_file(path_ + suffix);
+  remove_files();
+}
+
+void Host::remove_files() {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) disk().remove_file(path_ + suffix);
+}
+
+void check_disk_empty() {
+  if (disk().bytes_stored() != 0) fail("a closed database left files on the in-memory disk");
 }
 
 Json Host::command(const std::string& name, const Json& args) {

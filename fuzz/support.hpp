@@ -111,11 +111,15 @@ class Host {
   std::unique_ptr<ManagementClient> management;
 
  private:
+  void remove_files();  // the database and every file SQLite keeps beside it
   std::string path_;
 };
 
 // The in-memory disk every Host's database lives on.
 sim::MemoryVfs& disk();
+
+// Fails unless every Host's files are gone (their memory would add up over a run).
+void check_disk_empty();
 
 // The bytes of a database holding one instance of each sample in the catalog, run to
 // completion or to its first wait (built once per process).
