@@ -144,7 +144,11 @@ void Host::inspect_instance(const std::string& instance) {
   const std::string copy = "copy-" + ids.next_id();
   document["instance"]["instance"] = copy;
   if (!refused_cleanly([&] { management->import_instance(document.dump()); })) return;
-  Json again = Json::parse(management->export_instance(copy));
+  Json again;
+  if (!refused_cleanly([&] { again = Json::parse(management->export_instance(copy)); })) {
+    check(!intact, "an imported export exports again");
+    return;
+  }
   if (intact && again != document) {
     fail("an imported export exports the same document; the difference: " +
          Json::diff(document, again).dump(-1, ' ', false, Json::error_handler_t::replace).substr(0, 2000));
