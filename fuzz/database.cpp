@@ -1,7 +1,7 @@
 // .db files opened by the playground (wasm/bindings.cpp: the bytes go onto an in-memory
 // disk and SqliteProvider opens them), then read as the inspector reads them (support.hpp:
 // store-wide views, the listing, two instances in full), run as the playground runs them
-// (200 dispatcher steps: every queued item's row is decoded), and listed again.
+// (50 dispatcher steps: every queued item's row is decoded), and listed again.
 // Input, by its first byte:
 //   0: the database file itself (any bytes);
 //   1: the sample database (every sample, support.hpp) with bytes flipped: pairs of a
@@ -144,7 +144,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   host->intact = mode == 2;  // edits through SQLite keep the file consistent; flipped bytes need not
   host->inspect(pick);
   host->clock.advance(2 * 60 * 60 * 1000);  // the sample database's timers come due
-  host->run(200);
+  host->run(50);
   for (const char* name : {"list-instances", "count-by-status", "get-queue-depths"}) {
     fuzz::refused_cleanly([&] { host->command(name, fuzz::Json::object()); });
   }
