@@ -127,6 +127,16 @@ void command_seeds() {
       }
     }
     write("commands", command.name, command.name + "\n" + args.dump());
+    // Every integer argument at both ends of its range, the rest as above.
+    for (const auto& spec : command.args) {
+      if (spec.type != ArgType::Integer) continue;
+      for (const std::int64_t value : {spec.min, spec.max}) {
+        Json edge = args;
+        edge[spec.name] = value;
+        write("commands", command.name + "-" + spec.name + "-" + (value == spec.min ? "min" : "max"),
+              command.name + "\n" + edge.dump());
+      }
+    }
     words.insert(words.end(), {"--db", "store.db"});
     std::string argv;
     for (const auto& word : words) argv += word + '\0';
@@ -152,6 +162,20 @@ void database_seeds() {
   write("database", "schema-version", std::string("\x02\x00", 2) + edit(3, 0, std::string("\x63\x00\x00\x00", 4)));
   write("database", "drop", std::string("\x02\x00", 2) + edit(4, 0, std::string("\x05", 1)));
   write("database", "empty", std::string("\x00\x00", 2));
+  // Queue rows whose items name work that was never scheduled (table 9: orchestrator_queue,
+  // column 3: item_json; its rows: LongTimer's timer, a queued start, a queued message).
+  const std::vector<std::pair<std::string, std::string>> items = {
+      {"completion-unknown-id", R"({"kind":"ActivityCompleted","instance":"sample-Mailbox","execution_id":1,"id":2,"result":"x"})"},
+      {"timer-for-an-activity", R"({"kind":"TimerFired","instance":"sample-LongTimer","execution_id":1,"id":1,"fire_at_ms":0})"},
+      {"completion-old-execution", R"({"kind":"ActivityCompleted","instance":"sample-Counter","execution_id":9,"id":2,"result":"1"})"},
+      {"child-not-scheduled", R"({"kind":"SubOrchestrationCompleted","parent_instance":"sample-Mailbox","parent_id":2,"child_instance":"c","result":"x"})"},
+  };
+  for (const auto& [name, item] : items) {
+    for (char row = 0; row < 3; ++row) {
+      write("database", "queue-" + name + "-" + std::to_string(row),
+            std::string("\x02\x00", 2) + edit(0, 9, std::string("\x03\x03", 2) + static_cast<char>(item.size()) + item + row));
+    }
+  }
 }
 
 std::set<std::string> codec_words() {
