@@ -1,5 +1,4 @@
-// Helpers shared by the PostgresProvider's hot path (postgres_provider.cpp, which
-// defines them) and its management half (postgres_management.cpp). Not a public header.
+// Helpers shared by the PostgresProvider sources. Not a public header.
 #pragma once
 
 #include <cstdint>
@@ -10,32 +9,20 @@
 #include "duroxide/postgres_provider.hpp"
 #include "duroxide/provider.hpp"
 #include "postgres_connection.hpp"
+#include "postgres_dialect.hpp"
+#include "store_sql.hpp"
 
 namespace duroxide::pg {
 
-// Same meaning as sqlite::MetricDelta (core/stores/sqlite/sqlite_provider_internal.hpp).
-struct MetricDelta {
-  std::int64_t starts = 0;
-  std::int64_t completions = 0;
-  std::int64_t failures = 0;
-  std::optional<std::int64_t> duration_ms;  // with a completion or failure
-  TimestampMs created_at = 0;               // the instance's creation: start + duration = finish
-};
+using store_sql::check_delay;
+using store_sql::check_identifier;
+using store_sql::check_token;
+using store_sql::MetricDelta;
+using store_sql::record_change;
+using store_sql::record_metrics;
+using store_sql::status_text;
 
-// Status text of an execution row ("ContinuedAsNew" or the RuntimeState).
-std::string status_text(const ExecutionMetadata& metadata);
-// InvalidInput unless 1..256 bytes.
-void check_identifier(const std::string& value, const std::string& operation);
-// Appends one row to the change feed (status "Deleted" for a deletion).
-void record_change(Connection& db, const std::string& instance, const std::string& status,
-                   std::int64_t execution_id, std::int64_t custom_status_version,
-                   std::int64_t now, const MetricDelta& delta = {},
-                   const std::string& orchestration = {});
-// Adds `delta` to the minute bucket holding `at` (inside the caller's transaction).
-void record_metrics(Connection& db, const std::string& orchestration, TimestampMs at,
-                    const MetricDelta& delta);
-// Moves minute buckets that start before `before` into their hour buckets.
-void roll_up_minutes(Connection& db, TimestampMs before);
+inline void roll_up_minutes(Connection& db, TimestampMs before) { Dialect::roll_up_minutes(db, before); }
 
 }  // namespace duroxide::pg
 

@@ -12,125 +12,18 @@
 #include "sqlite_connection.hpp"
 #include "sqlite_provider_internal.hpp"
 #include "sqlite_schema.hpp"
+#include "queue_core.hpp"
 #include "store_sql.hpp"
 
 namespace duroxide {
 
 using sqlite::Statement;
 using sqlite::Transaction;
-
-namespace sqlite {
-
-std::string status_text(const ExecutionMetadata& metadata) {
-  if (metadata.continued_as_new) return "ContinuedAsNew";
-  return std::string(to_string(metadata.state));
-}
-
-void check_token(const std::string& token, const std::string& operation) {
-  if (token.empty() || token.size() > 256) {
-    throw ProviderError(ProviderErrorKind::InvalidLock, operation, "malformed lock token");
-  }
-}
-
-void check_delay(std::int64_t ms, const char* what, const std::string& operation) {
-  if (ms < 0 || ms > limits::kMaxDelayMs) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
-                        std::string(what) + " must be 0 to " + std::to_string(limits::kMaxDelayMs) +
-                            " ms, got " + std::to_string(ms));
-  }
-}
-
-void record_change(Connection& db, const std::string& instance, const std::string& status,
-                   std::int64_t execution_id, std::int64_t custom_status_version,
-                   std::int64_t now, const MetricDelta& delta, const std::string& orchestration) {
-  Statement insert = db.prepare(
-        "INSERT INTO changes (instance_id, status, execution_id, custom_status_version, "
-        "  changed_at, created, orchestration_name, instance_created_at, finished_duration_ms) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-  insert
-      .bind(1, instance)
-      .bind(2, status)
-      .bind(3, execution_id)
-      .bind(4, custom_status_version)
-      .bind(5, now)
-      .bind(6, delta.starts ? 1 : 0)
-      .bind(7, orchestration);
-  if (delta.starts || delta.duration_ms) insert.bind(8, delta.created_at);
-  if (delta.duration_ms) insert.bind(9, *delta.duration_ms);
-  insert.run();
-}
-
-void record_metrics(Connection& db, const std::string& orchestration, TimestampMs at,
-                    const MetricDelta& delta) {
-  std::int64_t histogram[kDurationBuckets] = {};
-  if (delta.duration_ms) {
-    std::size_t bucket = 0;
-    while (bucket < kDurationBuckets - 1 && *delta.duration_ms > kDurationBucketBoundsMs[bucket]) ++bucket;
-    histogram[bucket] = 1;
-  }
-  Statement upsert = db.prepare(
-      "INSERT INTO metric_buckets (resolution, bucket_start, orchestration_name, starts, "
-      "  completions, failures, duration_sum_ms, duration_count, d0, d1, d2, d3, d4, d5, d6, d7) "
-      "VALUES ('minute', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
-      "ON CONFLICT (resolution, bucket_start, orchestration_name) DO UPDATE SET "
-      "  starts = starts + excluded.starts, completions = completions + excluded.completions, "
-      "  failures = failures + excluded.failures, "
-      "  duration_sum_ms = duration_sum_ms + excluded.duration_sum_ms, "
-      "  duration_count = duration_count + excluded.duration_count, "
-      "  d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, "
-      "  d3 = d3 + excluded.d3, d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, "
-      "  d6 = d6 + excluded.d6, d7 = d7 + excluded.d7");
-  upsert.bind(1, (at / 60'000) * 60'000)
-      .bind(2, orchestration)
-      .bind(3, delta.starts)
-      .bind(4, delta.completions)
-      .bind(5, delta.failures)
-      .bind(6, delta.duration_ms.value_or(0))
-      .bind(7, delta.duration_ms ? 1 : 0);
-  for (std::size_t i = 0; i < kDurationBuckets; ++i) upsert.bind(static_cast<int>(8 + i), histogram[i]);
-  upsert.run();
-}
-
-void roll_up_minutes(Connection& db, TimestampMs before) {
-  db.prepare(
-        "INSERT INTO metric_buckets (resolution, bucket_start, orchestration_name, starts, "
-        "  completions, failures, duration_sum_ms, duration_count, d0, d1, d2, d3, d4, d5, d6, d7) "
-        "SELECT 'hour', (bucket_start / 3600000) * 3600000, orchestration_name, SUM(starts), "
-        "  SUM(completions), SUM(failures), SUM(duration_sum_ms), SUM(duration_count), SUM(d0), "
-        "  SUM(d1), SUM(d2), SUM(d3), SUM(d4), SUM(d5), SUM(d6), SUM(d7) "
-        "FROM metric_buckets WHERE resolution = 'minute' AND bucket_start < ?1 GROUP BY 2, 3 "
-        "ON CONFLICT (resolution, bucket_start, orchestration_name) DO UPDATE SET "
-        "  starts = starts + excluded.starts, completions = completions + excluded.completions, "
-        "  failures = failures + excluded.failures, "
-        "  duration_sum_ms = duration_sum_ms + excluded.duration_sum_ms, "
-        "  duration_count = duration_count + excluded.duration_count, "
-        "  d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, "
-        "  d3 = d3 + excluded.d3, d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, "
-        "  d6 = d6 + excluded.d6, d7 = d7 + excluded.d7")
-      .bind(1, before)
-      .run();
-  db.prepare("DELETE FROM metric_buckets WHERE resolution = 'minute' AND bucket_start < ?1")
-      .bind(1, before)
-      .run();
-}
-
-}  // namespace sqlite
+using Queues = store_sql::Queues<sqlite::Dialect>;
+using store_sql::kInstanceLockLost;
+using store_sql::kWorkItemLockLost;
 
 namespace {
-
-constexpr const char* kInstanceLockLost = "the lock token is unknown or its lock expired";
-constexpr const char* kWorkItemLockLost =
-    "the work item is gone (cancelled or acked) or its lock expired";
-
-// The statement just run must have touched a row that holds the caller's lock.
-void require_changed(sqlite::Connection& db, const char* lost) {
-  if (db.changes() == 0) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), lost);
-}
-
-bool starts_execution(const WorkItem& item) {
-  return std::holds_alternative<work::StartOrchestration>(item) ||
-         std::holds_alternative<work::ContinueAsNew>(item);
-}
 
 const char* synchronous_pragma(SqliteOptions::Synchronous mode) {
   switch (mode) {
@@ -139,25 +32,6 @@ const char* synchronous_pragma(SqliteOptions::Synchronous mode) {
     case SqliteOptions::Synchronous::Full: return "PRAGMA synchronous = FULL";
   }
   return "PRAGMA synchronous = NORMAL";
-}
-
-void insert_orchestrator_item(sqlite::Connection& db, const WorkItem& item, TimestampMs visible_at,
-                              TimestampMs now) {
-  const std::string& instance = target_instance(item);
-  if (instance.empty() || instance.size() > limits::kMaxIdentifierBytes) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
-                        "a work item's target instance id must be 1 to " +
-                            std::to_string(limits::kMaxIdentifierBytes) + " bytes");
-  }
-  db.prepare(
-        "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5)")
-      .bind(1, instance)
-      .bind(2, to_string(kind_of(item)))
-      .bind(3, store_sql::encoded(db.operation(), [&] { return encode_work_item(item); }))
-      .bind(4, std::max(visible_at, now))
-      .bind(5, now)
-      .run();
 }
 
 }  // namespace
@@ -272,26 +146,6 @@ int SqliteProvider::schema_version() {
 
 // ---------------------------------------------------------------- orchestrator queue
 
-History SqliteProvider::read_history_locked(const std::string& instance, ExecutionId execution,
-                                            std::string* corruption) {
-  History history;
-  Statement rows = db_->prepare(
-      "SELECT event_id, event_json FROM history WHERE instance_id = ?1 AND execution_id = ?2 "
-      "ORDER BY event_id");
-  rows.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
-  while (rows.step()) {
-    try {
-      history.push_back(decode_event(rows.text(1)));
-    } catch (const CodecError& error) {
-      std::string problem = "history row " + instance + "/" + std::to_string(execution) + "/" +
-                            std::to_string(rows.integer(0)) + " does not decode: " + error.what();
-      if (!corruption) throw ProviderError(ProviderErrorKind::Corrupted, db_->operation(), problem);
-      if (corruption->empty()) *corruption = problem;
-    }
-  }
-  return history;
-}
-
 std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_item(
     std::int64_t lock_timeout_ms) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -344,46 +198,10 @@ std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_in_transact
     item.instance = instance;
     std::string corruption;
     std::vector<std::int64_t> message_ids;
-    {
-      Statement messages = db_->prepare(
-          "SELECT id, item_json, attempt_count FROM orchestrator_queue "
-          "WHERE instance_id = ?1 AND visible_at <= ?2 ORDER BY id");
-      messages.bind(1, instance).bind(2, now);
-      while (messages.step()) {
-        message_ids.push_back(messages.integer(0));
-        item.attempt_count = std::max<std::uint32_t>(
-            item.attempt_count, static_cast<std::uint32_t>(messages.integer(2) + 1));
-        try {
-          item.messages.push_back(decode_work_item(messages.text(1)));
-        } catch (const CodecError& error) {
-          if (corruption.empty()) {
-            corruption = "queue row " + std::to_string(messages.integer(0)) +
-                         " does not decode: " + error.what();
-          }
-        }
-      }
-    }
+    Queues::read_messages(*db_, now, item, message_ids, corruption);
 
-    bool exists = false;
-    {
-      Statement row = db_->prepare(
-          "SELECT current_execution_id, orchestration_name, orchestration_version, status, "
-          "  parent_instance_id, parent_id "
-          "FROM instances WHERE instance_id = ?1");
-      row.bind(1, instance);
-      if (row.step()) {
-        exists = true;
-        item.execution_id = static_cast<ExecutionId>(row.integer(0));
-        item.orchestration_name = row.text(1);
-        item.orchestration_version = row.text(2);
-        const std::string status = row.text(3);
-        item.finished = status == "Completed" || status == "Failed";
-        item.parent_instance = row.optional_text(4).value_or("");
-        item.parent_id = static_cast<EventId>(row.integer(5));
-      }
-    }
-    bool has_start = std::any_of(item.messages.begin(), item.messages.end(), starts_execution);
-    if (!exists && !has_start && corruption.empty()) {
+    const bool exists = Queues::read_instance(*db_, item);
+    if (Queues::orphaned(item, exists, corruption)) {
       // Nobody will ever process these: park them where operators can see them.
       db_->prepare(
             "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
@@ -416,14 +234,7 @@ std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_in_transact
           .bind(2, id)
           .run();
     }
-    if (exists) item.history = read_history_locked(instance, item.execution_id, &corruption);
-    if (!corruption.empty()) {
-      item.corruption = corruption;
-      Statement last = db_->prepare(
-          "SELECT COALESCE(MAX(event_id), 0) FROM history WHERE instance_id = ?1 AND execution_id = ?2");
-      last.bind(1, instance).bind(2, static_cast<std::int64_t>(item.execution_id));
-      if (last.step()) item.last_event_id = static_cast<EventId>(last.integer(0));
-    }
+    Queues::read_item_history(*db_, item, exists, corruption);
     return item;
   }
   return std::nullopt;
@@ -433,12 +244,11 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
                                             const OrchestrationAck& ack) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("ack_orchestration_item");
-  sqlite::check_token(lock_token, db_->operation());
+  store_sql::RollUp roll_up{last_rollup_minute_, minute_retention_ms_};
   Transaction transaction(*db_);
-  TimestampMs rolled_up_minute = 0;
-  ack_orchestration_in_transaction(lock_token, ack, clock_.now_ms(), rolled_up_minute);
+  Queues::ack_orchestration(*db_, lock_token, ack, clock_.now_ms(), roll_up);
   transaction.commit();
-  if (rolled_up_minute) last_rollup_minute_ = rolled_up_minute;
+  if (roll_up.rolled_up_minute) last_rollup_minute_ = roll_up.rolled_up_minute;
 }
 
 std::vector<AckOutcome> SqliteProvider::ack_orchestration_items(
@@ -446,271 +256,10 @@ std::vector<AckOutcome> SqliteProvider::ack_orchestration_items(
   std::lock_guard<std::mutex> lock(mutex_);
   check_batch_size(requests.size(), "ack_orchestration_items");
   db_->set_operation("ack_orchestration_item");
-  const TimestampMs now = clock_.now_ms();
-  TimestampMs rolled_up_minute = 0;
-  std::vector<AckOutcome> outcomes = acks_in_one_transaction(requests.size(), [&](std::size_t i) {
-    sqlite::check_token(requests[i].lock_token, db_->operation());
-    const TimestampMs before = rolled_up_minute;  // a rolled-back ack takes its roll-up along
-    try {
-      ack_orchestration_in_transaction(requests[i].lock_token, requests[i].ack, now, rolled_up_minute);
-    } catch (const ProviderError&) {
-      rolled_up_minute = before;
-      throw;
-    }
-  });
-  const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
-                                     [](const AckOutcome& outcome) { return !outcome.has_value(); });
-  if (committed && rolled_up_minute) last_rollup_minute_ = std::max(last_rollup_minute_, rolled_up_minute);
+  store_sql::RollUp roll_up{last_rollup_minute_, minute_retention_ms_};
+  std::vector<AckOutcome> outcomes = Queues::ack_orchestrations(*db_, requests, clock_.now_ms(), roll_up);
+  if (roll_up.rolled_up_minute) last_rollup_minute_ = std::max(last_rollup_minute_, roll_up.rolled_up_minute);
   return outcomes;
-}
-
-std::vector<AckOutcome> SqliteProvider::acks_in_one_transaction(
-    std::size_t count, const std::function<void(std::size_t)>& ack_one) {
-  // Errors that concern one ack alone: its savepoint is rolled back and the
-  // others go on. Anything else (I/O, busy, a failed commit) fails the batch.
-  auto concerns_one_ack = [](ProviderErrorKind kind) {
-    return kind == ProviderErrorKind::InvalidLock || kind == ProviderErrorKind::InvalidInput ||
-           kind == ProviderErrorKind::Conflict || kind == ProviderErrorKind::NotFound;
-  };
-  std::vector<AckOutcome> outcomes(count);
-  try {
-    Transaction transaction(*db_);
-    for (std::size_t i = 0; i < count; ++i) {
-      db_->exec("SAVEPOINT batched_ack");
-      try {
-        ack_one(i);
-      } catch (const ProviderError& error) {
-        if (!concerns_one_ack(error.kind())) throw;
-        db_->exec("ROLLBACK TO batched_ack");
-        outcomes[i] = error;
-      }
-      db_->exec("RELEASE batched_ack");
-    }
-    transaction.commit();
-  } catch (const ProviderError& error) {
-    for (AckOutcome& outcome : outcomes) outcome = error;  // nothing of the batch was written
-  }
-  return outcomes;
-}
-
-void SqliteProvider::ack_orchestration_in_transaction(const std::string& lock_token,
-                                                      const OrchestrationAck& ack, TimestampMs now,
-                                                      TimestampMs& rolled_up_minute) {
-  std::string instance;
-  {
-    Statement held = db_->prepare(
-        "SELECT instance_id FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2");
-    held.bind(1, lock_token).bind(2, now);
-    if (!held.step()) {
-      throw ProviderError(ProviderErrorKind::InvalidLock, db_->operation(), kInstanceLockLost);
-    }
-    instance = held.text(0);
-  }
-
-  ExecutionId current = 0;
-  bool exists = false;
-  std::string previous_status;
-  TimestampMs created_at = now;
-  {
-    Statement row = db_->prepare(
-        "SELECT current_execution_id, status, created_at FROM instances WHERE instance_id = ?1");
-    row.bind(1, instance);
-    if (row.step()) {
-      exists = true;
-      current = static_cast<ExecutionId>(row.integer(0));
-      previous_status = row.text(1);
-      created_at = row.integer(2);
-    }
-  }
-  if (ack.execution_id == 0 || ack.execution_id < current) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
-                        "execution " + std::to_string(ack.execution_id) +
-                            " is older than the current execution " + std::to_string(current));
-  }
-
-  const bool writes_instance = exists || !ack.history_delta.empty();
-  if (writes_instance) {
-    const ExecutionMetadata& meta = ack.metadata;
-    if (meta.orchestration_name.empty() && !exists) {
-      throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
-                          "the first ack of an instance needs its orchestration name");
-    }
-    std::string status = sqlite::status_text(meta);
-    std::optional<std::string> output;
-    if (meta.state == RuntimeState::Completed) output = meta.output;
-    std::optional<std::string> error_json;
-    if (meta.error) {
-      error_json = store_sql::encoded(db_->operation(), [&] { return encode_error_details(*meta.error); });
-    }
-
-    // Instance status: a continued-as-new instance is still running.
-    std::string instance_status =
-        meta.continued_as_new ? std::string("Running") : std::string(to_string(meta.state));
-    // A message that changes nothing (say, an event for a finished instance)
-    // leaves updated_at alone: for a finished instance it stays its finish time.
-    const bool changes_instance = !exists || instance_status != previous_status ||
-                                  ack.execution_id != current || meta.custom_status_changed ||
-                                  !ack.history_delta.empty();
-    db_->prepare(
-          "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
-          "  current_execution_id, status, output, error_json, custom_status, "
-          "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) "
-          "ON CONFLICT (instance_id) DO UPDATE SET "
-          "  orchestration_name = excluded.orchestration_name, "
-          "  orchestration_version = excluded.orchestration_version, "
-          "  current_execution_id = excluded.current_execution_id, "
-          "  status = excluded.status, output = excluded.output, "
-          "  error_json = excluded.error_json, "
-          "  custom_status = CASE WHEN ?13 THEN excluded.custom_status ELSE custom_status END, "
-          "  custom_status_version = custom_status_version + ?13, "
-          "  updated_at = CASE WHEN ?14 THEN excluded.updated_at ELSE updated_at END")
-        .bind(1, instance)
-        .bind(2, meta.orchestration_name)
-        .bind(3, meta.orchestration_version)
-        .bind(4, static_cast<std::int64_t>(ack.execution_id))
-        .bind(5, instance_status)
-        .bind_optional(6, meta.continued_as_new ? std::nullopt : output)
-        .bind_optional(7, error_json)
-        .bind_optional(8, meta.custom_status_changed ? meta.custom_status : std::nullopt)
-        .bind(9, meta.custom_status_changed ? 1 : 0)
-        .bind_optional(10, meta.parent_instance.empty()
-                               ? std::nullopt
-                               : std::optional<std::string>(meta.parent_instance))
-        .bind(11, static_cast<std::int64_t>(meta.parent_id))
-        .bind(12, now)
-        .bind(13, meta.custom_status_changed ? 1 : 0)
-        .bind(14, changes_instance ? 1 : 0)
-        .run();
-    // The time series, in this same transaction: a start when the instance is
-    // created, a completion or failure when it finishes.
-    sqlite::MetricDelta delta;
-    delta.starts = exists ? 0 : 1;
-    delta.created_at = created_at;
-    const bool was_finished = previous_status == "Completed" || previous_status == "Failed";
-    if (!was_finished && (instance_status == "Completed" || instance_status == "Failed")) {
-      (instance_status == "Completed" ? delta.completions : delta.failures) = 1;
-      delta.duration_ms = now - created_at;
-    }
-    if (!exists || instance_status != previous_status || ack.execution_id != current ||
-        meta.custom_status_changed) {
-      Statement version = db_->prepare(
-          "SELECT custom_status_version FROM instances WHERE instance_id = ?1");
-      version.bind(1, instance);
-      std::int64_t custom_version = version.step() ? version.integer(0) : 0;
-      sqlite::record_change(*db_, instance, instance_status,
-                            static_cast<std::int64_t>(ack.execution_id), custom_version, now,
-                            delta, meta.orchestration_name);
-    }
-    if (delta.starts || delta.completions || delta.failures) {
-      sqlite::record_metrics(*db_, meta.orchestration_name, now, delta);
-    }
-    const TimestampMs minute = (now / 60'000) * 60'000;
-    if (minute > std::max(last_rollup_minute_, rolled_up_minute)) {
-      sqlite::roll_up_minutes(*db_, minute - minute_retention_ms_);
-      rolled_up_minute = minute;  // remembered once the transaction commits
-    }
-
-    const bool terminal = meta.state != RuntimeState::Running || meta.continued_as_new;
-    db_->prepare(
-          "INSERT INTO executions (instance_id, execution_id, status, output, error_json, "
-          "  started_at, completed_at, event_count) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
-          "ON CONFLICT (instance_id, execution_id) DO UPDATE SET "
-          "  status = excluded.status, output = excluded.output, "
-          "  error_json = excluded.error_json, completed_at = excluded.completed_at, "
-          "  event_count = event_count + excluded.event_count")
-        .bind(1, instance)
-        .bind(2, static_cast<std::int64_t>(ack.execution_id))
-        .bind(3, status)
-        .bind_optional(4, output)
-        .bind_optional(5, error_json)
-        .bind(6, now)
-        .bind_optional(7, std::nullopt)
-        .bind(8, static_cast<std::int64_t>(ack.history_delta.size()))
-        .run();
-    if (terminal) {
-      db_->prepare(
-            "UPDATE executions SET completed_at = ?3 WHERE instance_id = ?1 AND execution_id = ?2")
-          .bind(1, instance)
-          .bind(2, static_cast<std::int64_t>(ack.execution_id))
-          .bind(3, now)
-          .run();
-    }
-
-    for (const Event& event : ack.history_delta) {
-      try {
-        db_->prepare(
-              "INSERT INTO history (instance_id, execution_id, event_id, event_kind, timestamp, "
-              "  event_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-            .bind(1, instance)
-            .bind(2, static_cast<std::int64_t>(ack.execution_id))
-            .bind(3, static_cast<std::int64_t>(event.event_id))
-            .bind(4, to_string(event.kind()))
-            .bind(5, event.timestamp_ms)
-            .bind(6, encode_event(event))
-            .run();
-      } catch (const ProviderError& error) {
-        if (error.kind() != ProviderErrorKind::Conflict) throw;
-        throw ProviderError(ProviderErrorKind::Conflict, db_->operation(),
-                            "event id " + std::to_string(event.event_id) +
-                                " already exists in execution " +
-                                std::to_string(ack.execution_id) + " of " + instance);
-      } catch (const CodecError& error) {
-        throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(), error.what());
-      }
-    }
-  }
-
-  for (const WorkItem& item : ack.worker_items) {
-    const auto* execute = std::get_if<work::ActivityExecute>(&item);
-    if (!execute) {
-      throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
-                          "worker items must be ActivityExecute, got " +
-                              std::string(to_string(kind_of(item))));
-    }
-    db_->prepare(
-          "INSERT INTO worker_queue (instance_id, execution_id, activity_id, item_json, "
-          "  visible_at, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)")
-        .bind(1, execute->instance)
-        .bind(2, static_cast<std::int64_t>(execute->execution_id))
-        .bind(3, static_cast<std::int64_t>(execute->id))
-        .bind(4, store_sql::encoded(db_->operation(), [&] { return encode_work_item(item); }))
-        .bind(5, now)
-        .run();
-  }
-  for (const OrchestratorItem& scheduled : ack.orchestrator_items) {
-    insert_orchestrator_item(*db_, scheduled.item, scheduled.visible_at_ms, now);
-  }
-  // Removals after insertions: an activity scheduled and cancelled in one turn goes too.
-  for (const CancelledActivity& cancelled : ack.cancelled_activities) {
-    db_->prepare(
-          "DELETE FROM worker_queue WHERE instance_id = ?1 AND execution_id = ?2 "
-          "AND activity_id = ?3")
-        .bind(1, cancelled.instance)
-        .bind(2, static_cast<std::int64_t>(cancelled.execution_id))
-        .bind(3, static_cast<std::int64_t>(cancelled.activity_id))
-        .run();
-  }
-  for (const ActivityOutcome& outcome : ack.activity_outcomes) {
-    const bool finished = outcome.kind != ActivityOutcome::Kind::Scheduled;
-    db_->prepare(
-          "INSERT INTO activity_stats (activity_name, scheduled, completed, failed, "
-          "  total_duration_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
-          "ON CONFLICT (activity_name) DO UPDATE SET "
-          "  scheduled = scheduled + excluded.scheduled, "
-          "  completed = completed + excluded.completed, failed = failed + excluded.failed, "
-          "  total_duration_ms = total_duration_ms + excluded.total_duration_ms")
-        .bind(1, outcome.name)
-        .bind(2, outcome.kind == ActivityOutcome::Kind::Scheduled ? 1 : 0)
-        .bind(3, outcome.kind == ActivityOutcome::Kind::Completed ? 1 : 0)
-        .bind(4, outcome.kind == ActivityOutcome::Kind::Failed ? 1 : 0)
-        .bind(5, finished ? std::max<std::int64_t>(outcome.duration_ms, 0) : 0)
-        .run();
-  }
-  db_->prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).run();
-  db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).run();
-  DUROXIDE_ASSERT(db_->changes() == 1, "the ack's transaction still holds the lock it checked");
 }
 
 void SqliteProvider::abandon_orchestration_item(const std::string& lock_token,
@@ -725,7 +274,7 @@ void SqliteProvider::abandon_orchestration_item(const std::string& lock_token,
       .bind(1, lock_token)
       .bind(2, now)
       .run();
-  require_changed(*db_, kInstanceLockLost);
+  Queues::require_changed(*db_, kInstanceLockLost);
   db_->prepare(
         "UPDATE orchestrator_queue SET lock_token = NULL, "
         "  visible_at = CASE WHEN ?2 > 0 THEN ?3 + ?2 ELSE visible_at END, "
@@ -752,7 +301,7 @@ void SqliteProvider::renew_orchestration_item_lock(const std::string& lock_token
       .bind(2, now)
       .bind(3, now + extend_ms)
       .run();
-  require_changed(*db_, kInstanceLockLost);
+  Queues::require_changed(*db_, kInstanceLockLost);
 }
 
 History SqliteProvider::read(const std::string& instance) {
@@ -763,7 +312,7 @@ History SqliteProvider::read(const std::string& instance) {
   row.bind(1, instance);
   if (!row.step()) return {};
   auto execution = static_cast<ExecutionId>(row.integer(0));
-  return read_history_locked(instance, execution, nullptr);
+  return store_sql::read_history(*db_, instance, execution, nullptr);
 }
 
 void SqliteProvider::enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) {
@@ -775,7 +324,7 @@ void SqliteProvider::enqueue_orchestrator_item(const WorkItem& item, std::int64_
                         "ActivityExecute belongs on the worker queue");
   }
   const TimestampMs now = clock_.now_ms();
-  insert_orchestrator_item(*db_, item, now + delay_ms, now);
+  Queues::insert_orchestrator_item(*db_, item, now + delay_ms, now);
 }
 
 // The write transaction (BEGIN IMMEDIATE) serializes the check and the insert
@@ -789,7 +338,7 @@ void SqliteProvider::enqueue_start(const work::StartOrchestration& start) {
     throw ProviderError(ProviderErrorKind::Conflict, db_->operation(),
                         "instance " + start.instance + " already exists");
   }
-  insert_orchestrator_item(*db_, start, now, now);
+  Queues::insert_orchestrator_item(*db_, start, now, now);
   transaction.commit();
 }
 
@@ -871,7 +420,7 @@ std::optional<WorkerItem> SqliteProvider::fetch_work_in_transaction(std::int64_t
       db_->prepare("DELETE FROM worker_queue WHERE id = ?1").bind(1, id).run();
       parked = "worker queue row " + std::to_string(id) + " " + problem + " (moved to parked_messages)";
       failed.details = ErrorDetails::provider(db_->operation(), *parked, false);
-      insert_orchestrator_item(*db_, failed, now, now);
+      Queues::insert_orchestrator_item(*db_, failed, now, now);
       return std::nullopt;
     }
     WorkerItem fetched{std::move(*execute), ids_.next_id(),
@@ -892,9 +441,8 @@ void SqliteProvider::ack_work_item(const std::string& lock_token,
                                    const std::optional<WorkItem>& completion) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("ack_work_item");
-  sqlite::check_token(lock_token, db_->operation());
   Transaction transaction(*db_);
-  ack_work_in_transaction(lock_token, completion, clock_.now_ms());
+  Queues::ack_work(*db_, lock_token, completion, clock_.now_ms());
   transaction.commit();
 }
 
@@ -902,21 +450,7 @@ std::vector<AckOutcome> SqliteProvider::ack_work_items(const std::vector<WorkAck
   std::lock_guard<std::mutex> lock(mutex_);
   check_batch_size(requests.size(), "ack_work_items");
   db_->set_operation("ack_work_item");
-  const TimestampMs now = clock_.now_ms();
-  return acks_in_one_transaction(requests.size(), [&](std::size_t i) {
-    sqlite::check_token(requests[i].lock_token, db_->operation());
-    ack_work_in_transaction(requests[i].lock_token, requests[i].completion, now);
-  });
-}
-
-void SqliteProvider::ack_work_in_transaction(const std::string& lock_token,
-                                             const std::optional<WorkItem>& completion, TimestampMs now) {
-  db_->prepare("DELETE FROM worker_queue WHERE lock_token = ?1 AND locked_until > ?2")
-      .bind(1, lock_token)
-      .bind(2, now)
-      .run();
-  require_changed(*db_, kWorkItemLockLost);
-  if (completion) insert_orchestrator_item(*db_, *completion, now, now);
+  return Queues::ack_works(*db_, requests, clock_.now_ms());
 }
 
 void SqliteProvider::renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) {
@@ -931,7 +465,7 @@ void SqliteProvider::renew_work_item_lock(const std::string& lock_token, std::in
       .bind(2, now)
       .bind(3, now + extend_ms)
       .run();
-  require_changed(*db_, kWorkItemLockLost);
+  Queues::require_changed(*db_, kWorkItemLockLost);
 }
 
 void SqliteProvider::abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
@@ -951,7 +485,7 @@ void SqliteProvider::abandon_work_item(const std::string& lock_token, std::int64
       .bind(3, now)
       .bind(4, ignore_attempt ? 1 : 0)
       .run();
-  require_changed(*db_, kWorkItemLockLost);
+  Queues::require_changed(*db_, kWorkItemLockLost);
 }
 
 }  // namespace duroxide

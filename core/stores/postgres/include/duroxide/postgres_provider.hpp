@@ -93,6 +93,12 @@ class PostgresProvider final : public Store {
   void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) override;
   void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
                          bool ignore_attempt) override;
+  // Batched acks in one transaction each: one commit for the whole batch; every
+  // ack in a savepoint of its own, so one that fails (lost lock, bad input)
+  // leaves the others. Batched fetches are the defaults (one claim at a time).
+  std::vector<AckOutcome> ack_orchestration_items(
+      const std::vector<OrchestrationAckRequest>& requests) override;
+  std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests) override;
 
   // ---- ManagementProvider
   InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) override;
@@ -125,9 +131,6 @@ class PostgresProvider final : public Store {
   Lease lease(const char* operation);
   void give_back(std::unique_ptr<pg::Connection> connection);
   std::string next_token();
-  History read_history_locked(Lease& db, const std::string& instance, ExecutionId execution,
-                              std::string* corruption);
-  DeleteResult delete_tree_locked(Lease& db, const std::string& root);
 
   std::string conninfo_;
   std::string schema_;

@@ -122,24 +122,14 @@ class SqliteProvider final : public Store {
       const std::string& instance, std::optional<std::uint64_t> since_version) override;
 
  private:
-  History read_history_locked(const std::string& instance, ExecutionId execution,
-                              std::string* corruption);
-  DeleteResult delete_tree_locked(const std::string& root);
-  // The bodies of the hot-path calls, run with the mutex held inside an open
+  // The bodies of the fetches, run with the mutex held inside an open
   // transaction that the caller commits (once per call, or once per batch).
   std::optional<OrchestrationItem> fetch_orchestration_in_transaction(std::int64_t lock_timeout_ms,
                                                                       TimestampMs now);
-  void ack_orchestration_in_transaction(const std::string& lock_token, const OrchestrationAck& ack,
-                                        TimestampMs now, TimestampMs& rolled_up_minute);
   // With `park_corrupted`, an undecodable row is parked and described in
   // `parked`; without, it ends the fetch untouched.
   std::optional<WorkerItem> fetch_work_in_transaction(std::int64_t lock_timeout_ms, TimestampMs now,
                                                       bool park_corrupted, std::optional<std::string>& parked);
-  void ack_work_in_transaction(const std::string& lock_token, const std::optional<WorkItem>& completion,
-                               TimestampMs now);
-  // Runs ack_one(0..count-1) in one transaction, each in a savepoint.
-  std::vector<AckOutcome> acks_in_one_transaction(std::size_t count,
-                                                  const std::function<void(std::size_t)>& ack_one);
 
   static int on_wal_commit(void* self, ::sqlite3* db, const char* schema, int frames);
 

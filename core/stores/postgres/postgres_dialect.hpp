@@ -1,0 +1,66 @@
+// What PostgreSQL supplies to the shared SQL core (core/stores/sql/): its session
+// types and the few SQL fragments and steps that differ from SQLite's
+// (core/stores/sqlite/sqlite_dialect.hpp). Not a public header.
+#pragma once
+
+#include <string>
+
+#include "duroxide/provider.hpp"
+#include "postgres_connection.hpp"
+#include "store_sql.hpp"
+
+namespace duroxide::pg {
+
+struct Dialect {
+  using Connection = pg::Connection;
+  using Statement = pg::Statement;
+  using Transaction = pg::Transaction;
+
+  static constexpr const char* kExplainPrefix = "EXPLAIN (COSTS OFF) ";
+  static constexpr int kExplainColumn = 0;
+  // Text columns are COLLATE "C" (postgres_schema.cpp); a computed ordering says so.
+  static constexpr const char* kBytewise = " COLLATE \"C\"";
+  // Truncates toward zero like SQLite's CAST(AVG(..) AS INTEGER) (a plain numeric-to-bigint cast rounds).
+  static constexpr const char* kAverageDuration = "CAST(TRUNC(AVG(e.completed_at - e.started_at)) AS BIGINT)";
+
+  // FOR UPDATE OF l: no other process can take over an ack's lock (even once it
+  // expires) until the ack commits or rolls back.
+  static constexpr const char* kHeldLockSuffix = " FOR UPDATE OF l";
+  // Writes are deferred to the next round trip (postgres_connection.hpp).
+  static constexpr bool kOneWriter = false;
+  static void discard_unsent(Connection& db) { db.drop_deferred(); }
+
+  // Several processes share the database: the instance's lock row is taken (an
+  // upsert) before its rows go. An ack or fetch of another process that holds or
+  // is creating that lock commits first and its rows are then deleted too; one
+  // that comes later finds no lock and fails with InvalidLock instead of
+  // recreating the instance.
+  static void lock_instance_for_delete(Connection& db, const std::string& id, TimestampMs now) {
+    db.prepare(
+          "INSERT INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
+          "VALUES (?1, 'deleting:' || ?1::text, ?2, ?2) "
+          "ON CONFLICT (instance_id) DO UPDATE SET lock_token = excluded.lock_token, "
+          "  locked_until = excluded.locked_until, locked_at = excluded.locked_at")
+        .bind(1, id)
+        .bind(2, now)
+        .run();
+  }
+
+  // Moves minute buckets that start before `before` into their hour buckets. The
+  // minute rows are deleted and summed by one statement, so two processes rolling
+  // up at once move each minute row exactly once: the second one's DELETE waits
+  // for the first to commit and then finds those rows gone.
+  static void roll_up_minutes(Connection& db, TimestampMs before) {
+    db.prepare(
+          "WITH moved AS ("
+          "  DELETE FROM metric_buckets WHERE resolution = 'minute' AND bucket_start < ?1 "
+          "  RETURNING " DUROXIDE_METRIC_COLUMNS ") "
+          "INSERT INTO metric_buckets (" DUROXIDE_METRIC_COLUMNS ") "
+          "SELECT 'hour', (bucket_start / 3600000) * 3600000, orchestration_name, " DUROXIDE_METRIC_SUMS " "
+          "FROM moved GROUP BY 2, 3 " DUROXIDE_METRIC_ADD_ON_CONFLICT)
+        .bind(1, before)
+        .defer();
+  }
+};
+
+}  // namespace duroxide::pg
