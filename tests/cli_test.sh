@@ -70,16 +70,15 @@ contains "replay is deterministic" '"deterministic":true' "$("$cli" replay c --d
 
 # raise, enqueue and cancel on waiting instances
 "$cli" run Approval '{"timeout_ms":600000}' --id a --timeout-ms 100 --db "$db" >/dev/null
-contains "raise an event" '"raised":"Approve"' "$("$cli" raise a Approve yes --db "$db")"
+check "raise an event (raise-event returns null)" null "$("$cli" raise a Approve yes --db "$db")"
 "$cli" run Mailbox '{"messages":1}' --id m --timeout-ms 100 --db "$db" >/dev/null
-contains "enqueue a message" '"enqueued":"inbox"' "$("$cli" enqueue m inbox hello --db "$db")"
-contains "cancel a running instance" '"cancel_requested":true' "$("$cli" cancel long stop --db "$db")"
+check "enqueue a message (enqueue-event returns null)" null "$("$cli" enqueue-event m inbox --data hello --db "$db")"
+check "cancel a running instance" true "$("$cli" cancel long stop --db "$db")"
 contains "resume drives everything to the end" '"running":0' "$("$cli" resume --db "$db" --timeout-ms 5000)"
 contains "the event reached Approval" '"output":"approved:yes"' "$("$cli" status a --db "$db")"
 contains "the message reached Mailbox" '"output":"hello"' "$("$cli" status m --db "$db")"
-contains "the cancelled instance failed" '"error":"canceled: stop"' "$("$cli" status long --db "$db")"
-contains "cancel of a finished instance sends nothing" '"cancel_requested":false' \
-  "$("$cli" cancel long again --db "$db")"
+contains "the cancelled instance failed" '"message":"canceled: stop"' "$("$cli" status long --db "$db")"
+check "cancel of a finished instance sends nothing" false "$("$cli" cancel-instance long again --db "$db")"
 
 # replay detects a history that no longer matches the code
 sqlite_edit() { python3 - "$db" "$1" <<'EOF'
@@ -96,7 +95,8 @@ fi
 
 # management verbs on the same file
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1"; }
-check "instances counts by status" 1 "$("$cli" instances --db "$db" --status Failed | json_get '["counts"]["Failed"]')"
+check "count-by-status counts by status" 1 "$("$cli" count-by-status --db "$db" --status Failed | json_get '["Failed"]')"
+check "count-instances takes the same filter" 1 "$("$cli" count-instances --db "$db" --status Failed)"
 check "instances filters by name" c "$("$cli" instances --db "$db" --name Counter | json_get '["instances"][0]["instance"]')"
 check "instances pages with a cursor" 1 \
   "$("$cli" instances --db "$db" --limit 1 | json_get '["next_cursor"]!=""' | sed 's/True/1/')"
@@ -105,14 +105,15 @@ check "show lists every execution" 4 "$("$cli" show c --db "$db" | json_get '["e
 check "show gives the pending timer" timer "$("$cli" show waits --db "$db" | json_get '["pending"][0]["kind"]')"
 check "stats counts continue-as-new" 3 \
   "$("$cli" stats --db "$db" --name Counter | json_get '["orchestrations"][0]["continued"]')"
-contains "stats lists activities" '"activity":"AddOne"' "$("$cli" stats --db "$db")"
+contains "stats lists activities" '"name":"AddOne"' "$("$cli" stats --db "$db")"
+contains "get-activity-stats has the same rows" '"name":"AddOne"' "$("$cli" get-activity-stats --db "$db")"
 contains "health has a score" '"score":' "$("$cli" health --db "$db")"
 contains "problems has three lists" '"recently_failed":' "$("$cli" problems --db "$db")"
 check "queues shows pending timers" True "$("$cli" queues --db "$db" | json_get '["timers_pending"]>0')"
 "$cli" export c --db "$db" > "$work/c.json"
 check "prune keeps the newest executions" 2 "$("$cli" prune c --keep 2 --db "$db" | json_get '["pruned"]')"
 check "delete removes an instance" 1 "$("$cli" delete c --db "$db" | json_get '["instances"]')"
-check "import restores the export" c "$("$cli" import "$work/c.json" --db "$db" | json_get '["imported"]')"
+check "import restores the export" c "$("$cli" import "$work/c.json" --db "$db" | json_get '')"
 check "the import has every execution again" 4 "$("$cli" show c --db "$db" | json_get '["execution_list"].__len__()')"
 check "a running instance needs --force" 1 "$(exit_code "$cli" delete waits --db "$db")"
 check "--force deletes a running instance" 1 "$("$cli" delete waits --force --db "$db" | json_get '["instances"]')"
@@ -124,7 +125,7 @@ check "raise-many reaches every matching instance" 2 \
 check "cancel-many targets every running match" 3 "$("$cli" cancel-many tidy --prefix bulk- --db "$db" | json_get '.__len__()')"
 waited=$("$cli" wait bulk-1,bulk-2,bulk-3 --db "$db" --timeout-ms 5000)
 contains "wait: the event raised first wins over the later cancel" '"output":"approved:many"' "$waited"
-contains "wait: the instance without an event is cancelled" '"error":"canceled: tidy"' "$waited"
+contains "wait: the instance without an event is cancelled" '"message":"canceled: tidy"' "$waited"
 contains "statuses reports unknown ids" '"status":"NotFound"' "$("$cli" statuses bulk-1,ghost --db "$db")"
 "$cli" run Parent '["t1","t2"]' --id fam --db "$db" >/dev/null
 check "tree nests the children" 2 "$("$cli" tree fam --db "$db" | json_get '["children"].__len__()')"
@@ -142,7 +143,19 @@ for bad in "frob" "run" "run HelloWorld" "status x" "run HelloWorld x --timeout-
   check "bad usage '$bad' exits 2" 2 "$rc"
   check "bad usage '$bad' prints one line" 1 "$(printf '%s\n' "$err" | wc -l)"
 done
-check "unknown instance exits 1" 1 "$(exit_code "$cli" status nobody --db "$db")"
+contains "status of an unknown instance is NotFound" '"status":"NotFound"' "$("$cli" status nobody --db "$db")"
+check "details of an unknown instance exit 1" 1 "$(exit_code "$cli" show nobody --db "$db")"
+check "an unknown argument exits 2" 2 "$(exit_code "$cli" get-status x --bogus 1 --db "$db")"
+check "too many positional arguments exit 2" 2 "$(exit_code "$cli" get-status x y --db "$db")"
+check "a missing required argument exits 2" 2 "$(exit_code "$cli" get-status --db "$db")"
+check "a limit out of range exits 2" 2 "$(exit_code "$cli" list-instances --limit 0 --db "$db")"
+check "a limit over the maximum exits 2" 2 "$(exit_code "$cli" list-instances --limit 1001 --db "$db")"
+contains "the error names the argument and its range" "limit must be 1 to 1000" \
+  "$("$cli" list-instances --limit 5000 --db "$db" 2>&1)"
+check "a bad state in a filter exits 2" 2 "$(exit_code "$cli" list-instances --status Sleeping --db "$db")"
+contains "help of one command lists its arguments" "timeoutMs (--timeout-ms, integer)" "$("$cli" help wait-for-orchestration)"
+contains "help of an alias shows its command" "usage: duroxide get-status <instance>" "$("$cli" help status)"
+check "help of an unknown verb exits 2" 2 "$(exit_code "$cli" help frobnicate)"
 check "duplicate start exits 1" 1 "$(exit_code "$cli" run HelloWorld x --id c --db "$db")"
 check "an over-long id exits 1" 1 "$(exit_code "$cli" run HelloWorld x --id "$(printf 'x%.0s' $(seq 300))")"
 contains "the error names the problem" "over the limit of 256" \

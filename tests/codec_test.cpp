@@ -42,6 +42,9 @@ History every_kind_of_event() {
       events::SubOrchestrationCancelRequested{"lost a select"},
       events::CustomStatusUpdated{std::nullopt},
       events::ExternalSubscribedCancelled{"lost a select"},
+      events::KeyValueSet{"k\u00e9y", tricky},
+      events::KeyValueCleared{"k"},
+      events::KeyValuesCleared{},
   };
   REQUIRE(data.size() == kEventKindCount);
   History history;
@@ -56,6 +59,9 @@ History every_kind_of_event() {
                                                        std::string()}});
   history.push_back(Event{101, 0, 0, events::OrchestrationStarted{"Next", "1.0.0", "", "", 0, 0, 5,
                                                                    "carried status"}});
+  events::OrchestrationStarted carried_kv{"Next", "1.0.0", "", "", 0, 0, 0, std::nullopt};
+  carried_kv.kv = {{"a", KvEntry{tricky, -3}}, {"é", KvEntry{"", INT64_MAX}}};
+  history.push_back(Event{102, 0, 0, carried_kv});
   return history;
 }
 
@@ -254,4 +260,26 @@ TEST_CASE("decoding truncated documents never crashes", "[codec]") {
   for (const char* garbage : {"", "null", "true", "[null]", "[[]]", "[{}]", "\"x\"", "{", "[1]"}) {
     CHECK_THROWS_AS(decode_history(garbage), CodecError);
   }
+}
+
+TEST_CASE("key-value events and carried stores round-trip and decode within their limits",
+          "[codec][kv]") {
+  work::ContinueAsNew next{"i", "Orch", "", "n"};
+  next.kv = {{"a", KvEntry{"1", 5}}, {"b", KvEntry{"", -1}}};
+  CHECK(decode_work_item(encode_work_item(next)) == WorkItem{next});
+  CHECK(decode_work_item(encode_work_item(work::ContinueAsNew{"i", "Orch", "", "n"})) ==
+        WorkItem{work::ContinueAsNew{"i", "Orch", "", "n"}});
+  const std::string big(limits::kMaxKvValueBytes + 1, 'v');
+  CHECK_THROWS_AS(decode_event(R"({"event_id":2,"timestamp_ms":0,"kind":"KeyValueSet","key":"k","value":")" +
+                               big + "\"}"),
+                  CodecError);
+  CHECK_THROWS_AS(decode_event(R"({"event_id":2,"timestamp_ms":0,"kind":"KeyValueCleared"})"), CodecError);
+  CHECK_THROWS_AS(
+      decode_event(R"({"event_id":1,"timestamp_ms":0,"kind":"OrchestrationStarted","name":"O","version":"1.0.0",)"
+                   R"("input":"","kv":{"":{"value":"v","updated_at_ms":0}}})"),
+      CodecError);
+  CHECK_THROWS_AS(
+      decode_event(R"({"event_id":1,"timestamp_ms":0,"kind":"OrchestrationStarted","name":"O","version":"1.0.0",)"
+                   R"("input":"","kv":{"k":{"value":"v"}}})"),
+      CodecError);
 }

@@ -38,6 +38,12 @@ class ForwardingStore : public Provider {
   void abandon_work_item(const std::string& token, std::int64_t delay_ms, bool ignore_attempt) override {
     inner_.abandon_work_item(token, delay_ms, ignore_attempt);
   }
+  std::optional<std::string> get_kv_value(const std::string& instance, const std::string& key) override {
+    return inner_.get_kv_value(instance, key);
+  }
+  KvMap get_kv_all_values(const std::string& instance) override {
+    return inner_.get_kv_all_values(instance);
+  }
 
  protected:
   Provider& inner_;

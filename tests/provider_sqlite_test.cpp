@@ -139,12 +139,25 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
   raw_exec(f->path, "DROP TABLE activity_stats; DROP TABLE changes; DROP TABLE metric_buckets; "
                     "DROP INDEX instances_by_version; DROP TABLE instance_counts; "
                     "DROP TRIGGER instance_counts_on_insert; DROP TRIGGER instance_counts_on_delete; "
-                    "DROP TRIGGER instance_counts_on_update; PRAGMA user_version = 1");
+                    "DROP TRIGGER instance_counts_on_update; DROP TABLE kv_values; "
+                    "PRAGMA user_version = 1");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->get_instance_info("kept").has_value());
   CHECK(f->sqlite->get_activity_stats("").empty());  // the new table exists
   CHECK(f->sqlite->count_instances({}) == 1);         // counted in by the migration
+  CHECK(f->sqlite->get_kv_all_values("kept").empty());  // the key-value table exists
+}
+
+TEST_CASE("sqlite: a version-6 database gains the key-value table", "[provider][sqlite][kv]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "kept");
+  f->sqlite.reset();
+  raw_exec(f->path, "DROP TABLE kv_values; PRAGMA user_version = 6");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
+  CHECK(f->sqlite->get_kv_all_values("kept").empty());
+  CHECK(f->sqlite->get_instance_stats("kept")->kv_user_key_count == 0);
 }
 
 TEST_CASE("sqlite: every listing and count query is answered through an index",

@@ -28,6 +28,7 @@
 #include "duroxide/sim/random.hpp"
 #include "duroxide/sim/simulation.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#include "duroxide/commands.hpp"
 
 namespace {
 
@@ -57,6 +58,8 @@ std::string guarded(Body&& body) {
     static const char* const kinds[] = {"InvalidInput", "NotFound", "AlreadyExists", "Provider",
                                         "AccessDenied", "ReadOnly", "Disabled"};
     return failure(error.what(), kinds[static_cast<int>(error.kind())]);
+  } catch (const CommandError& error) {
+    return failure(error.what(), error.kind_name());
   } catch (const ProviderError& error) {
     return failure(error.what(), "Provider");
   } catch (const CodecError& error) {
@@ -72,52 +75,10 @@ std::string guarded(Body&& body) {
   }
 }
 
-std::string text(const Json& args, const char* field, const std::string& fallback = {}) {
-  if (!args.contains(field) || args[field].is_null()) return fallback;
-  if (!args[field].is_string()) throw std::invalid_argument(std::string(field) + " must be a string");
-  return args[field].get<std::string>();
-}
-
 std::int64_t integer(const Json& args, const char* field, std::int64_t fallback) {
   if (!args.contains(field) || args[field].is_null()) return fallback;
   if (!args[field].is_number_integer()) throw std::invalid_argument(std::string(field) + " must be an integer");
   return args[field].get<std::int64_t>();
-}
-
-InstanceFilter filter_from(const Json& args) {
-  InstanceFilter filter;
-  if (!args.contains("filter") || args["filter"].is_null()) return filter;
-  const Json& f = args["filter"];
-  if (!f.is_object()) throw std::invalid_argument("filter must be an object");
-  static const char* const kKeys[] = {"states", "name", "version", "prefix", "parent", "rootsOnly",
-                                      "createdFromMs", "createdToMs", "updatedFromMs", "updatedToMs"};
-  for (const auto& item : f.items()) {
-    if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* key) { return item.key() == key; }) ==
-        std::end(kKeys)) {
-      throw std::invalid_argument("filter." + item.key() + " is not a filter field");
-    }
-  }
-  if (f.contains("states")) {
-    if (!f["states"].is_array()) throw std::invalid_argument("filter.states must be an array");
-    for (const auto& word : f["states"]) {
-      RuntimeState state{};
-      if (!word.is_string() || !parse_runtime_state(word.get<std::string>(), state) ||
-          state == RuntimeState::NotFound) {
-        throw std::invalid_argument("filter.states takes Running, Completed or Failed");
-      }
-      filter.states.push_back(state);
-    }
-  }
-  filter.orchestration_name = text(f, "name");
-  filter.orchestration_version = text(f, "version");
-  filter.instance_prefix = text(f, "prefix");
-  filter.parent_instance = text(f, "parent");
-  filter.roots_only = f.value("rootsOnly", false);
-  filter.created_from_ms = integer(f, "createdFromMs", 0);
-  filter.created_to_ms = integer(f, "createdToMs", 0);
-  filter.updated_from_ms = integer(f, "updatedFromMs", 0);
-  filter.updated_to_ms = integer(f, "updatedToMs", 0);
-  return filter;
 }
 
 // A MemoryVfs shared by every Engine of the module; each engine owns one file.
@@ -220,101 +181,13 @@ class Engine {
     return array;
   }
 
-  std::string call(const std::string& method, const std::string& args_json) {
+  // One command of the command table (core/hosts/include/duroxide/commands.hpp): `args_json` is
+  // its arguments object; the value is the command's JSON.
+  std::string command(const std::string& name, const std::string& args_json) {
     return guarded([&]() -> Json {
       const Json args = args_json.empty() ? Json::object() : Json::parse(args_json);
-      if (!args.is_object()) throw std::invalid_argument("arguments must be an object");
-      const std::string instance = text(args, "instance");
-      // ---- RuntimeClient
-      if (method == "startOrchestration") {
-        client_->start_orchestration(instance, text(args, "orchestration"), text(args, "input"),
-                                     text(args, "version"));
-        return instance;
-      }
-      if (method == "raiseEvent") {
-        client_->raise_event(instance, text(args, "name"), text(args, "data"));
-        return nullptr;
-      }
-      if (method == "enqueueEvent") {
-        client_->enqueue_event(instance, text(args, "queue"), text(args, "data"));
-        return nullptr;
-      }
-      if (method == "cancelInstance") return client_->cancel_instance(instance, text(args, "reason", "canceled"));
-      if (method == "getStatus") return json_views::status(instance, client_->get_status(instance));
-      if (method == "waitForOrchestration") {
-        return json_views::status(
-            instance, client_->wait_for_orchestration(instance, integer(args, "timeoutMs", 60'000), *pacer_));
-      }
-      // ---- ManagementClient
-      if (method == "listInstances") {
-        PageRequest page;
-        page.cursor = text(args, "cursor");
-        page.limit = static_cast<std::size_t>(integer(args, "limit", 50));
-        const SummaryPage result = management_->list_instances(filter_from(args), page);
-        return Json{{"instances", json_views::summaries(result.instances)}, {"next_cursor", result.next_cursor}};
-      }
-      if (method == "countInstances") return management_->count_instances(filter_from(args));
-      if (method == "countByStatus") return json_views::counts(management_->count_by_status(filter_from(args)));
-      if (method == "getInstanceDetails") return json_views::details(management_->get_instance_details(instance));
-      if (method == "listExecutions") {
-        Json out = Json::array();
-        for (const auto& e : management_->list_executions(instance)) out.push_back(json_views::execution(e));
-        return out;
-      }
-      if (method == "readExecution") {
-        auto execution = static_cast<ExecutionId>(integer(args, "execution", 0));
-        if (execution == 0) {  // the current execution
-          const auto executions = management_->list_executions(instance);
-          if (executions.empty()) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
-          execution = executions.back().execution_id;
-        }
-        return json_views::history(management_->read_execution(instance, execution));
-      }
-      if (method == "getQueueDepths") return json_views::queues(management_->get_queue_depths());
-      if (method == "getProviderDiagnostics") return json_views::diagnostics(management_->get_provider_diagnostics());
-      if (method == "getTimeSeries") {
-        TimeSeriesMetric metric{};
-        if (!parse_time_series_metric(text(args, "metric", "all"), metric)) {
-          throw std::invalid_argument("metric must be starts, completions, failures, duration or all");
-        }
-        TimeSeriesQuery::Bucket bucket{};
-        if (!parse_time_series_bucket(text(args, "bucket", "minute"), bucket)) {
-          throw std::invalid_argument("bucket must be minute or hour");
-        }
-        // Default window: the last 60 minutes or 24 hours of virtual time, the current bucket included.
-        const std::int64_t width = bucket == TimeSeriesQuery::Bucket::Hour ? 3'600'000 : 60'000;
-        const std::int64_t to = integer(args, "toMs", (clock_.now_ms() / width + 1) * width);
-        const std::int64_t from = integer(
-            args, "fromMs", std::max<std::int64_t>(0, to - (bucket == TimeSeriesQuery::Bucket::Hour ? 24 : 60) * width));
-        return json_views::time_series(
-            management_->get_time_series(metric, text(args, "orchestration"), from, to, bucket));
-      }
-      if (method == "watchMetrics") {
-        const std::int64_t cursor = integer(args, "cursor", 0);
-        if (cursor < 0) throw std::invalid_argument("cursor must not be negative");
-        return json_views::metric_deltas(management_->watch_metrics(
-            static_cast<std::uint64_t>(cursor), static_cast<std::size_t>(integer(args, "limit", 100))));
-      }
-      if (method == "getOrchestrationStats") {
-        return json_views::orchestration_stats(management_->get_orchestration_stats(text(args, "name")));
-      }
-      if (method == "getActivityStats") {
-        return json_views::activity_stats(management_->get_activity_stats(text(args, "name")));
-      }
-      if (method == "getSystemHealth") return json_views::health(management_->get_system_health(clock_.now_ms()));
-      if (method == "findChildInstances") return json_views::summaries(management_->find_child_instances(instance));
-      if (method == "exportInstance") return Json::parse(management_->export_instance(instance));
-      if (method == "importInstance") {
-        if (!args.contains("data")) throw std::invalid_argument("data (the exported JSON) is required");
-        const std::string data = args["data"].is_string() ? args["data"].get<std::string>() : args["data"].dump();
-        return management_->import_instance(data);
-      }
-      if (method == "deleteInstance") {
-        const DeleteResult result = management_->delete_instance(instance, args.value("force", false));
-        return Json{{"instances", result.instances}, {"executions", result.executions},
-                    {"events", result.events}, {"queue_items", result.queue_items}};
-      }
-      throw std::invalid_argument("unknown method " + method);
+      Clients clients{*client_, *management_, *pacer_};
+      return run_command(name, args, clients);
     });
   }
 
@@ -377,6 +250,11 @@ std::string replayHistory(const std::string& json) {
     out["history"] = json_views::history(history);
     return out;
   });
+}
+
+// The command table: what RuntimeClient and ManagementClient in wasm/duroxide.mjs are built from.
+std::string commandTable() {
+  return guarded([] { return commands_json(); });
 }
 
 std::string catalog() {
@@ -456,11 +334,12 @@ EMSCRIPTEN_BINDINGS(duroxide) {
       .function("nowMs", &Engine::nowMs)
       .function("takeLogs", &Engine::takeLogs)
       .function("saveDatabase", &Engine::saveDatabase)
-      .function("call", &Engine::call);
+      .function("command", &Engine::command);
   emscripten::function("createEngine", &createEngine, emscripten::allow_raw_pointers());
   emscripten::function("lastEngineError", &lastEngineError);
   emscripten::function("replayHistory", &replayHistory);
   emscripten::function("catalog", &catalog);
+  emscripten::function("commands", &commandTable);
   emscripten::function("runSimulation", &runSimulation);
   emscripten::function("faultKinds", &faultKinds);
   emscripten::function("defaultFaultKinds", &defaultFaultKinds);

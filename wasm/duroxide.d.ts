@@ -5,7 +5,7 @@ export type RuntimeState = 'Running' | 'Completed' | 'Failed' | 'NotFound';
 export interface ErrorInfo { message: string; kind: string; category: string; }
 
 export interface DuroxideError extends Error {
-  kind: 'InvalidInput' | 'NotFound' | 'AlreadyExists' | 'Provider' | 'AccessDenied' | 'ReadOnly' | 'Disabled' | 'internal';
+  kind: 'InvalidInput' | 'UnknownCommand' | 'NotFound' | 'AlreadyExists' | 'Provider' | 'AccessDenied' | 'ReadOnly' | 'Disabled' | 'internal';
 }
 
 export interface Status {
@@ -99,26 +99,44 @@ export declare class Runtime {
   close(): void;
 }
 
+// RuntimeClient and ManagementClient are built from the command table
+// (core/hosts/commands.hpp; `duroxide help <command>` on the CLI): one method
+// per command, its positional arguments as parameters, the others in a trailing
+// `options` object. tests/js/commands_agree.mjs checks these declarations
+// against the table.
 export declare class RuntimeClient {
   constructor(runtime: Runtime);
   startOrchestration(instance: string, orchestration: string, input?: string, options?: { version?: string }): string;
-  raiseEvent(instance: string, name: string, data?: string): void;
-  enqueueEvent(instance: string, queue: string, data?: string): void;
+  raiseEvent(instance: string, event: string, data?: string): null;
+  enqueueEvent(instance: string, queue: string, data?: string): null;
   cancelInstance(instance: string, reason?: string): boolean;
   getStatus(instance: string): Status;
   waitForOrchestration(instance: string, timeoutMs?: number): Status;
+  waitForStatusChange(instance: string, sinceVersion?: number, timeoutMs?: number):
+    { custom_status: string | null; custom_status_version: number } | null;
+  cancelInstances(filter?: InstanceFilter, reason?: string, options?: { max?: number }): BulkItemResult[];
+  raiseEventBulk(filter: InstanceFilter, event: string, data?: string, options?: { max?: number }): BulkItemResult[];
+  waitForInstances(instances: string[], timeoutMs?: number): Status[];
 }
 
 export declare class ManagementClient {
   constructor(runtime: Runtime);
-  listInstances(filter?: InstanceFilter, page?: { cursor?: string; limit?: number }):
+  listInstances(filter?: InstanceFilter, options?: { cursor?: string; limit?: number }):
     { instances: InstanceSummary[]; next_cursor: string };
   countInstances(filter?: InstanceFilter): number;
   countByStatus(filter?: InstanceFilter): Partial<Record<'Running' | 'Completed' | 'Failed', number>>;
-  getInstanceDetails(instance: string): InstanceDetails;
   findChildInstances(instance: string): InstanceSummary[];
+  getInstanceTree(instance: string): InstanceTree;
+  getInstanceDetails(instance: string): InstanceDetails;
   listExecutions(instance: string): ExecutionInfo[];
-  readExecution(instance: string, execution?: number): HistoryEvent[];
+  getExecutionInfo(instance: string, execution: number): ExecutionInfo | null;
+  readExecution(instance: string, execution?: number, options?: { kinds?: string[]; fromEventId?: number; toEventId?: number }):
+    HistoryEvent[];
+  getBulkStatus(instances: string[]): Status[];
+  exportInstance(instance: string): object;
+  getSystemMetrics(): {
+    total_instances: number; running: number; completed: number; failed: number; total_executions: number; total_events: number;
+  };
   getQueueDepths(): QueueDepths;
   getProviderDiagnostics(): {
     store_kind: string; store_version: string; schema_version: number; location: string; journal_mode: string;
@@ -126,17 +144,48 @@ export declare class ManagementClient {
     last_checkpoint_ms: number; checkpoints: number; table_rows: Record<string, number>; connected: boolean;
     last_error: string | null; last_error_ms: number; error_count: number; round_trip_us: number;
   };
-  getTimeSeries(query?: {
+  getOrchestrationStats(name?: string): Array<{ name: string; running: number; completed: number; failed: number; continued: number }>;
+  getActivityStats(name?: string): Array<{ name: string; scheduled: number; completed: number; failed: number; failure_rate: number; avg_duration_ms: number }>;
+  getPerformanceMetrics(name: string, options?: { sinceMs?: number }): DurationStats;
+  getSystemHealth(options?: { longRunningMs?: number; noProgressMs?: number; recentFailureWindowMs?: number }):
+    { score: number; counts: Record<string, number>; long_running: number; no_progress: number; recent_failures: number; queues: QueueDepths };
+  getProblematicInstances(options?: { limit?: number; longRunningMs?: number; noProgressMs?: number; recentFailureWindowMs?: number }):
+    { long_running: InstanceSummary[]; no_progress: InstanceSummary[]; recently_failed: InstanceSummary[] };
+  changesSince(cursor?: number, options?: { limit?: number }): { changes: InstanceChange[]; next_cursor: number };
+  getTimeSeries(options?: {
     metric?: 'starts' | 'completions' | 'failures' | 'duration' | 'all'; orchestration?: string;
     bucket?: 'minute' | 'hour'; fromMs?: number; toMs?: number;
   }): TimeSeries;
   watchMetrics(cursor?: number, limit?: number): { deltas: MetricDelta[]; next_cursor: number };
-  getOrchestrationStats(name?: string): Array<{ name: string; running: number; completed: number; failed: number; continued: number }>;
-  getActivityStats(name?: string): Array<{ name: string; scheduled: number; completed: number; failed: number; failure_rate: number; avg_duration_ms: number }>;
-  getSystemHealth(): { score: number; counts: Record<string, number>; long_running: number; no_progress: number; recent_failures: number; queues: QueueDepths };
-  exportInstance(instance: string): object;
+  deleteInstance(instance: string, options?: { force?: boolean }): DeleteResult;
+  deleteInstances(options?: { instances?: string[]; filter?: InstanceFilter; completedBeforeMs?: number; limit?: number }): DeleteResult;
+  pruneExecutions(instance: string, keepLast: number): { instance: string; pruned: number };
+  purgeCompleted(olderThanMs?: number): DeleteResult;
   importInstance(data: string | object): string;
-  deleteInstance(instance: string, options?: { force?: boolean }): { instances: number; executions: number; events: number; queue_items: number };
+}
+
+export interface BulkItemResult { instance: string; ok: boolean; error: string; }
+
+export interface InstanceTree extends InstanceSummary { children: InstanceTree[]; }
+
+export interface DurationStats {
+  count: number; min_ms: number; avg_ms: number; p50_ms: number; p95_ms: number; p99_ms: number; max_ms: number;
+}
+
+export interface DeleteResult { instances: number; executions: number; events: number; queue_items: number; denied: string[]; }
+
+export interface InstanceChange {
+  seq: number; instance: string; status: RuntimeState | 'Deleted'; execution: number;
+  custom_status_version: number; changed_at_ms: number;
+}
+
+export interface CommandArg {
+  name: string; type: 'string' | 'integer' | 'boolean' | 'string[]' | 'choice' | 'filter' | 'document';
+  required: boolean; positional: boolean; help: string; default?: unknown; min?: number; max?: number; choices?: string[];
+}
+
+export interface Command {
+  name: string; method: string; client: 'runtime' | 'management'; help: string; returns: string; args: CommandArg[];
 }
 
 export interface TimeSeriesPoint {
@@ -191,6 +240,8 @@ export interface Duroxide {
   replayStep(history: string | object, index: number): ReplayStep;
   runSimulation(options?: { seed?: number; steps?: number; nodes?: number; instances?: number; faults?: string[] }): SimulationSummary;
   catalog(): Array<{ name: string; example_input: string; description: string }>;
+  /** The command table RuntimeClient and ManagementClient are built from (the CLI's too). */
+  commands(): Command[];
   /** Every fault kind the simulator knows. */
   faultKinds(): string[];
   /** The fault kinds a run draws when `faults` is not given (every kind but the opt-in ones: corruption, node-shutdown). */

@@ -1,11 +1,14 @@
 // The JavaScript API of Duroxide: `createDuroxide()` loads the WebAssembly
 // module and returns the classes below. Every method returns plain objects;
 // every engine error is thrown as an Error whose message is the engine's
-// (with `.kind`: InvalidInput, NotFound, AlreadyExists, Provider, AccessDenied,
+// (with `.kind`: InvalidInput, UnknownCommand, NotFound, AlreadyExists, Provider, AccessDenied,
 // ReadOnly, Disabled, or internal for anything unexpected). Nothing else leaves
 // an entry point: a bare WebAssembly exception becomes an Error of kind internal.
 // Field names in returned objects are the engine's (snake_case), so they match
-// the CLI's JSON output; method and option names are camelCase.
+// the CLI's JSON output; method and option names are camelCase. RuntimeClient and
+// ManagementClient are built from the command table the CLI uses too
+// (core/hosts/include/duroxide/commands.hpp, docs/cli.md): one method per command, the same
+// arguments and the same JSON.
 import createDuroxideCore from './duroxide_core.mjs';
 
 export async function createDuroxide(moduleOptions = {}) {
@@ -91,56 +94,53 @@ export async function createDuroxide(moduleOptions = {}) {
       if (!this._engine) throw engineError('the runtime is closed', 'InvalidInput');
       return this._engine;
     }
-    _call(method, args) {
-      return unwrapped(() => this._live().call(method, JSON.stringify(args ?? {})));
+    // One command of the command table by its name ("get-status"): the arguments
+    // object in, the command's JSON out.
+    _command(name, args) {
+      return unwrapped(() => this._live().command(name, JSON.stringify(args ?? {})));
     }
+  }
+
+  // The command table (core/hosts/include/duroxide/commands.hpp): one row per RuntimeClient and
+  // ManagementClient operation, with its arguments.
+  const commands = unwrapped(() => core.commands());
+
+  // A method for one command: its positional arguments as parameters in table
+  // order, then (if it has others) one options object holding those by name.
+  function commandMethod(command) {
+    const positional = command.args.filter((arg) => arg.positional).map((arg) => arg.name);
+    const optional = command.args.filter((arg) => !arg.positional).map((arg) => arg.name);
+    const most = positional.length + (optional.length ? 1 : 0);
+    return function method(...params) {
+      if (params.length > most) {
+        throw engineError(`${command.method} takes at most ${most} argument(s), got ${params.length}`, 'InvalidInput');
+      }
+      const args = {};
+      positional.forEach((name, i) => { if (params[i] !== undefined) args[name] = params[i]; });
+      const options = params[positional.length];
+      if (optional.length && options !== undefined && options !== null) {
+        if (typeof options !== 'object' || Array.isArray(options)) {
+          throw engineError(`${command.method}: the last argument must be an options object`, 'InvalidInput');
+        }
+        Object.assign(args, options);
+      }
+      return this._runtime._command(command.name, args);
+    };
   }
 
   class RuntimeClient {
     constructor(runtime) { this._runtime = runtime; }
-    startOrchestration(instance, orchestration, input = '', { version } = {}) {
-      return this._runtime._call('startOrchestration', { instance, orchestration, input, version });
-    }
-    raiseEvent(instance, name, data = '') { this._runtime._call('raiseEvent', { instance, name, data }); }
-    enqueueEvent(instance, queue, data = '') { this._runtime._call('enqueueEvent', { instance, queue, data }); }
-    cancelInstance(instance, reason = 'canceled') { return this._runtime._call('cancelInstance', { instance, reason }); }
-    getStatus(instance) { return this._runtime._call('getStatus', { instance }); }
-    // Drives the runtime (and virtual time) until the instance finishes or timeoutMs of virtual time pass.
-    waitForOrchestration(instance, timeoutMs = 60000) {
-      return this._runtime._call('waitForOrchestration', { instance, timeoutMs });
-    }
   }
 
   class ManagementClient {
     constructor(runtime) { this._runtime = runtime; }
-    // filter: {states: ['Running'|'Completed'|'Failed'], name, version, prefix, parent, rootsOnly}
-    listInstances(filter = {}, { cursor = '', limit = 50 } = {}) {
-      return this._runtime._call('listInstances', { filter, cursor, limit });
-    }
-    countInstances(filter = {}) { return this._runtime._call('countInstances', { filter }); }
-    countByStatus(filter = {}) { return this._runtime._call('countByStatus', { filter }); }
-    getInstanceDetails(instance) { return this._runtime._call('getInstanceDetails', { instance }); }
-    findChildInstances(instance) { return this._runtime._call('findChildInstances', { instance }); }
-    listExecutions(instance) { return this._runtime._call('listExecutions', { instance }); }
-    readExecution(instance, execution = 0) { return this._runtime._call('readExecution', { instance, execution }); }
-    getQueueDepths() { return this._runtime._call('getQueueDepths', {}); }
-    // The store: versions, sizes, last checkpoint, row counts, last error, round trip.
-    getProviderDiagnostics() { return this._runtime._call('getProviderDiagnostics', {}); }
-    // Buckets of [fromMs, toMs) (default: the last hour of minutes / day of hours).
-    // metric: 'starts'|'completions'|'failures'|'duration'|'all'; orchestration '' sums all.
-    getTimeSeries({ metric = 'all', orchestration = '', bucket = 'minute', fromMs, toMs } = {}) {
-      return this._runtime._call('getTimeSeries', { metric, orchestration, bucket, fromMs, toMs });
-    }
-    // Deltas after `cursor` (a change-feed position) and the cursor to pass next time.
-    watchMetrics(cursor = 0, limit = 100) { return this._runtime._call('watchMetrics', { cursor, limit }); }
-    getOrchestrationStats(name = '') { return this._runtime._call('getOrchestrationStats', { name }); }
-    getActivityStats(name = '') { return this._runtime._call('getActivityStats', { name }); }
-    getSystemHealth() { return this._runtime._call('getSystemHealth', {}); }
-    exportInstance(instance) { return this._runtime._call('exportInstance', { instance }); }
-    importInstance(data) {
-      return this._runtime._call('importInstance', { data: typeof data === 'string' ? data : JSON.stringify(data) });
-    }
-    deleteInstance(instance, { force = false } = {}) { return this._runtime._call('deleteInstance', { instance, force }); }
+  }
+
+  for (const command of commands) {
+    const target = command.client === 'runtime' ? RuntimeClient : ManagementClient;
+    Object.defineProperty(target.prototype, command.method, {
+      value: commandMethod(command), writable: true, configurable: true,
+    });
   }
 
   const asText = (json) => (typeof json === 'string' ? json : JSON.stringify(json));
@@ -162,6 +162,8 @@ export async function createDuroxide(moduleOptions = {}) {
     // {seed, hash, ok, faults_injected, violations, reproduce, trace, ...}
     runSimulation(options = {}) { return unwrapped(() => core.runSimulation(JSON.stringify(options))); },
     catalog() { return unwrapped(() => core.catalog()); },
+    // The command table: [{name, method, client, help, returns, args: [{name, type, required, positional, ...}]}].
+    commands() { return JSON.parse(JSON.stringify(commands)); },
     faultKinds() { return unwrapped(() => core.faultKinds()); },
     defaultFaultKinds() { return unwrapped(() => core.defaultFaultKinds()); },
   };

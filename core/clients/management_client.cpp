@@ -271,6 +271,12 @@ QueueDepths ManagementClient::get_queue_depths() {
   return guarded([&] { return management_.get_queue_depths(); });
 }
 
+std::optional<InstanceStats> ManagementClient::get_instance_stats(const std::string& instance) {
+  RuntimeClient::check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::ReadDetails, instance);
+  return guarded([&] { return management_.get_instance_stats(instance); });
+}
+
 std::vector<OrchestrationStats> ManagementClient::get_orchestration_stats(const std::string& name) {
   if (!name.empty()) RuntimeClient::check_identifier(name, "the orchestration name");
   access_.require(AccessOperation::Stats, {}, name);
@@ -600,6 +606,13 @@ std::string ManagementClient::export_instance(const std::string& instance) {
     executions.push_back(std::move(item));
   }
   Json document = {{"format", kExportFormat}, {"instance", summary}, {"executions", executions}};
+  if (!data.kv.empty()) {
+    Json kv = Json::object();
+    for (const auto& [key, entry] : data.kv) {
+      kv[key] = {{"value", entry.value}, {"updated_at_ms", entry.updated_at_ms}};
+    }
+    document["kv"] = std::move(kv);
+  }
   return detail::dump_json(document, "export");
 }
 
@@ -628,6 +641,28 @@ ExecutionExport read_execution_export(const Json& json, const std::string& path,
   return execution;
 }
 
+// The key-value store of an export: key -> {value, updated_at_ms}, within the limits.
+KvMap read_kv_export(const Json& json, const std::string& path) {
+  if (json.size() > limits::kMaxKvKeys) {
+    throw CodecError(path, "has " + std::to_string(json.size()) + " keys, over the limit of " +
+                               std::to_string(limits::kMaxKvKeys));
+  }
+  KvMap kv;
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    if (it.key().empty() || it.key().size() > limits::kMaxKvKeyBytes) {
+      throw CodecError(path + "." + it.key(), "is not a key of 1 to " +
+                                                  std::to_string(limits::kMaxKvKeyBytes) + " bytes");
+    }
+    ObjectReader entry(it.value(), path + "." + it.key());
+    KvEntry value;
+    value.value = entry.text("value", limits::kMaxKvValueBytes);
+    value.updated_at_ms = entry.signed_number("updated_at_ms");
+    entry.finish();
+    kv.emplace(it.key(), std::move(value));
+  }
+  return kv;
+}
+
 // An export document (format, instance, executions in increasing id order, the
 // last being the current one); throws CodecError naming the first bad field.
 InstanceExport read_instance_export(const std::string& json) {
@@ -651,6 +686,7 @@ InstanceExport read_instance_export(const std::string& json) {
   info.updated_at_ms = in.signed_number("updated_at_ms");
   in.finish();
   const Json& executions = top.array("executions");
+  if (top.has("kv")) data.kv = read_kv_export(top.object("kv"), top.field_path("kv"));
   top.finish();
   for (std::size_t i = 0; i < executions.size(); ++i) {
     std::string path = "import.executions[" + std::to_string(i) + "]";

@@ -314,4 +314,46 @@ std::optional<CustomStatus> RuntimeClient::wait_for_status_change(const std::str
   }
 }
 
+namespace {
+
+void check_kv_key(const std::string& key) {
+  if (key.empty() || key.size() > limits::kMaxKvKeyBytes) {
+    throw ClientError(ClientError::Kind::InvalidInput,
+                      "the key must be 1 to " + std::to_string(limits::kMaxKvKeyBytes) +
+                          " bytes, got " + std::to_string(key.size()));
+  }
+  if (!valid_utf8(key)) throw ClientError(ClientError::Kind::InvalidInput, "the key is not valid UTF-8");
+}
+
+}  // namespace
+
+std::optional<std::string> RuntimeClient::get_value(const std::string& instance,
+                                                    const std::string& key) {
+  check_identifier(instance, "the instance id");
+  check_kv_key(key);
+  access_.require(AccessOperation::ReadStatus, instance);
+  return guarded([&] { return provider_.get_kv_value(instance, key); });
+}
+
+std::map<std::string, std::string> RuntimeClient::get_all_values(const std::string& instance) {
+  check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::ReadStatus, instance);
+  KvMap entries = guarded([&] { return provider_.get_kv_all_values(instance); });
+  std::map<std::string, std::string> values;
+  for (auto& [key, entry] : entries) values.emplace(key, std::move(entry.value));
+  return values;
+}
+
+std::optional<std::string> RuntimeClient::wait_for_value(const std::string& instance,
+                                                         const std::string& key,
+                                                         std::int64_t timeout_ms, Pacer& pacer) {
+  const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);
+  for (;;) {
+    std::optional<std::string> value = get_value(instance, key);
+    TimestampMs now = pacer.now_ms();
+    if (value || now >= deadline) return value;
+    pacer.wait(std::min(options_.poll_interval_ms, deadline - now));
+  }
+}
+
 }  // namespace duroxide

@@ -4,6 +4,8 @@
 #include <stdexcept>
 
 #include "duroxide/limits.hpp"
+#include "duroxide/text.hpp"
+#include "duroxide/detail/json.hpp"
 #include "replay_state.hpp"
 
 namespace duroxide {
@@ -285,6 +287,69 @@ void OrchestrationContext::clear_custom_status() { state_->set_custom_status(std
 
 const std::optional<std::string>& OrchestrationContext::custom_status() const {
   return state_->custom_status();
+}
+
+void OrchestrationContext::set_value(std::string key, std::string value) {
+  state_->kv_set(std::move(key), std::move(value));
+}
+
+std::optional<std::string> OrchestrationContext::get_value(const std::string& key) const {
+  auto found = state_->kv().find(key);
+  if (found == state_->kv().end()) return std::nullopt;
+  return found->second.value;
+}
+
+void OrchestrationContext::clear_value(std::string key) { state_->kv_clear(std::move(key)); }
+
+void OrchestrationContext::clear_all_values() { state_->kv_clear_all(); }
+
+std::map<std::string, std::string> OrchestrationContext::get_all_values() const {
+  std::map<std::string, std::string> values;
+  for (const auto& [key, entry] : state_->kv()) values.emplace(key, entry.value);
+  return values;
+}
+
+std::vector<std::string> OrchestrationContext::get_all_keys() const {
+  std::vector<std::string> keys;
+  for (const auto& [key, entry] : state_->kv()) keys.push_back(key);
+  return keys;
+}
+
+std::size_t OrchestrationContext::get_kv_length() const { return state_->kv().size(); }
+
+std::size_t OrchestrationContext::prune_values_updated_before(TimestampMs updated_before_ms) {
+  return state_->kv_prune(updated_before_ms);
+}
+
+DurableFuture OrchestrationContext::schedule_get_value_from_instance(std::string instance,
+                                                                     std::string key) {
+  const bool valid = !instance.empty() && instance.size() <= limits::kMaxIdentifierBytes &&
+                     !key.empty() && key.size() <= limits::kMaxKvKeyBytes &&
+                     valid_utf8(instance) && valid_utf8(key);
+  if (!valid) {
+    state_->fail(ErrorDetails::orchestration_failed(
+        "get_value_from_instance needs an instance id of 1 to " +
+        std::to_string(limits::kMaxIdentifierBytes) + " bytes and a key of 1 to " +
+        std::to_string(limits::kMaxKvKeyBytes) + " bytes, both valid UTF-8"));
+    return schedule_activity(kGetValueFromInstanceActivity, {});
+  }
+  detail::Json request = {{"instance", std::move(instance)}, {"key", std::move(key)}};
+  return schedule_activity(kGetValueFromInstanceActivity, request.dump());
+}
+
+std::optional<std::string> OrchestrationContext::decode_instance_value(const std::string& result) {
+  detail::Json value = detail::Json::parse(result, nullptr, false);
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_null()) return std::nullopt;
+  throw TaskFailed(ErrorDetails::orchestration_failed(
+      "get_value_from_instance: the recorded result is not null or a JSON string"));
+}
+
+Task<std::optional<std::string>> OrchestrationContext::get_value_from_instance(std::string instance,
+                                                                               std::string key) {
+  std::string result =
+      co_await schedule_get_value_from_instance(std::move(instance), std::move(key));
+  co_return decode_instance_value(result);
 }
 
 std::string OrchestrationContext::new_guid() { return state_->new_guid(); }

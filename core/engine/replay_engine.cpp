@@ -189,6 +189,7 @@ bool ReplayState::begin_execution() {
   }
   record_metadata();
   custom_status_ = started_.custom_status;
+  kv_ = started_.kv;
   if (started_.uncarried_messages > 0) {
     failure_ = ErrorDetails::orchestration_failed(
         "continue-as-new left " + std::to_string(started_.uncarried_messages) +
@@ -222,6 +223,7 @@ bool ReplayState::start_from_messages() {
       started_.carried_messages = next->carried.size();
       started_.uncarried_messages = next->uncarried;
       started_.custom_status = next->custom_status;
+      started_.kv = next->kv;
       start_message_ = i;
     }
   }
@@ -668,6 +670,7 @@ work::ContinueAsNew ReplayState::next_execution_item() const {
   next.parent_instance = started_.parent_instance;
   next.parent_id = started_.parent_id;
   next.custom_status = custom_status_;
+  next.kv = kv_;
   std::vector<std::pair<EventId, work::CarriedMessage>> buffered;
   auto collect = [&buffered](const std::map<std::string, Channel>& channels,
                              work::CarriedMessage::Kind kind) {

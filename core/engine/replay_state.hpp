@@ -68,6 +68,7 @@ class ReplayState final : public Scheduler {
   bool tearing_down() const { return tearing_down_; }
   TimestampMs now() const { return current_time_; }
   const std::optional<std::string>& custom_status() const { return custom_status_; }
+  const KvMap& kv() const { return kv_; }
 
   DurableFuture schedule_activity(std::string name, std::string input);
   DurableFuture schedule_timer(std::int64_t delay_ms);
@@ -79,6 +80,11 @@ class ReplayState final : public Scheduler {
   void continue_as_new(std::string input, std::string version);
   DurableFuture spawn(Task<std::string> task);
   void set_custom_status(std::optional<std::string> status);
+  // The key-value store (core/engine/replay_kv.cpp): commands that keep `kv_` current.
+  void kv_set(std::string key, std::string value);
+  void kv_clear(std::string key);
+  void kv_clear_all();
+  std::size_t kv_prune(TimestampMs updated_before_ms);
   std::string new_guid();
   void log(LogLevel level, std::string message);
 
@@ -182,6 +188,9 @@ class ReplayState final : public Scheduler {
   bool history_corrupted_ = false;
   std::optional<ErrorDetails> failure_;
   std::optional<std::string> custom_status_;
+  // This execution's key-value store: OrchestrationStarted's `kv`, then the code's own
+  // set/clear commands (each matched against history on replay, so the view is exact).
+  KvMap kv_;
   std::uint64_t completion_seq_ = 0;
   std::uint64_t created_seq_ = 0;
   std::uint64_t resumptions_ = 0;

@@ -43,6 +43,7 @@ void fields(V& v, E& e) {
     v.optional_unsigned("carried_messages", e.carried_messages);
     v.optional_unsigned("uncarried_messages", e.uncarried_messages);
     v.optional_nullable_text("custom_status", e.custom_status, kMaxPayloadBytes);
+    v.kv("kv", e.kv);
   } else if constexpr (std::is_same_v<T, events::OrchestrationCompleted>) {
     v.text("output", e.output, kMaxPayloadBytes);
   } else if constexpr (std::is_same_v<T, events::OrchestrationFailed> ||
@@ -81,6 +82,13 @@ void fields(V& v, E& e) {
     v.text("reason", e.reason, kMaxPayloadBytes);
   } else if constexpr (std::is_same_v<T, events::CustomStatusUpdated>) {
     v.nullable_text("status", e.status, kMaxPayloadBytes);
+  } else if constexpr (std::is_same_v<T, events::KeyValueSet>) {
+    v.text("key", e.key, limits::kMaxKvKeyBytes);
+    v.text("value", e.value, limits::kMaxKvValueBytes);
+  } else if constexpr (std::is_same_v<T, events::KeyValueCleared>) {
+    v.text("key", e.key, limits::kMaxKvKeyBytes);
+  } else if constexpr (std::is_same_v<T, events::KeyValuesCleared>) {
+    // no fields
     // ---- work items ----
   } else if constexpr (std::is_same_v<T, work::StartOrchestration>) {
     v.text("instance", e.instance, kMaxIdentifierBytes);
@@ -143,6 +151,7 @@ void fields(V& v, E& e) {
     v.carried("carried", e.carried);
     v.optional_unsigned("uncarried", e.uncarried);
     v.optional_nullable_text("custom_status", e.custom_status, kMaxPayloadBytes);
+    v.kv("kv", e.kv);
   } else {
     static_assert(sizeof(T) == 0, "every event and work item kind needs its fields listed");
   }
@@ -170,6 +179,15 @@ struct Writer {
                       {"data", message.data}});
     }
     out[key] = std::move(list);
+  }
+  // Absent when empty; else an object of key -> {value, updated_at_ms}.
+  void kv(const char* key, const KvMap& entries) {
+    if (entries.empty()) return;
+    Json map = Json::object();
+    for (const auto& [name, entry] : entries) {
+      map[name] = {{"value", entry.value}, {"updated_at_ms", entry.updated_at_ms}};
+    }
+    out[key] = std::move(map);
   }
   void unsigned_number(const char* key, std::uint64_t value) { out[key] = value; }
   void optional_unsigned(const char* key, std::uint64_t value) {
@@ -223,6 +241,32 @@ struct Reader {
       message.data = item.text("data", kMaxPayloadBytes);
       item.finish();
       messages.push_back(std::move(message));
+    }
+  }
+  void kv(const char* key, KvMap& entries) {
+    entries.clear();
+    if (!in.has(key)) {
+      in.optional_text(key, 0);  // marks the absent key as read
+      return;
+    }
+    const Json& map = in.object(key);
+    if (map.size() > limits::kMaxKvKeys) {
+      throw CodecError(in.field_path(key), "has " + std::to_string(map.size()) +
+                                               " keys, over the limit of " +
+                                               std::to_string(limits::kMaxKvKeys));
+    }
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      std::string path = in.field_path(key) + "." + it.key();
+      if (it.key().empty() || it.key().size() > limits::kMaxKvKeyBytes) {
+        throw CodecError(path, "is not a key of 1 to " + std::to_string(limits::kMaxKvKeyBytes) +
+                                   " bytes");
+      }
+      ObjectReader item(it.value(), path);
+      KvEntry entry;
+      entry.value = item.text("value", limits::kMaxKvValueBytes);
+      entry.updated_at_ms = item.signed_number("updated_at_ms");
+      item.finish();
+      entries.emplace(it.key(), std::move(entry));
     }
   }
   void unsigned_number(const char* key, std::uint64_t& value) {

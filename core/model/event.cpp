@@ -33,6 +33,9 @@ constexpr std::array<std::string_view, kEventKindCount> kEventKindNames{
     "SubOrchestrationCancelRequested",
     "CustomStatusUpdated",
     "ExternalSubscribedCancelled",
+    "KeyValueSet",
+    "KeyValueCleared",
+    "KeyValuesCleared",
 };
 
 constexpr std::array<std::string_view, 11> kWorkItemKindNames{
@@ -155,6 +158,15 @@ struct Describer {
     return e.status ? "CustomStatusUpdated(status=" + quote(*e.status) + ")"
                     : std::string("CustomStatusUpdated(cleared)");
   }
+  std::string operator()(const events::KeyValueSet& e) const {
+    return "KeyValueSet(key=" + quote(e.key) + ", value=" + quote(e.value) + ")";
+  }
+  std::string operator()(const events::KeyValueCleared& e) const {
+    return "KeyValueCleared(key=" + quote(e.key) + ")";
+  }
+  std::string operator()(const events::KeyValuesCleared&) const {
+    return "KeyValuesCleared()";
+  }
 };
 
 }  // namespace
@@ -182,6 +194,9 @@ bool is_command_kind(EventKind kind) {
     case EventKind::SubOrchestrationCancelRequested:
     case EventKind::CustomStatusUpdated:
     case EventKind::ExternalSubscribedCancelled:
+    case EventKind::KeyValueSet:
+    case EventKind::KeyValueCleared:
+    case EventKind::KeyValuesCleared:
       return true;
     default:
       return false;

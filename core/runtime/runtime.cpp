@@ -4,6 +4,7 @@
 #include "duroxide/history_state.hpp"
 #include "duroxide/runtime.hpp"
 #include "duroxide/text.hpp"
+#include "kv_activity.hpp"
 
 namespace duroxide {
 
@@ -117,6 +118,7 @@ std::optional<events::OrchestrationStarted> never_run_start(const Registry& regi
       started.input = next->input;
       started.parent_instance = next->parent_instance;
       started.parent_id = next->parent_id;
+      started.kv = next->kv;
       break;
     }
   }
@@ -582,6 +584,7 @@ OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, Hist
   ack.execution_id = execution;
   ack.metadata = metadata_of(result, item);
   ack.activity_outcomes = activity_outcomes(input.history, result.new_events);
+  ack.kv_mutations = kv_mutations(result.new_events);
   ack.history_delta = std::move(result.new_events);
   ack.worker_items = std::move(result.worker_items);
   ack.orchestrator_items = std::move(result.orchestrator_items);
@@ -700,6 +703,9 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
     notify(RuntimeEvent::Kind::Poison, task.instance, "activity " + task.name + " is poison");
     if (metrics) metrics->poisoned();
     return failed(ErrorDetails::poison("activity " + task.name, fetched.attempt_count, options.max_attempts));
+  }
+  if (task.name == OrchestrationContext::kGetValueFromInstanceActivity) {
+    return detail::run_get_value_from_instance(provider, task);
   }
   if (!fn && fetched.attempt_count < options.max_attempts) {
     std::int64_t delay = unregistered_backoff(options, fetched.attempt_count);

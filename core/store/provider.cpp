@@ -57,6 +57,30 @@ InstanceFilter deletable_roots(const BulkDeleteRequest& request) {
 
 bool Provider::instance_known(const std::string& instance) { return !read(instance).empty(); }
 
+std::optional<std::string> Provider::get_kv_value(const std::string&, const std::string&) {
+  throw ProviderError(ProviderErrorKind::Permanent, "get_kv_value",
+                      "this store has no key-value store");
+}
+
+KvMap Provider::get_kv_all_values(const std::string&) {
+  throw ProviderError(ProviderErrorKind::Permanent, "get_kv_all_values",
+                      "this store has no key-value store");
+}
+
+std::vector<KvMutation> kv_mutations(const History& delta) {
+  std::vector<KvMutation> mutations;
+  for (const Event& event : delta) {
+    if (const auto* set = event.as<events::KeyValueSet>()) {
+      mutations.push_back({KvMutation::Kind::Set, set->key, set->value, event.timestamp_ms});
+    } else if (const auto* cleared = event.as<events::KeyValueCleared>()) {
+      mutations.push_back({KvMutation::Kind::Clear, cleared->key, {}, 0});
+    } else if (event.is<events::KeyValuesCleared>()) {
+      mutations.push_back({KvMutation::Kind::ClearAll, {}, {}, 0});
+    }
+  }
+  return mutations;
+}
+
 namespace {
 
 // Up to `max_items` results of `fetch_one`: throws only when the first fails.
@@ -120,6 +144,15 @@ std::vector<AckOutcome> Provider::ack_work_items(const std::vector<WorkAckReques
   return ack_each(requests, [&](const WorkAckRequest& request) {
     ack_work_item(request.lock_token, request.completion);
   });
+}
+
+}  // namespace duroxide
+
+namespace duroxide {
+
+std::optional<InstanceStats> ManagementProvider::get_instance_stats(const std::string&) {
+  throw ProviderError(ProviderErrorKind::Permanent, "get_instance_stats",
+                      "this store cannot report per-instance statistics");
 }
 
 }  // namespace duroxide

@@ -130,6 +130,11 @@ class NodeProvider final : public Provider {
   void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) override;
   void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
                          bool ignore_attempt) override;
+  // Key-value reads (get_value_from_instance) go to the store without faults.
+  std::optional<std::string> get_kv_value(const std::string& instance, const std::string& key) override {
+    return inner_.get_kv_value(instance, key);
+  }
+  KvMap get_kv_all_values(const std::string& instance) override { return inner_.get_kv_all_values(instance); }
   // Batches go to the store's own batch calls (one transaction on SQLite), with
   // the same faults as single calls: crashes around them, pauses, duplicates,
   // and a crash inside the batch's commit.

@@ -81,7 +81,8 @@ test('engine errors arrive as Error with the engine message and kind', () => {
     (e) => e.kind === 'InvalidInput');
   assert.throws(() => management.listInstances({ states: ['Sleeping'] }), (e) => e.kind === 'InvalidInput');
   assert.throws(() => management.listInstances({}, { limit: 100000 }), (e) => e.kind === 'InvalidInput');
-  assert.throws(() => runtime._call('noSuchMethod', {}), /unknown method/);
+  assert.throws(() => runtime._command('no-such-command', {}),
+    (e) => e.kind === 'UnknownCommand' && /unknown command "no-such-command"/.test(e.message));
   assert.throws(() => dx.replayHistory('{not json'), (e) => e.kind === 'InvalidInput');
   assert.throws(() => new dx.Runtime({ database: new Uint8Array([1, 2, 3, 4]) }), Error);
   runtime.close();
@@ -185,7 +186,7 @@ test('time series match the instances and watchMetrics follows them live', () =>
   runtime.runUntilIdle();
   feed = management.watchMetrics(feed.next_cursor);
   assert.deepEqual(feed.deltas.map((d) => [d.instance, d.starts, d.completions]), [['late-chain', 1, 0], ['late-chain', 0, 1]]);
-  assert.throws(() => management.getTimeSeries({ metric: 'latency' }), /metric must be/);
+  assert.throws(() => management.getTimeSeries({ metric: 'latency' }), /metric takes starts, completions/);
   assert.throws(() => management.getTimeSeries({ fromMs: 10, toMs: 5 }), /from_ms < to_ms/);
   assert.throws(() => management.countInstances({ createdFrom: 1 }), /filter.createdFrom is not a filter field/);
   runtime.close();
@@ -295,7 +296,7 @@ test('every entry point throws an Error with a kind, never a bare exception', ()
   const engine = runtime._engine;
   runtime._engine = {
     step: bare, runUntilIdle: bare, saveDatabase: bare, takeLogs: bare, nowMs: bare, advanceTime: bare,
-    call: bare, registerActivity: bare, delete: bare,
+    command: bare, registerActivity: bare, delete: bare,
   };
   const internal = (e) => e instanceof Error && e.kind === 'internal';
   assert.throws(() => runtime.step(), internal);
@@ -314,6 +315,39 @@ test('every entry point throws an Error with a kind, never a bare exception', ()
   assert.throws(() => runtime.runUntilIdle(), closed);
   assert.throws(() => runtime.saveDatabase(), closed);
   assert.throws(() => new dx.RuntimeClient(runtime).getStatus('x'), closed);
+});
+
+test('bulk control, trees, pruning and purging through the table-built methods', () => {
+  const { runtime, client, management } = fresh();
+  for (const id of ['b1', 'b2', 'b3']) client.startOrchestration(id, 'Approval', '{"timeout_ms":600000}');
+  runtime.runUntilIdle();
+  const raised = client.raiseEventBulk({ prefix: 'b' }, 'Approve', 'all', { max: 2 });
+  assert.deepEqual(raised.map((r) => r.ok), [true, true]);
+  const canceled = client.cancelInstances({ prefix: 'b' }, 'tidy');
+  assert.equal(canceled.length, 3, 'all three were still running');
+  const done = client.waitForInstances(['b1', 'b2', 'b3'], 10_000);
+  assert.deepEqual(done.map((s) => s.status).sort(), ['Completed', 'Completed', 'Failed']);
+  assert.equal(done.find((s) => s.status === 'Failed').error.message, 'canceled: tidy');
+  assert.equal(management.getBulkStatus(['b1', 'ghost'])[1].status, 'NotFound');
+
+  client.startOrchestration('fam', 'Parent', '["x","y"]');
+  client.waitForOrchestration('fam', 10_000);
+  assert.equal(management.getInstanceTree('fam').children.length, 2);
+  client.startOrchestration('cnt', 'Counter', '{"count":0,"limit":3}');
+  client.waitForOrchestration('cnt', 10_000);
+  assert.deepEqual(management.pruneExecutions('cnt', 1), { instance: 'cnt', pruned: 3 });
+  assert.equal(management.listExecutions('cnt').length, 1);
+  assert.equal(management.getExecutionInfo('cnt', 1), null);
+  assert.equal(management.getSystemMetrics().total_instances, 7);
+  const changes = management.changesSince(0, { limit: 1000 });
+  assert.ok(changes.changes.length > 0 && changes.next_cursor > 0);
+
+  runtime.advanceTime(60_000);
+  assert.equal(management.deleteInstances({ instances: ['b1'] }).instances, 1);
+  const purged = management.purgeCompleted(30_000);
+  assert.equal(purged.instances, 6, 'b2, b3, cnt, and fam with its two children');
+  assert.equal(management.countInstances(), 0);
+  runtime.close();
 });
 
 test('read-only and management switches refuse with typed errors', () => {

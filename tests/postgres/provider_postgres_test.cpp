@@ -405,9 +405,11 @@ TEST_CASE("postgres: a version-5 schema is migrated with its instances counted i
   create_instance_on(*n.store, "done", RuntimeState::Completed);
   create_instance_on(*n.store, "running", RuntimeState::Running);
   admin_exec("DROP TABLE " + n.options.schema + ".instance_counts; DROP FUNCTION " + n.options.schema +
-             ".instance_counts_keep CASCADE; UPDATE " + n.options.schema + ".schema_version SET version = 5");
+             ".instance_counts_keep CASCADE; DROP TABLE " + n.options.schema + ".kv_values; UPDATE " +
+             n.options.schema + ".schema_version SET version = 5");
   n.store = n.open();
   CHECK(n.store->schema_version() == PostgresProvider::kSchemaVersion);
+  CHECK(n.store->get_kv_all_values("done").empty());  // the key-value table exists (version 7)
   std::map<RuntimeState, std::uint64_t> expected{
       {RuntimeState::Running, 1}, {RuntimeState::Completed, 1}, {RuntimeState::Failed, 0}};
   CHECK(n.store->count_by_status({}) == expected);

@@ -120,6 +120,12 @@ InstanceExport PostgresProvider::export_instance(const std::string& instance) {
   return Core::export_instance(*db, instance);
 }
 
+std::optional<InstanceStats> PostgresProvider::get_instance_stats(const std::string& instance) {
+  Lease db = lease("get_instance_stats");
+  db->ensure_connected();
+  return Core::get_instance_stats(*db, instance);
+}
+
 void PostgresProvider::import_instance(const InstanceExport& data) {
   Lease db = lease("import_instance");
   db->ensure_connected();

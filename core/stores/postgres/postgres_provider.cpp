@@ -41,17 +41,6 @@ namespace {
 // to another process, batches acked away under it) before answering "nothing".
 constexpr int kMaxCandidates = 64;
 
-// Extends a live lock (`update` binds ?1 token, ?2 now, ?3 new expiry); a lock
-// that is unknown or already expired is `lost_message`.
-void renew_lock(pg::Connection& db, const char* update, const std::string& lock_token, TimestampMs now,
-                std::int64_t extend_ms, const char* lost_message) {
-  db.ensure_connected();
-  check_token(lock_token, db.operation());
-  check_delay(extend_ms, "extension", db.operation());
-  db.prepare(update).bind(1, lock_token).bind(2, now).bind(3, now + extend_ms).run();
-  Queues::require_changed(db, lost_message);
-}
-
 // A PostgreSQL array literal of text values, to be bound as one parameter and
 // cast to text[]: every element double-quoted, with '"' and '\' escaped.
 std::string text_array_literal(const std::vector<std::string>& values) {
@@ -437,58 +426,39 @@ void PostgresProvider::abandon_orchestration_item(const std::string& lock_token,
                                                   std::int64_t delay_ms, bool ignore_attempt) {
   Lease db = lease("abandon_orchestration_item");
   db->ensure_connected();
-  check_token(lock_token, db->operation());
-  check_delay(delay_ms, "delay", db->operation());
-  const TimestampMs now = clock_.now_ms();
-  Transaction transaction(*db);
-  db->prepare("DELETE FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2")
-      .bind(1, lock_token)
-      .bind(2, now)
-      .run();
-  Queues::require_changed(*db, kInstanceLockLost);
-  db->prepare(
-        "UPDATE orchestrator_queue SET lock_token = NULL, "
-        "  visible_at = CASE WHEN ?2::bigint > 0 THEN ?3::bigint + ?2::bigint "
-        "    ELSE visible_at END, "
-        "  attempt_count = CASE WHEN ?4::bigint <> 0 THEN GREATEST(attempt_count - 1, 0) "
-        "    ELSE attempt_count END "
-        "WHERE lock_token = ?1")
-      .bind(1, lock_token)
-      .bind(2, delay_ms)
-      .bind(3, now)
-      .bind(4, static_cast<std::int64_t>(ignore_attempt ? 1 : 0))
-      .run();
-  transaction.commit();
+  Queues::abandon_orchestration(*db, lock_token, delay_ms, ignore_attempt, clock_.now_ms());
 }
 
 void PostgresProvider::renew_orchestration_item_lock(const std::string& lock_token,
                                                      std::int64_t extend_ms) {
   Lease db = lease("renew_orchestration_item_lock");
-  renew_lock(*db, "UPDATE instance_locks SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2",
-             lock_token, clock_.now_ms(), extend_ms, kInstanceLockLost);
+  db->ensure_connected();
+  Queues::renew_lock(*db, /*work_item=*/false, lock_token, extend_ms, clock_.now_ms());
+}
+
+std::optional<std::string> PostgresProvider::get_kv_value(const std::string& instance,
+                                                          const std::string& key) {
+  Lease db = lease("get_kv_value");
+  db->ensure_connected();
+  return store_sql::read_kv_value(*db, instance, key);
+}
+
+KvMap PostgresProvider::get_kv_all_values(const std::string& instance) {
+  Lease db = lease("get_kv_all_values");
+  db->ensure_connected();
+  return store_sql::read_kv_values(*db, instance);
 }
 
 History PostgresProvider::read(const std::string& instance) {
   Lease db = lease("read");
   db->ensure_connected();
-  Statement row =
-      db->prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
-  row.bind(1, instance);
-  if (!row.step()) return {};
-  auto execution = static_cast<ExecutionId>(row.integer(0));
-  return store_sql::read_history(*db, instance, execution, nullptr);
+  return Queues::read_current(*db, instance);
 }
 
 void PostgresProvider::enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) {
   Lease db = lease("enqueue_orchestrator_item");
   db->ensure_connected();
-  check_delay(delay_ms, "delay", db->operation());
-  if (std::holds_alternative<work::ActivityExecute>(item)) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
-                        "ActivityExecute belongs on the worker queue");
-  }
-  const TimestampMs now = clock_.now_ms();
-  Queues::insert_orchestrator_item(*db, item, now + delay_ms, now);
+  Queues::enqueue_orchestrator_item(*db, item, delay_ms, clock_.now_ms());
 }
 
 // Concurrent starts of one id queue on a transaction-scoped advisory lock on
@@ -496,16 +466,11 @@ void PostgresProvider::enqueue_orchestrator_item(const WorkItem& item, std::int6
 void PostgresProvider::enqueue_start(const work::StartOrchestration& start) {
   Lease db = lease("enqueue_start");
   db->ensure_connected();
-  const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db);
   db->prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(?1::text))")
       .bind(1, start.instance)
       .run();
-  if (store_sql::known_instance(*db, start.instance)) {
-    throw ProviderError(ProviderErrorKind::Conflict, db->operation(),
-                        "instance " + start.instance + " already exists");
-  }
-  Queues::insert_orchestrator_item(*db, start, now, now);
+  Queues::enqueue_start(*db, start, clock_.now_ms());
   transaction.commit();
 }
 
@@ -596,30 +561,15 @@ std::vector<AckOutcome> PostgresProvider::ack_work_items(const std::vector<WorkA
 
 void PostgresProvider::renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) {
   Lease db = lease("renew_work_item_lock");
-  renew_lock(*db, "UPDATE worker_queue SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2",
-             lock_token, clock_.now_ms(), extend_ms, kWorkItemLockLost);
+  db->ensure_connected();
+  Queues::renew_lock(*db, /*work_item=*/true, lock_token, extend_ms, clock_.now_ms());
 }
 
 void PostgresProvider::abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
                                          bool ignore_attempt) {
   Lease db = lease("abandon_work_item");
   db->ensure_connected();
-  check_token(lock_token, db->operation());
-  check_delay(delay_ms, "delay", db->operation());
-  const TimestampMs now = clock_.now_ms();
-  db->prepare(
-        "UPDATE worker_queue SET lock_token = NULL, locked_until = NULL, "
-        "  visible_at = CASE WHEN ?2::bigint > 0 THEN ?3::bigint + ?2::bigint "
-        "    ELSE visible_at END, "
-        "  attempt_count = CASE WHEN ?4::bigint <> 0 THEN GREATEST(attempt_count - 1, 0) "
-        "    ELSE attempt_count END "
-        "WHERE lock_token = ?1 AND locked_until > ?3::bigint")
-      .bind(1, lock_token)
-      .bind(2, delay_ms)
-      .bind(3, now)
-      .bind(4, static_cast<std::int64_t>(ignore_attempt ? 1 : 0))
-      .run();
-  Queues::require_changed(*db, kWorkItemLockLost);
+  Queues::abandon_work(*db, lock_token, delay_ms, ignore_attempt, clock_.now_ms());
 }
 
 }  // namespace duroxide

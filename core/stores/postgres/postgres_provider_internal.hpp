@@ -1,4 +1,4 @@
-// Helpers shared by the PostgresProvider sources. Not a public header.
+// The pooled connection shared by the PostgresProvider sources. Not a public header.
 #pragma once
 
 #include <cstdint>
@@ -11,20 +11,6 @@
 #include "postgres_connection.hpp"
 #include "postgres_dialect.hpp"
 #include "store_sql.hpp"
-
-namespace duroxide::pg {
-
-using store_sql::check_delay;
-using store_sql::check_identifier;
-using store_sql::check_token;
-using store_sql::MetricDelta;
-using store_sql::record_change;
-using store_sql::record_metrics;
-using store_sql::status_text;
-
-inline void roll_up_minutes(Connection& db, TimestampMs before) { Dialect::roll_up_minutes(db, before); }
-
-}  // namespace duroxide::pg
 
 namespace duroxide {
 

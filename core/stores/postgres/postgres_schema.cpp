@@ -14,7 +14,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 6;
+constexpr int kLatest = 7;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -189,12 +189,24 @@ CREATE TRIGGER instance_counts_on_update
   EXECUTE FUNCTION instance_counts_keep();
 )sql";
 
+// Version 7: each instance's key-value store (OrchestrationContext::set_value),
+// written by the acks from the turn's KvMutations (core/stores/sql/store_sql.hpp).
+constexpr const char* kMigration7 = R"sql(
+CREATE TABLE kv_values (
+  instance_id TEXT COLLATE "C" NOT NULL,
+  kv_key      TEXT COLLATE "C" NOT NULL,
+  kv_value    TEXT COLLATE "C" NOT NULL,
+  updated_at  BIGINT NOT NULL,
+  PRIMARY KEY (instance_id, kv_key)
+);
+)sql";
+
 // The migrations past the first schema, indexed by the version they reach.
 struct Migration {
   int version;
   const char* sql;
 };
-constexpr Migration kMigrations[] = {{6, kMigration6}};
+constexpr Migration kMigrations[] = {{6, kMigration6}, {7, kMigration7}};
 
 }  // namespace
 

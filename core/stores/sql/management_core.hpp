@@ -1,5 +1,5 @@
 // The management calls (listing, details, statistics, time series, change
-// feed, deletion, export and import) written once for SqliteProvider and
+// feed, deletion, export and import, instance statistics) written once for SqliteProvider and
 // PostgresProvider. Each store's method takes its session (SQLite: the mutex;
 // PostgreSQL: a pooled connection) and calls the function of the same name
 // here with its connection.
@@ -361,6 +361,7 @@ struct Management {
       History history = read_execution(db, instance, execution.execution_id);
       out.executions.push_back({std::move(execution), std::move(history)});
     }
+    out.kv = store_sql::read_kv_values(db, instance);
     return out;
   }
 
@@ -379,6 +380,7 @@ struct Management {
     insert_instance_row(db, info);
     record_imported_metrics(db, info, now);
     for (const auto& execution : data.executions) insert_execution(db, info.instance, execution);
+    store_sql::write_kv_values(db, info.instance, data.kv);
     transaction.commit();
   }
 
@@ -404,6 +406,10 @@ struct Management {
     std::vector<TimeSeriesPoint> points;
     while (rows.step()) points.push_back(read_time_series_row(rows));
     return points;
+  }
+
+  static std::optional<InstanceStats> get_instance_stats(Connection& db, const std::string& instance) {
+    return read_instance_stats(db, instance);
   }
 
   static std::optional<CustomStatus> get_custom_status(Connection& db, const std::string& instance,

@@ -350,7 +350,35 @@ void delete_instance_rows(Connection& db, const std::string& id, DeleteResult& r
   result.queue_items += removed("DELETE FROM worker_queue WHERE instance_id = ?1");
   result.queue_items += removed("DELETE FROM orchestrator_queue WHERE instance_id = ?1");
   removed("DELETE FROM instance_locks WHERE instance_id = ?1");
+  removed("DELETE FROM kv_values WHERE instance_id = ?1");
   result.instances += removed("DELETE FROM instances WHERE instance_id = ?1");
+}
+
+// One instance's footprint: the current execution's events and their stored
+// bytes, its queued orchestrator messages, its key-value rows and their value bytes.
+template <typename Connection>
+std::optional<InstanceStats> read_instance_stats(Connection& db, const std::string& instance) {
+  auto row = db.prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
+  row.bind(1, instance);
+  if (!row.step()) return std::nullopt;
+  InstanceStats stats;
+  stats.execution_id = static_cast<ExecutionId>(row.integer(0));
+  auto counts = db.prepare(
+      "SELECT (SELECT COUNT(*) FROM history WHERE instance_id = ?1 AND execution_id = ?2), "
+      "  (SELECT COALESCE(SUM(octet_length(event_json)), 0) FROM history "
+      "     WHERE instance_id = ?1 AND execution_id = ?2), "
+      "  (SELECT COUNT(*) FROM orchestrator_queue WHERE instance_id = ?1), "
+      "  (SELECT COUNT(*) FROM kv_values WHERE instance_id = ?1), "
+      "  (SELECT COALESCE(SUM(octet_length(kv_value)), 0) FROM kv_values WHERE instance_id = ?1)");
+  counts.bind(1, instance).bind(2, static_cast<std::int64_t>(stats.execution_id));
+  if (counts.step()) {
+    stats.history_event_count = static_cast<std::uint64_t>(counts.integer(0));
+    stats.history_size_bytes = static_cast<std::uint64_t>(counts.integer(1));
+    stats.queue_pending_count = static_cast<std::uint64_t>(counts.integer(2));
+    stats.kv_user_key_count = static_cast<std::uint64_t>(counts.integer(3));
+    stats.kv_total_value_bytes = static_cast<std::uint64_t>(counts.integer(4));
+  }
+  return stats;
 }
 
 }  // namespace duroxide::management_sql

@@ -119,9 +119,9 @@ struct Queues {
     return outcomes;
   }
 
-  // Inside the caller's transaction: checks the lock, writes the instance, its
-  // execution, history, time series and change feed, queues what the turn
-  // scheduled, and releases the lock with the messages it consumed.
+  // Inside the caller's transaction: checks the lock; writes the instance, its
+  // execution, history, key-value mutations, time series and change feed; queues
+  // what the turn scheduled; releases the lock with the messages it consumed.
   static void ack_orchestration(Connection& db, const std::string& lock_token, const OrchestrationAck& ack,
                                 TimestampMs now, RollUp& roll_up) {
     check_token(lock_token, db.operation());
@@ -165,6 +165,83 @@ struct Queues {
     return acks_in_one_transaction(db, requests.size(), [&](std::size_t i) {
       ack_work(db, requests[i].lock_token, requests[i].completion, now);
     });
+  }
+
+  // ---------------------------------------------------------------- abandon, renew, read, enqueue
+
+  static void abandon_orchestration(Connection& db, const std::string& lock_token, std::int64_t delay_ms,
+                                    bool ignore_attempt, TimestampMs now) {
+    check_token(lock_token, db.operation());
+    check_delay(delay_ms, "delay", db.operation());
+    Transaction transaction(db);
+    db.prepare("DELETE FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2")
+        .bind(1, lock_token)
+        .bind(2, now)
+        .run();
+    require_changed(db, kInstanceLockLost);
+    db.prepare(std::string("UPDATE orchestrator_queue SET lock_token = NULL, ") + kReleaseSet + "WHERE lock_token = ?1")
+        .bind(1, lock_token)
+        .bind(2, delay_ms)
+        .bind(3, now)
+        .bind(4, static_cast<std::int64_t>(ignore_attempt ? 1 : 0))
+        .run();
+    transaction.commit();
+  }
+
+  static void abandon_work(Connection& db, const std::string& lock_token, std::int64_t delay_ms,
+                           bool ignore_attempt, TimestampMs now) {
+    check_token(lock_token, db.operation());
+    check_delay(delay_ms, "delay", db.operation());
+    db.prepare(std::string("UPDATE worker_queue SET lock_token = NULL, locked_until = NULL, ") + kReleaseSet +
+               "WHERE lock_token = ?1 AND locked_until > ?3")
+        .bind(1, lock_token)
+        .bind(2, delay_ms)
+        .bind(3, now)
+        .bind(4, static_cast<std::int64_t>(ignore_attempt ? 1 : 0))
+        .run();
+    require_changed(db, kWorkItemLockLost);
+  }
+
+  // Extends a live lock (a work item's, or an instance's); one that is
+  // unknown or already expired is InvalidLock.
+  static void renew_lock(Connection& db, bool work_item, const std::string& lock_token, std::int64_t extend_ms,
+                         TimestampMs now) {
+    check_token(lock_token, db.operation());
+    check_delay(extend_ms, "extension", db.operation());
+    db.prepare(work_item ? "UPDATE worker_queue SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2"
+                         : "UPDATE instance_locks SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2")
+        .bind(1, lock_token)
+        .bind(2, now)
+        .bind(3, now + extend_ms)
+        .run();
+    require_changed(db, work_item ? kWorkItemLockLost : kInstanceLockLost);
+  }
+
+  // The current execution's history; empty for an unknown instance.
+  static History read_current(Connection& db, const std::string& instance) {
+    Statement row = db.prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
+    row.bind(1, instance);
+    if (!row.step()) return {};
+    auto execution = static_cast<ExecutionId>(row.integer(0));
+    return read_history(db, instance, execution, nullptr);
+  }
+
+  static void enqueue_orchestrator_item(Connection& db, const WorkItem& item, std::int64_t delay_ms,
+                                        TimestampMs now) {
+    check_delay(delay_ms, "delay", db.operation());
+    if (std::holds_alternative<work::ActivityExecute>(item)) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(), "ActivityExecute belongs on the worker queue");
+    }
+    insert_orchestrator_item(db, item, now + delay_ms, now);
+  }
+
+  // Inside the caller's transaction, which keeps other starts of the id out
+  // (SQLite: the one writer; PostgreSQL: an advisory lock the caller took).
+  static void enqueue_start(Connection& db, const work::StartOrchestration& start, TimestampMs now) {
+    if (known_instance(db, start.instance)) {
+      throw ProviderError(ProviderErrorKind::Conflict, db.operation(), "instance " + start.instance + " already exists");
+    }
+    insert_orchestrator_item(db, start, now, now);
   }
 
   // ---------------------------------------------------------------- fetch pieces
@@ -230,6 +307,14 @@ struct Queues {
   }
 
  private:
+  // An abandon's release of queue rows: visible again after ?2 ms from ?3 and,
+  // with ?4, the attempt not counted (never below zero).
+  static constexpr const char* kReleaseSet =
+      "visible_at = CASE WHEN CAST(?2 AS BIGINT) > 0 THEN CAST(?3 AS BIGINT) + CAST(?2 AS BIGINT) "
+      "  ELSE visible_at END, "
+      "attempt_count = CASE WHEN CAST(?4 AS BIGINT) <> 0 AND attempt_count > 0 THEN attempt_count - 1 "
+      "  ELSE attempt_count END ";
+
   // The instance an ack's lock holds, as it was before the ack.
   struct Held {
     std::string instance;
@@ -281,6 +366,7 @@ struct Queues {
     record_status_change(db, held, ack, instance_status, now, roll_up);
     write_execution(db, held.instance, ack, output, error_json, now);
     append_history(db, held.instance, ack);
+    apply_kv_mutations(db, held.instance, ack.kv_mutations);
   }
 
   static void upsert_instance(Connection& db, const Held& held, const OrchestrationAck& ack,

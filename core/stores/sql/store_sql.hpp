@@ -4,8 +4,10 @@
 // Not a public header.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
@@ -50,6 +52,68 @@ inline std::optional<work::ActivityExecute> decode_worker_item(const std::string
     problem = std::string("does not decode: ") + error.what();
   }
   return std::nullopt;
+}
+
+// The key-value table (kv_values: one row per instance and key, schema 7 on both
+// stores): an ack applies its turn's mutations in its own transaction, in history
+// order, so that clients read what the committed history says. Deleting the
+// instance deletes its rows (management_sql::delete_instance_rows).
+template <typename Connection>
+void apply_kv_mutations(Connection& db, const std::string& instance,
+                        const std::vector<KvMutation>& mutations) {
+  for (const KvMutation& mutation : mutations) {
+    switch (mutation.kind) {
+      case KvMutation::Kind::Set:
+        db.prepare(
+              "INSERT INTO kv_values (instance_id, kv_key, kv_value, updated_at) "
+              "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (instance_id, kv_key) DO UPDATE SET "
+              "kv_value = excluded.kv_value, updated_at = excluded.updated_at")
+            .bind(1, instance)
+            .bind(2, mutation.key)
+            .bind(3, mutation.value)
+            .bind(4, static_cast<std::int64_t>(mutation.updated_at_ms))
+            .run();
+        break;
+      case KvMutation::Kind::Clear:
+        db.prepare("DELETE FROM kv_values WHERE instance_id = ?1 AND kv_key = ?2")
+            .bind(1, instance)
+            .bind(2, mutation.key)
+            .run();
+        break;
+      case KvMutation::Kind::ClearAll:
+        db.prepare("DELETE FROM kv_values WHERE instance_id = ?1").bind(1, instance).run();
+        break;
+    }
+  }
+}
+
+template <typename Connection>
+std::optional<std::string> read_kv_value(Connection& db, const std::string& instance,
+                                         const std::string& key) {
+  auto row = db.prepare("SELECT kv_value FROM kv_values WHERE instance_id = ?1 AND kv_key = ?2");
+  row.bind(1, instance).bind(2, key);
+  if (!row.step()) return std::nullopt;
+  return row.text(0);
+}
+
+template <typename Connection>
+KvMap read_kv_values(Connection& db, const std::string& instance) {
+  KvMap values;
+  auto rows = db.prepare(
+      "SELECT kv_key, kv_value, updated_at FROM kv_values WHERE instance_id = ?1 ORDER BY kv_key");
+  rows.bind(1, instance);
+  while (rows.step()) values[rows.text(0)] = KvEntry{rows.text(1), rows.integer(2)};
+  return values;
+}
+
+// Rows an import writes back (ManagementProvider::import_instance).
+template <typename Connection>
+void write_kv_values(Connection& db, const std::string& instance, const KvMap& values) {
+  std::vector<KvMutation> sets;
+  for (const auto& [key, entry] : values) {
+    sets.push_back({KvMutation::Kind::Set, key, entry.value, entry.updated_at_ms});
+  }
+  apply_kv_mutations(db, instance, sets);
 }
 
 }  // namespace duroxide::store_sql

@@ -119,6 +119,12 @@ InstanceExport SqliteProvider::export_instance(const std::string& instance) {
   return Core::export_instance(*db_, instance);
 }
 
+std::optional<InstanceStats> SqliteProvider::get_instance_stats(const std::string& instance) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_instance_stats");
+  return Core::get_instance_stats(*db_, instance);
+}
+
 void SqliteProvider::import_instance(const InstanceExport& data) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("import_instance");

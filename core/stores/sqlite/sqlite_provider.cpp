@@ -10,7 +10,7 @@
 #include <sqlite3.h>
 
 #include "sqlite_connection.hpp"
-#include "sqlite_provider_internal.hpp"
+#include "sqlite_dialect.hpp"
 #include "sqlite_schema.hpp"
 #include "queue_core.hpp"
 #include "store_sql.hpp"
@@ -150,7 +150,7 @@ std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_item(
     std::int64_t lock_timeout_ms) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("fetch_orchestration_item");
-  sqlite::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
+  store_sql::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
   Transaction transaction(*db_);
   std::optional<OrchestrationItem> item = fetch_orchestration_in_transaction(lock_timeout_ms, clock_.now_ms());
   transaction.commit();
@@ -162,7 +162,7 @@ std::vector<OrchestrationItem> SqliteProvider::fetch_orchestration_items(std::in
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("fetch_orchestration_item");
   check_batch_size(max_items, "fetch_orchestration_items");
-  sqlite::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
+  store_sql::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db_);
   std::vector<OrchestrationItem> items;
@@ -266,65 +266,26 @@ void SqliteProvider::abandon_orchestration_item(const std::string& lock_token,
                                                 std::int64_t delay_ms, bool ignore_attempt) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("abandon_orchestration_item");
-  sqlite::check_token(lock_token, db_->operation());
-  sqlite::check_delay(delay_ms, "delay", db_->operation());
-  const TimestampMs now = clock_.now_ms();
-  Transaction transaction(*db_);
-  db_->prepare("DELETE FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2")
-      .bind(1, lock_token)
-      .bind(2, now)
-      .run();
-  Queues::require_changed(*db_, kInstanceLockLost);
-  db_->prepare(
-        "UPDATE orchestrator_queue SET lock_token = NULL, "
-        "  visible_at = CASE WHEN ?2 > 0 THEN ?3 + ?2 ELSE visible_at END, "
-        "  attempt_count = CASE WHEN ?4 THEN MAX(attempt_count - 1, 0) ELSE attempt_count END "
-        "WHERE lock_token = ?1")
-      .bind(1, lock_token)
-      .bind(2, delay_ms)
-      .bind(3, now)
-      .bind(4, ignore_attempt ? 1 : 0)
-      .run();
-  transaction.commit();
+  Queues::abandon_orchestration(*db_, lock_token, delay_ms, ignore_attempt, clock_.now_ms());
 }
 
 void SqliteProvider::renew_orchestration_item_lock(const std::string& lock_token,
                                                    std::int64_t extend_ms) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("renew_orchestration_item_lock");
-  sqlite::check_token(lock_token, db_->operation());
-  sqlite::check_delay(extend_ms, "extension", db_->operation());
-  const TimestampMs now = clock_.now_ms();
-  db_->prepare(
-        "UPDATE instance_locks SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2")
-      .bind(1, lock_token)
-      .bind(2, now)
-      .bind(3, now + extend_ms)
-      .run();
-  Queues::require_changed(*db_, kInstanceLockLost);
+  Queues::renew_lock(*db_, /*work_item=*/false, lock_token, extend_ms, clock_.now_ms());
 }
 
 History SqliteProvider::read(const std::string& instance) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("read");
-  Statement row =
-      db_->prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
-  row.bind(1, instance);
-  if (!row.step()) return {};
-  auto execution = static_cast<ExecutionId>(row.integer(0));
-  return store_sql::read_history(*db_, instance, execution, nullptr);
+  return Queues::read_current(*db_, instance);
 }
 
 void SqliteProvider::enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("enqueue_orchestrator_item");
-  sqlite::check_delay(delay_ms, "delay", db_->operation());
-  if (std::holds_alternative<work::ActivityExecute>(item)) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, db_->operation(),
-                        "ActivityExecute belongs on the worker queue");
-  }
-  const TimestampMs now = clock_.now_ms();
-  Queues::insert_orchestrator_item(*db_, item, now + delay_ms, now);
+  Queues::enqueue_orchestrator_item(*db_, item, delay_ms, clock_.now_ms());
 }
 
 // The write transaction (BEGIN IMMEDIATE) serializes the check and the insert
@@ -332,14 +293,22 @@ void SqliteProvider::enqueue_orchestrator_item(const WorkItem& item, std::int64_
 void SqliteProvider::enqueue_start(const work::StartOrchestration& start) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("enqueue_start");
-  const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db_);
-  if (store_sql::known_instance(*db_, start.instance)) {
-    throw ProviderError(ProviderErrorKind::Conflict, db_->operation(),
-                        "instance " + start.instance + " already exists");
-  }
-  Queues::insert_orchestrator_item(*db_, start, now, now);
+  Queues::enqueue_start(*db_, start, clock_.now_ms());
   transaction.commit();
+}
+
+std::optional<std::string> SqliteProvider::get_kv_value(const std::string& instance,
+                                                        const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_kv_value");
+  return store_sql::read_kv_value(*db_, instance, key);
+}
+
+KvMap SqliteProvider::get_kv_all_values(const std::string& instance) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_->set_operation("get_kv_all_values");
+  return store_sql::read_kv_values(*db_, instance);
 }
 
 bool SqliteProvider::instance_known(const std::string& instance) {
@@ -353,7 +322,7 @@ bool SqliteProvider::instance_known(const std::string& instance) {
 std::optional<WorkerItem> SqliteProvider::fetch_work_item(std::int64_t lock_timeout_ms) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("fetch_work_item");
-  sqlite::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
+  store_sql::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
   Transaction transaction(*db_);
   std::optional<std::string> parked;
   std::optional<WorkerItem> item = fetch_work_in_transaction(lock_timeout_ms, clock_.now_ms(), true, parked);
@@ -366,7 +335,7 @@ std::vector<WorkerItem> SqliteProvider::fetch_work_items(std::int64_t lock_timeo
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("fetch_work_item");
   check_batch_size(max_items, "fetch_work_items");
-  sqlite::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
+  store_sql::check_delay(lock_timeout_ms, "lock timeout", db_->operation());
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db_);
   std::vector<WorkerItem> items;
@@ -456,36 +425,14 @@ std::vector<AckOutcome> SqliteProvider::ack_work_items(const std::vector<WorkAck
 void SqliteProvider::renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("renew_work_item_lock");
-  sqlite::check_token(lock_token, db_->operation());
-  sqlite::check_delay(extend_ms, "extension", db_->operation());
-  const TimestampMs now = clock_.now_ms();
-  db_->prepare(
-        "UPDATE worker_queue SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2")
-      .bind(1, lock_token)
-      .bind(2, now)
-      .bind(3, now + extend_ms)
-      .run();
-  Queues::require_changed(*db_, kWorkItemLockLost);
+  Queues::renew_lock(*db_, /*work_item=*/true, lock_token, extend_ms, clock_.now_ms());
 }
 
 void SqliteProvider::abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
                                        bool ignore_attempt) {
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("abandon_work_item");
-  sqlite::check_token(lock_token, db_->operation());
-  sqlite::check_delay(delay_ms, "delay", db_->operation());
-  const TimestampMs now = clock_.now_ms();
-  db_->prepare(
-        "UPDATE worker_queue SET lock_token = NULL, locked_until = NULL, "
-        "  visible_at = CASE WHEN ?2 > 0 THEN ?3 + ?2 ELSE visible_at END, "
-        "  attempt_count = CASE WHEN ?4 THEN MAX(attempt_count - 1, 0) ELSE attempt_count END "
-        "WHERE lock_token = ?1 AND locked_until > ?3")
-      .bind(1, lock_token)
-      .bind(2, delay_ms)
-      .bind(3, now)
-      .bind(4, ignore_attempt ? 1 : 0)
-      .run();
-  Queues::require_changed(*db_, kWorkItemLockLost);
+  Queues::abandon_work(*db_, lock_token, delay_ms, ignore_attempt, clock_.now_ms());
 }
 
 }  // namespace duroxide

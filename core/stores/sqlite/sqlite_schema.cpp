@@ -222,8 +222,20 @@ BEGIN
 END;
 )sql";
 
+// Version 7: each instance's key-value store (OrchestrationContext::set_value),
+// written by the acks from the turn's KvMutations (core/stores/sql/store_sql.hpp).
+constexpr const char* kMigration7 = R"sql(
+CREATE TABLE kv_values (
+  instance_id TEXT NOT NULL,
+  kv_key      TEXT NOT NULL,
+  kv_value    TEXT NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  PRIMARY KEY (instance_id, kv_key)
+) WITHOUT ROWID;
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                       kMigration5, kMigration6};
+                                       kMigration5, kMigration6, kMigration7};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

@@ -154,6 +154,11 @@ class ManagementClient {
   SystemMetrics get_system_metrics();
   QueueDepths get_queue_depths();
   ProviderDiagnostics get_provider_diagnostics();
+  // One instance's footprint: the current execution's event count and stored bytes,
+  // the messages queued for it, its key-value keys and value bytes; nullopt for an
+  // unknown instance. (Upstream Duroxide calls this get_orchestration_stats, a
+  // name that here already means the per-name statistics below.)
+  std::optional<InstanceStats> get_instance_stats(const std::string& instance);
   std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name = {});
   std::vector<ActivityStats> get_activity_stats(const std::string& name = {});
   // Duration percentiles of finished executions of `name` started at or after `since_ms`.

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -124,6 +125,17 @@ class RuntimeClient {
   std::optional<CustomStatus> wait_for_status_change(const std::string& instance,
                                                      std::uint64_t since_version,
                                                      std::int64_t timeout_ms, Pacer& pacer);
+
+  // The instance's key-value store (OrchestrationContext::set_value) as its last
+  // committed turn left it; it outlives the instance's end and continue-as-new and
+  // goes with the instance's deletion. An unknown instance or key reads as nullopt /
+  // empty. InvalidInput for an id or a key out of its limits (a key: 1 to
+  // limits::kMaxKvKeyBytes of UTF-8).
+  std::optional<std::string> get_value(const std::string& instance, const std::string& key);
+  std::map<std::string, std::string> get_all_values(const std::string& instance);
+  // The value once key `key` exists; nullopt once `timeout_ms` has passed.
+  std::optional<std::string> wait_for_value(const std::string& instance, const std::string& key,
+                                            std::int64_t timeout_ms, Pacer& pacer);
 
   // Bulk control over the running instances that match `filter` (its states are
   // ignored: only Running instances are affected), at most `max` of them (1..1000).

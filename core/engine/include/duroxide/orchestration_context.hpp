@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -196,6 +197,37 @@ class OrchestrationContext {
   void set_custom_status(std::string status);
   void clear_custom_status();
   const std::optional<std::string>& custom_status() const;
+
+  // The instance's key-value store (docs/programming-model.md). Mutations are recorded
+  // in history (KeyValueSet, KeyValueCleared, KeyValuesCleared) and matched on replay
+  // like any other command; reads see exactly what the code's own calls left, on
+  // every replay. The store survives continue-as-new and is readable by clients
+  // (RuntimeClient::get_value) once the turn is committed. A key is 1 to
+  // limits::kMaxKvKeyBytes of UTF-8, a value at most limits::kMaxKvValueBytes of
+  // UTF-8, an instance holds at most limits::kMaxKvKeys keys: a set past a limit
+  // fails the orchestration with a message naming it.
+  void set_value(std::string key, std::string value);
+  std::optional<std::string> get_value(const std::string& key) const;
+  void clear_value(std::string key);  // recorded even if the key is absent
+  void clear_all_values();
+  std::map<std::string, std::string> get_all_values() const;
+  std::vector<std::string> get_all_keys() const;  // in byte order
+  std::size_t get_kv_length() const;
+  // Clears (one KeyValueCleared each, in key order) every key whose last set is
+  // older than `updated_before_ms` (the timestamp of its KeyValueSet event, the turn's
+  // time for a set in this turn); returns how many.
+  std::size_t prune_values_updated_before(TimestampMs updated_before_ms);
+  // Reads key `key` of another instance's store, as a durable operation: the
+  // reserved activity kGetValueFromInstanceActivity runs the read on a worker and its
+  // result is recorded in history, so replay returns the same value. nullopt when the
+  // key (or the instance) does not exist. Throws TaskFailed if the read failed.
+  Task<std::optional<std::string>> get_value_from_instance(std::string instance,
+                                                           std::string key);
+  // The same as a future (for select/join): its value is the JSON `null` or a JSON
+  // string; decode it with `decode_instance_value`.
+  DurableFuture schedule_get_value_from_instance(std::string instance, std::string key);
+  static std::optional<std::string> decode_instance_value(const std::string& result);
+  static constexpr const char* kGetValueFromInstanceActivity = "__duroxide_syscall:get_kv_value";
 
   // Deterministic: the same on every replay of the same history.
   std::string new_guid();

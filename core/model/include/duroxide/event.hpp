@@ -7,6 +7,9 @@
 //   Failed) and cancel requests for scheduled work (ActivityCancelRequested,
 //   SubOrchestrationCancelRequested, ExternalSubscribedCancelled) name the event that
 //   scheduled the work in `source_event_id`; every other event has source_event_id == 0;
+// - the key-value store of an execution is its OrchestrationStarted's `kv` (carried by
+//   continue-as-new) folded with its KeyValueSet/KeyValueCleared/KeyValuesCleared events;
+//   a key's `updated_at_ms` is the timestamp of the event that set it;
 // - an execution started by continue-as-new may open with carried messages: the
 //   `carried_messages` events right after OrchestrationStarted are ExternalEvent or
 //   QueueEventDelivered deliveries, buffered before the orchestration code runs;
@@ -17,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +33,16 @@ namespace duroxide {
 
 using EventId = std::uint64_t;
 using TimestampMs = std::int64_t;  // milliseconds since the Unix epoch, from the injected clock
+
+// One entry of an instance's key-value store: its value and the timestamp of the
+// event that last set it (the injected clock's time of that turn).
+struct KvEntry {
+  std::string value;
+  TimestampMs updated_at_ms = 0;
+  friend bool operator==(const KvEntry&, const KvEntry&) = default;
+};
+// Keys in byte order: iteration (get_all_keys, pruning) is the same on every stdlib.
+using KvMap = std::map<std::string, KvEntry>;
 
 namespace events {
 
@@ -44,6 +58,8 @@ struct OrchestrationStarted {
   std::uint64_t carried_messages = 0;
   std::uint64_t uncarried_messages = 0;
   std::optional<std::string> custom_status = std::nullopt;
+  // The key-value store the previous execution ended with (continue-as-new only).
+  KvMap kv = {};
   friend bool operator==(const OrchestrationStarted&, const OrchestrationStarted&) = default;
 };
 struct OrchestrationCompleted {
@@ -152,6 +168,21 @@ struct ExternalSubscribedCancelled {
                          const ExternalSubscribedCancelled&) = default;
 };
 
+// The key-value store of the instance: `set_value`, `clear_value` (also each key
+// that `prune_values_updated_before` removes) and `clear_all_values`. Commands.
+struct KeyValueSet {
+  std::string key;
+  std::string value;
+  friend bool operator==(const KeyValueSet&, const KeyValueSet&) = default;
+};
+struct KeyValueCleared {
+  std::string key;
+  friend bool operator==(const KeyValueCleared&, const KeyValueCleared&) = default;
+};
+struct KeyValuesCleared {
+  friend bool operator==(const KeyValuesCleared&, const KeyValuesCleared&) = default;
+};
+
 }  // namespace events
 
 // Order matches the variant below; used for names, filters and codec dispatch.
@@ -178,8 +209,11 @@ enum class EventKind {
   SubOrchestrationCancelRequested,
   CustomStatusUpdated,
   ExternalSubscribedCancelled,
+  KeyValueSet,
+  KeyValueCleared,
+  KeyValuesCleared,
 };
-inline constexpr std::size_t kEventKindCount = 22;
+inline constexpr std::size_t kEventKindCount = 25;
 
 using EventData =
     std::variant<events::OrchestrationStarted, events::OrchestrationCompleted,
@@ -191,7 +225,8 @@ using EventData =
                  events::DetachedOrchestrationStarted, events::OrchestrationContinuedAsNew,
                  events::OrchestrationCancelRequested, events::ActivityCancelRequested,
                  events::SubOrchestrationCancelRequested, events::CustomStatusUpdated,
-                 events::ExternalSubscribedCancelled>;
+                 events::ExternalSubscribedCancelled, events::KeyValueSet,
+                 events::KeyValueCleared, events::KeyValuesCleared>;
 static_assert(std::variant_size_v<EventData> == kEventKindCount);
 
 struct Event {

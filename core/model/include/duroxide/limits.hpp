@@ -38,6 +38,14 @@ inline constexpr std::uint64_t kMaxResumptionsPerTurn = 5'000'000;
 inline constexpr std::size_t kMaxCarriedMessages = 1000;
 inline constexpr std::size_t kMaxCarriedBytes = 4u * 1024u * 1024u;
 
+// The key-value store of one instance (OrchestrationContext::set_value): keys are
+// non-empty UTF-8 of at most kMaxKvKeyBytes, values UTF-8 of at most kMaxKvValueBytes,
+// and an instance holds at most kMaxKvKeys keys. A set past a limit fails the
+// orchestration, naming the limit. (Upstream Duroxide: 150 keys of 64 KiB.)
+inline constexpr std::size_t kMaxKvKeys = 150;
+inline constexpr std::size_t kMaxKvKeyBytes = 256;
+inline constexpr std::size_t kMaxKvValueBytes = 64 * 1024;
+
 // Delays, lock timeouts and extensions accepted by providers: up to ten years.
 inline constexpr std::int64_t kMaxDelayMs = 10LL * 365 * 24 * 3600 * 1000;
 

@@ -115,6 +115,7 @@ struct ContinueAsNew {
   std::vector<CarriedMessage> carried = {};
   std::uint64_t uncarried = 0;
   std::optional<std::string> custom_status = std::nullopt;
+  KvMap kv = {};  // the key-value store the execution ended with
   friend bool operator==(const ContinueAsNew&, const ContinueAsNew&) = default;
 };
 

@@ -179,6 +179,18 @@ struct ExecutionExport {
 struct InstanceExport {
   InstanceInfo info;
   std::vector<ExecutionExport> executions;  // ascending execution ids
+  KvMap kv;  // the instance's key-value store
+};
+
+// One instance's footprint (upstream Duroxide's per-instance SystemStats).
+struct InstanceStats {
+  ExecutionId execution_id = 0;             // the current execution
+  std::uint64_t history_event_count = 0;    // events of the current execution
+  std::uint64_t history_size_bytes = 0;     // their stored JSON, in bytes
+  std::uint64_t queue_pending_count = 0;    // messages queued for it, not yet consumed by a turn
+  std::uint64_t kv_user_key_count = 0;      // keys in its key-value store
+  std::uint64_t kv_total_value_bytes = 0;   // the bytes of their values
+  friend bool operator==(const InstanceStats&, const InstanceStats&) = default;
 };
 
 // One change of an instance's status (or custom status, or a new execution),
@@ -307,6 +319,10 @@ class ManagementProvider {
   // nullopt for an unknown instance; with `since_version`, nullopt when unchanged.
   virtual std::optional<CustomStatus> get_custom_status(
       const std::string& instance, std::optional<std::uint64_t> since_version = std::nullopt) = 0;
+
+  // nullopt for an unknown instance. The default throws Permanent (a store that
+  // cannot count); both stores answer from indexed rows.
+  virtual std::optional<InstanceStats> get_instance_stats(const std::string& instance);
 };
 
 }  // namespace duroxide

@@ -138,9 +138,26 @@ struct ActivityOutcome {
   friend bool operator==(const ActivityOutcome&, const ActivityOutcome&) = default;
 };
 
+// One change of the instance's key-value store, in history order, as the runtime
+// saw it in the turn's new events: applied to the store's key-value table in the
+// ack's transaction, so clients read what the committed history says.
+struct KvMutation {
+  enum class Kind { Set, Clear, ClearAll };
+  Kind kind = Kind::Set;
+  std::string key;                // Set, Clear
+  std::string value;              // Set
+  TimestampMs updated_at_ms = 0;  // Set: the event's timestamp
+  friend bool operator==(const KvMutation&, const KvMutation&) = default;
+};
+
+// The key-value changes among `delta`'s events (KeyValueSet, KeyValueCleared,
+// KeyValuesCleared), in order.
+std::vector<KvMutation> kv_mutations(const History& delta);
+
 struct OrchestrationAck {
   ExecutionId execution_id = 1;  // the execution `history_delta` belongs to
   History history_delta;
+  std::vector<KvMutation> kv_mutations;
   std::vector<WorkItem> worker_items;  // ActivityExecute only
   std::vector<OrchestratorItem> orchestrator_items;
   std::vector<CancelledActivity> cancelled_activities;
@@ -192,6 +209,14 @@ class Provider {
   virtual void enqueue_start(const work::StartOrchestration& start);
   // Whether the instance exists or a StartOrchestration for it is queued.
   virtual bool instance_known(const std::string& instance);
+
+  // The instance's key-value store as its last committed turn left it (the acks'
+  // `kv_mutations`, across executions): one key (nullopt when absent or the
+  // instance is unknown), or every key. The defaults throw Permanent: a store
+  // without a key-value table.
+  virtual std::optional<std::string> get_kv_value(const std::string& instance,
+                                                  const std::string& key);
+  virtual KvMap get_kv_all_values(const std::string& instance);
 
   virtual std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) = 0;
   virtual void ack_work_item(const std::string& lock_token,

@@ -53,7 +53,7 @@ struct PostgresOptions {
 
 class PostgresProvider final : public Store {
  public:
-  static constexpr int kSchemaVersion = 6;  // the same tables as SqliteProvider 6
+  static constexpr int kSchemaVersion = 7;  // the same tables as SqliteProvider 7
 
   // Throws ProviderError (Transient when the server is unreachable).
   PostgresProvider(const std::string& conninfo, Clock& clock, IdSource& ids,
@@ -86,6 +86,9 @@ class PostgresProvider final : public Store {
   History read(const std::string& instance) override;
   void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override;
   void enqueue_start(const work::StartOrchestration& start) override;
+  std::optional<std::string> get_kv_value(const std::string& instance,
+                                          const std::string& key) override;
+  KvMap get_kv_all_values(const std::string& instance) override;
   bool instance_known(const std::string& instance) override;
   std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override;
   void ack_work_item(const std::string& lock_token,
@@ -122,6 +125,7 @@ class PostgresProvider final : public Store {
   std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) override;
   InstanceExport export_instance(const std::string& instance) override;
   void import_instance(const InstanceExport& data) override;
+  std::optional<InstanceStats> get_instance_stats(const std::string& instance) override;
   std::optional<CustomStatus> get_custom_status(
       const std::string& instance, std::optional<std::uint64_t> since_version) override;
 

@@ -1,0 +1,190 @@
+// The command table (core/hosts/include/duroxide/commands.hpp): its schema checks, its handlers'
+// JSON, and that no argument value makes a command fail other than with a typed error.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "duroxide/samples.hpp"
+#include "duroxide/commands.hpp"
+#include "step_host.hpp"
+
+using namespace duroxide;
+using Json = nlohmann::json;
+
+namespace {
+
+Registry catalog() {
+  Registry registry;
+  samples::register_all(registry);
+  return registry;
+}
+
+struct Host : testing::StepHost {
+  Host() : StepHost(catalog()) {}
+  Json run(const std::string& name, const Json& args = Json::object()) {
+    Clients clients{client, management, pacer};
+    return run_command(name, args, clients);
+  }
+};
+
+std::string invalid_message(const std::string& name, const Json& args) {
+  Host host;
+  try {
+    host.run(name, args);
+  } catch (const CommandError& error) {
+    CHECK(error.kind() == CommandError::Kind::InvalidInput);
+    return error.what();
+  }
+  FAIL("no CommandError for " << name << " " << args.dump());
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("every row of the table is complete and its names are consistent", "[commands]") {
+  std::set<std::string> names;
+  for (const auto& command : commands()) {
+    INFO(command.name);
+    CHECK(names.insert(command.name).second);
+    CHECK(command.handler != nullptr);
+    CHECK(!command.help.empty());
+    CHECK(!command.returns.empty());
+    CHECK(kebab_case(camel_case(command.name)) == command.name);
+    CHECK(find_command(command.name) == &command);
+    for (const auto& alias : command.cli_aliases) CHECK(find_command(alias) == &command);
+    for (const auto& arg : command.args) {
+      INFO(arg.name);
+      CHECK(!arg.help.empty());
+      CHECK(camel_case(kebab_case(arg.name)) == arg.name);
+      if (arg.type == ArgType::Integer) CHECK(arg.min <= arg.max);
+      if (arg.type == ArgType::String || arg.type == ArgType::StringList || arg.type == ArgType::Document) {
+        CHECK(arg.max > 0);  // every input has a limit
+      }
+    }
+  }
+  CHECK(commands().size() == 37);
+  const Json table = commands_json();
+  REQUIRE(table.size() == commands().size());
+  CHECK(table[0]["method"] == camel_case(commands()[0].name));
+}
+
+TEST_CASE("arguments are checked against the schema before the handler runs", "[commands]") {
+  Host host;
+  SECTION("unknown commands, and CLI aliases, are UnknownCommand") {
+    for (const char* name : {"no-such-command", "status", ""}) {
+      try {
+        host.run(name);
+        FAIL("ran " << name);
+      } catch (const CommandError& error) {
+        CHECK(error.kind() == CommandError::Kind::UnknownCommand);
+        CHECK(std::string(error.kind_name()) == "UnknownCommand");
+      }
+    }
+  }
+  SECTION("each kind of bad argument names the argument") {
+    CHECK(invalid_message("get-status", Json::array()) == "get-status: the arguments must be a JSON object");
+    CHECK(invalid_message("get-status", Json::object()) == "get-status needs instance (the instance id)");
+    CHECK(invalid_message("get-status", {{"instance", "x"}, {"extra", 1}}) == "get-status has no argument extra");
+    CHECK(invalid_message("get-status", {{"instance", 7}}) == "instance must be a string");
+    CHECK(invalid_message("list-instances", {{"limit", 0}}) == "limit must be 1 to 1000, got 0");
+    CHECK(invalid_message("list-instances", {{"limit", 1.5}}) == "limit must be an integer, got 1.5");
+    CHECK(invalid_message("watch-metrics", {{"cursor", -1}}).rfind("cursor must be 0 to", 0) == 0);
+    CHECK(invalid_message("watch-metrics", {{"cursor", 18446744073709551615ull}}).find("over the limit") != std::string::npos);
+    CHECK(invalid_message("wait-for-orchestration", {{"instance", "x"}, {"timeoutMs", 86'400'001}}) ==
+          "timeoutMs must be 0 to 86400000, got 86400001");
+    CHECK(invalid_message("delete-instance", {{"instance", "x"}, {"force", "yes"}}) == "force must be true or false");
+    CHECK(invalid_message("get-time-series", {{"bucket", "day"}}) == "bucket takes minute, hour, got \"day\"");
+    CHECK(invalid_message("get-bulk-status", {{"instances", "a,b"}}) == "instances must be an array of strings");
+    CHECK(invalid_message("get-bulk-status", {{"instances", Json::array({"a", 1})}}) == "instances must be an array of strings");
+    CHECK(invalid_message("get-bulk-status", {{"instances", std::vector<std::string>(1001, "a")}}) ==
+          "instances has 1001 items, over the limit of 1000");
+    CHECK(invalid_message("start-orchestration", {{"instance", "a"}, {"orchestration", "HelloWorld"},
+                                                  {"input", std::string(limits::kMaxPayloadBytes + 1, 'x')}})
+              .find("over the limit of 262144") != std::string::npos);
+    CHECK(invalid_message("list-instances", {{"filter", {{"bogus", 1}}}}) == "filter.bogus is not a filter field");
+    CHECK(invalid_message("list-instances", {{"filter", {{"states", {"Sleeping"}}}}}) ==
+          "filter.states takes Running, Completed or Failed, got \"Sleeping\"");
+    CHECK(invalid_message("list-instances", {{"filter", {{"createdFromMs", -5}}}}).find("non-negative") != std::string::npos);
+    CHECK(invalid_message("import-instance", {{"data", 5}}) == "data must be a JSON object or its text");
+  }
+  SECTION("defaults are filled in and null counts as absent") {
+    const Command& list = *find_command("list-instances");
+    const Json args = checked_args(list, {{"cursor", nullptr}});
+    CHECK(args == Json{{"filter", Json::object()}, {"cursor", ""}, {"limit", 50}});
+    CHECK(checked_args(*find_command("get-time-series"), Json::object()) ==
+          Json{{"metric", "all"}, {"orchestration", ""}, {"bucket", "minute"}});
+  }
+}
+
+TEST_CASE("commands run the clients and return the json_views shapes", "[commands]") {
+  Host host;
+  CHECK(host.run("start-orchestration", {{"instance", "h"}, {"orchestration", "HelloWorld"}, {"input", "Ada"}}) == "h");
+  const Json status = host.run("wait-for-orchestration", {{"instance", "h"}, {"timeoutMs", 1000}});
+  CHECK(status["status"] == "Completed");
+  CHECK(status["output"] == "Hi, Ada!");
+  CHECK(host.run("get-status", {{"instance", "h"}}) == status);
+  CHECK(host.run("get-status", {{"instance", "ghost"}})["status"] == "NotFound");
+
+  host.run("start-orchestration", {{"instance", "a"}, {"orchestration", "Approval"}, {"input", R"({"timeout_ms":600000})"}});
+  host.driver.run_until_idle();
+  CHECK(host.run("raise-event", {{"instance", "a"}, {"event", "Approve"}, {"data", "yes"}}).is_null());
+  CHECK(host.run("wait-for-instances", {{"instances", {"a", "h"}}})[0]["output"] == "approved:yes");
+  CHECK(host.run("cancel-instance", {{"instance", "a"}}) == false);  // already finished
+
+  const Json stats = host.run("get-orchestration-stats", {{"name", "HelloWorld"}});
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0]["name"] == "HelloWorld");
+  CHECK(stats[0]["completed"] == 1);
+  CHECK(host.run("get-performance-metrics", {{"name", "HelloWorld"}})["count"] == 1);
+  CHECK(host.run("count-by-status") == Json{{"Completed", 2}, {"Failed", 0}, {"Running", 0}});
+  CHECK(host.run("count-instances", {{"filter", {{"name", "Approval"}}}}) == 1);
+  CHECK(host.run("list-instances", {{"limit", 1}})["next_cursor"] != "");
+  CHECK(host.run("get-execution-info", {{"instance", "h"}, {"execution", 2}}).is_null());
+  CHECK(host.run("read-execution", {{"instance", "h"}, {"kinds", {"OrchestrationStarted"}}}).size() == 1);
+  CHECK(host.run("get-system-metrics")["total_instances"] == 2);
+
+  const Json exported = host.run("export-instance", {{"instance", "h"}});
+  CHECK(host.run("delete-instance", {{"instance", "h"}})["instances"] == 1);
+  CHECK(host.run("import-instance", {{"data", exported}}) == "h");           // as an object
+  CHECK(host.run("delete-instance", {{"instance", "h"}})["instances"] == 1);
+  CHECK(host.run("import-instance", {{"data", exported.dump()}}) == "h");    // or as its text
+  try {
+    host.run("import-instance", {{"data", exported}});
+    FAIL("imported twice");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::AlreadyExists);
+  }
+  // "now" is the host's clock: purge cuts at now - olderThanMs.
+  host.clock.advance(10'000);
+  CHECK(host.run("purge-completed", {{"olderThanMs", 20'000}})["instances"] == 0);
+  CHECK(host.run("purge-completed", {{"olderThanMs", 5'000}})["instances"] == 2);
+  const Json series = host.run("get-time-series", {{"metric", "starts"}});
+  CHECK(series["points"].size() == 60);
+  CHECK(series["to_ms"].get<std::int64_t>() > host.clock.now_ms());
+}
+
+TEST_CASE("no argument value makes a command fail other than with a typed error", "[commands]") {
+  const std::vector<Json> values = {nullptr, true, -1, 0, 1, 1.5, 9'223'372'036'854'775'807LL, "", "x", "\xff\xfe",
+                                    std::string(300 * 1024, 'y'), Json::array(), Json::array({"a", 2}),
+                                    Json::object(), Json{{"states", {"Running"}}}, Json{{"rootsOnly", 1}}};
+  for (const auto& command : commands()) {
+    for (const auto& arg : command.args) {
+      for (const auto& value : values) {
+        Host host;
+        host.run("start-orchestration", {{"instance", "x"}, {"orchestration", "LongTimer"}});
+        host.driver.run_until_idle();
+        Json args{{arg.name, value}};
+        for (const auto& other : command.args) {
+          if (other.required && other.name != arg.name) args[other.name] = other.type == ArgType::Integer ? Json(1) : Json("x");
+        }
+        if (command.name.rfind("wait", 0) == 0 && !args.contains("timeoutMs")) args["timeoutMs"] = 100;
+        INFO(command.name << " " << args.dump(-1, ' ', false, Json::error_handler_t::replace));
+        try {
+          host.run(command.name, args);
+        } catch (const CommandError&) {
+        } catch (const ClientError&) {
+        }
+      }
+    }
+  }
+}
