@@ -305,19 +305,7 @@ ProviderDiagnostics PostgresProvider::get_provider_diagnostics() {
     d.page_count = d.page_size ? d.database_bytes / d.page_size : 0;
     d.free_pages = 0;
     d.wal_bytes = 0;
-    // Table names come from this fixed list, never from input.
-    static const char* const kCounts[][2] = {
-        {"instances", "SELECT COUNT(*) FROM instances"},
-        {"executions", "SELECT COUNT(*) FROM executions"},
-        {"history", "SELECT COUNT(*) FROM history"},
-        {"orchestrator_queue", "SELECT COUNT(*) FROM orchestrator_queue"},
-        {"worker_queue", "SELECT COUNT(*) FROM worker_queue"},
-        {"instance_locks", "SELECT COUNT(*) FROM instance_locks"},
-        {"parked_messages", "SELECT COUNT(*) FROM parked_messages"},
-        {"activity_stats", "SELECT COUNT(*) FROM activity_stats"},
-        {"changes", "SELECT COUNT(*) FROM changes"},
-    };
-    for (const auto& entry : kCounts) d.table_rows[entry[0]] = static_cast<std::uint64_t>(scalar(entry[1]));
+    store_sql::count_table_rows(*db, d);
   }
   d.last_checkpoint_ms = 0;
   d.checkpoints = 0;
@@ -403,10 +391,8 @@ void PostgresProvider::ack_orchestration_item(const std::string& lock_token,
   Lease db = lease("ack_orchestration_item");
   db->ensure_connected();
   store_sql::RollUp roll_up{last_rollup_minute_, minute_retention_ms_};
-  Transaction transaction(*db);
-  Queues::ack_orchestration(*db, lock_token, ack, clock_.now_ms(), roll_up);
-  transaction.commit();
-  if (roll_up.rolled_up_minute) last_rollup_minute_ = roll_up.rolled_up_minute;
+  Queues::ack_orchestration_committed(*db, lock_token, ack, clock_.now_ms(), roll_up);
+  if (roll_up.rolled_up_minute) last_rollup_minute_ = roll_up.last_minute;
 }
 
 // One transaction for the batch, each ack in a savepoint (queue_core.hpp): one
@@ -418,7 +404,7 @@ std::vector<AckOutcome> PostgresProvider::ack_orchestration_items(
   db->ensure_connected();
   store_sql::RollUp roll_up{last_rollup_minute_, minute_retention_ms_};
   std::vector<AckOutcome> outcomes = Queues::ack_orchestrations(*db, requests, clock_.now_ms(), roll_up);
-  if (roll_up.rolled_up_minute) last_rollup_minute_ = roll_up.rolled_up_minute;
+  if (roll_up.rolled_up_minute) last_rollup_minute_ = roll_up.last_minute;
   return outcomes;
 }
 

@@ -36,7 +36,7 @@ constexpr const char* kWorkItemLockLost = "the work item is gone (cancelled or a
 
 // The minute roll-up of the time series, done by the first ack of each new minute.
 struct RollUp {
-  TimestampMs last_minute = 0;       // rolled up by a committed transaction
+  TimestampMs last_minute = 0;       // rolled up by a committed transaction (updated on commit)
   std::int64_t retention_ms = 0;     // minute buckets older than this move to hours
   TimestampMs rolled_up_minute = 0;  // rolled up by this transaction (0: none)
 };
@@ -141,6 +141,15 @@ struct Queues {
     }
   }
 
+  // One ack in a transaction of its own; `roll_up.last_minute` follows its commit.
+  static void ack_orchestration_committed(Connection& db, const std::string& lock_token,
+                                          const OrchestrationAck& ack, TimestampMs now, RollUp& roll_up) {
+    Transaction transaction(db);
+    ack_orchestration(db, lock_token, ack, now, roll_up);
+    transaction.commit();
+    roll_up.last_minute = std::max(roll_up.last_minute, roll_up.rolled_up_minute);
+  }
+
   // A batch of orchestration acks in one transaction (acks_in_one_transaction).
   // A rolled-back ack takes its roll-up along; `roll_up` keeps the committed one.
   static std::vector<AckOutcome> ack_orchestrations(Connection& db,
@@ -156,7 +165,7 @@ struct Queues {
         [&](std::size_t) { roll_up.rolled_up_minute = before; });
     const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
                                        [](const AckOutcome& outcome) { return !outcome.has_value(); });
-    if (!committed) roll_up.rolled_up_minute = 0;
+    if (committed) roll_up.last_minute = std::max(roll_up.last_minute, roll_up.rolled_up_minute);
     return outcomes;
   }
 

@@ -259,4 +259,25 @@ History read_history(Connection& db, const std::string& instance, ExecutionId ex
   return history;
 }
 
+// Rows per table, for ProviderDiagnostics::table_rows. Table names come from
+// this fixed list, never from input.
+template <typename Connection>
+void count_table_rows(Connection& db, ProviderDiagnostics& diagnostics) {
+  static const char* const kCounts[][2] = {
+      {"instances", "SELECT COUNT(*) FROM instances"},
+      {"executions", "SELECT COUNT(*) FROM executions"},
+      {"history", "SELECT COUNT(*) FROM history"},
+      {"orchestrator_queue", "SELECT COUNT(*) FROM orchestrator_queue"},
+      {"worker_queue", "SELECT COUNT(*) FROM worker_queue"},
+      {"instance_locks", "SELECT COUNT(*) FROM instance_locks"},
+      {"parked_messages", "SELECT COUNT(*) FROM parked_messages"},
+      {"activity_stats", "SELECT COUNT(*) FROM activity_stats"},
+      {"changes", "SELECT COUNT(*) FROM changes"},
+  };
+  for (const auto& entry : kCounts) {
+    auto count = db.prepare(entry[1]);
+    diagnostics.table_rows[entry[0]] = count.step() ? static_cast<std::uint64_t>(count.integer(0)) : 0;
+  }
+}
+
 }  // namespace duroxide::store_sql

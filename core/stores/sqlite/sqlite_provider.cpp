@@ -107,19 +107,7 @@ ProviderDiagnostics SqliteProvider::get_provider_diagnostics() {
       auto mode = db_->prepare("PRAGMA journal_mode");
       if (mode.step()) d.journal_mode = mode.text(0);
     }
-    // Table names come from this fixed list, never from input.
-    static const char* const kCounts[][2] = {
-        {"instances", "SELECT COUNT(*) FROM instances"},
-        {"executions", "SELECT COUNT(*) FROM executions"},
-        {"history", "SELECT COUNT(*) FROM history"},
-        {"orchestrator_queue", "SELECT COUNT(*) FROM orchestrator_queue"},
-        {"worker_queue", "SELECT COUNT(*) FROM worker_queue"},
-        {"instance_locks", "SELECT COUNT(*) FROM instance_locks"},
-        {"parked_messages", "SELECT COUNT(*) FROM parked_messages"},
-        {"activity_stats", "SELECT COUNT(*) FROM activity_stats"},
-        {"changes", "SELECT COUNT(*) FROM changes"},
-    };
-    for (const auto& entry : kCounts) d.table_rows[entry[0]] = static_cast<std::uint64_t>(pragma(entry[1]));
+    store_sql::count_table_rows(*db_, d);
     sqlite3_file* wal = nullptr;
     if (d.journal_mode == "wal" &&
         sqlite3_file_control(db_->handle(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK && wal &&
@@ -245,10 +233,8 @@ void SqliteProvider::ack_orchestration_item(const std::string& lock_token,
   std::lock_guard<std::mutex> lock(mutex_);
   db_->set_operation("ack_orchestration_item");
   store_sql::RollUp roll_up{last_rollup_minute_, minute_retention_ms_};
-  Transaction transaction(*db_);
-  Queues::ack_orchestration(*db_, lock_token, ack, clock_.now_ms(), roll_up);
-  transaction.commit();
-  if (roll_up.rolled_up_minute) last_rollup_minute_ = roll_up.rolled_up_minute;
+  Queues::ack_orchestration_committed(*db_, lock_token, ack, clock_.now_ms(), roll_up);
+  last_rollup_minute_ = roll_up.last_minute;
 }
 
 std::vector<AckOutcome> SqliteProvider::ack_orchestration_items(
@@ -258,7 +244,7 @@ std::vector<AckOutcome> SqliteProvider::ack_orchestration_items(
   db_->set_operation("ack_orchestration_item");
   store_sql::RollUp roll_up{last_rollup_minute_, minute_retention_ms_};
   std::vector<AckOutcome> outcomes = Queues::ack_orchestrations(*db_, requests, clock_.now_ms(), roll_up);
-  if (roll_up.rolled_up_minute) last_rollup_minute_ = std::max(last_rollup_minute_, roll_up.rolled_up_minute);
+  last_rollup_minute_ = roll_up.last_minute;
   return outcomes;
 }
 
