@@ -25,6 +25,9 @@ struct Dialect {
 
   // FOR UPDATE OF l: no other process can take over an ack's lock (even once it
   // expires) until the ack commits or rolls back.
+  // A worker row another process is claiming right now is passed over, never
+  // handed out twice.
+  static constexpr const char* kWorkerRowSuffix = " FOR UPDATE SKIP LOCKED";
   static constexpr const char* kHeldLockSuffix = " FOR UPDATE OF l";
   // Writes are deferred to the next round trip (postgres_connection.hpp).
   static constexpr bool kOneWriter = false;

@@ -476,55 +476,19 @@ std::optional<WorkerItem> PostgresProvider::fetch_work_item(std::int64_t lock_ti
   check_delay(lock_timeout_ms, "lock timeout", db->operation());
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db);
-  std::int64_t id = 0;
-  std::string json;
-  std::int64_t attempts = 0;
-  work::ActivityFailed failed;  // what the orchestration gets if the row does not decode
-  {
-    Statement next = db->prepare(
-        "SELECT id, item_json, attempt_count, instance_id, execution_id, activity_id FROM worker_queue "
-        "WHERE visible_at <= ?1 AND (lock_token IS NULL OR locked_until <= ?1) "
-        "ORDER BY visible_at, id LIMIT 1 FOR UPDATE SKIP LOCKED");
-    next.bind(1, now);
-    if (!next.step()) {
-      transaction.commit();
-      return std::nullopt;
-    }
-    id = next.integer(0);
-    json = next.text(1);
-    attempts = next.integer(2);
-    failed.instance = next.text(3);
-    failed.execution_id = static_cast<ExecutionId>(next.integer(4));
-    failed.id = static_cast<EventId>(next.integer(5));
+  std::optional<Queues::WorkerRow> row = Queues::next_worker_row(*db, now);
+  if (!row) {
+    transaction.commit();
+    return std::nullopt;
   }
   std::string problem;
-  std::optional<work::ActivityExecute> execute = store_sql::decode_worker_item(json, problem);
+  std::optional<work::ActivityExecute> execute = store_sql::decode_worker_item(row->json, problem);
   if (!execute) {
-    // An unreadable row must not block the queue: park it, then report it.
-    db->prepare(
-          "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
-          "SELECT instance_id, item_json, ?2::text, ?3::bigint FROM worker_queue WHERE id = ?1")
-        .bind(1, id)
-        .bind(2, "corrupted worker item: " + problem)
-        .bind(3, now)
-        .run();
-    db->prepare("DELETE FROM worker_queue WHERE id = ?1").bind(1, id).run();
-    const std::string report =
-        "worker queue row " + std::to_string(id) + " " + problem + " (moved to parked_messages)";
-    failed.details = ErrorDetails::provider(db->operation(), report, false);
-    Queues::insert_orchestrator_item(*db, failed, now, now);
+    const std::string report = Queues::park_worker_row(*db, *row, problem, now);
     transaction.commit();
     throw ProviderError(ProviderErrorKind::Corrupted, db->operation(), report);
   }
-  WorkerItem fetched{std::move(*execute), next_token(),
-                     static_cast<std::uint32_t>(attempts + 1)};
-  db->prepare(
-        "UPDATE worker_queue SET lock_token = ?2, locked_until = ?3, "
-        "attempt_count = attempt_count + 1 WHERE id = ?1")
-      .bind(1, id)
-      .bind(2, fetched.lock_token)
-      .bind(3, now + lock_timeout_ms)
-      .defer();
+  WorkerItem fetched = Queues::claim_worker_row(*db, *row, std::move(*execute), next_token(), now + lock_timeout_ms);
   transaction.commit();
   return fetched;
 }

@@ -4,6 +4,7 @@
 // BEGIN IMMEDIATE; PostgreSQL: lock-row upserts and FOR UPDATE SKIP LOCKED).
 //
 // `Dialect` is the seam described in management_core.hpp, plus:
+// - kWorkerRowSuffix: what keeps a fetched worker row from other fetchers;
 // - kHeldLockSuffix: what keeps an ack's instance lock from being taken over
 //   until the ack ends ("" under SQLite's one writer, " FOR UPDATE OF l");
 // - kOneWriter: writes run at once and nobody else writes meanwhile, so the
@@ -254,6 +255,60 @@ struct Queues {
   }
 
   // ---------------------------------------------------------------- fetch pieces
+
+  // The oldest visible, unlocked worker row (Dialect::kWorkerRowSuffix: how it is
+  // kept from other fetchers), and what its orchestration gets if it does not decode.
+  struct WorkerRow {
+    std::int64_t id = 0;
+    std::string json;
+    std::int64_t attempts = 0;
+    work::ActivityFailed failed;
+  };
+  static std::optional<WorkerRow> next_worker_row(Connection& db, TimestampMs now) {
+    Statement next = db.prepare(std::string(
+                                    "SELECT id, item_json, attempt_count, instance_id, execution_id, activity_id "
+                                    "FROM worker_queue WHERE visible_at <= ?1 AND (lock_token IS NULL OR "
+                                    "locked_until <= ?1) ORDER BY visible_at, id LIMIT 1") +
+                                Dialect::kWorkerRowSuffix);
+    next.bind(1, now);
+    if (!next.step()) return std::nullopt;
+    WorkerRow row;
+    row.id = next.integer(0);
+    row.json = next.text(1);
+    row.attempts = next.integer(2);
+    row.failed.instance = next.text(3);
+    row.failed.execution_id = static_cast<ExecutionId>(next.integer(4));
+    row.failed.id = static_cast<EventId>(next.integer(5));
+    return row;
+  }
+
+  // An unreadable row must not block the queue: parks it and tells its
+  // orchestration (an ActivityFailed); returns the report.
+  static std::string park_worker_row(Connection& db, WorkerRow& row, const std::string& problem, TimestampMs now) {
+    db.prepare(
+          "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
+          "SELECT instance_id, item_json, CAST(?2 AS TEXT), CAST(?3 AS BIGINT) FROM worker_queue WHERE id = ?1")
+        .bind(1, row.id)
+        .bind(2, "corrupted worker item: " + problem)
+        .bind(3, now)
+        .run();
+    db.prepare("DELETE FROM worker_queue WHERE id = ?1").bind(1, row.id).run();
+    std::string report = "worker queue row " + std::to_string(row.id) + " " + problem + " (moved to parked_messages)";
+    row.failed.details = ErrorDetails::provider(db.operation(), report, false);
+    insert_orchestrator_item(db, row.failed, now, now);
+    return report;
+  }
+
+  static WorkerItem claim_worker_row(Connection& db, const WorkerRow& row, work::ActivityExecute execute,
+                                     std::string token, TimestampMs until) {
+    WorkerItem fetched{std::move(execute), std::move(token), static_cast<std::uint32_t>(row.attempts + 1)};
+    db.prepare("UPDATE worker_queue SET lock_token = ?2, locked_until = ?3, attempt_count = attempt_count + 1 WHERE id = ?1")
+        .bind(1, row.id)
+        .bind(2, fetched.lock_token)
+        .bind(3, until)
+        .defer();
+    return fetched;
+  }
 
   // The claimed instance's visible messages, in order, into `item` (their ids
   // into `message_ids`); the first undecodable row is described in `corruption`.

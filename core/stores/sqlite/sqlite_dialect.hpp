@@ -23,6 +23,8 @@ struct Dialect {
 
   // One writer: BEGIN IMMEDIATE holds the database for the whole ack, and
   // writes run at once.
+  // The one writer keeps a worker row from other fetchers.
+  static constexpr const char* kWorkerRowSuffix = "";
   static constexpr const char* kHeldLockSuffix = "";
   static constexpr bool kOneWriter = true;
   static void discard_unsent(Connection&) {}

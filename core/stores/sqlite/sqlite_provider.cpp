@@ -342,52 +342,15 @@ std::optional<WorkerItem> SqliteProvider::fetch_work_in_transaction(std::int64_t
                                                                     TimestampMs now, bool park_corrupted,
                                                                     std::optional<std::string>& parked) {
   for (int candidate = 0; candidate < 64; ++candidate) {
-    std::int64_t id = 0;
-    std::string json;
-    std::int64_t attempts = 0;
-    work::ActivityFailed failed;  // what the orchestration gets if the row does not decode
-    {
-      Statement next = db_->prepare(
-          "SELECT id, item_json, attempt_count, instance_id, execution_id, activity_id FROM worker_queue "
-          "WHERE visible_at <= ?1 AND (lock_token IS NULL OR locked_until <= ?1) "
-          "ORDER BY visible_at, id LIMIT 1");
-      next.bind(1, now);
-      if (!next.step()) break;
-      id = next.integer(0);
-      json = next.text(1);
-      attempts = next.integer(2);
-      failed.instance = next.text(3);
-      failed.execution_id = static_cast<ExecutionId>(next.integer(4));
-      failed.id = static_cast<EventId>(next.integer(5));
-    }
+    std::optional<Queues::WorkerRow> row = Queues::next_worker_row(*db_, now);
+    if (!row) break;
     std::string problem;
-    std::optional<work::ActivityExecute> execute = store_sql::decode_worker_item(json, problem);
+    std::optional<work::ActivityExecute> execute = store_sql::decode_worker_item(row->json, problem);
     if (!execute) {
-      if (!park_corrupted) return std::nullopt;
-      // An unreadable row must not block the queue: park it, then report it.
-      db_->prepare(
-            "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
-            "SELECT instance_id, item_json, ?2, ?3 FROM worker_queue WHERE id = ?1")
-          .bind(1, id)
-          .bind(2, "corrupted worker item: " + problem)
-          .bind(3, now)
-          .run();
-      db_->prepare("DELETE FROM worker_queue WHERE id = ?1").bind(1, id).run();
-      parked = "worker queue row " + std::to_string(id) + " " + problem + " (moved to parked_messages)";
-      failed.details = ErrorDetails::provider(db_->operation(), *parked, false);
-      Queues::insert_orchestrator_item(*db_, failed, now, now);
+      if (park_corrupted) parked = Queues::park_worker_row(*db_, *row, problem, now);
       return std::nullopt;
     }
-    WorkerItem fetched{std::move(*execute), ids_.next_id(),
-                       static_cast<std::uint32_t>(attempts + 1)};
-    db_->prepare(
-          "UPDATE worker_queue SET lock_token = ?2, locked_until = ?3, "
-          "attempt_count = attempt_count + 1 WHERE id = ?1")
-        .bind(1, id)
-        .bind(2, fetched.lock_token)
-        .bind(3, now + lock_timeout_ms)
-        .run();
-    return fetched;
+    return Queues::claim_worker_row(*db_, *row, std::move(*execute), ids_.next_id(), now + lock_timeout_ms);
   }
   return std::nullopt;
 }
