@@ -19,6 +19,7 @@
 // times its baseline code for the first seconds.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -42,6 +43,7 @@
 #include "duroxide/runtime.hpp"
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
+#include "duroxide/sim/generator.hpp"
 #include "duroxide/sim/simulation.hpp"
 #include "duroxide/open_store.hpp"
 #include "duroxide/sqlite_provider.hpp"
@@ -398,6 +400,45 @@ Json bench_sim(int seeds) {
   return {{"seeds", seeds}, {"seconds", seconds}, {"seeds_per_minute", seeds * 60.0 / seconds}, {"failing", failing}};
 }
 
+// Generated-workload seeds per minute at its default size (duroxide-sim
+// --workload generated) on `threads` threads: seeds are independent worlds.
+std::pair<double, int> generated_rate(int seeds, unsigned threads) {
+  const auto start = Steady::now();
+  std::atomic<int> next{0};
+  std::atomic<int> failing{0};
+  auto work = [&] {
+    for (int i = next++; i < seeds; i = next++) {
+      sim::SimOptions options = sim::generated_options();
+      options.seed = static_cast<std::uint64_t>(i + 1);
+      if (!sim::run_simulation(options).ok()) ++failing;
+    }
+  };
+#ifdef __EMSCRIPTEN__
+  threads = 1;
+#endif
+  if (threads <= 1) {
+    work();
+  } else {
+#ifndef __EMSCRIPTEN__
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work);
+    for (std::thread& thread : pool) thread.join();
+#endif
+  }
+  return {seeds * 60.0 / seconds_since(start), failing.load()};
+}
+
+Json bench_sim_generated(int seeds) {
+  const auto [one, failing] = generated_rate(seeds, 1);
+  Json out = {{"seeds", seeds}, {"seeds_per_minute", one}, {"failing", failing}};
+#ifndef __EMSCRIPTEN__
+  const auto [two, failing_two] = generated_rate(seeds, 2);
+  out["seeds_per_minute_2_threads"] = two;
+  out["failing"] = failing + failing_two;
+#endif
+  return out;
+}
+
 // Resident memory in KiB (native: /proc/self/statm; wasm: the linear memory size).
 std::uint64_t resident_kib() {
 #ifdef __EMSCRIPTEN__
@@ -491,7 +532,13 @@ std::string markdown(const Json& report) {
           " | " + fixed(row["count_by_status_ms"].get<double>(), 2) + " | " + fixed(row["count_in_window_ms"].get<double>(), 2) +
           " | " + fixed(row["instance_details_ms"].get<double>(), 2) + " |\n";
   }
-  md += "\nsimulation: " + fixed(report["simulation"]["seeds_per_minute"].get<double>(), 0) + " seeds/min; soak: " +
+  const Json& generated = report["simulation_generated"];
+  md += "\nsimulation: " + fixed(report["simulation"]["seeds_per_minute"].get<double>(), 0) + " seeds/min; generated workload: " +
+        fixed(generated["seeds_per_minute"].get<double>(), 0) + " seeds/min" +
+        (generated.contains("seeds_per_minute_2_threads")
+             ? " (" + fixed(generated["seeds_per_minute_2_threads"].get<double>(), 0) + " on 2 threads)"
+             : std::string()) +
+        "; soak: " +
         std::to_string(report["soak"]["instances"].get<std::uint64_t>()) + " instances in " +
         fixed(report["soak"]["seconds"].get<double>(), 0) + " s, memory end ÷ after warm-up " +
         fixed(report["soak"]["growth_after_warmup"].get<double>(), 2) + "\n\n";
@@ -606,6 +653,8 @@ int main(int argc, char** argv) {
     }
     std::cerr << "bench: simulation\n";
     report["simulation"] = bench_sim(sizes.sim_seeds);
+    std::cerr << "bench: simulation, generated workload\n";
+    report["simulation_generated"] = bench_sim_generated(sizes.sim_seeds * 10);
     std::cerr << "bench: soak " << sizes.soak_seconds << " s\n";
     report["soak"] = bench_soak(dir, sizes.soak_seconds);
 
@@ -634,6 +683,12 @@ int main(int argc, char** argv) {
     targets.push_back({{"target", "memory flat over the soak (end ≤ 1.2 × after warm-up)"},
                        {"value", fixed(report["soak"]["growth_after_warmup"].get<double>(), 2)},
                        {"met", report["soak"]["growth_after_warmup"].get<double>() <= 1.2}});
+#ifndef __EMSCRIPTEN__
+    const double generated_rate_2 = report["simulation_generated"]["seeds_per_minute_2_threads"].get<double>();
+    targets.push_back({{"target", "generated simulation ≥ 3,000 seeds/min natively (2 threads, default size)"},
+                       {"value", fixed(generated_rate_2, 0)},
+                       {"met", generated_rate_2 >= 3'000}});
+#endif
     report["targets"] = targets;
   } catch (const std::exception& error) {
     std::cerr << "duroxide_bench: " << error.what() << "\n";

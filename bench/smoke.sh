@@ -23,3 +23,6 @@ if [ -n "${DUROXIDE_PG:-}" ]; then  # exits non-zero (no summary: the suite fail
   bash bench/processes.sh 200 "$out/processes.md"
 fi
 node bench/compare.mjs "$out/native.json" "$out/wasm.json" "$out/wasm-vs-native.md"
+# The JavaScript SDK (a JS HelloWorld with one async activity) beside the step driver's
+# C++ HelloWorld 1.0.0, in one node process; the JSON holds both rates and their ratio.
+node bench/js_sdk.mjs build/wasm/package 200 | tee "$out/js-sdk.json"

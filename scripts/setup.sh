@@ -60,4 +60,11 @@ if [ ! -f "$browser_dir/node_modules/.package-lock.json" ] ||
   echo "setup: npm ci in tests/browser"
   (cd "$browser_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
+# TypeScript for the package suite's type check: tests/js-package/package-lock.json.
+package_tests_dir="$root/tests/js-package"
+if [ ! -f "$package_tests_dir/node_modules/.package-lock.json" ] ||
+   [ "$package_tests_dir/package-lock.json" -nt "$package_tests_dir/node_modules/.package-lock.json" ]; then
+  echo "setup: npm ci in tests/js-package"
+  (cd "$package_tests_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "setup: ok"

@@ -1,6 +1,7 @@
 // A static file server for the playground, bound to 127.0.0.1 only:
 //   node scripts/static-server.mjs [port]
-// serves playground/ at / and the built JS module (build/wasm/web/) at /wasm/.
+// serves playground/ at /, the duroxide-wasm package (build/wasm/package/) at /package/
+// and the built JS module (build/wasm/web/) at /wasm/.
 // No server logic: everything the playground does runs in the browser.
 import http from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
 const mounts = [
+  ['/package/', path.join(root, 'build/wasm/package')],
   ['/wasm/', path.join(root, 'build/wasm/web')],
   ['/', path.join(root, 'playground')],
 ];

@@ -20,6 +20,7 @@ suites=(
   "postgres|native|plain|bash scripts/with-postgres.sh bash tests/postgres_multiprocess.sh build/native/duroxide-pg-worker build/native/duroxide"
   "js|wasm|plain|node tests/js/api_test.mjs build/wasm/web"
   "commands|all|plain|node tests/js/commands_agree.mjs build/native/duroxide build/wasm/web"
+  "js-package|wasm|plain|bash tests/js-package/run.sh"
   "sim|all|plain|node tests/sim_seeds.mjs build/native/duroxide-sim build/wasm/duroxide-sim.js --with-scenarios"
   "browser|all|playwright|bash tests/browser/run.sh"
   "bench|all|plain|bash scripts/with-postgres.sh bash bench/smoke.sh"

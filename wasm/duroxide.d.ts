@@ -117,6 +117,9 @@ export declare class RuntimeClient {
   cancelInstances(filter?: InstanceFilter, reason?: string, options?: { max?: number }): BulkItemResult[];
   raiseEventBulk(filter: InstanceFilter, event: string, data?: string, options?: { max?: number }): BulkItemResult[];
   waitForInstances(instances: string[], timeoutMs?: number): Status[];
+  getValue(instance: string, key: string): string | null;
+  getAllValues(instance: string): Record<string, string>;
+  waitForValue(instance: string, key: string, timeoutMs?: number): string | null;
 }
 
 export declare class ManagementClient {
@@ -129,6 +132,10 @@ export declare class ManagementClient {
   getInstanceTree(instance: string): InstanceTree;
   getInstanceDetails(instance: string): InstanceDetails;
   listExecutions(instance: string): ExecutionInfo[];
+  getInstanceStats(instance: string): {
+    execution_id: number; history_event_count: number; history_size_bytes: number; queue_pending_count: number;
+    kv_user_key_count: number; kv_total_value_bytes: number;
+  } | null;
   getExecutionInfo(instance: string, execution: number): ExecutionInfo | null;
   readExecution(instance: string, execution?: number, options?: { kinds?: string[]; fromEventId?: number; toEventId?: number }):
     HistoryEvent[];

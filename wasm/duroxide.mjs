@@ -12,7 +12,8 @@
 import createDuroxideCore from './duroxide_core.mjs';
 
 export async function createDuroxide(moduleOptions = {}) {
-  const core = await createDuroxideCore(moduleOptions);
+  // `core`: a module already loaded (the npm package's index.mjs shares its own).
+  const core = moduleOptions.core ?? await createDuroxideCore(moduleOptions);
 
   function engineError(message, kind) {
     const error = new Error(message);

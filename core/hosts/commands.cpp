@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <limits>
+#include <map>
 
 #include "duroxide/assert.hpp"
 #include "duroxide/event.hpp"
@@ -220,6 +221,25 @@ Json wait_for_status_change(const Json& args, Clients& c) {
               {"custom_status_version", change->version}};
 }
 
+Json optional_text(const std::optional<std::string>& value) { return value ? Json(*value) : Json(nullptr); }
+
+Json string_map(const std::map<std::string, std::string>& values) {
+  Json out = Json::object();
+  for (const auto& [key, value] : values) out[key] = value;
+  return out;
+}
+
+Json instance_stats(const Json& args, Clients& c) {
+  const std::optional<InstanceStats> stats = c.management.get_instance_stats(str(args, "instance"));
+  if (!stats) return nullptr;
+  return Json{{"execution_id", stats->execution_id},
+              {"history_event_count", stats->history_event_count},
+              {"history_size_bytes", stats->history_size_bytes},
+              {"queue_pending_count", stats->queue_pending_count},
+              {"kv_user_key_count", stats->kv_user_key_count},
+              {"kv_total_value_bytes", stats->kv_total_value_bytes}};
+}
+
 Json read_execution(const Json& args, Clients& c) {
   const std::string& instance = str(args, "instance");
   auto execution = static_cast<ExecutionId>(num(args, "execution"));
@@ -331,6 +351,18 @@ std::vector<Command> runtime_commands() {
        [](const Json& a, Clients& c) {
          return bulk_json(c.runtime.raise_event_bulk(filter(a), str(a, "event"), str(a, "data"), count(a, "max")));
        }, {"raise-many"}},
+      {"get-value", K::Runtime, {instance_arg(), text("key", "the key", true, nullptr, limits::kMaxKvKeyBytes)},
+       "A value of the instance's key-value store, as its last committed turn left it.", "the value, or null",
+       [](const Json& a, Clients& c) { return optional_text(c.runtime.get_value(str(a, "instance"), str(a, "key"))); },
+       {}},
+      {"get-all-values", K::Runtime, {instance_arg()},
+       "The instance's whole key-value store.", "{key: value}",
+       [](const Json& a, Clients& c) { return string_map(c.runtime.get_all_values(str(a, "instance"))); }, {}},
+      {"wait-for-value", K::Runtime, {instance_arg(), text("key", "the key", true, nullptr, limits::kMaxKvKeyBytes), timeout_arg()},
+       "Waits (driving the runtime) until the key has a value or timeoutMs pass.", "the value, or null on timeout",
+       [](const Json& a, Clients& c) {
+         return optional_text(c.runtime.wait_for_value(str(a, "instance"), str(a, "key"), num(a, "timeoutMs"), c.pacer));
+       }, {}},
       {"wait-for-instances", K::Runtime, {id_list("instances", "the instance ids", true), timeout_arg()},
        "Waits (driving the runtime) until every instance finishes or timeoutMs pass.", "[status] in order",
        [](const Json& a, Clients& c) { return statuses_json(c.runtime.wait_for_instances(list(a, "instances"), num(a, "timeoutMs"), c.pacer)); },
@@ -367,6 +399,10 @@ std::vector<Command> instance_commands() {
          for (const auto& e : c.management.list_executions(str(a, "instance"))) out.push_back(json_views::execution(e));
          return out;
        }, {}},
+      {"get-instance-stats", K::Management, {instance_arg()},
+       "What one instance holds: current execution, its history events and bytes, queued messages, key-value usage.",
+       "{execution_id, history_event_count, history_size_bytes, queue_pending_count, kv_user_key_count, kv_total_value_bytes}, or null",
+       instance_stats, {}},
       {"get-execution-info", K::Management,
        {instance_arg(), required(positional(integer("execution", "the execution id", nullptr, 1, kMaxInteger)))},
        "One execution of the instance.", "execution, or null when there is none", get_execution_info, {}},

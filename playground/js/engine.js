@@ -1,5 +1,6 @@
-// The engine (WebAssembly), loaded once; every panel imports the same module.
-import { createDuroxide } from '/wasm/duroxide.mjs';
+// The engine (WebAssembly), loaded once; every panel imports the same module: the
+// duroxide-wasm npm package as built (build/wasm/package/, served at /package/).
+import { createDuroxide } from '/package/index.mjs';
 
 export const dx = await createDuroxide();
 

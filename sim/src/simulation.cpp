@@ -339,6 +339,7 @@ class World final : public WorldHooks {
   void check_corruption_visible();
   void check_carried_status(const WorkloadInstance& instance);
   void check_not_deleted(const InstanceInfo& info);
+  void check_custom_end(std::size_t index);
   void phase_one();
   void phase_two();
   void final_checks();
@@ -360,6 +361,7 @@ class World final : public WorldHooks {
   std::unique_ptr<ManagementClient> management_;
   std::vector<std::unique_ptr<Node>> nodes_;
   Workload workload_;
+  std::optional<SimWorkload> custom_;  // options.workload's, else the catalog
   std::vector<ClientEffects> effects_;
   std::size_t next_op_ = 0;
   std::map<std::string, std::uint32_t> activity_runs_;  // "<instance>#<execution>/<activity id>"
@@ -427,11 +429,22 @@ World::World(const SimOptions& options)
   if (options.store_wrapper) wrapped_ = options.store_wrapper(*store_, *this);
   client_ = std::make_unique<RuntimeClient>(*store_, *store_);
   management_ = std::make_unique<ManagementClient>(*store_, ManagementOptions{});
-  build_registry();
 
   const bool failing = fault_ppm_[index_of(FaultKind::ActivityFailure)] > 0 &&
                        workload_random_.chance(fault_ppm_[index_of(FaultKind::ActivityFailure)]);
-  workload_ = generate_workload(workload_random_, options.instances, options.steps, failing, options.scenarios);
+  if (options.workload) {
+    WorkloadSeed seed{workload_random_, options.seed, options.steps, options.instances, failing};
+    custom_ = options.workload(seed);
+    if (!custom_->registry || !custom_->plan || !custom_->check) {
+      throw std::invalid_argument("a workload needs a registry, a plan and a check");
+    }
+    WorkloadPlan plan(options.steps);
+    custom_->plan(plan);
+    workload_ = workload_from_plan(plan);
+  } else {
+    workload_ = generate_workload(workload_random_, options.instances, options.steps, failing, options.scenarios);
+  }
+  build_registry();
   effects_.resize(workload_.instances.size());
   faults_injected_[index_of(FaultKind::ActivityFailure)] = workload_.failing_instances;
   for (std::size_t i = 0; i < options.nodes; ++i) {
@@ -466,16 +479,19 @@ bool World::disk_fault(DiskOperation operation, const std::string& file) {
 
 void World::build_registry() {
   Registry catalog;
-  samples::register_all(catalog);
-  register_scenarios(catalog);
-  for (const std::string& name : catalog.orchestration_names()) {
-    for (const std::string& version : catalog.orchestration_versions(name)) {
-      registry_.register_orchestration(name, version, *catalog.find_orchestration(name, version));
+  if (!custom_) {
+    samples::register_all(catalog);
+    register_scenarios(catalog);
+  }
+  const Registry& source = custom_ ? *custom_->registry : catalog;
+  for (const std::string& name : source.orchestration_names()) {
+    for (const std::string& version : source.orchestration_versions(name)) {
+      registry_.register_orchestration(name, version, *source.find_orchestration(name, version));
     }
   }
   // Activities run as written, wrapped in the faults of the process that runs them.
-  for (const std::string& name : catalog.activity_names()) {
-    ActivityFn inner = *catalog.find_activity(name);
+  for (const std::string& name : source.activity_names()) {
+    ActivityFn inner = *source.find_activity(name);
     registry_.register_activity(name, [this, inner, name](ActivityContext& context,
                                                           const std::string& input) {
       Node* node = current_;
@@ -494,7 +510,13 @@ void World::build_registry() {
         record_fault(FaultKind::NodeShutdown, node->index, "inside activity " + name);
         shut_down_during_activity(*node);
       }
-      return inner(context, input);
+      if (!custom_) return inner(context, input);
+      try {
+        return inner(context, input);
+      } catch (...) {  // a custom workload's activities fail by themselves: counted as ActivityFailure
+        ++faults_injected_[index_of(FaultKind::ActivityFailure)];
+        throw;
+      }
     });
   }
 }
@@ -628,6 +650,7 @@ void World::run_client_op(WorkloadOp& op, std::string& line) {
     case WorkloadOp::Kind::Start:
       line += "start " + instance.id + " " + instance.orchestration;
       client_->start_orchestration(instance.id, instance.orchestration, instance.input);
+      effects_[op.instance].accepted.push_back(op);
       break;
     case WorkloadOp::Kind::DuplicateStart:
       line += "start again " + instance.id;
@@ -639,15 +662,18 @@ void World::run_client_op(WorkloadOp& op, std::string& line) {
       line += "raise " + instance.id + (op.name.empty() ? "" : " " + name + " " + op.data);
       client_->raise_event(instance.id, name, op.data);
       effects_[op.instance].approve_raised = true;
+      effects_[op.instance].accepted.push_back(op);
       break;
     }
     case WorkloadOp::Kind::Enqueue:
-      line += "enqueue " + instance.id + " " + op.data;
-      client_->enqueue_event(instance.id, "inbox", op.data);
+      line += "enqueue " + instance.id + (op.name.empty() ? "" : " " + op.name) + " " + op.data;
+      client_->enqueue_event(instance.id, op.name.empty() ? "inbox" : op.name, op.data);
+      effects_[op.instance].accepted.push_back(op);
       break;
     case WorkloadOp::Kind::Cancel:
       line += "cancel " + instance.id;
       effects_[op.instance].cancel_accepted = client_->cancel_instance(instance.id, op.data);
+      if (effects_[op.instance].cancel_accepted) effects_[op.instance].accepted.push_back(op);
       line += effects_[op.instance].cancel_accepted ? " accepted" : " already finished";
       break;
     case WorkloadOp::Kind::ForceDelete: {
@@ -844,6 +870,24 @@ void World::check_not_deleted(const InstanceInfo& info) {
   }
 }
 
+// A custom workload's instance against its own check; children and detached
+// instances are read on demand by the check.
+void World::check_custom_end(std::size_t index) {
+  const WorkloadInstance& instance = workload_.instances[index];
+  const InstanceLookup lookup = [this](const std::string& id) {
+    auto end = read_instance_end(*store_, id, nullptr);
+    if (end) end->corrupted = tree_corrupted(id);
+    return end;
+  };
+  auto end = read_instance_end(*store_, instance.id, &effects_[index]);
+  end->corrupted = tree_corrupted(instance.id);
+  for (const std::string& problem : custom_->check(*end, lookup)) {
+    if (!end->corrupted) violation("outcome", instance.id, problem);  // a corrupted tree may end either way
+  }
+  trace("final " + instance.id + " " + (end->state == RuntimeState::Completed ? "Completed(" + end->output
+                                                                              : "Failed(" + end->error) + ")");
+}
+
 void World::phase_one() {
   for (; step_ < options_.steps; ++step_) {
     run_client_ops(false);
@@ -915,6 +959,11 @@ void World::final_checks() {
     if (info->state == RuntimeState::Running) {
       violation("liveness", instance.id,
                 "still running after phase 2 (" + instance.orchestration + " " + instance.input + ")");
+      continue;
+    }
+    if (custom_) {
+      check_custom_end(i);
+      ++(info->state == RuntimeState::Completed ? result_.completed : result_.failed);
       continue;
     }
     const Outcome actual = info->state == RuntimeState::Completed
@@ -1074,6 +1123,8 @@ SimResult World::run() {
   result_.violations = violations_;
   result_.trace_hash = hash_.value();
   result_.trace = std::move(trace_lines_);
+  if (custom_ && custom_->coverage) result_.coverage = *custom_->coverage;
+  if (custom_ && custom_->describe && !violations_.empty()) result_.workload_text = custom_->describe();
   return result_;
 }
 
@@ -1389,7 +1440,8 @@ std::string reproduce_command(const SimOptions& options) {
   return "duroxide-sim --seed " + std::to_string(options.seed) + " --steps " +
          std::to_string(options.steps) + " --nodes " + std::to_string(options.nodes) +
          " --instances " + std::to_string(options.instances) + " --faults " +
-         (faults.empty() ? "none" : faults) + (scenarios.empty() ? "" : " --scenarios " + scenarios);
+         (faults.empty() ? "none" : faults) + (scenarios.empty() ? "" : " --scenarios " + scenarios) +
+         (options.workload_flags.empty() ? "" : " " + options.workload_flags);
 }
 
 }  // namespace duroxide::sim

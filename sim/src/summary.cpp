@@ -20,6 +20,8 @@ std::string to_json(const SimResult& result) {
   out["node_restarts"] = result.node_restarts;
   out["fault_ppm"] = result.fault_ppm;
   out["faults_injected"] = result.faults_injected;
+  if (!result.coverage.empty()) out["coverage"] = result.coverage;
+  if (!result.workload_text.empty()) out["workload"] = result.workload_text;
   out["violations"] = nlohmann::ordered_json::array();
   for (const Violation& violation : result.violations) {
     out["violations"].push_back({{"invariant", violation.invariant},

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "duroxide/management_provider.hpp"
 #include "duroxide/registry.hpp"
 #include "duroxide/sim/random.hpp"
 #include "duroxide/sim/simulation.hpp"
@@ -69,6 +70,7 @@ struct ClientEffects {
   bool approve_raised = false;
   bool cancel_accepted = false;
   bool deleted = false;
+  std::vector<WorkloadOp> accepted;  // raises, enqueues and cancels the store took, in order
 };
 
 // Registers the scenario orchestrations and activities (names start with "Sim").
@@ -77,5 +79,17 @@ void register_scenarios(Registry& registry);
 // The reference model: every outcome the instance may legally end with.
 std::vector<Outcome> expected_outcomes(const WorkloadInstance& instance,
                                        const ClientEffects& effects);
+
+// ---- custom workloads (user_workload.cpp)
+
+// The plan's ops as the simulator's workload: one instance per start, ops in step
+// order (stable). Throws std::invalid_argument for an op on an instance the plan
+// never starts, or a second start of one id.
+Workload workload_from_plan(const WorkloadPlan& plan);
+
+// How `instance` ended, read from the store (`instance.id` from the workload
+// carries the clients' effects; children and detached instances have none).
+std::optional<InstanceEnd> read_instance_end(ManagementProvider& store, const std::string& instance,
+                                             const ClientEffects* effects);
 
 }  // namespace duroxide::sim

@@ -29,9 +29,10 @@ const dx = await createDuroxide({ wasmBinary: readFileSync(path.join(dir, 'durox
 // Every operation of the two clients, as its command name (the C++ method in kebab-case).
 const EXPECTED = {
   runtime: ['start-orchestration', 'raise-event', 'enqueue-event', 'cancel-instance', 'get-status',
-    'wait-for-orchestration', 'wait-for-status-change', 'cancel-instances', 'raise-event-bulk', 'wait-for-instances'],
+    'wait-for-orchestration', 'wait-for-status-change', 'cancel-instances', 'raise-event-bulk', 'wait-for-instances',
+    'get-value', 'get-all-values', 'wait-for-value'],
   management: ['list-instances', 'count-instances', 'count-by-status', 'find-child-instances', 'get-instance-tree',
-    'get-instance-details', 'list-executions', 'get-execution-info', 'read-execution', 'get-bulk-status',
+    'get-instance-details', 'get-instance-stats', 'list-executions', 'get-execution-info', 'read-execution', 'get-bulk-status',
     'get-system-metrics', 'get-queue-depths', 'get-provider-diagnostics', 'get-orchestration-stats',
     'get-activity-stats', 'get-performance-metrics', 'get-system-health', 'get-problematic-instances',
     'delete-instance', 'delete-instances', 'prune-executions', 'purge-completed', 'changes-since',

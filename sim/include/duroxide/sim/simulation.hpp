@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "duroxide/provider.hpp"
+#include "duroxide/sim/user_workload.hpp"
 
 namespace duroxide::sim {
 
@@ -97,6 +98,13 @@ struct SimOptions {
   std::size_t liveness_steps = 50'000;  // phase 2 bound
   bool keep_trace = false;              // keep every trace line (else only the hash)
   StoreWrapper store_wrapper;           // tests only: a broken provider variant
+  // The workload: empty runs the sample catalog (and `scenarios`); else the
+  // registry, plan and check this factory makes for the seed
+  // (duroxide/sim/user_workload.hpp, duroxide/sim/generator.hpp).
+  WorkloadFactory workload;
+  // The duroxide-sim flags that select `workload` (reproduce_command prints
+  // them), e.g. "--workload generated"; empty for one only a program builds.
+  std::string workload_flags;
 };
 
 struct Violation {
@@ -121,6 +129,8 @@ struct SimResult {
   std::vector<Violation> violations;
   std::uint64_t trace_hash = 0;
   std::vector<std::string> trace;  // with keep_trace
+  Coverage coverage;               // constructs the workload exercised (custom workloads)
+  std::string workload_text;       // a failing run's workload, readable (custom workloads)
 
   bool ok() const { return violations.empty(); }
 };

@@ -1,0 +1,1122 @@
+// Scenarios of the duroxide-wasm package's Node-SDK API, run against the package
+// installed from its tarball (tests/js-package/run.sh copies this file next to
+// the installed node_modules/duroxide-wasm).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SqliteProvider, Client, Runtime, runSimulation, faultKinds } from 'duroxide-wasm';
+
+const HOUR = 3600 * 1000;
+
+// A background runtime on the real clock (as applications run it).
+async function live(register, options = {}) {
+  const provider = await SqliteProvider.open('sqlite::memory:');
+  const runtime = new Runtime(provider, { dispatcherPollIntervalMs: 5, ...options });
+  register(runtime);
+  await runtime.start();
+  const client = new Client(provider);
+  return {
+    provider, runtime, client,
+    async run(id, name, input) {
+      await client.startOrchestration(id, name, input);
+      return client.waitForOrchestration(id, 10000);
+    },
+    async stop() { await runtime.shutdown(); provider.close(); },
+  };
+}
+
+// A deterministic runtime: virtual clock, runUntilIdle, advanceTime.
+async function stepped(register, options = {}) {
+  const provider = await SqliteProvider.open('sqlite::memory:', { clock: 'virtual', startMs: 1_700_000_000_000 });
+  const runtime = new Runtime(provider, options);
+  register(runtime);
+  const client = new Client(provider);
+  return { provider, runtime, client };
+}
+
+const greet = (runtime) => runtime.registerActivity('Greet', async (ctx, name) => `Hello, ${name}!`);
+
+test('hello world: one async activity, output parsed', async () => {
+  const w = await live((rt) => {
+    greet(rt);
+    rt.registerOrchestration('Hello', function* (ctx, name) {
+      return yield ctx.scheduleActivity('Greet', name);
+    });
+  });
+  const status = await w.run('h1', 'Hello', 'World');
+  assert.equal(status.status, 'Completed');
+  assert.equal(status.output, 'Hello, World!');
+  await w.stop();
+});
+
+test('JSON inputs and outputs round-trip as values', async () => {
+  const w = await live((rt) => {
+    rt.registerActivity('Echo', async (ctx, input) => ({ got: input, n: input.items.length }));
+    rt.registerOrchestration('Json', function* (ctx, input) {
+      const echoed = yield ctx.scheduleActivity('Echo', input);
+      return { echoed, nothing: null, flag: true };
+    });
+  });
+  const status = await w.run('j1', 'Json', { items: [1, 'two', { three: 3 }] });
+  assert.deepEqual(status.output, { echoed: { got: { items: [1, 'two', { three: 3 }] }, n: 3 }, nothing: null, flag: true });
+  await w.stop();
+});
+
+test('branches follow the input', async () => {
+  const w = await live((rt) => {
+    rt.registerActivity('Small', async () => 'small');
+    rt.registerActivity('Large', async () => 'large');
+    rt.registerOrchestration('Branch', function* (ctx, n) {
+      if (n > 10) return yield ctx.scheduleActivity('Large', n);
+      return yield ctx.scheduleActivity('Small', n);
+    });
+  });
+  assert.equal((await w.run('b1', 'Branch', 3)).output, 'small');
+  assert.equal((await w.run('b2', 'Branch', 30)).output, 'large');
+  await w.stop();
+});
+
+test('loops: a chain of activities, each result feeding the next', async () => {
+  const w = await live((rt) => {
+    rt.registerActivity('Add', async (ctx, { a, b }) => a + b);
+    rt.registerOrchestration('Sum', function* (ctx, n) {
+      let total = 0;
+      for (let i = 1; i <= n; i++) total = yield ctx.scheduleActivity('Add', { a: total, b: i });
+      return total;
+    });
+  });
+  assert.equal((await w.run('l1', 'Sum', 10)).output, 55);
+  await w.stop();
+});
+
+test('a failed activity is thrown into the generator and can be caught', async () => {
+  const w = await live((rt) => {
+    rt.registerActivity('Boom', async () => { throw new Error('disk full'); });
+    rt.registerOrchestration('Catch', function* (ctx) {
+      try {
+        yield ctx.scheduleActivity('Boom', null);
+        return 'not reached';
+      } catch (error) {
+        return `caught: ${error.message}`;
+      }
+    });
+  });
+  assert.equal((await w.run('c1', 'Catch')).output, 'caught: disk full');
+  await w.stop();
+});
+
+test('an uncaught activity failure fails the instance with its message', async () => {
+  const w = await live((rt) => {
+    rt.registerActivity('Boom', async () => { throw new Error('disk full'); });
+    rt.registerOrchestration('NoCatch', function* (ctx) {
+      yield ctx.scheduleActivity('Boom', null);
+    });
+  });
+  const status = await w.run('c2', 'NoCatch');
+  assert.equal(status.status, 'Failed');
+  assert.match(status.error, /disk full/);
+  await w.stop();
+});
+
+test('an exception thrown by the generator fails the instance with its message', async () => {
+  const w = await live((rt) => {
+    greet(rt);
+    rt.registerOrchestration('Throws', function* (ctx, name) {
+      const greeting = yield ctx.scheduleActivity('Greet', name);
+      throw new Error(`refusing ${greeting}`);
+    });
+    rt.registerOrchestration('ThrowsAtOnce', function* () {
+      throw new TypeError('bad input');
+    });
+  });
+  const late = await w.run('t1', 'Throws', 'Ada');
+  assert.equal(late.status, 'Failed');
+  assert.match(late.error, /refusing Hello, Ada!/);
+  const early = await w.run('t2', 'ThrowsAtOnce');
+  assert.equal(early.status, 'Failed');
+  assert.match(early.error, /bad input/);
+  await w.stop();
+});
+
+test('a durable timer on the real clock', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Sleep', function* (ctx, ms) {
+      const before = yield ctx.utcNow();
+      yield ctx.scheduleTimer(ms);
+      const after = yield ctx.utcNow();
+      return after - before;
+    });
+  });
+  const started = Date.now();
+  const status = await w.run('tm1', 'Sleep', 40);
+  assert.equal(status.status, 'Completed');
+  assert.ok(status.output >= 40, `slept ${status.output} ms`);
+  assert.ok(Date.now() - started >= 40);
+  await w.stop();
+});
+
+test('a long timer on the virtual clock fires only when time moves', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Wait', function* (ctx) {
+      yield ctx.scheduleTimer(2 * HOUR);
+      return 'woke';
+    });
+  });
+  await s.client.startOrchestration('w1', 'Wait');
+  await s.runtime.runUntilIdle();
+  assert.equal((await s.client.getStatus('w1')).status, 'Running');
+  await s.runtime.advanceTime(HOUR);
+  assert.equal((await s.client.getStatus('w1')).status, 'Running');
+  await s.runtime.advanceTime(HOUR);
+  const status = await s.client.getStatus('w1');
+  assert.equal(status.status, 'Completed');
+  assert.equal(status.output, 'woke');
+});
+
+test('fan-out/fan-in with ctx.all keeps argument order', async () => {
+  const w = await live((rt) => {
+    rt.registerActivity('Square', async (ctx, n) => {
+      await new Promise((resolve) => setTimeout(resolve, (5 - n) * 3));
+      return n * n;
+    });
+    rt.registerOrchestration('FanOut', function* (ctx, n) {
+      const tasks = [];
+      for (let i = 1; i <= n; i++) tasks.push(ctx.scheduleActivity('Square', i));
+      const results = yield ctx.all(tasks);
+      return results.map((r) => r.ok);
+    });
+  });
+  assert.deepEqual((await w.run('f1', 'FanOut', 5)).output, [1, 4, 9, 16, 25]);
+  await w.stop();
+});
+
+test('ctx.all reports failures per task as {err}', async () => {
+  const w = await live((rt) => {
+    rt.registerActivity('MaybeFail', async (ctx, n) => {
+      if (n === 2) throw new Error('two is bad');
+      return n;
+    });
+    rt.registerOrchestration('Mixed', function* (ctx) {
+      return yield ctx.all([1, 2, 3].map((n) => ctx.scheduleActivity('MaybeFail', n)));
+    });
+  });
+  assert.deepEqual((await w.run('f2', 'Mixed')).output, [{ ok: 1 }, { err: 'two is bad' }, { ok: 3 }]);
+  await w.stop();
+});
+
+test('ctx.race: an event beats a timer', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Approval', function* (ctx) {
+      const winner = yield ctx.race(ctx.scheduleTimer(HOUR), ctx.waitForEvent('approve'));
+      return winner;
+    });
+  });
+  await w.client.startOrchestration('r1', 'Approval');
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  await w.client.raiseEvent('r1', 'approve', { by: 'ada' });
+  const status = await w.client.waitForOrchestration('r1', 5000);
+  assert.deepEqual(status.output, { index: 1, value: { by: 'ada' } });
+  await w.stop();
+});
+
+test('ctx.race: the timer wins when no event comes (virtual clock)', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Approval', function* (ctx) {
+      const winner = yield ctx.race(ctx.scheduleTimer(HOUR), ctx.waitForEvent('approve'));
+      return winner.index === 0 ? 'timed out' : 'approved';
+    });
+  });
+  await s.client.startOrchestration('r2', 'Approval');
+  await s.runtime.runUntilIdle();
+  await s.runtime.advanceTime(HOUR);
+  assert.equal((await s.client.getStatus('r2')).output, 'timed out');
+});
+
+test('a sub-orchestration returns its output to the parent', async () => {
+  const w = await live((rt) => {
+    greet(rt);
+    rt.registerOrchestration('Child', function* (ctx, name) {
+      return yield ctx.scheduleActivity('Greet', name);
+    });
+    rt.registerOrchestration('Parent', function* (ctx, names) {
+      const out = [];
+      for (const name of names) out.push(yield ctx.scheduleSubOrchestration('Child', name));
+      return out;
+    });
+  });
+  assert.deepEqual((await w.run('p1', 'Parent', ['a', 'b'])).output, ['Hello, a!', 'Hello, b!']);
+  await w.stop();
+});
+
+test('a failing sub-orchestration is thrown into the parent', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('BadChild', function* () { throw new Error('child broke'); });
+    rt.registerOrchestration('Parent', function* (ctx) {
+      try {
+        yield ctx.scheduleSubOrchestration('BadChild', null);
+      } catch (error) {
+        return `parent saw: ${error.message}`;
+      }
+    });
+  });
+  const status = await w.run('p2', 'Parent');
+  assert.match(status.output, /parent saw: .*child broke/);
+  await w.stop();
+});
+
+test('a sub-orchestration with an explicit id shows in the instance tree', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Leaf', function* (ctx, n) { return n + 1; });
+    rt.registerOrchestration('Root', function* (ctx) {
+      return yield ctx.scheduleSubOrchestrationWithId('Leaf', 'root-1-leaf', 41);
+    });
+  });
+  assert.equal((await w.run('root-1', 'Root')).output, 42);
+  const child = await w.client.getStatus('root-1-leaf');
+  assert.equal(child.output, 42);
+  const tree = await w.client.getInstanceTree('root-1');
+  assert.deepEqual(tree.allIds.sort(), ['root-1', 'root-1-leaf']);
+  assert.equal(tree.size, 2);
+  await w.stop();
+});
+
+test('a sub-orchestration that continues as new hands its final output to the parent', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Countdown', function* (ctx, n) {
+      if (n > 0) return yield ctx.continueAsNew(n - 1);
+      return 'liftoff';
+    });
+    rt.registerOrchestration('Launch', function* (ctx) {
+      return yield ctx.scheduleSubOrchestrationWithId('Countdown', 'launch-cd', 3);
+    });
+  });
+  assert.equal((await w.run('launch', 'Launch')).output, 'liftoff');
+  assert.equal((await w.client.listExecutions('launch-cd')).length, 4);
+  await w.stop();
+});
+
+test('a versioned sub-orchestration runs the version asked for', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestrationVersioned('Calc', '1.0.0', function* (ctx, n) { return n * 10; });
+    rt.registerOrchestrationVersioned('Calc', '2.0.0', function* (ctx, n) { return n * 20; });
+    rt.registerOrchestration('UseCalc', function* (ctx) {
+      const v1 = yield ctx.scheduleSubOrchestrationVersioned('Calc', '1.0.0', 2);
+      const latest = yield ctx.scheduleSubOrchestration('Calc', 2);
+      return [v1, latest];
+    });
+  });
+  assert.deepEqual((await w.run('uc', 'UseCalc')).output, [20, 40]);
+  await w.stop();
+});
+
+test('external events deliver their data', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Signals', function* (ctx) {
+      const first = yield ctx.waitForEvent('go');
+      const second = yield ctx.waitForEvent('go');
+      return [first, second];
+    });
+  });
+  await w.client.startOrchestration('e1', 'Signals');
+  await w.client.raiseEvent('e1', 'go', { step: 1 });
+  await w.client.raiseEvent('e1', 'go', 'two');
+  assert.deepEqual((await w.client.waitForOrchestration('e1', 5000)).output, [{ step: 1 }, 'two']);
+  await w.stop();
+});
+
+test('an event raised before the orchestration waits is kept for it', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('LateWait', function* (ctx) {
+      yield ctx.scheduleTimer(1000);
+      return yield ctx.waitForEvent('data');
+    });
+  });
+  await s.client.startOrchestration('e2', 'LateWait');
+  await s.runtime.runUntilIdle();
+  await s.client.raiseEvent('e2', 'data', 7);
+  await s.runtime.runUntilIdle();
+  await s.runtime.advanceTime(1000);
+  assert.equal((await s.client.getStatus('e2')).output, 7);
+});
+
+test('event queues: dequeueEvent takes messages in FIFO order', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Mailbox', function* (ctx, count) {
+      const got = [];
+      for (let i = 0; i < count; i++) got.push(yield ctx.dequeueEvent('inbox'));
+      return got;
+    });
+  });
+  await w.client.startOrchestration('q1', 'Mailbox', 3);
+  for (const message of ['x', { y: 1 }, 3]) await w.client.enqueueEvent('q1', 'inbox', message);
+  assert.deepEqual((await w.client.waitForOrchestration('q1', 5000)).output, ['x', { y: 1 }, 3]);
+  await w.stop();
+});
+
+test('event queue messages survive continue-as-new', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Accumulate', function* (ctx, state) {
+      const message = yield ctx.dequeueEvent('work');
+      const total = state.total + message;
+      if (state.round + 1 < 3) return yield ctx.continueAsNew({ round: state.round + 1, total });
+      return total;
+    });
+  });
+  await s.client.startOrchestration('q2', 'Accumulate', { round: 0, total: 0 });
+  await s.runtime.runUntilIdle();
+  for (const n of [1, 10, 100]) await s.client.enqueueEvent('q2', 'work', n);
+  await s.runtime.runUntilIdle();
+  const status = await s.client.getStatus('q2');
+  assert.equal(status.output, 111);
+  assert.equal((await s.client.listExecutions('q2')).length, 3);
+});
+
+test('continue-as-new runs a fresh execution with the new input', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Counter', function* (ctx, n) {
+      if (n < 5) return yield ctx.continueAsNew(n + 1);
+      return `reached ${n}`;
+    });
+  });
+  assert.equal((await w.run('can1', 'Counter', 0)).output, 'reached 5');
+  const executions = await w.client.listExecutions('can1');
+  assert.deepEqual(executions, [1, 2, 3, 4, 5, 6]);
+  const first = await w.client.getExecutionInfo('can1', 1);
+  assert.equal(first.status, 'ContinuedAsNew');
+  await w.stop();
+});
+
+test('continueAsNewVersioned moves an instance to a new version', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestrationVersioned('Upgrade', '1.0.0', function* (ctx) {
+      return yield ctx.continueAsNewVersioned('from v1', '2.0.0');
+    });
+    rt.registerOrchestrationVersioned('Upgrade', '2.0.0', function* (ctx, input) {
+      return `v2 got ${input}`;
+    });
+  });
+  await w.client.startOrchestrationVersioned('up1', 'Upgrade', null, '1.0.0');
+  const status = await w.client.waitForOrchestration('up1', 5000);
+  assert.equal(status.output, 'v2 got from v1');
+  assert.equal((await w.client.getInstanceInfo('up1')).orchestrationVersion, '2.0.0');
+  await w.stop();
+});
+
+test('cancelInstance fails a waiting instance with the reason', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Forever', function* (ctx) { yield ctx.waitForEvent('never'); });
+  });
+  await w.client.startOrchestration('x1', 'Forever');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await w.client.cancelInstance('x1', 'operator said so');
+  const status = await w.client.waitForOrchestration('x1', 5000);
+  assert.equal(status.status, 'Failed');
+  assert.match(status.error, /canceled: operator said so/);
+  await w.stop();
+});
+
+test('an activity that loses a race sees isCancelled() turn true', async () => {
+  let sawCancel = false;
+  let release;
+  const finished = new Promise((resolve) => { release = resolve; });
+  const w = await live((rt) => {
+    rt.registerActivity('Slow', async (ctx) => {
+      for (let i = 0; i < 200 && !ctx.isCancelled(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      sawCancel = ctx.isCancelled();
+      release();
+      return 'slow done';
+    });
+    rt.registerOrchestration('RaceSlow', function* (ctx) {
+      const winner = yield ctx.race(ctx.scheduleActivity('Slow', null), ctx.scheduleTimer(30));
+      return winner.index;
+    });
+  }, { workerLockTimeoutMs: 200 });
+  assert.equal((await w.run('rc1', 'RaceSlow')).output, 1);
+  await finished;
+  assert.equal(sawCancel, true);
+  await w.stop();
+});
+
+test('scheduleActivityWithRetry retries a flaky activity with backoff', async () => {
+  let calls = 0;
+  const s = await stepped((rt) => {
+    rt.registerActivity('Flaky', async () => {
+      calls += 1;
+      if (calls < 3) throw new Error(`attempt ${calls} failed`);
+      return `ok after ${calls - 1} failures`;
+    });
+    rt.registerOrchestration('Retry', function* (ctx) {
+      return yield ctx.scheduleActivityWithRetry('Flaky', null, { maxAttempts: 5, backoff: 'fixed' });
+    });
+  });
+  await s.client.startOrchestration('rt1', 'Retry');
+  await s.runtime.runUntilIdle();
+  for (let i = 0; i < 5 && (await s.client.getStatus('rt1')).status === 'Running'; i++) await s.runtime.advanceTime(1000);
+  assert.equal((await s.client.getStatus('rt1')).output, 'ok after 2 failures');
+  assert.equal(calls, 3);
+});
+
+test('a retry that runs out of attempts throws the last error', async () => {
+  const s = await stepped((rt) => {
+    rt.registerActivity('Down', async () => { throw new Error('service down'); });
+    rt.registerOrchestration('GiveUp', function* (ctx) {
+      try {
+        yield ctx.scheduleActivityWithRetry('Down', null, { maxAttempts: 2, timeoutMs: 0, backoff: 'linear' });
+      } catch (error) {
+        return `gave up: ${error.message}`;
+      }
+    });
+  });
+  await s.client.startOrchestration('rt2', 'GiveUp');
+  await s.runtime.runUntilIdle();
+  for (let i = 0; i < 5; i++) await s.runtime.advanceTime(1000);
+  assert.match((await s.client.getStatus('rt2')).output, /gave up: .*service down/);
+});
+
+test('versioned orchestrations: new starts take the latest, pinned starts their version', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Greeter', function* () { return 'v1'; });
+    rt.registerOrchestrationVersioned('Greeter', '1.1.0', function* () { return 'v1.1'; });
+  });
+  assert.equal((await w.run('v-latest', 'Greeter')).output, 'v1.1');
+  await w.client.startOrchestrationVersioned('v-pinned', 'Greeter', null, '1.0.0');
+  assert.equal((await w.client.waitForOrchestration('v-pinned', 5000)).output, 'v1');
+  await w.stop();
+});
+
+test('custom status is visible to clients and waitForStatusChange sees it move', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Progress', function* (ctx) {
+      ctx.setCustomStatus('step 1');
+      yield ctx.waitForEvent('next');
+      ctx.setCustomStatus(JSON.stringify({ step: 2 }));
+      yield ctx.waitForEvent('next');
+      return ctx.getCustomStatus();
+    });
+  });
+  await w.client.startOrchestration('cs1', 'Progress');
+  const first = await w.client.waitForStatusChange('cs1', 0, 10, 5000);
+  assert.equal(first.customStatus, 'step 1');
+  await w.client.raiseEvent('cs1', 'next', null);
+  const second = await w.client.waitForStatusChange('cs1', first.customStatusVersion, 10, 5000);
+  assert.equal(second.customStatus, '{"step":2}');
+  await w.client.raiseEvent('cs1', 'next', null);
+  assert.equal((await w.client.waitForOrchestration('cs1', 5000)).output, '{"step":2}');
+  await w.stop();
+});
+
+test('resetCustomStatus clears it; getCustomStatus reads it back within the code', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Reset', function* (ctx) {
+      ctx.setCustomStatus('busy');
+      const during = ctx.getCustomStatus();
+      yield ctx.scheduleTimer(1);
+      ctx.resetCustomStatus();
+      return [during, ctx.getCustomStatus()];
+    });
+  });
+  const status = await w.run('cs2', 'Reset');
+  assert.deepEqual(status.output, ['busy', null]);
+  assert.equal(status.customStatus, undefined);
+  await w.stop();
+});
+
+test('startOrchestration from a generator starts a detached instance', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Worker', function* (ctx, job) { return `did ${job}`; });
+    rt.registerOrchestration('Dispatcher', function* (ctx) {
+      yield ctx.startOrchestration('Worker', 'job-7', 'job 7');
+      return 'dispatched';
+    });
+  });
+  assert.equal((await w.run('disp', 'Dispatcher')).output, 'dispatched');
+  assert.equal((await w.client.waitForOrchestration('job-7', 5000)).output, 'did job 7');
+  const info = await w.client.getInstanceInfo('job-7');
+  assert.equal(info.parentInstanceId, undefined);
+  await w.stop();
+});
+
+test('newGuid and utcNow are stable across replays', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Stable', function* (ctx) {
+      const guid = yield ctx.newGuid();
+      const now = yield ctx.utcNow();
+      yield ctx.scheduleTimer(5);
+      const again = yield ctx.waitForEvent('check');
+      return { guid, now, again };
+    });
+  });
+  await w.client.startOrchestration('g1', 'Stable');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const before = await w.client.readExecutionHistory('g1', 1);
+  await w.client.raiseEvent('g1', 'check', 1);
+  const status = await w.client.waitForOrchestration('g1', 5000);
+  assert.equal(typeof status.output.guid, 'string');
+  assert.ok(status.output.guid.length >= 16);
+  assert.equal(typeof status.output.now, 'number');
+  const after = await w.client.readExecutionHistory('g1', 1);
+  assert.ok(after.length > before.length);
+  await w.stop();
+});
+
+test('isReplaying is false the first time code runs and true on replay', async () => {
+  const seen = [];
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Replay', function* (ctx) {
+      seen.push(ctx.isReplaying);
+      yield ctx.waitForEvent('go');
+      seen.push(ctx.isReplaying);
+      return 'done';
+    });
+  });
+  await s.client.startOrchestration('ir', 'Replay');
+  await s.runtime.runUntilIdle();
+  await s.client.raiseEvent('ir', 'go', null);
+  await s.runtime.runUntilIdle();
+  assert.deepEqual(seen, [false, true, false]);
+});
+
+test('trace calls reach the runtime logger once per real execution', async () => {
+  const lines = [];
+  const s = await stepped((rt) => {
+    rt.registerActivity('Note', async (ctx) => { ctx.traceInfo('from activity'); return 1; });
+    rt.registerOrchestration('Traced', function* (ctx) {
+      ctx.traceInfo('start');
+      yield ctx.scheduleActivity('Note', null);
+      ctx.traceWarn('after');
+      return 1;
+    });
+  }, { logger: (entry) => lines.push(entry.message) });
+  await s.client.startOrchestration('tr', 'Traced');
+  await s.runtime.runUntilIdle();
+  assert.deepEqual(lines.filter((l) => l === 'start'), ['start']);
+  assert.ok(lines.includes('after'));
+  assert.ok(lines.includes('from activity'));
+});
+
+test('KV: set, get, list, count, clear within the orchestration, stable on replay', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Kv', function* (ctx) {
+      ctx.setValue('b', 'two');
+      ctx.setValue('a', 'one');
+      const first = { a: ctx.getValue('a'), keys: ctx.getKvAllKeys(), length: ctx.getKvLength() };
+      yield ctx.waitForEvent('next');  // the next turn replays the sets from history
+      const replayed = ctx.getKvAllValues();
+      ctx.clearValue('a');
+      const afterClear = { a: ctx.getValue('a'), length: ctx.getKvLength() };
+      ctx.clearAllValues();
+      return { first, replayed, afterClear, empty: ctx.getKvLength(), missing: ctx.getValue('nope') };
+    });
+  });
+  await s.client.startOrchestration('kv1', 'Kv');
+  await s.runtime.runUntilIdle();
+  await s.client.raiseEvent('kv1', 'next', null);
+  await s.runtime.runUntilIdle();
+  assert.deepEqual((await s.client.getStatus('kv1')).output, {
+    first: { a: 'one', keys: ['a', 'b'], length: 2 },
+    replayed: { a: 'one', b: 'two' },
+    afterClear: { a: null, length: 1 },
+    empty: 0,
+    missing: null,
+  });
+});
+
+test('KV: values survive continue-as-new', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('KvCounter', function* (ctx, n) {
+      const seen = Number(ctx.getValue('count') ?? '0');
+      ctx.setValue('count', String(seen + 1));
+      if (n < 3) return yield ctx.continueAsNew(n + 1);
+      return ctx.getKvAllValues();
+    });
+  });
+  await s.client.startOrchestration('kv2', 'KvCounter', 0);
+  await s.runtime.runUntilIdle();
+  assert.deepEqual((await s.client.getStatus('kv2')).output, { count: '4' });
+});
+
+test('KV: a value over the limit fails the instance with a message naming it', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('KvTooBig', function* (ctx) { ctx.setValue('big', 'x'.repeat(70000)); return 1; });
+  });
+  await s.client.startOrchestration('kv3', 'KvTooBig');
+  await s.runtime.runUntilIdle();
+  const status = await s.client.getStatus('kv3');
+  assert.equal(status.status, 'Failed');
+  assert.match(status.error, /big|bytes|limit/i);
+});
+
+// Client reads and getValueFromInstance need the store's key-value table.
+async function storeHasKv() {
+  const provider = await SqliteProvider.open('sqlite::memory:');
+  try {
+    await new Client(provider).getValue('nobody', 'k');
+    return true;
+  } catch (error) {
+    if (/no key-value store/.test(error.message)) return false;
+    throw error;
+  } finally {
+    provider.close();
+  }
+}
+const kvStoreTodo = (await storeHasKv()) ? false : 'the SQLite store has no key-value table in this build';
+
+test('KV: clients read committed values (getValue, getKvAllValues, waitForValue)', { todo: kvStoreTodo }, async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('KvPublish', function* (ctx) {
+      ctx.setValue('stage', 'started');
+      yield ctx.waitForEvent('go');
+      ctx.setValue('stage', 'done');
+      ctx.setValue('extra', 'x');
+      return 1;
+    });
+  });
+  await s.client.startOrchestration('kv4', 'KvPublish');
+  await s.runtime.runUntilIdle();
+  assert.equal(await s.client.getValue('kv4', 'stage'), 'started');
+  assert.equal(await s.client.getValue('kv4', 'nope'), null);
+  await s.client.raiseEvent('kv4', 'go', null);
+  await s.runtime.runUntilIdle();
+  assert.deepEqual(await s.client.getKvAllValues('kv4'), { extra: 'x', stage: 'done' });
+  assert.equal(await s.client.waitForValue('kv4', 'extra', 1000), 'x');
+  const stats = await s.client.getOrchestrationStats('kv4');
+  assert.equal(stats.kvUserKeyCount, 2);
+  assert.equal(stats.kvTotalValueBytes, 'done'.length + 'x'.length);
+});
+
+test('KV: getValueFromInstance reads another instance durably', { todo: kvStoreTodo }, async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Holder', function* (ctx) { ctx.setValue('color', 'blue'); yield ctx.waitForEvent('end'); });
+    rt.registerOrchestration('Reader', function* (ctx) {
+      const color = yield ctx.getValueFromInstance('holder', 'color');
+      const none = yield ctx.getValueFromInstance('holder', 'size');
+      return [color, none];
+    });
+  });
+  await s.client.startOrchestration('holder', 'Holder');
+  await s.runtime.runUntilIdle();
+  await s.client.startOrchestration('reader', 'Reader');
+  await s.runtime.runUntilIdle();
+  assert.deepEqual((await s.client.getStatus('reader')).output, ['blue', null]);
+});
+
+test('an activity starts an orchestration through getClient()', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Spawned', function* (ctx, n) { return n * 2; });
+    rt.registerActivity('Spawn', async (ctx, id) => {
+      await ctx.getClient().startOrchestration(id, 'Spawned', 21);
+      return ctx.instanceId;
+    });
+    rt.registerOrchestration('Spawner', function* (ctx) {
+      return yield ctx.scheduleActivity('Spawn', 'spawned-1');
+    });
+  });
+  assert.equal((await w.run('spawner', 'Spawner')).output, 'spawner');
+  assert.equal((await w.client.waitForOrchestration('spawned-1', 5000)).output, 42);
+  await w.stop();
+});
+
+test('a code change that reorders durable calls is reported as nondeterminism', async () => {
+  const provider = await SqliteProvider.open('sqlite::memory:', { clock: 'virtual' });
+  const client = new Client(provider);
+  const v1 = new Runtime(provider);
+  v1.registerActivity('A', async () => 'a');
+  v1.registerActivity('B', async () => 'b');
+  v1.registerOrchestration('Flow', function* (ctx) {
+    yield ctx.scheduleActivity('A', 1);
+    yield ctx.waitForEvent('go');
+    return 'v1';
+  });
+  await client.startOrchestration('nd', 'Flow');
+  await v1.runUntilIdle();
+  const v2 = new Runtime(provider);
+  v2.registerActivity('A', async () => 'a');
+  v2.registerActivity('B', async () => 'b');
+  v2.registerOrchestration('Flow', function* (ctx) {
+    yield ctx.scheduleActivity('B', 1);
+    yield ctx.waitForEvent('go');
+    return 'v2';
+  });
+  await client.raiseEvent('nd', 'go', null);
+  await v2.runUntilIdle();
+  const status = await client.getStatus('nd');
+  assert.equal(status.status, 'Failed');
+  assert.match(status.error, /nondeterministic/);
+  assert.match(status.error, /A/);
+  assert.match(status.error, /B/);
+});
+
+test('yielding something that is not a task fails the instance clearly', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('BadYield', function* () { yield Promise.resolve(1); });
+  });
+  const status = await w.run('by', 'BadYield');
+  assert.equal(status.status, 'Failed');
+  assert.match(status.error, /may only yield ctx task descriptors.*Promise/);
+  await w.stop();
+});
+
+test('sessions and tags are refused with a clear error', async () => {
+  const w = await live((rt) => {
+    rt.registerActivity('Work', async () => 1);
+    rt.registerOrchestration('Session', function* (ctx) {
+      return yield ctx.scheduleActivityOnSession('Work', null, 's1');
+    });
+  });
+  const status = await w.run('ss', 'Session');
+  assert.equal(status.status, 'Failed');
+  assert.match(status.error, /sessions.*not supported/);
+  await w.stop();
+});
+
+test('async activities: a promise that waits on real I/O-like delays', async () => {
+  const w = await live((rt) => {
+    rt.registerActivity('Fetchish', async (ctx, ms) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return { waited: ms, instance: ctx.instanceId, name: ctx.activityName };
+    });
+    rt.registerOrchestration('UsesFetch', function* (ctx) { return yield ctx.scheduleActivity('Fetchish', 25); });
+  });
+  assert.deepEqual((await w.run('af', 'UsesFetch')).output, { waited: 25, instance: 'af', name: 'Fetchish' });
+  await w.stop();
+});
+
+test('async activities run concurrently up to workerConcurrency', async () => {
+  let running = 0;
+  let peak = 0;
+  const w = await live((rt) => {
+    rt.registerActivity('Wait', async () => {
+      running += 1;
+      peak = Math.max(peak, running);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      running -= 1;
+      return 1;
+    });
+    rt.registerOrchestration('Parallel', function* (ctx) {
+      const results = yield ctx.all([1, 2, 3, 4].map((n) => ctx.scheduleActivity('Wait', n)));
+      return results.length;
+    });
+  }, { workerConcurrency: 3 });
+  assert.equal((await w.run('par', 'Parallel')).output, 4);
+  assert.equal(peak, 3);
+  await w.stop();
+});
+
+test('shutdown and restart on a file database resume the instance', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'duroxide-wasm-'));
+  const url = `sqlite:${path.join(dir, 'app.db')}`;
+  const register = (rt) => {
+    greet(rt);
+    rt.registerOrchestration('Durable', function* (ctx, name) {
+      const greeting = yield ctx.scheduleActivity('Greet', name);
+      const reply = yield ctx.waitForEvent('reply');
+      return `${greeting} ${reply}`;
+    });
+  };
+  let provider = await SqliteProvider.open(url);
+  let runtime = new Runtime(provider, { dispatcherPollIntervalMs: 5 });
+  register(runtime);
+  await runtime.start();
+  let client = new Client(provider);
+  await client.startOrchestration('dur-1', 'Durable', 'Ada');
+  for (let i = 0; i < 200 && (await client.readExecutionHistory('dur-1', 1)).length < 4; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await runtime.shutdown();
+  provider.close();
+  assert.ok(existsSync(path.join(dir, 'app.db')));
+
+  provider = await SqliteProvider.open(url);
+  runtime = new Runtime(provider, { dispatcherPollIntervalMs: 5 });
+  register(runtime);
+  await runtime.start();
+  client = new Client(provider);
+  assert.equal((await client.getStatus('dur-1')).status, 'Running');
+  await client.raiseEvent('dur-1', 'reply', 'welcome back');
+  assert.equal((await client.waitForOrchestration('dur-1', 5000)).output, 'Hello, Ada! welcome back');
+  await runtime.shutdown();
+  provider.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('an in-memory database saved as bytes continues in a new provider', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Pause', function* (ctx) { return yield ctx.waitForEvent('resume'); });
+  });
+  await s.client.startOrchestration('bytes-1', 'Pause');
+  await s.runtime.runUntilIdle();
+  const bytes = s.provider.toBytes();
+  assert.ok(bytes.length > 0);
+  const provider = await SqliteProvider.fromBytes(bytes, { clock: 'virtual' });
+  const runtime = new Runtime(provider);
+  runtime.registerOrchestration('Pause', function* (ctx) { return yield ctx.waitForEvent('resume'); });
+  const client = new Client(provider);
+  await client.raiseEvent('bytes-1', 'resume', 'restored');
+  await runtime.runUntilIdle();
+  assert.equal((await client.getStatus('bytes-1')).output, 'restored');
+});
+
+test('management reads: instance info, executions, history, stats, metrics, queues', async () => {
+  const w = await live((rt) => {
+    greet(rt);
+    rt.registerOrchestration('Hello', function* (ctx, name) { return yield ctx.scheduleActivity('Greet', name); });
+    rt.registerOrchestration('Fails', function* () { throw new Error('no'); });
+  });
+  await w.run('m1', 'Hello', 'a');
+  await w.run('m2', 'Fails');
+  const info = await w.client.getInstanceInfo('m1');
+  assert.equal(info.orchestrationName, 'Hello');
+  assert.equal(info.orchestrationVersion, '1.0.0');
+  assert.equal(info.status, 'Completed');
+  assert.equal(info.output, 'Hello, a!');
+  assert.deepEqual(await w.client.listExecutions('m1'), [1]);
+  const history = await w.client.readExecutionHistory('m1', 1);
+  assert.ok(history.length >= 4);
+  const stats = await w.client.getOrchestrationStats('m1');
+  assert.equal(stats.historyEventCount, history.length);
+  assert.equal(await w.client.getOrchestrationStats('nope'), null);
+  const metrics = await w.client.getSystemMetrics();
+  assert.equal(metrics.totalInstances, 2);
+  assert.equal(metrics.completedInstances, 1);
+  assert.equal(metrics.failedInstances, 1);
+  const depths = await w.client.getQueueDepths();
+  assert.deepEqual(Object.keys(depths).sort(), ['orchestratorQueue', 'timerQueue', 'workerQueue']);
+  assert.deepEqual((await w.client.listAllInstances()).sort(), ['m1', 'm2']);
+  assert.deepEqual(await w.client.listInstancesByStatus('Failed'), ['m2']);
+  const snapshot = w.runtime.metricsSnapshot();
+  assert.equal(snapshot.orchCompletions, 1);
+  assert.equal(snapshot.orchFailures, 1);
+  assert.equal(snapshot.activitySuccess, 1);
+  await w.stop();
+});
+
+test('deleteInstance and pruneExecutions remove what they say', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Counter', function* (ctx, n) {
+      if (n < 3) return yield ctx.continueAsNew(n + 1);
+      return n;
+    });
+  });
+  await w.run('pr', 'Counter', 0);
+  assert.equal((await w.client.listExecutions('pr')).length, 4);
+  const pruned = await w.client.pruneExecutions('pr', { keepLast: 1 });
+  assert.equal(pruned.executionsDeleted, 3);
+  assert.deepEqual(await w.client.listExecutions('pr'), [4]);
+  const deleted = await w.client.deleteInstance('pr');
+  assert.equal(deleted.instancesDeleted, 1);
+  assert.equal((await w.client.getStatus('pr')).status, 'NotFound');
+  await w.stop();
+});
+
+test('client errors carry the engine message and kind', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Once', function* () { return 1; });
+  });
+  await w.run('dup', 'Once');
+  await assert.rejects(w.client.startOrchestration('dup', 'Once'), (error) => error.kind === 'AlreadyExists');
+  await assert.rejects(w.client.raiseEvent('missing', 'e', 1), (error) => error.kind === 'NotFound');
+  await assert.rejects(w.client.getInstanceInfo('missing'), (error) => error.kind === 'NotFound');
+  await w.stop();
+});
+
+test('waitForOrchestration gives up after its timeout with kind Timeout', async () => {
+  const w = await live((rt) => {
+    rt.registerOrchestration('Forever', function* (ctx) { yield ctx.waitForEvent('never'); });
+  });
+  await w.client.startOrchestration('to', 'Forever');
+  await assert.rejects(w.client.waitForOrchestration('to', 50), (error) => error.kind === 'Timeout');
+  await w.stop();
+});
+
+test('after shutdown nothing runs until a runtime starts again', async () => {
+  const provider = await SqliteProvider.open('sqlite::memory:');
+  const register = (rt) => rt.registerOrchestration('Quick', function* () { return 'ran'; });
+  const runtime = new Runtime(provider, { dispatcherPollIntervalMs: 5 });
+  register(runtime);
+  await runtime.start();
+  await runtime.shutdown();
+  const client = new Client(provider);
+  await client.startOrchestration('after', 'Quick');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal((await client.getStatus('after')).status, 'NotFound');  // queued, never run
+  assert.equal((await client.getQueueDepths()).orchestratorQueue, 1);
+  const again = new Runtime(provider, { dispatcherPollIntervalMs: 5 });
+  register(again);
+  await again.start();
+  assert.equal((await client.waitForOrchestration('after', 5000)).output, 'ran');
+  await again.shutdown();
+});
+
+test('a long async activity keeps its lock past the lock timeout (lease renewal)', async () => {
+  let runs = 0;
+  let cancelledSeen = false;
+  const w = await live((rt) => {
+    rt.registerActivity('Long', async (ctx) => {
+      runs += 1;
+      for (let i = 0; i < 12; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        cancelledSeen ||= ctx.isCancelled();
+      }
+      return 'finished';
+    });
+    rt.registerOrchestration('LongJob', function* (ctx) { return yield ctx.scheduleActivity('Long', null); });
+  }, { workerLockTimeoutMs: 200 });
+  assert.equal((await w.run('long', 'LongJob')).output, 'finished');
+  assert.equal(runs, 1);
+  assert.equal(cancelledSeen, false);
+  await w.stop();
+});
+
+test('shutdown gives a running activity back; the next runtime runs it and nothing is doubled', async () => {
+  const provider = await SqliteProvider.open('sqlite::memory:');
+  const runs = [];
+  const register = (rt, delayMs) => {
+    rt.registerActivity('Work', async (ctx) => {
+      runs.push(ctx.attempt);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return `done after ${delayMs}`;
+    });
+    rt.registerOrchestration('Job', function* (ctx) { return yield ctx.scheduleActivity('Work', null); });
+  };
+  const first = new Runtime(provider, { dispatcherPollIntervalMs: 5 });
+  register(first, 400);
+  await first.start();
+  const client = new Client(provider);
+  await client.startOrchestration('job', 'Job');
+  for (let i = 0; i < 400 && runs.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  await first.shutdown(20);  // the activity is still running: its item goes back to the queue
+  const second = new Runtime(provider, { dispatcherPollIntervalMs: 5 });
+  register(second, 1);
+  await second.start();
+  assert.equal((await client.waitForOrchestration('job', 5000)).output, 'done after 1');
+  await new Promise((resolve) => setTimeout(resolve, 450));  // the first run settles: its result is dropped
+  assert.equal(runs.length, 2);
+  const history = await client.readExecutionHistory('job', 1);
+  assert.equal(history.filter((event) => /ActivityCompleted/.test(event.kind)).length, 1);
+  await second.shutdown();
+});
+
+test('an activity that throws synchronously fails like a rejected promise', async () => {
+  const w = await live((rt) => {
+    rt.registerActivity('SyncThrow', () => { throw new RangeError('sync boom'); });
+    rt.registerActivity('Plain', (ctx, n) => n + 1);
+    rt.registerOrchestration('Sync', function* (ctx) {
+      const plain = yield ctx.scheduleActivity('Plain', 1);
+      try {
+        yield ctx.scheduleActivity('SyncThrow', null);
+      } catch (error) {
+        return [plain, error.message];
+      }
+    });
+  });
+  assert.deepEqual((await w.run('sy', 'Sync')).output, [2, 'sync boom']);
+  await w.stop();
+});
+
+test('closing a provider stops its clients and runtimes with a clear error', async () => {
+  const provider = await SqliteProvider.open('sqlite::memory:', { clock: 'virtual' });
+  const client = new Client(provider);
+  const runtime = new Runtime(provider);
+  runtime.registerOrchestration('Once', function* () { return 1; });
+  await client.startOrchestration('c1', 'Once');
+  await runtime.runUntilIdle();
+  provider.close();
+  await assert.rejects(client.getStatus('c1'), /the provider is closed/);
+  await assert.rejects(runtime.runUntilIdle(), /the runtime is closed/);
+  assert.throws(() => provider.toBytes(), /the provider is closed/);
+});
+
+test('runUntilIdle refuses a started runtime; registration checks its arguments', async () => {
+  const provider = await SqliteProvider.open('sqlite::memory:');
+  const runtime = new Runtime(provider);
+  assert.throws(() => runtime.registerOrchestration('NotAFunction', 42), TypeError);
+  assert.throws(() => runtime.registerOrchestrationVersioned('V', 'one', function* () {}), /MAJOR.MINOR.PATCH/);
+  assert.throws(() => runtime.registerActivity('', async () => 1), /activity name/);
+  await runtime.start();
+  await assert.rejects(runtime.runUntilIdle(), /not started/);
+  await runtime.shutdown();
+});
+
+// A workload of JS orchestrations for the simulator: greetings, approvals (event or timeout), a mailbox.
+function simulationSetup(runtime) {
+  runtime.registerActivity('Greet', (ctx, name) => `Hello, ${name}!`);
+  runtime.registerOrchestration('Hello', function* (ctx, name) {
+    return yield ctx.scheduleActivity('Greet', name);
+  });
+  runtime.registerOrchestration('Approval', function* (ctx) {
+    const winner = yield ctx.race(ctx.waitForEvent('approve'), ctx.scheduleTimer(60_000));
+    return winner.index === 0 ? 'approved' : 'timed out';
+  });
+  runtime.registerOrchestration('Mailbox', function* (ctx, count) {
+    const got = [];
+    for (let i = 0; i < count; i++) got.push(yield ctx.dequeueEvent('inbox'));
+    if (got.length < 3) return yield ctx.continueAsNew(count + 1);
+    return got;
+  });
+}
+
+function simulationWorkload(client, sim) {
+  for (let i = 0; i < 4; i++) {
+    sim.at(sim.randomInt(sim.steps / 2));
+    client.startOrchestration(`hello-${i}`, 'Hello', `n${i}`);
+  }
+  sim.at(10);
+  client.startOrchestration('approval', 'Approval', null);
+  sim.at(200);
+  client.raiseEvent('approval', 'approve', true);
+  sim.at(20);
+  client.startOrchestration('mailbox', 'Mailbox', 1);
+  for (let i = 0; i < 6; i++) {
+    sim.at(30 + 50 * i);
+    client.enqueueEvent('mailbox', 'inbox', i);
+  }
+}
+
+function simulationCheck(end) {
+  if (end.status !== 'Completed') return [`${end.instanceId} ended ${end.status}: ${end.error}`];
+  if (end.orchestration === 'Hello' && end.output !== `Hello, ${end.input}!`) return [`wrong greeting ${end.output}`];
+  if (end.orchestration === 'Approval' && !['approved', 'timed out'].includes(end.output)) return ['bad approval'];
+  if (end.orchestration === 'Mailbox' && end.output.length !== 3) return ['bad mailbox'];
+  return [];
+}
+
+test('runSimulation: JS orchestrations under every fault kind keep every invariant, seed after seed', async () => {
+  const kinds = faultKinds();
+  assert.ok(kinds.includes('node-crash'), kinds.join(','));
+  for (let seed = 1; seed <= 4; seed++) {
+    const result = await runSimulation({ seed, steps: 800, faults: kinds, setup: simulationSetup, workload: simulationWorkload, check: simulationCheck });
+    assert.equal(result.ok, true, JSON.stringify(result.violations));
+    assert.equal(result.completed, 6);
+    assert.ok(result.trace.length > 0);
+  }
+});
+
+test('runSimulation: the same seed gives the same trace hash; another seed another', async () => {
+  const run = (seed) => runSimulation({ seed, steps: 600, setup: simulationSetup, workload: simulationWorkload, check: simulationCheck });
+  const [a, b, c] = [await run(7), await run(7), await run(8)];
+  assert.equal(a.hash, b.hash);
+  assert.deepEqual(a.trace, b.trace);
+  assert.notEqual(a.hash, c.hash);
+});
+
+test('runSimulation: a check that finds a problem is reported as a violation', async () => {
+  const result = await runSimulation({
+    seed: 3, steps: 400, setup: simulationSetup, workload: simulationWorkload,
+    check: (end) => (end.instanceId === 'hello-0' ? ['hello-0 is never good enough'] : []),
+  });
+  assert.equal(result.ok, false);
+  assert.ok(result.violations.some((v) => v.instance === 'hello-0' && /never good enough/.test(v.detail)));
+});
+
+test('runSimulation: an async activity is refused with a clear error', async () => {
+  await assert.rejects(runSimulation({
+    seed: 1, steps: 200,
+    setup: (rt) => {
+      rt.registerActivity('Later', async () => 1);
+      rt.registerOrchestration('UsesLater', function* (ctx) { return yield ctx.scheduleActivity('Later', null); });
+    },
+    workload: (client) => { client.startOrchestration('later', 'UsesLater', null); },
+  }), /returned a Promise: in runSimulation activities must return their result synchronously/);
+});

@@ -1,0 +1,148 @@
+// The simulator as a library: a user's own saga (book a flight, a hotel and a
+// car; compensate what was booked when one fails; wait for payment or expire)
+// simulated over many seeds under every fault, checked against its own model.
+#include <catch2/catch.hpp>
+
+#include "duroxide/duroxide.hpp"
+#include "duroxide/sim/catch2.hpp"
+#include "duroxide/sim/simulation.hpp"
+#include "duroxide/sim/user_workload.hpp"
+
+using namespace duroxide;
+
+namespace {
+
+const char* const kSteps[] = {"flight", "hotel", "car"};
+
+// Input "<trip>|<step that fails, or none>". Books each step; when one fails,
+// cancels the ones booked, latest first. Then waits an hour for "Pay".
+Task<std::string> trip_saga(OrchestrationContext& ctx, std::string input) {
+  const std::string trip = input.substr(0, input.find('|'));
+  std::vector<std::string> booked;
+  std::string failed;
+  for (const char* step : kSteps) {
+    try {
+      booked.push_back(co_await ctx.schedule_activity(std::string("Book_") + step, input));
+    } catch (const TaskFailed&) {
+      failed = step;
+      break;
+    }
+  }
+  if (!failed.empty()) {
+    std::string cancelled;
+    for (auto it = booked.rbegin(); it != booked.rend(); ++it) {
+      cancelled += (cancelled.empty() ? "" : ",") + co_await ctx.schedule_activity("Cancel", *it);
+    }
+    co_return "compensated: " + failed + " failed; cancelled [" + cancelled + "]";
+  }
+  ctx.set_custom_status("awaiting payment");
+  auto paid = co_await ctx.select(ctx.schedule_wait("Pay"), ctx.schedule_timer(3'600'000));
+  if (paid.index == 0) {
+    ctx.set_custom_status("paid");
+    co_return "confirmed " + trip + " paid by " + paid.result.value;
+  }
+  for (auto it = booked.rbegin(); it != booked.rend(); ++it) co_await ctx.schedule_activity("Cancel", *it);
+  co_return "expired " + trip;
+}
+
+std::shared_ptr<Registry> saga_registry() {
+  auto registry = std::make_shared<Registry>();
+  registry->register_orchestration("TripSaga", trip_saga);
+  for (const char* step : kSteps) {
+    const std::string name = step;
+    // Fails when the trip says so: the user's activity "fails sometimes".
+    registry->register_activity("Book_" + name, [name](ActivityContext&, const std::string& input) {
+      if (input.substr(input.find('|') + 1) == name) throw std::runtime_error(name + " sold out");
+      return name + ":" + input.substr(0, input.find('|'));
+    });
+  }
+  registry->register_activity("Cancel", [](ActivityContext&, const std::string& booking) {
+    return "-" + booking.substr(0, booking.find(':'));
+  });
+  return registry;
+}
+
+// Trips started over the first third of the run; some fail a step, some are
+// paid (now and then twice), some cancelled by the client.
+void saga_plan(sim::WorkloadPlan& plan, sim::SimRandom& random) {
+  for (int i = 0; i < 6; ++i) {
+    const std::string id = "trip-" + std::to_string(i);
+    const char* fails[] = {"none", "none", "flight", "hotel", "car"};
+    const std::uint64_t start = random.below(plan.steps() / 3);
+    plan.start(start, id, "TripSaga", id + "|" + fails[random.below(5)]);
+    const std::uint64_t pays = random.below(3);
+    for (std::uint64_t p = 0; p < pays; ++p) plan.raise(start + 1 + random.below(plan.steps()), id, "Pay", "card" + std::to_string(p));
+    if (random.below(8) == 0) plan.cancel(start + random.below(plan.steps()), id, "customer changed plans");
+  }
+}
+
+// The saga's model: what a trip may end as, given its input and the client's ops.
+std::vector<std::string> saga_check(const sim::InstanceEnd& end, const sim::InstanceLookup&) {
+  const std::string trip = end.input.substr(0, end.input.find('|'));
+  const std::string fails = end.input.substr(end.input.find('|') + 1);
+  if (end.state == RuntimeState::Failed) {
+    if (end.cancel_accepted && end.error.find("canceled: customer changed plans") != std::string::npos) return {};
+    return {"failed: " + end.error};
+  }
+  std::vector<std::string> allowed;
+  if (fails == "flight") allowed.push_back("compensated: flight failed; cancelled []");
+  if (fails == "hotel") allowed.push_back("compensated: hotel failed; cancelled [-flight]");
+  if (fails == "car") allowed.push_back("compensated: car failed; cancelled [-hotel,-flight]");
+  if (fails == "none") {
+    allowed.push_back("expired " + trip);
+    for (const sim::ClientOp& op : end.accepted) {
+      if (op.kind == sim::ClientOp::Kind::Raise) {
+        allowed.push_back("confirmed " + trip + " paid by " + op.data);
+        break;  // the first payment raised is the one the wait takes
+      }
+    }
+  }
+  for (const std::string& outcome : allowed) {
+    if (end.output != outcome) continue;
+    const bool paid = outcome.rfind("confirmed", 0) == 0;
+    const std::optional<std::string> status =
+        fails != "none" ? std::nullopt : std::optional<std::string>(paid ? "paid" : "awaiting payment");
+    if (end.custom_status != status) return {"custom status " + end.custom_status.value_or("(none)")};
+    return {};
+  }
+  return {"ended Completed(" + end.output + "), which the saga's model does not allow"};
+}
+
+sim::SimOptions saga_options() {
+  sim::SimOptions options;
+  options.workload = sim::user_workload(saga_registry(), saga_plan, saga_check);
+  options.faults = sim::all_fault_kinds();
+  options.steps = 1'500;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("a user's saga passes simulated seeds under every fault", "[sim][library]") {
+  sim::require_seeds_pass(saga_options(), 1, 60);
+}
+
+TEST_CASE("a user's check that disagrees with the engine fails with a reproduce line", "[sim][library]") {
+  sim::SimOptions options = saga_options();
+  options.workload = sim::user_workload(saga_registry(), saga_plan,
+                                        [](const sim::InstanceEnd& end, const sim::InstanceLookup&) {
+                                          // Wrong on purpose: no trip is ever compensated.
+                                          if (end.output.rfind("compensated", 0) == 0) {
+                                            return std::vector<std::string>{"compensated"};
+                                          }
+                                          return std::vector<std::string>{};
+                                        });
+  const sim::SeedsReport report = sim::run_seeds(options, 1, 20);
+  REQUIRE(report.first_failure);
+  CHECK(report.first_failure->violations.front().invariant == "outcome");
+  CHECK(report.message.find("reproduce: duroxide-sim --seed " + std::to_string(report.first_failure->seed)) !=
+        std::string::npos);
+}
+
+TEST_CASE("a workload plan that acts on an instance it never starts is refused", "[sim][library]") {
+  sim::SimOptions options;
+  options.workload = sim::user_workload(
+      saga_registry(), [](sim::WorkloadPlan& plan, sim::SimRandom&) { plan.raise(1, "ghost", "Pay", "x"); },
+      saga_check);
+  CHECK_THROWS_AS(sim::run_simulation(options), std::invalid_argument);
+}

@@ -1,0 +1,1023 @@
+// Embind bindings of the JavaScript SDK (wasm/package/index.mjs): a store, a
+// client and a runtime whose orchestrations are JavaScript generators and whose
+// activities are JavaScript functions that may return promises.
+//
+// - JsStore: one SQLite database (in memory, on a mounted host file under node,
+//   or opened from bytes) with the clock and id source every part shares. The
+//   clock is the real one (Date.now, never stepping back) or a virtual one that
+//   moves only on advanceTime (deterministic runs).
+// - JsClient: the RuntimeClient and ManagementClient verbs the SDK exposes.
+// - JsRuntime: a registry whose orchestrations are adapters (run_generator): each
+//   turn the engine runs the adapter's coroutine, which asks JavaScript to create
+//   the generator afresh and maps every yielded descriptor to the matching
+//   OrchestrationContext call; the awaited result goes back with gen.next or
+//   gen.throw. Replay, nondeterminism detection and failure are the engine's.
+//   Activities are fetched, leased and acked here one by one, so JavaScript can
+//   run them asynchronously and ack each when its promise settles.
+//
+// Every entry point returns a JSON envelope as wasm/bindings.cpp does: C++
+// exceptions never reach JavaScript, and JavaScript never throws into C++ (the
+// generator host in index.mjs catches everything and answers with JSON).
+#include <emscripten.h>
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "duroxide/json_views.hpp"
+#include "duroxide/limits.hpp"
+#include "duroxide/management_client.hpp"
+#include "duroxide/orchestration_context.hpp"
+#include "duroxide/runtime.hpp"
+#include "duroxide/runtime_client.hpp"
+#include "duroxide/runtime_metrics.hpp"
+#include "duroxide/sim/memory_vfs.hpp"
+#include "duroxide/sim/simulation.hpp"
+#include "duroxide/sim/user_workload.hpp"
+#include "duroxide/sqlite_provider.hpp"
+#include "duroxide/text.hpp"
+
+// Milliseconds since the epoch from the host (3.1.6 has no emscripten_date_now).
+EM_JS(double, host_date_now, (), { return Date.now(); });
+
+namespace {
+
+using namespace duroxide;
+using Json = nlohmann::json;
+using emscripten::val;
+
+std::string dump(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+std::string ok(const Json& value) { return dump(Json{{"ok", true}, {"value", value}}); }
+
+std::string failure(const std::string& message, const std::string& kind) {
+  return dump(Json{{"ok", false}, {"error", message}, {"kind", kind}});
+}
+
+template <typename Body>
+std::string guarded(Body&& body) {
+  try {
+    return ok(body());
+  } catch (const ClientError& error) {
+    static const char* const kinds[] = {"InvalidInput", "NotFound", "AlreadyExists", "Provider",
+                                        "AccessDenied", "ReadOnly", "Disabled"};
+    return failure(error.what(), kinds[static_cast<int>(error.kind())]);
+  } catch (const ProviderError& error) {
+    return failure(error.what(), "Provider");
+  } catch (const Json::exception& error) {
+    return failure(std::string("bad JSON: ") + error.what(), "InvalidInput");
+  } catch (const std::invalid_argument& error) {
+    return failure(error.what(), "InvalidInput");
+  } catch (const std::exception& error) {
+    return failure(error.what(), "internal");
+  } catch (...) {
+    return failure("the engine threw a non-standard exception", "internal");
+  }
+}
+
+// JSON text as a value when it parses, else the text itself as a string.
+Json parsed_or_text(const std::string& text) {
+  Json value = Json::parse(text, nullptr, false);
+  if (value.is_discarded()) return Json(text);
+  return value;
+}
+
+std::string field(const Json& object, const char* name, const std::string& fallback = {}) {
+  if (!object.contains(name) || object[name].is_null()) return fallback;
+  if (!object[name].is_string()) throw std::invalid_argument(std::string(name) + " must be a string");
+  return object[name].get<std::string>();
+}
+
+std::int64_t number(const Json& object, const char* name, std::int64_t fallback) {
+  if (!object.contains(name) || object[name].is_null()) return fallback;
+  if (!object[name].is_number()) throw std::invalid_argument(std::string(name) + " must be a number");
+  const double value = object[name].get<double>();
+  if (!(value >= -9.2e18 && value <= 9.2e18)) throw std::invalid_argument(std::string(name) + " is out of range");
+  return static_cast<std::int64_t>(value);
+}
+
+// The real clock (never stepping back) or a virtual one for deterministic runs.
+class HostClock final : public Clock {
+ public:
+  HostClock(bool is_virtual, TimestampMs start) : virtual_(is_virtual), now_(start) {}
+  TimestampMs now_ms() override {
+    if (!virtual_) now_ = std::max<TimestampMs>(now_, static_cast<TimestampMs>(host_date_now()));
+    return now_;
+  }
+  bool is_virtual() const { return virtual_; }
+  void advance(std::int64_t ms) {
+    if (!virtual_) throw std::invalid_argument("advanceTime needs a store opened with a virtual clock");
+    now_ += std::max<std::int64_t>(ms, 0);
+  }
+
+ private:
+  bool virtual_;
+  TimestampMs now_;
+};
+
+sim::MemoryVfs& memory_vfs() {
+  static sim::MemoryVfs vfs("duroxide-js-memory");
+  return vfs;
+}
+
+constexpr std::size_t kMaxDatabaseBytes = 512u * 1024u * 1024u;
+
+// options: {"path": "/mnt/x/app.db" (a host file) or "" (memory), "virtualClock": bool,
+//           "startMs": number, "idPrefix": "unique-per-process"}
+class JsStore {
+ public:
+  JsStore(const std::string& options_json, const std::string& bytes) : options_(Json::parse(options_json)) {
+    if (bytes.size() > kMaxDatabaseBytes) throw std::invalid_argument("database over 512 MiB");
+    clock_ = std::make_unique<HostClock>(options_.value("virtualClock", false),
+                                         number(options_, "startMs", static_cast<std::int64_t>(host_date_now())));
+    ids_ = std::make_unique<SequentialIdSource>(field(options_, "idPrefix", "js"));
+    path_ = field(options_, "path");
+    SqliteOptions sqlite;
+    if (path_.empty()) {
+      path_ = "/duroxide-js-" + std::to_string(++stores_) + ".db";
+      in_memory_ = true;
+      sqlite.vfs = memory_vfs().name();
+      if (!bytes.empty()) memory_vfs().put_file(path_, bytes);
+    }
+    store_ = std::make_unique<SqliteProvider>(path_, *clock_, *ids_, sqlite);
+  }
+  ~JsStore() {
+    store_.reset();
+    if (!in_memory_) return;
+    for (const char* suffix : {"", "-wal", "-shm"}) memory_vfs().remove_file(path_ + suffix);
+  }
+
+  SqliteProvider& store() { return *store_; }
+  HostClock& clock() { return *clock_; }
+
+  std::string advanceTime(double ms) {
+    return guarded([&] {
+      clock_->advance(static_cast<std::int64_t>(ms));
+      return Json(nullptr);
+    });
+  }
+  double nowMs() { return static_cast<double>(clock_->now_ms()); }
+
+  // The database's bytes after a checkpoint; an error envelope (a string) on failure.
+  val toBytes() {
+    std::optional<std::string> bytes;
+    const std::string envelope = guarded([&] {
+      store_->checkpoint();
+      if (!in_memory_) throw std::invalid_argument("toBytes works on in-memory stores; a file store is its file");
+      bytes = memory_vfs().file_bytes(path_);
+      return Json(nullptr);
+    });
+    if (!Json::parse(envelope).value("ok", false)) return val(envelope);
+    const std::string& data = bytes ? *bytes : std::string();
+    val array = val::global("Uint8Array").new_(data.size());
+    array.call<void>("set", val(emscripten::typed_memory_view(
+                                data.size(), reinterpret_cast<const unsigned char*>(data.data()))));
+    return array;
+  }
+
+  std::string checkpoint() {
+    return guarded([&] {
+      store_->checkpoint();
+      return Json(nullptr);
+    });
+  }
+
+ private:
+  static inline int stores_ = 0;
+  Json options_;
+  std::unique_ptr<HostClock> clock_;
+  std::unique_ptr<SequentialIdSource> ids_;
+  std::string path_;
+  bool in_memory_ = false;
+  std::unique_ptr<SqliteProvider> store_;
+};
+
+Json sdk_status(const OrchestrationStatus& status) {
+  Json out{{"status", std::string(to_string(status.state))},
+           {"customStatusVersion", status.custom_status_version}};
+  if (status.state == RuntimeState::Completed) out["output"] = status.output;
+  if (status.error) out["error"] = status.error->display_message();
+  if (status.custom_status) out["customStatus"] = *status.custom_status;
+  return out;
+}
+
+Json sdk_instance(const InstanceInfo& info) {
+  Json out{{"instanceId", info.instance},
+           {"orchestrationName", info.orchestration_name},
+           {"orchestrationVersion", info.orchestration_version},
+           {"currentExecutionId", info.current_execution_id},
+           {"status", std::string(to_string(info.state))},
+           {"createdAt", info.created_at_ms},
+           {"updatedAt", info.updated_at_ms}};
+  if (info.state == RuntimeState::Completed) out["output"] = info.output;
+  if (info.error) out["error"] = info.error->display_message();
+  if (!info.parent_instance.empty()) out["parentInstanceId"] = info.parent_instance;
+  if (info.custom_status) out["customStatus"] = *info.custom_status;
+  return out;
+}
+
+Json sdk_execution(const ExecutionInfo& info) {
+  Json out{{"executionId", info.execution_id},
+           {"status", info.continued_as_new ? std::string("ContinuedAsNew") : std::string(to_string(info.state))},
+           {"startedAt", info.started_at_ms},
+           {"eventCount", info.event_count}};
+  if (!info.output.empty()) out["output"] = info.output;
+  if (info.error) out["error"] = info.error->display_message();
+  if (info.completed_at_ms != 0) out["completedAt"] = info.completed_at_ms;
+  return out;
+}
+
+void collect_tree(const InstanceTree& tree, Json& ids) {
+  ids.push_back(tree.root.info.instance);
+  for (const auto& child : tree.children) collect_tree(child, ids);
+}
+
+Json sdk_delete(const DeleteResult& result) {
+  return Json{{"instancesDeleted", result.instances},
+              {"executionsDeleted", result.executions},
+              {"eventsDeleted", result.events},
+              {"queueMessagesDeleted", result.queue_items}};
+}
+
+// The client verbs of the SDK on one store. Every call: method name + JSON arguments.
+class JsClient {
+ public:
+  explicit JsClient(JsStore& store)
+      : store_(store), client_(store.store(), store.store()), management_(store.store()) {}
+
+  std::string call(const std::string& method, const std::string& args_json) {
+    return guarded([&]() -> Json {
+      const Json args = args_json.empty() ? Json::object() : Json::parse(args_json);
+      if (!args.is_object()) throw std::invalid_argument("arguments must be an object");
+      const std::string instance = field(args, "instanceId");
+      if (method == "startOrchestration") {
+        client_.start_orchestration(instance, field(args, "name"), field(args, "input"), field(args, "version"));
+        return nullptr;
+      }
+      if (method == "raiseEvent") {
+        client_.raise_event(instance, field(args, "name"), field(args, "data"));
+        return nullptr;
+      }
+      if (method == "enqueueEvent") {
+        client_.enqueue_event(instance, field(args, "name"), field(args, "data"));
+        return nullptr;
+      }
+      if (method == "cancelInstance") return client_.cancel_instance(instance, field(args, "reason", "canceled"));
+      if (method == "getStatus") return sdk_status(client_.get_status(instance));
+      return management(method, args, instance);
+    });
+  }
+
+ private:
+  Json management(const std::string& method, const Json& args, const std::string& instance) {
+    if (method == "getInstanceInfo") {
+      const auto info = store_.store().get_instance_info(instance);
+      if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
+      return sdk_instance(*info);
+    }
+    if (method == "listExecutions") {
+      Json ids = Json::array();
+      for (const auto& e : management_.list_executions(instance)) ids.push_back(e.execution_id);
+      return ids;
+    }
+    if (method == "getExecutionInfo") {
+      const auto info = management_.get_execution_info(instance, static_cast<ExecutionId>(number(args, "executionId", 1)));
+      if (!info) throw ClientError(ClientError::Kind::NotFound, "execution not found");
+      return sdk_execution(*info);
+    }
+    if (method == "readExecutionHistory") {
+      return json_views::history(
+          management_.read_execution(instance, static_cast<ExecutionId>(number(args, "executionId", 1))));
+    }
+    if (method == "getInstanceTree") {
+      Json ids = Json::array();
+      collect_tree(management_.get_instance_tree(instance), ids);
+      return Json{{"rootId", instance}, {"allIds", ids}, {"size", ids.size()}};
+    }
+    if (method == "deleteInstance") return sdk_delete(management_.delete_instance(instance, args.value("force", false)));
+    if (method == "pruneExecutions") {
+      const std::int64_t keep = number(args, "keepLast", 1);
+      if (keep < 1) throw std::invalid_argument("keepLast must be at least 1");
+      const auto executions_before = management_.list_executions(instance).size();
+      const std::uint64_t deleted = management_.prune_executions(instance, static_cast<std::size_t>(keep));
+      return Json{{"instancesProcessed", 1}, {"executionsDeleted", deleted},
+                  {"executionsBefore", executions_before}};
+    }
+    if (method == "listAllInstances" || method == "listInstancesByStatus") return list_ids(args);
+    if (method == "getSystemMetrics") {
+      const SystemMetrics m = management_.get_system_metrics();
+      return Json{{"totalInstances", m.total_instances}, {"totalExecutions", m.total_executions},
+                  {"runningInstances", m.running}, {"completedInstances", m.completed},
+                  {"failedInstances", m.failed}, {"totalEvents", m.total_events}};
+    }
+    if (method == "getQueueDepths") {
+      const QueueDepths q = management_.get_queue_depths();
+      return Json{{"orchestratorQueue", q.orchestrator_visible + q.orchestrator_locked},
+                  {"workerQueue", q.worker_visible + q.worker_locked},
+                  {"timerQueue", q.timers_pending + q.timers_due}};
+    }
+    if (method == "getOrchestrationStats") return orchestration_stats(instance);
+    if (method == "getValue") {
+      const std::optional<std::string> value = client_.get_value(instance, field(args, "key"));
+      return value ? Json(*value) : Json(nullptr);
+    }
+    if (method == "getKvAllValues") return Json(client_.get_all_values(instance));
+    throw std::invalid_argument("unknown client method " + method);
+  }
+
+  Json list_ids(const Json& args) {
+    InstanceFilter filter;
+    const std::string status = field(args, "status");
+    if (!status.empty()) {
+      RuntimeState state{};
+      if (!parse_runtime_state(status, state) || state == RuntimeState::NotFound) {
+        throw std::invalid_argument("status must be Running, Completed or Failed");
+      }
+      filter.states.push_back(state);
+    }
+    Json ids = Json::array();
+    PageRequest page;
+    page.limit = 500;
+    for (;;) {
+      const SummaryPage result = management_.list_instances(filter, page);
+      for (const auto& s : result.instances) ids.push_back(s.info.instance);
+      if (result.next_cursor.empty()) break;
+      page.cursor = result.next_cursor;
+    }
+    return ids;
+  }
+
+  // Per-instance stats (the store's): history size, queued messages, key-value usage.
+  Json orchestration_stats(const std::string& instance) {
+    const std::optional<InstanceStats> stats = management_.get_instance_stats(instance);
+    if (!stats) return nullptr;
+    return Json{{"historyEventCount", stats->history_event_count}, {"historySizeBytes", stats->history_size_bytes},
+                {"queuePendingCount", stats->queue_pending_count}, {"kvUserKeyCount", stats->kv_user_key_count},
+                {"kvTotalValueBytes", stats->kv_total_value_bytes}};
+  }
+
+  JsStore& store_;
+  RuntimeClient client_;
+  ManagementClient management_;
+};
+
+// ---------------------------------------------------------------- orchestrations
+
+// The context of the turn JavaScript is running in right now (set around each
+// call into a generator): the synchronous ctx calls (custom status, logs,
+// isReplaying) act on it.
+OrchestrationContext* current_context = nullptr;
+
+struct ContextScope {
+  explicit ContextScope(OrchestrationContext& ctx) : previous(current_context) { current_context = &ctx; }
+  ~ContextScope() { current_context = previous; }
+  OrchestrationContext* previous;
+};
+
+// One awaited result for the generator: a value (JSON text) or an error message.
+struct Outcome {
+  bool ok = true;
+  std::string value;
+};
+
+RetryPolicy retry_policy(const Json& retry) {
+  if (!retry.is_object()) throw std::invalid_argument("scheduleActivityWithRetry needs a retry policy object");
+  if (retry.contains("totalTimeoutMs") && !retry["totalTimeoutMs"].is_null()) {
+    throw std::invalid_argument("retry.totalTimeoutMs is not supported by duroxide-wasm (use timeoutMs per attempt)");
+  }
+  RetryPolicy policy;
+  const std::int64_t attempts = number(retry, "maxAttempts", 3);
+  if (attempts < 1 || attempts > static_cast<std::int64_t>(limits::kMaxRetryAttempts)) {
+    throw std::invalid_argument("retry.maxAttempts must be 1 to " + std::to_string(limits::kMaxRetryAttempts));
+  }
+  policy.max_attempts = static_cast<std::uint32_t>(attempts);
+  policy.attempt_timeout_ms = std::max<std::int64_t>(number(retry, "timeoutMs", 0), 0);
+  const std::string backoff = field(retry, "backoff", "exponential");
+  policy.initial_delay_ms = 100;
+  policy.max_delay_ms = 30'000;
+  if (backoff == "exponential") {
+    policy.backoff = RetryPolicy::Backoff::Exponential;
+  } else if (backoff == "fixed") {
+    policy.backoff = RetryPolicy::Backoff::Fixed;
+    policy.initial_delay_ms = 1'000;
+  } else if (backoff == "linear") {
+    policy.backoff = RetryPolicy::Backoff::Linear;
+  } else if (backoff == "none") {
+    policy.backoff = RetryPolicy::Backoff::None;
+  } else {
+    throw std::invalid_argument("retry.backoff must be exponential, fixed, linear or none");
+  }
+  policy.initial_delay_ms = number(retry, "initialDelayMs", policy.initial_delay_ms);
+  policy.max_delay_ms = number(retry, "maxDelayMs", policy.max_delay_ms);
+  return policy;
+}
+
+SubOrchestrationOptions sub_options(const Json& task) {
+  return SubOrchestrationOptions(field(task, "instanceId"), field(task, "version"));
+}
+
+void refuse_routing(const Json& task) {
+  if (task.contains("sessionId") && !task["sessionId"].is_null()) {
+    throw std::invalid_argument("activity sessions are not supported by duroxide-wasm");
+  }
+  if (task.contains("tag") && !task["tag"].is_null()) {
+    throw std::invalid_argument("activity tags are not supported by duroxide-wasm");
+  }
+}
+
+// A descriptor that stands for durable work which completes later.
+DurableFuture future_for(OrchestrationContext& ctx, const Json& task) {
+  const std::string type = field(task, "type");
+  if (type == "activity") {
+    refuse_routing(task);
+    return ctx.schedule_activity(field(task, "name"), field(task, "input"));
+  }
+  if (type == "activityWithRetry") {
+    refuse_routing(task);
+    return ctx.spawn(ctx.schedule_activity_with_retry(field(task, "name"), field(task, "input"),
+                                                      retry_policy(task.value("retry", Json()))));
+  }
+  if (type == "timer") {
+    const std::int64_t delay = number(task, "delayMs", 0);
+    if (delay < 0) throw std::invalid_argument("scheduleTimer needs a non-negative delay");
+    return ctx.schedule_timer(delay);
+  }
+  if (type == "waitEvent") return ctx.schedule_wait(field(task, "name"));
+  if (type == "dequeueEvent") return ctx.dequeue_event(field(task, "queueName"));
+  if (type == "subOrchestration" || type == "subOrchestrationWithId" || type == "subOrchestrationVersioned" ||
+      type == "subOrchestrationVersionedWithId") {
+    return ctx.schedule_sub_orchestration(field(task, "name"), field(task, "input"), sub_options(task));
+  }
+  if (type == "getValueFromInstance") {
+    return ctx.schedule_get_value_from_instance(field(task, "instanceId"), field(task, "key"));
+  }
+  throw std::invalid_argument("a task of type '" + type + "' cannot be awaited inside all() or race()");
+}
+
+bool is_future_task(const std::string& type) {
+  return type == "activity" || type == "activityWithRetry" || type == "timer" || type == "waitEvent" ||
+         type == "dequeueEvent" || type == "subOrchestration" || type == "subOrchestrationWithId" ||
+         type == "subOrchestrationVersioned" || type == "subOrchestrationVersionedWithId" ||
+         type == "getValueFromInstance";
+}
+
+std::vector<DurableFuture> futures_for(OrchestrationContext& ctx, const Json& task) {
+  if (!task.contains("tasks") || !task["tasks"].is_array()) throw std::invalid_argument("all/race need an array of tasks");
+  if (task["tasks"].empty()) throw std::invalid_argument("all/race need at least one task");
+  std::vector<DurableFuture> futures;
+  for (const Json& item : task["tasks"]) {
+    if (!item.is_object()) throw std::invalid_argument("all/race take task descriptors");
+    futures.push_back(future_for(ctx, item));
+  }
+  return futures;
+}
+
+Json join_results(const std::vector<FutureResult>& results) {
+  Json out = Json::array();
+  for (const FutureResult& result : results) {
+    if (result.ok) {
+      out.push_back(Json{{"ok", result.value.empty() ? Json(nullptr) : parsed_or_text(result.value)}});
+    } else {
+      out.push_back(Json{{"err", result.error.display_message()}});
+    }
+  }
+  return out;
+}
+
+// Runs one yielded descriptor; a failed task becomes an error outcome that is
+// thrown into the generator.
+Task<Outcome> perform(OrchestrationContext& ctx, Json task) {
+  const std::string type = field(task, "type");
+  if (is_future_task(type)) {
+    DurableFuture future = future_for(ctx, task);
+    try {
+      std::string value = co_await future;
+      co_return Outcome{true, type == "timer" || value.empty() ? std::string("null") : std::move(value)};
+    } catch (const TaskFailed& failed) {
+      co_return Outcome{false, failed.details().display_message()};
+    }
+  }
+  if (type == "join") {
+    std::vector<FutureResult> results = co_await ctx.join(futures_for(ctx, task));
+    co_return Outcome{true, dump(join_results(results))};
+  }
+  if (type == "select") {
+    SelectResult winner = co_await ctx.select(futures_for(ctx, task));
+    const Json value = winner.result.ok ? (winner.result.value.empty() ? Json(nullptr) : parsed_or_text(winner.result.value))
+                                        : Json(winner.result.error.display_message());
+    co_return Outcome{true, dump(Json{{"index", winner.index}, {"value", value}})};
+  }
+  if (type == "newGuid") co_return Outcome{true, dump(Json(ctx.new_guid()))};
+  if (type == "utcNow") co_return Outcome{true, std::to_string(ctx.utc_now_ms())};
+  if (type == "orchestration" || type == "orchestrationVersioned") {
+    if (field(task, "instanceId").empty()) throw std::invalid_argument("startOrchestration needs an instance id");
+    ctx.start_orchestration_detached(field(task, "name"), field(task, "input"), sub_options(task));
+    co_return Outcome{true, "null"};
+  }
+  if (type == "continueAsNew" || type == "continueAsNewVersioned") {
+    co_await ctx.continue_as_new(field(task, "input"), field(task, "version"));
+    co_return Outcome{true, "null"};
+  }
+  throw std::invalid_argument("yielded a value that is not a task descriptor (type '" + type + "')");
+}
+
+// The JavaScript generator of one turn, disposed with the coroutine frame.
+struct GeneratorHandle {
+  val host;
+  int id = 0;
+  ~GeneratorHandle() {
+    if (id != 0) host.call<void>("dispose", id);
+  }
+};
+
+// The answer of the generator host: the next descriptor, the result, or an error.
+Json generator_step(const std::string& reply) {
+  Json step = Json::parse(reply, nullptr, false);
+  if (step.is_discarded() || !step.is_object()) throw std::runtime_error("the generator host answered " + reply);
+  const std::string status = step.value("status", "");
+  if (status == "error") throw std::runtime_error(step.value("message", "the orchestration threw"));
+  return step;
+}
+
+Task<std::string> run_generator(OrchestrationContext& ctx, std::string input, val host) {
+  GeneratorHandle generator{host, 0};
+  Json step;
+  {
+    ContextScope scope(ctx);
+    const Json info{{"instanceId", ctx.instance_id()},
+                    {"executionId", ctx.execution_id()},
+                    {"orchestrationName", ctx.orchestration_name()},
+                    {"orchestrationVersion", ctx.orchestration_version()},
+                    {"parentInstanceId", ctx.parent_instance()}};
+    step = generator_step(host.call<std::string>("begin", dump(info), input));
+    generator.id = step.value("generatorId", 0);
+  }
+  while (step.value("status", "") == "yielded") {
+    if (!step.contains("task") || !step["task"].is_object()) {
+      throw std::runtime_error("an orchestration may only yield task descriptors (ctx.schedule..., ctx.all, ...)");
+    }
+    Outcome outcome = co_await perform(ctx, std::move(step["task"]));
+    ContextScope scope(ctx);
+    step = generator_step(host.call<std::string>("next", generator.id, outcome.ok, outcome.value));
+  }
+  if (step.value("status", "") != "completed") throw std::runtime_error("the generator host answered " + dump(step));
+  co_return step.value("output", std::string("null"));
+}
+
+// The instance's key-value store (OrchestrationContext::set_value and the rest);
+// nullopt when `op` is not one of its calls. `argument`: the key, or
+// {"key","value"} for setValue, or the cut-off in ms for pruneKvValuesUpdatedBefore.
+std::optional<Json> kv_call(OrchestrationContext& ctx, const std::string& op, const std::string& argument) {
+  if (op == "setValue") {
+    const Json pair = Json::parse(argument);
+    ctx.set_value(field(pair, "key"), field(pair, "value"));
+    return Json(nullptr);
+  }
+  if (op == "getValue") {
+    const std::optional<std::string> value = ctx.get_value(argument);
+    return value ? Json(*value) : Json(nullptr);
+  }
+  if (op == "clearValue") {
+    ctx.clear_value(argument);
+    return Json(nullptr);
+  }
+  if (op == "clearAllValues") {
+    ctx.clear_all_values();
+    return Json(nullptr);
+  }
+  if (op == "getKvAllValues") return Json(ctx.get_all_values());
+  if (op == "getKvAllKeys") return Json(ctx.get_all_keys());
+  if (op == "getKvLength") return Json(ctx.get_kv_length());
+  if (op == "pruneKvValuesUpdatedBefore") {
+    return Json(ctx.prune_values_updated_before(static_cast<TimestampMs>(std::stoll(argument))));
+  }
+  return std::nullopt;
+}
+
+std::string contextCall(const std::string& op, const std::string& argument) {
+  return guarded([&]() -> Json {
+    if (!current_context) throw std::invalid_argument(op + " is only available while the orchestration runs");
+    OrchestrationContext& ctx = *current_context;
+    if (op == "setCustomStatus") {
+      ctx.set_custom_status(argument);
+      return nullptr;
+    }
+    if (op == "resetCustomStatus") {
+      ctx.clear_custom_status();
+      return nullptr;
+    }
+    if (op == "getCustomStatus") return ctx.custom_status() ? Json(*ctx.custom_status()) : Json(nullptr);
+    if (op == "isReplaying") return ctx.is_replaying();
+    if (const std::optional<Json> kv = kv_call(ctx, op, argument)) return *kv;
+    if (op == "info" || op == "debug") ctx.log_info(op == "debug" ? "[debug] " + argument : argument);
+    else if (op == "warn") ctx.log_warn(argument);
+    else if (op == "error") ctx.log_error(argument);
+    else throw std::invalid_argument("unknown context call " + op);
+    return nullptr;
+  });
+}
+
+// ---------------------------------------------------------------- the runtime
+
+// options: {"workerLockTimeoutMs", "orchestrationLockTimeoutMs", "maxAttempts", "orchestrationBatchSize"}
+class JsRuntime {
+ public:
+  JsRuntime(JsStore& store, const std::string& options_json, val host)
+      : store_(store), host_(std::move(host)), metrics_(store.clock()) {
+    const Json args = options_json.empty() ? Json::object() : Json::parse(options_json);
+    options_.worker_lock_timeout_ms = number(args, "workerLockTimeoutMs", 30'000);
+    options_.orchestration_lock_timeout_ms = number(args, "orchestrationLockTimeoutMs", 5'000);
+    options_.max_attempts = static_cast<std::uint32_t>(number(args, "maxAttempts", 10));
+    options_.orchestration_batch_size = static_cast<std::size_t>(number(args, "orchestrationBatchSize", 16));
+    if (options_.worker_lock_timeout_ms < 100) throw std::invalid_argument("workerLockTimeoutMs must be at least 100");
+    options_.metrics = &metrics_;
+  }
+
+  std::string registerOrchestration(const std::string& name, const std::string& version) {
+    return guarded([&] {
+      RuntimeClient::check_identifier(name, "orchestration name");
+      if (orchestrations_) throw std::invalid_argument("register orchestrations before the runtime starts");
+      val host = host_;
+      registry_.register_orchestration(name, version.empty() ? Registry::kDefaultVersion : version,
+                                       [host](OrchestrationContext& ctx, std::string input) {
+                                         return run_generator(ctx, std::move(input), host);
+                                       });
+      return Json(nullptr);
+    });
+  }
+
+  // The JS worker runs activities; the registry knows their names (unregistered ones back off).
+  std::string registerActivity(const std::string& name) {
+    return guarded([&] {
+      RuntimeClient::check_identifier(name, "activity name");
+      registry_.replace_activity(name, [](ActivityContext&, const std::string&) -> std::string {
+        throw std::logic_error("JavaScript activities run in the JavaScript worker");
+      });
+      return Json(nullptr);
+    });
+  }
+
+  // One orchestration dispatcher step (a batch of turns); true when it did work.
+  std::string orchestrationStep() {
+    return guarded([&] {
+      if (!orchestrations_) {
+        orchestrations_ = std::make_unique<OrchestrationDispatcher>(
+            store_.store(), registry_, store_.clock(), options_,
+            [this](const RuntimeEvent& event) { observe(event); });
+      }
+      return orchestrations_->step();
+    });
+  }
+
+  // The next activity to run: {token, instanceId, executionId, activityId, name, input,
+  // attempt}, {"handled":true} when the item was settled here (poison, unregistered),
+  // or null when the queue is empty.
+  std::string fetchActivity() {
+    return guarded([&]() -> Json {
+      std::optional<WorkerItem> item = store_.store().fetch_work_item(options_.worker_lock_timeout_ms);
+      if (!item) return nullptr;
+      const work::ActivityExecute& task = item->item;
+      if (item->attempt_count > options_.max_attempts) {
+        notify(RuntimeEvent::Kind::Poison, task.instance, "activity " + task.name + " is poison");
+        metrics_.poisoned();
+        ack(*item, work::ActivityFailed{task.instance, task.execution_id, task.id,
+                                        ErrorDetails::poison("activity " + task.name, item->attempt_count,
+                                                             options_.max_attempts)});
+        return Json{{"handled", true}};
+      }
+      if (task.name == OrchestrationContext::kGetValueFromInstanceActivity) {
+        ack(*item, read_value_of_instance(task));
+        return Json{{"handled", true}};
+      }
+      if (!registry_.find_activity(task.name)) {
+        if (item->attempt_count < options_.max_attempts) {
+          const std::int64_t delay = unregistered_backoff(options_, item->attempt_count);
+          notify(RuntimeEvent::Kind::Unregistered, task.instance,
+                 "activity " + task.name + " is not registered here; retrying in " + std::to_string(delay) + " ms");
+          store_.store().abandon_work_item(item->lock_token, delay, false);
+        } else {
+          ack(*item, work::ActivityFailed{task.instance, task.execution_id, task.id,
+                                          ErrorDetails::unregistered_activity(task.name)});
+        }
+        return Json{{"handled", true}};
+      }
+      running_.push_back(*item);
+      return Json{{"token", item->lock_token}, {"instanceId", task.instance}, {"executionId", task.execution_id},
+                  {"activityId", task.id}, {"name", task.name}, {"input", task.input},
+                  {"attempt", item->attempt_count}, {"startedMs", store_.clock().now_ms()}};
+    });
+  }
+
+  // Acks a settled activity; {"acked":false} when its lock was lost (cancelled, or
+  // expired and taken over): its result is dropped.
+  std::string completeActivity(const std::string& token, bool succeeded, const std::string& value, double started_ms) {
+    return guarded([&]() -> Json {
+      const auto found = std::find_if(running_.begin(), running_.end(),
+                                      [&](const WorkerItem& item) { return item.lock_token == token; });
+      if (found == running_.end()) throw std::invalid_argument("no running activity holds lock " + token);
+      const WorkerItem item = *found;
+      running_.erase(found);
+      const work::ActivityExecute& task = item.item;
+      WorkItem completion = work::ActivityFailed{task.instance, task.execution_id, task.id,
+                                                 ErrorDetails::activity_failed(value)};
+      if (succeeded && value.size() > limits::kMaxPayloadBytes) {
+        completion = work::ActivityFailed{task.instance, task.execution_id, task.id,
+                                          ErrorDetails::activity_failed("activity " + task.name + " returned " +
+                                                                        std::to_string(value.size()) +
+                                                                        " bytes, over the limit of " +
+                                                                        std::to_string(limits::kMaxPayloadBytes))};
+      } else if (succeeded) {
+        completion = work::ActivityCompleted{task.instance, task.execution_id, task.id, value};
+      }
+      metrics_.activity_finished(task.name, std::holds_alternative<work::ActivityCompleted>(completion),
+                                 store_.clock().now_ms() - static_cast<TimestampMs>(started_ms));
+      return Json{{"acked", ack(item, std::move(completion))}};
+    });
+  }
+
+  // Extends a running activity's lock; {"alive":false} once it is lost (the
+  // orchestration cancelled the activity, or it expired): the activity is cancelled.
+  std::string renewActivity(const std::string& token) {
+    return guarded([&]() -> Json {
+      try {
+        store_.store().renew_work_item_lock(token, options_.worker_lock_timeout_ms);
+        return Json{{"alive", true}};
+      } catch (const ProviderError& error) {
+        if (error.kind() != ProviderErrorKind::InvalidLock && error.kind() != ProviderErrorKind::NotFound) throw;
+        return Json{{"alive", false}};
+      }
+    });
+  }
+
+  // Gives a running activity back to the queue (shutdown before it settled).
+  std::string abandonActivity(const std::string& token) {
+    return guarded([&] {
+      running_.erase(std::remove_if(running_.begin(), running_.end(),
+                                    [&](const WorkerItem& item) { return item.lock_token == token; }),
+                     running_.end());
+      try {
+        store_.store().abandon_work_item(token, 0, true);
+      } catch (const ProviderError&) {
+        // its lock is already gone: nothing of ours to give back
+      }
+      return Json(nullptr);
+    });
+  }
+
+  std::string takeEvents() {
+    return guarded([&] {
+      Json out = std::move(events_);
+      events_ = Json::array();
+      return out;
+    });
+  }
+
+  std::string metricsSnapshot() {
+    return guarded([&] {
+      const RuntimeMetricsSnapshot s = metrics_.snapshot();
+      std::uint64_t starts = 0, completions = 0, failures = 0, continued = 0, act_ok = 0, act_failed = 0;
+      for (const auto& [name, c] : s.orchestrations) {
+        starts += c.started, completions += c.completed, failures += c.failed, continued += c.continued;
+      }
+      for (const auto& [name, c] : s.activities) act_ok += c.completed, act_failed += c.failed;
+      return Json{{"orchStarts", starts}, {"orchCompletions", completions}, {"orchFailures", failures},
+                  {"orchContinueAsNew", continued}, {"orchPoison", s.poison},
+                  {"activitySuccess", act_ok}, {"activityAppErrors", act_failed},
+                  {"providerErrors", s.provider_errors}, {"locksLost", s.locks_lost},
+                  {"uptimeMs", s.uptime_ms}};
+    });
+  }
+
+ private:
+  bool ack(const WorkerItem& item, WorkItem completion) {
+    try {
+      store_.store().ack_work_item(item.lock_token, completion);
+      return true;
+    } catch (const ProviderError& error) {
+      if (error.kind() == ProviderErrorKind::InvalidLock || error.kind() == ProviderErrorKind::NotFound) {
+        metrics_.lock_lost();
+        notify(RuntimeEvent::Kind::LockLost, item.item.instance,
+               "activity " + item.item.name + " lost its lock; its result is dropped");
+        return false;
+      }
+      throw;
+    }
+  }
+
+  // The reserved activity behind ctx.getValueFromInstance: input {"instance","key"},
+  // completes with the JSON null or a JSON string (as the engine's worker does).
+  WorkItem read_value_of_instance(const work::ActivityExecute& task) {
+    auto failed = [&](const std::string& message, bool retryable) -> WorkItem {
+      return work::ActivityFailed{task.instance, task.execution_id, task.id,
+                                  ErrorDetails::activity_failed("get_value_from_instance: " + message, retryable)};
+    };
+    const Json request = Json::parse(task.input, nullptr, false);
+    if (request.is_discarded() || !request.is_object() || !request.contains("instance") || !request.contains("key") ||
+        !request["instance"].is_string() || !request["key"].is_string()) {
+      return failed("the request does not decode", false);
+    }
+    try {
+      const std::optional<std::string> value = store_.store().get_kv_value(request["instance"], request["key"]);
+      return work::ActivityCompleted{task.instance, task.execution_id, task.id, value ? dump(Json(*value)) : "null"};
+    } catch (const ProviderError& error) {
+      return failed(std::string("the store could not read the value: ") + error.what(), error.retryable());
+    }
+  }
+
+  void notify(RuntimeEvent::Kind kind, const std::string& instance, std::string message) {
+    observe(RuntimeEvent{kind, instance, std::move(message)});
+  }
+
+  void observe(const RuntimeEvent& event) {
+    static const char* const kinds[] = {"log", "dropped", "poison", "unregistered", "lock-lost", "provider-error"};
+    if (events_.size() >= 1000) events_.erase(events_.begin());
+    events_.push_back({{"kind", kinds[static_cast<int>(event.kind)]},
+                       {"instanceId", event.instance},
+                       {"message", event.message},
+                       {"atMs", store_.clock().now_ms()}});
+  }
+
+  JsStore& store_;
+  val host_;
+  RuntimeMetrics metrics_;
+  RuntimeOptions options_;
+  Registry registry_;
+  std::unique_ptr<OrchestrationDispatcher> orchestrations_;
+  std::vector<WorkerItem> running_;
+  Json events_ = Json::array();
+};
+
+// ---------------------------------------------------------------- simulation
+
+// The user's orchestrations and activities in the native simulator's world
+// (sim/include/duroxide/sim/user_workload.hpp): several nodes, a virtual clock, an
+// in-memory disk and the simulator's fault kinds, with its trace hash.
+// options: {"seed","steps","nodes","faults":[names],"orchestrations":[{"name","version"}],
+//           "activities":[names],"ops":[{"kind":"start|raise|enqueue|cancel","step","instanceId","name","data"}],
+//           "check":bool}
+// `host`: the generator host (begin/next/dispose) plus run(name, contextJson, input)
+// for activities (an envelope; they must finish synchronously) and check(endJson)
+// (a JSON array of problems).
+ActivityFn simulated_activity(val host, const std::string& name) {
+  return [host, name](ActivityContext& context, const std::string& input) -> std::string {
+    const Json info{{"instanceId", context.instance}, {"executionId", context.execution_id},
+                    {"activityId", context.activity_id}, {"name", name}};
+    const Json reply = Json::parse(host.call<std::string>("run", name, dump(info), input), nullptr, false);
+    if (reply.is_discarded() || !reply.is_object()) throw std::runtime_error("activity " + name + " answered no envelope");
+    if (!reply.value("ok", false)) throw std::runtime_error(reply.value("error", "activity " + name + " failed"));
+    return reply.value("value", std::string("null"));
+  };
+}
+
+Json instance_end(const sim::InstanceEnd& end) {
+  Json out{{"instanceId", end.instance}, {"orchestration", end.orchestration}, {"input", end.input},
+           {"exists", end.exists}, {"status", std::string(to_string(end.state))}, {"executions", end.executions}};
+  if (end.state == RuntimeState::Completed) out["output"] = end.output;
+  if (end.state == RuntimeState::Failed) out["error"] = end.error;
+  if (end.custom_status) out["customStatus"] = *end.custom_status;
+  out["cancelAccepted"] = end.cancel_accepted;
+  return out;
+}
+
+sim::ClientOp client_op(const Json& op) {
+  static const std::map<std::string, sim::ClientOp::Kind> kinds{
+      {"start", sim::ClientOp::Kind::Start}, {"raise", sim::ClientOp::Kind::Raise},
+      {"enqueue", sim::ClientOp::Kind::Enqueue}, {"cancel", sim::ClientOp::Kind::Cancel}};
+  const auto kind = kinds.find(field(op, "kind"));
+  if (kind == kinds.end()) throw std::invalid_argument("unknown workload operation " + dump(op));
+  const std::int64_t step = number(op, "step", 0);
+  if (step < 0) throw std::invalid_argument("a workload step must not be negative");
+  return sim::ClientOp{kind->second, static_cast<std::uint64_t>(step), field(op, "instanceId"), field(op, "name"),
+                       field(op, "data")};
+}
+
+sim::SimOptions simulation_options(const Json& args) {
+  sim::SimOptions options;
+  options.seed = static_cast<std::uint64_t>(number(args, "seed", 1));
+  options.steps = static_cast<std::size_t>(number(args, "steps", 2000));
+  options.nodes = static_cast<std::size_t>(number(args, "nodes", 3));
+  if (options.steps > 200'000) throw std::invalid_argument("steps must be at most 200,000");
+  if (options.nodes < 1 || options.nodes > 16) throw std::invalid_argument("nodes must be 1 to 16");
+  if (args.contains("faults") && args["faults"].is_array()) {
+    options.faults.clear();
+    for (const auto& name : args["faults"]) {
+      const auto kind = name.is_string() ? sim::parse_fault_kind(name.get<std::string>()) : std::nullopt;
+      if (!kind) throw std::invalid_argument("unknown fault " + name.dump());
+      options.faults.push_back(*kind);
+    }
+  }
+  options.keep_trace = true;
+  return options;
+}
+
+std::shared_ptr<Registry> simulation_registry(const Json& args, val host) {
+  auto registry = std::make_shared<Registry>();
+  for (const Json& entry : args.value("orchestrations", Json::array())) {
+    registry->register_orchestration(field(entry, "name"), field(entry, "version", Registry::kDefaultVersion),
+                                     [host](OrchestrationContext& ctx, std::string input) {
+                                       return run_generator(ctx, std::move(input), host);
+                                     });
+  }
+  for (const Json& name : args.value("activities", Json::array())) {
+    registry->register_activity(name.get<std::string>(), simulated_activity(host, name.get<std::string>()));
+  }
+  return registry;
+}
+
+std::string runJsSimulation(const std::string& options_json, val host) {
+  return guarded([&] {
+    const Json args = Json::parse(options_json);
+    sim::SimOptions options = simulation_options(args);
+    std::vector<sim::ClientOp> ops;
+    for (const Json& op : args.value("ops", Json::array())) ops.push_back(client_op(op));
+    if (ops.empty()) throw std::invalid_argument("the workload started nothing");
+    const bool checked = args.value("check", false);
+    options.workload = sim::user_workload(
+        simulation_registry(args, host),
+        [ops](sim::WorkloadPlan& plan, sim::SimRandom&) {
+          for (const sim::ClientOp& op : ops) {
+            switch (op.kind) {
+              case sim::ClientOp::Kind::Start: plan.start(op.step, op.instance, op.name, op.data); break;
+              case sim::ClientOp::Kind::Raise: plan.raise(op.step, op.instance, op.name, op.data); break;
+              case sim::ClientOp::Kind::Enqueue: plan.enqueue(op.step, op.instance, op.name, op.data); break;
+              case sim::ClientOp::Kind::Cancel: plan.cancel(op.step, op.instance, op.data); break;
+            }
+          }
+        },
+        [host, checked](const sim::InstanceEnd& end, const sim::InstanceLookup&) {
+          std::vector<std::string> problems;
+          if (!checked) return problems;
+          const Json reply = Json::parse(host.call<std::string>("check", dump(instance_end(end))), nullptr, false);
+          if (!reply.is_array()) return std::vector<std::string>{"the check answered " + reply.dump()};
+          for (const Json& problem : reply) problems.push_back(problem.is_string() ? problem.get<std::string>() : problem.dump());
+          return problems;
+        });
+    const sim::SimResult result = sim::run_simulation(options);
+    Json out = Json::parse(sim::to_json(result));
+    const std::size_t keep = std::min<std::size_t>(result.trace.size(), 20'000);
+    out["trace"] = std::vector<std::string>(result.trace.begin(), result.trace.begin() + static_cast<std::ptrdiff_t>(keep));
+    out["trace_lines"] = result.trace.size();
+    return out;
+  });
+}
+
+// Constructors cannot return envelopes: factories do, with the error kept here.
+std::string factoryError;
+template <typename Make>
+auto made(Make&& make) -> decltype(make()) {
+  factoryError.clear();
+  try {
+    return make();
+  } catch (const std::exception& error) {
+    factoryError = error.what();
+  } catch (...) {
+    factoryError = "the engine threw a non-standard exception";
+  }
+  return nullptr;
+}
+
+JsStore* openJsStore(const std::string& options, const std::string& bytes) {
+  return made([&] { return new JsStore(options, bytes); });
+}
+JsClient* createJsClient(JsStore& store) {
+  return made([&] { return new JsClient(store); });
+}
+JsRuntime* createJsRuntime(JsStore& store, const std::string& options, val host) {
+  return made([&] { return new JsRuntime(store, options, std::move(host)); });
+}
+std::string lastFactoryError() { return factoryError; }
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(duroxide_js_sdk) {
+  emscripten::class_<JsStore>("JsStore")
+      .function("advanceTime", &JsStore::advanceTime)
+      .function("nowMs", &JsStore::nowMs)
+      .function("toBytes", &JsStore::toBytes)
+      .function("checkpoint", &JsStore::checkpoint);
+  emscripten::class_<JsClient>("JsClient").function("call", &JsClient::call);
+  emscripten::class_<JsRuntime>("JsRuntime")
+      .function("registerOrchestration", &JsRuntime::registerOrchestration)
+      .function("registerActivity", &JsRuntime::registerActivity)
+      .function("orchestrationStep", &JsRuntime::orchestrationStep)
+      .function("fetchActivity", &JsRuntime::fetchActivity)
+      .function("completeActivity", &JsRuntime::completeActivity)
+      .function("renewActivity", &JsRuntime::renewActivity)
+      .function("abandonActivity", &JsRuntime::abandonActivity)
+      .function("takeEvents", &JsRuntime::takeEvents)
+      .function("metricsSnapshot", &JsRuntime::metricsSnapshot);
+  emscripten::function("openJsStore", &openJsStore, emscripten::allow_raw_pointers());
+  emscripten::function("createJsClient", &createJsClient, emscripten::allow_raw_pointers());
+  emscripten::function("createJsRuntime", &createJsRuntime, emscripten::allow_raw_pointers());
+  emscripten::function("lastFactoryError", &lastFactoryError);
+  emscripten::function("orchestrationContextCall", &contextCall);
+  emscripten::function("runJsSimulation", &runJsSimulation);
+}

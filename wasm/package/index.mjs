@@ -1,0 +1,916 @@
+// duroxide-wasm: durable orchestrations written as JavaScript generators, run by
+// the duroxide engine compiled to WebAssembly, under node (>= 20) and in browsers
+// (pages and Web Workers) from the same files. The API is the Node SDK's
+// (SqliteProvider, Client, Runtime; docs/javascript.md):
+//
+//   const provider = await SqliteProvider.open('sqlite::memory:');
+//   const runtime = new Runtime(provider);
+//   runtime.registerActivity('Greet', async (ctx, name) => `Hello, ${name}!`);
+//   runtime.registerOrchestration('Hello', function* (ctx, name) {
+//     return yield ctx.scheduleActivity('Greet', name);
+//   });
+//   await runtime.start();
+//   const client = new Client(provider);
+//   await client.startOrchestration('hello-1', 'Hello', 'World');
+//   (await client.waitForOrchestration('hello-1')).output;  // "Hello, World!"
+//
+// The engine replays each orchestration's generator from its history on every
+// turn (wasm/js_orchestrations.cpp): a `yield` is one durable operation. The
+// wasm module is single-threaded: the runtime's loop runs on the JS event loop,
+// activities run as promises and are acked when they settle.
+import createDuroxideCore from './duroxide_core.mjs';
+import { createDuroxide as createEngineApi } from './duroxide.mjs';
+
+const isNode = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string' &&
+  typeof window === 'undefined' && typeof importScripts === 'undefined';
+
+// Under node the module gets `require`, its directory and the .wasm bytes from
+// here (Emscripten 3.1.6 would otherwise look for globals and fetch a file path).
+async function loaderOptions() {
+  if (!isNode) return {};
+  const [{ createRequire }, { fileURLToPath }, { readFile }, path] = await Promise.all([
+    import('node:module'), import('node:url'), import('node:fs/promises'), import('node:path')]);
+  const wasmPath = fileURLToPath(new URL('./duroxide_core.wasm', import.meta.url));
+  return {
+    nodeRequire: createRequire(import.meta.url),
+    nodeDirname: path.dirname(wasmPath),
+    wasmBinary: await readFile(wasmPath),
+  };
+}
+
+const core = await createDuroxideCore(await loaderOptions());
+
+// ---------------------------------------------------------------- helpers
+
+function engineError(message, kind) {
+  const error = new Error(message);
+  error.kind = kind;
+  return error;
+}
+
+function unwrap(text) {
+  const envelope = JSON.parse(text);
+  if (!envelope.ok) throw engineError(envelope.error, envelope.kind);
+  return envelope.value;
+}
+
+const messageOf = (error) => (error && typeof error.message === 'string' ? error.message : String(error));
+const toJson = (value) => JSON.stringify(value === undefined ? null : value);
+
+// Engine text back to a value: JSON when it parses, else the text itself.
+function parseValue(text) {
+  if (text === undefined || text === null || text === '') return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function unsupported(what) {
+  return engineError(`${what} is not supported by duroxide-wasm`, 'Unsupported');
+}
+
+const nextMacrotask = typeof setImmediate === 'function'
+  ? () => new Promise((resolve) => setImmediate(resolve))
+  : (() => {
+    if (typeof MessageChannel !== 'function') return () => new Promise((resolve) => setTimeout(resolve, 0));
+    const channel = new MessageChannel();
+    const waiting = [];
+    channel.port1.onmessage = () => waiting.shift()?.();
+    return () => new Promise((resolve) => { waiting.push(resolve); channel.port2.postMessage(0); });
+  })();
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------- the store
+
+let hostMounts = 0;
+const mountedDirectories = new Map();
+
+// A host directory made visible to the module (node only): its files are real files.
+async function mountHostDirectory(directory) {
+  if (mountedDirectories.has(directory)) return mountedDirectories.get(directory);
+  const point = `/host${++hostMounts}`;
+  core.FS.mkdir(point);
+  core.FS.mount(core.NODEFS ?? core.FS.filesystems.NODEFS, { root: directory }, point);
+  mountedDirectories.set(directory, point);
+  return point;
+}
+
+// 'sqlite::memory:' -> null; 'sqlite:./app.db', 'sqlite:///abs/app.db', 'sqlite:app.db?mode=rwc', './app.db' -> the path.
+function databasePath(url) {
+  if (typeof url !== 'string' || url === '') throw new TypeError('SqliteProvider.open needs a database URL such as sqlite::memory: or sqlite:./app.db');
+  let rest = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  if (rest === ':memory:' || rest.startsWith(':memory:?')) return null;
+  if (rest.startsWith('//')) rest = rest.slice(2);
+  const query = rest.indexOf('?');
+  if (query >= 0) rest = rest.slice(0, query);
+  if (rest === '') throw new TypeError(`no file in database URL ${url}`);
+  return rest;
+}
+
+let storeSerial = 0;
+
+function openStore(path, bytes, options) {
+  const settings = {
+    path,
+    virtualClock: options.clock === 'virtual',
+    startMs: options.startMs ?? Date.now(),
+    idPrefix: `js-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}-${++storeSerial}`,
+  };
+  if (options.clock !== undefined && options.clock !== 'virtual' && options.clock !== 'real') {
+    throw new TypeError("options.clock must be 'real' or 'virtual'");
+  }
+  const store = core.openJsStore(JSON.stringify(settings), bytes ?? new Uint8Array(0));
+  if (!store) throw engineError(core.lastFactoryError(), 'InvalidInput');
+  return new SqliteProvider(store, path);
+}
+
+/** A SQLite database: in memory, a file (node), or opened from bytes (browsers). */
+export class SqliteProvider {
+  constructor(store, path) {
+    if (!store) throw new TypeError('use SqliteProvider.open(url), inMemory() or fromBytes(bytes)');
+    this._store = store;
+    this._path = path;
+    this._listeners = new Set();
+    this._runtime = null;
+    this._dependents = new Set();  // clients and runtimes whose engine objects use this store
+  }
+
+  /**
+   * 'sqlite::memory:' (a new in-memory database), or under node a file URL
+   * ('sqlite:./app.db', 'sqlite:///var/data/app.db'), created if missing, durable.
+   * options.clock: 'real' (default) or 'virtual' (moves only with advanceTime: tests, replays).
+   */
+  static async open(url, options = {}) {
+    const path = databasePath(url);
+    if (path === null) return openStore('', null, options);
+    if (!isNode) throw engineError('file databases need node; in a browser use sqlite::memory: or SqliteProvider.fromBytes', 'InvalidInput');
+    const nodePath = await import('node:path');
+    const { mkdirSync } = await import('node:fs');
+    const absolute = nodePath.resolve(path);
+    mkdirSync(nodePath.dirname(absolute), { recursive: true });
+    const point = await mountHostDirectory(nodePath.dirname(absolute));
+    return openStore(`${point}/${nodePath.basename(absolute)}`, null, options);
+  }
+
+  static async inMemory(options = {}) { return openStore('', null, options); }
+
+  /** An in-memory database starting from the bytes of a SQLite file (toBytes, the CLI, a download). */
+  static async fromBytes(bytes, options = {}) {
+    let data = bytes;
+    if (data instanceof ArrayBuffer) data = new Uint8Array(data);
+    if (!(data instanceof Uint8Array)) throw new TypeError('fromBytes needs a Uint8Array or an ArrayBuffer');
+    return openStore('', data, options);
+  }
+
+  /** The database as bytes (in-memory databases): save it, open it natively or with fromBytes. */
+  toBytes() {
+    const result = this._live().toBytes();
+    return typeof result === 'string' ? unwrap(result) : result;
+  }
+
+  /** Virtual clock only: moves time forward (timers become due). */
+  advanceTime(ms) {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError('advanceTime needs a non-negative number of ms');
+    unwrap(this._live().advanceTime(ms));
+    this._notify();
+  }
+
+  nowMs() { return this._live().nowMs(); }
+
+  /** Releases the database (an in-memory one is gone); its clients and runtimes stop working. */
+  close() {
+    if (this._runtime && this._runtime._running) throw engineError('shut the runtime down before closing its provider', 'InvalidInput');
+    for (const dependent of this._dependents) dependent._release();
+    this._dependents.clear();
+    if (this._store) this._store.delete();
+    this._store = null;
+  }
+
+  _live() {
+    if (!this._store) throw engineError('the provider is closed', 'InvalidInput');
+    return this._store;
+  }
+
+  // Work was queued, or instances changed: wake runtimes and waiting clients.
+  _notify() { for (const listener of [...this._listeners]) listener(); }
+}
+
+// ---------------------------------------------------------------- the client
+
+function parseOutput(result) {
+  if (result && typeof result.output === 'string') result.output = parseValue(result.output);
+  return result;
+}
+
+/** Starts, signals, inspects and manages instances. */
+export class Client {
+  constructor(provider) {
+    if (!(provider instanceof SqliteProvider)) throw new TypeError('new Client(provider) needs a SqliteProvider');
+    this._provider = provider;
+    const native = core.createJsClient(provider._live());
+    if (!native) throw engineError(core.lastFactoryError(), 'InvalidInput');
+    this._native = native;
+    provider._dependents.add(this);
+  }
+
+  _call(method, args) {
+    if (!this._native) throw engineError('the provider is closed', 'InvalidInput');
+    return unwrap(this._native.call(method, JSON.stringify(args)));
+  }
+
+  _release() {
+    if (this._native) this._native.delete();
+    this._native = null;
+  }
+
+  _change(method, args) {
+    const value = this._call(method, args);
+    this._provider._notify();
+    return value;
+  }
+
+  async startOrchestration(instanceId, orchestrationName, input) {
+    this._change('startOrchestration', { instanceId, name: orchestrationName, input: toJson(input) });
+  }
+  async startOrchestrationVersioned(instanceId, orchestrationName, input, version) {
+    this._change('startOrchestration', { instanceId, name: orchestrationName, input: toJson(input), version });
+  }
+  async raiseEvent(instanceId, eventName, data) {
+    this._change('raiseEvent', { instanceId, name: eventName, data: toJson(data) });
+  }
+  async enqueueEvent(instanceId, queueName, data) {
+    this._change('enqueueEvent', { instanceId, name: queueName, data: toJson(data) });
+  }
+  async cancelInstance(instanceId, reason = 'canceled') {
+    this._change('cancelInstance', { instanceId, reason });
+  }
+  /** {status: 'Running'|'Completed'|'Failed'|'NotFound', output?, error?, customStatus?, customStatusVersion} */
+  async getStatus(instanceId) { return parseOutput(this._call('getStatus', { instanceId })); }
+
+  // Re-checks `ready` whenever the provider changes (and at least every 100 ms, for
+  // other processes sharing a file) until it returns a value or `timeoutMs` passes.
+  async _waitFor(ready, timeoutMs, what, pollMs = 100) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = ready();
+      if (value !== undefined) return value;
+      const left = deadline - Date.now();
+      if (left <= 0) throw engineError(`timed out after ${timeoutMs} ms waiting for ${what}`, 'Timeout');
+      await new Promise((resolve) => {
+        const done = () => { clearTimeout(timer); this._provider._listeners.delete(done); resolve(); };
+        const timer = setTimeout(done, Math.min(left, pollMs));
+        this._provider._listeners.add(done);
+      });
+    }
+  }
+
+  /** Resolves when the instance is Completed or Failed (output parsed from JSON); throws kind Timeout. */
+  async waitForOrchestration(instanceId, timeoutMs = 30000) {
+    return this._waitFor(() => {
+      const status = this._call('getStatus', { instanceId });
+      return status.status === 'Completed' || status.status === 'Failed' ? parseOutput(status) : undefined;
+    }, timeoutMs, `instance ${instanceId}`);
+  }
+
+  /** Resolves once the custom status version exceeds lastSeenVersion (or the instance finished). */
+  async waitForStatusChange(instanceId, lastSeenVersion, pollIntervalMs = 500, timeoutMs = 30000) {
+    return this._waitFor(() => {
+      const status = this._call('getStatus', { instanceId });
+      const finished = status.status === 'Completed' || status.status === 'Failed';
+      return status.customStatusVersion > lastSeenVersion || finished ? parseOutput(status) : undefined;
+    }, timeoutMs, `a status change of ${instanceId}`, pollIntervalMs);
+  }
+
+  /** A key of the instance's key-value store as its last committed turn left it; null when absent. */
+  async getValue(instanceId, key) { return this._call('getValue', { instanceId, key: String(key) }); }
+  /** Resolves with the key's value once it exists; rejects with kind 'Timeout'. */
+  async waitForValue(instanceId, key, timeoutMs = 30000) {
+    return this._waitFor(() => this._call('getValue', { instanceId, key: String(key) }) ?? undefined,
+      timeoutMs, `value '${key}' on instance '${instanceId}'`);
+  }
+  async getKvAllValues(instanceId) { return this._call('getKvAllValues', { instanceId }); }
+
+  async getSystemMetrics() { return this._call('getSystemMetrics', {}); }
+  /** {historyEventCount, historySizeBytes, queuePendingCount, ...}, or null for an unknown instance. */
+  async getOrchestrationStats(instanceId) { return this._call('getOrchestrationStats', { instanceId }); }
+  async getQueueDepths() { return this._call('getQueueDepths', {}); }
+
+  async listAllInstances() { return this._call('listAllInstances', {}); }
+  async listInstancesByStatus(status) { return this._call('listInstancesByStatus', { status }); }
+  async getInstanceInfo(instanceId) { return parseOutput(this._call('getInstanceInfo', { instanceId })); }
+  async getExecutionInfo(instanceId, executionId) {
+    return parseOutput(this._call('getExecutionInfo', { instanceId, executionId }));
+  }
+  async listExecutions(instanceId) { return this._call('listExecutions', { instanceId }); }
+  async readExecutionHistory(instanceId, executionId) {
+    return this._call('readExecutionHistory', { instanceId, executionId });
+  }
+  async getInstanceTree(instanceId) { return this._call('getInstanceTree', { instanceId }); }
+  async deleteInstance(instanceId, force = false) {
+    return this._change('deleteInstance', { instanceId, force: Boolean(force) });
+  }
+  async deleteInstanceBulk(filter = {}) {
+    const ids = filter.instanceIds ?? await this.listAllInstances();
+    const total = { instancesDeleted: 0, executionsDeleted: 0, eventsDeleted: 0, queueMessagesDeleted: 0 };
+    for (const id of ids.slice(0, filter.limit ?? ids.length)) {
+      const info = this._call('getInstanceInfo', { instanceId: id });
+      if (info.status === 'Running') continue;
+      if (filter.completedBefore !== undefined && info.updatedAt >= filter.completedBefore) continue;
+      const result = await this.deleteInstance(id, false);
+      for (const key of Object.keys(total)) total[key] += result[key];
+    }
+    return total;
+  }
+  async pruneExecutions(instanceId, options = {}) {
+    if (options.completedBefore !== undefined) throw unsupported('pruneExecutions completedBefore');
+    const result = this._change('pruneExecutions', { instanceId, keepLast: options.keepLast ?? 1 });
+    return { instancesProcessed: 1, executionsDeleted: result.executionsDeleted, eventsDeleted: 0 };
+  }
+  async pruneExecutionsBulk(filter = {}, options = {}) {
+    const ids = filter.instanceIds ?? await this.listAllInstances();
+    const total = { instancesProcessed: 0, executionsDeleted: 0, eventsDeleted: 0 };
+    for (const id of ids.slice(0, filter.limit ?? ids.length)) {
+      const result = await this.pruneExecutions(id, options);
+      total.instancesProcessed += 1;
+      total.executionsDeleted += result.executionsDeleted;
+    }
+    return total;
+  }
+
+  async startOrchestrationTyped(instanceId, name, input) { return this.startOrchestration(instanceId, name, input); }
+  async startOrchestrationVersionedTyped(instanceId, name, input, version) {
+    return this.startOrchestrationVersioned(instanceId, name, input, version);
+  }
+  async raiseEventTyped(instanceId, eventName, data) { return this.raiseEvent(instanceId, eventName, data); }
+  async enqueueEventTyped(instanceId, queueName, data) { return this.enqueueEvent(instanceId, queueName, data); }
+  async waitForOrchestrationTyped(instanceId, timeoutMs = 30000) {
+    const result = await this.waitForOrchestration(instanceId, timeoutMs);
+    if (result.status === 'Failed') throw new Error(result.error || 'Orchestration failed');
+    return result.output;
+  }
+}
+
+// ---------------------------------------------------------------- orchestrations
+
+function contextCall(op, argument = '') {
+  return unwrap(core.orchestrationContextCall(op, argument));
+}
+
+const withInput = (descriptor, input) => ({ ...descriptor, input: toJson(input) });
+
+/** What an orchestration generator gets: methods that return task descriptors to yield. */
+export class OrchestrationContext {
+  constructor(info) {
+    this.instanceId = info.instanceId;
+    this.executionId = info.executionId;
+    this.orchestrationName = info.orchestrationName;
+    this.orchestrationVersion = info.orchestrationVersion || null;
+    this.parentInstanceId = info.parentInstanceId || null;
+  }
+
+  scheduleActivity(name, input, options) {
+    if (options && options.sessionId) throw unsupported('scheduleActivity with a sessionId');
+    const descriptor = withInput({ type: 'activity', name }, input);
+    Object.defineProperty(descriptor, 'withTag', { value: () => { throw unsupported('withTag (activity tags)'); } });
+    return descriptor;
+  }
+  scheduleActivityOnSession() { throw unsupported('scheduleActivityOnSession (sessions)'); }
+  scheduleActivityWithRetry(name, input, retry) {
+    if (!retry || typeof retry !== 'object') throw new TypeError('scheduleActivityWithRetry needs a retry policy');
+    return withInput({ type: 'activityWithRetry', name, retry: { ...retry } }, input);
+  }
+  scheduleActivityWithRetryOnSession() { throw unsupported('scheduleActivityWithRetryOnSession (sessions)'); }
+  scheduleTimer(delayMs) { return { type: 'timer', delayMs }; }
+  waitForEvent(name) { return { type: 'waitEvent', name }; }
+  dequeueEvent(queueName) { return { type: 'dequeueEvent', queueName }; }
+  /** Reads a key of another instance's store as a durable operation: string or null. */
+  getValueFromInstance(instanceId, key) { return { type: 'getValueFromInstance', instanceId, key: String(key) }; }
+  scheduleSubOrchestration(name, input) { return withInput({ type: 'subOrchestration', name }, input); }
+  scheduleSubOrchestrationWithId(name, instanceId, input) {
+    return withInput({ type: 'subOrchestrationWithId', name, instanceId }, input);
+  }
+  scheduleSubOrchestrationVersioned(name, version, input) {
+    return withInput({ type: 'subOrchestrationVersioned', name, version: version || null }, input);
+  }
+  scheduleSubOrchestrationVersionedWithId(name, version, instanceId, input) {
+    return withInput({ type: 'subOrchestrationVersionedWithId', name, version: version || null, instanceId }, input);
+  }
+  /** Starts an independent instance (fire and forget); yield it. */
+  startOrchestration(name, instanceId, input) { return withInput({ type: 'orchestration', name, instanceId }, input); }
+  startOrchestrationVersioned(name, version, instanceId, input) {
+    return withInput({ type: 'orchestrationVersioned', name, version: version || null, instanceId }, input);
+  }
+  newGuid() { return { type: 'newGuid' }; }
+  utcNow() { return { type: 'utcNow' }; }
+  continueAsNew(input) { return withInput({ type: 'continueAsNew' }, input); }
+  continueAsNewVersioned(input, version) { return withInput({ type: 'continueAsNewVersioned', version: version || null }, input); }
+
+  /** Waits for every task: [{ok: value} | {err: message}] in argument order. */
+  all(tasks) {
+    if (!Array.isArray(tasks)) throw new TypeError('ctx.all needs an array of tasks');
+    return { type: 'join', tasks };
+  }
+  /** Waits for the first task: {index, value}; the others are cancelled. */
+  race(...tasks) {
+    const list = tasks.length === 1 && Array.isArray(tasks[0]) ? tasks[0] : tasks;
+    return { type: 'select', tasks: list };
+  }
+
+  scheduleActivityTyped(name, input) { return this.scheduleActivity(name, input); }
+  scheduleSubOrchestrationTyped(name, input) { return this.scheduleSubOrchestration(name, input); }
+  scheduleActivityWithRetryTyped(name, input, retry) { return this.scheduleActivityWithRetry(name, input, retry); }
+  scheduleActivityOnSessionTyped() { throw unsupported('scheduleActivityOnSessionTyped (sessions)'); }
+  scheduleActivityWithRetryOnSessionTyped() { throw unsupported('scheduleActivityWithRetryOnSessionTyped (sessions)'); }
+  waitForEventTyped(name) { return this.waitForEvent(name); }
+  dequeueEventTyped(queueName) { return this.dequeueEvent(queueName); }
+  scheduleSubOrchestrationWithIdTyped(name, instanceId, input) {
+    return this.scheduleSubOrchestrationWithId(name, instanceId, input);
+  }
+  startOrchestrationTyped(name, instanceId, input) { return this.startOrchestration(name, instanceId, input); }
+  startOrchestrationVersionedTyped(name, version, instanceId, input) {
+    return this.startOrchestrationVersioned(name, version, instanceId, input);
+  }
+  continueAsNewTyped(input) { return this.continueAsNew(input); }
+  allTyped(tasks) { return this.all(tasks); }
+  raceTyped(...tasks) { return this.race(...tasks); }
+
+  setCustomStatus(status) { contextCall('setCustomStatus', String(status)); }
+  resetCustomStatus() { contextCall('resetCustomStatus'); }
+  getCustomStatus() { return contextCall('getCustomStatus'); }
+  /** True while the code re-runs history it has run before (no side effects then). */
+  get isReplaying() { return contextCall('isReplaying'); }
+
+  // The instance's key-value store: durable (recorded in history), survives
+  // continue-as-new, readable by clients (client.getValue) once the turn commits.
+  setValue(key, value) { contextCall('setValue', JSON.stringify({ key: String(key), value: String(value) })); }
+  getValue(key) { return contextCall('getValue', String(key)); }
+  clearValue(key) { contextCall('clearValue', String(key)); }
+  clearAllValues() { contextCall('clearAllValues'); }
+  getKvAllValues() { return contextCall('getKvAllValues'); }
+  getKvAllKeys() { return contextCall('getKvAllKeys'); }
+  getKvLength() { return contextCall('getKvLength'); }
+  pruneKvValuesUpdatedBefore(cutoffMs) {
+    return contextCall('pruneKvValuesUpdatedBefore', String(Math.max(0, Math.trunc(Number(cutoffMs) || 0))));
+  }
+
+  traceInfo(message) { contextCall('info', String(message)); }
+  traceWarn(message) { contextCall('warn', String(message)); }
+  traceError(message) { contextCall('error', String(message)); }
+  traceDebug(message) { contextCall('debug', String(message)); }
+}
+
+const isTask = (value) => value !== null && typeof value === 'object' && typeof value.type === 'string';
+
+// The generator host the engine's adapter calls (wasm/js_orchestrations.cpp):
+// begin/next answer {status: 'yielded', task} | {status: 'completed', output} |
+// {status: 'error', message}; nothing thrown here reaches the engine.
+function generatorHost(functions) {
+  const generators = new Map();
+  let nextId = 1;
+  const answer = (id, run) => {
+    try {
+      const { value, done } = run();
+      if (done) {
+        generators.delete(id);
+        return JSON.stringify({ status: 'completed', output: toJson(value) });
+      }
+      if (!isTask(value)) {
+        generators.delete(id);
+        const shown = value && typeof value.then === 'function' ? 'a Promise' : typeof value;
+        return JSON.stringify({ status: 'error', message: `an orchestration may only yield ctx task descriptors (ctx.scheduleActivity(...), ctx.all([...]), ...), not ${shown}` });
+      }
+      return JSON.stringify({ status: 'yielded', generatorId: id, task: value });
+    } catch (error) {
+      generators.delete(id);
+      return JSON.stringify({ status: 'error', message: messageOf(error) });
+    }
+  };
+  return {
+    begin(infoJson, input) {
+      let info;
+      try {
+        info = JSON.parse(infoJson);
+        const fn = functions.get(`${info.orchestrationName}@${info.orchestrationVersion}`);
+        if (!fn) throw new Error(`orchestration ${info.orchestrationName} ${info.orchestrationVersion} is not registered here`);
+        const generator = fn(new OrchestrationContext(info), parseValue(input));
+        if (!generator || typeof generator.next !== 'function') {
+          throw new Error(`orchestration ${info.orchestrationName} must be a generator function (function*)`);
+        }
+        const id = nextId++;
+        generators.set(id, generator);
+        return answer(id, () => generator.next());
+      } catch (error) {
+        return JSON.stringify({ status: 'error', message: messageOf(error) });
+      }
+    },
+    next(id, ok, value) {
+      const generator = generators.get(id);
+      if (!generator) return JSON.stringify({ status: 'error', message: `generator ${id} is gone` });
+      return answer(id, () => (ok ? generator.next(parseValue(value)) : generator.throw(new Error(value))));
+    },
+    dispose(id) { generators.delete(id); },
+  };
+}
+
+// ---------------------------------------------------------------- activities
+
+/** What an activity function gets. */
+export class ActivityContext {
+  constructor(item, lease, runtime) {
+    this.instanceId = item.instanceId;
+    this.executionId = item.executionId;
+    this.activityId = item.activityId;
+    this.activityName = item.name;
+    this.attempt = item.attempt;
+    this.orchestrationName = null;
+    this.orchestrationVersion = null;
+    this.workerId = runtime._workerId;
+    this.sessionId = null;
+    this._lease = lease;
+    this._runtime = runtime;
+  }
+  tag() { return null; }
+  /** True once the activity's orchestration cancelled it (or its lock was lost): stop, the result is dropped. */
+  isCancelled() { return this._lease.cancelled; }
+  /** A Client on the runtime's provider, e.g. to start other orchestrations. */
+  getClient() { return new Client(this._runtime._provider); }
+  traceInfo(message) { this._runtime._log('info', this.instanceId, String(message), this.activityName); }
+  traceWarn(message) { this._runtime._log('warn', this.instanceId, String(message), this.activityName); }
+  traceError(message) { this._runtime._log('error', this.instanceId, String(message), this.activityName); }
+  traceDebug(message) { this._runtime._log('debug', this.instanceId, String(message), this.activityName); }
+}
+
+// ---------------------------------------------------------------- the runtime
+
+const VERSION_PATTERN = /^\d+\.\d+\.\d+$/;
+
+/**
+ * Runs registered orchestrations and activities against a provider.
+ * options: {workerConcurrency = 8, dispatcherPollIntervalMs = 50, workerLockTimeoutMs = 30000,
+ *           orchestrationLockTimeoutMs = 5000, maxAttempts = 10, logger(entry)}.
+ * Two ways to run: start()/shutdown() (background on the event loop, any clock), or
+ * runUntilIdle() with provider.advanceTime(ms) (deterministic, virtual clock).
+ */
+export class Runtime {
+  constructor(provider, options = {}) {
+    if (!(provider instanceof SqliteProvider)) throw new TypeError('new Runtime(provider) needs a SqliteProvider');
+    if (options.workerTagFilter !== undefined && options.workerTagFilter !== 'defaultOnly' && options.workerTagFilter !== 'any') {
+      throw unsupported('workerTagFilter (activity tags)');
+    }
+    this._provider = provider;
+    this._options = {
+      workerConcurrency: options.workerConcurrency ?? 8,
+      pollMs: options.dispatcherPollIntervalMs ?? 50,
+      workerLockTimeoutMs: options.workerLockTimeoutMs ?? 30000,
+    };
+    if (!(this._options.workerConcurrency >= 1)) throw new RangeError('workerConcurrency must be at least 1');
+    this._logger = typeof options.logger === 'function' ? options.logger : null;
+    this._functions = new Map();
+    this._activities = new Map();
+    this._inFlight = new Map();
+    this._running = false;
+    this._loop = null;
+    this._wakeUp = null;
+    this._workerId = `js-worker-${Math.random().toString(36).slice(2, 10)}`;
+    const native = core.createJsRuntime(provider._live(), JSON.stringify({
+      workerLockTimeoutMs: this._options.workerLockTimeoutMs,
+      orchestrationLockTimeoutMs: options.orchestrationLockTimeoutMs ?? 5000,
+      maxAttempts: options.maxAttempts ?? 10,
+    }), generatorHost(this._functions));
+    if (!native) throw engineError(core.lastFactoryError(), 'InvalidInput');
+    this._native = native;
+    this._listener = () => this._wake();
+    provider._listeners.add(this._listener);
+    provider._dependents.add(this);
+  }
+
+  _release() {
+    for (const token of this._inFlight.keys()) this._native?.abandonActivity(token);
+    this._inFlight.clear();
+    this._provider._listeners.delete(this._listener);
+    if (this._native) this._native.delete();
+    this._native = null;
+  }
+
+  /** `fn(ctx, input)` returns the result or a Promise of it; throwing (or rejecting) fails the activity. */
+  registerActivity(name, fn) {
+    if (typeof fn !== 'function') throw new TypeError('registerActivity needs a function');
+    unwrap(this._native.registerActivity(name));
+    this._activities.set(name, fn);
+  }
+  registerActivityTyped(name, fn) { this.registerActivity(name, fn); }
+
+  /** `fn` is a generator function: function* (ctx, input) { ... yield ctx.scheduleActivity(...) ... }. Version 1.0.0. */
+  registerOrchestration(name, fn) { this.registerOrchestrationVersioned(name, '1.0.0', fn); }
+  registerOrchestrationTyped(name, fn) { this.registerOrchestration(name, fn); }
+  registerOrchestrationVersioned(name, version, fn) {
+    if (typeof fn !== 'function') throw new TypeError('registerOrchestration needs a generator function');
+    if (!VERSION_PATTERN.test(String(version))) throw new TypeError(`version must be MAJOR.MINOR.PATCH, got ${version}`);
+    unwrap(this._native.registerOrchestration(name, String(version)));
+    this._functions.set(`${name}@${version}`, fn);
+  }
+  registerOrchestrationVersionedTyped(name, version, fn) { this.registerOrchestrationVersioned(name, version, fn); }
+
+  /** Runs in the background on the event loop until shutdown(). */
+  async start() {
+    if (this._running) return;
+    if (this._stepping) throw engineError('runUntilIdle is running', 'InvalidInput');
+    this._live();
+    this._provider._runtime = this;
+    this._running = true;
+    this._renewTimer = setInterval(() => this._renewAll(), Math.max(50, Math.floor(this._options.workerLockTimeoutMs / 2)));
+    this._loop = this._runLoop();
+  }
+
+  /** Stops taking work, waits up to timeoutMs for running activities, gives the rest back. */
+  async shutdown(timeoutMs = 10000) {
+    if (!this._running) return;
+    this._running = false;
+    this._wake();
+    await this._loop;
+    clearInterval(this._renewTimer);
+    const pending = [...this._inFlight.values()].map((lease) => lease.done);
+    if (pending.length) await Promise.race([Promise.all(pending), sleep(timeoutMs)]);
+    for (const token of this._inFlight.keys()) unwrap(this._native.abandonActivity(token));
+    this._inFlight.clear();
+    this._drainEvents();
+    if (this._provider._runtime === this) this._provider._runtime = null;
+  }
+
+  /** Counters of this runtime: orchStarts, orchCompletions, orchFailures, activitySuccess, ... */
+  metricsSnapshot() { return unwrap(this._live().metricsSnapshot()); }
+
+  /**
+   * Deterministic mode: runs orchestration turns and activities (awaiting each
+   * activity's promise) until nothing is left to do now; returns the steps taken.
+   * Timers become due only when the provider's virtual clock moves (advanceTime).
+   */
+  async runUntilIdle({ maxSteps = 100000 } = {}) {
+    if (this._running) throw engineError('runUntilIdle is for a runtime that was not started', 'InvalidInput');
+    this._live();
+    this._stepping = true;
+    let steps = 0;
+    try {
+      while (steps < maxSteps) {
+        let worked = false;
+        while (steps < maxSteps && this._orchestrationStep()) { worked = true; steps += 1; }
+        while (this._fetchActivity()) { worked = true; steps += 1; }
+        if (this._inFlight.size) {
+          worked = true;
+          await Promise.all([...this._inFlight.values()].map((lease) => lease.done));
+        }
+        if (!worked) break;
+      }
+    } finally {
+      this._stepping = false;
+      this._drainEvents();
+    }
+    return steps;
+  }
+
+  /** Deterministic mode: moves the provider's virtual clock, then runs until idle. */
+  async advanceTime(ms) {
+    this._provider.advanceTime(ms);
+    return this.runUntilIdle();
+  }
+
+  _live() {
+    if (!this._native) throw engineError('the runtime is closed', 'InvalidInput');
+    return this._native;
+  }
+
+  _orchestrationStep() {
+    const worked = unwrap(this._live().orchestrationStep());
+    if (worked) {
+      if (this._inFlight.size) this._renewAll();  // a turn may have cancelled running activities
+      this._provider._notify();
+    }
+    return worked;
+  }
+
+  // Takes one activity and starts it; false when the queue is empty.
+  _fetchActivity() {
+    const item = unwrap(this._live().fetchActivity());
+    if (item === null) return false;
+    if (item.handled) return true;
+    const fn = this._activities.get(item.name);
+    const lease = { token: item.token, cancelled: false, done: null };
+    this._inFlight.set(item.token, lease);
+    const context = new ActivityContext(item, lease, this);
+    lease.done = (async () => {
+      let ok = true;
+      let value;
+      try {
+        value = toJson(await fn(context, parseValue(item.input)));
+      } catch (error) {
+        ok = false;
+        value = messageOf(error);
+      }
+      if (!this._inFlight.has(item.token) || !this._native) return;  // given back at shutdown
+      this._inFlight.delete(item.token);
+      try {
+        unwrap(this._native.completeActivity(item.token, ok, value, item.startedMs));
+      } catch (error) {
+        this._log('error', item.instanceId, `acking activity ${item.name} failed: ${messageOf(error)}`, item.name);
+      }
+      this._provider._notify();
+    })();
+    return true;
+  }
+
+  _renewAll() {
+    if (!this._native) return;
+    for (const lease of this._inFlight.values()) {
+      if (lease.cancelled) continue;
+      try {
+        if (!unwrap(this._native.renewActivity(lease.token)).alive) lease.cancelled = true;
+      } catch (error) {
+        this._log('warn', '', `renewing an activity lock failed: ${messageOf(error)}`);
+      }
+    }
+  }
+
+  async _runLoop() {
+    let sliceStart = Date.now();
+    while (this._running) {
+      let worked = false;
+      try {
+        worked = this._orchestrationStep();
+        while (this._inFlight.size < this._options.workerConcurrency && this._fetchActivity()) worked = true;
+      } catch (error) {
+        this._log('error', '', `runtime step failed: ${messageOf(error)}`);
+      }
+      this._drainEvents();
+      if (worked) {
+        // Let settled activities run (microtasks); give the event loop a turn every few ms.
+        await null;
+        if (Date.now() - sliceStart > 8) { await nextMacrotask(); sliceStart = Date.now(); }
+        continue;
+      }
+      await new Promise((resolve) => {
+        const done = () => { clearTimeout(timer); this._wakeUp = null; resolve(); };
+        const timer = setTimeout(done, this._options.pollMs);
+        this._wakeUp = done;
+      });
+      sliceStart = Date.now();
+    }
+  }
+
+  _wake() { if (this._wakeUp) this._wakeUp(); }
+
+  _drainEvents() {
+    if (!this._native) return;
+    const events = unwrap(this._native.takeEvents());
+    if (!this._logger) return;
+    for (const event of events) {
+      this._logger({ level: event.kind === 'log' ? 'info' : 'warn', kind: event.kind, instanceId: event.instanceId, message: event.message, atMs: event.atMs });
+    }
+  }
+
+  _log(level, instanceId, message, activityName) {
+    if (this._logger) this._logger({ level, kind: 'activity', instanceId, activityName, message, atMs: Date.now() });
+  }
+}
+
+// ---------------------------------------------------------------- simulation
+
+// A small seeded generator (mulberry32): the workload's random choices, the same on every run.
+function seededRandom(seed) {
+  let state = Number(BigInt.asUintN(32, BigInt(seed))) || 0x9e3779b9;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Runs your orchestrations in the native simulator's world: several runtime nodes
+ * sharing one store, a virtual clock, an in-memory disk and injected faults (the
+ * simulator's fault kinds), checked by its invariants (well-formed histories,
+ * deterministic replay, liveness, ...) and by your `check`; the trace hash follows
+ * the simulator's rules, so a seed reruns identically.
+ *   setup(runtime): register orchestrations and activities (activities must return
+ *     their result synchronously: the simulated world does not wait for promises);
+ *   workload(client, sim): plan the client's operations; sim.at(step) sets the
+ *     phase-1 step of the next ones, sim.random() is seeded by `seed`;
+ *   check(end): problems (strings) with one started instance's end, [] when fine.
+ * Returns {seed, hash, ok, violations, faults_injected, completed, failed, trace, ...}.
+ */
+export async function runSimulation(options = {}) {
+  const { setup, workload, check } = options;
+  if (typeof setup !== 'function' || typeof workload !== 'function') {
+    throw new TypeError('runSimulation needs setup(runtime) and workload(client, sim)');
+  }
+  const seed = options.seed ?? 1;
+  const steps = options.steps ?? 2000;
+  const functions = new Map();
+  const activities = new Map();
+  const orchestrations = [];
+  const registrar = {
+    registerActivity(name, fn) {
+      if (typeof fn !== 'function') throw new TypeError('registerActivity needs a function');
+      activities.set(name, fn);
+    },
+    registerOrchestration(name, fn) { registrar.registerOrchestrationVersioned(name, '1.0.0', fn); },
+    registerOrchestrationVersioned(name, version, fn) {
+      if (typeof fn !== 'function') throw new TypeError('registerOrchestration needs a generator function');
+      if (!VERSION_PATTERN.test(String(version))) throw new TypeError(`version must be MAJOR.MINOR.PATCH, got ${version}`);
+      functions.set(`${name}@${version}`, fn);
+      orchestrations.push({ name, version: String(version) });
+    },
+  };
+  registrar.registerActivityTyped = registrar.registerActivity;
+  registrar.registerOrchestrationTyped = registrar.registerOrchestration;
+  registrar.registerOrchestrationVersionedTyped = registrar.registerOrchestrationVersioned;
+  await setup(registrar);
+
+  const ops = [];
+  let step = 0;
+  const random = seededRandom(seed);
+  const sim = {
+    seed,
+    steps,
+    get step() { return step; },
+    at(next) {
+      if (!Number.isInteger(next) || next < 0) throw new RangeError('sim.at needs a non-negative integer step');
+      step = next;
+    },
+    random,
+    randomInt(bound) { return Math.floor(random() * bound); },
+  };
+  const plan = (kind, instanceId, name, data) => ops.push({ kind, step, instanceId, name, data });
+  const client = {
+    async startOrchestration(instanceId, name, input) { plan('start', instanceId, name, toJson(input)); },
+    async startOrchestrationVersioned() { throw unsupported('startOrchestrationVersioned in a simulation workload'); },
+    async raiseEvent(instanceId, eventName, data) { plan('raise', instanceId, eventName, toJson(data)); },
+    async enqueueEvent(instanceId, queueName, data) { plan('enqueue', instanceId, queueName, toJson(data)); },
+    async cancelInstance(instanceId, reason = 'canceled') { plan('cancel', instanceId, '', String(reason)); },
+  };
+  await workload(client, sim);
+
+  let asyncActivity = null;
+  const host = {
+    ...generatorHost(functions),
+    run(name, infoJson, input) {
+      try {
+        const fn = activities.get(name);
+        const info = JSON.parse(infoJson);
+        const context = {
+          instanceId: info.instanceId, executionId: info.executionId, activityId: info.activityId,
+          activityName: name, attempt: 1, isCancelled: () => false, tag: () => null,
+          getClient: () => { throw unsupported('getClient in a simulation'); },
+          traceInfo() {}, traceWarn() {}, traceError() {}, traceDebug() {},
+        };
+        const value = fn(context, parseValue(input));
+        if (value && typeof value.then === 'function') {
+          asyncActivity = name;
+          return JSON.stringify({ ok: false, error: `activity ${name} returned a Promise: simulated activities must return their result synchronously` });
+        }
+        return JSON.stringify({ ok: true, value: toJson(value) });
+      } catch (error) {
+        return JSON.stringify({ ok: false, error: messageOf(error) });
+      }
+    },
+    check(endJson) {
+      try {
+        const end = JSON.parse(endJson);
+        if (typeof end.output === 'string') end.output = parseValue(end.output);
+        end.input = parseValue(end.input);
+        const problems = check(end) ?? [];
+        return JSON.stringify(Array.isArray(problems) ? problems.map(String) : [String(problems)]);
+      } catch (error) {
+        return JSON.stringify([`the check threw: ${messageOf(error)}`]);
+      }
+    },
+  };
+  const result = unwrap(core.runJsSimulation(JSON.stringify({
+    seed, steps, nodes: options.nodes ?? 3, faults: options.faults, orchestrations,
+    activities: [...activities.keys()], ops, check: typeof check === 'function',
+  }), host));
+  if (asyncActivity !== null) {
+    throw engineError(`activity ${asyncActivity} returned a Promise: in runSimulation activities must return their result synchronously`, 'InvalidInput');
+  }
+  return result;
+}
+
+/** The simulator's fault kinds, and those a run draws when it names none. */
+export function faultKinds() { return unwrap(core.faultKinds()); }
+export function defaultFaultKinds() { return unwrap(core.defaultFaultKinds()); }
+
+/** The lower-level engine API (sample catalog, step driver, replay, native simulator) the playground uses. */
+export async function createDuroxide() { return createEngineApi({ core }); }
+
+/** The Node SDK's tracing setup: traces go to the runtime's `logger` option here. */
+export function initTracing() { throw unsupported('initTracing (use the Runtime option logger)'); }
+
+/** Upper bounds of the Node SDK, for source compatibility. */
+export const MAX_KV_KEYS = 150;
+export const MAX_KV_VALUE_BYTES = 65536;
+export const MAX_WORKER_TAGS = 5;
+export const MAX_TAG_NAME_BYTES = 256;
