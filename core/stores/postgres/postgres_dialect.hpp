@@ -33,6 +33,15 @@ struct Dialect {
   static constexpr bool kOneWriter = false;
   static void discard_unsent(Connection& db) { db.drop_deferred(); }
 
+  // Orchestration acks update shared roll-up rows (instance_counts by trigger,
+  // activity_stats, metric_buckets) in the order of their acks; two batched acks
+  // of other processes would lock them in other orders and deadlock. One
+  // transaction-scoped advisory lock per schema queues them instead: the wait is
+  // the one they had on those rows anyway, minus the deadlock detector's timeout.
+  static void serialize_orchestration_acks(Connection& db) {
+    db.prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.orchestration_acks')::bigint)").defer();
+  }
+
   // Several processes share the database: the instance's lock row is taken (an
   // upsert) before its rows go. An ack or fetch of another process that holds or
   // is creating that lock commits first and its rows are then deleted too; one

@@ -88,10 +88,12 @@ struct Queues {
   // an error that concerns one ack alone (lost lock, bad input, conflict, not
   // found) rolls back that ack and becomes its outcome; the others go on. Any
   // other error (I/O, busy, connection, a failed commit) fails the whole batch.
-  // `refused(i)`, when given, undoes what ack i changed outside the database.
+  // `refused(i)`, when given, undoes what ack i changed outside the database;
+  // `first`, when given, runs in the transaction before the acks.
   static std::vector<AckOutcome> acks_in_one_transaction(Connection& db, std::size_t count,
                                                          const std::function<void(std::size_t)>& ack_one,
-                                                         const std::function<void(std::size_t)>& refused = {}) {
+                                                         const std::function<void(std::size_t)>& refused = {},
+                                                         const std::function<void()>& first = {}) {
     auto concerns_one_ack = [](ProviderErrorKind kind) {
       return kind == ProviderErrorKind::InvalidLock || kind == ProviderErrorKind::InvalidInput ||
              kind == ProviderErrorKind::Conflict || kind == ProviderErrorKind::NotFound;
@@ -99,6 +101,7 @@ struct Queues {
     std::vector<AckOutcome> outcomes(count);
     try {
       Transaction transaction(db);
+      if (first) first();
       for (std::size_t i = 0; i < count; ++i) {
         db.exec("SAVEPOINT batched_ack");
         try {
@@ -146,6 +149,7 @@ struct Queues {
   static void ack_orchestration_committed(Connection& db, const std::string& lock_token,
                                           const OrchestrationAck& ack, TimestampMs now, RollUp& roll_up) {
     Transaction transaction(db);
+    Dialect::serialize_orchestration_acks(db);
     ack_orchestration(db, lock_token, ack, now, roll_up);
     transaction.commit();
     roll_up.last_minute = std::max(roll_up.last_minute, roll_up.rolled_up_minute);
@@ -163,7 +167,8 @@ struct Queues {
           before = roll_up.rolled_up_minute;
           ack_orchestration(db, requests[i].lock_token, requests[i].ack, now, roll_up);
         },
-        [&](std::size_t) { roll_up.rolled_up_minute = before; });
+        [&](std::size_t) { roll_up.rolled_up_minute = before; },
+        [&] { Dialect::serialize_orchestration_acks(db); });
     const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
                                        [](const AckOutcome& outcome) { return !outcome.has_value(); });
     if (committed) roll_up.last_minute = std::max(roll_up.last_minute, roll_up.rolled_up_minute);

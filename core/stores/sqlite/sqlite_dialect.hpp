@@ -28,6 +28,8 @@ struct Dialect {
   static constexpr const char* kHeldLockSuffix = "";
   static constexpr bool kOneWriter = true;
   static void discard_unsent(Connection&) {}
+  // The one writer already runs acks one after another.
+  static void serialize_orchestration_acks(Connection&) {}
 
   // One writer: the transaction (BEGIN IMMEDIATE) already keeps every other
   // connection out, so a deletion takes no row locks.
