@@ -7,11 +7,13 @@
 
 #include "duroxide/provider.hpp"
 #include "postgres_connection.hpp"
+#include "postgres_pool.hpp"
 #include "store_sql.hpp"
 
 namespace duroxide::pg {
 
 struct Dialect {
+  using Session = pg::Lease;
   using Connection = pg::Connection;
   using Statement = pg::Statement;
   using Transaction = pg::Transaction;
@@ -40,6 +42,14 @@ struct Dialect {
   // the one they had on those rows anyway, minus the deadlock detector's timeout.
   static void serialize_orchestration_acks(Connection& db) {
     db.prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.orchestration_acks')::bigint)").defer();
+  }
+
+  // Concurrent starts of one id queue on a transaction-scoped advisory lock on
+  // it (the key fetch tries), so the second sees the first's queued start.
+  static void serialize_start(Connection& db, const std::string& instance) {
+    db.prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(?1::text))")
+        .bind(1, instance)
+        .run();
   }
 
   // Several processes share the database: the instance's lock row is taken (an

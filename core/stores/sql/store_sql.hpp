@@ -1,5 +1,5 @@
-// Hot-path pieces shared by SqliteProvider and PostgresProvider
-// (core/stores/sqlite/sqlite_provider.cpp, core/stores/postgres/postgres_provider.cpp): the same statement or rule on both stores.
+// Pieces shared by the two SQL stores (core/stores/sql/sql_store_impl.hpp and
+// the stores' fetches): the same statement or rule on both stores.
 // Templates over the store's Connection type (the two have the same interface).
 // Not a public header.
 #pragma once

@@ -3,6 +3,7 @@
 // (core/stores/postgres/postgres_dialect.hpp). Not a public header.
 #pragma once
 
+#include <mutex>
 #include <string>
 
 #include "duroxide/provider.hpp"
@@ -11,7 +12,23 @@
 
 namespace duroxide::sqlite {
 
+// The one connection, held under its mutex for one call: calls of several
+// threads on one store run one after another.
+class Session {
+ public:
+  Session(std::mutex& mutex, Connection& db, const char* operation) : lock_(mutex), db_(&db) {
+    db.set_operation(operation);
+  }
+  Connection& operator*() const { return *db_; }
+  Connection* operator->() const { return db_; }
+
+ private:
+  std::unique_lock<std::mutex> lock_;
+  Connection* db_;
+};
+
 struct Dialect {
+  using Session = sqlite::Session;
   using Connection = sqlite::Connection;
   using Statement = sqlite::Statement;
   using Transaction = sqlite::Transaction;
@@ -28,8 +45,9 @@ struct Dialect {
   static constexpr const char* kHeldLockSuffix = "";
   static constexpr bool kOneWriter = true;
   static void discard_unsent(Connection&) {}
-  // The one writer already runs acks one after another.
+  // The one writer already runs acks, and starts, one after another.
   static void serialize_orchestration_acks(Connection&) {}
+  static void serialize_start(Connection&, const std::string&) {}
 
   // One writer: the transaction (BEGIN IMMEDIATE) already keeps every other
   // connection out, so a deletion takes no row locks.
