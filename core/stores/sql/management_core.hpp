@@ -612,16 +612,7 @@ struct Management {
     if (e.completed_at_ms != 0) insert.bind(7, e.completed_at_ms);  // unbound: NULL
     insert.run();
     for (const Event& event : execution.history) {
-      db.prepare(
-            "INSERT INTO history (instance_id, execution_id, event_id, event_kind, timestamp, "
-            "  event_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-          .bind(1, instance)
-          .bind(2, static_cast<std::int64_t>(e.execution_id))
-          .bind(3, static_cast<std::int64_t>(event.event_id))
-          .bind(4, to_string(event.kind()))
-          .bind(5, event.timestamp_ms)
-          .bind(6, encode_event(event))
-          .run();
+      store_sql::history_row(db, instance, e.execution_id, event, encode_event(event)).run();
     }
   }
 };

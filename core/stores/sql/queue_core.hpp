@@ -545,15 +545,7 @@ struct Queues {
   static void append_history(Connection& db, const std::string& instance, const OrchestrationAck& ack) {
     for (const Event& event : ack.history_delta) {
       std::string json = encoded(db.operation(), [&] { return encode_event(event); });
-      db.prepare(
-            "INSERT INTO history (instance_id, execution_id, event_id, event_kind, timestamp, "
-            "  event_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-          .bind(1, instance)
-          .bind(2, static_cast<std::int64_t>(ack.execution_id))
-          .bind(3, static_cast<std::int64_t>(event.event_id))
-          .bind(4, to_string(event.kind()))
-          .bind(5, event.timestamp_ms)
-          .bind(6, json)
+      history_row(db, instance, ack.execution_id, event, json)
           .defer("event id " + std::to_string(event.event_id) + " already exists in execution " +
                  std::to_string(ack.execution_id) + " of " + instance);
     }

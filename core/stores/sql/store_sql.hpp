@@ -238,6 +238,22 @@ void record_metrics(Connection& db, const std::string& orchestration, TimestampM
 
 // One execution's history in event order. An undecodable row is Corrupted, or,
 // with `corruption`, skipped and its description kept there (the first one).
+// The history row of `event` (encoded as `json`), bound and ready to run or defer.
+template <typename Connection>
+auto history_row(Connection& db, const std::string& instance, ExecutionId execution, const Event& event,
+                 const std::string& json) {
+  auto insert = db.prepare(
+      "INSERT INTO history (instance_id, execution_id, event_id, event_kind, timestamp, "
+      "  event_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  insert.bind(1, instance)
+      .bind(2, static_cast<std::int64_t>(execution))
+      .bind(3, static_cast<std::int64_t>(event.event_id))
+      .bind(4, to_string(event.kind()))
+      .bind(5, event.timestamp_ms)
+      .bind(6, json);
+  return insert;
+}
+
 template <typename Connection>
 History read_history(Connection& db, const std::string& instance, ExecutionId execution,
                      std::string* corruption) {
