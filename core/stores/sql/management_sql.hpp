@@ -1,5 +1,5 @@
-// The management SQL shared by SqliteProvider and PostgresProvider
-// (core/stores/sqlite/sqlite_management.cpp, core/stores/postgres/postgres_management.cpp): listing and count queries, row readers, and the
+// The management SQL of both stores (used by management_core.hpp): listing and
+// count queries, row readers, and the
 // deletion of an instance tree. The same statements run on both stores.
 // PostgreSQL's text columns are COLLATE "C", so ORDER BY and ranges on ids are
 // bytewise on both stores; its connection rewrites the "?N" placeholders to "$N".
