@@ -892,6 +892,43 @@ test('management reads: instance info, executions, history, stats, metrics, queu
   await w.stop();
 });
 
+test('getOrchestrationStats counts messages no wait has taken, across continue-as-new, until consumed', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Backlog', function* (ctx, phase) {
+      if (phase === 'first') {
+        yield ctx.waitForEvent('start');
+        return yield ctx.continueAsNew('second');
+      }
+      yield ctx.waitForEvent('take');
+      const message = yield ctx.dequeueEvent('inbox');
+      yield ctx.waitForEvent('more');
+      const note = yield ctx.waitForEvent('note');
+      yield ctx.waitForEvent('end');
+      return [message, note];
+    });
+  });
+  const stats = () => s.client.getOrchestrationStats('bl');
+  const step = async (event) => { await s.client.raiseEvent('bl', event, null); await s.runtime.runUntilIdle(); };
+  await s.client.startOrchestration('bl', 'Backlog', 'first');
+  await s.runtime.runUntilIdle();
+  await s.client.enqueueEvent('bl', 'inbox', 'm1');
+  await s.client.raiseEvent('bl', 'note', 'n');
+  assert.deepEqual([(await stats()).queuePendingCount, (await stats()).carryForwardCount], [2, 0]);
+  await s.runtime.runUntilIdle();
+  assert.deepEqual([(await stats()).queuePendingCount, (await stats()).carryForwardCount], [0, 2]);
+  await step('start');
+  assert.equal((await s.client.getInstanceInfo('bl')).currentExecutionId, 2);
+  assert.equal((await stats()).carryForwardCount, 2, 'carried into the new execution');
+  await step('take');
+  assert.equal((await stats()).carryForwardCount, 1, 'the queue message is taken');
+  await step('more');
+  assert.equal((await stats()).carryForwardCount, 0, 'the note is taken');
+  await step('end');
+  assert.deepEqual((await s.client.getStatus('bl')).output, ['m1', 'n']);
+  assert.equal((await stats()).carryForwardCount, 0);
+  assert.equal(await s.client.getOrchestrationStats('nobody'), null);
+});
+
 test('deleteInstance and pruneExecutions remove what they say', async () => {
   const w = await live((rt) => {
     rt.registerOrchestration('Counter', function* (ctx, n) {
