@@ -947,6 +947,28 @@ test('deleteInstance and pruneExecutions remove what they say', async () => {
   await w.stop();
 });
 
+test('deleteInstanceBulk deletes finished roots (by id, age and limit) and never a running one', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Done', function* () { return 1; });
+    rt.registerOrchestration('Waits', function* (ctx) { yield ctx.waitForEvent('go'); });
+  });
+  for (const id of ['d1', 'd2', 'd3']) await s.client.startOrchestration(id, 'Done');
+  await s.client.startOrchestration('w1', 'Waits');
+  await s.runtime.runUntilIdle();
+  const none = await s.client.deleteInstanceBulk({ instanceIds: [] });
+  assert.equal(none.instancesDeleted, 0);
+  const byId = await s.client.deleteInstanceBulk({ instanceIds: ['d1', 'w1'] });
+  assert.equal(byId.instancesDeleted, 1);
+  assert.equal((await s.client.getStatus('w1')).status, 'Running');
+  const old = await s.client.deleteInstanceBulk({ completedBefore: s.provider.nowMs() - HOUR });
+  assert.equal(old.instancesDeleted, 0, 'nothing finished an hour ago');
+  const one = await s.client.deleteInstanceBulk({ limit: 1 });
+  assert.equal(one.instancesDeleted, 1);
+  const rest = await s.client.deleteInstanceBulk();
+  assert.equal(rest.instancesDeleted, 1);
+  assert.deepEqual(await s.client.listAllInstances(), ['w1']);
+});
+
 test('client errors carry the engine message and kind', async () => {
   const w = await live((rt) => {
     rt.registerOrchestration('Once', function* () { return 1; });
