@@ -33,11 +33,20 @@ Task<std::string> backlog(OrchestrationContext& ctx, std::string input) {
   co_return taken;
 }
 
+// A dequeue that loses a select to a timer, then a wait for "end": a message
+// enqueued afterwards stays buffered (the cancelled dequeue takes nothing).
+Task<std::string> late_message(OrchestrationContext& ctx, std::string) {
+  co_await ctx.select(ctx.dequeue_event("inbox"), ctx.schedule_timer(10));
+  co_await ctx.schedule_wait("end");
+  co_return "done";
+}
+
 Registry make_registry() {
   Registry registry;
   samples::register_all(registry);
   registry.register_orchestration("Grandparent", grandparent);
   registry.register_orchestration("Backlog", backlog);
+  registry.register_orchestration("LateMessage", late_message);
   return registry;
 }
 
@@ -706,4 +715,21 @@ TEST_CASE("instance stats count the messages no wait has taken, across continue-
   CHECK(host.client.get_status("b").output == "m1m2n");
   CHECK(stats().carry_forward_count == 0);  // a finished execution carries nothing forward
   CHECK_FALSE(host.management.get_instance_stats("ghost").has_value());
+}
+
+TEST_CASE("instance stats count a message that reaches a queue after its dequeue lost a select",
+          "[management][stats]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.client.start_orchestration("late", "LateMessage", "");
+  host.driver.run_until_idle();
+  host.clock.advance(20);
+  host.driver.run_until_idle();  // the timer won: the dequeue is cancelled
+  host.client.enqueue_event("late", "inbox", "m");
+  host.driver.run_until_idle();
+  CHECK(host.management.get_instance_stats("late")->carry_forward_count == 1);
+  host.client.raise_event("late", "end", "");
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("late").state == RuntimeState::Completed);
+  CHECK(host.management.get_instance_stats("late")->carry_forward_count == 0);
 }

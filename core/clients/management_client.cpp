@@ -274,13 +274,7 @@ QueueDepths ManagementClient::get_queue_depths() {
 std::optional<InstanceStats> ManagementClient::get_instance_stats(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
   access_.require(AccessOperation::ReadDetails, instance);
-  std::optional<InstanceStats> stats = guarded([&] { return management_.get_instance_stats(instance); });
-  if (!stats) return stats;
-  // The store's counts come from its tables; the messages waiting in the history
-  // for a wait come from folding that execution's events, the same on every store.
-  const History history = guarded([&] { return management_.read_execution(instance, stats->execution_id); });
-  stats->carry_forward_count = fold_history(history, history.size()).carry_forward_count;
-  return stats;
+  return guarded([&] { return management_.get_instance_stats(instance); });
 }
 
 std::vector<OrchestrationStats> ManagementClient::get_orchestration_stats(const std::string& name) {

@@ -450,9 +450,10 @@ struct Queues {
     db.prepare(
           "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
           "  current_execution_id, status, output, error_json, custom_status, "
-          "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at) "
+          "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at, "
+          "  unconsumed_messages) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST(?9 AS BIGINT), ?10, ?11, CAST(?12 AS BIGINT), "
-          "  CAST(?12 AS BIGINT)) "
+          "  CAST(?12 AS BIGINT), CAST(?15 AS BIGINT)) "
           "ON CONFLICT (instance_id) DO UPDATE SET "
           "  orchestration_name = excluded.orchestration_name, "
           "  orchestration_version = excluded.orchestration_version, "
@@ -462,6 +463,7 @@ struct Queues {
           "  custom_status = CASE WHEN CAST(?13 AS BIGINT) <> 0 THEN excluded.custom_status "
           "    ELSE instances.custom_status END, "
           "  custom_status_version = instances.custom_status_version + CAST(?13 AS BIGINT), "
+          "  unconsumed_messages = excluded.unconsumed_messages, "
           "  updated_at = CASE WHEN CAST(?14 AS BIGINT) <> 0 THEN excluded.updated_at "
           "    ELSE instances.updated_at END")
         .bind(1, held.instance)
@@ -479,6 +481,7 @@ struct Queues {
         .bind(12, now)
         .bind(13, static_cast<std::int64_t>(meta.custom_status_changed ? 1 : 0))
         .bind(14, static_cast<std::int64_t>(changes_instance ? 1 : 0))
+        .bind(15, static_cast<std::int64_t>(meta.unconsumed_messages))
         .defer();
   }
 
