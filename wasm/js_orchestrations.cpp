@@ -45,6 +45,7 @@
 #include "duroxide/sim/user_workload.hpp"
 #include "duroxide/sqlite_provider.hpp"
 #include "duroxide/text.hpp"
+#include "envelope.hpp"
 
 // Milliseconds since the epoch from the host (3.1.6 has no emscripten_date_now).
 EM_JS(double, host_date_now, (), { return Date.now(); });
@@ -55,36 +56,10 @@ using namespace duroxide;
 using Json = nlohmann::json;
 using emscripten::val;
 
-std::string dump(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
-std::string ok(const Json& value) { return dump(Json{{"ok", true}, {"value", value}}); }
-
-std::string failure(const std::string& message, const std::string& kind) {
-  return dump(Json{{"ok", false}, {"error", message}, {"kind", kind}});
-}
-
-template <typename Body>
-std::string guarded(Body&& body) {
-  try {
-    return ok(body());
-  } catch (const ClientError& error) {
-    static const char* const kinds[] = {"InvalidInput", "NotFound", "AlreadyExists", "Provider",
-                                        "AccessDenied", "ReadOnly", "Disabled"};
-    return failure(error.what(), kinds[static_cast<int>(error.kind())]);
-  } catch (const CommandError& error) {
-    return failure(error.what(), error.kind_name());
-  } catch (const ProviderError& error) {
-    return failure(error.what(), "Provider");
-  } catch (const Json::exception& error) {
-    return failure(std::string("bad JSON: ") + error.what(), "InvalidInput");
-  } catch (const std::invalid_argument& error) {
-    return failure(error.what(), "InvalidInput");
-  } catch (const std::exception& error) {
-    return failure(error.what(), "internal");
-  } catch (...) {
-    return failure("the engine threw a non-standard exception", "internal");
-  }
-}
+using wasm::dump;
+using wasm::failure;
+using wasm::guarded;
+using wasm::ok;
 
 // JSON text as a value when it parses, else the text itself as a string.
 Json parsed_or_text(const std::string& text) {
