@@ -23,12 +23,6 @@ TABLES = {
 # Store functions that the one SQL store core is to replace (SQLite and PostgreSQL
 # write them twice today).
 LEGACY = {
-    ("core/stores/postgres/postgres_provider.cpp", "void PostgresProvider::ack_orchestration_item("),
-    ("core/stores/sqlite/sqlite_provider.cpp", "void SqliteProvider::ack_orchestration_in_transaction("),
-    ("core/stores/postgres/postgres_provider.cpp", "std::optional<OrchestrationItem> PostgresProvider::fetch_orchestration_item("),
-    ("core/stores/sqlite/sqlite_provider.cpp", "std::optional<OrchestrationItem> SqliteProvider::fetch_orchestration_in_transaction("),
-    ("core/stores/sqlite/sqlite_management.cpp", "void SqliteProvider::import_instance("),
-    ("core/stores/postgres/postgres_management.cpp", "void PostgresProvider::import_instance("),
     ("core/stores/postgres/postgres_connection.cpp", "PGresult* Connection::execute("),
 }
 

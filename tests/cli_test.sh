@@ -144,6 +144,22 @@ contains "metrics count activities" 'duroxide_activity_executions_total{activity
   "$("$cli" metrics --prometheus --db "$db")"
 contains "changes reports the deletion" '"status":"Deleted"' "$("$cli" changes --db "$db" --limit 1000)"
 
+# get-instance-stats: an event no wait takes is queued, then sits in the history until a wait takes it
+sdb="$work/stats.db"
+"$cli" run Approval '{"timeout_ms":600000}' --id st --timeout-ms 50 --db "$sdb" >/dev/null
+stats_of() { "$cli" get-instance-stats st --db "$sdb" | json_get "$1"; }
+queued=$(stats_of '["queue_pending_count"]')  # the durable timer's message
+"$cli" raise st Unrelated x --db "$sdb" >/dev/null
+check "get-instance-stats: a raised event is queued first" "$((queued + 1)) 0" \
+  "$(stats_of '["queue_pending_count"]') $(stats_of '["carry_forward_count"]')"
+"$cli" resume --db "$sdb" --timeout-ms 100 >/dev/null
+check "get-instance-stats: after a turn no wait has taken it" "$queued 1" \
+  "$(stats_of '["queue_pending_count"]') $(stats_of '["carry_forward_count"]')"
+"$cli" raise st Approve yes --db "$sdb" >/dev/null
+"$cli" resume --db "$sdb" --timeout-ms 2000 >/dev/null
+check "get-instance-stats: a finished instance carries nothing forward" "Completed 0" \
+  "$("$cli" status st --db "$sdb" | json_get '["status"]') $(stats_of '["carry_forward_count"]')"
+
 # bad input: non-zero exit and exactly one line on stderr
 for bad in "frob" "run" "run HelloWorld" "status x" "run HelloWorld x --timeout-ms soon" \
            "run HelloWorld x --bogus 1"; do

@@ -67,3 +67,34 @@ TEST_CASE("a finished execution has nothing pending", "[history_state]") {
   CHECK(continued.output == "again");
   CHECK(fold_history({}, 5).state == RuntimeState::NotFound);
 }
+
+TEST_CASE("carry_forward_count: deliveries no wait has taken, carried ones included", "[history_state][stats]") {
+  HistoryBuilder h;
+  h.history()[0].data = events::OrchestrationStarted{"Orch", "1.0.0", "", {}, 0, /*carried_messages=*/2};
+  h.add(events::QueueEventDelivered{"inbox", "carried-1"});  // 2: carried, buffered
+  h.add(events::ExternalEvent{"Note", "carried-2"});         // 3: carried, buffered
+  EventId wait = h.add(events::ExternalSubscribed{"Go"});    // 4: waits
+  h.add(events::ExternalSubscribedCancelled{"lost a select"}, wait);  // 5: leaves the line
+  h.add(events::ExternalEvent{"Go", "late"});                // 6: no live wait: buffered
+  h.add(events::ExternalEvent{"Other", "x"});                // 7: buffered
+  const History& history = h.history();
+  CHECK(fold_history(history, 3).carry_forward_count == 2);
+  CHECK(fold_history(history, 5).carry_forward_count == 2);
+  CHECK(fold_history(history, 7).carry_forward_count == 4);
+
+  h.add(events::QueueSubscribed{"inbox"});                   // 8: takes carried-1 at once
+  h.add(events::ExternalSubscribed{"Go"});                   // 9: takes "late"
+  HistoryState taken = fold_history(h.history(), h.history().size());
+  CHECK(taken.carry_forward_count == 2);
+  CHECK(taken.pending.empty());
+
+  h.add(events::ExternalSubscribed{"Note"});                 // 10: takes carried-2
+  h.add(events::QueueSubscribed{"inbox"});                   // 11: waits
+  h.add(events::QueueEventDelivered{"inbox", "m"});          // 12: to that wait
+  CHECK(fold_history(h.history(), h.history().size()).carry_forward_count == 1);  // "Other"
+
+  h.add(events::OrchestrationContinuedAsNew{"next", ""});    // ended: nothing is pending here
+  HistoryState ended = fold_history(h.history(), h.history().size());
+  CHECK(ended.carry_forward_count == 0);
+  CHECK(fold_history(h.history(), h.history().size() - 1).carry_forward_count == 1);
+}

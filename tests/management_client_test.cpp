@@ -17,10 +17,36 @@ Task<std::string> grandparent(OrchestrationContext& ctx, std::string) {
   co_return co_await ctx.schedule_sub_orchestration("Parent", R"(["x","y"])");
 }
 
+// Execution 1 waits for "start" while messages pile up, then continues as new
+// (carrying them); execution 2 takes them one release at a time, then waits for "end".
+Task<std::string> backlog(OrchestrationContext& ctx, std::string input) {
+  if (input == "first") {
+    co_await ctx.schedule_wait("start");
+    co_await ctx.continue_as_new("second");
+  }
+  co_await ctx.schedule_wait("take-one");
+  std::string taken = co_await ctx.dequeue_event("inbox");
+  co_await ctx.schedule_wait("take-rest");
+  taken += co_await ctx.dequeue_event("inbox");
+  taken += co_await ctx.schedule_wait("note");
+  co_await ctx.schedule_wait("end");
+  co_return taken;
+}
+
+// A dequeue that loses a select to a timer, then a wait for "end": a message
+// enqueued afterwards stays buffered (the cancelled dequeue takes nothing).
+Task<std::string> late_message(OrchestrationContext& ctx, std::string) {
+  co_await ctx.select(ctx.dequeue_event("inbox"), ctx.schedule_timer(10));
+  co_await ctx.schedule_wait("end");
+  co_return "done";
+}
+
 Registry make_registry() {
   Registry registry;
   samples::register_all(registry);
   registry.register_orchestration("Grandparent", grandparent);
+  registry.register_orchestration("Backlog", backlog);
+  registry.register_orchestration("LateMessage", late_message);
   return registry;
 }
 
@@ -641,4 +667,69 @@ TEST_CASE("bulk delete and purge leave an instance the policy denies alone",
   CHECK(purged.denied == std::vector<std::string>{"hidden"});
   CHECK(host.admin.get_instance_info("hidden").has_value());
   CHECK(host.admin.count_instances({}) == 1);
+}
+
+TEST_CASE("instance stats count the messages no wait has taken, across continue-as-new, until consumed",
+          "[management][stats]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  auto stats = [&] {
+    auto found = host.management.get_instance_stats("b");
+    REQUIRE(found.has_value());
+    return *found;
+  };
+  host.run("b", "Backlog", "first");
+  CHECK(stats().carry_forward_count == 0);
+
+  host.client.enqueue_event("b", "inbox", "m1");
+  host.client.enqueue_event("b", "inbox", "m2");
+  host.client.raise_event("b", "note", "n");
+  CHECK(stats().queue_pending_count == 3);  // queued, not yet in the history
+  CHECK(stats().carry_forward_count == 0);
+  host.driver.run_until_idle();
+  CHECK(stats().queue_pending_count == 0);
+  CHECK(stats().carry_forward_count == 3);  // in the history, no wait took them
+
+  host.client.raise_event("b", "start", "");
+  host.driver.run_until_idle();
+  InstanceStats carried = stats();
+  CHECK(carried.execution_id == 2);
+  CHECK(carried.carry_forward_count == 3);
+  const History second = host.management.read_execution("b", 2);
+  REQUIRE_FALSE(second.empty());
+  CHECK(second.front().as<events::OrchestrationStarted>()->carried_messages == 3);
+
+  host.client.raise_event("b", "take-one", "");
+  host.driver.run_until_idle();
+  CHECK(stats().carry_forward_count == 2);
+  host.client.raise_event("b", "take-rest", "");
+  host.driver.run_until_idle();
+  CHECK(stats().carry_forward_count == 0);  // m2 and the note taken; waiting for "end"
+  CHECK(host.client.get_status("b").state == RuntimeState::Running);
+
+  host.client.raise_event("b", "unwanted", "u");
+  host.driver.run_until_idle();
+  CHECK(stats().carry_forward_count == 1);
+  host.client.raise_event("b", "end", "");
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("b").output == "m1m2n");
+  CHECK(stats().carry_forward_count == 0);  // a finished execution carries nothing forward
+  CHECK_FALSE(host.management.get_instance_stats("ghost").has_value());
+}
+
+TEST_CASE("instance stats count a message that reaches a queue after its dequeue lost a select",
+          "[management][stats]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.client.start_orchestration("late", "LateMessage", "");
+  host.driver.run_until_idle();
+  host.clock.advance(20);
+  host.driver.run_until_idle();  // the timer won: the dequeue is cancelled
+  host.client.enqueue_event("late", "inbox", "m");
+  host.driver.run_until_idle();
+  CHECK(host.management.get_instance_stats("late")->carry_forward_count == 1);
+  host.client.raise_event("late", "end", "");
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("late").state == RuntimeState::Completed);
+  CHECK(host.management.get_instance_stats("late")->carry_forward_count == 0);
 }

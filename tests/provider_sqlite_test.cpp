@@ -157,7 +157,7 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
                     "DROP INDEX instances_by_version; DROP TABLE instance_counts; "
                     "DROP TRIGGER instance_counts_on_insert; DROP TRIGGER instance_counts_on_delete; "
                     "DROP TRIGGER instance_counts_on_update; DROP TABLE kv_values; "
-                    "PRAGMA user_version = 1");
+                    "ALTER TABLE instances DROP COLUMN unconsumed_messages; PRAGMA user_version = 1");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->get_instance_info("kept").has_value());
@@ -170,7 +170,8 @@ TEST_CASE("sqlite: a version-6 database gains the key-value table", "[provider][
   auto f = make_provider("sqlite-file");
   create_instance(*f, "kept");
   f->sqlite.reset();
-  raw_exec(f->path, "DROP TABLE kv_values; PRAGMA user_version = 6");
+  raw_exec(f->path, "DROP TABLE kv_values; ALTER TABLE instances DROP COLUMN unconsumed_messages; "
+                    "PRAGMA user_version = 6");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->get_kv_all_values("kept").empty());

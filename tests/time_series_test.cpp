@@ -352,7 +352,8 @@ TEST_CASE("a version-4 database is migrated with its series counted in", "[times
            "ALTER TABLE changes DROP COLUMN instance_created_at; "
            "ALTER TABLE changes DROP COLUMN finished_duration_ms; DROP TABLE instance_counts; "
            "DROP TRIGGER instance_counts_on_insert; DROP TRIGGER instance_counts_on_delete; "
-           "DROP TRIGGER instance_counts_on_update; DROP TABLE kv_values; PRAGMA user_version = 4");
+           "DROP TRIGGER instance_counts_on_update; DROP TABLE kv_values; "
+           "ALTER TABLE instances DROP COLUMN unconsumed_messages; PRAGMA user_version = 4");
   {
     Workload w(testing::sqlite_at(path));
     w.began = began;

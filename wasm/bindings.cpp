@@ -29,6 +29,7 @@
 #include "duroxide/sim/simulation.hpp"
 #include "duroxide/sqlite_provider.hpp"
 #include "duroxide/commands.hpp"
+#include "envelope.hpp"
 
 namespace {
 
@@ -38,42 +39,9 @@ using Json = nlohmann::json;
 constexpr const char* kDatabasePath = "/duroxide.db";
 constexpr std::size_t kMaxDatabaseBytes = 512u * 1024u * 1024u;
 
-// Text from the engine reaches JS as JSON: malformed UTF-8 (which only error
-// and log text can hold) is replaced by U+FFFD rather than failing the call.
-std::string ok(const Json& value) {
-  return Json{{"ok", true}, {"value", value}}.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
-std::string failure(const std::string& message, const std::string& kind) {
-  return Json{{"ok", false}, {"error", message}, {"kind", kind}}.dump(-1, ' ', false,
-                                                                     Json::error_handler_t::replace);
-}
-
-// Runs `body`, turning every exception into an error envelope.
-template <typename Body>
-std::string guarded(Body&& body) {
-  try {
-    return ok(body());
-  } catch (const ClientError& error) {
-    static const char* const kinds[] = {"InvalidInput", "NotFound", "AlreadyExists", "Provider",
-                                        "AccessDenied", "ReadOnly", "Disabled"};
-    return failure(error.what(), kinds[static_cast<int>(error.kind())]);
-  } catch (const CommandError& error) {
-    return failure(error.what(), error.kind_name());
-  } catch (const ProviderError& error) {
-    return failure(error.what(), "Provider");
-  } catch (const CodecError& error) {
-    return failure(error.what(), "InvalidInput");
-  } catch (const Json::exception& error) {
-    return failure(std::string("bad JSON: ") + error.what(), "InvalidInput");
-  } catch (const std::invalid_argument& error) {
-    return failure(error.what(), "InvalidInput");
-  } catch (const std::exception& error) {
-    return failure(error.what(), "internal");
-  } catch (...) {
-    return failure("the engine threw a non-standard exception", "internal");
-  }
-}
+using wasm::failure;
+using wasm::guarded;
+using wasm::ok;
 
 std::int64_t integer(const Json& args, const char* field, std::int64_t fallback) {
   if (!args.contains(field) || args[field].is_null()) return fallback;

@@ -132,9 +132,10 @@ export declare class ManagementClient {
   getInstanceTree(instance: string): InstanceTree;
   getInstanceDetails(instance: string): InstanceDetails;
   listExecutions(instance: string): ExecutionInfo[];
+  // carry_forward_count: messages in the current execution's history no wait has taken yet.
   getInstanceStats(instance: string): {
     execution_id: number; history_event_count: number; history_size_bytes: number; queue_pending_count: number;
-    kv_user_key_count: number; kv_total_value_bytes: number;
+    carry_forward_count: number; kv_user_key_count: number; kv_total_value_bytes: number;
   } | null;
   getExecutionInfo(instance: string, execution: number): ExecutionInfo | null;
   readExecution(instance: string, execution?: number, options?: { kinds?: string[]; fromEventId?: number; toEventId?: number }):

@@ -6,7 +6,8 @@
 //   or opened from bytes) with the clock and id source every part shares. The
 //   clock is the real one (Date.now, never stepping back) or a virtual one that
 //   moves only on advanceTime (deterministic runs).
-// - JsClient: the RuntimeClient and ManagementClient verbs the SDK exposes.
+// - JsClient: the RuntimeClient and ManagementClient operations through the
+//   command table, as the CLI and the engine API (wasm/duroxide.mjs) run them.
 // - JsRuntime: a registry whose orchestrations are adapters (run_generator): each
 //   turn the engine runs the adapter's coroutine, which asks JavaScript to create
 //   the generator afresh and maps every yielded descriptor to the matching
@@ -32,7 +33,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "duroxide/json_views.hpp"
+#include "duroxide/commands.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/management_client.hpp"
 #include "duroxide/orchestration_context.hpp"
@@ -44,6 +45,7 @@
 #include "duroxide/sim/user_workload.hpp"
 #include "duroxide/sqlite_provider.hpp"
 #include "duroxide/text.hpp"
+#include "envelope.hpp"
 
 // Milliseconds since the epoch from the host (3.1.6 has no emscripten_date_now).
 EM_JS(double, host_date_now, (), { return Date.now(); });
@@ -54,34 +56,10 @@ using namespace duroxide;
 using Json = nlohmann::json;
 using emscripten::val;
 
-std::string dump(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
-std::string ok(const Json& value) { return dump(Json{{"ok", true}, {"value", value}}); }
-
-std::string failure(const std::string& message, const std::string& kind) {
-  return dump(Json{{"ok", false}, {"error", message}, {"kind", kind}});
-}
-
-template <typename Body>
-std::string guarded(Body&& body) {
-  try {
-    return ok(body());
-  } catch (const ClientError& error) {
-    static const char* const kinds[] = {"InvalidInput", "NotFound", "AlreadyExists", "Provider",
-                                        "AccessDenied", "ReadOnly", "Disabled"};
-    return failure(error.what(), kinds[static_cast<int>(error.kind())]);
-  } catch (const ProviderError& error) {
-    return failure(error.what(), "Provider");
-  } catch (const Json::exception& error) {
-    return failure(std::string("bad JSON: ") + error.what(), "InvalidInput");
-  } catch (const std::invalid_argument& error) {
-    return failure(error.what(), "InvalidInput");
-  } catch (const std::exception& error) {
-    return failure(error.what(), "internal");
-  } catch (...) {
-    return failure("the engine threw a non-standard exception", "internal");
-  }
-}
+using wasm::dump;
+using wasm::failure;
+using wasm::guarded;
+using wasm::ok;
 
 // JSON text as a value when it parses, else the text itself as a string.
 Json parsed_or_text(const std::string& text) {
@@ -200,172 +178,42 @@ class JsStore {
   std::unique_ptr<SqliteProvider> store_;
 };
 
-Json sdk_status(const OrchestrationStatus& status) {
-  Json out{{"status", std::string(to_string(status.state))},
-           {"customStatusVersion", status.custom_status_version}};
-  if (status.state == RuntimeState::Completed) out["output"] = status.output;
-  if (status.error) out["error"] = status.error->display_message();
-  if (status.custom_status) out["customStatus"] = *status.custom_status;
-  return out;
-}
-
-Json sdk_instance(const InstanceInfo& info) {
-  Json out{{"instanceId", info.instance},
-           {"orchestrationName", info.orchestration_name},
-           {"orchestrationVersion", info.orchestration_version},
-           {"currentExecutionId", info.current_execution_id},
-           {"status", std::string(to_string(info.state))},
-           {"createdAt", info.created_at_ms},
-           {"updatedAt", info.updated_at_ms}};
-  if (info.state == RuntimeState::Completed) out["output"] = info.output;
-  if (info.error) out["error"] = info.error->display_message();
-  if (!info.parent_instance.empty()) out["parentInstanceId"] = info.parent_instance;
-  if (info.custom_status) out["customStatus"] = *info.custom_status;
-  return out;
-}
-
-Json sdk_execution(const ExecutionInfo& info) {
-  Json out{{"executionId", info.execution_id},
-           {"status", info.continued_as_new ? std::string("ContinuedAsNew") : std::string(to_string(info.state))},
-           {"startedAt", info.started_at_ms},
-           {"eventCount", info.event_count}};
-  if (!info.output.empty()) out["output"] = info.output;
-  if (info.error) out["error"] = info.error->display_message();
-  if (info.completed_at_ms != 0) out["completedAt"] = info.completed_at_ms;
-  return out;
-}
-
-void collect_tree(const InstanceTree& tree, Json& ids) {
-  ids.push_back(tree.root.info.instance);
-  for (const auto& child : tree.children) collect_tree(child, ids);
-}
-
-Json sdk_delete(const DeleteResult& result) {
-  return Json{{"instancesDeleted", result.instances},
-              {"executionsDeleted", result.executions},
-              {"eventsDeleted", result.events},
-              {"queueMessagesDeleted", result.queue_items}};
-}
-
-// The client verbs of the SDK on one store. Every call: method name + JSON arguments.
+// The client side of the SDK: every RuntimeClient and ManagementClient operation
+// through the command table (core/hosts/include/duroxide/commands.hpp), the same
+// rows, checks and JSON as the CLI and wasm/duroxide.mjs. index.mjs converts the
+// table's JSON to the Node SDK's shapes.
 class JsClient {
  public:
   explicit JsClient(JsStore& store)
-      : store_(store), client_(store.store(), store.store()), management_(store.store()) {}
+      : pacer_(store.clock()), runtime_(store.store(), store.store()), management_(store.store()) {}
 
-  std::string call(const std::string& method, const std::string& args_json) {
+  std::string command(const std::string& name, const std::string& args_json) {
     return guarded([&]() -> Json {
       const Json args = args_json.empty() ? Json::object() : Json::parse(args_json);
-      if (!args.is_object()) throw std::invalid_argument("arguments must be an object");
-      const std::string instance = field(args, "instanceId");
-      if (method == "startOrchestration") {
-        client_.start_orchestration(instance, field(args, "name"), field(args, "input"), field(args, "version"));
-        return nullptr;
-      }
-      if (method == "raiseEvent") {
-        client_.raise_event(instance, field(args, "name"), field(args, "data"));
-        return nullptr;
-      }
-      if (method == "enqueueEvent") {
-        client_.enqueue_event(instance, field(args, "name"), field(args, "data"));
-        return nullptr;
-      }
-      if (method == "cancelInstance") return client_.cancel_instance(instance, field(args, "reason", "canceled"));
-      if (method == "getStatus") return sdk_status(client_.get_status(instance));
-      return management(method, args, instance);
+      Clients clients{runtime_, management_, pacer_};
+      return run_command(name, args, clients);
     });
   }
 
  private:
-  Json management(const std::string& method, const Json& args, const std::string& instance) {
-    if (method == "getInstanceInfo") {
-      const auto info = store_.store().get_instance_info(instance);
-      if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
-      return sdk_instance(*info);
+  // "now" for the commands that need it. The package waits on the JavaScript event
+  // loop (index.mjs polls), so the table's blocking waits are refused, not run.
+  class EventLoopPacer final : public Pacer {
+   public:
+    explicit EventLoopPacer(Clock& clock) : clock_(clock) {}
+    TimestampMs now_ms() override { return clock_.now_ms(); }
+    void wait(std::int64_t) override {
+      throw std::invalid_argument(
+          "a blocking wait would stop the JavaScript event loop: duroxide-wasm's Client waits with "
+          "waitForOrchestration, waitForStatusChange and waitForValue");
     }
-    if (method == "listExecutions") {
-      Json ids = Json::array();
-      for (const auto& e : management_.list_executions(instance)) ids.push_back(e.execution_id);
-      return ids;
-    }
-    if (method == "getExecutionInfo") {
-      const auto info = management_.get_execution_info(instance, static_cast<ExecutionId>(number(args, "executionId", 1)));
-      if (!info) throw ClientError(ClientError::Kind::NotFound, "execution not found");
-      return sdk_execution(*info);
-    }
-    if (method == "readExecutionHistory") {
-      return json_views::history(
-          management_.read_execution(instance, static_cast<ExecutionId>(number(args, "executionId", 1))));
-    }
-    if (method == "getInstanceTree") {
-      Json ids = Json::array();
-      collect_tree(management_.get_instance_tree(instance), ids);
-      return Json{{"rootId", instance}, {"allIds", ids}, {"size", ids.size()}};
-    }
-    if (method == "deleteInstance") return sdk_delete(management_.delete_instance(instance, args.value("force", false)));
-    if (method == "pruneExecutions") {
-      const std::int64_t keep = number(args, "keepLast", 1);
-      if (keep < 1) throw std::invalid_argument("keepLast must be at least 1");
-      const auto executions_before = management_.list_executions(instance).size();
-      const std::uint64_t deleted = management_.prune_executions(instance, static_cast<std::size_t>(keep));
-      return Json{{"instancesProcessed", 1}, {"executionsDeleted", deleted},
-                  {"executionsBefore", executions_before}};
-    }
-    if (method == "listAllInstances" || method == "listInstancesByStatus") return list_ids(args);
-    if (method == "getSystemMetrics") {
-      const SystemMetrics m = management_.get_system_metrics();
-      return Json{{"totalInstances", m.total_instances}, {"totalExecutions", m.total_executions},
-                  {"runningInstances", m.running}, {"completedInstances", m.completed},
-                  {"failedInstances", m.failed}, {"totalEvents", m.total_events}};
-    }
-    if (method == "getQueueDepths") {
-      const QueueDepths q = management_.get_queue_depths();
-      return Json{{"orchestratorQueue", q.orchestrator_visible + q.orchestrator_locked},
-                  {"workerQueue", q.worker_visible + q.worker_locked},
-                  {"timerQueue", q.timers_pending + q.timers_due}};
-    }
-    if (method == "getOrchestrationStats") return orchestration_stats(instance);
-    if (method == "getValue") {
-      const std::optional<std::string> value = client_.get_value(instance, field(args, "key"));
-      return value ? Json(*value) : Json(nullptr);
-    }
-    if (method == "getKvAllValues") return Json(client_.get_all_values(instance));
-    throw std::invalid_argument("unknown client method " + method);
-  }
 
-  Json list_ids(const Json& args) {
-    InstanceFilter filter;
-    const std::string status = field(args, "status");
-    if (!status.empty()) {
-      RuntimeState state{};
-      if (!parse_runtime_state(status, state) || state == RuntimeState::NotFound) {
-        throw std::invalid_argument("status must be Running, Completed or Failed");
-      }
-      filter.states.push_back(state);
-    }
-    Json ids = Json::array();
-    PageRequest page;
-    page.limit = 500;
-    for (;;) {
-      const SummaryPage result = management_.list_instances(filter, page);
-      for (const auto& s : result.instances) ids.push_back(s.info.instance);
-      if (result.next_cursor.empty()) break;
-      page.cursor = result.next_cursor;
-    }
-    return ids;
-  }
+   private:
+    Clock& clock_;
+  };
 
-  // Per-instance stats (the store's): history size, queued messages, key-value usage.
-  Json orchestration_stats(const std::string& instance) {
-    const std::optional<InstanceStats> stats = management_.get_instance_stats(instance);
-    if (!stats) return nullptr;
-    return Json{{"historyEventCount", stats->history_event_count}, {"historySizeBytes", stats->history_size_bytes},
-                {"queuePendingCount", stats->queue_pending_count}, {"kvUserKeyCount", stats->kv_user_key_count},
-                {"kvTotalValueBytes", stats->kv_total_value_bytes}};
-  }
-
-  JsStore& store_;
-  RuntimeClient client_;
+  EventLoopPacer pacer_;
+  RuntimeClient runtime_;
   ManagementClient management_;
 };
 
@@ -1003,7 +851,7 @@ EMSCRIPTEN_BINDINGS(duroxide_js_sdk) {
       .function("nowMs", &JsStore::nowMs)
       .function("toBytes", &JsStore::toBytes)
       .function("checkpoint", &JsStore::checkpoint);
-  emscripten::class_<JsClient>("JsClient").function("call", &JsClient::call);
+  emscripten::class_<JsClient>("JsClient").function("command", &JsClient::command);
   emscripten::class_<JsRuntime>("JsRuntime")
       .function("registerOrchestration", &JsRuntime::registerOrchestration)
       .function("registerActivity", &JsRuntime::registerActivity)

@@ -1008,6 +1008,11 @@ void ReplayState::release_loser(OpState& op) {
 void ReplayState::finalize() {
   out_.custom_status = custom_status_;
   out_.history_was_terminal = history_terminal_;
+  if (out_.outcome.kind == TurnOutcomeKind::Running && !stopped()) {
+    for (const auto* channels : {&externals_, &queues_}) {
+      for (const auto& [name, channel] : *channels) out_.unconsumed_messages += channel.buffer.size();
+    }
+  }
   if (history_terminal_ || history_corrupted_) {
     // Replaying a finished execution only verifies it, and a broken history is
     // not extended: nothing is written, the outcome reports what was found.

@@ -237,6 +237,7 @@ Json instance_stats(const Json& args, Clients& c) {
               {"history_event_count", stats->history_event_count},
               {"history_size_bytes", stats->history_size_bytes},
               {"queue_pending_count", stats->queue_pending_count},
+              {"carry_forward_count", stats->carry_forward_count},
               {"kv_user_key_count", stats->kv_user_key_count},
               {"kv_total_value_bytes", stats->kv_total_value_bytes}};
 }
@@ -401,8 +402,10 @@ std::vector<Command> instance_commands() {
          return out;
        }, {}},
       {"get-instance-stats", K::Management, {instance_arg()},
-       "What one instance holds: current execution, its history events and bytes, queued messages, key-value usage.",
-       "{execution_id, history_event_count, history_size_bytes, queue_pending_count, kv_user_key_count, kv_total_value_bytes}, or null",
+       "What one instance holds: current execution, its history events and bytes, queued messages, messages in its "
+       "history no wait has taken yet (what a continue-as-new would carry forward), key-value usage.",
+       "{execution_id, history_event_count, history_size_bytes, queue_pending_count, carry_forward_count, "
+       "kv_user_key_count, kv_total_value_bytes}, or null",
        instance_stats, {}},
       {"get-execution-info", K::Management,
        {instance_arg(), required(positional(integer("execution", "the execution id", nullptr, 1, kMaxInteger)))},

@@ -33,7 +33,12 @@ class HistoryFold {
   }
 
   HistoryState finish() {
-    if (state_.state == RuntimeState::Running) state_.pending = std::move(pending_);
+    if (state_.state == RuntimeState::Running) {
+      state_.pending = std::move(pending_);
+      for (const auto* buffered : {&external_buffered_, &queue_buffered_}) {
+        for (const auto& [name, count] : *buffered) state_.carry_forward_count += count;
+      }
+    }
     return std::move(state_);
   }
 

@@ -44,6 +44,7 @@ ExecutionMetadata metadata_of(const TurnResult& result, const OrchestrationItem&
   meta.parent_id = result.parent_id;
   meta.custom_status = result.custom_status;
   meta.custom_status_changed = result.custom_status_changed;
+  meta.unconsumed_messages = result.unconsumed_messages;
   switch (result.outcome.kind) {
     case TurnOutcomeKind::Running:
       meta.state = RuntimeState::Running;

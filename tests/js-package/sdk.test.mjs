@@ -892,6 +892,43 @@ test('management reads: instance info, executions, history, stats, metrics, queu
   await w.stop();
 });
 
+test('getOrchestrationStats counts messages no wait has taken, across continue-as-new, until consumed', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Backlog', function* (ctx, phase) {
+      if (phase === 'first') {
+        yield ctx.waitForEvent('start');
+        return yield ctx.continueAsNew('second');
+      }
+      yield ctx.waitForEvent('take');
+      const message = yield ctx.dequeueEvent('inbox');
+      yield ctx.waitForEvent('more');
+      const note = yield ctx.waitForEvent('note');
+      yield ctx.waitForEvent('end');
+      return [message, note];
+    });
+  });
+  const stats = () => s.client.getOrchestrationStats('bl');
+  const step = async (event) => { await s.client.raiseEvent('bl', event, null); await s.runtime.runUntilIdle(); };
+  await s.client.startOrchestration('bl', 'Backlog', 'first');
+  await s.runtime.runUntilIdle();
+  await s.client.enqueueEvent('bl', 'inbox', 'm1');
+  await s.client.raiseEvent('bl', 'note', 'n');
+  assert.deepEqual([(await stats()).queuePendingCount, (await stats()).carryForwardCount], [2, 0]);
+  await s.runtime.runUntilIdle();
+  assert.deepEqual([(await stats()).queuePendingCount, (await stats()).carryForwardCount], [0, 2]);
+  await step('start');
+  assert.equal((await s.client.getInstanceInfo('bl')).currentExecutionId, 2);
+  assert.equal((await stats()).carryForwardCount, 2, 'carried into the new execution');
+  await step('take');
+  assert.equal((await stats()).carryForwardCount, 1, 'the queue message is taken');
+  await step('more');
+  assert.equal((await stats()).carryForwardCount, 0, 'the note is taken');
+  await step('end');
+  assert.deepEqual((await s.client.getStatus('bl')).output, ['m1', 'n']);
+  assert.equal((await stats()).carryForwardCount, 0);
+  assert.equal(await s.client.getOrchestrationStats('nobody'), null);
+});
+
 test('deleteInstance and pruneExecutions remove what they say', async () => {
   const w = await live((rt) => {
     rt.registerOrchestration('Counter', function* (ctx, n) {
@@ -908,6 +945,28 @@ test('deleteInstance and pruneExecutions remove what they say', async () => {
   assert.equal(deleted.instancesDeleted, 1);
   assert.equal((await w.client.getStatus('pr')).status, 'NotFound');
   await w.stop();
+});
+
+test('deleteInstanceBulk deletes finished roots (by id, age and limit) and never a running one', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Done', function* () { return 1; });
+    rt.registerOrchestration('Waits', function* (ctx) { yield ctx.waitForEvent('go'); });
+  });
+  for (const id of ['d1', 'd2', 'd3']) await s.client.startOrchestration(id, 'Done');
+  await s.client.startOrchestration('w1', 'Waits');
+  await s.runtime.runUntilIdle();
+  const none = await s.client.deleteInstanceBulk({ instanceIds: [] });
+  assert.equal(none.instancesDeleted, 0);
+  const byId = await s.client.deleteInstanceBulk({ instanceIds: ['d1', 'w1'] });
+  assert.equal(byId.instancesDeleted, 1);
+  assert.equal((await s.client.getStatus('w1')).status, 'Running');
+  const old = await s.client.deleteInstanceBulk({ completedBefore: s.provider.nowMs() - HOUR });
+  assert.equal(old.instancesDeleted, 0, 'nothing finished an hour ago');
+  const one = await s.client.deleteInstanceBulk({ limit: 1 });
+  assert.equal(one.instancesDeleted, 1);
+  const rest = await s.client.deleteInstanceBulk();
+  assert.equal(rest.instancesDeleted, 1);
+  assert.deepEqual(await s.client.listAllInstances(), ['w1']);
 });
 
 test('client errors carry the engine message and kind', async () => {

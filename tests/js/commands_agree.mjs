@@ -6,7 +6,10 @@
 //   - the JS facade has the camelCase method on the right class;
 //   - wasm/duroxide.d.ts declares it with the same parameter names and options keys;
 //   - the CLI and the JS facade return the same JSON shape for each read command
-//     run on the same database.
+//     run on the same database;
+//   - the npm package's Client (build/wasm/package/index.mjs, the Node SDK's API)
+//     sends only commands of the table, and every table command the SDK has a
+//     method for is what that method sends.
 //   node tests/js/commands_agree.mjs build/native/duroxide build/wasm/web
 // Ends with "N passed, M failed".
 import { createRequire } from 'node:module';
@@ -221,7 +224,7 @@ test('the CLI and the JS facade return the same JSON for the read commands', () 
     'get-provider-diagnostics': {}, 'get-orchestration-stats': {}, 'get-activity-stats': {},
     'get-performance-metrics': { name: 'Counter' }, 'get-system-health': {}, 'get-problematic-instances': {},
     'changes-since': { cursor: 0 }, 'get-time-series': { bucket: 'hour' }, 'watch-metrics': { cursor: 0 },
-    'export-instance': { instance: 'c' },
+    'export-instance': { instance: 'c' }, 'get-instance-stats': { instance: 'w' },
   };
   const clients = { runtime: client, management: new dx.ManagementClient(runtime) };
   try {
@@ -268,6 +271,105 @@ test('bad input is a typed error in both front ends', () => {
     const { status, stderr } = runCli(words);
     assert.equal(status, 2, words.join(' '));
     assert.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);
+  }
+});
+
+// ---- the npm package's Client (wasm/package/index.mjs)
+
+// The Client methods of the Node SDK (microsoft/duroxide-node, lib/duroxide.d.ts): the
+// package keeps these names and shapes.
+const SDK_CLIENT = ['startOrchestration', 'startOrchestrationVersioned', 'getStatus', 'getValue', 'waitForValue',
+  'getKvAllValues', 'waitForOrchestration', 'cancelInstance', 'raiseEvent', 'enqueueEvent', 'waitForStatusChange',
+  'getSystemMetrics', 'getOrchestrationStats', 'getQueueDepths', 'listAllInstances', 'listInstancesByStatus',
+  'getInstanceInfo', 'getExecutionInfo', 'listExecutions', 'readExecutionHistory', 'getInstanceTree', 'deleteInstance',
+  'deleteInstanceBulk', 'pruneExecutions', 'pruneExecutionsBulk', 'startOrchestrationTyped',
+  'startOrchestrationVersionedTyped', 'raiseEventTyped', 'enqueueEventTyped', 'waitForOrchestrationTyped'];
+// SDK methods whose name is a table command's method but that send another command: the
+// waits poll on the JavaScript event loop (the table's waits block), and the SDK's
+// getOrchestrationStats(instanceId) is the table's per-instance get-instance-stats
+// (the table's get-orchestration-stats is per orchestration name).
+const SENT_INSTEAD = {
+  waitForOrchestration: 'get-status', waitForStatusChange: 'get-status', waitForValue: 'get-value',
+  getOrchestrationStats: 'get-instance-stats',
+};
+
+// Runs every SDK method of a package Client once against a small world and returns
+// {method: [commands its native object was sent]}.
+async function packageRoutes(pkg) {
+  const provider = await pkg.SqliteProvider.open('sqlite::memory:', { clock: 'virtual', startMs: 1_700_000_000_000 });
+  const runtime = new pkg.Runtime(provider);
+  runtime.registerOrchestration('Holds', function* (ctx) {
+    ctx.setValue('k', 'v');
+    ctx.setCustomStatus('held');
+    yield ctx.waitForEvent('go');
+    return 'done';
+  });
+  runtime.registerOrchestration('Quick', function* (ctx, n) { return n < 2 ? yield ctx.continueAsNew(n + 1) : n; });
+  const client = new pkg.Client(provider);
+  const native = client._native;
+  const nativeMethods = Object.getOwnPropertyNames(Object.getPrototypeOf(native))
+    .filter((m) => typeof native[m] === 'function' && m !== 'constructor' && !m.startsWith('$$'));
+  const sent = [];
+  const send = native.command.bind(native);
+  native.command = (name, args) => { sent.push(name); return send(name, args); };
+  const calls = [
+    ['startOrchestration', 'held', 'Holds', null], ['startOrchestrationVersioned', 'quick', 'Quick', 0, '1.0.0'],
+    ['startOrchestrationTyped', 'spare', 'Holds', null], ['startOrchestrationVersionedTyped', 'spare2', 'Holds', null, '1.0.0'],
+    ['raiseEvent', 'spare', 'other', 1], ['raiseEventTyped', 'spare', 'other', 2],
+    ['enqueueEvent', 'spare', 'inbox', 3], ['enqueueEventTyped', 'spare', 'inbox', 4],
+    ['getStatus', 'held'], ['getValue', 'held', 'k'], ['waitForValue', 'held', 'k', 1000], ['getKvAllValues', 'held'],
+    ['waitForStatusChange', 'held', 0, 10, 1000], ['waitForOrchestration', 'quick', 1000],
+    ['waitForOrchestrationTyped', 'quick', 1000], ['getSystemMetrics'], ['getOrchestrationStats', 'held'],
+    ['getQueueDepths'], ['listAllInstances'], ['listInstancesByStatus', 'Running'], ['getInstanceInfo', 'held'],
+    ['getExecutionInfo', 'quick', 1], ['listExecutions', 'quick'], ['readExecutionHistory', 'quick', 1],
+    ['getInstanceTree', 'held'], ['pruneExecutions', 'quick', { keepLast: 2 }],
+    ['pruneExecutionsBulk', { instanceIds: ['quick'] }, { keepLast: 1 }], ['cancelInstance', 'spare2', 'stop'],
+    ['deleteInstanceBulk', { instanceIds: ['spare2'] }], ['deleteInstance', 'held', true],
+  ];
+  const routes = {};
+  try {
+    for (const [method, ...params] of calls) {
+      await runtime.runUntilIdle();
+      sent.length = 0;
+      await client[method](...params);
+      routes[method] = [...new Set(sent)];
+    }
+    // The table's blocking waits would stop the event loop: the package's client refuses them.
+    assert.throws(() => client._command('wait-for-orchestration', { instance: 'spare', timeoutMs: 1000 }),
+      (e) => e.kind === 'InvalidInput' && /would stop the JavaScript event loop/.test(e.message));
+  } finally {
+    provider.close();
+  }
+  return { routes, nativeMethods };
+}
+
+test('the package Client sends only table commands, and every SDK verb of the table', async () => {
+  const pkg = await import(path.join(dir, '..', 'package', 'index.mjs'));
+  const prototype = Object.getOwnPropertyNames(pkg.Client.prototype).filter((m) => m !== 'constructor' && !m.startsWith('_'));
+  assert.deepEqual(sorted(prototype), sorted(SDK_CLIENT), 'the package Client has the SDK methods, and no others');
+  const { routes, nativeMethods } = await packageRoutes(pkg);
+  assert.deepEqual(nativeMethods, ['command'], 'the native client has one entry point: a command of the table');
+  const names = new Set(table.map((c) => c.name));
+  for (const method of SDK_CLIENT) {
+    assert.ok(routes[method]?.length > 0, `${method} reaches the engine`);
+    for (const name of routes[method]) assert.ok(names.has(name), `${method} sends ${name}, which is not in the table`);
+  }
+  for (const command of table) {
+    if (!SDK_CLIENT.includes(command.method)) continue;
+    const expected = SENT_INSTEAD[command.method] ?? command.name;
+    assert.ok(routes[command.method].includes(expected), `${command.method} must send ${expected}, sent ${routes[command.method]}`);
+  }
+  for (const [method, name] of Object.entries(SENT_INSTEAD)) {
+    assert.ok(names.has(name), `${name} (sent by ${method}) is in the table`);
+  }
+  // SDK methods with no table command of their name, and the command each sends.
+  const expectedRoutes = {
+    getKvAllValues: 'get-all-values', listAllInstances: 'list-instances', listInstancesByStatus: 'list-instances',
+    getInstanceInfo: 'get-instance-details', readExecutionHistory: 'read-execution', deleteInstanceBulk: 'delete-instances',
+    pruneExecutionsBulk: 'prune-executions', startOrchestrationVersioned: 'start-orchestration',
+  };
+  for (const [method, name] of Object.entries(expectedRoutes)) {
+    assert.ok(routes[method].includes(name), `${method} sends ${name}, sent ${routes[method]}`);
   }
 });
 

@@ -5,7 +5,9 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -405,7 +407,8 @@ TEST_CASE("postgres: a version-5 schema is migrated with its instances counted i
   create_instance_on(*n.store, "done", RuntimeState::Completed);
   create_instance_on(*n.store, "running", RuntimeState::Running);
   admin_exec("DROP TABLE " + n.options.schema + ".instance_counts; DROP FUNCTION " + n.options.schema +
-             ".instance_counts_keep CASCADE; DROP TABLE " + n.options.schema + ".kv_values; UPDATE " +
+             ".instance_counts_keep CASCADE; DROP TABLE " + n.options.schema + ".kv_values; ALTER TABLE " +
+             n.options.schema + ".instances DROP COLUMN unconsumed_messages; UPDATE " +
              n.options.schema + ".schema_version SET version = 5");
   n.store = n.open();
   CHECK(n.store->schema_version() == PostgresProvider::kSchemaVersion);
@@ -462,4 +465,51 @@ TEST_CASE("postgres: one provider serves calls from several threads at once", "[
     CHECK(provider_error_kind([&] { PostgresProvider(postgres_conninfo(), clock, ids, options); }) ==
           ProviderErrorKind::InvalidInput);
   }
+}
+
+TEST_CASE("postgres: batched acks of two processes that update shared rows in opposite orders all commit",
+          "[provider][postgres][batch]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("batches");
+  std::unique_ptr<PostgresProvider> other = n.open();
+  PostgresProvider* stores[2] = {n.store.get(), other.get()};
+  constexpr int kRounds = 12;
+  std::mutex mutex;
+  std::condition_variable turn;
+  int arrived = 0;
+  auto both_ready = [&](int round) {  // both threads ack round `round` at the same moment
+    std::unique_lock<std::mutex> lock(mutex);
+    ++arrived;
+    turn.notify_all();
+    turn.wait(lock, [&] { return arrived >= 2 * (round + 1); });
+  };
+  std::vector<std::string> failures[2];
+  auto process = [&](int p) {
+    for (int round = 0; round < kRounds; ++round) {
+      std::vector<OrchestrationAckRequest> requests;
+      for (int k = 0; k < 2; ++k) {
+        const std::string id = "p" + std::to_string(p) + "-" + std::to_string(round) + "-" + std::to_string(k);
+        stores[p]->enqueue_orchestrator_item(start_item(id), 0);
+        std::optional<OrchestrationItem> item = stores[p]->fetch_orchestration_item(30'000);
+        if (!item) continue;
+        OrchestrationAck ack;
+        ack.history_delta = {started_event()};
+        ack.metadata = metadata();
+        ack.metadata.orchestration_name = "Orch" + std::to_string(p);  // counted in rows of its own
+        // Process 0 touches activity rows A then B, process 1 B then A.
+        ack.activity_outcomes = {{std::string(1, static_cast<char>('A' + ((k + p) % 2))), ActivityOutcome::Kind::Scheduled, 0}};
+        requests.push_back({item->lock_token, ack});
+      }
+      both_ready(round);
+      for (const AckOutcome& outcome : stores[p]->ack_orchestration_items(requests)) {
+        if (outcome) failures[p].push_back(outcome->what());
+      }
+    }
+  };
+  std::thread first(process, 0);
+  process(1);
+  first.join();
+  CHECK(failures[0] == std::vector<std::string>{});
+  CHECK(failures[1] == std::vector<std::string>{});
+  CHECK(n.store->count_instances({}) == 4 * kRounds);
 }

@@ -63,10 +63,19 @@ export interface SystemMetrics {
   totalEvents: number;
 }
 
+/** One instance's footprint (getOrchestrationStats). */
 export interface SystemStats {
+  /** Events of the current execution, and their stored bytes. */
   historyEventCount: number;
   historySizeBytes: number;
+  /** Messages queued for the instance that no turn has taken yet. */
   queuePendingCount: number;
+  /**
+   * Messages in the current execution's history (those a continue-as-new carried into it
+   * included) that no waitForEvent / dequeueEvent has taken yet: what a continue-as-new
+   * now would carry forward. Drops as the orchestration consumes them; 0 once it has ended.
+   */
+  carryForwardCount: number;
   kvUserKeyCount: number;
   kvTotalValueBytes: number;
 }

@@ -205,6 +205,68 @@ function parseOutput(result) {
   return result;
 }
 
+// The Client reaches the engine only through the command table
+// (core/hosts/include/duroxide/commands.hpp: the rows the CLI and createDuroxide()'s
+// RuntimeClient / ManagementClient run too). Its JSON is snake_case (docs/cli.md);
+// these turn it into the Node SDK's shapes.
+const sdkShape = {
+  status(s) {
+    const out = { status: s.status, customStatusVersion: s.custom_status_version };
+    if (s.status === 'Completed') out.output = s.output;
+    if (s.error) out.error = s.error.message;
+    if (s.custom_status !== null) out.customStatus = s.custom_status;
+    return parseOutput(out);
+  },
+  instance(summary) {
+    const out = {
+      instanceId: summary.instance, orchestrationName: summary.orchestration, orchestrationVersion: summary.version,
+      currentExecutionId: summary.current_execution, status: summary.status,
+      createdAt: summary.created_at_ms, updatedAt: summary.updated_at_ms,
+    };
+    if (summary.status === 'Completed') out.output = summary.output;
+    if (summary.error) out.error = summary.error.message;
+    if (summary.parent) out.parentInstanceId = summary.parent;
+    if (summary.custom_status !== null) out.customStatus = summary.custom_status;
+    return parseOutput(out);
+  },
+  execution(e) {
+    const out = {
+      executionId: e.execution, status: e.continued_as_new ? 'ContinuedAsNew' : e.status,
+      startedAt: e.started_at_ms, eventCount: e.events,
+    };
+    if (e.output !== '') out.output = e.output;
+    if (e.error) out.error = e.error.message;
+    if (e.completed_at_ms !== 0) out.completedAt = e.completed_at_ms;
+    return parseOutput(out);
+  },
+  deleted: (r) => ({
+    instancesDeleted: r.instances, executionsDeleted: r.executions, eventsDeleted: r.events,
+    queueMessagesDeleted: r.queue_items,
+  }),
+  metrics: (m) => ({
+    totalInstances: m.total_instances, totalExecutions: m.total_executions, runningInstances: m.running,
+    completedInstances: m.completed, failedInstances: m.failed, totalEvents: m.total_events,
+  }),
+  queues: (q) => ({
+    orchestratorQueue: q.orchestrator_visible + q.orchestrator_locked,
+    workerQueue: q.worker_visible + q.worker_locked,
+    timerQueue: q.timers_pending + q.timers_due,
+  }),
+  stats: (s) => s && ({
+    historyEventCount: s.history_event_count, historySizeBytes: s.history_size_bytes,
+    queuePendingCount: s.queue_pending_count, carryForwardCount: s.carry_forward_count,
+    kvUserKeyCount: s.kv_user_key_count, kvTotalValueBytes: s.kv_total_value_bytes,
+  }),
+  treeIds(node, ids = []) {
+    ids.push(node.instance);
+    for (const child of node.children) sdkShape.treeIds(child, ids);
+    return ids;
+  },
+};
+
+const NOTHING_DELETED = Object.freeze({ instancesDeleted: 0, executionsDeleted: 0, eventsDeleted: 0, queueMessagesDeleted: 0 });
+const isFinished = (status) => status.status === 'Completed' || status.status === 'Failed';
+
 /** Starts, signals, inspects and manages instances. */
 export class Client {
   constructor(provider) {
@@ -216,9 +278,10 @@ export class Client {
     provider._dependents.add(this);
   }
 
-  _call(method, args) {
+  // One command of the table by its name ("get-status"): its arguments object in, its JSON out.
+  _command(name, args) {
     if (!this._native) throw engineError('the provider is closed', 'InvalidInput');
-    return unwrap(this._native.call(method, JSON.stringify(args)));
+    return unwrap(this._native.command(name, JSON.stringify(args)));
   }
 
   _release() {
@@ -226,32 +289,37 @@ export class Client {
     this._native = null;
   }
 
-  _change(method, args) {
-    const value = this._call(method, args);
+  // A command that changes instances: runtimes and waiting clients are woken.
+  _change(name, args) {
+    const value = this._command(name, args);
     this._provider._notify();
     return value;
   }
 
   async startOrchestration(instanceId, orchestrationName, input) {
-    this._change('startOrchestration', { instanceId, name: orchestrationName, input: toJson(input) });
+    this._change('start-orchestration', { instance: instanceId, orchestration: orchestrationName, input: toJson(input) });
   }
   async startOrchestrationVersioned(instanceId, orchestrationName, input, version) {
-    this._change('startOrchestration', { instanceId, name: orchestrationName, input: toJson(input), version });
+    this._change('start-orchestration', {
+      instance: instanceId, orchestration: orchestrationName, input: toJson(input), version,
+    });
   }
   async raiseEvent(instanceId, eventName, data) {
-    this._change('raiseEvent', { instanceId, name: eventName, data: toJson(data) });
+    this._change('raise-event', { instance: instanceId, event: eventName, data: toJson(data) });
   }
   async enqueueEvent(instanceId, queueName, data) {
-    this._change('enqueueEvent', { instanceId, name: queueName, data: toJson(data) });
+    this._change('enqueue-event', { instance: instanceId, queue: queueName, data: toJson(data) });
   }
   async cancelInstance(instanceId, reason = 'canceled') {
-    this._change('cancelInstance', { instanceId, reason });
+    this._change('cancel-instance', { instance: instanceId, reason });
   }
   /** {status: 'Running'|'Completed'|'Failed'|'NotFound', output?, error?, customStatus?, customStatusVersion} */
-  async getStatus(instanceId) { return parseOutput(this._call('getStatus', { instanceId })); }
+  async getStatus(instanceId) { return this._status(instanceId); }
+  _status(instanceId) { return sdkShape.status(this._command('get-status', { instance: instanceId })); }
 
   // Re-checks `ready` whenever the provider changes (and at least every 100 ms, for
   // other processes sharing a file) until it returns a value or `timeoutMs` passes.
+  // The waits run here, on the event loop, rather than as the table's blocking wait commands.
   async _waitFor(ready, timeoutMs, what, pollMs = 100) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -270,67 +338,90 @@ export class Client {
   /** Resolves when the instance is Completed or Failed (output parsed from JSON); throws kind Timeout. */
   async waitForOrchestration(instanceId, timeoutMs = 30000) {
     return this._waitFor(() => {
-      const status = this._call('getStatus', { instanceId });
-      return status.status === 'Completed' || status.status === 'Failed' ? parseOutput(status) : undefined;
+      const status = this._status(instanceId);
+      return isFinished(status) ? status : undefined;
     }, timeoutMs, `instance ${instanceId}`);
   }
 
   /** Resolves once the custom status version exceeds lastSeenVersion (or the instance finished). */
   async waitForStatusChange(instanceId, lastSeenVersion, pollIntervalMs = 500, timeoutMs = 30000) {
     return this._waitFor(() => {
-      const status = this._call('getStatus', { instanceId });
-      const finished = status.status === 'Completed' || status.status === 'Failed';
-      return status.customStatusVersion > lastSeenVersion || finished ? parseOutput(status) : undefined;
+      const status = this._status(instanceId);
+      return status.customStatusVersion > lastSeenVersion || isFinished(status) ? status : undefined;
     }, timeoutMs, `a status change of ${instanceId}`, pollIntervalMs);
   }
 
   /** A key of the instance's key-value store as its last committed turn left it; null when absent. */
-  async getValue(instanceId, key) { return this._call('getValue', { instanceId, key: String(key) }); }
+  async getValue(instanceId, key) { return this._command('get-value', { instance: instanceId, key: String(key) }); }
   /** Resolves with the key's value once it exists; rejects with kind 'Timeout'. */
   async waitForValue(instanceId, key, timeoutMs = 30000) {
-    return this._waitFor(() => this._call('getValue', { instanceId, key: String(key) }) ?? undefined,
+    return this._waitFor(() => this._command('get-value', { instance: instanceId, key: String(key) }) ?? undefined,
       timeoutMs, `value '${key}' on instance '${instanceId}'`);
   }
-  async getKvAllValues(instanceId) { return this._call('getKvAllValues', { instanceId }); }
+  async getKvAllValues(instanceId) { return this._command('get-all-values', { instance: instanceId }); }
 
-  async getSystemMetrics() { return this._call('getSystemMetrics', {}); }
-  /** {historyEventCount, historySizeBytes, queuePendingCount, ...}, or null for an unknown instance. */
-  async getOrchestrationStats(instanceId) { return this._call('getOrchestrationStats', { instanceId }); }
-  async getQueueDepths() { return this._call('getQueueDepths', {}); }
+  async getSystemMetrics() { return sdkShape.metrics(this._command('get-system-metrics', {})); }
+  /**
+   * One instance's footprint, or null for an unknown instance: {historyEventCount,
+   * historySizeBytes, queuePendingCount (messages queued, not yet taken by a turn),
+   * carryForwardCount (messages in its history no wait has taken yet), kvUserKeyCount, kvTotalValueBytes}.
+   */
+  async getOrchestrationStats(instanceId) {
+    return sdkShape.stats(this._command('get-instance-stats', { instance: instanceId }));
+  }
+  async getQueueDepths() { return sdkShape.queues(this._command('get-queue-depths', {})); }
 
-  async listAllInstances() { return this._call('listAllInstances', {}); }
-  async listInstancesByStatus(status) { return this._call('listInstancesByStatus', { status }); }
-  async getInstanceInfo(instanceId) { return parseOutput(this._call('getInstanceInfo', { instanceId })); }
+  // Every instance id the filter matches, newest first, a page of the listing at a time.
+  _instanceIds(filter) {
+    const ids = [];
+    let cursor = '';
+    do {
+      const page = this._command('list-instances', { filter, cursor, limit: 1000 });
+      for (const summary of page.instances) ids.push(summary.instance);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return ids;
+  }
+  async listAllInstances() { return this._instanceIds({}); }
+  async listInstancesByStatus(status) { return this._instanceIds({ states: [status] }); }
+  async getInstanceInfo(instanceId) {
+    return sdkShape.instance(this._command('get-instance-details', { instance: instanceId }));
+  }
   async getExecutionInfo(instanceId, executionId) {
-    return parseOutput(this._call('getExecutionInfo', { instanceId, executionId }));
+    const execution = this._command('get-execution-info', { instance: instanceId, execution: executionId });
+    if (execution === null) throw engineError(`execution ${executionId} of instance ${instanceId} not found`, 'NotFound');
+    return sdkShape.execution(execution);
   }
-  async listExecutions(instanceId) { return this._call('listExecutions', { instanceId }); }
+  async listExecutions(instanceId) {
+    return this._command('list-executions', { instance: instanceId }).map((e) => e.execution);
+  }
   async readExecutionHistory(instanceId, executionId) {
-    return this._call('readExecutionHistory', { instanceId, executionId });
+    return this._command('read-execution', { instance: instanceId, execution: executionId });
   }
-  async getInstanceTree(instanceId) { return this._call('getInstanceTree', { instanceId }); }
+  async getInstanceTree(instanceId) {
+    const allIds = sdkShape.treeIds(this._command('get-instance-tree', { instance: instanceId }));
+    return { rootId: instanceId, allIds, size: allIds.length };
+  }
   async deleteInstance(instanceId, force = false) {
-    return this._change('deleteInstance', { instanceId, force: Boolean(force) });
+    return sdkShape.deleted(this._change('delete-instance', { instance: instanceId, force: Boolean(force) }));
   }
+  /** Finished root instances: those named (instanceIds), or all; completedBefore (ms) and limit narrow it. */
   async deleteInstanceBulk(filter = {}) {
-    const ids = filter.instanceIds ?? await this.listAllInstances();
-    const total = { instancesDeleted: 0, executionsDeleted: 0, eventsDeleted: 0, queueMessagesDeleted: 0 };
-    for (const id of ids.slice(0, filter.limit ?? ids.length)) {
-      const info = this._call('getInstanceInfo', { instanceId: id });
-      if (info.status === 'Running') continue;
-      if (filter.completedBefore !== undefined && info.updatedAt >= filter.completedBefore) continue;
-      const result = await this.deleteInstance(id, false);
-      for (const key of Object.keys(total)) total[key] += result[key];
-    }
-    return total;
+    if (Array.isArray(filter.instanceIds) && filter.instanceIds.length === 0) return { ...NOTHING_DELETED };
+    if (filter.completedBefore === 0) return { ...NOTHING_DELETED };  // nothing finished before the epoch
+    const args = {};
+    if (filter.instanceIds !== undefined) args.instances = filter.instanceIds;
+    if (filter.completedBefore !== undefined) args.completedBeforeMs = filter.completedBefore;
+    if (filter.limit !== undefined) args.limit = filter.limit;
+    return sdkShape.deleted(this._change('delete-instances', args));
   }
   async pruneExecutions(instanceId, options = {}) {
     if (options.completedBefore !== undefined) throw unsupported('pruneExecutions completedBefore');
-    const result = this._change('pruneExecutions', { instanceId, keepLast: options.keepLast ?? 1 });
-    return { instancesProcessed: 1, executionsDeleted: result.executionsDeleted, eventsDeleted: 0 };
+    const result = this._change('prune-executions', { instance: instanceId, keepLast: options.keepLast ?? 1 });
+    return { instancesProcessed: 1, executionsDeleted: result.pruned, eventsDeleted: 0 };
   }
   async pruneExecutionsBulk(filter = {}, options = {}) {
-    const ids = filter.instanceIds ?? await this.listAllInstances();
+    const ids = filter.instanceIds ?? this._instanceIds({});
     const total = { instancesProcessed: 0, executionsDeleted: 0, eventsDeleted: 0 };
     for (const id of ids.slice(0, filter.limit ?? ids.length)) {
       const result = await this.pruneExecutions(id, options);

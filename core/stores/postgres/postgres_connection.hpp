@@ -109,6 +109,9 @@ class Connection {
   // Statements without parameters, possibly several (schema, BEGIN, COMMIT).
   void exec(const std::string& sql);
   Statement prepare(const std::string& sql);
+  // The same as prepare(): SQLite's connection caches what prepare() sees, this
+  // name marks SQL assembled at run time (filters) for both.
+  Statement prepare_once(const std::string& sql) { return prepare(sql); }
   using Params = std::vector<std::optional<std::string>>;
   // Sends the deferred statements and then `sql` in one round trip; returns
   // `sql`'s result (the caller clears it). Throws on the first failure.

@@ -14,7 +14,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 7;
+constexpr int kLatest = 8;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -206,7 +206,12 @@ struct Migration {
   int version;
   const char* sql;
 };
-constexpr Migration kMigrations[] = {{6, kMigration6}, {7, kMigration7}};
+// Version 8: as SQLite's version 8.
+constexpr const char* kMigration8 = R"sql(
+ALTER TABLE instances ADD COLUMN unconsumed_messages BIGINT NOT NULL DEFAULT 0;
+)sql";
+
+constexpr Migration kMigrations[] = {{6, kMigration6}, {7, kMigration7}, {8, kMigration8}};
 
 }  // namespace
 

@@ -1,5 +1,5 @@
-// The management SQL shared by SqliteProvider and PostgresProvider
-// (core/stores/sqlite/sqlite_management.cpp, core/stores/postgres/postgres_management.cpp): listing and count queries, row readers, and the
+// The management SQL of both stores (used by management_core.hpp): listing and
+// count queries, row readers, and the
 // deletion of an instance tree. The same statements run on both stores.
 // PostgreSQL's text columns are COLLATE "C", so ORDER BY and ranges on ids are
 // bytewise on both stores; its connection rewrites the "?N" placeholders to "$N".
@@ -358,11 +358,12 @@ void delete_instance_rows(Connection& db, const std::string& id, DeleteResult& r
 // bytes, its queued orchestrator messages, its key-value rows and their value bytes.
 template <typename Connection>
 std::optional<InstanceStats> read_instance_stats(Connection& db, const std::string& instance) {
-  auto row = db.prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
+  auto row = db.prepare("SELECT current_execution_id, unconsumed_messages FROM instances WHERE instance_id = ?1");
   row.bind(1, instance);
   if (!row.step()) return std::nullopt;
   InstanceStats stats;
   stats.execution_id = static_cast<ExecutionId>(row.integer(0));
+  stats.carry_forward_count = static_cast<std::uint64_t>(row.integer(1));
   auto counts = db.prepare(
       "SELECT (SELECT COUNT(*) FROM history WHERE instance_id = ?1 AND execution_id = ?2), "
       "  (SELECT COALESCE(SUM(octet_length(event_json)), 0) FROM history "

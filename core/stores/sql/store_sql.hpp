@@ -1,5 +1,5 @@
-// Hot-path pieces shared by SqliteProvider and PostgresProvider
-// (core/stores/sqlite/sqlite_provider.cpp, core/stores/postgres/postgres_provider.cpp): the same statement or rule on both stores.
+// Pieces shared by the two SQL stores (core/stores/sql/sql_store_impl.hpp and
+// the stores' fetches): the same statement or rule on both stores.
 // Templates over the store's Connection type (the two have the same interface).
 // Not a public header.
 #pragma once
@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "duroxide/codec.hpp"
+#include "duroxide/limits.hpp"
+#include "duroxide/management_provider.hpp"
 #include "duroxide/provider.hpp"
 #include "duroxide/work_item.hpp"
 
@@ -112,6 +114,186 @@ void write_kv_values(Connection& db, const std::string& instance, const KvMap& v
     sets.push_back({KvMutation::Kind::Set, key, entry.value, entry.updated_at_ms});
   }
   apply_kv_mutations(db, instance, sets);
+}
+
+}  // namespace duroxide::store_sql
+
+namespace duroxide::store_sql {
+
+// What one status change adds to an orchestration's time series.
+struct MetricDelta {
+  std::int64_t starts = 0;
+  std::int64_t completions = 0;
+  std::int64_t failures = 0;
+  std::optional<std::int64_t> duration_ms;  // with a completion or failure
+  TimestampMs created_at = 0;               // the instance's creation: start + duration = finish
+};
+
+// "Running", "Completed", "Failed" or "ContinuedAsNew": the executions.status text.
+inline std::string status_text(const ExecutionMetadata& metadata) {
+  if (metadata.continued_as_new) return "ContinuedAsNew";
+  return std::string(to_string(metadata.state));
+}
+
+inline void check_token(const std::string& token, const std::string& operation) {
+  if (token.empty() || token.size() > 256) {
+    throw ProviderError(ProviderErrorKind::InvalidLock, operation, "malformed lock token");
+  }
+}
+
+inline void check_delay(std::int64_t ms, const char* what, const std::string& operation) {
+  if (ms < 0 || ms > limits::kMaxDelayMs) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        std::string(what) + " must be 0 to " + std::to_string(limits::kMaxDelayMs) +
+                            " ms, got " + std::to_string(ms));
+  }
+}
+
+// InvalidInput unless 1..kMaxIdentifierBytes bytes.
+inline void check_identifier(const std::string& id, const std::string& operation) {
+  if (id.empty() || id.size() > limits::kMaxIdentifierBytes) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        "an instance id must be 1 to " +
+                            std::to_string(limits::kMaxIdentifierBytes) + " bytes");
+  }
+}
+
+// Appends one row to the change feed (status "Deleted" for a deletion). `delta`
+// (with `orchestration`) marks the change as the instance's start and/or finish,
+// which is what watch_metrics reads back.
+template <typename Connection>
+void record_change(Connection& db, const std::string& instance, const std::string& status,
+                   std::int64_t execution_id, std::int64_t custom_status_version,
+                   std::int64_t now, const MetricDelta& delta = {},
+                   const std::string& orchestration = {}) {
+  auto insert = db.prepare(
+      "INSERT INTO changes (instance_id, status, execution_id, custom_status_version, "
+      "  changed_at, created, orchestration_name, instance_created_at, finished_duration_ms) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  insert.bind(1, instance)
+      .bind(2, status)
+      .bind(3, execution_id)
+      .bind(4, custom_status_version)
+      .bind(5, now)
+      .bind(6, static_cast<std::int64_t>(delta.starts ? 1 : 0))
+      .bind(7, orchestration);
+  // Every placeholder is bound (libpq sends exactly as many as were bound).
+  if (delta.starts || delta.duration_ms) {
+    insert.bind(8, delta.created_at);
+  } else {
+    insert.bind_null(8);
+  }
+  if (delta.duration_ms) {
+    insert.bind(9, *delta.duration_ms);
+  } else {
+    insert.bind_null(9);
+  }
+  insert.defer();
+}
+
+// The metric_buckets columns, and the upsert that adds a new row's counts to
+// an existing bucket. Literals (macros) so that SQLite caches one statement each.
+#define DUROXIDE_METRIC_COLUMNS                                                          \
+  "resolution, bucket_start, orchestration_name, starts, completions, failures, "       \
+  "duration_sum_ms, duration_count, d0, d1, d2, d3, d4, d5, d6, d7"
+#define DUROXIDE_METRIC_SUMS                                                             \
+  "SUM(starts), SUM(completions), SUM(failures), SUM(duration_sum_ms), SUM(duration_count), " \
+  "SUM(d0), SUM(d1), SUM(d2), SUM(d3), SUM(d4), SUM(d5), SUM(d6), SUM(d7)"
+#define DUROXIDE_METRIC_ADD_ON_CONFLICT                                                  \
+  "ON CONFLICT (resolution, bucket_start, orchestration_name) DO UPDATE SET "           \
+  "  starts = metric_buckets.starts + excluded.starts, "                                 \
+  "  completions = metric_buckets.completions + excluded.completions, "                 \
+  "  failures = metric_buckets.failures + excluded.failures, "                           \
+  "  duration_sum_ms = metric_buckets.duration_sum_ms + excluded.duration_sum_ms, "     \
+  "  duration_count = metric_buckets.duration_count + excluded.duration_count, "        \
+  "  d0 = metric_buckets.d0 + excluded.d0, d1 = metric_buckets.d1 + excluded.d1, "      \
+  "  d2 = metric_buckets.d2 + excluded.d2, d3 = metric_buckets.d3 + excluded.d3, "      \
+  "  d4 = metric_buckets.d4 + excluded.d4, d5 = metric_buckets.d5 + excluded.d5, "      \
+  "  d6 = metric_buckets.d6 + excluded.d6, d7 = metric_buckets.d7 + excluded.d7"
+
+// Adds `delta` to the minute bucket holding `at` (inside the caller's transaction).
+template <typename Connection>
+void record_metrics(Connection& db, const std::string& orchestration, TimestampMs at,
+                    const MetricDelta& delta) {
+  std::int64_t histogram[kDurationBuckets] = {};
+  if (delta.duration_ms) {
+    std::size_t bucket = 0;
+    while (bucket < kDurationBuckets - 1 && *delta.duration_ms > kDurationBucketBoundsMs[bucket]) ++bucket;
+    histogram[bucket] = 1;
+  }
+  auto upsert = db.prepare(
+      "INSERT INTO metric_buckets (" DUROXIDE_METRIC_COLUMNS ") "
+      "VALUES ('minute', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+      DUROXIDE_METRIC_ADD_ON_CONFLICT);
+  upsert.bind(1, static_cast<std::int64_t>((at / 60'000) * 60'000))
+      .bind(2, orchestration)
+      .bind(3, delta.starts)
+      .bind(4, delta.completions)
+      .bind(5, delta.failures)
+      .bind(6, delta.duration_ms.value_or(0))
+      .bind(7, static_cast<std::int64_t>(delta.duration_ms ? 1 : 0));
+  for (std::size_t i = 0; i < kDurationBuckets; ++i) upsert.bind(static_cast<int>(8 + i), histogram[i]);
+  upsert.defer();
+}
+
+// One execution's history in event order. An undecodable row is Corrupted, or,
+// with `corruption`, skipped and its description kept there (the first one).
+// The history row of `event` (encoded as `json`), bound and ready to run or defer.
+template <typename Connection>
+auto history_row(Connection& db, const std::string& instance, ExecutionId execution, const Event& event,
+                 const std::string& json) {
+  auto insert = db.prepare(
+      "INSERT INTO history (instance_id, execution_id, event_id, event_kind, timestamp, "
+      "  event_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  insert.bind(1, instance)
+      .bind(2, static_cast<std::int64_t>(execution))
+      .bind(3, static_cast<std::int64_t>(event.event_id))
+      .bind(4, to_string(event.kind()))
+      .bind(5, event.timestamp_ms)
+      .bind(6, json);
+  return insert;
+}
+
+template <typename Connection>
+History read_history(Connection& db, const std::string& instance, ExecutionId execution,
+                     std::string* corruption) {
+  History history;
+  auto rows = db.prepare(
+      "SELECT event_id, event_json FROM history WHERE instance_id = ?1 AND execution_id = ?2 "
+      "ORDER BY event_id");
+  rows.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
+  while (rows.step()) {
+    try {
+      history.push_back(decode_event(rows.text(1)));
+    } catch (const CodecError& error) {
+      std::string problem = "history row " + instance + "/" + std::to_string(execution) + "/" +
+                            std::to_string(rows.integer(0)) + " does not decode: " + error.what();
+      if (!corruption) throw ProviderError(ProviderErrorKind::Corrupted, db.operation(), problem);
+      if (corruption->empty()) *corruption = problem;
+    }
+  }
+  return history;
+}
+
+// Rows per table, for ProviderDiagnostics::table_rows. Table names come from
+// this fixed list, never from input.
+template <typename Connection>
+void count_table_rows(Connection& db, ProviderDiagnostics& diagnostics) {
+  static const char* const kCounts[][2] = {
+      {"instances", "SELECT COUNT(*) FROM instances"},
+      {"executions", "SELECT COUNT(*) FROM executions"},
+      {"history", "SELECT COUNT(*) FROM history"},
+      {"orchestrator_queue", "SELECT COUNT(*) FROM orchestrator_queue"},
+      {"worker_queue", "SELECT COUNT(*) FROM worker_queue"},
+      {"instance_locks", "SELECT COUNT(*) FROM instance_locks"},
+      {"parked_messages", "SELECT COUNT(*) FROM parked_messages"},
+      {"activity_stats", "SELECT COUNT(*) FROM activity_stats"},
+      {"changes", "SELECT COUNT(*) FROM changes"},
+  };
+  for (const auto& entry : kCounts) {
+    auto count = db.prepare(entry[1]);
+    diagnostics.table_rows[entry[0]] = count.step() ? static_cast<std::uint64_t>(count.integer(0)) : 0;
+  }
 }
 
 }  // namespace duroxide::store_sql

@@ -97,6 +97,15 @@ void Statement::run() {
   }
 }
 
+void Statement::defer(const std::string& conflict_message) {
+  try {
+    run();
+  } catch (const ProviderError& error) {
+    if (error.kind() != ProviderErrorKind::Conflict || conflict_message.empty()) throw;
+    throw ProviderError(ProviderErrorKind::Conflict, connection_->operation(), conflict_message);
+  }
+}
+
 std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
 
 std::string Statement::text(int column) const {
@@ -136,6 +145,7 @@ Connection::Connection(const std::string& path, int busy_timeout_ms, const std::
 
 Connection::~Connection() {
   for (auto& entry : cache_) sqlite3_finalize(entry.second);
+  for (auto& entry : composed_cache_) sqlite3_finalize(entry.second);
   if (db_) sqlite3_close(db_);
 }
 
@@ -165,6 +175,18 @@ Statement Connection::prepare(const char* sql) {
     int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) fail(rc);
     it = cache_.emplace(sql, stmt).first;
+  }
+  return Statement(this, it->second);
+}
+
+Statement Connection::prepare(const std::string& sql) {
+  auto it = composed_cache_.find(sql);
+  if (it == composed_cache_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                &stmt, nullptr);
+    if (rc != SQLITE_OK) fail(rc);
+    it = composed_cache_.emplace(sql, stmt).first;
   }
   return Statement(this, it->second);
 }

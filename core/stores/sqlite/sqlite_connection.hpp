@@ -45,6 +45,10 @@ class Statement {
   bool step();
   // Steps a statement that returns no rows.
   void run();
+  // A write whose result nobody reads: run now (PostgreSQL's connection may
+  // delay it to the next round trip; the shared core calls this for both).
+  // `conflict_message` replaces SQLite's text when it violates a unique constraint.
+  void defer(const std::string& conflict_message = {});
 
   std::int64_t integer(int column) const;
   std::string text(int column) const;
@@ -73,6 +77,9 @@ class Connection {
   void exec(const char* sql);
   // `sql` must be a string literal: the statement is cached by its address.
   Statement prepare(const char* sql);
+  // SQL composed from a few fixed fragments (the shared core's dialect pieces):
+  // cached by its text, so the set of such texts must stay small.
+  Statement prepare(const std::string& sql);
   // For SQL assembled at run time (filters); prepared afresh, finalised after use.
   Statement prepare_once(const std::string& sql);
   std::int64_t changes() const;
@@ -96,6 +103,7 @@ class Connection {
   std::uint64_t error_count_ = 0;
   std::string operation_ = "open";
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, sqlite3_stmt*> composed_cache_;
 };
 
 class Transaction {

@@ -234,8 +234,14 @@ CREATE TABLE kv_values (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 8: the messages delivered to the current execution that no wait has
+// taken, as the engine counted them at the instance's last turn (written by acks).
+constexpr const char* kMigration8 = R"sql(
+ALTER TABLE instances ADD COLUMN unconsumed_messages INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                       kMigration5, kMigration6, kMigration7};
+                                       kMigration5, kMigration6, kMigration7, kMigration8};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

@@ -155,8 +155,9 @@ class ManagementClient {
   QueueDepths get_queue_depths();
   ProviderDiagnostics get_provider_diagnostics();
   // One instance's footprint: the current execution's event count and stored bytes,
-  // the messages queued for it, its key-value keys and value bytes; nullopt for an
-  // unknown instance. (Upstream Duroxide calls this get_orchestration_stats, a
+  // the messages queued for it, the messages in its history no wait has taken yet
+  // (carry_forward_count: as the engine counted them at its last turn), its key-value keys and value
+  // bytes; nullopt for an unknown instance. (Upstream Duroxide calls this get_orchestration_stats, a
   // name that here already means the per-name statistics below.)
   std::optional<InstanceStats> get_instance_stats(const std::string& instance);
   std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name = {});

@@ -98,6 +98,9 @@ struct TurnResult {
   std::vector<LogLine> logs;
   std::vector<DroppedMessage> dropped;
   bool history_was_terminal = false;  // the turn ran on a finished execution: nothing changed
+  // External events and queue messages delivered to the execution (carried ones
+  // included) that no wait has taken, at the end of the turn; 0 once it ended.
+  std::uint64_t unconsumed_messages = 0;
 };
 
 TurnResult run_turn(const Registry& registry, const TurnInput& input);

@@ -7,9 +7,18 @@
 // a `select` leaves no trace in the history, so it stays listed until a matching
 // event arrives or the execution ends; once the execution has ended nothing is
 // pending.
+// Deliveries (external events and queue messages, the carried ones of a
+// continue-as-new included) pair with waits as the engine pairs them: the oldest
+// open wait of a name takes the next delivery of that name, a delivery no wait
+// takes is buffered for the next wait. `carry_forward_count` counts the buffered
+// ones. Two engine moves leave no record in the history, so the count can be low
+// after them: a dequeue that lost a select before a message reached it (the fold
+// keeps it open and hands it the next message), and a wait that had taken a
+// message but lost a select (the engine gives the message back).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +53,9 @@ struct HistoryState {
   std::optional<std::string> custom_status;
   bool cancel_requested = false;
   std::vector<PendingWork> pending;  // in scheduling order
+  // Running only: deliveries no wait has taken yet, which a continue-as-new now
+  // would carry into the next execution (0 once the execution has ended).
+  std::uint64_t carry_forward_count = 0;
 };
 
 // Folds the first `count` events (all of them if count exceeds the size).

@@ -190,6 +190,11 @@ struct InstanceStats {
   std::uint64_t queue_pending_count = 0;    // messages queued for it, not yet consumed by a turn
   std::uint64_t kv_user_key_count = 0;      // keys in its key-value store
   std::uint64_t kv_total_value_bytes = 0;   // the bytes of their values
+  // Messages delivered to the current execution (those a continue-as-new carried
+  // into it included) that no wait has taken yet: what a continue-as-new now would
+  // carry forward. Counted by the engine at the end of each turn and written by
+  // its ack (ExecutionMetadata::unconsumed_messages); 0 once the execution ended.
+  std::uint64_t carry_forward_count = 0;
   friend bool operator==(const InstanceStats&, const InstanceStats&) = default;
 };
 

@@ -126,6 +126,8 @@ struct ExecutionMetadata {
   std::optional<ErrorDetails> error;           // Failed
   std::optional<std::string> custom_status;
   bool custom_status_changed = false;  // bump the custom status version
+  // Messages delivered to the execution that no wait has taken (TurnResult::unconsumed_messages).
+  std::uint64_t unconsumed_messages = 0;
 };
 
 // One activity event of a turn, as the runtime saw it (the provider does not

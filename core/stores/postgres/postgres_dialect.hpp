@@ -1,0 +1,88 @@
+// What PostgreSQL supplies to the shared SQL core (core/stores/sql/): its session
+// types and the few SQL fragments and steps that differ from SQLite's
+// (core/stores/sqlite/sqlite_dialect.hpp). Not a public header.
+#pragma once
+
+#include <string>
+
+#include "duroxide/provider.hpp"
+#include "postgres_connection.hpp"
+#include "postgres_pool.hpp"
+#include "store_sql.hpp"
+
+namespace duroxide::pg {
+
+struct Dialect {
+  using Session = pg::Lease;
+  using Connection = pg::Connection;
+  using Statement = pg::Statement;
+  using Transaction = pg::Transaction;
+
+  static constexpr const char* kExplainPrefix = "EXPLAIN (COSTS OFF) ";
+  static constexpr int kExplainColumn = 0;
+  // Text columns are COLLATE "C" (postgres_schema.cpp); a computed ordering says so.
+  static constexpr const char* kBytewise = " COLLATE \"C\"";
+  // Truncates toward zero like SQLite's CAST(AVG(..) AS INTEGER) (a plain numeric-to-bigint cast rounds).
+  static constexpr const char* kAverageDuration = "CAST(TRUNC(AVG(e.completed_at - e.started_at)) AS BIGINT)";
+
+  // FOR UPDATE OF l: no other process can take over an ack's lock (even once it
+  // expires) until the ack commits or rolls back.
+  // A worker row another process is claiming right now is passed over, never
+  // handed out twice.
+  static constexpr const char* kWorkerRowSuffix = " FOR UPDATE SKIP LOCKED";
+  static constexpr const char* kHeldLockSuffix = " FOR UPDATE OF l";
+  // Writes are deferred to the next round trip (postgres_connection.hpp).
+  static constexpr bool kOneWriter = false;
+  static void discard_unsent(Connection& db) { db.drop_deferred(); }
+
+  // Orchestration acks update shared roll-up rows (instance_counts by trigger,
+  // activity_stats, metric_buckets) in the order of their acks; two batched acks
+  // of other processes would lock them in other orders and deadlock. One
+  // transaction-scoped advisory lock per schema queues them instead: the wait is
+  // the one they had on those rows anyway, minus the deadlock detector's timeout.
+  static void serialize_orchestration_acks(Connection& db) {
+    db.prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.orchestration_acks')::bigint)").defer();
+  }
+
+  // Concurrent starts of one id queue on a transaction-scoped advisory lock on
+  // it (the key fetch tries), so the second sees the first's queued start.
+  static void serialize_start(Connection& db, const std::string& instance) {
+    db.prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(?1::text))")
+        .bind(1, instance)
+        .run();
+  }
+
+  // Several processes share the database: the instance's lock row is taken (an
+  // upsert) before its rows go. An ack or fetch of another process that holds or
+  // is creating that lock commits first and its rows are then deleted too; one
+  // that comes later finds no lock and fails with InvalidLock instead of
+  // recreating the instance.
+  static void lock_instance_for_delete(Connection& db, const std::string& id, TimestampMs now) {
+    db.prepare(
+          "INSERT INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
+          "VALUES (?1, 'deleting:' || ?1::text, ?2, ?2) "
+          "ON CONFLICT (instance_id) DO UPDATE SET lock_token = excluded.lock_token, "
+          "  locked_until = excluded.locked_until, locked_at = excluded.locked_at")
+        .bind(1, id)
+        .bind(2, now)
+        .run();
+  }
+
+  // Moves minute buckets that start before `before` into their hour buckets. The
+  // minute rows are deleted and summed by one statement, so two processes rolling
+  // up at once move each minute row exactly once: the second one's DELETE waits
+  // for the first to commit and then finds those rows gone.
+  static void roll_up_minutes(Connection& db, TimestampMs before) {
+    db.prepare(
+          "WITH moved AS ("
+          "  DELETE FROM metric_buckets WHERE resolution = 'minute' AND bucket_start < ?1 "
+          "  RETURNING " DUROXIDE_METRIC_COLUMNS ") "
+          "INSERT INTO metric_buckets (" DUROXIDE_METRIC_COLUMNS ") "
+          "SELECT 'hour', (bucket_start / 3600000) * 3600000, orchestration_name, " DUROXIDE_METRIC_SUMS " "
+          "FROM moved GROUP BY 2, 3 " DUROXIDE_METRIC_ADD_ON_CONFLICT)
+        .bind(1, before)
+        .defer();
+  }
+};
+
+}  // namespace duroxide::pg

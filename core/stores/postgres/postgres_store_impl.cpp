@@ -1,0 +1,356 @@
+// PostgreSQL's part of the store: opening, diagnostics and the fetches. What
+// differs from SQLite (core/stores/sqlite/sqlite_store_impl.cpp) is how a claim
+// is made safe against other processes sharing the database:
+// - an instance is claimed by upserting its lock row, which only succeeds when
+//   the lock is free or expired; the claim comes before the instance's messages
+//   are read, so only the claiming process reads and marks them;
+// - a worker item is claimed with FOR UPDATE SKIP LOCKED;
+// - an ack locks its instance's lock row (FOR UPDATE) before writing anything.
+#include "postgres_store_impl.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "duroxide/codec.hpp"
+#include "duroxide/limits.hpp"
+#include "postgres_schema.hpp"
+
+namespace duroxide::pg {
+
+using store_sql::check_delay;
+
+namespace {
+
+// Candidates one fetch_orchestration_item looks at (parked orphans, claims lost
+// to another process, batches acked away under it) before answering "nothing".
+constexpr int kMaxCandidates = 64;
+
+// A PostgreSQL array literal of text values, to be bound as one parameter and
+// cast to text[]: every element double-quoted, with '"' and '\' escaped.
+std::string text_array_literal(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+// A PostgreSQL array literal of integers, to be bound and cast to bigint[].
+std::string bigint_array_literal(const std::vector<std::int64_t>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(values[i]);
+  }
+  out += '}';
+  return out;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// `conninfo` without its password: the "password" key of a key=value string, or
+// the password of a URL's user info and any "password" query parameter.
+std::string redact_conninfo(const std::string& conninfo) {
+  const std::size_t scheme = conninfo.find("://");
+  if (conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0) {
+    std::string url = conninfo;
+    const std::size_t start = scheme + 3;
+    const std::size_t authority_end = std::min(url.find_first_of("/?", start), url.size());
+    const std::size_t at = url.rfind('@', authority_end == 0 ? 0 : authority_end - 1);
+    if (at != std::string::npos && at >= start && at < authority_end) {
+      const std::size_t colon = url.find(':', start);
+      if (colon != std::string::npos && colon < at) url.erase(colon, at - colon);
+    }
+    const std::size_t query = url.find('?');
+    if (query == std::string::npos) return url;
+    std::string kept;
+    std::size_t position = query + 1;
+    while (position <= url.size()) {
+      std::size_t end = url.find('&', position);
+      if (end == std::string::npos) end = url.size();
+      const std::string parameter = url.substr(position, end - position);
+      if (!parameter.empty() && parameter.rfind("password=", 0) != 0 && parameter != "password") {
+        if (!kept.empty()) kept += '&';
+        kept += parameter;
+      }
+      position = end + 1;
+    }
+    return url.substr(0, query) + (kept.empty() ? std::string() : "?" + kept);
+  }
+  // key = value pairs separated by whitespace; a value may be single-quoted, with
+  // backslash escapes inside or outside quotes.
+  std::string out;
+  std::size_t i = 0;
+  const std::size_t n = conninfo.size();
+  while (i < n) {
+    while (i < n && is_space(conninfo[i])) ++i;
+    if (i >= n) break;
+    const std::size_t key_start = i;
+    while (i < n && !is_space(conninfo[i]) && conninfo[i] != '=') ++i;
+    const std::string key = conninfo.substr(key_start, i - key_start);
+    while (i < n && is_space(conninfo[i])) ++i;
+    if (i < n && conninfo[i] == '=') ++i;
+    while (i < n && is_space(conninfo[i])) ++i;
+    const std::size_t value_start = i;
+    if (i < n && conninfo[i] == '\'') {
+      ++i;
+      while (i < n && conninfo[i] != '\'') {
+        if (conninfo[i] == '\\' && i + 1 < n) ++i;
+        ++i;
+      }
+      if (i < n) ++i;
+    } else {
+      while (i < n && !is_space(conninfo[i])) {
+        if (conninfo[i] == '\\' && i + 1 < n) ++i;
+        ++i;
+      }
+    }
+    if (key == "password") continue;
+    if (!out.empty()) out += ' ';
+    out += key + "=" + conninfo.substr(value_start, i - value_start);
+  }
+  return out;
+}
+
+// Of the oldest visible candidates not yet `tried`, the first that no other
+// fetch (of any process) is claiming right now: a transaction-scoped advisory
+// lock per instance, tried without waiting, so concurrent fetchers spread over
+// different instances instead of queueing on one lock row.
+std::optional<std::string> next_candidate(Connection& db, TimestampMs now, const std::vector<std::string>& tried) {
+  Statement next = db.prepare(
+      "SELECT c.instance_id FROM ("
+      "  SELECT q.instance_id FROM orchestrator_queue q "
+      "  WHERE q.visible_at <= ?1 AND NOT (q.instance_id = ANY(?2::text[])) AND NOT EXISTS ("
+      "    SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id "
+      "    AND l.locked_until > ?1) "
+      "  ORDER BY q.visible_at, q.id LIMIT 64) c "
+      "WHERE pg_try_advisory_xact_lock(hashtext(current_schema()), hashtext(c.instance_id)) LIMIT 1");
+  next.bind(1, now).bind(2, text_array_literal(tried));
+  if (!next.step()) return std::nullopt;
+  return next.text(0);
+}
+
+// Nobody will ever process these messages (no instance, no start): parks them
+// where operators can see them. Exactly the rows read (a start enqueued since
+// then stays queued).
+void park_orphans(Connection& db, const std::vector<std::int64_t>& message_ids, TimestampMs now) {
+  const std::string ids = bigint_array_literal(message_ids);
+  db.prepare(
+        "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
+        "SELECT instance_id, item_json, 'instance does not exist', ?2::bigint "
+        "FROM orchestrator_queue WHERE id = ANY(?1::bigint[]) ORDER BY id")
+      .bind(1, ids)
+      .bind(2, now)
+      .run();
+  db.prepare("DELETE FROM orchestrator_queue WHERE id = ANY(?1::bigint[])").bind(1, ids).run();
+}
+
+// Takes the instance's lock row when it is free or expired; false when another
+// process holds a live lock on it (this transaction then holds that row).
+bool claim(Connection& db, const std::string& instance, const std::string& token, TimestampMs until,
+           TimestampMs now) {
+  db.prepare(
+        "INSERT INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
+        "VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (instance_id) DO UPDATE SET lock_token = excluded.lock_token, "
+        "  locked_until = excluded.locked_until, locked_at = excluded.locked_at "
+        "WHERE instance_locks.locked_until <= ?4")
+      .bind(1, instance)
+      .bind(2, token)
+      .bind(3, until)
+      .bind(4, now)
+      .run();
+  return db.changes() != 0;
+}
+
+// Per-session state, set again after every reconnect: the search path, and no
+// NOTICEs (libpq would print them on stderr, e.g. for DROP SCHEMA ... CASCADE).
+std::string session_setup(const std::string& schema) {
+  return "SET search_path TO " + schema + "; SET client_min_messages TO warning";
+}
+
+}  // namespace
+
+StoreImpl::StoreImpl(const std::string& conninfo, Clock& clock, IdSource& ids, const PostgresOptions& options)
+    : SqlStoreImpl(clock, options.minute_retention_ms), conninfo_(conninfo), schema_(options.schema), ids_(ids) {
+  if (!valid_schema_name(schema_)) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, "open",
+                        "schema name must match [a-z_][a-z0-9_]* and be at most 63 bytes");
+  }
+  if (options.connections < 1 || options.connections > 64) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, "open", "connections must be 1 to 64");
+  }
+  auto first = std::make_unique<Connection>(conninfo_);
+  first->set_clock(&clock_);
+  migrate(*first, schema_);
+  first->set_operation("open");
+  pool_ = std::make_unique<Pool>(conninfo_, session_setup(schema_), clock_, options.connections, std::move(first));
+}
+
+std::string StoreImpl::next_token() {
+  std::lock_guard<std::mutex> lock(ids_mutex_);
+  return ids_.next_id();
+}
+
+int StoreImpl::schema_version() {
+  Session db = session("schema_version");
+  return pg::schema_version(*db);
+}
+
+void StoreImpl::drop_schema() {
+  Session db = session("drop_schema");
+  // Identifiers cannot be bound; the name was validated when opening.
+  db->exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+}
+
+// Never throws for an unreachable server: that is `connected = false`.
+// Not measurable here (without superuser rights): WAL size and free pages (0);
+// there are no checkpoints of this connection to report.
+ProviderDiagnostics StoreImpl::get_provider_diagnostics() {
+  ProviderDiagnostics d;
+  d.store_kind = "postgres";
+  d.location = redact_conninfo(conninfo_);
+  d.journal_mode = "wal";
+  const std::int64_t started_us = clock_.monotonic_us();
+  std::optional<Session> held;
+  try {
+    held.emplace(session("get_provider_diagnostics"));
+    auto probe = (*held)->prepare("SELECT 1");
+    d.connected = probe.step() && probe.integer(0) == 1;
+  } catch (const ProviderError&) {
+    d.connected = false;
+  }
+  d.round_trip_us = clock_.monotonic_us() - started_us;
+  if (d.connected) {
+    Session& db = *held;
+    d.store_version = db->server_version();
+    d.schema_version = pg::schema_version(*db);
+    auto scalar = [&](const char* sql) {
+      auto statement = db->prepare(sql);
+      return statement.step() ? statement.integer(0) : 0;
+    };
+    d.page_size = static_cast<std::uint64_t>(scalar("SHOW block_size"));
+    d.database_bytes =
+        static_cast<std::uint64_t>(scalar("SELECT pg_database_size(current_database())"));
+    d.page_count = d.page_size ? d.database_bytes / d.page_size : 0;
+    d.free_pages = 0;
+    d.wal_bytes = 0;
+    store_sql::count_table_rows(*db, d);
+  }
+  d.last_checkpoint_ms = 0;
+  d.checkpoints = 0;
+  const std::shared_ptr<ErrorLog>& errors = pool_->errors();
+  std::lock_guard<std::mutex> lock(errors->mutex);
+  if (errors->last) {
+    d.last_error = errors->last->message;
+    d.last_error_ms = errors->last->at_ms;
+  }
+  d.error_count = errors->count;
+  return d;
+}
+
+// ---------------------------------------------------------------- orchestrator queue
+
+// Per candidate instance: claim its lock row first (an upsert that only takes a
+// free or expired lock; a racing process waits for the winner's commit, then
+// changes nothing and moves on), and only then read, park or mark its messages.
+// A lost claim commits what was done so far and goes on in a new transaction,
+// so this process never holds another process's lock row while claiming more.
+std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_t lock_timeout_ms) {
+  Session db = session("fetch_orchestration_item");
+  check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  const TimestampMs now = clock_.now_ms();
+  std::optional<Transaction> transaction;
+  transaction.emplace(*db);
+  std::vector<std::string> tried;
+  // Drawn only when a claim is attempted, and reused until an item is returned,
+  // so tokens are drawn as SQLite draws them: one per returned item.
+  std::string token;
+  for (int candidate = 0; candidate < kMaxCandidates; ++candidate) {
+    std::optional<std::string> next = next_candidate(*db, now, tried);
+    if (!next) break;
+    const std::string instance = *next;
+    tried.push_back(instance);
+
+    if (token.empty()) token = next_token();
+    if (!claim(*db, instance, token, now + lock_timeout_ms, now)) {
+      transaction->commit();
+      transaction.emplace(*db);
+      continue;
+    }
+    auto release_claim = [&] {
+      db->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, token).run();
+    };
+
+    OrchestrationItem item;
+    item.instance = instance;
+    std::string corruption;
+    std::vector<std::int64_t> message_ids;
+    Queues::read_messages(*db, now, item, message_ids, corruption);
+    if (message_ids.empty()) {
+      // The previous holder's ack took the batch between the choice and the claim.
+      release_claim();
+      continue;
+    }
+
+    const bool exists = Queues::read_instance(*db, item);
+    if (Queues::orphaned(item, exists, corruption)) {
+      park_orphans(*db, message_ids, now);
+      release_claim();
+      continue;
+    }
+
+    item.lock_token = token;
+    db->prepare(
+          "UPDATE orchestrator_queue SET lock_token = ?1, attempt_count = attempt_count + 1 "
+          "WHERE id = ANY(?2::bigint[])")
+        .bind(1, item.lock_token)
+        .bind(2, bigint_array_literal(message_ids))
+        .defer();
+    Queues::read_item_history(*db, item, exists, corruption);
+    transaction->commit();
+    return item;
+  }
+  transaction->commit();
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------- worker queue
+
+// The row is chosen with FOR UPDATE SKIP LOCKED: a row another process is
+// claiming right now is passed over, never handed out twice.
+std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms) {
+  Session db = session("fetch_work_item");
+  check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  const TimestampMs now = clock_.now_ms();
+  Transaction transaction(*db);
+  std::optional<Queues::WorkerRow> row = Queues::next_worker_row(*db, now);
+  if (!row) {
+    transaction.commit();
+    return std::nullopt;
+  }
+  std::string problem;
+  std::optional<work::ActivityExecute> execute = store_sql::decode_worker_item(row->json, problem);
+  if (!execute) {
+    const std::string report = Queues::park_worker_row(*db, *row, problem, now);
+    transaction.commit();
+    throw ProviderError(ProviderErrorKind::Corrupted, db->operation(), report);
+  }
+  WorkerItem fetched = Queues::claim_worker_row(*db, *row, std::move(*execute), next_token(), now + lock_timeout_ms);
+  transaction.commit();
+  return fetched;
+}
+
+}  // namespace duroxide::pg

@@ -1,0 +1,620 @@
+// The management calls (listing, details, statistics, time series, change
+// feed, deletion, export and import, instance statistics) written once for SqliteProvider and
+// PostgresProvider. Each store's method takes its session (SQLite: the mutex;
+// PostgreSQL: a pooled connection) and calls the function of the same name
+// here with its connection.
+//
+// `Dialect` is the seam, one struct per store (core/stores/sqlite/sqlite_dialect.hpp,
+// core/stores/postgres/postgres_dialect.hpp):
+// - Connection, Statement, Transaction: the store's session types (same interface:
+//   prepare / prepare_once, bind, step, run, defer, integer, text, changes);
+// - kExplainPrefix, kExplainColumn: how a query plan is asked for and read;
+// - kBytewise: the collation clause that orders ids bytewise ("" on SQLite);
+// - kAverageDuration: the truncating average of e.completed_at - e.started_at;
+// - lock_instance_for_delete(db, id, now): what stops another process from
+//   writing to an instance being deleted (nothing under SQLite's one writer).
+// SQL is written with "?N" placeholders (PostgreSQL's connection rewrites them)
+// and with CAST where PostgreSQL cannot infer a parameter's type.
+// Not a public header.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "duroxide/codec.hpp"
+#include "duroxide/limits.hpp"
+#include "duroxide/management_provider.hpp"
+#include "management_sql.hpp"
+#include "store_sql.hpp"
+
+namespace duroxide::management_sql {
+
+enum class ListingQuery { List, Count, CountByStatus };
+
+template <typename Dialect>
+struct Management {
+  using Connection = typename Dialect::Connection;
+  using Statement = typename Dialect::Statement;
+  using Transaction = typename Dialect::Transaction;
+
+  static InstancePage list_instances(Connection& db, const InstanceFilter& filter, const PageRequest& page) {
+    FilterSql sql = list_query(filter, page, db.operation());
+    Statement rows = db.prepare_once(sql.where);
+    sql.bind_all(rows);
+    InstancePage result;
+    while (rows.step()) result.instances.push_back(read_instance_row(rows, db.operation()));
+    if (result.instances.size() > page.limit) {
+      result.instances.pop_back();
+      const InstanceInfo& last = result.instances.back();
+      result.next_cursor = std::to_string(last.created_at_ms) + "|" + last.instance;
+    }
+    return result;
+  }
+
+  static std::vector<std::string> explain_listing(Connection& db, const InstanceFilter& filter,
+                                                  const PageRequest& page, ListingQuery query) {
+    FilterSql sql = query == ListingQuery::List ? list_query(filter, page, db.operation())
+                                                : count_query(filter, query == ListingQuery::CountByStatus);
+    Statement plan = db.prepare_once(Dialect::kExplainPrefix + sql.where);
+    sql.bind_all(plan);
+    std::vector<std::string> lines;
+    while (plan.step()) lines.push_back(plan.text(Dialect::kExplainColumn));
+    return lines;
+  }
+
+  static std::uint64_t count_instances(Connection& db, const InstanceFilter& filter) {
+    FilterSql sql = count_query(filter, false);
+    Statement row = db.prepare_once(sql.where);
+    sql.bind_all(row);
+    return row.step() ? static_cast<std::uint64_t>(row.integer(0)) : 0;
+  }
+
+  static std::map<RuntimeState, std::uint64_t> count_by_status(Connection& db, const InstanceFilter& filter) {
+    FilterSql sql = count_query(filter, true);
+    Statement rows = db.prepare_once(sql.where);
+    sql.bind_all(rows);
+    std::map<RuntimeState, std::uint64_t> counts{
+        {RuntimeState::Running, 0}, {RuntimeState::Completed, 0}, {RuntimeState::Failed, 0}};
+    while (rows.step()) {
+      counts[parse_state(rows.text(0), db.operation())] += static_cast<std::uint64_t>(rows.integer(1));
+    }
+    return counts;
+  }
+
+  static std::optional<InstanceInfo> get_instance_info(Connection& db, const std::string& instance) {
+    Statement row = db.prepare(kInstanceInfoSql);
+    row.bind(1, instance);
+    if (!row.step()) return std::nullopt;
+    return read_instance_row(row, db.operation());
+  }
+
+  static std::vector<ExecutionInfo> list_executions(Connection& db, const std::string& instance) {
+    Statement rows = db.prepare(
+        "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
+        "event_count FROM executions WHERE instance_id = ?1 ORDER BY execution_id");
+    rows.bind(1, instance);
+    std::vector<ExecutionInfo> out;
+    while (rows.step()) out.push_back(read_execution_row(rows, db.operation()));
+    return out;
+  }
+
+  static std::optional<ExecutionInfo> get_execution_info(Connection& db, const std::string& instance,
+                                                         ExecutionId execution) {
+    Statement row = db.prepare(
+        "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
+        "event_count FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
+    row.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
+    if (!row.step()) return std::nullopt;
+    return read_execution_row(row, db.operation());
+  }
+
+  static History read_execution(Connection& db, const std::string& instance, ExecutionId execution) {
+    {
+      Statement row = db.prepare("SELECT 1 FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
+      row.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
+      if (!row.step()) {
+        throw ProviderError(ProviderErrorKind::NotFound, db.operation(),
+                            "instance " + instance + " has no execution " + std::to_string(execution));
+      }
+    }
+    return store_sql::read_history(db, instance, execution, nullptr);
+  }
+
+  static SystemMetrics get_system_metrics(Connection& db) {
+    SystemMetrics metrics;
+    {
+      Statement rows = db.prepare("SELECT status, COUNT(*) FROM instances GROUP BY status");
+      while (rows.step()) {
+        auto count = static_cast<std::uint64_t>(rows.integer(1));
+        std::string status = rows.text(0);
+        metrics.total_instances += count;
+        if (status == "Running") metrics.running += count;
+        if (status == "Completed") metrics.completed += count;
+        if (status == "Failed") metrics.failed += count;
+      }
+    }
+    Statement totals = db.prepare("SELECT COUNT(*), COALESCE(SUM(event_count), 0) FROM executions");
+    if (totals.step()) {
+      metrics.total_executions = static_cast<std::uint64_t>(totals.integer(0));
+      metrics.total_events = static_cast<std::uint64_t>(totals.integer(1));
+    }
+    return metrics;
+  }
+
+  static QueueDepths get_queue_depths(Connection& db, TimestampMs now) {
+    QueueDepths depths;
+    read_orchestrator_depths(db, now, depths);
+    read_worker_depths(db, now, depths);
+    Statement parked = db.prepare("SELECT COUNT(*) FROM parked_messages");
+    if (parked.step()) depths.parked = static_cast<std::uint64_t>(parked.integer(0));
+    Statement oldest = db.prepare(
+        "SELECT (SELECT MIN(enqueued_at) FROM orchestrator_queue WHERE visible_at <= CAST(?1 AS BIGINT)), "
+        "       (SELECT MIN(enqueued_at) FROM worker_queue WHERE visible_at <= ?1)");
+    oldest.bind(1, now);
+    if (oldest.step()) {
+      if (!oldest.is_null(0)) depths.oldest_orchestrator_age_ms = now - oldest.integer(0);
+      if (!oldest.is_null(1)) depths.oldest_worker_age_ms = now - oldest.integer(1);
+    }
+    return depths;
+  }
+
+  static std::vector<OrchestrationStats> get_orchestration_stats(Connection& db, const std::string& name) {
+    std::map<std::string, OrchestrationStats> by_name;
+    {
+      Statement rows = db.prepare(
+          "SELECT orchestration_name, status, COUNT(*) FROM instances "
+          "WHERE CAST(?1 AS TEXT) = '' OR orchestration_name = ?1 GROUP BY orchestration_name, status");
+      rows.bind(1, name);
+      while (rows.step()) {
+        OrchestrationStats& stats = by_name[rows.text(0)];
+        stats.orchestration_name = rows.text(0);
+        auto count = static_cast<std::uint64_t>(rows.integer(2));
+        switch (parse_state(rows.text(1), db.operation())) {
+          case RuntimeState::Running: stats.running += count; break;
+          case RuntimeState::Completed: stats.completed += count; break;
+          case RuntimeState::Failed: stats.failed += count; break;
+          case RuntimeState::NotFound: break;
+        }
+      }
+    }
+    Statement continued = db.prepare(
+        "SELECT i.orchestration_name, COUNT(*) FROM executions e "
+        "JOIN instances i ON i.instance_id = e.instance_id "
+        "WHERE e.status = 'ContinuedAsNew' AND (CAST(?1 AS TEXT) = '' OR i.orchestration_name = ?1) "
+        "GROUP BY i.orchestration_name");
+    continued.bind(1, name);
+    while (continued.step()) {
+      by_name[continued.text(0)].continued = static_cast<std::uint64_t>(continued.integer(1));
+    }
+    std::vector<OrchestrationStats> out;
+    for (auto& entry : by_name) out.push_back(entry.second);
+    return out;
+  }
+
+  static std::vector<ActivityStats> get_activity_stats(Connection& db, const std::string& name) {
+    Statement rows = db.prepare(
+        std::string("SELECT activity_name, scheduled, completed, failed, total_duration_ms FROM activity_stats "
+                    "WHERE CAST(?1 AS TEXT) = '' OR activity_name = ?1 ORDER BY activity_name") +
+        Dialect::kBytewise);
+    rows.bind(1, name);
+    std::vector<ActivityStats> out;
+    while (rows.step()) {
+      ActivityStats stats;
+      stats.activity_name = rows.text(0);
+      stats.scheduled = static_cast<std::uint64_t>(rows.integer(1));
+      stats.completed = static_cast<std::uint64_t>(rows.integer(2));
+      stats.failed = static_cast<std::uint64_t>(rows.integer(3));
+      std::uint64_t finished = stats.completed + stats.failed;
+      if (finished > 0) {
+        stats.failure_rate = static_cast<double>(stats.failed) / static_cast<double>(finished);
+        stats.avg_duration_ms = rows.integer(4) / static_cast<std::int64_t>(finished);
+      }
+      out.push_back(std::move(stats));
+    }
+    return out;
+  }
+
+  static ChangePage changes_since(Connection& db, std::uint64_t cursor, std::size_t limit) {
+    if (limit == 0 || limit > kMaxPageSize) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                          "limit must be 1 to " + std::to_string(kMaxPageSize));
+    }
+    Statement rows = db.prepare(
+        "SELECT seq, instance_id, status, execution_id, custom_status_version, changed_at, "
+        "  created, orchestration_name, instance_created_at, finished_duration_ms "
+        "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    rows.bind(1, static_cast<std::int64_t>(cursor)).bind(2, static_cast<std::int64_t>(limit));
+    ChangePage page;
+    page.next_cursor = cursor;
+    while (rows.step()) {
+      page.changes.push_back(read_change_row(rows, db.operation()));
+      page.next_cursor = page.changes.back().seq;
+    }
+    return page;
+  }
+
+  static DurationStats get_execution_durations(Connection& db, const std::string& name, TimestampMs since_ms) {
+    DurationStats stats;
+    {
+      Statement row = db.prepare(std::string(
+                                     "SELECT COUNT(*), MIN(e.completed_at - e.started_at), ") +
+                                 Dialect::kAverageDuration +
+                                 ", MAX(e.completed_at - e.started_at) "
+                                 "FROM executions e JOIN instances i ON i.instance_id = e.instance_id "
+                                 "WHERE e.completed_at IS NOT NULL AND i.orchestration_name = ?1 "
+                                 "AND e.started_at >= ?2");
+      row.bind(1, name).bind(2, since_ms);
+      if (!row.step() || row.integer(0) == 0) return stats;
+      stats.count = static_cast<std::uint64_t>(row.integer(0));
+      stats.min_ms = row.integer(1);
+      stats.avg_ms = row.integer(2);
+      stats.max_ms = row.integer(3);
+    }
+    // Nearest-rank percentiles: the value at rank ceil(p * count).
+    auto percentile = [&](int p) {
+      std::int64_t rank = (static_cast<std::int64_t>(stats.count) * p + 99) / 100;
+      Statement row = db.prepare(
+          "SELECT e.completed_at - e.started_at AS d "
+          "FROM executions e JOIN instances i ON i.instance_id = e.instance_id "
+          "WHERE e.completed_at IS NOT NULL AND i.orchestration_name = ?1 AND e.started_at >= ?2 "
+          "ORDER BY d LIMIT 1 OFFSET ?3");
+      row.bind(1, name).bind(2, since_ms).bind(3, std::max<std::int64_t>(rank - 1, 0));
+      return row.step() ? row.integer(0) : stats.max_ms;
+    };
+    stats.p50_ms = percentile(50);
+    stats.p95_ms = percentile(95);
+    stats.p99_ms = percentile(99);
+    return stats;
+  }
+
+  // ---------------------------------------------------------------- deletion
+
+  static DeleteResult delete_instance(Connection& db, const std::string& instance, bool force, TimestampMs now) {
+    store_sql::check_identifier(instance, db.operation());
+    Transaction transaction(db);
+    std::string blocker = delete_blocker(db, instance, force);
+    if (!blocker.empty()) {
+      bool missing = blocker.find("does not exist") != std::string::npos;
+      throw ProviderError(missing ? ProviderErrorKind::NotFound : ProviderErrorKind::Conflict,
+                          db.operation(), blocker);
+    }
+    DeleteResult result = delete_tree(db, instance, now);
+    transaction.commit();
+    return result;
+  }
+
+  static DeleteResult delete_instances(Connection& db, const BulkDeleteRequest& request, TimestampMs now) {
+    if (request.limit == 0 || request.limit > 100'000) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(), "limit must be 1 to 100000");
+    }
+    for (const auto& id : request.instances) store_sql::check_identifier(id, db.operation());
+    Transaction transaction(db);
+    DeleteResult total;
+    // Deletes the trees of the candidates that may go (neither running, a child
+    // nor missing), until the limit.
+    auto delete_candidates = [&](const std::vector<std::string>& ids) {
+      for (const auto& id : ids) {
+        if (total.instances >= request.limit) break;
+        if (!delete_blocker(db, id, /*force=*/false).empty()) continue;
+        total += delete_tree(db, id, now);
+      }
+    };
+    if (!request.instances.empty()) {
+      delete_candidates(request.instances);
+    } else {
+      InstanceFilter finished = deletable_roots(request);
+      if (finished.states.empty()) return {};  // the filter asked only for running instances
+      for_each_purge_page(
+          finished, request.limit, Dialect::kBytewise,
+          [&](const std::string& sql) { return db.prepare_once(sql); },
+          [&](const std::vector<std::string>& page) {
+            delete_candidates(page);
+            return total.instances < request.limit;
+          });
+    }
+    transaction.commit();
+    return total;
+  }
+
+  static std::uint64_t prune_executions(Connection& db, const std::string& instance, std::size_t keep_last) {
+    if (keep_last == 0) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                          "keep_last must be at least 1 (the current execution is always kept)");
+    }
+    Transaction transaction(db);
+    const std::int64_t current = current_execution(db, instance);
+    const std::int64_t newest_removed = current - static_cast<std::int64_t>(keep_last);
+    db.prepare(
+          "DELETE FROM history WHERE instance_id = ?1 AND execution_id IN ("
+          "  SELECT execution_id FROM executions WHERE instance_id = ?1 AND execution_id <= ?2 "
+          "  AND execution_id < ?3 AND status != 'Running')")
+        .bind(1, instance)
+        .bind(2, newest_removed)
+        .bind(3, current)
+        .run();
+    db.prepare(
+          "DELETE FROM executions WHERE instance_id = ?1 AND execution_id <= ?2 "
+          "AND execution_id < ?3 AND status != 'Running'")
+        .bind(1, instance)
+        .bind(2, newest_removed)
+        .bind(3, current)
+        .run();
+    auto removed = static_cast<std::uint64_t>(db.changes());
+    transaction.commit();
+    return removed;
+  }
+
+  // ---------------------------------------------------------------- export and import
+
+  static InstanceExport export_instance(Connection& db, const std::string& instance) {
+    InstanceExport out;
+    auto info = get_instance_info(db, instance);
+    if (!info) {
+      throw ProviderError(ProviderErrorKind::NotFound, db.operation(), "instance " + instance + " does not exist");
+    }
+    out.info = *info;
+    for (auto& execution : list_executions(db, instance)) {
+      History history = read_execution(db, instance, execution.execution_id);
+      out.executions.push_back({std::move(execution), std::move(history)});
+    }
+    out.kv = store_sql::read_kv_values(db, instance);
+    return out;
+  }
+
+  static void import_instance(Connection& db, const InstanceExport& data, TimestampMs now) {
+    const InstanceInfo& info = data.info;
+    store_sql::check_identifier(info.instance, db.operation());
+    Transaction transaction(db);
+    {
+      Statement row = db.prepare("SELECT 1 FROM instances WHERE instance_id = ?1");
+      row.bind(1, info.instance);
+      if (row.step()) {
+        throw ProviderError(ProviderErrorKind::Conflict, db.operation(),
+                            "instance " + info.instance + " already exists");
+      }
+    }
+    insert_instance_row(db, info);
+    record_imported_metrics(db, info, now);
+    for (const auto& execution : data.executions) insert_execution(db, info.instance, execution);
+    store_sql::write_kv_values(db, info.instance, data.kv);
+    transaction.commit();
+  }
+
+  // ---------------------------------------------------------------- time series, custom status
+
+  static std::vector<TimeSeriesPoint> get_time_series(Connection& db, const TimeSeriesQuery& query) {
+    const std::int64_t width = query.bucket == TimeSeriesQuery::Bucket::Hour ? 3'600'000 : 60'000;
+    check_time_series_query(query, width, db.operation());
+    const std::int64_t from = (query.from_ms / width) * width;
+    const std::int64_t to = ((query.to_ms + width - 1) / width) * width;
+    // Hour buckets sum the rolled-up hour rows and the minutes not yet rolled up.
+    std::string sql =
+        "SELECT (bucket_start / CAST(?3 AS BIGINT)) * CAST(?3 AS BIGINT) AS b, " DUROXIDE_METRIC_SUMS " "
+        "FROM metric_buckets WHERE bucket_start >= ?1 AND bucket_start < ?2 ";
+    // Spelled out so the primary key (resolution, bucket_start, ...) serves the range.
+    sql += query.bucket == TimeSeriesQuery::Bucket::Minute ? "AND resolution = 'minute' "
+                                                            : "AND resolution IN ('hour', 'minute') ";
+    if (!query.orchestration.empty()) sql += "AND orchestration_name = ?4 ";
+    sql += "GROUP BY b ORDER BY b";
+    Statement rows = db.prepare(sql);
+    rows.bind(1, from).bind(2, to).bind(3, width);
+    if (!query.orchestration.empty()) rows.bind(4, query.orchestration);
+    std::vector<TimeSeriesPoint> points;
+    while (rows.step()) points.push_back(read_time_series_row(rows));
+    return points;
+  }
+
+  static std::optional<InstanceStats> get_instance_stats(Connection& db, const std::string& instance) {
+    return read_instance_stats(db, instance);
+  }
+
+  static std::optional<CustomStatus> get_custom_status(Connection& db, const std::string& instance,
+                                                       std::optional<std::uint64_t> since_version) {
+    Statement row =
+        db.prepare("SELECT custom_status, custom_status_version FROM instances WHERE instance_id = ?1");
+    row.bind(1, instance);
+    if (!row.step()) return std::nullopt;
+    CustomStatus status{row.optional_text(0), static_cast<std::uint64_t>(row.integer(1))};
+    if (since_version && status.version <= *since_version) return std::nullopt;
+    return status;
+  }
+
+ private:
+  static constexpr const char* kInstanceInfoSql =
+      "SELECT instance_id, orchestration_name, orchestration_version, current_execution_id, status, "
+      "output, error_json, custom_status, custom_status_version, parent_instance_id, parent_id, "
+      "created_at, updated_at, "
+      "(SELECT COUNT(*) FROM executions e WHERE e.instance_id = instances.instance_id) "
+      "FROM instances WHERE instance_id = ?1";
+
+  static void read_orchestrator_depths(Connection& db, TimestampMs now, QueueDepths& depths) {
+    Statement row = db.prepare(
+        "SELECT "
+        "  COALESCE(SUM(CASE WHEN q.visible_at > CAST(?1 AS BIGINT) THEN 1 ELSE 0 END), 0), "
+        "  COALESCE(SUM(CASE WHEN q.visible_at <= ?1 AND l.instance_id IS NULL THEN 1 ELSE 0 END), 0), "
+        "  COALESCE(SUM(CASE WHEN q.visible_at <= ?1 AND l.instance_id IS NOT NULL THEN 1 ELSE 0 END), 0) "
+        "FROM orchestrator_queue q LEFT JOIN instance_locks l "
+        "  ON l.instance_id = q.instance_id AND l.locked_until > ?1");
+    row.bind(1, now);
+    if (row.step()) {
+      depths.orchestrator_delayed = static_cast<std::uint64_t>(row.integer(0));
+      depths.orchestrator_visible = static_cast<std::uint64_t>(row.integer(1));
+      depths.orchestrator_locked = static_cast<std::uint64_t>(row.integer(2));
+    }
+    Statement timers = db.prepare(
+        "SELECT COALESCE(SUM(CASE WHEN visible_at <= CAST(?1 AS BIGINT) THEN 1 ELSE 0 END), 0), "
+        "  COALESCE(SUM(CASE WHEN visible_at > ?1 THEN 1 ELSE 0 END), 0) "
+        "FROM orchestrator_queue WHERE kind = 'TimerFired'");
+    timers.bind(1, now);
+    if (timers.step()) {
+      depths.timers_due = static_cast<std::uint64_t>(timers.integer(0));
+      depths.timers_pending = static_cast<std::uint64_t>(timers.integer(1));
+    }
+  }
+
+  static void read_worker_depths(Connection& db, TimestampMs now, QueueDepths& depths) {
+    Statement row = db.prepare(
+        "SELECT "
+        "  COALESCE(SUM(CASE WHEN visible_at <= CAST(?1 AS BIGINT) "
+        "    AND (lock_token IS NULL OR locked_until <= ?1) THEN 1 ELSE 0 END), 0), "
+        "  COALESCE(SUM(CASE WHEN lock_token IS NOT NULL AND locked_until > ?1 THEN 1 ELSE 0 END), 0) "
+        "FROM worker_queue");
+    row.bind(1, now);
+    if (row.step()) {
+      depths.worker_visible = static_cast<std::uint64_t>(row.integer(0));
+      depths.worker_locked = static_cast<std::uint64_t>(row.integer(1));
+    }
+  }
+
+  static InstanceChange read_change_row(Statement& rows, const std::string& operation) {
+    InstanceChange change;
+    change.seq = static_cast<std::uint64_t>(rows.integer(0));
+    change.instance = rows.text(1);
+    std::string status = rows.text(2);
+    change.deleted = status == "Deleted";
+    change.state = change.deleted ? RuntimeState::NotFound : parse_state(status, operation);
+    change.execution_id = static_cast<ExecutionId>(rows.integer(3));
+    change.custom_status_version = static_cast<std::uint64_t>(rows.integer(4));
+    change.changed_at_ms = rows.integer(5);
+    change.created = rows.integer(6) != 0;
+    change.orchestration_name = rows.text(7);
+    if (!rows.is_null(8)) change.instance_created_at_ms = rows.integer(8);
+    if (!rows.is_null(9)) change.finished_duration_ms = rows.integer(9);
+    return change;
+  }
+
+  static TimeSeriesPoint read_time_series_row(Statement& rows) {
+    TimeSeriesPoint point;
+    point.bucket_start_ms = rows.integer(0);
+    point.starts = static_cast<std::uint64_t>(rows.integer(1));
+    point.completions = static_cast<std::uint64_t>(rows.integer(2));
+    point.failures = static_cast<std::uint64_t>(rows.integer(3));
+    point.duration_sum_ms = rows.integer(4);
+    point.duration_count = static_cast<std::uint64_t>(rows.integer(5));
+    for (std::size_t i = 0; i < kDurationBuckets; ++i) {
+      point.duration_histogram[i] = static_cast<std::uint64_t>(rows.integer(static_cast<int>(6 + i)));
+    }
+    return point;
+  }
+
+  static void check_time_series_query(const TimeSeriesQuery& query, std::int64_t width,
+                                      const std::string& operation) {
+    if (query.from_ms < 0 || query.to_ms <= query.from_ms) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, operation, "the window needs 0 <= from < to");
+    }
+    if (query.orchestration.size() > limits::kMaxNameBytes) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                          "orchestration name longer than " + std::to_string(limits::kMaxNameBytes) + " bytes");
+    }
+    const std::int64_t from = (query.from_ms / width) * width;
+    const std::int64_t to = ((query.to_ms + width - 1) / width) * width;
+    if ((to - from) / width > static_cast<std::int64_t>(kMaxTimeSeriesBuckets)) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                          "the window spans more than " + std::to_string(kMaxTimeSeriesBuckets) + " buckets");
+    }
+  }
+
+  // Inside the caller's transaction. Before anything is deleted each instance of
+  // the tree (and each unstarted child) is locked against other writers
+  // (Dialect::lock_instance_for_delete); the unstarted children are read once the
+  // tree's locks are held, so a racing ack that scheduled a child has committed.
+  static DeleteResult delete_tree(Connection& db, const std::string& root, TimestampMs now) {
+    const std::vector<std::string> tree = instance_tree(db, root);
+    DeleteResult result;
+    for (const std::string& id : tree) Dialect::lock_instance_for_delete(db, id, now);
+    const std::vector<std::string> unstarted = unstarted_children(db, tree);
+    for (const std::string& id : unstarted) Dialect::lock_instance_for_delete(db, id, now);
+    for (const std::string& id : unstarted) delete_instance_rows(db, id, result);
+    for (const std::string& id : tree) {
+      store_sql::record_change(db, id, "Deleted", 0, 0, now);
+      delete_instance_rows(db, id, result);
+    }
+    return result;
+  }
+
+  static std::int64_t current_execution(Connection& db, const std::string& instance) {
+    Statement row = db.prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
+    row.bind(1, instance);
+    if (!row.step()) {
+      throw ProviderError(ProviderErrorKind::NotFound, db.operation(), "instance " + instance + " does not exist");
+    }
+    return row.integer(0);
+  }
+
+  static std::optional<std::string> error_json(const std::optional<ErrorDetails>& error) {
+    if (!error) return std::nullopt;
+    return encode_error_details(*error);
+  }
+
+  static void insert_instance_row(Connection& db, const InstanceInfo& info) {
+    db.prepare(
+          "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
+          "  current_execution_id, status, output, error_json, custom_status, "
+          "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")
+        .bind(1, info.instance)
+        .bind(2, info.orchestration_name)
+        .bind(3, info.orchestration_version)
+        .bind(4, static_cast<std::int64_t>(info.current_execution_id))
+        .bind(5, to_string(info.state))
+        .bind_optional(6, info.state == RuntimeState::Completed ? std::optional<std::string>(info.output)
+                                                                 : std::nullopt)
+        .bind_optional(7, error_json(info.error))
+        .bind_optional(8, info.custom_status)
+        .bind(9, static_cast<std::int64_t>(info.custom_status_version))
+        .bind_optional(10, info.parent_instance.empty() ? std::nullopt
+                                                        : std::optional<std::string>(info.parent_instance))
+        .bind(11, static_cast<std::int64_t>(info.parent_id))
+        .bind(12, info.created_at_ms)
+        .bind(13, info.updated_at_ms)
+        .run();
+  }
+
+  // An imported instance counts where it happened: a start at its creation and,
+  // when finished, a completion or failure at its last update.
+  static void record_imported_metrics(Connection& db, const InstanceInfo& info, TimestampMs now) {
+    store_sql::MetricDelta started;
+    started.starts = 1;
+    store_sql::record_metrics(db, info.orchestration_name, info.created_at_ms, started);
+    store_sql::MetricDelta finished;
+    if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
+      (info.state == RuntimeState::Completed ? finished.completions : finished.failures) = 1;
+      finished.duration_ms = info.updated_at_ms - info.created_at_ms;
+      store_sql::record_metrics(db, info.orchestration_name, info.updated_at_ms, finished);
+    }
+    store_sql::MetricDelta both = finished;
+    both.starts = 1;
+    both.created_at = info.created_at_ms;
+    store_sql::record_change(db, info.instance, std::string(to_string(info.state)),
+                             static_cast<std::int64_t>(info.current_execution_id),
+                             static_cast<std::int64_t>(info.custom_status_version), now, both,
+                             info.orchestration_name);
+  }
+
+  static void insert_execution(Connection& db, const std::string& instance, const ExecutionExport& execution) {
+    const ExecutionInfo& e = execution.info;
+    std::string status = e.continued_as_new ? std::string("ContinuedAsNew") : std::string(to_string(e.state));
+    Statement insert = db.prepare(
+        "INSERT INTO executions (instance_id, execution_id, status, output, error_json, "
+        "  started_at, completed_at, event_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    insert.bind(1, instance)
+        .bind(2, static_cast<std::int64_t>(e.execution_id))
+        .bind(3, status)
+        .bind_optional(4, e.state == RuntimeState::Completed ? std::optional<std::string>(e.output)
+                                                              : std::nullopt)
+        .bind_optional(5, error_json(e.error))
+        .bind(6, e.started_at_ms)
+        .bind(8, static_cast<std::int64_t>(execution.history.size()));
+    if (e.completed_at_ms != 0) insert.bind(7, e.completed_at_ms);  // unbound: NULL
+    insert.run();
+    for (const Event& event : execution.history) {
+      store_sql::history_row(db, instance, e.execution_id, event, encode_event(event)).run();
+    }
+  }
+};
+
+}  // namespace duroxide::management_sql

@@ -1,0 +1,621 @@
+// The hot path written once for SqliteProvider and PostgresProvider: acks of
+// orchestration and worker items (single and batched), enqueueing, and the lock
+// checks. How an item is claimed stays with each store (SQLite: one writer,
+// BEGIN IMMEDIATE; PostgreSQL: lock-row upserts and FOR UPDATE SKIP LOCKED).
+//
+// `Dialect` is the seam described in management_core.hpp, plus:
+// - kWorkerRowSuffix: what keeps a fetched worker row from other fetchers;
+// - kHeldLockSuffix: what keeps an ack's instance lock from being taken over
+//   until the ack ends ("" under SQLite's one writer, " FOR UPDATE OF l");
+// - kOneWriter: writes run at once and nobody else writes meanwhile, so the
+//   rows an ack changed can be checked (PostgreSQL sends them with the COMMIT);
+// - discard_unsent(db): forgets writes queued for the next round trip (after a
+//   batched ack failed, before its savepoint is rolled back).
+// Writes whose results nobody reads are Statement::defer()red: PostgreSQL sends
+// them in one pipeline with the next read or the COMMIT; SQLite runs them now.
+// Not a public header.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "duroxide/assert.hpp"
+#include "duroxide/codec.hpp"
+#include "duroxide/limits.hpp"
+#include "duroxide/provider.hpp"
+#include "store_sql.hpp"
+
+namespace duroxide::store_sql {
+
+constexpr const char* kInstanceLockLost = "the lock token is unknown or its lock expired";
+constexpr const char* kWorkItemLockLost = "the work item is gone (cancelled or acked) or its lock expired";
+
+// The minute roll-up of the time series, done by the first ack of each new minute.
+struct RollUp {
+  TimestampMs last_minute = 0;       // rolled up by a committed transaction (updated on commit)
+  std::int64_t retention_ms = 0;     // minute buckets older than this move to hours
+  TimestampMs rolled_up_minute = 0;  // rolled up by this transaction (0: none)
+};
+
+template <typename Dialect>
+struct Queues {
+  using Connection = typename Dialect::Connection;
+  using Statement = typename Dialect::Statement;
+  using Transaction = typename Dialect::Transaction;
+
+  // The statement just run must have touched a row that holds the caller's lock.
+  static void require_changed(Connection& db, const char* lost) {
+    if (db.changes() == 0) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), lost);
+  }
+
+  static void insert_orchestrator_item(Connection& db, const WorkItem& item, TimestampMs visible_at,
+                                       TimestampMs now) {
+    const std::string& instance = target_instance(item);
+    if (instance.empty() || instance.size() > limits::kMaxIdentifierBytes) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                          "a work item's target instance id must be 1 to " +
+                              std::to_string(limits::kMaxIdentifierBytes) + " bytes");
+    }
+    db.prepare(
+          "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
+          "VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(1, instance)
+        .bind(2, to_string(kind_of(item)))
+        .bind(3, encoded(db.operation(), [&] { return encode_work_item(item); }))
+        .bind(4, std::max(visible_at, now))
+        .bind(5, now)
+        .defer();
+  }
+
+  // Inside the caller's transaction.
+  static void ack_work(Connection& db, const std::string& lock_token, const std::optional<WorkItem>& completion,
+                       TimestampMs now) {
+    check_token(lock_token, db.operation());
+    db.prepare("DELETE FROM worker_queue WHERE lock_token = ?1 AND locked_until > ?2")
+        .bind(1, lock_token)
+        .bind(2, now)
+        .run();
+    require_changed(db, kWorkItemLockLost);
+    if (completion) insert_orchestrator_item(db, *completion, now, now);
+  }
+
+  // Runs ack_one(0..count-1) in one transaction, each in a savepoint of its own:
+  // an error that concerns one ack alone (lost lock, bad input, conflict, not
+  // found) rolls back that ack and becomes its outcome; the others go on. Any
+  // other error (I/O, busy, connection, a failed commit) fails the whole batch.
+  // `refused(i)`, when given, undoes what ack i changed outside the database;
+  // `first`, when given, runs in the transaction before the acks.
+  static std::vector<AckOutcome> acks_in_one_transaction(Connection& db, std::size_t count,
+                                                         const std::function<void(std::size_t)>& ack_one,
+                                                         const std::function<void(std::size_t)>& refused = {},
+                                                         const std::function<void()>& first = {}) {
+    auto concerns_one_ack = [](ProviderErrorKind kind) {
+      return kind == ProviderErrorKind::InvalidLock || kind == ProviderErrorKind::InvalidInput ||
+             kind == ProviderErrorKind::Conflict || kind == ProviderErrorKind::NotFound;
+    };
+    std::vector<AckOutcome> outcomes(count);
+    try {
+      Transaction transaction(db);
+      if (first) first();
+      for (std::size_t i = 0; i < count; ++i) {
+        db.exec("SAVEPOINT batched_ack");
+        try {
+          ack_one(i);
+          db.exec("RELEASE batched_ack");  // sends the ack's queued writes: their errors surface here
+        } catch (const ProviderError& error) {
+          if (!concerns_one_ack(error.kind())) throw;
+          Dialect::discard_unsent(db);
+          db.exec("ROLLBACK TO batched_ack");
+          db.exec("RELEASE batched_ack");
+          if (refused) refused(i);
+          outcomes[i] = error;
+        }
+      }
+      transaction.commit();
+    } catch (const ProviderError& error) {
+      for (AckOutcome& outcome : outcomes) outcome = error;  // nothing of the batch was written
+    }
+    return outcomes;
+  }
+
+  // Inside the caller's transaction: checks the lock; writes the instance, its
+  // execution, history, key-value mutations, time series and change feed; queues
+  // what the turn scheduled; releases the lock with the messages it consumed.
+  static void ack_orchestration(Connection& db, const std::string& lock_token, const OrchestrationAck& ack,
+                                TimestampMs now, RollUp& roll_up) {
+    check_token(lock_token, db.operation());
+    const Held held = hold_lock(db, lock_token, now);
+    if (ack.execution_id == 0 || ack.execution_id < held.current) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                          "execution " + std::to_string(ack.execution_id) +
+                              " is older than the current execution " + std::to_string(held.current));
+    }
+    if (held.exists || !ack.history_delta.empty()) write_instance(db, held, ack, now, roll_up);
+    queue_scheduled_work(db, ack, now);
+    record_activity_outcomes(db, ack);
+    db.prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).defer();
+    db.prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).defer();
+    if constexpr (Dialect::kOneWriter) {
+      DUROXIDE_ASSERT(db.changes() == 1, "the ack's transaction still holds the lock it checked");
+    }
+  }
+
+  // One ack in a transaction of its own; `roll_up.last_minute` follows its commit.
+  static void ack_orchestration_committed(Connection& db, const std::string& lock_token,
+                                          const OrchestrationAck& ack, TimestampMs now, RollUp& roll_up) {
+    Transaction transaction(db);
+    Dialect::serialize_orchestration_acks(db);
+    ack_orchestration(db, lock_token, ack, now, roll_up);
+    transaction.commit();
+    roll_up.last_minute = std::max(roll_up.last_minute, roll_up.rolled_up_minute);
+  }
+
+  // A batch of orchestration acks in one transaction (acks_in_one_transaction).
+  // A rolled-back ack takes its roll-up along; `roll_up` keeps the committed one.
+  static std::vector<AckOutcome> ack_orchestrations(Connection& db,
+                                                    const std::vector<OrchestrationAckRequest>& requests,
+                                                    TimestampMs now, RollUp& roll_up) {
+    TimestampMs before = 0;
+    std::vector<AckOutcome> outcomes = acks_in_one_transaction(
+        db, requests.size(),
+        [&](std::size_t i) {
+          before = roll_up.rolled_up_minute;
+          ack_orchestration(db, requests[i].lock_token, requests[i].ack, now, roll_up);
+        },
+        [&](std::size_t) { roll_up.rolled_up_minute = before; },
+        [&] { Dialect::serialize_orchestration_acks(db); });
+    const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
+                                       [](const AckOutcome& outcome) { return !outcome.has_value(); });
+    if (committed) roll_up.last_minute = std::max(roll_up.last_minute, roll_up.rolled_up_minute);
+    return outcomes;
+  }
+
+  static std::vector<AckOutcome> ack_works(Connection& db, const std::vector<WorkAckRequest>& requests,
+                                           TimestampMs now) {
+    return acks_in_one_transaction(db, requests.size(), [&](std::size_t i) {
+      ack_work(db, requests[i].lock_token, requests[i].completion, now);
+    });
+  }
+
+  // ---------------------------------------------------------------- abandon, renew, read, enqueue
+
+  static void abandon_orchestration(Connection& db, const std::string& lock_token, std::int64_t delay_ms,
+                                    bool ignore_attempt, TimestampMs now) {
+    check_token(lock_token, db.operation());
+    check_delay(delay_ms, "delay", db.operation());
+    Transaction transaction(db);
+    db.prepare("DELETE FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2")
+        .bind(1, lock_token)
+        .bind(2, now)
+        .run();
+    require_changed(db, kInstanceLockLost);
+    db.prepare(std::string("UPDATE orchestrator_queue SET lock_token = NULL, ") + kReleaseSet + "WHERE lock_token = ?1")
+        .bind(1, lock_token)
+        .bind(2, delay_ms)
+        .bind(3, now)
+        .bind(4, static_cast<std::int64_t>(ignore_attempt ? 1 : 0))
+        .run();
+    transaction.commit();
+  }
+
+  static void abandon_work(Connection& db, const std::string& lock_token, std::int64_t delay_ms,
+                           bool ignore_attempt, TimestampMs now) {
+    check_token(lock_token, db.operation());
+    check_delay(delay_ms, "delay", db.operation());
+    db.prepare(std::string("UPDATE worker_queue SET lock_token = NULL, locked_until = NULL, ") + kReleaseSet +
+               "WHERE lock_token = ?1 AND locked_until > ?3")
+        .bind(1, lock_token)
+        .bind(2, delay_ms)
+        .bind(3, now)
+        .bind(4, static_cast<std::int64_t>(ignore_attempt ? 1 : 0))
+        .run();
+    require_changed(db, kWorkItemLockLost);
+  }
+
+  // Extends a live lock (a work item's, or an instance's); one that is
+  // unknown or already expired is InvalidLock.
+  static void renew_lock(Connection& db, bool work_item, const std::string& lock_token, std::int64_t extend_ms,
+                         TimestampMs now) {
+    check_token(lock_token, db.operation());
+    check_delay(extend_ms, "extension", db.operation());
+    db.prepare(work_item ? "UPDATE worker_queue SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2"
+                         : "UPDATE instance_locks SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2")
+        .bind(1, lock_token)
+        .bind(2, now)
+        .bind(3, now + extend_ms)
+        .run();
+    require_changed(db, work_item ? kWorkItemLockLost : kInstanceLockLost);
+  }
+
+  // The current execution's history; empty for an unknown instance.
+  static History read_current(Connection& db, const std::string& instance) {
+    Statement row = db.prepare("SELECT current_execution_id FROM instances WHERE instance_id = ?1");
+    row.bind(1, instance);
+    if (!row.step()) return {};
+    auto execution = static_cast<ExecutionId>(row.integer(0));
+    return read_history(db, instance, execution, nullptr);
+  }
+
+  static void enqueue_orchestrator_item(Connection& db, const WorkItem& item, std::int64_t delay_ms,
+                                        TimestampMs now) {
+    check_delay(delay_ms, "delay", db.operation());
+    if (std::holds_alternative<work::ActivityExecute>(item)) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(), "ActivityExecute belongs on the worker queue");
+    }
+    insert_orchestrator_item(db, item, now + delay_ms, now);
+  }
+
+  // Inside the caller's transaction, which keeps other starts of the id out
+  // (SQLite: the one writer; PostgreSQL: an advisory lock the caller took).
+  static void enqueue_start(Connection& db, const work::StartOrchestration& start, TimestampMs now) {
+    if (known_instance(db, start.instance)) {
+      throw ProviderError(ProviderErrorKind::Conflict, db.operation(), "instance " + start.instance + " already exists");
+    }
+    insert_orchestrator_item(db, start, now, now);
+  }
+
+  // ---------------------------------------------------------------- fetch pieces
+
+  // The oldest visible, unlocked worker row (Dialect::kWorkerRowSuffix: how it is
+  // kept from other fetchers), and what its orchestration gets if it does not decode.
+  struct WorkerRow {
+    std::int64_t id = 0;
+    std::string json;
+    std::int64_t attempts = 0;
+    work::ActivityFailed failed;
+  };
+  static std::optional<WorkerRow> next_worker_row(Connection& db, TimestampMs now) {
+    Statement next = db.prepare(std::string(
+                                    "SELECT id, item_json, attempt_count, instance_id, execution_id, activity_id "
+                                    "FROM worker_queue WHERE visible_at <= ?1 AND (lock_token IS NULL OR "
+                                    "locked_until <= ?1) ORDER BY visible_at, id LIMIT 1") +
+                                Dialect::kWorkerRowSuffix);
+    next.bind(1, now);
+    if (!next.step()) return std::nullopt;
+    WorkerRow row;
+    row.id = next.integer(0);
+    row.json = next.text(1);
+    row.attempts = next.integer(2);
+    row.failed.instance = next.text(3);
+    row.failed.execution_id = static_cast<ExecutionId>(next.integer(4));
+    row.failed.id = static_cast<EventId>(next.integer(5));
+    return row;
+  }
+
+  // An unreadable row must not block the queue: parks it and tells its
+  // orchestration (an ActivityFailed); returns the report.
+  static std::string park_worker_row(Connection& db, WorkerRow& row, const std::string& problem, TimestampMs now) {
+    db.prepare(
+          "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
+          "SELECT instance_id, item_json, CAST(?2 AS TEXT), CAST(?3 AS BIGINT) FROM worker_queue WHERE id = ?1")
+        .bind(1, row.id)
+        .bind(2, "corrupted worker item: " + problem)
+        .bind(3, now)
+        .run();
+    db.prepare("DELETE FROM worker_queue WHERE id = ?1").bind(1, row.id).run();
+    std::string report = "worker queue row " + std::to_string(row.id) + " " + problem + " (moved to parked_messages)";
+    row.failed.details = ErrorDetails::provider(db.operation(), report, false);
+    insert_orchestrator_item(db, row.failed, now, now);
+    return report;
+  }
+
+  static WorkerItem claim_worker_row(Connection& db, const WorkerRow& row, work::ActivityExecute execute,
+                                     std::string token, TimestampMs until) {
+    WorkerItem fetched{std::move(execute), std::move(token), static_cast<std::uint32_t>(row.attempts + 1)};
+    db.prepare("UPDATE worker_queue SET lock_token = ?2, locked_until = ?3, attempt_count = attempt_count + 1 WHERE id = ?1")
+        .bind(1, row.id)
+        .bind(2, fetched.lock_token)
+        .bind(3, until)
+        .defer();
+    return fetched;
+  }
+
+  // The claimed instance's visible messages, in order, into `item` (their ids
+  // into `message_ids`); the first undecodable row is described in `corruption`.
+  static void read_messages(Connection& db, TimestampMs now, OrchestrationItem& item,
+                            std::vector<std::int64_t>& message_ids, std::string& corruption) {
+    Statement messages = db.prepare(
+        "SELECT id, item_json, attempt_count FROM orchestrator_queue "
+        "WHERE instance_id = ?1 AND visible_at <= ?2 ORDER BY id");
+    messages.bind(1, item.instance).bind(2, now);
+    while (messages.step()) {
+      message_ids.push_back(messages.integer(0));
+      item.attempt_count =
+          std::max<std::uint32_t>(item.attempt_count, static_cast<std::uint32_t>(messages.integer(2) + 1));
+      try {
+        item.messages.push_back(decode_work_item(messages.text(1)));
+      } catch (const CodecError& error) {
+        if (corruption.empty()) {
+          corruption = "queue row " + std::to_string(messages.integer(0)) + " does not decode: " + error.what();
+        }
+      }
+    }
+  }
+
+  // The instance row's fields of `item`; false when the instance has no row yet.
+  static bool read_instance(Connection& db, OrchestrationItem& item) {
+    Statement row = db.prepare(
+        "SELECT current_execution_id, orchestration_name, orchestration_version, status, "
+        "  parent_instance_id, parent_id "
+        "FROM instances WHERE instance_id = ?1");
+    row.bind(1, item.instance);
+    if (!row.step()) return false;
+    item.execution_id = static_cast<ExecutionId>(row.integer(0));
+    item.orchestration_name = row.text(1);
+    item.orchestration_version = row.text(2);
+    const std::string status = row.text(3);
+    item.finished = status == "Completed" || status == "Failed";
+    item.parent_instance = row.optional_text(4).value_or("");
+    item.parent_id = static_cast<EventId>(row.integer(5));
+    return true;
+  }
+
+  // Whether the messages can never run: no instance row and no start among them.
+  static bool orphaned(const OrchestrationItem& item, bool exists, const std::string& corruption) {
+    const bool has_start = std::any_of(item.messages.begin(), item.messages.end(), [](const WorkItem& message) {
+      return std::holds_alternative<work::StartOrchestration>(message) ||
+             std::holds_alternative<work::ContinueAsNew>(message);
+    });
+    return !exists && !has_start && corruption.empty();
+  }
+
+  // The claimed item's history; with corruption, what the runtime needs to fail it.
+  static void read_item_history(Connection& db, OrchestrationItem& item, bool exists, std::string corruption) {
+    if (exists) item.history = read_history(db, item.instance, item.execution_id, &corruption);
+    if (corruption.empty()) return;
+    item.corruption = corruption;
+    Statement last =
+        db.prepare("SELECT COALESCE(MAX(event_id), 0) FROM history WHERE instance_id = ?1 AND execution_id = ?2");
+    last.bind(1, item.instance).bind(2, static_cast<std::int64_t>(item.execution_id));
+    if (last.step()) item.last_event_id = static_cast<EventId>(last.integer(0));
+  }
+
+ private:
+  // An abandon's release of queue rows: visible again after ?2 ms from ?3 and,
+  // with ?4, the attempt not counted (never below zero).
+  static constexpr const char* kReleaseSet =
+      "visible_at = CASE WHEN CAST(?2 AS BIGINT) > 0 THEN CAST(?3 AS BIGINT) + CAST(?2 AS BIGINT) "
+      "  ELSE visible_at END, "
+      "attempt_count = CASE WHEN CAST(?4 AS BIGINT) <> 0 AND attempt_count > 0 THEN attempt_count - 1 "
+      "  ELSE attempt_count END ";
+
+  // The instance an ack's lock holds, as it was before the ack.
+  struct Held {
+    std::string instance;
+    bool exists = false;
+    ExecutionId current = 0;
+    std::string status;
+    TimestampMs created_at = 0;
+    std::int64_t custom_status_version = 0;
+  };
+
+  static Held hold_lock(Connection& db, const std::string& lock_token, TimestampMs now) {
+    Statement row = db.prepare(std::string(
+                                   "SELECT l.instance_id, i.instance_id IS NOT NULL, i.current_execution_id, "
+                                   "  i.status, i.created_at, i.custom_status_version "
+                                   "FROM instance_locks l LEFT JOIN instances i ON i.instance_id = l.instance_id "
+                                   "WHERE l.lock_token = ?1 AND l.locked_until > ?2") +
+                               Dialect::kHeldLockSuffix);
+    row.bind(1, lock_token).bind(2, now);
+    if (!row.step()) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), kInstanceLockLost);
+    Held held;
+    held.instance = row.text(0);
+    held.created_at = now;
+    if (row.integer(1) != 0) {
+      held.exists = true;
+      held.current = static_cast<ExecutionId>(row.integer(2));
+      held.status = row.text(3);
+      held.created_at = row.integer(4);
+      held.custom_status_version = row.integer(5);
+    }
+    return held;
+  }
+
+  static void write_instance(Connection& db, const Held& held, const OrchestrationAck& ack, TimestampMs now,
+                             RollUp& roll_up) {
+    const ExecutionMetadata& meta = ack.metadata;
+    if (meta.orchestration_name.empty() && !held.exists) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                          "the first ack of an instance needs its orchestration name");
+    }
+    std::optional<std::string> output;
+    if (meta.state == RuntimeState::Completed) output = meta.output;
+    std::optional<std::string> error_json;
+    if (meta.error) error_json = encoded(db.operation(), [&] { return encode_error_details(*meta.error); });
+    // Instance status: a continued-as-new instance is still running.
+    const std::string instance_status =
+        meta.continued_as_new ? std::string("Running") : std::string(to_string(meta.state));
+    upsert_instance(db, held, ack, instance_status, meta.continued_as_new ? std::nullopt : output, error_json,
+                    now);
+    record_status_change(db, held, ack, instance_status, now, roll_up);
+    write_execution(db, held.instance, ack, output, error_json, now);
+    append_history(db, held.instance, ack);
+    apply_kv_mutations(db, held.instance, ack.kv_mutations);
+  }
+
+  static void upsert_instance(Connection& db, const Held& held, const OrchestrationAck& ack,
+                              const std::string& instance_status, const std::optional<std::string>& output,
+                              const std::optional<std::string>& error_json, TimestampMs now) {
+    const ExecutionMetadata& meta = ack.metadata;
+    // A message that changes nothing (say, an event for a finished instance)
+    // leaves updated_at alone: for a finished instance it stays its finish time.
+    const bool changes_instance = !held.exists || instance_status != held.status ||
+                                  ack.execution_id != held.current || meta.custom_status_changed ||
+                                  !ack.history_delta.empty();
+    db.prepare(
+          "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
+          "  current_execution_id, status, output, error_json, custom_status, "
+          "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at, "
+          "  unconsumed_messages) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST(?9 AS BIGINT), ?10, ?11, CAST(?12 AS BIGINT), "
+          "  CAST(?12 AS BIGINT), CAST(?15 AS BIGINT)) "
+          "ON CONFLICT (instance_id) DO UPDATE SET "
+          "  orchestration_name = excluded.orchestration_name, "
+          "  orchestration_version = excluded.orchestration_version, "
+          "  current_execution_id = excluded.current_execution_id, "
+          "  status = excluded.status, output = excluded.output, "
+          "  error_json = excluded.error_json, "
+          "  custom_status = CASE WHEN CAST(?13 AS BIGINT) <> 0 THEN excluded.custom_status "
+          "    ELSE instances.custom_status END, "
+          "  custom_status_version = instances.custom_status_version + CAST(?13 AS BIGINT), "
+          "  unconsumed_messages = excluded.unconsumed_messages, "
+          "  updated_at = CASE WHEN CAST(?14 AS BIGINT) <> 0 THEN excluded.updated_at "
+          "    ELSE instances.updated_at END")
+        .bind(1, held.instance)
+        .bind(2, meta.orchestration_name)
+        .bind(3, meta.orchestration_version)
+        .bind(4, static_cast<std::int64_t>(ack.execution_id))
+        .bind(5, instance_status)
+        .bind_optional(6, output)
+        .bind_optional(7, error_json)
+        .bind_optional(8, meta.custom_status_changed ? meta.custom_status : std::nullopt)
+        .bind(9, static_cast<std::int64_t>(meta.custom_status_changed ? 1 : 0))
+        .bind_optional(10, meta.parent_instance.empty() ? std::nullopt
+                                                        : std::optional<std::string>(meta.parent_instance))
+        .bind(11, static_cast<std::int64_t>(meta.parent_id))
+        .bind(12, now)
+        .bind(13, static_cast<std::int64_t>(meta.custom_status_changed ? 1 : 0))
+        .bind(14, static_cast<std::int64_t>(changes_instance ? 1 : 0))
+        .bind(15, static_cast<std::int64_t>(meta.unconsumed_messages))
+        .defer();
+  }
+
+  // The time series and the change feed, in the ack's transaction: a start when
+  // the instance is created, a completion or failure when it finishes.
+  static void record_status_change(Connection& db, const Held& held, const OrchestrationAck& ack,
+                                   const std::string& instance_status, TimestampMs now, RollUp& roll_up) {
+    const ExecutionMetadata& meta = ack.metadata;
+    MetricDelta delta;
+    delta.starts = held.exists ? 0 : 1;
+    delta.created_at = held.created_at;
+    const bool was_finished = held.status == "Completed" || held.status == "Failed";
+    if (!was_finished && (instance_status == "Completed" || instance_status == "Failed")) {
+      (instance_status == "Completed" ? delta.completions : delta.failures) = 1;
+      delta.duration_ms = now - held.created_at;
+    }
+    if (!held.exists || instance_status != held.status || ack.execution_id != held.current ||
+        meta.custom_status_changed) {
+      // As the upsert computes it (a new instance starts at 0).
+      const std::int64_t custom_version = held.custom_status_version + (meta.custom_status_changed ? 1 : 0);
+      record_change(db, held.instance, instance_status, static_cast<std::int64_t>(ack.execution_id),
+                    custom_version, now, delta, meta.orchestration_name);
+    }
+    if (delta.starts || delta.completions || delta.failures) {
+      record_metrics(db, meta.orchestration_name, now, delta);
+    }
+    const TimestampMs minute = (now / 60'000) * 60'000;
+    if (minute > std::max(roll_up.last_minute, roll_up.rolled_up_minute)) {
+      Dialect::roll_up_minutes(db, minute - roll_up.retention_ms);
+      roll_up.rolled_up_minute = minute;  // remembered once the transaction commits
+    }
+  }
+
+  static void write_execution(Connection& db, const std::string& instance, const OrchestrationAck& ack,
+                              const std::optional<std::string>& output,
+                              const std::optional<std::string>& error_json, TimestampMs now) {
+    const ExecutionMetadata& meta = ack.metadata;
+    db.prepare(
+          "INSERT INTO executions (instance_id, execution_id, status, output, error_json, "
+          "  started_at, completed_at, event_count) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+          "ON CONFLICT (instance_id, execution_id) DO UPDATE SET "
+          "  status = excluded.status, output = excluded.output, "
+          "  error_json = excluded.error_json, completed_at = excluded.completed_at, "
+          "  event_count = executions.event_count + excluded.event_count")
+        .bind(1, instance)
+        .bind(2, static_cast<std::int64_t>(ack.execution_id))
+        .bind(3, status_text(meta))
+        .bind_optional(4, output)
+        .bind_optional(5, error_json)
+        .bind(6, now)
+        .bind_optional(7, std::nullopt)
+        .bind(8, static_cast<std::int64_t>(ack.history_delta.size()))
+        .defer();
+    if (meta.state != RuntimeState::Running || meta.continued_as_new) {
+      db.prepare("UPDATE executions SET completed_at = ?3 WHERE instance_id = ?1 AND execution_id = ?2")
+          .bind(1, instance)
+          .bind(2, static_cast<std::int64_t>(ack.execution_id))
+          .bind(3, now)
+          .defer();
+    }
+  }
+
+  static void append_history(Connection& db, const std::string& instance, const OrchestrationAck& ack) {
+    for (const Event& event : ack.history_delta) {
+      std::string json = encoded(db.operation(), [&] { return encode_event(event); });
+      history_row(db, instance, ack.execution_id, event, json)
+          .defer("event id " + std::to_string(event.event_id) + " already exists in execution " +
+                 std::to_string(ack.execution_id) + " of " + instance);
+    }
+  }
+
+  static void queue_scheduled_work(Connection& db, const OrchestrationAck& ack, TimestampMs now) {
+    for (const WorkItem& item : ack.worker_items) {
+      const auto* execute = std::get_if<work::ActivityExecute>(&item);
+      if (!execute) {
+        throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                            "worker items must be ActivityExecute, got " + std::string(to_string(kind_of(item))));
+      }
+      db.prepare(
+            "INSERT INTO worker_queue (instance_id, execution_id, activity_id, item_json, "
+            "  visible_at, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)")
+          .bind(1, execute->instance)
+          .bind(2, static_cast<std::int64_t>(execute->execution_id))
+          .bind(3, static_cast<std::int64_t>(execute->id))
+          .bind(4, encoded(db.operation(), [&] { return encode_work_item(item); }))
+          .bind(5, now)
+          .defer();
+    }
+    for (const OrchestratorItem& scheduled : ack.orchestrator_items) {
+      insert_orchestrator_item(db, scheduled.item, scheduled.visible_at_ms, now);
+    }
+    // Removals after insertions: an activity scheduled and cancelled in one turn goes too.
+    for (const CancelledActivity& cancelled : ack.cancelled_activities) {
+      db.prepare("DELETE FROM worker_queue WHERE instance_id = ?1 AND execution_id = ?2 AND activity_id = ?3")
+          .bind(1, cancelled.instance)
+          .bind(2, static_cast<std::int64_t>(cancelled.execution_id))
+          .bind(3, static_cast<std::int64_t>(cancelled.activity_id))
+          .defer();
+    }
+  }
+
+  // Summed per name and written in name order: the same totals as one upsert per
+  // outcome, and concurrent acks lock shared activity rows in one order (no deadlock).
+  static void record_activity_outcomes(Connection& db, const OrchestrationAck& ack) {
+    struct Counts {
+      std::int64_t scheduled = 0, completed = 0, failed = 0, duration_ms = 0;
+    };
+    std::map<std::string, Counts> outcomes;
+    for (const ActivityOutcome& outcome : ack.activity_outcomes) {
+      Counts& counts = outcomes[outcome.name];
+      const bool finished = outcome.kind != ActivityOutcome::Kind::Scheduled;
+      counts.scheduled += outcome.kind == ActivityOutcome::Kind::Scheduled ? 1 : 0;
+      counts.completed += outcome.kind == ActivityOutcome::Kind::Completed ? 1 : 0;
+      counts.failed += outcome.kind == ActivityOutcome::Kind::Failed ? 1 : 0;
+      counts.duration_ms += finished ? std::max<std::int64_t>(outcome.duration_ms, 0) : 0;
+    }
+    for (const auto& [name, counts] : outcomes) {
+      db.prepare(
+            "INSERT INTO activity_stats (activity_name, scheduled, completed, failed, "
+            "  total_duration_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+            "ON CONFLICT (activity_name) DO UPDATE SET "
+            "  scheduled = activity_stats.scheduled + excluded.scheduled, "
+            "  completed = activity_stats.completed + excluded.completed, "
+            "  failed = activity_stats.failed + excluded.failed, "
+            "  total_duration_ms = activity_stats.total_duration_ms + excluded.total_duration_ms")
+          .bind(1, name)
+          .bind(2, counts.scheduled)
+          .bind(3, counts.completed)
+          .bind(4, counts.failed)
+          .bind(5, counts.duration_ms)
+          .defer();
+    }
+  }
+};
+
+}  // namespace duroxide::store_sql

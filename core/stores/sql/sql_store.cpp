@@ -1,0 +1,138 @@
+// SqlStore's calls, each forwarded to the store's implementation (sql_store_impl.hpp).
+#include "duroxide/sql_store.hpp"
+
+#include "sql_store_impl.hpp"
+
+namespace duroxide {
+
+SqlStore::SqlStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqlStore::~SqlStore() = default;
+
+int SqlStore::schema_version() { return impl_->schema_version(); }
+std::vector<std::string> SqlStore::explain_listing(const InstanceFilter& filter, const PageRequest& page,
+                                                   ListingQuery query) {
+  return impl_->explain_listing(filter, page, query);
+}
+
+std::optional<OrchestrationItem> SqlStore::fetch_orchestration_item(std::int64_t lock_timeout_ms) {
+  return impl_->fetch_orchestration_item(lock_timeout_ms);
+}
+std::vector<OrchestrationItem> SqlStore::fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+  return impl_->fetch_orchestration_items(lock_timeout_ms, max_items);
+}
+void SqlStore::ack_orchestration_item(const std::string& lock_token, const OrchestrationAck& ack) {
+  impl_->ack_orchestration_item(lock_token, ack);
+}
+std::vector<AckOutcome> SqlStore::ack_orchestration_items(const std::vector<OrchestrationAckRequest>& requests) {
+  return impl_->ack_orchestration_items(requests);
+}
+void SqlStore::abandon_orchestration_item(const std::string& lock_token, std::int64_t delay_ms, bool ignore_attempt) {
+  impl_->abandon_orchestration_item(lock_token, delay_ms, ignore_attempt);
+}
+void SqlStore::renew_orchestration_item_lock(const std::string& lock_token, std::int64_t extend_ms) {
+  impl_->renew_orchestration_item_lock(lock_token, extend_ms);
+}
+History SqlStore::read(const std::string& instance) {
+  return impl_->read(instance);
+}
+void SqlStore::enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) {
+  impl_->enqueue_orchestrator_item(item, delay_ms);
+}
+void SqlStore::enqueue_start(const work::StartOrchestration& start) {
+  impl_->enqueue_start(start);
+}
+std::optional<std::string> SqlStore::get_kv_value(const std::string& instance, const std::string& key) {
+  return impl_->get_kv_value(instance, key);
+}
+KvMap SqlStore::get_kv_all_values(const std::string& instance) {
+  return impl_->get_kv_all_values(instance);
+}
+bool SqlStore::instance_known(const std::string& instance) {
+  return impl_->instance_known(instance);
+}
+std::optional<WorkerItem> SqlStore::fetch_work_item(std::int64_t lock_timeout_ms) {
+  return impl_->fetch_work_item(lock_timeout_ms);
+}
+std::vector<WorkerItem> SqlStore::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+  return impl_->fetch_work_items(lock_timeout_ms, max_items);
+}
+void SqlStore::ack_work_item(const std::string& lock_token, const std::optional<WorkItem>& completion) {
+  impl_->ack_work_item(lock_token, completion);
+}
+std::vector<AckOutcome> SqlStore::ack_work_items(const std::vector<WorkAckRequest>& requests) {
+  return impl_->ack_work_items(requests);
+}
+void SqlStore::renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) {
+  impl_->renew_work_item_lock(lock_token, extend_ms);
+}
+void SqlStore::abandon_work_item(const std::string& lock_token, std::int64_t delay_ms, bool ignore_attempt) {
+  impl_->abandon_work_item(lock_token, delay_ms, ignore_attempt);
+}
+InstancePage SqlStore::list_instances(const InstanceFilter& filter, const PageRequest& page) {
+  return impl_->list_instances(filter, page);
+}
+std::uint64_t SqlStore::count_instances(const InstanceFilter& filter) {
+  return impl_->count_instances(filter);
+}
+std::map<RuntimeState, std::uint64_t> SqlStore::count_by_status(const InstanceFilter& filter) {
+  return impl_->count_by_status(filter);
+}
+std::optional<InstanceInfo> SqlStore::get_instance_info(const std::string& instance) {
+  return impl_->get_instance_info(instance);
+}
+std::vector<ExecutionInfo> SqlStore::list_executions(const std::string& instance) {
+  return impl_->list_executions(instance);
+}
+std::optional<ExecutionInfo> SqlStore::get_execution_info(const std::string& instance, ExecutionId execution) {
+  return impl_->get_execution_info(instance, execution);
+}
+History SqlStore::read_execution(const std::string& instance, ExecutionId execution) {
+  return impl_->read_execution(instance, execution);
+}
+SystemMetrics SqlStore::get_system_metrics() {
+  return impl_->get_system_metrics();
+}
+std::vector<OrchestrationStats> SqlStore::get_orchestration_stats(const std::string& name) {
+  return impl_->get_orchestration_stats(name);
+}
+DurationStats SqlStore::get_execution_durations(const std::string& name, TimestampMs since_ms) {
+  return impl_->get_execution_durations(name, since_ms);
+}
+std::vector<ActivityStats> SqlStore::get_activity_stats(const std::string& name) {
+  return impl_->get_activity_stats(name);
+}
+ChangePage SqlStore::changes_since(std::uint64_t cursor, std::size_t limit) {
+  return impl_->changes_since(cursor, limit);
+}
+QueueDepths SqlStore::get_queue_depths() {
+  return impl_->get_queue_depths();
+}
+std::vector<TimeSeriesPoint> SqlStore::get_time_series(const TimeSeriesQuery& query) {
+  return impl_->get_time_series(query);
+}
+ProviderDiagnostics SqlStore::get_provider_diagnostics() {
+  return impl_->get_provider_diagnostics();
+}
+DeleteResult SqlStore::delete_instance(const std::string& instance, bool force) {
+  return impl_->delete_instance(instance, force);
+}
+DeleteResult SqlStore::delete_instances(const BulkDeleteRequest& request) {
+  return impl_->delete_instances(request);
+}
+std::uint64_t SqlStore::prune_executions(const std::string& instance, std::size_t keep_last) {
+  return impl_->prune_executions(instance, keep_last);
+}
+InstanceExport SqlStore::export_instance(const std::string& instance) {
+  return impl_->export_instance(instance);
+}
+void SqlStore::import_instance(const InstanceExport& data) {
+  impl_->import_instance(data);
+}
+std::optional<InstanceStats> SqlStore::get_instance_stats(const std::string& instance) {
+  return impl_->get_instance_stats(instance);
+}
+std::optional<CustomStatus> SqlStore::get_custom_status(const std::string& instance, std::optional<std::uint64_t> since_version) {
+  return impl_->get_custom_status(instance, since_version);
+}
+
+}  // namespace duroxide

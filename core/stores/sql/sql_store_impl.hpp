@@ -1,0 +1,275 @@
+// The Store written once for both SQL stores: SqlStoreImpl<Dialect> runs each
+// Provider and ManagementProvider call on a session of the store (its one
+// connection under a mutex for SQLite, a pooled connection for PostgreSQL)
+// through the shared bodies of queue_core.hpp and management_core.hpp.
+//
+// A store supplies, by deriving from SqlStoreImpl<its Dialect>:
+// - session(operation): the connection for one call, held until the Session ends;
+// - the fetches, because how an item is claimed is what truly differs (SQLite's
+//   one writer; PostgreSQL's lock-row upserts and FOR UPDATE SKIP LOCKED);
+// - get_provider_diagnostics() and schema_version(), which read store-specific facts.
+// The Dialect adds to what queue_core.hpp lists:
+// - Session: movable, used like a pointer to the Connection;
+// - serialize_start(db, instance): what keeps two concurrent starts of one id
+//   apart inside the start's transaction (nothing under SQLite's one writer).
+// Not a public header.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "duroxide/environment.hpp"
+#include "duroxide/sql_store.hpp"
+#include "management_core.hpp"
+#include "queue_core.hpp"
+#include "store_sql.hpp"
+
+namespace duroxide {
+
+// What SqlStore forwards to: the Store, plus the calls both stores add to it.
+class SqlStore::Impl : public Store {
+ public:
+  virtual int schema_version() = 0;
+  virtual std::vector<std::string> explain_listing(const InstanceFilter& filter, const PageRequest& page,
+                                                   ListingQuery query) = 0;
+};
+
+namespace store_sql {
+
+template <typename Dialect>
+class SqlStoreImpl : public SqlStore::Impl {
+ public:
+  using Connection = typename Dialect::Connection;
+  using Session = typename Dialect::Session;
+  using Transaction = typename Dialect::Transaction;
+  using Queues = store_sql::Queues<Dialect>;
+  using Management = management_sql::Management<Dialect>;
+
+  std::vector<std::string> explain_listing(const InstanceFilter& filter, const PageRequest& page,
+                                           SqlStore::ListingQuery query) override {
+    Session db = session("explain_listing");
+    return Management::explain_listing(*db, filter, page, static_cast<management_sql::ListingQuery>(query));
+  }
+
+  // ---- Provider: the acks, abandons, renewals, reads and enqueues
+  void ack_orchestration_item(const std::string& lock_token, const OrchestrationAck& ack) override {
+    Session db = session("ack_orchestration_item");
+    RollUp roll_up = next_roll_up();
+    Queues::ack_orchestration_committed(*db, lock_token, ack, clock_.now_ms(), roll_up);
+    rolled_up(roll_up);
+  }
+
+  std::vector<AckOutcome> ack_orchestration_items(const std::vector<OrchestrationAckRequest>& requests) override {
+    check_batch_size(requests.size(), "ack_orchestration_items");
+    Session db = session("ack_orchestration_item");
+    RollUp roll_up = next_roll_up();
+    std::vector<AckOutcome> outcomes = Queues::ack_orchestrations(*db, requests, clock_.now_ms(), roll_up);
+    rolled_up(roll_up);
+    return outcomes;
+  }
+
+  void abandon_orchestration_item(const std::string& lock_token, std::int64_t delay_ms,
+                                  bool ignore_attempt) override {
+    Session db = session("abandon_orchestration_item");
+    Queues::abandon_orchestration(*db, lock_token, delay_ms, ignore_attempt, clock_.now_ms());
+  }
+
+  void renew_orchestration_item_lock(const std::string& lock_token, std::int64_t extend_ms) override {
+    Session db = session("renew_orchestration_item_lock");
+    Queues::renew_lock(*db, /*work_item=*/false, lock_token, extend_ms, clock_.now_ms());
+  }
+
+  History read(const std::string& instance) override {
+    Session db = session("read");
+    return Queues::read_current(*db, instance);
+  }
+
+  void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override {
+    Session db = session("enqueue_orchestrator_item");
+    Queues::enqueue_orchestrator_item(*db, item, delay_ms, clock_.now_ms());
+  }
+
+  // The check for a live instance and the insert run in one transaction, kept
+  // apart from a concurrent start of the same id by Dialect::serialize_start.
+  void enqueue_start(const work::StartOrchestration& start) override {
+    Session db = session("enqueue_start");
+    Transaction transaction(*db);
+    Dialect::serialize_start(*db, start.instance);
+    Queues::enqueue_start(*db, start, clock_.now_ms());
+    transaction.commit();
+  }
+
+  std::optional<std::string> get_kv_value(const std::string& instance, const std::string& key) override {
+    Session db = session("get_kv_value");
+    return read_kv_value(*db, instance, key);
+  }
+
+  KvMap get_kv_all_values(const std::string& instance) override {
+    Session db = session("get_kv_all_values");
+    return read_kv_values(*db, instance);
+  }
+
+  bool instance_known(const std::string& instance) override {
+    Session db = session("instance_known");
+    return known_instance(*db, instance);
+  }
+
+  void ack_work_item(const std::string& lock_token, const std::optional<WorkItem>& completion) override {
+    Session db = session("ack_work_item");
+    Transaction transaction(*db);
+    Queues::ack_work(*db, lock_token, completion, clock_.now_ms());
+    transaction.commit();
+  }
+
+  std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests) override {
+    check_batch_size(requests.size(), "ack_work_items");
+    Session db = session("ack_work_item");
+    return Queues::ack_works(*db, requests, clock_.now_ms());
+  }
+
+  void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) override {
+    Session db = session("renew_work_item_lock");
+    Queues::renew_lock(*db, /*work_item=*/true, lock_token, extend_ms, clock_.now_ms());
+  }
+
+  void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms, bool ignore_attempt) override {
+    Session db = session("abandon_work_item");
+    Queues::abandon_work(*db, lock_token, delay_ms, ignore_attempt, clock_.now_ms());
+  }
+
+  // ---- ManagementProvider: all but the diagnostics
+  InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) override {
+    Session db = session("list_instances");
+    return Management::list_instances(*db, filter, page);
+  }
+
+  std::uint64_t count_instances(const InstanceFilter& filter) override {
+    Session db = session("count_instances");
+    return Management::count_instances(*db, filter);
+  }
+
+  std::map<RuntimeState, std::uint64_t> count_by_status(const InstanceFilter& filter) override {
+    Session db = session("count_by_status");
+    return Management::count_by_status(*db, filter);
+  }
+
+  std::optional<InstanceInfo> get_instance_info(const std::string& instance) override {
+    Session db = session("get_instance_info");
+    return Management::get_instance_info(*db, instance);
+  }
+
+  std::vector<ExecutionInfo> list_executions(const std::string& instance) override {
+    Session db = session("list_executions");
+    return Management::list_executions(*db, instance);
+  }
+
+  std::optional<ExecutionInfo> get_execution_info(const std::string& instance, ExecutionId execution) override {
+    Session db = session("get_execution_info");
+    return Management::get_execution_info(*db, instance, execution);
+  }
+
+  History read_execution(const std::string& instance, ExecutionId execution) override {
+    Session db = session("read_execution");
+    return Management::read_execution(*db, instance, execution);
+  }
+
+  SystemMetrics get_system_metrics() override {
+    Session db = session("get_system_metrics");
+    return Management::get_system_metrics(*db);
+  }
+
+  std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name) override {
+    Session db = session("get_orchestration_stats");
+    return Management::get_orchestration_stats(*db, name);
+  }
+
+  DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) override {
+    Session db = session("get_execution_durations");
+    return Management::get_execution_durations(*db, name, since_ms);
+  }
+
+  std::vector<ActivityStats> get_activity_stats(const std::string& name) override {
+    Session db = session("get_activity_stats");
+    return Management::get_activity_stats(*db, name);
+  }
+
+  ChangePage changes_since(std::uint64_t cursor, std::size_t limit) override {
+    Session db = session("changes_since");
+    return Management::changes_since(*db, cursor, limit);
+  }
+
+  QueueDepths get_queue_depths() override {
+    Session db = session("get_queue_depths");
+    return Management::get_queue_depths(*db, clock_.now_ms());
+  }
+
+  std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) override {
+    Session db = session("get_time_series");
+    return Management::get_time_series(*db, query);
+  }
+
+  DeleteResult delete_instance(const std::string& instance, bool force) override {
+    Session db = session("delete_instance");
+    return Management::delete_instance(*db, instance, force, clock_.now_ms());
+  }
+
+  DeleteResult delete_instances(const BulkDeleteRequest& request) override {
+    Session db = session("delete_instances");
+    return Management::delete_instances(*db, request, clock_.now_ms());
+  }
+
+  std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) override {
+    Session db = session("prune_executions");
+    return Management::prune_executions(*db, instance, keep_last);
+  }
+
+  InstanceExport export_instance(const std::string& instance) override {
+    Session db = session("export_instance");
+    return Management::export_instance(*db, instance);
+  }
+
+  void import_instance(const InstanceExport& data) override {
+    Session db = session("import_instance");
+    Management::import_instance(*db, data, clock_.now_ms());
+  }
+
+  std::optional<InstanceStats> get_instance_stats(const std::string& instance) override {
+    Session db = session("get_instance_stats");
+    return Management::get_instance_stats(*db, instance);
+  }
+
+  std::optional<CustomStatus> get_custom_status(const std::string& instance,
+                                                std::optional<std::uint64_t> since_version) override {
+    Session db = session("get_custom_status");
+    return Management::get_custom_status(*db, instance, since_version);
+  }
+
+ protected:
+  // Minute buckets are kept at least a minute (SqliteOptions / PostgresOptions).
+  SqlStoreImpl(Clock& clock, std::int64_t minute_retention_ms)
+      : clock_(clock), minute_retention_ms_(std::max<std::int64_t>(minute_retention_ms, 60'000)) {}
+
+  // The connection for one call, named `operation` in its errors, held until
+  // the Session ends. Throws ProviderError (e.g. an unreachable server).
+  virtual Session session(const char* operation) = 0;
+
+  Clock& clock_;
+
+ private:
+  RollUp next_roll_up() const { return RollUp{last_rollup_minute_.load(), minute_retention_ms_, 0}; }
+  // Calls run in parallel on PostgreSQL: the minute only moves forward.
+  void rolled_up(const RollUp& roll_up) {
+    TimestampMs seen = last_rollup_minute_.load();
+    while (roll_up.last_minute > seen && !last_rollup_minute_.compare_exchange_weak(seen, roll_up.last_minute)) {
+    }
+  }
+
+  const std::int64_t minute_retention_ms_;
+  std::atomic<TimestampMs> last_rollup_minute_{0};
+};
+
+}  // namespace store_sql
+}  // namespace duroxide

@@ -1,0 +1,71 @@
+// What SQLite supplies to the shared SQL core (core/stores/sql/): its session
+// types and the few SQL fragments and steps that differ from PostgreSQL's
+// (core/stores/postgres/postgres_dialect.hpp). Not a public header.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "duroxide/provider.hpp"
+#include "sqlite_connection.hpp"
+#include "store_sql.hpp"
+
+namespace duroxide::sqlite {
+
+// The one connection, held under its mutex for one call: calls of several
+// threads on one store run one after another.
+class Session {
+ public:
+  Session(std::mutex& mutex, Connection& db, const char* operation) : lock_(mutex), db_(&db) {
+    db.set_operation(operation);
+  }
+  Connection& operator*() const { return *db_; }
+  Connection* operator->() const { return db_; }
+
+ private:
+  std::unique_lock<std::mutex> lock_;
+  Connection* db_;
+};
+
+struct Dialect {
+  using Session = sqlite::Session;
+  using Connection = sqlite::Connection;
+  using Statement = sqlite::Statement;
+  using Transaction = sqlite::Transaction;
+
+  static constexpr const char* kExplainPrefix = "EXPLAIN QUERY PLAN ";
+  static constexpr int kExplainColumn = 3;  // the "detail" column
+  static constexpr const char* kBytewise = "";  // BINARY, SQLite's default collation
+  static constexpr const char* kAverageDuration = "CAST(AVG(e.completed_at - e.started_at) AS INTEGER)";
+
+  // One writer: BEGIN IMMEDIATE holds the database for the whole ack, and
+  // writes run at once.
+  // The one writer keeps a worker row from other fetchers.
+  static constexpr const char* kWorkerRowSuffix = "";
+  static constexpr const char* kHeldLockSuffix = "";
+  static constexpr bool kOneWriter = true;
+  static void discard_unsent(Connection&) {}
+  // The one writer already runs acks, and starts, one after another.
+  static void serialize_orchestration_acks(Connection&) {}
+  static void serialize_start(Connection&, const std::string&) {}
+
+  // One writer: the transaction (BEGIN IMMEDIATE) already keeps every other
+  // connection out, so a deletion takes no row locks.
+  static void lock_instance_for_delete(Connection&, const std::string&, TimestampMs) {}
+
+  // Moves minute buckets that start before `before` into their hour buckets.
+  static void roll_up_minutes(Connection& db, TimestampMs before) {
+    db.prepare(
+          "INSERT INTO metric_buckets (" DUROXIDE_METRIC_COLUMNS ") "
+          "SELECT 'hour', (bucket_start / 3600000) * 3600000, orchestration_name, " DUROXIDE_METRIC_SUMS " "
+          "FROM metric_buckets WHERE resolution = 'minute' AND bucket_start < ?1 GROUP BY 2, 3 "
+          DUROXIDE_METRIC_ADD_ON_CONFLICT)
+        .bind(1, before)
+        .run();
+    db.prepare("DELETE FROM metric_buckets WHERE resolution = 'minute' AND bucket_start < ?1")
+        .bind(1, before)
+        .run();
+  }
+};
+
+}  // namespace duroxide::sqlite

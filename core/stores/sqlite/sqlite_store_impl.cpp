@@ -1,0 +1,260 @@
+// SQLite's part of the store: opening, checkpoints, diagnostics and the fetches.
+#include "sqlite_store_impl.hpp"
+
+#include <algorithm>
+#include <functional>
+
+#include "duroxide/assert.hpp"
+#include "duroxide/codec.hpp"
+#include "duroxide/limits.hpp"
+#include <sqlite3.h>
+
+#include "sqlite_schema.hpp"
+
+namespace duroxide::sqlite {
+
+namespace {
+
+const char* synchronous_pragma(SqliteOptions::Synchronous mode) {
+  switch (mode) {
+    case SqliteOptions::Synchronous::Off: return "PRAGMA synchronous = OFF";
+    case SqliteOptions::Synchronous::Normal: return "PRAGMA synchronous = NORMAL";
+    case SqliteOptions::Synchronous::Full: return "PRAGMA synchronous = FULL";
+  }
+  return "PRAGMA synchronous = NORMAL";
+}
+
+}  // namespace
+
+StoreImpl::StoreImpl(const std::string& path, Clock& clock, IdSource& ids, const SqliteOptions& options)
+    : SqlStoreImpl(clock, options.minute_retention_ms),
+      db_(std::make_unique<Connection>(path, options.busy_timeout_ms, options.vfs)),
+      path_(path),
+      ids_(ids) {
+  db_->set_clock(&clock_);
+  db_->set_operation("open " + path);
+  if (path != ":memory:") db_->exec("PRAGMA journal_mode = WAL");
+  // SQLite's automatic checkpoint, done here so diagnostics know when it last ran.
+  sqlite3_wal_hook(db_->handle(), &StoreImpl::on_wal_commit, this);
+  db_->exec(synchronous_pragma(options.synchronous));
+  db_->exec("PRAGMA foreign_keys = OFF");
+  // Savepoint and statement journals in memory: a batched ack's savepoints
+  // would otherwise spill pages to a temporary file created for each batch.
+  db_->exec("PRAGMA temp_store = MEMORY");
+  migrate(*db_);
+}
+
+void StoreImpl::checkpoint() {
+  Session db = session("checkpoint");
+  db->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  last_checkpoint_ms_ = clock_.now_ms();
+  ++checkpoints_;
+}
+
+// Called after each commit in WAL mode (under mutex_, by the committing call):
+// a passive checkpoint once the log passes SQLite's default of 1000 frames.
+int StoreImpl::on_wal_commit(void* self, sqlite3* db, const char* schema, int frames) {
+  if (frames < 1000) return SQLITE_OK;
+  auto* provider = static_cast<StoreImpl*>(self);
+  if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) == SQLITE_OK) {
+    provider->last_checkpoint_ms_ = provider->clock_.now_ms();
+    ++provider->checkpoints_;
+  }
+  return SQLITE_OK;  // a failed checkpoint is retried after the next commit
+}
+
+ProviderDiagnostics StoreImpl::get_provider_diagnostics() {
+  Session db = session("get_provider_diagnostics");
+  ProviderDiagnostics d;
+  d.store_kind = "sqlite";
+  d.store_version = sqlite3_libversion();
+  d.location = path_;
+  const std::int64_t started_us = clock_.monotonic_us();
+  try {
+    auto probe = db->prepare("SELECT 1");
+    d.connected = probe.step() && probe.integer(0) == 1;
+  } catch (const ProviderError&) {
+    d.connected = false;
+  }
+  d.round_trip_us = clock_.monotonic_us() - started_us;
+  if (d.connected) read_file_facts(*db, d);
+  d.last_checkpoint_ms = last_checkpoint_ms_;
+  d.checkpoints = checkpoints_;
+  if (const auto& error = db->last_error()) {
+    d.last_error = error->message;
+    d.last_error_ms = error->at_ms;
+  }
+  d.error_count = db->error_count();
+  return d;
+}
+
+// Schema version, pages, journal mode, the log's size and the rows per table.
+void StoreImpl::read_file_facts(Connection& db, ProviderDiagnostics& d) {
+  d.schema_version = sqlite::schema_version(db);
+  auto pragma = [&](const char* sql) {
+    auto statement = db.prepare(sql);
+    return statement.step() ? statement.integer(0) : 0;
+  };
+  d.page_size = static_cast<std::uint64_t>(pragma("PRAGMA page_size"));
+  d.page_count = static_cast<std::uint64_t>(pragma("PRAGMA page_count"));
+  d.free_pages = static_cast<std::uint64_t>(pragma("PRAGMA freelist_count"));
+  d.database_bytes = d.page_size * d.page_count;
+  {
+    auto mode = db.prepare("PRAGMA journal_mode");
+    if (mode.step()) d.journal_mode = mode.text(0);
+  }
+  store_sql::count_table_rows(db, d);
+  sqlite3_file* wal = nullptr;
+  if (d.journal_mode == "wal" &&
+      sqlite3_file_control(db.handle(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK && wal &&
+      wal->pMethods) {
+    sqlite3_int64 size = 0;
+    if (wal->pMethods->xFileSize(wal, &size) == SQLITE_OK) d.wal_bytes = static_cast<std::uint64_t>(size);
+  }
+}
+
+int StoreImpl::schema_version() {
+  Session db = session("schema_version");
+  return sqlite::schema_version(*db);
+}
+
+// ---------------------------------------------------------------- orchestrator queue
+
+std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_t lock_timeout_ms) {
+  Session db = session("fetch_orchestration_item");
+  store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  Transaction transaction(*db);
+  std::optional<OrchestrationItem> item = fetch_orchestration_in_transaction(*db, lock_timeout_ms, clock_.now_ms());
+  transaction.commit();
+  return item;
+}
+
+std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t lock_timeout_ms,
+                                                                    std::size_t max_items) {
+  check_batch_size(max_items, "fetch_orchestration_items");
+  Session db = session("fetch_orchestration_item");
+  store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  const TimestampMs now = clock_.now_ms();
+  Transaction transaction(*db);
+  std::vector<OrchestrationItem> items;
+  while (items.size() < max_items) {
+    // An instance locked by this batch is no candidate for the next fetch of it.
+    std::optional<OrchestrationItem> item = fetch_orchestration_in_transaction(*db, lock_timeout_ms, now);
+    if (!item) break;
+    items.push_back(std::move(*item));
+  }
+  transaction.commit();
+  return items;
+}
+
+std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_in_transaction(Connection& db,
+                                                                               std::int64_t lock_timeout_ms,
+                                                                               TimestampMs now) {
+  // Orphans (no instance, no start) are parked; a bounded number per call keeps
+  // one fetch short even when many arrive at once.
+  for (int candidate = 0; candidate < 64; ++candidate) {
+    std::string instance;
+    {
+      Statement next = db.prepare(
+          "SELECT q.instance_id FROM orchestrator_queue q "
+          "WHERE q.visible_at <= ?1 AND NOT EXISTS ("
+          "  SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id "
+          "  AND l.locked_until > ?1) "
+          "ORDER BY q.visible_at, q.id LIMIT 1");
+      next.bind(1, now);
+      if (!next.step()) break;
+      instance = next.text(0);
+    }
+
+    OrchestrationItem item;
+    item.instance = instance;
+    std::string corruption;
+    std::vector<std::int64_t> message_ids;
+    Queues::read_messages(db, now, item, message_ids, corruption);
+
+    const bool exists = Queues::read_instance(db, item);
+    if (Queues::orphaned(item, exists, corruption)) {
+      // Nobody will ever process these: park them where operators can see them.
+      db.prepare(
+            "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
+            "SELECT instance_id, item_json, 'instance does not exist', ?2 "
+            "FROM orchestrator_queue WHERE instance_id = ?1 AND visible_at <= ?2")
+          .bind(1, instance)
+          .bind(2, now)
+          .run();
+      db.prepare("DELETE FROM orchestrator_queue WHERE instance_id = ?1 AND visible_at <= ?2")
+          .bind(1, instance)
+          .bind(2, now)
+          .run();
+      continue;
+    }
+
+    item.lock_token = ids_.next_id();
+    db.prepare(
+          "INSERT OR REPLACE INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
+          "VALUES (?1, ?2, ?3, ?4)")
+        .bind(1, instance)
+        .bind(2, item.lock_token)
+        .bind(3, now + lock_timeout_ms)
+        .bind(4, now)
+        .run();
+    for (std::int64_t id : message_ids) {
+      db.prepare("UPDATE orchestrator_queue SET lock_token = ?1, attempt_count = attempt_count + 1 WHERE id = ?2")
+          .bind(1, item.lock_token)
+          .bind(2, id)
+          .run();
+    }
+    Queues::read_item_history(db, item, exists, corruption);
+    return item;
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------- worker queue
+
+std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms) {
+  Session db = session("fetch_work_item");
+  store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  Transaction transaction(*db);
+  std::optional<std::string> parked;
+  std::optional<WorkerItem> item = fetch_work_in_transaction(*db, lock_timeout_ms, clock_.now_ms(), true, parked);
+  transaction.commit();  // a parked row stays parked
+  if (parked) throw ProviderError(ProviderErrorKind::Corrupted, db->operation(), *parked);
+  return item;
+}
+
+std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+  check_batch_size(max_items, "fetch_work_items");
+  Session db = session("fetch_work_item");
+  store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  const TimestampMs now = clock_.now_ms();
+  Transaction transaction(*db);
+  std::vector<WorkerItem> items;
+  std::optional<std::string> parked;
+  while (items.size() < max_items) {
+    // A corrupted row is parked and reported only when it comes first; later
+    // in a batch it ends the batch and comes first in the next fetch.
+    std::optional<WorkerItem> item = fetch_work_in_transaction(*db, lock_timeout_ms, now, items.empty(), parked);
+    if (!item) break;
+    items.push_back(std::move(*item));
+  }
+  transaction.commit();
+  if (parked) throw ProviderError(ProviderErrorKind::Corrupted, db->operation(), *parked);
+  return items;
+}
+
+std::optional<WorkerItem> StoreImpl::fetch_work_in_transaction(Connection& db, std::int64_t lock_timeout_ms,
+                                                               TimestampMs now, bool park_corrupted,
+                                                               std::optional<std::string>& parked) {
+  std::optional<Queues::WorkerRow> row = Queues::next_worker_row(db, now);
+  if (!row) return std::nullopt;
+  std::string problem;
+  std::optional<work::ActivityExecute> execute = store_sql::decode_worker_item(row->json, problem);
+  if (!execute) {
+    if (park_corrupted) parked = Queues::park_worker_row(db, *row, problem, now);
+    return std::nullopt;
+  }
+  return Queues::claim_worker_row(db, *row, std::move(*execute), ids_.next_id(), now + lock_timeout_ms);
+}
+
+}  // namespace duroxide::sqlite

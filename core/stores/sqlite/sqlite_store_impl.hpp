@@ -1,0 +1,59 @@
+// SqliteProvider's implementation: the shared SQL store (core/stores/sql/
+// sql_store_impl.hpp) over one SQLite connection, plus what only SQLite does —
+// opening in WAL mode, checkpoints, the diagnostics it can read, and fetches
+// that claim under the one writer. Not a public header.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "duroxide/sqlite_provider.hpp"
+#include "sqlite_connection.hpp"
+#include "sqlite_dialect.hpp"
+#include "sql_store_impl.hpp"
+
+struct sqlite3;
+
+namespace duroxide::sqlite {
+
+class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
+ public:
+  StoreImpl(const std::string& path, Clock& clock, IdSource& ids, const SqliteOptions& options);
+
+  int schema_version() override;
+  void checkpoint();
+
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override;
+  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms,
+                                                           std::size_t max_items) override;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override;
+  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) override;
+  ProviderDiagnostics get_provider_diagnostics() override;
+
+ protected:
+  Session session(const char* operation) override { return Session(mutex_, *db_, operation); }
+
+ private:
+  // The bodies of the fetches, run with the mutex held inside an open
+  // transaction that the caller commits (once per call, or once per batch).
+  std::optional<OrchestrationItem> fetch_orchestration_in_transaction(Connection& db, std::int64_t lock_timeout_ms,
+                                                                      TimestampMs now);
+  // With `park_corrupted`, an undecodable row is parked and described in
+  // `parked`; without, it ends the fetch untouched.
+  std::optional<WorkerItem> fetch_work_in_transaction(Connection& db, std::int64_t lock_timeout_ms, TimestampMs now,
+                                                      bool park_corrupted, std::optional<std::string>& parked);
+  void read_file_facts(Connection& db, ProviderDiagnostics& d);
+
+  static int on_wal_commit(void* self, ::sqlite3* db, const char* schema, int frames);
+
+  std::mutex mutex_;
+  std::unique_ptr<Connection> db_;
+  std::string path_;
+  TimestampMs last_checkpoint_ms_ = 0;
+  std::uint64_t checkpoints_ = 0;
+  IdSource& ids_;
+};
+
+}  // namespace duroxide::sqlite
