@@ -677,6 +677,39 @@ TEST_CASE("contract: each ack of a batch commits or fails on its own", "[provide
   CHECK(f.management().count_instances({}) == 4);
 }
 
+TEST_CASE("contract: an ack of a batch refused before it reaches the store leaves the acks around it",
+          "[provider][batch][atomicity]") {
+  FOR_EACH_PROVIDER(f);
+  for (const char* id : {"a", "b"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 2);
+  REQUIRE(batch.size() == 2);
+  OrchestrationAck good;
+  good.history_delta = {started_event()};
+  good.metadata = metadata();
+  // The malformed token is refused before any statement of its ack is run or queued.
+  std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(
+      {{batch[0].lock_token, good}, {"", good}, {std::string(300, 't'), good}, {batch[1].lock_token, good}});
+  REQUIRE(outcomes.size() == 4);
+  CHECK_FALSE(outcomes[0].has_value());
+  REQUIRE(outcomes[1].has_value());
+  CHECK(outcomes[1]->kind() == ProviderErrorKind::InvalidLock);
+  REQUIRE(outcomes[2].has_value());
+  CHECK(outcomes[2]->kind() == ProviderErrorKind::InvalidLock);
+  CHECK_FALSE(outcomes[3].has_value());
+  CHECK(f.provider().read(batch[0].instance).size() == 1);
+  CHECK(f.provider().read(batch[1].instance).size() == 1);
+  CHECK(f.management().count_instances({}) == 2);
+  // The same, first in its batch (nothing of the transaction has reached the store yet).
+  f.provider().enqueue_orchestrator_item(start_item("c"), 0);
+  batch = f.provider().fetch_orchestration_items(30'000, 1);
+  REQUIRE(batch.size() == 1);
+  outcomes = f.provider().ack_orchestration_items({{"", good}, {batch[0].lock_token, good}});
+  REQUIRE(outcomes[0].has_value());
+  CHECK(outcomes[0]->kind() == ProviderErrorKind::InvalidLock);
+  CHECK_FALSE(outcomes[1].has_value());
+  CHECK(f.provider().read("c").size() == 1);
+}
+
 TEST_CASE("contract: batched worker fetches are FIFO and their acks independent", "[provider][batch][worker]") {
   FOR_EACH_PROVIDER(f);
   schedule_activities(f, "i", 4);

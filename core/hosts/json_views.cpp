@@ -137,7 +137,8 @@ Json diagnostics(const ProviderDiagnostics& d) {
               {"last_error", d.last_error ? Json(*d.last_error) : Json(nullptr)},
               {"last_error_ms", d.last_error_ms},
               {"error_count", d.error_count},
-              {"round_trip_us", d.round_trip_us}};
+              {"round_trip_us", d.round_trip_us},
+              {"round_trips", d.round_trips}};
 }
 
 namespace {

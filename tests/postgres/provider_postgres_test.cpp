@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -512,4 +513,53 @@ TEST_CASE("postgres: batched acks of two processes that update shared rows in op
   CHECK(failures[0] == std::vector<std::string>{});
   CHECK(failures[1] == std::vector<std::string>{});
   CHECK(n.store->count_instances({}) == 4 * kRounds);
+}
+
+TEST_CASE("postgres: an ack costs two round trips, alone or in a batch, and a batch one more for its commit",
+          "[provider][postgres][batch]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("roundtrips");
+  PostgresProvider& store = *n.store;
+  auto round_trips = [&] { return store.get_provider_diagnostics().round_trips; };
+  // Reading the count costs round trips of its own; measured, then subtracted.
+  const std::uint64_t first = round_trips();
+  const std::uint64_t reading = round_trips() - first;
+  REQUIRE(reading > 0);
+  auto cost = [&](const std::function<void()>& call) {
+    const std::uint64_t before = round_trips();
+    call();
+    return round_trips() - before - reading;
+  };
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+
+  for (const char* id : {"a", "b", "c", "d"}) store.enqueue_orchestrator_item(start_item(id), 0);
+  const std::vector<OrchestrationItem> one = store.fetch_orchestration_items(30'000, 1);
+  REQUIRE(one.size() == 1);
+  ack.worker_items = {activity(one[0].instance, 2)};
+  CHECK(cost([&] { store.ack_orchestration_item(one[0].lock_token, ack); }) == 2);
+  const std::vector<OrchestrationItem> three = store.fetch_orchestration_items(30'000, 3);
+  REQUIRE(three.size() == 3);
+  std::vector<OrchestrationAckRequest> requests;
+  for (const OrchestrationItem& item : three) {
+    OrchestrationAck mine = ack;
+    mine.worker_items = {activity(item.instance, 2)};
+    requests.push_back({item.lock_token, mine});
+  }
+  std::vector<AckOutcome> outcomes;
+  CHECK(cost([&] { outcomes = store.ack_orchestration_items(requests); }) == 3 * 2 + 1);
+  for (const AckOutcome& outcome : outcomes) CHECK_FALSE(outcome.has_value());
+
+  const std::vector<WorkerItem> work = store.fetch_work_items(30'000, 4);
+  REQUIRE(work.size() == 4);
+  auto completion = [](const WorkerItem& item) {
+    return WorkItem{work::ActivityCompleted{item.item.instance, 1, item.item.id, "done"}};
+  };
+  CHECK(cost([&] { store.ack_work_item(work[0].lock_token, completion(work[0])); }) == 2);
+  std::vector<WorkAckRequest> work_requests;
+  for (std::size_t i = 1; i < work.size(); ++i) work_requests.push_back({work[i].lock_token, completion(work[i])});
+  CHECK(cost([&] { outcomes = store.ack_work_items(work_requests); }) == 3 * 2 + 1);
+  for (const AckOutcome& outcome : outcomes) CHECK_FALSE(outcome.has_value());
+  CHECK(store.get_queue_depths().orchestrator_visible == 4);
 }

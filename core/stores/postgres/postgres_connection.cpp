@@ -220,6 +220,7 @@ void Connection::set_session_setup(std::string sql) {
 void Connection::exec(const std::string& sql) {
   ensure_connected();
   if (!deferred_.empty()) PQclear(execute("SELECT 1", {}));  // keeps the order
+  note_round_trip();
   PGresult* result = PQexec(conn_, sql.c_str());
   const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
@@ -267,6 +268,7 @@ std::vector<const char*> param_values(const Connection::Params& params) {
 
 PGresult* Connection::execute(const std::string& sql, const Params& params) {
   ensure_connected();
+  note_round_trip();
   if (deferred_.empty()) {
     const std::vector<const char*> values = param_values(params);
     PGresult* result = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
@@ -286,6 +288,7 @@ PGresult* Connection::execute(const std::string& sql, const Params& params) {
   // the first failure the server skips the rest (PIPELINE_ABORTED) up to the sync.
   std::vector<Deferred> batch = std::move(deferred_);
   deferred_.clear();
+  sent_deferred_ += batch.size();
   batch.push_back(Deferred{sql, params, {}});
   std::string error_message;
   std::string error_state;
@@ -356,10 +359,10 @@ PGresult* Connection::execute(const std::string& sql, const Params& params) {
 void Connection::fail(const std::string& message, const char* sqlstate) {
   ++error_count_;
   last_error_ = LastError{message, clock_ ? clock_->now_ms() : 0};
-  if (error_log_) {
-    std::lock_guard<std::mutex> lock(error_log_->mutex);
-    error_log_->last = last_error_;
-    ++error_log_->count;
+  if (log_) {
+    std::lock_guard<std::mutex> lock(log_->mutex);
+    log_->last = last_error_;
+    ++log_->count;
   }
   ProviderErrorKind kind = classify(sqlstate);
   throw ProviderError(kind, operation_,
@@ -379,6 +382,7 @@ Transaction::~Transaction() {
   connection_.set_in_transaction(false);
   if (connection_.drop_deferred()) return;  // BEGIN never reached the server
   if (!connection_.connected()) return;     // the server already dropped the transaction
+  connection_.note_round_trip();
   PGresult* result = PQexec(connection_.handle(), "ROLLBACK");
   if (result) PQclear(result);
 }

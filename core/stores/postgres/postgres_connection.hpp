@@ -18,6 +18,7 @@
 // the next call reconnects); unique violations are Conflict; the rest Permanent.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -41,11 +42,13 @@ struct LastError {
   std::int64_t at_ms = 0;
 };
 
-// Shared by the connections of one provider: the last error of any of them.
-struct ErrorLog {
+// Shared by the connections of one store: the last error of any of them and
+// how many round trips to the server they made (diagnostics).
+struct ConnectionLog {
   std::mutex mutex;
   std::optional<LastError> last;
   std::uint64_t count = 0;
+  std::atomic<std::uint64_t> round_trips{0};
 };
 
 // Executed lazily: bind parameters, then step() through rows or run().
@@ -121,6 +124,16 @@ class Connection {
   // transaction never reached the server: nothing to roll back).
   bool drop_deferred();
   bool drop_deferred_if_only_begin();
+  // Deferred statements are numbered in the order they are deferred: the next
+  // one gets next_deferred_position(). A position below sent_deferred() has
+  // reached the server; forget_deferred_from(p) forgets the unsent ones from p on.
+  std::uint64_t next_deferred_position() const { return sent_deferred_ + deferred_.size(); }
+  std::uint64_t sent_deferred() const { return sent_deferred_; }
+  void forget_deferred_from(std::uint64_t position) {
+    if (position >= sent_deferred_ && position < next_deferred_position()) {
+      deferred_.erase(deferred_.begin() + static_cast<std::ptrdiff_t>(position - sent_deferred_), deferred_.end());
+    }
+  }
   // Rows changed by the last Statement::run() on this connection.
   std::int64_t changes() const { return changes_; }
 
@@ -135,8 +148,12 @@ class Connection {
   // Remembers and throws (see the header comment for kinds).
   [[noreturn]] void fail(const std::string& message, const char* sqlstate);
   using LastError = pg::LastError;
-  // Failures are also recorded there (diagnostics of a pool).
-  void set_error_log(std::shared_ptr<ErrorLog> log) { error_log_ = std::move(log); }
+  // Failures and round trips are also recorded there (diagnostics of a pool).
+  void set_log(std::shared_ptr<ConnectionLog> log) { log_ = std::move(log); }
+  // Counts one exchange with the server (a query, a pipeline up to its sync).
+  void note_round_trip() {
+    if (log_) log_->round_trips.fetch_add(1, std::memory_order_relaxed);
+  }
   const std::optional<LastError>& last_error() const { return last_error_; }
   std::uint64_t error_count() const { return error_count_; }
   std::uint64_t reconnects() const { return reconnects_; }
@@ -157,13 +174,14 @@ class Connection {
   std::int64_t changes_ = 0;
   bool in_transaction_ = false;
   std::string session_setup_;
-  std::shared_ptr<ErrorLog> error_log_;
+  std::shared_ptr<ConnectionLog> log_;
   struct Deferred {
     std::string sql;
     Params params;
     std::string conflict_message;
   };
   std::vector<Deferred> deferred_;
+  std::uint64_t sent_deferred_ = 0;
   // A pipeline holds at most this many statements: libpq sends in blocking
   // mode, so the server's replies must fit its socket buffers unread.
   static constexpr std::size_t kMaxPipeline = 256;

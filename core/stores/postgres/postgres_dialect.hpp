@@ -33,13 +33,29 @@ struct Dialect {
   static constexpr const char* kHeldLockSuffix = " FOR UPDATE OF l";
   // Writes are deferred to the next round trip (postgres_connection.hpp).
   static constexpr bool kOneWriter = false;
-  static void discard_unsent(Connection& db) { db.drop_deferred(); }
+  // The savepoint waits in the pipeline for the ack's first statement; an ack
+  // refused before anything of it was sent just forgets it and what follows.
+  static std::uint64_t open_savepoint(Connection& db) {
+    db.defer("SAVEPOINT batched_ack", {}, {});
+    return db.next_deferred_position() - 1;
+  }
+  static void roll_back_savepoint(Connection& db, std::uint64_t savepoint) {
+    if (db.sent_deferred() <= savepoint) {
+      db.forget_deferred_from(savepoint);
+      return;
+    }
+    db.drop_deferred();
+    db.exec("ROLLBACK TO batched_ack; RELEASE batched_ack");
+  }
 
   // Orchestration acks update shared roll-up rows (instance_counts by trigger,
   // activity_stats, metric_buckets) in the order of their acks; two batched acks
   // of other processes would lock them in other orders and deadlock. One
   // transaction-scoped advisory lock per schema queues them instead: the wait is
   // the one they had on those rows anyway, minus the deadlock detector's timeout.
+  // Taken by each ack (again: it nests) in the pipeline of its writes, after its
+  // instance lock was read, so the lock is held from a batch's first write to
+  // its COMMIT and a single ack holds it for one round trip.
   static void serialize_orchestration_acks(Connection& db) {
     db.prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.orchestration_acks')::bigint)").defer();
   }

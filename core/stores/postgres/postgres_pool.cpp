@@ -12,7 +12,7 @@ Pool::Pool(std::string conninfo, std::string session_setup, Clock& clock, std::s
       session_setup_(std::move(session_setup)),
       clock_(clock),
       max_connections_(max_connections) {
-  first->set_error_log(errors_);
+  first->set_log(log_);
   first->set_session_setup(session_setup_);
   open_connections_ = 1;
   idle_.push_back(std::move(first));
@@ -21,7 +21,7 @@ Pool::Pool(std::string conninfo, std::string session_setup, Clock& clock, std::s
 std::unique_ptr<Connection> Pool::open_one() {
   auto connection = std::make_unique<Connection>(conninfo_);
   connection->set_clock(&clock_);
-  connection->set_error_log(errors_);
+  connection->set_log(log_);
   connection->set_session_setup(session_setup_);
   return connection;
 }

@@ -44,8 +44,8 @@ class Pool {
   // A connection named `operation` in its errors, connected (a lost one
   // reconnects here); waits while all are in use. Throws ProviderError.
   Lease lease(const char* operation);
-  // The last error of any pooled connection, for diagnostics.
-  const std::shared_ptr<ErrorLog>& errors() const { return errors_; }
+  // The last error of any pooled connection and their round trips, for diagnostics.
+  const std::shared_ptr<ConnectionLog>& log() const { return log_; }
 
  private:
   friend class Lease;
@@ -56,7 +56,7 @@ class Pool {
   const std::string session_setup_;
   Clock& clock_;
   const std::size_t max_connections_;
-  std::shared_ptr<ErrorLog> errors_ = std::make_shared<ErrorLog>();
+  std::shared_ptr<ConnectionLog> log_ = std::make_shared<ConnectionLog>();
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;

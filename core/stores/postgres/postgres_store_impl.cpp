@@ -251,13 +251,14 @@ ProviderDiagnostics StoreImpl::get_provider_diagnostics() {
   }
   d.last_checkpoint_ms = 0;
   d.checkpoints = 0;
-  const std::shared_ptr<ErrorLog>& errors = pool_->errors();
+  const std::shared_ptr<ConnectionLog>& errors = pool_->log();
   std::lock_guard<std::mutex> lock(errors->mutex);
   if (errors->last) {
     d.last_error = errors->last->message;
     d.last_error_ms = errors->last->at_ms;
   }
   d.error_count = errors->count;
+  d.round_trips = errors->round_trips.load(std::memory_order_relaxed);
   return d;
 }
 

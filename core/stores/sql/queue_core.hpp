@@ -9,8 +9,9 @@
 //   until the ack ends ("" under SQLite's one writer, " FOR UPDATE OF l");
 // - kOneWriter: writes run at once and nobody else writes meanwhile, so the
 //   rows an ack changed can be checked (PostgreSQL sends them with the COMMIT);
-// - discard_unsent(db): forgets writes queued for the next round trip (after a
-//   batched ack failed, before its savepoint is rolled back).
+// - open_savepoint(db) -> mark, roll_back_savepoint(db, mark): one ack of a
+//   batch; rolling back also forgets its writes still queued for the next round
+//   trip. RELEASE is shared (it is what sends an ack's queued writes).
 // Writes whose results nobody reads are Statement::defer()red: PostgreSQL sends
 // them in one pipeline with the next read or the COMMIT; SQLite runs them now.
 // Not a public header.
@@ -88,12 +89,14 @@ struct Queues {
   // an error that concerns one ack alone (lost lock, bad input, conflict, not
   // found) rolls back that ack and becomes its outcome; the others go on. Any
   // other error (I/O, busy, connection, a failed commit) fails the whole batch.
-  // `refused(i)`, when given, undoes what ack i changed outside the database;
-  // `first`, when given, runs in the transaction before the acks.
+  // A batch of one needs no savepoint (its transaction is the ack). A savepoint
+  // is sent with the ack's first statement and its release with the ack's
+  // queued writes, so on PostgreSQL an ack of a batch costs two round trips, as
+  // an ack alone does, plus one COMMIT per batch.
+  // `refused(i)`, when given, undoes what ack i changed outside the database.
   static std::vector<AckOutcome> acks_in_one_transaction(Connection& db, std::size_t count,
                                                          const std::function<void(std::size_t)>& ack_one,
-                                                         const std::function<void(std::size_t)>& refused = {},
-                                                         const std::function<void()>& first = {}) {
+                                                         const std::function<void(std::size_t)>& refused = {}) {
     auto concerns_one_ack = [](ProviderErrorKind kind) {
       return kind == ProviderErrorKind::InvalidLock || kind == ProviderErrorKind::InvalidInput ||
              kind == ProviderErrorKind::Conflict || kind == ProviderErrorKind::NotFound;
@@ -101,17 +104,25 @@ struct Queues {
     std::vector<AckOutcome> outcomes(count);
     try {
       Transaction transaction(db);
-      if (first) first();
-      for (std::size_t i = 0; i < count; ++i) {
-        db.exec("SAVEPOINT batched_ack");
+      if (count == 1) {
         try {
-          ack_one(i);
-          db.exec("RELEASE batched_ack");  // sends the ack's queued writes: their errors surface here
+          ack_one(0);
+          transaction.commit();
         } catch (const ProviderError& error) {
           if (!concerns_one_ack(error.kind())) throw;
-          Dialect::discard_unsent(db);
-          db.exec("ROLLBACK TO batched_ack");
-          db.exec("RELEASE batched_ack");
+          if (refused) refused(0);
+          outcomes[0] = error;
+        }
+        return outcomes;
+      }
+      for (std::size_t i = 0; i < count; ++i) {
+        const auto mark = Dialect::open_savepoint(db);
+        try {
+          ack_one(i);
+          db.prepare("RELEASE batched_ack").run();  // sends the ack's queued writes: their errors surface here
+        } catch (const ProviderError& error) {
+          if (!concerns_one_ack(error.kind())) throw;
+          Dialect::roll_back_savepoint(db, mark);
           if (refused) refused(i);
           outcomes[i] = error;
         }
@@ -130,6 +141,7 @@ struct Queues {
                                 TimestampMs now, RollUp& roll_up) {
     check_token(lock_token, db.operation());
     const Held held = hold_lock(db, lock_token, now);
+    Dialect::serialize_orchestration_acks(db);  // before the first write of a shared roll-up row
     if (ack.execution_id == 0 || ack.execution_id < held.current) {
       throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
                           "execution " + std::to_string(ack.execution_id) +
@@ -149,7 +161,6 @@ struct Queues {
   static void ack_orchestration_committed(Connection& db, const std::string& lock_token,
                                           const OrchestrationAck& ack, TimestampMs now, RollUp& roll_up) {
     Transaction transaction(db);
-    Dialect::serialize_orchestration_acks(db);
     ack_orchestration(db, lock_token, ack, now, roll_up);
     transaction.commit();
     roll_up.last_minute = std::max(roll_up.last_minute, roll_up.rolled_up_minute);
@@ -167,8 +178,7 @@ struct Queues {
           before = roll_up.rolled_up_minute;
           ack_orchestration(db, requests[i].lock_token, requests[i].ack, now, roll_up);
         },
-        [&](std::size_t) { roll_up.rolled_up_minute = before; },
-        [&] { Dialect::serialize_orchestration_acks(db); });
+        [&](std::size_t) { roll_up.rolled_up_minute = before; });
     const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
                                        [](const AckOutcome& outcome) { return !outcome.has_value(); });
     if (committed) roll_up.last_minute = std::max(roll_up.last_minute, roll_up.rolled_up_minute);

@@ -44,7 +44,11 @@ struct Dialect {
   static constexpr const char* kWorkerRowSuffix = "";
   static constexpr const char* kHeldLockSuffix = "";
   static constexpr bool kOneWriter = true;
-  static void discard_unsent(Connection&) {}
+  static int open_savepoint(Connection& db) {
+    db.exec("SAVEPOINT batched_ack");
+    return 0;
+  }
+  static void roll_back_savepoint(Connection& db, int) { db.exec("ROLLBACK TO batched_ack; RELEASE batched_ack"); }
   // The one writer already runs acks, and starts, one after another.
   static void serialize_orchestration_acks(Connection&) {}
   static void serialize_start(Connection&, const std::string&) {}

@@ -276,6 +276,7 @@ struct ProviderDiagnostics {
   TimestampMs last_error_ms = 0;
   std::uint64_t error_count = 0;
   std::int64_t round_trip_us = 0;  // of that trivial query
+  std::uint64_t round_trips = 0;   // exchanges with a database server since the store opened (0: embedded)
 };
 
 class ManagementProvider {
