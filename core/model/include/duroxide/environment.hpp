@@ -6,6 +6,7 @@
 // deterministic ones below, so they control lock expiry and timer visibility.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -43,29 +44,32 @@ class Pacer {
   virtual void wait(std::int64_t ms) = 0;
 };
 
-// A clock that moves only when told to.
+// A clock that moves only when told to; read and moved safely from several threads.
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(TimestampMs start = 1'700'000'000'000) : now_(start) {}
-  TimestampMs now_ms() override { return now_; }
-  void advance(std::int64_t ms) { now_ += ms > 0 ? ms : 0; }
+  TimestampMs now_ms() override { return now_.load(); }
+  void advance(std::int64_t ms) { now_.fetch_add(ms > 0 ? ms : 0); }
   void set(TimestampMs now) {
-    if (now > now_) now_ = now;
+    TimestampMs current = now_.load();
+    while (now > current && !now_.compare_exchange_weak(current, now)) {
+    }
   }
 
  private:
-  TimestampMs now_;
+  std::atomic<TimestampMs> now_;
 };
 
 // `<prefix>-<n>` with n = 1, 2, 3...: unique within one source.
 class SequentialIdSource final : public IdSource {
  public:
   explicit SequentialIdSource(std::string prefix = "id") : prefix_(std::move(prefix)) {}
-  std::string next_id() override { return prefix_ + "-" + std::to_string(++counter_); }
+  // Safe from several threads at once (a store serves its callers' threads).
+  std::string next_id() override { return prefix_ + "-" + std::to_string(counter_.fetch_add(1) + 1); }
 
  private:
   std::string prefix_;
-  std::uint64_t counter_ = 0;
+  std::atomic<std::uint64_t> counter_{0};
 };
 
 }  // namespace duroxide
