@@ -708,6 +708,15 @@ TEST_CASE("contract: an ack of a batch refused before it reaches the store leave
   CHECK(outcomes[0]->kind() == ProviderErrorKind::InvalidLock);
   CHECK_FALSE(outcomes[1].has_value());
   CHECK(f.provider().read("c").size() == 1);
+  // One token twice in a batch: the second ack finds the lock the first released.
+  f.provider().enqueue_orchestrator_item(start_item("d"), 0);
+  batch = f.provider().fetch_orchestration_items(30'000, 1);
+  REQUIRE(batch.size() == 1);
+  outcomes = f.provider().ack_orchestration_items({{batch[0].lock_token, good}, {batch[0].lock_token, good}});
+  CHECK_FALSE(outcomes[0].has_value());
+  REQUIRE(outcomes[1].has_value());
+  CHECK(outcomes[1]->kind() == ProviderErrorKind::InvalidLock);
+  CHECK(f.provider().read("d").size() == 1);
 }
 
 TEST_CASE("contract: batched worker fetches are FIFO and their acks independent", "[provider][batch][worker]") {

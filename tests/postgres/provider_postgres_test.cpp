@@ -515,7 +515,7 @@ TEST_CASE("postgres: batched acks of two processes that update shared rows in op
   CHECK(n.store->count_instances({}) == 4 * kRounds);
 }
 
-TEST_CASE("postgres: an ack costs two round trips, alone or in a batch, and a batch one more for its commit",
+TEST_CASE("postgres: an ack alone costs two round trips, a batch of orchestration acks two, of N worker acks 2N + 1",
           "[provider][postgres][batch]") {
   SKIP_WITHOUT_POSTGRES();
   Named n("roundtrips");
@@ -548,7 +548,8 @@ TEST_CASE("postgres: an ack costs two round trips, alone or in a batch, and a ba
     requests.push_back({item.lock_token, mine});
   }
   std::vector<AckOutcome> outcomes;
-  CHECK(cost([&] { outcomes = store.ack_orchestration_items(requests); }) == 3 * 2 + 1);
+  // One read holds the batch's locks; its writes go with the COMMIT.
+  CHECK(cost([&] { outcomes = store.ack_orchestration_items(requests); }) == 2);
   for (const AckOutcome& outcome : outcomes) CHECK_FALSE(outcome.has_value());
 
   const std::vector<WorkerItem> work = store.fetch_work_items(30'000, 4);
@@ -562,4 +563,51 @@ TEST_CASE("postgres: an ack costs two round trips, alone or in a batch, and a ba
   CHECK(cost([&] { outcomes = store.ack_work_items(work_requests); }) == 3 * 2 + 1);
   for (const AckOutcome& outcome : outcomes) CHECK_FALSE(outcome.has_value());
   CHECK(store.get_queue_depths().orchestrator_visible == 4);
+}
+
+TEST_CASE("postgres: acks the server refuses in a batch's pipeline fail alone and the rest commit",
+          "[provider][postgres][batch]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("pipelined");
+  PostgresProvider& store = *n.store;
+  for (const char* id : {"a", "b", "c", "d", "e"}) store.enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, 5);
+  REQUIRE(batch.size() == 5);
+  OrchestrationAck good;
+  good.history_delta = {started_event()};
+  good.metadata = metadata();
+  OrchestrationAck duplicate = good;
+  duplicate.history_delta.push_back(started_event());  // event id 1 twice: the server's unique index
+  OrchestrationAck bad_text = good;
+  bad_text.metadata.custom_status = std::string("\xFF\xFE");  // the server refuses it as UTF-8
+  bad_text.metadata.custom_status_changed = true;
+  const std::uint64_t first = store.get_provider_diagnostics().round_trips;
+  const std::uint64_t before = store.get_provider_diagnostics().round_trips;
+  const std::uint64_t reading = before - first;
+  // Both refusals reach the server only with the COMMIT: the batch runs three times.
+  std::vector<AckOutcome> outcomes = store.ack_orchestration_items({{batch[0].lock_token, good},
+                                                                     {batch[1].lock_token, duplicate},
+                                                                     {batch[2].lock_token, good},
+                                                                     {batch[3].lock_token, bad_text},
+                                                                     {batch[4].lock_token, good}});
+  const std::uint64_t after = store.get_provider_diagnostics().round_trips;
+  REQUIRE(outcomes.size() == 5);
+  CHECK_FALSE(outcomes[0].has_value());
+  REQUIRE(outcomes[1].has_value());
+  CHECK(outcomes[1]->kind() == ProviderErrorKind::Conflict);
+  CHECK_FALSE(outcomes[2].has_value());
+  REQUIRE(outcomes[3].has_value());
+  CHECK(outcomes[3]->kind() == ProviderErrorKind::InvalidInput);
+  CHECK_FALSE(outcomes[4].has_value());
+  CHECK(after - before - reading == 3 * 2 + 2);  // three attempts of two round trips; two ROLLBACKs
+  for (const OrchestrationItem& item : batch) {
+    const bool acked = item.instance != batch[1].instance && item.instance != batch[3].instance;
+    CHECK(store.read(item.instance).size() == (acked ? 1u : 0u));
+  }
+  CHECK(store.count_instances({}) == 3);
+  // The refused acks keep their locks, as after a refused single ack.
+  CHECK_FALSE(store.ack_orchestration_items({{batch[1].lock_token, good}, {batch[3].lock_token, good}})
+                  .front()
+                  .has_value());
+  CHECK(store.count_instances({}) == 5);
 }

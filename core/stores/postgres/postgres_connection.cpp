@@ -269,6 +269,7 @@ std::vector<const char*> param_values(const Connection::Params& params) {
 PGresult* Connection::execute(const std::string& sql, const Params& params) {
   ensure_connected();
   note_round_trip();
+  failed_position_.reset();
   if (deferred_.empty()) {
     const std::vector<const char*> values = param_values(params);
     PGresult* result = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
@@ -279,6 +280,7 @@ PGresult* Connection::execute(const std::string& sql, const Params& params) {
       const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
       std::string state_copy = state ? state : "";
       if (result) PQclear(result);
+      failed_position_ = sent_deferred_;
       fail(message, state_copy.empty() ? nullptr : state_copy.c_str());
     }
     return result;
@@ -288,6 +290,7 @@ PGresult* Connection::execute(const std::string& sql, const Params& params) {
   // the first failure the server skips the rest (PIPELINE_ABORTED) up to the sync.
   std::vector<Deferred> batch = std::move(deferred_);
   deferred_.clear();
+  const std::uint64_t first_position = sent_deferred_;
   sent_deferred_ += batch.size();
   batch.push_back(Deferred{sql, params, {}});
   std::string error_message;
@@ -322,6 +325,7 @@ PGresult* Connection::execute(const std::string& sql, const Params& params) {
     }
     const ExecStatusType status = PQresultStatus(result);
     if (status == PGRES_FATAL_ERROR) {
+      if (!failed) failed_position_ = first_position + i;
       const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
       note_failure(trimmed(PQresultErrorMessage(result)), state, batch[i].conflict_message);
     } else if (status != PGRES_PIPELINE_ABORTED && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {

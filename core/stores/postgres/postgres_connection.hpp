@@ -129,6 +129,9 @@ class Connection {
   // reached the server; forget_deferred_from(p) forgets the unsent ones from p on.
   std::uint64_t next_deferred_position() const { return sent_deferred_ + deferred_.size(); }
   std::uint64_t sent_deferred() const { return sent_deferred_; }
+  // After a statement the server refused: its position (a statement executed at
+  // once has the position the next deferred one would have). Empty otherwise.
+  std::optional<std::uint64_t> failed_position() const { return failed_position_; }
   void forget_deferred_from(std::uint64_t position) {
     if (position >= sent_deferred_ && position < next_deferred_position()) {
       deferred_.erase(deferred_.begin() + static_cast<std::ptrdiff_t>(position - sent_deferred_), deferred_.end());
@@ -182,6 +185,7 @@ class Connection {
   };
   std::vector<Deferred> deferred_;
   std::uint64_t sent_deferred_ = 0;
+  std::optional<std::uint64_t> failed_position_;
   // A pipeline holds at most this many statements: libpq sends in blocking
   // mode, so the server's replies must fit its socket buffers unread.
   static constexpr std::size_t kMaxPipeline = 256;

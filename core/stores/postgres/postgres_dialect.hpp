@@ -33,6 +33,9 @@ struct Dialect {
   static constexpr const char* kHeldLockSuffix = " FOR UPDATE OF l";
   // Writes are deferred to the next round trip (postgres_connection.hpp).
   static constexpr bool kOneWriter = false;
+  // A batch of orchestration acks goes to the server in one pipeline with its
+  // COMMIT (Queues::acks_in_one_pipeline).
+  static constexpr bool kPipelinesAckBatches = true;
   // The savepoint waits in the pipeline for the ack's first statement; an ack
   // refused before anything of it was sent just forgets it and what follows.
   static std::uint64_t open_savepoint(Connection& db) {
@@ -54,8 +57,8 @@ struct Dialect {
   // transaction-scoped advisory lock per schema queues them instead: the wait is
   // the one they had on those rows anyway, minus the deadlock detector's timeout.
   // Taken by each ack (again: it nests) in the pipeline of its writes, after its
-  // instance lock was read, so the lock is held from a batch's first write to
-  // its COMMIT and a single ack holds it for one round trip.
+  // instance lock was read; a batch's writes and its COMMIT share that pipeline
+  // (Queues::acks_in_one_pipeline), so the lock is held while the server runs it.
   static void serialize_orchestration_acks(Connection& db) {
     db.prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.orchestration_acks')::bigint)").defer();
   }

@@ -9,6 +9,9 @@
 //   until the ack ends ("" under SQLite's one writer, " FOR UPDATE OF l");
 // - kOneWriter: writes run at once and nobody else writes meanwhile, so the
 //   rows an ack changed can be checked (PostgreSQL sends them with the COMMIT);
+// - kPipelinesAckBatches: writes wait for the next round trip, and the
+//   connection numbers them (next_deferred_position, failed_position,
+//   forget_deferred_from): a batch of orchestration acks is sent as one pipeline;
 // - open_savepoint(db) -> mark, roll_back_savepoint(db, mark): one ack of a
 //   batch; rolling back also forgets its writes still queued for the next round
 //   trip. RELEASE is shared (it is what sends an ack's queued writes).
@@ -49,6 +52,17 @@ struct Queues {
   using Statement = typename Dialect::Statement;
   using Transaction = typename Dialect::Transaction;
 
+  // An ack's instance lock, read and held until its transaction ends, and what
+  // the ack needs of the instance row.
+  struct Held {
+    std::string instance;
+    bool exists = false;
+    ExecutionId current = 0;
+    std::string status;
+    TimestampMs created_at = 0;
+    std::int64_t custom_status_version = 0;
+  };
+
   // The statement just run must have touched a row that holds the caller's lock.
   static void require_changed(Connection& db, const char* lost) {
     if (db.changes() == 0) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), lost);
@@ -85,6 +99,13 @@ struct Queues {
     if (completion) insert_orchestrator_item(db, *completion, now, now);
   }
 
+  // An error that concerns one ack of a batch alone (lost lock, bad input,
+  // conflict, not found); any other fails the whole batch.
+  static bool concerns_one_ack(ProviderErrorKind kind) {
+    return kind == ProviderErrorKind::InvalidLock || kind == ProviderErrorKind::InvalidInput ||
+           kind == ProviderErrorKind::Conflict || kind == ProviderErrorKind::NotFound;
+  }
+
   // Runs ack_one(0..count-1) in one transaction, each in a savepoint of its own:
   // an error that concerns one ack alone (lost lock, bad input, conflict, not
   // found) rolls back that ack and becomes its outcome; the others go on. Any
@@ -93,17 +114,16 @@ struct Queues {
   // is sent with the ack's first statement and its release with the ack's
   // queued writes, so on PostgreSQL an ack of a batch costs two round trips, as
   // an ack alone does, plus one COMMIT per batch.
-  // `refused(i)`, when given, undoes what ack i changed outside the database.
+  // `refused(i)`, when given, undoes what ack i changed outside the database;
+  // `first`, when given, runs in the transaction before the acks.
   static std::vector<AckOutcome> acks_in_one_transaction(Connection& db, std::size_t count,
                                                          const std::function<void(std::size_t)>& ack_one,
-                                                         const std::function<void(std::size_t)>& refused = {}) {
-    auto concerns_one_ack = [](ProviderErrorKind kind) {
-      return kind == ProviderErrorKind::InvalidLock || kind == ProviderErrorKind::InvalidInput ||
-             kind == ProviderErrorKind::Conflict || kind == ProviderErrorKind::NotFound;
-    };
+                                                         const std::function<void(std::size_t)>& refused = {},
+                                                         const std::function<void()>& first = {}) {
     std::vector<AckOutcome> outcomes(count);
     try {
       Transaction transaction(db);
+      if (first) first();
       if (count == 1) {
         try {
           ack_one(0);
@@ -137,10 +157,11 @@ struct Queues {
   // Inside the caller's transaction: checks the lock; writes the instance, its
   // execution, history, key-value mutations, time series and change feed; queues
   // what the turn scheduled; releases the lock with the messages it consumed.
+  // `prefetched`: what hold_locks already read and holds for this token, if anything.
   static void ack_orchestration(Connection& db, const std::string& lock_token, const OrchestrationAck& ack,
-                                TimestampMs now, RollUp& roll_up) {
+                                TimestampMs now, RollUp& roll_up, std::optional<Held> prefetched = {}) {
     check_token(lock_token, db.operation());
-    const Held held = hold_lock(db, lock_token, now);
+    const Held held = prefetched ? std::move(*prefetched) : hold_lock(db, lock_token, now);
     Dialect::serialize_orchestration_acks(db);  // before the first write of a shared roll-up row
     if (ack.execution_id == 0 || ack.execution_id < held.current) {
       throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
@@ -168,20 +189,92 @@ struct Queues {
 
   // A batch of orchestration acks in one transaction (acks_in_one_transaction).
   // A rolled-back ack takes its roll-up along; `roll_up` keeps the committed one.
+  // The batch's locks are read and held by one statement first; each is used
+  // once (a token repeated in the batch reads its lock again, and finds it gone).
   static std::vector<AckOutcome> ack_orchestrations(Connection& db,
                                                     const std::vector<OrchestrationAckRequest>& requests,
                                                     TimestampMs now, RollUp& roll_up) {
+    const TimestampMs at_start = roll_up.rolled_up_minute;
     TimestampMs before = 0;
-    std::vector<AckOutcome> outcomes = acks_in_one_transaction(
-        db, requests.size(),
-        [&](std::size_t i) {
-          before = roll_up.rolled_up_minute;
-          ack_orchestration(db, requests[i].lock_token, requests[i].ack, now, roll_up);
-        },
-        [&](std::size_t) { roll_up.rolled_up_minute = before; });
+    std::map<std::string, Held> held;
+    auto ack_one = [&](std::size_t i) {
+      before = roll_up.rolled_up_minute;
+      std::optional<Held> prefetched;
+      if (auto found = held.find(requests[i].lock_token); found != held.end()) {
+        prefetched = std::move(found->second);
+        held.erase(found);
+      }
+      ack_orchestration(db, requests[i].lock_token, requests[i].ack, now, roll_up, std::move(prefetched));
+    };
+    auto refused = [&](std::size_t) { roll_up.rolled_up_minute = before; };
+    auto first = [&] {
+      roll_up.rolled_up_minute = at_start;
+      if (requests.size() > 1) held = hold_locks(db, requests, now);
+    };
+    std::vector<AckOutcome> outcomes;
+    if constexpr (Dialect::kPipelinesAckBatches) {
+      outcomes = requests.size() > 1 ? acks_in_one_pipeline(db, requests.size(), ack_one, refused, first)
+                                     : acks_in_one_transaction(db, requests.size(), ack_one, refused, first);
+    } else {
+      outcomes = acks_in_one_transaction(db, requests.size(), ack_one, refused, first);
+    }
     const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
                                        [](const AckOutcome& outcome) { return !outcome.has_value(); });
     if (committed) roll_up.last_minute = std::max(roll_up.last_minute, roll_up.rolled_up_minute);
+    return outcomes;
+  }
+
+  // acks_in_one_transaction for a store whose writes wait for the next round
+  // trip (Dialect::kPipelinesAckBatches) and acks that read nothing once their
+  // locks are held: every ack's writes and the COMMIT go in one pipeline, so rows
+  // that every ack updates (the roll-ups) are locked only while the server runs
+  // it, never across a round trip to this process. An ack the server refuses
+  // (its statements' positions name it) is taken out and the batch runs again
+  // in a new transaction; one refused here before sending anything is just left
+  // out. `first` runs at the start of every attempt.
+  static std::vector<AckOutcome> acks_in_one_pipeline(Connection& db, std::size_t count,
+                                                      const std::function<void(std::size_t)>& ack_one,
+                                                      const std::function<void(std::size_t)>& refused,
+                                                      const std::function<void()>& first) {
+    std::vector<AckOutcome> outcomes(count);
+    std::vector<bool> out(count, false);
+    for (std::size_t attempt = 0; attempt <= count; ++attempt) {
+      std::vector<std::pair<std::uint64_t, std::size_t>> starts;  // first position of each ack sent
+      try {
+        Transaction transaction(db);
+        first();
+        for (std::size_t i = 0; i < count; ++i) {
+          if (out[i]) continue;
+          const std::uint64_t start = db.next_deferred_position();
+          try {
+            ack_one(i);
+            starts.emplace_back(start, i);
+          } catch (const ProviderError& error) {
+            // A refusal of an earlier ack's statement, sent by a read of this one, is the batch's.
+            const auto failed = db.failed_position();
+            if (!concerns_one_ack(error.kind()) || (failed && *failed < start)) throw;
+            db.forget_deferred_from(start);
+            out[i] = true;
+            outcomes[i] = error;
+            if (refused) refused(i);
+          }
+        }
+        transaction.commit();
+        return outcomes;
+      } catch (const ProviderError& error) {
+        const auto failed = db.failed_position();
+        const auto owner = std::find_if(starts.rbegin(), starts.rend(),
+                                        [&](const auto& start) { return failed && start.first <= *failed; });
+        if (!concerns_one_ack(error.kind()) || owner == starts.rend()) {
+          for (AckOutcome& outcome : outcomes) outcome = error;  // nothing of the batch was written
+          return outcomes;
+        }
+        out[owner->second] = true;
+        outcomes[owner->second] = error;
+        if (refused) refused(owner->second);
+      }
+    }
+    DUROXIDE_ASSERT(false, "each attempt of a pipelined batch takes out one ack or ends");
     return outcomes;
   }
 
@@ -395,24 +488,13 @@ struct Queues {
       "  ELSE attempt_count END ";
 
   // The instance an ack's lock holds, as it was before the ack.
-  struct Held {
-    std::string instance;
-    bool exists = false;
-    ExecutionId current = 0;
-    std::string status;
-    TimestampMs created_at = 0;
-    std::int64_t custom_status_version = 0;
-  };
+  // The columns of a held lock and its instance; the lock's token is column 6.
+  static constexpr const char* kHeldSelect =
+      "SELECT l.instance_id, i.instance_id IS NOT NULL, i.current_execution_id, "
+      "  i.status, i.created_at, i.custom_status_version, l.lock_token "
+      "FROM instance_locks l LEFT JOIN instances i ON i.instance_id = l.instance_id ";
 
-  static Held hold_lock(Connection& db, const std::string& lock_token, TimestampMs now) {
-    Statement row = db.prepare(std::string(
-                                   "SELECT l.instance_id, i.instance_id IS NOT NULL, i.current_execution_id, "
-                                   "  i.status, i.created_at, i.custom_status_version "
-                                   "FROM instance_locks l LEFT JOIN instances i ON i.instance_id = l.instance_id "
-                                   "WHERE l.lock_token = ?1 AND l.locked_until > ?2") +
-                               Dialect::kHeldLockSuffix);
-    row.bind(1, lock_token).bind(2, now);
-    if (!row.step()) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), kInstanceLockLost);
+  static Held read_held(Statement& row, TimestampMs now) {
     Held held;
     held.instance = row.text(0);
     held.created_at = now;
@@ -423,6 +505,35 @@ struct Queues {
       held.created_at = row.integer(4);
       held.custom_status_version = row.integer(5);
     }
+    return held;
+  }
+
+  static Held hold_lock(Connection& db, const std::string& lock_token, TimestampMs now) {
+    Statement row = db.prepare(std::string(kHeldSelect) + "WHERE l.lock_token = ?1 AND l.locked_until > ?2" +
+                               Dialect::kHeldLockSuffix);
+    row.bind(1, lock_token).bind(2, now);
+    if (!row.step()) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), kInstanceLockLost);
+    return read_held(row, now);
+  }
+
+  // hold_lock for every well-formed token of a batch in one statement (one round
+  // trip on PostgreSQL); lost and malformed ones are left out.
+  static std::map<std::string, Held> hold_locks(Connection& db, const std::vector<OrchestrationAckRequest>& requests,
+                                                TimestampMs now) {
+    std::vector<const std::string*> tokens;
+    for (const OrchestrationAckRequest& request : requests) {
+      if (!request.lock_token.empty() && request.lock_token.size() <= kMaxTokenBytes) {
+        tokens.push_back(&request.lock_token);
+      }
+    }
+    std::map<std::string, Held> held;
+    if (tokens.empty()) return held;
+    std::string sql = std::string(kHeldSelect) + "WHERE l.locked_until > ?1 AND l.lock_token IN (";
+    for (std::size_t i = 0; i < tokens.size(); ++i) sql += (i ? ", ?" : "?") + std::to_string(i + 2);
+    Statement rows = db.prepare_once(sql + ")" + Dialect::kHeldLockSuffix);
+    rows.bind(1, now);
+    for (std::size_t i = 0; i < tokens.size(); ++i) rows.bind(static_cast<int>(i + 2), *tokens[i]);
+    while (rows.step()) held.emplace(rows.text(6), read_held(rows, now));
     return held;
   }
 

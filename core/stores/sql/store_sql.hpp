@@ -135,8 +135,11 @@ inline std::string status_text(const ExecutionMetadata& metadata) {
   return std::string(to_string(metadata.state));
 }
 
+// Lock tokens are the store's own; anything longer than this is not one.
+constexpr std::size_t kMaxTokenBytes = 256;
+
 inline void check_token(const std::string& token, const std::string& operation) {
-  if (token.empty() || token.size() > 256) {
+  if (token.empty() || token.size() > kMaxTokenBytes) {
     throw ProviderError(ProviderErrorKind::InvalidLock, operation, "malformed lock token");
   }
 }

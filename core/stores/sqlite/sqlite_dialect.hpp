@@ -44,6 +44,8 @@ struct Dialect {
   static constexpr const char* kWorkerRowSuffix = "";
   static constexpr const char* kHeldLockSuffix = "";
   static constexpr bool kOneWriter = true;
+  // Writes run at once: each ack of a batch in a savepoint (Queues::acks_in_one_transaction).
+  static constexpr bool kPipelinesAckBatches = false;
   static int open_savepoint(Connection& db) {
     db.exec("SAVEPOINT batched_ack");
     return 0;
