@@ -55,7 +55,7 @@ targets=("$@")
 
 # One target: runs libFuzzer, then prints its result line; the exit code is libFuzzer's.
 run_target() {
-  local target=$1 log="build/fuzz/logs/$1.log"
+  local target=$1 log="build/fuzz/logs/$1.$mode.log"  # a smoke run keeps the last long run's log
   local corpus="build/fuzz/corpus/$target" artifacts="build/fuzz/artifacts/$target/"
   # A smoke run starts from the seeds alone, so its time stays bounded whatever long runs
   # have gathered in build/fuzz/corpus/.
