@@ -487,8 +487,8 @@ struct Queues {
       "attempt_count = CASE WHEN CAST(?4 AS BIGINT) <> 0 AND attempt_count > 0 THEN attempt_count - 1 "
       "  ELSE attempt_count END ";
 
-  // The instance an ack's lock holds, as it was before the ack.
-  // The columns of a held lock and its instance; the lock's token is column 6.
+  // The columns of a held lock and of its instance as it was before the ack;
+  // the lock's token is column 6.
   static constexpr const char* kHeldSelect =
       "SELECT l.instance_id, i.instance_id IS NOT NULL, i.current_execution_id, "
       "  i.status, i.created_at, i.custom_status_version, l.lock_token "
