@@ -1,7 +1,7 @@
 // Puts a native and a wasm bench report side by side: the wasm/native ratio of
-// every workload (time in wasm ÷ time natively; the target is ≤ 2), and sanity
-// checks of both reports (every workload finished, every replay deterministic,
-// management counts add up). Throughput compares the step driver with the step
+// every workload (time in wasm ÷ time natively; the target is ≤ 1.5), and sanity
+// checks of both reports (every workload finished, the activities counted are the
+// ones each instance runs, every replay deterministic, management counts add up). Throughput compares the step driver with the step
 // driver (the cost of wasm itself); wasm beside the native threaded driver is
 // listed after, for information. Ends with "N passed, M failed" (the checks; the
 // performance targets are reported, not asserted).
@@ -29,6 +29,9 @@ for (const report of [native, wasm]) {
   check(report.commit_rate.NORMAL > 0 && report.commit_rate.FULL > 0, `${name}: raw commit rates measured`);
   check(report.throughput.length > 0 && report.throughput.every((row) => row.complete),
     `${name}: every throughput workload finished all its instances`);
+  const activitiesEach = { 'HelloWorld 1.0.0': 1, 'HelloWorld 2.0.0': 0, 'FanOutFanIn 1.0.0': 5 };
+  check(report.throughput.every((row) => row.activities === row.finished * activitiesEach[row.workload]),
+    `${name}: the activity completions counted are each workload's activities per instance × instances finished`);
   check(report.replay.every((row) => row.deterministic), `${name}: every replayed history is deterministic`);
   check(report.management.every((row) => row.counted === row.instances && row.first_page_rows > 0 &&
     row.counted_in_window === row.window_expected),
@@ -38,7 +41,7 @@ for (const report of [native, wasm]) {
 }
 
 if (native.postgres) {
-  check(native.postgres.commit_rate > 0 && native.postgres.throughput.length === 4 &&
+  check(native.postgres.commit_rate > 0 && native.postgres.throughput.length > 0 &&
     native.postgres.throughput.every((row) => row.complete),
     'native: every PostgreSQL throughput workload finished all its instances');
 }
@@ -47,18 +50,18 @@ const rows = [];
 const ratio = (nativeRate, wasmRate) => nativeRate / wasmRate;  // wasm time ÷ native time
 rows.push(['raw commits, WAL NORMAL', ratio(native.commit_rate.NORMAL, wasm.commit_rate.NORMAL)]);
 rows.push(['raw commits, WAL FULL', ratio(native.commit_rate.FULL, wasm.commit_rate.FULL)]);
-const nativeRow = (w, concurrency) => native.throughput.find((row) => row.sample === w.sample &&
-  row.sync === w.sync && row.concurrency === concurrency && row.batches === w.batches);
+const nativeRow = (w, driver) => native.throughput.find((row) => row.workload === w.workload &&
+  row.sync === w.sync && row.driver === driver && row.options === w.options);
 for (const w of wasm.throughput) {
-  const n = nativeRow(w, w.concurrency);
-  if (n) rows.push([`${w.sample} ${w.sync} ${w.concurrency} driver, batches ${w.batches}`, ratio(n.orchestrations_per_s, w.orchestrations_per_s)]);
+  const n = nativeRow(w, w.driver);
+  if (n) rows.push([`${w.workload} ${w.sync} ${w.driver} driver, ${w.options}`, ratio(n.orchestrations_per_s, w.orchestrations_per_s)]);
 }
-check(wasm.throughput.every((w) => nativeRow(w, w.concurrency)),
+check(wasm.throughput.every((w) => nativeRow(w, w.driver)),
   'every wasm throughput workload has a native run on the same driver');
 const besideThreaded = [];
 for (const w of wasm.throughput) {
-  const n = nativeRow(w, '1/1');
-  if (n) besideThreaded.push([`${w.sample} ${w.sync} batches ${w.batches}`, ratio(n.orchestrations_per_s, w.orchestrations_per_s)]);
+  const n = nativeRow(w, 'threaded 1/1');
+  if (n) besideThreaded.push([`${w.workload} ${w.sync}, ${w.options}`, ratio(n.orchestrations_per_s, w.orchestrations_per_s)]);
 }
 for (const w of wasm.replay) {
   const n = native.replay.find((row) => row.events === w.events);
@@ -74,9 +77,9 @@ for (const w of wasm.management) {
 }
 rows.push(['simulation seeds', ratio(native.simulation.seeds_per_minute, wasm.simulation.seeds_per_minute)]);
 
-let md = `# wasm ÷ native (${native.mode} run; time in wasm ÷ time natively, target ≤ 2)\n\n` +
-  `native: ${native.runtime}; wasm: ${wasm.runtime}\n\n| workload | ratio | ≤ 2 |\n|---|---|---|\n`;
-for (const [name, value] of rows) md += `| ${name} | ${value.toFixed(2)} | ${value <= 2 ? 'yes' : '**no**'} |\n`;
+let md = `# wasm ÷ native (${native.mode} run; time in wasm ÷ time natively, target ≤ 1.5)\n\n` +
+  `native: ${native.runtime}; wasm: ${wasm.runtime}\n\n| workload | ratio | ≤ 1.5 |\n|---|---|---|\n`;
+for (const [name, value] of rows) md += `| ${name} | ${value.toFixed(2)} | ${value <= 1.5 ? 'yes' : '**no**'} |\n`;
 if (besideThreaded.length > 0) {
   md += '\nFor information: the wasm step driver ÷ the native threaded driver at 1/1 (wasm has no threads)\n\n' +
     '| workload | ratio |\n|---|---|\n';

@@ -3,6 +3,15 @@
 // SQLite commit rate measured in the same run on the same file system.
 //
 //   duroxide_bench [--smoke | --full] [--dir DIR] [--db LOCATION] [--out FILE.json] [--md FILE.md]
+//                  [--only SECTION,...] [--workload "HelloWorld 1.0.0"] [--driver step] [--sync NORMAL]
+//
+// Throughput rows name the orchestration and version they ran, the driver, and
+// every RuntimeOptions field they set (else "defaults"); instances and activities
+// are counted from the store afterwards (instances finished, activity completions
+// its orchestrations recorded), never assumed. The headline is HelloWorld 1.0.0
+// (one activity) at the default options. --only, --workload, --driver and --sync
+// run a part (to profile one row); sections: throughput, latency, replay,
+// management, simulation, soak.
 //
 // --db: a SQLite file for the throughput runs (it must not exist: the bench
 // creates and deletes it; default DIR/throughput.db), or, natively, a
@@ -85,12 +94,13 @@ struct Sizes {
   std::vector<std::size_t> management_instances;
   int sim_seeds;
   double soak_seconds;
+  int latency_rounds;
 };
 
 Sizes sizes_for(const std::string& mode) {
-  if (mode == "smoke") return {0.5, 200, {100, 10'000}, {10'000}, 5, 2};
-  if (mode == "full") return {3, 5'000, {100, 10'000, 100'000}, {100'000, 1'000'000}, 200, 600};
-  return {2, 2'000, {100, 10'000, 100'000}, {100'000}, 50, 30};
+  if (mode == "smoke") return {0.5, 200, {100, 10'000}, {10'000}, 5, 2, 50};
+  if (mode == "full") return {3, 5'000, {100, 10'000, 100'000}, {100'000, 1'000'000}, 200, 600, 1'000};
+  return {2, 5'000, {100, 10'000, 100'000}, {100'000}, 50, 30, 300};
 }
 
 std::string sync_pragma(SqliteOptions::Synchronous sync) {
@@ -117,12 +127,31 @@ double raw_commit_rate(const std::string& path, SqliteOptions::Synchronous sync,
 
 // ---------------------------------------------------------------- throughput
 
-struct Throughput {
-  double orchestrations_per_s = 0;
-  double activities_per_s = 0;
-  double seconds = 0;
-  bool complete = false;
+// What a throughput row runs: an orchestration of the sample catalog at a fixed
+// version (never the registry's latest, which changes what the row measures) and
+// the one option that differs from RuntimeOptions' defaults, if any.
+struct Workload {
+  const char* sample;
+  const char* version;
+  const char* input;
+  const char* body;          // what one instance does, for the report
+  std::size_t worker_batch;  // RuntimeOptions::worker_batch_size
 };
+
+constexpr std::size_t kDefaultWorkerBatch = RuntimeOptions{}.worker_batch_size;
+constexpr const char* kFiveNames = R"(["a","b","c","d","e"])";
+
+// The headline first: one activity per instance, every option at its default.
+const Workload kWorkloads[] = {
+    {"HelloWorld", "1.0.0", "Ada", "one activity", kDefaultWorkerBatch},
+    {"FanOutFanIn", "1.0.0", kFiveNames, "five activities in parallel", kDefaultWorkerBatch},
+    {"FanOutFanIn", "1.0.0", kFiveNames, "five activities in parallel", 8},
+    {"HelloWorld", "2.0.0", "Ada", "no activity", kDefaultWorkerBatch},
+};
+
+std::string workload_label(const Workload& workload) {
+  return std::string(workload.sample) + " " + workload.version;
+}
 
 // Which driver runs a throughput workload: the single-threaded step driver (the
 // only one in wasm), or the threaded driver with this many threads per dispatcher.
@@ -130,68 +159,162 @@ constexpr std::size_t kStepDriver = 0;
 
 std::string driver_label(std::size_t concurrency) {
   if (concurrency == kStepDriver) return "step";
-  return std::to_string(concurrency) + "/" + std::to_string(concurrency);
+  return "threaded " + std::to_string(concurrency) + "/" + std::to_string(concurrency);
 }
 
-// `instances` starts of `sample`, then the driver until all are finished, on any store.
-Throughput run_throughput(Provider& store, ManagementProvider& management, Clock& clock,
-                          const std::string& sample, int instances, std::size_t concurrency,
-                          std::size_t worker_batch = 1) {
+// The options a row runs with: the defaults, but for the threads of the threaded
+// driver and the worker batch the workload names.
+RuntimeOptions workload_options(const Workload& workload, std::size_t concurrency) {
+  RuntimeOptions options;
+  options.worker_batch_size = workload.worker_batch;
+  if (concurrency != kStepDriver) {
+    options.orchestration_concurrency = concurrency;
+    options.worker_concurrency = concurrency;
+  }
+  return options;
+}
+
+std::string options_label(const Workload& workload, std::size_t concurrency) {
+  const RuntimeOptions defaults;
+  std::string out;
+  auto add = [&out](const std::string& text) { out += (out.empty() ? "" : ", ") + text; };
+  if (concurrency != kStepDriver && concurrency != defaults.orchestration_concurrency) {
+    add("orchestration_concurrency=" + std::to_string(concurrency));
+    add("worker_concurrency=" + std::to_string(concurrency));
+  }
+  if (workload.worker_batch != defaults.worker_batch_size) add("worker_batch_size=" + std::to_string(workload.worker_batch));
+  return out.empty() ? "defaults" : out;
+}
+
+struct Throughput {
+  std::uint64_t finished = 0;    // instances Completed or Failed, counted by the store
+  std::uint64_t activities = 0;  // activity completions the store acked
+  double seconds = 0;
+  bool complete = false;
+};
+
+std::uint64_t completed_activities(ManagementClient& management) {
+  std::uint64_t total = 0;
+  for (const ActivityStats& stats : management.get_activity_stats()) total += stats.completed;
+  return total;
+}
+
+// `instances` starts of the workload, enqueued before the clock starts, then the
+// driver until all are finished, on any store. What it reports is counted from the
+// store afterwards: instances finished and activity completions acked.
+Throughput run_throughput(Store& store, Clock& clock, const Workload& workload, int instances,
+                          std::size_t concurrency) {
   Registry registry;
   samples::register_all(registry);
-  RuntimeClient client(store, management);
-  const std::string input = sample == "FanOutFanIn" ? R"(["a","b","c","d","e"])" : "Ada";
-  const int activities_each = sample == "FanOutFanIn" ? 5 : 1;
-  for (int i = 0; i < instances; ++i) client.start_orchestration("b-" + std::to_string(i), sample, input);
-
+  RuntimeClient client(store, store);
+  ManagementClient management(store);
+  for (int i = 0; i < instances; ++i) {
+    client.start_orchestration("b-" + std::to_string(i), workload.sample, workload.input, workload.version);
+  }
+  const std::uint64_t activities_before = completed_activities(management);
   InstanceFilter done;
   done.states = {RuntimeState::Completed, RuntimeState::Failed};
+  const RuntimeOptions options = workload_options(workload, concurrency);
   const auto start = Steady::now();
-  Throughput result;
-  RuntimeOptions runtime;
-  runtime.worker_batch_size = worker_batch;
   if (concurrency == kStepDriver) {
-    StepDriver driver(store, registry, clock, runtime);
+    StepDriver driver(store, registry, clock, options);
     driver.run_until_idle(100'000'000);
   } else {
 #ifdef __EMSCRIPTEN__
     throw std::logic_error("the wasm build has no threaded driver");
 #else
-    runtime.orchestration_concurrency = concurrency;
-    runtime.worker_concurrency = concurrency;
-    runtime.poll_interval_ms = 1;
-    ThreadedDriver driver(store, registry, clock, runtime);
+    ThreadedDriver driver(store, registry, clock, options);
     driver.start();
-    while (management.count_instances(done) < static_cast<std::uint64_t>(instances) && seconds_since(start) < 300) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    while (store.count_instances(done) < static_cast<std::uint64_t>(instances) && seconds_since(start) < 300) {
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
     }
     driver.shutdown(10'000);
 #endif
   }
+  Throughput result;
   result.seconds = seconds_since(start);
-  result.complete = management.count_instances(done) == static_cast<std::uint64_t>(instances);
-  result.orchestrations_per_s = instances / result.seconds;
-  result.activities_per_s = instances * activities_each / result.seconds;
+  result.finished = store.count_instances(done);
+  result.complete = result.finished == static_cast<std::uint64_t>(instances);
+  result.activities = completed_activities(management) - activities_before;
   return result;
 }
 
-Throughput run_throughput(const std::string& path, SqliteOptions::Synchronous sync,
-                          const std::string& sample, int instances, std::size_t concurrency,
-                          std::size_t worker_batch) {
+Throughput run_throughput(const std::string& path, SqliteOptions::Synchronous sync, const Workload& workload,
+                          int instances, std::size_t concurrency) {
   remove_db(path);
   SystemClock clock;
   RandomIdSource ids;
   SqliteOptions options;
   options.synchronous = sync;
   SqliteProvider store(path, clock, ids, options);
-  return run_throughput(store, store, clock, sample, instances, concurrency, worker_batch);
+  return run_throughput(store, clock, workload, instances, concurrency);
+}
+
+// One report row: what ran, what was counted, and the rates from the counts.
+Json throughput_row(const Workload& workload, std::size_t concurrency, int instances, const Throughput& t,
+                    double commit_rate) {
+  const double orchestrations_per_s = static_cast<double>(t.finished) / t.seconds;
+  return {{"workload", workload_label(workload)}, {"sample", workload.sample}, {"version", workload.version},
+          {"body", workload.body}, {"driver", driver_label(concurrency)},
+          {"options", options_label(workload, concurrency)}, {"instances", instances},
+          {"finished", t.finished}, {"activities", t.activities}, {"seconds", t.seconds},
+          {"complete", t.complete}, {"orchestrations_per_s", orchestrations_per_s},
+          {"activities_per_s", static_cast<double>(t.activities) / t.seconds},
+          {"ratio_to_quarter_commit_rate", orchestrations_per_s / (commit_rate / 4)}};
+}
+
+// ---------------------------------------------------------------- latency
+
+// Start → Completed of one HelloWorld 1.0.0 at a time on an idle threaded runtime
+// at its default options: the time a caller waits for a short workflow. The bench
+// watches the instance's status in a tight loop (a read every 50 µs).
+Json bench_latency(const std::string& dir, int rounds) {
+  Json out = {{"workload", "HelloWorld 1.0.0"}, {"options", "defaults"}, {"rounds", rounds}};
+#ifdef __EMSCRIPTEN__
+  (void)dir;
+  out["driver"] = "none (the wasm build has no threaded driver)";
+  return out;
+#else
+  const std::string path = dir + "/latency.db";
+  remove_db(path);
+  std::vector<double> ms;
+  {
+    SystemClock clock;
+    RandomIdSource ids;
+    SqliteProvider store(path, clock, ids);
+    Registry registry;
+    samples::register_all(registry);
+    RuntimeClient client(store, store);
+    ThreadedDriver driver(store, registry, clock);
+    driver.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the dispatchers are idle
+    for (int i = 0; i < rounds; ++i) {
+      const std::string instance = "l-" + std::to_string(i);
+      const auto start = Steady::now();
+      client.start_orchestration(instance, "HelloWorld", "Ada", "1.0.0");
+      while (client.get_status(instance).state != RuntimeState::Completed && seconds_since(start) < 10) {
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
+      ms.push_back(seconds_since(start) * 1000);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // idle again
+    }
+    driver.shutdown(10'000);
+  }
+  remove_db(path);
+  std::sort(ms.begin(), ms.end());
+  out["driver"] = driver_label(1);
+  out["median_ms"] = ms[ms.size() / 2];
+  out["p99_ms"] = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+  out["max_ms"] = ms.back();
+  return out;
+#endif
 }
 
 // ---------------------------------------------------------------- PostgreSQL
 
 constexpr const char* kBenchSchema = "duroxide_bench";
 
-Throughput run_postgres_throughput(const std::string& conninfo, const std::string& sample, int instances,
+Throughput run_postgres_throughput(const std::string& conninfo, const Workload& workload, int instances,
                                    std::size_t concurrency) {
   SystemClock clock;
   RandomIdSource ids;
@@ -201,14 +324,15 @@ Throughput run_postgres_throughput(const std::string& conninfo, const std::strin
   Throughput result;
   {
     std::unique_ptr<Store> store = open_store(conninfo, clock, ids, options);
-    result = run_throughput(*store, *store, clock, sample, instances, concurrency);
+    result = run_throughput(*store, clock, workload, instances, concurrency);
   }
   remove_store(conninfo, clock, ids, options);
   return result;
 }
 
-// The same HelloWorld and FanOutFanIn workloads on a PostgreSQL server, as a
-// ratio to that server's raw commit rate (several processes: bench/processes.sh).
+// HelloWorld 1.0.0 and FanOutFanIn at their default options on a PostgreSQL
+// server, as a ratio to that server's raw commit rate (several processes:
+// bench/processes.sh).
 Json bench_postgres(const std::string& conninfo, const Sizes& sizes) {
   Json section;
   section["location"] = conninfo.find("password") == std::string::npos ? conninfo : "(redacted)";
@@ -216,15 +340,11 @@ Json bench_postgres(const std::string& conninfo, const Sizes& sizes) {
   const double commit = measure_commit_rate(conninfo, clock, static_cast<std::int64_t>(sizes.commit_seconds * 1000));
   section["commit_rate"] = commit;
   section["throughput"] = Json::array();
-  for (const char* sample : {"HelloWorld", "FanOutFanIn"}) {
+  for (const Workload& workload : {kWorkloads[0], kWorkloads[1]}) {
     for (std::size_t concurrency : {std::size_t{1}, std::size_t{2}}) {
-      std::cerr << "bench: PostgreSQL " << sample << " " << concurrency << "/" << concurrency << "\n";
-      const Throughput t = run_postgres_throughput(conninfo, sample, sizes.throughput_instances, concurrency);
-      section["throughput"].push_back(
-          {{"sample", sample}, {"concurrency", driver_label(concurrency)},
-           {"instances", sizes.throughput_instances}, {"seconds", t.seconds}, {"complete", t.complete},
-           {"orchestrations_per_s", t.orchestrations_per_s}, {"activities_per_s", t.activities_per_s},
-           {"ratio_to_quarter_commit_rate", t.orchestrations_per_s / (commit / 4)}});
+      std::cerr << "bench: PostgreSQL " << workload_label(workload) << " " << driver_label(concurrency) << "\n";
+      const Throughput t = run_postgres_throughput(conninfo, workload, sizes.throughput_instances, concurrency);
+      section["throughput"].push_back(throughput_row(workload, concurrency, sizes.throughput_instances, t, commit));
     }
   }
   return section;
@@ -501,48 +621,67 @@ std::string markdown(const Json& report) {
   md += "| raw SQLite commits/s | WAL NORMAL | WAL FULL |\n|---|---|---|\n| | " +
         fixed(report["commit_rate"]["NORMAL"].get<double>(), 0) + " | " +
         fixed(report["commit_rate"]["FULL"].get<double>(), 0) + " |\n\n";
-  md += "| workload | sync | driver (step, or threads per dispatcher) | batches (orchestration/worker) | orchestrations/s | activities/s | ÷ (commit rate ÷ 4) |\n"
-        "|---|---|---|---|---|---|---|\n";
-  for (const auto& row : report["throughput"]) {
-    md += "| " + row["sample"].get<std::string>() + " | " + row["sync"].get<std::string>() + " | " +
-          row["concurrency"].get<std::string>() + " | " + row["batches"].get<std::string>() + " | " + fixed(row["orchestrations_per_s"].get<double>()) + " | " +
-          fixed(row["activities_per_s"].get<double>()) + " | " + fixed(row["ratio_to_quarter_commit_rate"].get<double>(), 2) +
-          (row["complete"].get<bool>() ? "" : " (incomplete)") + " |\n";
+  auto throughput_table = [](const Json& rows, bool with_sync) {
+    std::string out = std::string("| workload | what one instance does | ") + (with_sync ? "sync | " : "") +
+                      "driver | options | instances finished | activities completed | orchestrations/s | "
+                      "activities/s | ÷ (commit rate ÷ 4) |\n|---|---|" + (with_sync ? "---|" : "") +
+                      "---|---|---|---|---|---|---|\n";
+    for (const auto& row : rows) {
+      out += "| " + row["workload"].get<std::string>() + " | " + row["body"].get<std::string>() + " | " +
+             (with_sync ? row["sync"].get<std::string>() + " | " : "") + row["driver"].get<std::string>() + " | " +
+             row["options"].get<std::string>() + " | " + std::to_string(row["finished"].get<std::uint64_t>()) +
+             " | " + std::to_string(row["activities"].get<std::uint64_t>()) + " | " +
+             fixed(row["orchestrations_per_s"].get<double>()) + " | " + fixed(row["activities_per_s"].get<double>()) +
+             " | " + fixed(row["ratio_to_quarter_commit_rate"].get<double>(), 2) +
+             (row["complete"].get<bool>() ? "" : " (incomplete)") + " |\n";
+    }
+    return out;
+  };
+  md += throughput_table(report["throughput"], true);
+  const Json& latency = report["latency"];
+  if (latency.contains("median_ms")) {
+    md += "\nlatency, " + latency["workload"].get<std::string>() + " start → completed, one at a time, " +
+          latency["driver"].get<std::string>() + ", " + latency["options"].get<std::string>() + ", " +
+          std::to_string(latency["rounds"].get<int>()) + " rounds: median " +
+          fixed(latency["median_ms"].get<double>(), 2) + " ms, p99 " + fixed(latency["p99_ms"].get<double>(), 2) +
+          " ms, max " + fixed(latency["max_ms"].get<double>(), 2) + " ms\n";
   }
   if (report.contains("postgres")) {
     const Json& pg = report["postgres"];
-    md += "\n| PostgreSQL (one process) | concurrency | orchestrations/s | activities/s | ÷ (commit rate ÷ 4) |\n"
-          "|---|---|---|---|---|\n";
-    for (const auto& row : pg["throughput"]) {
-      md += "| " + row["sample"].get<std::string>() + " | " + row["concurrency"].get<std::string>() + " | " +
-            fixed(row["orchestrations_per_s"].get<double>()) + " | " + fixed(row["activities_per_s"].get<double>()) +
-            " | " + fixed(row["ratio_to_quarter_commit_rate"].get<double>(), 2) +
-            (row["complete"].get<bool>() ? "" : " (incomplete)") + " |\n";
-    }
+    md += "\nPostgreSQL, one process\n\n" + throughput_table(pg["throughput"], false);
     md += "\nraw PostgreSQL commits/s (autocommit single-row INSERT): " + fixed(pg["commit_rate"].get<double>(), 0) +
           "; several processes: bench/processes.sh\n";
   }
-  md += "\n| replay: events | events/s |\n|---|---|\n";
-  for (const auto& row : report["replay"]) {
-    md += "| " + std::to_string(row["events"].get<std::size_t>()) + " | " + fixed(row["events_per_s"].get<double>(), 0) + " |\n";
+  if (report.contains("replay")) {
+    md += "\n| replay: events | events/s |\n|---|---|\n";
+    for (const auto& row : report["replay"]) {
+      md += "| " + std::to_string(row["events"].get<std::size_t>()) + " | " + fixed(row["events_per_s"].get<double>(), 0) + " |\n";
+    }
   }
-  md += "\n| management: instances | first filtered page ms | count by status ms | count in a time window ms | instance details ms |\n|---|---|---|---|---|\n";
-  for (const auto& row : report["management"]) {
-    md += "| " + std::to_string(row["instances"].get<std::size_t>()) + " | " + fixed(row["first_filtered_page_ms"].get<double>(), 2) +
-          " | " + fixed(row["count_by_status_ms"].get<double>(), 2) + " | " + fixed(row["count_in_window_ms"].get<double>(), 2) +
-          " | " + fixed(row["instance_details_ms"].get<double>(), 2) + " |\n";
+  if (report.contains("management")) {
+    md += "\n| management: instances | first filtered page ms | count by status ms | count in a time window ms | "
+          "instance details ms |\n|---|---|---|---|---|\n";
+    for (const auto& row : report["management"]) {
+      md += "| " + std::to_string(row["instances"].get<std::size_t>()) + " | " + fixed(row["first_filtered_page_ms"].get<double>(), 2) +
+            " | " + fixed(row["count_by_status_ms"].get<double>(), 2) + " | " + fixed(row["count_in_window_ms"].get<double>(), 2) +
+            " | " + fixed(row["instance_details_ms"].get<double>(), 2) + " |\n";
+    }
   }
-  const Json& generated = report["simulation_generated"];
-  md += "\nsimulation: " + fixed(report["simulation"]["seeds_per_minute"].get<double>(), 0) + " seeds/min; generated workload: " +
-        fixed(generated["seeds_per_minute"].get<double>(), 0) + " seeds/min" +
-        (generated.contains("seeds_per_minute_2_threads")
-             ? " (" + fixed(generated["seeds_per_minute_2_threads"].get<double>(), 0) + " on 2 threads)"
-             : std::string()) +
-        "; soak: " +
-        std::to_string(report["soak"]["instances"].get<std::uint64_t>()) + " instances in " +
-        fixed(report["soak"]["seconds"].get<double>(), 0) + " s, memory end ÷ after warm-up " +
-        fixed(report["soak"]["growth_after_warmup"].get<double>(), 2) + "\n\n";
-  md += "| target | value | met |\n|---|---|---|\n";
+  if (report.contains("simulation")) {
+    const Json& generated = report["simulation_generated"];
+    md += "\nsimulation: " + fixed(report["simulation"]["seeds_per_minute"].get<double>(), 0) +
+          " seeds/min; generated workload: " + fixed(generated["seeds_per_minute"].get<double>(), 0) + " seeds/min" +
+          (generated.contains("seeds_per_minute_2_threads")
+               ? " (" + fixed(generated["seeds_per_minute_2_threads"].get<double>(), 0) + " on 2 threads)"
+               : std::string()) +
+          "\n";
+  }
+  if (report.contains("soak")) {
+    md += "\nsoak: " + std::to_string(report["soak"]["instances"].get<std::uint64_t>()) + " instances in " +
+          fixed(report["soak"]["seconds"].get<double>(), 0) + " s, memory end ÷ after warm-up " +
+          fixed(report["soak"]["growth_after_warmup"].get<double>(), 2) + "\n";
+  }
+  md += "\n| target | value | met |\n|---|---|---|\n";
   for (const auto& target : report["targets"]) {
     md += "| " + target["target"].get<std::string>() + " | " + target["value"].get<std::string>() + " | " +
           (target["met"].get<bool>() ? "yes" : "**no**") + " |\n";
@@ -558,6 +697,10 @@ int main(int argc, char** argv) {
   std::string out_json;
   std::string out_md;
   std::string db;
+  std::string only;  // comma-separated sections; empty: all
+  std::string only_workload;  // one throughput workload ("HelloWorld 1.0.0"); empty: all
+  std::string only_driver;    // one driver ("step", "threaded 1/1"); empty: all
+  std::string only_sync;      // NORMAL or FULL; empty: both
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -573,12 +716,21 @@ int main(int argc, char** argv) {
     else if (arg == "--db") db = value();
     else if (arg == "--out") out_json = value();
     else if (arg == "--md") out_md = value();
+    else if (arg == "--only") only = value();
+    else if (arg == "--workload") only_workload = value();
+    else if (arg == "--driver") only_driver = value();
+    else if (arg == "--sync") only_sync = value();
     else {
       std::cerr << "usage: duroxide_bench [--smoke | --full] [--dir DIR] [--db FILE | --db POSTGRES-CONNINFO] "
-                   "[--out FILE.json] [--md FILE.md]\n";
+                   "[--out FILE.json] [--md FILE.md] [--only SECTION,...]\n"
+                   "       [--workload \"HelloWorld 1.0.0\"] [--driver \"threaded 1/1\"] [--sync NORMAL|FULL]\n"
+                   "sections: throughput, latency, replay, management, simulation, soak\n";
       return 2;
     }
   }
+  const auto wanted = [&only](const std::string& section) {
+    return only.empty() || ("," + only + ",").find("," + section + ",") != std::string::npos;
+  };
   const bool postgres = store_kind(db) == StoreKind::Postgres;
   if (postgres && !store_kind_available(StoreKind::Postgres)) {
     std::cerr << "duroxide_bench: this build has no PostgreSQL support (native builds with DUROXIDE_POSTGRES=ON)\n";
@@ -605,89 +757,108 @@ int main(int argc, char** argv) {
     const double full = raw_commit_rate(dir + "/raw.db", Sync::Full, sizes.commit_seconds);
     report["commit_rate"] = {{"NORMAL", normal}, {"FULL", full}};
 
-    report["throughput"] = Json::array();
+    if (wanted("throughput")) report["throughput"] = Json::array();
     // The step driver in both builds: wasm ÷ native on it is the cost of wasm alone.
 #ifdef __EMSCRIPTEN__
     const std::vector<std::size_t> concurrencies = {kStepDriver};
 #else
     const std::vector<std::size_t> concurrencies = {1, 2, kStepDriver};
 #endif
-    // Default batches (orchestrations 16, workers 1); FanOutFanIn also with
-    // workers acking 8 activities per transaction (short activities).
-    const RuntimeOptions defaults;
-    struct Workload {
-      const char* sample;
-      std::size_t worker_batch;
-    };
-    const Workload workloads[] = {{"HelloWorld", 1}, {"FanOutFanIn", 1}, {"FanOutFanIn", 8}};
     for (Sync sync : {Sync::Normal, Sync::Full}) {
-      for (const Workload& workload : workloads) {
-        const char* sample = workload.sample;
+      if (!wanted("throughput")) break;
+      if (!only_sync.empty() && only_sync != sync_pragma(sync)) continue;
+      for (const Workload& workload : kWorkloads) {
         for (std::size_t concurrency : concurrencies) {
-          const std::string batch = std::to_string(defaults.orchestration_batch_size) + "/" +
-                                    std::to_string(workload.worker_batch);
-          std::cerr << "bench: " << sample << " " << sync_pragma(sync) << " " << driver_label(concurrency)
-                    << " batches " << batch << "\n";
-          const Throughput t = run_throughput(throughput_db, sync, sample, sizes.throughput_instances, concurrency,
-                                              workload.worker_batch);
-          const double commit = sync == Sync::Full ? full : normal;
-          report["throughput"].push_back(
-              {{"sample", sample}, {"sync", sync_pragma(sync)},
-               {"concurrency", driver_label(concurrency)},
-               {"batches", batch},
-               {"instances", sizes.throughput_instances}, {"seconds", t.seconds}, {"complete", t.complete},
-               {"orchestrations_per_s", t.orchestrations_per_s}, {"activities_per_s", t.activities_per_s},
-               {"ratio_to_quarter_commit_rate", t.orchestrations_per_s / (commit / 4)}});
+          if (!only_workload.empty() && only_workload != workload_label(workload)) continue;
+          if (!only_driver.empty() && only_driver != driver_label(concurrency)) continue;
+          std::cerr << "bench: " << workload_label(workload) << " " << sync_pragma(sync) << " "
+                    << driver_label(concurrency) << " " << options_label(workload, concurrency) << "\n";
+          const Throughput t = run_throughput(throughput_db, sync, workload, sizes.throughput_instances, concurrency);
+          Json row = throughput_row(workload, concurrency, sizes.throughput_instances, t,
+                                    sync == Sync::Full ? full : normal);
+          row["sync"] = sync_pragma(sync);
+          report["throughput"].push_back(std::move(row));
         }
       }
     }
     remove_db(throughput_db);
-    if (postgres) report["postgres"] = bench_postgres(db, sizes);
-
-    std::cerr << "bench: replay\n";
-    report["replay"] = bench_replay(sizes.replay_events);
-    report["management"] = Json::array();
-    for (std::size_t count : sizes.management_instances) {
-      std::cerr << "bench: management at " << count << " instances\n";
-      report["management"].push_back(bench_management(dir, count));
+    if (postgres && wanted("throughput")) report["postgres"] = bench_postgres(db, sizes);
+    if (wanted("latency")) {
+      std::cerr << "bench: latency\n";
+      report["latency"] = bench_latency(dir, sizes.latency_rounds);
     }
-    std::cerr << "bench: simulation\n";
-    report["simulation"] = bench_sim(sizes.sim_seeds);
-    std::cerr << "bench: simulation, generated workload\n";
-    report["simulation_generated"] = bench_sim_generated(sizes.sim_seeds * 10);
-    std::cerr << "bench: soak " << sizes.soak_seconds << " s\n";
-    report["soak"] = bench_soak(dir, sizes.soak_seconds);
+
+    if (wanted("replay")) {
+      std::cerr << "bench: replay\n";
+      report["replay"] = bench_replay(sizes.replay_events);
+    }
+    if (wanted("management")) {
+      report["management"] = Json::array();
+      for (std::size_t count : sizes.management_instances) {
+        std::cerr << "bench: management at " << count << " instances\n";
+        report["management"].push_back(bench_management(dir, count));
+      }
+    }
+    if (wanted("simulation")) {
+      std::cerr << "bench: simulation\n";
+      report["simulation"] = bench_sim(sizes.sim_seeds);
+      std::cerr << "bench: simulation, generated workload\n";
+      report["simulation_generated"] = bench_sim_generated(sizes.sim_seeds * 10);
+    }
+    if (wanted("soak")) {
+      std::cerr << "bench: soak " << sizes.soak_seconds << " s\n";
+      report["soak"] = bench_soak(dir, sizes.soak_seconds);
+    }
 
     // The performance targets (docs/bench.md), evaluated on what this run measured.
     Json targets = Json::array();
-    for (const auto& row : report["throughput"]) {
-      if (row["sample"] == "HelloWorld" && row["sync"] == "NORMAL") {
+    for (const auto& row : report.value("throughput", Json::array())) {
+      if (row["sync"] != "NORMAL" || row["options"].get<std::string>().find("worker_batch_size") != std::string::npos) continue;
+      const std::string where = row["workload"].get<std::string>() + " " + row["driver"].get<std::string>();
+      if (row["workload"] == "HelloWorld 1.0.0") {
         const double ratio = row["ratio_to_quarter_commit_rate"].get<double>();
-        targets.push_back({{"target", "HelloWorld " + row["concurrency"].get<std::string>() + " ≥ 0.5 × (commit rate ÷ 4), WAL NORMAL"},
+        targets.push_back({{"target", where + " ≥ 0.5 × (commit rate ÷ 4), WAL NORMAL, default options"},
                            {"value", fixed(ratio, 2)}, {"met", ratio >= 0.5}});
+      } else if (row["workload"] == "FanOutFanIn 1.0.0") {
+        const double rate = row["activities_per_s"].get<double>();
+        targets.push_back({{"target", where + " ≥ 10,000 activities/s, WAL NORMAL, default options"},
+                           {"value", fixed(rate, 0)}, {"met", rate >= 10'000}});
       }
     }
-    double slowest_replay = 1e18;
-    for (const auto& row : report["replay"]) {
-      if (row["events"].get<std::size_t>() >= 10'000) slowest_replay = std::min(slowest_replay, row["events_per_s"].get<double>());
+    if (report.contains("latency") && report["latency"].contains("median_ms")) {
+      const double median = report["latency"]["median_ms"].get<double>();
+      targets.push_back({{"target", "HelloWorld 1.0.0 start → completed, idle threaded runtime, median ≤ 2 ms"},
+                         {"value", fixed(median, 2) + " ms"}, {"met", median <= 2}});
     }
-    targets.push_back({{"target", "replay ≥ 1M events/s (histories ≥ 10k events)"}, {"value", fixed(slowest_replay, 0)},
-                       {"met", slowest_replay >= 1e6}});
-    const Json& largest = report["management"].back();
-    targets.push_back({{"target", "first filtered page ≤ 5 ms at " + std::to_string(largest["instances"].get<std::size_t>()) + " instances"},
-                       {"value", fixed(largest["first_filtered_page_ms"].get<double>(), 2) + " ms"},
-                       {"met", largest["first_filtered_page_ms"].get<double>() <= 5}});
-    targets.push_back({{"target", "status counts ≤ 50 ms at " + std::to_string(largest["instances"].get<std::size_t>()) + " instances"},
-                       {"value", fixed(largest["count_by_status_ms"].get<double>(), 2) + " ms"},
-                       {"met", largest["count_by_status_ms"].get<double>() <= 50}});
-    targets.push_back({{"target", "memory flat over the soak (end ≤ 1.2 × after warm-up)"},
-                       {"value", fixed(report["soak"]["growth_after_warmup"].get<double>(), 2)},
-                       {"met", report["soak"]["growth_after_warmup"].get<double>() <= 1.2}});
+    if (report.contains("replay")) {
+      double slowest_replay = 1e18;
+      for (const auto& row : report["replay"]) {
+        if (row["events"].get<std::size_t>() >= 10'000) slowest_replay = std::min(slowest_replay, row["events_per_s"].get<double>());
+      }
+      targets.push_back({{"target", "replay ≥ 1M events/s (histories ≥ 10k events)"}, {"value", fixed(slowest_replay, 0)},
+                         {"met", slowest_replay >= 1e6}});
+    }
+    if (report.contains("management")) {
+      const Json& largest = report["management"].back();
+      targets.push_back({{"target", "first filtered page ≤ 5 ms at " + std::to_string(largest["instances"].get<std::size_t>()) + " instances"},
+                         {"value", fixed(largest["first_filtered_page_ms"].get<double>(), 2) + " ms"},
+                         {"met", largest["first_filtered_page_ms"].get<double>() <= 5}});
+      targets.push_back({{"target", "status counts ≤ 50 ms at " + std::to_string(largest["instances"].get<std::size_t>()) + " instances"},
+                         {"value", fixed(largest["count_by_status_ms"].get<double>(), 2) + " ms"},
+                         {"met", largest["count_by_status_ms"].get<double>() <= 50}});
+    }
+    if (report.contains("soak")) {
+      targets.push_back({{"target", "memory flat over the soak (end ≤ 1.2 × after warm-up)"},
+                         {"value", fixed(report["soak"]["growth_after_warmup"].get<double>(), 2)},
+                         {"met", report["soak"]["growth_after_warmup"].get<double>() <= 1.2}});
+    }
 #ifndef __EMSCRIPTEN__
-    const double generated_rate_2 = report["simulation_generated"]["seeds_per_minute_2_threads"].get<double>();
-    targets.push_back({{"target", "generated simulation ≥ 3,000 seeds/min natively (2 threads, default size)"},
-                       {"value", fixed(generated_rate_2, 0)},
-                       {"met", generated_rate_2 >= 3'000}});
+    if (report.contains("simulation_generated")) {
+      const double generated_rate_2 = report["simulation_generated"]["seeds_per_minute_2_threads"].get<double>();
+      targets.push_back({{"target", "generated simulation ≥ 3,000 seeds/min natively (2 threads, default size)"},
+                         {"value", fixed(generated_rate_2, 0)},
+                         {"met", generated_rate_2 >= 3'000}});
+    }
 #endif
     report["targets"] = targets;
   } catch (const std::exception& error) {
