@@ -810,3 +810,58 @@ TEST_CASE("contract: an ack carrying a value the store cannot encode fails alone
           f.provider().ack_work_item(work[1].lock_token, WorkItem{work::ActivityCompleted{"w", 1, 3, garbled}});
         }) == ProviderErrorKind::InvalidInput);
 }
+
+// ---------------------------------------------------------------- queue listeners
+
+namespace {
+
+struct RecordingListener final : QueueListener {
+  std::vector<std::pair<QueueKind, TimestampMs>> told;
+  void work_enqueued(QueueKind queue, TimestampMs visible_at_ms) override { told.emplace_back(queue, visible_at_ms); }
+};
+
+}  // namespace
+
+TEST_CASE("contract: a store tells its queue listeners what each commit enqueued, and when it is visible",
+          "[provider][listeners]") {
+  FOR_EACH_PROVIDER(f);
+  RecordingListener listener;
+  f.provider().add_queue_listener(&listener);
+  const TimestampMs now = f.clock.now_ms();
+  using Told = std::vector<std::pair<QueueKind, TimestampMs>>;
+
+  f.provider().enqueue_start(start_item("i"));
+  CHECK(listener.told == Told{{QueueKind::Orchestrator, 0}});
+  listener.told.clear();
+
+  OrchestrationItem item = fetch(f);
+  CHECK(listener.told.empty());  // a fetch enqueues nothing
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.worker_items = {activity("i", 2)};
+  ack.orchestrator_items = {{work::TimerFired{"i", 1, 3, now + 5'000}, now + 5'000},
+                            {work::ExternalRaised{"other", "e", ""}, now}};
+  ack.metadata = metadata();
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+  CHECK(listener.told == Told{{QueueKind::Worker, 0}, {QueueKind::Orchestrator, now + 5'000},
+                              {QueueKind::Orchestrator, now}});
+  listener.told.clear();
+
+  std::optional<WorkerItem> work = f.provider().fetch_work_item(30'000);
+  REQUIRE(work);
+  f.provider().ack_work_item(work->lock_token, WorkItem{work::ActivityCompleted{"i", 1, 2, "ok"}});
+  CHECK(listener.told == Told{{QueueKind::Orchestrator, 0}});
+  listener.told.clear();
+
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "e", ""}, 250);
+  CHECK(listener.told == Told{{QueueKind::Orchestrator, now + 250}});
+  listener.told.clear();
+
+  // A failed ack tells nothing; a removed listener is told nothing more.
+  CHECK(provider_error_kind([&] { f.provider().ack_orchestration_item("no-such-token", ack); }) ==
+        ProviderErrorKind::InvalidLock);
+  CHECK(listener.told.empty());
+  f.provider().remove_queue_listener(&listener);
+  f.provider().enqueue_start(start_item("j"));
+  CHECK(listener.told.empty());
+}

@@ -93,6 +93,44 @@ TEST_CASE("the threaded driver runs many instances concurrently", "[threaded]") 
   CHECK(driver.shutdown(5'000));
 }
 
+TEST_CASE("work enqueued in this process wakes an idle driver at once, and a timer wakes it when due",
+          "[threaded][wake]") {
+  const std::string kind = GENERATE(from_range(threaded_kinds()));
+  INFO("provider: " << kind);
+  NativeHost host("wake", kind);
+  RuntimeOptions options;
+  options.poll_interval_ms = 60'000;  // a poll cannot explain anything below
+  ThreadedDriver driver(*host.store, host.registry, host.clock, options);
+  driver.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // every dispatcher found nothing and waits
+  auto seconds_since = [](std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+
+  // A start wakes the orchestrations, its activity the workers, the completion
+  // the orchestrations again.
+  auto start = std::chrono::steady_clock::now();
+  host.client->start_orchestration("hello", "HelloWorld", "Ada", "1.0.0");
+  REQUIRE(host.client->wait_for_orchestration("hello", 20'000, host.pacer).output == "Hello, Ada!");
+  CHECK(seconds_since(start) < 5);
+
+  // An event raised from outside wakes the orchestrations.
+  host.client->start_orchestration("approve", "Approval", R"({"timeout_ms":3600000})");
+  REQUIRE(host.client->wait_for_status_change("approve", 0, 100, host.pacer) == std::nullopt);
+  start = std::chrono::steady_clock::now();
+  host.client->raise_event("approve", "Approve", "yes");
+  CHECK(host.client->wait_for_orchestration("approve", 20'000, host.pacer).output == "approved:yes");
+  CHECK(seconds_since(start) < 5);
+
+  // A durable timer written by an ack wakes the orchestrations when it is due.
+  start = std::chrono::steady_clock::now();
+  host.client->start_orchestration("timeout", "Approval", R"({"timeout_ms":300})");
+  CHECK(host.client->wait_for_orchestration("timeout", 20'000, host.pacer).output == "timeout");
+  CHECK(seconds_since(start) >= 0.3);
+  CHECK(seconds_since(start) < 5);
+  CHECK(driver.shutdown(5'000));
+}
+
 TEST_CASE("a long activity keeps its lock by renewal and runs once", "[threaded]") {
   const std::string kind = GENERATE(from_range(threaded_kinds()));
   INFO("provider: " << kind);

@@ -2,9 +2,12 @@
 // draws randomness (see duroxide/platform.hpp).
 #include "duroxide/platform.hpp"
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <map>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -51,7 +54,7 @@ void SleepPacer::wait(std::int64_t ms) {
 // ---------------------------------------------------------------- ThreadedDriver
 #ifndef __EMSCRIPTEN__
 
-struct ThreadedDriver::State final : ActivityLeases {
+struct ThreadedDriver::State final : ActivityLeases, QueueListener {
   struct Lease {
     std::string description;
     std::shared_ptr<std::atomic<bool>> cancelled;
@@ -66,9 +69,20 @@ struct ThreadedDriver::State final : ActivityLeases {
   RuntimeOptions options;
   RuntimeObserver observer;
 
+  // What idle dispatchers of one queue wait for: work told by the store
+  // (`generation` moves), a told visibility time coming due, the poll interval
+  // (work from elsewhere), or a stop request.
+  struct QueueWake {
+    std::condition_variable changed;
+    std::uint64_t generation = 0;
+    std::set<TimestampMs> due;  // future visibility times told, at most kMaxDue
+  };
+  static constexpr std::size_t kMaxDue = 1024;  // beyond: the latest are left to polling
+
   std::mutex mutex;
-  std::condition_variable wake;     // stop requests for idle threads
+  std::condition_variable wake;     // stop requests for the lock keeper
   std::condition_variable stopped;  // a thread finished
+  std::array<QueueWake, 2> queues;
   bool stopping = false;
   std::size_t running = 0;              // threads, the lock keeper included
   std::size_t dispatchers_running = 0;  // the lock keeper outlives these
@@ -100,11 +114,46 @@ struct ThreadedDriver::State final : ActivityLeases {
     leases.erase(token);
   }
 
-  // Returns false when it should stop.
-  bool idle_wait() {
+  static std::size_t index(QueueKind queue) { return queue == QueueKind::Orchestrator ? 0 : 1; }
+
+  void work_enqueued(QueueKind queue, TimestampMs visible_at_ms) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    QueueWake& q = queues[index(queue)];
+    if (visible_at_ms <= clock.now_ms()) {
+      ++q.generation;
+    } else if (q.due.size() < kMaxDue || visible_at_ms < *q.due.rbegin()) {
+      q.due.insert(visible_at_ms);
+      if (q.due.size() > kMaxDue) q.due.erase(std::prev(q.due.end()));
+    } else {
+      return;
+    }
+    q.changed.notify_one();  // one idle thread takes the work; it wakes another if it finds more
+  }
+
+  std::uint64_t generation(QueueKind queue) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return queues[index(queue)].generation;
+  }
+
+  // An idle dispatcher's wait, after a step that found nothing: until work is
+  // told after `seen` was read (so nothing told during the step is missed), a
+  // told time comes due, the poll interval passes, or a stop. False: stop.
+  bool idle_wait(QueueKind queue, std::uint64_t seen) {
     std::unique_lock<std::mutex> lock(mutex);
-    wake.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(options.poll_interval_ms, 1)),
-                  [this] { return stopping; });
+    QueueWake& q = queues[index(queue)];
+    const auto poll_end = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(std::max<std::int64_t>(options.poll_interval_ms, 1));
+    while (!stopping && q.generation == seen) {
+      const TimestampMs now = clock.now_ms();
+      if (!q.due.empty() && *q.due.begin() <= now) {
+        q.due.erase(q.due.begin(), q.due.upper_bound(now));
+        break;
+      }
+      auto until = poll_end;
+      if (!q.due.empty()) until = std::min(until, std::chrono::steady_clock::now() +
+                                                      std::chrono::milliseconds(*q.due.begin() - now));
+      if (q.changed.wait_until(lock, until) == std::cv_status::timeout && until == poll_end) break;
+    }
     return !stopping;
   }
   bool should_stop() {
@@ -130,15 +179,22 @@ struct ThreadedDriver::State final : ActivityLeases {
   }
 
   template <typename Dispatcher>
-  void run(Dispatcher dispatcher) {
+  void run(Dispatcher dispatcher, QueueKind queue) {
     while (!should_stop()) {
+      const std::uint64_t seen = generation(queue);
       bool worked = false;
       try {
         worked = dispatcher.step();
       } catch (const std::exception& error) {
         notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
       }
-      if (!worked && !idle_wait()) break;
+      if (worked) {
+        // Told work may be more than this thread takes: pass the word on.
+        std::lock_guard<std::mutex> lock(mutex);
+        if (queues[index(queue)].generation != seen) queues[index(queue)].changed.notify_one();
+      } else if (!idle_wait(queue, seen)) {
+        break;
+      }
     }
     finished(true);
   }
@@ -199,6 +255,7 @@ ThreadedDriver::~ThreadedDriver() {
   for (auto& thread : state_->threads) {
     if (thread.joinable()) thread.join();
   }
+  if (!state_->threads.empty()) state_->provider.remove_queue_listener(state_.get());
 }
 
 void ThreadedDriver::start() {
@@ -211,14 +268,15 @@ void ThreadedDriver::start() {
     if (dispatcher) ++s.dispatchers_running;
     s.threads.emplace_back(std::move(body));
   };
+  s.provider.add_queue_listener(&s);
   for (std::size_t i = 0; i < std::max<std::size_t>(s.options.orchestration_concurrency, 1); ++i) {
     launch([&s, observer] {
-      s.run(OrchestrationDispatcher(s.provider, s.registry, s.clock, s.options, observer));
+      s.run(OrchestrationDispatcher(s.provider, s.registry, s.clock, s.options, observer), QueueKind::Orchestrator);
     });
   }
   for (std::size_t i = 0; i < std::max<std::size_t>(s.options.worker_concurrency, 1); ++i) {
     launch([&s, observer] {
-      s.run(WorkerDispatcher(s.provider, s.registry, s.clock, s.options, observer, &s));
+      s.run(WorkerDispatcher(s.provider, s.registry, s.clock, s.options, observer, &s), QueueKind::Worker);
     });
   }
   launch([&s] { s.keep_leases(); }, /*dispatcher=*/false);
@@ -229,6 +287,7 @@ bool ThreadedDriver::shutdown(std::int64_t timeout_ms) {
   std::unique_lock<std::mutex> lock(s.mutex);
   s.stopping = true;
   s.wake.notify_all();
+  for (State::QueueWake& queue : s.queues) queue.changed.notify_all();
   return s.stopped.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(timeout_ms, 0)),
                             [&s] { return s.running == 0; });
 }

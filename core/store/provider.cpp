@@ -29,6 +29,24 @@ void check_batch_size(std::size_t count, const std::string& operation) {
   }
 }
 
+void QueueListeners::add(QueueListener* listener) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (std::find(listeners_.begin(), listeners_.end(), listener) == listeners_.end()) listeners_.push_back(listener);
+}
+
+void QueueListeners::remove(QueueListener* listener) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), listener), listeners_.end());
+}
+
+void QueueListeners::work_enqueued(QueueKind queue, TimestampMs visible_at_ms) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (QueueListener* listener : listeners_) listener->work_enqueued(queue, visible_at_ms);
+}
+
+void Provider::add_queue_listener(QueueListener*) {}
+void Provider::remove_queue_listener(QueueListener*) {}
+
 void Provider::enqueue_start(const work::StartOrchestration& start) {
   if (instance_known(start.instance)) {
     throw ProviderError(ProviderErrorKind::Conflict, "enqueue_start",

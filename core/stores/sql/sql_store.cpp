@@ -68,6 +68,8 @@ void SqlStore::renew_work_item_lock(const std::string& lock_token, std::int64_t 
 void SqlStore::abandon_work_item(const std::string& lock_token, std::int64_t delay_ms, bool ignore_attempt) {
   impl_->abandon_work_item(lock_token, delay_ms, ignore_attempt);
 }
+void SqlStore::add_queue_listener(QueueListener* listener) { impl_->add_queue_listener(listener); }
+void SqlStore::remove_queue_listener(QueueListener* listener) { impl_->remove_queue_listener(listener); }
 InstancePage SqlStore::list_instances(const InstanceFilter& filter, const PageRequest& page) {
   return impl_->list_instances(filter, page);
 }

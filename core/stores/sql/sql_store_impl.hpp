@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,26 +56,42 @@ class SqlStoreImpl : public SqlStore::Impl {
   }
 
   // ---- Provider: the acks, abandons, renewals, reads and enqueues
+  // Each write that enqueues tells the queue listeners after its session has
+  // ended (SQLite: after the connection's mutex is released).
   void ack_orchestration_item(const std::string& lock_token, const OrchestrationAck& ack) override {
-    Session db = session("ack_orchestration_item");
-    RollUp roll_up = next_roll_up();
-    Queues::ack_orchestration_committed(*db, lock_token, ack, clock_.now_ms(), roll_up);
-    rolled_up(roll_up);
+    {
+      Session db = session("ack_orchestration_item");
+      RollUp roll_up = next_roll_up();
+      Queues::ack_orchestration_committed(*db, lock_token, ack, clock_.now_ms(), roll_up);
+      rolled_up(roll_up);
+    }
+    tell_enqueued(ack);
   }
 
   std::vector<AckOutcome> ack_orchestration_items(const std::vector<OrchestrationAckRequest>& requests) override {
     check_batch_size(requests.size(), "ack_orchestration_items");
-    Session db = session("ack_orchestration_item");
-    RollUp roll_up = next_roll_up();
-    std::vector<AckOutcome> outcomes = Queues::ack_orchestrations(*db, requests, clock_.now_ms(), roll_up);
-    rolled_up(roll_up);
+    std::vector<AckOutcome> outcomes;
+    {
+      Session db = session("ack_orchestration_item");
+      RollUp roll_up = next_roll_up();
+      outcomes = Queues::ack_orchestrations(*db, requests, clock_.now_ms(), roll_up);
+      rolled_up(roll_up);
+    }
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      if (!outcomes[i]) tell_enqueued(requests[i].ack);
+    }
     return outcomes;
   }
 
   void abandon_orchestration_item(const std::string& lock_token, std::int64_t delay_ms,
                                   bool ignore_attempt) override {
-    Session db = session("abandon_orchestration_item");
-    Queues::abandon_orchestration(*db, lock_token, delay_ms, ignore_attempt, clock_.now_ms());
+    TimestampMs now = 0;
+    {
+      Session db = session("abandon_orchestration_item");
+      now = clock_.now_ms();
+      Queues::abandon_orchestration(*db, lock_token, delay_ms, ignore_attempt, now);
+    }
+    listeners_.work_enqueued(QueueKind::Orchestrator, now + delay_ms);
   }
 
   void renew_orchestration_item_lock(const std::string& lock_token, std::int64_t extend_ms) override {
@@ -88,18 +105,26 @@ class SqlStoreImpl : public SqlStore::Impl {
   }
 
   void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override {
-    Session db = session("enqueue_orchestrator_item");
-    Queues::enqueue_orchestrator_item(*db, item, delay_ms, clock_.now_ms());
+    TimestampMs now = 0;
+    {
+      Session db = session("enqueue_orchestrator_item");
+      now = clock_.now_ms();
+      Queues::enqueue_orchestrator_item(*db, item, delay_ms, now);
+    }
+    listeners_.work_enqueued(QueueKind::Orchestrator, now + delay_ms);
   }
 
   // The check for a live instance and the insert run in one transaction, kept
   // apart from a concurrent start of the same id by Dialect::serialize_start.
   void enqueue_start(const work::StartOrchestration& start) override {
-    Session db = session("enqueue_start");
-    Transaction transaction(*db);
-    Dialect::serialize_start(*db, start.instance);
-    Queues::enqueue_start(*db, start, clock_.now_ms());
-    transaction.commit();
+    {
+      Session db = session("enqueue_start");
+      Transaction transaction(*db);
+      Dialect::serialize_start(*db, start.instance);
+      Queues::enqueue_start(*db, start, clock_.now_ms());
+      transaction.commit();
+    }
+    listeners_.work_enqueued(QueueKind::Orchestrator, 0);
   }
 
   std::optional<std::string> get_kv_value(const std::string& instance, const std::string& key) override {
@@ -118,16 +143,29 @@ class SqlStoreImpl : public SqlStore::Impl {
   }
 
   void ack_work_item(const std::string& lock_token, const std::optional<WorkItem>& completion) override {
-    Session db = session("ack_work_item");
-    Transaction transaction(*db);
-    Queues::ack_work(*db, lock_token, completion, clock_.now_ms());
-    transaction.commit();
+    {
+      Session db = session("ack_work_item");
+      Transaction transaction(*db);
+      Queues::ack_work(*db, lock_token, completion, clock_.now_ms());
+      transaction.commit();
+    }
+    if (completion) listeners_.work_enqueued(QueueKind::Orchestrator, 0);
   }
 
   std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests) override {
     check_batch_size(requests.size(), "ack_work_items");
-    Session db = session("ack_work_item");
-    return Queues::ack_works(*db, requests, clock_.now_ms());
+    std::vector<AckOutcome> outcomes;
+    {
+      Session db = session("ack_work_item");
+      outcomes = Queues::ack_works(*db, requests, clock_.now_ms());
+    }
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      if (!outcomes[i] && requests[i].completion) {
+        listeners_.work_enqueued(QueueKind::Orchestrator, 0);
+        break;
+      }
+    }
+    return outcomes;
   }
 
   void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) override {
@@ -136,9 +174,17 @@ class SqlStoreImpl : public SqlStore::Impl {
   }
 
   void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms, bool ignore_attempt) override {
-    Session db = session("abandon_work_item");
-    Queues::abandon_work(*db, lock_token, delay_ms, ignore_attempt, clock_.now_ms());
+    TimestampMs now = 0;
+    {
+      Session db = session("abandon_work_item");
+      now = clock_.now_ms();
+      Queues::abandon_work(*db, lock_token, delay_ms, ignore_attempt, now);
+    }
+    listeners_.work_enqueued(QueueKind::Worker, now + delay_ms);
   }
+
+  void add_queue_listener(QueueListener* listener) override { listeners_.add(listener); }
+  void remove_queue_listener(QueueListener* listener) override { listeners_.remove(listener); }
 
   // ---- ManagementProvider: all but the diagnostics
   InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) override {
@@ -267,8 +313,21 @@ class SqlStoreImpl : public SqlStore::Impl {
     }
   }
 
+  // What a committed orchestration ack enqueued: its activities, and its
+  // messages and timers (each at its own time; equal neighbours told once).
+  void tell_enqueued(const OrchestrationAck& ack) {
+    if (!ack.worker_items.empty()) listeners_.work_enqueued(QueueKind::Worker, 0);
+    std::optional<TimestampMs> told;
+    for (const OrchestratorItem& item : ack.orchestrator_items) {
+      if (told == item.visible_at_ms) continue;
+      told = item.visible_at_ms;
+      listeners_.work_enqueued(QueueKind::Orchestrator, item.visible_at_ms);
+    }
+  }
+
   const std::int64_t minute_retention_ms_;
   std::atomic<TimestampMs> last_rollup_minute_{0};
+  QueueListeners listeners_;
 };
 
 }  // namespace store_sql

@@ -54,7 +54,10 @@ class SleepPacer final : public Pacer {
 // threads, `worker_concurrency` worker threads and one lock keeper that renews
 // the locks of running activities `lock_renewal_buffer_ms` before they expire
 // and marks an activity cancelled when its lock is lost (its orchestration
-// cancelled it, or it expired). An idle thread waits `poll_interval_ms`.
+// cancelled it, or it expired). An idle dispatcher wakes as soon as the store
+// tells it of work (Provider::add_queue_listener: work enqueued in this process,
+// a told timer coming due), and polls every `poll_interval_ms` for the rest
+// (work from other processes, expired locks). The driver must not outlive the store.
 class ThreadedDriver {
  public:
   ThreadedDriver(Provider& provider, const Registry& registry, Clock& clock,

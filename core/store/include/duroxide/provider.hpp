@@ -48,6 +48,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -189,6 +190,33 @@ using AckOutcome = std::optional<ProviderError>;
 // Most items one batched call takes or returns.
 inline constexpr std::size_t kMaxBatchItems = 256;
 
+enum class QueueKind { Orchestrator, Worker };
+
+// Told by a store that work was committed to one of its queues through this
+// store object: how drivers in the same process wake at once instead of at
+// their next poll.
+class QueueListener {
+ public:
+  virtual ~QueueListener() = default;
+  // Called on the committing thread after the commit, outside the store's
+  // locks. `visible_at_ms`: when the work becomes visible by the store's clock
+  // (at or before now: at once). Must be quick and must not call the store.
+  virtual void work_enqueued(QueueKind queue, TimestampMs visible_at_ms) = 0;
+};
+
+// A store's listeners, for stores that tell them. Thread-safe; `remove` waits
+// for a call in progress, so a removed listener is never called again.
+class QueueListeners {
+ public:
+  void add(QueueListener* listener);
+  void remove(QueueListener* listener);
+  void work_enqueued(QueueKind queue, TimestampMs visible_at_ms);
+
+ private:
+  std::mutex mutex_;
+  std::vector<QueueListener*> listeners_;
+};
+
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -237,6 +265,16 @@ class Provider {
       const std::vector<OrchestrationAckRequest>& requests);
   virtual std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items);
   virtual std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests);
+
+  // Work notifications for drivers in this process. A store that supports them
+  // tells each listener, after every commit through this object that enqueues
+  // work (starts, events, acks' worker and orchestrator items and timers,
+  // activity completions, delayed abandons), which queue and when it becomes
+  // visible. Not told: work written by other processes or other store objects,
+  // and locks that expire; drivers still poll for those. A listener is removed
+  // before it is destroyed. The defaults tell nobody.
+  virtual void add_queue_listener(QueueListener* listener);
+  virtual void remove_queue_listener(QueueListener* listener);
 };
 
 // Throws InvalidInput unless 1 <= count <= kMaxBatchItems.

@@ -56,6 +56,8 @@ class SqlStore : public Store {
   std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests) final;
   void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) final;
   void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms, bool ignore_attempt) final;
+  void add_queue_listener(QueueListener* listener) final;
+  void remove_queue_listener(QueueListener* listener) final;
 
   // ---- ManagementProvider
   InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) final;
