@@ -637,8 +637,8 @@ std::string markdown(const Json& report) {
     }
     return out;
   };
-  md += throughput_table(report["throughput"], true);
-  const Json& latency = report["latency"];
+  if (report.contains("throughput")) md += throughput_table(report["throughput"], true);
+  const Json latency = report.value("latency", Json::object());
   if (latency.contains("median_ms")) {
     md += "\nlatency, " + latency["workload"].get<std::string>() + " start → completed, one at a time, " +
           latency["driver"].get<std::string>() + ", " + latency["options"].get<std::string>() + ", " +
