@@ -145,7 +145,7 @@ constexpr const char* kFiveNames = R"(["a","b","c","d","e"])";
 const Workload kWorkloads[] = {
     {"HelloWorld", "1.0.0", "Ada", "one activity", kDefaultWorkerBatch},
     {"FanOutFanIn", "1.0.0", kFiveNames, "five activities in parallel", kDefaultWorkerBatch},
-    {"FanOutFanIn", "1.0.0", kFiveNames, "five activities in parallel", 8},
+    {"FanOutFanIn", "1.0.0", kFiveNames, "five activities in parallel", 1},  // one ack per activity
     {"HelloWorld", "2.0.0", "Ada", "no activity", kDefaultWorkerBatch},
 };
 

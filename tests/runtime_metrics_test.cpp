@@ -1,6 +1,7 @@
 // RuntimeMetrics: counters and histograms recorded by the dispatchers, and
 // their Prometheus exposition.
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "duroxide/duroxide.hpp"
@@ -170,4 +171,79 @@ TEST_CASE("run_until_idle lets an instance's completions gather into one orchest
   snapshot = host.metrics.snapshot();
   CHECK(snapshot.turn_ms.count == 9);
   CHECK(snapshot.activities["Hello"].completed == 18);
+}
+
+namespace {
+
+// Activities "Work": "slow" takes 10 ms of the manual clock, anything else none.
+// "Spread" schedules one per name in its input, in parallel.
+struct AdaptiveWorkerHost {
+  ManualClock clock;
+  SequentialIdSource ids;
+  Registry registry;
+  SqliteProvider store{":memory:", clock, ids};
+  RuntimeMetrics metrics{clock};
+  RuntimeOptions options;
+
+  AdaptiveWorkerHost() {
+    registry.register_activity("Work", [this](ActivityContext&, const std::string& input) {
+      if (input == "slow") clock.advance(10);
+      return input;
+    });
+    registry.register_orchestration("Spread", [](OrchestrationContext& ctx, std::string input) -> Task<std::string> {
+      std::vector<DurableFuture> work;
+      for (const auto& name : nlohmann::json::parse(input)) work.push_back(ctx.schedule_activity("Work", name));
+      co_await ctx.join(std::move(work));
+      co_return "done";
+    });
+    options.metrics = &metrics;
+    options.worker_batch_size = 16;
+    options.worker_batch_delay_ms = 2;
+  }
+  // Starts one Spread and runs its first turn: its activities are queued.
+  void spread(const std::string& names) {
+    store.enqueue_start(work::StartOrchestration{"s", "Spread", {}, names, {}, 0});
+    OrchestrationDispatcher orchestrations(store, registry, clock, options);
+    REQUIRE(orchestrations.step());
+  }
+  std::uint64_t acks() { return metrics.snapshot().provider_ms["ack_work_items"].count; }
+};
+
+}  // namespace
+
+TEST_CASE("a worker's batches double while their activities are short, up to worker_batch_size",
+          "[metrics][batch]") {
+  AdaptiveWorkerHost host;
+  host.spread(R"(["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o"])");
+  WorkerDispatcher workers(host.store, host.registry, host.clock, host.options);
+  for (int batch = 1; batch <= 8; batch *= 2) {
+    REQUIRE(workers.step());  // takes 1, 2, 4, then 8 activities
+  }
+  CHECK_FALSE(workers.step());
+  CHECK(host.acks() == 4);
+  CHECK(host.metrics.snapshot().activities["Work"].completed == 15);
+}
+
+TEST_CASE("a long activity in a worker batch is acked at once and releases the activities after it",
+          "[metrics][batch]") {
+  AdaptiveWorkerHost host;
+  host.spread(R"(["a","b","c","slow","e","f","g"])");
+  WorkerDispatcher workers(host.store, host.registry, host.clock, host.options);
+  REQUIRE(workers.step());  // a
+  REQUIRE(workers.step());  // b, c
+  REQUIRE(workers.step());  // fetches slow, e, f, g; runs slow, acks it, gives e, f, g back
+  CHECK(host.acks() == 3);
+  CHECK(host.metrics.snapshot().activities["Work"].completed == 4);
+  // What was given back is there for any worker at once, its attempt not counted;
+  // this worker now takes one at a time.
+  std::optional<WorkerItem> next = host.store.fetch_work_item(30'000);
+  REQUIRE(next);
+  CHECK(next->item.input == "e");
+  CHECK(next->attempt_count == 1);
+  host.store.abandon_work_item(next->lock_token, 0, true);
+  REQUIRE(workers.step());  // e alone
+  CHECK(host.metrics.snapshot().activities["Work"].completed == 5);
+  REQUIRE(workers.step());  // f, g
+  CHECK(host.acks() == 5);
+  CHECK_FALSE(workers.step());
 }

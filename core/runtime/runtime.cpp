@@ -605,8 +605,7 @@ bool WorkerDispatcher::step() {
   std::vector<WorkerItem> fetched;
   try {
     fetched = timed_call(options.metrics, context_.clock, "fetch_work_items", [&] {
-      return context_.provider.fetch_work_items(options.worker_lock_timeout_ms,
-                                                std::clamp<std::size_t>(options.worker_batch_size, 1, kMaxBatchItems));
+      return context_.provider.fetch_work_items(options.worker_lock_timeout_ms, batch_size_);
     });
   } catch (const ProviderError& error) {
     context_.notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
@@ -635,19 +634,58 @@ bool WorkerDispatcher::step() {
     }
   } leases_end{leases_, fetched};
 
+  const std::size_t most = std::clamp<std::size_t>(options.worker_batch_size, 1, kMaxBatchItems);
+  const std::int64_t delay_us = std::max<std::int64_t>(options.worker_batch_delay_ms, 0) * 1000;
+  Clock& clock = context_.clock;
   ResultBatch batch;
+  std::int64_t oldest_us = 0;  // when the oldest completion `batch` holds finished
+  bool all_short = true;
   for (std::size_t i = 0; i < fetched.size(); ++i) {
+    if (!batch.requests.empty() && clock.monotonic_us() - oldest_us >= delay_us) flush(batch);
     if (cancelled[i]->load()) continue;  // its lock was lost while it waited: nothing to run or ack
+    const std::int64_t started_us = clock.monotonic_us();
     std::optional<WorkItem> completion = run_item(fetched[i], cancelled[i]);
-    if (!completion) {
-      if (leases_) leases_->end(fetched[i].lock_token);  // abandoned: its lock is no longer ours
-      continue;
+    const std::int64_t finished_us = clock.monotonic_us();
+    if (completion) {
+      if (batch.requests.empty()) oldest_us = finished_us;
+      batch.requests.push_back({fetched[i].lock_token, std::move(completion)});
+      batch.items.push_back(&fetched[i]);
+    } else if (leases_) {
+      leases_->end(fetched[i].lock_token);  // abandoned: its lock is no longer ours
     }
-    batch.requests.push_back({fetched[i].lock_token, std::move(completion)});
-    batch.items.push_back(&fetched[i]);
+    if (finished_us - started_us > delay_us) {  // a long activity: others must not wait behind the next
+      all_short = false;
+      flush(batch);
+      release(fetched, i + 1);
+      break;
+    }
   }
-  if (!batch.requests.empty()) ack_batch_of_results(batch);
+  flush(batch);
+  batch_size_ = all_short ? std::min(most, batch_size_ * 2) : 1;
   return true;
+}
+
+void WorkerDispatcher::flush(ResultBatch& batch) {
+  if (batch.requests.empty()) return;
+  ack_batch_of_results(batch);
+  if (leases_) {
+    for (const WorkAckRequest& request : batch.requests) leases_->end(request.lock_token);
+  }
+  batch = ResultBatch{};
+}
+
+void WorkerDispatcher::release(const std::vector<WorkerItem>& fetched, std::size_t first) {
+  for (std::size_t i = first; i < fetched.size(); ++i) {
+    try {
+      context_.provider.abandon_work_item(fetched[i].lock_token, 0, /*ignore_attempt=*/true);
+    } catch (const ProviderError& error) {
+      // A lost lock is already reported (the lock keeper); the item is someone else's.
+      if (error.kind() != ProviderErrorKind::InvalidLock) {
+        context_.notify(RuntimeEvent::Kind::ProviderError, fetched[i].item.instance, error.what());
+      }
+    }
+    if (leases_) leases_->end(fetched[i].lock_token);
+  }
 }
 
 void WorkerDispatcher::ack_batch_of_results(const ResultBatch& batch) {

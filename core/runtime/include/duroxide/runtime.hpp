@@ -35,13 +35,23 @@ namespace duroxide {
 struct RuntimeOptions {
   std::size_t orchestration_concurrency = 1;  // threaded driver only
   std::size_t worker_concurrency = 1;         // threaded driver only
-  // Group commit: each dispatcher step fetches up to this many items in one call,
-  // works them one after the other, and acks them together in one call (one
-  // transaction on SQLite). Orchestration turns only compute, so batching them
-  // costs little latency. A worker batch holds every completion until its last
-  // activity has finished: raise it only for short activities.
+  // Group commit: each dispatcher step fetches what is ready, up to this many
+  // items, in one call (it never waits for more), works them one after the
+  // other, and acks them together in one call (one transaction on SQLite).
+  // Orchestration turns only compute, so batching them costs little latency.
+  // A worker batch adapts to its activities (see `worker_batch_delay_ms`).
   std::size_t orchestration_batch_size = 16;  // 1..kMaxBatchItems
-  std::size_t worker_batch_size = 1;          // 1..kMaxBatchItems
+  std::size_t worker_batch_size = 16;         // 1..kMaxBatchItems
+  // Short activities share one ack; long ones are not held back or held up.
+  // A worker acks the completions it holds before starting the next activity
+  // once the oldest has waited this long; after an activity that ran longer,
+  // it acks at once, releases the batch's activities not yet started (their
+  // attempt not counted) for other workers, and fetches one at a time until a
+  // batch runs short again (its size then doubles, up to worker_batch_size).
+  // So a completion waits for others at most this delay plus the one activity
+  // running when it finished. Threaded driver time; the step driver's clock
+  // stands still within a step, so its batches are acked whole.
+  std::int64_t worker_batch_delay_ms = 2;
   std::int64_t orchestration_lock_timeout_ms = 5'000;
   std::int64_t worker_lock_timeout_ms = 30'000;
   std::int64_t lock_renewal_buffer_ms = 2'000;  // renew this long before expiry
@@ -147,9 +157,14 @@ class WorkerDispatcher {
   // Acks the completions in one call; results the store refused for their
   // values are acked again as failures of their activities.
   void ack_batch_of_results(const ResultBatch& batch);
+  // Acks what `batch` holds and ends those items' leases; `batch` is then empty.
+  void flush(ResultBatch& batch);
+  // Gives the fetched items from `first` on back to the queue, attempts not counted.
+  void release(const std::vector<WorkerItem>& fetched, std::size_t first);
 
   DispatcherContext context_;
   ActivityLeases* leases_;
+  std::size_t batch_size_ = 1;  // the next fetch's size: 1 after a long activity, doubling after short batches
 };
 
 // Single-threaded driver (wasm, simulation, tests): runs the dispatchers in turn on
