@@ -110,16 +110,25 @@ struct Queues {
   // an error that concerns one ack alone (lost lock, bad input, conflict, not
   // found) rolls back that ack and becomes its outcome; the others go on. Any
   // other error (I/O, busy, connection, a failed commit) fails the whole batch.
-  // A batch of one needs no savepoint (its transaction is the ack). A savepoint
-  // is sent with the ack's first statement and its release with the ack's
-  // queued writes, so on PostgreSQL an ack of a batch costs two round trips, as
-  // an ack alone does, plus one COMMIT per batch.
+  // A batch of one needs no savepoint (its transaction is the ack). A batch
+  // first runs without savepoints (acks_without_savepoints): only when an ack
+  // is refused does it run again with them. A savepoint is sent with the ack's
+  // first statement and its release with the ack's queued writes, so on
+  // PostgreSQL an ack of a batch then costs two round trips, as an ack alone
+  // does, plus one COMMIT per batch.
   // `refused(i)`, when given, undoes what ack i changed outside the database;
-  // `first`, when given, runs in the transaction before the acks.
+  // `first`, when given, runs in the transaction before the acks (again if the
+  // batch runs again), and ack_one must change nothing outside the database that
+  // `first` does not reset.
   static std::vector<AckOutcome> acks_in_one_transaction(Connection& db, std::size_t count,
                                                          const std::function<void(std::size_t)>& ack_one,
                                                          const std::function<void(std::size_t)>& refused = {},
                                                          const std::function<void()>& first = {}) {
+    if (count > 1) {
+      if (std::optional<std::vector<AckOutcome>> outcomes = acks_without_savepoints(db, count, ack_one, first)) {
+        return *outcomes;
+      }
+    }
     std::vector<AckOutcome> outcomes(count);
     try {
       Transaction transaction(db);
@@ -150,6 +159,27 @@ struct Queues {
       transaction.commit();
     } catch (const ProviderError& error) {
       for (AckOutcome& outcome : outcomes) outcome = error;  // nothing of the batch was written
+    }
+    return outcomes;
+  }
+
+  // The whole batch in one transaction without savepoints, whose cost (SQLite: a
+  // journal of every page an ack touches; PostgreSQL: round trips) is paid only
+  // when an ack is refused: then everything is rolled back and nullopt returned,
+  // for the batch to run again with a savepoint per ack. An error that is not
+  // one ack's fails every ack, as in acks_in_one_transaction.
+  static std::optional<std::vector<AckOutcome>> acks_without_savepoints(
+      Connection& db, std::size_t count, const std::function<void(std::size_t)>& ack_one,
+      const std::function<void()>& first) {
+    std::vector<AckOutcome> outcomes(count);
+    try {
+      Transaction transaction(db);
+      if (first) first();
+      for (std::size_t i = 0; i < count; ++i) ack_one(i);
+      transaction.commit();
+    } catch (const ProviderError& error) {
+      if (concerns_one_ack(error.kind())) return std::nullopt;
+      for (AckOutcome& outcome : outcomes) outcome = error;
     }
     return outcomes;
   }
