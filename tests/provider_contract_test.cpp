@@ -865,3 +865,54 @@ TEST_CASE("contract: a store tells its queue listeners what each commit enqueued
   f.provider().enqueue_start(start_item("j"));
   CHECK(listener.told.empty());
 }
+
+TEST_CASE("contract: an ack that continues an instance as another version updates its row and its counts",
+          "[provider][executions]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "i");
+  InstanceFilter v1;
+  v1.orchestration_version = "1.0.0";
+  InstanceFilter v2;
+  v2.orchestration_version = "2.0.0";
+  REQUIRE(f.management().count_instances(v1) == 1);
+
+  f.clock.advance(1'000);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck next;
+  next.execution_id = 2;
+  next.history_delta = {Event{1, 0, 0, events::OrchestrationStarted{"Orch", "2.0.0", "", "", 0}}};
+  next.metadata = metadata();
+  next.metadata.orchestration_version = "2.0.0";
+  next.metadata.custom_status = "moved";
+  next.metadata.custom_status_changed = true;
+  f.provider().ack_orchestration_item(item.lock_token, next);
+
+  std::optional<InstanceInfo> info = f.management().get_instance_info("i");
+  REQUIRE(info);
+  CHECK(info->orchestration_name == "Orch");
+  CHECK(info->orchestration_version == "2.0.0");
+  CHECK(info->current_execution_id == 2);
+  CHECK(info->custom_status == std::optional<std::string>("moved"));
+  CHECK(info->custom_status_version == 1);
+  CHECK(info->updated_at_ms == f.clock.now_ms());
+  CHECK(info->created_at_ms < info->updated_at_ms);
+  CHECK(f.management().count_instances(v1) == 0);
+  CHECK(f.management().count_instances(v2) == 1);
+  CHECK(f.management().count_by_status(v2)[RuntimeState::Running] == 1);
+
+  // A message that changes nothing leaves the row as it was, updated_at included.
+  f.clock.advance(1'000);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "noise", ""}, 0);
+  item = fetch(f);
+  OrchestrationAck quiet;
+  quiet.execution_id = 2;
+  quiet.metadata = next.metadata;
+  quiet.metadata.custom_status_changed = false;
+  f.provider().ack_orchestration_item(item.lock_token, quiet);
+  std::optional<InstanceInfo> after = f.management().get_instance_info("i");
+  REQUIRE(after);
+  CHECK(after->updated_at_ms == info->updated_at_ms);
+  CHECK(after->custom_status_version == 1);
+  CHECK(after->orchestration_version == "2.0.0");
+}

@@ -61,6 +61,8 @@ struct Queues {
     std::string status;
     TimestampMs created_at = 0;
     std::int64_t custom_status_version = 0;
+    std::string orchestration_name;
+    std::string orchestration_version;
   };
 
   // The statement just run must have touched a row that holds the caller's lock.
@@ -521,7 +523,8 @@ struct Queues {
   // the lock's token is column 6.
   static constexpr const char* kHeldSelect =
       "SELECT l.instance_id, i.instance_id IS NOT NULL, i.current_execution_id, "
-      "  i.status, i.created_at, i.custom_status_version, l.lock_token "
+      "  i.status, i.created_at, i.custom_status_version, l.lock_token, i.orchestration_name, "
+      "  i.orchestration_version "
       "FROM instance_locks l LEFT JOIN instances i ON i.instance_id = l.instance_id ";
 
   static Held read_held(Statement& row, TimestampMs now) {
@@ -534,6 +537,8 @@ struct Queues {
       held.status = row.text(3);
       held.created_at = row.integer(4);
       held.custom_status_version = row.integer(5);
+      held.orchestration_name = row.text(7);
+      held.orchestration_version = row.text(8);
     }
     return held;
   }
@@ -598,6 +603,10 @@ struct Queues {
     const bool changes_instance = !held.exists || instance_status != held.status ||
                                   ack.execution_id != held.current || meta.custom_status_changed ||
                                   !ack.history_delta.empty();
+    if (held.exists) {
+      update_instance(db, held, ack, instance_status, output, error_json, now, changes_instance);
+      return;
+    }
     db.prepare(
           "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
           "  current_execution_id, status, output, error_json, custom_status, "
@@ -634,6 +643,50 @@ struct Queues {
         .bind(14, static_cast<std::int64_t>(changes_instance ? 1 : 0))
         .bind(15, static_cast<std::int64_t>(meta.unconsumed_messages))
         .defer();
+  }
+
+  // upsert_instance for an instance that exists: an UPDATE of only the columns
+  // that change, so that the indexes on the others (name, version, creation,
+  // parent) are not rewritten with the same keys. Name and version change only
+  // on a continue-as-new to another version.
+  static void update_instance(Connection& db, const Held& held, const OrchestrationAck& ack,
+                              const std::string& instance_status, const std::optional<std::string>& output,
+                              const std::optional<std::string>& error_json, TimestampMs now, bool changes_instance) {
+    const ExecutionMetadata& meta = ack.metadata;
+    const bool renamed = meta.orchestration_name != held.orchestration_name ||
+                         meta.orchestration_version != held.orchestration_version;
+    std::string sql =
+        "UPDATE instances SET current_execution_id = CAST(?2 AS BIGINT), status = ?3, output = ?4, "
+        "error_json = ?5, unconsumed_messages = CAST(?6 AS BIGINT)";
+    int next = 7;
+    auto column = [&](const char* name, const char* cast = nullptr) {
+      const std::string parameter = "?" + std::to_string(next++);
+      sql += std::string(", ") + name + " = " + (cast ? "CAST(" + parameter + " AS " + cast + ")" : parameter);
+    };
+    if (changes_instance) column("updated_at", "BIGINT");
+    if (meta.custom_status_changed) {
+      column("custom_status");
+      sql += ", custom_status_version = custom_status_version + 1";
+    }
+    if (renamed) {
+      column("orchestration_name");
+      column("orchestration_version");
+    }
+    Statement update = db.prepare(sql + " WHERE instance_id = ?1");
+    update.bind(1, held.instance)
+        .bind(2, static_cast<std::int64_t>(ack.execution_id))
+        .bind(3, instance_status)
+        .bind_optional(4, output)
+        .bind_optional(5, error_json)
+        .bind(6, static_cast<std::int64_t>(meta.unconsumed_messages));
+    int parameter = 7;
+    if (changes_instance) update.bind(parameter++, now);
+    if (meta.custom_status_changed) update.bind_optional(parameter++, meta.custom_status);
+    if (renamed) {
+      update.bind(parameter++, meta.orchestration_name);
+      update.bind(parameter++, meta.orchestration_version);
+    }
+    update.defer();
   }
 
   // The time series and the change feed, in the ack's transaction: a start when
