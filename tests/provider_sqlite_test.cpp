@@ -314,3 +314,81 @@ TEST_CASE("sqlite (wasm under node): synchronous FULL flushes to the host disk, 
   CHECK(f->sqlite->get_instance_info("not-flushed").has_value());
 }
 #endif
+
+#ifndef __EMSCRIPTEN__
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace {
+
+// A clock that, while closed, stops every thread but its owner's inside now_ms():
+// a store call that reads the time in its session then holds the writer's lock.
+class GateClock final : public Clock {
+ public:
+  TimestampMs now_ms() override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (closed_ && std::this_thread::get_id() != owner_) {
+      ++stopped_;
+      changed_.notify_all();
+      changed_.wait(lock, [this] { return !closed_; });
+    }
+    return 1'700'000'000'000;
+  }
+  void close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+  }
+  void open() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = false;
+    changed_.notify_all();
+  }
+  void wait_for_stopped_thread() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return stopped_ > 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::thread::id owner_ = std::this_thread::get_id();
+  bool closed_ = false;
+  int stopped_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("sqlite: management reads do not wait for a writer that holds the store", "[sqlite][provider][reads]") {
+  const std::string path = "/tmp/duroxide-reads-beside-writer.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  GateClock clock;
+  SequentialIdSource ids;
+  {
+    SqliteProvider store(path, clock, ids);
+    store.enqueue_start(start_item("a"));
+    clock.close();
+    std::thread writer([&] { store.enqueue_orchestrator_item(work::ExternalRaised{"a", "e", ""}, 0); });
+    clock.wait_for_stopped_thread();  // the writer is inside its call, holding the store
+    std::atomic<bool> read{false};
+    std::thread watchdog([&] {  // a read stuck behind the writer ends the test, failed, not hung
+      for (int i = 0; i < 500 && !read; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      clock.open();
+    });
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(store.count_instances({}) == 0);
+    CHECK(store.list_instances({}, {}).instances.empty());
+    CHECK(store.get_queue_depths().orchestrator_visible == 1);
+    CHECK(store.get_activity_stats({}).empty());
+    CHECK_FALSE(store.get_instance_info("a").has_value());
+    read = true;
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+    clock.open();
+    writer.join();
+    watchdog.join();
+    CHECK(store.get_queue_depths().orchestrator_visible == 2);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+}
+#endif

@@ -51,7 +51,7 @@ class SqlStoreImpl : public SqlStore::Impl {
 
   std::vector<std::string> explain_listing(const InstanceFilter& filter, const PageRequest& page,
                                            SqlStore::ListingQuery query) override {
-    Session db = session("explain_listing");
+    Session db = read_session("explain_listing");
     return Management::explain_listing(*db, filter, page, static_cast<management_sql::ListingQuery>(query));
   }
 
@@ -128,12 +128,12 @@ class SqlStoreImpl : public SqlStore::Impl {
   }
 
   std::optional<std::string> get_kv_value(const std::string& instance, const std::string& key) override {
-    Session db = session("get_kv_value");
+    Session db = read_session("get_kv_value");
     return read_kv_value(*db, instance, key);
   }
 
   KvMap get_kv_all_values(const std::string& instance) override {
-    Session db = session("get_kv_all_values");
+    Session db = read_session("get_kv_all_values");
     return read_kv_values(*db, instance);
   }
 
@@ -188,72 +188,72 @@ class SqlStoreImpl : public SqlStore::Impl {
 
   // ---- ManagementProvider: all but the diagnostics
   InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) override {
-    Session db = session("list_instances");
+    Session db = read_session("list_instances");
     return Management::list_instances(*db, filter, page);
   }
 
   std::uint64_t count_instances(const InstanceFilter& filter) override {
-    Session db = session("count_instances");
+    Session db = read_session("count_instances");
     return Management::count_instances(*db, filter);
   }
 
   std::map<RuntimeState, std::uint64_t> count_by_status(const InstanceFilter& filter) override {
-    Session db = session("count_by_status");
+    Session db = read_session("count_by_status");
     return Management::count_by_status(*db, filter);
   }
 
   std::optional<InstanceInfo> get_instance_info(const std::string& instance) override {
-    Session db = session("get_instance_info");
+    Session db = read_session("get_instance_info");
     return Management::get_instance_info(*db, instance);
   }
 
   std::vector<ExecutionInfo> list_executions(const std::string& instance) override {
-    Session db = session("list_executions");
+    Session db = read_session("list_executions");
     return Management::list_executions(*db, instance);
   }
 
   std::optional<ExecutionInfo> get_execution_info(const std::string& instance, ExecutionId execution) override {
-    Session db = session("get_execution_info");
+    Session db = read_session("get_execution_info");
     return Management::get_execution_info(*db, instance, execution);
   }
 
   History read_execution(const std::string& instance, ExecutionId execution) override {
-    Session db = session("read_execution");
+    Session db = read_session("read_execution");
     return Management::read_execution(*db, instance, execution);
   }
 
   SystemMetrics get_system_metrics() override {
-    Session db = session("get_system_metrics");
+    Session db = read_session("get_system_metrics");
     return Management::get_system_metrics(*db);
   }
 
   std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name) override {
-    Session db = session("get_orchestration_stats");
+    Session db = read_session("get_orchestration_stats");
     return Management::get_orchestration_stats(*db, name);
   }
 
   DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) override {
-    Session db = session("get_execution_durations");
+    Session db = read_session("get_execution_durations");
     return Management::get_execution_durations(*db, name, since_ms);
   }
 
   std::vector<ActivityStats> get_activity_stats(const std::string& name) override {
-    Session db = session("get_activity_stats");
+    Session db = read_session("get_activity_stats");
     return Management::get_activity_stats(*db, name);
   }
 
   ChangePage changes_since(std::uint64_t cursor, std::size_t limit) override {
-    Session db = session("changes_since");
+    Session db = read_session("changes_since");
     return Management::changes_since(*db, cursor, limit);
   }
 
   QueueDepths get_queue_depths() override {
-    Session db = session("get_queue_depths");
+    Session db = read_session("get_queue_depths");
     return Management::get_queue_depths(*db, clock_.now_ms());
   }
 
   std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) override {
-    Session db = session("get_time_series");
+    Session db = read_session("get_time_series");
     return Management::get_time_series(*db, query);
   }
 
@@ -273,7 +273,7 @@ class SqlStoreImpl : public SqlStore::Impl {
   }
 
   InstanceExport export_instance(const std::string& instance) override {
-    Session db = session("export_instance");
+    Session db = read_session("export_instance");
     return Management::export_instance(*db, instance);
   }
 
@@ -283,13 +283,13 @@ class SqlStoreImpl : public SqlStore::Impl {
   }
 
   std::optional<InstanceStats> get_instance_stats(const std::string& instance) override {
-    Session db = session("get_instance_stats");
+    Session db = read_session("get_instance_stats");
     return Management::get_instance_stats(*db, instance);
   }
 
   std::optional<CustomStatus> get_custom_status(const std::string& instance,
                                                 std::optional<std::uint64_t> since_version) override {
-    Session db = session("get_custom_status");
+    Session db = read_session("get_custom_status");
     return Management::get_custom_status(*db, instance, since_version);
   }
 
@@ -301,6 +301,10 @@ class SqlStoreImpl : public SqlStore::Impl {
   // The connection for one call, named `operation` in its errors, held until
   // the Session ends. Throws ProviderError (e.g. an unreachable server).
   virtual Session session(const char* operation) = 0;
+  // The connection for a call that only reads (the management reads, the
+  // clients' key-value reads): a store may give these a connection of their
+  // own, so that a slow read never holds what fetches and acks wait for.
+  virtual Session read_session(const char* operation) { return session(operation); }
 
   Clock& clock_;
 

@@ -42,6 +42,23 @@ StoreImpl::StoreImpl(const std::string& path, Clock& clock, IdSource& ids, const
   // would otherwise spill pages to a temporary file created for each batch.
   db_->exec("PRAGMA temp_store = MEMORY");
   migrate(*db_);
+  open_read_connection(path, options);
+}
+
+void StoreImpl::open_read_connection(const std::string& path, const SqliteOptions& options) {
+  if (!options.read_connection || !options.vfs.empty() || path.empty() || path == ":memory:" ||
+      path.rfind("file:", 0) == 0) {
+    return;
+  }
+  {
+    auto mode = db_->prepare("PRAGMA journal_mode");
+    if (!mode.step() || mode.text(0) != "wal") return;  // readers would wait for the writer anyway
+  }
+  read_db_ = std::make_unique<Connection>(path, options.busy_timeout_ms, options.vfs);
+  read_db_->set_clock(&clock_);
+  read_db_->set_operation("open " + path + " for reads");
+  read_db_->exec("PRAGMA query_only = 1");  // a write through it is a bug: refused, not done
+  read_db_->exec("PRAGMA temp_store = MEMORY");
 }
 
 void StoreImpl::checkpoint() {
@@ -63,28 +80,33 @@ int StoreImpl::on_wal_commit(void* self, sqlite3* db, const char* schema, int fr
   return SQLITE_OK;  // a failed checkpoint is retried after the next commit
 }
 
+// The file's facts come through the read connection (counting rows takes a
+// while on a large database); the errors are the writer's.
 ProviderDiagnostics StoreImpl::get_provider_diagnostics() {
-  Session db = session("get_provider_diagnostics");
   ProviderDiagnostics d;
   d.store_kind = "sqlite";
   d.store_version = sqlite3_libversion();
   d.location = path_;
-  const std::int64_t started_us = clock_.monotonic_us();
-  try {
-    auto probe = db->prepare("SELECT 1");
-    d.connected = probe.step() && probe.integer(0) == 1;
-  } catch (const ProviderError&) {
-    d.connected = false;
+  {
+    Session db = read_session("get_provider_diagnostics");
+    const std::int64_t started_us = clock_.monotonic_us();
+    try {
+      auto probe = db->prepare("SELECT 1");
+      d.connected = probe.step() && probe.integer(0) == 1;
+    } catch (const ProviderError&) {
+      d.connected = false;
+    }
+    d.round_trip_us = clock_.monotonic_us() - started_us;
+    if (d.connected) read_file_facts(*db, d);
   }
-  d.round_trip_us = clock_.monotonic_us() - started_us;
-  if (d.connected) read_file_facts(*db, d);
+  Session writer = session("get_provider_diagnostics");
   d.last_checkpoint_ms = last_checkpoint_ms_;
   d.checkpoints = checkpoints_;
-  if (const auto& error = db->last_error()) {
+  if (const auto& error = writer->last_error()) {
     d.last_error = error->message;
     d.last_error_ms = error->at_ms;
   }
-  d.error_count = db->error_count();
+  d.error_count = writer->error_count();
   return d;
 }
 

@@ -34,6 +34,9 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
 
  protected:
   Session session(const char* operation) override { return Session(mutex_, *db_, operation); }
+  Session read_session(const char* operation) override {
+    return read_db_ ? Session(read_mutex_, *read_db_, operation) : session(operation);
+  }
 
  private:
   // The bodies of the fetches, run with the mutex held inside an open
@@ -45,11 +48,15 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   std::optional<WorkerItem> fetch_work_in_transaction(Connection& db, std::int64_t lock_timeout_ms, TimestampMs now,
                                                       bool park_corrupted, std::optional<std::string>& parked);
   void read_file_facts(Connection& db, ProviderDiagnostics& d);
+  // The read connection (SqliteOptions::read_connection), when the file allows one.
+  void open_read_connection(const std::string& path, const SqliteOptions& options);
 
   static int on_wal_commit(void* self, ::sqlite3* db, const char* schema, int frames);
 
   std::mutex mutex_;
   std::unique_ptr<Connection> db_;
+  std::mutex read_mutex_;
+  std::unique_ptr<Connection> read_db_;  // null: reads share db_
   std::string path_;
   TimestampMs last_checkpoint_ms_ = 0;
   std::uint64_t checkpoints_ = 0;

@@ -31,6 +31,12 @@ struct SqliteOptions {
   // Minute buckets of the time series older than this roll up into hour buckets
   // (done by the first ack of each new minute, in its transaction).
   std::int64_t minute_retention_ms = 24LL * 3600 * 1000;
+  // Management reads (listings, details, statistics, queue depths, diagnostics)
+  // and the clients' key-value reads on a connection of their own, so a slow
+  // one never holds the lock that fetches and acks take: WAL lets it read beside
+  // the writer. Only for a file in WAL mode through the default VFS; otherwise
+  // every call shares the one connection.
+  bool read_connection = true;
 };
 
 class SqliteProvider final : public SqlStore {
