@@ -37,6 +37,10 @@ for (const report of [native, wasm]) {
     row.counted_in_window === row.window_expected),
     `${name}: status counts add up to the instances loaded, the time-window count is exact; the filtered page has rows`);
   check(report.simulation.failing === 0, `${name}: simulation seeds found no violation`);
+  if (report.beside_management && 'complete' in report.beside_management) {
+    check(report.beside_management.complete && report.beside_management.management_loops > 0,
+      `${name}: HelloWorld beside looping management reads finished every instance while the reads ran`);
+  }
   check(report.soak.instances > 0, `${name}: the soak finished instances`);
 }
 
