@@ -392,3 +392,28 @@ TEST_CASE("sqlite: management reads do not wait for a writer that holds the stor
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
 }
 #endif
+
+TEST_CASE("sqlite: once maintain() runs, it does the checkpoints and commits leave them to it",
+          "[sqlite][provider][checkpoint]") {
+  const std::string path = "/tmp/duroxide-maintained-checkpoints.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  {
+    ManualClock clock;
+    SequentialIdSource ids;
+    SqliteProvider store(path, clock, ids);
+    store.maintain();  // nothing to do yet; from now on the checkpoints are its
+    CHECK(store.get_provider_diagnostics().checkpoints == 0);
+    const std::string payload(2'000, 'x');  // a few pages of log per commit
+    for (int i = 0; i < 400; ++i) {
+      store.enqueue_orchestrator_item(work::ExternalRaised{"i", "e", payload}, 0);
+    }
+    ProviderDiagnostics before = store.get_provider_diagnostics();
+    CHECK(before.checkpoints == 0);  // past SQLite's 1000 frames, none in the committing calls
+    CHECK(before.wal_bytes > 1'000 * before.page_size);
+    store.maintain();
+    CHECK(store.get_provider_diagnostics().checkpoints == 1);
+    store.maintain();  // the log is checkpointed: nothing to do
+    CHECK(store.get_provider_diagnostics().checkpoints == 1);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+}

@@ -199,11 +199,17 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
     finished(true);
   }
 
-  // Renews running activities' locks before they expire; flags lost ones.
+  // Runs the store's housekeeping; renews running activities' locks before they
+// expire; flags lost ones.
   void keep_leases() {
     const std::int64_t renew_after = std::max<std::int64_t>(
         options.worker_lock_timeout_ms - options.lock_renewal_buffer_ms, 1);
     while (keeper_wait()) {
+      try {
+        provider.maintain();  // off the dispatchers' path (SQLite: its checkpoints)
+      } catch (const std::exception& error) {
+        notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
+      }
       std::vector<std::pair<std::string, Lease>> due;
       TimestampMs now = clock.now_ms();
       {

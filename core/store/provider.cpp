@@ -46,6 +46,7 @@ void QueueListeners::work_enqueued(QueueKind queue, TimestampMs visible_at_ms) {
 
 void Provider::add_queue_listener(QueueListener*) {}
 void Provider::remove_queue_listener(QueueListener*) {}
+void Provider::maintain() {}
 
 void Provider::enqueue_start(const work::StartOrchestration& start) {
   if (instance_known(start.instance)) {

@@ -69,15 +69,40 @@ void StoreImpl::checkpoint() {
 }
 
 // Called after each commit in WAL mode (under mutex_, by the committing call):
-// a passive checkpoint once the log passes SQLite's default of 1000 frames.
+// a passive checkpoint once the log passes SQLite's default of 1000 frames, or,
+// while maintain() does them, only past the backstop.
 int StoreImpl::on_wal_commit(void* self, sqlite3* db, const char* schema, int frames) {
-  if (frames < 1000) return SQLITE_OK;
   auto* provider = static_cast<StoreImpl*>(self);
+  provider->wal_frames_ = frames;
+  if (frames < (provider->maintained_ ? kCheckpointBackstopFrames : kCheckpointFrames)) return SQLITE_OK;
   if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) == SQLITE_OK) {
     provider->last_checkpoint_ms_ = provider->clock_.now_ms();
     ++provider->checkpoints_;
   }
   return SQLITE_OK;  // a failed checkpoint is retried after the next commit
+}
+
+void StoreImpl::maintain() {
+  maintained_ = true;
+  if (wal_frames_ < kCheckpointFrames) return;
+  if (read_db_) {
+    std::lock_guard<std::mutex> lock(read_mutex_);
+    checkpoint_passive(*read_db_);
+  } else {
+    Session db = session("maintain");
+    checkpoint_passive(*db);
+  }
+}
+
+void StoreImpl::checkpoint_passive(Connection& db) {
+  int log_frames = 0;
+  int copied = 0;
+  if (sqlite3_wal_checkpoint_v2(db.handle(), "main", SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied) != SQLITE_OK) {
+    return;  // tried again at the next call
+  }
+  wal_frames_ = 0;  // the next commit tells the log's length again
+  last_checkpoint_ms_ = clock_.now_ms();
+  ++checkpoints_;
 }
 
 // The file's facts come through the read connection (counting rows takes a

@@ -4,6 +4,7 @@
 // that claim under the one writer. Not a public header.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,9 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override;
   std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) override;
   ProviderDiagnostics get_provider_diagnostics() override;
+  // Checkpoints the log once it passes kCheckpointFrames, through the read
+  // connection when there is one (a passive checkpoint never waits for the writer).
+  void maintain() override;
 
  protected:
   Session session(const char* operation) override { return Session(mutex_, *db_, operation); }
@@ -52,14 +56,23 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   void open_read_connection(const std::string& path, const SqliteOptions& options);
 
   static int on_wal_commit(void* self, ::sqlite3* db, const char* schema, int frames);
+  // A passive checkpoint through `db`, counted in the diagnostics when it ran.
+  void checkpoint_passive(Connection& db);
+
+  // SQLite's default: a checkpoint once the log passes this many frames; with
+  // maintain() doing them, the committing call still does one past the backstop.
+  static constexpr int kCheckpointFrames = 1000;
+  static constexpr int kCheckpointBackstopFrames = 8 * kCheckpointFrames;
+  std::atomic<bool> maintained_{false};
+  std::atomic<int> wal_frames_{0};
 
   std::mutex mutex_;
   std::unique_ptr<Connection> db_;
   std::mutex read_mutex_;
   std::unique_ptr<Connection> read_db_;  // null: reads share db_
   std::string path_;
-  TimestampMs last_checkpoint_ms_ = 0;
-  std::uint64_t checkpoints_ = 0;
+  std::atomic<TimestampMs> last_checkpoint_ms_{0};
+  std::atomic<std::uint64_t> checkpoints_{0};
   IdSource& ids_;
 };
 

@@ -51,7 +51,8 @@ class SleepPacer final : public Pacer {
 
 #ifndef __EMSCRIPTEN__  // the wasm build has no threads: it uses the StepDriver
 // Runs the dispatchers on threads: `orchestration_concurrency` orchestration
-// threads, `worker_concurrency` worker threads and one lock keeper that renews
+// threads, `worker_concurrency` worker threads and one lock keeper that runs the
+// store's housekeeping every poll interval (Provider::maintain) and renews
 // the locks of running activities `lock_renewal_buffer_ms` before they expire
 // and marks an activity cancelled when its lock is lost (its orchestration
 // cancelled it, or it expired). An idle dispatcher wakes as soon as the store

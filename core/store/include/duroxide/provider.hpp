@@ -275,6 +275,13 @@ class Provider {
   // before it is destroyed. The defaults tell nobody.
   virtual void add_queue_listener(QueueListener* listener);
   virtual void remove_queue_listener(QueueListener* listener);
+
+  // Housekeeping that a driver runs off the hot path, on a thread of its own,
+  // now and then (the threaded driver's lock keeper, every poll interval). Once
+  // it has been called, a SQLite store checkpoints its write-ahead log here
+  // instead of in the committing call (which keeps a backstop for a log that
+  // grows too long). Thread-safe; throws ProviderError. The default does nothing.
+  virtual void maintain();
 };
 
 // Throws InvalidInput unless 1 <= count <= kMaxBatchItems.

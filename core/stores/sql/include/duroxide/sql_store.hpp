@@ -58,6 +58,7 @@ class SqlStore : public Store {
   void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms, bool ignore_attempt) final;
   void add_queue_listener(QueueListener* listener) final;
   void remove_queue_listener(QueueListener* listener) final;
+  void maintain() final;
 
   // ---- ManagementProvider
   InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) final;
