@@ -1147,7 +1147,10 @@ test('runSimulation: JS orchestrations under every fault kind keep every invaria
   for (let seed = 1; seed <= 4; seed++) {
     const result = await runSimulation({ seed, steps: 800, faults: kinds, setup: simulationSetup, workload: simulationWorkload, check: simulationCheck });
     assert.equal(result.ok, true, JSON.stringify(result.violations));
-    assert.equal(result.completed, 6);
+    // Every instance ended. One whose rows the corruption fault hit may end Failed (the
+    // simulator exempts a corrupted tree from the outcome check); the check holds the rest
+    // to Completed with the right output.
+    assert.equal(result.completed + result.failed, 6);
     assert.ok(result.trace.length > 0);
   }
 });
