@@ -267,14 +267,18 @@ Json throughput_row(const Workload& workload, std::size_t concurrency, int insta
 
 // ---------------------------------------------------------------- latency
 
+// The driver of a threaded-only row in the wasm build, which has no threads.
+constexpr const char* kNoThreadedDriver = "none (the wasm build has no threaded driver)";
+
 // Start → Completed of one HelloWorld 1.0.0 at a time on an idle threaded runtime
 // at its default options: the time a caller waits for a short workflow. The bench
 // watches the instance's status in a tight loop (a read every 50 µs).
 Json bench_latency(const std::string& dir, int rounds) {
-  Json out = {{"workload", "HelloWorld 1.0.0"}, {"options", "defaults"}, {"rounds", rounds}};
+  const Workload& hello = kWorkloads[0];
+  Json out = {{"workload", workload_label(hello)}, {"options", "defaults"}, {"rounds", rounds}};
 #ifdef __EMSCRIPTEN__
   (void)dir;
-  out["driver"] = "none (the wasm build has no threaded driver)";
+  out["driver"] = kNoThreadedDriver;
   return out;
 #else
   const std::string path = dir + "/latency.db";
@@ -293,7 +297,7 @@ Json bench_latency(const std::string& dir, int rounds) {
     for (int i = 0; i < rounds; ++i) {
       const std::string instance = "l-" + std::to_string(i);
       const auto start = Steady::now();
-      client.start_orchestration(instance, "HelloWorld", "Ada", "1.0.0");
+      client.start_orchestration(instance, hello.sample, hello.input, hello.version);
       while (client.get_status(instance).state != RuntimeState::Completed && seconds_since(start) < 10) {
         std::this_thread::sleep_for(std::chrono::microseconds(50));
       }
@@ -518,7 +522,7 @@ Json bench_beside_management(const std::string& dir, std::size_t loaded, int ins
               {"instances", instances}};
 #ifdef __EMSCRIPTEN__
   (void)dir;
-  out["driver"] = "none (the wasm build has no threaded driver)";
+  out["driver"] = kNoThreadedDriver;
   return out;
 #else
   const std::string path = dir + "/beside.db";
