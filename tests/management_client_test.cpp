@@ -660,6 +660,14 @@ TEST_CASE("bulk delete and purge leave an instance the policy denies alone",
   by_filter.limit = 1;
   CHECK(management.delete_instances(by_filter).instances == 1);  // one of other/last, never hidden
   CHECK(host.admin.get_instance_info("hidden").has_value());
+  by_filter.after = "1|other";  // the client walks every candidate itself: no continuation
+  try {
+    management.delete_instances(by_filter);
+    FAIL("a continuation under a policy was accepted");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::InvalidInput);
+  }
+  CHECK(host.admin.count_instances({}) == 2);
 
   host.clock.advance(1'000);
   DeleteResult purged = management.purge_completed(host.clock.now_ms());

@@ -273,6 +273,53 @@ TEST_CASE("bulk delete by filter deletes only finished matching roots, up to the
   CHECK(f.management().delete_instances(request).instances == 0);
 }
 
+TEST_CASE("contract: a filtered bulk delete that stops at its limit goes on where it stopped",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  // Oldest update first: done-a, running-b (stays), done-c, done-d, done-e.
+  for (const char* id : {"done-a", "running-b", "done-c", "done-d", "done-e"}) {
+    create_instance(f, id, id[0] == 'd' ? RuntimeState::Completed : RuntimeState::Running);
+    f.clock.advance(10);
+  }
+  BulkDeleteRequest request;
+  request.limit = 2;
+  const DeleteResult first = f.management().delete_instances(request);
+  CHECK(first.instances == 2);
+  CHECK_FALSE(f.management().get_instance_info("done-a").has_value());
+  CHECK_FALSE(f.management().get_instance_info("done-c").has_value());
+  REQUIRE_FALSE(first.next.empty());
+
+  request.after = first.next;
+  const DeleteResult second = f.management().delete_instances(request);
+  CHECK(second.instances == 2);  // done-d and done-e: running-b lies before the continuation
+  CHECK(f.management().get_instance_info("running-b").has_value());
+  CHECK(f.management().count_instances({}) == 1);
+  REQUIRE_FALSE(second.next.empty());  // it stopped at its limit: a last call may find more
+
+  request.after = second.next;
+  const DeleteResult last = f.management().delete_instances(request);
+  CHECK(last.instances == 0);
+  CHECK(last.next.empty());  // every candidate walked
+
+  request.limit = 10;  // not stopped by the limit: no continuation
+  request.after.clear();
+  CHECK(f.management().delete_instances(request).next.empty());
+}
+
+TEST_CASE("contract: a bulk delete refuses a continuation no delete gave",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "done", RuntimeState::Completed);
+  for (const char* bad : {"12", "|done", "x|done", "-5|done", "5|", "99999999999999999999|done"}) {
+    INFO(bad);
+    BulkDeleteRequest request;
+    request.after = bad;
+    CHECK(provider_error_kind([&] { f.management().delete_instances(request); }) ==
+          ProviderErrorKind::InvalidInput);
+  }
+  CHECK(f.management().get_instance_info("done").has_value());  // nothing half-applied
+}
+
 TEST_CASE("queue metrics count due and pending timers", "[provider][management]") {
   FOR_EACH_PROVIDER(f);
   create_instance(f, "t");

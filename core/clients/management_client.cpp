@@ -497,6 +497,10 @@ DeleteResult ManagementClient::delete_instances(const BulkDeleteRequest& request
   if (request.limit == 0 || request.limit > 100'000) {
     throw ClientError(ClientError::Kind::InvalidInput, "limit must be 1 to 100000");
   }
+  if (!request.after.empty()) {
+    throw ClientError(ClientError::Kind::InvalidInput,
+                      "a bulk delete under an access policy walks every candidate in one call: it takes no continuation");
+  }
   return delete_allowed(request);
 }
 
@@ -566,11 +570,13 @@ DeleteResult ManagementClient::purge_completed(TimestampMs older_than_ms) {
   }
   request.limit = 1000;
   DeleteResult total;
-  // Batches keep each transaction short; a batch that deletes nothing ends the purge.
+  // Batches keep each transaction short; each goes on where the last stopped, so the
+  // roots that must stay (a child still runs) are walked past once, not once a batch.
   for (;;) {
     DeleteResult batch = guarded([&] { return management_.delete_instances(request); });
     total += batch;
-    if (batch.instances == 0) return total;
+    if (batch.next.empty()) return total;
+    request.after = batch.next;
   }
 }
 

@@ -272,7 +272,11 @@ Json delete_instances(const Json& args, Clients& c) {
   request.filter = filter(args);
   request.completed_before_ms = num(args, "completedBeforeMs");
   request.limit = count(args, "limit");
-  return deleted_json(c.management.delete_instances(request));
+  request.after = str(args, "after");
+  const DeleteResult result = c.management.delete_instances(request);
+  Json out = deleted_json(result);
+  out["next"] = result.next;
+  return out;
 }
 
 Json get_time_series(const Json& args, Clients& c) {
@@ -491,8 +495,8 @@ std::vector<Command> change_commands() {
       {"delete-instances", K::Management,
        {flag(id_list("instances", "these ids (with their trees)", false)), filter_arg(false),
         integer("completedBeforeMs", "only those last updated before (ms since the epoch; 0: any)", 0, 0, kMaxInteger),
-        limit_arg(1000)},
-       "Deletes finished root instances by id or filter.", "{instances, executions, events, queue_items, denied}",
+        limit_arg(1000), flag(text("after", "go on from a previous call's next (a filtered delete that stopped at its limit)", false, ""))},
+       "Deletes finished root instances by id or filter.", "{instances, executions, events, queue_items, denied, next}",
        delete_instances, {}},
       {"prune-executions", K::Management,
        {instance_arg(), aliased(required(positional(integer("keepLast", "how many of the newest executions to keep", nullptr, 0, kMaxInteger))), {"keep"})},

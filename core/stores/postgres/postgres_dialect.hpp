@@ -22,6 +22,8 @@ struct Dialect {
   static constexpr int kExplainColumn = 0;
   // Text columns are COLLATE "C" (postgres_schema.cpp); a computed ordering says so.
   static constexpr const char* kBytewise = " COLLATE \"C\"";
+  // PostgreSQL plans from its statistics (and has no unary + for text): nothing to add.
+  static constexpr const char* kUnindexed = "";
   // Truncates toward zero like SQLite's CAST(AVG(..) AS INTEGER) (a plain numeric-to-bigint cast rounds).
   static constexpr const char* kAverageDuration = "CAST(TRUNC(AVG(e.completed_at - e.started_at)) AS BIGINT)";
 

@@ -292,29 +292,32 @@ struct Management {
       throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(), "limit must be 1 to 100000");
     }
     for (const auto& id : request.instances) store_sql::check_identifier(id, db.operation());
+    const std::optional<PurgeCursor> resume = decode_purge_cursor(request.after, db.operation());
+    if (resume) store_sql::check_identifier(resume->instance_id, db.operation());
     Transaction transaction(db);
     DeleteResult total;
-    // Deletes the trees of the candidates that may go (neither running, a child
-    // nor missing), until the limit.
-    auto delete_candidates = [&](const std::vector<std::string>& ids) {
-      for (const auto& id : ids) {
-        if (total.instances >= request.limit) break;
-        if (!delete_blocker(db, id, /*force=*/false).empty()) continue;
-        total += delete_tree(db, id, now);
-      }
-    };
+    auto deletable = [&](const std::string& id) { return delete_blocker(db, id, /*force=*/false).empty(); };
     if (!request.instances.empty()) {
-      delete_candidates(request.instances);
+      // The trees of the listed instances that may go (neither running, a child nor missing), until the limit.
+      for (const auto& id : request.instances) {
+        if (total.instances >= request.limit) break;
+        if (deletable(id)) total += delete_tree(db, id, now);
+      }
     } else {
       InstanceFilter finished = deletable_roots(request);
       if (finished.states.empty()) return {};  // the filter asked only for running instances
-      for_each_purge_page(
-          finished, request.limit, Dialect::kBytewise,
-          [&](const std::string& sql) { return db.prepare_once(sql); },
-          [&](const std::vector<std::string>& page) {
-            delete_candidates(page);
-            return total.instances < request.limit;
+      std::optional<PurgeCursor> considered;  // the last root walked past or deleted
+      for_each_purge_page<Dialect>(
+          finished, request.limit, resume, [&](const std::string& sql) { return db.prepare_once(sql); },
+          [&](const std::vector<PurgeCursor>& page) {
+            for (const PurgeCursor& root : page) {
+              if (total.instances >= request.limit) return false;
+              considered = root;
+              if (deletable(root.instance_id)) total += delete_tree(db, root.instance_id, now);
+            }
+            return true;
           });
+      if (total.instances >= request.limit && considered) total.next = encode_purge_cursor(*considered);
     }
     transaction.commit();
     return total;

@@ -102,8 +102,12 @@ struct FilterSql {
   }
 };
 
-inline FilterSql filter_sql(const InstanceFilter& filter) {
+// `unindexed` prefixes the column of every equality condition: the dialect's way to
+// keep the planner off those columns' indexes (Dialect::kUnindexed), for a query that
+// must walk another index in order.
+inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed = "") {
   FilterSql out;
+  const std::string u = unindexed;
   std::vector<std::string> conditions;
   auto placeholder = [&out](std::variant<std::string, std::int64_t> value) {
     out.values.push_back(std::move(value));
@@ -118,13 +122,13 @@ inline FilterSql filter_sql(const InstanceFilter& filter) {
     for (RuntimeState state : filter.states) {
       in += (in.empty() ? "" : ", ") + placeholder(std::string(to_string(state)));
     }
-    conditions.push_back("status IN (" + in + ")");
+    conditions.push_back(u + "status IN (" + in + ")");
   }
   if (!filter.orchestration_name.empty()) {
-    conditions.push_back("orchestration_name = " + placeholder(filter.orchestration_name));
+    conditions.push_back(u + "orchestration_name = " + placeholder(filter.orchestration_name));
   }
   if (!filter.orchestration_version.empty()) {
-    conditions.push_back("orchestration_version = " + placeholder(filter.orchestration_version));
+    conditions.push_back(u + "orchestration_version = " + placeholder(filter.orchestration_version));
   }
   range("created_at", filter.created_from_ms, filter.created_to_ms);
   range("updated_at", filter.updated_from_ms, filter.updated_to_ms);
@@ -137,9 +141,9 @@ inline FilterSql filter_sql(const InstanceFilter& filter) {
     conditions.push_back("instance_id >= " + low + " AND instance_id < " + high);
   }
   if (!filter.parent_instance.empty()) {
-    conditions.push_back("parent_instance_id = " + placeholder(filter.parent_instance));
+    conditions.push_back(u + "parent_instance_id = " + placeholder(filter.parent_instance));
   }
-  if (filter.roots_only) conditions.push_back("parent_instance_id IS NULL");
+  if (filter.roots_only) conditions.push_back(u + "parent_instance_id IS NULL");
   for (std::size_t i = 0; i < conditions.size(); ++i) {
     out.where += (i == 0 ? " WHERE " : " AND ") + conditions[i];
   }
@@ -229,42 +233,68 @@ inline void add_purge_cursor(FilterSql& sql, const std::optional<PurgeCursor>& a
                " AND (updated_at > " + time + " OR instance_id > " + id + ")";
 }
 
-// Walks the roots `finished` selects, oldest update first, a page of `limit` at a
-// time, handing each page to `delete_page`, which returns whether to go on; stops
-// after a short page. Roots that cannot go yet never hide the ones behind them.
-// `id_order` is the dialect's collation clause for instance ids (bytewise order).
-template <typename Prepare, typename DeletePage>
-void for_each_purge_page(const InstanceFilter& finished, std::size_t limit, const char* id_order,
+// The continuation a bulk delete hands out (DeleteResult::next): "<updated_at>|<instance id>".
+inline std::string encode_purge_cursor(const PurgeCursor& cursor) {
+  return std::to_string(cursor.updated_at) + "|" + cursor.instance_id;
+}
+
+// Reads a continuation back (empty: none); anything else is InvalidInput. The caller
+// checks the id as it checks every instance id.
+inline std::optional<PurgeCursor> decode_purge_cursor(const std::string& text, const std::string& operation) {
+  if (text.empty()) return std::nullopt;
+  const std::size_t bar = text.find('|');
+  PurgeCursor cursor;
+  bool valid = bar != std::string::npos && bar > 0 && bar < 20;
+  for (std::size_t i = 0; valid && i < bar; ++i) valid = text[i] >= '0' && text[i] <= '9';
+  if (valid) {
+    cursor.updated_at = static_cast<TimestampMs>(std::stoull(text.substr(0, bar)));
+    cursor.instance_id = text.substr(bar + 1);
+    valid = cursor.updated_at >= 0 && !cursor.instance_id.empty();
+  }
+  if (!valid) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        "a bulk delete continuation is <updated_at>|<instance id>, as a previous result gave it");
+  }
+  return cursor;
+}
+
+// Walks the roots `finished` selects after `after` (none: from the oldest), oldest update
+// first, a page of `limit` at a time, handing each page to `delete_page`, which returns
+// whether to go on; stops after a short page. Roots that cannot go yet never hide the
+// ones behind them. Each page walks the update-time index (instances_by_updated) from the
+// cursor, so a page costs about its own rows whatever the store holds; the other
+// conditions are kept off their indexes (Dialect::kUnindexed), which would make every
+// page read and sort all the finished roots. Ids tie-break bytewise (Dialect::kBytewise).
+template <typename Dialect, typename Prepare, typename DeletePage>
+void for_each_purge_page(const InstanceFilter& finished, std::size_t limit, std::optional<PurgeCursor> after,
                          Prepare&& prepare, DeletePage&& delete_page) {
-  std::optional<PurgeCursor> after;
   for (;;) {
-    FilterSql sql = filter_sql(finished);
+    FilterSql sql = filter_sql(finished, Dialect::kUnindexed);
     add_purge_cursor(sql, after);
     auto rows = prepare("SELECT instance_id, updated_at FROM instances" + sql.where +
-                        " ORDER BY updated_at, instance_id" + id_order + " LIMIT ?" +
+                        " ORDER BY updated_at, instance_id" + Dialect::kBytewise + " LIMIT ?" +
                         std::to_string(sql.values.size() + 1));
     sql.bind_all(rows);
     rows.bind(static_cast<int>(sql.values.size()) + 1, static_cast<std::int64_t>(limit));
-    std::vector<std::string> page;
-    while (rows.step()) {
-      page.push_back(rows.text(0));
-      after = PurgeCursor{rows.integer(1), page.back()};
-    }
+    std::vector<PurgeCursor> page;
+    while (rows.step()) page.push_back(PurgeCursor{rows.integer(1), rows.text(0)});
+    if (!page.empty()) after = page.back();
     if (!delete_page(page) || page.size() < limit) break;
   }
 }
 
 // A recursive CTE named `tree` holding the instance ?1 (when it exists) and all
-// its descendants. Seeded from the row, so its column has the table's collation.
+// its descendants, each with its status. Seeded from the row, so its column has the
+// table's collation. Queries read the statuses from the CTE instead of joining
+// instances again: joined, SQLite's planner may walk every Running instance through
+// the status index and probe the tree for each, a cost that grows with the store.
 // Whole literals: SQLite's connection caches statements by their text pointer.
-#define DUROXIDE_INSTANCE_TREE                                      \
-  "WITH RECURSIVE tree(id) AS ("                                    \
-  "  SELECT instance_id FROM instances WHERE instance_id = ?1 "     \
-  "  UNION SELECT i.instance_id FROM instances i JOIN tree t ON i.parent_instance_id = t.id) "
+#define DUROXIDE_INSTANCE_TREE                                                \
+  "WITH RECURSIVE tree(id, status) AS ("                                      \
+  "  SELECT instance_id, status FROM instances WHERE instance_id = ?1 "       \
+  "  UNION SELECT i.instance_id, i.status FROM instances i JOIN tree t ON i.parent_instance_id = t.id) "
 constexpr const char* kTreeIdsSql = DUROXIDE_INSTANCE_TREE "SELECT id FROM tree";
-constexpr const char* kRunningInTreeSql = DUROXIDE_INSTANCE_TREE
-    "SELECT i.instance_id FROM instances i JOIN tree t ON i.instance_id = t.id "
-    "WHERE i.status = 'Running' LIMIT 1";
+constexpr const char* kRunningInTreeSql = DUROXIDE_INSTANCE_TREE "SELECT id FROM tree WHERE status = 'Running' LIMIT 1";
 #undef DUROXIDE_INSTANCE_TREE
 
 // Why the tree rooted at `instance` may not be deleted, or empty: it does not

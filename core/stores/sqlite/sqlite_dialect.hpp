@@ -36,6 +36,8 @@ struct Dialect {
   static constexpr const char* kExplainPrefix = "EXPLAIN QUERY PLAN ";
   static constexpr int kExplainColumn = 3;  // the "detail" column
   static constexpr const char* kBytewise = "";  // BINARY, SQLite's default collation
+  // A unary + on a column keeps SQLite's planner off that column's indexes.
+  static constexpr const char* kUnindexed = "+";
   static constexpr const char* kAverageDuration = "CAST(AVG(e.completed_at - e.started_at) AS INTEGER)";
 
   // One writer: BEGIN IMMEDIATE holds the database for the whole ack, and

@@ -142,14 +142,18 @@ struct DeleteResult {
   std::uint64_t queue_items = 0;
   // Set by the ManagementClient: ids its access policy kept it from deleting (skipped).
   std::vector<std::string> denied;
+  // After a filtered delete that stopped at its limit: where the next call goes on
+  // (BulkDeleteRequest::after); empty once it walked every candidate.
+  std::string next;
 
-  // Adds another deletion's counts and denied ids to these.
+  // Adds another deletion's counts and denied ids to these and takes its continuation.
   DeleteResult& operator+=(const DeleteResult& other) {
     instances += other.instances;
     executions += other.executions;
     events += other.events;
     queue_items += other.queue_items;
     denied.insert(denied.end(), other.denied.begin(), other.denied.end());
+    next = other.next;
     return *this;
   }
 };
@@ -163,6 +167,10 @@ struct BulkDeleteRequest {
   InstanceFilter filter;
   TimestampMs completed_before_ms = 0;
   std::size_t limit = 1000;
+  // A filtered delete's continuation: the `next` of the previous call's result, so the
+  // call walks only the roots after those that call considered (empty: from the oldest).
+  // Anything but such a value is InvalidInput. Ignored when `instances` are listed.
+  std::string after;
 };
 
 // The instances a filtered bulk delete considers: `request.filter` narrowed to
