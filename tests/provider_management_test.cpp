@@ -451,6 +451,44 @@ void check_counts_match_instances(ProviderUnderTest& f) {
     CHECK(f.management().count_instances(filters[i]) ==
           listed[RuntimeState::Running] + listed[RuntimeState::Completed] + listed[RuntimeState::Failed]);
   }
+  // The store-wide views read kept totals: they must equal what the instances hold.
+  std::uint64_t instances = 0, executions = 0, events = 0;
+  std::map<std::string, OrchestrationStats> by_name;
+  PageRequest page{{}, 100};
+  do {
+    InstancePage result = f.management().list_instances({}, page);
+    for (const InstanceInfo& info : result.instances) {
+      ++instances;
+      OrchestrationStats& stats = by_name[info.orchestration_name];
+      stats.orchestration_name = info.orchestration_name;
+      (info.state == RuntimeState::Running ? stats.running
+       : info.state == RuntimeState::Completed ? stats.completed : stats.failed) += 1;
+      for (const ExecutionInfo& execution : f.management().list_executions(info.instance)) {
+        ++executions;
+        events += f.management().read_execution(info.instance, execution.execution_id).size();
+        if (execution.continued_as_new) ++stats.continued;
+      }
+    }
+    page.cursor = result.next_cursor;
+  } while (!page.cursor.empty());
+  const SystemMetrics metrics = f.management().get_system_metrics();
+  CHECK(metrics.total_instances == instances);
+  CHECK(metrics.total_executions == executions);
+  CHECK(metrics.total_events == events);
+  const ProviderDiagnostics diagnostics = f.management().get_provider_diagnostics();
+  CHECK(diagnostics.table_rows.at("instances") == instances);
+  CHECK(diagnostics.table_rows.at("executions") == executions);
+  CHECK(diagnostics.table_rows.at("history") == events);
+  const std::vector<OrchestrationStats> stats = f.management().get_orchestration_stats("");
+  REQUIRE(stats.size() == by_name.size());
+  for (const OrchestrationStats& entry : stats) {
+    INFO(entry.orchestration_name);
+    const OrchestrationStats& expected = by_name.at(entry.orchestration_name);
+    CHECK(entry.running == expected.running);
+    CHECK(entry.completed == expected.completed);
+    CHECK(entry.failed == expected.failed);
+    CHECK(entry.continued == expected.continued);
+  }
 }
 
 }  // namespace

@@ -157,13 +157,19 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
                     "DROP INDEX instances_by_version; DROP TABLE instance_counts; "
                     "DROP TRIGGER instance_counts_on_insert; DROP TRIGGER instance_counts_on_delete; "
                     "DROP TRIGGER instance_counts_on_update; DROP TABLE kv_values; "
-                    "ALTER TABLE instances DROP COLUMN unconsumed_messages; PRAGMA user_version = 1");
+                    "ALTER TABLE instances DROP COLUMN unconsumed_messages; DROP TABLE execution_totals; "
+                    "DROP TRIGGER execution_totals_on_insert; DROP TRIGGER execution_totals_on_delete; "
+                    "DROP TRIGGER execution_totals_on_update; DROP INDEX executions_continued; "
+                    "DROP INDEX instances_by_status_updated; PRAGMA user_version = 1");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->get_instance_info("kept").has_value());
   CHECK(f->sqlite->get_activity_stats("").empty());  // the new table exists
   CHECK(f->sqlite->count_instances({}) == 1);         // counted in by the migration
   CHECK(f->sqlite->get_kv_all_values("kept").empty());  // the key-value table exists
+  const SystemMetrics metrics = f->sqlite->get_system_metrics();  // executions counted in (version 9)
+  CHECK(metrics.total_executions == 1);
+  CHECK(metrics.total_events == f->sqlite->read("kept").size());
 }
 
 TEST_CASE("sqlite: a version-6 database gains the key-value table", "[provider][sqlite][kv]") {
@@ -171,6 +177,9 @@ TEST_CASE("sqlite: a version-6 database gains the key-value table", "[provider][
   create_instance(*f, "kept");
   f->sqlite.reset();
   raw_exec(f->path, "DROP TABLE kv_values; ALTER TABLE instances DROP COLUMN unconsumed_messages; "
+                    "DROP TABLE execution_totals; DROP TRIGGER execution_totals_on_insert; "
+                    "DROP TRIGGER execution_totals_on_delete; DROP TRIGGER execution_totals_on_update; "
+                    "DROP INDEX executions_continued; DROP INDEX instances_by_status_updated; "
                     "PRAGMA user_version = 6");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);

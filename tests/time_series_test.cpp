@@ -353,7 +353,11 @@ TEST_CASE("a version-4 database is migrated with its series counted in", "[times
            "ALTER TABLE changes DROP COLUMN finished_duration_ms; DROP TABLE instance_counts; "
            "DROP TRIGGER instance_counts_on_insert; DROP TRIGGER instance_counts_on_delete; "
            "DROP TRIGGER instance_counts_on_update; DROP TABLE kv_values; "
-           "ALTER TABLE instances DROP COLUMN unconsumed_messages; PRAGMA user_version = 4");
+           "ALTER TABLE instances DROP COLUMN unconsumed_messages; DROP TABLE execution_totals; "
+           "DROP TRIGGER execution_totals_on_insert; DROP TRIGGER execution_totals_on_delete; "
+           "DROP TRIGGER execution_totals_on_update; "
+           "DROP INDEX executions_continued; DROP INDEX instances_by_status_updated; "
+           "PRAGMA user_version = 4");
   {
     Workload w(testing::sqlite_at(path));
     w.began = began;

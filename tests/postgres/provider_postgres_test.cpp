@@ -409,7 +409,8 @@ TEST_CASE("postgres: a version-5 schema is migrated with its instances counted i
   create_instance_on(*n.store, "running", RuntimeState::Running);
   admin_exec("DROP TABLE " + n.options.schema + ".instance_counts; DROP FUNCTION " + n.options.schema +
              ".instance_counts_keep CASCADE; DROP TABLE " + n.options.schema + ".kv_values; ALTER TABLE " +
-             n.options.schema + ".instances DROP COLUMN unconsumed_messages; UPDATE " +
+             n.options.schema + ".instances DROP COLUMN unconsumed_messages; DROP INDEX " + n.options.schema +
+             ".executions_continued; DROP INDEX " + n.options.schema + ".instances_by_status_updated; UPDATE " +
              n.options.schema + ".schema_version SET version = 5");
   n.store = n.open();
   CHECK(n.store->schema_version() == PostgresProvider::kSchemaVersion);

@@ -14,7 +14,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 8;
+constexpr int kLatest = 9;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -211,7 +211,16 @@ constexpr const char* kMigration8 = R"sql(
 ALTER TABLE instances ADD COLUMN unconsumed_messages BIGINT NOT NULL DEFAULT 0;
 )sql";
 
-constexpr Migration kMigrations[] = {{6, kMigration6}, {7, kMigration7}, {8, kMigration8}};
+// Version 9: SQLite's version 9 without the totals table: its one row would be a lock
+// every concurrent ack takes (the dialect counts instead: Dialect::kExecutionTotalsSql).
+constexpr const char* kMigration9 = R"sql(
+CREATE INDEX executions_continued ON executions (instance_id) WHERE status = 'ContinuedAsNew';
+CREATE INDEX instances_by_status_updated ON instances (status, updated_at);
+DROP INDEX instances_by_parent;
+CREATE INDEX instances_by_parent ON instances (parent_instance_id) WHERE parent_instance_id IS NOT NULL;
+)sql";
+
+constexpr Migration kMigrations[] = {{6, kMigration6}, {7, kMigration7}, {8, kMigration8}, {9, kMigration9}};
 
 }  // namespace
 

@@ -247,7 +247,7 @@ ProviderDiagnostics StoreImpl::get_provider_diagnostics() {
     d.page_count = d.page_size ? d.database_bytes / d.page_size : 0;
     d.free_pages = 0;
     d.wal_bytes = 0;
-    store_sql::count_table_rows(*db, d);
+    store_sql::count_table_rows<Dialect>(*db, d);
   }
   d.last_checkpoint_ms = 0;
   d.checkpoints = 0;

@@ -42,7 +42,7 @@ struct Management {
   using Transaction = typename Dialect::Transaction;
 
   static InstancePage list_instances(Connection& db, const InstanceFilter& filter, const PageRequest& page) {
-    FilterSql sql = list_query(filter, page, db.operation());
+    FilterSql sql = list_query(filter, page, db.operation(), Dialect::kUnindexed);
     Statement rows = db.prepare_once(sql.where);
     sql.bind_all(rows);
     InstancePage result;
@@ -57,7 +57,7 @@ struct Management {
 
   static std::vector<std::string> explain_listing(Connection& db, const InstanceFilter& filter,
                                                   const PageRequest& page, ListingQuery query) {
-    FilterSql sql = query == ListingQuery::List ? list_query(filter, page, db.operation())
+    FilterSql sql = query == ListingQuery::List ? list_query(filter, page, db.operation(), Dialect::kUnindexed)
                                                 : count_query(filter, query == ListingQuery::CountByStatus);
     Statement plan = db.prepare_once(Dialect::kExplainPrefix + sql.where);
     sql.bind_all(plan);
@@ -127,7 +127,9 @@ struct Management {
   static SystemMetrics get_system_metrics(Connection& db) {
     SystemMetrics metrics;
     {
-      Statement rows = db.prepare("SELECT status, COUNT(*) FROM instances GROUP BY status");
+      // The trigger-kept counts (schema 6) and totals (Dialect::kExecutionTotalsSql): a
+      // few rows whatever the store holds.
+      Statement rows = db.prepare("SELECT status, CAST(SUM(count) AS BIGINT) FROM instance_counts GROUP BY status");
       while (rows.step()) {
         auto count = static_cast<std::uint64_t>(rows.integer(1));
         std::string status = rows.text(0);
@@ -137,7 +139,7 @@ struct Management {
         if (status == "Failed") metrics.failed += count;
       }
     }
-    Statement totals = db.prepare("SELECT COUNT(*), COALESCE(SUM(event_count), 0) FROM executions");
+    Statement totals = db.prepare(Dialect::kExecutionTotalsSql);
     if (totals.step()) {
       metrics.total_executions = static_cast<std::uint64_t>(totals.integer(0));
       metrics.total_events = static_cast<std::uint64_t>(totals.integer(1));
@@ -165,9 +167,12 @@ struct Management {
   static std::vector<OrchestrationStats> get_orchestration_stats(Connection& db, const std::string& name) {
     std::map<std::string, OrchestrationStats> by_name;
     {
+      // From the trigger-kept counts (schema 6); the continued executions below read
+      // their own partial index (schema 9), so neither walks every instance.
       Statement rows = db.prepare(
-          "SELECT orchestration_name, status, COUNT(*) FROM instances "
-          "WHERE CAST(?1 AS TEXT) = '' OR orchestration_name = ?1 GROUP BY orchestration_name, status");
+          "SELECT orchestration_name, status, CAST(SUM(count) AS BIGINT) FROM instance_counts "
+          "WHERE CAST(?1 AS TEXT) = '' OR orchestration_name = ?1 GROUP BY orchestration_name, status "
+          "HAVING SUM(count) > 0");
       rows.bind(1, name);
       while (rows.step()) {
         OrchestrationStats& stats = by_name[rows.text(0)];

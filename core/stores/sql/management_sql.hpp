@@ -102,10 +102,11 @@ struct FilterSql {
   }
 };
 
-// `unindexed` prefixes the column of every equality condition: the dialect's way to
-// keep the planner off those columns' indexes (Dialect::kUnindexed), for a query that
-// must walk another index in order.
-inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed = "") {
+// `unindexed` prefixes the column of every equality condition, and `unindexed_updated`
+// the update-time range: the dialect's way to keep the planner off those columns'
+// indexes (Dialect::kUnindexed), for a query that must walk another index in order.
+inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed = "",
+                            const char* unindexed_updated = "") {
   FilterSql out;
   const std::string u = unindexed;
   std::vector<std::string> conditions;
@@ -113,9 +114,9 @@ inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed 
     out.values.push_back(std::move(value));
     return "?" + std::to_string(out.values.size());
   };
-  auto range = [&](const char* column, TimestampMs from, TimestampMs to) {
-    if (from != 0) conditions.push_back(std::string(column) + " >= " + placeholder(from));
-    if (to != 0) conditions.push_back(std::string(column) + " < " + placeholder(to));
+  auto range = [&](const std::string& column, TimestampMs from, TimestampMs to) {
+    if (from != 0) conditions.push_back(column + " >= " + placeholder(from));
+    if (to != 0) conditions.push_back(column + " < " + placeholder(to));
   };
   if (!filter.states.empty()) {
     std::string in;
@@ -131,7 +132,7 @@ inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed 
     conditions.push_back(u + "orchestration_version = " + placeholder(filter.orchestration_version));
   }
   range("created_at", filter.created_from_ms, filter.created_to_ms);
-  range("updated_at", filter.updated_from_ms, filter.updated_to_ms);
+  range(std::string(unindexed_updated) + "updated_at", filter.updated_from_ms, filter.updated_to_ms);
   if (!filter.instance_prefix.empty()) {
     // A range on the primary key: every id that starts with the prefix sorts in
     // [prefix, prefix + U+10FFFF) under a bytewise collation (SQLite's BINARY,
@@ -151,14 +152,17 @@ inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed 
 }
 
 // The listing query for a filter and page: keyset paging on (created_at DESC,
-// instance_id), one row more than the page to know whether another follows.
+// instance_id), one row more than the page to know whether another follows. With
+// states, an update-time range is kept off its index (`unindexed`: Dialect::kUnindexed)
+// so the page walks the status index in listing order and stops when full, instead of
+// reading and sorting every instance of the range (what the health problem lists asked).
 inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& page,
-                     const std::string& operation) {
+                     const std::string& operation, const char* unindexed) {
   if (page.limit == 0 || page.limit > kMaxPageSize) {
     throw ProviderError(ProviderErrorKind::InvalidInput, operation,
                         "page limit must be 1 to " + std::to_string(kMaxPageSize));
   }
-  FilterSql sql = filter_sql(filter);
+  FilterSql sql = filter_sql(filter, "", filter.states.empty() ? "" : unindexed);
   if (!page.cursor.empty()) {
     auto bar = page.cursor.find('|');
     bool valid = bar != std::string::npos && bar > 0 && bar < 19;

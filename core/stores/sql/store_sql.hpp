@@ -278,25 +278,31 @@ History read_history(Connection& db, const std::string& instance, ExecutionId ex
   return history;
 }
 
-// Rows per table, for ProviderDiagnostics::table_rows. Table names come from
-// this fixed list, never from input.
-template <typename Connection>
+// Rows per table, for ProviderDiagnostics::table_rows, each read in time that does not
+// grow with the store: instances, executions and history from the counts the store keeps
+// (instance_counts; Dialect::kExecutionTotalsSql, where each event is a history row); the
+// change feed as the span of its positions (on PostgreSQL an upper bound: a rolled-back
+// transaction leaves a gap); the queues, locks, parked messages and activity names
+// counted, as they hold work in flight or names, not the store's past. Table names come
+// from this fixed list, never from input.
+template <typename Dialect, typename Connection>
 void count_table_rows(Connection& db, ProviderDiagnostics& diagnostics) {
+  auto read = [&](const char* sql, int column) -> std::uint64_t {
+    auto row = db.prepare(sql);
+    return row.step() && !row.is_null(column) ? static_cast<std::uint64_t>(row.integer(column)) : 0;
+  };
+  diagnostics.table_rows["instances"] = read("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM instance_counts", 0);
+  diagnostics.table_rows["executions"] = read(Dialect::kExecutionTotalsSql, 0);
+  diagnostics.table_rows["history"] = read(Dialect::kExecutionTotalsSql, 1);
+  diagnostics.table_rows["changes"] = read("SELECT MAX(seq) - MIN(seq) + 1 FROM changes", 0);
   static const char* const kCounts[][2] = {
-      {"instances", "SELECT COUNT(*) FROM instances"},
-      {"executions", "SELECT COUNT(*) FROM executions"},
-      {"history", "SELECT COUNT(*) FROM history"},
       {"orchestrator_queue", "SELECT COUNT(*) FROM orchestrator_queue"},
       {"worker_queue", "SELECT COUNT(*) FROM worker_queue"},
       {"instance_locks", "SELECT COUNT(*) FROM instance_locks"},
       {"parked_messages", "SELECT COUNT(*) FROM parked_messages"},
       {"activity_stats", "SELECT COUNT(*) FROM activity_stats"},
-      {"changes", "SELECT COUNT(*) FROM changes"},
   };
-  for (const auto& entry : kCounts) {
-    auto count = db.prepare(entry[1]);
-    diagnostics.table_rows[entry[0]] = count.step() ? static_cast<std::uint64_t>(count.integer(0)) : 0;
-  }
+  for (const auto& entry : kCounts) diagnostics.table_rows[entry[0]] = read(entry[1], 0);
 }
 
 }  // namespace duroxide::store_sql

@@ -240,8 +240,41 @@ constexpr const char* kMigration8 = R"sql(
 ALTER TABLE instances ADD COLUMN unconsumed_messages INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                       kMigration5, kMigration6, kMigration7, kMigration8};
+// Version 9: what the store-wide views read stays small at millions of instances.
+// - The totals of executions and their events, kept by triggers on executions (every
+//   write path keeps them exact in its own transaction; one writer, so one row): system
+//   metrics and diagnostics read a row instead of counting tables that grow with the store.
+// - Executions that continued as new are indexed apart, so per-name statistics read those
+//   rows alone.
+// - Status with update time indexed: the health checks (running without progress since,
+//   failed since) read the instances they count, not every instance of the status.
+// - The parent index holds children only: with every root's NULL in it, a filter on
+//   roots walked it and then sorted what it found.
+constexpr const char* kMigration9 = R"sql(
+CREATE TABLE execution_totals (
+  executions INTEGER NOT NULL,
+  events     INTEGER NOT NULL
+);
+INSERT INTO execution_totals SELECT COUNT(*), COALESCE(SUM(event_count), 0) FROM executions;
+CREATE TRIGGER execution_totals_on_insert AFTER INSERT ON executions BEGIN
+  UPDATE execution_totals SET executions = executions + 1, events = events + NEW.event_count;
+END;
+CREATE TRIGGER execution_totals_on_delete AFTER DELETE ON executions BEGIN
+  UPDATE execution_totals SET executions = executions - 1, events = events - OLD.event_count;
+END;
+CREATE TRIGGER execution_totals_on_update AFTER UPDATE OF event_count ON executions
+  WHEN OLD.event_count IS NOT NEW.event_count
+BEGIN
+  UPDATE execution_totals SET events = events + NEW.event_count - OLD.event_count;
+END;
+CREATE INDEX executions_continued ON executions (instance_id) WHERE status = 'ContinuedAsNew';
+CREATE INDEX instances_by_status_updated ON instances (status, updated_at);
+DROP INDEX instances_by_parent;
+CREATE INDEX instances_by_parent ON instances (parent_instance_id) WHERE parent_instance_id IS NOT NULL;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4, kMigration5,
+                                       kMigration6, kMigration7, kMigration8, kMigration9};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

@@ -150,7 +150,7 @@ void StoreImpl::read_file_facts(Connection& db, ProviderDiagnostics& d) {
     auto mode = db.prepare("PRAGMA journal_mode");
     if (mode.step()) d.journal_mode = mode.text(0);
   }
-  store_sql::count_table_rows(db, d);
+  store_sql::count_table_rows<Dialect>(db, d);
   sqlite3_file* wal = nullptr;
   if (d.journal_mode == "wal" &&
       sqlite3_file_control(db.handle(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK && wal &&

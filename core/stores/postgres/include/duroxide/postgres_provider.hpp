@@ -42,7 +42,7 @@ struct PostgresOptions {
 
 class PostgresProvider final : public SqlStore {
  public:
-  static constexpr int kSchemaVersion = 8;  // the same tables as SqliteProvider 8
+  static constexpr int kSchemaVersion = 9;  // the tables of SqliteProvider 9 but its totals row
 
   // Throws ProviderError (Transient when the server is unreachable).
   PostgresProvider(const std::string& conninfo, Clock& clock, IdSource& ids,

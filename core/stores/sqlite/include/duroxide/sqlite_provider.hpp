@@ -41,7 +41,7 @@ struct SqliteOptions {
 
 class SqliteProvider final : public SqlStore {
  public:
-  static constexpr int kSchemaVersion = 8;
+  static constexpr int kSchemaVersion = 9;
 
   // path ":memory:" for an in-memory database. Throws ProviderError.
   SqliteProvider(const std::string& path, Clock& clock, IdSource& ids, SqliteOptions options = {});
