@@ -320,6 +320,35 @@ TEST_CASE("contract: a bulk delete refuses a continuation no delete gave",
   CHECK(f.management().get_instance_info("done").has_value());  // nothing half-applied
 }
 
+TEST_CASE("contract: maintain deletes change-feed rows and parked messages past their retention",
+          "[provider][management][retention]") {
+  FOR_EACH_PROVIDER(f);  // default retention: changes 7 days, parked messages 30 days
+  constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+  // A message for an instance that does not exist is parked by the fetch that finds it.
+  create_instance(f, "old", RuntimeState::Completed);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"ghost-old", "e", ""}, 0);
+  CHECK_FALSE(f.provider().fetch_orchestration_item(30'000).has_value());
+  f.clock.advance(10 * kDay);
+  create_instance(f, "new", RuntimeState::Completed);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"ghost-new", "e", ""}, 0);
+  CHECK_FALSE(f.provider().fetch_orchestration_item(30'000).has_value());
+  REQUIRE(f.management().get_queue_depths().parked == 2);
+  const ChangePage before = f.management().changes_since(0, 100);
+  REQUIRE_FALSE(before.changes.empty());
+
+  f.provider().maintain();
+  const ChangePage after = f.management().changes_since(0, 100);
+  REQUIRE_FALSE(after.changes.empty());
+  for (const InstanceChange& change : after.changes) CHECK(change.instance == "new");  // "old" is 10 days old
+  CHECK(after.changes.size() < before.changes.size());
+  CHECK(f.management().get_queue_depths().parked == 2);  // 10 days: within the 30 of parked messages
+
+  f.clock.advance(25 * kDay);
+  f.provider().maintain();
+  CHECK(f.management().changes_since(0, 100).changes.empty());
+  CHECK(f.management().get_queue_depths().parked == 1);  // ghost-old is 35 days old, ghost-new 25
+}
+
 TEST_CASE("queue metrics count due and pending timers", "[provider][management]") {
   FOR_EACH_PROVIDER(f);
   create_instance(f, "t");

@@ -23,6 +23,8 @@ PostgresOptions postgres_options(const StoreOptions& options) {
   postgres.schema = options.schema;
   postgres.connections = options.connections;
   postgres.minute_retention_ms = options.minute_retention_ms;
+  postgres.change_retention_ms = options.change_retention_ms;
+  postgres.parked_retention_ms = options.parked_retention_ms;
   return postgres;
 }
 #endif
@@ -58,6 +60,8 @@ std::unique_ptr<Store> open_store(const std::string& location, Clock& clock, IdS
   }
   SqliteOptions sqlite = options.sqlite;
   sqlite.minute_retention_ms = options.minute_retention_ms;
+  sqlite.change_retention_ms = options.change_retention_ms;
+  sqlite.parked_retention_ms = options.parked_retention_ms;
   return std::make_unique<SqliteProvider>(is_in_memory(location) ? ":memory:" : location, clock, ids, sqlite);
 }
 

@@ -242,6 +242,25 @@ struct Management {
     return page;
   }
 
+  // Deletes the change feed's oldest rows changed before `before`: at most a batch of
+  // positions from the oldest, a range of the primary key whatever the feed holds.
+  static void trim_changes(Connection& db, TimestampMs before) {
+    db.prepare(
+          "DELETE FROM changes WHERE seq >= (SELECT MIN(seq) FROM changes) "
+          "AND seq < (SELECT MIN(seq) FROM changes) + 1000 AND changed_at < ?1")
+        .bind(1, before)
+        .run();
+  }
+
+  // Deletes the oldest parked messages parked before `before`, as trim_changes does.
+  static void trim_parked(Connection& db, TimestampMs before) {
+    db.prepare(
+          "DELETE FROM parked_messages WHERE id >= (SELECT MIN(id) FROM parked_messages) "
+          "AND id < (SELECT MIN(id) FROM parked_messages) + 1000 AND parked_at < ?1")
+        .bind(1, before)
+        .run();
+  }
+
   static DurationStats get_execution_durations(Connection& db, const std::string& name, TimestampMs since_ms) {
     DurationStats stats;
     {

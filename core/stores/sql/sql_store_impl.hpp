@@ -293,10 +293,34 @@ class SqlStoreImpl : public SqlStore::Impl {
     return Management::get_custom_status(*db, instance, since_version);
   }
 
+  // Deletes what the retention settings let go, then the store's own housekeeping
+  // (maintain_files). Each call deletes at most a batch per table and trims at most once
+  // a second, so it stays short whatever has piled up.
+  void maintain() final {
+    const TimestampMs now = clock_.now_ms();
+    if (now - last_trim_ms_.load() >= 1000) {
+      last_trim_ms_ = now;
+      Session db = session("maintain");
+      if (retention_.changes_ms > 0) Management::trim_changes(*db, now - retention_.changes_ms);
+      if (retention_.parked_ms > 0) Management::trim_parked(*db, now - retention_.parked_ms);
+    }
+    maintain_files();
+  }
+
  protected:
-  // Minute buckets are kept at least a minute (SqliteOptions / PostgresOptions).
-  SqlStoreImpl(Clock& clock, std::int64_t minute_retention_ms)
-      : clock_(clock), minute_retention_ms_(std::max<std::int64_t>(minute_retention_ms, 60'000)) {}
+  // How long what grows with time is kept (SqliteOptions / PostgresOptions).
+  struct Retention {
+    std::int64_t minute_buckets_ms;  // at least a minute
+    std::int64_t changes_ms;         // 0: forever
+    std::int64_t parked_ms;          // 0: forever
+  };
+  SqlStoreImpl(Clock& clock, const Retention& retention)
+      : clock_(clock),
+        minute_retention_ms_(std::max<std::int64_t>(retention.minute_buckets_ms, 60'000)),
+        retention_(retention) {}
+
+  // A store's housekeeping of its files (SQLite checkpoints); called by maintain().
+  virtual void maintain_files() {}
 
   // The connection for one call, named `operation` in its errors, held until
   // the Session ends. Throws ProviderError (e.g. an unreachable server).
@@ -330,6 +354,8 @@ class SqlStoreImpl : public SqlStore::Impl {
   }
 
   const std::int64_t minute_retention_ms_;
+  const Retention retention_;
+  std::atomic<TimestampMs> last_trim_ms_{0};
   std::atomic<TimestampMs> last_rollup_minute_{0};
   QueueListeners listeners_;
 };

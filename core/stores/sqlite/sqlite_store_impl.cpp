@@ -27,7 +27,7 @@ const char* synchronous_pragma(SqliteOptions::Synchronous mode) {
 }  // namespace
 
 StoreImpl::StoreImpl(const std::string& path, Clock& clock, IdSource& ids, const SqliteOptions& options)
-    : SqlStoreImpl(clock, options.minute_retention_ms),
+    : SqlStoreImpl(clock, {options.minute_retention_ms, options.change_retention_ms, options.parked_retention_ms}),
       db_(std::make_unique<Connection>(path, options.busy_timeout_ms, options.vfs)),
       path_(path),
       ids_(ids) {
@@ -82,7 +82,7 @@ int StoreImpl::on_wal_commit(void* self, sqlite3* db, const char* schema, int fr
   return SQLITE_OK;  // a failed checkpoint is retried after the next commit
 }
 
-void StoreImpl::maintain() {
+void StoreImpl::maintain_files() {
   maintained_ = true;
   if (wal_frames_ < kCheckpointFrames) return;
   if (read_db_) {

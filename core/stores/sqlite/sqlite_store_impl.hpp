@@ -34,7 +34,7 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   ProviderDiagnostics get_provider_diagnostics() override;
   // Checkpoints the log once it passes kCheckpointFrames, through the read
   // connection when there is one (a passive checkpoint never waits for the writer).
-  void maintain() override;
+  void maintain_files() override;
 
  protected:
   Session session(const char* operation) override { return Session(mutex_, *db_, operation); }

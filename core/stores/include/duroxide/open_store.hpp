@@ -29,6 +29,9 @@ struct StoreOptions {
   // Minute buckets of the time series older than this roll up into hour buckets
   // (both kinds; overrides SqliteOptions::minute_retention_ms).
   std::int64_t minute_retention_ms = 24LL * 3600 * 1000;
+  // The change feed's and parked messages' retention (both kinds; as SqliteOptions).
+  std::int64_t change_retention_ms = 7LL * 24 * 3600 * 1000;
+  std::int64_t parked_retention_ms = 30LL * 24 * 3600 * 1000;
 };
 
 // The kind a location names (see above). Never throws.

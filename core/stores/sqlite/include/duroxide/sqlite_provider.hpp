@@ -31,6 +31,12 @@ struct SqliteOptions {
   // Minute buckets of the time series older than this roll up into hour buckets
   // (done by the first ack of each new minute, in its transaction).
   std::int64_t minute_retention_ms = 24LL * 3600 * 1000;
+  // Change-feed rows (changes_since, watch_metrics) older than this, and parked messages
+  // (queue rows no instance could take) older than parked_retention_ms, are deleted by
+  // Provider::maintain a batch at a time (the threaded driver calls it); 0 keeps them.
+  // A reader further behind than the retention misses what was deleted.
+  std::int64_t change_retention_ms = 7LL * 24 * 3600 * 1000;
+  std::int64_t parked_retention_ms = 30LL * 24 * 3600 * 1000;
   // Management reads (listings, details, statistics, queue depths, diagnostics)
   // and the clients' key-value reads on a connection of their own, so a slow
   // one never holds the lock that fetches and acks take: WAL lets it read beside
