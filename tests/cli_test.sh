@@ -188,6 +188,14 @@ contains "the error names the problem" "over the limit of 256" \
 contains "--help documents every verb" "resume --db FILE" "$("$cli" --help)"
 contains "samples lists the catalog" '"name": "RetryFlaky"' "$("$cli" samples)"
 
+# a filtered delete stopped at its limit says where to go on; --after goes on from there
+cont="$work/continue.db"
+for i in 1 2 3; do "$cli" run HelloWorld Ada --id "cont-$i" --db "$cont" >/dev/null; done
+next=$("$cli" delete-instances --limit 1 --db "$cont" | json_get '["next"]')
+check "a filtered delete stopped at its limit gives a continuation" yes "$([ -n "$next" ] && echo yes || echo no)"
+check "--after goes on from the continuation" 2 "$("$cli" delete-instances --after "$next" --db "$cont" | json_get '["instances"]')"
+check "a made-up continuation exits 1" 1 "$(exit_code "$cli" delete-instances --after nonsense --db "$cont")"
+
 check "purge removes finished instances" 0 \
   "$("$cli" purge --older-than-ms 0 --db "$db" >/dev/null; "$cli" instances --db "$db" --status Completed,Failed | json_get '["instances"].__len__()')"
 

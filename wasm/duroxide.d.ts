@@ -167,7 +167,8 @@ export declare class ManagementClient {
   }): TimeSeries;
   watchMetrics(cursor?: number, limit?: number): { deltas: MetricDelta[]; next_cursor: number };
   deleteInstance(instance: string, options?: { force?: boolean }): DeleteResult;
-  deleteInstances(options?: { instances?: string[]; filter?: InstanceFilter; completedBeforeMs?: number; limit?: number }): DeleteResult;
+  // A filtered delete that stopped at its limit returns `next`; pass it back as `after` to go on.
+  deleteInstances(options?: { instances?: string[]; filter?: InstanceFilter; completedBeforeMs?: number; limit?: number; after?: string }): DeleteResult & { next: string };
   pruneExecutions(instance: string, keepLast: number): { instance: string; pruned: number };
   purgeCompleted(olderThanMs?: number): DeleteResult;
   importInstance(data: string | object): string;
