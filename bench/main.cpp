@@ -413,7 +413,11 @@ Json bench_replay(const std::vector<std::size_t>& sizes) {
 
 // ---------------------------------------------------------------- management
 
-InstanceExport fake_instance(std::size_t i, TimestampMs now) {
+// Instance i of the management database: four orchestration names in turn; states
+// Completed, Completed, Failed, Running in blocks of four; every 50th instance from the
+// second on is a sub-orchestration of the one before it; created 1 ms apart from `now`
+// minus `count` ms (the newest at `now`), finished 5 ms after creation.
+InstanceExport fake_instance(std::size_t i, std::size_t count, TimestampMs now) {
   static const RuntimeState states[] = {RuntimeState::Completed, RuntimeState::Completed,
                                         RuntimeState::Failed, RuntimeState::Running};
   static const char* const names[] = {"HelloWorld", "FanOutFanIn", "Chain", "Approval"};
@@ -423,7 +427,11 @@ InstanceExport fake_instance(std::size_t i, TimestampMs now) {
   data.info.orchestration_version = "1.0.0";
   data.info.current_execution_id = 1;
   data.info.state = states[(i / 4) % 4];
-  data.info.created_at_ms = now + static_cast<TimestampMs>(i);
+  if (i % 50 == 1) {
+    data.info.parent_instance = "m-" + std::to_string(i - 1);
+    data.info.parent_id = 2;
+  }
+  data.info.created_at_ms = now - static_cast<TimestampMs>(count) + static_cast<TimestampMs>(i);
   data.info.updated_at_ms = data.info.created_at_ms;
   ExecutionExport execution;
   execution.info.instance = data.info.instance;
@@ -450,6 +458,7 @@ InstanceExport fake_instance(std::size_t i, TimestampMs now) {
     }
     execution.history.push_back(end);
     execution.info.completed_at_ms = end.timestamp_ms;
+    data.info.updated_at_ms = end.timestamp_ms;
   }
   execution.info.event_count = execution.history.size();
   data.info.execution_count = 1;
@@ -464,6 +473,93 @@ double average_ms(int rounds, F&& call) {
   return seconds_since(start) * 1000.0 / rounds;
 }
 
+// Every ManagementClient read that is not an export or a whole-history read, each
+// timed as the mean of a few calls; `checks` holds what each read must have found, so
+// a read that got faster by answering less fails the bench's own checks.
+Json time_management_reads(ManagementClient& management, std::size_t count, TimestampMs now) {
+  Json reads = Json::array();
+  Json checks = Json::object();
+  auto timed = [&](const std::string& name, int rounds, const std::function<void(int)>& call) {
+    reads.push_back({{"read", name}, {"ms", average_ms(rounds, call)}});
+  };
+  InstanceFilter filter;
+  filter.states = {RuntimeState::Completed};
+  filter.orchestration_name = "FanOutFanIn";
+  PageRequest page;
+  page.limit = 50;
+  std::size_t rows = 0;
+  timed("list_instances (status and name, first page of 50)", 20,
+        [&](int) { rows = management.list_instances(filter, page).instances.size(); });
+  checks["first_page_rows"] = rows;
+  std::uint64_t total = 0;
+  timed("count_by_status", 5, [&](int) {
+    total = 0;
+    for (const auto& entry : management.count_by_status()) total += entry.second;
+  });
+  checks["counted"] = total;
+  // A count the counters cannot answer: a creation-time window over the newer half.
+  InstanceFilter window;
+  window.states = {RuntimeState::Completed};
+  window.created_from_ms = now - static_cast<TimestampMs>(count / 2);
+  std::uint64_t in_window = 0;
+  timed("count_instances (status and a creation window over half)", 5,
+        [&](int) { in_window = management.count_instances(window); });
+  checks["counted_in_window"] = in_window;
+  auto some_instance = [count](int i) { return "m-" + std::to_string((static_cast<std::size_t>(i) * 7919) % count); };
+  timed("get_instance_details", 100, [&](int i) { management.get_instance_details(some_instance(i)); });
+  timed("list_executions", 100, [&](int i) { management.list_executions(some_instance(i)); });
+  timed("get_instance_stats", 100, [&](int i) { management.get_instance_stats(some_instance(i)); });
+  std::size_t children = 0;
+  timed("find_child_instances", 100, [&](int i) { children += management.find_child_instances("m-" + std::to_string((i * 50) % count)).size(); });
+  checks["children_found"] = children;
+  timed("get_instance_tree", 100, [&](int i) { management.get_instance_tree("m-" + std::to_string((i * 50) % count)); });
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) ids.push_back(some_instance(i));
+  timed("get_bulk_status (100 ids)", 5, [&](int) { management.get_bulk_status(ids); });
+  SystemMetrics metrics;
+  timed("get_system_metrics", 5, [&](int) { metrics = management.get_system_metrics(); });
+  checks["metrics_total_instances"] = metrics.total_instances;
+  checks["metrics_total_events"] = metrics.total_events;
+  timed("get_queue_depths", 5, [&](int) { management.get_queue_depths(); });
+  timed("get_provider_diagnostics", 5, [&](int) { management.get_provider_diagnostics(); });
+  std::uint64_t per_name = 0;
+  timed("get_orchestration_stats", 5, [&](int) {
+    per_name = 0;
+    for (const auto& stats : management.get_orchestration_stats()) per_name += stats.running + stats.completed + stats.failed;
+  });
+  checks["stats_instances"] = per_name;
+  timed("get_activity_stats", 5, [&](int) { management.get_activity_stats(); });
+  DurationStats durations;
+  timed("get_performance_metrics (FanOutFanIn, percentiles)", 5,
+        [&](int) { durations = management.get_performance_metrics("FanOutFanIn"); });
+  checks["durations_counted"] = durations.count;
+  timed("get_system_health", 5, [&](int) { management.get_system_health(now); });
+  timed("get_problematic_instances (100 each)", 5, [&](int) { management.get_problematic_instances(now); });
+  timed("changes_since (100)", 20, [&](int) { management.changes_since(0); });
+  timed("watch_metrics (100)", 20, [&](int) { management.watch_metrics(0); });
+  timed("get_time_series (60 minutes)", 20, [&](int) {
+    management.get_time_series(TimeSeriesMetric::All, "", now - 3'600'000, now);
+  });
+  return {{"reads", reads}, {"checks", checks}};
+}
+
+// What the bench expects `time_management_reads` to find in the database of `count`
+// fake instances.
+Json expected_management_checks(std::size_t count, TimestampMs now) {
+  std::uint64_t completed_in_window = 0, finished_fan_out = 0, events = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const InstanceExport data = fake_instance(i, count, now);
+    const bool fan_out = data.info.orchestration_name == "FanOutFanIn";
+    if (data.info.state == RuntimeState::Completed && data.info.created_at_ms >= now - static_cast<TimestampMs>(count / 2)) {
+      ++completed_in_window;
+    }
+    if (fan_out && data.info.state != RuntimeState::Running) ++finished_fan_out;
+    events += data.executions.front().history.size();
+  }
+  return {{"counted", count}, {"counted_in_window", completed_in_window}, {"metrics_total_instances", count},
+          {"metrics_total_events", events}, {"stats_instances", count}, {"durations_counted", finished_fan_out}};
+}
+
 Json bench_management(const std::string& dir, std::size_t count) {
   const std::string path = dir + "/management-" + std::to_string(count) + ".db";
   remove_db(path);
@@ -474,42 +570,21 @@ Json bench_management(const std::string& dir, std::size_t count) {
   SqliteProvider store(path, clock, ids, options);
   const TimestampMs now = clock.now_ms();
   const auto load_start = Steady::now();
-  for (std::size_t i = 0; i < count; ++i) store.import_instance(fake_instance(i, now));
+  for (std::size_t i = 0; i < count; ++i) store.import_instance(fake_instance(i, count, now));
   const double load_seconds = seconds_since(load_start);
   ManagementClient management(store);
-
-  InstanceFilter filter;
-  filter.states = {RuntimeState::Completed};
-  filter.orchestration_name = "FanOutFanIn";
-  PageRequest page;
-  page.limit = 50;
-  std::size_t rows = 0;
-  const double first_page_ms = average_ms(20, [&](int) { rows = management.list_instances(filter, page).instances.size(); });
-  std::uint64_t total = 0;
-  const double counts_ms = average_ms(5, [&](int) {
-    total = 0;
-    for (const auto& entry : management.count_by_status()) total += entry.second;
-  });
-  // A count the counters cannot answer (a creation-time window over the newer
-  // half): it reads the matching instances through the status index.
-  InstanceFilter window;
-  window.states = {RuntimeState::Completed};
-  window.created_from_ms = now + static_cast<TimestampMs>(count / 2);
-  std::uint64_t in_window = 0;
-  const double window_ms = average_ms(5, [&](int) { in_window = management.count_instances(window); });
-  std::uint64_t window_expected = 0;
-  for (std::size_t i = count / 2; i < count; ++i) {
-    window_expected += fake_instance(i, now).info.state == RuntimeState::Completed ? 1 : 0;
-  }
-  const double details_ms = average_ms(100, [&](int i) {
-    management.get_instance_details("m-" + std::to_string((static_cast<std::size_t>(i) * 7919) % count));
-  });
+  Json out = time_management_reads(management, count, now);
+  out["instances"] = count;
+  out["load_seconds"] = load_seconds;
+  out["expected"] = expected_management_checks(count, now);
+  // Purge: every finished root instance (and its children) created before the middle.
+  const auto purge_start = Steady::now();
+  const DeleteResult purged = management.purge_completed(now - static_cast<TimestampMs>(count / 2));
+  const double purge_seconds = seconds_since(purge_start);
+  out["purged"] = purged.instances;
+  out["purge_per_s"] = static_cast<double>(purged.instances) / purge_seconds;
   remove_db(path);
-  return {{"instances", count}, {"load_seconds", load_seconds}, {"first_filtered_page_ms", first_page_ms},
-          {"first_page_rows", rows}, {"count_by_status_ms", counts_ms}, {"counted", total},
-          {"count_in_window_ms", window_ms}, {"counted_in_window", in_window},
-          {"window_expected", window_expected},
-          {"instance_details_ms", details_ms}};
+  return out;
 }
 
 // HelloWorld 1.0.0 on the threaded driver at default options, on a database
@@ -532,7 +607,7 @@ Json bench_beside_management(const std::string& dir, std::size_t loaded, int ins
     RandomIdSource ids;
     SqliteProvider store(path, clock, ids);
     const TimestampMs now = clock.now_ms();
-    for (std::size_t i = 0; i < loaded; ++i) store.import_instance(fake_instance(i, now));
+    for (std::size_t i = 0; i < loaded; ++i) store.import_instance(fake_instance(i, loaded, now));
     auto rate = [](const Throughput& t) { return static_cast<double>(t.finished) / t.seconds; };
     const Throughput quiet = run_throughput(store, clock, kWorkloads[0], instances, 1, "q1-");
     std::atomic<bool> stop{false};
@@ -717,14 +792,24 @@ std::string markdown(const Json& report) {
       md += "| " + std::to_string(row["events"].get<std::size_t>()) + " | " + fixed(row["events_per_s"].get<double>(), 0) + " |\n";
     }
   }
-  if (report.contains("management")) {
-    md += "\n| management: instances | first filtered page ms | count by status ms | count in a time window ms | "
-          "instance details ms |\n|---|---|---|---|---|\n";
-    for (const auto& row : report["management"]) {
-      md += "| " + std::to_string(row["instances"].get<std::size_t>()) + " | " + fixed(row["first_filtered_page_ms"].get<double>(), 2) +
-            " | " + fixed(row["count_by_status_ms"].get<double>(), 2) + " | " + fixed(row["count_in_window_ms"].get<double>(), 2) +
-            " | " + fixed(row["instance_details_ms"].get<double>(), 2) + " |\n";
+  if (report.contains("management") && !report["management"].empty()) {
+    const Json& sizes = report["management"];
+    md += "\n| management read, ms |";
+    std::string rule = "|---|";
+    for (const auto& row : sizes) {
+      md += " " + std::to_string(row["instances"].get<std::size_t>()) + " instances |";
+      rule += "---|";
     }
+    md += "\n" + rule + "\n";
+    const Json& first = sizes.front()["reads"];
+    for (std::size_t r = 0; r < first.size(); ++r) {
+      md += "| " + first[r]["read"].get<std::string>() + " |";
+      for (const auto& row : sizes) md += " " + fixed(row["reads"][r]["ms"].get<double>(), 2) + " |";
+      md += "\n";
+    }
+    md += "| purge_completed, instances/s (finished roots created before the middle) |";
+    for (const auto& row : sizes) md += " " + fixed(row["purge_per_s"].get<double>(), 0) + " |";
+    md += "\n";
   }
   if (report.contains("beside_management") && report["beside_management"].contains("busy_to_quiet")) {
     const Json& beside = report["beside_management"];
@@ -909,14 +994,23 @@ int main(int argc, char** argv) {
       targets.push_back({{"target", "replay ≥ 1M events/s (histories ≥ 10k events)"}, {"value", fixed(slowest_replay, 0)},
                          {"met", slowest_replay >= 1e6}});
     }
-    if (report.contains("management")) {
+    if (report.contains("management") && !report["management"].empty()) {
       const Json& largest = report["management"].back();
-      targets.push_back({{"target", "first filtered page ≤ 5 ms at " + std::to_string(largest["instances"].get<std::size_t>()) + " instances"},
-                         {"value", fixed(largest["first_filtered_page_ms"].get<double>(), 2) + " ms"},
-                         {"met", largest["first_filtered_page_ms"].get<double>() <= 5}});
-      targets.push_back({{"target", "status counts ≤ 50 ms at " + std::to_string(largest["instances"].get<std::size_t>()) + " instances"},
-                         {"value", fixed(largest["count_by_status_ms"].get<double>(), 2) + " ms"},
-                         {"met", largest["count_by_status_ms"].get<double>() <= 50}});
+      const std::string at = " at " + std::to_string(largest["instances"].get<std::size_t>()) + " instances";
+      double slowest = 0;
+      std::string slowest_read;
+      for (const auto& read : largest["reads"]) {
+        if (read["ms"].get<double>() > slowest) {
+          slowest = read["ms"].get<double>();
+          slowest_read = read["read"].get<std::string>();
+        }
+      }
+      targets.push_back({{"target", "every management read ≤ 50 ms" + at},
+                         {"value", fixed(slowest, 2) + " ms (slowest: " + slowest_read + ")"},
+                         {"met", slowest <= 50}});
+      targets.push_back({{"target", "purge ≥ 20,000 instances/s" + at},
+                         {"value", fixed(largest["purge_per_s"].get<double>(), 0)},
+                         {"met", largest["purge_per_s"].get<double>() >= 20'000}});
     }
     if (report.contains("beside_management") && report["beside_management"].contains("busy_to_quiet")) {
       const Json& beside = report["beside_management"];
