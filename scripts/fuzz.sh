@@ -65,10 +65,12 @@ run_target() {
                  -artifact_prefix="$artifacts" "${budget[@]}")
   [ -f "fuzz/dict/$target.dict" ] && options+=(-dict="fuzz/dict/$target.dict")
   # The store targets run tens to hundreds of inputs a second: they get their longest
-  # inputs from the start instead of libFuzzer's slowly growing length limit.
+  # inputs from the start instead of libFuzzer's slowly growing length limit, and the
+  # plain power schedule: each of their inputs touches so many features that the entropic
+  # schedule's bookkeeping took a third of the time (docs/fuzzing.md, "Measured long runs").
   case "$target" in
-    database|commands) options+=(-len_control=0 -max_len=2048) ;;
-    import) options+=(-len_control=0 -max_len=8192) ;;
+    database|commands) options+=(-len_control=0 -max_len=2048 -entropic=0) ;;
+    import) options+=(-len_control=0 -max_len=8192 -entropic=0) ;;
   esac
   local seeds=()
   [ -d "fuzz/corpus/$target" ] && seeds=("fuzz/corpus/$target")
