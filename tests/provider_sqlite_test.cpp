@@ -64,6 +64,22 @@ TEST_CASE("sqlite: a database from a newer schema is refused untouched", "[provi
   CHECK(raw_query(f->path, "SELECT instance_id FROM instances") == "kept");
 }
 
+TEST_CASE("sqlite: a negative retention is refused when the store opens", "[provider][sqlite][retention]") {
+  ManualClock clock(1'000);
+  SequentialIdSource ids("r");
+  for (int which = 0; which < 2; ++which) {
+    SqliteOptions options;
+    (which == 0 ? options.change_retention_ms : options.parked_retention_ms) = -1;
+    try {
+      SqliteProvider store(":memory:", clock, ids, options);
+      FAIL("opened with a negative retention");
+    } catch (const ProviderError& error) {
+      CHECK(error.kind() == ProviderErrorKind::InvalidInput);
+      CHECK(std::string(error.what()).find("retention") != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("sqlite: a database with a negative schema version is refused untouched", "[provider][sqlite]") {
   // No build writes a negative user_version: the file was written by something else.
   auto f = make_provider("sqlite-file");

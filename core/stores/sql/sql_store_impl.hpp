@@ -314,10 +314,11 @@ class SqlStoreImpl : public SqlStore::Impl {
     std::int64_t changes_ms;         // 0: forever
     std::int64_t parked_ms;          // 0: forever
   };
+  // A negative retention is InvalidInput: it would read as "keep forever" by accident.
   SqlStoreImpl(Clock& clock, const Retention& retention)
       : clock_(clock),
         minute_retention_ms_(std::max<std::int64_t>(retention.minute_buckets_ms, 60'000)),
-        retention_(retention) {}
+        retention_(checked(retention)) {}
 
   // A store's housekeeping of its files (SQLite checkpoints); called by maintain().
   virtual void maintain_files() {}
@@ -351,6 +352,14 @@ class SqlStoreImpl : public SqlStore::Impl {
       told = item.visible_at_ms;
       listeners_.work_enqueued(QueueKind::Orchestrator, item.visible_at_ms);
     }
+  }
+
+  static Retention checked(const Retention& retention) {
+    if (retention.changes_ms < 0 || retention.parked_ms < 0) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, "open",
+                          "change_retention_ms and parked_retention_ms must be 0 (keep) or a positive age in ms");
+    }
+    return retention;
   }
 
   const std::int64_t minute_retention_ms_;
