@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -151,6 +152,19 @@ inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed 
   return out;
 }
 
+// A keyset position written "<ms>|<id>" (1 to 18 digits, so it fits an int64), as the
+// listing cursor and the bulk delete continuation write it; nullopt when malformed.
+inline std::optional<std::pair<std::int64_t, std::string>> parse_time_and_id(const std::string& text) {
+  const std::size_t bar = text.find('|');
+  if (bar == std::string::npos || bar == 0 || bar > 18) return std::nullopt;
+  std::int64_t time = 0;
+  for (std::size_t i = 0; i < bar; ++i) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    time = time * 10 + (text[i] - '0');
+  }
+  return std::make_pair(time, text.substr(bar + 1));
+}
+
 // The listing query for a filter and page: keyset paging on (created_at DESC,
 // instance_id), one row more than the page to know whether another follows. With
 // states, an update-time range is kept off its index (`unindexed`: Dialect::kUnindexed)
@@ -164,17 +178,11 @@ inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& pag
   }
   FilterSql sql = filter_sql(filter, "", filter.states.empty() ? "" : unindexed);
   if (!page.cursor.empty()) {
-    auto bar = page.cursor.find('|');
-    bool valid = bar != std::string::npos && bar > 0 && bar < 19;
-    std::int64_t time = 0;
-    for (std::size_t i = 0; valid && i < bar; ++i) {
-      valid = page.cursor[i] >= '0' && page.cursor[i] <= '9';
-      time = time * 10 + (page.cursor[i] - '0');
-    }
-    if (!valid) throw ProviderError(ProviderErrorKind::InvalidInput, operation, "malformed page cursor");
-    sql.values.emplace_back(time);
+    const auto cursor = parse_time_and_id(page.cursor);
+    if (!cursor) throw ProviderError(ProviderErrorKind::InvalidInput, operation, "malformed page cursor");
+    sql.values.emplace_back(cursor->first);
     std::string t = "?" + std::to_string(sql.values.size());
-    sql.values.emplace_back(page.cursor.substr(bar + 1));
+    sql.values.emplace_back(cursor->second);
     std::string id = "?" + std::to_string(sql.values.size());
     // "created_at <= t" first: a bound the index can seek to (the OR alone is a filter).
     sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + "created_at <= " + t +
@@ -246,20 +254,12 @@ inline std::string encode_purge_cursor(const PurgeCursor& cursor) {
 // checks the id as it checks every instance id.
 inline std::optional<PurgeCursor> decode_purge_cursor(const std::string& text, const std::string& operation) {
   if (text.empty()) return std::nullopt;
-  const std::size_t bar = text.find('|');
-  PurgeCursor cursor;
-  bool valid = bar != std::string::npos && bar > 0 && bar < 20;
-  for (std::size_t i = 0; valid && i < bar; ++i) valid = text[i] >= '0' && text[i] <= '9';
-  if (valid) {
-    cursor.updated_at = static_cast<TimestampMs>(std::stoull(text.substr(0, bar)));
-    cursor.instance_id = text.substr(bar + 1);
-    valid = cursor.updated_at >= 0 && !cursor.instance_id.empty();
-  }
-  if (!valid) {
+  const auto cursor = parse_time_and_id(text);
+  if (!cursor || cursor->second.empty()) {
     throw ProviderError(ProviderErrorKind::InvalidInput, operation,
                         "a bulk delete continuation is <updated_at>|<instance id>, as a previous result gave it");
   }
-  return cursor;
+  return PurgeCursor{cursor->first, cursor->second};
 }
 
 // Walks the roots `finished` selects after `after` (none: from the oldest), oldest update
