@@ -100,6 +100,13 @@ check "count-instances takes the same filter" 1 "$("$cli" count-instances --db "
 check "instances filters by name" c "$("$cli" instances --db "$db" --name Counter | json_get '["instances"][0]["instance"]')"
 check "instances pages with a cursor" 1 \
   "$("$cli" instances --db "$db" --limit 1 | json_get '["next_cursor"]!=""' | sed 's/True/1/')"
+check "--sort created-asc lists the oldest first" \
+  "$("$cli" instances --db "$db" --limit 1000 | json_get '["instances"][-1]["instance"]')" \
+  "$("$cli" instances --db "$db" --sort created-asc --limit 1 | json_get '["instances"][0]["instance"]')"
+check "--sort updated-desc lists the latest change first" \
+  "$("$cli" instances --db "$db" --sort updated-asc --limit 1000 | json_get '["instances"][-1]["instance"]')" \
+  "$("$cli" instances --db "$db" --sort updated-desc --limit 1 | json_get '["instances"][0]["instance"]')"
+check "an unknown --sort exits 2" 2 "$(exit_code "$cli" instances --sort duration --db "$db")"
 check "show lists every execution" 4 "$("$cli" show c --db "$db" | json_get '["execution_list"].__len__()')"
 "$cli" run LongTimer '' --id waits --timeout-ms 50 --db "$db" >/dev/null
 check "show gives the pending timer" timer "$("$cli" show waits --db "$db" | json_get '["pending"][0]["kind"]')"

@@ -110,7 +110,7 @@ TEST_CASE("arguments are checked against the schema before the handler runs", "[
   SECTION("defaults are filled in and null counts as absent") {
     const Command& list = *find_command("list-instances");
     const Json args = checked_args(list, {{"cursor", nullptr}});
-    CHECK(args == Json{{"filter", Json::object()}, {"cursor", ""}, {"limit", 50}});
+    CHECK(args == Json{{"filter", Json::object()}, {"cursor", ""}, {"limit", 50}, {"sort", "created-desc"}});
     CHECK(checked_args(*find_command("get-time-series"), Json::object()) ==
           Json{{"metric", "all"}, {"orchestration", ""}, {"bucket", "minute"}});
   }

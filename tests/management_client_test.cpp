@@ -352,7 +352,9 @@ TEST_CASE("performance metrics give duration percentiles", "[management][analyti
   CHECK(stats.p50_ms == 500);
   CHECK(stats.p95_ms == 1000);
   CHECK(stats.p99_ms == 1000);
-  CHECK(host.management.get_performance_metrics("Nap", start + 1).count == 0);
+  // since_ms counts whole hours: the hour the naps started in, or the next.
+  CHECK(host.management.get_performance_metrics("Nap", start + 1).count == 10);
+  CHECK(host.management.get_performance_metrics("Nap", (start / 3'600'000 + 1) * 3'600'000).count == 0);
   CHECK(host.management.get_performance_metrics("NeverRan").count == 0);
 }
 
@@ -391,6 +393,32 @@ TEST_CASE("system health and problematic instances", "[management][analytics]") 
   host.clock.advance(100'000);
   CHECK(host.management.get_queue_depths().oldest_orchestrator_age_ms == 100'000);
   CHECK(host.management.get_system_health(host.clock.now_ms()).score == 50);
+}
+
+TEST_CASE("problem lists come worst first", "[management][analytics]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  for (const char* id : {"old", "mid", "new"}) {
+    host.run(id, "Backlog", "second");  // waits for "take-one"
+    host.clock.advance(1'000);
+  }
+  host.client.raise_event("old", "take-one", "");  // "old" changes last
+  host.driver.run_until_idle();
+  host.run("failed-first", "Fails", "x");
+  host.clock.advance(1'000);
+  host.run("failed-last", "Fails", "x");
+  host.clock.advance(2 * 3'600'000);
+  HealthThresholds thresholds;
+  thresholds.recent_failure_window_ms = 3 * 3'600'000;
+  ProblematicInstances problems = host.management.get_problematic_instances(host.clock.now_ms(), thresholds);
+  CHECK(ids_of(problems.long_running) == std::vector<std::string>{"old", "mid", "new"});  // oldest first
+  CHECK(ids_of(problems.no_progress) == std::vector<std::string>{"mid", "new", "old"});   // longest unchanged
+  CHECK(ids_of(problems.recently_failed) == std::vector<std::string>{"failed-last", "failed-first"});
+  // The limit keeps the worst.
+  problems = host.management.get_problematic_instances(host.clock.now_ms(), thresholds, 1);
+  CHECK(ids_of(problems.long_running) == std::vector<std::string>{"old"});
+  CHECK(ids_of(problems.no_progress) == std::vector<std::string>{"mid"});
+  CHECK(ids_of(problems.recently_failed) == std::vector<std::string>{"failed-last"});
 }
 
 TEST_CASE("activity statistics are counted at each ack", "[management][analytics]") {

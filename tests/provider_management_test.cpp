@@ -1,5 +1,6 @@
 // The provider contract, cold path: listing, details, metrics, deletion,
 // pruning and custom status.
+#include <algorithm>
 #include <set>
 
 #include "provider_suite.hpp"
@@ -74,6 +75,182 @@ TEST_CASE("contract: list instances by status and filter with cursor paging",
         ProviderErrorKind::InvalidInput);
   CHECK(provider_error_kind([&] { f.management().list_instances({}, {"garbage", 10}); }) ==
         ProviderErrorKind::InvalidInput);
+}
+
+TEST_CASE("contract: every listing order pages through each matching instance once, in order",
+          "[provider][management][paging]") {
+  FOR_EACH_PROVIDER(f);
+  // Creation times in runs of three (ties), then updates in another order: every
+  // fourth instance finishes later, the ones created last first.
+  for (int i = 0; i < 30; ++i) {
+    if (i % 3 == 0) f.clock.advance(10);
+    create_instance(f, "o-" + std::to_string(100 + i), i % 7 == 0 ? RuntimeState::Failed : RuntimeState::Running);
+  }
+  for (int i = 29; i >= 0; i -= 4) {
+    f.clock.advance(i % 8 == 1 ? 0 : 5);  // some equal update times too
+    complete(f, "o-" + std::to_string(100 + i));
+  }
+  std::vector<InstanceInfo> all;
+  for (PageRequest page{{}, 1000};;) {
+    InstancePage result = f.management().list_instances({}, page);
+    all.insert(all.end(), result.instances.begin(), result.instances.end());
+    if ((page.cursor = result.next_cursor).empty()) break;
+  }
+  REQUIRE(all.size() == 30);
+  std::vector<InstanceFilter> filters(4);
+  filters[1].states = {RuntimeState::Running};
+  filters[2].states = {RuntimeState::Completed};
+  filters[2].created_from_ms = all.back().created_at_ms + 20;
+  filters[3].updated_to_ms = all.front().updated_at_ms;
+  for (InstanceOrder order : {InstanceOrder::CreatedDesc, InstanceOrder::CreatedAsc, InstanceOrder::UpdatedDesc,
+                              InstanceOrder::UpdatedAsc}) {
+    const bool by_update = order == InstanceOrder::UpdatedDesc || order == InstanceOrder::UpdatedAsc;
+    const bool descends = order == InstanceOrder::CreatedDesc || order == InstanceOrder::UpdatedDesc;
+    for (std::size_t k = 0; k < filters.size(); ++k) {
+      INFO("order " << static_cast<int>(order) << " filter " << k);
+      const InstanceFilter& filter = filters[k];
+      std::vector<std::pair<TimestampMs, std::string>> expected;
+      for (const InstanceInfo& info : all) {
+        if (!filter.states.empty() && filter.states[0] != info.state) continue;
+        if (filter.created_from_ms != 0 && info.created_at_ms < filter.created_from_ms) continue;
+        if (filter.updated_to_ms != 0 && info.updated_at_ms >= filter.updated_to_ms) continue;
+        expected.emplace_back(by_update ? info.updated_at_ms : info.created_at_ms, info.instance);
+      }
+      // Time in the order asked; ties by id, ascending when the time descends.
+      std::sort(expected.begin(), expected.end(), [&](const auto& a, const auto& b) {
+        if (a.first != b.first) return descends ? a.first > b.first : a.first < b.first;
+        return descends ? a.second < b.second : a.second > b.second;
+      });
+      REQUIRE(expected.size() >= 3);
+      std::vector<std::pair<TimestampMs, std::string>> listed;
+      PageRequest page{{}, 2, order};
+      do {
+        InstancePage result = f.management().list_instances(filter, page);
+        for (const InstanceInfo& info : result.instances) {
+          listed.emplace_back(by_update ? info.updated_at_ms : info.created_at_ms, info.instance);
+        }
+        page.cursor = result.next_cursor;
+      } while (!page.cursor.empty() && listed.size() <= expected.size());
+      CHECK(listed == expected);
+    }
+  }
+}
+
+namespace {
+
+// A finished one-execution instance of "Timed" that ran `duration_ms` from `started_at`.
+InstanceExport timed_instance(const std::string& id, TimestampMs started_at, std::int64_t duration_ms) {
+  InstanceExport data;
+  data.info.instance = id;
+  data.info.orchestration_name = "Timed";
+  data.info.orchestration_version = "1.0.0";
+  data.info.current_execution_id = 1;
+  data.info.execution_count = 1;
+  data.info.state = RuntimeState::Completed;
+  data.info.output = "ok";
+  data.info.created_at_ms = started_at;
+  data.info.updated_at_ms = started_at + duration_ms;
+  ExecutionExport execution;
+  execution.info.instance = id;
+  execution.info.execution_id = 1;
+  execution.info.state = RuntimeState::Completed;
+  execution.info.output = "ok";
+  execution.info.started_at_ms = started_at;
+  execution.info.completed_at_ms = started_at + duration_ms;
+  execution.history = {Event{1, 0, started_at, events::OrchestrationStarted{"Timed", "1.0.0", "", "", 0}},
+                       Event{2, 0, started_at + duration_ms, events::OrchestrationCompleted{"ok"}}};
+  execution.info.event_count = execution.history.size();
+  data.executions.push_back(std::move(execution));
+  return data;
+}
+
+}  // namespace
+
+TEST_CASE("contract: duration percentiles stay within 1% of the exact ones, whatever was deleted since",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  const TimestampMs hour = 3'600'000;
+  const TimestampMs base = 500 * hour;
+  // 600 durations from 0 ms to about 10 hours, log-spread; the second half starts an hour later.
+  std::vector<std::int64_t> all, later;
+  std::uint64_t state = 12345;
+  for (int i = 0; i < 600; ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const int digits = static_cast<int>((state >> 33) % 8);
+    std::int64_t d = static_cast<std::int64_t>((state >> 20) % 10'000);
+    for (int k = 0; k < digits; ++k) d = d * 10 / 2 + static_cast<std::int64_t>(k);
+    const TimestampMs started = base + (i < 300 ? 0 : hour) + i;
+    f.management().import_instance(timed_instance("t-" + std::to_string(i), started, d));
+    all.push_back(d);
+    if (i >= 300) later.push_back(d);
+  }
+  auto check_near = [](std::int64_t got, std::int64_t exact) {
+    INFO("got " << got << ", exact " << exact);
+    CHECK(std::llabs(got - exact) <= exact / 100);
+  };
+  auto check_stats = [&](std::vector<std::int64_t> durations, const DurationStats& stats) {
+    std::sort(durations.begin(), durations.end());
+    const std::uint64_t n = durations.size();
+    REQUIRE(stats.count == n);
+    std::int64_t sum = 0;
+    for (std::int64_t d : durations) sum += d;
+    CHECK(stats.avg_ms == sum / static_cast<std::int64_t>(n));
+    auto rank = [&](std::uint64_t p) { return durations[(n * p + 99) / 100 - 1]; };
+    check_near(stats.min_ms, durations.front());
+    check_near(stats.max_ms, durations.back());
+    check_near(stats.p50_ms, rank(50));
+    check_near(stats.p95_ms, rank(95));
+    check_near(stats.p99_ms, rank(99));
+  };
+  check_stats(all, f.management().get_execution_durations("Timed", 0));
+  // From the second hour: the later half (since_ms counts whole hours).
+  check_stats(later, f.management().get_execution_durations("Timed", base + hour + hour / 2));
+  CHECK(f.management().get_execution_durations("Timed", base + 2 * hour).count == 0);
+  CHECK(f.management().get_execution_durations("Other", 0).count == 0);
+  // Deleting the instances does not take back what they did.
+  BulkDeleteRequest everything;
+  everything.filter.states = {RuntimeState::Completed};
+  everything.limit = 1000;
+  CHECK(f.management().delete_instances(everything).instances == 600);
+  check_stats(all, f.management().get_execution_durations("Timed", 0));
+}
+
+TEST_CASE("contract: every finished execution counts its duration once, continued ones too",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "loop");  // execution 1 starts
+  f.clock.advance(40);
+  {
+    f.provider().enqueue_orchestrator_item(work::ExternalRaised{"loop", "tick", ""}, 0);
+    OrchestrationItem item = fetch(f);
+    OrchestrationAck ack;
+    ack.execution_id = 1;
+    ack.history_delta = {Event{2, 0, 0, events::OrchestrationContinuedAsNew{"again", ""}}};
+    ack.metadata = metadata(RuntimeState::Completed);
+    ack.metadata.continued_as_new = true;
+    f.provider().ack_orchestration_item(item.lock_token, ack);
+  }
+  {
+    f.provider().enqueue_orchestrator_item(start_item("loop"), 0);  // execution 2 starts
+    OrchestrationItem item = fetch(f);
+    OrchestrationAck ack;
+    ack.execution_id = 2;
+    ack.history_delta = {started_event()};
+    ack.metadata = metadata();
+    f.provider().ack_orchestration_item(item.lock_token, ack);
+  }
+  f.clock.advance(700);
+  complete(f, "loop");  // execution 2 completes after 700 ms
+  DurationStats stats = f.management().get_execution_durations("Orch", 0);
+  CHECK(stats.count == 2);
+  CHECK(stats.min_ms == 40);
+  CHECK(stats.max_ms == 700);
+  // A message for the finished instance changes nothing.
+  f.clock.advance(5'000);
+  ack_event(f, "loop", events::ExternalEvent{"late", "x"}, metadata(RuntimeState::Completed));
+  stats = f.management().get_execution_durations("Orch", 0);
+  CHECK(stats.count == 2);
+  CHECK(stats.max_ms == 700);
 }
 
 TEST_CASE("contract: instance and execution details, metrics and queue depths",

@@ -1,5 +1,6 @@
 // SqliteProvider specifics: schema versioning, WAL, reopening, corrupted rows,
 // and SQLite errors as typed ProviderErrors.
+#include <algorithm>
 #include <sqlite3.h>
 
 #include "provider_suite.hpp"
@@ -78,6 +79,29 @@ TEST_CASE("sqlite: a negative retention is refused when the store opens", "[prov
       CHECK(std::string(error.what()).find("retention") != std::string::npos);
     }
   }
+}
+
+TEST_CASE("sqlite: the page cache size is set on both connections and checked", "[provider][sqlite]") {
+  auto f = make_provider("sqlite-file");
+  f->sqlite.reset();
+  ManualClock clock(1'000);
+  SequentialIdSource ids("c");
+  for (std::int64_t kib : std::vector<std::int64_t>{0, 63, -1, 17LL * 1024 * 1024}) {
+    SqliteOptions options;
+    options.cache_kib = kib;
+    try {
+      SqliteProvider store(f->path, clock, ids, options);
+      FAIL("opened with cache_kib " << kib);
+    } catch (const ProviderError& error) {
+      CHECK(error.kind() == ProviderErrorKind::InvalidInput);
+      CHECK(std::string(error.what()).find("cache_kib") != std::string::npos);
+    }
+  }
+  SqliteOptions options;
+  options.cache_kib = 4096;
+  SqliteProvider store(f->path, clock, ids, options);
+  CHECK(store.get_provider_diagnostics().cache_bytes == 4096 * 1024);
+  CHECK(SqliteProvider(":memory:", clock, ids).get_provider_diagnostics().cache_bytes == 64 * 1024 * 1024);
 }
 
 TEST_CASE("sqlite: a database with a negative schema version is refused untouched", "[provider][sqlite]") {
@@ -176,7 +200,7 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
                     "ALTER TABLE instances DROP COLUMN unconsumed_messages; DROP TABLE execution_totals; "
                     "DROP TRIGGER execution_totals_on_insert; DROP TRIGGER execution_totals_on_delete; "
                     "DROP TRIGGER execution_totals_on_update; DROP INDEX executions_continued; "
-                    "DROP INDEX instances_by_status_updated; PRAGMA user_version = 1");
+                    "DROP INDEX instances_by_status_updated; DROP TABLE execution_durations; PRAGMA user_version = 1");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->get_instance_info("kept").has_value());
@@ -195,12 +219,57 @@ TEST_CASE("sqlite: a version-6 database gains the key-value table", "[provider][
   raw_exec(f->path, "DROP TABLE kv_values; ALTER TABLE instances DROP COLUMN unconsumed_messages; "
                     "DROP TABLE execution_totals; DROP TRIGGER execution_totals_on_insert; "
                     "DROP TRIGGER execution_totals_on_delete; DROP TRIGGER execution_totals_on_update; "
-                    "DROP INDEX executions_continued; DROP INDEX instances_by_status_updated; "
+                    "DROP INDEX executions_continued; DROP INDEX instances_by_status_updated; DROP TABLE execution_durations; "
                     "PRAGMA user_version = 6");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->get_kv_all_values("kept").empty());
   CHECK(f->sqlite->get_instance_stats("kept")->kv_user_key_count == 0);
+}
+
+TEST_CASE("sqlite: a version-9 database gains the duration histogram, filled from its executions",
+          "[provider][sqlite]") {
+  auto f = make_provider("sqlite-file");
+  // Digit-count and three-digit boundaries, where the C++ and SQL buckets could part.
+  const std::vector<std::int64_t> durations = {0, 9, 10, 99, 100, 999, 1000, 1009, 1010, 9999, 10000, 123456};
+  for (std::size_t i = 0; i < durations.size(); ++i) {
+    f->provider().enqueue_orchestrator_item(start_item("d-" + std::to_string(i)), 0);
+    OrchestrationItem item = fetch(*f);
+    OrchestrationAck start;
+    start.history_delta = {started_event()};
+    start.metadata = metadata();
+    f->provider().ack_orchestration_item(item.lock_token, start);
+    f->clock.advance(durations[i]);
+    f->provider().enqueue_orchestrator_item(work::ExternalRaised{"d-" + std::to_string(i), "go", ""}, 0);
+    item = fetch(*f);
+    OrchestrationAck finish;
+    finish.execution_id = item.execution_id;
+    finish.history_delta = {Event{2, 0, 0, events::OrchestrationCompleted{"ok"}}};
+    finish.metadata = metadata(RuntimeState::Completed);
+    f->provider().ack_orchestration_item(item.lock_token, finish);
+  }
+  const DurationStats counted = f->sqlite->get_execution_durations("Orch", 0);
+  CHECK(counted.count == 12);
+  CHECK(counted.max_ms == 123456);
+  const std::string rows_sql =
+      "SELECT group_concat(started_hour || ':' || bucket || ':' || count || ':' || sum_ms || ':' || min_ms || ':' "
+      "|| max_ms, ',') FROM (SELECT * FROM execution_durations ORDER BY orchestration_name, started_hour, bucket)";
+  f->sqlite.reset();
+  const std::string rows = raw_query(f->path, rows_sql);
+  CHECK(std::count(rows.begin(), rows.end(), ',') == 10);  // eleven buckets: 1000 and 1009 share one
+  raw_exec(f->path, "DROP TABLE execution_durations; PRAGMA user_version = 9");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
+  const DurationStats filled = f->sqlite->get_execution_durations("Orch", 0);
+  CHECK(filled.count == counted.count);
+  CHECK(filled.min_ms == counted.min_ms);
+  CHECK(filled.avg_ms == counted.avg_ms);
+  CHECK(filled.p50_ms == counted.p50_ms);
+  CHECK(filled.p95_ms == counted.p95_ms);
+  CHECK(filled.p99_ms == counted.p99_ms);
+  CHECK(filled.max_ms == counted.max_ms);
+  f->sqlite.reset();
+  CHECK(raw_query(f->path, rows_sql) == rows);  // the SQL buckets are the acks' buckets
 }
 
 TEST_CASE("sqlite: every listing and count query is answered through an index",
@@ -211,11 +280,19 @@ TEST_CASE("sqlite: every listing and count query is answered through an index",
   for (std::size_t i = 0; i < filters.size(); ++i) {
     for (Query query : {Query::List, Query::Count, Query::CountByStatus}) {
       for (const char* cursor : {"", "1700000000000|job-7"}) {
-        if (query != Query::List && *cursor) continue;
-        auto plan = f->sqlite->explain_listing(filters[i], {cursor, 50}, query);
+      for (InstanceOrder order : {InstanceOrder::CreatedDesc, InstanceOrder::CreatedAsc, InstanceOrder::UpdatedDesc,
+                                  InstanceOrder::UpdatedAsc}) {
+        if (query != Query::List && (*cursor || order != InstanceOrder::CreatedDesc)) continue;
+        auto plan = f->sqlite->explain_listing(filters[i], {cursor, 50, order}, query);
         std::string text;
         for (const auto& line : plan) text += line + "\n";
-        INFO("filter " << i << " query " << static_cast<int>(query) << "\n" << text);
+        INFO("filter " << i << " query " << static_cast<int>(query) << " order " << static_cast<int>(order) << "\n"
+                       << text);
+        // A page of one status walks that status's index in the order asked and stops when
+        // full: it never sorts every instance of the status (ties on the time may be sorted).
+        if (query == Query::List && filters[i].states.size() == 1) {
+          CHECK(text.find("TEMP B-TREE FOR ORDER BY") == std::string::npos);
+        }
         // Counts filtered by states, name, version and roots only read the
         // trigger-kept counts table, never the instances.
         const bool by_counters = query != Query::List && (i <= 4 || i == 7);
@@ -233,6 +310,7 @@ TEST_CASE("sqlite: every listing and count query is answered through an index",
                  line.find("PRIMARY KEY") != std::string::npos));
         }
         CHECK(any_instances_line);
+      }
       }
     }
   }

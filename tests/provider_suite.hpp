@@ -106,7 +106,7 @@ inline std::vector<std::string> provider_kinds() {
 // One filter of each kind the listing supports, and some combinations: the
 // index tests of both stores explain the query of each.
 inline std::vector<InstanceFilter> listing_filters() {
-  std::vector<InstanceFilter> filters(12);
+  std::vector<InstanceFilter> filters(15);
   filters[1].states = {RuntimeState::Running};
   filters[2].states = {RuntimeState::Completed, RuntimeState::Failed};
   filters[3].orchestration_name = "Orch";
@@ -122,6 +122,13 @@ inline std::vector<InstanceFilter> listing_filters() {
   filters[10].updated_from_ms = 5;
   filters[11].instance_prefix = "a";
   filters[11].roots_only = true;
+  // The health problem lists: long-running, without progress, recently failed.
+  filters[12].states = {RuntimeState::Running};
+  filters[12].created_to_ms = 1700000001000;
+  filters[13].states = {RuntimeState::Running};
+  filters[13].updated_to_ms = 1700000001000;
+  filters[14].states = {RuntimeState::Failed};
+  filters[14].updated_from_ms = 1700000001000;
   return filters;
 }
 

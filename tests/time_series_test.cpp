@@ -356,7 +356,7 @@ TEST_CASE("a version-4 database is migrated with its series counted in", "[times
            "ALTER TABLE instances DROP COLUMN unconsumed_messages; DROP TABLE execution_totals; "
            "DROP TRIGGER execution_totals_on_insert; DROP TRIGGER execution_totals_on_delete; "
            "DROP TRIGGER execution_totals_on_update; "
-           "DROP INDEX executions_continued; DROP INDEX instances_by_status_updated; "
+           "DROP INDEX executions_continued; DROP INDEX instances_by_status_updated; DROP TABLE execution_durations; "
            "PRAGMA user_version = 4");
   {
     Workload w(testing::sqlite_at(path));

@@ -124,7 +124,9 @@ export declare class RuntimeClient {
 
 export declare class ManagementClient {
   constructor(runtime: Runtime);
-  listInstances(filter?: InstanceFilter, options?: { cursor?: string; limit?: number }):
+  // sort: by creation or last update time, newest (desc, the default) or oldest (asc) first.
+  listInstances(filter?: InstanceFilter,
+                options?: { cursor?: string; limit?: number; sort?: 'created-desc' | 'created-asc' | 'updated-desc' | 'updated-asc' }):
     { instances: InstanceSummary[]; next_cursor: string };
   countInstances(filter?: InstanceFilter): number;
   countByStatus(filter?: InstanceFilter): Partial<Record<'Running' | 'Completed' | 'Failed', number>>;
@@ -148,7 +150,7 @@ export declare class ManagementClient {
   getQueueDepths(): QueueDepths;
   getProviderDiagnostics(): {
     store_kind: string; store_version: string; schema_version: number; location: string; journal_mode: string;
-    page_size: number; page_count: number; free_pages: number; database_bytes: number; wal_bytes: number;
+    page_size: number; page_count: number; free_pages: number; database_bytes: number; wal_bytes: number; cache_bytes: number;
     last_checkpoint_ms: number; checkpoints: number; table_rows: Record<string, number>; connected: boolean;
     last_error: string | null; last_error_ms: number; error_count: number; round_trip_us: number;
     round_trips: number;

@@ -478,10 +478,10 @@ ProblematicInstances ManagementClient::get_problematic_instances(TimestampMs now
                                                                  const HealthThresholds& thresholds,
                                                                  std::size_t limit) {
   ProblemFilters filters = problem_filters(now_ms, thresholds);
-  PageRequest page{{}, limit};
-  return {list_instances(filters.long_running, page).instances,
-          list_instances(filters.no_progress, page).instances,
-          list_instances(filters.recently_failed, page).instances};
+  // Each list in the order its index holds it, so a page costs its own rows.
+  return {list_instances(filters.long_running, {{}, limit, InstanceOrder::CreatedAsc}).instances,
+          list_instances(filters.no_progress, {{}, limit, InstanceOrder::UpdatedAsc}).instances,
+          list_instances(filters.recently_failed, {{}, limit, InstanceOrder::UpdatedDesc}).instances};
 }
 
 DeleteResult ManagementClient::delete_instance(const std::string& instance, bool force) {

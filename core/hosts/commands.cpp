@@ -148,6 +148,13 @@ std::vector<std::string> list(const Json& args, const char* name) {
 }
 InstanceFilter filter(const Json& args) { return filter_from_json(args.at("filter")); }
 TimestampMs now(Clients& clients) { return clients.pacer.now_ms(); }
+InstanceOrder order(const Json& args) {
+  const std::string& sort = str(args, "sort");
+  if (sort == "created-asc") return InstanceOrder::CreatedAsc;
+  if (sort == "updated-desc") return InstanceOrder::UpdatedDesc;
+  if (sort == "updated-asc") return InstanceOrder::UpdatedAsc;
+  return InstanceOrder::CreatedDesc;  // the choice's checked fallback
+}
 
 HealthThresholds thresholds(const Json& args) {
   HealthThresholds out;
@@ -380,10 +387,12 @@ std::vector<Command> instance_commands() {
   using K = ClientKind;
   return {
       {"list-instances", K::Management,
-       {filter_arg(), flag(text("cursor", "from a previous page's next_cursor", false, "")), limit_arg(50)},
-       "A page of instance summaries, newest first.", "{instances: [summary], next_cursor}",
+       {filter_arg(), flag(text("cursor", "from a previous page's next_cursor", false, "")), limit_arg(50),
+        flag(choice("sort", {"created-desc", "created-asc", "updated-desc", "updated-asc"}, "created-desc",
+                    "the order: by creation or last update time, newest (desc) or oldest (asc) first"))},
+       "A page of instance summaries, newest first unless sorted otherwise.", "{instances: [summary], next_cursor}",
        [](const Json& a, Clients& c) {
-         SummaryPage page = c.management.list_instances(filter(a), {str(a, "cursor"), count(a, "limit")});
+         SummaryPage page = c.management.list_instances(filter(a), {str(a, "cursor"), count(a, "limit"), order(a)});
          return Json{{"instances", json_views::summaries(page.instances)}, {"next_cursor", page.next_cursor}};
        }, {"instances"}},
       {"count-instances", K::Management, {filter_arg()}, "How many instances the filter matches.", "a number",

@@ -130,6 +130,7 @@ Json diagnostics(const ProviderDiagnostics& d) {
               {"free_pages", d.free_pages},
               {"database_bytes", d.database_bytes},
               {"wal_bytes", d.wal_bytes},
+              {"cache_bytes", d.cache_bytes},
               {"last_checkpoint_ms", d.last_checkpoint_ms},
               {"checkpoints", d.checkpoints},
               {"table_rows", d.table_rows},

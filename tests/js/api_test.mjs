@@ -139,6 +139,11 @@ test('management: listing with filters and paging, counts, details, executions',
   const ids = new Set([...first.instances, ...second.instances].map((s) => s.instance));
   assert.equal(ids.size, 8);
   assert.equal(management.countInstances({ prefix: 'h' }), 7);
+  const newest = management.listInstances({ prefix: 'h' }).instances.map((s) => s.instance);
+  const oldest = management.listInstances({ prefix: 'h' }, { sort: 'created-asc' }).instances.map((s) => s.instance);
+  assert.equal(newest.length, 7);
+  assert.deepEqual(oldest, [...newest].reverse());
+  assert.throws(() => management.listInstances({}, { sort: 'duration' }), (e) => e.kind === 'InvalidInput');
   const details = management.getInstanceDetails('lt');
   assert.equal(details.status, 'Running');
   assert.equal(details.pending.length, 1);

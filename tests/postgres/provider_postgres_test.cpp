@@ -410,10 +410,11 @@ TEST_CASE("postgres: a version-5 schema is migrated with its instances counted i
   admin_exec("DROP TABLE " + n.options.schema + ".instance_counts; DROP FUNCTION " + n.options.schema +
              ".instance_counts_keep CASCADE; DROP TABLE " + n.options.schema + ".kv_values; ALTER TABLE " +
              n.options.schema + ".instances DROP COLUMN unconsumed_messages; DROP INDEX " + n.options.schema +
-             ".executions_continued; DROP INDEX " + n.options.schema + ".instances_by_status_updated; UPDATE " +
-             n.options.schema + ".schema_version SET version = 5");
+             ".executions_continued; DROP INDEX " + n.options.schema + ".instances_by_status_updated; DROP TABLE " +
+             n.options.schema + ".execution_durations; UPDATE " + n.options.schema + ".schema_version SET version = 5");
   n.store = n.open();
   CHECK(n.store->schema_version() == PostgresProvider::kSchemaVersion);
+  CHECK(n.store->get_execution_durations("Orch", 0).count == 1);  // filled from the finished execution (version 10)
   CHECK(n.store->get_kv_all_values("done").empty());  // the key-value table exists (version 7)
   std::map<RuntimeState, std::uint64_t> expected{
       {RuntimeState::Running, 1}, {RuntimeState::Completed, 1}, {RuntimeState::Failed, 0}};

@@ -26,8 +26,6 @@ struct Dialect {
   static constexpr const char* kUnindexed = "";
   // Executions and events stored, counted (postgres_schema.cpp, version 9: why no totals row).
   static constexpr const char* kExecutionTotalsSql = "SELECT COUNT(*), COALESCE(SUM(event_count), 0) FROM executions";
-  // Truncates toward zero like SQLite's CAST(AVG(..) AS INTEGER) (a plain numeric-to-bigint cast rounds).
-  static constexpr const char* kAverageDuration = "CAST(TRUNC(AVG(e.completed_at - e.started_at)) AS BIGINT)";
 
   // FOR UPDATE OF l: no other process can take over an ack's lock (even once it
   // expires) until the ack commits or rolls back.

@@ -14,7 +14,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 9;
+constexpr int kLatest = 10;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -220,7 +220,31 @@ DROP INDEX instances_by_parent;
 CREATE INDEX instances_by_parent ON instances (parent_instance_id) WHERE parent_instance_id IS NOT NULL;
 )sql";
 
-constexpr Migration kMigrations[] = {{6, kMigration6}, {7, kMigration7}, {8, kMigration8}, {9, kMigration9}};
+// Version 10: as SQLite's version 10.
+constexpr const char* kMigration10 = R"sql(
+CREATE TABLE execution_durations (
+  orchestration_name TEXT COLLATE "C" NOT NULL,
+  started_hour       BIGINT NOT NULL,
+  bucket             BIGINT NOT NULL,
+  count              BIGINT NOT NULL,
+  sum_ms             BIGINT NOT NULL,
+  min_ms             BIGINT NOT NULL,
+  max_ms             BIGINT NOT NULL,
+  PRIMARY KEY (orchestration_name, started_hour, bucket)
+);
+INSERT INTO execution_durations
+SELECT orchestration_name, started_hour, bucket, COUNT(*), SUM(d), MIN(d), MAX(d)
+FROM (SELECT i.orchestration_name, (e.started_at / 3600000) * 3600000 AS started_hour, d,
+        (length(CAST(d AS TEXT)) * 1000 + CAST(substr(CAST(d AS TEXT), 1, 3) AS INTEGER)) AS bucket
+      FROM (SELECT instance_id, started_at,
+              CASE WHEN completed_at < started_at THEN 0 ELSE completed_at - started_at END AS d
+            FROM executions WHERE completed_at IS NOT NULL) e
+      JOIN instances i ON i.instance_id = e.instance_id) finished
+GROUP BY orchestration_name, started_hour, bucket;
+)sql";
+
+constexpr Migration kMigrations[] = {{6, kMigration6}, {7, kMigration7}, {8, kMigration8}, {9, kMigration9},
+                                     {10, kMigration10}};
 
 }  // namespace
 

@@ -10,7 +10,6 @@
 //   prepare / prepare_once, bind, step, run, defer, integer, text, changes);
 // - kExplainPrefix, kExplainColumn: how a query plan is asked for and read;
 // - kBytewise: the collation clause that orders ids bytewise ("" on SQLite);
-// - kAverageDuration: the truncating average of e.completed_at - e.started_at;
 // - lock_instance_for_delete(db, id, now): what stops another process from
 //   writing to an instance being deleted (nothing under SQLite's one writer).
 // SQL is written with "?N" placeholders (PostgreSQL's connection rewrites them)
@@ -50,7 +49,8 @@ struct Management {
     if (result.instances.size() > page.limit) {
       result.instances.pop_back();
       const InstanceInfo& last = result.instances.back();
-      result.next_cursor = std::to_string(last.created_at_ms) + "|" + last.instance;
+      const bool by_update = std::string(order_column(page.order)) == "updated_at";
+      result.next_cursor = std::to_string(by_update ? last.updated_at_ms : last.created_at_ms) + "|" + last.instance;
     }
     return result;
   }
@@ -261,38 +261,20 @@ struct Management {
         .run();
   }
 
+  // Reads the histogram rows of `name` from the hour holding `since_ms` (a range of the
+  // primary key), summed per bucket in bucket order.
   static DurationStats get_execution_durations(Connection& db, const std::string& name, TimestampMs since_ms) {
-    DurationStats stats;
-    {
-      Statement row = db.prepare(std::string(
-                                     "SELECT COUNT(*), MIN(e.completed_at - e.started_at), ") +
-                                 Dialect::kAverageDuration +
-                                 ", MAX(e.completed_at - e.started_at) "
-                                 "FROM executions e JOIN instances i ON i.instance_id = e.instance_id "
-                                 "WHERE e.completed_at IS NOT NULL AND i.orchestration_name = ?1 "
-                                 "AND e.started_at >= ?2");
-      row.bind(1, name).bind(2, since_ms);
-      if (!row.step() || row.integer(0) == 0) return stats;
-      stats.count = static_cast<std::uint64_t>(row.integer(0));
-      stats.min_ms = row.integer(1);
-      stats.avg_ms = row.integer(2);
-      stats.max_ms = row.integer(3);
+    Statement rows = db.prepare(
+        "SELECT CAST(SUM(count) AS BIGINT), CAST(SUM(sum_ms) AS BIGINT), MIN(min_ms), MAX(max_ms) "
+        "FROM execution_durations WHERE orchestration_name = ?1 AND started_hour >= ?2 "
+        "GROUP BY bucket ORDER BY bucket");
+    rows.bind(1, name).bind(2, store_sql::duration_hour(std::max<TimestampMs>(since_ms, 0)));
+    std::vector<DurationBucket> buckets;
+    while (rows.step()) {
+      buckets.push_back({static_cast<std::uint64_t>(rows.integer(0)), rows.integer(1), rows.integer(2),
+                         rows.integer(3)});
     }
-    // Nearest-rank percentiles: the value at rank ceil(p * count).
-    auto percentile = [&](int p) {
-      std::int64_t rank = (static_cast<std::int64_t>(stats.count) * p + 99) / 100;
-      Statement row = db.prepare(
-          "SELECT e.completed_at - e.started_at AS d "
-          "FROM executions e JOIN instances i ON i.instance_id = e.instance_id "
-          "WHERE e.completed_at IS NOT NULL AND i.orchestration_name = ?1 AND e.started_at >= ?2 "
-          "ORDER BY d LIMIT 1 OFFSET ?3");
-      row.bind(1, name).bind(2, since_ms).bind(3, std::max<std::int64_t>(rank - 1, 0));
-      return row.step() ? row.integer(0) : stats.max_ms;
-    };
-    stats.p50_ms = percentile(50);
-    stats.p95_ms = percentile(95);
-    stats.p99_ms = percentile(99);
-    return stats;
+    return duration_stats(buckets);
   }
 
   // ---------------------------------------------------------------- deletion
@@ -320,12 +302,11 @@ struct Management {
     if (resume) store_sql::check_identifier(resume->instance_id, db.operation());
     Transaction transaction(db);
     DeleteResult total;
-    auto deletable = [&](const std::string& id) { return delete_blocker(db, id, /*force=*/false).empty(); };
     if (!request.instances.empty()) {
       // The trees of the listed instances that may go (neither running, a child nor missing), until the limit.
       for (const auto& id : request.instances) {
         if (total.instances >= request.limit) break;
-        if (deletable(id)) total += delete_tree(db, id, now);
+        if (root_blocker(db, id).empty()) delete_finished_tree(db, id, now, total);
       }
     } else {
       InstanceFilter finished = deletable_roots(request);
@@ -337,7 +318,7 @@ struct Management {
             for (const PurgeCursor& root : page) {
               if (total.instances >= request.limit) return false;
               considered = root;
-              if (deletable(root.instance_id)) total += delete_tree(db, root.instance_id, now);
+              delete_finished_tree(db, root.instance_id, now, total);  // a root, by the filter
             }
             return true;
           });
@@ -406,7 +387,15 @@ struct Management {
     }
     insert_instance_row(db, info);
     record_imported_metrics(db, info, now);
-    for (const auto& execution : data.executions) insert_execution(db, info.instance, execution);
+    for (const auto& execution : data.executions) {
+      insert_execution(db, info.instance, execution);
+      // A finished execution's duration counts where it happened, as its metrics do.
+      const ExecutionInfo& e = execution.info;
+      if (e.completed_at_ms != 0) {
+        store_sql::record_execution_duration(db, info.orchestration_name, e.started_at_ms,
+                                             e.completed_at_ms - e.started_at_ms);
+      }
+    }
     store_sql::write_kv_values(db, info.instance, data.kv);
     transaction.commit();
   }
@@ -551,9 +540,34 @@ struct Management {
   // tree's locks are held, so a racing ack that scheduled a child has committed.
   static DeleteResult delete_tree(Connection& db, const std::string& root, TimestampMs now) {
     const std::vector<std::string> tree = instance_tree(db, root);
+    return delete_tree_rows(db, tree, tree, now);
+  }
+
+  // The bulk deletes' tree walk: the tree of `root` when nothing in it runs, read
+  // once with what each instance's history schedules. False (nothing deleted) when
+  // an instance of the tree runs or the root is gone. A finished tree schedules no
+  // more children, so only the instances whose history scheduled one are searched
+  // for unstarted children.
+  static bool delete_finished_tree(Connection& db, const std::string& root, TimestampMs now, DeleteResult& total) {
+    const std::vector<TreeMember> members = tree_members(db, root);
+    std::vector<std::string> tree, parents;
+    for (const TreeMember& member : members) {
+      if (member.running) return false;
+      tree.push_back(member.id);
+      if (member.schedules_children) parents.push_back(member.id);
+    }
+    if (tree.empty()) return false;
+    total += delete_tree_rows(db, tree, parents, now);
+    return true;
+  }
+
+  // Deletes the instances of `tree` and the unstarted children the histories of
+  // `parents` scheduled (read once the tree's locks are held).
+  static DeleteResult delete_tree_rows(Connection& db, const std::vector<std::string>& tree,
+                                       const std::vector<std::string>& parents, TimestampMs now) {
     DeleteResult result;
     for (const std::string& id : tree) Dialect::lock_instance_for_delete(db, id, now);
-    const std::vector<std::string> unstarted = unstarted_children(db, tree);
+    const std::vector<std::string> unstarted = unstarted_children(db, parents);
     for (const std::string& id : unstarted) Dialect::lock_instance_for_delete(db, id, now);
     for (const std::string& id : unstarted) delete_instance_rows(db, id, result);
     for (const std::string& id : tree) {

@@ -103,11 +103,14 @@ struct FilterSql {
   }
 };
 
-// `unindexed` prefixes the column of every equality condition, and `unindexed_updated`
-// the update-time range: the dialect's way to keep the planner off those columns'
-// indexes (Dialect::kUnindexed), for a query that must walk another index in order.
+// `unindexed` prefixes the column of every equality condition, and `unindexed_time`
+// the creation-time or update-time range named by `unindexed_range`: the dialect's way
+// to keep the planner off those columns' indexes (Dialect::kUnindexed), for a query
+// that must walk another index in order.
+enum class TimeRange { None, Created, Updated };
+
 inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed = "",
-                            const char* unindexed_updated = "") {
+                            TimeRange unindexed_range = TimeRange::None, const char* unindexed_time = "") {
   FilterSql out;
   const std::string u = unindexed;
   std::vector<std::string> conditions;
@@ -132,8 +135,10 @@ inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed 
   if (!filter.orchestration_version.empty()) {
     conditions.push_back(u + "orchestration_version = " + placeholder(filter.orchestration_version));
   }
-  range("created_at", filter.created_from_ms, filter.created_to_ms);
-  range(std::string(unindexed_updated) + "updated_at", filter.updated_from_ms, filter.updated_to_ms);
+  const std::string created = unindexed_range == TimeRange::Created ? unindexed_time : "";
+  const std::string updated = unindexed_range == TimeRange::Updated ? unindexed_time : "";
+  range(created + "created_at", filter.created_from_ms, filter.created_to_ms);
+  range(updated + "updated_at", filter.updated_from_ms, filter.updated_to_ms);
   if (!filter.instance_prefix.empty()) {
     // A range on the primary key: every id that starts with the prefix sorts in
     // [prefix, prefix + U+10FFFF) under a bytewise collation (SQLite's BINARY,
@@ -165,18 +170,30 @@ inline std::optional<std::pair<std::int64_t, std::string>> parse_time_and_id(con
   return std::make_pair(time, text.substr(bar + 1));
 }
 
-// The listing query for a filter and page: keyset paging on (created_at DESC,
-// instance_id), one row more than the page to know whether another follows. With
-// states, an update-time range is kept off its index (`unindexed`: Dialect::kUnindexed)
-// so the page walks the status index in listing order and stops when full, instead of
-// reading and sorting every instance of the range (what the health problem lists asked).
+// The column a listing order sorts by, and whether it descends.
+inline const char* order_column(InstanceOrder order) {
+  return order == InstanceOrder::UpdatedDesc || order == InstanceOrder::UpdatedAsc ? "updated_at" : "created_at";
+}
+inline bool order_descends(InstanceOrder order) {
+  return order == InstanceOrder::CreatedDesc || order == InstanceOrder::UpdatedDesc;
+}
+
+// The listing query for a filter and page: keyset paging on (order column, instance_id),
+// one row more than the page to know whether another follows. With states, the range
+// on the other time column is kept off its index (`unindexed`: Dialect::kUnindexed), so
+// the page walks the status index of the order column ((status, created_at) or
+// (status, updated_at)) and stops when full, instead of reading and sorting every
+// instance of the range (what the health problem lists ask).
 inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& page,
                      const std::string& operation, const char* unindexed) {
   if (page.limit == 0 || page.limit > kMaxPageSize) {
     throw ProviderError(ProviderErrorKind::InvalidInput, operation,
                         "page limit must be 1 to " + std::to_string(kMaxPageSize));
   }
-  FilterSql sql = filter_sql(filter, "", filter.states.empty() ? "" : unindexed);
+  const std::string column = order_column(page.order);
+  const bool descends = order_descends(page.order);
+  const TimeRange other = column == "updated_at" ? TimeRange::Created : TimeRange::Updated;
+  FilterSql sql = filter_sql(filter, "", filter.states.empty() ? TimeRange::None : other, unindexed);
   if (!page.cursor.empty()) {
     const auto cursor = parse_time_and_id(page.cursor);
     if (!cursor) throw ProviderError(ProviderErrorKind::InvalidInput, operation, "malformed page cursor");
@@ -184,13 +201,15 @@ inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& pag
     std::string t = "?" + std::to_string(sql.values.size());
     sql.values.emplace_back(cursor->second);
     std::string id = "?" + std::to_string(sql.values.size());
-    // "created_at <= t" first: a bound the index can seek to (the OR alone is a filter).
-    sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + "created_at <= " + t +
-                 " AND (created_at < " + t + " OR instance_id > " + id + ")";
+    // The bound on the time first: the index can seek to it (the OR alone is a filter).
+    sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + column + (descends ? " <= " : " >= ") +
+                 t + " AND (" + column + (descends ? " < " : " > ") + t + " OR instance_id " +
+                 (descends ? "> " : "< ") + id + ")";
   }
   sql.values.emplace_back(static_cast<std::int64_t>(page.limit + 1));
-  sql.where = std::string("SELECT ") + kInstanceColumns + " FROM instances" + sql.where +
-              " ORDER BY created_at DESC, instance_id LIMIT ?" + std::to_string(sql.values.size());
+  sql.where = std::string("SELECT ") + kInstanceColumns + " FROM instances" + sql.where + " ORDER BY " + column +
+              (descends ? " DESC, instance_id" : ", instance_id DESC") + " LIMIT ?" +
+              std::to_string(sql.values.size());
   return sql;
 }
 
@@ -222,6 +241,52 @@ inline FilterSql count_query(const InstanceFilter& filter, bool by_status) {
   sql.where = (by_status ? "SELECT status, COUNT(*) FROM instances" : "SELECT COUNT(*) FROM instances") +
               sql.where + (by_status ? " GROUP BY status" : "");
   return sql;
+}
+
+// ---------------------------------------------------------------- durations
+
+// One bucket of the execution_durations histogram, summed over its hours.
+struct DurationBucket {
+  std::uint64_t count = 0;
+  std::int64_t sum_ms = 0;
+  std::int64_t min_ms = 0;
+  std::int64_t max_ms = 0;
+};
+
+// The nearest-rank value at `rank` (1-based) among `buckets` (ascending, non-empty):
+// inside its bucket, the rank's place between the bucket's minimum and maximum.
+inline std::int64_t duration_at_rank(const std::vector<DurationBucket>& buckets, std::uint64_t rank) {
+  std::uint64_t before = 0;
+  for (const DurationBucket& bucket : buckets) {
+    if (rank <= before + bucket.count) {
+      if (bucket.count <= 1) return bucket.min_ms;
+      const std::uint64_t k = rank - before - 1;  // 0 .. count-1
+      const std::int64_t span = bucket.max_ms - bucket.min_ms;
+      return bucket.min_ms + static_cast<std::int64_t>(static_cast<std::uint64_t>(span) * k / (bucket.count - 1));
+    }
+    before += bucket.count;
+  }
+  return buckets.back().max_ms;
+}
+
+// Count, average (truncated), extremes and the nearest-rank p50, p95 and p99
+// (rank ceil(p x count / 100)) of ascending histogram buckets.
+inline DurationStats duration_stats(const std::vector<DurationBucket>& buckets) {
+  DurationStats stats;
+  std::int64_t sum = 0;
+  for (const DurationBucket& bucket : buckets) {
+    stats.count += bucket.count;
+    sum += bucket.sum_ms;
+  }
+  if (stats.count == 0) return stats;
+  stats.min_ms = buckets.front().min_ms;
+  stats.max_ms = buckets.back().max_ms;
+  stats.avg_ms = sum / static_cast<std::int64_t>(stats.count);
+  auto percentile = [&](std::uint64_t p) { return duration_at_rank(buckets, (stats.count * p + 99) / 100); };
+  stats.p50_ms = percentile(50);
+  stats.p95_ms = percentile(95);
+  stats.p99_ms = percentile(99);
+  return stats;
 }
 
 // ---------------------------------------------------------------- deletion
@@ -299,13 +364,34 @@ void for_each_purge_page(const InstanceFilter& finished, std::size_t limit, std:
   "  UNION SELECT i.instance_id, i.status FROM instances i JOIN tree t ON i.parent_instance_id = t.id) "
 constexpr const char* kTreeIdsSql = DUROXIDE_INSTANCE_TREE "SELECT id FROM tree";
 constexpr const char* kRunningInTreeSql = DUROXIDE_INSTANCE_TREE "SELECT id FROM tree WHERE status = 'Running' LIMIT 1";
+constexpr const char* kTreeMembersSql = DUROXIDE_INSTANCE_TREE
+    "SELECT id, CASE WHEN status = 'Running' THEN 1 ELSE 0 END, "
+    "  CASE WHEN EXISTS (SELECT 1 FROM history h WHERE h.instance_id = tree.id "
+    "    AND h.event_kind = 'SubOrchestrationScheduled') THEN 1 ELSE 0 END "
+    "FROM tree";
 #undef DUROXIDE_INSTANCE_TREE
 
-// Why the tree rooted at `instance` may not be deleted, or empty: it does not
-// exist, it is a sub-orchestration of an existing parent, or (without force)
-// an instance of its tree is running.
+// An instance of a tree: whether it runs, and whether its history schedules children.
+struct TreeMember {
+  std::string id;
+  bool running = false;
+  bool schedules_children = false;
+};
+
+// The tree rooted at `root` (empty when it does not exist), root first, in one query.
 template <typename Connection>
-std::string delete_blocker(Connection& db, const std::string& instance, bool force) {
+std::vector<TreeMember> tree_members(Connection& db, const std::string& root) {
+  std::vector<TreeMember> tree;
+  auto rows = db.prepare(kTreeMembersSql);
+  rows.bind(1, root);
+  while (rows.step()) tree.push_back({rows.text(0), rows.integer(1) != 0, rows.integer(2) != 0});
+  return tree;
+}
+
+// Why `instance` is not the root of a tree that may be deleted, or empty: it does not
+// exist, or it is a sub-orchestration of an existing parent.
+template <typename Connection>
+std::string root_blocker(Connection& db, const std::string& instance) {
   std::optional<std::string> parent;
   {
     auto row = db.prepare(
@@ -319,7 +405,15 @@ std::string delete_blocker(Connection& db, const std::string& instance, bool for
     return "instance " + instance + " is a sub-orchestration of " + *parent +
            "; delete its root instead";
   }
-  if (force) return {};
+  return {};
+}
+
+// Why the tree rooted at `instance` may not be deleted, or empty: root_blocker's
+// reasons, or (without force) an instance of its tree is running.
+template <typename Connection>
+std::string delete_blocker(Connection& db, const std::string& instance, bool force) {
+  std::string blocker = root_blocker(db, instance);
+  if (!blocker.empty() || force) return blocker;
   auto running = db.prepare(kRunningInTreeSql);
   running.bind(1, instance);
   if (running.step()) {

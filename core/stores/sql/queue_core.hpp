@@ -63,6 +63,8 @@ struct Queues {
     std::int64_t custom_status_version = 0;
     std::string orchestration_name;
     std::string orchestration_version;
+    // The current execution's start, while it is not finished (nullopt: finished or none).
+    std::optional<TimestampMs> open_execution_started_at;
   };
 
   // The statement just run must have touched a row that holds the caller's lock.
@@ -519,13 +521,14 @@ struct Queues {
       "attempt_count = CASE WHEN CAST(?4 AS BIGINT) <> 0 AND attempt_count > 0 THEN attempt_count - 1 "
       "  ELSE attempt_count END ";
 
-  // The columns of a held lock and of its instance as it was before the ack;
-  // the lock's token is column 6.
+  // The columns of a held lock and of its instance (and current execution) as it was
+  // before the ack; the lock's token is column 6.
   static constexpr const char* kHeldSelect =
       "SELECT l.instance_id, i.instance_id IS NOT NULL, i.current_execution_id, "
       "  i.status, i.created_at, i.custom_status_version, l.lock_token, i.orchestration_name, "
-      "  i.orchestration_version "
-      "FROM instance_locks l LEFT JOIN instances i ON i.instance_id = l.instance_id ";
+      "  i.orchestration_version, CASE WHEN e.completed_at IS NULL THEN e.started_at END "
+      "FROM instance_locks l LEFT JOIN instances i ON i.instance_id = l.instance_id "
+      "LEFT JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id ";
 
   static Held read_held(Statement& row, TimestampMs now) {
     Held held;
@@ -539,6 +542,7 @@ struct Queues {
       held.custom_status_version = row.integer(5);
       held.orchestration_name = row.text(7);
       held.orchestration_version = row.text(8);
+      if (!row.is_null(9)) held.open_execution_started_at = row.integer(9);
     }
     return held;
   }
@@ -712,11 +716,25 @@ struct Queues {
     if (delta.starts || delta.completions || delta.failures) {
       record_metrics(db, meta.orchestration_name, now, delta);
     }
+    record_finished_execution(db, held, ack, now);
     const TimestampMs minute = (now / 60'000) * 60'000;
     if (minute > std::max(roll_up.last_minute, roll_up.rolled_up_minute)) {
       Dialect::roll_up_minutes(db, minute - roll_up.retention_ms);
       roll_up.rolled_up_minute = minute;  // remembered once the transaction commits
     }
+  }
+
+  // The duration of the execution this ack finishes (completes, fails or continues as
+  // new), if it was still open: the current one, or a new one started and finished now.
+  static void record_finished_execution(Connection& db, const Held& held, const OrchestrationAck& ack,
+                                        TimestampMs now) {
+    const ExecutionMetadata& meta = ack.metadata;
+    if (meta.state == RuntimeState::Running && !meta.continued_as_new) return;
+    const bool current = held.exists && ack.execution_id == held.current;
+    if (current && !held.open_execution_started_at) return;  // already finished and counted
+    const TimestampMs started = current ? *held.open_execution_started_at : now;
+    const std::string& name = meta.orchestration_name.empty() ? held.orchestration_name : meta.orchestration_name;
+    record_execution_duration(db, name, started, now - started);
   }
 
   static void write_execution(Connection& db, const std::string& instance, const OrchestrationAck& ack,

@@ -4,6 +4,7 @@
 // Not a public header.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -192,6 +193,58 @@ void record_change(Connection& db, const std::string& instance, const std::strin
     insert.bind_null(9);
   }
   insert.defer();
+}
+
+// ---- execution durations: the histogram the duration percentiles read
+//
+// A finished execution adds its duration to the row of (orchestration name, hour its
+// execution started, duration bucket). A bucket holds the durations that share their
+// count of decimal digits and their first three digits (every duration below 1,000 ms
+// has a bucket of its own), so a bucket spans at most 1% of its values; each row keeps
+// the count, sum, minimum and maximum of its durations. Percentiles read a few rows
+// instead of sorting executions. Like the time series, the rows count what happened:
+// deleting instances leaves them as they are.
+
+constexpr std::int64_t kDurationHourMs = 3'600'000;
+
+// The bucket of a duration (negative: 0): digits x 1000 + the first three digits, as
+// DUROXIDE_DURATION_BUCKET_SQL computes it in SQL (the schema's backfill).
+inline std::int64_t duration_bucket(std::int64_t ms) {
+  std::int64_t lead = ms < 0 ? 0 : ms;
+  std::int64_t digits = 1;
+  for (std::int64_t rest = lead; rest >= 10; rest /= 10) ++digits;
+  for (std::int64_t drop = digits - 3; drop > 0; --drop) lead /= 10;
+  return digits * 1000 + lead;
+}
+
+// duration_bucket of the SQL integer expression `d` (d must be 0 or more), in the
+// SQL both stores read.
+#define DUROXIDE_DURATION_BUCKET_SQL(d) \
+  "(length(CAST(" d " AS TEXT)) * 1000 + CAST(substr(CAST(" d " AS TEXT), 1, 3) AS INTEGER))"
+
+// The start of the hour holding `at`.
+inline TimestampMs duration_hour(TimestampMs at) { return (at / kDurationHourMs) * kDurationHourMs; }
+
+// Adds one finished execution's duration (inside the caller's transaction).
+template <typename Connection>
+void record_execution_duration(Connection& db, const std::string& orchestration, TimestampMs started_at,
+                               std::int64_t duration_ms) {
+  const std::int64_t d = std::max<std::int64_t>(duration_ms, 0);
+  db.prepare(
+        "INSERT INTO execution_durations "
+        "  (orchestration_name, started_hour, bucket, count, sum_ms, min_ms, max_ms) "
+        "VALUES (?1, ?2, ?3, 1, ?4, ?4, ?4) "
+        "ON CONFLICT (orchestration_name, started_hour, bucket) DO UPDATE SET "
+        "  count = execution_durations.count + 1, sum_ms = execution_durations.sum_ms + excluded.sum_ms, "
+        "  min_ms = CASE WHEN excluded.min_ms < execution_durations.min_ms "
+        "    THEN excluded.min_ms ELSE execution_durations.min_ms END, "
+        "  max_ms = CASE WHEN excluded.max_ms > execution_durations.max_ms "
+        "    THEN excluded.max_ms ELSE execution_durations.max_ms END")
+      .bind(1, orchestration)
+      .bind(2, duration_hour(started_at))
+      .bind(3, duration_bucket(d))
+      .bind(4, d)
+      .defer();
 }
 
 // The metric_buckets columns, and the upsert that adds a new row's counts to

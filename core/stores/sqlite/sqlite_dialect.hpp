@@ -40,7 +40,6 @@ struct Dialect {
   static constexpr const char* kUnindexed = "+";
   // Executions and events stored: the row the triggers of schema 9 keep.
   static constexpr const char* kExecutionTotalsSql = "SELECT executions, events FROM execution_totals";
-  static constexpr const char* kAverageDuration = "CAST(AVG(e.completed_at - e.started_at) AS INTEGER)";
 
   // One writer: BEGIN IMMEDIATE holds the database for the whole ack, and
   // writes run at once.

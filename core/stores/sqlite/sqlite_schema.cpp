@@ -273,8 +273,33 @@ DROP INDEX instances_by_parent;
 CREATE INDEX instances_by_parent ON instances (parent_instance_id) WHERE parent_instance_id IS NOT NULL;
 )sql";
 
+// Version 10: the histogram of execution durations the percentiles read (see
+// record_execution_duration in core/stores/sql/store_sql.hpp), filled from the
+// executions already finished; its bucket expression is DUROXIDE_DURATION_BUCKET_SQL.
+constexpr const char* kMigration10 = R"sql(
+CREATE TABLE execution_durations (
+  orchestration_name TEXT NOT NULL,
+  started_hour       INTEGER NOT NULL,
+  bucket             INTEGER NOT NULL,
+  count              INTEGER NOT NULL,
+  sum_ms             INTEGER NOT NULL,
+  min_ms             INTEGER NOT NULL,
+  max_ms             INTEGER NOT NULL,
+  PRIMARY KEY (orchestration_name, started_hour, bucket)
+) WITHOUT ROWID;
+INSERT INTO execution_durations
+SELECT orchestration_name, started_hour, bucket, COUNT(*), SUM(d), MIN(d), MAX(d)
+FROM (SELECT i.orchestration_name, (e.started_at / 3600000) * 3600000 AS started_hour, d,
+        (length(CAST(d AS TEXT)) * 1000 + CAST(substr(CAST(d AS TEXT), 1, 3) AS INTEGER)) AS bucket
+      FROM (SELECT instance_id, started_at,
+              CASE WHEN completed_at < started_at THEN 0 ELSE completed_at - started_at END AS d
+            FROM executions WHERE completed_at IS NOT NULL) e
+      JOIN instances i ON i.instance_id = e.instance_id) finished
+GROUP BY orchestration_name, started_hour, bucket;
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4, kMigration5,
-                                       kMigration6, kMigration7, kMigration8, kMigration9};
+                                       kMigration6, kMigration7, kMigration8, kMigration9, kMigration10};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

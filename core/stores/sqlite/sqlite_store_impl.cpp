@@ -24,6 +24,16 @@ const char* synchronous_pragma(SqliteOptions::Synchronous mode) {
   return "PRAGMA synchronous = NORMAL";
 }
 
+// PRAGMA takes no bound parameters; the value is a checked integer.
+std::string cache_size_pragma(std::int64_t kib) {
+  constexpr std::int64_t kMaxCacheKib = 16LL * 1024 * 1024;  // 16 GiB
+  if (kib < 64 || kib > kMaxCacheKib) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, "open",
+                        "cache_kib must be 64 to " + std::to_string(kMaxCacheKib) + ", got " + std::to_string(kib));
+  }
+  return "PRAGMA cache_size = -" + std::to_string(kib);
+}
+
 }  // namespace
 
 StoreImpl::StoreImpl(const std::string& path, Clock& clock, IdSource& ids, const SqliteOptions& options)
@@ -41,6 +51,7 @@ StoreImpl::StoreImpl(const std::string& path, Clock& clock, IdSource& ids, const
   // Savepoint and statement journals in memory: a batched ack's savepoints
   // would otherwise spill pages to a temporary file created for each batch.
   db_->exec("PRAGMA temp_store = MEMORY");
+  db_->exec(cache_size_pragma(options.cache_kib).c_str());
   migrate(*db_);
   open_read_connection(path, options);
 }
@@ -59,6 +70,7 @@ void StoreImpl::open_read_connection(const std::string& path, const SqliteOption
   read_db_->set_operation("open " + path + " for reads");
   read_db_->exec("PRAGMA query_only = 1");  // a write through it is a bug: refused, not done
   read_db_->exec("PRAGMA temp_store = MEMORY");
+  read_db_->exec(cache_size_pragma(options.cache_kib).c_str());
 }
 
 void StoreImpl::checkpoint() {
@@ -146,6 +158,9 @@ void StoreImpl::read_file_facts(Connection& db, ProviderDiagnostics& d) {
   d.page_count = static_cast<std::uint64_t>(pragma("PRAGMA page_count"));
   d.free_pages = static_cast<std::uint64_t>(pragma("PRAGMA freelist_count"));
   d.database_bytes = d.page_size * d.page_count;
+  // cache_size: negative in KiB, positive in pages.
+  const std::int64_t cache = pragma("PRAGMA cache_size");
+  d.cache_bytes = static_cast<std::uint64_t>(cache < 0 ? -cache * 1024 : cache * static_cast<std::int64_t>(d.page_size));
   {
     auto mode = db.prepare("PRAGMA journal_mode");
     if (mode.step()) d.journal_mode = mode.text(0);

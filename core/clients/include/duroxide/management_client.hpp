@@ -58,10 +58,11 @@ struct HealthThresholds {
   std::int64_t recent_failure_window_ms = 3'600'000;
 };
 
+// Each list holds at most the asked limit, worst first.
 struct ProblematicInstances {
-  std::vector<InstanceSummary> long_running;
-  std::vector<InstanceSummary> no_progress;
-  std::vector<InstanceSummary> recently_failed;
+  std::vector<InstanceSummary> long_running;     // oldest created first
+  std::vector<InstanceSummary> no_progress;      // longest unchanged first
+  std::vector<InstanceSummary> recently_failed;  // latest failure first
 };
 
 // score = 100

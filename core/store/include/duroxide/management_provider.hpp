@@ -73,11 +73,21 @@ struct InstanceFilter {
   TimestampMs updated_to_ms = 0;
 };
 
-// Keyset paging, newest first then by id. `cursor` is opaque: pass back the
-// `next_cursor` of the previous page; empty for the first page.
+// The order of a listing. Ties on the time go by instance id: ascending ids when
+// the time descends, descending ids when it ascends (one index serves both ways).
+enum class InstanceOrder {
+  CreatedDesc,  // newest first (the default)
+  CreatedAsc,   // oldest first
+  UpdatedDesc,  // most recently changed first
+  UpdatedAsc,   // longest unchanged first
+};
+
+// Keyset paging in `order`. `cursor` is opaque: pass back the `next_cursor` of the
+// previous page, with the same filter and order; empty for the first page.
 struct PageRequest {
   std::string cursor;
   std::size_t limit = 100;  // 1..1000
+  InstanceOrder order = InstanceOrder::CreatedDesc;
 };
 
 struct InstancePage {
@@ -124,7 +134,10 @@ struct ActivityStats {
   std::int64_t avg_duration_ms = 0;  // over completed and failed
 };
 
-// Durations (completed_at - started_at) of finished executions.
+// Durations (completed_at - started_at) of finished executions, as the store counted
+// them when each finished (or was imported): count and average exact; minimum, maximum
+// and the nearest-rank percentiles within 1% of the exact value (a histogram whose
+// buckets span 1% of their durations; every duration under 1,000 ms is exact).
 struct DurationStats {
   std::uint64_t count = 0;
   std::int64_t min_ms = 0;
@@ -276,6 +289,7 @@ struct ProviderDiagnostics {
   std::uint64_t free_pages = 0;
   std::uint64_t database_bytes = 0;  // page_size * page_count
   std::uint64_t wal_bytes = 0;       // the write-ahead log's current size (0 without one)
+  std::uint64_t cache_bytes = 0;     // the page cache a connection may fill (0: the server's own)
   TimestampMs last_checkpoint_ms = 0;  // last checkpoint by this connection (0: none yet)
   std::uint64_t checkpoints = 0;
   std::map<std::string, std::uint64_t> table_rows;
@@ -307,7 +321,8 @@ class ManagementProvider {
   virtual std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name) = 0;
   // Per activity name (all when empty), counted at each ack from the runtime's outcomes.
   virtual std::vector<ActivityStats> get_activity_stats(const std::string& name) = 0;
-  // Finished executions of `name` that started at or after `since_ms` (0: all).
+  // Finished executions of `name` that started in the hour holding `since_ms` or later
+  // (0: all); deleting instances does not take their executions out.
   virtual DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) = 0;
   virtual QueueDepths get_queue_depths() = 0;
   virtual ProviderDiagnostics get_provider_diagnostics() = 0;
