@@ -357,6 +357,43 @@ TEST_CASE("contract: bulk delete skips running instances and honours the limit",
   CHECK(f.management().count_instances({}) == 1);  // the running one stays
 }
 
+TEST_CASE("contract: a bulk delete of many trees deletes each once, however they are listed",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  // 150 finished roots (more than one statement's worth of ids), every third with two children.
+  std::vector<std::string> listed;
+  for (int i = 0; i < 150; ++i) {
+    const std::string root = "r-" + std::to_string(i);
+    create_instance(f, root, RuntimeState::Completed);
+    if (i % 3 == 0) {
+      create_instance(f, root + "-a", RuntimeState::Completed, root);
+      create_instance(f, root + "-b", RuntimeState::Failed, root);
+    }
+    listed.push_back(root);
+    if (i % 10 == 0) listed.push_back(root);  // listed twice
+  }
+  create_instance(f, "busy", RuntimeState::Running);
+  listed.push_back("busy");
+  listed.push_back("r-0-a");  // a child: its root goes, it is not a root of its own
+  const std::uint64_t cursor = f.management().changes_since(0, 1000).next_cursor;
+  BulkDeleteRequest request;
+  request.instances = listed;
+  request.limit = 100'000;
+  const DeleteResult result = f.management().delete_instances(request);
+  CHECK(result.instances == 250);
+  CHECK(result.executions == 250);
+  CHECK(f.management().count_instances({}) == 1);  // "busy"
+  std::map<std::string, int> deleted;
+  for (const InstanceChange& change : f.management().changes_since(cursor, 1000).changes) {
+    if (change.deleted) ++deleted[change.instance];
+  }
+  CHECK(deleted.size() == 250);
+  for (const auto& [id, times] : deleted) {
+    INFO(id);
+    CHECK(times == 1);
+  }
+}
+
 TEST_CASE("contract: pruning keeps the current and running executions",
           "[provider][management]") {
   FOR_EACH_PROVIDER(f);

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -302,25 +303,38 @@ struct Management {
     if (resume) store_sql::check_identifier(resume->instance_id, db.operation());
     Transaction transaction(db);
     DeleteResult total;
+    // Trees are gathered until the limit (a page at a time), then deleted together.
+    DeleteBatch batch;
+    auto full = [&] { return total.instances + batch.tree.size() >= request.limit; };
+    auto flush = [&] {
+      total += delete_tree_rows(db, batch.tree, batch.parents, now);
+      batch = {};
+    };
     if (!request.instances.empty()) {
       // The trees of the listed instances that may go (neither running, a child nor missing), until the limit.
       for (const auto& id : request.instances) {
-        if (total.instances >= request.limit) break;
-        if (root_blocker(db, id).empty()) delete_finished_tree(db, id, now, total);
+        if (full()) break;
+        if (root_blocker(db, id).empty()) add_finished_tree(db, id, batch);
       }
+      flush();
     } else {
       InstanceFilter finished = deletable_roots(request);
       if (finished.states.empty()) return {};  // the filter asked only for running instances
-      std::optional<PurgeCursor> considered;  // the last root walked past or deleted
+      std::optional<PurgeCursor> considered;  // the last root walked past or gathered
       for_each_purge_page<Dialect>(
           finished, request.limit, resume, [&](const std::string& sql) { return db.prepare_once(sql); },
           [&](const std::vector<PurgeCursor>& page) {
+            bool go_on = true;
             for (const PurgeCursor& root : page) {
-              if (total.instances >= request.limit) return false;
+              if (full()) {
+                go_on = false;
+                break;
+              }
               considered = root;
-              delete_finished_tree(db, root.instance_id, now, total);  // a root, by the filter
+              add_finished_tree(db, root.instance_id, batch);  // a root, by the filter
             }
-            return true;
+            flush();
+            return go_on;
           });
       if (total.instances >= request.limit && considered) total.next = encode_purge_cursor(*considered);
     }
@@ -543,22 +557,30 @@ struct Management {
     return delete_tree_rows(db, tree, tree, now);
   }
 
-  // The bulk deletes' tree walk: the tree of `root` when nothing in it runs, read
-  // once with what each instance's history schedules. False (nothing deleted) when
-  // an instance of the tree runs or the root is gone. A finished tree schedules no
-  // more children, so only the instances whose history scheduled one are searched
-  // for unstarted children.
-  static bool delete_finished_tree(Connection& db, const std::string& root, TimestampMs now, DeleteResult& total) {
+  // The bulk deletes gather whole trees (each root first) and delete them together.
+  struct DeleteBatch {
+    std::vector<std::string> tree;
+    std::vector<std::string> parents;  // those of `tree` whose history schedules children
+    std::set<std::string> roots;       // a root listed twice is gathered once
+  };
+
+  // The bulk deletes' tree walk: adds the tree of `root` to `batch` when nothing in it
+  // runs, read once with what each instance's history schedules; false (nothing added)
+  // when an instance of the tree runs or the root is gone. A finished tree schedules no
+  // more children, so only the instances whose history scheduled one are searched for
+  // unstarted children.
+  static bool add_finished_tree(Connection& db, const std::string& root, DeleteBatch& batch) {
+    if (batch.roots.count(root) != 0) return false;
     const std::vector<TreeMember> members = tree_members(db, root);
-    std::vector<std::string> tree, parents;
     for (const TreeMember& member : members) {
       if (member.running) return false;
-      tree.push_back(member.id);
-      if (member.schedules_children) parents.push_back(member.id);
     }
-    if (tree.empty()) return false;
-    total += delete_tree_rows(db, tree, parents, now);
-    return true;
+    for (const TreeMember& member : members) {
+      batch.tree.push_back(member.id);
+      if (member.schedules_children) batch.parents.push_back(member.id);
+    }
+    batch.roots.insert(root);
+    return !members.empty();
   }
 
   // Deletes the instances of `tree` and the unstarted children the histories of
@@ -567,13 +589,11 @@ struct Management {
                                        const std::vector<std::string>& parents, TimestampMs now) {
     DeleteResult result;
     for (const std::string& id : tree) Dialect::lock_instance_for_delete(db, id, now);
-    const std::vector<std::string> unstarted = unstarted_children(db, parents);
-    for (const std::string& id : unstarted) Dialect::lock_instance_for_delete(db, id, now);
-    for (const std::string& id : unstarted) delete_instance_rows(db, id, result);
-    for (const std::string& id : tree) {
-      store_sql::record_change(db, id, "Deleted", 0, 0, now);
-      delete_instance_rows(db, id, result);
-    }
+    std::vector<std::string> doomed = unstarted_children(db, parents);
+    for (const std::string& id : doomed) Dialect::lock_instance_for_delete(db, id, now);
+    for (const std::string& id : tree) store_sql::record_change(db, id, "Deleted", 0, 0, now);
+    doomed.insert(doomed.end(), tree.begin(), tree.end());
+    delete_instance_rows(db, doomed, result);
     return result;
   }
 

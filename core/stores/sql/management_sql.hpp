@@ -463,23 +463,40 @@ std::vector<std::string> unstarted_children(Connection& db, const std::vector<st
   return unstarted;
 }
 
-// Deletes every row of instance `id` (its change-feed row is the caller's),
-// adding what went to `result`. Worker items before orchestrator items: on
-// PostgreSQL a worker ack racing the delete then either fails or has its
-// completion deleted.
+// Deletes every row of the instances `ids` (their change-feed rows are the caller's),
+// adding what went to `result`: each table's rows of up to kDeleteChunk instances in
+// one statement (`instance_id IN (?1, .., ?64)`, the last chunk padded with its last
+// id), so a purge runs seven statements per 64 instances, not seven per instance.
+// Worker items before orchestrator items: on PostgreSQL a worker ack racing the delete
+// then either fails or has its completion deleted.
+constexpr std::size_t kDeleteChunk = 64;
+
 template <typename Connection>
-void delete_instance_rows(Connection& db, const std::string& id, DeleteResult& result) {
-  auto removed = [&](const char* sql) {
-    db.prepare(sql).bind(1, id).run();
-    return static_cast<std::uint64_t>(db.changes());
-  };
-  result.events += removed("DELETE FROM history WHERE instance_id = ?1");
-  result.executions += removed("DELETE FROM executions WHERE instance_id = ?1");
-  result.queue_items += removed("DELETE FROM worker_queue WHERE instance_id = ?1");
-  result.queue_items += removed("DELETE FROM orchestrator_queue WHERE instance_id = ?1");
-  removed("DELETE FROM instance_locks WHERE instance_id = ?1");
-  removed("DELETE FROM kv_values WHERE instance_id = ?1");
-  result.instances += removed("DELETE FROM instances WHERE instance_id = ?1");
+void delete_instance_rows(Connection& db, const std::vector<std::string>& ids, DeleteResult& result) {
+  static const std::vector<std::string> statements = [] {
+    std::string in = "instance_id IN (";
+    for (std::size_t i = 1; i <= kDeleteChunk; ++i) in += (i == 1 ? "?" : ", ?") + std::to_string(i);
+    in += ")";
+    std::vector<std::string> out;
+    for (const char* table : {"history", "executions", "worker_queue", "orchestrator_queue", "instance_locks",
+                              "kv_values", "instances"}) {
+      out.push_back(std::string("DELETE FROM ") + table + " WHERE " + in);
+    }
+    return out;
+  }();
+  std::uint64_t* counted[] = {&result.events, &result.executions, &result.queue_items, &result.queue_items,
+                              nullptr, nullptr, &result.instances};
+  for (std::size_t start = 0; start < ids.size(); start += kDeleteChunk) {
+    for (std::size_t table = 0; table < statements.size(); ++table) {
+      // Cached by the text's address (SQLite's connection): the strings live as long as the program.
+      auto statement = db.prepare(statements[table].c_str());
+      for (std::size_t k = 0; k < kDeleteChunk; ++k) {
+        statement.bind(static_cast<int>(k + 1), ids[std::min(start + k, ids.size() - 1)]);
+      }
+      statement.run();
+      if (counted[table]) *counted[table] += static_cast<std::uint64_t>(db.changes());
+    }
+  }
 }
 
 // One instance's footprint: the current execution's events and their stored
