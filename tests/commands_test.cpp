@@ -107,6 +107,27 @@ TEST_CASE("arguments are checked against the schema before the handler runs", "[
     CHECK(invalid_message("list-instances", {{"filter", {{"createdFromMs", -5}}}}).find("non-negative") != std::string::npos);
     CHECK(invalid_message("import-instance", {{"data", 5}}) == "data must be a JSON object or its text");
   }
+  SECTION("durations take ms or whole units, and are checked as ms") {
+    const Command& purge = *find_command("purge-completed");
+    const Command& wait = *find_command("wait-for-orchestration");
+    CHECK(checked_args(purge, {{"olderThanMs", "7d"}}) == Json{{"olderThanMs", 604'800'000}});
+    CHECK(checked_args(purge, {{"olderThanMs", "1h30m"}}) == Json{{"olderThanMs", 5'400'000}});
+    CHECK(checked_args(purge, {{"olderThanMs", "45s500ms"}}) == Json{{"olderThanMs", 45'500}});
+    CHECK(checked_args(purge, {{"olderThanMs", "90"}}) == Json{{"olderThanMs", 90}});
+    CHECK(checked_args(purge, {{"olderThanMs", 0}}) == Json{{"olderThanMs", 0}});
+    CHECK(checked_args(wait, {{"instance", "x"}, {"timeoutMs", "2m"}})["timeoutMs"] == 120'000);
+    const std::string form = "olderThanMs must be a duration in ms or whole units (7d, 12h, 1h30m, 45s, 500ms), got ";
+    for (const char* bad : {"", "-1d", "7x", "1h30", "d", "1.5h", "7 d", "1e3"}) {
+      CHECK(invalid_message("purge-completed", {{"olderThanMs", bad}}) == form + Json(bad).dump());
+    }
+    CHECK(invalid_message("purge-completed", {{"olderThanMs", -1}}).rfind("olderThanMs must be 0 to", 0) == 0);
+    CHECK(invalid_message("purge-completed", {{"olderThanMs", "999999999999999d"}}).find("over the limit") !=
+          std::string::npos);
+    CHECK(invalid_message("wait-for-orchestration", {{"instance", "x"}, {"timeoutMs", "2d"}}) ==
+          "timeoutMs must be 0 to 86400000, got 172800000");
+    // Purging every finished instance takes an explicit 0.
+    CHECK(invalid_message("purge-completed", Json::object()).rfind("purge-completed needs olderThanMs", 0) == 0);
+  }
   SECTION("defaults are filled in and null counts as absent") {
     const Command& list = *find_command("list-instances");
     const Json args = checked_args(list, {{"cursor", nullptr}});

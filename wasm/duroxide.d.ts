@@ -1,6 +1,8 @@
 // Types of the JavaScript API (wasm/duroxide.mjs).
 
 export type RuntimeState = 'Running' | 'Completed' | 'Failed' | 'NotFound';
+// A length of time: ms, or whole units as text ('7d', '12h', '1h30m', '45s', '500ms').
+export type Duration = number | string;
 
 export interface ErrorInfo { message: string; kind: string; category: string; }
 
@@ -111,15 +113,15 @@ export declare class RuntimeClient {
   enqueueEvent(instance: string, queue: string, data?: string): null;
   cancelInstance(instance: string, reason?: string): boolean;
   getStatus(instance: string): Status;
-  waitForOrchestration(instance: string, timeoutMs?: number): Status;
-  waitForStatusChange(instance: string, sinceVersion?: number, timeoutMs?: number):
+  waitForOrchestration(instance: string, timeoutMs?: Duration): Status;
+  waitForStatusChange(instance: string, sinceVersion?: number, timeoutMs?: Duration):
     { custom_status: string | null; custom_status_version: number } | null;
   cancelInstances(filter?: InstanceFilter, reason?: string, options?: { max?: number }): BulkItemResult[];
   raiseEventBulk(filter: InstanceFilter, event: string, data?: string, options?: { max?: number }): BulkItemResult[];
-  waitForInstances(instances: string[], timeoutMs?: number): Status[];
+  waitForInstances(instances: string[], timeoutMs?: Duration): Status[];
   getValue(instance: string, key: string): string | null;
   getAllValues(instance: string): Record<string, string>;
-  waitForValue(instance: string, key: string, timeoutMs?: number): string | null;
+  waitForValue(instance: string, key: string, timeoutMs?: Duration): string | null;
 }
 
 export declare class ManagementClient {
@@ -158,9 +160,9 @@ export declare class ManagementClient {
   getOrchestrationStats(name?: string): Array<{ name: string; running: number; completed: number; failed: number; continued: number }>;
   getActivityStats(name?: string): Array<{ name: string; scheduled: number; completed: number; failed: number; failure_rate: number; avg_duration_ms: number }>;
   getPerformanceMetrics(name: string, options?: { sinceMs?: number }): DurationStats;
-  getSystemHealth(options?: { longRunningMs?: number; noProgressMs?: number; recentFailureWindowMs?: number }):
+  getSystemHealth(options?: { longRunningMs?: Duration; noProgressMs?: Duration; recentFailureWindowMs?: Duration }):
     { score: number; counts: Record<string, number>; long_running: number; no_progress: number; recent_failures: number; queues: QueueDepths };
-  getProblematicInstances(options?: { limit?: number; longRunningMs?: number; noProgressMs?: number; recentFailureWindowMs?: number }):
+  getProblematicInstances(options?: { limit?: number; longRunningMs?: Duration; noProgressMs?: Duration; recentFailureWindowMs?: Duration }):
     { long_running: InstanceSummary[]; no_progress: InstanceSummary[]; recently_failed: InstanceSummary[] };
   changesSince(cursor?: number, options?: { limit?: number }): { changes: InstanceChange[]; next_cursor: number };
   getTimeSeries(options?: {
@@ -172,7 +174,8 @@ export declare class ManagementClient {
   // A filtered delete that stopped at its limit returns `next`; pass it back as `after` to go on.
   deleteInstances(options?: { instances?: string[]; filter?: InstanceFilter; completedBeforeMs?: number; limit?: number; after?: string }): DeleteResult & { next: string };
   pruneExecutions(instance: string, keepLast: number): { instance: string; pruned: number };
-  purgeCompleted(olderThanMs?: number): DeleteResult;
+  // Required: purging every finished instance needs an explicit 0.
+  purgeCompleted(olderThanMs: Duration): DeleteResult;
   importInstance(data: string | object): string;
 }
 

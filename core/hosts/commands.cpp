@@ -57,6 +57,12 @@ ArgSpec integer(std::string name, std::string help, Json fallback, std::int64_t 
   return spec;
 }
 
+ArgSpec duration(std::string name, std::string help, Json fallback, std::int64_t min, std::int64_t max) {
+  ArgSpec spec = integer(std::move(name), std::move(help), std::move(fallback), min, max);
+  spec.type = ArgType::Duration;
+  return spec;
+}
+
 ArgSpec boolean(std::string name, std::string help) {
   ArgSpec spec;
   spec.name = std::move(name);
@@ -127,14 +133,17 @@ ArgSpec max_arg() {
 }
 
 ArgSpec timeout_arg() {
-  return positional(integer("timeoutMs", "how long to wait, in ms", 60'000, 0, kMaxTimeoutMs));
+  return positional(duration("timeoutMs", "how long to wait (ms, or 30s, 5m, ...)", 60'000, 0, kMaxTimeoutMs));
 }
 
 std::vector<ArgSpec> threshold_args() {
   const HealthThresholds defaults;
-  return {integer("longRunningMs", "running longer than this is long-running", defaults.long_running_ms, 1, kMaxInteger),
-          integer("noProgressMs", "running without an update this long is stuck", defaults.no_progress_ms, 1, kMaxInteger),
-          integer("recentFailureWindowMs", "failures this recent count", defaults.recent_failure_window_ms, 1, kMaxInteger)};
+  return {duration("longRunningMs", "running longer than this is long-running (ms, or 1h, ...)", defaults.long_running_ms, 1,
+                   kMaxInteger),
+          duration("noProgressMs", "running without an update this long is stuck (ms, or 10m, ...)",
+                   defaults.no_progress_ms, 1, kMaxInteger),
+          duration("recentFailureWindowMs", "failures this recent count (ms, or 1h, ...)",
+                   defaults.recent_failure_window_ms, 1, kMaxInteger)};
 }
 
 // ---- reading checked arguments
@@ -513,7 +522,9 @@ std::vector<Command> change_commands() {
        [](const Json& a, Clients& c) {
          return Json{{"instance", str(a, "instance")}, {"pruned", c.management.prune_executions(str(a, "instance"), count(a, "keepLast"))}};
        }, {"prune"}},
-      {"purge-completed", K::Management, {positional(integer("olderThanMs", "not updated for this long (ms)", 0, 0, kMaxInteger))},
+      {"purge-completed", K::Management, {aliased(required(positional(duration("olderThanMs", "not updated for this long (ms, or 7d, 12h, ...)", nullptr, 0,
+                                                kMaxInteger))),
+                {"older-than"})},
        "Deletes finished instances not updated for olderThanMs.", "{instances, executions, events, queue_items, denied}",
        [](const Json& a, Clients& c) { return deleted_json(c.management.purge_completed(now(c) - num(a, "olderThanMs"))); },
        {"purge"}},
@@ -545,6 +556,38 @@ std::vector<Command> build_table() {
 }
 
 // ---- checking arguments
+
+// A Duration argument's text as ms: whole units, largest first or in any order,
+// each at most 15 digits; anything else is InvalidInput naming the argument.
+std::int64_t parse_duration(const ArgSpec& spec, const Json& value) {
+  const std::string& text = value.get_ref<const std::string&>();
+  auto bad = [&] {
+    return invalid(spec.name + " must be a duration in ms or whole units (7d, 12h, 1h30m, 45s, 500ms), got " +
+                   shown(value));
+  };
+  if (text.empty() || text.size() > 64) throw bad();
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    if (i == start || i - start > 15) throw bad();
+    const std::int64_t n = std::stoll(text.substr(start, i - start));
+    std::size_t unit_start = i;
+    while (i < text.size() && (text[i] < '0' || text[i] > '9')) ++i;
+    const std::string unit = text.substr(unit_start, i - unit_start);
+    std::int64_t scale = 0;
+    if (unit == "ms" || (unit.empty() && start == 0 && i == text.size())) scale = 1;
+    else if (unit == "s") scale = 1'000;
+    else if (unit == "m") scale = 60'000;
+    else if (unit == "h") scale = 3'600'000;
+    else if (unit == "d") scale = 86'400'000;
+    else throw bad();
+    if (n > (kMaxInteger - total) / scale) throw invalid(spec.name + " is over the limit of " + std::to_string(spec.max));
+    total += n * scale;
+  }
+  return total;
+}
 
 void check_integer(const ArgSpec& spec, const Json& value) {
   if (!value.is_number_integer()) throw invalid(spec.name + " must be an integer, got " + shown(value));
@@ -585,6 +628,7 @@ void check_value(const ArgSpec& spec, const Json& value) {
   switch (spec.type) {
     case ArgType::String: return check_text(spec, value);
     case ArgType::Integer: return check_integer(spec, value);
+    case ArgType::Duration: return check_integer(spec, value.is_string() ? Json(parse_duration(spec, value)) : value);
     case ArgType::Boolean:
       if (!value.is_boolean()) throw invalid(spec.name + " must be true or false");
       return;
@@ -648,6 +692,7 @@ std::string_view to_string(ArgType type) {
     case ArgType::Choice: return "choice";
     case ArgType::Filter: return "filter";
     case ArgType::Document: return "document";
+    case ArgType::Duration: return "duration";
   }
   return "string";
 }
@@ -737,7 +782,8 @@ Json checked_args(const Command& command, const Json& args) {
       continue;
     }
     check_value(spec, args[spec.name]);
-    out[spec.name] = args[spec.name];
+    const Json& value = args[spec.name];
+    out[spec.name] = spec.type == ArgType::Duration && value.is_string() ? Json(parse_duration(spec, value)) : value;
   }
   return out;
 }
@@ -769,7 +815,7 @@ Json commands_json() {
       Json arg{{"name", spec.name}, {"type", std::string(to_string(spec.type))}, {"required", spec.required},
                {"positional", spec.positional}, {"help", spec.help}};
       if (!spec.fallback.is_null()) arg["default"] = spec.fallback;
-      if (spec.type == ArgType::Integer) arg["min"] = spec.min;
+      if (spec.type == ArgType::Integer || spec.type == ArgType::Duration) arg["min"] = spec.min;
       if (spec.max != 0) arg["max"] = spec.max;
       if (!spec.choices.empty()) arg["choices"] = spec.choices;
       args.push_back(std::move(arg));

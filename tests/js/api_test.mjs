@@ -365,7 +365,10 @@ test('bulk control, trees, pruning and purging through the table-built methods',
 
   runtime.advanceTime(60_000);
   assert.equal(management.deleteInstances({ instances: ['b1'] }).instances, 1);
-  const purged = management.purgeCompleted(30_000);
+  assert.equal(management.purgeCompleted('2m').instances, 0, 'nothing finished two minutes ago');
+  assert.throws(() => management.purgeCompleted(), (e) => e.kind === 'InvalidInput');
+  assert.throws(() => management.purgeCompleted('30 s'), (e) => e.kind === 'InvalidInput');
+  const purged = management.purgeCompleted('30s');
   assert.equal(purged.instances, 6, 'b2, b3, cnt, and fam with its two children');
   assert.equal(management.countInstances(), 0);
   runtime.close();

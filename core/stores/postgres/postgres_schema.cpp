@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "duroxide/provider.hpp"
+#include "store_sql.hpp"
 
 namespace duroxide::pg {
 
@@ -232,16 +233,7 @@ CREATE TABLE execution_durations (
   max_ms             BIGINT NOT NULL,
   PRIMARY KEY (orchestration_name, started_hour, bucket)
 );
-INSERT INTO execution_durations
-SELECT orchestration_name, started_hour, bucket, COUNT(*), SUM(d), MIN(d), MAX(d)
-FROM (SELECT i.orchestration_name, (e.started_at / 3600000) * 3600000 AS started_hour, d,
-        (length(CAST(d AS TEXT)) * 1000 + CAST(substr(CAST(d AS TEXT), 1, 3) AS INTEGER)) AS bucket
-      FROM (SELECT instance_id, started_at,
-              CASE WHEN completed_at < started_at THEN 0 ELSE completed_at - started_at END AS d
-            FROM executions WHERE completed_at IS NOT NULL) e
-      JOIN instances i ON i.instance_id = e.instance_id) finished
-GROUP BY orchestration_name, started_hour, bucket;
-)sql";
+)sql" DUROXIDE_EXECUTION_DURATIONS_BACKFILL;
 
 constexpr Migration kMigrations[] = {{6, kMigration6}, {7, kMigration7}, {8, kMigration8}, {9, kMigration9},
                                      {10, kMigration10}};

@@ -222,6 +222,19 @@ inline std::int64_t duration_bucket(std::int64_t ms) {
 #define DUROXIDE_DURATION_BUCKET_SQL(d) \
   "(length(CAST(" d " AS TEXT)) * 1000 + CAST(substr(CAST(" d " AS TEXT), 1, 3) AS INTEGER))"
 
+// The schema's fill of execution_durations from the executions already finished
+// (both stores' version-10 migration).
+#define DUROXIDE_EXECUTION_DURATIONS_BACKFILL                                                        \
+  "INSERT INTO execution_durations "                                                                 \
+  "SELECT orchestration_name, started_hour, bucket, COUNT(*), SUM(d), MIN(d), MAX(d) "               \
+  "FROM (SELECT i.orchestration_name, (e.started_at / 3600000) * 3600000 AS started_hour, d, "       \
+  "        " DUROXIDE_DURATION_BUCKET_SQL("d") " AS bucket "                                         \
+  "      FROM (SELECT instance_id, started_at, "                                                     \
+  "              CASE WHEN completed_at < started_at THEN 0 ELSE completed_at - started_at END AS d " \
+  "            FROM executions WHERE completed_at IS NOT NULL) e "                                   \
+  "      JOIN instances i ON i.instance_id = e.instance_id) finished "                               \
+  "GROUP BY orchestration_name, started_hour, bucket;"
+
 // The start of the hour holding `at`.
 inline TimestampMs duration_hour(TimestampMs at) { return (at / kDurationHourMs) * kDurationHourMs; }
 

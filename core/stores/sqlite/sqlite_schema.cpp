@@ -8,6 +8,7 @@
 #include <string>
 
 #include "duroxide/provider.hpp"
+#include "store_sql.hpp"
 
 namespace duroxide::sqlite {
 
@@ -287,16 +288,7 @@ CREATE TABLE execution_durations (
   max_ms             INTEGER NOT NULL,
   PRIMARY KEY (orchestration_name, started_hour, bucket)
 ) WITHOUT ROWID;
-INSERT INTO execution_durations
-SELECT orchestration_name, started_hour, bucket, COUNT(*), SUM(d), MIN(d), MAX(d)
-FROM (SELECT i.orchestration_name, (e.started_at / 3600000) * 3600000 AS started_hour, d,
-        (length(CAST(d AS TEXT)) * 1000 + CAST(substr(CAST(d AS TEXT), 1, 3) AS INTEGER)) AS bucket
-      FROM (SELECT instance_id, started_at,
-              CASE WHEN completed_at < started_at THEN 0 ELSE completed_at - started_at END AS d
-            FROM executions WHERE completed_at IS NOT NULL) e
-      JOIN instances i ON i.instance_id = e.instance_id) finished
-GROUP BY orchestration_name, started_hour, bucket;
-)sql";
+)sql" DUROXIDE_EXECUTION_DURATIONS_BACKFILL;
 
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4, kMigration5,
                                        kMigration6, kMigration7, kMigration8, kMigration9, kMigration10};

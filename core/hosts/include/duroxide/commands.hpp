@@ -46,7 +46,9 @@ class CommandError : public std::runtime_error {
 // array of up to `max` strings (the CLI: comma-separated); Choice: one of
 // `choices`; Filter: an InstanceFilter object (see filter_from_json); Document:
 // a JSON document given as an object or as its text, up to `max` bytes.
-enum class ArgType { String, Integer, Boolean, StringList, Choice, Filter, Document };
+// Duration: a length of time in ms, given as an integer or as text of whole units
+// ("7d", "12h", "1h30m", "45s", "500ms"; d, h, m, s, ms); checked to its integer.
+enum class ArgType { String, Integer, Boolean, StringList, Choice, Filter, Document, Duration };
 std::string_view to_string(ArgType type);
 
 struct ArgSpec {
