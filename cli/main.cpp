@@ -121,7 +121,10 @@ std::string command_help(const Command& command) {
     text += "  " + spec.name + " (--" + kebab_case(spec.name) + ", " + std::string(to_string(spec.type)) +
             (spec.required ? ", required" : "") + ")";
     if (!spec.fallback.is_null()) text += " default " + spec.fallback.dump();
-    if (spec.type == ArgType::Integer) text += " range " + std::to_string(spec.min) + ".." + std::to_string(spec.max);
+    if (spec.type == ArgType::Integer || spec.type == ArgType::Duration) {
+      text += " range " + std::to_string(spec.min) + ".." + std::to_string(spec.max) + (spec.type == ArgType::Duration ? " ms" : "");
+    }
+    if (!spec.cli_aliases.empty()) text += " also --" + spec.cli_aliases.front();
     if (spec.type == ArgType::String || spec.type == ArgType::Document) text += " at most " + std::to_string(spec.max) + " bytes";
     if (spec.type == ArgType::StringList) text += " at most " + std::to_string(spec.max) + " items";
     text += "\n      " + spec.help + "\n";

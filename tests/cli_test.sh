@@ -185,7 +185,7 @@ check "a limit over the maximum exits 2" 2 "$(exit_code "$cli" list-instances --
 contains "the error names the argument and its range" "limit must be 1 to 1000" \
   "$("$cli" list-instances --limit 5000 --db "$db" 2>&1)"
 check "a bad state in a filter exits 2" 2 "$(exit_code "$cli" list-instances --status Sleeping --db "$db")"
-contains "help of one command lists its arguments" "timeoutMs (--timeout-ms, integer)" "$("$cli" help wait-for-orchestration)"
+contains "help of one command lists its arguments" "timeoutMs (--timeout-ms, duration" "$("$cli" help wait-for-orchestration)"
 contains "help of an alias shows its command" "usage: duroxide get-status <instance>" "$("$cli" help status)"
 check "help of an unknown verb exits 2" 2 "$(exit_code "$cli" help frobnicate)"
 check "duplicate start exits 1" 1 "$(exit_code "$cli" run HelloWorld x --id c --db "$db")"
