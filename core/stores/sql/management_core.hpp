@@ -50,8 +50,8 @@ struct Management {
     if (result.instances.size() > page.limit) {
       result.instances.pop_back();
       const InstanceInfo& last = result.instances.back();
-      const bool by_update = std::string(order_column(page.order)) == "updated_at";
-      result.next_cursor = std::to_string(by_update ? last.updated_at_ms : last.created_at_ms) + "|" + last.instance;
+      result.next_cursor =
+          std::to_string(order_by_update(page.order) ? last.updated_at_ms : last.created_at_ms) + "|" + last.instance;
     }
     return result;
   }
@@ -283,13 +283,25 @@ struct Management {
   static DeleteResult delete_instance(Connection& db, const std::string& instance, bool force, TimestampMs now) {
     store_sql::check_identifier(instance, db.operation());
     Transaction transaction(db);
-    std::string blocker = delete_blocker(db, instance, force);
-    if (!blocker.empty()) {
-      bool missing = blocker.find("does not exist") != std::string::npos;
-      throw ProviderError(missing ? ProviderErrorKind::NotFound : ProviderErrorKind::Conflict,
-                          db.operation(), blocker);
+    std::string blocker = root_blocker(db, instance);
+    const bool missing = blocker.find("does not exist") != std::string::npos;
+    std::vector<std::string> tree;
+    if (blocker.empty()) {
+      // The tree read once: the running check (without force) and the ids to delete.
+      for (const TreeMember& member : tree_members(db, instance)) {
+        if (!force && member.running && blocker.empty()) {
+          blocker = "instance " + member.id + " is running; delete with force to remove it";
+        }
+        tree.push_back(member.id);
+      }
     }
-    DeleteResult result = delete_tree(db, instance, now);
+    if (!blocker.empty()) {
+      throw ProviderError(missing ? ProviderErrorKind::NotFound : ProviderErrorKind::Conflict, db.operation(),
+                          blocker);
+    }
+    // A forced delete may take running instances, which can still schedule children:
+    // every history of the tree is searched for unstarted ones.
+    DeleteResult result = delete_tree_rows(db, tree, tree, now);
     transaction.commit();
     return result;
   }
@@ -548,15 +560,6 @@ struct Management {
     }
   }
 
-  // Inside the caller's transaction. Before anything is deleted each instance of
-  // the tree (and each unstarted child) is locked against other writers
-  // (Dialect::lock_instance_for_delete); the unstarted children are read once the
-  // tree's locks are held, so a racing ack that scheduled a child has committed.
-  static DeleteResult delete_tree(Connection& db, const std::string& root, TimestampMs now) {
-    const std::vector<std::string> tree = instance_tree(db, root);
-    return delete_tree_rows(db, tree, tree, now);
-  }
-
   // The bulk deletes gather whole trees (each root first) and delete them together.
   struct DeleteBatch {
     std::vector<std::string> tree;
@@ -584,7 +587,10 @@ struct Management {
   }
 
   // Deletes the instances of `tree` and the unstarted children the histories of
-  // `parents` scheduled (read once the tree's locks are held).
+  // `parents` scheduled, inside the caller's transaction. Before anything is deleted
+  // each instance of the tree (and each unstarted child) is locked against other
+  // writers (Dialect::lock_instance_for_delete); the unstarted children are read once
+  // the tree's locks are held, so a racing ack that scheduled a child has committed.
   static DeleteResult delete_tree_rows(Connection& db, const std::vector<std::string>& tree,
                                        const std::vector<std::string>& parents, TimestampMs now) {
     DeleteResult result;

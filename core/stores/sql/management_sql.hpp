@@ -171,9 +171,10 @@ inline std::optional<std::pair<std::int64_t, std::string>> parse_time_and_id(con
 }
 
 // The column a listing order sorts by, and whether it descends.
-inline const char* order_column(InstanceOrder order) {
-  return order == InstanceOrder::UpdatedDesc || order == InstanceOrder::UpdatedAsc ? "updated_at" : "created_at";
+inline bool order_by_update(InstanceOrder order) {
+  return order == InstanceOrder::UpdatedDesc || order == InstanceOrder::UpdatedAsc;
 }
+inline const char* order_column(InstanceOrder order) { return order_by_update(order) ? "updated_at" : "created_at"; }
 inline bool order_descends(InstanceOrder order) {
   return order == InstanceOrder::CreatedDesc || order == InstanceOrder::UpdatedDesc;
 }
@@ -192,7 +193,7 @@ inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& pag
   }
   const std::string column = order_column(page.order);
   const bool descends = order_descends(page.order);
-  const TimeRange other = column == "updated_at" ? TimeRange::Created : TimeRange::Updated;
+  const TimeRange other = order_by_update(page.order) ? TimeRange::Created : TimeRange::Updated;
   FilterSql sql = filter_sql(filter, "", filter.states.empty() ? TimeRange::None : other, unindexed);
   if (!page.cursor.empty()) {
     const auto cursor = parse_time_and_id(page.cursor);
@@ -362,8 +363,6 @@ void for_each_purge_page(const InstanceFilter& finished, std::size_t limit, std:
   "WITH RECURSIVE tree(id, status) AS ("                                      \
   "  SELECT instance_id, status FROM instances WHERE instance_id = ?1 "       \
   "  UNION SELECT i.instance_id, i.status FROM instances i JOIN tree t ON i.parent_instance_id = t.id) "
-constexpr const char* kTreeIdsSql = DUROXIDE_INSTANCE_TREE "SELECT id FROM tree";
-constexpr const char* kRunningInTreeSql = DUROXIDE_INSTANCE_TREE "SELECT id FROM tree WHERE status = 'Running' LIMIT 1";
 constexpr const char* kTreeMembersSql = DUROXIDE_INSTANCE_TREE
     "SELECT id, CASE WHEN status = 'Running' THEN 1 ELSE 0 END, "
     "  CASE WHEN EXISTS (SELECT 1 FROM history h WHERE h.instance_id = tree.id "
@@ -406,30 +405,6 @@ std::string root_blocker(Connection& db, const std::string& instance) {
            "; delete its root instead";
   }
   return {};
-}
-
-// Why the tree rooted at `instance` may not be deleted, or empty: root_blocker's
-// reasons, or (without force) an instance of its tree is running.
-template <typename Connection>
-std::string delete_blocker(Connection& db, const std::string& instance, bool force) {
-  std::string blocker = root_blocker(db, instance);
-  if (!blocker.empty() || force) return blocker;
-  auto running = db.prepare(kRunningInTreeSql);
-  running.bind(1, instance);
-  if (running.step()) {
-    return "instance " + running.text(0) + " is running; delete with force to remove it";
-  }
-  return {};
-}
-
-// The ids of the tree rooted at `root`, root first.
-template <typename Connection>
-std::vector<std::string> instance_tree(Connection& db, const std::string& root) {
-  std::vector<std::string> tree;
-  auto rows = db.prepare(kTreeIdsSql);
-  rows.bind(1, root);
-  while (rows.step()) tree.push_back(rows.text(0));
-  return tree;
 }
 
 // The children the tree's instances have scheduled that have no row yet (their
