@@ -1,7 +1,8 @@
 // The command table's text entry (run_command_text): what the JS facade's every
 // RuntimeClient / ManagementClient method sends (wasm/bindings.cpp: Engine.command) and
 // what the CLI's parsed arguments become, run against the playground's host on a
-// database holding every sample (support.hpp), then a bounded run of the runtime.
+// database holding every sample with nothing left to run (support.hpp: settled_database),
+// then a bounded run of the runtime.
 // Input: the command name, a newline, the arguments as JSON text.
 // Properties: any input gives a result or a typed error; the runtime then runs whatever
 // the command queued without crashing.
@@ -15,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string name(text.substr(0, newline));
   const std::string_view args = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
   {
-    fuzz::Host host(fuzz::sample_database());
+    fuzz::Host host(fuzz::settled_database());
     fuzz::refused_cleanly([&] {
       Clients clients{*host.client, *host.management, *host.pacer};
       const fuzz::Json result = run_command_text(name, args, clients);

@@ -1,6 +1,6 @@
 // Export documents (ManagementClient::import_instance): what the playground's "import"
 // and the CLI's import-instance read, into the playground's host on a database holding
-// every sample (support.hpp). An imported instance is then inspected as the playground
+// every sample, settled (support.hpp). An imported instance is then inspected as the playground
 // shows it, its export re-imported, and the runtime runs it (a Running import replays
 // the imported history against the sample code).
 // Properties: any bytes import or raise a typed error; what imports reads back,
@@ -12,7 +12,7 @@ using namespace duroxide;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string document(fuzz::as_text(data, size));
   {
-    fuzz::Host host(fuzz::sample_database());
+    fuzz::Host host(fuzz::settled_database());
     std::string instance;
     if (fuzz::refused_cleanly([&] { instance = host.management->import_instance(document); })) {
       host.inspect_instance(instance);

@@ -183,4 +183,14 @@ const std::string& sample_database() {
   return bytes;
 }
 
+const std::string& settled_database() {
+  static const std::string bytes = [] {
+    Host host(sample_database());
+    host.run(10'000);
+    check(host.driver->run_until_idle(1) == 0, "the settled sample database has no work left");
+    return host.save();
+  }();
+  return bytes;
+}
+
 }  // namespace duroxide::fuzz

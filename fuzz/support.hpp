@@ -125,6 +125,11 @@ void check_disk_empty();
 // completion or to its first wait (built once per process).
 const std::string& sample_database();
 
+// The sample database after its queued work ran (built once per process): every
+// instance waits on a timer or an event, nothing is due, so a target's bounded run
+// executes only what its input queued instead of the same queued work every time.
+const std::string& settled_database();
+
 }  // namespace duroxide::fuzz
 
 #include "support_impl.hpp"

@@ -72,10 +72,19 @@ run_target() {
     database|commands) options+=(-len_control=0 -max_len=2048 -entropic=0) ;;
     import) options+=(-len_control=0 -max_len=8192 -entropic=0) ;;
   esac
+  # One fuzzer at a time owns the corpus in long and timed runs: no rereading it for
+  # other processes' finds. ASan records one frame per allocation instead of 30: its
+  # stack collection took a fifth of the store targets' time (docs/fuzzing.md); to see
+  # the full allocation stacks of a finding, run the target on the saved input.
+  local env_options=()
+  if [ "$mode" != smoke ]; then
+    options+=(-reload=0)
+    env_options=(ASAN_OPTIONS="malloc_context_size=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}")
+  fi
   local seeds=()
   [ -d "fuzz/corpus/$target" ] && seeds=("fuzz/corpus/$target")
   local started=$SECONDS rc
-  nice -n "$niceness" "$bin/fuzz_$target" "${options[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1
+  env "${env_options[@]}" nice -n "$niceness" "$bin/fuzz_$target" "${options[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1
   rc=$?
   local runs rate peak
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
