@@ -45,6 +45,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "duroxide/commands.hpp"
 #include "duroxide/duroxide.hpp"
 #include "duroxide/management_client.hpp"
 #include "duroxide/platform.hpp"
@@ -546,7 +547,7 @@ Json time_management_reads(ManagementClient& management, std::size_t count, Time
 // What the bench expects `time_management_reads` to find in the database of `count`
 // fake instances.
 Json expected_management_checks(std::size_t count, TimestampMs now) {
-  std::uint64_t completed_in_window = 0, finished_fan_out = 0, events = 0;
+  std::uint64_t completed_in_window = 0, finished_fan_out = 0, events = 0, running = 0;
   for (std::size_t i = 0; i < count; ++i) {
     const InstanceExport data = fake_instance(i, count, now);
     const bool fan_out = data.info.orchestration_name == "FanOutFanIn";
@@ -554,10 +555,12 @@ Json expected_management_checks(std::size_t count, TimestampMs now) {
       ++completed_in_window;
     }
     if (fan_out && data.info.state != RuntimeState::Running) ++finished_fan_out;
+    if (data.info.state == RuntimeState::Running) ++running;
     events += data.executions.front().history.size();
   }
   return {{"counted", count}, {"counted_in_window", completed_in_window}, {"metrics_total_instances", count},
-          {"metrics_total_events", events}, {"stats_instances", count}, {"durations_counted", finished_fan_out}};
+          {"metrics_total_events", events}, {"stats_instances", count}, {"durations_counted", finished_fan_out},
+          {"bulk_previewed", running}, {"bulk_canceled", running}};
 }
 
 Json bench_management(const std::string& dir, std::size_t count) {
@@ -577,6 +580,24 @@ Json bench_management(const std::string& dir, std::size_t count) {
   out["instances"] = count;
   out["load_seconds"] = load_seconds;
   out["expected"] = expected_management_checks(count, now);
+  // Bulk cancel of every running instance in one command, as the CLI runs it (a dry
+  // run first, then the walk in batches of 1,000); the cancels wait in the queue, so
+  // the purge below finds the same finished instances.
+  RuntimeClient client(store, store);
+  SleepPacer pacer(clock);
+  Clients clients{client, management, pacer};
+  const Json cancel_args = {{"reason", "bench"}, {"batch", 1000}};
+  const auto preview_start = Steady::now();
+  Json dry_args = cancel_args;
+  dry_args["dryRun"] = true;
+  const Json preview = run_command_pages("cancel-instances", dry_args, clients);
+  out["bulk_preview_seconds"] = seconds_since(preview_start);
+  const auto cancel_start = Steady::now();
+  const Json canceled = run_command_pages("cancel-instances", cancel_args, clients);
+  const double cancel_seconds = seconds_since(cancel_start);
+  out["checks"]["bulk_previewed"] = preview["succeeded"];
+  out["checks"]["bulk_canceled"] = canceled["succeeded"];
+  out["bulk_cancel_per_s"] = canceled["succeeded"].get<double>() / cancel_seconds;
   // Purge: every finished root instance (and its children) created before the middle.
   const auto purge_start = Steady::now();
   const DeleteResult purged = management.purge_completed(now - static_cast<TimestampMs>(count / 2));
@@ -807,7 +828,11 @@ std::string markdown(const Json& report) {
       for (const auto& row : sizes) md += " " + fixed(row["reads"][r]["ms"].get<double>(), 2) + " |";
       md += "\n";
     }
-    md += "| purge_completed, instances/s (finished roots created before the middle) |";
+    md += "| cancel-instances, every running instance in one command (batches of 1,000), instances/s |";
+    for (const auto& row : sizes) md += " " + fixed(row["bulk_cancel_per_s"].get<double>(), 0) + " |";
+    md += "\n| its dry run (the preview count), s |";
+    for (const auto& row : sizes) md += " " + fixed(row["bulk_preview_seconds"].get<double>(), 2) + " |";
+    md += "\n| purge_completed, instances/s (finished roots created before the middle) |";
     for (const auto& row : sizes) md += " " + fixed(row["purge_per_s"].get<double>(), 0) + " |";
     md += "\n";
   }

@@ -43,7 +43,10 @@ std::string read_file(const std::string& path, std::size_t max_bytes) {
 namespace {
 
 // Options of the host itself, accepted by every command of the table.
-bool is_host_option(const std::string& name) { return name == "db" || name == "read-only" || name == "format"; }
+// --one-page: a paged command runs one call and prints its continuation instead of walking every page.
+bool is_host_option(const std::string& name) {
+  return name == "db" || name == "read-only" || name == "format" || name == "one-page";
+}
 
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
@@ -133,7 +136,8 @@ void parse_command_words(Args& args, const std::vector<std::string>& words, cons
     }
     const std::string flag = word.substr(2);
     const ArgSpec* spec = arg_for_flag(command, flag);
-    const bool boolean = flag == "read-only" || flag == "roots" || (spec && spec->type == ArgType::Boolean);
+    const bool boolean =
+        flag == "read-only" || flag == "one-page" || flag == "roots" || (spec && spec->type == ArgType::Boolean);
     if (!boolean && i + 1 >= words.size()) throw UsageError("--" + flag + " needs a value");
     const std::string value = boolean ? "true" : words[++i];
     if (is_host_option(flag)) {
@@ -189,6 +193,9 @@ Args parse_arguments(const std::vector<std::string>& argv, const FileReader& rea
     if (!args.command) throw UsageError("unknown verb \"" + args.verb + "\" (try: duroxide --help)");
     parse_command_words(args, words, read_file);
     args.command_args = checked_args(*args.command, args.command_args);
+    if (args.option("one-page") == "true" && !args.command->paged) {
+      throw UsageError("\"" + args.verb + "\" has no pages: --one-page goes with a paged command");
+    }
   }
   const std::string format = args.option("format", "json");
   if (format != "json" && format != "csv") throw UsageError("--format takes json or csv, got \"" + format + "\"");

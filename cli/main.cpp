@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "duroxide/csv.hpp"
@@ -77,6 +79,10 @@ constexpr const char* kHelpTail = R"(
 every verb: --read-only refuses every change (start, raise, enqueue, cancel,
 delete, prune, purge, import, bulk control) with a ReadOnly error, exit 1.
 list-instances and get-time-series take --format csv.
+paged commands (bulk control, delete-instances, purge-completed) walk every
+batch in one command, with a progress line on stderr on a terminal, and print
+the totals and the failures; --one-page runs one call and prints its
+continuation (pass it back with --continuation).
 
 exit status: 0 on success; 2 on bad usage (unknown verb, missing or invalid
 argument), 1 on a failed operation (one line on stderr); `run` exits 0 whatever
@@ -231,9 +237,33 @@ void print_time_series_csv(const Json& series) {
   std::cout << csv::table(rows, columns);
 }
 
+// A paged command's progress on a terminal, rewritten in place after each page.
+void print_progress(const std::string& verb, const Json& total) {
+  std::string line = "\r" + verb + ": ";
+  if (total.contains("succeeded")) {
+    line += std::to_string(total.value("succeeded", 0)) + (total.value("dry_run", false) ? " would be touched, " : " done, ") +
+            std::to_string(total.value("failed", 0)) + " failed";
+  } else {
+    line += std::to_string(total.value("instances", 0)) + (total.value("dry_run", false) ? " would be deleted" : " deleted");
+  }
+  line += " (" + std::to_string(total.value("pages", 0)) + " calls)";
+  std::cerr << line << std::flush;
+}
+
 int run_table_command(const Args& args) {
   Host host(args.option("db"), args.option("read-only") == "true");
-  const Json out = host.command(args.command->name, args.command_args);
+  Json out;
+  if (args.command->paged && args.option("one-page") != "true") {
+    // Every page in one command; on a terminal a progress line on stderr.
+    const bool terminal = isatty(STDERR_FILENO) != 0;
+    Clients clients{*host.client, *host.management, *host.pacer};
+    out = run_command_pages(args.command->name, args.command_args, clients, [&](const Json& total) {
+      if (terminal) print_progress(args.verb, total);
+    });
+    if (terminal) std::cerr << "\n";
+  } else {
+    out = host.command(args.command->name, args.command_args);
+  }
   if (args.option("format") == "csv") {
     if (args.command->name == "list-instances") {
       print_instances_csv(out);

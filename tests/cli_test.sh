@@ -118,7 +118,10 @@ contains "health has a score" '"score":' "$("$cli" health --db "$db")"
 contains "problems has three lists" '"recently_failed":' "$("$cli" problems --db "$db")"
 check "queues shows pending timers" True "$("$cli" queues --db "$db" | json_get '["timers_pending"]>0')"
 "$cli" export c --db "$db" > "$work/c.json"
+check "a dry-run bulk prune counts what would go" 3 \
+  "$("$cli" prune-many --name Counter --keep 1 --dry-run --db "$db" | json_get '["executions_pruned"]')"
 check "prune keeps the newest executions" 2 "$("$cli" prune c --keep 2 --db "$db" | json_get '["pruned"]')"
+check "prune-many prunes every match" 1 "$("$cli" prune-many --name Counter --keep 1 --db "$db" | json_get '["executions_pruned"]')"
 check "delete removes an instance" 1 "$("$cli" delete c --db "$db" | json_get '["instances"]')"
 check "import restores the export" c "$("$cli" import "$work/c.json" --db "$db" | json_get '')"
 check "the import has every execution again" 4 "$("$cli" show c --db "$db" | json_get '["execution_list"].__len__()')"
@@ -135,10 +138,18 @@ check "a running instance needs --force" 1 "$(exit_code "$cli" delete waits --db
 check "--force deletes a running instance" 1 "$("$cli" delete waits --force --db "$db" | json_get '["instances"]')"
 # bulk verbs
 for i in 1 2 3; do "$cli" run Approval '{"timeout_ms":600000}' --id "bulk-$i" --timeout-ms 50 --db "$db" >/dev/null; done
-check "raise-many reaches every matching instance" 2 \
-  "$("$cli" raise-many Approve many --prefix bulk- --max 2 --db "$db" | json_get '.__len__()')"
-# Nothing ran in between: all three are still running, so all three get a cancel.
-check "cancel-many targets every running match" 3 "$("$cli" cancel-many tidy --prefix bulk- --db "$db" | json_get '.__len__()')"
+page=$("$cli" raise-many Approve many --prefix bulk- --batch 2 --one-page --db "$db")
+check "--one-page runs one batch of a bulk verb" 2 "$(echo "$page" | json_get '["items"].__len__()')"
+check "--one-page prints where to go on" yes "$(echo "$page" | json_get '["continuation"]!=""' | sed 's/True/yes/')"
+check "a dry run counts every running match" 3 "$("$cli" cancel-many tidy --prefix bulk- --dry-run --db "$db" | json_get '["succeeded"]')"
+check "a dry run cancels nothing" 3 "$("$cli" count-instances --prefix bulk- --status Running --db "$db")"
+# Nothing ran in between: all three are still running, so all three get a cancel,
+# one batch per call, in one command.
+walked=$("$cli" cancel-many tidy --prefix bulk- --batch 1 --db "$db")
+check "cancel-many walks every batch in one command" 3 "$(echo "$walked" | json_get '["succeeded"]')"
+check "cancel-many counts its calls" 3 "$(echo "$walked" | json_get '["pages"]')"
+check "cancel-many lists no failures" 0 "$(echo "$walked" | json_get '["failures"].__len__()')"
+check "--one-page needs a paged command" 2 "$(exit_code "$cli" status bulk-1 --one-page --db "$db")"
 waited=$("$cli" wait bulk-1,bulk-2,bulk-3 --db "$db" --timeout-ms 5000)
 contains "wait: the event raised first wins over the later cancel" '"output":"approved:many"' "$waited"
 contains "wait: the instance without an event is cancelled" '"message":"canceled: tidy"' "$waited"
@@ -195,13 +206,15 @@ contains "the error names the problem" "over the limit of 256" \
 contains "--help documents every verb" "resume --db FILE" "$("$cli" --help)"
 contains "samples lists the catalog" '"name": "RetryFlaky"' "$("$cli" samples)"
 
-# a filtered delete stopped at its limit says where to go on; --after goes on from there
+# one page of a filtered delete says where to go on; --continuation goes on from there
 cont="$work/continue.db"
 for i in 1 2 3; do "$cli" run HelloWorld Ada --id "cont-$i" --db "$cont" >/dev/null; done
-next=$("$cli" delete-instances --limit 1 --db "$cont" | json_get '["next"]')
+check "a dry-run delete counts and keeps" 3 "$("$cli" delete-instances --limit 1 --dry-run --db "$cont" | json_get '["instances"]')"
+next=$("$cli" delete-instances --limit 1 --one-page --db "$cont" | json_get '["continuation"]')
 check "a filtered delete stopped at its limit gives a continuation" yes "$([ -n "$next" ] && echo yes || echo no)"
-check "--after goes on from the continuation" 2 "$("$cli" delete-instances --after "$next" --db "$cont" | json_get '["instances"]')"
-check "a made-up continuation exits 1" 1 "$(exit_code "$cli" delete-instances --after nonsense --db "$cont")"
+check "--continuation goes on from there" 2 "$("$cli" delete-instances --continuation "$next" --db "$cont" | json_get '["instances"]')"
+check "a made-up continuation exits 1" 1 "$(exit_code "$cli" delete-instances --continuation nonsense --db "$cont")"
+check "a made-up bulk continuation exits 1" 1 "$(exit_code "$cli" cancel-many --continuation nonsense --db "$cont")"
 
 check "purge removes finished instances" 0 \
   "$("$cli" purge --older-than-ms 0 --db "$db" >/dev/null; "$cli" instances --db "$db" --status Completed,Failed | json_get '["instances"].__len__()')"

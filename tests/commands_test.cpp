@@ -2,6 +2,7 @@
 // JSON, and that no argument value makes a command fail other than with a typed error.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "duroxide/samples.hpp"
@@ -62,7 +63,7 @@ TEST_CASE("every row of the table is complete and its names are consistent", "[c
       }
     }
   }
-  CHECK(commands().size() == 41);  // one row per RuntimeClient and ManagementClient operation
+  CHECK(commands().size() == 43);  // one row per RuntimeClient and ManagementClient operation
   const Json table = commands_json();
   REQUIRE(table.size() == commands().size());
   CHECK(table[0]["method"] == camel_case(commands()[0].name));
@@ -110,11 +111,11 @@ TEST_CASE("arguments are checked against the schema before the handler runs", "[
   SECTION("durations take ms or whole units, and are checked as ms") {
     const Command& purge = *find_command("purge-completed");
     const Command& wait = *find_command("wait-for-orchestration");
-    CHECK(checked_args(purge, {{"olderThanMs", "7d"}}) == Json{{"olderThanMs", 604'800'000}});
-    CHECK(checked_args(purge, {{"olderThanMs", "1h30m"}}) == Json{{"olderThanMs", 5'400'000}});
-    CHECK(checked_args(purge, {{"olderThanMs", "45s500ms"}}) == Json{{"olderThanMs", 45'500}});
-    CHECK(checked_args(purge, {{"olderThanMs", "90"}}) == Json{{"olderThanMs", 90}});
-    CHECK(checked_args(purge, {{"olderThanMs", 0}}) == Json{{"olderThanMs", 0}});
+    CHECK(checked_args(purge, {{"olderThanMs", "7d"}})["olderThanMs"] == 604'800'000);
+    CHECK(checked_args(purge, {{"olderThanMs", "1h30m"}})["olderThanMs"] == 5'400'000);
+    CHECK(checked_args(purge, {{"olderThanMs", "45s500ms"}})["olderThanMs"] == 45'500);
+    CHECK(checked_args(purge, {{"olderThanMs", "90"}})["olderThanMs"] == 90);
+    CHECK(checked_args(purge, {{"olderThanMs", 0}})["olderThanMs"] == 0);
     CHECK(checked_args(wait, {{"instance", "x"}, {"timeoutMs", "2m"}})["timeoutMs"] == 120'000);
     const std::string form = "olderThanMs must be a duration in ms or whole units (7d, 12h, 1h30m, 45s, 500ms), got ";
     for (const char* bad : {"", "-1d", "7x", "1h30", "d", "1.5h", "7 d", "1e3"}) {
@@ -230,4 +231,42 @@ TEST_CASE("run_command_text reads the arguments within the codec's limits", "[co
   CHECK_THAT(invalid(deep), Catch::Contains("nested deeper than 16 levels"));
   CHECK_THAT(invalid(R"({"filter":{"createdFromMs":1e400}})"), Catch::Contains("number out of range"));
   CHECK_THAT(invalid("[]"), Catch::Contains("the arguments must be a JSON object"));
+}
+
+TEST_CASE("a paged command's row takes a continuation, and its walk merges every page", "[commands][bulk]") {
+  for (const auto& command : commands()) {
+    INFO(command.name);
+    const bool takes = std::any_of(command.args.begin(), command.args.end(),
+                                   [](const ArgSpec& arg) { return arg.name == "continuation"; });
+    CHECK(takes == command.paged);
+  }
+  Host host;
+  for (int i = 0; i < 5; ++i) host.client.start_orchestration("p-" + std::to_string(i), "LongTimer", "");
+  host.client.start_orchestration("done", "HelloWorld", "Ada");
+  host.driver.run_until_idle();
+  Clients clients{host.client, host.management, host.pacer};
+  std::vector<std::int64_t> progress;
+  const Json total = run_command_pages(
+      "cancel-instances", {{"filter", {{"prefix", "p-"}}}, {"batch", 2}, {"reason", "r"}}, clients,
+      [&](const Json& so_far) { progress.push_back(so_far.at("succeeded").get<std::int64_t>()); });
+  CHECK(progress == std::vector<std::int64_t>{2, 4, 5});
+  CHECK(total.at("pages") == 3);
+  CHECK(total.at("failed") == 0);
+  CHECK(total.at("failures").empty());
+  CHECK(total.at("continuation") == "");
+  // Failed items are kept as failures; the rest only count.
+  const Json by_ids = run_command_pages("cancel-instances", {{"instances", {"done", "ghost"}}}, clients);
+  CHECK(by_ids.at("failed") == 2);
+  REQUIRE(by_ids.at("failures").size() == 2);
+  CHECK(by_ids.at("failures")[0].at("instance") == "done");
+  // A command without pages runs once.
+  CHECK(run_command_pages("count-instances", Json::object(), clients) == 6);
+}
+
+TEST_CASE("merge_page adds numbers, joins lists and keeps the latest continuation", "[commands][bulk]") {
+  Json total;
+  merge_page(total, {{"instances", 2}, {"denied", {"a"}}, {"continuation", "c1"}, {"dry_run", true}});
+  merge_page(total, {{"instances", 3}, {"denied", {"b"}}, {"continuation", ""}, {"dry_run", true}});
+  CHECK(total == Json{{"pages", 2}, {"instances", 5}, {"denied", {"a", "b"}}, {"continuation", ""}, {"dry_run", true}});
+  CHECK_THROWS_AS(merge_page(total, Json::array()), CommandError);
 }

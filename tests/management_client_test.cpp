@@ -1,6 +1,9 @@
 // ManagementClient (discovery, details, operations) and RuntimeClient bulk control.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <set>
+
 #include "duroxide/duroxide.hpp"
 #include "duroxide/management_client.hpp"
 #include "duroxide/runtime.hpp"
@@ -198,6 +201,23 @@ TEST_CASE("purging finished instances older than a cut-off", "[management]") {
   CHECK_THROWS_AS(host.management.purge_completed(0), ClientError);
 }
 
+namespace {
+
+BulkRequest by_filter(const InstanceFilter& filter, std::size_t batch = 100) {
+  BulkRequest request;
+  request.filter = filter;
+  request.batch = batch;
+  return request;
+}
+
+BulkRequest by_ids(std::vector<std::string> ids) {
+  BulkRequest request;
+  request.instances = std::move(ids);
+  return request;
+}
+
+}  // namespace
+
 TEST_CASE("bulk cancel, bulk raise and waiting for many instances", "[client][bulk]") {
   PROVIDER_KIND(kind);
   Host host(kind);
@@ -211,17 +231,20 @@ TEST_CASE("bulk cancel, bulk raise and waiting for many instances", "[client][bu
 
   InstanceFilter approvals;
   approvals.instance_prefix = "approve-";
-  auto raised = host.client.raise_event_bulk(approvals, "Approve", "bulk", 3);
-  REQUIRE(raised.size() == 3);
-  CHECK(std::all_of(raised.begin(), raised.end(), [](const BulkItemResult& r) { return r.ok; }));
+  BulkResult raised = host.client.raise_event_bulk(by_filter(approvals, 3), "Approve", "bulk");
+  REQUIRE(raised.items.size() == 3);
+  CHECK(raised.succeeded == 3);
+  CHECK(std::all_of(raised.items.begin(), raised.items.end(), [](const BulkItemResult& r) { return r.ok; }));
+  CHECK_FALSE(raised.continuation.empty());  // a fourth approval waits for the next call
 
   InstanceFilter sleepers;
   sleepers.orchestration_name = "LongTimer";
-  auto cancelled = host.client.cancel_instances(sleepers, "maintenance", 10);
-  CHECK(cancelled.size() == 2);
+  BulkResult cancelled = host.client.cancel_instances(by_filter(sleepers, 10), "maintenance");
+  CHECK(cancelled.items.size() == 2);
+  CHECK(cancelled.continuation.empty());
 
   std::vector<std::string> ids{"sleep-1", "sleep-2"};
-  for (const auto& r : raised) ids.push_back(r.instance);
+  for (const auto& r : raised.items) ids.push_back(r.instance);
   auto statuses = host.client.wait_for_instances(ids, 1'000, host.pacer);
   REQUIRE(statuses.size() == 5);
   CHECK(statuses[0].second.error->display_message() == "canceled: maintenance");
@@ -229,7 +252,195 @@ TEST_CASE("bulk cancel, bulk raise and waiting for many instances", "[client][bu
     CHECK(statuses[i].second.output == "approved:bulk");
   }
   CHECK(host.management.count_by_status(approvals)[RuntimeState::Running] == 1);
-  CHECK_THROWS_AS(host.client.cancel_instances(sleepers, "x", 0), ClientError);
+  CHECK_THROWS_AS(host.client.cancel_instances(by_filter(sleepers, 0), "x"), ClientError);
+}
+
+TEST_CASE("a filtered bulk walk touches each match once, batch by batch, and not what starts during it",
+          "[client][bulk]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  for (int i = 0; i < 25; ++i) {
+    host.client.start_orchestration("w-" + std::to_string(100 + i), "LongTimer", "");
+    host.clock.advance(i % 3 == 0 ? 0 : 1);  // some share a creation time: ties page by id
+  }
+  host.driver.run_until_idle();
+  InstanceFilter waiting;
+  waiting.instance_prefix = "w-";
+
+  // A dry run walks the same pages and changes nothing.
+  BulkRequest dry = by_filter(waiting, 7);
+  dry.dry_run = true;
+  std::uint64_t would = 0;
+  do {
+    BulkResult page = host.client.enqueue_event_bulk(dry, "inbox", "m");
+    CHECK(page.dry_run);
+    would += page.succeeded;
+    dry.continuation = page.continuation;
+  } while (!dry.continuation.empty());
+  CHECK(would == 25);
+  host.driver.run_until_idle();
+  CHECK(host.management.count_by_status(waiting)[RuntimeState::Running] == 25);
+
+  BulkRequest request = by_filter(waiting, 7);
+  std::set<std::string> touched;
+  int calls = 0;
+  do {
+    BulkResult page = host.client.cancel_instances(request, "sweep");
+    CHECK(page.items.size() <= 7);
+    for (const auto& item : page.items) {
+      CHECK(item.ok);
+      CHECK(touched.insert(item.instance).second);  // never twice
+    }
+    if (++calls == 2) {
+      host.clock.advance(1'000);
+      host.client.start_orchestration("w-late", "LongTimer", "");  // after the walk began
+      host.driver.run_until_idle();  // the cancels of the first pages take effect meanwhile
+    }
+    request.continuation = page.continuation;
+  } while (!request.continuation.empty() && calls < 100);
+  CHECK(calls == 4);
+  CHECK(touched.size() == 25);
+  CHECK(touched.count("w-late") == 0);
+  host.driver.run_until_idle();
+  CHECK(host.management.count_by_status(waiting)[RuntimeState::Failed] == 25);
+  CHECK(host.client.get_status("w-late").state == RuntimeState::Running);
+}
+
+TEST_CASE("a bulk call by ids acts once per id and says why one was not touched", "[client][bulk]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.client.start_orchestration("m-1", "Mailbox", R"({"messages":2})");
+  host.client.start_orchestration("m-2", "Mailbox", R"({"messages":2})");
+  host.run("done", "HelloWorld", "Ada");
+  host.driver.run_until_idle();
+
+  BulkRequest dry = by_ids({"m-1", "done", "missing", "m-1"});
+  dry.dry_run = true;
+  BulkResult preview = host.client.enqueue_event_bulk(dry, "inbox", "hello");
+  REQUIRE(preview.items.size() == 3);  // the duplicate once
+  CHECK(preview.succeeded == 1);
+  CHECK(preview.failed == 2);
+  CHECK(preview.items[1].error.find("already finished") != std::string::npos);
+  CHECK(preview.items[2].error.find("does not exist") != std::string::npos);
+  CHECK(host.management.get_instance_stats("m-1")->queue_pending_count == 0);
+
+  BulkResult sent = host.client.enqueue_event_bulk(by_ids({"m-1", "m-2", "m-1", "done"}), "inbox", "hello");
+  CHECK(sent.succeeded == 2);
+  CHECK(sent.failed == 1);
+  CHECK(sent.continuation.empty());
+  CHECK(host.management.get_instance_stats("m-1")->queue_pending_count == 1);
+  CHECK(host.management.get_instance_stats("m-2")->queue_pending_count == 1);
+}
+
+TEST_CASE("a bulk continuation is refused with another filter, operation or text", "[client][bulk]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  for (int i = 0; i < 3; ++i) host.client.start_orchestration("t-" + std::to_string(i), "LongTimer", "");
+  host.driver.run_until_idle();
+  InstanceFilter timers;
+  timers.orchestration_name = "LongTimer";
+  BulkRequest request = by_filter(timers, 1);
+  request.dry_run = true;
+  const std::string continuation = host.client.cancel_instances(request, "x").continuation;
+  REQUIRE_FALSE(continuation.empty());
+  auto refused_with = [&](BulkRequest changed, const char* why) {
+    try {
+      host.client.cancel_instances(changed, "x");
+      FAIL("accepted");
+    } catch (const ClientError& error) {
+      CHECK(error.kind() == ClientError::Kind::InvalidInput);
+      CHECK(std::string(error.what()).find(why) != std::string::npos);
+    }
+  };
+  BulkRequest other_filter = request;
+  other_filter.continuation = continuation;
+  other_filter.filter.instance_prefix = "t-";
+  refused_with(other_filter, "another bulk operation or filter");
+  BulkRequest other_operation = request;
+  other_operation.continuation = continuation;
+  CHECK_THROWS_AS(host.client.raise_event_bulk(other_operation, "E", ""), ClientError);
+  for (const char* bad : {"x", "bulk1.", "bulk1.zz.1.2|a", "bulk1.0000000000000000.1.notacursor"}) {
+    BulkRequest malformed = request;
+    malformed.continuation = bad;
+    refused_with(malformed, "malformed continuation");
+  }
+  BulkRequest ids_and_continuation = by_ids({"t-0"});
+  ids_and_continuation.continuation = continuation;
+  refused_with(ids_and_continuation, "takes none");
+  refused_with(by_ids(std::vector<std::string>(1001, "t-0")), "at most 1000");
+  request.continuation = continuation;
+  CHECK(host.client.cancel_instances(request, "x").items.size() == 1);  // the right one goes on
+}
+
+TEST_CASE("a bulk prune walks the matches and keeps the newest executions of each", "[management][bulk]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.run("c-1", "Counter", R"({"count":0,"limit":3})");  // four executions
+  host.run("c-2", "Counter", R"({"count":0,"limit":2})");  // three
+  host.run("other", "Counter", R"({"count":0,"limit":2})");
+  InstanceFilter counters;
+  counters.instance_prefix = "c-";
+  BulkRequest request = by_filter(counters, 1);
+  request.dry_run = true;
+  std::uint64_t would = 0;
+  do {
+    const BulkResult page = host.management.prune_executions_bulk(request, 2);
+    would += page.executions_pruned;
+    request.continuation = page.continuation;
+  } while (!request.continuation.empty());
+  CHECK(would == 3);  // 2 of c-1, 1 of c-2
+  CHECK(host.management.list_executions("c-1").size() == 4);
+
+  request.dry_run = false;
+  std::uint64_t pruned = 0, calls = 0;
+  do {
+    const BulkResult page = host.management.prune_executions_bulk(request, 2);
+    pruned += page.executions_pruned;
+    ++calls;
+    request.continuation = page.continuation;
+  } while (!request.continuation.empty());
+  CHECK(pruned == 3);
+  CHECK(calls == 2);
+  CHECK(host.management.list_executions("c-1").size() == 2);
+  CHECK(host.management.list_executions("c-2").size() == 2);
+  CHECK(host.management.list_executions("other").size() == 3);
+  const BulkResult by_id = host.management.prune_executions_bulk(by_ids({"other", "ghost"}), 1);
+  CHECK(by_id.executions_pruned == 2);
+  CHECK(by_id.failed == 1);
+  CHECK_THROWS_AS(host.management.prune_executions_bulk(by_ids({"other"}), 0), ClientError);
+}
+
+TEST_CASE("a dry-run delete or purge counts what the real one deletes", "[management][bulk]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  for (int i = 0; i < 5; ++i) host.run("d-" + std::to_string(i), "HelloWorld", "Ada");
+  host.client.start_orchestration("still", "LongTimer", "");
+  host.driver.run_until_idle();
+  host.clock.advance(10'000);
+
+  BulkDeleteRequest request;
+  request.limit = 2;
+  request.dry_run = true;
+  std::uint64_t would = 0;
+  int pages = 0;
+  do {
+    const DeleteResult page = host.management.delete_instances(request);
+    CHECK(page.executions == 0);
+    would += page.instances;
+    request.continuation = page.continuation;
+  } while (!request.continuation.empty() && ++pages < 10);
+  CHECK(would == 5);
+  CHECK(host.management.count_instances({}) == 6);
+
+  const DeleteResult preview = host.management.purge_completed(host.clock.now_ms(), PurgeBatch{100, {}, true});
+  CHECK(preview.instances == 5);
+  CHECK(host.management.count_instances({}) == 6);
+  const DeleteResult purged = host.management.purge_completed(host.clock.now_ms(), PurgeBatch{3, {}, false});
+  CHECK(purged.instances == 3);
+  REQUIRE_FALSE(purged.continuation.empty());
+  const DeleteResult rest = host.management.purge_completed(host.clock.now_ms(), PurgeBatch{3, purged.continuation, false});
+  CHECK(rest.instances == 2);
+  CHECK(host.management.count_instances({}) == 1);
 }
 
 TEST_CASE("export and import round-trip an instance with all its executions", "[management][export]") {
@@ -557,8 +768,9 @@ TEST_CASE("read-only clients refuse every change with a typed error and still re
   CHECK(refused(Kind::ReadOnly, [&] { client.raise_event("waiting", "Approve", "x"); }));
   CHECK(refused(Kind::ReadOnly, [&] { client.enqueue_event("waiting", "inbox", "x"); }));
   CHECK(refused(Kind::ReadOnly, [&] { client.cancel_instance("waiting", "x"); }));
-  CHECK(refused(Kind::ReadOnly, [&] { client.cancel_instances({}, "x", 10); }));
-  CHECK(refused(Kind::ReadOnly, [&] { client.raise_event_bulk({}, "Approve", "x", 10); }));
+  CHECK(refused(Kind::ReadOnly, [&] { client.cancel_instances({}, "x"); }));
+  CHECK(refused(Kind::ReadOnly, [&] { client.raise_event_bulk({}, "Approve", "x"); }));
+  CHECK(refused(Kind::ReadOnly, [&] { client.enqueue_event_bulk({}, "inbox", "x"); }));
   CHECK(refused(Kind::ReadOnly, [&] { management.delete_instance("done", true); }));
   BulkDeleteRequest bulk;
   bulk.limit = 10;
@@ -660,7 +872,7 @@ TEST_CASE("an instance the policy denies is in no listing or count or tree or fe
   ClientOptions options;
   options.access_policy = &policy;
   RuntimeClient client(host.store, host.admin, options);
-  CHECK(client.cancel_instances({}, "sweep", 10).empty());  // "secret" runs, hidden
+  CHECK(client.cancel_instances({}, "sweep").items.empty());  // "secret" runs, hidden
   CHECK(host.admin.get_instance_info("secret")->state == RuntimeState::Running);
 }
 
@@ -688,7 +900,7 @@ TEST_CASE("bulk delete and purge leave an instance the policy denies alone",
   by_filter.limit = 1;
   CHECK(management.delete_instances(by_filter).instances == 1);  // one of other/last, never hidden
   CHECK(host.admin.get_instance_info("hidden").has_value());
-  by_filter.after = "1|other";  // the client walks every candidate itself: no continuation
+  by_filter.continuation = "1|other";  // the client walks every candidate itself: no continuation
   try {
     management.delete_instances(by_filter);
     FAIL("a continuation under a policy was accepted");

@@ -501,23 +501,23 @@ TEST_CASE("contract: a filtered bulk delete that stops at its limit goes on wher
   CHECK(first.instances == 2);
   CHECK_FALSE(f.management().get_instance_info("done-a").has_value());
   CHECK_FALSE(f.management().get_instance_info("done-c").has_value());
-  REQUIRE_FALSE(first.next.empty());
+  REQUIRE_FALSE(first.continuation.empty());
 
-  request.after = first.next;
+  request.continuation = first.continuation;
   const DeleteResult second = f.management().delete_instances(request);
   CHECK(second.instances == 2);  // done-d and done-e: running-b lies before the continuation
   CHECK(f.management().get_instance_info("running-b").has_value());
   CHECK(f.management().count_instances({}) == 1);
-  REQUIRE_FALSE(second.next.empty());  // it stopped at its limit: a last call may find more
+  REQUIRE_FALSE(second.continuation.empty());  // it stopped at its limit: a last call may find more
 
-  request.after = second.next;
+  request.continuation = second.continuation;
   const DeleteResult last = f.management().delete_instances(request);
   CHECK(last.instances == 0);
-  CHECK(last.next.empty());  // every candidate walked
+  CHECK(last.continuation.empty());  // every candidate walked
 
   request.limit = 10;  // not stopped by the limit: no continuation
-  request.after.clear();
-  CHECK(f.management().delete_instances(request).next.empty());
+  request.continuation.clear();
+  CHECK(f.management().delete_instances(request).continuation.empty());
 }
 
 TEST_CASE("contract: a bulk delete refuses a continuation no delete gave",
@@ -527,7 +527,7 @@ TEST_CASE("contract: a bulk delete refuses a continuation no delete gave",
   for (const char* bad : {"12", "|done", "x|done", "-5|done", "5|", "99999999999999999999|done"}) {
     INFO(bad);
     BulkDeleteRequest request;
-    request.after = bad;
+    request.continuation = bad;
     CHECK(provider_error_kind([&] { f.management().delete_instances(request); }) ==
           ProviderErrorKind::InvalidInput);
   }

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "duroxide/codec.hpp"
+#include "duroxide/detail/json.hpp"
 #include "duroxide/json_views.hpp"
 #include "duroxide/management_client.hpp"
 #include "duroxide/replay_document.hpp"
@@ -195,6 +196,16 @@ std::string commandTable() {
   return guarded([] { return commands_json(); });
 }
 
+// One page of a paged command added to the running total (commands.hpp: merge_page), so
+// the JS API's walks merge pages as the CLI does. `total` is "null" before the first page.
+std::string mergePage(const std::string& total, const std::string& page) {
+  return guarded([&] {
+    Json merged = detail::parse_json(total, "the total");
+    merge_page(merged, detail::parse_json(page, "the page"));
+    return merged;
+  });
+}
+
 std::string catalog() {
   return guarded([] {
     Json out = Json::array();
@@ -278,6 +289,7 @@ EMSCRIPTEN_BINDINGS(duroxide) {
   emscripten::function("replayHistory", &replayHistory);
   emscripten::function("catalog", &catalog);
   emscripten::function("commands", &commandTable);
+  emscripten::function("mergePage", &mergePage);
   emscripten::function("runSimulation", &runSimulation);
   emscripten::function("faultKinds", &faultKinds);
   emscripten::function("defaultFaultKinds", &defaultFaultKinds);

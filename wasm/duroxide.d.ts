@@ -116,8 +116,19 @@ export declare class RuntimeClient {
   waitForOrchestration(instance: string, timeoutMs?: Duration): Status;
   waitForStatusChange(instance: string, sinceVersion?: number, timeoutMs?: Duration):
     { custom_status: string | null; custom_status_version: number } | null;
-  cancelInstances(filter?: InstanceFilter, reason?: string, options?: { max?: number }): BulkItemResult[];
-  raiseEventBulk(filter: InstanceFilter, event: string, data?: string, options?: { max?: number }): BulkItemResult[];
+  // Bulk control: the ids in options.instances, or one batch of the filter's running
+  // matches; pass the result's continuation back to go on (see BulkOptions).
+  cancelInstances(filter?: InstanceFilter, reason?: string, options?: { instances?: string[]; batch?: number; continuation?: string; dryRun?: boolean }): BulkResult;
+  raiseEventBulk(filter: InstanceFilter, event: string, data?: string,
+                 options?: { instances?: string[]; batch?: number; continuation?: string; dryRun?: boolean }): BulkResult;
+  enqueueEventBulk(filter: InstanceFilter, queue: string, data?: string,
+                   options?: { instances?: string[]; batch?: number; continuation?: string; dryRun?: boolean }): BulkResult;
+  // The whole walk in one call, every batch, onProgress after each.
+  cancelInstancesAll(filter?: InstanceFilter, reason?: string, options?: BulkOptions & Walk<BulkTotal>): Promise<BulkTotal>;
+  raiseEventBulkAll(filter: InstanceFilter, event: string, data?: string, options?: BulkOptions & Walk<BulkTotal>):
+    Promise<BulkTotal>;
+  enqueueEventBulkAll(filter: InstanceFilter, queue: string, data?: string, options?: BulkOptions & Walk<BulkTotal>):
+    Promise<BulkTotal>;
   waitForInstances(instances: string[], timeoutMs?: Duration): Status[];
   getValue(instance: string, key: string): string | null;
   getAllValues(instance: string): Record<string, string>;
@@ -171,15 +182,44 @@ export declare class ManagementClient {
   }): TimeSeries;
   watchMetrics(cursor?: number, limit?: number): { deltas: MetricDelta[]; next_cursor: number };
   deleteInstance(instance: string, options?: { force?: boolean }): DeleteResult;
-  // A filtered delete that stopped at its limit returns `next`; pass it back as `after` to go on.
-  deleteInstances(options?: { instances?: string[]; filter?: InstanceFilter; completedBeforeMs?: number; limit?: number; after?: string }): DeleteResult & { next: string };
+  // A filtered delete that stopped at its limit returns a `continuation`; pass it back to go on.
+  deleteInstances(options?: {
+    instances?: string[]; filter?: InstanceFilter; completedBeforeMs?: number; limit?: number; continuation?: string;
+    dryRun?: boolean;
+  }): DeleteResult;
+  deleteInstancesAll(options?: DeleteOptions & Walk<DeleteTotal>): Promise<DeleteTotal>;
   pruneExecutions(instance: string, keepLast: number): { instance: string; pruned: number };
-  // Required: purging every finished instance needs an explicit 0.
-  purgeCompleted(olderThanMs: Duration): DeleteResult;
+  pruneExecutionsBulk(filter: InstanceFilter, options: {
+    keepLast: number; instances?: string[]; batch?: number; continuation?: string; dryRun?: boolean;
+  }): BulkResult & { executions_pruned: number };
+  pruneExecutionsBulkAll(filter: InstanceFilter, options: { keepLast: number } & BulkOptions & Walk<BulkTotal & { executions_pruned: number }>):
+    Promise<BulkTotal & { executions_pruned: number }>;
+  // Required: purging every finished instance needs an explicit 0. limit 0 (the default)
+  // purges everything in one call; a positive limit is one batch with a continuation.
+  purgeCompleted(olderThanMs: Duration, options?: { limit?: number; continuation?: string; dryRun?: boolean }): DeleteResult;
+  purgeCompletedAll(olderThanMs: Duration, options?: PurgeOptions & Walk<DeleteTotal>): Promise<DeleteTotal>;
   importInstance(data: string | object): string;
 }
 
 export interface BulkItemResult { instance: string; ok: boolean; error: string; }
+
+// instances: these ids (at most 1000; the filter is then ignored); batch: instances per
+// call of a filtered walk (1..1000, default 100); continuation: the previous call's;
+// dryRun: list what would be touched, change nothing.
+export interface BulkOptions { instances?: string[]; batch?: number; continuation?: string; dryRun?: boolean; }
+export interface BulkResult {
+  items: BulkItemResult[]; succeeded: number; failed: number; continuation: string; dry_run: boolean;
+}
+// A whole walk: the pages' counts added up, the failed items, how many calls it took.
+export interface BulkTotal { succeeded: number; failed: number; failures: BulkItemResult[]; continuation: string; dry_run: boolean; pages: number; }
+export interface Walk<Total> { onProgress?: (total: Total) => void; }
+
+export interface DeleteOptions {
+  instances?: string[]; filter?: InstanceFilter; completedBeforeMs?: number; limit?: number; continuation?: string;
+  dryRun?: boolean;
+}
+export interface PurgeOptions { limit?: number; continuation?: string; dryRun?: boolean; }
+export interface DeleteTotal extends DeleteResult { pages: number; }
 
 export interface InstanceTree extends InstanceSummary { children: InstanceTree[]; }
 
@@ -187,7 +227,11 @@ export interface DurationStats {
   count: number; min_ms: number; avg_ms: number; p50_ms: number; p95_ms: number; p99_ms: number; max_ms: number;
 }
 
-export interface DeleteResult { instances: number; executions: number; events: number; queue_items: number; denied: string[]; }
+// A dry run counts instances only (executions, events and queue_items stay 0).
+export interface DeleteResult {
+  instances: number; executions: number; events: number; queue_items: number; denied: string[];
+  continuation: string; dry_run: boolean;
+}
 
 export interface InstanceChange {
   seq: number; instance: string; status: RuntimeState | 'Deleted'; execution: number;
@@ -195,12 +239,13 @@ export interface InstanceChange {
 }
 
 export interface CommandArg {
-  name: string; type: 'string' | 'integer' | 'boolean' | 'string[]' | 'choice' | 'filter' | 'document';
+  name: string; type: 'string' | 'integer' | 'boolean' | 'string[]' | 'choice' | 'filter' | 'document' | 'duration';
   required: boolean; positional: boolean; help: string; default?: unknown; min?: number; max?: number; choices?: string[];
 }
 
 export interface Command {
   name: string; method: string; client: 'runtime' | 'management'; help: string; returns: string; args: CommandArg[];
+  paged: boolean;  // takes a continuation and returns the next: it has a `<method>All` walk
 }
 
 export interface TimeSeriesPoint {

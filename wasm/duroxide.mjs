@@ -129,6 +129,39 @@ export async function createDuroxide(moduleOptions = {}) {
     };
   }
 
+  // A paged command's whole walk (`<method>All`): the same parameters, plus `onProgress`
+  // in the options object; calls the command page after page from options.continuation
+  // (none: the start) until its continuation is empty, merging the pages as the CLI does
+  // (numbers add up, `failures` lists the failed items, `pages` counts the calls),
+  // calls onProgress(total) after each page and lets the event loop turn between pages
+  // so a page can repaint. Resolves to the total.
+  function walkMethod(command) {
+    const one = commandMethod(command);
+    const positional = command.args.filter((arg) => arg.positional).length;
+    return async function walk(...params) {
+      const options = { ...(params[positional] ?? {}) };
+      const onProgress = options.onProgress;
+      delete options.onProgress;
+      if (onProgress !== undefined && typeof onProgress !== 'function') {
+        throw engineError(`${command.method}All: onProgress must be a function`, 'InvalidInput');
+      }
+      let total = null;
+      for (let pages = 0; ; pages++) {
+        const head = params.slice(0, positional);
+        while (head.length < positional) head.push(undefined);
+        const page = one.call(this, ...head, options);
+        total = unwrapped(() => core.mergePage(JSON.stringify(total), JSON.stringify(page)));
+        if (onProgress) onProgress(total);
+        if (!page.continuation) return total;
+        if (page.continuation === options.continuation) {
+          throw engineError(`${command.method}All: the continuation did not move`, 'internal');
+        }
+        options.continuation = page.continuation;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    };
+  }
+
   class RuntimeClient {
     constructor(runtime) { this._runtime = runtime; }
   }
@@ -142,6 +175,11 @@ export async function createDuroxide(moduleOptions = {}) {
     Object.defineProperty(target.prototype, command.method, {
       value: commandMethod(command), writable: true, configurable: true,
     });
+    if (command.paged) {
+      Object.defineProperty(target.prototype, `${command.method}All`, {
+        value: walkMethod(command), writable: true, configurable: true,
+      });
+    }
   }
 
   const asText = (json) => (typeof json === 'string' ? json : JSON.stringify(json));
@@ -163,7 +201,7 @@ export async function createDuroxide(moduleOptions = {}) {
     // {seed, hash, ok, faults_injected, violations, reproduce, trace, ...}
     runSimulation(options = {}) { return unwrapped(() => core.runSimulation(JSON.stringify(options))); },
     catalog() { return unwrapped(() => core.catalog()); },
-    // The command table: [{name, method, client, help, returns, args: [{name, type, required, positional, ...}]}].
+    // The command table: [{name, method, client, help, returns, paged, args: [{name, type, required, positional, ...}]}].
     commands() { return JSON.parse(JSON.stringify(commands)); },
     faultKinds() { return unwrapped(() => core.faultKinds()); },
     defaultFaultKinds() { return unwrapped(() => core.defaultFaultKinds()); },

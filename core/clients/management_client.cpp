@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "bulk_walk.hpp"
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/text.hpp"
@@ -497,7 +498,7 @@ DeleteResult ManagementClient::delete_instances(const BulkDeleteRequest& request
   if (request.limit == 0 || request.limit > 100'000) {
     throw ClientError(ClientError::Kind::InvalidInput, "limit must be 1 to 100000");
   }
-  if (!request.after.empty()) {
+  if (!request.continuation.empty()) {
     throw ClientError(ClientError::Kind::InvalidInput,
                       "a bulk delete under an access policy walks every candidate in one call: it takes no continuation");
   }
@@ -529,6 +530,7 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
   DeleteResult total;
   BulkDeleteRequest chunk;
   chunk.limit = kMaxBulkIds;
+  chunk.dry_run = request.dry_run;
   auto flush = [&] {
     if (chunk.instances.empty()) return;
     total += guarded([&] { return management_.delete_instances(chunk); });
@@ -557,27 +559,66 @@ std::uint64_t ManagementClient::prune_executions(const std::string& instance,
   return guarded([&] { return management_.prune_executions(instance, keep_last); });
 }
 
+BulkResult ManagementClient::prune_executions_bulk(const BulkRequest& request, std::size_t keep_last) {
+  if (keep_last == 0) {
+    throw ClientError(ClientError::Kind::InvalidInput, "keep_last must be at least 1 (the current execution is always kept)");
+  }
+  access_.require_switches(AccessOperation::Prune);
+  if (request.instances.empty()) access_.require(AccessOperation::List, {}, request.filter.orchestration_name);
+  std::vector<RuntimeState> states = request.filter.states;
+  if (states.empty()) states = {RuntimeState::Running, RuntimeState::Completed, RuntimeState::Failed};
+  std::uint64_t pruned = 0;
+  BulkResult result = bulk_walk::run(
+      "prune", request, states,
+      [&](const InstanceFilter& filter, const PageRequest& listing) {
+        return guarded([&] { return management_.list_instances(filter, listing); });
+      },
+      [&](const InstanceInfo& info) { return visible(info.instance, info.orchestration_name); },
+      [&](const std::string& id, bool) {
+        access_.require(AccessOperation::Prune, id);
+        if (!request.dry_run) {
+          pruned += guarded([&] { return management_.prune_executions(id, keep_last); });
+          return;
+        }
+        // Every execution but the newest keep_last is a finished one: those would go.
+        const auto info = guarded([&] { return management_.get_instance_info(id); });
+        if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + id + " does not exist");
+        pruned += info->execution_count > keep_last ? info->execution_count - keep_last : 0;
+      });
+  result.executions_pruned = pruned;
+  return result;
+}
+
 DeleteResult ManagementClient::purge_completed(TimestampMs older_than_ms) {
+  DeleteResult total;
+  std::string continuation;
+  // Batches keep each transaction short; each goes on where the last stopped, so the
+  // roots that must stay (a child still runs) are walked past once, not once a batch.
+  do {
+    DeleteResult batch = purge_completed(older_than_ms, PurgeBatch{kMaxBulkIds, continuation, false});
+    total += batch;
+    continuation = batch.continuation;
+  } while (!continuation.empty());
+  return total;
+}
+
+DeleteResult ManagementClient::purge_completed(TimestampMs older_than_ms, const PurgeBatch& batch) {
   if (older_than_ms <= 0) {
     throw ClientError(ClientError::Kind::InvalidInput, "purge needs a positive cut-off time");
   }
   access_.require(AccessOperation::Purge);
   BulkDeleteRequest request;
   request.completed_before_ms = older_than_ms;
-  if (access_.has_policy()) {
-    request.limit = std::numeric_limits<std::size_t>::max();
-    return delete_allowed(request);
+  request.limit = batch.limit;
+  request.continuation = batch.continuation;
+  request.dry_run = batch.dry_run;
+  if (!access_.has_policy()) return guarded([&] { return management_.delete_instances(request); });
+  if (!batch.continuation.empty()) {
+    throw ClientError(ClientError::Kind::InvalidInput,
+                      "a purge under an access policy walks every candidate in one call: it takes no continuation");
   }
-  request.limit = 1000;
-  DeleteResult total;
-  // Batches keep each transaction short; each goes on where the last stopped, so the
-  // roots that must stay (a child still runs) are walked past once, not once a batch.
-  for (;;) {
-    DeleteResult batch = guarded([&] { return management_.delete_instances(request); });
-    total += batch;
-    if (batch.next.empty()) return total;
-    request.after = batch.next;
-  }
+  request.limit = std::numeric_limits<std::size_t>::max();
+  return delete_allowed(request);
 }
 
 }  // namespace duroxide

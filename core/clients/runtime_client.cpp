@@ -1,5 +1,6 @@
 #include "duroxide/runtime_client.hpp"
 
+#include "bulk_walk.hpp"
 #include "duroxide/registry.hpp"
 #include "duroxide/text.hpp"
 
@@ -206,68 +207,61 @@ OrchestrationStatus RuntimeClient::get_status(const std::string& instance) {
   return status;
 }
 
-std::vector<std::string> RuntimeClient::running_matching(const InstanceFilter& filter,
-                                                         std::size_t max) {
-  access_.require(AccessOperation::List, {}, filter.orchestration_name);
-  constexpr std::size_t kMaxBulk = 1000;
-  if (max == 0 || max > kMaxBulk) {
-    throw invalid("a bulk operation takes 1 to " + std::to_string(kMaxBulk) + " instances");
+// Running, or its start queued (a cancel or message then arrives in its first turn).
+void RuntimeClient::require_running(const std::string& instance) {
+  auto info = guarded([&] { return management_.get_instance_info(instance); });
+  if (!info) return require_exists(instance);
+  if (info->state != RuntimeState::Running) {
+    throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " has already finished (" +
+                                                       std::string(to_string(info->state)) + ")");
   }
-  InstanceFilter running = filter;
-  running.states = {RuntimeState::Running};
-  std::vector<std::string> ids;
-  PageRequest page{{}, std::min<std::size_t>(max, 1000)};
-  do {
-    InstancePage batch = guarded([&] { return management_.list_instances(running, page); });
-    for (const auto& info : batch.instances) {
-      // An instance the policy hides is not touched, nor named in the results.
-      if (ids.size() < max && access_.allows(AccessOperation::List, info.instance, info.orchestration_name)) {
-        ids.push_back(info.instance);
-      }
-    }
-    page.cursor = batch.next_cursor;
-  } while (!page.cursor.empty() && ids.size() < max);
-  return ids;
 }
 
 template <typename Action>
-std::vector<BulkItemResult> RuntimeClient::for_each_running(const InstanceFilter& filter,
-                                                            std::size_t max, Action action) {
-  std::vector<BulkItemResult> results;
-  for (const auto& id : running_matching(filter, max)) {
-    BulkItemResult result{id, true, {}};
-    try {
-      action(id);
-    } catch (const ClientError& error) {
-      result.ok = false;
-      result.error = error.what();
-    }
-    results.push_back(std::move(result));
-  }
-  return results;
+BulkResult RuntimeClient::for_each_running(const char* operation, AccessOperation access,
+                                           const BulkRequest& request, Action action) {
+  if (request.instances.empty()) access_.require(AccessOperation::List, {}, request.filter.orchestration_name);
+  return bulk_walk::run(
+      operation, request, {RuntimeState::Running},
+      [&](const InstanceFilter& filter, const PageRequest& listing) {
+        return guarded([&] { return management_.list_instances(filter, listing); });
+      },
+      // An instance the policy hides is not touched, nor named in the results.
+      [&](const InstanceInfo& info) { return access_.allows(AccessOperation::List, info.instance, info.orchestration_name); },
+      // `listed`: the filtered walk listed it as running; explicit ids are checked here.
+      [&](const std::string& id, bool listed) {
+        if (request.dry_run) access_.require(access, id);
+        if (!listed) require_running(id);
+        if (!request.dry_run) action(id);
+      });
 }
 
-std::vector<BulkItemResult> RuntimeClient::cancel_instances(const InstanceFilter& filter,
-                                                            const std::string& reason,
-                                                            std::size_t max) {
+BulkResult RuntimeClient::cancel_instances(const BulkRequest& request, const std::string& reason) {
   access_.require_switches(AccessOperation::Cancel);
   check_payload(reason, "the reason");
-  return for_each_running(filter, max, [&](const std::string& id) {
+  return for_each_running("cancel", AccessOperation::Cancel, request, [&](const std::string& id) {
     if (!cancel_instance(id, reason)) {
-      throw ClientError(ClientError::Kind::NotFound, "instance " + id + " had already finished");
+      throw ClientError(ClientError::Kind::NotFound, "instance " + id + " has already finished");
     }
   });
 }
 
-std::vector<BulkItemResult> RuntimeClient::raise_event_bulk(const InstanceFilter& filter,
-                                                            const std::string& event,
-                                                            const std::string& data,
-                                                            std::size_t max) {
+BulkResult RuntimeClient::raise_event_bulk(const BulkRequest& request, const std::string& event,
+                                           const std::string& data) {
   access_.require_switches(AccessOperation::RaiseEvent);
   check_identifier(event, "the event name");
   check_payload(data, "the event data");
-  return for_each_running(filter, max,
+  return for_each_running("raise_event", AccessOperation::RaiseEvent, request,
                           [&](const std::string& id) { raise_event(id, event, data); });
+}
+
+BulkResult RuntimeClient::enqueue_event_bulk(const BulkRequest& request, const std::string& queue,
+                                             const std::string& data) {
+  access_.require_switches(AccessOperation::EnqueueEvent);
+  check_identifier(queue, "the queue name");
+  check_payload(data, "the message");
+  return for_each_running("enqueue_event", AccessOperation::EnqueueEvent, request,
+                          [&](const std::string& id) { enqueue_event(id, queue, data); });
 }
 
 std::vector<std::pair<std::string, OrchestrationStatus>> RuntimeClient::wait_for_instances(

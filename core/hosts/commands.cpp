@@ -128,9 +128,21 @@ ArgSpec limit_arg(std::int64_t fallback) {
   return integer("limit", "at most this many items", fallback, 1, kMaxListItems);
 }
 
-ArgSpec max_arg() {
-  return integer("max", "at most this many instances", 100, 1, kMaxListItems);
+ArgSpec continuation_arg() {
+  return flag(text("continuation", "go on from the previous call's continuation", false, ""));
 }
+
+// A bulk control command's own arguments, then those every one takes (bulk.hpp).
+std::vector<ArgSpec> with_bulk_args(std::vector<ArgSpec> args) {
+  args.push_back(flag(id_list("instances", "these ids instead of the filter (at most 1000)", false)));
+  args.push_back(integer("batch", "instances per call of a filtered walk", 100, 1, static_cast<std::int64_t>(kMaxBulkBatch)));
+  args.push_back(continuation_arg());
+  args.push_back(boolean("dryRun", "list what would be touched, change nothing"));
+  return args;
+}
+
+constexpr const char* kBulkReturns = "{items: [{instance, ok, error}], succeeded, failed, continuation, dry_run}";
+constexpr const char* kDeleteReturns = "{instances, executions, events, queue_items, denied, continuation, dry_run}";
 
 ArgSpec timeout_arg() {
   return positional(duration("timeoutMs", "how long to wait (ms, or 30s, 5m, ...)", 60'000, 0, kMaxTimeoutMs));
@@ -181,15 +193,27 @@ Json statuses_json(const std::vector<std::pair<std::string, OrchestrationStatus>
   return out;
 }
 
-Json bulk_json(const std::vector<BulkItemResult>& results) {
-  Json out = Json::array();
-  for (const auto& r : results) out.push_back({{"instance", r.instance}, {"ok", r.ok}, {"error", r.error}});
-  return out;
+BulkRequest bulk_request(const Json& args) {
+  BulkRequest request;
+  request.instances = list(args, "instances");
+  request.filter = filter(args);
+  request.batch = count(args, "batch");
+  request.continuation = str(args, "continuation");
+  request.dry_run = yes(args, "dryRun");
+  return request;
 }
 
-Json deleted_json(const DeleteResult& result) {
+Json bulk_json(const BulkResult& result) {
+  Json items = Json::array();
+  for (const auto& r : result.items) items.push_back({{"instance", r.instance}, {"ok", r.ok}, {"error", r.error}});
+  return Json{{"items", std::move(items)}, {"succeeded", result.succeeded}, {"failed", result.failed},
+              {"continuation", result.continuation}, {"dry_run", result.dry_run}};
+}
+
+Json deleted_json(const DeleteResult& result, bool dry_run = false) {
   return Json{{"instances", result.instances}, {"executions", result.executions}, {"events", result.events},
-              {"queue_items", result.queue_items}, {"denied", result.denied}};
+              {"queue_items", result.queue_items}, {"denied", result.denied}, {"continuation", result.continuation},
+              {"dry_run", dry_run}};
 }
 
 Json tree_json(const InstanceTree& node) {
@@ -288,11 +312,27 @@ Json delete_instances(const Json& args, Clients& c) {
   request.filter = filter(args);
   request.completed_before_ms = num(args, "completedBeforeMs");
   request.limit = count(args, "limit");
-  request.after = str(args, "after");
-  const DeleteResult result = c.management.delete_instances(request);
-  Json out = deleted_json(result);
-  out["next"] = result.next;
-  return out;
+  request.continuation = str(args, "continuation");
+  request.dry_run = yes(args, "dryRun");
+  return deleted_json(c.management.delete_instances(request), request.dry_run);
+}
+
+// A positive limit is one batch; 0 walks every batch in this call.
+Json purge_completed(const Json& args, Clients& c) {
+  const TimestampMs cut_off = now(c) - num(args, "olderThanMs");
+  const bool dry_run = yes(args, "dryRun");
+  if (num(args, "limit") > 0) {
+    return deleted_json(c.management.purge_completed(cut_off, PurgeBatch{count(args, "limit"), str(args, "continuation"), dry_run}),
+                        dry_run);
+  }
+  if (!dry_run && str(args, "continuation").empty()) return deleted_json(c.management.purge_completed(cut_off), false);
+  DeleteResult total;
+  std::string continuation = str(args, "continuation");
+  do {
+    total += c.management.purge_completed(cut_off, PurgeBatch{ManagementClient::kMaxBulkIds, continuation, dry_run});
+    continuation = total.continuation;
+  } while (!continuation.empty());
+  return deleted_json(total, dry_run);
 }
 
 Json get_time_series(const Json& args, Clients& c) {
@@ -364,15 +404,6 @@ std::vector<Command> runtime_commands() {
        {instance_arg(), positional(integer("sinceVersion", "the custom status version already seen", 0, 0, kMaxInteger)), timeout_arg()},
        "Waits until the custom status version exceeds sinceVersion.", "{custom_status, custom_status_version}, or null on timeout",
        wait_for_status_change, {}},
-      {"cancel-instances", K::Runtime, {filter_arg(), text("reason", "why", false, "canceled"), max_arg()},
-       "Cancels the running instances the filter matches.", "[{instance, ok, error}]",
-       [](const Json& a, Clients& c) { return bulk_json(c.runtime.cancel_instances(filter(a), str(a, "reason"), count(a, "max"))); },
-       {"cancel-many"}},
-      {"raise-event-bulk", K::Runtime, {filter_arg(), text("event", "the event name"), text("data", "the event data", false, ""), max_arg()},
-       "Raises an event on the running instances the filter matches.", "[{instance, ok, error}]",
-       [](const Json& a, Clients& c) {
-         return bulk_json(c.runtime.raise_event_bulk(filter(a), str(a, "event"), str(a, "data"), count(a, "max")));
-       }, {"raise-many"}},
       {"get-value", K::Runtime, {instance_arg(), text("key", "the key", true, nullptr, limits::kMaxKvKeyBytes)},
        "A value of the instance's key-value store, as its last committed turn left it.", "the value, or null",
        [](const Json& a, Clients& c) { return optional_text(c.runtime.get_value(str(a, "instance"), str(a, "key"))); },
@@ -389,6 +420,29 @@ std::vector<Command> runtime_commands() {
        "Waits (driving the runtime) until every instance finishes or timeoutMs pass.", "[status] in order",
        [](const Json& a, Clients& c) { return statuses_json(c.runtime.wait_for_instances(list(a, "instances"), num(a, "timeoutMs"), c.pacer)); },
        {"wait"}},
+  };
+}
+
+// Bulk control: paged walks over running instances (bulk.hpp).
+std::vector<Command> bulk_commands() {
+  using K = ClientKind;
+  return {
+      {"cancel-instances", K::Runtime, with_bulk_args({filter_arg(), text("reason", "why", false, "canceled")}),
+       "Cancels running instances: the ids given, or a batch of the filter's matches.", kBulkReturns,
+       [](const Json& a, Clients& c) { return bulk_json(c.runtime.cancel_instances(bulk_request(a), str(a, "reason"))); },
+       {"cancel-many"}, true},
+      {"raise-event-bulk", K::Runtime,
+       with_bulk_args({filter_arg(), text("event", "the event name"), text("data", "the event data", false, "")}),
+       "Raises an event on running instances: the ids given, or a batch of the filter's matches.", kBulkReturns,
+       [](const Json& a, Clients& c) {
+         return bulk_json(c.runtime.raise_event_bulk(bulk_request(a), str(a, "event"), str(a, "data")));
+       }, {"raise-many"}, true},
+      {"enqueue-event-bulk", K::Runtime,
+       with_bulk_args({filter_arg(), text("queue", "the queue name"), text("data", "the message", false, "")}),
+       "Enqueues a message on running instances: the ids given, or a batch of the filter's matches.", kBulkReturns,
+       [](const Json& a, Clients& c) {
+         return bulk_json(c.runtime.enqueue_event_bulk(bulk_request(a), str(a, "queue"), str(a, "data")));
+       }, {"enqueue-many"}, true},
   };
 }
 
@@ -513,21 +567,34 @@ std::vector<Command> change_commands() {
       {"delete-instances", K::Management,
        {flag(id_list("instances", "these ids (with their trees)", false)), filter_arg(false),
         integer("completedBeforeMs", "only those last updated before (ms since the epoch; 0: any)", 0, 0, kMaxInteger),
-        limit_arg(1000), flag(text("after", "go on from a previous call's next (a filtered delete that stopped at its limit)", false, ""))},
-       "Deletes finished root instances by id or filter.", "{instances, executions, events, queue_items, denied, next}",
-       delete_instances, {}},
+        integer("limit", "at most this many instances", 1000, 1, 100'000), continuation_arg(),
+        boolean("dryRun", "count what would be deleted, delete nothing")},
+       "Deletes finished root instances by id or filter.", kDeleteReturns, delete_instances, {}, true},
       {"prune-executions", K::Management,
        {instance_arg(), aliased(required(positional(integer("keepLast", "how many of the newest executions to keep", nullptr, 0, kMaxInteger))), {"keep"})},
        "Deletes all but the newest keepLast executions (never the running one).", "{instance, pruned}",
        [](const Json& a, Clients& c) {
          return Json{{"instance", str(a, "instance")}, {"pruned", c.management.prune_executions(str(a, "instance"), count(a, "keepLast"))}};
        }, {"prune"}},
-      {"purge-completed", K::Management, {aliased(required(positional(duration("olderThanMs", "not updated for this long (ms, or 7d, 12h, ...)", nullptr, 0,
-                                                kMaxInteger))),
-                {"older-than"})},
-       "Deletes finished instances not updated for olderThanMs.", "{instances, executions, events, queue_items, denied}",
-       [](const Json& a, Clients& c) { return deleted_json(c.management.purge_completed(now(c) - num(a, "olderThanMs"))); },
-       {"purge"}},
+      {"prune-executions-bulk", K::Management,
+       with_bulk_args({filter_arg(),
+                       aliased(required(integer("keepLast", "how many of the newest executions to keep", nullptr, 1, kMaxInteger)),
+                               {"keep"})}),
+       "Prunes old executions of many instances: the ids given, or a batch of the filter's matches.",
+       "{items: [{instance, ok, error}], succeeded, failed, continuation, dry_run, executions_pruned}",
+       [](const Json& a, Clients& c) {
+         const BulkResult result = c.management.prune_executions_bulk(bulk_request(a), count(a, "keepLast"));
+         Json out = bulk_json(result);
+         out["executions_pruned"] = result.executions_pruned;
+         return out;
+       }, {"prune-many"}, true},
+      {"purge-completed", K::Management,
+       {aliased(required(positional(duration("olderThanMs", "not updated for this long (ms, or 7d, 12h, ...)", nullptr, 0,
+                                              kMaxInteger))),
+                {"older-than"}),
+        integer("limit", "at most this many instances in this call (0: all)", 0, 0, 100'000), continuation_arg(),
+        boolean("dryRun", "count what would be deleted, delete nothing")},
+       "Deletes finished instances not updated for olderThanMs.", kDeleteReturns, purge_completed, {"purge"}, true},
       {"import-instance", K::Management, {[] {
          ArgSpec data = text("data", "a document written by export-instance (CLI: a file name)", true, nullptr,
                              static_cast<std::int64_t>(limits::kMaxJsonDocumentBytes));
@@ -541,7 +608,7 @@ std::vector<Command> change_commands() {
 
 std::vector<Command> build_table() {
   std::vector<Command> table;
-  for (auto part : {runtime_commands, instance_commands, observe_commands, change_commands}) {
+  for (auto part : {runtime_commands, bulk_commands, instance_commands, observe_commands, change_commands}) {
     for (auto& command : part()) {
       for (const auto& arg : command.args) {
         DUROXIDE_ASSERT(!arg.required || arg.fallback.is_null(), "a required argument has no default");
@@ -796,6 +863,47 @@ Json run_command(const std::string& name, const Json& args, Clients& clients) {
   return command->handler(checked_args(*command, args), clients);
 }
 
+void merge_page(Json& total, const Json& page) {
+  if (!page.is_object()) throw invalid("a page of a paged command is an object");
+  if (!total.is_object()) total = Json{{"pages", 0}};
+  for (const auto& [key, value] : page.items()) {
+    if (key == "items") {
+      Json& failures = total["failures"];
+      if (!failures.is_array()) failures = Json::array();
+      for (const Json& item : value) {
+        if (!item.value("ok", false)) failures.push_back(item);
+      }
+    } else if (value.is_number_unsigned() || value.is_number_integer()) {
+      total[key] = total.value(key, std::int64_t{0}) + value.get<std::int64_t>();
+    } else if (value.is_array()) {
+      Json& joined = total[key];
+      if (!joined.is_array()) joined = Json::array();
+      joined.insert(joined.end(), value.begin(), value.end());
+    } else {
+      total[key] = value;  // continuation, dry_run: the latest page's
+    }
+  }
+  total["pages"] = total["pages"].get<std::int64_t>() + 1;
+}
+
+Json run_command_pages(const std::string& name, const Json& args, Clients& clients,
+                       const std::function<void(const Json&)>& progress) {
+  const Command* command = find_command(name);
+  if (!command || !command->paged) return run_command(name, args, clients);
+  Json page_args = args.is_object() ? args : Json::object();
+  Json total;
+  for (;;) {
+    const Json page = run_command(name, page_args, clients);
+    merge_page(total, page);
+    if (progress) progress(total);
+    const std::string next = page.value("continuation", std::string());
+    if (next.empty()) return total;
+    // A continuation that does not move would walk forever: the store broke its contract.
+    DUROXIDE_ASSERT(next != page_args.value("continuation", std::string()), "a continuation moves the walk on");
+    page_args["continuation"] = next;
+  }
+}
+
 Json run_command_text(const std::string& name, std::string_view args_json, Clients& clients) {
   if (args_json.empty()) return run_command(name, Json::object(), clients);
   Json args;
@@ -822,7 +930,8 @@ Json commands_json() {
     }
     out.push_back({{"name", command.name}, {"method", camel_case(command.name)},
                    {"client", command.client == ClientKind::Runtime ? "runtime" : "management"},
-                   {"help", command.help}, {"returns", command.returns}, {"args", std::move(args)}});
+                   {"help", command.help}, {"returns", command.returns}, {"args", std::move(args)},
+                   {"paged", command.paged}});
   }
   return out;
 }

@@ -5,7 +5,8 @@ import { ui } from './state.js';
 import { refresh } from './refresh.js';
 import { select } from './details.js';
 
-function currentFilter() {
+// The list's filter, which the bulk actions act on too.
+export function currentFilter() {
   const filter = {};
   if ($('filter-status').value) filter.states = [$('filter-status').value];
   if ($('filter-name').value) filter.name = $('filter-name').value;

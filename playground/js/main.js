@@ -14,6 +14,7 @@ import { initDetails } from './details.js';
 import { initReplay, replayShownExecution } from './replay.js';
 import { initMetrics } from './metrics.js';
 import { initSimulation, runSeed } from './simulation.js';
+import { initBulk } from './bulk.js';
 
 startAutoRun();
 startAutoSave();
@@ -26,6 +27,7 @@ initDatabaseFiles();
 initControl();
 initSimulation();
 initMetrics();
+initBulk();
 
 window.addEventListener('hashchange', () => {
   readHash();

@@ -272,3 +272,34 @@ test('metrics: the chart and totals follow the store, the live feed shows each d
   expect(rows.slice(1).reduce((n, row) => n + Number(row.split(',')[1]), 0)).toBe(4);
   await shot(page, 'metrics');
 });
+
+test('bulk action: a dry-run preview shows the count, confirm runs it with progress', async ({ page }) => {
+  await page.locator('#auto-run').uncheck();
+  for (let i = 0; i < 3; i++) await start(page, 'LongTimer', '', `sweep-${i}`);
+  await start(page, 'LongTimer', '', 'keep-1');
+  await start(page, 'HelloWorld', 'Ada', 'sweep-done');
+  await page.getByTestId('filter-prefix').fill('sweep-');
+  await page.getByTestId('bulk-action').selectOption('cancel');
+  await page.getByTestId('bulk-text').fill('maintenance');
+  await expect(page.getByTestId('bulk-confirm')).toBeDisabled();
+  await page.getByTestId('bulk-preview').click();
+  await expect(page.getByTestId('bulk-progress')).toHaveText('would touch 3 instance(s) in 1 call(s)');
+  await expect(page.getByTestId('count-Running')).toHaveText('Running 4');
+  await page.getByTestId('bulk-confirm').click();
+  await expect(page.getByTestId('bulk-progress')).toHaveText('touched 3 instance(s) in 1 call(s)');
+  await page.locator('#run-idle').click();
+  await expect(page.getByTestId('count-Failed')).toHaveText('Failed 3');
+  await expect(page.getByTestId('count-Running')).toHaveText('Running 1');
+  await shot(page, 'bulk-cancel');
+
+  // Changing the action asks for a new preview.
+  await page.getByTestId('bulk-action').selectOption('delete');
+  await expect(page.getByTestId('bulk-confirm')).toBeDisabled();
+  await page.getByTestId('bulk-preview').click();
+  await expect(page.getByTestId('bulk-progress')).toHaveText('would touch 4 instance(s) in 1 call(s)');
+  await page.getByTestId('bulk-confirm').click();
+  await expect(page.getByTestId('bulk-progress')).toHaveText('touched 4 instance(s) in 1 call(s)');
+  await page.getByTestId('filter-prefix').fill('');
+  await expect(page.locator('#instances tbody tr')).toHaveCount(1);
+  await expect(page.locator('#instances tbody tr')).toContainText('keep-1');
+});

@@ -941,6 +941,12 @@ test('deleteInstance and pruneExecutions remove what they say', async () => {
   const pruned = await w.client.pruneExecutions('pr', { keepLast: 1 });
   assert.equal(pruned.executionsDeleted, 3);
   assert.deepEqual(await w.client.listExecutions('pr'), [4]);
+  await w.run('pr2', 'Counter', 1);
+  await w.run('pr3', 'Counter', 2);
+  const bulk = await w.client.pruneExecutionsBulk({}, { keepLast: 1 });
+  assert.deepEqual(bulk, { instancesProcessed: 3, executionsDeleted: 3, eventsDeleted: 0 }, '2 of pr2, 1 of pr3');
+  const named = await w.client.pruneExecutionsBulk({ instanceIds: ['pr2', 'ghost'] }, { keepLast: 1 });
+  assert.deepEqual(named, { instancesProcessed: 1, executionsDeleted: 0, eventsDeleted: 0 });
   const deleted = await w.client.deleteInstance('pr');
   assert.equal(deleted.instancesDeleted, 1);
   assert.equal((await w.client.getStatus('pr')).status, 'NotFound');
@@ -966,6 +972,11 @@ test('deleteInstanceBulk deletes finished roots (by id, age and limit) and never
   assert.equal(one.instancesDeleted, 1);
   const rest = await s.client.deleteInstanceBulk();
   assert.equal(rest.instancesDeleted, 1);
+  assert.deepEqual(await s.client.listAllInstances(), ['w1']);
+  // Without a limit every match goes, past one call's batch of 1,000.
+  for (let i = 0; i < 1001; i++) await s.client.startOrchestration(`many-${i}`, 'Done');
+  await s.runtime.runUntilIdle();
+  assert.equal((await s.client.deleteInstanceBulk()).instancesDeleted, 1001);
   assert.deepEqual(await s.client.listAllInstances(), ['w1']);
 });
 

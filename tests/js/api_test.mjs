@@ -342,10 +342,11 @@ test('bulk control, trees, pruning and purging through the table-built methods',
   const { runtime, client, management } = fresh();
   for (const id of ['b1', 'b2', 'b3']) client.startOrchestration(id, 'Approval', '{"timeout_ms":600000}');
   runtime.runUntilIdle();
-  const raised = client.raiseEventBulk({ prefix: 'b' }, 'Approve', 'all', { max: 2 });
-  assert.deepEqual(raised.map((r) => r.ok), [true, true]);
+  const raised = client.raiseEventBulk({ prefix: 'b' }, 'Approve', 'all', { batch: 2 });
+  assert.deepEqual(raised.items.map((r) => r.ok), [true, true]);
+  assert.ok(raised.continuation, 'a third running match waits for the next call');
   const canceled = client.cancelInstances({ prefix: 'b' }, 'tidy');
-  assert.equal(canceled.length, 3, 'all three were still running');
+  assert.equal(canceled.succeeded, 3, 'all three were still running');
   const done = client.waitForInstances(['b1', 'b2', 'b3'], 10_000);
   assert.deepEqual(done.map((s) => s.status).sort(), ['Completed', 'Completed', 'Failed']);
   assert.equal(done.find((s) => s.status === 'Failed').error.message, 'canceled: tidy');
@@ -371,6 +372,40 @@ test('bulk control, trees, pruning and purging through the table-built methods',
   const purged = management.purgeCompleted('30s');
   assert.equal(purged.instances, 6, 'b2, b3, cnt, and fam with its two children');
   assert.equal(management.countInstances(), 0);
+  runtime.close();
+});
+
+test('a paged command walks every batch with <method>All, reporting progress after each', async () => {
+  const { runtime, client, management } = fresh();
+  for (let i = 0; i < 7; i++) client.startOrchestration(`walk-${i}`, 'Mailbox', '{"messages":1}');
+  client.startOrchestration('done', 'HelloWorld', 'Ada');
+  runtime.runUntilIdle();
+  const seen = [];
+  const dry = await client.enqueueEventBulkAll({ prefix: 'walk-' }, 'inbox', 'hi',
+    { batch: 3, dryRun: true, onProgress: (total) => seen.push(total.succeeded) });
+  assert.deepEqual(seen, [3, 6, 7]);
+  assert.equal(dry.pages, 3);
+  assert.equal(dry.dry_run, true);
+  assert.equal(management.countByStatus({ prefix: 'walk-' }).Running, 7, 'a dry run sends nothing');
+
+  const sent = await client.enqueueEventBulkAll({ prefix: 'walk-' }, 'inbox', 'hi', { batch: 3 });
+  assert.deepEqual([sent.succeeded, sent.failed, sent.failures, sent.continuation], [7, 0, [], '']);
+  const byIds = client.enqueueEventBulk({}, 'inbox', 'again', { instances: ['walk-0', 'done', 'ghost'] });
+  assert.deepEqual(byIds.items.map((r) => r.ok), [true, false, false]);
+  runtime.runUntilIdle();
+  assert.equal(management.countByStatus({ prefix: 'walk-' }).Completed, 7);
+
+  runtime.advanceTime(60_000);
+  const preview = await management.purgeCompletedAll('30s', { limit: 2, dryRun: true });
+  assert.equal(preview.instances, 8);
+  assert.equal(management.countInstances(), 8, 'a dry-run purge keeps everything');
+  const progress = [];
+  const purged = await management.purgeCompletedAll('30s', { limit: 3, onProgress: (t) => progress.push(t.instances) });
+  assert.deepEqual(progress, [3, 6, 8]);
+  assert.equal(purged.pages, 3);
+  assert.equal(management.countInstances(), 0);
+  await assert.rejects(client.cancelInstancesAll({}, 'x', { continuation: 'nonsense' }), (e) => e.kind === 'InvalidInput');
+  await assert.rejects(client.cancelInstancesAll({}, 'x', { onProgress: 5 }), (e) => e.kind === 'InvalidInput');
   runtime.close();
 });
 

@@ -32,13 +32,14 @@ const dx = await createDuroxide({ wasmBinary: readFileSync(path.join(dir, 'durox
 // Every operation of the two clients, as its command name (the C++ method in kebab-case).
 const EXPECTED = {
   runtime: ['start-orchestration', 'raise-event', 'enqueue-event', 'cancel-instance', 'get-status',
-    'wait-for-orchestration', 'wait-for-status-change', 'cancel-instances', 'raise-event-bulk', 'wait-for-instances',
+    'wait-for-orchestration', 'wait-for-status-change', 'cancel-instances', 'raise-event-bulk', 'enqueue-event-bulk',
+    'wait-for-instances',
     'get-value', 'get-all-values', 'wait-for-value'],
   management: ['list-instances', 'count-instances', 'count-by-status', 'find-child-instances', 'get-instance-tree',
     'get-instance-details', 'get-instance-stats', 'list-executions', 'get-execution-info', 'read-execution', 'get-bulk-status',
     'get-system-metrics', 'get-queue-depths', 'get-provider-diagnostics', 'get-orchestration-stats',
     'get-activity-stats', 'get-performance-metrics', 'get-system-health', 'get-problematic-instances',
-    'delete-instance', 'delete-instances', 'prune-executions', 'purge-completed', 'changes-since',
+    'delete-instance', 'delete-instances', 'prune-executions', 'prune-executions-bulk', 'purge-completed', 'changes-since',
     'get-time-series', 'watch-metrics', 'export-instance', 'import-instance'],
 };
 // Public members of the clients that are helpers, not operations.
@@ -66,6 +67,10 @@ function publicMethods(header, className) {
   return [...names].filter((name) => new RegExp(`\\n  (static )?[\\w:<>,\\s&*]*\\b${name}\\(`).test(publicPart))
     .filter((name) => !HELPERS.has(name));
 }
+
+// The JS methods of a client: one per command, and a `<method>All` walk per paged command.
+const withWalks = (client) => [...EXPECTED[client].map(camel),
+  ...table.filter((c) => c.client === client && c.paged).map((c) => `${c.method}All`)];
 
 const kebab = (snake) => snake.replaceAll('_', '-');
 const camel = (name) => name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -115,7 +120,7 @@ test('the JS facade has every method on the right class, and no other', () => {
   }
   for (const [client, instance] of Object.entries(clients)) {
     const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(instance)).filter((m) => m !== 'constructor');
-    assert.deepEqual(sorted(methods), sorted(EXPECTED[client].map(camel)), client);
+    assert.deepEqual(sorted(methods), sorted(withWalks(client)), client);
   }
   runtime.close();
 });
@@ -165,7 +170,12 @@ function declaredMethods(className) {
 test('duroxide.d.ts declares every command with the table\'s argument names', () => {
   const declared = { runtime: declaredMethods('RuntimeClient'), management: declaredMethods('ManagementClient') };
   for (const client of ['runtime', 'management']) {
-    assert.deepEqual(sorted(Object.keys(declared[client])), sorted(EXPECTED[client].map(camel)), client);
+    assert.deepEqual(sorted(Object.keys(declared[client])), sorted(withWalks(client)), client);
+  }
+  for (const command of table.filter((c) => c.paged)) {
+    const walk = declared[command.client][`${command.method}All`];
+    assert.deepEqual(walk.map((p) => p.name), declared[command.client][command.method].map((p) => p.name), `${command.method}All`);
+    assert.ok(walk.at(-1).type.includes('Walk<'), `${command.method}All takes onProgress`);
   }
   for (const command of table) {
     const params = declared[command.client][command.method];
@@ -366,7 +376,7 @@ test('the package Client sends only table commands, and every SDK verb of the ta
   const expectedRoutes = {
     getKvAllValues: 'get-all-values', listAllInstances: 'list-instances', listInstancesByStatus: 'list-instances',
     getInstanceInfo: 'get-instance-details', readExecutionHistory: 'read-execution', deleteInstanceBulk: 'delete-instances',
-    pruneExecutionsBulk: 'prune-executions', startOrchestrationVersioned: 'start-orchestration',
+    startOrchestrationVersioned: 'start-orchestration',
   };
   for (const [method, name] of Object.entries(expectedRoutes)) {
     assert.ok(routes[method].includes(name), `${method} sends ${name}, sent ${routes[method]}`);

@@ -412,22 +412,49 @@ export class Client {
     const args = {};
     if (filter.instanceIds !== undefined) args.instances = filter.instanceIds;
     if (filter.completedBefore !== undefined) args.completedBeforeMs = filter.completedBefore;
-    if (filter.limit !== undefined) args.limit = filter.limit;
-    return sdkShape.deleted(this._change('delete-instances', args));
+    if (filter.limit !== undefined) {
+      args.limit = filter.limit;
+      return sdkShape.deleted(this._change('delete-instances', args));
+    }
+    // No limit: every match, one batch per call until the walk is over.
+    const total = { ...NOTHING_DELETED };
+    do {
+      const result = this._change('delete-instances', args);
+      const batch = sdkShape.deleted(result);
+      for (const key of Object.keys(total)) total[key] += batch[key];
+      args.continuation = result.continuation;
+    } while (args.continuation);
+    return total;
   }
   async pruneExecutions(instanceId, options = {}) {
     if (options.completedBefore !== undefined) throw unsupported('pruneExecutions completedBefore');
     const result = this._change('prune-executions', { instance: instanceId, keepLast: options.keepLast ?? 1 });
     return { instancesProcessed: 1, executionsDeleted: result.pruned, eventsDeleted: 0 };
   }
+  /** keepLast of each instance (those named, or all; limit caps how many), batch by batch. */
   async pruneExecutionsBulk(filter = {}, options = {}) {
-    const ids = filter.instanceIds ?? this._instanceIds({});
+    if (options.completedBefore !== undefined) throw unsupported('pruneExecutionsBulk completedBefore');
+    const keepLast = options.keepLast ?? 1;
     const total = { instancesProcessed: 0, executionsDeleted: 0, eventsDeleted: 0 };
-    for (const id of ids.slice(0, filter.limit ?? ids.length)) {
-      const result = await this.pruneExecutions(id, options);
-      total.instancesProcessed += 1;
-      total.executionsDeleted += result.executionsDeleted;
+    const add = (page) => {
+      total.instancesProcessed += page.succeeded;
+      total.executionsDeleted += page.executions_pruned;
+    };
+    let remaining = filter.limit ?? Number.MAX_SAFE_INTEGER;
+    if (filter.instanceIds !== undefined) {
+      const ids = filter.instanceIds.slice(0, remaining);
+      for (let i = 0; i < ids.length; i += 1000) {
+        add(this._change('prune-executions-bulk', { keepLast, instances: ids.slice(i, i + 1000) }));
+      }
+      return total;
     }
+    let continuation = '';
+    do {
+      const page = this._change('prune-executions-bulk', { keepLast, batch: Math.min(1000, remaining), continuation });
+      add(page);
+      remaining -= page.items.length;
+      continuation = page.continuation;
+    } while (continuation && remaining > 0);
     return total;
   }
 

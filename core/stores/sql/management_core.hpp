@@ -311,7 +311,7 @@ struct Management {
       throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(), "limit must be 1 to 100000");
     }
     for (const auto& id : request.instances) store_sql::check_identifier(id, db.operation());
-    const std::optional<PurgeCursor> resume = decode_purge_cursor(request.after, db.operation());
+    const std::optional<PurgeCursor> resume = decode_purge_cursor(request.continuation, db.operation());
     if (resume) store_sql::check_identifier(resume->instance_id, db.operation());
     Transaction transaction(db);
     DeleteResult total;
@@ -319,7 +319,11 @@ struct Management {
     DeleteBatch batch;
     auto full = [&] { return total.instances + batch.tree.size() >= request.limit; };
     auto flush = [&] {
-      total += delete_tree_rows(db, batch.tree, batch.parents, now);
+      if (request.dry_run) {
+        total.instances += batch.tree.size();
+      } else {
+        total += delete_tree_rows(db, batch.tree, batch.parents, now);
+      }
       batch = {};
     };
     if (!request.instances.empty()) {
@@ -348,9 +352,9 @@ struct Management {
             flush();
             return go_on;
           });
-      if (total.instances >= request.limit && considered) total.next = encode_purge_cursor(*considered);
+      if (total.instances >= request.limit && considered) total.continuation = encode_purge_cursor(*considered);
     }
-    transaction.commit();
+    if (!request.dry_run) transaction.commit();
     return total;
   }
 

@@ -28,6 +28,14 @@ struct InstanceSummary {
   std::string preview;  // the output (Completed) or the error (Failed), at most 200 bytes
 };
 
+// One batch of a purge: at most `limit` roots (1..100000), going on from a previous
+// batch's `continuation`; a dry run counts the instances instead (BulkDeleteRequest).
+struct PurgeBatch {
+  std::size_t limit = 1'000;
+  std::string continuation;
+  bool dry_run = false;
+};
+
 struct SummaryPage {
   std::vector<InstanceSummary> instances;
   std::string next_cursor;
@@ -177,8 +185,15 @@ class ManagementClient {
   // itself in one call: it gives no continuation and refuses one.
   DeleteResult delete_instances(const BulkDeleteRequest& request);
   std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last);
+  // The same over many instances (bulk.hpp: explicit ids, or a filter walked in batches;
+  // the filter's states, or every state when it names none). BulkResult::executions_pruned
+  // counts the executions removed (a dry run: those that would be).
+  BulkResult prune_executions_bulk(const BulkRequest& request, std::size_t keep_last);
   // Deletes every finished root instance (with its tree) last updated before `older_than_ms`.
   DeleteResult purge_completed(TimestampMs older_than_ms);
+  // One batch of that purge (PurgeBatch). Under an access policy the one call walks
+  // every candidate and gives no continuation.
+  DeleteResult purge_completed(TimestampMs older_than_ms, const PurgeBatch& batch);
 
   // What changed after `cursor` (0: from the beginning), oldest first.
   ChangePage changes_since(std::uint64_t cursor, std::size_t limit = 100);

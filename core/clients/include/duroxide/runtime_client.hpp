@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "duroxide/access_policy.hpp"
+#include "duroxide/bulk.hpp"
 #include "duroxide/environment.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/management_provider.hpp"
@@ -41,12 +42,6 @@ class ClientError : public std::runtime_error {
   Kind kind_;
 };
 
-// The result of one instance in a bulk operation.
-struct BulkItemResult {
-  std::string instance;
-  bool ok = false;
-  std::string error;  // why it failed, when !ok
-};
 
 struct ClientOptions {
   std::size_t max_payload_bytes = limits::kMaxPayloadBytes;
@@ -137,13 +132,13 @@ class RuntimeClient {
   std::optional<std::string> wait_for_value(const std::string& instance, const std::string& key,
                                             std::int64_t timeout_ms, Pacer& pacer);
 
-  // Bulk control over the running instances that match `filter` (its states are
-  // ignored: only Running instances are affected), at most `max` of them (1..1000).
-  std::vector<BulkItemResult> cancel_instances(const InstanceFilter& filter,
-                                               const std::string& reason, std::size_t max);
-  std::vector<BulkItemResult> raise_event_bulk(const InstanceFilter& filter,
-                                               const std::string& event, const std::string& data,
-                                               std::size_t max);
+  // Bulk control over running instances (bulk.hpp: explicit ids, or a filter walked
+  // in batches with a continuation; the filter's states are ignored). An id that is
+  // not running, missing or denied is an item error; the others get the cancel, the
+  // event or the message. A dry run checks the same and sends nothing.
+  BulkResult cancel_instances(const BulkRequest& request, const std::string& reason);
+  BulkResult raise_event_bulk(const BulkRequest& request, const std::string& event, const std::string& data);
+  BulkResult enqueue_event_bulk(const BulkRequest& request, const std::string& queue, const std::string& data);
   // Waits until every instance is finished or `timeout_ms` passes; statuses in order.
   std::vector<std::pair<std::string, OrchestrationStatus>> wait_for_instances(
       const std::vector<std::string>& instances, std::int64_t timeout_ms, Pacer& pacer);
@@ -155,10 +150,10 @@ class RuntimeClient {
  private:
   void require_exists(const std::string& instance);
   void require_registered(const std::string& orchestration, const std::string& version) const;
-  std::vector<std::string> running_matching(const InstanceFilter& filter, std::size_t max);
+  void require_running(const std::string& instance);
   template <typename Action>
-  std::vector<BulkItemResult> for_each_running(const InstanceFilter& filter, std::size_t max,
-                                               Action action);
+  BulkResult for_each_running(const char* operation, AccessOperation access, const BulkRequest& request,
+                              Action action);
   template <typename F>
   auto guarded(F&& call) -> decltype(call());
 

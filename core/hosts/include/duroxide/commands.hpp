@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -86,6 +87,10 @@ struct Command {
   std::string returns;  // what the JSON result holds
   CommandHandler handler = nullptr;
   std::vector<std::string> cli_aliases;  // further CLI verbs
+  // Takes a "continuation" argument and returns the next one ("" when done): one call
+  // is one page of a longer walk, and the CLI and the JS API can walk every page
+  // (run_command_pages, merge_pages).
+  bool paged = false;
 };
 
 // Every command, in help order.
@@ -106,8 +111,17 @@ nlohmann::json run_command(const std::string& name, const nlohmann::json& args, 
 // document size and nesting limits (limits.hpp), and text that is not JSON or
 // breaks a limit is CommandError(InvalidInput) naming the byte or the limit.
 nlohmann::json run_command_text(const std::string& name, std::string_view args_json, Clients& clients);
+// Adds one page of a paged command's result to `total` (null before the first page):
+// numbers add up, lists join, `items` keeps only the failed ones (as `failures`), the
+// rest (continuation, dry_run) is the latest page's; `pages` counts the pages.
+void merge_page(nlohmann::json& total, const nlohmann::json& page);
+// Runs a paged command from the continuation in `args` (none: the start) until its
+// walk is over, calling `progress` with the merged total after each page; any other
+// command runs once, as run_command.
+nlohmann::json run_command_pages(const std::string& name, const nlohmann::json& args, Clients& clients,
+                                 const std::function<void(const nlohmann::json&)>& progress = {});
 // The table itself, for hosts that build their surface from it:
-// [{name, method, client, help, returns, args:[{name,type,required,positional,default?,min?,max?,choices?,help}]}].
+// [{name, method, client, help, returns, paged, args:[{name,type,required,positional,default?,min?,max?,choices?,help}]}].
 nlohmann::json commands_json();
 
 // The InstanceFilter object: {states:[Running|Completed|Failed], name, version,

@@ -156,8 +156,8 @@ struct DeleteResult {
   // Set by the ManagementClient: ids its access policy kept it from deleting (skipped).
   std::vector<std::string> denied;
   // After a filtered delete that stopped at its limit: where the next call goes on
-  // (BulkDeleteRequest::after); empty once it walked every candidate.
-  std::string next;
+  // (BulkDeleteRequest::continuation); empty once it walked every candidate.
+  std::string continuation;
 
   // Adds another deletion's counts and denied ids to these and takes its continuation.
   DeleteResult& operator+=(const DeleteResult& other) {
@@ -166,7 +166,7 @@ struct DeleteResult {
     events += other.events;
     queue_items += other.queue_items;
     denied.insert(denied.end(), other.denied.begin(), other.denied.end());
-    next = other.next;
+    continuation = other.continuation;
     return *this;
   }
 };
@@ -180,10 +180,13 @@ struct BulkDeleteRequest {
   InstanceFilter filter;
   TimestampMs completed_before_ms = 0;
   std::size_t limit = 1000;
-  // A filtered delete's continuation: the `next` of the previous call's result, so the
-  // call walks only the roots after those that call considered (empty: from the oldest).
-  // Anything but such a value is InvalidInput. Ignored when `instances` are listed.
-  std::string after;
+  // A filtered delete's continuation: the `continuation` of the previous call's result,
+  // so the call walks only the roots after those that call considered (empty: from the
+  // oldest). Anything but such a value is InvalidInput. Ignored when `instances` are listed.
+  std::string continuation;
+  // Count what the call would delete (instances only; executions, events and queue
+  // items stay 0) and delete nothing; its continuation walks as the real call's would.
+  bool dry_run = false;
 };
 
 // The instances a filtered bulk delete considers: `request.filter` narrowed to
