@@ -426,6 +426,41 @@ TEST_CASE("contract: executions are isolated and continue-as-new starts a new on
         ProviderErrorKind::NotFound);
 }
 
+TEST_CASE("contract: an ack that starts an execution deletes those past the retention",
+          "[provider][executions]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "i");
+  for (ExecutionId execution = 1; execution <= 4; ++execution) {
+    f.provider().enqueue_orchestrator_item(work::ContinueAsNew{"i", "Orch", "1.0.0", "x"}, 0);
+    OrchestrationItem item = fetch(f);
+    OrchestrationAck ack;
+    ack.execution_id = execution + 1;
+    ack.history_delta = {started_event()};
+    ack.metadata = metadata();
+    ack.executions_kept = execution == 1 ? 0 : 2;  // the first new execution keeps all
+    f.provider().ack_orchestration_item(item.lock_token, ack);
+    CHECK(f.management().list_executions("i").size() == 2);  // 1 and 2, then the newest two
+  }
+  // Executions 4 and 5 remain, with their histories; 1 to 3 are gone, histories too.
+  const auto executions = f.management().list_executions("i");
+  REQUIRE(executions.size() == 2);
+  CHECK(executions[0].execution_id == 4);
+  CHECK(executions[1].execution_id == 5);
+  CHECK(f.management().read_execution("i", 4).size() == 1);
+  CHECK(provider_error_kind([&] { f.management().read_execution("i", 3); }) == ProviderErrorKind::NotFound);
+  CHECK(f.management().get_system_metrics().total_executions == 2);
+  CHECK(f.management().get_system_metrics().total_events == 2);
+  // An ack within the current execution deletes nothing.
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "e", ""}, 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck same;
+  same.execution_id = 5;
+  same.metadata = metadata();
+  same.executions_kept = 1;
+  f.provider().ack_orchestration_item(item.lock_token, same);
+  CHECK(f.management().list_executions("i").size() == 2);
+}
+
 TEST_CASE("contract: messages for an instance that does not exist never block others",
           "[provider][executions]") {
   FOR_EACH_PROVIDER(f);

@@ -563,6 +563,34 @@ TEST_CASE("contract: maintain deletes change-feed rows and parked messages past 
   CHECK(f.management().get_queue_depths().parked == 1);  // ghost-old is 35 days old, ghost-new 25
 }
 
+TEST_CASE("instance retention: maintain purges old finished instances a batch at a time", "[provider][retention]") {
+  PROVIDER_KIND(kind);
+  constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+  StoreOptions options;
+  options.finished_retention_ms = 7 * kDay;
+  auto holder = make_provider(kind, options);
+  ProviderUnderTest& f = *holder;
+  for (int i = 0; i < 230; ++i) create_instance(f, "old-" + std::to_string(i), RuntimeState::Completed);
+  create_instance(f, "old-running");
+  f.clock.advance(6 * kDay);
+  create_instance(f, "young", RuntimeState::Failed);
+  f.provider().maintain();
+  CHECK(f.management().count_instances({}) == 232);  // nothing is 7 days old yet
+
+  f.clock.advance(2 * kDay);
+  std::vector<std::uint64_t> left;
+  for (int call = 0; call < 4; ++call) {
+    f.provider().maintain();
+    left.push_back(f.management().count_instances({}));
+    f.provider().maintain();  // within the same second: nothing more
+    CHECK(f.management().count_instances({}) == left.back());
+    f.clock.advance(1'000);
+  }
+  CHECK(left == std::vector<std::uint64_t>{132, 32, 2, 2});
+  CHECK(f.management().get_instance_info("old-running").has_value());
+  CHECK(f.management().get_instance_info("young").has_value());
+}
+
 TEST_CASE("queue metrics count due and pending timers", "[provider][management]") {
   FOR_EACH_PROVIDER(f);
   create_instance(f, "t");

@@ -68,9 +68,9 @@ TEST_CASE("sqlite: a database from a newer schema is refused untouched", "[provi
 TEST_CASE("sqlite: a negative retention is refused when the store opens", "[provider][sqlite][retention]") {
   ManualClock clock(1'000);
   SequentialIdSource ids("r");
-  for (int which = 0; which < 2; ++which) {
+  for (int which = 0; which < 3; ++which) {
     SqliteOptions options;
-    (which == 0 ? options.change_retention_ms : options.parked_retention_ms) = -1;
+    (which == 0 ? options.change_retention_ms : which == 1 ? options.parked_retention_ms : options.finished_retention_ms) = -1;
     try {
       SqliteProvider store(":memory:", clock, ids, options);
       FAIL("opened with a negative retention");

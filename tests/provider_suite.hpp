@@ -79,6 +79,7 @@ inline std::unique_ptr<ProviderUnderTest> make_provider(const std::string& kind,
   made->kind = kind;
   SqliteOptions sqlite_options;
   sqlite_options.minute_retention_ms = store.minute_retention_ms;
+  sqlite_options.finished_retention_ms = store.finished_retention_ms;
   if (kind == "sqlite-memory") {
     made->sqlite = std::make_unique<SqliteProvider>(":memory:", made->clock, made->ids, sqlite_options);
   } else if (kind == "sqlite-file") {
@@ -89,6 +90,7 @@ inline std::unique_ptr<ProviderUnderTest> make_provider(const std::string& kind,
     made->schema = unique_schema("suite");
     StoreOptions options = made->postgres_options();
     options.minute_retention_ms = store.minute_retention_ms;
+    options.finished_retention_ms = store.finished_retention_ms;
     remove_store(postgres_conninfo(), made->clock, made->ids, options);  // a leftover of a crashed run
     made->postgres = open_store(postgres_conninfo(), made->clock, made->ids, options);
   } else {

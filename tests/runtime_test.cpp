@@ -379,3 +379,25 @@ TEST_CASE("a batch of slow turns renews its instance locks and acks every turn",
     CHECK(info.output == "done");
   }
 }
+
+TEST_CASE("execution retention keeps the newest executions of a continue-as-new loop", "[runtime][retention]") {
+  World world;
+  world.options.executions_kept = 2;
+  world.start("loop", "Counter", R"({"count":0,"limit":5})");  // six executions
+  world.start("short", "Counter", R"({"count":0,"limit":1})");  // two
+  world.driver().run_until_idle();
+  CHECK(world.info("loop").state == RuntimeState::Completed);
+  CHECK(world.info("loop").output == "5");
+  const auto executions = world.store->list_executions("loop");
+  REQUIRE(executions.size() == 2);
+  CHECK(executions[0].execution_id == 5);
+  CHECK(executions[1].execution_id == 6);
+  CHECK(world.store->read_execution("loop", 6).back().as<events::OrchestrationCompleted>() != nullptr);
+  CHECK(world.store->list_executions("short").size() == 2);
+  CHECK(world.store->get_system_metrics().total_executions == 4);
+
+  World keeps_all;  // the default keeps every execution
+  keeps_all.start("loop", "Counter", R"({"count":0,"limit":5})");
+  keeps_all.driver().run_until_idle();
+  CHECK(keeps_all.store->list_executions("loop").size() == 6);
+}

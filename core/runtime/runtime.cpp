@@ -394,6 +394,7 @@ OrchestrationDispatcher::TurnBatch OrchestrationDispatcher::run_batch(std::vecto
     std::optional<OrchestrationAck> ack = run_item(item);
     if (!ack) continue;
     ack->orchestrator_items.insert(ack->orchestrator_items.end(), replies.begin(), replies.end());
+    ack->executions_kept = context_.options.executions_kept;
     batch.requests.push_back({item.lock_token, std::move(*ack)});
     batch.items.push_back(&item);
     batch.replies.push_back(std::move(replies));

@@ -25,6 +25,7 @@ PostgresOptions postgres_options(const StoreOptions& options) {
   postgres.minute_retention_ms = options.minute_retention_ms;
   postgres.change_retention_ms = options.change_retention_ms;
   postgres.parked_retention_ms = options.parked_retention_ms;
+  postgres.finished_retention_ms = options.finished_retention_ms;
   return postgres;
 }
 #endif
@@ -62,6 +63,7 @@ std::unique_ptr<Store> open_store(const std::string& location, Clock& clock, IdS
   sqlite.minute_retention_ms = options.minute_retention_ms;
   sqlite.change_retention_ms = options.change_retention_ms;
   sqlite.parked_retention_ms = options.parked_retention_ms;
+  sqlite.finished_retention_ms = options.finished_retention_ms;
   return std::make_unique<SqliteProvider>(is_in_memory(location) ? ":memory:" : location, clock, ids, sqlite);
 }
 

@@ -184,7 +184,8 @@ std::string session_setup(const std::string& schema) {
 }  // namespace
 
 StoreImpl::StoreImpl(const std::string& conninfo, Clock& clock, IdSource& ids, const PostgresOptions& options)
-    : SqlStoreImpl(clock, {options.minute_retention_ms, options.change_retention_ms, options.parked_retention_ms}),
+    : SqlStoreImpl(clock, {options.minute_retention_ms, options.change_retention_ms, options.parked_retention_ms,
+                           options.finished_retention_ms}),
       conninfo_(conninfo), schema_(options.schema), ids_(ids) {
   if (!valid_schema_name(schema_)) {
     throw ProviderError(ProviderErrorKind::InvalidInput, "open",

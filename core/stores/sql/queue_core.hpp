@@ -203,6 +203,9 @@ struct Queues {
                               " is older than the current execution " + std::to_string(held.current));
     }
     if (held.exists || !ack.history_delta.empty()) write_instance(db, held, ack, now, roll_up);
+    if (held.exists && ack.executions_kept > 0 && ack.execution_id > held.current) {
+      delete_executions_before(db, held.instance, ack.execution_id + 1 - std::min<ExecutionId>(ack.execution_id, ack.executions_kept));
+    }
     queue_scheduled_work(db, ack, now);
     record_activity_outcomes(db, ack);
     db.prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).defer();
@@ -763,6 +766,17 @@ struct Queues {
           .bind(1, instance)
           .bind(2, static_cast<std::int64_t>(ack.execution_id))
           .bind(3, now)
+          .defer();
+    }
+  }
+
+  // Execution retention: the executions before `first_kept` (every one finished: only the
+  // newest runs) and their histories.
+  static void delete_executions_before(Connection& db, const std::string& instance, ExecutionId first_kept) {
+    for (const char* table : {"history", "executions"}) {
+      db.prepare(std::string("DELETE FROM ") + table + " WHERE instance_id = ?1 AND execution_id < ?2")
+          .bind(1, instance)
+          .bind(2, static_cast<std::int64_t>(first_kept))
           .defer();
     }
   }

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -298,11 +299,14 @@ class SqlStoreImpl : public SqlStore::Impl {
   // a second, so it stays short whatever has piled up.
   void maintain() final {
     const TimestampMs now = clock_.now_ms();
-    if (now - last_trim_ms_.load() >= 1000) {
+    // One caller trims at a time (several drivers may share a store); the others skip.
+    std::unique_lock<std::mutex> trimming(trim_mutex_, std::try_to_lock);
+    if (trimming && now - last_trim_ms_.load() >= 1000) {
       last_trim_ms_ = now;
       Session db = session("maintain");
       if (retention_.changes_ms > 0) Management::trim_changes(*db, now - retention_.changes_ms);
       if (retention_.parked_ms > 0) Management::trim_parked(*db, now - retention_.parked_ms);
+      if (retention_.finished_ms > 0) purge_a_batch(*db, now);
     }
     maintain_files();
   }
@@ -313,6 +317,7 @@ class SqlStoreImpl : public SqlStore::Impl {
     std::int64_t minute_buckets_ms;  // at least a minute
     std::int64_t changes_ms;         // 0: forever
     std::int64_t parked_ms;          // 0: forever
+    std::int64_t finished_ms = 0;    // finished root instances; 0: forever
   };
   // A negative retention is InvalidInput: it would read as "keep forever" by accident.
   SqlStoreImpl(Clock& clock, const Retention& retention)
@@ -355,16 +360,33 @@ class SqlStoreImpl : public SqlStore::Impl {
   }
 
   static Retention checked(const Retention& retention) {
-    if (retention.changes_ms < 0 || retention.parked_ms < 0) {
+    if (retention.changes_ms < 0 || retention.parked_ms < 0 || retention.finished_ms < 0) {
       throw ProviderError(ProviderErrorKind::InvalidInput, "open",
-                          "change_retention_ms and parked_retention_ms must be 0 (keep) or a positive age in ms");
+                          "change_retention_ms, parked_retention_ms and finished_retention_ms must be 0 (keep) or a "
+                          "positive age in ms");
     }
     return retention;
   }
 
+  // Instance retention: one batch of the purge of finished roots not updated for the
+  // retention, going on from where the last batch stopped (from the oldest again once
+  // a walk is over). Called by maintain() only, under trim_mutex_.
+  template <typename Connection>
+  void purge_a_batch(Connection& db, TimestampMs now) {
+    BulkDeleteRequest request;
+    request.completed_before_ms = now - retention_.finished_ms;
+    request.limit = kFinishedPurgeBatch;
+    request.continuation = purge_continuation_;
+    purge_continuation_ = Management::delete_instances(db, request, now).continuation;
+  }
+
+  static constexpr std::size_t kFinishedPurgeBatch = 100;
+
   const std::int64_t minute_retention_ms_;
   const Retention retention_;
   std::atomic<TimestampMs> last_trim_ms_{0};
+  std::mutex trim_mutex_;
+  std::string purge_continuation_;  // maintain()'s purge walk: where its next batch goes on (under trim_mutex_)
   std::atomic<TimestampMs> last_rollup_minute_{0};
   QueueListeners listeners_;
 };

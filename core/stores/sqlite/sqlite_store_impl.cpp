@@ -37,7 +37,8 @@ std::string cache_size_pragma(std::int64_t kib) {
 }  // namespace
 
 StoreImpl::StoreImpl(const std::string& path, Clock& clock, IdSource& ids, const SqliteOptions& options)
-    : SqlStoreImpl(clock, {options.minute_retention_ms, options.change_retention_ms, options.parked_retention_ms}),
+    : SqlStoreImpl(clock, {options.minute_retention_ms, options.change_retention_ms, options.parked_retention_ms,
+                           options.finished_retention_ms}),
       db_(std::make_unique<Connection>(path, options.busy_timeout_ms, options.vfs)),
       path_(path),
       ids_(ids) {

@@ -62,6 +62,10 @@ struct RuntimeOptions {
   std::int64_t unregistered_backoff_ms = 1'000;  // first delay; doubles per attempt
   std::int64_t unregistered_backoff_max_ms = 60'000;
   std::int64_t activity_cancellation_grace_ms = 5'000;
+  // Execution retention for continue-as-new loops: keep the newest this many
+  // executions of each instance; the turn that starts a newer one deletes the oldest
+  // with their histories, in its ack's transaction. 0 keeps every execution.
+  std::size_t executions_kept = 0;
   RuntimeMetrics* metrics = nullptr;  // counters and histograms of this process, if wanted
 };
 

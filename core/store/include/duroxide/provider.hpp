@@ -166,6 +166,10 @@ struct OrchestrationAck {
   std::vector<CancelledActivity> cancelled_activities;
   ExecutionMetadata metadata;
   std::vector<ActivityOutcome> activity_outcomes;
+  // Execution retention (RuntimeOptions::executions_kept): when this ack starts a new
+  // execution (continue-as-new), the store deletes, in the same transaction, the
+  // executions older than the newest `executions_kept` with their histories. 0 keeps all.
+  std::size_t executions_kept = 0;
 };
 
 struct WorkerItem {
@@ -280,7 +284,9 @@ class Provider {
   // now and then (the threaded driver's lock keeper, every poll interval). Once
   // it has been called, a SQLite store checkpoints its write-ahead log here
   // instead of in the committing call (which keeps a backstop for a log that
-  // grows too long). Thread-safe; throws ProviderError. The default does nothing.
+  // grows too long), and the SQL stores delete a batch of what their retention
+  // settings let go (change feed, parked messages, finished instances).
+  // Thread-safe; throws ProviderError. The default does nothing.
   virtual void maintain();
 };
 

@@ -32,6 +32,7 @@ struct StoreOptions {
   // The change feed's and parked messages' retention (both kinds; as SqliteOptions).
   std::int64_t change_retention_ms = 7LL * 24 * 3600 * 1000;
   std::int64_t parked_retention_ms = 30LL * 24 * 3600 * 1000;
+  std::int64_t finished_retention_ms = 0;  // purged by Provider::maintain (as SqliteOptions)
 };
 
 // The kind a location names (see above). Never throws.

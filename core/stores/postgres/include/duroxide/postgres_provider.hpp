@@ -38,6 +38,7 @@ struct PostgresOptions {
   std::int64_t minute_retention_ms = 24LL * 3600 * 1000;  // as SqliteOptions
   std::int64_t change_retention_ms = 7LL * 24 * 3600 * 1000;   // as SqliteOptions
   std::int64_t parked_retention_ms = 30LL * 24 * 3600 * 1000;  // as SqliteOptions
+  std::int64_t finished_retention_ms = 0;                     // as SqliteOptions
   // Sessions this provider may open (1..64); a call waits for a free one.
   std::size_t connections = 4;
 };

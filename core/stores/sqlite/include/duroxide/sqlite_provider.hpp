@@ -37,6 +37,10 @@ struct SqliteOptions {
   // A reader further behind than the retention misses what was deleted.
   std::int64_t change_retention_ms = 7LL * 24 * 3600 * 1000;
   std::int64_t parked_retention_ms = 30LL * 24 * 3600 * 1000;
+  // Instance retention: finished root instances (with their trees) not updated for
+  // this long are purged by Provider::maintain, at most 100 a call and once a second,
+  // going on where the last call stopped (purge_completed's walk); 0 keeps them.
+  std::int64_t finished_retention_ms = 0;
   // Management reads (listings, details, statistics, queue depths, diagnostics)
   // and the clients' key-value reads on a connection of their own, so a slow
   // one never holds the lock that fetches and acks take: WAL lets it read beside
