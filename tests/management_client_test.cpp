@@ -434,6 +434,7 @@ TEST_CASE("a dry-run delete or purge counts what the real one deletes", "[manage
 
   const DeleteResult preview = host.management.purge_completed(host.clock.now_ms(), PurgeBatch{100, {}, true});
   CHECK(preview.instances == 5);
+  CHECK(host.management.purge_completed(host.clock.now_ms(), PurgeBatch{0, {}, true}).instances == 5);  // every batch
   CHECK(host.management.count_instances({}) == 6);
   const DeleteResult purged = host.management.purge_completed(host.clock.now_ms(), PurgeBatch{3, {}, false});
   CHECK(purged.instances == 3);

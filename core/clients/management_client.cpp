@@ -590,19 +590,21 @@ BulkResult ManagementClient::prune_executions_bulk(const BulkRequest& request, s
 }
 
 DeleteResult ManagementClient::purge_completed(TimestampMs older_than_ms) {
-  DeleteResult total;
-  std::string continuation;
-  // Batches keep each transaction short; each goes on where the last stopped, so the
-  // roots that must stay (a child still runs) are walked past once, not once a batch.
-  do {
-    DeleteResult batch = purge_completed(older_than_ms, PurgeBatch{kMaxBulkIds, continuation, false});
-    total += batch;
-    continuation = batch.continuation;
-  } while (!continuation.empty());
-  return total;
+  return purge_completed(older_than_ms, PurgeBatch{0, {}, false});
 }
 
 DeleteResult ManagementClient::purge_completed(TimestampMs older_than_ms, const PurgeBatch& batch) {
+  if (batch.limit == 0) {
+    // Batches keep each transaction short; each goes on where the last stopped, so the
+    // roots that must stay (a child still runs) are walked past once, not once a batch.
+    DeleteResult total;
+    PurgeBatch next{kMaxBulkIds, batch.continuation, batch.dry_run};
+    do {
+      total += purge_completed(older_than_ms, next);
+      next.continuation = total.continuation;
+    } while (!next.continuation.empty());
+    return total;
+  }
   if (older_than_ms <= 0) {
     throw ClientError(ClientError::Kind::InvalidInput, "purge needs a positive cut-off time");
   }

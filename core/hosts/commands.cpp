@@ -319,20 +319,9 @@ Json delete_instances(const Json& args, Clients& c) {
 
 // A positive limit is one batch; 0 walks every batch in this call.
 Json purge_completed(const Json& args, Clients& c) {
-  const TimestampMs cut_off = now(c) - num(args, "olderThanMs");
   const bool dry_run = yes(args, "dryRun");
-  if (num(args, "limit") > 0) {
-    return deleted_json(c.management.purge_completed(cut_off, PurgeBatch{count(args, "limit"), str(args, "continuation"), dry_run}),
-                        dry_run);
-  }
-  if (!dry_run && str(args, "continuation").empty()) return deleted_json(c.management.purge_completed(cut_off), false);
-  DeleteResult total;
-  std::string continuation = str(args, "continuation");
-  do {
-    total += c.management.purge_completed(cut_off, PurgeBatch{ManagementClient::kMaxBulkIds, continuation, dry_run});
-    continuation = total.continuation;
-  } while (!continuation.empty());
-  return deleted_json(total, dry_run);
+  const PurgeBatch batch{count(args, "limit"), str(args, "continuation"), dry_run};
+  return deleted_json(c.management.purge_completed(now(c) - num(args, "olderThanMs"), batch), dry_run);
 }
 
 Json get_time_series(const Json& args, Clients& c) {

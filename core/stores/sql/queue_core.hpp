@@ -204,7 +204,8 @@ struct Queues {
     }
     if (held.exists || !ack.history_delta.empty()) write_instance(db, held, ack, now, roll_up);
     if (held.exists && ack.executions_kept > 0 && ack.execution_id > held.current) {
-      delete_executions_before(db, held.instance, ack.execution_id + 1 - std::min<ExecutionId>(ack.execution_id, ack.executions_kept));
+      const ExecutionId kept = std::min<ExecutionId>(ack.execution_id, ack.executions_kept);
+      delete_executions_before(db, held.instance, ack.execution_id + 1 - kept);
     }
     queue_scheduled_work(db, ack, now);
     record_activity_outcomes(db, ack);

@@ -28,8 +28,9 @@ struct InstanceSummary {
   std::string preview;  // the output (Completed) or the error (Failed), at most 200 bytes
 };
 
-// One batch of a purge: at most `limit` roots (1..100000), going on from a previous
-// batch's `continuation`; a dry run counts the instances instead (BulkDeleteRequest).
+// One batch of a purge: at most `limit` roots (1..100000; 0: every batch in one call),
+// going on from a previous batch's `continuation`; a dry run counts the instances
+// instead (BulkDeleteRequest).
 struct PurgeBatch {
   std::size_t limit = 1'000;
   std::string continuation;
