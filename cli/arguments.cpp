@@ -17,6 +17,8 @@ const std::map<std::string, HostVerb>& host_verbs() {
       {"samples", {0, {}}},
       {"stats", {0, {"db", "name", "format"}}},
       {"metrics", {0, {"db", "prometheus"}}},
+      {"serve", {0, {"db", "metrics-port", "timeout-ms", "orchestration-concurrency", "worker-concurrency",
+                     "finished-retention", "executions-kept"}}},
   };
   return verbs;
 }

@@ -1,6 +1,6 @@
 // duroxide: the native command-line host. Registers the sample catalog, opens
 // a SQLite store (in memory unless --db) and runs one verb: a host verb (run,
-// resume, replay, samples, stats, metrics) or a command of the command table
+// resume, replay, samples, stats, metrics, serve) or a command of the command table
 // (core/hosts/include/duroxide/commands.hpp), whose arguments it parses by the table's schema and
 // whose JSON it prints. Output is one JSON document on stdout; any error is one
 // line on stderr and a non-zero exit.
@@ -29,6 +29,7 @@
 #include "duroxide/sqlite_provider.hpp"
 #include "duroxide/commands.hpp"
 #include "arguments.hpp"
+#include "serve.hpp"
 
 using namespace duroxide;
 using cli::Args;
@@ -63,8 +64,18 @@ host verbs:
       Per-orchestration statistics with duration percentiles, and per-activity
       statistics: {"orchestrations":[..],"activities":[..]}.
   metrics [--prometheus] --db FILE
-      Store-wide gauges and counters (instances by status and orchestration,
-      activities, queues) as JSON or Prometheus text.
+      Store-wide numbers (instances by status and orchestration, activities,
+      queues) as JSON or Prometheus text (duroxide_store_* gauges, and
+      upstream's duroxide_active_orchestrations and queue-depth gauges).
+  serve --db FILE [--metrics-port N] [--timeout-ms N] [--finished-retention AGE]
+        [--executions-kept N] [--orchestration-concurrency N] [--worker-concurrency N]
+      Runs the threaded runtime over the store until SIGINT/SIGTERM (or N ms),
+      with its housekeeping: --finished-retention purges finished instances
+      older than AGE (7d, 12h, ...) in batches; --executions-kept keeps the
+      newest N executions of continue-as-new loops. --metrics-port serves GET /metrics
+      on 127.0.0.1:N (0: any free port) in Prometheus text with upstream
+      Duroxide's metric names. Prints {"serving":true,"metrics":URL} when up and
+      the counts by status when stopped.
   help, --help
       This text.
 
@@ -170,9 +181,9 @@ struct Host {
 
   // `db`: a store location (open_store.hpp): a SQLite file, or a PostgreSQL connection
   // string ("postgresql://..." or "host=... dbname=..."); empty: an in-memory SQLite store.
-  Host(const std::string& db, bool read_only) {
+  Host(const std::string& db, bool read_only, const StoreOptions& store_options = {}) {
     samples::register_all(registry);
-    opened = open_store(db, clock, ids);
+    opened = open_store(db, clock, ids, store_options);
     provider = opened.get();
     store = opened.get();
     ClientOptions options;
@@ -323,32 +334,40 @@ std::string prometheus_label(const std::string& value) {
   return escaped;
 }
 
+// The store's numbers in Prometheus text. Store-wide counts are gauges named
+// duroxide_store_* (a runtime's own counters, served by `serve`, are per process);
+// the active and queue-depth gauges carry upstream Duroxide's names.
 std::string prometheus_text(const Json& counts, const Json& orchestrations, const Json& activities, const Json& queues) {
-  std::string text = "# TYPE duroxide_instances gauge\n";
+  std::string text = "# TYPE duroxide_store_instances gauge\n";
   for (const auto& [state, count] : counts.items()) {
-    text += "duroxide_instances{status=\"" + state + "\"} " + count.dump() + "\n";
+    text += "duroxide_store_instances{status=\"" + state + "\"} " + count.dump() + "\n";
   }
-  text += "# TYPE duroxide_instances_by_orchestration gauge\n";
+  text += "# TYPE duroxide_store_instances_by_orchestration gauge\n";
   for (const auto& o : orchestrations) {
     for (const char* status : {"running", "completed", "failed"}) {
       std::string label = status;
       label[0] = static_cast<char>(label[0] - 'a' + 'A');
-      text += "duroxide_instances_by_orchestration{orchestration=\"" + prometheus_label(o["name"]) +
+      text += "duroxide_store_instances_by_orchestration{orchestration_name=\"" + prometheus_label(o["name"]) +
               "\",status=\"" + label + "\"} " + o[status].dump() + "\n";
     }
   }
-  text += "# TYPE duroxide_activity_executions_total counter\n";
+  text += "# TYPE duroxide_store_activity_executions gauge\n";
   for (const auto& a : activities) {
     for (const char* outcome : {"scheduled", "completed", "failed"}) {
-      text += "duroxide_activity_executions_total{activity=\"" + prometheus_label(a["name"]) + "\",outcome=\"" +
+      text += "duroxide_store_activity_executions{activity_name=\"" + prometheus_label(a["name"]) + "\",outcome=\"" +
               outcome + "\"} " + a[outcome].dump() + "\n";
     }
   }
-  text += "# TYPE duroxide_queue_items gauge\n";
+  text += "# TYPE duroxide_store_queue_items gauge\n";
   for (const char* queue : {"orchestrator_visible", "orchestrator_delayed", "orchestrator_locked", "worker_visible",
                             "worker_locked", "parked"}) {
-    text += "duroxide_queue_items{queue=\"" + std::string(queue) + "\"} " + queues[queue].dump() + "\n";
+    text += "duroxide_store_queue_items{queue=\"" + std::string(queue) + "\"} " + queues[queue].dump() + "\n";
   }
+  text += "# TYPE duroxide_active_orchestrations gauge\nduroxide_active_orchestrations{state=\"all\"} " +
+          (counts.contains("Running") ? counts["Running"].dump() : std::string("0")) + "\n";
+  text += "# TYPE duroxide_orchestrator_queue_depth gauge\nduroxide_orchestrator_queue_depth " +
+          queues["orchestrator_visible"].dump() + "\n";
+  text += "# TYPE duroxide_worker_queue_depth gauge\nduroxide_worker_queue_depth " + queues["worker_visible"].dump() + "\n";
   return text;
 }
 
@@ -409,6 +428,31 @@ int resume_verb(const Args& args, Host& host) {
   return 0;
 }
 
+int serve_verb(const Args& args) {
+  StoreOptions store_options;
+  if (args.options.count("finished-retention")) {
+    const std::optional<std::int64_t> age = parse_duration_ms(args.option("finished-retention"));
+    if (!age) throw UsageError("--finished-retention must be a duration (7d, 12h, 30m, ...), got \"" + args.option("finished-retention") + "\"");
+    store_options.finished_retention_ms = *age;
+  }
+  Host host(args.option("db"), args.option("read-only") == "true", store_options);
+  cli::ServeOptions options;
+  options.executions_kept = static_cast<std::size_t>(args.number("executions-kept", 0));
+  options.timeout_ms = args.number("timeout-ms", 0);
+  if (args.options.count("metrics-port")) {
+    const std::int64_t port = args.number("metrics-port", 0);
+    if (port > 65535) throw UsageError("--metrics-port must be 0 to 65535, got " + std::to_string(port));
+    options.metrics_port = static_cast<std::uint16_t>(port);
+  }
+  for (auto [flag, field] : {std::pair{"orchestration-concurrency", &options.orchestration_concurrency},
+                             std::pair{"worker-concurrency", &options.worker_concurrency}}) {
+    const std::int64_t value = args.number(flag, static_cast<std::int64_t>(*field));
+    if (value < 1 || value > 64) throw UsageError(std::string("--") + flag + " must be 1 to 64");
+    *field = static_cast<std::size_t>(value);
+  }
+  return cli::serve(*host.provider, *host.store, host.registry, host.clock, options);
+}
+
 int samples_verb() {
   Json out = Json::array();
   for (const auto& sample : samples::catalog()) {
@@ -421,6 +465,7 @@ int samples_verb() {
 int dispatch(const Args& args) {
   if (args.command) return run_table_command(args);
   if (args.verb == "samples") return samples_verb();
+  if (args.verb == "serve") return serve_verb(args);
   Host host(args.option("db"), args.option("read-only") == "true");
   if (args.verb == "run") return run_verb(args, host);
   if (args.verb == "resume") return resume_verb(args, host);

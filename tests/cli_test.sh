@@ -157,9 +157,11 @@ contains "statuses reports unknown ids" '"status":"NotFound"' "$("$cli" statuses
 "$cli" run Parent '["t1","t2"]' --id fam --db "$db" >/dev/null
 check "tree nests the children" 2 "$("$cli" tree fam --db "$db" | json_get '["children"].__len__()')"
 contains "metrics as JSON" '"instances":{' "$("$cli" metrics --db "$db")"
-contains "metrics as Prometheus text" 'duroxide_queue_items{queue="parked"}' "$("$cli" metrics --prometheus --db "$db")"
-contains "metrics count activities" 'duroxide_activity_executions_total{activity="AddOne",outcome="completed"}' \
-  "$("$cli" metrics --prometheus --db "$db")"
+store_text=$("$cli" metrics --prometheus --db "$db")
+contains "metrics as Prometheus text" 'duroxide_store_queue_items{queue="parked"}' "$store_text"
+contains "metrics count the store's activities" \
+  'duroxide_store_activity_executions{activity_name="AddOne",outcome="completed"}' "$store_text"
+contains "metrics: upstream's active-orchestrations gauge" 'duroxide_active_orchestrations{state="all"} ' "$store_text"
 contains "changes reports the deletion" '"status":"Deleted"' "$("$cli" changes --db "$db" --limit 1000)"
 
 # get-instance-stats: an event no wait takes is queued, then sits in the history until a wait takes it
@@ -296,6 +298,49 @@ check "a bad metric is a usage error" 2 "$(exit_code "$cli" timeseries --metric 
 check "a bad bucket is a usage error" 2 "$(exit_code "$cli" timeseries --bucket day --db "$ts")"
 check "an empty window exits 1" 1 "$(exit_code "$cli" timeseries --from 2000 --to 1000 --db "$ts")"
 check "a window over the bucket limit exits 1" 1 "$(exit_code "$cli" timeseries --from 0 --db "$ts")"
+
+# serve: the long-running mode runs what other processes start, and serves upstream's metric names
+sv="$work/serve.db"
+"$cli" start sv-hello HelloWorld Ada --version 1.0.0 --db "$sv" >/dev/null
+"$cli" start sv-fail Fails boom --db "$sv" >/dev/null
+"$cli" start sv-wait LongTimer '' --db "$sv" >/dev/null
+"$cli" start sv-count Counter '{"count":0,"limit":3}' --db "$sv" >/dev/null
+"$cli" serve --db "$sv" --metrics-port 0 --executions-kept 1 --finished-retention 30d > "$work/serve.out" 2> "$work/serve.err" &
+serve_pid=$!
+url=""
+for _ in $(seq 100); do
+  url=$(sed -n 's/.*"metrics":"\([^"]*\)".*/\1/p' "$work/serve.out")
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+contains "serve prints its metrics URL on 127.0.0.1" "http://127.0.0.1:" "$url"
+fetch() {  # fetch URL: the status line's code, then the body
+  node -e 'fetch(process.argv[1]).then(async (r) => console.log(r.status + "\n" + await r.text()), (e) => console.log("error " + e.message))' "$1"
+}
+scrape=""
+for _ in $(seq 100); do
+  scrape=$(fetch "$url")
+  case "$scrape" in *'initiated_by="client"} 1'*'outcome="app_error"'*'"Counter",version="1.0.0",status="success"'*) break ;; esac
+  sleep 0.1
+done
+contains "serve: starts by upstream's name and labels" \
+  'duroxide_orchestration_starts_total{orchestration_name="HelloWorld",version="1.0.0",initiated_by="client"} 1' "$scrape"
+contains "serve: activity outcomes" \
+  'duroxide_activity_executions_total{activity_name="Fail",outcome="app_error",retry_attempt="0"} 1' "$scrape"
+contains "serve: completions with status and turns" \
+  'duroxide_orchestration_completions_total{orchestration_name="HelloWorld",version="1.0.0",status="success",final_turn_count="1-5"} 1' "$scrape"
+contains "serve: the store's active gauge" 'duroxide_active_orchestrations{state="all"} 1' "$scrape"
+check "serve: other paths are 404" 404 "$(fetch "${url%/metrics}/other" | head -1)"
+kill -TERM "$serve_pid"
+wait "$serve_pid"
+check "serve stops on SIGTERM with exit 0" 0 "$?"
+contains "serve prints the counts when stopped" '"completed":2,"drained":true,"failed":1,"running":1' "$(tail -1 "$work/serve.out")"
+contains "serve: continue-as-new counted by upstream's name" \
+  'duroxide_orchestration_continue_as_new_total{orchestration_name="Counter",execution_id="3"} 1' "$scrape"
+check "serve --executions-kept 1 keeps the newest execution" 1 \
+  "$("$cli" list-executions sv-count --db "$sv" | json_get '.__len__()')"
+check "serve: a bad retention age is a usage error" 2 "$(exit_code "$cli" serve --db "$sv" --finished-retention soon)"
+check "serve: a port over 65535 is a usage error" 2 "$(exit_code "$cli" serve --db "$sv" --metrics-port 70000)"
 
 echo
 echo "$passed passed, $failed failed"

@@ -59,16 +59,38 @@ TEST_CASE("the dispatchers count starts, ends, activities and durations", "[metr
   CHECK(snapshot.provider_ms["fetch_work_items"].count >= 4);
   CHECK(snapshot.provider_errors == 0);
 
-  std::string text = RuntimeMetrics::to_prometheus(snapshot);
-  CHECK(text.find("duroxide_uptime_seconds 5\n") != std::string::npos);
-  CHECK(text.find("duroxide_orchestrations_continued_total{orchestration=\"Counter\"} 2\n") !=
-        std::string::npos);
-  CHECK(text.find("duroxide_orchestrations_completed_total{orchestration=\"Odd\\\"Name\\\\\"} 1\n") !=
-        std::string::npos);
-  CHECK(text.find("duroxide_activities_total{activity=\"Fail\",outcome=\"failed\"} 1\n") !=
-        std::string::npos);
-  CHECK(text.find("duroxide_turn_duration_ms_bucket{le=\"+Inf\"} " +
-                  std::to_string(snapshot.turn_ms.count) + "\n") != std::string::npos);
+  // Upstream Duroxide's names and labels.
+  StoreGauges gauges{2, 3, 4};
+  std::string text = RuntimeMetrics::to_prometheus(snapshot, &gauges);
+  auto has = [&](const std::string& line) {
+    INFO(line);
+    CHECK(text.find(line + "\n") != std::string::npos);
+  };
+  has("duroxide_uptime_seconds 5");
+  has(R"(duroxide_orchestration_starts_total{orchestration_name="HelloWorld",version="1.0.0",initiated_by="client"} 1)");
+  has(R"(duroxide_orchestration_starts_total{orchestration_name="Counter",version="1.0.0",initiated_by="continueAsNew"} 2)");
+  has(R"(duroxide_orchestration_completions_total{orchestration_name="Counter",version="1.0.0",status="continuedAsNew",final_turn_count="1-5"} 2)");
+  has(R"(duroxide_orchestration_completions_total{orchestration_name="Odd\"Name\\",version="1.0.0",status="success",final_turn_count="1-5"} 1)");
+  has(R"(duroxide_orchestration_completions_total{orchestration_name="Fails",version="1.0.0",status="failed",final_turn_count="1-5"} 1)");
+  has(R"(duroxide_orchestration_failures_total{orchestration_name="Fails",version="1.0.0",error_type="app_error",error_category="activity_failed"} 1)");
+  has(R"(duroxide_orchestration_continue_as_new_total{orchestration_name="Counter",execution_id="2"} 1)");
+  has(R"(duroxide_activity_executions_total{activity_name="Fail",outcome="app_error",retry_attempt="0"} 1)");
+  has(R"(duroxide_activity_executions_total{activity_name="AddOne",outcome="success",retry_attempt="0"} 2)");
+  has(R"(duroxide_activity_duration_seconds_bucket{activity_name="AddOne",outcome="success",le="+Inf"} 2)");
+  has(R"(duroxide_orchestration_duration_seconds_bucket{orchestration_name="Odd\"Name\\",version="1.0.0",status="success",le="0.1"} 0)");
+  has(R"(duroxide_orchestration_duration_seconds_bucket{orchestration_name="Odd\"Name\\",version="1.0.0",status="success",le="0.5"} 1)");
+  has(R"(duroxide_orchestration_duration_seconds_sum{orchestration_name="Odd\"Name\\",version="1.0.0",status="success"} 0.25)");
+  has(R"(duroxide_orchestration_turns_bucket{orchestration_name="Odd\"Name\\",le="1"} 0)");
+  has(R"(duroxide_orchestration_turns_bucket{orchestration_name="Odd\"Name\\",le="2"} 1)");
+  has("duroxide_orchestration_poison_total 0");
+  has("duroxide_activity_poison_total 0");
+  has(R"(duroxide_active_orchestrations{state="all"} 2)");
+  has("duroxide_orchestrator_queue_depth 3");
+  has("duroxide_worker_queue_depth 4");
+  has(R"(duroxide_provider_operation_duration_seconds_count{operation="ack_orchestration_items",status="success"} )" +
+      std::to_string(snapshot.provider_ms["ack_orchestration_items"].count));
+  has("duroxide_orchestration_turn_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(snapshot.turn_ms.count));
+  CHECK(text.find("duroxide_provider_errors_total{") == std::string::npos);
   // Every sample line is `name{labels} value`; every metric has HELP and TYPE.
   std::regex sample(R"(^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)+\})? -?[0-9.e+]+$)");
   std::size_t samples_seen = 0;
@@ -93,7 +115,7 @@ TEST_CASE("histograms bucket by upper bound", "[metrics]") {
   CHECK(h.buckets[9] == 1);  // <= 60000
   CHECK(h.buckets[10] == 1); // +Inf
   CHECK(h.count == 6);
-  CHECK(h.sum_ms == 120009);
+  CHECK(h.sum == 120009);
 }
 
 namespace {

@@ -535,7 +535,7 @@ class JsRuntime {
       const work::ActivityExecute& task = item->item;
       if (item->attempt_count > options_.max_attempts) {
         notify(RuntimeEvent::Kind::Poison, task.instance, "activity " + task.name + " is poison");
-        metrics_.poisoned();
+        metrics_.activity_finished(task.name, ActivityResult::Poison, item->attempt_count, 0);
         ack(*item, work::ActivityFailed{task.instance, task.execution_id, task.id,
                                         ErrorDetails::poison("activity " + task.name, item->attempt_count,
                                                              options_.max_attempts)});
@@ -552,6 +552,7 @@ class JsRuntime {
                  "activity " + task.name + " is not registered here; retrying in " + std::to_string(delay) + " ms");
           store_.store().abandon_work_item(item->lock_token, delay, false);
         } else {
+          metrics_.activity_finished(task.name, ActivityResult::ConfigError, item->attempt_count, 0);
           ack(*item, work::ActivityFailed{task.instance, task.execution_id, task.id,
                                           ErrorDetails::unregistered_activity(task.name)});
         }
@@ -585,8 +586,10 @@ class JsRuntime {
       } else if (succeeded) {
         completion = work::ActivityCompleted{task.instance, task.execution_id, task.id, value};
       }
-      metrics_.activity_finished(task.name, std::holds_alternative<work::ActivityCompleted>(completion),
-                                 store_.clock().now_ms() - static_cast<TimestampMs>(started_ms));
+      metrics_.activity_finished(task.name,
+                                 std::holds_alternative<work::ActivityCompleted>(completion) ? ActivityResult::Success
+                                                                                            : ActivityResult::AppError,
+                                 item.attempt_count, store_.clock().now_ms() - static_cast<TimestampMs>(started_ms));
       return Json{{"acked", ack(item, std::move(completion))}};
     });
   }

@@ -613,36 +613,46 @@ std::vector<Command> build_table() {
 
 // ---- checking arguments
 
-// A Duration argument's text as ms: whole units, largest first or in any order,
-// each at most 15 digits; anything else is InvalidInput naming the argument.
-std::int64_t parse_duration(const ArgSpec& spec, const Json& value) {
-  const std::string& text = value.get_ref<const std::string&>();
-  auto bad = [&] {
-    return invalid(spec.name + " must be a duration in ms or whole units (7d, 12h, 1h30m, 45s, 500ms), got " +
-                   shown(value));
-  };
-  if (text.empty() || text.size() > 64) throw bad();
+// A duration's text as ms (parse_duration_ms); `overflow` tells a well-formed one over
+// INT64_MAX ms from a malformed one.
+std::optional<std::int64_t> read_duration(std::string_view text, bool& overflow) {
+  if (text.empty() || text.size() > 64) return std::nullopt;
   std::int64_t total = 0;
   std::size_t i = 0;
   while (i < text.size()) {
-    std::size_t start = i;
+    const std::size_t start = i;
     while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-    if (i == start || i - start > 15) throw bad();
-    const std::int64_t n = std::stoll(text.substr(start, i - start));
-    std::size_t unit_start = i;
+    if (i == start || i - start > 15) return std::nullopt;
+    const std::int64_t n = std::stoll(std::string(text.substr(start, i - start)));
+    const std::size_t unit_start = i;
     while (i < text.size() && (text[i] < '0' || text[i] > '9')) ++i;
-    const std::string unit = text.substr(unit_start, i - unit_start);
+    const std::string_view unit = text.substr(unit_start, i - unit_start);
     std::int64_t scale = 0;
     if (unit == "ms" || (unit.empty() && start == 0 && i == text.size())) scale = 1;
     else if (unit == "s") scale = 1'000;
     else if (unit == "m") scale = 60'000;
     else if (unit == "h") scale = 3'600'000;
     else if (unit == "d") scale = 86'400'000;
-    else throw bad();
-    if (n > (kMaxInteger - total) / scale) throw invalid(spec.name + " is over the limit of " + std::to_string(spec.max));
+    else return std::nullopt;
+    if (n > (kMaxInteger - total) / scale) {
+      overflow = true;
+      return std::nullopt;
+    }
     total += n * scale;
   }
   return total;
+}
+
+// A Duration argument's text as ms; anything else is InvalidInput naming the argument.
+std::int64_t parse_duration(const ArgSpec& spec, const Json& value) {
+  bool overflow = false;
+  const std::optional<std::int64_t> ms = read_duration(value.get_ref<const std::string&>(), overflow);
+  if (overflow) throw invalid(spec.name + " is over the limit of " + std::to_string(spec.max));
+  if (!ms) {
+    throw invalid(spec.name + " must be a duration in ms or whole units (7d, 12h, 1h30m, 45s, 500ms), got " +
+                  shown(value));
+  }
+  return *ms;
 }
 
 void check_integer(const ArgSpec& spec, const Json& value) {
@@ -751,6 +761,11 @@ std::string_view to_string(ArgType type) {
     case ArgType::Duration: return "duration";
   }
   return "string";
+}
+
+std::optional<std::int64_t> parse_duration_ms(std::string_view text) {
+  bool overflow = false;
+  return read_duration(text, overflow);
 }
 
 InstanceFilter filter_from_json(const Json& f) {

@@ -247,6 +247,21 @@ std::vector<OrchestratorItem> reject_foreign_starts(OrchestrationItem& item, Not
   return replies;
 }
 
+// The error_type label of a failed provider call.
+std::string provider_error_type(const ProviderError& error) {
+  switch (error.kind()) {
+    case ProviderErrorKind::Transient: return "transient";
+    case ProviderErrorKind::InvalidLock: return "invalid_lock";
+    case ProviderErrorKind::NotFound: return "not_found";
+    case ProviderErrorKind::Conflict: return "constraint_violation";
+    case ProviderErrorKind::Corrupted: return "corruption";
+    case ProviderErrorKind::InvalidInput: return "invalid_input";
+    case ProviderErrorKind::ReadOnly: return "read_only";
+    case ProviderErrorKind::Permanent: return "permanent";
+  }
+  return "permanent";
+}
+
 // Runs one provider call, timing it into the metrics (if any); rethrows.
 template <typename F>
 auto timed_call(RuntimeMetrics* metrics, Clock& clock, const char* operation, F&& call)
@@ -256,14 +271,17 @@ auto timed_call(RuntimeMetrics* metrics, Clock& clock, const char* operation, F&
   try {
     if constexpr (std::is_void_v<decltype(call())>) {
       call();
-      metrics->provider_call(operation, clock.now_ms() - start, false);
+      metrics->provider_call(operation, clock.now_ms() - start, std::nullopt);
     } else {
       auto result = call();
-      metrics->provider_call(operation, clock.now_ms() - start, false);
+      metrics->provider_call(operation, clock.now_ms() - start, std::nullopt);
       return result;
     }
+  } catch (const ProviderError& error) {
+    metrics->provider_call(operation, clock.now_ms() - start, provider_error_type(error));
+    throw;
   } catch (...) {
-    metrics->provider_call(operation, clock.now_ms() - start, true);
+    metrics->provider_call(operation, clock.now_ms() - start, std::string("permanent"));
     throw;
   }
 }
@@ -291,17 +309,30 @@ bool refused_for_its_values(const ProviderError& error) {
   return error.kind() == ProviderErrorKind::InvalidInput;
 }
 
-// Counts the starts and ends an acked turn recorded.
-void count_turn(RuntimeMetrics* metrics, const OrchestrationAck& ack) {
-  if (!metrics) return;
-  const std::string& name = ack.metadata.orchestration_name;
+// Counts what an acked turn recorded: the execution's start (how it began), the turn,
+// and its end (status, error, duration from the execution's first event, history size).
+// `prior`: the execution's history before the turn.
+void count_turn(RuntimeMetrics* metrics, TimestampMs now, const std::string& instance, const History& prior,
+                const OrchestrationAck& ack) {
+  if (!metrics || ack.history_delta.empty()) return;  // an ack of a finished instance ran no turn
+  const ExecutionMetadata& meta = ack.metadata;
   for (const Event& event : ack.history_delta) {
-    if (event.is<events::OrchestrationStarted>()) metrics->orchestration_started(name);
+    if (!event.is<events::OrchestrationStarted>()) continue;
+    const StartCause cause = ack.execution_id > 1 ? StartCause::ContinueAsNew
+                             : meta.parent_instance.empty() ? StartCause::Client
+                                                            : StartCause::SubOrchestration;
+    metrics->orchestration_started(meta.orchestration_name, meta.orchestration_version, cause);
   }
-  if (!ack.history_delta.empty() && is_terminal_kind(ack.history_delta.back().kind())) {
-    metrics->orchestration_finished(name, ack.metadata.state == RuntimeState::Completed,
-                                    ack.metadata.continued_as_new);
+  metrics->orchestration_turn(instance, ack.execution_id);
+  if (!is_terminal_kind(ack.history_delta.back().kind())) return;
+  const Event& first = prior.empty() ? ack.history_delta.front() : prior.front();
+  ExecutionEnd end{instance, ack.execution_id, meta.orchestration_name, meta.orchestration_version,
+                   meta.continued_as_new, std::nullopt, now - first.timestamp_ms,
+                   prior.size() + ack.history_delta.size()};
+  if (meta.state == RuntimeState::Failed) {
+    end.error = meta.error ? *meta.error : ErrorDetails::orchestration_failed("failed");
   }
+  metrics->orchestration_finished(end);
 }
 
 // An ack of a batch that failed. A lost lock (the item was cancelled, or expired
@@ -424,7 +455,7 @@ void OrchestrationDispatcher::ack_batch_of_turns(const TurnBatch& batch) {
   for (std::size_t i = 0; i < batch.requests.size(); ++i) {
     const OrchestrationItem& item = *batch.items[i];
     if (!outcomes[i]) {
-      count_turn(metrics, batch.requests[i].ack);
+      count_turn(metrics, context_.clock.now_ms(), item.instance, item.history, batch.requests[i].ack);
     } else if (refused_for_its_values(*outcomes[i]) && !is_finished(item.history)) {
       failures.requests.push_back({item.lock_token, refused_turn_ack(batch, i, *outcomes[i])});
       failures.items.push_back(&item);
@@ -440,7 +471,8 @@ void OrchestrationDispatcher::ack_batch_of_turns(const TurnBatch& batch) {
                 [&] { return provider.ack_orchestration_items(failures.requests); });
   for (std::size_t i = 0; i < failures.requests.size(); ++i) {
     if (!failure_outcomes[i]) {
-      count_turn(metrics, failures.requests[i].ack);
+      count_turn(metrics, context_.clock.now_ms(), failures.items[i]->instance, failures.items[i]->history,
+                 failures.requests[i].ack);
       continue;
     }
     report_failed_ack(context_, failures.items[i]->instance, *failure_outcomes[i], [&](bool ignore_attempt) {
@@ -531,7 +563,7 @@ OrchestrationAck OrchestrationDispatcher::finished_ack(const OrchestrationItem& 
 OrchestrationAck OrchestrationDispatcher::poisoned_ack(const OrchestrationItem& item, const History& history,
                                                        ExecutionId execution, const ErrorDetails& details) {
   context_.notify(RuntimeEvent::Kind::Poison, item.instance, details.display_message());
-  if (context_.options.metrics) context_.options.metrics->poisoned();
+  if (context_.options.metrics) context_.options.metrics->orchestration_poisoned();
   return failure_ack(context_.registry, item, history, execution, details, /*can_append=*/true,
                      context_.clock.now_ms());
 }
@@ -741,7 +773,7 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
   const ActivityFn* fn = registry.find_activity(task.name);
   if (fetched.attempt_count > options.max_attempts) {
     notify(RuntimeEvent::Kind::Poison, task.instance, "activity " + task.name + " is poison");
-    if (metrics) metrics->poisoned();
+    if (metrics) metrics->activity_finished(task.name, ActivityResult::Poison, fetched.attempt_count, 0);
     return failed(ErrorDetails::poison("activity " + task.name, fetched.attempt_count, options.max_attempts));
   }
   if (task.name == OrchestrationContext::kGetValueFromInstanceActivity) {
@@ -759,7 +791,10 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
     }
     return std::nullopt;
   }
-  if (!fn) return failed(ErrorDetails::unregistered_activity(task.name));
+  if (!fn) {
+    if (metrics) metrics->activity_finished(task.name, ActivityResult::ConfigError, fetched.attempt_count, 0);
+    return failed(ErrorDetails::unregistered_activity(task.name));
+  }
 
   std::optional<WorkItem> completion;
   ActivityContext context{task.instance, task.execution_id, task.id, task.name, cancelled};
@@ -782,8 +817,10 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
     completion = failed(ErrorDetails::activity_failed("activity threw a non-standard exception"));
   }
   if (metrics) {
-    metrics->activity_finished(task.name, std::holds_alternative<work::ActivityCompleted>(*completion),
-                               context_.clock.now_ms() - activity_start);
+    metrics->activity_finished(task.name,
+                               std::holds_alternative<work::ActivityCompleted>(*completion) ? ActivityResult::Success
+                                                                                             : ActivityResult::AppError,
+                               fetched.attempt_count, context_.clock.now_ms() - activity_start);
   }
   return completion;
 }

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -123,6 +124,11 @@ nlohmann::json run_command_pages(const std::string& name, const nlohmann::json& 
 // The table itself, for hosts that build their surface from it:
 // [{name, method, client, help, returns, paged, args:[{name,type,required,positional,default?,min?,max?,choices?,help}]}].
 nlohmann::json commands_json();
+
+// A duration as the commands take it: ms ("500") or whole units in any order
+// ("7d", "12h", "1h30m", "45s", "500ms"), at most 64 characters. Empty when the
+// text is not one or its value is over INT64_MAX ms.
+std::optional<std::int64_t> parse_duration_ms(std::string_view text);
 
 // The InstanceFilter object: {states:[Running|Completed|Failed], name, version,
 // prefix, parent, rootsOnly, createdFromMs, createdToMs, updatedFromMs,
