@@ -91,8 +91,9 @@ every verb: --read-only refuses every change (start, raise, enqueue, cancel,
 delete, prune, purge, import, bulk control) with a ReadOnly error, exit 1.
 list-instances and get-time-series take --format csv.
 paged commands (bulk control, delete-instances, purge-completed) walk every
-batch in one command, with a progress line on stderr on a terminal, and print
-the totals and the failures; --one-page runs one call and prints its
+batch in one command and print the totals and the failures; on a terminal they
+first count what they will touch (their dry run) and show a progress bar on
+stderr; --one-page runs one call and prints its
 continuation (pass it back with --continuation).
 
 exit status: 0 on success; 2 on bad usage (unknown verb, missing or invalid
@@ -248,33 +249,59 @@ void print_time_series_csv(const Json& series) {
   std::cout << csv::table(rows, columns);
 }
 
-// A paged command's progress on a terminal, rewritten in place after each page.
-void print_progress(const std::string& verb, const Json& total) {
-  std::string line = "\r" + verb + ": ";
-  if (total.contains("succeeded")) {
-    line += std::to_string(total.value("succeeded", 0)) + (total.value("dry_run", false) ? " would be touched, " : " done, ") +
-            std::to_string(total.value("failed", 0)) + " failed";
+// How many instances a merged page total counts (touched, or deleted).
+std::uint64_t counted(const Json& total) {
+  return total.contains("succeeded") ? total.value("succeeded", std::uint64_t{0}) + total.value("failed", std::uint64_t{0})
+                                     : total.value("instances", std::uint64_t{0});
+}
+
+// A paged command's progress on a terminal, rewritten in place after each page: a bar
+// against `expected` (the dry run's count) when there is one, else a count.
+void print_progress(const std::string& verb, const Json& total, std::optional<std::uint64_t> expected) {
+  std::string line = "\r\x1b[K" + verb + " ";
+  const std::uint64_t done = counted(total);
+  if (expected && *expected > 0) {
+    constexpr std::uint64_t kWidth = 30;
+    const std::uint64_t filled = std::min(kWidth, done * kWidth / *expected);
+    line += "[" + std::string(filled, '#') + std::string(kWidth - filled, '-') + "] " + std::to_string(done) + "/" +
+            std::to_string(*expected) + " " + std::to_string(std::min<std::uint64_t>(100, done * 100 / *expected)) + "%";
   } else {
-    line += std::to_string(total.value("instances", 0)) + (total.value("dry_run", false) ? " would be deleted" : " deleted");
+    line += std::to_string(done) + (total.value("dry_run", false) ? " counted" : " done");
   }
+  if (total.value("failed", 0) > 0) line += ", " + std::to_string(total.value("failed", 0)) + " failed";
   line += " (" + std::to_string(total.value("pages", 0)) + " calls)";
   std::cerr << line << std::flush;
 }
 
+// Every page of a paged command in one command. On a terminal, a progress line on
+// stderr: a real run of a command with a dry run first walks the dry run to count
+// what it will touch, then shows a bar against that count.
+Json run_all_pages(const Args& args, Host& host) {
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  Clients clients{*host.client, *host.management, *host.pacer};
+  std::optional<std::uint64_t> expected;
+  const bool has_dry_run = std::any_of(args.command->args.begin(), args.command->args.end(),
+                                       [](const ArgSpec& spec) { return spec.name == "dryRun"; });
+  if (terminal && has_dry_run && !args.command_args.value("dryRun", false)) {
+    Json counting = args.command_args;
+    counting["dryRun"] = true;
+    const Json preview = run_command_pages(args.command->name, counting, clients, [&](const Json& total) {
+      print_progress(args.verb + " (counting)", total, std::nullopt);
+    });
+    expected = counted(preview);
+  }
+  Json out = run_command_pages(args.command->name, args.command_args, clients, [&](const Json& total) {
+    if (terminal) print_progress(args.verb, total, expected);
+  });
+  if (terminal) std::cerr << "\n";
+  return out;
+}
+
 int run_table_command(const Args& args) {
   Host host(args.option("db"), args.option("read-only") == "true");
-  Json out;
-  if (args.command->paged && args.option("one-page") != "true") {
-    // Every page in one command; on a terminal a progress line on stderr.
-    const bool terminal = isatty(STDERR_FILENO) != 0;
-    Clients clients{*host.client, *host.management, *host.pacer};
-    out = run_command_pages(args.command->name, args.command_args, clients, [&](const Json& total) {
-      if (terminal) print_progress(args.verb, total);
-    });
-    if (terminal) std::cerr << "\n";
-  } else {
-    out = host.command(args.command->name, args.command_args);
-  }
+  const Json out = args.command->paged && args.option("one-page") != "true"
+                       ? run_all_pages(args, host)
+                       : host.command(args.command->name, args.command_args);
   if (args.option("format") == "csv") {
     if (args.command->name == "list-instances") {
       print_instances_csv(out);

@@ -299,6 +299,14 @@ check "a bad bucket is a usage error" 2 "$(exit_code "$cli" timeseries --bucket 
 check "an empty window exits 1" 1 "$(exit_code "$cli" timeseries --from 2000 --to 1000 --db "$ts")"
 check "a window over the bucket limit exits 1" 1 "$(exit_code "$cli" timeseries --from 0 --db "$ts")"
 
+# on a terminal a paged command counts first (its dry run), then shows a bar against that count
+for i in 1 2 3; do "$cli" run LongTimer '' --id "bar-$i" --timeout-ms 50 --db "$db" >/dev/null; done
+shown=$(script -qec "'$cli' cancel-many tidy --prefix bar- --batch 2 --db '$db'" /dev/null | tr '\r' '\n')
+contains "a terminal shows the dry run counting" "cancel-many (counting) 3 counted (2 calls)" "$shown"
+contains "then a bar against the count" "cancel-many [####################----------] 2/3 66% (1 calls)" "$shown"
+contains "the bar ends full" "cancel-many [##############################] 3/3 100% (2 calls)" "$shown"
+contains "and the totals on stdout" '"succeeded":3' "$shown"
+
 # serve: the long-running mode runs what other processes start, and serves upstream's metric names
 sv="$work/serve.db"
 "$cli" start sv-hello HelloWorld Ada --version 1.0.0 --db "$sv" >/dev/null
