@@ -60,6 +60,35 @@ function renderTimeline(history) {
   return box;
 }
 
+// The root of the instance's tree: parents followed up at most 32 levels (sub-orchestrations
+// nest far less; a missing parent — deleted, or in another database — ends the walk).
+function rootOf(details) {
+  let root = details;
+  for (let depth = 0; depth < 32 && root.parent; depth++) {
+    try {
+      root = ui.management.getInstanceDetails(root.parent);
+    } catch (error) {
+      if (error.kind === 'NotFound') break;
+      throw error;
+    }
+  }
+  return root.instance;
+}
+
+function treeNode(node) {
+  const link = el('a', {
+    href: '#', 'data-instance': node.instance, class: node.instance === ui.instance ? 'current' : '',
+    onclick: (event) => { event.preventDefault(); select(node.instance); },
+  }, node.instance);
+  const item = el('li', {}, link, ` ${node.orchestration} · `, el('span', { class: `status-${node.status}` }, node.status));
+  if (node.children.length) item.append(el('ul', {}, ...node.children.map(treeNode)));
+  return item;
+}
+
+function renderTree(details) {
+  $('tree').replaceChildren(treeNode(ui.management.getInstanceTree(rootOf(details))));
+}
+
 export function renderDetails() {
   $('details-id').textContent = ui.instance || '—';
   if (!ui.instance) {
@@ -112,6 +141,8 @@ export function renderDetails() {
       onclick: () => select(ui.instance, execution.execution),
     }, `#${execution.execution} ${execution.status}${execution.continued_as_new ? ' (continued)' : ''} · ${execution.events} events`));
   }
+
+  renderTree(details);
 
   for (const tab of document.querySelectorAll('.tabs button')) tab.classList.toggle('active', tab.dataset.view === ui.view);
   const history = ui.management.readExecution(ui.instance, shown);

@@ -15,6 +15,7 @@ import { initReplay, replayShownExecution } from './replay.js';
 import { initMetrics } from './metrics.js';
 import { initSimulation, runSeed } from './simulation.js';
 import { initBulk } from './bulk.js';
+import { initOperations } from './operations.js';
 
 startAutoRun();
 startAutoSave();
@@ -28,6 +29,7 @@ initControl();
 initSimulation();
 initMetrics();
 initBulk();
+initOperations();
 
 window.addEventListener('hashchange', () => {
   readHash();

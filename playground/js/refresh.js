@@ -6,6 +6,7 @@ import { persist } from './database.js';
 import { renderCounts, renderList } from './list.js';
 import { renderDetails } from './details.js';
 import { renderMetrics } from './metrics.js';
+import { renderOperations } from './operations.js';
 
 export function showError(error) {
   const box = $('error');
@@ -35,6 +36,7 @@ export function refresh() {
     renderList();
     renderDetails();
     renderMetrics();
+    renderOperations();
   } catch (error) {
     console.error(error);
     showError(error);

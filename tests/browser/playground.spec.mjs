@@ -303,3 +303,89 @@ test('bulk action: a dry-run preview shows the count, confirm runs it with progr
   await expect(page.locator('#instances tbody tr')).toHaveCount(1);
   await expect(page.locator('#instances tbody tr')).toContainText('keep-1');
 });
+
+test('operations panel: health with thresholds, queues, statistics with percentiles, diagnostics', async ({ page }) => {
+  await page.locator('#auto-run').uncheck();
+  await start(page, 'LongTimer', '', 'slow-1');
+  await start(page, 'Fails', 'boom', 'bad-1');
+  await start(page, 'FanOutFanIn', '["a","b"]', 'fan-1');
+  await start(page, 'FanOutFanIn', '["c"]', 'fan-2');
+  await page.getByTestId('advance-minute').click();
+
+  const body = page.getByTestId('ops-body');
+  await page.getByTestId('ops-health').click();
+  await expect(page.getByTestId('problem-failed')).toContainText('bad-1 Fails · Failed');
+  await expect(page.getByTestId('problem-long-running')).toContainText('none');
+  await page.getByTestId('health-long-running').fill('30s');
+  await page.getByTestId('health-long-running').dispatchEvent('change');
+  await expect(page.getByTestId('problem-long-running')).toContainText('slow-1 LongTimer · Running');
+  await expect(page.getByTestId('problem-no-progress')).toContainText('none');
+  await page.getByTestId('problem-long-running').getByText('slow-1').click();
+  await expect(page.getByTestId('details-id')).toHaveText('slow-1');
+  await shot(page, 'operations-health');
+
+  await page.getByTestId('ops-queues').click();
+  await expect(page.getByTestId('ops-queues')).toHaveAttribute('aria-selected', 'true');
+  await expect(body.locator('[data-testid=queue-timers] dd[data-key="timers pending"]')).toHaveText('1');
+  const orchestrator = body.locator('[data-testid=queue-depths] tr[data-queue=orchestrator] td');
+  await expect(orchestrator.nth(1)).toHaveText('0');  // nothing ready
+  await expect(orchestrator.nth(2)).toHaveText('1');  // slow-1's timer, delayed until it fires
+
+  await page.getByTestId('ops-statistics').click();
+  const fan = body.locator('[data-testid=orchestration-stats] tr[data-name=FanOutFanIn] td');
+  await expect(fan.nth(2)).toHaveText('2');    // completed
+  await expect(fan.nth(5)).toHaveText('2');    // finished executions with a duration
+  await expect(fan.nth(6)).toHaveText(/^\d+ ms$/);  // p50
+  const hello = body.locator('[data-testid=activity-stats] tr[data-name=Hello] td');
+  await expect(hello.nth(1)).toHaveText('3');  // scheduled
+  await expect(hello.nth(2)).toHaveText('3');  // completed
+  const fail = body.locator('[data-testid=activity-stats] tr[data-name=Fail] td');
+  await expect(fail.nth(4)).toHaveText('100.0 %');
+  await expect(body.locator('[data-testid=system-metrics] dd[data-key=instances]')).toHaveText('4');
+  await shot(page, 'operations-statistics');
+
+  await page.getByTestId('ops-diagnostics').click();
+  await expect(body.locator('[data-testid=diagnostics] dd[data-key=store]')).toContainText('sqlite');
+  await expect(body.locator('[data-testid=diagnostics] dd[data-key=rows]')).toContainText('instances 4');
+});
+
+test('retention tab: purge by age and prune executions, each previewed first; the instance tree', async ({ page }) => {
+  await page.locator('#auto-run').uncheck();
+  await start(page, 'Counter', '{"count":0,"limit":3}', 'ctr-1');
+  await expect(page.getByTestId('executions').locator('button')).toHaveCount(4);
+  await start(page, 'Parent', '["a","b"]', 'par-1');
+  await expect(page.getByTestId('tree').locator('a')).toHaveCount(3);
+  await page.getByTestId('tree').getByText('par-1::sub::1').click();
+  await expect(page.getByTestId('details-id')).toHaveText('par-1::sub::1');
+  await expect(page.getByTestId('tree').locator('a.current')).toHaveText('par-1::sub::1');
+  await expect(page.getByTestId('tree').locator('a').first()).toHaveText('par-1');
+  await shot(page, 'instance-tree');
+
+  await page.getByTestId('ops-retention').click();
+  await page.getByTestId('filter-prefix').fill('ctr-');
+  await page.getByTestId('retention-keep').fill('1');
+  await expect(page.getByTestId('retention-prune-confirm')).toBeDisabled();
+  await page.getByTestId('retention-prune-preview').click();
+  await expect(page.getByTestId('retention-prune-progress')).toHaveText('would touch 1 instance(s) in 1 call(s), 3 execution(s) to prune');
+  await page.getByTestId('retention-prune-confirm').click();
+  await expect(page.getByTestId('retention-prune-progress')).toHaveText('touched 1 instance(s) in 1 call(s), 3 execution(s) pruned');
+  await page.locator('#instances tbody tr[data-instance="ctr-1"]').click();
+  await expect(page.getByTestId('executions').locator('button')).toHaveCount(1);
+  await page.getByTestId('filter-prefix').fill('');
+
+  // Finished: ctr-1, and par-1 with its two children (a purge counts the children it deletes); nothing is a day old yet.
+  await page.getByTestId('retention-age').fill('1d');
+  await page.getByTestId('retention-purge-preview').click();
+  await expect(page.getByTestId('retention-purge-progress')).toHaveText('would touch 0 instance(s) in 1 call(s)');
+  await expect(page.getByTestId('retention-purge-confirm')).toBeDisabled();
+  await start(page, 'LongTimer', '', 'young-running');
+  await page.getByTestId('advance-hour').click();
+  await page.getByTestId('retention-age').fill('30m');
+  await page.getByTestId('retention-purge-preview').click();
+  await expect(page.getByTestId('retention-purge-progress')).toHaveText('would touch 4 instance(s) in 1 call(s)');
+  await expect(page.getByTestId('count-Completed')).toHaveText('Completed 5');
+  await page.getByTestId('retention-purge-confirm').click();
+  await expect(page.getByTestId('retention-purge-progress')).toHaveText('touched 4 instance(s) in 1 call(s)');
+  await expect(page.getByTestId('retention-totals')).toContainText('1 instances (1 finished)');
+  await shot(page, 'retention');
+});
