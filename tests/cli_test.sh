@@ -299,6 +299,13 @@ check "a bad bucket is a usage error" 2 "$(exit_code "$cli" timeseries --bucket 
 check "an empty window exits 1" 1 "$(exit_code "$cli" timeseries --from 2000 --to 1000 --db "$ts")"
 check "a window over the bucket limit exits 1" 1 "$(exit_code "$cli" timeseries --from 0 --db "$ts")"
 
+# wait-many: waits per batch; a still-running match fails its item
+"$cli" run LongTimer '' --id wm-long --timeout-ms 50 --db "$db" >/dev/null
+"$cli" run HelloWorld Ada --id wm-done --db "$db" >/dev/null
+waited_many=$("$cli" wait-many --prefix wm- --timeout-ms 100 --db "$db")
+check "wait-many: the finished match is ok" 1 "$(echo "$waited_many" | json_get '["succeeded"]')"
+contains "wait-many: the running one fails at the deadline" '"error":"instance wm-long still running after 100 ms"' "$waited_many"
+
 # on a terminal a paged command counts first (its dry run), then shows a bar against that count
 for i in 1 2 3; do "$cli" run LongTimer '' --id "bar-$i" --timeout-ms 50 --db "$db" >/dev/null; done
 shown=$(script -qec "'$cli' cancel-many tidy --prefix bar- --batch 2 --db '$db'" /dev/null | tr '\r' '\n')

@@ -255,6 +255,56 @@ TEST_CASE("bulk cancel, bulk raise and waiting for many instances", "[client][bu
   CHECK_THROWS_AS(host.client.cancel_instances(by_filter(sleepers, 0), "x"), ClientError);
 }
 
+TEST_CASE("waiting in bulk goes batch by batch; one still running at the deadline fails its item", "[client][bulk]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  for (const char* id : {"wf-a1", "wf-a2", "wf-a3", "wf-h1"}) {  // created in this order
+    if (id[3] == 'a') host.client.start_orchestration(id, "Approval", R"({"timeout_ms":600000})");
+    else host.client.start_orchestration(id, "HelloWorld", "Ada");
+    host.driver.run_until_idle();
+    host.clock.advance(1);
+  }
+  host.client.raise_event("wf-a1", "Approve", "yes");
+  host.client.raise_event("wf-a2", "Approve", "yes");
+  InstanceFilter family;
+  family.instance_prefix = "wf-";
+
+  BulkRequest dry = by_filter(family, 10);
+  dry.dry_run = true;
+  const TimestampMs before = host.clock.now_ms();
+  BulkResult counted = host.client.wait_for_instances_bulk(dry, 60'000, host.pacer);
+  CHECK(counted.succeeded == 4);
+  CHECK(host.clock.now_ms() == before);  // a dry run waits for nothing
+  CHECK(host.client.get_status("wf-a1").state == RuntimeState::Running);
+
+  BulkRequest request = by_filter(family, 2);
+  BulkResult first = host.client.wait_for_instances_bulk(request, 1'000, host.pacer);
+  REQUIRE(first.items.size() == 2);  // oldest first: the two approved ones, now finished
+  CHECK(first.succeeded == 2);
+  CHECK(host.client.get_status("wf-a2").output == "approved:yes");
+  REQUIRE_FALSE(first.continuation.empty());
+  request.continuation = first.continuation;
+  BulkResult second = host.client.wait_for_instances_bulk(request, 1'000, host.pacer);
+  REQUIRE(second.items.size() == 2);
+  CHECK(second.items[0].instance == "wf-a3");
+  CHECK_FALSE(second.items[0].ok);
+  CHECK(second.items[0].error == "instance wf-a3 still running after 1000 ms");
+  CHECK(second.items[1].ok);  // wf-h1 had finished
+  CHECK(second.continuation.empty());
+
+  // The filter's states narrow the walk; explicit ids say which do not exist.
+  InstanceFilter running = family;
+  running.states = {RuntimeState::Running};
+  BulkRequest still = by_filter(running, 10);
+  still.dry_run = true;
+  BulkResult left = host.client.wait_for_instances_bulk(still, 0, host.pacer);
+  REQUIRE(left.items.size() == 1);
+  CHECK(left.items[0].instance == "wf-a3");
+  BulkResult named = host.client.wait_for_instances_bulk(by_ids({"wf-h1", "missing"}), 0, host.pacer);
+  CHECK(named.succeeded == 1);
+  CHECK(named.items[1].error == "instance missing does not exist");
+}
+
 TEST_CASE("a filtered bulk walk touches each match once, batch by batch, and not what starts during it",
           "[client][bulk]") {
   PROVIDER_KIND(kind);

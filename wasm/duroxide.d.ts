@@ -130,6 +130,12 @@ export declare class RuntimeClient {
   enqueueEventBulkAll(filter: InstanceFilter, queue: string, data?: string, options?: BulkOptions & Walk<BulkTotal>):
     Promise<BulkTotal>;
   waitForInstances(instances: string[], timeoutMs?: Duration): Status[];
+  // Waits, within timeoutMs per call, for the ids in options.instances or one batch of the
+  // filter's matches (any state unless the filter names states); a still-running one fails.
+  waitForInstancesBulk(filter?: InstanceFilter,
+                       options?: { instances?: string[]; batch?: number; continuation?: string; dryRun?: boolean; timeoutMs?: Duration }): BulkResult;
+  waitForInstancesBulkAll(filter?: InstanceFilter, options?: BulkOptions & { timeoutMs?: Duration } & Walk<BulkTotal>):
+    Promise<BulkTotal>;
   getValue(instance: string, key: string): string | null;
   getAllValues(instance: string): Record<string, string>;
   waitForValue(instance: string, key: string, timeoutMs?: Duration): string | null;

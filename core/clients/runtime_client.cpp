@@ -282,6 +282,37 @@ std::vector<std::pair<std::string, OrchestrationStatus>> RuntimeClient::wait_for
   }
 }
 
+BulkResult RuntimeClient::wait_for_instances_bulk(const BulkRequest& request, std::int64_t timeout_ms,
+                                                  Pacer& pacer) {
+  const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);
+  if (request.instances.empty()) access_.require(AccessOperation::List, {}, request.filter.orchestration_name);
+  const std::vector<RuntimeState> states = request.filter.states.empty()
+      ? std::vector<RuntimeState>{RuntimeState::Running, RuntimeState::Completed, RuntimeState::Failed}
+      : request.filter.states;
+  // The kinds thrown below are not reported: a bulk item carries the message only.
+  return bulk_walk::run(
+      "wait", request, states,
+      [&](const InstanceFilter& filter, const PageRequest& listing) {
+        return guarded([&] { return management_.list_instances(filter, listing); });
+      },
+      [&](const InstanceInfo& info) { return access_.allows(AccessOperation::List, info.instance, info.orchestration_name); },
+      [&](const std::string& id, bool listed) {
+        access_.require(AccessOperation::ReadStatus, id);
+        if (request.dry_run) {
+          if (!listed) require_exists(id);
+          return;
+        }
+        const OrchestrationStatus status = wait_for_orchestration(id, deadline - pacer.now_ms(), pacer);
+        if (status.state == RuntimeState::NotFound) {
+          throw ClientError(ClientError::Kind::NotFound, "instance " + id + " does not exist");
+        }
+        if (!status.is_terminal()) {
+          throw ClientError(ClientError::Kind::InvalidInput,
+                            "instance " + id + " still running after " + std::to_string(timeout_ms) + " ms");
+        }
+      });
+}
+
 OrchestrationStatus RuntimeClient::wait_for_orchestration(const std::string& instance,
                                                           std::int64_t timeout_ms, Pacer& pacer) {
   const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);

@@ -432,6 +432,13 @@ std::vector<Command> bulk_commands() {
        [](const Json& a, Clients& c) {
          return bulk_json(c.runtime.enqueue_event_bulk(bulk_request(a), str(a, "queue"), str(a, "data")));
        }, {"enqueue-many"}, true},
+      {"wait-for-instances-bulk", K::Runtime, with_bulk_args({filter_arg(), flag(timeout_arg())}),
+       "Waits (driving the runtime), within timeoutMs per call, until the ids given or a batch of the filter's "
+       "matches have finished; one still running at the deadline is a failed item.",
+       kBulkReturns,
+       [](const Json& a, Clients& c) {
+         return bulk_json(c.runtime.wait_for_instances_bulk(bulk_request(a), num(a, "timeoutMs"), c.pacer));
+       }, {"wait-many"}, true},
   };
 }
 

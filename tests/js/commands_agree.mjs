@@ -33,7 +33,7 @@ const dx = await createDuroxide({ wasmBinary: readFileSync(path.join(dir, 'durox
 const EXPECTED = {
   runtime: ['start-orchestration', 'raise-event', 'enqueue-event', 'cancel-instance', 'get-status',
     'wait-for-orchestration', 'wait-for-status-change', 'cancel-instances', 'raise-event-bulk', 'enqueue-event-bulk',
-    'wait-for-instances',
+    'wait-for-instances', 'wait-for-instances-bulk',
     'get-value', 'get-all-values', 'wait-for-value'],
   management: ['list-instances', 'count-instances', 'count-by-status', 'find-child-instances', 'get-instance-tree',
     'get-instance-details', 'get-instance-stats', 'list-executions', 'get-execution-info', 'read-execution', 'get-bulk-status',

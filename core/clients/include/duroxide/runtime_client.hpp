@@ -142,6 +142,13 @@ class RuntimeClient {
   // Waits until every instance is finished or `timeout_ms` passes; statuses in order.
   std::vector<std::pair<std::string, OrchestrationStatus>> wait_for_instances(
       const std::vector<std::string>& instances, std::int64_t timeout_ms, Pacer& pacer);
+  // The bulk form (bulk.hpp): waits, within `timeout_ms` for the whole call, until each
+  // instance of the request (the ids given, or a batch of the filter's matches in any
+  // state unless the filter names states) has finished. An item is ok once finished; it
+  // fails when missing, denied, or still running at the deadline ("still running after
+  // N ms"), and the next call with the continuation goes on with the next batch. A dry
+  // run lists the batch and waits for nothing.
+  BulkResult wait_for_instances_bulk(const BulkRequest& request, std::int64_t timeout_ms, Pacer& pacer);
 
   // Validation helpers, shared with the other clients and hosts.
   static void check_identifier(const std::string& value, const char* what);
