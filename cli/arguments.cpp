@@ -102,7 +102,7 @@ bool set_filter_flag(Json& filter, const std::string& flag, const std::string& v
                                                             {"updated-to", "updatedToMs"}};
   if (flag == "status") {
     filter["states"] = split_commas(value);
-  } else if (flag == "name" || flag == "version" || flag == "prefix" || flag == "parent") {
+  } else if (flag == "name" || flag == "version" || flag == "prefix" || flag == "parent" || flag == "contains") {
     filter[flag] = value;
   } else if (kTimes.count(flag)) {
     ArgSpec time;

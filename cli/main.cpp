@@ -83,6 +83,7 @@ commands (the same table as the JavaScript API; all need --db FILE). Arguments
 in <> / [] are positional (also accepted as --flags); the JS method is the
 camelCase name (get-status: getStatus). Commands with a filter take:
   --status S[,S..] --name N --version V --prefix P --parent ID --roots
+  --contains TEXT (a substring of input, output, error or custom status)
   --created-from MS --created-to MS --updated-from MS --updated-to MS
 )";
 

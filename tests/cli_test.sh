@@ -299,6 +299,14 @@ check "a bad bucket is a usage error" 2 "$(exit_code "$cli" timeseries --bucket 
 check "an empty window exits 1" 1 "$(exit_code "$cli" timeseries --from 2000 --to 1000 --db "$ts")"
 check "a window over the bucket limit exits 1" 1 "$(exit_code "$cli" timeseries --from 0 --db "$ts")"
 
+# search and sort
+"$cli" run HelloWorld 'Grace Hopper' --id srch-1 --version 1.0.0 --db "$db" >/dev/null
+check "list --contains finds the input" '["srch-1"]' \
+  "$("$cli" list-instances --contains 'Grace Hop' --db "$db" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.stringify(JSON.parse(s).instances.map(i=>i.instance))))')"
+check "count --contains is case-sensitive" 0 "$("$cli" count-instances --contains 'grace hop' --db "$db")"
+check "list --sort duration-desc is a sort" 0 "$(exit_code "$cli" list-instances --sort duration-desc --db "$db")"
+check "an over-long --contains is a usage error" 2 "$(exit_code "$cli" list-instances --contains "$(printf 'x%.0s' $(seq 300))" --db "$db")"
+
 # wait-many: waits per batch; a still-running match fails its item
 "$cli" run LongTimer '' --id wm-long --timeout-ms 50 --db "$db" >/dev/null
 "$cli" run HelloWorld Ada --id wm-done --db "$db" >/dev/null

@@ -523,6 +523,33 @@ TEST_CASE("export and import round-trip an instance with all its executions", "[
   }
 }
 
+TEST_CASE("search reads the current execution's input, after continue-as-new and after an import",
+          "[management][search]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.run("c", "Counter", R"({"count":0,"limit":2})");  // executions with count 0, 1, then 2
+  host.run("h", "HelloWorld", "Counting Ada");
+  auto matches = [](Host& on, const std::string& text) {
+    InstanceFilter filter;
+    filter.contains = text;
+    std::vector<std::string> ids;
+    for (const auto& summary : on.management.list_instances(filter, {{}, 10, InstanceOrder::CreatedAsc}).instances) {
+      ids.push_back(summary.info.instance);
+    }
+    return ids;
+  };
+  using Ids = std::vector<std::string>;
+  CHECK(matches(host, R"("count":2)") == Ids{"c"});
+  CHECK(matches(host, R"("count":0)").empty());  // an earlier execution's input
+  CHECK(matches(host, "Ada") == Ids{"h"});       // the input, and the output that repeats it
+  CHECK(matches(host, "Count") == Ids{"h"});     // case-sensitive: "count" in c's input does not match
+
+  Host other(kind);
+  other.management.import_instance(host.management.export_instance("c"));
+  CHECK(matches(other, R"("count":2)") == Ids{"c"});
+
+}
+
 TEST_CASE("an imported running instance continues when a message arrives", "[management][export]") {
   PROVIDER_KIND(kind);
   Host host(kind);

@@ -103,9 +103,14 @@ TEST_CASE("contract: every listing order pages through each matching instance on
   filters[2].created_from_ms = all.back().created_at_ms + 20;
   filters[3].updated_to_ms = all.front().updated_at_ms;
   for (InstanceOrder order : {InstanceOrder::CreatedDesc, InstanceOrder::CreatedAsc, InstanceOrder::UpdatedDesc,
-                              InstanceOrder::UpdatedAsc}) {
+                              InstanceOrder::UpdatedAsc, InstanceOrder::DurationDesc, InstanceOrder::DurationAsc}) {
     const bool by_update = order == InstanceOrder::UpdatedDesc || order == InstanceOrder::UpdatedAsc;
-    const bool descends = order == InstanceOrder::CreatedDesc || order == InstanceOrder::UpdatedDesc;
+    const bool by_duration = order == InstanceOrder::DurationDesc || order == InstanceOrder::DurationAsc;
+    const bool descends = order == InstanceOrder::CreatedDesc || order == InstanceOrder::UpdatedDesc ||
+                          order == InstanceOrder::DurationDesc;
+    auto key = [&](const InstanceInfo& info) {
+      return by_duration ? info.updated_at_ms - info.created_at_ms : by_update ? info.updated_at_ms : info.created_at_ms;
+    };
     for (std::size_t k = 0; k < filters.size(); ++k) {
       INFO("order " << static_cast<int>(order) << " filter " << k);
       const InstanceFilter& filter = filters[k];
@@ -114,9 +119,9 @@ TEST_CASE("contract: every listing order pages through each matching instance on
         if (!filter.states.empty() && filter.states[0] != info.state) continue;
         if (filter.created_from_ms != 0 && info.created_at_ms < filter.created_from_ms) continue;
         if (filter.updated_to_ms != 0 && info.updated_at_ms >= filter.updated_to_ms) continue;
-        expected.emplace_back(by_update ? info.updated_at_ms : info.created_at_ms, info.instance);
+        expected.emplace_back(key(info), info.instance);
       }
-      // Time in the order asked; ties by id, ascending when the time descends.
+      // The key in the order asked; ties by id, ascending when the key descends.
       std::sort(expected.begin(), expected.end(), [&](const auto& a, const auto& b) {
         if (a.first != b.first) return descends ? a.first > b.first : a.first < b.first;
         return descends ? a.second < b.second : a.second > b.second;
@@ -127,13 +132,89 @@ TEST_CASE("contract: every listing order pages through each matching instance on
       do {
         InstancePage result = f.management().list_instances(filter, page);
         for (const InstanceInfo& info : result.instances) {
-          listed.emplace_back(by_update ? info.updated_at_ms : info.created_at_ms, info.instance);
+          listed.emplace_back(key(info), info.instance);
         }
         page.cursor = result.next_cursor;
       } while (!page.cursor.empty() && listed.size() <= expected.size());
       CHECK(listed == expected);
     }
   }
+}
+
+namespace {
+
+// An instance with this input, ended as `state` (output "done: <input>", or an error
+// with `message`), and a custom status.
+void create_searchable(ProviderUnderTest& f, const std::string& instance, const std::string& input,
+                       RuntimeState state, const std::string& message = {},
+                       const std::optional<std::string>& custom_status = std::nullopt) {
+  f.provider().enqueue_orchestrator_item(start_item(instance), 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck ack;
+  ack.history_delta = {Event{1, 0, 0, events::OrchestrationStarted{"Orch", "1.0.0", input, "", 0}}};
+  ack.metadata = metadata(state);
+  ack.metadata.custom_status = custom_status;
+  ack.metadata.custom_status_changed = custom_status.has_value();
+  if (state == RuntimeState::Completed) {
+    ack.metadata.output = "done: " + message;
+    ack.history_delta.push_back(Event{2, 0, 0, events::OrchestrationCompleted{ack.metadata.output}});
+  } else if (state == RuntimeState::Failed) {
+    ack.metadata.error = ErrorDetails::orchestration_failed(message);
+    ack.history_delta.push_back(Event{2, 0, 0, events::OrchestrationFailed{*ack.metadata.error}});
+  }
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+}
+
+std::vector<std::string> search(ProviderUnderTest& f, InstanceFilter filter, const std::string& text,
+                                std::size_t page_size = 100) {
+  filter.contains = text;
+  std::vector<std::string> ids;
+  PageRequest page{{}, page_size, InstanceOrder::CreatedAsc};
+  do {
+    InstancePage result = f.management().list_instances(filter, page);
+    for (const auto& info : result.instances) ids.push_back(info.instance);
+    page.cursor = result.next_cursor;
+  } while (!page.cursor.empty());
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("contract: search finds a substring of the input, output, error or custom status",
+          "[provider][management][search]") {
+  FOR_EACH_PROVIDER(f);
+  create_searchable(f, "s-input", R"({"customer":"Ada", "title":"the" })", RuntimeState::Running);
+  f.clock.advance(1);
+  create_searchable(f, "s-output", "x", RuntimeState::Completed, "total 42 \u00c4\u00d6");
+  f.clock.advance(1);
+  create_searchable(f, "s-error", "y", RuntimeState::Failed, R"(card "4242" declined\\retry)");
+  f.clock.advance(1);
+  create_searchable(f, "s-status", "z", RuntimeState::Running, "", std::string("step 3 for Ada"));
+  f.clock.advance(1);
+  create_searchable(f, "s-case", "ada lowercase", RuntimeState::Running);
+
+  using Ids = std::vector<std::string>;
+  CHECK(search(f, {}, "Ada") == Ids{"s-input", "s-status"});  // case-sensitive
+  CHECK(search(f, {}, "Ada", 1) == Ids{"s-input", "s-status"});  // paged
+  CHECK(search(f, {}, R"("the")") == Ids{"s-input"});
+  CHECK(search(f, {}, "42 \u00c4\u00d6") == Ids{"s-output"});
+  CHECK(search(f, {}, R"("4242" declined\\retry)") == Ids{"s-error"});  // quotes and a backslash, as stored in JSON
+  CHECK(search(f, {}, "declined").size() == 1);
+  CHECK(search(f, {}, "no such text").empty());
+  InstanceFilter running;
+  running.states = {RuntimeState::Running};
+  CHECK(search(f, running, "a") == Ids{"s-input", "s-status", "s-case"});
+  InstanceFilter ada;
+  ada.contains = "Ada";
+  CHECK(f.management().count_instances(ada) == 2);
+  CHECK(f.management().count_by_status(ada)[RuntimeState::Running] == 2);
+
+  InstanceFilter too_long;
+  too_long.contains = std::string(kMaxContainsBytes + 1, 'a');
+  CHECK(provider_error_kind([&] { f.management().list_instances(too_long, {}); }) == ProviderErrorKind::InvalidInput);
+  InstanceFilter not_utf8;
+  not_utf8.contains = "\xff";
+  CHECK(provider_error_kind([&] { f.management().count_instances(not_utf8); }) == ProviderErrorKind::InvalidInput);
 }
 
 namespace {

@@ -200,7 +200,8 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
                     "ALTER TABLE instances DROP COLUMN unconsumed_messages; DROP TABLE execution_totals; "
                     "DROP TRIGGER execution_totals_on_insert; DROP TRIGGER execution_totals_on_delete; "
                     "DROP TRIGGER execution_totals_on_update; DROP INDEX executions_continued; "
-                    "DROP INDEX instances_by_status_updated; DROP TABLE execution_durations; PRAGMA user_version = 1");
+                    "DROP INDEX instances_by_status_updated; DROP TABLE execution_durations; "
+                    "DROP INDEX instances_by_duration; ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 1");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->get_instance_info("kept").has_value());
@@ -220,7 +221,7 @@ TEST_CASE("sqlite: a version-6 database gains the key-value table", "[provider][
                     "DROP TABLE execution_totals; DROP TRIGGER execution_totals_on_insert; "
                     "DROP TRIGGER execution_totals_on_delete; DROP TRIGGER execution_totals_on_update; "
                     "DROP INDEX executions_continued; DROP INDEX instances_by_status_updated; DROP TABLE execution_durations; "
-                    "PRAGMA user_version = 6");
+                    "DROP INDEX instances_by_duration; ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 6");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->get_kv_all_values("kept").empty());
@@ -257,7 +258,8 @@ TEST_CASE("sqlite: a version-9 database gains the duration histogram, filled fro
   f->sqlite.reset();
   const std::string rows = raw_query(f->path, rows_sql);
   CHECK(std::count(rows.begin(), rows.end(), ',') == 10);  // eleven buckets: 1000 and 1009 share one
-  raw_exec(f->path, "DROP TABLE execution_durations; PRAGMA user_version = 9");
+  raw_exec(f->path, "DROP TABLE execution_durations; DROP INDEX instances_by_duration; "
+                    "ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 9");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   const DurationStats filled = f->sqlite->get_execution_durations("Orch", 0);
@@ -272,6 +274,31 @@ TEST_CASE("sqlite: a version-9 database gains the duration histogram, filled fro
   CHECK(raw_query(f->path, rows_sql) == rows);  // the SQL buckets are the acks' buckets
 }
 
+TEST_CASE("sqlite: a version-10 database gains the search column, filled from each current execution's start",
+          "[provider][sqlite][search]") {
+  auto f = make_provider("sqlite-file");
+  for (const char* id : {"a", "b"}) {
+    f->provider().enqueue_orchestrator_item(start_item(id), 0);
+    OrchestrationItem item = fetch(*f);
+    OrchestrationAck start;
+    start.history_delta = {Event{1, 0, 0, events::OrchestrationStarted{"Orch", "1.0.0",
+                                                                        std::string("order \"") + id + "\" for Ada", "", 0}}};
+    start.metadata = metadata();
+    f->provider().ack_orchestration_item(item.lock_token, start);
+  }
+  f->sqlite.reset();
+  raw_exec(f->path, "DROP INDEX instances_by_duration; ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 10");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
+  InstanceFilter filter;
+  filter.contains = "order \"b\" for";
+  const InstancePage found = f->sqlite->list_instances(filter, {});
+  REQUIRE(found.instances.size() == 1);
+  CHECK(found.instances[0].instance == "b");
+  filter.contains = "for Ada";
+  CHECK(f->sqlite->count_instances(filter) == 2);
+}
+
 TEST_CASE("sqlite: every listing and count query is answered through an index",
           "[provider][sqlite][indexes]") {
   auto f = make_provider("sqlite-memory");
@@ -281,7 +308,7 @@ TEST_CASE("sqlite: every listing and count query is answered through an index",
     for (Query query : {Query::List, Query::Count, Query::CountByStatus}) {
       for (const char* cursor : {"", "1700000000000|job-7"}) {
       for (InstanceOrder order : {InstanceOrder::CreatedDesc, InstanceOrder::CreatedAsc, InstanceOrder::UpdatedDesc,
-                                  InstanceOrder::UpdatedAsc}) {
+                                  InstanceOrder::UpdatedAsc, InstanceOrder::DurationDesc, InstanceOrder::DurationAsc}) {
         if (query != Query::List && (*cursor || order != InstanceOrder::CreatedDesc)) continue;
         auto plan = f->sqlite->explain_listing(filters[i], {cursor, 50, order}, query);
         std::string text;
@@ -291,6 +318,13 @@ TEST_CASE("sqlite: every listing and count query is answered through an index",
         // A page of one status walks that status's index in the order asked and stops when
         // full: it never sorts every instance of the status (ties on the time may be sorted).
         if (query == Query::List && filters[i].states.size() == 1) {
+          CHECK(text.find("TEMP B-TREE FOR ORDER BY") == std::string::npos);
+        }
+        // A duration order walks the duration index and stops when the page is full (an
+        // id prefix may walk the primary key's range instead).
+        const bool by_duration = order == InstanceOrder::DurationDesc || order == InstanceOrder::DurationAsc;
+        if (query == Query::List && by_duration && filters[i].instance_prefix.empty()) {
+          CHECK(text.find("instances_by_duration") != std::string::npos);
           CHECK(text.find("TEMP B-TREE FOR ORDER BY") == std::string::npos);
         }
         // Counts filtered by states, name, version and roots only read the

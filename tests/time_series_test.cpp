@@ -357,7 +357,7 @@ TEST_CASE("a version-4 database is migrated with its series counted in", "[times
            "DROP TRIGGER execution_totals_on_insert; DROP TRIGGER execution_totals_on_delete; "
            "DROP TRIGGER execution_totals_on_update; "
            "DROP INDEX executions_continued; DROP INDEX instances_by_status_updated; DROP TABLE execution_durations; "
-           "PRAGMA user_version = 4");
+           "DROP INDEX instances_by_duration; ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 4");
   {
     Workload w(testing::sqlite_at(path));
     w.began = began;

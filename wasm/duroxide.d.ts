@@ -76,6 +76,8 @@ export interface InstanceFilter {
   prefix?: string;
   parent?: string;
   rootsOnly?: boolean;
+  // A substring (case-sensitive, at most 256 bytes) of the input, output, error or custom status.
+  contains?: string;
   // [from, to) in ms since the epoch; unknown keys are an error.
   createdFromMs?: number; createdToMs?: number; updatedFromMs?: number; updatedToMs?: number;
 }
@@ -145,7 +147,7 @@ export declare class ManagementClient {
   constructor(runtime: Runtime);
   // sort: by creation or last update time, newest (desc, the default) or oldest (asc) first.
   listInstances(filter?: InstanceFilter,
-                options?: { cursor?: string; limit?: number; sort?: 'created-desc' | 'created-asc' | 'updated-desc' | 'updated-asc' }):
+                options?: { cursor?: string; limit?: number; sort?: 'created-desc' | 'created-asc' | 'updated-desc' | 'updated-asc' | 'duration-desc' | 'duration-asc' }):
     { instances: InstanceSummary[]; next_cursor: string };
   countInstances(filter?: InstanceFilter): number;
   countByStatus(filter?: InstanceFilter): Partial<Record<'Running' | 'Completed' | 'Failed', number>>;

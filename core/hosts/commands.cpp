@@ -10,6 +10,7 @@
 #include "duroxide/event.hpp"
 #include "duroxide/json_views.hpp"
 #include "duroxide/limits.hpp"
+#include "duroxide/text.hpp"
 
 namespace duroxide {
 
@@ -174,6 +175,8 @@ InstanceOrder order(const Json& args) {
   if (sort == "created-asc") return InstanceOrder::CreatedAsc;
   if (sort == "updated-desc") return InstanceOrder::UpdatedDesc;
   if (sort == "updated-asc") return InstanceOrder::UpdatedAsc;
+  if (sort == "duration-desc") return InstanceOrder::DurationDesc;
+  if (sort == "duration-asc") return InstanceOrder::DurationAsc;
   return InstanceOrder::CreatedDesc;  // the choice's checked fallback
 }
 
@@ -447,7 +450,8 @@ std::vector<Command> instance_commands() {
   return {
       {"list-instances", K::Management,
        {filter_arg(), flag(text("cursor", "from a previous page's next_cursor", false, "")), limit_arg(50),
-        flag(choice("sort", {"created-desc", "created-asc", "updated-desc", "updated-asc"}, "created-desc",
+        flag(choice("sort", {"created-desc", "created-asc", "updated-desc", "updated-asc", "duration-desc", "duration-asc"},
+                    "created-desc",
                     "the order: by creation or last update time, newest (desc) or oldest (asc) first"))},
        "A page of instance summaries, newest first unless sorted otherwise.", "{instances: [summary], next_cursor}",
        [](const Json& a, Clients& c) {
@@ -780,7 +784,7 @@ InstanceFilter filter_from_json(const Json& f) {
   if (f.is_null()) return filter;
   if (!f.is_object()) throw invalid("filter must be an object");
   static const char* const kKeys[] = {"states", "name", "version", "prefix", "parent", "rootsOnly",
-                                      "createdFromMs", "createdToMs", "updatedFromMs", "updatedToMs"};
+                                      "createdFromMs", "createdToMs", "updatedFromMs", "updatedToMs", "contains"};
   for (const auto& item : f.items()) {
     if (std::none_of(std::begin(kKeys), std::end(kKeys), [&](const char* key) { return item.key() == key; })) {
       throw invalid("filter." + item.key() + " is not a filter field");
@@ -791,6 +795,8 @@ InstanceFilter filter_from_json(const Json& f) {
   filter.orchestration_version = filter_text(f, "version");
   filter.instance_prefix = filter_text(f, "prefix");
   filter.parent_instance = filter_text(f, "parent");
+  filter.contains = filter_text(f, "contains");
+  if (!valid_utf8(filter.contains)) throw invalid("filter.contains must be UTF-8");
   if (f.contains("rootsOnly") && !f["rootsOnly"].is_null()) {
     if (!f["rootsOnly"].is_boolean()) throw invalid("filter.rootsOnly must be true or false");
     filter.roots_only = f["rootsOnly"].get<bool>();

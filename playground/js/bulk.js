@@ -26,7 +26,8 @@ const kTextLabels = { cancel: 'reason', raise: 'event name', enqueue: 'queue nam
 export function initBulk() {
   confirmable({
     preview: $('bulk-preview'), confirm: $('bulk-confirm'), progress: $('bulk-progress'),
-    inputs: ['bulk-action', 'bulk-text', 'bulk-data', 'filter-status', 'filter-name', 'filter-prefix'].map($),
+    inputs: ['bulk-action', 'bulk-text', 'bulk-data', 'filter-status', 'filter-name', 'filter-prefix', 'filter-contains']
+      .map($),
     walk,
     onReset: () => {
       $('bulk-text').setAttribute('aria-label', kTextLabels[$('bulk-action').value]);

@@ -11,6 +11,7 @@ export function currentFilter() {
   if ($('filter-status').value) filter.states = [$('filter-status').value];
   if ($('filter-name').value) filter.name = $('filter-name').value;
   if ($('filter-prefix').value.trim()) filter.prefix = $('filter-prefix').value.trim();
+  if ($('filter-contains').value) filter.contains = $('filter-contains').value;
   return filter;
 }
 
@@ -21,10 +22,12 @@ function resetPaging() {
 
 export function initList() {
   for (const sample of catalog) $('filter-name').append(el('option', { value: sample.name }, sample.name));
-  for (const id of ['filter-status', 'filter-name', 'page-size']) {
+  for (const id of ['filter-status', 'filter-name', 'page-size', 'sort']) {
     $(id).addEventListener('change', () => { resetPaging(); refresh(); });
   }
-  $('filter-prefix').addEventListener('input', () => { resetPaging(); refresh(); });
+  for (const id of ['filter-prefix', 'filter-contains']) {
+    $(id).addEventListener('input', () => { resetPaging(); refresh(); });
+  }
   $('page-next').addEventListener('click', () => {
     if (!ui.nextCursor) return;
     ui.cursors[ui.page + 1] = ui.nextCursor;
@@ -51,7 +54,7 @@ export function renderCounts() {
 
 export function renderList() {
   const page = ui.management.listInstances(currentFilter(),
-    { cursor: ui.cursors[ui.page] ?? '', limit: Number($('page-size').value) });
+    { cursor: ui.cursors[ui.page] ?? '', limit: Number($('page-size').value), sort: $('sort').value });
   ui.nextCursor = page.next_cursor;
   const body = $('instances').tBodies[0];
   body.replaceChildren();

@@ -123,7 +123,8 @@ function wireRetention() {
   });
   confirmable({
     preview: $('retention-prune-preview'), confirm: $('retention-prune-confirm'),
-    progress: $('retention-prune-progress'), inputs: [$('retention-keep'), $('filter-status'), $('filter-name'), $('filter-prefix')],
+    progress: $('retention-prune-progress'),
+    inputs: ['retention-keep', 'filter-status', 'filter-name', 'filter-prefix', 'filter-contains'].map($),
     walk: (extra) => ui.management.pruneExecutionsBulkAll(currentFilter(), { keepLast: Number($('retention-keep').value), batch: 100, ...extra }),
   });
 }

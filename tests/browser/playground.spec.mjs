@@ -125,6 +125,20 @@ test('instance list: status counts, filters and paging', async ({ page }) => {
   await page.getByTestId('advance-hour').click();
   await expect(page.getByTestId('details-output')).toHaveText('done');
   await shot(page, 'list-filters');
+
+  // Search (case-sensitive, in input, output, error and custom status) and sort by duration.
+  await page.getByTestId('filter-name').selectOption('');
+  await page.getByTestId('filter-contains').fill('boom');
+  await expect(page.locator('#instances tbody tr')).toHaveCount(1);
+  await expect(page.locator('#instances tbody tr')).toContainText('fails-1');
+  await page.getByTestId('filter-contains').fill('n3');
+  await expect(page.locator('#instances tbody tr')).toHaveCount(1);
+  await expect(page.locator('#instances tbody tr')).toContainText('hello-3');
+  await page.getByTestId('filter-contains').fill('N3');
+  await expect(page.locator('#instances tbody tr')).toContainText('no instances');
+  await page.getByTestId('filter-contains').fill('');
+  await page.getByTestId('sort').selectOption('duration-desc');
+  await expect(page.locator('#instances tbody tr').first()).toContainText('timer-1');  // ran an hour
 });
 
 test('executions of a continue-as-new instance', async ({ page }) => {

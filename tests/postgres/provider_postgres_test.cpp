@@ -91,10 +91,11 @@ void admin_exec(const std::string& sql) {
 }
 
 // create_instance of provider_suite.hpp, on a PostgresProvider of a test's own.
-void create_instance_on(PostgresProvider& store, const std::string& instance, RuntimeState state) {
+void create_instance_on(PostgresProvider& store, const std::string& instance, RuntimeState state,
+                        const std::string& input = {}) {
   OrchestrationItem item = started_and_fetched(store, instance);
   OrchestrationAck ack;
-  ack.history_delta = {started_event()};
+  ack.history_delta = {Event{1, 0, 0, events::OrchestrationStarted{"Orch", "1.0.0", input, "", 0}}};
   ack.metadata = metadata(state);
   store.ack_orchestration_item(item.lock_token, ack);
 }
@@ -405,17 +406,23 @@ TEST_CASE("postgres: every listing page is read through an index, in index order
 TEST_CASE("postgres: a version-5 schema is migrated with its instances counted in", "[provider][postgres]") {
   SKIP_WITHOUT_POSTGRES();
   Named n("migrate5");
-  create_instance_on(*n.store, "done", RuntimeState::Completed);
+  create_instance_on(*n.store, "done", RuntimeState::Completed, R"(please "backfill me")");
   create_instance_on(*n.store, "running", RuntimeState::Running);
   admin_exec("DROP TABLE " + n.options.schema + ".instance_counts; DROP FUNCTION " + n.options.schema +
              ".instance_counts_keep CASCADE; DROP TABLE " + n.options.schema + ".kv_values; ALTER TABLE " +
              n.options.schema + ".instances DROP COLUMN unconsumed_messages; DROP INDEX " + n.options.schema +
              ".executions_continued; DROP INDEX " + n.options.schema + ".instances_by_status_updated; DROP TABLE " +
-             n.options.schema + ".execution_durations; UPDATE " + n.options.schema + ".schema_version SET version = 5");
+             n.options.schema + ".execution_durations; DROP INDEX " + n.options.schema + ".instances_by_duration; ALTER TABLE " +
+             n.options.schema + ".instances DROP COLUMN input; UPDATE " + n.options.schema + ".schema_version SET version = 5");
   n.store = n.open();
   CHECK(n.store->schema_version() == PostgresProvider::kSchemaVersion);
   CHECK(n.store->get_execution_durations("Orch", 0).count == 1);  // filled from the finished execution (version 10)
   CHECK(n.store->get_kv_all_values("done").empty());  // the key-value table exists (version 7)
+  InstanceFilter searched;
+  searched.contains = "backfill me";
+  const InstancePage found = n.store->list_instances(searched, {});  // the input column is filled (version 11)
+  REQUIRE(found.instances.size() == 1);
+  CHECK(found.instances[0].instance == "done");
   std::map<RuntimeState, std::uint64_t> expected{
       {RuntimeState::Running, 1}, {RuntimeState::Completed, 1}, {RuntimeState::Failed, 0}};
   CHECK(n.store->count_by_status({}) == expected);

@@ -15,7 +15,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 10;
+constexpr int kLatest = 11;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -235,8 +235,17 @@ CREATE TABLE execution_durations (
 );
 )sql" DUROXIDE_EXECUTION_DURATIONS_BACKFILL;
 
+// Version 11: as SQLite's version 11.
+constexpr const char* kMigration11 = R"sql(
+ALTER TABLE instances ADD COLUMN input TEXT COLLATE "C";
+UPDATE instances SET input = CAST(h.event_json AS jsonb) ->> 'input' FROM history h
+  WHERE h.instance_id = instances.instance_id AND h.execution_id = instances.current_execution_id
+    AND h.event_id = 1 AND h.event_kind = 'OrchestrationStarted';
+CREATE INDEX instances_by_duration ON instances ((updated_at - created_at) DESC, instance_id);
+)sql";
+
 constexpr Migration kMigrations[] = {{6, kMigration6}, {7, kMigration7}, {8, kMigration8}, {9, kMigration9},
-                                     {10, kMigration10}};
+                                     {10, kMigration10}, {11, kMigration11}};
 
 }  // namespace
 

@@ -50,8 +50,7 @@ struct Management {
     if (result.instances.size() > page.limit) {
       result.instances.pop_back();
       const InstanceInfo& last = result.instances.back();
-      result.next_cursor =
-          std::to_string(order_by_update(page.order) ? last.updated_at_ms : last.created_at_ms) + "|" + last.instance;
+      result.next_cursor = std::to_string(order_key(page.order, last)) + "|" + last.instance;
     }
     return result;
   }
@@ -415,7 +414,7 @@ struct Management {
                             "instance " + info.instance + " already exists");
       }
     }
-    insert_instance_row(db, info);
+    insert_instance_row(db, info, current_input(data));
     record_imported_metrics(db, info, now);
     for (const auto& execution : data.executions) {
       insert_execution(db, info.instance, execution);
@@ -621,12 +620,23 @@ struct Management {
     return encode_error_details(*error);
   }
 
-  static void insert_instance_row(Connection& db, const InstanceInfo& info) {
+  // The input of an export's current execution (its first event), for the search column.
+  static std::optional<std::string> current_input(const InstanceExport& data) {
+    for (const auto& execution : data.executions) {
+      if (execution.info.execution_id != data.info.current_execution_id || execution.history.empty()) continue;
+      if (const auto* started = execution.history.front().template as<events::OrchestrationStarted>()) {
+        return started->input;
+      }
+    }
+    return std::nullopt;
+  }
+
+  static void insert_instance_row(Connection& db, const InstanceInfo& info, const std::optional<std::string>& input) {
     db.prepare(
           "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
           "  current_execution_id, status, output, error_json, custom_status, "
-          "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")
+          "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at, input) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")
         .bind(1, info.instance)
         .bind(2, info.orchestration_name)
         .bind(3, info.orchestration_version)
@@ -642,6 +652,7 @@ struct Management {
         .bind(11, static_cast<std::int64_t>(info.parent_id))
         .bind(12, info.created_at_ms)
         .bind(13, info.updated_at_ms)
+        .bind_optional(14, input)
         .run();
   }
 

@@ -14,9 +14,12 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "duroxide/codec.hpp"
 #include "duroxide/management_provider.hpp"
 #include "duroxide/provider.hpp"
+#include "duroxide/text.hpp"
 
 namespace duroxide::management_sql {
 
@@ -107,7 +110,21 @@ struct FilterSql {
 // the creation-time or update-time range named by `unindexed_range`: the dialect's way
 // to keep the planner off those columns' indexes (Dialect::kUnindexed), for a query
 // that must walk another index in order.
-enum class TimeRange { None, Created, Updated };
+enum class TimeRange { None, Created, Updated, Both };
+
+// `text` as it appears inside a JSON string (nlohmann's escaping, which the stores write).
+inline std::string json_string_body(const std::string& text) {
+  const std::string quoted = nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
+}
+
+// A filter's own limits; InvalidInput naming the field otherwise.
+inline void check_filter(const InstanceFilter& filter, const std::string& operation) {
+  if (filter.contains.size() > kMaxContainsBytes || !valid_utf8(filter.contains)) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        "the search text must be at most " + std::to_string(kMaxContainsBytes) + " bytes of UTF-8");
+  }
+}
 
 inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed = "",
                             TimeRange unindexed_range = TimeRange::None, const char* unindexed_time = "") {
@@ -135,8 +152,9 @@ inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed 
   if (!filter.orchestration_version.empty()) {
     conditions.push_back(u + "orchestration_version = " + placeholder(filter.orchestration_version));
   }
-  const std::string created = unindexed_range == TimeRange::Created ? unindexed_time : "";
-  const std::string updated = unindexed_range == TimeRange::Updated ? unindexed_time : "";
+  const bool both = unindexed_range == TimeRange::Both;
+  const std::string created = both || unindexed_range == TimeRange::Created ? unindexed_time : "";
+  const std::string updated = both || unindexed_range == TimeRange::Updated ? unindexed_time : "";
   range(created + "created_at", filter.created_from_ms, filter.created_to_ms);
   range(updated + "updated_at", filter.updated_from_ms, filter.updated_to_ms);
   if (!filter.instance_prefix.empty()) {
@@ -151,6 +169,17 @@ inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed 
     conditions.push_back(u + "parent_instance_id = " + placeholder(filter.parent_instance));
   }
   if (filter.roots_only) conditions.push_back(u + "parent_instance_id IS NULL");
+  if (!filter.contains.empty()) {
+    // replace() is in both dialects and, unlike LIKE, case-sensitive in both. The error
+    // is stored as JSON: its message is searched for as the JSON text writes it.
+    const std::string text = placeholder(filter.contains);
+    const std::string in_json = placeholder(json_string_body(filter.contains));
+    std::string any;
+    for (const char* column : {"input", "output", "custom_status"}) {
+      any += std::string(any.empty() ? "" : " OR ") + "replace(" + column + ", " + text + ", '') <> " + column;
+    }
+    conditions.push_back("(" + any + " OR replace(error_json, " + in_json + ", '') <> error_json)");
+  }
   for (std::size_t i = 0; i < conditions.size(); ++i) {
     out.where += (i == 0 ? " WHERE " : " AND ") + conditions[i];
   }
@@ -170,13 +199,25 @@ inline std::optional<std::pair<std::int64_t, std::string>> parse_time_and_id(con
   return std::make_pair(time, text.substr(bar + 1));
 }
 
-// The column a listing order sorts by, and whether it descends.
+// The key a listing order sorts by (a column, or the duration expression that the
+// index instances_by_duration holds), and whether it descends.
 inline bool order_by_update(InstanceOrder order) {
   return order == InstanceOrder::UpdatedDesc || order == InstanceOrder::UpdatedAsc;
 }
-inline const char* order_column(InstanceOrder order) { return order_by_update(order) ? "updated_at" : "created_at"; }
+inline bool order_by_duration(InstanceOrder order) {
+  return order == InstanceOrder::DurationDesc || order == InstanceOrder::DurationAsc;
+}
+inline const char* order_column(InstanceOrder order) {
+  return order_by_duration(order) ? "(updated_at - created_at)" : order_by_update(order) ? "updated_at" : "created_at";
+}
 inline bool order_descends(InstanceOrder order) {
-  return order == InstanceOrder::CreatedDesc || order == InstanceOrder::UpdatedDesc;
+  return order == InstanceOrder::CreatedDesc || order == InstanceOrder::UpdatedDesc ||
+         order == InstanceOrder::DurationDesc;
+}
+// The key of one listed instance, as the next page's cursor carries it.
+inline std::int64_t order_key(InstanceOrder order, const InstanceInfo& info) {
+  if (order_by_duration(order)) return info.updated_at_ms - info.created_at_ms;
+  return order_by_update(order) ? info.updated_at_ms : info.created_at_ms;
 }
 
 // The listing query for a filter and page: keyset paging on (order column, instance_id),
@@ -191,10 +232,15 @@ inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& pag
     throw ProviderError(ProviderErrorKind::InvalidInput, operation,
                         "page limit must be 1 to " + std::to_string(kMaxPageSize));
   }
+  check_filter(filter, operation);
   const std::string column = order_column(page.order);
   const bool descends = order_descends(page.order);
   const TimeRange other = order_by_update(page.order) ? TimeRange::Created : TimeRange::Updated;
-  FilterSql sql = filter_sql(filter, "", filter.states.empty() ? TimeRange::None : other, unindexed);
+  // A duration order walks its own index, stopping when the page is full: every other
+  // condition is kept off its index, so the planner never sorts all matches instead.
+  FilterSql sql = order_by_duration(page.order)
+                      ? filter_sql(filter, unindexed, TimeRange::Both, unindexed)
+                      : filter_sql(filter, "", filter.states.empty() ? TimeRange::None : other, unindexed);
   if (!page.cursor.empty()) {
     const auto cursor = parse_time_and_id(page.cursor);
     if (!cursor) throw ProviderError(ProviderErrorKind::InvalidInput, operation, "malformed page cursor");
@@ -218,12 +264,13 @@ inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& pag
 // trigger-kept instance_counts table (a few rows per orchestration); any other
 // filter counts the matching instances through their indexes.
 inline bool counted_by_counters(const InstanceFilter& filter) {
-  return filter.instance_prefix.empty() && filter.parent_instance.empty() &&
+  return filter.instance_prefix.empty() && filter.parent_instance.empty() && filter.contains.empty() &&
          filter.created_from_ms == 0 && filter.created_to_ms == 0 && filter.updated_from_ms == 0 &&
          filter.updated_to_ms == 0;
 }
 
 inline FilterSql count_query(const InstanceFilter& filter, bool by_status) {
+  check_filter(filter, "count_instances");
   if (counted_by_counters(filter)) {
     // filter_sql's conditions on these columns read the same names in instance_counts.
     InstanceFilter kept;

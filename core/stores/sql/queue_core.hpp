@@ -619,10 +619,11 @@ struct Queues {
           "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
           "  current_execution_id, status, output, error_json, custom_status, "
           "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at, "
-          "  unconsumed_messages) "
+          "  unconsumed_messages, input) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST(?9 AS BIGINT), ?10, ?11, CAST(?12 AS BIGINT), "
-          "  CAST(?12 AS BIGINT), CAST(?15 AS BIGINT)) "
+          "  CAST(?12 AS BIGINT), CAST(?15 AS BIGINT), ?16) "
           "ON CONFLICT (instance_id) DO UPDATE SET "
+          "  input = COALESCE(excluded.input, instances.input), "
           "  orchestration_name = excluded.orchestration_name, "
           "  orchestration_version = excluded.orchestration_version, "
           "  current_execution_id = excluded.current_execution_id, "
@@ -650,7 +651,16 @@ struct Queues {
         .bind(13, static_cast<std::int64_t>(meta.custom_status_changed ? 1 : 0))
         .bind(14, static_cast<std::int64_t>(changes_instance ? 1 : 0))
         .bind(15, static_cast<std::int64_t>(meta.unconsumed_messages))
+        .bind_optional(16, started_input(ack))
         .defer();
+  }
+
+  // The input of the execution this ack starts (its delta begins with the start), for
+  // the instances row's search column; none when the ack starts none.
+  static std::optional<std::string> started_input(const OrchestrationAck& ack) {
+    if (ack.history_delta.empty()) return std::nullopt;
+    const auto* started = ack.history_delta.front().as<events::OrchestrationStarted>();
+    return started ? std::optional<std::string>(started->input) : std::nullopt;
   }
 
   // upsert_instance for an instance that exists: an UPDATE of only the columns
@@ -672,6 +682,8 @@ struct Queues {
       sql += std::string(", ") + name + " = " + (cast ? "CAST(" + parameter + " AS " + cast + ")" : parameter);
     };
     if (changes_instance) column("updated_at", "BIGINT");
+    const std::optional<std::string> input = started_input(ack);
+    if (input) column("input");
     if (meta.custom_status_changed) {
       column("custom_status");
       sql += ", custom_status_version = custom_status_version + 1";
@@ -689,6 +701,7 @@ struct Queues {
         .bind(6, static_cast<std::int64_t>(meta.unconsumed_messages));
     int parameter = 7;
     if (changes_instance) update.bind(parameter++, now);
+    if (input) update.bind(parameter++, *input);
     if (meta.custom_status_changed) update.bind_optional(parameter++, meta.custom_status);
     if (renamed) {
       update.bind(parameter++, meta.orchestration_name);

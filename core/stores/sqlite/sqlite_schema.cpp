@@ -290,8 +290,21 @@ CREATE TABLE execution_durations (
 ) WITHOUT ROWID;
 )sql" DUROXIDE_EXECUTION_DURATIONS_BACKFILL;
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4, kMigration5,
-                                       kMigration6, kMigration7, kMigration8, kMigration9, kMigration10};
+// Version 11: search and sort (InstanceFilter::contains, InstanceOrder::Duration*).
+// The current execution's input on the instances row (written by the acks that start an
+// execution and by imports), filled here from each instance's stored start; an index on
+// the duration, ordered as the listing walks it.
+constexpr const char* kMigration11 = R"sql(
+ALTER TABLE instances ADD COLUMN input TEXT;
+UPDATE instances SET input = (
+  SELECT json_extract(h.event_json, '$.input') FROM history h
+  WHERE h.instance_id = instances.instance_id AND h.execution_id = instances.current_execution_id
+    AND h.event_id = 1 AND h.event_kind = 'OrchestrationStarted');
+CREATE INDEX instances_by_duration ON instances ((updated_at - created_at) DESC, instance_id);
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4, kMigration5, kMigration6,
+                                       kMigration7, kMigration8, kMigration9, kMigration10, kMigration11};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

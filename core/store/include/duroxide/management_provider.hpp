@@ -71,15 +71,27 @@ struct InstanceFilter {
   TimestampMs created_to_ms = 0;
   TimestampMs updated_from_ms = 0;
   TimestampMs updated_to_ms = 0;
+  // A substring (case-sensitive, at most kMaxContainsBytes of UTF-8) of the current
+  // execution's input, the output, the error message or the custom status. No index
+  // serves it: the store reads every instance the other conditions select (in the
+  // listing's order, stopping when a page is full), so narrow it with a name, a state
+  // or a time range on a large store (docs/management.md, "Search and sort").
+  std::string contains;
 };
 
-// The order of a listing. Ties on the time go by instance id: ascending ids when
-// the time descends, descending ids when it ascends (one index serves both ways).
+inline constexpr std::size_t kMaxContainsBytes = 256;
+
+// The order of a listing. Ties on the key go by instance id: ascending ids when
+// the key descends, descending ids when it ascends (one index serves both ways).
+// Duration is updated minus created: the run time of a finished instance, the time
+// to its last change for a running one.
 enum class InstanceOrder {
-  CreatedDesc,  // newest first (the default)
-  CreatedAsc,   // oldest first
-  UpdatedDesc,  // most recently changed first
-  UpdatedAsc,   // longest unchanged first
+  CreatedDesc,   // newest first (the default)
+  CreatedAsc,    // oldest first
+  UpdatedDesc,   // most recently changed first
+  UpdatedAsc,    // longest unchanged first
+  DurationDesc,  // longest first
+  DurationAsc,   // shortest first
 };
 
 // Keyset paging in `order`. `cursor` is opaque: pass back the `next_cursor` of the
