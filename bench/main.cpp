@@ -417,7 +417,7 @@ Json bench_replay(const std::vector<std::size_t>& sizes) {
 // Instance i of the management database: four orchestration names in turn; states
 // Completed, Completed, Failed, Running in blocks of four; every 50th instance from the
 // second on is a sub-orchestration of the one before it; created 1 ms apart from `now`
-// minus `count` ms (the newest at `now`), finished 5 ms after creation.
+// minus `count` ms (the newest at `now`), finished 5 ms after creation; input "order <i>;".
 InstanceExport fake_instance(std::size_t i, std::size_t count, TimestampMs now) {
   static const RuntimeState states[] = {RuntimeState::Completed, RuntimeState::Completed,
                                         RuntimeState::Failed, RuntimeState::Running};
@@ -442,7 +442,7 @@ InstanceExport fake_instance(std::size_t i, std::size_t count, TimestampMs now) 
   Event started;
   started.event_id = 1;
   started.timestamp_ms = data.info.created_at_ms;
-  started.data = events::OrchestrationStarted{data.info.orchestration_name, "1.0.0", "x", "", 0};
+  started.data = events::OrchestrationStarted{data.info.orchestration_name, "1.0.0", "order " + std::to_string(i) + ";", "", 0};
   execution.history.push_back(started);
   if (data.info.state != RuntimeState::Running) {
     Event end;
@@ -538,6 +538,19 @@ Json time_management_reads(ManagementClient& management, std::size_t count, Time
   timed("get_problematic_instances (100 each)", 5, [&](int) { management.get_problematic_instances(now); });
   timed("changes_since (100)", 20, [&](int) { management.changes_since(0); });
   timed("watch_metrics (100)", 20, [&](int) { management.watch_metrics(0); });
+  // A search no index serves: a text only the oldest instance holds, so every instance is read.
+  InstanceFilter rare;
+  rare.contains = "order 0;";
+  std::size_t found = 0;
+  timed("list_instances (contains a text one instance holds: reads all)", 3,
+        [&](int) { found = management.list_instances(rare, page).instances.size(); });
+  checks["search_found"] = found;
+  PageRequest longest = page;
+  longest.order = InstanceOrder::DurationDesc;
+  std::size_t sorted_rows = 0;
+  timed("list_instances (sorted by duration, first page of 50)", 20,
+        [&](int) { sorted_rows = management.list_instances({}, longest).instances.size(); });
+  checks["duration_page_rows"] = sorted_rows;
   timed("get_time_series (60 minutes)", 20, [&](int) {
     management.get_time_series(TimeSeriesMetric::All, "", now - 3'600'000, now);
   });
@@ -560,7 +573,8 @@ Json expected_management_checks(std::size_t count, TimestampMs now) {
   }
   return {{"counted", count}, {"counted_in_window", completed_in_window}, {"metrics_total_instances", count},
           {"metrics_total_events", events}, {"stats_instances", count}, {"durations_counted", finished_fan_out},
-          {"bulk_previewed", running}, {"bulk_canceled", running}};
+          {"bulk_previewed", running}, {"bulk_canceled", running}, {"search_found", 1},
+          {"duration_page_rows", std::min<std::size_t>(count, 50)}};
 }
 
 Json bench_management(const std::string& dir, std::size_t count) {
