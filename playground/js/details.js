@@ -85,6 +85,24 @@ function treeNode(node) {
   return item;
 }
 
+// What the instance holds in the store (getInstanceStats) and its key-value store.
+function renderStatsAndValues() {
+  const stats = ui.management.getInstanceStats(ui.instance);
+  const list = $('instance-stats');
+  list.replaceChildren();
+  const add = (term, value) => list.append(el('dt', {}, term), el('dd', { 'data-key': term }, value));
+  if (stats) {
+    add('history', `${stats.history_event_count} events, ${stats.history_size_bytes} bytes (execution ${stats.execution_id})`);
+    add('messages', `${stats.queue_pending_count} waiting in its queue (timers included), `
+      + `${stats.carry_forward_count} delivered and not taken by a wait`);
+    add('values', `${stats.kv_user_key_count} keys, ${stats.kv_total_value_bytes} bytes`);
+  }
+  const body = $('values').tBodies[0];
+  const values = Object.entries(ui.client.getAllValues(ui.instance));
+  body.replaceChildren(...values.map(([key, value]) => el('tr', {}, el('td', {}, key), el('td', { class: 'result', title: value }, value))));
+  if (values.length === 0) body.append(el('tr', {}, el('td', { colSpan: 2, class: 'hint' }, 'no values set')));
+}
+
 function renderTree(details) {
   $('tree').replaceChildren(treeNode(ui.management.getInstanceTree(rootOf(details))));
 }
@@ -142,6 +160,7 @@ export function renderDetails() {
     }, `#${execution.execution} ${execution.status}${execution.continued_as_new ? ' (continued)' : ''} · ${execution.events} events`));
   }
 
+  renderStatsAndValues();
   renderTree(details);
 
   for (const tab of document.querySelectorAll('.tabs button')) tab.classList.toggle('active', tab.dataset.view === ui.view);

@@ -336,6 +336,15 @@ test('operations panel: health with thresholds, queues, statistics with percenti
   await expect(page.getByTestId('problem-no-progress')).toContainText('none');
   await page.getByTestId('problem-long-running').getByText('slow-1').click();
   await expect(page.getByTestId('details-id')).toHaveText('slow-1');
+  const history = page.getByTestId('instance-stats').locator('dd[data-key=history]');
+  const messages = page.getByTestId('instance-stats').locator('dd[data-key=messages]');
+  await expect(history).toContainText('3 events');
+  await expect(messages).toHaveText('1 waiting in its queue (timers included), 0 delivered and not taken by a wait');
+  await page.getByTestId('queue-data').fill('hello');
+  await page.getByTestId('enqueue').click();  // LongTimer takes no message: it stays in the history
+  await expect(messages).toHaveText('1 waiting in its queue (timers included), 1 delivered and not taken by a wait');
+  await expect(history).toContainText('4 events');
+  await expect(page.getByTestId('values')).toContainText('no values set');
   await shot(page, 'operations-health');
 
   await page.getByTestId('ops-queues').click();
