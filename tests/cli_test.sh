@@ -299,6 +299,12 @@ check "a bad bucket is a usage error" 2 "$(exit_code "$cli" timeseries --bucket 
 check "an empty window exits 1" 1 "$(exit_code "$cli" timeseries --from 2000 --to 1000 --db "$ts")"
 check "a window over the bucket limit exits 1" 1 "$(exit_code "$cli" timeseries --from 0 --db "$ts")"
 
+# history paged and filtered in the store
+"$cli" run Counter '{"count":0,"limit":1}' --id hist-c --db "$db" >/dev/null
+check "history --limit pages from --from-event-id" '[2]' \
+  "$("$cli" history hist-c 1 --limit 1 --from-event-id 2 --db "$db" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.stringify(JSON.parse(s).map(e=>e.event_id))))')"
+check "history --limit over 10000 is a usage error" 2 "$(exit_code "$cli" history hist-c 1 --limit 10001 --db "$db")"
+
 # search and sort
 "$cli" run HelloWorld 'Grace Hopper' --id srch-1 --version 1.0.0 --db "$db" >/dev/null
 check "list --contains finds the input" '["srch-1"]' \

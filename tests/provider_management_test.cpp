@@ -217,6 +217,60 @@ TEST_CASE("contract: search finds a substring of the input, output, error or cus
   CHECK(provider_error_kind([&] { f.management().count_instances(not_utf8); }) == ProviderErrorKind::InvalidInput);
 }
 
+TEST_CASE("contract: events are filtered by kind, id and time and paged in the store", "[provider][management][events]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("long"), 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck ack;
+  ack.history_delta = {Event{1, 0, 1'000, events::OrchestrationStarted{"Orch", "1.0.0", "", "", 0}}};
+  for (EventId id = 2; id <= 41; ++id) {  // activities (even ids) and timers (odd), 10 ms apart
+    const TimestampMs at = 1'000 + static_cast<TimestampMs>(id) * 10;
+    ack.history_delta.push_back(id % 2 == 0 ? Event{id, 0, at, events::ActivityScheduled{"Act", "in"}}
+                                            : Event{id, 0, at, events::TimerCreated{at + 5}});
+  }
+  ack.metadata = metadata();
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+  auto ids = [](const History& history) {
+    std::vector<EventId> out;
+    for (const Event& event : history) out.push_back(event.event_id);
+    return out;
+  };
+  using Ids = std::vector<EventId>;
+
+  EventQuery timers;
+  timers.kinds = {EventKind::TimerCreated};
+  timers.from_event_id = 10;
+  timers.to_event_id = 16;
+  CHECK(ids(f.management().read_events("long", 1, timers)) == Ids{11, 13, 15});
+  EventQuery window;
+  window.from_ms = 1'100;  // event 10
+  window.to_ms = 1'130;    // before event 13
+  CHECK(ids(f.management().read_events("long", 1, window)) == Ids{10, 11, 12});
+  // Paging: a page of 15, the next from the last id + 1.
+  EventQuery page;
+  page.limit = 15;
+  Ids all;
+  for (;;) {
+    const History got = f.management().read_events("long", 1, page);
+    for (const Event& event : got) all.push_back(event.event_id);
+    if (got.size() < page.limit) break;
+    page.from_event_id = got.back().event_id + 1;
+  }
+  CHECK(all.size() == 41);
+  CHECK(all.front() == 1);
+  CHECK(all.back() == 41);
+  CHECK(f.management().read_events("long", 1, {}) == f.management().read_execution("long", 1));
+
+  EventQuery over;
+  over.limit = kMaxEventPage + 1;
+  CHECK(provider_error_kind([&] { f.management().read_events("long", 1, over); }) == ProviderErrorKind::InvalidInput);
+  EventQuery backwards;
+  backwards.from_event_id = 5;
+  backwards.to_event_id = 4;
+  CHECK(provider_error_kind([&] { f.management().read_events("long", 1, backwards); }) == ProviderErrorKind::InvalidInput);
+  CHECK(provider_error_kind([&] { f.management().read_events("long", 2, {}); }) == ProviderErrorKind::NotFound);
+}
+
 namespace {
 
 // A finished one-execution instance of "Timed" that ran `duration_ms` from `started_at`.

@@ -161,7 +161,7 @@ export declare class ManagementClient {
     carry_forward_count: number; kv_user_key_count: number; kv_total_value_bytes: number;
   } | null;
   getExecutionInfo(instance: string, execution: number): ExecutionInfo | null;
-  readExecution(instance: string, execution?: number, options?: { kinds?: string[]; fromEventId?: number; toEventId?: number }):
+  readExecution(instance: string, execution?: number, options?: { kinds?: string[]; fromEventId?: number; toEventId?: number; fromMs?: number; toMs?: number; limit?: number }):
     HistoryEvent[];
   getBulkStatus(instances: string[]): Status[];
   exportInstance(instance: string): object;

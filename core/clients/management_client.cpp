@@ -221,16 +221,7 @@ History ManagementClient::read_execution(const std::string& instance, ExecutionI
                       "the event range ends (" + std::to_string(query.to_event_id) +
                           ") before it starts (" + std::to_string(query.from_event_id) + ")");
   }
-  History history = guarded([&] { return management_.read_execution(instance, execution); });
-  History out;
-  for (auto& event : history) {
-    bool kind_ok = query.kinds.empty() ||
-                   std::find(query.kinds.begin(), query.kinds.end(), event.kind()) != query.kinds.end();
-    bool range_ok = event.event_id >= query.from_event_id &&
-                    (query.to_event_id == 0 || event.event_id <= query.to_event_id);
-    if (kind_ok && range_ok) out.push_back(std::move(event));
-  }
-  return out;
+  return guarded([&] { return management_.read_events(instance, execution, query); });
 }
 
 std::vector<std::pair<std::string, OrchestrationStatus>> ManagementClient::get_bulk_status(

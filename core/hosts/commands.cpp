@@ -301,6 +301,9 @@ Json read_execution(const Json& args, Clients& c) {
   }
   query.from_event_id = static_cast<EventId>(num(args, "fromEventId"));
   query.to_event_id = static_cast<EventId>(num(args, "toEventId"));
+  query.from_ms = num(args, "fromMs");
+  query.to_ms = num(args, "toMs");
+  query.limit = count(args, "limit");
   return json_views::history(c.management.read_execution(instance, execution, query));
 }
 
@@ -490,8 +493,12 @@ std::vector<Command> instance_commands() {
        {instance_arg(), positional(integer("execution", "the execution id (0: the current one)", 0, 0, kMaxInteger)),
         id_list("kinds", "only these event kinds", false),
         integer("fromEventId", "first event id (0: the first)", 0, 0, kMaxInteger),
-        integer("toEventId", "last event id (0: the last)", 0, 0, kMaxInteger)},
-       "The events of one execution.", "[event]", read_execution, {"history"}},
+        integer("toEventId", "last event id (0: the last)", 0, 0, kMaxInteger),
+        integer("fromMs", "events written at or after (ms since the epoch; 0: any)", 0, 0, kMaxInteger),
+        integer("toMs", "events written before (ms since the epoch; 0: any)", 0, 0, kMaxInteger),
+        integer("limit", "at most this many events, in event-id order (0: all; next page: fromEventId = last + 1)", 0, 0,
+                static_cast<std::int64_t>(kMaxEventPage))},
+       "The events of one execution, filtered and paged by the store.", "[event]", read_execution, {"history"}},
       {"get-bulk-status", K::Management, {id_list("instances", "the instance ids", true)},
        "One status per id, in order (unknown ids: NotFound).", "[status]",
        [](const Json& a, Clients& c) { return statuses_json(c.management.get_bulk_status(list(a, "instances"))); },

@@ -112,6 +112,36 @@ struct Management {
     return read_execution_row(row, db.operation());
   }
 
+  // The events `query` selects, filtered and limited in SQL on the history's key
+  // (instance, execution, event id); a row in the page that does not decode is Corrupted.
+  static History read_events(Connection& db, const std::string& instance, ExecutionId execution,
+                             const EventQuery& query) {
+    FilterSql sql = event_query_sql(instance, execution, query, db.operation());
+    require_execution(db, instance, execution);
+    Statement rows = db.prepare_once(sql.where);
+    sql.bind_all(rows);
+    History history;
+    while (rows.step()) {
+      try {
+        history.push_back(decode_event(rows.text(1)));
+      } catch (const CodecError& error) {
+        throw ProviderError(ProviderErrorKind::Corrupted, db.operation(),
+                            "history row " + instance + "/" + std::to_string(execution) + "/" +
+                                std::to_string(rows.integer(0)) + " does not decode: " + error.what());
+      }
+    }
+    return history;
+  }
+
+  static void require_execution(Connection& db, const std::string& instance, ExecutionId execution) {
+    Statement row = db.prepare("SELECT 1 FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
+    row.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
+    if (!row.step()) {
+      throw ProviderError(ProviderErrorKind::NotFound, db.operation(),
+                          "instance " + instance + " has no execution " + std::to_string(execution));
+    }
+  }
+
   static History read_execution(Connection& db, const std::string& instance, ExecutionId execution) {
     {
       Statement row = db.prepare("SELECT 1 FROM executions WHERE instance_id = ?1 AND execution_id = ?2");

@@ -260,6 +260,39 @@ inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& pag
   return sql;
 }
 
+// The history query of an EventQuery: a range on the history's key (instance,
+// execution, event id), then the kinds and times, in event-id order, limited.
+inline FilterSql event_query_sql(const std::string& instance, ExecutionId execution, const EventQuery& query,
+                                 const std::string& operation) {
+  if (query.limit > kMaxEventPage) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        "an event page holds at most " + std::to_string(kMaxEventPage) + " events");
+  }
+  if ((query.to_event_id != 0 && query.to_event_id < query.from_event_id) ||
+      (query.to_ms != 0 && query.to_ms <= query.from_ms)) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation, "the event range ends before it starts");
+  }
+  FilterSql sql;
+  auto placeholder = [&sql](std::variant<std::string, std::int64_t> value) {
+    sql.values.push_back(std::move(value));
+    return "?" + std::to_string(sql.values.size());
+  };
+  std::string where = "instance_id = " + placeholder(instance) +
+                      " AND execution_id = " + placeholder(static_cast<std::int64_t>(execution));
+  if (query.from_event_id != 0) where += " AND event_id >= " + placeholder(static_cast<std::int64_t>(query.from_event_id));
+  if (query.to_event_id != 0) where += " AND event_id <= " + placeholder(static_cast<std::int64_t>(query.to_event_id));
+  if (!query.kinds.empty()) {
+    std::string in;
+    for (EventKind kind : query.kinds) in += (in.empty() ? "" : ", ") + placeholder(std::string(to_string(kind)));
+    where += " AND event_kind IN (" + in + ")";
+  }
+  if (query.from_ms != 0) where += " AND timestamp >= " + placeholder(query.from_ms);
+  if (query.to_ms != 0) where += " AND timestamp < " + placeholder(query.to_ms);
+  sql.where = "SELECT event_id, event_json FROM history WHERE " + where + " ORDER BY event_id";
+  if (query.limit != 0) sql.where += " LIMIT " + placeholder(static_cast<std::int64_t>(query.limit));
+  return sql;
+}
+
 // Counts whose filter names only states, name, version and roots read the
 // trigger-kept instance_counts table (a few rows per orchestration); any other
 // filter counts the matching instances through their indexes.

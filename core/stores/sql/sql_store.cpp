@@ -92,6 +92,9 @@ std::optional<ExecutionInfo> SqlStore::get_execution_info(const std::string& ins
 History SqlStore::read_execution(const std::string& instance, ExecutionId execution) {
   return impl_->read_execution(instance, execution);
 }
+History SqlStore::read_events(const std::string& instance, ExecutionId execution, const EventQuery& query) {
+  return impl_->read_events(instance, execution, query);
+}
 SystemMetrics SqlStore::get_system_metrics() {
   return impl_->get_system_metrics();
 }

@@ -218,6 +218,10 @@ class SqlStoreImpl : public SqlStore::Impl {
     return Management::get_execution_info(*db, instance, execution);
   }
 
+  History read_events(const std::string& instance, ExecutionId execution, const EventQuery& query) {
+    Session db = read_session("read_events");
+    return Management::read_events(*db, instance, execution, query);
+  }
   History read_execution(const std::string& instance, ExecutionId execution) override {
     Session db = read_session("read_execution");
     return Management::read_execution(*db, instance, execution);

@@ -53,12 +53,6 @@ struct InstanceDetails {
   std::vector<PendingWork> pending;  // of the current execution, when it is running
 };
 
-// Which events of an execution to return: all when empty / 0.
-struct EventQuery {
-  std::vector<EventKind> kinds;
-  EventId from_event_id = 0;  // inclusive
-  EventId to_event_id = 0;    // inclusive
-};
 
 // What counts as a problem. Times are durations in ms.
 struct HealthThresholds {

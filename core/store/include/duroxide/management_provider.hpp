@@ -81,6 +81,20 @@ struct InstanceFilter {
 
 inline constexpr std::size_t kMaxContainsBytes = 256;
 
+// Which events of an execution to read, filtered and paged by the store: every
+// condition is optional (empty / 0: none). A page of `limit` events in event-id
+// order; the next page starts at the last one's id + 1.
+struct EventQuery {
+  std::vector<EventKind> kinds;
+  EventId from_event_id = 0;  // inclusive
+  EventId to_event_id = 0;    // inclusive
+  TimestampMs from_ms = 0;    // events written at or after
+  TimestampMs to_ms = 0;      // events written before
+  std::size_t limit = 0;      // 0: every matching event; else 1..kMaxEventPage
+};
+
+inline constexpr std::size_t kMaxEventPage = 10'000;
+
 // The order of a listing. Ties on the key go by instance id: ascending ids when
 // the key descends, descending ids when it ascends (one index serves both ways).
 // Duration is updated minus created: the run time of a finished instance, the time
@@ -330,6 +344,10 @@ class ManagementProvider {
                                                           ExecutionId execution) = 0;
   // Throws ProviderError NotFound for an unknown instance or execution.
   virtual History read_execution(const std::string& instance, ExecutionId execution) = 0;
+  // The events of an execution that `query` selects, filtered and limited in the store
+  // (an execution of a million events is never read whole for a page). NotFound as
+  // read_execution; InvalidInput for a limit over kMaxEventPage or an empty range.
+  virtual History read_events(const std::string& instance, ExecutionId execution, const EventQuery& query) = 0;
   virtual SystemMetrics get_system_metrics() = 0;
   // Per orchestration name (all names when `name` is empty), from the instance and
   // execution tables.

@@ -68,6 +68,7 @@ class SqlStore : public Store {
   std::vector<ExecutionInfo> list_executions(const std::string& instance) final;
   std::optional<ExecutionInfo> get_execution_info(const std::string& instance, ExecutionId execution) final;
   History read_execution(const std::string& instance, ExecutionId execution) final;
+  History read_events(const std::string& instance, ExecutionId execution, const EventQuery& query) final;
   SystemMetrics get_system_metrics() final;
   std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name) final;
   DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) final;
