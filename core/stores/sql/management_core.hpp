@@ -143,14 +143,7 @@ struct Management {
   }
 
   static History read_execution(Connection& db, const std::string& instance, ExecutionId execution) {
-    {
-      Statement row = db.prepare("SELECT 1 FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
-      row.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
-      if (!row.step()) {
-        throw ProviderError(ProviderErrorKind::NotFound, db.operation(),
-                            "instance " + instance + " has no execution " + std::to_string(execution));
-      }
-    }
+    require_execution(db, instance, execution);
     return store_sql::read_history(db, instance, execution, nullptr);
   }
 
