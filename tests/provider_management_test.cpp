@@ -215,6 +215,16 @@ TEST_CASE("contract: search finds a substring of the input, output, error or cus
   InstanceFilter not_utf8;
   not_utf8.contains = "\xff";
   CHECK(provider_error_kind([&] { f.management().count_instances(not_utf8); }) == ProviderErrorKind::InvalidInput);
+
+  // A bulk delete by search deletes only the finished matches; a bad text changes nothing.
+  BulkDeleteRequest bad;
+  bad.filter = not_utf8;
+  CHECK(provider_error_kind([&] { f.management().delete_instances(bad); }) == ProviderErrorKind::InvalidInput);
+  BulkDeleteRequest by_text;
+  by_text.filter.contains = "total 42";
+  CHECK(f.management().delete_instances(by_text).instances == 1);
+  CHECK_FALSE(f.management().get_instance_info("s-output").has_value());
+  CHECK(f.management().count_instances({}) == 4);
 }
 
 TEST_CASE("contract: events are filtered by kind, id and time and paged in the store", "[provider][management][events]") {

@@ -418,6 +418,7 @@ inline std::optional<PurgeCursor> decode_purge_cursor(const std::string& text, c
 template <typename Dialect, typename Prepare, typename DeletePage>
 void for_each_purge_page(const InstanceFilter& finished, std::size_t limit, std::optional<PurgeCursor> after,
                          Prepare&& prepare, DeletePage&& delete_page) {
+  check_filter(finished, "delete_instances");
   for (;;) {
     FilterSql sql = filter_sql(finished, Dialect::kUnindexed);
     add_purge_cursor(sql, after);
