@@ -455,7 +455,8 @@ std::vector<Command> instance_commands() {
        {filter_arg(), flag(text("cursor", "from a previous page's next_cursor", false, "")), limit_arg(50),
         flag(choice("sort", {"created-desc", "created-asc", "updated-desc", "updated-asc", "duration-desc", "duration-asc"},
                     "created-desc",
-                    "the order: by creation or last update time, newest (desc) or oldest (asc) first"))},
+                    "the order: by creation time, last update time or duration (update minus creation), "
+                    "largest (desc) or smallest (asc) first"))},
        "A page of instance summaries, newest first unless sorted otherwise.", "{instances: [summary], next_cursor}",
        [](const Json& a, Clients& c) {
          SummaryPage page = c.management.list_instances(filter(a), {str(a, "cursor"), count(a, "limit"), order(a)});

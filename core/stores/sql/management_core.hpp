@@ -143,8 +143,7 @@ struct Management {
   }
 
   static History read_execution(Connection& db, const std::string& instance, ExecutionId execution) {
-    require_execution(db, instance, execution);
-    return store_sql::read_history(db, instance, execution, nullptr);
+    return read_events(db, instance, execution, EventQuery{});
   }
 
   static SystemMetrics get_system_metrics(Connection& db) {
