@@ -46,8 +46,10 @@ namespace {
 
 // Options of the host itself, accepted by every command of the table.
 // --one-page: a paged command runs one call and prints its continuation instead of walking every page.
+// --principal, --tenant, --roles: the caller the clients act for (access_policy.hpp).
 bool is_host_option(const std::string& name) {
-  return name == "db" || name == "read-only" || name == "format" || name == "one-page";
+  return name == "db" || name == "read-only" || name == "format" || name == "one-page" || name == "principal" ||
+         name == "tenant" || name == "roles";
 }
 
 std::vector<std::string> split_commas(const std::string& text) {

@@ -90,6 +90,11 @@ camelCase name (get-status: getStatus). Commands with a filter take:
 constexpr const char* kHelpTail = R"(
 every verb: --read-only refuses every change (start, raise, enqueue, cancel,
 delete, prune, purge, import, bulk control) with a ReadOnly error, exit 1.
+commands act for a caller: --tenant T sees and starts only tenant T's instances
+(another tenant's are NotFound; store-wide views are AccessDenied); --roles
+reader|operator|admin[,..] grants by the standard roles (reader: reads and
+statistics; operator: also start, raise, enqueue, cancel; admin: everything);
+--principal P names who asks (in AccessDenied messages).
 list-instances and get-time-series take --format csv.
 paged commands (bulk control, delete-instances, purge-completed) walk every
 batch in one command and print the totals and the failures; on a terminal they
@@ -180,10 +185,12 @@ struct Host {
   std::unique_ptr<ManagementClient> management;
   std::unique_ptr<StepDriver> driver;
   std::unique_ptr<DrivingPacer> pacer;
+  RolePolicy roles = RolePolicy::standard();
 
   // `db`: a store location (open_store.hpp): a SQLite file, or a PostgreSQL connection
   // string ("postgresql://..." or "host=... dbname=..."); empty: an in-memory SQLite store.
-  Host(const std::string& db, bool read_only, const StoreOptions& store_options = {}) {
+  // `caller`: whom the clients act for; with roles, the standard RolePolicy decides.
+  Host(const std::string& db, bool read_only, const StoreOptions& store_options = {}, const Caller& caller = {}) {
     samples::register_all(registry);
     opened = open_store(db, clock, ids, store_options);
     provider = opened.get();
@@ -191,9 +198,13 @@ struct Host {
     ClientOptions options;
     options.read_only = read_only;
     options.registry = &registry;  // `run` drives this registry: an unknown name fails at once
+    options.caller = caller;
+    options.access_policy = caller.roles.empty() ? nullptr : &roles;
     client = std::make_unique<RuntimeClient>(*provider, *store, options);
     ManagementOptions management_options;
     management_options.read_only = read_only;
+    management_options.caller = caller;
+    management_options.access_policy = options.access_policy;
     management = std::make_unique<ManagementClient>(*store, management_options);
     driver = std::make_unique<StepDriver>(*provider, registry, clock, RuntimeOptions{}, [](const RuntimeEvent& event) {
       if (event.kind != RuntimeEvent::Kind::Log && event.kind != RuntimeEvent::Kind::Dropped) {
@@ -298,8 +309,23 @@ Json run_all_pages(const Args& args, Host& host) {
   return out;
 }
 
+// The caller of --principal, --tenant and --roles (comma-separated).
+Caller caller_of(const Args& args) {
+  Caller caller;
+  caller.principal = args.option("principal");
+  caller.tenant = args.option("tenant");
+  const std::string roles = args.option("roles");
+  for (std::size_t start = 0; !roles.empty() && start <= roles.size();) {
+    const std::size_t comma = roles.find(',', start);
+    caller.roles.push_back(roles.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return caller;
+}
+
 int run_table_command(const Args& args) {
-  Host host(args.option("db"), args.option("read-only") == "true");
+  Host host(args.option("db"), args.option("read-only") == "true", {}, caller_of(args));
   const Json out = args.command->paged && args.option("one-page") != "true"
                        ? run_all_pages(args, host)
                        : host.command(args.command->name, args.command_args);

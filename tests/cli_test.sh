@@ -240,6 +240,24 @@ check "read-only purge exits 1" 1 "$(exit_code "$cli" purge --older-than-ms 0 --
 contains "the instance survived read-only deletes" '"status":"Completed"' "$("$cli" status ro-1 --db "$db" --read-only)"
 contains "read-only listing works" '"instance":"ro-1"' "$("$cli" instances --prefix ro- --db "$db" --read-only)"
 
+# callers: a tenant sees and starts only its own instances; roles grant by the standard policy
+"$cli" start tn-acme HelloWorld Ada --tenant acme --db "$db" >/dev/null
+"$cli" start tn-globex HelloWorld Bo --tenant globex --db "$db" >/dev/null
+"$cli" resume --db "$db" --timeout-ms 5000 >/dev/null
+check "a tenant counts only its own instances" 1 "$("$cli" count-instances --prefix tn- --tenant acme --db "$db")"
+contains "a tenant lists its own" '"instance":"tn-acme"' "$("$cli" instances --prefix tn- --tenant acme --db "$db")"
+check "a tenant's listing leaves the other out" 0 \
+  "$("$cli" instances --prefix tn- --tenant acme --db "$db" | grep -c tn-globex)"
+contains "an instance keeps its tenant" '"tenant":"globex"' "$("$cli" instances --prefix tn-globex --db "$db")"
+contains "another tenant's instance reads as NotFound" '"status":"NotFound"' \
+  "$("$cli" status tn-globex --tenant acme --db "$db")"
+check "store-wide views are refused to a tenant" 1 "$(exit_code "$cli" queues --tenant acme --db "$db")"
+check "a reader may read" 0 "$(exit_code "$cli" status tn-acme --roles reader --db "$db")"
+check "a reader may not start" 1 "$(exit_code "$cli" start tn-r HelloWorld x --roles reader --db "$db")"
+contains "the denial names the principal" "for ops-bot" \
+  "$("$cli" delete tn-acme --roles operator --principal ops-bot --db "$db" 2>&1)"
+check "an admin may delete" 0 "$(exit_code "$cli" delete tn-acme --roles admin --db "$db")"
+
 # CSV: a header, one row per instance, RFC 4180 quoting of commas, quotes and newlines
 "$cli" run Fails 'bad, "quoted"
 line' --id csv-1 --db "$db" >/dev/null

@@ -67,7 +67,7 @@ History every_kind_of_event() {
 
 std::vector<WorkItem> every_kind_of_work_item() {
   std::vector<WorkItem> items = {
-      work::StartOrchestration{"i", "Orch", "", "in", "parent", 3},
+      work::StartOrchestration{"i", "Orch", "", "in", "parent", 3, {}},
       work::ActivityExecute{"i", 2, 7, "Act", "in"},
       work::ActivityCompleted{"i", 2, 7, "out"},
       work::ActivityFailed{"i", 2, 7, ErrorDetails::activity_failed("x")},

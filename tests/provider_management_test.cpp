@@ -347,17 +347,17 @@ TEST_CASE("contract: duration percentiles stay within 1% of the exact ones, what
     check_near(stats.p95_ms, rank(95));
     check_near(stats.p99_ms, rank(99));
   };
-  check_stats(all, f.management().get_execution_durations("Timed", 0));
+  check_stats(all, f.management().get_execution_durations("Timed", 0, ""));
   // From the second hour: the later half (since_ms counts whole hours).
-  check_stats(later, f.management().get_execution_durations("Timed", base + hour + hour / 2));
-  CHECK(f.management().get_execution_durations("Timed", base + 2 * hour).count == 0);
-  CHECK(f.management().get_execution_durations("Other", 0).count == 0);
+  check_stats(later, f.management().get_execution_durations("Timed", base + hour + hour / 2, ""));
+  CHECK(f.management().get_execution_durations("Timed", base + 2 * hour, "").count == 0);
+  CHECK(f.management().get_execution_durations("Other", 0, "").count == 0);
   // Deleting the instances does not take back what they did.
   BulkDeleteRequest everything;
   everything.filter.states = {RuntimeState::Completed};
   everything.limit = 1000;
   CHECK(f.management().delete_instances(everything).instances == 600);
-  check_stats(all, f.management().get_execution_durations("Timed", 0));
+  check_stats(all, f.management().get_execution_durations("Timed", 0, ""));
 }
 
 TEST_CASE("contract: every finished execution counts its duration once, continued ones too",
@@ -386,14 +386,14 @@ TEST_CASE("contract: every finished execution counts its duration once, continue
   }
   f.clock.advance(700);
   complete(f, "loop");  // execution 2 completes after 700 ms
-  DurationStats stats = f.management().get_execution_durations("Orch", 0);
+  DurationStats stats = f.management().get_execution_durations("Orch", 0, "");
   CHECK(stats.count == 2);
   CHECK(stats.min_ms == 40);
   CHECK(stats.max_ms == 700);
   // A message for the finished instance changes nothing.
   f.clock.advance(5'000);
   ack_event(f, "loop", events::ExternalEvent{"late", "x"}, metadata(RuntimeState::Completed));
-  stats = f.management().get_execution_durations("Orch", 0);
+  stats = f.management().get_execution_durations("Orch", 0, "");
   CHECK(stats.count == 2);
   CHECK(stats.max_ms == 700);
 }
@@ -520,7 +520,7 @@ TEST_CASE("contract: a bulk delete of many trees deletes each once, however they
   create_instance(f, "busy", RuntimeState::Running);
   listed.push_back("busy");
   listed.push_back("r-0-a");  // a child: its root goes, it is not a root of its own
-  const std::uint64_t cursor = f.management().changes_since(0, 1000).next_cursor;
+  const std::uint64_t cursor = f.management().changes_since(0, 1000, "").next_cursor;
   BulkDeleteRequest request;
   request.instances = listed;
   request.limit = 100'000;
@@ -529,7 +529,7 @@ TEST_CASE("contract: a bulk delete of many trees deletes each once, however they
   CHECK(result.executions == 250);
   CHECK(f.management().count_instances({}) == 1);  // "busy"
   std::map<std::string, int> deleted;
-  for (const InstanceChange& change : f.management().changes_since(cursor, 1000).changes) {
+  for (const InstanceChange& change : f.management().changes_since(cursor, 1000, "").changes) {
     if (change.deleted) ++deleted[change.instance];
   }
   CHECK(deleted.size() == 250);
@@ -692,11 +692,11 @@ TEST_CASE("contract: maintain deletes change-feed rows and parked messages past 
   f.provider().enqueue_orchestrator_item(work::ExternalRaised{"ghost-new", "e", ""}, 0);
   CHECK_FALSE(f.provider().fetch_orchestration_item(30'000).has_value());
   REQUIRE(f.management().get_queue_depths().parked == 2);
-  const ChangePage before = f.management().changes_since(0, 100);
+  const ChangePage before = f.management().changes_since(0, 100, "");
   REQUIRE_FALSE(before.changes.empty());
 
   f.provider().maintain();
-  const ChangePage after = f.management().changes_since(0, 100);
+  const ChangePage after = f.management().changes_since(0, 100, "");
   REQUIRE_FALSE(after.changes.empty());
   for (const InstanceChange& change : after.changes) CHECK(change.instance == "new");  // "old" is 10 days old
   CHECK(after.changes.size() < before.changes.size());
@@ -704,7 +704,7 @@ TEST_CASE("contract: maintain deletes change-feed rows and parked messages past 
 
   f.clock.advance(25 * kDay);
   f.provider().maintain();
-  CHECK(f.management().changes_since(0, 100).changes.empty());
+  CHECK(f.management().changes_since(0, 100, "").changes.empty());
   CHECK(f.management().get_queue_depths().parked == 1);  // ghost-old is 35 days old, ghost-new 25
 }
 
@@ -760,22 +760,22 @@ TEST_CASE("the change feed follows status changes in commit order", "[provider][
   complete(f, "a");                               // 4: a Completed
   f.management().delete_instance("a", false);     // 5: a Deleted
 
-  ChangePage first = f.management().changes_since(0, 3);
+  ChangePage first = f.management().changes_since(0, 3, "");
   REQUIRE(first.changes.size() == 3);
   CHECK(first.changes[0].instance == "a");
   CHECK(first.changes[0].state == RuntimeState::Running);
   CHECK(first.changes[1].instance == "b");
   CHECK(first.changes[2].custom_status_version == 1);
   CHECK(first.next_cursor == first.changes[2].seq);
-  ChangePage rest = f.management().changes_since(first.next_cursor, 100);
+  ChangePage rest = f.management().changes_since(first.next_cursor, 100, "");
   REQUIRE(rest.changes.size() == 2);
   CHECK(rest.changes[0].state == RuntimeState::Completed);
   CHECK(rest.changes[1].deleted);
   CHECK(rest.changes[0].seq > first.changes[2].seq);
-  ChangePage none = f.management().changes_since(rest.next_cursor, 100);
+  ChangePage none = f.management().changes_since(rest.next_cursor, 100, "");
   CHECK(none.changes.empty());
   CHECK(none.next_cursor == rest.next_cursor);
-  CHECK(provider_error_kind([&] { f.management().changes_since(0, 0); }) ==
+  CHECK(provider_error_kind([&] { f.management().changes_since(0, 0, ""); }) ==
         ProviderErrorKind::InvalidInput);
 }
 
@@ -895,7 +895,7 @@ void check_counts_match_instances(ProviderUnderTest& f) {
   CHECK(diagnostics.table_rows.at("instances") == instances);
   CHECK(diagnostics.table_rows.at("executions") == executions);
   CHECK(diagnostics.table_rows.at("history") == events);
-  const std::vector<OrchestrationStats> stats = f.management().get_orchestration_stats("");
+  const std::vector<OrchestrationStats> stats = f.management().get_orchestration_stats("", "");
   REQUIRE(stats.size() == by_name.size());
   for (const OrchestrationStats& entry : stats) {
     INFO(entry.orchestration_name);

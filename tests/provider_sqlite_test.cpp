@@ -193,7 +193,7 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
   create_instance(*f, "kept");
   f->sqlite.reset();
   // Make the file look like a version-1 database.
-  raw_exec(f->path, "DROP TABLE activity_stats; DROP TABLE changes; DROP TABLE metric_buckets; "
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema12) + "DROP TABLE activity_stats; DROP TABLE changes; DROP TABLE metric_buckets; "
                     "DROP INDEX instances_by_version; DROP TABLE instance_counts; "
                     "DROP TRIGGER instance_counts_on_insert; DROP TRIGGER instance_counts_on_delete; "
                     "DROP TRIGGER instance_counts_on_update; DROP TABLE kv_values; "
@@ -205,7 +205,7 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->get_instance_info("kept").has_value());
-  CHECK(f->sqlite->get_activity_stats("").empty());  // the new table exists
+  CHECK(f->sqlite->get_activity_stats("", "").empty());  // the new table exists
   CHECK(f->sqlite->count_instances({}) == 1);         // counted in by the migration
   CHECK(f->sqlite->get_kv_all_values("kept").empty());  // the key-value table exists
   const SystemMetrics metrics = f->sqlite->get_system_metrics();  // executions counted in (version 9)
@@ -213,11 +213,42 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
   CHECK(metrics.total_events == f->sqlite->read("kept").size());
 }
 
+TEST_CASE("sqlite: a version-11 database gains tenants, its rows and counts in the empty tenant",
+          "[provider][sqlite][tenant]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "done", RuntimeState::Completed);
+  create_instance(*f, "running");
+  const std::map<RuntimeState, std::uint64_t> before = f->sqlite->count_by_status({});
+  const std::size_t changes = f->sqlite->changes_since(0, 1000, "").changes.size();
+  f->sqlite.reset();
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema12) + "PRAGMA user_version = 11");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
+  CHECK(f->sqlite->count_by_status({}) == before);
+  InstanceFilter none;
+  none.tenant = "acme";
+  CHECK(f->sqlite->count_instances(none) == 0);
+  CHECK(f->sqlite->get_instance_info("done")->tenant.empty());
+  CHECK(f->sqlite->changes_since(0, 1000, "").changes.size() == changes);
+  CHECK(f->sqlite->get_orchestration_stats("Orch", "")[0].completed == 1);
+  // The rebuilt triggers count a new tenant's instance under its tenant.
+  f->provider().enqueue_orchestrator_item(start_item("new"), 0);
+  OrchestrationItem item = fetch(*f);
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  ack.metadata.tenant = "acme";
+  f->provider().ack_orchestration_item(item.lock_token, ack);
+  CHECK(f->sqlite->count_instances(none) == 1);
+  CHECK(f->sqlite->count_instances({}) == 3);
+  CHECK(f->sqlite->get_orchestration_stats("Orch", "acme")[0].running == 1);
+}
+
 TEST_CASE("sqlite: a version-6 database gains the key-value table", "[provider][sqlite][kv]") {
   auto f = make_provider("sqlite-file");
   create_instance(*f, "kept");
   f->sqlite.reset();
-  raw_exec(f->path, "DROP TABLE kv_values; ALTER TABLE instances DROP COLUMN unconsumed_messages; "
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema12) + "DROP TABLE kv_values; ALTER TABLE instances DROP COLUMN unconsumed_messages; "
                     "DROP TABLE execution_totals; DROP TRIGGER execution_totals_on_insert; "
                     "DROP TRIGGER execution_totals_on_delete; DROP TRIGGER execution_totals_on_update; "
                     "DROP INDEX executions_continued; DROP INDEX instances_by_status_updated; DROP TABLE execution_durations; "
@@ -249,7 +280,7 @@ TEST_CASE("sqlite: a version-9 database gains the duration histogram, filled fro
     finish.metadata = metadata(RuntimeState::Completed);
     f->provider().ack_orchestration_item(item.lock_token, finish);
   }
-  const DurationStats counted = f->sqlite->get_execution_durations("Orch", 0);
+  const DurationStats counted = f->sqlite->get_execution_durations("Orch", 0, "");
   CHECK(counted.count == 12);
   CHECK(counted.max_ms == 123456);
   const std::string rows_sql =
@@ -258,11 +289,11 @@ TEST_CASE("sqlite: a version-9 database gains the duration histogram, filled fro
   f->sqlite.reset();
   const std::string rows = raw_query(f->path, rows_sql);
   CHECK(std::count(rows.begin(), rows.end(), ',') == 10);  // eleven buckets: 1000 and 1009 share one
-  raw_exec(f->path, "DROP TABLE execution_durations; DROP INDEX instances_by_duration; "
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema12) + "DROP TABLE execution_durations; DROP INDEX instances_by_duration; "
                     "ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 9");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
-  const DurationStats filled = f->sqlite->get_execution_durations("Orch", 0);
+  const DurationStats filled = f->sqlite->get_execution_durations("Orch", 0, "");
   CHECK(filled.count == counted.count);
   CHECK(filled.min_ms == counted.min_ms);
   CHECK(filled.avg_ms == counted.avg_ms);
@@ -287,7 +318,7 @@ TEST_CASE("sqlite: a version-10 database gains the search column, filled from ea
     f->provider().ack_orchestration_item(item.lock_token, start);
   }
   f->sqlite.reset();
-  raw_exec(f->path, "DROP INDEX instances_by_duration; ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 10");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema12) + "DROP INDEX instances_by_duration; ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 10");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   InstanceFilter filter;
@@ -517,7 +548,7 @@ TEST_CASE("sqlite: management reads do not wait for a writer that holds the stor
     CHECK(store.count_instances({}) == 0);
     CHECK(store.list_instances({}, {}).instances.empty());
     CHECK(store.get_queue_depths().orchestrator_visible == 1);
-    CHECK(store.get_activity_stats({}).empty());
+    CHECK(store.get_activity_stats({}, {}).empty());
     CHECK_FALSE(store.get_instance_info("a").has_value());
     read = true;
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));

@@ -154,6 +154,21 @@ inline std::unique_ptr<ProviderUnderTest> sqlite_at(const std::string& path) {
   auto fixture##_holder = ::duroxide::testing::make_provider(provider_kind);               \
   auto& fixture = *fixture##_holder
 
+// Takes a SQLite database of this build back to schema 11 (before tenants), for tests
+// that simulate an older file: run it before the statements that undo earlier versions.
+// The status-count triggers go back to their version-6 form.
+inline constexpr const char* kSqliteUndoSchema12 =
+    "DROP TRIGGER instance_counts_on_insert; DROP TRIGGER instance_counts_on_delete; "
+    "DROP TRIGGER instance_counts_on_update; DROP INDEX instances_by_tenant; ALTER TABLE instances DROP COLUMN tenant; "
+    "DROP INDEX changes_by_tenant; ALTER TABLE changes DROP COLUMN tenant; "
+    "CREATE TRIGGER instance_counts_on_insert AFTER INSERT ON instances BEGIN "
+    "  INSERT INTO instance_counts VALUES (NEW.orchestration_name, NEW.orchestration_version, "
+    "    NEW.parent_instance_id IS NULL, NEW.status, 1) ON CONFLICT DO UPDATE SET count = count + 1; END; "
+    "CREATE TRIGGER instance_counts_on_delete AFTER DELETE ON instances BEGIN "
+    "  UPDATE instance_counts SET count = count - 1 WHERE orchestration_name = OLD.orchestration_name; END; "
+    "CREATE TRIGGER instance_counts_on_update AFTER UPDATE OF status ON instances BEGIN "
+    "  UPDATE instance_counts SET count = count - 1 WHERE orchestration_name = OLD.orchestration_name; END; ";
+
 inline Event started_event(const std::string& name = "Orch", EventId id = 1,
                            const std::string& parent = {}) {
   return Event{id, 0, 0, events::OrchestrationStarted{name, "1.0.0", "", parent, parent.empty() ? EventId{0} : EventId{2}}};
@@ -172,7 +187,7 @@ inline ExecutionMetadata metadata(RuntimeState state = RuntimeState::Running,
 }
 
 inline work::StartOrchestration start_item(const std::string& instance) {
-  return work::StartOrchestration{instance, "Orch", "", "", {}, 0};
+  return work::StartOrchestration{instance, "Orch", "", "", {}, 0, {}};
 }
 
 inline work::ActivityExecute activity(const std::string& instance, EventId id,

@@ -225,7 +225,7 @@ TEST_CASE("a sub-orchestration reports cancellation to its parent", "[replay][ca
                                               std::string) -> Task<std::string> {
     co_return co_await ctx.schedule_wait("never");
   });
-  TurnInput input{"child", 1, {}, {work::StartOrchestration{"child", "Waits", "", "", "parent", 7}},
+  TurnInput input{"child", 1, {}, {work::StartOrchestration{"child", "Waits", "", "", "parent", 7, {}}},
                   kT0};
   History history = appended({}, run_turn(registry, input));
   TurnResult result = turn(registry, history, {work::CancelInstance{"child", "parent canceled"}},

@@ -64,7 +64,7 @@ inline History appended(History history, const TurnResult& result) {
 inline work::StartOrchestration start(const std::string& name, const std::string& input,
                                       const std::string& instance = "inst",
                                       const std::string& version = {}) {
-  return work::StartOrchestration{instance, name, version, input, {}, 0};
+  return work::StartOrchestration{instance, name, version, input, {}, 0, {}};
 }
 
 // The delay of every durable timer in a history (fire_at minus creation time), in order.
@@ -103,7 +103,7 @@ class MiniRuntime {
 
   void start(const std::string& instance, const std::string& name, const std::string& input,
              const std::string& version = {}) {
-    pending_[instance].push_back(work::StartOrchestration{instance, name, version, input, {}, 0});
+    pending_[instance].push_back(work::StartOrchestration{instance, name, version, input, {}, 0, {}});
   }
   void send(const WorkItem& item) { pending_[target_instance(item)].push_back(item); }
   TimestampMs now() const { return now_; }

@@ -29,7 +29,7 @@ TEST_CASE("the dispatchers count starts, ends, activities and durations", "[metr
   StepDriver driver(store, registry, clock, options);
   auto start = [&](const std::string& id, const std::string& name, const std::string& input,
                    const std::string& version = {}) {
-    store.enqueue_orchestrator_item(work::StartOrchestration{id, name, version, input, {}, 0}, 0);
+    store.enqueue_orchestrator_item(work::StartOrchestration{id, name, version, input, {}, 0, {}}, 0);
   };
   start("h", "HelloWorld", "Ada", "1.0.0");
   start("f", "Fails", "boom");
@@ -147,7 +147,7 @@ struct MeteredStepHost {
   void start_fan_outs(int first, int count) {
     for (int i = first; i < first + count; ++i) {
       store.enqueue_orchestrator_item(
-          work::StartOrchestration{"f" + std::to_string(i), "FanOutFanIn", {}, R"(["a","b","c","d","e"])", {}, 0}, 0);
+          work::StartOrchestration{"f" + std::to_string(i), "FanOutFanIn", {}, R"(["a","b","c","d","e"])", {}, 0, {}}, 0);
     }
   }
   void require_completed(int first, int count) {
@@ -224,7 +224,7 @@ struct AdaptiveWorkerHost {
   }
   // Starts one Spread and runs its first turn: its activities are queued.
   void spread(const std::string& names) {
-    store.enqueue_start(work::StartOrchestration{"s", "Spread", {}, names, {}, 0});
+    store.enqueue_start(work::StartOrchestration{"s", "Spread", {}, names, {}, 0, {}});
     OrchestrationDispatcher orchestrations(store, registry, clock, options);
     REQUIRE(orchestrations.step());
   }

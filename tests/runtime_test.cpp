@@ -30,7 +30,7 @@ struct World {
   StepDriver driver() { return StepDriver(*store, registry, clock, options, observer()); }
   void start(const std::string& id, const std::string& name, const std::string& input,
              const std::string& version = {}) {
-    store->enqueue_orchestrator_item(work::StartOrchestration{id, name, version, input, {}, 0}, 0);
+    store->enqueue_orchestrator_item(work::StartOrchestration{id, name, version, input, {}, 0, {}}, 0);
   }
   InstanceInfo info(const std::string& id) {
     auto found = store->get_instance_info(id);

@@ -68,18 +68,18 @@ TEST_CASE("the memory VFS stores a database and fails the disk on request", "[si
   });
   {
     SqliteProvider provider("/a.db", clock, ids, options);
-    provider.enqueue_orchestrator_item(work::StartOrchestration{"i1", "HelloWorld", "", "Ada", "", 0}, 0);
+    provider.enqueue_orchestrator_item(work::StartOrchestration{"i1", "HelloWorld", "", "Ada", "", 0, {}}, 0);
     REQUIRE(provider.get_queue_depths().orchestrator_visible == 1);
     fail_writes = true;
     try {
-      provider.enqueue_orchestrator_item(work::StartOrchestration{"i2", "HelloWorld", "", "Bo", "", 0}, 0);
+      provider.enqueue_orchestrator_item(work::StartOrchestration{"i2", "HelloWorld", "", "Bo", "", 0, {}}, 0);
       FAIL("a failed disk write must fail the call");
     } catch (const ProviderError& error) {
       CHECK(error.kind() == ProviderErrorKind::Transient);
     }
     fail_writes = false;
     CHECK(provider.get_queue_depths().orchestrator_visible == 1);  // rolled back, nothing lost
-    provider.enqueue_orchestrator_item(work::StartOrchestration{"i3", "HelloWorld", "", "Cy", "", 0}, 0);
+    provider.enqueue_orchestrator_item(work::StartOrchestration{"i3", "HelloWorld", "", "Cy", "", 0, {}}, 0);
     CHECK(provider.get_queue_depths().orchestrator_visible == 2);
   }
   CHECK(vfs.bytes_stored() > 0);

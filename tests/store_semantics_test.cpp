@@ -276,7 +276,7 @@ TEST_CASE("a duplicate delivery of a child's start is dropped, not a conflict",
   REQUIRE(child.has_value());
   REQUIRE(child->parent_instance == "p");
   host.store.enqueue_orchestrator_item(
-      work::StartOrchestration{"kid", "WaitingChild", "", "", "p", child->parent_id}, 0);
+      work::StartOrchestration{"kid", "WaitingChild", "", "", "p", child->parent_id, {}}, 0);
   host.run_until_idle();
   CHECK(host.client.get_status("p").state == RuntimeState::Running);
   CHECK(host.count(RuntimeEvent::Kind::Dropped, "kid") == 1);

@@ -247,7 +247,7 @@ TEST_CASE("concurrent starts of one id on separate connections: exactly one is q
       std::unique_ptr<Provider> own = host.connect();
       for (int i = 0; i < kIds; ++i) {
         try {
-          own->enqueue_start(work::StartOrchestration{"race-" + std::to_string(i), "HelloWorld", {}, "x", {}, 0});
+          own->enqueue_start(work::StartOrchestration{"race-" + std::to_string(i), "HelloWorld", {}, "x", {}, 0, {}});
           ++accepted;
         } catch (const ProviderError& error) {
           if (error.kind() == ProviderErrorKind::Conflict) ++refused;

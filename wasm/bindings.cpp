@@ -50,6 +50,31 @@ std::int64_t integer(const Json& args, const char* field, std::int64_t fallback)
   return args[field].get<std::int64_t>();
 }
 
+// The caller of the options' "caller": {"principal", "tenant", "roles": [..]}, every field
+// optional; the clients check its values (access_policy.hpp).
+Caller caller_from_json(const Json& json) {
+  if (!json.is_object()) throw std::invalid_argument("caller must be an object");
+  Caller caller;
+  for (const auto& [key, value] : json.items()) {
+    if (key == "principal" || key == "tenant") {
+      if (!value.is_string()) throw std::invalid_argument("caller." + key + " must be a string");
+      (key == "principal" ? caller.principal : caller.tenant) = value.get<std::string>();
+    } else if (key == "roles") {
+      if (!value.is_array() || value.size() > kMaxCallerRoles) {
+        throw std::invalid_argument("caller.roles must be an array of at most " + std::to_string(kMaxCallerRoles) +
+                                    " strings");
+      }
+      for (const Json& role : value) {
+        if (!role.is_string()) throw std::invalid_argument("caller.roles must hold strings");
+        caller.roles.push_back(role.get<std::string>());
+      }
+    } else {
+      throw std::invalid_argument("caller has no field \"" + key + "\" (principal, tenant, roles)");
+    }
+  }
+  return caller;
+}
+
 // A MemoryVfs shared by every Engine of the module; each engine owns one file.
 sim::MemoryVfs& browser_vfs() {
   static sim::MemoryVfs vfs("duroxide-browser");
@@ -59,7 +84,8 @@ sim::MemoryVfs& browser_vfs() {
 class Engine {
  public:
   // `database`: the bytes of a SQLite database to open (empty: a new one).
-  // `options`: {"readOnly":bool,"management":bool} (the clients' switches).
+  // `options`: {"readOnly":bool,"management":bool,"caller":{...}} (the clients' switches and
+  // caller; a caller with roles is judged by the standard RolePolicy).
   Engine(const std::string& database, double start_ms, const std::string& options_json)
       : clock_(static_cast<TimestampMs>(start_ms)),
         ids_("wasm-" + std::to_string(static_cast<long long>(start_ms))),
@@ -78,9 +104,13 @@ class Engine {
     ClientOptions client_options;
     client_options.read_only = switches.value("readOnly", false);
     client_options.registry = &registry_;  // the catalog this engine runs: unknown names fail at once
+    if (switches.contains("caller")) client_options.caller = caller_from_json(switches["caller"]);
+    if (!client_options.caller.roles.empty()) client_options.access_policy = &roles_;
     client_ = std::make_unique<RuntimeClient>(*store_, *store_, client_options);
     ManagementOptions management_options;
     management_options.read_only = client_options.read_only;
+    management_options.caller = client_options.caller;
+    management_options.access_policy = client_options.access_policy;
     management_options.enabled = switches.value("management", true);
     management_ = std::make_unique<ManagementClient>(*store_, management_options);
   }
@@ -179,6 +209,7 @@ class Engine {
   std::unique_ptr<StepPacer> pacer_;
   std::unique_ptr<RuntimeClient> client_;
   std::unique_ptr<ManagementClient> management_;
+  RolePolicy roles_ = RolePolicy::standard();
   Json logs_ = Json::array();
 };
 

@@ -91,8 +91,12 @@ export interface QueueDepths {
 
 export interface ActivityContext { instance: string; execution: number; activityId: number; name: string; }
 
+export interface Caller { principal?: string; tenant?: string; roles?: string[]; }
+
 export declare class Runtime {
-  constructor(options?: { database?: Uint8Array | ArrayBuffer; startMs?: number; readOnly?: boolean; management?: boolean });
+  constructor(options?: {
+    database?: Uint8Array | ArrayBuffer; startMs?: number; readOnly?: boolean; management?: boolean; caller?: Caller;
+  });
   registerActivity(name: string, fn: (input: string, context: ActivityContext) => unknown): void;
   step(): boolean;
   runUntilIdle(maxSteps?: number): number;

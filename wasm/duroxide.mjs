@@ -54,10 +54,15 @@ export async function createDuroxide(moduleOptions = {}) {
   // catalog registered, and a single-threaded step driver on a virtual clock.
   // readOnly: both clients refuse every change (Error kind 'ReadOnly');
   // management: false switches the ManagementClient off (kind 'Disabled').
+  // caller: { principal, tenant, roles } the clients act for: with a tenant they see and
+  // start only that tenant's instances; with roles the standard roles decide (reader,
+  // operator, admin; a denial is kind 'AccessDenied').
   class Runtime {
-    constructor({ database, startMs, readOnly = false, management = true } = {}) {
+    constructor({ database, startMs, readOnly = false, management = true, caller } = {}) {
+      const switches = { readOnly: Boolean(readOnly), management: Boolean(management) };
+      if (caller !== undefined) switches.caller = caller;
       const engine = guard(() => core.createEngine(toBytes(database), startMs ?? Date.now(),
-        JSON.stringify({ readOnly: Boolean(readOnly), management: Boolean(management) })));
+        JSON.stringify(switches)));
       if (!engine) throw engineError(core.lastEngineError(), 'InvalidInput');
       this._engine = engine;
     }

@@ -60,7 +60,7 @@ ManagementClient::ManagementClient(ManagementProvider& management, const AccessP
 
 ManagementClient::ManagementClient(ManagementProvider& management, const ManagementOptions& options)
     : management_(management),
-      access_(options.access_policy, management, options.read_only, options.enabled) {}
+      access_(options.access_policy, management, options.caller, options.read_only, options.enabled) {}
 
 template <typename F>
 auto ManagementClient::guarded(F&& call) -> decltype(call()) {
@@ -87,17 +87,23 @@ InstanceSummary ManagementClient::summarize(const InstanceInfo& info) {
   return summary;
 }
 
-bool ManagementClient::visible(const std::string& instance, const std::string& orchestration) const {
-  return access_.allows(AccessOperation::List, instance, orchestration);
+bool ManagementClient::visible(const InstanceInfo& info) const { return access_.allows(AccessOperation::List, info); }
+
+bool ManagementClient::visible_change(const InstanceChange& change) const {
+  InstanceInfo info;
+  info.instance = change.instance;
+  info.orchestration_name = change.orchestration_name;
+  info.tenant = change.tenant;
+  return visible(info);
 }
 
-// The store cannot evaluate a policy: with one, counts walk the matching
-// instances page by page here and count the visible ones. Correct, but linear
-// in the number of matching instances.
+// The store cannot evaluate a per-instance policy: with one, counts walk the matching
+// instances page by page here and count the visible ones. Correct, but linear in the
+// number of matching instances. (Tenants are filtered by the store, in SQL.)
 template <typename F>
 void ManagementClient::for_each_visible(const InstanceFilter& filter, F&& call) {
   for_each_instance(filter, [&](InstanceInfo& info) {
-    if (visible(info.instance, info.orchestration_name)) call(info);
+    if (visible(info)) call(info);
   });
 }
 
@@ -111,30 +117,33 @@ void ManagementClient::for_each_instance(const InstanceFilter& filter, F&& call)
   } while (!page.cursor.empty());
 }
 
-SummaryPage ManagementClient::list_instances(const InstanceFilter& filter,
+SummaryPage ManagementClient::list_instances(const InstanceFilter& requested,
                                              const PageRequest& page) {
+  const InstanceFilter filter = access_.scoped(requested);
   access_.require(AccessOperation::List, {}, filter.orchestration_name);
   InstancePage raw = guarded([&] { return management_.list_instances(filter, page); });
   SummaryPage out;
   out.next_cursor = raw.next_cursor;
   for (const auto& info : raw.instances) {
-    if (visible(info.instance, info.orchestration_name)) out.instances.push_back(summarize(info));
+    if (visible(info)) out.instances.push_back(summarize(info));
   }
   return out;
 }
 
-std::uint64_t ManagementClient::count_instances(const InstanceFilter& filter) {
+std::uint64_t ManagementClient::count_instances(const InstanceFilter& requested) {
+  const InstanceFilter filter = access_.scoped(requested);
   access_.require(AccessOperation::List, {}, filter.orchestration_name);
-  if (!access_.has_policy()) return guarded([&] { return management_.count_instances(filter); });
+  if (!access_.filters_each()) return guarded([&] { return management_.count_instances(filter); });
   std::uint64_t count = 0;
   for_each_visible(filter, [&](const InstanceInfo&) { ++count; });
   return count;
 }
 
 std::map<RuntimeState, std::uint64_t> ManagementClient::count_by_status(
-    const InstanceFilter& filter) {
+    const InstanceFilter& requested) {
+  const InstanceFilter filter = access_.scoped(requested);
   access_.require(AccessOperation::List, {}, filter.orchestration_name);
-  if (!access_.has_policy()) return guarded([&] { return management_.count_by_status(filter); });
+  if (!access_.filters_each()) return guarded([&] { return management_.count_by_status(filter); });
   std::map<RuntimeState, std::uint64_t> counts{
       {RuntimeState::Running, 0}, {RuntimeState::Completed, 0}, {RuntimeState::Failed, 0}};
   for_each_visible(filter, [&](const InstanceInfo& info) { ++counts[info.state]; });
@@ -163,7 +172,9 @@ std::vector<InstanceSummary> ManagementClient::find_child_instances(const std::s
 InstanceTree ManagementClient::get_instance_tree(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
   auto info = guarded([&] { return management_.get_instance_info(instance); });
-  if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
+  if (!info || !access_.reaches(instance)) {
+    throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
+  }
   access_.require(AccessOperation::List, instance, info->orchestration_name);
   InstanceTree tree{summarize(*info), {}};
   std::size_t nodes = 1;
@@ -235,16 +246,17 @@ std::vector<std::pair<std::string, OrchestrationStatus>> ManagementClient::get_b
   std::vector<std::pair<std::string, OrchestrationStatus>> out;
   for (const auto& id : instances) {
     auto info = guarded([&] { return management_.get_instance_info(id); });
-    access_.require(AccessOperation::ReadStatus, id, info ? info->orchestration_name : "");
+    if (info && !access_.tenant().empty() && info->tenant != access_.tenant()) info.reset();  // as if absent
+    if (info) access_.require(AccessOperation::ReadStatus, id, info->orchestration_name);
     out.emplace_back(id, info ? status_of(*info) : OrchestrationStatus::not_found());
   }
   return out;
 }
 
 SystemMetrics ManagementClient::get_system_metrics() {
-  access_.require(AccessOperation::Stats);
+  access_.require_store_wide(AccessOperation::Stats);
   SystemMetrics metrics = guarded([&] { return management_.get_system_metrics(); });
-  if (!access_.has_policy()) return metrics;
+  if (!access_.filters_each()) return metrics;
   // Instances and executions of visible instances only; events stay the store's total.
   SystemMetrics own;
   own.total_events = metrics.total_events;
@@ -259,7 +271,7 @@ SystemMetrics ManagementClient::get_system_metrics() {
 }
 
 QueueDepths ManagementClient::get_queue_depths() {
-  access_.require(AccessOperation::Stats);
+  access_.require_store_wide(AccessOperation::Stats);
   return guarded([&] { return management_.get_queue_depths(); });
 }
 
@@ -272,29 +284,31 @@ std::optional<InstanceStats> ManagementClient::get_instance_stats(const std::str
 std::vector<OrchestrationStats> ManagementClient::get_orchestration_stats(const std::string& name) {
   if (!name.empty()) RuntimeClient::check_identifier(name, "the orchestration name");
   access_.require(AccessOperation::Stats, {}, name);
-  std::vector<OrchestrationStats> stats = guarded([&] { return management_.get_orchestration_stats(name); });
+  std::vector<OrchestrationStats> stats =
+      guarded([&] { return management_.get_orchestration_stats(name, access_.tenant()); });
   // Per name: a name the policy denies is left out (an instance it denies by id still counts).
   stats.erase(std::remove_if(stats.begin(), stats.end(),
                              [&](const OrchestrationStats& entry) {
-                               return !access_.allows(AccessOperation::Stats, {}, entry.orchestration_name);
+                               return !access_.allows(AccessOperation::Stats, entry.orchestration_name);
                              }),
               stats.end());
   return stats;
 }
 
 ProviderDiagnostics ManagementClient::get_provider_diagnostics() {
-  access_.require(AccessOperation::Stats);
+  access_.require_store_wide(AccessOperation::Stats);
   return guarded([&] { return management_.get_provider_diagnostics(); });
 }
 
-// With a policy a page may hold fewer than `limit` changes (hidden ones are
-// skipped); `next_cursor` still moves past them.
+// With a per-instance policy a page may hold fewer than `limit` changes (hidden ones
+// are skipped); `next_cursor` still moves past them. Another tenant's changes are
+// never read (the store filters them).
 ChangePage ManagementClient::changes_since(std::uint64_t cursor, std::size_t limit) {
   access_.require(AccessOperation::Stats);
-  ChangePage page = guarded([&] { return management_.changes_since(cursor, limit); });
+  ChangePage page = guarded([&] { return management_.changes_since(cursor, limit, access_.tenant()); });
   page.changes.erase(std::remove_if(page.changes.begin(), page.changes.end(),
                                     [&](const InstanceChange& change) {
-                                      return !visible(change.instance, change.orchestration_name);
+                                      return !visible_change(change);
                                     }),
                      page.changes.end());
   return page;
@@ -358,6 +372,7 @@ TimeSeries ManagementClient::get_time_series(TimeSeriesMetric metric,
   query.orchestration = orchestration;
   query.from_ms = series.from_ms;
   query.to_ms = series.to_ms;
+  query.tenant = access_.tenant();
   std::vector<TimeSeriesPoint> stored = guarded([&] { return management_.get_time_series(query); });
   series.points.reserve(static_cast<std::size_t>(buckets));
   std::size_t next = 0;
@@ -387,13 +402,14 @@ MetricDeltaPage ManagementClient::watch_metrics(std::uint64_t cursor, std::size_
   // Most changes (custom status, continue-as-new) are not metric deltas: read
   // the feed a bounded number of pages further to fill the page.
   for (int round = 0; round < 16 && page.deltas.size() < limit; ++round) {
-    ChangePage changes = guarded([&] { return management_.changes_since(page.next_cursor, 1000); });
+    ChangePage changes =
+        guarded([&] { return management_.changes_since(page.next_cursor, 1000, access_.tenant()); });
     if (changes.changes.empty()) break;
     for (const InstanceChange& change : changes.changes) {
       if (page.deltas.size() == limit) break;
       page.next_cursor = change.seq;
       if (!change.created && !change.finished_duration_ms) continue;
-      if (!visible(change.instance, change.orchestration_name)) continue;
+      if (!visible_change(change)) continue;
       MetricDelta delta;
       delta.seq = change.seq;
       if (change.created) delta.started_at_ms = change.instance_created_at_ms;
@@ -414,14 +430,14 @@ MetricDeltaPage ManagementClient::watch_metrics(std::uint64_t cursor, std::size_
 std::vector<ActivityStats> ManagementClient::get_activity_stats(const std::string& name) {
   if (!name.empty()) RuntimeClient::check_identifier(name, "the activity name");
   access_.require(AccessOperation::Stats);
-  return guarded([&] { return management_.get_activity_stats(name); });
+  return guarded([&] { return management_.get_activity_stats(name, access_.tenant()); });
 }
 
 DurationStats ManagementClient::get_performance_metrics(const std::string& name,
                                                         TimestampMs since_ms) {
   RuntimeClient::check_identifier(name, "the orchestration name");
   access_.require(AccessOperation::Stats, {}, name);
-  return guarded([&] { return management_.get_execution_durations(name, since_ms); });
+  return guarded([&] { return management_.get_execution_durations(name, since_ms, access_.tenant()); });
 }
 
 namespace {
@@ -452,7 +468,8 @@ SystemHealth ManagementClient::get_system_health(TimestampMs now_ms,
   health.long_running = count_instances(filters.long_running);
   health.no_progress = count_instances(filters.no_progress);
   health.recent_failures = count_instances(filters.recently_failed);
-  health.queues = get_queue_depths();
+  // The queues are shared by every tenant: a tenant-bound caller's health leaves them out.
+  if (access_.tenant().empty()) health.queues = get_queue_depths();
   const double failed = static_cast<double>(health.counts[RuntimeState::Failed]);
   const double finished = failed + static_cast<double>(health.counts[RuntimeState::Completed]);
   const double running = static_cast<double>(health.counts[RuntimeState::Running]);
@@ -482,10 +499,14 @@ DeleteResult ManagementClient::delete_instance(const std::string& instance, bool
   return guarded([&] { return management_.delete_instance(instance, force); });
 }
 
-DeleteResult ManagementClient::delete_instances(const BulkDeleteRequest& request) {
-  for (const auto& id : request.instances) RuntimeClient::check_identifier(id, "an instance id");
+DeleteResult ManagementClient::delete_instances(const BulkDeleteRequest& requested) {
+  for (const auto& id : requested.instances) RuntimeClient::check_identifier(id, "an instance id");
+  BulkDeleteRequest request = requested;
+  request.filter = access_.scoped(requested.filter);
   access_.require(AccessOperation::Delete, {}, request.filter.orchestration_name);
-  if (!access_.has_policy()) return guarded([&] { return management_.delete_instances(request); });
+  // Listed ids of a tenant-bound caller are checked one by one (delete_allowed).
+  const bool by_store = !access_.filters_each() && (request.instances.empty() || access_.tenant().empty());
+  if (by_store) return guarded([&] { return management_.delete_instances(request); });
   if (request.limit == 0 || request.limit > 100'000) {
     throw ClientError(ClientError::Kind::InvalidInput, "limit must be 1 to 100000");
   }
@@ -507,7 +528,8 @@ std::vector<InstanceInfo> ManagementClient::delete_candidates(const BulkDeleteRe
 }
 
 // The policy is asked per instance (Delete, with its orchestration name): denied
-// ones are skipped and reported in `denied`; the others are deleted by id.
+// ones are skipped and reported in `denied`; the others are deleted by id. Another
+// tenant's instances are skipped unreported, as if they did not exist.
 DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) {
   std::vector<InstanceInfo> candidates;
   if (request.instances.empty()) {
@@ -529,8 +551,8 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
   };
   std::size_t allowed = 0;
   for (const auto& info : candidates) {
-    if (!access_.allows(AccessOperation::Delete, info.instance, info.orchestration_name) ||
-        !visible(info.instance, info.orchestration_name)) {
+    if (!access_.tenant().empty() && info.tenant != access_.tenant()) continue;
+    if (!access_.allows(AccessOperation::Delete, info) || !visible(info)) {
       total.denied.push_back(info.instance);
       continue;
     }
@@ -559,12 +581,14 @@ BulkResult ManagementClient::prune_executions_bulk(const BulkRequest& request, s
   std::vector<RuntimeState> states = request.filter.states;
   if (states.empty()) states = {RuntimeState::Running, RuntimeState::Completed, RuntimeState::Failed};
   std::uint64_t pruned = 0;
+  BulkRequest scoped = request;
+  scoped.filter = access_.scoped(request.filter);
   BulkResult result = bulk_walk::run(
-      "prune", request, states,
+      "prune", scoped, states,
       [&](const InstanceFilter& filter, const PageRequest& listing) {
         return guarded([&] { return management_.list_instances(filter, listing); });
       },
-      [&](const InstanceInfo& info) { return visible(info.instance, info.orchestration_name); },
+      [&](const InstanceInfo& info) { return visible(info); },
       [&](const std::string& id, bool) {
         access_.require(AccessOperation::Prune, id);
         if (!request.dry_run) {
@@ -605,7 +629,8 @@ DeleteResult ManagementClient::purge_completed(TimestampMs older_than_ms, const 
   request.limit = batch.limit;
   request.continuation = batch.continuation;
   request.dry_run = batch.dry_run;
-  if (!access_.has_policy()) return guarded([&] { return management_.delete_instances(request); });
+  request.filter.tenant = access_.tenant();
+  if (!access_.filters_each()) return guarded([&] { return management_.delete_instances(request); });
   if (!batch.continuation.empty()) {
     throw ClientError(ClientError::Kind::InvalidInput,
                       "a purge under an access policy walks every candidate in one call: it takes no continuation");
@@ -634,6 +659,7 @@ std::string ManagementClient::export_instance(const std::string& instance) {
   summary["parent_id"] = info.parent_id;
   summary["created_at_ms"] = info.created_at_ms;
   summary["updated_at_ms"] = info.updated_at_ms;
+  if (!info.tenant.empty()) summary["tenant"] = info.tenant;
   Json executions = Json::array();
   for (const auto& execution : data.executions) {
     const ExecutionInfo& e = execution.info;
@@ -724,6 +750,7 @@ InstanceExport read_instance_export(const std::string& json) {
   info.parent_id = in.unsigned_number("parent_id");
   info.created_at_ms = in.signed_number("created_at_ms");
   info.updated_at_ms = in.signed_number("updated_at_ms");
+  if (in.has("tenant")) info.tenant = in.text("tenant", limits::kMaxIdentifierBytes);
   in.finish();
   const Json& executions = top.array("executions");
   if (top.has("kv")) data.kv = read_kv_export(top.object("kv"), top.field_path("kv"));
@@ -753,6 +780,15 @@ std::string ManagementClient::import_instance(const std::string& json) {
     throw ClientError(ClientError::Kind::InvalidInput, error.what());
   }
   RuntimeClient::check_identifier(data.info.instance, "the instance id");
+  if (!data.info.tenant.empty()) RuntimeClient::check_identifier(data.info.tenant, "the tenant");
+  // A tenant-bound caller imports into its own tenant only.
+  if (!access_.tenant().empty()) {
+    if (!data.info.tenant.empty() && data.info.tenant != access_.tenant()) {
+      throw ClientError(ClientError::Kind::AccessDenied, "access denied: the document belongs to tenant " +
+                                                             data.info.tenant + ", the caller to " + access_.tenant());
+    }
+    data.info.tenant = access_.tenant();
+  }
   access_.require(AccessOperation::Import, data.info.instance, data.info.orchestration_name);
   try {
     management_.import_instance(data);

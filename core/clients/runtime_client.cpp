@@ -1,5 +1,7 @@
 #include "duroxide/runtime_client.hpp"
 
+#include <algorithm>
+
 #include "bulk_walk.hpp"
 #include "duroxide/registry.hpp"
 #include "duroxide/text.hpp"
@@ -61,23 +63,155 @@ void AccessCheck::require_switches(AccessOperation operation) const {
   }
 }
 
+bool parse_access_operation(std::string_view text, AccessOperation& out) {
+  for (int i = 0; i <= static_cast<int>(AccessOperation::Import); ++i) {
+    const auto operation = static_cast<AccessOperation>(i);
+    if (text == to_string(operation)) {
+      out = operation;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Caller::has_role(std::string_view role) const {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+namespace {
+
+// The identifier rules of RuntimeClient::check_identifier as a message; empty when met.
+std::string identifier_problem(const std::string& value, const std::string& what) {
+  if (value.size() > limits::kMaxIdentifierBytes) {
+    return what + " is " + std::to_string(value.size()) + " bytes, over the limit of " +
+           std::to_string(limits::kMaxIdentifierBytes);
+  }
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7F) return what + " must not contain control characters";
+  }
+  if (!valid_utf8(value)) return what + " is not valid UTF-8";
+  return {};
+}
+
+}  // namespace
+
+std::string caller_problem(const Caller& caller) {
+  std::string problem = identifier_problem(caller.principal, "the caller's principal");
+  if (problem.empty()) problem = identifier_problem(caller.tenant, "the caller's tenant");
+  if (!problem.empty()) return problem;
+  if (caller.roles.size() > kMaxCallerRoles) {
+    return "the caller has " + std::to_string(caller.roles.size()) + " roles, over the limit of " +
+           std::to_string(kMaxCallerRoles);
+  }
+  for (const std::string& role : caller.roles) {
+    if (role.empty()) return "a caller's role must not be empty";
+    problem = identifier_problem(role, "a caller's role");
+    if (!problem.empty()) return problem;
+  }
+  return {};
+}
+
+RolePolicy::RolePolicy(std::map<std::string, std::vector<AccessOperation>> grants) : grants_(std::move(grants)) {}
+
+RolePolicy RolePolicy::standard() {
+  using Op = AccessOperation;
+  std::vector<Op> reader{Op::ReadStatus, Op::List, Op::ReadDetails, Op::ReadHistory, Op::Stats, Op::Export};
+  std::vector<Op> operator_ = reader;
+  operator_.insert(operator_.end(), {Op::Start, Op::RaiseEvent, Op::EnqueueEvent, Op::Cancel});
+  std::vector<Op> admin = operator_;
+  admin.insert(admin.end(), {Op::Delete, Op::Prune, Op::Purge, Op::Import});
+  return RolePolicy({{"reader", reader}, {"operator", operator_}, {"admin", admin}});
+}
+
+bool RolePolicy::allows(const AccessRequest& request) const {
+  if (!request.caller) return false;
+  for (const std::string& role : request.caller->roles) {
+    auto grant = grants_.find(role);
+    if (grant == grants_.end()) continue;
+    if (std::find(grant->second.begin(), grant->second.end(), request.operation) != grant->second.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+AccessCheck::AccessCheck(const AccessPolicy* policy, ManagementProvider& management, Caller caller, bool read_only,
+                         bool enabled)
+    : policy_(policy), management_(management), caller_(std::move(caller)), read_only_(read_only), enabled_(enabled) {
+  const std::string problem = caller_problem(caller_);
+  if (!problem.empty()) throw ClientError(ClientError::Kind::InvalidInput, problem);
+}
+
+void AccessCheck::deny(AccessOperation operation, const std::string& instance, const std::string& orchestration) const {
+  throw ClientError(ClientError::Kind::AccessDenied,
+                    "access denied: " + std::string(to_string(operation)) +
+                        (instance.empty() ? std::string() : " on instance " + instance) +
+                        (orchestration.empty() ? std::string() : " (" + orchestration + ")") +
+                        (caller_.principal.empty() ? std::string() : " for " + caller_.principal));
+}
+
+bool AccessCheck::reaches(const std::string& instance) const {
+  if (caller_.tenant.empty()) return true;
+  try {
+    const std::optional<std::string> tenant = management_.get_instance_tenant(instance);
+    return !tenant || *tenant == caller_.tenant;
+  } catch (const ProviderError& error) {
+    throw ClientError(ClientError::Kind::Provider, error.what());
+  }
+}
+
 void AccessCheck::require(AccessOperation operation, const std::string& instance,
                           std::string orchestration) const {
   require_switches(operation);
+  // A start or import creates the instance: the store answers AlreadyExists for a taken id.
+  const bool creates = operation == AccessOperation::Start || operation == AccessOperation::Import;
+  if (!instance.empty() && !creates && !reaches(instance)) {
+    throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
+  }
   if (!policy_) return;
-  if (orchestration.empty() && !instance.empty()) {
+  std::string tenant = caller_.tenant;
+  if (!instance.empty() && !creates) {
     try {
-      if (auto info = management_.get_instance_info(instance)) orchestration = info->orchestration_name;
+      if (auto info = management_.get_instance_info(instance)) {
+        if (orchestration.empty()) orchestration = info->orchestration_name;
+        tenant = info->tenant;
+      }
     } catch (const ProviderError& error) {
       throw ClientError(ClientError::Kind::Provider, error.what());
     }
   }
-  if (!policy_->allows({operation, instance, orchestration})) {
+  if (!policy_->allows({operation, instance, orchestration, tenant, &caller_})) deny(operation, instance, orchestration);
+}
+
+void AccessCheck::require_store_wide(AccessOperation operation) const {
+  require_switches(operation);
+  if (!caller_.tenant.empty()) {
     throw ClientError(ClientError::Kind::AccessDenied,
                       "access denied: " + std::string(to_string(operation)) +
-                          (instance.empty() ? std::string() : " on instance " + instance) +
-                          (orchestration.empty() ? std::string() : " (" + orchestration + ")"));
+                          " reads the whole store, which a caller bound to tenant " + caller_.tenant +
+                          " may not see");
   }
+  require(operation);
+}
+
+bool AccessCheck::allows(AccessOperation operation, const InstanceInfo& info) const {
+  if (!caller_.tenant.empty() && info.tenant != caller_.tenant) return false;
+  return !policy_ || policy_->allows({operation, info.instance, info.orchestration_name, info.tenant, &caller_});
+}
+
+bool AccessCheck::allows(AccessOperation operation, const std::string& orchestration) const {
+  return !policy_ || policy_->allows({operation, {}, orchestration, caller_.tenant, &caller_});
+}
+
+InstanceFilter AccessCheck::scoped(InstanceFilter filter) const {
+  if (caller_.tenant.empty()) return filter;
+  if (!filter.tenant.empty() && filter.tenant != caller_.tenant) {
+    throw ClientError(ClientError::Kind::AccessDenied,
+                      "access denied: the filter names tenant " + filter.tenant + ", but the caller is bound to " +
+                          caller_.tenant);
+  }
+  filter.tenant = caller_.tenant;
+  return filter;
 }
 
 RuntimeClient::RuntimeClient(Provider& provider, ManagementProvider& management,
@@ -85,7 +219,7 @@ RuntimeClient::RuntimeClient(Provider& provider, ManagementProvider& management,
     : provider_(provider),
       management_(management),
       options_(options),
-      access_(options.access_policy, management, options.read_only) {}
+      access_(options.access_policy, management, options.caller, options.read_only) {}
 
 void RuntimeClient::check_identifier(const std::string& value, const char* what) {
   if (value.empty()) throw invalid(std::string(what) + " must not be empty");
@@ -153,7 +287,7 @@ void RuntimeClient::start_orchestration(const std::string& instance,
   access_.require(AccessOperation::Start, instance, orchestration);
   require_registered(orchestration, version);
   try {
-    provider_.enqueue_start(work::StartOrchestration{instance, orchestration, version, input, {}, 0});
+    provider_.enqueue_start(work::StartOrchestration{instance, orchestration, version, input, {}, 0, access_.tenant()});
   } catch (const ProviderError& error) {
     if (error.kind() != ProviderErrorKind::Conflict) throw ClientError(ClientError::Kind::Provider, error.what());
     throw ClientError(ClientError::Kind::AlreadyExists, "instance " + instance + " already exists");
@@ -195,6 +329,7 @@ bool RuntimeClient::cancel_instance(const std::string& instance, const std::stri
 
 OrchestrationStatus RuntimeClient::get_status(const std::string& instance) {
   check_identifier(instance, "the instance id");
+  if (!access_.reaches(instance)) return OrchestrationStatus::not_found();
   access_.require(AccessOperation::ReadStatus, instance);
   auto info = guarded([&] { return management_.get_instance_info(instance); });
   if (!info) return OrchestrationStatus::not_found();
@@ -221,13 +356,15 @@ template <typename Action>
 BulkResult RuntimeClient::for_each_running(const char* operation, AccessOperation access,
                                            const BulkRequest& request, Action action) {
   if (request.instances.empty()) access_.require(AccessOperation::List, {}, request.filter.orchestration_name);
+  BulkRequest scoped = request;
+  scoped.filter = access_.scoped(request.filter);
   return bulk_walk::run(
-      operation, request, {RuntimeState::Running},
+      operation, scoped, {RuntimeState::Running},
       [&](const InstanceFilter& filter, const PageRequest& listing) {
         return guarded([&] { return management_.list_instances(filter, listing); });
       },
       // An instance the policy hides is not touched, nor named in the results.
-      [&](const InstanceInfo& info) { return access_.allows(AccessOperation::List, info.instance, info.orchestration_name); },
+      [&](const InstanceInfo& info) { return access_.allows(AccessOperation::List, info); },
       // `listed`: the filtered walk listed it as running; explicit ids are checked here.
       [&](const std::string& id, bool listed) {
         if (request.dry_run) access_.require(access, id);
@@ -289,13 +426,15 @@ BulkResult RuntimeClient::wait_for_instances_bulk(const BulkRequest& request, st
   const std::vector<RuntimeState> states = request.filter.states.empty()
       ? std::vector<RuntimeState>{RuntimeState::Running, RuntimeState::Completed, RuntimeState::Failed}
       : request.filter.states;
+  BulkRequest scoped = request;
+  scoped.filter = access_.scoped(request.filter);
   // The kinds thrown below are not reported: a bulk item carries the message only.
   return bulk_walk::run(
-      "wait", request, states,
+      "wait", scoped, states,
       [&](const InstanceFilter& filter, const PageRequest& listing) {
         return guarded([&] { return management_.list_instances(filter, listing); });
       },
-      [&](const InstanceInfo& info) { return access_.allows(AccessOperation::List, info.instance, info.orchestration_name); },
+      [&](const InstanceInfo& info) { return access_.allows(AccessOperation::List, info); },
       [&](const std::string& id, bool listed) {
         access_.require(AccessOperation::ReadStatus, id);
         if (request.dry_run) {

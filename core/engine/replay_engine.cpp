@@ -829,7 +829,7 @@ DurableFuture ReplayState::schedule_sub_orchestration(std::string name, std::str
   if (issued.is_new) {
     out_.orchestrator_items.push_back(
         {work::StartOrchestration{std::move(instance), std::move(name), options.version,
-                                  std::move(input), input_.instance, issued.id},
+                                  std::move(input), input_.instance, issued.id, {}},
          0});
   }
   return DurableFuture(this, std::move(op));
@@ -856,7 +856,7 @@ std::string ReplayState::start_detached(std::string name, std::string input,
   if (issued.is_new) {
     out_.orchestrator_items.push_back(
         {work::StartOrchestration{instance, std::move(name), options.version, std::move(input),
-                                  {}, 0},
+                                  {}, 0, {}},
          0});
   }
   return instance;

@@ -792,7 +792,8 @@ InstanceFilter filter_from_json(const Json& f) {
   if (f.is_null()) return filter;
   if (!f.is_object()) throw invalid("filter must be an object");
   static const char* const kKeys[] = {"states", "name", "version", "prefix", "parent", "rootsOnly",
-                                      "createdFromMs", "createdToMs", "updatedFromMs", "updatedToMs", "contains"};
+                                      "createdFromMs", "createdToMs", "updatedFromMs", "updatedToMs", "contains",
+                                      "tenant"};
   for (const auto& item : f.items()) {
     if (std::none_of(std::begin(kKeys), std::end(kKeys), [&](const char* key) { return item.key() == key; })) {
       throw invalid("filter." + item.key() + " is not a filter field");
@@ -804,6 +805,7 @@ InstanceFilter filter_from_json(const Json& f) {
   filter.instance_prefix = filter_text(f, "prefix");
   filter.parent_instance = filter_text(f, "parent");
   filter.contains = filter_text(f, "contains");
+  filter.tenant = filter_text(f, "tenant");
   if (!valid_utf8(filter.contains)) throw invalid("filter.contains must be UTF-8");
   if (f.contains("rootsOnly") && !f["rootsOnly"].is_null()) {
     if (!f["rootsOnly"].is_boolean()) throw invalid("filter.rootsOnly must be true or false");

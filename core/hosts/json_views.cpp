@@ -33,6 +33,7 @@ Json summary(const InstanceSummary& summary) {
               {"executions", info.execution_count},
               {"current_execution", info.current_execution_id},
               {"parent", info.parent_instance},
+              {"tenant", info.tenant},
               {"created_at_ms", info.created_at_ms},
               {"updated_at_ms", info.updated_at_ms}};
 }

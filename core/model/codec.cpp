@@ -97,6 +97,7 @@ void fields(V& v, E& e) {
     v.text("input", e.input, kMaxPayloadBytes);
     v.optional_text("parent_instance", e.parent_instance, kMaxIdentifierBytes);
     v.optional_unsigned("parent_id", e.parent_id);
+    v.optional_text("tenant", e.tenant, kMaxIdentifierBytes);
   } else if constexpr (std::is_same_v<T, work::ActivityExecute>) {
     v.text("instance", e.instance, kMaxIdentifierBytes);
     v.unsigned_number("execution_id", e.execution_id);

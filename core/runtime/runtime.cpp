@@ -88,6 +88,27 @@ ExecutionMetadata stored_metadata(const History& history, const OrchestrationIte
   return meta;
 }
 
+// Tenants (access_policy.hpp): an instance's tenant is its row's, or before its first
+// ack its start's; the ack writes it on the row it creates, and every start the turn
+// queues (sub-orchestrations, detached starts) inherits it.
+void carry_tenant(const OrchestrationItem& item, OrchestrationAck& ack) {
+  std::string tenant = item.tenant;
+  if (item.execution_id == 0) {
+    for (const WorkItem& message : item.messages) {
+      if (const auto* start = std::get_if<work::StartOrchestration>(&message)) {
+        tenant = start->tenant;
+        break;
+      }
+    }
+  }
+  ack.metadata.tenant = tenant;
+  for (OrchestratorItem& scheduled : ack.orchestrator_items) {
+    if (auto* start = std::get_if<work::StartOrchestration>(&scheduled.item)) {
+      if (start->tenant.empty()) start->tenant = tenant;
+    }
+  }
+}
+
 bool is_finished(const History& history) {
   return !history.empty() && is_terminal_kind(history.back().kind());
 }
@@ -426,6 +447,7 @@ OrchestrationDispatcher::TurnBatch OrchestrationDispatcher::run_batch(std::vecto
     if (!ack) continue;
     ack->orchestrator_items.insert(ack->orchestrator_items.end(), replies.begin(), replies.end());
     ack->executions_kept = context_.options.executions_kept;
+    carry_tenant(item, *ack);
     batch.requests.push_back({item.lock_token, std::move(*ack)});
     batch.items.push_back(&item);
     batch.replies.push_back(std::move(replies));
@@ -493,6 +515,7 @@ OrchestrationAck OrchestrationDispatcher::refused_turn_ack(const TurnBatch& batc
                                      details, /*can_append=*/true, context_.clock.now_ms());
   ack.orchestrator_items.insert(ack.orchestrator_items.end(), batch.replies[index].begin(),
                                 batch.replies[index].end());
+  carry_tenant(item, ack);
   return ack;
 }
 

@@ -429,6 +429,36 @@ test('read-only and management switches refuse with typed errors', () => {
   noManagement.close();
 });
 
+test('a caller with a tenant sees only its own instances; roles decide what it may do', () => {
+  const acme = new dx.Runtime({ caller: { principal: 'ann', tenant: 'acme' } });
+  new dx.RuntimeClient(acme).startOrchestration('a-1', 'HelloWorld', 'Ada');
+  acme.runUntilIdle();
+  const bytes = acme.saveDatabase();
+  acme.close();
+  const globex = new dx.Runtime({ database: bytes, caller: { tenant: 'globex' } });
+  const globexClient = new dx.RuntimeClient(globex);
+  globexClient.startOrchestration('g-1', 'HelloWorld', 'Bo');
+  globex.runUntilIdle();
+  const globexManagement = new dx.ManagementClient(globex);
+  assert.deepEqual(globexManagement.listInstances().instances.map((i) => i.instance), ['g-1']);
+  assert.equal(globexManagement.listInstances().instances[0].tenant, 'globex');
+  assert.equal(globexClient.getStatus('a-1').status, 'NotFound');
+  assert.throws(() => globexManagement.getQueueDepths(), (e) => e.kind === 'AccessDenied');
+  const both = globex.saveDatabase();
+  globex.close();
+  const everyone = new dx.Runtime({ database: both });
+  assert.equal(new dx.ManagementClient(everyone).countInstances(), 2);
+  assert.equal(new dx.ManagementClient(everyone).countInstances({ tenant: 'acme' }), 1);
+  everyone.close();
+  const reader = new dx.Runtime({ database: both, caller: { roles: ['reader'] } });
+  assert.equal(new dx.RuntimeClient(reader).getStatus('a-1').output, 'Hi, Ada!');
+  assert.throws(() => new dx.RuntimeClient(reader).startOrchestration('r-1', 'HelloWorld', 'x'),
+    (e) => e.kind === 'AccessDenied');
+  reader.close();
+  assert.throws(() => new dx.Runtime({ caller: { tenant: 'a\nb' } }), (e) => e.kind === 'InvalidInput');
+  assert.throws(() => new dx.Runtime({ caller: { team: 'x' } }), (e) => e.kind === 'InvalidInput');
+});
+
 let passed = 0;
 let failed = 0;
 for (const { name, body } of tests) {

@@ -408,6 +408,14 @@ TEST_CASE("postgres: a version-5 schema is migrated with its instances counted i
   Named n("migrate5");
   create_instance_on(*n.store, "done", RuntimeState::Completed, R"(please "backfill me")");
   create_instance_on(*n.store, "running", RuntimeState::Running);
+  const std::string& s = n.options.schema;
+  // Back to schema 11 (before tenants), then further back to 5.
+  admin_exec("DROP TRIGGER instance_counts_on_update ON " + s + ".instances; DROP INDEX " + s +
+             ".instances_by_tenant; ALTER TABLE " + s + ".instances DROP COLUMN tenant; " +
+             "DROP INDEX " + s + ".changes_by_tenant; ALTER TABLE " + s + ".changes DROP COLUMN tenant; " +
+             "ALTER TABLE " + s + ".activity_stats DROP COLUMN tenant; ALTER TABLE " + s +
+             ".activity_stats ADD PRIMARY KEY (activity_name); ALTER TABLE " + s + ".metric_buckets DROP COLUMN tenant; " +
+             "ALTER TABLE " + s + ".metric_buckets ADD PRIMARY KEY (resolution, bucket_start, orchestration_name)");
   admin_exec("DROP TABLE " + n.options.schema + ".instance_counts; DROP FUNCTION " + n.options.schema +
              ".instance_counts_keep CASCADE; DROP TABLE " + n.options.schema + ".kv_values; ALTER TABLE " +
              n.options.schema + ".instances DROP COLUMN unconsumed_messages; DROP INDEX " + n.options.schema +
@@ -416,7 +424,7 @@ TEST_CASE("postgres: a version-5 schema is migrated with its instances counted i
              n.options.schema + ".instances DROP COLUMN input; UPDATE " + n.options.schema + ".schema_version SET version = 5");
   n.store = n.open();
   CHECK(n.store->schema_version() == PostgresProvider::kSchemaVersion);
-  CHECK(n.store->get_execution_durations("Orch", 0).count == 1);  // filled from the finished execution (version 10)
+  CHECK(n.store->get_execution_durations("Orch", 0, "").count == 1);  // filled from the finished execution (version 10)
   CHECK(n.store->get_kv_all_values("done").empty());  // the key-value table exists (version 7)
   InstanceFilter searched;
   searched.contains = "backfill me";

@@ -99,8 +99,8 @@ struct Dialect {
           "  DELETE FROM metric_buckets WHERE resolution = 'minute' AND bucket_start < ?1 "
           "  RETURNING " DUROXIDE_METRIC_COLUMNS ") "
           "INSERT INTO metric_buckets (" DUROXIDE_METRIC_COLUMNS ") "
-          "SELECT 'hour', (bucket_start / 3600000) * 3600000, orchestration_name, " DUROXIDE_METRIC_SUMS " "
-          "FROM moved GROUP BY 2, 3 " DUROXIDE_METRIC_ADD_ON_CONFLICT)
+          "SELECT 'hour', (bucket_start / 3600000) * 3600000, orchestration_name, tenant, " DUROXIDE_METRIC_SUMS " "
+          "FROM moved GROUP BY 2, 3, 4 " DUROXIDE_METRIC_ADD_ON_CONFLICT)
         .bind(1, before)
         .defer();
   }

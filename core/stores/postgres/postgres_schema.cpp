@@ -15,7 +15,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 11;
+constexpr int kLatest = 12;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -244,8 +244,55 @@ UPDATE instances SET input = CAST(h.event_json AS jsonb) ->> 'input' FROM histor
 CREATE INDEX instances_by_duration ON instances ((updated_at - created_at) DESC, instance_id);
 )sql";
 
+// Version 12: as SQLite's version 12; here the keys change in place.
+constexpr const char* kMigration12 = R"sql(
+ALTER TABLE instances ADD COLUMN tenant TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE INDEX instances_by_tenant ON instances (tenant, created_at DESC, instance_id);
+ALTER TABLE changes ADD COLUMN tenant TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE INDEX changes_by_tenant ON changes (tenant, seq);
+ALTER TABLE instance_counts ADD COLUMN tenant TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE instance_counts DROP CONSTRAINT instance_counts_pkey;
+ALTER TABLE instance_counts ADD PRIMARY KEY (orchestration_name, orchestration_version, is_root, status, tenant);
+CREATE OR REPLACE FUNCTION instance_counts_keep() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    UPDATE instance_counts SET count = count - 1
+      WHERE orchestration_name = OLD.orchestration_name
+        AND orchestration_version = OLD.orchestration_version
+        AND is_root = (OLD.parent_instance_id IS NULL)::integer AND status = OLD.status
+        AND tenant = OLD.tenant;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    INSERT INTO instance_counts (orchestration_name, orchestration_version, is_root, status, tenant, count)
+      VALUES (NEW.orchestration_name, NEW.orchestration_version,
+              (NEW.parent_instance_id IS NULL)::integer, NEW.status, NEW.tenant, 1)
+      ON CONFLICT (orchestration_name, orchestration_version, is_root, status, tenant)
+      DO UPDATE SET count = instance_counts.count + 1;
+  END IF;
+  RETURN NULL;
+END $$;
+DROP TRIGGER instance_counts_on_update ON instances;
+CREATE TRIGGER instance_counts_on_update
+  AFTER UPDATE OF orchestration_name, orchestration_version, parent_instance_id, status, tenant ON instances
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
+                     OR OLD.orchestration_name IS DISTINCT FROM NEW.orchestration_name
+                     OR OLD.orchestration_version IS DISTINCT FROM NEW.orchestration_version
+                     OR (OLD.parent_instance_id IS NULL) IS DISTINCT FROM (NEW.parent_instance_id IS NULL)
+                     OR OLD.tenant IS DISTINCT FROM NEW.tenant)
+  EXECUTE FUNCTION instance_counts_keep();
+ALTER TABLE activity_stats ADD COLUMN tenant TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE activity_stats DROP CONSTRAINT activity_stats_pkey;
+ALTER TABLE activity_stats ADD PRIMARY KEY (activity_name, tenant);
+ALTER TABLE metric_buckets ADD COLUMN tenant TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE metric_buckets DROP CONSTRAINT metric_buckets_pkey;
+ALTER TABLE metric_buckets ADD PRIMARY KEY (resolution, bucket_start, orchestration_name, tenant);
+ALTER TABLE execution_durations ADD COLUMN tenant TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE execution_durations DROP CONSTRAINT execution_durations_pkey;
+ALTER TABLE execution_durations ADD PRIMARY KEY (orchestration_name, started_hour, bucket, tenant);
+)sql";
+
 constexpr Migration kMigrations[] = {{6, kMigration6}, {7, kMigration7}, {8, kMigration8}, {9, kMigration9},
-                                     {10, kMigration10}, {11, kMigration11}};
+                                     {10, kMigration10}, {11, kMigration11}, {12, kMigration12}};
 
 }  // namespace
 

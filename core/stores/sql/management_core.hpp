@@ -186,16 +186,17 @@ struct Management {
     return depths;
   }
 
-  static std::vector<OrchestrationStats> get_orchestration_stats(Connection& db, const std::string& name) {
+  static std::vector<OrchestrationStats> get_orchestration_stats(Connection& db, const std::string& name,
+                                                                 const std::string& tenant) {
     std::map<std::string, OrchestrationStats> by_name;
     {
       // From the trigger-kept counts (schema 6); the continued executions below read
       // their own partial index (schema 9), so neither walks every instance.
       Statement rows = db.prepare(
           "SELECT orchestration_name, status, CAST(SUM(count) AS BIGINT) FROM instance_counts "
-          "WHERE CAST(?1 AS TEXT) = '' OR orchestration_name = ?1 GROUP BY orchestration_name, status "
-          "HAVING SUM(count) > 0");
-      rows.bind(1, name);
+          "WHERE (CAST(?1 AS TEXT) = '' OR orchestration_name = ?1) AND (CAST(?2 AS TEXT) = '' OR tenant = ?2) "
+          "GROUP BY orchestration_name, status HAVING SUM(count) > 0");
+      rows.bind(1, name).bind(2, tenant);
       while (rows.step()) {
         OrchestrationStats& stats = by_name[rows.text(0)];
         stats.orchestration_name = rows.text(0);
@@ -212,8 +213,8 @@ struct Management {
         "SELECT i.orchestration_name, COUNT(*) FROM executions e "
         "JOIN instances i ON i.instance_id = e.instance_id "
         "WHERE e.status = 'ContinuedAsNew' AND (CAST(?1 AS TEXT) = '' OR i.orchestration_name = ?1) "
-        "GROUP BY i.orchestration_name");
-    continued.bind(1, name);
+        "AND (CAST(?2 AS TEXT) = '' OR i.tenant = ?2) GROUP BY i.orchestration_name");
+    continued.bind(1, name).bind(2, tenant);
     while (continued.step()) {
       by_name[continued.text(0)].continued = static_cast<std::uint64_t>(continued.integer(1));
     }
@@ -222,12 +223,15 @@ struct Management {
     return out;
   }
 
-  static std::vector<ActivityStats> get_activity_stats(Connection& db, const std::string& name) {
+  static std::vector<ActivityStats> get_activity_stats(Connection& db, const std::string& name,
+                                                      const std::string& tenant) {
     Statement rows = db.prepare(
-        std::string("SELECT activity_name, scheduled, completed, failed, total_duration_ms FROM activity_stats "
-                    "WHERE CAST(?1 AS TEXT) = '' OR activity_name = ?1 ORDER BY activity_name") +
+        std::string("SELECT activity_name, CAST(SUM(scheduled) AS BIGINT), CAST(SUM(completed) AS BIGINT), "
+                    "  CAST(SUM(failed) AS BIGINT), CAST(SUM(total_duration_ms) AS BIGINT) FROM activity_stats "
+                    "WHERE (CAST(?1 AS TEXT) = '' OR activity_name = ?1) AND (CAST(?2 AS TEXT) = '' OR tenant = ?2) "
+                    "GROUP BY activity_name ORDER BY activity_name") +
         Dialect::kBytewise);
-    rows.bind(1, name);
+    rows.bind(1, name).bind(2, tenant);
     std::vector<ActivityStats> out;
     while (rows.step()) {
       ActivityStats stats;
@@ -245,16 +249,18 @@ struct Management {
     return out;
   }
 
-  static ChangePage changes_since(Connection& db, std::uint64_t cursor, std::size_t limit) {
+  static ChangePage changes_since(Connection& db, std::uint64_t cursor, std::size_t limit, const std::string& tenant) {
     if (limit == 0 || limit > kMaxPageSize) {
       throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
                           "limit must be 1 to " + std::to_string(kMaxPageSize));
     }
     Statement rows = db.prepare(
         "SELECT seq, instance_id, status, execution_id, custom_status_version, changed_at, "
-        "  created, orchestration_name, instance_created_at, finished_duration_ms "
-        "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+        "  created, orchestration_name, instance_created_at, finished_duration_ms, tenant "
+        "FROM changes WHERE seq > ?1 " + std::string(tenant.empty() ? "" : "AND tenant = ?3 ") +
+        "ORDER BY seq LIMIT ?2");
     rows.bind(1, static_cast<std::int64_t>(cursor)).bind(2, static_cast<std::int64_t>(limit));
+    if (!tenant.empty()) rows.bind(3, tenant);
     ChangePage page;
     page.next_cursor = cursor;
     while (rows.step()) {
@@ -285,12 +291,13 @@ struct Management {
 
   // Reads the histogram rows of `name` from the hour holding `since_ms` (a range of the
   // primary key), summed per bucket in bucket order.
-  static DurationStats get_execution_durations(Connection& db, const std::string& name, TimestampMs since_ms) {
+  static DurationStats get_execution_durations(Connection& db, const std::string& name, TimestampMs since_ms,
+                                               const std::string& tenant) {
     Statement rows = db.prepare(
         "SELECT CAST(SUM(count) AS BIGINT), CAST(SUM(sum_ms) AS BIGINT), MIN(min_ms), MAX(max_ms) "
         "FROM execution_durations WHERE orchestration_name = ?1 AND started_hour >= ?2 "
-        "GROUP BY bucket ORDER BY bucket");
-    rows.bind(1, name).bind(2, store_sql::duration_hour(std::max<TimestampMs>(since_ms, 0)));
+        "AND (CAST(?3 AS TEXT) = '' OR tenant = ?3) GROUP BY bucket ORDER BY bucket");
+    rows.bind(1, name).bind(2, store_sql::duration_hour(std::max<TimestampMs>(since_ms, 0))).bind(3, tenant);
     std::vector<DurationBucket> buckets;
     while (rows.step()) {
       buckets.push_back({static_cast<std::uint64_t>(rows.integer(0)), rows.integer(1), rows.integer(2),
@@ -443,13 +450,14 @@ struct Management {
       // A finished execution's duration counts where it happened, as its metrics do.
       const ExecutionInfo& e = execution.info;
       if (e.completed_at_ms != 0) {
-        store_sql::record_execution_duration(db, info.orchestration_name, e.started_at_ms,
+        store_sql::record_execution_duration(db, info.orchestration_name, info.tenant, e.started_at_ms,
                                              e.completed_at_ms - e.started_at_ms);
       }
     }
     store_sql::write_kv_values(db, info.instance, data.kv);
     transaction.commit();
   }
+
 
   // ---------------------------------------------------------------- time series, custom status
 
@@ -466,13 +474,36 @@ struct Management {
     sql += query.bucket == TimeSeriesQuery::Bucket::Minute ? "AND resolution = 'minute' "
                                                             : "AND resolution IN ('hour', 'minute') ";
     if (!query.orchestration.empty()) sql += "AND orchestration_name = ?4 ";
+    // Every placeholder is used (PostgreSQL must type each): the tenant's number follows.
+    const int tenant_parameter = query.orchestration.empty() ? 4 : 5;
+    if (!query.tenant.empty()) sql += "AND tenant = ?" + std::to_string(tenant_parameter) + " ";
     sql += "GROUP BY b ORDER BY b";
     Statement rows = db.prepare(sql);
     rows.bind(1, from).bind(2, to).bind(3, width);
     if (!query.orchestration.empty()) rows.bind(4, query.orchestration);
+    if (!query.tenant.empty()) rows.bind(tenant_parameter, query.tenant);
     std::vector<TimeSeriesPoint> points;
     while (rows.step()) points.push_back(read_time_series_row(rows));
     return points;
+  }
+
+  // The row's tenant, or (no row yet) the queued start's; one statement, as known_instance.
+  static std::optional<std::string> get_instance_tenant(Connection& db, const std::string& instance) {
+    Statement row = db.prepare(
+        "SELECT tenant, NULL, 0 FROM instances WHERE instance_id = ?1 "
+        "UNION ALL SELECT NULL, item_json, 1 FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2 "
+        "ORDER BY 3 LIMIT 1");
+    row.bind(1, instance).bind(2, to_string(WorkItemKind::StartOrchestration));
+    if (!row.step()) return std::nullopt;
+    if (!row.is_null(0)) return row.text(0);
+    try {
+      WorkItem start = decode_work_item(row.text(1));
+      if (const auto* found = std::get_if<work::StartOrchestration>(&start)) return found->tenant;
+    } catch (const CodecError& error) {
+      throw ProviderError(ProviderErrorKind::Corrupted, db.operation(),
+                          std::string("the queued start does not decode: ") + error.what());
+    }
+    return std::string();
   }
 
   static std::optional<InstanceStats> get_instance_stats(Connection& db, const std::string& instance) {
@@ -495,7 +526,7 @@ struct Management {
       "SELECT instance_id, orchestration_name, orchestration_version, current_execution_id, status, "
       "output, error_json, custom_status, custom_status_version, parent_instance_id, parent_id, "
       "created_at, updated_at, "
-      "(SELECT COUNT(*) FROM executions e WHERE e.instance_id = instances.instance_id) "
+      "(SELECT COUNT(*) FROM executions e WHERE e.instance_id = instances.instance_id), tenant "
       "FROM instances WHERE instance_id = ?1";
 
   static void read_orchestrator_depths(Connection& db, TimestampMs now, QueueDepths& depths) {
@@ -551,6 +582,7 @@ struct Management {
     change.orchestration_name = rows.text(7);
     if (!rows.is_null(8)) change.instance_created_at_ms = rows.integer(8);
     if (!rows.is_null(9)) change.finished_duration_ms = rows.integer(9);
+    change.tenant = rows.text(10);
     return change;
   }
 
@@ -622,10 +654,22 @@ struct Management {
     for (const std::string& id : tree) Dialect::lock_instance_for_delete(db, id, now);
     std::vector<std::string> doomed = unstarted_children(db, parents);
     for (const std::string& id : doomed) Dialect::lock_instance_for_delete(db, id, now);
-    for (const std::string& id : tree) store_sql::record_change(db, id, "Deleted", 0, 0, now);
+    for (const std::string& id : tree) record_deletion(db, id, now);
     doomed.insert(doomed.end(), tree.begin(), tree.end());
     delete_instance_rows(db, doomed, result);
     return result;
+  }
+
+  // The change feed's row for a deletion, under the instance's tenant (read from its row,
+  // which is still there).
+  static void record_deletion(Connection& db, const std::string& instance, TimestampMs now) {
+    db.prepare(
+          "INSERT INTO changes (instance_id, status, execution_id, custom_status_version, changed_at, "
+          "  created, orchestration_name, tenant) "
+          "SELECT instance_id, 'Deleted', 0, 0, ?2, 0, '', tenant FROM instances WHERE instance_id = ?1")
+        .bind(1, instance)
+        .bind(2, now)
+        .run();
   }
 
   static std::int64_t current_execution(Connection& db, const std::string& instance) {
@@ -657,8 +701,8 @@ struct Management {
     db.prepare(
           "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
           "  current_execution_id, status, output, error_json, custom_status, "
-          "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at, input) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")
+          "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at, input, tenant) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")
         .bind(1, info.instance)
         .bind(2, info.orchestration_name)
         .bind(3, info.orchestration_version)
@@ -675,6 +719,7 @@ struct Management {
         .bind(12, info.created_at_ms)
         .bind(13, info.updated_at_ms)
         .bind_optional(14, input)
+        .bind(15, info.tenant)
         .run();
   }
 
@@ -683,19 +728,19 @@ struct Management {
   static void record_imported_metrics(Connection& db, const InstanceInfo& info, TimestampMs now) {
     store_sql::MetricDelta started;
     started.starts = 1;
-    store_sql::record_metrics(db, info.orchestration_name, info.created_at_ms, started);
+    store_sql::record_metrics(db, info.orchestration_name, info.tenant, info.created_at_ms, started);
     store_sql::MetricDelta finished;
     if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
       (info.state == RuntimeState::Completed ? finished.completions : finished.failures) = 1;
       finished.duration_ms = info.updated_at_ms - info.created_at_ms;
-      store_sql::record_metrics(db, info.orchestration_name, info.updated_at_ms, finished);
+      store_sql::record_metrics(db, info.orchestration_name, info.tenant, info.updated_at_ms, finished);
     }
     store_sql::MetricDelta both = finished;
     both.starts = 1;
     both.created_at = info.created_at_ms;
     store_sql::record_change(db, info.instance, std::string(to_string(info.state)),
                              static_cast<std::int64_t>(info.current_execution_id),
-                             static_cast<std::int64_t>(info.custom_status_version), now, both,
+                             static_cast<std::int64_t>(info.custom_status_version), now, info.tenant, both,
                              info.orchestration_name);
   }
 

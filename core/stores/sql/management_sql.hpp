@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "duroxide/codec.hpp"
+#include "duroxide/limits.hpp"
 #include "duroxide/management_provider.hpp"
 #include "duroxide/provider.hpp"
 #include "duroxide/text.hpp"
@@ -30,7 +31,7 @@ constexpr const char* kInstanceColumns =
     "instance_id, orchestration_name, orchestration_version, current_execution_id, status, "
     "output, error_json, custom_status, custom_status_version, parent_instance_id, parent_id, "
     "created_at, updated_at, "
-    "(SELECT COUNT(*) FROM executions e WHERE e.instance_id = instances.instance_id)";
+    "(SELECT COUNT(*) FROM executions e WHERE e.instance_id = instances.instance_id), tenant";
 
 template <typename Row>
 std::optional<ErrorDetails> decode_error_column(const Row& row, int column,
@@ -71,6 +72,7 @@ InstanceInfo read_instance_row(const Row& row, const std::string& operation) {
   info.created_at_ms = row.integer(11);
   info.updated_at_ms = row.integer(12);
   info.execution_count = static_cast<std::uint64_t>(row.integer(13));
+  info.tenant = row.text(14);
   return info;
 }
 
@@ -124,6 +126,11 @@ inline void check_filter(const InstanceFilter& filter, const std::string& operat
     throw ProviderError(ProviderErrorKind::InvalidInput, operation,
                         "the search text must be at most " + std::to_string(kMaxContainsBytes) + " bytes of UTF-8");
   }
+  if (filter.tenant.size() > limits::kMaxIdentifierBytes || !valid_utf8(filter.tenant)) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        "the tenant must be at most " + std::to_string(limits::kMaxIdentifierBytes) +
+                            " bytes of UTF-8");
+  }
 }
 
 inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed = "",
@@ -152,6 +159,7 @@ inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed 
   if (!filter.orchestration_version.empty()) {
     conditions.push_back(u + "orchestration_version = " + placeholder(filter.orchestration_version));
   }
+  if (!filter.tenant.empty()) conditions.push_back(u + "tenant = " + placeholder(filter.tenant));
   const bool both = unindexed_range == TimeRange::Both;
   const std::string created = both || unindexed_range == TimeRange::Created ? unindexed_time : "";
   const std::string updated = both || unindexed_range == TimeRange::Updated ? unindexed_time : "";
@@ -310,6 +318,7 @@ inline FilterSql count_query(const InstanceFilter& filter, bool by_status) {
     kept.states = filter.states;
     kept.orchestration_name = filter.orchestration_name;
     kept.orchestration_version = filter.orchestration_version;
+    kept.tenant = filter.tenant;
     FilterSql sql = filter_sql(kept);
     if (filter.roots_only) sql.where += sql.where.empty() ? " WHERE is_root = 1" : " AND is_root = 1";
     // SUM of BIGINT is NUMERIC on PostgreSQL: cast back so both stores return integers.

@@ -65,6 +65,7 @@ struct Queues {
     std::string orchestration_version;
     // The current execution's start, while it is not finished (nullopt: finished or none).
     std::optional<TimestampMs> open_execution_started_at;
+    std::string tenant;  // the row's; before the first ack, the one this ack writes
   };
 
   // The statement just run must have touched a row that holds the caller's lock.
@@ -208,7 +209,7 @@ struct Queues {
       delete_executions_before(db, held.instance, ack.execution_id + 1 - kept);
     }
     queue_scheduled_work(db, ack, now);
-    record_activity_outcomes(db, ack);
+    record_activity_outcomes(db, ack, held.exists ? held.tenant : ack.metadata.tenant);
     db.prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).defer();
     db.prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).defer();
     if constexpr (Dialect::kOneWriter) {
@@ -482,7 +483,7 @@ struct Queues {
   static bool read_instance(Connection& db, OrchestrationItem& item) {
     Statement row = db.prepare(
         "SELECT current_execution_id, orchestration_name, orchestration_version, status, "
-        "  parent_instance_id, parent_id "
+        "  parent_instance_id, parent_id, tenant "
         "FROM instances WHERE instance_id = ?1");
     row.bind(1, item.instance);
     if (!row.step()) return false;
@@ -493,6 +494,7 @@ struct Queues {
     item.finished = status == "Completed" || status == "Failed";
     item.parent_instance = row.optional_text(4).value_or("");
     item.parent_id = static_cast<EventId>(row.integer(5));
+    item.tenant = row.text(6);
     return true;
   }
 
@@ -530,7 +532,7 @@ struct Queues {
   static constexpr const char* kHeldSelect =
       "SELECT l.instance_id, i.instance_id IS NOT NULL, i.current_execution_id, "
       "  i.status, i.created_at, i.custom_status_version, l.lock_token, i.orchestration_name, "
-      "  i.orchestration_version, CASE WHEN e.completed_at IS NULL THEN e.started_at END "
+      "  i.orchestration_version, CASE WHEN e.completed_at IS NULL THEN e.started_at END, i.tenant "
       "FROM instance_locks l LEFT JOIN instances i ON i.instance_id = l.instance_id "
       "LEFT JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id ";
 
@@ -547,6 +549,7 @@ struct Queues {
       held.orchestration_name = row.text(7);
       held.orchestration_version = row.text(8);
       if (!row.is_null(9)) held.open_execution_started_at = row.integer(9);
+      held.tenant = row.text(10);
     }
     return held;
   }
@@ -619,9 +622,9 @@ struct Queues {
           "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
           "  current_execution_id, status, output, error_json, custom_status, "
           "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at, "
-          "  unconsumed_messages, input) "
+          "  unconsumed_messages, input, tenant) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST(?9 AS BIGINT), ?10, ?11, CAST(?12 AS BIGINT), "
-          "  CAST(?12 AS BIGINT), CAST(?15 AS BIGINT), ?16) "
+          "  CAST(?12 AS BIGINT), CAST(?15 AS BIGINT), ?16, ?17) "
           "ON CONFLICT (instance_id) DO UPDATE SET "
           "  input = COALESCE(excluded.input, instances.input), "
           "  orchestration_name = excluded.orchestration_name, "
@@ -652,6 +655,7 @@ struct Queues {
         .bind(14, static_cast<std::int64_t>(changes_instance ? 1 : 0))
         .bind(15, static_cast<std::int64_t>(meta.unconsumed_messages))
         .bind_optional(16, started_input(ack))
+        .bind(17, meta.tenant)
         .defer();
   }
 
@@ -715,6 +719,7 @@ struct Queues {
   static void record_status_change(Connection& db, const Held& held, const OrchestrationAck& ack,
                                    const std::string& instance_status, TimestampMs now, RollUp& roll_up) {
     const ExecutionMetadata& meta = ack.metadata;
+    const std::string& tenant = held.exists ? held.tenant : meta.tenant;
     MetricDelta delta;
     delta.starts = held.exists ? 0 : 1;
     delta.created_at = held.created_at;
@@ -728,10 +733,10 @@ struct Queues {
       // As the upsert computes it (a new instance starts at 0).
       const std::int64_t custom_version = held.custom_status_version + (meta.custom_status_changed ? 1 : 0);
       record_change(db, held.instance, instance_status, static_cast<std::int64_t>(ack.execution_id),
-                    custom_version, now, delta, meta.orchestration_name);
+                    custom_version, now, tenant, delta, meta.orchestration_name);
     }
     if (delta.starts || delta.completions || delta.failures) {
-      record_metrics(db, meta.orchestration_name, now, delta);
+      record_metrics(db, meta.orchestration_name, tenant, now, delta);
     }
     record_finished_execution(db, held, ack, now);
     const TimestampMs minute = (now / 60'000) * 60'000;
@@ -751,7 +756,7 @@ struct Queues {
     if (current && !held.open_execution_started_at) return;  // already finished and counted
     const TimestampMs started = current ? *held.open_execution_started_at : now;
     const std::string& name = meta.orchestration_name.empty() ? held.orchestration_name : meta.orchestration_name;
-    record_execution_duration(db, name, started, now - started);
+    record_execution_duration(db, name, held.exists ? held.tenant : meta.tenant, started, now - started);
   }
 
   static void write_execution(Connection& db, const std::string& instance, const OrchestrationAck& ack,
@@ -836,7 +841,7 @@ struct Queues {
 
   // Summed per name and written in name order: the same totals as one upsert per
   // outcome, and concurrent acks lock shared activity rows in one order (no deadlock).
-  static void record_activity_outcomes(Connection& db, const OrchestrationAck& ack) {
+  static void record_activity_outcomes(Connection& db, const OrchestrationAck& ack, const std::string& tenant) {
     struct Counts {
       std::int64_t scheduled = 0, completed = 0, failed = 0, duration_ms = 0;
     };
@@ -851,9 +856,9 @@ struct Queues {
     }
     for (const auto& [name, counts] : outcomes) {
       db.prepare(
-            "INSERT INTO activity_stats (activity_name, scheduled, completed, failed, "
-            "  total_duration_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
-            "ON CONFLICT (activity_name) DO UPDATE SET "
+            "INSERT INTO activity_stats (activity_name, tenant, scheduled, completed, failed, "
+            "  total_duration_ms) VALUES (?1, ?6, ?2, ?3, ?4, ?5) "
+            "ON CONFLICT (activity_name, tenant) DO UPDATE SET "
             "  scheduled = activity_stats.scheduled + excluded.scheduled, "
             "  completed = activity_stats.completed + excluded.completed, "
             "  failed = activity_stats.failed + excluded.failed, "
@@ -863,6 +868,7 @@ struct Queues {
           .bind(3, counts.completed)
           .bind(4, counts.failed)
           .bind(5, counts.duration_ms)
+          .bind(6, tenant)
           .defer();
     }
   }

@@ -98,17 +98,19 @@ History SqlStore::read_events(const std::string& instance, ExecutionId execution
 SystemMetrics SqlStore::get_system_metrics() {
   return impl_->get_system_metrics();
 }
-std::vector<OrchestrationStats> SqlStore::get_orchestration_stats(const std::string& name) {
-  return impl_->get_orchestration_stats(name);
+std::vector<OrchestrationStats> SqlStore::get_orchestration_stats(const std::string& name,
+                                                                  const std::string& tenant) {
+  return impl_->get_orchestration_stats(name, tenant);
 }
-DurationStats SqlStore::get_execution_durations(const std::string& name, TimestampMs since_ms) {
-  return impl_->get_execution_durations(name, since_ms);
+DurationStats SqlStore::get_execution_durations(const std::string& name, TimestampMs since_ms,
+                                                const std::string& tenant) {
+  return impl_->get_execution_durations(name, since_ms, tenant);
 }
-std::vector<ActivityStats> SqlStore::get_activity_stats(const std::string& name) {
-  return impl_->get_activity_stats(name);
+std::vector<ActivityStats> SqlStore::get_activity_stats(const std::string& name, const std::string& tenant) {
+  return impl_->get_activity_stats(name, tenant);
 }
-ChangePage SqlStore::changes_since(std::uint64_t cursor, std::size_t limit) {
-  return impl_->changes_since(cursor, limit);
+ChangePage SqlStore::changes_since(std::uint64_t cursor, std::size_t limit, const std::string& tenant) {
+  return impl_->changes_since(cursor, limit, tenant);
 }
 QueueDepths SqlStore::get_queue_depths() {
   return impl_->get_queue_depths();
@@ -133,6 +135,9 @@ InstanceExport SqlStore::export_instance(const std::string& instance) {
 }
 void SqlStore::import_instance(const InstanceExport& data) {
   impl_->import_instance(data);
+}
+std::optional<std::string> SqlStore::get_instance_tenant(const std::string& instance) {
+  return impl_->get_instance_tenant(instance);
 }
 std::optional<InstanceStats> SqlStore::get_instance_stats(const std::string& instance) {
   return impl_->get_instance_stats(instance);

@@ -232,24 +232,25 @@ class SqlStoreImpl : public SqlStore::Impl {
     return Management::get_system_metrics(*db);
   }
 
-  std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name) override {
+  std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name, const std::string& tenant) override {
     Session db = read_session("get_orchestration_stats");
-    return Management::get_orchestration_stats(*db, name);
+    return Management::get_orchestration_stats(*db, name, tenant);
   }
 
-  DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) override {
+  DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms,
+                                        const std::string& tenant) override {
     Session db = read_session("get_execution_durations");
-    return Management::get_execution_durations(*db, name, since_ms);
+    return Management::get_execution_durations(*db, name, since_ms, tenant);
   }
 
-  std::vector<ActivityStats> get_activity_stats(const std::string& name) override {
+  std::vector<ActivityStats> get_activity_stats(const std::string& name, const std::string& tenant) override {
     Session db = read_session("get_activity_stats");
-    return Management::get_activity_stats(*db, name);
+    return Management::get_activity_stats(*db, name, tenant);
   }
 
-  ChangePage changes_since(std::uint64_t cursor, std::size_t limit) override {
+  ChangePage changes_since(std::uint64_t cursor, std::size_t limit, const std::string& tenant) override {
     Session db = read_session("changes_since");
-    return Management::changes_since(*db, cursor, limit);
+    return Management::changes_since(*db, cursor, limit, tenant);
   }
 
   QueueDepths get_queue_depths() override {
@@ -285,6 +286,11 @@ class SqlStoreImpl : public SqlStore::Impl {
   void import_instance(const InstanceExport& data) override {
     Session db = session("import_instance");
     Management::import_instance(*db, data, clock_.now_ms());
+  }
+
+  std::optional<std::string> get_instance_tenant(const std::string& instance) override {
+    Session db = read_session("get_instance_tenant");
+    return Management::get_instance_tenant(*db, instance);
   }
 
   std::optional<InstanceStats> get_instance_stats(const std::string& instance) override {

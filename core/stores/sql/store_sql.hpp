@@ -162,18 +162,20 @@ inline void check_identifier(const std::string& id, const std::string& operation
   }
 }
 
-// Appends one row to the change feed (status "Deleted" for a deletion). `delta`
+// Appends one row to the change feed (status "Deleted" for a deletion), under the
+// instance's tenant. `delta`
 // (with `orchestration`) marks the change as the instance's start and/or finish,
 // which is what watch_metrics reads back.
 template <typename Connection>
 void record_change(Connection& db, const std::string& instance, const std::string& status,
                    std::int64_t execution_id, std::int64_t custom_status_version,
-                   std::int64_t now, const MetricDelta& delta = {},
+                   std::int64_t now, const std::string& tenant, const MetricDelta& delta = {},
                    const std::string& orchestration = {}) {
   auto insert = db.prepare(
       "INSERT INTO changes (instance_id, status, execution_id, custom_status_version, "
-      "  changed_at, created, orchestration_name, instance_created_at, finished_duration_ms) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+      "  changed_at, created, orchestration_name, instance_created_at, finished_duration_ms, tenant) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  insert.bind(10, tenant);
   insert.bind(1, instance)
       .bind(2, status)
       .bind(3, execution_id)
@@ -240,14 +242,14 @@ inline TimestampMs duration_hour(TimestampMs at) { return (at / kDurationHourMs)
 
 // Adds one finished execution's duration (inside the caller's transaction).
 template <typename Connection>
-void record_execution_duration(Connection& db, const std::string& orchestration, TimestampMs started_at,
-                               std::int64_t duration_ms) {
+void record_execution_duration(Connection& db, const std::string& orchestration, const std::string& tenant,
+                               TimestampMs started_at, std::int64_t duration_ms) {
   const std::int64_t d = std::max<std::int64_t>(duration_ms, 0);
   db.prepare(
         "INSERT INTO execution_durations "
-        "  (orchestration_name, started_hour, bucket, count, sum_ms, min_ms, max_ms) "
-        "VALUES (?1, ?2, ?3, 1, ?4, ?4, ?4) "
-        "ON CONFLICT (orchestration_name, started_hour, bucket) DO UPDATE SET "
+        "  (orchestration_name, started_hour, bucket, tenant, count, sum_ms, min_ms, max_ms) "
+        "VALUES (?1, ?2, ?3, ?5, 1, ?4, ?4, ?4) "
+        "ON CONFLICT (orchestration_name, started_hour, bucket, tenant) DO UPDATE SET "
         "  count = execution_durations.count + 1, sum_ms = execution_durations.sum_ms + excluded.sum_ms, "
         "  min_ms = CASE WHEN excluded.min_ms < execution_durations.min_ms "
         "    THEN excluded.min_ms ELSE execution_durations.min_ms END, "
@@ -257,19 +259,20 @@ void record_execution_duration(Connection& db, const std::string& orchestration,
       .bind(2, duration_hour(started_at))
       .bind(3, duration_bucket(d))
       .bind(4, d)
+      .bind(5, tenant)
       .defer();
 }
 
 // The metric_buckets columns, and the upsert that adds a new row's counts to
 // an existing bucket. Literals (macros) so that SQLite caches one statement each.
 #define DUROXIDE_METRIC_COLUMNS                                                          \
-  "resolution, bucket_start, orchestration_name, starts, completions, failures, "       \
+  "resolution, bucket_start, orchestration_name, tenant, starts, completions, failures, "       \
   "duration_sum_ms, duration_count, d0, d1, d2, d3, d4, d5, d6, d7"
 #define DUROXIDE_METRIC_SUMS                                                             \
   "SUM(starts), SUM(completions), SUM(failures), SUM(duration_sum_ms), SUM(duration_count), " \
   "SUM(d0), SUM(d1), SUM(d2), SUM(d3), SUM(d4), SUM(d5), SUM(d6), SUM(d7)"
 #define DUROXIDE_METRIC_ADD_ON_CONFLICT                                                  \
-  "ON CONFLICT (resolution, bucket_start, orchestration_name) DO UPDATE SET "           \
+  "ON CONFLICT (resolution, bucket_start, orchestration_name, tenant) DO UPDATE SET "           \
   "  starts = metric_buckets.starts + excluded.starts, "                                 \
   "  completions = metric_buckets.completions + excluded.completions, "                 \
   "  failures = metric_buckets.failures + excluded.failures, "                           \
@@ -282,7 +285,7 @@ void record_execution_duration(Connection& db, const std::string& orchestration,
 
 // Adds `delta` to the minute bucket holding `at` (inside the caller's transaction).
 template <typename Connection>
-void record_metrics(Connection& db, const std::string& orchestration, TimestampMs at,
+void record_metrics(Connection& db, const std::string& orchestration, const std::string& tenant, TimestampMs at,
                     const MetricDelta& delta) {
   std::int64_t histogram[kDurationBuckets] = {};
   if (delta.duration_ms) {
@@ -292,7 +295,7 @@ void record_metrics(Connection& db, const std::string& orchestration, TimestampM
   }
   auto upsert = db.prepare(
       "INSERT INTO metric_buckets (" DUROXIDE_METRIC_COLUMNS ") "
-      "VALUES ('minute', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+      "VALUES ('minute', ?1, ?2, ?16, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
       DUROXIDE_METRIC_ADD_ON_CONFLICT);
   upsert.bind(1, static_cast<std::int64_t>((at / 60'000) * 60'000))
       .bind(2, orchestration)
@@ -302,6 +305,7 @@ void record_metrics(Connection& db, const std::string& orchestration, TimestampM
       .bind(6, delta.duration_ms.value_or(0))
       .bind(7, static_cast<std::int64_t>(delta.duration_ms ? 1 : 0));
   for (std::size_t i = 0; i < kDurationBuckets; ++i) upsert.bind(static_cast<int>(8 + i), histogram[i]);
+  upsert.bind(16, tenant);
   upsert.defer();
 }
 

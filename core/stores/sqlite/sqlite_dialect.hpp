@@ -66,8 +66,8 @@ struct Dialect {
   static void roll_up_minutes(Connection& db, TimestampMs before) {
     db.prepare(
           "INSERT INTO metric_buckets (" DUROXIDE_METRIC_COLUMNS ") "
-          "SELECT 'hour', (bucket_start / 3600000) * 3600000, orchestration_name, " DUROXIDE_METRIC_SUMS " "
-          "FROM metric_buckets WHERE resolution = 'minute' AND bucket_start < ?1 GROUP BY 2, 3 "
+          "SELECT 'hour', (bucket_start / 3600000) * 3600000, orchestration_name, tenant, " DUROXIDE_METRIC_SUMS " "
+          "FROM metric_buckets WHERE resolution = 'minute' AND bucket_start < ?1 GROUP BY 2, 3, 4 "
           DUROXIDE_METRIC_ADD_ON_CONFLICT)
         .bind(1, before)
         .run();

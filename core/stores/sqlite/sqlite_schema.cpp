@@ -303,8 +303,116 @@ UPDATE instances SET input = (
 CREATE INDEX instances_by_duration ON instances ((updated_at - created_at) DESC, instance_id);
 )sql";
 
+// Version 12: tenants (access by caller, core/clients/include/duroxide/access_policy.hpp).
+// Each instance's tenant, set by the ack that creates its row; the change feed and every
+// aggregate (status counts, activity counters, time series, duration histogram) are kept
+// per tenant too, so a tenant's views read only its own rows. Rows written before count
+// for the empty tenant ("none"). The aggregate tables are rebuilt with the tenant in
+// their keys (SQLite cannot change a primary key in place).
+constexpr const char* kMigration12 = R"sql(
+ALTER TABLE instances ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+CREATE INDEX instances_by_tenant ON instances (tenant, created_at DESC, instance_id);
+ALTER TABLE changes ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+CREATE INDEX changes_by_tenant ON changes (tenant, seq);
+
+DROP TRIGGER instance_counts_on_insert;
+DROP TRIGGER instance_counts_on_delete;
+DROP TRIGGER instance_counts_on_update;
+CREATE TABLE instance_counts_new (
+  orchestration_name    TEXT NOT NULL,
+  orchestration_version TEXT NOT NULL,
+  is_root               INTEGER NOT NULL,
+  status                TEXT NOT NULL,
+  tenant                TEXT NOT NULL,
+  count                 INTEGER NOT NULL,
+  PRIMARY KEY (orchestration_name, orchestration_version, is_root, status, tenant)
+) WITHOUT ROWID;
+INSERT INTO instance_counts_new
+  SELECT orchestration_name, orchestration_version, is_root, status, '', count FROM instance_counts;
+DROP TABLE instance_counts;
+ALTER TABLE instance_counts_new RENAME TO instance_counts;
+CREATE TRIGGER instance_counts_on_insert AFTER INSERT ON instances BEGIN
+  INSERT INTO instance_counts VALUES
+    (NEW.orchestration_name, NEW.orchestration_version, NEW.parent_instance_id IS NULL, NEW.status, NEW.tenant, 1)
+    ON CONFLICT DO UPDATE SET count = count + 1;
+END;
+CREATE TRIGGER instance_counts_on_delete AFTER DELETE ON instances BEGIN
+  UPDATE instance_counts SET count = count - 1
+    WHERE orchestration_name = OLD.orchestration_name
+      AND orchestration_version = OLD.orchestration_version
+      AND is_root = (OLD.parent_instance_id IS NULL) AND status = OLD.status AND tenant = OLD.tenant;
+END;
+CREATE TRIGGER instance_counts_on_update
+  AFTER UPDATE OF orchestration_name, orchestration_version, parent_instance_id, status, tenant ON instances
+  WHEN OLD.status IS NOT NEW.status OR OLD.orchestration_name IS NOT NEW.orchestration_name
+    OR OLD.orchestration_version IS NOT NEW.orchestration_version
+    OR (OLD.parent_instance_id IS NULL) IS NOT (NEW.parent_instance_id IS NULL)
+    OR OLD.tenant IS NOT NEW.tenant
+BEGIN
+  UPDATE instance_counts SET count = count - 1
+    WHERE orchestration_name = OLD.orchestration_name
+      AND orchestration_version = OLD.orchestration_version
+      AND is_root = (OLD.parent_instance_id IS NULL) AND status = OLD.status AND tenant = OLD.tenant;
+  INSERT INTO instance_counts VALUES
+    (NEW.orchestration_name, NEW.orchestration_version, NEW.parent_instance_id IS NULL, NEW.status, NEW.tenant, 1)
+    ON CONFLICT DO UPDATE SET count = count + 1;
+END;
+
+CREATE TABLE activity_stats_new (
+  activity_name     TEXT NOT NULL,
+  tenant            TEXT NOT NULL,
+  scheduled         INTEGER NOT NULL DEFAULT 0,
+  completed         INTEGER NOT NULL DEFAULT 0,
+  failed            INTEGER NOT NULL DEFAULT 0,
+  total_duration_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (activity_name, tenant)
+) WITHOUT ROWID;
+INSERT INTO activity_stats_new
+  SELECT activity_name, '', scheduled, completed, failed, total_duration_ms FROM activity_stats;
+DROP TABLE activity_stats;
+ALTER TABLE activity_stats_new RENAME TO activity_stats;
+
+CREATE TABLE metric_buckets_new (
+  resolution         TEXT NOT NULL,
+  bucket_start       INTEGER NOT NULL,
+  orchestration_name TEXT NOT NULL,
+  tenant             TEXT NOT NULL,
+  starts             INTEGER NOT NULL DEFAULT 0,
+  completions        INTEGER NOT NULL DEFAULT 0,
+  failures           INTEGER NOT NULL DEFAULT 0,
+  duration_sum_ms    INTEGER NOT NULL DEFAULT 0,
+  duration_count     INTEGER NOT NULL DEFAULT 0,
+  d0 INTEGER NOT NULL DEFAULT 0, d1 INTEGER NOT NULL DEFAULT 0, d2 INTEGER NOT NULL DEFAULT 0,
+  d3 INTEGER NOT NULL DEFAULT 0, d4 INTEGER NOT NULL DEFAULT 0, d5 INTEGER NOT NULL DEFAULT 0,
+  d6 INTEGER NOT NULL DEFAULT 0, d7 INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (resolution, bucket_start, orchestration_name, tenant)
+) WITHOUT ROWID;
+INSERT INTO metric_buckets_new
+  SELECT resolution, bucket_start, orchestration_name, '', starts, completions, failures, duration_sum_ms,
+         duration_count, d0, d1, d2, d3, d4, d5, d6, d7 FROM metric_buckets;
+DROP TABLE metric_buckets;
+ALTER TABLE metric_buckets_new RENAME TO metric_buckets;
+
+CREATE TABLE execution_durations_new (
+  orchestration_name TEXT NOT NULL,
+  started_hour       INTEGER NOT NULL,
+  bucket             INTEGER NOT NULL,
+  tenant             TEXT NOT NULL,
+  count              INTEGER NOT NULL,
+  sum_ms             INTEGER NOT NULL,
+  min_ms             INTEGER NOT NULL,
+  max_ms             INTEGER NOT NULL,
+  PRIMARY KEY (orchestration_name, started_hour, bucket, tenant)
+) WITHOUT ROWID;
+INSERT INTO execution_durations_new
+  SELECT orchestration_name, started_hour, bucket, '', count, sum_ms, min_ms, max_ms FROM execution_durations;
+DROP TABLE execution_durations;
+ALTER TABLE execution_durations_new RENAME TO execution_durations;
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4, kMigration5, kMigration6,
-                                       kMigration7, kMigration8, kMigration9, kMigration10, kMigration11};
+                                       kMigration7, kMigration8, kMigration9, kMigration10, kMigration11,
+                                       kMigration12};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

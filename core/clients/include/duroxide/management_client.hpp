@@ -218,7 +218,8 @@ class ManagementClient {
  private:
   template <typename F>
   auto guarded(F&& call) -> decltype(call());
-  bool visible(const std::string& instance, const std::string& orchestration) const;
+  bool visible(const InstanceInfo& info) const;
+  bool visible_change(const InstanceChange& change) const;
   // Every instance `filter` matches, page by page; only those the policy shows.
   template <typename F>
   void for_each_instance(const InstanceFilter& filter, F&& call);

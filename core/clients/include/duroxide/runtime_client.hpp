@@ -47,6 +47,9 @@ struct ClientOptions {
   std::size_t max_payload_bytes = limits::kMaxPayloadBytes;
   std::int64_t poll_interval_ms = 50;  // between status checks while waiting
   const AccessPolicy* access_policy = nullptr;  // none: everything is allowed
+  // Who is asking (access_policy.hpp): the policy's input, and with a tenant the only
+  // tenant this client sees; the instances it starts belong to that tenant.
+  Caller caller;
   // Refuse every call that changes state (start, raise, enqueue, cancel, bulk
   // control) with ClientError(ReadOnly): for dashboards pointed at production.
   bool read_only = false;
@@ -62,34 +65,50 @@ struct ClientOptions {
 // ClientError(Disabled), for hosts that expose the control plane only.
 struct ManagementOptions {
   const AccessPolicy* access_policy = nullptr;
+  Caller caller;  // as ClientOptions::caller
   bool read_only = false;
   bool enabled = true;
 };
 
-// Consults an AccessPolicy (if any) for one operation; shared by both clients.
+// Applies a caller's tenant and consults the AccessPolicy (if any) for one operation;
+// shared by both clients. Instances of another tenant are NotFound to a tenant-bound
+// caller, whatever the policy says (access_policy.hpp).
 class AccessCheck {
  public:
-  AccessCheck(const AccessPolicy* policy, ManagementProvider& management, bool read_only = false,
-              bool enabled = true)
-      : policy_(policy), management_(management), read_only_(read_only), enabled_(enabled) {}
+  AccessCheck(const AccessPolicy* policy, ManagementProvider& management, Caller caller = {},
+              bool read_only = false, bool enabled = true);
   // Start, RaiseEvent, EnqueueEvent, Cancel, Delete, Prune, Purge and Import.
   static bool is_mutating(AccessOperation operation);
   // Only the switches (disabled surface, read-only mode), not the policy: for
   // bulk operations, refused as a whole before any instance is touched.
   void require_switches(AccessOperation operation) const;
-  // Looks the orchestration name up when `orchestration` is empty and an instance is named.
+  // Switches, tenant and policy for one operation. With an instance: NotFound when it
+  // belongs to another tenant than a bound caller's (not for Start and Import: the store
+  // answers AlreadyExists for a taken id); its orchestration name is looked up when empty.
   void require(AccessOperation operation, const std::string& instance = {},
                std::string orchestration = {}) const;
-  bool has_policy() const { return policy_ != nullptr; }
-  // The policy's answer alone (true without a policy), for filtering what a call returns.
-  bool allows(AccessOperation operation, const std::string& instance,
-              const std::string& orchestration) const {
-    return !policy_ || policy_->allows({operation, instance, orchestration});
-  }
+  // A store-wide view (system metrics, queue depths, diagnostics): AccessDenied to a
+  // tenant-bound caller, then as require.
+  void require_store_wide(AccessOperation operation) const;
+  // Whether a tenant-bound caller may see the instance at all (true when unbound, and
+  // for an instance that does not exist: the call then reports that itself).
+  bool reaches(const std::string& instance) const;
+  // Whether listings and counts must ask the policy about each instance.
+  bool filters_each() const { return policy_ != nullptr && policy_->decides_per_instance(); }
+  // The policy's answer alone (true without a policy) for an instance the store returned,
+  // together with the tenant rule: for filtering what a call returns.
+  bool allows(AccessOperation operation, const InstanceInfo& info) const;
+  bool allows(AccessOperation operation, const std::string& orchestration) const;  // store-wide
+  // `filter` narrowed to a bound caller's tenant; AccessDenied when it names another.
+  InstanceFilter scoped(InstanceFilter filter) const;
+  const Caller& caller() const { return caller_; }
+  const std::string& tenant() const { return caller_.tenant; }
 
  private:
+  void deny(AccessOperation operation, const std::string& instance, const std::string& orchestration) const;
   const AccessPolicy* policy_;
   ManagementProvider& management_;
+  Caller caller_;
   bool read_only_;
   bool enabled_;
 };

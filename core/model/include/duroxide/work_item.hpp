@@ -30,6 +30,9 @@ struct StartOrchestration {
   std::string input;
   std::string parent_instance;  // empty for a root instance
   EventId parent_id = 0;
+  // The tenant the instance belongs to (access_policy.hpp): the starting client's
+  // caller's, or a sub-orchestration's parent's; empty: no tenant.
+  std::string tenant;
   friend bool operator==(const StartOrchestration&, const StartOrchestration&) = default;
 };
 struct ActivityExecute {

@@ -44,6 +44,7 @@ struct InstanceInfo {
   TimestampMs created_at_ms = 0;
   TimestampMs updated_at_ms = 0;
   std::uint64_t execution_count = 0;  // executions still stored (pruning removes old ones)
+  std::string tenant;  // set at its start, inherited by its sub-orchestrations; empty: none
 };
 
 struct ExecutionInfo {
@@ -77,6 +78,9 @@ struct InstanceFilter {
   // listing's order, stopping when a page is full), so narrow it with a name, a state
   // or a time range on a large store (docs/management.md, "Search and sort").
   std::string contains;
+  // Only instances of this tenant (empty: every tenant). Indexed with the creation
+  // time, so a tenant's listing reads only that tenant's rows.
+  std::string tenant;
 };
 
 inline constexpr std::size_t kMaxContainsBytes = 256;
@@ -265,6 +269,7 @@ struct InstanceChange {
   // (an ack: both at changed_at_ms; an import: where they originally happened).
   TimestampMs instance_created_at_ms = 0;
   std::string orchestration_name;                  // empty for deletions
+  std::string tenant;                              // the instance's
 };
 
 // Time series for capacity planning, per orchestration, kept by the store in
@@ -281,6 +286,7 @@ struct TimeSeriesQuery {
   std::string orchestration;  // empty: all orchestrations summed
   TimestampMs from_ms = 0;    // inclusive, rounded down to the bucket
   TimestampMs to_ms = 0;      // exclusive
+  std::string tenant;         // empty: every tenant summed
 };
 
 struct TimeSeriesPoint {
@@ -349,14 +355,18 @@ class ManagementProvider {
   // read_execution; InvalidInput for a limit over kMaxEventPage or an empty range.
   virtual History read_events(const std::string& instance, ExecutionId execution, const EventQuery& query) = 0;
   virtual SystemMetrics get_system_metrics() = 0;
+  // The statistics below count per tenant as well: `tenant` empty sums every tenant,
+  // otherwise only that tenant's instances count.
   // Per orchestration name (all names when `name` is empty), from the instance and
   // execution tables.
-  virtual std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name) = 0;
+  virtual std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name,
+                                                                  const std::string& tenant) = 0;
   // Per activity name (all when empty), counted at each ack from the runtime's outcomes.
-  virtual std::vector<ActivityStats> get_activity_stats(const std::string& name) = 0;
+  virtual std::vector<ActivityStats> get_activity_stats(const std::string& name, const std::string& tenant) = 0;
   // Finished executions of `name` that started in the hour holding `since_ms` or later
   // (0: all); deleting instances does not take their executions out.
-  virtual DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) = 0;
+  virtual DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms,
+                                                const std::string& tenant) = 0;
   virtual QueueDepths get_queue_depths() = 0;
   virtual ProviderDiagnostics get_provider_diagnostics() = 0;
   // Buckets in [from, to) that have data, oldest first. Minute queries see only
@@ -375,8 +385,13 @@ class ManagementProvider {
   // instance moves again when a message arrives for it.
   virtual void import_instance(const InstanceExport& data) = 0;
 
-  // Changes with seq > cursor, oldest first, at most `limit` (1..1000).
-  virtual ChangePage changes_since(std::uint64_t cursor, std::size_t limit) = 0;
+  // Changes with seq > cursor, oldest first, at most `limit` (1..1000); with a
+  // `tenant`, only that tenant's (indexed: the other tenants' changes are not read).
+  virtual ChangePage changes_since(std::uint64_t cursor, std::size_t limit, const std::string& tenant) = 0;
+
+  // The tenant of an instance: its row's, or its queued start's before its first turn;
+  // nullopt for an instance that neither exists nor has a start queued.
+  virtual std::optional<std::string> get_instance_tenant(const std::string& instance) = 0;
 
   // nullopt for an unknown instance; with `since_version`, nullopt when unchanged.
   virtual std::optional<CustomStatus> get_custom_status(

@@ -109,6 +109,7 @@ struct OrchestrationItem {
   // parent a sub-orchestration keeps through continue-as-new.
   std::string parent_instance;
   EventId parent_id = 0;
+  std::string tenant;     // the row's tenant (empty: none, or no row yet)
   bool finished = false;  // the row's status is Completed or Failed
   // Set with `corruption`: the highest event id stored in the latest
   // execution, whether or not its row decodes (0 when it has none).
@@ -129,6 +130,9 @@ struct ExecutionMetadata {
   bool custom_status_changed = false;  // bump the custom status version
   // Messages delivered to the execution that no wait has taken (TurnResult::unconsumed_messages).
   std::uint64_t unconsumed_messages = 0;
+  // The instance's tenant, written by the ack that creates its row and never changed
+  // after (the runtime takes it from the start, or the parent's for a sub-orchestration).
+  std::string tenant;
 };
 
 // One activity event of a turn, as the runtime saw it (the provider does not

@@ -70,10 +70,12 @@ class SqlStore : public Store {
   History read_execution(const std::string& instance, ExecutionId execution) final;
   History read_events(const std::string& instance, ExecutionId execution, const EventQuery& query) final;
   SystemMetrics get_system_metrics() final;
-  std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name) final;
-  DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms) final;
-  std::vector<ActivityStats> get_activity_stats(const std::string& name) final;
-  ChangePage changes_since(std::uint64_t cursor, std::size_t limit) final;
+  std::vector<OrchestrationStats> get_orchestration_stats(const std::string& name, const std::string& tenant) final;
+  DurationStats get_execution_durations(const std::string& name, TimestampMs since_ms,
+                                        const std::string& tenant) final;
+  std::vector<ActivityStats> get_activity_stats(const std::string& name, const std::string& tenant) final;
+  ChangePage changes_since(std::uint64_t cursor, std::size_t limit, const std::string& tenant) final;
+  std::optional<std::string> get_instance_tenant(const std::string& instance) final;
   QueueDepths get_queue_depths() final;
   std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) final;
   ProviderDiagnostics get_provider_diagnostics() final;

@@ -1,0 +1,316 @@
+// Access by caller (access_policy.hpp): tenants isolate, on every store; the standard
+// RolePolicy grants by role.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include "duroxide/management_client.hpp"
+#include "duroxide/runtime_client.hpp"
+#include "duroxide/samples.hpp"
+#include "step_host.hpp"
+
+using namespace duroxide;
+
+namespace {
+
+Registry catalog() {
+  Registry registry;
+  samples::register_all(registry);
+  return registry;
+}
+
+// Clients of one caller over a shared host's store.
+struct CallerClients {
+  RuntimeClient runtime;
+  ManagementClient management;
+  CallerClients(testing::StepHost& host, const Caller& caller, const AccessPolicy* policy = nullptr)
+      : runtime(host.store, host.admin, options(caller, policy)), management(host.admin, management_options(caller, policy)) {}
+  static ClientOptions options(const Caller& caller, const AccessPolicy* policy) {
+    ClientOptions out;
+    out.caller = caller;
+    out.access_policy = policy;
+    return out;
+  }
+  static ManagementOptions management_options(const Caller& caller, const AccessPolicy* policy) {
+    ManagementOptions out;
+    out.caller = caller;
+    out.access_policy = policy;
+    return out;
+  }
+};
+
+Caller tenant(const std::string& name, std::vector<std::string> roles = {}) {
+  Caller caller;
+  caller.principal = name + "-user";
+  caller.tenant = name;
+  caller.roles = std::move(roles);
+  return caller;
+}
+
+bool fails_with(ClientError::Kind kind, const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const ClientError& error) {
+    return error.kind() == kind;
+  }
+  return false;
+}
+
+std::set<std::string> ids(const std::vector<InstanceSummary>& summaries) {
+  std::set<std::string> out;
+  for (const auto& summary : summaries) out.insert(summary.info.instance);
+  return out;
+}
+
+// Two tenants on one store: acme runs a parent with two children, a one-activity
+// HelloWorld and a waiting Approval; globex runs a HelloWorld and a waiting Approval.
+struct TwoTenants {
+  testing::StepHost host;
+  CallerClients acme;
+  CallerClients globex;
+  explicit TwoTenants(const std::string& kind)
+      : host(catalog(), {}, kind), acme(host, tenant("acme")), globex(host, tenant("globex")) {
+    acme.runtime.start_orchestration("a-parent", "Parent", R"(["x","y"])");
+    acme.runtime.start_orchestration("a-hello", "HelloWorld", "Ada", "1.0.0");
+    acme.runtime.start_orchestration("a-wait", "Approval", R"({"timeout_ms":600000})");
+    globex.runtime.start_orchestration("g-hello", "HelloWorld", "Bo", "1.0.0");
+    globex.runtime.start_orchestration("g-wait", "Approval", R"({"timeout_ms":600000})");
+    host.driver.run_until_idle();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a tenant sees only its own instances, children included, in listings, counts and trees",
+          "[access][tenant]") {
+  PROVIDER_KIND(kind);
+  TwoTenants t(kind);
+  const std::set<std::string> acme_ids = ids(t.acme.management.list_instances({}, {{}, 100}).instances);
+  CHECK(acme_ids.size() == 5);  // the parent, its two children, a-hello, a-wait
+  for (const std::string& id : acme_ids) CHECK(id.rfind("a-", 0) == 0);
+  for (const auto& summary : t.acme.management.list_instances({}, {{}, 100}).instances) {
+    CHECK(summary.info.tenant == "acme");  // the children inherited their parent's tenant
+  }
+  CHECK(ids(t.globex.management.list_instances({}, {{}, 100}).instances) ==
+        std::set<std::string>{"g-hello", "g-wait"});
+  CHECK(t.acme.management.count_instances({}) == 5);
+  CHECK(t.globex.management.count_instances({}) == 2);
+  std::map<RuntimeState, std::uint64_t> globex_counts = t.globex.management.count_by_status();
+  CHECK(globex_counts[RuntimeState::Completed] == 1);
+  CHECK(globex_counts[RuntimeState::Running] == 1);
+  InstanceFilter hellos;
+  hellos.orchestration_name = "HelloWorld";
+  CHECK(t.acme.management.count_instances(hellos) == 3);  // a-hello and the two children
+  hellos.roots_only = true;
+  CHECK(t.acme.management.count_instances(hellos) == 1);
+  CHECK(t.acme.management.get_instance_tree("a-parent").children.size() == 2);
+
+  // An operator over every tenant sees all, and can narrow to one.
+  CHECK(t.host.management.count_instances({}) == 7);
+  InstanceFilter only_globex;
+  only_globex.tenant = "globex";
+  CHECK(ids(t.host.management.list_instances(only_globex, {{}, 100}).instances) ==
+        std::set<std::string>{"g-hello", "g-wait"});
+  CHECK(t.host.management.count_instances(only_globex) == 2);
+  // A bound caller cannot widen its view by naming another tenant.
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.acme.management.list_instances(only_globex, {}); }));
+}
+
+TEST_CASE("another tenant's instance is NotFound to every call, and nothing is sent to it",
+          "[access][tenant]") {
+  PROVIDER_KIND(kind);
+  TwoTenants t(kind);
+  RuntimeClient& acme = t.acme.runtime;
+  ManagementClient& admin = t.acme.management;
+  CHECK(acme.get_status("g-hello").state == RuntimeState::NotFound);
+  CHECK(acme.get_status("a-hello").state == RuntimeState::Completed);
+  CHECK(fails_with(ClientError::Kind::NotFound, [&] { acme.raise_event("g-wait", "Approve", "x"); }));
+  CHECK(fails_with(ClientError::Kind::NotFound, [&] { acme.enqueue_event("g-wait", "q", "x"); }));
+  CHECK(fails_with(ClientError::Kind::NotFound, [&] { acme.cancel_instance("g-wait", "x"); }));
+  CHECK(fails_with(ClientError::Kind::NotFound, [&] { admin.get_instance_details("g-wait"); }));
+  CHECK(fails_with(ClientError::Kind::NotFound, [&] { admin.read_execution("g-wait", 1); }));
+  CHECK(fails_with(ClientError::Kind::NotFound, [&] { admin.get_instance_tree("g-wait"); }));
+  CHECK(fails_with(ClientError::Kind::NotFound, [&] { admin.export_instance("g-wait"); }));
+  CHECK(fails_with(ClientError::Kind::NotFound, [&] { admin.delete_instance("g-hello", true); }));
+  CHECK(admin.get_bulk_status({"a-hello", "g-hello"})[1].second.state == RuntimeState::NotFound);
+  // Ids are one namespace: a taken id is taken, whoever holds it.
+  CHECK(fails_with(ClientError::Kind::AlreadyExists, [&] { acme.start_orchestration("g-hello", "HelloWorld", "x"); }));
+  t.host.driver.run_until_idle();
+  CHECK(t.host.client.get_status("g-wait").state == RuntimeState::Running);  // untouched
+  CHECK(t.host.admin.get_queue_depths().orchestrator_visible == 0);
+  // Before its first turn, a queued start already belongs to its tenant.
+  t.globex.runtime.start_orchestration("g-queued", "Approval", R"({"timeout_ms":600000})");
+  CHECK(fails_with(ClientError::Kind::NotFound, [&] { acme.raise_event("g-queued", "Approve", "x"); }));
+  t.globex.runtime.raise_event("g-queued", "Approve", "yes");
+  t.host.driver.run_until_idle();
+  CHECK(t.globex.runtime.get_status("g-queued").output == "approved:yes");
+}
+
+TEST_CASE("bulk work of a tenant touches only its own instances", "[access][tenant][bulk]") {
+  PROVIDER_KIND(kind);
+  TwoTenants t(kind);
+  BulkRequest running;
+  const BulkResult cancelled = t.acme.runtime.cancel_instances(running, "closing");
+  CHECK(cancelled.succeeded == 1);  // a-wait, not g-wait
+  CHECK(cancelled.items.size() == 1);
+  t.host.driver.run_until_idle();
+  BulkRequest listed;
+  listed.instances = {"a-wait", "g-wait"};
+  const BulkResult raised = t.acme.runtime.raise_event_bulk(listed, "Approve", "x");
+  CHECK(raised.failed == 2);  // a-wait has finished; g-wait is not acme's
+  REQUIRE(raised.items.size() == 2);
+  CHECK(raised.items[1].error.find("does not exist") != std::string::npos);
+  t.host.driver.run_until_idle();
+  CHECK(t.host.client.get_status("a-wait").state == RuntimeState::Failed);
+  CHECK(t.host.client.get_status("g-wait").state == RuntimeState::Running);
+
+  t.host.clock.advance(1000);
+  const DeleteResult purged = t.acme.management.purge_completed(t.host.clock.now_ms());
+  CHECK(purged.instances == 5);  // a-parent with its two children, a-hello, a-wait
+  CHECK(t.acme.management.count_instances({}) == 0);
+  CHECK(t.host.management.count_instances({}) == 2);
+  CHECK(t.host.client.get_status("g-hello").state == RuntimeState::Completed);
+  BulkDeleteRequest by_id;
+  by_id.instances = {"g-hello"};
+  const DeleteResult none = t.acme.management.delete_instances(by_id);
+  CHECK(none.instances == 0);
+  CHECK(none.denied.empty());  // another tenant's id is not named back
+  CHECK(t.host.client.get_status("g-hello").state == RuntimeState::Completed);
+}
+
+TEST_CASE("statistics, time series and the change feed of a tenant count only its instances",
+          "[access][tenant][analytics]") {
+  PROVIDER_KIND(kind);
+  TwoTenants t(kind);
+  auto stats_of = [](const std::vector<OrchestrationStats>& all, const std::string& name) {
+    for (const auto& entry : all) {
+      if (entry.orchestration_name == name) return entry;
+    }
+    return OrchestrationStats{};
+  };
+  CHECK(stats_of(t.acme.management.get_orchestration_stats(), "HelloWorld").completed == 3);
+  CHECK(stats_of(t.globex.management.get_orchestration_stats(), "HelloWorld").completed == 1);
+  CHECK(stats_of(t.host.management.get_orchestration_stats(), "HelloWorld").completed == 4);
+  CHECK(stats_of(t.globex.management.get_orchestration_stats(), "Parent").completed == 0);
+
+  auto scheduled = [](const std::vector<ActivityStats>& all) {
+    std::uint64_t total = 0;
+    for (const auto& entry : all) total += entry.scheduled;
+    return total;
+  };
+  const std::uint64_t acme_activities = scheduled(t.acme.management.get_activity_stats());
+  const std::uint64_t globex_activities = scheduled(t.globex.management.get_activity_stats());
+  CHECK(globex_activities == 1);  // g-hello's one activity
+  CHECK(acme_activities == 1);  // a-hello's (the children run HelloWorld 2.0.0, without one)
+  CHECK(scheduled(t.host.management.get_activity_stats()) == acme_activities + globex_activities);
+
+  CHECK(t.globex.management.get_performance_metrics("HelloWorld").count == 1);
+  CHECK(t.host.management.get_performance_metrics("HelloWorld").count == 4);
+
+  const TimestampMs now = t.host.clock.now_ms();
+  auto starts = [&](ManagementClient& management) {
+    std::uint64_t total = 0;
+    for (const auto& point : management.get_time_series(TimeSeriesMetric::Starts, "", now - 60'000, now + 60'000).points) {
+      total += point.starts;
+    }
+    return total;
+  };
+  CHECK(starts(t.acme.management) == 5);
+  CHECK(starts(t.globex.management) == 2);
+  CHECK(starts(t.host.management) == 7);
+
+  const ChangePage feed = t.globex.management.changes_since(0, 1000);
+  REQUIRE_FALSE(feed.changes.empty());
+  for (const auto& change : feed.changes) {
+    CHECK(change.instance.rfind("g-", 0) == 0);
+    CHECK(change.tenant == "globex");
+  }
+  std::uint64_t watched = 0;
+  for (const auto& delta : t.globex.management.watch_metrics(0, 1000).deltas) watched += delta.starts;
+  CHECK(watched == 2);
+
+  // Store-wide views describe every tenant at once: refused to a bound caller.
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.acme.management.get_queue_depths(); }));
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.acme.management.get_system_metrics(); }));
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.acme.management.get_provider_diagnostics(); }));
+  SystemHealth health = t.globex.management.get_system_health(now);
+  CHECK(health.counts[RuntimeState::Running] == 1);
+  CHECK(health.queues.oldest_orchestrator_age_ms == 0);
+}
+
+TEST_CASE("an export carries its tenant; an import stays in the importing caller's tenant",
+          "[access][tenant][export]") {
+  PROVIDER_KIND(kind);
+  TwoTenants t(kind);
+  const std::string exported = t.acme.management.export_instance("a-hello");
+  CHECK(exported.find(R"("tenant":"acme")") != std::string::npos);
+  t.acme.management.delete_instance("a-hello", false);
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.globex.management.import_instance(exported); }));
+  CHECK_FALSE(t.host.admin.get_instance_info("a-hello").has_value());
+  t.acme.management.import_instance(exported);
+  CHECK(t.host.admin.get_instance_info("a-hello")->tenant == "acme");
+  // A document without a tenant lands in the importer's.
+  const std::string untagged = t.host.management.export_instance("g-hello");
+  t.host.management.delete_instance("g-hello", false);
+  std::string stripped = untagged;
+  const std::string field = R"(,"tenant":"globex")";
+  const std::size_t at = stripped.find(field);
+  REQUIRE(at != std::string::npos);
+  stripped.erase(at, field.size());
+  t.acme.management.import_instance(stripped);
+  CHECK(t.host.admin.get_instance_info("g-hello")->tenant == "acme");
+}
+
+TEST_CASE("the standard roles: a reader reads, an operator also controls, an admin also deletes",
+          "[access][roles]") {
+  PROVIDER_KIND(kind);
+  testing::StepHost host(catalog(), {}, kind);
+  host.run("done", "HelloWorld", "Ada");
+  host.run("waiting", "Approval", R"({"timeout_ms":600000})");
+  const RolePolicy roles = RolePolicy::standard();
+  CallerClients reader(host, tenant("", {"reader"}), &roles);
+  CallerClients operator_(host, tenant("", {"operator"}), &roles);
+  CallerClients admin(host, tenant("", {"admin"}), &roles);
+  CallerClients nobody(host, tenant("", {}), &roles);
+
+  CHECK(reader.runtime.get_status("done").output == "Hi, Ada!");
+  CHECK(reader.management.count_instances({}) == 2);
+  CHECK(reader.management.list_instances({}, {}).instances.size() == 2);
+  CHECK(reader.management.get_instance_details("waiting").pending.size() >= 1);
+  CHECK_FALSE(reader.management.export_instance("done").empty());
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.runtime.start_orchestration("new", "HelloWorld", "x"); }));
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.runtime.raise_event("waiting", "Approve", "x"); }));
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.runtime.cancel_instance("waiting", "x"); }));
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.management.delete_instance("done", false); }));
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.management.purge_completed(host.clock.now_ms() + 1); }));
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { nobody.runtime.get_status("done"); }));
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("waiting").state == RuntimeState::Running);
+  CHECK_FALSE(host.admin.get_instance_info("new").has_value());
+
+  operator_.runtime.start_orchestration("new", "HelloWorld", "Bo");
+  operator_.runtime.raise_event("waiting", "Approve", "ok");
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { operator_.management.delete_instance("done", false); }));
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("new").output == "Hi, Bo!");
+  CHECK(host.client.get_status("waiting").output == "approved:ok");
+
+  CHECK(admin.management.delete_instance("done", false).instances == 1);
+  CHECK_FALSE(host.admin.get_instance_info("done").has_value());
+}
+
+TEST_CASE("a caller out of its limits is refused when the client is made", "[access]") {
+  testing::StepHost host(catalog());
+  Caller bad;
+  bad.tenant = std::string(300, 't');
+  CHECK(fails_with(ClientError::Kind::InvalidInput, [&] { CallerClients clients(host, bad); }));
+  bad.tenant = "a\nb";
+  CHECK(fails_with(ClientError::Kind::InvalidInput, [&] { CallerClients clients(host, bad); }));
+  bad.tenant = "ok";
+  bad.roles = {""};
+  CHECK(fails_with(ClientError::Kind::InvalidInput, [&] { CallerClients clients(host, bad); }));
+  bad.roles.assign(kMaxCallerRoles + 1, "r");
+  CHECK(fails_with(ClientError::Kind::InvalidInput, [&] { CallerClients clients(host, bad); }));
+}
