@@ -562,6 +562,41 @@ TEST_CASE("an imported running instance continues when a message arrives", "[man
         "approved:after import");
 }
 
+TEST_CASE("an imported running instance resumes its pending timer, activity and child on its own",
+          "[management][export]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  // A timer: fires at its original time after the import.
+  host.run("timer", "Approval", R"({"timeout_ms":60000})");
+  const std::string timer_doc = host.management.export_instance("timer");
+  host.management.delete_instance("timer", true);
+  host.management.import_instance(timer_doc);
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("timer").state == RuntimeState::Running);  // not before its time
+  host.clock.advance(60'000);
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("timer").output == "timeout");
+
+  // An activity scheduled and not run when exported: it runs after the import.
+  host.client.start_orchestration("activity", "HelloWorld", "Ada", "1.0.0");
+  REQUIRE(host.driver.step());  // the first turn schedules the activity; it has not run
+  const std::string activity_doc = host.management.export_instance("activity");
+  REQUIRE(host.management.get_instance_details("activity").pending.size() == 1);
+  host.management.delete_instance("activity", true);
+  host.management.import_instance(activity_doc);
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("activity").output == "Hello, Ada!");
+
+  // A child started and not reported: exported without it, the parent starts it again.
+  host.client.start_orchestration("parent", "Parent", R"(["x"])");
+  REQUIRE(host.driver.step());  // the parent's first turn schedules its child
+  const std::string parent_doc = host.management.export_instance("parent");
+  host.management.delete_instance("parent", true);  // the child's queued start goes with it
+  host.management.import_instance(parent_doc);
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("parent").output == R"(["Hi, x!"])");
+}
+
 TEST_CASE("import rejects malformed documents naming the field and writes nothing",
           "[management][export]") {
   PROVIDER_KIND(kind);

@@ -769,6 +769,36 @@ InstanceExport read_instance_export(const std::string& json) {
   return data;
 }
 
+// What a running imported instance waits on and nothing else will bring: its pending
+// timers (fired at their time), activities (run again: activities run at least once)
+// and the starts of children that have not reported (queued unless the child exists).
+// External events and queue messages come from outside, as before the export.
+std::vector<WorkItem> resume_work(const InstanceExport& data) {
+  std::vector<WorkItem> work;
+  if (data.info.state != RuntimeState::Running || data.executions.empty()) return work;
+  const ExecutionExport& current = data.executions.back();
+  const ExecutionId execution = current.info.execution_id;
+  const std::string& instance = data.info.instance;
+  for (const PendingWork& pending : fold_history(current.history, current.history.size()).pending) {
+    switch (pending.kind) {
+      case PendingKind::Timer:
+        work.push_back(work::TimerFired{instance, execution, pending.scheduled_event_id, pending.fire_at_ms});
+        break;
+      case PendingKind::Activity:
+        work.push_back(work::ActivityExecute{instance, execution, pending.scheduled_event_id, pending.name, pending.input});
+        break;
+      case PendingKind::SubOrchestration:
+        work.push_back(work::StartOrchestration{pending.instance, pending.name, {}, pending.input, instance,
+                                                pending.scheduled_event_id, data.info.tenant});
+        break;
+      case PendingKind::ExternalWait:
+      case PendingKind::QueueWait:
+        break;
+    }
+  }
+  return work;
+}
+
 }  // namespace
 
 std::string ManagementClient::import_instance(const std::string& json) {
@@ -790,6 +820,7 @@ std::string ManagementClient::import_instance(const std::string& json) {
     data.info.tenant = access_.tenant();
   }
   access_.require(AccessOperation::Import, data.info.instance, data.info.orchestration_name);
+  data.resume = resume_work(data);
   try {
     management_.import_instance(data);
   } catch (const ProviderError& error) {

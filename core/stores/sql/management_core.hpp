@@ -455,9 +455,51 @@ struct Management {
       }
     }
     store_sql::write_kv_values(db, info.instance, data.kv);
+    for (const WorkItem& item : data.resume) queue_resumed_work(db, info.instance, item, now);
     transaction.commit();
   }
 
+  // One item of an import's resume work (InstanceExport::resume), inside its transaction.
+  static void queue_resumed_work(Connection& db, const std::string& instance, const WorkItem& item, TimestampMs now) {
+    const std::string json = store_sql::encoded(db.operation(), [&] { return encode_work_item(item); });
+    if (const auto* execute = std::get_if<work::ActivityExecute>(&item); execute && execute->instance == instance) {
+      db.prepare(
+            "INSERT INTO worker_queue (instance_id, execution_id, activity_id, item_json, visible_at, enqueued_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?5)")
+          .bind(1, instance)
+          .bind(2, static_cast<std::int64_t>(execute->execution_id))
+          .bind(3, static_cast<std::int64_t>(execute->id))
+          .bind(4, json)
+          .bind(5, now)
+          .run();
+    } else if (const auto* timer = std::get_if<work::TimerFired>(&item); timer && timer->instance == instance) {
+      db.prepare(
+            "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5)")
+          .bind(1, instance)
+          .bind(2, to_string(WorkItemKind::TimerFired))
+          .bind(3, json)
+          .bind(4, std::max(timer->fire_at_ms, now))
+          .bind(5, now)
+          .run();
+    } else if (const auto* start = std::get_if<work::StartOrchestration>(&item);
+               start && start->parent_instance == instance) {
+      store_sql::check_identifier(start->instance, db.operation());
+      db.prepare(
+            "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
+            "SELECT ?1, ?2, CAST(?3 AS TEXT), CAST(?4 AS BIGINT), CAST(?4 AS BIGINT) WHERE NOT EXISTS (SELECT 1 FROM instances WHERE instance_id = ?1) "
+            "AND NOT EXISTS (SELECT 1 FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2)")
+          .bind(1, start->instance)
+          .bind(2, to_string(WorkItemKind::StartOrchestration))
+          .bind(3, json)
+          .bind(4, now)
+          .run();
+    } else {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                          "an import resumes its own timers and activities and its children's starts, not a " +
+                              std::string(to_string(kind_of(item))) + " for " + target_instance(item));
+    }
+  }
 
   // ---------------------------------------------------------------- time series, custom status
 

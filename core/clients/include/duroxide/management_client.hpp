@@ -209,8 +209,10 @@ class ManagementClient {
   // One JSON document: the instance, every execution and its full history — the
   // format import_instance (and the playground's replayer) read.
   std::string export_instance(const std::string& instance);
-  // Validates the document completely, then writes it; the id must not exist.
-  // Returns the imported instance id.
+  // Validates the document completely, then writes it; the id must not exist. A
+  // running instance resumes: its pending timers are queued for their fire times, its
+  // pending activities to run again, and the starts of children that have not reported
+  // (unless the child exists). Returns the imported instance id.
   std::string import_instance(const std::string& json);
 
   static InstanceSummary summarize(const InstanceInfo& info);

@@ -234,6 +234,13 @@ struct InstanceExport {
   InstanceInfo info;
   std::vector<ExecutionExport> executions;  // ascending execution ids
   KvMap kv;  // the instance's key-value store
+  // Import only: what a running instance was waiting on, queued with it so that it
+  // resumes (the client computes it from the current execution's history; the store
+  // does not interpret events). TimerFired goes on the orchestrator queue, visible at
+  // its fire time; ActivityExecute on the worker queue; StartOrchestration (a child
+  // that was started and has not reported) on the orchestrator queue unless that child
+  // exists or its start is queued. Export leaves it empty.
+  std::vector<WorkItem> resume;
 };
 
 // One instance's footprint (upstream Duroxide's per-instance SystemStats).
@@ -380,9 +387,9 @@ class ManagementProvider {
 
   // NotFound for an unknown instance.
   virtual InstanceExport export_instance(const std::string& instance) = 0;
-  // Writes the instance, its executions and histories in one transaction;
-  // Conflict if the id exists. No queue items are created: an imported running
-  // instance moves again when a message arrives for it.
+  // Writes the instance, its executions, histories and `resume` work in one
+  // transaction; Conflict if the id exists; InvalidInput for resume work of another
+  // instance or kind.
   virtual void import_instance(const InstanceExport& data) = 0;
 
   // Changes with seq > cursor, oldest first, at most `limit` (1..1000); with a
