@@ -240,6 +240,12 @@ check "read-only purge exits 1" 1 "$(exit_code "$cli" purge --older-than-ms 0 --
 contains "the instance survived read-only deletes" '"status":"Completed"' "$("$cli" status ro-1 --db "$db" --read-only)"
 contains "read-only listing works" '"instance":"ro-1"' "$("$cli" instances --prefix ro- --db "$db" --read-only)"
 
+# executions paged by the store
+"$cli" run Counter '{"count":0,"limit":3}' --id paged-c --db "$db" >/dev/null
+check "list-executions pages after an id" '"execution":2 "execution":3' \
+  "$("$cli" list-executions paged-c --after 1 --limit 2 --db "$db" | grep -o '"execution":[0-9]*' | tr '\n' ' ' | sed 's/ $//')"
+check "list-executions --after without --limit exits 2" 2 "$(exit_code "$cli" list-executions paged-c --after 1 --db "$db")"
+
 # callers: a tenant sees and starts only its own instances; roles grant by the standard policy
 "$cli" start tn-acme HelloWorld Ada --tenant acme --db "$db" >/dev/null
 "$cli" start tn-globex HelloWorld Bo --tenant globex --db "$db" >/dev/null

@@ -147,6 +147,26 @@ TEST_CASE("instance details list executions and the pending work of a running on
   CHECK(finished.summary.preview == "2");
 }
 
+TEST_CASE("executions are paged by the store, in ascending ids", "[management]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.run("counter", "Counter", R"({"count":0,"limit":4})");  // five executions
+  const auto all = host.management.list_executions("counter");
+  REQUIRE(all.size() == 5);
+  const auto first = host.management.list_executions("counter", 0, 2);
+  REQUIRE(first.size() == 2);
+  CHECK(first[0].execution_id == 1);
+  CHECK(first[1].execution_id == 2);
+  const auto rest = host.management.list_executions("counter", first.back().execution_id, 1000);
+  REQUIRE(rest.size() == 3);
+  CHECK(rest.front().execution_id == 3);
+  CHECK(rest.back().event_count == all.back().event_count);
+  CHECK(host.management.list_executions("counter", 5, 10).empty());
+  CHECK(host.management.list_executions("nobody", 0, 10).empty());
+  CHECK_THROWS_AS(host.management.list_executions("counter", 0, 0), ClientError);
+  CHECK_THROWS_AS(host.management.list_executions("counter", 0, kMaxExecutionPage + 1), ClientError);
+}
+
 TEST_CASE("reading an execution with an event filter and range", "[management]") {
   PROVIDER_KIND(kind);
   Host host(kind);

@@ -158,7 +158,7 @@ export declare class ManagementClient {
   findChildInstances(instance: string): InstanceSummary[];
   getInstanceTree(instance: string): InstanceTree;
   getInstanceDetails(instance: string): InstanceDetails;
-  listExecutions(instance: string): ExecutionInfo[];
+  listExecutions(instance: string, options?: { after?: number; limit?: number }): ExecutionInfo[];
   // carry_forward_count: messages in the current execution's history no wait has taken yet.
   getInstanceStats(instance: string): {
     execution_id: number; history_event_count: number; history_size_bytes: number; queue_pending_count: number;

@@ -210,6 +210,16 @@ InstanceDetails ManagementClient::get_instance_details(const std::string& instan
   return details;
 }
 
+std::vector<ExecutionInfo> ManagementClient::list_executions(const std::string& instance, ExecutionId after,
+                                                             std::size_t limit) {
+  RuntimeClient::check_identifier(instance, "the instance id");
+  if (limit == 0 || limit > kMaxExecutionPage) {
+    throw ClientError(ClientError::Kind::InvalidInput, "limit must be 1 to " + std::to_string(kMaxExecutionPage));
+  }
+  access_.require(AccessOperation::ReadDetails, instance);
+  return guarded([&] { return management_.list_execution_page(instance, after, limit); });
+}
+
 std::vector<ExecutionInfo> ManagementClient::list_executions(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
   access_.require(AccessOperation::ReadDetails, instance);

@@ -475,10 +475,21 @@ std::vector<Command> instance_commands() {
        "Summary, executions and the pending work of a running instance.", "summary with execution_list and pending",
        [](const Json& a, Clients& c) { return json_views::details(c.management.get_instance_details(str(a, "instance"))); },
        {"show"}},
-      {"list-executions", K::Management, {instance_arg()}, "The instance's executions.", "[execution]",
+      {"list-executions", K::Management,
+       {instance_arg(), integer("after", "only executions with a higher id (0: from the first)", 0, 0, kMaxInteger),
+        integer("limit", "at most this many, ascending (0: all; next page: after = the last id)", 0, 0,
+                static_cast<std::int64_t>(kMaxExecutionPage))},
+       "The instance's executions, paged by the store when a limit is given.", "[execution]",
        [](const Json& a, Clients& c) {
          Json out = Json::array();
-         for (const auto& e : c.management.list_executions(str(a, "instance"))) out.push_back(json_views::execution(e));
+         const std::string instance = str(a, "instance");
+         const auto after = static_cast<ExecutionId>(num(a, "after"));
+         const auto limit = static_cast<std::size_t>(num(a, "limit"));
+         if (limit == 0 && after != 0) throw invalid("after needs a limit");
+         for (const auto& e : limit == 0 ? c.management.list_executions(instance)
+                                         : c.management.list_executions(instance, after, limit)) {
+           out.push_back(json_views::execution(e));
+         }
          return out;
        }, {}},
       {"get-instance-stats", K::Management, {instance_arg()},

@@ -102,6 +102,21 @@ struct Management {
     return out;
   }
 
+  static std::vector<ExecutionInfo> list_execution_page(Connection& db, const std::string& instance,
+                                                        ExecutionId after, std::size_t limit) {
+    if (limit == 0 || limit > kMaxExecutionPage) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                          "limit must be 1 to " + std::to_string(kMaxExecutionPage));
+    }
+    Statement rows = db.prepare(
+        "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
+        "event_count FROM executions WHERE instance_id = ?1 AND execution_id > ?2 ORDER BY execution_id LIMIT ?3");
+    rows.bind(1, instance).bind(2, static_cast<std::int64_t>(after)).bind(3, static_cast<std::int64_t>(limit));
+    std::vector<ExecutionInfo> out;
+    while (rows.step()) out.push_back(read_execution_row(rows, db.operation()));
+    return out;
+  }
+
   static std::optional<ExecutionInfo> get_execution_info(Connection& db, const std::string& instance,
                                                          ExecutionId execution) {
     Statement row = db.prepare(

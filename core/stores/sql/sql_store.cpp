@@ -83,6 +83,10 @@ std::map<RuntimeState, std::uint64_t> SqlStore::count_by_status(const InstanceFi
 std::optional<InstanceInfo> SqlStore::get_instance_info(const std::string& instance) {
   return impl_->get_instance_info(instance);
 }
+std::vector<ExecutionInfo> SqlStore::list_execution_page(const std::string& instance, ExecutionId after,
+                                                         std::size_t limit) {
+  return impl_->list_execution_page(instance, after, limit);
+}
 std::vector<ExecutionInfo> SqlStore::list_executions(const std::string& instance) {
   return impl_->list_executions(instance);
 }

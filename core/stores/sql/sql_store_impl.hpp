@@ -208,6 +208,12 @@ class SqlStoreImpl : public SqlStore::Impl {
     return Management::get_instance_info(*db, instance);
   }
 
+  std::vector<ExecutionInfo> list_execution_page(const std::string& instance, ExecutionId after,
+                                                 std::size_t limit) override {
+    Session db = read_session("list_execution_page");
+    return Management::list_execution_page(*db, instance, after, limit);
+  }
+
   std::vector<ExecutionInfo> list_executions(const std::string& instance) override {
     Session db = read_session("list_executions");
     return Management::list_executions(*db, instance);

@@ -147,6 +147,9 @@ class ManagementClient {
 
   InstanceDetails get_instance_details(const std::string& instance);
   std::vector<ExecutionInfo> list_executions(const std::string& instance);
+  // A page of them (ManagementProvider::list_execution_page): ids above `after`, at most
+  // `limit` (1..kMaxExecutionPage), ascending.
+  std::vector<ExecutionInfo> list_executions(const std::string& instance, ExecutionId after, std::size_t limit);
   std::optional<ExecutionInfo> get_execution_info(const std::string& instance,
                                                   ExecutionId execution);
   History read_execution(const std::string& instance, ExecutionId execution,

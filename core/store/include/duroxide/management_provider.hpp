@@ -98,6 +98,7 @@ struct EventQuery {
 };
 
 inline constexpr std::size_t kMaxEventPage = 10'000;
+inline constexpr std::size_t kMaxExecutionPage = 1'000;
 
 // The order of a listing. Ties on the key go by instance id: ascending ids when
 // the key descends, descending ids when it ascends (one index serves both ways).
@@ -353,6 +354,12 @@ class ManagementProvider {
   virtual std::map<RuntimeState, std::uint64_t> count_by_status(const InstanceFilter& filter) = 0;
   virtual std::optional<InstanceInfo> get_instance_info(const std::string& instance) = 0;
   virtual std::vector<ExecutionInfo> list_executions(const std::string& instance) = 0;
+  // A page of them: at most `limit` (1..kMaxExecutionPage) with ids above `after`, in
+  // ascending order, read along the executions' key; the next page goes on after the
+  // last id returned, and a page shorter than `limit` is the last. InvalidInput for a
+  // limit out of range; an unknown instance has none.
+  virtual std::vector<ExecutionInfo> list_execution_page(const std::string& instance, ExecutionId after,
+                                                         std::size_t limit) = 0;
   virtual std::optional<ExecutionInfo> get_execution_info(const std::string& instance,
                                                           ExecutionId execution) = 0;
   // Throws ProviderError NotFound for an unknown instance or execution.

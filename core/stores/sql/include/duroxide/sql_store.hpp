@@ -66,6 +66,8 @@ class SqlStore : public Store {
   std::map<RuntimeState, std::uint64_t> count_by_status(const InstanceFilter& filter) final;
   std::optional<InstanceInfo> get_instance_info(const std::string& instance) final;
   std::vector<ExecutionInfo> list_executions(const std::string& instance) final;
+  std::vector<ExecutionInfo> list_execution_page(const std::string& instance, ExecutionId after,
+                                                 std::size_t limit) final;
   std::optional<ExecutionInfo> get_execution_info(const std::string& instance, ExecutionId execution) final;
   History read_execution(const std::string& instance, ExecutionId execution) final;
   History read_events(const std::string& instance, ExecutionId execution, const EventQuery& query) final;
