@@ -16,6 +16,7 @@ import { initMetrics } from './metrics.js';
 import { initSimulation, runSeed } from './simulation.js';
 import { initBulk } from './bulk.js';
 import { initOperations } from './operations.js';
+import { initConsole } from './console.js';
 
 startAutoRun();
 startAutoSave();
@@ -30,6 +31,7 @@ initSimulation();
 initMetrics();
 initBulk();
 initOperations();
+initConsole();
 
 window.addEventListener('hashchange', () => {
   readHash();

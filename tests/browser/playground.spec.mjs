@@ -412,3 +412,35 @@ test('retention tab: purge by age and prune executions, each previewed first; th
   await expect(page.getByTestId('retention-totals')).toContainText('1 instances (1 finished)');
   await shot(page, 'retention');
 });
+
+test('console: every client operation from the command table, with its arguments and answer', async ({ page }) => {
+  await start(page, 'Counter', '{"count":0,"limit":2}', 'con-1');
+  await expect(page.getByTestId('details-status')).toHaveText('Completed');
+  const options = await page.getByTestId('console-command').locator('option').allTextContents();
+  for (const name of ['start-orchestration', 'wait-for-orchestration', 'wait-for-instances-bulk', 'get-bulk-status',
+    'get-execution-info', 'list-executions', 'get-instance-stats', 'changes-since']) {
+    expect(options.some((text) => text.startsWith(`${name} (`))).toBe(true);
+  }
+  const run = async (command, args) => {
+    await page.getByTestId('console-command').selectOption(command);
+    if (args !== undefined) await page.getByTestId('console-args').fill(JSON.stringify(args));
+    await page.getByTestId('console-run').click();
+    return page.getByTestId('console-result');
+  };
+  // The selected instance fills the arguments' instance.
+  await page.getByTestId('console-command').selectOption('get-execution-info');
+  await expect(page.getByTestId('console-args')).toHaveValue(/"instance": "con-1"/);
+  await expect(page.getByTestId('console-help')).toContainText('returns:');
+  const info = await run('get-execution-info', { instance: 'con-1', execution: 2 });
+  await expect(info).toContainText('"execution": 2');
+  await expect(await run('get-bulk-status', { instances: ['con-1', 'nobody'] })).toContainText('"NotFound"');
+  await expect(await run('list-executions', { instance: 'con-1', after: 1, limit: 1 })).toContainText('"execution": 2');
+  // A runtime operation runs the engine: the started instance finishes and shows in the list.
+  await run('start-orchestration', { instance: 'con-2', orchestration: 'HelloWorld', input: 'Ada' });
+  await expect(await run('wait-for-orchestration', { instance: 'con-2', timeoutMs: 1000 })).toContainText('Hi, Ada!');
+  await expect(page.getByTestId('count-Completed')).toHaveText('Completed 2');
+  // Bad arguments show the engine's error and change nothing.
+  await run('get-bulk-status', { instances: 'con-1' });
+  await expect(page.getByTestId('error')).toContainText('instances');
+  await shot(page, 'console');
+});
