@@ -26,6 +26,9 @@ class ForwardingStore : public Provider {
   void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override {
     inner_.enqueue_orchestrator_item(item, delay_ms);
   }
+  void enqueue_orchestrator_items(const std::vector<WorkItem>& items) override {
+    inner_.enqueue_orchestrator_items(items);
+  }
   std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override {
     return inner_.fetch_work_item(lock_timeout_ms);
   }

@@ -10,6 +10,7 @@
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#include "forwarding_store.hpp"
 #include "step_host.hpp"
 
 using namespace duroxide;
@@ -374,6 +375,63 @@ TEST_CASE("a filtered bulk walk touches each match once, batch by batch, and not
   host.driver.run_until_idle();
   CHECK(host.management.count_by_status(waiting)[RuntimeState::Failed] == 25);
   CHECK(host.client.get_status("w-late").state == RuntimeState::Running);
+}
+
+namespace {
+
+// Counts the orchestrator enqueues it forwards, one by one or batched; refuses batches on demand.
+class CountingStore : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override {
+    ++singles;
+    inner_.enqueue_orchestrator_item(item, delay_ms);
+  }
+  void enqueue_orchestrator_items(const std::vector<WorkItem>& items) override {
+    ++batches;
+    if (refuse) throw ProviderError(ProviderErrorKind::Transient, "enqueue_orchestrator_items", "the disk is full");
+    inner_.enqueue_orchestrator_items(items);
+  }
+  bool instance_known(const std::string& instance) override { return inner_.instance_known(instance); }
+  int singles = 0;
+  int batches = 0;
+  bool refuse = false;
+};
+
+}  // namespace
+
+TEST_CASE("bulk control sends a call's messages in one transaction; a batch the store refuses fails its items",
+          "[client][bulk]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  for (int i = 0; i < 5; ++i) {
+    host.client.start_orchestration("batched-" + std::to_string(i), "Approval", R"({"timeout_ms":600000})");
+  }
+  host.client.start_orchestration("refused-0", "Approval", R"({"timeout_ms":600000})");
+  host.client.start_orchestration("refused-1", "Approval", R"({"timeout_ms":600000})");
+  host.driver.run_until_idle();
+  CountingStore counting(host.store);
+  RuntimeClient client(counting, host.admin);
+  BulkRequest batched;
+  batched.filter.instance_prefix = "batched-";
+  const BulkResult raised = client.raise_event_bulk(batched, "Approve", "yes");
+  CHECK(raised.succeeded == 5);
+  CHECK(counting.batches == 1);
+  CHECK(counting.singles == 0);
+  host.driver.run_until_idle();
+  for (int i = 0; i < 5; ++i) CHECK(host.client.get_status("batched-" + std::to_string(i)).output == "approved:yes");
+
+  counting.refuse = true;
+  BulkRequest refused;
+  refused.filter.instance_prefix = "refused-";
+  const BulkResult cancelled = client.cancel_instances(refused, "stop");
+  CHECK(cancelled.succeeded == 0);
+  CHECK(cancelled.failed == 2);
+  REQUIRE(cancelled.items.size() == 2);
+  for (const auto& item : cancelled.items) CHECK(item.error.find("the disk is full") != std::string::npos);
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("refused-0").state == RuntimeState::Running);
+  CHECK(host.client.get_status("refused-1").state == RuntimeState::Running);
 }
 
 TEST_CASE("a bulk call by ids acts once per id and says why one was not touched", "[client][bulk]") {

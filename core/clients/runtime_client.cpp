@@ -1,6 +1,7 @@
 #include "duroxide/runtime_client.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "bulk_walk.hpp"
 #include "duroxide/registry.hpp"
@@ -352,13 +353,17 @@ void RuntimeClient::require_running(const std::string& instance) {
   }
 }
 
+// `message_for(id)` checks one instance (access, and that it can take the message) and
+// returns the message for it; the messages of the call go out together (send_batched),
+// so a page costs a few transactions, not one per instance.
 template <typename Action>
 BulkResult RuntimeClient::for_each_running(const char* operation, AccessOperation access,
-                                           const BulkRequest& request, Action action) {
+                                           const BulkRequest& request, Action message_for) {
   if (request.instances.empty()) access_.require(AccessOperation::List, {}, request.filter.orchestration_name);
   BulkRequest scoped = request;
   scoped.filter = access_.scoped(request.filter);
-  return bulk_walk::run(
+  std::vector<std::pair<std::string, WorkItem>> messages;
+  BulkResult result = bulk_walk::run(
       operation, scoped, {RuntimeState::Running},
       [&](const InstanceFilter& filter, const PageRequest& listing) {
         return guarded([&] { return management_.list_instances(filter, listing); });
@@ -367,19 +372,46 @@ BulkResult RuntimeClient::for_each_running(const char* operation, AccessOperatio
       [&](const InstanceInfo& info) { return access_.allows(AccessOperation::List, info); },
       // `listed`: the filtered walk listed it as running; explicit ids are checked here.
       [&](const std::string& id, bool listed) {
-        if (request.dry_run) access_.require(access, id);
+        access_.require(access, id);
         if (!listed) require_running(id);
-        if (!request.dry_run) action(id);
+        WorkItem message = message_for(id);
+        if (!request.dry_run) messages.emplace_back(id, std::move(message));
       });
+  send_batched(messages, result);
+  return result;
+}
+
+void RuntimeClient::send_batched(const std::vector<std::pair<std::string, WorkItem>>& messages, BulkResult& result) {
+  for (std::size_t first = 0; first < messages.size(); first += kMaxBatchItems) {
+    const std::size_t end = std::min(messages.size(), first + kMaxBatchItems);
+    std::vector<WorkItem> batch;
+    for (std::size_t i = first; i < end; ++i) batch.push_back(messages[i].second);
+    try {
+      guarded([&] { provider_.enqueue_orchestrator_items(batch); });
+    } catch (const ClientError& error) {
+      std::set<std::string> refused;
+      for (std::size_t i = first; i < end; ++i) refused.insert(messages[i].first);
+      for (BulkItemResult& item : result.items) {
+        if (!item.ok || refused.count(item.instance) == 0) continue;
+        item.ok = false;
+        item.error = error.what();
+        --result.succeeded;
+        ++result.failed;
+      }
+    }
+  }
 }
 
 BulkResult RuntimeClient::cancel_instances(const BulkRequest& request, const std::string& reason) {
   access_.require_switches(AccessOperation::Cancel);
   check_payload(reason, "the reason");
-  return for_each_running("cancel", AccessOperation::Cancel, request, [&](const std::string& id) {
-    if (!cancel_instance(id, reason)) {
+  return for_each_running("cancel", AccessOperation::Cancel, request, [&](const std::string& id) -> WorkItem {
+    // A queued start has no row yet: its cancel ends it in its first turn.
+    auto info = guarded([&] { return management_.get_instance_info(id); });
+    if (info && info->state != RuntimeState::Running) {
       throw ClientError(ClientError::Kind::NotFound, "instance " + id + " has already finished");
     }
+    return work::CancelInstance{id, reason};
   });
 }
 
@@ -389,7 +421,7 @@ BulkResult RuntimeClient::raise_event_bulk(const BulkRequest& request, const std
   check_identifier(event, "the event name");
   check_payload(data, "the event data");
   return for_each_running("raise_event", AccessOperation::RaiseEvent, request,
-                          [&](const std::string& id) { raise_event(id, event, data); });
+                          [&](const std::string& id) -> WorkItem { return work::ExternalRaised{id, event, data}; });
 }
 
 BulkResult RuntimeClient::enqueue_event_bulk(const BulkRequest& request, const std::string& queue,
@@ -398,7 +430,7 @@ BulkResult RuntimeClient::enqueue_event_bulk(const BulkRequest& request, const s
   check_identifier(queue, "the queue name");
   check_payload(data, "the message");
   return for_each_running("enqueue_event", AccessOperation::EnqueueEvent, request,
-                          [&](const std::string& id) { enqueue_event(id, queue, data); });
+                          [&](const std::string& id) -> WorkItem { return work::QueueMessage{id, queue, data}; });
 }
 
 std::vector<std::pair<std::string, OrchestrationStatus>> RuntimeClient::wait_for_instances(

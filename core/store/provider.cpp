@@ -48,6 +48,10 @@ void Provider::add_queue_listener(QueueListener*) {}
 void Provider::remove_queue_listener(QueueListener*) {}
 void Provider::maintain() {}
 
+void Provider::enqueue_orchestrator_items(const std::vector<WorkItem>& items) {
+  for (const WorkItem& item : items) enqueue_orchestrator_item(item, 0);
+}
+
 void Provider::enqueue_start(const work::StartOrchestration& start) {
   if (instance_known(start.instance)) {
     throw ProviderError(ProviderErrorKind::Conflict, "enqueue_start",

@@ -35,6 +35,9 @@ void SqlStore::renew_orchestration_item_lock(const std::string& lock_token, std:
 History SqlStore::read(const std::string& instance) {
   return impl_->read(instance);
 }
+void SqlStore::enqueue_orchestrator_items(const std::vector<WorkItem>& items) {
+  impl_->enqueue_orchestrator_items(items);
+}
 void SqlStore::enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) {
   impl_->enqueue_orchestrator_item(item, delay_ms);
 }

@@ -115,6 +115,20 @@ class SqlStoreImpl : public SqlStore::Impl {
     listeners_.work_enqueued(QueueKind::Orchestrator, now + delay_ms);
   }
 
+  void enqueue_orchestrator_items(const std::vector<WorkItem>& items) override {
+    check_batch_size(items.size(), "enqueue_orchestrator_items");
+    if (items.empty()) return;
+    TimestampMs now = 0;
+    {
+      Session db = session("enqueue_orchestrator_items");
+      Transaction transaction(*db);
+      now = clock_.now_ms();
+      for (const WorkItem& item : items) Queues::enqueue_orchestrator_item(*db, item, 0, now);
+      transaction.commit();
+    }
+    listeners_.work_enqueued(QueueKind::Orchestrator, now);
+  }
+
   // The check for a live instance and the insert run in one transaction, kept
   // apart from a concurrent start of the same id by Dialect::serialize_start.
   void enqueue_start(const work::StartOrchestration& start) override {

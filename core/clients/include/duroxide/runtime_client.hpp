@@ -179,7 +179,10 @@ class RuntimeClient {
   void require_running(const std::string& instance);
   template <typename Action>
   BulkResult for_each_running(const char* operation, AccessOperation access, const BulkRequest& request,
-                              Action action);
+                              Action message_for);
+  // Sends a bulk call's messages (instance id, message) in transactions of up to
+  // kMaxBatchItems; the items of a batch the store refuses fail with its message.
+  void send_batched(const std::vector<std::pair<std::string, WorkItem>>& messages, BulkResult& result);
   template <typename F>
   auto guarded(F&& call) -> decltype(call());
 

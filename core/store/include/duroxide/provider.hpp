@@ -240,6 +240,10 @@ class Provider {
   virtual History read(const std::string& instance) = 0;
   // Enqueues onto the orchestrator queue of the item's target instance.
   virtual void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) = 0;
+  // Enqueues every item, visible at once, all or none (at most kMaxBatchItems): one
+  // transaction for a bulk operation's page instead of one per item. The default
+  // enqueues them one by one (not all or none); the SQL stores override it.
+  virtual void enqueue_orchestrator_items(const std::vector<WorkItem>& items);
   // Enqueues the start of a new instance, visible at once, unless the instance
   // is known (see `instance_known`): then throws Conflict and writes nothing.
   // Stores check and insert in one transaction, safe under concurrent starts of
