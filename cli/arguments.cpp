@@ -202,7 +202,9 @@ Args parse_arguments(const std::vector<std::string>& argv, const FileReader& rea
     }
   }
   const std::string format = args.option("format", "json");
-  if (format != "json" && format != "csv") throw UsageError("--format takes json or csv, got \"" + format + "\"");
+  if (format != "json" && format != "csv" && format != "jsonl") {
+    throw UsageError("--format takes json, csv or jsonl, got \"" + format + "\"");
+  }
   bool needs_db = args.verb != "run" && args.verb != "samples";
   if (needs_db && args.option("db").empty()) throw UsageError("\"" + args.verb + "\" needs --db FILE");
   return args;

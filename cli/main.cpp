@@ -95,7 +95,9 @@ commands act for a caller: --tenant T sees and starts only tenant T's instances
 reader|operator|admin[,..] grants by the standard roles (reader: reads and
 statistics; operator: also start, raise, enqueue, cancel; admin: everything);
 --principal P names who asks (in AccessDenied messages).
-list-instances and get-time-series take --format csv.
+list-instances and get-time-series take --format csv; export-tree and
+export-instances take --format jsonl (one document per line, what
+import-instances reads back).
 paged commands (bulk control, delete-instances, purge-completed) walk every
 batch in one command and print the totals and the failures; on a terminal they
 first count what they will touch (their dry run) and show a progress bar on
@@ -336,6 +338,19 @@ int run_table_command(const Args& args) {
       print_time_series_csv(out);
     } else {
       throw UsageError("\"" + args.verb + "\" has no CSV form");
+    }
+    return 0;
+  }
+  if (args.option("format") == "jsonl") {
+    // Export documents one per line (JSON lines, what import-instances reads); a paged
+    // export's totals (failures, pages) go to stderr.
+    const Json* documents = out.is_array() ? &out : out.contains("documents") ? &out["documents"] : nullptr;
+    if (!documents) throw UsageError("\"" + args.verb + "\" has no JSON-lines form");
+    for (const Json& document : *documents) std::cout << document.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
+    if (out.is_object()) {
+      Json rest = out;
+      rest.erase("documents");
+      std::cerr << rest.dump() << "\n";
     }
     return 0;
   }

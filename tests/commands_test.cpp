@@ -63,7 +63,7 @@ TEST_CASE("every row of the table is complete and its names are consistent", "[c
       }
     }
   }
-  CHECK(commands().size() == 44);  // one row per RuntimeClient and ManagementClient operation
+  CHECK(commands().size() == 47);  // one row per RuntimeClient and ManagementClient operation
   const Json table = commands_json();
   REQUIRE(table.size() == commands().size());
   CHECK(table[0]["method"] == camel_case(commands()[0].name));

@@ -169,6 +169,12 @@ export declare class ManagementClient {
     HistoryEvent[];
   getBulkStatus(instances: string[]): Status[];
   exportInstance(instance: string): object;
+  // The instance and its descendants, the root first; a page of a filtered set (any state
+  // unless the filter names states), and the whole walk.
+  exportTree(instance: string): object[];
+  exportInstances(filter?: InstanceFilter, options?: BulkOptions): BulkResult & { documents: object[] };
+  exportInstancesAll(filter?: InstanceFilter, options?: BulkOptions & Walk<BulkTotal & { documents: object[] }>):
+    Promise<BulkTotal & { documents: object[] }>;
   getSystemMetrics(): {
     total_instances: number; running: number; completed: number; failed: number; total_executions: number; total_events: number;
   };
@@ -211,6 +217,8 @@ export declare class ManagementClient {
   purgeCompleted(olderThanMs: Duration, options?: { limit?: number; continuation?: string; dryRun?: boolean }): DeleteResult;
   purgeCompletedAll(olderThanMs: Duration, options?: PurgeOptions & Walk<DeleteTotal>): Promise<DeleteTotal>;
   importInstance(data: string | object): string;
+  // Export documents one per line (JSON lines); each line imports on its own.
+  importInstances(data: string): BulkResult;
 }
 
 export interface BulkItemResult { instance: string; ok: boolean; error: string; }

@@ -841,4 +841,71 @@ std::string ManagementClient::import_instance(const std::string& json) {
   return data.info.instance;
 }
 
+std::string ManagementClient::export_tree(const std::string& instance) {
+  const InstanceTree tree = get_instance_tree(instance);
+  std::string lines;
+  std::vector<const InstanceTree*> stack{&tree};
+  while (!stack.empty()) {
+    const InstanceTree* node = stack.back();
+    stack.pop_back();
+    lines += export_instance(node->root.info.instance) + "\n";
+    for (auto child = node->children.rbegin(); child != node->children.rend(); ++child) stack.push_back(&*child);
+  }
+  return lines;
+}
+
+ManagementClient::ExportPage ManagementClient::export_instances(const BulkRequest& request) {
+  access_.require_switches(AccessOperation::Export);
+  if (request.instances.empty()) access_.require(AccessOperation::List, {}, request.filter.orchestration_name);
+  BulkRequest scoped = request;
+  scoped.filter = access_.scoped(request.filter);
+  const std::vector<RuntimeState> states = request.filter.states.empty()
+      ? std::vector<RuntimeState>{RuntimeState::Running, RuntimeState::Completed, RuntimeState::Failed}
+      : request.filter.states;
+  ExportPage page;
+  page.result = bulk_walk::run(
+      "export", scoped, states,
+      [&](const InstanceFilter& filter, const PageRequest& listing) {
+        return guarded([&] { return management_.list_instances(filter, listing); });
+      },
+      [&](const InstanceInfo& info) { return visible(info); },
+      [&](const std::string& id, bool) {
+        const std::string document = export_instance(id);
+        if (!request.dry_run) page.lines += document + "\n";
+      });
+  return page;
+}
+
+BulkResult ManagementClient::import_instances(const std::string& lines) {
+  access_.require_switches(AccessOperation::Import);
+  std::vector<std::string> documents;
+  for (std::size_t start = 0; start < lines.size();) {
+    std::size_t end = lines.find('\n', start);
+    if (end == std::string::npos) end = lines.size();
+    std::string line = lines.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    documents.push_back(std::move(line));
+    start = end + 1;
+  }
+  const auto non_empty = std::count_if(documents.begin(), documents.end(), [](const std::string& d) { return !d.empty(); });
+  if (static_cast<std::size_t>(non_empty) > kMaxBulkIds) {
+    throw ClientError(ClientError::Kind::InvalidInput, "at most " + std::to_string(kMaxBulkIds) +
+                                                           " documents per call, got " + std::to_string(non_empty));
+  }
+  BulkResult result;
+  for (std::size_t i = 0; i < documents.size(); ++i) {
+    if (documents[i].empty()) continue;
+    BulkItemResult item{"line " + std::to_string(i + 1), false, {}};
+    try {
+      item.instance = import_instance(documents[i]);
+      item.ok = true;
+    } catch (const ClientError& error) {
+      item.error = error.what();
+    }
+    ++(item.ok ? result.succeeded : result.failed);
+    result.items.push_back(std::move(item));
+  }
+  return result;
+}
+
 }  // namespace duroxide

@@ -344,6 +344,32 @@ Json get_time_series(const Json& args, Clients& c) {
   return json_views::time_series(c.management.get_time_series(metric, str(args, "orchestration"), from, to, bucket));
 }
 
+// Every execution, or a page of them (after an id, at most `limit`).
+Json list_executions(const Json& a, Clients& c) {
+  Json out = Json::array();
+  const std::string instance = str(a, "instance");
+  const auto after = static_cast<ExecutionId>(num(a, "after"));
+  const auto limit = static_cast<std::size_t>(num(a, "limit"));
+  if (limit == 0 && after != 0) throw invalid("after needs a limit");
+  for (const auto& e : limit == 0 ? c.management.list_executions(instance)
+                                  : c.management.list_executions(instance, after, limit)) {
+    out.push_back(json_views::execution(e));
+  }
+  return out;
+}
+
+// Export documents written one per line, as a JSON array of the documents.
+Json documents_json(const std::string& lines) {
+  Json out = Json::array();
+  for (std::size_t start = 0; start < lines.size();) {
+    std::size_t end = lines.find('\n', start);
+    if (end == std::string::npos) end = lines.size();
+    if (end > start) out.push_back(Json::parse(lines.substr(start, end - start)));
+    start = end + 1;
+  }
+  return out;
+}
+
 Json import_instance(const Json& args, Clients& c) {
   const Json& data = args.at("data");
   if (data.is_string()) return c.management.import_instance(data.get<std::string>());
@@ -480,18 +506,7 @@ std::vector<Command> instance_commands() {
         integer("limit", "at most this many, ascending (0: all; next page: after = the last id)", 0, 0,
                 static_cast<std::int64_t>(kMaxExecutionPage))},
        "The instance's executions, paged by the store when a limit is given.", "[execution]",
-       [](const Json& a, Clients& c) {
-         Json out = Json::array();
-         const std::string instance = str(a, "instance");
-         const auto after = static_cast<ExecutionId>(num(a, "after"));
-         const auto limit = static_cast<std::size_t>(num(a, "limit"));
-         if (limit == 0 && after != 0) throw invalid("after needs a limit");
-         for (const auto& e : limit == 0 ? c.management.list_executions(instance)
-                                         : c.management.list_executions(instance, after, limit)) {
-           out.push_back(json_views::execution(e));
-         }
-         return out;
-       }, {}},
+       list_executions, {}},
       {"get-instance-stats", K::Management, {instance_arg()},
        "What one instance holds: current execution, its history events and bytes, queued messages, messages in its "
        "history no wait has taken yet (what a continue-as-new would carry forward), key-value usage.",
@@ -625,9 +640,44 @@ std::vector<Command> change_commands() {
   };
 }
 
+// Whole trees and filtered sets as JSON lines (export documents one per line).
+std::vector<Command> transfer_commands() {
+  using K = ClientKind;
+  return {
+      {"export-tree", K::Management, {instance_arg()},
+       "The instance and its descendants as export documents, the root first (CLI --format jsonl: one per line).",
+       "[document]", [](const Json& a, Clients& c) { return documents_json(c.management.export_tree(str(a, "instance"))); },
+       {}},
+      {"export-instances", K::Management, with_bulk_args({filter_arg()}),
+       "Export documents of the ids given, or of a batch of the filter's matches (any state unless it names "
+       "states); CLI --format jsonl: one per line.",
+       "{documents: [document], items, succeeded, failed, continuation, dry_run}",
+       [](const Json& a, Clients& c) {
+         ManagementClient::ExportPage page = c.management.export_instances(bulk_request(a));
+         Json out = bulk_json(page.result);
+         out["documents"] = documents_json(page.lines);
+         return out;
+       }, {}, true},
+      {"import-instances", K::Management, {[] {
+         ArgSpec data = text("data", "export documents, one per line (JSON lines; CLI: a file name)", true, nullptr,
+                             static_cast<std::int64_t>(limits::kMaxJsonDocumentBytes));
+         data.type = ArgType::Document;
+         return data;
+       }()},
+       "Imports each line as import-instance does; a line that fails is an item error, the others import.",
+       kBulkReturns,
+       [](const Json& a, Clients& c) {
+         const Json& data = a.at("data");
+         if (!data.is_string()) throw invalid("data must be JSON lines text");
+         return bulk_json(c.management.import_instances(data.get<std::string>()));
+       }, {}},
+  };
+}
+
 std::vector<Command> build_table() {
   std::vector<Command> table;
-  for (auto part : {runtime_commands, bulk_commands, instance_commands, observe_commands, change_commands}) {
+  for (auto part : {runtime_commands, bulk_commands, instance_commands, observe_commands, change_commands,
+                    transfer_commands}) {
     for (auto& command : part()) {
       for (const auto& arg : command.args) {
         DUROXIDE_ASSERT(!arg.required || arg.fallback.is_null(), "a required argument has no default");

@@ -459,6 +459,26 @@ test('a caller with a tenant sees only its own instances; roles decide what it m
   assert.throws(() => new dx.Runtime({ caller: { team: 'x' } }), (e) => e.kind === 'InvalidInput');
 });
 
+test('a tree exports as JSON lines and imports back; a filtered set exports page by page', async () => {
+  const { runtime, client } = fresh();
+  const management = new dx.ManagementClient(runtime);
+  client.startOrchestration('jt', 'Parent', '["x","y"]');
+  client.startOrchestration('jl', 'HelloWorld', 'Ada');
+  runtime.runUntilIdle();
+  const documents = management.exportTree('jt');
+  assert.equal(documents.length, 3);
+  assert.equal(documents[0].instance.instance, 'jt');
+  management.deleteInstance('jt');
+  const lines = documents.map((d) => JSON.stringify(d)).join('\n');
+  const restored = management.importInstances(lines);
+  assert.equal(restored.succeeded, 3);
+  assert.equal(management.getInstanceTree('jt').children.length, 2);
+  const all = await management.exportInstancesAll({ name: 'HelloWorld' }, { batch: 1 });
+  assert.equal(all.documents.length, 3);
+  assert.equal(all.pages, 4);  // three pages of one, then the empty last page
+  runtime.close();
+});
+
 let passed = 0;
 let failed = 0;
 for (const { name, body } of tests) {

@@ -218,6 +218,24 @@ class ManagementClient {
   // (unless the child exists). Returns the imported instance id.
   std::string import_instance(const std::string& json);
 
+  // JSON lines: one export_instance document per line.
+  // The instance and its descendants, the root first, then depth first (at most
+  // kMaxTreeNodes); importing the lines back restores the tree.
+  std::string export_tree(const std::string& instance);
+  // A page of a filtered set (bulk.hpp: explicit ids, or a batch of the filter's matches
+  // in any state unless it names states, with a continuation): the documents of the
+  // page's instances as lines, and the walk's result (an instance that vanished or is
+  // denied fails its item and has no line).
+  struct ExportPage {
+    std::string lines;
+    BulkResult result;
+  };
+  ExportPage export_instances(const BulkRequest& request);
+  // Imports each non-empty line (at most kMaxBulkIds) as import_instance does, each in
+  // its own transaction: a line that fails (malformed, or an id that exists) is an
+  // item error ("line N" when it names no instance) and the others still import.
+  BulkResult import_instances(const std::string& lines);
+
   static InstanceSummary summarize(const InstanceInfo& info);
 
  private:
