@@ -81,7 +81,8 @@ bool Caller::has_role(std::string_view role) const {
 
 namespace {
 
-// The identifier rules of RuntimeClient::check_identifier as a message; empty when met.
+// The identifier rules (RuntimeClient::check_identifier) as a message, an empty value
+// allowed; empty when met.
 std::string identifier_problem(const std::string& value, const std::string& what) {
   if (value.size() > limits::kMaxIdentifierBytes) {
     return what + " is " + std::to_string(value.size()) + " bytes, over the limit of " +
@@ -224,16 +225,8 @@ RuntimeClient::RuntimeClient(Provider& provider, ManagementProvider& management,
 
 void RuntimeClient::check_identifier(const std::string& value, const char* what) {
   if (value.empty()) throw invalid(std::string(what) + " must not be empty");
-  if (value.size() > limits::kMaxIdentifierBytes) {
-    throw invalid(std::string(what) + " is " + std::to_string(value.size()) +
-                  " bytes, over the limit of " + std::to_string(limits::kMaxIdentifierBytes));
-  }
-  for (unsigned char c : value) {
-    if (c < 0x20 || c == 0x7F) {
-      throw invalid(std::string(what) + " must not contain control characters");
-    }
-  }
-  if (!valid_utf8(value)) throw invalid(std::string(what) + " is not valid UTF-8");
+  const std::string problem = identifier_problem(value, what);
+  if (!problem.empty()) throw invalid(problem);
 }
 
 void RuntimeClient::check_payload(const std::string& value, const char* what) const {
