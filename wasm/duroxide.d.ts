@@ -172,7 +172,8 @@ export declare class ManagementClient {
   // The instance and its descendants, the root first; a page of a filtered set (any state
   // unless the filter names states), and the whole walk.
   exportTree(instance: string): object[];
-  exportInstances(filter?: InstanceFilter, options?: BulkOptions): BulkResult & { documents: object[] };
+  exportInstances(filter?: InstanceFilter, options?: { instances?: string[]; batch?: number; continuation?: string; dryRun?: boolean }):
+    BulkResult & { documents: object[] };
   exportInstancesAll(filter?: InstanceFilter, options?: BulkOptions & Walk<BulkTotal & { documents: object[] }>):
     Promise<BulkTotal & { documents: object[] }>;
   getSystemMetrics(): {

@@ -40,7 +40,8 @@ const EXPECTED = {
     'get-system-metrics', 'get-queue-depths', 'get-provider-diagnostics', 'get-orchestration-stats',
     'get-activity-stats', 'get-performance-metrics', 'get-system-health', 'get-problematic-instances',
     'delete-instance', 'delete-instances', 'prune-executions', 'prune-executions-bulk', 'purge-completed', 'changes-since',
-    'get-time-series', 'watch-metrics', 'export-instance', 'import-instance'],
+    'get-time-series', 'watch-metrics', 'export-instance', 'import-instance', 'export-tree', 'export-instances',
+    'import-instances'],
 };
 // Public members of the clients that are helpers, not operations.
 const HELPERS = new Set(['check_identifier', 'check_payload', 'summarize']);
@@ -235,6 +236,7 @@ test('the CLI and the JS facade return the same JSON for the read commands', () 
     'get-performance-metrics': { name: 'Counter' }, 'get-system-health': {}, 'get-problematic-instances': {},
     'changes-since': { cursor: 0 }, 'get-time-series': { bucket: 'hour' }, 'watch-metrics': { cursor: 0 },
     'export-instance': { instance: 'c' }, 'get-instance-stats': { instance: 'w' },
+    'export-tree': { instance: 'p' },
   };
   const clients = { runtime: client, management: new dx.ManagementClient(runtime) };
   try {
