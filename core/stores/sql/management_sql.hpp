@@ -400,7 +400,7 @@ inline void add_purge_cursor(FilterSql& sql, const std::optional<PurgeCursor>& a
                " AND (updated_at > " + time + " OR instance_id > " + id + ")";
 }
 
-// The continuation a bulk delete hands out (DeleteResult::next): "<updated_at>|<instance id>".
+// The continuation a bulk delete hands out (DeleteResult::continuation): "<updated_at>|<instance id>".
 inline std::string encode_purge_cursor(const PurgeCursor& cursor) {
   return std::to_string(cursor.updated_at) + "|" + cursor.instance_id;
 }

@@ -178,8 +178,8 @@ class ManagementClient {
                                                  std::size_t limit = 100);
 
   DeleteResult delete_instance(const std::string& instance, bool force);
-  // A filtered delete that stops at its limit says where to go on (DeleteResult::next,
-  // BulkDeleteRequest::after). Under an access policy the client walks every candidate
+  // A filtered delete that stops at its limit says where to go on (DeleteResult::continuation,
+  // BulkDeleteRequest::continuation). Under a per-instance access policy the client walks every candidate
   // itself in one call: it gives no continuation and refuses one.
   DeleteResult delete_instances(const BulkDeleteRequest& request);
   std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last);
