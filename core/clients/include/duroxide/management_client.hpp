@@ -189,7 +189,7 @@ class ManagementClient {
   BulkResult prune_executions_bulk(const BulkRequest& request, std::size_t keep_last);
   // Deletes every finished root instance (with its tree) last updated before `older_than_ms`.
   DeleteResult purge_completed(TimestampMs older_than_ms);
-  // One batch of that purge (PurgeBatch). Under an access policy the one call walks
+  // One batch of that purge (PurgeBatch). Under a per-instance access policy the one call walks
   // every candidate and gives no continuation.
   DeleteResult purge_completed(TimestampMs older_than_ms, const PurgeBatch& batch);
 
