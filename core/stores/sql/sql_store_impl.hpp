@@ -238,7 +238,7 @@ class SqlStoreImpl : public SqlStore::Impl {
     return Management::get_execution_info(*db, instance, execution);
   }
 
-  History read_events(const std::string& instance, ExecutionId execution, const EventQuery& query) {
+  History read_events(const std::string& instance, ExecutionId execution, const EventQuery& query) override {
     Session db = read_session("read_events");
     return Management::read_events(*db, instance, execution, query);
   }
