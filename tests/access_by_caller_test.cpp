@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <utility>
 
 #include "duroxide/management_client.hpp"
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
+#include "forwarding_management.hpp"
 #include "step_host.hpp"
 
 using namespace duroxide;
@@ -79,6 +81,22 @@ struct TwoTenants {
     globex.runtime.start_orchestration("g-wait", "Approval", R"({"timeout_ms":600000})");
     host.driver.run_until_idle();
   }
+};
+
+// Counts the reads of one instance's row or tenant that an access check may make.
+class RowReadCounting : public testing::ForwardingManagement {
+ public:
+  using ForwardingManagement::ForwardingManagement;
+  std::optional<InstanceInfo> get_instance_info(const std::string& instance) override {
+    ++reads;
+    return inner_.get_instance_info(instance);
+  }
+  std::optional<std::string> get_instance_tenant(const std::string& instance) override {
+    ++reads;
+    return inner_.get_instance_tenant(instance);
+  }
+  int take() { return std::exchange(reads, 0); }
+  int reads = 0;
 };
 
 }  // namespace
@@ -313,4 +331,45 @@ TEST_CASE("a caller out of its limits is refused when the client is made", "[acc
   CHECK(fails_with(ClientError::Kind::InvalidInput, [&] { CallerClients clients(host, bad); }));
   bad.roles.assign(kMaxCallerRoles + 1, "r");
   CHECK(fails_with(ClientError::Kind::InvalidInput, [&] { CallerClients clients(host, bad); }));
+}
+
+TEST_CASE("a check reads an instance's row once, and a bulk call does not read a listed row again",
+          "[access][tenant]") {
+  PROVIDER_KIND(kind);
+  TwoTenants t(kind);
+  const RolePolicy roles = RolePolicy::standard();
+  RowReadCounting counting(t.host.admin);
+  ClientOptions options;
+  options.caller = tenant("acme", {"operator"});
+  options.access_policy = &roles;
+  RuntimeClient runtime(t.host.store, counting, options);
+  ManagementOptions management_options;
+  management_options.caller = options.caller;
+  management_options.access_policy = &roles;
+  ManagementClient management(counting, management_options);
+
+  CHECK(runtime.get_status("a-hello").output == "Hello, Ada!");
+  CHECK(counting.take() == 1);
+  CHECK(runtime.get_status("g-hello").state == RuntimeState::NotFound);  // another tenant's
+  CHECK(counting.take() == 1);
+  CHECK(runtime.get_status("nobody").state == RuntimeState::NotFound);  // no row: the queue is asked
+  CHECK(counting.take() == 2);
+  CHECK_FALSE(management.get_instance_details("a-wait").pending.empty());
+  CHECK(counting.take() == 1);
+  CHECK(management.get_instance_tree("a-parent").children.size() == 2);
+  CHECK(counting.take() == 1);
+
+  BulkRequest listed;
+  listed.filter.instance_prefix = "a-wait";
+  CHECK(runtime.raise_event_bulk(listed, "Nudge", "x").succeeded == 1);
+  CHECK(counting.take() == 0);  // the walk's row serves the check
+  BulkRequest by_id;
+  by_id.instances = {"a-wait", "g-wait"};
+  const BulkResult cancelled = runtime.cancel_instances(by_id, "stop");
+  CHECK(cancelled.succeeded == 1);
+  CHECK(cancelled.failed == 1);
+  CHECK(counting.take() == 2);  // one row per id
+  t.host.driver.run_until_idle();
+  CHECK(t.host.client.get_status("a-wait").state == RuntimeState::Failed);
+  CHECK(t.host.client.get_status("g-wait").state == RuntimeState::Running);
 }

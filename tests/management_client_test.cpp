@@ -10,6 +10,7 @@
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#include "forwarding_management.hpp"
 #include "forwarding_store.hpp"
 #include "step_host.hpp"
 
@@ -709,6 +710,25 @@ TEST_CASE("a tree and a filtered set export as JSON lines and import back; a bad
   ManagementClient::ExportPage second = host.management.export_instances(hellos);
   CHECK(second.result.succeeded == 1);  // three HelloWorlds in all
   CHECK(second.result.continuation.empty());
+  // A dry run counts what a page would export and writes no line; its walk pages alike.
+  BulkRequest preview;
+  preview.filter.orchestration_name = "HelloWorld";
+  preview.batch = 2;
+  preview.dry_run = true;
+  ManagementClient::ExportPage counted = host.management.export_instances(preview);
+  CHECK(counted.result.dry_run);
+  CHECK(counted.result.succeeded == 2);
+  CHECK(counted.lines.empty());
+  CHECK_FALSE(counted.result.continuation.empty());
+  preview.instances = {"tree", "no-such-instance"};
+  ManagementClient::ExportPage by_ids = host.management.export_instances(preview);
+  CHECK(by_ids.result.succeeded == 1);
+  CHECK(by_ids.result.failed == 1);  // a dry run still says which id would fail
+  CHECK(by_ids.lines.empty());
+  // The lines split as JSON lines: '\r' dropped, empty lines kept in place.
+  CHECK(split_json_lines("a\r\n\nb") == std::vector<std::string>{"a", "", "b"});
+  CHECK(split_json_lines("a\n") == std::vector<std::string>{"a"});
+  CHECK(split_json_lines("").empty());
   std::string too_many;
   for (std::size_t i = 0; i <= ManagementClient::kMaxBulkIds; ++i) too_many += "{}\n";
   CHECK_THROWS_AS(host.management.import_instances(too_many), ClientError);
@@ -1210,4 +1230,124 @@ TEST_CASE("instance stats count a message that reaches a queue after its dequeue
   host.driver.run_until_idle();
   CHECK(host.client.get_status("late").state == RuntimeState::Completed);
   CHECK(host.management.get_instance_stats("late")->carry_forward_count == 0);
+}
+
+namespace {
+
+// Counts the history reads of the management calls it forwards; keeps no pending work
+// on demand, as a store written before it did.
+class HistoryReadCounting : public testing::ForwardingManagement {
+ public:
+  using ForwardingManagement::ForwardingManagement;
+  History read_execution(const std::string& instance, ExecutionId execution) override {
+    ++history_reads;
+    return inner_.read_execution(instance, execution);
+  }
+  History read_events(const std::string& instance, ExecutionId execution, const EventQuery& query) override {
+    ++history_reads;
+    return inner_.read_events(instance, execution, query);
+  }
+  std::optional<PendingSnapshot> get_pending_work(const std::string& instance) override {
+    if (keeps_none) return std::nullopt;
+    return inner_.get_pending_work(instance);
+  }
+  int history_reads = 0;
+  bool keeps_none = false;
+};
+
+// One activity nothing runs (its input over what is kept, a two-byte character across
+// the cut) beside `input` hour-long timers.
+Task<std::string> spread(OrchestrationContext& ctx, std::string input) {
+  std::vector<DurableFuture> work;
+  work.push_back(ctx.schedule_activity("NotRegistered", std::string(kMaxPendingInputKept - 1, 'x') + "\u00e9tail"));
+  for (int i = 0; i < std::stoi(input); ++i) work.push_back(ctx.schedule_timer(3'600'000 + i));
+  co_await ctx.join(std::move(work));
+  co_return "done";
+}
+
+}  // namespace
+
+TEST_CASE("details of a running instance come from what its acks kept, not from its history",
+          "[management][details]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.registry.register_orchestration("Spread", spread);
+  host.run("spread", "Spread", "150");
+  HistoryReadCounting counting(host.admin);
+  ManagementClient management(counting);
+
+  InstanceDetails details = management.get_instance_details("spread");
+  CHECK(counting.history_reads == 0);
+  CHECK(details.pending_total == 151);
+  REQUIRE(details.pending.size() == kMaxPendingKept);
+  CHECK(details.pending[0].kind == PendingKind::Activity);
+  CHECK(details.pending[0].input_truncated);
+  CHECK(details.pending[0].input == std::string(kMaxPendingInputKept - 1, 'x'));  // not half a character
+  // The kept items are the first ones the history folds to, inputs aside.
+  const History history = host.admin.read_execution("spread", 1);
+  const std::vector<PendingWork> folded = fold_history(history, history.size()).pending;
+  REQUIRE(folded.size() == 151);
+  CHECK(std::equal(details.pending.begin() + 1, details.pending.end(), folded.begin() + 1));
+  CHECK(folded[0].input.size() == kMaxPendingInputKept + 5);
+
+  // A turn keeps what is pending after it: the first timer fired.
+  host.clock.advance(3'600'000);
+  host.driver.run_until_idle();
+  details = management.get_instance_details("spread");
+  CHECK(details.pending_total == 150);
+  CHECK(details.pending[1].fire_at_ms == folded[2].fire_at_ms);
+  CHECK(counting.history_reads == 0);
+
+  // Where the store keeps none, the history is folded whole, as before.
+  counting.keeps_none = true;
+  details = management.get_instance_details("spread");
+  CHECK(counting.history_reads == 1);
+  CHECK(details.pending_total == 150);
+  CHECK(details.pending.size() == 150);
+  CHECK_FALSE(details.pending[0].input_truncated);
+
+  // A finished instance keeps nothing.
+  host.run("hello", "HelloWorld", "Ada");
+  CHECK_FALSE(host.admin.get_pending_work("hello").has_value());
+  CHECK(host.management.get_instance_details("hello").pending.empty());
+}
+
+namespace {
+
+// A store whose housekeeping fails.
+class FailingMaintenance : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  void maintain() override { throw ProviderError(ProviderErrorKind::Transient, "maintain", "the disk is busy"); }
+};
+
+}  // namespace
+
+TEST_CASE("the step driver runs the store's housekeeping, so retention applies without threads",
+          "[management][retention]") {
+  PROVIDER_KIND(kind);
+  constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+  StoreOptions options;
+  options.finished_retention_ms = kDay;
+  auto holder = testing::make_provider(kind, options);
+  Registry registry = make_registry();
+  StepDriver driver(holder->provider(), registry, holder->clock);
+  RuntimeClient client(holder->provider(), holder->management());
+  client.start_orchestration("kept-a-day", "HelloWorld", "Ada");
+  driver.run_until_idle();
+  CHECK(client.get_status("kept-a-day").state == RuntimeState::Completed);
+  holder->clock.advance(2 * kDay);
+  driver.run_until_idle();  // nothing to dispatch: only the housekeeping runs
+  CHECK(client.get_status("kept-a-day").state == RuntimeState::NotFound);
+
+  // A failing housekeeping is reported, and the dispatchers go on.
+  std::vector<RuntimeEvent> seen;
+  FailingMaintenance failing(holder->provider());
+  StepDriver reporting(failing, registry, holder->clock, {}, [&](const RuntimeEvent& event) { seen.push_back(event); });
+  client.start_orchestration("after", "HelloWorld", "Bo");
+  reporting.run_until_idle();
+  CHECK(client.get_status("after").state == RuntimeState::Completed);
+  REQUIRE_FALSE(seen.empty());
+  CHECK(seen.back().kind == RuntimeEvent::Kind::ProviderError);
+  CHECK(seen.back().message.find("the disk is busy") != std::string::npos);
 }

@@ -215,6 +215,15 @@ TEST_CASE("contract: search finds a substring of the input, output, error or cus
   InstanceFilter not_utf8;
   not_utf8.contains = "\xff";
   CHECK(provider_error_kind([&] { f.management().count_instances(not_utf8); }) == ProviderErrorKind::InvalidInput);
+  InstanceFilter long_tenant;
+  long_tenant.tenant = std::string(limits::kMaxIdentifierBytes + 1, 't');
+  CHECK(provider_error_kind([&] { f.management().list_instances(long_tenant, {}); }) == ProviderErrorKind::InvalidInput);
+  InstanceFilter tenant_not_utf8;
+  tenant_not_utf8.tenant = "t\xfe";
+  CHECK(provider_error_kind([&] { f.management().count_by_status(tenant_not_utf8); }) == ProviderErrorKind::InvalidInput);
+  BulkDeleteRequest bad_tenant;
+  bad_tenant.filter = tenant_not_utf8;
+  CHECK(provider_error_kind([&] { f.management().delete_instances(bad_tenant); }) == ProviderErrorKind::InvalidInput);
 
   // A bulk delete by search deletes only the finished matches; a bad text changes nothing.
   BulkDeleteRequest bad;
@@ -225,6 +234,50 @@ TEST_CASE("contract: search finds a substring of the input, output, error or cus
   CHECK(f.management().delete_instances(by_text).instances == 1);
   CHECK_FALSE(f.management().get_instance_info("s-output").has_value());
   CHECK(f.management().count_instances({}) == 4);
+}
+
+TEST_CASE("contract: the pending work an ack keeps is read from the instance row until an ack keeps none",
+          "[provider][management][pending]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("kept"), 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck ack;
+  ack.history_delta = {started_event(), Event{2, 0, 10, events::ActivityScheduled{"Act", "in"}},
+                       Event{3, 0, 10, events::TimerCreated{5'000}}};
+  ack.metadata = metadata();
+  PendingWork activity;
+  activity.kind = PendingKind::Activity;
+  activity.scheduled_event_id = 2;
+  activity.name = "Act";
+  activity.input = "in \u00e9";
+  activity.scheduled_at_ms = 10;
+  PendingWork timer;
+  timer.kind = PendingKind::Timer;
+  timer.scheduled_event_id = 3;
+  timer.name = "timer";
+  timer.scheduled_at_ms = 10;
+  timer.fire_at_ms = 5'000;
+  timer.input_truncated = true;
+  ack.metadata.pending = PendingSnapshot{{activity, timer}, 7};
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+  CHECK(f.management().get_pending_work("kept") == ack.metadata.pending);
+  CHECK_FALSE(f.management().get_pending_work("no-such-instance").has_value());
+
+  // An ack that keeps none forgets what was kept; a finished instance keeps none.
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"kept", "e", "d"}, 0);
+  item = fetch(f);
+  ack = {};
+  ack.history_delta = {Event{4, 0, 20, events::ExternalEvent{"e", "d"}}};
+  ack.metadata = metadata();
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+  CHECK_FALSE(f.management().get_pending_work("kept").has_value());
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"kept", "e", "d"}, 0);
+  item = fetch(f);
+  ack.history_delta = {Event{5, 0, 30, events::OrchestrationCompleted{"done"}}};
+  ack.metadata = metadata(RuntimeState::Completed);
+  ack.metadata.pending = PendingSnapshot{};
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+  CHECK_FALSE(f.management().get_pending_work("kept").has_value());  // read for a running instance only
 }
 
 TEST_CASE("contract: events are filtered by kind, id and time and paged in the store", "[provider][management][events]") {

@@ -154,6 +154,10 @@ inline std::unique_ptr<ProviderUnderTest> sqlite_at(const std::string& path) {
   auto fixture##_holder = ::duroxide::testing::make_provider(provider_kind);               \
   auto& fixture = *fixture##_holder
 
+// Takes a SQLite database of this build back to schema 12 (before kept pending work);
+// run it before kSqliteUndoSchema12 and the statements that undo earlier versions.
+inline constexpr const char* kSqliteUndoSchema13 = "ALTER TABLE instances DROP COLUMN pending_json; ";
+
 // Takes a SQLite database of this build back to schema 11 (before tenants), for tests
 // that simulate an older file: run it before the statements that undo earlier versions.
 // The status-count triggers go back to their version-6 form.

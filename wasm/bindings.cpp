@@ -75,6 +75,44 @@ Caller caller_from_json(const Json& json) {
   return caller;
 }
 
+// An age of the options' "retention": a duration ("7d", "12h", "500ms") or a non-negative
+// number of ms.
+std::int64_t age_from_json(const Json& value, const std::string& field) {
+  if (value.is_number_integer() && value.get<std::int64_t>() >= 0) return value.get<std::int64_t>();
+  if (value.is_string()) {
+    if (const std::optional<std::int64_t> ms = parse_duration_ms(value.get<std::string>())) return *ms;
+  }
+  throw std::invalid_argument(field + " must be a duration (7d, 12h, 30m, ...) or a non-negative number of ms");
+}
+
+// The options' "retention": {"finished", "changes", "parked"}, how long the store keeps
+// finished instances (0, the default: forever), the change feed and parked messages;
+// the driver's housekeeping (StepDriver::maintain) deletes what is older, a batch at a time.
+void retention_from_json(const Json& json, SqliteOptions& options) {
+  if (!json.is_object()) throw std::invalid_argument("retention must be an object");
+  for (const auto& [key, value] : json.items()) {
+    if (key == "finished") {
+      options.finished_retention_ms = age_from_json(value, "retention.finished");
+    } else if (key == "changes") {
+      options.change_retention_ms = age_from_json(value, "retention.changes");
+    } else if (key == "parked") {
+      options.parked_retention_ms = age_from_json(value, "retention.parked");
+    } else {
+      throw std::invalid_argument("retention has no field \"" + key + "\" (finished, changes, parked)");
+    }
+  }
+}
+
+// The options' "executionsKept": RuntimeOptions::executions_kept (0: every execution).
+std::size_t executions_kept_from_json(const Json& switches) {
+  if (!switches.contains("executionsKept")) return 0;
+  const Json& value = switches["executionsKept"];
+  if (!value.is_number_integer() || value.get<std::int64_t>() < 0 || value.get<std::int64_t>() > 1'000'000) {
+    throw std::invalid_argument("executionsKept must be an integer from 0 (keep all) to 1000000");
+  }
+  return static_cast<std::size_t>(value.get<std::int64_t>());
+}
+
 // A MemoryVfs shared by every Engine of the module; each engine owns one file.
 sim::MemoryVfs& browser_vfs() {
   static sim::MemoryVfs vfs("duroxide-browser");
@@ -85,22 +123,26 @@ class Engine {
  public:
   // `database`: the bytes of a SQLite database to open (empty: a new one).
   // `options`: {"readOnly":bool,"management":bool,"caller":{...}} (the clients' switches and
-  // caller; a caller with roles is judged by the standard RolePolicy).
+  // caller; a caller with roles is judged by the standard RolePolicy), "retention":{...}
+  // and "executionsKept":n (the store's and the runtime's retention).
   Engine(const std::string& database, double start_ms, const std::string& options_json)
       : clock_(static_cast<TimestampMs>(start_ms)),
         ids_("wasm-" + std::to_string(static_cast<long long>(start_ms))),
         path_(std::string(kDatabasePath) + "." + std::to_string(++engines_)) {
     if (database.size() > kMaxDatabaseBytes) throw std::invalid_argument("database over 512 MiB");
-    if (!database.empty()) browser_vfs().put_file(path_, database);
-    SqliteOptions options;
-    options.vfs = browser_vfs().name();
-    store_ = std::make_unique<SqliteProvider>(path_, clock_, ids_, options);
-    samples::register_all(registry_);
-    driver_ = std::make_unique<StepDriver>(*store_, registry_, clock_, RuntimeOptions{},
-                                           [this](const RuntimeEvent& event) { observe(event); });
-    pacer_ = std::make_unique<StepPacer>(*driver_, clock_);
     const Json switches = options_json.empty() ? Json::object() : Json::parse(options_json);
     if (!switches.is_object()) throw std::invalid_argument("options must be an object");
+    SqliteOptions options;
+    options.vfs = browser_vfs().name();
+    if (switches.contains("retention")) retention_from_json(switches["retention"], options);
+    RuntimeOptions runtime_options;
+    runtime_options.executions_kept = executions_kept_from_json(switches);
+    if (!database.empty()) browser_vfs().put_file(path_, database);
+    store_ = std::make_unique<SqliteProvider>(path_, clock_, ids_, options);
+    samples::register_all(registry_);
+    driver_ = std::make_unique<StepDriver>(*store_, registry_, clock_, runtime_options,
+                                           [this](const RuntimeEvent& event) { observe(event); });
+    pacer_ = std::make_unique<StepPacer>(*driver_, clock_);
     ClientOptions client_options;
     client_options.read_only = switches.value("readOnly", false);
     client_options.registry = &registry_;  // the catalog this engine runs: unknown names fail at once

@@ -54,11 +54,15 @@ export interface PendingWork {
   instance: string;
   scheduled_at_ms: number;
   fire_at_ms: number;
+  /** `input` is a prefix of at most 1024 bytes; the scheduling event holds it whole. */
+  input_truncated: boolean;
 }
 
 export interface InstanceDetails extends InstanceSummary {
   execution_list: ExecutionInfo[];
+  /** At most 100 items, in scheduling order; `pending_total` counts all of them. */
   pending: PendingWork[];
+  pending_total: number;
 }
 
 export interface HistoryEvent {
@@ -93,9 +97,22 @@ export interface ActivityContext { instance: string; execution: number; activity
 
 export interface Caller { principal?: string; tenant?: string; roles?: string[]; }
 
+/** Ages: a duration ("7d", "12h", "500ms") or a number of ms. `runUntilIdle` deletes what is older, a batch at a time. */
+export interface Retention {
+  /** Finished root instances (default 0: kept forever). */
+  finished?: string | number;
+  /** The change feed (default 7 days; 0: forever). */
+  changes?: string | number;
+  /** Queued messages no instance could take (default 30 days; 0: forever). */
+  parked?: string | number;
+}
+
 export declare class Runtime {
   constructor(options?: {
     database?: Uint8Array | ArrayBuffer; startMs?: number; readOnly?: boolean; management?: boolean; caller?: Caller;
+    retention?: Retention;
+    /** Keep the newest this many executions of a continue-as-new loop (0, the default: all). */
+    executionsKept?: number;
   });
   registerActivity(name: string, fn: (input: string, context: ActivityContext) => unknown): void;
   step(): boolean;

@@ -58,9 +58,11 @@ export async function createDuroxide(moduleOptions = {}) {
   // start only that tenant's instances; with roles the standard roles decide (reader,
   // operator, admin; a denial is kind 'AccessDenied').
   class Runtime {
-    constructor({ database, startMs, readOnly = false, management = true, caller } = {}) {
+    constructor({ database, startMs, readOnly = false, management = true, caller, retention, executionsKept } = {}) {
       const switches = { readOnly: Boolean(readOnly), management: Boolean(management) };
       if (caller !== undefined) switches.caller = caller;
+      if (retention !== undefined) switches.retention = retention;
+      if (executionsKept !== undefined) switches.executionsKept = executionsKept;
       const engine = guard(() => core.createEngine(toBytes(database), startMs ?? Date.now(),
         JSON.stringify(switches)));
       if (!engine) throw engineError(core.lastEngineError(), 'InvalidInput');

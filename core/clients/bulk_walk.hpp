@@ -42,9 +42,10 @@ Page next_page(const std::string& operation, const BulkRequest& request,
                const std::vector<RuntimeState>& states, List&& list);
 
 // One call of a bulk operation: `act(id, listed)` on each distinct id the request
-// lists (listed = false), or else on each instance of the filtered walk's next page
-// that `visible(info)` lets through (listed = true), each recorded as ok or with the
-// message of the ClientError it threw. Checks the request first.
+// lists (listed = nullptr), or else on each instance of the filtered walk's next page
+// that `visible(info)` lets through (listed = its row as the walk read it, so `act`
+// need not read it again), each recorded as ok or with the message of the ClientError
+// it threw. Checks the request first.
 template <typename List, typename Visible, typename Act>
 BulkResult run(const std::string& operation, const BulkRequest& request, const std::vector<RuntimeState>& states,
                List&& list, Visible&& visible, Act&& act);
@@ -90,7 +91,7 @@ BulkResult run(const std::string& operation, const BulkRequest& request, const s
   check_request(request);
   BulkResult result;
   result.dry_run = request.dry_run;
-  auto record = [&](const std::string& id, bool listed) {
+  auto record = [&](const std::string& id, const InstanceInfo* listed) {
     BulkItemResult item{id, true, {}};
     try {
       act(id, listed);
@@ -104,13 +105,13 @@ BulkResult run(const std::string& operation, const BulkRequest& request, const s
   if (!request.instances.empty()) {
     std::set<std::string> seen;
     for (const auto& id : request.instances) {
-      if (seen.insert(id).second) record(id, false);
+      if (seen.insert(id).second) record(id, nullptr);
     }
     return result;
   }
   const Page page = next_page(operation, request, states, list);
   for (const auto& info : page.instances) {
-    if (visible(info)) record(info.instance, true);
+    if (visible(info)) record(info.instance, &info);
   }
   result.continuation = page.continuation;
   return result;

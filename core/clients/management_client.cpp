@@ -153,6 +153,11 @@ std::map<RuntimeState, std::uint64_t> ManagementClient::count_by_status(
 std::vector<InstanceSummary> ManagementClient::find_child_instances(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
   access_.require(AccessOperation::List, instance);
+  return children_of(instance);
+}
+
+// The visible children of an instance whose access is checked, in scheduling order.
+std::vector<InstanceSummary> ManagementClient::children_of(const std::string& instance) {
   InstanceFilter children;
   children.parent_instance = instance;
   std::vector<InstanceSummary> out;
@@ -171,11 +176,8 @@ std::vector<InstanceSummary> ManagementClient::find_child_instances(const std::s
 
 InstanceTree ManagementClient::get_instance_tree(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
-  auto info = guarded([&] { return management_.get_instance_info(instance); });
-  if (!info || !access_.reaches(instance)) {
-    throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
-  }
-  access_.require(AccessOperation::List, instance, info->orchestration_name);
+  const std::optional<InstanceInfo> info = access_.require_instance(AccessOperation::List, instance);
+  if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
   InstanceTree tree{summarize(*info), {}};
   std::size_t nodes = 1;
   // Iterative depth-first walk with an explicit bound: a tree is never unbounded.
@@ -183,7 +185,7 @@ InstanceTree ManagementClient::get_instance_tree(const std::string& instance) {
   while (!stack.empty()) {
     InstanceTree* node = stack.back();
     stack.pop_back();
-    for (auto& child : find_child_instances(node->root.info.instance)) {
+    for (auto& child : children_of(node->root.info.instance)) {
       if (++nodes > kMaxTreeNodes) {
         throw ClientError(ClientError::Kind::InvalidInput,
                           "instance " + instance + " has more than " +
@@ -198,15 +200,19 @@ InstanceTree ManagementClient::get_instance_tree(const std::string& instance) {
 
 InstanceDetails ManagementClient::get_instance_details(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
-  access_.require(AccessOperation::ReadDetails, instance);
-  auto info = guarded([&] { return management_.get_instance_info(instance); });
+  const std::optional<InstanceInfo> info = access_.require_instance(AccessOperation::ReadDetails, instance);
   if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
-  InstanceDetails details{summarize(*info), list_executions(instance), {}};
-  if (info->state == RuntimeState::Running) {
-    History history =
-        guarded([&] { return management_.read_execution(instance, info->current_execution_id); });
-    details.pending = fold_history(history, history.size()).pending;
+  InstanceDetails details{summarize(*info), guarded([&] { return management_.list_executions(instance); }), {}};
+  if (info->state != RuntimeState::Running) return details;
+  // What the acks kept, from the row alone; else the history, folded whole.
+  if (std::optional<PendingSnapshot> kept = guarded([&] { return management_.get_pending_work(instance); })) {
+    details.pending = std::move(kept->work);
+    details.pending_total = kept->total;
+    return details;
   }
+  History history = guarded([&] { return management_.read_execution(instance, info->current_execution_id); });
+  details.pending = fold_history(history, history.size()).pending;
+  details.pending_total = details.pending.size();
   return details;
 }
 
@@ -257,7 +263,7 @@ std::vector<std::pair<std::string, OrchestrationStatus>> ManagementClient::get_b
   for (const auto& id : instances) {
     auto info = guarded([&] { return management_.get_instance_info(id); });
     if (info && !access_.tenant().empty() && info->tenant != access_.tenant()) info.reset();  // as if absent
-    if (info) access_.require(AccessOperation::ReadStatus, id, info->orchestration_name);
+    if (info) access_.require(AccessOperation::ReadStatus, *info);
     out.emplace_back(id, info ? status_of(*info) : OrchestrationStatus::not_found());
   }
   return out;
@@ -599,14 +605,19 @@ BulkResult ManagementClient::prune_executions_bulk(const BulkRequest& request, s
         return guarded([&] { return management_.list_instances(filter, listing); });
       },
       [&](const InstanceInfo& info) { return visible(info); },
-      [&](const std::string& id, bool) {
-        access_.require(AccessOperation::Prune, id);
+      [&](const std::string& id, const InstanceInfo* listed) {
+        std::optional<InstanceInfo> info;
+        if (listed) {
+          access_.require(AccessOperation::Prune, *listed);
+          info = *listed;
+        } else {
+          info = access_.require_instance(AccessOperation::Prune, id);
+        }
         if (!request.dry_run) {
           pruned += guarded([&] { return management_.prune_executions(id, keep_last); });
           return;
         }
         // Every execution but the newest keep_last is a finished one: those would go.
-        const auto info = guarded([&] { return management_.get_instance_info(id); });
         if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + id + " does not exist");
         pruned += info->execution_count > keep_last ? info->execution_count - keep_last : 0;
       });
@@ -869,7 +880,7 @@ ManagementClient::ExportPage ManagementClient::export_instances(const BulkReques
         return guarded([&] { return management_.list_instances(filter, listing); });
       },
       [&](const InstanceInfo& info) { return visible(info); },
-      [&](const std::string& id, bool) {
+      [&](const std::string& id, const InstanceInfo*) {
         const std::string document = export_instance(id);
         if (!request.dry_run) page.lines += document + "\n";
       });
@@ -878,15 +889,7 @@ ManagementClient::ExportPage ManagementClient::export_instances(const BulkReques
 
 BulkResult ManagementClient::import_instances(const std::string& lines) {
   access_.require_switches(AccessOperation::Import);
-  std::vector<std::string> documents;
-  for (std::size_t start = 0; start < lines.size();) {
-    std::size_t end = lines.find('\n', start);
-    if (end == std::string::npos) end = lines.size();
-    std::string line = lines.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    documents.push_back(std::move(line));
-    start = end + 1;
-  }
+  const std::vector<std::string> documents = split_json_lines(lines);
   const auto non_empty = std::count_if(documents.begin(), documents.end(), [](const std::string& d) { return !d.empty(); });
   if (static_cast<std::size_t>(non_empty) > kMaxBulkIds) {
     throw ClientError(ClientError::Kind::InvalidInput, "at most " + std::to_string(kMaxBulkIds) +
@@ -906,6 +909,19 @@ BulkResult ManagementClient::import_instances(const std::string& lines) {
     result.items.push_back(std::move(item));
   }
   return result;
+}
+
+std::vector<std::string> split_json_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+    start = end + 1;
+  }
+  return lines;
 }
 
 }  // namespace duroxide

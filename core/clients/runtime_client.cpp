@@ -162,27 +162,59 @@ bool AccessCheck::reaches(const std::string& instance) const {
   }
 }
 
+std::optional<InstanceInfo> AccessCheck::read_info(const std::string& instance) const {
+  try {
+    return management_.get_instance_info(instance);
+  } catch (const ProviderError& error) {
+    throw ClientError(ClientError::Kind::Provider, error.what());
+  }
+}
+
+// `info` is the instance's row as read by the caller of this (nullopt: no row yet, so a
+// queued start's tenant is what the tenant rule and the policy see).
+void AccessCheck::check_instance(AccessOperation operation, const std::string& instance,
+                                 const std::optional<InstanceInfo>& info, std::string orchestration) const {
+  std::string tenant = caller_.tenant;
+  if (info) {
+    tenant = info->tenant;
+    if (orchestration.empty()) orchestration = info->orchestration_name;
+    if (!caller_.tenant.empty() && tenant != caller_.tenant) {
+      throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
+    }
+  } else if (!caller_.tenant.empty()) {
+    if (!reaches(instance)) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
+  }
+  if (policy_ && !policy_->allows({operation, instance, orchestration, tenant, &caller_})) {
+    deny(operation, instance, orchestration);
+  }
+}
+
 void AccessCheck::require(AccessOperation operation, const std::string& instance,
                           std::string orchestration) const {
   require_switches(operation);
   // A start or import creates the instance: the store answers AlreadyExists for a taken id.
   const bool creates = operation == AccessOperation::Start || operation == AccessOperation::Import;
-  if (!instance.empty() && !creates && !reaches(instance)) {
-    throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
-  }
-  if (!policy_) return;
-  std::string tenant = caller_.tenant;
-  if (!instance.empty() && !creates) {
-    try {
-      if (auto info = management_.get_instance_info(instance)) {
-        if (orchestration.empty()) orchestration = info->orchestration_name;
-        tenant = info->tenant;
-      }
-    } catch (const ProviderError& error) {
-      throw ClientError(ClientError::Kind::Provider, error.what());
+  if (instance.empty() || creates) {
+    if (policy_ && !policy_->allows({operation, instance, orchestration, caller_.tenant, &caller_})) {
+      deny(operation, instance, orchestration);
     }
+    return;
   }
-  if (!policy_->allows({operation, instance, orchestration, tenant, &caller_})) deny(operation, instance, orchestration);
+  if (!policy_ && caller_.tenant.empty()) return;  // nothing to decide: no read
+  check_instance(operation, instance, read_info(instance), std::move(orchestration));
+}
+
+void AccessCheck::require(AccessOperation operation, const InstanceInfo& info) const {
+  require_switches(operation);
+  check_instance(operation, info.instance, info, {});
+}
+
+std::optional<InstanceInfo> AccessCheck::require_instance(AccessOperation operation,
+                                                          const std::string& instance) const {
+  require_switches(operation);
+  std::optional<InstanceInfo> info = read_info(instance);
+  check_instance(operation, instance, info, {});
+  return info;
 }
 
 void AccessCheck::require_store_wide(AccessOperation operation) const {
@@ -313,8 +345,7 @@ void RuntimeClient::enqueue_event(const std::string& instance, const std::string
 bool RuntimeClient::cancel_instance(const std::string& instance, const std::string& reason) {
   check_identifier(instance, "the instance id");
   check_payload(reason, "the reason");
-  access_.require(AccessOperation::Cancel, instance);
-  auto info = guarded([&] { return management_.get_instance_info(instance); });
+  const std::optional<InstanceInfo> info = access_.require_instance(AccessOperation::Cancel, instance);
   if (!info) require_exists(instance);  // a queued start: the cancel ends it in its first turn
   if (info && info->state != RuntimeState::Running) return false;
   guarded([&] { provider_.enqueue_orchestrator_item(work::CancelInstance{instance, reason}, 0); });
@@ -323,9 +354,13 @@ bool RuntimeClient::cancel_instance(const std::string& instance, const std::stri
 
 OrchestrationStatus RuntimeClient::get_status(const std::string& instance) {
   check_identifier(instance, "the instance id");
-  if (!access_.reaches(instance)) return OrchestrationStatus::not_found();
-  access_.require(AccessOperation::ReadStatus, instance);
-  auto info = guarded([&] { return management_.get_instance_info(instance); });
+  std::optional<InstanceInfo> info;
+  try {
+    info = access_.require_instance(AccessOperation::ReadStatus, instance);
+  } catch (const ClientError& error) {
+    if (error.kind() == ClientError::Kind::NotFound) return OrchestrationStatus::not_found();  // another tenant's
+    throw;
+  }
   if (!info) return OrchestrationStatus::not_found();
   OrchestrationStatus status;
   status.state = info->state;
@@ -336,9 +371,9 @@ OrchestrationStatus RuntimeClient::get_status(const std::string& instance) {
   return status;
 }
 
-// Running, or its start queued (a cancel or message then arrives in its first turn).
-void RuntimeClient::require_running(const std::string& instance) {
-  auto info = guarded([&] { return management_.get_instance_info(instance); });
+// Running, or its start queued (a cancel or message then arrives in its first turn);
+// `info` is its row as read (nullopt: none).
+void RuntimeClient::require_running(const std::string& instance, const std::optional<InstanceInfo>& info) {
   if (!info) return require_exists(instance);
   if (info->state != RuntimeState::Running) {
     throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " has already finished (" +
@@ -346,9 +381,9 @@ void RuntimeClient::require_running(const std::string& instance) {
   }
 }
 
-// `message_for(id)` checks one instance (access, and that it can take the message) and
-// returns the message for it; the messages of the call go out together (send_batched),
-// so a page costs a few transactions, not one per instance.
+// Checks each instance (access; running or its start queued) and takes `message_for(id)`
+// to it; the messages of the call go out together (send_batched), so a page costs a few
+// transactions, not one per instance, and a listed instance is not read again.
 template <typename Action>
 BulkResult RuntimeClient::for_each_running(const char* operation, AccessOperation access,
                                            const BulkRequest& request, Action message_for) {
@@ -363,10 +398,13 @@ BulkResult RuntimeClient::for_each_running(const char* operation, AccessOperatio
       },
       // An instance the policy hides is not touched, nor named in the results.
       [&](const InstanceInfo& info) { return access_.allows(AccessOperation::List, info); },
-      // `listed`: the filtered walk listed it as running; explicit ids are checked here.
-      [&](const std::string& id, bool listed) {
-        access_.require(access, id);
-        if (!listed) require_running(id);
+      // `listed`: the filtered walk listed it as running; explicit ids are read and checked here.
+      [&](const std::string& id, const InstanceInfo* listed) {
+        if (listed) {
+          access_.require(access, *listed);
+        } else {
+          require_running(id, access_.require_instance(access, id));
+        }
         WorkItem message = message_for(id);
         if (!request.dry_run) messages.emplace_back(id, std::move(message));
       });
@@ -398,14 +436,9 @@ void RuntimeClient::send_batched(const std::vector<std::pair<std::string, WorkIt
 BulkResult RuntimeClient::cancel_instances(const BulkRequest& request, const std::string& reason) {
   access_.require_switches(AccessOperation::Cancel);
   check_payload(reason, "the reason");
-  return for_each_running("cancel", AccessOperation::Cancel, request, [&](const std::string& id) -> WorkItem {
-    // A queued start has no row yet: its cancel ends it in its first turn.
-    auto info = guarded([&] { return management_.get_instance_info(id); });
-    if (info && info->state != RuntimeState::Running) {
-      throw ClientError(ClientError::Kind::NotFound, "instance " + id + " has already finished");
-    }
-    return work::CancelInstance{id, reason};
-  });
+  // A queued start has no row yet: its cancel ends it in its first turn.
+  return for_each_running("cancel", AccessOperation::Cancel, request,
+                          [&](const std::string& id) -> WorkItem { return work::CancelInstance{id, reason}; });
 }
 
 BulkResult RuntimeClient::raise_event_bulk(const BulkRequest& request, const std::string& event,
@@ -460,8 +493,12 @@ BulkResult RuntimeClient::wait_for_instances_bulk(const BulkRequest& request, st
         return guarded([&] { return management_.list_instances(filter, listing); });
       },
       [&](const InstanceInfo& info) { return access_.allows(AccessOperation::List, info); },
-      [&](const std::string& id, bool listed) {
-        access_.require(AccessOperation::ReadStatus, id);
+      [&](const std::string& id, const InstanceInfo* listed) {
+        if (listed) {
+          access_.require(AccessOperation::ReadStatus, *listed);
+        } else {
+          access_.require(AccessOperation::ReadStatus, id);
+        }
         if (request.dry_run) {
           if (!listed) require_exists(id);
           return;

@@ -361,11 +361,8 @@ Json list_executions(const Json& a, Clients& c) {
 // Export documents written one per line, as a JSON array of the documents.
 Json documents_json(const std::string& lines) {
   Json out = Json::array();
-  for (std::size_t start = 0; start < lines.size();) {
-    std::size_t end = lines.find('\n', start);
-    if (end == std::string::npos) end = lines.size();
-    if (end > start) out.push_back(Json::parse(lines.substr(start, end - start)));
-    start = end + 1;
+  for (const std::string& line : split_json_lines(lines)) {
+    if (!line.empty()) out.push_back(Json::parse(line));
   }
   return out;
 }

@@ -81,7 +81,8 @@ Json pending(const PendingWork& work) {
               {"input", work.input},
               {"instance", work.instance},
               {"scheduled_at_ms", work.scheduled_at_ms},
-              {"fire_at_ms", work.fire_at_ms}};
+              {"fire_at_ms", work.fire_at_ms},
+              {"input_truncated", work.input_truncated}};
 }
 
 Json details(const InstanceDetails& d) {
@@ -90,6 +91,7 @@ Json details(const InstanceDetails& d) {
   for (const auto& e : d.executions) out["execution_list"].push_back(execution(e));
   out["pending"] = Json::array();
   for (const auto& work : d.pending) out["pending"].push_back(pending(work));
+  out["pending_total"] = d.pending_total;
   return out;
 }
 

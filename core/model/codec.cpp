@@ -597,6 +597,61 @@ OrchestrationStatus status_from_json(const Json& value, const std::string& path)
   return status;
 }
 
+Json to_json(const PendingSnapshot& snapshot) {
+  Json work = Json::array();
+  for (const PendingWork& item : snapshot.work) {
+    work.push_back(Json{{"kind", std::string(to_string(item.kind))},
+                        {"scheduled_event_id", item.scheduled_event_id},
+                        {"name", item.name},
+                        {"input", item.input},
+                        {"instance", item.instance},
+                        {"scheduled_at_ms", item.scheduled_at_ms},
+                        {"fire_at_ms", item.fire_at_ms},
+                        {"input_truncated", item.input_truncated}});
+  }
+  return Json{{"total", snapshot.total}, {"work", std::move(work)}};
+}
+
+PendingKind pending_kind_from(ObjectReader& in) {
+  const std::string text = in.text("kind", kMaxNameBytes);
+  for (PendingKind kind : {PendingKind::Activity, PendingKind::Timer, PendingKind::ExternalWait,
+                           PendingKind::QueueWait, PendingKind::SubOrchestration}) {
+    if (text == to_string(kind)) return kind;
+  }
+  throw CodecError(in.field_path("kind"), "unknown pending work kind \"" + text + "\"");
+}
+
+PendingWork pending_work_from_json(const Json& value, const std::string& path) {
+  ObjectReader in(value, path);
+  PendingWork work;
+  work.kind = pending_kind_from(in);
+  work.scheduled_event_id = in.unsigned_number("scheduled_event_id");
+  work.name = in.text("name", kMaxNameBytes);
+  work.input = in.text("input", kMaxPendingInputKept);
+  work.instance = in.optional_text("instance", kMaxNameBytes);
+  work.scheduled_at_ms = in.signed_number("scheduled_at_ms");
+  work.fire_at_ms = in.signed_number("fire_at_ms");
+  work.input_truncated = in.optional_boolean("input_truncated");
+  in.finish();
+  return work;
+}
+
+PendingSnapshot pending_snapshot_from_json(const Json& value, const std::string& path) {
+  ObjectReader in(value, path);
+  PendingSnapshot snapshot;
+  snapshot.total = in.unsigned_number("total");
+  const Json& work = in.array("work");
+  if (work.size() > kMaxPendingKept || work.size() > snapshot.total) {
+    throw CodecError(in.field_path("work"), "holds " + std::to_string(work.size()) + " items, over " +
+                                                std::to_string(std::min<std::uint64_t>(kMaxPendingKept, snapshot.total)));
+  }
+  for (std::size_t i = 0; i < work.size(); ++i) {
+    snapshot.work.push_back(pending_work_from_json(work[i], in.field_path("work") + "[" + std::to_string(i) + "]"));
+  }
+  in.finish();
+  return snapshot;
+}
+
 }  // namespace detail
 
 // ---------------------------------------------------------------- public API
@@ -630,6 +685,12 @@ std::string encode_status(const OrchestrationStatus& status) {
 }
 OrchestrationStatus decode_status(std::string_view json_text) {
   return detail::status_from_json(detail::parse_json(json_text, "status"), "status");
+}
+std::string encode_pending_snapshot(const PendingSnapshot& snapshot) {
+  return detail::dump_json(detail::to_json(snapshot), "pending");
+}
+PendingSnapshot decode_pending_snapshot(std::string_view json_text) {
+  return detail::pending_snapshot_from_json(detail::parse_json(json_text, "pending"), "pending");
 }
 
 }  // namespace duroxide

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "duroxide/text.hpp"
+
 namespace duroxide {
 
 std::string_view to_string(PendingKind kind) {
@@ -162,6 +164,26 @@ HistoryState fold_history(const History& history, std::size_t count) {
   HistoryFold fold(count);
   for (std::size_t i = 0; i < count; ++i) fold.apply(history[i]);
   return fold.finish();
+}
+
+HistoryState fold_history(const History& history, const History& more) {
+  HistoryFold fold(history.size() + more.size());
+  for (const Event& event : history) fold.apply(event);
+  for (const Event& event : more) fold.apply(event);
+  return fold.finish();
+}
+
+PendingSnapshot pending_snapshot(const std::vector<PendingWork>& pending) {
+  PendingSnapshot snapshot;
+  snapshot.total = pending.size();
+  const std::size_t kept = std::min(pending.size(), kMaxPendingKept);
+  snapshot.work.assign(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(kept));
+  for (PendingWork& work : snapshot.work) {
+    if (work.input.size() <= kMaxPendingInputKept) continue;
+    work.input = utf8_prefix(std::move(work.input), kMaxPendingInputKept);
+    work.input_truncated = true;
+  }
+  return snapshot;
 }
 
 }  // namespace duroxide

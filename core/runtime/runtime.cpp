@@ -640,6 +640,11 @@ OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, Hist
   OrchestrationAck ack;
   ack.execution_id = execution;
   ack.metadata = metadata_of(result, item);
+  if (ack.metadata.state == RuntimeState::Running) {
+    ack.metadata.pending = pending_snapshot(fold_history(input.history, result.new_events).pending);
+  } else if (ack.metadata.continued_as_new) {
+    ack.metadata.pending = PendingSnapshot{};
+  }
   ack.activity_outcomes = activity_outcomes(input.history, result.new_events);
   ack.kv_mutations = kv_mutations(result.new_events);
   ack.history_delta = std::move(result.new_events);
@@ -852,7 +857,9 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
 
 StepDriver::StepDriver(Provider& provider, const Registry& registry, Clock& clock,
                        RuntimeOptions options, RuntimeObserver observer)
-    : orchestrations_(provider, registry, clock, options, observer),
+    : provider_(provider),
+      observer_(observer),
+      orchestrations_(provider, registry, clock, options, observer),
       workers_(provider, registry, clock, options, observer),
       worker_steps_per_round_(std::max<std::size_t>(options.orchestration_batch_size, 1)) {}
 
@@ -871,7 +878,16 @@ std::size_t StepDriver::run_until_idle(std::size_t max_steps) {
     for (std::size_t i = 0; i < worker_steps_per_round_ && steps < max_steps && workers_.step(); ++i) ++steps;
     if (steps == round_start) break;  // both idle
   }
+  maintain();
   return steps;
+}
+
+void StepDriver::maintain() {
+  try {
+    provider_.maintain();
+  } catch (const std::exception& error) {
+    if (observer_) observer_({RuntimeEvent::Kind::ProviderError, {}, error.what()});
+  }
 }
 
 }  // namespace duroxide

@@ -178,4 +178,6 @@ std::optional<InstanceStats> ManagementProvider::get_instance_stats(const std::s
                       "this store cannot report per-instance statistics");
 }
 
+std::optional<PendingSnapshot> ManagementProvider::get_pending_work(const std::string&) { return std::nullopt; }
+
 }  // namespace duroxide

@@ -143,8 +143,12 @@ export function renderDetails() {
   pending.replaceChildren();
   for (const work of details.pending) {
     const detail = work.kind === 'timer' ? `fires at ${new Date(work.fire_at_ms).toISOString()}`
-      : work.instance || work.input;
+      : work.instance || (work.input_truncated ? `${work.input}… (cut; event ${work.scheduled_event_id} holds it whole)` : work.input);
     pending.append(el('tr', {}, el('td', {}, work.kind), el('td', {}, work.name), el('td', {}, detail)));
+  }
+  if (details.pending_total > details.pending.length) {
+    pending.append(el('tr', {}, el('td', { colSpan: 3, class: 'hint', 'data-testid': 'pending-more' },
+      `and ${details.pending_total - details.pending.length} more (${details.pending_total} pending in all)`)));
   }
   if (details.pending.length === 0) pending.append(el('tr', {}, el('td', { colSpan: 3, class: 'hint' }, 'nothing pending')));
 

@@ -457,6 +457,33 @@ test('a caller with a tenant sees only its own instances; roles decide what it m
   reader.close();
   assert.throws(() => new dx.Runtime({ caller: { tenant: 'a\nb' } }), (e) => e.kind === 'InvalidInput');
   assert.throws(() => new dx.Runtime({ caller: { team: 'x' } }), (e) => e.kind === 'InvalidInput');
+  assert.throws(() => new dx.Runtime({ caller: { tenant: 7 } }), (e) => e.kind === 'InvalidInput');
+  assert.throws(() => new dx.Runtime({ caller: { roles: ['reader', 3] } }), (e) => e.kind === 'InvalidInput');
+  assert.throws(() => new dx.Runtime({ caller: { roles: Array(65).fill('reader') } }),
+    (e) => e.kind === 'InvalidInput' && /at most 64/.test(e.message));
+  assert.throws(() => new dx.Runtime({ caller: 'acme' }), (e) => e.kind === 'InvalidInput');
+});
+
+test('retention: runUntilIdle purges old finished instances and a loop keeps its newest executions', () => {
+  const runtime = new dx.Runtime({ retention: { finished: '1d', changes: 0 }, executionsKept: 2 });
+  const client = new dx.RuntimeClient(runtime);
+  const management = new dx.ManagementClient(runtime);
+  client.startOrchestration('old', 'HelloWorld', 'Ada');
+  client.startOrchestration('loop', 'Counter', '{"count":0,"limit":4}');
+  runtime.runUntilIdle();
+  assert.equal(client.getStatus('old').status, 'Completed');
+  assert.equal(management.listExecutions('loop').length, 2);  // of five executions
+  runtime.advanceTime(2 * 86400000);
+  runtime.runUntilIdle();
+  assert.equal(client.getStatus('old').status, 'NotFound');
+  runtime.close();
+  const refused = (options) => assert.throws(() => new dx.Runtime(options), (e) => e.kind === 'InvalidInput');
+  refused({ retention: { finished: '-1d' } });
+  refused({ retention: { finished: 'soon' } });
+  refused({ retention: { forever: '1d' } });
+  refused({ retention: '7d' });
+  refused({ executionsKept: -1 });
+  refused({ executionsKept: 1.5 });
 });
 
 test('a tree exports as JSON lines and imports back; a filtered set exports page by page', async () => {

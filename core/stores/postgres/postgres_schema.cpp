@@ -15,7 +15,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 12;
+constexpr int kLatest = 13;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -291,8 +291,14 @@ ALTER TABLE execution_durations DROP CONSTRAINT execution_durations_pkey;
 ALTER TABLE execution_durations ADD PRIMARY KEY (orchestration_name, started_hour, bucket, tenant);
 )sql";
 
-constexpr Migration kMigrations[] = {{6, kMigration6}, {7, kMigration7}, {8, kMigration8}, {9, kMigration9},
-                                     {10, kMigration10}, {11, kMigration11}, {12, kMigration12}};
+// Version 13: as SQLite's version 13.
+constexpr const char* kMigration13 = R"sql(
+ALTER TABLE instances ADD COLUMN pending_json TEXT;
+)sql";
+
+constexpr Migration kMigrations[] = {{6, kMigration6},   {7, kMigration7},   {8, kMigration8},
+                                     {9, kMigration9},   {10, kMigration10}, {11, kMigration11},
+                                     {12, kMigration12}, {13, kMigration13}};
 
 }  // namespace
 

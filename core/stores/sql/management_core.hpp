@@ -563,6 +563,19 @@ struct Management {
     return std::string();
   }
 
+  // The kept value is a cache of what the history says: one that does not decode is
+  // not kept (the caller folds the history) rather than an error.
+  static std::optional<PendingSnapshot> get_pending_work(Connection& db, const std::string& instance) {
+    Statement row = db.prepare("SELECT pending_json FROM instances WHERE instance_id = ?1 AND status = 'Running'");
+    row.bind(1, instance);
+    if (!row.step() || row.is_null(0)) return std::nullopt;
+    try {
+      return decode_pending_snapshot(row.text(0));
+    } catch (const CodecError&) {
+      return std::nullopt;
+    }
+  }
+
   static std::optional<InstanceStats> get_instance_stats(Connection& db, const std::string& instance) {
     return read_instance_stats(db, instance);
   }

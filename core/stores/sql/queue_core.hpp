@@ -598,16 +598,23 @@ struct Queues {
     const std::string instance_status =
         meta.continued_as_new ? std::string("Running") : std::string(to_string(meta.state));
     upsert_instance(db, held, ack, instance_status, meta.continued_as_new ? std::nullopt : output, error_json,
-                    now);
+                    pending_json(db, meta), now);
     record_status_change(db, held, ack, instance_status, now, roll_up);
     write_execution(db, held.instance, ack, output, error_json, now);
     append_history(db, held.instance, ack);
     apply_kv_mutations(db, held.instance, ack.kv_mutations);
   }
 
+  // What the instance row keeps of the ack's pending work (NULL: none kept).
+  static std::optional<std::string> pending_json(Connection& db, const ExecutionMetadata& meta) {
+    if (!meta.pending) return std::nullopt;
+    return encoded(db.operation(), [&] { return encode_pending_snapshot(*meta.pending); });
+  }
+
   static void upsert_instance(Connection& db, const Held& held, const OrchestrationAck& ack,
                               const std::string& instance_status, const std::optional<std::string>& output,
-                              const std::optional<std::string>& error_json, TimestampMs now) {
+                              const std::optional<std::string>& error_json,
+                              const std::optional<std::string>& pending, TimestampMs now) {
     const ExecutionMetadata& meta = ack.metadata;
     // A message that changes nothing (say, an event for a finished instance)
     // leaves updated_at alone: for a finished instance it stays its finish time.
@@ -615,16 +622,16 @@ struct Queues {
                                   ack.execution_id != held.current || meta.custom_status_changed ||
                                   !ack.history_delta.empty();
     if (held.exists) {
-      update_instance(db, held, ack, instance_status, output, error_json, now, changes_instance);
+      update_instance(db, held, ack, instance_status, output, error_json, pending, now, changes_instance);
       return;
     }
     db.prepare(
           "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
           "  current_execution_id, status, output, error_json, custom_status, "
           "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at, "
-          "  unconsumed_messages, input, tenant) "
+          "  unconsumed_messages, input, tenant, pending_json) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST(?9 AS BIGINT), ?10, ?11, CAST(?12 AS BIGINT), "
-          "  CAST(?12 AS BIGINT), CAST(?15 AS BIGINT), ?16, ?17) "
+          "  CAST(?12 AS BIGINT), CAST(?15 AS BIGINT), ?16, ?17, ?18) "
           "ON CONFLICT (instance_id) DO UPDATE SET "
           "  input = COALESCE(excluded.input, instances.input), "
           "  orchestration_name = excluded.orchestration_name, "
@@ -636,6 +643,7 @@ struct Queues {
           "    ELSE instances.custom_status END, "
           "  custom_status_version = instances.custom_status_version + CAST(?13 AS BIGINT), "
           "  unconsumed_messages = excluded.unconsumed_messages, "
+          "  pending_json = excluded.pending_json, "
           "  updated_at = CASE WHEN CAST(?14 AS BIGINT) <> 0 THEN excluded.updated_at "
           "    ELSE instances.updated_at END")
         .bind(1, held.instance)
@@ -656,6 +664,7 @@ struct Queues {
         .bind(15, static_cast<std::int64_t>(meta.unconsumed_messages))
         .bind_optional(16, started_input(ack))
         .bind(17, meta.tenant)
+        .bind_optional(18, pending)
         .defer();
   }
 
@@ -673,14 +682,15 @@ struct Queues {
   // on a continue-as-new to another version.
   static void update_instance(Connection& db, const Held& held, const OrchestrationAck& ack,
                               const std::string& instance_status, const std::optional<std::string>& output,
-                              const std::optional<std::string>& error_json, TimestampMs now, bool changes_instance) {
+                              const std::optional<std::string>& error_json, const std::optional<std::string>& pending,
+                              TimestampMs now, bool changes_instance) {
     const ExecutionMetadata& meta = ack.metadata;
     const bool renamed = meta.orchestration_name != held.orchestration_name ||
                          meta.orchestration_version != held.orchestration_version;
     std::string sql =
         "UPDATE instances SET current_execution_id = CAST(?2 AS BIGINT), status = ?3, output = ?4, "
-        "error_json = ?5, unconsumed_messages = CAST(?6 AS BIGINT)";
-    int next = 7;
+        "error_json = ?5, unconsumed_messages = CAST(?6 AS BIGINT), pending_json = ?7";
+    int next = 8;
     auto column = [&](const char* name, const char* cast = nullptr) {
       const std::string parameter = "?" + std::to_string(next++);
       sql += std::string(", ") + name + " = " + (cast ? "CAST(" + parameter + " AS " + cast + ")" : parameter);
@@ -702,8 +712,9 @@ struct Queues {
         .bind(3, instance_status)
         .bind_optional(4, output)
         .bind_optional(5, error_json)
-        .bind(6, static_cast<std::int64_t>(meta.unconsumed_messages));
-    int parameter = 7;
+        .bind(6, static_cast<std::int64_t>(meta.unconsumed_messages))
+        .bind_optional(7, pending);
+    int parameter = 8;
     if (changes_instance) update.bind(parameter++, now);
     if (input) update.bind(parameter++, *input);
     if (meta.custom_status_changed) update.bind_optional(parameter++, meta.custom_status);

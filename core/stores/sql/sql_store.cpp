@@ -149,6 +149,9 @@ std::optional<std::string> SqlStore::get_instance_tenant(const std::string& inst
 std::optional<InstanceStats> SqlStore::get_instance_stats(const std::string& instance) {
   return impl_->get_instance_stats(instance);
 }
+std::optional<PendingSnapshot> SqlStore::get_pending_work(const std::string& instance) {
+  return impl_->get_pending_work(instance);
+}
 std::optional<CustomStatus> SqlStore::get_custom_status(const std::string& instance, std::optional<std::uint64_t> since_version) {
   return impl_->get_custom_status(instance, since_version);
 }

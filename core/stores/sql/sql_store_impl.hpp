@@ -318,6 +318,11 @@ class SqlStoreImpl : public SqlStore::Impl {
     return Management::get_instance_stats(*db, instance);
   }
 
+  std::optional<PendingSnapshot> get_pending_work(const std::string& instance) override {
+    Session db = read_session("get_pending_work");
+    return Management::get_pending_work(*db, instance);
+  }
+
   std::optional<CustomStatus> get_custom_status(const std::string& instance,
                                                 std::optional<std::uint64_t> since_version) override {
     Session db = read_session("get_custom_status");

@@ -410,9 +410,15 @@ DROP TABLE execution_durations;
 ALTER TABLE execution_durations_new RENAME TO execution_durations;
 )sql";
 
+// Version 13: the pending work of a running instance, kept by its acks
+// (ExecutionMetadata::pending); NULL where none is kept, rows written before included.
+constexpr const char* kMigration13 = R"sql(
+ALTER TABLE instances ADD COLUMN pending_json TEXT;
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4, kMigration5, kMigration6,
                                        kMigration7, kMigration8, kMigration9, kMigration10, kMigration11,
-                                       kMigration12};
+                                       kMigration12, kMigration13};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

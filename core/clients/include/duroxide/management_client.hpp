@@ -50,7 +50,11 @@ struct InstanceTree {
 struct InstanceDetails {
   InstanceSummary summary;
   std::vector<ExecutionInfo> executions;
-  std::vector<PendingWork> pending;  // of the current execution, when it is running
+  // Of the current execution, when it is running: as the last ack kept it (at most
+  // kMaxPendingKept items, inputs cut to kMaxPendingInputKept bytes: history_state.hpp),
+  // or folded from the history when the store keeps none. `pending_total` counts all.
+  std::vector<PendingWork> pending;
+  std::uint64_t pending_total = 0;
 };
 
 
@@ -249,9 +253,14 @@ class ManagementClient {
   template <typename F>
   void for_each_visible(const InstanceFilter& filter, F&& call);
   std::vector<InstanceInfo> delete_candidates(const BulkDeleteRequest& request);
+  std::vector<InstanceSummary> children_of(const std::string& instance);
   DeleteResult delete_allowed(const BulkDeleteRequest& request);
   ManagementProvider& management_;
   AccessCheck access_;
 };
+
+// The lines of JSON-lines text (export_tree, export_instances, import_instances): split
+// at '\n', each line's trailing '\r' dropped, empty lines kept so that index i is line i + 1.
+std::vector<std::string> split_json_lines(const std::string& text);
 
 }  // namespace duroxide

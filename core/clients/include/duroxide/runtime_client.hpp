@@ -87,6 +87,11 @@ class AccessCheck {
   // answers AlreadyExists for a taken id); its orchestration name is looked up when empty.
   void require(AccessOperation operation, const std::string& instance = {},
                std::string orchestration = {}) const;
+  // As require for one instance, returning its row (nullopt: none yet, or its start is
+  // only queued), read once for the check and the caller alike.
+  std::optional<InstanceInfo> require_instance(AccessOperation operation, const std::string& instance) const;
+  // As require, for a row the caller has already read.
+  void require(AccessOperation operation, const InstanceInfo& info) const;
   // A store-wide view (system metrics, queue depths, diagnostics): AccessDenied to a
   // tenant-bound caller, then as require.
   void require_store_wide(AccessOperation operation) const;
@@ -106,6 +111,9 @@ class AccessCheck {
 
  private:
   void deny(AccessOperation operation, const std::string& instance, const std::string& orchestration) const;
+  std::optional<InstanceInfo> read_info(const std::string& instance) const;
+  void check_instance(AccessOperation operation, const std::string& instance,
+                      const std::optional<InstanceInfo>& info, std::string orchestration) const;
   const AccessPolicy* policy_;
   ManagementProvider& management_;
   Caller caller_;
@@ -176,7 +184,7 @@ class RuntimeClient {
  private:
   void require_exists(const std::string& instance);
   void require_registered(const std::string& orchestration, const std::string& version) const;
-  void require_running(const std::string& instance);
+  void require_running(const std::string& instance, const std::optional<InstanceInfo>& info);
   template <typename Action>
   BulkResult for_each_running(const char* operation, AccessOperation access, const BulkRequest& request,
                               Action message_for);

@@ -23,6 +23,7 @@
 
 #include "duroxide/error_details.hpp"
 #include "duroxide/event.hpp"
+#include "duroxide/history_state.hpp"
 #include "duroxide/status.hpp"
 #include "duroxide/work_item.hpp"
 
@@ -52,5 +53,11 @@ ErrorDetails decode_error_details(std::string_view json_text);
 
 std::string encode_status(const OrchestrationStatus& status);
 OrchestrationStatus decode_status(std::string_view json_text);
+
+// {"total": n, "work": [{"kind", "scheduled_event_id", "name", "input", "instance",
+// "scheduled_at_ms", "fire_at_ms", "input_truncated"}]}; decoding takes at most
+// kMaxPendingKept items and throws CodecError for anything else.
+std::string encode_pending_snapshot(const PendingSnapshot& snapshot);
+PendingSnapshot decode_pending_snapshot(std::string_view json_text);
 
 }  // namespace duroxide

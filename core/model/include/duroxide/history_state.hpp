@@ -41,6 +41,7 @@ struct PendingWork {
   std::string instance;  // sub-orchestration instance
   TimestampMs scheduled_at_ms = 0;
   TimestampMs fire_at_ms = 0;  // timers
+  bool input_truncated = false;  // `input` is a prefix (PendingSnapshot); the scheduling event holds it whole
   friend bool operator==(const PendingWork&, const PendingWork&) = default;
 };
 
@@ -60,5 +61,21 @@ struct HistoryState {
 
 // Folds the first `count` events (all of them if count exceeds the size).
 HistoryState fold_history(const History& history, std::size_t count);
+// Folds all of `history`, then all of `more` (a turn's prior history and its new events).
+HistoryState fold_history(const History& history, const History& more);
+
+// The work a running execution has outstanding, as the acks keep it on the instance
+// (ExecutionMetadata::pending), so a view of a running instance does not read its
+// history: the first kMaxPendingKept items in scheduling order, each input cut to at
+// most kMaxPendingInputKept bytes (on a UTF-8 boundary, marked input_truncated), and
+// the count of all of them.
+inline constexpr std::size_t kMaxPendingKept = 100;
+inline constexpr std::size_t kMaxPendingInputKept = 1024;
+struct PendingSnapshot {
+  std::vector<PendingWork> work;
+  std::uint64_t total = 0;
+  friend bool operator==(const PendingSnapshot&, const PendingSnapshot&) = default;
+};
+PendingSnapshot pending_snapshot(const std::vector<PendingWork>& pending);
 
 }  // namespace duroxide

@@ -185,10 +185,17 @@ class StepDriver {
   // `orchestration_batch_size` worker steps while the worker queue has items, so the
   // next orchestration batch takes an instance's several completions in one turn
   // (as the threaded driver does when its workers run ahead) instead of one turn,
-  // one replay and one commit per completion.
+  // one replay and one commit per completion. Ends with maintain().
   std::size_t run_until_idle(std::size_t max_steps = 1'000'000);
+  // The store's housekeeping (Provider::maintain: retention deletes, SQLite
+  // checkpoints), as the threaded driver runs it every poll interval; the store
+  // paces itself (a batch at most once a second of its clock). A store error is
+  // reported to the observer as a ProviderError event, not thrown.
+  void maintain();
 
  private:
+  Provider& provider_;
+  RuntimeObserver observer_;
   OrchestrationDispatcher orchestrations_;
   WorkerDispatcher workers_;
   std::size_t worker_steps_per_round_;

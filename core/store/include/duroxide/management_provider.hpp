@@ -24,6 +24,7 @@
 
 #include "duroxide/error_details.hpp"
 #include "duroxide/event.hpp"
+#include "duroxide/history_state.hpp"
 #include "duroxide/status.hpp"
 #include "duroxide/work_item.hpp"
 
@@ -414,6 +415,13 @@ class ManagementProvider {
   // nullopt for an unknown instance. The default throws Permanent (a store that
   // cannot count); both stores answer from indexed rows.
   virtual std::optional<InstanceStats> get_instance_stats(const std::string& instance);
+
+  // The pending work the last ack of a running instance kept (ExecutionMetadata::pending),
+  // read from the instance's row alone; nullopt when none is kept (an unknown or finished
+  // instance, an ack that kept none, a row written before the store kept it, or a kept
+  // value that does not decode): the caller then folds the current execution's history,
+  // which stays the source of truth. The default keeps nothing.
+  virtual std::optional<PendingSnapshot> get_pending_work(const std::string& instance);
 };
 
 }  // namespace duroxide

@@ -56,6 +56,7 @@
 
 #include "duroxide/error_details.hpp"
 #include "duroxide/event.hpp"
+#include "duroxide/history_state.hpp"
 #include "duroxide/status.hpp"
 #include "duroxide/work_item.hpp"
 
@@ -133,6 +134,11 @@ struct ExecutionMetadata {
   // The instance's tenant, written by the ack that creates its row and never changed
   // after (the runtime takes it from the start, or the parent's for a sub-orchestration).
   std::string tenant;
+  // The work outstanding once this ack's events are applied, which the store keeps on
+  // the instance (ManagementProvider::get_pending_work) so that a view of a running
+  // instance reads no history. Set by the runtime for a running execution (empty for
+  // one that continued as new); nullopt: not known, and the store forgets what it kept.
+  std::optional<PendingSnapshot> pending;
 };
 
 // One activity event of a turn, as the runtime saw it (the provider does not

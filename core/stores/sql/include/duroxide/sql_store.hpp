@@ -88,6 +88,7 @@ class SqlStore : public Store {
   InstanceExport export_instance(const std::string& instance) final;
   void import_instance(const InstanceExport& data) final;
   std::optional<InstanceStats> get_instance_stats(const std::string& instance) final;
+  std::optional<PendingSnapshot> get_pending_work(const std::string& instance) final;
   std::optional<CustomStatus> get_custom_status(const std::string& instance,
                                                 std::optional<std::uint64_t> since_version) final;
 
