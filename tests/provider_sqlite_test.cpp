@@ -585,3 +585,59 @@ TEST_CASE("sqlite: once maintain() runs, it does the checkpoints and commits lea
   }
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
 }
+
+TEST_CASE("sqlite: a search reads a bounded window per call and goes on where it stopped",
+          "[provider][sqlite][search]") {
+  auto f = make_provider("sqlite-file");
+  f->sqlite.reset();
+  // kMaxContainsScan + 1,000 instances, one a millisecond; only the oldest and the newest hold the text.
+  const std::size_t total = kMaxContainsScan + 1'000;
+  raw_exec(f->path,
+           "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < " + std::to_string(total) +
+               ") INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
+               "current_execution_id, status, created_at, updated_at, input) "
+               "SELECT printf('s-%06d', i), 'Orch', '1.0.0', 1, 'Running', 1000 + i, 1000 + i, "
+               "CASE WHEN i = 0 OR i = " + std::to_string(total - 1) + " THEN 'needle ' || i ELSE 'hay' END FROM n");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  InstanceFilter needle;
+  needle.contains = "needle";
+  PageRequest page{{}, 50};
+  const InstancePage first = f->sqlite->list_instances(needle, page);
+  REQUIRE(first.instances.size() == 1);  // the newest; its window ended before the oldest
+  CHECK(first.instances[0].instance == "s-" + std::string(6 - std::to_string(total - 1).size(), '0') + std::to_string(total - 1));
+  REQUIRE_FALSE(first.next_cursor.empty());
+  page.cursor = first.next_cursor;
+  const InstancePage second = f->sqlite->list_instances(needle, page);
+  REQUIRE(second.instances.size() == 1);
+  CHECK(second.instances[0].instance == "s-000000");
+  CHECK(second.next_cursor.empty());
+  CHECK(f->sqlite->count_instances(needle) == 2);  // counts read every selected row
+  // Oldest first, the same two, each call within its window.
+  PageRequest ascending{{}, 50, InstanceOrder::CreatedAsc};
+  std::vector<std::string> found;
+  int calls = 0;
+  do {
+    const InstancePage batch = f->sqlite->list_instances(needle, ascending);
+    for (const auto& info : batch.instances) found.push_back(info.instance);
+    ascending.cursor = batch.next_cursor;
+  } while (!ascending.cursor.empty() && ++calls < 10);
+  CHECK(found.size() == 2);
+  CHECK(calls == 1);  // two calls: the second window holds the rest
+  // By duration (an expression key), the same walk.
+  PageRequest by_duration{{}, 50, InstanceOrder::DurationDesc};
+  found.clear();
+  calls = 0;
+  do {
+    const InstancePage batch = f->sqlite->list_instances(needle, by_duration);
+    for (const auto& info : batch.instances) found.push_back(info.instance);
+    by_duration.cursor = batch.next_cursor;
+  } while (!by_duration.cursor.empty() && ++calls < 10);
+  CHECK(found.size() == 2);
+  CHECK(calls == 1);
+  // A search that fills its page within the window pages as any listing.
+  InstanceFilter hay;
+  hay.contains = "hay";
+  const InstancePage full = f->sqlite->list_instances(hay, {{}, 50});
+  CHECK(full.instances.size() == 50);
+  CHECK_FALSE(full.next_cursor.empty());
+}

@@ -81,6 +81,8 @@ export interface InstanceFilter {
   parent?: string;
   rootsOnly?: boolean;
   // A substring (case-sensitive, at most 256 bytes) of the input, output, error or custom status.
+  // A search reads at most 50,000 instances a call: its page may end short, even empty, with
+  // a next_cursor that goes on.
   contains?: string;
   // [from, to) in ms since the epoch; unknown keys are an error.
   createdFromMs?: number; createdToMs?: number; updatedFromMs?: number; updatedToMs?: number;
@@ -166,7 +168,7 @@ export declare class RuntimeClient {
 
 export declare class ManagementClient {
   constructor(runtime: Runtime);
-  // sort: by creation or last update time, newest (desc, the default) or oldest (asc) first.
+  // sort: by creation time, last update time or duration, largest (desc, the default) or smallest (asc) first.
   listInstances(filter?: InstanceFilter,
                 options?: { cursor?: string; limit?: number; sort?: 'created-desc' | 'created-asc' | 'updated-desc' | 'updated-asc' | 'duration-desc' | 'duration-asc' }):
     { instances: InstanceSummary[]; next_cursor: string };

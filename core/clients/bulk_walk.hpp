@@ -70,7 +70,11 @@ Page next_page(const std::string& operation, const BulkRequest& request,
   const std::uint64_t hash = selection_hash(operation, request.filter, states);
   Position position;
   if (request.continuation.empty()) {
-    const InstancePage newest = list(filter, PageRequest{{}, 1, InstanceOrder::CreatedDesc});
+    // The newest instance the other conditions select bounds the walk: a search's page can
+    // end short of its first match (management_provider.hpp), and a looser bound lists nothing more.
+    InstanceFilter unsearched = filter;
+    unsearched.contains.clear();
+    const InstancePage newest = list(unsearched, PageRequest{{}, 1, InstanceOrder::CreatedDesc});
     if (newest.instances.empty()) return {};
     position.bound = newest.instances.front().created_at_ms;
   } else {

@@ -480,7 +480,9 @@ std::vector<Command> instance_commands() {
                     "created-desc",
                     "the order: by creation time, last update time or duration (update minus creation), "
                     "largest (desc) or smallest (asc) first"))},
-       "A page of instance summaries, newest first unless sorted otherwise.", "{instances: [summary], next_cursor}",
+       std::string("A page of instance summaries, newest first unless sorted otherwise; a search (contains) reads at most ") +
+           std::to_string(kMaxContainsScan) + " instances a call, so its page may end short with a next_cursor to go on.",
+       "{instances: [summary], next_cursor}",
        [](const Json& a, Clients& c) {
          SummaryPage page = c.management.list_instances(filter(a), {str(a, "cursor"), count(a, "limit"), order(a)});
          return Json{{"instances", json_views::summaries(page.instances)}, {"next_cursor", page.next_cursor}};

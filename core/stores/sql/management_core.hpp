@@ -42,7 +42,8 @@ struct Management {
   using Transaction = typename Dialect::Transaction;
 
   static InstancePage list_instances(Connection& db, const InstanceFilter& filter, const PageRequest& page) {
-    FilterSql sql = list_query(filter, page, db.operation(), Dialect::kUnindexed);
+    const std::optional<ListingKey> window_end = filter.contains.empty() ? std::nullopt : scan_window_end(db, filter, page);
+    FilterSql sql = list_query(filter, page, db.operation(), Dialect::kUnindexed, window_end ? &*window_end : nullptr);
     Statement rows = db.prepare_once(sql.where);
     sql.bind_all(rows);
     InstancePage result;
@@ -51,8 +52,19 @@ struct Management {
       result.instances.pop_back();
       const InstanceInfo& last = result.instances.back();
       result.next_cursor = std::to_string(order_key(page.order, last)) + "|" + last.instance;
+    } else if (window_end) {
+      result.next_cursor = std::to_string(window_end->first) + "|" + window_end->second;  // the search goes on there
     }
     return result;
+  }
+
+  // The end of a search's window (kMaxContainsScan rows on), or none when the rest fits.
+  static std::optional<ListingKey> scan_window_end(Connection& db, const InstanceFilter& filter, const PageRequest& page) {
+    FilterSql sql = scan_window_end_query(filter, page, db.operation(), Dialect::kUnindexed);
+    Statement row = db.prepare_once(sql.where);
+    sql.bind_all(row);
+    if (!row.step()) return std::nullopt;
+    return ListingKey{row.integer(0), row.text(1)};
   }
 
   static std::vector<std::string> explain_listing(Connection& db, const InstanceFilter& filter,

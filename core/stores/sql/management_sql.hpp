@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "duroxide/assert.hpp"
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/management_provider.hpp"
@@ -228,14 +229,18 @@ inline std::int64_t order_key(InstanceOrder order, const InstanceInfo& info) {
   return order_by_update(order) ? info.updated_at_ms : info.created_at_ms;
 }
 
+// Where a listing page ends at the latest, in the page's order: the order key and id.
+using ListingKey = std::pair<std::int64_t, std::string>;
+
 // The listing query for a filter and page: keyset paging on (order column, instance_id),
-// one row more than the page to know whether another follows. With states, the range
+// one row more than the page to know whether another follows. With `through`, only rows
+// up to that key (included) in the page's order. With states, the range
 // on the other time column is kept off its index (`unindexed`: Dialect::kUnindexed), so
 // the page walks the status index of the order column ((status, created_at) or
 // (status, updated_at)) and stops when full, instead of reading and sorting every
 // instance of the range (what the health problem lists ask).
 inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& page,
-                     const std::string& operation, const char* unindexed) {
+                     const std::string& operation, const char* unindexed, const ListingKey* through = nullptr) {
   if (page.limit == 0 || page.limit > kMaxPageSize) {
     throw ProviderError(ProviderErrorKind::InvalidInput, operation,
                         "page limit must be 1 to " + std::to_string(kMaxPageSize));
@@ -261,10 +266,37 @@ inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& pag
                  t + " AND (" + column + (descends ? " < " : " > ") + t + " OR instance_id " +
                  (descends ? "> " : "< ") + id + ")";
   }
+  if (through) {
+    sql.values.emplace_back(through->first);
+    std::string t = "?" + std::to_string(sql.values.size());
+    sql.values.emplace_back(through->second);
+    std::string id = "?" + std::to_string(sql.values.size());
+    sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + column + (descends ? " >= " : " <= ") +
+                 t + " AND (" + column + (descends ? " > " : " < ") + t + " OR instance_id " +
+                 (descends ? "<= " : ">= ") + id + ")";
+  }
   sql.values.emplace_back(static_cast<std::int64_t>(page.limit + 1));
   sql.where = std::string("SELECT ") + kInstanceColumns + " FROM instances" + sql.where + " ORDER BY " + column +
               (descends ? " DESC, instance_id" : ", instance_id DESC") + " LIMIT ?" +
               std::to_string(sql.values.size());
+  return sql;
+}
+
+// The key of the kMaxContainsScan-th row the listing of `filter` (its search text aside)
+// reads from `page`'s cursor on: the end of a search's window. No row: the rest fits.
+inline FilterSql scan_window_end_query(InstanceFilter filter, const PageRequest& page, const std::string& operation,
+                                       const char* unindexed) {
+  filter.contains.clear();
+  PageRequest one = page;
+  one.limit = 1;
+  FilterSql sql = list_query(filter, one, operation, unindexed);
+  const std::string select = std::string("SELECT ") + kInstanceColumns + " FROM instances";
+  DUROXIDE_ASSERT(sql.where.rfind(select, 0) == 0, "a listing query starts with its select");
+  sql.where = std::string("SELECT ") + order_column(page.order) + ", instance_id FROM instances" +
+              sql.where.substr(select.size());
+  sql.values.back() = static_cast<std::int64_t>(1);
+  sql.values.emplace_back(static_cast<std::int64_t>(kMaxContainsScan - 1));
+  sql.where += " OFFSET ?" + std::to_string(sql.values.size());
   return sql;
 }
 

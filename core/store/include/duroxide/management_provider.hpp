@@ -75,9 +75,11 @@ struct InstanceFilter {
   TimestampMs updated_to_ms = 0;
   // A substring (case-sensitive, at most kMaxContainsBytes of UTF-8) of the current
   // execution's input, the output, the error message or the custom status. No index
-  // serves it: the store reads every instance the other conditions select (in the
-  // listing's order, stopping when a page is full), so narrow it with a name, a state
-  // or a time range on a large store (docs/management.md, "Search and sort").
+  // serves it: the store reads the instances the other conditions select, in the
+  // listing's order, until the page is full or it has read kMaxContainsScan of them;
+  // a page then ends short (even empty) with a cursor where the next call goes on, so
+  // one call stays short on any store. Counts read every selected instance. Narrow it
+  // with a name, a state or a time range on a large store (docs/management.md).
   std::string contains;
   // Only instances of this tenant (empty: every tenant). Indexed with the creation
   // time, so a tenant's listing reads only that tenant's rows.
@@ -85,6 +87,7 @@ struct InstanceFilter {
 };
 
 inline constexpr std::size_t kMaxContainsBytes = 256;
+inline constexpr std::size_t kMaxContainsScan = 50'000;
 
 // Which events of an execution to read, filtered and paged by the store: every
 // condition is optional (empty / 0: none). A page of `limit` events in event-id
@@ -124,7 +127,7 @@ struct PageRequest {
 
 struct InstancePage {
   std::vector<InstanceInfo> instances;
-  std::string next_cursor;  // empty: no more pages
+  std::string next_cursor;  // empty: no more pages (a search's page may be short and still have one)
 };
 
 struct SystemMetrics {
