@@ -31,6 +31,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -200,11 +201,21 @@ std::uint64_t completed_activities(ManagementClient& management) {
   return total;
 }
 
-// `instances` starts of the workload, enqueued before the clock starts, then the
-// driver until all are finished, on any store. What it reports is counted from the
-// store afterwards: instances finished and activity completions acked.
+// Where a row's starts happen: enqueued before the clock starts (the default rows:
+// the runtime alone is timed), or by the bench's thread while the runtime runs, as
+// a peer's bench counts them (bench/peers/run.sh).
+enum class Starts { BeforeWindow, InsideWindow };
+
+const char* starts_label(Starts starts) {
+  return starts == Starts::InsideWindow ? "inside the timed window" : "before the timed window";
+}
+
+// `instances` starts of the workload, then the driver until all are finished, on
+// any store. What it reports is counted from the store afterwards: instances
+// finished and activity completions acked.
 Throughput run_throughput(Store& store, Clock& clock, const Workload& workload, int instances,
-                          std::size_t concurrency, const std::string& prefix = "b-") {
+                          std::size_t concurrency, const std::string& prefix = "b-",
+                          Starts starts = Starts::BeforeWindow) {
   Registry registry;
   samples::register_all(registry);
   RuntimeClient client(store, store);
@@ -212,13 +223,17 @@ Throughput run_throughput(Store& store, Clock& clock, const Workload& workload, 
   InstanceFilter done;
   done.states = {RuntimeState::Completed, RuntimeState::Failed};
   const std::uint64_t done_before = store.count_instances(done);
-  for (int i = 0; i < instances; ++i) {
-    client.start_orchestration(prefix + std::to_string(i), workload.sample, workload.input, workload.version);
-  }
   const std::uint64_t activities_before = completed_activities(management);
+  auto start_all = [&] {
+    for (int i = 0; i < instances; ++i) {
+      client.start_orchestration(prefix + std::to_string(i), workload.sample, workload.input, workload.version);
+    }
+  };
+  if (starts == Starts::BeforeWindow) start_all();
   const RuntimeOptions options = workload_options(workload, concurrency);
   const auto start = Steady::now();
   if (concurrency == kStepDriver) {
+    if (starts == Starts::InsideWindow) start_all();
     StepDriver driver(store, registry, clock, options);
     driver.run_until_idle(100'000'000);
   } else {
@@ -227,6 +242,7 @@ Throughput run_throughput(Store& store, Clock& clock, const Workload& workload, 
 #else
     ThreadedDriver driver(store, registry, clock, options);
     driver.start();
+    if (starts == Starts::InsideWindow) start_all();
     while (store.count_instances(done) - done_before < static_cast<std::uint64_t>(instances) &&
            seconds_since(start) < 300) {
       std::this_thread::sleep_for(std::chrono::microseconds(500));
@@ -255,11 +271,13 @@ Throughput run_throughput(const std::string& path, SqliteOptions::Synchronous sy
 
 // One report row: what ran, what was counted, and the rates from the counts.
 Json throughput_row(const Workload& workload, std::size_t concurrency, int instances, const Throughput& t,
-                    double commit_rate) {
+                    double commit_rate, Starts starts = Starts::BeforeWindow) {
   const double orchestrations_per_s = static_cast<double>(t.finished) / t.seconds;
+  std::string options = options_label(workload, concurrency);
+  if (starts == Starts::InsideWindow) options += "; starts " + std::string(starts_label(starts));
   return {{"workload", workload_label(workload)}, {"sample", workload.sample}, {"version", workload.version},
-          {"body", workload.body}, {"driver", driver_label(concurrency)},
-          {"options", options_label(workload, concurrency)}, {"instances", instances},
+          {"body", workload.body}, {"driver", driver_label(concurrency)}, {"starts", starts_label(starts)},
+          {"options", options}, {"instances", instances},
           {"finished", t.finished}, {"activities", t.activities}, {"seconds", t.seconds},
           {"complete", t.complete}, {"orchestrations_per_s", orchestrations_per_s},
           {"activities_per_s", static_cast<double>(t.activities) / t.seconds},
@@ -322,7 +340,7 @@ Json bench_latency(const std::string& dir, int rounds) {
 constexpr const char* kBenchSchema = "duroxide_bench";
 
 Throughput run_postgres_throughput(const std::string& conninfo, const Workload& workload, int instances,
-                                   std::size_t concurrency) {
+                                   std::size_t concurrency, Starts starts) {
   SystemClock clock;
   RandomIdSource ids;
   StoreOptions options;
@@ -331,7 +349,7 @@ Throughput run_postgres_throughput(const std::string& conninfo, const Workload& 
   Throughput result;
   {
     std::unique_ptr<Store> store = open_store(conninfo, clock, ids, options);
-    result = run_throughput(*store, clock, workload, instances, concurrency);
+    result = run_throughput(*store, clock, workload, instances, concurrency, "b-", starts);
   }
   remove_store(conninfo, clock, ids, options);
   return result;
@@ -339,21 +357,28 @@ Throughput run_postgres_throughput(const std::string& conninfo, const Workload& 
 
 // HelloWorld 1.0.0 and FanOutFanIn at their default options on a PostgreSQL
 // server, as a ratio to that server's raw commit rate (several processes:
-// bench/processes.sh).
-Json bench_postgres(const std::string& conninfo, const Sizes& sizes) {
+// bench/processes.sh), and HelloWorld 1.0.0 threaded 2/2 with its starts inside
+// the timed window, as a peer's bench times them. `wanted_row` picks rows by
+// workload and driver label (--workload, --driver).
+Json bench_postgres(const std::string& conninfo, const Sizes& sizes,
+                    const std::function<bool(const Workload&, std::size_t)>& wanted_row) {
   Json section;
   section["location"] = conninfo.find("password") == std::string::npos ? conninfo : "(redacted)";
   SystemClock clock;
   const double commit = measure_commit_rate(conninfo, clock, static_cast<std::int64_t>(sizes.commit_seconds * 1000));
   section["commit_rate"] = commit;
   section["throughput"] = Json::array();
+  auto run_row = [&](const Workload& workload, std::size_t concurrency, Starts starts) {
+    if (!wanted_row(workload, concurrency)) return;
+    std::cerr << "bench: PostgreSQL " << workload_label(workload) << " " << driver_label(concurrency) << ", starts "
+              << starts_label(starts) << "\n";
+    const Throughput t = run_postgres_throughput(conninfo, workload, sizes.throughput_instances, concurrency, starts);
+    section["throughput"].push_back(throughput_row(workload, concurrency, sizes.throughput_instances, t, commit, starts));
+  };
   for (const Workload& workload : {kWorkloads[0], kWorkloads[1]}) {
-    for (std::size_t concurrency : {std::size_t{1}, std::size_t{2}}) {
-      std::cerr << "bench: PostgreSQL " << workload_label(workload) << " " << driver_label(concurrency) << "\n";
-      const Throughput t = run_postgres_throughput(conninfo, workload, sizes.throughput_instances, concurrency);
-      section["throughput"].push_back(throughput_row(workload, concurrency, sizes.throughput_instances, t, commit));
-    }
+    for (std::size_t concurrency : {std::size_t{1}, std::size_t{2}}) run_row(workload, concurrency, Starts::BeforeWindow);
   }
+  run_row(kWorkloads[0], 2, Starts::InsideWindow);
   return section;
 }
 
@@ -910,6 +935,7 @@ int main(int argc, char** argv) {
   std::string only_workload;  // one throughput workload ("HelloWorld 1.0.0"); empty: all
   std::string only_driver;    // one driver ("step", "threaded 1/1"); empty: all
   std::string only_sync;      // NORMAL or FULL; empty: both
+  std::string instances_text;  // instances per throughput row; empty: the mode's
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -929,10 +955,12 @@ int main(int argc, char** argv) {
     else if (arg == "--workload") only_workload = value();
     else if (arg == "--driver") only_driver = value();
     else if (arg == "--sync") only_sync = value();
+    else if (arg == "--instances") instances_text = value();
     else {
       std::cerr << "usage: duroxide_bench [--smoke | --full] [--dir DIR] [--db FILE | --db POSTGRES-CONNINFO] "
                    "[--out FILE.json] [--md FILE.md] [--only SECTION,...]\n"
-                   "       [--workload \"HelloWorld 1.0.0\"] [--driver \"threaded 1/1\"] [--sync NORMAL|FULL]\n"
+                   "       [--workload \"HelloWorld 1.0.0\"] [--driver \"threaded 1/1\"] [--sync NORMAL|FULL] "
+                   "[--instances N]\n"
                    "sections: throughput, latency, replay, management, simulation, soak\n";
       return 2;
     }
@@ -954,7 +982,15 @@ int main(int argc, char** argv) {
     throughput_db = db;
   }
   std::filesystem::create_directories(dir);
-  const Sizes sizes = sizes_for(mode);
+  Sizes sizes = sizes_for(mode);
+  if (!instances_text.empty()) {
+    const int count = std::atoi(instances_text.c_str());
+    if (count < 1 || count > 1'000'000 || std::to_string(count) != instances_text) {
+      std::cerr << "duroxide_bench: --instances takes 1 to 1000000\n";
+      return 2;
+    }
+    sizes.throughput_instances = count;
+  }
   Json report;
   report["platform"] = kPlatform;
   report["runtime"] = runtime_description();
@@ -991,7 +1027,12 @@ int main(int argc, char** argv) {
       }
     }
     remove_db(throughput_db);
-    if (postgres && wanted("throughput")) report["postgres"] = bench_postgres(db, sizes);
+    if (postgres && wanted("throughput")) {
+      report["postgres"] = bench_postgres(db, sizes, [&](const Workload& workload, std::size_t concurrency) {
+        return (only_workload.empty() || only_workload == workload_label(workload)) &&
+               (only_driver.empty() || only_driver == driver_label(concurrency));
+      });
+    }
     if (wanted("latency")) {
       std::cerr << "bench: latency\n";
       report["latency"] = bench_latency(dir, sizes.latency_rounds);
