@@ -67,7 +67,14 @@ export function renderList() {
     if (summary.instance === ui.instance) row.classList.add('selected');
     body.append(row);
   }
-  if (page.instances.length === 0) body.append(el('tr', {}, el('td', { colSpan: 4, class: 'hint' }, 'no instances')));
+  const limit = Number($('page-size').value);
+  if (currentFilter().contains && page.next_cursor && page.instances.length < limit) {
+    // A search reads a bounded window of instances per call (docs/management.md, "Search and sort").
+    body.append(el('tr', {}, el('td', { colSpan: 4, class: 'hint', 'data-testid': 'search-window' },
+      'the search read its window of instances here; Next searches on')));
+  } else if (page.instances.length === 0) {
+    body.append(el('tr', {}, el('td', { colSpan: 4, class: 'hint' }, 'no instances')));
+  }
   $('page-label').textContent = `page ${ui.page + 1}`;
   $('page-prev').disabled = ui.page === 0;
   $('page-next').disabled = !page.next_cursor;

@@ -175,6 +175,23 @@ test('step-through replay with the scrubber, and the link reopens it', async ({ 
   await expect(page.getByTestId('replay-index')).toHaveText('4');
 });
 
+test('a search that reads its window without a match says so, and Next goes on', async ({ page }) => {
+  const searchDb = process.env.SEARCH_DB;
+  test.skip(!searchDb, 'SEARCH_DB (51,000 instances, the text in the oldest) not given');
+  await page.getByTestId('open-db').setInputFiles(searchDb);
+  await expect(page.getByTestId('count-Completed')).toHaveText('Completed 51001');
+  await page.getByTestId('filter-contains').fill('needle');
+  await expect(page.getByTestId('search-window')).toBeVisible();
+  await expect(page.locator('#instances tbody tr[data-instance]')).toHaveCount(0);
+  await expect(page.getByTestId('page-next')).toBeEnabled();
+  await page.getByTestId('page-next').click();
+  await expect(page.locator('#instances tbody tr[data-instance]')).toHaveCount(1);
+  await expect(page.locator('#instances tbody tr[data-instance]')).toHaveAttribute('data-instance', 's-000000');
+  await expect(page.getByTestId('search-window')).toHaveCount(0);
+  await expect(page.getByTestId('page-next')).toBeDisabled();
+  await shot(page, 'search-window');
+});
+
 test('download a .db and open it again; open a database written by the native CLI', async ({ page }) => {
   await start(page, 'HelloWorld', 'Dee', 'db-1');
   await expect(page.getByTestId('details-status')).toHaveText('Completed');

@@ -10,6 +10,23 @@ work=build/test-logs/browser-input
 rm -rf "$work" && mkdir -p "$work"
 build/native/duroxide run HelloWorld Native --db "$work/native.db" --id native-1 > "$work/native-run.json"
 export NATIVE_DB="$root/$work/native.db"
+# The same store with 51,000 more finished instances, one a millisecond; only the oldest
+# holds the text "needle": more than one search window (kMaxContainsScan) from the newest.
+python3 - "$work/native.db" "$work/search.db" <<'PY'
+import sqlite3, sys
+source = sqlite3.connect(sys.argv[1])
+source.execute("VACUUM INTO ?", (sys.argv[2],))
+source.close()
+db = sqlite3.connect(sys.argv[2])
+db.execute("""WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < 51000)
+  INSERT INTO instances (instance_id, orchestration_name, orchestration_version, current_execution_id,
+                         status, created_at, updated_at, input)
+  SELECT printf('s-%06d', i), 'HelloWorld', '1.0.0', 1, 'Completed', 1000 + i, 1000 + i,
+         CASE WHEN i = 0 THEN '"needle"' ELSE '"hay"' END FROM n""")
+db.commit()
+db.close()
+PY
+export SEARCH_DB="$root/$work/search.db"
 export SEED77_HASH=$(build/native/duroxide-sim --seed 77 --quiet |
   node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).runs[0].hash))')
 echo "browser: native database $NATIVE_DB, seed 77 hash $SEED77_HASH"
