@@ -612,28 +612,25 @@ TEST_CASE("sqlite: a search reads a bounded window per call and goes on where it
   CHECK(second.instances[0].instance == "s-000000");
   CHECK(second.next_cursor.empty());
   CHECK(f->sqlite->count_instances(needle) == 2);  // counts read every selected row
-  // Oldest first, the same two, each call within its window.
-  PageRequest ascending{{}, 50, InstanceOrder::CreatedAsc};
-  std::vector<std::string> found;
-  int calls = 0;
-  do {
-    const InstancePage batch = f->sqlite->list_instances(needle, ascending);
-    for (const auto& info : batch.instances) found.push_back(info.instance);
-    ascending.cursor = batch.next_cursor;
-  } while (!ascending.cursor.empty() && ++calls < 10);
-  CHECK(found.size() == 2);
-  CHECK(calls == 1);  // two calls: the second window holds the rest
-  // By duration (an expression key), the same walk.
-  PageRequest by_duration{{}, 50, InstanceOrder::DurationDesc};
-  found.clear();
-  calls = 0;
-  do {
-    const InstancePage batch = f->sqlite->list_instances(needle, by_duration);
-    for (const auto& info : batch.instances) found.push_back(info.instance);
-    by_duration.cursor = batch.next_cursor;
-  } while (!by_duration.cursor.empty() && ++calls < 10);
-  CHECK(found.size() == 2);
-  CHECK(calls == 1);
+  // Walks every page of the search in `order`: the ids found and the calls made.
+  auto walk = [&](InstanceOrder order) {
+    PageRequest request{{}, 50, order};
+    std::vector<std::string> found;
+    int calls = 0;
+    do {
+      const InstancePage batch = f->sqlite->list_instances(needle, request);
+      for (const auto& info : batch.instances) found.push_back(info.instance);
+      request.cursor = batch.next_cursor;
+      ++calls;
+    } while (!request.cursor.empty() && calls < 10);
+    return std::make_pair(found, calls);
+  };
+  // Oldest first, and by duration (an expression key): the same two, in two calls.
+  for (InstanceOrder order : {InstanceOrder::CreatedAsc, InstanceOrder::DurationDesc}) {
+    const auto [found, calls] = walk(order);
+    CHECK(found.size() == 2);
+    CHECK(calls == 2);
+  }
   // A search that fills its page within the window pages as any listing.
   InstanceFilter hay;
   hay.contains = "hay";

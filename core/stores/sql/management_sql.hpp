@@ -232,6 +232,24 @@ inline std::int64_t order_key(InstanceOrder order, const InstanceInfo& info) {
 // Where a listing page ends at the latest, in the page's order: the order key and id.
 using ListingKey = std::pair<std::int64_t, std::string>;
 
+// Keeps the rows after `key` in a listing's order (After: the next page of a cursor),
+// or those up to it, the key's row included (Through: the end of a search's window).
+// The listing sorts by the order column, then by instance_id the other way round.
+// The bound on the column comes first: the index can seek to it (the OR alone is a filter).
+enum class KeyBound { After, Through };
+inline void add_key_bound(FilterSql& sql, const std::string& column, bool descends, const ListingKey& key,
+                          KeyBound bound) {
+  const bool after = bound == KeyBound::After;
+  const bool smaller = descends == after;  // the kept rows' column values are at most the key's
+  sql.values.emplace_back(key.first);
+  const std::string t = "?" + std::to_string(sql.values.size());
+  sql.values.emplace_back(key.second);
+  const std::string id = "?" + std::to_string(sql.values.size());
+  const char* id_op = after ? (descends ? " > " : " < ") : (descends ? " <= " : " >= ");
+  sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + column + (smaller ? " <= " : " >= ") + t +
+               " AND (" + column + (smaller ? " < " : " > ") + t + " OR instance_id" + id_op + id + ")";
+}
+
 // The listing query for a filter and page: keyset paging on (order column, instance_id),
 // one row more than the page to know whether another follows. With `through`, only rows
 // up to that key (included) in the page's order. With states, the range
@@ -257,24 +275,9 @@ inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& pag
   if (!page.cursor.empty()) {
     const auto cursor = parse_time_and_id(page.cursor);
     if (!cursor) throw ProviderError(ProviderErrorKind::InvalidInput, operation, "malformed page cursor");
-    sql.values.emplace_back(cursor->first);
-    std::string t = "?" + std::to_string(sql.values.size());
-    sql.values.emplace_back(cursor->second);
-    std::string id = "?" + std::to_string(sql.values.size());
-    // The bound on the time first: the index can seek to it (the OR alone is a filter).
-    sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + column + (descends ? " <= " : " >= ") +
-                 t + " AND (" + column + (descends ? " < " : " > ") + t + " OR instance_id " +
-                 (descends ? "> " : "< ") + id + ")";
+    add_key_bound(sql, column, descends, *cursor, KeyBound::After);
   }
-  if (through) {
-    sql.values.emplace_back(through->first);
-    std::string t = "?" + std::to_string(sql.values.size());
-    sql.values.emplace_back(through->second);
-    std::string id = "?" + std::to_string(sql.values.size());
-    sql.where += std::string(sql.where.empty() ? " WHERE " : " AND ") + column + (descends ? " >= " : " <= ") +
-                 t + " AND (" + column + (descends ? " > " : " < ") + t + " OR instance_id " +
-                 (descends ? "<= " : ">= ") + id + ")";
-  }
+  if (through) add_key_bound(sql, column, descends, *through, KeyBound::Through);
   sql.values.emplace_back(static_cast<std::int64_t>(page.limit + 1));
   sql.where = std::string("SELECT ") + kInstanceColumns + " FROM instances" + sql.where + " ORDER BY " + column +
               (descends ? " DESC, instance_id" : ", instance_id DESC") + " LIMIT ?" +
