@@ -610,7 +610,7 @@ Json expected_management_checks(std::size_t count, TimestampMs now) {
   }
   return {{"counted", count}, {"counted_in_window", completed_in_window}, {"metrics_total_instances", count},
           {"metrics_total_events", events}, {"stats_instances", count}, {"durations_counted", finished_fan_out},
-          {"bulk_previewed", running}, {"bulk_canceled", running}, {"search_found", 1},
+          {"bulk_previewed", running}, {"bulk_canceled", running}, {"backlog_visible", running}, {"search_found", 1},
           {"duration_page_rows", std::min<std::size_t>(count, 50)}};
 }
 
@@ -649,6 +649,11 @@ Json bench_management(const std::string& dir, std::size_t count) {
   out["checks"]["bulk_previewed"] = preview["succeeded"];
   out["checks"]["bulk_canceled"] = canceled["succeeded"];
   out["bulk_cancel_per_s"] = canceled["succeeded"].get<double>() / cancel_seconds;
+  // Queue depths with the cancels waiting: a backlog of one message per running instance.
+  QueueDepths backlog;
+  out["reads"].push_back({{"read", "get_queue_depths (the cancels queued: one message per running instance)"},
+                          {"ms", average_ms(3, [&](int) { backlog = management.get_queue_depths(); })}});
+  out["checks"]["backlog_visible"] = backlog.orchestrator_visible;
   // Purge: every finished root instance (and its children) created before the middle.
   const auto purge_start = Steady::now();
   const DeleteResult purged = management.purge_completed(now - static_cast<TimestampMs>(count / 2));

@@ -487,6 +487,54 @@ TEST_CASE("contract: instance and execution details, metrics and queue depths",
   f.provider().abandon_orchestration_item(held.lock_token, 0, false);
 }
 
+TEST_CASE("contract: queue depths put each message in one part, live locks and timers apart",
+          "[provider][management][queues]") {
+  FOR_EACH_PROVIDER(f);
+  const TimestampMs t0 = f.clock.now_ms();
+  // Four activities of "w" in the worker queue.
+  create_instance(f, "w");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"w", "go", ""}, 0);
+  OrchestrationItem w = fetch(f);
+  OrchestrationAck scheduled;
+  scheduled.execution_id = 1;
+  scheduled.metadata.orchestration_name = "Orch";
+  for (EventId id : {2, 3, 4, 5}) scheduled.worker_items.push_back(activity("w", id));
+  f.provider().ack_orchestration_item(w.lock_token, scheduled);
+  // "c" holds the lock of its two messages; "a" has one due, one due timer, one later timer, one later event.
+  create_instance(f, "c");
+  create_instance(f, "a");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"c", "e1", ""}, 0);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"c", "e2", ""}, 0);
+  const OrchestrationItem c = fetch(f);
+  REQUIRE(c.instance == "c");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"a", "e3", ""}, 0);
+  f.provider().enqueue_orchestrator_item(work::TimerFired{"a", 1, 2, t0}, 0);
+  f.provider().enqueue_orchestrator_item(work::TimerFired{"a", 1, 3, t0 + 5'000}, 5'000);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"a", "e4", ""}, 60'000);
+  // Worker: one lock held, one lock that expires, one abandoned for later, one never fetched.
+  const auto held = f.provider().fetch_work_item(30'000);
+  const auto expiring = f.provider().fetch_work_item(1'000);
+  const auto abandoned = f.provider().fetch_work_item(30'000);
+  REQUIRE((held && expiring && abandoned));
+  f.provider().abandon_work_item(abandoned->lock_token, 60'000, false);
+  f.clock.advance(2'000);
+
+  const QueueDepths depths = f.management().get_queue_depths();
+  CHECK(depths.orchestrator_locked == 2);   // c's two
+  CHECK(depths.orchestrator_visible == 2);  // a's event and due timer
+  CHECK(depths.orchestrator_delayed == 2);  // a's later timer and event
+  CHECK(depths.timers_due == 1);
+  CHECK(depths.timers_pending == 1);
+  CHECK(depths.worker_locked == 1);   // the held one
+  CHECK(depths.worker_visible == 2);  // the expired lock and the one never fetched
+  CHECK(depths.oldest_orchestrator_age_ms == 2'000);  // c's first, locked or not
+  CHECK(depths.oldest_worker_age_ms == 2'000);
+  f.provider().abandon_orchestration_item(c.lock_token, 0, false);
+  const QueueDepths released = f.management().get_queue_depths();
+  CHECK(released.orchestrator_locked == 0);
+  CHECK(released.orchestrator_visible == 4);
+}
+
 TEST_CASE("contract: deleting an instance removes its whole tree", "[provider][management]") {
   FOR_EACH_PROVIDER(f);
   create_instance(f, "root");

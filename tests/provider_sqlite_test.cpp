@@ -193,7 +193,7 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
   create_instance(*f, "kept");
   f->sqlite.reset();
   // Make the file look like a version-1 database.
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema13) + testing::kSqliteUndoSchema12 + "DROP TABLE activity_stats; DROP TABLE changes; DROP TABLE metric_buckets; "
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema14) + testing::kSqliteUndoSchema13 + testing::kSqliteUndoSchema12 + "DROP TABLE activity_stats; DROP TABLE changes; DROP TABLE metric_buckets; "
                     "DROP INDEX instances_by_version; DROP TABLE instance_counts; "
                     "DROP TRIGGER instance_counts_on_insert; DROP TRIGGER instance_counts_on_delete; "
                     "DROP TRIGGER instance_counts_on_update; DROP TABLE kv_values; "
@@ -221,7 +221,7 @@ TEST_CASE("sqlite: a version-11 database gains tenants, its rows and counts in t
   const std::map<RuntimeState, std::uint64_t> before = f->sqlite->count_by_status({});
   const std::size_t changes = f->sqlite->changes_since(0, 1000, "").changes.size();
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema13) + testing::kSqliteUndoSchema12 + "PRAGMA user_version = 11");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema14) + testing::kSqliteUndoSchema13 + testing::kSqliteUndoSchema12 + "PRAGMA user_version = 11");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->count_by_status({}) == before);
@@ -248,7 +248,7 @@ TEST_CASE("sqlite: a version-6 database gains the key-value table", "[provider][
   auto f = make_provider("sqlite-file");
   create_instance(*f, "kept");
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema13) + testing::kSqliteUndoSchema12 + "DROP TABLE kv_values; ALTER TABLE instances DROP COLUMN unconsumed_messages; "
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema14) + testing::kSqliteUndoSchema13 + testing::kSqliteUndoSchema12 + "DROP TABLE kv_values; ALTER TABLE instances DROP COLUMN unconsumed_messages; "
                     "DROP TABLE execution_totals; DROP TRIGGER execution_totals_on_insert; "
                     "DROP TRIGGER execution_totals_on_delete; DROP TRIGGER execution_totals_on_update; "
                     "DROP INDEX executions_continued; DROP INDEX instances_by_status_updated; DROP TABLE execution_durations; "
@@ -289,7 +289,7 @@ TEST_CASE("sqlite: a version-9 database gains the duration histogram, filled fro
   f->sqlite.reset();
   const std::string rows = raw_query(f->path, rows_sql);
   CHECK(std::count(rows.begin(), rows.end(), ',') == 10);  // eleven buckets: 1000 and 1009 share one
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema13) + testing::kSqliteUndoSchema12 + "DROP TABLE execution_durations; DROP INDEX instances_by_duration; "
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema14) + testing::kSqliteUndoSchema13 + testing::kSqliteUndoSchema12 + "DROP TABLE execution_durations; DROP INDEX instances_by_duration; "
                     "ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 9");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
@@ -318,7 +318,7 @@ TEST_CASE("sqlite: a version-10 database gains the search column, filled from ea
     f->provider().ack_orchestration_item(item.lock_token, start);
   }
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema13) + testing::kSqliteUndoSchema12 + "DROP INDEX instances_by_duration; ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 10");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema14) + testing::kSqliteUndoSchema13 + testing::kSqliteUndoSchema12 + "DROP INDEX instances_by_duration; ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 10");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   InstanceFilter filter;
@@ -637,4 +637,17 @@ TEST_CASE("sqlite: a search reads a bounded window per call and goes on where it
   const InstancePage full = f->sqlite->list_instances(hay, {{}, 50});
   CHECK(full.instances.size() == 50);
   CHECK_FALSE(full.next_cursor.empty());
+}
+
+TEST_CASE("sqlite: a version-13 database gains the timers' index, its queued timers counted",
+          "[provider][sqlite][queues]") {
+  auto f = make_provider("sqlite-file");
+  f->provider().enqueue_orchestrator_item(work::TimerFired{"t", 1, 2, f->clock.now_ms() + 5'000}, 5'000);
+  f->sqlite.reset();
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema14) + "PRAGMA user_version = 13");
+  CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orchestrator_queue_timers'") == "0");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
+  CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orchestrator_queue_timers'") == "1");
+  CHECK(f->sqlite->get_queue_depths().timers_pending == 1);
 }

@@ -154,7 +154,11 @@ inline std::unique_ptr<ProviderUnderTest> sqlite_at(const std::string& path) {
   auto fixture##_holder = ::duroxide::testing::make_provider(provider_kind);               \
   auto& fixture = *fixture##_holder
 
-// Takes a SQLite database of this build back to schema 12 (before kept pending work);
+// Takes a SQLite database of this build back to schema 13 (before the timers' index);
+// run it first, then kSqliteUndoSchema13 and the statements that undo earlier versions.
+inline constexpr const char* kSqliteUndoSchema14 = "DROP INDEX orchestrator_queue_timers; ";
+
+// Takes a SQLite database of schema 13 back to schema 12 (before kept pending work);
 // run it before kSqliteUndoSchema12 and the statements that undo earlier versions.
 inline constexpr const char* kSqliteUndoSchema13 = "ALTER TABLE instances DROP COLUMN pending_json; ";
 

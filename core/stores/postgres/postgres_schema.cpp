@@ -15,7 +15,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 13;
+constexpr int kLatest = 14;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -296,9 +296,14 @@ constexpr const char* kMigration13 = R"sql(
 ALTER TABLE instances ADD COLUMN pending_json TEXT;
 )sql";
 
+// Version 14: as SQLite's version 14.
+constexpr const char* kMigration14 = R"sql(
+CREATE INDEX orchestrator_queue_timers ON orchestrator_queue (visible_at) WHERE kind = 'TimerFired';
+)sql";
+
 constexpr Migration kMigrations[] = {{6, kMigration6},   {7, kMigration7},   {8, kMigration8},
                                      {9, kMigration9},   {10, kMigration10}, {11, kMigration11},
-                                     {12, kMigration12}, {13, kMigration13}};
+                                     {12, kMigration12}, {13, kMigration13}, {14, kMigration14}};
 
 }  // namespace
 

@@ -202,9 +202,13 @@ struct Management {
     read_worker_depths(db, now, depths);
     Statement parked = db.prepare("SELECT COUNT(*) FROM parked_messages");
     if (parked.step()) depths.parked = static_cast<std::uint64_t>(parked.integer(0));
-    Statement oldest = db.prepare(
-        "SELECT (SELECT MIN(enqueued_at) FROM orchestrator_queue WHERE visible_at <= CAST(?1 AS BIGINT)), "
-        "       (SELECT MIN(enqueued_at) FROM worker_queue WHERE visible_at <= ?1)");
+    // The first visible message in queue order (ids grow with each enqueue), found by
+    // walking the ids, not by reading every visible message for the smallest time.
+    Statement oldest = db.prepare(std::string(
+        "SELECT (SELECT enqueued_at FROM orchestrator_queue WHERE ") + Dialect::kUnindexed +
+        "visible_at <= CAST(?1 AS BIGINT) ORDER BY id LIMIT 1), "
+        "       (SELECT enqueued_at FROM worker_queue WHERE " + Dialect::kUnindexed +
+        "visible_at <= ?1 ORDER BY id LIMIT 1)");
     oldest.bind(1, now);
     if (oldest.step()) {
       if (!oldest.is_null(0)) depths.oldest_orchestrator_age_ms = now - oldest.integer(0);
@@ -611,20 +615,26 @@ struct Management {
       "(SELECT COUNT(*) FROM executions e WHERE e.instance_id = instances.instance_id), tenant "
       "FROM instances WHERE instance_id = ?1";
 
+  // Queue depths are counted without a pass over every queued message: the total
+  // (SQLite counts a table without reading its rows), the delayed ones along the
+  // visible_at index, and the locked ones from the live locks (few) inward; visible
+  // is what remains. Each statement reads one snapshot, so the parts add up.
   static void read_orchestrator_depths(Connection& db, TimestampMs now, QueueDepths& depths) {
     Statement row = db.prepare(
-        "SELECT "
-        "  COALESCE(SUM(CASE WHEN q.visible_at > CAST(?1 AS BIGINT) THEN 1 ELSE 0 END), 0), "
-        "  COALESCE(SUM(CASE WHEN q.visible_at <= ?1 AND l.instance_id IS NULL THEN 1 ELSE 0 END), 0), "
-        "  COALESCE(SUM(CASE WHEN q.visible_at <= ?1 AND l.instance_id IS NOT NULL THEN 1 ELSE 0 END), 0) "
-        "FROM orchestrator_queue q LEFT JOIN instance_locks l "
-        "  ON l.instance_id = q.instance_id AND l.locked_until > ?1");
+        "SELECT (SELECT COUNT(*) FROM orchestrator_queue), "
+        "  (SELECT COUNT(*) FROM orchestrator_queue WHERE visible_at > CAST(?1 AS BIGINT)), "
+        "  (SELECT COUNT(*) FROM instance_locks l CROSS JOIN orchestrator_queue q "
+        "   WHERE l.locked_until > ?1 AND q.instance_id = l.instance_id AND q.visible_at <= ?1)");
     row.bind(1, now);
     if (row.step()) {
-      depths.orchestrator_delayed = static_cast<std::uint64_t>(row.integer(0));
-      depths.orchestrator_visible = static_cast<std::uint64_t>(row.integer(1));
+      const std::uint64_t total = static_cast<std::uint64_t>(row.integer(0));
+      depths.orchestrator_delayed = static_cast<std::uint64_t>(row.integer(1));
       depths.orchestrator_locked = static_cast<std::uint64_t>(row.integer(2));
+      DUROXIDE_ASSERT(depths.orchestrator_delayed + depths.orchestrator_locked <= total,
+                      "delayed and locked messages are disjoint parts of the queue");
+      depths.orchestrator_visible = total - depths.orchestrator_delayed - depths.orchestrator_locked;
     }
+    // Along the timers' own index (schema 14): only timer rows are read.
     Statement timers = db.prepare(
         "SELECT COALESCE(SUM(CASE WHEN visible_at <= CAST(?1 AS BIGINT) THEN 1 ELSE 0 END), 0), "
         "  COALESCE(SUM(CASE WHEN visible_at > ?1 THEN 1 ELSE 0 END), 0) "
@@ -636,17 +646,25 @@ struct Management {
     }
   }
 
+  // Visible: due and not under a live lock. Locked: under a live lock, due or not.
+  // The locked rows are read along the token index (`lock_token >= ''` is "not NULL"
+  // for text tokens, a range the index serves, where IS NOT NULL scans the table).
   static void read_worker_depths(Connection& db, TimestampMs now, QueueDepths& depths) {
     Statement row = db.prepare(
-        "SELECT "
-        "  COALESCE(SUM(CASE WHEN visible_at <= CAST(?1 AS BIGINT) "
-        "    AND (lock_token IS NULL OR locked_until <= ?1) THEN 1 ELSE 0 END), 0), "
-        "  COALESCE(SUM(CASE WHEN lock_token IS NOT NULL AND locked_until > ?1 THEN 1 ELSE 0 END), 0) "
-        "FROM worker_queue");
+        "SELECT (SELECT COUNT(*) FROM worker_queue), "
+        "  (SELECT COUNT(*) FROM worker_queue WHERE visible_at > CAST(?1 AS BIGINT)), "
+        "  (SELECT COUNT(*) FROM worker_queue WHERE lock_token >= '' AND locked_until > ?1), "
+        "  (SELECT COUNT(*) FROM worker_queue WHERE lock_token >= '' AND locked_until > ?1 "
+        "   AND visible_at > ?1)");
     row.bind(1, now);
     if (row.step()) {
-      depths.worker_visible = static_cast<std::uint64_t>(row.integer(0));
-      depths.worker_locked = static_cast<std::uint64_t>(row.integer(1));
+      const std::uint64_t total = static_cast<std::uint64_t>(row.integer(0));
+      const std::uint64_t delayed = static_cast<std::uint64_t>(row.integer(1));
+      depths.worker_locked = static_cast<std::uint64_t>(row.integer(2));
+      const std::uint64_t locked_and_delayed = static_cast<std::uint64_t>(row.integer(3));
+      DUROXIDE_ASSERT(delayed + depths.worker_locked <= total + locked_and_delayed,
+                      "the worker queue's parts add up");
+      depths.worker_visible = total + locked_and_delayed - delayed - depths.worker_locked;
     }
   }
 
