@@ -1,6 +1,7 @@
 // DBOS Transact's one-step workflow, the peer of Duroxide's HelloWorld 1.0.0 (one
-// activity): N workflows started at once by one process, each running one step
-// that returns a greeting. Prints {"workflows", "seconds", "workflows_per_s",
+// activity): N workflows started one after another by one process (each start
+// awaited, as the Duroxide bench's thread starts its instances), running
+// concurrently, each one step that returns a greeting. Prints {"workflows", "seconds", "workflows_per_s",
 // "version"} as JSON; the time runs from before the first start to the last
 // result, so the starts are inside it.
 // Usage: node dbos_one_step.mjs SYSTEM_DATABASE_URL N
