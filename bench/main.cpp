@@ -499,6 +499,13 @@ double average_ms(int rounds, F&& call) {
   return seconds_since(start) * 1000.0 / rounds;
 }
 
+// A count as the rows' labels write it: 50,000.
+std::string thousands(std::size_t count) {
+  std::string digits = std::to_string(count);
+  for (std::size_t at = digits.size(); at > 3; at -= 3) digits.insert(at - 3, ",");
+  return digits;
+}
+
 // Every ManagementClient read that is not an export or a whole-history read, each
 // timed as the mean of a few calls; `checks` holds what each read must have found, so
 // a read that got faster by answering less fails the bench's own checks.
@@ -568,7 +575,8 @@ Json time_management_reads(ManagementClient& management, std::size_t count, Time
   // every page (many calls, reported apart, not a read) finds the instance.
   InstanceFilter rare;
   rare.contains = "order 0;";
-  timed("list_instances (contains a text one instance holds: one call, a window of 50,000)", 3,
+  timed("list_instances (contains a text one instance holds: one call, a window of " +
+            thousands(kMaxContainsScan) + ")", 3,
         [&](int) { management.list_instances(rare, page); });
   std::size_t found = 0;
   std::size_t calls = 0;

@@ -193,7 +193,7 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
   create_instance(*f, "kept");
   f->sqlite.reset();
   // Make the file look like a version-1 database.
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema14) + testing::kSqliteUndoSchema13 + testing::kSqliteUndoSchema12 + "DROP TABLE activity_stats; DROP TABLE changes; DROP TABLE metric_buckets; "
+  raw_exec(f->path, testing::kSqliteUndoToSchema11 + "DROP TABLE activity_stats; DROP TABLE changes; DROP TABLE metric_buckets; "
                     "DROP INDEX instances_by_version; DROP TABLE instance_counts; "
                     "DROP TRIGGER instance_counts_on_insert; DROP TRIGGER instance_counts_on_delete; "
                     "DROP TRIGGER instance_counts_on_update; DROP TABLE kv_values; "
@@ -221,7 +221,7 @@ TEST_CASE("sqlite: a version-11 database gains tenants, its rows and counts in t
   const std::map<RuntimeState, std::uint64_t> before = f->sqlite->count_by_status({});
   const std::size_t changes = f->sqlite->changes_since(0, 1000, "").changes.size();
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema14) + testing::kSqliteUndoSchema13 + testing::kSqliteUndoSchema12 + "PRAGMA user_version = 11");
+  raw_exec(f->path, testing::kSqliteUndoToSchema11 + "PRAGMA user_version = 11");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->count_by_status({}) == before);
@@ -248,7 +248,7 @@ TEST_CASE("sqlite: a version-6 database gains the key-value table", "[provider][
   auto f = make_provider("sqlite-file");
   create_instance(*f, "kept");
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema14) + testing::kSqliteUndoSchema13 + testing::kSqliteUndoSchema12 + "DROP TABLE kv_values; ALTER TABLE instances DROP COLUMN unconsumed_messages; "
+  raw_exec(f->path, testing::kSqliteUndoToSchema11 + "DROP TABLE kv_values; ALTER TABLE instances DROP COLUMN unconsumed_messages; "
                     "DROP TABLE execution_totals; DROP TRIGGER execution_totals_on_insert; "
                     "DROP TRIGGER execution_totals_on_delete; DROP TRIGGER execution_totals_on_update; "
                     "DROP INDEX executions_continued; DROP INDEX instances_by_status_updated; DROP TABLE execution_durations; "
@@ -289,7 +289,7 @@ TEST_CASE("sqlite: a version-9 database gains the duration histogram, filled fro
   f->sqlite.reset();
   const std::string rows = raw_query(f->path, rows_sql);
   CHECK(std::count(rows.begin(), rows.end(), ',') == 10);  // eleven buckets: 1000 and 1009 share one
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema14) + testing::kSqliteUndoSchema13 + testing::kSqliteUndoSchema12 + "DROP TABLE execution_durations; DROP INDEX instances_by_duration; "
+  raw_exec(f->path, testing::kSqliteUndoToSchema11 + "DROP TABLE execution_durations; DROP INDEX instances_by_duration; "
                     "ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 9");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
@@ -318,7 +318,7 @@ TEST_CASE("sqlite: a version-10 database gains the search column, filled from ea
     f->provider().ack_orchestration_item(item.lock_token, start);
   }
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema14) + testing::kSqliteUndoSchema13 + testing::kSqliteUndoSchema12 + "DROP INDEX instances_by_duration; ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 10");
+  raw_exec(f->path, testing::kSqliteUndoToSchema11 + "DROP INDEX instances_by_duration; ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 10");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   InstanceFilter filter;
@@ -590,53 +590,15 @@ TEST_CASE("sqlite: a search reads a bounded window per call and goes on where it
           "[provider][sqlite][search]") {
   auto f = make_provider("sqlite-file");
   f->sqlite.reset();
-  // kMaxContainsScan + 1,000 instances, one a millisecond; only the oldest and the newest hold the text.
-  const std::size_t total = kMaxContainsScan + 1'000;
+  const std::string last = std::to_string(testing::kSearchWindowRows - 1);
   raw_exec(f->path,
-           "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < " + std::to_string(total) +
+           "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < " + last +
                ") INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
                "current_execution_id, status, created_at, updated_at, input) "
                "SELECT printf('s-%06d', i), 'Orch', '1.0.0', 1, 'Running', 1000 + i, 1000 + i, "
-               "CASE WHEN i = 0 OR i = " + std::to_string(total - 1) + " THEN 'needle ' || i ELSE 'hay' END FROM n");
+               "CASE WHEN i = 0 OR i = " + last + " THEN 'needle ' || i ELSE 'hay' END FROM n");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
-  InstanceFilter needle;
-  needle.contains = "needle";
-  PageRequest page{{}, 50};
-  const InstancePage first = f->sqlite->list_instances(needle, page);
-  REQUIRE(first.instances.size() == 1);  // the newest; its window ended before the oldest
-  CHECK(first.instances[0].instance == "s-" + std::string(6 - std::to_string(total - 1).size(), '0') + std::to_string(total - 1));
-  REQUIRE_FALSE(first.next_cursor.empty());
-  page.cursor = first.next_cursor;
-  const InstancePage second = f->sqlite->list_instances(needle, page);
-  REQUIRE(second.instances.size() == 1);
-  CHECK(second.instances[0].instance == "s-000000");
-  CHECK(second.next_cursor.empty());
-  CHECK(f->sqlite->count_instances(needle) == 2);  // counts read every selected row
-  // Walks every page of the search in `order`: the ids found and the calls made.
-  auto walk = [&](InstanceOrder order) {
-    PageRequest request{{}, 50, order};
-    std::vector<std::string> found;
-    int calls = 0;
-    do {
-      const InstancePage batch = f->sqlite->list_instances(needle, request);
-      for (const auto& info : batch.instances) found.push_back(info.instance);
-      request.cursor = batch.next_cursor;
-      ++calls;
-    } while (!request.cursor.empty() && calls < 10);
-    return std::make_pair(found, calls);
-  };
-  // Oldest first, and by duration (an expression key): the same two, in two calls.
-  for (InstanceOrder order : {InstanceOrder::CreatedAsc, InstanceOrder::DurationDesc}) {
-    const auto [found, calls] = walk(order);
-    CHECK(found.size() == 2);
-    CHECK(calls == 2);
-  }
-  // A search that fills its page within the window pages as any listing.
-  InstanceFilter hay;
-  hay.contains = "hay";
-  const InstancePage full = f->sqlite->list_instances(hay, {{}, 50});
-  CHECK(full.instances.size() == 50);
-  CHECK_FALSE(full.next_cursor.empty());
+  testing::check_search_window(*f->sqlite);
 }
 
 TEST_CASE("sqlite: a version-13 database gains the timers' index, its queued timers counted",

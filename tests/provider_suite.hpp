@@ -177,6 +177,59 @@ inline constexpr const char* kSqliteUndoSchema12 =
     "CREATE TRIGGER instance_counts_on_update AFTER UPDATE OF status ON instances BEGIN "
     "  UPDATE instance_counts SET count = count - 1 WHERE orchestration_name = OLD.orchestration_name; END; ";
 
+// The undo statements of schemas 14, 13 and 12 in their order: a file of this build
+// back to schema 11, before the statements that undo earlier versions.
+inline const std::string kSqliteUndoToSchema11 =
+    std::string(kSqliteUndoSchema14) + kSqliteUndoSchema13 + kSqliteUndoSchema12;
+
+// The store a search-window test loads (by SQL, each store its own way): instances
+// "s-000000".. one a millisecond apart from created_at 1000, Running, of which only the
+// oldest and the newest input hold "needle" (the others "hay"): the newest window of a
+// search (kMaxContainsScan instances) ends before the oldest.
+inline constexpr std::size_t kSearchWindowRows = kMaxContainsScan + 1'000;
+inline std::string search_window_id(std::size_t i) {
+  const std::string digits = std::to_string(i);
+  return "s-" + std::string(digits.size() < 6 ? 6 - digits.size() : 0, '0') + digits;
+}
+
+// On a store loaded so: one search call reads one window and ends with a cursor where
+// the next goes on; in any order the walk finds both matches in two calls; counts read
+// every selected row; a search that fills its page within the window pages as any listing.
+inline void check_search_window(ManagementProvider& store) {
+  InstanceFilter needle;
+  needle.contains = "needle";
+  PageRequest page{{}, 50};
+  const InstancePage first = store.list_instances(needle, page);
+  REQUIRE(first.instances.size() == 1);  // the newest; its window ended before the oldest
+  CHECK(first.instances[0].instance == search_window_id(kSearchWindowRows - 1));
+  REQUIRE_FALSE(first.next_cursor.empty());
+  page.cursor = first.next_cursor;
+  const InstancePage second = store.list_instances(needle, page);
+  REQUIRE(second.instances.size() == 1);
+  CHECK(second.instances[0].instance == search_window_id(0));
+  CHECK(second.next_cursor.empty());
+  CHECK(store.count_instances(needle) == 2);
+  // Oldest first, and by duration (an expression key): the same two, in two calls.
+  for (InstanceOrder order : {InstanceOrder::CreatedAsc, InstanceOrder::DurationDesc}) {
+    PageRequest request{{}, 50, order};
+    std::vector<std::string> found;
+    int calls = 0;
+    do {
+      const InstancePage batch = store.list_instances(needle, request);
+      for (const auto& info : batch.instances) found.push_back(info.instance);
+      request.cursor = batch.next_cursor;
+      ++calls;
+    } while (!request.cursor.empty() && calls < 10);
+    CHECK(found.size() == 2);
+    CHECK(calls == 2);
+  }
+  InstanceFilter hay;
+  hay.contains = "hay";
+  const InstancePage full = store.list_instances(hay, {{}, 50});
+  CHECK(full.instances.size() == 50);
+  CHECK_FALSE(full.next_cursor.empty());
+}
+
 inline Event started_event(const std::string& name = "Orch", EventId id = 1,
                            const std::string& parent = {}) {
   return Event{id, 0, 0, events::OrchestrationStarted{name, "1.0.0", "", parent, parent.empty() ? EventId{0} : EventId{2}}};

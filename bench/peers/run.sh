@@ -35,11 +35,9 @@ json_field() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8'))
     dbos=$(node --no-deprecation "$peers/dbos_one_step.mjs" "$url" "$n" | json_field 'r.workflows_per_s.toFixed(1)')
     "$bench" --db "$DUROXIDE_PG" --only throughput --workload "HelloWorld 1.0.0" --driver "threaded 2/2" \
       --sync NORMAL --instances "$n" --dir build/bench-tmp --out build/bench-tmp/peers.json 2>/dev/null >/dev/null
-    ours=$(json_field 'r.postgres.throughput.find(t => t.starts === "inside the timed window").orchestrations_per_s.toFixed(1)' \
-      < build/bench-tmp/peers.json)
-    ratio=$(json_field 'r.postgres.throughput.find(t => t.starts === "inside the timed window").ratio_to_quarter_commit_rate.toFixed(2)' \
-      < build/bench-tmp/peers.json)
-    finished=$(json_field 'r.postgres.throughput.find(t => t.starts === "inside the timed window").finished' \
+    # The row with its starts timed: instances finished, orchestrations/s, ÷ (commit ÷ 4).
+    read -r finished ours ratio < <(json_field '(t => [t.finished, t.orchestrations_per_s.toFixed(1),
+      t.ratio_to_quarter_commit_rate.toFixed(2)].join(" "))(r.postgres.throughput.find(t => t.starts === "inside the timed window"))' \
       < build/bench-tmp/peers.json)
     [ "$finished" = "$n" ] || { echo "peers: Duroxide finished $finished of $n instances" >&2; exit 1; }
     echo "| $round | $dbos | $ours | $(node -e "console.log(($ours / $dbos).toFixed(2))") | $ratio |"

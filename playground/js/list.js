@@ -53,8 +53,9 @@ export function renderCounts() {
 }
 
 export function renderList() {
+  const limit = Number($('page-size').value);
   const page = ui.management.listInstances(currentFilter(),
-    { cursor: ui.cursors[ui.page] ?? '', limit: Number($('page-size').value), sort: $('sort').value });
+    { cursor: ui.cursors[ui.page] ?? '', limit, sort: $('sort').value });
   ui.nextCursor = page.next_cursor;
   const body = $('instances').tBodies[0];
   body.replaceChildren();
@@ -67,7 +68,6 @@ export function renderList() {
     if (summary.instance === ui.instance) row.classList.add('selected');
     body.append(row);
   }
-  const limit = Number($('page-size').value);
   if (currentFilter().contains && page.next_cursor && page.instances.length < limit) {
     // A search reads a bounded window of instances per call (docs/management.md, "Search and sort").
     body.append(el('tr', {}, el('td', { colSpan: 4, class: 'hint', 'data-testid': 'search-window' },

@@ -346,6 +346,20 @@ TEST_CASE("postgres: text the server cannot store is an InvalidInput of that ack
   store.ack_orchestration_item(item.lock_token, ack);
   CHECK(store.read("i").size() == 1);
 }
+TEST_CASE("postgres: a search reads a bounded window per call and goes on where it stopped",
+          "[provider][postgres][search]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("search_window");
+  const std::string last = std::to_string(testing::kSearchWindowRows - 1);
+  admin_exec("INSERT INTO " + n.options.schema +
+             ".instances (instance_id, orchestration_name, orchestration_version, current_execution_id, status, "
+             "custom_status_version, parent_id, created_at, updated_at, input) "
+             "SELECT 's-' || lpad(g::text, 6, '0'), 'Orch', '1.0.0', 1, 'Running', 0, 0, 1000 + g, 1000 + g, "
+             "CASE WHEN g = 0 OR g = " + last + " THEN 'needle ' || g ELSE 'hay' END "
+             "FROM generate_series(0, " + last + ") g; ANALYZE " + n.options.schema + ".instances");
+  testing::check_search_window(*n.store);
+}
+
 TEST_CASE("postgres: every listing page is read through an index, in index order",
           "[provider][postgres][indexes]") {
   SKIP_WITHOUT_POSTGRES();
