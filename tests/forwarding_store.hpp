@@ -47,6 +47,7 @@ class ForwardingStore : public Provider {
   KvMap get_kv_all_values(const std::string& instance) override {
     return inner_.get_kv_all_values(instance);
   }
+  std::size_t preferred_batch_size() const override { return inner_.preferred_batch_size(); }
 
  protected:
   Provider& inner_;

@@ -6,6 +6,7 @@
 #include "duroxide/runtime.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#include "forwarding_store.hpp"
 
 using namespace duroxide;
 
@@ -378,6 +379,59 @@ TEST_CASE("a batch of slow turns renews its instance locks and acks every turn",
     CHECK(info.state == RuntimeState::Completed);
     CHECK(info.output == "done");
   }
+}
+
+namespace {
+
+// Asks for batches of `preferred` and records the largest batch each fetch asked for.
+class BatchSizeRecorder final : public testing::ForwardingStore {
+ public:
+  BatchSizeRecorder(Provider& inner, std::size_t preferred) : ForwardingStore(inner), preferred_(preferred) {}
+  std::size_t preferred_batch_size() const override { return preferred_; }
+  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items) override {
+    most_turns_asked = std::max(most_turns_asked, max_items);
+    return inner_.fetch_orchestration_items(lock_timeout_ms, max_items);
+  }
+  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) override {
+    most_activities_asked = std::max(most_activities_asked, max_items);
+    return inner_.fetch_work_items(lock_timeout_ms, max_items);
+  }
+  std::vector<AckOutcome> ack_orchestration_items(const std::vector<OrchestrationAckRequest>& requests) override {
+    return inner_.ack_orchestration_items(requests);
+  }
+  std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests) override {
+    return inner_.ack_work_items(requests);
+  }
+  std::size_t most_turns_asked = 0;
+  std::size_t most_activities_asked = 0;
+
+ private:
+  std::size_t preferred_;
+};
+
+}  // namespace
+
+TEST_CASE("batch sizes left at 0 are the store's preferred size; set ones win, cut to the limit",
+          "[runtime][batch]") {
+  struct Case {
+    std::size_t option;
+    std::size_t asked;
+  };
+  for (const Case& c : {Case{0, 3}, Case{5, 5}, Case{kMaxBatchItems + 100, kMaxBatchItems}}) {
+    World world;
+    BatchSizeRecorder store(*world.store, 3);
+    world.options.orchestration_batch_size = c.option;
+    world.options.worker_batch_size = c.option;
+    for (int i = 0; i < 300; ++i) world.start("b-" + std::to_string(i), "HelloWorld", "Ada", "1.0.0");
+    StepDriver driver(store, world.registry, world.clock, world.options, world.observer());
+    driver.run_until_idle();
+    CHECK(store.most_turns_asked == c.asked);
+    CHECK(store.most_activities_asked == c.asked);  // worker batches double up to the size
+    CHECK(world.info("b-299").state == RuntimeState::Completed);
+  }
+  ManualClock clock;
+  SequentialIdSource ids{"x"};
+  CHECK(SqliteProvider(":memory:", clock, ids).preferred_batch_size() == 64);
 }
 
 TEST_CASE("execution retention keeps the newest executions of a continue-as-new loop", "[runtime][retention]") {

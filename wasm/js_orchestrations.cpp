@@ -484,7 +484,7 @@ class JsRuntime {
     options_.worker_lock_timeout_ms = number(args, "workerLockTimeoutMs", 30'000);
     options_.orchestration_lock_timeout_ms = number(args, "orchestrationLockTimeoutMs", 5'000);
     options_.max_attempts = static_cast<std::uint32_t>(number(args, "maxAttempts", 10));
-    options_.orchestration_batch_size = static_cast<std::size_t>(number(args, "orchestrationBatchSize", 16));
+    options_.orchestration_batch_size = static_cast<std::size_t>(number(args, "orchestrationBatchSize", 0));
     if (options_.worker_lock_timeout_ms < 100) throw std::invalid_argument("workerLockTimeoutMs must be at least 100");
     options_.metrics = &metrics_;
   }

@@ -10,6 +10,16 @@ namespace duroxide {
 
 namespace {
 
+// The options with each batch size the caller left to the store (0) set to the
+// store's preferred size, and every size within 1..kMaxBatchItems.
+RuntimeOptions with_batch_sizes(RuntimeOptions options, const Provider& provider) {
+  const std::size_t preferred = std::clamp<std::size_t>(provider.preferred_batch_size(), 1, kMaxBatchItems);
+  for (std::size_t* size : {&options.orchestration_batch_size, &options.worker_batch_size}) {
+    *size = *size == 0 ? preferred : std::min(*size, kMaxBatchItems);
+  }
+  return options;
+}
+
 // Name and version the turn will run: from the history, else from the start message.
 struct Target {
   std::string name;
@@ -392,7 +402,7 @@ std::int64_t unregistered_backoff(const RuntimeOptions& options, std::uint32_t a
 OrchestrationDispatcher::OrchestrationDispatcher(Provider& provider, const Registry& registry,
                                                  Clock& clock, RuntimeOptions options,
                                                  RuntimeObserver observer)
-    : context_{provider, registry, clock, options, std::move(observer)} {}
+    : context_{provider, registry, clock, with_batch_sizes(options, provider), std::move(observer)} {}
 
 bool OrchestrationDispatcher::step() {
   std::vector<OrchestrationItem> fetched;
@@ -400,14 +410,14 @@ bool OrchestrationDispatcher::step() {
     fetched = timed_call(context_.options.metrics, context_.clock, "fetch_orchestration_items", [&] {
       return context_.provider.fetch_orchestration_items(
           context_.options.orchestration_lock_timeout_ms,
-          std::clamp<std::size_t>(context_.options.orchestration_batch_size, 1, kMaxBatchItems));
+          context_.options.orchestration_batch_size);
     });
   } catch (const ProviderError& error) {
     context_.notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
     return false;
   }
   if (fetched.empty()) return false;
-  DUROXIDE_ASSERT(fetched.size() <= std::clamp<std::size_t>(context_.options.orchestration_batch_size, 1, kMaxBatchItems),
+  DUROXIDE_ASSERT(fetched.size() <= context_.options.orchestration_batch_size,
                   "a batched fetch returns at most the items asked for");
   // Every turn of the batch runs, then all their acks commit together.
   TurnBatch batch = run_batch(fetched);
@@ -659,7 +669,8 @@ OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, Hist
 WorkerDispatcher::WorkerDispatcher(Provider& provider, const Registry& registry, Clock& clock,
                                    RuntimeOptions options, RuntimeObserver observer,
                                    ActivityLeases* leases)
-    : context_{provider, registry, clock, options, std::move(observer)}, leases_(leases) {}
+    : context_{provider, registry, clock, with_batch_sizes(options, provider), std::move(observer)},
+      leases_(leases) {}
 
 bool WorkerDispatcher::step() {
   const RuntimeOptions& options = context_.options;
@@ -695,7 +706,7 @@ bool WorkerDispatcher::step() {
     }
   } leases_end{leases_, fetched};
 
-  const std::size_t most = std::clamp<std::size_t>(options.worker_batch_size, 1, kMaxBatchItems);
+  const std::size_t most = options.worker_batch_size;
   const std::int64_t delay_us = std::max<std::int64_t>(options.worker_batch_delay_ms, 0) * 1000;
   Clock& clock = context_.clock;
   ResultBatch batch;
@@ -861,7 +872,7 @@ StepDriver::StepDriver(Provider& provider, const Registry& registry, Clock& cloc
       observer_(observer),
       orchestrations_(provider, registry, clock, options, observer),
       workers_(provider, registry, clock, options, observer),
-      worker_steps_per_round_(std::max<std::size_t>(options.orchestration_batch_size, 1)) {}
+      worker_steps_per_round_(with_batch_sizes(options, provider).orchestration_batch_size) {}
 
 bool StepDriver::step() {
   // Alternate which dispatcher goes first so neither starves the other.

@@ -47,6 +47,7 @@ void QueueListeners::work_enqueued(QueueKind queue, TimestampMs visible_at_ms) {
 void Provider::add_queue_listener(QueueListener*) {}
 void Provider::remove_queue_listener(QueueListener*) {}
 void Provider::maintain() {}
+std::size_t Provider::preferred_batch_size() const { return 16; }
 
 void Provider::enqueue_orchestrator_items(const std::vector<WorkItem>& items) {
   for (const WorkItem& item : items) enqueue_orchestrator_item(item, 0);

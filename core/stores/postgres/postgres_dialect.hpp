@@ -38,6 +38,10 @@ struct Dialect {
   // A batch of orchestration acks goes to the server in one pipeline with its
   // COMMIT (Queues::acks_in_one_pipeline).
   static constexpr bool kPipelinesAckBatches = true;
+  // Every row is a statement of its own on the server: batches of 64 measured level
+  // with 16, so it keeps the smaller one, which holds fewer instances away from the
+  // other connections' and processes' dispatchers (docs/bench.md, "Batch sizes by store").
+  static constexpr std::size_t kPreferredBatchSize = 16;
   // The savepoint waits in the pipeline for the ack's first statement; an ack
   // refused before anything of it was sent just forgets it and what follows.
   static std::uint64_t open_savepoint(Connection& db) {

@@ -74,6 +74,7 @@ void SqlStore::abandon_work_item(const std::string& lock_token, std::int64_t del
 void SqlStore::add_queue_listener(QueueListener* listener) { impl_->add_queue_listener(listener); }
 void SqlStore::remove_queue_listener(QueueListener* listener) { impl_->remove_queue_listener(listener); }
 void SqlStore::maintain() { impl_->maintain(); }
+std::size_t SqlStore::preferred_batch_size() const { return impl_->preferred_batch_size(); }
 InstancePage SqlStore::list_instances(const InstanceFilter& filter, const PageRequest& page) {
   return impl_->list_instances(filter, page);
 }

@@ -329,6 +329,8 @@ class SqlStoreImpl : public SqlStore::Impl {
     return Management::get_custom_status(*db, instance, since_version);
   }
 
+  std::size_t preferred_batch_size() const final { return Dialect::kPreferredBatchSize; }
+
   // Deletes what the retention settings let go, then the store's own housekeeping
   // (maintain_files). Each call deletes at most a batch per table and trims at most once
   // a second, so it stays short whatever has piled up.

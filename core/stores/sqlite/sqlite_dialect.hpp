@@ -49,6 +49,10 @@ struct Dialect {
   static constexpr bool kOneWriter = true;
   // Writes run at once: each ack of a batch in a savepoint (Queues::acks_in_one_transaction).
   static constexpr bool kPipelinesAckBatches = false;
+  // With one writer a batch shares its commit's pages: an ack writes each b-tree page
+  // it touched (tables, indexes and roll-ups, about 27 for 16 turns) once, so bigger
+  // batches write less per item (docs/bench.md, "Batch sizes by store").
+  static constexpr std::size_t kPreferredBatchSize = 64;
   static int open_savepoint(Connection& db) {
     db.exec("SAVEPOINT batched_ack");
     return 0;

@@ -40,8 +40,10 @@ struct RuntimeOptions {
   // other, and acks them together in one call (one transaction on SQLite).
   // Orchestration turns only compute, so batching them costs little latency.
   // A worker batch adapts to its activities (see `worker_batch_delay_ms`).
-  std::size_t orchestration_batch_size = 16;  // 1..kMaxBatchItems
-  std::size_t worker_batch_size = 16;         // 1..kMaxBatchItems
+  // 0 leaves the size to the store (Provider::preferred_batch_size: 64 on
+  // SQLite, 16 on PostgreSQL); larger sizes are cut to kMaxBatchItems.
+  std::size_t orchestration_batch_size = 0;
+  std::size_t worker_batch_size = 0;
   // Short activities share one ack; long ones are not held back or held up.
   // A worker acks the completions it holds before starting the next activity
   // once the oldest has waited this long; after an activity that ran longer,

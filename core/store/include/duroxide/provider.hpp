@@ -283,6 +283,10 @@ class Provider {
       const std::vector<OrchestrationAckRequest>& requests);
   virtual std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items);
   virtual std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests);
+  // How many items one batched fetch and one ack should carry on this store when a
+  // driver leaves the size to it (RuntimeOptions' batch sizes at 0): 1..kMaxBatchItems.
+  // The default is 16.
+  virtual std::size_t preferred_batch_size() const;
 
   // Work notifications for drivers in this process. A store that supports them
   // tells each listener, after every commit through this object that enqueues

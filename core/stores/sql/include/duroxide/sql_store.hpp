@@ -60,6 +60,8 @@ class SqlStore : public Store {
   void add_queue_listener(QueueListener* listener) final;
   void remove_queue_listener(QueueListener* listener) final;
   void maintain() final;
+  // Each store's own (its Dialect's kPreferredBatchSize says why).
+  std::size_t preferred_batch_size() const final;
 
   // ---- ManagementProvider
   InstancePage list_instances(const InstanceFilter& filter, const PageRequest& page) final;
