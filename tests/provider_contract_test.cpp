@@ -664,6 +664,32 @@ TEST_CASE("contract: a batched fetch locks distinct instances, each as a single 
   CHECK(provider_error_kind([&] { f.provider().ack_work_items({}); }) == ProviderErrorKind::InvalidInput);
 }
 
+TEST_CASE("contract: a batched fetch takes instances by their first visible message, past locked ones",
+          "[provider][batch]") {
+  FOR_EACH_PROVIDER(f);
+  // At one instant the enqueue order decides.
+  for (const char* id : {"a", "b", "c"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> first = f.provider().fetch_orchestration_items(30'000, 1);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].instance == "a");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"a", "behind-its-lock", ""}, 0);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"b", "second", ""}, 0);
+  f.provider().enqueue_orchestrator_item(start_item("d"), 0);
+  f.provider().enqueue_orchestrator_item(start_item("e"), 5'000);  // not visible yet
+  f.clock.advance(1);
+  f.provider().enqueue_orchestrator_item(start_item("f"), 0);
+  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 10);
+  std::vector<std::string> order;
+  for (const OrchestrationItem& item : batch) order.push_back(item.instance);
+  CHECK(order == std::vector<std::string>{"b", "c", "d", "f"});
+  REQUIRE_FALSE(batch.empty());
+  CHECK(batch[0].messages.size() == 2);  // b's start and its later event, together
+  f.clock.advance(5'000);
+  std::vector<OrchestrationItem> later = f.provider().fetch_orchestration_items(30'000, 10);
+  REQUIRE(later.size() == 1);
+  CHECK(later[0].instance == "e");
+}
+
 TEST_CASE("contract: each ack of a batch commits or fails on its own", "[provider][batch][atomicity]") {
   FOR_EACH_PROVIDER(f);
   for (const char* id : {"a", "b", "c", "d"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);

@@ -187,7 +187,9 @@ std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_
   Session db = session("fetch_orchestration_item");
   store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
   Transaction transaction(*db);
-  std::optional<OrchestrationItem> item = fetch_orchestration_in_transaction(*db, lock_timeout_ms, clock_.now_ms());
+  std::optional<QueueCursor> from_start;
+  std::optional<OrchestrationItem> item =
+      fetch_orchestration_in_transaction(*db, lock_timeout_ms, clock_.now_ms(), from_start);
   transaction.commit();
   return item;
 }
@@ -200,9 +202,11 @@ std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db);
   std::vector<OrchestrationItem> items;
+  std::optional<QueueCursor> cursor;
   while (items.size() < max_items) {
-    // An instance locked by this batch is no candidate for the next fetch of it.
-    std::optional<OrchestrationItem> item = fetch_orchestration_in_transaction(*db, lock_timeout_ms, now);
+    // An instance locked by this batch is no candidate for the next fetch of it; the
+    // cursor keeps each fetch from scanning the messages of those before it again.
+    std::optional<OrchestrationItem> item = fetch_orchestration_in_transaction(*db, lock_timeout_ms, now, cursor);
     if (!item) break;
     items.push_back(std::move(*item));
   }
@@ -210,23 +214,45 @@ std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t
   return items;
 }
 
+namespace {
+
+// The first visible message, by (visible_at, id), of an instance nobody holds
+// locked; after a cursor, the first such message past it.
+constexpr const char* kNextCandidate =
+    "SELECT q.instance_id, q.visible_at, q.id FROM orchestrator_queue q "
+    "WHERE q.visible_at <= ?1 AND NOT EXISTS ("
+    "  SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id "
+    "  AND l.locked_until > ?1) "
+    "ORDER BY q.visible_at, q.id LIMIT 1";
+constexpr const char* kNextCandidateAfter =
+    "SELECT * FROM (SELECT q.instance_id, q.visible_at, q.id FROM orchestrator_queue q "
+    "  WHERE q.visible_at = ?2 AND q.id > ?3 AND NOT EXISTS ("
+    "    SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id AND l.locked_until > ?1) "
+    "  ORDER BY q.id LIMIT 1) "
+    "UNION ALL "
+    "SELECT * FROM (SELECT q.instance_id, q.visible_at, q.id FROM orchestrator_queue q "
+    "  WHERE q.visible_at > ?2 AND q.visible_at <= ?1 AND NOT EXISTS ("
+    "    SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id AND l.locked_until > ?1) "
+    "  ORDER BY q.visible_at, q.id LIMIT 1) "
+    "LIMIT 1";
+
+}  // namespace
+
 std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_in_transaction(Connection& db,
                                                                                std::int64_t lock_timeout_ms,
-                                                                               TimestampMs now) {
+                                                                               TimestampMs now,
+                                                                               std::optional<QueueCursor>& after) {
   // Orphans (no instance, no start) are parked; a bounded number per call keeps
   // one fetch short even when many arrive at once.
   for (int candidate = 0; candidate < 64; ++candidate) {
     std::string instance;
     {
-      Statement next = db.prepare(
-          "SELECT q.instance_id FROM orchestrator_queue q "
-          "WHERE q.visible_at <= ?1 AND NOT EXISTS ("
-          "  SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id "
-          "  AND l.locked_until > ?1) "
-          "ORDER BY q.visible_at, q.id LIMIT 1");
+      Statement next = db.prepare(after ? kNextCandidateAfter : kNextCandidate);
       next.bind(1, now);
+      if (after) next.bind(2, after->visible_at).bind(3, after->id);
       if (!next.step()) break;
       instance = next.text(0);
+      after = QueueCursor{next.integer(1), next.integer(2)};
     }
 
     OrchestrationItem item;

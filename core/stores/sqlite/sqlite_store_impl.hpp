@@ -43,10 +43,19 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   }
 
  private:
+  // Where a batch's scan of the visible orchestrator messages has come to: every
+  // message ordered before it belongs to an instance that is locked now (by this
+  // batch or before it) or was parked, so the next candidate is searched after it.
+  struct QueueCursor {
+    TimestampMs visible_at = 0;
+    std::int64_t id = 0;
+  };
   // The bodies of the fetches, run with the mutex held inside an open
   // transaction that the caller commits (once per call, or once per batch).
+  // `after`: the batch's cursor, moved past each message chosen (empty: from the start).
   std::optional<OrchestrationItem> fetch_orchestration_in_transaction(Connection& db, std::int64_t lock_timeout_ms,
-                                                                      TimestampMs now);
+                                                                      TimestampMs now,
+                                                                      std::optional<QueueCursor>& after);
   // With `park_corrupted`, an undecodable row is parked and described in
   // `parked`; without, it ends the fetch untouched.
   std::optional<WorkerItem> fetch_work_in_transaction(Connection& db, std::int64_t lock_timeout_ms, TimestampMs now,
