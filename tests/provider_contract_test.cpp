@@ -705,8 +705,11 @@ TEST_CASE("contract: each ack of a batch commits or fails on its own", "[provide
   bad.history_delta.push_back(started_event());  // duplicate event id 1
   bad.worker_items = {activity("b", 2)};
   bad.orchestrator_items = {{work::ExternalRaised{"a", "from-b", ""}, 0}};
+  bad.activity_outcomes = {{"Counted", ActivityOutcome::Kind::Completed, 50}};
   OrchestrationAck with_activity = good;
   with_activity.worker_items = {activity("c", 2)};
+  with_activity.activity_outcomes = {{"Counted", ActivityOutcome::Kind::Completed, 10},
+                                     {"Counted", ActivityOutcome::Kind::Scheduled, 0}};
   std::vector<OrchestrationAckRequest> requests = {
       {token["a"], good}, {token["b"], bad}, {token["c"], with_activity}, {"no-such-token", good}};
   std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(requests);
@@ -722,6 +725,12 @@ TEST_CASE("contract: each ack of a batch commits or fails on its own", "[provide
   CHECK(f.provider().read("c").size() == 1);
   CHECK(f.provider().read("b").empty());  // nothing of the failed ack
   CHECK_FALSE(f.management().get_instance_info("b").has_value());
+  const std::vector<ActivityStats> activity_stats = f.management().get_activity_stats({}, {});
+  REQUIRE(activity_stats.size() == 1);  // c's outcomes alone: the failed ack's were not counted
+  CHECK(activity_stats[0].activity_name == "Counted");
+  CHECK(activity_stats[0].scheduled == 1);
+  CHECK(activity_stats[0].completed == 1);
+  CHECK(activity_stats[0].avg_duration_ms == 10);
   QueueDepths depths = f.management().get_queue_depths();
   CHECK(depths.orchestrator_visible == 0);  // b's message to a was not written
   CHECK(depths.worker_visible == 1);        // c's activity only

@@ -44,6 +44,9 @@ struct RollUp {
   TimestampMs last_minute = 0;       // rolled up by a committed transaction (updated on commit)
   std::int64_t retention_ms = 0;     // minute buckets older than this move to hours
   TimestampMs rolled_up_minute = 0;  // rolled up by this transaction (0: none)
+  // When set, the acks add their time series, activity statistics and execution
+  // durations here, for the batch to write each row once; else each ack writes them.
+  RollUpTotals* totals = nullptr;
 };
 
 template <typename Dialect>
@@ -124,13 +127,17 @@ struct Queues {
   // `refused(i)`, when given, undoes what ack i changed outside the database;
   // `first`, when given, runs in the transaction before the acks (again if the
   // batch runs again), and ack_one must change nothing outside the database that
-  // `first` does not reset.
+  // `first` does not reset. `flush`, when given, writes what the acks run since
+  // its last call have left for it: before each commit, and with savepoints
+  // before each release (a refused ack's `refused` drops what it left).
   static std::vector<AckOutcome> acks_in_one_transaction(Connection& db, std::size_t count,
                                                          const std::function<void(std::size_t)>& ack_one,
                                                          const std::function<void(std::size_t)>& refused = {},
-                                                         const std::function<void()>& first = {}) {
+                                                         const std::function<void()>& first = {},
+                                                         const std::function<void()>& flush = {}) {
     if (count > 1) {
-      if (std::optional<std::vector<AckOutcome>> outcomes = acks_without_savepoints(db, count, ack_one, first)) {
+      if (std::optional<std::vector<AckOutcome>> outcomes =
+              acks_without_savepoints(db, count, ack_one, first, flush)) {
         return *outcomes;
       }
     }
@@ -141,6 +148,7 @@ struct Queues {
       if (count == 1) {
         try {
           ack_one(0);
+          if (flush) flush();
           transaction.commit();
         } catch (const ProviderError& error) {
           if (!concerns_one_ack(error.kind())) throw;
@@ -153,6 +161,7 @@ struct Queues {
         const auto mark = Dialect::open_savepoint(db);
         try {
           ack_one(i);
+          if (flush) flush();
           db.prepare("RELEASE batched_ack").run();  // sends the ack's queued writes: their errors surface here
         } catch (const ProviderError& error) {
           if (!concerns_one_ack(error.kind())) throw;
@@ -175,12 +184,13 @@ struct Queues {
   // one ack's fails every ack, as in acks_in_one_transaction.
   static std::optional<std::vector<AckOutcome>> acks_without_savepoints(
       Connection& db, std::size_t count, const std::function<void(std::size_t)>& ack_one,
-      const std::function<void()>& first) {
+      const std::function<void()>& first, const std::function<void()>& flush) {
     std::vector<AckOutcome> outcomes(count);
     try {
       Transaction transaction(db);
       if (first) first();
       for (std::size_t i = 0; i < count; ++i) ack_one(i);
+      if (flush) flush();
       transaction.commit();
     } catch (const ProviderError& error) {
       if (concerns_one_ack(error.kind())) return std::nullopt;
@@ -209,7 +219,7 @@ struct Queues {
       delete_executions_before(db, held.instance, ack.execution_id + 1 - kept);
     }
     queue_scheduled_work(db, ack, now);
-    record_activity_outcomes(db, ack, held.exists ? held.tenant : ack.metadata.tenant);
+    record_activity_outcomes(db, ack, held.exists ? held.tenant : ack.metadata.tenant, roll_up.totals);
     db.prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).defer();
     db.prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).defer();
     if constexpr (Dialect::kOneWriter) {
@@ -245,9 +255,16 @@ struct Queues {
       }
       ack_orchestration(db, requests[i].lock_token, requests[i].ack, now, roll_up, std::move(prefetched));
     };
-    auto refused = [&](std::size_t) { roll_up.rolled_up_minute = before; };
+    // One writer: the batch sums its roll-ups and writes each row once (an ack refused
+    // with savepoints drops what it added). A pipelined batch writes them per ack.
+    RollUpTotals totals;
+    auto refused = [&](std::size_t) {
+      roll_up.rolled_up_minute = before;
+      totals.clear();
+    };
     auto first = [&] {
       roll_up.rolled_up_minute = at_start;
+      totals.clear();
       if (requests.size() > 1) held = hold_locks(db, requests, now);
     };
     std::vector<AckOutcome> outcomes;
@@ -255,7 +272,13 @@ struct Queues {
       outcomes = requests.size() > 1 ? acks_in_one_pipeline(db, requests.size(), ack_one, refused, first)
                                      : acks_in_one_transaction(db, requests.size(), ack_one, refused, first);
     } else {
-      outcomes = acks_in_one_transaction(db, requests.size(), ack_one, refused, first);
+      struct Summing {
+        RollUp& roll_up;
+        ~Summing() { roll_up.totals = nullptr; }
+      } summing{roll_up};
+      roll_up.totals = &totals;
+      auto flush = [&] { write_roll_up_totals(db, totals); };
+      outcomes = acks_in_one_transaction(db, requests.size(), ack_one, refused, first, flush);
     }
     const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
                                        [](const AckOutcome& outcome) { return !outcome.has_value(); });
@@ -747,9 +770,13 @@ struct Queues {
                     custom_version, now, tenant, delta, meta.orchestration_name);
     }
     if (delta.starts || delta.completions || delta.failures) {
-      record_metrics(db, meta.orchestration_name, tenant, now, delta);
+      if (roll_up.totals) {
+        roll_up.totals->metrics[{metric_minute(now), meta.orchestration_name, tenant}].add(delta);
+      } else {
+        record_metrics(db, meta.orchestration_name, tenant, now, delta);
+      }
     }
-    record_finished_execution(db, held, ack, now);
+    record_finished_execution(db, held, ack, now, roll_up.totals);
     const TimestampMs minute = (now / 60'000) * 60'000;
     if (minute > std::max(roll_up.last_minute, roll_up.rolled_up_minute)) {
       Dialect::roll_up_minutes(db, minute - roll_up.retention_ms);
@@ -759,15 +786,19 @@ struct Queues {
 
   // The duration of the execution this ack finishes (completes, fails or continues as
   // new), if it was still open: the current one, or a new one started and finished now.
+  // With `totals`, the duration is added there instead of written.
   static void record_finished_execution(Connection& db, const Held& held, const OrchestrationAck& ack,
-                                        TimestampMs now) {
+                                        TimestampMs now, RollUpTotals* totals) {
     const ExecutionMetadata& meta = ack.metadata;
     if (meta.state == RuntimeState::Running && !meta.continued_as_new) return;
     const bool current = held.exists && ack.execution_id == held.current;
     if (current && !held.open_execution_started_at) return;  // already finished and counted
     const TimestampMs started = current ? *held.open_execution_started_at : now;
     const std::string& name = meta.orchestration_name.empty() ? held.orchestration_name : meta.orchestration_name;
-    record_execution_duration(db, name, held.exists ? held.tenant : meta.tenant, started, now - started);
+    const std::string& tenant = held.exists ? held.tenant : meta.tenant;
+    if (!totals) return record_execution_duration(db, name, tenant, started, now - started);
+    const std::int64_t d = std::max<std::int64_t>(now - started, 0);
+    totals->durations[{name, duration_hour(started), duration_bucket(d), tenant}].add(d);
   }
 
   static void write_execution(Connection& db, const std::string& instance, const OrchestrationAck& ack,
@@ -852,13 +883,12 @@ struct Queues {
 
   // Summed per name and written in name order: the same totals as one upsert per
   // outcome, and concurrent acks lock shared activity rows in one order (no deadlock).
-  static void record_activity_outcomes(Connection& db, const OrchestrationAck& ack, const std::string& tenant) {
-    struct Counts {
-      std::int64_t scheduled = 0, completed = 0, failed = 0, duration_ms = 0;
-    };
-    std::map<std::string, Counts> outcomes;
+  // With `totals`, added there instead of written.
+  static void record_activity_outcomes(Connection& db, const OrchestrationAck& ack, const std::string& tenant,
+                                       RollUpTotals* totals) {
+    std::map<std::string, ActivityTotals> outcomes;
     for (const ActivityOutcome& outcome : ack.activity_outcomes) {
-      Counts& counts = outcomes[outcome.name];
+      ActivityTotals& counts = outcomes[outcome.name];
       const bool finished = outcome.kind != ActivityOutcome::Kind::Scheduled;
       counts.scheduled += outcome.kind == ActivityOutcome::Kind::Scheduled ? 1 : 0;
       counts.completed += outcome.kind == ActivityOutcome::Kind::Completed ? 1 : 0;
@@ -866,21 +896,15 @@ struct Queues {
       counts.duration_ms += finished ? std::max<std::int64_t>(outcome.duration_ms, 0) : 0;
     }
     for (const auto& [name, counts] : outcomes) {
-      db.prepare(
-            "INSERT INTO activity_stats (activity_name, tenant, scheduled, completed, failed, "
-            "  total_duration_ms) VALUES (?1, ?6, ?2, ?3, ?4, ?5) "
-            "ON CONFLICT (activity_name, tenant) DO UPDATE SET "
-            "  scheduled = activity_stats.scheduled + excluded.scheduled, "
-            "  completed = activity_stats.completed + excluded.completed, "
-            "  failed = activity_stats.failed + excluded.failed, "
-            "  total_duration_ms = activity_stats.total_duration_ms + excluded.total_duration_ms")
-          .bind(1, name)
-          .bind(2, counts.scheduled)
-          .bind(3, counts.completed)
-          .bind(4, counts.failed)
-          .bind(5, counts.duration_ms)
-          .bind(6, tenant)
-          .defer();
+      if (!totals) {
+        write_activity_stats(db, name, tenant, counts);
+        continue;
+      }
+      ActivityTotals& sum = totals->activities[{name, tenant}];
+      sum.scheduled += counts.scheduled;
+      sum.completed += counts.completed;
+      sum.failed += counts.failed;
+      sum.duration_ms += counts.duration_ms;
     }
   }
 };

@@ -5,9 +5,13 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "duroxide/codec.hpp"
@@ -240,27 +244,56 @@ inline std::int64_t duration_bucket(std::int64_t ms) {
 // The start of the hour holding `at`.
 inline TimestampMs duration_hour(TimestampMs at) { return (at / kDurationHourMs) * kDurationHourMs; }
 
-// Adds one finished execution's duration (inside the caller's transaction).
+// Finished executions' durations summed for one row of execution_durations.
+struct DurationTotals {
+  std::int64_t count = 0;
+  std::int64_t sum_ms = 0;
+  std::int64_t min_ms = 0;
+  std::int64_t max_ms = 0;
+
+  void add(std::int64_t d) {
+    min_ms = count == 0 ? d : std::min(min_ms, d);
+    max_ms = count == 0 ? d : std::max(max_ms, d);
+    ++count;
+    sum_ms += d;
+  }
+};
+
+// Adds `totals` to the row of (orchestration, started hour, duration bucket, tenant),
+// inside the caller's transaction.
 template <typename Connection>
-void record_execution_duration(Connection& db, const std::string& orchestration, const std::string& tenant,
-                               TimestampMs started_at, std::int64_t duration_ms) {
-  const std::int64_t d = std::max<std::int64_t>(duration_ms, 0);
+void write_execution_durations(Connection& db, const std::string& orchestration, TimestampMs started_hour,
+                               std::int64_t bucket, const std::string& tenant, const DurationTotals& totals) {
   db.prepare(
         "INSERT INTO execution_durations "
         "  (orchestration_name, started_hour, bucket, tenant, count, sum_ms, min_ms, max_ms) "
-        "VALUES (?1, ?2, ?3, ?5, 1, ?4, ?4, ?4) "
+        "VALUES (?1, ?2, ?3, ?5, ?4, ?6, ?7, ?8) "
         "ON CONFLICT (orchestration_name, started_hour, bucket, tenant) DO UPDATE SET "
-        "  count = execution_durations.count + 1, sum_ms = execution_durations.sum_ms + excluded.sum_ms, "
+        "  count = execution_durations.count + excluded.count, "
+        "  sum_ms = execution_durations.sum_ms + excluded.sum_ms, "
         "  min_ms = CASE WHEN excluded.min_ms < execution_durations.min_ms "
         "    THEN excluded.min_ms ELSE execution_durations.min_ms END, "
         "  max_ms = CASE WHEN excluded.max_ms > execution_durations.max_ms "
         "    THEN excluded.max_ms ELSE execution_durations.max_ms END")
       .bind(1, orchestration)
-      .bind(2, duration_hour(started_at))
-      .bind(3, duration_bucket(d))
-      .bind(4, d)
+      .bind(2, started_hour)
+      .bind(3, bucket)
+      .bind(4, totals.count)
       .bind(5, tenant)
+      .bind(6, totals.sum_ms)
+      .bind(7, totals.min_ms)
+      .bind(8, totals.max_ms)
       .defer();
+}
+
+// Adds one finished execution's duration (inside the caller's transaction).
+template <typename Connection>
+void record_execution_duration(Connection& db, const std::string& orchestration, const std::string& tenant,
+                               TimestampMs started_at, std::int64_t duration_ms) {
+  const std::int64_t d = std::max<std::int64_t>(duration_ms, 0);
+  DurationTotals totals;
+  totals.add(d);
+  write_execution_durations(db, orchestration, duration_hour(started_at), duration_bucket(d), tenant, totals);
 }
 
 // The metric_buckets columns, and the upsert that adds a new row's counts to
@@ -283,30 +316,114 @@ void record_execution_duration(Connection& db, const std::string& orchestration,
   "  d4 = metric_buckets.d4 + excluded.d4, d5 = metric_buckets.d5 + excluded.d5, "      \
   "  d6 = metric_buckets.d6 + excluded.d6, d7 = metric_buckets.d7 + excluded.d7"
 
-// Adds `delta` to the minute bucket holding `at` (inside the caller's transaction).
-template <typename Connection>
-void record_metrics(Connection& db, const std::string& orchestration, const std::string& tenant, TimestampMs at,
-                    const MetricDelta& delta) {
-  std::int64_t histogram[kDurationBuckets] = {};
-  if (delta.duration_ms) {
+// Status changes summed for one minute bucket of metric_buckets.
+struct MetricTotals {
+  std::int64_t starts = 0;
+  std::int64_t completions = 0;
+  std::int64_t failures = 0;
+  std::int64_t duration_sum_ms = 0;
+  std::int64_t duration_count = 0;
+  std::array<std::int64_t, kDurationBuckets> histogram{};
+
+  void add(const MetricDelta& delta) {
+    starts += delta.starts;
+    completions += delta.completions;
+    failures += delta.failures;
+    if (!delta.duration_ms) return;
+    duration_sum_ms += *delta.duration_ms;
+    ++duration_count;
     std::size_t bucket = 0;
     while (bucket < kDurationBuckets - 1 && *delta.duration_ms > kDurationBucketBoundsMs[bucket]) ++bucket;
-    histogram[bucket] = 1;
+    ++histogram[bucket];
   }
+};
+
+// Adds `totals` to the minute bucket starting at `minute` (inside the caller's transaction).
+template <typename Connection>
+void write_metrics(Connection& db, const std::string& orchestration, const std::string& tenant, TimestampMs minute,
+                   const MetricTotals& totals) {
   auto upsert = db.prepare(
       "INSERT INTO metric_buckets (" DUROXIDE_METRIC_COLUMNS ") "
       "VALUES ('minute', ?1, ?2, ?16, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
       DUROXIDE_METRIC_ADD_ON_CONFLICT);
-  upsert.bind(1, static_cast<std::int64_t>((at / 60'000) * 60'000))
+  upsert.bind(1, minute)
       .bind(2, orchestration)
-      .bind(3, delta.starts)
-      .bind(4, delta.completions)
-      .bind(5, delta.failures)
-      .bind(6, delta.duration_ms.value_or(0))
-      .bind(7, static_cast<std::int64_t>(delta.duration_ms ? 1 : 0));
-  for (std::size_t i = 0; i < kDurationBuckets; ++i) upsert.bind(static_cast<int>(8 + i), histogram[i]);
+      .bind(3, totals.starts)
+      .bind(4, totals.completions)
+      .bind(5, totals.failures)
+      .bind(6, totals.duration_sum_ms)
+      .bind(7, totals.duration_count);
+  for (std::size_t i = 0; i < kDurationBuckets; ++i) upsert.bind(static_cast<int>(8 + i), totals.histogram[i]);
   upsert.bind(16, tenant);
   upsert.defer();
+}
+
+inline TimestampMs metric_minute(TimestampMs at) { return (at / 60'000) * 60'000; }
+
+// Adds `delta` to the minute bucket holding `at` (inside the caller's transaction).
+template <typename Connection>
+void record_metrics(Connection& db, const std::string& orchestration, const std::string& tenant, TimestampMs at,
+                    const MetricDelta& delta) {
+  MetricTotals totals;
+  totals.add(delta);
+  write_metrics(db, orchestration, tenant, metric_minute(at), totals);
+}
+
+// Activity outcomes summed for one row of activity_stats.
+struct ActivityTotals {
+  std::int64_t scheduled = 0;
+  std::int64_t completed = 0;
+  std::int64_t failed = 0;
+  std::int64_t duration_ms = 0;
+};
+
+// Adds `totals` to the activity's row (inside the caller's transaction).
+template <typename Connection>
+void write_activity_stats(Connection& db, const std::string& activity, const std::string& tenant,
+                          const ActivityTotals& totals) {
+  db.prepare(
+        "INSERT INTO activity_stats (activity_name, tenant, scheduled, completed, failed, "
+        "  total_duration_ms) VALUES (?1, ?6, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT (activity_name, tenant) DO UPDATE SET "
+        "  scheduled = activity_stats.scheduled + excluded.scheduled, "
+        "  completed = activity_stats.completed + excluded.completed, "
+        "  failed = activity_stats.failed + excluded.failed, "
+        "  total_duration_ms = activity_stats.total_duration_ms + excluded.total_duration_ms")
+      .bind(1, activity)
+      .bind(2, totals.scheduled)
+      .bind(3, totals.completed)
+      .bind(4, totals.failed)
+      .bind(5, totals.duration_ms)
+      .bind(6, tenant)
+      .defer();
+}
+
+// What acks add to the shared roll-up rows (time series, activity statistics,
+// execution durations), summed per row, to be written once per row, in key order.
+struct RollUpTotals {
+  std::map<std::tuple<TimestampMs, std::string, std::string>, MetricTotals> metrics;  // minute, orchestration, tenant
+  std::map<std::pair<std::string, std::string>, ActivityTotals> activities;  // activity, tenant
+  std::map<std::tuple<std::string, TimestampMs, std::int64_t, std::string>, DurationTotals>
+      durations;  // orchestration, started hour, duration bucket, tenant
+
+  void clear() {
+    metrics.clear();
+    activities.clear();
+    durations.clear();
+  }
+};
+
+// Writes the totals (inside the caller's transaction) and clears them.
+template <typename Connection>
+void write_roll_up_totals(Connection& db, RollUpTotals& totals) {
+  for (const auto& [key, metric] : totals.metrics) {
+    write_metrics(db, std::get<1>(key), std::get<2>(key), std::get<0>(key), metric);
+  }
+  for (const auto& [key, activity] : totals.activities) write_activity_stats(db, key.first, key.second, activity);
+  for (const auto& [key, duration] : totals.durations) {
+    write_execution_durations(db, std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key), duration);
+  }
+  totals.clear();
 }
 
 // One execution's history in event order. An undecodable row is Corrupted, or,
