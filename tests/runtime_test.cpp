@@ -445,7 +445,7 @@ TEST_CASE("a batch of acks adds the same roll-ups as the acks one by one", "[run
   std::string rows[2];
   const std::size_t sizes[2] = {1, 64};
   for (int run = 0; run < 2; ++run) {
-    const std::string path = "roll-ups-" + std::to_string(sizes[run]) + ".db";
+    const std::string path = "/tmp/duroxide-runtime-roll-ups-" + std::to_string(sizes[run]) + ".db";
     for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
     {
       World world(path);
