@@ -777,7 +777,7 @@ struct Queues {
       }
     }
     record_finished_execution(db, held, ack, now, roll_up.totals);
-    const TimestampMs minute = (now / 60'000) * 60'000;
+    const TimestampMs minute = metric_minute(now);
     if (minute > std::max(roll_up.last_minute, roll_up.rolled_up_minute)) {
       Dialect::roll_up_minutes(db, minute - roll_up.retention_ms);
       roll_up.rolled_up_minute = minute;  // remembered once the transaction commits
@@ -900,11 +900,7 @@ struct Queues {
         write_activity_stats(db, name, tenant, counts);
         continue;
       }
-      ActivityTotals& sum = totals->activities[{name, tenant}];
-      sum.scheduled += counts.scheduled;
-      sum.completed += counts.completed;
-      sum.failed += counts.failed;
-      sum.duration_ms += counts.duration_ms;
+      totals->activities[{name, tenant}].add(counts);
     }
   }
 };

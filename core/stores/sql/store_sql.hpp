@@ -375,6 +375,13 @@ struct ActivityTotals {
   std::int64_t completed = 0;
   std::int64_t failed = 0;
   std::int64_t duration_ms = 0;
+
+  void add(const ActivityTotals& other) {
+    scheduled += other.scheduled;
+    completed += other.completed;
+    failed += other.failed;
+    duration_ms += other.duration_ms;
+  }
 };
 
 // Adds `totals` to the activity's row (inside the caller's transaction).
