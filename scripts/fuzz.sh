@@ -53,6 +53,19 @@ if [ "$mode" = seeds ]; then exec "$bin/fuzz_seeds" fuzz; fi
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || read -ra targets <<<"$(all_targets)"
 
+# A finding, printed whole so that a run whose files are gone (a CI machine) can still be
+# reproduced: the sanitizer's or the property's report from the log, and the input in
+# base64 (echo ... | base64 -d > input; build/fuzz/fuzzers/fuzz_<target> input).
+report_failure() {
+  local target=$1 log=$2 artifact=$3
+  echo "fuzz $target: the report:"
+  grep -v '^#[0-9]\|^INFO: \|^stat::' "$log" | tail -n 60 | sed 's/^/  /'
+  if [ -n "$artifact" ] && [ -f "$artifact" ]; then
+    echo "fuzz $target: the input ($(wc -c <"$artifact") bytes), base64:"
+    head -c 65536 "$artifact" | base64 -w 100 | sed 's/^/  /'
+  fi
+}
+
 # One target: runs libFuzzer, then prints its result line; the exit code is libFuzzer's.
 run_target() {
   local target=$1 log="build/fuzz/logs/$1.$mode.log"  # a smoke run keeps the last long run's log
@@ -96,6 +109,7 @@ run_target() {
     local artifact
     artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
     echo "fuzz $target: ${runs:-0} runs, FAILED (exit $rc; input: ${artifact:-none}; log: $log)"
+    report_failure "$target" "$log" "$artifact"
   fi
   if [ "$mode" != smoke ]; then
     echo "fuzz $target: ${runs:-0} runs, ${rate:-0} exec/s, $((SECONDS - started)) s, peak RSS ${peak:-?} MiB"
