@@ -164,6 +164,23 @@ TEST_CASE("select: the timer wins when it fires first", "[replay][select]") {
   CHECK(replay_history(registry, "inst", 1, history).deterministic);
 }
 
+// Turn times come from history, which is outside data: a timer's due time saturates
+// instead of overflowing, whatever the sign of the time it starts from.
+TEST_CASE("a timer's due time is the turn time plus the delay, saturating at the limit", "[replay]") {
+  Registry registry = make_registry();
+  const auto fire_at = [&](TimestampMs now, std::int64_t delay) {
+    TurnResult result = turn(registry, {}, {start("Approval", std::to_string(delay))}, now);
+    REQUIRE(result.new_events.size() == 3);
+    return result.new_events[2].as<events::TimerCreated>()->fire_at_ms;
+  };
+  CHECK(fire_at(-5, 60'000) == 59'995);
+  CHECK(fire_at(INT64_MIN, 60'000) == INT64_MIN + 60'000);
+  CHECK(fire_at(INT64_MIN, INT64_MAX) == -1);
+  CHECK(fire_at(0, INT64_MAX) == INT64_MAX);
+  CHECK(fire_at(INT64_MAX - 10, 60'000) == INT64_MAX);
+  CHECK(fire_at(-5, -7) == -5);  // a negative delay is no delay
+}
+
 TEST_CASE("select: the event wins when it arrives first", "[replay][select]") {
   Registry registry = make_registry();
   History history = appended({}, turn(registry, {}, {start("Approval", "5000")}, kT0));

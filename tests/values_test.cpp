@@ -7,6 +7,7 @@
 #include "duroxide/limits.hpp"
 #include "duroxide/management_client.hpp"
 #include "duroxide/runtime.hpp"
+#include "duroxide/saturating.hpp"
 #include "duroxide/text.hpp"
 #include "forwarding_store.hpp"
 #include "step_host.hpp"
@@ -91,6 +92,19 @@ TEST_CASE("text helpers cut on a character boundary and repair malformed bytes",
   std::string bounded = bounded_text(huge_message_with_split_character(), limits::kMaxPayloadBytes);
   CHECK(bounded.size() == limits::kMaxPayloadBytes - 1);
   CHECK(valid_utf8(bounded));
+}
+
+TEST_CASE("time arithmetic on outside data saturates at the 64-bit range", "[values]") {
+  constexpr std::int64_t kMax = INT64_MAX, kMin = INT64_MIN;
+  CHECK(saturating_add(-5, 60'000) == 59'995);
+  CHECK(saturating_add(kMax - 1, 2) == kMax);
+  CHECK(saturating_add(kMin + 1, -2) == kMin);
+  CHECK(saturating_add(kMin, kMax) == -1);
+  CHECK(saturating_sub(10, 3) == 7);
+  CHECK(saturating_sub(kMax, kMin) == kMax);
+  CHECK(saturating_sub(kMin, 1) == kMin);
+  CHECK(saturating_sub(kMin, kMin) == 0);
+  CHECK(saturating_sub(-1, kMax) == kMin);
 }
 
 TEST_CASE("event descriptions cut long payloads on a character boundary", "[values]") {

@@ -5,6 +5,7 @@
 
 #include "duroxide/assert.hpp"
 #include "duroxide/limits.hpp"
+#include "duroxide/saturating.hpp"
 #include "duroxide/text.hpp"
 #include "replay_state.hpp"
 
@@ -760,8 +761,8 @@ DurableFuture ReplayState::schedule_activity(std::string name, std::string input
 
 DurableFuture ReplayState::schedule_timer(std::int64_t delay_ms) {
   if (delay_ms < 0) delay_ms = 0;
-  TimestampMs fire_at =
-      delay_ms > INT64_MAX - current_time_ ? INT64_MAX : current_time_ + delay_ms;
+  // The turn time comes from history: outside data.
+  const TimestampMs fire_at = saturating_add(current_time_, delay_ms);
   IssueResult issued = issue(events::TimerCreated{fire_at});
   auto op = new_op(OpKind::Timer, issued.id, "timer");
   if (issued.is_new) {

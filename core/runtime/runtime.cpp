@@ -2,6 +2,7 @@
 
 #include "duroxide/assert.hpp"
 #include "duroxide/history_state.hpp"
+#include "duroxide/saturating.hpp"
 #include "duroxide/runtime.hpp"
 #include "duroxide/text.hpp"
 #include "kv_activity.hpp"
@@ -234,7 +235,7 @@ std::vector<ActivityOutcome> activity_outcomes(const History& history, const His
     if (const Event* source = scheduled(event.source_event_id)) {
       out.push_back({source->as<events::ActivityScheduled>()->name,
                      completed ? ActivityOutcome::Kind::Completed : ActivityOutcome::Kind::Failed,
-                     event.timestamp_ms - source->timestamp_ms});
+                     saturating_sub(event.timestamp_ms, source->timestamp_ms)});
     }
   }
   return out;

@@ -27,6 +27,7 @@
 
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
+#include "duroxide/saturating.hpp"
 #include "duroxide/management_provider.hpp"
 #include "management_sql.hpp"
 #include "store_sql.hpp"
@@ -832,7 +833,7 @@ struct Management {
     store_sql::MetricDelta finished;
     if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
       (info.state == RuntimeState::Completed ? finished.completions : finished.failures) = 1;
-      finished.duration_ms = info.updated_at_ms - info.created_at_ms;
+      finished.duration_ms = saturating_sub(info.updated_at_ms, info.created_at_ms);
       store_sql::record_metrics(db, info.orchestration_name, info.tenant, info.updated_at_ms, finished);
     }
     store_sql::MetricDelta both = finished;

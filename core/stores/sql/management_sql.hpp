@@ -19,6 +19,7 @@
 #include "duroxide/assert.hpp"
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
+#include "duroxide/saturating.hpp"
 #include "duroxide/management_provider.hpp"
 #include "duroxide/provider.hpp"
 #include "duroxide/text.hpp"
@@ -225,7 +226,7 @@ inline bool order_descends(InstanceOrder order) {
 }
 // The key of one listed instance, as the next page's cursor carries it.
 inline std::int64_t order_key(InstanceOrder order, const InstanceInfo& info) {
-  if (order_by_duration(order)) return info.updated_at_ms - info.created_at_ms;
+  if (order_by_duration(order)) return saturating_sub(info.updated_at_ms, info.created_at_ms);
   return order_by_update(order) ? info.updated_at_ms : info.created_at_ms;
 }
 

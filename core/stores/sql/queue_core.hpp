@@ -31,6 +31,7 @@
 #include "duroxide/assert.hpp"
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
+#include "duroxide/saturating.hpp"
 #include "duroxide/provider.hpp"
 #include "store_sql.hpp"
 
@@ -760,7 +761,7 @@ struct Queues {
     const bool was_finished = held.status == "Completed" || held.status == "Failed";
     if (!was_finished && (instance_status == "Completed" || instance_status == "Failed")) {
       (instance_status == "Completed" ? delta.completions : delta.failures) = 1;
-      delta.duration_ms = now - held.created_at;
+      delta.duration_ms = saturating_sub(now, held.created_at);
     }
     if (!held.exists || instance_status != held.status || ack.execution_id != held.current ||
         meta.custom_status_changed) {
@@ -796,8 +797,8 @@ struct Queues {
     const TimestampMs started = current ? *held.open_execution_started_at : now;
     const std::string& name = meta.orchestration_name.empty() ? held.orchestration_name : meta.orchestration_name;
     const std::string& tenant = held.exists ? held.tenant : meta.tenant;
-    if (!totals) return record_execution_duration(db, name, tenant, started, now - started);
-    const std::int64_t d = std::max<std::int64_t>(now - started, 0);
+    if (!totals) return record_execution_duration(db, name, tenant, started, saturating_sub(now, started));
+    const std::int64_t d = std::max<std::int64_t>(saturating_sub(now, started), 0);
     totals->durations[{name, duration_hour(started), duration_bucket(d), tenant}].add(d);
   }
 

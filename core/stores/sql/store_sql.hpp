@@ -16,6 +16,7 @@
 
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
+#include "duroxide/saturating.hpp"
 #include "duroxide/management_provider.hpp"
 #include "duroxide/provider.hpp"
 #include "duroxide/work_item.hpp"
@@ -255,7 +256,7 @@ struct DurationTotals {
     min_ms = count == 0 ? d : std::min(min_ms, d);
     max_ms = count == 0 ? d : std::max(max_ms, d);
     ++count;
-    sum_ms += d;
+    sum_ms = saturating_add(sum_ms, d);
   }
 };
 
@@ -330,7 +331,7 @@ struct MetricTotals {
     completions += delta.completions;
     failures += delta.failures;
     if (!delta.duration_ms) return;
-    duration_sum_ms += *delta.duration_ms;
+    duration_sum_ms = saturating_add(duration_sum_ms, *delta.duration_ms);
     ++duration_count;
     std::size_t bucket = 0;
     while (bucket < kDurationBuckets - 1 && *delta.duration_ms > kDurationBucketBoundsMs[bucket]) ++bucket;
@@ -380,7 +381,7 @@ struct ActivityTotals {
     scheduled += other.scheduled;
     completed += other.completed;
     failed += other.failed;
-    duration_ms += other.duration_ms;
+    duration_ms = saturating_add(duration_ms, other.duration_ms);
   }
 };
 
