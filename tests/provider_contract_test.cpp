@@ -986,3 +986,83 @@ TEST_CASE("contract: an ack that continues an instance as another version update
   CHECK(after->custom_status_version == 1);
   CHECK(after->orchestration_version == "2.0.0");
 }
+
+// The status counts (what count_by_status and the unfiltered counts read) against the
+// rows themselves (a creation-time window makes a count read the rows), state by state.
+static void require_counts_match_rows(ProviderUnderTest& f, std::map<RuntimeState, std::uint64_t> expected) {
+  const std::map<RuntimeState, std::uint64_t> counted = f.management().count_by_status(InstanceFilter{});
+  for (RuntimeState state : {RuntimeState::Running, RuntimeState::Completed, RuntimeState::Failed}) {
+    InstanceFilter rows;
+    rows.states = {state};
+    rows.created_from_ms = 0;
+    rows.created_to_ms = INT64_MAX;
+    const auto it = counted.find(state);
+    const std::uint64_t count = it == counted.end() ? 0 : it->second;
+    INFO("state " << to_string(state));
+    CHECK(count == expected[state]);
+    CHECK(f.management().count_instances(rows) == expected[state]);
+  }
+}
+
+TEST_CASE("contract: status counts follow a batch of acks; a refused ack counts nowhere",
+          "[provider][batch][counts]") {
+  FOR_EACH_PROVIDER(f);
+  for (const char* id : {"a", "b", "c", "d"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 4);
+  REQUIRE(batch.size() == 4);
+  std::map<std::string, std::string> token;
+  for (const OrchestrationItem& item : batch) token[item.instance] = item.lock_token;
+  OrchestrationAck running;
+  running.history_delta = {started_event()};
+  running.metadata = metadata();
+  OrchestrationAck finished = running;  // started and completed in one turn
+  finished.history_delta.push_back(Event{2, 0, 0, events::OrchestrationCompleted{"done"}});
+  finished.metadata = metadata(RuntimeState::Completed);
+  OrchestrationAck refused = running;
+  refused.worker_items = {work::ActivityExecute{"c", 1, 2, "Act", "\xFF\xFE"}};
+  OrchestrationAck child = running;
+  child.history_delta = {started_event("Orch", 1, "a")};
+  child.metadata = metadata(RuntimeState::Running, "a");
+  std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(
+      {{token["a"], running}, {token["b"], finished}, {token["c"], refused}, {token["d"], child}});
+  REQUIRE(outcomes.size() == 4);
+  CHECK(outcomes[2].has_value());
+  require_counts_match_rows(f, {{RuntimeState::Running, 2}, {RuntimeState::Completed, 1}});
+  InstanceFilter roots;
+  roots.roots_only = true;
+  CHECK(f.management().count_instances(roots) == 2);  // a and b; d has a parent
+
+  // The next batch: a fails, d continues as new under another version, b hears an
+  // event that changes nothing.
+  for (const char* id : {"a", "b", "d"}) f.provider().enqueue_orchestrator_item(work::ExternalRaised{id, "go", ""}, 0);
+  batch = f.provider().fetch_orchestration_items(30'000, 4);
+  for (const OrchestrationItem& item : batch) token[item.instance] = item.lock_token;
+  REQUIRE(token.count("a") + token.count("b") + token.count("d") == 3);
+  OrchestrationAck failed;
+  failed.history_delta = {Event{2, 0, 0, events::OrchestrationFailed{ErrorDetails::orchestration_failed("broke")}}};
+  failed.metadata = metadata(RuntimeState::Failed);
+  OrchestrationAck quiet;
+  quiet.metadata = metadata(RuntimeState::Completed);
+  OrchestrationAck moved;
+  moved.execution_id = 2;
+  moved.history_delta = {Event{1, 0, 0, events::OrchestrationStarted{"Orch", "2.0.0", "", "a", 2}}};
+  moved.metadata = metadata(RuntimeState::Running, "a");
+  moved.metadata.orchestration_version = "2.0.0";
+  outcomes = f.provider().ack_orchestration_items({{token["a"], failed}, {token["b"], quiet}, {token["d"], moved}});
+  for (const AckOutcome& outcome : outcomes) CHECK_FALSE(outcome.has_value());
+  require_counts_match_rows(f, {{RuntimeState::Running, 1}, {RuntimeState::Completed, 1}, {RuntimeState::Failed, 1}});
+  InstanceFilter v2;
+  v2.orchestration_version = "2.0.0";
+  CHECK(f.management().count_by_status(v2)[RuntimeState::Running] == 1);
+  CHECK(f.management().count_instances(roots) == 2);
+
+  // An import counts its row; a delete takes it out again.
+  InstanceExport copy = f.management().export_instance("b");
+  copy.info.instance = "b-copy";
+  f.management().import_instance(copy);
+  require_counts_match_rows(f, {{RuntimeState::Running, 1}, {RuntimeState::Completed, 2}, {RuntimeState::Failed, 1}});
+  BulkDeleteRequest drop;
+  drop.instances = {"b-copy"};
+  CHECK(f.management().delete_instances(drop).instances == 1);
+  require_counts_match_rows(f, {{RuntimeState::Running, 1}, {RuntimeState::Completed, 1}, {RuntimeState::Failed, 1}});
+}

@@ -606,10 +606,49 @@ TEST_CASE("sqlite: a version-13 database gains the timers' index, its queued tim
   auto f = make_provider("sqlite-file");
   f->provider().enqueue_orchestrator_item(work::TimerFired{"t", 1, 2, f->clock.now_ms() + 5'000}, 5'000);
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema14) + "PRAGMA user_version = 13");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema15) + testing::kSqliteUndoSchema14 +
+                        "PRAGMA user_version = 13");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orchestrator_queue_timers'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orchestrator_queue_timers'") == "1");
   CHECK(f->sqlite->get_queue_depths().timers_pending == 1);
+}
+
+TEST_CASE("sqlite: a version-14 database keeps its trigger-kept counts; its writers count from then on",
+          "[provider][sqlite][counts]") {
+  auto f = make_provider("sqlite-file");
+  const auto start = [&](const std::string& id, RuntimeState state) {
+    f->provider().enqueue_orchestrator_item(start_item(id), 0);
+    OrchestrationItem item = fetch(*f);
+    OrchestrationAck ack;
+    ack.history_delta = {started_event()};
+    ack.metadata = metadata(state);
+    f->provider().ack_orchestration_item(item.lock_token, ack);
+  };
+  f->sqlite.reset();
+  // Written by a build of schema 14: its triggers count these rows.
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema15) + "PRAGMA user_version = 14");
+  raw_exec(f->path,
+           "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, current_execution_id, "
+           "status, created_at, updated_at) VALUES ('old-1', 'Orch', '1.0.0', 1, 'Running', 1, 1), "
+           "('old-2', 'Orch', '1.0.0', 1, 'Completed', 1, 2)");
+  CHECK(raw_query(f->path, "SELECT SUM(count) FROM instance_counts") == "2");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
+  CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'instance_counts_%'") ==
+        "1");  // the delete trigger
+  start("new-1", RuntimeState::Running);
+  start("new-2", RuntimeState::Failed);
+  std::map<RuntimeState, std::uint64_t> counts = f->sqlite->count_by_status(InstanceFilter{});
+  CHECK(counts[RuntimeState::Running] == 2);
+  CHECK(counts[RuntimeState::Completed] == 1);
+  CHECK(counts[RuntimeState::Failed] == 1);
+  BulkDeleteRequest drop;
+  drop.instances = {"old-2", "new-2"};
+  CHECK(f->sqlite->delete_instances(drop).instances == 2);
+  counts = f->sqlite->count_by_status(InstanceFilter{});
+  CHECK(counts[RuntimeState::Completed] == 0);
+  CHECK(counts[RuntimeState::Failed] == 0);
+  CHECK(counts[RuntimeState::Running] == 2);
 }

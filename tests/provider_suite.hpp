@@ -154,8 +154,29 @@ inline std::unique_ptr<ProviderUnderTest> sqlite_at(const std::string& path) {
   auto fixture##_holder = ::duroxide::testing::make_provider(provider_kind);               \
   auto& fixture = *fixture##_holder
 
-// Takes a SQLite database of this build back to schema 13 (before the timers' index);
-// run it first, then kSqliteUndoSchema13 and the statements that undo earlier versions.
+// Takes a SQLite database of this build back to schema 14 (status counts of inserted and
+// updated rows kept by triggers); run it first, then kSqliteUndoSchema14 and the
+// statements that undo earlier versions.
+inline constexpr const char* kSqliteUndoSchema15 =
+    "CREATE TRIGGER instance_counts_on_insert AFTER INSERT ON instances BEGIN "
+    "  INSERT INTO instance_counts VALUES (NEW.orchestration_name, NEW.orchestration_version, "
+    "    NEW.parent_instance_id IS NULL, NEW.status, NEW.tenant, 1) ON CONFLICT DO UPDATE SET count = count + 1; END; "
+    "CREATE TRIGGER instance_counts_on_update "
+    "  AFTER UPDATE OF orchestration_name, orchestration_version, parent_instance_id, status, tenant ON instances "
+    "  WHEN OLD.status IS NOT NEW.status OR OLD.orchestration_name IS NOT NEW.orchestration_name "
+    "    OR OLD.orchestration_version IS NOT NEW.orchestration_version "
+    "    OR (OLD.parent_instance_id IS NULL) IS NOT (NEW.parent_instance_id IS NULL) "
+    "    OR OLD.tenant IS NOT NEW.tenant "
+    "BEGIN "
+    "  UPDATE instance_counts SET count = count - 1 "
+    "    WHERE orchestration_name = OLD.orchestration_name AND orchestration_version = OLD.orchestration_version "
+    "      AND is_root = (OLD.parent_instance_id IS NULL) AND status = OLD.status AND tenant = OLD.tenant; "
+    "  INSERT INTO instance_counts VALUES (NEW.orchestration_name, NEW.orchestration_version, "
+    "    NEW.parent_instance_id IS NULL, NEW.status, NEW.tenant, 1) ON CONFLICT DO UPDATE SET count = count + 1; "
+    "END; ";
+
+// Takes a SQLite database of schema 14 back to schema 13 (before the timers' index); run
+// it before kSqliteUndoSchema13 and the statements that undo earlier versions.
 inline constexpr const char* kSqliteUndoSchema14 = "DROP INDEX orchestrator_queue_timers; ";
 
 // Takes a SQLite database of schema 13 back to schema 12 (before kept pending work);
@@ -177,10 +198,10 @@ inline constexpr const char* kSqliteUndoSchema12 =
     "CREATE TRIGGER instance_counts_on_update AFTER UPDATE OF status ON instances BEGIN "
     "  UPDATE instance_counts SET count = count - 1 WHERE orchestration_name = OLD.orchestration_name; END; ";
 
-// The undo statements of schemas 14, 13 and 12 in their order: a file of this build
-// back to schema 11, before the statements that undo earlier versions.
+// The undo statements of schemas 15 to 12 in their order: a file of this build back to
+// schema 11, before the statements that undo earlier versions.
 inline const std::string kSqliteUndoToSchema11 =
-    std::string(kSqliteUndoSchema14) + kSqliteUndoSchema13 + kSqliteUndoSchema12;
+    std::string(kSqliteUndoSchema15) + kSqliteUndoSchema14 + kSqliteUndoSchema13 + kSqliteUndoSchema12;
 
 // The store a search-window test loads (by SQL, each store its own way): instances
 // "s-000000".. one a millisecond apart from created_at 1000, Running, of which only the

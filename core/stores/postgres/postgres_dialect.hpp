@@ -35,6 +35,10 @@ struct Dialect {
   static constexpr const char* kHeldLockSuffix = " FOR UPDATE OF l";
   // Writes are deferred to the next round trip (postgres_connection.hpp).
   static constexpr bool kOneWriter = false;
+  // The status counts stay trigger-kept: another process may write an instance row
+  // between an ack's read of it and its write (sqlite_dialect.hpp says why SQLite's
+  // writers keep them).
+  static constexpr bool kWritersKeepInstanceCounts = false;
   // A batch of orchestration acks goes to the server in one pipeline with its
   // COMMIT (Queues::acks_in_one_pipeline).
   static constexpr bool kPipelinesAckBatches = true;

@@ -476,6 +476,12 @@ struct Management {
       }
     }
     insert_instance_row(db, info, current_input(data));
+    if constexpr (Dialect::kWritersKeepInstanceCounts) {
+      const store_sql::InstanceCountKey key{info.orchestration_name, info.orchestration_version,
+                                            info.parent_instance.empty(), std::string(to_string(info.state)),
+                                            info.tenant};
+      store_sql::write_instance_count(db, key, 1);
+    }
     record_imported_metrics(db, info, now);
     for (const auto& execution : data.executions) {
       insert_execution(db, info.instance, execution);
@@ -483,7 +489,7 @@ struct Management {
       const ExecutionInfo& e = execution.info;
       if (e.completed_at_ms != 0) {
         store_sql::record_execution_duration(db, info.orchestration_name, info.tenant, e.started_at_ms,
-                                             e.completed_at_ms - e.started_at_ms);
+                                             saturating_sub(e.completed_at_ms, e.started_at_ms));
       }
     }
     store_sql::write_kv_values(db, info.instance, data.kv);

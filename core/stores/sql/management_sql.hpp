@@ -7,6 +7,7 @@
 // Not a public header.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -387,8 +388,11 @@ inline std::int64_t duration_at_rank(const std::vector<DurationBucket>& buckets,
     if (rank <= before + bucket.count) {
       if (bucket.count <= 1) return bucket.min_ms;
       const std::uint64_t k = rank - before - 1;  // 0 .. count-1
-      const std::int64_t span = bucket.max_ms - bucket.min_ms;
-      return bucket.min_ms + static_cast<std::int64_t>(static_cast<std::uint64_t>(span) * k / (bucket.count - 1));
+      // Rows read from the store are outside data: a bucket whose maximum is below its
+      // minimum has no span, and no product or sum here overflows.
+      const std::int64_t span = std::max<std::int64_t>(saturating_sub(bucket.max_ms, bucket.min_ms), 0);
+      const auto offset = static_cast<std::int64_t>(static_cast<unsigned __int128>(span) * k / (bucket.count - 1));
+      return saturating_add(bucket.min_ms, offset);
     }
     before += bucket.count;
   }

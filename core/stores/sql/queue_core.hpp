@@ -45,8 +45,9 @@ struct RollUp {
   TimestampMs last_minute = 0;       // rolled up by a committed transaction (updated on commit)
   std::int64_t retention_ms = 0;     // minute buckets older than this move to hours
   TimestampMs rolled_up_minute = 0;  // rolled up by this transaction (0: none)
-  // When set, the acks add their time series, activity statistics and execution
-  // durations here, for the batch to write each row once; else each ack writes them.
+  // When set, the acks add their time series, activity statistics, execution
+  // durations and status counts here, for the batch to write each row once; else each
+  // ack writes them.
   RollUpTotals* totals = nullptr;
 };
 
@@ -70,6 +71,7 @@ struct Queues {
     // The current execution's start, while it is not finished (nullopt: finished or none).
     std::optional<TimestampMs> open_execution_started_at;
     std::string tenant;  // the row's; before the first ack, the one this ack writes
+    bool is_root = true;  // the row has no parent instance
   };
 
   // The statement just run must have touched a row that holds the caller's lock.
@@ -556,7 +558,8 @@ struct Queues {
   static constexpr const char* kHeldSelect =
       "SELECT l.instance_id, i.instance_id IS NOT NULL, i.current_execution_id, "
       "  i.status, i.created_at, i.custom_status_version, l.lock_token, i.orchestration_name, "
-      "  i.orchestration_version, CASE WHEN e.completed_at IS NULL THEN e.started_at END, i.tenant "
+      "  i.orchestration_version, CASE WHEN e.completed_at IS NULL THEN e.started_at END, i.tenant, "
+      "  i.parent_instance_id IS NULL "
       "FROM instance_locks l LEFT JOIN instances i ON i.instance_id = l.instance_id "
       "LEFT JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id ";
 
@@ -574,6 +577,7 @@ struct Queues {
       held.orchestration_version = row.text(8);
       if (!row.is_null(9)) held.open_execution_started_at = row.integer(9);
       held.tenant = row.text(10);
+      held.is_root = row.integer(11) != 0;
     }
     return held;
   }
@@ -623,6 +627,7 @@ struct Queues {
         meta.continued_as_new ? std::string("Running") : std::string(to_string(meta.state));
     upsert_instance(db, held, ack, instance_status, meta.continued_as_new ? std::nullopt : output, error_json,
                     pending_json(db, meta), now);
+    if constexpr (Dialect::kWritersKeepInstanceCounts) count_instance(db, held, ack, instance_status, roll_up);
     record_status_change(db, held, ack, instance_status, now, roll_up);
     write_execution(db, held.instance, ack, output, error_json, now);
     append_history(db, held.instance, ack);
@@ -747,6 +752,34 @@ struct Queues {
       update.bind(parameter++, meta.orchestration_version);
     }
     update.defer();
+  }
+
+  // The status counts as upsert_instance moves the row: into its first row, or from the
+  // row's old status (and name and version) to the new one.
+  static void count_instance(Connection& db, const Held& held, const OrchestrationAck& ack,
+                             const std::string& instance_status, RollUp& roll_up) {
+    const ExecutionMetadata& meta = ack.metadata;
+    auto add = [&](const InstanceCountKey& key, std::int64_t delta) {
+      if (roll_up.totals) {
+        roll_up.totals->instance_counts[key] += delta;
+      } else {
+        write_instance_count(db, key, delta);
+      }
+    };
+    if (!held.exists) {
+      add({meta.orchestration_name, meta.orchestration_version, meta.parent_instance.empty(), instance_status,
+           meta.tenant},
+          1);
+      return;
+    }
+    const bool renamed = meta.orchestration_name != held.orchestration_name ||
+                         meta.orchestration_version != held.orchestration_version;
+    if (!renamed && instance_status == held.status) return;
+    add({held.orchestration_name, held.orchestration_version, held.is_root, held.status, held.tenant}, -1);
+    add({renamed ? meta.orchestration_name : held.orchestration_name,
+         renamed ? meta.orchestration_version : held.orchestration_version, held.is_root, instance_status,
+         held.tenant},
+        1);
   }
 
   // The time series and the change feed, in the ack's transaction: a start when

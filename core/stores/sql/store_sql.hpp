@@ -406,24 +406,64 @@ void write_activity_stats(Connection& db, const std::string& activity, const std
       .defer();
 }
 
+// ---- status counts: the rows count-by-status and the filtered counts read
+
+// The row of instance_counts an instance counts in.
+struct InstanceCountKey {
+  std::string orchestration_name;
+  std::string orchestration_version;
+  bool is_root = true;  // no parent instance
+  std::string status;
+  std::string tenant;
+  friend bool operator<(const InstanceCountKey& a, const InstanceCountKey& b) {
+    return std::tie(a.orchestration_name, a.orchestration_version, a.is_root, a.status, a.tenant) <
+           std::tie(b.orchestration_name, b.orchestration_version, b.is_root, b.status, b.tenant);
+  }
+};
+
+// Adds `delta` to the count of `key` (inside the caller's transaction).
+template <typename Connection>
+void write_instance_count(Connection& db, const InstanceCountKey& key, std::int64_t delta) {
+  db.prepare(
+        "INSERT INTO instance_counts (orchestration_name, orchestration_version, is_root, status, tenant, count) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+        "ON CONFLICT (orchestration_name, orchestration_version, is_root, status, tenant) DO UPDATE SET "
+        "  count = instance_counts.count + excluded.count")
+      .bind(1, key.orchestration_name)
+      .bind(2, key.orchestration_version)
+      .bind(3, static_cast<std::int64_t>(key.is_root ? 1 : 0))
+      .bind(4, key.status)
+      .bind(5, key.tenant)
+      .bind(6, delta)
+      .defer();
+}
+
 // What acks add to the shared roll-up rows (time series, activity statistics,
-// execution durations), summed per row, to be written once per row, in key order.
+// execution durations, status counts), summed per row, to be written once per row, in
+// key order.
 struct RollUpTotals {
   std::map<std::tuple<TimestampMs, std::string, std::string>, MetricTotals> metrics;  // minute, orchestration, tenant
   std::map<std::pair<std::string, std::string>, ActivityTotals> activities;  // activity, tenant
   std::map<std::tuple<std::string, TimestampMs, std::int64_t, std::string>, DurationTotals>
       durations;  // orchestration, started hour, duration bucket, tenant
+  std::map<InstanceCountKey, std::int64_t> instance_counts;
 
   void clear() {
     metrics.clear();
     activities.clear();
     durations.clear();
+    instance_counts.clear();
   }
 };
 
-// Writes the totals (inside the caller's transaction) and clears them.
+// Writes the totals (inside the caller's transaction) and clears them. A count whose
+// changes cancel out (an instance started and finished in one batch moves through
+// its statuses) writes nothing.
 template <typename Connection>
 void write_roll_up_totals(Connection& db, RollUpTotals& totals) {
+  for (const auto& [key, delta] : totals.instance_counts) {
+    if (delta != 0) write_instance_count(db, key, delta);
+  }
   for (const auto& [key, metric] : totals.metrics) {
     write_metrics(db, std::get<1>(key), std::get<2>(key), std::get<0>(key), metric);
   }

@@ -422,9 +422,17 @@ constexpr const char* kMigration14 = R"sql(
 CREATE INDEX orchestrator_queue_timers ON orchestrator_queue (visible_at) WHERE kind = 'TimerFired';
 )sql";
 
+// Version 15: the status counts of inserted and updated instance rows are kept by the
+// code that writes the rows (sqlite_dialect.hpp, kWritersKeepInstanceCounts), not by
+// triggers; a delete still counts by trigger. The counts the triggers kept stay as they are.
+constexpr const char* kMigration15 = R"sql(
+DROP TRIGGER instance_counts_on_insert;
+DROP TRIGGER instance_counts_on_update;
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4, kMigration5, kMigration6,
                                        kMigration7, kMigration8, kMigration9, kMigration10, kMigration11,
-                                       kMigration12, kMigration13, kMigration14};
+                                       kMigration12, kMigration13, kMigration14, kMigration15};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {
