@@ -276,16 +276,18 @@ TEST_CASE("messages that do not apply are dropped, not appended", "[replay]") {
   TurnResult result = turn(registry, history,
                            {work::ActivityCompleted{"inst", 7, 2, "stale execution"},
                             work::ActivityCompleted{"inst", 1, 99, "unknown id"},
+                            work::ActivityCompleted{"inst", 1, UINT64_MAX, "an id past every event"},
                             work::TimerFired{"inst", 1, 2, 0},  // id 2 is an activity
                             start("Sequence", ""),
                             work::ActivityCompleted{"inst", 1, 2, "x"},
                             work::ActivityCompleted{"inst", 1, 2, "duplicate"}});
-  REQUIRE(result.dropped.size() == 5);
+  REQUIRE(result.dropped.size() == 6);
   CHECK(result.dropped[0].reason.find("stale") != std::string::npos);
   CHECK(result.dropped[1].reason.find("no activity with id 99") != std::string::npos);
-  CHECK(result.dropped[2].reason.find("no timer") != std::string::npos);
-  CHECK(result.dropped[3].reason.find("already started") != std::string::npos);
-  CHECK(result.dropped[4].reason.find("already has a completion") != std::string::npos);
+  CHECK(result.dropped[2].reason.find("no activity with id " + std::to_string(UINT64_MAX)) != std::string::npos);
+  CHECK(result.dropped[3].reason.find("no timer") != std::string::npos);
+  CHECK(result.dropped[4].reason.find("already started") != std::string::npos);
+  CHECK(result.dropped[5].reason.find("already has a completion") != std::string::npos);
   REQUIRE(kinds(result.new_events) ==
           std::vector<EventKind>{EventKind::ActivityCompleted, EventKind::ActivityScheduled});
   CHECK(result.new_events[1].as<events::ActivityScheduled>()->input == "x");

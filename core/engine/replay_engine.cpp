@@ -97,9 +97,8 @@ ReplayState::ReplayState(const Registry& registry, const TurnInput& input)
   previous_scheduler_ = t_current_scheduler;
   t_current_scheduler = this;
   next_event_id_ = old_.size() + 1;
-  // About one operation per scheduled event and one per completion: room for the
-  // replayed ones up front instead of rehashing through a long history.
-  ops_by_id_.reserve(old_.size() / 2 + 8);
+  // A slot per event id: room for the replayed ones up front.
+  ops_by_id_.reserve(old_.size() + 8);
   all_ops_.reserve(old_.size() / 2 + 8);
 }
 
@@ -449,9 +448,9 @@ void ReplayState::append_and_deliver(EventData data, EventId source) {
 // ---------------------------------------------------------------- delivery
 
 std::shared_ptr<OpState> ReplayState::find_op(EventId id, OpKind kind) const {
-  auto it = ops_by_id_.find(id);
-  if (it == ops_by_id_.end() || it->second->kind != kind) return nullptr;
-  return it->second;
+  // A message's id is outside data: anything past the slots names no operation.
+  if (id >= ops_by_id_.size() || !ops_by_id_[id] || ops_by_id_[id]->kind != kind) return nullptr;
+  return ops_by_id_[id];
 }
 
 std::string ReplayState::completion_problem(EventId id, OpKind kind,
@@ -523,14 +522,13 @@ void ReplayState::deliver_cancel(const std::string& reason) {
   if (cancel_requested_ || stopped()) return;
   cancel_requested_ = true;
   ready_.clear();
-  // In id order: the cancellations become commands, and replay must issue them alike.
-  std::vector<std::pair<EventId, OpState*>> outstanding;
-  for (auto& [id, op] : ops_by_id_) {
-    if (op->kind == OpKind::Activity || op->kind == OpKind::SubOrchestration) outstanding.emplace_back(id, op.get());
+  // In id order (the slots' order): the cancellations become commands, and replay must
+  // issue them alike.
+  std::vector<OpState*> outstanding;
+  for (const auto& op : ops_by_id_) {
+    if (op && (op->kind == OpKind::Activity || op->kind == OpKind::SubOrchestration)) outstanding.push_back(op.get());
   }
-  std::sort(outstanding.begin(), outstanding.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [id, op] : outstanding) cancel(*op, reason);
+  for (OpState* op : outstanding) cancel(*op, reason);
   issue_terminal(events::OrchestrationFailed{ErrorDetails::cancelled(reason)});
 }
 
@@ -721,7 +719,11 @@ std::shared_ptr<OpState> ReplayState::new_op(OpKind kind, EventId id, std::strin
   op->name = std::move(name);
   op->created_seq = ++created_seq_;
   all_ops_.push_back(op);
-  if (id != 0) ops_by_id_[id] = op;
+  if (id != 0) {
+    DUROXIDE_ASSERT(id <= old_.size() + out_.new_events.size() + 1, "operation ids are event ids");
+    if (id >= ops_by_id_.size()) ops_by_id_.resize(id + 1);
+    ops_by_id_[id] = op;
+  }
   return op;
 }
 

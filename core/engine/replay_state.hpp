@@ -16,7 +16,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "duroxide/orchestration_context.hpp"
@@ -161,9 +160,11 @@ class ReplayState final : public Scheduler {
   events::OrchestrationStarted started_;
   Task<std::string> root_;
   std::deque<std::coroutine_handle<>> ready_;
-  // Looked up by every completion; hashed because a 100k-event replay looks up tens
-  // of thousands of ids. Anything that walks the ops in id order sorts them first.
-  std::unordered_map<EventId, std::shared_ptr<OpState>> ops_by_id_;
+  // Looked up by every completion. Indexed by the scheduling event's id: ids are the
+  // history's positions (checked consecutive from 1) and the ones this turn appends, so
+  // the vector is as long as the history and walks in id order. Slots of events that
+  // schedule nothing stay empty.
+  std::vector<std::shared_ptr<OpState>> ops_by_id_;
   std::vector<std::shared_ptr<OpState>> all_ops_;
   std::map<std::string, Channel> externals_;
   std::map<std::string, Channel> queues_;
