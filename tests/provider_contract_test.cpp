@@ -690,13 +690,20 @@ TEST_CASE("contract: a batched fetch takes instances by their first visible mess
   CHECK(later[0].instance == "e");
 }
 
-TEST_CASE("contract: each ack of a batch commits or fails on its own", "[provider][batch][atomicity]") {
-  FOR_EACH_PROVIDER(f);
-  for (const char* id : {"a", "b", "c", "d"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
-  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 4);
-  REQUIRE(batch.size() == 4);
+// Queues a start for each of `ids`, takes them in one batch, and gives each lock token by
+// instance.
+static std::map<std::string, std::string> lock_started(ProviderUnderTest& f, const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) f.provider().enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, ids.size());
+  REQUIRE(batch.size() == ids.size());
   std::map<std::string, std::string> token;
   for (const OrchestrationItem& item : batch) token[item.instance] = item.lock_token;
+  return token;
+}
+
+TEST_CASE("contract: each ack of a batch commits or fails on its own", "[provider][batch][atomicity]") {
+  FOR_EACH_PROVIDER(f);
+  std::map<std::string, std::string> token = lock_started(f, {"a", "b", "c", "d"});
 
   OrchestrationAck good;
   good.history_delta = {started_event()};
@@ -834,11 +841,7 @@ TEST_CASE("contract: an ack carrying a value the store cannot encode fails alone
           "[provider][batch][values]") {
   FOR_EACH_PROVIDER(f);
   const std::string garbled = "\xFF\xFE";
-  for (const char* id : {"a", "b", "c"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
-  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 3);
-  REQUIRE(batch.size() == 3);
-  std::map<std::string, std::string> token;
-  for (const OrchestrationItem& item : batch) token[item.instance] = item.lock_token;
+  std::map<std::string, std::string> token = lock_started(f, {"a", "b", "c"});
   OrchestrationAck good;
   good.history_delta = {started_event()};
   good.metadata = metadata();
@@ -1007,11 +1010,7 @@ static void require_counts_match_rows(ProviderUnderTest& f, std::map<RuntimeStat
 TEST_CASE("contract: status counts follow a batch of acks; a refused ack counts nowhere",
           "[provider][batch][counts]") {
   FOR_EACH_PROVIDER(f);
-  for (const char* id : {"a", "b", "c", "d"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
-  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 4);
-  REQUIRE(batch.size() == 4);
-  std::map<std::string, std::string> token;
-  for (const OrchestrationItem& item : batch) token[item.instance] = item.lock_token;
+  std::map<std::string, std::string> token = lock_started(f, {"a", "b", "c", "d"});
   OrchestrationAck running;
   running.history_delta = {started_event()};
   running.metadata = metadata();
@@ -1035,7 +1034,7 @@ TEST_CASE("contract: status counts follow a batch of acks; a refused ack counts 
   // The next batch: a fails, d continues as new under another version, b hears an
   // event that changes nothing.
   for (const char* id : {"a", "b", "d"}) f.provider().enqueue_orchestrator_item(work::ExternalRaised{id, "go", ""}, 0);
-  batch = f.provider().fetch_orchestration_items(30'000, 4);
+  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 4);
   for (const OrchestrationItem& item : batch) token[item.instance] = item.lock_token;
   REQUIRE(token.count("a") + token.count("b") + token.count("d") == 3);
   OrchestrationAck failed;
