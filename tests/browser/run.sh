@@ -23,6 +23,11 @@ db.execute("""WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHE
                          status, created_at, updated_at, input)
   SELECT printf('s-%06d', i), 'HelloWorld', '1.0.0', 1, 'Completed', 1000 + i, 1000 + i,
          CASE WHEN i = 0 THEN '"needle"' ELSE '"hay"' END FROM n""")
+# Rows written behind the store's back are counted as the store's writers count them
+# (docs/management.md: the status counts).
+db.execute("""INSERT INTO instance_counts (orchestration_name, orchestration_version, is_root, status, tenant, count)
+  VALUES ('HelloWorld', '1.0.0', 1, 'Completed', '', 51000)
+  ON CONFLICT DO UPDATE SET count = count + excluded.count""")
 db.commit()
 db.close()
 PY
