@@ -398,6 +398,10 @@ TEST_CASE("time-series inputs are validated and the switches apply", "[timeserie
   CHECK(kind_of([&] {
           w.management.get_time_series(TimeSeriesMetric::All, std::string(300, 'x'), now - kMinute, now);
         }) == Kind::InvalidInput);
+  // A window ending near INT64_MAX spans too many buckets; counting them must not overflow.
+  CHECK(kind_of([&] {
+          w.management.get_time_series(TimeSeriesMetric::All, "", 0, INT64_MAX - 90'330);
+        }) == Kind::InvalidInput);
   CHECK(kind_of([&] { w.management.watch_metrics(0, 0); }) == Kind::InvalidInput);
   CHECK(kind_of([&] { w.management.watch_metrics(0, 1001); }) == Kind::InvalidInput);
   // 20,000 hours is fine where 20,000 minutes would not be.

@@ -716,9 +716,10 @@ struct Management {
       throw ProviderError(ProviderErrorKind::InvalidInput, operation,
                           "orchestration name longer than " + std::to_string(limits::kMaxNameBytes) + " bytes");
     }
-    const std::int64_t from = (query.from_ms / width) * width;
-    const std::int64_t to = ((query.to_ms + width - 1) / width) * width;
-    if ((to - from) / width > static_cast<std::int64_t>(kMaxTimeSeriesBuckets)) {
+    // In bucket numbers, rounded out: a window ending near INT64_MAX must not overflow.
+    const std::int64_t from = query.from_ms / width;
+    const std::int64_t to = query.to_ms / width + (query.to_ms % width != 0 ? 1 : 0);
+    if (to - from > static_cast<std::int64_t>(kMaxTimeSeriesBuckets)) {
       throw ProviderError(ProviderErrorKind::InvalidInput, operation,
                           "the window spans more than " + std::to_string(kMaxTimeSeriesBuckets) + " buckets");
     }
