@@ -545,7 +545,7 @@ struct Management {
     const std::int64_t width = query.bucket == TimeSeriesQuery::Bucket::Hour ? 3'600'000 : 60'000;
     check_time_series_query(query, width, db.operation());
     const std::int64_t from = (query.from_ms / width) * width;
-    const std::int64_t to = ((query.to_ms + width - 1) / width) * width;
+    const std::int64_t to = end_bucket(query.to_ms, width) * width;  // checked above: fits
     // Hour buckets sum the rolled-up hour rows and the minutes not yet rolled up.
     std::string sql =
         "SELECT (bucket_start / CAST(?3 AS BIGINT)) * CAST(?3 AS BIGINT) AS b, " DUROXIDE_METRIC_SUMS " "
@@ -707,6 +707,11 @@ struct Management {
     return point;
   }
 
+  // The number of the bucket a window ending at `to_ms` (0 or more) ends before, rounded up.
+  static std::int64_t end_bucket(std::int64_t to_ms, std::int64_t width) {
+    return to_ms / width + (to_ms % width != 0 ? 1 : 0);
+  }
+
   static void check_time_series_query(const TimeSeriesQuery& query, std::int64_t width,
                                       const std::string& operation) {
     if (query.from_ms < 0 || query.to_ms <= query.from_ms) {
@@ -718,7 +723,10 @@ struct Management {
     }
     // In bucket numbers, rounded out: a window ending near INT64_MAX must not overflow.
     const std::int64_t from = query.from_ms / width;
-    const std::int64_t to = query.to_ms / width + (query.to_ms % width != 0 ? 1 : 0);
+    const std::int64_t to = end_bucket(query.to_ms, width);
+    if (to > INT64_MAX / width) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, operation, "the window ends past the last bucket");
+    }
     if (to - from > static_cast<std::int64_t>(kMaxTimeSeriesBuckets)) {
       throw ProviderError(ProviderErrorKind::InvalidInput, operation,
                           "the window spans more than " + std::to_string(kMaxTimeSeriesBuckets) + " buckets");
