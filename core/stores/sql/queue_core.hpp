@@ -705,6 +705,13 @@ struct Queues {
     return started ? std::optional<std::string>(started->input) : std::nullopt;
   }
 
+  // Whether the ack moves an existing row to another name or version (a continue-as-new
+  // to another version): update_instance writes them, count_instance moves its count.
+  static bool is_renamed(const Held& held, const ExecutionMetadata& meta) {
+    return meta.orchestration_name != held.orchestration_name ||
+           meta.orchestration_version != held.orchestration_version;
+  }
+
   // upsert_instance for an instance that exists: an UPDATE of only the columns
   // that change, so that the indexes on the others (name, version, creation,
   // parent) are not rewritten with the same keys. Name and version change only
@@ -714,8 +721,7 @@ struct Queues {
                               const std::optional<std::string>& error_json, const std::optional<std::string>& pending,
                               TimestampMs now, bool changes_instance) {
     const ExecutionMetadata& meta = ack.metadata;
-    const bool renamed = meta.orchestration_name != held.orchestration_name ||
-                         meta.orchestration_version != held.orchestration_version;
+    const bool renamed = is_renamed(held, meta);
     std::string sql =
         "UPDATE instances SET current_execution_id = CAST(?2 AS BIGINT), status = ?3, output = ?4, "
         "error_json = ?5, unconsumed_messages = CAST(?6 AS BIGINT), pending_json = ?7";
@@ -772,8 +778,7 @@ struct Queues {
           1);
       return;
     }
-    const bool renamed = meta.orchestration_name != held.orchestration_name ||
-                         meta.orchestration_version != held.orchestration_version;
+    const bool renamed = is_renamed(held, meta);
     if (!renamed && instance_status == held.status) return;
     add({held.orchestration_name, held.orchestration_version, held.is_root, held.status, held.tenant}, -1);
     add({renamed ? meta.orchestration_name : held.orchestration_name,
