@@ -43,6 +43,11 @@ inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
 template <typename Body>
 bool refused_cleanly(Body&& body);
 
+// What a decoder answers for an input: "value " and the value encoded again, or "error "
+// and the CodecError's text. Two decoders of the same text must answer the same.
+template <typename Decode>
+std::string decoded_or_error(Decode&& decode);
+
 // Reads an input front to back: the structured targets draw choices from it.
 class ByteReader {
  public:

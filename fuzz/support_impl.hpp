@@ -21,4 +21,13 @@ bool refused_cleanly(Body&& body) {
   return false;
 }
 
+template <typename Decode>
+std::string decoded_or_error(Decode&& decode) {
+  try {
+    return "value " + decode();
+  } catch (const CodecError& error) {
+    return std::string("error ") + error.what();
+  }
+}
+
 }  // namespace duroxide::fuzz

@@ -4,6 +4,7 @@
 
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
+#include "duroxide/detail/json.hpp"
 
 using namespace duroxide;
 
@@ -114,6 +115,117 @@ TEST_CASE("every event kind round-trips exactly", "[codec]") {
   }
 }
 
+TEST_CASE("the text encoders write what the JSON objects dump to, byte for byte", "[codec]") {
+  // encode_event, encode_work_item and encode_pending_snapshot write text directly; the
+  // exports and reports build nlohmann objects (detail::to_json). Both must agree.
+  History history = every_kind_of_event();
+  for (const std::string& text : {std::string("\x01\x1f\x7f/<>&'"), std::string("caf\xc3\xa9 \xf0\x9f\x98\x80"),
+                                  std::string("\\\"\\"), std::string()}) {
+    history.push_back(Event{200, 3, 5, events::ExternalEvent{"e", text}});
+    history.push_back(Event{201, 0, -7, events::CustomStatusUpdated{text}});
+  }
+  for (const Event& event : history) {
+    CHECK(encode_event(event) == detail::dump_json(detail::to_json(event), "event"));
+  }
+  for (const WorkItem& item : every_kind_of_work_item()) {
+    CHECK(encode_work_item(item) == detail::dump_json(detail::to_json(item), "work_item"));
+  }
+  PendingSnapshot snapshot;
+  snapshot.total = 5;
+  snapshot.work.push_back(PendingWork{PendingKind::Activity, 4, "Act", "in \"x\"", "", 10, 0, true});
+  snapshot.work.push_back(PendingWork{PendingKind::Timer, 6, "", "", "", -1, INT64_MAX, false});
+  snapshot.work.push_back(PendingWork{PendingKind::SubOrchestration, 7, "Child", "\xc3\xa9", "p::sub::7", 0, 0, false});
+  CHECK(encode_pending_snapshot(snapshot) ==
+        R"({"total":5,"work":[{"fire_at_ms":0,"input":"in \"x\"","input_truncated":true,"instance":"","kind":"activity",)"
+        R"("name":"Act","scheduled_at_ms":10,"scheduled_event_id":4},{"fire_at_ms":9223372036854775807,"input":"",)"
+        R"("input_truncated":false,"instance":"","kind":"timer","name":"","scheduled_at_ms":-1,"scheduled_event_id":6},)"
+        R"({"fire_at_ms":0,"input":"é","input_truncated":false,"instance":"p::sub::7","kind":"sub_orchestration",)"
+        R"("name":"Child","scheduled_at_ms":0,"scheduled_event_id":7}]})");
+  CHECK(decode_pending_snapshot(encode_pending_snapshot(snapshot)) == snapshot);
+  CHECK(encode_pending_snapshot(PendingSnapshot{}) == R"({"total":0,"work":[]})");
+  // Invalid UTF-8 is refused with the DOM path's error.
+  Event bad{1, 0, 0, events::ExternalEvent{"a", std::string("ok \xff")}};
+  std::string expected;
+  try {
+    detail::dump_json(detail::to_json(bad), "event");
+  } catch (const CodecError& error) {
+    expected = error.what();
+  }
+  REQUIRE_FALSE(expected.empty());
+  require_codec_error([&] { encode_event(bad); }, "event", expected.substr(expected.find("cannot encode")));
+}
+
+namespace {
+
+// What a decoder gave: the value encoded, or the error's text.
+template <typename Decode>
+std::string outcome(Decode&& decode) {
+  try {
+    return "value " + decode();
+  } catch (const CodecError& error) {
+    return std::string("error ") + error.what();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("events and work items read straight from text decode as the JSON document does", "[codec]") {
+  // decode_event and decode_work_item read an object of scalars without building a JSON
+  // document (flat_object.hpp); whatever they are given, they must answer what reading
+  // the document answers: the same value, or the same error.
+  const std::vector<std::string> texts = {
+      R"({"event_id":3,"kind":"ActivityCompleted","result":"Hello","source_event_id":2,"timestamp_ms":1700})",
+      " \t\r\n{ \"event_id\" : 3 ,\"kind\":\"ActivityCompleted\",\"result\":\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\","
+      "\"timestamp_ms\":-0 } \n",
+      R"({"event_id":1,"kind":"TimerFired","fire_at_ms":-999999999999999999,"timestamp_ms":999999999999999999})",
+      R"({"event_id":1,"kind":"TimerFired","fire_at_ms":9223372036854775807,"timestamp_ms":0})",
+      R"({"event_id":1,"kind":"TimerFired","fire_at_ms":-9223372036854775809,"timestamp_ms":0})",
+      R"({"event_id":18446744073709551616,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":0})",
+      R"({"event_id":-1,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":0})",
+      R"({"event_id":01,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":0})",
+      R"({"event_id":1.0,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":0})",
+      R"({"event_id":1e2,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":0})",
+      R"({"event_id":1,"event_id":2,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":0})",
+      R"({"event_id":1,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":0,"zz":1,"aa":true})",
+      R"({"event_id":1,"kind":"CustomStatusUpdated","status":null,"timestamp_ms":0})",
+      R"({"event_id":1,"kind":"CustomStatusUpdated","status":false,"timestamp_ms":0})",
+      R"({"event_id":true,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":0})",
+      R"({"event_id":1,"kind":"TimerFired","timestamp_ms":0})",
+      R"({"event_id":1,"kind":"ExternalEvent","name":"\u00e9","data":"x","timestamp_ms":0})",
+      "{\"event_id\":1,\"kind\":\"ExternalEvent\",\"name\":\"caf\xc3\xa9\",\"data\":\"x\",\"timestamp_ms\":0}",
+      "{\"event_id\":1,\"kind\":\"ExternalEvent\",\"name\":\"\xff\",\"data\":\"x\",\"timestamp_ms\":0}",
+      "{\"event_id\":1,\"kind\":\"ExternalEvent\",\"name\":\"tab\there\",\"data\":\"x\",\"timestamp_ms\":0}",
+      R"({"event_id":1,"kind":"ExternalEvent","name":"a\x","data":"x","timestamp_ms":0})",
+      R"({"event_id":1,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":0,})",
+      R"({"event_id":1,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":0} x)",
+      R"({"event_id":1,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":0}{})",
+      R"({"event_id":1 "kind":"TimerFired"})",
+      R"({"event_id":1,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":0)",
+      R"({"event_id":1,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":tru})",
+      R"({"event_id":1,"kind":"TimerFired","fire_at_ms":1,"timestamp_ms":nullx})",
+      "\xef\xbb\xbf{\"event_id\":1,\"kind\":\"TimerFired\",\"fire_at_ms\":1,\"timestamp_ms\":0}",
+      R"({"event_id":1,"kind":"OrchestrationFailed","error":{"kind":"Cancelled","message":"m"},"timestamp_ms":0})",
+      R"({"kind":"ActivityExecute","instance":"i","execution_id":1,"id":2,"name":"A","input":""})",
+      R"({"kind":"ActivityExecute","instance":"i","execution_id":1,"id":2,"name":"A","input":"","extra":null})",
+      R"({"kind":"TimerFired","instance":"i","execution_id":1,"id":2,"fire_at_ms":-0})",
+      R"({"kind":"Nope"})", R"({})", R"([])", R"("x")", "", "{", "{\"", "{\"a\"", "{\"a\":", "{\"a\":-", "{\"a\":1",
+      R"({"kind":"ContinueAsNew","instance":"i","orchestration":"O","input":"","kv":{}})",
+  };
+  for (const std::string& text : texts) {
+    INFO(text);
+    CHECK(outcome([&] { return encode_event(decode_event(text)); }) ==
+          outcome([&] { return encode_event(detail::event_from_json(detail::parse_json(text, "event"), "event")); }));
+    CHECK(outcome([&] { return encode_work_item(decode_work_item(text)); }) ==
+          outcome([&] {
+            return encode_work_item(detail::work_item_from_json(detail::parse_json(text, "work_item"), "work_item"));
+          }));
+  }
+  // Signed zero, duplicate keys and whitespace read as the document reads them.
+  CHECK(std::get<events::TimerFired>(decode_event(texts[2]).data).fire_at_ms == -999'999'999'999'999'999);
+  CHECK(decode_event(texts[10]).event_id == 2);
+  CHECK(std::get<events::ActivityCompleted>(decode_event(texts[1]).data).result == "a\"b\\c/d\b\f\n\r\t");
+}
+
 TEST_CASE("continue-as-new items and start events stored before carrying still decode",
           "[codec]") {
   WorkItem next = decode_work_item(
@@ -128,7 +240,7 @@ TEST_CASE("continue-as-new items and start events stored before carrying still d
   require_codec_error(
       [] {
         decode_work_item(
-            R"({"kind":"ContinueAsNew","instance":"i","orchestration":"O","input":"","carried":[{"kind":"Timer","name":"a","data":""}]})");
+            R"({"kind":"ContinueAsNew","instance":"i","orchestration":"O","input":"","carried":[{"kind":"timer","name":"a","data":""}]})");
       },
       "work_item.carried[0].kind", "unknown carried message kind");
 }
@@ -243,6 +355,23 @@ TEST_CASE("the codec enforces limits", "[codec][limits]") {
   require_codec_error([&] { decode_history(deep); }, "history", "nested deeper than 16");
   Event invalid_utf8{1, 0, 0, events::ExternalEvent{"a", std::string("\xff\xfe")}};
   require_codec_error([&] { encode_event(invalid_utf8); }, "event", "cannot encode");
+}
+
+TEST_CASE("the nesting limit: keys and values sit at most 16 containers deep", "[codec][limits]") {
+  auto nested = [](std::size_t containers, const std::string& inner) {
+    return std::string(containers, '[') + inner + std::string(containers, ']');
+  };
+  CHECK(detail::parse_json(nested(16, "1"), "doc").dump() == nested(16, "1"));
+  CHECK(detail::parse_json(nested(16, "{}"), "doc").dump() == nested(16, "{}"));  // a 17th container, empty
+  require_codec_error([&] { detail::parse_json(nested(17, "1"), "doc"); }, "doc", "nested deeper than 16 levels");
+  require_codec_error([&] { detail::parse_json(nested(16, R"({"k":1})"), "doc"); }, "doc", "nested deeper than 16");
+  require_codec_error([&] { detail::parse_json(nested(18, ""), "doc"); }, "doc", "nested deeper than 16");
+  // The limit is met as the text is read: a syntax error before it is what is reported.
+  require_codec_error([&] { detail::parse_json("[1 2," + nested(40, ""), "doc"); }, "doc", "invalid JSON at byte 4");
+  // A flat document of any length passes.
+  std::string wide = "[";
+  for (int i = 0; i < 10'000; ++i) wide += (i ? ",[1]" : "[1]");
+  CHECK(detail::parse_json(wide + "]", "doc").size() == 10'000);
 }
 
 TEST_CASE("a number too large for a double is a CodecError", "[codec]") {

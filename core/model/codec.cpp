@@ -1,10 +1,12 @@
 #include "duroxide/codec.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 
 #include "duroxide/limits.hpp"
 #include "duroxide/text.hpp"
+#include "duroxide/detail/flat_object.hpp"
 #include "duroxide/detail/json.hpp"
 
 namespace duroxide {
@@ -158,6 +160,24 @@ void fields(V& v, E& e) {
   }
 }
 
+Json carried_json(const std::vector<work::CarriedMessage>& messages) {
+  Json list = Json::array();
+  for (const auto& message : messages) {
+    list.push_back({{"kind", carried_kind_name(message.kind)}, {"name", message.name}, {"data", message.data}});
+  }
+  return list;
+}
+
+// An object of key -> {value, updated_at_ms}.
+Json kv_json(const KvMap& entries) {
+  Json map = Json::object();
+  for (const auto& [name, entry] : entries) {
+    map[name] = {{"value", entry.value}, {"updated_at_ms", entry.updated_at_ms}};
+  }
+  return map;
+}
+
+// Writes fields into a JSON object (the DOM the exports and replay reports build on).
 struct Writer {
   Json& out;
   void text(const char* key, const std::string& value, std::size_t) { out[key] = value; }
@@ -172,30 +192,98 @@ struct Writer {
     if (value) out[key] = *value;
   }
   void carried(const char* key, const std::vector<work::CarriedMessage>& messages) {
-    if (messages.empty()) return;
-    Json list = Json::array();
-    for (const auto& message : messages) {
-      list.push_back({{"kind", carried_kind_name(message.kind)},
-                      {"name", message.name},
-                      {"data", message.data}});
-    }
-    out[key] = std::move(list);
+    if (!messages.empty()) out[key] = carried_json(messages);
   }
-  // Absent when empty; else an object of key -> {value, updated_at_ms}.
+  // Absent when empty.
   void kv(const char* key, const KvMap& entries) {
-    if (entries.empty()) return;
-    Json map = Json::object();
-    for (const auto& [name, entry] : entries) {
-      map[name] = {{"value", entry.value}, {"updated_at_ms", entry.updated_at_ms}};
-    }
-    out[key] = std::move(map);
+    if (!entries.empty()) out[key] = kv_json(entries);
   }
   void unsigned_number(const char* key, std::uint64_t value) { out[key] = value; }
   void optional_unsigned(const char* key, std::uint64_t value) {
     if (value != 0) out[key] = value;
   }
   void signed_number(const char* key, std::int64_t value) { out[key] = value; }
+  void boolean(const char* key, bool value) { out[key] = value; }
   void details(const char* key, const ErrorDetails& value) { out[key] = to_json(value); }
+};
+
+// Writes the same fields as Writer straight to text, byte for byte what
+// dump_json(Writer's object) gives: compact, keys in sorted order (nlohmann's objects
+// are std::maps). Every event and work item a store writes is encoded here, without
+// building a DOM first. Strings of printable ASCII are quoted here; any other string
+// (control bytes, UTF-8, invalid UTF-8) goes through dump_json, which escapes and
+// checks it, so the output and the errors are the DOM path's.
+class TextWriter {
+ public:
+  explicit TextWriter(std::string path) : path_(std::move(path)) {}
+
+  void text(const char* key, const std::string& value, std::size_t) { add(key, quoted(value)); }
+  void optional_text(const char* key, const std::string& value, std::size_t max) {
+    if (!value.empty()) text(key, value, max);
+  }
+  void nullable_text(const char* key, const std::optional<std::string>& value, std::size_t) {
+    add(key, value ? quoted(*value) : std::string("null"));
+  }
+  void optional_nullable_text(const char* key, const std::optional<std::string>& value, std::size_t max) {
+    if (value) text(key, *value, max);
+  }
+  void carried(const char* key, const std::vector<work::CarriedMessage>& messages) {
+    if (!messages.empty()) add(key, dump_json(carried_json(messages), path_));
+  }
+  void kv(const char* key, const KvMap& entries) {
+    if (!entries.empty()) add(key, dump_json(kv_json(entries), path_));
+  }
+  void unsigned_number(const char* key, std::uint64_t value) { add(key, std::to_string(value)); }
+  void optional_unsigned(const char* key, std::uint64_t value) {
+    if (value != 0) unsigned_number(key, value);
+  }
+  void signed_number(const char* key, std::int64_t value) { add(key, std::to_string(value)); }
+  void boolean(const char* key, bool value) { add(key, value ? "true" : "false"); }
+  void details(const char* key, const ErrorDetails& value) { add(key, dump_json(to_json(value), path_)); }
+  // A value already encoded as JSON text.
+  void raw(const char* key, std::string json) { add(key, std::move(json)); }
+
+  // The object's text; the writer is spent.
+  std::string finish() {
+    std::sort(fields_.begin(), fields_.end(),
+              [](const Field& a, const Field& b) { return std::strcmp(a.first, b.first) < 0; });
+    std::size_t size = 2;
+    for (const Field& field : fields_) size += std::strlen(field.first) + field.second.size() + 4;
+    std::string out;
+    out.reserve(size);
+    out += '{';
+    for (const Field& field : fields_) {
+      if (out.size() > 1) out += ',';
+      out += '"';
+      out += field.first;  // keys are the codec's own ASCII names
+      out += "\":";
+      out += field.second;
+    }
+    out += '}';
+    return out;
+  }
+
+ private:
+  using Field = std::pair<const char*, std::string>;
+
+  void add(const char* key, std::string json) { fields_.emplace_back(key, std::move(json)); }
+
+  std::string quoted(const std::string& value) const {
+    std::string out;
+    out.reserve(value.size() + 2);
+    out += '"';
+    for (const char c : value) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x20 || byte >= 0x7f) return dump_json(Json(value), path_);
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+    return out;
+  }
+
+  std::string path_;
+  std::vector<Field> fields_;
 };
 
 struct Reader {
@@ -303,19 +391,27 @@ Variant read_alternative(std::size_t index, ObjectReader& in) {
 // ---------------------------------------------------------------- ObjectReader
 
 ObjectReader::ObjectReader(const Json& value, std::string path)
-    : value_(value), path_(std::move(path)) {
-  if (!value_.is_object()) {
-    throw CodecError(path_, "expected an object, got " + json_type_name(value_));
+    : object_(&value), path_(std::move(path)) {
+  if (!value.is_object()) {
+    throw CodecError(path_, "expected an object, got " + json_type_name(value));
   }
 }
 
-bool ObjectReader::has(const char* key) const { return value_.contains(key); }
+ObjectReader::ObjectReader(const FlatObject* value, std::string path) : flat_(value), path_(std::move(path)) {}
+
+const Json* ObjectReader::find(const char* key) const {
+  if (flat_) return flat_->find(key);
+  const auto it = object_->find(key);
+  return it == object_->end() ? nullptr : &*it;
+}
+
+bool ObjectReader::has(const char* key) const { return find(key) != nullptr; }
 
 const Json& ObjectReader::field(const char* key) {
   read_.emplace_back(key);
-  auto it = value_.find(key);
-  if (it == value_.end()) throw CodecError(field_path(key), "missing");
-  return *it;
+  const Json* value = find(key);
+  if (!value) throw CodecError(field_path(key), "missing");
+  return *value;
 }
 
 std::string ObjectReader::text(const char* key, std::size_t max_bytes) {
@@ -341,7 +437,8 @@ std::string ObjectReader::optional_text(const char* key, std::size_t max_bytes) 
 }
 
 std::optional<std::string> ObjectReader::nullable_text(const char* key, std::size_t max_bytes) {
-  if (has(key) && value_.at(key).is_null()) {
+  const Json* value = find(key);
+  if (value && value->is_null()) {
     read_.emplace_back(key);
     return std::nullopt;
   }
@@ -410,14 +507,73 @@ const Json& ObjectReader::array(const char* key) {
 }
 
 void ObjectReader::finish() const {
-  for (const auto& item : value_.items()) {
-    if (std::find(read_.begin(), read_.end(), item.key()) == read_.end()) {
-      throw CodecError(path_ + "." + item.key(), "unknown field");
+  auto unread = [this](const std::string& key) { return std::find(read_.begin(), read_.end(), key) == read_.end(); };
+  if (object_) {
+    for (const auto& item : object_->items()) {
+      if (unread(item.key())) throw CodecError(path_ + "." + item.key(), "unknown field");
     }
+    return;
   }
+  // The first unknown key in key order, as an object (a sorted map) names it.
+  const std::string* first = nullptr;
+  for (const auto& [key, value] : flat_->fields) {
+    if (unread(key) && (!first || key < *first)) first = &key;
+  }
+  if (first) throw CodecError(path_ + "." + *first, "unknown field");
 }
 
 // ---------------------------------------------------------------- documents
+
+namespace {
+
+// nlohmann's DOM builder with the nesting limit checked as it reads: a container may open
+// at depth 0..kMaxJsonDepth, and keys and values may sit at most kMaxJsonDepth containers
+// deep. The library's callback parser can check the same, but calls a std::function for
+// every key and value and keeps a flag per container; this reader is on the hot path
+// (every event and work item read from a store goes through it).
+class DepthLimitedReader {
+ public:
+  DepthLimitedReader(Json& root, const std::string& path) : builder_(root), path_(path) {}
+
+  bool null() { return inside() && builder_.null(); }
+  bool boolean(bool value) { return inside() && builder_.boolean(value); }
+  bool number_integer(Json::number_integer_t value) { return inside() && builder_.number_integer(value); }
+  bool number_unsigned(Json::number_unsigned_t value) { return inside() && builder_.number_unsigned(value); }
+  bool number_float(Json::number_float_t value, const Json::string_t& text) {
+    return inside() && builder_.number_float(value, text);
+  }
+  bool string(Json::string_t& value) { return inside() && builder_.string(value); }
+  bool binary(Json::binary_t& value) { return inside() && builder_.binary(value); }
+  bool key(Json::string_t& value) { return inside() && builder_.key(value); }
+  bool start_object(std::size_t size) { return open() && builder_.start_object(size); }
+  bool start_array(std::size_t size) { return open() && builder_.start_array(size); }
+  bool end_object() { --depth_; return builder_.end_object(); }
+  bool end_array() { --depth_; return builder_.end_array(); }
+  template <class Exception>
+  bool parse_error(std::size_t position, const std::string& token, const Exception& error) {
+    return builder_.parse_error(position, token, error);
+  }
+
+ private:
+  bool inside() const {
+    if (depth_ > limits::kMaxJsonDepth) too_deep();
+    return true;
+  }
+  bool open() {
+    inside();
+    ++depth_;
+    return true;
+  }
+  [[noreturn]] void too_deep() const {
+    throw CodecError(path_, "nested deeper than " + std::to_string(limits::kMaxJsonDepth) + " levels");
+  }
+
+  nlohmann::detail::json_sax_dom_parser<Json> builder_;
+  const std::string& path_;
+  std::size_t depth_ = 0;  // containers open
+};
+
+}  // namespace
 
 Json parse_json(std::string_view text, const std::string& path) {
   if (text.size() > limits::kMaxJsonDocumentBytes) {
@@ -425,15 +581,10 @@ Json parse_json(std::string_view text, const std::string& path) {
                                " bytes, over the limit of " +
                                std::to_string(limits::kMaxJsonDocumentBytes));
   }
-  auto depth_guard = [&path](int depth, Json::parse_event_t, Json&) {
-    if (depth > static_cast<int>(limits::kMaxJsonDepth)) {
-      throw CodecError(path, "nested deeper than " + std::to_string(limits::kMaxJsonDepth) +
-                                 " levels");
-    }
-    return true;
-  };
+  Json result;
+  DepthLimitedReader reader(result, path);
   try {
-    return Json::parse(text.begin(), text.end(), depth_guard);
+    Json::sax_parse(text.begin(), text.end(), &reader);
   } catch (const Json::parse_error& error) {
     throw CodecError(path, "invalid JSON at byte " + std::to_string(error.byte) + ": " +
                                std::string(error.what()));
@@ -441,6 +592,7 @@ Json parse_json(std::string_view text, const std::string& path) {
     // A number a double cannot hold (1e400): the reader's only other error.
     throw CodecError(path, std::string("number out of range: ") + error.what());
   }
+  return result;
 }
 
 std::string dump_json(const Json& value, const std::string& path) {
@@ -500,19 +652,48 @@ ErrorDetails error_details_from_json(const Json& value, const std::string& path)
   return details;
 }
 
+namespace {
+
+// An event's fields, for Writer and TextWriter alike.
+template <typename W>
+void write_event(W& writer, const Event& event) {
+  writer.unsigned_number("event_id", event.event_id);
+  writer.optional_unsigned("source_event_id", event.source_event_id);
+  writer.signed_number("timestamp_ms", event.timestamp_ms);
+  writer.text("kind", std::string(to_string(event.kind())), kMaxNameBytes);
+  std::visit([&writer](const auto& data) { fields(writer, data); }, event.data);
+}
+
+template <typename W>
+void write_work_item(W& writer, const WorkItem& item) {
+  writer.text("kind", std::string(to_string(kind_of(item))), kMaxNameBytes);
+  std::visit([&writer](const auto& data) { fields(writer, data); }, item);
+}
+
+template <typename W>
+void write_pending_work(W& writer, const PendingWork& item) {
+  writer.text("kind", std::string(to_string(item.kind)), kMaxNameBytes);
+  writer.unsigned_number("scheduled_event_id", item.scheduled_event_id);
+  writer.text("name", item.name, kMaxNameBytes);
+  writer.text("input", item.input, kMaxPendingInputKept);
+  writer.text("instance", item.instance, kMaxNameBytes);
+  writer.signed_number("scheduled_at_ms", item.scheduled_at_ms);
+  writer.signed_number("fire_at_ms", item.fire_at_ms);
+  writer.boolean("input_truncated", item.input_truncated);
+}
+
+}  // namespace
+
 Json to_json(const Event& event) {
   Json out = Json::object();
-  out["event_id"] = event.event_id;
-  if (event.source_event_id != 0) out["source_event_id"] = event.source_event_id;
-  out["timestamp_ms"] = event.timestamp_ms;
-  out["kind"] = std::string(to_string(event.kind()));
   Writer writer{out};
-  std::visit([&writer](const auto& data) { fields(writer, data); }, event.data);
+  write_event(writer, event);
   return out;
 }
 
-Event event_from_json(const Json& value, const std::string& path) {
-  ObjectReader in(value, path);
+namespace {
+
+Event event_from(ObjectReader& in) {
   Event event;
   event.event_id = in.unsigned_number("event_id");
   event.source_event_id = in.optional_unsigned_number("source_event_id");
@@ -525,6 +706,24 @@ Event event_from_json(const Json& value, const std::string& path) {
   event.data = read_alternative<EventData>(static_cast<std::size_t>(kind), in);
   in.finish();
   return event;
+}
+
+WorkItem work_item_from(ObjectReader& in) {
+  std::string kind_text = in.text("kind", kMaxNameBytes);
+  WorkItemKind kind{};
+  if (!parse_work_item_kind(kind_text, kind)) {
+    throw CodecError(in.field_path("kind"), "unknown work item kind \"" + kind_text + "\"");
+  }
+  WorkItem item = read_alternative<WorkItem>(static_cast<std::size_t>(kind), in);
+  in.finish();
+  return item;
+}
+
+}  // namespace
+
+Event event_from_json(const Json& value, const std::string& path) {
+  ObjectReader in(value, path);
+  return event_from(in);
 }
 
 Json to_json(const History& history) {
@@ -552,22 +751,14 @@ History history_from_json(const Json& value, const std::string& path) {
 
 Json to_json(const WorkItem& item) {
   Json out = Json::object();
-  out["kind"] = std::string(to_string(kind_of(item)));
   Writer writer{out};
-  std::visit([&writer](const auto& data) { fields(writer, data); }, item);
+  write_work_item(writer, item);
   return out;
 }
 
 WorkItem work_item_from_json(const Json& value, const std::string& path) {
   ObjectReader in(value, path);
-  std::string kind_text = in.text("kind", kMaxNameBytes);
-  WorkItemKind kind{};
-  if (!parse_work_item_kind(kind_text, kind)) {
-    throw CodecError(in.field_path("kind"), "unknown work item kind \"" + kind_text + "\"");
-  }
-  WorkItem item = read_alternative<WorkItem>(static_cast<std::size_t>(kind), in);
-  in.finish();
-  return item;
+  return work_item_from(in);
 }
 
 Json to_json(const OrchestrationStatus& status) {
@@ -600,16 +791,27 @@ OrchestrationStatus status_from_json(const Json& value, const std::string& path)
 Json to_json(const PendingSnapshot& snapshot) {
   Json work = Json::array();
   for (const PendingWork& item : snapshot.work) {
-    work.push_back(Json{{"kind", std::string(to_string(item.kind))},
-                        {"scheduled_event_id", item.scheduled_event_id},
-                        {"name", item.name},
-                        {"input", item.input},
-                        {"instance", item.instance},
-                        {"scheduled_at_ms", item.scheduled_at_ms},
-                        {"fire_at_ms", item.fire_at_ms},
-                        {"input_truncated", item.input_truncated}});
+    Json entry = Json::object();
+    Writer writer{entry};
+    write_pending_work(writer, item);
+    work.push_back(std::move(entry));
   }
   return Json{{"total", snapshot.total}, {"work", std::move(work)}};
+}
+
+std::string pending_snapshot_text(const PendingSnapshot& snapshot, const std::string& path) {
+  std::string work = "[";
+  for (const PendingWork& item : snapshot.work) {
+    TextWriter writer(path);
+    write_pending_work(writer, item);
+    if (work.size() > 1) work += ',';
+    work += writer.finish();
+  }
+  work += ']';
+  TextWriter writer(path);
+  writer.unsigned_number("total", snapshot.total);
+  writer.raw("work", std::move(work));
+  return writer.finish();
 }
 
 PendingKind pending_kind_from(ObjectReader& in) {
@@ -657,9 +859,19 @@ PendingSnapshot pending_snapshot_from_json(const Json& value, const std::string&
 // ---------------------------------------------------------------- public API
 
 std::string encode_event(const Event& event) {
-  return detail::dump_json(detail::to_json(event), "event");
+  detail::TextWriter writer("event");
+  detail::write_event(writer, event);
+  return writer.finish();
 }
+// The stores read every event and work item back through these two: an object of
+// scalars is read straight from its text (flat_object.hpp), anything else through the
+// JSON document. Both give the same value or the same error for the same text.
 Event decode_event(std::string_view json_text) {
+  detail::FlatObject flat;
+  if (detail::read_flat_object(json_text, flat)) {
+    detail::ObjectReader in(&flat, "event");
+    return detail::event_from(in);
+  }
   return detail::event_from_json(detail::parse_json(json_text, "event"), "event");
 }
 std::string encode_history(const History& history) {
@@ -669,9 +881,16 @@ History decode_history(std::string_view json_text) {
   return detail::history_from_json(detail::parse_json(json_text, "history"), "history");
 }
 std::string encode_work_item(const WorkItem& item) {
-  return detail::dump_json(detail::to_json(item), "work_item");
+  detail::TextWriter writer("work_item");
+  detail::write_work_item(writer, item);
+  return writer.finish();
 }
 WorkItem decode_work_item(std::string_view json_text) {
+  detail::FlatObject flat;
+  if (detail::read_flat_object(json_text, flat)) {
+    detail::ObjectReader in(&flat, "work_item");
+    return detail::work_item_from(in);
+  }
   return detail::work_item_from_json(detail::parse_json(json_text, "work_item"), "work_item");
 }
 std::string encode_error_details(const ErrorDetails& details) {
@@ -687,7 +906,7 @@ OrchestrationStatus decode_status(std::string_view json_text) {
   return detail::status_from_json(detail::parse_json(json_text, "status"), "status");
 }
 std::string encode_pending_snapshot(const PendingSnapshot& snapshot) {
-  return detail::dump_json(detail::to_json(snapshot), "pending");
+  return detail::pending_snapshot_text(snapshot, "pending");
 }
 PendingSnapshot decode_pending_snapshot(std::string_view json_text) {
   return detail::pending_snapshot_from_json(detail::parse_json(json_text, "pending"), "pending");

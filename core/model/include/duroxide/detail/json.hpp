@@ -30,9 +30,13 @@ OrchestrationStatus status_from_json(const Json& value, const std::string& path)
 
 // Reads one JSON object field by field, checking types and limits, and rejects
 // fields it was never asked about. Every error names the full path of the field.
+struct FlatObject;
+
 class ObjectReader {
  public:
   ObjectReader(const Json& value, std::string path);
+  // The same reads over an object read by read_flat_object (flat_object.hpp).
+  ObjectReader(const FlatObject* value, std::string path);
 
   std::string text(const char* key, std::size_t max_bytes);
   std::string optional_text(const char* key, std::size_t max_bytes);  // missing -> ""
@@ -52,7 +56,9 @@ class ObjectReader {
 
  private:
   const Json& field(const char* key);
-  const Json& value_;
+  const Json* find(const char* key) const;
+  const Json* object_ = nullptr;    // one of the two
+  const FlatObject* flat_ = nullptr;
   std::string path_;
   std::vector<std::string> read_;
 };
