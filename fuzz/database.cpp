@@ -1,7 +1,10 @@
 // .db files opened by the playground (wasm/bindings.cpp: the bytes go onto an in-memory
-// disk and SqliteProvider opens them), then read as the inspector reads them (support.hpp:
-// store-wide views, the listing, two instances in full), run as the playground runs them
-// (50 dispatcher steps: every queued item's row is decoded), and listed again.
+// disk and SqliteProvider opens them), then either read as the inspector reads them
+// (support.hpp: store-wide views, the listing, two instances in full) or run as the
+// playground runs them (20 dispatcher steps: every queued item's row is decoded; the
+// sample database's work takes 2), and listed. The second byte picks which, and which
+// instances the inspector reads: each input pays for one of the two readings, not both,
+// and the fuzzer reaches both through that byte.
 // Input, by its first byte:
 //   0: the database file itself (any bytes);
 //   1: the sample database (every sample, support.hpp) with bytes flipped: pairs of a
@@ -142,9 +145,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::unique_ptr<fuzz::Host> host;
   if (!fuzz::refused_cleanly([&] { host = std::make_unique<fuzz::Host>(bytes); })) return 0;
   host->intact = mode == 2;  // edits through SQLite keep the file consistent; flipped bytes need not
-  host->inspect(pick);
-  host->clock.advance(2 * 60 * 60 * 1000);  // the sample database's timers come due
-  host->run(50);
+  if (pick % 2 == 0) {
+    host->inspect(pick / 2);
+  } else {
+    host->clock.advance(2 * 60 * 60 * 1000);  // the sample database's timers come due
+    host->run(20);
+  }
   for (const char* name : {"list-instances", "count-by-status", "get-queue-depths"}) {
     fuzz::refused_cleanly([&] { host->command(name, fuzz::Json::object()); });
   }

@@ -145,7 +145,8 @@ void command_seeds() {
   write("cli", "run", std::string("run\0HelloWorld\0Ada\0--id\0h1\0--timeout-ms\0100\0", 41));
 }
 
-// The database target's inputs: mode byte, pick byte, then flips (mode 1) or edits (mode 2).
+// The database target's inputs: mode byte, pick byte (even: inspect, odd: run), then flips
+// (mode 1) or edits (mode 2).
 void database_seeds() {
   write("database", "flip-header", std::string("\x01\x00\x10\x00\x00\xff", 6));
   write("database", "flip-page-2", std::string("\x01\x03\x00\x10\x00\x01", 6));
@@ -163,7 +164,8 @@ void database_seeds() {
   write("database", "drop", std::string("\x02\x00", 2) + edit(4, 0, std::string("\x05", 1)));
   write("database", "empty", std::string("\x00\x00", 2));
   // Queue rows whose items name work that was never scheduled (table 9: orchestrator_queue,
-  // column 3: item_json; its rows: LongTimer's timer, a queued start, a queued message).
+  // column 3: item_json; its rows: LongTimer's timer, a queued start, a queued message),
+  // run by the runtime.
   const std::vector<std::pair<std::string, std::string>> items = {
       {"completion-unknown-id", R"({"kind":"ActivityCompleted","instance":"sample-Mailbox","execution_id":1,"id":2,"result":"x"})"},
       {"timer-for-an-activity", R"({"kind":"TimerFired","instance":"sample-LongTimer","execution_id":1,"id":1,"fire_at_ms":0})"},
@@ -173,7 +175,7 @@ void database_seeds() {
   for (const auto& [name, item] : items) {
     for (char row = 0; row < 3; ++row) {
       write("database", "queue-" + name + "-" + std::to_string(row),
-            std::string("\x02\x00", 2) + edit(0, 9, std::string("\x03\x03", 2) + static_cast<char>(item.size()) + item + row));
+            std::string("\x02\x01", 2) + edit(0, 9, std::string("\x03\x03", 2) + static_cast<char>(item.size()) + item + row));
     }
   }
 }

@@ -15,6 +15,10 @@
 # memory) fails the target; libFuzzer saves the input under build/fuzz/artifacts/<target>/.
 # Seeds: fuzz/corpus/<target>/ (read only); what long runs learn: build/fuzz/corpus/<target>/
 # (the next long run starts from it).
+# A smoke run first checks that the seeds are current: fuzz_seeds writes them from the
+# command table, the CLI's words and the sample catalog, so a command added without
+# rewriting them would be fuzzed without its seed and its words ("fuzz seeds: current",
+# counted as one more passed or failed).
 # Prints "fuzz <target>: N runs, ok" (or FAILED and the artifact) per target, a table line
 # "fuzz <target>: N runs, E exec/s, S s, peak RSS R MiB" after long runs, and last
 # "N passed, M failed" (targets). docs/fuzzing.md says how to reproduce a failure.
@@ -117,7 +121,30 @@ run_target() {
   return "$rc"
 }
 
+# Whether fuzz/corpus/ (but its regression-* inputs) and fuzz/dict/ are what fuzz_seeds
+# writes from the code now.
+seeds_current() {
+  local fresh differences
+  fresh=$(mktemp -d)
+  if ! "$bin/fuzz_seeds" "$fresh" >/dev/null; then
+    rm -rf "$fresh"
+    echo "fuzz seeds: FAILED (fuzz_seeds did not run)"
+    return 1
+  fi
+  differences=$(diff -rq -x 'regression-*' fuzz/corpus "$fresh/corpus"; diff -rq fuzz/dict "$fresh/dict")
+  rm -rf "$fresh"
+  if [ -n "$differences" ]; then
+    echo "fuzz seeds: FAILED: fuzz/corpus or fuzz/dict is not what the code writes (bash scripts/fuzz.sh seeds):"
+    echo "$differences" | sed "s|$fresh|(fresh)|g" | head -n 20 | sed 's/^/  /'
+    return 1
+  fi
+  echo "fuzz seeds: current"
+}
+
 passed=0 failed=0
+if [ "$mode" = smoke ]; then
+  if seeds_current; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
 declare -A running=()
 finish_one() {
   local pid
