@@ -837,6 +837,36 @@ TEST_CASE("contract: batched worker fetches are FIFO and their acks independent"
   CHECK(again[1].item.id == 5);
 }
 
+TEST_CASE("contract: a worker batch takes every visible unlocked row once, in (visible time, id) order",
+          "[provider][batch][worker]") {
+  // Rows at several visible times, locked rows among them, and one not visible yet: a
+  // batch walks past what it took and what others hold (the SQLite store seeks past the
+  // previous row instead of stepping over them again) and misses nothing.
+  FOR_EACH_PROVIDER(f);
+  schedule_activities(f, "i", 6);  // activities 2..7, visible now
+  std::vector<WorkerItem> held = f.provider().fetch_work_items(60'000, 3);
+  REQUIRE(held.size() == 3);  // 2, 3, 4; 4 stays locked
+  f.clock.advance(10);
+  f.provider().abandon_work_item(held[1].lock_token, 0, true);  // 3: visible again in its place
+  f.provider().abandon_work_item(held[0].lock_token, 5, true);  // 2: visible at +15, behind the others
+  f.clock.advance(5);
+  schedule_activities(f, "j", 2);  // j's 2 and 3, visible at +15 after 2
+  std::vector<WorkerItem> first = f.provider().fetch_work_items(60'000, 1);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].item.id == 3);
+  f.provider().abandon_work_item(first[0].lock_token, 1'000, true);  // 3: not visible until +1,015
+
+  std::vector<WorkerItem> batch = f.provider().fetch_work_items(60'000, 64);
+  std::vector<std::string> taken;
+  for (const WorkerItem& item : batch) taken.push_back(item.item.instance + "/" + std::to_string(item.item.id));
+  CHECK(taken == std::vector<std::string>{"i/5", "i/6", "i/7", "i/2", "j/2", "j/3"});
+  CHECK(f.provider().fetch_work_items(60'000, 64).empty());
+  f.clock.advance(1'000);
+  std::vector<WorkerItem> last = f.provider().fetch_work_items(60'000, 64);
+  REQUIRE(last.size() == 1);
+  CHECK(last[0].item.id == 3);
+}
+
 TEST_CASE("contract: an ack carrying a value the store cannot encode fails alone",
           "[provider][batch][values]") {
   FOR_EACH_PROVIDER(f);

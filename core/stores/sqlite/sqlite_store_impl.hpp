@@ -57,9 +57,10 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
                                                                       TimestampMs now,
                                                                       std::optional<QueueCursor>& after);
   // With `park_corrupted`, an undecodable row is parked and described in
-  // `parked`; without, it ends the fetch untouched.
+  // `parked`; without, it ends the fetch untouched. `after`: the batch's cursor, as above.
   std::optional<WorkerItem> fetch_work_in_transaction(Connection& db, std::int64_t lock_timeout_ms, TimestampMs now,
-                                                      bool park_corrupted, std::optional<std::string>& parked);
+                                                      bool park_corrupted, std::optional<std::string>& parked,
+                                                      std::optional<Queues::WorkerCursor>& after);
   void read_file_facts(Connection& db, ProviderDiagnostics& d);
   // The read connection (SqliteOptions::read_connection), when the file allows one.
   void open_read_connection(const std::string& path, const SqliteOptions& options);
