@@ -837,6 +837,23 @@ TEST_CASE("contract: batched worker fetches are FIFO and their acks independent"
   CHECK(again[1].item.id == 5);
 }
 
+TEST_CASE("contract: an instance's messages come in the order they were enqueued, whenever each became visible",
+          "[provider][batch]") {
+  // A timer enqueued first but due later, then an event visible at once: when both are
+  // visible, the fetch hands them over in enqueue order, the timer first.
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "i");
+  f.provider().enqueue_orchestrator_item(work::TimerFired{"i", 1, 2, f.clock.now_ms() + 100}, 100);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "first-visible", "x"}, 0);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "last", "y"}, 50);
+  f.clock.advance(100);
+  OrchestrationItem item = fetch(f);
+  REQUIRE(item.messages.size() == 3);
+  CHECK(std::holds_alternative<work::TimerFired>(item.messages[0]));
+  CHECK(std::get<work::ExternalRaised>(item.messages[1]).name == "first-visible");
+  CHECK(std::get<work::ExternalRaised>(item.messages[2]).name == "last");
+}
+
 TEST_CASE("contract: a worker batch takes every visible unlocked row once, in (visible time, id) order",
           "[provider][batch][worker]") {
   // Rows at several visible times, locked rows among them, and one not visible yet: a
