@@ -174,12 +174,22 @@ TEST_CASE("messages for a finished instance are dropped without changing it", "[
   StepDriver driver = world.driver();
   driver.run_until_idle();
   InstanceInfo before = world.info("f");
+  const std::vector<ExecutionInfo> executions_before = world.store->list_executions("f");
+  REQUIRE(executions_before.size() == 1);
+  REQUIRE(executions_before[0].completed_at_ms == world.clock.now_ms());
   std::size_t events_before = world.store->read("f").size();
+  world.clock.advance(5'000);
   world.store->enqueue_orchestrator_item(work::ExternalRaised{"f", "late", "x"}, 0);
   CHECK(driver.run_until_idle() == 1);
   InstanceInfo after = world.info("f");
   CHECK(after.state == RuntimeState::Completed);
   CHECK(after.output == before.output);
+  CHECK(after.updated_at_ms == before.updated_at_ms);
+  // The execution's end time (its duration in every view) stays when it ended.
+  const std::vector<ExecutionInfo> executions_after = world.store->list_executions("f");
+  REQUIRE(executions_after.size() == 1);
+  CHECK(executions_after[0].completed_at_ms == executions_before[0].completed_at_ms);
+  CHECK(executions_after[0].event_count == executions_before[0].event_count);
   CHECK(world.store->read("f").size() == events_before);
   CHECK(world.count(RuntimeEvent::Kind::Dropped) == 1);
 }

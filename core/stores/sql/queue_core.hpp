@@ -882,30 +882,31 @@ struct Queues {
                               const std::optional<std::string>& output,
                               const std::optional<std::string>& error_json, TimestampMs now) {
     const ExecutionMetadata& meta = ack.metadata;
-    db.prepare(
+    // An execution ends when its ack leaves it finished or continued-as-new, once: a later
+    // ack of an ended one (a message that changes nothing) keeps its end time.
+    const bool ends = meta.state != RuntimeState::Running || meta.continued_as_new;
+    Statement upsert = db.prepare(
           "INSERT INTO executions (instance_id, execution_id, status, output, error_json, "
           "  started_at, completed_at, event_count) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
           "ON CONFLICT (instance_id, execution_id) DO UPDATE SET "
           "  status = excluded.status, output = excluded.output, "
-          "  error_json = excluded.error_json, completed_at = excluded.completed_at, "
-          "  event_count = executions.event_count + excluded.event_count")
-        .bind(1, instance)
+          "  error_json = excluded.error_json, "
+          "  completed_at = COALESCE(executions.completed_at, excluded.completed_at), "
+          "  event_count = executions.event_count + excluded.event_count");
+    upsert.bind(1, instance)
         .bind(2, static_cast<std::int64_t>(ack.execution_id))
         .bind(3, status_text(meta))
         .bind_optional(4, output)
         .bind_optional(5, error_json)
         .bind(6, now)
-        .bind_optional(7, std::nullopt)
-        .bind(8, static_cast<std::int64_t>(ack.history_delta.size()))
-        .defer();
-    if (meta.state != RuntimeState::Running || meta.continued_as_new) {
-      db.prepare("UPDATE executions SET completed_at = ?3 WHERE instance_id = ?1 AND execution_id = ?2")
-          .bind(1, instance)
-          .bind(2, static_cast<std::int64_t>(ack.execution_id))
-          .bind(3, now)
-          .defer();
+        .bind(8, static_cast<std::int64_t>(ack.history_delta.size()));
+    if (ends) {
+      upsert.bind(7, now);
+    } else {
+      upsert.bind_null(7);
     }
+    upsert.defer();
   }
 
   // Execution retention: the executions before `first_kept` (every one finished: only the
