@@ -637,8 +637,14 @@ struct Management {
       const std::uint64_t total = static_cast<std::uint64_t>(row.integer(0));
       depths.orchestrator_delayed = static_cast<std::uint64_t>(row.integer(1));
       depths.orchestrator_locked = static_cast<std::uint64_t>(row.integer(2));
-      DUROXIDE_ASSERT(depths.orchestrator_delayed + depths.orchestrator_locked <= total,
-                      "delayed and locked messages are disjoint parts of the queue");
+      // Disjoint parts of the queue in a sound file; a damaged one (an index that lost
+      // or doubled rows, two lock rows for one instance) can make them overlap.
+      if (depths.orchestrator_delayed + depths.orchestrator_locked > total) {
+        throw ProviderError(ProviderErrorKind::Corrupted, db.operation(),
+                            "the orchestrator queue holds " + std::to_string(total) + " messages but " +
+                                std::to_string(depths.orchestrator_delayed) + " delayed and " +
+                                std::to_string(depths.orchestrator_locked) + " locked");
+      }
       depths.orchestrator_visible = total - depths.orchestrator_delayed - depths.orchestrator_locked;
     }
     // Along the timers' own index (schema 14): only timer rows are read.
@@ -669,8 +675,13 @@ struct Management {
       const std::uint64_t delayed = static_cast<std::uint64_t>(row.integer(1));
       depths.worker_locked = static_cast<std::uint64_t>(row.integer(2));
       const std::uint64_t locked_and_delayed = static_cast<std::uint64_t>(row.integer(3));
-      DUROXIDE_ASSERT(delayed + depths.worker_locked <= total + locked_and_delayed,
-                      "the worker queue's parts add up");
+      // The parts add up in a sound file; a damaged index can make them disagree.
+      if (delayed + depths.worker_locked > total + locked_and_delayed) {
+        throw ProviderError(ProviderErrorKind::Corrupted, db.operation(),
+                            "the worker queue holds " + std::to_string(total) + " items but " +
+                                std::to_string(delayed) + " delayed and " + std::to_string(depths.worker_locked) +
+                                " locked (" + std::to_string(locked_and_delayed) + " both)");
+      }
       depths.worker_visible = total + locked_and_delayed - delayed - depths.worker_locked;
     }
   }
