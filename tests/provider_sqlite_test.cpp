@@ -187,6 +187,26 @@ TEST_CASE("contract: a queue row that does not decode is reported and moved asid
   CHECK_FALSE(f->provider().fetch_orchestration_item(1000).has_value());
 }
 
+TEST_CASE("sqlite: queue counts of a damaged file that do not add up are Corrupted", "[provider][sqlite]") {
+  // A file whose lock table lost its key (another program rewrote the schema) holds two
+  // lock rows for one instance: its message counts as locked twice, more than the queue
+  // holds. The depths refuse to report such counts (they aborted the process once).
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "i");
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  fetch(*f);  // the instance is locked, its message visible and locked
+  CHECK(f->management().get_queue_depths().orchestrator_locked == 1);
+  f->sqlite.reset();
+  raw_exec(f->path,
+           "PRAGMA writable_schema = ON; "
+           "UPDATE sqlite_master SET sql = 'CREATE TABLE instance_locks (instance_id TEXT, lock_token TEXT, "
+           "locked_until INTEGER, locked_at INTEGER)' WHERE type = 'table' AND name = 'instance_locks'; "
+           "DELETE FROM sqlite_master WHERE type = 'index' AND tbl_name = 'instance_locks';");
+  raw_exec(f->path, "INSERT INTO instance_locks SELECT * FROM instance_locks");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(provider_error_kind([&] { f->management().get_queue_depths(); }) == ProviderErrorKind::Corrupted);
+}
+
 TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
           "[provider][sqlite]") {
   auto f = make_provider("sqlite-file");
