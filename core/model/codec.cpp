@@ -535,37 +535,67 @@ class DepthLimitedReader {
  public:
   DepthLimitedReader(Json& root, const std::string& path) : builder_(root), path_(path) {}
 
-  bool null() { return inside() && builder_.null(); }
-  bool boolean(bool value) { return inside() && builder_.boolean(value); }
-  bool number_integer(Json::number_integer_t value) { return inside() && builder_.number_integer(value); }
-  bool number_unsigned(Json::number_unsigned_t value) { return inside() && builder_.number_unsigned(value); }
-  bool number_float(Json::number_float_t value, const Json::string_t& text) {
-    return inside() && builder_.number_float(value, text);
+  bool null() {
+    within_limit();
+    return builder_.null();
   }
-  bool string(Json::string_t& value) { return inside() && builder_.string(value); }
-  bool binary(Json::binary_t& value) { return inside() && builder_.binary(value); }
-  bool key(Json::string_t& value) { return inside() && builder_.key(value); }
-  bool start_object(std::size_t size) { return open() && builder_.start_object(size); }
-  bool start_array(std::size_t size) { return open() && builder_.start_array(size); }
-  bool end_object() { --depth_; return builder_.end_object(); }
-  bool end_array() { --depth_; return builder_.end_array(); }
+  bool boolean(bool value) {
+    within_limit();
+    return builder_.boolean(value);
+  }
+  bool number_integer(Json::number_integer_t value) {
+    within_limit();
+    return builder_.number_integer(value);
+  }
+  bool number_unsigned(Json::number_unsigned_t value) {
+    within_limit();
+    return builder_.number_unsigned(value);
+  }
+  bool number_float(Json::number_float_t value, const Json::string_t& text) {
+    within_limit();
+    return builder_.number_float(value, text);
+  }
+  bool string(Json::string_t& value) {
+    within_limit();
+    return builder_.string(value);
+  }
+  bool binary(Json::binary_t& value) {
+    within_limit();
+    return builder_.binary(value);
+  }
+  bool key(Json::string_t& value) {
+    within_limit();
+    return builder_.key(value);
+  }
+  bool start_object(std::size_t size) {
+    within_limit();
+    ++depth_;
+    return builder_.start_object(size);
+  }
+  bool start_array(std::size_t size) {
+    within_limit();
+    ++depth_;
+    return builder_.start_array(size);
+  }
+  bool end_object() {
+    --depth_;
+    return builder_.end_object();
+  }
+  bool end_array() {
+    --depth_;
+    return builder_.end_array();
+  }
   template <class Exception>
   bool parse_error(std::size_t position, const std::string& token, const Exception& error) {
     return builder_.parse_error(position, token, error);
   }
 
  private:
-  bool inside() const {
-    if (depth_ > limits::kMaxJsonDepth) too_deep();
-    return true;
-  }
-  bool open() {
-    inside();
-    ++depth_;
-    return true;
-  }
-  [[noreturn]] void too_deep() const {
-    throw CodecError(path_, "nested deeper than " + std::to_string(limits::kMaxJsonDepth) + " levels");
+  // A key, a value or a container opening at the current depth.
+  void within_limit() const {
+    if (depth_ > limits::kMaxJsonDepth) {
+      throw CodecError(path_, "nested deeper than " + std::to_string(limits::kMaxJsonDepth) + " levels");
+    }
   }
 
   nlohmann::detail::json_sax_dom_parser<Json> builder_;

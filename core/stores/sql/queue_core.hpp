@@ -438,11 +438,11 @@ struct Queues {
     work::ActivityFailed failed;
     TimestampMs visible_at = 0;
   };
-  // Where a batch's previous worker row stands in (visible_at, id) order. With one
-  // writer, every row before it was claimed by the batch or locked when passed over,
-  // and stays so until the batch commits: the next fetch seeks past it instead of
-  // stepping over the batch's own rows again (for a batch of 64, about 2,000 rows).
-  struct WorkerCursor {
+  // Where a batch's scan of a queue stands in (visible_at, id) order: its previous row.
+  // With one writer, every worker row before it was claimed by the batch or locked when
+  // passed over, and stays so until the batch commits: the next fetch seeks past it
+  // instead of stepping over the batch's own rows again (for a batch of 64, about 2,000).
+  struct QueueCursor {
     TimestampMs visible_at = 0;
     std::int64_t id = 0;
   };
@@ -453,7 +453,7 @@ struct Queues {
   // The next worker row; with `after` (one-writer stores only), the next one past it,
   // and `after` moves to the row returned.
   static std::optional<WorkerRow> next_worker_row(Connection& db, TimestampMs now,
-                                                  std::optional<WorkerCursor>* after = nullptr) {
+                                                  std::optional<QueueCursor>* after = nullptr) {
     const bool seek = after && after->has_value();
     if constexpr (!Dialect::kOneWriter) DUROXIDE_ASSERT(!seek, "a worker cursor needs one writer");
     Statement next = db.prepare(seek ? worker_row_after_sql() : worker_row_sql());
@@ -468,7 +468,7 @@ struct Queues {
     row.failed.execution_id = static_cast<ExecutionId>(next.integer(4));
     row.failed.id = static_cast<EventId>(next.integer(5));
     row.visible_at = next.integer(6);
-    if (after) *after = WorkerCursor{row.visible_at, row.id};
+    if (after) *after = QueueCursor{row.visible_at, row.id};
     return row;
   }
 

@@ -306,7 +306,7 @@ std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_m
   store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
   Transaction transaction(*db);
   std::optional<std::string> parked;
-  std::optional<Queues::WorkerCursor> from_start;
+  std::optional<QueueCursor> from_start;
   std::optional<WorkerItem> item = fetch_work_in_transaction(*db, lock_timeout_ms, clock_.now_ms(), true, parked, from_start);
   transaction.commit();  // a parked row stays parked
   if (parked) throw ProviderError(ProviderErrorKind::Corrupted, db->operation(), *parked);
@@ -321,7 +321,7 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
   Transaction transaction(*db);
   std::vector<WorkerItem> items;
   std::optional<std::string> parked;
-  std::optional<Queues::WorkerCursor> cursor;
+  std::optional<QueueCursor> cursor;
   while (items.size() < max_items) {
     // A corrupted row is parked and reported only when it comes first; later
     // in a batch it ends the batch and comes first in the next fetch.
@@ -337,7 +337,7 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
 std::optional<WorkerItem> StoreImpl::fetch_work_in_transaction(Connection& db, std::int64_t lock_timeout_ms,
                                                                TimestampMs now, bool park_corrupted,
                                                                std::optional<std::string>& parked,
-                                                               std::optional<Queues::WorkerCursor>& after) {
+                                                               std::optional<QueueCursor>& after) {
   std::optional<Queues::WorkerRow> row = Queues::next_worker_row(db, now, &after);
   if (!row) return std::nullopt;
   std::string problem;

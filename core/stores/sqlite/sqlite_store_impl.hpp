@@ -43,13 +43,10 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   }
 
  private:
-  // Where a batch's scan of the visible orchestrator messages has come to: every
-  // message ordered before it belongs to an instance that is locked now (by this
-  // batch or before it) or was parked, so the next candidate is searched after it.
-  struct QueueCursor {
-    TimestampMs visible_at = 0;
-    std::int64_t id = 0;
-  };
+  // Where a batch's scan of a queue has come to (queue_core.hpp): for the orchestrator
+  // queue, every message ordered before it belongs to an instance that is locked now
+  // (by this batch or before it) or was parked, so the next candidate is searched after it.
+  using QueueCursor = Queues::QueueCursor;
   // The bodies of the fetches, run with the mutex held inside an open
   // transaction that the caller commits (once per call, or once per batch).
   // `after`: the batch's cursor, moved past each message chosen (empty: from the start).
@@ -60,7 +57,7 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   // `parked`; without, it ends the fetch untouched. `after`: the batch's cursor, as above.
   std::optional<WorkerItem> fetch_work_in_transaction(Connection& db, std::int64_t lock_timeout_ms, TimestampMs now,
                                                       bool park_corrupted, std::optional<std::string>& parked,
-                                                      std::optional<Queues::WorkerCursor>& after);
+                                                      std::optional<QueueCursor>& after);
   void read_file_facts(Connection& db, ProviderDiagnostics& d);
   // The read connection (SqliteOptions::read_connection), when the file allows one.
   void open_read_connection(const std::string& path, const SqliteOptions& options);

@@ -28,10 +28,10 @@ ErrorDetails error_details_from_json(const Json& value, const std::string& path)
 Json to_json(const OrchestrationStatus& status);
 OrchestrationStatus status_from_json(const Json& value, const std::string& path);
 
+struct FlatObject;  // flat_object.hpp
+
 // Reads one JSON object field by field, checking types and limits, and rejects
 // fields it was never asked about. Every error names the full path of the field.
-struct FlatObject;
-
 class ObjectReader {
  public:
   ObjectReader(const Json& value, std::string path);
