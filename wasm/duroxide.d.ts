@@ -204,7 +204,7 @@ export declare class ManagementClient {
     page_size: number; page_count: number; free_pages: number; database_bytes: number; wal_bytes: number; cache_bytes: number;
     last_checkpoint_ms: number; checkpoints: number; table_rows: Record<string, number>; connected: boolean;
     last_error: string | null; last_error_ms: number; error_count: number; round_trip_us: number;
-    round_trips: number;
+    round_trips: number; statements_prepared: number;
   };
   getOrchestrationStats(name?: string): Array<{ name: string; running: number; completed: number; failed: number; continued: number }>;
   getActivityStats(name?: string): Array<{ name: string; scheduled: number; completed: number; failed: number; failure_rate: number; avg_duration_ms: number }>;

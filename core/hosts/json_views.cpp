@@ -142,7 +142,8 @@ Json diagnostics(const ProviderDiagnostics& d) {
               {"last_error_ms", d.last_error_ms},
               {"error_count", d.error_count},
               {"round_trip_us", d.round_trip_us},
-              {"round_trips", d.round_trips}};
+              {"round_trips", d.round_trips},
+              {"statements_prepared", d.statements_prepared}};
 }
 
 namespace {

@@ -646,3 +646,51 @@ TEST_CASE("postgres: acks the server refuses in a batch's pipeline fail alone an
                   .has_value());
   CHECK(store.count_instances({}) == 5);
 }
+
+TEST_CASE("postgres: each statement is parsed once per session, and again on the session after a reconnect",
+          "[provider][postgres]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("prepared");
+  PostgresProvider& store = *n.store;
+  auto prepared = [&] { return store.get_provider_diagnostics().statements_prepared; };
+  // One instance through its first turn, its activity and its second turn.
+  auto one_instance = [&](const std::string& id) {
+    store.enqueue_orchestrator_item(start_item(id), 0);
+    OrchestrationItem turn = store.fetch_orchestration_item(30'000).value();
+    OrchestrationAck ack;
+    ack.history_delta = {started_event()};
+    ack.worker_items = {activity(id, 2)};
+    ack.metadata = metadata();
+    store.ack_orchestration_item(turn.lock_token, ack);
+    WorkerItem work = store.fetch_work_item(30'000).value();
+    store.ack_work_item(work.lock_token, WorkItem{work::ActivityCompleted{id, 1, 2, "out"}});
+    OrchestrationItem next = store.fetch_orchestration_item(30'000).value();
+    REQUIRE(next.messages.size() == 1);
+    OrchestrationAck done;
+    done.metadata = metadata(RuntimeState::Completed);
+    store.ack_orchestration_item(next.lock_token, done);
+    CHECK(store.get_instance_info(id).value().state == RuntimeState::Completed);
+  };
+
+  one_instance("a");
+  const std::uint64_t first = prepared();
+  CHECK(first > 0);
+  // The same statements again: nothing new to parse.
+  one_instance("b");
+  one_instance("c");
+  CHECK(prepared() == first);
+
+  // A new session does not know the old one's statements: it parses them again
+  // instead of naming statements the server no longer has.
+  terminate_sessions(n.application);
+  int failures = 0;
+  retried([&] { store.enqueue_orchestrator_item(start_item("d"), 0); }, &failures);
+  REQUIRE(store.fetch_orchestration_item(30'000).has_value());
+  CHECK(prepared() > first);
+  const std::uint64_t again = prepared();
+  one_instance("e");
+  const std::uint64_t after_e = prepared();
+  one_instance("f");
+  CHECK(prepared() == after_e);
+  CHECK(again <= after_e);
+}

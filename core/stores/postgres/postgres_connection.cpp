@@ -62,12 +62,13 @@ std::string rewrite_placeholders(std::string_view sql) {
 
 // ---------------------------------------------------------------- Statement
 
-Statement::Statement(Connection* connection, std::string sql)
-    : connection_(connection), sql_(rewrite_placeholders(sql)) {}
+Statement::Statement(Connection* connection, std::string sql, bool named)
+    : connection_(connection), sql_(rewrite_placeholders(sql)), named_(named) {}
 
 Statement::Statement(Statement&& other) noexcept
     : connection_(other.connection_),
       sql_(std::move(other.sql_)),
+      named_(other.named_),
       params_(std::move(other.params_)),
       result_(other.result_),
       row_(other.row_),
@@ -113,7 +114,7 @@ Statement& Statement::bind_optional(int index, const std::optional<std::string>&
 
 void Statement::execute() {
   executed_ = true;
-  result_ = connection_->execute(sql_, params_);
+  result_ = connection_->execute(sql_, params_, named_);
   rows_ = PQntuples(result_);
   const char* tuples = PQcmdTuples(result_);
   changes_ = tuples && *tuples ? std::strtoll(tuples, nullptr, 10) : 0;
@@ -126,7 +127,7 @@ void Statement::defer(std::string conflict_message) {
     return;
   }
   executed_ = true;
-  connection_->defer(std::move(sql_), std::move(params_), std::move(conflict_message));
+  connection_->defer(std::move(sql_), std::move(params_), std::move(conflict_message), named_);
 }
 
 bool Statement::step() {
@@ -199,6 +200,7 @@ void Connection::ensure_connected() {
   // on in a new session (the rest would commit on its own). The Transaction's
   // destructor clears the flag; the next call reconnects.
   if (in_transaction_) fail("connection lost inside a transaction (the server rolled it back)", nullptr);
+  prepared_.clear();  // a new session knows none of the old one's statements
   if (conn_) {
     PQreset(conn_);
   } else {
@@ -233,14 +235,16 @@ void Connection::exec(const std::string& sql) {
   PQclear(result);
 }
 
-Statement Connection::prepare(const std::string& sql) { return Statement(this, sql); }
+Statement Connection::prepare(const std::string& sql) { return Statement(this, sql, true); }
 
-void Connection::defer(std::string sql, Params params, std::string conflict_message) {
+Statement Connection::prepare_once(const std::string& sql) { return Statement(this, sql, false); }
+
+void Connection::defer(std::string sql, Params params, std::string conflict_message, bool named) {
   if (deferred_.size() + 1 >= kMaxPipeline) {
     PGresult* last = execute("SELECT 1", {});  // sends the queue so far
     PQclear(last);
   }
-  deferred_.push_back(Deferred{std::move(sql), std::move(params), std::move(conflict_message)});
+  deferred_.push_back(Deferred{std::move(sql), std::move(params), std::move(conflict_message), named});
 }
 
 bool Connection::drop_deferred_if_only_begin() {
@@ -266,33 +270,77 @@ std::vector<const char*> param_values(const Connection::Params& params) {
 
 }  // namespace
 
-PGresult* Connection::execute(const std::string& sql, const Params& params) {
+const std::string* Connection::prepared_name(const std::string& sql) const {
+  auto found = prepared_.find(sql);
+  return found == prepared_.end() ? nullptr : &found->second;
+}
+
+bool Connection::needs_parse(const std::string& sql, bool named) const {
+  return named && prepared_.size() < kMaxPrepared && !prepared_name(sql);
+}
+
+PGresult* Connection::execute(const std::string& sql, const Params& params, bool named) {
   ensure_connected();
+  if (!deferred_.empty() || needs_parse(sql, named)) return execute_pipeline(sql, params, named);
   note_round_trip();
   failed_position_.reset();
-  if (deferred_.empty()) {
-    const std::vector<const char*> values = param_values(params);
-    PGresult* result = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                                    nullptr, nullptr, 0);
-    const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-      std::string message = trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
-      const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-      std::string state_copy = state ? state : "";
-      if (result) PQclear(result);
-      failed_position_ = sent_deferred_;
-      fail(message, state_copy.empty() ? nullptr : state_copy.c_str());
-    }
-    return result;
+  const std::vector<const char*> values = param_values(params);
+  const std::string* name = named ? prepared_name(sql) : nullptr;
+  PGresult* result =
+      name ? PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0)
+           : PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                          nullptr, 0);
+  const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    std::string message = trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+    const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+    std::string state_copy = state ? state : "";
+    if (result) PQclear(result);
+    failed_position_ = sent_deferred_;
+    fail(message, state_copy.empty() ? nullptr : state_copy.c_str());
   }
+  return result;
+}
 
+// Sends one statement of a pipeline, with the Parse of its prepared statement
+// first when this session has not prepared it; returns that Parse's name (empty
+// when none was sent), or nullopt when libpq could not send.
+std::optional<std::string> Connection::send_in_pipeline(const Deferred& statement) {
+  const std::vector<const char*> values = param_values(statement.params);
+  const int count = static_cast<int>(values.size());
+  std::string parsed;
+  if (needs_parse(statement.sql, statement.named)) {
+    parsed = "duroxide_" + std::to_string(next_prepared_++);
+    if (PQsendPrepare(conn_, parsed.c_str(), statement.sql.c_str(), 0, nullptr) != 1) return std::nullopt;
+    prepared_.emplace(statement.sql, parsed);  // forgotten again unless the server accepts the Parse
+  }
+  const std::string* name = statement.named ? prepared_name(statement.sql) : nullptr;
+  const int sent = name ? PQsendQueryPrepared(conn_, name->c_str(), count, values.data(), nullptr, nullptr, 0)
+                        : PQsendQueryParams(conn_, statement.sql.c_str(), count, nullptr, values.data(), nullptr,
+                                            nullptr, 0);
+  if (sent != 1) return std::nullopt;
+  return parsed;
+}
+
+namespace {
+
+// Reads the rest of one pipelined query's results, up to the NULL that ends them.
+void drain_results(PGconn* conn) {
+  for (PGresult* end = PQgetResult(conn); end; end = PQgetResult(conn)) PQclear(end);
+}
+
+}  // namespace
+
+PGresult* Connection::execute_pipeline(const std::string& sql, const Params& params, bool named) {
+  note_round_trip();
+  failed_position_.reset();
   // One pipeline: the deferred statements, then `sql`, then a sync point. After
   // the first failure the server skips the rest (PIPELINE_ABORTED) up to the sync.
   std::vector<Deferred> batch = std::move(deferred_);
   deferred_.clear();
   const std::uint64_t first_position = sent_deferred_;
   sent_deferred_ += batch.size();
-  batch.push_back(Deferred{sql, params, {}});
+  batch.push_back(Deferred{sql, params, {}, named});
   std::string error_message;
   std::string error_state;
   bool failed = false;
@@ -303,20 +351,40 @@ PGresult* Connection::execute(const std::string& sql, const Params& params) {
     error_message = error_state == "23505" && !conflict_message.empty() ? conflict_message : std::move(message);
   };
   if (PQenterPipelineMode(conn_) != 1) fail("cannot enter pipeline mode: " + trimmed(PQerrorMessage(conn_)), nullptr);
-  std::size_t sent = 0;
+  std::vector<std::string> parsed;  // per statement sent: the Parse sent before it, if any
   for (const Deferred& statement : batch) {
-    const std::vector<const char*> values = param_values(statement.params);
-    if (PQsendQueryParams(conn_, statement.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                          nullptr, nullptr, 0) != 1) {
+    std::optional<std::string> parse = send_in_pipeline(statement);
+    if (!parse) {
       note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
       break;
     }
-    ++sent;
+    parsed.push_back(std::move(*parse));
   }
+  const std::size_t sent = parsed.size();
   if (!failed && PQpipelineSync(conn_) != 1) note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
   PGresult* last = nullptr;
   bool lost = failed;  // a send failed: the connection is gone, nothing to read
   for (std::size_t i = 0; i < sent && !lost; ++i) {
+    if (!parsed[i].empty()) {
+      PGresult* parse = PQgetResult(conn_);
+      const ExecStatusType status = parse ? PQresultStatus(parse) : PGRES_FATAL_ERROR;
+      if (status != PGRES_COMMAND_OK) {
+        prepared_.erase(batch[i].sql);
+      } else if (log_) {
+        log_->statements_prepared.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (!parse) {
+        note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
+        lost = true;
+        break;
+      }
+      if (status == PGRES_FATAL_ERROR) {
+        if (!failed) failed_position_ = first_position + i;
+        note_failure(trimmed(PQresultErrorMessage(parse)), PQresultErrorField(parse, PG_DIAG_SQLSTATE), {});
+      }
+      PQclear(parse);
+      drain_results(conn_);
+    }
     PGresult* result = PQgetResult(conn_);
     if (!result) {  // the connection broke: no more results will come
       note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
@@ -336,11 +404,7 @@ PGresult* Connection::execute(const std::string& sql, const Params& params) {
     } else {
       PQclear(result);
     }
-    PGresult* end = PQgetResult(conn_);  // each statement's results end with NULL
-    while (end) {
-      PQclear(end);
-      end = PQgetResult(conn_);
-    }
+    drain_results(conn_);
     if (PQstatus(conn_) != CONNECTION_OK) lost = true;
   }
   if (!lost) {

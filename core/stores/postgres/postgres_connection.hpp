@@ -13,6 +13,14 @@
 // An ack is then two round trips, not one per statement. Order is kept: a
 // statement executed now first sends everything deferred before it.
 //
+// Server-side prepared statements: SQL given to prepare() is parsed (and, once
+// the server finds its generic plan good enough, planned) once per session:
+// its first run sends a Parse under a name of its own in the same pipeline,
+// later runs send only the name and the values. prepare_once() (SQL assembled
+// at run time) and the transaction words run unnamed. At most kMaxPrepared
+// names per session; past that, new SQL runs unnamed. A reconnect is a new
+// session and forgets them.
+//
 // Errors: connection loss, serialization failures, deadlocks, lock and query
 // cancellations and "too many connections" are Transient (the caller retries;
 // the next call reconnects); unique violations are Conflict; the rest Permanent.
@@ -25,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "duroxide/environment.hpp"
@@ -49,12 +58,14 @@ struct ConnectionLog {
   std::optional<LastError> last;
   std::uint64_t count = 0;
   std::atomic<std::uint64_t> round_trips{0};
+  std::atomic<std::uint64_t> statements_prepared{0};
 };
 
 // Executed lazily: bind parameters, then step() through rows or run().
 class Statement {
  public:
-  Statement(Connection* connection, std::string sql);
+  // `named`: prepared once per session under a name (Connection::prepare).
+  Statement(Connection* connection, std::string sql, bool named);
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
   Statement(Statement&& other) noexcept;
@@ -88,6 +99,7 @@ class Statement {
   void execute();
   Connection* connection_;
   std::string sql_;
+  bool named_ = false;
   std::vector<std::optional<std::string>> params_;
   pg_result* result_ = nullptr;
   int row_ = -1;
@@ -111,15 +123,19 @@ class Connection {
 
   // Statements without parameters, possibly several (schema, BEGIN, COMMIT).
   void exec(const std::string& sql);
+  // SQL written in the source: prepared on the server once per session.
   Statement prepare(const std::string& sql);
-  // The same as prepare(): SQLite's connection caches what prepare() sees, this
-  // name marks SQL assembled at run time (filters) for both.
-  Statement prepare_once(const std::string& sql) { return prepare(sql); }
+  // SQL assembled at run time (filters): sent unnamed, parsed at every run, as
+  // SQLite's connection leaves it out of its cache.
+  Statement prepare_once(const std::string& sql);
   using Params = std::vector<std::optional<std::string>>;
   // Sends the deferred statements and then `sql` in one round trip; returns
   // `sql`'s result (the caller clears it). Throws on the first failure.
-  pg_result* execute(const std::string& sql, const Params& params);
-  void defer(std::string sql, Params params, std::string conflict_message);
+  // `named`: run as a prepared statement of this session (see the header comment).
+  pg_result* execute(const std::string& sql, const Params& params, bool named = false);
+  void defer(std::string sql, Params params, std::string conflict_message, bool named = false);
+  // How many statements this session has prepared (tests, diagnostics).
+  std::size_t prepared_count() const { return prepared_.size(); }
   // Forgets the deferred statements; true when BEGIN was among them (the
   // transaction never reached the server: nothing to roll back).
   bool drop_deferred();
@@ -182,7 +198,19 @@ class Connection {
     std::string sql;
     Params params;
     std::string conflict_message;
+    bool named = false;
   };
+  // The prepared statement's name of each SQL text prepared in this session.
+  std::unordered_map<std::string, std::string> prepared_;
+  std::uint64_t next_prepared_ = 0;
+  static constexpr std::size_t kMaxPrepared = 512;
+  // The name this session prepared `sql` under, or null.
+  const std::string* prepared_name(const std::string& sql) const;
+  // True when `sql` is to run named but this session has not prepared it yet
+  // (and there is room for one more).
+  bool needs_parse(const std::string& sql, bool named) const;
+  std::optional<std::string> send_in_pipeline(const Deferred& statement);
+  pg_result* execute_pipeline(const std::string& sql, const Params& params, bool named);
   std::vector<Deferred> deferred_;
   std::uint64_t sent_deferred_ = 0;
   std::optional<std::uint64_t> failed_position_;

@@ -261,6 +261,7 @@ ProviderDiagnostics StoreImpl::get_provider_diagnostics() {
   }
   d.error_count = errors->count;
   d.round_trips = errors->round_trips.load(std::memory_order_relaxed);
+  d.statements_prepared = errors->statements_prepared.load(std::memory_order_relaxed);
   return d;
 }
 
