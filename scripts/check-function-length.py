@@ -22,9 +22,7 @@ TABLES = {
 }
 # Store functions that the one SQL store core is to replace (SQLite and PostgreSQL
 # write them twice today).
-LEGACY = {
-    ("core/stores/postgres/postgres_connection.cpp", "PGresult* Connection::execute("),
-}
+LEGACY = set()
 
 
 def functions(path):

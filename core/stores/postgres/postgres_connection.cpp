@@ -341,72 +341,20 @@ PGresult* Connection::execute_pipeline(const std::string& sql, const Params& par
   const std::uint64_t first_position = sent_deferred_;
   sent_deferred_ += batch.size();
   batch.push_back(Deferred{sql, params, {}, named});
-  std::string error_message;
-  std::string error_state;
-  bool failed = false;
-  auto note_failure = [&](std::string message, const char* state, const std::string& conflict_message) {
-    if (failed) return;
-    failed = true;
-    error_state = state ? state : "";
-    error_message = error_state == "23505" && !conflict_message.empty() ? conflict_message : std::move(message);
-  };
+  PipelineFailure failure;
   if (PQenterPipelineMode(conn_) != 1) fail("cannot enter pipeline mode: " + trimmed(PQerrorMessage(conn_)), nullptr);
   std::vector<std::string> parsed;  // per statement sent: the Parse sent before it, if any
   for (const Deferred& statement : batch) {
     std::optional<std::string> parse = send_in_pipeline(statement);
     if (!parse) {
-      note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
+      failure.note(trimmed(PQerrorMessage(conn_)), nullptr, {});
       break;
     }
     parsed.push_back(std::move(*parse));
   }
-  const std::size_t sent = parsed.size();
-  if (!failed && PQpipelineSync(conn_) != 1) note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
-  PGresult* last = nullptr;
-  bool lost = failed;  // a send failed: the connection is gone, nothing to read
-  for (std::size_t i = 0; i < sent && !lost; ++i) {
-    if (!parsed[i].empty()) {
-      PGresult* parse = PQgetResult(conn_);
-      const ExecStatusType status = parse ? PQresultStatus(parse) : PGRES_FATAL_ERROR;
-      if (status != PGRES_COMMAND_OK) {
-        prepared_.erase(batch[i].sql);
-      } else if (log_) {
-        log_->statements_prepared.fetch_add(1, std::memory_order_relaxed);
-      }
-      if (!parse) {
-        note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
-        lost = true;
-        break;
-      }
-      if (status == PGRES_FATAL_ERROR) {
-        if (!failed) failed_position_ = first_position + i;
-        note_failure(trimmed(PQresultErrorMessage(parse)), PQresultErrorField(parse, PG_DIAG_SQLSTATE), {});
-      }
-      PQclear(parse);
-      drain_results(conn_);
-    }
-    PGresult* result = PQgetResult(conn_);
-    if (!result) {  // the connection broke: no more results will come
-      note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
-      lost = true;
-      break;
-    }
-    const ExecStatusType status = PQresultStatus(result);
-    if (status == PGRES_FATAL_ERROR) {
-      if (!failed) failed_position_ = first_position + i;
-      const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-      note_failure(trimmed(PQresultErrorMessage(result)), state, batch[i].conflict_message);
-    } else if (status != PGRES_PIPELINE_ABORTED && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      note_failure("unexpected result " + std::string(PQresStatus(status)), nullptr, {});
-    }
-    if (i + 1 == sent && !failed) {
-      last = result;
-    } else {
-      PQclear(result);
-    }
-    drain_results(conn_);
-    if (PQstatus(conn_) != CONNECTION_OK) lost = true;
-  }
+  if (!failure.failed && PQpipelineSync(conn_) != 1) failure.note(trimmed(PQerrorMessage(conn_)), nullptr, {});
+  bool lost = failure.failed;  // a send failed: the connection is gone, nothing to read
+  PGresult* last = lost ? nullptr : read_pipeline(batch, parsed, first_position, failure, lost);
   if (!lost) {
     // The sync point's result, then back to ordinary mode.
     for (PGresult* result = PQgetResult(conn_); result; result = PQgetResult(conn_)) {
@@ -416,12 +364,79 @@ PGresult* Connection::execute_pipeline(const std::string& sql, const Params& par
     }
   }
   PQexitPipelineMode(conn_);  // refused (harmless) when a lost connection left results pending
-  if (PQstatus(conn_) != CONNECTION_OK && !failed) note_failure(trimmed(PQerrorMessage(conn_)), nullptr, {});
-  if (failed) {
+  if (PQstatus(conn_) != CONNECTION_OK && !failure.failed) failure.note(trimmed(PQerrorMessage(conn_)), nullptr, {});
+  if (failure.failed) {
     if (last) PQclear(last);
-    fail(error_message, error_state.empty() ? nullptr : error_state.c_str());
+    fail(failure.message, failure.state.empty() ? nullptr : failure.state.c_str());
   }
   return last;
+}
+
+void Connection::PipelineFailure::note(std::string text, const char* sqlstate, const std::string& conflict_message) {
+  if (failed) return;
+  failed = true;
+  state = sqlstate ? sqlstate : "";
+  message = state == "23505" && !conflict_message.empty() ? conflict_message : std::move(text);
+}
+
+// The results of the `parsed.size()` statements of `batch` sent in a pipeline (each
+// after its Parse, where `parsed` names one); returns the last statement's result when
+// nothing failed. Sets `lost` when the connection broke.
+PGresult* Connection::read_pipeline(const std::vector<Deferred>& batch, const std::vector<std::string>& parsed,
+                                    std::uint64_t first_position, PipelineFailure& failure, bool& lost) {
+  PGresult* last = nullptr;
+  const std::size_t sent = parsed.size();
+  for (std::size_t i = 0; i < sent && !lost; ++i) {
+    if (!parsed[i].empty() && !read_parse_result(batch[i].sql, first_position + i, failure)) {
+      lost = true;
+      break;
+    }
+    PGresult* result = PQgetResult(conn_);
+    if (!result) {  // the connection broke: no more results will come
+      failure.note(trimmed(PQerrorMessage(conn_)), nullptr, {});
+      lost = true;
+      break;
+    }
+    const ExecStatusType status = PQresultStatus(result);
+    if (status == PGRES_FATAL_ERROR) {
+      if (!failure.failed) failed_position_ = first_position + i;
+      const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+      failure.note(trimmed(PQresultErrorMessage(result)), state, batch[i].conflict_message);
+    } else if (status != PGRES_PIPELINE_ABORTED && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      failure.note("unexpected result " + std::string(PQresStatus(status)), nullptr, {});
+    }
+    if (i + 1 == sent && !failure.failed) {
+      last = result;
+    } else {
+      PQclear(result);
+    }
+    drain_results(conn_);
+    if (PQstatus(conn_) != CONNECTION_OK) lost = true;
+  }
+  return last;
+}
+
+// The result of the Parse sent before the statement at `position`: the name is kept
+// only when the server accepted it. False when the connection broke.
+bool Connection::read_parse_result(const std::string& sql, std::uint64_t position, PipelineFailure& failure) {
+  PGresult* parse = PQgetResult(conn_);
+  const ExecStatusType status = parse ? PQresultStatus(parse) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK) {
+    prepared_.erase(sql);
+  } else if (log_) {
+    log_->statements_prepared.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!parse) {
+    failure.note(trimmed(PQerrorMessage(conn_)), nullptr, {});
+    return false;
+  }
+  if (status == PGRES_FATAL_ERROR) {
+    if (!failure.failed) failed_position_ = position;
+    failure.note(trimmed(PQresultErrorMessage(parse)), PQresultErrorField(parse, PG_DIAG_SQLSTATE), {});
+  }
+  PQclear(parse);
+  drain_results(conn_);
+  return true;
 }
 
 void Connection::fail(const std::string& message, const char* sqlstate) {

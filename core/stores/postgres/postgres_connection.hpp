@@ -211,6 +211,16 @@ class Connection {
   bool needs_parse(const std::string& sql, bool named) const;
   std::optional<std::string> send_in_pipeline(const Deferred& statement);
   pg_result* execute_pipeline(const std::string& sql, const Params& params, bool named);
+  // The first failure of a pipeline: what is thrown once its results are read.
+  struct PipelineFailure {
+    bool failed = false;
+    std::string message;
+    std::string state;
+    void note(std::string text, const char* sqlstate, const std::string& conflict_message);
+  };
+  pg_result* read_pipeline(const std::vector<Deferred>& batch, const std::vector<std::string>& parsed,
+                           std::uint64_t first_position, PipelineFailure& failure, bool& lost);
+  bool read_parse_result(const std::string& sql, std::uint64_t position, PipelineFailure& failure);
   std::vector<Deferred> deferred_;
   std::uint64_t sent_deferred_ = 0;
   std::optional<std::uint64_t> failed_position_;
