@@ -436,31 +436,6 @@ TEST_CASE("sqlite: a batch that cannot commit fails whole and writes nothing", "
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
 }
 
-TEST_CASE("sqlite: a corrupted worker row ends a batch and is reported by the next fetch",
-          "[provider][sqlite][batch][corruption]") {
-  auto f = make_provider("sqlite-file");
-  create_instance(*f, "i");
-  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
-  OrchestrationItem item = fetch(*f);
-  OrchestrationAck ack;
-  ack.metadata = metadata();
-  for (EventId id = 2; id <= 4; ++id) {
-    ack.history_delta.push_back(Event{id, 0, 0, events::ActivityScheduled{"Act", "x"}});
-    ack.worker_items.push_back(activity("i", id));
-  }
-  f->provider().ack_orchestration_item(item.lock_token, ack);
-  raw_exec(f->path, "UPDATE worker_queue SET item_json = 'garbage' WHERE activity_id = 3");
-  std::vector<WorkerItem> first = f->provider().fetch_work_items(1000, 8);
-  REQUIRE(first.size() == 1);
-  CHECK(first[0].item.id == 2);
-  CHECK(f->management().get_queue_depths().parked == 0);
-  CHECK(provider_error_kind([&] { f->provider().fetch_work_items(1000, 8); }) == ProviderErrorKind::Corrupted);
-  CHECK(f->management().get_queue_depths().parked == 1);
-  std::vector<WorkerItem> rest = f->provider().fetch_work_items(1000, 8);
-  REQUIRE(rest.size() == 1);
-  CHECK(rest[0].item.id == 4);
-}
-
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
 

@@ -4,6 +4,8 @@
 // SQLite runs use a file.
 #include <sqlite3.h>
 
+#include <set>
+
 #include "postgres_access.hpp"
 #include "step_host.hpp"
 
@@ -323,4 +325,72 @@ TEST_CASE("purge_completed goes on past more blocked roots than one of its batch
   CHECK_FALSE(f.management().get_instance_info("done-1").has_value());
   CHECK_FALSE(f.management().get_instance_info("done-2").has_value());
   CHECK(f.management().count_instances({}) == 2 * kBlocked);
+}
+
+TEST_CASE("a corrupted worker row ends a batch and is reported by the next fetch", "[store][batch][corruption]") {
+  const std::string kind = GENERATE(from_range(reachable_kinds()));
+  INFO("provider: " << kind);
+  auto f = make_provider(kind);
+  create_instance(*f, "i");
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  OrchestrationItem item = fetch(*f);
+  OrchestrationAck ack;
+  ack.metadata = metadata();
+  for (EventId id = 2; id <= 4; ++id) {
+    ack.history_delta.push_back(Event{id, 0, 0, events::ActivityScheduled{"Act", "x"}});
+    ack.worker_items.push_back(activity("i", id));
+  }
+  f->provider().ack_orchestration_item(item.lock_token, ack);
+  raw_sql(*f, "UPDATE worker_queue SET item_json = 'garbage' WHERE activity_id = 3");
+  std::vector<WorkerItem> first = f->provider().fetch_work_items(1000, 8);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].item.id == 2);
+  CHECK(f->management().get_queue_depths().parked == 0);
+  CHECK(provider_error_kind([&] { f->provider().fetch_work_items(1000, 8); }) == ProviderErrorKind::Corrupted);
+  CHECK(f->management().get_queue_depths().parked == 1);
+  std::vector<WorkerItem> rest = f->provider().fetch_work_items(1000, 8);
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0].item.id == 4);
+}
+
+TEST_CASE("a batch fetch hands out the instances around a corrupted history and parks orphans among them",
+          "[store][batch][corruption]") {
+  const std::string kind = GENERATE(from_range(reachable_kinds()));
+  INFO("provider: " << kind);
+  auto f = make_provider(kind);
+  for (const char* id : {"a", "b", "c"}) create_instance(*f, id);
+  raw_sql(*f, "UPDATE history SET event_json = '{not json' WHERE instance_id = 'b' AND event_id = 1");
+  for (const char* id : {"a", "b", "ghost", "c"}) {
+    f->provider().enqueue_orchestrator_item(work::ExternalRaised{id, "go", id}, 0);
+  }
+  std::vector<OrchestrationItem> batch = f->provider().fetch_orchestration_items(30'000, 8);
+  REQUIRE(batch.size() == 3);
+  std::set<std::string> tokens;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const OrchestrationItem& item = batch[i];
+    INFO(item.instance);
+    CHECK(item.instance == std::string(1, "abc"[i]));  // in queue order
+    REQUIRE(item.messages.size() == 1);
+    CHECK(std::get<work::ExternalRaised>(item.messages[0]).data == item.instance);
+    CHECK(item.orchestration_name == "Orch");
+    CHECK(item.execution_id == 1);
+    tokens.insert(item.lock_token);
+    if (item.instance == "b") {
+      CHECK(item.corruption.value_or("").find("does not decode") != std::string::npos);
+      CHECK(item.last_event_id == 1);
+    } else {
+      CHECK_FALSE(item.corruption.has_value());
+      CHECK(item.history.size() == 1);
+    }
+  }
+  CHECK(tokens.size() == 3);  // a lock of its own each
+  QueueDepths depths = f->management().get_queue_depths();
+  CHECK(depths.parked == 1);  // ghost's event: no instance, no start
+  CHECK(depths.orchestrator_locked == 3);
+  CHECK(depths.orchestrator_visible == 0);
+  CHECK(f->provider().fetch_orchestration_items(30'000, 8).empty());
+  OrchestrationAck ack;
+  ack.metadata = metadata();
+  f->provider().ack_orchestration_item(batch[2].lock_token, ack);  // c's lock is its own
+  CHECK(f->management().get_queue_depths().orchestrator_locked == 2);
 }

@@ -144,6 +144,27 @@ struct Named {
   }
 };
 
+// Round trips a call makes to the server, from the store's diagnostics. Reading the
+// count costs round trips of its own; measured once, then subtracted.
+class RoundTrips {
+ public:
+  explicit RoundTrips(PostgresProvider& store) : store_(store) {
+    const std::uint64_t first = count();
+    reading_ = count() - first;
+    REQUIRE(reading_ > 0);
+  }
+  std::uint64_t cost(const std::function<void()>& call) {
+    const std::uint64_t before = count();
+    call();
+    return count() - before - reading_;
+  }
+
+ private:
+  std::uint64_t count() { return store_.get_provider_diagnostics().round_trips; }
+  PostgresProvider& store_;
+  std::uint64_t reading_ = 0;
+};
+
 }  // namespace
 
 TEST_CASE("postgres: a lost connection is a retryable error and the next call reconnects",
@@ -554,16 +575,8 @@ TEST_CASE("postgres: an ack alone costs two round trips, a batch of orchestratio
   SKIP_WITHOUT_POSTGRES();
   Named n("roundtrips");
   PostgresProvider& store = *n.store;
-  auto round_trips = [&] { return store.get_provider_diagnostics().round_trips; };
-  // Reading the count costs round trips of its own; measured, then subtracted.
-  const std::uint64_t first = round_trips();
-  const std::uint64_t reading = round_trips() - first;
-  REQUIRE(reading > 0);
-  auto cost = [&](const std::function<void()>& call) {
-    const std::uint64_t before = round_trips();
-    call();
-    return round_trips() - before - reading;
-  };
+  RoundTrips trips(store);
+  auto cost = [&](const std::function<void()>& call) { return trips.cost(call); };
   OrchestrationAck ack;
   ack.history_delta = {started_event()};
   ack.metadata = metadata();
@@ -693,4 +706,39 @@ TEST_CASE("postgres: each statement is parsed once per session, and again on the
   one_instance("f");
   CHECK(prepared() == after_e);
   CHECK(again <= after_e);
+}
+
+TEST_CASE("postgres: a batch fetch costs the same round trips whatever its size", "[provider][postgres][batch]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("fetchtrips");
+  PostgresProvider& store = *n.store;
+  RoundTrips trips(store);
+  for (int i = 0; i < 8; ++i) store.enqueue_orchestrator_item(start_item("i" + std::to_string(i)), 0);
+  std::vector<OrchestrationItem> one;
+  std::vector<OrchestrationItem> seven;
+  const std::uint64_t for_one = trips.cost([&] { one = store.fetch_orchestration_items(30'000, 1); });
+  const std::uint64_t for_seven = trips.cost([&] { seven = store.fetch_orchestration_items(30'000, 7); });
+  REQUIRE(one.size() == 1);
+  REQUIRE(seven.size() == 7);
+  CHECK(for_seven == for_one);
+  CHECK(for_one <= 6);  // candidates, claims, messages, instance rows (histories when they exist), COMMIT
+
+  seven.push_back(one.front());
+  std::vector<OrchestrationAckRequest> requests;
+  for (const OrchestrationItem& item : seven) {
+    OrchestrationAck ack;
+    ack.history_delta = {started_event()};
+    ack.worker_items = {activity(item.instance, 2)};
+    ack.metadata = metadata();
+    requests.push_back({item.lock_token, ack});
+  }
+  for (const AckOutcome& outcome : store.ack_orchestration_items(requests)) CHECK_FALSE(outcome.has_value());
+  std::vector<WorkerItem> work_one;
+  std::vector<WorkerItem> work_seven;
+  const std::uint64_t work_for_one = trips.cost([&] { work_one = store.fetch_work_items(30'000, 1); });
+  const std::uint64_t work_for_seven = trips.cost([&] { work_seven = store.fetch_work_items(30'000, 7); });
+  REQUIRE(work_one.size() == 1);
+  REQUIRE(work_seven.size() == 7);
+  CHECK(work_for_seven == work_for_one);
+  CHECK(work_for_one == 2);  // the rows, then the claims with the COMMIT
 }

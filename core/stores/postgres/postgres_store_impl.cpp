@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -124,11 +125,16 @@ std::string redact_conninfo(const std::string& conninfo) {
   return out;
 }
 
-// Of the oldest visible candidates not yet `tried`, the first that no other
-// fetch (of any process) is claiming right now: a transaction-scoped advisory
-// lock per instance, tried without waiting, so concurrent fetchers spread over
-// different instances instead of queueing on one lock row.
-std::optional<std::string> next_candidate(Connection& db, TimestampMs now, const std::vector<std::string>& tried) {
+// Of the oldest visible candidates not yet `tried`, up to `limit` instances, oldest
+// first, that no other fetch (of any process) is claiming right now: a
+// transaction-scoped advisory lock per instance, tried without waiting, so
+// concurrent fetchers spread over different instances instead of queueing on one
+// lock row. The lock is tried row by row in queue order until `limit` rows are
+// taken. (With the rows grouped by instance under the filter, concurrent fetchers
+// found nothing while work was queued: the test "batched acks of two processes..."
+// in tests/postgres/provider_postgres_test.cpp.)
+std::vector<std::string> next_candidates(Connection& db, TimestampMs now, const std::vector<std::string>& tried,
+                                         std::size_t limit) {
   Statement next = db.prepare(
       "SELECT c.instance_id FROM ("
       "  SELECT q.instance_id FROM orchestrator_queue q "
@@ -136,10 +142,18 @@ std::optional<std::string> next_candidate(Connection& db, TimestampMs now, const
       "    SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id "
       "    AND l.locked_until > ?1) "
       "  ORDER BY q.visible_at, q.id LIMIT 64) c "
-      "WHERE pg_try_advisory_xact_lock(hashtext(current_schema()), hashtext(c.instance_id)) LIMIT 1");
-  next.bind(1, now).bind(2, text_array_literal(tried));
-  if (!next.step()) return std::nullopt;
-  return next.text(0);
+      "WHERE pg_try_advisory_xact_lock(hashtext(current_schema()), hashtext(c.instance_id)) LIMIT ?3");
+  next.bind(1, now).bind(2, text_array_literal(tried)).bind(3, static_cast<std::int64_t>(limit));
+  std::vector<std::string> candidates;
+  while (next.step()) {
+    // An instance with several messages among the oldest comes once per message (the
+    // lock is its own again); a batch then holds fewer instances.
+    std::string instance = next.text(0);
+    if (std::find(candidates.begin(), candidates.end(), instance) == candidates.end()) {
+      candidates.push_back(std::move(instance));
+    }
+  }
+  return candidates;
 }
 
 // Nobody will ever process these messages (no instance, no start): parks them
@@ -157,22 +171,27 @@ void park_orphans(Connection& db, const std::vector<std::int64_t>& message_ids, 
   db.prepare("DELETE FROM orchestrator_queue WHERE id = ANY(?1::bigint[])").bind(1, ids).run();
 }
 
-// Takes the instance's lock row when it is free or expired; false when another
-// process holds a live lock on it (this transaction then holds that row).
-bool claim(Connection& db, const std::string& instance, const std::string& token, TimestampMs until,
-           TimestampMs now) {
-  db.prepare(
-        "INSERT INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
-        "VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT (instance_id) DO UPDATE SET lock_token = excluded.lock_token, "
-        "  locked_until = excluded.locked_until, locked_at = excluded.locked_at "
-        "WHERE instance_locks.locked_until <= ?4")
-      .bind(1, instance)
-      .bind(2, token)
+// Takes the lock rows of `instances` (with `tokens[i]` for `instances[i]`) that
+// are free or expired; returns the instances claimed. For the others another
+// process holds a live lock: this transaction then holds those rows, so it
+// claims nothing more before it ends.
+std::set<std::string> claim(Connection& db, const std::vector<std::string>& instances,
+                            const std::vector<std::string>& tokens, TimestampMs until, TimestampMs now) {
+  Statement claimed = db.prepare(
+      "INSERT INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
+      "SELECT c.instance_id, c.lock_token, CAST(?3 AS BIGINT), CAST(?4 AS BIGINT) "
+      "FROM unnest(?1::text[], ?2::text[]) AS c(instance_id, lock_token) "
+      "ON CONFLICT (instance_id) DO UPDATE SET lock_token = excluded.lock_token, "
+      "  locked_until = excluded.locked_until, locked_at = excluded.locked_at "
+      "WHERE instance_locks.locked_until <= ?4 "
+      "RETURNING instance_id");
+  claimed.bind(1, text_array_literal(instances))
+      .bind(2, text_array_literal(std::vector<std::string>(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(instances.size()))))
       .bind(3, until)
-      .bind(4, now)
-      .run();
-  return db.changes() != 0;
+      .bind(4, now);
+  std::set<std::string> out;
+  while (claimed.step()) out.insert(claimed.text(0));
+  return out;
 }
 
 // Per-session state, set again after every reconnect: the search path, and no
@@ -267,68 +286,153 @@ ProviderDiagnostics StoreImpl::get_provider_diagnostics() {
 
 // ---------------------------------------------------------------- orchestrator queue
 
-// Per candidate instance: claim its lock row first (an upsert that only takes a
-// free or expired lock; a racing process waits for the winner's commit, then
-// changes nothing and moves on), and only then read, park or mark its messages.
-// A lost claim commits what was done so far and goes on in a new transaction,
-// so this process never holds another process's lock row while claiming more.
-std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_t lock_timeout_ms) {
+// Claims the lock rows of the candidates first (an upsert that only takes a free
+// or expired lock; a racing process waits for the winner's commit, then changes
+// nothing and moves on), and only then reads, parks or marks their messages: one
+// statement for each step, whatever the batch's size. A pass that returns nothing
+// (claims lost, orphans parked, batches acked away under it) commits and tries the
+// next candidates in a new transaction, up to kMaxCandidates in all, so this
+// process never holds another process's lock row while claiming more.
+std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t lock_timeout_ms,
+                                                                    std::size_t max_items) {
+  check_batch_size(max_items, "fetch_orchestration_items");
   Session db = session("fetch_orchestration_item");
   check_delay(lock_timeout_ms, "lock timeout", db->operation());
   const TimestampMs now = clock_.now_ms();
-  std::optional<Transaction> transaction;
-  transaction.emplace(*db);
   std::vector<std::string> tried;
-  // Drawn only when a claim is attempted, and reused until an item is returned,
-  // so tokens are drawn as SQLite draws them: one per returned item.
-  std::string token;
-  for (int candidate = 0; candidate < kMaxCandidates; ++candidate) {
-    std::optional<std::string> next = next_candidate(*db, now, tried);
-    if (!next) break;
-    const std::string instance = *next;
-    tried.push_back(instance);
-
-    if (token.empty()) token = next_token();
-    if (!claim(*db, instance, token, now + lock_timeout_ms, now)) {
-      transaction->commit();
-      transaction.emplace(*db);
-      continue;
+  std::vector<std::string> tokens;  // drawn for claims; a claim that returns no item leaves its token for the next
+  std::vector<OrchestrationItem> items;
+  while (items.empty() && tried.size() < static_cast<std::size_t>(kMaxCandidates)) {
+    Transaction transaction(*db);
+    const std::vector<std::string> candidates = next_candidates(*db, now, tried, max_items);
+    if (candidates.empty()) {
+      transaction.commit();
+      break;
     }
-    auto release_claim = [&] {
-      db->prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, token).run();
-    };
-
-    OrchestrationItem item;
-    item.instance = instance;
-    std::string corruption;
-    std::vector<std::int64_t> message_ids;
-    Queues::read_messages(*db, now, item, message_ids, corruption);
-    if (message_ids.empty()) {
-      // The previous holder's ack took the batch between the choice and the claim.
-      release_claim();
-      continue;
-    }
-
-    const bool exists = Queues::read_instance(*db, item);
-    if (Queues::orphaned(item, exists, corruption)) {
-      park_orphans(*db, message_ids, now);
-      release_claim();
-      continue;
-    }
-
-    item.lock_token = token;
-    db->prepare(
-          "UPDATE orchestrator_queue SET lock_token = ?1, attempt_count = attempt_count + 1 "
-          "WHERE id = ANY(?2::bigint[])")
-        .bind(1, item.lock_token)
-        .bind(2, bigint_array_literal(message_ids))
-        .defer();
-    Queues::read_item_history(*db, item, exists, corruption);
-    transaction->commit();
-    return item;
+    tried.insert(tried.end(), candidates.begin(), candidates.end());
+    while (tokens.size() < candidates.size()) tokens.push_back(next_token());
+    const std::set<std::string> claimed = claim(*db, candidates, tokens, now + lock_timeout_ms, now);
+    std::vector<std::string> used_tokens;
+    items = claimed_items(*db, candidates, tokens, claimed, now, used_tokens);
+    transaction.commit();
+    for (const std::string& token : used_tokens) tokens.erase(std::find(tokens.begin(), tokens.end(), token));
   }
-  transaction->commit();
-  return std::nullopt;
+  return items;
+}
+
+std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_t lock_timeout_ms) {
+  std::vector<OrchestrationItem> items = fetch_orchestration_items(lock_timeout_ms, 1);
+  if (items.empty()) return std::nullopt;
+  return std::move(items.front());
+}
+
+namespace {
+
+using Queues = store_sql::Queues<Dialect>;
+
+// What the fetch reads of its claimed instances, one statement per table.
+struct ClaimedRows {
+  std::map<std::string, std::vector<Queues::QueuedMessage>> messages;  // visible ones
+  std::map<std::string, OrchestrationItem> instances;                  // the rows that exist
+  std::map<std::string, History> histories;                            // of current executions
+  std::map<std::string, std::string> corruptions;                      // a history row's first
+};
+
+ClaimedRows read_claimed(Connection& db, const std::vector<std::string>& instances, TimestampMs now) {
+  ClaimedRows read;
+  const std::string instance_array = text_array_literal(instances);
+  Statement messages = db.prepare(
+      "SELECT instance_id, id, item_json, attempt_count FROM orchestrator_queue "
+      "WHERE instance_id = ANY(?1::text[]) AND visible_at <= ?2");
+  messages.bind(1, instance_array).bind(2, now);
+  while (messages.step()) {
+    read.messages[messages.text(0)].push_back(
+        Queues::QueuedMessage{messages.integer(1), messages.text(2), messages.integer(3)});
+  }
+  Statement rows = db.prepare(std::string("SELECT instance_id, ") + Queues::kItemInstanceColumns +
+                              " FROM instances WHERE instance_id = ANY(?1::text[])");
+  rows.bind(1, instance_array);
+  while (rows.step()) Queues::instance_fields(rows, 1, read.instances[rows.text(0)]);
+  if (read.instances.empty()) return read;
+  Statement history = db.prepare(
+      "SELECT h.instance_id, h.execution_id, h.event_id, h.event_json FROM history h "
+      "JOIN instances i ON i.instance_id = h.instance_id AND h.execution_id = i.current_execution_id "
+      "WHERE i.instance_id = ANY(?1::text[]) ORDER BY h.instance_id, h.event_id");
+  history.bind(1, instance_array);
+  while (history.step()) {
+    const std::string instance = history.text(0);
+    store_sql::append_history_row(instance, static_cast<ExecutionId>(history.integer(1)), history.integer(2),
+                                  history.text(3), read.histories[instance], &read.corruptions[instance],
+                                  db.operation());
+  }
+  return read;
+}
+
+// Deletes the lock rows of `released` tokens and marks the messages `ids` locked with
+// `tokens` (one each), both sent with the transaction's next round trip.
+void release_and_mark(Connection& db, const std::vector<std::string>& released, const std::vector<std::int64_t>& ids,
+                      const std::vector<std::string>& tokens) {
+  if (!released.empty()) {
+    db.prepare("DELETE FROM instance_locks WHERE lock_token = ANY(?1::text[])")
+        .bind(1, text_array_literal(released))
+        .defer();
+  }
+  if (!ids.empty()) {
+    db.prepare(
+          "UPDATE orchestrator_queue q SET lock_token = m.lock_token, attempt_count = q.attempt_count + 1 "
+          "FROM unnest(?1::bigint[], ?2::text[]) AS m(id, lock_token) WHERE q.id = m.id")
+        .bind(1, bigint_array_literal(ids))
+        .bind(2, text_array_literal(tokens))
+        .defer();
+  }
+}
+
+}  // namespace
+
+// The items of the `claimed` candidates, in candidate order (read_claimed). A claim
+// whose messages were acked away under it, or that holds orphans (parked), is
+// released and returns no item. The tokens of the items returned go to `used_tokens`.
+std::vector<OrchestrationItem> StoreImpl::claimed_items(Connection& db, const std::vector<std::string>& candidates,
+                                                        const std::vector<std::string>& tokens,
+                                                        const std::set<std::string>& claimed, TimestampMs now,
+                                                        std::vector<std::string>& used_tokens) {
+  std::vector<std::string> instances;
+  for (const std::string& candidate : candidates) {
+    if (claimed.count(candidate)) instances.push_back(candidate);
+  }
+  if (instances.empty()) return {};
+  ClaimedRows read = read_claimed(db, instances, now);
+  std::vector<OrchestrationItem> items;
+  std::vector<std::int64_t> marked_ids;
+  std::vector<std::string> marked_tokens;
+  std::vector<std::string> released;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    const std::string& instance = candidates[i];
+    if (!claimed.count(instance)) continue;
+    auto found = read.instances.find(instance);
+    const bool exists = found != read.instances.end();
+    OrchestrationItem item = exists ? std::move(found->second) : OrchestrationItem{};
+    item.instance = instance;
+    std::string corruption;  // as read_messages and read_item_history: a message's first, then a history row's
+    std::vector<std::int64_t> message_ids;
+    Queues::take_messages(std::move(read.messages[instance]), item, message_ids, corruption);
+    if (message_ids.empty() || Queues::orphaned(item, exists, corruption)) {
+      // Empty: the previous holder's ack took the batch between the choice and the claim.
+      if (!message_ids.empty()) park_orphans(db, message_ids, now);
+      released.push_back(tokens[i]);
+      continue;
+    }
+    item.lock_token = tokens[i];
+    used_tokens.push_back(tokens[i]);
+    marked_ids.insert(marked_ids.end(), message_ids.begin(), message_ids.end());
+    marked_tokens.insert(marked_tokens.end(), message_ids.size(), item.lock_token);
+    if (exists) item.history = std::move(read.histories[instance]);
+    if (corruption.empty()) corruption = std::move(read.corruptions[instance]);
+    Queues::note_corruption(db, item, std::move(corruption));
+    items.push_back(std::move(item));
+  }
+  release_and_mark(db, released, marked_ids, marked_tokens);
+  return items;
 }
 
 // ---------------------------------------------------------------- worker queue
@@ -355,6 +459,32 @@ std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_m
   WorkerItem fetched = Queues::claim_worker_row(*db, *row, std::move(*execute), next_token(), now + lock_timeout_ms);
   transaction.commit();
   return fetched;
+}
+
+// Up to `max_items` rows in one statement, each chosen with FOR UPDATE SKIP LOCKED.
+// An unreadable row ends the batch before it; when it comes first, it is parked and
+// the call fails, as fetch_work_item does.
+std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+  check_batch_size(max_items, "fetch_work_items");
+  Session db = session("fetch_work_item");
+  check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  const TimestampMs now = clock_.now_ms();
+  Transaction transaction(*db);
+  std::vector<Queues::WorkerRow> rows = Queues::next_worker_rows(*db, now, max_items);
+  std::vector<WorkerItem> items;
+  for (Queues::WorkerRow& row : rows) {
+    std::string problem;
+    std::optional<work::ActivityExecute> execute = store_sql::decode_worker_item(row.json, problem);
+    if (!execute) {
+      if (!items.empty()) break;  // the next fetch parks and reports it
+      const std::string report = Queues::park_worker_row(*db, row, problem, now);
+      transaction.commit();
+      throw ProviderError(ProviderErrorKind::Corrupted, db->operation(), report);
+    }
+    items.push_back(Queues::claim_worker_row(*db, row, std::move(*execute), next_token(), now + lock_timeout_ms));
+  }
+  transaction.commit();
+  return items;
 }
 
 }  // namespace duroxide::pg

@@ -8,7 +8,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "duroxide/postgres_provider.hpp"
 #include "postgres_connection.hpp"
@@ -26,7 +28,10 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   void drop_schema();
 
   std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override;
+  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms,
+                                                           std::size_t max_items) override;
   std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override;
+  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) override;
   ProviderDiagnostics get_provider_diagnostics() override;
 
  protected:
@@ -34,6 +39,10 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
 
  private:
   std::string next_token();
+  std::vector<OrchestrationItem> claimed_items(Connection& db, const std::vector<std::string>& candidates,
+                                               const std::vector<std::string>& tokens,
+                                               const std::set<std::string>& claimed, TimestampMs now,
+                                               std::vector<std::string>& used_tokens);
 
   std::string conninfo_;
   std::string schema_;

@@ -460,6 +460,25 @@ struct Queues {
     next.bind(1, now);
     if (seek) next.bind(2, (*after)->visible_at).bind(3, (*after)->id);
     if (!next.step()) return std::nullopt;
+    WorkerRow row = worker_row(next);
+    if (after) *after = QueueCursor{row.visible_at, row.id};
+    return row;
+  }
+
+  // Up to `limit` next worker rows in (visible_at, id) order, in one statement (stores
+  // whose rows are claimed row by row, Dialect::kWorkerRowSuffix, by several writers).
+  static std::vector<WorkerRow> next_worker_rows(Connection& db, TimestampMs now, std::size_t limit) {
+    static const std::string sql = std::string(kWorkerColumns) + "WHERE visible_at <= ?1 AND " + kWorkerUnlocked +
+                                   " ORDER BY visible_at, id LIMIT ?2" + Dialect::kWorkerRowSuffix;
+    Statement next = db.prepare(sql);
+    next.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<WorkerRow> rows;
+    while (next.step()) rows.push_back(worker_row(next));
+    return rows;
+  }
+
+  // The current row of a statement that selects kWorkerColumns.
+  static WorkerRow worker_row(const Statement& next) {
     WorkerRow row;
     row.id = next.integer(0);
     row.json = next.text(1);
@@ -468,7 +487,6 @@ struct Queues {
     row.failed.execution_id = static_cast<ExecutionId>(next.integer(4));
     row.failed.id = static_cast<EventId>(next.integer(5));
     row.visible_at = next.integer(6);
-    if (after) *after = QueueCursor{row.visible_at, row.id};
     return row;
   }
 
@@ -514,25 +532,33 @@ struct Queues {
     return fetched;
   }
 
+  // A queued message of an instance, as read.
+  struct QueuedMessage {
+    std::int64_t id;
+    std::string json;
+    std::int64_t attempts;
+  };
+
   // The claimed instance's visible messages, in order, into `item` (their ids
   // into `message_ids`); the first undecodable row is described in `corruption`.
   static void read_messages(Connection& db, TimestampMs now, OrchestrationItem& item,
                             std::vector<std::int64_t>& message_ids, std::string& corruption) {
-    // In id (enqueue) order. The rows come in the instance index's order and are sorted
-    // here: an ORDER BY id would have SQLite build a sorter for every fetch, for the few
-    // messages an instance has.
-    struct Message {
-      std::int64_t id;
-      std::string json;
-      std::int64_t attempts;
-    };
-    std::vector<Message> rows;
+    std::vector<QueuedMessage> rows;
     Statement messages = db.prepare("SELECT id, item_json, attempt_count FROM orchestrator_queue "
                                     "WHERE instance_id = ?1 AND visible_at <= ?2");
     messages.bind(1, item.instance).bind(2, now);
-    while (messages.step()) rows.push_back(Message{messages.integer(0), messages.text(1), messages.integer(2)});
-    std::sort(rows.begin(), rows.end(), [](const Message& a, const Message& b) { return a.id < b.id; });
-    for (const Message& row : rows) {
+    while (messages.step()) rows.push_back(QueuedMessage{messages.integer(0), messages.text(1), messages.integer(2)});
+    take_messages(std::move(rows), item, message_ids, corruption);
+  }
+
+  // An instance's messages as read, decoded into `item` in id (enqueue) order, as
+  // read_messages says. The rows come in the instance index's order and are sorted
+  // here: an ORDER BY id would have SQLite build a sorter for every fetch, for the few
+  // messages an instance has.
+  static void take_messages(std::vector<QueuedMessage> rows, OrchestrationItem& item,
+                            std::vector<std::int64_t>& message_ids, std::string& corruption) {
+    std::sort(rows.begin(), rows.end(), [](const QueuedMessage& a, const QueuedMessage& b) { return a.id < b.id; });
+    for (const QueuedMessage& row : rows) {
       message_ids.push_back(row.id);
       item.attempt_count = std::max<std::uint32_t>(item.attempt_count, static_cast<std::uint32_t>(row.attempts + 1));
       try {
@@ -545,21 +571,26 @@ struct Queues {
 
   // The instance row's fields of `item`; false when the instance has no row yet.
   static bool read_instance(Connection& db, OrchestrationItem& item) {
-    Statement row = db.prepare(
-        "SELECT current_execution_id, orchestration_name, orchestration_version, status, "
-        "  parent_instance_id, parent_id, tenant "
-        "FROM instances WHERE instance_id = ?1");
+    Statement row = db.prepare(std::string("SELECT ") + kItemInstanceColumns + " FROM instances WHERE instance_id = ?1");
     row.bind(1, item.instance);
     if (!row.step()) return false;
-    item.execution_id = static_cast<ExecutionId>(row.integer(0));
-    item.orchestration_name = row.text(1);
-    item.orchestration_version = row.text(2);
-    const std::string status = row.text(3);
-    item.finished = status == "Completed" || status == "Failed";
-    item.parent_instance = row.optional_text(4).value_or("");
-    item.parent_id = static_cast<EventId>(row.integer(5));
-    item.tenant = row.text(6);
+    instance_fields(row, 0, item);
     return true;
+  }
+
+  // The columns of an instance row an item carries, read by instance_fields.
+  static constexpr const char* kItemInstanceColumns =
+      "current_execution_id, orchestration_name, orchestration_version, status, parent_instance_id, parent_id, tenant";
+  // kItemInstanceColumns of the current row, from column `first` on, into `item`.
+  static void instance_fields(const Statement& row, int first, OrchestrationItem& item) {
+    item.execution_id = static_cast<ExecutionId>(row.integer(first));
+    item.orchestration_name = row.text(first + 1);
+    item.orchestration_version = row.text(first + 2);
+    const std::string status = row.text(first + 3);
+    item.finished = status == "Completed" || status == "Failed";
+    item.parent_instance = row.optional_text(first + 4).value_or("");
+    item.parent_id = static_cast<EventId>(row.integer(first + 5));
+    item.tenant = row.text(first + 6);
   }
 
   // Whether the messages can never run: no instance row and no start among them.
@@ -574,6 +605,12 @@ struct Queues {
   // The claimed item's history; with corruption, what the runtime needs to fail it.
   static void read_item_history(Connection& db, OrchestrationItem& item, bool exists, std::string corruption) {
     if (exists) item.history = read_history(db, item.instance, item.execution_id, &corruption);
+    note_corruption(db, item, std::move(corruption));
+  }
+
+  // With `corruption`, what the runtime needs to fail the item: the description and
+  // the last event id of its execution.
+  static void note_corruption(Connection& db, OrchestrationItem& item, std::string corruption) {
     if (corruption.empty()) return;
     item.corruption = corruption;
     Statement last =

@@ -492,6 +492,21 @@ auto history_row(Connection& db, const std::string& instance, ExecutionId execut
   return insert;
 }
 
+// One history row of read_history, decoded onto `history`; an undecodable row is
+// described in `corruption` (the first one only) or, without it, thrown as Corrupted.
+inline void append_history_row(const std::string& instance, ExecutionId execution, std::int64_t event_id,
+                               const std::string& json, History& history, std::string* corruption,
+                               const std::string& operation) {
+  try {
+    history.push_back(decode_event(json));
+  } catch (const CodecError& error) {
+    std::string problem = "history row " + instance + "/" + std::to_string(execution) + "/" +
+                          std::to_string(event_id) + " does not decode: " + error.what();
+    if (!corruption) throw ProviderError(ProviderErrorKind::Corrupted, operation, problem);
+    if (corruption->empty()) *corruption = problem;
+  }
+}
+
 template <typename Connection>
 History read_history(Connection& db, const std::string& instance, ExecutionId execution,
                      std::string* corruption) {
@@ -501,14 +516,7 @@ History read_history(Connection& db, const std::string& instance, ExecutionId ex
       "ORDER BY event_id");
   rows.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
   while (rows.step()) {
-    try {
-      history.push_back(decode_event(rows.text(1)));
-    } catch (const CodecError& error) {
-      std::string problem = "history row " + instance + "/" + std::to_string(execution) + "/" +
-                            std::to_string(rows.integer(0)) + " does not decode: " + error.what();
-      if (!corruption) throw ProviderError(ProviderErrorKind::Corrupted, db.operation(), problem);
-      if (corruption->empty()) *corruption = problem;
-    }
+    append_history_row(instance, execution, rows.integer(0), rows.text(1), history, corruption, db.operation());
   }
   return history;
 }
