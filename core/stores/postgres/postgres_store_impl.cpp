@@ -338,51 +338,90 @@ struct ClaimedRows {
   std::map<std::string, std::string> corruptions;                      // a history row's first
 };
 
+// The current executions' histories of `instances` (with `executions[i]` for
+// `instances[i]`), each in event order.
+void read_histories(Connection& db, const std::vector<std::string>& instances, const std::vector<std::int64_t>& executions,
+                    ClaimedRows& read) {
+  Statement history = db.prepare(
+      "SELECT c.instance_id, c.execution_id, h.event_id, h.event_json "
+      "FROM unnest(?1::text[], ?2::bigint[]) AS c(instance_id, execution_id) "
+      "CROSS JOIN LATERAL (SELECT event_id, event_json FROM history h "
+      "  WHERE h.instance_id = c.instance_id AND h.execution_id = c.execution_id OFFSET 0) h");
+  history.bind(1, text_array_literal(instances)).bind(2, bigint_array_literal(executions));
+  struct Row {
+    std::int64_t execution;
+    std::int64_t event_id;
+    std::string json;
+  };
+  std::map<std::string, std::vector<Row>> rows;
+  while (history.step()) rows[history.text(0)].push_back(Row{history.integer(1), history.integer(2), history.text(3)});
+  for (auto& [instance, events] : rows) {
+    // In memory, as read_messages sorts: the rows come in the primary key's order.
+    std::sort(events.begin(), events.end(), [](const Row& a, const Row& b) { return a.event_id < b.event_id; });
+    for (const Row& row : events) {
+      store_sql::append_history_row(instance, static_cast<ExecutionId>(row.execution), row.event_id, row.json,
+                                    read.histories[instance], &read.corruptions[instance], db.operation());
+    }
+  }
+}
+
+// Each statement looks its rows up per instance (a LATERAL subquery that OFFSET 0
+// keeps from being flattened into a join), so the plan the server keeps for it is an
+// index lookup per instance whatever the tables' sizes were when it was made; with
+// "instance_id = ANY(...)" the kept plan scanned whole tables once they grew.
 ClaimedRows read_claimed(Connection& db, const std::vector<std::string>& instances, TimestampMs now) {
   ClaimedRows read;
   const std::string instance_array = text_array_literal(instances);
   Statement messages = db.prepare(
-      "SELECT instance_id, id, item_json, attempt_count FROM orchestrator_queue "
-      "WHERE instance_id = ANY(?1::text[]) AND visible_at <= ?2");
+      "SELECT c.instance_id, m.id, m.item_json, m.attempt_count FROM unnest(?1::text[]) AS c(instance_id) "
+      "CROSS JOIN LATERAL (SELECT id, item_json, attempt_count FROM orchestrator_queue q "
+      "  WHERE q.instance_id = c.instance_id AND q.visible_at <= ?2 OFFSET 0) m");
   messages.bind(1, instance_array).bind(2, now);
   while (messages.step()) {
     read.messages[messages.text(0)].push_back(
         Queues::QueuedMessage{messages.integer(1), messages.text(2), messages.integer(3)});
   }
-  Statement rows = db.prepare(std::string("SELECT instance_id, ") + Queues::kItemInstanceColumns +
-                              " FROM instances WHERE instance_id = ANY(?1::text[])");
+  Statement rows = db.prepare(std::string("SELECT c.instance_id, i.* FROM unnest(?1::text[]) AS c(instance_id) "
+                                          "CROSS JOIN LATERAL (SELECT ") +
+                              Queues::kItemInstanceColumns +
+                              " FROM instances WHERE instance_id = c.instance_id OFFSET 0) i");
   rows.bind(1, instance_array);
-  while (rows.step()) Queues::instance_fields(rows, 1, read.instances[rows.text(0)]);
-  if (read.instances.empty()) return read;
-  Statement history = db.prepare(
-      "SELECT h.instance_id, h.execution_id, h.event_id, h.event_json FROM history h "
-      "JOIN instances i ON i.instance_id = h.instance_id AND h.execution_id = i.current_execution_id "
-      "WHERE i.instance_id = ANY(?1::text[]) ORDER BY h.instance_id, h.event_id");
-  history.bind(1, instance_array);
-  while (history.step()) {
-    const std::string instance = history.text(0);
-    store_sql::append_history_row(instance, static_cast<ExecutionId>(history.integer(1)), history.integer(2),
-                                  history.text(3), read.histories[instance], &read.corruptions[instance],
-                                  db.operation());
+  std::vector<std::string> with_rows;
+  std::vector<std::int64_t> executions;
+  while (rows.step()) {
+    OrchestrationItem& item = read.instances[rows.text(0)];
+    Queues::instance_fields(rows, 1, item);
+    with_rows.push_back(rows.text(0));
+    executions.push_back(static_cast<std::int64_t>(item.execution_id));
   }
+  if (with_rows.empty()) return read;
+  read_histories(db, with_rows, executions, read);
   return read;
 }
 
-// Deletes the lock rows of `released` tokens and marks the messages `ids` locked with
-// `tokens` (one each), both sent with the transaction's next round trip.
-void release_and_mark(Connection& db, const std::vector<std::string>& released, const std::vector<std::int64_t>& ids,
-                      const std::vector<std::string>& tokens) {
+// The messages of one claimed instance to mark locked by its item's token.
+struct Mark {
+  std::string instance;
+  std::string token;
+  std::vector<std::int64_t> ids;
+};
+
+// Deletes the lock rows of `released` tokens and marks the messages of `marks`
+// locked, sent with the transaction's next round trip. A statement per instance, so
+// that its kept plan looks the rows up by the instance's index.
+void release_and_mark(Connection& db, const std::vector<std::string>& released, const std::vector<Mark>& marks) {
   if (!released.empty()) {
     db.prepare("DELETE FROM instance_locks WHERE lock_token = ANY(?1::text[])")
         .bind(1, text_array_literal(released))
         .defer();
   }
-  if (!ids.empty()) {
+  for (const Mark& mark : marks) {
     db.prepare(
-          "UPDATE orchestrator_queue q SET lock_token = m.lock_token, attempt_count = q.attempt_count + 1 "
-          "FROM unnest(?1::bigint[], ?2::text[]) AS m(id, lock_token) WHERE q.id = m.id")
-        .bind(1, bigint_array_literal(ids))
-        .bind(2, text_array_literal(tokens))
+          "UPDATE orchestrator_queue SET lock_token = ?1, attempt_count = attempt_count + 1 "
+          "WHERE instance_id = ?2 AND id = ANY(?3::bigint[])")
+        .bind(1, mark.token)
+        .bind(2, mark.instance)
+        .bind(3, bigint_array_literal(mark.ids))
         .defer();
   }
 }
@@ -403,8 +442,7 @@ std::vector<OrchestrationItem> StoreImpl::claimed_items(Connection& db, const st
   if (instances.empty()) return {};
   ClaimedRows read = read_claimed(db, instances, now);
   std::vector<OrchestrationItem> items;
-  std::vector<std::int64_t> marked_ids;
-  std::vector<std::string> marked_tokens;
+  std::vector<Mark> marks;
   std::vector<std::string> released;
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     const std::string& instance = candidates[i];
@@ -424,14 +462,13 @@ std::vector<OrchestrationItem> StoreImpl::claimed_items(Connection& db, const st
     }
     item.lock_token = tokens[i];
     used_tokens.push_back(tokens[i]);
-    marked_ids.insert(marked_ids.end(), message_ids.begin(), message_ids.end());
-    marked_tokens.insert(marked_tokens.end(), message_ids.size(), item.lock_token);
+    marks.push_back(Mark{instance, item.lock_token, std::move(message_ids)});
     if (exists) item.history = std::move(read.histories[instance]);
     if (corruption.empty()) corruption = std::move(read.corruptions[instance]);
     Queues::note_corruption(db, item, std::move(corruption));
     items.push_back(std::move(item));
   }
-  release_and_mark(db, released, marked_ids, marked_tokens);
+  release_and_mark(db, released, marks);
   return items;
 }
 
