@@ -742,3 +742,37 @@ TEST_CASE("postgres: a batch fetch costs the same round trips whatever its size"
   CHECK(work_for_seven == work_for_one);
   CHECK(work_for_one == 2);  // the rows, then the claims with the COMMIT
 }
+
+TEST_CASE("postgres: an activity name the server cannot store fails its own ack of a batch, not the batch",
+          "[provider][postgres][values][batch]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("badactivity");
+  PostgresProvider& store = *n.store;
+  for (const char* id : {"a", "b", "c", "d"}) store.enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, 4);
+  REQUIRE(batch.size() == 4);
+  // The batch's activity statistics are written once, after every ack: the names
+  // are checked at their own ack.
+  const std::string names[] = {"Good", std::string("nul\0inside", 10), "\xFF\xFE", "Good"};
+  std::vector<OrchestrationAckRequest> requests;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    OrchestrationAck ack;
+    ack.history_delta = {started_event()};
+    ack.metadata = metadata();
+    ack.activity_outcomes = {{names[i], ActivityOutcome::Kind::Scheduled, 0}};
+    requests.push_back({batch[i].lock_token, ack});
+  }
+  std::vector<AckOutcome> outcomes = store.ack_orchestration_items(requests);
+  REQUIRE(outcomes.size() == 4);
+  CHECK_FALSE(outcomes[0].has_value());
+  REQUIRE(outcomes[1].has_value());
+  CHECK(outcomes[1]->kind() == ProviderErrorKind::InvalidInput);
+  REQUIRE(outcomes[2].has_value());
+  CHECK(outcomes[2]->kind() == ProviderErrorKind::InvalidInput);
+  CHECK_FALSE(outcomes[3].has_value());
+  CHECK(store.count_instances({}) == 2);
+  std::vector<ActivityStats> stats = store.get_activity_stats("", "");
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].activity_name == "Good");
+  CHECK(stats[0].scheduled == 2);
+}

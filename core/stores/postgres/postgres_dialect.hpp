@@ -6,6 +6,7 @@
 #include <string>
 
 #include "duroxide/provider.hpp"
+#include "duroxide/text.hpp"
 #include "postgres_connection.hpp"
 #include "postgres_pool.hpp"
 #include "store_sql.hpp"
@@ -62,13 +63,24 @@ struct Dialect {
   }
 
   // Orchestration acks update shared roll-up rows (instance_counts by trigger,
-  // activity_stats, metric_buckets) in the order of their acks; two batched acks
-  // of other processes would lock them in other orders and deadlock. One
-  // transaction-scoped advisory lock per schema queues them instead: the wait is
-  // the one they had on those rows anyway, minus the deadlock detector's timeout.
-  // Taken by each ack (again: it nests) in the pipeline of its writes, after its
-  // instance lock was read; a batch's writes and its COMMIT share that pipeline
-  // (Queues::acks_in_one_pipeline), so the lock is held while the server runs it.
+  // activity_stats, metric_buckets, execution_durations); two batches of other
+  // processes would lock them in other orders and deadlock. One transaction-scoped
+  // advisory lock per schema queues them instead: the wait is the one they had on
+  // those rows anyway, minus the deadlock detector's timeout. A batch sums its
+  // roll-ups and takes the lock just before it writes them, at the end of the
+  // pipeline that ends with its COMMIT (Queues::acks_in_one_pipeline), where the
+  // count triggers also run (deferred, schema version 15): the lock is held only
+  // while the server runs those last statements. An ack alone takes it before its
+  // first write.
+  // An activity name bound later than the ack that brought it (a batch's summed
+  // roll-ups) is checked at the ack: no NUL byte (libpq's parameters are C strings) and valid
+  // UTF-8 (the server refuses anything else), InvalidInput otherwise.
+  static void check_storable(Connection& db, const std::string& text) {
+    if (text.find('\0') == std::string::npos && valid_utf8(text)) return;
+    throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                        "an activity name must be UTF-8 without NUL bytes to be stored in PostgreSQL");
+  }
+
   static void serialize_orchestration_acks(Connection& db) {
     db.prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.orchestration_acks')::bigint)").defer();
   }

@@ -15,7 +15,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 14;
+constexpr int kLatest = 15;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -301,9 +301,30 @@ constexpr const char* kMigration14 = R"sql(
 CREATE INDEX orchestrator_queue_timers ON orchestrator_queue (visible_at) WHERE kind = 'TimerFired';
 )sql";
 
+// Version 15 (PostgreSQL only): the status counts are kept at COMMIT (deferred
+// constraint triggers), after the rest of the transaction's writes. A batch of acks
+// then takes the lock that orders writers of the shared rows
+// (Dialect::serialize_orchestration_acks) only for its last statements.
+constexpr const char* kMigration15 = R"sql(
+DROP TRIGGER instance_counts_on_insert_delete ON instances;
+DROP TRIGGER instance_counts_on_update ON instances;
+CREATE CONSTRAINT TRIGGER instance_counts_on_insert_delete AFTER INSERT OR DELETE ON instances
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION instance_counts_keep();
+CREATE CONSTRAINT TRIGGER instance_counts_on_update
+  AFTER UPDATE OF orchestration_name, orchestration_version, parent_instance_id, status, tenant ON instances
+  DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
+                     OR OLD.orchestration_name IS DISTINCT FROM NEW.orchestration_name
+                     OR OLD.orchestration_version IS DISTINCT FROM NEW.orchestration_version
+                     OR (OLD.parent_instance_id IS NULL) IS DISTINCT FROM (NEW.parent_instance_id IS NULL)
+                     OR OLD.tenant IS DISTINCT FROM NEW.tenant)
+  EXECUTE FUNCTION instance_counts_keep();
+)sql";
+
 constexpr Migration kMigrations[] = {{6, kMigration6},   {7, kMigration7},   {8, kMigration8},
                                      {9, kMigration9},   {10, kMigration10}, {11, kMigration11},
-                                     {12, kMigration12}, {13, kMigration13}, {14, kMigration14}};
+                                     {12, kMigration12}, {13, kMigration13}, {14, kMigration14},
+                                     {15, kMigration15}};
 
 }  // namespace
 

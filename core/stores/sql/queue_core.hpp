@@ -210,7 +210,9 @@ struct Queues {
                                 TimestampMs now, RollUp& roll_up, std::optional<Held> prefetched = {}) {
     check_token(lock_token, db.operation());
     const Held held = prefetched ? std::move(*prefetched) : hold_lock(db, lock_token, now);
-    Dialect::serialize_orchestration_acks(db);  // before the first write of a shared roll-up row
+    // Before the first write of a shared roll-up row; summed roll-ups are written (and
+    // serialized) by the batch's flush.
+    if (!roll_up.totals) Dialect::serialize_orchestration_acks(db);
     if (ack.execution_id == 0 || ack.execution_id < held.current) {
       throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
                           "execution " + std::to_string(ack.execution_id) +
@@ -258,30 +260,39 @@ struct Queues {
       }
       ack_orchestration(db, requests[i].lock_token, requests[i].ack, now, roll_up, std::move(prefetched));
     };
-    // One writer: the batch sums its roll-ups and writes each row once (an ack refused
-    // with savepoints drops what it added). A pipelined batch writes them per ack.
+    // The batch sums its roll-ups and writes each row once, after its acks (an ack
+    // refused drops what it added). Where several writers share the rows
+    // (serialize_orchestration_acks), only that flush waits for the others'.
     RollUpTotals totals;
+    RollUpTotals totals_before;  // before the ack now running
+    auto ack_summed = [&](std::size_t i) {
+      totals_before = totals;
+      ack_one(i);
+    };
     auto refused = [&](std::size_t) {
       roll_up.rolled_up_minute = before;
-      totals.clear();
+      totals = totals_before;
     };
     auto first = [&] {
       roll_up.rolled_up_minute = at_start;
       totals.clear();
       if (requests.size() > 1) held = hold_locks(db, requests, now);
     };
+    struct Summing {
+      RollUp& roll_up;
+      ~Summing() { roll_up.totals = nullptr; }
+    } summing{roll_up};
+    roll_up.totals = &totals;
+    auto flush = [&] {
+      Dialect::serialize_orchestration_acks(db);
+      write_roll_up_totals(db, totals);
+    };
     std::vector<AckOutcome> outcomes;
     if constexpr (Dialect::kPipelinesAckBatches) {
-      outcomes = requests.size() > 1 ? acks_in_one_pipeline(db, requests.size(), ack_one, refused, first)
-                                     : acks_in_one_transaction(db, requests.size(), ack_one, refused, first);
+      outcomes = requests.size() > 1 ? acks_in_one_pipeline(db, requests.size(), ack_summed, refused, first, flush)
+                                     : acks_in_one_transaction(db, requests.size(), ack_summed, refused, first, flush);
     } else {
-      struct Summing {
-        RollUp& roll_up;
-        ~Summing() { roll_up.totals = nullptr; }
-      } summing{roll_up};
-      roll_up.totals = &totals;
-      auto flush = [&] { write_roll_up_totals(db, totals); };
-      outcomes = acks_in_one_transaction(db, requests.size(), ack_one, refused, first, flush);
+      outcomes = acks_in_one_transaction(db, requests.size(), ack_summed, refused, first, flush);
     }
     const bool committed = std::any_of(outcomes.begin(), outcomes.end(),
                                        [](const AckOutcome& outcome) { return !outcome.has_value(); });
@@ -296,11 +307,13 @@ struct Queues {
   // it, never across a round trip to this process. An ack the server refuses
   // (its statements' positions name it) is taken out and the batch runs again
   // in a new transaction; one refused here before sending anything is just left
-  // out. `first` runs at the start of every attempt.
+  // out. `first` runs at the start of every attempt, `flush` after the acks (its
+  // writes go with the COMMIT; a refusal of one of them is the batch's).
   static std::vector<AckOutcome> acks_in_one_pipeline(Connection& db, std::size_t count,
                                                       const std::function<void(std::size_t)>& ack_one,
                                                       const std::function<void(std::size_t)>& refused,
-                                                      const std::function<void()>& first) {
+                                                      const std::function<void()>& first,
+                                                      const std::function<void()>& flush) {
     std::vector<AckOutcome> outcomes(count);
     std::vector<bool> out(count, false);
     for (std::size_t attempt = 0; attempt <= count; ++attempt) {
@@ -324,13 +337,16 @@ struct Queues {
             if (refused) refused(i);
           }
         }
+        const std::uint64_t flushed = db.next_deferred_position();
+        flush();
+        starts.emplace_back(flushed, count);  // past every ack: a refusal here names none
         transaction.commit();
         return outcomes;
       } catch (const ProviderError& error) {
         const auto failed = db.failed_position();
         const auto owner = std::find_if(starts.rbegin(), starts.rend(),
                                         [&](const auto& start) { return failed && start.first <= *failed; });
-        if (!concerns_one_ack(error.kind()) || owner == starts.rend()) {
+        if (!concerns_one_ack(error.kind()) || owner == starts.rend() || owner->second == count) {
           for (AckOutcome& outcome : outcomes) outcome = error;  // nothing of the batch was written
           return outcomes;
         }
@@ -893,6 +909,7 @@ struct Queues {
     record_finished_execution(db, held, ack, now, roll_up.totals);
     const TimestampMs minute = metric_minute(now);
     if (minute > std::max(roll_up.last_minute, roll_up.rolled_up_minute)) {
+      if (roll_up.totals) Dialect::serialize_orchestration_acks(db);  // hour rows are shared too
       Dialect::roll_up_minutes(db, minute - roll_up.retention_ms);
       roll_up.rolled_up_minute = minute;  // remembered once the transaction commits
     }
@@ -1015,6 +1032,9 @@ struct Queues {
         write_activity_stats(db, name, tenant, counts);
         continue;
       }
+      // Written by the batch's flush, past this ack's statements: a name the store
+      // cannot hold must fail this ack now, not the batch then.
+      Dialect::check_storable(db, name);
       totals->activities[{name, tenant}].add(counts);
     }
   }

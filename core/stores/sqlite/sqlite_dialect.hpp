@@ -66,6 +66,8 @@ struct Dialect {
   static void roll_back_savepoint(Connection& db, int) { db.exec("ROLLBACK TO batched_ack; RELEASE batched_ack"); }
   // The one writer already runs acks, and starts, one after another.
   static void serialize_orchestration_acks(Connection&) {}
+  // SQLite stores any text.
+  static void check_storable(Connection&, const std::string&) {}
   static void serialize_start(Connection&, const std::string&) {}
 
   // One writer: the transaction (BEGIN IMMEDIATE) already keeps every other
