@@ -223,16 +223,17 @@ void Connection::exec(const std::string& sql) {
   ensure_connected();
   if (!deferred_.empty()) PQclear(execute("SELECT 1", {}));  // keeps the order
   note_round_trip();
-  PGresult* result = PQexec(conn_, sql.c_str());
+  PQclear(checked(PQexec(conn_, sql.c_str())));
+}
+
+PGresult* Connection::checked(PGresult* result) {
   const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    std::string message = trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
-    const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-    std::string state_copy = state ? state : "";
-    if (result) PQclear(result);
-    fail(message, state_copy.empty() ? nullptr : state_copy.c_str());
-  }
-  PQclear(result);
+  if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return result;
+  std::string message = trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  std::string state_copy = state ? state : "";
+  if (result) PQclear(result);
+  fail(message, state_copy.empty() ? nullptr : state_copy.c_str());
 }
 
 Statement Connection::prepare(const std::string& sql) { return Statement(this, sql, true); }
@@ -283,22 +284,15 @@ PGresult* Connection::execute(const std::string& sql, const Params& params, bool
   ensure_connected();
   if (!deferred_.empty() || needs_parse(sql, named)) return execute_pipeline(sql, params, named);
   note_round_trip();
-  failed_position_.reset();
   const std::vector<const char*> values = param_values(params);
   const std::string* name = named ? prepared_name(sql) : nullptr;
   PGresult* result =
       name ? PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0)
            : PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
                           nullptr, 0);
-  const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    std::string message = trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
-    const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-    std::string state_copy = state ? state : "";
-    if (result) PQclear(result);
-    failed_position_ = sent_deferred_;
-    fail(message, state_copy.empty() ? nullptr : state_copy.c_str());
-  }
+  failed_position_ = sent_deferred_;  // the statement's position, kept when checked() throws
+  result = checked(result);
+  failed_position_.reset();
   return result;
 }
 

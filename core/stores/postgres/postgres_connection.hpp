@@ -204,6 +204,9 @@ class Connection {
   std::unordered_map<std::string, std::string> prepared_;
   std::uint64_t next_prepared_ = 0;
   static constexpr std::size_t kMaxPrepared = 512;
+  // `result` when it is rows or a command's success; otherwise clears it and fails
+  // with the server's message and SQLSTATE (a null result: the connection's error).
+  pg_result* checked(pg_result* result);
   // The name this session prepared `sql` under, or null.
   const std::string* prepared_name(const std::string& sql) const;
   // True when `sql` is to run named but this session has not prepared it yet
