@@ -660,7 +660,7 @@ TEST_CASE("postgres: acks the server refuses in a batch's pipeline fail alone an
   CHECK(store.count_instances({}) == 5);
 }
 
-TEST_CASE("postgres: each statement is parsed once per session, and again on the session after a reconnect",
+TEST_CASE("postgres: each statement is parsed once per connection, and again on the connection after a reconnect",
           "[provider][postgres]") {
   SKIP_WITHOUT_POSTGRES();
   Named n("prepared");
@@ -693,7 +693,7 @@ TEST_CASE("postgres: each statement is parsed once per session, and again on the
   one_instance("c");
   CHECK(prepared() == first);
 
-  // A new session does not know the old one's statements: it parses them again
+  // A new server connection does not know the old one's statements: it parses them again
   // instead of naming statements the server no longer has.
   terminate_sessions(n.application);
   int failures = 0;

@@ -200,7 +200,7 @@ void Connection::ensure_connected() {
   // on in a new session (the rest would commit on its own). The Transaction's
   // destructor clears the flag; the next call reconnects.
   if (in_transaction_) fail("connection lost inside a transaction (the server rolled it back)", nullptr);
-  prepared_.clear();  // a new session knows none of the old one's statements
+  prepared_.clear();  // a new server connection knows none of the old one's statements
   if (conn_) {
     PQreset(conn_);
   } else {
@@ -297,7 +297,7 @@ PGresult* Connection::execute(const std::string& sql, const Params& params, bool
 }
 
 // Sends one statement of a pipeline, with the Parse of its prepared statement
-// first when this session has not prepared it; returns that Parse's name (empty
+// first when this connection has not prepared it; returns that Parse's name (empty
 // when none was sent), or nullopt when libpq could not send.
 std::optional<std::string> Connection::send_in_pipeline(const Deferred& statement) {
   const std::vector<const char*> values = param_values(statement.params);

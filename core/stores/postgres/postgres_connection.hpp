@@ -14,12 +14,12 @@
 // statement executed now first sends everything deferred before it.
 //
 // Server-side prepared statements: SQL given to prepare() is parsed (and, once
-// the server finds its generic plan good enough, planned) once per session:
+// the server finds its generic plan good enough, planned) once per connection:
 // its first run sends a Parse under a name of its own in the same pipeline,
 // later runs send only the name and the values. prepare_once() (SQL assembled
 // at run time) and the transaction words run unnamed. At most kMaxPrepared
-// names per session; past that, new SQL runs unnamed. A reconnect is a new
-// session and forgets them.
+// names per connection; past that, new SQL runs unnamed. A reconnect opens a
+// new server connection, which knows none of them: they are forgotten.
 //
 // Errors: connection loss, serialization failures, deadlocks, lock and query
 // cancellations and "too many connections" are Transient (the caller retries;
@@ -64,7 +64,7 @@ struct ConnectionLog {
 // Executed lazily: bind parameters, then step() through rows or run().
 class Statement {
  public:
-  // `named`: prepared once per session under a name (Connection::prepare).
+  // `named`: prepared once per connection under a name (Connection::prepare).
   Statement(Connection* connection, std::string sql, bool named);
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -123,7 +123,7 @@ class Connection {
 
   // Statements without parameters, possibly several (schema, BEGIN, COMMIT).
   void exec(const std::string& sql);
-  // SQL written in the source: prepared on the server once per session.
+  // SQL written in the source: prepared on the server once per connection.
   Statement prepare(const std::string& sql);
   // SQL assembled at run time (filters): sent unnamed, parsed at every run, as
   // SQLite's connection leaves it out of its cache.
@@ -131,11 +131,9 @@ class Connection {
   using Params = std::vector<std::optional<std::string>>;
   // Sends the deferred statements and then `sql` in one round trip; returns
   // `sql`'s result (the caller clears it). Throws on the first failure.
-  // `named`: run as a prepared statement of this session (see the header comment).
+  // `named`: run as a prepared statement of this connection (see the header comment).
   pg_result* execute(const std::string& sql, const Params& params, bool named = false);
   void defer(std::string sql, Params params, std::string conflict_message, bool named = false);
-  // How many statements this session has prepared (tests, diagnostics).
-  std::size_t prepared_count() const { return prepared_.size(); }
   // Forgets the deferred statements; true when BEGIN was among them (the
   // transaction never reached the server: nothing to roll back).
   bool drop_deferred();
@@ -200,16 +198,16 @@ class Connection {
     std::string conflict_message;
     bool named = false;
   };
-  // The prepared statement's name of each SQL text prepared in this session.
+  // The prepared statement's name of each SQL text prepared on this connection.
   std::unordered_map<std::string, std::string> prepared_;
   std::uint64_t next_prepared_ = 0;
   static constexpr std::size_t kMaxPrepared = 512;
   // `result` when it is rows or a command's success; otherwise clears it and fails
   // with the server's message and SQLSTATE (a null result: the connection's error).
   pg_result* checked(pg_result* result);
-  // The name this session prepared `sql` under, or null.
+  // The name this connection prepared `sql` under, or null.
   const std::string* prepared_name(const std::string& sql) const;
-  // True when `sql` is to run named but this session has not prepared it yet
+  // True when `sql` is to run named but this connection has not prepared it yet
   // (and there is room for one more).
   bool needs_parse(const std::string& sql, bool named) const;
   std::optional<std::string> send_in_pipeline(const Deferred& statement);

@@ -171,12 +171,13 @@ void park_orphans(Connection& db, const std::vector<std::int64_t>& message_ids, 
   db.prepare("DELETE FROM orchestrator_queue WHERE id = ANY(?1::bigint[])").bind(1, ids).run();
 }
 
-// Takes the lock rows of `instances` (with `tokens[i]` for `instances[i]`) that
+// Takes the lock rows of `instances` (with `tokens[i]` for `instances[i]`, one each) that
 // are free or expired; returns the instances claimed. For the others another
 // process holds a live lock: this transaction then holds those rows, so it
 // claims nothing more before it ends.
 std::set<std::string> claim(Connection& db, const std::vector<std::string>& instances,
                             const std::vector<std::string>& tokens, TimestampMs until, TimestampMs now) {
+  DUROXIDE_ASSERT(tokens.size() == instances.size(), "a claim takes one token per instance");
   Statement claimed = db.prepare(
       "INSERT INTO instance_locks (instance_id, lock_token, locked_until, locked_at) "
       "SELECT c.instance_id, c.lock_token, CAST(?3 AS BIGINT), CAST(?4 AS BIGINT) "
@@ -186,7 +187,7 @@ std::set<std::string> claim(Connection& db, const std::vector<std::string>& inst
       "WHERE instance_locks.locked_until <= ?4 "
       "RETURNING instance_id");
   claimed.bind(1, text_array_literal(instances))
-      .bind(2, text_array_literal(std::vector<std::string>(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(instances.size()))))
+      .bind(2, text_array_literal(tokens))
       .bind(3, until)
       .bind(4, now);
   std::set<std::string> out;
@@ -286,46 +287,6 @@ ProviderDiagnostics StoreImpl::get_provider_diagnostics() {
 
 // ---------------------------------------------------------------- orchestrator queue
 
-// Claims the lock rows of the candidates first (an upsert that only takes a free
-// or expired lock; a racing process waits for the winner's commit, then changes
-// nothing and moves on), and only then reads, parks or marks their messages: one
-// statement for each step, whatever the batch's size. A pass that returns nothing
-// (claims lost, orphans parked, batches acked away under it) commits and tries the
-// next candidates in a new transaction, up to kMaxCandidates in all, so this
-// process never holds another process's lock row while claiming more.
-std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t lock_timeout_ms,
-                                                                    std::size_t max_items) {
-  check_batch_size(max_items, "fetch_orchestration_items");
-  Session db = session("fetch_orchestration_item");
-  check_delay(lock_timeout_ms, "lock timeout", db->operation());
-  const TimestampMs now = clock_.now_ms();
-  std::vector<std::string> tried;
-  std::vector<std::string> tokens;  // drawn for claims; a claim that returns no item leaves its token for the next
-  std::vector<OrchestrationItem> items;
-  while (items.empty() && tried.size() < static_cast<std::size_t>(kMaxCandidates)) {
-    Transaction transaction(*db);
-    const std::vector<std::string> candidates = next_candidates(*db, now, tried, max_items);
-    if (candidates.empty()) {
-      transaction.commit();
-      break;
-    }
-    tried.insert(tried.end(), candidates.begin(), candidates.end());
-    while (tokens.size() < candidates.size()) tokens.push_back(next_token());
-    const std::set<std::string> claimed = claim(*db, candidates, tokens, now + lock_timeout_ms, now);
-    std::vector<std::string> used_tokens;
-    items = claimed_items(*db, candidates, tokens, claimed, now, used_tokens);
-    transaction.commit();
-    for (const std::string& token : used_tokens) tokens.erase(std::find(tokens.begin(), tokens.end(), token));
-  }
-  return items;
-}
-
-std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_t lock_timeout_ms) {
-  std::vector<OrchestrationItem> items = fetch_orchestration_items(lock_timeout_ms, 1);
-  if (items.empty()) return std::nullopt;
-  return std::move(items.front());
-}
-
 namespace {
 
 using Queues = store_sql::Queues<Dialect>;
@@ -338,10 +299,14 @@ struct ClaimedRows {
   std::map<std::string, std::string> corruptions;                      // a history row's first
 };
 
-// The current executions' histories of `instances` (with `executions[i]` for
-// `instances[i]`), each in event order.
-void read_histories(Connection& db, const std::vector<std::string>& instances, const std::vector<std::int64_t>& executions,
-                    ClaimedRows& read) {
+// The histories of the current executions of `read.instances`, each in event order.
+void read_histories(Connection& db, ClaimedRows& read) {
+  std::vector<std::string> instances;
+  std::vector<std::int64_t> executions;
+  for (const auto& [instance, item] : read.instances) {
+    instances.push_back(instance);
+    executions.push_back(static_cast<std::int64_t>(item.execution_id));
+  }
   Statement history = db.prepare(
       "SELECT c.instance_id, c.execution_id, h.event_id, h.event_json "
       "FROM unnest(?1::text[], ?2::bigint[]) AS c(instance_id, execution_id) "
@@ -386,16 +351,8 @@ ClaimedRows read_claimed(Connection& db, const std::vector<std::string>& instanc
                               Queues::kItemInstanceColumns +
                               " FROM instances WHERE instance_id = c.instance_id OFFSET 0) i");
   rows.bind(1, instance_array);
-  std::vector<std::string> with_rows;
-  std::vector<std::int64_t> executions;
-  while (rows.step()) {
-    OrchestrationItem& item = read.instances[rows.text(0)];
-    Queues::instance_fields(rows, 1, item);
-    with_rows.push_back(rows.text(0));
-    executions.push_back(static_cast<std::int64_t>(item.execution_id));
-  }
-  if (with_rows.empty()) return read;
-  read_histories(db, with_rows, executions, read);
+  while (rows.step()) Queues::instance_fields(rows, 1, read.instances[rows.text(0)]);
+  if (!read.instances.empty()) read_histories(db, read);
   return read;
 }
 
@@ -426,15 +383,13 @@ void release_and_mark(Connection& db, const std::vector<std::string>& released, 
   }
 }
 
-}  // namespace
-
 // The items of the `claimed` candidates, in candidate order (read_claimed). A claim
 // whose messages were acked away under it, or that holds orphans (parked), is
 // released and returns no item. The tokens of the items returned go to `used_tokens`.
-std::vector<OrchestrationItem> StoreImpl::claimed_items(Connection& db, const std::vector<std::string>& candidates,
-                                                        const std::vector<std::string>& tokens,
-                                                        const std::set<std::string>& claimed, TimestampMs now,
-                                                        std::vector<std::string>& used_tokens) {
+std::vector<OrchestrationItem> claimed_items(Connection& db, const std::vector<std::string>& candidates,
+                                             const std::vector<std::string>& tokens,
+                                             const std::set<std::string>& claimed, TimestampMs now,
+                                             std::vector<std::string>& used_tokens) {
   std::vector<std::string> instances;
   for (const std::string& candidate : candidates) {
     if (claimed.count(candidate)) instances.push_back(candidate);
@@ -472,34 +427,61 @@ std::vector<OrchestrationItem> StoreImpl::claimed_items(Connection& db, const st
   return items;
 }
 
-// ---------------------------------------------------------------- worker queue
+}  // namespace
 
-// The row is chosen with FOR UPDATE SKIP LOCKED: a row another process is
-// claiming right now is passed over, never handed out twice.
-std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms) {
-  Session db = session("fetch_work_item");
+// Claims the lock rows of the candidates first (an upsert that only takes a free
+// or expired lock; a racing process waits for the winner's commit, then changes
+// nothing and moves on), and only then reads, parks or marks their messages: one
+// statement for each step, whatever the batch's size. A pass that returns nothing
+// (claims lost, orphans parked, batches acked away under it) commits and tries the
+// next candidates in a new transaction, up to kMaxCandidates in all, so this
+// process never holds another process's lock row while claiming more.
+std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t lock_timeout_ms,
+                                                                    std::size_t max_items) {
+  check_batch_size(max_items, "fetch_orchestration_items");
+  Session db = session("fetch_orchestration_item");
   check_delay(lock_timeout_ms, "lock timeout", db->operation());
   const TimestampMs now = clock_.now_ms();
-  Transaction transaction(*db);
-  std::optional<Queues::WorkerRow> row = Queues::next_worker_row(*db, now);
-  if (!row) {
+  std::vector<std::string> tried;
+  std::vector<std::string> tokens;  // drawn for claims; a claim that returns no item leaves its token for the next
+  std::vector<OrchestrationItem> items;
+  while (items.empty() && tried.size() < static_cast<std::size_t>(kMaxCandidates)) {
+    Transaction transaction(*db);
+    const std::vector<std::string> candidates = next_candidates(*db, now, tried, max_items);
+    if (candidates.empty()) {
+      transaction.commit();
+      break;
+    }
+    tried.insert(tried.end(), candidates.begin(), candidates.end());
+    while (tokens.size() < candidates.size()) tokens.push_back(next_token());
+    const std::vector<std::string> claim_tokens(tokens.begin(),
+                                                tokens.begin() + static_cast<std::ptrdiff_t>(candidates.size()));
+    const std::set<std::string> claimed = claim(*db, candidates, claim_tokens, now + lock_timeout_ms, now);
+    std::vector<std::string> used_tokens;
+    items = claimed_items(*db, candidates, tokens, claimed, now, used_tokens);
     transaction.commit();
-    return std::nullopt;
+    for (const std::string& token : used_tokens) tokens.erase(std::find(tokens.begin(), tokens.end(), token));
   }
-  std::string problem;
-  std::optional<work::ActivityExecute> execute = store_sql::decode_worker_item(row->json, problem);
-  if (!execute) {
-    const std::string report = Queues::park_worker_row(*db, *row, problem, now);
-    transaction.commit();
-    throw ProviderError(ProviderErrorKind::Corrupted, db->operation(), report);
-  }
-  WorkerItem fetched = Queues::claim_worker_row(*db, *row, std::move(*execute), next_token(), now + lock_timeout_ms);
-  transaction.commit();
-  return fetched;
+  return items;
 }
 
-// Up to `max_items` rows in one statement, each chosen with FOR UPDATE SKIP LOCKED.
-// An unreadable row ends the batch before it; when it comes first, it is parked and
+std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_t lock_timeout_ms) {
+  std::vector<OrchestrationItem> items = fetch_orchestration_items(lock_timeout_ms, 1);
+  if (items.empty()) return std::nullopt;
+  return std::move(items.front());
+}
+
+// ---------------------------------------------------------------- worker queue
+
+std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms) {
+  std::vector<WorkerItem> items = fetch_work_items(lock_timeout_ms, 1);
+  if (items.empty()) return std::nullopt;
+  return std::move(items.front());
+}
+
+// Up to `max_items` rows in one statement, each chosen with FOR UPDATE SKIP LOCKED:
+// a row another process is claiming right now is passed over, never handed out
+// twice. An unreadable row ends the batch before it; when it comes first, it is parked and
 // the call fails, as fetch_work_item does.
 std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
   check_batch_size(max_items, "fetch_work_items");

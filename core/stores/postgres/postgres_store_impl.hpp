@@ -8,7 +8,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -39,10 +38,6 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
 
  private:
   std::string next_token();
-  std::vector<OrchestrationItem> claimed_items(Connection& db, const std::vector<std::string>& candidates,
-                                               const std::vector<std::string>& tokens,
-                                               const std::set<std::string>& claimed, TimestampMs now,
-                                               std::vector<std::string>& used_tokens);
 
   std::string conninfo_;
   std::string schema_;

@@ -346,8 +346,8 @@ struct ProviderDiagnostics {
   std::uint64_t error_count = 0;
   std::int64_t round_trip_us = 0;  // of that trivial query
   std::uint64_t round_trips = 0;   // exchanges with a database server since the store opened (0: embedded)
-  // Statements the server parsed and kept for reuse, per session, since the store opened
-  // (0: embedded; each SQL text once per connection, again after a reconnect).
+  // Statements the server parsed and kept for reuse since the store opened (0: embedded;
+  // each SQL text once per server connection, again after a reconnect).
   std::uint64_t statements_prepared = 0;
 };
 
