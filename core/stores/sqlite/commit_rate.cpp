@@ -1,6 +1,7 @@
 #include <sqlite3.h>
 
 #include "duroxide/sqlite_provider.hpp"
+#include "duroxide/wal_gather_vfs.hpp"
 
 namespace duroxide {
 
@@ -26,7 +27,7 @@ double SqliteProvider::measure_commit_rate(const std::string& path, const Sqlite
                                            std::int64_t duration_ms) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                      options.vfs.empty() ? nullptr : options.vfs.c_str()) != SQLITE_OK) {
+                      (options.vfs.empty() ? default_wal_gather_vfs() : options.vfs).c_str()) != SQLITE_OK) {
     sqlite3_close(db);
     throw ProviderError(ProviderErrorKind::Permanent, "measure_commit_rate", "cannot open " + path);
   }

@@ -1,5 +1,7 @@
 #include "sqlite_connection.hpp"
 
+#include "duroxide/wal_gather_vfs.hpp"
+
 #include <sqlite3.h>
 
 namespace duroxide::sqlite {
@@ -127,7 +129,8 @@ bool Statement::is_null(int column) const {
 
 Connection::Connection(const std::string& path, int busy_timeout_ms, const std::string& vfs) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, vfs.empty() ? nullptr : vfs.c_str());
+  const std::string& chosen = vfs.empty() ? default_wal_gather_vfs() : vfs;
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, chosen.c_str());
   if (rc != SQLITE_OK) {
     std::string operation = "open " + path;
     sqlite3* failed = db_;

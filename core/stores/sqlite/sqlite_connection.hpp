@@ -64,7 +64,7 @@ class Statement {
 class Connection {
  public:
   // path ":memory:" opens a private in-memory database.
-  // `vfs` empty: SQLite's default VFS.
+  // `vfs` empty: default_wal_gather_vfs() (duroxide/wal_gather_vfs.hpp), over SQLite's default.
   Connection(const std::string& path, int busy_timeout_ms, const std::string& vfs);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
