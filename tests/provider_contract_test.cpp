@@ -796,6 +796,50 @@ TEST_CASE("contract: an ack of a batch refused before it reaches the store leave
   CHECK(f.provider().read("d").size() == 1);
 }
 
+TEST_CASE("contract: a token no store could have made fails its own ack of a batch", "[provider][batch][atomicity]") {
+  FOR_EACH_PROVIDER(f);
+  for (const char* id : {"a", "b"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 2);
+  REQUIRE(batch.size() == 2);
+  OrchestrationAck good;
+  good.history_delta = {started_event()};
+  good.metadata = metadata();
+  // Bytes a token list must quote (array and JSON syntax), invalid UTF-8 and a NUL.
+  const std::vector<std::string> strange = {"t\"o,k{e}n\\", std::string("in\xff\xfevalid"), std::string("n\0l", 3),
+                                            "NULL", "\u00e9t\u00e9", "'); DROP TABLE instances; --"};
+  std::vector<OrchestrationAckRequest> requests = {{batch[0].lock_token, good}};
+  for (const std::string& token : strange) requests.push_back({token, good});
+  requests.push_back({batch[1].lock_token, good});
+  std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(requests);
+  REQUIRE(outcomes.size() == strange.size() + 2);
+  CHECK_FALSE(outcomes.front().has_value());
+  CHECK_FALSE(outcomes.back().has_value());
+  for (std::size_t i = 1; i + 1 < outcomes.size(); ++i) {
+    REQUIRE(outcomes[i].has_value());
+    CHECK(outcomes[i]->kind() == ProviderErrorKind::InvalidLock);
+  }
+  CHECK(f.provider().read(batch[0].instance).size() == 1);
+  CHECK(f.provider().read(batch[1].instance).size() == 1);
+  CHECK(f.management().count_instances({}) == 2);
+
+  // And in a batch of worker acks.
+  schedule_activities(f, "w", 2);
+  std::vector<WorkerItem> work = f.provider().fetch_work_items(30'000, 2);
+  REQUIRE(work.size() == 2);
+  std::vector<WorkAckRequest> worker_requests = {{work[0].lock_token, WorkItem{work::ActivityCompleted{"w", 1, 2, "r"}}}};
+  for (const std::string& token : strange) worker_requests.push_back({token, std::nullopt});
+  worker_requests.push_back({work[1].lock_token, std::nullopt});
+  outcomes = f.provider().ack_work_items(worker_requests);
+  REQUIRE(outcomes.size() == strange.size() + 2);
+  CHECK_FALSE(outcomes.front().has_value());
+  CHECK_FALSE(outcomes.back().has_value());
+  for (std::size_t i = 1; i + 1 < outcomes.size(); ++i) {
+    REQUIRE(outcomes[i].has_value());
+    CHECK(outcomes[i]->kind() == ProviderErrorKind::InvalidLock);
+  }
+  CHECK(f.management().get_queue_depths().worker_locked == 0);
+}
+
 TEST_CASE("contract: batched worker fetches are FIFO and their acks independent", "[provider][batch][worker]") {
   FOR_EACH_PROVIDER(f);
   schedule_activities(f, "i", 4);

@@ -687,7 +687,7 @@ struct Queues {
                                                 TimestampMs now) {
     std::vector<const std::string*> tokens;
     for (const OrchestrationAckRequest& request : requests) {
-      if (!request.lock_token.empty() && request.lock_token.size() <= kMaxTokenBytes) {
+      if (well_formed_token(request.lock_token)) {
         tokens.push_back(&request.lock_token);
       }
     }

@@ -141,13 +141,23 @@ inline std::string status_text(const ExecutionMetadata& metadata) {
   return std::string(to_string(metadata.state));
 }
 
-// Lock tokens are the store's own; anything longer than this is not one.
+// Lock tokens are the store's own, drawn from its IdSource (printable ASCII,
+// environment.hpp); anything longer than this, or with other bytes, is not one.
 constexpr std::size_t kMaxTokenBytes = 256;
 
-inline void check_token(const std::string& token, const std::string& operation) {
-  if (token.empty() || token.size() > kMaxTokenBytes) {
-    throw ProviderError(ProviderErrorKind::InvalidLock, operation, "malformed lock token");
+// Whether `token` could be one of the store's: a token that cannot is refused before
+// any statement sees it (PostgreSQL would refuse a NUL or invalid UTF-8 in the
+// statement, and with it every ack of a batch).
+inline bool well_formed_token(const std::string& token) {
+  if (token.empty() || token.size() > kMaxTokenBytes) return false;
+  for (const char c : token) {
+    if (c < 0x20 || c > 0x7E) return false;
   }
+  return true;
+}
+
+inline void check_token(const std::string& token, const std::string& operation) {
+  if (!well_formed_token(token)) throw ProviderError(ProviderErrorKind::InvalidLock, operation, "malformed lock token");
 }
 
 inline void check_delay(std::int64_t ms, const char* what, const std::string& operation) {
