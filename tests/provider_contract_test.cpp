@@ -840,6 +840,27 @@ TEST_CASE("contract: a token no store could have made fails its own ack of a bat
   CHECK(f.management().get_queue_depths().worker_locked == 0);
 }
 
+TEST_CASE("contract: a batch of acks finds its locks whatever printable characters the tokens hold",
+          "[provider][batch]") {
+  // The tokens of a batch reach the store as one list parameter (a JSON array on SQLite,
+  // a text[] literal on PostgreSQL): quotes, backslashes, commas and braces are quoted.
+  testing::TokenPrefix prefix("t\"o,k{e}n\\ '[x]'");
+  FOR_EACH_PROVIDER(f);
+  for (const char* id : {"a", "b", "c"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 3);
+  REQUIRE(batch.size() == 3);
+  CHECK(batch[0].lock_token.find("t\"o,k{e}n\\ '[x]'") == 0);
+  OrchestrationAck good;
+  good.history_delta = {started_event()};
+  good.metadata = metadata();
+  std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(
+      {{batch[0].lock_token, good}, {batch[1].lock_token, good}, {batch[2].lock_token, good}});
+  REQUIRE(outcomes.size() == 3);
+  for (const AckOutcome& outcome : outcomes) CHECK_FALSE(outcome.has_value());
+  for (const OrchestrationItem& item : batch) CHECK(f.provider().read(item.instance).size() == 1);
+  CHECK(f.management().get_queue_depths().orchestrator_locked == 0);
+}
+
 TEST_CASE("contract: batched worker fetches are FIFO and their acks independent", "[provider][batch][worker]") {
   FOR_EACH_PROVIDER(f);
   schedule_activities(f, "i", 4);

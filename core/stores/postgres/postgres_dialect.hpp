@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "duroxide/provider.hpp"
 #include "duroxide/text.hpp"
@@ -12,6 +13,23 @@
 #include "store_sql.hpp"
 
 namespace duroxide::pg {
+
+// A PostgreSQL array literal of text values, to be bound as one parameter and
+// cast to text[]: every element double-quoted, with '"' and '\' escaped.
+inline std::string text_array_literal(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
 
 struct Dialect {
   using Session = pg::Lease;
@@ -34,6 +52,12 @@ struct Dialect {
   // handed out twice.
   static constexpr const char* kWorkerRowSuffix = " FOR UPDATE SKIP LOCKED";
   static constexpr const char* kHeldLockSuffix = " FOR UPDATE OF l";
+  // A list of lock tokens bound as one parameter ?2, read as a table t(token): a
+  // text[] literal. Joined from the list, each token is one index lookup whatever plan
+  // is kept; written as l.lock_token = ANY(?2), the kept plan took 0.59 ms a call
+  // against 0.16 ms for a plan made for each call's tokens (docs/bench.md).
+  static constexpr const char* kTokenListTable = "unnest(?2::text[]) AS t(token)";
+  static std::string token_list(const std::vector<std::string>& tokens) { return text_array_literal(tokens); }
   // Writes are deferred to the next round trip (postgres_connection.hpp).
   static constexpr bool kOneWriter = false;
   // The status counts stay trigger-kept: another process may write an instance row

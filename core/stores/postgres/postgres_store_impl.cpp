@@ -31,23 +31,6 @@ namespace {
 // to another process, batches acked away under it) before answering "nothing".
 constexpr int kMaxCandidates = 64;
 
-// A PostgreSQL array literal of text values, to be bound as one parameter and
-// cast to text[]: every element double-quoted, with '"' and '\' escaped.
-std::string text_array_literal(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
 // A PostgreSQL array literal of integers, to be bound and cast to bigint[].
 std::string bigint_array_literal(const std::vector<std::int64_t>& values) {
   std::string out = "{";

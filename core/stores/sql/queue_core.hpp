@@ -650,8 +650,9 @@ struct Queues {
       "SELECT l.instance_id, i.instance_id IS NOT NULL, i.current_execution_id, "
       "  i.status, i.created_at, i.custom_status_version, l.lock_token, i.orchestration_name, "
       "  i.orchestration_version, CASE WHEN e.completed_at IS NULL THEN e.started_at END, i.tenant, "
-      "  i.parent_instance_id IS NULL "
-      "FROM instance_locks l LEFT JOIN instances i ON i.instance_id = l.instance_id "
+      "  i.parent_instance_id IS NULL ";
+  static constexpr const char* kHeldJoins =
+      "LEFT JOIN instances i ON i.instance_id = l.instance_id "
       "LEFT JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id ";
 
   static Held read_held(Statement& row, TimestampMs now) {
@@ -674,8 +675,9 @@ struct Queues {
   }
 
   static Held hold_lock(Connection& db, const std::string& lock_token, TimestampMs now) {
-    Statement row = db.prepare(std::string(kHeldSelect) + "WHERE l.lock_token = ?1 AND l.locked_until > ?2" +
-                               Dialect::kHeldLockSuffix);
+    static const std::string sql = std::string(kHeldSelect) + "FROM instance_locks l " + kHeldJoins +
+                                   "WHERE l.lock_token = ?1 AND l.locked_until > ?2" + Dialect::kHeldLockSuffix;
+    Statement row = db.prepare(sql);
     row.bind(1, lock_token).bind(2, now);
     if (!row.step()) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), kInstanceLockLost);
     return read_held(row, now);
@@ -685,19 +687,20 @@ struct Queues {
   // trip on PostgreSQL); lost and malformed ones are left out.
   static std::map<std::string, Held> hold_locks(Connection& db, const std::vector<OrchestrationAckRequest>& requests,
                                                 TimestampMs now) {
-    std::vector<const std::string*> tokens;
+    std::vector<std::string> tokens;
     for (const OrchestrationAckRequest& request : requests) {
-      if (well_formed_token(request.lock_token)) {
-        tokens.push_back(&request.lock_token);
-      }
+      if (well_formed_token(request.lock_token)) tokens.push_back(request.lock_token);
     }
     std::map<std::string, Held> held;
     if (tokens.empty()) return held;
-    std::string sql = std::string(kHeldSelect) + "WHERE l.locked_until > ?1 AND l.lock_token IN (";
-    for (std::size_t i = 0; i < tokens.size(); ++i) sql += (i ? ", ?" : "?") + std::to_string(i + 2);
-    Statement rows = db.prepare_once(sql + ")" + Dialect::kHeldLockSuffix);
-    rows.bind(1, now);
-    for (std::size_t i = 0; i < tokens.size(); ++i) rows.bind(static_cast<int>(i + 2), *tokens[i]);
+    // The tokens as one list parameter: one statement text whatever the batch's size, so
+    // it is prepared (and, on PostgreSQL, planned) once per connection. Each token of
+    // the list looks its lock up by the token's index, whatever plan is kept.
+    static const std::string sql = std::string(kHeldSelect) + "FROM " + Dialect::kTokenListTable +
+                                   " JOIN instance_locks l ON l.lock_token = t.token " + kHeldJoins +
+                                   "WHERE l.locked_until > ?1" + Dialect::kHeldLockSuffix;
+    Statement rows = db.prepare(sql);
+    rows.bind(1, now).bind(2, Dialect::token_list(tokens));
     while (rows.step()) held.emplace(rows.text(6), read_held(rows, now));
     return held;
   }

@@ -5,6 +5,7 @@
 
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "duroxide/provider.hpp"
 #include "sqlite_connection.hpp"
@@ -46,6 +47,21 @@ struct Dialect {
   // The one writer keeps a worker row from other fetchers.
   static constexpr const char* kWorkerRowSuffix = "";
   static constexpr const char* kHeldLockSuffix = "";
+  // A list of well-formed lock tokens (printable ASCII, store_sql.hpp) bound as one
+  // parameter ?2, read as a table t(token): a JSON array of strings.
+  static constexpr const char* kTokenListTable = "(SELECT value AS token FROM json_each(?2)) AS t";
+  static std::string token_list(const std::vector<std::string>& tokens) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      out += i ? ",\"" : "\"";
+      for (char c : tokens[i]) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+      out += '"';
+    }
+    return out + "]";
+  }
   static constexpr bool kOneWriter = true;
   // The status counts (instance_counts) of inserted and updated instance rows are kept
   // by the code that writes them (schema 15): the one writer sees each row as it is.
