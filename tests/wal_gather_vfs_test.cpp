@@ -207,6 +207,26 @@ TEST_CASE("wal gather vfs: a rolled-back transaction and another connection's co
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
 }
 
+TEST_CASE("wal gather vfs: registered again under its name, it writes through the new base", "[sqlite][vfs]") {
+  // As a test registers it again over a fresh MemoryVfs once the last one is gone.
+  WalWriteCounter first("gather-test-first-base");
+  WalWriteCounter second("gather-test-second-base");
+  register_wal_gather_vfs("gather-test-again", first.vfs.name());
+  {
+    Db db("/again.db", "gather-test-again");
+    create_table(db);
+  }
+  const int first_writes = first.wal_writes;
+  CHECK(first_writes > 0);
+  register_wal_gather_vfs("gather-test-again", second.vfs.name());
+  Db db("/again.db", "gather-test-again");
+  create_table(db);  // a new file: the second base holds none of the first's
+  db.exec(insert_rows(1, 10, "second"));
+  CHECK(second.wal_writes > 0);
+  CHECK(first.wal_writes == first_writes);
+  CHECK(db.text("SELECT count(*) FROM t") == "10");
+}
+
 TEST_CASE("wal gather vfs: registering over a VFS that does not exist is refused", "[sqlite][vfs]") {
   CHECK_THROWS_AS(register_wal_gather_vfs("gather-test-nowhere", "no-such-vfs"), std::invalid_argument);
   CHECK(sqlite3_vfs_find("gather-test-nowhere") == nullptr);

@@ -276,15 +276,21 @@ struct RegisteredVfs {
   sqlite3_vfs vfs{};
 };
 
+// What the VFS takes from its base; SQLite reads these at each open.
+void aim_at(sqlite3_vfs& vfs, sqlite3_vfs* base) {
+  vfs.iVersion = base->iVersion < 2 ? 1 : 2;  // version 3's system-call hooks are not forwarded
+  vfs.szOsFile = static_cast<int>(kRealFileOffset) + base->szOsFile;
+  vfs.mxPathname = base->mxPathname;
+  vfs.pAppData = base;
+  vfs.xCurrentTimeInt64 = base->iVersion >= 2 ? gather_current_time_int64 : nullptr;
+}
+
 std::unique_ptr<RegisteredVfs> make_vfs(const std::string& name, sqlite3_vfs* base) {
   auto registered = std::make_unique<RegisteredVfs>();
   registered->name = name;
   sqlite3_vfs& vfs = registered->vfs;
-  vfs.iVersion = base->iVersion < 2 ? 1 : 2;  // version 3's system-call hooks are not forwarded
-  vfs.szOsFile = static_cast<int>(kRealFileOffset) + base->szOsFile;
-  vfs.mxPathname = base->mxPathname;
+  aim_at(vfs, base);
   vfs.zName = registered->name.c_str();
-  vfs.pAppData = base;
   vfs.xOpen = gather_open;
   vfs.xDelete = gather_delete;
   vfs.xAccess = gather_access;
@@ -297,7 +303,6 @@ std::unique_ptr<RegisteredVfs> make_vfs(const std::string& name, sqlite3_vfs* ba
   vfs.xSleep = gather_sleep;
   vfs.xCurrentTime = gather_current_time;
   vfs.xGetLastError = gather_last_error;
-  if (base->iVersion >= 2) vfs.xCurrentTimeInt64 = gather_current_time_int64;
   return registered;
 }
 
@@ -307,9 +312,13 @@ void register_wal_gather_vfs(const std::string& name, const std::string& base) {
   static std::mutex mutex;
   static std::map<std::string, std::unique_ptr<RegisteredVfs>> registered;  // lives as long as the process
   std::lock_guard<std::mutex> lock(mutex);
-  if (registered.count(name)) return;
   sqlite3_vfs* base_vfs = sqlite3_vfs_find(base.empty() ? nullptr : base.c_str());
   if (!base_vfs) throw std::invalid_argument("register_wal_gather_vfs: no SQLite VFS named '" + base + "'");
+  auto existing = registered.find(name);
+  if (existing != registered.end()) {  // the same name again: over the base registered now
+    aim_at(existing->second->vfs, base_vfs);
+    return;
+  }
   auto vfs = make_vfs(name, base_vfs);
   if (sqlite3_vfs_register(&vfs->vfs, 0) != SQLITE_OK) {
     throw std::invalid_argument("register_wal_gather_vfs: SQLite refused to register '" + name + "'");

@@ -31,9 +31,10 @@ namespace duroxide {
 
 constexpr std::size_t kWalGatherLimitBytes = 120 * 1024;
 
-// Registers (once per name; later calls with the same name do nothing) a VFS named
-// `name` over the registered VFS `base` (empty: SQLite's default), not as the
-// default. Throws std::invalid_argument if `base` is not registered.
+// Registers a VFS named `name` over the registered VFS `base` (empty: SQLite's
+// default), not as the default; called again with the same name, it points that VFS
+// at the `base` registered now. `base` must stay registered while files are open
+// through it. Throws std::invalid_argument if `base` is not registered.
 void register_wal_gather_vfs(const std::string& name, const std::string& base);
 
 // The name of the gathering VFS over SQLite's default VFS, registered on first use.
