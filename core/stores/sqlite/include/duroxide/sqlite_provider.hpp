@@ -25,8 +25,9 @@ struct SqliteOptions {
   enum class Synchronous { Off, Normal, Full };
   Synchronous synchronous = Synchronous::Normal;
   int busy_timeout_ms = 5000;  // 0: fail at once with a Transient error when locked
-  // The name of a registered SQLite VFS to open the file through; empty: the
-  // default. The seam the simulator uses for an in-memory, fault-injecting disk.
+  // The name of a registered SQLite VFS to open the file through; empty: the VFS
+  // that gathers WAL writes (wal_gather_vfs.hpp) over SQLite's default. The seam the
+  // simulator uses for an in-memory, fault-injecting disk.
   std::string vfs;
   // Minute buckets of the time series older than this roll up into hour buckets
   // (done by the first ack of each new minute, in its transaction).
@@ -44,7 +45,7 @@ struct SqliteOptions {
   // Management reads (listings, details, statistics, queue depths, diagnostics)
   // and the clients' key-value reads on a connection of their own, so a slow
   // one never holds the lock that fetches and acks take: WAL lets it read beside
-  // the writer. Only for a file in WAL mode through the default VFS; otherwise
+  // the writer. Only for a file in WAL mode with `vfs` empty; otherwise
   // every call shares the one connection.
   bool read_connection = true;
   // Each connection's page cache, in KiB (PRAGMA cache_size), filled only as pages are
