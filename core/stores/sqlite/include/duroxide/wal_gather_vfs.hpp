@@ -20,8 +20,8 @@
 //   a transaction that rolled back (a commit wrote everything): it is dropped, never
 //   written later over frames another connection committed since;
 // - at most kWalGatherLimitBytes are kept; a write that would pass it writes them first.
-//   SQLite never writes more than a page and a frame header at once, and its unix VFS
-//   writes at most 128 KiB - 1 bytes per call, so one call must stay under that.
+//   SQLite writes at most one page (64 KiB at most) per call, and its unix VFS writes
+//   at most 128 KiB - 1 bytes per call, so one gathered call must stay under that.
 #pragma once
 
 #include <cstddef>
