@@ -754,25 +754,47 @@ TEST_CASE("contract: each ack of a batch commits or fails on its own", "[provide
   CHECK(f.management().count_instances({}) == 4);
 }
 
+namespace {
+
+// Starts `ids` and fetches them as one batch.
+std::vector<OrchestrationItem> fetch_started(ProviderUnderTest& f, const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) f.provider().enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, ids.size());
+  REQUIRE(batch.size() == ids.size());
+  return batch;
+}
+
+// The ack of a started instance's first turn.
+OrchestrationAck first_turn() {
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  return ack;
+}
+
+// The first and last acks of a batch committed; every one between failed as InvalidLock.
+void check_only_ends_succeed(const std::vector<AckOutcome>& outcomes) {
+  REQUIRE(outcomes.size() >= 2);
+  CHECK_FALSE(outcomes.front().has_value());
+  CHECK_FALSE(outcomes.back().has_value());
+  for (std::size_t i = 1; i + 1 < outcomes.size(); ++i) {
+    REQUIRE(outcomes[i].has_value());
+    CHECK(outcomes[i]->kind() == ProviderErrorKind::InvalidLock);
+  }
+}
+
+}  // namespace
+
 TEST_CASE("contract: an ack of a batch refused before it reaches the store leaves the acks around it",
           "[provider][batch][atomicity]") {
   FOR_EACH_PROVIDER(f);
-  for (const char* id : {"a", "b"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
-  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 2);
-  REQUIRE(batch.size() == 2);
-  OrchestrationAck good;
-  good.history_delta = {started_event()};
-  good.metadata = metadata();
+  std::vector<OrchestrationItem> batch = fetch_started(f, {"a", "b"});
+  const OrchestrationAck good = first_turn();
   // The malformed token is refused before any statement of its ack is run or queued.
   std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(
       {{batch[0].lock_token, good}, {"", good}, {std::string(300, 't'), good}, {batch[1].lock_token, good}});
   REQUIRE(outcomes.size() == 4);
-  CHECK_FALSE(outcomes[0].has_value());
-  REQUIRE(outcomes[1].has_value());
-  CHECK(outcomes[1]->kind() == ProviderErrorKind::InvalidLock);
-  REQUIRE(outcomes[2].has_value());
-  CHECK(outcomes[2]->kind() == ProviderErrorKind::InvalidLock);
-  CHECK_FALSE(outcomes[3].has_value());
+  check_only_ends_succeed(outcomes);
   CHECK(f.provider().read(batch[0].instance).size() == 1);
   CHECK(f.provider().read(batch[1].instance).size() == 1);
   CHECK(f.management().count_instances({}) == 2);
@@ -798,12 +820,8 @@ TEST_CASE("contract: an ack of a batch refused before it reaches the store leave
 
 TEST_CASE("contract: a token no store could have made fails its own ack of a batch", "[provider][batch][atomicity]") {
   FOR_EACH_PROVIDER(f);
-  for (const char* id : {"a", "b"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
-  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 2);
-  REQUIRE(batch.size() == 2);
-  OrchestrationAck good;
-  good.history_delta = {started_event()};
-  good.metadata = metadata();
+  std::vector<OrchestrationItem> batch = fetch_started(f, {"a", "b"});
+  const OrchestrationAck good = first_turn();
   // Bytes a token list must quote (array and JSON syntax), invalid UTF-8 and a NUL.
   const std::vector<std::string> strange = {"t\"o,k{e}n\\", std::string("in\xff\xfevalid"), std::string("n\0l", 3),
                                             "NULL", "\u00e9t\u00e9", "'); DROP TABLE instances; --"};
@@ -812,12 +830,7 @@ TEST_CASE("contract: a token no store could have made fails its own ack of a bat
   requests.push_back({batch[1].lock_token, good});
   std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(requests);
   REQUIRE(outcomes.size() == strange.size() + 2);
-  CHECK_FALSE(outcomes.front().has_value());
-  CHECK_FALSE(outcomes.back().has_value());
-  for (std::size_t i = 1; i + 1 < outcomes.size(); ++i) {
-    REQUIRE(outcomes[i].has_value());
-    CHECK(outcomes[i]->kind() == ProviderErrorKind::InvalidLock);
-  }
+  check_only_ends_succeed(outcomes);
   CHECK(f.provider().read(batch[0].instance).size() == 1);
   CHECK(f.provider().read(batch[1].instance).size() == 1);
   CHECK(f.management().count_instances({}) == 2);
@@ -831,12 +844,7 @@ TEST_CASE("contract: a token no store could have made fails its own ack of a bat
   worker_requests.push_back({work[1].lock_token, std::nullopt});
   outcomes = f.provider().ack_work_items(worker_requests);
   REQUIRE(outcomes.size() == strange.size() + 2);
-  CHECK_FALSE(outcomes.front().has_value());
-  CHECK_FALSE(outcomes.back().has_value());
-  for (std::size_t i = 1; i + 1 < outcomes.size(); ++i) {
-    REQUIRE(outcomes[i].has_value());
-    CHECK(outcomes[i]->kind() == ProviderErrorKind::InvalidLock);
-  }
+  check_only_ends_succeed(outcomes);
   CHECK(f.management().get_queue_depths().worker_locked == 0);
 }
 
@@ -846,13 +854,9 @@ TEST_CASE("contract: a batch of acks finds its locks whatever printable characte
   // a text[] literal on PostgreSQL): quotes, backslashes, commas and braces are quoted.
   testing::TokenPrefix prefix("t\"o,k{e}n\\ '[x]'");
   FOR_EACH_PROVIDER(f);
-  for (const char* id : {"a", "b", "c"}) f.provider().enqueue_orchestrator_item(start_item(id), 0);
-  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, 3);
-  REQUIRE(batch.size() == 3);
+  std::vector<OrchestrationItem> batch = fetch_started(f, {"a", "b", "c"});
   CHECK(batch[0].lock_token.find("t\"o,k{e}n\\ '[x]'") == 0);
-  OrchestrationAck good;
-  good.history_delta = {started_event()};
-  good.metadata = metadata();
+  const OrchestrationAck good = first_turn();
   std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(
       {{batch[0].lock_token, good}, {batch[1].lock_token, good}, {batch[2].lock_token, good}});
   REQUIRE(outcomes.size() == 3);
