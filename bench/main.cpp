@@ -127,6 +127,18 @@ double raw_commit_rate(const std::string& path, SqliteOptions::Synchronous sync,
   return rate;
 }
 
+// The two kinds of read SQLite alone leaves to a loop over entries (an index range
+// count and a text match), over as many rows as the management database holds:
+// the floor under the management reads that scan, on this build.
+Json sqlite_alone(const std::string& path, std::uint64_t rows) {
+  remove_db(path);
+  SystemClock clock;
+  const SqliteProvider::ScanTimes times = SqliteProvider::measure_scan_times(path, SqliteOptions{}, clock, rows);
+  remove_db(path);
+  return {{"rows", times.rows}, {"range_counted", times.range_counted}, {"range_count_ms", times.range_count_ms},
+          {"text_matched", times.text_matched}, {"text_scan_ms", times.text_scan_ms}};
+}
+
 // ---------------------------------------------------------------- throughput
 
 // What a throughput row runs: an orchestration of the sample catalog at a fixed
@@ -501,9 +513,13 @@ double average_ms(int rounds, F&& call) {
 
 // A count as the rows' labels write it: 50,000.
 std::string thousands(std::size_t count) {
-  std::string digits = std::to_string(count);
-  for (std::size_t at = digits.size(); at > 3; at -= 3) digits.insert(at - 3, ",");
-  return digits;
+  const std::string digits = std::to_string(count);
+  std::string text;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) text += ',';
+    text += digits[i];
+  }
+  return text;
 }
 
 // Every ManagementClient read that is not an export or a whole-history read, each
@@ -840,6 +856,14 @@ std::string markdown(const Json& report) {
   md += "| raw SQLite commits/s | WAL NORMAL | WAL FULL |\n|---|---|---|\n| | " +
         fixed(report["commit_rate"]["NORMAL"].get<double>(), 0) + " | " +
         fixed(report["commit_rate"]["FULL"].get<double>(), 0) + " |\n\n";
+  if (report.contains("sqlite_alone")) {
+    const Json& alone = report["sqlite_alone"];
+    md += "| SQLite alone over " + thousands(alone["rows"].get<std::uint64_t>()) +
+          " rows | ms |\n|---|---|\n| COUNT(*) of an index range (" +
+          thousands(alone["range_counted"].get<std::uint64_t>()) + " entries) | " +
+          fixed(alone["range_count_ms"].get<double>(), 3) + " |\n| LIKE '%…%' over every row | " +
+          fixed(alone["text_scan_ms"].get<double>(), 3) + " |\n\n";
+  }
   auto throughput_table = [](const Json& rows, bool with_sync) {
     std::string out = std::string("| workload | what one instance does | ") + (with_sync ? "sync | " : "") +
                       "driver | options | instances finished | activities completed | orchestrations/s | "
@@ -1014,6 +1038,8 @@ int main(int argc, char** argv) {
     const double normal = raw_commit_rate(dir + "/raw.db", Sync::Normal, sizes.commit_seconds);
     const double full = raw_commit_rate(dir + "/raw.db", Sync::Full, sizes.commit_seconds);
     report["commit_rate"] = {{"NORMAL", normal}, {"FULL", full}};
+    std::cerr << "bench: SQLite alone, an index range count and a text scan\n";
+    report["sqlite_alone"] = sqlite_alone(dir + "/scan.db", sizes.management_instances.front());
 
     if (wanted("throughput")) report["throughput"] = Json::array();
     // The step driver in both builds: wasm ÷ native on it is the cost of wasm alone.

@@ -49,6 +49,32 @@ TEST_CASE("sqlite: schema version, WAL and reopening", "[provider][sqlite]") {
   CHECK(f->sqlite->get_instance_info("kept").has_value());
 }
 
+TEST_CASE("sqlite: the scan probe counts its own rows and leaves the store's data as it was", "[provider][sqlite]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "kept");
+  f->sqlite.reset();
+  ManualClock clock(1'000);
+  for (std::uint64_t rows : {4ULL, 100ULL, 1'000ULL}) {
+    std::uint64_t completed_in_newer_half = 0;
+    for (std::uint64_t i = rows / 2; i < rows; ++i) completed_in_newer_half += (i / 4) % 4 < 2 ? 1 : 0;
+    const SqliteProvider::ScanTimes times = SqliteProvider::measure_scan_times(f->path, {}, clock, rows);
+    CHECK(times.rows == rows);
+    CHECK(times.range_counted == completed_in_newer_half);
+    CHECK(times.text_matched == 1);
+  }
+  CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'scan_probe%'") == "0");
+  for (std::uint64_t rows : {0ULL, 3ULL, 1'000'001ULL}) {
+    try {
+      SqliteProvider::measure_scan_times(f->path, {}, clock, rows);
+      FAIL("measured " << rows << " rows");
+    } catch (const ProviderError& error) {
+      CHECK(error.kind() == ProviderErrorKind::InvalidInput);
+    }
+  }
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->get_instance_info("kept").has_value());
+}
+
 TEST_CASE("sqlite: a database from a newer schema is refused untouched", "[provider][sqlite]") {
   auto f = make_provider("sqlite-file");
   create_instance(*f, "kept");

@@ -68,6 +68,20 @@ class SqliteProvider final : public SqlStore {
   // the ceiling for anything that commits once per step. Throws ProviderError.
   static double measure_commit_rate(const std::string& path, const SqliteOptions& options, Clock& clock,
                                     std::int64_t duration_ms);
+  // What SQLite alone takes, on this build, for the two kinds of read the management
+  // client leaves to a scan: counting an index range and matching text row by row.
+  struct ScanTimes {
+    std::uint64_t rows = 0;
+    std::uint64_t range_counted = 0;  // about rows / 4: the rows of one status of four in the newer half
+    double range_count_ms = 0;        // COUNT(*) over that (status, created) index range
+    std::uint64_t text_matched = 0;   // 1: the text only the first row holds
+    double text_scan_ms = 0;          // COUNT(*) of the rows whose text LIKE '%<text>%'
+  };
+  // Fills a scratch table of `rows` rows (status in blocks of four, a creation time, a
+  // short text) in the database at `path`, times each query as the fastest of five
+  // windows of calls, and drops the table. `rows` is 4 to 1,000,000. Throws ProviderError.
+  static ScanTimes measure_scan_times(const std::string& path, const SqliteOptions& options, Clock& clock,
+                                      std::uint64_t rows);
   // Copies the write-ahead log into the main file (and truncates the log), so
   // the main file alone holds the whole database: before copying it elsewhere.
   void checkpoint();
