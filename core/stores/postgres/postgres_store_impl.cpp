@@ -348,7 +348,9 @@ struct Mark {
 
 // Deletes the lock rows of `released` tokens and marks the messages of `marks`
 // locked, sent with the transaction's next round trip. A statement per instance, so
-// that its kept plan looks the rows up by the instance's index.
+// that its kept plan looks the rows up by the instance's index. An instance with one
+// message (most turns) names it as a scalar: with an array the server found no
+// generic plan cheaper than a custom one and planned the statement at every run.
 void release_and_mark(Connection& db, const std::vector<std::string>& released, const std::vector<Mark>& marks) {
   if (!released.empty()) {
     db.prepare("DELETE FROM instance_locks WHERE lock_token = ANY(?1::text[])")
@@ -356,6 +358,16 @@ void release_and_mark(Connection& db, const std::vector<std::string>& released, 
         .defer();
   }
   for (const Mark& mark : marks) {
+    if (mark.ids.size() == 1) {
+      db.prepare(
+            "UPDATE orchestrator_queue SET lock_token = ?1, attempt_count = attempt_count + 1 "
+            "WHERE instance_id = ?2 AND id = ?3")
+          .bind(1, mark.token)
+          .bind(2, mark.instance)
+          .bind(3, mark.ids.front())
+          .defer();
+      continue;
+    }
     db.prepare(
           "UPDATE orchestrator_queue SET lock_token = ?1, attempt_count = attempt_count + 1 "
           "WHERE instance_id = ?2 AND id = ANY(?3::bigint[])")
