@@ -525,6 +525,34 @@ TEST_CASE("contract: appending an event id that exists is rejected", "[provider]
   CHECK(f.provider().read("i").size() == 1);
 }
 
+TEST_CASE("contract: an ack of several events, one of whose ids exists, writes none of them", "[provider][errors]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "i");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "e", ""}, 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck ack;
+  ack.history_delta = {Event{1, 0, 0, events::ExternalEvent{"e", ""}}, Event{2, 0, 0, events::ExternalEvent{"e", ""}},
+                       Event{3, 0, 0, events::ExternalEvent{"e", "\"quoted\", back\\slash, {braces}"}}};
+  ack.metadata = metadata();
+  try {
+    f.provider().ack_orchestration_item(item.lock_token, ack);
+    FAIL("duplicate event id accepted");
+  } catch (const ProviderError& error) {
+    CHECK(error.kind() == ProviderErrorKind::Conflict);
+    CHECK(std::string(error.what()).find("already exists in execution 1 of i") != std::string::npos);
+  }
+  CHECK(f.provider().read("i").size() == 1);
+  // The same events after the one that exists are written, in order, each as it was.
+  f.provider().abandon_orchestration_item(item.lock_token, 0, true);
+  item = fetch(f);
+  ack.history_delta.erase(ack.history_delta.begin());
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+  const History history = f.provider().read("i");
+  REQUIRE(history.size() == 3);
+  CHECK(history[1] == ack.history_delta[0]);
+  CHECK(history[2] == ack.history_delta[1]);
+}
+
 TEST_CASE("contract: bad arguments are rejected before anything is written",
           "[provider][errors]") {
   FOR_EACH_PROVIDER(f);

@@ -31,17 +31,6 @@ namespace {
 // to another process, batches acked away under it) before answering "nothing".
 constexpr int kMaxCandidates = 64;
 
-// A PostgreSQL array literal of integers, to be bound and cast to bigint[].
-std::string bigint_array_literal(const std::vector<std::int64_t>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += std::to_string(values[i]);
-  }
-  out += '}';
-  return out;
-}
-
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 // `conninfo` without its password: the "password" key of a key=value string, or

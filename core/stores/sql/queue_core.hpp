@@ -978,12 +978,31 @@ struct Queues {
   }
 
   static void append_history(Connection& db, const std::string& instance, const OrchestrationAck& ack) {
+    if constexpr (Dialect::kHistoryRowsInOneStatement) {
+      if (ack.history_delta.size() > 1) {
+        append_history_at_once(db, instance, ack);
+        return;
+      }
+    }
     for (const Event& event : ack.history_delta) {
       std::string json = encoded(db.operation(), [&] { return encode_event(event); });
       history_row(db, instance, ack.execution_id, event, json)
           .defer("event id " + std::to_string(event.event_id) + " already exists in execution " +
                  std::to_string(ack.execution_id) + " of " + instance);
     }
+  }
+
+  static void append_history_at_once(Connection& db, const std::string& instance, const OrchestrationAck& ack) {
+    std::vector<const Event*> events;
+    std::vector<std::string> jsons;
+    for (const Event& event : ack.history_delta) {
+      events.push_back(&event);
+      jsons.push_back(encoded(db.operation(), [&] { return encode_event(event); }));
+    }
+    Dialect::history_rows(db, instance, ack.execution_id, events, jsons)
+        .defer("one of event ids " + std::to_string(events.front()->event_id) + " to " +
+               std::to_string(events.back()->event_id) + " already exists in execution " +
+               std::to_string(ack.execution_id) + " of " + instance);
   }
 
   static void queue_scheduled_work(Connection& db, const OrchestrationAck& ack, TimestampMs now) {

@@ -47,6 +47,9 @@ struct Dialect {
   // The one writer keeps a worker row from other fetchers.
   static constexpr const char* kWorkerRowSuffix = "";
   static constexpr const char* kHeldLockSuffix = "";
+  // An ack's history rows are a statement each: in-process, a prepared statement's run
+  // costs little, and one per row names the event a conflict is about.
+  static constexpr bool kHistoryRowsInOneStatement = false;
   // A list of well-formed lock tokens (printable ASCII, store_sql.hpp) bound as one
   // parameter ?2, read as a table t(token): a JSON array of strings.
   static constexpr const char* kTokenListTable = "(SELECT value AS token FROM json_each(?2)) AS t";
