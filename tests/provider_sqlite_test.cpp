@@ -233,6 +233,39 @@ TEST_CASE("sqlite: queue counts of a damaged file that do not add up are Corrupt
   CHECK(provider_error_kind([&] { f->management().get_queue_depths(); }) == ProviderErrorKind::Corrupted);
 }
 
+TEST_CASE("sqlite: an ack whose lock row cannot be deleted is Corrupted and writes nothing",
+          "[provider][sqlite][corruption]") {
+  // A damaged lock-token index (a flipped byte; the database fuzzer's find) or another
+  // program's trigger leaves the lock row the ack has just read in place when the ack
+  // deletes it. That is the file's doing, not a broken invariant of the store: the ack
+  // is refused as Corrupted (it aborted the process once) and rolls back whole.
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "i");
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  OrchestrationItem item = fetch(*f, 1000);
+  raw_exec(f->path, "CREATE TRIGGER keep_locks BEFORE DELETE ON instance_locks BEGIN SELECT RAISE(IGNORE); END");
+  OrchestrationAck ack;
+  ack.history_delta = {Event{2, 0, 0, events::ActivityScheduled{"Act", "a"}}};
+  ack.worker_items = {activity("i", 2)};
+  ack.metadata = metadata();
+  try {
+    f->provider().ack_orchestration_item(item.lock_token, ack);
+    FAIL("an ack whose lock row stayed was accepted");
+  } catch (const ProviderError& error) {
+    CHECK(error.kind() == ProviderErrorKind::Corrupted);
+    CHECK(std::string(error.what()).find("lock row of instance i") != std::string::npos);
+  }
+  CHECK(f->provider().read("i").size() == 1);
+  CHECK_FALSE(f->provider().fetch_work_item(1000).has_value());
+  // Once the file is repaired and the lock has expired, the message is fetched again.
+  raw_exec(f->path, "DROP TRIGGER keep_locks");
+  f->clock.advance(1001);
+  OrchestrationItem again = fetch(*f);
+  REQUIRE(again.messages.size() == 1);
+  f->provider().ack_orchestration_item(again.lock_token, ack);
+  CHECK(f->provider().read("i").size() == 2);
+}
+
 TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
           "[provider][sqlite]") {
   auto f = make_provider("sqlite-file");

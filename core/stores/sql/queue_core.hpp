@@ -227,8 +227,16 @@ struct Queues {
     record_activity_outcomes(db, ack, held.exists ? held.tenant : ack.metadata.tenant, roll_up.totals);
     db.prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).defer();
     db.prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).defer();
+    // With one writer nothing else can take the lock between the check and this delete,
+    // so a missing row is the file's doing (a damaged index, another program's trigger):
+    // outside data, refused as Corrupted (the transaction rolls back), not asserted.
     if constexpr (Dialect::kOneWriter) {
-      DUROXIDE_ASSERT(db.changes() == 1, "the ack's transaction still holds the lock it checked");
+      if (db.changes() != 1) {
+        throw ProviderError(ProviderErrorKind::Corrupted, db.operation(),
+                            "the lock row of instance " + held.instance +
+                                " was read for this ack but was not there to delete: instance_locks is damaged "
+                                "or changed by another program");
+      }
     }
   }
 
