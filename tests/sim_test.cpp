@@ -1,6 +1,8 @@
 // The simulator: reproducible, quiet on the real engine, loud on broken providers.
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <set>
 
@@ -86,6 +88,49 @@ TEST_CASE("the memory VFS stores a database and fails the disk on request", "[si
   // The files outlive the connection: reopening finds the data.
   SqliteProvider reopened("/a.db", clock, ids, options);
   CHECK(reopened.get_queue_depths().orchestrator_visible == 2);
+}
+
+TEST_CASE("the in-memory disk keeps bytes across its chunks and zeroes what was cut and regrown", "[sim]") {
+  sim::MemoryVfs vfs("duroxide-test-vfs-chunks");
+  // A pattern over three and a half 64 KiB chunks, so reads and writes cross boundaries.
+  std::string pattern(224 * 1024, '\0');
+  for (std::size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<char>(i * 7 + i / 251);
+  vfs.put_file("/f", pattern);
+  CHECK(vfs.file_bytes("/f") == pattern);
+  CHECK(vfs.bytes_stored() == pattern.size());
+
+  sqlite3_vfs* disk = sqlite3_vfs_find(vfs.name().c_str());
+  REQUIRE(disk != nullptr);
+  std::vector<char> space(static_cast<std::size_t>(disk->szOsFile));
+  auto* file = reinterpret_cast<sqlite3_file*>(space.data());
+  int flags = 0;
+  REQUIRE(disk->xOpen(disk, "/f", file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MAIN_DB, &flags) == SQLITE_OK);
+  const sqlite3_io_methods& io = *file->pMethods;
+  // A write across the first boundary, read back across it.
+  const std::string written(1000, 'w');
+  REQUIRE(io.xWrite(file, written.data(), 1000, 65'000) == SQLITE_OK);
+  std::string read(3000, '\0');
+  REQUIRE(io.xRead(file, read.data(), 3000, 64'000) == SQLITE_OK);
+  CHECK(read == pattern.substr(64'000, 1000) + written + pattern.substr(66'000, 1000));
+  // Cut inside a chunk, then write past the end: the gap reads as zeros, not the old bytes.
+  REQUIRE(io.xTruncate(file, 70'000) == SQLITE_OK);
+  sqlite3_int64 size = 0;
+  REQUIRE(io.xFileSize(file, &size) == SQLITE_OK);
+  CHECK(size == 70'000);
+  REQUIRE(io.xWrite(file, written.data(), 10, 200'000) == SQLITE_OK);
+  REQUIRE(io.xFileSize(file, &size) == SQLITE_OK);
+  CHECK(size == 200'010);
+  const std::string after = *vfs.file_bytes("/f");
+  CHECK(after.substr(0, 70'000) == (pattern.substr(0, 65'000) + written + pattern.substr(66'000, 4'000)));
+  CHECK(after.substr(70'000, 130'000) == std::string(130'000, '\0'));
+  CHECK(after.substr(200'000) == std::string(10, 'w'));
+  // A read past the end is short and zero-filled.
+  std::string tail(20, 'x');
+  CHECK(io.xRead(file, tail.data(), 20, 200'000) == SQLITE_IOERR_SHORT_READ);
+  CHECK(tail == std::string(10, 'w') + std::string(10, '\0'));
+  REQUIRE(io.xClose(file) == SQLITE_OK);
+  vfs.remove_file("/f");
+  CHECK(vfs.bytes_stored() == 0);
 }
 
 TEST_CASE("a simulation run is reproducible from its seed", "[sim]") {
