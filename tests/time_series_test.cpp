@@ -306,6 +306,51 @@ TEST_CASE("watch_metrics streams the deltas that build the series", "[timeseries
   check_equal(buckets);
 }
 
+TEST_CASE("watch_metrics fills its page past a run of changes that are not deltas", "[timeseries]") {
+  PROVIDER_KIND(kind);
+  Workload w(kind);
+  // Forty custom-status changes in a row: changes on the feed, none of them a delta.
+  w.registry.register_orchestration("Chatty", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    for (int i = 0; i < 40; ++i) {
+      ctx.set_custom_status("step " + std::to_string(i));
+      co_await ctx.schedule_timer(1);
+    }
+    co_return "said it all";
+  });
+  w.client.start_orchestration("chatty", "Chatty", "");
+  for (int round = 0; round < 50; ++round) {
+    w.driver.run_until_idle();
+    w.clock.advance(1);
+  }
+  for (int i = 0; i < 6; ++i) w.client.start_orchestration("hello-" + std::to_string(i), "HelloWorld", "Ada");
+  w.driver.run_until_idle();
+  REQUIRE(w.admin.get_instance_info("chatty")->state == RuntimeState::Completed);
+
+  const MetricDeltaPage everything = w.management.watch_metrics(0, 1000);
+  REQUIRE(everything.deltas.size() >= 8);
+  std::vector<std::uint64_t> paged;
+  std::uint64_t cursor = 0;
+  for (;;) {
+    const MetricDeltaPage page = w.management.watch_metrics(cursor, 3);
+    for (const MetricDelta& delta : page.deltas) paged.push_back(delta.seq);
+    if (page.deltas.size() < 3) break;  // only the feed's end leaves a page short
+    cursor = page.next_cursor;
+  }
+  std::vector<std::uint64_t> all;
+  for (const MetricDelta& delta : everything.deltas) all.push_back(delta.seq);
+  CHECK(paged == all);
+  // The chatty instance's end comes forty changes after its start (the first status
+  // rides on the start's ack): a page of one delta reaches it past them in one call.
+  const MetricDeltaPage first = w.management.watch_metrics(0, 1);
+  REQUIRE(first.deltas.size() == 1);
+  CHECK(first.deltas[0].instance == "chatty");
+  const MetricDeltaPage second = w.management.watch_metrics(first.next_cursor, 1);
+  REQUIRE(second.deltas.size() == 1);
+  CHECK(second.deltas[0].instance == "chatty");
+  CHECK(second.deltas[0].completions == 1);
+  CHECK(second.deltas[0].seq == first.deltas[0].seq + 40);
+}
+
 TEST_CASE("an imported instance counts where it happened, not when it was imported",
           "[timeseries]") {
   PROVIDER_KIND(kind);

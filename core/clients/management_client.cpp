@@ -25,6 +25,12 @@ OrchestrationStatus status_of(const InstanceInfo& info) {
 
 constexpr const char* kExportFormat = "duroxide.instance.v1";
 
+// watch_metrics: the largest page it asks the change feed for, and how many
+// changes one call reads at most looking for deltas (a bounded call on a feed
+// of other changes; the cursor it returns goes on from there).
+constexpr std::size_t kWatchPageLimit = 1000;
+constexpr std::size_t kWatchScanLimit = 16'000;
+
 using detail::Json;
 using detail::ObjectReader;
 
@@ -415,12 +421,17 @@ MetricDeltaPage ManagementClient::watch_metrics(std::uint64_t cursor, std::size_
   access_.require(AccessOperation::Stats);
   MetricDeltaPage page;
   page.next_cursor = cursor;
-  // Most changes (custom status, continue-as-new) are not metric deltas: read
-  // the feed a bounded number of pages further to fill the page.
-  for (int round = 0; round < 16 && page.deltas.size() < limit; ++round) {
+  // Starts and ends are most of a busy feed, so the first read asks for the
+  // deltas wanted; other changes (custom status, continue-as-new) are skipped by
+  // reading further in doubling pages, up to kWatchScanLimit changes a call.
+  std::size_t examined = 0;
+  std::size_t page_size = limit;
+  while (examined < kWatchScanLimit && page.deltas.size() < limit) {
     ChangePage changes =
-        guarded([&] { return management_.changes_since(page.next_cursor, 1000, access_.tenant()); });
+        guarded([&] { return management_.changes_since(page.next_cursor, page_size, access_.tenant()); });
     if (changes.changes.empty()) break;
+    examined += changes.changes.size();
+    page_size = std::min<std::size_t>(page_size * 2, kWatchPageLimit);
     for (const InstanceChange& change : changes.changes) {
       if (page.deltas.size() == limit) break;
       page.next_cursor = change.seq;
