@@ -54,6 +54,8 @@ struct Dialect {
   static constexpr const char* kBytewise = " COLLATE \"C\"";
   // PostgreSQL plans from its statistics (and has no unary + for text): nothing to add.
   static constexpr const char* kUnindexed = "";
+  // The 1-based position of a text in a value (0: absent, NULL for NULL): the search.
+  static constexpr const char* kSubstringPosition = "strpos";
   // Executions and events stored, counted (postgres_schema.cpp, version 9: why no totals row).
   static constexpr const char* kExecutionTotalsSql = "SELECT COUNT(*), COALESCE(SUM(event_count), 0) FROM executions";
 

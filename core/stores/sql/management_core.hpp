@@ -44,7 +44,7 @@ struct Management {
 
   static InstancePage list_instances(Connection& db, const InstanceFilter& filter, const PageRequest& page) {
     const std::optional<ListingKey> window_end = filter.contains.empty() ? std::nullopt : scan_window_end(db, filter, page);
-    FilterSql sql = list_query(filter, page, db.operation(), Dialect::kUnindexed, window_end ? &*window_end : nullptr);
+    FilterSql sql = list_query<Dialect>(filter, page, db.operation(), window_end ? &*window_end : nullptr);
     Statement rows = db.prepare_once(sql.where);
     sql.bind_all(rows);
     InstancePage result;
@@ -61,7 +61,7 @@ struct Management {
 
   // The end of a search's window (kMaxContainsScan rows on), or none when the rest fits.
   static std::optional<ListingKey> scan_window_end(Connection& db, const InstanceFilter& filter, const PageRequest& page) {
-    FilterSql sql = scan_window_end_query(filter, page, db.operation(), Dialect::kUnindexed);
+    FilterSql sql = scan_window_end_query<Dialect>(filter, page, db.operation());
     Statement row = db.prepare_once(sql.where);
     sql.bind_all(row);
     if (!row.step()) return std::nullopt;
@@ -70,8 +70,8 @@ struct Management {
 
   static std::vector<std::string> explain_listing(Connection& db, const InstanceFilter& filter,
                                                   const PageRequest& page, ListingQuery query) {
-    FilterSql sql = query == ListingQuery::List ? list_query(filter, page, db.operation(), Dialect::kUnindexed)
-                                                : count_query(filter, query == ListingQuery::CountByStatus);
+    FilterSql sql = query == ListingQuery::List ? list_query<Dialect>(filter, page, db.operation())
+                                                : count_query<Dialect>(filter, query == ListingQuery::CountByStatus);
     Statement plan = db.prepare_once(Dialect::kExplainPrefix + sql.where);
     sql.bind_all(plan);
     std::vector<std::string> lines;
@@ -80,14 +80,14 @@ struct Management {
   }
 
   static std::uint64_t count_instances(Connection& db, const InstanceFilter& filter) {
-    FilterSql sql = count_query(filter, false);
+    FilterSql sql = count_query<Dialect>(filter, false);
     Statement row = db.prepare_once(sql.where);
     sql.bind_all(row);
     return row.step() ? static_cast<std::uint64_t>(row.integer(0)) : 0;
   }
 
   static std::map<RuntimeState, std::uint64_t> count_by_status(Connection& db, const InstanceFilter& filter) {
-    FilterSql sql = count_query(filter, true);
+    FilterSql sql = count_query<Dialect>(filter, true);
     Statement rows = db.prepare_once(sql.where);
     sql.bind_all(rows);
     std::map<RuntimeState, std::uint64_t> counts{

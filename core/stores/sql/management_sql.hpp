@@ -136,8 +136,10 @@ inline void check_filter(const InstanceFilter& filter, const std::string& operat
   }
 }
 
-inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed = "",
-                            TimeRange unindexed_range = TimeRange::None, const char* unindexed_time = "") {
+// The conditions of `filter`, with Dialect's substring search (kSubstringPosition).
+template <typename Dialect>
+FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed = "",
+                     TimeRange unindexed_range = TimeRange::None, const char* unindexed_time = "") {
   FilterSql out;
   const std::string u = unindexed;
   std::vector<std::string> conditions;
@@ -181,15 +183,17 @@ inline FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed 
   }
   if (filter.roots_only) conditions.push_back(u + "parent_instance_id IS NULL");
   if (!filter.contains.empty()) {
-    // replace() is in both dialects and, unlike LIKE, case-sensitive in both. The error
-    // is stored as JSON: its message is searched for as the JSON text writes it.
+    // A byte-exact, case-sensitive search (unlike LIKE) that reads each value without
+    // copying it (unlike replace()). The error is stored as JSON: its message is searched
+    // for as the JSON text writes it.
     const std::string text = placeholder(filter.contains);
     const std::string in_json = placeholder(json_string_body(filter.contains));
+    const std::string position = Dialect::kSubstringPosition;
     std::string any;
     for (const char* column : {"input", "output", "custom_status"}) {
-      any += std::string(any.empty() ? "" : " OR ") + "replace(" + column + ", " + text + ", '') <> " + column;
+      any += std::string(any.empty() ? "" : " OR ") + position + "(" + column + ", " + text + ") > 0";
     }
-    conditions.push_back("(" + any + " OR replace(error_json, " + in_json + ", '') <> error_json)");
+    conditions.push_back("(" + any + " OR " + position + "(error_json, " + in_json + ") > 0)");
   }
   for (std::size_t i = 0; i < conditions.size(); ++i) {
     out.where += (i == 0 ? " WHERE " : " AND ") + conditions[i];
@@ -255,12 +259,14 @@ inline void add_key_bound(FilterSql& sql, const std::string& column, bool descen
 // The listing query for a filter and page: keyset paging on (order column, instance_id),
 // one row more than the page to know whether another follows. With `through`, only rows
 // up to that key (included) in the page's order. With states, the range
-// on the other time column is kept off its index (`unindexed`: Dialect::kUnindexed), so
+// on the other time column is kept off its index (Dialect::kUnindexed), so
 // the page walks the status index of the order column ((status, created_at) or
 // (status, updated_at)) and stops when full, instead of reading and sorting every
 // instance of the range (what the health problem lists ask).
-inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& page,
-                     const std::string& operation, const char* unindexed, const ListingKey* through = nullptr) {
+template <typename Dialect>
+FilterSql list_query(const InstanceFilter& filter, const PageRequest& page, const std::string& operation,
+                     const ListingKey* through = nullptr) {
+  const char* unindexed = Dialect::kUnindexed;
   if (page.limit == 0 || page.limit > kMaxPageSize) {
     throw ProviderError(ProviderErrorKind::InvalidInput, operation,
                         "page limit must be 1 to " + std::to_string(kMaxPageSize));
@@ -272,8 +278,8 @@ inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& pag
   // A duration order walks its own index, stopping when the page is full: every other
   // condition is kept off its index, so the planner never sorts all matches instead.
   FilterSql sql = order_by_duration(page.order)
-                      ? filter_sql(filter, unindexed, TimeRange::Both, unindexed)
-                      : filter_sql(filter, "", filter.states.empty() ? TimeRange::None : other, unindexed);
+                      ? filter_sql<Dialect>(filter, unindexed, TimeRange::Both, unindexed)
+                      : filter_sql<Dialect>(filter, "", filter.states.empty() ? TimeRange::None : other, unindexed);
   if (!page.cursor.empty()) {
     const auto cursor = parse_time_and_id(page.cursor);
     if (!cursor) throw ProviderError(ProviderErrorKind::InvalidInput, operation, "malformed page cursor");
@@ -289,12 +295,12 @@ inline FilterSql list_query(const InstanceFilter& filter, const PageRequest& pag
 
 // The key of the kMaxContainsScan-th row the listing of `filter` (its search text aside)
 // reads from `page`'s cursor on: the end of a search's window. No row: the rest fits.
-inline FilterSql scan_window_end_query(InstanceFilter filter, const PageRequest& page, const std::string& operation,
-                                       const char* unindexed) {
+template <typename Dialect>
+FilterSql scan_window_end_query(InstanceFilter filter, const PageRequest& page, const std::string& operation) {
   filter.contains.clear();
   PageRequest one = page;
   one.limit = 1;
-  FilterSql sql = list_query(filter, one, operation, unindexed);
+  FilterSql sql = list_query<Dialect>(filter, one, operation);
   const std::string select = std::string("SELECT ") + kInstanceColumns + " FROM instances";
   DUROXIDE_ASSERT(sql.where.rfind(select, 0) == 0, "a listing query starts with its select");
   sql.where = std::string("SELECT ") + order_column(page.order) + ", instance_id FROM instances" +
@@ -347,7 +353,8 @@ inline bool counted_by_counters(const InstanceFilter& filter) {
          filter.updated_to_ms == 0;
 }
 
-inline FilterSql count_query(const InstanceFilter& filter, bool by_status) {
+template <typename Dialect>
+FilterSql count_query(const InstanceFilter& filter, bool by_status) {
   check_filter(filter, "count_instances");
   if (counted_by_counters(filter)) {
     // filter_sql's conditions on these columns read the same names in instance_counts.
@@ -356,7 +363,7 @@ inline FilterSql count_query(const InstanceFilter& filter, bool by_status) {
     kept.orchestration_name = filter.orchestration_name;
     kept.orchestration_version = filter.orchestration_version;
     kept.tenant = filter.tenant;
-    FilterSql sql = filter_sql(kept);
+    FilterSql sql = filter_sql<Dialect>(kept);
     if (filter.roots_only) sql.where += sql.where.empty() ? " WHERE is_root = 1" : " AND is_root = 1";
     // SUM of BIGINT is NUMERIC on PostgreSQL: cast back so both stores return integers.
     sql.where = (by_status ? "SELECT status, CAST(SUM(count) AS BIGINT) FROM instance_counts"
@@ -364,7 +371,7 @@ inline FilterSql count_query(const InstanceFilter& filter, bool by_status) {
                 sql.where + (by_status ? " GROUP BY status" : "");
     return sql;
   }
-  FilterSql sql = filter_sql(filter);
+  FilterSql sql = filter_sql<Dialect>(filter);
   sql.where = (by_status ? "SELECT status, COUNT(*) FROM instances" : "SELECT COUNT(*) FROM instances") +
               sql.where + (by_status ? " GROUP BY status" : "");
   return sql;
@@ -469,7 +476,7 @@ void for_each_purge_page(const InstanceFilter& finished, std::size_t limit, std:
                          Prepare&& prepare, DeletePage&& delete_page) {
   check_filter(finished, "delete_instances");
   for (;;) {
-    FilterSql sql = filter_sql(finished, Dialect::kUnindexed);
+    FilterSql sql = filter_sql<Dialect>(finished, Dialect::kUnindexed);
     add_purge_cursor(sql, after);
     auto rows = prepare("SELECT instance_id, updated_at FROM instances" + sql.where +
                         " ORDER BY updated_at, instance_id" + Dialect::kBytewise + " LIMIT ?" +

@@ -39,6 +39,8 @@ struct Dialect {
   static constexpr const char* kBytewise = "";  // BINARY, SQLite's default collation
   // A unary + on a column keeps SQLite's planner off that column's indexes.
   static constexpr const char* kUnindexed = "+";
+  // The 1-based position of a text in a value (0: absent, NULL for NULL): the search.
+  static constexpr const char* kSubstringPosition = "instr";
   // Executions and events stored: the row the triggers of schema 9 keep.
   static constexpr const char* kExecutionTotalsSql = "SELECT executions, events FROM execution_totals";
 
