@@ -743,6 +743,23 @@ TEST_CASE("postgres: a batch fetch costs the same round trips whatever its size"
   CHECK(work_for_one == 2);  // the rows, then the claims with the COMMIT
 }
 
+TEST_CASE("postgres: a start costs two round trips, a refused one too, and the refusal writes nothing",
+          "[provider][postgres][start]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("starttrips");
+  PostgresProvider& store = *n.store;
+  RoundTrips trips(store);
+  // The id's lock, the check and the insert; then the COMMIT.
+  CHECK(trips.cost([&] { store.enqueue_start(start_item("s")); }) == 2);
+  ProviderErrorKind refused = ProviderErrorKind::Permanent;
+  const std::uint64_t for_refusal = trips.cost([&] {
+    refused = provider_error_kind([&] { store.enqueue_start(start_item("s")); });
+  });
+  CHECK(refused == ProviderErrorKind::Conflict);
+  CHECK(for_refusal == 2);  // the lock, the check and no insert; then the ROLLBACK
+  CHECK(store.get_queue_depths().orchestrator_visible == 1);
+}
+
 TEST_CASE("postgres: an activity name the server cannot store fails its own ack of a batch, not the batch",
           "[provider][postgres][values][batch]") {
   SKIP_WITHOUT_POSTGRES();

@@ -149,11 +149,13 @@ struct Dialect {
   }
 
   // Concurrent starts of one id queue on a transaction-scoped advisory lock on
-  // it (the key fetch tries), so the second sees the first's queued start.
+  // it (the key fetch tries), so the second sees the first's queued start. Deferred:
+  // sent in the pipeline of the start's insert, which the server runs after the lock
+  // is granted, with a snapshot taken then (READ COMMITTED).
   static void serialize_start(Connection& db, const std::string& instance) {
     db.prepare("SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(?1::text))")
         .bind(1, instance)
-        .run();
+        .defer();
   }
 
   // Several processes share the database: the instance's lock row is taken (an

@@ -79,14 +79,18 @@ struct Queues {
     if (db.changes() == 0) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), lost);
   }
 
-  static void insert_orchestrator_item(Connection& db, const WorkItem& item, TimestampMs visible_at,
-                                       TimestampMs now) {
-    const std::string& instance = target_instance(item);
+  static void check_target_instance(Connection& db, const std::string& instance) {
     if (instance.empty() || instance.size() > limits::kMaxIdentifierBytes) {
       throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
                           "a work item's target instance id must be 1 to " +
                               std::to_string(limits::kMaxIdentifierBytes) + " bytes");
     }
+  }
+
+  static void insert_orchestrator_item(Connection& db, const WorkItem& item, TimestampMs visible_at,
+                                       TimestampMs now) {
+    const std::string& instance = target_instance(item);
+    check_target_instance(db, instance);
     db.prepare(
           "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
           "VALUES (?1, ?2, ?3, ?4, ?5)")
@@ -443,12 +447,27 @@ struct Queues {
   }
 
   // Inside the caller's transaction, which keeps other starts of the id out
-  // (SQLite: the one writer; PostgreSQL: an advisory lock the caller took).
+  // (SQLite: the one writer; PostgreSQL: an advisory lock the caller took, which the
+  // server holds before this statement takes its snapshot). One statement checks and
+  // inserts: the start is queued unless the instance exists or a start of it is
+  // queued already (Conflict). On PostgreSQL the lock, this statement and BEGIN then
+  // travel in one round trip, and the COMMIT in a second.
   static void enqueue_start(Connection& db, const work::StartOrchestration& start, TimestampMs now) {
-    if (known_instance(db, start.instance)) {
+    check_target_instance(db, start.instance);
+    const WorkItem item = start;
+    db.prepare(
+          "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
+          "SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS TEXT), CAST(?4 AS BIGINT), CAST(?4 AS BIGINT) "
+          "WHERE NOT EXISTS (SELECT 1 FROM instances WHERE instance_id = ?1) "
+          "AND NOT EXISTS (SELECT 1 FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2)")
+        .bind(1, start.instance)
+        .bind(2, to_string(WorkItemKind::StartOrchestration))
+        .bind(3, encoded(db.operation(), [&] { return encode_work_item(item); }))
+        .bind(4, now)
+        .run();
+    if (db.changes() == 0) {
       throw ProviderError(ProviderErrorKind::Conflict, db.operation(), "instance " + start.instance + " already exists");
     }
-    insert_orchestrator_item(db, start, now, now);
   }
 
   // ---------------------------------------------------------------- fetch pieces
