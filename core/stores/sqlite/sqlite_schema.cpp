@@ -2,10 +2,12 @@
 //
 // Each migration takes the database from version N-1 to N; `migrate` applies
 // the missing ones in one transaction and records the version in
-// PRAGMA user_version. A database newer than this build is refused untouched.
+// PRAGMA user_version. A new database (version 0) gets what the whole chain
+// leaves, as one script. A database newer than this build is refused untouched.
 #include "sqlite_schema.hpp"
 
 #include <string>
+#include <vector>
 
 #include "duroxide/provider.hpp"
 #include "store_sql.hpp"
@@ -440,7 +442,61 @@ int read_user_version(Connection& db) {
   return statement.step() ? static_cast<int>(statement.integer(0)) : 0;
 }
 
+void run_migrations_after(Connection& db, int version) {
+  for (int next = version + 1; next <= kLatest; ++next) {
+    db.exec(kMigrations[next - 1]);
+  }
+}
+
+// The rows of `table` as INSERT statements with SQL literals (quote()), in the order a scan
+// of the table gives (tables WITHOUT ROWID have no rowid to order by).
+std::string rows_as_sql(Connection& db, const std::string& table) {
+  std::string values;
+  Statement columns = db.prepare_once("SELECT name FROM pragma_table_info(?1) ORDER BY cid");
+  columns.bind(1, table);
+  while (columns.step()) {
+    values += std::string(values.empty() ? "" : " || ', ' || ") + "quote(\"" + columns.text(0) + "\")";
+  }
+  std::string out;
+  if (values.empty()) return out;
+  Statement rows = db.prepare_once("SELECT 'INSERT INTO \"" + table + "\" VALUES (' || " + values + " || ')' FROM \"" +
+                                   table + "\"");
+  while (rows.step()) out += rows.text(0) + ";\n";
+  return out;
+}
+
+// What the migrations leave in an empty database, as one SQL script: the CREATE
+// statements SQLite keeps (sqlite_master, in creation order; SQLite's own objects,
+// such as sqlite_sequence, come with them) and the rows the migrations wrote (the
+// one-row totals of version 9). Read once per process from a scratch in-memory
+// database that ran every migration, so it is the chain's result by construction. A
+// new database runs it instead of the chain: each of the chain's ALTERs and DROPs
+// makes SQLite parse the whole schema again, which made opening a new store several
+// times dearer (docs/bench.md, "A new database from the migrations' result").
+const std::string& new_database_script() {
+  static const std::string script = [] {
+    Connection scratch(":memory:", 0, "");
+    run_migrations_after(scratch, 0);
+    std::string ddl;
+    std::vector<std::string> tables;
+    Statement objects = scratch.prepare_once(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+        "ORDER BY rowid");
+    while (objects.step()) {
+      ddl += objects.text(2) + ";\n";
+      if (objects.text(0) == "table") tables.push_back(objects.text(1));
+    }
+    for (const std::string& table : tables) ddl += rows_as_sql(scratch, table);
+    return ddl;
+  }();
+  return script;
+}
+
 }  // namespace
+
+std::string schema_of_new_database() { return new_database_script(); }
+
+void run_every_migration(Connection& db) { run_migrations_after(db, 0); }
 
 int latest_schema_version() { return kLatest; }
 
@@ -461,8 +517,10 @@ void migrate(Connection& db) {
                             ", newer than this build's " + std::to_string(kLatest) +
                             "; refusing to open it");
   }
-  for (int next = version + 1; next <= kLatest; ++next) {
-    db.exec(kMigrations[next - 1]);
+  if (version == 0) {
+    db.exec(new_database_script().c_str());
+  } else {
+    run_migrations_after(db, version);
   }
   if (version != kLatest) {
     // PRAGMA takes no bound parameters; the value is this build's own constant.
