@@ -81,7 +81,7 @@ struct Dialect {
   // batches write less per item (docs/bench.md, "Batch sizes by store").
   static constexpr std::size_t kPreferredBatchSize = 64;
   static int open_savepoint(Connection& db) {
-    db.exec("SAVEPOINT batched_ack");
+    db.prepare("SAVEPOINT batched_ack").run();
     return 0;
   }
   static void roll_back_savepoint(Connection& db, int) { db.exec("ROLLBACK TO batched_ack; RELEASE batched_ack"); }
