@@ -310,7 +310,11 @@ std::unique_ptr<RegisteredVfs> make_vfs(const std::string& name, sqlite3_vfs* ba
 
 void register_wal_gather_vfs(const std::string& name, const std::string& base) {
   static std::mutex mutex;
-  static std::map<std::string, std::unique_ptr<RegisteredVfs>> registered;  // lives as long as the process
+  // Never destroyed: SQLite keeps a pointer to each registered VFS in its list, and the
+  // destructor of another static (a MemoryVfs unregistering itself at exit) walks that
+  // list after this file's statics would be gone; freed entries there were a
+  // use-after-free at exit (docs/fuzzing.md, "Found and fixed").
+  static auto& registered = *new std::map<std::string, std::unique_ptr<RegisteredVfs>>();
   std::lock_guard<std::mutex> lock(mutex);
   sqlite3_vfs* base_vfs = sqlite3_vfs_find(base.empty() ? nullptr : base.c_str());
   if (!base_vfs) throw std::invalid_argument("register_wal_gather_vfs: no SQLite VFS named '" + base + "'");
