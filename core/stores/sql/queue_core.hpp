@@ -458,8 +458,7 @@ struct Queues {
     db.prepare(
           "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
           "SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS TEXT), CAST(?4 AS BIGINT), CAST(?4 AS BIGINT) "
-          "WHERE NOT EXISTS (SELECT 1 FROM instances WHERE instance_id = ?1) "
-          "AND NOT EXISTS (SELECT 1 FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2)")
+          "WHERE NOT " DUROXIDE_KNOWN_INSTANCE)
         .bind(1, start.instance)
         .bind(2, to_string(WorkItemKind::StartOrchestration))
         .bind(3, encoded(db.operation(), [&] { return encode_work_item(item); }))

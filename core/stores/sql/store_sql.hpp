@@ -35,14 +35,18 @@ std::string encoded(const std::string& operation, Encode&& encode) {
   }
 }
 
-// Whether the instance exists or its start is queued. One statement, so that it
-// sees the instance either before its first ack (its start queued) or after it
-// (its row written), never between the two (also under PostgreSQL's READ COMMITTED).
+// Whether the instance ?1 exists or its start (kind ?2) is queued, as an SQL
+// condition. One statement evaluates it, so that it sees the instance either before
+// its first ack (its start queued) or after it (its row written), never between the
+// two (also under PostgreSQL's READ COMMITTED). A macro, so that statements using it
+// stay string literals (the SQLite connection caches statements by their address).
+#define DUROXIDE_KNOWN_INSTANCE                                 \
+  "(EXISTS (SELECT 1 FROM instances WHERE instance_id = ?1) " \
+  "OR EXISTS (SELECT 1 FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2))"
+
 template <typename Connection>
 bool known_instance(Connection& db, const std::string& instance) {
-  auto known = db.prepare(
-      "SELECT EXISTS (SELECT 1 FROM instances WHERE instance_id = ?1) "
-      "OR EXISTS (SELECT 1 FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2)");
+  auto known = db.prepare("SELECT " DUROXIDE_KNOWN_INSTANCE);
   known.bind(1, instance).bind(2, to_string(WorkItemKind::StartOrchestration));
   return known.step() && known.integer(0) != 0;
 }

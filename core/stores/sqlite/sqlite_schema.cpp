@@ -465,6 +465,8 @@ std::string rows_as_sql(Connection& db, const std::string& table) {
   return out;
 }
 
+}  // namespace
+
 // What the migrations leave in an empty database, as one SQL script: the CREATE
 // statements SQLite keeps (sqlite_master, in creation order; SQLite's own objects,
 // such as sqlite_sequence, come with them) and the rows the migrations wrote (the
@@ -473,7 +475,7 @@ std::string rows_as_sql(Connection& db, const std::string& table) {
 // new database runs it instead of the chain: each of the chain's ALTERs and DROPs
 // makes SQLite parse the whole schema again, which made opening a new store several
 // times dearer (docs/bench.md, "A new database from the migrations' result").
-const std::string& new_database_script() {
+const std::string& schema_of_new_database() {
   static const std::string script = [] {
     Connection scratch(":memory:", 0, "");
     run_migrations_after(scratch, 0);
@@ -491,10 +493,6 @@ const std::string& new_database_script() {
   }();
   return script;
 }
-
-}  // namespace
-
-std::string schema_of_new_database() { return new_database_script(); }
 
 void run_every_migration(Connection& db) { run_migrations_after(db, 0); }
 
@@ -518,7 +516,7 @@ void migrate(Connection& db) {
                             "; refusing to open it");
   }
   if (version == 0) {
-    db.exec(new_database_script().c_str());
+    db.exec(schema_of_new_database().c_str());
   } else {
     run_migrations_after(db, version);
   }

@@ -12,8 +12,9 @@ int schema_version(Connection& db);
 // Brings the database to the latest version in one transaction.
 void migrate(Connection& db);
 // The script a new database (version 0) runs instead of every migration in turn:
-// the latest schema and the rows the migrations write, as the chain leaves them.
-std::string schema_of_new_database();
+// the latest schema and the rows the migrations write, as the chain leaves them
+// (read once per process from a scratch in-memory database that ran the chain).
+const std::string& schema_of_new_database();
 // Every migration in turn, on an empty database, without the version (what
 // schema_of_new_database() is read from; tests compare the two).
 void run_every_migration(Connection& db);
