@@ -370,6 +370,45 @@ TEST_CASE("versioned registry: latest for new instances, recorded version on rep
   CHECK(unknown.outcome.error.category() == ErrorCategory::Configuration);
 }
 
+TEST_CASE("a replaced orchestration version runs its new code; a new registration of it is refused",
+          "[replay][versioning]") {
+  Registry registry = base_registry();
+  TurnResult pinned = turn(registry, {}, {start("HelloWorld", "Ada", "inst", "1.0.0")});
+  const History history = appended({}, pinned);
+  CHECK_THROWS_WITH(registry.register_orchestration("HelloWorld", "1.0.0",
+                                                    [](OrchestrationContext&, std::string) -> Task<std::string> {
+                                                      co_return "";
+                                                    }),
+                    "orchestration HelloWorld 1.0.0 is already registered");
+
+  // Code that issues the same commands: the instance goes on under it.
+  registry.replace_orchestration("HelloWorld", "1.0.0",
+                                 [](OrchestrationContext& ctx, std::string name) -> Task<std::string> {
+                                   const std::string greeting = co_await ctx.schedule_activity("Hello", name);
+                                   co_return greeting + " (edited)";
+                                 });
+  TurnResult done = turn(registry, history, {work::ActivityCompleted{"inst", 1, 2, "Hello, Ada!"}});
+  CHECK(done.outcome.output == "Hello, Ada! (edited)");
+  CHECK(replay_history(registry, "inst", 1, appended(history, done)).deterministic);
+
+  // Code that issues another command: its replay of the old history names both.
+  registry.replace_orchestration("HelloWorld", "1.0.0",
+                                 [](OrchestrationContext& ctx, std::string name) -> Task<std::string> {
+                                   co_return co_await ctx.schedule_activity("Greet", name);
+                                 });
+  const ReplayReport changed = replay_history(registry, "inst", 1, history);
+  REQUIRE(changed.mismatch);
+  CHECK(changed.mismatch->event_index == 1);
+  CHECK(changed.mismatch->expected.find("Hello") != std::string::npos);
+  CHECK(changed.mismatch->actual.find("Greet") != std::string::npos);
+
+  // A version nobody registered yet: replace registers it, and it is the latest.
+  registry.replace_orchestration("HelloWorld", "3.0.0",
+                                 [](OrchestrationContext&, std::string) -> Task<std::string> { co_return "v3"; });
+  CHECK(turn(registry, {}, {start("HelloWorld", "Ada")}).orchestration_version == "3.0.0");
+  CHECK_THROWS_WITH(registry.replace_orchestration("HelloWorld", "3.0.0", {}), "orchestration HelloWorld: empty function");
+}
+
 TEST_CASE("detached orchestrations start independent roots", "[replay][detached]") {
   Registry registry = base_registry();
   registry.register_orchestration("Launcher", [](OrchestrationContext& ctx,

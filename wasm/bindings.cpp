@@ -31,6 +31,7 @@
 #include "duroxide/sqlite_provider.hpp"
 #include "duroxide/commands.hpp"
 #include "envelope.hpp"
+#include "js_generator.hpp"
 
 namespace {
 
@@ -191,6 +192,17 @@ class Engine {
     });
   }
 
+  // `version` of orchestration `name` as a JavaScript generator run by `host`
+  // (wasm/js_generator.hpp). Registers it, or replaces the earlier code of that version
+  // (the catalog's too): instances of the version replay against the new code.
+  std::string registerOrchestration(const std::string& name, const std::string& version, emscripten::val host) {
+    return guarded([&] {
+      RuntimeClient::check_identifier(name, "orchestration name");
+      registry_.replace_orchestration(name, version, wasm::generator_orchestration(std::move(host)));
+      return Json(nullptr);
+    });
+  }
+
   std::string step() { return guarded([&] { return driver_->step(); }); }
   std::string runUntilIdle(int max_steps) {
     return guarded([&] { return driver_->run_until_idle(static_cast<std::size_t>(max_steps < 1 ? 1 : max_steps)); });
@@ -260,6 +272,29 @@ std::string replayHistory(const std::string& json) {
   return guarded([&] {
     Registry registry;
     samples::register_all(registry);
+    return replay_document(registry, json);
+  });
+}
+
+// `json` replayed against the catalog with `orchestrations_json` ([{"name","version"}])
+// replaced by JavaScript generators run by `host`: edited code checked against a
+// stored history before it is registered.
+std::string replayHistoryWith(const std::string& json, const std::string& orchestrations_json, emscripten::val host) {
+  return guarded([&] {
+    Registry registry;
+    samples::register_all(registry);
+    const Json orchestrations = detail::parse_json(orchestrations_json, "the orchestrations");
+    if (!orchestrations.is_array()) throw std::invalid_argument("the orchestrations must be an array");
+    if (orchestrations.size() > 1000) throw std::invalid_argument("at most 1000 orchestrations");
+    for (const Json& entry : orchestrations) {
+      if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string() ||
+          !entry.contains("version") || !entry["version"].is_string()) {
+        throw std::invalid_argument("each orchestration needs a string name and version");
+      }
+      const std::string name = entry["name"].get<std::string>();
+      RuntimeClient::check_identifier(name, "orchestration name");
+      registry.replace_orchestration(name, entry["version"].get<std::string>(), wasm::generator_orchestration(host));
+    }
     return replay_document(registry, json);
   });
 }
@@ -350,6 +385,7 @@ std::string lastEngineError() { return engineError; }
 EMSCRIPTEN_BINDINGS(duroxide) {
   emscripten::class_<Engine>("Engine")
       .function("registerActivity", &Engine::registerActivity)
+      .function("registerOrchestration", &Engine::registerOrchestration)
       .function("step", &Engine::step)
       .function("runUntilIdle", &Engine::runUntilIdle)
       .function("advanceTime", &Engine::advanceTime)
@@ -360,6 +396,7 @@ EMSCRIPTEN_BINDINGS(duroxide) {
   emscripten::function("createEngine", &createEngine, emscripten::allow_raw_pointers());
   emscripten::function("lastEngineError", &lastEngineError);
   emscripten::function("replayHistory", &replayHistory);
+  emscripten::function("replayHistoryWith", &replayHistoryWith);
   emscripten::function("catalog", &catalog);
   emscripten::function("commands", &commandTable);
   emscripten::function("mergePage", &mergePage);

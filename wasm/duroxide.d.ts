@@ -117,6 +117,13 @@ export declare class Runtime {
     executionsKept?: number;
   });
   registerActivity(name: string, fn: (input: string, context: ActivityContext) => unknown): void;
+  /**
+   * A generator orchestration (ctx: the npm package's OrchestrationContext), version 1.0.0;
+   * registers it or replaces that version's earlier code, the catalog's too. Values follow the
+   * text convention (encodeText / decodeText). Needs the package's createDuroxide().
+   */
+  registerOrchestration(name: string, fn: (ctx: any, input: unknown) => Generator<any, unknown, any>): void;
+  registerOrchestrationVersioned(name: string, version: string, fn: (ctx: any, input: unknown) => Generator<any, unknown, any>): void;
   step(): boolean;
   runUntilIdle(maxSteps?: number): number;
   advanceTime(ms: number): void;
@@ -336,7 +343,14 @@ export interface Duroxide {
   Runtime: typeof Runtime;
   RuntimeClient: typeof RuntimeClient;
   ManagementClient: typeof ManagementClient;
-  replayHistory(history: string | object): ReplayReport;
+  /** `orchestrations` replace (or add to) the catalog's code for this replay only. */
+  replayHistory(history: string | object, options?: {
+    orchestrations?: Array<{ name: string; version?: string; fn: (ctx: any, input: unknown) => Generator<any, unknown, any> }>;
+  }): ReplayReport;
+  /** The engine API's value convention: a string as itself, anything else as JSON. */
+  encodeText(value: unknown): string;
+  /** Text to a value: its JSON when it parses, else the text itself (empty: null). */
+  decodeText(text: string): unknown;
   replayStep(history: string | object, index: number): ReplayStep;
   runSimulation(options?: { seed?: number; steps?: number; nodes?: number; instances?: number; faults?: string[] }): SimulationSummary;
   catalog(): Array<{ name: string; example_input: string; description: string }>;

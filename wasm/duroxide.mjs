@@ -43,6 +43,32 @@ export async function createDuroxide(moduleOptions = {}) {
   // An entry point returning an envelope.
   const unwrapped = (call) => unwrap(guard(call));
 
+  // The engine API's values are text, as the catalog's are: a string travels as
+  // itself, any other value as its JSON; text arriving is the value it parses as
+  // JSON, else the text itself. Orchestrations and activities written in JavaScript
+  // for this API (registerOrchestration, the playground's code panel) use these.
+  function encodeText(value) {
+    if (typeof value === 'string') return value;
+    return JSON.stringify(value === undefined ? null : value);
+  }
+  function decodeText(text) {
+    if (text === undefined || text === null || text === '') return null;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+
+  // A generator host (wasm/js_generator.hpp) over `functions` ('name@version' -> fn*):
+  // the npm package supplies it (wasm/package/index.mjs), with its OrchestrationContext.
+  function generatorHost(functions) {
+    if (typeof moduleOptions.generatorHost !== 'function') {
+      throw engineError('JavaScript orchestrations need the engine API of the duroxide-wasm package (its createDuroxide())', 'InvalidInput');
+    }
+    return moduleOptions.generatorHost(functions, encodeText);
+  }
+
   function toBytes(data) {
     if (data === undefined || data === null) return new Uint8Array(0);
     if (data instanceof Uint8Array) return data;
@@ -79,6 +105,20 @@ export async function createDuroxide(moduleOptions = {}) {
           return JSON.stringify({ ok: false, error: error && error.message ? error.message : String(error) });
         }
       }));
+    }
+    // `fn`: a generator function (ctx, input), ctx the npm package's OrchestrationContext
+    // (docs/javascript.md), values in the text convention above. Registers version 1.0.0
+    // of `name`, or replaces its earlier code (the catalog's too): instances of that
+    // version replay against the new code from their next turn.
+    registerOrchestration(name, fn) { this.registerOrchestrationVersioned(name, '1.0.0', fn); }
+    registerOrchestrationVersioned(name, version, fn) {
+      if (typeof fn !== 'function') throw new TypeError('registerOrchestration needs a generator function');
+      if (!this._functions) {
+        this._functions = new Map();
+        this._host = generatorHost(this._functions);
+      }
+      unwrapped(() => this._live().registerOrchestration(String(name), String(version), this._host));
+      this._functions.set(`${name}@${version}`, fn);
     }
     step() { return unwrapped(() => this._live().step()); }
     runUntilIdle(maxSteps = 100000) { return unwrapped(() => this._live().runUntilIdle(maxSteps)); }
@@ -196,7 +236,22 @@ export async function createDuroxide(moduleOptions = {}) {
     RuntimeClient,
     ManagementClient,
     // {deterministic, mismatch?, error?, events, steps: [state after event k], history}
-    replayHistory(history) { return unwrapped(() => core.replayHistory(asText(history))); },
+    // options.orchestrations: [{name, version = '1.0.0', fn}] replace the catalog's code
+    // (or add to it) for this replay only: edited code checked against a stored history.
+    replayHistory(history, { orchestrations } = {}) {
+      if (orchestrations === undefined) return unwrapped(() => core.replayHistory(asText(history)));
+      if (!Array.isArray(orchestrations)) throw new TypeError('options.orchestrations must be an array');
+      const functions = new Map();
+      const names = orchestrations.map(({ name, version = '1.0.0', fn }) => {
+        if (typeof fn !== 'function') throw new TypeError(`orchestration ${name} needs a generator function`);
+        functions.set(`${name}@${version}`, fn);
+        return { name: String(name), version: String(version) };
+      });
+      const host = generatorHost(functions);
+      return unwrapped(() => core.replayHistoryWith(asText(history), JSON.stringify(names), host));
+    },
+    encodeText,
+    decodeText,
     // The state after event `index`: {index, event, state, custom_status, pending, logs, ...}.
     replayStep(history, index) {
       const report = unwrapped(() => core.replayHistory(asText(history)));

@@ -46,6 +46,7 @@
 #include "duroxide/sqlite_provider.hpp"
 #include "duroxide/text.hpp"
 #include "envelope.hpp"
+#include "js_generator.hpp"
 
 // Milliseconds since the epoch from the host (3.1.6 has no emscripten_date_now).
 EM_JS(double, host_date_now, (), { return Date.now(); });
@@ -493,11 +494,8 @@ class JsRuntime {
     return guarded([&] {
       RuntimeClient::check_identifier(name, "orchestration name");
       if (orchestrations_) throw std::invalid_argument("register orchestrations before the runtime starts");
-      val host = host_;
       registry_.register_orchestration(name, version.empty() ? Registry::kDefaultVersion : version,
-                                       [host](OrchestrationContext& ctx, std::string input) {
-                                         return run_generator(ctx, std::move(input), host);
-                                       });
+                                       wasm::generator_orchestration(host_));
       return Json(nullptr);
     });
   }
@@ -847,6 +845,14 @@ JsRuntime* createJsRuntime(JsStore& store, const std::string& options, val host)
 std::string lastFactoryError() { return factoryError; }
 
 }  // namespace
+
+namespace duroxide::wasm {
+
+OrchestrationFn generator_orchestration(emscripten::val host) {
+  return [host](OrchestrationContext& ctx, std::string input) { return run_generator(ctx, std::move(input), host); };
+}
+
+}  // namespace duroxide::wasm
 
 EMSCRIPTEN_BINDINGS(duroxide_js_sdk) {
   emscripten::class_<JsStore>("JsStore")

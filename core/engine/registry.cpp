@@ -72,6 +72,13 @@ void Registry::register_orchestration(const std::string& name, const std::string
   }
 }
 
+void Registry::replace_orchestration(const std::string& name, const std::string& version,
+                                     OrchestrationFn fn) {
+  check_name(name, "orchestration");
+  if (!fn) throw std::invalid_argument("orchestration " + name + ": empty function");
+  orchestrations_[name].by_version[require_version(name, version)] = std::move(fn);
+}
+
 void Registry::set_version_policy(const std::string& name, VersionPolicy policy,
                                   const std::string& version) {
   auto it = orchestrations_.find(name);

@@ -477,11 +477,13 @@ function contextCall(op, argument = '') {
   return unwrap(core.orchestrationContextCall(op, argument));
 }
 
-const withInput = (descriptor, input) => ({ ...descriptor, input: toJson(input) });
 
 /** What an orchestration generator gets: methods that return task descriptors to yield. */
 export class OrchestrationContext {
-  constructor(info) {
+  // `encode`: how values the code passes become engine text (JSON here; the engine API's
+  // text convention for orchestrations registered through createDuroxide()).
+  constructor(info, encode = toJson) {
+    Object.defineProperty(this, '_encode', { value: encode });
     this.instanceId = info.instanceId;
     this.executionId = info.executionId;
     this.orchestrationName = info.orchestrationName;
@@ -489,16 +491,18 @@ export class OrchestrationContext {
     this.parentInstanceId = info.parentInstanceId || null;
   }
 
+  _withInput(descriptor, input) { return { ...descriptor, input: this._encode(input) }; }
+
   scheduleActivity(name, input, options) {
     if (options && options.sessionId) throw unsupported('scheduleActivity with a sessionId');
-    const descriptor = withInput({ type: 'activity', name }, input);
+    const descriptor = this._withInput({ type: 'activity', name }, input);
     Object.defineProperty(descriptor, 'withTag', { value: () => { throw unsupported('withTag (activity tags)'); } });
     return descriptor;
   }
   scheduleActivityOnSession() { throw unsupported('scheduleActivityOnSession (sessions)'); }
   scheduleActivityWithRetry(name, input, retry) {
     if (!retry || typeof retry !== 'object') throw new TypeError('scheduleActivityWithRetry needs a retry policy');
-    return withInput({ type: 'activityWithRetry', name, retry: { ...retry } }, input);
+    return this._withInput({ type: 'activityWithRetry', name, retry: { ...retry } }, input);
   }
   scheduleActivityWithRetryOnSession() { throw unsupported('scheduleActivityWithRetryOnSession (sessions)'); }
   scheduleTimer(delayMs) { return { type: 'timer', delayMs }; }
@@ -506,25 +510,25 @@ export class OrchestrationContext {
   dequeueEvent(queueName) { return { type: 'dequeueEvent', queueName }; }
   /** Reads a key of another instance's store as a durable operation: string or null. */
   getValueFromInstance(instanceId, key) { return { type: 'getValueFromInstance', instanceId, key: String(key) }; }
-  scheduleSubOrchestration(name, input) { return withInput({ type: 'subOrchestration', name }, input); }
+  scheduleSubOrchestration(name, input) { return this._withInput({ type: 'subOrchestration', name }, input); }
   scheduleSubOrchestrationWithId(name, instanceId, input) {
-    return withInput({ type: 'subOrchestrationWithId', name, instanceId }, input);
+    return this._withInput({ type: 'subOrchestrationWithId', name, instanceId }, input);
   }
   scheduleSubOrchestrationVersioned(name, version, input) {
-    return withInput({ type: 'subOrchestrationVersioned', name, version: version || null }, input);
+    return this._withInput({ type: 'subOrchestrationVersioned', name, version: version || null }, input);
   }
   scheduleSubOrchestrationVersionedWithId(name, version, instanceId, input) {
-    return withInput({ type: 'subOrchestrationVersionedWithId', name, version: version || null, instanceId }, input);
+    return this._withInput({ type: 'subOrchestrationVersionedWithId', name, version: version || null, instanceId }, input);
   }
   /** Starts an independent instance (fire and forget); yield it. */
-  startOrchestration(name, instanceId, input) { return withInput({ type: 'orchestration', name, instanceId }, input); }
+  startOrchestration(name, instanceId, input) { return this._withInput({ type: 'orchestration', name, instanceId }, input); }
   startOrchestrationVersioned(name, version, instanceId, input) {
-    return withInput({ type: 'orchestrationVersioned', name, version: version || null, instanceId }, input);
+    return this._withInput({ type: 'orchestrationVersioned', name, version: version || null, instanceId }, input);
   }
   newGuid() { return { type: 'newGuid' }; }
   utcNow() { return { type: 'utcNow' }; }
-  continueAsNew(input) { return withInput({ type: 'continueAsNew' }, input); }
-  continueAsNewVersioned(input, version) { return withInput({ type: 'continueAsNewVersioned', version: version || null }, input); }
+  continueAsNew(input) { return this._withInput({ type: 'continueAsNew' }, input); }
+  continueAsNewVersioned(input, version) { return this._withInput({ type: 'continueAsNewVersioned', version: version || null }, input); }
 
   /** Waits for every task: [{ok: value} | {err: message}] in argument order. */
   all(tasks) {
@@ -585,7 +589,8 @@ const isTask = (value) => value !== null && typeof value === 'object' && typeof 
 // The generator host the engine's adapter calls (wasm/js_orchestrations.cpp):
 // begin/next answer {status: 'yielded', task} | {status: 'completed', output} |
 // {status: 'error', message}; nothing thrown here reaches the engine.
-function generatorHost(functions) {
+// `encode`: how the code's results become engine text (OrchestrationContext).
+function generatorHost(functions, encode = toJson) {
   const generators = new Map();
   let nextId = 1;
   const answer = (id, run) => {
@@ -593,7 +598,7 @@ function generatorHost(functions) {
       const { value, done } = run();
       if (done) {
         generators.delete(id);
-        return JSON.stringify({ status: 'completed', output: toJson(value) });
+        return JSON.stringify({ status: 'completed', output: encode(value) });
       }
       if (!isTask(value)) {
         generators.delete(id);
@@ -613,7 +618,7 @@ function generatorHost(functions) {
         info = JSON.parse(infoJson);
         const fn = functions.get(`${info.orchestrationName}@${info.orchestrationVersion}`);
         if (!fn) throw new Error(`orchestration ${info.orchestrationName} ${info.orchestrationVersion} is not registered here`);
-        const generator = fn(new OrchestrationContext(info), parseValue(input));
+        const generator = fn(new OrchestrationContext(info, encode), parseValue(input));
         if (!generator || typeof generator.next !== 'function') {
           throw new Error(`orchestration ${info.orchestrationName} must be a generator function (function*)`);
         }
@@ -1022,7 +1027,9 @@ export function faultKinds() { return unwrap(core.faultKinds()); }
 export function defaultFaultKinds() { return unwrap(core.defaultFaultKinds()); }
 
 /** The lower-level engine API (sample catalog, step driver, replay, native simulator) the playground uses. */
-export async function createDuroxide() { return createEngineApi({ core }); }
+export async function createDuroxide() {
+  return createEngineApi({ core, generatorHost: (functions, encode) => generatorHost(functions, encode) });
+}
 
 /** The Node SDK's tracing setup: traces go to the runtime's `logger` option here. */
 export function initTracing() { throw unsupported('initTracing (use the Runtime option logger)'); }

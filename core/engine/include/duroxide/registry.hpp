@@ -73,6 +73,12 @@ class Registry {
   // Registers, or replaces an earlier registration: for hosts that supply their
   // own implementation of a catalog activity (the JS API's registerActivity).
   void replace_activity(const std::string& name, ActivityFn fn);
+  // Registers `version`, or replaces its earlier registration: for hosts whose users
+  // edit an orchestration's code in place (the playground's code panel). Instances
+  // pinned to that version replay against the new code from their next turn; a
+  // change their histories do not allow ends them with a nondeterminism error.
+  void replace_orchestration(const std::string& name, const std::string& version,
+                             OrchestrationFn fn);
 
   struct Resolved {
     std::string version;
