@@ -17,6 +17,7 @@ import { initSimulation, runSeed } from './simulation.js';
 import { initBulk } from './bulk.js';
 import { initOperations } from './operations.js';
 import { initConsole } from './console.js';
+import { initCode } from './code.js';
 
 startAutoRun();
 startAutoSave();
@@ -32,6 +33,7 @@ initMetrics();
 initBulk();
 initOperations();
 initConsole();
+initCode();
 
 window.addEventListener('hashchange', () => {
   readHash();

@@ -7,8 +7,28 @@ import { writeHash } from './hash.js';
 import { action } from './refresh.js';
 import { describeEvent } from './details.js';
 
-export function startReplay(history, source, fromInstance, index = 0) {
-  const report = dx.replayHistory(history);
+// The first divergence, side by side: what the history has and what the code did.
+function divergence(mismatch) {
+  return el('table', { class: 'divergence', 'data-testid': 'replay-divergence' },
+    el('thead', {}, el('tr', {}, el('th', {}, 'event'), el('th', {}, 'the history has'), el('th', {}, 'the code did'))),
+    el('tbody', {}, el('tr', {},
+      el('td', {}, mismatch.event_id ? `#${mismatch.event_id} (index ${mismatch.event_index})` : `after index ${mismatch.event_index - 1}`),
+      el('td', { 'data-testid': 'divergence-expected' }, mismatch.expected),
+      el('td', { 'data-testid': 'divergence-actual' }, mismatch.actual))));
+}
+
+// An engine error object as one line ("unregistered orchestration: G 1.0.0").
+function errorText(error) {
+  if (!error) return 'unknown error';
+  const what = error.message || String(error.kind ?? 'error').replaceAll('_', ' ');
+  return error.resource && !error.message ? `${what}: ${error.resource}` : what;
+}
+
+// `options`: dx.replayHistory's (orchestrations: code that replaces the catalog's for this
+// replay); by default the code the code panel registered, which is what runs the instances.
+export function startReplay(history, source, fromInstance, index = 0, options = undefined) {
+  const code = options ?? (ui.program ? { orchestrations: ui.program.orchestrations } : undefined);
+  const report = dx.replayHistory(history, code);
   ui.replay = { report, index: Math.min(Math.max(0, index), Math.max(0, report.steps.length - 1)), fromInstance };
   $('replay-panel').hidden = false;
   $('replay-source').textContent = source;
@@ -16,15 +36,17 @@ export function startReplay(history, source, fromInstance, index = 0) {
   $('scrubber').value = String(ui.replay.index);
   $('replay-count').textContent = String(report.steps.length);
   const verdict = $('replay-verdict');
+  verdict.replaceChildren();
   if (report.deterministic) {
     verdict.className = 'ok';
     verdict.textContent = `deterministic: the code reproduces all ${report.events} events`;
   } else if (report.mismatch) {
     verdict.className = 'bad';
-    verdict.textContent = `nondeterministic: ${JSON.stringify(report.mismatch)}`;
+    verdict.append(`nondeterministic: the code diverges from the history at event index ${report.mismatch.event_index}`,
+      divergence(report.mismatch));
   } else {
     verdict.className = 'bad';
-    verdict.textContent = `cannot replay: ${report.error ? report.error.message : 'unknown error'}`;
+    verdict.textContent = `cannot replay: ${errorText(report.error)}`;
   }
   renderReplayStep();
   writeHash();

@@ -1,14 +1,17 @@
 // The open runtime: opening a database, running it, and noting unsaved changes.
 import { dx } from './engine.js';
 import { ui } from './state.js';
+import { apply } from './usercode.js';
 
 export function markDirty() {
   ui.dirty = true;
   document.body.dataset.saved = 'no';
 }
 
-export function openRuntime(bytes) {
-  const runtime = new dx.Runtime(bytes ? { database: bytes } : {});
+// `startMs`: the virtual clock's start (default: now).
+export function openRuntime(bytes, startMs = undefined) {
+  const runtime = new dx.Runtime({ ...(bytes ? { database: bytes } : {}), ...(startMs !== undefined ? { startMs } : {}) });
+  if (ui.program) apply(runtime, ui.program);  // the code panel's registered code
   if (ui.runtime) ui.runtime.close();
   ui.runtime = runtime;
   ui.client = new dx.RuntimeClient(runtime);

@@ -6,8 +6,16 @@ import { work } from './runtime.js';
 import { action } from './refresh.js';
 import { select } from './details.js';
 
+// An orchestration the code panel registered: startable from the form too.
+export function addStartable(name) {
+  if ([...$('start-name').options].some((option) => option.value === name)) return;
+  $('start-name').append(el('option', { value: name }, name));
+}
+
 export function fillStartForm() {
-  const sample = catalog.find((s) => s.name === $('start-name').value) ?? catalog[0];
+  const name = $('start-name').value;
+  const sample = catalog.find((s) => s.name === name) ??
+    { name, example_input: '', description: 'registered in the code panel' };
   $('start-input').value = sample.example_input;
   $('start-description').textContent = sample.description;
   $('start-id').value = `${sample.name.toLowerCase()}-${Date.now().toString(36)}-${++ui.started}`;

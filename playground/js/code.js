@@ -1,0 +1,98 @@
+// The code panel: write orchestrations and activities in JavaScript, register them
+// beside the catalog (or in place of its code), and replay the selected instance's
+// history against the code in the editor before registering it.
+import { $, el } from './dom.js';
+import { ui } from './state.js';
+import { openRuntime, work } from './runtime.js';
+import { action, refresh } from './refresh.js';
+import { examples } from './examples.js';
+import { evaluate, savedSource, saveSource } from './usercode.js';
+import { addStartable } from './start.js';
+import { startReplay } from './replay.js';
+
+function renderGutter() {
+  const lines = $('code-text').value.split('\n').length;
+  $('code-gutter').textContent = Array.from({ length: lines }, (_, i) => i + 1).join('\n');
+  $('code-gutter').scrollTop = $('code-text').scrollTop;
+}
+
+function say(text, bad = false) {
+  const result = $('code-result');
+  result.textContent = text;
+  result.className = bad ? 'bad' : 'ok';
+}
+
+function describe(program) {
+  const orchestrations = program.orchestrations.map((o) => `${o.name} ${o.version}`).join(', ') || 'none';
+  const activities = program.activities.map((a) => a.name).join(', ') || 'none';
+  return `orchestrations: ${orchestrations}; activities: ${activities}`;
+}
+
+// Evaluates the editor's code and makes it the page's code: the database reopens
+// with the catalog and this code registered (what an earlier registration added and
+// this code lacks is gone), at the same virtual time. Every runtime opened later gets
+// it too, and the code is kept for the next visit.
+function register() {
+  const source = $('code-text').value;
+  let program;
+  try {
+    program = evaluate(source);
+  } catch (error) {
+    say(error.message, true);
+    return;
+  }
+  const bytes = ui.runtime.saveDatabase();
+  const now = ui.runtime.nowMs();
+  ui.program = program;
+  openRuntime(bytes, now);
+  saveSource(source);
+  for (const { name } of program.orchestrations) addStartable(name);
+  say(`registered ${describe(program)}`);
+  work();
+  refresh();
+}
+
+// Replays the shown execution against the editor's code, registered or not.
+function replayAgainstCode() {
+  if (!ui.instance || !ui.shownHistory) throw new Error('select an instance to replay first');
+  let program;
+  try {
+    program = evaluate($('code-text').value);
+  } catch (error) {
+    say(error.message, true);
+    return;
+  }
+  say(`replayed ${ui.instance} against ${describe(program)}`);
+  startReplay(ui.shownHistory, `${ui.instance} against the code panel's code`, true, 0,
+    { orchestrations: program.orchestrations });
+}
+
+// Evaluates the code kept from the last visit, before the saved database opens, so
+// its instances find their code; an error is shown, and the catalog runs alone.
+function restoreSavedCode() {
+  const source = savedSource();
+  $('code-text').value = source || examples.HelloWorld;
+  renderGutter();
+  if (!source) return;
+  try {
+    ui.program = evaluate(source);
+    for (const { name } of ui.program.orchestrations) addStartable(name);
+    say(`registered ${describe(ui.program)} (kept from the last visit)`);
+  } catch (error) {
+    say(`the kept code does not register: ${error.message}`, true);
+  }
+}
+
+export function initCode() {
+  for (const name of Object.keys(examples)) $('code-example').append(el('option', { value: name }, name));
+  $('code-open-example').addEventListener('click', () => {
+    $('code-text').value = examples[$('code-example').value];
+    renderGutter();
+    say(`the ${$('code-example').value} example: edit it, then Register or Replay`);
+  });
+  $('code-text').addEventListener('input', renderGutter);
+  $('code-text').addEventListener('scroll', renderGutter);
+  $('code-register').addEventListener('click', action(register));
+  $('code-replay').addEventListener('click', action(replayAgainstCode));
+  restoreSavedCode();
+}

@@ -1,0 +1,109 @@
+// The code panel's program: JavaScript that registers orchestrations (generator
+// functions, the npm package's OrchestrationContext) and activities ((ctx, input) =>
+// value, run synchronously) beside the catalog. Evaluating it only collects what it
+// registers; apply() puts that into a runtime, replacing catalog code of the same
+// name and version. Errors name the line and column of the code.
+import { dx } from './engine.js';
+
+const SOURCE_URL = 'playground-code.js';
+const WRAPPER_LINES = 1;  // the line evaluate() puts before the code
+const MAX_SOURCE_BYTES = 256 * 1024;
+const STORAGE_KEY = 'duroxide-playground-code';
+
+// An error in the code, with its place: line and column are 1-based, 0 when unknown.
+export class CodeError extends Error {
+  constructor(message, line = 0, column = 0) {
+    super(line ? `line ${line}${column ? `:${column}` : ''}: ${message}` : message);
+    this.line = line;
+    this.column = column;
+  }
+}
+
+// The code's place in an error's stack: {line, column} or null.
+function placeInStack(error) {
+  const match = String(error && error.stack).match(new RegExp(`${SOURCE_URL.replace('.', '\\.')}:(\\d+):(\\d+)`));
+  if (!match) return null;
+  return { line: Number(match[1]) - WRAPPER_LINES, column: Number(match[2]) };
+}
+
+const isGeneratorFunction = (fn) => typeof fn === 'function' && fn.constructor && fn.constructor.name === 'GeneratorFunction';
+
+// Compiles `source` as a classic script (so a syntax error reports its line) into a
+// function of the registration calls; throws CodeError.
+function compile(source) {
+  if (new TextEncoder().encode(source).length > MAX_SOURCE_BYTES) throw new CodeError('the code is over 256 KiB');
+  const slot = `__duroxideCode${Math.random().toString(36).slice(2)}`;
+  let syntaxError = null;
+  // An inline script reports its syntax error to window, synchronously, during append.
+  const onError = (event) => {
+    event.preventDefault();
+    syntaxError = new CodeError(event.message.replace(/^Uncaught /, ''), event.lineno - WRAPPER_LINES, event.colno);
+  };
+  window.addEventListener('error', onError);
+  const script = document.createElement('script');
+  script.textContent = `window.${slot} = function (registerOrchestration, registerOrchestrationVersioned, registerActivity) {\n` +
+    `${source}\n};\n//# sourceURL=${SOURCE_URL}`;
+  try {
+    document.head.append(script);
+  } finally {
+    script.remove();
+    window.removeEventListener('error', onError);
+  }
+  const compiled = window[slot];
+  delete window[slot];
+  if (syntaxError) throw syntaxError;
+  if (typeof compiled !== 'function') throw new CodeError('the code did not compile');
+  return compiled;
+}
+
+// Runs the code's registrations: {orchestrations: [{name, version, fn}], activities: [{name, fn}]}.
+export function evaluate(source) {
+  const program = compile(source);
+  const orchestrations = [];
+  const activities = [];
+  const registerOrchestrationVersioned = (name, version, fn) => {
+    if (typeof name !== 'string' || name === '') throw new TypeError('registerOrchestration needs a name');
+    if (!/^\d+\.\d+\.\d+$/.test(String(version))) throw new TypeError(`version must be MAJOR.MINOR.PATCH, got ${version}`);
+    if (!isGeneratorFunction(fn)) throw new TypeError(`registerOrchestration('${name}') needs a generator function (function*)`);
+    orchestrations.push({ name, version: String(version), fn });
+  };
+  const registerOrchestration = (name, fn) => registerOrchestrationVersioned(name, '1.0.0', fn);
+  const registerActivity = (name, fn) => {
+    if (typeof name !== 'string' || name === '') throw new TypeError('registerActivity needs a name');
+    if (typeof fn !== 'function') throw new TypeError(`registerActivity('${name}') needs a function`);
+    activities.push({ name, fn });
+  };
+  try {
+    program(registerOrchestration, registerOrchestrationVersioned, registerActivity);
+  } catch (error) {
+    const place = placeInStack(error);
+    throw new CodeError(error && error.message ? error.message : String(error), place?.line ?? 0, place?.column ?? 0);
+  }
+  if (!orchestrations.length && !activities.length) throw new CodeError('the code registers nothing');
+  return { orchestrations, activities };
+}
+
+// An activity of the code as the engine API runs it: text in, text out, synchronously.
+function engineActivity(name, fn) {
+  return (input, context) => {
+    const ctx = {
+      instanceId: context.instance, executionId: context.execution, activityId: context.activityId,
+      activityName: name, isCancelled: () => false,
+    };
+    const value = fn(ctx, dx.decodeText(input));
+    if (value && typeof value.then === 'function') {
+      throw new Error(`activity ${name} returned a Promise: the playground runs activities synchronously`);
+    }
+    return dx.encodeText(value);
+  };
+}
+
+// Registers `program` (evaluate's result) into `runtime`.
+export function apply(runtime, program) {
+  for (const { name, fn } of program.activities) runtime.registerActivity(name, engineActivity(name, fn));
+  for (const { name, version, fn } of program.orchestrations) runtime.registerOrchestrationVersioned(name, version, fn);
+}
+
+// The code last registered, kept across reloads.
+export function savedSource() { return localStorage.getItem(STORAGE_KEY) ?? ''; }
+export function saveSource(source) { localStorage.setItem(STORAGE_KEY, source); }
