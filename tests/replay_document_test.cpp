@@ -47,10 +47,35 @@ TEST_CASE("replay_document replays a history or the last execution of an export"
   CHECK(exported.at("events") == host.management.read_execution("c", 3).size());
 }
 
+TEST_CASE("replay_document replays a named instance's execution under its id", "[replay]") {
+  testing::StepHost host(catalog());
+  host.client.start_orchestration("p", "Parent", R"(["a"])");
+  host.driver.run_until_idle();
+  const Registry registry = catalog();
+  const std::string history = encode_history(host.management.read_execution("p", 1));
+
+  // The generated sub-orchestration id derives from the instance id: a bare history
+  // replays under "replay" and cannot issue the same command.
+  const Json bare = replay_document(registry, history);
+  CHECK(bare.at("deterministic") == false);
+  CHECK(bare.at("mismatch").at("expected").get<std::string>().find("instance=\"p::sub::1\"") != std::string::npos);
+
+  const Json named = replay_document(registry, R"({"instance":"p","execution":1,"history":)" + history + "}");
+  CHECK(named.at("deterministic") == true);
+  CHECK(named.at("outcome").at("kind") == "Completed");
+  CHECK(replay_document(registry, R"({"instance":"p","history":)" + history + "}").at("deterministic") == true);
+
+  CHECK_THROWS_WITH(replay_document(registry, R"({"history":[]})"), Catch::Contains("replay.instance: missing"));
+  CHECK_THROWS_WITH(replay_document(registry, R"({"instance":"","history":[]})"), Catch::Contains("replay.instance"));
+  CHECK_THROWS_WITH(replay_document(registry, R"({"instance":"p","execution":0,"history":[]})"),
+                    Catch::Contains("replay.execution"));
+  CHECK_THROWS_WITH(replay_document(registry, R"({"instance":"p","history":{}})"), Catch::Contains("replay.history"));
+}
+
 TEST_CASE("replay_document refuses bad shapes with a CodecError naming the field", "[replay]") {
   const Registry registry = catalog();
   CHECK_THAT(codec_error(registry, "{not json"), Catch::Contains("invalid JSON"));
-  CHECK_THAT(codec_error(registry, "{}"), Catch::Contains("expected a history (array of events) or an exported instance"));
+  CHECK_THAT(codec_error(registry, "{}"), Catch::Contains("expected a history (array of events), {instance, execution, history} or an exported instance"));
   CHECK_THAT(codec_error(registry, R"({"executions":[]})"), Catch::Contains("replay.executions"));
   CHECK_THAT(codec_error(registry, R"({"executions":[{"execution_id":-1,"history":[]}]})"),
              Catch::Contains("replay.executions[0].execution_id"));

@@ -68,6 +68,34 @@ TEST_CASE("a swapped activity name is a mismatch naming the event and both comma
   CHECK(json.find("\"event_index\":3") != std::string::npos);
 }
 
+TEST_CASE("a mismatch in a field the description leaves out shows both commands in full",
+          "[nondeterminism]") {
+  // The history: activity A failed and the code let the failure end the instance.
+  HistoryBuilder h("Sequence");
+  const EventId a = h.activity("A", "1");
+  h.add(events::ActivityFailed{ErrorDetails::activity_failed("boom")}, a);
+  h.add(events::OrchestrationFailed{ErrorDetails::activity_failed("boom")});
+  // The code now catches it and fails with its own error of the same text.
+  Registry registry;
+  registry.register_orchestration("Sequence", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    bool failed = false;
+    try {
+      co_await ctx.schedule_activity("A", "1");
+    } catch (const TaskFailed&) {
+      failed = true;
+    }
+    if (failed) throw std::runtime_error("boom");
+    co_return "";
+  });
+  ReplayReport report = replay(registry, h.history());
+  REQUIRE(report.mismatch);
+  CHECK(report.mismatch->event_index == 3);
+  CHECK(report.mismatch->expected.rfind("OrchestrationFailed(error=\"boom\") {", 0) == 0);
+  CHECK(report.mismatch->actual.rfind("OrchestrationFailed(error=\"boom\") {", 0) == 0);
+  CHECK(report.mismatch->expected.find("\"activity_failed\"") != std::string::npos);
+  CHECK(report.mismatch->actual.find("\"orchestration_failed\"") != std::string::npos);
+}
+
 TEST_CASE("a swapped input is a mismatch", "[nondeterminism]") {
   Registry registry = registry_with_sequence();
   HistoryBuilder h = recorded_sequence();

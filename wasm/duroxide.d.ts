@@ -343,8 +343,13 @@ export interface Duroxide {
   Runtime: typeof Runtime;
   RuntimeClient: typeof RuntimeClient;
   ManagementClient: typeof ManagementClient;
-  /** `orchestrations` replace (or add to) the catalog's code for this replay only. */
+  /**
+   * `instance` / `execution`: whose history it is (ids derived from the instance id, such as a
+   * sub-orchestration's, replay only under it); `orchestrations` replace (or add to) the catalog's
+   * code for this replay only.
+   */
   replayHistory(history: string | object, options?: {
+    instance?: string; execution?: number;
     orchestrations?: Array<{ name: string; version?: string; fn: (ctx: any, input: unknown) => Generator<any, unknown, any> }>;
   }): ReplayReport;
   /** The engine API's value convention: a string as itself, anything else as JSON. */

@@ -236,10 +236,17 @@ export async function createDuroxide(moduleOptions = {}) {
     RuntimeClient,
     ManagementClient,
     // {deterministic, mismatch?, error?, events, steps: [state after event k], history}
+    // options.instance (and .execution, default 1): the instance the history belongs to, for
+    // histories holding ids derived from it (a sub-orchestration's generated id); without it
+    // a bare history replays as instance "replay".
     // options.orchestrations: [{name, version = '1.0.0', fn}] replace the catalog's code
     // (or add to it) for this replay only: edited code checked against a stored history.
-    replayHistory(history, { orchestrations } = {}) {
-      if (orchestrations === undefined) return unwrapped(() => core.replayHistory(asText(history)));
+    replayHistory(history, { instance, execution, orchestrations } = {}) {
+      let document = asText(history);
+      if (instance !== undefined) {
+        document = `{"instance":${JSON.stringify(String(instance))},"execution":${JSON.stringify(execution ?? 1)},"history":${document}}`;
+      }
+      if (orchestrations === undefined) return unwrapped(() => core.replayHistory(document));
       if (!Array.isArray(orchestrations)) throw new TypeError('options.orchestrations must be an array');
       const functions = new Map();
       const names = orchestrations.map(({ name, version = '1.0.0', fn }) => {
@@ -248,7 +255,7 @@ export async function createDuroxide(moduleOptions = {}) {
         return { name: String(name), version: String(version) };
       });
       const host = generatorHost(functions);
-      return unwrapped(() => core.replayHistoryWith(asText(history), JSON.stringify(names), host));
+      return unwrapped(() => core.replayHistoryWith(document, JSON.stringify(names), host));
     },
     encodeText,
     decodeText,

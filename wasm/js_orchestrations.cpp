@@ -235,6 +235,7 @@ struct ContextScope {
 struct Outcome {
   bool ok = true;
   std::string value;
+  std::optional<ErrorDetails> failure;  // !ok: the failed task's error, whole
 };
 
 RetryPolicy retry_policy(const Json& retry) {
@@ -351,7 +352,7 @@ Task<Outcome> perform(OrchestrationContext& ctx, Json task) {
       std::string value = co_await future;
       co_return Outcome{true, type == "timer" || value.empty() ? std::string("null") : std::move(value)};
     } catch (const TaskFailed& failed) {
-      co_return Outcome{false, failed.details().display_message()};
+      co_return Outcome{false, failed.details().display_message(), failed.details()};
     }
   }
   if (type == "join") {
@@ -416,6 +417,9 @@ Task<std::string> run_generator(OrchestrationContext& ctx, std::string input, va
     Outcome outcome = co_await perform(ctx, std::move(step["task"]));
     ContextScope scope(ctx);
     step = generator_step(host.call<std::string>("next", generator.id, outcome.ok, outcome.value));
+    // The failure thrown into the generator escaped it untouched: it ends the
+    // instance with its own error, as an uncaught TaskFailed does in C++ code.
+    if (step.value("status", "") == "rethrown" && outcome.failure) throw TaskFailed(*outcome.failure);
   }
   if (step.value("status", "") != "completed") throw std::runtime_error("the generator host answered " + dump(step));
   co_return step.value("output", std::string("null"));

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "duroxide/assert.hpp"
+#include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/saturating.hpp"
 #include "duroxide/text.hpp"
@@ -581,9 +582,17 @@ ReplayState::IssueResult ReplayState::issue(EventData command, EventId source) {
     if (!(expected.data == command) || expected.source_event_id != source) {
       // A turn the runtime ended: its commands were never stored, the failure was.
       if (command_cursor_ + 1 == old_.size() && ended_by_runtime(expected)) return {};
-      mismatch(command_cursor_, expected.event_id,
-               describe_command(expected.data, expected.source_event_id),
-               describe_command(command, source));
+      std::string expected_text = describe_command(expected.data, expected.source_event_id);
+      std::string actual_text = describe_command(command, source);
+      if (expected_text == actual_text) {
+        // They differ in a field the description leaves out (an error's kind, say): both in full.
+        Event issued = expected;
+        issued.data = command;
+        issued.source_event_id = source;
+        expected_text += " " + encode_event(expected);
+        actual_text += " " + encode_event(issued);
+      }
+      mismatch(command_cursor_, expected.event_id, std::move(expected_text), std::move(actual_text));
       return {};
     }
     ++command_cursor_;

@@ -17,6 +17,19 @@ struct ReplayInput {
   History history;
 };
 
+std::string instance_id(const Json& id, const std::string& path) {
+  if (!id.is_string() || id.get_ref<const std::string&>().empty() ||
+      id.get_ref<const std::string&>().size() > limits::kMaxIdentifierBytes) {
+    throw CodecError(path, "expected an instance id of 1 to " + std::to_string(limits::kMaxIdentifierBytes) + " bytes");
+  }
+  return id.get<std::string>();
+}
+
+ExecutionId execution_id(const Json& id, const std::string& path) {
+  if (!id.is_number_unsigned() || id.get<std::uint64_t>() == 0) throw CodecError(path, "expected a positive integer");
+  return id.get<ExecutionId>();
+}
+
 // An export's last execution: only the fields the replay needs are read, the rest of
 // the document may be anything an export holds.
 ReplayInput from_export(const Json& document) {
@@ -30,22 +43,21 @@ ReplayInput from_export(const Json& document) {
   if (!last.is_object()) throw CodecError(path, "expected an object");
   if (document.contains("instance") && document["instance"].is_object() &&
       document["instance"].contains("instance")) {
-    const Json& id = document["instance"]["instance"];
-    if (!id.is_string() || id.get_ref<const std::string&>().size() > limits::kMaxIdentifierBytes) {
-      throw CodecError("replay.instance.instance", "expected an instance id of at most " +
-                                                       std::to_string(limits::kMaxIdentifierBytes) + " bytes");
-    }
-    input.instance = id.get<std::string>();
+    input.instance = instance_id(document["instance"]["instance"], "replay.instance.instance");
   }
-  if (last.contains("execution_id")) {
-    const Json& id = last["execution_id"];
-    if (!id.is_number_unsigned() || id.get<std::uint64_t>() == 0) {
-      throw CodecError(path + ".execution_id", "expected a positive integer");
-    }
-    input.execution = id.get<ExecutionId>();
-  }
+  if (last.contains("execution_id")) input.execution = execution_id(last["execution_id"], path + ".execution_id");
   if (!last.contains("history")) throw CodecError(path + ".history", "missing");
   input.history = detail::history_from_json(last["history"], path + ".history");
+  return input;
+}
+
+// {"instance", "execution" (default 1), "history"}: one execution of a named instance.
+ReplayInput from_named_history(const Json& document) {
+  ReplayInput input;
+  if (!document.contains("instance")) throw CodecError("replay.instance", "missing");
+  input.instance = instance_id(document["instance"], "replay.instance");
+  if (document.contains("execution")) input.execution = execution_id(document["execution"], "replay.execution");
+  input.history = detail::history_from_json(document["history"], "replay.history");
   return input;
 }
 
@@ -57,7 +69,8 @@ ReplayInput replay_input(std::string_view json) {
     return input;
   }
   if (document.is_object() && document.contains("executions")) return from_export(document);
-  throw CodecError("replay", "expected a history (array of events) or an exported instance");
+  if (document.is_object() && document.contains("history")) return from_named_history(document);
+  throw CodecError("replay", "expected a history (array of events), {instance, execution, history} or an exported instance");
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ function replayAgainstCode() {
   }
   say(`replayed ${ui.instance} against ${describe(program)}`);
   startReplay(ui.shownHistory, `${ui.instance} against the code panel's code`, true, 0,
-    { orchestrations: program.orchestrations });
+    { instance: ui.instance, execution: ui.shownExecution, orchestrations: program.orchestrations });
 }
 
 // Evaluates the code kept from the last visit, before the saved database opens, so

@@ -170,6 +170,7 @@ export function renderDetails() {
   for (const tab of document.querySelectorAll('.tabs button')) tab.classList.toggle('active', tab.dataset.view === ui.view);
   const history = ui.management.readExecution(ui.instance, shown);
   ui.shownHistory = history;
+  ui.shownExecution = shown;
   const box = $('history');
   box.replaceChildren(ui.view === 'json' ? el('pre', { 'data-testid': 'history-json' }, JSON.stringify(history, null, 2))
     : ui.view === 'timeline' ? renderTimeline(history) : renderCompact(history));

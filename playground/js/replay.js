@@ -24,11 +24,12 @@ function errorText(error) {
   return error.resource && !error.message ? `${what}: ${error.resource}` : what;
 }
 
-// `options`: dx.replayHistory's (orchestrations: code that replaces the catalog's for this
-// replay); by default the code the code panel registered, which is what runs the instances.
-export function startReplay(history, source, fromInstance, index = 0, options = undefined) {
-  const code = options ?? (ui.program ? { orchestrations: ui.program.orchestrations } : undefined);
-  const report = dx.replayHistory(history, code);
+// `options`: dx.replayHistory's: instance and execution (whose history it is) and
+// orchestrations (code that replaces the catalog's for this replay; by default the code
+// the code panel registered, which is what runs the instances).
+export function startReplay(history, source, fromInstance, index = 0, options = {}) {
+  const code = ui.program ? { orchestrations: ui.program.orchestrations } : {};
+  const report = dx.replayHistory(history, { ...code, ...options });
   ui.replay = { report, index: Math.min(Math.max(0, index), Math.max(0, report.steps.length - 1)), fromInstance };
   $('replay-panel').hidden = false;
   $('replay-source').textContent = source;
@@ -54,7 +55,8 @@ export function startReplay(history, source, fromInstance, index = 0, options = 
 
 // Replays the execution the details panel shows, from the given step.
 export function replayShownExecution(index = 0) {
-  startReplay(ui.shownHistory, `${ui.instance} execution ${ui.execution || 'current'}`, true, index);
+  startReplay(ui.shownHistory, `${ui.instance} execution ${ui.execution || 'current'}`, true, index,
+    { instance: ui.instance, execution: ui.shownExecution });
 }
 
 function renderReplayStep() {

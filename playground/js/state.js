@@ -6,8 +6,8 @@ export const ui = {
   runtime: null, client: null, management: null,
   // selection and history view, mirrored in the hash
   instance: '', execution: 0, view: 'compact',
-  // the events of the execution shown in the details panel
-  shownHistory: null,
+  // the events of the execution shown in the details panel, and its number
+  shownHistory: null, shownExecution: 1,
   // instance list paging: cursors[page] opens that page
   cursors: [''], page: 0, nextCursor: '',
   // the step-through replay ({ report, index, fromInstance }) or null

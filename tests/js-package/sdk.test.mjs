@@ -1246,6 +1246,29 @@ test('engine API: replacing a version\'s code reaches its running instances; a n
   runtime.close();
 });
 
+test('engine API: a failure the generator does not catch ends the instance with that failure, as in C++', async () => {
+  const dx = await createDuroxide();
+  const runtime = new dx.Runtime({ startMs: 0 });
+  const client = new dx.RuntimeClient(runtime);
+  runtime.registerOrchestration('Uncaught', function* (ctx, error) { return yield ctx.scheduleActivity('Fail', error); });
+  runtime.registerOrchestration('Rethrown', function* (ctx, error) {
+    try {
+      return yield ctx.scheduleActivity('Fail', error);
+    } catch (failure) {
+      throw new Error(`wrapped: ${failure.message}`);
+    }
+  });
+  client.startOrchestration('u', 'Uncaught', 'disk full');
+  client.startOrchestration('r', 'Rethrown', 'disk full');
+  client.startOrchestration('c', 'Fails', 'disk full');  // the catalog's C++ twin of Uncaught
+  runtime.runUntilIdle();
+  assert.deepEqual(client.getStatus('u').error, client.getStatus('c').error);
+  assert.equal(client.getStatus('u').error.kind, 'activity_failed');
+  assert.equal(client.getStatus('r').error.kind, 'orchestration_failed');
+  assert.equal(client.getStatus('r').error.message, 'wrapped: disk full');
+  runtime.close();
+});
+
 test('engine API: replayHistory against edited code reports deterministic or the first divergence', async () => {
   const dx = await createDuroxide();
   const runtime = new dx.Runtime({ startMs: 0 });

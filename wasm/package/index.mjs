@@ -588,12 +588,14 @@ const isTask = (value) => value !== null && typeof value === 'object' && typeof 
 
 // The generator host the engine's adapter calls (wasm/js_orchestrations.cpp):
 // begin/next answer {status: 'yielded', task} | {status: 'completed', output} |
-// {status: 'error', message}; nothing thrown here reaches the engine.
+// {status: 'error', message} | {status: 'rethrown'} (the failed task's error that next
+// threw into the generator escaped it untouched: the engine ends the instance with that
+// task's error, kind and all); nothing thrown here reaches the engine.
 // `encode`: how the code's results become engine text (OrchestrationContext).
 function generatorHost(functions, encode = toJson) {
   const generators = new Map();
   let nextId = 1;
-  const answer = (id, run) => {
+  const answer = (id, run, thrownIn = null) => {
     try {
       const { value, done } = run();
       if (done) {
@@ -608,6 +610,7 @@ function generatorHost(functions, encode = toJson) {
       return JSON.stringify({ status: 'yielded', generatorId: id, task: value });
     } catch (error) {
       generators.delete(id);
+      if (thrownIn !== null && error === thrownIn) return JSON.stringify({ status: 'rethrown', message: messageOf(error) });
       return JSON.stringify({ status: 'error', message: messageOf(error) });
     }
   };
@@ -632,7 +635,9 @@ function generatorHost(functions, encode = toJson) {
     next(id, ok, value) {
       const generator = generators.get(id);
       if (!generator) return JSON.stringify({ status: 'error', message: `generator ${id} is gone` });
-      return answer(id, () => (ok ? generator.next(parseValue(value)) : generator.throw(new Error(value))));
+      if (ok) return answer(id, () => generator.next(parseValue(value)));
+      const failure = new Error(value);
+      return answer(id, () => generator.throw(failure), failure);
     },
     dispose(id) { generators.delete(id); },
   };

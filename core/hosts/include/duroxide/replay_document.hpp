@@ -3,8 +3,11 @@
 //
 // Contract:
 // - `json` is a history (a JSON array of events, replayed as execution 1 of instance
-//   "replay") or a document written by ManagementClient::export_instance (its last
-//   execution, under its instance id and execution id);
+//   "replay"), {"instance": id, "execution": n (default 1), "history": [...]} (one
+//   execution of a named instance), or a document written by
+//   ManagementClient::export_instance (its last execution, under its instance id and
+//   execution id). The instance id matters to histories that hold ids derived from it
+//   (a sub-orchestration's generated id): under another id they replay as a mismatch;
 // - it is read within the codec's limits (limits.hpp) and checked like any history
 //   (codec.hpp): anything else is CodecError naming the first bad field;
 // - the result is encode_replay_report's object plus "events" (the count), "steps"
