@@ -58,6 +58,9 @@ void history_seeds(fuzz::Host& host) {
     write("history", sample, history);
     write("replay", sample, history);
   }
+  // One execution of a named instance: the Parent's sub-orchestration ids derive from its id.
+  write("replay", "named-Parent",
+        R"({"instance":"sample-Parent","execution":1,"history":)" + encode_history(history_of(host, "sample-Parent", 1)) + "}");
   const History counter = history_of(host, "sample-Counter", 1);
   write("history", "event", encode_event(counter.front()));
   write("json", "history", encode_history(counter));
