@@ -4,9 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include "duroxide/duroxide.hpp"
+#include "duroxide/environment.hpp"
+#include "duroxide/management_client.hpp"
 #include "duroxide/sim/catch2.hpp"
+#include "duroxide/sim/memory_vfs.hpp"
 #include "duroxide/sim/simulation.hpp"
 #include "duroxide/sim/user_workload.hpp"
+#include "duroxide/sqlite_provider.hpp"
 
 using namespace duroxide;
 
@@ -145,4 +149,35 @@ TEST_CASE("a workload plan that acts on an instance it never starts is refused",
       saga_registry(), [](sim::WorkloadPlan& plan, sim::SimRandom&) { plan.raise(1, "ghost", "Pay", "x"); },
       saga_check);
   CHECK_THROWS_AS(sim::run_simulation(options), std::invalid_argument);
+}
+
+TEST_CASE("a seed's final database opens as a store holding the simulated world's instances", "[sim][library]") {
+  sim::SimOptions options = saga_options();
+  options.seed = 5;
+  const sim::SimResult plain = sim::run_simulation(options);
+  CHECK(plain.database.empty());
+  options.keep_database = true;
+  const sim::SimResult kept = sim::run_simulation(options);
+  REQUIRE(kept.ok());
+  CHECK(kept.trace_hash == plain.trace_hash);  // keeping the file changes nothing simulated
+  REQUIRE_FALSE(kept.database.empty());
+
+  sim::MemoryVfs disk("sim-library-kept-database");
+  disk.put_file("/kept.db", kept.database);
+  ManualClock clock(0);
+  SequentialIdSource ids("kept");
+  SqliteOptions sqlite;
+  sqlite.vfs = disk.name();
+  {
+    SqliteProvider store("/kept.db", clock, ids, sqlite);
+    ManagementClient management(store);
+    const auto counts = management.count_by_status({});
+    std::uint64_t finished = 0;
+    for (const auto& [state, count] : counts) {
+      if (state == RuntimeState::Completed || state == RuntimeState::Failed) finished += count;
+    }
+    CHECK(finished == kept.completed + kept.failed);
+    CHECK(finished >= kept.instances);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) disk.remove_file(std::string("/kept.db") + suffix);
 }

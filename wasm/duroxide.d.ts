@@ -339,6 +339,17 @@ export interface SimulationSummary {
   reproduce: string; trace: string[]; trace_lines: number;
 }
 
+/** A client operation a simulation workload planned, due at a phase-1 step. */
+export interface PlannedOp { kind: 'start' | 'raise' | 'enqueue' | 'cancel'; step: number; instanceId: string; name: string; data: string; }
+
+export interface CodeSimulationOptions {
+  orchestrations?: Array<{ name: string; version?: string; fn: (ctx: any, input: unknown) => Generator<any, unknown, any> }>;
+  activities?: Array<{ name: string; fn: (ctx: any, input: unknown) => unknown }>;
+  workload?: (client: any, sim: any) => unknown;
+  check?: (end: any) => string[] | undefined;
+  seed?: number; steps?: number; nodes?: number; faults?: string[]; keepDatabase?: boolean; ops?: PlannedOp[];
+}
+
 export interface Duroxide {
   Runtime: typeof Runtime;
   RuntimeClient: typeof RuntimeClient;
@@ -352,6 +363,16 @@ export interface Duroxide {
     instance?: string; execution?: number;
     orchestrations?: Array<{ name: string; version?: string; fn: (ctx: any, input: unknown) => Generator<any, unknown, any> }>;
   }): ReplayReport;
+  /**
+   * Simulates JavaScript orchestrations and activities (text convention) in the simulator's world.
+   * `ops` replays a run's planned client operations instead of calling `workload`; `keepDatabase`
+   * adds the store's final file as `result.database`. Needs the package's createDuroxide().
+   */
+  simulateCode(options: CodeSimulationOptions): Promise<{ result: SimulationSummary & { database?: Uint8Array }; ops: PlannedOp[] }>;
+  /** Shrinks a failing simulateCode run (operations, fault kinds, nodes, steps; at most 200 runs). */
+  shrinkSimulation(options: CodeSimulationOptions): Promise<{
+    options: CodeSimulationOptions; result: SimulationSummary & { database?: Uint8Array }; ops: PlannedOp[]; runs: number;
+  }>;
   /** The engine API's value convention: a string as itself, anything else as JSON. */
   encodeText(value: unknown): string;
   /** Text to a value: its JSON when it parses, else the text itself (empty: null). */

@@ -231,6 +231,78 @@ export async function createDuroxide(moduleOptions = {}) {
 
   const asText = (json) => (typeof json === 'string' ? json : JSON.stringify(json));
 
+  // Orchestrations and activities written in JavaScript, simulated in the native
+  // simulator's world (the npm package's runSimulation, docs/javascript.md) with values in
+  // the text convention. options: {orchestrations: [{name, version = '1.0.0', fn}],
+  // activities: [{name, fn(ctx, input)}], workload(client, sim), check(end), seed, steps,
+  // nodes, faults, keepDatabase, ops}. `ops`: a run's planned client operations, replayed
+  // instead of calling the workload. Resolves to {result, ops}: the run's summary (with
+  // `database`, the store's file, when kept) and the operations the workload planned.
+  async function simulateCode({ orchestrations = [], activities = [], ...options } = {}) {
+    if (typeof moduleOptions.simulate !== 'function') {
+      throw engineError('simulating JavaScript code needs the engine API of the duroxide-wasm package (its createDuroxide())', 'InvalidInput');
+    }
+    const setup = (registrar) => {
+      for (const { name, fn } of activities) registrar.registerActivity(name, fn);
+      for (const { name, version = '1.0.0', fn } of orchestrations) registrar.registerOrchestrationVersioned(name, version, fn);
+    };
+    return moduleOptions.simulate({ ...options, setup }, encodeText);
+  }
+
+  const kMaxShrinkRuns = 200;
+
+  // Greedy shrinking of a failing simulateCode run: keeps any smaller case on which the
+  // same seed still breaks the first violation's invariant: without one instance (its
+  // start and every operation on it), without one other operation, without one fault
+  // kind, with one node fewer, with half the steps; at most 200 runs. Resolves to
+  // {options, result, ops, runs}: the smallest case (ops fixed), its run, and the runs tried.
+  async function shrinkSimulation(options) {
+    const first = await simulateCode(options);
+    if (first.result.ok) return { options, result: first.result, ops: first.ops, runs: 1 };
+    const invariant = first.result.violations[0].invariant;
+    let best = {
+      ...options, ops: first.ops, faults: options.faults ?? unwrapped(() => core.defaultFaultKinds()),
+      steps: options.steps ?? 2000, nodes: options.nodes ?? 3,
+    };
+    let bestRun = first;
+    let runs = 1;
+    const stillFails = async (candidate) => {
+      runs += 1;
+      try {
+        const run = await simulateCode(candidate);
+        return run.result.violations.some((violation) => violation.invariant === invariant) ? run : null;
+      } catch {
+        return null;  // a case the engine refuses (an operation on an instance never started) is no case
+      }
+    };
+    const smaller = () => {
+      const out = [];
+      const instances = [...new Set(best.ops.map((op) => op.instanceId))];
+      if (instances.length > 1) {
+        for (const id of instances) out.push({ ...best, ops: best.ops.filter((op) => op.instanceId !== id) });
+      }
+      best.ops.forEach((op, i) => { if (op.kind !== 'start') out.push({ ...best, ops: best.ops.filter((_, j) => j !== i) }); });
+      best.faults.forEach((_, i) => out.push({ ...best, faults: best.faults.filter((_, j) => j !== i) }));
+      if (best.nodes > 1) out.push({ ...best, nodes: best.nodes - 1 });
+      if (best.steps > 50) out.push({ ...best, steps: Math.floor(best.steps / 2) });
+      return out;
+    };
+    for (let changed = true; changed && runs < kMaxShrinkRuns;) {
+      changed = false;
+      for (const candidate of smaller()) {
+        if (runs >= kMaxShrinkRuns) break;
+        const run = await stillFails(candidate);
+        if (run) {
+          best = candidate;
+          bestRun = run;
+          changed = true;
+          break;
+        }
+      }
+    }
+    return { options: best, result: bestRun.result, ops: bestRun.ops, runs };
+  }
+
   return {
     Runtime,
     RuntimeClient,
@@ -259,6 +331,8 @@ export async function createDuroxide(moduleOptions = {}) {
     },
     encodeText,
     decodeText,
+    simulateCode,
+    shrinkSimulation,
     // The state after event `index`: {index, event, state, custom_status, pending, logs, ...}.
     replayStep(history, index) {
       const report = unwrapped(() => core.replayHistory(asText(history)));

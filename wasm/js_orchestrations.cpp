@@ -768,6 +768,7 @@ sim::SimOptions simulation_options(const Json& args) {
     }
   }
   options.keep_trace = true;
+  options.keep_database = args.value("keepDatabase", false);
   return options;
 }
 
@@ -785,7 +786,10 @@ std::shared_ptr<Registry> simulation_registry(const Json& args, val host) {
   return registry;
 }
 
+std::string simulation_database;
+
 std::string runJsSimulation(const std::string& options_json, val host) {
+  simulation_database.clear();
   return guarded([&] {
     const Json args = Json::parse(options_json);
     sim::SimOptions options = simulation_options(args);
@@ -818,8 +822,19 @@ std::string runJsSimulation(const std::string& options_json, val host) {
     const std::size_t keep = std::min<std::size_t>(result.trace.size(), 20'000);
     out["trace"] = std::vector<std::string>(result.trace.begin(), result.trace.begin() + static_cast<std::ptrdiff_t>(keep));
     out["trace_lines"] = result.trace.size();
+    simulation_database = result.database;
     return out;
   });
+}
+
+// The last simulation's final database (keepDatabase), handed over once; empty
+// when that run did not keep it.
+val takeSimulationDatabase() {
+  std::string bytes;
+  bytes.swap(simulation_database);
+  val array = val::global("Uint8Array").new_(bytes.size());
+  array.call<void>("set", val(emscripten::typed_memory_view(bytes.size(), reinterpret_cast<const unsigned char*>(bytes.data()))));
+  return array;
 }
 
 // Constructors cannot return envelopes: factories do, with the error kept here.
@@ -881,4 +896,5 @@ EMSCRIPTEN_BINDINGS(duroxide_js_sdk) {
   emscripten::function("lastFactoryError", &lastFactoryError);
   emscripten::function("orchestrationContextCall", &contextCall);
   emscripten::function("runJsSimulation", &runJsSimulation);
+  emscripten::function("takeSimulationDatabase", &takeSimulationDatabase);
 }

@@ -193,6 +193,7 @@ class World final : public WorldHooks {
   explicit World(const SimOptions& options);
   ~World() override;
   SimResult run();
+  void keep_database();
 
   // ---- WorldHooks
   bool crash_point(const std::string& where) override {
@@ -1125,7 +1126,17 @@ SimResult World::run() {
   result_.trace = std::move(trace_lines_);
   if (custom_ && custom_->coverage) result_.coverage = *custom_->coverage;
   if (custom_ && custom_->describe && !violations_.empty()) result_.workload_text = custom_->describe();
+  if (options_.keep_database) keep_database();
   return result_;
+}
+
+// After the hash: the checkpoint and the read are not part of the simulated world.
+void World::keep_database() {
+  vfs_.set_fault_hook({});
+  store_->checkpoint();
+  const std::optional<std::string> bytes = vfs_.file_bytes("/sim.db");
+  DUROXIDE_ASSERT(bytes.has_value(), "the simulated store has a file");
+  result_.database = *bytes;
 }
 
 // ---------------------------------------------------------------- NodeProvider

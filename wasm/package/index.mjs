@@ -931,8 +931,17 @@ function seededRandom(seed) {
  * Returns {seed, hash, ok, violations, faults_injected, completed, failed, trace, ...}.
  */
 export async function runSimulation(options = {}) {
+  return (await simulate(options, toJson)).result;
+}
+
+// runSimulation with `encode` for the values the code and the workload pass (the
+// engine API's text convention for the playground), and two more options:
+// options.ops (the client operations a run planned: replayed as they are, the workload
+// function is not called; shrinking drops some) and options.keepDatabase (the result's
+// `database`: the store's file after the run). Answers {result, ops}.
+async function simulate(options, encode) {
   const { setup, workload, check } = options;
-  if (typeof setup !== 'function' || typeof workload !== 'function') {
+  if (typeof setup !== 'function' || (typeof workload !== 'function' && !Array.isArray(options.ops))) {
     throw new TypeError('runSimulation needs setup(runtime) and workload(client, sim)');
   }
   const seed = options.seed ?? 1;
@@ -958,7 +967,7 @@ export async function runSimulation(options = {}) {
   registrar.registerOrchestrationVersionedTyped = registrar.registerOrchestrationVersioned;
   await setup(registrar);
 
-  const ops = [];
+  const ops = options.ops ? options.ops.map((op) => ({ ...op })) : [];
   let step = 0;
   const random = seededRandom(seed);
   const sim = {
@@ -974,17 +983,17 @@ export async function runSimulation(options = {}) {
   };
   const plan = (kind, instanceId, name, data) => ops.push({ kind, step, instanceId, name, data });
   const client = {
-    async startOrchestration(instanceId, name, input) { plan('start', instanceId, name, toJson(input)); },
+    async startOrchestration(instanceId, name, input) { plan('start', instanceId, name, encode(input)); },
     async startOrchestrationVersioned() { throw unsupported('startOrchestrationVersioned in a simulation workload'); },
-    async raiseEvent(instanceId, eventName, data) { plan('raise', instanceId, eventName, toJson(data)); },
-    async enqueueEvent(instanceId, queueName, data) { plan('enqueue', instanceId, queueName, toJson(data)); },
+    async raiseEvent(instanceId, eventName, data) { plan('raise', instanceId, eventName, encode(data)); },
+    async enqueueEvent(instanceId, queueName, data) { plan('enqueue', instanceId, queueName, encode(data)); },
     async cancelInstance(instanceId, reason = 'canceled') { plan('cancel', instanceId, '', String(reason)); },
   };
-  await workload(client, sim);
+  if (!options.ops) await workload(client, sim);
 
   let asyncActivity = null;
   const host = {
-    ...generatorHost(functions),
+    ...generatorHost(functions, encode),
     run(name, infoJson, input) {
       try {
         const fn = activities.get(name);
@@ -1000,7 +1009,7 @@ export async function runSimulation(options = {}) {
           asyncActivity = name;
           return JSON.stringify({ ok: false, error: `activity ${name} returned a Promise: simulated activities must return their result synchronously` });
         }
-        return JSON.stringify({ ok: true, value: toJson(value) });
+        return JSON.stringify({ ok: true, value: encode(value) });
       } catch (error) {
         return JSON.stringify({ ok: false, error: messageOf(error) });
       }
@@ -1020,11 +1029,13 @@ export async function runSimulation(options = {}) {
   const result = unwrap(core.runJsSimulation(JSON.stringify({
     seed, steps, nodes: options.nodes ?? 3, faults: options.faults, orchestrations,
     activities: [...activities.keys()], ops, check: typeof check === 'function',
+    keepDatabase: options.keepDatabase === true,
   }), host));
   if (asyncActivity !== null) {
     throw engineError(`activity ${asyncActivity} returned a Promise: in runSimulation activities must return their result synchronously`, 'InvalidInput');
   }
-  return result;
+  if (options.keepDatabase === true) result.database = core.takeSimulationDatabase();
+  return { result, ops };
 }
 
 /** The simulator's fault kinds, and those a run draws when it names none. */
@@ -1033,7 +1044,7 @@ export function defaultFaultKinds() { return unwrap(core.defaultFaultKinds()); }
 
 /** The lower-level engine API (sample catalog, step driver, replay, native simulator) the playground uses. */
 export async function createDuroxide() {
-  return createEngineApi({ core, generatorHost: (functions, encode) => generatorHost(functions, encode) });
+  return createEngineApi({ core, generatorHost, simulate });
 }
 
 /** The Node SDK's tracing setup: traces go to the runtime's `logger` option here. */

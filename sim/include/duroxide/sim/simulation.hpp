@@ -97,6 +97,7 @@ struct SimOptions {
   std::vector<Scenario> scenarios;      // none: the catalog workload alone
   std::size_t liveness_steps = 50'000;  // phase 2 bound
   bool keep_trace = false;              // keep every trace line (else only the hash)
+  bool keep_database = false;           // SimResult::database: the store's file at the end
   StoreWrapper store_wrapper;           // tests only: a broken provider variant
   // The workload: empty runs the sample catalog (and `scenarios`); else the
   // registry, plan and check this factory makes for the seed
@@ -131,6 +132,8 @@ struct SimResult {
   std::vector<std::string> trace;  // with keep_trace
   Coverage coverage;               // constructs the workload exercised (custom workloads)
   std::string workload_text;       // a failing run's workload, readable (custom workloads)
+  std::string database;            // with keep_database: the SQLite file after both phases,
+                                   // checkpointed, to open and browse like any store
 
   bool ok() const { return violations.empty(); }
 };
