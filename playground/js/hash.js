@@ -1,5 +1,6 @@
 // State that a link should reopen (selected instance, execution, history view,
-// simulation seed, replay step) lives in the URL hash.
+// simulation seed, replay step) lives in the URL hash; a simulation's reproduce link
+// carries its whole case as "repro" (share.js), read once when the page opens.
 import { $ } from './dom.js';
 import { ui } from './state.js';
 
@@ -12,7 +13,7 @@ export function readHash() {
   ui.view = ['compact', 'timeline', 'json'].includes(params.get('view')) ? params.get('view') : 'compact';
   const seed = params.get('seed');
   if (seed !== null && /^\d+$/.test(seed)) $('sim-seed').value = seed;
-  return { seed, step: params.get('step') };
+  return { seed, step: params.get('step'), repro: params.get('repro') };
 }
 
 export function writeHash() {

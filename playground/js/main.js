@@ -18,6 +18,7 @@ import { initBulk } from './bulk.js';
 import { initOperations } from './operations.js';
 import { initConsole } from './console.js';
 import { initCode } from './code.js';
+import { openSharedCase } from './simcode.js';
 
 startAutoRun();
 startAutoSave();
@@ -44,6 +45,7 @@ await openSavedDatabase();
 fillStartForm();
 const initial = readHash();
 refresh();
+if (initial.repro) await action(() => openSharedCase(initial.repro))();
 if (initial.seed !== null && /^\d+$/.test(initial.seed)) action(runSeed)();
 if (initial.step !== null && ui.instance && ui.shownHistory) replayShownExecution(Number(initial.step));
 $('loading').textContent = 'ready';

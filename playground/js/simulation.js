@@ -5,17 +5,27 @@ import { dx } from './engine.js';
 import { ui } from './state.js';
 import { writeHash } from './hash.js';
 import { action } from './refresh.js';
+import { findFailingSeed, initSimCode, runCodeSeed } from './simcode.js';
 
-export function runSeed() {
+// Runs the seed in the world chosen: the catalog (the native simulator's workload) or the
+// code panel's code with the workload editor's (simcode.js).
+export async function runSeed() {
   const seed = Number($('sim-seed').value);
   if (!Number.isInteger(seed) || seed < 0) throw new Error('the seed must be a non-negative integer');
-  const faults = [...$('sim-faults').querySelectorAll('input:checked')].map((box) => box.value);
-  const result = dx.runSimulation({
-    seed, faults,
-    steps: Number($('sim-steps').value), nodes: Number($('sim-nodes').value), instances: Number($('sim-instances').value),
-  });
   ui.simSeed = seed;
   writeHash();
+  if ($('sim-world').value === 'code') {
+    await runCodeSeed(seed, renderResult);
+    return;
+  }
+  const faults = [...$('sim-faults').querySelectorAll('input:checked')].map((box) => box.value);
+  renderResult(dx.runSimulation({
+    seed, faults,
+    steps: Number($('sim-steps').value), nodes: Number($('sim-nodes').value), instances: Number($('sim-instances').value),
+  }));
+}
+
+function renderResult(result) {
   const box = $('sim-result');
   const faultRows = Object.entries(result.faults_injected).map(([kind, count]) =>
     el('tr', {}, el('td', {}, kind), el('td', { 'data-testid': `fault-${kind}` }, String(count)),
@@ -42,4 +52,6 @@ export function initSimulation() {
     $('sim-faults').append(el('label', {}, el('input', { type: 'checkbox', value: kind, checked: defaultFaults.has(kind) }), ` ${kind}`));
   }
   $('sim-run').addEventListener('click', action(runSeed));
+  $('sim-find').addEventListener('click', action(() => findFailingSeed(renderResult)));
+  initSimCode();
 }

@@ -14,6 +14,8 @@ export const ui = {
   replay: null,
   // the last simulation seed run (in the hash once run)
   simSeed: undefined,
+  // a reproduce link's planned client operations: they replace the workload's until it is edited
+  simOps: null,
   // the metrics change-feed cursor and the lines shown (reset with the database)
   metricsCursor: 0, metricsFeed: [],
   // whether IndexedDB lags the runtime, and the chain that serialises saves

@@ -6,6 +6,7 @@
 import { dx } from './engine.js';
 
 const SOURCE_URL = 'playground-code.js';
+const WORKLOAD_URL = 'playground-workload.js';
 const WRAPPER_LINES = 1;  // the line evaluate() puts before the code
 const MAX_SOURCE_BYTES = 256 * 1024;
 const STORAGE_KEY = 'duroxide-playground-code';
@@ -19,18 +20,19 @@ export class CodeError extends Error {
   }
 }
 
-// The code's place in an error's stack: {line, column} or null.
-function placeInStack(error) {
-  const match = String(error && error.stack).match(new RegExp(`${SOURCE_URL.replace('.', '\\.')}:(\\d+):(\\d+)`));
+// The place in `url`'s code of an error's stack: {line, column} or null.
+function placeInStack(error, url = SOURCE_URL) {
+  const match = String(error && error.stack).match(new RegExp(`${url.replace('.', '\\.')}:(\\d+):(\\d+)`));
   if (!match) return null;
   return { line: Number(match[1]) - WRAPPER_LINES, column: Number(match[2]) };
 }
 
 const isGeneratorFunction = (fn) => typeof fn === 'function' && fn.constructor && fn.constructor.name === 'GeneratorFunction';
 
-// Compiles `source` as a classic script (so a syntax error reports its line) into a
-// function of the registration calls; throws CodeError.
-function compile(source) {
+// Compiles `source` as a classic script named `url` (so a syntax error reports its line)
+// into a function of `params` (the calls it may make); throws CodeError.
+function compile(source, url = SOURCE_URL, params = 'registerOrchestration, registerOrchestrationVersioned, registerActivity',
+  tail = '') {
   if (new TextEncoder().encode(source).length > MAX_SOURCE_BYTES) throw new CodeError('the code is over 256 KiB');
   const slot = `__duroxideCode${Math.random().toString(36).slice(2)}`;
   let syntaxError = null;
@@ -41,8 +43,7 @@ function compile(source) {
   };
   window.addEventListener('error', onError);
   const script = document.createElement('script');
-  script.textContent = `window.${slot} = function (registerOrchestration, registerOrchestrationVersioned, registerActivity) {\n` +
-    `${source}\n};\n//# sourceURL=${SOURCE_URL}`;
+  script.textContent = `window.${slot} = function (${params}) {\n${source}\n${tail}};\n//# sourceURL=${url}`;
   try {
     document.head.append(script);
   } finally {
@@ -81,6 +82,30 @@ export function evaluate(source) {
   }
   if (!orchestrations.length && !activities.length) throw new CodeError('the code registers nothing');
   return { orchestrations, activities };
+}
+
+// The simulation panel's workload: code that defines workload(client, sim) and, if it
+// wants, check(end). Returns {workload, check}; throws CodeError naming the line.
+export function evaluateWorkload(source) {
+  const program = compile(source, WORKLOAD_URL, '',
+    'return { workload: typeof workload === "function" ? workload : undefined, check: typeof check === "function" ? check : undefined };\n');
+  let defined;
+  try {
+    defined = program();
+  } catch (error) {
+    const place = placeInStack(error, WORKLOAD_URL);
+    throw new CodeError(error && error.message ? error.message : String(error), place?.line ?? 0, place?.column ?? 0);
+  }
+  if (!defined.workload) throw new CodeError('the workload code defines no function workload(client, sim)');
+  const located = (fn) => (...args) => {
+    try {
+      return fn(...args);
+    } catch (error) {
+      const place = placeInStack(error, WORKLOAD_URL);
+      throw new Error(place ? `line ${place.line}:${place.column}: ${error.message}` : error.message);
+    }
+  };
+  return { workload: located(defined.workload), check: defined.check ? located(defined.check) : undefined };
 }
 
 // An activity of the code as the engine API runs it: text in, text out, synchronously.

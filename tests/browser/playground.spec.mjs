@@ -637,3 +637,62 @@ test('every catalog sample opens as a JavaScript example that replays the catalo
   }
   expect(results.out.Counter.verdicts.length).toBe(4);
 });
+
+test('simulate the page\'s code: a planted bug is found, shrunk, linked, and its world opens in the inspector', async ({ page, context }) => {
+  // The planted bug: the code assumes the approval always beats the timer.
+  await page.getByTestId('code-text').fill(`registerActivity('Notify', (ctx, who) => \`told \${who}\`);
+
+registerOrchestration('Expense', function* (ctx, input) {
+  const winner = yield ctx.race(ctx.waitForEvent('Approve'), ctx.scheduleTimer(input.wait_ms));
+  if (winner.index === 1) return 'expired';
+  return yield ctx.scheduleActivity('Notify', input.who);
+});
+`);
+  await page.getByTestId('sim-world').selectOption('code');
+  await page.getByTestId('sim-workload').fill(`function workload(client, sim) {
+  for (let i = 0; i < 3; i++) {
+    sim.at(i * 30);
+    client.startOrchestration(\`expense-\${i}\`, 'Expense', { who: \`user\${i}\`, wait_ms: 60000 });
+    sim.at(i * 30 + 200);
+    client.raiseEvent(\`expense-\${i}\`, 'Approve', 'ok');
+  }
+}
+
+function check(end) {
+  return end.output === \`told user\${end.instanceId.slice(-1)}\` ? [] : [\`\${end.instanceId} ended \${end.status} \${JSON.stringify(end.output)}\`];
+}
+`);
+  await page.getByTestId('sim-seed').fill('1');
+  await page.locator('#sim-steps').fill('1000');
+  await page.getByTestId('sim-find').click();
+  await expect(page.getByTestId('sim-verdict')).toContainText('violation', { timeout: 60_000 });
+  const shrunk = page.getByTestId('sim-shrunk');
+  await expect(shrunk).toContainText('start expense-');
+  await expect(shrunk).toContainText('violation: outcome');
+  await expect(shrunk).toContainText('"expired"');
+  // Shrinking keeps one instance: the others are not needed for the failure.
+  expect((await shrunk.textContent()).match(/: start /g)).toHaveLength(1);
+  await shot(page, 'sim-code-shrunk');
+
+  // The link reopens the same case in a fresh browser context: same verdict and hash.
+  const link = await page.getByTestId('sim-link').getAttribute('href');
+  const hash = await page.getByTestId('sim-hash').textContent();
+  const other = await context.browser().newPage();
+  await other.goto(link);
+  await expect(other.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await expect(other.getByTestId('sim-ops-note')).toContainText('planned operation(s)');
+  await expect(other.getByTestId('code-text')).toHaveValue(/registerOrchestration\('Expense'/);
+  await other.getByTestId('sim-run').click();
+  await expect(other.getByTestId('sim-hash')).toHaveText(hash, { timeout: 30_000 });
+  await expect(other.getByTestId('sim-verdict')).toContainText('violation');
+  await other.close();
+
+  // The seed's final database in the inspector: its instances browse like real ones.
+  await page.getByTestId('sim-open-db').click();
+  await expect(page.locator('#instances tbody tr')).toHaveCount(1);
+  await page.locator('#instances tbody tr').first().click();
+  await expect(page.getByTestId('details-output')).toHaveText('expired');
+  await page.getByTestId('replay-this').click();
+  await expect(page.getByTestId('replay-verdict')).toContainText('deterministic');
+  await shot(page, 'sim-code-inspector');
+});

@@ -1,0 +1,152 @@
+// Simulating the code panel's code: the workload editor, runs of one seed or a search
+// for a failing one (shrunk to its smallest case), the reproduce link, and opening a
+// seed's final database in the inspector.
+import { $, el } from './dom.js';
+import { dx } from './engine.js';
+import { ui } from './state.js';
+import { openRuntime } from './runtime.js';
+import { addStartable } from './start.js';
+import { evaluate, evaluateWorkload, saveSource } from './usercode.js';
+import { decodeShared, encodeShared } from './share.js';
+import { action } from './refresh.js';
+
+export const exampleWorkload = `// workload(client, sim): what the clients of the simulated world do. sim.at(step)
+// sets the phase-1 step of the operations after it; sim.random() and
+// sim.randomInt(n) are seeded by the seed.
+function workload(client, sim) {
+  for (let i = 0; i < 3; i++) {
+    sim.at(i * 40);
+    client.startOrchestration(\`hello-\${i}\`, 'HelloWorld', \`user \${i}\`);
+  }
+}
+
+// check(end): the problems with one started instance's end, [] when it is fine.
+// end: {instanceId, orchestration, input, status, output, error, executions, ...}
+function check(end) {
+  return end.status === 'Completed' ? [] : [\`\${end.instanceId} ended \${end.status}\`];
+}
+`;
+
+function renderGutter() {
+  const lines = $('sim-workload').value.split('\n').length;
+  $('sim-workload-gutter').textContent = Array.from({ length: lines }, (_, i) => i + 1).join('\n');
+}
+
+// The case to simulate: the editors' code and workload, the panel's settings.
+function currentCase(seed) {
+  const program = evaluate($('code-text').value);
+  const { workload, check } = evaluateWorkload($('sim-workload').value);
+  const faults = [...$('sim-faults').querySelectorAll('input:checked')].map((box) => box.value);
+  return {
+    program,
+    options: {
+      orchestrations: program.orchestrations, activities: program.activities, workload, check, seed, faults,
+      steps: Number($('sim-steps').value), nodes: Number($('sim-nodes').value),
+      ...(ui.simOps ? { ops: ui.simOps } : {}),
+    },
+  };
+}
+
+const describeOp = (op) => `step ${op.step}: ${op.kind} ${op.instanceId}${op.name ? ` ${op.name}` : ''}${op.data ? ` ${op.data}` : ''}`;
+
+// The link that reopens this case in another browser: code, workload, seed, settings, operations.
+async function reproduceLink(options, ops) {
+  const shared = await encodeShared({
+    code: $('code-text').value, workload: $('sim-workload').value,
+    seed: options.seed, steps: options.steps, nodes: options.nodes, faults: options.faults, ops,
+  });
+  return `${location.origin}${location.pathname}#repro=${shared}`;
+}
+
+function openDatabase(result, program) {
+  ui.program = program;  // the instances' code, so their histories replay in the inspector
+  saveSource($('code-text').value);
+  for (const { name } of program.orchestrations) addStartable(name);
+  openRuntime(result.database);
+}
+
+// Renders a code run: the summary, the shrunk case when there is one, the link, the database.
+export async function renderCodeRun(render, { result, ops, shrunk, program, runs }) {
+  render(result);
+  const box = $('sim-result');
+  const extra = [];
+  if (shrunk) {
+    extra.push(el('h3', {}, `Shrunk case (${runs} runs)`),
+      el('pre', { 'data-testid': 'sim-shrunk' }, [
+        `seed ${shrunk.seed} · ${shrunk.steps} steps · ${shrunk.nodes} node(s) · faults: ${shrunk.faults.join(', ') || 'none'}`,
+        ...ops.map(describeOp),
+        ...result.violations.map((v) => `violation: ${v.invariant} ${v.instance}: ${v.detail}`),
+      ].join('\n')));
+  }
+  const link = await reproduceLink(shrunk ?? { seed: result.seed, steps: Number($('sim-steps').value),
+    nodes: Number($('sim-nodes').value), faults: [...$('sim-faults').querySelectorAll('input:checked')].map((b) => b.value) }, ops);
+  extra.push(el('p', {}, el('a', { href: link, 'data-testid': 'sim-link' }, 'reproduce link'),
+    ' (code, workload, seed, settings and the planned operations)'));
+  if (result.database && result.database.length) {
+    extra.push(el('button', {
+      'data-testid': 'sim-open-db',
+      onclick: action(() => openDatabase(result, program)),
+      title: "replaces the page's database (download it first to keep it)",
+    }, "Open this seed's final database in the inspector"));
+  }
+  box.children[1].after(...extra);  // below the verdict and hash, above the fault table and trace
+}
+
+export async function runCodeSeed(seed, render) {
+  const { program, options } = currentCase(seed);
+  const { result, ops } = await dx.simulateCode({ ...options, keepDatabase: true });
+  await renderCodeRun(render, { result, ops, program });
+}
+
+// Tries seeds from the seed field on; the first failure is shrunk and shown.
+export async function findFailingSeed(render) {
+  const first = Number($('sim-seed').value);
+  const tries = Number($('sim-tries').value);
+  if (!Number.isInteger(tries) || tries < 1 || tries > 1000) throw new Error('seeds to try: 1 to 1000');
+  for (let seed = first; seed < first + tries; seed++) {
+    const { program, options } = currentCase(seed);
+    const { result } = await dx.simulateCode(options);
+    if (result.ok) continue;
+    $('sim-seed').value = String(seed);
+    const shrunk = await dx.shrinkSimulation(options);
+    const kept = await dx.simulateCode({ ...shrunk.options, keepDatabase: true });
+    await renderCodeRun(render, { result: kept.result, ops: shrunk.ops, shrunk: shrunk.options, program, runs: shrunk.runs });
+    return;
+  }
+  $('sim-result').replaceChildren(el('p', { class: 'ok', 'data-testid': 'sim-verdict' },
+    `seeds ${first} to ${first + tries - 1}: no violation`));
+}
+
+// A reproduce link's case: into the editors and settings; the operations replace the
+// workload's until it is edited. The code is not registered until the user says so.
+export async function openSharedCase(text) {
+  const shared = await decodeShared(text);
+  $('code-text').value = String(shared.code ?? '');
+  $('code-text').dispatchEvent(new Event('input'));
+  $('sim-workload').value = String(shared.workload ?? '');
+  renderGutter();
+  $('sim-world').value = 'code';
+  $('sim-code').hidden = false;
+  if (Number.isInteger(shared.seed)) $('sim-seed').value = String(shared.seed);
+  if (Number.isInteger(shared.steps)) $('sim-steps').value = String(shared.steps);
+  if (Number.isInteger(shared.nodes)) $('sim-nodes').value = String(shared.nodes);
+  if (Array.isArray(shared.faults)) {
+    for (const box of $('sim-faults').querySelectorAll('input')) box.checked = shared.faults.includes(box.value);
+  }
+  ui.simOps = Array.isArray(shared.ops) && shared.ops.length ? shared.ops : null;
+  $('sim-ops-note').hidden = !ui.simOps;
+  $('sim-ops-note').textContent = ui.simOps
+    ? `the link's ${ui.simOps.length} planned operation(s) replace the workload's until you edit it` : '';
+  $('code-result').textContent = 'a link opened this code: read it, then Register or Run seed';
+}
+
+export function initSimCode() {
+  $('sim-workload').value = exampleWorkload;
+  renderGutter();
+  $('sim-workload').addEventListener('input', () => {
+    renderGutter();
+    ui.simOps = null;
+    $('sim-ops-note').hidden = true;
+  });
+  $('sim-world').addEventListener('change', () => { $('sim-code').hidden = $('sim-world').value !== 'code'; });
+}
