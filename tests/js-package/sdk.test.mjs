@@ -1303,3 +1303,43 @@ test('engine API: replayHistory against edited code reports deterministic or the
     (error) => error.kind === 'InvalidInput' && /version/.test(error.message));
   runtime.close();
 });
+
+test('engine API: simulateCode finds a planted bug, shrinkSimulation keeps what it needs, the final database opens', async () => {
+  const dx = await createDuroxide();
+  // The planted bug: the code assumes the approval always beats the timer.
+  const orchestrations = [{ name: 'Expense', fn: function* (ctx, input) {
+    const winner = yield ctx.race(ctx.waitForEvent('Approve'), ctx.scheduleTimer(60000));
+    return winner.index === 0 ? `approved ${input.who}` : 'expired';
+  } }];
+  const workload = (client, sim) => {
+    for (let i = 0; i < 3; i++) {
+      sim.at(i * 20);
+      client.startOrchestration(`e-${i}`, 'Expense', { who: `u${i}` });
+      sim.at(i * 20 + 100);
+      client.raiseEvent(`e-${i}`, 'Approve', 'ok');
+    }
+  };
+  const check = (end) => (end.output === `approved u${end.instanceId.slice(-1)}` ? [] : [`${end.instanceId}: ${end.output}`]);
+  const options = { orchestrations, workload, check, seed: 1, steps: 1000 };
+  const { result, ops } = await dx.simulateCode(options);
+  assert.equal(result.ok, false);
+  assert.equal(result.violations[0].invariant, 'outcome');
+  assert.equal(ops.length, 6);
+  assert.deepEqual(ops[0], { kind: 'start', step: 0, instanceId: 'e-0', name: 'Expense', data: '{"who":"u0"}' });
+
+  const shrunk = await dx.shrinkSimulation(options);
+  assert.equal(shrunk.result.ok, false);
+  assert.equal(shrunk.ops.filter((op) => op.kind === 'start').length, 1);
+  assert.ok(shrunk.runs > 1 && shrunk.runs <= 200);
+  // The shrunk case reruns alike from its options, operations included.
+  const again = await dx.simulateCode({ ...shrunk.options, keepDatabase: true });
+  assert.equal(again.result.hash, shrunk.result.hash);
+  const world = new dx.Runtime({ database: again.result.database });
+  const management = new dx.ManagementClient(world);
+  assert.deepEqual(management.countByStatus(), { Completed: 1, Failed: 0, Running: 0 });
+  world.close();
+
+  const passing = await dx.shrinkSimulation({ ...options, check: () => [] });
+  assert.equal(passing.result.ok, true);
+  assert.equal(passing.runs, 1);
+});
