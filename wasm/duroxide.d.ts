@@ -388,5 +388,9 @@ export interface Duroxide {
   defaultFaultKinds(): string[];
 }
 
+/** The engine API's value convention: a string as itself, anything else as its JSON. */
+export declare function encodeText(value: unknown): string;
+/** Engine text to a value: its JSON when it parses, else the text itself (empty: null). */
+export declare function decodeText(text: string): unknown;
 export declare function createDuroxide(moduleOptions?: object): Promise<Duroxide>;
 export default createDuroxide;

@@ -11,6 +11,25 @@
 // arguments and the same JSON.
 import createDuroxideCore from './duroxide_core.mjs';
 
+// The engine API's values are text, as the catalog's are: a string travels as itself,
+// any other value as its JSON. Orchestrations and activities written in JavaScript for
+// this API (registerOrchestration, the playground's code panel) use these.
+export function encodeText(value) {
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value === undefined ? null : value);
+}
+
+// Engine text back to a value: the value it parses as JSON, else the text itself (empty:
+// null). The npm package reads values this way too.
+export function decodeText(text) {
+  if (text === undefined || text === null || text === '') return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 export async function createDuroxide(moduleOptions = {}) {
   // `core`: a module already loaded (the npm package's index.mjs shares its own).
   const core = moduleOptions.core ?? await createDuroxideCore(moduleOptions);
@@ -42,23 +61,6 @@ export async function createDuroxide(moduleOptions = {}) {
 
   // An entry point returning an envelope.
   const unwrapped = (call) => unwrap(guard(call));
-
-  // The engine API's values are text, as the catalog's are: a string travels as
-  // itself, any other value as its JSON; text arriving is the value it parses as
-  // JSON, else the text itself. Orchestrations and activities written in JavaScript
-  // for this API (registerOrchestration, the playground's code panel) use these.
-  function encodeText(value) {
-    if (typeof value === 'string') return value;
-    return JSON.stringify(value === undefined ? null : value);
-  }
-  function decodeText(text) {
-    if (text === undefined || text === null || text === '') return null;
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
-  }
 
   // A generator host (wasm/js_generator.hpp) over `functions` ('name@version' -> fn*):
   // the npm package supplies it (wasm/package/index.mjs), with its OrchestrationContext.

@@ -19,7 +19,7 @@
 // wasm module is single-threaded: the runtime's loop runs on the JS event loop,
 // activities run as promises and are acked when they settle.
 import createDuroxideCore from './duroxide_core.mjs';
-import { createDuroxide as createEngineApi } from './duroxide.mjs';
+import { createDuroxide as createEngineApi, decodeText } from './duroxide.mjs';
 
 const isNode = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string' &&
   typeof window === 'undefined' && typeof importScripts === 'undefined';
@@ -58,14 +58,7 @@ const messageOf = (error) => (error && typeof error.message === 'string' ? error
 const toJson = (value) => JSON.stringify(value === undefined ? null : value);
 
 // Engine text back to a value: JSON when it parses, else the text itself.
-function parseValue(text) {
-  if (text === undefined || text === null || text === '') return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
+const parseValue = decodeText;
 
 function unsupported(what) {
   return engineError(`${what} is not supported by duroxide-wasm`, 'Unsupported');
