@@ -9,6 +9,7 @@ import { examples } from './examples.js';
 import { evaluate, savedSource, saveSource } from './usercode.js';
 import { addStartable } from './start.js';
 import { startReplay } from './replay.js';
+import { downloadProject } from './project.js';
 
 function renderGutter() {
   const lines = $('code-text').value.split('\n').length;
@@ -94,5 +95,6 @@ export function initCode() {
   $('code-text').addEventListener('scroll', renderGutter);
   $('code-register').addEventListener('click', action(register));
   $('code-replay').addEventListener('click', action(replayAgainstCode));
+  $('code-project').addEventListener('click', action(downloadProject));
   restoreSavedCode();
 }

@@ -1,7 +1,9 @@
 // The playground's flows, in headless Chromium. Screenshots go to
 // build/test-logs/screenshots/ as artifacts.
 import { test, expect } from '@playwright/test';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -695,4 +697,56 @@ function check(end) {
   await page.getByTestId('replay-this').click();
   await expect(page.getByTestId('replay-verdict')).toContainText('deterministic');
   await shot(page, 'sim-code-inspector');
+});
+
+// The files of a zip whose entries are stored (playground/js/zip.js writes no other kind).
+function unzipStored(bytes) {
+  const files = {};
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 0; view.getUint32(at, true) === 0x04034b50;) {
+    const size = view.getUint32(at + 18, true);
+    const nameLength = view.getUint16(at + 26, true);
+    const extraLength = view.getUint16(at + 28, true);
+    const name = bytes.subarray(at + 30, at + 30 + nameLength).toString('utf8');
+    const start = at + 30 + nameLength + extraLength;
+    files[name] = bytes.subarray(start, start + size).toString('utf8');
+    at = start + size;
+  }
+  return files;
+}
+
+test('download as a project: the code and workload run under node:test with the npm package', async ({ page }) => {
+  // The editors hold the HelloWorld example and the example workload.
+  const downloading = page.waitForEvent('download');
+  await page.getByTestId('code-project').click();
+  const file = path.join(shots, '..', 'duroxide-project.zip');
+  await (await downloading).saveAs(file);
+  const files = unzipStored(readFileSync(file));
+  expect(Object.keys(files).sort()).toEqual(['README.md', 'orchestrations.mjs', 'orchestrations.test.mjs', 'package.json', 'workload.mjs']);
+  expect(files['orchestrations.mjs']).toContain("registerOrchestration('HelloWorld', function* (ctx, name) {");
+
+  const work = mkdtempSync(path.join(tmpdir(), 'duroxide-project-'));
+  try {
+    for (const [name, text] of Object.entries(files)) writeFileSync(path.join(work, name), text);
+    const tarball = execFileSync('npm', ['pack', path.join(root, 'build/wasm/package'), '--silent'], { cwd: work, encoding: 'utf8' }).trim().split('\n').pop();
+    execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent', `./${tarball}`], { cwd: work });
+    const run = execFileSync('npm', ['test', '--silent'], { cwd: work, encoding: 'utf8' });
+    expect(run).toContain('# pass 1');
+    expect(run).toContain('# fail 0');
+    // A planted bug in the project's code (in 2.0.0, the version new starts take) fails its
+    // test, naming the seed.
+    const planted = files['orchestrations.mjs'].replace('return `Hi, ${name}!`;', "throw new Error('planted');");
+    expect(planted).not.toEqual(files['orchestrations.mjs']);
+    writeFileSync(path.join(work, 'orchestrations.mjs'), planted);
+    let failed = '';
+    try {
+      execFileSync('npm', ['test', '--silent'], { cwd: work, encoding: 'utf8', stdio: 'pipe' });
+    } catch (error) {
+      failed = String(error.stdout);
+    }
+    expect(failed).toContain('seed 1:');
+    expect(failed).toContain('# fail 1');
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });
