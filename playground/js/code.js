@@ -10,6 +10,7 @@ import { evaluate, savedSource, saveSource } from './usercode.js';
 import { addStartable } from './start.js';
 import { startReplay } from './replay.js';
 import { downloadProject } from './project.js';
+import { decodeShared, encodeShared } from './share.js';
 
 function renderGutter() {
   const lines = $('code-text').value.split('\n').length;
@@ -84,6 +85,24 @@ function restoreSavedCode() {
   }
 }
 
+// A link to this view with the editor's code in it (share.js), shown to copy.
+async function shareLink() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  params.delete('repro');
+  params.set('code', await encodeShared({ code: $('code-text').value }));
+  $('code-link').href = `${location.origin}${location.pathname}#${params.toString()}`;
+  $('code-link').textContent = `${location.origin}${location.pathname}#…code (${params.get('code').length} characters)`;
+  $('code-link-line').hidden = false;
+}
+
+// A shared link's code: into the editor, not registered until the user says so.
+export async function openSharedCode(text) {
+  const shared = await decodeShared(text);
+  $('code-text').value = String(shared.code ?? '');
+  renderGutter();
+  say('a link opened this code: read it, then Register');
+}
+
 export function initCode() {
   for (const name of Object.keys(examples)) $('code-example').append(el('option', { value: name }, name));
   $('code-open-example').addEventListener('click', () => {
@@ -96,5 +115,6 @@ export function initCode() {
   $('code-register').addEventListener('click', action(register));
   $('code-replay').addEventListener('click', action(replayAgainstCode));
   $('code-project').addEventListener('click', action(downloadProject));
+  $('code-share').addEventListener('click', action(shareLink));
   restoreSavedCode();
 }

@@ -1,6 +1,7 @@
 // State that a link should reopen (selected instance, execution, history view,
 // simulation seed, replay step) lives in the URL hash; a simulation's reproduce link
-// carries its whole case as "repro" (share.js), read once when the page opens.
+// carries its whole case as "repro", a shared link the editor's code as "code" (share.js),
+// each read once when the page opens.
 import { $ } from './dom.js';
 import { ui } from './state.js';
 
@@ -13,7 +14,7 @@ export function readHash() {
   ui.view = ['compact', 'timeline', 'json'].includes(params.get('view')) ? params.get('view') : 'compact';
   const seed = params.get('seed');
   if (seed !== null && /^\d+$/.test(seed)) $('sim-seed').value = seed;
-  return { seed, step: params.get('step'), repro: params.get('repro') };
+  return { seed, step: params.get('step'), repro: params.get('repro'), code: params.get('code') };
 }
 
 export function writeHash() {

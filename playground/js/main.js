@@ -17,7 +17,7 @@ import { initSimulation, runSeed } from './simulation.js';
 import { initBulk } from './bulk.js';
 import { initOperations } from './operations.js';
 import { initConsole } from './console.js';
-import { initCode } from './code.js';
+import { initCode, openSharedCode } from './code.js';
 import { openSharedCase } from './simcode.js';
 
 startAutoRun();
@@ -46,6 +46,7 @@ fillStartForm();
 const initial = readHash();
 refresh();
 if (initial.repro) await action(() => openSharedCase(initial.repro))();
+if (initial.code) await action(() => openSharedCode(initial.code))();
 if (initial.seed !== null && /^\d+$/.test(initial.seed)) action(runSeed)();
 if (initial.step !== null && ui.instance && ui.shownHistory) replayShownExecution(Number(initial.step));
 $('loading').textContent = 'ready';

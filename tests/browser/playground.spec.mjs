@@ -750,3 +750,31 @@ test('download as a project: the code and workload run under node:test with the 
     rmSync(work, { recursive: true, force: true });
   }
 });
+
+test('share link: the code, the selected instance, its view and the seed open in another browser', async ({ page, context }) => {
+  await page.getByTestId('code-text').fill("registerOrchestration('Shared', function* (ctx, input) { return `shared ${input}`; });\n");
+  await page.getByTestId('code-register').click();
+  await start(page, 'Shared', 'x', 'shared-1');
+  await expect(page.getByTestId('details-output')).toHaveText('shared x');
+  await page.getByTestId('view-json').click();
+  await page.getByTestId('sim-seed').fill('77');
+  await page.getByTestId('sim-run').click();
+  await page.getByTestId('code-share').click();
+  const link = await page.getByTestId('code-link').getAttribute('href');
+  expect(link).toMatch(/#.*instance=shared-1.*&code=/);
+
+  const other = await context.browser().newPage();
+  await other.goto(link);
+  await expect(other.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await expect(other.getByTestId('code-text')).toHaveValue(/registerOrchestration\('Shared'/);
+  await expect(other.getByTestId('code-result')).toHaveText('a link opened this code: read it, then Register');
+  await expect(other.getByTestId('sim-hash')).toHaveText(process.env.SEED77_HASH ?? /./);
+  await other.getByTestId('code-register').click();
+  await other.getByTestId('start-name').selectOption('Shared');
+  await other.getByTestId('start-input').fill('y');
+  await other.getByTestId('start-id').fill('shared-1');
+  await other.getByTestId('start').click();
+  await expect(other.getByTestId('details-output')).toHaveText('shared y');
+  await expect(other.getByTestId('history-json')).toBeVisible();
+  await other.close();
+});
