@@ -778,3 +778,23 @@ test('share link: the code, the selected instance, its view and the seed open in
   await expect(other.getByTestId('history-json')).toBeVisible();
   await other.close();
 });
+
+test('themes follow the system: light and dark', async ({ page }) => {
+  const colours = () => page.evaluate(() => {
+    const read = (selector, property) => getComputedStyle(document.querySelector(selector))[property];
+    return { body: read('body', 'backgroundColor'), panel: read('section', 'backgroundColor'), text: read('body', 'color'),
+      editor: read('#code-text', 'backgroundColor') };
+  });
+  const brightness = (rgb) => rgb.match(/\d+/g).slice(0, 3).map(Number).reduce((sum, v) => sum + v, 0) / 3;
+  await page.emulateMedia({ colorScheme: 'light' });
+  const light = await colours();
+  expect(brightness(light.body)).toBeGreaterThan(200);
+  expect(brightness(light.text)).toBeLessThan(80);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  const dark = await colours();
+  expect(brightness(dark.body)).toBeLessThan(50);
+  expect(brightness(dark.panel)).toBeLessThan(50);
+  expect(brightness(dark.editor)).toBeLessThan(50);
+  expect(brightness(dark.text)).toBeGreaterThan(180);
+  await shot(page, 'theme-dark');
+});
