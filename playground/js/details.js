@@ -2,6 +2,7 @@
 // executions and history (compact, timeline or JSON), and the actions on it.
 import { $, el, download } from './dom.js';
 import { ui } from './state.js';
+import { renderGantt } from './gantt.js';
 import { writeHash } from './hash.js';
 import { markDirty, work } from './runtime.js';
 import { action, refresh } from './refresh.js';
@@ -46,19 +47,6 @@ function renderCompact(history) {
   return box;
 }
 
-function renderTimeline(history) {
-  const start = history.length ? history[0].timestamp_ms : 0;
-  const span = Math.max(1, (history.length ? history[history.length - 1].timestamp_ms : 0) - start);
-  const box = el('div', { 'data-testid': 'history-timeline' });
-  for (const e of history) {
-    const offset = e.timestamp_ms - start;
-    const bar = el('div', { class: 'bar' });
-    bar.style.marginLeft = `${(offset / span) * 90}%`;
-    bar.style.width = '2%';
-    box.append(el('div', { class: 'timeline-row' }, `+${offset} ms`, `#${e.event_id} ${e.kind}`, bar));
-  }
-  return box;
-}
 
 // The root of the instance's tree: parents followed up at most 32 levels (sub-orchestrations
 // nest far less; a missing parent — deleted, or in another database — ends the walk).
@@ -173,7 +161,7 @@ export function renderDetails() {
   ui.shownExecution = shown;
   const box = $('history');
   box.replaceChildren(ui.view === 'json' ? el('pre', { 'data-testid': 'history-json' }, JSON.stringify(history, null, 2))
-    : ui.view === 'timeline' ? renderTimeline(history) : renderCompact(history));
+    : ui.view === 'timeline' ? renderGantt(history, ui.runtime.nowMs()) : renderCompact(history));
 }
 
 export function initDetails() {

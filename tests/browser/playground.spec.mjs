@@ -48,7 +48,8 @@ test('start a catalog orchestration and see its details and history views', asyn
   const compact = page.getByTestId('history-compact');
   await expect(compact).toContainText('ActivityScheduled(name="Hello", input="a") → ActivityCompleted(result="Hello, a!")');
   await page.getByTestId('view-timeline').click();
-  await expect(page.getByTestId('history-timeline')).toContainText('OrchestrationCompleted');
+  await expect(page.getByTestId('gantt-bar')).toHaveCount(3);  // the execution and two activities
+  await expect(page.getByTestId('history-timeline')).toContainText('activity Hello');
   await page.getByTestId('view-json').click();
   const json = JSON.parse(await page.getByTestId('history-json').textContent());
   expect(json.map((e) => e.kind)).toContain('ActivityCompleted');
@@ -797,4 +798,28 @@ test('themes follow the system: light and dark', async ({ page }) => {
   expect(brightness(dark.editor)).toBeLessThan(50);
   expect(brightness(dark.text)).toBeGreaterThan(180);
   await shot(page, 'theme-dark');
+});
+
+test('timeline: a Gantt bar per operation with its duration, open ones marked, zoomable', async ({ page }) => {
+  await page.locator('#auto-run').uncheck();
+  await start(page, 'Approval', '{"timeout_ms":600000}', 'gantt-1');
+  await page.getByTestId('view-timeline').click();
+  const timeline = page.getByTestId('history-timeline');
+  await page.getByTestId('advance-minute').click();
+  await expect(timeline).toContainText('event Approve');
+  await expect(timeline).toContainText('1 min so far');       // the wait, still open
+  await page.getByTestId('event-data').fill('ok');
+  await page.getByTestId('raise').click();
+  await expect(page.getByTestId('details-status')).toHaveText('Completed');
+  const durations = await page.getByTestId('gantt-duration').allTextContents();
+  // The execution, the event wait (1 min) and the timer the event beat (ended unfinished).
+  expect(durations).toEqual(['1 min', '1 min', '1 min (ended unfinished)']);
+  await expect(timeline).toContainText('timer to +10 min');
+  await expect(page.getByTestId('gantt-scale')).toHaveText('1× · 1 min across');
+  const width = async () => Number(await timeline.locator('svg').getAttribute('width'));
+  const before = await width();
+  await page.getByTestId('gantt-zoom').fill('3');
+  await expect(page.getByTestId('gantt-scale')).toHaveText('8× · 1 min across');
+  expect(await width()).toBeGreaterThan(before * 4);
+  await shot(page, 'gantt');
 });
