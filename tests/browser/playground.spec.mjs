@@ -270,6 +270,11 @@ test('metrics: the chart and totals follow the store, the live feed shows each d
   const totals = page.getByTestId('metrics-totals');
   await expect(totals).toContainText('starts 3 · completions 2 · failures 1');
   await expect(page.getByTestId('metrics-chart').locator('rect')).toHaveCount(60);
+  // Axes with units: 0, half and a round top for 3 starts; bucket times along the bottom.
+  await expect(page.getByTestId('chart-unit')).toHaveText('starts per minute');
+  expect(await page.getByTestId('chart-y-tick').allTextContents()).toEqual(['0', '2.5', '5']);
+  expect((await page.getByTestId('chart-x-tick').allTextContents()).every((t) => /^\d\d:\d\d$/.test(t))).toBe(true);
+  await expect(page.getByTestId('chart-x-tick')).toHaveCount(6);
   const feed = page.getByTestId('metrics-feed');
   // HelloWorld 2.0.0 finishes in its first turn (one delta); Fails waits for its activity (two).
   await expect(feed.locator('li')).toHaveCount(4);
@@ -284,6 +289,7 @@ test('metrics: the chart and totals follow the store, the live feed shows each d
   await expect(page.getByTestId('metrics-chart').locator('rect')).toHaveCount(24);
   await page.getByTestId('metrics-metric').selectOption('duration');
   await expect(totals).toContainText('finished 1, average');
+  await expect(page.getByTestId('chart-unit')).toHaveText('ms (average)');
 
   // An hour later the last-60-minutes chart is empty; the hour view keeps them.
   await page.getByTestId('advance-hour').click();
