@@ -3,6 +3,7 @@
 import { $, el, download } from './dom.js';
 import { ui } from './state.js';
 import { renderGantt } from './gantt.js';
+import { renderTreeGraph } from './tree_graph.js';
 import { writeHash } from './hash.js';
 import { markDirty, work } from './runtime.js';
 import { action, refresh } from './refresh.js';
@@ -92,7 +93,9 @@ function renderStatsAndValues() {
 }
 
 function renderTree(details) {
-  $('tree').replaceChildren(treeNode(ui.management.getInstanceTree(rootOf(details))));
+  const tree = ui.management.getInstanceTree(rootOf(details));
+  $('tree').replaceChildren(treeNode(tree));
+  $('tree-graph').replaceChildren(renderTreeGraph(tree, ui.instance, select));
 }
 
 export function renderDetails() {

@@ -829,3 +829,35 @@ test('timeline: a Gantt bar per operation with its duration, open ones marked, z
   expect(await width()).toBeGreaterThan(before * 4);
   await shot(page, 'gantt');
 });
+
+test('instance tree as a graph: a box per instance joined to its parent; click or Enter opens one', async ({ page }) => {
+  await page.getByTestId('code-text').fill(`registerOrchestration('Leaf', function* (ctx, name) { return name; });
+registerOrchestration('Branch', function* (ctx, names) {
+  return yield ctx.all(names.map((name) => ctx.scheduleSubOrchestration('Leaf', name)));
+});
+registerOrchestration('Root', function* (ctx) {
+  return yield ctx.all([ctx.scheduleSubOrchestration('Branch', ['a', 'b']), ctx.scheduleSubOrchestration('Leaf', 'c')]);
+});
+`);
+  await page.getByTestId('code-register').click();
+  await start(page, 'Root', '', 'root-1');
+  await expect(page.getByTestId('details-status')).toHaveText('Completed');
+  const graph = page.getByTestId('tree-graph');
+  const nodes = graph.getByTestId('tree-node');
+  await expect(nodes).toHaveCount(5);  // Root, Branch, two Leafs under it, one Leaf under Root
+  await expect(graph.locator('path.tree-edge')).toHaveCount(4);
+  // Columns follow depth: the grandchildren sit right of their parent, right of the root.
+  const xOf = async (instance) => Number(await graph.locator(`[data-instance="${instance}"] rect`).getAttribute('x'));
+  const ids = await nodes.evaluateAll((list) => list.map((node) => node.getAttribute('data-instance')));
+  const branch = ids.find((id) => id !== 'root-1' && ids.some((other) => other.startsWith(`${id}::`)));
+  const grandchild = ids.find((id) => id.startsWith(`${branch}::`));
+  expect(await xOf('root-1')).toBeLessThan(await xOf(branch));
+  expect(await xOf(branch)).toBeLessThan(await xOf(grandchild));
+  await expect(graph.locator('.tree-node.current')).toHaveAttribute('data-instance', 'root-1');
+  await graph.locator(`[data-instance="${grandchild}"]`).click();
+  await expect(page.getByTestId('details-id')).toHaveText(grandchild);
+  await graph.locator('[data-instance="root-1"]').focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('details-id')).toHaveText('root-1');
+  await shot(page, 'tree-graph');
+});
