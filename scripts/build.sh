@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configure (first time only; ninja re-runs cmake itself when CMakeLists.txt changes)
 # and build.   bash scripts/build.sh [native|wasm|all|fuzz]   (default: all = native + wasm)
+#   (wasm also assembles build/playground-site/, the playground as static files)
 #   build/native  g++, RelWithDebInfo
 #   build/wasm    Emscripten 3.1.6 via its toolchain file (not emcmake: docs/toolchain.md, note 6), Release
 #   build/fuzz    clang, the libFuzzer targets only (bash scripts/build.sh fuzz; docs/fuzzing.md)
@@ -42,10 +43,22 @@ build() {
   fi
 }
 
+# The playground as a folder of static files for any static host (docs/playground.md):
+# playground/ with the npm package beside it in package/, as the pages import it.
+assemble_site() {
+  local site=build/playground-site
+  rm -rf "$site" && mkdir -p "$site/package"
+  cp -r playground/. "$site/"
+  cp build/wasm/package/index.mjs build/wasm/package/duroxide.mjs build/wasm/package/duroxide_core.mjs \
+     build/wasm/package/duroxide_core.wasm build/wasm/package/package.json "$site/package/"
+  echo "build: the static playground is $site/"
+}
+
 target=${1:-all}
 mkdir -p build
 case "$target" in
-  native|wasm|fuzz) build "$target" ;;
-  all) build native; build wasm ;;
+  native|fuzz) build "$target" ;;
+  wasm) build wasm; assemble_site ;;
+  all) build native; build wasm; assemble_site ;;
   *) echo "usage: bash scripts/build.sh [native|wasm|all|fuzz]" >&2; exit 2 ;;
 esac

@@ -51,3 +51,21 @@ if (initial.seed !== null && /^\d+$/.test(initial.seed)) action(runSeed)();
 if (initial.step !== null && ui.instance && ui.shownHistory) replayShownExecution(Number(initial.step));
 $('loading').textContent = 'ready';
 document.body.dataset.ready = 'true';
+keepForOffline();
+
+// Registers the service worker (sw.js) and hands it every file this page loaded, so the
+// next visit works without a network; body[data-offline] says when that is done.
+async function keepForOffline() {
+  if (!('serviceWorker' in navigator)) return;
+  try {
+    const registration = await navigator.serviceWorker.register(new URL('../sw.js', import.meta.url));
+    const worker = registration.active ?? (await navigator.serviceWorker.ready).active;
+    navigator.serviceWorker.addEventListener('message', (event) => {
+      document.body.dataset.offline = event.data?.cached ? 'ready' : 'failed';
+    });
+    worker.postMessage({ cache: [location.href.split('#')[0], ...performance.getEntriesByType('resource').map((entry) => entry.name)] });
+  } catch (error) {
+    document.body.dataset.offline = 'failed';  // file: pages and some browsers have no service workers
+    console.warn('offline use is not available here:', error);
+  }
+}

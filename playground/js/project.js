@@ -64,6 +64,6 @@ export async function downloadProject() {
   const workload = $('sim-workload').value;
   evaluate(code);             // refuse code that does not register, naming the line
   evaluateWorkload(workload);
-  const version = (await (await fetch('/package/package.json')).json()).version;
+  const version = (await (await fetch(new URL('../package/package.json', import.meta.url))).json()).version;
   download('duroxide-project.zip', zip(files(code, workload, version)), 'application/zip');
 }

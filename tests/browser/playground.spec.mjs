@@ -2,7 +2,7 @@
 // build/test-logs/screenshots/ as artifacts.
 import { test, expect } from '@playwright/test';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -860,4 +860,42 @@ registerOrchestration('Root', function* (ctx) {
   await page.keyboard.press('Enter');
   await expect(page.getByTestId('details-id')).toHaveText('root-1');
   await shot(page, 'tree-graph');
+});
+
+test('the static playground works from a plain static host, below a path, and offline after one visit', async ({ page, context }) => {
+  // build/playground-site/ (scripts/build.sh wasm) served by Python's static server from build/,
+  // so the page lives at /playground-site/ and nothing maps paths for it.
+  const port = 8300 + Math.floor(Math.random() * 500);
+  const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', path.join(root, 'build')],
+    { stdio: 'ignore' });
+  try {
+    const url = `http://127.0.0.1:${port}/playground-site/`;
+    for (let i = 0; i < 50; i++) {
+      try { if ((await fetch(url)).ok) break; } catch { /* not listening yet */ }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const site = await context.browser().newPage();
+    const errors = [];
+    site.on('pageerror', (error) => errors.push(error.message));
+    await site.goto(url);
+    await expect(site.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+    await expect(site.locator('body')).toHaveAttribute('data-offline', 'ready', { timeout: 30_000 });
+    await start(site, 'HelloWorld', 'Ada', 'static-1');
+    await expect(site.getByTestId('details-output')).toHaveText('Hi, Ada!');
+
+    // The network goes away (and the server with it): a reload still opens the page, the
+    // engine and the saved database.
+    await site.context().setOffline(true);
+    server.kill();
+    await site.reload();
+    await expect(site.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+    await expect(site.getByTestId('count-Completed')).toHaveText('Completed 1');
+    await start(site, 'FanOutFanIn', '["x"]', 'static-2');
+    await expect(site.getByTestId('details-output')).toHaveText('["Hello, x!"]');
+    await site.context().setOffline(false);
+    expect(errors).toEqual([]);
+    await site.close();
+  } finally {
+    server.kill();
+  }
 });
