@@ -45,8 +45,8 @@ export function renderCounts() {
   const box = $('counts');
   box.replaceChildren();
   for (const state of ['Running', 'Completed', 'Failed']) {
-    box.append(el('span', {
-      class: `chip status-${state}`, 'data-testid': `count-${state}`,
+    box.append(el('button', {
+      class: `chip status-${state}`, 'data-testid': `count-${state}`, title: `list the ${state} instances`,
       onclick: () => { $('filter-status').value = state; resetPaging(); refresh(); },
     }, `${state} ${counts[state] ?? 0}`));
   }
@@ -58,15 +58,26 @@ export function renderList() {
     { cursor: ui.cursors[ui.page] ?? '', limit, sort: $('sort').value });
   ui.nextCursor = page.next_cursor;
   const body = $('instances').tBodies[0];
+  // The row the keyboard is on keeps the focus across the redraw.
+  const focused = document.activeElement && document.activeElement.closest ? document.activeElement.closest('#instances tr') : null;
+  const focusedInstance = focused ? focused.dataset.instance : undefined;
   body.replaceChildren();
   for (const summary of page.instances) {
-    const row = el('tr', { 'data-instance': summary.instance, onclick: () => select(summary.instance) },
+    // A row is a link for the keyboard too: Tab reaches it, Enter or Space opens it.
+    const row = el('tr', { 'data-instance': summary.instance, tabIndex: 0, onclick: () => select(summary.instance) },
       el('td', {}, summary.instance),
       el('td', {}, summary.orchestration),
       el('td', { class: `status-${summary.status}` }, summary.status),
       el('td', { class: 'result', title: summary.preview }, summary.preview || summary.custom_status || ''));
+    row.setAttribute('aria-label', `${summary.instance}, ${summary.orchestration}, ${summary.status}`);
+    row.addEventListener('keydown', (event) => {
+      if (event.key !== 'Enter' && event.key !== ' ') return;
+      event.preventDefault();
+      select(summary.instance);
+    });
     if (summary.instance === ui.instance) row.classList.add('selected');
     body.append(row);
+    if (summary.instance === focusedInstance) row.focus();
   }
   if (currentFilter().contains && page.next_cursor && page.instances.length < limit) {
     // A search reads a bounded window of instances per call (docs/management.md, "Search and sort").

@@ -899,3 +899,39 @@ test('the static playground works from a plain static host, below a path, and of
     server.kill();
   }
 });
+
+test('every control has a name, and the keyboard reaches the list\'s rows and the status chips', async ({ page }) => {
+  await start(page, 'Parent', '["a"]', 'keys-1');
+  await start(page, 'HelloWorld', 'Ada', 'keys-2');
+  await page.getByTestId('view-timeline').click();
+  // Controls without an accessible name (label, aria-label, title or a button's text).
+  const unnamed = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button, [tabindex]')]
+    .filter((control) => {
+      const labels = control.labels ? [...control.labels].map((label) => label.textContent.trim()).join(' ') : '';
+      const text = control.tagName === 'BUTTON' ? control.textContent.trim() : '';
+      return !(control.getAttribute('aria-label') || labels || control.getAttribute('title') || text);
+    })
+    .map((control) => control.id || control.outerHTML.slice(0, 80)));
+  expect(unnamed).toEqual([]);
+
+  // Tab from the page size selector reaches the list's rows; Enter opens one, and the
+  // row keeps the focus after the redraw, so arrowing on with Tab works.
+  await page.getByTestId('page-size').focus();
+  let reached = '';
+  for (let i = 0; i < 12 && !reached.startsWith('keys-'); i++) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement.dataset.instance ?? '');
+  }
+  expect(reached).toMatch(/^keys-/);
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('details-id')).toHaveText(reached);
+  expect(await page.evaluate(() => document.activeElement.dataset.instance)).toBe(reached);
+  await page.keyboard.press('Tab');
+  const next = await page.evaluate(() => document.activeElement.dataset.instance);
+  await page.keyboard.press(' ');
+  await expect(page.getByTestId('details-id')).toHaveText(next);
+  // The status chips are buttons: Enter filters by status.
+  await page.getByTestId('count-Completed').focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('filter-status')).toHaveValue('Completed');
+});
