@@ -27,6 +27,47 @@ function check(end) {
 }
 `;
 
+// A workload generated from the editor's code: each registered orchestration started
+// twice at seeded steps (the catalog sample's example input where it has one, else null),
+// every event name the code waits for raised on each instance later, two messages sent to
+// every queue it reads, and a seeded one in four of the instances cancelled; the check
+// holds every instance to Completed but the cancelled ones, which may end Failed.
+export function generatedWorkload(program, source, catalog) {
+  const literals = (call) => [...new Set([...source.matchAll(new RegExp(`${call}\\(\\s*['"\`]([^'"\`]+)['"\`]`, 'g'))].map((m) => m[1]))];
+  const starts = [...new Set(program.orchestrations.map((o) => o.name))].map((name) => {
+    const sample = catalog.find((s) => s.name === name);
+    return { name, input: sample ? sample.example_input : null };
+  });
+  return `// Generated from the code: starts of ${starts.map((s) => s.name).join(', ')}; events ${literals('waitForEvent').join(', ') || 'none'};
+// queues ${literals('dequeueEvent').join(', ') || 'none'}. Edit it freely.
+const starts = ${JSON.stringify(starts)};
+const events = ${JSON.stringify(literals('waitForEvent'))};
+const queues = ${JSON.stringify(literals('dequeueEvent'))};
+const cancelled = new Set();
+
+function workload(client, sim) {
+  let n = 0;
+  for (const { name, input } of starts) {
+    for (let copy = 0; copy < 2; copy++) {
+      const id = \`\${name.toLowerCase()}-\${++n}\`;
+      const at = sim.randomInt(Math.max(1, Math.floor(sim.steps / 4)));
+      sim.at(at);
+      client.startOrchestration(id, name, input);
+      for (const event of events) { sim.at(at + 1 + sim.randomInt(200)); client.raiseEvent(id, event, \`\${event} for \${id}\`); }
+      for (const queue of queues) for (let m = 0; m < 2; m++) { sim.at(at + 1 + sim.randomInt(200)); client.enqueueEvent(id, queue, \`message \${m}\`); }
+      if (sim.randomInt(4) === 0) { sim.at(at + sim.randomInt(300)); client.cancelInstance(id, 'generated cancel'); cancelled.add(id); }
+    }
+  }
+}
+
+function check(end) {
+  if (end.status === 'Completed') return [];
+  if (cancelled.has(end.instanceId) && end.status === 'Failed') return [];
+  return [\`\${end.instanceId} ended \${end.status}: \${end.error ?? ''}\`];
+}
+`;
+}
+
 function renderGutter() {
   const lines = $('sim-workload').value.split('\n').length;
   $('sim-workload-gutter').textContent = Array.from({ length: lines }, (_, i) => i + 1).join('\n');
@@ -143,6 +184,11 @@ export async function openSharedCase(text) {
 export function initSimCode() {
   $('sim-workload').value = exampleWorkload;
   renderGutter();
+  $('sim-generate').addEventListener('click', action(() => {
+    const source = $('code-text').value;
+    $('sim-workload').value = generatedWorkload(evaluate(source), source, dx.catalog());
+    $('sim-workload').dispatchEvent(new Event('input'));
+  }));
   $('sim-workload').addEventListener('input', () => {
     renderGutter();
     ui.simOps = null;

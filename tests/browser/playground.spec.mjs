@@ -935,3 +935,32 @@ test('every control has a name, and the keyboard reaches the list\'s rows and th
   await page.keyboard.press('Enter');
   await expect(page.getByTestId('filter-status')).toHaveValue('Completed');
 });
+
+test('a workload generated from the code: its events and queues, simulated over seeds', async ({ page }) => {
+  await page.getByTestId('code-text').fill(`registerOrchestration('Inbox', function* (ctx, input) {
+  const first = yield ctx.dequeueEvent('mail');
+  const go = yield ctx.waitForEvent('Go');
+  return \`\${first} then \${go}\`;
+});
+`);
+  await page.getByTestId('sim-world').selectOption('code');
+  await page.getByTestId('sim-generate').click();
+  const workload = await page.getByTestId('sim-workload').inputValue();
+  expect(workload).toContain('const starts = [{"name":"Inbox","input":null}];');
+  expect(workload).toContain('const events = ["Go"];');
+  expect(workload).toContain('const queues = ["mail"];');
+  await page.getByTestId('sim-seed').fill('1');
+  await page.getByTestId('sim-tries').fill('8');
+  await page.locator('#sim-steps').fill('800');
+  await page.getByTestId('sim-find').click();
+  await expect(page.getByTestId('sim-verdict')).toHaveText('seeds 1 to 8: no violation', { timeout: 60_000 });
+  // The same workload finds code that fails when its event comes before the message.
+  await page.getByTestId('code-text').fill(`registerOrchestration('Inbox', function* (ctx) {
+  const which = yield ctx.race(ctx.dequeueEvent('mail'), ctx.waitForEvent('Go'));
+  if (which.index === 1) throw new Error('the event came first');
+  return 'ok';
+});
+`);
+  await page.getByTestId('sim-find').click();
+  await expect(page.getByTestId('sim-shrunk')).toContainText('the event came first', { timeout: 60_000 });
+});
