@@ -783,6 +783,7 @@ test('share link: the code, the selected instance, its view and the seed open in
   await other.getByTestId('start').click();
   await expect(other.getByTestId('details-output')).toHaveText('shared y');
   await expect(other.getByTestId('history-json')).toBeVisible();
+  await shot(other, 'share-link-opened');
   await other.close();
 });
 
@@ -892,6 +893,7 @@ test('the static playground works from a plain static host, below a path, and of
     await expect(site.getByTestId('count-Completed')).toHaveText('Completed 1');
     await start(site, 'FanOutFanIn', '["x"]', 'static-2');
     await expect(site.getByTestId('details-output')).toHaveText('["Hello, x!"]');
+    await shot(site, 'static-offline');
     await site.context().setOffline(false);
     expect(errors).toEqual([]);
     await site.close();
@@ -934,6 +936,7 @@ test('every control has a name, and the keyboard reaches the list\'s rows and th
   await page.getByTestId('count-Completed').focus();
   await page.keyboard.press('Enter');
   await expect(page.getByTestId('filter-status')).toHaveValue('Completed');
+  await shot(page, 'keyboard');
 });
 
 test('a workload generated from the code: its events and queues, simulated over seeds', async ({ page }) => {
@@ -963,4 +966,5 @@ test('a workload generated from the code: its events and queues, simulated over 
 `);
   await page.getByTestId('sim-find').click();
   await expect(page.getByTestId('sim-shrunk')).toContainText('the event came first', { timeout: 60_000 });
+  await shot(page, 'sim-generated-workload');
 });
