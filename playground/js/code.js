@@ -1,7 +1,7 @@
 // The code panel: write orchestrations and activities in JavaScript, register them
 // beside the catalog (or in place of its code), and replay the selected instance's
 // history against the code in the editor before registering it.
-import { $, el } from './dom.js';
+import { $, el, lineNumbers } from './dom.js';
 import { ui } from './state.js';
 import { openRuntime, work } from './runtime.js';
 import { action, refresh } from './refresh.js';
@@ -11,12 +11,9 @@ import { addStartable } from './start.js';
 import { startReplay } from './replay.js';
 import { downloadProject } from './project.js';
 import { decodeShared, encodeShared } from './share.js';
+import { writeHash } from './hash.js';
 
-function renderGutter() {
-  const lines = $('code-text').value.split('\n').length;
-  $('code-gutter').textContent = Array.from({ length: lines }, (_, i) => i + 1).join('\n');
-  $('code-gutter').scrollTop = $('code-text').scrollTop;
-}
+let renderGutter = () => {};  // set by initCode (dom.js: lineNumbers)
 
 function say(text, bad = false) {
   const result = $('code-result');
@@ -34,7 +31,7 @@ function describe(program) {
 // with the catalog and this code registered (what an earlier registration added and
 // this code lacks is gone), at the same virtual time. Every runtime opened later gets
 // it too, and the code is kept for the next visit.
-function register() {
+async function register() {
   const source = $('code-text').value;
   let program;
   try {
@@ -52,6 +49,13 @@ function register() {
   say(`registered ${describe(program)}`);
   work();
   refresh();
+  await putCodeInHash(source);
+}
+
+// The registered code lives in the URL, so a link to any view carries it.
+async function putCodeInHash(source) {
+  ui.codeParam = source ? await encodeShared({ code: source }) : '';
+  writeHash();
 }
 
 // Replays the shown execution against the editor's code, registered or not.
@@ -80,6 +84,8 @@ function restoreSavedCode() {
     ui.program = evaluate(source);
     for (const { name } of ui.program.orchestrations) addStartable(name);
     say(`registered ${describe(ui.program)} (kept from the last visit)`);
+    // Into the hash with the next write: the page reads the incoming hash first.
+    encodeShared({ code: source }).then((param) => { ui.codeParam = param; });
   } catch (error) {
     say(`the kept code does not register: ${error.message}`, true);
   }
@@ -95,9 +101,11 @@ async function shareLink() {
   $('code-link-line').hidden = false;
 }
 
-// A shared link's code: into the editor, not registered until the user says so.
+// A link's code: when it is not the code registered here, into the editor, not
+// registered until the user says so.
 export async function openSharedCode(text) {
   const shared = await decodeShared(text);
+  if (String(shared.code ?? '') === savedSource()) return;
   $('code-text').value = String(shared.code ?? '');
   renderGutter();
   say('a link opened this code: read it, then Register');
@@ -110,8 +118,7 @@ export function initCode() {
     renderGutter();
     say(`the ${$('code-example').value} example: edit it, then Register or Replay`);
   });
-  $('code-text').addEventListener('input', renderGutter);
-  $('code-text').addEventListener('scroll', renderGutter);
+  renderGutter = lineNumbers($('code-text'), $('code-gutter'));
   $('code-register').addEventListener('click', action(register));
   $('code-replay').addEventListener('click', action(replayAgainstCode));
   $('code-project').addEventListener('click', action(downloadProject));

@@ -31,3 +31,17 @@ export async function readFile(input) {
   if (!file) throw new Error('no file chosen');
   return file;
 }
+
+// Line numbers for a code editor: `gutter` (a pre beside `textarea`) numbers its lines
+// and follows its scrolling. Returns the redraw, for code that sets the value itself.
+export function lineNumbers(textarea, gutter) {
+  const draw = () => {
+    const lines = textarea.value.split('\n').length;
+    gutter.textContent = Array.from({ length: lines }, (_, i) => i + 1).join('\n');
+    gutter.scrollTop = textarea.scrollTop;
+  };
+  textarea.addEventListener('input', draw);
+  textarea.addEventListener('scroll', draw);
+  draw();
+  return draw;
+}

@@ -1,7 +1,7 @@
 // State that a link should reopen (selected instance, execution, history view,
 // simulation seed, replay step) lives in the URL hash; a simulation's reproduce link
-// carries its whole case as "repro", a shared link the editor's code as "code" (share.js),
-// each read once when the page opens.
+// carries its whole case as "repro"; "code" is the registered code (share.js), so any
+// link to the page carries it; both are read once when the page opens.
 import { $ } from './dom.js';
 import { ui } from './state.js';
 
@@ -24,6 +24,7 @@ export function writeHash() {
   if (ui.view !== 'compact') params.set('view', ui.view);
   if (ui.simSeed !== undefined) params.set('seed', String(ui.simSeed));
   if (ui.replay && ui.replay.fromInstance) params.set('step', String(ui.replay.index));
+  if (ui.codeParam) params.set('code', ui.codeParam);
   const hash = params.toString();
   history.replaceState(null, '', hash ? `#${hash}` : location.pathname);
 }

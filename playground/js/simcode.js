@@ -1,7 +1,7 @@
 // Simulating the code panel's code: the workload editor, runs of one seed or a search
 // for a failing one (shrunk to its smallest case), the reproduce link, and opening a
 // seed's final database in the inspector.
-import { $, el } from './dom.js';
+import { $, el, lineNumbers } from './dom.js';
 import { dx } from './engine.js';
 import { ui } from './state.js';
 import { openRuntime } from './runtime.js';
@@ -68,10 +68,7 @@ function check(end) {
 `;
 }
 
-function renderGutter() {
-  const lines = $('sim-workload').value.split('\n').length;
-  $('sim-workload-gutter').textContent = Array.from({ length: lines }, (_, i) => i + 1).join('\n');
-}
+let renderGutter = () => {};  // set by initSimCode (dom.js: lineNumbers)
 
 // The case to simulate: the editors' code and workload, the panel's settings.
 function currentCase(seed) {
@@ -183,14 +180,13 @@ export async function openSharedCase(text) {
 
 export function initSimCode() {
   $('sim-workload').value = exampleWorkload;
-  renderGutter();
+  renderGutter = lineNumbers($('sim-workload'), $('sim-workload-gutter'));
   $('sim-generate').addEventListener('click', action(() => {
     const source = $('code-text').value;
     $('sim-workload').value = generatedWorkload(evaluate(source), source, dx.catalog());
     $('sim-workload').dispatchEvent(new Event('input'));
   }));
   $('sim-workload').addEventListener('input', () => {
-    renderGutter();
     ui.simOps = null;
     $('sim-ops-note').hidden = true;
   });

@@ -22,6 +22,7 @@ export const ui = {
   dirty: false, saveChain: Promise.resolve(),
   // instances started from the form, to make each suggested id unique
   started: 0,
-  // what the code panel registered (usercode.js: evaluate), applied to every runtime opened
-  program: null,
+  // what the code panel registered (usercode.js: evaluate), applied to every runtime opened,
+  // and its source as the hash's "code" (share.js: encodeShared)
+  program: null, codeParam: '',
 };

@@ -769,6 +769,9 @@ test('share link: the code, the selected instance, its view and the seed open in
   await page.getByTestId('code-share').click();
   const link = await page.getByTestId('code-link').getAttribute('href');
   expect(link).toMatch(/#.*instance=shared-1.*&code=/);
+  // The registered code lives in the page's own URL too: any link to the view carries it.
+  expect(page.url()).toMatch(/#.*instance=shared-1.*&code=/);
+  expect(new URL(page.url()).hash).toContain(new URL(link).hash.split('&code=')[1].split('&')[0]);
 
   const other = await context.browser().newPage();
   await other.goto(link);
