@@ -4,6 +4,7 @@ import { $, el, download } from './dom.js';
 import { ui } from './state.js';
 import { renderGantt } from './gantt.js';
 import { renderTreeGraph } from './tree_graph.js';
+import { placeOfError } from './usercode.js';
 import { writeHash } from './hash.js';
 import { markDirty, work } from './runtime.js';
 import { action, refresh } from './refresh.js';
@@ -124,7 +125,11 @@ export function renderDetails() {
   add('status', details.status, 'details-status');
   add('orchestration', `${details.orchestration} ${details.version}`);
   if (details.output !== null) add('output', details.output, 'details-output');
-  if (details.error) add('error', details.error.message, 'details-error');
+  if (details.error) {
+    add('error', details.error.message, 'details-error');
+    const place = placeOfError(ui.instance, details.error.message);
+    if (place) add('thrown at', `line ${place.line}:${place.column} of the Code panel's code`, 'details-error-place');
+  }
   add('custom status', details.custom_status ?? '—', 'details-custom-status');
   if (details.parent) add('parent', details.parent);
   add('created', new Date(details.created_at_ms).toISOString());

@@ -66,7 +66,7 @@ export function evaluate(source) {
     if (typeof name !== 'string' || name === '') throw new TypeError('registerOrchestration needs a name');
     if (!/^\d+\.\d+\.\d+$/.test(String(version))) throw new TypeError(`version must be MAJOR.MINOR.PATCH, got ${version}`);
     if (!isGeneratorFunction(fn)) throw new TypeError(`registerOrchestration('${name}') needs a generator function (function*)`);
-    orchestrations.push({ name, version: String(version), fn });
+    orchestrations.push({ name, version: String(version), fn: noting(fn) });
   };
   const registerOrchestration = (name, fn) => registerOrchestrationVersioned(name, '1.0.0', fn);
   const registerActivity = (name, fn) => {
@@ -108,6 +108,35 @@ export function evaluateWorkload(source) {
   return { workload: located(defined.workload), check: defined.check ? located(defined.check) : undefined };
 }
 
+// Where the code threw what ended an instance or an activity, for the details panel:
+// instance and message -> {line, column}. Kept in the page, not in the engine, so an
+// edit that moves lines never changes what a history holds (or how it replays).
+const thrownAt = new Map();
+const kMaxPlaces = 1000;
+
+function notePlace(instance, error) {
+  const place = error instanceof Error ? placeInStack(error) : null;
+  if (!place) return;  // a task failure thrown into the generator: the engine's, not the code's
+  if (thrownAt.size >= kMaxPlaces) thrownAt.delete(thrownAt.keys().next().value);
+  thrownAt.set(`${instance}\u0000${error.message}`, place);
+}
+
+// The place in the code that threw `message` in `instance`, when this page saw it.
+export function placeOfError(instance, message) { return thrownAt.get(`${instance}\u0000${message}`) ?? null; }
+
+// The orchestration with its thrown errors' places noted; what it throws is unchanged
+// (the same object, so an uncaught task failure still ends the instance with its own error).
+function noting(fn) {
+  return function* noted(ctx, input) {
+    try {
+      return yield* fn(ctx, input);
+    } catch (error) {
+      notePlace(ctx.instanceId, error);
+      throw error;
+    }
+  };
+}
+
 // An activity of the code as the engine API runs it: text in, text out, synchronously.
 function engineActivity(name, fn) {
   return (input, context) => {
@@ -115,7 +144,13 @@ function engineActivity(name, fn) {
       instanceId: context.instance, executionId: context.execution, activityId: context.activityId,
       activityName: name, isCancelled: () => false,
     };
-    const value = fn(ctx, dx.decodeText(input));
+    let value;
+    try {
+      value = fn(ctx, dx.decodeText(input));
+    } catch (error) {
+      notePlace(context.instance, error);
+      throw error;
+    }
     if (value && typeof value.then === 'function') {
       throw new Error(`activity ${name} returned a Promise: the playground runs activities synchronously`);
     }

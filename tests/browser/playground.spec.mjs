@@ -971,3 +971,32 @@ test('a workload generated from the code: its events and queues, simulated over 
   await expect(page.getByTestId('sim-shrunk')).toContainText('the event came first', { timeout: 60_000 });
   await shot(page, 'sim-generated-workload');
 });
+
+test('an error the code throws shows its line in the details; the history holds the message alone', async ({ page }) => {
+  await page.getByTestId('code-text').fill(`registerActivity('Check', (ctx, amount) => {
+  if (amount > 100) throw new Error('over the limit');
+  return amount;
+});
+registerOrchestration('Pay', function* (ctx, amount) {
+  if (amount < 0) throw new Error('negative amount');
+  return yield ctx.scheduleActivity('Check', amount);
+});
+`);
+  await page.getByTestId('code-register').click();
+  await start(page, 'Pay', '-5', 'pay-negative');
+  await expect(page.getByTestId('details-error')).toHaveText('negative amount');
+  await expect(page.getByTestId('details-error-place')).toHaveText(/^line 6:\d+ of the Code panel's code$/);
+  await page.getByTestId('view-json').click();
+  const failed = JSON.parse(await page.getByTestId('history-json').textContent()).at(-1);
+  expect(failed.kind).toBe('OrchestrationFailed');
+  expect(JSON.stringify(failed)).toContain('"negative amount"');
+  expect(JSON.stringify(failed)).not.toContain('line');
+  await page.getByTestId('view-compact').click();
+  await start(page, 'Pay', '500', 'pay-large');
+  await expect(page.getByTestId('details-error')).toHaveText('over the limit');
+  await expect(page.getByTestId('details-error-place')).toHaveText(/^line 2:\d+ of the Code panel's code$/);
+  // A task failure is the engine's, not the code's: no place for it.
+  await start(page, 'Fails', 'boom', 'fails-1');
+  await expect(page.getByTestId('details-error')).toHaveText('boom');
+  await expect(page.getByTestId('details-error-place')).toHaveCount(0);
+});
