@@ -470,7 +470,6 @@ function contextCall(op, argument = '') {
   return unwrap(core.orchestrationContextCall(op, argument));
 }
 
-
 /** What an orchestration generator gets: methods that return task descriptors to yield. */
 export class OrchestrationContext {
   // `encode`: how values the code passes become engine text (JSON here; the engine API's
