@@ -227,11 +227,7 @@ class Engine {
       return Json(nullptr);
     });
     if (!Json::parse(envelope).value("ok", false)) return emscripten::val(envelope);
-    const std::string& data = bytes ? *bytes : std::string();
-    emscripten::val array = emscripten::val::global("Uint8Array").new_(data.size());
-    array.call<void>("set", emscripten::val(emscripten::typed_memory_view(data.size(),
-                                                                         reinterpret_cast<const unsigned char*>(data.data()))));
-    return array;
+    return wasm::to_uint8_array(bytes ? *bytes : std::string());
   }
 
   // One command of the command table (core/hosts/include/duroxide/commands.hpp): `args_json` is
@@ -267,18 +263,10 @@ class Engine {
   Json logs_ = Json::array();
 };
 
-// `json`: a history or an exported instance (core/hosts/include/duroxide/replay_document.hpp).
-std::string replayHistory(const std::string& json) {
-  return guarded([&] {
-    Registry registry;
-    samples::register_all(registry);
-    return replay_document(registry, json);
-  });
-}
-
-// `json` replayed against the catalog with `orchestrations_json` ([{"name","version"}])
-// replaced by JavaScript generators run by `host`: edited code checked against a
-// stored history before it is registered.
+// `json`: a history, a named instance's execution or an exported instance
+// (core/hosts/include/duroxide/replay_document.hpp), replayed against the catalog with
+// `orchestrations_json` ([{"name","version"}]) replaced by JavaScript generators run by
+// `host`: edited code checked against a stored history before it is registered.
 std::string replayHistoryWith(const std::string& json, const std::string& orchestrations_json, emscripten::val host) {
   return guarded([&] {
     Registry registry;
@@ -298,6 +286,9 @@ std::string replayHistoryWith(const std::string& json, const std::string& orches
     return replay_document(registry, json);
   });
 }
+
+// `json` against the catalog alone.
+std::string replayHistory(const std::string& json) { return replayHistoryWith(json, "[]", emscripten::val::undefined()); }
 
 // The command table: what RuntimeClient and ManagementClient in wasm/duroxide.mjs are built from.
 std::string commandTable() {

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <emscripten/val.h>
+
 #include <nlohmann/json.hpp>
 
 #include "duroxide/codec.hpp"
@@ -52,6 +54,14 @@ std::string guarded(Body&& body) {
   } catch (...) {
     return failure("the engine threw a non-standard exception", "internal");
   }
+}
+
+// Bytes (a database file) as a JavaScript Uint8Array, copied out of the module's memory.
+inline emscripten::val to_uint8_array(const std::string& bytes) {
+  emscripten::val array = emscripten::val::global("Uint8Array").new_(bytes.size());
+  array.call<void>("set", emscripten::val(emscripten::typed_memory_view(
+                              bytes.size(), reinterpret_cast<const unsigned char*>(bytes.data()))));
+  return array;
 }
 
 }  // namespace duroxide::wasm

@@ -155,11 +155,7 @@ class JsStore {
       return Json(nullptr);
     });
     if (!Json::parse(envelope).value("ok", false)) return val(envelope);
-    const std::string& data = bytes ? *bytes : std::string();
-    val array = val::global("Uint8Array").new_(data.size());
-    array.call<void>("set", val(emscripten::typed_memory_view(
-                                data.size(), reinterpret_cast<const unsigned char*>(data.data()))));
-    return array;
+    return wasm::to_uint8_array(bytes ? *bytes : std::string());
   }
 
   std::string checkpoint() {
@@ -776,9 +772,7 @@ std::shared_ptr<Registry> simulation_registry(const Json& args, val host) {
   auto registry = std::make_shared<Registry>();
   for (const Json& entry : args.value("orchestrations", Json::array())) {
     registry->register_orchestration(field(entry, "name"), field(entry, "version", Registry::kDefaultVersion),
-                                     [host](OrchestrationContext& ctx, std::string input) {
-                                       return run_generator(ctx, std::move(input), host);
-                                     });
+                                     wasm::generator_orchestration(host));
   }
   for (const Json& name : args.value("activities", Json::array())) {
     registry->register_activity(name.get<std::string>(), simulated_activity(host, name.get<std::string>()));
@@ -832,9 +826,7 @@ std::string runJsSimulation(const std::string& options_json, val host) {
 val takeSimulationDatabase() {
   std::string bytes;
   bytes.swap(simulation_database);
-  val array = val::global("Uint8Array").new_(bytes.size());
-  array.call<void>("set", val(emscripten::typed_memory_view(bytes.size(), reinterpret_cast<const unsigned char*>(bytes.data()))));
-  return array;
+  return wasm::to_uint8_array(bytes);
 }
 
 // Constructors cannot return envelopes: factories do, with the error kept here.

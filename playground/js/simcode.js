@@ -70,11 +70,14 @@ function check(end) {
 
 let renderGutter = () => {};  // set by initSimCode (dom.js: lineNumbers)
 
+// The fault kinds ticked in the simulation panel.
+export const checkedFaults = () => [...$('sim-faults').querySelectorAll('input:checked')].map((box) => box.value);
+
 // The case to simulate: the editors' code and workload, the panel's settings.
 function currentCase(seed) {
   const program = evaluate($('code-text').value);
   const { workload, check } = evaluateWorkload($('sim-workload').value);
-  const faults = [...$('sim-faults').querySelectorAll('input:checked')].map((box) => box.value);
+  const faults = checkedFaults();
   return {
     program,
     options: {
@@ -103,21 +106,21 @@ function openDatabase(result, program) {
   openRuntime(result.database);
 }
 
-// Renders a code run: the summary, the shrunk case when there is one, the link, the database.
-export async function renderCodeRun(render, { result, ops, shrunk, program, runs }) {
+// Renders a code run of `options` (its seed and settings): the summary, the shrunk case
+// when `runs` says shrinking took some, the link, the database.
+async function renderCodeRun(render, { result, ops, options, program, runs }) {
   render(result);
   const box = $('sim-result');
   const extra = [];
-  if (shrunk) {
+  if (runs) {
     extra.push(el('h3', {}, `Shrunk case (${runs} runs)`),
       el('pre', { 'data-testid': 'sim-shrunk' }, [
-        `seed ${shrunk.seed} · ${shrunk.steps} steps · ${shrunk.nodes} node(s) · faults: ${shrunk.faults.join(', ') || 'none'}`,
+        `seed ${options.seed} · ${options.steps} steps · ${options.nodes} node(s) · faults: ${options.faults.join(', ') || 'none'}`,
         ...ops.map(describeOp),
         ...result.violations.map((v) => `violation: ${v.invariant} ${v.instance}: ${v.detail}`),
       ].join('\n')));
   }
-  const link = await reproduceLink(shrunk ?? { seed: result.seed, steps: Number($('sim-steps').value),
-    nodes: Number($('sim-nodes').value), faults: [...$('sim-faults').querySelectorAll('input:checked')].map((b) => b.value) }, ops);
+  const link = await reproduceLink(options, ops);
   extra.push(el('p', {}, el('a', { href: link, 'data-testid': 'sim-link' }, 'reproduce link'),
     ' (code, workload, seed, settings and the planned operations)'));
   if (result.database && result.database.length) {
@@ -133,7 +136,7 @@ export async function renderCodeRun(render, { result, ops, shrunk, program, runs
 export async function runCodeSeed(seed, render) {
   const { program, options } = currentCase(seed);
   const { result, ops } = await dx.simulateCode({ ...options, keepDatabase: true });
-  await renderCodeRun(render, { result, ops, program });
+  await renderCodeRun(render, { result, ops, options, program });
 }
 
 // Tries seeds from the seed field on; the first failure is shrunk and shown.
@@ -143,12 +146,11 @@ export async function findFailingSeed(render) {
   if (!Number.isInteger(tries) || tries < 1 || tries > 1000) throw new Error('seeds to try: 1 to 1000');
   for (let seed = first; seed < first + tries; seed++) {
     const { program, options } = currentCase(seed);
-    const { result } = await dx.simulateCode(options);
-    if (result.ok) continue;
+    const shrunk = await dx.shrinkSimulation(options);  // a passing seed costs its one run
+    if (shrunk.result.ok) continue;
     $('sim-seed').value = String(seed);
-    const shrunk = await dx.shrinkSimulation(options);
     const kept = await dx.simulateCode({ ...shrunk.options, keepDatabase: true });
-    await renderCodeRun(render, { result: kept.result, ops: shrunk.ops, shrunk: shrunk.options, program, runs: shrunk.runs });
+    await renderCodeRun(render, { result: kept.result, ops: shrunk.ops, options: shrunk.options, program, runs: shrunk.runs });
     return;
   }
   $('sim-result').replaceChildren(el('p', { class: 'ok', 'data-testid': 'sim-verdict' },

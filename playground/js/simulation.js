@@ -5,7 +5,7 @@ import { dx } from './engine.js';
 import { ui } from './state.js';
 import { writeHash } from './hash.js';
 import { action } from './refresh.js';
-import { findFailingSeed, initSimCode, runCodeSeed } from './simcode.js';
+import { checkedFaults, findFailingSeed, initSimCode, runCodeSeed } from './simcode.js';
 
 // Runs the seed in the world chosen: the catalog (the native simulator's workload) or the
 // code panel's code with the workload editor's (simcode.js).
@@ -18,9 +18,8 @@ export async function runSeed() {
     await runCodeSeed(seed, renderResult);
     return;
   }
-  const faults = [...$('sim-faults').querySelectorAll('input:checked')].map((box) => box.value);
   renderResult(dx.runSimulation({
-    seed, faults,
+    seed, faults: checkedFaults(),
     steps: Number($('sim-steps').value), nodes: Number($('sim-nodes').value), instances: Number($('sim-instances').value),
   }));
 }

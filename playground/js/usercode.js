@@ -27,6 +27,12 @@ function placeInStack(error, url = SOURCE_URL) {
   return { line: Number(match[1]) - WRAPPER_LINES, column: Number(match[2]) };
 }
 
+// What the code threw, as a CodeError naming its place in `url`'s code when the stack has it.
+function codeErrorOf(error, url = SOURCE_URL) {
+  const place = placeInStack(error, url);
+  return new CodeError(error && error.message ? error.message : String(error), place?.line ?? 0, place?.column ?? 0);
+}
+
 const isGeneratorFunction = (fn) => typeof fn === 'function' && fn.constructor && fn.constructor.name === 'GeneratorFunction';
 
 // Compiles `source` as a classic script named `url` (so a syntax error reports its line)
@@ -77,8 +83,7 @@ export function evaluate(source) {
   try {
     program(registerOrchestration, registerOrchestrationVersioned, registerActivity);
   } catch (error) {
-    const place = placeInStack(error);
-    throw new CodeError(error && error.message ? error.message : String(error), place?.line ?? 0, place?.column ?? 0);
+    throw codeErrorOf(error);
   }
   if (!orchestrations.length && !activities.length) throw new CodeError('the code registers nothing');
   return { orchestrations, activities };
@@ -93,16 +98,14 @@ export function evaluateWorkload(source) {
   try {
     defined = program();
   } catch (error) {
-    const place = placeInStack(error, WORKLOAD_URL);
-    throw new CodeError(error && error.message ? error.message : String(error), place?.line ?? 0, place?.column ?? 0);
+    throw codeErrorOf(error, WORKLOAD_URL);
   }
   if (!defined.workload) throw new CodeError('the workload code defines no function workload(client, sim)');
   const located = (fn) => (...args) => {
     try {
       return fn(...args);
     } catch (error) {
-      const place = placeInStack(error, WORKLOAD_URL);
-      throw new Error(place ? `line ${place.line}:${place.column}: ${error.message}` : error.message);
+      throw codeErrorOf(error, WORKLOAD_URL);
     }
   };
   return { workload: located(defined.workload), check: defined.check ? located(defined.check) : undefined };

@@ -864,6 +864,11 @@ registerOrchestration('Root', function* (ctx) {
   await page.keyboard.press('Enter');
   await expect(page.getByTestId('details-id')).toHaveText('root-1');
   await shot(page, 'tree-graph');
+  // The root's timeline has a bar per sub-orchestration it awaited.
+  await page.getByTestId('view-timeline').click();
+  await expect(page.getByTestId('history-timeline')).toContainText('sub Branch');
+  await expect(page.getByTestId('history-timeline')).toContainText('sub Leaf');
+  await expect(page.getByTestId('gantt-bar')).toHaveCount(3);
 });
 
 test('the static playground works from a plain static host, below a path, and offline after one visit', async ({ page, context }) => {
