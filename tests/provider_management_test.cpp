@@ -1010,6 +1010,98 @@ void check_counts_match_instances(ProviderUnderTest& f) {
 
 }  // namespace
 
+namespace {
+
+// Instance i of the one-time-bound counts: created at 1000 + i, updated 0 to 6 ms later,
+// Completed, Failed, Running in turn, named Alpha or Beta, every tenth a child.
+InstanceExport bounded_count_instance(int i) {
+  static const RuntimeState states[] = {RuntimeState::Completed, RuntimeState::Failed, RuntimeState::Running};
+  InstanceExport data;
+  data.info.instance = "b-" + std::to_string(i);
+  data.info.orchestration_name = i % 2 ? "Alpha" : "Beta";
+  data.info.orchestration_version = "1.0.0";
+  data.info.current_execution_id = 1;
+  data.info.execution_count = 1;
+  data.info.state = states[i % 3];
+  if (i % 10 == 1) {
+    data.info.parent_instance = "b-" + std::to_string(i - 1);
+    data.info.parent_id = 2;
+  }
+  data.info.created_at_ms = 1000 + i;
+  data.info.updated_at_ms = data.info.created_at_ms + i % 7;
+  ExecutionExport execution;
+  execution.info.instance = data.info.instance;
+  execution.info.execution_id = 1;
+  execution.info.state = data.info.state;
+  execution.info.started_at_ms = data.info.created_at_ms;
+  execution.history = {Event{1, 0, data.info.created_at_ms,
+                             events::OrchestrationStarted{data.info.orchestration_name, "1.0.0", "",
+                                                          data.info.parent_instance, data.info.parent_id}}};
+  if (data.info.state == RuntimeState::Completed) {
+    data.info.output = execution.info.output = "ok";
+    execution.info.completed_at_ms = data.info.updated_at_ms;
+    execution.history.push_back(Event{2, 0, data.info.updated_at_ms, events::OrchestrationCompleted{"ok"}});
+  } else if (data.info.state == RuntimeState::Failed) {
+    data.info.error = execution.info.error = ErrorDetails::orchestration_failed("x");
+    execution.info.completed_at_ms = data.info.updated_at_ms;
+    execution.history.push_back(
+        Event{2, 0, data.info.updated_at_ms, events::OrchestrationFailed{ErrorDetails::orchestration_failed("x")}});
+  }
+  execution.info.event_count = execution.history.size();
+  data.executions.push_back(std::move(execution));
+  return data;
+}
+
+bool matches(const InstanceExport& data, const InstanceFilter& filter) {
+  const InstanceInfo& info = data.info;
+  auto in_range = [](TimestampMs t, TimestampMs from, TimestampMs to) {
+    return (from == 0 || t >= from) && (to == 0 || t < to);
+  };
+  return (filter.states.empty() ||
+          std::find(filter.states.begin(), filter.states.end(), info.state) != filter.states.end()) &&
+         (filter.orchestration_name.empty() || filter.orchestration_name == info.orchestration_name) &&
+         (!filter.roots_only || info.parent_instance.empty()) &&
+         in_range(info.created_at_ms, filter.created_from_ms, filter.created_to_ms) &&
+         in_range(info.updated_at_ms, filter.updated_from_ms, filter.updated_to_ms);
+}
+
+}  // namespace
+
+// A count with one time bound reads whichever side of the bound is small (fewer than
+// 1,024 instances), or counts the instances when neither is: every answer is exact.
+TEST_CASE("contract: a count with one time bound is exact whichever side of the bound is small",
+          "[provider][management][counts]") {
+  FOR_EACH_PROVIDER(f);
+  const int kInstances = 3000;
+  std::vector<InstanceExport> instances;
+  for (int i = 0; i < kInstances; ++i) {
+    instances.push_back(bounded_count_instance(i));
+    f.management().import_instance(instances.back());
+  }
+  std::vector<InstanceFilter> conditions(5);
+  conditions[1].states = {RuntimeState::Running};
+  conditions[2].states = {RuntimeState::Completed, RuntimeState::Failed};
+  conditions[3].orchestration_name = "Alpha";
+  conditions[4].roots_only = true;
+  conditions[4].states = {RuntimeState::Failed};
+  // Before all, at the first, a few in, the middle, a few from the end, at the last, after all.
+  const std::vector<TimestampMs> times = {1, 1000, 1005, 1000 + kInstances / 2, 1000 + kInstances - 5,
+                                          1000 + kInstances - 1, 1'000'000'000};
+  for (std::size_t c = 0; c < conditions.size(); ++c) {
+    for (int bound = 0; bound < 4; ++bound) {
+      for (TimestampMs at : times) {
+        InstanceFilter filter = conditions[c];
+        (bound == 0 ? filter.created_from_ms : bound == 1 ? filter.created_to_ms
+         : bound == 2 ? filter.updated_from_ms : filter.updated_to_ms) = at;
+        std::uint64_t expected = 0;
+        for (const auto& data : instances) expected += matches(data, filter) ? 1 : 0;
+        INFO("conditions " << c << ", bound " << bound << " at " << at);
+        CHECK(f.management().count_instances(filter) == expected);
+      }
+    }
+  }
+}
+
 TEST_CASE("contract: status counts stay exact through every write path", "[provider][management]") {
   FOR_EACH_PROVIDER(f);
   f.clock.advance(1000);

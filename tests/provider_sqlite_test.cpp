@@ -409,6 +409,32 @@ TEST_CASE("sqlite: a version-10 database gains the search column, filled from ea
   CHECK(f->sqlite->count_instances(filter) == 2);
 }
 
+TEST_CASE("sqlite: a one-bound count whose counters disagree with the rows counts the rows",
+          "[provider][sqlite][counts]") {
+  auto f = make_provider("sqlite-file");
+  f->sqlite.reset();
+  // 1,100 running instances (more than a side is read for) and their count, written as
+  // the store writes them; then counters that say none.
+  raw_exec(f->path,
+           "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1099) "
+           "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, current_execution_id, "
+           "  status, created_at, updated_at) "
+           "SELECT 'r-' || i, 'Orch', '1.0.0', 1, 'Running', 1000 + i, 1000 + i FROM n; "
+           "INSERT INTO instance_counts (orchestration_name, orchestration_version, is_root, status, tenant, count) "
+           "VALUES ('Orch', '1.0.0', 1, 'Running', '', 1100)");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  InstanceFilter filter;
+  filter.states = {RuntimeState::Running};
+  filter.created_from_ms = 1;  // every instance is on this side, none on the other
+  CHECK(f->sqlite->count_instances(filter) == 1100);
+  f->sqlite.reset();
+  raw_exec(f->path, "UPDATE instance_counts SET count = 0");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->count_instances(filter) == 1100);
+  filter.created_from_ms = 0;
+  CHECK(f->sqlite->count_instances(filter) == 0);  // what the counters say, asked alone
+}
+
 TEST_CASE("sqlite: every listing and count query is answered through an index",
           "[provider][sqlite][indexes]") {
   auto f = make_provider("sqlite-memory");

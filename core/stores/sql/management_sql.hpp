@@ -377,6 +377,59 @@ FilterSql count_query(const InstanceFilter& filter, bool by_status) {
   return sql;
 }
 
+// A count with one time bound and otherwise only the counters' conditions (health's
+// "running for over an hour", "failed in the last hour") is read from whichever side of
+// the bound is small: the instances on the bound's side, or the counters' total less
+// those on its other side. Each side is read up to kSideLimit instances.
+inline constexpr std::int64_t kSideLimit = 1024;
+
+// The single time bound of such a filter: its column, its side, its time.
+struct OneTimeBound {
+  const char* column;  // "created_at" or "updated_at"
+  bool lower;          // from <= t (else t < to)
+  TimestampMs at;
+};
+
+inline std::optional<OneTimeBound> one_time_bound(const InstanceFilter& filter) {
+  if (!filter.instance_prefix.empty() || !filter.parent_instance.empty() || !filter.contains.empty()) {
+    return std::nullopt;
+  }
+  std::vector<OneTimeBound> bounds;
+  if (filter.created_from_ms != 0) bounds.push_back({"created_at", true, filter.created_from_ms});
+  if (filter.created_to_ms != 0) bounds.push_back({"created_at", false, filter.created_to_ms});
+  if (filter.updated_from_ms != 0) bounds.push_back({"updated_at", true, filter.updated_from_ms});
+  if (filter.updated_to_ms != 0) bounds.push_back({"updated_at", false, filter.updated_to_ms});
+  if (bounds.size() != 1) return std::nullopt;
+  return bounds.front();
+}
+
+// The count of `filter`'s instances on one side of `bound` (`asked`: the filter's own
+// side), read up to kSideLimit; with `with_total`, a second column: what the counters
+// hold for the filter without the bound, read in the same statement (one snapshot).
+template <typename Dialect>
+FilterSql side_count_query(const InstanceFilter& filter, const OneTimeBound& bound, bool asked, bool with_total) {
+  InstanceFilter unbounded = filter;
+  unbounded.created_from_ms = unbounded.created_to_ms = 0;
+  unbounded.updated_from_ms = unbounded.updated_to_ms = 0;
+  FilterSql sql = filter_sql<Dialect>(unbounded);
+  std::string total;
+  if (with_total) {
+    // The counters' conditions bind the same values in the same order (count_query).
+    FilterSql counters = count_query<Dialect>(unbounded, false);
+    DUROXIDE_ASSERT(counters.values == sql.values, "the counters' conditions bind what the instances' do");
+    total = ", (" + counters.where + ")";
+  }
+  const bool lower = bound.lower == asked;
+  sql.values.emplace_back(bound.at);
+  const std::string at = "?" + std::to_string(sql.values.size());
+  sql.values.emplace_back(kSideLimit);
+  const std::string limit = "?" + std::to_string(sql.values.size());
+  sql.where = "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM instances" +
+              (sql.where.empty() ? std::string(" WHERE ") : sql.where + " AND ") + bound.column +
+              (lower ? " >= " : " < ") + at + " LIMIT " + limit + ") AS side)" + total;
+  return sql;
+}
+
 // ---------------------------------------------------------------- durations
 
 // One bucket of the execution_durations histogram, summed over its hours.
