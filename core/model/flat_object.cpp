@@ -30,21 +30,23 @@ class Cursor {
     return at_end() || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == '}';
   }
 
+  // A run of plain characters is appended whole, not byte by byte (long payloads:
+  // docs/bench.md, "Strings copied by runs").
   bool read_string(std::string& out) {
     if (!take('"')) return false;
     while (!at_end()) {
+      std::size_t end = position_;
+      while (end < text_.size() && plain(text_[end])) ++end;
+      out.append(text_.data() + position_, end - position_);
+      position_ = end;
+      if (at_end()) return false;
       const char c = text_[position_++];
       if (c == '"') return true;
-      if (c == '\\') {
-        if (at_end()) return false;
-        const char escaped = unescaped(text_[position_++]);
-        if (escaped == '\0') return false;
-        out += escaped;
-        continue;
-      }
-      const auto byte = static_cast<unsigned char>(c);
-      if (byte < 0x20 || byte > 0x7e) return false;
-      out += c;
+      if (c != '\\') return false;  // a control byte, or one outside printable ASCII
+      if (at_end()) return false;
+      const char escaped = unescaped(text_[position_++]);
+      if (escaped == '\0') return false;
+      out += escaped;
     }
     return false;
   }
@@ -66,6 +68,12 @@ class Cursor {
   }
 
  private:
+  // Printable ASCII but the quote and the backslash: copied as it is.
+  static bool plain(char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte >= 0x20 && byte <= 0x7e && c != '"' && c != '\\';
+  }
+
   static char unescaped(char c) {
     switch (c) {
       case '"': return '"';
