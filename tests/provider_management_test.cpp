@@ -1008,12 +1008,9 @@ void check_counts_match_instances(ProviderUnderTest& f) {
   }
 }
 
-}  // namespace
-
-namespace {
-
 // Instance i of the one-time-bound counts: created at 1000 + i, updated 0 to 6 ms later,
-// Completed, Failed, Running in turn, named Alpha or Beta, every tenth a child.
+// Completed, Failed, Running in turn, named Alpha or Beta, every tenth a child, every
+// fourth of tenant "t".
 InstanceExport bounded_count_instance(int i) {
   static const RuntimeState states[] = {RuntimeState::Completed, RuntimeState::Failed, RuntimeState::Running};
   InstanceExport data;
@@ -1023,6 +1020,7 @@ InstanceExport bounded_count_instance(int i) {
   data.info.current_execution_id = 1;
   data.info.execution_count = 1;
   data.info.state = states[i % 3];
+  data.info.tenant = i % 4 == 0 ? "t" : "";
   if (i % 10 == 1) {
     data.info.parent_instance = "b-" + std::to_string(i - 1);
     data.info.parent_id = 2;
@@ -1060,6 +1058,7 @@ bool matches(const InstanceExport& data, const InstanceFilter& filter) {
   return (filter.states.empty() ||
           std::find(filter.states.begin(), filter.states.end(), info.state) != filter.states.end()) &&
          (filter.orchestration_name.empty() || filter.orchestration_name == info.orchestration_name) &&
+         (filter.tenant.empty() || filter.tenant == info.tenant) &&
          (!filter.roots_only || info.parent_instance.empty()) &&
          in_range(info.created_at_ms, filter.created_from_ms, filter.created_to_ms) &&
          in_range(info.updated_at_ms, filter.updated_from_ms, filter.updated_to_ms);
@@ -1078,12 +1077,14 @@ TEST_CASE("contract: a count with one time bound is exact whichever side of the 
     instances.push_back(bounded_count_instance(i));
     f.management().import_instance(instances.back());
   }
-  std::vector<InstanceFilter> conditions(5);
+  std::vector<InstanceFilter> conditions(6);
   conditions[1].states = {RuntimeState::Running};
   conditions[2].states = {RuntimeState::Completed, RuntimeState::Failed};
   conditions[3].orchestration_name = "Alpha";
   conditions[4].roots_only = true;
   conditions[4].states = {RuntimeState::Failed};
+  conditions[5].tenant = "t";
+  conditions[5].states = {RuntimeState::Completed};
   // Before all, at the first, a few in, the middle, a few from the end, at the last, after all.
   const std::vector<TimestampMs> times = {1, 1000, 1005, 1000 + kInstances / 2, 1000 + kInstances - 5,
                                           1000 + kInstances - 1, 1'000'000'000};
