@@ -120,12 +120,14 @@ TEST_CASE("the text encoders write what the JSON objects dump to, byte for byte"
   // exports and reports build nlohmann objects (detail::to_json). Both must agree.
   History history = every_kind_of_event();
   for (const std::string& text : {std::string("\x01\x1f\x7f/<>&'"), std::string("caf\xc3\xa9 \xf0\x9f\x98\x80"),
-                                  std::string("\\\"\\"), std::string()}) {
+                                  std::string("\\\"\\"), std::string("say \"hi\" to C:\\dir\\ now"),
+                                  std::string()}) {
     history.push_back(Event{200, 3, 5, events::ExternalEvent{"e", text}});
     history.push_back(Event{201, 0, -7, events::CustomStatusUpdated{text}});
   }
   for (const Event& event : history) {
     CHECK(encode_event(event) == detail::dump_json(detail::to_json(event), "event"));
+    CHECK(decode_event(encode_event(event)) == event);  // the flat reader's runs and escapes
   }
   for (const WorkItem& item : every_kind_of_work_item()) {
     CHECK(encode_work_item(item) == detail::dump_json(detail::to_json(item), "work_item"));

@@ -390,10 +390,15 @@ struct OneTimeBound {
   TimestampMs at;
 };
 
+// `filter` without its creation-time and update-time bounds.
+inline InstanceFilter without_time_bounds(InstanceFilter filter) {
+  filter.created_from_ms = filter.created_to_ms = 0;
+  filter.updated_from_ms = filter.updated_to_ms = 0;
+  return filter;
+}
+
 inline std::optional<OneTimeBound> one_time_bound(const InstanceFilter& filter) {
-  if (!filter.instance_prefix.empty() || !filter.parent_instance.empty() || !filter.contains.empty()) {
-    return std::nullopt;
-  }
+  if (!counted_by_counters(without_time_bounds(filter))) return std::nullopt;
   std::vector<OneTimeBound> bounds;
   if (filter.created_from_ms != 0) bounds.push_back({"created_at", true, filter.created_from_ms});
   if (filter.created_to_ms != 0) bounds.push_back({"created_at", false, filter.created_to_ms});
@@ -408,9 +413,7 @@ inline std::optional<OneTimeBound> one_time_bound(const InstanceFilter& filter) 
 // hold for the filter without the bound, read in the same statement (one snapshot).
 template <typename Dialect>
 FilterSql side_count_query(const InstanceFilter& filter, const OneTimeBound& bound, bool asked, bool with_total) {
-  InstanceFilter unbounded = filter;
-  unbounded.created_from_ms = unbounded.created_to_ms = 0;
-  unbounded.updated_from_ms = unbounded.updated_to_ms = 0;
+  const InstanceFilter unbounded = without_time_bounds(filter);
   FilterSql sql = filter_sql<Dialect>(unbounded);
   std::string total;
   if (with_total) {
