@@ -6,6 +6,8 @@
 # with each round's rates and Duroxide ÷ DBOS, and the cluster's raw autocommit
 # rate. Not part of the test command: it installs DBOS from npm into build/peers.
 # Usage: bash scripts/with-postgres.sh bash bench/peers/run.sh [N] [ROUNDS] [OUT.md]
+# A durable cluster (each commit flushed to disk) instead of the default throwaway one:
+#   DUROXIDE_PG_SERVER_OPTIONS="-c fsync=on" bash scripts/with-postgres.sh bash bench/peers/run.sh
 # Needs a native build with PostgreSQL (bash scripts/build.sh native).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,6 +28,9 @@ cp bench/peers/package.json bench/peers/dbos_one_step.mjs "$peers/"
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$DUROXIDE_PG"; }
 url="postgresql://$(field user)@$(field host):$(field port)/dbos_peers"
 
+# The cluster's own word on whether a commit waits for the disk.
+fsync=$(psql "$DUROXIDE_PG" -Atc "SHOW fsync")
+
 json_field() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8'));console.log($1)"; }
 
 {
@@ -43,6 +48,6 @@ json_field() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8'))
     echo "| $round | $dbos | $ours | $(node -e "console.log(($ours / $dbos).toFixed(2))") | $ratio |"
   done
   echo
-  echo "$n of each per round, one process each, on one throwaway cluster (fsync off); raw autocommit" \
+  echo "$n of each per round, one process each, on one throwaway cluster (fsync $fsync); raw autocommit" \
        "rate $(json_field 'r.postgres.commit_rate.toFixed(0)' < build/bench-tmp/peers.json)/s in the last round."
 } | tee "$out"

@@ -793,3 +793,55 @@ TEST_CASE("postgres: an activity name the server cannot store fails its own ack 
   CHECK(stats[0].activity_name == "Good");
   CHECK(stats[0].scheduled == 2);
 }
+
+// A fetch's claim may be lost to a server crash without harm (the item goes back
+// to its queue, as when its lock expires); an ack's writes may not. Deferred
+// triggers of the test's own record the setting each commit ran under.
+TEST_CASE("postgres: a fetch commits without waiting for the disk, an ack and a start wait",
+          "[provider][postgres][durability]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("commitwait");
+  PostgresProvider& store = *n.store;
+  const std::string& schema = n.options.schema;
+  admin_exec("CREATE TABLE " + schema + ".commit_waits (what text, setting text);"
+             "CREATE FUNCTION " + schema + ".record_commit_wait() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+             "  INSERT INTO " + schema + ".commit_waits VALUES (TG_ARGV[0], current_setting('synchronous_commit')); "
+             "  RETURN NULL; END $$;"
+             "CREATE CONSTRAINT TRIGGER claim AFTER INSERT OR UPDATE ON " + schema + ".instance_locks "
+             "  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION " + schema + ".record_commit_wait('claim');"
+             "CREATE CONSTRAINT TRIGGER work_claim AFTER UPDATE ON " + schema + ".worker_queue "
+             "  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION " + schema + ".record_commit_wait('work claim');"
+             "CREATE CONSTRAINT TRIGGER ack AFTER INSERT ON " + schema + ".history "
+             "  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION " + schema + ".record_commit_wait('ack');"
+             "CREATE CONSTRAINT TRIGGER start AFTER INSERT ON " + schema + ".orchestrator_queue "
+             "  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION " + schema + ".record_commit_wait('enqueue')");
+  auto settings = [&](const std::string& what) {
+    PGconn* admin = PQconnectdb(postgres_conninfo());
+    REQUIRE(PQstatus(admin) == CONNECTION_OK);
+    const std::string sql = "SELECT string_agg(DISTINCT setting, ',') FROM " + schema + ".commit_waits WHERE what = $1";
+    const char* values[] = {what.c_str()};
+    PGresult* result = PQexecParams(admin, sql.c_str(), 1, nullptr, values, nullptr, nullptr, 0);
+    REQUIRE(PQresultStatus(result) == PGRES_TUPLES_OK);
+    const std::string text = PQgetisnull(result, 0, 0) ? "(none)" : PQgetvalue(result, 0, 0);
+    PQclear(result);
+    PQfinish(admin);
+    return text;
+  };
+
+  store.enqueue_start(start_item("a"));
+  store.enqueue_orchestrator_item(start_item("b"), 0);
+  const std::vector<OrchestrationItem> items = store.fetch_orchestration_items(30'000, 2);
+  REQUIRE(items.size() == 2);
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  ack.worker_items = {activity(items[0].instance, 2)};
+  store.ack_orchestration_item(items[0].lock_token, ack);
+  const std::optional<WorkerItem> work = store.fetch_work_item(30'000);
+  REQUIRE(work.has_value());
+
+  CHECK(settings("claim") == "off");
+  CHECK(settings("work claim") == "off");
+  CHECK(settings("ack") == "on");
+  CHECK(settings("enqueue") == "on");
+}

@@ -475,4 +475,14 @@ void Transaction::commit() {
   connection_.set_in_transaction(false);
 }
 
+void Transaction::commit_without_waiting_for_disk() {
+  if (connection_.drop_deferred_if_only_begin()) {
+    commit();
+    return;
+  }
+  // Read at COMMIT: set last, it rides in the COMMIT's pipeline.
+  connection_.defer("SET LOCAL synchronous_commit TO off", {}, {});
+  commit();
+}
+
 }  // namespace duroxide::pg

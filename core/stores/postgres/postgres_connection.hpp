@@ -238,6 +238,13 @@ class Transaction {
   Transaction& operator=(const Transaction&) = delete;
   ~Transaction();
   void commit();
+  // Commits without waiting for the server to flush the commit to disk
+  // (synchronous_commit off for this transaction alone), for writes a server crash
+  // may lose without harm: a fetch's claim, whose loss returns the item to its
+  // queue as an expired lock would. The server writes its log in order, so any
+  // later commit that waits for the disk flushes this one with it; another
+  // session sees it at once, as any commit.
+  void commit_without_waiting_for_disk();
 
  private:
   Connection& connection_;

@@ -5,7 +5,10 @@
 //   the lock is free or expired; the claim comes before the instance's messages
 //   are read, so only the claiming process reads and marks them;
 // - a worker item is claimed with FOR UPDATE SKIP LOCKED;
-// - an ack locks its instance's lock row (FOR UPDATE) before writing anything.
+// - an ack locks its instance's lock row (FOR UPDATE) before writing anything;
+// - a fetch's claim commits without waiting for the disk: a server crash that
+//   loses it returns the item to its queue, as an expired lock does
+//   (Transaction::commit_without_waiting_for_disk).
 #include "postgres_store_impl.hpp"
 
 #include <algorithm>
@@ -443,7 +446,7 @@ std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t
     const std::set<std::string> claimed = claim(*db, candidates, claim_tokens, now + lock_timeout_ms, now);
     std::vector<std::string> used_tokens;
     items = claimed_items(*db, candidates, tokens, claimed, now, used_tokens);
-    transaction.commit();
+    transaction.commit_without_waiting_for_disk();
     for (const std::string& token : used_tokens) tokens.erase(std::find(tokens.begin(), tokens.end(), token));
   }
   return items;
@@ -486,7 +489,7 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
     }
     items.push_back(Queues::claim_worker_row(*db, row, std::move(*execute), next_token(), now + lock_timeout_ms));
   }
-  transaction.commit();
+  transaction.commit_without_waiting_for_disk();
   return items;
 }
 
