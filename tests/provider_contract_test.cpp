@@ -934,6 +934,55 @@ TEST_CASE("contract: batched worker fetches are FIFO and their acks independent"
   CHECK(again[1].item.id == 5);
 }
 
+TEST_CASE("contract: a worker batch's refused acks leave their rows locked and the rest commit",
+          "[provider][batch][worker]") {
+  // A token given twice (the second finds its row gone), a completion for a target id
+  // out of bounds (refused before anything is written), a lock lost to expiry, and
+  // good acks around them.
+  FOR_EACH_PROVIDER(f);
+  schedule_activities(f, "i", 5);
+  std::vector<WorkerItem> early = f.provider().fetch_work_items(1000, 1);
+  REQUIRE(early.size() == 1);
+  f.clock.advance(600);
+  std::vector<WorkerItem> batch = f.provider().fetch_work_items(1000, 4);
+  REQUIRE(batch.size() == 4);
+  f.clock.advance(600);  // early's lock has expired, the batch's have not
+  auto done = [](const WorkerItem& item, const std::string& instance = "i") {
+    return WorkItem{work::ActivityCompleted{instance, 1, item.item.id, "r" + std::to_string(item.item.id)}};
+  };
+  const std::string too_long(limits::kMaxIdentifierBytes + 1, 'x');
+  std::vector<AckOutcome> outcomes = f.provider().ack_work_items({{batch[0].lock_token, done(batch[0])},
+                                                                 {early[0].lock_token, done(early[0])},
+                                                                 {batch[1].lock_token, done(batch[1], too_long)},
+                                                                 {batch[2].lock_token, done(batch[2])},
+                                                                 {batch[2].lock_token, done(batch[2])},
+                                                                 {batch[3].lock_token, std::nullopt}});
+  REQUIRE(outcomes.size() == 6);
+  CHECK_FALSE(outcomes[0].has_value());
+  REQUIRE(outcomes[1].has_value());
+  CHECK(outcomes[1]->kind() == ProviderErrorKind::InvalidLock);
+  REQUIRE(outcomes[2].has_value());
+  CHECK(outcomes[2]->kind() == ProviderErrorKind::InvalidInput);
+  CHECK_FALSE(outcomes[3].has_value());
+  REQUIRE(outcomes[4].has_value());
+  CHECK(outcomes[4]->kind() == ProviderErrorKind::InvalidLock);
+  CHECK_FALSE(outcomes[5].has_value());
+
+  // batch[1] keeps its lock (acked again, it commits); early's row is back in the queue.
+  CHECK(f.management().get_queue_depths().worker_locked == 1);
+  CHECK_FALSE(f.provider().ack_work_items({{batch[1].lock_token, done(batch[1])}}).front().has_value());
+  std::vector<WorkerItem> again = f.provider().fetch_work_items(1000, 8);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].item.id == early[0].item.id);
+  CHECK(again[0].attempt_count == 2);
+  OrchestrationItem next = fetch(f);
+  std::vector<std::string> results;
+  for (const WorkItem& message : next.messages) results.push_back(std::get<work::ActivityCompleted>(message).result);
+  CHECK(results == std::vector<std::string>{"r" + std::to_string(batch[0].item.id),
+                                            "r" + std::to_string(batch[2].item.id),
+                                            "r" + std::to_string(batch[1].item.id)});
+}
+
 TEST_CASE("contract: an instance's messages come in the order they were enqueued, whenever each became visible",
           "[provider][batch]") {
   // A timer enqueued first but due later, then an event visible at once: when both are

@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,19 +88,39 @@ struct Queues {
     }
   }
 
-  static void insert_orchestrator_item(Connection& db, const WorkItem& item, TimestampMs visible_at,
-                                       TimestampMs now) {
+  // A message for the orchestrator queue, checked and encoded, not yet written.
+  struct OrchestratorRow {
+    std::string instance;
+    std::string kind;
+    std::string json;
+  };
+  // InvalidInput for a target id out of bounds or an item too large to encode.
+  static OrchestratorRow orchestrator_row(Connection& db, const WorkItem& item) {
     const std::string& instance = target_instance(item);
     check_target_instance(db, instance);
+    OrchestratorRow row;
+    row.instance = instance;
+    row.kind = std::string(to_string(kind_of(item)));
+    row.json = encoded(db.operation(), [&] { return encode_work_item(item); });
+    return row;
+  }
+
+  static void insert_orchestrator_row(Connection& db, const OrchestratorRow& row, TimestampMs visible_at,
+                                      TimestampMs now) {
     db.prepare(
           "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
           "VALUES (?1, ?2, ?3, ?4, ?5)")
-        .bind(1, instance)
-        .bind(2, to_string(kind_of(item)))
-        .bind(3, encoded(db.operation(), [&] { return encode_work_item(item); }))
+        .bind(1, row.instance)
+        .bind(2, row.kind)
+        .bind(3, row.json)
         .bind(4, std::max(visible_at, now))
         .bind(5, now)
         .defer();
+  }
+
+  static void insert_orchestrator_item(Connection& db, const WorkItem& item, TimestampMs visible_at,
+                                       TimestampMs now) {
+    insert_orchestrator_row(db, orchestrator_row(db, item), visible_at, now);
   }
 
   // Inside the caller's transaction.
@@ -373,9 +394,69 @@ struct Queues {
 
   static std::vector<AckOutcome> ack_works(Connection& db, const std::vector<WorkAckRequest>& requests,
                                            TimestampMs now) {
+    if constexpr (Dialect::kPipelinesAckBatches) {
+      if (requests.size() > 1) return ack_works_in_one_pipeline(db, requests, now);
+    }
     return acks_in_one_transaction(db, requests.size(), [&](std::size_t i) {
       ack_work(db, requests[i].lock_token, requests[i].completion, now);
     });
+  }
+
+  // A batch of worker acks on a store whose writes wait for the next round trip:
+  // one statement takes back every lock of the batch and returns the tokens it
+  // found, and the completions go with the COMMIT (acks_in_one_pipeline), so a
+  // batch costs two round trips whatever its size, where acks one at a time cost
+  // one each (each must see its own row deleted). An ack whose lock that statement
+  // did not find (lost, expired, or its token acked earlier in the batch) is
+  // refused with InvalidLock; one refused before the statement (a malformed token,
+  // a completion that cannot be stored) is left out of it. Either way the refused
+  // ack's row stays as it was, as after a refused ack alone.
+  static std::vector<AckOutcome> ack_works_in_one_pipeline(Connection& db, const std::vector<WorkAckRequest>& requests,
+                                                           TimestampMs now) {
+    std::vector<std::optional<ProviderError>> refused_early(requests.size());
+    std::vector<std::optional<OrchestratorRow>> completions(requests.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      try {
+        check_token(requests[i].lock_token, db.operation());
+        if (requests[i].completion) completions[i] = orchestrator_row(db, *requests[i].completion);
+      } catch (const ProviderError& error) {
+        if (!concerns_one_ack(error.kind())) throw;
+        refused_early[i] = error;
+      }
+    }
+    std::vector<bool> left_out(requests.size(), false);
+    std::multiset<std::string> found;  // the tokens whose rows the batch's statement deleted, each used once
+    auto first = [&] {
+      std::vector<std::string> tokens;
+      for (std::size_t i = 0; i < requests.size(); ++i) {
+        if (!left_out[i] && !refused_early[i]) tokens.push_back(requests[i].lock_token);
+      }
+      found = take_back_work_locks(db, tokens, now);
+    };
+    auto ack_one = [&](std::size_t i) {
+      if (refused_early[i]) throw *refused_early[i];
+      const auto taken = found.find(requests[i].lock_token);
+      if (taken == found.end()) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), kWorkItemLockLost);
+      found.erase(taken);
+      if (completions[i]) insert_orchestrator_row(db, *completions[i], now, now);
+    };
+    auto refused = [&](std::size_t i) { left_out[i] = true; };
+    return acks_in_one_pipeline(db, requests.size(), ack_one, refused, first, [] {});
+  }
+
+  // Deletes the worker rows of `tokens` whose locks are held (not expired) and
+  // returns the tokens of the rows it deleted.
+  static std::multiset<std::string> take_back_work_locks(Connection& db, const std::vector<std::string>& tokens,
+                                                         TimestampMs now) {
+    std::multiset<std::string> found;
+    if (tokens.empty()) return found;
+    // One statement text whatever the batch's size (Dialect::kTokenListTable).
+    static const std::string sql = std::string("DELETE FROM worker_queue WHERE lock_token IN (SELECT t.token FROM ") +
+                                   Dialect::kTokenListTable + ") AND locked_until > ?1 RETURNING lock_token";
+    Statement rows = db.prepare(sql);
+    rows.bind(1, now).bind(2, Dialect::token_list(tokens));
+    while (rows.step()) found.insert(rows.text(0));
+    return found;
   }
 
   // ---------------------------------------------------------------- abandon, renew, read, enqueue
