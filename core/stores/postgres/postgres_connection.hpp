@@ -241,7 +241,8 @@ class Transaction {
   // Commits without waiting for the server to flush the commit to disk
   // (synchronous_commit off for this transaction alone), for writes a server crash
   // may lose without harm: a fetch's claim, whose loss returns the item to its
-  // queue as an expired lock would. The server writes its log in order, so any
+  // queue as an expired lock would (an activity may then run again, which its
+  // at-least-once contract allows). The server writes its log in order, so any
   // later commit that waits for the disk flushes this one with it; another
   // session sees it at once, as any commit.
   void commit_without_waiting_for_disk();
