@@ -546,8 +546,15 @@ TEST_CASE("postgres: batched acks of two processes that update shared rows in op
       for (int k = 0; k < 2; ++k) {
         const std::string id = "p" + std::to_string(p) + "-" + std::to_string(round) + "-" + std::to_string(k);
         stores[p]->enqueue_orchestrator_item(start_item(id), 0);
-        std::optional<OrchestrationItem> item = stores[p]->fetch_orchestration_item(30'000);
-        if (!item) continue;
+        // An item for this fetch is always queued (each process queues one before each
+        // fetch), but a fetch may come back empty while the other process's fetch holds
+        // the only candidate its snapshot sees: fetch again.
+        std::optional<OrchestrationItem> item;
+        for (int attempt = 0; attempt < 1000 && !item; ++attempt) item = stores[p]->fetch_orchestration_item(30'000);
+        if (!item) {
+          failures[p].push_back("no item to fetch for " + id);
+          continue;
+        }
         OrchestrationAck ack;
         ack.history_delta = {started_event()};
         ack.metadata = metadata();
