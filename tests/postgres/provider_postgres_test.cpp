@@ -820,7 +820,7 @@ TEST_CASE("postgres: a fetch commits without waiting for the disk, an ack and a 
              "  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION " + schema + ".record_commit_wait('work claim');"
              "CREATE CONSTRAINT TRIGGER ack AFTER INSERT ON " + schema + ".history "
              "  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION " + schema + ".record_commit_wait('ack');"
-             "CREATE CONSTRAINT TRIGGER start AFTER INSERT ON " + schema + ".orchestrator_queue "
+             "CREATE CONSTRAINT TRIGGER enqueue AFTER INSERT ON " + schema + ".orchestrator_queue "
              "  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION " + schema + ".record_commit_wait('enqueue')");
   auto settings = [&](const std::string& what) {
     PGconn* admin = PQconnectdb(postgres_conninfo());
