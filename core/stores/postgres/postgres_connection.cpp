@@ -464,25 +464,21 @@ Transaction::~Transaction() {
   if (result) PQclear(result);
 }
 
-void Transaction::commit() {
+void Transaction::commit() { finish(/*wait_for_disk=*/true); }
+
+void Transaction::commit_without_waiting_for_disk() { finish(/*wait_for_disk=*/false); }
+
+void Transaction::finish(bool wait_for_disk) {
   if (connection_.drop_deferred_if_only_begin()) {
     done_ = true;  // nothing was done: nothing to commit
     connection_.set_in_transaction(false);
     return;
   }
+  // Read at COMMIT: deferred last, it rides in the COMMIT's pipeline.
+  if (!wait_for_disk) connection_.defer("SET LOCAL synchronous_commit TO off", {}, {});
   PQclear(connection_.execute("COMMIT", {}));
   done_ = true;
   connection_.set_in_transaction(false);
-}
-
-void Transaction::commit_without_waiting_for_disk() {
-  if (connection_.drop_deferred_if_only_begin()) {
-    commit();
-    return;
-  }
-  // Read at COMMIT: set last, it rides in the COMMIT's pipeline.
-  connection_.defer("SET LOCAL synchronous_commit TO off", {}, {});
-  commit();
 }
 
 }  // namespace duroxide::pg

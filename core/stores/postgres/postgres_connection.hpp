@@ -248,6 +248,9 @@ class Transaction {
   void commit_without_waiting_for_disk();
 
  private:
+  // COMMIT (with synchronous_commit off unless `wait_for_disk`), or nothing when
+  // only the deferred BEGIN would reach the server.
+  void finish(bool wait_for_disk);
   Connection& connection_;
   bool done_ = false;
 };

@@ -425,7 +425,7 @@ struct Queues {
       }
     }
     std::vector<bool> left_out(requests.size(), false);
-    std::multiset<std::string> found;  // the tokens whose rows the batch's statement deleted, each used once
+    std::set<std::string> found;  // the tokens whose rows the batch's statement deleted, each used once
     auto first = [&] {
       std::vector<std::string> tokens;
       for (std::size_t i = 0; i < requests.size(); ++i) {
@@ -435,9 +435,9 @@ struct Queues {
     };
     auto ack_one = [&](std::size_t i) {
       if (refused_early[i]) throw *refused_early[i];
-      const auto taken = found.find(requests[i].lock_token);
-      if (taken == found.end()) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), kWorkItemLockLost);
-      found.erase(taken);
+      if (found.erase(requests[i].lock_token) == 0) {
+        throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), kWorkItemLockLost);
+      }
       if (completions[i]) insert_orchestrator_row(db, *completions[i], now, now);
     };
     auto refused = [&](std::size_t i) { left_out[i] = true; };
@@ -446,9 +446,9 @@ struct Queues {
 
   // Deletes the worker rows of `tokens` whose locks are held (not expired) and
   // returns the tokens of the rows it deleted.
-  static std::multiset<std::string> take_back_work_locks(Connection& db, const std::vector<std::string>& tokens,
+  static std::set<std::string> take_back_work_locks(Connection& db, const std::vector<std::string>& tokens,
                                                          TimestampMs now) {
-    std::multiset<std::string> found;
+    std::set<std::string> found;
     if (tokens.empty()) return found;
     // One statement text whatever the batch's size (Dialect::kTokenListTable).
     static const std::string sql = std::string("DELETE FROM worker_queue WHERE lock_token IN (SELECT t.token FROM ") +
