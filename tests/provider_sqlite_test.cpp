@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sqlite3.h>
 
+#include "duroxide/sim/memory_vfs.hpp"
 #include "provider_suite.hpp"
 
 using namespace duroxide;
@@ -73,6 +74,43 @@ TEST_CASE("sqlite: the scan probe counts its own rows and leaves the store's dat
   }
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->get_instance_info("kept").has_value());
+}
+
+TEST_CASE("sqlite: the scan probe opens its file with the store's page cache", "[provider][sqlite]") {
+  // 100,000 rows take about 5 MiB, more than SQLite's default cache of 2 MiB: a probe
+  // on that default reads the table from the file again at every timed scan (30 of
+  // them), where the store's connections keep it in their cache (SqliteOptions::cache_kib).
+  sim::MemoryVfs vfs("duroxide-scan-probe-vfs");
+  std::uint64_t reads = 0;
+  vfs.set_fault_hook([&](sim::DiskOperation operation, const std::string&) {
+    if (operation == sim::DiskOperation::Read) ++reads;
+    return false;
+  });
+  ManualClock clock(1'000);
+  SqliteOptions options;
+  options.vfs = vfs.name();
+  REQUIRE(options.cache_kib >= 8 * 1024);
+  const auto timed_reads = [&](const SqliteOptions& opened_with) {
+    reads = 0;
+    const SqliteProvider::ScanTimes times = SqliteProvider::measure_scan_times("/probe.db", opened_with, clock, 100'000);
+    CHECK(times.text_matched == 1);
+    return reads;
+  };
+  const std::uint64_t with_store_cache = timed_reads(options);
+  SqliteOptions small_cache = options;
+  small_cache.cache_kib = 256;
+  const std::uint64_t with_small_cache = timed_reads(small_cache);
+  INFO("reads with the store's cache " << with_store_cache << ", with 256 KiB " << with_small_cache);
+  CHECK(with_store_cache < 3'000);  // each of the table's pages about once
+  CHECK(with_small_cache > 20'000);  // the table again at every scan
+  SqliteOptions bad_cache = options;
+  bad_cache.cache_kib = 1;
+  try {
+    SqliteProvider::measure_scan_times("/probe.db", bad_cache, clock, 100);
+    FAIL("measured with a 1 KiB cache");
+  } catch (const ProviderError& error) {
+    CHECK(error.kind() == ProviderErrorKind::InvalidInput);
+  }
 }
 
 TEST_CASE("sqlite: a database from a newer schema is refused untouched", "[provider][sqlite]") {

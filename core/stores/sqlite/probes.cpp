@@ -8,36 +8,30 @@
 
 #include "duroxide/sqlite_provider.hpp"
 #include "duroxide/wal_gather_vfs.hpp"
+#include "sqlite_pragmas.hpp"
 
 namespace duroxide {
 
 namespace {
-
-const char* synchronous_pragma(SqliteOptions::Synchronous synchronous) {
-  switch (synchronous) {
-    case SqliteOptions::Synchronous::Off: return "OFF";
-    case SqliteOptions::Synchronous::Full: return "FULL";
-    case SqliteOptions::Synchronous::Normal: break;
-  }
-  return "NORMAL";
-}
 
 void check(sqlite3* db, int rc, const char* probe, const char* what) {
   if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return;
   throw ProviderError(ProviderErrorKind::Permanent, probe, std::string(what) + ": " + sqlite3_errmsg(db));
 }
 
-// The database at `path` in WAL mode, opened as the store opens it (options.vfs, or
-// the WAL-gathering VFS when it is empty).
+// The database at `path` in WAL mode, opened as the store opens it: options.vfs (or
+// the WAL-gathering VFS when it is empty), its synchronous level, statement journals in
+// memory and a page cache of options.cache_kib, so what the probes time is what the
+// store's own connections would pay. A bad cache size is InvalidInput before any open.
 sqlite3* open_probe(const std::string& path, const SqliteOptions& options, const char* probe) {
+  const std::string setup = std::string("PRAGMA journal_mode = WAL; ") + sqlite::synchronous_pragma(options.synchronous) +
+                            "; PRAGMA temp_store = MEMORY; " + sqlite::cache_size_pragma(options.cache_kib) + ";";
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                       (options.vfs.empty() ? default_wal_gather_vfs() : options.vfs).c_str()) != SQLITE_OK) {
     sqlite3_close(db);
     throw ProviderError(ProviderErrorKind::Permanent, probe, "cannot open " + path);
   }
-  const std::string setup = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
-                            synchronous_pragma(options.synchronous) + ";";
   const int rc = sqlite3_exec(db, setup.c_str(), nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) {
     const std::string message = sqlite3_errmsg(db);

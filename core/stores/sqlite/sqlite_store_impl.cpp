@@ -9,32 +9,10 @@
 #include "duroxide/limits.hpp"
 #include <sqlite3.h>
 
+#include "sqlite_pragmas.hpp"
 #include "sqlite_schema.hpp"
 
 namespace duroxide::sqlite {
-
-namespace {
-
-const char* synchronous_pragma(SqliteOptions::Synchronous mode) {
-  switch (mode) {
-    case SqliteOptions::Synchronous::Off: return "PRAGMA synchronous = OFF";
-    case SqliteOptions::Synchronous::Normal: return "PRAGMA synchronous = NORMAL";
-    case SqliteOptions::Synchronous::Full: return "PRAGMA synchronous = FULL";
-  }
-  return "PRAGMA synchronous = NORMAL";
-}
-
-// PRAGMA takes no bound parameters; the value is a checked integer.
-std::string cache_size_pragma(std::int64_t kib) {
-  constexpr std::int64_t kMaxCacheKib = 16LL * 1024 * 1024;  // 16 GiB
-  if (kib < 64 || kib > kMaxCacheKib) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, "open",
-                        "cache_kib must be 64 to " + std::to_string(kMaxCacheKib) + ", got " + std::to_string(kib));
-  }
-  return "PRAGMA cache_size = -" + std::to_string(kib);
-}
-
-}  // namespace
 
 StoreImpl::StoreImpl(const std::string& path, Clock& clock, IdSource& ids, const SqliteOptions& options)
     : SqlStoreImpl(clock, {options.minute_retention_ms, options.change_retention_ms, options.parked_retention_ms,
