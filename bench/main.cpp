@@ -24,7 +24,7 @@
 // NODERAWFS, so both use real files). The throughput workloads run on the
 // single-threaded step driver in both builds (wasm has no threads), and natively
 // also on the threaded driver at 1/1 and 2/2. Run the wasm build with
-// `node --no-liftoff --no-wasm-lazy-compilation` (bench/smoke.sh does), or V8
+// the V8 flags of bench/v8-flags.sh (bench/smoke.sh does), or V8
 // times its baseline code for the first seconds.
 
 #include <algorithm>

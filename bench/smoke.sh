@@ -2,8 +2,7 @@
 # CI's bench run: the 10-second smoke of the bench, natively and in wasm, then the
 # side-by-side comparison and sanity checks (bench/compare.mjs). The full run:
 #   build/native/duroxide_bench --full --out native.json --md native.md
-#   node --no-liftoff --no-wasm-lazy-compilation build/wasm/duroxide_bench.js --full --out wasm.json --md wasm.md
-#   node bench/compare.mjs native.json wasm.json
+#   bash bench/wasm-ratio.sh 3 --full    (native and wasm alternating, bench/v8-flags.sh)
 #   (PostgreSQL: add --db CONNINFO to the native run; processes: bench/processes.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,10 +14,8 @@ mkdir -p "$out"
 pg=()
 [ -n "${DUROXIDE_PG:-}" ] && pg=(--db "$DUROXIDE_PG")
 build/native/duroxide_bench --smoke --dir build/bench-tmp "${pg[@]}" --out "$out/native.json" --md "$out/native.md"
-# V8 flags: compile the whole module with the optimizing compiler before main runs.
-# By default V8 starts every function in its baseline compiler and optimizes hot
-# ones later, so a short run would time unoptimized code for the first seconds.
-node --no-liftoff --no-wasm-lazy-compilation build/wasm/duroxide_bench.js --smoke --dir build/bench-tmp --out "$out/wasm.json" --md "$out/wasm.md"
+source bench/v8-flags.sh  # v8_flags: what the timed wasm runs take, and why
+node "${v8_flags[@]}" build/wasm/duroxide_bench.js --smoke --dir build/bench-tmp --out "$out/wasm.json" --md "$out/wasm.md"
 if [ -n "${DUROXIDE_PG:-}" ]; then  # exits non-zero (no summary: the suite fails) if a run is incomplete
   bash bench/processes.sh 200 "$out/processes.md"
 fi
