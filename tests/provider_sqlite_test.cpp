@@ -78,8 +78,8 @@ TEST_CASE("sqlite: the scan probe counts its own rows and leaves the store's dat
 
 TEST_CASE("sqlite: the scan probe opens its file with the store's page cache", "[provider][sqlite]") {
   // 100,000 rows take about 5 MiB, more than SQLite's default cache of 2 MiB: a probe
-  // on that default reads the table from the file again at every timed scan (30 of
-  // them), where the store's connections keep it in their cache (SqliteOptions::cache_kib).
+  // on that default reads the table from the file again at every timed text scan (25
+  // of them), where the store's connections keep it in their cache (SqliteOptions::cache_kib).
   sim::MemoryVfs vfs("duroxide-scan-probe-vfs");
   std::uint64_t reads = 0;
   vfs.set_fault_hook([&](sim::DiskOperation operation, const std::string&) {

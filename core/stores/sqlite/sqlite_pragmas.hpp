@@ -1,6 +1,6 @@
-// The settings every connection to a store's file gets, as PRAGMA text: the store's
-// own connections (sqlite_store_impl.cpp) and the probes that measure what SQLite
-// alone does on that build (probes.cpp) open their files alike. Not a public header.
+// Settings of the connections to a store's file, as PRAGMA text: the store's own
+// connections (sqlite_store_impl.cpp) and the probes that measure what SQLite alone
+// does on that build (probes.cpp) open their files alike. Not a public header.
 #pragma once
 
 #include <cstdint>
