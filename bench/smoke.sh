@@ -19,7 +19,13 @@ node "${v8_flags[@]}" build/wasm/duroxide_bench.js --smoke --dir build/bench-tmp
 if [ -n "${DUROXIDE_PG:-}" ]; then  # exits non-zero (no summary: the suite fails) if a run is incomplete
   bash bench/processes.sh 200 "$out/processes.md"
 fi
-node bench/compare.mjs "$out/native.json" "$out/wasm.json" "$out/wasm-vs-native.md"
+node bench/compare.mjs "$out/native.json" "$out/wasm.json" "$out/wasm-vs-native.md" | tee "$out/compare.log"
 # The JavaScript SDK (a JS HelloWorld with one async activity) beside the step driver's
 # C++ HelloWorld 1.0.0, in one node process; the JSON holds both rates and their ratio.
 node bench/js_sdk.mjs build/wasm/package 200 | tee "$out/js-sdk.json"
+# The comparison of runs that alternate, as a long run makes it, over two rounds of the
+# smoke: every pair's sanity checks and that each measured the same rows.
+bash bench/wasm-ratio.sh 2 --smoke | tee "$out/ratio.log"
+# The suite's summary: the checks of both comparisons.
+cat "$out/compare.log" "$out/ratio.log" |
+  awk '/^[0-9]+ passed, [0-9]+ failed$/ { passed += $1; failed += $3 } END { printf "%d passed, %d failed\n", passed, failed }'
