@@ -123,6 +123,8 @@ const merge = (lists) => {
     'every pair measured the same rows');
   return [...byName].map(([name, values]) => [name, median(values), values]);
 };
+check(pairs.every((pair) => pair.native.mode === pairs[0].native.mode && pair.wasm.mode === pairs[0].native.mode),
+  `every report is of one size (${pairs[0].native.mode})`);
 const perPair = pairs.map(ratioRows);
 const rows = merge(perPair.map((pair) => pair.rows));
 const besideThreaded = merge(perPair.map((pair) => pair.besideThreaded));

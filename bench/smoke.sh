@@ -26,6 +26,20 @@ node bench/js_sdk.mjs build/wasm/package 200 | tee "$out/js-sdk.json"
 # The comparison of runs that alternate, as a long run makes it, over two rounds of the
 # smoke: every pair's sanity checks and that each measured the same rows.
 bash bench/wasm-ratio.sh 2 --smoke | tee "$out/ratio.log"
-# The suite's summary: the checks of both comparisons.
-cat "$out/compare.log" "$out/ratio.log" |
-  awk '/^[0-9]+ passed, [0-9]+ failed$/ { passed += $1; failed += $3 } END { printf "%d passed, %d failed\n", passed, failed }'
+# ... and refuses pairs that did not measure the same rows: the second wasm report
+# without its last replay row.
+ratio=build/test-logs/bench/ratio
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); r.replay.pop();
+  console.log(JSON.stringify(r))' "$ratio/wasm-2.json" > "$ratio/wasm-short.json"
+if node bench/compare.mjs "$ratio/native-1.json" "$ratio/wasm-1.json" "$ratio/native-2.json" "$ratio/wasm-short.json" \
+    > "$out/mismatch.log"; then
+  echo "FAIL compare.mjs passed pairs that measured different rows" | tee "$out/refusal.log"
+  echo "0 passed, 1 failed" | tee -a "$out/refusal.log"
+else
+  grep -q "^FAIL every pair measured the same rows" "$out/mismatch.log" && refused=1 || refused=0
+  echo "$refused passed, $((1 - refused)) failed" | tee "$out/refusal.log"
+fi
+# The suite's summary: the checks of both comparisons and of the refusal.
+cat "$out/compare.log" "$out/ratio.log" "$out/refusal.log" |
+  awk '/^[0-9]+ passed, [0-9]+ failed$/ { passed += $1; failed += $3 }
+       END { printf "%d passed, %d failed\n", passed, failed; exit failed > 0 }'

@@ -11,6 +11,9 @@ cd "$root"
 source bench/v8-flags.sh
 rounds=${1:?usage: bash bench/wasm-ratio.sh ROUNDS [bench arguments]}
 shift
+for argument in "$@"; do  # both builds take the same arguments; PostgreSQL is native only
+  [ "$argument" != --db ] || { echo "wasm-ratio: --db is for the native bench alone" >&2; exit 2; }
+done
 out=build/test-logs/bench/ratio
 tmp=build/bench-tmp/ratio
 mkdir -p "$out"
