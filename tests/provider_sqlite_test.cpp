@@ -251,6 +251,49 @@ TEST_CASE("contract: a queue row that does not decode is reported and moved asid
   CHECK_FALSE(f->provider().fetch_orchestration_item(1000).has_value());
 }
 
+TEST_CASE("sqlite: a queue row whose attempt count no fetch writes is Corrupted, never overflowed",
+          "[provider][sqlite][corruption]") {
+  // A damaged file (the database fuzzer's find) held an attempt count of 2^63 - 1: the
+  // fetch added one to it, a signed overflow. A count out of range is the row's damage:
+  // a worker row is parked and reported, an orchestrator message is the item's corruption.
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "i");
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  OrchestrationItem item = fetch(*f);
+  OrchestrationAck ack;
+  ack.history_delta = {Event{2, 0, 0, events::ActivityScheduled{"Act", "a"}},
+                       Event{3, 0, 0, events::ActivityScheduled{"Act", "b"}},
+                       Event{4, 0, 0, events::ActivityScheduled{"Act", "c"}}};
+  ack.worker_items = {activity("i", 2), activity("i", 3), activity("i", 4)};
+  ack.metadata = metadata();
+  f->provider().ack_orchestration_item(item.lock_token, ack);
+  raw_exec(f->path, "UPDATE worker_queue SET attempt_count = 9223372036854775807 WHERE activity_id = 2");
+  raw_exec(f->path, "UPDATE worker_queue SET attempt_count = -1 WHERE activity_id = 3");
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "again", ""}, 0);
+  raw_exec(f->path, "UPDATE orchestrator_queue SET attempt_count = 9223372036854775807");
+
+  for (const char* count : {"9223372036854775807", "-1"}) {
+    try {
+      f->provider().fetch_work_item(1000);
+      FAIL("fetched a worker row whose attempt count is " << count);
+    } catch (const ProviderError& error) {
+      CHECK(error.kind() == ProviderErrorKind::Corrupted);
+      CHECK(std::string(error.what()).find(std::string("attempt count out of range (") + count + ")") !=
+            std::string::npos);
+    }
+  }
+  auto next = f->provider().fetch_work_item(1000);  // the queue is not blocked
+  REQUIRE(next.has_value());
+  CHECK(next->item.id == 4);
+  CHECK(next->attempt_count == 1);
+  CHECK(f->management().get_queue_depths().parked == 2);
+
+  OrchestrationItem with_bad_count = fetch(*f);
+  REQUIRE(with_bad_count.corruption.has_value());
+  CHECK(with_bad_count.corruption->find("attempt count out of range (9223372036854775807)") != std::string::npos);
+  CHECK(with_bad_count.attempt_count <= 1);
+}
+
 TEST_CASE("sqlite: queue counts of a damaged file that do not add up are Corrupted", "[provider][sqlite]") {
   // A file whose lock table lost its key (another program rewrote the schema) holds two
   // lock rows for one instance: its message counts as locked twice, more than the queue

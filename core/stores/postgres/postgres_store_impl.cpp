@@ -480,7 +480,7 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
   std::vector<WorkerItem> items;
   for (Queues::WorkerRow& row : rows) {
     std::string problem;
-    std::optional<work::ActivityExecute> execute = store_sql::decode_worker_item(row.json, problem);
+    std::optional<work::ActivityExecute> execute = Queues::decode_worker_row(row, problem);
     if (!execute) {
       if (!items.empty()) break;  // the next fetch parks and reports it
       const std::string report = Queues::park_worker_row(*db, row, problem, now);

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -644,9 +645,27 @@ struct Queues {
     return report;
   }
 
+  // The attempt a queue row's next fetch makes, from the count the row holds; nullopt
+  // for a count no fetch writes (negative, or at the 32-bit limit): the file's doing.
+  static std::optional<std::uint32_t> next_attempt(std::int64_t attempts) {
+    if (attempts < 0 || attempts >= std::int64_t{std::numeric_limits<std::uint32_t>::max()}) return std::nullopt;
+    return static_cast<std::uint32_t>(attempts + 1);
+  }
+
+  // A worker row's item; nullopt with `problem` when the row cannot run: its item does
+  // not decode or is not an ActivityExecute, or its attempt count is out of range.
+  static std::optional<work::ActivityExecute> decode_worker_row(const WorkerRow& row, std::string& problem) {
+    if (!next_attempt(row.attempts)) {
+      problem = "has an attempt count out of range (" + std::to_string(row.attempts) + ")";
+      return std::nullopt;
+    }
+    return store_sql::decode_worker_item(row.json, problem);
+  }
+
+  // Claims a row decode_worker_row accepted.
   static WorkerItem claim_worker_row(Connection& db, const WorkerRow& row, work::ActivityExecute execute,
                                      std::string token, TimestampMs until) {
-    WorkerItem fetched{std::move(execute), std::move(token), static_cast<std::uint32_t>(row.attempts + 1)};
+    WorkerItem fetched{std::move(execute), std::move(token), *next_attempt(row.attempts)};
     db.prepare("UPDATE worker_queue SET lock_token = ?2, locked_until = ?3, attempt_count = attempt_count + 1 WHERE id = ?1")
         .bind(1, row.id)
         .bind(2, fetched.lock_token)
@@ -683,7 +702,15 @@ struct Queues {
     std::sort(rows.begin(), rows.end(), [](const QueuedMessage& a, const QueuedMessage& b) { return a.id < b.id; });
     for (const QueuedMessage& row : rows) {
       message_ids.push_back(row.id);
-      item.attempt_count = std::max<std::uint32_t>(item.attempt_count, static_cast<std::uint32_t>(row.attempts + 1));
+      const std::optional<std::uint32_t> attempt = next_attempt(row.attempts);
+      if (!attempt) {
+        if (corruption.empty()) {
+          corruption = "queue row " + std::to_string(row.id) + " has an attempt count out of range (" +
+                       std::to_string(row.attempts) + ")";
+        }
+        continue;
+      }
+      item.attempt_count = std::max(item.attempt_count, *attempt);
       try {
         item.messages.push_back(decode_work_item(row.json));
       } catch (const CodecError& error) {

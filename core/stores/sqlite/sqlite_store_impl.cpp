@@ -319,7 +319,7 @@ std::optional<WorkerItem> StoreImpl::fetch_work_in_transaction(Connection& db, s
   std::optional<Queues::WorkerRow> row = Queues::next_worker_row(db, now, &after);
   if (!row) return std::nullopt;
   std::string problem;
-  std::optional<work::ActivityExecute> execute = store_sql::decode_worker_item(row->json, problem);
+  std::optional<work::ActivityExecute> execute = Queues::decode_worker_row(*row, problem);
   if (!execute) {
     if (park_corrupted) parked = Queues::park_worker_row(db, *row, problem, now);
     return std::nullopt;
