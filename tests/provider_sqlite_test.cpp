@@ -37,6 +37,21 @@ std::string raw_query(const std::string& path, const std::string& sql) {
   return out;
 }
 
+// Instance "i" after a turn that scheduled one activity per id of `activity_ids`:
+// the worker queue holds their rows, the orchestrator queue nothing.
+void schedule_activities(ProviderUnderTest& f, const std::vector<EventId>& activity_ids) {
+  create_instance(f, "i");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck ack;
+  for (EventId id : activity_ids) {
+    ack.history_delta.push_back(Event{id, 0, 0, events::ActivityScheduled{"Act", std::to_string(id)}});
+    ack.worker_items.push_back(activity("i", id));
+  }
+  ack.metadata = metadata();
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+}
+
 }  // namespace
 
 TEST_CASE("sqlite: schema version, WAL and reopening", "[provider][sqlite]") {
@@ -220,15 +235,7 @@ TEST_CASE("contract: a history row that does not decode is reported, others go o
 TEST_CASE("contract: a queue row that does not decode is reported and moved aside",
           "[provider][sqlite][corruption]") {
   auto f = make_provider("sqlite-file");
-  create_instance(*f, "i");
-  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
-  OrchestrationItem item = fetch(*f);
-  OrchestrationAck ack;
-  ack.history_delta = {Event{2, 0, 0, events::ActivityScheduled{"Act", "a"}},
-                       Event{3, 0, 0, events::ActivityScheduled{"Act", "b"}}};
-  ack.worker_items = {activity("i", 2), activity("i", 3)};
-  ack.metadata = metadata();
-  f->provider().ack_orchestration_item(item.lock_token, ack);
+  schedule_activities(*f, {2, 3});
   raw_exec(f->path, "UPDATE worker_queue SET item_json = 'garbage' WHERE activity_id = 2");
   f->provider().enqueue_orchestrator_item(work::QueueMessage{"i", "q", "{"}, 0);
   raw_exec(f->path, "UPDATE orchestrator_queue SET item_json = '[1,2' WHERE kind = 'QueueMessage'");
@@ -257,16 +264,7 @@ TEST_CASE("sqlite: a queue row whose attempt count no fetch writes is Corrupted,
   // fetch added one to it, a signed overflow. A count out of range is the row's damage:
   // a worker row is parked and reported, an orchestrator message is the item's corruption.
   auto f = make_provider("sqlite-file");
-  create_instance(*f, "i");
-  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
-  OrchestrationItem item = fetch(*f);
-  OrchestrationAck ack;
-  ack.history_delta = {Event{2, 0, 0, events::ActivityScheduled{"Act", "a"}},
-                       Event{3, 0, 0, events::ActivityScheduled{"Act", "b"}},
-                       Event{4, 0, 0, events::ActivityScheduled{"Act", "c"}}};
-  ack.worker_items = {activity("i", 2), activity("i", 3), activity("i", 4)};
-  ack.metadata = metadata();
-  f->provider().ack_orchestration_item(item.lock_token, ack);
+  schedule_activities(*f, {2, 3, 4});
   raw_exec(f->path, "UPDATE worker_queue SET attempt_count = 9223372036854775807 WHERE activity_id = 2");
   raw_exec(f->path, "UPDATE worker_queue SET attempt_count = -1 WHERE activity_id = 3");
   f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "again", ""}, 0);

@@ -665,7 +665,9 @@ struct Queues {
   // Claims a row decode_worker_row accepted.
   static WorkerItem claim_worker_row(Connection& db, const WorkerRow& row, work::ActivityExecute execute,
                                      std::string token, TimestampMs until) {
-    WorkerItem fetched{std::move(execute), std::move(token), *next_attempt(row.attempts)};
+    const std::optional<std::uint32_t> attempt = next_attempt(row.attempts);
+    DUROXIDE_ASSERT(attempt.has_value(), "a worker row is claimed only after decode_worker_row accepted it");
+    WorkerItem fetched{std::move(execute), std::move(token), *attempt};
     db.prepare("UPDATE worker_queue SET lock_token = ?2, locked_until = ?3, attempt_count = attempt_count + 1 WHERE id = ?1")
         .bind(1, row.id)
         .bind(2, fetched.lock_token)
