@@ -39,7 +39,26 @@ else
   grep -q "^FAIL every pair measured the same rows" "$out/mismatch.log" && refused=1 || refused=0
   echo "$refused passed, $((1 - refused)) failed" | tee "$out/refusal.log"
 fi
-# The suite's summary: the checks of both comparisons and of the refusal.
-cat "$out/compare.log" "$out/ratio.log" "$out/refusal.log" |
+# bench/merge-reports.mjs, which joins a round's sections, refuses parts of two builds
+# and a section that two parts both hold.
+merge_refuses() {  # merge_refuses WHAT EXPECTED-MESSAGE PART...
+  local what=$1 expected=$2
+  shift 2
+  if node bench/merge-reports.mjs build/bench-tmp/merge-refused.json "$@" 2> "$out/merge-refused.log"; then
+    echo "FAIL merge-reports.mjs joined $what"
+  elif grep -q "$expected" "$out/merge-refused.log"; then
+    echo "ok   merge-reports.mjs refused $what"
+  else
+    echo "FAIL merge-reports.mjs refused $what, but not with \"$expected\": $(cat "$out/merge-refused.log")"
+  fi
+}
+{
+  merge_refuses "a native and a wasm report" "platform" "$ratio/native-1.json" "$ratio/wasm-1.json"
+  merge_refuses "two reports of the same sections" "is also in an earlier part" "$ratio/native-1.json" "$ratio/native-2.json"
+} > "$out/merge.log"
+cat "$out/merge.log"
+awk '/^ok /{p++} /^FAIL/{f++} END {printf "%d passed, %d failed\n", p, f}' "$out/merge.log" | tee -a "$out/merge.log"
+# The suite's summary: the checks of both comparisons, of the refusal and of the merges.
+cat "$out/compare.log" "$out/ratio.log" "$out/refusal.log" "$out/merge.log" |
   awk '/^[0-9]+ passed, [0-9]+ failed$/ { passed += $1; failed += $3 }
        END { printf "%d passed, %d failed\n", passed, failed; exit failed > 0 }'
