@@ -750,21 +750,33 @@ TEST_CASE("postgres: a batch fetch costs the same round trips whatever its size"
   CHECK(work_for_one == 2);  // the rows, then the claims with the COMMIT
 }
 
-TEST_CASE("postgres: a start costs two round trips, a refused one too, and the refusal writes nothing",
+TEST_CASE("postgres: a start costs one round trip, a refused one too, and the refusal writes nothing",
           "[provider][postgres][start]") {
   SKIP_WITHOUT_POSTGRES();
   Named n("starttrips");
   PostgresProvider& store = *n.store;
   RoundTrips trips(store);
-  // The id's lock, the check and the insert; then the COMMIT.
-  CHECK(trips.cost([&] { store.enqueue_start(start_item("s")); }) == 2);
+  // BEGIN, the id's lock, the check with the insert, and the COMMIT in one pipeline.
+  CHECK(trips.cost([&] { store.enqueue_start(start_item("s")); }) == 1);
   ProviderErrorKind refused = ProviderErrorKind::Permanent;
+  std::string refusal;
   const std::uint64_t for_refusal = trips.cost([&] {
-    refused = provider_error_kind([&] { store.enqueue_start(start_item("s")); });
+    try {
+      store.enqueue_start(start_item("s"));
+    } catch (const ProviderError& error) {
+      refused = error.kind();
+      refusal = error.what();
+    }
   });
   CHECK(refused == ProviderErrorKind::Conflict);
-  CHECK(for_refusal == 2);  // the lock, the check and no insert; then the ROLLBACK
+  CHECK(refusal.find("instance s already exists") != std::string::npos);
+  CHECK(for_refusal == 1);  // the same pipeline, whose insert queued nothing
   CHECK(store.get_queue_depths().orchestrator_visible == 1);
+  // The started instance runs as queued: its one message is the first start.
+  std::vector<OrchestrationItem> items = store.fetch_orchestration_items(30'000, 4);
+  REQUIRE(items.size() == 1);
+  REQUIRE(items[0].messages.size() == 1);
+  CHECK(std::holds_alternative<work::StartOrchestration>(items[0].messages[0]));
 }
 
 TEST_CASE("postgres: an activity name the server cannot store fails its own ack of a batch, not the batch",

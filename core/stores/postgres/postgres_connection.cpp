@@ -130,6 +130,16 @@ void Statement::defer(std::string conflict_message) {
   connection_->defer(std::move(sql_), std::move(params_), std::move(conflict_message), named_);
 }
 
+void Statement::defer_counting(std::int64_t& changes) {
+  if (!connection_->in_transaction()) {
+    run();
+    changes = changes_;
+    return;
+  }
+  executed_ = true;
+  connection_->defer(std::move(sql_), std::move(params_), {}, named_, &changes);
+}
+
 bool Statement::step() {
   if (!executed_) execute();
   if (row_ + 1 >= rows_) {
@@ -240,12 +250,13 @@ Statement Connection::prepare(const std::string& sql) { return Statement(this, s
 
 Statement Connection::prepare_once(const std::string& sql) { return Statement(this, sql, false); }
 
-void Connection::defer(std::string sql, Params params, std::string conflict_message, bool named) {
+void Connection::defer(std::string sql, Params params, std::string conflict_message, bool named,
+                       std::int64_t* changes) {
   if (deferred_.size() + 1 >= kMaxPipeline) {
     PGresult* last = execute("SELECT 1", {});  // sends the queue so far
     PQclear(last);
   }
-  deferred_.push_back(Deferred{std::move(sql), std::move(params), std::move(conflict_message), named});
+  deferred_.push_back(Deferred{std::move(sql), std::move(params), std::move(conflict_message), named, changes});
 }
 
 bool Connection::drop_deferred_if_only_begin() {
@@ -398,6 +409,9 @@ PGresult* Connection::read_pipeline(const std::vector<Deferred>& batch, const st
       failure.note(trimmed(PQresultErrorMessage(result)), state, batch[i].conflict_message);
     } else if (status != PGRES_PIPELINE_ABORTED && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       failure.note("unexpected result " + std::string(PQresStatus(status)), nullptr, {});
+    } else if (batch[i].changes && status != PGRES_PIPELINE_ABORTED) {
+      const char* tuples = PQcmdTuples(result);
+      *batch[i].changes = tuples && *tuples ? std::strtoll(tuples, nullptr, 10) : 0;
     }
     if (i + 1 == sent && !failure.failed) {
       last = result;

@@ -86,6 +86,10 @@ class Statement {
   // `conflict_message` replaces the server's text when it violates a unique
   // constraint. Outside a transaction: run() now.
   void defer(std::string conflict_message = {});
+  // defer(), and the rows the statement changed go into `changes` when its result
+  // is read (in the pipeline that sends it; outside a transaction, now). `changes`
+  // must outlive that pipeline; it is left as it was if the statement never runs.
+  void defer_counting(std::int64_t& changes);
   // Rows changed by run() (INSERT/UPDATE/DELETE).
   std::int64_t changes() const { return changes_; }
 
@@ -133,7 +137,9 @@ class Connection {
   // `sql`'s result (the caller clears it). Throws on the first failure.
   // `named`: run as a prepared statement of this connection (see the header comment).
   pg_result* execute(const std::string& sql, const Params& params, bool named = false);
-  void defer(std::string sql, Params params, std::string conflict_message, bool named = false);
+  // `changes`, when given, receives the rows the statement changed once its result is read.
+  void defer(std::string sql, Params params, std::string conflict_message, bool named = false,
+             std::int64_t* changes = nullptr);
   // Forgets the deferred statements; true when BEGIN was among them (the
   // transaction never reached the server: nothing to roll back).
   bool drop_deferred();
@@ -197,6 +203,7 @@ class Connection {
     Params params;
     std::string conflict_message;
     bool named = false;
+    std::int64_t* changes = nullptr;  // receives the rows changed, when not null
   };
   // The prepared statement's name of each SQL text prepared on this connection.
   std::unordered_map<std::string, std::string> prepared_;

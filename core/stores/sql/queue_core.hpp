@@ -532,9 +532,11 @@ struct Queues {
   // (SQLite: the one writer; PostgreSQL: an advisory lock the caller took, which the
   // server holds before this statement takes its snapshot). One statement checks and
   // inserts: the start is queued unless the instance exists or a start of it is
-  // queued already (Conflict). On PostgreSQL the lock, this statement and BEGIN then
-  // travel in one round trip, and the COMMIT in a second.
-  static void enqueue_start(Connection& db, const work::StartOrchestration& start, TimestampMs now) {
+  // queued already. The rows it queued (1 or 0) go into `queued` when its result is
+  // read, at the latest at COMMIT: on PostgreSQL the lock, this statement, BEGIN and
+  // the COMMIT travel in one round trip. The caller then calls require_start_queued.
+  static void enqueue_start(Connection& db, const work::StartOrchestration& start, TimestampMs now,
+                            std::int64_t& queued) {
     check_target_instance(db, start.instance);
     const WorkItem item = start;
     db.prepare(
@@ -545,9 +547,15 @@ struct Queues {
         .bind(2, to_string(WorkItemKind::StartOrchestration))
         .bind(3, encoded(db.operation(), [&] { return encode_work_item(item); }))
         .bind(4, now)
-        .run();
-    if (db.changes() == 0) {
-      throw ProviderError(ProviderErrorKind::Conflict, db.operation(), "instance " + start.instance + " already exists");
+        .defer_counting(queued);
+  }
+
+  // After enqueue_start's transaction committed: Conflict when it queued nothing
+  // (the instance exists or a start of it is queued; the commit wrote nothing).
+  static void require_start_queued(Connection& db, const std::string& instance, std::int64_t queued) {
+    DUROXIDE_ASSERT(queued == 0 || queued == 1, "a committed start's insert was read and queued at most one row");
+    if (queued == 0) {
+      throw ProviderError(ProviderErrorKind::Conflict, db.operation(), "instance " + instance + " already exists");
     }
   }
 

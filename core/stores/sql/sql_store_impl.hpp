@@ -130,14 +130,17 @@ class SqlStoreImpl : public SqlStore::Impl {
   }
 
   // The check for a live instance and the insert run in one transaction, kept
-  // apart from a concurrent start of the same id by Dialect::serialize_start.
+  // apart from a concurrent start of the same id by Dialect::serialize_start; a
+  // refused start (Conflict) commits having written nothing.
   void enqueue_start(const work::StartOrchestration& start) override {
     {
       Session db = session("enqueue_start");
+      std::int64_t queued = -1;
       Transaction transaction(*db);
       Dialect::serialize_start(*db, start.instance);
-      Queues::enqueue_start(*db, start, clock_.now_ms());
+      Queues::enqueue_start(*db, start, clock_.now_ms(), queued);
       transaction.commit();
+      Queues::require_start_queued(*db, start.instance, queued);
     }
     listeners_.work_enqueued(QueueKind::Orchestrator, 0);
   }

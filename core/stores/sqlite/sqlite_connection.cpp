@@ -108,6 +108,11 @@ void Statement::defer(const std::string& conflict_message) {
   }
 }
 
+void Statement::defer_counting(std::int64_t& changes) {
+  run();
+  changes = connection_->changes();
+}
+
 std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
 
 std::string Statement::text(int column) const {

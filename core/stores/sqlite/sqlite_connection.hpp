@@ -49,6 +49,9 @@ class Statement {
   // delay it to the next round trip; the shared core calls this for both).
   // `conflict_message` replaces SQLite's text when it violates a unique constraint.
   void defer(const std::string& conflict_message = {});
+  // defer(), and the rows the statement changed go into `changes` (PostgreSQL's
+  // connection writes them when the statement's delayed result is read).
+  void defer_counting(std::int64_t& changes);
 
   std::int64_t integer(int column) const;
   std::string text(int column) const;
