@@ -1099,6 +1099,10 @@ TEST_CASE("contract: a store tells its queue listeners what each commit enqueued
   f.provider().enqueue_start(start_item("i"));
   CHECK(listener.told == Told{{QueueKind::Orchestrator, 0}});
   listener.told.clear();
+  // A refused start (its commit wrote nothing) tells nothing and queues nothing.
+  CHECK(provider_error_kind([&] { f.provider().enqueue_start(start_item("i")); }) == ProviderErrorKind::Conflict);
+  CHECK(listener.told.empty());
+  CHECK(f.management().get_queue_depths().orchestrator_visible == 1);
 
   OrchestrationItem item = fetch(f);
   CHECK(listener.told.empty());  // a fetch enqueues nothing
