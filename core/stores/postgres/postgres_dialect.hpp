@@ -106,6 +106,18 @@ struct Dialect {
   // A batch of orchestration acks goes to the server in one pipeline with its
   // COMMIT (Queues::acks_in_one_pipeline).
   static constexpr bool kPipelinesAckBatches = true;
+  // Releases the locks of a pipelined ack batch, `tokens` (each held by the batch's
+  // transaction: Queues::hold_locks), with the messages each consumed: one statement
+  // for the whole batch, where each ack's two deletes were two statements, each an
+  // execution of its own on the server (docs/bench.md, "A batch's locks released in
+  // one statement").
+  static void release_locks(Connection& db, const std::vector<std::string>& tokens) {
+    db.prepare("WITH released_messages AS (DELETE FROM orchestrator_queue WHERE lock_token IN "
+               "(SELECT t.token FROM unnest(?1::text[]) AS t(token))) "
+               "DELETE FROM instance_locks WHERE lock_token IN (SELECT t.token FROM unnest(?1::text[]) AS t(token))")
+        .bind(1, text_array_literal(tokens))
+        .defer();
+  }
   // Every row is a statement of its own on the server: batches of 64 measured level
   // with 16, so it keeps the smaller one, which holds fewer instances away from the
   // other connections' and processes' dispatchers (docs/bench.md, "Batch sizes by store").

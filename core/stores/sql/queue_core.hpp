@@ -228,12 +228,20 @@ struct Queues {
     return outcomes;
   }
 
+  // Where an orchestration ack's release of its lock and consumed messages is written:
+  // by the ack itself, or by its batch for all its acks at once (a store that pipelines
+  // ack batches: Dialect::release_locks).
+  enum class Release { InTheAck, WithTheBatch };
+
   // Inside the caller's transaction: checks the lock; writes the instance, its
   // execution, history, key-value mutations, time series and change feed; queues
   // what the turn scheduled; releases the lock with the messages it consumed.
   // `prefetched`: what hold_locks already read and holds for this token, if anything.
+  // `release`: Release::WithTheBatch leaves the release to the batch's flush
+  // (Dialect::release_locks, for every ack of the batch at once).
   static void ack_orchestration(Connection& db, const std::string& lock_token, const OrchestrationAck& ack,
-                                TimestampMs now, RollUp& roll_up, std::optional<Held> prefetched = {}) {
+                                TimestampMs now, RollUp& roll_up, std::optional<Held> prefetched = {},
+                                Release release = Release::InTheAck) {
     check_token(lock_token, db.operation());
     const Held held = prefetched ? std::move(*prefetched) : hold_lock(db, lock_token, now);
     // Before the first write of a shared roll-up row; summed roll-ups are written (and
@@ -251,6 +259,7 @@ struct Queues {
     }
     queue_scheduled_work(db, ack, now);
     record_activity_outcomes(db, ack, held.exists ? held.tenant : ack.metadata.tenant, roll_up.totals);
+    if (release == Release::WithTheBatch) return;
     db.prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).defer();
     db.prepare("DELETE FROM instance_locks WHERE lock_token = ?1").bind(1, lock_token).defer();
     // With one writer nothing else can take the lock between the check and this delete,
@@ -285,14 +294,23 @@ struct Queues {
     const TimestampMs at_start = roll_up.rolled_up_minute;
     TimestampMs before = 0;
     std::map<std::string, Held> held;
+    const bool pipelined = Dialect::kPipelinesAckBatches && requests.size() > 1;
+    const Release release = pipelined ? Release::WithTheBatch : Release::InTheAck;
+    std::vector<std::string> released;  // the tokens of this attempt's acks, for the flush to release
     auto ack_one = [&](std::size_t i) {
       before = roll_up.rolled_up_minute;
+      // A token this batch acked already: its lock is released with the batch, so a
+      // read would still find it; an ack alone would find it gone.
+      if (pipelined && std::find(released.begin(), released.end(), requests[i].lock_token) != released.end()) {
+        throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), kInstanceLockLost);
+      }
       std::optional<Held> prefetched;
       if (auto found = held.find(requests[i].lock_token); found != held.end()) {
         prefetched = std::move(found->second);
         held.erase(found);
       }
-      ack_orchestration(db, requests[i].lock_token, requests[i].ack, now, roll_up, std::move(prefetched));
+      ack_orchestration(db, requests[i].lock_token, requests[i].ack, now, roll_up, std::move(prefetched), release);
+      if (pipelined) released.push_back(requests[i].lock_token);
     };
     // The batch sums its roll-ups and writes each row once, after its acks (an ack
     // refused drops what it added). Where several writers share the rows
@@ -310,6 +328,7 @@ struct Queues {
     auto first = [&] {
       roll_up.rolled_up_minute = at_start;
       totals.clear();
+      released.clear();
       if (requests.size() > 1) held = hold_locks(db, requests, now);
     };
     struct Summing {
@@ -318,13 +337,16 @@ struct Queues {
     } summing{roll_up};
     roll_up.totals = &totals;
     auto flush = [&] {
+      if constexpr (Dialect::kPipelinesAckBatches) {
+        if (!released.empty()) Dialect::release_locks(db, released);
+      }
       Dialect::serialize_orchestration_acks(db);
       write_roll_up_totals(db, totals);
     };
     std::vector<AckOutcome> outcomes;
     if constexpr (Dialect::kPipelinesAckBatches) {
-      outcomes = requests.size() > 1 ? acks_in_one_pipeline(db, requests.size(), ack_summed, refused, first, flush)
-                                     : acks_in_one_transaction(db, requests.size(), ack_summed, refused, first, flush);
+      outcomes = pipelined ? acks_in_one_pipeline(db, requests.size(), ack_summed, refused, first, flush)
+                           : acks_in_one_transaction(db, requests.size(), ack_summed, refused, first, flush);
     } else {
       outcomes = acks_in_one_transaction(db, requests.size(), ack_summed, refused, first, flush);
     }
