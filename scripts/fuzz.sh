@@ -95,9 +95,9 @@ run_target() {
   # the full allocation stacks of a finding, run the target on the saved input. Its
   # allocator keeps the memory it frees instead of handing it back to the kernel every
   # few seconds, only to fault it in again page by page (half the `database` target's
-  # page faults), and its shadow memory may live on huge pages (the check of each new
-  # chunk's shadow byte missed the TLB): together about a fifth more `database` inputs a
-  # second, for about 300 MiB more resident memory (docs/fuzzing.md). Neither changes
+  # page faults), and its shadow memory may live on huge pages (fewer of its shadow reads
+  # miss the TLB): together about a fifth more `database` inputs a second, for about
+  # 300 MiB more resident memory (docs/fuzzing.md). Neither changes
   # what ASan checks: freed memory still waits in its quarantine, poisoned.
   local env_options=()
   if [ "$mode" != smoke ]; then
