@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <limits>
 #include <map>
 
 #include "duroxide/duroxide.hpp"
@@ -349,6 +350,32 @@ TEST_CASE("watch_metrics fills its page past a run of changes that are not delta
   CHECK(second.deltas[0].instance == "chatty");
   CHECK(second.deltas[0].completions == 1);
   CHECK(second.deltas[0].seq == first.deltas[0].seq + 40);
+}
+
+TEST_CASE("watch_metrics saturates a finish time that a damaged change row overflows", "[timeseries]") {
+  const std::string path = "/tmp/duroxide-timeseries-damaged-change.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  {
+    Workload w(testing::sqlite_at(path));
+    w.client.start_orchestration("hello", "HelloWorld", "Ada");
+    w.driver.run_until_idle();
+    REQUIRE(w.admin.get_instance_info("hello")->state == RuntimeState::Completed);
+  }
+  // Another program (or a damaged file) sets the finish's duration to the largest value.
+  raw_exec(path, "UPDATE changes SET finished_duration_ms = 9223372036854775807 WHERE finished_duration_ms IS NOT NULL");
+  {
+    Workload w(testing::sqlite_at(path));
+    const MetricDeltaPage page = w.management.watch_metrics(0, 10);
+    std::size_t finishes = 0;
+    for (const MetricDelta& delta : page.deltas) {
+      if (!delta.completions) continue;
+      ++finishes;
+      CHECK(delta.duration_ms == std::numeric_limits<std::int64_t>::max());
+      CHECK(delta.finished_at_ms == std::numeric_limits<std::int64_t>::max());
+    }
+    CHECK(finishes == 1);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
 }
 
 TEST_CASE("an imported instance counts where it happened, not when it was imported",

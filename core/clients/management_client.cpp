@@ -6,6 +6,7 @@
 #include "bulk_walk.hpp"
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
+#include "duroxide/saturating.hpp"
 #include "duroxide/text.hpp"
 #include "duroxide/detail/json.hpp"
 
@@ -446,7 +447,9 @@ MetricDeltaPage ManagementClient::watch_metrics(std::uint64_t cursor, std::size_
       if (change.finished_duration_ms) {
         (change.state == RuntimeState::Completed ? delta.completions : delta.failures) = 1;
         delta.duration_ms = change.finished_duration_ms;
-        delta.finished_at_ms = change.instance_created_at_ms + *change.finished_duration_ms;
+        // Both read from the store's row, outside data: a damaged row's sum saturates
+        // instead of overflowing.
+        delta.finished_at_ms = saturating_add(change.instance_created_at_ms, *change.finished_duration_ms);
       }
       page.deltas.push_back(std::move(delta));
     }
