@@ -152,7 +152,7 @@ struct Workload {
   std::size_t worker_batch;  // RuntimeOptions::worker_batch_size
 };
 
-constexpr std::size_t kDefaultWorkerBatch = RuntimeOptions{}.worker_batch_size;
+const std::size_t kDefaultWorkerBatch = RuntimeOptions{}.worker_batch_size;
 constexpr const char* kFiveNames = R"(["a","b","c","d","e"])";
 
 // The headline first: one activity per instance, every option at its default.

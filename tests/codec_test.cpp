@@ -63,6 +63,7 @@ History every_kind_of_event() {
   events::OrchestrationStarted carried_kv{"Next", "1.0.0", "", "", 0, 0, 0, std::nullopt};
   carried_kv.kv = {{"a", KvEntry{tricky, -3}}, {"é", KvEntry{"", INT64_MAX}}};
   history.push_back(Event{102, 0, 0, carried_kv});
+  history.push_back(Event{103, 0, 0, events::ActivityScheduled{"Render", "frame", "gpu-\u00e9"}});
   return history;
 }
 
@@ -86,6 +87,7 @@ std::vector<WorkItem> every_kind_of_work_item() {
        {work::CarriedMessage::Kind::Queue, "inbox", ""}},
       0, std::string()});
   items.push_back(work::ContinueAsNew{"i", "Orch", "", "next", {}, 0, {}, 1001, "status"});
+  items.push_back(work::ActivityExecute{"i", 2, 8, "Render", "frame", "gpu-\u00e9"});
   for (std::size_t i = 0; i < 11; ++i) REQUIRE(items[i].index() == i);
   return items;
 }
@@ -137,12 +139,14 @@ TEST_CASE("the text encoders write what the JSON objects dump to, byte for byte"
   snapshot.work.push_back(PendingWork{PendingKind::Activity, 4, "Act", "in \"x\"", "", 10, 0, true});
   snapshot.work.push_back(PendingWork{PendingKind::Timer, 6, "", "", "", -1, INT64_MAX, false});
   snapshot.work.push_back(PendingWork{PendingKind::SubOrchestration, 7, "Child", "\xc3\xa9", "p::sub::7", 0, 0, false});
+  snapshot.work.push_back(PendingWork{PendingKind::Activity, 8, "Render", "f", "", 11, 0, false, "gpu"});
   CHECK(encode_pending_snapshot(snapshot) ==
         R"({"total":5,"work":[{"fire_at_ms":0,"input":"in \"x\"","input_truncated":true,"instance":"","kind":"activity",)"
         R"("name":"Act","scheduled_at_ms":10,"scheduled_event_id":4},{"fire_at_ms":9223372036854775807,"input":"",)"
         R"("input_truncated":false,"instance":"","kind":"timer","name":"","scheduled_at_ms":-1,"scheduled_event_id":6},)"
         R"({"fire_at_ms":0,"input":"é","input_truncated":false,"instance":"p::sub::7","kind":"sub_orchestration",)"
-        R"("name":"Child","scheduled_at_ms":0,"scheduled_event_id":7}]})");
+        R"("name":"Child","scheduled_at_ms":0,"scheduled_event_id":7},{"fire_at_ms":0,"input":"f","input_truncated":false,)"
+        R"("instance":"","kind":"activity","name":"Render","scheduled_at_ms":11,"scheduled_event_id":8,"tag":"gpu"}]})");
   CHECK(decode_pending_snapshot(encode_pending_snapshot(snapshot)) == snapshot);
   CHECK(encode_pending_snapshot(PendingSnapshot{}) == R"({"total":0,"work":[]})");
   // Invalid UTF-8 is refused with the DOM path's error.

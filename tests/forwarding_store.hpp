@@ -29,8 +29,10 @@ class ForwardingStore : public Provider {
   void enqueue_orchestrator_items(const std::vector<WorkItem>& items) override {
     inner_.enqueue_orchestrator_items(items);
   }
-  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override {
-    return inner_.fetch_work_item(lock_timeout_ms);
+  using Provider::fetch_work_item;
+  using Provider::fetch_work_items;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) override {
+    return inner_.fetch_work_item(lock_timeout_ms, filter);
   }
   void ack_work_item(const std::string& token, const std::optional<WorkItem>& completion) override {
     inner_.ack_work_item(token, completion);

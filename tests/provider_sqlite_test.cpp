@@ -765,8 +765,8 @@ TEST_CASE("sqlite: a version-13 database gains the timers' index, its queued tim
   auto f = make_provider("sqlite-file");
   f->provider().enqueue_orchestrator_item(work::TimerFired{"t", 1, 2, f->clock.now_ms() + 5'000}, 5'000);
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema15) + testing::kSqliteUndoSchema14 +
-                        "PRAGMA user_version = 13");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema16) + testing::kSqliteUndoSchema15 +
+                        testing::kSqliteUndoSchema14 + "PRAGMA user_version = 13");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orchestrator_queue_timers'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
@@ -787,7 +787,8 @@ TEST_CASE("sqlite: a version-14 database keeps its trigger-kept counts; its writ
   };
   f->sqlite.reset();
   // Written by a build of schema 14: its triggers count these rows.
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema15) + "PRAGMA user_version = 14");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema16) + testing::kSqliteUndoSchema15 +
+                        "PRAGMA user_version = 14");
   raw_exec(f->path,
            "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, current_execution_id, "
            "status, created_at, updated_at) VALUES ('old-1', 'Orch', '1.0.0', 1, 'Running', 1, 1), "
@@ -860,4 +861,26 @@ TEST_CASE("sqlite: a new database gets exactly the schema and rows every migrati
   f->sqlite.reset();
   sqlite::Connection opened(f->path, 0, "");
   CHECK(schema_and_rows(opened) == expected);
+}
+
+TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fetched", "[provider][sqlite][tags]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "i");
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  OrchestrationItem item = fetch(*f);
+  OrchestrationAck ack;
+  ack.history_delta = {Event{2, 0, 0, events::ActivityScheduled{"Act", "in"}}};
+  ack.worker_items = {activity("i", 2)};
+  ack.metadata = metadata();
+  f->provider().ack_orchestration_item(item.lock_token, ack);
+  f->sqlite.reset();
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema16) + "PRAGMA user_version = 15");
+  CHECK(raw_query(f->path, "SELECT COUNT(*) FROM pragma_table_info('worker_queue') WHERE name = 'tag'") == "0");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
+  CHECK(raw_query(f->path, "SELECT COUNT(*) FROM pragma_table_info('worker_queue') WHERE name = 'tag'") == "1");
+  CHECK(f->sqlite->fetch_work_items(30'000, 4, TagFilter::only({"gpu"})).empty());
+  std::vector<WorkerItem> rows = f->sqlite->fetch_work_items(30'000, 4);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].item.tag.empty());
 }

@@ -165,9 +165,13 @@ inline std::unique_ptr<ProviderUnderTest> sqlite_at(const std::string& path) {
   auto fixture##_holder = ::duroxide::testing::make_provider(provider_kind);               \
   auto& fixture = *fixture##_holder
 
-// Takes a SQLite database of this build back to schema 14 (status counts of inserted and
-// updated rows kept by triggers); run it first, then kSqliteUndoSchema14 and the
-// statements that undo earlier versions.
+// Takes a SQLite database of this build back to schema 15 (before worker rows' tags);
+// run it first, then kSqliteUndoSchema15 and the statements that undo earlier versions.
+inline constexpr const char* kSqliteUndoSchema16 = "ALTER TABLE worker_queue DROP COLUMN tag; ";
+
+// Takes a SQLite database of schema 15 back to schema 14 (status counts of inserted and
+// updated rows kept by triggers); run it after kSqliteUndoSchema16, then
+// kSqliteUndoSchema14 and the statements that undo earlier versions.
 inline constexpr const char* kSqliteUndoSchema15 =
     "CREATE TRIGGER instance_counts_on_insert AFTER INSERT ON instances BEGIN "
     "  INSERT INTO instance_counts VALUES (NEW.orchestration_name, NEW.orchestration_version, "
@@ -209,10 +213,10 @@ inline constexpr const char* kSqliteUndoSchema12 =
     "CREATE TRIGGER instance_counts_on_update AFTER UPDATE OF status ON instances BEGIN "
     "  UPDATE instance_counts SET count = count - 1 WHERE orchestration_name = OLD.orchestration_name; END; ";
 
-// The undo statements of schemas 15 to 12 in their order: a file of this build back to
+// The undo statements of schemas 16 to 12 in their order: a file of this build back to
 // schema 11, before the statements that undo earlier versions.
-inline const std::string kSqliteUndoToSchema11 =
-    std::string(kSqliteUndoSchema15) + kSqliteUndoSchema14 + kSqliteUndoSchema13 + kSqliteUndoSchema12;
+inline const std::string kSqliteUndoToSchema11 = std::string(kSqliteUndoSchema16) + kSqliteUndoSchema15 +
+                                                 kSqliteUndoSchema14 + kSqliteUndoSchema13 + kSqliteUndoSchema12;
 
 // The store a search-window test loads (by SQL, each store its own way): instances
 // "s-000000".. one a millisecond apart from created_at 1000, Running, of which only the

@@ -56,6 +56,8 @@ export interface PendingWork {
   fire_at_ms: number;
   /** `input` is a prefix of at most 1024 bytes; the scheduling event holds it whole. */
   input_truncated: boolean;
+  /** Activities: the tag it was scheduled with (`withTag`); "" when untagged. */
+  tag: string;
 }
 
 export interface InstanceDetails extends InstanceSummary {

@@ -820,7 +820,8 @@ std::vector<WorkItem> resume_work(const InstanceExport& data) {
         work.push_back(work::TimerFired{instance, execution, pending.scheduled_event_id, pending.fire_at_ms});
         break;
       case PendingKind::Activity:
-        work.push_back(work::ActivityExecute{instance, execution, pending.scheduled_event_id, pending.name, pending.input});
+        work.push_back(work::ActivityExecute{instance, execution, pending.scheduled_event_id, pending.name,
+                                             pending.input, pending.tag});
         break;
       case PendingKind::SubOrchestration:
         work.push_back(work::StartOrchestration{pending.instance, pending.name, {}, pending.input, instance,

@@ -186,19 +186,26 @@ const std::string& OrchestrationContext::parent_instance() const {
 }
 
 DurableFuture OrchestrationContext::schedule_activity(std::string name, std::string input) {
-  return state_->schedule_activity(std::move(name), std::move(input));
+  return state_->schedule_activity(std::move(name), std::move(input), {});
+}
+
+DurableFuture OrchestrationContext::schedule_activity(std::string name, std::string input,
+                                                      const ActivityOptions& options) {
+  return state_->schedule_activity(std::move(name), std::move(input), options.tag);
 }
 
 Task<std::string> OrchestrationContext::schedule_activity_with_retry(std::string name,
                                                                      std::string input,
-                                                                     RetryPolicy policy) {
+                                                                     RetryPolicy policy,
+                                                                     ActivityOptions options) {
   return schedule_activity_with_retry(
-      std::move(name), [input = std::move(input)](std::uint32_t) { return input; }, policy);
+      std::move(name), [input = std::move(input)](std::uint32_t) { return input; }, policy,
+      std::move(options));
 }
 
 Task<std::string> OrchestrationContext::schedule_activity_with_retry(
     std::string name, std::function<std::string(std::uint32_t)> input_for_attempt,
-    RetryPolicy policy) {
+    RetryPolicy policy, ActivityOptions options) {
   if (policy.max_attempts < 1 || policy.max_attempts > limits::kMaxRetryAttempts) {
     throw std::invalid_argument("retry policy for " + name + ": max_attempts must be 1 to " +
                                 std::to_string(limits::kMaxRetryAttempts));
@@ -209,7 +216,7 @@ Task<std::string> OrchestrationContext::schedule_activity_with_retry(
       co_await schedule_timer(delay);
     }
     if (policy.attempt_timeout_ms > 0) {
-      SelectResult raced = co_await select(schedule_activity(name, input_for_attempt(attempt)),
+      SelectResult raced = co_await select(schedule_activity(name, input_for_attempt(attempt), options),
                                            schedule_timer(policy.attempt_timeout_ms));
       if (raced.index == 0 && raced.result.ok) co_return raced.result.value;
       last_error = raced.index == 0
@@ -222,7 +229,7 @@ Task<std::string> OrchestrationContext::schedule_activity_with_retry(
                              true);
     } else {
       try {
-        co_return co_await schedule_activity(name, input_for_attempt(attempt));
+        co_return co_await schedule_activity(name, input_for_attempt(attempt), options);
       } catch (const TaskFailed& failed) {
         last_error = failed.details();
       }

@@ -755,17 +755,18 @@ bool ReplayState::check_text(const std::string& value, std::size_t max, const ch
   return true;
 }
 
-DurableFuture ReplayState::schedule_activity(std::string name, std::string input) {
+DurableFuture ReplayState::schedule_activity(std::string name, std::string input, std::string tag) {
   if (!check_text(name, limits::kMaxNameBytes, "an activity name", true) ||
-      !check_text(input, limits::kMaxPayloadBytes, "an activity input", false)) {
+      !check_text(input, limits::kMaxPayloadBytes, "an activity input", false) ||
+      !check_text(tag, limits::kMaxTagBytes, "an activity tag", false)) {
     return DurableFuture(this, new_op(OpKind::Activity, 0, name));
   }
-  IssueResult issued = issue(events::ActivityScheduled{name, input});
+  IssueResult issued = issue(events::ActivityScheduled{name, input, tag});
   auto op = new_op(OpKind::Activity, issued.id, name);
   if (issued.is_new) {
     out_.worker_items.push_back(work::ActivityExecute{input_.instance, input_.execution_id,
                                                       issued.id, std::move(name),
-                                                      std::move(input)});
+                                                      std::move(input), std::move(tag)});
   }
   return DurableFuture(this, std::move(op));
 }

@@ -82,7 +82,8 @@ Json pending(const PendingWork& work) {
               {"instance", work.instance},
               {"scheduled_at_ms", work.scheduled_at_ms},
               {"fire_at_ms", work.fire_at_ms},
-              {"input_truncated", work.input_truncated}};
+              {"input_truncated", work.input_truncated},
+              {"tag", work.tag}};
 }
 
 Json details(const InstanceDetails& d) {

@@ -55,6 +55,7 @@ void fields(V& v, E& e) {
   } else if constexpr (std::is_same_v<T, events::ActivityScheduled>) {
     v.text("name", e.name, kMaxNameBytes);
     v.text("input", e.input, kMaxPayloadBytes);
+    v.optional_text("tag", e.tag, limits::kMaxTagBytes);
   } else if constexpr (std::is_same_v<T, events::ActivityCompleted> ||
                        std::is_same_v<T, events::SubOrchestrationCompleted>) {
     v.text("result", e.result, kMaxPayloadBytes);
@@ -106,6 +107,7 @@ void fields(V& v, E& e) {
     v.unsigned_number("id", e.id);
     v.text("name", e.name, kMaxNameBytes);
     v.text("input", e.input, kMaxPayloadBytes);
+    v.optional_text("tag", e.tag, limits::kMaxTagBytes);
   } else if constexpr (std::is_same_v<T, work::ActivityCompleted>) {
     v.text("instance", e.instance, kMaxIdentifierBytes);
     v.unsigned_number("execution_id", e.execution_id);
@@ -718,6 +720,7 @@ void write_pending_work(W& writer, const PendingWork& item) {
   writer.signed_number("scheduled_at_ms", item.scheduled_at_ms);
   writer.signed_number("fire_at_ms", item.fire_at_ms);
   writer.boolean("input_truncated", item.input_truncated);
+  writer.optional_text("tag", item.tag, limits::kMaxTagBytes);
 }
 
 }  // namespace
@@ -872,6 +875,7 @@ PendingWork pending_work_from_json(const Json& value, const std::string& path) {
   work.scheduled_at_ms = in.signed_number("scheduled_at_ms");
   work.fire_at_ms = in.signed_number("fire_at_ms");
   work.input_truncated = in.optional_boolean("input_truncated");
+  work.tag = in.optional_text("tag", limits::kMaxTagBytes);
   in.finish();
   return work;
 }

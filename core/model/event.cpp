@@ -97,7 +97,8 @@ struct Describer {
     return "OrchestrationFailed(error=" + quote(e.details.display_message()) + ")";
   }
   std::string operator()(const events::ActivityScheduled& e) const {
-    return "ActivityScheduled(name=" + quote(e.name) + ", input=" + quote(e.input) + ")";
+    return "ActivityScheduled(name=" + quote(e.name) + ", input=" + quote(e.input) +
+           (e.tag.empty() ? "" : ", tag=" + quote(e.tag)) + ")";
   }
   std::string operator()(const events::ActivityCompleted& e) const {
     return "ActivityCompleted(result=" + quote(e.result) + ")";

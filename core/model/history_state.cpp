@@ -58,6 +58,7 @@ class HistoryFold {
   void on(const Event& event, const events::ActivityScheduled& e) {
     PendingWork work = work_of(event, PendingKind::Activity, e.name);
     work.input = e.input;
+    work.tag = e.tag;
     pending_.push_back(std::move(work));
   }
   void on(const Event& event, const events::TimerCreated& e) {

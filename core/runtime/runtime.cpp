@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <stdexcept>
 
 #include "duroxide/assert.hpp"
 #include "duroxide/history_state.hpp"
@@ -671,14 +672,19 @@ WorkerDispatcher::WorkerDispatcher(Provider& provider, const Registry& registry,
                                    RuntimeOptions options, RuntimeObserver observer,
                                    ActivityLeases* leases)
     : context_{provider, registry, clock, with_batch_sizes(options, provider), std::move(observer)},
-      leases_(leases) {}
+      leases_(leases) {
+  if (std::string problem = context_.options.worker_tag_filter.problem(); !problem.empty()) {
+    throw std::invalid_argument("RuntimeOptions::worker_tag_filter: " + problem);
+  }
+}
 
 bool WorkerDispatcher::step() {
   const RuntimeOptions& options = context_.options;
   std::vector<WorkerItem> fetched;
   try {
     fetched = timed_call(options.metrics, context_.clock, "fetch_work_items", [&] {
-      return context_.provider.fetch_work_items(options.worker_lock_timeout_ms, batch_size_);
+      return context_.provider.fetch_work_items(options.worker_lock_timeout_ms, batch_size_,
+                                                options.worker_tag_filter);
     });
   } catch (const ProviderError& error) {
     context_.notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
@@ -837,7 +843,7 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
   }
 
   std::optional<WorkItem> completion;
-  ActivityContext context{task.instance, task.execution_id, task.id, task.name, cancelled};
+  ActivityContext context{task.instance, task.execution_id, task.id, task.name, cancelled, task.tag};
   const TimestampMs activity_start = context_.clock.now_ms();
   try {
     std::string result = (*fn)(context, task.input);

@@ -158,9 +158,10 @@ std::vector<AckOutcome> Provider::ack_orchestration_items(
   });
 }
 
-std::vector<WorkerItem> Provider::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+std::vector<WorkerItem> Provider::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                                   const TagFilter& filter) {
   check_batch_size(max_items, "fetch_work_items");
-  return fetch_each<WorkerItem>(max_items, [&] { return fetch_work_item(lock_timeout_ms); });
+  return fetch_each<WorkerItem>(max_items, [&] { return fetch_work_item(lock_timeout_ms, filter); });
 }
 
 std::vector<AckOutcome> Provider::ack_work_items(const std::vector<WorkAckRequest>& requests) {

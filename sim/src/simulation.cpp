@@ -125,7 +125,7 @@ class NodeProvider final : public Provider {
   void renew_orchestration_item_lock(const std::string& lock_token, std::int64_t extend_ms) override;
   History read(const std::string& instance) override;
   void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override;
-  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) override;
   void ack_work_item(const std::string& lock_token, const std::optional<WorkItem>& completion) override;
   void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) override;
   void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
@@ -141,7 +141,8 @@ class NodeProvider final : public Provider {
   std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms,
                                                            std::size_t max_items) override;
   std::vector<AckOutcome> ack_orchestration_items(const std::vector<OrchestrationAckRequest>& requests) override;
-  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) override;
+  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                           const TagFilter& filter) override;
   std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests) override;
 
  private:
@@ -533,6 +534,9 @@ void World::start_node(Node& node) {
   // fetches and acks (workers too, which production leaves at 1 by default).
   runtime.orchestration_batch_size = 1 + scheduler_.below(4);
   runtime.worker_batch_size = 1 + scheduler_.below(3);
+  // A node stands for a whole deployment's process: its workers take every tag, so a
+  // tagged activity (ActivityOptions::tag) runs as it would on its own pool.
+  runtime.worker_tag_filter = TagFilter::any();
   Provider& shared = wrapped_ ? *wrapped_ : *store_;
   node.provider = std::make_unique<NodeProvider>(*this, node, shared);
   node.leases = std::make_unique<LeaseKeeper>(clock_);
@@ -1231,9 +1235,9 @@ void NodeProvider::enqueue_orchestrator_item(const WorkItem& item, std::int64_t 
   after("enqueue_orchestrator_item");
 }
 
-std::optional<WorkerItem> NodeProvider::fetch_work_item(std::int64_t lock_timeout_ms) {
+std::optional<WorkerItem> NodeProvider::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) {
   before("fetch_work_item");
-  auto item = inner_.fetch_work_item(lock_timeout_ms);
+  auto item = inner_.fetch_work_item(lock_timeout_ms, filter);
   after("fetch_work_item");
   return item;
 }
@@ -1327,9 +1331,10 @@ std::vector<AckOutcome> NodeProvider::ack_orchestration_items(
   return outcomes;
 }
 
-std::vector<WorkerItem> NodeProvider::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+std::vector<WorkerItem> NodeProvider::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                                       const TagFilter& filter) {
   before("fetch_work_items");
-  std::vector<WorkerItem> items = inner_.fetch_work_items(lock_timeout_ms, max_items);
+  std::vector<WorkerItem> items = inner_.fetch_work_items(lock_timeout_ms, max_items, filter);
   after("fetch_work_items");
   return items;
 }

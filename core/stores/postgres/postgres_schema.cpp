@@ -15,7 +15,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 15;
+constexpr int kLatest = 16;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -321,10 +321,15 @@ CREATE CONSTRAINT TRIGGER instance_counts_on_update
   EXECUTE FUNCTION instance_counts_keep();
 )sql";
 
+// Version 16: as SQLite's version 16.
+constexpr const char* kMigration16 = R"sql(
+ALTER TABLE worker_queue ADD COLUMN tag TEXT;
+)sql";
+
 constexpr Migration kMigrations[] = {{6, kMigration6},   {7, kMigration7},   {8, kMigration8},
                                      {9, kMigration9},   {10, kMigration10}, {11, kMigration11},
                                      {12, kMigration12}, {13, kMigration13}, {14, kMigration14},
-                                     {15, kMigration15}};
+                                     {15, kMigration15}, {16, kMigration16}};
 
 }  // namespace
 

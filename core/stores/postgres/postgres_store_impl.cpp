@@ -460,8 +460,8 @@ std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_
 
 // ---------------------------------------------------------------- worker queue
 
-std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms) {
-  std::vector<WorkerItem> items = fetch_work_items(lock_timeout_ms, 1);
+std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) {
+  std::vector<WorkerItem> items = fetch_work_items(lock_timeout_ms, 1, filter);
   if (items.empty()) return std::nullopt;
   return std::move(items.front());
 }
@@ -470,13 +470,16 @@ std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_m
 // a row another process is claiming right now is passed over, never handed out
 // twice. An unreadable row ends the batch before it; when it comes first, it is parked and
 // the call fails, as fetch_work_item does.
-std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                                    const TagFilter& filter) {
   check_batch_size(max_items, "fetch_work_items");
   Session db = session("fetch_work_item");
   check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  store_sql::check_tag_filter(filter, db->operation());
+  if (filter.mode == TagFilter::Mode::None) return {};
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db);
-  std::vector<Queues::WorkerRow> rows = Queues::next_worker_rows(*db, now, max_items);
+  std::vector<Queues::WorkerRow> rows = Queues::next_worker_rows(*db, now, max_items, filter);
   std::vector<WorkerItem> items;
   for (Queues::WorkerRow& row : rows) {
     std::string problem;

@@ -29,8 +29,9 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override;
   std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms,
                                                            std::size_t max_items) override;
-  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) override;
-  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) override;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) override;
+  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                           const TagFilter& filter) override;
   ProviderDiagnostics get_provider_diagnostics() override;
 
  protected:

@@ -604,28 +604,59 @@ struct Queues {
       "SELECT id, item_json, attempt_count, instance_id, execution_id, activity_id, visible_at FROM worker_queue ";
   static constexpr const char* kWorkerUnlocked = "(lock_token IS NULL OR locked_until <= ?1)";
 
-  // The next worker row; with `after` (one-writer stores only), the next one past it,
-  // and `after` moves to the row returned.
-  static std::optional<WorkerRow> next_worker_row(Connection& db, TimestampMs now,
+  // The condition a worker row's tag meets for a TagFilter, over the parameters from
+  // ?first: 1 when any tag is taken; 1 when untagged rows (tag NULL) are; then
+  // kMaxWorkerTags tags, NULL where the filter names fewer. One text for every
+  // filter, so each statement is prepared once. (TagFilter::none() never gets here.)
+  static std::string tag_condition(int first) {
+    auto parameter = [&](int offset) { return "?" + std::to_string(first + offset); };
+    std::string tags;
+    for (std::size_t k = 0; k < limits::kMaxWorkerTags; ++k) {
+      tags += (k == 0 ? "" : ", ") + parameter(2 + static_cast<int>(k));
+    }
+    return "(" + parameter(0) + " = 1 OR (tag IS NULL AND " + parameter(1) + " = 1) OR tag IN (" + tags + "))";
+  }
+  static void bind_tag_filter(Statement& statement, int first, const TagFilter& filter) {
+    DUROXIDE_ASSERT(filter.tags.size() <= limits::kMaxWorkerTags, "a fetch's tag filter was checked");
+    statement.bind(first, std::int64_t{filter.mode == TagFilter::Mode::Any ? 1 : 0});
+    statement.bind(first + 1, std::int64_t{filter.takes_untagged() ? 1 : 0});
+    for (std::size_t k = 0; k < limits::kMaxWorkerTags; ++k) {
+      const int index = first + 2 + static_cast<int>(k);
+      if (k < filter.tags.size()) {
+        statement.bind(index, filter.tags[k]);
+      } else {
+        statement.bind_null(index);
+      }
+    }
+  }
+
+  // The next worker row whose tag `filter` takes; with `after` (one-writer stores
+  // only), the next one past it, and `after` moves to the row returned.
+  static std::optional<WorkerRow> next_worker_row(Connection& db, TimestampMs now, const TagFilter& filter,
                                                   std::optional<QueueCursor>* after = nullptr) {
     const bool seek = after && after->has_value();
     if constexpr (!Dialect::kOneWriter) DUROXIDE_ASSERT(!seek, "a worker cursor needs one writer");
     Statement next = db.prepare(seek ? worker_row_after_sql() : worker_row_sql());
     next.bind(1, now);
     if (seek) next.bind(2, (*after)->visible_at).bind(3, (*after)->id);
+    bind_tag_filter(next, seek ? 4 : 2, filter);
     if (!next.step()) return std::nullopt;
     WorkerRow row = worker_row(next);
     if (after) *after = QueueCursor{row.visible_at, row.id};
     return row;
   }
 
-  // Up to `limit` next worker rows in (visible_at, id) order, in one statement (stores
-  // whose rows are claimed row by row, Dialect::kWorkerRowSuffix, by several writers).
-  static std::vector<WorkerRow> next_worker_rows(Connection& db, TimestampMs now, std::size_t limit) {
+  // Up to `limit` next worker rows whose tag `filter` takes, in (visible_at, id) order,
+  // in one statement (stores whose rows are claimed row by row,
+  // Dialect::kWorkerRowSuffix, by several writers).
+  static std::vector<WorkerRow> next_worker_rows(Connection& db, TimestampMs now, std::size_t limit,
+                                                 const TagFilter& filter) {
     static const std::string sql = std::string(kWorkerColumns) + "WHERE visible_at <= ?1 AND " + kWorkerUnlocked +
-                                   " ORDER BY visible_at, id LIMIT ?2" + Dialect::kWorkerRowSuffix;
+                                   " AND " + tag_condition(3) + " ORDER BY visible_at, id LIMIT ?2" +
+                                   Dialect::kWorkerRowSuffix;
     Statement next = db.prepare(sql);
     next.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
+    bind_tag_filter(next, 3, filter);
     std::vector<WorkerRow> rows;
     while (next.step()) rows.push_back(worker_row(next));
     return rows;
@@ -646,15 +677,17 @@ struct Queues {
 
   static const std::string& worker_row_sql() {
     static const std::string sql = std::string(kWorkerColumns) + "WHERE visible_at <= ?1 AND " + kWorkerUnlocked +
-                                   " ORDER BY visible_at, id LIMIT 1" + Dialect::kWorkerRowSuffix;
+                                   " AND " + tag_condition(2) + " ORDER BY visible_at, id LIMIT 1" +
+                                   Dialect::kWorkerRowSuffix;
     return sql;
   }
   // The two seeks written out: SQLite does not seek by a row-value bound.
   static const std::string& worker_row_after_sql() {
     static const std::string sql =
         std::string("SELECT * FROM (") + kWorkerColumns + "WHERE visible_at = ?2 AND id > ?3 AND " + kWorkerUnlocked +
-        " ORDER BY id LIMIT 1) UNION ALL SELECT * FROM (" + kWorkerColumns + "WHERE visible_at > ?2 AND visible_at <= ?1 AND " +
-        kWorkerUnlocked + " ORDER BY visible_at, id LIMIT 1) LIMIT 1";
+        " AND " + tag_condition(4) + " ORDER BY id LIMIT 1) UNION ALL SELECT * FROM (" + kWorkerColumns +
+        "WHERE visible_at > ?2 AND visible_at <= ?1 AND " + kWorkerUnlocked + " AND " + tag_condition(4) +
+        " ORDER BY visible_at, id LIMIT 1) LIMIT 1";
     return sql;
   }
 
@@ -1180,12 +1213,13 @@ struct Queues {
       }
       db.prepare(
             "INSERT INTO worker_queue (instance_id, execution_id, activity_id, item_json, "
-            "  visible_at, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)")
+            "  visible_at, enqueued_at, tag) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)")
           .bind(1, execute->instance)
           .bind(2, static_cast<std::int64_t>(execute->execution_id))
           .bind(3, static_cast<std::int64_t>(execute->id))
           .bind(4, encoded(db.operation(), [&] { return encode_work_item(item); }))
           .bind(5, now)
+          .bind_optional(6, worker_tag(*execute))
           .defer();
     }
     for (const OrchestratorItem& scheduled : ack.orchestrator_items) {

@@ -53,11 +53,12 @@ KvMap SqlStore::get_kv_all_values(const std::string& instance) {
 bool SqlStore::instance_known(const std::string& instance) {
   return impl_->instance_known(instance);
 }
-std::optional<WorkerItem> SqlStore::fetch_work_item(std::int64_t lock_timeout_ms) {
-  return impl_->fetch_work_item(lock_timeout_ms);
+std::optional<WorkerItem> SqlStore::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) {
+  return impl_->fetch_work_item(lock_timeout_ms, filter);
 }
-std::vector<WorkerItem> SqlStore::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
-  return impl_->fetch_work_items(lock_timeout_ms, max_items);
+std::vector<WorkerItem> SqlStore::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                                   const TagFilter& filter) {
+  return impl_->fetch_work_items(lock_timeout_ms, max_items, filter);
 }
 void SqlStore::ack_work_item(const std::string& lock_token, const std::optional<WorkItem>& completion) {
   impl_->ack_work_item(lock_token, completion);

@@ -64,6 +64,20 @@ inline std::optional<work::ActivityExecute> decode_worker_item(const std::string
   return std::nullopt;
 }
 
+// A worker row's tag column: the ActivityExecute's tag, NULL when untagged (schema
+// 16 on both stores), so that the fetches' TagFilter condition reads the column alone.
+inline std::optional<std::string> worker_tag(const work::ActivityExecute& execute) {
+  if (execute.tag.empty()) return std::nullopt;
+  return execute.tag;
+}
+
+// InvalidInput unless `filter` is valid (TagFilter::problem).
+inline void check_tag_filter(const TagFilter& filter, const std::string& operation) {
+  if (std::string problem = filter.problem(); !problem.empty()) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation, problem);
+  }
+}
+
 // The key-value table (kv_values: one row per instance and key, schema 7 on both
 // stores): an ack applies its turn's mutations in its own transaction, in history
 // order, so that clients read what the committed history says. Deleting the

@@ -432,9 +432,15 @@ DROP TRIGGER instance_counts_on_insert;
 DROP TRIGGER instance_counts_on_update;
 )sql";
 
+// Version 16: each worker row's activity tag (ActivityExecute::tag; NULL: untagged), for
+// the fetches' TagFilter. Rows written before are untagged, as their items are.
+constexpr const char* kMigration16 = R"sql(
+ALTER TABLE worker_queue ADD COLUMN tag TEXT;
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4, kMigration5, kMigration6,
                                        kMigration7, kMigration8, kMigration9, kMigration10, kMigration11,
-                                       kMigration12, kMigration13, kMigration14, kMigration15};
+                                       kMigration12, kMigration13, kMigration14, kMigration15, kMigration16};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

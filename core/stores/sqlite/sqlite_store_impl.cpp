@@ -279,22 +279,28 @@ std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_in_transaction(C
 
 // ---------------------------------------------------------------- worker queue
 
-std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms) {
+std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) {
   Session db = session("fetch_work_item");
   store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  store_sql::check_tag_filter(filter, db->operation());
+  if (filter.mode == TagFilter::Mode::None) return std::nullopt;
   Transaction transaction(*db);
   std::optional<std::string> parked;
   std::optional<QueueCursor> from_start;
-  std::optional<WorkerItem> item = fetch_work_in_transaction(*db, lock_timeout_ms, clock_.now_ms(), true, parked, from_start);
+  std::optional<WorkerItem> item =
+      fetch_work_in_transaction(*db, lock_timeout_ms, clock_.now_ms(), filter, true, parked, from_start);
   transaction.commit();  // a parked row stays parked
   if (parked) throw ProviderError(ProviderErrorKind::Corrupted, db->operation(), *parked);
   return item;
 }
 
-std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                                    const TagFilter& filter) {
   check_batch_size(max_items, "fetch_work_items");
   Session db = session("fetch_work_item");
   store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  store_sql::check_tag_filter(filter, db->operation());
+  if (filter.mode == TagFilter::Mode::None) return {};
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db);
   std::vector<WorkerItem> items;
@@ -303,7 +309,7 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
   while (items.size() < max_items) {
     // A corrupted row is parked and reported only when it comes first; later
     // in a batch it ends the batch and comes first in the next fetch.
-    std::optional<WorkerItem> item = fetch_work_in_transaction(*db, lock_timeout_ms, now, items.empty(), parked, cursor);
+    std::optional<WorkerItem> item = fetch_work_in_transaction(*db, lock_timeout_ms, now, filter, items.empty(), parked, cursor);
     if (!item) break;
     items.push_back(std::move(*item));
   }
@@ -313,10 +319,11 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
 }
 
 std::optional<WorkerItem> StoreImpl::fetch_work_in_transaction(Connection& db, std::int64_t lock_timeout_ms,
-                                                               TimestampMs now, bool park_corrupted,
+                                                               TimestampMs now, const TagFilter& filter,
+                                                               bool park_corrupted,
                                                                std::optional<std::string>& parked,
                                                                std::optional<QueueCursor>& after) {
-  std::optional<Queues::WorkerRow> row = Queues::next_worker_row(db, now, &after);
+  std::optional<Queues::WorkerRow> row = Queues::next_worker_row(db, now, filter, &after);
   if (!row) return std::nullopt;
   std::string problem;
   std::optional<work::ActivityExecute> execute = Queues::decode_worker_row(*row, problem);

@@ -133,6 +133,17 @@ struct RetryPolicy {
   std::int64_t delay_before(std::uint32_t next_attempt) const;
 };
 
+// How an activity is scheduled. `tag` routes it to the workers whose TagFilter
+// (RuntimeOptions::worker_tag_filter) takes it; empty: untagged, which the default
+// filter takes. The tag is part of the ActivityScheduled event, so replay matches it
+// like the name and input: code that changes an activity's tag is nondeterministic
+// for instances already past that point. Not an aggregate, for the reason below.
+struct ActivityOptions {
+  ActivityOptions() = default;
+  explicit ActivityOptions(std::string tag_text) : tag(std::move(tag_text)) {}
+  std::string tag;
+};
+
 // Not an aggregate on purpose: g++ 12 destroys an aggregate-initialised temporary
 // that lives across a co_await twice (a compiler bug); a constructor avoids it,
 // so `co_await ctx.schedule_sub_orchestration(n, in, {"id", "2.0.0"})` is safe.
@@ -158,15 +169,20 @@ class OrchestrationContext {
   const std::string& parent_instance() const;
 
   DurableFuture schedule_activity(std::string name, std::string input);
+  // The same, with options: `options.tag` sends it to the workers whose TagFilter
+  // takes that tag. A tag that is not 1..limits::kMaxTagBytes of UTF-8 fails the
+  // orchestration, naming the limit.
+  DurableFuture schedule_activity(std::string name, std::string input, const ActivityOptions& options);
   // Retries failed (and, with a timeout, timed-out) attempts with durable-timer
-  // backoff; throws TaskFailed with the last attempt's error when all fail.
+  // backoff; throws TaskFailed with the last attempt's error when all fail. Every
+  // attempt is scheduled with `options`.
   Task<std::string> schedule_activity_with_retry(std::string name, std::string input,
-                                                 RetryPolicy policy);
+                                                 RetryPolicy policy, ActivityOptions options = {});
   // The same, with the input of each attempt (1, 2, ...) computed by `input_for_attempt`
   // (it must be deterministic), e.g. to tell an activity which attempt it is.
   Task<std::string> schedule_activity_with_retry(
       std::string name, std::function<std::string(std::uint32_t attempt)> input_for_attempt,
-      RetryPolicy policy);
+      RetryPolicy policy, ActivityOptions options = {});
   DurableFuture schedule_timer(std::int64_t delay_ms);
   // Waits for the next external event `name`: the k-th wait on a name receives the
   // k-th event raised with that name (positional), whether it arrived before or after.

@@ -39,6 +39,7 @@ struct ActivityContext {
   // lock expired and another worker may run it): a long activity should poll
   // is_cancelled() and stop; its result will be dropped either way.
   std::shared_ptr<const std::atomic<bool>> cancellation;
+  std::string tag = {};  // the tag it was scheduled with (ActivityOptions::tag); empty: untagged
 
   bool is_cancelled() const { return cancellation && cancellation->load(); }
 };

@@ -73,6 +73,7 @@ struct OrchestrationFailed {
 struct ActivityScheduled {
   std::string name;
   std::string input;
+  std::string tag = {};  // the workers that may run it (TagFilter); empty: untagged
   friend bool operator==(const ActivityScheduled&, const ActivityScheduled&) = default;
 };
 struct ActivityCompleted {

@@ -42,6 +42,7 @@ struct PendingWork {
   TimestampMs scheduled_at_ms = 0;
   TimestampMs fire_at_ms = 0;  // timers
   bool input_truncated = false;  // `input` is a prefix (PendingSnapshot); the scheduling event holds it whole
+  std::string tag = {};          // activities: the tag it was scheduled with (empty: untagged)
   friend bool operator==(const PendingWork&, const PendingWork&) = default;
 };
 

@@ -52,4 +52,10 @@ inline constexpr std::int64_t kMaxDelayMs = 10LL * 365 * 24 * 3600 * 1000;
 // Retry policies.
 inline constexpr std::uint32_t kMaxRetryAttempts = 1000;
 
+// Activity tags (ActivityOptions::tag, TagFilter): a tag is non-empty UTF-8 of at
+// most kMaxTagBytes; a worker's filter names 1 to kMaxWorkerTags of them. (Upstream
+// Duroxide: MAX_TAG_NAME_BYTES 256, MAX_WORKER_TAGS 5.)
+inline constexpr std::size_t kMaxTagBytes = 256;
+inline constexpr std::size_t kMaxWorkerTags = 5;
+
 }  // namespace duroxide::limits

@@ -41,6 +41,7 @@ struct ActivityExecute {
   EventId id = 0;  // the ActivityScheduled event id
   std::string name;
   std::string input;
+  std::string tag = {};  // as its ActivityScheduled event's; empty: untagged
   friend bool operator==(const ActivityExecute&, const ActivityExecute&) = default;
 };
 struct ActivityCompleted {

@@ -68,6 +68,13 @@ struct RuntimeOptions {
   // executions of each instance; the turn that starts a newer one deletes the oldest
   // with their histories, in its ack's transaction. 0 keeps every execution.
   std::size_t executions_kept = 0;
+  // The activities this runtime's workers take, by tag (ActivityOptions::tag): by
+  // default only untagged ones. An activity whose tag no running worker takes waits
+  // in the queue (queue depths and instance details show it); race it against a
+  // timer where that matters. TagFilter::none() runs no activities at all. An
+  // invalid filter (TagFilter::problem) makes the worker dispatcher's constructor
+  // throw std::invalid_argument.
+  TagFilter worker_tag_filter;
   RuntimeMetrics* metrics = nullptr;  // counters and histograms of this process, if wanted
 };
 

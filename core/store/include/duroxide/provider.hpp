@@ -58,6 +58,7 @@
 #include "duroxide/event.hpp"
 #include "duroxide/history_state.hpp"
 #include "duroxide/status.hpp"
+#include "duroxide/tag_filter.hpp"
 #include "duroxide/work_item.hpp"
 
 namespace duroxide {
@@ -266,7 +267,14 @@ class Provider {
                                                   const std::string& key);
   virtual KvMap get_kv_all_values(const std::string& instance);
 
-  virtual std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) = 0;
+  // The oldest visible, unlocked worker item whose tag `filter` takes (the
+  // ActivityExecute's tag; empty: untagged). Items it does not take stay queued for
+  // other workers, never blocking the ones it does. TagFilter::none() takes nothing.
+  virtual std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) = 0;
+  // Untagged items only (TagFilter::default_only()).
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) {
+    return fetch_work_item(lock_timeout_ms, TagFilter{});
+  }
   virtual void ack_work_item(const std::string& lock_token,
                              const std::optional<WorkItem>& completion) = 0;
   virtual void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) = 0;
@@ -281,7 +289,11 @@ class Provider {
                                                                    std::size_t max_items);
   virtual std::vector<AckOutcome> ack_orchestration_items(
       const std::vector<OrchestrationAckRequest>& requests);
-  virtual std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items);
+  virtual std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                                   const TagFilter& filter);
+  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+    return fetch_work_items(lock_timeout_ms, max_items, TagFilter{});
+  }
   virtual std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests);
   // How many items one batched fetch and one ack should carry on this store when a
   // driver leaves the size to it (RuntimeOptions' batch sizes at 0): 1..kMaxBatchItems.

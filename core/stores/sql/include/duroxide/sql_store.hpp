@@ -51,8 +51,11 @@ class SqlStore : public Store {
   std::optional<std::string> get_kv_value(const std::string& instance, const std::string& key) final;
   KvMap get_kv_all_values(const std::string& instance) final;
   bool instance_known(const std::string& instance) final;
-  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) final;
-  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) final;
+  using Provider::fetch_work_item;
+  using Provider::fetch_work_items;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) final;
+  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                           const TagFilter& filter) final;
   void ack_work_item(const std::string& lock_token, const std::optional<WorkItem>& completion) final;
   std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests) final;
   void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) final;
