@@ -125,7 +125,8 @@ class Engine {
   // `database`: the bytes of a SQLite database to open (empty: a new one).
   // `options`: {"readOnly":bool,"management":bool,"caller":{...}} (the clients' switches and
   // caller; a caller with roles is judged by the standard RolePolicy), "retention":{...}
-  // and "executionsKept":n (the store's and the runtime's retention).
+  // and "executionsKept":n (the store's and the runtime's retention), "workerTagFilter" (the
+  // activities its workers take, wasm/js_generator.hpp).
   Engine(const std::string& database, double start_ms, const std::string& options_json)
       : clock_(static_cast<TimestampMs>(start_ms)),
         ids_("wasm-" + std::to_string(static_cast<long long>(start_ms))),
@@ -138,6 +139,9 @@ class Engine {
     if (switches.contains("retention")) retention_from_json(switches["retention"], options);
     RuntimeOptions runtime_options;
     runtime_options.executions_kept = executions_kept_from_json(switches);
+    if (switches.contains("workerTagFilter")) {
+      runtime_options.worker_tag_filter = wasm::tag_filter_from_json(switches["workerTagFilter"]);
+    }
     if (!database.empty()) browser_vfs().put_file(path_, database);
     store_ = std::make_unique<SqliteProvider>(path_, clock_, ids_, options);
     samples::register_all(registry_);

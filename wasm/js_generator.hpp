@@ -5,7 +5,10 @@
 
 #include <emscripten/val.h>
 
+#include <nlohmann/json.hpp>
+
 #include "duroxide/registry.hpp"
+#include "duroxide/tag_filter.hpp"
 
 namespace duroxide::wasm {
 
@@ -15,5 +18,10 @@ namespace duroxide::wasm {
 // an awaited result, dispose(id) drops it. Every yielded task descriptor becomes the
 // matching OrchestrationContext call; replay and nondeterminism checks are the engine's.
 OrchestrationFn generator_orchestration(emscripten::val host);
+
+// A runtime option `workerTagFilter` as the Node SDK spells it: "defaultOnly", "any",
+// "none", {"tags": [..]} or {"defaultAnd": [..]}; null: the default. Throws
+// std::invalid_argument naming what is wrong (TagFilter::problem included).
+TagFilter tag_filter_from_json(const nlohmann::json& value);
 
 }  // namespace duroxide::wasm

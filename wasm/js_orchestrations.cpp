@@ -270,26 +270,24 @@ SubOrchestrationOptions sub_options(const Json& task) {
   return SubOrchestrationOptions(field(task, "instanceId"), field(task, "version"));
 }
 
-void refuse_routing(const Json& task) {
+// An activity descriptor's routing: its tag (`withTag`); sessions are refused.
+ActivityOptions activity_options(const Json& task) {
   if (task.contains("sessionId") && !task["sessionId"].is_null()) {
     throw std::invalid_argument("activity sessions are not supported by duroxide-wasm");
   }
-  if (task.contains("tag") && !task["tag"].is_null()) {
-    throw std::invalid_argument("activity tags are not supported by duroxide-wasm");
-  }
+  return ActivityOptions(field(task, "tag"));
 }
 
 // A descriptor that stands for durable work which completes later.
 DurableFuture future_for(OrchestrationContext& ctx, const Json& task) {
   const std::string type = field(task, "type");
   if (type == "activity") {
-    refuse_routing(task);
-    return ctx.schedule_activity(field(task, "name"), field(task, "input"));
+    return ctx.schedule_activity(field(task, "name"), field(task, "input"), activity_options(task));
   }
   if (type == "activityWithRetry") {
-    refuse_routing(task);
     return ctx.spawn(ctx.schedule_activity_with_retry(field(task, "name"), field(task, "input"),
-                                                      retry_policy(task.value("retry", Json()))));
+                                                      retry_policy(task.value("retry", Json())),
+                                                      activity_options(task)));
   }
   if (type == "timer") {
     const std::int64_t delay = number(task, "delayMs", 0);
@@ -476,7 +474,8 @@ std::string contextCall(const std::string& op, const std::string& argument) {
 
 // ---------------------------------------------------------------- the runtime
 
-// options: {"workerLockTimeoutMs", "orchestrationLockTimeoutMs", "maxAttempts", "orchestrationBatchSize"}
+// options: {"workerLockTimeoutMs", "orchestrationLockTimeoutMs", "maxAttempts", "orchestrationBatchSize",
+// "workerTagFilter"}
 class JsRuntime {
  public:
   JsRuntime(JsStore& store, const std::string& options_json, val host)
@@ -487,6 +486,7 @@ class JsRuntime {
     options_.max_attempts = static_cast<std::uint32_t>(number(args, "maxAttempts", 10));
     options_.orchestration_batch_size = static_cast<std::size_t>(number(args, "orchestrationBatchSize", 0));
     if (options_.worker_lock_timeout_ms < 100) throw std::invalid_argument("workerLockTimeoutMs must be at least 100");
+    if (args.contains("workerTagFilter")) options_.worker_tag_filter = wasm::tag_filter_from_json(args["workerTagFilter"]);
     options_.metrics = &metrics_;
   }
 
@@ -528,7 +528,8 @@ class JsRuntime {
   // or null when the queue is empty.
   std::string fetchActivity() {
     return guarded([&]() -> Json {
-      std::optional<WorkerItem> item = store_.store().fetch_work_item(options_.worker_lock_timeout_ms);
+      std::optional<WorkerItem> item =
+          store_.store().fetch_work_item(options_.worker_lock_timeout_ms, options_.worker_tag_filter);
       if (!item) return nullptr;
       const work::ActivityExecute& task = item->item;
       if (item->attempt_count > options_.max_attempts) {
@@ -559,6 +560,7 @@ class JsRuntime {
       running_.push_back(*item);
       return Json{{"token", item->lock_token}, {"instanceId", task.instance}, {"executionId", task.execution_id},
                   {"activityId", task.id}, {"name", task.name}, {"input", task.input},
+                  {"tag", task.tag.empty() ? Json(nullptr) : Json(task.tag)},
                   {"attempt", item->attempt_count}, {"startedMs", store_.clock().now_ms()}};
     });
   }
@@ -718,7 +720,8 @@ class JsRuntime {
 ActivityFn simulated_activity(val host, const std::string& name) {
   return [host, name](ActivityContext& context, const std::string& input) -> std::string {
     const Json info{{"instanceId", context.instance}, {"executionId", context.execution_id},
-                    {"activityId", context.activity_id}, {"name", name}};
+                    {"activityId", context.activity_id}, {"name", name},
+                    {"tag", context.tag.empty() ? Json(nullptr) : Json(context.tag)}};
     const Json reply = Json::parse(host.call<std::string>("run", name, dump(info), input), nullptr, false);
     if (reply.is_discarded() || !reply.is_object()) throw std::runtime_error("activity " + name + " answered no envelope");
     if (!reply.value("ok", false)) throw std::runtime_error(reply.value("error", "activity " + name + " failed"));
@@ -861,6 +864,36 @@ namespace duroxide::wasm {
 
 OrchestrationFn generator_orchestration(emscripten::val host) {
   return [host](OrchestrationContext& ctx, std::string input) { return run_generator(ctx, std::move(input), host); };
+}
+
+TagFilter tag_filter_from_json(const nlohmann::json& value) {
+  const auto tag_list = [](const nlohmann::json& list, const char* mode) {
+    const std::string refused = std::string("workerTagFilter.") + mode + " must be an array of strings";
+    if (!list.is_array()) throw std::invalid_argument(refused);
+    std::vector<std::string> tags;
+    for (const nlohmann::json& tag : list) {
+      if (!tag.is_string()) throw std::invalid_argument(refused);
+      tags.push_back(tag.get<std::string>());
+    }
+    return tags;
+  };
+  TagFilter filter;
+  if (value.is_null() || value == "defaultOnly") {
+    filter = TagFilter::default_only();
+  } else if (value == "any") {
+    filter = TagFilter::any();
+  } else if (value == "none") {
+    filter = TagFilter::none();
+  } else if (value.is_object() && value.size() == 1 && value.contains("tags")) {
+    filter = TagFilter::only(tag_list(value["tags"], "tags"));
+  } else if (value.is_object() && value.size() == 1 && value.contains("defaultAnd")) {
+    filter = TagFilter::default_and(tag_list(value["defaultAnd"], "defaultAnd"));
+  } else {
+    throw std::invalid_argument(
+        "workerTagFilter must be \"defaultOnly\", \"any\", \"none\", {tags: [...]} or {defaultAnd: [...]}");
+  }
+  if (std::string problem = filter.problem(); !problem.empty()) throw std::invalid_argument("workerTagFilter: " + problem);
+  return filter;
 }
 
 }  // namespace duroxide::wasm

@@ -140,7 +140,9 @@ export function renderDetails() {
   for (const work of details.pending) {
     const detail = work.kind === 'timer' ? `fires at ${new Date(work.fire_at_ms).toISOString()}`
       : work.instance || (work.input_truncated ? `${work.input}… (cut; event ${work.scheduled_event_id} holds it whole)` : work.input);
-    pending.append(el('tr', {}, el('td', {}, work.kind), el('td', {}, work.name), el('td', {}, detail)));
+    // A tagged activity waits for a worker that takes its tag: say which.
+    const kind = work.tag ? `${work.kind} [tag ${work.tag}]` : work.kind;
+    pending.append(el('tr', {}, el('td', {}, kind), el('td', {}, work.name), el('td', {}, detail)));
   }
   if (details.pending_total > details.pending.length) {
     pending.append(el('tr', {}, el('td', { colSpan: 3, class: 'hint', 'data-testid': 'pending-more' },

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SqliteProvider, Client, Runtime, runSimulation, faultKinds, createDuroxide } from 'duroxide-wasm';
+import { SqliteProvider, Client, Runtime, OrchestrationContext, runSimulation, faultKinds, createDuroxide } from 'duroxide-wasm';
 
 const HOUR = 3600 * 1000;
 
@@ -758,7 +758,40 @@ test('yielding something that is not a task fails the instance clearly', async (
   await w.stop();
 });
 
-test('sessions and tags are refused with a clear error', async () => {
+test('activity tags: withTag routes to the runtime whose workerTagFilter takes it; ctx.tag() tells', async () => {
+  const registerBoth = (rt) => {
+    rt.registerActivity('Render', async (ctx, frame) => `${frame} on ${ctx.tag()}`);
+    rt.registerActivity('Plain', async (ctx) => ctx.tag());
+    rt.registerOrchestration('Frames', function* (ctx, frame) {
+      const plain = yield ctx.scheduleActivity('Plain', null);
+      const retried = yield ctx.scheduleActivityWithRetry('Render', `${frame}-r`, { maxAttempts: 2 }).withTag('gpu');
+      const rendered = yield ctx.scheduleActivity('Render', frame).withTag('gpu');
+      return { plain, retried, rendered };
+    });
+  };
+  const s = await stepped(registerBoth);
+  await s.client.startOrchestration('f1', 'Frames', 'frame-1');
+  await s.runtime.runUntilIdle();
+  // The default runtime ran the untagged activity; the tagged one waits, visibly.
+  assert.equal((await s.client.getStatus('f1')).status, 'Running');
+  assert.equal((await s.client.getQueueDepths()).workerQueue, 1);
+  const gpu = new Runtime(s.provider, { workerTagFilter: { tags: ['gpu'] } });
+  registerBoth(gpu);
+  await gpu.runUntilIdle();
+  await s.runtime.runUntilIdle();
+  const status = await s.client.getStatus('f1');
+  assert.equal(status.status, 'Completed');
+  assert.deepEqual(status.output, { plain: null, retried: 'frame-1-r on gpu', rendered: 'frame-1 on gpu' });
+
+  assert.throws(() => new Runtime(s.provider, { workerTagFilter: { tags: ['a', 'b', 'c', 'd', 'e', 'f'] } }),
+    /workerTagFilter: a tag filter names 6 tags, over the limit of 5/);
+  assert.throws(() => new Runtime(s.provider, { workerTagFilter: 'gpu' }), /workerTagFilter must be/);
+  const ctx = new OrchestrationContext({ instanceId: 'x', executionId: 1, orchestrationName: 'X' });
+  assert.throws(() => ctx.scheduleActivity('Render', 1).withTag(''), TypeError);
+  s.provider.close();
+});
+
+test('sessions are refused with a clear error', async () => {
   const w = await live((rt) => {
     rt.registerActivity('Work', async () => 1);
     rt.registerOrchestration('Session', function* (ctx) {

@@ -13,7 +13,7 @@ export interface DuroxideError extends Error {
 /** A task descriptor: what ctx.schedule...() returns and an orchestration yields. */
 export interface ScheduledTask {
   type: string;
-  /** Activity tags are not supported by duroxide-wasm: throws. */
+  /** Activities: route to the workers whose workerTagFilter takes `tag` (1 to 256 bytes). */
   withTag?(tag: string): ScheduledTask;
   [key: string]: unknown;
 }
@@ -310,6 +310,7 @@ export declare class ActivityContext {
   readonly orchestrationVersion: string | null;
   readonly workerId: string;
   readonly sessionId: string | null;
+  /** The tag the activity was scheduled with (`withTag`), or null. */
   tag(): string | null;
   /** True once the orchestration cancelled this activity (or its lock was lost). */
   isCancelled(): boolean;
@@ -332,9 +333,17 @@ export interface RuntimeOptions {
   maxAttempts?: number;
   /** Receives orchestration and activity traces and runtime events. */
   logger?: (entry: LogEntry) => void;
-  /** Only 'defaultOnly' or 'any': tags are not supported. */
-  workerTagFilter?: 'defaultOnly' | 'any';
+  /** The activities this runtime's workers take by tag (default 'defaultOnly': untagged only). */
+  workerTagFilter?: TagFilter;
 }
+
+/**
+ * - `'defaultOnly'`: untagged activities only (the default)
+ * - `{ tags: ['gpu'] }`: only activities with one of these tags (1 to 5)
+ * - `{ defaultAnd: ['gpu'] }`: untagged activities and those with one of these tags
+ * - `'any'`: every activity; `'none'`: no activity (a runtime of orchestrations only)
+ */
+export type TagFilter = 'defaultOnly' | 'any' | 'none' | { tags: string[] } | { defaultAnd: string[] };
 
 export type OrchestrationFunction<TIn = any> =
   (ctx: OrchestrationContext, input: TIn) => Generator<ScheduledTask, unknown, any>;

@@ -470,6 +470,19 @@ function contextCall(op, argument = '') {
   return unwrap(core.orchestrationContextCall(op, argument));
 }
 
+// An activity descriptor with `withTag(tag)`: routes the activity to the workers whose
+// workerTagFilter takes that tag (the engine checks it: 1 to 256 bytes of UTF-8).
+function taggable(descriptor) {
+  Object.defineProperty(descriptor, 'withTag', {
+    value: (tag) => {
+      if (typeof tag !== 'string' || tag === '') throw new TypeError('withTag needs a non-empty string');
+      descriptor.tag = tag;
+      return descriptor;
+    },
+  });
+  return descriptor;
+}
+
 /** What an orchestration generator gets: methods that return task descriptors to yield. */
 export class OrchestrationContext {
   // `encode`: how values the code passes become engine text (JSON here; the engine API's
@@ -487,14 +500,12 @@ export class OrchestrationContext {
 
   scheduleActivity(name, input, options) {
     if (options && options.sessionId) throw unsupported('scheduleActivity with a sessionId');
-    const descriptor = this._withInput({ type: 'activity', name }, input);
-    Object.defineProperty(descriptor, 'withTag', { value: () => { throw unsupported('withTag (activity tags)'); } });
-    return descriptor;
+    return taggable(this._withInput({ type: 'activity', name }, input));
   }
   scheduleActivityOnSession() { throw unsupported('scheduleActivityOnSession (sessions)'); }
   scheduleActivityWithRetry(name, input, retry) {
     if (!retry || typeof retry !== 'object') throw new TypeError('scheduleActivityWithRetry needs a retry policy');
-    return this._withInput({ type: 'activityWithRetry', name, retry: { ...retry } }, input);
+    return taggable(this._withInput({ type: 'activityWithRetry', name, retry: { ...retry } }, input));
   }
   scheduleActivityWithRetryOnSession() { throw unsupported('scheduleActivityWithRetryOnSession (sessions)'); }
   scheduleTimer(delayMs) { return { type: 'timer', delayMs }; }
@@ -649,10 +660,12 @@ export class ActivityContext {
     this.orchestrationVersion = null;
     this.workerId = runtime._workerId;
     this.sessionId = null;
+    this._tag = item.tag ?? null;
     this._lease = lease;
     this._runtime = runtime;
   }
-  tag() { return null; }
+  /** The tag the activity was scheduled with (`withTag`), or null. */
+  tag() { return this._tag; }
   /** True once the activity's orchestration cancelled it (or its lock was lost): stop, the result is dropped. */
   isCancelled() { return this._lease.cancelled; }
   /** A Client on the runtime's provider, e.g. to start other orchestrations. */
@@ -670,16 +683,14 @@ const VERSION_PATTERN = /^\d+\.\d+\.\d+$/;
 /**
  * Runs registered orchestrations and activities against a provider.
  * options: {workerConcurrency = 8, dispatcherPollIntervalMs = 50, workerLockTimeoutMs = 30000,
- *           orchestrationLockTimeoutMs = 5000, maxAttempts = 10, logger(entry)}.
+ *           orchestrationLockTimeoutMs = 5000, maxAttempts = 10, logger(entry),
+ *           workerTagFilter = 'defaultOnly' ('any', 'none', {tags: [..]}, {defaultAnd: [..]})}.
  * Two ways to run: start()/shutdown() (background on the event loop, any clock), or
  * runUntilIdle() with provider.advanceTime(ms) (deterministic, virtual clock).
  */
 export class Runtime {
   constructor(provider, options = {}) {
     if (!(provider instanceof SqliteProvider)) throw new TypeError('new Runtime(provider) needs a SqliteProvider');
-    if (options.workerTagFilter !== undefined && options.workerTagFilter !== 'defaultOnly' && options.workerTagFilter !== 'any') {
-      throw unsupported('workerTagFilter (activity tags)');
-    }
     this._provider = provider;
     this._options = {
       workerConcurrency: options.workerConcurrency ?? 8,
@@ -699,6 +710,7 @@ export class Runtime {
       workerLockTimeoutMs: this._options.workerLockTimeoutMs,
       orchestrationLockTimeoutMs: options.orchestrationLockTimeoutMs ?? 5000,
       maxAttempts: options.maxAttempts ?? 10,
+      workerTagFilter: options.workerTagFilter ?? null,
     }), generatorHost(this._functions));
     if (!native) throw engineError(core.lastFactoryError(), 'InvalidInput');
     this._native = native;
@@ -992,7 +1004,7 @@ async function simulate(options, encode) {
         const info = JSON.parse(infoJson);
         const context = {
           instanceId: info.instanceId, executionId: info.executionId, activityId: info.activityId,
-          activityName: name, attempt: 1, isCancelled: () => false, tag: () => null,
+          activityName: name, attempt: 1, isCancelled: () => false, tag: () => info.tag ?? null,
           getClient: () => { throw unsupported('getClient in a simulation'); },
           traceInfo() {}, traceWarn() {}, traceError() {}, traceDebug() {},
         };
