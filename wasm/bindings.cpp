@@ -180,7 +180,8 @@ class Engine {
         const Json context_json{{"instance", context.instance},
                                 {"execution", context.execution_id},
                                 {"activityId", context.activity_id},
-                                {"name", context.name}};
+                                {"name", context.name},
+                                {"tag", context.tag}};
         const std::string reply = fn(input, context_json.dump()).as<std::string>();
         Json envelope;
         try {

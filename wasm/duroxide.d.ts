@@ -97,7 +97,8 @@ export interface QueueDepths {
   oldest_orchestrator_age_ms: number; oldest_worker_age_ms: number;
 }
 
-export interface ActivityContext { instance: string; execution: number; activityId: number; name: string; }
+/** `tag`: the tag it was scheduled with (`withTag`), "" when untagged. */
+export interface ActivityContext { instance: string; execution: number; activityId: number; name: string; tag: string; }
 
 export interface Caller { principal?: string; tenant?: string; roles?: string[]; }
 
@@ -117,6 +118,8 @@ export declare class Runtime {
     retention?: Retention;
     /** Keep the newest this many executions of a continue-as-new loop (0, the default: all). */
     executionsKept?: number;
+    /** The activities its workers take by tag, as the package Runtime's option ('defaultOnly' by default). */
+    workerTagFilter?: 'defaultOnly' | 'any' | 'none' | { tags: string[] } | { defaultAnd: string[] };
   });
   registerActivity(name: string, fn: (input: string, context: ActivityContext) => unknown): void;
   /**

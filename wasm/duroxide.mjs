@@ -84,10 +84,13 @@ export async function createDuroxide(moduleOptions = {}) {
   // management: false switches the ManagementClient off (kind 'Disabled').
   // caller: { principal, tenant, roles } the clients act for: with a tenant they see and
   // start only that tenant's instances; with roles the standard roles decide (reader,
-  // operator, admin; a denial is kind 'AccessDenied').
+  // operator, admin; a denial is kind 'AccessDenied'). workerTagFilter: the activities its
+  // workers take by tag, as the SDK's Runtime option ('defaultOnly' by default).
   class Runtime {
-    constructor({ database, startMs, readOnly = false, management = true, caller, retention, executionsKept } = {}) {
+    constructor({ database, startMs, readOnly = false, management = true, caller, retention, executionsKept,
+      workerTagFilter } = {}) {
       const switches = { readOnly: Boolean(readOnly), management: Boolean(management) };
+      if (workerTagFilter !== undefined) switches.workerTagFilter = workerTagFilter;
       if (caller !== undefined) switches.caller = caller;
       if (retention !== undefined) switches.retention = retention;
       if (executionsKept !== undefined) switches.executionsKept = executionsKept;

@@ -8,9 +8,12 @@ export function markDirty() {
   document.body.dataset.saved = 'no';
 }
 
-// `startMs`: the virtual clock's start (default: now).
+// `startMs`: the virtual clock's start (default: now). The playground's one runtime stands for a
+// whole deployment, so its workers take every tag (a `withTag` activity runs here too).
 export function openRuntime(bytes, startMs = undefined) {
-  const runtime = new dx.Runtime({ ...(bytes ? { database: bytes } : {}), ...(startMs !== undefined ? { startMs } : {}) });
+  const runtime = new dx.Runtime({
+    ...(bytes ? { database: bytes } : {}), ...(startMs !== undefined ? { startMs } : {}), workerTagFilter: 'any',
+  });
   if (ui.program) apply(runtime, ui.program);  // the code panel's registered code
   if (ui.runtime) ui.runtime.close();
   ui.runtime = runtime;

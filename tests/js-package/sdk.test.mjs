@@ -1376,3 +1376,30 @@ test('engine API: simulateCode finds a planted bug, shrinkSimulation keeps what 
   assert.equal(passing.result.ok, true);
   assert.equal(passing.runs, 1);
 });
+
+test('engine API: a runtime takes the tags its workerTagFilter names; an activity sees its tag', async () => {
+  const dx = await createDuroxide();
+  const register = (runtime) => {
+    runtime.registerActivity('Where', (input, context) => dx.encodeText(context.tag || 'untagged'));
+    runtime.registerOrchestration('Tagged', function* (ctx) {
+      return yield ctx.scheduleActivity('Where', null).withTag('gpu');
+    });
+  };
+  const byDefault = new dx.Runtime({ startMs: 0 });
+  register(byDefault);
+  new dx.RuntimeClient(byDefault).startOrchestration('t', 'Tagged', '');
+  byDefault.runUntilIdle();
+  assert.equal(new dx.RuntimeClient(byDefault).getStatus('t').status, 'Running');  // no worker takes "gpu"
+  byDefault.close();
+
+  const anyTag = new dx.Runtime({ startMs: 0, workerTagFilter: 'any' });
+  register(anyTag);
+  const client = new dx.RuntimeClient(anyTag);
+  client.startOrchestration('t', 'Tagged', '');
+  anyTag.runUntilIdle();
+  const status = client.getStatus('t');
+  assert.equal(status.status, 'Completed', status.error);
+  assert.equal(dx.decodeText(status.output), 'gpu');
+  anyTag.close();
+  assert.throws(() => new dx.Runtime({ workerTagFilter: { tags: [] } }), /workerTagFilter: a tag filter of mode tags\(\) names at least one tag/);
+});
