@@ -272,3 +272,37 @@ TEST_CASE("platform clock and ids", "[platform]") {
   CHECK(a != ids.next_id());
 }
 #endif
+
+TEST_CASE("threaded runtimes split activities by tag; an invalid tag filter fails the driver's constructor",
+          "[threaded][tags]") {
+  NativeHost host("tags", "sqlite");
+  host.registry.register_activity("Where", [](ActivityContext& context, const std::string& input) {
+    return input + "@" + (context.tag.empty() ? std::string("untagged") : context.tag);
+  });
+  host.registry.register_orchestration("Split", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    std::string plain = co_await ctx.schedule_activity("Where", "plain");
+    std::string tagged = co_await ctx.schedule_activity("Where", "tagged", ActivityOptions("gpu"));
+    co_return plain + "|" + tagged;
+  });
+  RuntimeOptions defaults;
+  defaults.poll_interval_ms = 2;
+  RuntimeOptions gpu = defaults;
+  gpu.worker_tag_filter = TagFilter::only({"gpu"});
+  ThreadedDriver general(*host.store, host.registry, host.clock, defaults);
+  std::unique_ptr<Provider> second = host.connect();
+  ThreadedDriver gpu_pool(*second, host.registry, host.clock, gpu);
+  general.start();
+  gpu_pool.start();
+  for (int i = 0; i < 5; ++i) host.client->start_orchestration("split-" + std::to_string(i), "Split", "");
+  for (int i = 0; i < 5; ++i) {
+    OrchestrationStatus status = host.client->wait_for_orchestration("split-" + std::to_string(i), 20'000, host.pacer);
+    REQUIRE(status.state == RuntimeState::Completed);
+    CHECK(status.output == "plain@untagged|tagged@gpu");
+  }
+  CHECK(general.shutdown(5'000));
+  CHECK(gpu_pool.shutdown(5'000));
+
+  RuntimeOptions invalid = defaults;
+  invalid.worker_tag_filter = TagFilter::only({"a", "b", "c", "d", "e", "f"});
+  CHECK_THROWS_AS(ThreadedDriver(*host.store, host.registry, host.clock, invalid), std::invalid_argument);
+}

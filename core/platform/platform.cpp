@@ -254,7 +254,9 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
 
 ThreadedDriver::ThreadedDriver(Provider& provider, const Registry& registry, Clock& clock,
                                RuntimeOptions options, RuntimeObserver observer)
-    : state_(std::make_unique<State>(provider, registry, clock, options, std::move(observer))) {}
+    : state_(std::make_unique<State>(provider, registry, clock, options, std::move(observer))) {
+  check_runtime_options(state_->options);
+}
 
 ThreadedDriver::~ThreadedDriver() {
   shutdown(0);

@@ -668,14 +668,18 @@ OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, Hist
 
 // ---------------------------------------------------------------- activities
 
+void check_runtime_options(const RuntimeOptions& options) {
+  if (std::string problem = options.worker_tag_filter.problem(); !problem.empty()) {
+    throw std::invalid_argument("RuntimeOptions::worker_tag_filter: " + problem);
+  }
+}
+
 WorkerDispatcher::WorkerDispatcher(Provider& provider, const Registry& registry, Clock& clock,
                                    RuntimeOptions options, RuntimeObserver observer,
                                    ActivityLeases* leases)
     : context_{provider, registry, clock, with_batch_sizes(options, provider), std::move(observer)},
       leases_(leases) {
-  if (std::string problem = context_.options.worker_tag_filter.problem(); !problem.empty()) {
-    throw std::invalid_argument("RuntimeOptions::worker_tag_filter: " + problem);
-  }
+  check_runtime_options(context_.options);
 }
 
 bool WorkerDispatcher::step() {

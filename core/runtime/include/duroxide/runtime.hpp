@@ -78,6 +78,11 @@ struct RuntimeOptions {
   RuntimeMetrics* metrics = nullptr;  // counters and histograms of this process, if wanted
 };
 
+// Throws std::invalid_argument naming the first invalid option (worker_tag_filter:
+// TagFilter::problem). The dispatchers and drivers call it when they are made, so a bad
+// option fails there, never inside a dispatcher's thread.
+void check_runtime_options(const RuntimeOptions& options);
+
 // What hosts may want to print or count; called synchronously from step().
 struct RuntimeEvent {
   enum class Kind { Log, Dropped, Poison, Unregistered, LockLost, ProviderError };
