@@ -271,7 +271,6 @@ TEST_CASE("platform clock and ids", "[platform]") {
   CHECK(a.size() == 32);
   CHECK(a != ids.next_id());
 }
-#endif
 
 TEST_CASE("threaded runtimes split activities by tag; an invalid tag filter fails the driver's constructor",
           "[threaded][tags]") {
@@ -306,3 +305,5 @@ TEST_CASE("threaded runtimes split activities by tag; an invalid tag filter fail
   invalid.worker_tag_filter = TagFilter::only({"a", "b", "c", "d", "e", "f"});
   CHECK_THROWS_AS(ThreadedDriver(*host.store, host.registry, host.clock, invalid), std::invalid_argument);
 }
+
+#endif
