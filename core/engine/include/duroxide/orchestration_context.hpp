@@ -170,8 +170,8 @@ class OrchestrationContext {
 
   DurableFuture schedule_activity(std::string name, std::string input);
   // The same, with options: `options.tag` sends it to the workers whose TagFilter
-  // takes that tag. A tag that is not 1..limits::kMaxTagBytes of UTF-8 fails the
-  // orchestration, naming the limit.
+  // takes that tag (empty: untagged). A tag over limits::kMaxTagBytes or not UTF-8
+  // fails the orchestration, naming the problem.
   DurableFuture schedule_activity(std::string name, std::string input, const ActivityOptions& options);
   // Retries failed (and, with a timeout, timed-out) attempts with durable-timer
   // backoff; throws TaskFailed with the last attempt's error when all fail. Every

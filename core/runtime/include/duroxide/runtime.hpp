@@ -72,8 +72,8 @@ struct RuntimeOptions {
   // default only untagged ones. An activity whose tag no running worker takes waits
   // in the queue (queue depths and instance details show it); race it against a
   // timer where that matters. TagFilter::none() runs no activities at all. An
-  // invalid filter (TagFilter::problem) makes the worker dispatcher's constructor
-  // throw std::invalid_argument.
+  // invalid filter (TagFilter::problem) fails the drivers' and dispatchers'
+  // constructors (check_runtime_options).
   TagFilter worker_tag_filter;
   RuntimeMetrics* metrics = nullptr;  // counters and histograms of this process, if wanted
 };
