@@ -1,10 +1,11 @@
 // Which activities a worker takes, by the tag each was scheduled with
 // (OrchestrationContext::schedule_activity with ActivityOptions::tag). An untagged
 // activity has the empty tag. Routes activities to the workers that can run them:
-// a GPU pool takes `tags({"gpu"})`, the rest keep the default.
+// a GPU pool takes `TagFilter::only({"gpu"})`, the rest keep the default.
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace duroxide {
