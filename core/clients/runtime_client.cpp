@@ -84,14 +84,11 @@ namespace {
 // The identifier rules (RuntimeClient::check_identifier) as a message, an empty value
 // allowed; empty when met.
 std::string identifier_problem(const std::string& value, const std::string& what) {
-  if (value.size() > limits::kMaxIdentifierBytes) {
-    return what + " is " + std::to_string(value.size()) + " bytes, over the limit of " +
-           std::to_string(limits::kMaxIdentifierBytes);
-  }
+  std::string problem = text_problem(value, limits::kMaxIdentifierBytes, what, false);
+  if (!problem.empty()) return problem;
   for (unsigned char c : value) {
     if (c < 0x20 || c == 0x7F) return what + " must not contain control characters";
   }
-  if (!valid_utf8(value)) return what + " is not valid UTF-8";
   return {};
 }
 
@@ -262,11 +259,8 @@ void RuntimeClient::check_identifier(const std::string& value, const char* what)
 }
 
 void RuntimeClient::check_payload(const std::string& value, const char* what) const {
-  if (value.size() > options_.max_payload_bytes) {
-    throw invalid(std::string(what) + " is " + std::to_string(value.size()) +
-                  " bytes, over the limit of " + std::to_string(options_.max_payload_bytes));
-  }
-  if (!valid_utf8(value)) throw invalid(std::string(what) + " is not valid UTF-8");
+  const std::string problem = text_problem(value, options_.max_payload_bytes, what, false);
+  if (!problem.empty()) throw invalid(problem);
 }
 
 template <typename F>

@@ -551,14 +551,7 @@ void ReplayState::drain() {
 void ReplayState::on_root_finished() {
   try {
     std::string output = root_.take_result();
-    if (output.size() > limits::kMaxPayloadBytes) {
-      return fail(ErrorDetails::orchestration_failed(
-          "the orchestration output is " + std::to_string(output.size()) +
-          " bytes, over the limit of " + std::to_string(limits::kMaxPayloadBytes)));
-    }
-    if (!valid_utf8(output)) {
-      return fail(ErrorDetails::orchestration_failed("the orchestration output is not valid UTF-8"));
-    }
+    if (!check_text(output, limits::kMaxPayloadBytes, "the orchestration output", false)) return;
     issue_terminal(events::OrchestrationCompleted{std::move(output)});
   } catch (const TaskFailed& failed) {
     issue_terminal(events::OrchestrationFailed{failed.details()});
@@ -738,21 +731,10 @@ std::shared_ptr<OpState> ReplayState::new_op(OpKind kind, EventId id, std::strin
 
 bool ReplayState::check_text(const std::string& value, std::size_t max, const char* what,
                              bool required) {
-  if (required && value.empty()) {
-    fail(ErrorDetails::orchestration_failed(std::string(what) + " must not be empty"));
-    return false;
-  }
-  if (value.size() > max) {
-    fail(ErrorDetails::orchestration_failed(std::string(what) + " is " +
-                                            std::to_string(value.size()) +
-                                            " bytes, over the limit of " + std::to_string(max)));
-    return false;
-  }
-  if (!valid_utf8(value)) {
-    fail(ErrorDetails::orchestration_failed(std::string(what) + " is not valid UTF-8"));
-    return false;
-  }
-  return true;
+  std::string problem = text_problem(value, max, what, required);
+  if (problem.empty()) return true;
+  fail(ErrorDetails::orchestration_failed(std::move(problem)));
+  return false;
 }
 
 DurableFuture ReplayState::schedule_activity(std::string name, std::string input, std::string tag) {

@@ -145,6 +145,7 @@ class ReplayState final : public Scheduler {
   std::string completion_problem(EventId id, OpKind kind, const std::string* child) const;
   void deliver(const Event& event);
   void deliver_cancel(const std::string& reason);
+  // text_problem (duroxide/text.hpp) as the orchestration's failure: false when it failed it.
   bool check_text(const std::string& value, std::size_t max, const char* what, bool required);
   void drop(const WorkItem& item, std::string reason);
   void finalize();

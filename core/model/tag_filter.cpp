@@ -7,27 +7,6 @@
 
 namespace duroxide {
 
-bool TagFilter::matches(const std::string& tag) const {
-  if (tag.empty()) return takes_untagged();
-  switch (mode) {
-    case Mode::Any: return true;
-    case Mode::Tags:
-    case Mode::DefaultAnd: return std::find(tags.begin(), tags.end(), tag) != tags.end();
-    case Mode::DefaultOnly:
-    case Mode::None: return false;
-  }
-  return false;
-}
-
-std::string tag_problem(const std::string& tag, const char* what) {
-  if (tag.size() > limits::kMaxTagBytes) {
-    return std::string(what) + " is " + std::to_string(tag.size()) + " bytes, over the limit of " +
-           std::to_string(limits::kMaxTagBytes);
-  }
-  if (!valid_utf8(tag)) return std::string(what) + " is not valid UTF-8";
-  return {};
-}
-
 std::string TagFilter::problem() const {
   const bool lists = mode == Mode::Tags || mode == Mode::DefaultAnd;
   if (!lists) return tags.empty() ? std::string() : "a tag filter of mode " + to_string() + " names no tags";
@@ -37,8 +16,8 @@ std::string TagFilter::problem() const {
            std::to_string(limits::kMaxWorkerTags);
   }
   for (std::size_t i = 0; i < tags.size(); ++i) {
-    if (tags[i].empty()) return "a tag filter's tag is empty";
-    if (std::string problem = tag_problem(tags[i], "a tag filter's tag"); !problem.empty()) return problem;
+    std::string problem = text_problem(tags[i], limits::kMaxTagBytes, "a tag filter's tag", true);
+    if (!problem.empty()) return problem;
     if (std::find(tags.begin(), tags.begin() + static_cast<std::ptrdiff_t>(i), tags[i]) !=
         tags.begin() + static_cast<std::ptrdiff_t>(i)) {
       return "a tag filter names the tag \"" + tags[i] + "\" twice";

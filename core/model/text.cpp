@@ -74,4 +74,14 @@ std::string bounded_text(std::string_view text, std::size_t max_bytes) {
   return utf8_prefix(repair_utf8(text), max_bytes);
 }
 
+std::string text_problem(std::string_view value, std::size_t max_bytes, std::string_view what, bool required) {
+  if (required && value.empty()) return std::string(what) + " must not be empty";
+  if (value.size() > max_bytes) {
+    return std::string(what) + " is " + std::to_string(value.size()) + " bytes, over the limit of " +
+           std::to_string(max_bytes);
+  }
+  if (!valid_utf8(value)) return std::string(what) + " is not valid UTF-8";
+  return {};
+}
+
 }  // namespace duroxide

@@ -29,8 +29,8 @@ struct TagFilter {
     return {Mode::DefaultAnd, std::move(tag_list)};
   }
 
-  // Whether an activity with `tag` (empty: untagged) is taken.
-  bool matches(const std::string& tag) const;
+  // Whether untagged activities are taken. Which tagged ones are is the stores' rule
+  // (a tag in `tags` for Tags and DefaultAnd, every tag for Any).
   bool takes_untagged() const { return mode == Mode::DefaultOnly || mode == Mode::DefaultAnd || mode == Mode::Any; }
   // Empty when the filter is valid; else what is wrong with it: Tags and DefaultAnd
   // name 1..kMaxWorkerTags distinct tags, each 1..kMaxTagBytes of UTF-8; the other
@@ -41,9 +41,5 @@ struct TagFilter {
 
   friend bool operator==(const TagFilter&, const TagFilter&) = default;
 };
-
-// Empty when `tag` may be an activity's tag (1..kMaxTagBytes of UTF-8; the empty
-// tag means untagged and is accepted too); else the problem, naming `what`.
-std::string tag_problem(const std::string& tag, const char* what);
 
 }  // namespace duroxide

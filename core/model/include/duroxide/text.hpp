@@ -27,4 +27,10 @@ std::string repair_utf8(std::string_view text);
 // that can always be stored and read back.
 std::string bounded_text(std::string_view text, std::size_t max_bytes);
 
+// Empty when `value` is at most `max_bytes` of valid UTF-8 (and, when `required`,
+// not empty); else what is wrong, naming `what`: "<what> must not be empty",
+// "<what> is N bytes, over the limit of M" or "<what> is not valid UTF-8". The
+// one wording of these limits wherever a name, payload or tag is checked.
+std::string text_problem(std::string_view value, std::size_t max_bytes, std::string_view what, bool required);
+
 }  // namespace duroxide
