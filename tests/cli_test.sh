@@ -390,7 +390,7 @@ done
 contains "serve: starts by upstream's name and labels" \
   'duroxide_orchestration_starts_total{orchestration_name="HelloWorld",version="1.0.0",initiated_by="client"} 1' "$scrape"
 contains "serve: activity outcomes" \
-  'duroxide_activity_executions_total{activity_name="Fail",outcome="app_error",retry_attempt="0"} 1' "$scrape"
+  'duroxide_activity_executions_total{activity_name="Fail",outcome="app_error",retry_attempt="0",tag="default"} 1' "$scrape"
 contains "serve: completions with status and turns" \
   'duroxide_orchestration_completions_total{orchestration_name="HelloWorld",version="1.0.0",status="success",final_turn_count="1-5"} 1' "$scrape"
 contains "serve: the store's active gauge" 'duroxide_active_orchestrations{state="all"} 1' "$scrape"

@@ -22,10 +22,14 @@ TEST_CASE("the dispatchers count starts, ends, activities and durations", "[metr
     co_await ctx.schedule_timer(250);
     co_return "";
   });
+  registry.register_orchestration("Tagged", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_activity("AddOne", "1", ActivityOptions("gpu \"fast\""));
+  });
   SqliteProvider store(":memory:", clock, ids);
   RuntimeMetrics metrics(clock);
   RuntimeOptions options;
   options.metrics = &metrics;
+  options.worker_tag_filter = TagFilter::any();
   StepDriver driver(store, registry, clock, options);
   auto start = [&](const std::string& id, const std::string& name, const std::string& input,
                    const std::string& version = {}) {
@@ -35,6 +39,7 @@ TEST_CASE("the dispatchers count starts, ends, activities and durations", "[metr
   start("f", "Fails", "boom");
   start("c", "Counter", R"({"count":0,"limit":2})");
   start("o", "Odd\"Name\\", "");
+  start("t", "Tagged", "");
   driver.run_until_idle();
   clock.advance(250);
   driver.run_until_idle();
@@ -48,11 +53,11 @@ TEST_CASE("the dispatchers count starts, ends, activities and durations", "[metr
   CHECK(snapshot.orchestrations["Counter"].started == 3);  // one per execution
   CHECK(snapshot.orchestrations["Counter"].continued == 2);
   CHECK(snapshot.orchestrations["Counter"].completed == 1);
-  CHECK(snapshot.activities["AddOne"].completed == 2);
+  CHECK(snapshot.activities["AddOne"].completed == 3);
   CHECK(snapshot.activities["Fail"].failed == 1);
-  CHECK(snapshot.success_rate == Approx(3.0 / 4.0));  // Hello, Counter, Odd completed; Fails failed
+  CHECK(snapshot.success_rate == Approx(4.0 / 5.0));  // Hello, Counter, Odd, Tagged completed; Fails failed
   CHECK(snapshot.turn_ms.count >= 6);
-  // The four starts are fetched in one batch and acked in one call: fewer ack
+  // The five starts are fetched in one batch and acked in one call: fewer ack
   // calls than turns.
   CHECK(snapshot.provider_ms["ack_orchestration_items"].count >= 1);
   CHECK(snapshot.provider_ms["ack_orchestration_items"].count <= snapshot.turn_ms.count - 3);
@@ -74,9 +79,11 @@ TEST_CASE("the dispatchers count starts, ends, activities and durations", "[metr
   has(R"(duroxide_orchestration_completions_total{orchestration_name="Fails",version="1.0.0",status="failed",final_turn_count="1-5"} 1)");
   has(R"(duroxide_orchestration_failures_total{orchestration_name="Fails",version="1.0.0",error_type="app_error",error_category="activity_failed"} 1)");
   has(R"(duroxide_orchestration_continue_as_new_total{orchestration_name="Counter",execution_id="2"} 1)");
-  has(R"(duroxide_activity_executions_total{activity_name="Fail",outcome="app_error",retry_attempt="0"} 1)");
-  has(R"(duroxide_activity_executions_total{activity_name="AddOne",outcome="success",retry_attempt="0"} 2)");
-  has(R"(duroxide_activity_duration_seconds_bucket{activity_name="AddOne",outcome="success",le="+Inf"} 2)");
+  has(R"(duroxide_activity_executions_total{activity_name="Fail",outcome="app_error",retry_attempt="0",tag="default"} 1)");
+  has(R"(duroxide_activity_executions_total{activity_name="AddOne",outcome="success",retry_attempt="0",tag="default"} 2)");
+  has(R"(duroxide_activity_executions_total{activity_name="AddOne",outcome="success",retry_attempt="0",tag="gpu \"fast\""} 1)");
+  has(R"(duroxide_activity_duration_seconds_bucket{activity_name="AddOne",outcome="success",tag="default",le="+Inf"} 2)");
+  has(R"(duroxide_activity_duration_seconds_bucket{activity_name="AddOne",outcome="success",tag="gpu \"fast\"",le="+Inf"} 1)");
   has(R"(duroxide_orchestration_duration_seconds_bucket{orchestration_name="Odd\"Name\\",version="1.0.0",status="success",le="0.1"} 0)");
   has(R"(duroxide_orchestration_duration_seconds_bucket{orchestration_name="Odd\"Name\\",version="1.0.0",status="success",le="0.5"} 1)");
   has(R"(duroxide_orchestration_duration_seconds_sum{orchestration_name="Odd\"Name\\",version="1.0.0",status="success"} 0.25)");

@@ -534,7 +534,7 @@ class JsRuntime {
       const work::ActivityExecute& task = item->item;
       if (item->attempt_count > options_.max_attempts) {
         notify(RuntimeEvent::Kind::Poison, task.instance, "activity " + task.name + " is poison");
-        metrics_.activity_finished(task.name, ActivityResult::Poison, item->attempt_count, 0);
+        metrics_.activity_finished(task.name, task.tag, ActivityResult::Poison, item->attempt_count, 0);
         ack(*item, work::ActivityFailed{task.instance, task.execution_id, task.id,
                                         ErrorDetails::poison("activity " + task.name, item->attempt_count,
                                                              options_.max_attempts)});
@@ -551,7 +551,7 @@ class JsRuntime {
                  "activity " + task.name + " is not registered here; retrying in " + std::to_string(delay) + " ms");
           store_.store().abandon_work_item(item->lock_token, delay, false);
         } else {
-          metrics_.activity_finished(task.name, ActivityResult::ConfigError, item->attempt_count, 0);
+          metrics_.activity_finished(task.name, task.tag, ActivityResult::ConfigError, item->attempt_count, 0);
           ack(*item, work::ActivityFailed{task.instance, task.execution_id, task.id,
                                           ErrorDetails::unregistered_activity(task.name)});
         }
@@ -586,7 +586,7 @@ class JsRuntime {
       } else if (succeeded) {
         completion = work::ActivityCompleted{task.instance, task.execution_id, task.id, value};
       }
-      metrics_.activity_finished(task.name,
+      metrics_.activity_finished(task.name, task.tag,
                                  std::holds_alternative<work::ActivityCompleted>(completion) ? ActivityResult::Success
                                                                                             : ActivityResult::AppError,
                                  item.attempt_count, store_.clock().now_ms() - static_cast<TimestampMs>(started_ms));

@@ -823,7 +823,7 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
   const ActivityFn* fn = registry.find_activity(task.name);
   if (fetched.attempt_count > options.max_attempts) {
     notify(RuntimeEvent::Kind::Poison, task.instance, "activity " + task.name + " is poison");
-    if (metrics) metrics->activity_finished(task.name, ActivityResult::Poison, fetched.attempt_count, 0);
+    if (metrics) metrics->activity_finished(task.name, task.tag, ActivityResult::Poison, fetched.attempt_count, 0);
     return failed(ErrorDetails::poison("activity " + task.name, fetched.attempt_count, options.max_attempts));
   }
   if (task.name == OrchestrationContext::kGetValueFromInstanceActivity) {
@@ -842,7 +842,7 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
     return std::nullopt;
   }
   if (!fn) {
-    if (metrics) metrics->activity_finished(task.name, ActivityResult::ConfigError, fetched.attempt_count, 0);
+    if (metrics) metrics->activity_finished(task.name, task.tag, ActivityResult::ConfigError, fetched.attempt_count, 0);
     return failed(ErrorDetails::unregistered_activity(task.name));
   }
 
@@ -867,7 +867,7 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
     completion = failed(ErrorDetails::activity_failed("activity threw a non-standard exception"));
   }
   if (metrics) {
-    metrics->activity_finished(task.name,
+    metrics->activity_finished(task.name, task.tag,
                                std::holds_alternative<work::ActivityCompleted>(*completion) ? ActivityResult::Success
                                                                                              : ActivityResult::AppError,
                                fetched.attempt_count, context_.clock.now_ms() - activity_start);

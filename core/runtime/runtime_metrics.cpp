@@ -273,8 +273,8 @@ void RuntimeMetrics::orchestration_finished(const ExecutionEnd& end) {
   }
 }
 
-void RuntimeMetrics::activity_finished(const std::string& name, ActivityResult result, std::uint32_t attempt,
-                                       std::int64_t duration_ms) {
+void RuntimeMetrics::activity_finished(const std::string& name, const std::string& tag, ActivityResult result,
+                                       std::uint32_t attempt, std::int64_t duration_ms) {
   std::lock_guard<std::mutex> lock(mutex_);
   ActivityCounters& counters = data_.activities[name];
   if (result == ActivityResult::Success) ++counters.completed;
@@ -282,9 +282,11 @@ void RuntimeMetrics::activity_finished(const std::string& name, ActivityResult r
   data_.activity_ms.record(duration_ms);
   if (result == ActivityResult::Poison) ++data_.poison;
   const auto activity = std::make_pair("activity_name", name);
-  count(kActivityExecutions, labels({activity, {"outcome", outcome_name(result)}, {"retry_attempt", retry_label(attempt)}}));
+  const auto tag_label = std::make_pair("tag", tag.empty() ? std::string("default") : tag);
+  count(kActivityExecutions, labels({activity, {"outcome", outcome_name(result)}, {"retry_attempt", retry_label(attempt)},
+                                     tag_label}));
   if (result != ActivityResult::Poison) {
-    observe(kActivityDuration, labels({activity, {"outcome", outcome_name(result)}}), duration_ms);
+    observe(kActivityDuration, labels({activity, {"outcome", outcome_name(result)}, tag_label}), duration_ms);
   }
   if (result == ActivityResult::InfraError || result == ActivityResult::Poison) count(kActivityInfraErrors, labels({activity}));
   if (result == ActivityResult::ConfigError) count(kActivityConfigErrors, labels({activity}));

@@ -117,9 +117,10 @@ class RuntimeMetrics {
   // One committed turn of an execution (counted into final_turn_count at its end).
   void orchestration_turn(const std::string& instance, ExecutionId execution);
   void orchestration_finished(const ExecutionEnd& end);
-  // `attempt`: the delivery attempt, 1 for the first.
-  void activity_finished(const std::string& name, ActivityResult result, std::uint32_t attempt,
-                         std::int64_t duration_ms);
+  // `tag`: the activity's routing tag, empty when untagged (labelled "default", as
+  // upstream does). `attempt`: the delivery attempt, 1 for the first.
+  void activity_finished(const std::string& name, const std::string& tag, ActivityResult result,
+                         std::uint32_t attempt, std::int64_t duration_ms);
   void turn(std::int64_t duration_ms);
   // `error`: empty when the call succeeded, else the provider error kind's name.
   void provider_call(const std::string& operation, std::int64_t duration_ms,
