@@ -57,8 +57,8 @@ class ForwardingManagement : public ManagementProvider {
     return inner_.delete_instance(instance, force);
   }
   DeleteResult delete_instances(const BulkDeleteRequest& request) override { return inner_.delete_instances(request); }
-  std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) override {
-    return inner_.prune_executions(instance, keep_last);
+  std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options) override {
+    return inner_.prune_executions(instance, options);
   }
   InstanceExport export_instance(const std::string& instance) override { return inner_.export_instance(instance); }
   void import_instance(const InstanceExport& data) override { inner_.import_instance(data); }

@@ -539,6 +539,29 @@ TEST_CASE("a bulk prune walks the matches and keeps the newest executions of eac
   CHECK_THROWS_AS(host.management.prune_executions_bulk(by_ids({"other"}), 0), ClientError);
 }
 
+TEST_CASE("a prune by completion time takes only executions finished before it; its dry run counts them",
+          "[management][bulk]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.run("old", "Counter", R"({"count":0,"limit":2})");  // three executions
+  host.clock.advance(10'000);
+  const TimestampMs cutoff = host.clock.now_ms();
+  host.run("new", "Counter", R"({"count":0,"limit":2})");
+  BulkRequest request = by_ids({"old", "new"});
+  request.dry_run = true;
+  CHECK(host.management.prune_executions_bulk(request, PruneOptions{1, cutoff}).executions_pruned == 2);
+  CHECK(host.management.prune_executions_bulk(request, PruneOptions{2, cutoff}).executions_pruned == 1);
+  CHECK(host.management.list_executions("old").size() == 3);
+  request.dry_run = false;
+  CHECK(host.management.prune_executions_bulk(request, PruneOptions{1, cutoff}).executions_pruned == 2);
+  CHECK(host.management.list_executions("old").size() == 1);
+  CHECK(host.management.list_executions("new").size() == 3);
+  CHECK(host.management.prune_executions("new", PruneOptions{1, cutoff}) == 0);
+  CHECK(host.management.prune_executions("new", PruneOptions{1, host.clock.now_ms() + 1}) == 2);
+  CHECK_THROWS_AS(host.management.prune_executions("new", PruneOptions{1, -5}), ClientError);
+  CHECK_THROWS_AS(host.management.prune_executions_bulk(request, PruneOptions{1, -5}), ClientError);
+}
+
 TEST_CASE("a dry-run delete or purge counts what the real one deletes", "[management][bulk]") {
   PROVIDER_KIND(kind);
   Host host(kind);

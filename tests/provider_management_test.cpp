@@ -655,11 +655,11 @@ TEST_CASE("contract: pruning keeps the current and running executions",
   }
   // Executions 1..4 are still marked Running here (the acks above never ended them),
   // so pruning must keep every one of them; only finished ones may go.
-  CHECK(f.management().prune_executions("c", 1) == 0);
+  CHECK(f.management().prune_executions("c", PruneOptions{1}) == 0);
   CHECK(f.management().list_executions("c").size() == 5);
-  CHECK(provider_error_kind([&] { f.management().prune_executions("c", 0); }) ==
+  CHECK(provider_error_kind([&] { f.management().prune_executions("c", PruneOptions{0}); }) ==
         ProviderErrorKind::InvalidInput);
-  CHECK(provider_error_kind([&] { f.management().prune_executions("nobody", 1); }) ==
+  CHECK(provider_error_kind([&] { f.management().prune_executions("nobody", PruneOptions{1}); }) ==
         ProviderErrorKind::NotFound);
 
   create_instance(f, "d");
@@ -678,7 +678,7 @@ TEST_CASE("contract: pruning keeps the current and running executions",
   }
   REQUIRE(f.management().list_executions("d").size() == 4);
   CHECK(f.management().list_executions("d")[0].continued_as_new);
-  CHECK(f.management().prune_executions("d", 2) == 2);  // 1 and 2 go; 3 and current 4 stay
+  CHECK(f.management().prune_executions("d", PruneOptions{2}) == 2);  // 1 and 2 go; 3 and current 4 stay
   auto left = f.management().list_executions("d");
   REQUIRE(left.size() == 2);
   CHECK(left[0].execution_id == 3);
@@ -686,6 +686,46 @@ TEST_CASE("contract: pruning keeps the current and running executions",
   CHECK(provider_error_kind([&] { f.management().read_execution("d", 1); }) ==
         ProviderErrorKind::NotFound);
   CHECK(f.provider().read("d").size() == 1);
+}
+
+TEST_CASE("contract: a prune with completed_before removes only executions finished before it, outside keep_last",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "t");
+  std::vector<TimestampMs> ended_at;
+  for (ExecutionId execution = 1; execution <= 3; ++execution) {
+    f.clock.advance(1000);
+    ExecutionMetadata ended = metadata(RuntimeState::Completed);
+    ended.continued_as_new = true;
+    ack_event(f, "t", events::OrchestrationContinuedAsNew{"", ""}, ended);
+    ended_at.push_back(f.clock.now_ms());
+    f.provider().enqueue_orchestrator_item(work::ContinueAsNew{"t", "Orch", "1.0.0", ""}, 0);
+    OrchestrationItem item = fetch(f);
+    OrchestrationAck ack;
+    ack.execution_id = execution + 1;
+    ack.history_delta = {started_event()};
+    ack.metadata = metadata();
+    f.provider().ack_orchestration_item(item.lock_token, ack);
+  }
+  REQUIRE(f.management().list_executions("t").size() == 4);
+  REQUIRE(f.management().list_executions("t")[1].completed_at_ms == ended_at[1]);
+
+  // Both conditions hold for an execution to go: outside the newest 3 is only 1.
+  CHECK(f.management().prune_executions("t", PruneOptions{3, ended_at[2] + 1}) == 1);
+  // Execution 2 finished at ended_at[1], not before it.
+  CHECK(f.management().prune_executions("t", PruneOptions{1, ended_at[1]}) == 0);
+  CHECK(f.management().prune_executions("t", PruneOptions{1, ended_at[1] + 1}) == 1);
+  auto left = f.management().list_executions("t");
+  REQUIRE(left.size() == 2);
+  CHECK(left[0].execution_id == 3);
+  CHECK(left[1].execution_id == 4);
+  // The current execution stays whatever the time; 0 means whenever they finished.
+  CHECK(f.management().prune_executions("t", PruneOptions{1, ended_at[2] + 100'000}) == 1);
+  CHECK(f.management().prune_executions("t", PruneOptions{1, 0}) == 0);
+  CHECK(f.management().list_executions("t").size() == 1);
+  CHECK(f.provider().read("t").size() == 1);
+  CHECK(provider_error_kind([&] { f.management().prune_executions("t", PruneOptions{1, -1}); }) ==
+        ProviderErrorKind::InvalidInput);
 }
 
 TEST_CASE("contract: custom status is versioned and can be polled", "[provider][custom_status]") {

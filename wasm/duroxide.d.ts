@@ -238,11 +238,12 @@ export declare class ManagementClient {
     dryRun?: boolean;
   }): DeleteResult;
   deleteInstancesAll(options?: DeleteOptions & Walk<DeleteTotal>): Promise<DeleteTotal>;
-  pruneExecutions(instance: string, keepLast: number): { instance: string; pruned: number };
+  // Removes all but the newest keepLast executions; with completedBeforeMs, only those finished before it (0: any).
+  pruneExecutions(instance: string, keepLast: number, options?: { completedBeforeMs?: number }): { instance: string; pruned: number };
   pruneExecutionsBulk(filter: InstanceFilter, options: {
-    keepLast: number; instances?: string[]; batch?: number; continuation?: string; dryRun?: boolean;
+    keepLast: number; completedBeforeMs?: number; instances?: string[]; batch?: number; continuation?: string; dryRun?: boolean;
   }): BulkResult & { executions_pruned: number };
-  pruneExecutionsBulkAll(filter: InstanceFilter, options: { keepLast: number } & BulkOptions & Walk<BulkTotal & { executions_pruned: number }>):
+  pruneExecutionsBulkAll(filter: InstanceFilter, options: { keepLast: number; completedBeforeMs?: number } & BulkOptions & Walk<BulkTotal & { executions_pruned: number }>):
     Promise<BulkTotal & { executions_pruned: number }>;
   // Required: purging every finished instance needs an explicit 0. limit 0 (the default)
   // purges everything in one call; a positive limit is one batch with a continuation.

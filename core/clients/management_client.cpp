@@ -595,17 +595,45 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
   return total;
 }
 
-std::uint64_t ManagementClient::prune_executions(const std::string& instance,
-                                                 std::size_t keep_last) {
-  RuntimeClient::check_identifier(instance, "the instance id");
-  access_.require(AccessOperation::Prune, instance);
-  return guarded([&] { return management_.prune_executions(instance, keep_last); });
-}
+namespace {
 
-BulkResult ManagementClient::prune_executions_bulk(const BulkRequest& request, std::size_t keep_last) {
-  if (keep_last == 0) {
+void check_prune_options(const PruneOptions& options) {
+  if (options.keep_last == 0) {
     throw ClientError(ClientError::Kind::InvalidInput, "keep_last must be at least 1 (the current execution is always kept)");
   }
+  if (options.completed_before_ms < 0) {
+    throw ClientError(ClientError::Kind::InvalidInput, "completed_before_ms must not be negative (0: whenever they finished)");
+  }
+}
+
+// How many of `executions` (an instance's, any order) a prune with `options` would remove:
+// the store's rule (ManagementProvider::prune_executions), for a dry run.
+std::uint64_t prunable(const std::vector<ExecutionInfo>& executions, const PruneOptions& options) {
+  ExecutionId current = 0;
+  for (const ExecutionInfo& execution : executions) current = std::max(current, execution.execution_id);
+  std::uint64_t count = 0;
+  for (const ExecutionInfo& execution : executions) {
+    const bool old_enough = options.completed_before_ms == 0 ||
+                            (execution.completed_at_ms != 0 && execution.completed_at_ms < options.completed_before_ms);
+    const bool outside_newest = current - execution.execution_id >= options.keep_last;
+    if (outside_newest && execution.state != RuntimeState::Running && old_enough) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+}  // namespace
+
+std::uint64_t ManagementClient::prune_executions(const std::string& instance, const PruneOptions& options) {
+  RuntimeClient::check_identifier(instance, "the instance id");
+  access_.require(AccessOperation::Prune, instance);
+  check_prune_options(options);
+  return guarded([&] { return management_.prune_executions(instance, options); });
+}
+
+BulkResult ManagementClient::prune_executions_bulk(const BulkRequest& request, const PruneOptions& options) {
+  check_prune_options(options);
   access_.require_switches(AccessOperation::Prune);
   if (request.instances.empty()) access_.require(AccessOperation::List, {}, request.filter.orchestration_name);
   std::vector<RuntimeState> states = request.filter.states;
@@ -628,12 +656,11 @@ BulkResult ManagementClient::prune_executions_bulk(const BulkRequest& request, s
           info = access_.require_instance(AccessOperation::Prune, id);
         }
         if (!request.dry_run) {
-          pruned += guarded([&] { return management_.prune_executions(id, keep_last); });
+          pruned += guarded([&] { return management_.prune_executions(id, options); });
           return;
         }
-        // Every execution but the newest keep_last is a finished one: those would go.
         if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + id + " does not exist");
-        pruned += info->execution_count > keep_last ? info->execution_count - keep_last : 0;
+        pruned += prunable(guarded([&] { return management_.list_executions(id); }), options);
       });
   result.executions_pruned = pruned;
   return result;

@@ -133,6 +133,10 @@ ArgSpec continuation_arg() {
   return flag(text("continuation", "go on from the previous call's continuation", false, ""));
 }
 
+ArgSpec prune_before_arg() {
+  return integer("completedBeforeMs", "only executions finished before this (ms since the epoch; 0: any)", 0, 0, kMaxInteger);
+}
+
 // A bulk control command's own arguments, then those every one takes (bulk.hpp).
 std::vector<ArgSpec> with_bulk_args(std::vector<ArgSpec> args) {
   args.push_back(flag(id_list("instances", "these ids instead of the filter (at most 1000)", false)));
@@ -204,6 +208,10 @@ BulkRequest bulk_request(const Json& args) {
   request.continuation = str(args, "continuation");
   request.dry_run = yes(args, "dryRun");
   return request;
+}
+
+PruneOptions prune_options(const Json& args) {
+  return PruneOptions{count(args, "keepLast"), num(args, "completedBeforeMs")};
 }
 
 Json bulk_json(const BulkResult& result) {
@@ -604,19 +612,22 @@ std::vector<Command> change_commands() {
         boolean("dryRun", "count what would be deleted, delete nothing")},
        "Deletes finished root instances by id or filter.", kDeleteReturns, delete_instances, {}, true},
       {"prune-executions", K::Management,
-       {instance_arg(), aliased(required(positional(integer("keepLast", "how many of the newest executions to keep", nullptr, 0, kMaxInteger))), {"keep"})},
-       "Deletes all but the newest keepLast executions (never the running one).", "{instance, pruned}",
+       {instance_arg(), aliased(required(positional(integer("keepLast", "how many of the newest executions to keep", nullptr, 0, kMaxInteger))), {"keep"}),
+        prune_before_arg()},
+       "Deletes all but the newest keepLast executions (never the running one); with completedBeforeMs, only those finished before it.",
+       "{instance, pruned}",
        [](const Json& a, Clients& c) {
-         return Json{{"instance", str(a, "instance")}, {"pruned", c.management.prune_executions(str(a, "instance"), count(a, "keepLast"))}};
+         return Json{{"instance", str(a, "instance")}, {"pruned", c.management.prune_executions(str(a, "instance"), prune_options(a))}};
        }, {"prune"}},
       {"prune-executions-bulk", K::Management,
        with_bulk_args({filter_arg(),
                        aliased(required(integer("keepLast", "how many of the newest executions to keep", nullptr, 1, kMaxInteger)),
-                               {"keep"})}),
+                               {"keep"}),
+                       prune_before_arg()}),
        "Prunes old executions of many instances: the ids given, or a batch of the filter's matches.",
        "{items: [{instance, ok, error}], succeeded, failed, continuation, dry_run, executions_pruned}",
        [](const Json& a, Clients& c) {
-         const BulkResult result = c.management.prune_executions_bulk(bulk_request(a), count(a, "keepLast"));
+         const BulkResult result = c.management.prune_executions_bulk(bulk_request(a), prune_options(a));
          Json out = bulk_json(result);
          out["executions_pruned"] = result.executions_pruned;
          return out;

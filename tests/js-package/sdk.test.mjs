@@ -986,6 +986,31 @@ test('deleteInstance and pruneExecutions remove what they say', async () => {
   await w.stop();
 });
 
+test('pruneExecutions with completedBefore removes only executions finished before it', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Hourly', function* (ctx, n) {
+      if (n === 2) return n;
+      yield ctx.scheduleTimer(HOUR);
+      return yield ctx.continueAsNew(n + 1);
+    });
+  });
+  const start = s.provider.nowMs();
+  await s.client.startOrchestration('pt', 'Hourly', 0);
+  await s.runtime.runUntilIdle();
+  await s.runtime.advanceTime(HOUR);  // execution 1 ends
+  await s.runtime.advanceTime(HOUR);  // execution 2 ends, 3 completes at once
+  assert.equal((await s.client.getStatus('pt')).status, 'Completed');
+  assert.deepEqual(await s.client.listExecutions('pt'), [1, 2, 3]);
+  const epoch = await s.client.pruneExecutions('pt', { completedBefore: 0 });
+  assert.equal(epoch.executionsDeleted, 0, 'nothing finished before the epoch');
+  const first = await s.client.pruneExecutions('pt', { keepLast: 1, completedBefore: start + 1.5 * HOUR });
+  assert.equal(first.executionsDeleted, 1);
+  assert.deepEqual(await s.client.listExecutions('pt'), [2, 3]);
+  const rest = await s.client.pruneExecutionsBulk({ instanceIds: ['pt'] }, { completedBefore: s.provider.nowMs() + 1 });
+  assert.deepEqual(rest, { instancesProcessed: 1, executionsDeleted: 1, eventsDeleted: 0 });
+  assert.deepEqual(await s.client.listExecutions('pt'), [3]);
+});
+
 test('deleteInstanceBulk deletes finished roots (by id, age and limit) and never a running one', async () => {
   const s = await stepped((rt) => {
     rt.registerOrchestration('Done', function* () { return 1; });

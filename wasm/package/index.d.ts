@@ -124,8 +124,9 @@ export interface DeleteInstanceResult {
 }
 
 export interface PruneOptions {
+  /** How many of the newest executions to keep (default 1: the current one). */
   keepLast?: number;
-  /** Not supported (throws). */
+  /** Only executions finished before this time (ms since the epoch); both conditions hold. */
   completedBefore?: number;
 }
 

@@ -419,15 +419,19 @@ export class Client {
     } while (args.continuation);
     return total;
   }
+  /** All but the newest keepLast executions (default 1); with completedBefore (ms), only those finished before it. */
   async pruneExecutions(instanceId, options = {}) {
-    if (options.completedBefore !== undefined) throw unsupported('pruneExecutions completedBefore');
-    const result = this._change('prune-executions', { instance: instanceId, keepLast: options.keepLast ?? 1 });
+    if (options.completedBefore === 0) return { instancesProcessed: 1, executionsDeleted: 0, eventsDeleted: 0 };  // nothing finished before the epoch
+    const args = { instance: instanceId, keepLast: options.keepLast ?? 1 };
+    if (options.completedBefore !== undefined) args.completedBeforeMs = options.completedBefore;
+    const result = this._change('prune-executions', args);
     return { instancesProcessed: 1, executionsDeleted: result.pruned, eventsDeleted: 0 };
   }
-  /** keepLast of each instance (those named, or all; limit caps how many), batch by batch. */
+  /** pruneExecutions' options for each instance (those named, or all; limit caps how many), batch by batch. */
   async pruneExecutionsBulk(filter = {}, options = {}) {
-    if (options.completedBefore !== undefined) throw unsupported('pruneExecutionsBulk completedBefore');
     const keepLast = options.keepLast ?? 1;
+    // 0 here means "whenever they finished"; for the SDK it is the epoch, before which nothing finished.
+    const completedBeforeMs = options.completedBefore === 0 ? 1 : options.completedBefore;
     const total = { instancesProcessed: 0, executionsDeleted: 0, eventsDeleted: 0 };
     const add = (page) => {
       total.instancesProcessed += page.succeeded;
@@ -437,13 +441,13 @@ export class Client {
     if (filter.instanceIds !== undefined) {
       const ids = filter.instanceIds.slice(0, remaining);
       for (let i = 0; i < ids.length; i += 1000) {
-        add(this._change('prune-executions-bulk', { keepLast, instances: ids.slice(i, i + 1000) }));
+        add(this._change('prune-executions-bulk', { keepLast, completedBeforeMs, instances: ids.slice(i, i + 1000) }));
       }
       return total;
     }
     let continuation = '';
     do {
-      const page = this._change('prune-executions-bulk', { keepLast, batch: Math.min(1000, remaining), continuation });
+      const page = this._change('prune-executions-bulk', { keepLast, completedBeforeMs, batch: Math.min(1000, remaining), continuation });
       add(page);
       remaining -= page.items.length;
       continuation = page.continuation;

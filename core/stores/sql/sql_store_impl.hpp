@@ -296,9 +296,9 @@ class SqlStoreImpl : public SqlStore::Impl {
     return Management::delete_instances(*db, request, clock_.now_ms());
   }
 
-  std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) override {
+  std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options) override {
     Session db = session("prune_executions");
-    return Management::prune_executions(*db, instance, keep_last);
+    return Management::prune_executions(*db, instance, options);
   }
 
   InstanceExport export_instance(const std::string& instance) override {

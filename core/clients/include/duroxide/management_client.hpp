@@ -186,11 +186,19 @@ class ManagementClient {
   // BulkDeleteRequest::continuation). Under a per-instance access policy the client walks every candidate
   // itself in one call: it gives no continuation and refuses one.
   DeleteResult delete_instances(const BulkDeleteRequest& request);
-  std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last);
+  // Removes the executions `options` selects (PruneOptions: outside the newest keep_last
+  // and, when completed_before_ms is set, finished before it); returns how many went.
+  std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options);
+  std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) {
+    return prune_executions(instance, PruneOptions{keep_last, 0});
+  }
   // The same over many instances (bulk.hpp: explicit ids, or a filter walked in batches;
   // the filter's states, or every state when it names none). BulkResult::executions_pruned
   // counts the executions removed (a dry run: those that would be).
-  BulkResult prune_executions_bulk(const BulkRequest& request, std::size_t keep_last);
+  BulkResult prune_executions_bulk(const BulkRequest& request, const PruneOptions& options);
+  BulkResult prune_executions_bulk(const BulkRequest& request, std::size_t keep_last) {
+    return prune_executions_bulk(request, PruneOptions{keep_last, 0});
+  }
   // Deletes every finished root instance (with its tree) last updated before `older_than_ms`.
   DeleteResult purge_completed(TimestampMs older_than_ms);
   // One batch of that purge (PurgeBatch). Under a per-instance access policy the one call walks

@@ -60,6 +60,15 @@ struct ExecutionInfo {
   std::uint64_t event_count = 0;
 };
 
+// Which of an instance's executions a prune removes: those outside the newest
+// `keep_last` that finished before `completed_before_ms` (0: whenever they finished);
+// both must hold, as in upstream's PruneOptions. The current execution is never
+// removed, nor a running one, so keep_last is at least 1.
+struct PruneOptions {
+  std::size_t keep_last = 1;
+  TimestampMs completed_before_ms = 0;
+};
+
 // Every condition is optional (empty / 0: no condition); all given ones must hold.
 // Time ranges are half-open: from <= t < to.
 struct InstanceFilter {
@@ -396,8 +405,9 @@ class ManagementProvider {
 
   virtual DeleteResult delete_instance(const std::string& instance, bool force) = 0;
   virtual DeleteResult delete_instances(const BulkDeleteRequest& request) = 0;
-  // Removes all but the newest `keep_last` executions (at least the current one).
-  virtual std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) = 0;
+  // Removes the executions PruneOptions selects, in one transaction, and returns how
+  // many went. NotFound for an unknown instance; InvalidInput for keep_last 0.
+  virtual std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options) = 0;
 
   // NotFound for an unknown instance.
   virtual InstanceExport export_instance(const std::string& instance) = 0;

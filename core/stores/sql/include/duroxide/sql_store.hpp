@@ -89,7 +89,7 @@ class SqlStore : public Store {
   ProviderDiagnostics get_provider_diagnostics() final;
   DeleteResult delete_instance(const std::string& instance, bool force) final;
   DeleteResult delete_instances(const BulkDeleteRequest& request) final;
-  std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) final;
+  std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options) final;
   InstanceExport export_instance(const std::string& instance) final;
   void import_instance(const InstanceExport& data) final;
   std::optional<InstanceStats> get_instance_stats(const std::string& instance) final;
