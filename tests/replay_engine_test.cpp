@@ -360,6 +360,74 @@ TEST_CASE("retry policy delays", "[retry]") {
   CHECK(huge.delay_before(900) > 0);  // saturates instead of overflowing
 }
 
+namespace {
+
+// Runs `policy`'s retry of "Slow" (an activity that never completes) turn by turn, firing
+// each timer when it falls due; the final history.
+History retry_until_done(const RetryPolicy& policy) {
+  Registry registry;
+  registry.register_orchestration("Retry", [policy](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_activity_with_retry("Slow", "", policy);
+  });
+  History history = appended({}, turn(registry, {}, {start("Retry", "")}, kT0));
+  for (int step = 0; step < 20; ++step) {
+    const Event* timer = nullptr;
+    for (auto it = history.rbegin(); it != history.rend() && !timer; ++it) {
+      if (it->is<events::TimerCreated>()) timer = &*it;
+    }
+    REQUIRE(timer);
+    const TimestampMs at = timer->as<events::TimerCreated>()->fire_at_ms;
+    TurnResult result = turn(registry, history, {work::TimerFired{"inst", 1, timer->event_id, at}}, at);
+    history = appended(history, result);
+    if (result.outcome.kind != TurnOutcomeKind::Running) break;
+  }
+  CHECK(replay_history(registry, "inst", 1, history).deterministic);
+  return history;
+}
+
+std::vector<TimestampMs> timer_due_times(const History& history) {
+  std::vector<TimestampMs> out;
+  for (const auto& e : history) {
+    if (const auto* created = e.as<events::TimerCreated>()) out.push_back(created->fire_at_ms - kT0);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a retry's total timeout ends it: no attempt after it, a running one cancelled at it",
+          "[replay][retry]") {
+  SECTION("the next backoff would end past the total: the retry fails without another attempt") {
+    // Attempts time out at 100 and 230 (after a 30 ms backoff); the next backoff would end at 260.
+    const History history = retry_until_done(RetryPolicy{5, RetryPolicy::Backoff::Fixed, 30, 0, 100, 250});
+    const auto* failed = history.back().as<events::OrchestrationFailed>();
+    REQUIRE(failed);
+    CHECK(failed->details.display_message() ==
+          "activity Slow timed out: the retry's total timeout of 250 ms passed (attempt 3 of 5)");
+    CHECK(timer_due_times(history) == std::vector<TimestampMs>{100, 130, 230});
+  }
+  SECTION("what is left of the total bounds the running attempt") {
+    // Attempt 2 starts at 130 with 50 ms of the total left, less than its own 100.
+    const History history = retry_until_done(RetryPolicy{5, RetryPolicy::Backoff::Fixed, 30, 0, 100, 180});
+    const auto* failed = history.back().as<events::OrchestrationFailed>();
+    REQUIRE(failed);
+    CHECK(failed->details.display_message() ==
+          "activity Slow timed out: the retry's total timeout of 180 ms passed (attempt 2 of 5)");
+    CHECK(timer_due_times(history) == std::vector<TimestampMs>{100, 130, 180});
+    int cancels = 0;
+    for (const auto& e : history) cancels += e.is<events::ActivityCancelRequested>();
+    CHECK(cancels == 2);
+  }
+  SECTION("without a per-attempt timeout the total alone bounds the attempt") {
+    const History history = retry_until_done(RetryPolicy{3, RetryPolicy::Backoff::None, 0, 0, 0, 500});
+    const auto* failed = history.back().as<events::OrchestrationFailed>();
+    REQUIRE(failed);
+    CHECK(failed->details.display_message() ==
+          "activity Slow timed out: the retry's total timeout of 500 ms passed (attempt 1 of 3)");
+    CHECK(timer_due_times(history) == std::vector<TimestampMs>{500});
+  }
+}
+
 TEST_CASE("retry with a per-attempt timeout cancels the slow attempt", "[replay][retry]") {
   Registry registry;
   registry.register_orchestration("Timeout", [](OrchestrationContext& ctx,

@@ -236,9 +236,6 @@ struct Outcome {
 
 RetryPolicy retry_policy(const Json& retry) {
   if (!retry.is_object()) throw std::invalid_argument("scheduleActivityWithRetry needs a retry policy object");
-  if (retry.contains("totalTimeoutMs") && !retry["totalTimeoutMs"].is_null()) {
-    throw std::invalid_argument("retry.totalTimeoutMs is not supported by duroxide-wasm (use timeoutMs per attempt)");
-  }
   RetryPolicy policy;
   const std::int64_t attempts = number(retry, "maxAttempts", 3);
   if (attempts < 1 || attempts > static_cast<std::int64_t>(limits::kMaxRetryAttempts)) {
@@ -246,6 +243,7 @@ RetryPolicy retry_policy(const Json& retry) {
   }
   policy.max_attempts = static_cast<std::uint32_t>(attempts);
   policy.attempt_timeout_ms = std::max<std::int64_t>(number(retry, "timeoutMs", 0), 0);
+  policy.total_timeout_ms = std::max<std::int64_t>(number(retry, "totalTimeoutMs", 0), 0);
   const std::string backoff = field(retry, "backoff", "exponential");
   policy.initial_delay_ms = 100;
   policy.max_delay_ms = 30'000;

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "duroxide/limits.hpp"
+#include "duroxide/saturating.hpp"
 #include "duroxide/text.hpp"
 #include "duroxide/detail/json.hpp"
 #include "replay_state.hpp"
@@ -210,15 +211,37 @@ Task<std::string> OrchestrationContext::schedule_activity_with_retry(
     throw std::invalid_argument("retry policy for " + name + ": max_attempts must be 1 to " +
                                 std::to_string(limits::kMaxRetryAttempts));
   }
+  const TimestampMs deadline =
+      policy.total_timeout_ms > 0 ? saturating_add(utc_now_ms(), policy.total_timeout_ms) : 0;
+  auto total_timeout = [&](std::uint32_t attempt) {
+    return TaskFailed(ErrorDetails::activity_failed(
+        "activity " + name + " timed out: the retry's total timeout of " +
+            std::to_string(policy.total_timeout_ms) + " ms passed (attempt " + std::to_string(attempt) +
+            " of " + std::to_string(policy.max_attempts) + ")",
+        true));
+  };
   ErrorDetails last_error;
   for (std::uint32_t attempt = 1; attempt <= policy.max_attempts; ++attempt) {
     if (std::int64_t delay = policy.delay_before(attempt); delay > 0) {
+      if (deadline != 0 && saturating_add(utc_now_ms(), delay) >= deadline) throw total_timeout(attempt);
       co_await schedule_timer(delay);
     }
-    if (policy.attempt_timeout_ms > 0) {
+    // This attempt's bound: its own timeout, or what is left of the total if less.
+    std::int64_t limit = policy.attempt_timeout_ms;
+    bool limit_is_total = false;
+    if (deadline != 0) {
+      const std::int64_t left = deadline - utc_now_ms();
+      if (left <= 0) throw total_timeout(attempt);
+      if (limit <= 0 || left < limit) {
+        limit = left;
+        limit_is_total = true;
+      }
+    }
+    if (limit > 0) {
       SelectResult raced = co_await select(schedule_activity(name, input_for_attempt(attempt), options),
-                                           schedule_timer(policy.attempt_timeout_ms));
+                                           schedule_timer(limit));
       if (raced.index == 0 && raced.result.ok) co_return raced.result.value;
+      if (raced.index == 1 && limit_is_total) throw total_timeout(attempt);
       last_error = raced.index == 0
                        ? raced.result.error
                        : ErrorDetails::activity_failed(

@@ -475,6 +475,25 @@ test('a retry that runs out of attempts throws the last error', async () => {
   assert.match((await s.client.getStatus('rt2')).output, /gave up: .*service down/);
 });
 
+test('a retry\'s totalTimeoutMs bounds all its attempts together', async () => {
+  const s = await stepped((rt) => {
+    rt.registerActivity('Slow', async () => 'never runs: no worker here takes its tag');
+    rt.registerOrchestration('Bounded', function* (ctx) {
+      try {
+        return yield ctx.scheduleActivityWithRetry('Slow', null,
+          { maxAttempts: 5, timeoutMs: 1000, totalTimeoutMs: 2500, backoff: 'fixed' }).withTag('elsewhere');
+      } catch (error) {
+        return error.message;
+      }
+    });
+  });
+  await s.client.startOrchestration('tt', 'Bounded');
+  await s.runtime.runUntilIdle();
+  for (let i = 0; i < 10 && (await s.client.getStatus('tt')).status === 'Running'; i++) await s.runtime.advanceTime(500);
+  // Attempt 1 times out at 1 s, the backoff ends at 2 s, and attempt 2 has 0.5 s of the total left.
+  assert.match((await s.client.getStatus('tt')).output, /total timeout of 2500 ms passed \(attempt 2 of 5\)/);
+});
+
 test('versioned orchestrations: new starts take the latest, pinned starts their version', async () => {
   const w = await live((rt) => {
     rt.registerOrchestration('Greeter', function* () { return 'v1'; });

@@ -30,11 +30,12 @@ export interface RaceResult<T = unknown> {
   value: T;
 }
 
-/** Retries with durable-timer backoff. totalTimeoutMs is not supported (throws). */
+/** Retries with durable-timer backoff. */
 export interface RetryPolicy {
   maxAttempts: number;
   /** Per-attempt timeout; 0 or absent: none. */
   timeoutMs?: number;
+  /** A bound on all attempts together, from the first one's start; 0 or absent: none. */
   totalTimeoutMs?: number;
   /** 'exponential' (default; 100 ms doubling to 30 s), 'fixed' (1 s), 'linear' (100 ms steps to 30 s) or 'none'. */
   backoff?: 'exponential' | 'fixed' | 'linear' | 'none';

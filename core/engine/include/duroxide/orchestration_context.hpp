@@ -128,6 +128,11 @@ struct RetryPolicy {
   std::int64_t initial_delay_ms = 1000;  // delay before the 2nd attempt
   std::int64_t max_delay_ms = 60'000;    // cap for linear and exponential growth
   std::int64_t attempt_timeout_ms = 0;   // 0: no per-attempt timeout
+  // 0: none. A bound on the whole retry from its first attempt's start (orchestration
+  // time, utc_now_ms): an attempt still running at it is cancelled and the retry fails
+  // at once, and an attempt whose backoff would end at or past it is not made. Such a
+  // failure names the total timeout; it is not retried.
+  std::int64_t total_timeout_ms = 0;
 
   // Delay before attempt `next_attempt` (2, 3, ...), as a durable timer.
   std::int64_t delay_before(std::uint32_t next_attempt) const;
@@ -174,7 +179,8 @@ class OrchestrationContext {
   // fails the orchestration, naming the problem.
   DurableFuture schedule_activity(std::string name, std::string input, const ActivityOptions& options);
   // Retries failed (and, with a timeout, timed-out) attempts with durable-timer
-  // backoff; throws TaskFailed with the last attempt's error when all fail. Every
+  // backoff; throws TaskFailed with the last attempt's error when all fail, or with
+  // the total timeout's when RetryPolicy::total_timeout_ms passes first. Every
   // attempt is scheduled with `options`.
   Task<std::string> schedule_activity_with_retry(std::string name, std::string input,
                                                  RetryPolicy policy, ActivityOptions options = {});
