@@ -640,6 +640,25 @@ TEST_CASE("contract: a bulk delete of many trees deletes each once, however they
   }
 }
 
+namespace {
+
+// Ends execution `execution` of `instance` as continued-as-new (completed now, by the
+// store's clock), then starts the next one.
+void continue_as_new(ProviderUnderTest& f, const std::string& instance, ExecutionId execution) {
+  ExecutionMetadata ended = metadata(RuntimeState::Completed);
+  ended.continued_as_new = true;
+  ack_event(f, instance, events::OrchestrationContinuedAsNew{"", ""}, ended);
+  f.provider().enqueue_orchestrator_item(work::ContinueAsNew{instance, "Orch", "1.0.0", ""}, 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck ack;
+  ack.execution_id = execution + 1;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+}
+
+}  // namespace
+
 TEST_CASE("contract: pruning keeps the current and running executions",
           "[provider][management]") {
   FOR_EACH_PROVIDER(f);
@@ -663,19 +682,7 @@ TEST_CASE("contract: pruning keeps the current and running executions",
         ProviderErrorKind::NotFound);
 
   create_instance(f, "d");
-  for (ExecutionId execution = 1; execution <= 3; ++execution) {
-    // End the current execution as continued-as-new, then start the next.
-    ExecutionMetadata ended = metadata(RuntimeState::Completed);
-    ended.continued_as_new = true;
-    ack_event(f, "d", events::OrchestrationContinuedAsNew{"", ""}, ended);
-    f.provider().enqueue_orchestrator_item(work::ContinueAsNew{"d", "Orch", "1.0.0", ""}, 0);
-    OrchestrationItem item = fetch(f);
-    OrchestrationAck ack;
-    ack.execution_id = execution + 1;
-    ack.history_delta = {started_event()};
-    ack.metadata = metadata();
-    f.provider().ack_orchestration_item(item.lock_token, ack);
-  }
+  for (ExecutionId execution = 1; execution <= 3; ++execution) continue_as_new(f, "d", execution);
   REQUIRE(f.management().list_executions("d").size() == 4);
   CHECK(f.management().list_executions("d")[0].continued_as_new);
   CHECK(f.management().prune_executions("d", PruneOptions{2}) == 2);  // 1 and 2 go; 3 and current 4 stay
@@ -695,17 +702,8 @@ TEST_CASE("contract: a prune with completed_before removes only executions finis
   std::vector<TimestampMs> ended_at;
   for (ExecutionId execution = 1; execution <= 3; ++execution) {
     f.clock.advance(1000);
-    ExecutionMetadata ended = metadata(RuntimeState::Completed);
-    ended.continued_as_new = true;
-    ack_event(f, "t", events::OrchestrationContinuedAsNew{"", ""}, ended);
     ended_at.push_back(f.clock.now_ms());
-    f.provider().enqueue_orchestrator_item(work::ContinueAsNew{"t", "Orch", "1.0.0", ""}, 0);
-    OrchestrationItem item = fetch(f);
-    OrchestrationAck ack;
-    ack.execution_id = execution + 1;
-    ack.history_delta = {started_event()};
-    ack.metadata = metadata();
-    f.provider().ack_orchestration_item(item.lock_token, ack);
+    continue_as_new(f, "t", execution);
   }
   REQUIRE(f.management().list_executions("t").size() == 4);
   REQUIRE(f.management().list_executions("t")[1].completed_at_ms == ended_at[1]);
