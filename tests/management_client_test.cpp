@@ -557,6 +557,8 @@ TEST_CASE("a prune by completion time takes only executions finished before it; 
   CHECK(host.management.list_executions("old").size() == 1);
   CHECK(host.management.list_executions("new").size() == 3);
   CHECK(host.management.prune_executions("new", PruneOptions{1, cutoff}) == 0);
+  CHECK(host.management.prune_executions("new", PruneOptions{1, host.clock.now_ms() + 1, true}) == 2);  // a dry run
+  CHECK(host.management.list_executions("new").size() == 3);
   CHECK(host.management.prune_executions("new", PruneOptions{1, host.clock.now_ms() + 1}) == 2);
   CHECK_THROWS_AS(host.management.prune_executions("new", PruneOptions{1, -5}), ClientError);
   CHECK_THROWS_AS(host.management.prune_executions_bulk(request, PruneOptions{1, -5}), ClientError);

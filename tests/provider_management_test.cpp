@@ -726,6 +726,36 @@ TEST_CASE("contract: a prune with completed_before removes only executions finis
         ProviderErrorKind::InvalidInput);
 }
 
+TEST_CASE("contract: a dry-run prune counts what the prune then removes, and removes nothing",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "t");
+  std::vector<TimestampMs> ended_at;
+  for (ExecutionId execution = 1; execution <= 5; ++execution) {
+    f.clock.advance(1000);
+    ended_at.push_back(f.clock.now_ms());
+    continue_as_new(f, "t", execution);
+  }
+  const std::size_t events = f.provider().read("t").size();
+  // Each step: the dry run's count, unchanged executions, then the prune removes as many.
+  for (const PruneOptions options : {PruneOptions{5, 0}, PruneOptions{2, ended_at[0] + 1}, PruneOptions{1, ended_at[2]},
+                                     PruneOptions{2, 0}, PruneOptions{1, 0}}) {
+    const std::size_t before = f.management().list_executions("t").size();
+    PruneOptions dry = options;
+    dry.dry_run = true;
+    const std::uint64_t would = f.management().prune_executions("t", dry);
+    CHECK(f.management().list_executions("t").size() == before);
+    CHECK(f.management().prune_executions("t", options) == would);
+    CHECK(f.management().list_executions("t").size() == before - would);
+  }
+  CHECK(f.management().list_executions("t").size() == 1);
+  CHECK(f.provider().read("t").size() == events);  // the current execution's history is whole
+  PruneOptions dry{1, 0, true};
+  CHECK(provider_error_kind([&] { f.management().prune_executions("nobody", dry); }) == ProviderErrorKind::NotFound);
+  dry.keep_last = 0;
+  CHECK(provider_error_kind([&] { f.management().prune_executions("t", dry); }) == ProviderErrorKind::InvalidInput);
+}
+
 TEST_CASE("contract: custom status is versioned and can be polled", "[provider][custom_status]") {
   FOR_EACH_PROVIDER(f);
   create_instance(f, "s");

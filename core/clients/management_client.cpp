@@ -595,45 +595,19 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
   return total;
 }
 
-namespace {
-
-void check_prune_options(const PruneOptions& options) {
-  if (options.keep_last == 0) {
-    throw ClientError(ClientError::Kind::InvalidInput, "keep_last must be at least 1 (the current execution is always kept)");
-  }
-  if (options.completed_before_ms < 0) {
-    throw ClientError(ClientError::Kind::InvalidInput, "completed_before_ms must not be negative (0: whenever they finished)");
-  }
-}
-
-// How many of `executions` (an instance's, any order) a prune with `options` would remove:
-// the store's rule (ManagementProvider::prune_executions), for a dry run.
-std::uint64_t prunable(const std::vector<ExecutionInfo>& executions, const PruneOptions& options) {
-  ExecutionId current = 0;
-  for (const ExecutionInfo& execution : executions) current = std::max(current, execution.execution_id);
-  std::uint64_t count = 0;
-  for (const ExecutionInfo& execution : executions) {
-    const bool old_enough = options.completed_before_ms == 0 ||
-                            (execution.completed_at_ms != 0 && execution.completed_at_ms < options.completed_before_ms);
-    const bool outside_newest = current - execution.execution_id >= options.keep_last;
-    if (outside_newest && execution.state != RuntimeState::Running && old_enough) {
-      ++count;
-    }
-  }
-  return count;
-}
-
-}  // namespace
-
 std::uint64_t ManagementClient::prune_executions(const std::string& instance, const PruneOptions& options) {
   RuntimeClient::check_identifier(instance, "the instance id");
   access_.require(AccessOperation::Prune, instance);
-  check_prune_options(options);
   return guarded([&] { return management_.prune_executions(instance, options); });
 }
 
 BulkResult ManagementClient::prune_executions_bulk(const BulkRequest& request, const PruneOptions& options) {
-  check_prune_options(options);
+  // Refused before the walk, not once per instance.
+  if (std::string problem = prune_options_problem(options); !problem.empty()) {
+    throw ClientError(ClientError::Kind::InvalidInput, problem);
+  }
+  PruneOptions each = options;
+  each.dry_run = options.dry_run || request.dry_run;
   access_.require_switches(AccessOperation::Prune);
   if (request.instances.empty()) access_.require(AccessOperation::List, {}, request.filter.orchestration_name);
   std::vector<RuntimeState> states = request.filter.states;
@@ -648,19 +622,12 @@ BulkResult ManagementClient::prune_executions_bulk(const BulkRequest& request, c
       },
       [&](const InstanceInfo& info) { return visible(info); },
       [&](const std::string& id, const InstanceInfo* listed) {
-        std::optional<InstanceInfo> info;
         if (listed) {
           access_.require(AccessOperation::Prune, *listed);
-          info = *listed;
         } else {
-          info = access_.require_instance(AccessOperation::Prune, id);
+          access_.require_instance(AccessOperation::Prune, id);
         }
-        if (!request.dry_run) {
-          pruned += guarded([&] { return management_.prune_executions(id, options); });
-          return;
-        }
-        if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + id + " does not exist");
-        pruned += prunable(guarded([&] { return management_.list_executions(id); }), options);
+        pruned += guarded([&] { return management_.prune_executions(id, each); });
       });
   result.executions_pruned = pruned;
   return result;

@@ -29,6 +29,12 @@ void check_batch_size(std::size_t count, const std::string& operation) {
   }
 }
 
+std::string prune_options_problem(const PruneOptions& options) {
+  if (options.keep_last == 0) return "keep_last must be at least 1 (the current execution is always kept)";
+  if (options.completed_before_ms < 0) return "completed_before_ms must not be negative (0: whenever they finished)";
+  return "";
+}
+
 void QueueListeners::add(QueueListener* listener) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (std::find(listeners_.begin(), listeners_.end(), listener) == listeners_.end()) listeners_.push_back(listener);

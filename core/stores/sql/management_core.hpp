@@ -446,36 +446,30 @@ struct Management {
   }
 
   static std::uint64_t prune_executions(Connection& db, const std::string& instance, const PruneOptions& options) {
-    if (options.keep_last == 0) {
-      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
-                          "keep_last must be at least 1 (the current execution is always kept)");
-    }
-    if (options.completed_before_ms < 0) {
-      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
-                          "completed_before_ms must not be negative (0: whenever they finished)");
+    if (std::string problem = prune_options_problem(options); !problem.empty()) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(), problem);
     }
     Transaction transaction(db);
     const std::int64_t current = current_execution(db, instance);
+    // keep_last >= 1, so the current execution is never among them.
     const std::int64_t newest_removed =
         options.keep_last >= static_cast<std::size_t>(current) ? 0 : current - static_cast<std::int64_t>(options.keep_last);
-    // ?4 = 0 takes every finished execution. ?4 is compared with completed_at first, so
+    // ?3 = 0 takes every finished execution. ?3 is compared with completed_at first, so
     // PostgreSQL gives it that column's type (BIGINT), not the literal 0's.
-    const char* const selected =
-        "instance_id = ?1 AND execution_id <= ?2 AND execution_id < ?3 AND status != 'Running' "
-        "AND (completed_at < ?4 OR ?4 = 0)";
-    db.prepare(std::string("DELETE FROM history WHERE instance_id = ?1 AND execution_id IN ("
-                           "  SELECT execution_id FROM executions WHERE ") + selected + ")")
-        .bind(1, instance)
-        .bind(2, newest_removed)
-        .bind(3, current)
-        .bind(4, options.completed_before_ms)
+    const std::string selected =
+        "instance_id = ?1 AND execution_id <= ?2 AND status != 'Running' AND (completed_at < ?3 OR ?3 = 0)";
+    auto bound = [&](Statement statement) {
+      statement.bind(1, instance).bind(2, newest_removed).bind(3, options.completed_before_ms);
+      return statement;
+    };
+    if (options.dry_run) {
+      Statement count = bound(db.prepare("SELECT COUNT(*) FROM executions WHERE " + selected));
+      return count.step() ? static_cast<std::uint64_t>(count.integer(0)) : 0;
+    }
+    bound(db.prepare("DELETE FROM history WHERE instance_id = ?1 AND execution_id IN ("
+                     "  SELECT execution_id FROM executions WHERE " + selected + ")"))
         .run();
-    db.prepare(std::string("DELETE FROM executions WHERE ") + selected)
-        .bind(1, instance)
-        .bind(2, newest_removed)
-        .bind(3, current)
-        .bind(4, options.completed_before_ms)
-        .run();
+    bound(db.prepare("DELETE FROM executions WHERE " + selected)).run();
     auto removed = static_cast<std::uint64_t>(db.changes());
     transaction.commit();
     return removed;

@@ -63,11 +63,17 @@ struct ExecutionInfo {
 // Which of an instance's executions a prune removes: those outside the newest
 // `keep_last` that finished before `completed_before_ms` (0: whenever they finished);
 // both must hold, as in upstream's PruneOptions. The current execution is never
-// removed, nor a running one, so keep_last is at least 1.
+// removed, nor a running one, so keep_last is at least 1. A dry run removes nothing
+// and returns how many it would remove.
 struct PruneOptions {
   std::size_t keep_last = 1;
   TimestampMs completed_before_ms = 0;
+  bool dry_run = false;
 };
+
+// Why `options` are refused (keep_last 0, a negative time), or "" when they are valid.
+// The stores refuse such options with InvalidInput and this text.
+std::string prune_options_problem(const PruneOptions& options);
 
 // Every condition is optional (empty / 0: no condition); all given ones must hold.
 // Time ranges are half-open: from <= t < to.
@@ -406,7 +412,8 @@ class ManagementProvider {
   virtual DeleteResult delete_instance(const std::string& instance, bool force) = 0;
   virtual DeleteResult delete_instances(const BulkDeleteRequest& request) = 0;
   // Removes the executions PruneOptions selects, in one transaction, and returns how
-  // many went. NotFound for an unknown instance; InvalidInput for keep_last 0.
+  // many went (a dry run: how many would go, removing none). NotFound for an unknown
+  // instance; InvalidInput for the options prune_options_problem refuses.
   virtual std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options) = 0;
 
   // NotFound for an unknown instance.
