@@ -1020,8 +1020,14 @@ test('pruneExecutions with completedBefore removes only executions finished befo
   await s.runtime.advanceTime(HOUR);  // execution 2 ends, 3 completes at once
   assert.equal((await s.client.getStatus('pt')).status, 'Completed');
   assert.deepEqual(await s.client.listExecutions('pt'), [1, 2, 3]);
+  // The SDK's 0 is the epoch: nothing finished before it, on every path, and the
+  // instance is still looked up.
   const epoch = await s.client.pruneExecutions('pt', { completedBefore: 0 });
   assert.equal(epoch.executionsDeleted, 0, 'nothing finished before the epoch');
+  const epochBulk = await s.client.pruneExecutionsBulk({}, { completedBefore: 0 });
+  assert.deepEqual(epochBulk, { instancesProcessed: 1, executionsDeleted: 0, eventsDeleted: 0 });
+  assert.equal((await s.client.deleteInstanceBulk({ completedBefore: 0 })).instancesDeleted, 0);
+  await assert.rejects(s.client.pruneExecutions('missing', { completedBefore: 0 }), /does not exist/);
   const first = await s.client.pruneExecutions('pt', { keepLast: 1, completedBefore: start + 1.5 * HOUR });
   assert.equal(first.executionsDeleted, 1);
   assert.deepEqual(await s.client.listExecutions('pt'), [2, 3]);

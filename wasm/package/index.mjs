@@ -257,6 +257,11 @@ const sdkShape = {
   },
 };
 
+// The SDK's completedBefore as the commands' completedBeforeMs. For the SDK 0 is the
+// epoch, before which nothing finished; for the commands 0 means "whenever", so 0 becomes
+// 1 ms past the epoch (only a clock started at the epoch itself finishes anything sooner).
+const cutoffMs = (completedBefore) => (completedBefore === 0 ? 1 : completedBefore);
+
 const NOTHING_DELETED = Object.freeze({ instancesDeleted: 0, executionsDeleted: 0, eventsDeleted: 0, queueMessagesDeleted: 0 });
 const isFinished = (status) => status.status === 'Completed' || status.status === 'Failed';
 
@@ -401,10 +406,9 @@ export class Client {
   /** Finished root instances: those named (instanceIds), or all; completedBefore (ms) and limit narrow it. */
   async deleteInstanceBulk(filter = {}) {
     if (Array.isArray(filter.instanceIds) && filter.instanceIds.length === 0) return { ...NOTHING_DELETED };
-    if (filter.completedBefore === 0) return { ...NOTHING_DELETED };  // nothing finished before the epoch
     const args = {};
     if (filter.instanceIds !== undefined) args.instances = filter.instanceIds;
-    if (filter.completedBefore !== undefined) args.completedBeforeMs = filter.completedBefore;
+    if (filter.completedBefore !== undefined) args.completedBeforeMs = cutoffMs(filter.completedBefore);
     if (filter.limit !== undefined) {
       args.limit = filter.limit;
       return sdkShape.deleted(this._change('delete-instances', args));
@@ -421,17 +425,15 @@ export class Client {
   }
   /** All but the newest keepLast executions (default 1); with completedBefore (ms), only those finished before it. */
   async pruneExecutions(instanceId, options = {}) {
-    if (options.completedBefore === 0) return { instancesProcessed: 1, executionsDeleted: 0, eventsDeleted: 0 };  // nothing finished before the epoch
     const args = { instance: instanceId, keepLast: options.keepLast ?? 1 };
-    if (options.completedBefore !== undefined) args.completedBeforeMs = options.completedBefore;
+    if (options.completedBefore !== undefined) args.completedBeforeMs = cutoffMs(options.completedBefore);
     const result = this._change('prune-executions', args);
     return { instancesProcessed: 1, executionsDeleted: result.pruned, eventsDeleted: 0 };
   }
   /** pruneExecutions' options for each instance (those named, or all; limit caps how many), batch by batch. */
   async pruneExecutionsBulk(filter = {}, options = {}) {
     const keepLast = options.keepLast ?? 1;
-    // 0 here means "whenever they finished"; for the SDK it is the epoch, before which nothing finished.
-    const completedBeforeMs = options.completedBefore === 0 ? 1 : options.completedBefore;
+    const completedBeforeMs = cutoffMs(options.completedBefore);
     const total = { instancesProcessed: 0, executionsDeleted: 0, eventsDeleted: 0 };
     const add = (page) => {
       total.instancesProcessed += page.succeeded;
