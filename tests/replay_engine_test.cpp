@@ -393,6 +393,13 @@ std::vector<TimestampMs> timer_due_times(const History& history) {
   return out;
 }
 
+// The message of the orchestration's failure, the history's last event ("" when the
+// history does not end failed: the caller's CHECK then shows what it got).
+std::string failure_message(const History& history) {
+  const auto* failed = history.empty() ? nullptr : history.back().as<events::OrchestrationFailed>();
+  return failed ? failed->details.display_message() : "";
+}
+
 }  // namespace
 
 TEST_CASE("a retry's total timeout ends it: no attempt after it, a running one cancelled at it",
@@ -400,18 +407,14 @@ TEST_CASE("a retry's total timeout ends it: no attempt after it, a running one c
   SECTION("the next backoff would end past the total: the retry fails without another attempt") {
     // Attempts time out at 100 and 230 (after a 30 ms backoff); the next backoff would end at 260.
     const History history = retry_until_done(RetryPolicy{5, RetryPolicy::Backoff::Fixed, 30, 0, 100, 250});
-    const auto* failed = history.back().as<events::OrchestrationFailed>();
-    REQUIRE(failed);
-    CHECK(failed->details.display_message() ==
+    CHECK(failure_message(history) ==
           "activity Slow timed out: the retry's total timeout of 250 ms passed (attempt 3 of 5)");
     CHECK(timer_due_times(history) == std::vector<TimestampMs>{100, 130, 230});
   }
   SECTION("what is left of the total bounds the running attempt") {
     // Attempt 2 starts at 130 with 50 ms of the total left, less than its own 100.
     const History history = retry_until_done(RetryPolicy{5, RetryPolicy::Backoff::Fixed, 30, 0, 100, 180});
-    const auto* failed = history.back().as<events::OrchestrationFailed>();
-    REQUIRE(failed);
-    CHECK(failed->details.display_message() ==
+    CHECK(failure_message(history) ==
           "activity Slow timed out: the retry's total timeout of 180 ms passed (attempt 2 of 5)");
     CHECK(timer_due_times(history) == std::vector<TimestampMs>{100, 130, 180});
     int cancels = 0;
@@ -420,9 +423,7 @@ TEST_CASE("a retry's total timeout ends it: no attempt after it, a running one c
   }
   SECTION("without a per-attempt timeout the total alone bounds the attempt") {
     const History history = retry_until_done(RetryPolicy{3, RetryPolicy::Backoff::None, 0, 0, 0, 500});
-    const auto* failed = history.back().as<events::OrchestrationFailed>();
-    REQUIRE(failed);
-    CHECK(failed->details.display_message() ==
+    CHECK(failure_message(history) ==
           "activity Slow timed out: the retry's total timeout of 500 ms passed (attempt 1 of 3)");
     CHECK(timer_due_times(history) == std::vector<TimestampMs>{500});
   }

@@ -85,6 +85,8 @@ TEST_CASE("invalid input is rejected with a clear message and writes nothing", "
                        Kind::InvalidInput, "must not contain control characters");
   require_client_error([&] { client.start_orchestration("a\xff", "HelloWorld", ""); },
                        Kind::InvalidInput, "the instance id is not valid UTF-8");
+  require_client_error([&] { client.start_orchestration("a\n\xff", "HelloWorld", ""); },  // the first rule broken
+                       Kind::InvalidInput, "the instance id is not valid UTF-8");
   require_client_error(
       [&] { client.start_orchestration("a", "HelloWorld", std::string(17, 'p')); },
       Kind::InvalidInput, "the input is 17 bytes, over the limit of 16");

@@ -82,7 +82,8 @@ bool Caller::has_role(std::string_view role) const {
 namespace {
 
 // The identifier rules (RuntimeClient::check_identifier) as a message, an empty value
-// allowed; empty when met.
+// allowed; empty when met. The first rule broken is named, in this order: size, UTF-8,
+// control characters.
 std::string identifier_problem(const std::string& value, const std::string& what) {
   std::string problem = text_problem(value, limits::kMaxIdentifierBytes, what, false);
   if (!problem.empty()) return problem;
