@@ -185,14 +185,15 @@ void database_seeds() {
 
 std::set<std::string> codec_words() {
   std::set<std::string> words = {"{", "}", "[", "]", ":", ",", "\"", "null", "true", "false", "0", "-1",
-                                 "18446744073709551615", "9223372036854775808", "1e400", "\\u0000", "\\ud800"};
+                                 "18446744073709551615", "9223372036854775808", "1e400", "\\u0000", "\\ud800",
+                                 "999999999.999999999.999999999"};
   for (const char* field : {"event_id", "source_event_id", "timestamp_ms", "kind", "name", "version", "input",
                             "output", "result", "error", "category", "message", "resource", "retryable",
                             "attempt_count", "max_attempts", "fire_at_ms", "data", "instance", "reason", "status",
                             "key", "value", "updated_at_ms", "kv", "parent_instance", "parent_id",
                             "carried_messages", "uncarried_messages", "custom_status", "execution_id", "id",
                             "orchestration", "queue", "child_instance", "carried", "uncarried", "state",
-                            "custom_status_version"}) {
+                            "custom_status_version", "duroxide_version"}) {
     words.insert("\"" + std::string(field) + "\"");
   }
   for (std::size_t i = 0; i < std::variant_size_v<EventData>; ++i) {

@@ -64,6 +64,9 @@ History every_kind_of_event() {
   carried_kv.kv = {{"a", KvEntry{tricky, -3}}, {"é", KvEntry{"", INT64_MAX}}};
   history.push_back(Event{102, 0, 0, carried_kv});
   history.push_back(Event{103, 0, 0, events::ActivityScheduled{"Render", "frame", "gpu-\u00e9"}});
+  events::OrchestrationStarted pinned{"Next", "1.0.0", "", "", 0, 0, 0, std::nullopt};
+  pinned.duroxide_version = "999999999.0.12";
+  history.push_back(Event{104, 0, 0, pinned});
   return history;
 }
 
@@ -243,6 +246,7 @@ TEST_CASE("continue-as-new items and start events stored before carrying still d
   CHECK(data.carried_messages == 0);
   CHECK(data.uncarried_messages == 0);
   CHECK_FALSE(data.custom_status.has_value());
+  CHECK(data.duroxide_version.empty());  // written before executions were pinned
   require_codec_error(
       [] {
         decode_work_item(
@@ -318,6 +322,15 @@ TEST_CASE("bad JSON gives a CodecError naming the bad field", "[codec]") {
                        R"(,{"event_id":2,"timestamp_ms":0,"kind":"TimerCreated","fire_at_ms":"soon"}])");
       },
       "history[1].fire_at_ms", "expected an integer, got string");
+  for (const char* version : {"", "1.0", "1.0.0-beta", "01.0.0", "1.0.0.0", "1000000000.0.0"}) {
+    require_codec_error(
+        [&] {
+          decode_event(R"({"event_id":1,"timestamp_ms":0,"kind":"OrchestrationStarted","name":"O","version":"1.0.0",)"
+                       R"("input":"","duroxide_version":")" +
+                       std::string(version) + "\"}");
+        },
+        "event.duroxide_version", "not MAJOR.MINOR.PATCH");
+  }
   require_codec_error(
       [] { decode_event(R"({"event_id":-1,"timestamp_ms":0,"kind":"ExternalSubscribed","name":"a"})"); },
       "event.event_id", "negative");

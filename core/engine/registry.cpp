@@ -8,18 +8,6 @@ namespace duroxide {
 
 namespace {
 
-bool parse_component(std::string_view text, std::uint32_t& out) {
-  if (text.empty() || text.size() > 9) return false;
-  if (text.size() > 1 && text[0] == '0') return false;  // semver forbids leading zeros
-  std::uint32_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<std::uint32_t>(c - '0');
-  }
-  out = value;
-  return true;
-}
-
 void check_name(const std::string& name, const char* what) {
   if (name.empty() || name.size() > limits::kMaxNameBytes) {
     throw std::invalid_argument(std::string(what) + " name must be 1 to " +
@@ -37,24 +25,6 @@ SemVer require_version(const std::string& name, const std::string& version) {
 }
 
 }  // namespace
-
-std::optional<SemVer> SemVer::parse(std::string_view text) {
-  SemVer version;
-  std::uint32_t* parts[3] = {&version.major, &version.minor, &version.patch};
-  for (int i = 0; i < 3; ++i) {
-    auto dot = text.find('.');
-    std::string_view piece = i < 2 ? text.substr(0, dot) : text;
-    if ((i < 2 && dot == std::string_view::npos) || !parse_component(piece, *parts[i])) {
-      return std::nullopt;
-    }
-    if (i < 2) text.remove_prefix(dot + 1);
-  }
-  return version;
-}
-
-std::string SemVer::to_string() const {
-  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
-}
 
 void Registry::register_orchestration(const std::string& name, OrchestrationFn fn) {
   register_orchestration(name, kDefaultVersion, std::move(fn));

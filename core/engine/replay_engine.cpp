@@ -236,6 +236,7 @@ bool ReplayState::start_from_messages() {
   std::string requested = started_.version;
   auto resolved = registry_.resolve_for_start(started_.name, requested);
   if (resolved) started_.version = resolved->version;
+  started_.duroxide_version = build_version().to_string();  // pins the execution to this build
   last_delivered_ = append(started_, 0);
   current_time_ = input_.now_ms;
   record_metadata();

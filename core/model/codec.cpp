@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "duroxide/limits.hpp"
+#include "duroxide/semver.hpp"
 #include "duroxide/text.hpp"
 #include "duroxide/detail/flat_object.hpp"
 #include "duroxide/detail/json.hpp"
@@ -46,6 +47,7 @@ void fields(V& v, E& e) {
     v.optional_unsigned("uncarried_messages", e.uncarried_messages);
     v.optional_nullable_text("custom_status", e.custom_status, kMaxPayloadBytes);
     v.kv("kv", e.kv);
+    v.optional_semver("duroxide_version", e.duroxide_version);
   } else if constexpr (std::is_same_v<T, events::OrchestrationCompleted>) {
     v.text("output", e.output, kMaxPayloadBytes);
   } else if constexpr (std::is_same_v<T, events::OrchestrationFailed> ||
@@ -186,6 +188,7 @@ struct Writer {
   void optional_text(const char* key, const std::string& value, std::size_t) {
     if (!value.empty()) out[key] = value;
   }
+  void optional_semver(const char* key, const std::string& value) { optional_text(key, value, 0); }
   void nullable_text(const char* key, const std::optional<std::string>& value, std::size_t) {
     out[key] = value ? Json(*value) : Json(nullptr);
   }
@@ -223,6 +226,7 @@ class TextWriter {
   void optional_text(const char* key, const std::string& value, std::size_t max) {
     if (!value.empty()) text(key, value, max);
   }
+  void optional_semver(const char* key, const std::string& value) { optional_text(key, value, kMaxVersionBytes); }
   void nullable_text(const char* key, const std::optional<std::string>& value, std::size_t) {
     add(key, value ? quoted(*value) : std::string("null"));
   }
@@ -301,6 +305,13 @@ struct Reader {
   void text(const char* key, std::string& value, std::size_t max) { value = in.text(key, max); }
   void optional_text(const char* key, std::string& value, std::size_t max) {
     value = in.optional_text(key, max);
+  }
+  // Absent: empty; present: MAJOR.MINOR.PATCH.
+  void optional_semver(const char* key, std::string& value) {
+    value = in.optional_text(key, kMaxVersionBytes);
+    if (in.has(key) && !SemVer::parse(value)) {
+      throw CodecError(in.field_path(key), "is \"" + value + "\", not MAJOR.MINOR.PATCH");
+    }
   }
   void nullable_text(const char* key, std::optional<std::string>& value, std::size_t max) {
     value = in.nullable_text(key, max);

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "duroxide/semver.hpp"
 #include "duroxide/task.hpp"
 #include "duroxide/work_item.hpp"
 
@@ -47,16 +48,6 @@ struct ActivityContext {
 using OrchestrationFn = std::function<Task<std::string>(OrchestrationContext&, std::string)>;
 // Returns the result; throwing fails the activity with the exception's message.
 using ActivityFn = std::function<std::string(ActivityContext&, const std::string&)>;
-
-struct SemVer {
-  std::uint32_t major = 0;
-  std::uint32_t minor = 0;
-  std::uint32_t patch = 0;
-
-  static std::optional<SemVer> parse(std::string_view text);
-  std::string to_string() const;
-  friend auto operator<=>(const SemVer&, const SemVer&) = default;
-};
 
 enum class VersionPolicy { Latest, Exact };
 

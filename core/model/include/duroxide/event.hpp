@@ -60,6 +60,10 @@ struct OrchestrationStarted {
   std::optional<std::string> custom_status = std::nullopt;
   // The key-value store the previous execution ended with (continue-as-new only).
   KvMap kv = {};
+  // The build version (MAJOR.MINOR.PATCH) of the runtime that started the execution,
+  // which pins it (CapabilityFilter); empty in histories written before versions were
+  // pinned, and by hand.
+  std::string duroxide_version = {};
   friend bool operator==(const OrchestrationStarted&, const OrchestrationStarted&) = default;
 };
 struct OrchestrationCompleted {

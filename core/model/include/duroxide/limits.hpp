@@ -58,4 +58,7 @@ inline constexpr std::uint32_t kMaxRetryAttempts = 1000;
 inline constexpr std::size_t kMaxTagBytes = 256;
 inline constexpr std::size_t kMaxWorkerTags = 5;
 
+// Capability filters (CapabilityFilter): the version ranges a runtime replays.
+inline constexpr std::size_t kMaxSupportedVersionRanges = 8;
+
 }  // namespace duroxide::limits
