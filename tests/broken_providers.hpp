@@ -81,8 +81,9 @@ class IgnoresVisibilityTime final : public ForwardingProvider {
 class LocksNeverExpire final : public ForwardingProvider {
  public:
   using ForwardingProvider::ForwardingProvider;
-  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override {
-    auto item = inner_.fetch_orchestration_item(lock_timeout_ms);
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                            const CapabilityFilter& filter) override {
+    auto item = inner_.fetch_orchestration_item(lock_timeout_ms, filter);
     if (!item) return item;
     if (held_.count(item->instance)) {
       inner_.abandon_orchestration_item(item->lock_token, 0, true);

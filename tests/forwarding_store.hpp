@@ -9,8 +9,11 @@ namespace duroxide::testing {
 class ForwardingStore : public Provider {
  public:
   explicit ForwardingStore(Provider& inner) : inner_(inner) {}
-  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override {
-    return inner_.fetch_orchestration_item(lock_timeout_ms);
+  using Provider::fetch_orchestration_item;
+  using Provider::fetch_orchestration_items;
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                            const CapabilityFilter& filter) override {
+    return inner_.fetch_orchestration_item(lock_timeout_ms, filter);
   }
   void ack_orchestration_item(const std::string& token, const OrchestrationAck& ack) override {
     inner_.ack_orchestration_item(token, ack);

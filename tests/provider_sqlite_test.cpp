@@ -765,7 +765,7 @@ TEST_CASE("sqlite: a version-13 database gains the timers' index, its queued tim
   auto f = make_provider("sqlite-file");
   f->provider().enqueue_orchestrator_item(work::TimerFired{"t", 1, 2, f->clock.now_ms() + 5'000}, 5'000);
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema16) + testing::kSqliteUndoSchema15 +
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema17) + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
                         testing::kSqliteUndoSchema14 + "PRAGMA user_version = 13");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orchestrator_queue_timers'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
@@ -787,7 +787,7 @@ TEST_CASE("sqlite: a version-14 database keeps its trigger-kept counts; its writ
   };
   f->sqlite.reset();
   // Written by a build of schema 14: its triggers count these rows.
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema16) + testing::kSqliteUndoSchema15 +
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema17) + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
                         "PRAGMA user_version = 14");
   raw_exec(f->path,
            "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, current_execution_id, "
@@ -863,6 +863,22 @@ TEST_CASE("sqlite: a new database gets exactly the schema and rows every migrati
   CHECK(schema_and_rows(opened) == expected);
 }
 
+TEST_CASE("sqlite: a version-16 database's executions stay unpinned, and every filter takes them",
+          "[provider][sqlite][capability]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "i");
+  f->sqlite.reset();
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema17) + "PRAGMA user_version = 16");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
+  CHECK(f->sqlite->list_executions("i")[0].pinned_version == std::nullopt);
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  const CapabilityFilter none = CapabilityFilter::supporting({});
+  auto item = f->provider().fetch_orchestration_item(30'000, none);
+  REQUIRE(item.has_value());
+  CHECK(item->instance == "i");
+}
+
 TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fetched", "[provider][sqlite][tags]") {
   auto f = make_provider("sqlite-file");
   create_instance(*f, "i");
@@ -874,7 +890,7 @@ TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fet
   ack.metadata = metadata();
   f->provider().ack_orchestration_item(item.lock_token, ack);
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema16) + "PRAGMA user_version = 15");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema17) + testing::kSqliteUndoSchema16 + "PRAGMA user_version = 15");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM pragma_table_info('worker_queue') WHERE name = 'tag'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);

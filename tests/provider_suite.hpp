@@ -165,8 +165,16 @@ inline std::unique_ptr<ProviderUnderTest> sqlite_at(const std::string& path) {
   auto fixture##_holder = ::duroxide::testing::make_provider(provider_kind);               \
   auto& fixture = *fixture##_holder
 
-// Takes a SQLite database of this build back to schema 15 (before worker rows' tags);
-// run it first, then kSqliteUndoSchema15 and the statements that undo earlier versions.
+// Takes a SQLite database of this build back to schema 16 (before executions' pinned
+// versions); run it first, then kSqliteUndoSchema16 and the statements that undo earlier
+// versions.
+inline constexpr const char* kSqliteUndoSchema17 =
+    "ALTER TABLE executions DROP COLUMN pinned_major; ALTER TABLE executions DROP COLUMN pinned_minor; "
+    "ALTER TABLE executions DROP COLUMN pinned_patch; ";
+
+// Takes a SQLite database of schema 16 back to schema 15 (before worker rows' tags); run
+// it after kSqliteUndoSchema17, then kSqliteUndoSchema15 and the statements that undo
+// earlier versions.
 inline constexpr const char* kSqliteUndoSchema16 = "ALTER TABLE worker_queue DROP COLUMN tag; ";
 
 // Takes a SQLite database of schema 15 back to schema 14 (status counts of inserted and
@@ -215,7 +223,8 @@ inline constexpr const char* kSqliteUndoSchema12 =
 
 // The undo statements of schemas 16 to 12 in their order: a file of this build back to
 // schema 11, before the statements that undo earlier versions.
-inline const std::string kSqliteUndoToSchema11 = std::string(kSqliteUndoSchema16) + kSqliteUndoSchema15 +
+inline const std::string kSqliteUndoToSchema11 = std::string(kSqliteUndoSchema17) + kSqliteUndoSchema16 +
+                                                 kSqliteUndoSchema15 +
                                                  kSqliteUndoSchema14 + kSqliteUndoSchema13 + kSqliteUndoSchema12;
 
 // The store a search-window test loads (by SQL, each store its own way): instances

@@ -17,8 +17,9 @@ namespace duroxide::testing {
 class ContinueAsNewLosesParent final : public ForwardingProvider {
  public:
   using ForwardingProvider::ForwardingProvider;
-  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override {
-    auto item = inner_.fetch_orchestration_item(lock_timeout_ms);
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                            const CapabilityFilter& filter) override {
+    auto item = inner_.fetch_orchestration_item(lock_timeout_ms, filter);
     if (item && item->execution_id >= 1 && continues(*item)) {
       item->parent_instance.clear();
       item->parent_id = 0;
@@ -72,8 +73,9 @@ class ContinueAsNewDropsMessages final : public ForwardingProvider {
 class CancelledWaitKeepsItsPlace final : public ForwardingProvider {
  public:
   using ForwardingProvider::ForwardingProvider;
-  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override {
-    auto item = inner_.fetch_orchestration_item(lock_timeout_ms);
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                            const CapabilityFilter& filter) override {
+    auto item = inner_.fetch_orchestration_item(lock_timeout_ms, filter);
     if (!item) return item;
     instance_of_[item->lock_token] = item->instance;
     auto& leaked = leaked_[item->instance];
@@ -139,8 +141,9 @@ class BadValuesLoop final : public ForwardingProvider {
 class CorruptionLeavesStuck final : public ForwardingProvider {
  public:
   using ForwardingProvider::ForwardingProvider;
-  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override {
-    auto item = inner_.fetch_orchestration_item(lock_timeout_ms);
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                            const CapabilityFilter& filter) override {
+    auto item = inner_.fetch_orchestration_item(lock_timeout_ms, filter);
     if (item && item->corruption) {
       inner_.abandon_orchestration_item(item->lock_token, 1'000, true);
       return std::nullopt;

@@ -399,9 +399,10 @@ class BatchSizeRecorder final : public testing::ForwardingStore {
  public:
   BatchSizeRecorder(Provider& inner, std::size_t preferred) : ForwardingStore(inner), preferred_(preferred) {}
   std::size_t preferred_batch_size() const override { return preferred_; }
-  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items) override {
+  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                                           const CapabilityFilter& filter) override {
     most_turns_asked = std::max(most_turns_asked, max_items);
-    return inner_.fetch_orchestration_items(lock_timeout_ms, max_items);
+    return inner_.fetch_orchestration_items(lock_timeout_ms, max_items, filter);
   }
   std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
                                            const TagFilter& filter) override {

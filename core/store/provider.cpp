@@ -151,9 +151,10 @@ std::vector<AckOutcome> ack_each(const std::vector<Request>& requests, Ack&& ack
 }  // namespace
 
 std::vector<OrchestrationItem> Provider::fetch_orchestration_items(std::int64_t lock_timeout_ms,
-                                                                   std::size_t max_items) {
+                                                                   std::size_t max_items,
+                                                                   const CapabilityFilter& filter) {
   check_batch_size(max_items, "fetch_orchestration_items");
-  return fetch_each<OrchestrationItem>(max_items, [&] { return fetch_orchestration_item(lock_timeout_ms); });
+  return fetch_each<OrchestrationItem>(max_items, [&] { return fetch_orchestration_item(lock_timeout_ms, filter); });
 }
 
 std::vector<AckOutcome> Provider::ack_orchestration_items(

@@ -118,7 +118,8 @@ class NodeProvider final : public Provider {
  public:
   NodeProvider(World& world, Node& node, Provider& inner) : world_(world), node_(node), inner_(inner) {}
 
-  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override;
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                            const CapabilityFilter& filter) override;
   void ack_orchestration_item(const std::string& lock_token, const OrchestrationAck& ack) override;
   void abandon_orchestration_item(const std::string& lock_token, std::int64_t delay_ms,
                                   bool ignore_attempt) override;
@@ -138,8 +139,8 @@ class NodeProvider final : public Provider {
   // Batches go to the store's own batch calls (one transaction on SQLite), with
   // the same faults as single calls: crashes around them, pauses, duplicates,
   // and a crash inside the batch's commit.
-  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms,
-                                                           std::size_t max_items) override;
+  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                                           const CapabilityFilter& filter) override;
   std::vector<AckOutcome> ack_orchestration_items(const std::vector<OrchestrationAckRequest>& requests) override;
   std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
                                            const TagFilter& filter) override;
@@ -1164,9 +1165,10 @@ void NodeProvider::after(const char* operation) {
   }
 }
 
-std::optional<OrchestrationItem> NodeProvider::fetch_orchestration_item(std::int64_t lock_timeout_ms) {
+std::optional<OrchestrationItem> NodeProvider::fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                                        const CapabilityFilter& filter) {
   before("fetch_orchestration_item");
-  auto item = inner_.fetch_orchestration_item(lock_timeout_ms);
+  auto item = inner_.fetch_orchestration_item(lock_timeout_ms, filter);
   if (item) instance_of_token_[item->lock_token] = item->instance;
   after("fetch_orchestration_item");
   return item;
@@ -1275,9 +1277,10 @@ void NodeProvider::ack_work_item(const std::string& lock_token, const std::optio
 }
 
 std::vector<OrchestrationItem> NodeProvider::fetch_orchestration_items(std::int64_t lock_timeout_ms,
-                                                                       std::size_t max_items) {
+                                                                       std::size_t max_items,
+                                                                       const CapabilityFilter& filter) {
   before("fetch_orchestration_items");
-  std::vector<OrchestrationItem> items = inner_.fetch_orchestration_items(lock_timeout_ms, max_items);
+  std::vector<OrchestrationItem> items = inner_.fetch_orchestration_items(lock_timeout_ms, max_items, filter);
   for (const OrchestrationItem& item : items) instance_of_token_[item.lock_token] = item.instance;
   after("fetch_orchestration_items");
   return items;

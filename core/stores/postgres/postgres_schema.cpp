@@ -15,7 +15,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 16;
+constexpr int kLatest = 17;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -326,10 +326,17 @@ constexpr const char* kMigration16 = R"sql(
 ALTER TABLE worker_queue ADD COLUMN tag TEXT;
 )sql";
 
+// Version 17: as SQLite's version 17.
+constexpr const char* kMigration17 = R"sql(
+ALTER TABLE executions ADD COLUMN pinned_major INTEGER;
+ALTER TABLE executions ADD COLUMN pinned_minor INTEGER;
+ALTER TABLE executions ADD COLUMN pinned_patch INTEGER;
+)sql";
+
 constexpr Migration kMigrations[] = {{6, kMigration6},   {7, kMigration7},   {8, kMigration8},
                                      {9, kMigration9},   {10, kMigration10}, {11, kMigration11},
                                      {12, kMigration12}, {13, kMigration13}, {14, kMigration14},
-                                     {15, kMigration15}, {16, kMigration16}};
+                                     {15, kMigration15}, {16, kMigration16}, {17, kMigration17}};
 
 }  // namespace
 

@@ -27,6 +27,7 @@
 namespace duroxide::pg {
 
 using store_sql::check_delay;
+using store_sql::check_capability_filter;
 
 namespace {
 
@@ -108,17 +109,35 @@ std::string redact_conninfo(const std::string& conninfo) {
 // taken. (With the rows grouped by instance under the filter, concurrent fetchers
 // found nothing while work was queued: the test "batched acks of two processes..."
 // in tests/postgres/provider_postgres_test.cpp.)
+// The candidates' query: without a capability filter (`ranges` nullopt), or with one of
+// that many ranges (Queues::capability_condition, parameters from ?4). One text per
+// number of ranges, built once.
+const std::string& next_candidates_sql(std::optional<std::size_t> ranges) {
+  static const std::vector<std::string> texts = [] {
+    std::vector<std::string> out;
+    for (std::size_t n = 0; n <= limits::kMaxSupportedVersionRanges + 1; ++n) {
+      out.push_back(
+          "SELECT c.instance_id FROM ("
+          "  SELECT q.instance_id FROM orchestrator_queue q "
+          "  WHERE q.visible_at <= ?1 AND NOT (q.instance_id = ANY(?2::text[])) AND NOT EXISTS ("
+          "    SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id "
+          "    AND l.locked_until > ?1) " +
+          (n == 0 ? std::string() : "AND " + store_sql::Queues<Dialect>::capability_condition("q.instance_id", n - 1, 4) + " ") +
+          "  ORDER BY q.visible_at, q.id LIMIT 64) c "
+          "WHERE pg_try_advisory_xact_lock(hashtext(current_schema()), hashtext(c.instance_id)) LIMIT ?3");
+    }
+    return out;
+  }();
+  return texts[ranges ? *ranges + 1 : 0];
+}
+
 std::vector<std::string> next_candidates(Connection& db, TimestampMs now, const std::vector<std::string>& tried,
-                                         std::size_t limit) {
-  Statement next = db.prepare(
-      "SELECT c.instance_id FROM ("
-      "  SELECT q.instance_id FROM orchestrator_queue q "
-      "  WHERE q.visible_at <= ?1 AND NOT (q.instance_id = ANY(?2::text[])) AND NOT EXISTS ("
-      "    SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id "
-      "    AND l.locked_until > ?1) "
-      "  ORDER BY q.visible_at, q.id LIMIT 64) c "
-      "WHERE pg_try_advisory_xact_lock(hashtext(current_schema()), hashtext(c.instance_id)) LIMIT ?3");
+                                         std::size_t limit, const CapabilityFilter& filter) {
+  std::optional<std::size_t> ranges;
+  if (filter.filters) ranges = filter.supported_versions.size();
+  Statement next = db.prepare(next_candidates_sql(ranges));
   next.bind(1, now).bind(2, text_array_literal(tried)).bind(3, static_cast<std::int64_t>(limit));
+  if (ranges) store_sql::Queues<Dialect>::bind_capability_filter(next, 4, filter);
   std::vector<std::string> candidates;
   while (next.step()) {
     // An instance with several messages among the oldest comes once per message (the
@@ -424,17 +443,19 @@ std::vector<OrchestrationItem> claimed_items(Connection& db, const std::vector<s
 // next candidates in a new transaction, up to kMaxCandidates in all, so this
 // process never holds another process's lock row while claiming more.
 std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t lock_timeout_ms,
-                                                                    std::size_t max_items) {
+                                                                    std::size_t max_items,
+                                                                    const CapabilityFilter& filter) {
   check_batch_size(max_items, "fetch_orchestration_items");
   Session db = session("fetch_orchestration_item");
   check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  check_capability_filter(filter, db->operation());
   const TimestampMs now = clock_.now_ms();
   std::vector<std::string> tried;
   std::vector<std::string> tokens;  // drawn for claims; a claim that returns no item leaves its token for the next
   std::vector<OrchestrationItem> items;
   while (items.empty() && tried.size() < static_cast<std::size_t>(kMaxCandidates)) {
     Transaction transaction(*db);
-    const std::vector<std::string> candidates = next_candidates(*db, now, tried, max_items);
+    const std::vector<std::string> candidates = next_candidates(*db, now, tried, max_items, filter);
     if (candidates.empty()) {
       transaction.commit();
       break;
@@ -452,8 +473,9 @@ std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t
   return items;
 }
 
-std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_t lock_timeout_ms) {
-  std::vector<OrchestrationItem> items = fetch_orchestration_items(lock_timeout_ms, 1);
+std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                                     const CapabilityFilter& filter) {
+  std::vector<OrchestrationItem> items = fetch_orchestration_items(lock_timeout_ms, 1, filter);
   if (items.empty()) return std::nullopt;
   return std::move(items.front());
 }

@@ -26,9 +26,10 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   int schema_version() override;
   void drop_schema();
 
-  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override;
-  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms,
-                                                           std::size_t max_items) override;
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                            const CapabilityFilter& filter) override;
+  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                                           const CapabilityFilter& filter) override;
   std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) override;
   std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
                                            const TagFilter& filter) override;

@@ -135,7 +135,7 @@ struct Management {
   static std::vector<ExecutionInfo> list_executions(Connection& db, const std::string& instance) {
     Statement rows = db.prepare(
         "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
-        "event_count FROM executions WHERE instance_id = ?1 ORDER BY execution_id");
+        "event_count, pinned_major, pinned_minor, pinned_patch FROM executions WHERE instance_id = ?1 ORDER BY execution_id");
     rows.bind(1, instance);
     std::vector<ExecutionInfo> out;
     while (rows.step()) out.push_back(read_execution_row(rows, db.operation()));
@@ -150,7 +150,7 @@ struct Management {
     }
     Statement rows = db.prepare(
         "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
-        "event_count FROM executions WHERE instance_id = ?1 AND execution_id > ?2 ORDER BY execution_id LIMIT ?3");
+        "event_count, pinned_major, pinned_minor, pinned_patch FROM executions WHERE instance_id = ?1 AND execution_id > ?2 ORDER BY execution_id LIMIT ?3");
     rows.bind(1, instance).bind(2, static_cast<std::int64_t>(after)).bind(3, static_cast<std::int64_t>(limit));
     std::vector<ExecutionInfo> out;
     while (rows.step()) out.push_back(read_execution_row(rows, db.operation()));
@@ -161,7 +161,7 @@ struct Management {
                                                          ExecutionId execution) {
     Statement row = db.prepare(
         "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
-        "event_count FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
+        "event_count, pinned_major, pinned_minor, pinned_patch FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
     row.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
     if (!row.step()) return std::nullopt;
     return read_execution_row(row, db.operation());
@@ -904,9 +904,17 @@ struct Management {
   static void insert_execution(Connection& db, const std::string& instance, const ExecutionExport& execution) {
     const ExecutionInfo& e = execution.info;
     std::string status = e.continued_as_new ? std::string("ContinuedAsNew") : std::string(to_string(e.state));
+    // The pinned version is the history's: what its OrchestrationStarted names.
+    std::optional<SemVer> pinned;
+    if (!execution.history.empty()) {
+      if (const auto* started = execution.history.front().as<events::OrchestrationStarted>()) {
+        pinned = SemVer::parse(started->duroxide_version);
+      }
+    }
     Statement insert = db.prepare(
         "INSERT INTO executions (instance_id, execution_id, status, output, error_json, "
-        "  started_at, completed_at, event_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        "  started_at, completed_at, event_count, pinned_major, pinned_minor, pinned_patch) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
     insert.bind(1, instance)
         .bind(2, static_cast<std::int64_t>(e.execution_id))
         .bind(3, status)
@@ -916,6 +924,7 @@ struct Management {
         .bind(6, e.started_at_ms)
         .bind(8, static_cast<std::int64_t>(execution.history.size()));
     if (e.completed_at_ms != 0) insert.bind(7, e.completed_at_ms);  // unbound: NULL
+    store_sql::bind_pinned_version(insert, 9, pinned);
     insert.run();
     for (const Event& event : execution.history) {
       store_sql::history_row(db, instance, e.execution_id, event, encode_event(event)).run();

@@ -58,6 +58,24 @@ inline RuntimeState parse_state(const std::string& text, const std::string& oper
   return state;
 }
 
+// The pinned version in columns first..first+2 (executions.pinned_*): nullopt when the
+// major is NULL. Outside data: a component NULL or outside 0..999,999,999 (what
+// SemVer::parse reads) is Corrupted.
+template <typename Row>
+std::optional<SemVer> read_pinned_version(const Row& row, int first, const std::string& operation) {
+  if (row.is_null(first)) return std::nullopt;
+  std::uint32_t parts[3] = {};
+  for (int k = 0; k < 3; ++k) {
+    const std::int64_t value = row.is_null(first + k) ? -1 : row.integer(first + k);
+    if (value < 0 || value > 999'999'999) {
+      throw ProviderError(ProviderErrorKind::Corrupted, operation,
+                          "an execution's pinned version has a component that is NULL or outside 0..999999999");
+    }
+    parts[k] = static_cast<std::uint32_t>(value);
+  }
+  return SemVer{parts[0], parts[1], parts[2]};
+}
+
 template <typename Row>
 InstanceInfo read_instance_row(const Row& row, const std::string& operation) {
   InstanceInfo info;
@@ -92,6 +110,7 @@ ExecutionInfo read_execution_row(const Row& row, const std::string& operation) {
   info.started_at_ms = row.integer(5);
   info.completed_at_ms = row.is_null(6) ? 0 : row.integer(6);
   info.event_count = static_cast<std::uint64_t>(row.integer(7));
+  info.pinned_version = read_pinned_version(row, 8, operation);
   return info;
 }
 

@@ -630,6 +630,36 @@ struct Queues {
     }
   }
 
+  // The condition that the current execution of the instance named by `instance_column` is
+  // one a CapabilityFilter with `ranges` version ranges takes: pinned to no version, or to
+  // one inside a range. Parameters from ?first on, six per range (min's major, minor,
+  // patch, then max's); bind_capability_filter binds them. Only filtering fetches use it:
+  // CapabilityFilter::any() adds no condition.
+  static std::string capability_condition(const char* instance_column, std::size_t ranges, int first) {
+    auto parameter = [&](std::size_t offset) { return "?" + std::to_string(first + static_cast<int>(offset)); };
+    const std::string pinned = "(e.pinned_major, e.pinned_minor, e.pinned_patch)";
+    std::string inside;
+    for (std::size_t k = 0; k < ranges; ++k) {
+      inside += std::string(k == 0 ? "" : " OR ") + "(" + pinned + " >= (" + parameter(6 * k) + ", " +
+                parameter(6 * k + 1) + ", " + parameter(6 * k + 2) + ") AND " + pinned + " <= (" +
+                parameter(6 * k + 3) + ", " + parameter(6 * k + 4) + ", " + parameter(6 * k + 5) + "))";
+    }
+    return std::string("NOT EXISTS (SELECT 1 FROM instances i JOIN executions e ON e.instance_id = i.instance_id "
+                       "AND e.execution_id = i.current_execution_id WHERE i.instance_id = ") +
+           instance_column + " AND e.pinned_major IS NOT NULL" + (ranges == 0 ? "" : " AND NOT (" + inside + ")") +
+           ")";
+  }
+  static void bind_capability_filter(Statement& statement, int first, const CapabilityFilter& filter) {
+    int index = first;
+    for (const SemVerRange& range : filter.supported_versions) {
+      for (const SemVer* end : {&range.min, &range.max}) {
+        statement.bind(index++, std::int64_t{end->major});
+        statement.bind(index++, std::int64_t{end->minor});
+        statement.bind(index++, std::int64_t{end->patch});
+      }
+    }
+  }
+
   // The next worker row whose tag `filter` takes; with `after` (one-writer stores
   // only), the next one past it, and `after` moves to the row returned.
   static std::optional<WorkerRow> next_worker_row(Connection& db, TimestampMs now, const TagFilter& filter,
@@ -1141,15 +1171,20 @@ struct Queues {
     // An execution ends when its ack leaves it finished or continued-as-new, once: a later
     // ack of an ended one (a message that changes nothing) keeps its end time.
     const bool ends = meta.state != RuntimeState::Running || meta.continued_as_new;
+    // The pinned version is written when the ack names one (the execution's first) and
+    // kept otherwise.
     Statement upsert = db.prepare(
           "INSERT INTO executions (instance_id, execution_id, status, output, error_json, "
-          "  started_at, completed_at, event_count) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+          "  started_at, completed_at, event_count, pinned_major, pinned_minor, pinned_patch) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
           "ON CONFLICT (instance_id, execution_id) DO UPDATE SET "
           "  status = excluded.status, output = excluded.output, "
           "  error_json = excluded.error_json, "
           "  completed_at = COALESCE(executions.completed_at, excluded.completed_at), "
-          "  event_count = executions.event_count + excluded.event_count");
+          "  event_count = executions.event_count + excluded.event_count, "
+          "  pinned_major = COALESCE(excluded.pinned_major, executions.pinned_major), "
+          "  pinned_minor = COALESCE(excluded.pinned_minor, executions.pinned_minor), "
+          "  pinned_patch = COALESCE(excluded.pinned_patch, executions.pinned_patch)");
     upsert.bind(1, instance)
         .bind(2, static_cast<std::int64_t>(ack.execution_id))
         .bind(3, status_text(meta))
@@ -1162,6 +1197,7 @@ struct Queues {
     } else {
       upsert.bind_null(7);
     }
+    bind_pinned_version(upsert, 9, meta.pinned_version);
     upsert.defer();
   }
 

@@ -14,11 +14,13 @@ std::vector<std::string> SqlStore::explain_listing(const InstanceFilter& filter,
   return impl_->explain_listing(filter, page, query);
 }
 
-std::optional<OrchestrationItem> SqlStore::fetch_orchestration_item(std::int64_t lock_timeout_ms) {
-  return impl_->fetch_orchestration_item(lock_timeout_ms);
+std::optional<OrchestrationItem> SqlStore::fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                                    const CapabilityFilter& filter) {
+  return impl_->fetch_orchestration_item(lock_timeout_ms, filter);
 }
-std::vector<OrchestrationItem> SqlStore::fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
-  return impl_->fetch_orchestration_items(lock_timeout_ms, max_items);
+std::vector<OrchestrationItem> SqlStore::fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                                                   const CapabilityFilter& filter) {
+  return impl_->fetch_orchestration_items(lock_timeout_ms, max_items, filter);
 }
 void SqlStore::ack_orchestration_item(const std::string& lock_token, const OrchestrationAck& ack) {
   impl_->ack_orchestration_item(lock_token, ack);

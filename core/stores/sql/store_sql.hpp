@@ -78,6 +78,25 @@ inline void check_tag_filter(const TagFilter& filter, const std::string& operati
   }
 }
 
+// ?first..?first+2: a pinned version's major, minor and patch (executions.pinned_*), or
+// NULL for none.
+template <typename Statement>
+void bind_pinned_version(Statement& statement, int first, const std::optional<SemVer>& version) {
+  if (!version) {
+    for (int k = 0; k < 3; ++k) statement.bind_null(first + k);
+    return;
+  }
+  statement.bind(first, std::int64_t{version->major})
+      .bind(first + 1, std::int64_t{version->minor})
+      .bind(first + 2, std::int64_t{version->patch});
+}
+
+inline void check_capability_filter(const CapabilityFilter& filter, const std::string& operation) {
+  if (std::string problem = filter.problem(); !problem.empty()) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation, problem);
+  }
+}
+
 // The key-value table (kv_values: one row per instance and key, schema 7 on both
 // stores): an ack applies its turn's mutations in its own transaction, in history
 // order, so that clients read what the committed history says. Deleting the

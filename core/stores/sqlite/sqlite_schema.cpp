@@ -438,9 +438,19 @@ constexpr const char* kMigration16 = R"sql(
 ALTER TABLE worker_queue ADD COLUMN tag TEXT;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4, kMigration5, kMigration6,
-                                       kMigration7, kMigration8, kMigration9, kMigration10, kMigration11,
-                                       kMigration12, kMigration13, kMigration14, kMigration15, kMigration16};
+// Version 17: the version each execution is pinned to (ExecutionMetadata::pinned_version:
+// the build of the runtime that started it), for the fetches' CapabilityFilter. NULL where
+// none is known, rows written before included: every filter takes those.
+constexpr const char* kMigration17 = R"sql(
+ALTER TABLE executions ADD COLUMN pinned_major INTEGER;
+ALTER TABLE executions ADD COLUMN pinned_minor INTEGER;
+ALTER TABLE executions ADD COLUMN pinned_patch INTEGER;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1,  kMigration2,  kMigration3,  kMigration4,  kMigration5,
+                                       kMigration6,  kMigration7,  kMigration8,  kMigration9,  kMigration10,
+                                       kMigration11, kMigration12, kMigration13, kMigration14, kMigration15,
+                                       kMigration16, kMigration17};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

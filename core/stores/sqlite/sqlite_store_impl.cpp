@@ -161,22 +161,26 @@ int StoreImpl::schema_version() {
 
 // ---------------------------------------------------------------- orchestrator queue
 
-std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_t lock_timeout_ms) {
+std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                                     const CapabilityFilter& filter) {
   Session db = session("fetch_orchestration_item");
   store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  store_sql::check_capability_filter(filter, db->operation());
   Transaction transaction(*db);
   std::optional<QueueCursor> from_start;
   std::optional<OrchestrationItem> item =
-      fetch_orchestration_in_transaction(*db, lock_timeout_ms, clock_.now_ms(), from_start);
+      fetch_orchestration_in_transaction(*db, lock_timeout_ms, clock_.now_ms(), filter, from_start);
   transaction.commit();
   return item;
 }
 
 std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t lock_timeout_ms,
-                                                                    std::size_t max_items) {
+                                                                    std::size_t max_items,
+                                                                    const CapabilityFilter& filter) {
   check_batch_size(max_items, "fetch_orchestration_items");
   Session db = session("fetch_orchestration_item");
   store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  store_sql::check_capability_filter(filter, db->operation());
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db);
   std::vector<OrchestrationItem> items;
@@ -184,7 +188,7 @@ std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t
   while (items.size() < max_items) {
     // An instance locked by this batch is no candidate for the next fetch of it; the
     // cursor keeps each fetch from scanning the messages of those before it again.
-    std::optional<OrchestrationItem> item = fetch_orchestration_in_transaction(*db, lock_timeout_ms, now, cursor);
+    std::optional<OrchestrationItem> item = fetch_orchestration_in_transaction(*db, lock_timeout_ms, now, filter, cursor);
     if (!item) break;
     items.push_back(std::move(*item));
   }
@@ -195,39 +199,57 @@ std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t
 namespace {
 
 // The first visible message, by (visible_at, id), of an instance nobody holds
-// locked; after a cursor, the first such message past it.
-constexpr const char* kNextCandidate =
-    "SELECT q.instance_id, q.visible_at, q.id FROM orchestrator_queue q "
-    "WHERE q.visible_at <= ?1 AND NOT EXISTS ("
-    "  SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id "
-    "  AND l.locked_until > ?1) "
-    "ORDER BY q.visible_at, q.id LIMIT 1";
-constexpr const char* kNextCandidateAfter =
-    "SELECT * FROM (SELECT q.instance_id, q.visible_at, q.id FROM orchestrator_queue q "
-    "  WHERE q.visible_at = ?2 AND q.id > ?3 AND NOT EXISTS ("
-    "    SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id AND l.locked_until > ?1) "
-    "  ORDER BY q.id LIMIT 1) "
-    "UNION ALL "
-    "SELECT * FROM (SELECT q.instance_id, q.visible_at, q.id FROM orchestrator_queue q "
-    "  WHERE q.visible_at > ?2 AND q.visible_at <= ?1 AND NOT EXISTS ("
-    "    SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id AND l.locked_until > ?1) "
-    "  ORDER BY q.visible_at, q.id LIMIT 1) "
-    "LIMIT 1";
+// locked (and, when `ranges` is set, whose current execution a capability filter of
+// that many ranges takes: Queues::capability_condition); after a cursor (?2, ?3), the
+// first such message past it. One text per kind and number of ranges, built once.
+const std::string& next_candidate_sql(bool after, std::optional<std::size_t> ranges) {
+  static const std::vector<std::string> texts = [] {
+    std::vector<std::string> out;
+    for (bool seek : {false, true}) {
+      const int first = seek ? 4 : 2;
+      for (std::size_t n = 0; n <= limits::kMaxSupportedVersionRanges + 1; ++n) {
+        // n = 0: no filter; n = k + 1: a filter of k ranges.
+        const std::string unlocked =
+            "NOT EXISTS (SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id AND l.locked_until > ?1)" +
+            (n == 0 ? std::string() : " AND " + store_sql::Queues<Dialect>::capability_condition("q.instance_id", n - 1, first));
+        if (!seek) {
+          out.push_back("SELECT q.instance_id, q.visible_at, q.id FROM orchestrator_queue q WHERE q.visible_at <= ?1 AND " +
+                        unlocked + " ORDER BY q.visible_at, q.id LIMIT 1");
+        } else {
+          out.push_back("SELECT * FROM (SELECT q.instance_id, q.visible_at, q.id FROM orchestrator_queue q "
+                        "  WHERE q.visible_at = ?2 AND q.id > ?3 AND " + unlocked + " ORDER BY q.id LIMIT 1) "
+                        "UNION ALL "
+                        "SELECT * FROM (SELECT q.instance_id, q.visible_at, q.id FROM orchestrator_queue q "
+                        "  WHERE q.visible_at > ?2 AND q.visible_at <= ?1 AND " + unlocked +
+                        "  ORDER BY q.visible_at, q.id LIMIT 1) "
+                        "LIMIT 1");
+        }
+      }
+    }
+    return out;
+  }();
+  const std::size_t per_kind = limits::kMaxSupportedVersionRanges + 2;
+  return texts[(after ? per_kind : 0) + (ranges ? *ranges + 1 : 0)];
+}
 
 }  // namespace
 
 std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_in_transaction(Connection& db,
                                                                                std::int64_t lock_timeout_ms,
                                                                                TimestampMs now,
+                                                                               const CapabilityFilter& filter,
                                                                                std::optional<QueueCursor>& after) {
+  std::optional<std::size_t> ranges;
+  if (filter.filters) ranges = filter.supported_versions.size();
   // Orphans (no instance, no start) are parked; a bounded number per call keeps
   // one fetch short even when many arrive at once.
   for (int candidate = 0; candidate < 64; ++candidate) {
     std::string instance;
     {
-      Statement next = db.prepare(after ? kNextCandidateAfter : kNextCandidate);
+      Statement next = db.prepare(next_candidate_sql(after.has_value(), ranges));
       next.bind(1, now);
       if (after) next.bind(2, after->visible_at).bind(3, after->id);
+      if (ranges) Queues::bind_capability_filter(next, after ? 4 : 2, filter);
       if (!next.step()) break;
       instance = next.text(0);
       after = QueueCursor{next.integer(1), next.integer(2)};

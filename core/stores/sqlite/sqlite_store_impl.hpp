@@ -26,9 +26,10 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   int schema_version() override;
   void checkpoint();
 
-  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) override;
-  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms,
-                                                           std::size_t max_items) override;
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                            const CapabilityFilter& filter) override;
+  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                                           const CapabilityFilter& filter) override;
   std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) override;
   std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
                                            const TagFilter& filter) override;
@@ -53,6 +54,7 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   // `after`: the batch's cursor, moved past each message chosen (empty: from the start).
   std::optional<OrchestrationItem> fetch_orchestration_in_transaction(Connection& db, std::int64_t lock_timeout_ms,
                                                                       TimestampMs now,
+                                                                      const CapabilityFilter& filter,
                                                                       std::optional<QueueCursor>& after);
   // The next row whose tag `filter` takes. With `park_corrupted`, an undecodable row is
   // parked and described in `parked`; without, it ends the fetch untouched. `after`: the

@@ -26,6 +26,7 @@
 #include "duroxide/event.hpp"
 #include "duroxide/history_state.hpp"
 #include "duroxide/status.hpp"
+#include "duroxide/semver.hpp"
 #include "duroxide/work_item.hpp"
 
 namespace duroxide {
@@ -58,6 +59,7 @@ struct ExecutionInfo {
   TimestampMs started_at_ms = 0;
   TimestampMs completed_at_ms = 0;  // 0 while running
   std::uint64_t event_count = 0;
+  std::optional<SemVer> pinned_version;  // ExecutionMetadata::pinned_version; nullopt: none
 };
 
 // Which of an instance's executions a prune removes: those outside the newest

@@ -54,6 +54,7 @@
 #include <string>
 #include <vector>
 
+#include "duroxide/capability_filter.hpp"
 #include "duroxide/error_details.hpp"
 #include "duroxide/event.hpp"
 #include "duroxide/history_state.hpp"
@@ -140,6 +141,10 @@ struct ExecutionMetadata {
   // instance reads no history. Set by the runtime for a running execution (empty for
   // one that continued as new); nullopt: not known, and the store forgets what it kept.
   std::optional<PendingSnapshot> pending;
+  // The version the execution is pinned to (its OrchestrationStarted::duroxide_version),
+  // set by the runtime on the ack that starts an execution; the store keeps it on the
+  // execution for CapabilityFilter. nullopt: leave what the execution has.
+  std::optional<SemVer> pinned_version;
 };
 
 // One activity event of a turn, as the runtime saw it (the provider does not
@@ -236,7 +241,16 @@ class Provider {
  public:
   virtual ~Provider() = default;
 
-  virtual std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) = 0;
+  // The next instance with visible messages that nobody holds locked and whose current
+  // execution `filter` takes (CapabilityFilter: by its pinned version; an instance not yet
+  // started is always taken), locked for `lock_timeout_ms`. Instances the filter does not
+  // take stay queued and unlocked for other runtimes, never blocking the ones it takes.
+  virtual std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                                    const CapabilityFilter& filter) = 0;
+  // Every execution (CapabilityFilter::any()).
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) {
+    return fetch_orchestration_item(lock_timeout_ms, CapabilityFilter::any());
+  }
   virtual void ack_orchestration_item(const std::string& lock_token, const OrchestrationAck& ack) = 0;
   virtual void abandon_orchestration_item(const std::string& lock_token, std::int64_t delay_ms,
                                           bool ignore_attempt) = 0;
@@ -286,7 +300,11 @@ class Provider {
   // fetch that fails before it has found anything throws; one that fails later
   // returns what it has (the failure recurs on the next call).
   virtual std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms,
-                                                                   std::size_t max_items);
+                                                                   std::size_t max_items,
+                                                                   const CapabilityFilter& filter);
+  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
+    return fetch_orchestration_items(lock_timeout_ms, max_items, CapabilityFilter::any());
+  }
   virtual std::vector<AckOutcome> ack_orchestration_items(
       const std::vector<OrchestrationAckRequest>& requests);
   virtual std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,

@@ -34,9 +34,12 @@ class SqlStore : public Store {
                                            ListingQuery query);
 
   // ---- Provider
-  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms) final;
-  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms,
-                                                           std::size_t max_items) final;
+  using Provider::fetch_orchestration_item;
+  using Provider::fetch_orchestration_items;
+  std::optional<OrchestrationItem> fetch_orchestration_item(std::int64_t lock_timeout_ms,
+                                                            const CapabilityFilter& filter) final;
+  std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                                           const CapabilityFilter& filter) final;
   void ack_orchestration_item(const std::string& lock_token, const OrchestrationAck& ack) final;
   // Batches in one transaction each: one commit for the whole batch; every ack
   // in a savepoint of its own, so one that fails (lost lock, bad input) leaves
