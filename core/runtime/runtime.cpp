@@ -121,6 +121,16 @@ void carry_tenant(const OrchestrationItem& item, OrchestrationAck& ack) {
   }
 }
 
+// An ack whose events start an execution pins it to the version its OrchestrationStarted
+// names (this build's, stamped by the engine or by never_run_start), for the stores'
+// CapabilityFilter; other acks leave the execution's version as it is.
+void pin_started_execution(OrchestrationAck& ack) {
+  if (ack.history_delta.empty()) return;
+  if (const auto* started = ack.history_delta.front().as<events::OrchestrationStarted>()) {
+    ack.metadata.pinned_version = SemVer::parse(started->duroxide_version);
+  }
+}
+
 bool is_finished(const History& history) {
   return !history.empty() && is_terminal_kind(history.back().kind());
 }
@@ -140,6 +150,7 @@ std::optional<events::OrchestrationStarted> never_run_start(const Registry& regi
   std::string version = target->version;
   if (auto resolved = registry.resolve_for_start(target->name, target->version)) version = resolved->version;
   events::OrchestrationStarted started{target->name, version, {}, item.parent_instance, item.parent_id};
+  started.duroxide_version = build_version().to_string();
   for (const auto& message : item.messages) {
     if (const auto* start = std::get_if<work::StartOrchestration>(&message)) {
       started.input = start->input;
@@ -404,15 +415,17 @@ std::int64_t unregistered_backoff(const RuntimeOptions& options, std::uint32_t a
 OrchestrationDispatcher::OrchestrationDispatcher(Provider& provider, const Registry& registry,
                                                  Clock& clock, RuntimeOptions options,
                                                  RuntimeObserver observer)
-    : context_{provider, registry, clock, with_batch_sizes(options, provider), std::move(observer)} {}
+    : context_{provider, registry, clock, with_batch_sizes(options, provider), std::move(observer)} {
+  check_runtime_options(context_.options);
+}
 
 bool OrchestrationDispatcher::step() {
   std::vector<OrchestrationItem> fetched;
   try {
     fetched = timed_call(context_.options.metrics, context_.clock, "fetch_orchestration_items", [&] {
-      return context_.provider.fetch_orchestration_items(
-          context_.options.orchestration_lock_timeout_ms,
-          context_.options.orchestration_batch_size);
+      return context_.provider.fetch_orchestration_items(context_.options.orchestration_lock_timeout_ms,
+                                                         context_.options.orchestration_batch_size,
+                                                         context_.options.supported_replay_versions);
     });
   } catch (const ProviderError& error) {
     context_.notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
@@ -460,6 +473,7 @@ OrchestrationDispatcher::TurnBatch OrchestrationDispatcher::run_batch(std::vecto
     ack->orchestrator_items.insert(ack->orchestrator_items.end(), replies.begin(), replies.end());
     ack->executions_kept = context_.options.executions_kept;
     carry_tenant(item, *ack);
+    pin_started_execution(*ack);
     batch.requests.push_back({item.lock_token, std::move(*ack)});
     batch.items.push_back(&item);
     batch.replies.push_back(std::move(replies));
@@ -528,6 +542,7 @@ OrchestrationAck OrchestrationDispatcher::refused_turn_ack(const TurnBatch& batc
   ack.orchestrator_items.insert(ack.orchestrator_items.end(), batch.replies[index].begin(),
                                 batch.replies[index].end());
   carry_tenant(item, ack);
+  pin_started_execution(ack);
   return ack;
 }
 
@@ -552,6 +567,22 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
                         (item.corruption && item.finished && same_execution);
 
   if (!finished && !item.corruption && item.attempt_count <= options.max_attempts) {
+    // Pinned to a version this engine does not replay (fetched from a store that ignored
+    // the filter): given back for a runtime that does; never replayed here.
+    if (std::optional<SemVer> pinned = unsupported_pin(history)) {
+      const std::string why = "execution " + std::to_string(execution) + " is pinned to version " +
+                              pinned->to_string() + ", which this runtime does not replay (it takes " +
+                              options.supported_replay_versions.to_string() + ")";
+      if (item.attempt_count < options.max_attempts) {
+        back_off(item, RuntimeEvent::Kind::Unsupported, why);
+        return std::nullopt;
+      }
+      OrchestrationAck ack = poisoned_ack(item, history, execution,
+                                          ErrorDetails::poison("orchestration item (" + why + ")", item.attempt_count,
+                                                               options.max_attempts));
+      item.history = std::move(history);
+      return ack;
+    }
     if (backed_off_unregistered(item, history)) return std::nullopt;
     return turn_ack(item, std::move(history), execution);
   }
@@ -612,16 +643,27 @@ bool OrchestrationDispatcher::backed_off_unregistered(const OrchestrationItem& i
                                   : registry.find_orchestration(target->name, target->version) != nullptr);
   if (registered || item.attempt_count >= options.max_attempts) return false;
   // Another node may have this code: back off and let it (or a redeploy) take it.
-  const std::int64_t delay = unregistered_backoff(options, item.attempt_count);
-  context_.notify(RuntimeEvent::Kind::Unregistered, item.instance,
-                  "orchestration " + target->name + " " + target->version + " is not registered here; retrying in " +
-                      std::to_string(delay) + " ms");
+  back_off(item, RuntimeEvent::Kind::Unregistered,
+           "orchestration " + target->name + " " + target->version + " is not registered here");
+  return true;
+}
+
+std::optional<SemVer> OrchestrationDispatcher::unsupported_pin(const History& history) const {
+  if (history.empty()) return std::nullopt;
+  const auto* started = history.front().as<events::OrchestrationStarted>();
+  const std::optional<SemVer> pinned = started ? SemVer::parse(started->duroxide_version) : std::nullopt;
+  if (!pinned || context_.options.supported_replay_versions.takes(*pinned)) return std::nullopt;
+  return pinned;
+}
+
+void OrchestrationDispatcher::back_off(const OrchestrationItem& item, RuntimeEvent::Kind kind, const std::string& why) {
+  const std::int64_t delay = unregistered_backoff(context_.options, item.attempt_count);
+  context_.notify(kind, item.instance, why + "; retrying in " + std::to_string(delay) + " ms");
   try {
     context_.provider.abandon_orchestration_item(item.lock_token, delay, false);
   } catch (const ProviderError& error) {
     context_.notify(RuntimeEvent::Kind::ProviderError, item.instance, error.what());
   }
-  return true;
 }
 
 OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, History history, ExecutionId execution) {
@@ -671,6 +713,9 @@ OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, Hist
 void check_runtime_options(const RuntimeOptions& options) {
   if (std::string problem = options.worker_tag_filter.problem(); !problem.empty()) {
     throw std::invalid_argument("RuntimeOptions::worker_tag_filter: " + problem);
+  }
+  if (std::string problem = options.supported_replay_versions.problem(); !problem.empty()) {
+    throw std::invalid_argument("RuntimeOptions::supported_replay_versions: " + problem);
   }
 }
 

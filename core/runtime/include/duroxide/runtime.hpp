@@ -75,17 +75,28 @@ struct RuntimeOptions {
   // invalid filter (TagFilter::problem) fails the drivers' and dispatchers'
   // constructors (check_runtime_options).
   TagFilter worker_tag_filter;
+  // The executions this runtime's orchestration dispatcher takes, by the version each is
+  // pinned to (the build of the runtime that started it: OrchestrationStarted::
+  // duroxide_version): by default those pinned at or below this build, whose histories
+  // this replay engine reads. The rest stay queued for runtimes of newer builds sharing
+  // the store (a rolling upgrade). One fetched anyway (a store that ignores the filter)
+  // is abandoned with the unregistered backoff, and is poison after max_attempts. Widen
+  // it to drain executions pinned to a build no runtime runs any more. An invalid filter
+  // (CapabilityFilter::problem) fails the constructors, as worker_tag_filter does.
+  CapabilityFilter supported_replay_versions = CapabilityFilter::supporting({default_supported_versions()});
   RuntimeMetrics* metrics = nullptr;  // counters and histograms of this process, if wanted
 };
 
 // Throws std::invalid_argument naming the first invalid option (worker_tag_filter:
-// TagFilter::problem). The dispatchers and drivers call it when they are made, so a bad
+// TagFilter::problem; supported_replay_versions: CapabilityFilter::problem). The dispatchers and drivers call it when they are made, so a bad
 // option fails there, never inside a dispatcher's thread.
 void check_runtime_options(const RuntimeOptions& options);
 
 // What hosts may want to print or count; called synchronously from step().
 struct RuntimeEvent {
-  enum class Kind { Log, Dropped, Poison, Unregistered, LockLost, ProviderError };
+  // Unsupported: an execution pinned to a version outside supported_replay_versions
+  // was fetched and given back.
+  enum class Kind { Log, Dropped, Poison, Unregistered, Unsupported, LockLost, ProviderError };
   Kind kind = Kind::Log;
   std::string instance;
   std::string message;
@@ -124,6 +135,12 @@ class OrchestrationDispatcher {
   // Abandons the item with a backoff when its orchestration is not registered
   // here and attempts remain; true when it did.
   bool backed_off_unregistered(const OrchestrationItem& item, const History& history);
+  // The version the execution of `history` is pinned to when supported_replay_versions
+  // does not take it (a store that ignored the fetch's filter handed it out); else nullopt.
+  std::optional<SemVer> unsupported_pin(const History& history) const;
+  // Abandons the item with the unregistered backoff (attempt counted), telling the
+  // observer `why` as an event of `kind`.
+  void back_off(const OrchestrationItem& item, RuntimeEvent::Kind kind, const std::string& why);
 
   // The acks of a batch's turns, with the fetched items they answer and the replies
   // to foreign starts each carries (a failure ack must carry them too).
