@@ -71,7 +71,8 @@ Json execution(const ExecutionInfo& e) {
               {"error", error(e.error)},
               {"started_at_ms", e.started_at_ms},
               {"completed_at_ms", e.completed_at_ms},
-              {"events", e.event_count}};
+              {"events", e.event_count},
+              {"pinned_version", e.pinned_version ? Json(e.pinned_version->to_string()) : Json(nullptr)}};
 }
 
 Json pending(const PendingWork& work) {

@@ -158,6 +158,7 @@ export function renderDetails() {
     executions.append(el('button', {
       'data-testid': `execution-${execution.execution}`,
       class: execution.execution === shown ? 'active' : '',
+      title: execution.pinned_version ? `started by a runtime of build ${execution.pinned_version}` : 'pinned to no build',
       onclick: () => select(ui.instance, execution.execution),
     }, `#${execution.execution} ${execution.status}${execution.continued_as_new ? ' (continued)' : ''} · ${execution.events} events`));
   }

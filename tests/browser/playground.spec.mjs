@@ -148,6 +148,8 @@ test('executions of a continue-as-new instance', async ({ page }) => {
   await start(page, 'Counter', '{"count":0,"limit":2}', 'counter-1');
   await expect(page.getByTestId('details-output')).toHaveText('2');
   await expect(page.getByTestId('executions').locator('button')).toHaveCount(3);
+  // Each execution tells which build of the runtime started it (the one pinned on it).
+  await expect(page.getByTestId('execution-1')).toHaveAttribute('title', /^started by a runtime of build \d+\.\d+\.\d+$/);
   await page.getByTestId('execution-1').click();
   await expect(page).toHaveURL(/execution=1/);
   await expect(page.getByTestId('history-compact')).toContainText('OrchestrationContinuedAsNew');
