@@ -258,6 +258,20 @@ TEST_CASE("contract: a queue row that does not decode is reported and moved asid
   CHECK_FALSE(f->provider().fetch_orchestration_item(1000).has_value());
 }
 
+TEST_CASE("sqlite: queue depths saturate the age of a message whose enqueue time is damaged",
+          "[provider][sqlite][corruption]") {
+  // A damaged file (the database fuzzer's find) held an enqueue time of -2^63: the oldest
+  // message's age, now minus that time, was a signed overflow.
+  auto f = make_provider("sqlite-file");
+  schedule_activities(*f, {2});
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "again", ""}, 0);
+  raw_exec(f->path, "UPDATE worker_queue SET enqueued_at = -9223372036854775808");
+  raw_exec(f->path, "UPDATE orchestrator_queue SET enqueued_at = -9223372036854775808");
+  const QueueDepths depths = f->management().get_queue_depths();
+  CHECK(depths.oldest_orchestrator_age_ms == std::numeric_limits<std::int64_t>::max());
+  CHECK(depths.oldest_worker_age_ms == std::numeric_limits<std::int64_t>::max());
+}
+
 TEST_CASE("sqlite: a queue row whose attempt count no fetch writes is Corrupted, never overflowed",
           "[provider][sqlite][corruption]") {
   // A damaged file (the database fuzzer's find) held an attempt count of 2^63 - 1: the

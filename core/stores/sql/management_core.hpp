@@ -239,8 +239,9 @@ struct Management {
         "visible_at <= ?1 ORDER BY id LIMIT 1)");
     oldest.bind(1, now);
     if (oldest.step()) {
-      if (!oldest.is_null(0)) depths.oldest_orchestrator_age_ms = now - oldest.integer(0);
-      if (!oldest.is_null(1)) depths.oldest_worker_age_ms = now - oldest.integer(1);
+      // Enqueue times are outside data (a damaged file): the ages saturate, never overflow.
+      if (!oldest.is_null(0)) depths.oldest_orchestrator_age_ms = saturating_sub(now, oldest.integer(0));
+      if (!oldest.is_null(1)) depths.oldest_worker_age_ms = saturating_sub(now, oldest.integer(1));
     }
     return depths;
   }
