@@ -657,6 +657,19 @@ void continue_as_new(ProviderUnderTest& f, const std::string& instance, Executio
   f.provider().ack_orchestration_item(item.lock_token, ack);
 }
 
+// Creates `instance` and ends `count` executions of it as continued-as-new, each a second
+// after the last; returns when each ended.
+std::vector<TimestampMs> continued_executions(ProviderUnderTest& f, const std::string& instance, ExecutionId count) {
+  create_instance(f, instance);
+  std::vector<TimestampMs> ended_at;
+  for (ExecutionId execution = 1; execution <= count; ++execution) {
+    f.clock.advance(1000);
+    ended_at.push_back(f.clock.now_ms());
+    continue_as_new(f, instance, execution);
+  }
+  return ended_at;
+}
+
 }  // namespace
 
 TEST_CASE("contract: pruning keeps the current and running executions",
@@ -698,13 +711,7 @@ TEST_CASE("contract: pruning keeps the current and running executions",
 TEST_CASE("contract: a prune with completed_before removes only executions finished before it, outside keep_last",
           "[provider][management]") {
   FOR_EACH_PROVIDER(f);
-  create_instance(f, "t");
-  std::vector<TimestampMs> ended_at;
-  for (ExecutionId execution = 1; execution <= 3; ++execution) {
-    f.clock.advance(1000);
-    ended_at.push_back(f.clock.now_ms());
-    continue_as_new(f, "t", execution);
-  }
+  const std::vector<TimestampMs> ended_at = continued_executions(f, "t", 3);
   REQUIRE(f.management().list_executions("t").size() == 4);
   REQUIRE(f.management().list_executions("t")[1].completed_at_ms == ended_at[1]);
 
@@ -729,13 +736,7 @@ TEST_CASE("contract: a prune with completed_before removes only executions finis
 TEST_CASE("contract: a dry-run prune counts what the prune then removes, and removes nothing",
           "[provider][management]") {
   FOR_EACH_PROVIDER(f);
-  create_instance(f, "t");
-  std::vector<TimestampMs> ended_at;
-  for (ExecutionId execution = 1; execution <= 5; ++execution) {
-    f.clock.advance(1000);
-    ended_at.push_back(f.clock.now_ms());
-    continue_as_new(f, "t", execution);
-  }
+  const std::vector<TimestampMs> ended_at = continued_executions(f, "t", 5);
   const std::size_t events = f.provider().read("t").size();
   // Each step: the dry run's count, unchanged executions, then the prune removes as many.
   for (const PruneOptions options : {PruneOptions{5, 0}, PruneOptions{2, ended_at[0] + 1}, PruneOptions{1, ended_at[2]},

@@ -4,51 +4,31 @@
 // store; one handed out anyway is given back, then poisoned, never replayed.
 #include <catch2/catch.hpp>
 
-#include "duroxide/duroxide.hpp"
-#include "duroxide/runtime.hpp"
-#include "duroxide/samples.hpp"
-#include "duroxide/sqlite_provider.hpp"
 #include "forwarding_store.hpp"
+#include "runtime_world.hpp"
 
 using namespace duroxide;
 
 namespace {
 
-struct World {
-  ManualClock clock;
-  SequentialIdSource ids{"lock"};
-  Registry registry;
-  SqliteProvider store{":memory:", clock, ids};
-  std::vector<RuntimeEvent> seen;
-
-  World() { samples::register_all(registry); }
-  RuntimeOptions options(CapabilityFilter supported = CapabilityFilter::supporting({default_supported_versions()})) {
-    RuntimeOptions options;
-    options.max_attempts = 3;
-    options.supported_replay_versions = std::move(supported);
-    return options;
+// RuntimeWorld with a copy of an instance as another build would have written it.
+struct World : testing::RuntimeWorld {
+  RuntimeOptions options_supporting(CapabilityFilter supported) const {
+    RuntimeOptions supporting = options;
+    supporting.supported_replay_versions = std::move(supported);
+    return supporting;
   }
-  RuntimeObserver observer() {
-    return [this](const RuntimeEvent& event) { seen.push_back(event); };
-  }
-  void start(const std::string& id, const std::string& name, const std::string& input) {
-    store.enqueue_orchestrator_item(work::StartOrchestration{id, name, "1.0.0", input, {}, 0, {}}, 0);
-  }
-  RuntimeState state(const std::string& id) { return store.get_instance_info(id)->state; }
-  std::size_t count(RuntimeEvent::Kind kind) const {
-    return static_cast<std::size_t>(
-        std::count_if(seen.begin(), seen.end(), [kind](const RuntimeEvent& e) { return e.kind == kind; }));
-  }
+  RuntimeState state(const std::string& id) { return info(id).state; }
   // A copy of `source` (an Approval waiting for its event) as the build `version` would
   // have written it: its start names that version, so the store pins it there.
   void import_as_build(const std::string& source, const std::string& copy, const std::string& version) {
-    InstanceExport exported = store.export_instance(source);
+    InstanceExport exported = store->export_instance(source);
     exported.info.instance = copy;
     for (ExecutionExport& execution : exported.executions) {
       auto& started = std::get<events::OrchestrationStarted>(execution.history.front().data);
       started.duroxide_version = version;
     }
-    store.import_instance(exported);
+    store->import_instance(exported);
   }
 };
 
@@ -72,14 +52,13 @@ class IgnoresCapabilityFilter final : public testing::ForwardingStore {
 TEST_CASE("a runtime pins every execution it starts to its build version", "[runtime][capability]") {
   World world;
   world.start("c", "Counter", R"({"count":0,"limit":2})");  // three executions
-  StepDriver driver(world.store, world.registry, world.clock, world.options(), world.observer());
-  driver.run_until_idle();
+  world.driver().run_until_idle();
   REQUIRE(world.state("c") == RuntimeState::Completed);
-  const std::vector<ExecutionInfo> executions = world.store.list_executions("c");
+  const std::vector<ExecutionInfo> executions = world.store->list_executions("c");
   REQUIRE(executions.size() == 3);
   for (const ExecutionInfo& execution : executions) {
     CHECK(execution.pinned_version == std::optional<SemVer>(build_version()));
-    const History history = world.store.read_execution("c", execution.execution_id);
+    const History history = world.store->read_execution("c", execution.execution_id);
     CHECK(history.front().as<events::OrchestrationStarted>()->duroxide_version == build_version().to_string());
   }
   CHECK(build_version().to_string() == DUROXIDE_PROJECT_VERSION);  // CMake's project version
@@ -88,61 +67,63 @@ TEST_CASE("a runtime pins every execution it starts to its build version", "[run
 TEST_CASE("an execution pinned to a newer build waits for a runtime that replays it", "[runtime][capability]") {
   World world;
   world.start("here", "Approval", R"({"timeout_ms":3600000})");
-  StepDriver current(world.store, world.registry, world.clock, world.options(), world.observer());
+  StepDriver current = world.driver();
   current.run_until_idle();
   world.import_as_build("here", "future", "9.0.0");
-  REQUIRE(world.store.list_executions("future")[0].pinned_version == std::optional<SemVer>(SemVer{9, 0, 0}));
+  REQUIRE(world.store->list_executions("future")[0].pinned_version == std::optional<SemVer>(SemVer{9, 0, 0}));
   for (const char* id : {"here", "future"}) {
-    world.store.enqueue_orchestrator_item(work::ExternalRaised{id, "Approve", "yes"}, 0);
+    world.store->enqueue_orchestrator_item(work::ExternalRaised{id, "Approve", "yes"}, 0);
   }
   current.run_until_idle();
   CHECK(world.state("here") == RuntimeState::Completed);
   // The runtime of this build never took it: still waiting, its event queued and unlocked,
   // no attempt spent.
   CHECK(world.state("future") == RuntimeState::Running);
-  CHECK(world.store.get_instance_stats("future")->queue_pending_count == 1);
+  CHECK(world.store->get_instance_stats("future")->queue_pending_count == 1);
   CHECK(world.count(RuntimeEvent::Kind::Unsupported) == 0);
 
   // A runtime of the newer build (here: told it replays 9.x) takes it.
-  StepDriver newer(world.store, world.registry, world.clock,
-                   world.options(CapabilityFilter::supporting({{SemVer{9, 0, 0}, SemVer{9, 9, 9}}})), world.observer());
+  StepDriver newer(*world.store, world.registry, world.clock,
+                   world.options_supporting(CapabilityFilter::supporting({{SemVer{9, 0, 0}, SemVer{9, 9, 9}}})),
+                   world.observer());
   newer.run_until_idle();
   CHECK(world.state("future") == RuntimeState::Completed);
-  CHECK(world.store.get_instance_info("future")->output == "approved:yes");
+  CHECK(world.info("future").output == "approved:yes");
 }
 
 TEST_CASE("an execution the filter should have kept away is given back, then poisoned, never replayed",
           "[runtime][capability]") {
   World world;
   world.start("here", "Approval", R"({"timeout_ms":3600000})");
-  StepDriver(world.store, world.registry, world.clock, world.options(), world.observer()).run_until_idle();
+  world.driver().run_until_idle();
   world.import_as_build("here", "future", "9.0.0");
-  world.store.enqueue_orchestrator_item(work::ExternalRaised{"future", "Approve", "yes"}, 0);
-  IgnoresCapabilityFilter careless(world.store);
-  StepDriver driver(careless, world.registry, world.clock, world.options(), world.observer());
-  const std::size_t history_before = world.store.read("future").size();
+  world.store->enqueue_orchestrator_item(work::ExternalRaised{"future", "Approve", "yes"}, 0);
+  IgnoresCapabilityFilter careless(*world.store);
+  StepDriver driver(careless, world.registry, world.clock, world.options, world.observer());
+  const std::size_t history_before = world.store->read("future").size();
   driver.run_until_idle();
   CHECK(world.count(RuntimeEvent::Kind::Unsupported) == 1);
   CHECK(world.state("future") == RuntimeState::Running);
-  CHECK(world.store.read("future").size() == history_before);  // nothing replayed or written
+  CHECK(world.store->read("future").size() == history_before);  // nothing replayed or written
   for (int i = 0; i < 4; ++i) {
     world.clock.advance(60'000);
     driver.run_until_idle();
   }
   CHECK(world.count(RuntimeEvent::Kind::Unsupported) == 2);  // attempts 1 and 2 of 3
-  const InstanceInfo info = *world.store.get_instance_info("future");
+  const InstanceInfo info = world.info("future");
   REQUIRE(info.state == RuntimeState::Failed);
   CHECK(info.error->kind == ErrorKind::Poison);
   CHECK(info.error->display_message().find("pinned to version 9.0.0") != std::string::npos);
-  const History history = world.store.read("future");
+  const History history = world.store->read("future");
   CHECK(history.size() == history_before + 1);  // only the failure: the event was never delivered
   CHECK(history.back().is<events::OrchestrationFailed>());
 }
 
 TEST_CASE("an invalid supported_replay_versions fails the runtime's constructors", "[runtime][capability]") {
   World world;
-  const RuntimeOptions backwards = world.options(CapabilityFilter::supporting({{SemVer{2, 0, 0}, SemVer{1, 0, 0}}}));
-  CHECK_THROWS_WITH(OrchestrationDispatcher(world.store, world.registry, world.clock, backwards),
+  const RuntimeOptions backwards =
+      world.options_supporting(CapabilityFilter::supporting({{SemVer{2, 0, 0}, SemVer{1, 0, 0}}}));
+  CHECK_THROWS_WITH(OrchestrationDispatcher(*world.store, world.registry, world.clock, backwards),
                     Catch::Contains("supported_replay_versions") && Catch::Contains("is empty"));
-  CHECK_THROWS_AS(StepDriver(world.store, world.registry, world.clock, backwards), std::invalid_argument);
+  CHECK_THROWS_AS(StepDriver(*world.store, world.registry, world.clock, backwards), std::invalid_argument);
 }

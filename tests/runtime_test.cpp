@@ -8,42 +8,13 @@
 #include "duroxide/samples.hpp"
 #include "duroxide/sqlite_provider.hpp"
 #include "forwarding_store.hpp"
+#include "runtime_world.hpp"
 
 using namespace duroxide;
 
 namespace {
 
-struct World {
-  ManualClock clock;
-  SequentialIdSource ids{"lock"};
-  Registry registry;
-  std::unique_ptr<SqliteProvider> store;
-  RuntimeOptions options;
-  std::vector<RuntimeEvent> seen;
-
-  explicit World(const std::string& path = ":memory:") {
-    samples::register_all(registry);
-    store = std::make_unique<SqliteProvider>(path, clock, ids);
-    options.max_attempts = 3;
-  }
-  RuntimeObserver observer() {
-    return [this](const RuntimeEvent& event) { seen.push_back(event); };
-  }
-  StepDriver driver() { return StepDriver(*store, registry, clock, options, observer()); }
-  void start(const std::string& id, const std::string& name, const std::string& input,
-             const std::string& version = {}) {
-    store->enqueue_orchestrator_item(work::StartOrchestration{id, name, version, input, {}, 0, {}}, 0);
-  }
-  InstanceInfo info(const std::string& id) {
-    auto found = store->get_instance_info(id);
-    REQUIRE(found.has_value());
-    return *found;
-  }
-  std::size_t count(RuntimeEvent::Kind kind) const {
-    return static_cast<std::size_t>(std::count_if(
-        seen.begin(), seen.end(), [kind](const RuntimeEvent& e) { return e.kind == kind; }));
-  }
-};
+using World = testing::RuntimeWorld;
 
 }  // namespace
 
