@@ -101,14 +101,6 @@ std::string redact_conninfo(const std::string& conninfo) {
   return out;
 }
 
-// Of the oldest visible candidates not yet `tried`, up to `limit` instances, oldest
-// first, that no other fetch (of any process) is claiming right now: a
-// transaction-scoped advisory lock per instance, tried without waiting, so
-// concurrent fetchers spread over different instances instead of queueing on one
-// lock row. The lock is tried row by row in queue order until `limit` rows are
-// taken. (With the rows grouped by instance under the filter, concurrent fetchers
-// found nothing while work was queued: the test "batched acks of two processes..."
-// in tests/postgres/provider_postgres_test.cpp.)
 // The candidates' query: without a capability filter (`ranges` nullopt), or with one of
 // that many ranges (Queues::capability_condition, parameters from ?4). One text per
 // number of ranges, built once.
@@ -131,6 +123,14 @@ const std::string& next_candidates_sql(std::optional<std::size_t> ranges) {
   return texts[ranges ? *ranges + 1 : 0];
 }
 
+// Of the oldest visible candidates not yet `tried`, up to `limit` instances, oldest
+// first, that no other fetch (of any process) is claiming right now: a
+// transaction-scoped advisory lock per instance, tried without waiting, so
+// concurrent fetchers spread over different instances instead of queueing on one
+// lock row. The lock is tried row by row in queue order until `limit` rows are
+// taken. (With the rows grouped by instance under the filter, concurrent fetchers
+// found nothing while work was queued: the test "batched acks of two processes..."
+// in tests/postgres/provider_postgres_test.cpp.) Only instances `filter` takes are candidates.
 std::vector<std::string> next_candidates(Connection& db, TimestampMs now, const std::vector<std::string>& tried,
                                          std::size_t limit, const CapabilityFilter& filter) {
   std::optional<std::size_t> ranges;
