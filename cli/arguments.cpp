@@ -5,6 +5,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "duroxide/limits.hpp"
+
 namespace duroxide::cli {
 
 using Json = nlohmann::json;
@@ -18,9 +20,32 @@ const std::map<std::string, HostVerb>& host_verbs() {
       {"stats", {0, {"db", "name", "format"}}},
       {"metrics", {0, {"db", "prometheus"}}},
       {"serve", {0, {"db", "metrics-port", "timeout-ms", "orchestration-concurrency", "worker-concurrency",
-                     "finished-retention", "executions-kept"}}},
+                     "finished-retention", "executions-kept", "replay-versions"}}},
   };
   return verbs;
+}
+
+CapabilityFilter parse_replay_versions(const std::string& text) {
+  if (text == "any") return CapabilityFilter::any();
+  std::vector<SemVerRange> ranges;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string range = text.substr(start, comma - start);
+    const std::size_t dots = range.find("..");
+    const std::optional<SemVer> min = dots == std::string::npos ? std::nullopt : SemVer::parse(range.substr(0, dots));
+    const std::optional<SemVer> max = dots == std::string::npos ? std::nullopt : SemVer::parse(range.substr(dots + 2));
+    if (!min || !max) {
+      throw UsageError("--replay-versions takes \"any\" or ranges MIN..MAX of MAJOR.MINOR.PATCH versions, "
+                       "separated by commas; got \"" + range + "\"");
+    }
+    ranges.push_back({*min, *max});
+    if (ranges.size() > limits::kMaxSupportedVersionRanges) break;  // the filter's check names the limit
+    start = comma + 1;
+  }
+  CapabilityFilter filter = CapabilityFilter::supporting(std::move(ranges));
+  if (std::string problem = filter.problem(); !problem.empty()) throw UsageError("--replay-versions: " + problem);
+  return filter;
 }
 
 std::string read_file(const std::string& path, std::size_t max_bytes) {

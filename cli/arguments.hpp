@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "duroxide/capability_filter.hpp"
 #include "duroxide/commands.hpp"
 
 namespace duroxide::cli {
@@ -29,6 +30,11 @@ struct HostVerb {
 };
 
 const std::map<std::string, HostVerb>& host_verbs();
+
+// `serve --replay-versions`: "any", or ranges MIN..MAX (both ends included) separated by
+// commas, e.g. "0.0.0..0.1.0,2.0.0..2.9.9". A UsageError names what is wrong (a version
+// that is not MAJOR.MINOR.PATCH, an empty range, too many ranges).
+CapabilityFilter parse_replay_versions(const std::string& text);
 
 struct Args {
   std::string verb;

@@ -69,10 +69,13 @@ host verbs:
       upstream's duroxide_active_orchestrations and queue-depth gauges).
   serve --db FILE [--metrics-port N] [--timeout-ms N] [--finished-retention AGE]
         [--executions-kept N] [--orchestration-concurrency N] [--worker-concurrency N]
+        [--replay-versions any|MIN..MAX[,MIN..MAX]]
       Runs the threaded runtime over the store until SIGINT/SIGTERM (or N ms),
       with its housekeeping: --finished-retention purges finished instances
       older than AGE (7d, 12h, ...) in batches; --executions-kept keeps the
-      newest N executions of continue-as-new loops. --metrics-port serves GET /metrics
+      newest N executions of continue-as-new loops; --replay-versions takes only
+      executions pinned to those builds (default 0.0.0..this build; widen it to
+      drain executions an older or newer build started). --metrics-port serves GET /metrics
       on 127.0.0.1:N (0: any free port) in Prometheus text with upstream
       Duroxide's metric names. Prints {"serving":true,"metrics":URL} when up and
       the counts by status when stopped.
@@ -507,6 +510,9 @@ int serve_verb(const Args& args) {
   Host host(args.option("db"), args.option("read-only") == "true", store_options);
   cli::ServeOptions options;
   options.executions_kept = static_cast<std::size_t>(args.number("executions-kept", 0));
+  if (args.options.count("replay-versions")) {
+    options.supported_replay_versions = cli::parse_replay_versions(args.option("replay-versions"));
+  }
   options.timeout_ms = args.number("timeout-ms", 0);
   if (args.options.count("metrics-port")) {
     const std::int64_t port = args.number("metrics-port", 0);

@@ -37,6 +37,7 @@ int serve(Provider& provider, ManagementProvider& store, const Registry& registr
   runtime_options.orchestration_concurrency = options.orchestration_concurrency;
   runtime_options.worker_concurrency = options.worker_concurrency;
   runtime_options.executions_kept = options.executions_kept;
+  runtime_options.supported_replay_versions = options.supported_replay_versions;
   std::unique_ptr<MetricsServer> endpoint;
   if (options.metrics_port) {
     endpoint = std::make_unique<MetricsServer>(*options.metrics_port, [&] {

@@ -22,6 +22,8 @@ struct ServeOptions {
   std::size_t orchestration_concurrency = 2;
   std::size_t worker_concurrency = 2;
   std::size_t executions_kept = 0;  // RuntimeOptions::executions_kept (0 keeps all)
+  // RuntimeOptions::supported_replay_versions (by default every build up to this one).
+  CapabilityFilter supported_replay_versions = CapabilityFilter::supporting({default_supported_versions()});
 };
 
 // Prints one JSON line when serving ({"serving":true,"metrics":URL|null}) and one

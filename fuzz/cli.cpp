@@ -2,7 +2,8 @@
 // read by the command table's schema or the host verbs' table. Input: the words, each
 // ended by a NUL byte (as argv holds them). A document argument's file holds its name.
 // Properties: any words give arguments the command table accepts (checked_args) or a
-// UsageError / CommandError; nothing else escapes.
+// UsageError / CommandError; nothing else escapes; `serve --replay-versions` parses into a
+// valid capability filter or a UsageError.
 #include "../cli/arguments.hpp"
 #include "support.hpp"
 
@@ -27,6 +28,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                   "parsed arguments are the command's checked arguments");
     }
     for (const char* option : {"timeout-ms", "execution"}) args.number(option, 0);
+    if (args.options.count("replay-versions")) {
+      const CapabilityFilter filter = cli::parse_replay_versions(args.option("replay-versions"));
+      fuzz::check(filter.problem().empty(), "parsed replay versions are a valid filter");
+    }
   } catch (const cli::UsageError&) {
   } catch (const CommandError&) {
   } catch (const std::exception& error) {

@@ -146,6 +146,8 @@ void command_seeds() {
     write("cli", command.name, argv);
   }
   write("cli", "run", std::string("run\0HelloWorld\0Ada\0--id\0h1\0--timeout-ms\0100\0", 41));
+  static const char kServe[] = "serve\0--db\0app.db\0--replay-versions\0" "0.0.0..0.1.0,2.0.0..2.9.9";
+  write("cli", "serve", std::string(kServe, sizeof kServe));  // the words, each ended by a NUL
 }
 
 // The database target's inputs: mode byte, pick byte (even: inspect, odd: run), then flips
@@ -224,7 +226,8 @@ void dictionaries() {
   std::set<std::string> cli = {"--db", "--format", "csv", "json", "--read-only", "--status", "--name", "--version",
                                "--prefix", "--parent", "--roots", "--created-from", "--created-to",
                                "--updated-from", "--updated-to", "--timeout-ms", "--id", "--execution",
-                               "--prometheus", "run", "resume", "replay", "samples", "stats", "metrics", ","};
+                               "--prometheus", "run", "resume", "replay", "samples", "stats", "metrics", ",",
+                               "serve", "--replay-versions", "any", "..", "0.0.0..0.1.0"};
   for (const auto& command : commands()) {
     table.insert(command.name);
     cli.insert(command.name);

@@ -406,6 +406,28 @@ check "serve --executions-kept 1 keeps the newest execution" 1 \
 check "serve: a bad retention age is a usage error" 2 "$(exit_code "$cli" serve --db "$sv" --finished-retention soon)"
 check "serve: a port over 65535 is a usage error" 2 "$(exit_code "$cli" serve --db "$sv" --metrics-port 70000)"
 
+# serve --replay-versions: an execution a newer build started waits for a runtime that replays it
+rv="$work/replay-versions.db"
+"$cli" run Approval '{"timeout_ms":600000}' --id rv-src --timeout-ms 50 --db "$rv" >/dev/null
+"$cli" export-instance rv-src --db "$rv" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+d["instance"]["instance"] = "rv-future"
+d["executions"][0]["history"][0]["duroxide_version"] = "9.0.0"
+print(json.dumps(d))' > "$work/rv-future.json"
+"$cli" import-instance "$work/rv-future.json" --db "$rv" >/dev/null
+check "an imported execution keeps the build its history names" '"9.0.0"' \
+  "$("$cli" list-executions rv-future --db "$rv" | json_get '[0]["pinned_version"]' | sed 's/.*/"&"/')"
+"$cli" raise rv-future Approve yes --db "$rv" >/dev/null
+"$cli" serve --db "$rv" --timeout-ms 1000 >/dev/null 2>&1
+contains "serve leaves an execution a newer build started" '"status":"Running"' "$("$cli" get-status rv-future --db "$rv")"
+"$cli" serve --db "$rv" --timeout-ms 1000 --replay-versions 0.0.0..9.9.9 >/dev/null 2>&1
+contains "serve --replay-versions 0.0.0..9.9.9 runs it" '"status":"Completed"' "$("$cli" get-status rv-future --db "$rv")"
+check "serve: an empty version range is a usage error" 2 \
+  "$(exit_code "$cli" serve --db "$rv" --replay-versions 2.0.0..1.0.0)"
+check "serve: a version that is not MAJOR.MINOR.PATCH is a usage error" 2 \
+  "$(exit_code "$cli" serve --db "$rv" --replay-versions 1.0..2.0.0)"
+
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
