@@ -34,22 +34,27 @@ const check = (ok, what) => {
 for (const [index, report] of pairs.flatMap((pair) => [pair.native, pair.wasm]).entries()) {
   const name = pairs.length > 1 ? `${report.platform} (pair ${Math.floor(index / 2) + 1})` : report.platform;
   check(report.commit_rate.NORMAL > 0 && report.commit_rate.FULL > 0, `${name}: raw commit rates measured`);
-  check(report.throughput.length > 0 && report.throughput.every((row) => row.complete),
-    `${name}: every throughput workload finished all its instances`);
-  const activitiesEach = { 'HelloWorld 1.0.0': 1, 'HelloWorld 2.0.0': 0, 'FanOutFanIn 1.0.0': 5 };
-  check(report.throughput.every((row) => row.activities === row.finished * activitiesEach[row.workload]),
-    `${name}: the activity completions counted are each workload's activities per instance × instances finished`);
-  check(report.replay.every((row) => row.deterministic), `${name}: every replayed history is deterministic`);
-  check(report.management.every((row) => row.checks.first_page_rows > 0 && row.checks.children_found > 0 &&
-    Object.entries(row.expected).every(([key, value]) => row.checks[key] === value)),
-    `${name}: every management read found what the loaded instances hold (counts, events, durations, children, a filtered page)`);
-  check(report.management.every((row) => row.purged > 0), `${name}: purge removed the finished instances before the cut-off`);
-  check(report.simulation.failing === 0, `${name}: simulation seeds found no violation`);
+  // A run of some sections (--only) is checked for those it holds.
+  if (report.throughput) {
+    check(report.throughput.length > 0 && report.throughput.every((row) => row.complete),
+      `${name}: every throughput workload finished all its instances`);
+    const activitiesEach = { 'HelloWorld 1.0.0': 1, 'HelloWorld 2.0.0': 0, 'FanOutFanIn 1.0.0': 5 };
+    check(report.throughput.every((row) => row.activities === row.finished * activitiesEach[row.workload]),
+      `${name}: the activity completions counted are each workload's activities per instance × instances finished`);
+  }
+  if (report.replay) check(report.replay.every((row) => row.deterministic), `${name}: every replayed history is deterministic`);
+  if (report.management) {
+    check(report.management.every((row) => row.checks.first_page_rows > 0 && row.checks.children_found > 0 &&
+      Object.entries(row.expected).every(([key, value]) => row.checks[key] === value)),
+      `${name}: every management read found what the loaded instances hold (counts, events, durations, children, a filtered page)`);
+    check(report.management.every((row) => row.purged > 0), `${name}: purge removed the finished instances before the cut-off`);
+  }
+  if (report.simulation) check(report.simulation.failing === 0, `${name}: simulation seeds found no violation`);
   if (report.beside_management && 'complete' in report.beside_management) {
     check(report.beside_management.complete && report.beside_management.management_loops > 0,
       `${name}: HelloWorld beside looping management reads finished every instance while the reads ran`);
   }
-  check(report.soak.instances > 0, `${name}: the soak finished instances`);
+  if (report.soak) check(report.soak.instances > 0, `${name}: the soak finished instances`);
 }
 
 // The ratio rows of one pair, and the wasm step driver beside the native threaded one.
@@ -75,24 +80,28 @@ function ratioRows({ native, wasm }) {
   rows.push([`SQLite alone: COUNT(*) of an index range (${alone(native).range_counted.toLocaleString('en-US')} entries of ${rowsText} rows)`,
     alone(wasm).range_count_ms / alone(native).range_count_ms]);
   rows.push([`SQLite alone: LIKE '%…%' over ${rowsText} rows`, alone(wasm).text_scan_ms / alone(native).text_scan_ms]);
-  const nativeRow = (w, driver) => native.throughput.find((row) => row.workload === w.workload &&
+  const nativeRow = (w, driver) => (native.throughput ?? []).find((row) => row.workload === w.workload &&
     row.sync === w.sync && row.driver === driver && row.options === w.options);
-  for (const w of wasm.throughput) {
+  const sections = (section) => [native[section] ?? [], wasm[section] ?? []];
+  const [, wasmThroughput] = sections('throughput');
+  for (const w of wasmThroughput) {
     const n = nativeRow(w, w.driver);
     if (n) rows.push([`${w.workload} ${w.sync} ${w.driver} driver, ${w.options}`, ratio(n.orchestrations_per_s, w.orchestrations_per_s)]);
   }
-  check(wasm.throughput.every((w) => nativeRow(w, w.driver)),
+  check(wasmThroughput.every((w) => nativeRow(w, w.driver)),
     'every wasm throughput workload has a native run on the same driver');
-  for (const w of wasm.throughput) {
+  for (const w of wasmThroughput) {
     const n = nativeRow(w, 'threaded 1/1');
     if (n) besideThreaded.push([`${w.workload} ${w.sync}, ${w.options}`, ratio(n.orchestrations_per_s, w.orchestrations_per_s)]);
   }
-  for (const w of wasm.replay) {
-    const n = native.replay.find((row) => row.events === w.events);
+  const [nativeReplay, wasmReplay] = sections('replay');
+  for (const w of wasmReplay) {
+    const n = nativeReplay.find((row) => row.events === w.events);
     if (n) rows.push([`replay ${w.events} events`, ratio(n.events_per_s, w.events_per_s)]);
   }
-  for (const w of wasm.management) {
-    const n = native.management.find((row) => row.instances === w.instances);
+  const [nativeManagement, wasmManagement] = sections('management');
+  for (const w of wasmManagement) {
+    const n = nativeManagement.find((row) => row.instances === w.instances);
     if (!n) continue;
     for (const read of w.reads) {
       const other = n.reads.find((r) => r.read === read.read);
@@ -100,7 +109,9 @@ function ratioRows({ native, wasm }) {
     }
     rows.push([`purge_completed at ${w.instances}`, ratio(n.purge_per_s, w.purge_per_s)]);
   }
-  rows.push(['simulation seeds', ratio(native.simulation.seeds_per_minute, wasm.simulation.seeds_per_minute)]);
+  if (native.simulation && wasm.simulation) {
+    rows.push(['simulation seeds', ratio(native.simulation.seeds_per_minute, wasm.simulation.seeds_per_minute)]);
+  }
   return { rows, besideThreaded };
 }
 

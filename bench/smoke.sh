@@ -39,6 +39,20 @@ else
   grep -q "^FAIL every pair measured the same rows" "$out/mismatch.log" && refused=1 || refused=0
   echo "$refused passed, $((1 - refused)) failed" | tee "$out/refusal.log"
 fi
+# ... and compares reports of some sections alone (wasm-ratio.sh --only ...): the first
+# pair with its throughput rows and nothing else measured.
+for build in native wasm; do
+  node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    for (const section of ["latency", "replay", "management", "simulation", "soak", "beside_management"]) delete r[section];
+    console.log(JSON.stringify(r))' "$ratio/$build-1.json" > "$ratio/$build-throughput.json"
+done
+if node bench/compare.mjs "$ratio/native-throughput.json" "$ratio/wasm-throughput.json" > "$out/partial.log" 2>&1; then
+  tail -n 1 "$out/partial.log" | tee "$out/partial-summary.log"
+else
+  echo "FAIL compare.mjs did not compare reports of the throughput section alone: $(tail -n 3 "$out/partial.log")" |
+    tee "$out/partial-summary.log"
+  echo "0 passed, 1 failed" | tee -a "$out/partial-summary.log"
+fi
 # bench/merge-reports.mjs, which joins a round's sections, refuses parts of two builds
 # and a section that two parts both hold.
 merge_refuses() {  # merge_refuses WHAT EXPECTED-MESSAGE PART...
@@ -58,7 +72,7 @@ merge_refuses() {  # merge_refuses WHAT EXPECTED-MESSAGE PART...
 } > "$out/merge.log"
 cat "$out/merge.log"
 awk '/^ok /{p++} /^FAIL/{f++} END {printf "%d passed, %d failed\n", p, f}' "$out/merge.log" | tee -a "$out/merge.log"
-# The suite's summary: the checks of both comparisons, of the refusal and of the merges.
-cat "$out/compare.log" "$out/ratio.log" "$out/refusal.log" "$out/merge.log" |
+# The suite's summary: the checks of the comparisons, of the refusal and of the merges.
+cat "$out/compare.log" "$out/ratio.log" "$out/refusal.log" "$out/partial-summary.log" "$out/merge.log" |
   awk '/^[0-9]+ passed, [0-9]+ failed$/ { passed += $1; failed += $3 }
        END { printf "%d passed, %d failed\n", passed, failed; exit failed > 0 }'
