@@ -132,10 +132,14 @@ struct Management {
     return read_instance_row(row, db.operation());
   }
 
+  // The columns read_execution_row reads, in its order.
+  static constexpr const char* kExecutionColumns =
+      "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
+      "event_count, pinned_major, pinned_minor, pinned_patch FROM executions ";
+
   static std::vector<ExecutionInfo> list_executions(Connection& db, const std::string& instance) {
     Statement rows = db.prepare(
-        "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
-        "event_count, pinned_major, pinned_minor, pinned_patch FROM executions WHERE instance_id = ?1 ORDER BY execution_id");
+        std::string(kExecutionColumns) + "WHERE instance_id = ?1 ORDER BY execution_id");
     rows.bind(1, instance);
     std::vector<ExecutionInfo> out;
     while (rows.step()) out.push_back(read_execution_row(rows, db.operation()));
@@ -149,8 +153,7 @@ struct Management {
                           "limit must be 1 to " + std::to_string(kMaxExecutionPage));
     }
     Statement rows = db.prepare(
-        "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
-        "event_count, pinned_major, pinned_minor, pinned_patch FROM executions WHERE instance_id = ?1 AND execution_id > ?2 ORDER BY execution_id LIMIT ?3");
+        std::string(kExecutionColumns) + "WHERE instance_id = ?1 AND execution_id > ?2 ORDER BY execution_id LIMIT ?3");
     rows.bind(1, instance).bind(2, static_cast<std::int64_t>(after)).bind(3, static_cast<std::int64_t>(limit));
     std::vector<ExecutionInfo> out;
     while (rows.step()) out.push_back(read_execution_row(rows, db.operation()));
@@ -160,8 +163,7 @@ struct Management {
   static std::optional<ExecutionInfo> get_execution_info(Connection& db, const std::string& instance,
                                                          ExecutionId execution) {
     Statement row = db.prepare(
-        "SELECT instance_id, execution_id, status, output, error_json, started_at, completed_at, "
-        "event_count, pinned_major, pinned_minor, pinned_patch FROM executions WHERE instance_id = ?1 AND execution_id = ?2");
+        std::string(kExecutionColumns) + "WHERE instance_id = ?1 AND execution_id = ?2");
     row.bind(1, instance).bind(2, static_cast<std::int64_t>(execution));
     if (!row.step()) return std::nullopt;
     return read_execution_row(row, db.operation());
