@@ -34,9 +34,15 @@ class ForwardingStore : public Provider {
   }
   using Provider::fetch_work_item;
   using Provider::fetch_work_items;
-  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) override {
-    return inner_.fetch_work_item(lock_timeout_ms, filter);
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,
+                                            const SessionFetch* session) override {
+    return inner_.fetch_work_item(lock_timeout_ms, filter, session);
   }
+  std::size_t renew_session_locks(const std::string& owner_id, const std::vector<std::string>& session_ids,
+                                  std::int64_t extend_ms) override {
+    return inner_.renew_session_locks(owner_id, session_ids, extend_ms);
+  }
+  std::size_t cleanup_orphaned_sessions() override { return inner_.cleanup_orphaned_sessions(); }
   void ack_work_item(const std::string& token, const std::optional<WorkItem>& completion) override {
     inner_.ack_work_item(token, completion);
   }

@@ -779,7 +779,7 @@ TEST_CASE("sqlite: a version-13 database gains the timers' index, its queued tim
   auto f = make_provider("sqlite-file");
   f->provider().enqueue_orchestrator_item(work::TimerFired{"t", 1, 2, f->clock.now_ms() + 5'000}, 5'000);
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema17) + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema18) + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
                         testing::kSqliteUndoSchema14 + "PRAGMA user_version = 13");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orchestrator_queue_timers'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
@@ -801,7 +801,7 @@ TEST_CASE("sqlite: a version-14 database keeps its trigger-kept counts; its writ
   };
   f->sqlite.reset();
   // Written by a build of schema 14: its triggers count these rows.
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema17) + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema18) + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
                         "PRAGMA user_version = 14");
   raw_exec(f->path,
            "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, current_execution_id, "
@@ -882,7 +882,7 @@ TEST_CASE("sqlite: a version-16 database's executions stay unpinned, and every f
   auto f = make_provider("sqlite-file");
   create_instance(*f, "i");
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema17) + "PRAGMA user_version = 16");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema18) + testing::kSqliteUndoSchema17 + "PRAGMA user_version = 16");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->list_executions("i")[0].pinned_version == std::nullopt);
@@ -904,7 +904,7 @@ TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fet
   ack.metadata = metadata();
   f->provider().ack_orchestration_item(item.lock_token, ack);
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema17) + testing::kSqliteUndoSchema16 + "PRAGMA user_version = 15");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema18) + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + "PRAGMA user_version = 15");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM pragma_table_info('worker_queue') WHERE name = 'tag'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
@@ -913,4 +913,28 @@ TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fet
   std::vector<WorkerItem> rows = f->sqlite->fetch_work_items(30'000, 4);
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].item.tag.empty());
+}
+
+TEST_CASE("sqlite: a version-17 database's worker rows run outside sessions and are fetched",
+          "[provider][sqlite][sessions]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "i");
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  OrchestrationItem item = fetch(*f);
+  OrchestrationAck ack;
+  ack.history_delta = {Event{2, 0, 0, events::ActivityScheduled{"Act", "in"}}};
+  ack.worker_items = {activity("i", 2)};
+  ack.metadata = metadata();
+  f->provider().ack_orchestration_item(item.lock_token, ack);
+  f->sqlite.reset();
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema18) + "PRAGMA user_version = 17");
+  CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sessions'") == "0");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
+  CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sessions'") == "1");
+  const SessionFetch owner{"node", 1'000};
+  std::optional<WorkerItem> row = f->sqlite->fetch_work_item(30'000, TagFilter{}, &owner);
+  REQUIRE(row.has_value());
+  CHECK(row->item.session_id.empty());
+  CHECK(f->sqlite->cleanup_orphaned_sessions() == 0);
 }

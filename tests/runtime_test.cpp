@@ -376,9 +376,9 @@ class BatchSizeRecorder final : public testing::ForwardingStore {
     return inner_.fetch_orchestration_items(lock_timeout_ms, max_items, filter);
   }
   std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
-                                           const TagFilter& filter) override {
+                                           const TagFilter& filter, const SessionFetch* session) override {
     most_activities_asked = std::max(most_activities_asked, max_items);
-    return inner_.fetch_work_items(lock_timeout_ms, max_items, filter);
+    return inner_.fetch_work_items(lock_timeout_ms, max_items, filter, session);
   }
   std::vector<AckOutcome> ack_orchestration_items(const std::vector<OrchestrationAckRequest>& requests) override {
     return inner_.ack_orchestration_items(requests);

@@ -187,12 +187,17 @@ const std::string& OrchestrationContext::parent_instance() const {
 }
 
 DurableFuture OrchestrationContext::schedule_activity(std::string name, std::string input) {
-  return state_->schedule_activity(std::move(name), std::move(input), {});
+  return state_->schedule_activity(std::move(name), std::move(input), {}, {});
 }
 
 DurableFuture OrchestrationContext::schedule_activity(std::string name, std::string input,
                                                       const ActivityOptions& options) {
-  return state_->schedule_activity(std::move(name), std::move(input), options.tag);
+  return state_->schedule_activity(std::move(name), std::move(input), options.tag, options.session_id);
+}
+
+DurableFuture OrchestrationContext::schedule_activity_on_session(std::string name, std::string input,
+                                                                 std::string session_id) {
+  return schedule_activity(std::move(name), std::move(input), ActivityOptions::on_session(std::move(session_id)));
 }
 
 Task<std::string> OrchestrationContext::schedule_activity_with_retry(std::string name,

@@ -738,18 +738,20 @@ bool ReplayState::check_text(const std::string& value, std::size_t max, const ch
   return false;
 }
 
-DurableFuture ReplayState::schedule_activity(std::string name, std::string input, std::string tag) {
+DurableFuture ReplayState::schedule_activity(std::string name, std::string input, std::string tag,
+                                             std::string session_id) {
   if (!check_text(name, limits::kMaxNameBytes, "an activity name", true) ||
       !check_text(input, limits::kMaxPayloadBytes, "an activity input", false) ||
-      !check_text(tag, limits::kMaxTagBytes, "an activity tag", false)) {
+      !check_text(tag, limits::kMaxTagBytes, "an activity tag", false) ||
+      !check_text(session_id, limits::kMaxSessionIdBytes, "an activity session id", false)) {
     return DurableFuture(this, new_op(OpKind::Activity, 0, name));
   }
-  IssueResult issued = issue(events::ActivityScheduled{name, input, tag});
+  IssueResult issued = issue(events::ActivityScheduled{name, input, tag, session_id});
   auto op = new_op(OpKind::Activity, issued.id, name);
   if (issued.is_new) {
-    out_.worker_items.push_back(work::ActivityExecute{input_.instance, input_.execution_id,
-                                                      issued.id, std::move(name),
-                                                      std::move(input), std::move(tag)});
+    out_.worker_items.push_back(work::ActivityExecute{input_.instance, input_.execution_id, issued.id,
+                                                      std::move(name), std::move(input), std::move(tag),
+                                                      std::move(session_id)});
   }
   return DurableFuture(this, std::move(op));
 }

@@ -69,7 +69,7 @@ class ReplayState final : public Scheduler {
   const std::optional<std::string>& custom_status() const { return custom_status_; }
   const KvMap& kv() const { return kv_; }
 
-  DurableFuture schedule_activity(std::string name, std::string input, std::string tag);
+  DurableFuture schedule_activity(std::string name, std::string input, std::string tag, std::string session_id);
   DurableFuture schedule_timer(std::int64_t delay_ms);
   DurableFuture schedule_wait(std::string name);
   DurableFuture dequeue_event(std::string queue);

@@ -84,7 +84,8 @@ Json pending(const PendingWork& work) {
               {"scheduled_at_ms", work.scheduled_at_ms},
               {"fire_at_ms", work.fire_at_ms},
               {"input_truncated", work.input_truncated},
-              {"tag", work.tag}};
+              {"tag", work.tag},
+              {"session_id", work.session_id}};
 }
 
 Json details(const InstanceDetails& d) {

@@ -58,6 +58,7 @@ void fields(V& v, E& e) {
     v.text("name", e.name, kMaxNameBytes);
     v.text("input", e.input, kMaxPayloadBytes);
     v.optional_text("tag", e.tag, limits::kMaxTagBytes);
+    v.optional_text("session_id", e.session_id, limits::kMaxSessionIdBytes);
   } else if constexpr (std::is_same_v<T, events::ActivityCompleted> ||
                        std::is_same_v<T, events::SubOrchestrationCompleted>) {
     v.text("result", e.result, kMaxPayloadBytes);
@@ -110,6 +111,7 @@ void fields(V& v, E& e) {
     v.text("name", e.name, kMaxNameBytes);
     v.text("input", e.input, kMaxPayloadBytes);
     v.optional_text("tag", e.tag, limits::kMaxTagBytes);
+    v.optional_text("session_id", e.session_id, limits::kMaxSessionIdBytes);
   } else if constexpr (std::is_same_v<T, work::ActivityCompleted>) {
     v.text("instance", e.instance, kMaxIdentifierBytes);
     v.unsigned_number("execution_id", e.execution_id);
@@ -732,6 +734,7 @@ void write_pending_work(W& writer, const PendingWork& item) {
   writer.signed_number("fire_at_ms", item.fire_at_ms);
   writer.boolean("input_truncated", item.input_truncated);
   writer.optional_text("tag", item.tag, limits::kMaxTagBytes);
+  writer.optional_text("session_id", item.session_id, limits::kMaxSessionIdBytes);
 }
 
 }  // namespace
@@ -887,6 +890,7 @@ PendingWork pending_work_from_json(const Json& value, const std::string& path) {
   work.fire_at_ms = in.signed_number("fire_at_ms");
   work.input_truncated = in.optional_boolean("input_truncated");
   work.tag = in.optional_text("tag", limits::kMaxTagBytes);
+  work.session_id = in.optional_text("session_id", limits::kMaxSessionIdBytes);
   in.finish();
   return work;
 }

@@ -98,7 +98,8 @@ struct Describer {
   }
   std::string operator()(const events::ActivityScheduled& e) const {
     return "ActivityScheduled(name=" + quote(e.name) + ", input=" + quote(e.input) +
-           (e.tag.empty() ? "" : ", tag=" + quote(e.tag)) + ")";
+           (e.tag.empty() ? "" : ", tag=" + quote(e.tag)) +
+           (e.session_id.empty() ? "" : ", session=" + quote(e.session_id)) + ")";
   }
   std::string operator()(const events::ActivityCompleted& e) const {
     return "ActivityCompleted(result=" + quote(e.result) + ")";

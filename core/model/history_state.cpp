@@ -59,6 +59,7 @@ class HistoryFold {
     PendingWork work = work_of(event, PendingKind::Activity, e.name);
     work.input = e.input;
     work.tag = e.tag;
+    work.session_id = e.session_id;
     pending_.push_back(std::move(work));
   }
   void on(const Event& event, const events::TimerCreated& e) {

@@ -89,9 +89,19 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
   std::vector<std::thread> threads;
   std::map<std::string, Lease> leases;
   std::mutex observer_mutex;
+  // One session owner for all the worker threads (RuntimeOptions::worker_node_id, or a
+  // random one for this driver's lifetime), renewed by the lock keeper too, so a
+  // session whose activities all run long keeps its lock.
+  SessionKeeper sessions;
 
   State(Provider& p, const Registry& r, Clock& c, RuntimeOptions o, RuntimeObserver obs)
-      : provider(p), registry(r), clock(c), options(o), observer(std::move(obs)) {}
+      : provider(p),
+        registry(r),
+        clock(c),
+        options(o),
+        observer(std::move(obs)),
+        sessions(p, c, options, options.worker_node_id.empty() ? "runtime-" + RandomIdSource().next_id()
+                                                                : options.worker_node_id) {}
 
   void notify(const RuntimeEvent& event) {
     if (!observer) return;
@@ -210,6 +220,11 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
       } catch (const std::exception& error) {
         notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
       }
+      try {
+        sessions.renew_if_due();
+      } catch (const std::exception& error) {
+        notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
+      }
       std::vector<std::pair<std::string, Lease>> due;
       TimestampMs now = clock.now_ms();
       {
@@ -284,7 +299,8 @@ void ThreadedDriver::start() {
   }
   for (std::size_t i = 0; i < std::max<std::size_t>(s.options.worker_concurrency, 1); ++i) {
     launch([&s, observer] {
-      s.run(WorkerDispatcher(s.provider, s.registry, s.clock, s.options, observer, &s), QueueKind::Worker);
+      s.run(WorkerDispatcher(s.provider, s.registry, s.clock, s.options, observer, &s, &s.sessions),
+            QueueKind::Worker);
     });
   }
   launch([&s] { s.keep_leases(); }, /*dispatcher=*/false);

@@ -717,30 +717,84 @@ void check_runtime_options(const RuntimeOptions& options) {
   if (std::string problem = options.supported_replay_versions.problem(); !problem.empty()) {
     throw std::invalid_argument("RuntimeOptions::supported_replay_versions: " + problem);
   }
+  if (std::string problem = text_problem(options.worker_node_id, limits::kMaxWorkerNodeIdBytes, "it", false);
+      !problem.empty()) {
+    throw std::invalid_argument("RuntimeOptions::worker_node_id: " + problem);
+  }
+  if (options.session_lock_renewal_buffer_ms < 1 ||
+      options.session_lock_timeout_ms <= options.session_lock_renewal_buffer_ms ||
+      options.session_lock_timeout_ms > limits::kMaxDelayMs) {
+    throw std::invalid_argument(
+        "RuntimeOptions::session_lock_timeout_ms must be above session_lock_renewal_buffer_ms (at least 1) "
+        "and at most " + std::to_string(limits::kMaxDelayMs));
+  }
+  if (options.session_idle_timeout_ms < 1 || options.session_idle_timeout_ms > limits::kMaxDelayMs) {
+    throw std::invalid_argument("RuntimeOptions::session_idle_timeout_ms must be 1 to " +
+                                std::to_string(limits::kMaxDelayMs));
+  }
+  if (options.max_sessions_per_runtime < 1 || options.max_sessions_per_runtime > limits::kMaxSessionsPerRuntime) {
+    throw std::invalid_argument("RuntimeOptions::max_sessions_per_runtime must be 1 to " +
+                                std::to_string(limits::kMaxSessionsPerRuntime));
+  }
 }
 
 WorkerDispatcher::WorkerDispatcher(Provider& provider, const Registry& registry, Clock& clock,
                                    RuntimeOptions options, RuntimeObserver observer,
-                                   ActivityLeases* leases)
+                                   ActivityLeases* leases, SessionKeeper* sessions)
     : context_{provider, registry, clock, with_batch_sizes(options, provider), std::move(observer)},
-      leases_(leases) {
+      leases_(leases),
+      sessions_(sessions) {
   check_runtime_options(context_.options);
+  if (!sessions_) {
+    const std::string& node = context_.options.worker_node_id;
+    own_sessions_ = std::make_unique<SessionKeeper>(provider, clock, context_.options, node.empty() ? "local" : node);
+    sessions_ = own_sessions_.get();
+  }
 }
 
-bool WorkerDispatcher::step() {
-  const RuntimeOptions& options = context_.options;
-  std::vector<WorkerItem> fetched;
+void WorkerDispatcher::keep_sessions() {
   try {
-    fetched = timed_call(options.metrics, context_.clock, "fetch_work_items", [&] {
+    sessions_->renew_if_due();
+  } catch (const ProviderError& error) {
+    context_.notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
+  }
+}
+
+void WorkerDispatcher::begin_sessions(const std::vector<WorkerItem>& fetched, std::vector<bool>& skipped,
+                                      std::vector<std::string>& begun) {
+  for (std::size_t i = 0; i < fetched.size(); ++i) {
+    const std::string& session = fetched[i].item.session_id;
+    if (session.empty()) continue;
+    if (sessions_->begin(session)) {
+      begun.push_back(session);
+    } else {
+      skipped[i] = true;  // a session past the cap: it waits here until a slot frees
+      release(fetched, i, i + 1);
+    }
+  }
+}
+
+std::vector<WorkerItem> WorkerDispatcher::fetch_batch(bool& parked) {
+  const RuntimeOptions& options = context_.options;
+  try {
+    return timed_call(options.metrics, context_.clock, "fetch_work_items", [&] {
       return context_.provider.fetch_work_items(options.worker_lock_timeout_ms, batch_size_,
-                                                options.worker_tag_filter);
+                                                options.worker_tag_filter, sessions_->fetch_config());
     });
   } catch (const ProviderError& error) {
     context_.notify(RuntimeEvent::Kind::ProviderError, {}, error.what());
     // A corrupted row was parked: that was work, and the queue may hold more.
-    return error.kind() == ProviderErrorKind::Corrupted;
+    parked = error.kind() == ProviderErrorKind::Corrupted;
+    return {};
   }
-  if (fetched.empty()) return false;
+}
+
+bool WorkerDispatcher::step() {
+  const RuntimeOptions& options = context_.options;
+  keep_sessions();
+  bool parked = false;
+  std::vector<WorkerItem> fetched = fetch_batch(parked);
+  if (fetched.empty()) return parked;
 
   // Every fetched item holds a lease (its lock is renewed) from now until its
   // ack commits: items waiting their turn in the batch, and finished ones
@@ -761,6 +815,16 @@ bool WorkerDispatcher::step() {
       for (const WorkerItem& item : items) leases->end(item.lock_token);
     }
   } leases_end{leases_, fetched};
+  std::vector<bool> skipped(fetched.size(), false);
+  std::vector<std::string> begun;
+  struct SessionsEnd {
+    SessionKeeper& sessions;
+    const std::vector<std::string>& begun;
+    ~SessionsEnd() {
+      for (const std::string& session : begun) sessions.end(session);
+    }
+  } sessions_end{*sessions_, begun};
+  begin_sessions(fetched, skipped, begun);
 
   const std::size_t most = options.worker_batch_size;
   const std::int64_t delay_us = std::max<std::int64_t>(options.worker_batch_delay_ms, 0) * 1000;
@@ -770,7 +834,7 @@ bool WorkerDispatcher::step() {
   bool all_short = true;
   for (std::size_t i = 0; i < fetched.size(); ++i) {
     if (!batch.requests.empty() && clock.monotonic_us() - oldest_us >= delay_us) flush(batch);
-    if (cancelled[i]->load()) continue;  // its lock was lost while it waited: nothing to run or ack
+    if (skipped[i] || cancelled[i]->load()) continue;  // given back, or its lock was lost while it waited
     const std::int64_t started_us = clock.monotonic_us();
     std::optional<WorkItem> completion = run_item(fetched[i], cancelled[i]);
     const std::int64_t finished_us = clock.monotonic_us();
@@ -784,7 +848,7 @@ bool WorkerDispatcher::step() {
     if (finished_us - started_us > delay_us) {  // a long activity: others must not wait behind the next
       all_short = false;
       flush(batch);
-      release(fetched, i + 1);
+      release(fetched, i + 1, fetched.size(), &skipped);
       break;
     }
   }
@@ -802,8 +866,10 @@ void WorkerDispatcher::flush(ResultBatch& batch) {
   batch = ResultBatch{};
 }
 
-void WorkerDispatcher::release(const std::vector<WorkerItem>& fetched, std::size_t first) {
-  for (std::size_t i = first; i < fetched.size(); ++i) {
+void WorkerDispatcher::release(const std::vector<WorkerItem>& fetched, std::size_t first, std::size_t end,
+                               const std::vector<bool>* given_back) {
+  for (std::size_t i = first; i < end; ++i) {
+    if (given_back && (*given_back)[i]) continue;
     try {
       context_.provider.abandon_work_item(fetched[i].lock_token, 0, /*ignore_attempt=*/true);
     } catch (const ProviderError& error) {
@@ -892,7 +958,7 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
   }
 
   std::optional<WorkItem> completion;
-  ActivityContext context{task.instance, task.execution_id, task.id, task.name, cancelled, task.tag};
+  ActivityContext context{task.instance, task.execution_id, task.id, task.name, cancelled, task.tag, task.session_id};
   const TimestampMs activity_start = context_.clock.now_ms();
   try {
     std::string result = (*fn)(context, task.input);

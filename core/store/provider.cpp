@@ -166,10 +166,12 @@ std::vector<AckOutcome> Provider::ack_orchestration_items(
 }
 
 std::vector<WorkerItem> Provider::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
-                                                   const TagFilter& filter) {
+                                                   const TagFilter& filter, const SessionFetch* session) {
   check_batch_size(max_items, "fetch_work_items");
-  return fetch_each<WorkerItem>(max_items, [&] { return fetch_work_item(lock_timeout_ms, filter); });
+  return fetch_each<WorkerItem>(max_items, [&] { return fetch_work_item(lock_timeout_ms, filter, session); });
 }
+
+std::size_t Provider::cleanup_orphaned_sessions() { return 0; }
 
 std::vector<AckOutcome> Provider::ack_work_items(const std::vector<WorkAckRequest>& requests) {
   check_batch_size(requests.size(), "ack_work_items");

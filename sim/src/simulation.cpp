@@ -126,7 +126,14 @@ class NodeProvider final : public Provider {
   void renew_orchestration_item_lock(const std::string& lock_token, std::int64_t extend_ms) override;
   History read(const std::string& instance) override;
   void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override;
-  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) override;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,
+                                            const SessionFetch* session) override;
+  // Session locks go to the store without faults: a lost renewal only moves affinity.
+  std::size_t renew_session_locks(const std::string& owner_id, const std::vector<std::string>& session_ids,
+                                  std::int64_t extend_ms) override {
+    return inner_.renew_session_locks(owner_id, session_ids, extend_ms);
+  }
+  std::size_t cleanup_orphaned_sessions() override { return inner_.cleanup_orphaned_sessions(); }
   void ack_work_item(const std::string& lock_token, const std::optional<WorkItem>& completion) override;
   void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) override;
   void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms,
@@ -143,7 +150,7 @@ class NodeProvider final : public Provider {
                                                            const CapabilityFilter& filter) override;
   std::vector<AckOutcome> ack_orchestration_items(const std::vector<OrchestrationAckRequest>& requests) override;
   std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
-                                           const TagFilter& filter) override;
+                                           const TagFilter& filter, const SessionFetch* session) override;
   std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests) override;
 
  private:
@@ -538,6 +545,9 @@ void World::start_node(Node& node) {
   // A node stands for a whole deployment's process: its workers take every tag, so a
   // tagged activity (ActivityOptions::tag) runs as it would on its own pool.
   runtime.worker_tag_filter = TagFilter::any();
+  // Each node is its own session owner, the same across its restarts (a stable
+  // worker_node_id), so a restarted node takes its sessions back at once.
+  runtime.worker_node_id = "node-" + std::to_string(node.index);
   Provider& shared = wrapped_ ? *wrapped_ : *store_;
   node.provider = std::make_unique<NodeProvider>(*this, node, shared);
   node.leases = std::make_unique<LeaseKeeper>(clock_);
@@ -1237,9 +1247,10 @@ void NodeProvider::enqueue_orchestrator_item(const WorkItem& item, std::int64_t 
   after("enqueue_orchestrator_item");
 }
 
-std::optional<WorkerItem> NodeProvider::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) {
+std::optional<WorkerItem> NodeProvider::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,
+                                                        const SessionFetch* session) {
   before("fetch_work_item");
-  auto item = inner_.fetch_work_item(lock_timeout_ms, filter);
+  auto item = inner_.fetch_work_item(lock_timeout_ms, filter, session);
   after("fetch_work_item");
   return item;
 }
@@ -1335,9 +1346,9 @@ std::vector<AckOutcome> NodeProvider::ack_orchestration_items(
 }
 
 std::vector<WorkerItem> NodeProvider::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
-                                                       const TagFilter& filter) {
+                                                       const TagFilter& filter, const SessionFetch* session) {
   before("fetch_work_items");
-  std::vector<WorkerItem> items = inner_.fetch_work_items(lock_timeout_ms, max_items, filter);
+  std::vector<WorkerItem> items = inner_.fetch_work_items(lock_timeout_ms, max_items, filter, session);
   after("fetch_work_items");
   return items;
 }

@@ -4,12 +4,15 @@
 // management suites run on PostgreSQL through tests/provider_suite.hpp.
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "duroxide/postgres_provider.hpp"
@@ -898,4 +901,63 @@ TEST_CASE("postgres: a worker ack whose completion the server refuses fails alon
   CHECK(store.get_queue_depths().orchestrator_visible == 2);
   CHECK_FALSE(store.ack_work_items({{work[1].lock_token, done(work[1], "b")}}).front().has_value());
   CHECK(store.get_queue_depths().orchestrator_visible == 3);
+}
+
+TEST_CASE("postgres: two processes racing to claim the same sessions never both run one session's items",
+          "[provider][postgres][sessions]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("sessions");
+  std::unique_ptr<PostgresProvider> other = n.open();
+  PostgresProvider* stores[2] = {n.store.get(), other.get()};
+  constexpr int kSessions = 32;
+  constexpr int kPerSession = 4;
+  n.store->enqueue_orchestrator_item(start_item("i"), 0);
+  std::optional<OrchestrationItem> started = n.store->fetch_orchestration_item(30'000);
+  REQUIRE(started.has_value());
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  for (int k = 0; k < kSessions * kPerSession; ++k) {
+    const EventId id = static_cast<EventId>(2 + k);
+    // A session's items side by side: the two fetches meet at each session's first rows.
+    const std::string session = "s" + std::to_string(k / kPerSession);
+    ack.history_delta.push_back(Event{id, 0, 0, events::ActivityScheduled{"Act", "in", "", session}});
+    ack.worker_items.push_back(work::ActivityExecute{"i", 1, id, "Act", "in", "", session});
+  }
+  ack.metadata = metadata();
+  n.store->ack_orchestration_item(started->lock_token, ack);
+
+  std::map<std::string, std::set<int>> owners;  // session -> the processes that ran its items
+  std::mutex mutex;
+  std::atomic<int> taken{0};
+  std::atomic<int> failed_acks{0};  // Catch2's checks are for the test's own thread
+  auto process = [&](int p) {
+    const SessionFetch owner{"node-" + std::to_string(p), 30'000};
+    for (int idle = 0; idle < 200 && taken.load() < kSessions * kPerSession;) {
+      std::vector<WorkerItem> batch = stores[p]->fetch_work_items(30'000, 1, TagFilter{}, &owner);
+      if (batch.empty()) {
+        ++idle;  // the rest belong to the other process, or its fetch holds them right now
+        continue;
+      }
+      std::vector<WorkAckRequest> acks;
+      for (const WorkerItem& item : batch) {
+        std::lock_guard<std::mutex> lock(mutex);
+        owners[item.item.session_id].insert(p);
+        acks.push_back({item.lock_token, std::nullopt});
+      }
+      for (const AckOutcome& outcome : stores[p]->ack_work_items(acks)) {
+        if (outcome) failed_acks += 1;
+      }
+      taken += static_cast<int>(batch.size());
+    }
+  };
+  std::thread first(process, 0);
+  process(1);
+  first.join();
+  CHECK(taken.load() == kSessions * kPerSession);
+  CHECK(failed_acks.load() == 0);
+  REQUIRE(owners.size() == static_cast<std::size_t>(kSessions));
+  for (const auto& [session, processes] : owners) {
+    INFO(session);
+    CHECK(processes.size() == 1);
+  }
 }

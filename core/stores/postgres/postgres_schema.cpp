@@ -15,7 +15,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 17;
+constexpr int kLatest = 18;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -333,10 +333,23 @@ ALTER TABLE executions ADD COLUMN pinned_minor INTEGER;
 ALTER TABLE executions ADD COLUMN pinned_patch INTEGER;
 )sql";
 
+// Version 18: as SQLite's version 18.
+constexpr const char* kMigration18 = R"sql(
+ALTER TABLE worker_queue ADD COLUMN session_id TEXT;
+CREATE INDEX worker_queue_by_session ON worker_queue (session_id) WHERE session_id IS NOT NULL;
+CREATE TABLE sessions (
+  session_id TEXT PRIMARY KEY,
+  owner_id TEXT NOT NULL,
+  locked_until BIGINT NOT NULL,
+  claimed_at BIGINT NOT NULL
+);
+)sql";
+
 constexpr Migration kMigrations[] = {{6, kMigration6},   {7, kMigration7},   {8, kMigration8},
                                      {9, kMigration9},   {10, kMigration10}, {11, kMigration11},
                                      {12, kMigration12}, {13, kMigration13}, {14, kMigration14},
-                                     {15, kMigration15}, {16, kMigration16}, {17, kMigration17}};
+                                     {15, kMigration15}, {16, kMigration16}, {17, kMigration17},
+                                     {18, kMigration18}};
 
 }  // namespace
 

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "duroxide/assert.hpp"
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
 #include "postgres_schema.hpp"
@@ -482,8 +483,9 @@ std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_
 
 // ---------------------------------------------------------------- worker queue
 
-std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) {
-  std::vector<WorkerItem> items = fetch_work_items(lock_timeout_ms, 1, filter);
+std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,
+                                                     const SessionFetch* session_fetch) {
+  std::vector<WorkerItem> items = fetch_work_items(lock_timeout_ms, 1, filter, session_fetch);
   if (items.empty()) return std::nullopt;
   return std::move(items.front());
 }
@@ -491,17 +493,19 @@ std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_m
 // Up to `max_items` rows in one statement, each chosen with FOR UPDATE SKIP LOCKED:
 // a row another process is claiming right now is passed over, never handed out
 // twice. An unreadable row ends the batch before it; when it comes first, it is parked and
-// the call fails, as fetch_work_item does.
+// the call fails, as fetch_work_item does. A row of a session that another process claimed
+// since the statement's snapshot (take_session lost the race) is left queued.
 std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
-                                                    const TagFilter& filter) {
+                                                    const TagFilter& filter, const SessionFetch* session_fetch) {
   check_batch_size(max_items, "fetch_work_items");
   Session db = session("fetch_work_item");
   check_delay(lock_timeout_ms, "lock timeout", db->operation());
   store_sql::check_tag_filter(filter, db->operation());
+  store_sql::check_session_fetch(session_fetch, db->operation());
   if (filter.mode == TagFilter::Mode::None) return {};
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db);
-  std::vector<Queues::WorkerRow> rows = Queues::next_worker_rows(*db, now, max_items, filter);
+  std::vector<Queues::WorkerRow> rows = Queues::next_worker_rows(*db, now, max_items, filter, session_fetch);
   std::vector<WorkerItem> items;
   for (Queues::WorkerRow& row : rows) {
     std::string problem;
@@ -511,6 +515,12 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
       const std::string report = Queues::park_worker_row(*db, row, problem, now);
       transaction.commit();
       throw ProviderError(ProviderErrorKind::Corrupted, db->operation(), report);
+    }
+    if (row.session_id) {
+      DUROXIDE_ASSERT(session_fetch != nullptr, "a fetch without a session takes no session's row");
+      if (!Queues::take_session(*db, *row.session_id, *session_fetch, now, now + session_fetch->lock_timeout_ms)) {
+        continue;
+      }
     }
     items.push_back(Queues::claim_worker_row(*db, row, std::move(*execute), next_token(), now + lock_timeout_ms));
   }

@@ -30,9 +30,10 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
                                                             const CapabilityFilter& filter) override;
   std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items,
                                                            const CapabilityFilter& filter) override;
-  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) override;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,
+                                            const SessionFetch* session_fetch) override;
   std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
-                                           const TagFilter& filter) override;
+                                           const TagFilter& filter, const SessionFetch* session_fetch) override;
   ProviderDiagnostics get_provider_diagnostics() override;
 
  protected:

@@ -534,14 +534,15 @@ struct Management {
     const std::string json = store_sql::encoded(db.operation(), [&] { return encode_work_item(item); });
     if (const auto* execute = std::get_if<work::ActivityExecute>(&item); execute && execute->instance == instance) {
       db.prepare(
-            "INSERT INTO worker_queue (instance_id, execution_id, activity_id, item_json, visible_at, enqueued_at, tag) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)")
+            "INSERT INTO worker_queue (instance_id, execution_id, activity_id, item_json, visible_at, enqueued_at, tag, "
+            "session_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)")
           .bind(1, instance)
           .bind(2, static_cast<std::int64_t>(execute->execution_id))
           .bind(3, static_cast<std::int64_t>(execute->id))
           .bind(4, json)
           .bind(5, now)
           .bind_optional(6, store_sql::worker_tag(*execute))
+          .bind_optional(7, store_sql::worker_session(*execute))
           .run();
     } else if (const auto* timer = std::get_if<work::TimerFired>(&item); timer && timer->instance == instance) {
       db.prepare(

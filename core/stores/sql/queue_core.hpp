@@ -591,6 +591,7 @@ struct Queues {
     std::int64_t attempts = 0;
     work::ActivityFailed failed;
     TimestampMs visible_at = 0;
+    std::optional<std::string> session_id;  // the session_id column (NULL: outside sessions)
   };
   // Where a batch's scan of a queue stands in (visible_at, id) order: its previous row.
   // With one writer, every worker row before it was claimed by the batch or locked when
@@ -601,7 +602,8 @@ struct Queues {
     std::int64_t id = 0;
   };
   static constexpr const char* kWorkerColumns =
-      "SELECT id, item_json, attempt_count, instance_id, execution_id, activity_id, visible_at FROM worker_queue ";
+      "SELECT id, item_json, attempt_count, instance_id, execution_id, activity_id, visible_at, session_id "
+      "FROM worker_queue ";
   static constexpr const char* kWorkerUnlocked = "(lock_token IS NULL OR locked_until <= ?1)";
 
   // The condition a worker row's tag meets for a TagFilter, over the parameters from
@@ -628,6 +630,69 @@ struct Queues {
         statement.bind_null(index);
       }
     }
+  }
+
+  // The parameters tag_condition takes.
+  static constexpr int kTagParameters = 2 + static_cast<int>(limits::kMaxWorkerTags);
+
+  // The condition a worker row's session meets for a fetch whose SessionFetch owner id
+  // is bound to ?`owner` (NULL: a fetch without one), the time being ?1: outside sessions,
+  // or (with an owner) in a session that no other owner holds.
+  static std::string session_condition(int owner) {
+    const std::string parameter = "?" + std::to_string(owner);
+    return "(session_id IS NULL OR (CAST(" + parameter +
+           " AS TEXT) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = "
+           "worker_queue.session_id AND s.locked_until > ?1 AND s.owner_id <> " +
+           parameter + ")))";
+  }
+  static void bind_session_fetch(Statement& statement, int owner, const SessionFetch* session) {
+    if (session) {
+      statement.bind(owner, session->owner_id);
+    } else {
+      statement.bind_null(owner);
+    }
+  }
+
+  // Takes session `session_id` for `session`'s owner when the fetch takes one of its
+  // rows, in the fetch's transaction: claims it when nobody holds it (no row, or an
+  // expired lock) and locks it until `until` either way. False when another owner holds
+  // it (a concurrent claim won on a store of several writers): the row stays queued.
+  static bool take_session(Connection& db, const std::string& session_id, const SessionFetch& session,
+                           TimestampMs now, TimestampMs until) {
+    db.prepare(
+          "INSERT INTO sessions (session_id, owner_id, locked_until, claimed_at) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (session_id) DO UPDATE SET claimed_at = CASE WHEN sessions.owner_id = excluded.owner_id "
+          "AND sessions.locked_until > ?4 THEN sessions.claimed_at ELSE excluded.claimed_at END, "
+          "owner_id = excluded.owner_id, locked_until = excluded.locked_until "
+          "WHERE sessions.owner_id = excluded.owner_id OR sessions.locked_until <= ?4")
+        .bind(1, session_id)
+        .bind(2, session.owner_id)
+        .bind(3, until)
+        .bind(4, now)
+        .run();
+    return db.changes() > 0;
+  }
+
+  // renew_session_locks: the locks `owner` holds among `session_ids`, extended to `until`.
+  static std::size_t renew_sessions(Connection& db, const std::string& owner,
+                                    const std::vector<std::string>& session_ids, TimestampMs now, TimestampMs until) {
+    if (session_ids.empty()) return 0;
+    // One statement text whatever the list's length (Dialect::kTokenListTable, at ?2).
+    static const std::string sql = std::string("UPDATE sessions SET locked_until = ?3 WHERE session_id IN "
+                                               "(SELECT t.token FROM ") +
+                                   Dialect::kTokenListTable + ") AND owner_id = ?4 AND locked_until > ?1";
+    db.prepare(sql).bind(1, now).bind(2, Dialect::token_list(session_ids)).bind(3, until).bind(4, owner).run();
+    return static_cast<std::size_t>(db.changes());
+  }
+
+  // cleanup_orphaned_sessions: at most a batch of expired sessions no queued row names.
+  static std::size_t forget_orphaned_sessions(Connection& db, TimestampMs now) {
+    db.prepare(
+          "DELETE FROM sessions WHERE session_id IN (SELECT s.session_id FROM sessions s WHERE s.locked_until <= ?1 "
+          "AND NOT EXISTS (SELECT 1 FROM worker_queue q WHERE q.session_id = s.session_id) LIMIT 1000)")
+        .bind(1, now)
+        .run();
+    return static_cast<std::size_t>(db.changes());
   }
 
   // The condition that the current execution of the instance named by `instance_column` is
@@ -663,6 +728,7 @@ struct Queues {
   // The next worker row whose tag `filter` takes; with `after` (one-writer stores
   // only), the next one past it, and `after` moves to the row returned.
   static std::optional<WorkerRow> next_worker_row(Connection& db, TimestampMs now, const TagFilter& filter,
+                                                  const SessionFetch* session,
                                                   std::optional<QueueCursor>* after = nullptr) {
     const bool seek = after && after->has_value();
     if constexpr (!Dialect::kOneWriter) DUROXIDE_ASSERT(!seek, "a worker cursor needs one writer");
@@ -670,6 +736,7 @@ struct Queues {
     next.bind(1, now);
     if (seek) next.bind(2, (*after)->visible_at).bind(3, (*after)->id);
     bind_tag_filter(next, seek ? 4 : 2, filter);
+    bind_session_fetch(next, (seek ? 4 : 2) + kTagParameters, session);
     if (!next.step()) return std::nullopt;
     WorkerRow row = worker_row(next);
     if (after) *after = QueueCursor{row.visible_at, row.id};
@@ -680,13 +747,14 @@ struct Queues {
   // in one statement (stores whose rows are claimed row by row,
   // Dialect::kWorkerRowSuffix, by several writers).
   static std::vector<WorkerRow> next_worker_rows(Connection& db, TimestampMs now, std::size_t limit,
-                                                 const TagFilter& filter) {
+                                                 const TagFilter& filter, const SessionFetch* session) {
     static const std::string sql = std::string(kWorkerColumns) + "WHERE visible_at <= ?1 AND " + kWorkerUnlocked +
-                                   " AND " + tag_condition(3) + " ORDER BY visible_at, id LIMIT ?2" +
-                                   Dialect::kWorkerRowSuffix;
+                                   " AND " + tag_condition(3) + " AND " + session_condition(3 + kTagParameters) +
+                                   " ORDER BY visible_at, id LIMIT ?2" + Dialect::kWorkerRowSuffix;
     Statement next = db.prepare(sql);
     next.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
     bind_tag_filter(next, 3, filter);
+    bind_session_fetch(next, 3 + kTagParameters, session);
     std::vector<WorkerRow> rows;
     while (next.step()) rows.push_back(worker_row(next));
     return rows;
@@ -702,22 +770,24 @@ struct Queues {
     row.failed.execution_id = static_cast<ExecutionId>(next.integer(4));
     row.failed.id = static_cast<EventId>(next.integer(5));
     row.visible_at = next.integer(6);
+    row.session_id = next.optional_text(7);
     return row;
   }
 
   static const std::string& worker_row_sql() {
     static const std::string sql = std::string(kWorkerColumns) + "WHERE visible_at <= ?1 AND " + kWorkerUnlocked +
-                                   " AND " + tag_condition(2) + " ORDER BY visible_at, id LIMIT 1" +
-                                   Dialect::kWorkerRowSuffix;
+                                   " AND " + tag_condition(2) + " AND " + session_condition(2 + kTagParameters) +
+                                   " ORDER BY visible_at, id LIMIT 1" + Dialect::kWorkerRowSuffix;
     return sql;
   }
   // The two seeks written out: SQLite does not seek by a row-value bound.
   static const std::string& worker_row_after_sql() {
     static const std::string sql =
         std::string("SELECT * FROM (") + kWorkerColumns + "WHERE visible_at = ?2 AND id > ?3 AND " + kWorkerUnlocked +
-        " AND " + tag_condition(4) + " ORDER BY id LIMIT 1) UNION ALL SELECT * FROM (" + kWorkerColumns +
-        "WHERE visible_at > ?2 AND visible_at <= ?1 AND " + kWorkerUnlocked + " AND " + tag_condition(4) +
-        " ORDER BY visible_at, id LIMIT 1) LIMIT 1";
+        " AND " + tag_condition(4) + " AND " + session_condition(4 + kTagParameters) +
+        " ORDER BY id LIMIT 1) UNION ALL SELECT * FROM (" + kWorkerColumns +
+        "WHERE visible_at > ?2 AND visible_at <= ?1 AND " + kWorkerUnlocked + " AND " + tag_condition(4) + " AND " +
+        session_condition(4 + kTagParameters) + " ORDER BY visible_at, id LIMIT 1) LIMIT 1";
     return sql;
   }
 
@@ -1249,13 +1319,14 @@ struct Queues {
       }
       db.prepare(
             "INSERT INTO worker_queue (instance_id, execution_id, activity_id, item_json, "
-            "  visible_at, enqueued_at, tag) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)")
+            "  visible_at, enqueued_at, tag, session_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)")
           .bind(1, execute->instance)
           .bind(2, static_cast<std::int64_t>(execute->execution_id))
           .bind(3, static_cast<std::int64_t>(execute->id))
           .bind(4, encoded(db.operation(), [&] { return encode_work_item(item); }))
           .bind(5, now)
           .bind_optional(6, worker_tag(*execute))
+          .bind_optional(7, worker_session(*execute))
           .defer();
     }
     for (const OrchestratorItem& scheduled : ack.orchestrator_items) {

@@ -55,13 +55,19 @@ KvMap SqlStore::get_kv_all_values(const std::string& instance) {
 bool SqlStore::instance_known(const std::string& instance) {
   return impl_->instance_known(instance);
 }
-std::optional<WorkerItem> SqlStore::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) {
-  return impl_->fetch_work_item(lock_timeout_ms, filter);
+std::optional<WorkerItem> SqlStore::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,
+                                                    const SessionFetch* session) {
+  return impl_->fetch_work_item(lock_timeout_ms, filter, session);
 }
 std::vector<WorkerItem> SqlStore::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
-                                                   const TagFilter& filter) {
-  return impl_->fetch_work_items(lock_timeout_ms, max_items, filter);
+                                                   const TagFilter& filter, const SessionFetch* session) {
+  return impl_->fetch_work_items(lock_timeout_ms, max_items, filter, session);
 }
+std::size_t SqlStore::renew_session_locks(const std::string& owner_id, const std::vector<std::string>& session_ids,
+                                          std::int64_t extend_ms) {
+  return impl_->renew_session_locks(owner_id, session_ids, extend_ms);
+}
+std::size_t SqlStore::cleanup_orphaned_sessions() { return impl_->cleanup_orphaned_sessions(); }
 void SqlStore::ack_work_item(const std::string& lock_token, const std::optional<WorkItem>& completion) {
   impl_->ack_work_item(lock_token, completion);
 }

@@ -191,6 +191,30 @@ class SqlStoreImpl : public SqlStore::Impl {
     Queues::renew_lock(*db, /*work_item=*/true, lock_token, extend_ms, clock_.now_ms());
   }
 
+  std::size_t renew_session_locks(const std::string& owner_id, const std::vector<std::string>& session_ids,
+                                  std::int64_t extend_ms) override {
+    Session db = session("renew_session_locks");
+    const SessionFetch owner{owner_id, extend_ms};
+    store_sql::check_session_fetch(&owner, db->operation());
+    if (session_ids.size() > limits::kMaxSessionsPerRuntime) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
+                          "at most " + std::to_string(limits::kMaxSessionsPerRuntime) + " sessions at once");
+    }
+    const TimestampMs now = clock_.now_ms();
+    Transaction transaction(*db);
+    const std::size_t renewed = Queues::renew_sessions(*db, owner_id, session_ids, now, now + extend_ms);
+    transaction.commit();
+    return renewed;
+  }
+
+  std::size_t cleanup_orphaned_sessions() override {
+    Session db = session("cleanup_orphaned_sessions");
+    Transaction transaction(*db);
+    const std::size_t forgotten = Queues::forget_orphaned_sessions(*db, clock_.now_ms());
+    transaction.commit();
+    return forgotten;
+  }
+
   void abandon_work_item(const std::string& lock_token, std::int64_t delay_ms, bool ignore_attempt) override {
     TimestampMs now = 0;
     {
@@ -347,6 +371,7 @@ class SqlStoreImpl : public SqlStore::Impl {
       if (retention_.changes_ms > 0) Management::trim_changes(*db, now - retention_.changes_ms);
       if (retention_.parked_ms > 0) Management::trim_parked(*db, now - retention_.parked_ms);
       if (retention_.finished_ms > 0) purge_a_batch(*db, now);
+      Queues::forget_orphaned_sessions(*db, now);
     }
     maintain_files();
   }

@@ -17,6 +17,7 @@
 #include "duroxide/codec.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/saturating.hpp"
+#include "duroxide/text.hpp"
 #include "duroxide/management_provider.hpp"
 #include "duroxide/provider.hpp"
 #include "duroxide/work_item.hpp"
@@ -69,6 +70,13 @@ inline std::optional<work::ActivityExecute> decode_worker_item(const std::string
 inline std::optional<std::string> worker_tag(const work::ActivityExecute& execute) {
   if (execute.tag.empty()) return std::nullopt;
   return execute.tag;
+}
+
+// A worker row's session_id column: the ActivityExecute's session, NULL outside sessions
+// (schema 18 on both stores), so that the fetches' session condition reads the column alone.
+inline std::optional<std::string> worker_session(const work::ActivityExecute& execute) {
+  if (execute.session_id.empty()) return std::nullopt;
+  return execute.session_id;
 }
 
 // InvalidInput unless `filter` is valid (TagFilter::problem).
@@ -203,6 +211,17 @@ inline void check_delay(std::int64_t ms, const char* what, const std::string& op
                         std::string(what) + " must be 0 to " + std::to_string(limits::kMaxDelayMs) +
                             " ms, got " + std::to_string(ms));
   }
+}
+
+// InvalidInput unless `session` (when given) names a valid owner (1..kMaxWorkerNodeIdBytes
+// of UTF-8) and a lock timeout fit for check_delay.
+inline void check_session_fetch(const SessionFetch* session, const std::string& operation) {
+  if (!session) return;
+  if (std::string problem = text_problem(session->owner_id, limits::kMaxWorkerNodeIdBytes, "a session owner id", true);
+      !problem.empty()) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation, problem);
+  }
+  check_delay(session->lock_timeout_ms, "session lock timeout", operation);
 }
 
 // InvalidInput unless 1..kMaxIdentifierBytes bytes.

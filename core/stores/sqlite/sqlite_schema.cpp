@@ -447,10 +447,25 @@ ALTER TABLE executions ADD COLUMN pinned_minor INTEGER;
 ALTER TABLE executions ADD COLUMN pinned_patch INTEGER;
 )sql";
 
+// Version 18: activity sessions. Each worker row's session (ActivityExecute::session_id;
+// NULL: none), and the sessions held: which owner (RuntimeOptions::worker_node_id) holds
+// each, until when, and since when. Rows written before run outside sessions, as their
+// items do. The partial index serves the cleanup's search for a session's queued items.
+constexpr const char* kMigration18 = R"sql(
+ALTER TABLE worker_queue ADD COLUMN session_id TEXT;
+CREATE INDEX worker_queue_by_session ON worker_queue (session_id) WHERE session_id IS NOT NULL;
+CREATE TABLE sessions (
+  session_id TEXT PRIMARY KEY,
+  owner_id TEXT NOT NULL,
+  locked_until INTEGER NOT NULL,
+  claimed_at INTEGER NOT NULL
+);
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1,  kMigration2,  kMigration3,  kMigration4,  kMigration5,
                                        kMigration6,  kMigration7,  kMigration8,  kMigration9,  kMigration10,
                                        kMigration11, kMigration12, kMigration13, kMigration14, kMigration15,
-                                       kMigration16, kMigration17};
+                                       kMigration16, kMigration17, kMigration18};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

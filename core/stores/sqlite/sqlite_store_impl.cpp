@@ -301,27 +301,30 @@ std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_in_transaction(C
 
 // ---------------------------------------------------------------- worker queue
 
-std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) {
+std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,
+                                                     const SessionFetch* session_fetch) {
   Session db = session("fetch_work_item");
   store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
   store_sql::check_tag_filter(filter, db->operation());
+  store_sql::check_session_fetch(session_fetch, db->operation());
   if (filter.mode == TagFilter::Mode::None) return std::nullopt;
   Transaction transaction(*db);
   std::optional<std::string> parked;
   std::optional<QueueCursor> from_start;
   std::optional<WorkerItem> item =
-      fetch_work_in_transaction(*db, lock_timeout_ms, clock_.now_ms(), filter, true, parked, from_start);
+      fetch_work_in_transaction(*db, lock_timeout_ms, clock_.now_ms(), filter, session_fetch, true, parked, from_start);
   transaction.commit();  // a parked row stays parked
   if (parked) throw ProviderError(ProviderErrorKind::Corrupted, db->operation(), *parked);
   return item;
 }
 
 std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
-                                                    const TagFilter& filter) {
+                                                    const TagFilter& filter, const SessionFetch* session_fetch) {
   check_batch_size(max_items, "fetch_work_items");
   Session db = session("fetch_work_item");
   store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
   store_sql::check_tag_filter(filter, db->operation());
+  store_sql::check_session_fetch(session_fetch, db->operation());
   if (filter.mode == TagFilter::Mode::None) return {};
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db);
@@ -331,7 +334,8 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
   while (items.size() < max_items) {
     // A corrupted row is parked and reported only when it comes first; later
     // in a batch it ends the batch and comes first in the next fetch.
-    std::optional<WorkerItem> item = fetch_work_in_transaction(*db, lock_timeout_ms, now, filter, items.empty(), parked, cursor);
+    std::optional<WorkerItem> item =
+        fetch_work_in_transaction(*db, lock_timeout_ms, now, filter, session_fetch, items.empty(), parked, cursor);
     if (!item) break;
     items.push_back(std::move(*item));
   }
@@ -342,16 +346,24 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
 
 std::optional<WorkerItem> StoreImpl::fetch_work_in_transaction(Connection& db, std::int64_t lock_timeout_ms,
                                                                TimestampMs now, const TagFilter& filter,
+                                                               const SessionFetch* session_fetch,
                                                                bool park_corrupted,
                                                                std::optional<std::string>& parked,
                                                                std::optional<QueueCursor>& after) {
-  std::optional<Queues::WorkerRow> row = Queues::next_worker_row(db, now, filter, &after);
+  std::optional<Queues::WorkerRow> row = Queues::next_worker_row(db, now, filter, session_fetch, &after);
   if (!row) return std::nullopt;
   std::string problem;
   std::optional<work::ActivityExecute> execute = Queues::decode_worker_row(*row, problem);
   if (!execute) {
     if (park_corrupted) parked = Queues::park_worker_row(db, *row, problem, now);
     return std::nullopt;
+  }
+  if (row->session_id) {
+    DUROXIDE_ASSERT(session_fetch != nullptr, "a fetch without a session takes no session's row");
+    // One writer: the row's condition and this claim see the same sessions, so it holds.
+    const bool taken = Queues::take_session(db, *row->session_id, *session_fetch, now,
+                                            now + session_fetch->lock_timeout_ms);
+    DUROXIDE_ASSERT(taken, "a session no other owner holds is taken");
   }
   return Queues::claim_worker_row(db, *row, std::move(*execute), ids_.next_id(), now + lock_timeout_ms);
 }

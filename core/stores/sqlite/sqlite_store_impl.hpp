@@ -30,9 +30,10 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
                                                             const CapabilityFilter& filter) override;
   std::vector<OrchestrationItem> fetch_orchestration_items(std::int64_t lock_timeout_ms, std::size_t max_items,
                                                            const CapabilityFilter& filter) override;
-  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) override;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,
+                                            const SessionFetch* session_fetch) override;
   std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
-                                           const TagFilter& filter) override;
+                                           const TagFilter& filter, const SessionFetch* session_fetch) override;
   ProviderDiagnostics get_provider_diagnostics() override;
   // Checkpoints the log once it passes kCheckpointFrames, through the read
   // connection when there is one (a passive checkpoint never waits for the writer).
@@ -56,11 +57,13 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
                                                                       TimestampMs now,
                                                                       const CapabilityFilter& filter,
                                                                       std::optional<QueueCursor>& after);
-  // The next row whose tag `filter` takes. With `park_corrupted`, an undecodable row is
+  // The next row whose tag `filter` and session `session_fetch` take (claiming its
+  // session). With `park_corrupted`, an undecodable row is
   // parked and described in `parked`; without, it ends the fetch untouched. `after`: the
   // batch's cursor, as above.
   std::optional<WorkerItem> fetch_work_in_transaction(Connection& db, std::int64_t lock_timeout_ms, TimestampMs now,
-                                                      const TagFilter& filter, bool park_corrupted, std::optional<std::string>& parked,
+                                                      const TagFilter& filter, const SessionFetch* session_fetch,
+                                                      bool park_corrupted, std::optional<std::string>& parked,
                                                       std::optional<QueueCursor>& after);
   void read_file_facts(Connection& db, ProviderDiagnostics& d);
   // The read connection (SqliteOptions::read_connection), when the file allows one.

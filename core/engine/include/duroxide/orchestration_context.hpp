@@ -142,11 +142,22 @@ struct RetryPolicy {
 // (RuntimeOptions::worker_tag_filter) takes it; empty: untagged, which the default
 // filter takes. The tag is part of the ActivityScheduled event, so replay matches it
 // like the name and input: code that changes an activity's tag is nondeterministic
-// for instances already past that point. Not an aggregate, for the reason below.
+// for instances already past that point. `session_id` runs it in an activity session:
+// every activity of one session id runs on the runtime that owns the session
+// (RuntimeOptions::worker_node_id), for as long as it owns it (docs/semantics.md,
+// "Activity sessions"); empty: any runtime. It is part of the event too. Not an
+// aggregate, for the reason below.
 struct ActivityOptions {
   ActivityOptions() = default;
   explicit ActivityOptions(std::string tag_text) : tag(std::move(tag_text)) {}
+  // Options that run the activity in session `session`.
+  static ActivityOptions on_session(std::string session) {
+    ActivityOptions options;
+    options.session_id = std::move(session);
+    return options;
+  }
   std::string tag;
+  std::string session_id;
 };
 
 // Not an aggregate on purpose: g++ 12 destroys an aggregate-initialised temporary
@@ -176,8 +187,12 @@ class OrchestrationContext {
   DurableFuture schedule_activity(std::string name, std::string input);
   // The same, with options: `options.tag` sends it to the workers whose TagFilter
   // takes that tag (empty: untagged). A tag over limits::kMaxTagBytes or not UTF-8
-  // fails the orchestration, naming the problem.
+  // fails the orchestration, naming the problem; so does a session id over
+  // limits::kMaxSessionIdBytes or not UTF-8.
   DurableFuture schedule_activity(std::string name, std::string input, const ActivityOptions& options);
+  // Runs the activity in session `session_id` (ActivityOptions::on_session), as
+  // upstream's schedule_activity_on_session.
+  DurableFuture schedule_activity_on_session(std::string name, std::string input, std::string session_id);
   // Retries failed (and, with a timeout, timed-out) attempts with durable-timer
   // backoff; throws TaskFailed with the last attempt's error when all fail, or with
   // the total timeout's when RetryPolicy::total_timeout_ms passes first. Every

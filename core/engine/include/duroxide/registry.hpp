@@ -41,6 +41,9 @@ struct ActivityContext {
   // is_cancelled() and stop; its result will be dropped either way.
   std::shared_ptr<const std::atomic<bool>> cancellation;
   std::string tag = {};  // the tag it was scheduled with (ActivityOptions::tag); empty: untagged
+  // The session it runs in (ActivityOptions::session_id); empty: none. The key of the
+  // state a session keeps in this process's memory.
+  std::string session_id = {};
 
   bool is_cancelled() const { return cancellation && cancellation->load(); }
 };

@@ -78,6 +78,9 @@ struct ActivityScheduled {
   std::string name;
   std::string input;
   std::string tag = {};  // the workers that may run it (TagFilter); empty: untagged
+  // The activity session it runs in (ActivityOptions::session_id): the runtime that
+  // owns the session runs it; empty: none.
+  std::string session_id = {};
   friend bool operator==(const ActivityScheduled&, const ActivityScheduled&) = default;
 };
 struct ActivityCompleted {

@@ -43,6 +43,7 @@ struct PendingWork {
   TimestampMs fire_at_ms = 0;  // timers
   bool input_truncated = false;  // `input` is a prefix (PendingSnapshot); the scheduling event holds it whole
   std::string tag = {};          // activities: the tag it was scheduled with (empty: untagged)
+  std::string session_id = {};   // activities: the session it runs in (empty: none)
   friend bool operator==(const PendingWork&, const PendingWork&) = default;
 };
 

@@ -58,6 +58,14 @@ inline constexpr std::uint32_t kMaxRetryAttempts = 1000;
 inline constexpr std::size_t kMaxTagBytes = 256;
 inline constexpr std::size_t kMaxWorkerTags = 5;
 
+// Activity sessions (ActivityOptions::session_id, RuntimeOptions' session options): a
+// session id is non-empty UTF-8 of at most kMaxSessionIdBytes; a runtime's worker node id
+// (its session owner id) is at most kMaxWorkerNodeIdBytes; a runtime runs the activities of
+// at most kMaxSessionsPerRuntime sessions at once.
+inline constexpr std::size_t kMaxSessionIdBytes = 256;
+inline constexpr std::size_t kMaxWorkerNodeIdBytes = 256;
+inline constexpr std::size_t kMaxSessionsPerRuntime = 10'000;
+
 // Capability filters (CapabilityFilter): the version ranges a runtime replays.
 inline constexpr std::size_t kMaxSupportedVersionRanges = 8;
 

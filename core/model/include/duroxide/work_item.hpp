@@ -42,6 +42,7 @@ struct ActivityExecute {
   std::string name;
   std::string input;
   std::string tag = {};  // as its ActivityScheduled event's; empty: untagged
+  std::string session_id = {};  // as its ActivityScheduled event's; empty: no session
   friend bool operator==(const ActivityExecute&, const ActivityExecute&) = default;
 };
 struct ActivityCompleted {

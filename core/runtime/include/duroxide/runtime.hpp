@@ -29,6 +29,7 @@
 #include "duroxide/registry.hpp"
 #include "duroxide/replay_engine.hpp"
 #include "duroxide/runtime_metrics.hpp"
+#include "duroxide/session_keeper.hpp"
 
 namespace duroxide {
 
@@ -84,12 +85,33 @@ struct RuntimeOptions {
   // it to drain executions pinned to a build no runtime runs any more. An invalid filter
   // (CapabilityFilter::problem) fails the constructors, as worker_tag_filter does.
   CapabilityFilter supported_replay_versions = CapabilityFilter::supporting({default_supported_versions()});
+  // Activity sessions (ActivityOptions::session_id; docs/semantics.md, "Activity
+  // sessions"). The owner this runtime's workers claim sessions as. Give it a name that
+  // outlives a restart (a pod's name) and a restarted runtime takes its sessions back at
+  // once; empty: the driver's own, for its lifetime (the threaded driver a random one, a
+  // step driver "local"). Runtimes that share a store need different ones. At most
+  // limits::kMaxWorkerNodeIdBytes of UTF-8.
+  std::string worker_node_id;
+  // A session's lock: how long a runtime holds a session it no longer renews (after it
+  // stopped or crashed) before another may claim it; renewed this long minus the buffer
+  // after the last renewal.
+  std::int64_t session_lock_timeout_ms = 30'000;
+  std::int64_t session_lock_renewal_buffer_ms = 5'000;
+  // A session with no activity begun or ended here for this long is no longer renewed:
+  // within a lock timeout more, another runtime may claim it.
+  std::int64_t session_idle_timeout_ms = 300'000;
+  // The most sessions whose activities run here at once (1..limits::kMaxSessionsPerRuntime):
+  // at that many, the workers fetch activities outside sessions only.
+  std::size_t max_sessions_per_runtime = 10;
   RuntimeMetrics* metrics = nullptr;  // counters and histograms of this process, if wanted
 };
 
 // Throws std::invalid_argument naming the first invalid option (worker_tag_filter:
-// TagFilter::problem; supported_replay_versions: CapabilityFilter::problem). The dispatchers and drivers call it when they are made, so a bad
-// option fails there, never inside a dispatcher's thread.
+// TagFilter::problem; supported_replay_versions: CapabilityFilter::problem; the session
+// options: an owner id that is not UTF-8 or too long, a lock timeout not above its
+// renewal buffer, a buffer or idle timeout below 1 ms, a session cap outside its range).
+// The dispatchers and drivers call it when they are made, so a bad option fails there,
+// never inside a dispatcher's thread.
 void check_runtime_options(const RuntimeOptions& options);
 
 // What hosts may want to print or count; called synchronously from step().
@@ -175,9 +197,12 @@ class ActivityLeases {
 
 class WorkerDispatcher {
  public:
+  // `sessions`: the runtime's session keeper, shared by its worker dispatchers (the
+  // threaded driver's); nullptr: a keeper of this dispatcher's own, whose owner id is
+  // RuntimeOptions::worker_node_id or "local".
   WorkerDispatcher(Provider& provider, const Registry& registry, Clock& clock,
                    RuntimeOptions options, RuntimeObserver observer = {},
-                   ActivityLeases* leases = nullptr);
+                   ActivityLeases* leases = nullptr, SessionKeeper* sessions = nullptr);
   bool step();
 
  private:
@@ -194,11 +219,25 @@ class WorkerDispatcher {
   void ack_batch_of_results(const ResultBatch& batch);
   // Acks what `batch` holds and ends those items' leases; `batch` is then empty.
   void flush(ResultBatch& batch);
-  // Gives the fetched items from `first` on back to the queue, attempts not counted.
-  void release(const std::vector<WorkerItem>& fetched, std::size_t first);
+  // Gives the fetched items [first, end) back to the queue, attempts not counted, but
+  // those `given_back` marks (when given), which are back already.
+  void release(const std::vector<WorkerItem>& fetched, std::size_t first, std::size_t end,
+               const std::vector<bool>* given_back = nullptr);
+
+  // Renews the sessions' locks when due (a store error is reported, not thrown).
+  void keep_sessions();
+  // The next batch (empty when none, or when the fetch failed: reported, and `parked`
+  // set when it failed because it parked a corrupted row, which is work done).
+  std::vector<WorkerItem> fetch_batch(bool& parked);
+  // Marks the fetched items of sessions that are over max_sessions_per_runtime `skipped`
+  // and gives them back; `begun` gets the sessions of the others, one per item.
+  void begin_sessions(const std::vector<WorkerItem>& fetched, std::vector<bool>& skipped,
+                      std::vector<std::string>& begun);
 
   DispatcherContext context_;
   ActivityLeases* leases_;
+  std::unique_ptr<SessionKeeper> own_sessions_;  // when no keeper was given
+  SessionKeeper* sessions_;
   std::size_t batch_size_ = 1;  // the next fetch's size: 1 after a long activity, doubling after short batches
 };
 

@@ -36,6 +36,19 @@
 // - renew extends a live lock; abandon releases it, optionally delayed and
 //   optionally without counting the attempt (never below zero).
 //
+// Activity sessions (an ActivityExecute with a session id): a session is owned by at
+// most one owner (a runtime's RuntimeOptions::worker_node_id) at a time, until its lock
+// passes. A fetch with a SessionFetch takes items outside sessions, items of sessions its
+// owner holds, and items of sessions nobody holds (no session lock, or an expired one);
+// taking one of the last kind claims the session for the owner in the fetch's
+// transaction, and taking any session's item locks it for SessionFetch::lock_timeout_ms
+// from then. A fetch without one takes items outside sessions only. Two owners never
+// both hold a session: a claim that loses a race for it leaves the item queued.
+// renew_session_locks extends the locks an owner still holds; cleanup_orphaned_sessions
+// forgets expired sessions that no queued item names. A session's items move to another
+// owner only once its lock has passed; the items themselves keep their own locks
+// (fetch/ack/renew/abandon as above), whatever becomes of the session.
+//
 // Batches (group commit): the *_items calls fetch or ack several items in one
 // call, so that a store can write them in one transaction and pay its commit
 // once. Each batched item behaves exactly as the single call would: fetch
@@ -210,6 +223,12 @@ using AckOutcome = std::optional<ProviderError>;
 // Most items one batched call takes or returns.
 inline constexpr std::size_t kMaxBatchItems = 256;
 
+// How a worker fetch takes part in activity sessions (see the top of this file).
+struct SessionFetch {
+  std::string owner_id;                   // 1..limits::kMaxWorkerNodeIdBytes of UTF-8
+  std::int64_t lock_timeout_ms = 30'000;  // a session taken or claimed is held this long
+};
+
 enum class QueueKind { Orchestrator, Worker };
 
 // Told by a store that work was committed to one of its queues through this
@@ -282,12 +301,19 @@ class Provider {
   virtual KvMap get_kv_all_values(const std::string& instance);
 
   // The oldest visible, unlocked worker item whose tag `filter` takes (the
-  // ActivityExecute's tag; empty: untagged). Items it does not take stay queued for
-  // other workers, never blocking the ones it does. TagFilter::none() takes nothing.
-  virtual std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) = 0;
-  // Untagged items only (TagFilter::default_only()).
+  // ActivityExecute's tag; empty: untagged) and whose session `session` may take
+  // (nullptr: items outside sessions only; see the top of this file). Items it does not
+  // take stay queued for other workers, never blocking the ones it does.
+  // TagFilter::none() takes nothing. An invalid filter or owner id is InvalidInput.
+  virtual std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,
+                                                    const SessionFetch* session) = 0;
+  // Items outside sessions only.
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) {
+    return fetch_work_item(lock_timeout_ms, filter, nullptr);
+  }
+  // Untagged items outside sessions only (TagFilter::default_only()).
   std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms) {
-    return fetch_work_item(lock_timeout_ms, TagFilter{});
+    return fetch_work_item(lock_timeout_ms, TagFilter{}, nullptr);
   }
   virtual void ack_work_item(const std::string& lock_token,
                              const std::optional<WorkItem>& completion) = 0;
@@ -308,11 +334,25 @@ class Provider {
   virtual std::vector<AckOutcome> ack_orchestration_items(
       const std::vector<OrchestrationAckRequest>& requests);
   virtual std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
-                                                   const TagFilter& filter);
+                                                   const TagFilter& filter, const SessionFetch* session);
+  std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
+                                           const TagFilter& filter) {
+    return fetch_work_items(lock_timeout_ms, max_items, filter, nullptr);
+  }
   std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items) {
-    return fetch_work_items(lock_timeout_ms, max_items, TagFilter{});
+    return fetch_work_items(lock_timeout_ms, max_items, TagFilter{}, nullptr);
   }
   virtual std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests);
+  // Sessions: extends, to now + `extend_ms`, the locks of those of `session_ids` that
+  // `owner_id` holds (not expired); returns how many. At most limits::kMaxSessionsPerRuntime
+  // ids (InvalidInput otherwise); an id that is not held is skipped, not an error.
+  virtual std::size_t renew_session_locks(const std::string& owner_id, const std::vector<std::string>& session_ids,
+                                          std::int64_t extend_ms) = 0;
+  // Forgets the sessions whose locks have expired and that no queued worker item
+  // names; returns how many. The SQL stores also do it in maintain(). The default
+  // forgets nothing (a store may keep expired sessions: they are claimable all the same).
+  virtual std::size_t cleanup_orphaned_sessions();
+
   // How many items one batched fetch and one ack should carry on this store when a
   // driver leaves the size to it (RuntimeOptions' batch sizes at 0): 1..kMaxBatchItems.
   // The default is 16.

@@ -56,9 +56,13 @@ class SqlStore : public Store {
   bool instance_known(const std::string& instance) final;
   using Provider::fetch_work_item;
   using Provider::fetch_work_items;
-  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter) final;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,
+                                            const SessionFetch* session) final;
   std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
-                                           const TagFilter& filter) final;
+                                           const TagFilter& filter, const SessionFetch* session) final;
+  std::size_t renew_session_locks(const std::string& owner_id, const std::vector<std::string>& session_ids,
+                                  std::int64_t extend_ms) final;
+  std::size_t cleanup_orphaned_sessions() final;
   void ack_work_item(const std::string& lock_token, const std::optional<WorkItem>& completion) final;
   std::vector<AckOutcome> ack_work_items(const std::vector<WorkAckRequest>& requests) final;
   void renew_work_item_lock(const std::string& lock_token, std::int64_t extend_ms) final;
