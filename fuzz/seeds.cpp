@@ -83,6 +83,7 @@ void work_item_seeds() {
       {"start", work::StartOrchestration{"sample-HelloWorld", "HelloWorld", "1.0.0", "Ada", "", 0}},
       {"child-start", work::StartOrchestration{"sample-Parent::1", "HelloWorld", "", "a", "sample-Parent", 2}},
       {"activity", work::ActivityExecute{"sample-HelloWorld", 1, 2, "Hello", "Ada"}},
+      {"activity-on-session", work::ActivityExecute{"sample-HelloWorld", 1, 2, "Hello", "Ada", "gpu", "chat-1"}},
       {"activity-completed", work::ActivityCompleted{"sample-HelloWorld", 1, 2, "Hello, Ada!"}},
       {"activity-failed", work::ActivityFailed{"sample-RetryFlaky", 1, 2, failure}},
       {"timer", work::TimerFired{"sample-Approval", 1, 3, 1'700'000'060'000}},
@@ -195,7 +196,7 @@ std::set<std::string> codec_words() {
                             "key", "value", "updated_at_ms", "kv", "parent_instance", "parent_id",
                             "carried_messages", "uncarried_messages", "custom_status", "execution_id", "id",
                             "orchestration", "queue", "child_instance", "carried", "uncarried", "state",
-                            "custom_status_version", "duroxide_version"}) {
+                            "custom_status_version", "duroxide_version", "tag", "session_id"}) {
     words.insert("\"" + std::string(field) + "\"");
   }
   for (std::size_t i = 0; i < std::variant_size_v<EventData>; ++i) {

@@ -126,7 +126,9 @@ class Engine {
   // `options`: {"readOnly":bool,"management":bool,"caller":{...}} (the clients' switches and
   // caller; a caller with roles is judged by the standard RolePolicy), "retention":{...}
   // and "executionsKept":n (the store's and the runtime's retention), "workerTagFilter" (the
-  // activities its workers take, wasm/js_generator.hpp).
+  // activities its workers take), "workerNodeId", "maxSessionsPerRuntime" and
+  // "sessionIdleTimeoutMs" (its activity sessions; wasm/js_generator.hpp). An invalid
+  // option throws std::invalid_argument naming it.
   Engine(const std::string& database, double start_ms, const std::string& options_json)
       : clock_(static_cast<TimestampMs>(start_ms)),
         ids_("wasm-" + std::to_string(static_cast<long long>(start_ms))),
@@ -142,6 +144,8 @@ class Engine {
     if (switches.contains("workerTagFilter")) {
       runtime_options.worker_tag_filter = wasm::tag_filter_from_json(switches["workerTagFilter"]);
     }
+    wasm::session_options_from_json(switches, runtime_options);
+    check_runtime_options(runtime_options);  // before the store is opened: nothing to undo
     if (!database.empty()) browser_vfs().put_file(path_, database);
     store_ = std::make_unique<SqliteProvider>(path_, clock_, ids_, options);
     samples::register_all(registry_);
@@ -181,7 +185,8 @@ class Engine {
                                 {"execution", context.execution_id},
                                 {"activityId", context.activity_id},
                                 {"name", context.name},
-                                {"tag", context.tag}};
+                                {"tag", context.tag},
+                                {"sessionId", context.session_id}};
         const std::string reply = fn(input, context_json.dump()).as<std::string>();
         Json envelope;
         try {

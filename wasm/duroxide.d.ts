@@ -58,6 +58,8 @@ export interface PendingWork {
   input_truncated: boolean;
   /** Activities: the tag it was scheduled with (`withTag`); "" when untagged. */
   tag: string;
+  /** Activities: the session it runs in (`scheduleActivityOnSession`); "" when none. */
+  session_id: string;
 }
 
 export interface InstanceDetails extends InstanceSummary {
@@ -97,8 +99,13 @@ export interface QueueDepths {
   oldest_orchestrator_age_ms: number; oldest_worker_age_ms: number;
 }
 
-/** `tag`: the tag it was scheduled with (`withTag`), "" when untagged. */
-export interface ActivityContext { instance: string; execution: number; activityId: number; name: string; tag: string; }
+/**
+ * `tag`: the tag it was scheduled with (`withTag`), "" when untagged; `sessionId`: the session it
+ * runs in (`scheduleActivityOnSession`), "" when none.
+ */
+export interface ActivityContext {
+  instance: string; execution: number; activityId: number; name: string; tag: string; sessionId: string;
+}
 
 export interface Caller { principal?: string; tenant?: string; roles?: string[]; }
 
@@ -120,6 +127,12 @@ export declare class Runtime {
     executionsKept?: number;
     /** The activities its workers take by tag, as the package Runtime's option ('defaultOnly' by default). */
     workerTagFilter?: 'defaultOnly' | 'any' | 'none' | { tags: string[] } | { defaultAnd: string[] };
+    /** The session owner it claims activity sessions as ("local" by default; at most 256 bytes). */
+    workerNodeId?: string;
+    /** Sessions whose activities run here at once (1 to 10000; default 10). */
+    maxSessionsPerRuntime?: number;
+    /** A session with no activity here for this long is let go (default 300000 ms). */
+    sessionIdleTimeoutMs?: number;
   });
   registerActivity(name: string, fn: (input: string, context: ActivityContext) => unknown): void;
   /**

@@ -86,11 +86,17 @@ export async function createDuroxide(moduleOptions = {}) {
   // start only that tenant's instances; with roles the standard roles decide (reader,
   // operator, admin; a denial is kind 'AccessDenied'). workerTagFilter: the activities its
   // workers take by tag, as the SDK's Runtime option ('defaultOnly' by default).
+  // workerNodeId ("local" by default), maxSessionsPerRuntime, sessionIdleTimeoutMs: its
+  // activity sessions, as the SDK's Runtime options. An invalid option fails the construction
+  // naming it.
   class Runtime {
     constructor({ database, startMs, readOnly = false, management = true, caller, retention, executionsKept,
-      workerTagFilter } = {}) {
+      workerTagFilter, workerNodeId, maxSessionsPerRuntime, sessionIdleTimeoutMs } = {}) {
       const switches = { readOnly: Boolean(readOnly), management: Boolean(management) };
       if (workerTagFilter !== undefined) switches.workerTagFilter = workerTagFilter;
+      if (workerNodeId !== undefined) switches.workerNodeId = workerNodeId;
+      if (maxSessionsPerRuntime !== undefined) switches.maxSessionsPerRuntime = maxSessionsPerRuntime;
+      if (sessionIdleTimeoutMs !== undefined) switches.sessionIdleTimeoutMs = sessionIdleTimeoutMs;
       if (caller !== undefined) switches.caller = caller;
       if (retention !== undefined) switches.retention = retention;
       if (executionsKept !== undefined) switches.executionsKept = executionsKept;

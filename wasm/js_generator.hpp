@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "duroxide/registry.hpp"
+#include "duroxide/runtime.hpp"
 #include "duroxide/tag_filter.hpp"
 
 namespace duroxide::wasm {
@@ -23,5 +24,12 @@ OrchestrationFn generator_orchestration(emscripten::val host);
 // "none", {"tags": [..]} or {"defaultAnd": [..]}; null: the default. Throws
 // std::invalid_argument naming what is wrong (TagFilter::problem included).
 TagFilter tag_filter_from_json(const nlohmann::json& value);
+
+// The session options of a runtime as the Node SDK spells them, from the options object
+// `options`: "workerNodeId" (string; absent, null or "": the runtime's own owner id),
+// "maxSessionsPerRuntime" and "sessionIdleTimeoutMs" (integers; absent or null: the
+// defaults), into `runtime`. Throws std::invalid_argument for a value of the wrong type;
+// the values themselves are check_runtime_options' to judge.
+void session_options_from_json(const nlohmann::json& options, RuntimeOptions& runtime);
 
 }  // namespace duroxide::wasm

@@ -40,6 +40,7 @@
 #include "duroxide/runtime.hpp"
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/runtime_metrics.hpp"
+#include "duroxide/session_keeper.hpp"
 #include "duroxide/sim/memory_vfs.hpp"
 #include "duroxide/sim/simulation.hpp"
 #include "duroxide/sim/user_workload.hpp"
@@ -268,12 +269,13 @@ SubOrchestrationOptions sub_options(const Json& task) {
   return SubOrchestrationOptions(field(task, "instanceId"), field(task, "version"));
 }
 
-// An activity descriptor's routing: its tag (`withTag`); sessions are refused.
+// An activity descriptor's routing: its tag (`withTag`) and its session (`sessionId`;
+// absent or null: none). The engine checks both (length, UTF-8) and fails the
+// orchestration naming the problem.
 ActivityOptions activity_options(const Json& task) {
-  if (task.contains("sessionId") && !task["sessionId"].is_null()) {
-    throw std::invalid_argument("activity sessions are not supported by duroxide-wasm");
-  }
-  return ActivityOptions(field(task, "tag"));
+  ActivityOptions options(field(task, "tag"));
+  options.session_id = field(task, "sessionId");
+  return options;
 }
 
 // A descriptor that stands for durable work which completes later.
@@ -473,7 +475,10 @@ std::string contextCall(const std::string& op, const std::string& argument) {
 // ---------------------------------------------------------------- the runtime
 
 // options: {"workerLockTimeoutMs", "orchestrationLockTimeoutMs", "maxAttempts", "orchestrationBatchSize",
-// "workerTagFilter"}
+// "workerTagFilter", "workerNodeId", "maxSessionsPerRuntime", "sessionIdleTimeoutMs",
+// "defaultWorkerNodeId" (the session owner when workerNodeId is absent or empty: unique
+// per runtime, as runtimes that share a store must be)}. An invalid option throws
+// std::invalid_argument naming it (check_runtime_options' message for the session ones).
 class JsRuntime {
  public:
   JsRuntime(JsStore& store, const std::string& options_json, val host)
@@ -485,7 +490,12 @@ class JsRuntime {
     options_.orchestration_batch_size = static_cast<std::size_t>(number(args, "orchestrationBatchSize", 0));
     if (options_.worker_lock_timeout_ms < 100) throw std::invalid_argument("workerLockTimeoutMs must be at least 100");
     if (args.contains("workerTagFilter")) options_.worker_tag_filter = wasm::tag_filter_from_json(args["workerTagFilter"]);
+    wasm::session_options_from_json(args, options_);
+    check_runtime_options(options_);
     options_.metrics = &metrics_;
+    const std::string owner =
+        options_.worker_node_id.empty() ? field(args, "defaultWorkerNodeId", "local") : options_.worker_node_id;
+    sessions_ = std::make_unique<SessionKeeper>(store_.store(), store_.clock(), options_, owner);
   }
 
   std::string registerOrchestration(const std::string& name, const std::string& version) {
@@ -521,15 +531,32 @@ class JsRuntime {
     });
   }
 
-  // The next activity to run: {token, instanceId, executionId, activityId, name, input,
-  // attempt}, {"handled":true} when the item was settled here (poison, unregistered),
-  // or null when the queue is empty.
+  // Renews the locks of the sessions this runtime holds when due (SessionKeeper); the
+  // loop calls it on every pass, so running activities keep their sessions too.
+  std::string keepSessions() {
+    return guarded([&] {
+      keep_sessions();
+      return Json(nullptr);
+    });
+  }
+
+  // The next activity to run: {token, instanceId, executionId, activityId, name, input, tag,
+  // sessionId, attempt}, {"handled":true} when the item was settled here (poison,
+  // unregistered), or null when there is nothing to take now. Items of sessions another
+  // runtime owns stay queued for it; so do those of new sessions once this runtime runs
+  // the activities of maxSessionsPerRuntime sessions.
   std::string fetchActivity() {
     return guarded([&]() -> Json {
-      std::optional<WorkerItem> item =
-          store_.store().fetch_work_item(options_.worker_lock_timeout_ms, options_.worker_tag_filter);
+      keep_sessions();
+      std::optional<WorkerItem> item = store_.store().fetch_work_item(
+          options_.worker_lock_timeout_ms, options_.worker_tag_filter, sessions_->fetch_config());
       if (!item) return nullptr;
       const work::ActivityExecute& task = item->item;
+      if (!task.session_id.empty() && !sessions_->begin(task.session_id)) {
+        store_.store().abandon_work_item(item->lock_token, 0, /*ignore_attempt=*/true);
+        return nullptr;  // a session over the cap waits for a slot
+      }
+      SessionSlot slot(*sessions_, task.session_id);  // settled here: the session's activity ends now
       if (item->attempt_count > options_.max_attempts) {
         notify(RuntimeEvent::Kind::Poison, task.instance, "activity " + task.name + " is poison");
         metrics_.activity_finished(task.name, task.tag, ActivityResult::Poison, item->attempt_count, 0);
@@ -556,9 +583,11 @@ class JsRuntime {
         return Json{{"handled", true}};
       }
       running_.push_back(*item);
+      slot.keep();  // running: completeActivity or abandonActivity ends it
       return Json{{"token", item->lock_token}, {"instanceId", task.instance}, {"executionId", task.execution_id},
                   {"activityId", task.id}, {"name", task.name}, {"input", task.input},
                   {"tag", task.tag.empty() ? Json(nullptr) : Json(task.tag)},
+                  {"sessionId", task.session_id.empty() ? Json(nullptr) : Json(task.session_id)},
                   {"attempt", item->attempt_count}, {"startedMs", store_.clock().now_ms()}};
     });
   }
@@ -573,6 +602,7 @@ class JsRuntime {
       const WorkerItem item = *found;
       running_.erase(found);
       const work::ActivityExecute& task = item.item;
+      SessionSlot slot(*sessions_, task.session_id);
       WorkItem completion = work::ActivityFailed{task.instance, task.execution_id, task.id,
                                                  ErrorDetails::activity_failed(value)};
       if (succeeded && value.size() > limits::kMaxPayloadBytes) {
@@ -609,9 +639,12 @@ class JsRuntime {
   // Gives a running activity back to the queue (shutdown before it settled).
   std::string abandonActivity(const std::string& token) {
     return guarded([&] {
-      running_.erase(std::remove_if(running_.begin(), running_.end(),
-                                    [&](const WorkerItem& item) { return item.lock_token == token; }),
-                     running_.end());
+      const auto found = std::find_if(running_.begin(), running_.end(),
+                                      [&](const WorkerItem& item) { return item.lock_token == token; });
+      if (found != running_.end()) {
+        if (!found->item.session_id.empty()) sessions_->end(found->item.session_id);
+        running_.erase(found);
+      }
       try {
         store_.store().abandon_work_item(token, 0, true);
       } catch (const ProviderError&) {
@@ -646,6 +679,31 @@ class JsRuntime {
   }
 
  private:
+  // One activity of a session running here (SessionKeeper::begin already called): ends
+  // it when it goes out of scope unless keep() hands it to running_. No session: nothing.
+  class SessionSlot {
+   public:
+    SessionSlot(SessionKeeper& sessions, std::string session) : sessions_(sessions), session_(std::move(session)) {}
+    SessionSlot(const SessionSlot&) = delete;
+    SessionSlot& operator=(const SessionSlot&) = delete;
+    ~SessionSlot() {
+      if (!session_.empty()) sessions_.end(session_);
+    }
+    void keep() { session_.clear(); }
+
+   private:
+    SessionKeeper& sessions_;
+    std::string session_;
+  };
+
+  void keep_sessions() {
+    try {
+      sessions_->renew_if_due();
+    } catch (const ProviderError& error) {
+      notify(RuntimeEvent::Kind::ProviderError, {}, std::string("renewing session locks failed: ") + error.what());
+    }
+  }
+
   bool ack(const WorkerItem& item, WorkItem completion) {
     try {
       store_.store().ack_work_item(item.lock_token, completion);
@@ -700,6 +758,7 @@ class JsRuntime {
   RuntimeOptions options_;
   Registry registry_;
   std::unique_ptr<OrchestrationDispatcher> orchestrations_;
+  std::unique_ptr<SessionKeeper> sessions_;
   std::vector<WorkerItem> running_;
   Json events_ = Json::array();
 };
@@ -719,7 +778,8 @@ ActivityFn simulated_activity(val host, const std::string& name) {
   return [host, name](ActivityContext& context, const std::string& input) -> std::string {
     const Json info{{"instanceId", context.instance}, {"executionId", context.execution_id},
                     {"activityId", context.activity_id}, {"name", name},
-                    {"tag", context.tag.empty() ? Json(nullptr) : Json(context.tag)}};
+                    {"tag", context.tag.empty() ? Json(nullptr) : Json(context.tag)},
+                    {"sessionId", context.session_id.empty() ? Json(nullptr) : Json(context.session_id)}};
     const Json reply = Json::parse(host.call<std::string>("run", name, dump(info), input), nullptr, false);
     if (reply.is_discarded() || !reply.is_object()) throw std::runtime_error("activity " + name + " answered no envelope");
     if (!reply.value("ok", false)) throw std::runtime_error(reply.value("error", "activity " + name + " failed"));
@@ -894,6 +954,25 @@ TagFilter tag_filter_from_json(const nlohmann::json& value) {
   return filter;
 }
 
+void session_options_from_json(const nlohmann::json& options, RuntimeOptions& runtime) {
+  if (!options.is_object()) throw std::invalid_argument("runtime options must be an object");
+  runtime.worker_node_id = field(options, "workerNodeId");
+  const auto integer = [&](const char* name, std::int64_t fallback) {
+    const std::int64_t value = number(options, name, fallback);  // a number in range, or the fallback
+    if (options.contains(name) && options[name].is_number_float() &&
+        options[name].get<double>() != static_cast<double>(value)) {
+      throw std::invalid_argument(std::string(name) + " must be an integer");
+    }
+    return value;
+  };
+  // Out-of-range counts map to 0, which check_runtime_options refuses naming the range
+  // (a size_t is 32 bits here: a plain cast could wrap a huge count into range).
+  const std::int64_t sessions = integer("maxSessionsPerRuntime", static_cast<std::int64_t>(runtime.max_sessions_per_runtime));
+  runtime.max_sessions_per_runtime =
+      sessions >= 1 && sessions <= static_cast<std::int64_t>(limits::kMaxSessionsPerRuntime) ? static_cast<std::size_t>(sessions) : 0;
+  runtime.session_idle_timeout_ms = integer("sessionIdleTimeoutMs", runtime.session_idle_timeout_ms);
+}
+
 }  // namespace duroxide::wasm
 
 EMSCRIPTEN_BINDINGS(duroxide_js_sdk) {
@@ -907,6 +986,7 @@ EMSCRIPTEN_BINDINGS(duroxide_js_sdk) {
       .function("registerOrchestration", &JsRuntime::registerOrchestration)
       .function("registerActivity", &JsRuntime::registerActivity)
       .function("orchestrationStep", &JsRuntime::orchestrationStep)
+      .function("keepSessions", &JsRuntime::keepSessions)
       .function("fetchActivity", &JsRuntime::fetchActivity)
       .function("completeActivity", &JsRuntime::completeActivity)
       .function("renewActivity", &JsRuntime::renewActivity)

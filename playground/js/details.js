@@ -140,8 +140,10 @@ export function renderDetails() {
   for (const work of details.pending) {
     const detail = work.kind === 'timer' ? `fires at ${new Date(work.fire_at_ms).toISOString()}`
       : work.instance || (work.input_truncated ? `${work.input}… (cut; event ${work.scheduled_event_id} holds it whole)` : work.input);
-    // A tagged activity waits for a worker that takes its tag: say which.
-    const kind = work.tag ? `${work.kind} [tag ${work.tag}]` : work.kind;
+    // A tagged activity waits for a worker that takes its tag, a session's activity for the
+    // runtime that owns its session: say which.
+    const routes = [work.tag ? `tag ${work.tag}` : '', work.session_id ? `session ${work.session_id}` : ''].filter(Boolean);
+    const kind = routes.length ? `${work.kind} [${routes.join(', ')}]` : work.kind;
     pending.append(el('tr', {}, el('td', {}, kind), el('td', {}, work.name), el('td', {}, detail)));
   }
   if (details.pending_total > details.pending.length) {

@@ -810,17 +810,173 @@ test('activity tags: withTag routes to the runtime whose workerTagFilter takes i
   s.provider.close();
 });
 
-test('sessions are refused with a clear error', async () => {
+test('activity sessions: each activity sees its ctx.sessionId; a retry keeps it on every attempt; others see null', async () => {
+  const seen = [];
   const w = await live((rt) => {
-    rt.registerActivity('Work', async () => 1);
-    rt.registerOrchestration('Session', function* (ctx) {
-      return yield ctx.scheduleActivityOnSession('Work', null, 's1');
+    rt.registerActivity('Where', async (ctx, step) => ({ step, session: ctx.sessionId }));
+    rt.registerActivity('Flaky', async (ctx) => {
+      seen.push({ attempt: seen.length + 1, session: ctx.sessionId });
+      if (seen.length < 2) throw new Error('first attempt fails');
+      return ctx.sessionId;
+    });
+    rt.registerOrchestration('Cart', function* (ctx) {
+      const onSession = yield ctx.scheduleActivityOnSession('Where', 1, 'cart-7');
+      const typed = yield ctx.scheduleActivityOnSessionTyped('Where', 2, 'cart-7');
+      const viaOption = yield ctx.scheduleActivity('Where', 3, { sessionId: 'cart-7' });
+      const fanned = yield ctx.all([
+        ctx.scheduleActivityOnSession('Where', 4, 'cart-7'),
+        ctx.scheduleActivityOnSession('Where', 5, 'cart-8'),
+        ctx.scheduleActivity('Where', 6),
+      ]);
+      const retried = yield ctx.scheduleActivityWithRetryOnSession('Flaky', null, { maxAttempts: 3, backoff: 'none' }, 'cart-7');
+      const plain = yield ctx.scheduleActivity('Where', 7);
+      const emptyOption = yield ctx.scheduleActivity('Where', 8, { sessionId: '' });
+      return { onSession, typed, viaOption, fanned: fanned.map((r) => r.ok), retried, plain, emptyOption };
     });
   });
-  const status = await w.run('ss', 'Session');
-  assert.equal(status.status, 'Failed');
-  assert.match(status.error, /sessions.*not supported/);
+  const status = await w.run('cart', 'Cart');
+  assert.equal(status.status, 'Completed', status.error);
+  assert.deepEqual(status.output, {
+    onSession: { step: 1, session: 'cart-7' },
+    typed: { step: 2, session: 'cart-7' },
+    viaOption: { step: 3, session: 'cart-7' },
+    fanned: [{ step: 4, session: 'cart-7' }, { step: 5, session: 'cart-8' }, { step: 6, session: null }],
+    retried: 'cart-7',
+    plain: { step: 7, session: null },
+    emptyOption: { step: 8, session: null },
+  });
+  assert.deepEqual(seen, [{ attempt: 1, session: 'cart-7' }, { attempt: 2, session: 'cart-7' }]);
+  // The session is part of the scheduling event: the history shows it.
+  const scheduled = (await w.client.readExecutionHistory('cart', 1)).filter((event) => event.kind === 'ActivityScheduled');
+  assert.equal(scheduled.find((event) => event.input === '5').session_id, 'cart-8');
+  assert.equal(scheduled.find((event) => event.input === '6').session_id, undefined);
   await w.stop();
+});
+
+test('activity sessions: the owner runs its session\'s activities while it renews; another runtime takes over once the lock passes', async () => {
+  const register = (label) => (rt) => {
+    rt.registerActivity('Where', async (ctx) => `${label}:${ctx.sessionId}`);
+    rt.registerOrchestration('Affine', function* (ctx) {
+      const ran = [];
+      for (let i = 0; i < 3; i++) {
+        ran.push(yield ctx.scheduleActivityOnSession('Where', i, 'sticky'));
+        if (i < 2) yield ctx.waitForEvent('go');
+      }
+      return ran;
+    });
+  };
+  const s = await stepped(register('A'), { workerNodeId: 'pod-a' });
+  const b = new Runtime(s.provider, { workerNodeId: 'pod-b' });
+  register('B')(b);
+  await s.client.startOrchestration('af', 'Affine');
+  await s.runtime.runUntilIdle();                 // pod-a claims "sticky" and runs activity 0
+  await s.provider.advanceTime(26_000);
+  await s.runtime.runUntilIdle();                 // pod-a renews the session's lock (30 s, every 25 s)
+  await s.provider.advanceTime(10_000);           // past the first lock; the renewed one holds
+  await s.client.raiseEvent('af', 'go', null);
+  await b.runUntilIdle();                         // pod-b runs the turn but not the session's activity
+  assert.equal((await s.client.getStatus('af')).status, 'Running');
+  assert.equal((await s.client.getQueueDepths()).workerQueue, 1);
+  await s.runtime.runUntilIdle();                 // pod-a runs activity 1
+  await s.provider.advanceTime(31_000);           // pod-a stops renewing: its lock passes
+  await s.client.raiseEvent('af', 'go', null);
+  await b.runUntilIdle();                         // pod-b claims the session and runs activity 2
+  const status = await s.client.getStatus('af');
+  assert.equal(status.status, 'Completed', status.error);
+  assert.deepEqual(status.output, ['A:sticky', 'A:sticky', 'B:sticky']);
+  s.provider.close();
+});
+
+test('activity sessions: maxSessionsPerRuntime bounds the sessions running at once, not other activities', async () => {
+  const run = async (options) => {
+    let sessions = 0;
+    let most = 0;
+    let plainAlongside = false;
+    const s = await stepped((rt) => {
+      rt.registerActivity('Hold', async (ctx, n) => {
+        if (ctx.sessionId === null) {
+          plainAlongside = sessions > 0;
+          return n;
+        }
+        sessions += 1;
+        most = Math.max(most, sessions);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        sessions -= 1;
+        return n;
+      });
+      rt.registerOrchestration('Two', function* (ctx) {
+        const results = yield ctx.all([
+          ctx.scheduleActivityOnSession('Hold', 1, 's1'),
+          ctx.scheduleActivityOnSession('Hold', 2, 's2'),
+          ctx.scheduleActivity('Hold', 3),
+        ]);
+        return results.map((r) => r.ok);
+      });
+    }, options);
+    await s.client.startOrchestration('two', 'Two');
+    await s.runtime.runUntilIdle();
+    const status = await s.client.getStatus('two');
+    s.provider.close();
+    assert.equal(status.status, 'Completed', status.error);
+    assert.deepEqual(status.output, [1, 2, 3]);
+    return { most, plainAlongside };
+  };
+  assert.deepEqual(await run({ maxSessionsPerRuntime: 1 }), { most: 1, plainAlongside: true });
+  assert.deepEqual(await run({}), { most: 2, plainAlongside: true });
+});
+
+test('activity sessions: an invalid session id fails the orchestration naming the limit; bad ids and options are refused', async () => {
+  const s = await stepped((rt) => {
+    rt.registerActivity('Work', async () => 1);
+    rt.registerOrchestration('LongId', function* (ctx) {
+      return yield ctx.scheduleActivityOnSession('Work', null, 's'.repeat(300));
+    });
+  });
+  await s.client.startOrchestration('long', 'LongId');
+  await s.runtime.runUntilIdle();
+  const status = await s.client.getStatus('long');
+  assert.equal(status.status, 'Failed');
+  assert.match(status.error, /session id is 300 bytes, over the limit of 256/);
+
+  const ctx = new OrchestrationContext({ instanceId: 'x', executionId: 1, orchestrationName: 'X' });
+  assert.throws(() => ctx.scheduleActivityOnSession('Work', 1, ''), TypeError);
+  assert.throws(() => ctx.scheduleActivityWithRetryOnSession('Work', 1, { maxAttempts: 2 }, 7), TypeError);
+  assert.throws(() => ctx.scheduleActivity('Work', 1, { sessionId: 7 }), TypeError);
+
+  const refused = (options, pattern) => assert.throws(() => new Runtime(s.provider, options),
+    (error) => error.kind === 'InvalidInput' && pattern.test(error.message));
+  refused({ maxSessionsPerRuntime: 0 }, /RuntimeOptions::max_sessions_per_runtime must be 1 to 10000/);
+  refused({ maxSessionsPerRuntime: 10_001 }, /RuntimeOptions::max_sessions_per_runtime must be 1 to 10000/);
+  refused({ maxSessionsPerRuntime: 2 ** 32 + 1 }, /RuntimeOptions::max_sessions_per_runtime must be 1 to 10000/);
+  refused({ maxSessionsPerRuntime: 2.5 }, /maxSessionsPerRuntime must be an integer/);
+  refused({ sessionIdleTimeoutMs: 0 }, /RuntimeOptions::session_idle_timeout_ms must be 1 to/);
+  refused({ workerNodeId: 'n'.repeat(257) }, /RuntimeOptions::worker_node_id: it is 257 bytes, over the limit of 256/);
+  refused({ workerNodeId: 7 }, /workerNodeId must be a string/);
+  const accepted = new Runtime(s.provider, { maxSessionsPerRuntime: 5, sessionIdleTimeoutMs: 60_000, workerNodeId: 'pod-1' });
+  assert.ok(accepted instanceof Runtime);
+  s.provider.close();
+});
+
+test('activity sessions in runSimulation: a simulated activity sees its session, or null', async () => {
+  const result = await runSimulation({
+    seed: 3,
+    faults: [],
+    setup(rt) {
+      rt.registerActivity('Where', (ctx, n) => `${ctx.sessionId}:${n}`);
+      rt.registerOrchestration('Both', function* (ctx, n) {
+        const inSession = yield ctx.scheduleActivityOnSession('Where', n, 'sess');
+        const outside = yield ctx.scheduleActivity('Where', n);
+        return `${inSession}|${outside}`;
+      });
+    },
+    workload(client, sim) {
+      sim.at(1);
+      client.startOrchestration('b1', 'Both', 5);
+    },
+    check: (end) => (end.output === 'sess:5|null:5' ? [] : [`got ${end.output}`]),
+  });
+  assert.equal(result.ok, true, JSON.stringify(result.violations));
+  assert.equal(result.completed, 1);
 });
 
 test('async activities: a promise that waits on real I/O-like delays', async () => {
@@ -1452,4 +1608,35 @@ test('engine API: a runtime takes the tags its workerTagFilter names; an activit
   assert.equal(dx.decodeText(status.output), 'gpu');
   anyTag.close();
   assert.throws(() => new dx.Runtime({ workerTagFilter: { tags: [] } }), /workerTagFilter: a tag filter of mode tags\(\) names at least one tag/);
+});
+
+test('engine API: pending work names an activity\'s session; an activity sees it; session options are checked', async () => {
+  const dx = await createDuroxide();
+  const register = (runtime) => {
+    runtime.registerActivity('Where', (input, context) => dx.encodeText(context.sessionId || 'none'));
+    runtime.registerOrchestration('OnSession', function* (ctx) {
+      const inSession = yield ctx.scheduleActivityOnSession('Where', null, 'cart-7');
+      const outside = yield ctx.scheduleActivity('Where', null);
+      return `${inSession}/${outside}`;
+    });
+  };
+  const idle = new dx.Runtime({ startMs: 0, workerTagFilter: 'none' });   // no worker: the activity stays pending
+  register(idle);
+  new dx.RuntimeClient(idle).startOrchestration('p', 'OnSession', '');
+  idle.runUntilIdle();
+  const pending = new dx.ManagementClient(idle).getInstanceDetails('p').pending;
+  assert.deepEqual(pending.map((work) => [work.kind, work.name, work.session_id, work.tag]), [['activity', 'Where', 'cart-7', '']]);
+  idle.close();
+
+  const runtime = new dx.Runtime({ startMs: 0, workerNodeId: 'pod-1', maxSessionsPerRuntime: 2, sessionIdleTimeoutMs: 60_000 });
+  register(runtime);
+  const client = new dx.RuntimeClient(runtime);
+  client.startOrchestration('r', 'OnSession', '');
+  runtime.runUntilIdle();
+  const status = client.getStatus('r');
+  assert.equal(status.status, 'Completed', status.error);
+  assert.equal(dx.decodeText(status.output), 'cart-7/none');
+  runtime.close();
+  assert.throws(() => new dx.Runtime({ maxSessionsPerRuntime: 0 }), /RuntimeOptions::max_sessions_per_runtime must be 1 to 10000/);
+  assert.throws(() => new dx.Runtime({ workerNodeId: 'n'.repeat(257) }), /worker_node_id: it is 257 bytes, over the limit of 256/);
 });

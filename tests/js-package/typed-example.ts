@@ -13,11 +13,15 @@ async function main(): Promise<void> {
   const provider: SqliteProvider = await SqliteProvider.open('sqlite::memory:', { clock: 'virtual' });
   const runtime = new Runtime(provider, {
     workerConcurrency: 4,
+    workerNodeId: 'pod-1',
+    maxSessionsPerRuntime: 4,
+    sessionIdleTimeoutMs: 60_000,
     logger: (entry: LogEntry) => console.log(entry.level, entry.message),
   });
   runtime.registerActivity('Price', async (ctx: ActivityContext, item: number): Promise<number> => {
     if (ctx.isCancelled()) throw new Error('cancelled');
-    ctx.traceInfo(`pricing ${item} for ${ctx.instanceId}`);
+    const session: string | null = ctx.sessionId;
+    ctx.traceInfo(`pricing ${item} for ${ctx.instanceId} in session ${session ?? 'none'}`);
     return item * 2;
   });
   runtime.registerOrchestration('Checkout', function* (ctx: OrchestrationContext, order: Order) {
@@ -26,8 +30,11 @@ async function main(): Promise<void> {
     const total = prices.reduce((sum, p) => sum + (p.ok ?? 0), 0);
     const decision = (yield ctx.race(ctx.waitForEvent('approve'), ctx.scheduleTimer(60_000))) as RaceResult<string>;
     const checked = (yield ctx.scheduleActivityWithRetry('Price', total, retry)) as number;
+    const rechecked = (yield ctx.scheduleActivityWithRetryOnSession('Price', checked, retry, order.id)) as number;
+    const inSession = (yield ctx.scheduleActivityOnSession('Price', 1, order.id)) as number;
+    const viaOption = (yield ctx.scheduleActivity('Price', 2, { sessionId: order.id })) as number;
     const when = (yield ctx.utcNow()) as number;
-    return { total, checked, approved: decision.index === 0, when, replaying: ctx.isReplaying };
+    return { total, checked, rechecked, inSession, viaOption, approved: decision.index === 0, when, replaying: ctx.isReplaying };
   });
   const client = new Client(provider);
   await client.startOrchestration('order-1', 'Checkout', { id: 'order-1', items: [1, 2, 3] } satisfies Order);

@@ -242,11 +242,16 @@ export declare class OrchestrationContext {
   /** True while the code re-runs history it ran before. */
   readonly isReplaying: boolean;
 
+  /** `options.sessionId` (when not empty): as scheduleActivityOnSession. */
   scheduleActivity(name: string, input?: unknown, options?: { sessionId?: string }): ScheduledTask;
-  /** Sessions are not supported: throws. */
+  /**
+   * Runs the activity in session `sessionId` (1 to 256 bytes; a longer one fails the
+   * orchestration): every activity of one session id runs on the runtime that owns the
+   * session (RuntimeOptions.workerNodeId) for as long as it owns it.
+   */
   scheduleActivityOnSession(name: string, input: unknown, sessionId: string): ScheduledTask;
   scheduleActivityWithRetry(name: string, input: unknown, retry: RetryPolicy): ScheduledTask;
-  /** Sessions are not supported: throws. */
+  /** scheduleActivityWithRetry whose every attempt runs in session `sessionId`. */
   scheduleActivityWithRetryOnSession(name: string, input: unknown, retry: RetryPolicy, sessionId: string): ScheduledTask;
   scheduleTimer(delayMs: number): ScheduledTask;
   waitForEvent(name: string): ScheduledTask;
@@ -311,6 +316,7 @@ export declare class ActivityContext {
   readonly orchestrationName: string | null;
   readonly orchestrationVersion: string | null;
   readonly workerId: string;
+  /** The session it runs in (scheduleActivityOnSession), or null. */
   readonly sessionId: string | null;
   /** The tag the activity was scheduled with (`withTag`), or null. */
   tag(): string | null;
@@ -337,6 +343,16 @@ export interface RuntimeOptions {
   logger?: (entry: LogEntry) => void;
   /** The activities this runtime's workers take by tag (default 'defaultOnly': untagged only). */
   workerTagFilter?: TagFilter;
+  /**
+   * The session owner this runtime claims activity sessions as (at most 256 bytes). Give it a
+   * name that outlives a restart and the restarted runtime takes its sessions back at once;
+   * default: an id of its own, for its lifetime. Runtimes sharing a provider need different ones.
+   */
+  workerNodeId?: string;
+  /** Sessions whose activities run here at once (1 to 10000; default 10): at that many, only activities outside sessions are fetched. */
+  maxSessionsPerRuntime?: number;
+  /** A session with no activity here for this long is let go: another runtime may claim it (default 300000 ms). */
+  sessionIdleTimeoutMs?: number;
 }
 
 /**
@@ -388,6 +404,8 @@ export interface SimulationActivityContext {
   readonly activityId: number;
   readonly activityName: string;
   readonly attempt: number;
+  /** The session it runs in (scheduleActivityOnSession), or null. */
+  readonly sessionId: string | null;
   isCancelled(): boolean;
   tag(): string | null;
   traceInfo(message: string): void;

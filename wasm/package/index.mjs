@@ -489,6 +489,13 @@ function taggable(descriptor) {
   return descriptor;
 }
 
+// A session id the code passes: a non-empty string (the engine checks the rest: at most 256
+// bytes of UTF-8; a longer one fails the orchestration naming the limit).
+function sessionIdOf(sessionId, what) {
+  if (typeof sessionId !== 'string' || sessionId === '') throw new TypeError(`${what} needs a non-empty string session id`);
+  return sessionId;
+}
+
 /** What an orchestration generator gets: methods that return task descriptors to yield. */
 export class OrchestrationContext {
   // `encode`: how values the code passes become engine text (JSON here; the engine API's
@@ -504,16 +511,31 @@ export class OrchestrationContext {
 
   _withInput(descriptor, input) { return { ...descriptor, input: this._encode(input) }; }
 
+  /** `options.sessionId` (when given and not empty): as scheduleActivityOnSession. */
   scheduleActivity(name, input, options) {
-    if (options && options.sessionId) throw unsupported('scheduleActivity with a sessionId');
-    return taggable(this._withInput({ type: 'activity', name }, input));
+    const descriptor = taggable(this._withInput({ type: 'activity', name }, input));
+    if (options && options.sessionId) descriptor.sessionId = sessionIdOf(options.sessionId, 'scheduleActivity');
+    return descriptor;
   }
-  scheduleActivityOnSession() { throw unsupported('scheduleActivityOnSession (sessions)'); }
+  /**
+   * Runs the activity in session `sessionId`: every activity of one session id runs on the
+   * runtime that owns the session (its workerNodeId) for as long as it owns it.
+   */
+  scheduleActivityOnSession(name, input, sessionId) {
+    const descriptor = taggable(this._withInput({ type: 'activity', name }, input));
+    descriptor.sessionId = sessionIdOf(sessionId, 'scheduleActivityOnSession');
+    return descriptor;
+  }
   scheduleActivityWithRetry(name, input, retry) {
     if (!retry || typeof retry !== 'object') throw new TypeError('scheduleActivityWithRetry needs a retry policy');
     return taggable(this._withInput({ type: 'activityWithRetry', name, retry: { ...retry } }, input));
   }
-  scheduleActivityWithRetryOnSession() { throw unsupported('scheduleActivityWithRetryOnSession (sessions)'); }
+  /** scheduleActivityWithRetry whose every attempt runs in session `sessionId`. */
+  scheduleActivityWithRetryOnSession(name, input, retry, sessionId) {
+    const descriptor = this.scheduleActivityWithRetry(name, input, retry);
+    descriptor.sessionId = sessionIdOf(sessionId, 'scheduleActivityWithRetryOnSession');
+    return descriptor;
+  }
   scheduleTimer(delayMs) { return { type: 'timer', delayMs }; }
   waitForEvent(name) { return { type: 'waitEvent', name }; }
   dequeueEvent(queueName) { return { type: 'dequeueEvent', queueName }; }
@@ -553,8 +575,10 @@ export class OrchestrationContext {
   scheduleActivityTyped(name, input) { return this.scheduleActivity(name, input); }
   scheduleSubOrchestrationTyped(name, input) { return this.scheduleSubOrchestration(name, input); }
   scheduleActivityWithRetryTyped(name, input, retry) { return this.scheduleActivityWithRetry(name, input, retry); }
-  scheduleActivityOnSessionTyped() { throw unsupported('scheduleActivityOnSessionTyped (sessions)'); }
-  scheduleActivityWithRetryOnSessionTyped() { throw unsupported('scheduleActivityWithRetryOnSessionTyped (sessions)'); }
+  scheduleActivityOnSessionTyped(name, input, sessionId) { return this.scheduleActivityOnSession(name, input, sessionId); }
+  scheduleActivityWithRetryOnSessionTyped(name, input, retry, sessionId) {
+    return this.scheduleActivityWithRetryOnSession(name, input, retry, sessionId);
+  }
   waitForEventTyped(name) { return this.waitForEvent(name); }
   dequeueEventTyped(queueName) { return this.dequeueEvent(queueName); }
   scheduleSubOrchestrationWithIdTyped(name, instanceId, input) {
@@ -665,7 +689,8 @@ export class ActivityContext {
     this.orchestrationName = null;
     this.orchestrationVersion = null;
     this.workerId = runtime._workerId;
-    this.sessionId = null;
+    // The session it runs in (scheduleActivityOnSession), or null.
+    this.sessionId = item.sessionId ?? null;
     this._tag = item.tag ?? null;
     this._lease = lease;
     this._runtime = runtime;
@@ -690,7 +715,10 @@ const VERSION_PATTERN = /^\d+\.\d+\.\d+$/;
  * Runs registered orchestrations and activities against a provider.
  * options: {workerConcurrency = 8, dispatcherPollIntervalMs = 50, workerLockTimeoutMs = 30000,
  *           orchestrationLockTimeoutMs = 5000, maxAttempts = 10, logger(entry),
- *           workerTagFilter = 'defaultOnly' ('any', 'none', {tags: [..]}, {defaultAnd: [..]})}.
+ *           workerTagFilter = 'defaultOnly' ('any', 'none', {tags: [..]}, {defaultAnd: [..]}),
+ *           workerNodeId (the session owner it claims activity sessions as; default: its own,
+ *           for its lifetime), maxSessionsPerRuntime = 10, sessionIdleTimeoutMs = 300000}.
+ * An invalid option fails the construction with an Error (kind InvalidInput) naming it.
  * Two ways to run: start()/shutdown() (background on the event loop, any clock), or
  * runUntilIdle() with provider.advanceTime(ms) (deterministic, virtual clock).
  */
@@ -717,6 +745,10 @@ export class Runtime {
       orchestrationLockTimeoutMs: options.orchestrationLockTimeoutMs ?? 5000,
       maxAttempts: options.maxAttempts ?? 10,
       workerTagFilter: options.workerTagFilter ?? null,
+      workerNodeId: options.workerNodeId ?? null,
+      defaultWorkerNodeId: this._workerId,
+      maxSessionsPerRuntime: options.maxSessionsPerRuntime ?? null,
+      sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? null,
     }), generatorHost(this._functions));
     if (!native) throw engineError(core.lastFactoryError(), 'InvalidInput');
     this._native = native;
@@ -876,6 +908,7 @@ export class Runtime {
     while (this._running) {
       let worked = false;
       try {
+        unwrap(this._live().keepSessions());  // renews this runtime's session locks when due
         worked = this._orchestrationStep();
         while (this._inFlight.size < this._options.workerConcurrency && this._fetchActivity()) worked = true;
       } catch (error) {
@@ -1011,6 +1044,7 @@ async function simulate(options, encode) {
         const context = {
           instanceId: info.instanceId, executionId: info.executionId, activityId: info.activityId,
           activityName: name, attempt: 1, isCancelled: () => false, tag: () => info.tag ?? null,
+          sessionId: info.sessionId ?? null,
           getClient: () => { throw unsupported('getClient in a simulation'); },
           traceInfo() {}, traceWarn() {}, traceError() {}, traceDebug() {},
         };
