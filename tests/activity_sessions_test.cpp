@@ -331,6 +331,34 @@ TEST_CASE("contract: a batch claims a session once for all its items; owner ids 
   }
 }
 
+TEST_CASE("contract: the sessions listed say who holds each, until when, and what is queued in it",
+          "[provider][management][sessions]") {
+  FOR_EACH_PROVIDER(f);
+  schedule_on_sessions(f, "i", {"s2", "s1", "s2", "", "s3"});
+  CHECK(f.management().list_sessions("", 10).empty());  // queued items claim nothing
+  const TimestampMs t0 = f.clock.now_ms();
+  std::optional<WorkerItem> first = f.provider().fetch_work_item(30'000, TagFilter{}, &kOwnerA);  // s2
+  REQUIRE(first.has_value());
+  f.clock.advance(100);
+  REQUIRE(f.provider().fetch_work_item(30'000, TagFilter{}, &kOwnerB).has_value());  // s1
+  f.provider().ack_work_item(first->lock_token, std::nullopt);
+
+  std::vector<SessionInfo> sessions = f.management().list_sessions("", 10);
+  REQUIRE(sessions.size() == 2);
+  CHECK(sessions[0] == SessionInfo{"s1", "node-b", t0 + 100 + 10'000, t0 + 100, true, 1});
+  CHECK(sessions[1] == SessionInfo{"s2", "node-a", t0 + 10'000, t0, true, 1});  // its other item waits
+  CHECK(f.management().list_sessions("s1", 10) == std::vector<SessionInfo>{sessions[1]});
+  CHECK(f.management().list_sessions("", 1) == std::vector<SessionInfo>{sessions[0]});
+  f.clock.advance(10'000);
+  sessions = f.management().list_sessions("", 10);
+  REQUIRE(sessions.size() == 2);
+  CHECK_FALSE(sessions[1].held);
+  CHECK(sessions[1].queued_items == 1);
+  for (std::size_t limit : {std::size_t{0}, kMaxSessionPage + 1}) {
+    CHECK(provider_error_kind([&] { f.management().list_sessions("", limit); }) == ProviderErrorKind::InvalidInput);
+  }
+}
+
 // ---------------------------------------------------------------- runtime
 
 namespace {

@@ -49,6 +49,9 @@ class ForwardingManagement : public ManagementProvider {
     return inner_.get_execution_durations(name, since_ms, tenant);
   }
   QueueDepths get_queue_depths() override { return inner_.get_queue_depths(); }
+  std::vector<SessionInfo> list_sessions(const std::string& after, std::size_t limit) override {
+    return inner_.list_sessions(after, limit);
+  }
   ProviderDiagnostics get_provider_diagnostics() override { return inner_.get_provider_diagnostics(); }
   std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) override {
     return inner_.get_time_series(query);

@@ -298,6 +298,11 @@ QueueDepths ManagementClient::get_queue_depths() {
   return guarded([&] { return management_.get_queue_depths(); });
 }
 
+std::vector<SessionInfo> ManagementClient::list_sessions(const std::string& after, std::size_t limit) {
+  access_.require_store_wide(AccessOperation::Stats);
+  return guarded([&] { return management_.list_sessions(after, limit); });
+}
+
 std::optional<InstanceStats> ManagementClient::get_instance_stats(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
   access_.require(AccessOperation::ReadDetails, instance);

@@ -553,6 +553,19 @@ std::vector<Command> observe_commands() {
        [](const Json&, Clients& c) { return metrics_json(c.management.get_system_metrics()); }, {}},
       {"get-queue-depths", K::Management, {}, "Queue depths, due timers and the oldest waiting item's age.", "queues",
        [](const Json&, Clients& c) { return json_views::queues(c.management.get_queue_depths()); }, {"queues"}},
+      {"list-sessions", K::Management,
+       {text("after", "go on after this session id (default: from the first)", false, ""),
+        integer("limit", "at most this many sessions", 100, 1, static_cast<std::int64_t>(kMaxSessionPage))},
+       "The activity sessions the store keeps: which runtime holds each, until when, its queued items.",
+       "[{session_id, owner_id, locked_until_ms, claimed_at_ms, held, queued_items}]",
+       [](const Json& a, Clients& c) {
+         Json out = Json::array();
+         for (const SessionInfo& session : c.management.list_sessions(str(a, "after"), count(a, "limit"))) {
+           out.push_back(json_views::session(session));
+         }
+         return out;
+       },
+       {"sessions"}},
       {"get-provider-diagnostics", K::Management, {}, "The store: versions, sizes, checkpoints, row counts, errors, latency.",
        "diagnostics",
        [](const Json&, Clients& c) { return json_views::diagnostics(c.management.get_provider_diagnostics()); }, {"diagnostics"}},

@@ -63,6 +63,12 @@ Json queues(const QueueDepths& q) {
               {"oldest_worker_age_ms", q.oldest_worker_age_ms}};
 }
 
+Json session(const SessionInfo& s) {
+  return Json{{"session_id", s.session_id},       {"owner_id", s.owner_id},
+              {"locked_until_ms", s.locked_until_ms}, {"claimed_at_ms", s.claimed_at_ms},
+              {"held", s.held},                   {"queued_items", s.queued_items}};
+}
+
 Json execution(const ExecutionInfo& e) {
   return Json{{"execution", e.execution_id},
               {"status", std::string(to_string(e.state))},

@@ -226,6 +226,29 @@ struct Management {
     return metrics;
   }
 
+  // A page of sessions by id (the primary key), each with its queued items counted
+  // through worker_queue_by_session.
+  static std::vector<SessionInfo> list_sessions(Connection& db, const std::string& after, std::size_t limit,
+                                                TimestampMs now) {
+    Statement rows = db.prepare(
+        "SELECT s.session_id, s.owner_id, s.locked_until, s.claimed_at, "
+        "(SELECT COUNT(*) FROM worker_queue q WHERE q.session_id = s.session_id) "
+        "FROM sessions s WHERE s.session_id > ?1 ORDER BY s.session_id LIMIT ?2");
+    rows.bind(1, after).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<SessionInfo> sessions;
+    while (rows.step()) {
+      SessionInfo info;
+      info.session_id = rows.text(0);
+      info.owner_id = rows.text(1);
+      info.locked_until_ms = rows.integer(2);
+      info.claimed_at_ms = rows.integer(3);
+      info.held = info.locked_until_ms > now;
+      info.queued_items = static_cast<std::uint64_t>(std::max<std::int64_t>(rows.integer(4), 0));
+      sessions.push_back(std::move(info));
+    }
+    return sessions;
+  }
+
   static QueueDepths get_queue_depths(Connection& db, TimestampMs now) {
     QueueDepths depths;
     read_orchestrator_depths(db, now, depths);

@@ -138,6 +138,9 @@ std::vector<TimeSeriesPoint> SqlStore::get_time_series(const TimeSeriesQuery& qu
 ProviderDiagnostics SqlStore::get_provider_diagnostics() {
   return impl_->get_provider_diagnostics();
 }
+std::vector<SessionInfo> SqlStore::list_sessions(const std::string& after, std::size_t limit) {
+  return impl_->list_sessions(after, limit);
+}
 DeleteResult SqlStore::delete_instance(const std::string& instance, bool force) {
   return impl_->delete_instance(instance, force);
 }

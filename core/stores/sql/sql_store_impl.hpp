@@ -305,6 +305,15 @@ class SqlStoreImpl : public SqlStore::Impl {
     return Management::get_queue_depths(*db, clock_.now_ms());
   }
 
+  std::vector<SessionInfo> list_sessions(const std::string& after, std::size_t limit) override {
+    Session db = read_session("list_sessions");
+    if (limit < 1 || limit > kMaxSessionPage) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
+                          "a page of sessions is 1 to " + std::to_string(kMaxSessionPage));
+    }
+    return Management::list_sessions(*db, after, limit, clock_.now_ms());
+  }
+
   std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) override {
     Session db = read_session("get_time_series");
     return Management::get_time_series(*db, query);

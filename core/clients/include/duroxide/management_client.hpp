@@ -165,6 +165,9 @@ class ManagementClient {
   SystemMetrics get_system_metrics();
   QueueDepths get_queue_depths();
   ProviderDiagnostics get_provider_diagnostics();
+  // The activity sessions the store keeps (ManagementProvider::list_sessions): which
+  // runtime holds each, until when, and its queued items. Store-wide, as the queue depths.
+  std::vector<SessionInfo> list_sessions(const std::string& after = {}, std::size_t limit = 100);
   // One instance's footprint: the current execution's event count and stored bytes,
   // the messages queued for it, the messages in its history no wait has taken yet
   // (carry_forward_count: as the engine counted them at its last turn), its key-value keys and value

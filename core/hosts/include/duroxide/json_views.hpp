@@ -23,6 +23,7 @@ Json summary(const InstanceSummary& summary);
 Json summaries(const std::vector<InstanceSummary>& summaries);
 Json counts(const std::map<RuntimeState, std::uint64_t>& counts);  // {"Running":n,...}
 Json queues(const QueueDepths& depths);
+Json session(const SessionInfo& session);
 Json execution(const ExecutionInfo& execution);
 Json pending(const PendingWork& work);
 Json details(const InstanceDetails& details);

@@ -169,6 +169,21 @@ struct QueueDepths {
   std::int64_t oldest_worker_age_ms = 0;
 };
 
+// An activity session the store keeps (Provider's sessions: provider.hpp): who holds it,
+// until when, and the worker items queued in it.
+struct SessionInfo {
+  std::string session_id;
+  std::string owner_id;             // the RuntimeOptions::worker_node_id that claimed it last
+  TimestampMs locked_until_ms = 0;  // held until then; past it, any owner may claim it
+  TimestampMs claimed_at_ms = 0;    // when that owner claimed it
+  bool held = false;                // locked_until_ms is still ahead
+  std::uint64_t queued_items = 0;   // its worker items, locked or not
+  friend bool operator==(const SessionInfo&, const SessionInfo&) = default;
+};
+
+// Most sessions one list_sessions call returns.
+inline constexpr std::size_t kMaxSessionPage = 1000;
+
 struct OrchestrationStats {
   std::string orchestration_name;
   std::uint64_t running = 0;
@@ -407,6 +422,10 @@ class ManagementProvider {
                                                 const std::string& tenant) = 0;
   virtual QueueDepths get_queue_depths() = 0;
   virtual ProviderDiagnostics get_provider_diagnostics() = 0;
+  // The activity sessions the store keeps, held or expired and not yet forgotten, in
+  // session id order after `after` (empty: from the first), at most `limit`
+  // (1..kMaxSessionPage; InvalidInput otherwise); a page shorter than `limit` is the last.
+  virtual std::vector<SessionInfo> list_sessions(const std::string& after, std::size_t limit) = 0;
   // Buckets in [from, to) that have data, oldest first. Minute queries see only
   // minutes not yet rolled up; hour queries see both. At most kMaxTimeSeriesBuckets.
   virtual std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) = 0;

@@ -94,6 +94,7 @@ class SqlStore : public Store {
   QueueDepths get_queue_depths() final;
   std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) final;
   ProviderDiagnostics get_provider_diagnostics() final;
+  std::vector<SessionInfo> list_sessions(const std::string& after, std::size_t limit) final;
   DeleteResult delete_instance(const std::string& instance, bool force) final;
   DeleteResult delete_instances(const BulkDeleteRequest& request) final;
   std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options) final;
