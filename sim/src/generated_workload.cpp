@@ -237,7 +237,7 @@ std::string generator_flags(const GeneratorOptions& options) {
 }
 
 std::vector<std::string> generated_constructs() {
-  return {"call",          "call-failed",        "retry",           "retry-recovered",   "retry-exhausted",
+  return {"call",          "call-failed",        "call-on-session", "retry",           "retry-recovered",   "retry-exhausted",
           "timer",         "wait",               "dequeue",         "sub",               "sub-failed",
           "join",          "select",             "select-won-timer", "select-won-call",  "select-won-wait",
           "select-won-dequeue", "select-won-sub", "try",            "caught",            "status",

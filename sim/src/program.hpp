@@ -41,7 +41,8 @@ struct Stmt {
   Kind kind = Kind::Call;
   std::uint32_t id = 0;      // unique within its program
   std::string name;          // Wait/Dequeue: event or queue; Status: the text
-  std::string data;          // Call: the activity input
+  std::string data;          // Call: the activity input (ending "@<session>" with a session)
+  std::string session;       // Call: the activity session it runs in (empty: none)
   bool fails = false;        // Call: the activity throws
   std::uint32_t fail_times = 0;  // Retry: runs that fail before one succeeds
   std::uint32_t attempts = 0;    // Retry: the policy's attempts

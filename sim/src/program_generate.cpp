@@ -34,7 +34,13 @@ struct Drawer {
     stmt.kind = kind;
     stmt.id = next_id++;
     switch (kind) {
-      case Kind::Call: stmt.data = word() + std::to_string(stmt.id); break;
+      case Kind::Call:
+        stmt.data = word() + std::to_string(stmt.id);
+        if (random.below(4) == 0) {  // a few sessions, shared by the calls of all instances
+          stmt.session = "g" + std::to_string(random.below(3));
+          stmt.data += "@" + stmt.session;
+        }
+        break;
       case Kind::Timer: stmt.ms = random.between(1, 4) * (random.below(3) == 0 ? 2'000 : 50); break;
       case Kind::Wait: stmt.name = "E" + std::to_string(random.below(2)); break;
       case Kind::Dequeue: stmt.name = "Q" + std::to_string(random.below(2)); break;
@@ -150,7 +156,9 @@ void print(const Stmt& stmt, const std::string& indent, std::string& out, std::v
 
 std::string leaf_text(const Stmt& stmt, std::vector<const Program*>& children) {
   switch (stmt.kind) {
-    case Kind::Call: return "call Echo(\"" + stmt.data + "\")" + (stmt.fails ? " -- fails" : "");
+    case Kind::Call:
+      return "call Echo(\"" + stmt.data + "\")" + (stmt.session.empty() ? "" : " on session " + stmt.session) +
+             (stmt.fails ? " -- fails" : "");
     case Kind::Timer: return "timer " + std::to_string(stmt.ms) + "ms";
     case Kind::Wait: return "wait event " + stmt.name;
     case Kind::Dequeue: return "dequeue " + stmt.name;

@@ -32,7 +32,10 @@ std::string call_input(const Program& program, const Stmt& stmt) {
 
 DurableFuture leaf_future(OrchestrationContext& ctx, const Stmt& stmt, Env& env) {
   switch (stmt.kind) {
-    case Kind::Call: return ctx.schedule_activity("GenEcho", call_input(*env.program, stmt));
+    case Kind::Call:
+      if (stmt.session.empty()) return ctx.schedule_activity("GenEcho", call_input(*env.program, stmt));
+      count(ctx, env, "call-on-session");
+      return ctx.schedule_activity("GenEcho", call_input(*env.program, stmt), ActivityOptions::on_session(stmt.session));
     case Kind::Timer: return ctx.schedule_timer(stmt.ms);
     case Kind::Wait: return ctx.schedule_wait(stmt.name);
     case Kind::Dequeue: return ctx.dequeue_event(stmt.name);
@@ -248,8 +251,16 @@ void register_program(Registry& registry, std::shared_ptr<const Program> program
 }
 
 void register_activities(Registry& registry, std::shared_ptr<Shared> shared) {
-  registry.register_activity("GenEcho", [](ActivityContext&, const std::string& input) -> std::string {
+  registry.register_activity("GenEcho", [](ActivityContext& context, const std::string& input) -> std::string {
     if (input.rfind("!fail:", 0) == 0) throw std::runtime_error("boom " + input.substr(6));
+    // A call on a session names it after '@': the activity must run in that session, and
+    // a call without one outside any (a wrong session fails the call, which the model
+    // does not allow).
+    const std::size_t at = input.rfind('@');
+    const std::string expected = at == std::string::npos ? std::string() : input.substr(at + 1);
+    if (context.session_id != expected) {
+      throw std::runtime_error("ran in session \"" + context.session_id + "\", scheduled in \"" + expected + "\"");
+    }
     return "r(" + input + ")";
   });
   registry.register_activity("GenFlaky", [shared](ActivityContext& context, const std::string& input) -> std::string {
