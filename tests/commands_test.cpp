@@ -63,7 +63,7 @@ TEST_CASE("every row of the table is complete and its names are consistent", "[c
       }
     }
   }
-  CHECK(commands().size() == 47);  // one row per RuntimeClient and ManagementClient operation
+  CHECK(commands().size() == 48);  // one row per RuntimeClient and ManagementClient operation
   const Json table = commands_json();
   REQUIRE(table.size() == commands().size());
   CHECK(table[0]["method"] == camel_case(commands()[0].name));
@@ -270,3 +270,31 @@ TEST_CASE("merge_page adds numbers, joins lists and keeps the latest continuatio
   CHECK(total == Json{{"pages", 2}, {"instances", 5}, {"denied", {"a", "b"}}, {"continuation", ""}, {"dry_run", true}});
   CHECK_THROWS_AS(merge_page(total, Json::array()), CommandError);
 }
+
+TEST_CASE("list-sessions: the sessions a store keeps, paged by id", "[commands][sessions]") {
+  Host host;
+  testing::ProviderUnderTest& f = *host.under;
+  testing::create_instance(f, "i");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  OrchestrationItem item = testing::fetch(f);
+  OrchestrationAck ack;
+  ack.history_delta = {Event{2, 0, 0, events::ActivityScheduled{"Act", "in", "", "s1"}}};
+  ack.worker_items = {work::ActivityExecute{"i", 1, 2, "Act", "in", "", "s1"}};
+  ack.metadata = testing::metadata();
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+  CHECK(host.run("list-sessions") == Json::array());
+  const SessionFetch owner{"node-a", 10'000};
+  REQUIRE(f.provider().fetch_work_item(30'000, TagFilter{}, &owner).has_value());
+
+  const Json sessions = host.run("list-sessions");
+  REQUIRE(sessions.size() == 1);
+  CHECK(sessions[0] == Json{{"session_id", "s1"},
+                            {"owner_id", "node-a"},
+                            {"locked_until_ms", f.clock.now_ms() + 10'000},
+                            {"claimed_at_ms", f.clock.now_ms()},
+                            {"held", true},
+                            {"queued_items", 1}});
+  CHECK(host.run("list-sessions", {{"after", "s1"}}) == Json::array());
+  CHECK(invalid_message("list-sessions", {{"limit", 0}}).find("limit") != std::string::npos);
+}
+
