@@ -127,6 +127,19 @@ class ShutdownStopsRenewing final : public ForwardingProvider {
   }
 };
 
+// Session owners ignored: every fetch claims and takes sessions as one owner, so any
+// node runs any session's activities, one session on several nodes at once.
+class SessionsOfOneOwner final : public ForwardingProvider {
+ public:
+  using ForwardingProvider::ForwardingProvider;
+  std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,
+                                            const SessionFetch* session) override {
+    if (!session) return inner_.fetch_work_item(lock_timeout_ms, filter, nullptr);
+    const SessionFetch everyone{"everyone", session->lock_timeout_ms};
+    return inner_.fetch_work_item(lock_timeout_ms, filter, &everyone);
+  }
+};
+
 template <typename Variant>
 sim::StoreWrapper broken_store() {
   return [](Provider& inner, sim::WorldHooks& hooks) -> std::unique_ptr<Provider> {

@@ -231,6 +231,25 @@ class World final : public WorldHooks {
     trace("VIOLATION " + invariant + " " + instance + ": " + detail);
     violations_.push_back({invariant, instance, detail, step_});
   }
+  // Invariant session-affinity: a fetch locks a session for its node for the session
+  // lock timeout, so another node must not fetch an item of that session before that
+  // lock could have run out (renewals only lengthen it).
+  void note_session_fetches(const Node& node, const std::vector<WorkerItem>& items) {
+    const TimestampMs now = clock_.now_ms();
+    for (const WorkerItem& fetched : items) {
+      const std::string& session = fetched.item.session_id;
+      if (session.empty()) continue;
+      auto [held, first] = session_fetches_.try_emplace(session, SessionFetchSeen{node.index, now});
+      if (!first && held->second.node != node.index && now < held->second.at_ms + session_lock_ms_) {
+        violation("session-affinity", fetched.item.instance,
+                  "node " + std::to_string(node.index) + " fetched an activity of session " + session + " " +
+                      std::to_string(now - held->second.at_ms) + " ms after node " +
+                      std::to_string(held->second.node) + " did (its lock lasts " + std::to_string(session_lock_ms_) +
+                      " ms)");
+      }
+      held->second = SessionFetchSeen{node.index, now};
+    }
+  }
   // Runs other nodes for a few steps while `node` stalls, with time passing
   // beyond `lock_ms` so the stalled node's locks may expire and be taken over.
   void interleave(Node* stalled, std::int64_t lock_ms) {
@@ -375,6 +394,13 @@ class World final : public WorldHooks {
   std::vector<ClientEffects> effects_;
   std::size_t next_op_ = 0;
   std::map<std::string, std::uint32_t> activity_runs_;  // "<instance>#<execution>/<activity id>"
+  // The node that last fetched an item of each session, and when (session-affinity).
+  struct SessionFetchSeen {
+    std::size_t node = 0;
+    TimestampMs at_ms = 0;
+  };
+  const std::int64_t session_lock_ms_ = RuntimeOptions{}.session_lock_timeout_ms;  // the nodes' (start_node)
+  std::map<std::string, SessionFetchSeen> session_fetches_;
   std::map<std::string, std::string> corrupted_;        // instance -> the row that was corrupted
   std::uint64_t queue_rows_corrupted_ = 0;
   std::optional<std::size_t> pending_corruption_;  // a queue row kind waiting for a message to corrupt
@@ -1251,6 +1277,7 @@ std::optional<WorkerItem> NodeProvider::fetch_work_item(std::int64_t lock_timeou
                                                         const SessionFetch* session) {
   before("fetch_work_item");
   auto item = inner_.fetch_work_item(lock_timeout_ms, filter, session);
+  if (item) world_.note_session_fetches(node_, {*item});
   after("fetch_work_item");
   return item;
 }
@@ -1349,6 +1376,7 @@ std::vector<WorkerItem> NodeProvider::fetch_work_items(std::int64_t lock_timeout
                                                        const TagFilter& filter, const SessionFetch* session) {
   before("fetch_work_items");
   std::vector<WorkerItem> items = inner_.fetch_work_items(lock_timeout_ms, max_items, filter, session);
+  world_.note_session_fetches(node_, items);
   after("fetch_work_items");
   return items;
 }
