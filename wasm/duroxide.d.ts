@@ -92,6 +92,10 @@ export interface InstanceFilter {
   createdFromMs?: number; createdToMs?: number; updatedFromMs?: number; updatedToMs?: number;
 }
 
+export interface SessionInfo {
+  session_id: string; owner_id: string; locked_until_ms: number; claimed_at_ms: number; held: boolean; queued_items: number;
+}
+
 export interface QueueDepths {
   orchestrator_visible: number; orchestrator_delayed: number; orchestrator_locked: number;
   worker_visible: number; worker_locked: number; parked: number;
@@ -224,6 +228,8 @@ export declare class ManagementClient {
     total_instances: number; running: number; completed: number; failed: number; total_executions: number; total_events: number;
   };
   getQueueDepths(): QueueDepths;
+  /** The activity sessions the store keeps, by id after `after`: who holds each, until when, its queued items. */
+  listSessions(options?: { after?: string; limit?: number }): SessionInfo[];
   getProviderDiagnostics(): {
     store_kind: string; store_version: string; schema_version: number; location: string; journal_mode: string;
     page_size: number; page_count: number; free_pages: number; database_bytes: number; wal_bytes: number; cache_bytes: number;

@@ -24,6 +24,9 @@ export function describeEvent(e) {
   const error = e.error ?? e.details;
   if (error) parts.push(`error=${JSON.stringify(error.message ?? error)}`);
   if (e.fire_at_ms) parts.push(`fire_at=+${e.fire_at_ms - e.timestamp_ms}ms`);
+  // An activity's routing, as the engine describes it (event.cpp): its tag and session.
+  if (e.tag) parts.push(`tag=${JSON.stringify(e.tag)}`);
+  if (e.session_id) parts.push(`session=${JSON.stringify(e.session_id)}`);
   return `${e.kind}(${parts.join(', ')})`;
 }
 

@@ -61,9 +61,17 @@ function renderQueues() {
     ['orchestrator', q.orchestrator_visible, q.orchestrator_delayed, q.orchestrator_locked, ms(q.oldest_orchestrator_age_ms)],
     ['worker (activities)', q.worker_visible, '—', q.worker_locked, ms(q.oldest_worker_age_ms)],
   ].map((r) => el('tr', { 'data-queue': r[0] }, ...r.map((v) => cell(String(v)))));
+  // Activity sessions: which runtime holds each (the page's runtime is "local") and the
+  // activities waiting in it.
+  const sessions = ui.management.listSessions({ limit: 100 }).map((s) => el('tr', { 'data-session': s.session_id },
+    ...[s.session_id, s.owner_id, `${s.held ? 'held' : 'expired'} at ${new Date(s.locked_until_ms).toISOString()}`,
+      s.queued_items].map((v) => cell(String(v)))));
   return [
     table('queue-depths', ['queue', 'ready', 'delayed', 'locked', 'oldest waiting'], rows),
     pairs('queue-timers', [['timers due', q.timers_due], ['timers pending', q.timers_pending], ['parked messages', q.parked]]),
+    el('h3', {}, 'Activity sessions ', el('span', { class: 'hint' }, 'claimed by the runtime that first ran one of their activities')),
+    sessions.length ? table('sessions', ['session', 'held by', 'lock', 'queued activities'], sessions)
+      : el('p', { class: 'hint', 'data-testid': 'sessions-none' }, 'no activity sessions'),
   ];
 }
 

@@ -143,9 +143,11 @@ function noting(fn) {
 // An activity of the code as the engine API runs it: text in, text out, synchronously.
 function engineActivity(name, fn) {
   return (input, context) => {
+    // As the npm package's ActivityContext: sessionId and tag() are null when none.
     const ctx = {
       instanceId: context.instance, executionId: context.execution, activityId: context.activityId,
-      activityName: name, isCancelled: () => false,
+      activityName: name, sessionId: context.sessionId || null, tag: () => context.tag || null,
+      isCancelled: () => false,
     };
     let value;
     try {

@@ -526,6 +526,36 @@ registerOrchestration('Greeter', function* (ctx, input) {
   await expect(page.getByTestId('replay-verdict')).toHaveText('cannot replay: unregistered orchestration: Greeter 1.0.0');
 });
 
+test('code panel: activities on a session run in it; the queues tab lists the session and who holds it', async ({ page }) => {
+  await page.locator('#auto-run').uncheck();
+  await page.getByTestId('code-text').fill(`registerActivity('Note', (ctx, text) => text + ' in ' + ctx.sessionId);
+
+registerOrchestration('Chat', function* (ctx, input) {
+  const first = yield ctx.scheduleActivityOnSession('Note', input, 'chat-1');
+  const more = yield ctx.waitForEvent('More');
+  const second = yield ctx.scheduleActivityOnSession('Note', more, 'chat-1');
+  return [first, second];
+});
+`);
+  await page.getByTestId('code-register').click();
+  await expect(page.getByTestId('code-result')).toHaveText('registered orchestrations: Chat 1.0.0; activities: Note');
+  await page.getByTestId('ops-queues').click();
+  await expect(page.getByTestId('ops-body').getByTestId('sessions-none')).toHaveText('no activity sessions');
+
+  await start(page, 'Chat', 'hello', 'chat-a');
+  await expect(page.getByTestId('history-compact')).toContainText('ActivityScheduled(name="Note", input="hello", session="chat-1")');
+  await page.getByTestId('ops-queues').click();
+  const row = page.getByTestId('ops-body').locator('[data-testid=sessions] tr[data-session=chat-1] td');
+  await expect(row.nth(1)).toHaveText('local');
+  await expect(row.nth(2)).toContainText('held at');
+  await expect(row.nth(3)).toHaveText('0');
+  await page.locator('#event-name').fill('More');
+  await page.getByTestId('event-data').fill('again');
+  await page.getByTestId('raise').click();
+  await expect(page.getByTestId('details-status')).toHaveText('Completed');
+  await expect(page.getByTestId('details-output')).toHaveText('["hello in chat-1","again in chat-1"]');
+});
+
 test('code panel: a syntax error and a bad registration name their line', async ({ page }) => {
   const code = page.getByTestId('code-text');
   await code.fill(`// line 1
