@@ -77,12 +77,6 @@ Registry sessions_registry(const std::string& node) {
   return registry;
 }
 
-const work::ActivityExecute& only_activity(const TurnResult& result) {
-  REQUIRE(result.worker_items.size() == 1);
-  const auto* execute = std::get_if<work::ActivityExecute>(&result.worker_items.front());
-  REQUIRE(execute != nullptr);
-  return *execute;
-}
 
 }  // namespace
 

@@ -893,7 +893,11 @@ TEST_CASE("sqlite: a version-16 database's executions stay unpinned, and every f
   CHECK(item->instance == "i");
 }
 
-TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fetched", "[provider][sqlite][tags]") {
+namespace {
+
+// A database file whose instance "i" has one activity (untagged, outside sessions) on the
+// worker queue, closed so that its schema can be taken back.
+std::unique_ptr<ProviderUnderTest> file_with_one_activity() {
   auto f = make_provider("sqlite-file");
   create_instance(*f, "i");
   f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
@@ -904,6 +908,13 @@ TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fet
   ack.metadata = metadata();
   f->provider().ack_orchestration_item(item.lock_token, ack);
   f->sqlite.reset();
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fetched", "[provider][sqlite][tags]") {
+  auto f = file_with_one_activity();
   raw_exec(f->path, std::string(testing::kSqliteUndoSchema18) + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + "PRAGMA user_version = 15");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM pragma_table_info('worker_queue') WHERE name = 'tag'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
@@ -917,16 +928,7 @@ TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fet
 
 TEST_CASE("sqlite: a version-17 database's worker rows run outside sessions and are fetched",
           "[provider][sqlite][sessions]") {
-  auto f = make_provider("sqlite-file");
-  create_instance(*f, "i");
-  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
-  OrchestrationItem item = fetch(*f);
-  OrchestrationAck ack;
-  ack.history_delta = {Event{2, 0, 0, events::ActivityScheduled{"Act", "in"}}};
-  ack.worker_items = {activity("i", 2)};
-  ack.metadata = metadata();
-  f->provider().ack_orchestration_item(item.lock_token, ack);
-  f->sqlite.reset();
+  auto f = file_with_one_activity();
   raw_exec(f->path, std::string(testing::kSqliteUndoSchema18) + "PRAGMA user_version = 17");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sessions'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);

@@ -56,6 +56,14 @@ inline TurnResult turn(const Registry& registry, const History& history,
   return run_turn(registry, input);
 }
 
+// The one activity a turn scheduled (REQUIREs that it scheduled exactly one).
+inline const work::ActivityExecute& only_activity(const TurnResult& result) {
+  REQUIRE(result.worker_items.size() == 1);
+  const auto* execute = std::get_if<work::ActivityExecute>(&result.worker_items.front());
+  REQUIRE(execute != nullptr);
+  return *execute;
+}
+
 inline History appended(History history, const TurnResult& result) {
   history.insert(history.end(), result.new_events.begin(), result.new_events.end());
   return history;
