@@ -940,3 +940,30 @@ TEST_CASE("sqlite: a version-17 database's worker rows run outside sessions and 
   CHECK(row->item.session_id.empty());
   CHECK(f->sqlite->cleanup_orphaned_sessions() == 0);
 }
+
+TEST_CASE("sqlite: a session whose row the file holds damaged is passed by, and the rest of the queue is fetched",
+          "[provider][sqlite][sessions]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "i");
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  OrchestrationItem item = fetch(*f);
+  OrchestrationAck ack;
+  ack.history_delta = {Event{2, 0, 0, events::ActivityScheduled{"Act", "in", "", "s1"}},
+                       Event{3, 0, 0, events::ActivityScheduled{"Act", "in"}}};
+  ack.worker_items = {work::ActivityExecute{"i", 1, 2, "Act", "in", "", "s1"}, activity("i", 3)};
+  ack.metadata = metadata();
+  f->provider().ack_orchestration_item(item.lock_token, ack);
+  f->sqlite.reset();
+  // A lock that is not a time: neither held (the fetch's condition) nor expired (the claim's).
+  raw_exec(f->path, "DROP TABLE sessions; CREATE TABLE sessions (session_id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, "
+                    "locked_until INTEGER, claimed_at INTEGER NOT NULL); "
+                    "INSERT INTO sessions VALUES ('s1', 'other', NULL, 0)");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  const SessionFetch owner{"node", 1'000};
+  std::vector<WorkerItem> items = f->sqlite->fetch_work_items(30'000, 4, TagFilter{}, &owner);
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].item.id == 3);
+  std::optional<WorkerItem> single = f->sqlite->fetch_work_item(30'000, TagFilter{}, &owner);
+  CHECK_FALSE(single.has_value());
+}
+

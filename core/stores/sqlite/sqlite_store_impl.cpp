@@ -350,22 +350,26 @@ std::optional<WorkerItem> StoreImpl::fetch_work_in_transaction(Connection& db, s
                                                                bool park_corrupted,
                                                                std::optional<std::string>& parked,
                                                                std::optional<QueueCursor>& after) {
-  std::optional<Queues::WorkerRow> row = Queues::next_worker_row(db, now, filter, session_fetch, &after);
-  if (!row) return std::nullopt;
-  std::string problem;
-  std::optional<work::ActivityExecute> execute = Queues::decode_worker_row(*row, problem);
-  if (!execute) {
-    if (park_corrupted) parked = Queues::park_worker_row(db, *row, problem, now);
-    return std::nullopt;
+  for (;;) {
+    std::optional<Queues::WorkerRow> row = Queues::next_worker_row(db, now, filter, session_fetch, &after);
+    if (!row) return std::nullopt;
+    std::string problem;
+    std::optional<work::ActivityExecute> execute = Queues::decode_worker_row(*row, problem);
+    if (!execute) {
+      if (park_corrupted) parked = Queues::park_worker_row(db, *row, problem, now);
+      return std::nullopt;
+    }
+    if (row->session_id) {
+      DUROXIDE_ASSERT(session_fetch != nullptr, "a fetch without a session takes no session's row");
+      // With one writer the row's condition and the claim see the same sessions, so only
+      // a sessions row the file holds damaged (a lock that is not a time) refuses it:
+      // that session's items are passed by, never the rest of the queue.
+      if (!Queues::take_session(db, *row->session_id, *session_fetch, now, now + session_fetch->lock_timeout_ms)) {
+        continue;
+      }
+    }
+    return Queues::claim_worker_row(db, *row, std::move(*execute), ids_.next_id(), now + lock_timeout_ms);
   }
-  if (row->session_id) {
-    DUROXIDE_ASSERT(session_fetch != nullptr, "a fetch without a session takes no session's row");
-    // One writer: the row's condition and this claim see the same sessions, so it holds.
-    const bool taken = Queues::take_session(db, *row->session_id, *session_fetch, now,
-                                            now + session_fetch->lock_timeout_ms);
-    DUROXIDE_ASSERT(taken, "a session no other owner holds is taken");
-  }
-  return Queues::claim_worker_row(db, *row, std::move(*execute), ids_.next_id(), now + lock_timeout_ms);
 }
 
 }  // namespace duroxide::sqlite
