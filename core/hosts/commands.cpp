@@ -554,7 +554,7 @@ std::vector<Command> observe_commands() {
       {"get-queue-depths", K::Management, {}, "Queue depths, due timers and the oldest waiting item's age.", "queues",
        [](const Json&, Clients& c) { return json_views::queues(c.management.get_queue_depths()); }, {"queues"}},
       {"list-sessions", K::Management,
-       {flag(text("after", "go on after this session id (default: from the first)", false, "")),
+       {flag(text("after", "the page starts past the session with this id (default: from the first)", false, "")),
         integer("limit", "at most this many sessions", 100, 1, static_cast<std::int64_t>(kMaxSessionPage))},
        "The activity sessions the store keeps: which runtime holds each, until when, its queued items.",
        "[{session_id, owner_id, locked_until_ms, claimed_at_ms, held, queued_items}]",
