@@ -9,6 +9,7 @@
 #include "duroxide/management_client.hpp"
 #include "duroxide/platform.hpp"
 #include "duroxide/runtime.hpp"
+#include "forwarding_store.hpp"
 #include "provider_suite.hpp"
 #include "replay_support.hpp"
 
@@ -439,6 +440,57 @@ TEST_CASE("a session stays with its runtime while that renews it; idle, it moves
       CHECK(world.info("w").output == "a:chat|b:chat");  // idle, "a" let it go
     }
   }
+}
+
+namespace {
+
+// A store whose first `failures` session renewals fail as Transient (a busy database).
+class FlakySessionRenewals final : public testing::ForwardingStore {
+ public:
+  FlakySessionRenewals(Provider& inner, int failures) : ForwardingStore(inner), failures_(failures) {}
+  std::size_t renew_session_locks(const std::string& owner_id, const std::vector<std::string>& session_ids,
+                                  std::int64_t extend_ms) override {
+    ++calls;
+    if (failures_ > 0) {
+      --failures_;
+      throw ProviderError(ProviderErrorKind::Transient, "renew_session_locks", "database is busy");
+    }
+    return inner_.renew_session_locks(owner_id, session_ids, extend_ms);
+  }
+  int calls = 0;
+
+ private:
+  int failures_;
+};
+
+}  // namespace
+
+TEST_CASE("a session renewal that fails is tried again at the next step, before the lock runs out",
+          "[sessions][runtime]") {
+  SessionWorld world;  // locks of 3 s, renewed when 2 s old
+  FlakySessionRenewals flaky(world.store, 1);
+  world.start("w", "TwoTurns", "chat");
+  std::vector<std::string> errors;
+  RuntimeObserver observer = [&](const RuntimeEvent& event) {
+    if (event.kind == RuntimeEvent::Kind::ProviderError) errors.push_back(event.message);
+  };
+  StepDriver a(flaky, world.registry_a, world.clock, world.options_of("a"), observer);
+  StepDriver b(world.store, world.registry_b, world.clock, world.options_of("b"));
+  a.run_until_idle();  // "a" claims the session: its lock holds until 3,000
+  world.clock.advance(2'000);
+  a.run_until_idle();  // the renewal is due and fails
+  REQUIRE(flaky.calls == 1);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("database is busy") != std::string::npos);
+  world.clock.advance(500);
+  a.run_until_idle();  // tried again: the lock now holds until 5,500
+  CHECK(flaky.calls == 2);
+  world.clock.advance(1'000);  // 3,500: past the lock the failed renewal would have left
+  world.raise("w", "go");
+  b.run_until_idle();
+  CHECK(world.info("w").state == RuntimeState::Running);  // "b" may not run it: "a" still holds the session
+  a.run_until_idle();
+  CHECK(world.info("w").output == "a:chat|a:chat");
 }
 
 TEST_CASE("a runtime that stops holds its sessions until their locks run out; a restart under its node id "

@@ -47,10 +47,12 @@ void SessionKeeper::end(const std::string& session_id) {
 void SessionKeeper::renew_if_due() {
   std::vector<std::string> active;
   const TimestampMs now = clock_.now_ms();
+  TimestampMs previous_renewal_ms = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (now - last_renewal_ms_ < renew_every_ms_) return;
-    last_renewal_ms_ = now;
+    previous_renewal_ms = last_renewal_ms_;
+    last_renewal_ms_ = now;  // one caller renews; the others see it done
     for (auto it = held_.begin(); it != held_.end();) {
       if (it->second.running == 0 && now - it->second.last_activity_ms >= idle_timeout_ms_) {
         it = held_.erase(it);  // idle: its lock runs out, and another runtime may claim it
@@ -60,7 +62,16 @@ void SessionKeeper::renew_if_due() {
       ++it;
     }
   }
-  if (!active.empty()) provider_.renew_session_locks(fetch_.owner_id, active, fetch_.lock_timeout_ms);
+  if (active.empty()) return;
+  try {
+    provider_.renew_session_locks(fetch_.owner_id, active, fetch_.lock_timeout_ms);
+  } catch (...) {
+    // Not renewed: due again at once, so the next call tries before the locks run out
+    // (waiting a whole renewal period would outlast them).
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (last_renewal_ms_ == now) last_renewal_ms_ = previous_renewal_ms;
+    throw;
+  }
 }
 
 }  // namespace duroxide
