@@ -3,6 +3,7 @@
 #include "duroxide/platform.hpp"
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <limits>
@@ -84,6 +85,7 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
   std::condition_variable stopped;  // a thread finished
   std::array<QueueWake, 2> queues;
   bool stopping = false;
+  std::atomic<bool> listening{false};  // registered with the store as its queue listener
   std::size_t running = 0;              // threads, the lock keeper included
   std::size_t dispatchers_running = 0;  // the lock keeper outlives these
   std::vector<std::thread> threads;
@@ -278,20 +280,28 @@ ThreadedDriver::~ThreadedDriver() {
   for (auto& thread : state_->threads) {
     if (thread.joinable()) thread.join();
   }
-  if (!state_->threads.empty()) state_->provider.remove_queue_listener(state_.get());
+  if (state_->listening) state_->provider.remove_queue_listener(state_.get());
 }
 
 void ThreadedDriver::start() {
   State& s = *state_;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (!s.threads.empty() || s.stopping) return;
+  }
+  // Registered without s.mutex held: the store calls work_enqueued, which takes s.mutex,
+  // under its listeners' lock, so taking that lock under s.mutex would order the two
+  // locks both ways. Registering twice (two start() calls at once) registers once.
+  s.provider.add_queue_listener(&s);
+  s.listening = true;
   std::lock_guard<std::mutex> lock(s.mutex);
-  if (!s.threads.empty() || s.stopping) return;
+  if (!s.threads.empty() || s.stopping) return;  // another start() or a shutdown() came in between
   RuntimeObserver observer = s.serialized_observer();
   auto launch = [&s](auto body, bool dispatcher = true) {
     ++s.running;
     if (dispatcher) ++s.dispatchers_running;
     s.threads.emplace_back(std::move(body));
   };
-  s.provider.add_queue_listener(&s);
   for (std::size_t i = 0; i < std::max<std::size_t>(s.options.orchestration_concurrency, 1); ++i) {
     launch([&s, observer] {
       s.run(OrchestrationDispatcher(s.provider, s.registry, s.clock, s.options, observer), QueueKind::Orchestrator);
