@@ -497,3 +497,23 @@ TEST_CASE("execution retention keeps the newest executions of a continue-as-new 
   keeps_all.driver().run_until_idle();
   CHECK(keeps_all.store->list_executions("loop").size() == 6);
 }
+
+TEST_CASE("the step driver renews no lock while an activity runs: one that outlasts its lock runs again",
+          "[runtime]") {
+  World world;
+  int runs = 0;
+  world.registry.register_activity("Slow", [&](ActivityContext&, const std::string&) {
+    // The first run takes longer than the worker lock, on the runtime's clock.
+    if (++runs == 1) world.clock.advance(world.options.worker_lock_timeout_ms + 1);
+    return "run " + std::to_string(runs);
+  });
+  world.registry.register_orchestration("CallsSlow", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_activity("Slow", "");
+  });
+  world.start("s", "CallsSlow", "");
+  StepDriver driver = world.driver();
+  driver.run_until_idle();
+  CHECK(runs == 2);  // its first result was refused: the lock had run out
+  CHECK(world.info("s").output == "run 2");
+  CHECK(world.count(RuntimeEvent::Kind::LockLost) == 1);
+}

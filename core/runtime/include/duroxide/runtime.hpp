@@ -242,7 +242,11 @@ class WorkerDispatcher {
 };
 
 // Single-threaded driver (wasm, simulation, tests): runs the dispatchers in turn on
-// the caller's thread until nothing is left to do.
+// the caller's thread until nothing is left to do. An activity runs on that thread
+// too, and nothing renews its lock while it runs: one that outlasts
+// worker_lock_timeout_ms has its result refused (a LockLost event) and runs again.
+// Activities that may run that long belong on the ThreadedDriver, whose lock keeper
+// renews them (the JavaScript runtime renews its asynchronous activities itself).
 class StepDriver {
  public:
   StepDriver(Provider& provider, const Registry& registry, Clock& clock, RuntimeOptions options = {},
