@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The native test suite under the sanitizers (docs/toolchain.md, "Sanitizers"); not part
-# of scripts/test.sh: each build takes 15-20 minutes of both cores.
+# of scripts/test.sh: each build takes about 20 minutes of both cores.
 #   bash scripts/sanitize.sh address [TEST SPEC...]  build/asan: ASan + UBSan (g++), against a
 #                                                    throwaway PostgreSQL cluster as in CI
 #   bash scripts/sanitize.sh thread [TEST SPEC...]   build/tsan: TSan (g++), SQLite only
-# The default test spec is every test case; a report fails the run (exit status 1).
+# The default test spec is every test case; a report fails the run (a non-zero exit status).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -27,7 +27,7 @@ cmake --build "$dir" -j2 --target duroxide_tests
 mkdir -p build/test-logs
 log=build/test-logs/sanitize-$mode.log
 if [ "$mode" = address ]; then
-  # Every sanitizer report stops the process with a non-zero status.
+  # An ASan or UBSan report stops the process with a non-zero status; leaks are reported at exit.
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   bash scripts/with-postgres.sh "$dir/duroxide_tests" "$@" 2>&1 | tee "$log"

@@ -285,17 +285,12 @@ ThreadedDriver::~ThreadedDriver() {
 
 void ThreadedDriver::start() {
   State& s = *state_;
-  {
-    std::lock_guard<std::mutex> lock(s.mutex);
-    if (!s.threads.empty() || s.stopping) return;
-  }
   // Registered without s.mutex held: the store calls work_enqueued, which takes s.mutex,
   // under its listeners' lock, so taking that lock under s.mutex would order the two
-  // locks both ways. Registering twice (two start() calls at once) registers once.
-  s.provider.add_queue_listener(&s);
-  s.listening = true;
+  // locks both ways. A driver registers once however often start() is called.
+  if (!s.listening.exchange(true)) s.provider.add_queue_listener(&s);
   std::lock_guard<std::mutex> lock(s.mutex);
-  if (!s.threads.empty() || s.stopping) return;  // another start() or a shutdown() came in between
+  if (!s.threads.empty() || s.stopping) return;  // started already, or shut down
   RuntimeObserver observer = s.serialized_observer();
   auto launch = [&s](auto body, bool dispatcher = true) {
     ++s.running;
