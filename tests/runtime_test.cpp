@@ -365,6 +365,55 @@ TEST_CASE("a batch of slow turns renews its instance locks and acks every turn",
 
 namespace {
 
+// Refuses the first `failures` instance-lock renewals as a busy database would.
+class FlakyLockRenewals final : public testing::ForwardingStore {
+ public:
+  FlakyLockRenewals(Provider& inner, int failures) : ForwardingStore(inner), failures_(failures) {}
+  void renew_orchestration_item_lock(const std::string& token, std::int64_t extend_ms) override {
+    ++calls;
+    if (failures_ > 0) {
+      --failures_;
+      throw ProviderError(ProviderErrorKind::Transient, "renew_orchestration_item_lock", "database is busy");
+    }
+    inner_.renew_orchestration_item_lock(token, extend_ms);
+  }
+  int calls = 0;
+
+ private:
+  int failures_;
+};
+
+}  // namespace
+
+TEST_CASE("a batch whose lock renewal is refused tries again after its next turn, before the locks run out",
+          "[runtime][locks]") {
+  World world;
+  // Twelve turns of 100 ms (virtual) each; locks of 1 s are renewed once 800 ms old.
+  world.registry.register_orchestration(
+      "SlowTurn", [&world](OrchestrationContext&, std::string) -> Task<std::string> {
+        world.clock.advance(100);
+        co_return "done";
+      });
+  world.options.orchestration_batch_size = 12;
+  world.options.orchestration_lock_timeout_ms = 1'000;
+  world.options.lock_renewal_buffer_ms = 200;
+  for (int i = 0; i < 12; ++i) world.start("slow-" + std::to_string(i), "SlowTurn", "");
+  FlakyLockRenewals flaky(*world.store, 1);  // the first renewal, at 800 ms, is refused
+  OrchestrationDispatcher dispatcher(flaky, world.registry, world.clock, world.options, world.observer());
+  CHECK(dispatcher.step());
+  CHECK(world.count(RuntimeEvent::Kind::ProviderError) == 1);
+  // Tried again at 900 ms, not 800 ms later: every lock still held when the batch acks at 1,200 ms.
+  CHECK(flaky.calls > 12);
+  CHECK(world.count(RuntimeEvent::Kind::LockLost) == 0);
+  for (int i = 0; i < 12; ++i) {
+    InstanceInfo info = world.info("slow-" + std::to_string(i));
+    CHECK(info.state == RuntimeState::Completed);
+    CHECK(info.output == "done");
+  }
+}
+
+namespace {
+
 // Asks for batches of `preferred` and records the largest batch each fetch asked for.
 class BatchSizeRecorder final : public testing::ForwardingStore {
  public:

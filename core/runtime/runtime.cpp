@@ -449,19 +449,24 @@ OrchestrationDispatcher::TurnBatch OrchestrationDispatcher::run_batch(std::vecto
   // The batch's locks run down while its turns run one after the other: once
   // the batch has run for the lock timeout less the renewal buffer, the locks
   // still held (turns done and waiting for the ack, turns yet to run) are
-  // renewed, so none expires before the ack. A lost lock fails the ack, which
-  // reports it.
+  // renewed, so none expires before the ack. A renewal the store refuses (busy,
+  // a lost connection) leaves them all due, so the next turn's end tries again
+  // within the buffer instead of a whole period later, after the locks ran out.
+  // A lost lock fails the ack, which reports it.
   const std::int64_t renew_after = std::max<std::int64_t>(
       options.orchestration_lock_timeout_ms - options.lock_renewal_buffer_ms, 1);
   TimestampMs renewed_at = context_.clock.now_ms();
   auto keep_locks = [&](std::size_t next) {
     const TimestampMs now = context_.clock.now_ms();
     if (now - renewed_at < renew_after) return;
-    renewed_at = now;
+    bool all_renewed = true;
     for (std::size_t i = 0; i < batch.requests.size(); ++i) {
-      renew_lock(batch.requests[i].lock_token, batch.items[i]->instance);
+      all_renewed &= renew_lock(batch.requests[i].lock_token, batch.items[i]->instance);
     }
-    for (std::size_t i = next; i < fetched.size(); ++i) renew_lock(fetched[i].lock_token, fetched[i].instance);
+    for (std::size_t i = next; i < fetched.size(); ++i) {
+      all_renewed &= renew_lock(fetched[i].lock_token, fetched[i].instance);
+    }
+    if (all_renewed) renewed_at = now;
   };
   for (std::size_t i = 0; i < fetched.size(); ++i) {
     keep_locks(i);
@@ -482,14 +487,15 @@ OrchestrationDispatcher::TurnBatch OrchestrationDispatcher::run_batch(std::vecto
   return batch;
 }
 
-void OrchestrationDispatcher::renew_lock(const std::string& lock_token, const std::string& instance) {
+bool OrchestrationDispatcher::renew_lock(const std::string& lock_token, const std::string& instance) {
   try {
     context_.provider.renew_orchestration_item_lock(lock_token, context_.options.orchestration_lock_timeout_ms);
   } catch (const ProviderError& error) {
-    if (error.kind() != ProviderErrorKind::InvalidLock) {
-      context_.notify(RuntimeEvent::Kind::ProviderError, instance, error.what());
-    }
+    if (error.kind() == ProviderErrorKind::InvalidLock) return true;  // lost: the ack reports it
+    context_.notify(RuntimeEvent::Kind::ProviderError, instance, error.what());
+    return false;
   }
+  return true;
 }
 
 void OrchestrationDispatcher::ack_batch_of_turns(const TurnBatch& batch) {
