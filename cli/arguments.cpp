@@ -45,6 +45,10 @@ CapabilityFilter parse_replay_versions(const std::string& text) {
   }
   CapabilityFilter filter = CapabilityFilter::supporting(std::move(ranges));
   if (std::string problem = filter.problem(); !problem.empty()) throw UsageError("--replay-versions: " + problem);
+  if (!filter.takes(build_version())) {
+    throw UsageError("--replay-versions: " + filter.to_string() + " leaves out this build, " +
+                     build_version().to_string() + ", to which every execution serve starts is pinned");
+  }
   return filter;
 }
 

@@ -75,7 +75,8 @@ host verbs:
       older than AGE (7d, 12h, ...) in batches; --executions-kept keeps the
       newest N executions of continue-as-new loops; --replay-versions takes only
       executions pinned to those builds (default 0.0.0..this build; widen it to
-      drain executions an older or newer build started). --metrics-port serves GET /metrics
+      drain executions an older or newer build started; it must take this
+      build, whose version every execution serve starts is pinned to). --metrics-port serves GET /metrics
       on 127.0.0.1:N (0: any free port) in Prometheus text with upstream
       Duroxide's metric names. Prints {"serving":true,"metrics":URL} when up and
       the counts by status when stopped.

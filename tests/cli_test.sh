@@ -427,6 +427,8 @@ check "serve: an empty version range is a usage error" 2 \
   "$(exit_code "$cli" serve --db "$rv" --replay-versions 2.0.0..1.0.0)"
 check "serve: a version that is not MAJOR.MINOR.PATCH is a usage error" 2 \
   "$(exit_code "$cli" serve --db "$rv" --replay-versions 1.0..2.0.0)"
+check "serve: versions that leave out this build (whose executions it pins) are a usage error" 2 \
+  "$(exit_code "$cli" serve --db "$rv" --replay-versions 9.0.0..9.9.9)"
 
 echo
 echo "$passed passed, $failed failed"

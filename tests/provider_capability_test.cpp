@@ -148,8 +148,34 @@ TEST_CASE("contract: an invalid capability filter is InvalidInput", "[provider][
       std::vector<SemVerRange>(limits::kMaxSupportedVersionRanges + 1, SemVerRange{kV1, kV2}));
   CHECK(provider_error_kind([&] { f.provider().fetch_orchestration_item(30'000, many); }) ==
         ProviderErrorKind::InvalidInput);
+  // A component over what a version holds (PostgreSQL keeps 32 bits): refused by both
+  // stores alike, before any SQL.
+  const CapabilityFilter unbounded = supporting(SemVer{}, SemVer{4'294'967'295u, 0, 0});
+  CHECK(provider_error_kind([&] { f.provider().fetch_orchestration_items(30'000, 4, unbounded); }) ==
+        ProviderErrorKind::InvalidInput);
   many.supported_versions.resize(limits::kMaxSupportedVersionRanges);  // at the limit: fine
   CHECK(f.provider().fetch_orchestration_item(30'000, many).has_value());
+}
+
+TEST_CASE("contract: an ack that pins a version over its components' limit is InvalidInput and writes nothing",
+          "[provider][capability]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("big"), 0);
+  OrchestrationItem item = fetch(f);
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  ack.metadata.pinned_version = SemVer{SemVer::kMaxComponent + 1, 0, 0};
+  CHECK(provider_error_kind([&] { f.provider().ack_orchestration_item(item.lock_token, ack); }) ==
+        ProviderErrorKind::InvalidInput);
+  CHECK(f.provider().read("big").empty());
+  // At the limit it is kept and read back.
+  f.provider().abandon_orchestration_item(item.lock_token, 0, true);
+  item = fetch(f);
+  ack.metadata.pinned_version = SemVer{SemVer::kMaxComponent, 0, SemVer::kMaxComponent};
+  f.provider().ack_orchestration_item(item.lock_token, ack);
+  REQUIRE(f.management().list_executions("big").size() == 1);
+  CHECK(f.management().list_executions("big")[0].pinned_version == ack.metadata.pinned_version);
 }
 
 TEST_CASE("contract: an imported execution is pinned to what its history's start names", "[provider][capability]") {

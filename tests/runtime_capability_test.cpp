@@ -82,9 +82,9 @@ TEST_CASE("an execution pinned to a newer build waits for a runtime that replays
   CHECK(world.store->get_instance_stats("future")->queue_pending_count == 1);
   CHECK(world.count(RuntimeEvent::Kind::Unsupported) == 0);
 
-  // A runtime of the newer build (here: told it replays 9.x) takes it.
+  // A runtime of the newer build (here: told it replays up to 9.x) takes it.
   StepDriver newer(*world.store, world.registry, world.clock,
-                   world.options_supporting(CapabilityFilter::supporting({{SemVer{9, 0, 0}, SemVer{9, 9, 9}}})),
+                   world.options_supporting(CapabilityFilter::supporting({{SemVer{0, 0, 0}, SemVer{9, 9, 9}}})),
                    world.observer());
   newer.run_until_idle();
   CHECK(world.state("future") == RuntimeState::Completed);
@@ -126,4 +126,31 @@ TEST_CASE("an invalid supported_replay_versions fails the runtime's constructors
   CHECK_THROWS_WITH(OrchestrationDispatcher(*world.store, world.registry, world.clock, backwards),
                     Catch::Contains("supported_replay_versions") && Catch::Contains("is empty"));
   CHECK_THROWS_AS(StepDriver(*world.store, world.registry, world.clock, backwards), std::invalid_argument);
+  // Past what a version may hold (PostgreSQL keeps 32-bit components): refused here, not
+  // by every fetch of one store.
+  const RuntimeOptions unbounded = world.options_supporting(
+      CapabilityFilter::supporting({{SemVer{0, 0, 0}, SemVer{4'294'967'295u, 0, 0}}}));
+  CHECK_THROWS_WITH(StepDriver(*world.store, world.registry, world.clock, unbounded),
+                    Catch::Contains("has a component over 999999999"));
+}
+
+TEST_CASE("a runtime whose supported_replay_versions leave out its own build is refused", "[runtime][capability]") {
+  // Every execution it started would be pinned to a build it does not fetch: stranded.
+  World world;
+  const SemVer newer{build_version().major + 1, 0, 0};
+  const RuntimeOptions only_newer =
+      world.options_supporting(CapabilityFilter::supporting({{newer, SemVer{newer.major, 9, 9}}}));
+  CHECK_THROWS_WITH(StepDriver(*world.store, world.registry, world.clock, only_newer),
+                    Catch::Contains("leaves out this build, " + build_version().to_string()));
+  const RuntimeOptions only_older = world.options_supporting(CapabilityFilter::supporting({{SemVer{}, SemVer{}}}));
+  if (build_version() != SemVer{}) {
+    CHECK_THROWS_AS(StepDriver(*world.store, world.registry, world.clock, only_older), std::invalid_argument);
+  }
+  CHECK_THROWS_AS(StepDriver(*world.store, world.registry, world.clock,
+                             world.options_supporting(CapabilityFilter::supporting({}))),
+                  std::invalid_argument);
+  // Any filter that takes it is fine, and so is no filter at all.
+  CHECK_NOTHROW(StepDriver(*world.store, world.registry, world.clock,
+                           world.options_supporting(CapabilityFilter::supporting({{build_version(), build_version()}}))));
+  CHECK_NOTHROW(StepDriver(*world.store, world.registry, world.clock, world.options_supporting(CapabilityFilter::any())));
 }

@@ -42,4 +42,12 @@ TEST_CASE("an invalid capability filter says what is wrong", "[semver]") {
   const std::vector<SemVerRange> many(limits::kMaxSupportedVersionRanges + 1, SemVerRange{{1, 0, 0}, {1, 0, 0}});
   CHECK(CapabilityFilter::supporting(many).problem() == "a capability filter lists 9 version ranges, over the limit of 8");
   CHECK(CapabilityFilter{false, {SemVerRange{}}}.problem() == "a capability filter that takes every version (any) lists no version ranges");
+  // A component parse could not have read: the stores keep at most 9 digits.
+  CHECK(CapabilityFilter::supporting({{{0, 0, 0}, {1'000'000'000u, 0, 0}}}).problem() ==
+        "the version range >=0.0.0, <=1000000000.0.0 has a component over 999999999 (the largest a version may have)");
+  CHECK(CapabilityFilter::supporting({{{0, 0, 0}, {SemVer::kMaxComponent, SemVer::kMaxComponent, SemVer::kMaxComponent}}})
+            .problem()
+            .empty());
+  CHECK(SemVer::parse("999999999.999999999.999999999")->in_bounds());
+  CHECK_FALSE((SemVer{0, 0, 1'000'000'000u}).in_bounds());
 }

@@ -19,6 +19,10 @@ std::string CapabilityFilter::problem() const {
            " version ranges, over the limit of " + std::to_string(limits::kMaxSupportedVersionRanges);
   }
   for (const SemVerRange& range : supported_versions) {
+    if (!range.min.in_bounds() || !range.max.in_bounds()) {
+      return "the version range " + range.to_string() + " has a component over " +
+             std::to_string(SemVer::kMaxComponent) + " (the largest a version may have)";
+    }
     if (range.max < range.min) return "the version range " + range.to_string() + " is empty (its min is above its max)";
   }
   return {};

@@ -723,6 +723,14 @@ void check_runtime_options(const RuntimeOptions& options) {
   if (std::string problem = options.supported_replay_versions.problem(); !problem.empty()) {
     throw std::invalid_argument("RuntimeOptions::supported_replay_versions: " + problem);
   }
+  // Every execution a runtime starts is pinned to its build: a filter without it would
+  // leave them all waiting for another runtime.
+  if (!options.supported_replay_versions.takes(build_version())) {
+    throw std::invalid_argument("RuntimeOptions::supported_replay_versions (" +
+                                options.supported_replay_versions.to_string() + ") leaves out this build, " +
+                                build_version().to_string() +
+                                ", to which every execution this runtime starts is pinned");
+  }
   if (std::string problem = text_problem(options.worker_node_id, limits::kMaxWorkerNodeIdBytes, "it", false);
       !problem.empty()) {
     throw std::invalid_argument("RuntimeOptions::worker_node_id: " + problem);

@@ -1011,6 +1011,11 @@ struct Queues {
       throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
                           "the first ack of an instance needs its orchestration name");
     }
+    if (meta.pinned_version && !meta.pinned_version->in_bounds()) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                          "the pinned version " + meta.pinned_version->to_string() + " has a component over " +
+                              std::to_string(SemVer::kMaxComponent));
+    }
     std::optional<std::string> output;
     if (meta.state == RuntimeState::Completed) output = meta.output;
     std::optional<std::string> error_json;

@@ -13,6 +13,10 @@
 namespace duroxide {
 
 struct SemVer {
+  // The largest component: 9 digits, what parse reads and what the stores keep (in
+  // 32-bit integer columns on PostgreSQL).
+  static constexpr std::uint32_t kMaxComponent = 999'999'999;
+
   std::uint32_t major = 0;
   std::uint32_t minor = 0;
   std::uint32_t patch = 0;
@@ -20,6 +24,8 @@ struct SemVer {
   // Three decimal components of at most 9 digits, no leading zeros, no prefix or
   // suffix ("1.2.3"); nullopt otherwise.
   static std::optional<SemVer> parse(std::string_view text);
+  // Every component at most kMaxComponent: a version parse could have read.
+  bool in_bounds() const { return major <= kMaxComponent && minor <= kMaxComponent && patch <= kMaxComponent; }
   std::string to_string() const;
   friend auto operator<=>(const SemVer&, const SemVer&) = default;
 };
