@@ -593,13 +593,24 @@ TEST_CASE("contract: bulk delete skips running instances and honours the limit",
   CHECK(f.management().delete_instances(by_ids).instances == 1);  // only done-3
   CHECK(f.management().get_instance_info("running").has_value());
 
+  // Listed ids with a cut-off: only those finished before it (done-1 goes; done-4, finished
+  // after it, stays).
+  create_instance(f, "done-4", RuntimeState::Completed);
+  BulkDeleteRequest listed_and_older;
+  listed_and_older.instances = {"done-1", "done-4"};
+  listed_and_older.completed_before_ms = cutoff;
+  listed_and_older.dry_run = true;
+  CHECK(f.management().delete_instances(listed_and_older).instances == 1);
+  listed_and_older.dry_run = false;
+  CHECK(f.management().delete_instances(listed_and_older).instances == 1);
+  CHECK_FALSE(f.management().get_instance_info("done-1").has_value());
+  CHECK(f.management().get_instance_info("done-4").has_value());
+  f.management().delete_instance("done-4", false);
+
   BulkDeleteRequest older;
   older.completed_before_ms = cutoff;
   older.limit = 1;
-  CHECK(f.management().delete_instances(older).instances == 1);
-  CHECK(f.management().count_instances({}) == 2);
-  older.limit = 10;
-  CHECK(f.management().delete_instances(older).instances == 1);
+  CHECK(f.management().delete_instances(older).instances == 1);  // done-2
   CHECK(f.management().count_instances({}) == 1);  // the running one stays
 }
 

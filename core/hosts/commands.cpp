@@ -623,7 +623,7 @@ std::vector<Command> change_commands() {
         integer("completedBeforeMs", "only those last updated before (ms since the epoch; 0: any)", 0, 0, kMaxInteger),
         integer("limit", "at most this many instances", 1000, 1, 100'000), continuation_arg(),
         boolean("dryRun", "count what would be deleted, delete nothing")},
-       "Deletes finished root instances by id or filter.", kDeleteReturns, delete_instances, {}, true},
+       "Deletes finished root instances by id or filter, either narrowed by completedBeforeMs.", kDeleteReturns, delete_instances, {}, true},
       {"prune-executions", K::Management,
        {instance_arg(), aliased(required(positional(integer("keepLast", "how many of the newest executions to keep", nullptr, 0, kMaxInteger))), {"keep"}),
         prune_before_arg()},

@@ -1192,6 +1192,42 @@ test('pruneExecutions with completedBefore removes only executions finished befo
   assert.deepEqual(await s.client.listExecutions('pt'), [3]);
 });
 
+test('pruneExecutionsBulk with the filter\'s completedBefore prunes only instances that finished before it', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Hourly', function* (ctx, n) {
+      if (n === 2) return n;
+      yield ctx.scheduleTimer(HOUR);
+      return yield ctx.continueAsNew(n + 1);
+    });
+    rt.registerOrchestration('Forever', function* (ctx, n) {
+      yield ctx.scheduleTimer(HOUR);
+      return yield ctx.continueAsNew(n + 1);
+    });
+  });
+  await s.client.startOrchestration('done', 'Hourly', 0);
+  await s.client.startOrchestration('loop', 'Forever', 0);
+  await s.runtime.runUntilIdle();
+  await s.runtime.advanceTime(HOUR);
+  await s.runtime.advanceTime(HOUR);  // 'done' completes in its third execution; 'loop' runs its third
+  const finishedAt = s.provider.nowMs();
+  await s.runtime.advanceTime(HOUR);  // 'loop' in its fourth
+  assert.equal((await s.client.getStatus('done')).status, 'Completed');
+  assert.equal((await s.client.getStatus('loop')).status, 'Running');
+  // Before 'done' finished: nothing, whether named or walked.
+  const early = { completedBefore: finishedAt - 1 };
+  assert.deepEqual(await s.client.pruneExecutionsBulk(early, { keepLast: 1 }), { instancesProcessed: 0, executionsDeleted: 0, eventsDeleted: 0 });
+  assert.deepEqual(await s.client.pruneExecutionsBulk({ ...early, instanceIds: ['done', 'loop', 'ghost'] }, { keepLast: 1 }),
+    { instancesProcessed: 0, executionsDeleted: 0, eventsDeleted: 0 });
+  assert.deepEqual(await s.client.listExecutions('done'), [1, 2, 3]);
+  // After it: only the finished instance, never the running loop.
+  const named = await s.client.pruneExecutionsBulk({ instanceIds: ['loop', 'done'], completedBefore: finishedAt + 1 }, { keepLast: 2 });
+  assert.deepEqual(named, { instancesProcessed: 1, executionsDeleted: 1, eventsDeleted: 0 });
+  const walked = await s.client.pruneExecutionsBulk({ completedBefore: s.provider.nowMs() }, { keepLast: 1 });
+  assert.deepEqual(walked, { instancesProcessed: 1, executionsDeleted: 1, eventsDeleted: 0 });
+  assert.deepEqual(await s.client.listExecutions('done'), [3]);
+  assert.deepEqual(await s.client.listExecutions('loop'), [1, 2, 3, 4]);
+});
+
 test('deleteInstanceBulk deletes finished roots (by id, age and limit) and never a running one', async () => {
   const s = await stepped((rt) => {
     rt.registerOrchestration('Done', function* () { return 1; });
@@ -1202,6 +1238,11 @@ test('deleteInstanceBulk deletes finished roots (by id, age and limit) and never
   await s.runtime.runUntilIdle();
   const none = await s.client.deleteInstanceBulk({ instanceIds: [] });
   assert.equal(none.instancesDeleted, 0);
+  // Named and aged: both conditions hold, or nothing goes.
+  const namedButRecent = await s.client.deleteInstanceBulk({ instanceIds: ['d1', 'd2'], completedBefore: s.provider.nowMs() - HOUR });
+  assert.equal(namedButRecent.instancesDeleted, 0, 'd1 and d2 finished less than an hour ago');
+  assert.equal((await s.client.deleteInstanceBulk({ instanceIds: ['d1'], completedBefore: 0 })).instancesDeleted, 0);
+  assert.equal((await s.client.getStatus('d1')).status, 'Completed');
   const byId = await s.client.deleteInstanceBulk({ instanceIds: ['d1', 'w1'] });
   assert.equal(byId.instancesDeleted, 1);
   assert.equal((await s.client.getStatus('w1')).status, 'Running');

@@ -403,7 +403,7 @@ export class Client {
   async deleteInstance(instanceId, force = false) {
     return sdkShape.deleted(this._change('delete-instance', { instance: instanceId, force: Boolean(force) }));
   }
-  /** Finished root instances: those named (instanceIds), or all; completedBefore (ms) and limit narrow it. */
+  /** Finished root instances: those named (instanceIds), or all; completedBefore (ms, finished before it) and limit narrow either. */
   async deleteInstanceBulk(filter = {}) {
     if (Array.isArray(filter.instanceIds) && filter.instanceIds.length === 0) return { ...NOTHING_DELETED };
     const args = {};
@@ -430,10 +430,16 @@ export class Client {
     const result = this._change('prune-executions', args);
     return { instancesProcessed: 1, executionsDeleted: result.pruned, eventsDeleted: 0 };
   }
-  /** pruneExecutions' options for each instance (those named, or all; limit caps how many), batch by batch. */
+  /**
+   * pruneExecutions' options for each instance, batch by batch: those named (instanceIds), or
+   * all; with filter.completedBefore (ms) only finished instances whose last execution finished
+   * before it (as the Node SDK's filter); limit caps how many.
+   */
   async pruneExecutionsBulk(filter = {}, options = {}) {
     const keepLast = options.keepLast ?? 1;
     const completedBeforeMs = cutoffMs(options.completedBefore);
+    const finishedBeforeMs = filter.completedBefore === undefined ? undefined : cutoffMs(filter.completedBefore);
+    const finishedBefore = finishedBeforeMs === undefined ? {} : { states: ['Completed', 'Failed'], updatedToMs: finishedBeforeMs };
     const total = { instancesProcessed: 0, executionsDeleted: 0, eventsDeleted: 0 };
     const add = (page) => {
       total.instancesProcessed += page.succeeded;
@@ -441,7 +447,9 @@ export class Client {
     };
     let remaining = filter.limit ?? Number.MAX_SAFE_INTEGER;
     if (filter.instanceIds !== undefined) {
-      const ids = filter.instanceIds.slice(0, remaining);
+      let ids = filter.instanceIds;
+      if (finishedBeforeMs !== undefined) ids = ids.filter((id) => this._finishedBefore(id, finishedBeforeMs));
+      ids = ids.slice(0, remaining);
       for (let i = 0; i < ids.length; i += 1000) {
         add(this._change('prune-executions-bulk', { keepLast, completedBeforeMs, instances: ids.slice(i, i + 1000) }));
       }
@@ -449,12 +457,27 @@ export class Client {
     }
     let continuation = '';
     do {
-      const page = this._change('prune-executions-bulk', { keepLast, completedBeforeMs, batch: Math.min(1000, remaining), continuation });
+      const page = this._change('prune-executions-bulk', {
+        keepLast, completedBeforeMs, filter: finishedBefore, batch: Math.min(1000, remaining), continuation,
+      });
       add(page);
       remaining -= page.items.length;
       continuation = page.continuation;
     } while (continuation && remaining > 0);
     return total;
+  }
+
+  // Whether the instance exists, has finished, and was last updated (finished) before `ms`:
+  // the filter's updatedToMs for one id.
+  _finishedBefore(instanceId, ms) {
+    let summary;
+    try {
+      summary = this._command('get-instance-details', { instance: instanceId });
+    } catch (error) {
+      if (error.kind === 'NotFound') return false;
+      throw error;
+    }
+    return (summary.status === 'Completed' || summary.status === 'Failed') && summary.updated_at_ms < ms;
   }
 
   async startOrchestrationTyped(instanceId, name, input) { return this.startOrchestration(instanceId, name, input); }

@@ -440,10 +440,13 @@ struct Management {
       batch = {};
     };
     if (!request.instances.empty()) {
-      // The trees of the listed instances that may go (neither running, a child nor missing), until the limit.
+      // The trees of the listed instances that may go (neither running, a child nor missing,
+      // and finished before the cut-off when one is set), until the limit.
       for (const auto& id : request.instances) {
         if (full()) break;
-        if (root_blocker(db, id).empty()) add_finished_tree(db, id, batch);
+        if (!root_blocker(db, id).empty()) continue;
+        if (request.completed_before_ms != 0 && !updated_before(db, id, request.completed_before_ms)) continue;
+        add_finished_tree(db, id, batch);
       }
       flush();
     } else {

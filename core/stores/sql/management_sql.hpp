@@ -619,6 +619,15 @@ std::string root_blocker(Connection& db, const std::string& instance) {
   return {};
 }
 
+// Whether `instance` was last updated (a finished one: finished) before `before_ms`, as a
+// filter's updated_to_ms selects; false for an instance that does not exist.
+template <typename Connection>
+bool updated_before(Connection& db, const std::string& instance, TimestampMs before_ms) {
+  auto row = db.prepare("SELECT updated_at < ?2 FROM instances WHERE instance_id = ?1");
+  row.bind(1, instance).bind(2, before_ms);
+  return row.step() && row.integer(0) != 0;
+}
+
 // The children the tree's instances have scheduled that have no row yet (their
 // start is still queued, or being processed): a forced delete removes their rows
 // too (queued messages, a lock, and whatever a racing ack has created since),

@@ -239,9 +239,9 @@ struct DeleteResult {
 };
 
 // Deletes finished root instances (with their trees): the listed ids, or when
-// none are listed, those matching `filter` (only its finished states count)
-// and last updated before `completed_before_ms` (0: no time condition).
-// Running instances and sub-orchestrations are always skipped.
+// none are listed, those matching `filter` (only its finished states count);
+// either way only those last updated before `completed_before_ms` (0: no time
+// condition). Running instances and sub-orchestrations are always skipped.
 struct BulkDeleteRequest {
   std::vector<std::string> instances;
   InstanceFilter filter;
