@@ -144,6 +144,10 @@ TEST_CASE("a session id over the limit or not UTF-8 fails the orchestration, nam
   TurnResult invalid = turn(registry, {}, {start("BadSession", "invalid")});
   CHECK(invalid.outcome.kind == TurnOutcomeKind::Failed);
   CHECK(invalid.outcome.error.message == "an activity session id is not valid UTF-8");
+
+  TurnResult nul = turn(registry, {}, {start("BadSession", std::string("s\0", 2))});
+  CHECK(nul.outcome.kind == TurnOutcomeKind::Failed);
+  CHECK(nul.outcome.error.message == "an activity session id holds a NUL byte");
 }
 
 TEST_CASE("the codec keeps a session id, omits an empty one and refuses one over the limit", "[sessions][codec]") {
@@ -598,6 +602,8 @@ TEST_CASE("invalid session options are refused when the dispatcher or driver is 
   options = RuntimeOptions{};
   options.worker_node_id = std::string(257, 'n');
   CHECK(refused(options) == "RuntimeOptions::worker_node_id: it is 257 bytes, over the limit of 256");
+  options.worker_node_id = std::string("pod\0a", 5);  // PostgreSQL text cannot hold it: every fetch would fail
+  CHECK(refused(options) == "RuntimeOptions::worker_node_id: it holds a NUL byte");
   options = RuntimeOptions{};
   options.session_lock_renewal_buffer_ms = options.session_lock_timeout_ms;
   CHECK(refused(options).rfind("RuntimeOptions::session_lock_timeout_ms must be above", 0) == 0);

@@ -113,6 +113,11 @@ TEST_CASE("a tag over the limit or not UTF-8 fails the orchestration, naming the
   TurnResult invalid = turn(registry, {}, {start("BadTag", "invalid")});
   CHECK(invalid.outcome.kind == TurnOutcomeKind::Failed);
   CHECK(invalid.outcome.error.message == "an activity tag is not valid UTF-8");
+
+  // A NUL byte: PostgreSQL could not store it, so every store refuses it alike.
+  TurnResult nul = turn(registry, {}, {start("BadTag", std::string("g\0pu", 4))});
+  CHECK(nul.outcome.kind == TurnOutcomeKind::Failed);
+  CHECK(nul.outcome.error.message == "an activity tag holds a NUL byte");
 }
 
 TEST_CASE("the codec keeps a tag, omits an empty one and refuses one over the limit", "[tags][codec]") {
@@ -145,6 +150,7 @@ TEST_CASE("TagFilter: the filters it refuses", "[tags]") {
   CHECK(TagFilter::only({""}).problem() == "a tag filter's tag must not be empty");
   CHECK(TagFilter::only({std::string(257, 'x')}).problem() == "a tag filter's tag is 257 bytes, over the limit of 256");
   CHECK(TagFilter::only({"a\xff"}).problem() == "a tag filter's tag is not valid UTF-8");
+  CHECK(TagFilter::only({std::string("g\0pu", 4)}).problem() == "a tag filter's tag holds a NUL byte");
   CHECK(TagFilter::only({"gpu", "gpu"}).problem() == "a tag filter names the tag \"gpu\" twice");
   CHECK(TagFilter{TagFilter::Mode::Any, {"gpu"}}.problem() == "a tag filter of mode any names no tags");
   CHECK(TagFilter::default_and({"gpu", "fpga"}).to_string() == "default-and(gpu, fpga)");

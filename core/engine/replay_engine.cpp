@@ -738,12 +738,19 @@ bool ReplayState::check_text(const std::string& value, std::size_t max, const ch
   return false;
 }
 
+bool ReplayState::check_key(const std::string& value, std::size_t max, const char* what) {
+  std::string problem = key_problem(value, max, what, false);
+  if (problem.empty()) return true;
+  fail(ErrorDetails::orchestration_failed(std::move(problem)));
+  return false;
+}
+
 DurableFuture ReplayState::schedule_activity(std::string name, std::string input, std::string tag,
                                              std::string session_id) {
   if (!check_text(name, limits::kMaxNameBytes, "an activity name", true) ||
       !check_text(input, limits::kMaxPayloadBytes, "an activity input", false) ||
-      !check_text(tag, limits::kMaxTagBytes, "an activity tag", false) ||
-      !check_text(session_id, limits::kMaxSessionIdBytes, "an activity session id", false)) {
+      !check_key(tag, limits::kMaxTagBytes, "an activity tag") ||
+      !check_key(session_id, limits::kMaxSessionIdBytes, "an activity session id")) {
     return DurableFuture(this, new_op(OpKind::Activity, 0, name));
   }
   IssueResult issued = issue(events::ActivityScheduled{name, input, tag, session_id});

@@ -147,6 +147,8 @@ class ReplayState final : public Scheduler {
   void deliver_cancel(const std::string& reason);
   // text_problem (duroxide/text.hpp) as the orchestration's failure: false when it failed it.
   bool check_text(const std::string& value, std::size_t max, const char* what, bool required);
+  // check_text by key_problem: for the routing keys (an activity's tag and session id).
+  bool check_key(const std::string& value, std::size_t max, const char* what);
   void drop(const WorkItem& item, std::string reason);
   void finalize();
   void teardown();

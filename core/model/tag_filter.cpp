@@ -16,7 +16,7 @@ std::string TagFilter::problem() const {
            std::to_string(limits::kMaxWorkerTags);
   }
   for (std::size_t i = 0; i < tags.size(); ++i) {
-    std::string problem = text_problem(tags[i], limits::kMaxTagBytes, "a tag filter's tag", true);
+    std::string problem = key_problem(tags[i], limits::kMaxTagBytes, "a tag filter's tag", true);
     if (!problem.empty()) return problem;
     if (std::find(tags.begin(), tags.begin() + static_cast<std::ptrdiff_t>(i), tags[i]) !=
         tags.begin() + static_cast<std::ptrdiff_t>(i)) {

@@ -84,4 +84,10 @@ std::string text_problem(std::string_view value, std::size_t max_bytes, std::str
   return {};
 }
 
+std::string key_problem(std::string_view value, std::size_t max_bytes, std::string_view what, bool required) {
+  std::string problem = text_problem(value, max_bytes, what, required);
+  if (problem.empty() && value.find('\0') != std::string_view::npos) problem = std::string(what) + " holds a NUL byte";
+  return problem;
+}
+
 }  // namespace duroxide

@@ -731,7 +731,7 @@ void check_runtime_options(const RuntimeOptions& options) {
                                 build_version().to_string() +
                                 ", to which every execution this runtime starts is pinned");
   }
-  if (std::string problem = text_problem(options.worker_node_id, limits::kMaxWorkerNodeIdBytes, "it", false);
+  if (std::string problem = key_problem(options.worker_node_id, limits::kMaxWorkerNodeIdBytes, "it", false);
       !problem.empty()) {
     throw std::invalid_argument("RuntimeOptions::worker_node_id: " + problem);
   }

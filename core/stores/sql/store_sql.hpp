@@ -214,10 +214,10 @@ inline void check_delay(std::int64_t ms, const char* what, const std::string& op
 }
 
 // InvalidInput unless `session` (when given) names a valid owner (1..kMaxWorkerNodeIdBytes
-// of UTF-8) and a lock timeout fit for check_delay.
+// of UTF-8, no NUL) and a lock timeout fit for check_delay.
 inline void check_session_fetch(const SessionFetch* session, const std::string& operation) {
   if (!session) return;
-  if (std::string problem = text_problem(session->owner_id, limits::kMaxWorkerNodeIdBytes, "a session owner id", true);
+  if (std::string problem = key_problem(session->owner_id, limits::kMaxWorkerNodeIdBytes, "a session owner id", true);
       !problem.empty()) {
     throw ProviderError(ProviderErrorKind::InvalidInput, operation, problem);
   }

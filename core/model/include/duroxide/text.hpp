@@ -33,4 +33,10 @@ std::string bounded_text(std::string_view text, std::size_t max_bytes);
 // one wording of these limits wherever a name, payload or tag is checked.
 std::string text_problem(std::string_view value, std::size_t max_bytes, std::string_view what, bool required);
 
+// text_problem, and "<what> holds a NUL byte": for the keys the stores match work by
+// (activity tags and session ids, tag filters, worker node ids). PostgreSQL text cannot
+// hold U+0000, so a key with one is refused here for every store alike instead of
+// failing each fetch on one of them.
+std::string key_problem(std::string_view value, std::size_t max_bytes, std::string_view what, bool required);
+
 }  // namespace duroxide
