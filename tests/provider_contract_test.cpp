@@ -426,6 +426,42 @@ TEST_CASE("contract: executions are isolated and continue-as-new starts a new on
         ProviderErrorKind::NotFound);
 }
 
+TEST_CASE("contract: messages sent while a start waits to be retried wait with it and come in its batch",
+          "[provider][executions]") {
+  FOR_EACH_PROVIDER(f);
+  // A first start given back with a delay (an unregistered orchestration's back-off).
+  f.provider().enqueue_orchestrator_item(start_item("new"), 0);
+  OrchestrationItem first = fetch(f);
+  f.provider().abandon_orchestration_item(first.lock_token, 1'000, false);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"new", "go", "1"}, 0);
+  // The next execution's start given back with a delay, after its execution before ended.
+  create_instance(f, "loop");
+  f.provider().enqueue_orchestrator_item(work::ContinueAsNew{"loop", "Orch", "1.0.0", "x"}, 0);
+  OrchestrationItem next = fetch(f);
+  REQUIRE(next.instance == "loop");
+  f.provider().abandon_orchestration_item(next.lock_token, 1'000, false);
+  f.provider().enqueue_orchestrator_item(work::CancelInstance{"loop", "stop"}, 0);
+  // Neither message is handed out alone (nor parked as the message of no instance).
+  CHECK_FALSE(f.provider().fetch_orchestration_item(30'000).has_value());
+  const QueueDepths depths = f.management().get_queue_depths();
+  CHECK(depths.orchestrator_delayed == 2);
+  CHECK(depths.orchestrator_visible == 2);
+  CHECK(depths.parked == 0);
+  f.clock.advance(1'000);
+  for (int i = 0; i < 2; ++i) {
+    OrchestrationItem item = fetch(f);
+    REQUIRE(item.messages.size() == 2);
+    if (item.instance == "new") {
+      CHECK(std::holds_alternative<work::StartOrchestration>(item.messages[0]));
+      CHECK(std::holds_alternative<work::ExternalRaised>(item.messages[1]));
+    } else {
+      CHECK(item.instance == "loop");
+      CHECK(std::holds_alternative<work::ContinueAsNew>(item.messages[0]));
+      CHECK(std::holds_alternative<work::CancelInstance>(item.messages[1]));
+    }
+  }
+}
+
 TEST_CASE("contract: an ack that starts an execution deletes those past the retention",
           "[provider][executions]") {
   FOR_EACH_PROVIDER(f);

@@ -114,7 +114,7 @@ const std::string& next_candidates_sql(std::optional<std::size_t> ranges) {
           "  SELECT q.instance_id FROM orchestrator_queue q "
           "  WHERE q.visible_at <= ?1 AND NOT (q.instance_id = ANY(?2::text[])) AND NOT EXISTS ("
           "    SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id "
-          "    AND l.locked_until > ?1) " +
+          "    AND l.locked_until > ?1) AND " + std::string(store_sql::Queues<Dialect>::kNoStartLater) + " " +
           (n == 0 ? std::string() : "AND " + store_sql::Queues<Dialect>::capability_condition("q.instance_id", n - 1, 4) + " ") +
           "  ORDER BY q.visible_at, q.id LIMIT 64) c "
           "WHERE pg_try_advisory_xact_lock(hashtext(current_schema()), hashtext(c.instance_id)) LIMIT ?3");
@@ -131,7 +131,8 @@ const std::string& next_candidates_sql(std::optional<std::size_t> ranges) {
 // lock row. The lock is tried row by row in queue order until `limit` rows are
 // taken. (With the rows grouped by instance under the filter, concurrent fetchers
 // found nothing while work was queued: the test "batched acks of two processes..."
-// in tests/postgres/provider_postgres_test.cpp.) Only instances `filter` takes are candidates.
+// in tests/postgres/provider_postgres_test.cpp.) Only instances `filter` takes, and whose start
+// is not queued for later (Queues::kNoStartLater), are candidates.
 std::vector<std::string> next_candidates(Connection& db, TimestampMs now, const std::vector<std::string>& tried,
                                          std::size_t limit, const CapabilityFilter& filter) {
   std::optional<std::size_t> ranges;

@@ -908,6 +908,15 @@ struct Queues {
     item.tenant = row.text(first + 6);
   }
 
+  // The condition that the instance of queue row `q` has no start (StartOrchestration or
+  // ContinueAsNew) queued for later, the time being ?1: a start given back with a delay
+  // (an unregistered orchestration's back-off) takes the instance's later messages with
+  // it, so that they reach the execution it starts instead of the execution before it
+  // (which has ended) or no instance at all. One seek of the instance index.
+  static constexpr const char* kNoStartLater =
+      "NOT EXISTS (SELECT 1 FROM orchestrator_queue s WHERE s.instance_id = q.instance_id AND s.visible_at > ?1 "
+      "AND s.kind IN ('StartOrchestration', 'ContinueAsNew'))";
+
   // Whether the messages can never run: no instance row and no start among them.
   static bool orphaned(const OrchestrationItem& item, bool exists, const std::string& corruption) {
     const bool has_start = std::any_of(item.messages.begin(), item.messages.end(), [](const WorkItem& message) {

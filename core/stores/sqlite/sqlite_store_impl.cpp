@@ -199,7 +199,7 @@ std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t
 namespace {
 
 // The first visible message, by (visible_at, id), of an instance nobody holds
-// locked (and, when `ranges` is set, whose current execution a capability filter of
+// locked and whose start is not queued for later (Queues::kNoStartLater) (and, when `ranges` is set, whose current execution a capability filter of
 // that many ranges takes: Queues::capability_condition); after a cursor (?2, ?3), the
 // first such message past it. One text per kind and number of ranges, built once.
 const std::string& next_candidate_sql(bool after, std::optional<std::size_t> ranges) {
@@ -210,7 +210,8 @@ const std::string& next_candidate_sql(bool after, std::optional<std::size_t> ran
       for (std::size_t n = 0; n <= limits::kMaxSupportedVersionRanges + 1; ++n) {
         // n = 0: no filter; n = k + 1: a filter of k ranges.
         const std::string unlocked =
-            "NOT EXISTS (SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id AND l.locked_until > ?1)" +
+            "NOT EXISTS (SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id AND l.locked_until > ?1) "
+            "AND " + std::string(store_sql::Queues<Dialect>::kNoStartLater) +
             (n == 0 ? std::string() : " AND " + store_sql::Queues<Dialect>::capability_condition("q.instance_id", n - 1, first));
         if (!seek) {
           out.push_back("SELECT q.instance_id, q.visible_at, q.id FROM orchestrator_queue q WHERE q.visible_at <= ?1 AND " +
