@@ -1319,6 +1319,39 @@ test('a long async activity keeps its lock past the lock timeout (lease renewal)
   await w.stop();
 });
 
+test('a refused lease renewal is tried again soon, before the lock runs out', async () => {
+  let runs = 0;
+  let cancelledSeen = false;
+  const w = await live((rt) => {
+    rt.registerActivity('Long', async (ctx) => {
+      runs += 1;
+      for (let i = 0; i < 16; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        cancelledSeen ||= ctx.isCancelled();
+      }
+      return 'finished';
+    });
+    rt.registerOrchestration('LongJob', function* (ctx) { return yield ctx.scheduleActivity('Long', null); });
+  }, { workerLockTimeoutMs: 400 });
+  // The store refuses two renewals in a row (busy): waiting a whole renewal period after
+  // each would outlast the 400 ms lock.
+  const native = w.runtime._native;
+  const renew = native.renewActivity.bind(native);
+  let refused = 0;
+  native.renewActivity = (token) => {
+    if (refused < 2) {
+      refused += 1;
+      throw new Error('database is busy');
+    }
+    return renew(token);
+  };
+  assert.equal((await w.run('refused', 'LongJob')).output, 'finished');
+  assert.equal(refused, 2);
+  assert.equal(runs, 1);
+  assert.equal(cancelledSeen, false);
+  await w.stop();
+});
+
 test('shutdown gives a running activity back; the next runtime runs it and nothing is doubled', async () => {
   const provider = await SqliteProvider.open('sqlite::memory:');
   const runs = [];

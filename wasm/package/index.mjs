@@ -825,6 +825,8 @@ export class Runtime {
     this._wake();
     await this._loop;
     clearInterval(this._renewTimer);
+    clearTimeout(this._renewRetry);
+    this._renewRetry = null;
     const pending = [...this._inFlight.values()].map((lease) => lease.done);
     if (pending.length) await Promise.race([Promise.all(pending), sleep(timeoutMs)]);
     for (const token of this._inFlight.keys()) unwrap(this._native.abandonActivity(token));
@@ -914,15 +916,26 @@ export class Runtime {
     return true;
   }
 
+  // Renews every running activity's lock. A renewal the store refuses (busy) is tried
+  // again a tenth of the lock timeout later rather than at the next half-timeout tick,
+  // by when the lock may have run out.
   _renewAll() {
     if (!this._native) return;
+    let refused = false;
     for (const lease of this._inFlight.values()) {
       if (lease.cancelled) continue;
       try {
         if (!unwrap(this._native.renewActivity(lease.token)).alive) lease.cancelled = true;
       } catch (error) {
+        refused = true;
         this._log('warn', '', `renewing an activity lock failed: ${messageOf(error)}`);
       }
+    }
+    if (refused && this._running && !this._renewRetry) {
+      this._renewRetry = setTimeout(() => {
+        this._renewRetry = null;
+        this._renewAll();
+      }, Math.max(10, Math.floor(this._options.workerLockTimeoutMs / 10)));
     }
   }
 
