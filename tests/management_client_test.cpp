@@ -789,6 +789,16 @@ TEST_CASE("import rejects malformed documents naming the field and writes nothin
           "current_execution_id");
   rejects(replaced(R"("kind":"OrchestrationStarted")", R"("kind":"Nope")"),
           "import.executions[0].history[0].kind");
+  // Execution ids the runtime could not use (0 is "no execution yet"; the stores keep
+  // them signed), consistent with the instance's current one.
+  auto with_execution_id = [&](const std::string& id) {
+    std::string copy = replaced(R"("execution_id":1)", R"("execution_id":)" + id);
+    const std::string current = R"("current_execution_id":1)";
+    return copy.replace(copy.find(current), current.size(), R"("current_execution_id":)" + id);
+  };
+  rejects(with_execution_id("0"), "import.executions[0].execution_id: must be 1 to 9223372036854775807");
+  rejects(with_execution_id("9223372036854775808"), "import.executions[0].execution_id");
+  rejects(replaced(R"("parent_instance":"")", R"("parent_instance":"a\nb")"), "the parent instance id");
   CHECK(host.management.count_instances({}) == 0);
   CHECK(host.management.import_instance(good) == "h");
 }

@@ -724,6 +724,11 @@ ExecutionExport read_execution_export(const Json& json, const std::string& path,
   ExecutionExport execution;
   execution.info.instance = instance;
   execution.info.execution_id = e.unsigned_number("execution_id");
+  // Ids start at 1 (0 is "no execution yet" to a fetch) and the stores keep them signed.
+  if (execution.info.execution_id == 0 ||
+      execution.info.execution_id > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    throw CodecError(e.field_path("execution_id"), "must be 1 to " + std::to_string(std::numeric_limits<std::int64_t>::max()));
+  }
   read_outcome(e, execution.info.state, execution.info.output, execution.info.error);
   execution.info.continued_as_new = e.optional_boolean("continued_as_new");
   execution.info.started_at_ms = e.signed_number("started_at_ms");
@@ -846,6 +851,7 @@ std::string ManagementClient::import_instance(const std::string& json) {
   }
   RuntimeClient::check_identifier(data.info.instance, "the instance id");
   if (!data.info.tenant.empty()) RuntimeClient::check_identifier(data.info.tenant, "the tenant");
+  if (!data.info.parent_instance.empty()) RuntimeClient::check_identifier(data.info.parent_instance, "the parent instance id");
   // A tenant-bound caller imports into its own tenant only.
   if (!access_.tenant().empty()) {
     if (!data.info.tenant.empty() && data.info.tenant != access_.tenant()) {
