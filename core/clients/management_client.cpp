@@ -713,10 +713,16 @@ std::string ManagementClient::export_instance(const std::string& instance) {
     }
     document["kv"] = std::move(kv);
   }
+  if (data.next_start) document["next_start"] = detail::to_json(WorkItem{*data.next_start});
   return detail::dump_json(document, "export");
 }
 
 namespace {
+
+// Whether the execution's history ends in OrchestrationContinuedAsNew.
+bool ended_continued(const ExecutionExport& execution) {
+  return !execution.history.empty() && execution.history.back().is<events::OrchestrationContinuedAsNew>();
+}
 
 // One exported execution, checked: ids 1..n, starting with OrchestrationStarted.
 ExecutionExport read_execution_export(const Json& json, const std::string& path, const std::string& instance) {
@@ -793,6 +799,14 @@ InstanceExport read_instance_export(const std::string& json) {
   in.finish();
   const Json& executions = top.array("executions");
   if (top.has("kv")) data.kv = read_kv_export(top.object("kv"), top.field_path("kv"));
+  if (top.has("next_start")) {
+    WorkItem next = detail::work_item_from_json(top.object("next_start"), top.field_path("next_start"));
+    auto* start = std::get_if<work::ContinueAsNew>(&next);
+    if (!start || start->instance != info.instance) {
+      throw CodecError(top.field_path("next_start"), "must be a ContinueAsNew of the instance itself");
+    }
+    data.next_start = std::move(*start);
+  }
   top.finish();
   for (std::size_t i = 0; i < executions.size(); ++i) {
     std::string path = "import.executions[" + std::to_string(i) + "]";
@@ -805,16 +819,39 @@ InstanceExport read_instance_export(const std::string& json) {
   if (data.executions.empty() || data.executions.back().info.execution_id != info.current_execution_id) {
     throw CodecError("import.instance.current_execution_id", "must be the id of the last execution");
   }
+  if (data.next_start && (info.state != RuntimeState::Running || !ended_continued(data.executions.back()))) {
+    throw CodecError("import.next_start", "only a running instance whose last execution continued as new has one");
+  }
   return data;
+}
+
+// The start of the next execution of a running instance whose current execution continued
+// as new, when the document does not hold the queued one (written before exports did):
+// rebuilt from the OrchestrationContinuedAsNew event and the instance, without the
+// messages the queued one would have carried.
+work::ContinueAsNew rebuilt_next_start(const InstanceExport& data) {
+  const InstanceInfo& info = data.info;
+  const auto& ended = *data.executions.back().history.back().as<events::OrchestrationContinuedAsNew>();
+  work::ContinueAsNew next{info.instance, info.orchestration_name,
+                           ended.version.empty() ? info.orchestration_version : ended.version, ended.input,
+                           info.parent_instance, info.parent_id};
+  next.custom_status = info.custom_status;
+  next.kv = data.kv;
+  return next;
 }
 
 // What a running imported instance waits on and nothing else will bring: its pending
 // timers (fired at their time), activities (run again: activities run at least once)
-// and the starts of children that have not reported (queued unless the child exists).
+// and the starts of children that have not reported (queued unless the child exists);
+// or, when its current execution continued as new, the next execution's start.
 // External events and queue messages come from outside, as before the export.
 std::vector<WorkItem> resume_work(const InstanceExport& data) {
   std::vector<WorkItem> work;
   if (data.info.state != RuntimeState::Running || data.executions.empty()) return work;
+  if (ended_continued(data.executions.back())) {
+    work.push_back(data.next_start ? *data.next_start : rebuilt_next_start(data));
+    return work;
+  }
   const ExecutionExport& current = data.executions.back();
   const ExecutionId execution = current.info.execution_id;
   const std::string& instance = data.info.instance;

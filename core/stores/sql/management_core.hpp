@@ -518,7 +518,23 @@ struct Management {
       out.executions.push_back({std::move(execution), std::move(history)});
     }
     out.kv = store_sql::read_kv_values(db, instance);
+    out.next_start = queued_next_start(db, instance);
     return out;
+  }
+
+  // The start of `instance`'s next execution while it waits in the queue (its current
+  // execution continued as new); a row that does not decode is Corrupted.
+  static std::optional<work::ContinueAsNew> queued_next_start(Connection& db, const std::string& instance) {
+    Statement row = db.prepare("SELECT item_json FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2 ORDER BY id");
+    row.bind(1, instance).bind(2, to_string(WorkItemKind::ContinueAsNew));
+    if (!row.step()) return std::nullopt;
+    try {
+      WorkItem item = decode_work_item(row.text(0));
+      if (auto* start = std::get_if<work::ContinueAsNew>(&item); start && start->instance == instance) return *start;
+    } catch (const CodecError&) {
+    }
+    throw ProviderError(ProviderErrorKind::Corrupted, db.operation(),
+                        "the queued start of instance " + instance + "'s next execution does not decode");
   }
 
   static void import_instance(Connection& db, const InstanceExport& data, TimestampMs now) {
@@ -580,6 +596,15 @@ struct Management {
           .bind(4, std::max(timer->fire_at_ms, now))
           .bind(5, now)
           .run();
+    } else if (const auto* next = std::get_if<work::ContinueAsNew>(&item); next && next->instance == instance) {
+      db.prepare(
+            "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?4)")
+          .bind(1, instance)
+          .bind(2, to_string(WorkItemKind::ContinueAsNew))
+          .bind(3, json)
+          .bind(4, now)
+          .run();
     } else if (const auto* start = std::get_if<work::StartOrchestration>(&item);
                start && start->parent_instance == instance) {
       store_sql::check_identifier(start->instance, db.operation());
@@ -594,7 +619,8 @@ struct Management {
           .run();
     } else {
       throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
-                          "an import resumes its own timers and activities and its children's starts, not a " +
+                          "an import resumes its own timers, activities and next execution's start and its "
+                          "children's starts, not a " +
                               std::string(to_string(kind_of(item))) + " for " + target_instance(item));
     }
   }

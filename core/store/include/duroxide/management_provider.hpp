@@ -276,8 +276,14 @@ struct InstanceExport {
   // does not interpret events). TimerFired goes on the orchestrator queue, visible at
   // its fire time; ActivityExecute on the worker queue; StartOrchestration (a child
   // that was started and has not reported) on the orchestrator queue unless that child
-  // exists or its start is queued. Export leaves it empty.
+  // exists or its start is queued; ContinueAsNew (next_start) on the orchestrator
+  // queue. Export leaves it empty.
   std::vector<WorkItem> resume;
+  // A running instance whose current execution has continued as new and whose next
+  // execution has not started: that execution's queued start, with the messages it
+  // carries, its key-value store and custom status. Export reads it from the queue;
+  // import queues it again (through `resume`).
+  std::optional<work::ContinueAsNew> next_start;
 };
 
 // One instance's footprint (upstream Duroxide's per-instance SystemStats).
