@@ -270,6 +270,39 @@ TEST_CASE("a dropped future is cancelled", "[replay][cancel]") {
   CHECK(replay_history(registry, "inst", 1, appended({}, result)).deterministic);
 }
 
+TEST_CASE("a turn the runtime fails sends the cancels and detached starts its history records and cancels "
+          "the activities in flight",
+          "[replay][cancel]") {
+  Registry registry;
+  registry.register_orchestration("FailsLate", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    auto running = ctx.schedule_activity("Work", "");  // in flight when the turn fails
+    auto winner = co_await ctx.select(ctx.schedule_sub_orchestration("Child", "", {"child"}), ctx.schedule_timer(100));
+    ctx.start_orchestration_detached("Other", "", {"detached"});
+    auto never = ctx.schedule_activity("Never", "");  // scheduled in the failing turn: never queued
+    ctx.set_custom_status(std::string(limits::kMaxPayloadBytes + 1, 's'));  // over the limit: the turn fails
+    co_await running;
+    co_return std::to_string(winner.index);
+  });
+  History history = appended({}, turn(registry, {}, {start("FailsLate", "")}, kT0));
+  REQUIRE(kinds(history) == std::vector<EventKind>{EventKind::OrchestrationStarted, EventKind::ActivityScheduled,
+                                                    EventKind::SubOrchestrationScheduled, EventKind::TimerCreated});
+  TurnResult failed = turn(registry, history, {work::TimerFired{"inst", 1, 4, kT0 + 100}}, kT0 + 100);
+  REQUIRE(failed.outcome.kind == TurnOutcomeKind::Failed);
+  CHECK(failed.outcome.error.message.find("custom status") != std::string::npos);
+  // The history says the child was asked to cancel and the detached instance started: so
+  // it is (the lost select's child is told; the detached start is queued).
+  std::vector<std::string> sent;
+  for (const auto& [item, delay] : failed.orchestrator_items) {
+    sent.push_back(std::string(to_string(kind_of(item))) + ":" + target_instance(item));
+  }
+  CHECK(sent == std::vector<std::string>{"CancelInstance:child", "StartOrchestration:detached"});
+  // The activity still running is cancelled (its lock goes), as at any other end; the one
+  // scheduled in the failing turn never runs.
+  REQUIRE(failed.cancelled_activities.size() == 1);
+  CHECK(failed.cancelled_activities[0].activity_id == 2);
+  CHECK(failed.worker_items.empty());
+}
+
 TEST_CASE("messages that do not apply are dropped, not appended", "[replay]") {
   Registry registry = make_registry();
   History history = appended({}, turn(registry, {}, {start("Sequence", "")}));

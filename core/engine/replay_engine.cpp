@@ -1032,10 +1032,8 @@ void ReplayState::finalize() {
     return;
   }
   if (failure_) {
-    // The turn's own work is abandoned; the failure is recorded as the terminal event.
-    out_.worker_items.clear();
-    out_.orchestrator_items.clear();
-    out_.cancelled_activities.clear();
+    // The failure is recorded as the terminal event.
+    abandon_failed_turn();
     out_.outcome = TurnOutcome{TurnOutcomeKind::Failed, {}, *failure_, {}, {}};
     if (out_.new_events.empty() && old_.empty()) return;  // nothing to attach a failure to
     EventId id = next_event_id_++;
@@ -1060,6 +1058,25 @@ void ReplayState::finalize() {
             : WorkItem{work::SubOrchestrationFailed{started_.parent_instance, started_.parent_id,
                                                     input_.instance, out_.outcome.error}};
     out_.orchestrator_items.push_back({std::move(notice), 0});
+  }
+}
+
+void ReplayState::abandon_failed_turn() {
+  out_.worker_items.clear();  // activities it scheduled never run
+  auto& items = out_.orchestrator_items;
+  items.erase(std::remove_if(items.begin(), items.end(),
+                             [](const OrchestratorItem& queued) {
+                               // Kept: a child's cancel (SubOrchestrationCancelRequested) and a
+                               // detached start (DetachedOrchestrationStarted). Dropped: the
+                               // starts of children it scheduled.
+                               if (std::holds_alternative<work::CancelInstance>(queued.item)) return false;
+                               const auto* start = std::get_if<work::StartOrchestration>(&queued.item);
+                               return !(start && start->parent_instance.empty());
+                             }),
+              items.end());
+  for (const auto& op : all_ops_) {
+    if (op->kind != OpKind::Activity || op->id == 0 || op->id > old_.size() || op->done || op->cancelled) continue;
+    out_.cancelled_activities.push_back({input_.instance, input_.execution_id, op->id});
   }
 }
 

@@ -151,6 +151,10 @@ class ReplayState final : public Scheduler {
   bool check_key(const std::string& value, std::size_t max, const char* what);
   void drop(const WorkItem& item, std::string reason);
   void finalize();
+  // A turn the runtime fails (failure_): its new work is abandoned, but what its history
+  // records is carried out (the cancels it asked for, the detached instances it started),
+  // and every activity still in flight is cancelled, as at any other end.
+  void abandon_failed_turn();
   void teardown();
 
   const Registry& registry_;
