@@ -889,7 +889,8 @@ TEST_CASE("contract: maintain deletes change-feed rows and parked messages past 
   CHECK(f.management().get_queue_depths().parked == 1);  // ghost-old is 35 days old, ghost-new 25
 }
 
-TEST_CASE("instance retention: maintain purges old finished instances a batch at a time", "[provider][retention]") {
+TEST_CASE("instance retention: maintain purges old finished instances a batch a call while behind",
+          "[provider][retention]") {
   PROVIDER_KIND(kind);
   constexpr std::int64_t kDay = 24LL * 3600 * 1000;
   StoreOptions options;
@@ -904,13 +905,13 @@ TEST_CASE("instance retention: maintain purges old finished instances a batch at
   CHECK(f.management().count_instances({}) == 232);  // nothing is 7 days old yet
 
   f.clock.advance(2 * kDay);
+  // A batch each call, the next call going on at once while a batch comes back full
+  // (waiting a second between batches, 100 a second, would never catch up with a runtime
+  // that finishes more than that).
   std::vector<std::uint64_t> left;
   for (int call = 0; call < 4; ++call) {
     f.provider().maintain();
     left.push_back(f.management().count_instances({}));
-    f.provider().maintain();  // within the same second: nothing more
-    CHECK(f.management().count_instances({}) == left.back());
-    f.clock.advance(1'000);
   }
   CHECK(left == std::vector<std::uint64_t>{132, 32, 2, 2});
   CHECK(f.management().get_instance_info("old-running").has_value());

@@ -355,23 +355,29 @@ struct Management {
     return page;
   }
 
-  // Deletes the change feed's oldest rows changed before `before`: at most a batch of
+  // The positions one trim covers, from the oldest.
+  static constexpr std::size_t kTrimWindow = 1000;
+
+  // Deletes the change feed's oldest rows changed before `before`: at most kTrimWindow
   // positions from the oldest, a range of the primary key whatever the feed holds.
-  static void trim_changes(Connection& db, TimestampMs before) {
+  // Returns how many it deleted (kTrimWindow: the window was all old; more may be).
+  static std::size_t trim_changes(Connection& db, TimestampMs before) {
     db.prepare(
           "DELETE FROM changes WHERE seq >= (SELECT MIN(seq) FROM changes) "
-          "AND seq < (SELECT MIN(seq) FROM changes) + 1000 AND changed_at < ?1")
+          "AND seq < (SELECT MIN(seq) FROM changes) + " + std::to_string(kTrimWindow) + " AND changed_at < ?1")
         .bind(1, before)
         .run();
+    return static_cast<std::size_t>(db.changes());
   }
 
   // Deletes the oldest parked messages parked before `before`, as trim_changes does.
-  static void trim_parked(Connection& db, TimestampMs before) {
+  static std::size_t trim_parked(Connection& db, TimestampMs before) {
     db.prepare(
           "DELETE FROM parked_messages WHERE id >= (SELECT MIN(id) FROM parked_messages) "
-          "AND id < (SELECT MIN(id) FROM parked_messages) + 1000 AND parked_at < ?1")
+          "AND id < (SELECT MIN(id) FROM parked_messages) + " + std::to_string(kTrimWindow) + " AND parked_at < ?1")
         .bind(1, before)
         .run();
+    return static_cast<std::size_t>(db.changes());
   }
 
   // Reads the histogram rows of `name` from the hour holding `since_ms` (a range of the

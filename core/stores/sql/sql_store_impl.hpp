@@ -368,19 +368,24 @@ class SqlStoreImpl : public SqlStore::Impl {
   std::size_t preferred_batch_size() const final { return Dialect::kPreferredBatchSize; }
 
   // Deletes what the retention settings let go, then the store's own housekeeping
-  // (maintain_files). Each call deletes at most a batch per table and trims at most once
-  // a second, so it stays short whatever has piled up.
+  // (maintain_files). Each call deletes at most a batch per table, so it stays short
+  // whatever has piled up; it trims once a second, or at every call while the last call
+  // came back with a full batch (a backlog drains at the callers' pace: a threaded
+  // driver's keeper calls every poll interval).
   void maintain() final {
     const TimestampMs now = clock_.now_ms();
     // One caller trims at a time (several drivers may share a store); the others skip.
     std::unique_lock<std::mutex> trimming(trim_mutex_, std::try_to_lock);
-    if (trimming && now - last_trim_ms_.load() >= 1000) {
+    if (trimming && (trim_behind_ || now - last_trim_ms_.load() >= 1000)) {
       last_trim_ms_ = now;
       Session db = session("maintain");
-      if (retention_.changes_ms > 0) Management::trim_changes(*db, now - retention_.changes_ms);
-      if (retention_.parked_ms > 0) Management::trim_parked(*db, now - retention_.parked_ms);
-      if (retention_.finished_ms > 0) purge_a_batch(*db, now);
+      bool behind = false;
+      const std::size_t full = Management::kTrimWindow;
+      if (retention_.changes_ms > 0) behind |= Management::trim_changes(*db, now - retention_.changes_ms) >= full;
+      if (retention_.parked_ms > 0) behind |= Management::trim_parked(*db, now - retention_.parked_ms) >= full;
+      if (retention_.finished_ms > 0) behind |= purge_a_batch(*db, now);
       Queues::forget_orphaned_sessions(*db, now);
+      trim_behind_ = behind;
     }
     maintain_files();
   }
@@ -444,14 +449,16 @@ class SqlStoreImpl : public SqlStore::Impl {
 
   // Instance retention: one batch of the purge of finished roots not updated for the
   // retention, going on from where the last batch stopped (from the oldest again once
-  // a walk is over). Called by maintain() only, under trim_mutex_.
+  // a walk is over). True when the batch came back full (more may be waiting). Called
+  // by maintain() only, under trim_mutex_.
   template <typename Connection>
-  void purge_a_batch(Connection& db, TimestampMs now) {
+  bool purge_a_batch(Connection& db, TimestampMs now) {
     BulkDeleteRequest request;
     request.completed_before_ms = now - retention_.finished_ms;
     request.limit = kFinishedPurgeBatch;
     request.continuation = purge_continuation_;
     purge_continuation_ = Management::delete_instances(db, request, now).continuation;
+    return !purge_continuation_.empty();
   }
 
   static constexpr std::size_t kFinishedPurgeBatch = 100;
@@ -460,6 +467,7 @@ class SqlStoreImpl : public SqlStore::Impl {
   const Retention retention_;
   std::atomic<TimestampMs> last_trim_ms_{0};
   std::mutex trim_mutex_;
+  bool trim_behind_ = false;  // the last trim found more to delete (under trim_mutex_)
   std::string purge_continuation_;  // maintain()'s purge walk: where its next batch goes on (under trim_mutex_)
   std::atomic<TimestampMs> last_rollup_minute_{0};
   QueueListeners listeners_;
