@@ -736,6 +736,34 @@ TEST_CASE("an instance exported between a continue-as-new and its next execution
   CHECK(host.client.get_status("old").state == RuntimeState::Completed);
 }
 
+TEST_CASE("a tree exported while a finished child's report had not reached its parent imports and the parent "
+          "finishes, in either line order",
+          "[management][export]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  for (const bool child_first : {false, true}) {
+    INFO("child line first: " << child_first);
+    host.client.start_orchestration("p", "Parent", R"(["x"])");
+    // Step until the child has finished: its report waits in the parent's queue.
+    auto child_done = [&] {
+      if (host.client.get_status("p").state == RuntimeState::NotFound) return false;
+      const InstanceTree tree = host.management.get_instance_tree("p");
+      return !tree.children.empty() && tree.children[0].root.info.state == RuntimeState::Completed;
+    };
+    for (int i = 0; i < 10 && !child_done(); ++i) REQUIRE(host.driver.step());
+    REQUIRE(child_done());
+    REQUIRE(host.client.get_status("p").state == RuntimeState::Running);  // the report is still queued
+    const std::string lines = host.management.export_tree("p");
+    const std::size_t split = lines.find('\n') + 1;
+    host.management.delete_instance("p", true);  // the child and the queued report go with it
+    const std::string ordered = child_first ? lines.substr(split) + lines.substr(0, split) : lines;
+    CHECK(host.management.import_instances(ordered).failed == 0);
+    host.driver.run_until_idle();
+    CHECK(host.client.get_status("p").output == R"(["Hi, x!"])");
+    host.management.delete_instance("p", true);
+  }
+}
+
 TEST_CASE("a tree and a filtered set export as JSON lines and import back; a bad line fails alone",
           "[management][export]") {
   PROVIDER_KIND(kind);

@@ -878,6 +878,48 @@ std::vector<WorkItem> resume_work(const InstanceExport& data) {
 
 }  // namespace
 
+namespace {
+
+bool finished(RuntimeState state) { return state == RuntimeState::Completed || state == RuntimeState::Failed; }
+
+// What a finished child reports to its parent.
+WorkItem child_report(const InstanceInfo& child) {
+  if (child.state == RuntimeState::Completed) {
+    return work::SubOrchestrationCompleted{child.parent_instance, child.parent_id, child.instance, child.output};
+  }
+  return work::SubOrchestrationFailed{child.parent_instance, child.parent_id, child.instance,
+                                      child.error.value_or(ErrorDetails::orchestration_failed("failed"))};
+}
+
+// Trees imported a line at a time, whichever comes first: a running parent's pending
+// child that exists and has finished (its report had not reached the parent when they
+// were exported) gets that report queued instead of a start the finished child would
+// drop; and a finished child whose parent exists and waits for it reports to it.
+void report_finished_children(ManagementProvider& store, InstanceExport& data) {
+  for (WorkItem& item : data.resume) {
+    const auto* start = std::get_if<work::StartOrchestration>(&item);
+    if (!start) continue;
+    const std::optional<InstanceInfo> child = store.get_instance_info(start->instance);
+    if (child && finished(child->state) && child->parent_instance == data.info.instance &&
+        child->parent_id == start->parent_id) {
+      item = child_report(*child);
+    }
+  }
+  const InstanceInfo& info = data.info;
+  if (info.parent_instance.empty() || !finished(info.state)) return;
+  const std::optional<InstanceInfo> parent = store.get_instance_info(info.parent_instance);
+  if (!parent || parent->state != RuntimeState::Running) return;
+  const History history = store.read_execution(parent->instance, parent->current_execution_id);
+  for (const PendingWork& pending : fold_history(history, history.size()).pending) {
+    if (pending.kind == PendingKind::SubOrchestration && pending.instance == info.instance &&
+        pending.scheduled_event_id == info.parent_id) {
+      data.resume.push_back(child_report(info));
+    }
+  }
+}
+
+}  // namespace
+
 std::string ManagementClient::import_instance(const std::string& json) {
   access_.require_switches(AccessOperation::Import);
   InstanceExport data;
@@ -900,6 +942,7 @@ std::string ManagementClient::import_instance(const std::string& json) {
   access_.require(AccessOperation::Import, data.info.instance, data.info.orchestration_name);
   data.resume = resume_work(data);
   try {
+    report_finished_children(management_, data);
     management_.import_instance(data);
   } catch (const ProviderError& error) {
     throw ClientError(error.kind() == ProviderErrorKind::Conflict ? ClientError::Kind::AlreadyExists

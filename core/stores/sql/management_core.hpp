@@ -577,6 +577,18 @@ struct Management {
     transaction.commit();
   }
 
+  // Whether `item` is a child's report (SubOrchestrationCompleted or Failed) to or from
+  // the imported `instance`.
+  static bool concerns_import(const WorkItem& item, const std::string& instance) {
+    if (const auto* done = std::get_if<work::SubOrchestrationCompleted>(&item)) {
+      return done->parent_instance == instance || done->child_instance == instance;
+    }
+    if (const auto* failed = std::get_if<work::SubOrchestrationFailed>(&item)) {
+      return failed->parent_instance == instance || failed->child_instance == instance;
+    }
+    return false;
+  }
+
   // One item of an import's resume work (InstanceExport::resume), inside its transaction.
   static void queue_resumed_work(Connection& db, const std::string& instance, const WorkItem& item, TimestampMs now) {
     const std::string json = store_sql::encoded(db.operation(), [&] { return encode_work_item(item); });
@@ -601,6 +613,16 @@ struct Management {
           .bind(3, json)
           .bind(4, std::max(timer->fire_at_ms, now))
           .bind(5, now)
+          .run();
+    } else if (concerns_import(item, instance)) {
+      // The import's report to its waiting parent, or a finished child's to the import.
+      db.prepare(
+            "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?4)")
+          .bind(1, target_instance(item))
+          .bind(2, to_string(kind_of(item)))
+          .bind(3, json)
+          .bind(4, now)
           .run();
     } else if (const auto* next = std::get_if<work::ContinueAsNew>(&item); next && next->instance == instance) {
       db.prepare(

@@ -277,7 +277,9 @@ struct InstanceExport {
   // its fire time; ActivityExecute on the worker queue; StartOrchestration (a child
   // that was started and has not reported) on the orchestrator queue unless that child
   // exists or its start is queued; ContinueAsNew (next_start) on the orchestrator
-  // queue. Export leaves it empty.
+  // queue; a child's report (SubOrchestrationCompleted or Failed) from the instance to
+  // its waiting parent, or from its finished child to it, on the orchestrator queue.
+  // Export leaves it empty.
   std::vector<WorkItem> resume;
   // A running instance whose current execution has continued as new and whose next
   // execution has not started: that execution's queued start, with the messages it
