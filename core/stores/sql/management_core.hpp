@@ -589,6 +589,21 @@ struct Management {
     return false;
   }
 
+  // `item` (encoded as `json`) on the orchestrator queue of the instance it targets,
+  // visible at `visible_at`.
+  static void queue_for(Connection& db, const WorkItem& item, const std::string& json, TimestampMs visible_at,
+                        TimestampMs now) {
+    db.prepare(
+          "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
+          "VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(1, target_instance(item))
+        .bind(2, to_string(kind_of(item)))
+        .bind(3, json)
+        .bind(4, visible_at)
+        .bind(5, now)
+        .run();
+  }
+
   // One item of an import's resume work (InstanceExport::resume), inside its transaction.
   static void queue_resumed_work(Connection& db, const std::string& instance, const WorkItem& item, TimestampMs now) {
     const std::string json = store_sql::encoded(db.operation(), [&] { return encode_work_item(item); });
@@ -605,34 +620,11 @@ struct Management {
           .bind_optional(7, store_sql::worker_session(*execute))
           .run();
     } else if (const auto* timer = std::get_if<work::TimerFired>(&item); timer && timer->instance == instance) {
-      db.prepare(
-            "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
-            "VALUES (?1, ?2, ?3, ?4, ?5)")
-          .bind(1, instance)
-          .bind(2, to_string(WorkItemKind::TimerFired))
-          .bind(3, json)
-          .bind(4, std::max(timer->fire_at_ms, now))
-          .bind(5, now)
-          .run();
+      queue_for(db, item, json, std::max(timer->fire_at_ms, now), now);
     } else if (concerns_import(item, instance)) {
-      // The import's report to its waiting parent, or a finished child's to the import.
-      db.prepare(
-            "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
-            "VALUES (?1, ?2, ?3, ?4, ?4)")
-          .bind(1, target_instance(item))
-          .bind(2, to_string(kind_of(item)))
-          .bind(3, json)
-          .bind(4, now)
-          .run();
+      queue_for(db, item, json, now, now);  // the import's report to its parent, or its child's to it
     } else if (const auto* next = std::get_if<work::ContinueAsNew>(&item); next && next->instance == instance) {
-      db.prepare(
-            "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
-            "VALUES (?1, ?2, ?3, ?4, ?4)")
-          .bind(1, instance)
-          .bind(2, to_string(WorkItemKind::ContinueAsNew))
-          .bind(3, json)
-          .bind(4, now)
-          .run();
+      queue_for(db, item, json, now, now);
     } else if (const auto* start = std::get_if<work::StartOrchestration>(&item);
                start && start->parent_instance == instance) {
       store_sql::check_identifier(start->instance, db.operation());
