@@ -303,6 +303,27 @@ TEST_CASE("a turn the runtime fails sends the cancels and detached starts its hi
   CHECK(failed.worker_items.empty());
 }
 
+TEST_CASE("continue-as-new cancels the execution's activities still in flight", "[replay][cancel]") {
+  Registry registry;
+  registry.register_orchestration("Loop", [](OrchestrationContext& ctx, std::string input) -> Task<std::string> {
+    if (input == "next") co_return "done";
+    auto earlier = ctx.schedule_activity("Slow", "");  // scheduled in the first turn, still running
+    co_await ctx.schedule_timer(10);
+    auto fresh = ctx.schedule_activity("Fresh", "");  // scheduled in the turn that continues
+    co_await ctx.continue_as_new("next");
+    co_return "unreachable";
+  });
+  History history = appended({}, turn(registry, {}, {start("Loop", "")}, kT0));
+  REQUIRE(kinds(history) ==
+          std::vector<EventKind>{EventKind::OrchestrationStarted, EventKind::ActivityScheduled, EventKind::TimerCreated});
+  TurnResult continued = turn(registry, history, {work::TimerFired{"inst", 1, 3, kT0 + 10}}, kT0 + 10);
+  REQUIRE(continued.outcome.kind == TurnOutcomeKind::ContinuedAsNew);
+  std::vector<EventId> cancelled;
+  for (const CancelledActivity& activity : continued.cancelled_activities) cancelled.push_back(activity.activity_id);
+  CHECK(cancelled == std::vector<EventId>{2, 5});  // their results would only be dropped
+  CHECK(replay_history(registry, "inst", 1, appended(history, continued)).deterministic);
+}
+
 TEST_CASE("messages that do not apply are dropped, not appended", "[replay]") {
   Registry registry = make_registry();
   History history = appended({}, turn(registry, {}, {start("Sequence", "")}));

@@ -1042,6 +1042,9 @@ void ReplayState::finalize() {
         Event{id, 0, input_.now_ms, events::OrchestrationFailed{*failure_}});
   }
   if (continued_now_ && !failure_) {
+    // The execution ends: its activities still in flight are cancelled (their results
+    // would be dropped), as upstream does.
+    cancel_activities_in_flight(next_event_id_);
     out_.orchestrator_items.push_back({next_execution_item(), 0});
     for (auto& item : forwarded_after_continue_) out_.orchestrator_items.push_back({item, 0});
   }
@@ -1074,8 +1077,12 @@ void ReplayState::abandon_failed_turn() {
                                return !(start && start->parent_instance.empty());
                              }),
               items.end());
+  cancel_activities_in_flight(old_.size());  // those of earlier turns: this turn's were never queued
+}
+
+void ReplayState::cancel_activities_in_flight(EventId scheduled_up_to) {
   for (const auto& op : all_ops_) {
-    if (op->kind != OpKind::Activity || op->id == 0 || op->id > old_.size() || op->done || op->cancelled) continue;
+    if (op->kind != OpKind::Activity || op->id == 0 || op->id > scheduled_up_to || op->done || op->cancelled) continue;
     out_.cancelled_activities.push_back({input_.instance, input_.execution_id, op->id});
   }
 }

@@ -155,6 +155,9 @@ class ReplayState final : public Scheduler {
   // records is carried out (the cancels it asked for, the detached instances it started),
   // and every activity still in flight is cancelled, as at any other end.
   void abandon_failed_turn();
+  // Cancels (without a history event: the execution is ending) every activity scheduled
+  // at or before event `scheduled_up_to` that has neither completed nor been cancelled.
+  void cancel_activities_in_flight(EventId scheduled_up_to);
   void teardown();
 
   const Registry& registry_;
