@@ -139,6 +139,22 @@ TEST_CASE("a start whose lock keeps expiring becomes poison; its history replays
   CHECK(report.outcome.error.kind == ErrorKind::Poison);
 }
 
+TEST_CASE("the messages of a poisoned instance are reported as dropped, each", "[runtime]") {
+  World world;
+  world.start("s", "Approval", R"({"timeout_ms":60000})");
+  world.store->enqueue_orchestrator_item(work::ExternalRaised{"s", "Approve", "yes"}, 0);
+  world.store->enqueue_orchestrator_item(work::QueueMessage{"s", "inbox", "m"}, 0);
+  for (int attempt = 0; attempt < 3; ++attempt) {  // a node that crashes after each fetch
+    REQUIRE(world.store->fetch_orchestration_item(1000).has_value());
+    world.clock.advance(1001);
+  }
+  OrchestrationDispatcher orchestrations(*world.store, world.registry, world.clock, world.options, world.observer());
+  REQUIRE(orchestrations.step());
+  REQUIRE(world.info("s").error->kind == ErrorKind::Poison);
+  // The start ends as the failure; the event and the queue message were never delivered.
+  CHECK(world.count(RuntimeEvent::Kind::Dropped) == 2);
+}
+
 TEST_CASE("messages for a finished instance are dropped without changing it", "[runtime]") {
   World world;
   world.start("f", "HelloWorld", "Ada");

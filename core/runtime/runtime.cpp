@@ -600,17 +600,23 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
     ack = poisoned_ack(item, history, execution,
                        ErrorDetails::poison("corrupted history or message (" + *item.corruption + ")",
                                             item.attempt_count, options.max_attempts));
-    for (const auto& message : item.messages) {
-      if (std::holds_alternative<work::StartOrchestration>(message)) continue;
-      context_.notify(RuntimeEvent::Kind::Dropped, item.instance,
-                      std::string(to_string(kind_of(message))) + ": the instance failed on a corrupted row");
-    }
+    report_undelivered(item, "the instance failed on a corrupted row");
   } else {
     ack = poisoned_ack(item, history, execution,
                        ErrorDetails::poison("orchestration item", item.attempt_count, options.max_attempts));
+    report_undelivered(item, "the instance failed as poison");
   }
   item.history = std::move(history);
   return ack;
+}
+
+// Each message of a batch that ends its instance unread (its start aside, which the
+// failure records) as a Dropped event, so none goes without a word.
+void OrchestrationDispatcher::report_undelivered(const OrchestrationItem& item, const std::string& reason) {
+  for (const auto& message : item.messages) {
+    if (std::holds_alternative<work::StartOrchestration>(message)) continue;
+    context_.notify(RuntimeEvent::Kind::Dropped, item.instance, std::string(to_string(kind_of(message))) + ": " + reason);
+  }
 }
 
 // A finished execution takes no more messages; its stored state stays as it is.
