@@ -355,15 +355,24 @@ TEST_CASE("lock expiry during an activity: another worker takes over, one comple
   CHECK(world.info("e").output == "Hello, Ada!");
 }
 
+namespace {
+
+// "SlowTurn": each turn takes `turn_ms` of the world's virtual time, then completes.
+void register_slow_turn(World& world, std::int64_t turn_ms) {
+  world.registry.register_orchestration(
+      "SlowTurn", [&world, turn_ms](OrchestrationContext&, std::string) -> Task<std::string> {
+        world.clock.advance(turn_ms);
+        co_return "done";
+      });
+}
+
+}  // namespace
+
 TEST_CASE("a batch of slow turns renews its instance locks and acks every turn",
           "[runtime][locks]") {
   World world;
   // Each turn takes 400 ms of (virtual) time; four of them outlast a 1 s lock.
-  world.registry.register_orchestration(
-      "SlowTurn", [&world](OrchestrationContext&, std::string) -> Task<std::string> {
-        world.clock.advance(400);
-        co_return "done";
-      });
+  register_slow_turn(world, 400);
   world.options.orchestration_batch_size = 4;
   world.options.orchestration_lock_timeout_ms = 1'000;
   world.options.lock_renewal_buffer_ms = 200;
@@ -405,11 +414,7 @@ TEST_CASE("a batch whose lock renewal is refused tries again after its next turn
           "[runtime][locks]") {
   World world;
   // Twelve turns of 100 ms (virtual) each; locks of 1 s are renewed once 800 ms old.
-  world.registry.register_orchestration(
-      "SlowTurn", [&world](OrchestrationContext&, std::string) -> Task<std::string> {
-        world.clock.advance(100);
-        co_return "done";
-      });
+  register_slow_turn(world, 100);
   world.options.orchestration_batch_size = 12;
   world.options.orchestration_lock_timeout_ms = 1'000;
   world.options.lock_renewal_buffer_ms = 200;

@@ -1299,40 +1299,34 @@ test('after shutdown nothing runs until a runtime starts again', async () => {
   await again.shutdown();
 });
 
-test('a long async activity keeps its lock past the lock timeout (lease renewal)', async () => {
-  let runs = 0;
-  let cancelledSeen = false;
-  const w = await live((rt) => {
+// A live runtime whose 'LongJob' runs one activity of `steps` x 50 ms; `seen` counts its
+// runs and whether it ever saw itself cancelled.
+async function longJob(steps, workerLockTimeoutMs, seen) {
+  return live((rt) => {
     rt.registerActivity('Long', async (ctx) => {
-      runs += 1;
-      for (let i = 0; i < 12; i++) {
+      seen.runs += 1;
+      for (let i = 0; i < steps; i++) {
         await new Promise((resolve) => setTimeout(resolve, 50));
-        cancelledSeen ||= ctx.isCancelled();
+        seen.cancelled ||= ctx.isCancelled();
       }
       return 'finished';
     });
     rt.registerOrchestration('LongJob', function* (ctx) { return yield ctx.scheduleActivity('Long', null); });
-  }, { workerLockTimeoutMs: 200 });
+  }, { workerLockTimeoutMs });
+}
+
+test('a long async activity keeps its lock past the lock timeout (lease renewal)', async () => {
+  const seen = { runs: 0, cancelled: false };
+  const w = await longJob(12, 200, seen);
   assert.equal((await w.run('long', 'LongJob')).output, 'finished');
-  assert.equal(runs, 1);
-  assert.equal(cancelledSeen, false);
+  assert.equal(seen.runs, 1);
+  assert.equal(seen.cancelled, false);
   await w.stop();
 });
 
 test('a refused lease renewal is tried again soon, before the lock runs out', async () => {
-  let runs = 0;
-  let cancelledSeen = false;
-  const w = await live((rt) => {
-    rt.registerActivity('Long', async (ctx) => {
-      runs += 1;
-      for (let i = 0; i < 16; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        cancelledSeen ||= ctx.isCancelled();
-      }
-      return 'finished';
-    });
-    rt.registerOrchestration('LongJob', function* (ctx) { return yield ctx.scheduleActivity('Long', null); });
-  }, { workerLockTimeoutMs: 400 });
+  const seen = { runs: 0, cancelled: false };
+  const w = await longJob(16, 400, seen);
   // The store refuses two renewals in a row (busy): waiting a whole renewal period after
   // each would outlast the 400 ms lock.
   const native = w.runtime._native;
@@ -1347,8 +1341,8 @@ test('a refused lease renewal is tried again soon, before the lock runs out', as
   };
   assert.equal((await w.run('refused', 'LongJob')).output, 'finished');
   assert.equal(refused, 2);
-  assert.equal(runs, 1);
-  assert.equal(cancelledSeen, false);
+  assert.equal(seen.runs, 1);
+  assert.equal(seen.cancelled, false);
   await w.stop();
 });
 

@@ -477,7 +477,7 @@ export class Client {
       if (error.kind === 'NotFound') return false;
       throw error;
     }
-    return (summary.status === 'Completed' || summary.status === 'Failed') && summary.updated_at_ms < ms;
+    return isFinished(summary) && summary.updated_at_ms < ms;
   }
 
   async startOrchestrationTyped(instanceId, name, input) { return this.startOrchestration(instanceId, name, input); }
