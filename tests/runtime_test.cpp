@@ -155,6 +155,52 @@ TEST_CASE("the messages of a poisoned instance are reported as dropped, each", "
   CHECK(world.count(RuntimeEvent::Kind::Dropped) == 2);
 }
 
+TEST_CASE("a continued execution poisoned before it ran records what its start carried; its history replays",
+          "[runtime]") {
+  World world;
+  // The first execution sets a status and continues at once, leaving the event "go"
+  // unread: it is carried, with the status, into the second, which reads it.
+  world.registry.register_orchestration("CarriesGo", [](OrchestrationContext& ctx, std::string round) -> Task<std::string> {
+    if (round == "0") {
+      ctx.set_custom_status("first done");
+      co_await ctx.continue_as_new("1");
+      co_return "";
+    }
+    co_return co_await ctx.schedule_wait("go");
+  });
+  world.start("c", "CarriesGo", "0");
+  world.store->enqueue_orchestrator_item(work::ExternalRaised{"c", "go", "payload"}, 0);
+  OrchestrationDispatcher orchestrations(*world.store, world.registry, world.clock, world.options, world.observer());
+  REQUIRE(orchestrations.step());  // the first execution continues as new, carrying "go"
+  for (int attempt = 0; attempt < 3; ++attempt) {  // the next start crashes its node each time
+    REQUIRE(world.store->fetch_orchestration_item(1000).has_value());
+    world.clock.advance(1001);
+  }
+  const std::size_t dropped_before = world.count(RuntimeEvent::Kind::Dropped);
+  REQUIRE(orchestrations.step());
+  CHECK(world.count(RuntimeEvent::Kind::Dropped) == dropped_before);  // the start and its event are recorded
+  const InstanceInfo info = world.info("c");
+  REQUIRE(info.current_execution_id == 2);
+  REQUIRE(info.state == RuntimeState::Failed);
+  CHECK(info.error->kind == ErrorKind::Poison);
+  CHECK(info.custom_status == std::optional<std::string>("first done"));
+  // The carried event is in the failed execution's history, as a run start records it.
+  const History history = world.store->read_execution("c", 2);
+  REQUIRE(history.size() == 3);
+  const auto* started = history[0].as<events::OrchestrationStarted>();
+  REQUIRE(started);
+  CHECK(started->carried_messages == 1);
+  CHECK(started->custom_status == std::optional<std::string>("first done"));
+  const auto* carried = history[1].as<events::ExternalEvent>();
+  REQUIRE(carried);
+  CHECK(carried->name == "go");
+  CHECK(carried->data == "payload");
+  CHECK(history[2].is<events::OrchestrationFailed>());
+  const ReplayReport report = replay_history(world.registry, "c", 2, history);
+  CHECK(report.deterministic);
+  CHECK(report.outcome.error.kind == ErrorKind::Poison);
+}
+
 TEST_CASE("messages for a finished instance are dropped without changing it", "[runtime]") {
   World world;
   world.start("f", "HelloWorld", "Ada");

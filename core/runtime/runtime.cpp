@@ -159,15 +159,40 @@ std::optional<events::OrchestrationStarted> never_run_start(const Registry& regi
       break;
     }
     if (const auto* next = std::get_if<work::ContinueAsNew>(&message)) {
-      // A continued sub-orchestration still reports to its parent.
+      // A continued sub-orchestration still reports to its parent. What the start
+      // carried is recorded as a run would (carried_deliveries): the status and the
+      // messages stay visible in the failed execution, and its history replays. Messages
+      // over the carry limits are not counted: the poison, not that limit, ended it.
       started.input = next->input;
       started.parent_instance = next->parent_instance;
       started.parent_id = next->parent_id;
       started.kv = next->kv;
+      started.custom_status = next->custom_status;
+      started.carried_messages = next->carried.size();
       break;
     }
   }
   return started;
+}
+
+// The deliveries a continued execution's start carried (never_run_start counts them),
+// as the events that follow its OrchestrationStarted; none for other starts.
+std::vector<EventData> carried_deliveries(const OrchestrationItem& item) {
+  std::vector<EventData> out;
+  for (const auto& message : item.messages) {
+    if (std::holds_alternative<work::StartOrchestration>(message)) break;
+    const auto* next = std::get_if<work::ContinueAsNew>(&message);
+    if (!next) continue;
+    for (const work::CarriedMessage& carried : next->carried) {
+      if (carried.kind == work::CarriedMessage::Kind::Queue) {
+        out.emplace_back(events::QueueEventDelivered{carried.name, carried.data});
+      } else {
+        out.emplace_back(events::ExternalEvent{carried.name, carried.data});
+      }
+    }
+    break;
+  }
+  return out;
 }
 
 // An ack that fails the instance with `details`, on the stored `history` of
@@ -198,6 +223,11 @@ OrchestrationAck failure_ack(const Registry& registry, const OrchestrationItem& 
     started = never_run_start(registry, item, same_execution);
     if (started) {
       ack.history_delta.push_back(Event{next_id++, 0, now, *started});
+      if (started->carried_messages > 0) {
+        for (auto& delivery : carried_deliveries(item)) {
+          ack.history_delta.push_back(Event{next_id++, 0, now, std::move(delivery)});
+        }
+      }
       ack.metadata.orchestration_name = started->name;
       ack.metadata.orchestration_version = started->version;
       ack.metadata.parent_instance = started->parent_instance;
@@ -611,10 +641,13 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
 }
 
 // Each message of a batch that ends its instance unread (its start aside, which the
-// failure records) as a Dropped event, so none goes without a word.
+// failure records with what it carried) as a Dropped event, so none goes without a word.
 void OrchestrationDispatcher::report_undelivered(const OrchestrationItem& item, const std::string& reason) {
   for (const auto& message : item.messages) {
-    if (std::holds_alternative<work::StartOrchestration>(message)) continue;
+    if (std::holds_alternative<work::StartOrchestration>(message) ||
+        std::holds_alternative<work::ContinueAsNew>(message)) {
+      continue;
+    }
     context_.notify(RuntimeEvent::Kind::Dropped, item.instance, std::string(to_string(kind_of(message))) + ": " + reason);
   }
 }
