@@ -204,6 +204,33 @@ TEST_CASE("a continued sub-orchestration that cannot start its next version fail
   CHECK(status.output == "child failed: unregistered_orchestration");
 }
 
+TEST_CASE("a continued execution whose version is registered nowhere records the messages it carried",
+          "[runtime][continue_as_new]") {
+  PROVIDER_KIND(kind);
+  Registry registry = engine_registry();
+  // Leaves "go" unread at continue-as-new: it is carried into version 9.9.9.
+  registry.register_orchestration("CarriesToMissingVersion", [](OrchestrationContext& ctx,
+                                                                std::string) -> Task<std::string> {
+    co_await ctx.continue_as_new("next", "9.9.9");
+    co_return "";
+  });
+  StepHost host(std::move(registry), {}, kind);
+  host.client.start_orchestration("c", "CarriesToMissingVersion", "");
+  host.client.raise_event("c", "go", "payload");
+  host.driver.run_until_idle();
+  for (int i = 0; i < 10 && host.client.get_status("c").state == RuntimeState::Running; ++i) {
+    host.clock.advance(60'000);
+    host.driver.run_until_idle();
+  }
+  REQUIRE(host.client.get_status("c").state == RuntimeState::Failed);
+  const History history = host.admin.read_execution("c", 2);
+  CHECK(kind_names(history) ==
+        std::vector<std::string>{"OrchestrationStarted", "ExternalEvent", "OrchestrationFailed"});
+  REQUIRE(history.size() == 3);
+  CHECK(history[1].as<events::ExternalEvent>()->data == "payload");
+  require_all_executions_replay(host, "c");
+}
+
 // ---------------------------------------------------------------- carried messages
 
 TEST_CASE("events raised in the same batch as a continue-as-new reach the next execution in order",

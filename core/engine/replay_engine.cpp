@@ -242,6 +242,11 @@ bool ReplayState::start_from_messages() {
   record_metadata();
   if (!resolved) {
     failure_ = ErrorDetails::unregistered_orchestration(started_.name + (requested.empty() ? "" : " " + requested));
+    // No code runs, but the carried messages are recorded where OrchestrationStarted
+    // counts them: visible in the failed history, which then replays.
+    if (const auto* next = std::get_if<work::ContinueAsNew>(&input_.messages[start_message_])) {
+      record_carried(next->carried);
+    }
     return false;
   }
   return true;
@@ -291,13 +296,11 @@ void ReplayState::record_metadata() {
 }
 
 void ReplayState::deliver_carried(const std::vector<work::CarriedMessage>& carried) {
-  for (const auto& message : carried) {
-    if (message.kind == work::CarriedMessage::Kind::Queue) {
-      append_and_deliver(events::QueueEventDelivered{message.name, message.data}, 0);
-    } else {
-      append_and_deliver(events::ExternalEvent{message.name, message.data}, 0);
-    }
-  }
+  for (const auto& message : carried) append_and_deliver(carried_event(message), 0);
+}
+
+void ReplayState::record_carried(const std::vector<work::CarriedMessage>& carried) {
+  for (const auto& message : carried) append(carried_event(message), 0);
 }
 
 // The carried deliveries right after OrchestrationStarted, before the code runs.

@@ -124,6 +124,8 @@ class ReplayState final : public Scheduler {
   bool ended_by_runtime(const Event& event);
   void process_message(const WorkItem& item);
   void deliver_carried(const std::vector<work::CarriedMessage>& carried);
+  // Appends the carried messages' events without delivering them (no code runs).
+  void record_carried(const std::vector<work::CarriedMessage>& carried);
   bool replay_carried();
   DurableFuture schedule_channel_wait(OpKind kind, std::map<std::string, Channel>& channels,
                                       std::string name, EventId id);

@@ -236,6 +236,11 @@ bool parse_work_item_kind(std::string_view text, WorkItemKind& out) {
   return parse_name(kWorkItemKindNames, text, out);
 }
 
+EventData carried_event(const work::CarriedMessage& message) {
+  if (message.kind == work::CarriedMessage::Kind::Queue) return events::QueueEventDelivered{message.name, message.data};
+  return events::ExternalEvent{message.name, message.data};
+}
+
 const std::string& target_instance(const WorkItem& item) {
   return std::visit(
       [](const auto& w) -> const std::string& {

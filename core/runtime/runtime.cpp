@@ -183,13 +183,7 @@ std::vector<EventData> carried_deliveries(const OrchestrationItem& item) {
     if (std::holds_alternative<work::StartOrchestration>(message)) break;
     const auto* next = std::get_if<work::ContinueAsNew>(&message);
     if (!next) continue;
-    for (const work::CarriedMessage& carried : next->carried) {
-      if (carried.kind == work::CarriedMessage::Kind::Queue) {
-        out.emplace_back(events::QueueEventDelivered{carried.name, carried.data});
-      } else {
-        out.emplace_back(events::ExternalEvent{carried.name, carried.data});
-      }
-    }
+    for (const work::CarriedMessage& carried : next->carried) out.push_back(carried_event(carried));
     break;
   }
   return out;

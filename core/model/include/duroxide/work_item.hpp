@@ -156,6 +156,10 @@ bool parse_work_item_kind(std::string_view text, WorkItemKind& out);
 // The instance whose queue receives the item (the parent for sub-orchestration results).
 const std::string& target_instance(const WorkItem& item);
 
+// The history event that records a carried message's delivery (an ExternalEvent or a
+// QueueEventDelivered), as the next execution's first events after OrchestrationStarted.
+EventData carried_event(const work::CarriedMessage& message);
+
 // An orchestrator-queue item and when it becomes visible (0: at once).
 struct OrchestratorItem {
   WorkItem item;
