@@ -967,3 +967,24 @@ TEST_CASE("sqlite: a session whose row the file holds damaged is passed by, and 
   CHECK_FALSE(single.has_value());
 }
 
+
+#include "../core/stores/sqlite/sqlite_connection.hpp"
+
+TEST_CASE("sqlite: a read snapshot reads one committed state until it ends, whatever is committed meanwhile",
+          "[provider][sqlite][export]") {
+  auto f = make_provider("sqlite-file");
+  f->provider().enqueue_orchestrator_item(start_item("a"), 0);
+  sqlite::Connection reader(f->path, 0, "");
+  auto queued = [&] {
+    sqlite::Statement count = reader.prepare("SELECT COUNT(*) FROM orchestrator_queue");
+    REQUIRE(count.step());
+    return count.integer(0);
+  };
+  {
+    sqlite::ReadSnapshot snapshot(reader);
+    CHECK(queued() == 1);
+    f->provider().enqueue_orchestrator_item(start_item("b"), 0);  // the store's writer commits
+    CHECK(queued() == 1);  // export_instance reads all its parts so
+  }
+  CHECK(queued() == 2);
+}

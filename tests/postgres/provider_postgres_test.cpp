@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "duroxide/postgres_provider.hpp"
+#include "../../core/stores/postgres/postgres_connection.hpp"
 #include "provider_suite.hpp"
 
 using namespace duroxide;
@@ -962,4 +963,24 @@ TEST_CASE("postgres: two processes racing to claim the same sessions never both 
     INFO(session);
     CHECK(processes.size() == 1);
   }
+}
+
+TEST_CASE("postgres: a read snapshot reads one committed state until it ends, whatever is committed meanwhile",
+          "[provider][postgres][export]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("snapshot");
+  n.store->enqueue_orchestrator_item(start_item("a"), 0);
+  pg::Connection reader(postgres_conninfo());
+  auto queued = [&] {
+    pg::Statement count = reader.prepare_once("SELECT COUNT(*) FROM " + n.options.schema + ".orchestrator_queue");
+    REQUIRE(count.step());
+    return count.integer(0);
+  };
+  {
+    pg::ReadSnapshot snapshot(reader);
+    CHECK(queued() == 1);
+    n.store->enqueue_orchestrator_item(start_item("b"), 0);  // another session commits
+    CHECK(queued() == 1);  // export_instance reads all its parts so
+  }
+  CHECK(queued() == 2);
 }

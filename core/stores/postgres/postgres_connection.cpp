@@ -460,6 +460,23 @@ void Connection::fail(const std::string& message, const char* sqlstate) {
                       message + (sqlstate ? std::string(" (SQLSTATE ") + sqlstate + ")" : std::string()));
 }
 
+// ---------------------------------------------------------------- ReadSnapshot
+
+ReadSnapshot::ReadSnapshot(Connection& connection) : connection_(connection) {
+  connection_.ensure_connected();
+  PQclear(connection_.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {}));
+  connection_.set_in_transaction(true);
+}
+
+ReadSnapshot::~ReadSnapshot() {
+  connection_.set_in_transaction(false);
+  connection_.drop_deferred();
+  if (!connection_.connected()) return;  // the server already dropped the transaction
+  connection_.note_round_trip();
+  PGresult* result = PQexec(connection_.handle(), "ROLLBACK");
+  if (result) PQclear(result);
+}
+
 // ---------------------------------------------------------------- Transaction
 
 Transaction::Transaction(Connection& connection) : connection_(connection) {

@@ -237,6 +237,20 @@ class Connection {
   static constexpr std::size_t kMaxPipeline = 256;
 };
 
+// A read-only REPEATABLE READ transaction: every statement until its end reads one
+// snapshot, whatever other sessions commit meanwhile. It writes nothing; the destructor
+// ends it.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Connection& connection);
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  ~ReadSnapshot();
+
+ private:
+  Connection& connection_;
+};
+
 // BEGIN on construction (READ COMMITTED); ROLLBACK on destruction unless committed.
 class Transaction {
  public:

@@ -47,6 +47,7 @@ struct Dialect {
   using Connection = pg::Connection;
   using Statement = pg::Statement;
   using Transaction = pg::Transaction;
+  using ReadSnapshot = pg::ReadSnapshot;  // reads of one committed state
 
   static constexpr const char* kExplainPrefix = "EXPLAIN (COSTS OFF) ";
   static constexpr int kExplainColumn = 0;

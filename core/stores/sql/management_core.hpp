@@ -41,6 +41,7 @@ struct Management {
   using Connection = typename Dialect::Connection;
   using Statement = typename Dialect::Statement;
   using Transaction = typename Dialect::Transaction;
+  using ReadSnapshot = typename Dialect::ReadSnapshot;
 
   static InstancePage list_instances(Connection& db, const InstanceFilter& filter, const PageRequest& page) {
     const std::optional<ListingKey> window_end = filter.contains.empty() ? std::nullopt : scan_window_end(db, filter, page);
@@ -512,7 +513,10 @@ struct Management {
 
   // ---------------------------------------------------------------- export and import
 
+  // Read in one snapshot: an ack committed meanwhile cannot leave the row, the histories,
+  // the key-value store and the queued start disagreeing.
   static InstanceExport export_instance(Connection& db, const std::string& instance) {
+    ReadSnapshot snapshot(db);
     InstanceExport out;
     auto info = get_instance_info(db, instance);
     if (!info) {

@@ -208,6 +208,17 @@ Statement Connection::prepare_once(const std::string& sql) {
 
 std::int64_t Connection::changes() const { return sqlite3_changes64(db_); }
 
+// ---------------------------------------------------------------- ReadSnapshot
+
+ReadSnapshot::ReadSnapshot(Connection& connection) : connection_(connection) {
+  connection_.prepare("BEGIN").run();
+}
+
+ReadSnapshot::~ReadSnapshot() {
+  // Nothing was written: ending it cannot fail in a way that matters.
+  sqlite3_exec(connection_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
 // ---------------------------------------------------------------- Transaction
 
 // BEGIN and COMMIT run as cached statements: every store call is a transaction, and

@@ -109,6 +109,20 @@ class Connection {
   std::unordered_map<std::string, sqlite3_stmt*> composed_cache_;
 };
 
+// A read transaction: every statement until its end reads one committed state, whatever
+// other connections commit meanwhile (a deferred BEGIN; in WAL mode the snapshot is
+// taken at the first read). It writes nothing; the destructor ends it.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Connection& connection);
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  ~ReadSnapshot();
+
+ private:
+  Connection& connection_;
+};
+
 class Transaction {
  public:
   explicit Transaction(Connection& connection);

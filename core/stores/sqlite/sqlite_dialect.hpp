@@ -33,6 +33,7 @@ struct Dialect {
   using Connection = sqlite::Connection;
   using Statement = sqlite::Statement;
   using Transaction = sqlite::Transaction;
+  using ReadSnapshot = sqlite::ReadSnapshot;  // reads of one committed state
 
   static constexpr const char* kExplainPrefix = "EXPLAIN QUERY PLAN ";
   static constexpr int kExplainColumn = 3;  // the "detail" column
