@@ -813,6 +813,29 @@ TEST_CASE("bulk delete by filter deletes only finished matching roots, up to the
   CHECK(f.management().delete_instances(request).instances == 0);
 }
 
+TEST_CASE("contract: a filtered bulk delete and retention take a finished child whose parent is gone",
+          "[provider][management][retention]") {
+  PROVIDER_KIND(kind);
+  constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+  StoreOptions options;
+  options.finished_retention_ms = 7 * kDay;
+  auto holder = make_provider(kind, options);
+  ProviderUnderTest& f = *holder;
+  // "orphan" names a parent that does not exist (an import of a child alone, say): it
+  // heads the only tree it is in. "child" has a parent that still runs.
+  create_instance(f, "orphan", RuntimeState::Completed, "gone");
+  create_instance(f, "parent");
+  create_instance(f, "child", RuntimeState::Completed, "parent");
+  BulkDeleteRequest request;
+  request.dry_run = true;
+  CHECK(f.management().delete_instances(request).instances == 1);
+  f.clock.advance(8 * kDay);
+  f.provider().maintain();
+  CHECK_FALSE(f.management().get_instance_info("orphan").has_value());
+  CHECK(f.management().get_instance_info("child").has_value());
+  CHECK(f.management().get_instance_info("parent").has_value());
+}
+
 TEST_CASE("contract: a filtered bulk delete that stops at its limit goes on where it stopped",
           "[provider][management]") {
   FOR_EACH_PROVIDER(f);

@@ -546,12 +546,20 @@ inline std::optional<PurgeCursor> decode_purge_cursor(const std::string& text, c
 // cursor, so a page costs about its own rows whatever the store holds; the other
 // conditions are kept off their indexes (Dialect::kUnindexed), which would make every
 // page read and sort all the finished roots. Ids tie-break bytewise (Dialect::kBytewise).
+// A root here is also an instance whose parent no longer exists (a child imported
+// alone, say): it heads the only tree it is in, and nothing else would ever delete it.
 template <typename Dialect, typename Prepare, typename DeletePage>
 void for_each_purge_page(const InstanceFilter& finished, std::size_t limit, std::optional<PurgeCursor> after,
                          Prepare&& prepare, DeletePage&& delete_page) {
   check_filter(finished, "delete_instances");
+  InstanceFilter without_roots = finished;
+  without_roots.roots_only = false;
+  const std::string heads = std::string("(") + Dialect::kUnindexed +
+                            "parent_instance_id IS NULL OR NOT EXISTS (SELECT 1 FROM instances p "
+                            "WHERE p.instance_id = instances.parent_instance_id))";
   for (;;) {
-    FilterSql sql = filter_sql<Dialect>(finished, Dialect::kUnindexed);
+    FilterSql sql = filter_sql<Dialect>(without_roots, Dialect::kUnindexed);
+    if (finished.roots_only) sql.where += (sql.where.empty() ? " WHERE " : " AND ") + heads;
     add_purge_cursor(sql, after);
     auto rows = prepare("SELECT instance_id, updated_at FROM instances" + sql.where +
                         " ORDER BY updated_at, instance_id" + Dialect::kBytewise + " LIMIT ?" +
