@@ -984,3 +984,18 @@ TEST_CASE("postgres: a read snapshot reads one committed state until it ends, wh
   }
   CHECK(queued() == 2);
 }
+
+TEST_CASE("postgres: the default worker fetch reads the untagged rows' index, past any number of tagged rows",
+          "[provider][postgres][tags]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("untagged");
+  // 50,000 ready rows of a tag no worker here takes, older than the 10 untagged ones.
+  admin_exec("INSERT INTO " + n.options.schema +
+             ".worker_queue (instance_id, execution_id, activity_id, item_json, visible_at, enqueued_at, tag) "
+             "SELECT 'i', 1, g, '{}', g, g, CASE WHEN g > 50000 THEN NULL ELSE 'gpu' END "
+             "FROM generate_series(1, 50010) g; ANALYZE " + n.options.schema + ".worker_queue");
+  const std::string plan = lines(n.store->explain_worker_fetch(TagFilter{}));
+  INFO(plan);
+  CHECK(plan.find("worker_queue_untagged") != std::string::npos);
+  CHECK(lines(n.store->explain_worker_fetch(TagFilter::any())).find("worker_queue_untagged") == std::string::npos);
+}

@@ -15,7 +15,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 18;
+constexpr int kLatest = 19;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -345,11 +345,16 @@ CREATE TABLE sessions (
 );
 )sql";
 
+// Version 19: as SQLite's version 19.
+constexpr const char* kMigration19 = R"sql(
+CREATE INDEX worker_queue_untagged ON worker_queue (visible_at, id) WHERE tag IS NULL;
+)sql";
+
 constexpr Migration kMigrations[] = {{6, kMigration6},   {7, kMigration7},   {8, kMigration8},
                                      {9, kMigration9},   {10, kMigration10}, {11, kMigration11},
                                      {12, kMigration12}, {13, kMigration13}, {14, kMigration14},
                                      {15, kMigration15}, {16, kMigration16}, {17, kMigration17},
-                                     {18, kMigration18}};
+                                     {18, kMigration18}, {19, kMigration19}};
 
 }  // namespace
 

@@ -732,7 +732,8 @@ struct Queues {
                                                   std::optional<QueueCursor>* after = nullptr) {
     const bool seek = after && after->has_value();
     if constexpr (!Dialect::kOneWriter) DUROXIDE_ASSERT(!seek, "a worker cursor needs one writer");
-    Statement next = db.prepare(seek ? worker_row_after_sql() : worker_row_sql());
+    const bool untagged = untagged_only(filter);
+    Statement next = db.prepare(seek ? worker_row_after_sql(untagged) : worker_row_sql(untagged));
     next.bind(1, now);
     if (seek) next.bind(2, (*after)->visible_at).bind(3, (*after)->id);
     bind_tag_filter(next, seek ? 4 : 2, filter);
@@ -748,16 +749,30 @@ struct Queues {
   // Dialect::kWorkerRowSuffix, by several writers).
   static std::vector<WorkerRow> next_worker_rows(Connection& db, TimestampMs now, std::size_t limit,
                                                  const TagFilter& filter, const SessionFetch* session) {
-    static const std::string sql = std::string(kWorkerColumns) + "WHERE visible_at <= ?1 AND " + kWorkerUnlocked +
-                                   " AND " + tag_condition(3) + " AND " + session_condition(3 + kTagParameters) +
-                                   " ORDER BY visible_at, id LIMIT ?2" + Dialect::kWorkerRowSuffix;
-    Statement next = db.prepare(sql);
+    static const std::string sql[2] = {rows_sql(false), rows_sql(true)};
+    Statement next = db.prepare(sql[untagged_only(filter) ? 1 : 0]);
     next.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
     bind_tag_filter(next, 3, filter);
     bind_session_fetch(next, 3 + kTagParameters, session);
     std::vector<WorkerRow> rows;
     while (next.step()) rows.push_back(worker_row(next));
     return rows;
+  }
+
+  // The plan of the statement the store's fetches run to find a worker row for `filter`
+  // (one row at a time with one writer, a batch with several).
+  static std::vector<std::string> explain_worker_fetch(Connection& db, const TagFilter& filter, TimestampMs now) {
+    const bool untagged = untagged_only(filter);
+    const bool one_row = Dialect::kOneWriter;
+    Statement plan = db.prepare_once(Dialect::kExplainPrefix + (one_row ? row_sql(untagged) : rows_sql(untagged)));
+    plan.bind(1, now);
+    if (!one_row) plan.bind(2, std::int64_t{1});
+    const int first = one_row ? 2 : 3;
+    bind_tag_filter(plan, first, filter);
+    bind_session_fetch(plan, first + kTagParameters, nullptr);
+    std::vector<std::string> lines;
+    while (plan.step()) lines.push_back(plan.text(Dialect::kExplainColumn));
+    return lines;
   }
 
   // The current row of a statement that selects kWorkerColumns.
@@ -774,21 +789,39 @@ struct Queues {
     return row;
   }
 
-  static const std::string& worker_row_sql() {
-    static const std::string sql = std::string(kWorkerColumns) + "WHERE visible_at <= ?1 AND " + kWorkerUnlocked +
-                                   " AND " + tag_condition(2) + " AND " + session_condition(2 + kTagParameters) +
-                                   " ORDER BY visible_at, id LIMIT 1" + Dialect::kWorkerRowSuffix;
-    return sql;
+  // A filter that takes untagged rows alone (the default) reads them through their own
+  // index (worker_queue_untagged): the rows of a tag no running worker takes, however many
+  // wait, are never walked past. Its statements say "tag IS NULL" at the top level, which
+  // lets the planner use that partial index.
+  static bool untagged_only(const TagFilter& filter) { return filter.mode == TagFilter::Mode::DefaultOnly; }
+  static const char* untagged_condition(bool untagged) { return untagged ? "tag IS NULL AND " : ""; }
+
+  static std::string rows_sql(bool untagged) {
+    return std::string(kWorkerColumns) + "WHERE " + untagged_condition(untagged) + "visible_at <= ?1 AND " +
+           kWorkerUnlocked + " AND " + tag_condition(3) + " AND " + session_condition(3 + kTagParameters) +
+           " ORDER BY visible_at, id LIMIT ?2" + Dialect::kWorkerRowSuffix;
+  }
+  static const std::string& worker_row_sql(bool untagged) {
+    static const std::string sql[2] = {row_sql(false), row_sql(true)};
+    return sql[untagged ? 1 : 0];
+  }
+  static std::string row_sql(bool untagged) {
+    return std::string(kWorkerColumns) + "WHERE " + untagged_condition(untagged) + "visible_at <= ?1 AND " +
+           kWorkerUnlocked + " AND " + tag_condition(2) + " AND " + session_condition(2 + kTagParameters) +
+           " ORDER BY visible_at, id LIMIT 1" + Dialect::kWorkerRowSuffix;
+  }
+  static const std::string& worker_row_after_sql(bool untagged) {
+    static const std::string sql[2] = {row_after_sql(false), row_after_sql(true)};
+    return sql[untagged ? 1 : 0];
   }
   // The two seeks written out: SQLite does not seek by a row-value bound.
-  static const std::string& worker_row_after_sql() {
-    static const std::string sql =
-        std::string("SELECT * FROM (") + kWorkerColumns + "WHERE visible_at = ?2 AND id > ?3 AND " + kWorkerUnlocked +
-        " AND " + tag_condition(4) + " AND " + session_condition(4 + kTagParameters) +
-        " ORDER BY id LIMIT 1) UNION ALL SELECT * FROM (" + kWorkerColumns +
-        "WHERE visible_at > ?2 AND visible_at <= ?1 AND " + kWorkerUnlocked + " AND " + tag_condition(4) + " AND " +
-        session_condition(4 + kTagParameters) + " ORDER BY visible_at, id LIMIT 1) LIMIT 1";
-    return sql;
+  static std::string row_after_sql(bool untagged) {
+    const std::string rest = std::string(" AND ") + kWorkerUnlocked + " AND " + tag_condition(4) + " AND " +
+                             session_condition(4 + kTagParameters);
+    return std::string("SELECT * FROM (") + kWorkerColumns + "WHERE " + untagged_condition(untagged) +
+           "visible_at = ?2 AND id > ?3" + rest + " ORDER BY id LIMIT 1) UNION ALL SELECT * FROM (" + kWorkerColumns +
+           "WHERE " + untagged_condition(untagged) + "visible_at > ?2 AND visible_at <= ?1" + rest +
+           " ORDER BY visible_at, id LIMIT 1) LIMIT 1";
   }
 
   // An unreadable row must not block the queue: parks it and tells its

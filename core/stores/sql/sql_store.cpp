@@ -14,6 +14,10 @@ std::vector<std::string> SqlStore::explain_listing(const InstanceFilter& filter,
   return impl_->explain_listing(filter, page, query);
 }
 
+std::vector<std::string> SqlStore::explain_worker_fetch(const TagFilter& filter) {
+  return impl_->explain_worker_fetch(filter);
+}
+
 std::optional<OrchestrationItem> SqlStore::fetch_orchestration_item(std::int64_t lock_timeout_ms,
                                                                     const CapabilityFilter& filter) {
   return impl_->fetch_orchestration_item(lock_timeout_ms, filter);

@@ -37,6 +37,7 @@ class SqlStore::Impl : public Store {
   virtual int schema_version() = 0;
   virtual std::vector<std::string> explain_listing(const InstanceFilter& filter, const PageRequest& page,
                                                    ListingQuery query) = 0;
+  virtual std::vector<std::string> explain_worker_fetch(const TagFilter& filter) = 0;
 };
 
 namespace store_sql {
@@ -54,6 +55,14 @@ class SqlStoreImpl : public SqlStore::Impl {
                                            SqlStore::ListingQuery query) override {
     Session db = read_session("explain_listing");
     return Management::explain_listing(*db, filter, page, static_cast<management_sql::ListingQuery>(query));
+  }
+
+  std::vector<std::string> explain_worker_fetch(const TagFilter& filter) override {
+    if (std::string problem = filter.problem(); !problem.empty()) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, "explain_worker_fetch", problem);
+    }
+    Session db = read_session("explain_worker_fetch");
+    return Queues::explain_worker_fetch(*db, filter, clock_.now_ms());
   }
 
   // ---- Provider: the acks, abandons, renewals, reads and enqueues

@@ -462,10 +462,17 @@ CREATE TABLE sessions (
 );
 )sql";
 
+// Version 19: the untagged worker rows by visible time, for the default fetch (TagFilter
+// DefaultOnly), so that rows of a tag no running worker takes are not walked past by every
+// fetch (queue_core.hpp, untagged_only).
+constexpr const char* kMigration19 = R"sql(
+CREATE INDEX worker_queue_untagged ON worker_queue (visible_at, id) WHERE tag IS NULL;
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1,  kMigration2,  kMigration3,  kMigration4,  kMigration5,
                                        kMigration6,  kMigration7,  kMigration8,  kMigration9,  kMigration10,
                                        kMigration11, kMigration12, kMigration13, kMigration14, kMigration15,
-                                       kMigration16, kMigration17, kMigration18};
+                                       kMigration16, kMigration17, kMigration18, kMigration19};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

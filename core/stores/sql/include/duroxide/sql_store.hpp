@@ -32,6 +32,10 @@ class SqlStore : public Store {
   enum class ListingQuery { List, Count, CountByStatus };
   std::vector<std::string> explain_listing(const InstanceFilter& filter, const PageRequest& page,
                                            ListingQuery query);
+  // The query-plan lines of the statement a worker fetch with `filter` runs to find its
+  // next row: diagnostics, and what tests use to prove the default fetch walks only the
+  // untagged rows. InvalidInput for a filter fetches refuse.
+  std::vector<std::string> explain_worker_fetch(const TagFilter& filter);
 
   // ---- Provider
   using Provider::fetch_orchestration_item;
