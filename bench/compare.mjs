@@ -54,6 +54,10 @@ for (const [index, report] of pairs.flatMap((pair) => [pair.native, pair.wasm]).
     check(report.beside_management.complete && report.beside_management.management_loops > 0,
       `${name}: HelloWorld beside looping management reads finished every instance while the reads ran`);
   }
+  if (report.beside_stranded_tag) {
+    check(report.beside_stranded_tag.complete && report.beside_stranded_tag.left_queued === report.beside_stranded_tag.stranded_rows,
+      `${name}: HelloWorld beside a tag no worker takes finished every instance and left that tag's rows queued`);
+  }
   if (report.soak) check(report.soak.instances > 0, `${name}: the soak finished instances`);
 }
 

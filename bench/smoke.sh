@@ -43,7 +43,7 @@ fi
 # pair with its throughput rows and nothing else measured.
 for build in native wasm; do
   node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    for (const section of ["latency", "replay", "management", "simulation", "soak", "beside_management"]) delete r[section];
+    for (const section of ["latency", "replay", "management", "simulation", "soak", "beside_management", "beside_stranded_tag"]) delete r[section];
     console.log(JSON.stringify(r))' "$ratio/$build-1.json" > "$ratio/$build-throughput.json"
 done
 if node bench/compare.mjs "$ratio/native-throughput.json" "$ratio/wasm-throughput.json" > "$out/partial.log" 2>&1; then
