@@ -1019,4 +1019,6 @@ TEST_CASE("sqlite: the default worker fetch walks the untagged rows' index, past
   CHECK(std::none_of(any.begin(), any.end(),
                      [](const std::string& line) { return line.find("worker_queue_untagged") != std::string::npos; }));
   CHECK(f->provider().fetch_work_item(30'000, TagFilter::any())->item.tag == "gpu");
+  CHECK(provider_error_kind([&] { f->sqlite->explain_worker_fetch(TagFilter::none()); }) ==
+        ProviderErrorKind::InvalidInput);
 }

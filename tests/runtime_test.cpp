@@ -201,6 +201,52 @@ TEST_CASE("a continued execution poisoned before it ran records what its start c
   CHECK(report.outcome.error.kind == ErrorKind::Poison);
 }
 
+TEST_CASE("a continued execution poisoned before it ran reports the messages it could not carry", "[runtime]") {
+  World world;
+  // The first execution continues at once; the events raised with its start are more
+  // than continue-as-new carries, so the next start carries none of them.
+  world.registry.register_orchestration("LeavesTooMany", [](OrchestrationContext& ctx,
+                                                            std::string round) -> Task<std::string> {
+    if (round == "0") co_await ctx.continue_as_new("1");
+    co_return "";
+  });
+  world.start("c", "LeavesTooMany", "0");
+  for (std::size_t i = 0; i <= limits::kMaxCarriedMessages; ++i) {
+    world.store->enqueue_orchestrator_item(work::ExternalRaised{"c", "e", ""}, 0);
+  }
+  OrchestrationDispatcher orchestrations(*world.store, world.registry, world.clock, world.options, world.observer());
+  REQUIRE(orchestrations.step());
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    REQUIRE(world.store->fetch_orchestration_item(1000).has_value());
+    world.clock.advance(1001);
+  }
+  const std::size_t dropped_before = world.count(RuntimeEvent::Kind::Dropped);
+  REQUIRE(orchestrations.step());
+  REQUIRE(world.info("c").error->kind == ErrorKind::Poison);
+  REQUIRE(world.count(RuntimeEvent::Kind::Dropped) == dropped_before + 1);
+  CHECK(world.seen.back().message.find(std::to_string(limits::kMaxCarriedMessages + 1) + " messages") == 0);
+}
+
+TEST_CASE("a continued start onto a version registered nowhere is recorded, not reported dropped", "[runtime]") {
+  World world;
+  world.registry.register_orchestration("ToMissingVersion", [](OrchestrationContext& ctx,
+                                                               std::string) -> Task<std::string> {
+    co_await ctx.continue_as_new("next", "9.9.9");
+    co_return "";
+  });
+  world.start("m", "ToMissingVersion", "");
+  StepDriver driver = world.driver();
+  for (int i = 0; i < 10 && world.store->get_instance_info("m").value_or(InstanceInfo{}).state != RuntimeState::Failed;
+       ++i) {
+    driver.run_until_idle();
+    world.clock.advance(60'000);
+  }
+  REQUIRE(world.info("m").state == RuntimeState::Failed);
+  CHECK(std::none_of(world.seen.begin(), world.seen.end(), [](const RuntimeEvent& event) {
+    return event.kind == RuntimeEvent::Kind::Dropped && event.message.find("ContinueAsNew") != std::string::npos;
+  }));
+}
+
 TEST_CASE("messages for a finished instance are dropped without changing it", "[runtime]") {
   World world;
   world.start("f", "HelloWorld", "Ada");

@@ -208,6 +208,27 @@ TEST_CASE("a corrupted continue-as-new start ends the child in a next execution;
   CHECK(raw_sql(*host.under, "SELECT MAX(execution_id) FROM history WHERE instance_id = 'kid'") == "2");
 }
 
+TEST_CASE("a corrupted continue-as-new event ends the execution and reports the queued start as dropped",
+          "[store][corruption]") {
+  const std::string kind = GENERATE(from_range(reachable_kinds()));
+  INFO("provider: " << kind);
+  Host host(kind);
+  host.client.start_orchestration("p", "ParentOfContinuing", "kid");
+  host.run_until_idle();
+  host.client.raise_event("kid", "go", "now");
+  OrchestrationDispatcher turns(host.store, host.registry, host.clock, RuntimeOptions{});
+  REQUIRE(turns.step());  // the child continues as new; its next start waits in the queue
+  raw_sql(*host.under, "UPDATE history SET event_json = '{not json' WHERE instance_id = 'kid' AND "
+                       "event_kind = 'OrchestrationContinuedAsNew'");
+  host.run_until_idle();
+  expect_child_ended_for_good(host, "does not decode");
+  // The next execution never starts: its start is reported, not deleted without a word.
+  CHECK(std::any_of(host.events.begin(), host.events.end(), [](const RuntimeEvent& event) {
+    return event.kind == RuntimeEvent::Kind::Dropped && event.instance == "kid" &&
+           event.message.find("ContinueAsNew") != std::string::npos;
+  }));
+}
+
 TEST_CASE("a corrupted worker-queue row fails its activity; the orchestration handles the failure",
           "[store][corruption]") {
   const std::string kind = GENERATE(from_range(reachable_kinds()));

@@ -552,8 +552,9 @@ DeleteResult ManagementClient::delete_instances(const BulkDeleteRequest& request
   return delete_allowed(request);
 }
 
-// What a filtered bulk delete would take (as the stores choose: finished roots,
-// last updated before the cut-off); the caller applies the limit.
+// What a filtered bulk delete would take (finished roots, last updated before the
+// cut-off; not, as the stores also take, a child whose parent no longer exists, which
+// goes by its id); the caller applies the limit.
 std::vector<InstanceInfo> ManagementClient::delete_candidates(const BulkDeleteRequest& request) {
   InstanceFilter finished = deletable_roots(request);
   std::vector<InstanceInfo> out;

@@ -129,7 +129,11 @@ TurnResult ReplayState::run() {
       }
     }
   } else {
-    for (const auto& message : input_.messages) drop(message, "the turn could not start");
+    // A start the turn recorded (its OrchestrationStarted, with what it carried) is not
+    // dropped; every other message is.
+    for (std::size_t i = 0; i < input_.messages.size(); ++i) {
+      if (i != start_message_) drop(input_.messages[i], "the turn could not start");
+    }
   }
   finalize();
   return std::move(out_);

@@ -624,24 +624,37 @@ std::optional<OrchestrationAck> OrchestrationDispatcher::run_item(OrchestrationI
     ack = poisoned_ack(item, history, execution,
                        ErrorDetails::poison("corrupted history or message (" + *item.corruption + ")",
                                             item.attempt_count, options.max_attempts));
-    report_undelivered(item, "the instance failed on a corrupted row");
+    report_undelivered(item, ack, "the instance failed on a corrupted row");
   } else {
     ack = poisoned_ack(item, history, execution,
                        ErrorDetails::poison("orchestration item", item.attempt_count, options.max_attempts));
-    report_undelivered(item, "the instance failed as poison");
+    report_undelivered(item, ack, "the instance failed as poison");
   }
   item.history = std::move(history);
   return ack;
 }
 
-// Each message of a batch that ends its instance unread (its start aside, which the
-// failure records with what it carried) as a Dropped event, so none goes without a word.
-void OrchestrationDispatcher::report_undelivered(const OrchestrationItem& item, const std::string& reason) {
+// Each message of a batch that ends its instance unread as a Dropped event, so none goes
+// without a word: all but the start `ack` records (it then opens with the
+// OrchestrationStarted failure_ack made of the batch's first start message, with what
+// that start carried). A recorded continued start's messages over the carry limits are
+// reported together; a StartOrchestration of an instance that exists is not reported.
+void OrchestrationDispatcher::report_undelivered(const OrchestrationItem& item, const OrchestrationAck& ack,
+                                                 const std::string& reason) {
+  bool start_recorded = !ack.history_delta.empty() && ack.history_delta.front().is<events::OrchestrationStarted>();
   for (const auto& message : item.messages) {
-    if (std::holds_alternative<work::StartOrchestration>(message) ||
-        std::holds_alternative<work::ContinueAsNew>(message)) {
+    const auto* next = std::get_if<work::ContinueAsNew>(&message);
+    const bool start = next || std::holds_alternative<work::StartOrchestration>(message);
+    if (start && start_recorded) {
+      start_recorded = false;  // only the first start is recorded
+      if (next && next->uncarried > 0) {
+        context_.notify(RuntimeEvent::Kind::Dropped, item.instance,
+                        std::to_string(next->uncarried) +
+                            " messages continue-as-new could not carry (over the carry limits): " + reason);
+      }
       continue;
     }
+    if (std::holds_alternative<work::StartOrchestration>(message)) continue;
     context_.notify(RuntimeEvent::Kind::Dropped, item.instance, std::string(to_string(kind_of(message))) + ": " + reason);
   }
 }

@@ -448,10 +448,12 @@ TEST_CASE("postgres: a version-5 schema is migrated with its instances counted i
   create_instance_on(*n.store, "done", RuntimeState::Completed, R"(please "backfill me")");
   create_instance_on(*n.store, "running", RuntimeState::Running);
   const std::string& s = n.options.schema;
-  // Back to schema 17 (before activity sessions), 16 (before executions' pinned versions),
+  // Back to schema 18 (before the untagged worker rows' index), 17 (before activity
+  // sessions), 16 (before executions' pinned versions),
   // 15 (before worker rows' tags), 13 (before the timers' index), 12 (before kept pending
   // work), 11 (before tenants), then further back to 5.
-  admin_exec("DROP TABLE " + s + ".sessions; DROP INDEX " + s + ".worker_queue_by_session; ALTER TABLE " + s +
+  admin_exec("DROP INDEX " + s + ".worker_queue_untagged; DROP TABLE " + s + ".sessions; DROP INDEX " + s +
+             ".worker_queue_by_session; ALTER TABLE " + s +
              ".worker_queue DROP COLUMN session_id");
   admin_exec("ALTER TABLE " + s + ".executions DROP COLUMN pinned_major, DROP COLUMN pinned_minor, "
              "DROP COLUMN pinned_patch");

@@ -548,6 +548,8 @@ inline std::optional<PurgeCursor> decode_purge_cursor(const std::string& text, c
 // page read and sort all the finished roots. Ids tie-break bytewise (Dialect::kBytewise).
 // A root here is also an instance whose parent no longer exists (a child imported
 // alone, say): it heads the only tree it is in, and nothing else would ever delete it.
+// The parent is looked up by a scalar subquery, a key lookup per row: PostgreSQL plans
+// a NOT EXISTS under an OR as a hashed subplan that reads every instance first.
 template <typename Dialect, typename Prepare, typename DeletePage>
 void for_each_purge_page(const InstanceFilter& finished, std::size_t limit, std::optional<PurgeCursor> after,
                          Prepare&& prepare, DeletePage&& delete_page) {
@@ -555,8 +557,8 @@ void for_each_purge_page(const InstanceFilter& finished, std::size_t limit, std:
   InstanceFilter without_roots = finished;
   without_roots.roots_only = false;
   const std::string heads = std::string("(") + Dialect::kUnindexed +
-                            "parent_instance_id IS NULL OR NOT EXISTS (SELECT 1 FROM instances p "
-                            "WHERE p.instance_id = instances.parent_instance_id))";
+                            "parent_instance_id IS NULL OR (SELECT COUNT(*) FROM instances p "
+                            "WHERE p.instance_id = instances.parent_instance_id) = 0)";
   for (;;) {
     FilterSql sql = filter_sql<Dialect>(without_roots, Dialect::kUnindexed);
     if (finished.roots_only) sql.where += (sql.where.empty() ? " WHERE " : " AND ") + heads;

@@ -58,9 +58,9 @@ class SqlStoreImpl : public SqlStore::Impl {
   }
 
   std::vector<std::string> explain_worker_fetch(const TagFilter& filter) override {
-    if (std::string problem = filter.problem(); !problem.empty()) {
-      throw ProviderError(ProviderErrorKind::InvalidInput, "explain_worker_fetch", problem);
-    }
+    std::string problem = filter.problem();
+    if (problem.empty() && filter.mode == TagFilter::Mode::None) problem = "a filter of no tags fetches without a statement";
+    if (!problem.empty()) throw ProviderError(ProviderErrorKind::InvalidInput, "explain_worker_fetch", problem);
     Session db = read_session("explain_worker_fetch");
     return Queues::explain_worker_fetch(*db, filter, clock_.now_ms());
   }

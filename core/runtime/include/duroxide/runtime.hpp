@@ -177,8 +177,8 @@ class OrchestrationDispatcher {
   // acked again as failures of their instances.
   void ack_batch_of_turns(const TurnBatch& batch);
   OrchestrationAck refused_turn_ack(const TurnBatch& batch, std::size_t index, const ProviderError& refusal);
-  // Each message of `item` but its start as a Dropped event naming `reason`.
-  void report_undelivered(const OrchestrationItem& item, const std::string& reason);
+  // Each message of `item` but the start `ack` records as a Dropped event naming `reason`.
+  void report_undelivered(const OrchestrationItem& item, const OrchestrationAck& ack, const std::string& reason);
   // Extends one instance lock; a lost lock is left for the ack to report. False
   // when the store refused the renewal for another reason (reported): try again.
   bool renew_lock(const std::string& lock_token, const std::string& instance);

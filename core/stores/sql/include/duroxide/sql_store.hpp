@@ -34,7 +34,8 @@ class SqlStore : public Store {
                                            ListingQuery query);
   // The query-plan lines of the statement a worker fetch with `filter` runs to find its
   // next row: diagnostics, and what tests use to prove the default fetch walks only the
-  // untagged rows. InvalidInput for a filter fetches refuse.
+  // untagged rows. InvalidInput for a filter fetches refuse and for TagFilter::none()
+  // (whose fetches run no statement).
   std::vector<std::string> explain_worker_fetch(const TagFilter& filter);
 
   // ---- Provider
