@@ -813,13 +813,23 @@ TEST_CASE("bulk delete by filter deletes only finished matching roots, up to the
   CHECK(f.management().delete_instances(request).instances == 0);
 }
 
+namespace {
+
+constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+
+// A store of `kind` whose retention purges finished instances a week old.
+std::unique_ptr<ProviderUnderTest> store_keeping_finished_for_a_week(const std::string& kind) {
+  StoreOptions options;
+  options.finished_retention_ms = 7 * kDay;
+  return make_provider(kind, options);
+}
+
+}  // namespace
+
 TEST_CASE("contract: a filtered bulk delete and retention take a finished child whose parent is gone",
           "[provider][management][retention]") {
   PROVIDER_KIND(kind);
-  constexpr std::int64_t kDay = 24LL * 3600 * 1000;
-  StoreOptions options;
-  options.finished_retention_ms = 7 * kDay;
-  auto holder = make_provider(kind, options);
+  auto holder = store_keeping_finished_for_a_week(kind);
   ProviderUnderTest& f = *holder;
   // "orphan" names a parent that does not exist (an import of a child alone, say): it
   // heads the only tree it is in. "child" has a parent that still runs.
@@ -886,7 +896,6 @@ TEST_CASE("contract: a bulk delete refuses a continuation no delete gave",
 TEST_CASE("contract: maintain deletes change-feed rows and parked messages past their retention",
           "[provider][management][retention]") {
   FOR_EACH_PROVIDER(f);  // default retention: changes 7 days, parked messages 30 days
-  constexpr std::int64_t kDay = 24LL * 3600 * 1000;
   // A message for an instance that does not exist is parked by the fetch that finds it.
   create_instance(f, "old", RuntimeState::Completed);
   f.provider().enqueue_orchestrator_item(work::ExternalRaised{"ghost-old", "e", ""}, 0);
@@ -915,10 +924,7 @@ TEST_CASE("contract: maintain deletes change-feed rows and parked messages past 
 TEST_CASE("instance retention: maintain purges old finished instances a batch a call while behind",
           "[provider][retention]") {
   PROVIDER_KIND(kind);
-  constexpr std::int64_t kDay = 24LL * 3600 * 1000;
-  StoreOptions options;
-  options.finished_retention_ms = 7 * kDay;
-  auto holder = make_provider(kind, options);
+  auto holder = store_keeping_finished_for_a_week(kind);
   ProviderUnderTest& f = *holder;
   for (int i = 0; i < 230; ++i) create_instance(f, "old-" + std::to_string(i), RuntimeState::Completed);
   create_instance(f, "old-running");

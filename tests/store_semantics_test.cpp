@@ -137,6 +137,17 @@ void start_parent_with_waiting_child(Host& host) {
   REQUIRE(host.client.get_status("kid").state == RuntimeState::Running);
 }
 
+// Runs a parent whose child "kid" continues as new once: its next start waits in the queue.
+void continue_child_once(Host& host) {
+  host.client.start_orchestration("p", "ParentOfContinuing", "kid");
+  host.run_until_idle();
+  REQUIRE(host.client.get_status("kid").state == RuntimeState::Running);
+  host.client.raise_event("kid", "go", "now");
+  OrchestrationDispatcher turns(host.store, host.registry, host.clock, RuntimeOptions{});
+  REQUIRE(turns.step());
+  REQUIRE(raw_sql(*host.under, "SELECT COUNT(*) FROM orchestrator_queue WHERE instance_id = 'kid'") == "1");
+}
+
 // The corrupted child has ended visibly and its parent knows; a later event
 // is dropped and changes nothing.
 void expect_child_ended_for_good(Host& host, const std::string& fragment) {
@@ -194,14 +205,7 @@ TEST_CASE("a corrupted continue-as-new start ends the child in a next execution;
   const std::string kind = GENERATE(from_range(reachable_kinds()));
   INFO("provider: " << kind);
   Host host(kind);
-  host.client.start_orchestration("p", "ParentOfContinuing", "kid");
-  host.run_until_idle();
-  REQUIRE(host.client.get_status("kid").state == RuntimeState::Running);
-  host.client.raise_event("kid", "go", "now");
-  // One turn: the child continues as new; its next start waits in the queue.
-  OrchestrationDispatcher turns(host.store, host.registry, host.clock, RuntimeOptions{});
-  REQUIRE(turns.step());
-  REQUIRE(raw_sql(*host.under, "SELECT COUNT(*) FROM orchestrator_queue WHERE instance_id = 'kid'") == "1");
+  continue_child_once(host);
   raw_sql(*host.under, "UPDATE orchestrator_queue SET item_json = '[1,2' WHERE instance_id = 'kid'");
   host.run_until_idle();
   expect_child_ended_for_good(host, "queue row");
@@ -213,11 +217,7 @@ TEST_CASE("a corrupted continue-as-new event ends the execution and reports the 
   const std::string kind = GENERATE(from_range(reachable_kinds()));
   INFO("provider: " << kind);
   Host host(kind);
-  host.client.start_orchestration("p", "ParentOfContinuing", "kid");
-  host.run_until_idle();
-  host.client.raise_event("kid", "go", "now");
-  OrchestrationDispatcher turns(host.store, host.registry, host.clock, RuntimeOptions{});
-  REQUIRE(turns.step());  // the child continues as new; its next start waits in the queue
+  continue_child_once(host);
   raw_sql(*host.under, "UPDATE history SET event_json = '{not json' WHERE instance_id = 'kid' AND "
                        "event_kind = 'OrchestrationContinuedAsNew'");
   host.run_until_idle();
