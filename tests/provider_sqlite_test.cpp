@@ -779,7 +779,7 @@ TEST_CASE("sqlite: a version-13 database gains the timers' index, its queued tim
   auto f = make_provider("sqlite-file");
   f->provider().enqueue_orchestrator_item(work::TimerFired{"t", 1, 2, f->clock.now_ms() + 5'000}, 5'000);
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema19) + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema20) + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
                         testing::kSqliteUndoSchema14 + "PRAGMA user_version = 13");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orchestrator_queue_timers'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
@@ -801,7 +801,7 @@ TEST_CASE("sqlite: a version-14 database keeps its trigger-kept counts; its writ
   };
   f->sqlite.reset();
   // Written by a build of schema 14: its triggers count these rows.
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema19) + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema20) + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
                         "PRAGMA user_version = 14");
   raw_exec(f->path,
            "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, current_execution_id, "
@@ -882,7 +882,7 @@ TEST_CASE("sqlite: a version-16 database's executions stay unpinned, and every f
   auto f = make_provider("sqlite-file");
   create_instance(*f, "i");
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema19) + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + "PRAGMA user_version = 16");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema20) + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + "PRAGMA user_version = 16");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->list_executions("i")[0].pinned_version == std::nullopt);
@@ -915,7 +915,7 @@ std::unique_ptr<ProviderUnderTest> file_with_one_activity() {
 
 TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fetched", "[provider][sqlite][tags]") {
   auto f = file_with_one_activity();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema19) + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + "PRAGMA user_version = 15");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema20) + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + "PRAGMA user_version = 15");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM pragma_table_info('worker_queue') WHERE name = 'tag'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
@@ -929,7 +929,7 @@ TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fet
 TEST_CASE("sqlite: a version-17 database's worker rows run outside sessions and are fetched",
           "[provider][sqlite][sessions]") {
   auto f = file_with_one_activity();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema19) + testing::kSqliteUndoSchema18 + "PRAGMA user_version = 17");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema20) + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + "PRAGMA user_version = 17");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sessions'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
@@ -989,7 +989,7 @@ TEST_CASE("sqlite: a read snapshot reads one committed state until it ends, what
   CHECK(queued() == 2);
 }
 
-TEST_CASE("sqlite: the default worker fetch walks the untagged rows' index, past any number of tagged rows",
+TEST_CASE("sqlite: the default and the one-tag worker fetches walk their rows' own index, past any number of others",
           "[provider][sqlite][tags]") {
   auto f = make_provider("sqlite-file");
   create_instance(*f, "i");
@@ -1014,10 +1014,17 @@ TEST_CASE("sqlite: the default worker fetch walks the untagged rows' index, past
   const std::optional<WorkerItem> untagged = f->provider().fetch_work_item(30'000);
   REQUIRE(untagged.has_value());
   CHECK(untagged->item.id == 2'002);
-  // A filter that takes tags reads the index of every row.
+  // A filter of one tag reads that tag's rows alone; one that takes several kinds of
+  // rows reads the index of every row.
+  const std::vector<std::string> gpu = f->sqlite->explain_worker_fetch(TagFilter::only({"gpu"}));
+  CHECK(std::any_of(gpu.begin(), gpu.end(),
+                    [](const std::string& line) { return line.find("worker_queue_by_tag") != std::string::npos; }));
   const std::vector<std::string> any = f->sqlite->explain_worker_fetch(TagFilter::any());
-  CHECK(std::none_of(any.begin(), any.end(),
-                     [](const std::string& line) { return line.find("worker_queue_untagged") != std::string::npos; }));
+  CHECK(std::none_of(any.begin(), any.end(), [](const std::string& line) {
+    return line.find("worker_queue_untagged") != std::string::npos ||
+           line.find("worker_queue_by_tag") != std::string::npos;
+  }));
+  CHECK(f->provider().fetch_work_item(30'000, TagFilter::only({"gpu"}))->item.id == 2);
   CHECK(f->provider().fetch_work_item(30'000, TagFilter::any())->item.tag == "gpu");
   CHECK(provider_error_kind([&] { f->sqlite->explain_worker_fetch(TagFilter::none()); }) ==
         ProviderErrorKind::InvalidInput);

@@ -165,9 +165,14 @@ inline std::unique_ptr<ProviderUnderTest> sqlite_at(const std::string& path) {
   auto fixture##_holder = ::duroxide::testing::make_provider(provider_kind);               \
   auto& fixture = *fixture##_holder
 
-// Takes a SQLite database of this build back to schema 18 (before the untagged worker
-// rows' index); run it first, then kSqliteUndoSchema18 and the statements that undo
+// Takes a SQLite database of this build back to schema 19 (before the tagged worker
+// rows' index); run it first, then kSqliteUndoSchema19 and the statements that undo
 // earlier versions.
+inline constexpr const char* kSqliteUndoSchema20 = "DROP INDEX worker_queue_by_tag; ";
+
+// Takes a SQLite database of schema 19 back to schema 18 (before the untagged worker
+// rows' index); run it after kSqliteUndoSchema20, then kSqliteUndoSchema18 and the
+// statements that undo earlier versions.
 inline constexpr const char* kSqliteUndoSchema19 = "DROP INDEX worker_queue_untagged; ";
 
 // Takes a SQLite database of schema 18 back to schema 17 (before activity sessions); run
@@ -232,9 +237,10 @@ inline constexpr const char* kSqliteUndoSchema12 =
     "CREATE TRIGGER instance_counts_on_update AFTER UPDATE OF status ON instances BEGIN "
     "  UPDATE instance_counts SET count = count - 1 WHERE orchestration_name = OLD.orchestration_name; END; ";
 
-// The undo statements of schemas 19 to 12 in their order: a file of this build back to
+// The undo statements of schemas 20 to 12 in their order: a file of this build back to
 // schema 11, before the statements that undo earlier versions.
-inline const std::string kSqliteUndoToSchema11 = std::string(kSqliteUndoSchema19) + kSqliteUndoSchema18 +
+inline const std::string kSqliteUndoToSchema11 = std::string(kSqliteUndoSchema20) + kSqliteUndoSchema19 +
+                                                 kSqliteUndoSchema18 +
                                                  kSqliteUndoSchema17 +
                                                  kSqliteUndoSchema16 +
                                                  kSqliteUndoSchema15 +

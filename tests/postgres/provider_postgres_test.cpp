@@ -448,11 +448,11 @@ TEST_CASE("postgres: a version-5 schema is migrated with its instances counted i
   create_instance_on(*n.store, "done", RuntimeState::Completed, R"(please "backfill me")");
   create_instance_on(*n.store, "running", RuntimeState::Running);
   const std::string& s = n.options.schema;
-  // Back to schema 18 (before the untagged worker rows' index), 17 (before activity
-  // sessions), 16 (before executions' pinned versions),
+  // Back to schema 19 (before the tagged worker rows' index), 18 (before the untagged
+  // worker rows' index), 17 (before activity sessions), 16 (before executions' pinned versions),
   // 15 (before worker rows' tags), 13 (before the timers' index), 12 (before kept pending
   // work), 11 (before tenants), then further back to 5.
-  admin_exec("DROP INDEX " + s + ".worker_queue_untagged; DROP TABLE " + s + ".sessions; DROP INDEX " + s +
+  admin_exec("DROP INDEX " + s + ".worker_queue_by_tag; DROP INDEX " + s + ".worker_queue_untagged; DROP TABLE " + s + ".sessions; DROP INDEX " + s +
              ".worker_queue_by_session; ALTER TABLE " + s +
              ".worker_queue DROP COLUMN session_id");
   admin_exec("ALTER TABLE " + s + ".executions DROP COLUMN pinned_major, DROP COLUMN pinned_minor, "
@@ -1000,4 +1000,18 @@ TEST_CASE("postgres: the default worker fetch reads the untagged rows' index, pa
   INFO(plan);
   CHECK(plan.find("worker_queue_untagged") != std::string::npos);
   CHECK(lines(n.store->explain_worker_fetch(TagFilter::any())).find("worker_queue_untagged") == std::string::npos);
+}
+
+TEST_CASE("postgres: a one-tag worker fetch reads that tag's index, past any number of untagged rows",
+          "[provider][postgres][tags]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("onetag");
+  // 50,000 ready untagged rows (a backlog of the default workers), older than the 10 of the tag.
+  admin_exec("INSERT INTO " + n.options.schema +
+             ".worker_queue (instance_id, execution_id, activity_id, item_json, visible_at, enqueued_at, tag) "
+             "SELECT 'i', 1, g, '{}', g, g, CASE WHEN g > 50000 THEN 'gpu' END "
+             "FROM generate_series(1, 50010) g; ANALYZE " + n.options.schema + ".worker_queue");
+  const std::string plan = lines(n.store->explain_worker_fetch(TagFilter::only({"gpu"})));
+  INFO(plan);
+  CHECK(plan.find("worker_queue_by_tag") != std::string::npos);
 }

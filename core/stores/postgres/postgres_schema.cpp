@@ -15,7 +15,7 @@ namespace duroxide::pg {
 
 namespace {
 
-constexpr int kLatest = 19;
+constexpr int kLatest = 20;
 
 // Version 5: the first PostgreSQL schema.
 
@@ -350,11 +350,16 @@ constexpr const char* kMigration19 = R"sql(
 CREATE INDEX worker_queue_untagged ON worker_queue (visible_at, id) WHERE tag IS NULL;
 )sql";
 
+// Version 20: as SQLite's version 20.
+constexpr const char* kMigration20 = R"sql(
+CREATE INDEX worker_queue_by_tag ON worker_queue (tag, visible_at, id) WHERE tag IS NOT NULL;
+)sql";
+
 constexpr Migration kMigrations[] = {{6, kMigration6},   {7, kMigration7},   {8, kMigration8},
                                      {9, kMigration9},   {10, kMigration10}, {11, kMigration11},
                                      {12, kMigration12}, {13, kMigration13}, {14, kMigration14},
                                      {15, kMigration15}, {16, kMigration16}, {17, kMigration17},
-                                     {18, kMigration18}, {19, kMigration19}};
+                                     {18, kMigration18}, {19, kMigration19}, {20, kMigration20}};
 
 }  // namespace
 

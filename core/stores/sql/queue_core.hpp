@@ -732,8 +732,8 @@ struct Queues {
                                                   std::optional<QueueCursor>* after = nullptr) {
     const bool seek = after && after->has_value();
     if constexpr (!Dialect::kOneWriter) DUROXIDE_ASSERT(!seek, "a worker cursor needs one writer");
-    const bool untagged = untagged_only(filter);
-    Statement next = db.prepare(seek ? worker_row_after_sql(untagged) : worker_row_sql(untagged));
+    const WorkerIndex index = worker_index(filter);
+    Statement next = db.prepare(seek ? worker_row_after_sql(index) : worker_row_sql(index));
     next.bind(1, now);
     if (seek) next.bind(2, (*after)->visible_at).bind(3, (*after)->id);
     bind_tag_filter(next, seek ? 4 : 2, filter);
@@ -749,8 +749,7 @@ struct Queues {
   // Dialect::kWorkerRowSuffix, by several writers).
   static std::vector<WorkerRow> next_worker_rows(Connection& db, TimestampMs now, std::size_t limit,
                                                  const TagFilter& filter, const SessionFetch* session) {
-    static const std::string sql[2] = {rows_sql(false), rows_sql(true)};
-    Statement next = db.prepare(sql[untagged_only(filter) ? 1 : 0]);
+    Statement next = db.prepare(worker_rows_sql(worker_index(filter)));
     next.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
     bind_tag_filter(next, 3, filter);
     bind_session_fetch(next, 3 + kTagParameters, session);
@@ -762,9 +761,9 @@ struct Queues {
   // The plan of the statement the store's fetches run to find a worker row for `filter`
   // (one row at a time with one writer, a batch with several).
   static std::vector<std::string> explain_worker_fetch(Connection& db, const TagFilter& filter, TimestampMs now) {
-    const bool untagged = untagged_only(filter);
+    const WorkerIndex index = worker_index(filter);
     const bool one_row = Dialect::kOneWriter;
-    Statement plan = db.prepare_once(Dialect::kExplainPrefix + (one_row ? row_sql(untagged) : rows_sql(untagged)));
+    Statement plan = db.prepare_once(Dialect::kExplainPrefix + (one_row ? row_sql(index) : rows_sql(index)));
     plan.bind(1, now);
     if (!one_row) plan.bind(2, std::int64_t{1});
     const int first = one_row ? 2 : 3;
@@ -789,39 +788,58 @@ struct Queues {
     return row;
   }
 
-  // A filter that takes untagged rows alone (the default) reads them through their own
-  // index (worker_queue_untagged): the rows of a tag no running worker takes, however many
-  // wait, are never walked past. Its statements say "tag IS NULL" at the top level, which
-  // lets the planner use that partial index.
-  static bool untagged_only(const TagFilter& filter) { return filter.mode == TagFilter::Mode::DefaultOnly; }
-  static const char* untagged_condition(bool untagged) { return untagged ? "tag IS NULL AND " : ""; }
+  // The index a fetch's statement reads, by its filter. A filter that takes untagged rows
+  // alone (the default) reads them through their own (worker_queue_untagged), a filter of
+  // one tag that tag's rows (worker_queue_by_tag): rows no such worker takes (of a tag whose
+  // workers are down, or a backlog of untagged rows beside a pool of tagged workers),
+  // however many wait, are never walked past. Each statement says so at its top level
+  // ("tag IS NULL", "tag = ?"), which lets the planner use the partial index; other filters
+  // read the index of every row (worker_queue_by_visible).
+  enum WorkerIndex { kEveryRow = 0, kUntaggedRows = 1, kOneTagRows = 2, kWorkerIndexes = 3 };
+  static WorkerIndex worker_index(const TagFilter& filter) {
+    if (filter.mode == TagFilter::Mode::DefaultOnly) return kUntaggedRows;
+    if (filter.mode == TagFilter::Mode::Tags && filter.tags.size() == 1) return kOneTagRows;
+    return kEveryRow;
+  }
+  // The condition that picks `index`, for a statement whose tag parameters begin at ?first.
+  static std::string index_condition(WorkerIndex index, int first) {
+    if (index == kUntaggedRows) return "tag IS NULL AND ";
+    if (index == kOneTagRows) return "tag = ?" + std::to_string(first + 2) + " AND ";  // the filter's one tag
+    return "";
+  }
 
-  static std::string rows_sql(bool untagged) {
-    return std::string(kWorkerColumns) + "WHERE " + untagged_condition(untagged) + "visible_at <= ?1 AND " +
+  static std::string rows_sql(WorkerIndex index) {
+    return std::string(kWorkerColumns) + "WHERE " + index_condition(index, 3) + "visible_at <= ?1 AND " +
            kWorkerUnlocked + " AND " + tag_condition(3) + " AND " + session_condition(3 + kTagParameters) +
            " ORDER BY visible_at, id LIMIT ?2" + Dialect::kWorkerRowSuffix;
   }
-  static const std::string& worker_row_sql(bool untagged) {
-    static const std::string sql[2] = {row_sql(false), row_sql(true)};
-    return sql[untagged ? 1 : 0];
+  static const std::string& worker_rows_sql(WorkerIndex index) {
+    static const std::string sql[kWorkerIndexes] = {rows_sql(kEveryRow), rows_sql(kUntaggedRows),
+                                                    rows_sql(kOneTagRows)};
+    return sql[index];
   }
-  static std::string row_sql(bool untagged) {
-    return std::string(kWorkerColumns) + "WHERE " + untagged_condition(untagged) + "visible_at <= ?1 AND " +
+  static std::string row_sql(WorkerIndex index) {
+    return std::string(kWorkerColumns) + "WHERE " + index_condition(index, 2) + "visible_at <= ?1 AND " +
            kWorkerUnlocked + " AND " + tag_condition(2) + " AND " + session_condition(2 + kTagParameters) +
            " ORDER BY visible_at, id LIMIT 1" + Dialect::kWorkerRowSuffix;
   }
-  static const std::string& worker_row_after_sql(bool untagged) {
-    static const std::string sql[2] = {row_after_sql(false), row_after_sql(true)};
-    return sql[untagged ? 1 : 0];
+  static const std::string& worker_row_sql(WorkerIndex index) {
+    static const std::string sql[kWorkerIndexes] = {row_sql(kEveryRow), row_sql(kUntaggedRows), row_sql(kOneTagRows)};
+    return sql[index];
   }
   // The two seeks written out: SQLite does not seek by a row-value bound.
-  static std::string row_after_sql(bool untagged) {
+  static std::string row_after_sql(WorkerIndex index) {
     const std::string rest = std::string(" AND ") + kWorkerUnlocked + " AND " + tag_condition(4) + " AND " +
                              session_condition(4 + kTagParameters);
-    return std::string("SELECT * FROM (") + kWorkerColumns + "WHERE " + untagged_condition(untagged) +
+    return std::string("SELECT * FROM (") + kWorkerColumns + "WHERE " + index_condition(index, 4) +
            "visible_at = ?2 AND id > ?3" + rest + " ORDER BY id LIMIT 1) UNION ALL SELECT * FROM (" + kWorkerColumns +
-           "WHERE " + untagged_condition(untagged) + "visible_at > ?2 AND visible_at <= ?1" + rest +
+           "WHERE " + index_condition(index, 4) + "visible_at > ?2 AND visible_at <= ?1" + rest +
            " ORDER BY visible_at, id LIMIT 1) LIMIT 1";
+  }
+  static const std::string& worker_row_after_sql(WorkerIndex index) {
+    static const std::string sql[kWorkerIndexes] = {row_after_sql(kEveryRow), row_after_sql(kUntaggedRows),
+                                                    row_after_sql(kOneTagRows)};
+    return sql[index];
   }
 
   // An unreadable row must not block the queue: parks it and tells its

@@ -469,10 +469,17 @@ constexpr const char* kMigration19 = R"sql(
 CREATE INDEX worker_queue_untagged ON worker_queue (visible_at, id) WHERE tag IS NULL;
 )sql";
 
+// Version 20: the tagged worker rows by tag and visible time, for a fetch of one tag
+// (TagFilter::only with one tag), so that untagged rows and rows of other tags are not
+// walked past by every fetch of a tagged pool (queue_core.hpp, worker_index).
+constexpr const char* kMigration20 = R"sql(
+CREATE INDEX worker_queue_by_tag ON worker_queue (tag, visible_at, id) WHERE tag IS NOT NULL;
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1,  kMigration2,  kMigration3,  kMigration4,  kMigration5,
                                        kMigration6,  kMigration7,  kMigration8,  kMigration9,  kMigration10,
                                        kMigration11, kMigration12, kMigration13, kMigration14, kMigration15,
-                                       kMigration16, kMigration17, kMigration18, kMigration19};
+                                       kMigration16, kMigration17, kMigration18, kMigration19, kMigration20};
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 int read_user_version(Connection& db) {

@@ -45,7 +45,7 @@ struct PostgresOptions {
 
 class PostgresProvider final : public SqlStore {
  public:
-  static constexpr int kSchemaVersion = 19;  // the tables of SqliteProvider 9 but its totals row
+  static constexpr int kSchemaVersion = 20;  // the tables of SqliteProvider 9 but its totals row
 
   // Throws ProviderError (Transient when the server is unreachable).
   PostgresProvider(const std::string& conninfo, Clock& clock, IdSource& ids,
