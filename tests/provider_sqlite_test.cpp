@@ -989,7 +989,7 @@ TEST_CASE("sqlite: a read snapshot reads one committed state until it ends, what
   CHECK(queued() == 2);
 }
 
-TEST_CASE("sqlite: the default and the one-tag worker fetches walk their rows' own index, past any number of others",
+TEST_CASE("sqlite: the default and the one-tag worker fetches read their rows' own index, and take the right rows",
           "[provider][sqlite][tags]") {
   auto f = make_provider("sqlite-file");
   create_instance(*f, "i");

@@ -464,7 +464,7 @@ CREATE TABLE sessions (
 
 // Version 19: the untagged worker rows by visible time, for the default fetch (TagFilter
 // DefaultOnly), so that rows of a tag no running worker takes are not walked past by every
-// fetch (queue_core.hpp, untagged_only).
+// fetch (queue_core.hpp, worker_index).
 constexpr const char* kMigration19 = R"sql(
 CREATE INDEX worker_queue_untagged ON worker_queue (visible_at, id) WHERE tag IS NULL;
 )sql";
