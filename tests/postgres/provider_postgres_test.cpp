@@ -987,15 +987,25 @@ TEST_CASE("postgres: a read snapshot reads one committed state until it ends, wh
   CHECK(queued() == 2);
 }
 
+namespace {
+
+// 50,010 ready worker rows of instance "i", visible one a millisecond apart, each tagged
+// as the SQL expression `tag` of g (1 to 50,010) says, analysed as a production table is.
+void load_worker_rows(const Named& n, const std::string& tag) {
+  admin_exec("INSERT INTO " + n.options.schema +
+             ".worker_queue (instance_id, execution_id, activity_id, item_json, visible_at, enqueued_at, tag) "
+             "SELECT 'i', 1, g, '{}', g, g, " + tag + " FROM generate_series(1, 50010) g; ANALYZE " +
+             n.options.schema + ".worker_queue");
+}
+
+}  // namespace
+
 TEST_CASE("postgres: the default worker fetch reads the untagged rows' index, past any number of tagged rows",
           "[provider][postgres][tags]") {
   SKIP_WITHOUT_POSTGRES();
   Named n("untagged");
   // 50,000 ready rows of a tag no worker here takes, older than the 10 untagged ones.
-  admin_exec("INSERT INTO " + n.options.schema +
-             ".worker_queue (instance_id, execution_id, activity_id, item_json, visible_at, enqueued_at, tag) "
-             "SELECT 'i', 1, g, '{}', g, g, CASE WHEN g > 50000 THEN NULL ELSE 'gpu' END "
-             "FROM generate_series(1, 50010) g; ANALYZE " + n.options.schema + ".worker_queue");
+  load_worker_rows(n, "CASE WHEN g > 50000 THEN NULL ELSE 'gpu' END");
   const std::string plan = lines(n.store->explain_worker_fetch(TagFilter{}));
   INFO(plan);
   CHECK(plan.find("worker_queue_untagged") != std::string::npos);
@@ -1007,10 +1017,7 @@ TEST_CASE("postgres: a one-tag worker fetch reads that tag's index, past any num
   SKIP_WITHOUT_POSTGRES();
   Named n("onetag");
   // 50,000 ready untagged rows (a backlog of the default workers), older than the 10 of the tag.
-  admin_exec("INSERT INTO " + n.options.schema +
-             ".worker_queue (instance_id, execution_id, activity_id, item_json, visible_at, enqueued_at, tag) "
-             "SELECT 'i', 1, g, '{}', g, g, CASE WHEN g > 50000 THEN 'gpu' END "
-             "FROM generate_series(1, 50010) g; ANALYZE " + n.options.schema + ".worker_queue");
+  load_worker_rows(n, "CASE WHEN g > 50000 THEN 'gpu' END");
   const std::string plan = lines(n.store->explain_worker_fetch(TagFilter::only({"gpu"})));
   INFO(plan);
   CHECK(plan.find("worker_queue_by_tag") != std::string::npos);

@@ -462,6 +462,19 @@ void Connection::fail(const std::string& message, const char* sqlstate) {
 
 // ---------------------------------------------------------------- ReadSnapshot
 
+namespace {
+
+// Ends the open transaction of a destructor: nothing to do when the server already
+// dropped it with the connection; a failed ROLLBACK leaves the server to end it.
+void roll_back(Connection& connection) {
+  if (!connection.connected()) return;
+  connection.note_round_trip();
+  PGresult* result = PQexec(connection.handle(), "ROLLBACK");
+  if (result) PQclear(result);
+}
+
+}  // namespace
+
 ReadSnapshot::ReadSnapshot(Connection& connection) : connection_(connection) {
   connection_.ensure_connected();
   PQclear(connection_.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {}));
@@ -471,10 +484,7 @@ ReadSnapshot::ReadSnapshot(Connection& connection) : connection_(connection) {
 ReadSnapshot::~ReadSnapshot() {
   connection_.set_in_transaction(false);
   connection_.drop_deferred();
-  if (!connection_.connected()) return;  // the server already dropped the transaction
-  connection_.note_round_trip();
-  PGresult* result = PQexec(connection_.handle(), "ROLLBACK");
-  if (result) PQclear(result);
+  roll_back(connection_);
 }
 
 // ---------------------------------------------------------------- Transaction
@@ -489,10 +499,7 @@ Transaction::~Transaction() {
   if (done_) return;
   connection_.set_in_transaction(false);
   if (connection_.drop_deferred()) return;  // BEGIN never reached the server
-  if (!connection_.connected()) return;     // the server already dropped the transaction
-  connection_.note_round_trip();
-  PGresult* result = PQexec(connection_.handle(), "ROLLBACK");
-  if (result) PQclear(result);
+  roll_back(connection_);
 }
 
 void Transaction::commit() { finish(/*wait_for_disk=*/true); }
