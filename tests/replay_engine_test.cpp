@@ -303,7 +303,35 @@ TEST_CASE("a turn the runtime fails sends the cancels and detached starts its hi
   CHECK(failed.worker_items.empty());
 }
 
+TEST_CASE("a turn the runtime fails does not cancel a child whose start it never sends", "[replay][cancel]") {
+  Registry registry;
+  registry.register_orchestration("LosesThenFails", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_await ctx.schedule_timer(10);
+    // Scheduled in the turn that fails, the child loses the select to the event that
+    // arrived with the timer: its start is dropped with the turn, so no cancel may go to
+    // an instance that never exists (it would wait in the queue for ever).
+    auto winner = co_await ctx.select(ctx.schedule_sub_orchestration("Child", "", {"child"}), ctx.schedule_wait("Go"));
+    ctx.set_custom_status(std::string(limits::kMaxPayloadBytes + 1, 's'));  // over the limit: the turn fails
+    co_return std::to_string(winner.index);
+  });
+  History history = appended({}, turn(registry, {}, {start("LosesThenFails", "")}, kT0));
+  TurnResult failed = turn(registry, history,
+                           {work::TimerFired{"inst", 1, 2, kT0 + 10}, work::ExternalRaised{"inst", "Go", "now"}},
+                           kT0 + 10);
+  REQUIRE(failed.outcome.kind == TurnOutcomeKind::Failed);
+  // The history keeps what the code did (the child scheduled, then asked to cancel) ...
+  std::vector<EventKind> written = kinds(failed.new_events);
+  CHECK(std::count(written.begin(), written.end(), EventKind::SubOrchestrationScheduled) == 1);
+  CHECK(std::count(written.begin(), written.end(), EventKind::SubOrchestrationCancelRequested) == 1);
+  // ... but neither the child's start nor its cancel is sent.
+  for (const auto& [item, delay] : failed.orchestrator_items) {
+    CHECK(target_instance(item) != "child");
+  }
+  CHECK(replay_history(registry, "inst", 1, appended(history, failed)).deterministic);
+}
+
 TEST_CASE("continue-as-new cancels the execution's activities still in flight", "[replay][cancel]") {
+
   Registry registry;
   registry.register_orchestration("Loop", [](OrchestrationContext& ctx, std::string input) -> Task<std::string> {
     if (input == "next") co_return "done";

@@ -1074,12 +1074,21 @@ void ReplayState::finalize() {
 void ReplayState::abandon_failed_turn() {
   out_.worker_items.clear();  // activities it scheduled never run
   auto& items = out_.orchestrator_items;
+  // Kept: the cancel of a child started in an earlier turn (SubOrchestrationCancelRequested)
+  // and a detached start (DetachedOrchestrationStarted). Dropped: everything else, the
+  // starts of children it scheduled among them, and so the cancels of those children too
+  // (they would wait for ever for an instance that never starts).
+  std::vector<std::string> never_started;
+  for (const OrchestratorItem& queued : items) {
+    const auto* start = std::get_if<work::StartOrchestration>(&queued.item);
+    if (start && !start->parent_instance.empty()) never_started.push_back(start->instance);
+  }
   items.erase(std::remove_if(items.begin(), items.end(),
-                             [](const OrchestratorItem& queued) {
-                               // Kept: a child's cancel (SubOrchestrationCancelRequested) and a
-                               // detached start (DetachedOrchestrationStarted). Dropped: the
-                               // starts of children it scheduled.
-                               if (std::holds_alternative<work::CancelInstance>(queued.item)) return false;
+                             [&never_started](const OrchestratorItem& queued) {
+                               if (const auto* cancel = std::get_if<work::CancelInstance>(&queued.item)) {
+                                 return std::find(never_started.begin(), never_started.end(), cancel->instance) !=
+                                        never_started.end();
+                               }
                                const auto* start = std::get_if<work::StartOrchestration>(&queued.item);
                                return !(start && start->parent_instance.empty());
                              }),
