@@ -104,6 +104,13 @@ Json cli_value(const ArgSpec& spec, const std::string& word, const FileReader& r
       return std::stoll(word);
     }
     case ArgType::StringList: return split_commas(word);
+    case ArgType::IntegerList: {
+      Json items = Json::array();
+      ArgSpec item = spec;
+      item.type = ArgType::Integer;
+      for (const std::string& part : split_commas(word)) items.push_back(cli_value(item, part, read_file));
+      return items;
+    }
     case ArgType::Document: return read_file(word, static_cast<std::size_t>(spec.max));  // the CLI names a file
     default: return word;
   }

@@ -156,7 +156,9 @@ std::string command_help(const Command& command) {
     }
     if (!spec.cli_aliases.empty()) text += " also --" + spec.cli_aliases.front();
     if (spec.type == ArgType::String || spec.type == ArgType::Document) text += " at most " + std::to_string(spec.max) + " bytes";
-    if (spec.type == ArgType::StringList) text += " at most " + std::to_string(spec.max) + " items";
+    if (spec.type == ArgType::StringList || spec.type == ArgType::IntegerList) {
+      text += " at most " + std::to_string(spec.max) + " items";
+    }
     text += "\n      " + spec.help + "\n";
   }
   return text;

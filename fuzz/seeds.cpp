@@ -106,6 +106,13 @@ void work_item_seeds() {
   write("work_item", "status", encode_status(status));
 }
 
+// A list argument as one CLI word: its items joined by commas.
+std::string list_word(const Json& items) {
+  std::string word;
+  for (const auto& item : items) word += (word.empty() ? "" : ",") + (item.is_string() ? item.get<std::string>() : item.dump());
+  return word;
+}
+
 // One seed per command of the table, with arguments naming the sample database's instances.
 void command_seeds() {
   for (const auto& command : commands()) {
@@ -118,6 +125,7 @@ void command_seeds() {
         case ArgType::String: value = spec.name == "instance" ? "sample-Approval" : spec.name == "orchestration" ? "HelloWorld" : "Approve"; break;
         case ArgType::Integer: value = spec.min > 0 ? spec.min : 1; break;
         case ArgType::StringList: value = Json::array({"sample-HelloWorld", "sample-Approval"}); break;
+        case ArgType::IntegerList: value = Json::array({1, 2}); break;
         case ArgType::Filter: value = Json{{"states", {"Running"}}, {"prefix", "sample-"}}; break;
         case ArgType::Document: value = "{\"format\":0}"; break;
         default: value = spec.fallback;
@@ -127,7 +135,7 @@ void command_seeds() {
         words.insert(words.end(), {"--status", "Running", "--prefix", "sample-"});
       } else {
         if (!spec.positional) words.push_back("--" + kebab_case(spec.name));
-        words.push_back(value.is_string() ? value.get<std::string>() : value.is_array() ? "sample-HelloWorld,sample-Approval" : value.dump());
+        words.push_back(value.is_string() ? value.get<std::string>() : value.is_array() ? list_word(value) : value.dump());
       }
     }
     write("commands", command.name, command.name + "\n" + args.dump());

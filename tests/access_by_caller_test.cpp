@@ -253,6 +253,8 @@ TEST_CASE("statistics, time series and the change feed of a tenant count only it
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.acme.management.get_queue_depths(); }));
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.acme.management.get_system_metrics(); }));
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.acme.management.get_provider_diagnostics(); }));
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.acme.management.list_parked_messages(); }));
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.acme.management.delete_parked_messages({1}); }));
   SystemHealth health = t.globex.management.get_system_health(now);
   CHECK(health.counts[RuntimeState::Running] == 1);
   CHECK(health.queues.oldest_orchestrator_age_ms == 0);
@@ -303,6 +305,8 @@ TEST_CASE("the standard roles: a reader reads, an operator also controls, an adm
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.runtime.cancel_instance("waiting", "x"); }));
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.management.delete_instance("done", false); }));
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.management.purge_completed(host.clock.now_ms() + 1); }));
+  CHECK(reader.management.list_parked_messages().empty());  // what is parked is read, not deleted
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.management.delete_parked_messages({1}); }));
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { nobody.runtime.get_status("done"); }));
   host.driver.run_until_idle();
   CHECK(host.client.get_status("waiting").state == RuntimeState::Running);
@@ -311,11 +315,13 @@ TEST_CASE("the standard roles: a reader reads, an operator also controls, an adm
   operator_.runtime.start_orchestration("new", "HelloWorld", "Bo");
   operator_.runtime.raise_event("waiting", "Approve", "ok");
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { operator_.management.delete_instance("done", false); }));
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { operator_.management.delete_parked_messages({1}); }));
   host.driver.run_until_idle();
   CHECK(host.client.get_status("new").output == "Hi, Bo!");
   CHECK(host.client.get_status("waiting").output == "approved:ok");
 
   CHECK(admin.management.delete_instance("done", false).instances == 1);
+  CHECK(admin.management.delete_parked_messages({1}) == 0);  // allowed: there is nothing parked
   CHECK_FALSE(host.admin.get_instance_info("done").has_value());
 }
 

@@ -117,6 +117,16 @@ contains "get-activity-stats has the same rows" '"name":"AddOne"' "$("$cli" get-
 contains "health has a score" '"score":' "$("$cli" health --db "$db")"
 contains "problems has three lists" '"recently_failed":' "$("$cli" problems --db "$db")"
 check "queues shows pending timers" True "$("$cli" queues --db "$db" | json_get '["timers_pending"]>0')"
+sqlite_edit "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) VALUES ('ghost', '{\"instance\":\"ghost\",\"kind\":\"CancelInstance\",\"reason\":\"r\"}', 'instance does not exist', 7)"
+check "parked lists what the store parked, with its item" CancelInstance \
+  "$("$cli" parked --db "$db" | json_get '[0]["item"]' | json_get '["kind"]')"
+parked_id=$("$cli" parked --db "$db" | json_get '[0]["id"]')
+check "a read-only store refuses to delete a parked message" 1 \
+  "$(exit_code "$cli" delete-parked-messages "$parked_id" --read-only --db "$db")"
+check "delete-parked-messages counts what it deleted" 1 \
+  "$("$cli" delete-parked-messages "$parked_id,$((parked_id + 1000))" --db "$db" | json_get '["deleted"]')"
+check "nothing is left parked" 0 "$("$cli" queues --db "$db" | json_get '["parked"]')"
+check "a parked message's id is a positive integer" 2 "$(exit_code "$cli" delete-parked-messages 0 --db "$db")"
 "$cli" export c --db "$db" > "$work/c.json"
 check "a dry-run bulk prune counts what would go" 3 \
   "$("$cli" prune-many --name Counter --keep 1 --dry-run --db "$db" | json_get '["executions_pruned"]')"

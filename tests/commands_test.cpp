@@ -58,12 +58,13 @@ TEST_CASE("every row of the table is complete and its names are consistent", "[c
       CHECK(!arg.help.empty());
       CHECK(camel_case(kebab_case(arg.name)) == arg.name);
       if (arg.type == ArgType::Integer) CHECK(arg.min <= arg.max);
-      if (arg.type == ArgType::String || arg.type == ArgType::StringList || arg.type == ArgType::Document) {
+      if (arg.type == ArgType::String || arg.type == ArgType::StringList || arg.type == ArgType::IntegerList ||
+          arg.type == ArgType::Document) {
         CHECK(arg.max > 0);  // every input has a limit
       }
     }
   }
-  CHECK(commands().size() == 48);  // one row per RuntimeClient and ManagementClient operation
+  CHECK(commands().size() == 50);  // one row per RuntimeClient and ManagementClient operation
   const Json table = commands_json();
   REQUIRE(table.size() == commands().size());
   CHECK(table[0]["method"] == camel_case(commands()[0].name));
@@ -269,6 +270,37 @@ TEST_CASE("merge_page adds numbers, joins lists and keeps the latest continuatio
   merge_page(total, {{"instances", 3}, {"denied", {"b"}}, {"continuation", ""}, {"dry_run", true}});
   CHECK(total == Json{{"pages", 2}, {"instances", 5}, {"denied", {"a", "b"}}, {"continuation", ""}, {"dry_run", true}});
   CHECK_THROWS_AS(merge_page(total, Json::array()), CommandError);
+}
+
+TEST_CASE("list-parked-messages and delete-parked-messages: what the store parked, seen and deleted by id",
+          "[commands][parked]") {
+  Host host;
+  testing::ProviderUnderTest& f = *host.under;
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"ghost", "Approve", "yes"}, 0);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"ghost", "Approve", "again"}, 0);
+  CHECK_FALSE(f.provider().fetch_orchestration_item(30'000).has_value());  // parks both
+
+  const Json parked = host.run("list-parked-messages");
+  REQUIRE(parked.size() == 2);
+  CHECK(parked[0]["instance"] == "ghost");
+  CHECK(parked[0]["reason"] == "instance does not exist");
+  CHECK(parked[0]["parked_at_ms"] == f.clock.now_ms());
+  CHECK(decode_work_item(parked[0]["item"].get<std::string>()) == WorkItem{work::ExternalRaised{"ghost", "Approve", "yes"}});
+  const std::int64_t first = parked[0]["id"].get<std::int64_t>();
+  CHECK(host.run("list-parked-messages", {{"afterId", first}}) == Json::array({parked[1]}));
+  CHECK(host.run("list-parked-messages", {{"limit", 1}}) == Json::array({parked[0]}));
+
+  CHECK(host.run("delete-parked-messages", {{"ids", {first, first + 1000}}}) == Json{{"deleted", 1}});
+  CHECK(host.run("list-parked-messages") == Json::array({parked[1]}));
+  // Ids are positive integers, at most 1000 of them.
+  CHECK(invalid_message("delete-parked-messages", {{"ids", {"1"}}}).find("ids item must be an integer") !=
+        std::string::npos);
+  CHECK(invalid_message("delete-parked-messages", {{"ids", {0}}}).find("ids item must be 1 to") != std::string::npos);
+  CHECK(invalid_message("delete-parked-messages", {{"ids", 5}}).find("array of integers") != std::string::npos);
+  CHECK(invalid_message("delete-parked-messages", {{"ids", Json(std::vector<int>(1001, 1))}}).find("over the limit") !=
+        std::string::npos);
+  CHECK(invalid_message("list-parked-messages", {{"limit", 1001}}).find("limit") != std::string::npos);
+  CHECK(host.run("list-parked-messages").size() == 1);  // the refused calls deleted nothing
 }
 
 TEST_CASE("list-sessions: the sessions a store keeps, paged by id", "[commands][sessions]") {

@@ -52,6 +52,12 @@ class ForwardingManagement : public ManagementProvider {
   std::vector<SessionInfo> list_sessions(const std::string& after, std::size_t limit) override {
     return inner_.list_sessions(after, limit);
   }
+  std::vector<ParkedMessage> list_parked_messages(std::int64_t after_id, std::size_t limit) override {
+    return inner_.list_parked_messages(after_id, limit);
+  }
+  std::uint64_t delete_parked_messages(const std::vector<std::int64_t>& ids) override {
+    return inner_.delete_parked_messages(ids);
+  }
   ProviderDiagnostics get_provider_diagnostics() override { return inner_.get_provider_diagnostics(); }
   std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) override {
     return inner_.get_time_series(query);

@@ -921,6 +921,57 @@ TEST_CASE("contract: maintain deletes change-feed rows and parked messages past 
   CHECK(f.management().get_queue_depths().parked == 1);  // ghost-old is 35 days old, ghost-new 25
 }
 
+TEST_CASE("contract: parked messages are listed oldest first with their items and deleted by id",
+          "[provider][management][parked]") {
+  FOR_EACH_PROVIDER(f);
+  // Messages for instances that do not exist are parked by the fetch that finds them.
+  const TimestampMs parked_at = f.clock.now_ms();
+  for (const char* ghost : {"ghost-a", "ghost-b", "ghost-c"}) {
+    f.provider().enqueue_orchestrator_item(work::ExternalRaised{ghost, "e", std::string("data of ") + ghost}, 0);
+  }
+  f.provider().enqueue_orchestrator_item(work::CancelInstance{"ghost-b", "why"}, 0);
+  while (f.provider().fetch_orchestration_item(30'000)) {
+  }
+  REQUIRE(f.management().get_queue_depths().parked == 4);
+
+  const std::vector<ParkedMessage> all = f.management().list_parked_messages(0, 100);
+  REQUIRE(all.size() == 4);
+  std::vector<std::string> instances;
+  for (const ParkedMessage& message : all) {
+    instances.push_back(message.instance_id);
+    CHECK(message.reason == "instance does not exist");
+    CHECK(message.parked_at_ms == parked_at);
+  }
+  CHECK(instances == std::vector<std::string>{"ghost-a", "ghost-b", "ghost-b", "ghost-c"});
+  CHECK(all[0].id < all[1].id);
+  CHECK(all[1].id < all[2].id);
+  CHECK(all[2].id < all[3].id);
+  // The item as it was queued: it decodes to the message sent.
+  CHECK(decode_work_item(all[0].item_json) == WorkItem{work::ExternalRaised{"ghost-a", "e", "data of ghost-a"}});
+  CHECK(decode_work_item(all[2].item_json) == WorkItem{work::CancelInstance{"ghost-b", "why"}});
+  // Pages go on after the last id seen; a short page is the last.
+  CHECK(f.management().list_parked_messages(0, 2) == std::vector<ParkedMessage>{all[0], all[1]});
+  CHECK(f.management().list_parked_messages(all[1].id, 2) == std::vector<ParkedMessage>{all[2], all[3]});
+  CHECK(f.management().list_parked_messages(all[3].id, 2).empty());
+
+  // Deleting counts what was there: an unknown id and a repeated one count nothing.
+  CHECK(f.management().delete_parked_messages({all[1].id, all[2].id, all[2].id, all[3].id + 1000}) == 2);
+  CHECK(f.management().list_parked_messages(0, 100) == std::vector<ParkedMessage>{all[0], all[3]});
+  CHECK(f.management().get_queue_depths().parked == 2);
+  CHECK(f.management().delete_parked_messages({}) == 0);
+
+  // Limits: a page of 1..kMaxParkedPage, at most kMaxParkedPage ids a call; nothing is
+  // deleted by a refused call.
+  for (std::size_t limit : {std::size_t{0}, kMaxParkedPage + 1}) {
+    CHECK(provider_error_kind([&] { f.management().list_parked_messages(0, limit); }) ==
+          ProviderErrorKind::InvalidInput);
+  }
+  std::vector<std::int64_t> too_many(kMaxParkedPage + 1, all[0].id);
+  CHECK(provider_error_kind([&] { f.management().delete_parked_messages(too_many); }) ==
+        ProviderErrorKind::InvalidInput);
+  CHECK(f.management().get_queue_depths().parked == 2);
+}
+
 TEST_CASE("instance retention: maintain purges old finished instances a batch a call while behind",
           "[provider][retention]") {
   PROVIDER_KIND(kind);

@@ -96,6 +96,11 @@ export interface SessionInfo {
   session_id: string; owner_id: string; locked_until_ms: number; claimed_at_ms: number; held: boolean; queued_items: number;
 }
 
+/** A message the store parked because nothing would consume it; `item` is the work item's JSON as queued. */
+export interface ParkedMessage {
+  id: number; instance: string; reason: string; parked_at_ms: number; item: string;
+}
+
 export interface QueueDepths {
   orchestrator_visible: number; orchestrator_delayed: number; orchestrator_locked: number;
   worker_visible: number; worker_locked: number; parked: number;
@@ -230,6 +235,10 @@ export declare class ManagementClient {
   getQueueDepths(): QueueDepths;
   /** The activity sessions the store keeps, by id after `after`: who holds each, until when, its queued items. */
   listSessions(options?: { after?: string; limit?: number }): SessionInfo[];
+  /** The messages the store parked (their count: getQueueDepths().parked), oldest first after `afterId`. */
+  listParkedMessages(options?: { afterId?: number; limit?: number }): ParkedMessage[];
+  /** Deletes parked messages by id (at most 1000); unknown ids are skipped. */
+  deleteParkedMessages(ids: number[]): { deleted: number };
   getProviderDiagnostics(): {
     store_kind: string; store_version: string; schema_version: number; location: string; journal_mode: string;
     page_size: number; page_count: number; free_pages: number; database_bytes: number; wal_bytes: number; cache_bytes: number;

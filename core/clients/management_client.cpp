@@ -303,6 +303,16 @@ std::vector<SessionInfo> ManagementClient::list_sessions(const std::string& afte
   return guarded([&] { return management_.list_sessions(after, limit); });
 }
 
+std::vector<ParkedMessage> ManagementClient::list_parked_messages(std::int64_t after_id, std::size_t limit) {
+  access_.require_store_wide(AccessOperation::ReadDetails);
+  return guarded([&] { return management_.list_parked_messages(after_id, limit); });
+}
+
+std::uint64_t ManagementClient::delete_parked_messages(const std::vector<std::int64_t>& ids) {
+  access_.require_store_wide(AccessOperation::Purge);
+  return guarded([&] { return management_.delete_parked_messages(ids); });
+}
+
 std::optional<InstanceStats> ManagementClient::get_instance_stats(const std::string& instance) {
   RuntimeClient::check_identifier(instance, "the instance id");
   access_.require(AccessOperation::ReadDetails, instance);

@@ -94,6 +94,14 @@ ArgSpec id_list(std::string name, std::string help, bool required) {
   return spec;
 }
 
+// A list of ids that are positive integers (at most kMaxListItems of them).
+ArgSpec integer_list(std::string name, std::string help, bool required) {
+  ArgSpec spec = id_list(std::move(name), std::move(help), required);
+  spec.type = ArgType::IntegerList;
+  spec.min = 1;
+  return spec;
+}
+
 ArgSpec filter_arg(bool positional = true) {
   ArgSpec spec;
   spec.name = "filter";
@@ -543,6 +551,22 @@ std::vector<Command> instance_commands() {
   };
 }
 
+Json list_sessions(const Json& a, Clients& c) {
+  Json out = Json::array();
+  for (const SessionInfo& session : c.management.list_sessions(str(a, "after"), count(a, "limit"))) {
+    out.push_back(json_views::session(session));
+  }
+  return out;
+}
+
+Json list_parked_messages(const Json& a, Clients& c) {
+  Json out = Json::array();
+  for (const ParkedMessage& message : c.management.list_parked_messages(num(a, "afterId"), count(a, "limit"))) {
+    out.push_back(json_views::parked_message(message));
+  }
+  return out;
+}
+
 std::vector<Command> observe_commands() {
   using K = ClientKind;
   std::vector<ArgSpec> problem_args = threshold_args();
@@ -558,14 +582,13 @@ std::vector<Command> observe_commands() {
         integer("limit", "at most this many sessions", 100, 1, static_cast<std::int64_t>(kMaxSessionPage))},
        "The activity sessions the store keeps: which runtime holds each, until when, its queued items.",
        "[{session_id, owner_id, locked_until_ms, claimed_at_ms, held, queued_items}]",
-       [](const Json& a, Clients& c) {
-         Json out = Json::array();
-         for (const SessionInfo& session : c.management.list_sessions(str(a, "after"), count(a, "limit"))) {
-           out.push_back(json_views::session(session));
-         }
-         return out;
-       },
-       {"sessions"}},
+       list_sessions, {"sessions"}},
+      {"list-parked-messages", K::Management,
+       {integer("afterId", "the page starts past the message with this id (default: from the first)", 0, 0, kMaxInteger),
+        integer("limit", "at most this many messages", 100, 1, static_cast<std::int64_t>(kMaxParkedPage))},
+       "The messages the store parked because nothing would consume them, oldest first, with their items.",
+       "[{id, instance, reason, parked_at_ms, item}]",
+       list_parked_messages, {"parked"}},
       {"get-provider-diagnostics", K::Management, {}, "The store: versions, sizes, checkpoints, row counts, errors, latency.",
        "diagnostics",
        [](const Json&, Clients& c) { return json_views::diagnostics(c.management.get_provider_diagnostics()); }, {"diagnostics"}},
@@ -614,6 +637,12 @@ std::vector<Command> observe_commands() {
 std::vector<Command> change_commands() {
   using K = ClientKind;
   return {
+      {"delete-parked-messages", K::Management, {integer_list("ids", "the parked messages' ids (list-parked-messages)", true)},
+       "Deletes parked messages by id; unknown ids are skipped.", "{deleted}",
+       [](const Json& a, Clients& c) {
+         return Json{{"deleted", c.management.delete_parked_messages(a.at("ids").get<std::vector<std::int64_t>>())}};
+       },
+       {}},
       {"delete-instance", K::Management, {instance_arg(), boolean("force", "delete even if running")},
        "Deletes an instance and its sub-orchestrations.", "{instances, executions, events, queue_items, denied}",
        [](const Json& a, Clients& c) { return deleted_json(c.management.delete_instance(str(a, "instance"), yes(a, "force"))); },
@@ -793,6 +822,18 @@ void check_list(const ArgSpec& spec, const Json& value) {
   }
 }
 
+void check_integer_list(const ArgSpec& spec, const Json& value) {
+  if (!value.is_array()) throw invalid(spec.name + " must be an array of integers");
+  if (value.size() > static_cast<std::size_t>(spec.max)) {
+    throw invalid(spec.name + " has " + std::to_string(value.size()) + " items, over the limit of " +
+                  std::to_string(spec.max));
+  }
+  ArgSpec item = spec;  // each item: spec.min up to the largest integer
+  item.name = spec.name + " item";
+  item.max = kMaxInteger;
+  for (const auto& entry : value) check_integer(item, entry);
+}
+
 void check_value(const ArgSpec& spec, const Json& value) {
   switch (spec.type) {
     case ArgType::String: return check_text(spec, value);
@@ -802,6 +843,7 @@ void check_value(const ArgSpec& spec, const Json& value) {
       if (!value.is_boolean()) throw invalid(spec.name + " must be true or false");
       return;
     case ArgType::StringList: return check_list(spec, value);
+    case ArgType::IntegerList: return check_integer_list(spec, value);
     case ArgType::Choice:
       if (!value.is_string() ||
           std::find(spec.choices.begin(), spec.choices.end(), value.get<std::string>()) == spec.choices.end()) {
@@ -862,6 +904,7 @@ std::string_view to_string(ArgType type) {
     case ArgType::Filter: return "filter";
     case ArgType::Document: return "document";
     case ArgType::Duration: return "duration";
+    case ArgType::IntegerList: return "integer[]";
   }
   return "string";
 }

@@ -69,6 +69,14 @@ Json session(const SessionInfo& s) {
               {"held", s.held},                   {"queued_items", s.queued_items}};
 }
 
+Json parked_message(const ParkedMessage& m) {
+  return Json{{"id", m.id},
+              {"instance", m.instance_id},
+              {"reason", m.reason},
+              {"parked_at_ms", m.parked_at_ms},
+              {"item", m.item_json}};
+}
+
 Json execution(const ExecutionInfo& e) {
   return Json{{"execution", e.execution_id},
               {"status", std::string(to_string(e.state))},

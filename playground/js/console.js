@@ -10,7 +10,7 @@ import { markDirty, work } from './runtime.js';
 import { action } from './refresh.js';
 
 const table = dx.commands();
-const placeholders = { integer: 0, duration: 0, boolean: false, 'string[]': [], filter: {} };
+const placeholders = { integer: 0, duration: 0, boolean: false, 'string[]': [], 'integer[]': [], filter: {} };
 
 // The arguments a command starts with: required ones as placeholders of their type, the
 // others at their defaults; the selected instance fills an "instance" argument.

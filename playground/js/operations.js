@@ -72,6 +72,24 @@ function renderQueues() {
     el('h3', {}, 'Activity sessions ', el('span', { class: 'hint' }, 'claimed by the runtime that first ran one of their activities')),
     sessions.length ? table('sessions', ['session', 'held by', 'lock', 'queued activities'], sessions)
       : el('p', { class: 'hint', 'data-testid': 'sessions-none' }, 'no activity sessions'),
+    ...parkedMessages(),
+  ];
+}
+
+// The messages the store parked because nothing would consume them (for an instance that
+// does not exist, or a worker row that does not decode), the oldest 100, each deletable.
+function parkedMessages() {
+  const shown = (text) => (text.length > 200 ? `${text.slice(0, 200)}…` : text);
+  const rows = ui.management.listParkedMessages({ limit: 100 }).map((m) => el('tr', { 'data-parked': String(m.id) },
+    ...[m.id, m.instance, m.reason, new Date(m.parked_at_ms).toISOString(), shown(m.item)].map((v) => cell(String(v))),
+    el('td', {}, el('button', {
+      'data-testid': `parked-delete-${m.id}`,
+      onclick: action(() => ui.management.deleteParkedMessages([m.id])),
+    }, 'delete'))));
+  return [
+    el('h3', {}, 'Parked messages ', el('span', { class: 'hint' }, 'messages nothing would consume, kept for you to read')),
+    rows.length ? table('parked', ['id', 'instance', 'reason', 'parked at', 'item', ''], rows)
+      : el('p', { class: 'hint', 'data-testid': 'parked-none' }, 'no parked messages'),
   ];
 }
 

@@ -219,6 +219,17 @@ test('download a .db and open it again; open a database written by the native CL
   await page.locator('#instances tbody tr').first().click();
   await expect(page.getByTestId('details-output')).toHaveText('Hi, Native!');
   await shot(page, 'native-db');
+  // Its parked message (tests/browser/run.sh) is shown with its item, and deleted.
+  await page.getByTestId('ops-queues').click();
+  const parked = page.getByTestId('ops-body').locator('[data-testid=parked] tbody tr');
+  await expect(parked).toHaveCount(1);
+  await expect(parked.locator('td').nth(1)).toHaveText('gone-1');
+  await expect(parked.locator('td').nth(2)).toHaveText('instance does not exist');
+  await expect(parked.locator('td').nth(4)).toContainText('"kind":"ExternalRaised"');
+  await expect(page.getByTestId('ops-body').locator('[data-key="parked messages"]')).toHaveText('1');
+  await parked.locator('button').click();
+  await expect(page.getByTestId('ops-body').getByTestId('parked-none')).toHaveText('no parked messages');
+  await expect(page.getByTestId('ops-body').locator('[data-key="parked messages"]')).toHaveText('0');
 });
 
 test('export an instance as JSON, import it, and replay the file', async ({ page }) => {

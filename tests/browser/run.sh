@@ -9,6 +9,17 @@ cd "$root"
 work=build/test-logs/browser-input
 rm -rf "$work" && mkdir -p "$work"
 build/native/duroxide run HelloWorld Native --db "$work/native.db" --id native-1 > "$work/native-run.json"
+# And one parked message, as a fetch parks an event for an instance that does not exist.
+# Parked now: the store's retention deletes parked messages older than 30 days.
+python3 - "$work/native.db" <<'PY'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+db.execute("""INSERT INTO parked_messages (instance_id, item_json, reason, parked_at)
+  VALUES ('gone-1', '{"data":"late","instance":"gone-1","kind":"ExternalRaised","name":"Approve"}',
+          'instance does not exist', ?)""", (int(time.time() * 1000),))
+db.commit()
+db.close()
+PY
 export NATIVE_DB="$root/$work/native.db"
 # The same store with 51,000 more finished instances, one a millisecond; only the oldest
 # holds the text "needle": more than one search window (kMaxContainsScan) from the newest.

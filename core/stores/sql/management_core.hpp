@@ -250,6 +250,28 @@ struct Management {
     return sessions;
   }
 
+  // A page of parked messages by id (the primary key).
+  static std::vector<ParkedMessage> list_parked_messages(Connection& db, std::int64_t after_id, std::size_t limit) {
+    Statement rows = db.prepare(
+        "SELECT id, instance_id, reason, parked_at, item_json FROM parked_messages WHERE id > ?1 ORDER BY id LIMIT ?2");
+    rows.bind(1, after_id).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<ParkedMessage> messages;
+    while (rows.step()) {
+      messages.push_back(ParkedMessage{rows.integer(0), rows.text(1), rows.text(2), rows.integer(3), rows.text(4)});
+    }
+    return messages;
+  }
+
+  // Deletes the parked messages with these ids; returns how many there were.
+  static std::uint64_t delete_parked_messages(Connection& db, const std::vector<std::int64_t>& ids) {
+    std::uint64_t deleted = 0;
+    for (std::int64_t id : ids) {
+      db.prepare("DELETE FROM parked_messages WHERE id = ?1").bind(1, id).run();
+      deleted += static_cast<std::uint64_t>(db.changes());
+    }
+    return deleted;
+  }
+
   static QueueDepths get_queue_depths(Connection& db, TimestampMs now) {
     QueueDepths depths;
     read_orchestrator_depths(db, now, depths);

@@ -145,6 +145,12 @@ ProviderDiagnostics SqlStore::get_provider_diagnostics() {
 std::vector<SessionInfo> SqlStore::list_sessions(const std::string& after, std::size_t limit) {
   return impl_->list_sessions(after, limit);
 }
+std::vector<ParkedMessage> SqlStore::list_parked_messages(std::int64_t after_id, std::size_t limit) {
+  return impl_->list_parked_messages(after_id, limit);
+}
+std::uint64_t SqlStore::delete_parked_messages(const std::vector<std::int64_t>& ids) {
+  return impl_->delete_parked_messages(ids);
+}
 DeleteResult SqlStore::delete_instance(const std::string& instance, bool force) {
   return impl_->delete_instance(instance, force);
 }

@@ -323,6 +323,28 @@ class SqlStoreImpl : public SqlStore::Impl {
     return Management::list_sessions(*db, after, limit, clock_.now_ms());
   }
 
+  std::vector<ParkedMessage> list_parked_messages(std::int64_t after_id, std::size_t limit) override {
+    Session db = read_session("list_parked_messages");
+    if (limit < 1 || limit > kMaxParkedPage) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
+                          "a page of parked messages is 1 to " + std::to_string(kMaxParkedPage));
+    }
+    return Management::list_parked_messages(*db, after_id, limit);
+  }
+
+  std::uint64_t delete_parked_messages(const std::vector<std::int64_t>& ids) override {
+    Session db = session("delete_parked_messages");
+    if (ids.size() > kMaxParkedPage) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db->operation(),
+                          "at most " + std::to_string(kMaxParkedPage) + " parked messages are deleted at once, got " +
+                              std::to_string(ids.size()));
+    }
+    Transaction transaction(*db);
+    const std::uint64_t deleted = Management::delete_parked_messages(*db, ids);
+    transaction.commit();
+    return deleted;
+  }
+
   std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) override {
     Session db = read_session("get_time_series");
     return Management::get_time_series(*db, query);

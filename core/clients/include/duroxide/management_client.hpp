@@ -168,6 +168,13 @@ class ManagementClient {
   // The activity sessions the store keeps (ManagementProvider::list_sessions): which
   // runtime holds each, until when, and its queued items. Store-wide, as the queue depths.
   std::vector<SessionInfo> list_sessions(const std::string& after = {}, std::size_t limit = 100);
+  // The messages the store parked because nothing would consume them (the count is
+  // QueueDepths::parked), oldest first after `after_id`, with their items: store-wide,
+  // ReadDetails (the items hold every tenant's payloads).
+  std::vector<ParkedMessage> list_parked_messages(std::int64_t after_id = 0, std::size_t limit = 100);
+  // Deletes parked messages by id (ManagementProvider::delete_parked_messages); returns
+  // how many were there. Store-wide, Purge.
+  std::uint64_t delete_parked_messages(const std::vector<std::int64_t>& ids);
   // One instance's footprint: the current execution's event count and stored bytes,
   // the messages queued for it, the messages in its history no wait has taken yet
   // (carry_forward_count: as the engine counted them at its last turn), its key-value keys and value

@@ -24,6 +24,7 @@ Json summaries(const std::vector<InstanceSummary>& summaries);
 Json counts(const std::map<RuntimeState, std::uint64_t>& counts);  // {"Running":n,...}
 Json queues(const QueueDepths& depths);
 Json session(const SessionInfo& session);
+Json parked_message(const ParkedMessage& message);
 Json execution(const ExecutionInfo& execution);
 Json pending(const PendingWork& work);
 Json details(const InstanceDetails& details);

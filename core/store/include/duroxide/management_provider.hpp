@@ -184,6 +184,23 @@ struct SessionInfo {
 // Most sessions one list_sessions call returns.
 inline constexpr std::size_t kMaxSessionPage = 1000;
 
+// A message the store took out of its queues because nothing would ever consume it
+// (provider.hpp): a message for an instance that does not exist and has no start queued,
+// or a worker row that does not decode. Kept for operators until deleted or trimmed by
+// the parked-message retention.
+struct ParkedMessage {
+  std::int64_t id = 0;  // grows with each parked message; the page cursor
+  std::string instance_id;
+  std::string reason;  // "instance does not exist", "corrupted worker item: ..."
+  TimestampMs parked_at_ms = 0;
+  std::string item_json;  // the item as it was queued (for a corrupted row, as stored)
+  friend bool operator==(const ParkedMessage&, const ParkedMessage&) = default;
+};
+
+// Most parked messages one list_parked_messages call returns, and most ids one
+// delete_parked_messages call takes.
+inline constexpr std::size_t kMaxParkedPage = 1000;
+
 struct OrchestrationStats {
   std::string orchestration_name;
   std::uint64_t running = 0;
@@ -434,6 +451,12 @@ class ManagementProvider {
   // session id order after `after` (empty: from the first), at most `limit`
   // (1..kMaxSessionPage; InvalidInput otherwise); a page shorter than `limit` is the last.
   virtual std::vector<SessionInfo> list_sessions(const std::string& after, std::size_t limit) = 0;
+  // The parked messages with id > `after_id`, oldest first, at most `limit`
+  // (1..kMaxParkedPage; InvalidInput otherwise); a page shorter than `limit` is the last.
+  virtual std::vector<ParkedMessage> list_parked_messages(std::int64_t after_id, std::size_t limit) = 0;
+  // Deletes the parked messages with these ids (at most kMaxParkedPage; InvalidInput
+  // otherwise) in one transaction; returns how many were there. Unknown ids are skipped.
+  virtual std::uint64_t delete_parked_messages(const std::vector<std::int64_t>& ids) = 0;
   // Buckets in [from, to) that have data, oldest first. Minute queries see only
   // minutes not yet rolled up; hour queries see both. At most kMaxTimeSeriesBuckets.
   virtual std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) = 0;

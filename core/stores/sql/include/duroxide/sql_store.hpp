@@ -100,6 +100,8 @@ class SqlStore : public Store {
   std::vector<TimeSeriesPoint> get_time_series(const TimeSeriesQuery& query) final;
   ProviderDiagnostics get_provider_diagnostics() final;
   std::vector<SessionInfo> list_sessions(const std::string& after, std::size_t limit) final;
+  std::vector<ParkedMessage> list_parked_messages(std::int64_t after_id, std::size_t limit) final;
+  std::uint64_t delete_parked_messages(const std::vector<std::int64_t>& ids) final;
   DeleteResult delete_instance(const std::string& instance, bool force) final;
   DeleteResult delete_instances(const BulkDeleteRequest& request) final;
   std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options) final;
