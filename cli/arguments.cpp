@@ -1,6 +1,7 @@
 #include "arguments.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -96,12 +97,13 @@ std::vector<std::string> split_commas(const std::string& text) {
 Json cli_value(const ArgSpec& spec, const std::string& word, const FileReader& read_file) {
   switch (spec.type) {
     case ArgType::Integer: {
-      const bool negative = !word.empty() && word[0] == '-';
-      const std::string digits = negative ? word.substr(1) : word;
-      if (digits.empty() || digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) {
-        throw UsageError("--" + kebab_case(spec.name) + " needs an integer, got \"" + word + "\"");
+      std::int64_t value = 0;
+      const char* end = word.data() + word.size();
+      const auto [stop, error] = std::from_chars(word.data(), end, value);
+      if (word.empty() || error != std::errc() || stop != end) {
+        throw UsageError("--" + kebab_case(spec.name) + " needs an integer of at most 64 bits, got \"" + word + "\"");
       }
-      return std::stoll(word);
+      return value;
     }
     case ArgType::StringList: return split_commas(word);
     case ArgType::IntegerList: {

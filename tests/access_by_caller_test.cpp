@@ -289,6 +289,10 @@ TEST_CASE("the standard roles: a reader reads, an operator also controls, an adm
   testing::StepHost host(catalog(), {}, kind);
   host.run("done", "HelloWorld", "Ada");
   host.run("waiting", "Approval", R"({"timeout_ms":600000})");
+  host.store.enqueue_orchestrator_item(work::ExternalRaised{"ghost", "Approve", "x"}, 0);
+  host.driver.run_until_idle();  // parks it: no instance "ghost"
+  REQUIRE(host.admin.list_parked_messages(0, 10).size() == 1);
+  const std::int64_t parked = host.admin.list_parked_messages(0, 10)[0].id;
   const RolePolicy roles = RolePolicy::standard();
   CallerClients reader(host, tenant("", {"reader"}), &roles);
   CallerClients operator_(host, tenant("", {"operator"}), &roles);
@@ -305,8 +309,8 @@ TEST_CASE("the standard roles: a reader reads, an operator also controls, an adm
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.runtime.cancel_instance("waiting", "x"); }));
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.management.delete_instance("done", false); }));
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.management.purge_completed(host.clock.now_ms() + 1); }));
-  CHECK(reader.management.list_parked_messages().empty());  // what is parked is read, not deleted
-  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.management.delete_parked_messages({1}); }));
+  CHECK(reader.management.list_parked_messages().size() == 1);  // what is parked is read, not deleted
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { reader.management.delete_parked_messages({parked}); }));
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { nobody.runtime.get_status("done"); }));
   host.driver.run_until_idle();
   CHECK(host.client.get_status("waiting").state == RuntimeState::Running);
@@ -315,13 +319,15 @@ TEST_CASE("the standard roles: a reader reads, an operator also controls, an adm
   operator_.runtime.start_orchestration("new", "HelloWorld", "Bo");
   operator_.runtime.raise_event("waiting", "Approve", "ok");
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { operator_.management.delete_instance("done", false); }));
-  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { operator_.management.delete_parked_messages({1}); }));
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { operator_.management.delete_parked_messages({parked}); }));
+  CHECK(host.admin.list_parked_messages(0, 10).size() == 1);
   host.driver.run_until_idle();
   CHECK(host.client.get_status("new").output == "Hi, Bo!");
   CHECK(host.client.get_status("waiting").output == "approved:ok");
 
   CHECK(admin.management.delete_instance("done", false).instances == 1);
-  CHECK(admin.management.delete_parked_messages({1}) == 0);  // allowed: there is nothing parked
+  CHECK(admin.management.delete_parked_messages({parked}) == 1);
+  CHECK(host.admin.list_parked_messages(0, 10).empty());
   CHECK_FALSE(host.admin.get_instance_info("done").has_value());
 }
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "duroxide/samples.hpp"
@@ -297,6 +298,10 @@ TEST_CASE("list-parked-messages and delete-parked-messages: what the store parke
         std::string::npos);
   CHECK(invalid_message("delete-parked-messages", {{"ids", {0}}}).find("ids item must be 1 to") != std::string::npos);
   CHECK(invalid_message("delete-parked-messages", {{"ids", 5}}).find("array of integers") != std::string::npos);
+  for (const Json& bad : {Json(1.5), Json(-1), Json(std::numeric_limits<std::uint64_t>::max()), Json(true)}) {
+    INFO(bad.dump());
+    CHECK(invalid_message("delete-parked-messages", {{"ids", Json::array({bad})}}).find("ids item") != std::string::npos);
+  }
   CHECK(invalid_message("delete-parked-messages", {{"ids", Json(std::vector<int>(1001, 1))}}).find("over the limit") !=
         std::string::npos);
   CHECK(invalid_message("list-parked-messages", {{"limit", 1001}}).find("limit") != std::string::npos);

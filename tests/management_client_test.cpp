@@ -1127,6 +1127,7 @@ TEST_CASE("read-only clients refuse every change with a typed error and still re
   CHECK(refused(Kind::ReadOnly, [&] { management.purge_completed(host.clock.now_ms() + 1); }));
   CHECK(refused(Kind::ReadOnly, [&] { management.import_instance(exported); }));
   CHECK(refused(Kind::ReadOnly, [&] { management.import_instance("not even json"); }));
+  CHECK(refused(Kind::ReadOnly, [&] { management.delete_parked_messages({1}); }));
 
   // Nothing changed, and every read still works.
   CHECK_FALSE(host.admin.get_instance_info("new").has_value());
@@ -1157,6 +1158,8 @@ TEST_CASE("a disabled management surface refuses every call; the control plane s
   CHECK(refused(Kind::Disabled, [&] { management.changes_since(0); }));
   CHECK(refused(Kind::Disabled, [&] { management.export_instance("done"); }));
   CHECK(refused(Kind::Disabled, [&] { management.delete_instance("done", true); }));
+  CHECK(refused(Kind::Disabled, [&] { management.list_parked_messages(); }));
+  CHECK(refused(Kind::Disabled, [&] { management.delete_parked_messages({1}); }));
   CHECK(refused(Kind::Disabled, [&] { management.get_system_health(host.clock.now_ms()); }));
   CHECK(host.admin.get_instance_info("done").has_value());
   host.run("more", "HelloWorld", "Bo");

@@ -320,7 +320,7 @@ export interface InstanceChange {
 }
 
 export interface CommandArg {
-  name: string; type: 'string' | 'integer' | 'boolean' | 'string[]' | 'choice' | 'filter' | 'document' | 'duration';
+  name: string; type: 'string' | 'integer' | 'boolean' | 'string[]' | 'integer[]' | 'choice' | 'filter' | 'document' | 'duration';
   required: boolean; positional: boolean; help: string; default?: unknown; min?: number; max?: number; choices?: string[];
 }
 

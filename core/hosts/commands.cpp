@@ -1077,7 +1077,9 @@ Json commands_json() {
       Json arg{{"name", spec.name}, {"type", std::string(to_string(spec.type))}, {"required", spec.required},
                {"positional", spec.positional}, {"help", spec.help}};
       if (!spec.fallback.is_null()) arg["default"] = spec.fallback;
-      if (spec.type == ArgType::Integer || spec.type == ArgType::Duration) arg["min"] = spec.min;
+      if (spec.type == ArgType::Integer || spec.type == ArgType::Duration || spec.type == ArgType::IntegerList) {
+        arg["min"] = spec.min;  // of each item, for a list
+      }
       if (spec.max != 0) arg["max"] = spec.max;
       if (!spec.choices.empty()) arg["choices"] = spec.choices;
       args.push_back(std::move(arg));

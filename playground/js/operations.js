@@ -8,6 +8,7 @@ import { action, refresh } from './refresh.js';
 import { select } from './details.js';
 import { currentFilter } from './list.js';
 import { confirmable } from './confirm.js';
+import { markDirty } from './runtime.js';
 
 const cell = (value, props = {}) => el('td', props, value);
 const table = (testid, columns, rows) => el('table', { 'data-testid': testid },
@@ -84,7 +85,10 @@ function parkedMessages() {
     ...[m.id, m.instance, m.reason, new Date(m.parked_at_ms).toISOString(), shown(m.item)].map((v) => cell(String(v))),
     el('td', {}, el('button', {
       'data-testid': `parked-delete-${m.id}`,
-      onclick: action(() => ui.management.deleteParkedMessages([m.id])),
+      onclick: action(() => {
+        ui.management.deleteParkedMessages([m.id]);
+        markDirty();  // saved with the page's database
+      }),
     }, 'delete'))));
   return [
     el('h3', {}, 'Parked messages ', el('span', { class: 'hint' }, 'messages nothing would consume, kept for you to read')),

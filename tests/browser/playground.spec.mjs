@@ -230,6 +230,13 @@ test('download a .db and open it again; open a database written by the native CL
   await parked.locator('button').click();
   await expect(page.getByTestId('ops-body').getByTestId('parked-none')).toHaveText('no parked messages');
   await expect(page.getByTestId('ops-body').locator('[data-key="parked messages"]')).toHaveText('0');
+  // The deletion is saved with the page's database: a reload keeps it.
+  await expect(page.locator('body')).toHaveAttribute('data-saved', 'yes');
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await expect(page.locator('#instances tbody tr')).toContainText('native-1');
+  await page.getByTestId('ops-queues').click();
+  await expect(page.getByTestId('ops-body').getByTestId('parked-none')).toHaveText('no parked messages');
 });
 
 test('export an instance as JSON, import it, and replay the file', async ({ page }) => {

@@ -420,6 +420,8 @@ test('read-only and management switches refuse with typed errors', () => {
   const roManagement = new dx.ManagementClient(readOnly);
   assert.throws(() => roClient.startOrchestration('new', 'HelloWorld', 'x'), (e) => e.kind === 'ReadOnly');
   assert.throws(() => roManagement.deleteInstance('kept', { force: true }), (e) => e.kind === 'ReadOnly');
+  assert.throws(() => roManagement.deleteParkedMessages([1]), (e) => e.kind === 'ReadOnly');
+  assert.deepEqual(roManagement.listParkedMessages(), []);
   assert.equal(roClient.getStatus('kept').output, 'Hi, Ada!');
   assert.equal(roManagement.listInstances().instances.length, 1);
   readOnly.close();

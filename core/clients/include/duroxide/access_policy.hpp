@@ -10,8 +10,9 @@
 //   time series are filtered by tenant in the store's SQL; an instance of another
 //   tenant is NotFound to it, exactly as one that does not exist. Instance ids are one
 //   namespace for the whole store: a start of an id another tenant holds is still
-//   AlreadyExists. Store-wide views (system metrics, queue depths, diagnostics, the
-//   health score) describe every tenant at once and are AccessDenied to a bound caller;
+//   AlreadyExists. Store-wide views (system metrics, queue depths, parked messages,
+//   diagnostics, the health score) describe every tenant at once and are AccessDenied
+//   to a bound caller;
 //   so is an import under another tenant;
 // - the policy (if any) decides per operation and per instance: `allows` sees the
 //   operation, the caller, and the instance with its orchestration and tenant (empty

@@ -50,6 +50,8 @@ class CommandError : public std::runtime_error {
 // a JSON document given as an object or as its text, up to `max` bytes.
 // Duration: a length of time in ms, given as an integer or as text of whole units
 // ("7d", "12h", "1h30m", "45s", "500ms"; d, h, m, s, ms); checked to its integer.
+// IntegerList: an array of up to `max` integers, each `min` or more (the CLI:
+// comma-separated).
 enum class ArgType { String, Integer, Boolean, StringList, Choice, Filter, Document, Duration, IntegerList };
 std::string_view to_string(ArgType type);
 

@@ -453,6 +453,8 @@ class ManagementProvider {
   virtual std::vector<SessionInfo> list_sessions(const std::string& after, std::size_t limit) = 0;
   // The parked messages with id > `after_id`, oldest first, at most `limit`
   // (1..kMaxParkedPage; InvalidInput otherwise); a page shorter than `limit` is the last.
+  // With several writers (PostgreSQL) an id is taken before its transaction commits, so
+  // a message parked while a listing pages may land behind the page already read.
   virtual std::vector<ParkedMessage> list_parked_messages(std::int64_t after_id, std::size_t limit) = 0;
   // Deletes the parked messages with these ids (at most kMaxParkedPage; InvalidInput
   // otherwise) in one transaction; returns how many were there. Unknown ids are skipped.
