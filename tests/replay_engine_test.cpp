@@ -330,6 +330,59 @@ TEST_CASE("a turn the runtime fails does not cancel a child whose start it never
   CHECK(replay_history(registry, "inst", 1, appended(history, failed)).deterministic);
 }
 
+TEST_CASE("a turn the runtime fails still cancels a child of an earlier turn whose id it schedules again",
+          "[replay][cancel]") {
+  Registry registry;
+  registry.register_orchestration("Again", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    auto first = ctx.schedule_sub_orchestration("Child", "", {"child"});  // started in the first turn
+    co_await ctx.schedule_timer(10);
+    auto winner = co_await ctx.select(std::move(first), ctx.schedule_wait("Go"));  // the child loses
+    auto again = ctx.schedule_sub_orchestration("Child", "", {"child"});  // the same id, never sent
+    ctx.set_custom_status(std::string(limits::kMaxPayloadBytes + 1, 's'));  // over the limit: the turn fails
+    co_return std::to_string(winner.index);
+  });
+  History history = appended({}, turn(registry, {}, {start("Again", "")}, kT0));
+  REQUIRE(kinds(history) == std::vector<EventKind>{EventKind::OrchestrationStarted, EventKind::SubOrchestrationScheduled,
+                                                    EventKind::TimerCreated});
+  TurnResult failed = turn(registry, history,
+                           {work::TimerFired{"inst", 1, 3, kT0 + 10}, work::ExternalRaised{"inst", "Go", "now"}},
+                           kT0 + 10);
+  REQUIRE(failed.outcome.kind == TurnOutcomeKind::Failed);
+  // The running child the history asks to cancel is told, as the child of event 2; the
+  // second start goes nowhere.
+  REQUIRE(failed.orchestrator_items.size() == 1);
+  CHECK(failed.orchestrator_items[0].item == WorkItem{work::CancelInstance{"child", "lost a select", "inst", 2}});
+}
+
+TEST_CASE("a parent's cancel reaches only the child it started", "[replay][cancel]") {
+  Registry registry = make_registry();
+  History history = appended({}, turn(registry, {}, {start("Sequence", "")}));
+  // From another parent, or for another child of it: dropped, the instance runs on.
+  for (const WorkItem& foreign : {WorkItem{work::CancelInstance{"inst", "stop", "other-parent", 2}},
+                                  WorkItem{work::CancelInstance{"inst", "stop", "", 0}}}) {
+    const auto* cancel = std::get_if<work::CancelInstance>(&foreign);
+    TurnResult result = turn(registry, history, {foreign});
+    if (cancel->parent_instance.empty()) {  // a client's cancel applies
+      CHECK(result.outcome.kind == TurnOutcomeKind::Failed);
+      continue;
+    }
+    CHECK(result.outcome.kind == TurnOutcomeKind::Running);
+    REQUIRE(result.dropped.size() == 1);
+    CHECK(result.dropped[0].reason.find("which this instance is not") != std::string::npos);
+    CHECK(result.new_events.empty());
+  }
+  // The first turn of a child: a cancel from its parent for it applies before its code.
+  work::StartOrchestration child_start = start("Sequence", "");
+  child_start.parent_instance = "parent";
+  child_start.parent_id = 7;
+  TurnResult own = turn(registry, {}, {child_start, work::CancelInstance{"inst", "stop", "parent", 7}});
+  CHECK(own.outcome.kind == TurnOutcomeKind::Failed);
+  CHECK(own.outcome.error.display_message().find("canceled") != std::string::npos);
+  TurnResult other = turn(registry, {}, {child_start, work::CancelInstance{"inst", "stop", "parent", 8}});
+  CHECK(other.outcome.kind == TurnOutcomeKind::Running);
+  CHECK(other.dropped.size() == 1);
+}
+
 TEST_CASE("continue-as-new cancels the execution's activities still in flight", "[replay][cancel]") {
 
   Registry registry;

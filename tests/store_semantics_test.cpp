@@ -87,6 +87,14 @@ Task<std::string> parent_of_waiting(OrchestrationContext& ctx, std::string child
   co_return outcome;
 }
 
+// Waits for "first", then races a child against "go": with "go" already buffered, the
+// child is scheduled and cancelled in the same turn.
+Task<std::string> parent_racing_child(OrchestrationContext& ctx, std::string child) {
+  co_await ctx.schedule_wait("first");
+  auto winner = co_await ctx.select(ctx.schedule_sub_orchestration("WaitingChild", "", {child}), ctx.schedule_wait("go"));
+  co_return "winner " + std::to_string(winner.index);
+}
+
 Task<std::string> parent_of_quick(OrchestrationContext& ctx, std::string child) {
   co_return co_await ctx.schedule_sub_orchestration("QuickChild", "p", {child});
 }
@@ -109,6 +117,7 @@ Registry make_registry() {
   registry.register_orchestration("ParentOfContinuing", parent_of_continuing);
   registry.register_orchestration("ParentOfWaiting", parent_of_waiting);
   registry.register_orchestration("ParentOfQuick", parent_of_quick);
+  registry.register_orchestration("ParentRacingChild", parent_racing_child);
   registry.register_orchestration("ActivityWithFallback", activity_with_fallback);
   registry.register_activity("Echo", [](ActivityContext&, const std::string& input) { return input; });
   return registry;
@@ -288,6 +297,33 @@ TEST_CASE("a sub-orchestration with the id of an existing instance fails fast in
   const OrchestrationStatus after = host.client.get_status("taken");
   CHECK(after.state == before.state);
   CHECK(after.output == before.output);
+}
+
+TEST_CASE("a parent's cancel of a child whose id another instance holds leaves that instance alone",
+          "[store][sub_orchestration][cancel]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.client.start_orchestration("taken", "WaitingChild", "");
+  host.client.start_orchestration("p", "ParentRacingChild", "taken");
+  host.run_until_idle();
+  host.client.raise_event("p", "go", "now");
+  host.client.raise_event("p", "first", "now");
+  host.run_until_idle();
+  CHECK(host.client.get_status("p").output == "winner 1");
+  // The start was refused (the id is taken) and the cancel that followed it is not for
+  // "taken": it is dropped with a report, and "taken" goes on waiting.
+  CHECK(host.client.get_status("taken").state == RuntimeState::Running);
+  std::vector<std::string> dropped;
+  for (const RuntimeEvent& event : host.events) {
+    if (event.kind == RuntimeEvent::Kind::Dropped && event.instance == "taken") dropped.push_back(event.message);
+  }
+  for (const std::string& message : dropped) UNSCOPED_INFO(message);
+  CHECK(std::count_if(dropped.begin(), dropped.end(), [](const std::string& message) {
+          return message.find("CancelInstance: a cancel from p for a child it started") == 0;
+        }) == 1);
+  host.client.raise_event("taken", "go", "later");
+  host.run_until_idle();
+  CHECK(host.client.get_status("taken").state == RuntimeState::Completed);
 }
 
 TEST_CASE("a duplicate delivery of a child's start is dropped, not a conflict",

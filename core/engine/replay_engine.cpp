@@ -283,13 +283,19 @@ bool ReplayState::cancelled_before_code() {
     return old_.size() > first && old_[first].is<events::OrchestrationCancelRequested>();
   }
   for (std::size_t i = 0; i < input_.messages.size(); ++i) {
-    if (std::holds_alternative<work::CancelInstance>(input_.messages[i])) {
+    const auto* cancel = std::get_if<work::CancelInstance>(&input_.messages[i]);
+    if (cancel && !not_for_this_instance(*cancel)) {
       early_cancel_message_ = i;
       process_message(input_.messages[i]);
       return true;
     }
   }
   return false;
+}
+
+bool ReplayState::not_for_this_instance(const work::CancelInstance& cancel) const {
+  return !cancel.parent_instance.empty() &&
+         (cancel.parent_instance != started_.parent_instance || cancel.parent_id != started_.parent_id);
 }
 
 void ReplayState::record_metadata() {
@@ -436,6 +442,9 @@ void ReplayState::process_message(const WorkItem& item) {
         } else if constexpr (std::is_same_v<T, work::QueueMessage>) {
           plain(events::QueueEventDelivered{m.queue, m.data});
         } else if constexpr (std::is_same_v<T, work::CancelInstance>) {
+          if (not_for_this_instance(m)) {
+            return drop(item, "a cancel from " + m.parent_instance + " for a child it started, which this instance is not");
+          }
           if (cancel_requested_) return drop(item, "a cancellation is already in progress");
           plain(events::OrchestrationCancelRequested{m.reason});
         }
@@ -976,7 +985,8 @@ void ReplayState::cancel(OpState& op, const std::string& reason) {
       if (op.id != 0) {
         IssueResult issued = issue(events::SubOrchestrationCancelRequested{reason}, op.id);
         if (issued.is_new) {
-          out_.orchestrator_items.push_back({work::CancelInstance{op.child_instance, reason}, 0});
+          out_.orchestrator_items.push_back(
+              {work::CancelInstance{op.child_instance, reason, input_.instance, op.id}, 0});
         }
       }
       break;
@@ -1074,20 +1084,15 @@ void ReplayState::finalize() {
 void ReplayState::abandon_failed_turn() {
   out_.worker_items.clear();  // activities it scheduled never run
   auto& items = out_.orchestrator_items;
-  // Kept: the cancel of a child started in an earlier turn (SubOrchestrationCancelRequested)
+  // Kept: the cancel of a child scheduled in an earlier turn (SubOrchestrationCancelRequested)
   // and a detached start (DetachedOrchestrationStarted). Dropped: everything else, the
   // starts of children it scheduled among them, and so the cancels of those children too
-  // (they would wait for ever for an instance that never starts).
-  std::vector<std::string> never_started;
-  for (const OrchestratorItem& queued : items) {
-    const auto* start = std::get_if<work::StartOrchestration>(&queued.item);
-    if (start && !start->parent_instance.empty()) never_started.push_back(start->instance);
-  }
+  // (one would reach an instance that never starts, or another that holds the id).
+  const EventId earlier = static_cast<EventId>(old_.size());  // the last event of earlier turns
   items.erase(std::remove_if(items.begin(), items.end(),
-                             [&never_started](const OrchestratorItem& queued) {
+                             [earlier](const OrchestratorItem& queued) {
                                if (const auto* cancel = std::get_if<work::CancelInstance>(&queued.item)) {
-                                 return std::find(never_started.begin(), never_started.end(), cancel->instance) !=
-                                        never_started.end();
+                                 return cancel->parent_id > earlier;
                                }
                                const auto* start = std::get_if<work::StartOrchestration>(&queued.item);
                                return !(start && start->parent_instance.empty());

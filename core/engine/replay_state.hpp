@@ -119,6 +119,8 @@ class ReplayState final : public Scheduler {
   bool start_from_messages();
   bool start_code();
   bool cancelled_before_code();
+  // A parent's cancel that reached an instance other than the child it started.
+  bool not_for_this_instance(const work::CancelInstance& cancel) const;
   void record_metadata();
   void replay_history();
   bool ended_by_runtime(const Event& event);

@@ -148,6 +148,8 @@ void fields(V& v, E& e) {
   } else if constexpr (std::is_same_v<T, work::CancelInstance>) {
     v.text("instance", e.instance, kMaxIdentifierBytes);
     v.text("reason", e.reason, kMaxPayloadBytes);
+    v.optional_text("parent_instance", e.parent_instance, kMaxIdentifierBytes);
+    v.optional_unsigned("parent_id", e.parent_id);
   } else if constexpr (std::is_same_v<T, work::ContinueAsNew>) {
     // Every field after `input` is optional: items stored before they existed decode
     // as a root instance carrying nothing.

@@ -96,6 +96,11 @@ struct SubOrchestrationFailed {
 struct CancelInstance {
   std::string instance;
   std::string reason;
+  // Set when a parent cancels its child: the parent and the event that scheduled the
+  // child. An instance that is not that child (an id the parent named that another
+  // instance holds) drops it. Empty and 0: a client's cancel, for whatever holds the id.
+  std::string parent_instance;
+  EventId parent_id = 0;
   friend bool operator==(const CancelInstance&, const CancelInstance&) = default;
 };
 // An external event or queue message that continue-as-new hands to the next execution.
