@@ -197,6 +197,35 @@ TEST_CASE("a corrupted history row ends the child with a terminal event; the par
   expect_child_ended_for_good(host, "does not decode");
 }
 
+TEST_CASE("a history the engine finds broken ends the child with a terminal event; the parent sees it fail",
+          "[store][corruption]") {
+  const std::string kind = GENERATE(from_range(reachable_kinds()));
+  INFO("provider: " << kind);
+  Host host(kind);
+  start_parent_with_waiting_child(host);
+  // Every row decodes, but the start names carried messages the history does not hold
+  // (as an import or a hand edit could leave it): the engine refuses to replay it.
+  raw_sql(*host.under,
+          "UPDATE history SET event_json = replace(event_json, '\"kind\":\"OrchestrationStarted\"', "
+          "'\"carried_messages\":3,\"kind\":\"OrchestrationStarted\"') WHERE instance_id = 'kid' AND event_id = 1");
+  host.client.raise_event("kid", "go", "now");
+  host.run_until_idle();
+  OrchestrationStatus child = host.client.get_status("kid");
+  REQUIRE(child.state == RuntimeState::Failed);
+  REQUIRE(child.error.has_value());
+  CHECK(child.error->kind == ErrorKind::HistoryCorrupted);
+  CHECK(child.error->display_message().find("carried messages") != std::string::npos);
+  CHECK(last_event_kind(*host.under, "kid") == "OrchestrationFailed");
+  OrchestrationStatus parent = host.client.get_status("p");
+  REQUIRE(parent.state == RuntimeState::Completed);
+  CHECK(parent.output.find("failed: history corrupted") == 0);
+  // Ended for good: a later event is dropped and writes nothing.
+  const std::string events_before = raw_sql(*host.under, "SELECT COUNT(*) FROM history WHERE instance_id = 'kid'");
+  host.client.raise_event("kid", "go", "late");
+  host.run_until_idle();
+  CHECK(raw_sql(*host.under, "SELECT COUNT(*) FROM history WHERE instance_id = 'kid'") == events_before);
+}
+
 TEST_CASE("a corrupted orchestrator-queue row ends the child with a terminal event; the parent sees it fail",
           "[store][corruption]") {
   const std::string kind = GENERATE(from_range(reachable_kinds()));

@@ -210,7 +210,8 @@ OrchestrationAck failure_ack(const Registry& registry, const OrchestrationItem& 
   }
   // The terminal event goes after every stored event, also after rows that did
   // not decode (`last_event_id` counts them).
-  EventId next_id = history.empty() ? 1 : history.back().event_id + 1;
+  EventId next_id = 1;  // past every stored id, also in a history whose ids are out of order
+  for (const Event& event : history) next_id = std::max(next_id, event.event_id + 1);
   if (same_execution) next_id = std::max(next_id, item.last_event_id + 1);
   if (can_append && history.empty() && (item.execution_id == 0 || !same_execution)) {
     // A start that never ran: record the instance, so it fails visibly instead of vanishing.
@@ -738,6 +739,14 @@ OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, Hist
   for (const auto& dropped : result.dropped) {
     context_.notify(RuntimeEvent::Kind::Dropped, item.instance,
                     std::string(to_string(kind_of(dropped.item))) + ": " + dropped.reason);
+  }
+  if (result.outcome.kind == TurnOutcomeKind::Failed && result.outcome.error.kind == ErrorKind::HistoryCorrupted &&
+      !input.history.empty()) {
+    // The stored rows decode but do not make a history the engine replays (it wrote
+    // nothing and dropped the messages, reported above): the instance ends here as on a
+    // row that does not decode, with a terminal event after the stored ones, and its
+    // parent is told. Otherwise it would stay failed without an end, its parent waiting.
+    return poisoned_ack(item, input.history, execution, result.outcome.error);
   }
   for (std::size_t i = 0; i < result.new_events.size(); ++i) {
     DUROXIDE_ASSERT(result.new_events[i].event_id == input.history.size() + i + 1,
