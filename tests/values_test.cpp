@@ -259,3 +259,39 @@ TEST_CASE("an ack the store refuses for its values fails its item instead of loo
   CHECK(replayed.outcome.kind == TurnOutcomeKind::Failed);
   CHECK(host.client.get_status("fine").output == "fine");
 }
+
+TEST_CASE("a turn whose ack the store refuses cancels the execution's activities and reports what it consumed",
+          "[values][cancel]") {
+  const std::string kind = GENERATE(from_range(testing::provider_kinds()));
+  INFO("provider: " << kind);
+  Registry registry;
+  registry.register_activity("Echo", [](ActivityContext&, const std::string& input) { return input; });
+  // An activity in flight, then an output the store refuses once the timer fires.
+  registry.register_orchestration("Refused", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    auto running = ctx.schedule_activity("Echo", "x");
+    co_await ctx.schedule_timer(10);
+    co_return "unstorable";
+  });
+  testing::StepHost host(std::move(registry), {}, kind);
+  RefusesMarkedValues store(host.store, "unstorable");
+  RuntimeOptions options = batched_options();
+  options.worker_tag_filter = TagFilter::none();  // the activity stays queued: in flight
+  std::vector<RuntimeEvent> events;
+  StepDriver driver(store, host.registry, host.clock, options,
+                    [&events](const RuntimeEvent& event) { events.push_back(event); });
+  host.client.start_orchestration("r", "Refused", "");
+  driver.run_until_idle();
+  REQUIRE(host.admin.get_queue_depths().worker_visible == 1);
+  host.clock.advance(10);
+  driver.run_until_idle();
+
+  REQUIRE(host.client.get_status("r").state == RuntimeState::Failed);
+  // The activity is cancelled as at any other end: its worker row is gone.
+  const QueueDepths depths = host.admin.get_queue_depths();
+  CHECK(depths.worker_visible + depths.worker_locked == 0);
+  // The timer the refused turn consumed is reported, not lost without a word.
+  CHECK(std::count_if(events.begin(), events.end(), [](const RuntimeEvent& event) {
+          return event.kind == RuntimeEvent::Kind::Dropped && event.instance == "r" &&
+                 event.message.find("TimerFired") == 0;
+        }) == 1);
+}

@@ -233,6 +233,12 @@ OrchestrationAck failure_ack(const Registry& registry, const OrchestrationItem& 
   const bool recorded = started || (same_execution && item.execution_id != 0);
   if (can_append && recorded && !is_finished(history)) {
     ack.history_delta.push_back(Event{next_id, 0, now, events::OrchestrationFailed{details}});
+    // Its activities still in flight are cancelled (their worker rows go), as at any other end.
+    for (const PendingWork& work : fold_history(history, history.size()).pending) {
+      if (work.kind == PendingKind::Activity) {
+        ack.cancelled_activities.push_back({item.instance, execution, work.scheduled_event_id});
+      }
+    }
     // The parent comes from the instances row when there is one: it outlives a
     // corrupted start event and continue-as-new.
     std::string parent = item.parent_instance;
@@ -572,6 +578,7 @@ OrchestrationAck OrchestrationDispatcher::refused_turn_ack(const TurnBatch& batc
                                      details, /*can_append=*/true, context_.clock.now_ms());
   ack.orchestrator_items.insert(ack.orchestrator_items.end(), batch.replies[index].begin(),
                                 batch.replies[index].end());
+  report_undelivered(item, ack, "the store refused the turn that consumed it");
   carry_tenant(item, ack);
   pin_started_execution(ack);
   return ack;
