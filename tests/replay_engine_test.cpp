@@ -383,6 +383,24 @@ TEST_CASE("a parent's cancel reaches only the child it started", "[replay][cance
   CHECK(other.dropped.size() == 1);
 }
 
+TEST_CASE("code that goes on after continue-as-new cannot fail the ended execution", "[replay][continue]") {
+  Registry registry;
+  registry.register_orchestration("Goes", [](OrchestrationContext& ctx, std::string input) -> Task<std::string> {
+    if (input == "next") co_return "done";
+    auto continued = ctx.continue_as_new("next");  // the execution ends here ...
+    ctx.set_custom_status(std::string(limits::kMaxPayloadBytes + 1, 's'));  // ... so this changes nothing
+    co_await continued;
+    co_return "unreachable";
+  });
+  TurnResult result = turn(registry, {}, {start("Goes", "")});
+  REQUIRE(result.outcome.kind == TurnOutcomeKind::ContinuedAsNew);
+  REQUIRE(kinds(result.new_events) ==
+          std::vector<EventKind>{EventKind::OrchestrationStarted, EventKind::OrchestrationContinuedAsNew});
+  REQUIRE(result.orchestrator_items.size() == 1);
+  CHECK(std::holds_alternative<work::ContinueAsNew>(result.orchestrator_items[0].item));
+  CHECK(replay_history(registry, "inst", 1, appended({}, result)).deterministic);
+}
+
 TEST_CASE("continue-as-new cancels the execution's activities still in flight", "[replay][cancel]") {
 
   Registry registry;

@@ -726,7 +726,9 @@ void ReplayState::mismatch(std::size_t index, EventId event_id, std::string expe
 }
 
 void ReplayState::fail(ErrorDetails details) {
-  if (!failure_) failure_ = std::move(details);
+  // Once the execution has ended (completed, failed or continued as new), code that
+  // goes on cannot change how it ended.
+  if (!failure_ && !terminal_) failure_ = std::move(details);
 }
 
 // ---------------------------------------------------------------- operations
