@@ -95,6 +95,11 @@ Task<std::string> parent_racing_child(OrchestrationContext& ctx, std::string chi
   co_return "winner " + std::to_string(winner.index);
 }
 
+// Awaits its child without catching: the child's failure is its own.
+Task<std::string> parent_not_catching(OrchestrationContext& ctx, std::string child) {
+  co_return co_await ctx.schedule_sub_orchestration("WaitingChild", "", {child});
+}
+
 Task<std::string> parent_of_quick(OrchestrationContext& ctx, std::string child) {
   co_return co_await ctx.schedule_sub_orchestration("QuickChild", "p", {child});
 }
@@ -118,6 +123,7 @@ Registry make_registry() {
   registry.register_orchestration("ParentOfWaiting", parent_of_waiting);
   registry.register_orchestration("ParentOfQuick", parent_of_quick);
   registry.register_orchestration("ParentRacingChild", parent_racing_child);
+  registry.register_orchestration("ParentNotCatching", parent_not_catching);
   registry.register_orchestration("ActivityWithFallback", activity_with_fallback);
   registry.register_activity("Echo", [](ActivityContext&, const std::string& input) { return input; });
   return registry;
@@ -181,6 +187,13 @@ void expect_child_ended_for_good(Host& host, const std::string& fragment) {
   CHECK(host.client.get_status("p").state == RuntimeState::Completed);
 }
 
+// The child's start event names carried messages its history does not hold.
+void break_child_history(Host& host) {
+  raw_sql(*host.under,
+          "UPDATE history SET event_json = replace(event_json, '\"kind\":\"OrchestrationStarted\"', "
+          "'\"carried_messages\":3,\"kind\":\"OrchestrationStarted\"') WHERE instance_id = 'kid' AND event_id = 1");
+}
+
 }  // namespace
 
 TEST_CASE("a corrupted history row ends the child with a terminal event; the parent sees it fail",
@@ -205,9 +218,7 @@ TEST_CASE("a history the engine finds broken ends the child with a terminal even
   start_parent_with_waiting_child(host);
   // Every row decodes, but the start names carried messages the history does not hold
   // (as an import or a hand edit could leave it): the engine refuses to replay it.
-  raw_sql(*host.under,
-          "UPDATE history SET event_json = replace(event_json, '\"kind\":\"OrchestrationStarted\"', "
-          "'\"carried_messages\":3,\"kind\":\"OrchestrationStarted\"') WHERE instance_id = 'kid' AND event_id = 1");
+  break_child_history(host);
   host.client.raise_event("kid", "go", "now");
   host.run_until_idle();
   OrchestrationStatus child = host.client.get_status("kid");
@@ -224,6 +235,56 @@ TEST_CASE("a history the engine finds broken ends the child with a terminal even
   host.client.raise_event("kid", "go", "late");
   host.run_until_idle();
   CHECK(raw_sql(*host.under, "SELECT COUNT(*) FROM history WHERE instance_id = 'kid'") == events_before);
+}
+
+TEST_CASE("a parent that does not catch a broken child's failure fails as its own code says, replayably",
+          "[store][corruption]") {
+  const std::string kind = GENERATE(from_range(reachable_kinds()));
+  INFO("provider: " << kind);
+  Host host(kind);
+  host.client.start_orchestration("p", "ParentNotCatching", "kid");
+  host.run_until_idle();
+  break_child_history(host);
+  host.client.raise_event("kid", "go", "now");
+  host.run_until_idle();
+  OrchestrationStatus parent = host.client.get_status("p");
+  REQUIRE(parent.state == RuntimeState::Failed);
+  CHECK(parent.error->kind == ErrorKind::HistoryCorrupted);  // the child's failure, rethrown
+  // The parent's turn was its code's: it records the child's failure, then its own end,
+  // and replays; the runtime did not take it for a broken history.
+  const History history = host.store.read("p");
+  REQUIRE(history.size() >= 2);
+  CHECK(history[history.size() - 2].is<events::SubOrchestrationFailed>());
+  CHECK(history.back().is<events::OrchestrationFailed>());
+  CHECK(replay_history(host.registry, "p", 1, history).deterministic);
+  CHECK(host.count(RuntimeEvent::Kind::Poison, "p") == 0);
+  CHECK(host.count(RuntimeEvent::Kind::Poison, "kid") == 1);
+}
+
+TEST_CASE("a finished instance whose history the engine finds broken stays as it ended",
+          "[store][corruption]") {
+  const std::string kind = GENERATE(from_range(reachable_kinds()));
+  INFO("provider: " << kind);
+  Host host(kind);
+  start_parent_with_waiting_child(host);
+  host.client.raise_event("kid", "go", "now");
+  host.run_until_idle();
+  REQUIRE(host.client.get_status("kid").state == RuntimeState::Completed);
+  REQUIRE(host.client.get_status("p").output == "completed: now");
+  // A row after the end (the row of the instance still says Completed).
+  raw_sql(*host.under,
+          "INSERT INTO history (instance_id, execution_id, event_id, event_kind, timestamp, event_json) "
+          "SELECT instance_id, execution_id, event_id + 2, event_kind, timestamp, "
+          "replace(event_json, '\"event_id\":' || event_id, '\"event_id\":' || (event_id + 2)) "
+          "FROM history WHERE instance_id = 'kid' AND event_id = (SELECT MAX(event_id) - 1 FROM history "
+          "WHERE instance_id = 'kid')");
+  const std::string events_before = raw_sql(*host.under, "SELECT COUNT(*) FROM history WHERE instance_id = 'kid'");
+  host.store.enqueue_orchestrator_item(work::ExternalRaised{"kid", "go", "late"}, 0);
+  host.run_until_idle();
+  CHECK(host.client.get_status("kid").state == RuntimeState::Completed);
+  CHECK(raw_sql(*host.under, "SELECT COUNT(*) FROM history WHERE instance_id = 'kid'") == events_before);
+  CHECK(host.client.get_status("p").output == "completed: now");
+  CHECK(host.count(RuntimeEvent::Kind::Dropped, "kid") >= 1);
 }
 
 TEST_CASE("a corrupted orchestrator-queue row ends the child with a terminal event; the parent sees it fail",

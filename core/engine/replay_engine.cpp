@@ -1032,6 +1032,7 @@ void ReplayState::release_loser(OpState& op) {
 void ReplayState::finalize() {
   out_.custom_status = custom_status_;
   out_.history_was_terminal = history_terminal_;
+  out_.history_corrupted = history_corrupted_;
   if (out_.outcome.kind == TurnOutcomeKind::Running && !stopped()) {
     for (const auto* channels : {&externals_, &queues_}) {
       for (const auto& [name, channel] : *channels) out_.unconsumed_messages += channel.buffer.size();

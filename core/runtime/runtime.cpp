@@ -747,12 +747,13 @@ OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, Hist
     context_.notify(RuntimeEvent::Kind::Dropped, item.instance,
                     std::string(to_string(kind_of(dropped.item))) + ": " + dropped.reason);
   }
-  if (result.outcome.kind == TurnOutcomeKind::Failed && result.outcome.error.kind == ErrorKind::HistoryCorrupted &&
-      !input.history.empty()) {
+  if (result.history_corrupted && !input.history.empty()) {
     // The stored rows decode but do not make a history the engine replays (it wrote
     // nothing and dropped the messages, reported above): the instance ends here as on a
     // row that does not decode, with a terminal event after the stored ones, and its
-    // parent is told. Otherwise it would stay failed without an end, its parent waiting.
+    // parent is told; otherwise it would stay failed without an end, its parent waiting.
+    // An instance its row says finished stays as it ended.
+    if (item.finished) return finished_ack(item, input.history, execution);
     return poisoned_ack(item, input.history, execution, result.outcome.error);
   }
   for (std::size_t i = 0; i < result.new_events.size(); ++i) {

@@ -98,6 +98,10 @@ struct TurnResult {
   std::vector<LogLine> logs;
   std::vector<DroppedMessage> dropped;
   bool history_was_terminal = false;  // the turn ran on a finished execution: nothing changed
+  // The stored history is not one the engine replays (HistoryCorrupted, found before the
+  // code ran): nothing was written. A code failure of that kind (a child's, rethrown)
+  // does not set it.
+  bool history_corrupted = false;
   // External events and queue messages delivered to the execution (carried ones
   // included) that no wait has taken, at the end of the turn; 0 once it ended.
   std::uint64_t unconsumed_messages = 0;
