@@ -746,6 +746,9 @@ OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, Hist
   for (const auto& dropped : result.dropped) {
     context_.notify(RuntimeEvent::Kind::Dropped, item.instance,
                     std::string(to_string(kind_of(dropped.item))) + ": " + dropped.reason);
+    // Reported once: what `item` gets back (for a refused ack, refused_turn_ack) no longer holds it.
+    auto reported = std::find(input.messages.begin(), input.messages.end(), dropped.item);
+    if (reported != input.messages.end()) input.messages.erase(reported);
   }
   if (result.history_corrupted && !input.history.empty()) {
     // The stored rows decode but do not make a history the engine replays (it wrote
