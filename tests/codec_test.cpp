@@ -358,10 +358,18 @@ TEST_CASE("the codec enforces limits", "[codec][limits]") {
   std::string big(limits::kMaxPayloadBytes + 1, 'x');
   require_codec_error(
       [&] {
-        decode_event(R"({"event_id":1,"timestamp_ms":0,"kind":"ActivityCompleted","source_event_id":1,"result":")" +
-                     big + "\"}");
+        decode_event(R"({"event_id":1,"timestamp_ms":0,"kind":"ExternalEvent","name":"e","data":")" + big + "\"}");
       },
-      "event.result", "over the limit of");
+      "event.data", "over the limit of 262144");
+  // A completion's result may hold a value read from another instance as JSON (six bytes a byte).
+  auto completed = [](std::size_t bytes) {
+    return R"({"event_id":1,"timestamp_ms":0,"kind":"ActivityCompleted","source_event_id":1,"result":")" +
+           std::string(bytes, 'x') + "\"}";
+  };
+  CHECK(decode_event(completed(limits::kMaxCompletionResultBytes)).as<events::ActivityCompleted>()->result.size() ==
+        limits::kMaxCompletionResultBytes);
+  require_codec_error([&] { decode_event(completed(limits::kMaxCompletionResultBytes + 1)); }, "event.result",
+                      "over the limit of 393218");
   std::string long_name(limits::kMaxNameBytes + 1, 'n');
   require_codec_error(
       [&] {

@@ -215,6 +215,31 @@ TEST_CASE("kv: get_value_from_instance is recorded and replays without reading t
   CHECK(replay.outcome.output == status.output);
 }
 
+TEST_CASE("kv: get_value_from_instance reads a value at the limit whose JSON is six times its size",
+          "[kv][cross-instance][limits]") {
+  // 64 KiB of control characters: each is six bytes as JSON ("\u0001"), over the payload limit.
+  const std::string value(limits::kMaxKvValueBytes, '\x01');
+  Registry registry = kv_registry();
+  registry.register_orchestration("KvWideWriter", [value](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    ctx.set_value("x", value);
+    co_await ctx.schedule_wait("done");
+    co_return "";
+  });
+  registry.register_orchestration("KvWideReader", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    auto found = co_await ctx.get_value_from_instance("writer", "x");
+    co_return found ? std::to_string(found->size()) + ":" + std::to_string(found->find_first_not_of('\x01'))
+                    : std::string("none");
+  });
+  StepHost host(std::move(registry));
+  host.run("writer", "KvWideWriter", "");
+  host.run("reader", "KvWideReader", "");
+  OrchestrationStatus status = host.client.wait_for_orchestration("reader", 10'000, host.pacer);
+  INFO((status.error ? status.error->display_message() : std::string("no error")));
+  REQUIRE(status.state == RuntimeState::Completed);
+  CHECK(status.output == std::to_string(value.size()) + ":" + std::to_string(std::string::npos));
+  CHECK(replay_history(host.registry, "reader", 1, history_of(host, "reader", 1)).deterministic);
+}
+
 TEST_CASE("kv: changed KV calls are a nondeterminism error naming both commands", "[kv][nondeterminism]") {
   StepHost host(kv_registry());
   host.run("d", "KvCounter", "");

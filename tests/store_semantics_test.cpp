@@ -114,6 +114,19 @@ Task<std::string> activity_with_fallback(OrchestrationContext& ctx, std::string)
   co_return outcome;
 }
 
+int counted_echo_runs = 0;
+
+// Reads the holder's value beside an activity, in one batch of the worker.
+Task<std::string> kv_reader_beside(OrchestrationContext& ctx, std::string) {
+  std::vector<FutureResult> results = co_await ctx.join(ctx.schedule_get_value_from_instance("holder", "x"),
+                                                        ctx.schedule_activity("CountedEcho", "beside"));
+  std::string out;
+  for (const FutureResult& result : results) {
+    out += (result.ok ? "ok:" + result.value : "failed:" + result.error.display_message()) + "|";
+  }
+  co_return out;
+}
+
 Registry make_registry() {
   Registry registry;
   registry.register_orchestration("WaitingChild", waiting_child);
@@ -126,6 +139,15 @@ Registry make_registry() {
   registry.register_orchestration("ParentNotCatching", parent_not_catching);
   registry.register_orchestration("ActivityWithFallback", activity_with_fallback);
   registry.register_activity("Echo", [](ActivityContext&, const std::string& input) { return input; });
+  registry.register_orchestration("KvHolder", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    ctx.set_value("x", "fine");
+    co_return co_await ctx.schedule_wait("go");
+  });
+  registry.register_orchestration("KvReaderBeside", kv_reader_beside);
+  registry.register_activity("CountedEcho", [](ActivityContext&, const std::string& input) {
+    ++counted_echo_runs;
+    return input;
+  });
   return registry;
 }
 
@@ -343,6 +365,24 @@ TEST_CASE("a corrupted worker-queue row fails its activity; the orchestration ha
   CHECK(status.output.find("fallback: ") == 0);
   CHECK(status.output.find("does not decode") != std::string::npos);
   CHECK(host.management.get_queue_depths().parked == 1);  // the row itself, for operators
+}
+
+TEST_CASE("a damaged key-value value fails only its own read; the activity beside it runs once",
+          "[store][corruption][kv]") {
+  Host host("sqlite-file");  // PostgreSQL's text type holds only UTF-8: no such row there
+  host.client.start_orchestration("holder", "KvHolder", "");
+  host.run_until_idle();
+  raw_sql(*host.under, "UPDATE kv_values SET kv_value = CAST(x'66FF' AS TEXT) WHERE instance_id = 'holder'");
+  counted_echo_runs = 0;
+  host.client.start_orchestration("reader", "KvReaderBeside", "");
+  host.run_until_idle();
+  OrchestrationStatus status = host.client.get_status("reader");
+  INFO(status.output);
+  REQUIRE(status.state == RuntimeState::Completed);
+  CHECK(status.output.find("failed:get_value_from_instance: the stored value of key \"x\" of instance holder "
+                           "is not valid UTF-8|") == 0);
+  CHECK(status.output.find("|ok:beside|") != std::string::npos);
+  CHECK(counted_echo_runs == 1);
 }
 
 TEST_CASE("a forced delete removes the queued start of a child not created yet",

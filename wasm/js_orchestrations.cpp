@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "duroxide/commands.hpp"
+#include "duroxide/kv_activity.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/management_client.hpp"
 #include "duroxide/orchestration_context.hpp"
@@ -566,7 +567,7 @@ class JsRuntime {
         return Json{{"handled", true}};
       }
       if (task.name == OrchestrationContext::kGetValueFromInstanceActivity) {
-        ack(*item, read_value_of_instance(task));
+        ack(*item, detail::run_get_value_from_instance(store_.store(), task));
         return Json{{"handled", true}};
       }
       if (!registry_.find_activity(task.name)) {
@@ -716,26 +717,6 @@ class JsRuntime {
         return false;
       }
       throw;
-    }
-  }
-
-  // The reserved activity behind ctx.getValueFromInstance: input {"instance","key"},
-  // completes with the JSON null or a JSON string (as the engine's worker does).
-  WorkItem read_value_of_instance(const work::ActivityExecute& task) {
-    auto failed = [&](const std::string& message, bool retryable) -> WorkItem {
-      return work::ActivityFailed{task.instance, task.execution_id, task.id,
-                                  ErrorDetails::activity_failed("get_value_from_instance: " + message, retryable)};
-    };
-    const Json request = Json::parse(task.input, nullptr, false);
-    if (request.is_discarded() || !request.is_object() || !request.contains("instance") || !request.contains("key") ||
-        !request["instance"].is_string() || !request["key"].is_string()) {
-      return failed("the request does not decode", false);
-    }
-    try {
-      const std::optional<std::string> value = store_.store().get_kv_value(request["instance"], request["key"]);
-      return work::ActivityCompleted{task.instance, task.execution_id, task.id, value ? dump(Json(*value)) : "null"};
-    } catch (const ProviderError& error) {
-      return failed(std::string("the store could not read the value: ") + error.what(), error.retryable());
     }
   }
 

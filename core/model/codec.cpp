@@ -61,7 +61,7 @@ void fields(V& v, E& e) {
     v.optional_text("session_id", e.session_id, limits::kMaxSessionIdBytes);
   } else if constexpr (std::is_same_v<T, events::ActivityCompleted> ||
                        std::is_same_v<T, events::SubOrchestrationCompleted>) {
-    v.text("result", e.result, kMaxPayloadBytes);
+    v.text("result", e.result, limits::kMaxCompletionResultBytes);
   } else if constexpr (std::is_same_v<T, events::TimerCreated> ||
                        std::is_same_v<T, events::TimerFired>) {
     v.signed_number("fire_at_ms", e.fire_at_ms);
@@ -116,7 +116,7 @@ void fields(V& v, E& e) {
     v.text("instance", e.instance, kMaxIdentifierBytes);
     v.unsigned_number("execution_id", e.execution_id);
     v.unsigned_number("id", e.id);
-    v.text("result", e.result, kMaxPayloadBytes);
+    v.text("result", e.result, limits::kMaxCompletionResultBytes);
   } else if constexpr (std::is_same_v<T, work::ActivityFailed>) {
     v.text("instance", e.instance, kMaxIdentifierBytes);
     v.unsigned_number("execution_id", e.execution_id);

@@ -1,6 +1,7 @@
-#include "kv_activity.hpp"
+#include "duroxide/kv_activity.hpp"
 
 #include "duroxide/limits.hpp"
+#include "duroxide/text.hpp"
 #include "duroxide/detail/json.hpp"
 
 namespace duroxide::detail {
@@ -23,6 +24,10 @@ WorkItem run_get_value_from_instance(Provider& provider, const work::ActivityExe
   }
   try {
     std::optional<std::string> value = provider.get_kv_value(instance, key);
+    if (value && !valid_utf8(*value)) {
+      return failed(ErrorDetails::activity_failed("get_value_from_instance: the stored value of key \"" + key +
+                                                  "\" of instance " + instance + " is not valid UTF-8"));
+    }
     std::string result = value ? Json(*value).dump() : std::string("null");
     return work::ActivityCompleted{task.instance, task.execution_id, task.id, std::move(result)};
   } catch (const ProviderError& error) {

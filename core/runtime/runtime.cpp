@@ -6,7 +6,7 @@
 #include "duroxide/saturating.hpp"
 #include "duroxide/runtime.hpp"
 #include "duroxide/text.hpp"
-#include "kv_activity.hpp"
+#include "duroxide/kv_activity.hpp"
 
 namespace duroxide {
 

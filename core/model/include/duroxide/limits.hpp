@@ -46,6 +46,15 @@ inline constexpr std::size_t kMaxKvKeys = 150;
 inline constexpr std::size_t kMaxKvKeyBytes = 256;
 inline constexpr std::size_t kMaxKvValueBytes = 64 * 1024;
 
+// A completion's result as decoded from a work item or a history event. Results of
+// user activities and sub-orchestrations stay within kMaxPayloadBytes (the worker and
+// the engine fail larger ones), but the reserved read of another instance's value
+// (OrchestrationContext::get_value_from_instance) completes with the value as a JSON
+// string: up to six bytes a byte ("\u0001") and the two quotes, over kMaxPayloadBytes
+// for a value of control characters at kMaxKvValueBytes.
+inline constexpr std::size_t kMaxCompletionResultBytes = 6 * kMaxKvValueBytes + 2;
+static_assert(kMaxCompletionResultBytes >= kMaxPayloadBytes);
+
 // Delays, lock timeouts and extensions accepted by providers: up to ten years.
 inline constexpr std::int64_t kMaxDelayMs = 10LL * 365 * 24 * 3600 * 1000;
 
