@@ -283,6 +283,21 @@ TEST_CASE("an export carries its tenant; an import stays in the importing caller
   CHECK(t.host.admin.get_instance_info("g-hello")->tenant == "acme");
 }
 
+TEST_CASE("an import cannot link an instance to another tenant's parent", "[access][tenant][export]") {
+  PROVIDER_KIND(kind);
+  TwoTenants t(kind);
+  std::string waiting = t.globex.management.export_instance("g-wait");
+  t.globex.management.delete_instance("g-wait", true);
+  const std::string link = R"("parent_instance":"")";
+  REQUIRE(waiting.find(link) != std::string::npos);
+  waiting.replace(waiting.find(link), link.size(), R"("parent_instance":"a-hello")");
+  // Linked under acme's finished instance, it would hold back acme's purge for ever.
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.globex.management.import_instance(waiting); }));
+  CHECK_FALSE(t.host.admin.get_instance_info("g-wait").has_value());
+  CHECK(t.acme.management.purge_completed(t.host.clock.now_ms() + 1).instances >= 1);
+  CHECK_FALSE(t.host.admin.get_instance_info("a-hello").has_value());
+}
+
 TEST_CASE("the standard roles: a reader reads, an operator also controls, an admin also deletes",
           "[access][roles]") {
   PROVIDER_KIND(kind);

@@ -862,8 +862,48 @@ TEST_CASE("import rejects malformed documents naming the field and writes nothin
   rejects(with_execution_id("0"), "import.executions[0].execution_id: must be 1 to 9223372036854775807");
   rejects(with_execution_id("9223372036854775808"), "import.executions[0].execution_id");
   rejects(replaced(R"("parent_instance":"")", R"("parent_instance":"a\nb")"), "the parent instance id");
+  // Times before the epoch: the stores' cursors and retention walk by them.
+  for (const char* field : {"created_at_ms", "updated_at_ms", "started_at_ms", "completed_at_ms"}) {
+    const std::string key = std::string("\"") + field + "\":";
+    std::string copy = good;
+    const std::size_t at = copy.find(key);
+    REQUIRE(at != std::string::npos);
+    copy.insert(at + key.size(), "-");
+    rejects(copy, std::string(field) + ": must be 0 or more");
+  }
+  rejects(replaced(R"("parent_instance":"")", R"("parent_instance":"h")"), "instance h cannot be its own parent");
   CHECK(host.management.count_instances({}) == 0);
   CHECK(host.management.import_instance(good) == "h");
+}
+
+TEST_CASE("import refuses parent links that lead back to the instance; a missing parent is allowed",
+          "[management][export]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.run("a", "HelloWorld", "Ada");
+  const std::string document = host.management.export_instance("a");
+  host.management.delete_instance("a", false);
+  auto with = [&](const std::string& instance, const std::string& parent) {
+    std::string copy = document;
+    const std::string id = R"("instance":"a")";
+    copy.replace(copy.find(id), id.size(), R"("instance":")" + instance + "\"");
+    const std::string link = R"("parent_instance":"")";
+    copy.replace(copy.find(link), link.size(), R"("parent_instance":")" + parent + "\"");
+    return copy;
+  };
+  CHECK(host.management.import_instance(with("a", "b")) == "a");  // b does not exist yet: a tree in any order
+  CHECK(host.management.import_instance(with("c", "a")) == "c");
+  try {
+    host.management.import_instance(with("b", "c"));  // b -> c -> a -> b
+    FAIL("a cycle was imported");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::InvalidInput);
+    CHECK(std::string(error.what()).find("the parents of instance b lead back to it") != std::string::npos);
+  }
+  CHECK_FALSE(host.admin.get_instance_info("b").has_value());
+  // Without the cycle the tree goes as one: a (whose parent does not exist) and c under it.
+  CHECK(host.management.delete_instance("a", true).instances == 2);
+  CHECK(host.management.count_instances({}) == 0);
 }
 
 TEST_CASE("orchestration statistics per name", "[management][analytics]") {

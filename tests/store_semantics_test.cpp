@@ -385,6 +385,40 @@ TEST_CASE("a damaged key-value value fails only its own read; the activity besid
   CHECK(counted_echo_runs == 1);
 }
 
+TEST_CASE("times before the epoch in damaged rows page and purge like any other",
+          "[store][corruption][delete]") {
+  const std::string kind = GENERATE(from_range(reachable_kinds()));
+  INFO("provider: " << kind);
+  Host host(kind);
+  for (const char* id : {"q1", "q2", "q3"}) host.client.start_orchestration(id, "QuickChild", "x");
+  host.run_until_idle();
+  raw_sql(*host.under, "UPDATE instances SET created_at = -7, updated_at = -5");
+  // The listing's cursor carries the negative time back.
+  SummaryPage first = host.management.list_instances({}, PageRequest{{}, 1, InstanceOrder::UpdatedAsc});
+  REQUIRE(first.instances.size() == 1);
+  CHECK(host.management.list_instances({}, PageRequest{first.next_cursor, 5, InstanceOrder::UpdatedAsc})
+            .instances.size() == 2);
+  // And a bulk walk's continuation (its bound, the newest creation time, is negative too).
+  BulkRequest exports;
+  exports.batch = 2;
+  ManagementClient::ExportPage page = host.management.export_instances(exports);
+  CHECK(page.result.succeeded == 2);
+  REQUIRE_FALSE(page.result.continuation.empty());
+  exports.continuation = page.result.continuation;
+  CHECK(host.management.export_instances(exports).result.succeeded == 1);
+  // So does the purge's continuation, batch after batch.
+  PurgeBatch batch{1, "", false};
+  std::size_t purged = 0;
+  for (int calls = 0; calls < 5; ++calls) {
+    DeleteResult result = host.management.purge_completed(host.clock.now_ms() + 1, batch);
+    purged += result.instances;
+    if (result.continuation.empty()) break;
+    batch.continuation = result.continuation;
+  }
+  CHECK(purged == 3);
+  CHECK(host.management.count_instances({}) == 0);
+}
+
 TEST_CASE("a forced delete removes the queued start of a child not created yet",
           "[store][delete]") {
   PROVIDER_KIND(kind);

@@ -1,6 +1,9 @@
 #include "bulk_walk.hpp"
 
 #include <cstdio>
+#include <optional>
+
+#include "duroxide/text.hpp"
 
 namespace duroxide::bulk_walk {
 
@@ -22,14 +25,6 @@ void mix(std::uint64_t& hash, const std::string& text) {
   hash *= 0x100000001b3ull;
 }
 
-bool all_digits(const std::string& text) {
-  if (text.empty() || text.size() > 18) return false;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
 bool hex_digits(const std::string& text) {
   if (text.size() != 16) return false;
   for (char c : text) {
@@ -38,10 +33,10 @@ bool hex_digits(const std::string& text) {
   return true;
 }
 
-// A listing cursor as the stores write it: "<ms>|<id>".
+// A listing cursor as the stores write it: "<ms>|<id>" (a time any row may hold).
 bool listing_cursor(const std::string& text) {
   const std::size_t bar = text.find('|');
-  return bar != std::string::npos && all_digits(text.substr(0, bar)) && bar + 1 < text.size();
+  return bar != std::string::npos && parse_int64(std::string_view(text).substr(0, bar)) && bar + 1 < text.size();
 }
 
 }  // namespace
@@ -91,13 +86,14 @@ Position read_continuation(const std::string& continuation, std::uint64_t hash) 
   const std::string bound_text = continuation.substr(hash_end + 1, bound_end - hash_end - 1);
   Position position;
   position.cursor = continuation.substr(bound_end + 1);
-  if (!hex_digits(hash_text) || !all_digits(bound_text) || !listing_cursor(position.cursor)) {
+  const std::optional<std::int64_t> bound = parse_int64(bound_text);
+  if (!hex_digits(hash_text) || !bound || !listing_cursor(position.cursor)) {
     throw invalid("malformed continuation: pass back the continuation of the previous call");
   }
   if (std::stoull(hash_text, nullptr, 16) != hash) {
     throw invalid("the continuation belongs to another bulk operation or filter");
   }
-  position.bound = std::stoll(bound_text);
+  position.bound = *bound;
   return position;
 }
 

@@ -18,6 +18,7 @@
 #include "duroxide/bulk.hpp"
 #include "duroxide/management_provider.hpp"
 #include "duroxide/runtime_client.hpp"
+#include "duroxide/saturating.hpp"
 
 namespace duroxide::bulk_walk {
 
@@ -80,7 +81,7 @@ Page next_page(const std::string& operation, const BulkRequest& request,
   } else {
     position = read_continuation(request.continuation, hash);
   }
-  const TimestampMs bound_end = position.bound + 1;  // created_to_ms is exclusive
+  const TimestampMs bound_end = saturating_add(position.bound, 1);  // created_to_ms is exclusive
   if (filter.created_to_ms == 0 || filter.created_to_ms > bound_end) filter.created_to_ms = bound_end;
   InstancePage page = list(filter, PageRequest{position.cursor, request.batch, InstanceOrder::CreatedAsc});
   Page out;

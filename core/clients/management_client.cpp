@@ -735,6 +735,14 @@ bool ended_continued(const ExecutionExport& execution) {
   return !execution.history.empty() && execution.history.back().is<events::OrchestrationContinuedAsNew>();
 }
 
+// A time of an export document: milliseconds since the epoch, never before it (the
+// stores' page cursors and retention walk by these times).
+TimestampMs read_time(ObjectReader& in, const char* name) {
+  const std::int64_t ms = in.signed_number(name);
+  if (ms < 0) throw CodecError(in.field_path(name), "must be 0 or more (milliseconds since the epoch)");
+  return ms;
+}
+
 // One exported execution, checked: ids 1..n, starting with OrchestrationStarted.
 ExecutionExport read_execution_export(const Json& json, const std::string& path, const std::string& instance) {
   ObjectReader e(json, path);
@@ -748,8 +756,8 @@ ExecutionExport read_execution_export(const Json& json, const std::string& path,
   }
   read_outcome(e, execution.info.state, execution.info.output, execution.info.error);
   execution.info.continued_as_new = e.optional_boolean("continued_as_new");
-  execution.info.started_at_ms = e.signed_number("started_at_ms");
-  execution.info.completed_at_ms = e.signed_number("completed_at_ms");
+  execution.info.started_at_ms = read_time(e, "started_at_ms");
+  execution.info.completed_at_ms = read_time(e, "completed_at_ms");
   execution.history = detail::history_from_json(e.array("history"), e.field_path("history"));
   e.finish();
   for (std::size_t k = 0; k < execution.history.size(); ++k) {
@@ -778,7 +786,7 @@ KvMap read_kv_export(const Json& json, const std::string& path) {
     ObjectReader entry(it.value(), path + "." + it.key());
     KvEntry value;
     value.value = entry.text("value", limits::kMaxKvValueBytes);
-    value.updated_at_ms = entry.signed_number("updated_at_ms");
+    value.updated_at_ms = read_time(entry, "updated_at_ms");
     entry.finish();
     kv.emplace(it.key(), std::move(value));
   }
@@ -804,8 +812,8 @@ InstanceExport read_instance_export(const std::string& json) {
   info.custom_status_version = in.unsigned_number("custom_status_version");
   info.parent_instance = in.text("parent_instance", limits::kMaxIdentifierBytes);
   info.parent_id = in.unsigned_number("parent_id");
-  info.created_at_ms = in.signed_number("created_at_ms");
-  info.updated_at_ms = in.signed_number("updated_at_ms");
+  info.created_at_ms = read_time(in, "created_at_ms");
+  info.updated_at_ms = read_time(in, "updated_at_ms");
   if (in.has("tenant")) info.tenant = in.text("tenant", limits::kMaxIdentifierBytes);
   in.finish();
   const Json& executions = top.array("executions");
@@ -912,7 +920,7 @@ void report_finished_children(ManagementProvider& store, InstanceExport& data) {
     if (!start) continue;
     const std::optional<InstanceInfo> child = store.get_instance_info(start->instance);
     if (child && finished(child->state) && child->parent_instance == data.info.instance &&
-        child->parent_id == start->parent_id) {
+        child->parent_id == start->parent_id && child->tenant == data.info.tenant) {
       item = child_report(*child);
     }
   }
@@ -926,6 +934,33 @@ void report_finished_children(ManagementProvider& store, InstanceExport& data) {
         pending.scheduled_event_id == info.parent_id) {
       data.resume.push_back(child_report(info));
     }
+  }
+}
+
+// An imported instance's parent link: never the instance itself, never a chain of
+// existing parents that leads back to it (a cycle no delete could end), and a parent
+// that exists belongs to the document's tenant (a link across tenants would let one
+// tenant report a child's result into, or hold back the purge of, another's instance).
+// A parent that does not exist yet is allowed: a tree's lines import in any order.
+void check_parent_link(ManagementProvider& store, const InstanceInfo& info) {
+  if (info.parent_instance.empty()) return;
+  if (info.parent_instance == info.instance) {
+    throw ClientError(ClientError::Kind::InvalidInput, "instance " + info.instance + " cannot be its own parent");
+  }
+  std::string ancestor = info.parent_instance;
+  for (std::size_t depth = 0; !ancestor.empty(); ++depth) {
+    const std::optional<InstanceInfo> found = store.get_instance_info(ancestor);
+    if (!found) return;
+    if (found->tenant != info.tenant) {
+      throw ClientError(ClientError::Kind::AccessDenied, "instance " + ancestor + ", an ancestor of " + info.instance +
+                                                             ", is not an instance of the document's tenant");
+    }
+    if (found->parent_instance == info.instance || depth >= ManagementClient::kMaxTreeNodes) {
+      throw ClientError(ClientError::Kind::InvalidInput,
+                        "the parents of instance " + info.instance + " lead back to it (or past " +
+                            std::to_string(ManagementClient::kMaxTreeNodes) + " ancestors)");
+    }
+    ancestor = found->parent_instance;
   }
 }
 
@@ -953,6 +988,7 @@ std::string ManagementClient::import_instance(const std::string& json) {
   access_.require(AccessOperation::Import, data.info.instance, data.info.orchestration_name);
   data.resume = resume_work(data);
   try {
+    check_parent_link(management_, data.info);
     report_finished_children(management_, data);
     management_.import_instance(data);
   } catch (const ProviderError& error) {

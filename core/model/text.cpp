@@ -1,5 +1,7 @@
 #include "duroxide/text.hpp"
 
+#include <charconv>
+
 namespace duroxide {
 
 namespace {
@@ -88,6 +90,15 @@ std::string key_problem(std::string_view value, std::size_t max_bytes, std::stri
   std::string problem = text_problem(value, max_bytes, what, required);
   if (problem.empty() && value.find('\0') != std::string_view::npos) problem = std::string(what) + " holds a NUL byte";
   return problem;
+}
+
+std::optional<std::int64_t> parse_int64(std::string_view text) {
+  const std::size_t digits = text.size() - (text.empty() || text[0] != '-' ? 0 : 1);
+  if (digits == 0 || digits > 19) return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 }  // namespace duroxide

@@ -220,17 +220,15 @@ FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed = "",
   return out;
 }
 
-// A keyset position written "<ms>|<id>" (1 to 18 digits, so it fits an int64), as the
-// listing cursor and the bulk delete continuation write it; nullopt when malformed.
+// A keyset position written "<ms>|<id>" (a signed 64-bit time: an imported or damaged
+// row may hold any), as the listing cursor and the bulk delete continuation write it;
+// nullopt when malformed.
 inline std::optional<std::pair<std::int64_t, std::string>> parse_time_and_id(const std::string& text) {
   const std::size_t bar = text.find('|');
-  if (bar == std::string::npos || bar == 0 || bar > 18) return std::nullopt;
-  std::int64_t time = 0;
-  for (std::size_t i = 0; i < bar; ++i) {
-    if (text[i] < '0' || text[i] > '9') return std::nullopt;
-    time = time * 10 + (text[i] - '0');
-  }
-  return std::make_pair(time, text.substr(bar + 1));
+  if (bar == std::string::npos) return std::nullopt;
+  const std::optional<std::int64_t> time = parse_int64(std::string_view(text).substr(0, bar));
+  if (!time) return std::nullopt;
+  return std::make_pair(*time, text.substr(bar + 1));
 }
 
 // The key a listing order sorts by (a column, or the duration expression that the

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,5 +40,11 @@ std::string text_problem(std::string_view value, std::size_t max_bytes, std::str
 // hold U+0000, so a key with one is refused here for every store alike instead of
 // failing each fetch on one of them.
 std::string key_problem(std::string_view value, std::size_t max_bytes, std::string_view what, bool required);
+
+// `text` as a signed 64-bit decimal ("-" and 1 to 19 digits, nothing else);
+// nullopt when it is not one or does not fit. How the page cursors and bulk
+// continuations the stores and clients write read their times back: a time may be
+// negative or near the int64 limits in an imported or damaged row.
+std::optional<std::int64_t> parse_int64(std::string_view text);
 
 }  // namespace duroxide
