@@ -298,6 +298,35 @@ TEST_CASE("an import cannot link an instance to another tenant's parent", "[acce
   CHECK_FALSE(t.host.admin.get_instance_info("a-hello").has_value());
 }
 
+TEST_CASE("a tenant-bound bulk delete of listed ids keeps to the cut-off and the limit", "[access][tenant][delete]") {
+  PROVIDER_KIND(kind);
+  TwoTenants t(kind);
+  BulkDeleteRequest request;
+  request.instances = {"a-hello", "a-parent", "g-hello"};
+  request.completed_before_ms = 1;  // before either acme instance finished
+  CHECK(t.acme.management.delete_instances(request).instances == 0);
+  CHECK(t.host.admin.get_instance_info("a-hello").has_value());
+  request.completed_before_ms = 0;
+  request.limit = 1;
+  CHECK(t.acme.management.delete_instances(request).instances == 1);  // a-hello, the one root the limit takes
+  CHECK_FALSE(t.host.admin.get_instance_info("a-hello").has_value());
+  CHECK(t.host.admin.get_instance_info("a-parent").has_value());
+  CHECK(t.host.admin.get_instance_info("g-hello").has_value());  // another tenant's: never
+}
+
+TEST_CASE("a bulk continuation of one tenant's walk is refused on another's", "[access][tenant][bulk]") {
+  PROVIDER_KIND(kind);
+  TwoTenants t(kind);
+  BulkRequest request;
+  request.filter.tenant = "acme";
+  request.batch = 1;
+  const ManagementClient::ExportPage first = t.host.management.export_instances(request);
+  REQUIRE_FALSE(first.result.continuation.empty());
+  request.filter.tenant = "globex";
+  request.continuation = first.result.continuation;
+  CHECK(fails_with(ClientError::Kind::InvalidInput, [&] { t.host.management.export_instances(request); }));
+}
+
 TEST_CASE("the standard roles: a reader reads, an operator also controls, an admin also deletes",
           "[access][roles]") {
   PROVIDER_KIND(kind);

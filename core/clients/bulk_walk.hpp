@@ -2,7 +2,7 @@
 // call lists and the continuation it hands back. Shared by the clients.
 //
 // A continuation is "bulk1.<selection hash>.<bound ms>.<listing cursor>":
-// - the selection hash (FNV-1a, 16 hex digits) covers the operation, the filter and the
+// - the selection hash (FNV-1a, 16 hex digits) covers the operation, the filter (its tenant too) and the
 //   states, so a continuation is refused with any other selection;
 // - the bound is the creation time of the newest match when the walk began: later calls
 //   list only instances created up to it, so new starts are not chased;

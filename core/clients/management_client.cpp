@@ -590,6 +590,7 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
   BulkDeleteRequest chunk;
   chunk.limit = kMaxBulkIds;
   chunk.dry_run = request.dry_run;
+  chunk.completed_before_ms = request.completed_before_ms;  // narrows listed ids as a filter (the store checks)
   auto flush = [&] {
     if (chunk.instances.empty()) return;
     total += guarded([&] { return management_.delete_instances(chunk); });
@@ -602,7 +603,7 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
       total.denied.push_back(info.instance);
       continue;
     }
-    if (request.instances.empty() && allowed == request.limit) continue;
+    if (allowed == request.limit) continue;  // roots, listed or walked
     ++allowed;
     chunk.instances.push_back(info.instance);
     if (chunk.instances.size() == kMaxBulkIds) flush();
