@@ -883,7 +883,7 @@ TEST_CASE("contract: a bulk delete refuses a continuation no delete gave",
           "[provider][management]") {
   FOR_EACH_PROVIDER(f);
   create_instance(f, "done", RuntimeState::Completed);
-  for (const char* bad : {"12", "|done", "x|done", "-5|done", "5|", "99999999999999999999|done"}) {
+  for (const char* bad : {"12", "|done", "x|done", "+5|done", " 5|done", "-|done", "5|", "99999999999999999999|done"}) {
     INFO(bad);
     BulkDeleteRequest request;
     request.continuation = bad;

@@ -94,6 +94,17 @@ TEST_CASE("text helpers cut on a character boundary and repair malformed bytes",
   CHECK(valid_utf8(bounded));
 }
 
+TEST_CASE("a signed 64-bit decimal reads back exactly what std::to_string wrote, and nothing else", "[values]") {
+  for (std::int64_t value : {std::int64_t{0}, std::int64_t{-5}, std::int64_t{1'700'000'000'000}, INT64_MAX, INT64_MIN}) {
+    CHECK(parse_int64(std::to_string(value)) == value);
+  }
+  for (const char* bad : {"", "-", "+5", " 5", "5 ", "0x10", "1e3", "9223372036854775808", "-9223372036854775809",
+                          "00000000000000000001"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_int64(bad).has_value());
+  }
+}
+
 TEST_CASE("time arithmetic on outside data saturates at the 64-bit range", "[values]") {
   constexpr std::int64_t kMax = INT64_MAX, kMin = INT64_MIN;
   CHECK(saturating_add(-5, 60'000) == 59'995);
