@@ -589,6 +589,65 @@ TEST_CASE("postgres: batched acks of two processes that update shared rows in op
   CHECK(n.store->count_instances({}) == 4 * kRounds);
 }
 
+// Another session holding the lock that orders the change feed's writers
+// (PostgresDialect::serialize_orchestration_acks) until it is destroyed.
+class FeedWritersLock {
+ public:
+  explicit FeedWritersLock(const std::string& schema) : session_(PQconnectdb(postgres_conninfo())) {
+    REQUIRE(PQstatus(session_) == CONNECTION_OK);
+    const std::string sql =
+        "BEGIN; SELECT pg_advisory_xact_lock(hashtext('" + schema + ".orchestration_acks')::bigint)";
+    PGresult* locked = PQexec(session_, sql.c_str());
+    const bool ok = PQresultStatus(locked) == PGRES_TUPLES_OK;
+    PQclear(locked);
+    REQUIRE(ok);
+  }
+  FeedWritersLock(const FeedWritersLock&) = delete;
+  FeedWritersLock& operator=(const FeedWritersLock&) = delete;
+  ~FeedWritersLock() {
+    PQclear(PQexec(session_, "ROLLBACK"));
+    PQfinish(session_);
+  }
+
+ private:
+  PGconn* session_;
+};
+
+TEST_CASE("postgres: a reader of the change feed never passes a change another process commits later",
+          "[provider][postgres][changes]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("feed");
+  std::unique_ptr<PostgresProvider> other = n.open();
+  create_instance_on(*other, "y", RuntimeState::Completed);
+  const std::uint64_t start = n.store->changes_since(0, 100, "").next_cursor;
+  OrchestrationItem item = started_and_fetched(*n.store, "x");
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  std::vector<InstanceChange> seen;
+  std::uint64_t cursor = start;
+  {
+    std::optional<FeedWritersLock> writers(std::in_place, n.options.schema);
+    // A batch's ack of x and a delete of y, each waiting on the lock (before it, the ack
+    // drew its feed number and the delete wrote its row unordered).
+    std::thread ack_x([&] { n.store->ack_orchestration_items({{item.lock_token, ack}}); });
+    std::thread delete_y([&] { other->delete_instance("y", true); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ChangePage during = n.store->changes_since(cursor, 100, "");
+    seen = during.changes;
+    cursor = during.changes.empty() ? cursor : during.next_cursor;
+    writers.reset();
+    ack_x.join();
+    delete_y.join();
+  }
+  ChangePage after = n.store->changes_since(cursor, 100, "");
+  seen.insert(seen.end(), after.changes.begin(), after.changes.end());
+  std::vector<std::string> changes;
+  for (const InstanceChange& change : seen) changes.push_back(change.instance + (change.deleted ? " deleted" : " changed"));
+  std::sort(changes.begin(), changes.end());
+  CHECK(changes == std::vector<std::string>{"x changed", "y deleted"});
+}
+
 TEST_CASE("postgres: an ack alone costs two round trips, a batch of orchestration acks two, of worker acks two",
           "[provider][postgres][batch]") {
   SKIP_WITHOUT_POSTGRES();

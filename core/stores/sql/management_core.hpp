@@ -588,7 +588,7 @@ struct Management {
                                             info.tenant};
       store_sql::write_instance_count(db, key, 1);
     }
-    record_imported_metrics(db, info, now);
+    record_imported_metrics(db, info);
     for (const auto& execution : data.executions) {
       insert_execution(db, info.instance, execution);
       // A finished execution's duration counts where it happened, as its metrics do.
@@ -600,6 +600,8 @@ struct Management {
     }
     store_sql::write_kv_values(db, info.instance, data.kv);
     for (const WorkItem& item : data.resume) queue_resumed_work(db, info.instance, item, now);
+    Dialect::serialize_orchestration_acks(db);  // the change feed's row last, under its writers' lock
+    record_imported_change(db, info, now);
     transaction.commit();
   }
 
@@ -913,6 +915,9 @@ struct Management {
     for (const std::string& id : tree) Dialect::lock_instance_for_delete(db, id, now);
     std::vector<std::string> doomed = unstarted_children(db, parents);
     for (const std::string& id : doomed) Dialect::lock_instance_for_delete(db, id, now);
+    // The change feed's numbers are drawn under the lock that orders its writers, held to
+    // the commit, so no reader passes a number a writer commits later (store_sql.hpp).
+    Dialect::serialize_orchestration_acks(db);
     for (const std::string& id : tree) record_deletion(db, id, now);
     doomed.insert(doomed.end(), tree.begin(), tree.end());
     delete_instance_rows(db, doomed, result);
@@ -984,7 +989,7 @@ struct Management {
 
   // An imported instance counts where it happened: a start at its creation and,
   // when finished, a completion or failure at its last update.
-  static void record_imported_metrics(Connection& db, const InstanceInfo& info, TimestampMs now) {
+  static void record_imported_metrics(Connection& db, const InstanceInfo& info) {
     store_sql::MetricDelta started;
     started.starts = 1;
     store_sql::record_metrics(db, info.orchestration_name, info.tenant, info.created_at_ms, started);
@@ -994,9 +999,17 @@ struct Management {
       finished.duration_ms = saturating_sub(info.updated_at_ms, info.created_at_ms);
       store_sql::record_metrics(db, info.orchestration_name, info.tenant, info.updated_at_ms, finished);
     }
-    store_sql::MetricDelta both = finished;
+  }
+
+  // The change feed's row of an import: a start and, when finished, a finish.
+  static void record_imported_change(Connection& db, const InstanceInfo& info, TimestampMs now) {
+    store_sql::MetricDelta both;
     both.starts = 1;
     both.created_at = info.created_at_ms;
+    if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
+      (info.state == RuntimeState::Completed ? both.completions : both.failures) = 1;
+      both.duration_ms = saturating_sub(info.updated_at_ms, info.created_at_ms);
+    }
     store_sql::record_change(db, info.instance, std::string(to_string(info.state)),
                              static_cast<std::int64_t>(info.current_execution_id),
                              static_cast<std::int64_t>(info.custom_status_version), now, info.tenant, both,

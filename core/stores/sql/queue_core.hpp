@@ -1263,8 +1263,13 @@ struct Queues {
         meta.custom_status_changed) {
       // As the upsert computes it (a new instance starts at 0).
       const std::int64_t custom_version = held.custom_status_version + (meta.custom_status_changed ? 1 : 0);
-      record_change(db, held.instance, instance_status, static_cast<std::int64_t>(ack.execution_id),
-                    custom_version, now, tenant, delta, meta.orchestration_name);
+      ChangeRow change{held.instance, instance_status, static_cast<std::int64_t>(ack.execution_id), custom_version,
+                       now, tenant, delta, meta.orchestration_name};
+      if (roll_up.totals) {
+        roll_up.totals->changes.push_back(std::move(change));  // written by the batch's flush, in order
+      } else {
+        record_change(db, change);  // after serialize_orchestration_acks, in ack_orchestration
+      }
     }
     if (delta.starts || delta.completions || delta.failures) {
       if (roll_up.totals) {

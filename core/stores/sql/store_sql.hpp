@@ -268,6 +268,24 @@ void record_change(Connection& db, const std::string& instance, const std::strin
   insert.defer();
 }
 
+// A change-feed row an ack of a batch leaves for the batch's flush to write.
+struct ChangeRow {
+  std::string instance;
+  std::string status;
+  std::int64_t execution_id = 0;
+  std::int64_t custom_status_version = 0;
+  std::int64_t changed_at = 0;
+  std::string tenant;
+  MetricDelta delta;
+  std::string orchestration;
+};
+
+template <typename Connection>
+void record_change(Connection& db, const ChangeRow& row) {
+  record_change(db, row.instance, row.status, row.execution_id, row.custom_status_version, row.changed_at, row.tenant,
+                row.delta, row.orchestration);
+}
+
 // ---- execution durations: the histogram the duration percentiles read
 //
 // A finished execution adds its duration to the row of (orchestration name, hour its
@@ -513,8 +531,14 @@ struct RollUpTotals {
   std::map<std::tuple<std::string, TimestampMs, std::int64_t, std::string>, DurationTotals>
       durations;  // orchestration, started hour, duration bucket, tenant
   std::map<InstanceCountKey, std::int64_t> instance_counts;
+  // The batch's change-feed rows, in ack order. Written by the flush, after the lock
+  // that orders writers (Dialect::serialize_orchestration_acks): a row's sequence number
+  // is then drawn while no other writer can commit a smaller one later, so a reader that
+  // has passed a number never misses a row behind it.
+  std::vector<ChangeRow> changes;
 
   void clear() {
+    changes.clear();
     metrics.clear();
     activities.clear();
     durations.clear();
@@ -527,6 +551,7 @@ struct RollUpTotals {
 // its statuses) writes nothing.
 template <typename Connection>
 void write_roll_up_totals(Connection& db, RollUpTotals& totals) {
+  for (const ChangeRow& change : totals.changes) record_change(db, change);
   for (const auto& [key, delta] : totals.instance_counts) {
     if (delta != 0) write_instance_count(db, key, delta);
   }
