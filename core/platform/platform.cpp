@@ -2,6 +2,7 @@
 // draws randomness (see duroxide/platform.hpp).
 #include "duroxide/platform.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -181,12 +182,17 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
   }
   // The lock keeper's wait: it keeps renewing through a shutdown until every
   // dispatcher has finished its step, so no running activity's lock expires
-  // (and another node runs it again) while this node still works on it.
+  // (and another node runs it again) while this node still works on it. It wakes
+  // at least twice within each renewal buffer, whatever the poll interval: a lease
+  // found due is renewed before it expires.
   bool keeper_wait() {
     std::unique_lock<std::mutex> lock(mutex);
     auto done = [this] { return stopping && dispatchers_running == 0; };
-    wake.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(options.poll_interval_ms, 1)),
-                  done);
+    const std::int64_t wait_ms = std::max<std::int64_t>(
+        std::min({options.poll_interval_ms, options.lock_renewal_buffer_ms / 2,
+                  options.session_lock_renewal_buffer_ms / 2}),
+        1);
+    wake.wait_for(lock, std::chrono::milliseconds(wait_ms), done);
     return !done();
   }
 

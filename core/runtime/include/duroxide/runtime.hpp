@@ -59,7 +59,8 @@ struct RuntimeOptions {
   std::int64_t worker_lock_timeout_ms = 30'000;
   std::int64_t lock_renewal_buffer_ms = 2'000;  // renew this long before expiry
   // Threaded driver: the longest idle wait between polls. Work this process
-  // enqueues wakes it at once; polls find work from other processes.
+  // enqueues wakes it at once; polls find work from other processes. The lock
+  // keeper wakes at least every half renewal buffer, whatever this is.
   std::int64_t poll_interval_ms = 20;
   std::uint32_t max_attempts = 10;              // then the item is poison
   std::int64_t unregistered_backoff_ms = 1'000;  // first delay; doubles per attempt
