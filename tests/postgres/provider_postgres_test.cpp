@@ -1026,6 +1026,59 @@ TEST_CASE("postgres: two processes racing to claim the same sessions never both 
   }
 }
 
+TEST_CASE("postgres: a batch fetch takes its rows' sessions in one order, so crossed batches never deadlock",
+          "[provider][postgres][sessions]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("session_order");
+  n.store->enqueue_orchestrator_item(start_item("i"), 0);
+  std::optional<OrchestrationItem> started = n.store->fetch_orchestration_item(30'000);
+  REQUIRE(started.has_value());
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  for (const char* session : {"b", "a"}) {  // queued b first
+    const EventId id = static_cast<EventId>(ack.history_delta.size() + 1);
+    ack.history_delta.push_back(Event{id, 0, 0, events::ActivityScheduled{"Act", "in", "", session}});
+    ack.worker_items.push_back(work::ActivityExecute{"i", 1, id, "Act", "in", "", session});
+  }
+  ack.metadata = metadata();
+  n.store->ack_orchestration_item(started->lock_token, ack);
+
+  // Another process's transaction holds session a (uncommitted) while the fetch runs.
+  PGconn* other = PQconnectdb(postgres_conninfo());
+  REQUIRE(PQstatus(other) == CONNECTION_OK);
+  auto run = [&](const std::string& sql) {
+    PGresult* result = PQexec(other, sql.c_str());
+    std::string error = PQresultStatus(result) == PGRES_COMMAND_OK ? "" : PQresultErrorMessage(result);
+    PQclear(result);
+    return error;
+  };
+  const std::string sessions = n.options.schema + ".sessions";
+  REQUIRE(run("BEGIN; INSERT INTO " + sessions +
+              " (session_id, owner_id, locked_until, claimed_at) VALUES ('a', 'node-x', 0, 0)") == "");
+  std::vector<WorkerItem> fetched;
+  std::string fetch_error;
+  std::thread fetch([&] {
+    try {
+      const SessionFetch owner{"node-1", 30'000};
+      fetched = n.store->fetch_work_items(30'000, 2, TagFilter{}, &owner);
+    } catch (const std::exception& error) {
+      fetch_error = error.what();
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the fetch waits for session a
+  // The other transaction now wants session b: had the fetch taken b first (queue
+  // order), each would wait for the other, and PostgreSQL would fail one of them.
+  const std::string other_error = run("INSERT INTO " + sessions +
+                                      " (session_id, owner_id, locked_until, claimed_at) VALUES ('b', 'node-x', 0, 0) "
+                                      "ON CONFLICT (session_id) DO UPDATE SET locked_until = excluded.locked_until");
+  run("ROLLBACK");
+  fetch.join();
+  PQfinish(other);
+  CHECK(other_error == "");
+  CHECK(fetch_error == "");
+  CHECK(fetched.size() == 2);  // the other transaction rolled back: both sessions are the fetch's
+}
+
 TEST_CASE("postgres: a read snapshot reads one committed state until it ends, whatever is committed meanwhile",
           "[provider][postgres][export]") {
   SKIP_WITHOUT_POSTGRES();

@@ -32,6 +32,28 @@ using store_sql::check_capability_filter;
 
 namespace {
 
+using PgQueues = store_sql::Queues<Dialect>;
+// A worker row of a batch fetch whose item decodes, with that item.
+using ReadableRow = std::pair<PgQueues::WorkerRow*, work::ActivityExecute>;
+
+// Takes the sessions of the batch's rows, each once, in the order of their ids: two
+// processes whose batches hold rows of the same sessions in different orders then wait
+// for each other's session rows in one order, never in a cycle (a deadlock PostgreSQL
+// would end by failing one fetch). Whether each was taken, by id.
+std::map<std::string, bool> take_sessions(Dialect::Connection& db, const std::vector<ReadableRow>& rows,
+                                          const SessionFetch* session_fetch, TimestampMs now) {
+  std::map<std::string, bool> taken;  // ordered by id
+  for (const auto& entry : rows) {
+    if (entry.first->session_id) taken.emplace(*entry.first->session_id, false);
+  }
+  if (taken.empty()) return taken;
+  DUROXIDE_ASSERT(session_fetch != nullptr, "a fetch without a session takes no session's row");
+  for (auto& [session_id, took] : taken) {
+    took = PgQueues::take_session(db, session_id, *session_fetch, now, now + session_fetch->lock_timeout_ms);
+  }
+  return taken;
+}
+
 // Candidates one fetch_orchestration_item looks at (parked orphans, claims lost
 // to another process, batches acked away under it) before answering "nothing".
 constexpr int kMaxCandidates = 64;
@@ -507,23 +529,23 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db);
   std::vector<Queues::WorkerRow> rows = Queues::next_worker_rows(*db, now, max_items, filter, session_fetch);
-  std::vector<WorkerItem> items;
+  std::vector<ReadableRow> readable;
   for (Queues::WorkerRow& row : rows) {
     std::string problem;
     std::optional<work::ActivityExecute> execute = Queues::decode_worker_row(row, problem);
     if (!execute) {
-      if (!items.empty()) break;  // the next fetch parks and reports it
+      if (!readable.empty()) break;  // the next fetch parks and reports it
       const std::string report = Queues::park_worker_row(*db, row, problem, now);
       transaction.commit();
       throw ProviderError(ProviderErrorKind::Corrupted, db->operation(), report);
     }
-    if (row.session_id) {
-      DUROXIDE_ASSERT(session_fetch != nullptr, "a fetch without a session takes no session's row");
-      if (!Queues::take_session(*db, *row.session_id, *session_fetch, now, now + session_fetch->lock_timeout_ms)) {
-        continue;
-      }
-    }
-    items.push_back(Queues::claim_worker_row(*db, row, std::move(*execute), next_token(), now + lock_timeout_ms));
+    readable.emplace_back(&row, std::move(*execute));
+  }
+  const std::map<std::string, bool> taken = take_sessions(*db, readable, session_fetch, now);
+  std::vector<WorkerItem> items;
+  for (auto& [row, execute] : readable) {
+    if (row->session_id && !taken.at(*row->session_id)) continue;  // another process holds it: left queued
+    items.push_back(Queues::claim_worker_row(*db, *row, std::move(execute), next_token(), now + lock_timeout_ms));
   }
   transaction.commit_without_waiting_for_disk();
   return items;
