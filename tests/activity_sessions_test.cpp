@@ -497,6 +497,45 @@ TEST_CASE("a session renewal that fails is tried again at the next step, before 
   CHECK(world.info("w").output == "a:chat|a:chat");
 }
 
+namespace {
+
+// A store that records the session ids each renewal names.
+class RecordedSessionRenewals final : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  std::size_t renew_session_locks(const std::string& owner_id, const std::vector<std::string>& session_ids,
+                                  std::int64_t extend_ms) override {
+    calls.push_back(session_ids);
+    return inner_.renew_session_locks(owner_id, session_ids, extend_ms);
+  }
+  std::vector<std::vector<std::string>> calls;
+};
+
+}  // namespace
+
+TEST_CASE("a runtime holding more sessions than one renewal takes renews them all, the running ones first",
+          "[sessions][runtime]") {
+  SessionWorld world;  // locks of 3 s, renewed when 2 s old
+  RecordedSessionRenewals recorded(world.store);
+  SessionKeeper keeper(recorded, world.clock, world.options_of("a"), "a");
+  for (std::size_t i = 0; i < limits::kMaxSessionsPerRuntime; ++i) {  // resting: ran a moment ago
+    const std::string id = "s" + std::to_string(100'000 + i);
+    REQUIRE(keeper.begin(id));
+    keeper.end(id);
+  }
+  REQUIRE(keeper.begin("zzz"));  // running, and last in the order of ids
+  world.clock.advance(2'000);
+  keeper.renew_if_due();
+  REQUIRE(recorded.calls.size() == 2);
+  CHECK(recorded.calls[0].size() == limits::kMaxSessionsPerRuntime);
+  CHECK(recorded.calls[0].front() == "zzz");
+  CHECK(recorded.calls[1].size() == 1);
+  std::set<std::string> renewed;
+  for (const auto& call : recorded.calls) renewed.insert(call.begin(), call.end());
+  CHECK(renewed.size() == limits::kMaxSessionsPerRuntime + 1);
+  keeper.end("zzz");
+}
+
 TEST_CASE("a runtime that stops holds its sessions until their locks run out; a restart under its node id "
           "takes them back at once",
           "[sessions][runtime]") {

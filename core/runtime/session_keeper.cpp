@@ -45,7 +45,8 @@ void SessionKeeper::end(const std::string& session_id) {
 }
 
 void SessionKeeper::renew_if_due() {
-  std::vector<std::string> active;
+  std::vector<std::string> running;
+  std::vector<std::string> resting;  // no activity here now, one within the idle timeout
   const TimestampMs now = clock_.now_ms();
   TimestampMs previous_renewal_ms = 0;
   {
@@ -58,13 +59,21 @@ void SessionKeeper::renew_if_due() {
         it = held_.erase(it);  // idle: its lock runs out, and another runtime may claim it
         continue;
       }
-      if (active.size() < limits::kMaxSessionsPerRuntime) active.push_back(it->first);
+      (it->second.running > 0 ? running : resting).push_back(it->first);
       ++it;
     }
   }
-  if (active.empty()) return;
+  // Every held session is renewed, in calls of at most the provider's list limit: the
+  // running ones first, so a failing call costs a resting session before a running one.
+  running.insert(running.end(), resting.begin(), resting.end());
   try {
-    provider_.renew_session_locks(fetch_.owner_id, active, fetch_.lock_timeout_ms);
+    for (std::size_t first = 0; first < running.size(); first += limits::kMaxSessionsPerRuntime) {
+      const std::size_t last = std::min(running.size(), first + limits::kMaxSessionsPerRuntime);
+      provider_.renew_session_locks(fetch_.owner_id,
+                                    std::vector<std::string>(running.begin() + static_cast<std::ptrdiff_t>(first),
+                                                             running.begin() + static_cast<std::ptrdiff_t>(last)),
+                                    fetch_.lock_timeout_ms);
+    }
   } catch (...) {
     // Not renewed: due again at once, so the next call tries before the locks run out
     // (waiting a whole renewal period would outlast them).
