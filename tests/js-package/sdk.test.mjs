@@ -707,18 +707,25 @@ test('KV: clients read committed values (getValue, getKvAllValues, waitForValue)
 
 test('KV: getValueFromInstance reads another instance durably', { todo: kvStoreTodo }, async () => {
   const s = await stepped((rt) => {
-    rt.registerOrchestration('Holder', function* (ctx) { ctx.setValue('color', 'blue'); yield ctx.waitForEvent('end'); });
+    rt.registerOrchestration('Holder', function* (ctx) {
+      ctx.setValue('color', 'blue');
+      ctx.setValue('wide', '\u0001'.repeat(65536));  // at the value limit, six times that as JSON
+      yield ctx.waitForEvent('end');
+    });
     rt.registerOrchestration('Reader', function* (ctx) {
       const color = yield ctx.getValueFromInstance('holder', 'color');
       const none = yield ctx.getValueFromInstance('holder', 'size');
-      return [color, none];
+      const wide = yield ctx.getValueFromInstance('holder', 'wide');
+      return [color, none, wide === '\u0001'.repeat(65536)];
     });
   });
   await s.client.startOrchestration('holder', 'Holder');
   await s.runtime.runUntilIdle();
   await s.client.startOrchestration('reader', 'Reader');
   await s.runtime.runUntilIdle();
-  assert.deepEqual((await s.client.getStatus('reader')).output, ['blue', null]);
+  const status = await s.client.getStatus('reader');
+  assert.equal(status.status, 'Completed', status.error);
+  assert.deepEqual(status.output, ['blue', null, true]);
 });
 
 test('an activity starts an orchestration through getClient()', async () => {
