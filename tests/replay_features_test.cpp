@@ -53,7 +53,7 @@ TEST_CASE("continue-as-new ends the execution and starts the next with the new i
     TurnResult result = turn(registry, history, {work::ActivityCompleted{"inst", 1, 2, "1"}});
     REQUIRE(result.outcome.kind == TurnOutcomeKind::ContinuedAsNew);
     CHECK(result.outcome.next_input == "1,3");
-    CHECK(result.outcome.next_version == "1.0.0");
+    CHECK(result.outcome.next_version.empty());  // the policy picks the next execution's version
     const auto& terminal = *result.new_events.back().as<events::OrchestrationContinuedAsNew>();
     CHECK(terminal.input == "1,3");
     REQUIRE(result.orchestrator_items.size() == 1);
@@ -65,6 +65,7 @@ TEST_CASE("continue-as-new ends the execution and starts the next with the new i
     TurnResult second = turn(registry, {}, {next}, kT0 + 2000, "inst", 2);
     const auto& started = *second.new_events.front().as<events::OrchestrationStarted>();
     CHECK(started.input == "1,3");
+    CHECK(started.version == "1.0.0");
     REQUIRE(second.worker_items.size() == 1);
     CHECK(std::get<work::ActivityExecute>(second.worker_items[0]).execution_id == 2);
   }
@@ -368,6 +369,35 @@ TEST_CASE("versioned registry: latest for new instances, recorded version on rep
   CHECK(missing.outcome.error.display_message() == "unregistered orchestration: HelloWorld 3.0.0");
   TurnResult unknown = turn(registry, {}, {start("Nope", "")});
   CHECK(unknown.outcome.error.category() == ErrorCategory::Configuration);
+}
+
+TEST_CASE("continue-as-new without a version takes the latest; with one, that one", "[replay][versioning]") {
+  Registry registry;
+  registry.register_orchestration("Loop", "1.0.0", [](OrchestrationContext& ctx, std::string input) -> Task<std::string> {
+    if (input == "pinned") co_return "1.0.0:" + input;
+    co_await ctx.continue_as_new(input == "pin" ? "pinned" : "next", input == "pin" ? "1.0.0" : "");
+    co_return "unreachable";
+  });
+  registry.register_orchestration("Loop", "1.1.0", [](OrchestrationContext&, std::string input) -> Task<std::string> {
+    co_return "1.1.0:" + input;
+  });
+  auto next_execution = [&](const std::string& input) {
+    TurnResult first = turn(registry, {}, {start("Loop", input, "inst", "1.0.0")});
+    REQUIRE(first.orchestration_version == "1.0.0");
+    REQUIRE(first.outcome.kind == TurnOutcomeKind::ContinuedAsNew);
+    REQUIRE(first.orchestrator_items.size() == 1);
+    return turn(registry, {}, {first.orchestrator_items[0].item}, kT0 + 1000, "inst", 2);
+  };
+  // An upgrade deployed while an instance ran takes over at its next execution (upstream's rule).
+  TurnResult upgraded = next_execution("go");
+  CHECK(upgraded.orchestration_version == "1.1.0");
+  CHECK(upgraded.outcome.output == "1.1.0:next");
+  TurnResult pinned = next_execution("pin");
+  CHECK(pinned.orchestration_version == "1.0.0");
+  CHECK(pinned.outcome.output == "1.0.0:pinned");
+  // The policy decides as for a new start: pinned to 1.0.0, the loop stays there.
+  registry.set_version_policy("Loop", VersionPolicy::Exact, "1.0.0");
+  CHECK(next_execution("go").orchestration_version == "1.0.0");
 }
 
 TEST_CASE("a replaced orchestration version runs its new code; a new registration of it is refused",

@@ -655,7 +655,7 @@ void ReplayState::issue_terminal(EventData command) {
         } else if constexpr (std::is_same_v<T, events::OrchestrationContinuedAsNew>) {
           outcome.kind = TurnOutcomeKind::ContinuedAsNew;
           outcome.next_input = e.input;
-          outcome.next_version = e.version.empty() ? started_.version : e.version;
+          outcome.next_version = e.version;  // empty: the next execution resolves the version policy, as a new start
         }
       },
       copy);

@@ -216,6 +216,9 @@ class OrchestrationContext {
   // Starts an independent root instance; returns its id. Nothing comes back.
   std::string start_orchestration_detached(std::string name, std::string input,
                                            const SubOrchestrationOptions& options = {});
+  // Ends this execution and starts the next with `input`, at `version`; without one,
+  // the next execution takes the version the registry's policy picks for a new start
+  // (Latest by default: an upgrade deployed meanwhile takes over), as upstream does.
   ContinueAsNewAwaiter continue_as_new(std::string input, std::string version = {});
 
   // Runs a composed task (e.g. a retry) as a future that select/join can use.

@@ -56,7 +56,7 @@ struct TurnOutcome {
   std::string output;        // Completed
   ErrorDetails error;        // Failed
   std::string next_input;    // ContinuedAsNew
-  std::string next_version;  // ContinuedAsNew
+  std::string next_version;  // ContinuedAsNew: the version asked for; empty: the registry's policy (Latest) decides
 };
 
 struct LogLine {
