@@ -316,7 +316,7 @@ bool is_future_task(const std::string& type) {
 
 std::vector<DurableFuture> futures_for(OrchestrationContext& ctx, const Json& task) {
   if (!task.contains("tasks") || !task["tasks"].is_array()) throw std::invalid_argument("all/race need an array of tasks");
-  if (task["tasks"].empty()) throw std::invalid_argument("all/race need at least one task");
+  if (task["tasks"].empty()) throw std::invalid_argument("race needs at least one task");
   std::vector<DurableFuture> futures;
   for (const Json& item : task["tasks"]) {
     if (!item.is_object()) throw std::invalid_argument("all/race take task descriptors");
@@ -351,6 +351,8 @@ Task<Outcome> perform(OrchestrationContext& ctx, Json task) {
     }
   }
   if (type == "join") {
+    // all([]) is [] at once, as upstream's join of no futures: nothing is scheduled or recorded.
+    if (task.contains("tasks") && task["tasks"].is_array() && task["tasks"].empty()) co_return Outcome{true, "[]"};
     std::vector<FutureResult> results = co_await ctx.join(futures_for(ctx, task));
     co_return Outcome{true, dump(join_results(results))};
   }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SqliteProvider, Client, Runtime, OrchestrationContext, runSimulation, faultKinds, createDuroxide } from 'duroxide-wasm';
+import { SqliteProvider, PostgresProvider, Client, Runtime, OrchestrationContext, runSimulation, faultKinds, createDuroxide } from 'duroxide-wasm';
 
 const HOUR = 3600 * 1000;
 
@@ -402,6 +402,99 @@ test('continueAsNewVersioned moves an instance to a new version', async () => {
   assert.equal(status.output, 'v2 got from v1');
   assert.equal((await w.client.getInstanceInfo('up1')).orchestrationVersion, '2.0.0');
   await w.stop();
+});
+
+test('continueAsNew without a version takes the latest registered one (the SDK\'s upgrade path)', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestrationVersioned('Loop', '1.0.0', function* (ctx) { return yield ctx.continueAsNew({ round: 2 }); });
+    rt.registerOrchestrationVersioned('Loop', '1.0.1', function* (ctx, input) { return `1.0.1 round ${input.round}`; });
+  });
+  await s.client.startOrchestrationVersioned('loop', 'Loop', null, '1.0.0');
+  await s.runtime.runUntilIdle();
+  const status = await s.client.getStatus('loop');
+  assert.equal(status.output, '1.0.1 round 2');
+  assert.equal((await s.client.getInstanceInfo('loop')).orchestrationVersion, '1.0.1');
+});
+
+test('all([]) is [] at once; race() of nothing fails the instance', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('NoneToJoin', function* (ctx) { return yield ctx.all([]); });
+    rt.registerOrchestration('NoneToRace', function* (ctx) { return yield ctx.race(); });
+  });
+  await s.client.startOrchestration('j', 'NoneToJoin');
+  await s.client.startOrchestration('r', 'NoneToRace');
+  await s.runtime.runUntilIdle();
+  const joined = await s.client.getStatus('j');
+  assert.equal(joined.status, 'Completed', joined.error);
+  assert.deepEqual(joined.output, []);
+  const raced = await s.client.getStatus('r');
+  assert.equal(raced.status, 'Failed');
+  assert.match(raced.error, /race needs at least one task/);
+});
+
+test('the typed variants parse a string result once more, as the SDK does', async () => {
+  const s = await stepped((rt) => {
+    rt.registerActivity('Stringified', async (ctx, input) => JSON.stringify({ got: input }));
+    rt.registerActivity('Plain', async () => 'not json');
+    rt.registerOrchestration('Typed', function* (ctx) {
+      const one = yield ctx.scheduleActivityTyped('Stringified', 1);
+      const untyped = yield ctx.scheduleActivity('Stringified', 2);
+      const plain = yield ctx.scheduleActivityTyped('Plain', null);
+      const all = yield ctx.allTyped([ctx.scheduleActivity('Stringified', 3), ctx.scheduleActivity('Plain', null)]);
+      const race = yield ctx.raceTyped(ctx.scheduleActivity('Stringified', 4));
+      return { one, untyped, plain, all, race };
+    });
+  });
+  await s.client.startOrchestration('t', 'Typed');
+  await s.runtime.runUntilIdle();
+  const status = await s.client.getStatus('t');
+  assert.equal(status.status, 'Completed', status.error);
+  assert.deepEqual(status.output, {
+    one: { got: 1 },
+    untyped: '{"got":2}',
+    plain: 'not json',
+    all: [{ ok: { got: 3 } }, { ok: 'not json' }],
+    race: { index: 0, value: { got: 4 } },
+  });
+});
+
+test('a timer of NaN, Infinity or nothing fails the instance instead of firing at once', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('BadTimer', function* (ctx, delay) { yield ctx.scheduleTimer(delay === 'inf' ? Infinity : undefined); });
+  });
+  await s.client.startOrchestration('b1', 'BadTimer', 'inf');
+  await s.client.startOrchestration('b2', 'BadTimer', null);
+  await s.runtime.runUntilIdle();
+  for (const id of ['b1', 'b2']) {
+    const status = await s.client.getStatus(id);
+    assert.equal(status.status, 'Failed');
+    assert.match(status.error, /scheduleTimer needs a delay in ms/);
+  }
+});
+
+test('readExecutionHistory gives the SDK\'s events: eventId, timestampMs and data as JSON text', async () => {
+  const s = await stepped((rt) => {
+    rt.registerActivity('reverse', async (ctx, input) => ({ reversed: true, ...input }));
+    rt.registerOrchestration('HistoryDataTest', function* (ctx, input) { return yield ctx.scheduleActivity('reverse', input); });
+  });
+  await s.client.startOrchestration('h', 'HistoryDataTest', { greeting: 'hello' });
+  await s.runtime.runUntilIdle();
+  const events = await s.client.readExecutionHistory('h', 1);
+  assert.equal(events[0].kind, 'OrchestrationStarted');
+  assert.equal(events[0].eventId, 1);
+  assert.ok(events[0].timestampMs > 0);
+  const data = (kind) => JSON.parse(events.find((e) => e.kind === kind).data);
+  assert.equal(data('OrchestrationStarted').name, 'HistoryDataTest');
+  assert.deepEqual(data('OrchestrationStarted').input, { greeting: 'hello' });
+  assert.equal(data('ActivityScheduled').name, 'reverse');
+  assert.deepEqual(data('ActivityCompleted'), { reversed: true, greeting: 'hello' });
+  assert.equal(data('OrchestrationCompleted').reversed, true);
+  assert.equal(events.find((e) => e.kind === 'ActivityCompleted').sourceEventId, 2);
+});
+
+test('PostgresProvider loads and rejects with kind Unsupported where it connects', async () => {
+  await assert.rejects(PostgresProvider.connect('postgres://localhost/x'), (e) => e.kind === 'Unsupported');
+  await assert.rejects(PostgresProvider.connectWithSchema('postgres://localhost/x', 's'), (e) => e.kind === 'Unsupported');
 });
 
 test('cancelInstance fails a waiting instance with the reason', async () => {

@@ -144,9 +144,15 @@ export interface InstanceFilter {
 }
 
 /** A history event as the engine stores it. */
+/** The Node SDK's history event, with the engine's own fields (event_id, input, ...) beside. */
 export interface HistoryEvent {
-  event_id: number;
+  eventId: number;
   kind: string;
+  sourceEventId: number | null;
+  timestampMs: number;
+  /** The event's content as JSON text (the SDK's extract_event_data); undefined for other kinds. */
+  data?: string;
+  event_id: number;
   [key: string]: unknown;
 }
 
@@ -193,6 +199,13 @@ export declare class SqliteProvider {
   advanceTime(ms: number): void;
   nowMs(): number;
   close(): void;
+}
+
+/** Not in this build: connect and connectWithSchema reject with an error of kind `Unsupported`. */
+export declare class PostgresProvider {
+  private constructor();
+  static connect(databaseUrl: string): Promise<never>;
+  static connectWithSchema(databaseUrl: string, schema: string): Promise<never>;
 }
 
 /** Starts, signals, inspects and manages instances. */

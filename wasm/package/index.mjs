@@ -202,7 +202,38 @@ function parseOutput(result) {
 // (core/hosts/include/duroxide/commands.hpp: the rows the CLI and createDuroxide()'s
 // RuntimeClient / ManagementClient run too). Its JSON is snake_case (docs/cli.md);
 // these turn it into the Node SDK's shapes.
+// The Node SDK's `data` of a history event (its client's extract_event_data): the
+// event's own content as JSON text, undefined for kinds it leaves out.
+function historyEventData(e) {
+  const embedded = (text) => decodeText(text);
+  switch (e.kind) {
+    case 'OrchestrationStarted': return JSON.stringify({ name: e.name, version: e.version, input: embedded(e.input) });
+    case 'OrchestrationCompleted': return e.output;
+    case 'ActivityCompleted':
+    case 'SubOrchestrationCompleted': return e.result;
+    case 'OrchestrationFailed':
+    case 'ActivityFailed':
+    case 'SubOrchestrationFailed': return JSON.stringify(e.error);
+    case 'ActivityScheduled': return JSON.stringify({ name: e.name, input: embedded(e.input) });
+    case 'TimerCreated':
+    case 'TimerFired': return JSON.stringify({ fireAtMs: e.fire_at_ms });
+    case 'ExternalSubscribed':
+    case 'QueueSubscribed': return JSON.stringify({ name: e.name });
+    case 'ExternalEvent':
+    case 'QueueEventDelivered': return JSON.stringify({ name: e.name, data: embedded(e.data) });
+    case 'SubOrchestrationScheduled':
+      return JSON.stringify({ name: e.name, instance: e.instance, input: embedded(e.input) });
+    default: return undefined;
+  }
+}
+
 const sdkShape = {
+  // A history event as the SDK gives it ({eventId, kind, sourceEventId, timestampMs, data}),
+  // with the engine's own fields beside (event_id, input, session_id, ...).
+  historyEvent(e) {
+    return { eventId: e.event_id, sourceEventId: e.source_event_id ?? null, timestampMs: e.timestamp_ms,
+      data: historyEventData(e), ...e };
+  },
   status(s) {
     const out = { status: s.status, customStatusVersion: s.custom_status_version };
     if (s.status === 'Completed') out.output = s.output;
@@ -266,6 +297,17 @@ const NOTHING_DELETED = Object.freeze({ instancesDeleted: 0, executionsDeleted: 
 const isFinished = (status) => status.status === 'Completed' || status.status === 'Failed';
 
 /** Starts, signals, inspects and manages instances. */
+/**
+ * The Node SDK's PostgreSQL store: not in this build (the engine runs in WebAssembly with
+ * SQLite only); both constructors reject with an error of kind `Unsupported`, so code that
+ * imports it loads and fails only where it connects.
+ */
+export class PostgresProvider {
+  constructor() { throw unsupported('PostgresProvider'); }
+  static async connect() { throw unsupported('PostgresProvider.connect (PostgreSQL)'); }
+  static async connectWithSchema() { throw unsupported('PostgresProvider.connectWithSchema (PostgreSQL)'); }
+}
+
 export class Client {
   constructor(provider) {
     if (!(provider instanceof SqliteProvider)) throw new TypeError('new Client(provider) needs a SqliteProvider');
@@ -394,7 +436,7 @@ export class Client {
     return this._command('list-executions', { instance: instanceId }).map((e) => e.execution);
   }
   async readExecutionHistory(instanceId, executionId) {
-    return this._command('read-execution', { instance: instanceId, execution: executionId });
+    return this._command('read-execution', { instance: instanceId, execution: executionId }).map(sdkShape.historyEvent);
   }
   async getInstanceTree(instanceId) {
     const allIds = sdkShape.treeIds(this._command('get-instance-tree', { instance: instanceId }));
@@ -559,7 +601,13 @@ export class OrchestrationContext {
     descriptor.sessionId = sessionIdOf(sessionId, 'scheduleActivityWithRetryOnSession');
     return descriptor;
   }
-  scheduleTimer(delayMs) { return { type: 'timer', delayMs }; }
+  scheduleTimer(delayMs) {
+    // As the SDK, which takes an integer: NaN, Infinity or nothing would be a 0 ms timer here.
+    if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) {
+      throw new TypeError(`scheduleTimer needs a delay in ms, a finite number of 0 or more, not ${String(delayMs)}`);
+    }
+    return { type: 'timer', delayMs };
+  }
   waitForEvent(name) { return { type: 'waitEvent', name }; }
   dequeueEvent(queueName) { return { type: 'dequeueEvent', queueName }; }
   /** Reads a key of another instance's store as a durable operation: string or null. */
@@ -595,25 +643,29 @@ export class OrchestrationContext {
     return { type: 'select', tasks: list };
   }
 
-  scheduleActivityTyped(name, input) { return this.scheduleActivity(name, input); }
-  scheduleSubOrchestrationTyped(name, input) { return this.scheduleSubOrchestration(name, input); }
-  scheduleActivityWithRetryTyped(name, input, retry) { return this.scheduleActivityWithRetry(name, input, retry); }
-  scheduleActivityOnSessionTyped(name, input, sessionId) { return this.scheduleActivityOnSession(name, input, sessionId); }
-  scheduleActivityWithRetryOnSessionTyped(name, input, retry, sessionId) {
-    return this.scheduleActivityWithRetryOnSession(name, input, retry, sessionId);
+  // The typed variants parse a string result once more (the Node SDK's applyTypedParsing):
+  // an activity returning JSON.stringify(x) gives x.
+  scheduleActivityTyped(name, input) { return typed(this.scheduleActivity(name, input)); }
+  scheduleSubOrchestrationTyped(name, input) { return typed(this.scheduleSubOrchestration(name, input)); }
+  scheduleActivityWithRetryTyped(name, input, retry) { return typed(this.scheduleActivityWithRetry(name, input, retry)); }
+  scheduleActivityOnSessionTyped(name, input, sessionId) {
+    return typed(this.scheduleActivityOnSession(name, input, sessionId));
   }
-  waitForEventTyped(name) { return this.waitForEvent(name); }
-  dequeueEventTyped(queueName) { return this.dequeueEvent(queueName); }
+  scheduleActivityWithRetryOnSessionTyped(name, input, retry, sessionId) {
+    return typed(this.scheduleActivityWithRetryOnSession(name, input, retry, sessionId));
+  }
+  waitForEventTyped(name) { return typed(this.waitForEvent(name)); }
+  dequeueEventTyped(queueName) { return typed(this.dequeueEvent(queueName)); }
   scheduleSubOrchestrationWithIdTyped(name, instanceId, input) {
-    return this.scheduleSubOrchestrationWithId(name, instanceId, input);
+    return typed(this.scheduleSubOrchestrationWithId(name, instanceId, input));
   }
   startOrchestrationTyped(name, instanceId, input) { return this.startOrchestration(name, instanceId, input); }
   startOrchestrationVersionedTyped(name, version, instanceId, input) {
     return this.startOrchestrationVersioned(name, version, instanceId, input);
   }
   continueAsNewTyped(input) { return this.continueAsNew(input); }
-  allTyped(tasks) { return this.all(tasks); }
-  raceTyped(...tasks) { return this.race(...tasks); }
+  allTyped(tasks) { return typed(this.all(tasks)); }
+  raceTyped(...tasks) { return typed(this.race(...tasks)); }
 
   setCustomStatus(status) { contextCall('setCustomStatus', String(status)); }
   resetCustomStatus() { contextCall('resetCustomStatus'); }
@@ -642,6 +694,32 @@ export class OrchestrationContext {
 
 const isTask = (value) => value !== null && typeof value === 'object' && typeof value.type === 'string';
 
+// A typed variant's descriptor: its result is parsed once more when it comes back.
+function typed(task) {
+  task._typed = true;
+  return task;
+}
+const parsedOnceMore = (v) => {
+  if (typeof v !== 'string') return v;
+  try { return JSON.parse(v); } catch { return v; }
+};
+const kTypedOne = new Set(['activity', 'activityWithRetry', 'subOrchestration', 'subOrchestrationWithId',
+  'subOrchestrationVersioned', 'subOrchestrationVersionedWithId']);
+// What a typed task's code gets, by its type (the Node SDK's rule): one result parsed once
+// more; each of all's {ok}/{err} values; race's winning value; anything else as it came.
+function typedResult(value, type) {
+  if (kTypedOne.has(type)) return parsedOnceMore(value);
+  if (type === 'join' && Array.isArray(value)) {
+    return value.map((r) => {
+      if (r && typeof r === 'object' && 'ok' in r) return { ...r, ok: parsedOnceMore(r.ok) };
+      if (r && typeof r === 'object' && 'err' in r) return { ...r, err: parsedOnceMore(r.err) };
+      return r;
+    });
+  }
+  if (type === 'select' && value && typeof value === 'object') return { ...value, value: parsedOnceMore(value.value) };
+  return value;
+}
+
 // The generator host the engine's adapter calls (wasm/js_orchestrations.cpp):
 // begin/next answer {status: 'yielded', task} | {status: 'completed', output} |
 // {status: 'error', message} | {status: 'rethrown'} (the failed task's error that next
@@ -650,8 +728,10 @@ const isTask = (value) => value !== null && typeof value === 'object' && typeof 
 // `encode`: how the code's results become engine text (OrchestrationContext).
 function generatorHost(functions, encode = toJson) {
   const generators = new Map();
+  const typedTasks = new Map();  // generator id -> the type of its pending typed task
   let nextId = 1;
   const answer = (id, run, thrownIn = null) => {
+    typedTasks.delete(id);
     try {
       const { value, done } = run();
       if (done) {
@@ -663,6 +743,7 @@ function generatorHost(functions, encode = toJson) {
         const shown = value && typeof value.then === 'function' ? 'a Promise' : typeof value;
         return JSON.stringify({ status: 'error', message: `an orchestration may only yield ctx task descriptors (ctx.scheduleActivity(...), ctx.all([...]), ...), not ${shown}` });
       }
+      if (value._typed) typedTasks.set(id, value.type);
       return JSON.stringify({ status: 'yielded', generatorId: id, task: value });
     } catch (error) {
       generators.delete(id);
@@ -691,11 +772,18 @@ function generatorHost(functions, encode = toJson) {
     next(id, ok, value) {
       const generator = generators.get(id);
       if (!generator) return JSON.stringify({ status: 'error', message: `generator ${id} is gone` });
-      if (ok) return answer(id, () => generator.next(parseValue(value)));
+      if (ok) {
+        const type = typedTasks.get(id);
+        const result = type ? typedResult(parseValue(value), type) : parseValue(value);
+        return answer(id, () => generator.next(result));
+      }
       const failure = new Error(value);
       return answer(id, () => generator.throw(failure), failure);
     },
-    dispose(id) { generators.delete(id); },
+    dispose(id) {
+      generators.delete(id);
+      typedTasks.delete(id);
+    },
   };
 }
 
