@@ -139,8 +139,117 @@ TEST_CASE("a user's check that disagrees with the engine fails with a reproduce 
   const sim::SeedsReport report = sim::run_seeds(options, 1, 20);
   REQUIRE(report.first_failure);
   CHECK(report.first_failure->violations.front().invariant == "outcome");
-  CHECK(report.message.find("reproduce: duroxide-sim --seed " + std::to_string(report.first_failure->seed)) !=
+  // A workload only a program builds is reproduced by its options, not by the CLI.
+  CHECK(report.message.find("reproduce: run_simulation with this workload and SimOptions: seed = " +
+                            std::to_string(report.first_failure->seed) + ", steps = 1500, nodes = 3, instances = 12, "
+                            "liveness_steps = 50000, faults = {FaultKind::NodeCrash, ") != std::string::npos);
+  // Run as printed, the seed fails again.
+  sim::SimOptions again = options;
+  again.seed = report.first_failure->seed;
+  CHECK_FALSE(sim::run_simulation(again).ok());
+}
+
+namespace {
+
+std::shared_ptr<Registry> waiting_registry() {
+  auto registry = std::make_shared<Registry>();
+  registry->register_orchestration("Waits", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_wait("never");
+  });
+  registry->register_orchestration("Quick", [](OrchestrationContext&, std::string input) -> Task<std::string> {
+    co_return input;
+  });
+  registry->register_orchestration("Week", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_await ctx.schedule_timer(7LL * 24 * 3'600'000);
+    co_return "a week later";
+  });
+  return registry;
+}
+
+}  // namespace
+
+TEST_CASE("a user's check that throws is a violation of its seed, reported with the reproduce line",
+          "[sim][library]") {
+  sim::SimOptions options;
+  options.faults = {};
+  options.workload = sim::user_workload(
+      waiting_registry(), [](sim::WorkloadPlan& plan, sim::SimRandom&) { plan.start(0, "q", "Quick", ""); },
+      [](const sim::InstanceEnd&, const sim::InstanceLookup&) -> std::vector<std::string> {
+        throw std::runtime_error("stoi");
+      });
+  const sim::SeedsReport report = sim::run_seeds(options, 7, 3);
+  REQUIRE(report.first_failure);
+  CHECK(report.first_failure->seed == 7);
+  CHECK(report.first_failure->violations.front().invariant == "check");
+  CHECK(report.first_failure->violations.front().detail == "the check threw: stoi");
+  CHECK(report.message.find("reproduce: run_simulation with this workload and SimOptions: seed = 7") !=
         std::string::npos);
+  // A plan the workload refuses is its seed's failure too, not an exception out of run_seeds.
+  options.workload = sim::user_workload(
+      waiting_registry(), [](sim::WorkloadPlan& plan, sim::SimRandom&) { plan.raise(1, "ghost", "E", "x"); },
+      [](const sim::InstanceEnd&, const sim::InstanceLookup&) { return std::vector<std::string>{}; });
+  const sim::SeedsReport refused = sim::run_seeds(options, 3, 2);
+  REQUIRE(refused.first_failure);
+  CHECK(refused.first_failure->seed == 3);
+  CHECK(refused.first_failure->violations.front().invariant == "workload");
+}
+
+TEST_CASE("a second cancel of an instance the first one ended leaves the first one accepted", "[sim][library]") {
+  sim::SimOptions options;
+  options.faults = {};
+  options.workload = sim::user_workload(
+      waiting_registry(),
+      [](sim::WorkloadPlan& plan, sim::SimRandom&) {
+        plan.start(0, "w", "Waits", "");
+        plan.cancel(20, "w", "first");
+        plan.cancel(800, "w", "second");
+      },
+      [](const sim::InstanceEnd& end, const sim::InstanceLookup&) {
+        std::vector<std::string> problems;
+        if (!end.cancel_accepted) problems.push_back("the cancel was not accepted");
+        if (end.state != RuntimeState::Failed || end.error.find("first") == std::string::npos) {
+          problems.push_back("ended " + end.error);
+        }
+        return problems;
+      });
+  sim::require_seeds_pass(options, 1, 5);
+}
+
+TEST_CASE("a durable timer of a week fires in simulated time", "[sim][library]") {
+  sim::SimOptions options;
+  options.faults = {};
+  options.workload = sim::user_workload(
+      waiting_registry(), [](sim::WorkloadPlan& plan, sim::SimRandom&) { plan.start(0, "week", "Week", ""); },
+      [](const sim::InstanceEnd& end, const sim::InstanceLookup&) {
+        return end.output == "a week later" ? std::vector<std::string>{} : std::vector<std::string>{"ended " + end.error};
+      });
+  sim::require_seeds_pass(options, 1, 3);
+}
+
+TEST_CASE("a user's plan draws the same whatever faults run", "[sim][library]") {
+  auto plan_draws = [](std::vector<sim::FaultKind> faults) {
+    std::vector<std::uint64_t> draws;
+    sim::SimOptions options;
+    options.seed = 11;
+    options.faults = std::move(faults);
+    options.workload = sim::user_workload(
+        waiting_registry(),
+        [&draws](sim::WorkloadPlan& plan, sim::SimRandom& random) {
+          for (int i = 0; i < 4; ++i) draws.push_back(random.next());
+          plan.start(0, "w", "Waits", "");
+        },
+        [](const sim::InstanceEnd&, const sim::InstanceLookup&) { return std::vector<std::string>{}; });
+    sim::run_simulation(options);
+    return draws;
+  };
+  std::vector<sim::FaultKind> without_failures;
+  for (sim::FaultKind kind : sim::all_fault_kinds()) {
+    if (kind != sim::FaultKind::ActivityFailure) without_failures.push_back(kind);
+  }
+  const std::vector<std::uint64_t> all = plan_draws(sim::all_fault_kinds());
+  CHECK(all.size() == 4);
+  CHECK(plan_draws(without_failures) == all);
+  CHECK(plan_draws({}) == all);
 }
 
 TEST_CASE("a workload plan that acts on an instance it never starts is refused", "[sim][library]") {

@@ -11,18 +11,20 @@ std::string describe_failure(const SimResult& result, const SimOptions& options)
     text += "  " + violation.invariant + " " + violation.instance + ": " + violation.detail + "\n";
   }
   text += result.workload_text;
-  text += "reproduce: " + reproduce_command(options);
-  if (options.workload && options.workload_flags.empty()) {
-    text += " (with this workload: SimOptions::seed = " + std::to_string(result.seed) + ")";
-  }
-  return text + "\n";
+  return text + "reproduce: " + reproduce_command(options) + "\n";
 }
 
 SeedsReport run_seeds(SimOptions options, std::uint64_t first, std::uint64_t count) {
   SeedsReport report;
   for (std::uint64_t n = 0; n < count; ++n) {
     options.seed = first + n;
-    SimResult result = run_simulation(options);
+    SimResult result;
+    try {
+      result = run_simulation(options);
+    } catch (const std::exception& error) {  // a plan the workload refused for this seed: reported with it
+      result.seed = options.seed;
+      result.violations.push_back({"workload", "", std::string("the simulation threw: ") + error.what(), 0});
+    }
     ++report.seeds_run;
     if (result.ok()) continue;
     report.message = describe_failure(result, options);

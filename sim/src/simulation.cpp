@@ -371,6 +371,7 @@ class World final : public WorldHooks {
   void check_custom_end(std::size_t index);
   void phase_one();
   void phase_two();
+  std::int64_t idle_wait_ms(const QueueDepths& depths, std::uint64_t idle_rounds);
   void final_checks();
   bool disk_fault(DiskOperation operation, const std::string& file);
 
@@ -466,10 +467,13 @@ World::World(const SimOptions& options)
   client_ = std::make_unique<RuntimeClient>(*store_, *store_);
   management_ = std::make_unique<ManagementClient>(*store_, ManagementOptions{});
 
+  // A user's plan draws from a stream of its own, taken first: the same plan whatever faults run.
+  std::optional<SimRandom> plan_random;
+  if (options.workload) plan_random = workload_random_.fork();
   const bool failing = fault_ppm_[index_of(FaultKind::ActivityFailure)] > 0 &&
                        workload_random_.chance(fault_ppm_[index_of(FaultKind::ActivityFailure)]);
   if (options.workload) {
-    WorkloadSeed seed{workload_random_, options.seed, options.steps, options.instances, failing};
+    WorkloadSeed seed{*plan_random, options.seed, options.steps, options.instances, failing};
     custom_ = options.workload(seed);
     if (!custom_->registry || !custom_->plan || !custom_->check) {
       throw std::invalid_argument("a workload needs a registry, a plan and a check");
@@ -712,12 +716,17 @@ void World::run_client_op(WorkloadOp& op, std::string& line) {
       client_->enqueue_event(instance.id, op.name.empty() ? "inbox" : op.name, op.data);
       effects_[op.instance].accepted.push_back(op);
       break;
-    case WorkloadOp::Kind::Cancel:
+    case WorkloadOp::Kind::Cancel: {
       line += "cancel " + instance.id;
-      effects_[op.instance].cancel_accepted = client_->cancel_instance(instance.id, op.data);
-      if (effects_[op.instance].cancel_accepted) effects_[op.instance].accepted.push_back(op);
-      line += effects_[op.instance].cancel_accepted ? " accepted" : " already finished";
+      // A later cancel of the instance the first one ended is refused: the first still took.
+      const bool accepted = client_->cancel_instance(instance.id, op.data);
+      if (accepted) {
+        effects_[op.instance].cancel_accepted = true;
+        effects_[op.instance].accepted.push_back(op);
+      }
+      line += accepted ? " accepted" : " already finished";
       break;
+    }
     case WorkloadOp::Kind::ForceDelete: {
       line += "force delete " + instance.id;
       const DeleteResult deleted = management_->delete_instance(instance.id, true);
@@ -923,7 +932,13 @@ void World::check_custom_end(std::size_t index) {
   };
   auto end = read_instance_end(*store_, instance.id, &effects_[index]);
   end->corrupted = tree_corrupted(instance.id);
-  for (const std::string& problem : custom_->check(*end, lookup)) {
+  std::vector<std::string> problems;
+  try {
+    problems = custom_->check(*end, lookup);
+  } catch (const std::exception& error) {  // the user's check: its failure is this seed's, reported with it
+    violation("check", instance.id, std::string("the check threw: ") + error.what());
+  }
+  for (const std::string& problem : problems) {
     if (!end->corrupted) violation("outcome", instance.id, problem);  // a corrupted tree may end either way
   }
   trace("final " + instance.id + " " + (end->state == RuntimeState::Completed ? "Completed(" + end->output
@@ -977,12 +992,26 @@ void World::phase_two() {
     const auto running = store_->count_instances(running_filter);
     if (queues_empty && running == 0) break;
     if (++idle_rounds > 1'000) break;
-    const std::int64_t wait = depths.orchestrator_delayed || depths.orchestrator_locked || depths.worker_locked
-                                  ? 10 * 60'000
-                                  : 1'000;
-    clock_.advance(wait);
-    trace("idle: +" + std::to_string(wait) + "ms");
+    clock_.advance(idle_wait_ms(depths, idle_rounds));
   }
+}
+
+// How far an idle round of phase 2 moves the clock: a second when only the
+// fault-free steps may still change something, ten minutes when a timer or a lock
+// waits; past 100 such rounds (16 hours) twice as far each round, up to 30 days, so a
+// timer of weeks or months fires well within the bound of 1,000 idle rounds.
+std::int64_t World::idle_wait_ms(const QueueDepths& depths, std::uint64_t idle_rounds) {
+  if (!(depths.orchestrator_delayed || depths.orchestrator_locked || depths.worker_locked)) {
+    trace("idle: +1000ms");
+    return 1'000;
+  }
+  constexpr std::int64_t kTenMinutes = 10 * 60'000;
+  constexpr std::int64_t kThirtyDays = 30LL * 24 * 3'600'000;
+  std::int64_t wait = kTenMinutes;
+  for (std::uint64_t round = 100; round < idle_rounds && wait < kThirtyDays; ++round) wait *= 2;
+  wait = std::min(wait, kThirtyDays);
+  trace("idle: +" + std::to_string(wait) + "ms");
+  return wait;
 }
 
 void World::final_checks() {
@@ -1488,9 +1517,30 @@ SimOptions shrink_failure(SimOptions failing) {
 }
 
 
+namespace {
+
+// The enumerator's name, as a program writes it in SimOptions::faults.
+std::string fault_enum_name(FaultKind kind) {
+  static const char* const names[kFaultKindCount] = {"NodeCrash",  "CommitCrash",     "ClockJump",    "NodePause",
+                                                     "Duplicate",  "Transient",       "DiskError",    "ActivityFailure",
+                                                     "SlowActivity", "Corruption",    "NodeShutdown"};
+  return names[static_cast<std::size_t>(kind)];
+}
+
+}  // namespace
+
 std::string reproduce_command(const SimOptions& options) {
   std::string faults;
   for (FaultKind kind : options.faults) faults += (faults.empty() ? "" : ",") + std::string(to_string(kind));
+  if (options.workload && options.workload_flags.empty()) {
+    // A workload only a program builds: the options to run it with (run_simulation).
+    std::string kinds;
+    for (FaultKind kind : options.faults) kinds += (kinds.empty() ? "FaultKind::" : ", FaultKind::") + fault_enum_name(kind);
+    return "run_simulation with this workload and SimOptions: seed = " + std::to_string(options.seed) +
+           ", steps = " + std::to_string(options.steps) + ", nodes = " + std::to_string(options.nodes) +
+           ", instances = " + std::to_string(options.instances) + ", liveness_steps = " +
+           std::to_string(options.liveness_steps) + ", faults = {" + kinds + "}";
+  }
   std::string scenarios;
   for (Scenario scenario : options.scenarios) {
     scenarios += (scenarios.empty() ? "" : ",") + std::string(to_string(scenario));

@@ -147,7 +147,8 @@ std::string to_json(const SimResult& result);
 // fails; returns the smallest found (the input itself if nothing smaller fails).
 SimOptions shrink_failure(SimOptions failing);
 
-// The duroxide-sim command line that reruns exactly this seed.
+// How to rerun exactly this seed: the duroxide-sim command line, or, for a workload
+// only a program builds (no workload_flags), the SimOptions to run it with.
 std::string reproduce_command(const SimOptions& options);
 
 }  // namespace duroxide::sim
