@@ -226,6 +226,17 @@ TEST_CASE("a durable timer of a week fires in simulated time", "[sim][library]")
   sim::require_seeds_pass(options, 1, 3);
 }
 
+TEST_CASE("a user's activities that throw count as activity failures only when that fault kind is on",
+          "[sim][library]") {
+  sim::SimOptions options = saga_options();
+  options.seed = 2;
+  auto failures = [&] { return sim::run_simulation(options).faults_injected.at("activity-failure"); };
+  const std::uint64_t with_kind = failures();
+  options.faults = {};
+  CHECK(failures() == 0);
+  INFO("with the kind on: " << with_kind);
+}
+
 TEST_CASE("a user's plan draws the same whatever faults run", "[sim][library]") {
   auto plan_draws = [](std::vector<sim::FaultKind> faults) {
     std::vector<std::uint64_t> draws;

@@ -550,10 +550,10 @@ void World::build_registry() {
         record_fault(FaultKind::NodeShutdown, node->index, "inside activity " + name);
         shut_down_during_activity(*node);
       }
-      if (!custom_) return inner(context, input);
+      if (!custom_ || fault_ppm_[index_of(FaultKind::ActivityFailure)] == 0) return inner(context, input);
       try {
         return inner(context, input);
-      } catch (...) {  // a custom workload's activities fail by themselves: counted as ActivityFailure
+      } catch (...) {  // a custom workload's activities fail by themselves: counted as ActivityFailure when it is on
         ++faults_injected_[index_of(FaultKind::ActivityFailure)];
         throw;
       }
