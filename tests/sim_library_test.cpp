@@ -192,6 +192,14 @@ TEST_CASE("a user's check that throws is a violation of its seed, reported with 
   REQUIRE(refused.first_failure);
   CHECK(refused.first_failure->seed == 3);
   CHECK(refused.first_failure->violations.front().invariant == "workload");
+  // So is a start of an orchestration the registry does not hold (a typo), named as such.
+  options.workload = sim::user_workload(
+      waiting_registry(), [](sim::WorkloadPlan& plan, sim::SimRandom&) { plan.start(0, "t", "Quik", ""); },
+      [](const sim::InstanceEnd&, const sim::InstanceLookup&) { return std::vector<std::string>{}; });
+  const sim::SeedsReport typo = sim::run_seeds(options, 1, 1);
+  REQUIRE(typo.first_failure);
+  CHECK(typo.first_failure->violations.front().detail ==
+        "the simulation threw: the plan starts t as Quik, which the workload's registry does not hold");
 }
 
 TEST_CASE("a second cancel of an instance the first one ended leaves the first one accepted", "[sim][library]") {

@@ -481,6 +481,13 @@ World::World(const SimOptions& options)
     WorkloadPlan plan(options.steps);
     custom_->plan(plan);
     workload_ = workload_from_plan(plan);
+    // A name the registry lacks would only back off until phase 2 ended as "still running".
+    for (const WorkloadInstance& instance : workload_.instances) {
+      if (!custom_->registry->resolve_for_start(instance.orchestration, "")) {
+        throw std::invalid_argument("the plan starts " + instance.id + " as " + instance.orchestration +
+                                    ", which the workload's registry does not hold");
+      }
+    }
   } else {
     workload_ = generate_workload(workload_random_, options.instances, options.steps, failing, options.scenarios);
   }
