@@ -192,7 +192,7 @@ struct Host {
   std::unique_ptr<RuntimeClient> client;
   std::unique_ptr<ManagementClient> management;
   std::unique_ptr<StepDriver> driver;
-  std::unique_ptr<DrivingPacer> pacer;
+  std::unique_ptr<Pacer> pacer;  // drives the runtime while it waits; read-only: only waits
   RolePolicy roles = RolePolicy::standard();
 
   // `db`: a store location (open_store.hpp): a SQLite file, or a PostgreSQL connection
@@ -200,6 +200,7 @@ struct Host {
   // `caller`: whom the clients act for; with roles, the standard RolePolicy decides.
   Host(const std::string& db, bool read_only, const StoreOptions& store_options = {}, const Caller& caller = {}) {
     samples::register_all(registry);
+    refuse_missing_file(db, read_only);
     opened = open_store(db, clock, ids, store_options);
     provider = opened.get();
     store = opened.get();
@@ -219,7 +220,21 @@ struct Host {
         std::cerr << "duroxide: " << event.instance << (event.instance.empty() ? "" : ": ") << event.message << "\n";
       }
     });
-    pacer = std::make_unique<DrivingPacer>(*driver, clock);
+    // Read-only: a wait only waits (a runtime elsewhere moves the instance); driving writes.
+    if (read_only) {
+      pacer = std::make_unique<SleepPacer>(clock);
+    } else {
+      pacer = std::make_unique<DrivingPacer>(*driver, clock);
+    }
+  }
+
+  // With --read-only a SQLite file that is not there is a mistyped path, not a store to
+  // create: opening would create an empty one and every read would answer "nothing".
+  static void refuse_missing_file(const std::string& db, bool read_only) {
+    if (!read_only || db.empty() || db == ":memory:" || store_kind(db) != StoreKind::Sqlite) return;
+    if (access(db.c_str(), F_OK) != 0) {
+      throw std::runtime_error("no database at " + db + " (--read-only opens an existing one)");
+    }
   }
 
   // Drives the runtime until `done()` or after timeout_ms.
@@ -332,7 +347,19 @@ Caller caller_of(const Args& args) {
   return caller;
 }
 
+// Whether the command prints in `format` (json, csv, jsonl): checked before it runs, so a
+// usage error has done nothing.
+bool has_format(const std::string& command, const std::string& format) {
+  if (format == "csv") return command == "list-instances" || command == "get-time-series";
+  if (format == "jsonl") return command == "export-tree" || command == "export-instances";
+  return true;
+}
+
 int run_table_command(const Args& args) {
+  const std::string format = args.option("format");
+  if (!format.empty() && !has_format(args.command->name, format)) {
+    throw UsageError("\"" + args.verb + "\" has no " + (format == "csv" ? "CSV" : "JSON-lines") + " form");
+  }
   Host host(args.option("db"), args.option("read-only") == "true", {}, caller_of(args));
   const Json out = args.command->paged && args.option("one-page") != "true"
                        ? run_all_pages(args, host)
@@ -543,6 +570,9 @@ int samples_verb() {
 int dispatch(const Args& args) {
   if (args.command) return run_table_command(args);
   if (args.verb == "samples") return samples_verb();
+  if ((args.verb == "serve" || args.verb == "resume") && args.option("read-only") == "true") {
+    throw UsageError(args.verb + " runs the orchestrations, which writes: it takes no --read-only");
+  }
   if (args.verb == "serve") return serve_verb(args);
   Host host(args.option("db"), args.option("read-only") == "true");
   if (args.verb == "run") return run_verb(args, host);

@@ -249,6 +249,21 @@ check "a negative age exits 2" 2 "$(exit_code "$cli" purge --older-than -1d --db
 check "read-only purge exits 1" 1 "$(exit_code "$cli" purge --older-than-ms 0 --db "$db" --read-only)"
 contains "the instance survived read-only deletes" '"status":"Completed"' "$("$cli" status ro-1 --db "$db" --read-only)"
 contains "read-only listing works" '"instance":"ro-1"' "$("$cli" instances --prefix ro- --db "$db" --read-only)"
+# Read-only runs nothing: an instance queued stays queued through waits, and resume and serve refuse.
+"$cli" start ro-queued HelloWorld Ada --version 1.0.0 --db "$db" >/dev/null
+check "a read-only wait does not run the instance (its start stays queued)" NotFound \
+  "$("$cli" wait-for-orchestration ro-queued --timeout-ms 300 --db "$db" --read-only 2>/dev/null | json_get '["status"]')"
+check "read-only resume is a usage error" 2 "$(exit_code "$cli" resume --db "$db" --read-only --timeout-ms 300)"
+check "read-only serve is a usage error" 2 "$(exit_code "$cli" serve --db "$db" --read-only --timeout-ms 300)"
+contains "the queued instance is still queued" '"status":"NotFound"' "$("$cli" status ro-queued --db "$db" --read-only)"
+contains "and a run without --read-only then runs it" '"status":"Completed"' \
+  "$("$cli" wait-for-orchestration ro-queued --timeout-ms 5000 --db "$db")"
+check "read-only on a missing file exits 1" 1 "$(exit_code "$cli" status x --db "$work/typo.db" --read-only)"
+check "and creates no file" absent "$([ -e "$work/typo.db" ] && echo present || echo absent)"
+# A format the command has no form for is refused before it runs: nothing purged.
+before=$("$cli" count-instances --db "$db")
+check "purge with --format csv is a usage error" 2 "$(exit_code "$cli" purge --older-than-ms 0 --format csv --db "$db")"
+check "and purged nothing" "$before" "$("$cli" count-instances --db "$db")"
 
 # executions paged by the store
 "$cli" run Counter '{"count":0,"limit":3}' --id paged-c --db "$db" >/dev/null
