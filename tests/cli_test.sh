@@ -258,6 +258,7 @@ check "read-only serve is a usage error" 2 "$(exit_code "$cli" serve --db "$db" 
 contains "the queued instance is still queued" '"status":"NotFound"' "$("$cli" status ro-queued --db "$db" --read-only)"
 contains "and a run without --read-only then runs it" '"status":"Completed"' \
   "$("$cli" wait-for-orchestration ro-queued --timeout-ms 5000 --db "$db")"
+check "an instance id over 256 bytes is a usage error" 2 "$(exit_code "$cli" status "$(printf 'x%.0s' $(seq 300))" --db "$db")"
 check "read-only on a missing file exits 1" 1 "$(exit_code "$cli" status x --db "$work/typo.db" --read-only)"
 check "and creates no file" absent "$([ -e "$work/typo.db" ] && echo present || echo absent)"
 # A format the command has no form for is refused before it runs: nothing purged.

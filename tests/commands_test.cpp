@@ -104,6 +104,11 @@ TEST_CASE("arguments are checked against the schema before the handler runs", "[
     CHECK(invalid_message("start-orchestration", {{"instance", "a"}, {"orchestration", "HelloWorld"},
                                                   {"input", std::string(limits::kMaxPayloadBytes + 1, 'x')}})
               .find("over the limit of 262144") != std::string::npos);
+    // Ids and names at their own limits, as the clients check them.
+    CHECK(invalid_message("get-status", {{"instance", std::string(limits::kMaxIdentifierBytes + 1, 'x')}}) ==
+          "instance is 257 bytes, over the limit of 256");
+    CHECK(invalid_message("raise-event", {{"instance", "a"}, {"event", std::string(limits::kMaxNameBytes + 1, 'e')}}) ==
+          "event is 257 bytes, over the limit of 256");
     CHECK(invalid_message("list-instances", {{"filter", {{"bogus", 1}}}}) == "filter.bogus is not a filter field");
     CHECK(invalid_message("list-instances", {{"filter", {{"states", {"Sleeping"}}}}}) ==
           "filter.states takes Running, Completed or Failed, got \"Sleeping\"");

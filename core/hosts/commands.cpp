@@ -45,7 +45,9 @@ ArgSpec text(std::string name, std::string help, bool required = true, Json fall
   return spec;
 }
 
-ArgSpec instance_arg() { return text("instance", "the instance id"); }
+ArgSpec instance_arg() {
+  return text("instance", "the instance id", true, nullptr, static_cast<std::int64_t>(limits::kMaxIdentifierBytes));
+}
 
 ArgSpec integer(std::string name, std::string help, Json fallback, std::int64_t min, std::int64_t max) {
   ArgSpec spec;
@@ -401,20 +403,20 @@ std::vector<Command> runtime_commands() {
   using K = ClientKind;
   return {
       {"start-orchestration", K::Runtime,
-       {instance_arg(), text("orchestration", "the registered orchestration name"),
-        text("input", "the input", false, ""), flag(text("version", "MAJOR.MINOR.PATCH (default: the registry's policy)", false, ""))},
+       {instance_arg(), text("orchestration", "the registered orchestration name", true, nullptr, static_cast<std::int64_t>(limits::kMaxNameBytes)),
+        text("input", "the input", false, ""), flag(text("version", "MAJOR.MINOR.PATCH (default: the registry's policy)", false, "", static_cast<std::int64_t>(limits::kMaxVersionBytes)))},
        "Queues the start of a new instance.", "the instance id",
        [](const Json& a, Clients& c) -> Json {
          c.runtime.start_orchestration(str(a, "instance"), str(a, "orchestration"), str(a, "input"), str(a, "version"));
          return str(a, "instance");
        }, {"start"}},
-      {"raise-event", K::Runtime, {instance_arg(), text("event", "the event name"), text("data", "the event data", false, "")},
+      {"raise-event", K::Runtime, {instance_arg(), text("event", "the event name", true, nullptr, static_cast<std::int64_t>(limits::kMaxNameBytes)), text("data", "the event data", false, "")},
        "Raises an external event on an instance.", "null",
        [](const Json& a, Clients& c) -> Json {
          c.runtime.raise_event(str(a, "instance"), str(a, "event"), str(a, "data"));
          return nullptr;
        }, {"raise"}},
-      {"enqueue-event", K::Runtime, {instance_arg(), text("queue", "the queue name"), text("data", "the message", false, "")},
+      {"enqueue-event", K::Runtime, {instance_arg(), text("queue", "the queue name", true, nullptr, static_cast<std::int64_t>(limits::kMaxNameBytes)), text("data", "the message", false, "")},
        "Adds a message to an instance's event queue.", "null",
        [](const Json& a, Clients& c) -> Json {
          c.runtime.enqueue_event(str(a, "instance"), str(a, "queue"), str(a, "data"));
@@ -466,13 +468,13 @@ std::vector<Command> bulk_commands() {
        [](const Json& a, Clients& c) { return bulk_json(c.runtime.cancel_instances(bulk_request(a), str(a, "reason"))); },
        {"cancel-many"}, true},
       {"raise-event-bulk", K::Runtime,
-       with_bulk_args({filter_arg(), text("event", "the event name"), text("data", "the event data", false, "")}),
+       with_bulk_args({filter_arg(), text("event", "the event name", true, nullptr, static_cast<std::int64_t>(limits::kMaxNameBytes)), text("data", "the event data", false, "")}),
        "Raises an event on running instances: the ids given, or a batch of the filter's matches.", kBulkReturns,
        [](const Json& a, Clients& c) {
          return bulk_json(c.runtime.raise_event_bulk(bulk_request(a), str(a, "event"), str(a, "data")));
        }, {"raise-many"}, true},
       {"enqueue-event-bulk", K::Runtime,
-       with_bulk_args({filter_arg(), text("queue", "the queue name"), text("data", "the message", false, "")}),
+       with_bulk_args({filter_arg(), text("queue", "the queue name", true, nullptr, static_cast<std::int64_t>(limits::kMaxNameBytes)), text("data", "the message", false, "")}),
        "Enqueues a message on running instances: the ids given, or a batch of the filter's matches.", kBulkReturns,
        [](const Json& a, Clients& c) {
          return bulk_json(c.runtime.enqueue_event_bulk(bulk_request(a), str(a, "queue"), str(a, "data")));
@@ -592,14 +594,14 @@ std::vector<Command> observe_commands() {
       {"get-provider-diagnostics", K::Management, {}, "The store: versions, sizes, checkpoints, row counts, errors, latency.",
        "diagnostics",
        [](const Json&, Clients& c) { return json_views::diagnostics(c.management.get_provider_diagnostics()); }, {"diagnostics"}},
-      {"get-orchestration-stats", K::Management, {text("name", "one orchestration (default: all)", false, "")},
+      {"get-orchestration-stats", K::Management, {text("name", "one orchestration (default: all)", false, "", static_cast<std::int64_t>(limits::kMaxNameBytes))},
        "Per-orchestration counts.", "[{name, running, completed, failed, continued}]",
        [](const Json& a, Clients& c) { return json_views::orchestration_stats(c.management.get_orchestration_stats(str(a, "name"))); }, {}},
-      {"get-activity-stats", K::Management, {text("name", "one activity (default: all)", false, "")},
+      {"get-activity-stats", K::Management, {text("name", "one activity (default: all)", false, "", static_cast<std::int64_t>(limits::kMaxNameBytes))},
        "Per-activity counts.", "[{name, scheduled, completed, failed, failure_rate, avg_duration_ms}]",
        [](const Json& a, Clients& c) { return json_views::activity_stats(c.management.get_activity_stats(str(a, "name"))); }, {}},
       {"get-performance-metrics", K::Management,
-       {text("name", "the orchestration"), integer("sinceMs", "executions started at or after (ms since the epoch)", 0, 0, kMaxInteger)},
+       {text("name", "the orchestration", true, nullptr, static_cast<std::int64_t>(limits::kMaxNameBytes)), integer("sinceMs", "executions started at or after (ms since the epoch)", 0, 0, kMaxInteger)},
        "Duration percentiles of finished executions.", "{count, min_ms, avg_ms, p50_ms, p95_ms, p99_ms, max_ms}",
        [](const Json& a, Clients& c) { return durations_json(c.management.get_performance_metrics(str(a, "name"), num(a, "sinceMs"))); }, {}},
       {"get-system-health", K::Management, threshold_args(),
@@ -618,7 +620,7 @@ std::vector<Command> observe_commands() {
        {"changes"}},
       {"get-time-series", K::Management,
        {choice("metric", {"starts", "completions", "failures", "duration", "all"}, "all", "which metric"),
-        aliased(flag(text("orchestration", "one orchestration (default: all summed)", false, "")), {"name"}),
+        aliased(flag(text("orchestration", "one orchestration (default: all summed)", false, "", static_cast<std::int64_t>(limits::kMaxNameBytes))), {"name"}),
         choice("bucket", {"minute", "hour"}, "minute", "bucket width"),
         aliased(integer("fromMs", "window start (default: 60 minutes / 24 hours before toMs)", nullptr, 0, kMaxInteger), {"from"}),
         aliased(integer("toMs", "window end (default: the end of the current bucket)", nullptr, 0, kMaxInteger), {"to"})},

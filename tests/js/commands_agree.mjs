@@ -276,7 +276,7 @@ test('bad input is a typed error in both front ends', () => {
   assert.throws(() => management.getBulkStatus(Array(1001).fill('x')), /over the limit of 1000/);
   assert.throws(() => management.getTimeSeries({ bucket: 'day' }), /bucket takes minute, hour/);
   assert.throws(() => management.getInstanceDetails('x', 'y'), /takes at most 1 argument/);
-  assert.throws(() => runtime._command('get-status', { instance: 'x'.repeat(300 * 1024) }), /over the limit of 262144/);
+  assert.throws(() => runtime._command('get-status', { instance: 'x'.repeat(300) }), /instance is 300 bytes, over the limit of 256/);
   runtime.close();
   const cliErrors = [['frobnicate'], ['get-status', '--db', ':memory:'], ['get-status', 'x', '--bogus', '1', '--db', ':memory:'],
     ['watch-metrics', '--since', '-1', '--db', ':memory:'], ['list-instances', '--limit', 'many', '--db', ':memory:']];
