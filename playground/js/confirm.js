@@ -5,6 +5,7 @@
 // preview. `walk(extra)` is a `<method>All` walk (wasm/duroxide.d.ts) with `extra`
 // ({dryRun} or {onProgress}) merged into its options.
 import { action } from './refresh.js';
+import { markDirty } from './runtime.js';
 
 const touched = (total) => total.succeeded ?? total.instances ?? 0;
 
@@ -32,7 +33,11 @@ export function confirmable({ preview, confirm, progress, inputs, walk, onReset 
   }));
   confirm.addEventListener('click', action(async () => {
     confirm.disabled = true;
-    const total = await walk({ onProgress: (t) => { progress.textContent = describeWalk(t, false); } });
-    progress.textContent = describeWalk(total, true);
+    try {
+      const total = await walk({ onProgress: (t) => { progress.textContent = describeWalk(t, false); } });
+      progress.textContent = describeWalk(total, true);
+    } finally {
+      markDirty();  // saved with the page's database, even when a batch failed part way
+    }
   }));
 }

@@ -44,7 +44,9 @@ export function persist() {
     try {
       await idbPut('database', ui.runtime.saveDatabase());
     } catch (error) {
-      console.warn('could not keep the database in IndexedDB', error);
+      // Still unsaved: said in the page, and the next save tries again.
+      ui.dirty = true;
+      showError(new Error(`the database could not be kept in this browser (IndexedDB): ${error.message ?? error}`));
     }
   }).finally(() => {
     document.body.dataset.saved = ui.dirty ? 'no' : 'yes';

@@ -105,6 +105,7 @@ function renderTree(details) {
 export function renderDetails() {
   $('details-id').textContent = ui.instance || '—';
   if (!ui.instance) {
+    ui.shownHistory = null;
     $('details-body').hidden = true;
     $('details-empty').hidden = false;
     $('details-empty').textContent = 'Select an instance.';
@@ -114,6 +115,7 @@ export function renderDetails() {
   try {
     details = ui.management.getInstanceDetails(ui.instance);
   } catch (error) {
+    ui.shownHistory = null;  // nothing shown: nothing for the code panel to replay
     $('details-body').hidden = true;
     $('details-empty').hidden = false;
     $('details-empty').textContent = error.kind === 'NotFound'

@@ -47,7 +47,9 @@ const initial = readHash();
 refresh();
 if (initial.repro) await action(() => openSharedCase(initial.repro))();
 if (initial.code) await action(() => openSharedCode(initial.code))();
-if (initial.seed !== null && /^\d+$/.test(initial.seed)) action(runSeed)();
+// A seed in the link runs at once, unless the link also brings a case's code: that code is
+// the link author's, and runs only when the reader clicks Run seed or Register.
+if (initial.seed !== null && /^\d+$/.test(initial.seed) && !initial.repro) action(runSeed)();
 if (initial.step !== null && ui.instance && ui.shownHistory) replayShownExecution(Number(initial.step));
 $('loading').textContent = 'ready';
 document.body.dataset.ready = 'true';

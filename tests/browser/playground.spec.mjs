@@ -362,6 +362,12 @@ test('bulk action: a dry-run preview shows the count, confirm runs it with progr
   await page.getByTestId('filter-prefix').fill('');
   await expect(page.locator('#instances tbody tr')).toHaveCount(1);
   await expect(page.locator('#instances tbody tr')).toContainText('keep-1');
+  // The bulk delete is kept with the page's database: a reload finds the same one instance.
+  await expect(page.locator('body')).toHaveAttribute('data-saved', 'yes');
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await expect(page.locator('#instances tbody tr')).toHaveCount(1);
+  await expect(page.locator('#instances tbody tr')).toContainText('keep-1');
 });
 
 test('operations panel: health with thresholds, queues, statistics with percentiles, diagnostics', async ({ page }) => {
@@ -642,6 +648,13 @@ test('replay against edited code: deterministic, then the first divergence side 
   await page.getByTestId('raise').click();
   await expect(page.getByTestId('details-output')).toHaveText('approved:yes');
   await shot(page, 'code-versions');
+
+  // An instance the database does not hold shows nothing, so there is nothing to replay
+  // (not the history shown before it, under the new id).
+  await page.goto(`${page.url().split('#')[0]}#instance=ghost`);
+  await expect(page.getByTestId('details-id')).toHaveText('ghost');
+  await page.getByTestId('code-replay').click();
+  await expect(page.getByTestId('error')).toContainText('select an instance to replay first');
 });
 
 test('step through a parent: its history replays under its own id, sub-orchestration ids and all', async ({ page }) => {
@@ -737,10 +750,13 @@ function check(end) {
   const link = await page.getByTestId('sim-link').getAttribute('href');
   const hash = await page.getByTestId('sim-hash').textContent();
   const other = await context.browser().newPage();
-  await other.goto(link);
+  // A seed added to the link does not run the link's code: only the reader's click does.
+  await other.goto(`${link}&seed=1`);
   await expect(other.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
   await expect(other.getByTestId('sim-ops-note')).toContainText('planned operation(s)');
   await expect(other.getByTestId('code-text')).toHaveValue(/registerOrchestration\('Expense'/);
+  await expect(other.getByTestId('code-result')).toHaveText('a link opened this code: read it, then Register or Run seed');
+  expect(await other.getByTestId('sim-hash').count()).toBe(0);
   await other.getByTestId('sim-run').click();
   await expect(other.getByTestId('sim-hash')).toHaveText(hash, { timeout: 30_000 });
   await expect(other.getByTestId('sim-verdict')).toContainText('violation');
