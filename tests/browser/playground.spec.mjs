@@ -333,6 +333,17 @@ test('metrics: the chart and totals follow the store, the live feed shows each d
   await shot(page, 'metrics');
 });
 
+test('a save the browser refuses is shown, and the page stays unsaved', async ({ page }) => {
+  // From now on IndexedDB refuses every write (a full quota, a private window).
+  await page.evaluate(() => {
+    IDBObjectStore.prototype.put = () => { throw new DOMException('the quota is full', 'QuotaExceededError'); };
+  });
+  await start(page, 'HelloWorld', 'Ada', 'unsaved-1');
+  await expect(page.getByTestId('error')).toContainText('could not be kept in this browser');
+  await expect(page.getByTestId('error')).toContainText('the quota is full');
+  await expect(page.locator('body')).toHaveAttribute('data-saved', 'no');
+});
+
 test('bulk action: a dry-run preview shows the count, confirm runs it with progress', async ({ page }) => {
   await page.locator('#auto-run').uncheck();
   for (let i = 0; i < 3; i++) await start(page, 'LongTimer', '', `sweep-${i}`);
