@@ -62,7 +62,15 @@ export function replayShownExecution(index = 0) {
 function renderReplayStep() {
   const { report, index } = ui.replay;
   const step = report.steps[index];
-  if (!step) return;
+  if (!step) {
+    // No events: nothing to step through, and nothing left of the replay before it.
+    $('replay-index').textContent = '0';
+    $('replay-event').textContent = 'no events to step through';
+    $('replay-state').replaceChildren();
+    $('replay-pending').replaceChildren();
+    $('replay-logs').replaceChildren();
+    return;
+  }
   $('replay-index').textContent = String(index + 1);
   $('replay-event').textContent = `#${step.event.event_id} ${describeEvent(step.event)}`;
   const state = $('replay-state');

@@ -261,6 +261,12 @@ test('export an instance as JSON, import it, and replay the file', async ({ page
   await page.getByTestId('replay-file').setInputFiles(tampered);
   await expect(page.getByTestId('replay-verdict')).toContainText('nondeterministic');
   await shot(page, 'import-replay');
+  // A file without events leaves nothing of the replay before it on screen.
+  const empty = path.join(shots, '..', 'empty-history.json');
+  writeFileSync(empty, '[]');
+  await page.getByTestId('replay-file').setInputFiles(empty);
+  await expect(page.getByTestId('replay-event')).toHaveText('no events to step through');
+  await expect(page.getByTestId('replay-index')).toHaveText('0');
 });
 
 test('run a simulation seed: faults, verdict, reproduce command, and the seed in the link', async ({ page }) => {
