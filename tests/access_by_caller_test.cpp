@@ -296,6 +296,16 @@ TEST_CASE("an import cannot link an instance to another tenant's parent", "[acce
   CHECK_FALSE(t.host.admin.get_instance_info("g-wait").has_value());
   CHECK(t.acme.management.purge_completed(t.host.clock.now_ms() + 1).instances >= 1);
   CHECK_FALSE(t.host.admin.get_instance_info("a-hello").has_value());
+  // Nor under a parent id no instance holds yet: another tenant could create it later.
+  waiting.replace(waiting.find(R"("parent_instance":"a-hello")"), 27, R"("parent_instance":"later")");
+  try {
+    t.globex.management.import_instance(waiting);
+    FAIL("imported under a parent that does not exist");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::InvalidInput);
+    CHECK(std::string(error.what()).find("imports a tree parent first") != std::string::npos);
+  }
+  CHECK_FALSE(t.host.admin.get_instance_info("g-wait").has_value());
 }
 
 TEST_CASE("a tenant-bound bulk delete of listed ids keeps to the cut-off and the limit", "[access][tenant][delete]") {
@@ -308,7 +318,10 @@ TEST_CASE("a tenant-bound bulk delete of listed ids keeps to the cut-off and the
   CHECK(t.host.admin.get_instance_info("a-hello").has_value());
   request.completed_before_ms = 0;
   request.limit = 1;
+  // As the store counts it for an unbound caller: a running root (a-wait) is skipped, not counted.
+  request.instances = {"a-wait", "a-hello", "a-parent", "g-hello"};
   CHECK(t.acme.management.delete_instances(request).instances == 1);  // a-hello, the one root the limit takes
+  CHECK(t.host.admin.get_instance_info("a-wait").has_value());
   CHECK_FALSE(t.host.admin.get_instance_info("a-hello").has_value());
   CHECK(t.host.admin.get_instance_info("a-parent").has_value());
   CHECK(t.host.admin.get_instance_info("g-hello").has_value());  // another tenant's: never

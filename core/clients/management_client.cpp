@@ -593,6 +593,12 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
   chunk.completed_before_ms = request.completed_before_ms;  // narrows listed ids as a filter (the store checks)
   auto flush = [&] {
     if (chunk.instances.empty()) return;
+    // Listed ids: the store applies what is left of the limit, as for an unbound caller
+    // (the instances of the trees it deletes; blocked ids skipped); a walk counts roots.
+    if (!request.instances.empty()) {
+      if (total.instances >= request.limit) return chunk.instances.clear();
+      chunk.limit = request.limit - total.instances;
+    }
     total += guarded([&] { return management_.delete_instances(chunk); });
     chunk.instances.clear();
   };
@@ -603,7 +609,7 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
       total.denied.push_back(info.instance);
       continue;
     }
-    if (allowed == request.limit) continue;  // roots, listed or walked
+    if (request.instances.empty() && allowed == request.limit) continue;
     ++allowed;
     chunk.instances.push_back(info.instance);
     if (chunk.instances.size() == kMaxBulkIds) flush();
@@ -942,8 +948,9 @@ void report_finished_children(ManagementProvider& store, InstanceExport& data) {
 // existing parents that leads back to it (a cycle no delete could end), and a parent
 // that exists belongs to the document's tenant (a link across tenants would let one
 // tenant report a child's result into, or hold back the purge of, another's instance).
-// A parent that does not exist yet is allowed: a tree's lines import in any order.
-void check_parent_link(ManagementProvider& store, const InstanceInfo& info) {
+// A parent that does not exist yet is allowed, so a tree's lines import in any order, but
+// not to a tenant-bound caller: another tenant could create that id later, under it.
+void check_parent_link(ManagementProvider& store, const InstanceInfo& info, bool tenant_bound) {
   if (info.parent_instance.empty()) return;
   if (info.parent_instance == info.instance) {
     throw ClientError(ClientError::Kind::InvalidInput, "instance " + info.instance + " cannot be its own parent");
@@ -951,6 +958,11 @@ void check_parent_link(ManagementProvider& store, const InstanceInfo& info) {
   std::string ancestor = info.parent_instance;
   for (std::size_t depth = 0; !ancestor.empty(); ++depth) {
     const std::optional<InstanceInfo> found = store.get_instance_info(ancestor);
+    if (!found && tenant_bound && depth == 0) {
+      throw ClientError(ClientError::Kind::InvalidInput,
+                        "the parent of instance " + info.instance + ", " + ancestor +
+                            ", does not exist: a caller bound to a tenant imports a tree parent first");
+    }
     if (!found) return;
     if (found->tenant != info.tenant) {
       throw ClientError(ClientError::Kind::AccessDenied, "instance " + ancestor + ", an ancestor of " + info.instance +
@@ -989,7 +1001,7 @@ std::string ManagementClient::import_instance(const std::string& json) {
   access_.require(AccessOperation::Import, data.info.instance, data.info.orchestration_name);
   data.resume = resume_work(data);
   try {
-    check_parent_link(management_, data.info);
+    check_parent_link(management_, data.info, !access_.tenant().empty());
     report_finished_children(management_, data);
     management_.import_instance(data);
   } catch (const ProviderError& error) {

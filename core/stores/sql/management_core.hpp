@@ -588,6 +588,9 @@ struct Management {
                                             info.tenant};
       store_sql::write_instance_count(db, key, 1);
     }
+    // The lock that orders the writers of the shared rows and the change feed, before the
+    // first of them, as an ack takes it (an import that took it after would deadlock one).
+    Dialect::serialize_orchestration_acks(db);
     record_imported_metrics(db, info);
     for (const auto& execution : data.executions) {
       insert_execution(db, info.instance, execution);
@@ -600,7 +603,6 @@ struct Management {
     }
     store_sql::write_kv_values(db, info.instance, data.kv);
     for (const WorkItem& item : data.resume) queue_resumed_work(db, info.instance, item, now);
-    Dialect::serialize_orchestration_acks(db);  // the change feed's row last, under its writers' lock
     record_imported_change(db, info, now);
     transaction.commit();
   }
@@ -915,9 +917,10 @@ struct Management {
     for (const std::string& id : tree) Dialect::lock_instance_for_delete(db, id, now);
     std::vector<std::string> doomed = unstarted_children(db, parents);
     for (const std::string& id : doomed) Dialect::lock_instance_for_delete(db, id, now);
-    // The change feed's numbers are drawn under the lock that orders its writers, held to
-    // the commit, so no reader passes a number a writer commits later (store_sql.hpp).
-    Dialect::serialize_orchestration_acks(db);
+    // Not under the lock that orders the feed's other writers: a delete takes instance locks
+    // page after page, and an ack holding one waits for that lock (a deadlock). So on
+    // PostgreSQL a reader can pass a deletion's number that commits later
+    // (docs/management.md).
     for (const std::string& id : tree) record_deletion(db, id, now);
     doomed.insert(doomed.end(), tree.begin(), tree.end());
     delete_instance_rows(db, doomed, result);
