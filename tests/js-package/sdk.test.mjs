@@ -490,6 +490,16 @@ test('readExecutionHistory gives the SDK\'s events: eventId, timestampMs and dat
   assert.deepEqual(data('ActivityCompleted'), { reversed: true, greeting: 'hello' });
   assert.equal(data('OrchestrationCompleted').reversed, true);
   assert.equal(events.find((e) => e.kind === 'ActivityCompleted').sourceEventId, 2);
+  // An event's data is the SDK's {name, data}, not the engine's payload field.
+  const w = await stepped((rt) => {
+    rt.registerOrchestration('Waits', function* (ctx) { return yield ctx.waitForEvent('Go'); });
+  });
+  await w.client.startOrchestration('e', 'Waits');
+  await w.runtime.runUntilIdle();
+  await w.client.raiseEvent('e', 'Go', { fast: true });
+  await w.runtime.runUntilIdle();
+  const raised = (await w.client.readExecutionHistory('e', 1)).find((e) => e.kind === 'ExternalEvent');
+  assert.deepEqual(JSON.parse(raised.data), { name: 'Go', data: { fast: true } });
 });
 
 test('PostgresProvider loads and rejects with kind Unsupported where it connects', async () => {

@@ -143,8 +143,7 @@ export interface InstanceFilter {
   limit?: number;
 }
 
-/** A history event as the engine stores it. */
-/** The Node SDK's history event, with the engine's own fields (event_id, input, ...) beside. */
+/** The Node SDK's history event, with the engine's other fields (event_id, input, ...) beside. */
 export interface HistoryEvent {
   eventId: number;
   kind: string;

@@ -229,10 +229,11 @@ function historyEventData(e) {
 
 const sdkShape = {
   // A history event as the SDK gives it ({eventId, kind, sourceEventId, timestampMs, data}),
-  // with the engine's own fields beside (event_id, input, session_id, ...).
+  // with the engine's other fields beside (event_id, input, session_id, ...); `data` is the
+  // SDK's (for an event or queue message, {name, data} as JSON text).
   historyEvent(e) {
-    return { eventId: e.event_id, sourceEventId: e.source_event_id ?? null, timestampMs: e.timestamp_ms,
-      data: historyEventData(e), ...e };
+    return { ...e, eventId: e.event_id, sourceEventId: e.source_event_id ?? null, timestampMs: e.timestamp_ms,
+      data: historyEventData(e) };
   },
   status(s) {
     const out = { status: s.status, customStatusVersion: s.custom_status_version };
