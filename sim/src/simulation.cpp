@@ -535,6 +535,11 @@ void World::build_registry() {
     for (const std::string& version : source.orchestration_versions(name)) {
       registry_.register_orchestration(name, version, *source.find_orchestration(name, version));
     }
+    // The version policy too (new starts and continue-as-new resolve it), read through its choice.
+    const auto chosen = source.resolve_for_start(name, "");
+    if (chosen && chosen->version != registry_.resolve_for_start(name, "")->version) {
+      registry_.set_version_policy(name, VersionPolicy::Exact, chosen->version);
+    }
   }
   // Activities run as written, wrapped in the faults of the process that runs them.
   for (const std::string& name : source.activity_names()) {
