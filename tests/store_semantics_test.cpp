@@ -21,6 +21,11 @@ std::vector<std::string> reachable_kinds() {
   return kinds;
 }
 
+// PROVIDER_KIND (tests/provider_suite.hpp) over the kinds reachable_kinds() names.
+#define REACHABLE_KIND(name)                                      \
+  const std::string name = GENERATE(from_range(reachable_kinds())); \
+  INFO("provider: " << name)
+
 // Runs `sql` on the store of `f` behind its back; returns the first column of
 // the first row (empty when there is none).
 std::string raw_sql(ProviderUnderTest& f, const std::string& sql) {
@@ -220,8 +225,7 @@ void break_child_history(Host& host) {
 
 TEST_CASE("a corrupted history row ends the child with a terminal event; the parent sees it fail",
           "[store][corruption]") {
-  const std::string kind = GENERATE(from_range(reachable_kinds()));
-  INFO("provider: " << kind);
+  REACHABLE_KIND(kind);
   Host host(kind);
   start_parent_with_waiting_child(host);
   // The start event itself: name and parent must come from the instances row.
@@ -234,8 +238,7 @@ TEST_CASE("a corrupted history row ends the child with a terminal event; the par
 
 TEST_CASE("a history the engine finds broken ends the child with a terminal event; the parent sees it fail",
           "[store][corruption]") {
-  const std::string kind = GENERATE(from_range(reachable_kinds()));
-  INFO("provider: " << kind);
+  REACHABLE_KIND(kind);
   Host host(kind);
   start_parent_with_waiting_child(host);
   // Every row decodes, but the start names carried messages the history does not hold
@@ -261,8 +264,7 @@ TEST_CASE("a history the engine finds broken ends the child with a terminal even
 
 TEST_CASE("a parent that does not catch a broken child's failure fails as its own code says, replayably",
           "[store][corruption]") {
-  const std::string kind = GENERATE(from_range(reachable_kinds()));
-  INFO("provider: " << kind);
+  REACHABLE_KIND(kind);
   Host host(kind);
   host.client.start_orchestration("p", "ParentNotCatching", "kid");
   host.run_until_idle();
@@ -285,8 +287,7 @@ TEST_CASE("a parent that does not catch a broken child's failure fails as its ow
 
 TEST_CASE("a finished instance whose history the engine finds broken stays as it ended",
           "[store][corruption]") {
-  const std::string kind = GENERATE(from_range(reachable_kinds()));
-  INFO("provider: " << kind);
+  REACHABLE_KIND(kind);
   Host host(kind);
   start_parent_with_waiting_child(host);
   host.client.raise_event("kid", "go", "now");
@@ -311,8 +312,7 @@ TEST_CASE("a finished instance whose history the engine finds broken stays as it
 
 TEST_CASE("a corrupted orchestrator-queue row ends the child with a terminal event; the parent sees it fail",
           "[store][corruption]") {
-  const std::string kind = GENERATE(from_range(reachable_kinds()));
-  INFO("provider: " << kind);
+  REACHABLE_KIND(kind);
   Host host(kind);
   start_parent_with_waiting_child(host);
   host.client.raise_event("kid", "go", "now");
@@ -323,8 +323,7 @@ TEST_CASE("a corrupted orchestrator-queue row ends the child with a terminal eve
 
 TEST_CASE("a corrupted continue-as-new start ends the child in a next execution; the parent sees it fail",
           "[store][corruption]") {
-  const std::string kind = GENERATE(from_range(reachable_kinds()));
-  INFO("provider: " << kind);
+  REACHABLE_KIND(kind);
   Host host(kind);
   continue_child_once(host);
   raw_sql(*host.under, "UPDATE orchestrator_queue SET item_json = '[1,2' WHERE instance_id = 'kid'");
@@ -335,8 +334,7 @@ TEST_CASE("a corrupted continue-as-new start ends the child in a next execution;
 
 TEST_CASE("a corrupted continue-as-new event ends the execution and reports the queued start as dropped",
           "[store][corruption]") {
-  const std::string kind = GENERATE(from_range(reachable_kinds()));
-  INFO("provider: " << kind);
+  REACHABLE_KIND(kind);
   Host host(kind);
   continue_child_once(host);
   raw_sql(*host.under, "UPDATE history SET event_json = '{not json' WHERE instance_id = 'kid' AND "
@@ -352,8 +350,7 @@ TEST_CASE("a corrupted continue-as-new event ends the execution and reports the 
 
 TEST_CASE("a corrupted worker-queue row fails its activity; the orchestration handles the failure",
           "[store][corruption]") {
-  const std::string kind = GENERATE(from_range(reachable_kinds()));
-  INFO("provider: " << kind);
+  REACHABLE_KIND(kind);
   Host host(kind);
   host.client.start_orchestration("a", "ActivityWithFallback", "");
   REQUIRE(host.observed.step());  // the first turn: the activity is now queued
@@ -387,8 +384,7 @@ TEST_CASE("a damaged key-value value fails only its own read; the activity besid
 
 TEST_CASE("times before the epoch in damaged rows page and purge like any other",
           "[store][corruption][delete]") {
-  const std::string kind = GENERATE(from_range(reachable_kinds()));
-  INFO("provider: " << kind);
+  REACHABLE_KIND(kind);
   Host host(kind);
   for (const char* id : {"q1", "q2", "q3"}) host.client.start_orchestration(id, "QuickChild", "x");
   host.run_until_idle();
@@ -549,8 +545,7 @@ TEST_CASE("purge_completed goes on past more blocked roots than one of its batch
 }
 
 TEST_CASE("a corrupted worker row ends a batch and is reported by the next fetch", "[store][batch][corruption]") {
-  const std::string kind = GENERATE(from_range(reachable_kinds()));
-  INFO("provider: " << kind);
+  REACHABLE_KIND(kind);
   auto f = make_provider(kind);
   create_instance(*f, "i");
   f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
@@ -576,8 +571,7 @@ TEST_CASE("a corrupted worker row ends a batch and is reported by the next fetch
 
 TEST_CASE("a batch fetch hands out the instances around a corrupted history and parks orphans among them",
           "[store][batch][corruption]") {
-  const std::string kind = GENERATE(from_range(reachable_kinds()));
-  INFO("provider: " << kind);
+  REACHABLE_KIND(kind);
   auto f = make_provider(kind);
   for (const char* id : {"a", "b", "c"}) create_instance(*f, id);
   raw_sql(*f, "UPDATE history SET event_json = '{not json' WHERE instance_id = 'b' AND event_id = 1");

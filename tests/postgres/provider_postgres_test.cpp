@@ -40,21 +40,20 @@ void terminate_sessions(const std::string& name) {
   REQUIRE(ended >= 1);
 }
 
-// Another session holding `schema`.history in EXCLUSIVE mode until release():
-// writers of history block (inside their transaction), readers do not.
-class HistoryLock {
+// Another session, inside a transaction that has taken a lock (`lock_sql`), holding it
+// until release() or destruction.
+class LockingSession {
  public:
-  explicit HistoryLock(const std::string& schema) : session_(PQconnectdb(postgres_conninfo())) {
+  explicit LockingSession(const std::string& lock_sql) : session_(PQconnectdb(postgres_conninfo())) {
     REQUIRE(PQstatus(session_) == CONNECTION_OK);
-    const std::string sql = "BEGIN; LOCK TABLE " + schema + ".history IN EXCLUSIVE MODE";
-    PGresult* locked = PQexec(session_, sql.c_str());
-    const bool ok = PQresultStatus(locked) == PGRES_COMMAND_OK;
+    PGresult* locked = PQexec(session_, ("BEGIN; " + lock_sql).c_str());
+    const bool ok = PQresultStatus(locked) == PGRES_COMMAND_OK || PQresultStatus(locked) == PGRES_TUPLES_OK;
     PQclear(locked);
     REQUIRE(ok);
   }
-  HistoryLock(const HistoryLock&) = delete;
-  HistoryLock& operator=(const HistoryLock&) = delete;
-  ~HistoryLock() { release(); }
+  LockingSession(const LockingSession&) = delete;
+  LockingSession& operator=(const LockingSession&) = delete;
+  ~LockingSession() { release(); }
   void release() {
     if (!session_) return;
     PQclear(PQexec(session_, "ROLLBACK"));
@@ -65,6 +64,15 @@ class HistoryLock {
  private:
   PGconn* session_;
 };
+
+// `schema`.history in EXCLUSIVE mode: writers of history block (inside their transaction),
+// readers do not.
+std::string history_lock(const std::string& schema) { return "LOCK TABLE " + schema + ".history IN EXCLUSIVE MODE"; }
+
+// The lock that orders the change feed's writers (PostgresDialect::serialize_orchestration_acks).
+std::string feed_writers_lock(const std::string& schema) {
+  return "SELECT pg_advisory_xact_lock(hashtext('" + schema + ".orchestration_acks')::bigint)";
+}
 
 // The PostgreSQL tests need the server of scripts/with-postgres.sh.
 #define SKIP_WITHOUT_POSTGRES()                                          \
@@ -231,7 +239,7 @@ TEST_CASE("postgres: a connection lost inside an ack rolls it back whole", "[pro
   const OrchestrationItem item = started_and_fetched(store, "i");
   // Another session holds the history table, so the ack blocks on its first
   // history insert, inside its transaction; then the ack's session is ended.
-  HistoryLock blocker(n.options.schema);
+  LockingSession blocker(history_lock(n.options.schema));
 
   OrchestrationAck ack;
   ack.history_delta = {started_event()};
@@ -502,7 +510,7 @@ TEST_CASE("postgres: one provider serves calls from several threads at once", "[
   PostgresProvider& store = *n.store;
   const OrchestrationItem item = started_and_fetched(store, "i");
   // An ack that cannot finish while another session holds the history table...
-  HistoryLock blocker(n.options.schema);
+  LockingSession blocker(history_lock(n.options.schema));
   OrchestrationAck ack;
   ack.history_delta = {started_event()};
   ack.metadata = metadata();
@@ -589,30 +597,6 @@ TEST_CASE("postgres: batched acks of two processes that update shared rows in op
   CHECK(n.store->count_instances({}) == 4 * kRounds);
 }
 
-// Another session holding the lock that orders the change feed's writers
-// (PostgresDialect::serialize_orchestration_acks) until it is destroyed.
-class FeedWritersLock {
- public:
-  explicit FeedWritersLock(const std::string& schema) : session_(PQconnectdb(postgres_conninfo())) {
-    REQUIRE(PQstatus(session_) == CONNECTION_OK);
-    const std::string sql =
-        "BEGIN; SELECT pg_advisory_xact_lock(hashtext('" + schema + ".orchestration_acks')::bigint)";
-    PGresult* locked = PQexec(session_, sql.c_str());
-    const bool ok = PQresultStatus(locked) == PGRES_TUPLES_OK;
-    PQclear(locked);
-    REQUIRE(ok);
-  }
-  FeedWritersLock(const FeedWritersLock&) = delete;
-  FeedWritersLock& operator=(const FeedWritersLock&) = delete;
-  ~FeedWritersLock() {
-    PQclear(PQexec(session_, "ROLLBACK"));
-    PQfinish(session_);
-  }
-
- private:
-  PGconn* session_;
-};
-
 TEST_CASE("postgres: a reader of the change feed never passes a change another process commits later",
           "[provider][postgres][changes]") {
   SKIP_WITHOUT_POSTGRES();
@@ -627,7 +611,7 @@ TEST_CASE("postgres: a reader of the change feed never passes a change another p
   std::vector<InstanceChange> seen;
   std::uint64_t cursor = start;
   {
-    std::optional<FeedWritersLock> writers(std::in_place, n.options.schema);
+    LockingSession writers(feed_writers_lock(n.options.schema));
     // A batch's ack of x and a delete of y, each waiting on the lock (before it, the ack
     // drew its feed number and the delete wrote its row unordered).
     std::thread ack_x([&] { n.store->ack_orchestration_items({{item.lock_token, ack}}); });
@@ -636,7 +620,7 @@ TEST_CASE("postgres: a reader of the change feed never passes a change another p
     ChangePage during = n.store->changes_since(cursor, 100, "");
     seen = during.changes;
     cursor = during.changes.empty() ? cursor : during.next_cursor;
-    writers.reset();
+    writers.release();
     ack_x.join();
     delete_y.join();
   }

@@ -990,29 +990,34 @@ struct Management {
         .run();
   }
 
+  // What an imported instance's finish counts (nothing when it runs): a completion or a
+  // failure, and its duration.
+  static store_sql::MetricDelta imported_finish(const InstanceInfo& info) {
+    store_sql::MetricDelta finished;
+    if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
+      (info.state == RuntimeState::Completed ? finished.completions : finished.failures) = 1;
+      finished.duration_ms = saturating_sub(info.updated_at_ms, info.created_at_ms);
+    }
+    return finished;
+  }
+
   // An imported instance counts where it happened: a start at its creation and,
   // when finished, a completion or failure at its last update.
   static void record_imported_metrics(Connection& db, const InstanceInfo& info) {
     store_sql::MetricDelta started;
     started.starts = 1;
     store_sql::record_metrics(db, info.orchestration_name, info.tenant, info.created_at_ms, started);
-    store_sql::MetricDelta finished;
-    if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
-      (info.state == RuntimeState::Completed ? finished.completions : finished.failures) = 1;
-      finished.duration_ms = saturating_sub(info.updated_at_ms, info.created_at_ms);
+    const store_sql::MetricDelta finished = imported_finish(info);
+    if (finished.duration_ms) {
       store_sql::record_metrics(db, info.orchestration_name, info.tenant, info.updated_at_ms, finished);
     }
   }
 
   // The change feed's row of an import: a start and, when finished, a finish.
   static void record_imported_change(Connection& db, const InstanceInfo& info, TimestampMs now) {
-    store_sql::MetricDelta both;
+    store_sql::MetricDelta both = imported_finish(info);
     both.starts = 1;
     both.created_at = info.created_at_ms;
-    if (info.state == RuntimeState::Completed || info.state == RuntimeState::Failed) {
-      (info.state == RuntimeState::Completed ? both.completions : both.failures) = 1;
-      both.duration_ms = saturating_sub(info.updated_at_ms, info.created_at_ms);
-    }
     store_sql::record_change(db, info.instance, std::string(to_string(info.state)),
                              static_cast<std::int64_t>(info.current_execution_id),
                              static_cast<std::int64_t>(info.custom_status_version), now, info.tenant, both,

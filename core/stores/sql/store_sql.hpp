@@ -533,8 +533,9 @@ struct RollUpTotals {
   std::map<InstanceCountKey, std::int64_t> instance_counts;
   // The batch's change-feed rows, in ack order. Written by the flush, after the lock
   // that orders writers (Dialect::serialize_orchestration_acks): a row's sequence number
-  // is then drawn while no other writer can commit a smaller one later, so a reader that
-  // has passed a number never misses a row behind it.
+  // is then drawn while no other ack or import can commit a smaller one later, so a
+  // reader that has passed a number misses no start or finish behind it (deletions draw
+  // theirs without the lock: docs/management.md).
   std::vector<ChangeRow> changes;
 
   void clear() {
