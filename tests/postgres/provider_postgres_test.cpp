@@ -632,6 +632,38 @@ TEST_CASE("postgres: a reader of the change feed never passes a change another p
   CHECK(changes == std::vector<std::string>{"x changed", "y deleted"});
 }
 
+TEST_CASE("postgres: a reader of the change feed never passes a deletion that commits later",
+          "[provider][postgres][changes]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("feeddelete");
+  std::unique_ptr<PostgresProvider> other = n.open();
+  create_instance_on(*other, "y", RuntimeState::Completed);
+  std::uint64_t cursor = n.store->changes_since(0, 100, "").next_cursor;
+  OrchestrationItem item = started_and_fetched(*n.store, "x");
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  std::vector<InstanceChange> seen;
+  {
+    // Holds the delete of y at its removal of key-value rows, which x's ack does not write.
+    LockingSession rows("LOCK TABLE " + n.options.schema + ".kv_values IN EXCLUSIVE MODE");
+    std::thread delete_y([&] { other->delete_instance("y", true); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    n.store->ack_orchestration_items({{item.lock_token, ack}});
+    ChangePage during = n.store->changes_since(cursor, 100, "");
+    seen = during.changes;
+    if (!during.changes.empty()) cursor = during.next_cursor;
+    rows.release();
+    delete_y.join();
+  }
+  ChangePage after = n.store->changes_since(cursor, 100, "");
+  seen.insert(seen.end(), after.changes.begin(), after.changes.end());
+  std::vector<std::string> changes;
+  for (const InstanceChange& change : seen) changes.push_back(change.instance + (change.deleted ? " deleted" : " changed"));
+  CHECK(changes == std::vector<std::string>{"x changed", "y deleted"});
+  CHECK(n.store->count_instances({}) == 1);
+}
+
 TEST_CASE("postgres: an ack alone costs two round trips, a batch of orchestration acks two, of worker acks two",
           "[provider][postgres][batch]") {
   SKIP_WITHOUT_POSTGRES();

@@ -427,14 +427,15 @@ struct Management {
     Transaction transaction(db);
     std::string blocker = root_blocker(db, instance);
     const bool missing = blocker.find("does not exist") != std::string::npos;
-    std::vector<std::string> tree;
+    std::vector<TreeMember> tree;
     if (blocker.empty()) {
-      // The tree read once: the running check (without force) and the ids to delete.
-      for (const TreeMember& member : tree_members(db, instance)) {
-        if (!force && member.running && blocker.empty()) {
+      // The tree read once: the running check (without force) and the instances to delete.
+      tree = tree_members(db, instance);
+      for (const TreeMember& member : tree) {
+        if (!force && member.running) {
           blocker = "instance " + member.id + " is running; delete with force to remove it";
+          break;
         }
-        tree.push_back(member.id);
       }
     }
     if (!blocker.empty()) {
@@ -443,7 +444,10 @@ struct Management {
     }
     // A forced delete may take running instances, which can still schedule children:
     // every history of the tree is searched for unstarted ones.
-    DeleteResult result = delete_tree_rows(db, tree, tree, now);
+    std::vector<std::string> parents;
+    for (const TreeMember& member : tree) parents.push_back(member.id);
+    DeleteResult result = delete_tree_rows(db, tree, parents, now);
+    record_deletions(db, tree, now);
     transaction.commit();
     return result;
   }
@@ -457,14 +461,17 @@ struct Management {
     if (resume) store_sql::check_identifier(resume->instance_id, db.operation());
     Transaction transaction(db);
     DeleteResult total;
-    // Trees are gathered until the limit (a page at a time), then deleted together.
+    // Trees are gathered until the limit (a page at a time), then deleted together; the
+    // change feed's rows of every page's deletions are written at the end.
     DeleteBatch batch;
+    std::vector<TreeMember> deleted;
     auto full = [&] { return total.instances + batch.tree.size() >= request.limit; };
     auto flush = [&] {
       if (request.dry_run) {
         total.instances += batch.tree.size();
       } else {
         total += delete_tree_rows(db, batch.tree, batch.parents, now);
+        deleted.insert(deleted.end(), batch.tree.begin(), batch.tree.end());
       }
       batch = {};
     };
@@ -499,7 +506,10 @@ struct Management {
           });
       if (total.instances >= request.limit && considered) total.continuation = encode_purge_cursor(*considered);
     }
-    if (!request.dry_run) transaction.commit();
+    if (!request.dry_run) {
+      record_deletions(db, deleted, now);
+      transaction.commit();
+    }
     return total;
   }
 
@@ -882,7 +892,7 @@ struct Management {
 
   // The bulk deletes gather whole trees (each root first) and delete them together.
   struct DeleteBatch {
-    std::vector<std::string> tree;
+    std::vector<TreeMember> tree;
     std::vector<std::string> parents;  // those of `tree` whose history schedules children
     std::set<std::string> roots;       // a root listed twice is gathered once
   };
@@ -899,7 +909,7 @@ struct Management {
       if (member.running) return false;
     }
     for (const TreeMember& member : members) {
-      batch.tree.push_back(member.id);
+      batch.tree.push_back(member);
       if (member.schedules_children) batch.parents.push_back(member.id);
     }
     batch.roots.insert(root);
@@ -911,32 +921,37 @@ struct Management {
   // each instance of the tree (and each unstarted child) is locked against other
   // writers (Dialect::lock_instance_for_delete); the unstarted children are read once
   // the tree's locks are held, so a racing ack that scheduled a child has committed.
-  static DeleteResult delete_tree_rows(Connection& db, const std::vector<std::string>& tree,
+  // The change feed's rows are the caller's (record_deletions, once the transaction takes
+  // no more instance locks).
+  static DeleteResult delete_tree_rows(Connection& db, const std::vector<TreeMember>& tree,
                                        const std::vector<std::string>& parents, TimestampMs now) {
     DeleteResult result;
-    for (const std::string& id : tree) Dialect::lock_instance_for_delete(db, id, now);
+    for (const TreeMember& member : tree) Dialect::lock_instance_for_delete(db, member.id, now);
     std::vector<std::string> doomed = unstarted_children(db, parents);
     for (const std::string& id : doomed) Dialect::lock_instance_for_delete(db, id, now);
-    // Not under the lock that orders the feed's other writers: a delete takes instance locks
-    // page after page, and an ack holding one waits for that lock (a deadlock). So on
-    // PostgreSQL a reader can pass a deletion's number that commits later
-    // (docs/management.md).
-    for (const std::string& id : tree) record_deletion(db, id, now);
-    doomed.insert(doomed.end(), tree.begin(), tree.end());
+    for (const TreeMember& member : tree) doomed.push_back(member.id);
     delete_instance_rows(db, doomed, result);
     return result;
   }
 
-  // The change feed's row for a deletion, under the instance's tenant (read from its row,
-  // which is still there).
-  static void record_deletion(Connection& db, const std::string& instance, TimestampMs now) {
-    db.prepare(
-          "INSERT INTO changes (instance_id, status, execution_id, custom_status_version, changed_at, "
-          "  created, orchestration_name, tenant) "
-          "SELECT instance_id, 'Deleted', 0, 0, ?2, 0, '', tenant FROM instances WHERE instance_id = ?1")
-        .bind(1, instance)
-        .bind(2, now)
-        .run();
+  // The change feed's rows for the deletions of `deleted`, each under its tenant, at the
+  // end of the deleting transaction and under the lock that orders the feed's writers
+  // (Dialect::serialize_orchestration_acks), so that their numbers commit in order with
+  // everyone else's and a reader never passes one committed later. Taken after every
+  // instance lock of the transaction, as an ack takes it after its own: holding it, the
+  // delete waits for no instance an ack could hold (the count triggers run at COMMIT).
+  static void record_deletions(Connection& db, const std::vector<TreeMember>& deleted, TimestampMs now) {
+    if (deleted.empty()) return;
+    Dialect::serialize_orchestration_acks(db);
+    for (const TreeMember& member : deleted) {
+      db.prepare(
+            "INSERT INTO changes (instance_id, status, execution_id, custom_status_version, changed_at, "
+            "  created, orchestration_name, tenant) VALUES (?1, 'Deleted', 0, 0, ?2, 0, '', ?3)")
+          .bind(1, member.id)
+          .bind(2, now)
+          .bind(3, member.tenant)
+          .run();
+    }
   }
 
   static std::int64_t current_execution(Connection& db, const std::string& instance) {

@@ -579,22 +579,25 @@ void for_each_purge_page(const InstanceFilter& finished, std::size_t limit, std:
 // instances again: joined, SQLite's planner may walk every Running instance through
 // the status index and probe the tree for each, a cost that grows with the store.
 // Whole literals: SQLite's connection caches statements by their text pointer.
-#define DUROXIDE_INSTANCE_TREE                                                \
-  "WITH RECURSIVE tree(id, status) AS ("                                      \
-  "  SELECT instance_id, status FROM instances WHERE instance_id = ?1 "       \
-  "  UNION SELECT i.instance_id, i.status FROM instances i JOIN tree t ON i.parent_instance_id = t.id) "
+#define DUROXIDE_INSTANCE_TREE                                                       \
+  "WITH RECURSIVE tree(id, status, tenant) AS ("                                     \
+  "  SELECT instance_id, status, tenant FROM instances WHERE instance_id = ?1 "      \
+  "  UNION SELECT i.instance_id, i.status, i.tenant FROM instances i JOIN tree t "   \
+  "    ON i.parent_instance_id = t.id) "
 constexpr const char* kTreeMembersSql = DUROXIDE_INSTANCE_TREE
     "SELECT id, CASE WHEN status = 'Running' THEN 1 ELSE 0 END, "
     "  CASE WHEN EXISTS (SELECT 1 FROM history h WHERE h.instance_id = tree.id "
-    "    AND h.event_kind = 'SubOrchestrationScheduled') THEN 1 ELSE 0 END "
+    "    AND h.event_kind = 'SubOrchestrationScheduled') THEN 1 ELSE 0 END, tenant "
     "FROM tree";
 #undef DUROXIDE_INSTANCE_TREE
 
-// An instance of a tree: whether it runs, and whether its history schedules children.
+// An instance of a tree: whether it runs, whether its history schedules children, and
+// its tenant (for the change feed's row of its deletion).
 struct TreeMember {
   std::string id;
   bool running = false;
   bool schedules_children = false;
+  std::string tenant;
 };
 
 // The tree rooted at `root` (empty when it does not exist), root first, in one query.
@@ -603,7 +606,7 @@ std::vector<TreeMember> tree_members(Connection& db, const std::string& root) {
   std::vector<TreeMember> tree;
   auto rows = db.prepare(kTreeMembersSql);
   rows.bind(1, root);
-  while (rows.step()) tree.push_back({rows.text(0), rows.integer(1) != 0, rows.integer(2) != 0});
+  while (rows.step()) tree.push_back({rows.text(0), rows.integer(1) != 0, rows.integer(2) != 0, rows.text(3)});
   return tree;
 }
 
