@@ -664,6 +664,36 @@ TEST_CASE("postgres: a reader of the change feed never passes a deletion that co
   CHECK(n.store->count_instances({}) == 1);
 }
 
+TEST_CASE("postgres: two deletes of one instance leave one deletion in the change feed",
+          "[provider][postgres][changes]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("feeddeletetwice");
+  std::unique_ptr<PostgresProvider> first = n.open();
+  std::unique_ptr<PostgresProvider> second = n.open();
+  create_instance_on(*first, "y", RuntimeState::Completed);
+  const std::uint64_t cursor = n.store->changes_since(0, 100, "").next_cursor;
+  DeleteResult by_first;
+  DeleteResult by_second;
+  {
+    // The first holds y's lock and waits at its key-value rows; the second waits for y's lock.
+    LockingSession rows("LOCK TABLE " + n.options.schema + ".kv_values IN EXCLUSIVE MODE");
+    std::thread one([&] { by_first = first->delete_instance("y", true); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::thread two([&] { by_second = second->delete_instance("y", true); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    rows.release();
+    one.join();
+    two.join();
+  }
+  CHECK(by_first.instances == 1);
+  CHECK(by_second.instances == 0);
+  std::vector<std::string> changes;
+  for (const InstanceChange& change : n.store->changes_since(cursor, 100, "").changes) {
+    changes.push_back(change.instance + (change.deleted ? " deleted" : " changed"));
+  }
+  CHECK(changes == std::vector<std::string>{"y deleted"});
+}
+
 TEST_CASE("postgres: an ack alone costs two round trips, a batch of orchestration acks two, of worker acks two",
           "[provider][postgres][batch]") {
   SKIP_WITHOUT_POSTGRES();

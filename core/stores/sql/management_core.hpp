@@ -446,8 +446,9 @@ struct Management {
     // every history of the tree is searched for unstarted ones.
     std::vector<std::string> parents;
     for (const TreeMember& member : tree) parents.push_back(member.id);
-    DeleteResult result = delete_tree_rows(db, tree, parents, now);
-    record_deletions(db, tree, now);
+    std::vector<TreeMember> deleted;
+    DeleteResult result = delete_tree_rows(db, tree, parents, now, deleted);
+    record_deletions(db, deleted, now);
     transaction.commit();
     return result;
   }
@@ -470,8 +471,7 @@ struct Management {
       if (request.dry_run) {
         total.instances += batch.tree.size();
       } else {
-        total += delete_tree_rows(db, batch.tree, batch.parents, now);
-        deleted.insert(deleted.end(), batch.tree.begin(), batch.tree.end());
+        total += delete_tree_rows(db, batch.tree, batch.parents, now, deleted);
       }
       batch = {};
     };
@@ -922,14 +922,22 @@ struct Management {
   // writers (Dialect::lock_instance_for_delete); the unstarted children are read once
   // the tree's locks are held, so a racing ack that scheduled a child has committed.
   // The change feed's rows are the caller's (record_deletions, once the transaction takes
-  // no more instance locks).
+  // no more instance locks): the instances of `tree` this transaction removes are added to
+  // `deleted` (one a concurrent delete removed while this one waited for its lock is not).
   static DeleteResult delete_tree_rows(Connection& db, const std::vector<TreeMember>& tree,
-                                       const std::vector<std::string>& parents, TimestampMs now) {
+                                       const std::vector<std::string>& parents, TimestampMs now,
+                                       std::vector<TreeMember>& deleted) {
     DeleteResult result;
     for (const TreeMember& member : tree) Dialect::lock_instance_for_delete(db, member.id, now);
     std::vector<std::string> doomed = unstarted_children(db, parents);
     for (const std::string& id : doomed) Dialect::lock_instance_for_delete(db, id, now);
-    for (const TreeMember& member : tree) doomed.push_back(member.id);
+    std::vector<std::string> ids;
+    for (const TreeMember& member : tree) ids.push_back(member.id);
+    const std::set<std::string> present = existing_instances(db, ids);
+    for (const TreeMember& member : tree) {
+      if (present.count(member.id) != 0) deleted.push_back(member);
+    }
+    doomed.insert(doomed.end(), ids.begin(), ids.end());
     delete_instance_rows(db, doomed, result);
     return result;
   }
@@ -943,6 +951,7 @@ struct Management {
   static void record_deletions(Connection& db, const std::vector<TreeMember>& deleted, TimestampMs now) {
     if (deleted.empty()) return;
     Dialect::serialize_orchestration_acks(db);
+    // Deferred: on PostgreSQL they travel with the COMMIT, not a round trip each under the lock.
     for (const TreeMember& member : deleted) {
       db.prepare(
             "INSERT INTO changes (instance_id, status, execution_id, custom_status_version, changed_at, "
@@ -950,7 +959,7 @@ struct Management {
           .bind(1, member.id)
           .bind(2, now)
           .bind(3, member.tenant)
-          .run();
+          .defer();
     }
   }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <variant>
@@ -704,6 +705,25 @@ void delete_instance_rows(Connection& db, const std::vector<std::string>& ids, D
       if (counted[table]) *counted[table] += static_cast<std::uint64_t>(db.changes());
     }
   }
+}
+
+// Those of `ids` that have an instance row, read a chunk of kDeleteChunk at a time.
+template <typename Connection>
+std::set<std::string> existing_instances(Connection& db, const std::vector<std::string>& ids) {
+  static const std::string sql = [] {
+    std::string text = "SELECT instance_id FROM instances WHERE instance_id IN (";
+    for (std::size_t i = 1; i <= kDeleteChunk; ++i) text += (i == 1 ? "?" : ", ?") + std::to_string(i);
+    return text + ")";
+  }();
+  std::set<std::string> found;
+  for (std::size_t start = 0; start < ids.size(); start += kDeleteChunk) {
+    auto rows = db.prepare(sql.c_str());
+    for (std::size_t k = 0; k < kDeleteChunk; ++k) {
+      rows.bind(static_cast<int>(k + 1), ids[std::min(start + k, ids.size() - 1)]);
+    }
+    while (rows.step()) found.insert(rows.text(0));
+  }
+  return found;
 }
 
 // One instance's footprint: the current execution's events and their stored
