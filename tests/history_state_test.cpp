@@ -98,3 +98,57 @@ TEST_CASE("carry_forward_count: deliveries no wait has taken, carried ones inclu
   CHECK(ended.carry_forward_count == 0);
   CHECK(fold_history(h.history(), h.history().size() - 1).carry_forward_count == 1);
 }
+
+// Field by field: a HistoryState has no operator==.
+void check_same_state(const HistoryState& a, const HistoryState& b) {
+  CHECK(a.events_applied == b.events_applied);
+  CHECK(a.state == b.state);
+  CHECK(a.continued_as_new == b.continued_as_new);
+  CHECK(a.output == b.output);
+  CHECK(a.error.has_value() == b.error.has_value());
+  CHECK(a.custom_status == b.custom_status);
+  CHECK(a.cancel_requested == b.cancel_requested);
+  CHECK(a.pending == b.pending);
+  CHECK(a.carry_forward_count == b.carry_forward_count);
+}
+
+TEST_CASE("fold_history_steps: the state after each event of a window, as fold_history gives it",
+          "[history_state][replay]") {
+  HistoryBuilder h;
+  EventId a = h.activity("A", "in");                        // 2
+  h.add(events::ExternalEvent{"Go", "early"});              // 3: buffered
+  h.add(events::CustomStatusUpdated{"busy"});               // 4
+  h.add(events::ExternalSubscribed{"Go"});                  // 5: takes it
+  h.completed(a, "done");                                   // 6
+  h.add(events::OrchestrationCancelRequested{"user"});      // 7
+  h.add(events::OrchestrationFailed{ErrorDetails::cancelled("user")});  // 8
+  const History& history = h.history();
+  for (std::size_t from = 0; from <= history.size() + 1; ++from) {
+    for (std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{100}}) {
+      const std::vector<HistoryStep> steps = fold_history_steps(history, from, count);
+      const std::size_t expected = from >= history.size() ? 0 : std::min(count, history.size() - from);
+      REQUIRE(steps.size() == expected);
+      for (std::size_t k = 0; k < steps.size(); ++k) {
+        INFO("from " << from << ", step " << k);
+        const HistoryState whole = fold_history(history, from + k + 1);
+        check_same_state(steps[k].state, whole);
+        CHECK(steps[k].pending_total == whole.pending.size());
+      }
+    }
+  }
+}
+
+TEST_CASE("fold_history_steps keeps a step's first pending items, inputs cut, and counts them all",
+          "[history_state][replay]") {
+  HistoryBuilder h;
+  const std::string big(kMaxPendingInputKept + 10, 'x');
+  for (std::size_t i = 0; i < kMaxPendingKept + 5; ++i) h.activity("A", i == 0 ? big : std::to_string(i));
+  const std::vector<HistoryStep> last = fold_history_steps(h.history(), h.history().size() - 1, 1);
+  REQUIRE(last.size() == 1);
+  CHECK(last[0].pending_total == kMaxPendingKept + 5);
+  REQUIRE(last[0].state.pending.size() == kMaxPendingKept);
+  CHECK(last[0].state.pending[0].input == big.substr(0, kMaxPendingInputKept));
+  CHECK(last[0].state.pending[0].input_truncated);
+  CHECK(last[0].state.pending[1].input == "1");
+  CHECK(last[0].state.pending == pending_snapshot(fold_history(h.history(), h.history().size()).pending).work);
+}

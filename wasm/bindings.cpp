@@ -300,6 +300,19 @@ std::string replayHistoryWith(const std::string& json, const std::string& orches
 // `json` against the catalog alone.
 std::string replayHistory(const std::string& json) { return replayHistoryWith(json, "[]", emscripten::val::undefined()); }
 
+// The scrubber's steps [from, from + count) of `json`'s history (replay_steps_document).
+std::string replaySteps(const std::string& json, double from, double count) {
+  return guarded([&] {
+    if (!(from >= 0 && from <= 1e15 && from == static_cast<double>(static_cast<std::int64_t>(from)))) {
+      throw std::invalid_argument("from must be a whole number of 0 or more");
+    }
+    if (!(count >= 0 && count <= 1e15 && count == static_cast<double>(static_cast<std::int64_t>(count)))) {
+      throw std::invalid_argument("count must be a whole number of 0 or more");
+    }
+    return replay_steps_document(json, static_cast<std::size_t>(from), static_cast<std::size_t>(count));
+  });
+}
+
 // The command table: what RuntimeClient and ManagementClient in wasm/duroxide.mjs are built from.
 std::string commandTable() {
   return guarded([] { return commands_json(); });
@@ -398,6 +411,7 @@ EMSCRIPTEN_BINDINGS(duroxide) {
   emscripten::function("lastEngineError", &lastEngineError);
   emscripten::function("replayHistory", &replayHistory);
   emscripten::function("replayHistoryWith", &replayHistoryWith);
+  emscripten::function("replaySteps", &replaySteps);
   emscripten::function("catalog", &catalog);
   emscripten::function("commands", &commandTable);
   emscripten::function("mergePage", &mergePage);

@@ -352,7 +352,10 @@ export interface ReplayStep {
   continued_as_new: boolean;
   custom_status: string | null;
   cancel_requested: boolean;
+  /** The first 100 items pending after the event (inputs cut to 1,024 bytes, marked input_truncated); pending_total counts them all. */
   pending: PendingWork[];
+  pending_total: number;
+  /** The report's log lines written up to this event. */
   logs: unknown[];
 }
 
@@ -361,7 +364,8 @@ export interface ReplayReport {
   mismatch?: { history_index: number; event_id: number; expected: string; actual: string; [f: string]: unknown };
   error?: ErrorInfo;
   events: number;
-  steps: ReplayStep[];
+  /** One step per event, read from the engine when first used (128 at a time); read-only and not enumerable (a copy of the report leaves it). */
+  readonly steps: readonly ReplayStep[];
   history: HistoryEvent[];
 }
 

@@ -242,6 +242,51 @@ export async function createDuroxide(moduleOptions = {}) {
 
   const asText = (json) => (typeof json === 'string' ? json : JSON.stringify(json));
 
+  // A replay report's `steps`: a read-only array of one step per event, each read from the
+  // engine when first used, a window of STEP_WINDOW at a time (the last STEP_WINDOWS kept),
+  // so a history of a million events replays without a million states in memory. A step's
+  // `logs` are the report's lines written up to its event, listed when first read. Not
+  // enumerable on the report: copying a report (JSON, structuredClone, spread) leaves them.
+  const STEP_WINDOW = 128;
+  const STEP_WINDOWS = 4;
+  const withSteps = (report, document) => {
+    const windows = new Map();
+    const logsUpTo = (step) => {
+      let logs;
+      Object.defineProperty(step, 'logs', {
+        enumerable: true,
+        get: () => (logs ??= (report.logs ?? []).filter((line) => line.after_event <= step.event.event_id)),
+      });
+      return step;
+    };
+    const stepAt = (index) => {
+      const start = index - (index % STEP_WINDOW);
+      let window = windows.get(start);
+      if (!window) {
+        window = unwrapped(() => core.replaySteps(document, start, STEP_WINDOW)).map(logsUpTo);
+        if (windows.size >= STEP_WINDOWS) windows.delete(windows.keys().next().value);
+        windows.set(start, window);
+      }
+      return window[index - start];
+    };
+    const count = report.events ?? 0;
+    const isIndex = (key) => typeof key === 'string' && /^(0|[1-9]\d*)$/.test(key) && Number(key) < count;
+    const steps = new Proxy(new Array(count), {
+      get: (target, key, receiver) => (isIndex(key) ? stepAt(Number(key)) : Reflect.get(target, key, receiver)),
+      has: (target, key) => isIndex(key) || Reflect.has(target, key),
+      getOwnPropertyDescriptor: (target, key) => (isIndex(key)
+        ? { value: stepAt(Number(key)), writable: false, enumerable: true, configurable: true }
+        : Reflect.getOwnPropertyDescriptor(target, key)),
+      ownKeys: (target) => [...Array.from({ length: count }, (_, i) => String(i)), ...Reflect.ownKeys(target)],
+      set: () => false,
+      defineProperty: () => false,
+      deleteProperty: () => false,
+      preventExtensions: () => false,
+    });
+    Object.defineProperty(report, 'steps', { value: steps, enumerable: false });
+    return report;
+  };
+
   // Orchestrations and activities written in JavaScript, simulated in the native
   // simulator's world (the npm package's runSimulation, docs/javascript.md) with values in
   // the text convention. options: {orchestrations: [{name, version = '1.0.0', fn}],
@@ -314,7 +359,7 @@ export async function createDuroxide(moduleOptions = {}) {
     return { options: best, result: bestRun.result, ops: bestRun.ops, runs };
   }
 
-  return {
+  const api = {
     Runtime,
     RuntimeClient,
     ManagementClient,
@@ -329,7 +374,7 @@ export async function createDuroxide(moduleOptions = {}) {
       if (instance !== undefined) {
         document = `{"instance":${JSON.stringify(String(instance))},"execution":${JSON.stringify(execution ?? 1)},"history":${document}}`;
       }
-      if (orchestrations === undefined) return unwrapped(() => core.replayHistory(document));
+      if (orchestrations === undefined) return withSteps(unwrapped(() => core.replayHistory(document)), document);
       if (!Array.isArray(orchestrations)) throw new TypeError('options.orchestrations must be an array');
       const functions = new Map();
       const names = orchestrations.map(({ name, version = '1.0.0', fn }) => {
@@ -338,7 +383,7 @@ export async function createDuroxide(moduleOptions = {}) {
         return { name: String(name), version: String(version) };
       });
       const host = generatorHost(functions);
-      return unwrapped(() => core.replayHistoryWith(document, JSON.stringify(names), host));
+      return withSteps(unwrapped(() => core.replayHistoryWith(document, JSON.stringify(names), host)), document);
     },
     encodeText,
     decodeText,
@@ -346,7 +391,7 @@ export async function createDuroxide(moduleOptions = {}) {
     shrinkSimulation,
     // The state after event `index`: {index, event, state, custom_status, pending, logs, ...}.
     replayStep(history, index) {
-      const report = unwrapped(() => core.replayHistory(asText(history)));
+      const report = api.replayHistory(history);
       if (!Number.isInteger(index) || index < 0 || index >= report.steps.length) {
         throw new RangeError(`index must be 0 to ${report.steps.length - 1}`);
       }
@@ -360,6 +405,7 @@ export async function createDuroxide(moduleOptions = {}) {
     faultKinds() { return unwrapped(() => core.faultKinds()); },
     defaultFaultKinds() { return unwrapped(() => core.defaultFaultKinds()); },
   };
+  return api;
 }
 
 export default createDuroxide;

@@ -139,6 +139,7 @@ std::string encode_replay_step(const ReplayStep& step) {
     }
     if (work.kind == PendingKind::SubOrchestration) item["instance"] = work.instance;
     if (work.kind == PendingKind::Timer) item["fire_at_ms"] = work.fire_at_ms;
+    if (work.input_truncated) item["input_truncated"] = true;
     pending.push_back(std::move(item));
   }
   detail::Json out = {

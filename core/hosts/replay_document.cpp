@@ -1,5 +1,9 @@
 #include "duroxide/replay_document.hpp"
 
+#include <stdexcept>
+#include <string>
+#include <vector>
+
 #include "duroxide/detail/json.hpp"
 #include "duroxide/json_views.hpp"
 #include "duroxide/limits.hpp"
@@ -81,13 +85,28 @@ nlohmann::json replay_document(const Registry& registry, std::string_view json) 
   const ReplayReport report = replay_history(registry, input.instance, input.execution, history);
   Json out = Json::parse(encode_replay_report(report));
   out["events"] = history.size();
-  Json steps = Json::array();
-  for (std::size_t i = 0; i < history.size(); ++i) {
-    steps.push_back(Json::parse(encode_replay_step(replay_step(report, history, i))));
-  }
-  out["steps"] = std::move(steps);
   out["history"] = json_views::history(history);
   return out;
+}
+
+nlohmann::json replay_steps_document(std::string_view json, std::size_t from, std::size_t count) {
+  if (count > kMaxReplayStepsPerCall) {
+    throw std::invalid_argument("at most " + std::to_string(kMaxReplayStepsPerCall) + " replay steps a call");
+  }
+  const History history = replay_input(json).history;
+  std::vector<HistoryStep> states = fold_history_steps(history, from, count);
+  Json steps = Json::array();
+  for (std::size_t k = 0; k < states.size(); ++k) {
+    ReplayStep step;
+    step.index = from + k;
+    step.event = history[step.index];
+    step.state = std::move(states[k].state);
+    Json one = Json::parse(encode_replay_step(step));
+    one.erase("logs");
+    one["pending_total"] = states[k].pending_total;
+    steps.push_back(std::move(one));
+  }
+  return steps;
 }
 
 }  // namespace duroxide

@@ -20,6 +20,13 @@ std::string_view to_string(PendingKind kind) {
 
 namespace {
 
+// A pending item's input cut to kMaxPendingInputKept bytes (on a UTF-8 boundary), marked.
+void cut_input(PendingWork& work) {
+  if (work.input.size() <= kMaxPendingInputKept) return;
+  work.input = utf8_prefix(std::move(work.input), kMaxPendingInputKept);
+  work.input_truncated = true;
+}
+
 // Folds events one at a time into the state and the work still pending.
 // Waits of one kind and name pair up in order: the oldest open wait takes the
 // next delivery, and a delivery no wait takes is buffered for the next wait.
@@ -37,11 +44,25 @@ class HistoryFold {
   HistoryState finish() {
     if (state_.state == RuntimeState::Running) {
       state_.pending = std::move(pending_);
-      for (const auto* buffered : {&external_buffered_, &queue_buffered_}) {
-        for (const auto& [name, count] : *buffered) state_.carry_forward_count += count;
-      }
+      state_.carry_forward_count = buffered();
     }
     return std::move(state_);
+  }
+
+  // What finish() would return after the first `applied` events (those applied so far),
+  // its pending work cut as pending_snapshot cuts it, leaving the fold to go on.
+  HistoryStep snapshot(std::size_t applied) const {
+    HistoryStep step;
+    step.state = state_;
+    step.state.events_applied = applied;
+    if (state_.state == RuntimeState::Running) {
+      step.pending_total = pending_.size();
+      const std::size_t kept = std::min(pending_.size(), kMaxPendingKept);
+      step.state.pending.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(kept));
+      for (PendingWork& work : step.state.pending) cut_input(work);
+      step.state.carry_forward_count = buffered();
+    }
+    return step;
   }
 
  private:
@@ -148,6 +169,14 @@ class HistoryFold {
   template <typename Other>
   void on(const Event&, const Other&) {}
 
+  std::uint64_t buffered() const {
+    std::uint64_t total = 0;
+    for (const auto* buffered : {&external_buffered_, &queue_buffered_}) {
+      for (const auto& [name, count] : *buffered) total += count;
+    }
+    return total;
+  }
+
   template <typename Predicate>
   void erase_if(Predicate&& predicate) {
     pending_.erase(std::remove_if(pending_.begin(), pending_.end(), predicate), pending_.end());
@@ -168,6 +197,21 @@ HistoryState fold_history(const History& history, std::size_t count) {
   return fold.finish();
 }
 
+std::vector<HistoryStep> fold_history_steps(const History& history, std::size_t from, std::size_t count) {
+  const std::size_t end = from >= history.size() ? from : from + std::min(count, history.size() - from);
+  std::vector<HistoryStep> steps;
+  if (end <= from) return steps;
+  steps.reserve(end - from);
+  // The constructor's count only marks a non-empty fold as running; each snapshot says
+  // how many events it has applied.
+  HistoryFold fold(end);
+  for (std::size_t i = 0; i < end; ++i) {
+    fold.apply(history[i]);
+    if (i >= from) steps.push_back(fold.snapshot(i + 1));
+  }
+  return steps;
+}
+
 HistoryState fold_history(const History& history, const History& more) {
   HistoryFold fold(history.size() + more.size());
   for (const Event& event : history) fold.apply(event);
@@ -180,11 +224,7 @@ PendingSnapshot pending_snapshot(const std::vector<PendingWork>& pending) {
   snapshot.total = pending.size();
   const std::size_t kept = std::min(pending.size(), kMaxPendingKept);
   snapshot.work.assign(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(kept));
-  for (PendingWork& work : snapshot.work) {
-    if (work.input.size() <= kMaxPendingInputKept) continue;
-    work.input = utf8_prefix(std::move(work.input), kMaxPendingInputKept);
-    work.input_truncated = true;
-  }
+  for (PendingWork& work : snapshot.work) cut_input(work);
   return snapshot;
 }
 

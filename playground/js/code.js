@@ -9,6 +9,7 @@ import { examples } from './examples.js';
 import { evaluate, savedSource, saveSource } from './usercode.js';
 import { addStartable } from './start.js';
 import { startReplay } from './replay.js';
+import { wholeShownHistory } from './details.js';
 import { downloadProject } from './project.js';
 import { decodeShared, encodeShared } from './share.js';
 import { writeHash } from './hash.js';
@@ -69,7 +70,7 @@ function replayAgainstCode() {
     return;
   }
   say(`replayed ${ui.instance} against ${describe(program)}`);
-  startReplay(ui.shownHistory, `${ui.instance} against the code panel's code`, true, 0,
+  startReplay(wholeShownHistory(), `${ui.instance} against the code panel's code`, true, 0,
     { instance: ui.instance, execution: ui.shownExecution, orchestrations: program.orchestrations });
 }
 

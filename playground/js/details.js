@@ -9,6 +9,10 @@ import { writeHash } from './hash.js';
 import { markDirty, work } from './runtime.js';
 import { action, refresh } from './refresh.js';
 
+// The history view reads and draws an execution a page at a time: a million events
+// would stall the page on every redraw.
+export const HISTORY_PAGE = 2000;
+
 export function select(instance, execution = 0) {
   ui.instance = instance;
   ui.execution = execution;
@@ -174,12 +178,53 @@ export function renderDetails() {
   renderTree(details);
 
   for (const tab of document.querySelectorAll('.tabs button')) tab.classList.toggle('active', tab.dataset.view === ui.view);
-  const history = ui.management.readExecution(ui.instance, shown);
+  // Another execution shown (a selection, a link, another database): its first page.
+  const showing = `${ui.instance}\u0000${shown}`;
+  if (ui.historyFor !== showing) {
+    ui.historyFor = showing;
+    ui.historyShown = HISTORY_PAGE;
+  }
+  const limit = ui.historyShown;
+  const history = readEvents(ui.instance, shown, limit + 1);
+  ui.shownComplete = history.length <= limit;
+  if (!ui.shownComplete) history.length = limit;
   ui.shownHistory = history;
   ui.shownExecution = shown;
   const box = $('history');
   box.replaceChildren(ui.view === 'json' ? el('pre', { 'data-testid': 'history-json' }, JSON.stringify(history, null, 2))
-    : ui.view === 'timeline' ? renderGantt(history, ui.runtime.nowMs()) : renderCompact(history));
+    : ui.view === 'timeline' ? renderGantt(history, ui.runtime.nowMs(), !ui.shownComplete) : renderCompact(history));
+  if (!ui.shownComplete) box.append(moreHistory(details.execution_list.find((e) => e.execution === shown)?.events, limit));
+}
+
+// The first `count` events of an execution, read in the store's pages (10,000 at most).
+function readEvents(instance, execution, count) {
+  const events = [];
+  let fromEventId = 0;
+  while (events.length < count) {
+    const limit = Math.min(10000, count - events.length);
+    const page = ui.management.readExecution(instance, execution, { fromEventId, limit });
+    for (const event of page) events.push(event);
+    if (page.length < limit) break;
+    fromEventId = page[page.length - 1].event_id + 1;
+  }
+  return events;
+}
+
+// The line under a history shown in part: how much is shown, and a button for a page more.
+function moreHistory(total, limit) {
+  return el('div', { class: 'hint', 'data-testid': 'history-more' },
+    `the first ${limit.toLocaleString('en')} of ${total ? total.toLocaleString('en') : 'more'} events `,
+    el('button', {
+      'data-testid': 'history-more-button',
+      onclick: action(() => { ui.historyShown = limit + HISTORY_PAGE; }),
+    }, `show ${HISTORY_PAGE.toLocaleString('en')} more`));
+}
+
+// The whole execution the details panel shows (what a replay of it needs), read again
+// when the panel shows only its first events.
+export function wholeShownHistory() {
+  if (ui.shownComplete) return ui.shownHistory;
+  return ui.management.readExecution(ui.instance, ui.shownExecution);
 }
 
 export function initDetails() {

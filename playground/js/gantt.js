@@ -23,8 +23,9 @@ export function formatDuration(ms) {
 }
 
 // The operations of `history`: [{kind, label, start, end, state}] with state done, failed,
-// pending (still open in a running execution) or dropped (open when the execution ended).
-export function spans(history, nowMs) {
+// pending (still open in a running execution), dropped (open when the execution ended) or,
+// when `partial` (the execution's first events only), beyond (open at the last event shown).
+export function spans(history, nowMs, partial = false) {
   const out = [];
   const byId = new Map();
   const waiting = { event: new Map(), queue: new Map() };  // name -> open spans, oldest first
@@ -56,9 +57,11 @@ export function spans(history, nowMs) {
         if (TERMINAL.has(e.kind)) ended = { at, failed: e.kind === 'OrchestrationFailed' };
     }
   }
+  const lastShown = history.length ? history[history.length - 1].timestamp_ms : 0;
   for (const span of out) {
     if (span.kind === 'orchestration' && ended) close(span, ended.at, ended.failed ? 'failed' : 'done');
     else if (ended) close(span, ended.at, 'dropped');
+    else if (partial) close(span, Math.max(span.start, lastShown), 'beyond');
     else close(span, Math.max(span.start, nowMs), 'pending');
   }
   return out;
@@ -74,9 +77,13 @@ function ticks(span) {
   return out;
 }
 
-// The chart: `history` one execution's events, `nowMs` the clock for what is still open.
-export function renderGantt(history, nowMs) {
-  const all = spans(history, nowMs);
+// What a bar's duration says of a span not done or failed.
+const SUFFIX = { pending: ' so far', dropped: ' (ended unfinished)', beyond: ' (open past the events shown)' };
+
+// The chart: `history` one execution's events (its first ones only when `partial`), `nowMs`
+// the clock for what is still open.
+export function renderGantt(history, nowMs, partial = false) {
+  const all = spans(history, nowMs, partial);
   const shown = all.slice(0, kMaxBars);
   const start = shown.length ? Math.min(...shown.map((s) => s.start)) : 0;
   const span = Math.max(1, ...shown.map((s) => s.end - start));
@@ -105,7 +112,7 @@ export function renderGantt(history, nowMs) {
       svg('title', {}, `${s.label}: ${formatDuration(duration)} (${s.state}), from +${formatDuration(s.start - start)}`));
       chart.append(svg('text', { x: 4, y: y + rowHeight - 5, class: 'gantt-label' }, s.label.length > 40 ? `${s.label.slice(0, 39)}…` : s.label),
         bar, svg('text', { x: x(s.end) + 4, y: y + rowHeight - 5, class: 'gantt-duration', 'data-testid': 'gantt-duration' },
-          `${formatDuration(duration)}${s.state === 'pending' ? ' so far' : s.state === 'dropped' ? ' (ended unfinished)' : ''}`));
+          `${formatDuration(duration)}${SUFFIX[s.state] ?? ''}`));
     });
     scroller.replaceChildren(chart);
   };

@@ -5,7 +5,7 @@ import { dx } from './engine.js';
 import { ui } from './state.js';
 import { writeHash } from './hash.js';
 import { action } from './refresh.js';
-import { describeEvent } from './details.js';
+import { describeEvent, wholeShownHistory } from './details.js';
 
 // The first divergence, side by side: what the history has and what the code did.
 function divergence(mismatch) {
@@ -55,7 +55,7 @@ export function startReplay(history, source, fromInstance, index = 0, options = 
 
 // Replays the execution the details panel shows, from the given step.
 export function replayShownExecution(index = 0) {
-  startReplay(ui.shownHistory, `${ui.instance} execution ${ui.execution || 'current'}`, true, index,
+  startReplay(wholeShownHistory(), `${ui.instance} execution ${ui.execution || 'current'}`, true, index,
     { instance: ui.instance, execution: ui.shownExecution });
 }
 
@@ -78,8 +78,11 @@ function renderReplayStep() {
     el('dt', {}, 'state'), el('dd', { 'data-testid': 'replay-status' }, step.state),
     el('dt', {}, 'custom status'), el('dd', { 'data-testid': 'replay-custom-status' }, step.custom_status ?? '—'),
     el('dt', {}, 'cancel requested'), el('dd', {}, String(step.cancel_requested)));
-  $('replay-pending').replaceChildren(...(step.pending.length ? step.pending.map((w) =>
-    el('li', {}, `${w.kind} ${w.name}${w.input ? ` (${w.input})` : ''}`)) : [el('li', { class: 'hint' }, 'nothing pending')]));
+  const pending = step.pending.map((w) => el('li', {}, `${w.kind} ${w.name}${w.input ? ` (${w.input})` : ''}`));
+  if (step.pending_total > step.pending.length) {
+    pending.push(el('li', { class: 'hint' }, `and ${(step.pending_total - step.pending.length).toLocaleString('en')} more`));
+  }
+  $('replay-pending').replaceChildren(...(pending.length ? pending : [el('li', { class: 'hint' }, 'nothing pending')]));
   $('replay-logs').replaceChildren(...(step.logs.length ? step.logs.map((l) =>
     el('li', {}, typeof l === 'string' ? l : `${l.level ?? ''} ${l.message ?? JSON.stringify(l)}`)) : [el('li', { class: 'hint' }, 'no log lines')]));
 }

@@ -23,6 +23,7 @@ export function openRuntime(bytes, startMs = undefined) {
   ui.page = 0;
   ui.metricsCursor = 0;
   ui.metricsFeed = [];
+  ui.historyFor = '';  // the history view starts at its first page
   markDirty();
 }
 

@@ -6,8 +6,10 @@ export const ui = {
   runtime: null, client: null, management: null,
   // selection and history view, mirrored in the hash
   instance: '', execution: 0, view: 'compact',
-  // the events of the execution shown in the details panel, and its number
-  shownHistory: null, shownExecution: 1,
+  // the events of the execution shown in the details panel (its first historyShown, a
+  // page of HISTORY_PAGE more at a click), whether they are all of them, and its number
+  // (historyFor: which instance and execution historyShown is of)
+  shownHistory: null, shownComplete: true, shownExecution: 1, historyShown: 0, historyFor: '',
   // instance list paging: cursors[page] opens that page
   cursors: [''], page: 0, nextCursor: '',
   // the step-through replay ({ report, index, fromInstance }) or null

@@ -180,6 +180,58 @@ test('step-through replay with the scrubber, and the link reopens it', async ({ 
   await expect(page.getByTestId('replay-index')).toHaveText('4');
 });
 
+test('a long history is shown 2,000 events at a time and replays whole', async ({ page }) => {
+  // A database of one instance with 4,503 events (three of its own, then 4,500 raised; its
+  // day-long timer still open), made in the page and opened as a file.
+  const bytes = await page.evaluate(async () => {
+    const { createDuroxide } = await import('/package/index.mjs');
+    const dx = await createDuroxide();
+    const runtime = new dx.Runtime({ startMs: Date.now() });
+    const client = new dx.RuntimeClient(runtime);
+    client.startOrchestration('long-1', 'Approval', '{"timeout_ms":86400000}');
+    runtime.runUntilIdle();
+    for (let i = 0; i < 4500; i++) client.raiseEvent('long-1', 'noise', String(i));
+    runtime.runUntilIdle();
+    const saved = Array.from(runtime.saveDatabase());
+    runtime.close();
+    return saved;
+  });
+  const file = path.join(shots, '..', 'long-history.db');
+  writeFileSync(file, Buffer.from(bytes));
+  await page.getByTestId('open-db').setInputFiles(file);
+  await page.locator('#instances tbody tr[data-instance="long-1"]').click();
+  await expect(page.getByTestId('details-id')).toHaveText('long-1');
+  const rows = page.getByTestId('history-compact').locator('.compact-row');
+  await expect(rows).toHaveCount(2000);
+  await expect(page.getByTestId('history-more')).toContainText('the first 2,000 of 4,503 events');
+
+  // A replay reads the whole execution, though the view shows its first page.
+  await page.getByTestId('replay-this').click();
+  await expect(page.locator('#replay-count')).toHaveText('4503');
+  await expect(page.getByTestId('replay-verdict')).toContainText('deterministic: the code reproduces all 4503 events');
+  const scrubber = page.getByTestId('scrubber');
+  await scrubber.fill('4502');
+  await expect(page.getByTestId('replay-index')).toHaveText('4503');
+  await expect(page.getByTestId('replay-event')).toContainText('ExternalEvent(name="noise", data="4499")');
+  await expect(page.getByTestId('replay-status')).toHaveText('Running');
+  await expect(page.getByTestId('replay-pending')).toContainText('external_wait Approve');
+  await scrubber.fill('0');
+  await expect(page.getByTestId('replay-event')).toContainText('OrchestrationStarted');
+
+  // The timeline of the first page: what is still open there is not drawn as running to now.
+  await page.getByTestId('view-timeline').click();
+  await expect(page.getByTestId('history-timeline').getByTestId('gantt-duration').last()).toContainText('(open past the events shown)');
+  await page.getByTestId('view-compact').click();
+
+  await page.getByTestId('history-more-button').click();
+  await expect(rows).toHaveCount(4000);
+  await expect(page.getByTestId('history-more')).toContainText('the first 4,000 of 4,503 events');
+  await page.getByTestId('history-more-button').click();
+  await expect(page.getByTestId('history-more')).toHaveCount(0);
+  await expect(rows).toHaveCount(4503);
+  await expect(rows.last()).toContainText('ExternalEvent(name="noise", data="4499")');
+});
+
 test('a search that reads its window without a match says so, and Next goes on', async ({ page }) => {
   const searchDb = process.env.SEARCH_DB;
   test.skip(!searchDb, 'SEARCH_DB (51,000 instances, the text in the oldest) not given');

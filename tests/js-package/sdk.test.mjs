@@ -1721,6 +1721,41 @@ test('engine API: replayHistory against edited code reports deterministic or the
   runtime.close();
 });
 
+test('engine API: a replay step lists the lines the code wrote up to its event', async () => {
+  const dx = await createDuroxide();
+  const runtime = new dx.Runtime({ startMs: 0 });
+  const client = new dx.RuntimeClient(runtime);
+  const management = new dx.ManagementClient(runtime);
+  client.startOrchestration('chain', 'Chain', '{"steps":3,"value":10}');
+  runtime.runUntilIdle();
+  const history = management.readExecution('chain');
+  function* chain(ctx, input) {
+    let current = input.value;
+    for (let i = 0; i < input.steps; i++) {
+      ctx.traceInfo(`step ${i} from ${current}`);
+      current = yield ctx.scheduleActivity('AddOne', current);
+    }
+    return current;
+  }
+  const report = dx.replayHistory(history, { orchestrations: [{ name: 'Chain', fn: chain }] });
+  assert.equal(report.deterministic, true, JSON.stringify(report.mismatch));
+  assert.equal(report.logs.length, 3);
+  const lines = report.steps.map((step) => step.logs.map((line) => line.message));
+  // Started, then each activity scheduled and completed, then the end: each line is listed from
+  // the event the code had read when it wrote it.
+  assert.deepEqual(lines, [
+    ['step 0 from 10'],
+    ['step 0 from 10'],
+    ['step 0 from 10', 'step 1 from 11'],
+    ['step 0 from 10', 'step 1 from 11'],
+    ['step 0 from 10', 'step 1 from 11', 'step 2 from 12'],
+    ['step 0 from 10', 'step 1 from 11', 'step 2 from 12'],
+    ['step 0 from 10', 'step 1 from 11', 'step 2 from 12'],
+    ['step 0 from 10', 'step 1 from 11', 'step 2 from 12'],
+  ]);
+  runtime.close();
+});
+
 test('engine API: simulateCode finds a planted bug, shrinkSimulation keeps what it needs, the final database opens', async () => {
   const dx = await createDuroxide();
   // The planted bug: the code assumes the approval always beats the timer.

@@ -263,6 +263,46 @@ test('export, import and step-through replay', () => {
   runtime.close();
 });
 
+test('step-through replay of a 100,000-event history reads its steps when used', () => {
+  const { runtime, client, management } = fresh();
+  client.startOrchestration('big', 'Approval', '{"timeout_ms":600000}');
+  runtime.runUntilIdle();
+  client.raiseEvent('big', 'noise', '"n"');
+  runtime.runUntilIdle();
+  const history = management.readExecution('big');
+  const noise = history.find((e) => e.kind === 'ExternalEvent');
+  assert.ok(noise, JSON.stringify(history));
+  let next = history[history.length - 1].event_id;
+  while (history.length < 100_000) history.push({ ...noise, event_id: ++next });
+  const report = dx.replayHistory(history, { instance: 'big' });
+  assert.equal(report.deterministic, true, JSON.stringify(report.mismatch ?? report.error));
+  assert.equal(report.steps.length, 100_000);
+  assert.ok(Array.isArray(report.steps));
+  // Windows far apart, then back to the first ones read (evicted by then and read again).
+  for (const index of [99_999, 0, 50_000, 257, 12_345, 70_000, 80_000, 90_000, 30_000, 40_000, 99_999, 0]) {
+    const step = report.steps[index];
+    assert.equal(step.index, index);
+    assert.equal(step.event.event_id, history[index].event_id);
+  }
+  const last = report.steps[99_999];
+  assert.equal(last.state, 'Running');
+  assert.deepEqual(last.pending.map((w) => w.kind).sort(), ['external_wait', 'timer']);
+  assert.equal(last.pending_total, 2);
+  assert.equal(report.steps[0].pending.length, 0);
+  assert.equal(dx.replayStep(history, 99_999).event.event_id, history[99_999].event_id);
+  assert.throws(() => { report.steps[0] = null; }, TypeError);
+  assert.throws(() => Object.freeze(report.steps), TypeError);
+  // A copy of the report leaves the steps out; the steps of a small one copy as an array.
+  assert.equal(structuredClone(report).steps, undefined);
+  assert.equal(JSON.parse(JSON.stringify(report)).steps, undefined);
+  const small = dx.replayHistory(history.slice(0, 3), { instance: 'big' });
+  assert.deepEqual(JSON.parse(JSON.stringify(small.steps)).map((s) => s.index), [0, 1, 2]);
+  assert.deepEqual([...small.steps].map((s) => s.event.event_id), history.slice(0, 3).map((e) => e.event_id));
+  const { replayStep } = dx;
+  assert.equal(replayStep(history.slice(0, 3), 2).index, 2);
+  runtime.close();
+});
+
 test('a simulation seed gives the native hash, its faults and its trace', () => {
   const summary = dx.runSimulation({ seed: 77, steps: 3000 });
   assert.equal(summary.ok, true);

@@ -78,6 +78,18 @@ struct PendingSnapshot {
   std::uint64_t total = 0;
   friend bool operator==(const PendingSnapshot&, const PendingSnapshot&) = default;
 };
+
+// The state after one event for a step-through replay: fold_history's, except that
+// `state.pending` holds what pending_snapshot keeps of it (so a window of steps of a
+// fan-out of thousands stays small) and `pending_total` counts all of it.
+struct HistoryStep {
+  HistoryState state;
+  std::uint64_t pending_total = 0;
+};
+// The steps after each event of [from, from + count), clipped to the history (empty when
+// `from` is past its end), in one pass: step k is fold_history(history, from + k + 1), its
+// pending work cut as above.
+std::vector<HistoryStep> fold_history_steps(const History& history, std::size_t from, std::size_t count);
 PendingSnapshot pending_snapshot(const std::vector<PendingWork>& pending);
 
 }  // namespace duroxide
