@@ -33,6 +33,27 @@ TEST_CASE("the step driver runs an orchestration and its activity to completion"
   CHECK(world.store->get_queue_depths().orchestrator_visible == 0);
 }
 
+TEST_CASE("an activity's context names the orchestration and version that scheduled it", "[runtime]") {
+  World world;
+  std::vector<std::string> seen;
+  world.registry.register_activity("Who", [&seen](ActivityContext& context, const std::string&) {
+    seen.push_back(context.orchestration_name + " " + context.orchestration_version + " " + context.instance);
+    return std::string("\"ok\"");
+  });
+  world.registry.register_orchestration("Asker", "1.2.0", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_activity("Who", "");
+  });
+  world.start("a", "Asker", "", "1.2.0");
+  world.start("h", "HelloWorld", "Ada", "1.0.0");
+  world.driver().run_until_idle();
+  CHECK(seen == std::vector<std::string>{"Asker 1.2.0 a"});
+  CHECK(world.info("a").state == RuntimeState::Completed);
+  // The stored item carries them (a worker of another process reads them from the row).
+  const WorkItem queued = decode_work_item(encode_work_item(work::ActivityExecute{
+      "i", 1, 2, "Who", "", "", "", "Asker", "1.2.0"}));
+  CHECK(std::get<work::ActivityExecute>(queued).orchestration_version == "1.2.0");
+}
+
 TEST_CASE("timers become due when the injected clock moves", "[runtime]") {
   World world;
   world.start("l", "LongTimer", "");

@@ -186,7 +186,9 @@ class Engine {
                                 {"activityId", context.activity_id},
                                 {"name", context.name},
                                 {"tag", context.tag},
-                                {"sessionId", context.session_id}};
+                                {"sessionId", context.session_id},
+                                {"orchestrationName", context.orchestration_name},
+                                {"orchestrationVersion", context.orchestration_version}};
         const std::string reply = fn(input, context_json.dump()).as<std::string>();
         Json envelope;
         try {

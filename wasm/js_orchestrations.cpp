@@ -64,6 +64,9 @@ using wasm::failure;
 using wasm::guarded;
 using wasm::ok;
 
+// A text for JavaScript: null when empty (no tag, no session, not recorded).
+Json or_null(const std::string& text) { return text.empty() ? Json(nullptr) : Json(text); }
+
 // JSON text as a value when it parses, else the text itself as a string.
 Json parsed_or_text(const std::string& text) {
   Json value = Json::parse(text, nullptr, false);
@@ -544,7 +547,7 @@ class JsRuntime {
   }
 
   // The next activity to run: {token, instanceId, executionId, activityId, name, input, tag,
-  // sessionId, attempt}, {"handled":true} when the item was settled here (poison,
+  // sessionId, orchestrationName, orchestrationVersion, attempt}, {"handled":true} when the item was settled here (poison,
   // unregistered), or null when there is nothing to take now. Items of sessions another
   // runtime owns stay queued for it; so do those of new sessions once this runtime runs
   // the activities of maxSessionsPerRuntime sessions.
@@ -589,8 +592,10 @@ class JsRuntime {
       slot.keep();  // running: completeActivity or abandonActivity ends it
       return Json{{"token", item->lock_token}, {"instanceId", task.instance}, {"executionId", task.execution_id},
                   {"activityId", task.id}, {"name", task.name}, {"input", task.input},
-                  {"tag", task.tag.empty() ? Json(nullptr) : Json(task.tag)},
-                  {"sessionId", task.session_id.empty() ? Json(nullptr) : Json(task.session_id)},
+                  {"tag", or_null(task.tag)},
+                  {"sessionId", or_null(task.session_id)},
+                  {"orchestrationName", or_null(task.orchestration_name)},
+                  {"orchestrationVersion", or_null(task.orchestration_version)},
                   {"attempt", item->attempt_count}, {"startedMs", store_.clock().now_ms()}};
     });
   }
@@ -761,8 +766,10 @@ ActivityFn simulated_activity(val host, const std::string& name) {
   return [host, name](ActivityContext& context, const std::string& input) -> std::string {
     const Json info{{"instanceId", context.instance}, {"executionId", context.execution_id},
                     {"activityId", context.activity_id}, {"name", name},
-                    {"tag", context.tag.empty() ? Json(nullptr) : Json(context.tag)},
-                    {"sessionId", context.session_id.empty() ? Json(nullptr) : Json(context.session_id)}};
+                    {"tag", or_null(context.tag)},
+                    {"sessionId", or_null(context.session_id)},
+                    {"orchestrationName", or_null(context.orchestration_name)},
+                    {"orchestrationVersion", or_null(context.orchestration_version)}};
     const Json reply = Json::parse(host.call<std::string>("run", name, dump(info), input), nullptr, false);
     if (reply.is_discarded() || !reply.is_object()) throw std::runtime_error("activity " + name + " answered no envelope");
     if (!reply.value("ok", false)) throw std::runtime_error(reply.value("error", "activity " + name + " failed"));

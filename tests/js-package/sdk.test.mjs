@@ -1089,6 +1089,15 @@ test('activity sessions in runSimulation: a simulated activity sees its session,
   assert.equal(result.completed, 1);
 });
 
+test('an activity context names the orchestration and version that scheduled it', async () => {
+  const w = await live((rt) => {
+    rt.registerActivity('Who', (ctx) => `${ctx.orchestrationName} ${ctx.orchestrationVersion} ${ctx.instanceId}`);
+    rt.registerOrchestrationVersioned('Asker', '1.2.0', function* (ctx) { return yield ctx.scheduleActivity('Who', null); });
+  });
+  assert.equal((await w.run('who', 'Asker')).output, 'Asker 1.2.0 who');
+  await w.stop();
+});
+
 test('async activities: a promise that waits on real I/O-like delays', async () => {
   const w = await live((rt) => {
     rt.registerActivity('Fetchish', async (ctx, ms) => {

@@ -798,8 +798,9 @@ export class ActivityContext {
     this.activityId = item.activityId;
     this.activityName = item.name;
     this.attempt = item.attempt;
-    this.orchestrationName = null;
-    this.orchestrationVersion = null;
+    // The orchestration that scheduled it (null for an item queued before they were recorded).
+    this.orchestrationName = item.orchestrationName ?? null;
+    this.orchestrationVersion = item.orchestrationVersion ?? null;
     this.workerId = runtime._workerId;
     // The session it runs in (scheduleActivityOnSession), or null.
     this.sessionId = item.sessionId ?? null;
@@ -1170,6 +1171,7 @@ async function simulate(options, encode) {
           instanceId: info.instanceId, executionId: info.executionId, activityId: info.activityId,
           activityName: name, attempt: 1, isCancelled: () => false, tag: () => info.tag ?? null,
           sessionId: info.sessionId ?? null,
+          orchestrationName: info.orchestrationName ?? null, orchestrationVersion: info.orchestrationVersion ?? null,
           getClient: () => { throw unsupported('getClient in a simulation'); },
           traceInfo() {}, traceWarn() {}, traceError() {}, traceDebug() {},
         };

@@ -44,6 +44,10 @@ struct ActivityContext {
   // The session it runs in (ActivityOptions::session_id); empty: none. The key of the
   // state a session keeps in this process's memory.
   std::string session_id = {};
+  // The orchestration that scheduled it, and its version (empty for an item queued by a
+  // build that did not record them).
+  std::string orchestration_name = {};
+  std::string orchestration_version = {};
 
   bool is_cancelled() const { return cancellation && cancellation->load(); }
 };
