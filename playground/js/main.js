@@ -17,6 +17,7 @@ import { initSimulation, runSeed } from './simulation.js';
 import { initBulk } from './bulk.js';
 import { initOperations } from './operations.js';
 import { initConsole } from './console.js';
+import { initNotices } from './notices.js';
 import { initCode, openSharedCode } from './code.js';
 import { openSharedCase } from './simcode.js';
 
@@ -34,6 +35,7 @@ initMetrics();
 initBulk();
 initOperations();
 initConsole();
+initNotices();
 initCode();
 
 window.addEventListener('hashchange', () => {

@@ -7,6 +7,7 @@ import { renderCounts, renderList } from './list.js';
 import { renderDetails } from './details.js';
 import { renderMetrics } from './metrics.js';
 import { renderOperations } from './operations.js';
+import { renderNotices } from './notices.js';
 
 export function showError(error) {
   const box = $('error');
@@ -37,6 +38,7 @@ export function refresh() {
     renderDetails();
     renderMetrics();
     renderOperations();
+    renderNotices();
   } catch (error) {
     console.error(error);
     showError(error);

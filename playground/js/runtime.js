@@ -24,6 +24,7 @@ export function openRuntime(bytes, startMs = undefined) {
   ui.metricsCursor = 0;
   ui.metricsFeed = [];
   ui.historyFor = '';  // the history view starts at its first page
+  ui.notices = [];
   markDirty();
 }
 

@@ -4,6 +4,7 @@
 // registers; apply() puts that into a runtime, replacing catalog code of the same
 // name and version. Errors name the line and column of the code.
 import { dx } from './engine.js';
+import { noteActivityLine } from './notices.js';
 
 const SOURCE_URL = 'playground-code.js';
 const WORKLOAD_URL = 'playground-workload.js';
@@ -144,10 +145,13 @@ function noting(fn) {
 function engineActivity(name, fn) {
   return (input, context) => {
     // As the npm package's ActivityContext: sessionId and tag() are null when none.
+    const line = (level) => (message) => noteActivityLine(level, context.instance, name, String(message));
     const ctx = {
       instanceId: context.instance, executionId: context.execution, activityId: context.activityId,
       activityName: name, sessionId: context.sessionId || null, tag: () => context.tag || null,
+      orchestrationName: context.orchestrationName || null, orchestrationVersion: context.orchestrationVersion || null,
       isCancelled: () => false,
+      traceInfo: line('info'), traceWarn: line('warn'), traceError: line('error'), traceDebug: line('debug'),
     };
     let value;
     try {

@@ -568,6 +568,40 @@ test('console: every client operation from the command table, with its arguments
 
 // ---------------------------------------------------------------- the code panel
 
+test('runtime notices: the code\'s log lines and code not registered here, each with its instance', async ({ page }) => {
+  await page.getByTestId('code-text').fill(`registerActivity('Loud', (ctx, text) => {
+  ctx.traceInfo(\`loud \${text} for \${ctx.orchestrationName} \${ctx.orchestrationVersion}\`);
+  return text;
+});
+
+registerOrchestration('Chatty', function* (ctx, input) {
+  ctx.traceInfo('starting ' + input);
+  return yield ctx.scheduleActivity('Loud', input);
+});
+
+registerOrchestration('Lost', function* (ctx) {
+  return yield ctx.scheduleActivity('Nowhere', 1);
+});
+`);
+  await page.getByTestId('code-register').click();
+  await expect(page.getByTestId('code-result')).toHaveText('registered orchestrations: Chatty 1.0.0, Lost 1.0.0; activities: Loud');
+  await start(page, 'Chatty', 'hi', 'chatty-1');
+  await expect(page.getByTestId('details-status')).toHaveText('Completed');
+  const notices = page.getByTestId('notices-list');
+  // Newest first: the activity's line after the orchestration's.
+  await expect(notices.getByTestId('notice-message').nth(0)).toHaveText('[info] activity Loud: loud hi for Chatty 1.0.0');
+  await expect(notices.getByTestId('notice-message').nth(1)).toHaveText('starting hi');
+  await start(page, 'Lost', '', 'lost-1');
+  await expect(notices.locator('li[data-kind="unregistered"]').first()).toContainText('activity Nowhere is not registered here');
+  await expect(notices.locator('li[data-kind="unregistered"]').first().getByTestId('notice-instance')).toHaveText('lost-1');
+  // Its instance opens from the notice.
+  await notices.locator('li', { hasText: 'starting hi' }).getByTestId('notice-instance').click();
+  await expect(page.getByTestId('details-id')).toHaveText('chatty-1');
+  await page.getByTestId('notices').screenshot({ path: path.join(shots, 'notices.png') });
+  await page.getByTestId('notices-clear').click();
+  await expect(notices).toHaveText('no notices');
+});
+
 test('code panel: orchestrations written in the page run like any other instance', async ({ page }) => {
   await page.locator('#auto-run').uncheck();
   await page.getByTestId('code-text').fill(`registerActivity('Shout', (ctx, text) => text.toUpperCase() + '!');

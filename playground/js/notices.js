@@ -1,0 +1,53 @@
+// The runtime's notices, newest first: the code's log lines (orchestrations' through the
+// engine, activities' from their context) and what the runtime could not do (messages it
+// dropped, poison, code not registered here, locks lost, store errors). What a stuck
+// instance's details cannot say is often here.
+import { $, el } from './dom.js';
+import { ui } from './state.js';
+import { select } from './details.js';
+
+// The most notices kept; older ones go.
+const KEPT = 500;
+
+function keep(newestFirst) {
+  if (newestFirst.length) ui.notices = [...newestFirst, ...ui.notices].slice(0, KEPT);
+}
+
+// Takes what the runtime noted since the last call.
+function collect() {
+  if (ui.runtime) keep(ui.runtime.takeLogs().reverse());
+}
+
+// An activity's log line (ctx.traceInfo and the like), as a notice of its instance: after
+// what the runtime noted before it ran.
+export function noteActivityLine(level, instance, activity, message) {
+  collect();
+  const at_ms = ui.runtime ? ui.runtime.nowMs() : 0;
+  keep([{ kind: 'log', instance, message: `[${level}] activity ${activity}: ${message}`, at_ms }]);
+}
+
+function row(notice) {
+  const instance = notice.instance
+    ? el('button', { 'data-testid': 'notice-instance', onclick: () => select(notice.instance) }, notice.instance)
+    : '';
+  return el('li', { class: `notice notice-${notice.kind}`, 'data-kind': notice.kind },
+    el('time', {}, new Date(notice.at_ms).toISOString().slice(11, 23)), ' ',
+    el('b', {}, notice.kind), ' ', instance, ' ', el('span', { 'data-testid': 'notice-message' }, notice.message));
+}
+
+// Takes what the runtime noted since the last call, then draws the list.
+export function renderNotices() {
+  collect();
+  const list = $('notices');
+  if (list.dataset.drawn === String(ui.notices.length) && list.dataset.first === (ui.notices[0]?.message ?? '')) return;
+  list.dataset.drawn = String(ui.notices.length);
+  list.dataset.first = ui.notices[0]?.message ?? '';
+  list.replaceChildren(...(ui.notices.length ? ui.notices.map(row) : [el('li', { class: 'hint' }, 'no notices')]));
+}
+
+export function initNotices() {
+  $('notices-clear').addEventListener('click', () => {
+    ui.notices = [];
+    renderNotices();
+  });
+}
