@@ -29,8 +29,23 @@ export function action(fn) {
   };
 }
 
+// The element with the keyboard focus as a selector that finds its redrawn twin: the
+// nearest container with an id, then the element's tag and identifying attributes; null
+// when nothing (or nothing a redraw replaces) has it.
+const IDENTIFYING = ['data-testid', 'data-instance', 'data-execution', 'data-event', 'data-view'];
+function focusedSelector() {
+  const focused = document.activeElement;
+  if (!focused || focused === document.body || focused.id) return null;  // an id survives redraws
+  const attributes = IDENTIFYING.filter((name) => focused.hasAttribute(name));
+  const scope = focused.parentElement ? focused.parentElement.closest('[id]') : null;
+  if (!attributes.length || !scope) return null;
+  return `#${CSS.escape(scope.id)} ${focused.tagName.toLowerCase()}` +
+    attributes.map((name) => `[${name}="${CSS.escape(focused.getAttribute(name))}"]`).join('');
+}
+
 export function refresh() {
   if (!ui.runtime) return;
+  const selector = focusedSelector();
   try {
     $('clock').textContent = new Date(ui.runtime.nowMs()).toISOString();
     renderCounts();
@@ -42,5 +57,10 @@ export function refresh() {
   } catch (error) {
     console.error(error);
     showError(error);
+  }
+  // A redraw replaced the focused element: the keyboard goes on from its twin.
+  if (selector && (!document.activeElement || document.activeElement === document.body)) {
+    const twin = document.querySelector(selector);
+    if (twin) twin.focus();
   }
 }

@@ -1040,6 +1040,23 @@ registerOrchestration('Root', function* (ctx) {
   await expect(page.getByTestId('gantt-bar')).toHaveCount(3);
 });
 
+test('the keyboard focus stays on a tree link, a graph node or an execution button across redraws', async ({ page }) => {
+  await start(page, 'Parent', '["a"]', 'kb-1');
+  await expect(page.getByTestId('details-status')).toHaveText('Completed');
+  const redraw = () => page.evaluate(() => window.dispatchEvent(new HashChangeEvent('hashchange')));
+  for (const selector of ['#tree a[data-instance="kb-1"]', '#tree-graph [data-instance="kb-1"]', '#executions [data-testid="execution-1"]']) {
+    await page.locator(selector).focus();
+    await expect(page.locator(selector)).toBeFocused();
+    await redraw();
+    await expect(page.locator(selector), selector).toBeFocused();
+  }
+  // Enter on the redrawn tree link still opens it.
+  await page.locator('#tree a[data-instance^="kb-1::"]').first().focus();
+  await redraw();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('details-id')).toHaveText(/^kb-1::/);
+});
+
 test('the static playground works from a plain static host, below a path, and offline after one visit', async ({ page, context }) => {
   // build/playground-site/ (scripts/build.sh wasm) served by Python's static server from build/,
   // so the page lives at /playground-site/ and nothing maps paths for it.
