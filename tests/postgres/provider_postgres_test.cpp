@@ -737,6 +737,75 @@ TEST_CASE("postgres: an ack alone costs two round trips, a batch of orchestratio
   CHECK(store.get_queue_depths().orchestrator_visible == 4);
 }
 
+TEST_CASE("postgres: a batch cancelling activities and a worker batch completing them take the rows in one order",
+          "[provider][postgres][batch]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("cancelvsack");
+  std::unique_ptr<PostgresProvider> worker_side = n.open();
+  PostgresProvider& store = *n.store;
+  for (const char* id : {"i1", "i2"}) {
+    OrchestrationItem item = started_and_fetched(store, id);
+    OrchestrationAck ack;
+    ack.history_delta = {started_event()};
+    ack.worker_items = {activity(id, 2)};
+    ack.metadata = metadata();
+    store.ack_orchestration_item(item.lock_token, ack);
+  }
+  std::map<std::string, WorkerItem> running;
+  for (WorkerItem& item : worker_side->fetch_work_items(30'000, 2, TagFilter{})) running[item.item.instance] = item;
+  REQUIRE(running.size() == 2);
+  for (const char* id : {"i1", "i2"}) store.enqueue_orchestrator_item(work::ExternalRaised{id, "stop", "x"}, 0);
+  std::map<std::string, OrchestrationItem> turns;
+  for (OrchestrationItem& item : store.fetch_orchestration_items(30'000, 2)) turns[item.instance] = item;
+  REQUIRE(turns.size() == 2);
+  // Each turn cancels its activity; the batch lists i2 before i1.
+  std::vector<OrchestrationAckRequest> cancels;
+  for (const char* id : {"i2", "i1"}) {
+    OrchestrationAck ack;
+    ack.history_delta = {Event{2, 0, 0, events::ExternalEvent{"stop", "x"}}};
+    ack.metadata = metadata();
+    ack.cancelled_activities = {CancelledActivity{id, 1, 2}};
+    cancels.push_back({turns[id].lock_token, ack});
+  }
+  std::vector<WorkAckRequest> completions;
+  for (const char* id : {"i1", "i2"}) {
+    completions.push_back({running[id].lock_token, WorkItem{work::ActivityCompleted{id, 1, 2, "done"}}});
+  }
+  std::vector<std::string> failures;
+  std::mutex failures_lock;
+  auto note = [&](const std::vector<AckOutcome>& outcomes) {
+    std::lock_guard<std::mutex> guard(failures_lock);
+    for (const AckOutcome& outcome : outcomes) {
+      if (outcome) failures.push_back(outcome->what());
+    }
+  };
+  auto guarded_call = [&](const std::function<std::vector<AckOutcome>()>& call) {
+    try {
+      note(call());
+    } catch (const ProviderError& error) {
+      std::lock_guard<std::mutex> guard(failures_lock);
+      failures.push_back(error.what());
+    }
+  };
+  {
+    // Another session holds i1's worker row: the worker batch waits for it first, then the
+    // orchestration batch. Before, the latter took i2's row first (its acks' order) and the
+    // two then waited for each other.
+    LockingSession row("SELECT 1 FROM " + n.options.schema + ".worker_queue WHERE instance_id = 'i1' FOR UPDATE");
+    std::thread complete([&] { guarded_call([&] { return worker_side->ack_work_items(completions); }); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::thread cancel([&] { guarded_call([&] { return store.ack_orchestration_items(cancels); }); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    row.release();
+    complete.join();
+    cancel.join();
+  }
+  CHECK(failures == std::vector<std::string>{});
+  CHECK(store.get_queue_depths().worker_visible + store.get_queue_depths().worker_locked == 0);
+  CHECK(store.read("i1").size() == 2);
+  CHECK(store.read("i2").size() == 2);
+}
+
 TEST_CASE("postgres: acks the server refuses in a batch's pipeline fail alone and the rest commit",
           "[provider][postgres][batch]") {
   SKIP_WITHOUT_POSTGRES();

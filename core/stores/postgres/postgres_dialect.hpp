@@ -66,6 +66,9 @@ struct Dialect {
   // handed out twice.
   static constexpr const char* kWorkerRowSuffix = " FOR UPDATE SKIP LOCKED";
   static constexpr const char* kHeldLockSuffix = " FOR UPDATE OF l";
+  // Rows a statement locks in the order of its ORDER BY (the lock is taken on each row
+  // as it comes out of the sort), so two writers locking in one order never deadlock.
+  static constexpr const char* kRowsInOrderSuffix = " FOR UPDATE";
   // A list of lock tokens bound as one parameter ?2, read as a table t(token): a
   // text[] literal. Joined from the list, each token is one index lookup whatever plan
   // is kept; written as l.lock_token = ANY(?2), the kept plan took 0.59 ms a call

@@ -28,6 +28,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "duroxide/assert.hpp"
@@ -257,7 +258,7 @@ struct Queues {
       const ExecutionId kept = std::min<ExecutionId>(ack.execution_id, ack.executions_kept);
       delete_executions_before(db, held.instance, ack.execution_id + 1 - kept);
     }
-    queue_scheduled_work(db, ack, now);
+    queue_scheduled_work(db, ack, now, roll_up.totals);
     record_activity_outcomes(db, ack, held.exists ? held.tenant : ack.metadata.tenant, roll_up.totals);
     if (release == Release::WithTheBatch) return;
     db.prepare("DELETE FROM orchestrator_queue WHERE lock_token = ?1").bind(1, lock_token).defer();
@@ -340,6 +341,8 @@ struct Queues {
       if constexpr (Dialect::kPipelinesAckBatches) {
         if (!released.empty()) Dialect::release_locks(db, released);
       }
+      delete_cancelled_activities(db, std::move(totals.cancelled));
+      totals.cancelled.clear();
       Dialect::serialize_orchestration_acks(db);
       write_roll_up_totals(db, totals);
     };
@@ -468,14 +471,18 @@ struct Queues {
   }
 
   // Deletes the worker rows of `tokens` whose locks are held (not expired) and
-  // returns the tokens of the rows it deleted.
+  // returns the tokens of the rows it deleted. The rows are taken in key order
+  // (instance, execution, activity), as delete_cancelled_activities takes them.
   static std::set<std::string> take_back_work_locks(Connection& db, const std::vector<std::string>& tokens,
                                                          TimestampMs now) {
     std::set<std::string> found;
     if (tokens.empty()) return found;
     // One statement text whatever the batch's size (Dialect::kTokenListTable).
-    static const std::string sql = std::string("DELETE FROM worker_queue WHERE lock_token IN (SELECT t.token FROM ") +
-                                   Dialect::kTokenListTable + ") AND locked_until > ?1 RETURNING lock_token";
+    static const std::string sql =
+        std::string("DELETE FROM worker_queue WHERE id IN (SELECT w.id FROM worker_queue w WHERE w.lock_token IN ("
+                    "SELECT t.token FROM ") +
+        Dialect::kTokenListTable + ") AND w.locked_until > ?1 ORDER BY w.instance_id" + Dialect::kBytewise +
+        ", w.execution_id, w.activity_id, w.id" + Dialect::kRowsInOrderSuffix + ") RETURNING lock_token";
     Statement rows = db.prepare(sql);
     rows.bind(1, now).bind(2, Dialect::token_list(tokens));
     while (rows.step()) found.insert(rows.text(0));
@@ -1380,7 +1387,9 @@ struct Queues {
                std::to_string(ack.execution_id) + " of " + instance);
   }
 
-  static void queue_scheduled_work(Connection& db, const OrchestrationAck& ack, TimestampMs now) {
+  // `totals`: a batch's, which takes the cancellations to delete in its flush.
+  static void queue_scheduled_work(Connection& db, const OrchestrationAck& ack, TimestampMs now,
+                                   RollUpTotals* totals) {
     for (const WorkItem& item : ack.worker_items) {
       const auto* execute = std::get_if<work::ActivityExecute>(&item);
       if (!execute) {
@@ -1403,11 +1412,26 @@ struct Queues {
       insert_orchestrator_item(db, scheduled.item, scheduled.visible_at_ms, now);
     }
     // Removals after insertions: an activity scheduled and cancelled in one turn goes too.
-    for (const CancelledActivity& cancelled : ack.cancelled_activities) {
+    if (totals) {
+      totals->cancelled.insert(totals->cancelled.end(), ack.cancelled_activities.begin(),
+                               ack.cancelled_activities.end());
+    } else {
+      delete_cancelled_activities(db, ack.cancelled_activities);
+    }
+  }
+
+  // Deletes the worker rows of `cancelled`, in key order (instance, execution, activity):
+  // the order in which a batch of worker acks takes its rows (take_back_work_locks), so
+  // an orchestration ack cancelling activities and a worker batch completing them never
+  // hold one row each while waiting for the other's (a deadlock on PostgreSQL).
+  static void delete_cancelled_activities(Connection& db, std::vector<CancelledActivity> cancelled) {
+    auto key = [](const CancelledActivity& c) { return std::tie(c.instance, c.execution_id, c.activity_id); };
+    std::sort(cancelled.begin(), cancelled.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
+    for (const CancelledActivity& activity : cancelled) {
       db.prepare("DELETE FROM worker_queue WHERE instance_id = ?1 AND execution_id = ?2 AND activity_id = ?3")
-          .bind(1, cancelled.instance)
-          .bind(2, static_cast<std::int64_t>(cancelled.execution_id))
-          .bind(3, static_cast<std::int64_t>(cancelled.activity_id))
+          .bind(1, activity.instance)
+          .bind(2, static_cast<std::int64_t>(activity.execution_id))
+          .bind(3, static_cast<std::int64_t>(activity.activity_id))
           .defer();
     }
   }

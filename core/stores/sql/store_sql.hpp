@@ -533,13 +533,16 @@ struct RollUpTotals {
   std::map<InstanceCountKey, std::int64_t> instance_counts;
   // The batch's change-feed rows, in ack order. Written by the flush, after the lock
   // that orders writers (Dialect::serialize_orchestration_acks): a row's sequence number
-  // is then drawn while no other ack or import can commit a smaller one later, so a
-  // reader that has passed a number misses no start or finish behind it (deletions draw
-  // theirs without the lock: docs/management.md).
+  // is then drawn while no other ack, import or delete can commit a smaller one later, so
+  // a reader that has passed a number misses no change behind it.
   std::vector<ChangeRow> changes;
+  // The activities the batch's acks cancelled: their worker rows go in the flush, all in
+  // key order (Queues::delete_cancelled_activities).
+  std::vector<CancelledActivity> cancelled;
 
   void clear() {
     changes.clear();
+    cancelled.clear();
     metrics.clear();
     activities.clear();
     durations.clear();

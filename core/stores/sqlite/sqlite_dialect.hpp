@@ -50,6 +50,7 @@ struct Dialect {
   // The one writer keeps a worker row from other fetchers.
   static constexpr const char* kWorkerRowSuffix = "";
   static constexpr const char* kHeldLockSuffix = "";
+  static constexpr const char* kRowsInOrderSuffix = "";
   // An ack's history rows are a statement each: in-process, a prepared statement's run
   // costs little, and one per row names the event a conflict is about.
   static constexpr bool kHistoryRowsInOneStatement = false;
