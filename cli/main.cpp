@@ -341,6 +341,9 @@ Caller caller_of(const Args& args) {
   for (std::size_t start = 0; !roles.empty() && start <= roles.size();) {
     const std::size_t comma = roles.find(',', start);
     caller.roles.push_back(roles.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (!RolePolicy::standard().knows(caller.roles.back())) {
+      throw UsageError("--roles: \"" + caller.roles.back() + "\" is not a role (reader, operator, admin)");
+    }
     if (comma == std::string::npos) break;
     start = comma + 1;
   }

@@ -300,6 +300,10 @@ check "a reader may not start" 1 "$(exit_code "$cli" start tn-r HelloWorld x --r
 contains "the denial names the principal" "for ops-bot" \
   "$("$cli" delete tn-acme --roles operator --principal ops-bot --db "$db" 2>&1)"
 check "an admin may delete" 0 "$(exit_code "$cli" delete tn-acme --roles admin --db "$db")"
+check "a role the policy does not know is a usage error" 2 \
+  "$(exit_code "$cli" status tn-globex --roles reader,superuser --db "$db")"
+contains "the usage error names the role" '"superuser" is not a role' \
+  "$("$cli" status tn-globex --roles superuser --db "$db" 2>&1)"
 
 # CSV: a header, one row per instance, RFC 4180 quoting of commas, quotes and newlines
 "$cli" run Fails 'bad, "quoted"
@@ -357,7 +361,9 @@ check "watch-metrics after the cursor sees only the new instance" 1 \
   "$("$cli" watch-metrics --since "$cursor" --db "$ts" | sum starts)"
 check "a bad metric is a usage error" 2 "$(exit_code "$cli" timeseries --metric latency --db "$ts")"
 check "a bad bucket is a usage error" 2 "$(exit_code "$cli" timeseries --bucket day --db "$ts")"
-check "an empty window exits 1" 1 "$(exit_code "$cli" timeseries --from 2000 --to 1000 --db "$ts")"
+check "a window that ends before it starts is a usage error" 2 \
+  "$(exit_code "$cli" timeseries --from 2000 --to 1000 --db "$ts")"
+check "an empty window is a usage error" 2 "$(exit_code "$cli" get-time-series --from-ms 10 --to-ms 10 --db "$ts")"
 check "a window over the bucket limit exits 1" 1 "$(exit_code "$cli" timeseries --from 0 --db "$ts")"
 
 # history paged and filtered in the store

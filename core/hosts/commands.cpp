@@ -359,6 +359,7 @@ Json get_time_series(const Json& args, Clients& c) {
   const std::int64_t to = args.contains("toMs") ? num(args, "toMs") : (now(c) / width + 1) * width;
   const std::int64_t from =
       args.contains("fromMs") ? num(args, "fromMs") : std::max<std::int64_t>(0, to - (hours ? 24 : 60) * width);
+  if (to <= from) throw invalid("toMs (" + std::to_string(to) + ") must be after fromMs (" + std::to_string(from) + ")");
   return json_views::time_series(c.management.get_time_series(metric, str(args, "orchestration"), from, to, bucket));
 }
 

@@ -92,6 +92,8 @@ class RolePolicy : public AccessPolicy {
  public:
   explicit RolePolicy(std::map<std::string, std::vector<AccessOperation>> grants);
   static RolePolicy standard();
+  // Whether the policy grants `role` anything (a name it knows).
+  bool knows(const std::string& role) const { return grants_.count(role) != 0; }
   bool allows(const AccessRequest& request) const override;
   bool decides_per_instance() const override { return false; }
 
