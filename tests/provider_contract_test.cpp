@@ -289,6 +289,20 @@ TEST_CASE("contract: the worker queue is FIFO with peek-lock", "[provider][worke
   CHECK(again->attempt_count == 2);
 }
 
+TEST_CASE("contract: a fetched work item names its instance's orchestration and version", "[provider][worker]") {
+  FOR_EACH_PROVIDER(f);
+  schedule_activities(f, "i", 2);
+  auto item = f.provider().fetch_work_item(1000);
+  REQUIRE(item);
+  CHECK(item->item.instance == "i");
+  CHECK(item->orchestration_name == "Orch");
+  CHECK(item->orchestration_version == "1.0.0");
+  std::vector<WorkerItem> batch = f.provider().fetch_work_items(1000, 5, TagFilter{});
+  REQUIRE(batch.size() == 1);
+  CHECK(batch[0].orchestration_name == "Orch");
+  CHECK(batch[0].orchestration_version == "1.0.0");
+}
+
 TEST_CASE("contract: a worker ack with a completion enqueues it atomically",
           "[provider][worker]") {
   FOR_EACH_PROVIDER(f);

@@ -110,10 +110,12 @@ export interface QueueDepths {
 
 /**
  * `tag`: the tag it was scheduled with (`withTag`), "" when untagged; `sessionId`: the session it
- * runs in (`scheduleActivityOnSession`), "" when none.
+ * runs in (`scheduleActivityOnSession`), "" when none; `orchestrationName` and
+ * `orchestrationVersion`: its instance's when it was fetched, "" when the instance has no row.
  */
 export interface ActivityContext {
   instance: string; execution: number; activityId: number; name: string; tag: string; sessionId: string;
+  orchestrationName: string; orchestrationVersion: string;
 }
 
 export interface Caller { principal?: string; tenant?: string; roles?: string[]; }

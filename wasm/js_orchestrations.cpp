@@ -594,8 +594,8 @@ class JsRuntime {
                   {"activityId", task.id}, {"name", task.name}, {"input", task.input},
                   {"tag", or_null(task.tag)},
                   {"sessionId", or_null(task.session_id)},
-                  {"orchestrationName", or_null(task.orchestration_name)},
-                  {"orchestrationVersion", or_null(task.orchestration_version)},
+                  {"orchestrationName", or_null(item->orchestration_name)},
+                  {"orchestrationVersion", or_null(item->orchestration_version)},
                   {"attempt", item->attempt_count}, {"startedMs", store_.clock().now_ms()}};
     });
   }

@@ -888,8 +888,7 @@ std::vector<WorkItem> resume_work(const InstanceExport& data) {
         break;
       case PendingKind::Activity:
         work.push_back(work::ActivityExecute{instance, execution, pending.scheduled_event_id, pending.name,
-                                             pending.input, pending.tag, pending.session_id,
-                                             data.info.orchestration_name, data.info.orchestration_version});
+                                             pending.input, pending.tag, pending.session_id});
         break;
       case PendingKind::SubOrchestration:
         work.push_back(work::StartOrchestration{pending.instance, pending.name, {}, pending.input, instance,

@@ -776,7 +776,7 @@ DurableFuture ReplayState::schedule_activity(std::string name, std::string input
   if (issued.is_new) {
     out_.worker_items.push_back(work::ActivityExecute{input_.instance, input_.execution_id, issued.id,
                                                       std::move(name), std::move(input), std::move(tag),
-                                                      std::move(session_id), {}, {}});
+                                                      std::move(session_id)});
   }
   return DurableFuture(this, std::move(op));
 }

@@ -112,8 +112,6 @@ void fields(V& v, E& e) {
     v.text("input", e.input, kMaxPayloadBytes);
     v.optional_text("tag", e.tag, limits::kMaxTagBytes);
     v.optional_text("session_id", e.session_id, limits::kMaxSessionIdBytes);
-    v.optional_text("orchestration", e.orchestration_name, kMaxNameBytes);
-    v.optional_text("orchestration_version", e.orchestration_version, kMaxVersionBytes);
   } else if constexpr (std::is_same_v<T, work::ActivityCompleted>) {
     v.text("instance", e.instance, kMaxIdentifierBytes);
     v.unsigned_number("execution_id", e.execution_id);

@@ -775,12 +775,6 @@ OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, Hist
   ack.kv_mutations = kv_mutations(result.new_events);
   ack.history_delta = std::move(result.new_events);
   ack.worker_items = std::move(result.worker_items);
-  for (WorkItem& scheduled : ack.worker_items) {
-    if (auto* execute = std::get_if<work::ActivityExecute>(&scheduled)) {
-      execute->orchestration_name = ack.metadata.orchestration_name;
-      execute->orchestration_version = ack.metadata.orchestration_version;
-    }
-  }
   ack.orchestrator_items = std::move(result.orchestrator_items);
   ack.cancelled_activities = std::move(result.cancelled_activities);
   return ack;
@@ -1045,7 +1039,7 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
 
   std::optional<WorkItem> completion;
   ActivityContext context{task.instance, task.execution_id, task.id, task.name, cancelled, task.tag,
-                          task.session_id, task.orchestration_name, task.orchestration_version};
+                          task.session_id, fetched.orchestration_name, fetched.orchestration_version};
   const TimestampMs activity_start = context_.clock.now_ms();
   try {
     std::string result = (*fn)(context, task.input);

@@ -325,6 +325,7 @@ export declare class ActivityContext {
   readonly activityName: string;
   /** 1 on the first delivery; more after a crash or a lost lock. */
   readonly attempt: number;
+  /** Its instance's orchestration and version when it was fetched (null when the instance has no row). */
   readonly orchestrationName: string | null;
   readonly orchestrationVersion: string | null;
   readonly workerId: string;

@@ -798,7 +798,7 @@ export class ActivityContext {
     this.activityId = item.activityId;
     this.activityName = item.name;
     this.attempt = item.attempt;
-    // The orchestration that scheduled it (null for an item queued before they were recorded).
+    // Its instance's orchestration and version when it was fetched (null: the instance has no row).
     this.orchestrationName = item.orchestrationName ?? null;
     this.orchestrationVersion = item.orchestrationVersion ?? null;
     this.workerId = runtime._workerId;

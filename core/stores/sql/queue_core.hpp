@@ -599,6 +599,8 @@ struct Queues {
     work::ActivityFailed failed;
     TimestampMs visible_at = 0;
     std::optional<std::string> session_id;  // the session_id column (NULL: outside sessions)
+    std::optional<std::string> orchestration_name;     // the instance's (NULL: no instance row)
+    std::optional<std::string> orchestration_version;
   };
   // Where a batch's scan of a queue stands in (visible_at, id) order: its previous row.
   // With one writer, every worker row before it was claimed by the batch or locked when
@@ -608,8 +610,12 @@ struct Queues {
     TimestampMs visible_at = 0;
     std::int64_t id = 0;
   };
+  // The instance's orchestration and version come from its row by primary key (a
+  // subquery in the select list: it locks nothing, and a row without an instance gets NULL).
   static constexpr const char* kWorkerColumns =
-      "SELECT id, item_json, attempt_count, instance_id, execution_id, activity_id, visible_at, session_id "
+      "SELECT id, item_json, attempt_count, instance_id, execution_id, activity_id, visible_at, session_id, "
+      "(SELECT i.orchestration_name FROM instances i WHERE i.instance_id = worker_queue.instance_id), "
+      "(SELECT i.orchestration_version FROM instances i WHERE i.instance_id = worker_queue.instance_id) "
       "FROM worker_queue ";
   static constexpr const char* kWorkerUnlocked = "(lock_token IS NULL OR locked_until <= ?1)";
 
@@ -792,6 +798,8 @@ struct Queues {
     row.failed.id = static_cast<EventId>(next.integer(5));
     row.visible_at = next.integer(6);
     row.session_id = next.optional_text(7);
+    row.orchestration_name = next.optional_text(8);
+    row.orchestration_version = next.optional_text(9);
     return row;
   }
 
@@ -888,7 +896,8 @@ struct Queues {
                                      std::string token, TimestampMs until) {
     const std::optional<std::uint32_t> attempt = next_attempt(row.attempts);
     DUROXIDE_ASSERT(attempt.has_value(), "a worker row is claimed only after decode_worker_row accepted it");
-    WorkerItem fetched{std::move(execute), std::move(token), *attempt};
+    WorkerItem fetched{std::move(execute), std::move(token), *attempt, row.orchestration_name.value_or(""),
+                       row.orchestration_version.value_or("")};
     db.prepare("UPDATE worker_queue SET lock_token = ?2, locked_until = ?3, attempt_count = attempt_count + 1 WHERE id = ?1")
         .bind(1, row.id)
         .bind(2, fetched.lock_token)

@@ -44,8 +44,8 @@ struct ActivityContext {
   // The session it runs in (ActivityOptions::session_id); empty: none. The key of the
   // state a session keeps in this process's memory.
   std::string session_id = {};
-  // The orchestration that scheduled it, and its version (empty for an item queued by a
-  // build that did not record them).
+  // The orchestration and version of its instance when it was fetched (WorkerItem's;
+  // empty when the instance has no row).
   std::string orchestration_name = {};
   std::string orchestration_version = {};
 

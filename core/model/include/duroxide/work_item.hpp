@@ -43,10 +43,6 @@ struct ActivityExecute {
   std::string input;
   std::string tag = {};  // as its ActivityScheduled event's; empty: untagged
   std::string session_id = {};  // as its ActivityScheduled event's; empty: no session
-  // The orchestration that scheduled it, for its ActivityContext (empty in items queued
-  // before they were written, and in items the engine emits: the runtime's ack sets them).
-  std::string orchestration_name = {};
-  std::string orchestration_version = {};
   friend bool operator==(const ActivityExecute&, const ActivityExecute&) = default;
 };
 struct ActivityCompleted {

@@ -205,6 +205,11 @@ struct WorkerItem {
   work::ActivityExecute item;
   std::string lock_token;
   std::uint32_t attempt_count = 0;
+  // The orchestration and version of the item's instance when it was fetched (its
+  // ActivityContext's); empty when the instance has no row. Read from the instance, not
+  // the item, so items keep the form every build that shares the store reads.
+  std::string orchestration_name = {};
+  std::string orchestration_version = {};
 };
 
 struct OrchestrationAckRequest {
