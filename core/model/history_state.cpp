@@ -20,11 +20,17 @@ std::string_view to_string(PendingKind kind) {
 
 namespace {
 
-// A pending item's input cut to kMaxPendingInputKept bytes (on a UTF-8 boundary), marked.
-void cut_input(PendingWork& work) {
-  if (work.input.size() <= kMaxPendingInputKept) return;
-  work.input = utf8_prefix(std::move(work.input), kMaxPendingInputKept);
-  work.input_truncated = true;
+// The first kMaxPendingKept items of `pending` (only those copied), each input cut to
+// kMaxPendingInputKept bytes on a UTF-8 boundary and marked.
+std::vector<PendingWork> kept_pending(const std::vector<PendingWork>& pending) {
+  const std::size_t kept = std::min(pending.size(), kMaxPendingKept);
+  std::vector<PendingWork> out(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(kept));
+  for (PendingWork& work : out) {
+    if (work.input.size() <= kMaxPendingInputKept) continue;
+    work.input = utf8_prefix(std::move(work.input), kMaxPendingInputKept);
+    work.input_truncated = true;
+  }
+  return out;
 }
 
 // Folds events one at a time into the state and the work still pending.
@@ -57,9 +63,7 @@ class HistoryFold {
     step.state.events_applied = applied;
     if (state_.state == RuntimeState::Running) {
       step.pending_total = pending_.size();
-      const std::size_t kept = std::min(pending_.size(), kMaxPendingKept);
-      step.state.pending.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(kept));
-      for (PendingWork& work : step.state.pending) cut_input(work);
+      step.state.pending = kept_pending(pending_);
       step.state.carry_forward_count = buffered();
     }
     return step;
@@ -222,9 +226,7 @@ HistoryState fold_history(const History& history, const History& more) {
 PendingSnapshot pending_snapshot(const std::vector<PendingWork>& pending) {
   PendingSnapshot snapshot;
   snapshot.total = pending.size();
-  const std::size_t kept = std::min(pending.size(), kMaxPendingKept);
-  snapshot.work.assign(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(kept));
-  for (PendingWork& work : snapshot.work) cut_input(work);
+  snapshot.work = kept_pending(pending);
   return snapshot;
 }
 

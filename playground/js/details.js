@@ -128,6 +128,16 @@ export function renderDetails() {
   }
   $('details-body').hidden = false;
   $('details-empty').hidden = true;
+  renderSummary(details);
+  renderPending(details);
+  const shown = ui.execution || details.current_execution;
+  renderExecutions(details, shown);
+  renderStatsAndValues();
+  renderTree(details);
+  renderHistory(details, shown);
+}
+
+function renderSummary(details) {
   const summary = $('details-summary');
   summary.replaceChildren();
   const add = (term, value, testid) => summary.append(el('dt', {}, term), el('dd', testid ? { 'data-testid': testid } : {}, value));
@@ -143,7 +153,9 @@ export function renderDetails() {
   if (details.parent) add('parent', details.parent);
   add('created', new Date(details.created_at_ms).toISOString());
   add('updated', new Date(details.updated_at_ms).toISOString());
+}
 
+function renderPending(details) {
   const pending = $('pending').tBodies[0];
   pending.replaceChildren();
   for (const work of details.pending) {
@@ -160,11 +172,11 @@ export function renderDetails() {
       `and ${details.pending_total - details.pending.length} more (${details.pending_total} pending in all)`)));
   }
   if (details.pending.length === 0) pending.append(el('tr', {}, el('td', { colSpan: 3, class: 'hint' }, 'nothing pending')));
+}
 
+function renderExecutions(details, shown) {
   const executions = $('executions');
   executions.replaceChildren();
-  const current = details.current_execution;
-  const shown = ui.execution || current;
   for (const execution of details.execution_list) {
     executions.append(el('button', {
       'data-testid': `execution-${execution.execution}`,
@@ -173,10 +185,10 @@ export function renderDetails() {
       onclick: () => select(ui.instance, execution.execution),
     }, `#${execution.execution} ${execution.status}${execution.continued_as_new ? ' (continued)' : ''} · ${execution.events} events`));
   }
+}
 
-  renderStatsAndValues();
-  renderTree(details);
-
+// The shown execution's history in the chosen view: its first ui.historyShown events.
+function renderHistory(details, shown) {
   for (const tab of document.querySelectorAll('.tabs button')) tab.classList.toggle('active', tab.dataset.view === ui.view);
   // Another execution shown (a selection, a link, another database): its first page.
   const showing = `${ui.instance}\u0000${shown}`;

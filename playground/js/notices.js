@@ -10,7 +10,9 @@ import { select } from './details.js';
 const KEPT = 500;
 
 function keep(newestFirst) {
-  if (newestFirst.length) ui.notices = [...newestFirst, ...ui.notices].slice(0, KEPT);
+  if (!newestFirst.length) return;
+  ui.notices = [...newestFirst, ...ui.notices].slice(0, KEPT);
+  ui.noticesAdded += newestFirst.length;
 }
 
 // Takes what the runtime noted since the last call.
@@ -39,9 +41,10 @@ function row(notice) {
 export function renderNotices() {
   collect();
   const list = $('notices');
-  if (list.dataset.drawn === String(ui.notices.length) && list.dataset.first === (ui.notices[0]?.message ?? '')) return;
-  list.dataset.drawn = String(ui.notices.length);
-  list.dataset.first = ui.notices[0]?.message ?? '';
+  // Drawn again only when notices came or went (the count of all ever added, and how many are kept).
+  const drawn = `${ui.noticesAdded}/${ui.notices.length}`;
+  if (list.dataset.drawn === drawn) return;
+  list.dataset.drawn = drawn;
   list.replaceChildren(...(ui.notices.length ? ui.notices.map(row) : [el('li', { class: 'hint' }, 'no notices')]));
 }
 

@@ -58,9 +58,10 @@ export function refresh() {
     console.error(error);
     showError(error);
   }
-  // A redraw replaced the focused element: the keyboard goes on from its twin.
+  // A redraw replaced the focused element: the keyboard goes on from its twin, when the
+  // selector names one element only (not, say, one of many alike).
   if (selector && (!document.activeElement || document.activeElement === document.body)) {
-    const twin = document.querySelector(selector);
-    if (twin) twin.focus();
+    const twins = document.querySelectorAll(selector);
+    if (twins.length === 1) twins[0].focus();
   }
 }

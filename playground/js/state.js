@@ -19,7 +19,7 @@ export const ui = {
   // a reproduce link's planned client operations: they replace the workload's until it is edited
   simOps: null,
   // the runtime's notices and activities' log lines, newest first (notices.js; reset with the database)
-  notices: [],
+  notices: [], noticesAdded: 0,
   // the metrics change-feed cursor and the lines shown (reset with the database)
   metricsCursor: 0, metricsFeed: [],
   // whether IndexedDB lags the runtime, and the chain that serialises saves

@@ -679,12 +679,26 @@ std::vector<std::string> unstarted_children(Connection& db, const std::vector<st
 // then either fails or has its completion deleted.
 constexpr std::size_t kDeleteChunk = 64;
 
+// "instance_id IN (?1, .., ?64)": one chunk of ids (bind_id_chunk).
+inline std::string id_chunk_condition() {
+  std::string in = "instance_id IN (";
+  for (std::size_t i = 1; i <= kDeleteChunk; ++i) in += (i == 1 ? "?" : ", ?") + std::to_string(i);
+  return in + ")";
+}
+
+// Binds the chunk of `ids` from `start` to id_chunk_condition's parameters, the last
+// chunk padded with its last id.
+template <typename Statement>
+void bind_id_chunk(Statement& statement, const std::vector<std::string>& ids, std::size_t start) {
+  for (std::size_t k = 0; k < kDeleteChunk; ++k) {
+    statement.bind(static_cast<int>(k + 1), ids[std::min(start + k, ids.size() - 1)]);
+  }
+}
+
 template <typename Connection>
 void delete_instance_rows(Connection& db, const std::vector<std::string>& ids, DeleteResult& result) {
   static const std::vector<std::string> statements = [] {
-    std::string in = "instance_id IN (";
-    for (std::size_t i = 1; i <= kDeleteChunk; ++i) in += (i == 1 ? "?" : ", ?") + std::to_string(i);
-    in += ")";
+    const std::string in = id_chunk_condition();
     std::vector<std::string> out;
     for (const char* table : {"history", "executions", "worker_queue", "orchestrator_queue", "instance_locks",
                               "kv_values", "instances"}) {
@@ -698,9 +712,7 @@ void delete_instance_rows(Connection& db, const std::vector<std::string>& ids, D
     for (std::size_t table = 0; table < statements.size(); ++table) {
       // Cached by the text's address (SQLite's connection): the strings live as long as the program.
       auto statement = db.prepare(statements[table].c_str());
-      for (std::size_t k = 0; k < kDeleteChunk; ++k) {
-        statement.bind(static_cast<int>(k + 1), ids[std::min(start + k, ids.size() - 1)]);
-      }
+      bind_id_chunk(statement, ids, start);
       statement.run();
       if (counted[table]) *counted[table] += static_cast<std::uint64_t>(db.changes());
     }
@@ -710,17 +722,11 @@ void delete_instance_rows(Connection& db, const std::vector<std::string>& ids, D
 // Those of `ids` that have an instance row, read a chunk of kDeleteChunk at a time.
 template <typename Connection>
 std::set<std::string> existing_instances(Connection& db, const std::vector<std::string>& ids) {
-  static const std::string sql = [] {
-    std::string text = "SELECT instance_id FROM instances WHERE instance_id IN (";
-    for (std::size_t i = 1; i <= kDeleteChunk; ++i) text += (i == 1 ? "?" : ", ?") + std::to_string(i);
-    return text + ")";
-  }();
+  static const std::string sql = "SELECT instance_id FROM instances WHERE " + id_chunk_condition();
   std::set<std::string> found;
   for (std::size_t start = 0; start < ids.size(); start += kDeleteChunk) {
     auto rows = db.prepare(sql.c_str());
-    for (std::size_t k = 0; k < kDeleteChunk; ++k) {
-      rows.bind(static_cast<int>(k + 1), ids[std::min(start + k, ids.size() - 1)]);
-    }
+    bind_id_chunk(rows, ids, start);
     while (rows.step()) found.insert(rows.text(0));
   }
   return found;
