@@ -1695,15 +1695,19 @@ test('engine API: a failure the generator does not catch ends the instance with 
   runtime.close();
 });
 
-test('engine API: replayHistory against edited code reports deterministic or the first divergence', async () => {
+// The engine API with the catalog's Chain run to its end: {dx, runtime, history}.
+async function chainHistory() {
   const dx = await createDuroxide();
   const runtime = new dx.Runtime({ startMs: 0 });
   const client = new dx.RuntimeClient(runtime);
-  const management = new dx.ManagementClient(runtime);
   client.startOrchestration('chain', 'Chain', '{"steps":3,"value":10}');
   runtime.runUntilIdle();
   assert.equal(client.getStatus('chain').output, '13');
-  const history = management.readExecution('chain');
+  return { dx, runtime, history: new dx.ManagementClient(runtime).readExecution('chain') };
+}
+
+test('engine API: replayHistory against edited code reports deterministic or the first divergence', async () => {
+  const { dx, runtime, history } = await chainHistory();
 
   // A port of the catalog's Chain (C++) that issues the same commands replays its history.
   function* chain(ctx, input) {
@@ -1731,13 +1735,7 @@ test('engine API: replayHistory against edited code reports deterministic or the
 });
 
 test('engine API: a replay step lists the lines the code wrote up to its event', async () => {
-  const dx = await createDuroxide();
-  const runtime = new dx.Runtime({ startMs: 0 });
-  const client = new dx.RuntimeClient(runtime);
-  const management = new dx.ManagementClient(runtime);
-  client.startOrchestration('chain', 'Chain', '{"steps":3,"value":10}');
-  runtime.runUntilIdle();
-  const history = management.readExecution('chain');
+  const { dx, runtime, history } = await chainHistory();
   function* chain(ctx, input) {
     let current = input.value;
     for (let i = 0; i < input.steps; i++) {

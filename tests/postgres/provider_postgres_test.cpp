@@ -81,6 +81,13 @@ std::string feed_writers_lock(const std::string& schema) {
     return;                                                              \
   }
 
+// "<instance> changed" or "<instance> deleted" for each change, in order.
+std::vector<std::string> change_lines(const std::vector<InstanceChange>& changes) {
+  std::vector<std::string> lines;
+  for (const InstanceChange& change : changes) lines.push_back(change.instance + (change.deleted ? " deleted" : " changed"));
+  return lines;
+}
+
 // Enqueues a start for `instance` and fetches it (the instance then holds a lock).
 OrchestrationItem started_and_fetched(PostgresProvider& store, const std::string& instance) {
   store.enqueue_orchestrator_item(start_item(instance), 0);
@@ -626,8 +633,7 @@ TEST_CASE("postgres: a reader of the change feed never passes a change another p
   }
   ChangePage after = n.store->changes_since(cursor, 100, "");
   seen.insert(seen.end(), after.changes.begin(), after.changes.end());
-  std::vector<std::string> changes;
-  for (const InstanceChange& change : seen) changes.push_back(change.instance + (change.deleted ? " deleted" : " changed"));
+  std::vector<std::string> changes = change_lines(seen);
   std::sort(changes.begin(), changes.end());
   CHECK(changes == std::vector<std::string>{"x changed", "y deleted"});
 }
@@ -658,8 +664,7 @@ TEST_CASE("postgres: a reader of the change feed never passes a deletion that co
   }
   ChangePage after = n.store->changes_since(cursor, 100, "");
   seen.insert(seen.end(), after.changes.begin(), after.changes.end());
-  std::vector<std::string> changes;
-  for (const InstanceChange& change : seen) changes.push_back(change.instance + (change.deleted ? " deleted" : " changed"));
+  std::vector<std::string> changes = change_lines(seen);
   CHECK(changes == std::vector<std::string>{"x changed", "y deleted"});
   CHECK(n.store->count_instances({}) == 1);
 }
@@ -687,10 +692,7 @@ TEST_CASE("postgres: two deletes of one instance leave one deletion in the chang
   }
   CHECK(by_first.instances == 1);
   CHECK(by_second.instances == 0);
-  std::vector<std::string> changes;
-  for (const InstanceChange& change : n.store->changes_since(cursor, 100, "").changes) {
-    changes.push_back(change.instance + (change.deleted ? " deleted" : " changed"));
-  }
+  const std::vector<std::string> changes = change_lines(n.store->changes_since(cursor, 100, "").changes);
   CHECK(changes == std::vector<std::string>{"y deleted"});
 }
 
