@@ -604,36 +604,49 @@ TEST_CASE("postgres: batched acks of two processes that update shared rows in op
   CHECK(n.store->count_instances({}) == 4 * kRounds);
 }
 
+// The change-feed race tests' start: y created and finished by another process, x
+// fetched with its first ack ready, and a reader's position before both.
+struct FeedRace {
+  explicit FeedRace(const std::string& name) : n(name), other(n.open()) {
+    create_instance_on(*other, "y", RuntimeState::Completed);
+    cursor = n.store->changes_since(0, 100, "").next_cursor;
+    item = started_and_fetched(*n.store, "x");
+    ack.history_delta = {started_event()};
+    ack.metadata = metadata();
+  }
+  // Reads the feed from the cursor, going on from the end of what it read.
+  void read() {
+    ChangePage page = n.store->changes_since(cursor, 100, "");
+    if (!page.changes.empty()) cursor = page.next_cursor;
+    seen.insert(seen.end(), page.changes.begin(), page.changes.end());
+  }
+
+  Named n;
+  std::unique_ptr<PostgresProvider> other;
+  std::uint64_t cursor = 0;
+  OrchestrationItem item;
+  OrchestrationAck ack;
+  std::vector<InstanceChange> seen;
+};
+
 TEST_CASE("postgres: a reader of the change feed never passes a change another process commits later",
           "[provider][postgres][changes]") {
   SKIP_WITHOUT_POSTGRES();
-  Named n("feed");
-  std::unique_ptr<PostgresProvider> other = n.open();
-  create_instance_on(*other, "y", RuntimeState::Completed);
-  const std::uint64_t start = n.store->changes_since(0, 100, "").next_cursor;
-  OrchestrationItem item = started_and_fetched(*n.store, "x");
-  OrchestrationAck ack;
-  ack.history_delta = {started_event()};
-  ack.metadata = metadata();
-  std::vector<InstanceChange> seen;
-  std::uint64_t cursor = start;
+  FeedRace race("feed");
   {
-    LockingSession writers(feed_writers_lock(n.options.schema));
+    LockingSession writers(feed_writers_lock(race.n.options.schema));
     // A batch's ack of x and a delete of y, each waiting on the lock (before it, the ack
     // drew its feed number and the delete wrote its row unordered).
-    std::thread ack_x([&] { n.store->ack_orchestration_items({{item.lock_token, ack}}); });
-    std::thread delete_y([&] { other->delete_instance("y", true); });
+    std::thread ack_x([&] { race.n.store->ack_orchestration_items({{race.item.lock_token, race.ack}}); });
+    std::thread delete_y([&] { race.other->delete_instance("y", true); });
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    ChangePage during = n.store->changes_since(cursor, 100, "");
-    seen = during.changes;
-    cursor = during.changes.empty() ? cursor : during.next_cursor;
+    race.read();
     writers.release();
     ack_x.join();
     delete_y.join();
   }
-  ChangePage after = n.store->changes_since(cursor, 100, "");
-  seen.insert(seen.end(), after.changes.begin(), after.changes.end());
-  std::vector<std::string> changes = change_lines(seen);
+  race.read();
+  std::vector<std::string> changes = change_lines(race.seen);
   std::sort(changes.begin(), changes.end());
   CHECK(changes == std::vector<std::string>{"x changed", "y deleted"});
 }
@@ -641,32 +654,20 @@ TEST_CASE("postgres: a reader of the change feed never passes a change another p
 TEST_CASE("postgres: a reader of the change feed never passes a deletion that commits later",
           "[provider][postgres][changes]") {
   SKIP_WITHOUT_POSTGRES();
-  Named n("feeddelete");
-  std::unique_ptr<PostgresProvider> other = n.open();
-  create_instance_on(*other, "y", RuntimeState::Completed);
-  std::uint64_t cursor = n.store->changes_since(0, 100, "").next_cursor;
-  OrchestrationItem item = started_and_fetched(*n.store, "x");
-  OrchestrationAck ack;
-  ack.history_delta = {started_event()};
-  ack.metadata = metadata();
-  std::vector<InstanceChange> seen;
+  FeedRace race("feeddelete");
   {
     // Holds the delete of y at its removal of key-value rows, which x's ack does not write.
-    LockingSession rows("LOCK TABLE " + n.options.schema + ".kv_values IN EXCLUSIVE MODE");
-    std::thread delete_y([&] { other->delete_instance("y", true); });
+    LockingSession rows("LOCK TABLE " + race.n.options.schema + ".kv_values IN EXCLUSIVE MODE");
+    std::thread delete_y([&] { race.other->delete_instance("y", true); });
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    n.store->ack_orchestration_items({{item.lock_token, ack}});
-    ChangePage during = n.store->changes_since(cursor, 100, "");
-    seen = during.changes;
-    if (!during.changes.empty()) cursor = during.next_cursor;
+    race.n.store->ack_orchestration_items({{race.item.lock_token, race.ack}});
+    race.read();
     rows.release();
     delete_y.join();
   }
-  ChangePage after = n.store->changes_since(cursor, 100, "");
-  seen.insert(seen.end(), after.changes.begin(), after.changes.end());
-  std::vector<std::string> changes = change_lines(seen);
-  CHECK(changes == std::vector<std::string>{"x changed", "y deleted"});
-  CHECK(n.store->count_instances({}) == 1);
+  race.read();
+  CHECK(change_lines(race.seen) == std::vector<std::string>{"x changed", "y deleted"});
+  CHECK(race.n.store->count_instances({}) == 1);
 }
 
 TEST_CASE("postgres: two deletes of one instance leave one deletion in the change feed",
