@@ -130,7 +130,11 @@ check "a parked message's id is a positive integer" 2 "$(exit_code "$cli" delete
 "$cli" export c --db "$db" > "$work/c.json"
 check "a dry-run bulk prune counts what would go" 3 \
   "$("$cli" prune-many --name Counter --keep 1 --dry-run --db "$db" | json_get '["executions_pruned"]')"
-check "prune keeps the newest executions" 2 "$("$cli" prune c --keep 2 --db "$db" | json_get '["pruned"]')"
+# The events of c's two oldest executions, as the instance's listing of executions counts them.
+doomed_events=$("$cli" show c --db "$db" | json_get '["execution_list"][0]["events"] + d["execution_list"][1]["events"]')
+"$cli" prune c --keep 2 --db "$db" > "$work/pruned.json"
+check "prune keeps the newest executions" 2 "$(json_get '["pruned"]' < "$work/pruned.json")"
+check "prune counts the events of what it removed" "$doomed_events" "$(json_get '["events_pruned"]' < "$work/pruned.json")"
 check "prune-many prunes every match" 1 "$("$cli" prune-many --name Counter --keep 1 --db "$db" | json_get '["executions_pruned"]')"
 check "delete removes an instance" 1 "$("$cli" delete c --db "$db" | json_get '["instances"]')"
 check "import restores the export" c "$("$cli" import "$work/c.json" --db "$db" | json_get '')"

@@ -66,7 +66,7 @@ class ForwardingManagement : public ManagementProvider {
     return inner_.delete_instance(instance, force);
   }
   DeleteResult delete_instances(const BulkDeleteRequest& request) override { return inner_.delete_instances(request); }
-  std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options) override {
+  PruneResult prune_executions(const std::string& instance, const PruneOptions& options) override {
     return inner_.prune_executions(instance, options);
   }
   InstanceExport export_instance(const std::string& instance) override { return inner_.export_instance(instance); }

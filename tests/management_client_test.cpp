@@ -509,32 +509,44 @@ TEST_CASE("a bulk prune walks the matches and keeps the newest executions of eac
   host.run("other", "Counter", R"({"count":0,"limit":2})");
   InstanceFilter counters;
   counters.instance_prefix = "c-";
+  auto events_of = [&](const std::string& instance, std::initializer_list<ExecutionId> executions) {
+    std::uint64_t total = 0;
+    for (const ExecutionId execution : executions) total += host.management.read_execution(instance, execution).size();
+    return total;
+  };
+  const std::uint64_t doomed_events = events_of("c-1", {1, 2}) + events_of("c-2", {1});
   BulkRequest request = by_filter(counters, 1);
   request.dry_run = true;
-  std::uint64_t would = 0;
+  std::uint64_t would = 0, would_events = 0;
   do {
     const BulkResult page = host.management.prune_executions_bulk(request, 2);
     would += page.executions_pruned;
+    would_events += page.events_pruned;
     request.continuation = page.continuation;
   } while (!request.continuation.empty());
   CHECK(would == 3);  // 2 of c-1, 1 of c-2
+  CHECK(would_events == doomed_events);
   CHECK(host.management.list_executions("c-1").size() == 4);
 
   request.dry_run = false;
-  std::uint64_t pruned = 0, calls = 0;
+  std::uint64_t pruned = 0, pruned_events = 0, calls = 0;
   do {
     const BulkResult page = host.management.prune_executions_bulk(request, 2);
     pruned += page.executions_pruned;
+    pruned_events += page.events_pruned;
     ++calls;
     request.continuation = page.continuation;
   } while (!request.continuation.empty());
   CHECK(pruned == 3);
+  CHECK(pruned_events == doomed_events);
   CHECK(calls == 2);
   CHECK(host.management.list_executions("c-1").size() == 2);
   CHECK(host.management.list_executions("c-2").size() == 2);
   CHECK(host.management.list_executions("other").size() == 3);
+  const std::uint64_t other_events = events_of("other", {1, 2});
   const BulkResult by_id = host.management.prune_executions_bulk(by_ids({"other", "ghost"}), 1);
   CHECK(by_id.executions_pruned == 2);
+  CHECK(by_id.events_pruned == other_events);
   CHECK(by_id.failed == 1);
   CHECK_THROWS_AS(host.management.prune_executions_bulk(by_ids({"other"}), 0), ClientError);
 }
@@ -556,10 +568,11 @@ TEST_CASE("a prune by completion time takes only executions finished before it; 
   CHECK(host.management.prune_executions_bulk(request, PruneOptions{1, cutoff}).executions_pruned == 2);
   CHECK(host.management.list_executions("old").size() == 1);
   CHECK(host.management.list_executions("new").size() == 3);
-  CHECK(host.management.prune_executions("new", PruneOptions{1, cutoff}) == 0);
-  CHECK(host.management.prune_executions("new", PruneOptions{1, host.clock.now_ms() + 1, true}) == 2);  // a dry run
+  CHECK(host.management.prune_executions("new", PruneOptions{1, cutoff}) == PruneResult{});
+  const std::uint64_t events = host.management.read_execution("new", 1).size() + host.management.read_execution("new", 2).size();
+  CHECK(host.management.prune_executions("new", PruneOptions{1, host.clock.now_ms() + 1, true}) == PruneResult{2, events});  // a dry run
   CHECK(host.management.list_executions("new").size() == 3);
-  CHECK(host.management.prune_executions("new", PruneOptions{1, host.clock.now_ms() + 1}) == 2);
+  CHECK(host.management.prune_executions("new", PruneOptions{1, host.clock.now_ms() + 1}) == PruneResult{2, events});
   CHECK_THROWS_AS(host.management.prune_executions("new", PruneOptions{1, -5}), ClientError);
   CHECK_THROWS_AS(host.management.prune_executions_bulk(request, PruneOptions{1, -5}), ClientError);
 }

@@ -93,7 +93,7 @@ TEST_CASE("contract: pruning executions keeps the key-value rows; export and imp
           "[provider][kv][export]") {
   FOR_EACH_PROVIDER(f);
   ack_kv(f, "i", {set("a", "1", 11), set("b", "two", 12)}, true);
-  CHECK(f.management().prune_executions("i", PruneOptions{1}) == 0);
+  CHECK(f.management().prune_executions("i", PruneOptions{1}) == PruneResult{});
   CHECK(f.provider().get_kv_all_values("i").size() == 2);
   InstanceExport data = f.management().export_instance("i");
   CHECK(data.kv == f.provider().get_kv_all_values("i"));

@@ -698,7 +698,7 @@ TEST_CASE("contract: pruning keeps the current and running executions",
   }
   // Executions 1..4 are still marked Running here (the acks above never ended them),
   // so pruning must keep every one of them; only finished ones may go.
-  CHECK(f.management().prune_executions("c", PruneOptions{1}) == 0);
+  CHECK(f.management().prune_executions("c", PruneOptions{1}) == PruneResult{});
   CHECK(f.management().list_executions("c").size() == 5);
   CHECK(provider_error_kind([&] { f.management().prune_executions("c", PruneOptions{0}); }) ==
         ProviderErrorKind::InvalidInput);
@@ -709,7 +709,9 @@ TEST_CASE("contract: pruning keeps the current and running executions",
   for (ExecutionId execution = 1; execution <= 3; ++execution) continue_as_new(f, "d", execution);
   REQUIRE(f.management().list_executions("d").size() == 4);
   CHECK(f.management().list_executions("d")[0].continued_as_new);
-  CHECK(f.management().prune_executions("d", PruneOptions{2}) == 2);  // 1 and 2 go; 3 and current 4 stay
+  const std::uint64_t doomed_events = f.management().read_execution("d", 1).size() + f.management().read_execution("d", 2).size();
+  CHECK(doomed_events >= 2);
+  CHECK(f.management().prune_executions("d", PruneOptions{2}) == PruneResult{2, doomed_events});  // 1 and 2 go; 3 and current 4 stay
   auto left = f.management().list_executions("d");
   REQUIRE(left.size() == 2);
   CHECK(left[0].execution_id == 3);
@@ -727,17 +729,17 @@ TEST_CASE("contract: a prune with completed_before removes only executions finis
   REQUIRE(f.management().list_executions("t")[1].completed_at_ms == ended_at[1]);
 
   // Both conditions hold for an execution to go: outside the newest 3 is only 1.
-  CHECK(f.management().prune_executions("t", PruneOptions{3, ended_at[2] + 1}) == 1);
+  CHECK(f.management().prune_executions("t", PruneOptions{3, ended_at[2] + 1}).executions == 1);
   // Execution 2 finished at ended_at[1], not before it.
-  CHECK(f.management().prune_executions("t", PruneOptions{1, ended_at[1]}) == 0);
-  CHECK(f.management().prune_executions("t", PruneOptions{1, ended_at[1] + 1}) == 1);
+  CHECK(f.management().prune_executions("t", PruneOptions{1, ended_at[1]}).executions == 0);
+  CHECK(f.management().prune_executions("t", PruneOptions{1, ended_at[1] + 1}).executions == 1);
   auto left = f.management().list_executions("t");
   REQUIRE(left.size() == 2);
   CHECK(left[0].execution_id == 3);
   CHECK(left[1].execution_id == 4);
   // The current execution stays whatever the time; 0 means whenever they finished.
-  CHECK(f.management().prune_executions("t", PruneOptions{1, ended_at[2] + 100'000}) == 1);
-  CHECK(f.management().prune_executions("t", PruneOptions{1, 0}) == 0);
+  CHECK(f.management().prune_executions("t", PruneOptions{1, ended_at[2] + 100'000}).executions == 1);
+  CHECK(f.management().prune_executions("t", PruneOptions{1, 0}).executions == 0);
   CHECK(f.management().list_executions("t").size() == 1);
   CHECK(f.provider().read("t").size() == 1);
   CHECK(provider_error_kind([&] { f.management().prune_executions("t", PruneOptions{1, -1}); }) ==
@@ -749,17 +751,31 @@ TEST_CASE("contract: a dry-run prune counts what the prune then removes, and rem
   FOR_EACH_PROVIDER(f);
   const std::vector<TimestampMs> ended_at = continued_executions(f, "t", 5);
   const std::size_t events = f.provider().read("t").size();
-  // Each step: the dry run's count, unchanged executions, then the prune removes as many.
+  auto stored_events = [&] {  // every execution's history, read back one by one
+    std::uint64_t total = 0;
+    for (const auto& execution : f.management().list_executions("t")) {
+      total += f.management().read_execution("t", execution.execution_id).size();
+    }
+    return total;
+  };
+  std::uint64_t events_pruned = 0;
+  // Each step: the dry run's counts, unchanged executions, then the prune removes as many.
   for (const PruneOptions options : {PruneOptions{5, 0}, PruneOptions{2, ended_at[0] + 1}, PruneOptions{1, ended_at[2]},
                                      PruneOptions{2, 0}, PruneOptions{1, 0}}) {
     const std::size_t before = f.management().list_executions("t").size();
+    const std::uint64_t events_before = stored_events();
     PruneOptions dry = options;
     dry.dry_run = true;
-    const std::uint64_t would = f.management().prune_executions("t", dry);
+    const PruneResult would = f.management().prune_executions("t", dry);
     CHECK(f.management().list_executions("t").size() == before);
+    CHECK(stored_events() == events_before);
     CHECK(f.management().prune_executions("t", options) == would);
-    CHECK(f.management().list_executions("t").size() == before - would);
+    CHECK(f.management().list_executions("t").size() == before - would.executions);
+    CHECK(stored_events() == events_before - would.events);
+    CHECK((would.executions == 0) == (would.events == 0));  // every finished execution has events
+    events_pruned += would.events;
   }
+  CHECK(events_pruned > 0);
   CHECK(f.management().list_executions("t").size() == 1);
   CHECK(f.provider().read("t").size() == events);  // the current execution's history is whole
   PruneOptions dry{1, 0, true};

@@ -269,12 +269,12 @@ export declare class ManagementClient {
   }): DeleteResult;
   deleteInstancesAll(options?: DeleteOptions & Walk<DeleteTotal>): Promise<DeleteTotal>;
   // Removes all but the newest keepLast executions; with completedBeforeMs, only those finished before it (0: any).
-  pruneExecutions(instance: string, keepLast: number, options?: { completedBeforeMs?: number }): { instance: string; pruned: number };
+  pruneExecutions(instance: string, keepLast: number, options?: { completedBeforeMs?: number }): { instance: string; pruned: number; events_pruned: number };
   pruneExecutionsBulk(filter: InstanceFilter, options: {
     keepLast: number; completedBeforeMs?: number; instances?: string[]; batch?: number; continuation?: string; dryRun?: boolean;
-  }): BulkResult & { executions_pruned: number };
-  pruneExecutionsBulkAll(filter: InstanceFilter, options: { keepLast: number; completedBeforeMs?: number } & BulkOptions & Walk<BulkTotal & { executions_pruned: number }>):
-    Promise<BulkTotal & { executions_pruned: number }>;
+  }): BulkResult & { executions_pruned: number; events_pruned: number };
+  pruneExecutionsBulkAll(filter: InstanceFilter, options: { keepLast: number; completedBeforeMs?: number } & BulkOptions & Walk<BulkTotal & { executions_pruned: number; events_pruned: number }>):
+    Promise<BulkTotal & { executions_pruned: number; events_pruned: number }>;
   // Required: purging every finished instance needs an explicit 0. limit 0 (the default)
   // purges everything in one call; a positive limit is one batch with a continuation.
   purgeCompleted(olderThanMs: Duration, options?: { limit?: number; continuation?: string; dryRun?: boolean }): DeleteResult;

@@ -618,7 +618,7 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
   return total;
 }
 
-std::uint64_t ManagementClient::prune_executions(const std::string& instance, const PruneOptions& options) {
+PruneResult ManagementClient::prune_executions(const std::string& instance, const PruneOptions& options) {
   RuntimeClient::check_identifier(instance, "the instance id");
   access_.require(AccessOperation::Prune, instance);
   return guarded([&] { return management_.prune_executions(instance, options); });
@@ -635,7 +635,7 @@ BulkResult ManagementClient::prune_executions_bulk(const BulkRequest& request, c
   if (request.instances.empty()) access_.require(AccessOperation::List, {}, request.filter.orchestration_name);
   std::vector<RuntimeState> states = request.filter.states;
   if (states.empty()) states = {RuntimeState::Running, RuntimeState::Completed, RuntimeState::Failed};
-  std::uint64_t pruned = 0;
+  PruneResult pruned;
   BulkRequest scoped = request;
   scoped.filter = access_.scoped(request.filter);
   BulkResult result = bulk_walk::run(
@@ -650,9 +650,12 @@ BulkResult ManagementClient::prune_executions_bulk(const BulkRequest& request, c
         } else {
           access_.require_instance(AccessOperation::Prune, id);
         }
-        pruned += guarded([&] { return management_.prune_executions(id, each); });
+        const PruneResult one = guarded([&] { return management_.prune_executions(id, each); });
+        pruned.executions += one.executions;
+        pruned.events += one.events;
       });
-  result.executions_pruned = pruned;
+  result.executions_pruned = pruned.executions;
+  result.events_pruned = pruned.events;
   return result;
 }
 

@@ -661,9 +661,10 @@ std::vector<Command> change_commands() {
        {instance_arg(), aliased(required(positional(integer("keepLast", "how many of the newest executions to keep", nullptr, 0, kMaxInteger))), {"keep"}),
         prune_before_arg()},
        "Deletes all but the newest keepLast executions (never the running one); with completedBeforeMs, only those finished before it.",
-       "{instance, pruned}",
+       "{instance, pruned, events_pruned}",
        [](const Json& a, Clients& c) {
-         return Json{{"instance", str(a, "instance")}, {"pruned", c.management.prune_executions(str(a, "instance"), prune_options(a))}};
+         const PruneResult result = c.management.prune_executions(str(a, "instance"), prune_options(a));
+         return Json{{"instance", str(a, "instance")}, {"pruned", result.executions}, {"events_pruned", result.events}};
        }, {"prune"}},
       {"prune-executions-bulk", K::Management,
        with_bulk_args({filter_arg(),
@@ -671,11 +672,12 @@ std::vector<Command> change_commands() {
                                {"keep"}),
                        prune_before_arg()}),
        "Prunes old executions of many instances: the ids given, or a batch of the filter's matches.",
-       "{items: [{instance, ok, error}], succeeded, failed, continuation, dry_run, executions_pruned}",
+       "{items: [{instance, ok, error}], succeeded, failed, continuation, dry_run, executions_pruned, events_pruned}",
        [](const Json& a, Clients& c) {
          const BulkResult result = c.management.prune_executions_bulk(bulk_request(a), prune_options(a));
          Json out = bulk_json(result);
          out["executions_pruned"] = result.executions_pruned;
+         out["events_pruned"] = result.events_pruned;
          return out;
        }, {"prune-many"}, true},
       {"purge-completed", K::Management,

@@ -1,7 +1,7 @@
 // Scenarios of the duroxide-wasm package's Node-SDK API, run against the package
 // installed from its tarball (tests/js-package/run.sh copies this file next to
 // the installed node_modules/duroxide-wasm).
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,20 +11,33 @@ import { SqliteProvider, PostgresProvider, Client, Runtime, OrchestrationContext
 const HOUR = 3600 * 1000;
 
 // A background runtime on the real clock (as applications run it).
+// The live runtimes not stopped yet: a test that fails before its stop() leaves its
+// runtime polling, which would keep the process (and the suite) from ever ending.
+const running = new Set();
+after(async () => {
+  for (const world of [...running]) await world.stop();
+});
+
 async function live(register, options = {}) {
   const provider = await SqliteProvider.open('sqlite::memory:');
   const runtime = new Runtime(provider, { dispatcherPollIntervalMs: 5, ...options });
   register(runtime);
   await runtime.start();
   const client = new Client(provider);
-  return {
+  const world = {
     provider, runtime, client,
     async run(id, name, input) {
       await client.startOrchestration(id, name, input);
       return client.waitForOrchestration(id, 10000);
     },
-    async stop() { await runtime.shutdown(); provider.close(); },
+    async stop() {
+      if (!running.delete(world)) return;
+      await runtime.shutdown();
+      provider.close();
+    },
   };
+  running.add(world);
+  return world;
 }
 
 // A deterministic runtime: virtual clock, runUntilIdle, advanceTime.
@@ -1256,6 +1269,13 @@ test('getOrchestrationStats counts messages no wait has taken, across continue-a
   assert.equal(await s.client.getOrchestrationStats('nobody'), null);
 });
 
+// How many history events these executions of `id` hold, read back one by one.
+async function eventsOf(client, id, executions) {
+  let total = 0;
+  for (const execution of executions) total += (await client.readExecutionHistory(id, execution)).length;
+  return total;
+}
+
 test('deleteInstance and pruneExecutions remove what they say', async () => {
   const w = await live((rt) => {
     rt.registerOrchestration('Counter', function* (ctx, n) {
@@ -1265,13 +1285,16 @@ test('deleteInstance and pruneExecutions remove what they say', async () => {
   });
   await w.run('pr', 'Counter', 0);
   assert.equal((await w.client.listExecutions('pr')).length, 4);
+  const prEvents = await eventsOf(w.client, 'pr', [1, 2, 3]);
+  assert.ok(prEvents >= 6, 'each execution has its start and its end');
   const pruned = await w.client.pruneExecutions('pr', { keepLast: 1 });
-  assert.equal(pruned.executionsDeleted, 3);
+  assert.deepEqual(pruned, { instancesProcessed: 1, executionsDeleted: 3, eventsDeleted: prEvents });
   assert.deepEqual(await w.client.listExecutions('pr'), [4]);
   await w.run('pr2', 'Counter', 1);
   await w.run('pr3', 'Counter', 2);
+  const bulkEvents = await eventsOf(w.client, 'pr2', [1, 2]) + await eventsOf(w.client, 'pr3', [1]);
   const bulk = await w.client.pruneExecutionsBulk({}, { keepLast: 1 });
-  assert.deepEqual(bulk, { instancesProcessed: 3, executionsDeleted: 3, eventsDeleted: 0 }, '2 of pr2, 1 of pr3');
+  assert.deepEqual(bulk, { instancesProcessed: 3, executionsDeleted: 3, eventsDeleted: bulkEvents }, '2 of pr2, 1 of pr3');
   const named = await w.client.pruneExecutionsBulk({ instanceIds: ['pr2', 'ghost'] }, { keepLast: 1 });
   assert.deepEqual(named, { instancesProcessed: 1, executionsDeleted: 0, eventsDeleted: 0 });
   const deleted = await w.client.deleteInstance('pr');
@@ -1303,11 +1326,13 @@ test('pruneExecutions with completedBefore removes only executions finished befo
   assert.deepEqual(epochBulk, { instancesProcessed: 1, executionsDeleted: 0, eventsDeleted: 0 });
   assert.equal((await s.client.deleteInstanceBulk({ completedBefore: 0 })).instancesDeleted, 0);
   await assert.rejects(s.client.pruneExecutions('missing', { completedBefore: 0 }), /does not exist/);
+  const firstEvents = await eventsOf(s.client, 'pt', [1]);
   const first = await s.client.pruneExecutions('pt', { keepLast: 1, completedBefore: start + 1.5 * HOUR });
-  assert.equal(first.executionsDeleted, 1);
+  assert.deepEqual(first, { instancesProcessed: 1, executionsDeleted: 1, eventsDeleted: firstEvents });
   assert.deepEqual(await s.client.listExecutions('pt'), [2, 3]);
+  const restEvents = await eventsOf(s.client, 'pt', [2]);
   const rest = await s.client.pruneExecutionsBulk({ instanceIds: ['pt'] }, { completedBefore: s.provider.nowMs() + 1 });
-  assert.deepEqual(rest, { instancesProcessed: 1, executionsDeleted: 1, eventsDeleted: 0 });
+  assert.deepEqual(rest, { instancesProcessed: 1, executionsDeleted: 1, eventsDeleted: restEvents });
   assert.deepEqual(await s.client.listExecutions('pt'), [3]);
 });
 
@@ -1339,10 +1364,12 @@ test('pruneExecutionsBulk with the filter\'s completedBefore prunes only instanc
     { instancesProcessed: 0, executionsDeleted: 0, eventsDeleted: 0 });
   assert.deepEqual(await s.client.listExecutions('done'), [1, 2, 3]);
   // After it: only the finished instance, never the running loop.
+  const namedEvents = await eventsOf(s.client, 'done', [1]);
   const named = await s.client.pruneExecutionsBulk({ instanceIds: ['loop', 'done'], completedBefore: finishedAt + 1 }, { keepLast: 2 });
-  assert.deepEqual(named, { instancesProcessed: 1, executionsDeleted: 1, eventsDeleted: 0 });
+  assert.deepEqual(named, { instancesProcessed: 1, executionsDeleted: 1, eventsDeleted: namedEvents });
+  const walkedEvents = await eventsOf(s.client, 'done', [2]);
   const walked = await s.client.pruneExecutionsBulk({ completedBefore: s.provider.nowMs() }, { keepLast: 1 });
-  assert.deepEqual(walked, { instancesProcessed: 1, executionsDeleted: 1, eventsDeleted: 0 });
+  assert.deepEqual(walked, { instancesProcessed: 1, executionsDeleted: 1, eventsDeleted: walkedEvents });
   assert.deepEqual(await s.client.listExecutions('done'), [3]);
   assert.deepEqual(await s.client.listExecutions('loop'), [1, 2, 3, 4]);
 });

@@ -398,7 +398,8 @@ test('bulk control, trees, pruning and purging through the table-built methods',
   assert.equal(management.getInstanceTree('fam').children.length, 2);
   client.startOrchestration('cnt', 'Counter', '{"count":0,"limit":3}');
   client.waitForOrchestration('cnt', 10_000);
-  assert.deepEqual(management.pruneExecutions('cnt', 1), { instance: 'cnt', pruned: 3 });
+  const doomedEvents = [1, 2, 3].reduce((sum, execution) => sum + management.readExecution('cnt', execution).length, 0);
+  assert.deepEqual(management.pruneExecutions('cnt', 1), { instance: 'cnt', pruned: 3, events_pruned: doomedEvents });
   assert.equal(management.listExecutions('cnt').length, 1);
   assert.equal(management.getExecutionInfo('cnt', 1), null);
   assert.equal(management.getSystemMetrics().total_instances, 7);

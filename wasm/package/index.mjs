@@ -471,7 +471,7 @@ export class Client {
     const args = { instance: instanceId, keepLast: options.keepLast ?? 1 };
     if (options.completedBefore !== undefined) args.completedBeforeMs = cutoffMs(options.completedBefore);
     const result = this._change('prune-executions', args);
-    return { instancesProcessed: 1, executionsDeleted: result.pruned, eventsDeleted: 0 };
+    return { instancesProcessed: 1, executionsDeleted: result.pruned, eventsDeleted: result.events_pruned };
   }
   /**
    * pruneExecutions' options for each instance, batch by batch: those named (instanceIds), or
@@ -487,6 +487,7 @@ export class Client {
     const add = (page) => {
       total.instancesProcessed += page.succeeded;
       total.executionsDeleted += page.executions_pruned;
+      total.eventsDeleted += page.events_pruned;
     };
     let remaining = filter.limit ?? Number.MAX_SAFE_INTEGER;
     if (filter.instanceIds !== undefined) {

@@ -513,7 +513,7 @@ struct Management {
     return total;
   }
 
-  static std::uint64_t prune_executions(Connection& db, const std::string& instance, const PruneOptions& options) {
+  static PruneResult prune_executions(Connection& db, const std::string& instance, const PruneOptions& options) {
     if (std::string problem = prune_options_problem(options); !problem.empty()) {
       throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(), problem);
     }
@@ -530,17 +530,22 @@ struct Management {
       statement.bind(1, instance).bind(2, newest_removed).bind(3, options.completed_before_ms);
       return statement;
     };
+    const std::string events = "FROM history WHERE instance_id = ?1 AND execution_id IN ("
+                               "  SELECT execution_id FROM executions WHERE " + selected + ")";
+    PruneResult result;
     if (options.dry_run) {
-      Statement count = bound(db.prepare("SELECT COUNT(*) FROM executions WHERE " + selected));
-      return count.step() ? static_cast<std::uint64_t>(count.integer(0)) : 0;
+      Statement executions = bound(db.prepare("SELECT COUNT(*) FROM executions WHERE " + selected));
+      if (executions.step()) result.executions = static_cast<std::uint64_t>(executions.integer(0));
+      Statement history = bound(db.prepare("SELECT COUNT(*) " + events));
+      if (history.step()) result.events = static_cast<std::uint64_t>(history.integer(0));
+      return result;
     }
-    bound(db.prepare("DELETE FROM history WHERE instance_id = ?1 AND execution_id IN ("
-                     "  SELECT execution_id FROM executions WHERE " + selected + ")"))
-        .run();
+    bound(db.prepare("DELETE " + events)).run();
+    result.events = static_cast<std::uint64_t>(db.changes());
     bound(db.prepare("DELETE FROM executions WHERE " + selected)).run();
-    auto removed = static_cast<std::uint64_t>(db.changes());
+    result.executions = static_cast<std::uint64_t>(db.changes());
     transaction.commit();
-    return removed;
+    return result;
   }
 
   // ---------------------------------------------------------------- export and import

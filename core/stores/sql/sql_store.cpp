@@ -157,7 +157,7 @@ DeleteResult SqlStore::delete_instance(const std::string& instance, bool force) 
 DeleteResult SqlStore::delete_instances(const BulkDeleteRequest& request) {
   return impl_->delete_instances(request);
 }
-std::uint64_t SqlStore::prune_executions(const std::string& instance, const PruneOptions& options) {
+PruneResult SqlStore::prune_executions(const std::string& instance, const PruneOptions& options) {
   return impl_->prune_executions(instance, options);
 }
 InstanceExport SqlStore::export_instance(const std::string& instance) {

@@ -360,7 +360,7 @@ class SqlStoreImpl : public SqlStore::Impl {
     return Management::delete_instances(*db, request, clock_.now_ms());
   }
 
-  std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options) override {
+  PruneResult prune_executions(const std::string& instance, const PruneOptions& options) override {
     Session db = session("prune_executions");
     return Management::prune_executions(*db, instance, options);
   }

@@ -52,6 +52,7 @@ struct BulkResult {
   std::string continuation;           // empty once every match has been walked
   bool dry_run = false;
   std::uint64_t executions_pruned = 0;  // a bulk prune's executions removed; 0 otherwise
+  std::uint64_t events_pruned = 0;      // their history events; 0 otherwise
 };
 
 }  // namespace duroxide

@@ -197,15 +197,17 @@ class ManagementClient {
   // itself in one call: it gives no continuation and refuses one.
   DeleteResult delete_instances(const BulkDeleteRequest& request);
   // Removes the executions `options` selects (PruneOptions: outside the newest keep_last
-  // and, when completed_before_ms is set, finished before it); returns how many went
-  // (options.dry_run: how many would go, by the store's own rule, removing none).
-  std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options);
-  std::uint64_t prune_executions(const std::string& instance, std::size_t keep_last) {
+  // and, when completed_before_ms is set, finished before it) with their history; returns
+  // how many executions and events went (options.dry_run: how many would go, by the
+  // store's own rule, removing none).
+  PruneResult prune_executions(const std::string& instance, const PruneOptions& options);
+  PruneResult prune_executions(const std::string& instance, std::size_t keep_last) {
     return prune_executions(instance, PruneOptions{keep_last, 0});
   }
   // The same over many instances (bulk.hpp: explicit ids, or a filter walked in batches;
   // the filter's states, or every state when it names none). BulkResult::executions_pruned
-  // counts the executions removed (a dry run, request's or options': those that would be).
+  // and events_pruned count the executions and events removed (a dry run, request's or
+  // options': those that would be).
   BulkResult prune_executions_bulk(const BulkRequest& request, const PruneOptions& options);
   BulkResult prune_executions_bulk(const BulkRequest& request, std::size_t keep_last) {
     return prune_executions_bulk(request, PruneOptions{keep_last, 0});

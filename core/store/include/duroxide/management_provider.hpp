@@ -73,6 +73,14 @@ struct PruneOptions {
   bool dry_run = false;
 };
 
+// What a prune removed (a dry run: would remove): the executions and their history
+// events, counted by the store in the prune's transaction.
+struct PruneResult {
+  std::uint64_t executions = 0;
+  std::uint64_t events = 0;
+  bool operator==(const PruneResult&) const = default;
+};
+
 // Why `options` are refused (keep_last 0, a negative time), or "" when they are valid.
 // The stores refuse such options with InvalidInput and this text.
 std::string prune_options_problem(const PruneOptions& options);
@@ -465,10 +473,11 @@ class ManagementProvider {
 
   virtual DeleteResult delete_instance(const std::string& instance, bool force) = 0;
   virtual DeleteResult delete_instances(const BulkDeleteRequest& request) = 0;
-  // Removes the executions PruneOptions selects, in one transaction, and returns how
-  // many went (a dry run: how many would go, removing none). NotFound for an unknown
-  // instance; InvalidInput for the options prune_options_problem refuses.
-  virtual std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options) = 0;
+  // Removes the executions PruneOptions selects with their history, in one transaction,
+  // and returns how many of each went (a dry run: how many would go, removing none).
+  // NotFound for an unknown instance; InvalidInput for the options prune_options_problem
+  // refuses.
+  virtual PruneResult prune_executions(const std::string& instance, const PruneOptions& options) = 0;
 
   // NotFound for an unknown instance.
   virtual InstanceExport export_instance(const std::string& instance) = 0;

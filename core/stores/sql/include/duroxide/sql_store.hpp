@@ -104,7 +104,7 @@ class SqlStore : public Store {
   std::uint64_t delete_parked_messages(const std::vector<std::int64_t>& ids) final;
   DeleteResult delete_instance(const std::string& instance, bool force) final;
   DeleteResult delete_instances(const BulkDeleteRequest& request) final;
-  std::uint64_t prune_executions(const std::string& instance, const PruneOptions& options) final;
+  PruneResult prune_executions(const std::string& instance, const PruneOptions& options) final;
   InstanceExport export_instance(const std::string& instance) final;
   void import_instance(const InstanceExport& data) final;
   std::optional<InstanceStats> get_instance_stats(const std::string& instance) final;
