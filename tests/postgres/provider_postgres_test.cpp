@@ -809,6 +809,65 @@ TEST_CASE("postgres: a batch cancelling activities and a worker batch completing
   CHECK(store.read("i2").size() == 2);
 }
 
+TEST_CASE("postgres: a forced delete of a running instance and a worker batch completing its activities take the rows "
+          "in one order",
+          "[provider][postgres][batch]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("deletevsack");
+  std::unique_ptr<PostgresProvider> worker_side = n.open();
+  PostgresProvider& store = *n.store;
+  OrchestrationItem item = started_and_fetched(store, "i");
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.worker_items = {activity("i", 3), activity("i", 2)};  // activity 3's row first in the table
+  ack.metadata = metadata();
+  store.ack_orchestration_item(item.lock_token, ack);
+  std::vector<WorkerItem> running = worker_side->fetch_work_items(30'000, 2, TagFilter{});
+  REQUIRE(running.size() == 2);
+  std::vector<WorkAckRequest> completions;
+  for (const WorkerItem& work : running) {
+    completions.push_back({work.lock_token, WorkItem{work::ActivityCompleted{"i", 1, work.item.id, "done"}}});
+  }
+  std::vector<std::string> failures;
+  std::mutex failures_lock;
+  std::vector<AckOutcome> outcomes;
+  {
+    // Another session holds activity 2's row: the worker batch waits for it first (its
+    // order: 2, then 3), then the delete. Before, the delete took the rows in the table's
+    // order, 3 first, and the two then waited for each other.
+    LockingSession row("SELECT 1 FROM " + n.options.schema + ".worker_queue WHERE activity_id = 2 FOR UPDATE");
+    std::thread complete([&] {
+      try {
+        outcomes = worker_side->ack_work_items(completions);
+      } catch (const ProviderError& error) {
+        std::lock_guard<std::mutex> guard(failures_lock);
+        failures.push_back(error.what());
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::thread remove([&] {
+      try {
+        store.delete_instance("i", true);
+      } catch (const ProviderError& error) {
+        std::lock_guard<std::mutex> guard(failures_lock);
+        failures.push_back(error.what());
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    row.release();
+    complete.join();
+    remove.join();
+  }
+  CHECK(failures == std::vector<std::string>{});
+  // The worker batch committed first; the delete then removed the instance and the
+  // completions it queued.
+  REQUIRE(outcomes.size() == 2);
+  for (const AckOutcome& outcome : outcomes) CHECK_FALSE(outcome.has_value());
+  CHECK(store.get_instance_info("i") == std::nullopt);
+  const QueueDepths depths = store.get_queue_depths();
+  CHECK(depths.worker_visible + depths.worker_locked + depths.orchestrator_visible + depths.orchestrator_locked == 0);
+}
+
 TEST_CASE("postgres: acks the server refuses in a batch's pipeline fail alone and the rest commit",
           "[provider][postgres][batch]") {
   SKIP_WITHOUT_POSTGRES();

@@ -943,7 +943,7 @@ struct Management {
       if (present.count(member.id) != 0) deleted.push_back(member);
     }
     doomed.insert(doomed.end(), ids.begin(), ids.end());
-    delete_instance_rows(db, doomed, result);
+    delete_instance_rows<Dialect>(db, doomed, result);
     return result;
   }
 

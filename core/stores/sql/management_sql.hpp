@@ -676,7 +676,10 @@ std::vector<std::string> unstarted_children(Connection& db, const std::vector<st
 // one statement (`instance_id IN (?1, .., ?64)`, the last chunk padded with its last
 // id), so a purge runs seven statements per 64 instances, not seven per instance.
 // Worker items before orchestrator items: on PostgreSQL a worker ack racing the delete
-// then either fails or has its completion deleted.
+// then either fails or has its completion deleted. Worker rows are taken in the order a
+// batch of worker acks takes them (instance bytewise, execution, activity, id: the ids
+// sorted, each chunk's rows in that order), so a delete of running instances and a
+// worker batch never hold a row each while waiting for the other's.
 constexpr std::size_t kDeleteChunk = 64;
 
 // "instance_id IN (?1, .., ?64)": one chunk of ids (bind_id_chunk).
@@ -695,8 +698,8 @@ void bind_id_chunk(Statement& statement, const std::vector<std::string>& ids, st
   }
 }
 
-template <typename Connection>
-void delete_instance_rows(Connection& db, const std::vector<std::string>& ids, DeleteResult& result) {
+template <typename Dialect, typename Connection>
+void delete_instance_rows(Connection& db, const std::vector<std::string>& unsorted_ids, DeleteResult& result) {
   static const std::vector<std::string> statements = [] {
     const std::string in = id_chunk_condition();
     std::vector<std::string> out;
@@ -704,10 +707,16 @@ void delete_instance_rows(Connection& db, const std::vector<std::string>& ids, D
                               "kv_values", "instances"}) {
       out.push_back(std::string("DELETE FROM ") + table + " WHERE " + in);
     }
+    out[2] = std::string("DELETE FROM worker_queue WHERE id IN (SELECT w.id FROM worker_queue w WHERE w.") + in +
+             " ORDER BY w.instance_id" + Dialect::kBytewise + ", w.execution_id, w.activity_id, w.id" +
+             Dialect::kRowsInOrderSuffix + ")";
     return out;
   }();
   std::uint64_t* counted[] = {&result.events, &result.executions, &result.queue_items, &result.queue_items,
                               nullptr, nullptr, &result.instances};
+  std::vector<std::string> ids = unsorted_ids;
+  std::sort(ids.begin(), ids.end());  // bytewise: char_traits<char> compares as unsigned char
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   for (std::size_t start = 0; start < ids.size(); start += kDeleteChunk) {
     for (std::size_t table = 0; table < statements.size(); ++table) {
       // Cached by the text's address (SQLite's connection): the strings live as long as the program.
