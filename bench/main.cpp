@@ -254,7 +254,7 @@ void wait_until_finished(Store& store, const InstanceFilter& done, std::uint64_t
 // finished and activity completions acked.
 Throughput run_throughput(Store& store, Clock& clock, const Workload& workload, int instances,
                           std::size_t concurrency, const std::string& prefix = "b-",
-                          Starts starts = Starts::BeforeWindow) {
+                          Starts starts = Starts::BeforeWindow, const TagFilter* worker_tags = nullptr) {
   Registry registry;
   samples::register_all(registry);
   RuntimeClient client(store, store);
@@ -269,7 +269,8 @@ Throughput run_throughput(Store& store, Clock& clock, const Workload& workload, 
     }
   };
   if (starts == Starts::BeforeWindow) start_all();
-  const RuntimeOptions options = workload_options(workload, concurrency);
+  RuntimeOptions options = workload_options(workload, concurrency);
+  if (worker_tags) options.worker_tag_filter = *worker_tags;
   const auto start = Steady::now();
   if (concurrency == kStepDriver) {
     if (starts == Starts::InsideWindow) start_all();
@@ -769,7 +770,8 @@ Json bench_beside_management(const std::string& dir, std::size_t loaded, int ins
 // activities only), quiet, then beside `stranded` ready worker rows of a tag no worker
 // takes (a worker pool that is down, say), loaded in one ack of an instance of their own.
 // The default fetch must not walk past them: stranded ÷ quiet. The quiet run comes first
-// on the same file.
+// on the same file. Then the same beside them with the workers' filter default-and(fpga)
+// (untagged activities and a tag nobody schedules), which reads two indexes.
 Json bench_beside_stranded(const std::string& dir, std::size_t stranded, int instances) {
   Json out = {{"workload", workload_label(kWorkloads[0])}, {"options", "defaults"},
               {"driver", driver_label(kStepDriver)}, {"stranded_rows", stranded}, {"instances", instances}};
@@ -796,11 +798,17 @@ Json bench_beside_stranded(const std::string& dir, std::size_t stranded, int ins
     ack.metadata.orchestration_version = "1.0.0";
     store.ack_orchestration_item(item.lock_token, ack);
     const Throughput beside = run_throughput(store, clock, kWorkloads[0], instances, kStepDriver, "s-");
-    out["complete"] = quiet.complete && beside.complete;
+    const TagFilter several = TagFilter::default_and({"fpga"});
+    const Throughput beside_several =
+        run_throughput(store, clock, kWorkloads[0], instances, kStepDriver, "t-", Starts::BeforeWindow, &several);
+    out["complete"] = quiet.complete && beside.complete && beside_several.complete;
     out["left_queued"] = store.get_queue_depths().worker_visible;
     out["quiet_per_s"] = rate(quiet);
     out["beside_per_s"] = rate(beside);
     out["beside_to_quiet"] = rate(beside) / rate(quiet);
+    out["several_tags_filter"] = several.to_string();
+    out["several_tags_per_s"] = rate(beside_several);
+    out["several_tags_to_quiet"] = rate(beside_several) / rate(quiet);
   }
   remove_db(path);
   return out;
@@ -1009,7 +1017,10 @@ std::string markdown(const Json& report) {
           beside["options"].get<std::string>() + ": " + fixed(beside["quiet_per_s"].get<double>()) + "/s quiet, " +
           fixed(beside["beside_per_s"].get<double>()) + "/s beside " +
           std::to_string(beside["stranded_rows"].get<std::size_t>()) +
-          " ready rows of a tag no worker takes: " + fixed(beside["beside_to_quiet"].get<double>(), 2) + " × quiet\n";
+          " ready rows of a tag no worker takes: " + fixed(beside["beside_to_quiet"].get<double>(), 2) + " × quiet; " +
+          "workers " + beside["several_tags_filter"].get<std::string>() + " beside them " +
+          fixed(beside["several_tags_per_s"].get<double>()) + "/s: " +
+          fixed(beside["several_tags_to_quiet"].get<double>(), 2) + " × quiet\n";
   }
   if (report.contains("simulation")) {
     const Json& generated = report["simulation_generated"];

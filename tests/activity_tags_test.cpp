@@ -229,6 +229,26 @@ TEST_CASE("contract: a batched fetch keeps to its filter; an invalid filter is r
   }
 }
 
+TEST_CASE("contract: a fetch of several tags takes their rows in queue order, a batch no more than its size",
+          "[provider][worker][tags][batch]") {
+  FOR_EACH_PROVIDER(f);
+  // ids:                   2     3    4       5      6      7    8
+  schedule_tagged(f, "i", {"gpu", "", "fpga", "cpu", "gpu", "", "fpga"});
+  auto ids = [](const std::vector<WorkerItem>& items) {
+    std::vector<EventId> out;
+    for (const WorkerItem& item : items) out.push_back(item.item.id);
+    return out;
+  };
+  // The filter names fpga first; the rows still come oldest first, and the batch stops at 3.
+  CHECK(ids(f.provider().fetch_work_items(30'000, 3, TagFilter::only({"fpga", "gpu"}))) == std::vector<EventId>{2, 4, 6});
+  // Row 8 (fpga) was not claimed by that batch.
+  CHECK(ids(f.provider().fetch_work_items(30'000, 8, TagFilter::default_and({"fpga"}))) == std::vector<EventId>{3, 7, 8});
+  std::optional<WorkerItem> one = f.provider().fetch_work_item(30'000, TagFilter::only({"gpu", "cpu"}));
+  REQUIRE(one.has_value());
+  CHECK(one->item.id == 5);
+  CHECK_FALSE(f.provider().fetch_work_item(30'000, TagFilter::only({"gpu", "cpu"})).has_value());  // 2 and 6 are locked
+}
+
 TEST_CASE("contract: a tag's quotes and SQL reach the store as a value", "[provider][worker][tags]") {
   FOR_EACH_PROVIDER(f);
   const std::string strange = "g'pu\"); DROP TABLE worker_queue; --";

@@ -989,7 +989,8 @@ TEST_CASE("sqlite: a read snapshot reads one committed state until it ends, what
   CHECK(queued() == 2);
 }
 
-TEST_CASE("sqlite: the default and the one-tag worker fetches read their rows' own index, and take the right rows",
+TEST_CASE("sqlite: the default, one-tag and several-tag worker fetches read their rows' own indexes, and take the "
+          "right rows",
           "[provider][sqlite][tags]") {
   auto f = make_provider("sqlite-file");
   create_instance(*f, "i");
@@ -1024,6 +1025,18 @@ TEST_CASE("sqlite: the default and the one-tag worker fetches read their rows' o
     return line.find("worker_queue_untagged") != std::string::npos ||
            line.find("worker_queue_by_tag") != std::string::npos;
   }));
+  // Filters of several tags, and the untagged rows with tags, read the index of each
+  // (untagged rows', one tag's) and never walk past the rows of a tag they do not take.
+  for (const TagFilter& filter : {TagFilter::only({"fpga", "tpu"}), TagFilter::default_and({"tpu"})}) {
+    const std::vector<std::string> lanes = f->sqlite->explain_worker_fetch(filter);
+    std::string lanes_text;
+    for (const std::string& line : lanes) lanes_text += line + "\n";
+    INFO(filter.to_string() << ":\n" << lanes_text);
+    CHECK(lanes_text.find("worker_queue_by_tag") != std::string::npos);
+    CHECK(lanes_text.find("worker_queue_by_visible") == std::string::npos);
+    CHECK((lanes_text.find("worker_queue_untagged") != std::string::npos) == (filter.mode == TagFilter::Mode::DefaultAnd));
+  }
+  CHECK(f->provider().fetch_work_item(30'000, TagFilter::only({"fpga", "tpu"})) == std::nullopt);
   CHECK(f->provider().fetch_work_item(30'000, TagFilter::only({"gpu"}))->item.id == 2);
   CHECK(f->provider().fetch_work_item(30'000, TagFilter::any())->item.tag == "gpu");
   CHECK(provider_error_kind([&] { f->sqlite->explain_worker_fetch(TagFilter::none()); }) ==

@@ -1311,3 +1311,28 @@ TEST_CASE("postgres: a one-tag worker fetch reads that tag's index, past any num
   INFO(plan);
   CHECK(plan.find("worker_queue_by_tag") != std::string::npos);
 }
+
+TEST_CASE("postgres: a fetch of several tags reads each tag's index in queue order, past any number of rows of "
+          "another, without sorting a backlog",
+          "[provider][postgres][tags]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("severaltags");
+  // 25,000 ready rows of a tag no worker here takes, then a backlog of 25,000 gpu rows,
+  // then 5 fpga and 5 untagged ones.
+  load_worker_rows(n, "CASE WHEN g <= 25000 THEN 'tpu' WHEN g <= 50000 THEN 'gpu' WHEN g % 2 = 0 THEN 'fpga' END");
+  for (const TagFilter& filter : {TagFilter::only({"gpu", "fpga"}), TagFilter::default_and({"gpu"})}) {
+    const std::string plan = lines(n.store->explain_worker_fetch(filter));
+    INFO(filter.to_string() << ":\n" << plan);
+    CHECK(plan.find("worker_queue_by_tag") != std::string::npos);
+    CHECK(plan.find("worker_queue_by_visible") == std::string::npos);
+    CHECK((plan.find("worker_queue_untagged") != std::string::npos) == (filter.mode == TagFilter::Mode::DefaultAnd));
+    // Each index is read in its order up to the batch's size: no sort of every ready row.
+    CHECK(plan.find("Sort") == std::string::npos);
+  }
+  // One tag alone, with its backlog, the same (the rows' order across tags is the
+  // contract's: activity_tags_test.cpp).
+  const std::string gpu = lines(n.store->explain_worker_fetch(TagFilter::only({"gpu"})));
+  INFO(gpu);
+  CHECK(gpu.find("worker_queue_by_tag") != std::string::npos);
+  CHECK(gpu.find("worker_queue_by_visible") == std::string::npos);
+}

@@ -69,6 +69,17 @@ struct Dialect {
   // Rows a statement locks in the order of its ORDER BY (the lock is taken on each row
   // as it comes out of the sort), so two writers locking in one order never deadlock.
   static constexpr const char* kRowsInOrderSuffix = " FOR UPDATE";
+  // The condition that a worker row has the tag bound to `tag` (a parameter, "?3"),
+  // visible by ?1. Written as bounds on (tag, visible_at), the columns of the tag's
+  // index (worker_queue_by_tag), not as tag = ?: the planner, which guesses the tag's
+  // rows spread evenly in visible order, would then read the index of every row in
+  // visible order when the tag holds many of them, walking past every older row of other
+  // tags. Bounds that do not fix the tag (tag at least ?, and (tag, visible_at) at most
+  // (?, now): together the tag and no later) leave the ORDER BY tag, visible_at, id,
+  // which only that index gives.
+  static std::string one_tag_condition(const std::string& tag) {
+    return "tag >= " + tag + " AND (tag, visible_at) <= (" + tag + ", ?1)";
+  }
   // A list of lock tokens bound as one parameter ?2, read as a table t(token): a
   // text[] literal. Joined from the list, each token is one index lookup whatever plan
   // is kept; written as l.lock_token = ANY(?2), the kept plan took 0.59 ms a call

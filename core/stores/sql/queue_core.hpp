@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
@@ -739,10 +740,63 @@ struct Queues {
   }
 
   // The next worker row whose tag `filter` takes; with `after` (one-writer stores
-  // only), the next one past it, and `after` moves to the row returned.
+  // only), the next one past it, and `after` moves to the row returned. A filter of
+  // several lanes (worker_lanes) reads each lane's next row and returns the first.
   static std::optional<WorkerRow> next_worker_row(Connection& db, TimestampMs now, const TagFilter& filter,
                                                   const SessionFetch* session,
                                                   std::optional<QueueCursor>* after = nullptr) {
+    if (!several_lanes(filter)) return next_lane_row(db, now, filter, session, after);
+    std::optional<WorkerRow> first;
+    for (const TagFilter& lane : worker_lanes(filter)) {
+      std::optional<QueueCursor> from = after ? *after : std::nullopt;  // every lane from the same place
+      std::optional<WorkerRow> row = next_lane_row(db, now, lane, session, after ? &from : nullptr);
+      if (row && (!first || before(*row, *first))) first = std::move(row);
+    }
+    if (first && after) *after = QueueCursor{first->visible_at, first->id};
+    return first;
+  }
+
+  // Up to `limit` next worker rows whose tag `filter` takes, in (visible_at, id) order,
+  // in one statement per lane (stores whose rows are claimed row by row,
+  // Dialect::kWorkerRowSuffix, by several writers). Each lane's statement claims up to
+  // `limit` rows; those past the first `limit` of all lanes are let go at the commit
+  // (until then another process's fetch passes them by).
+  static std::vector<WorkerRow> next_worker_rows(Connection& db, TimestampMs now, std::size_t limit,
+                                                 const TagFilter& filter, const SessionFetch* session) {
+    if (!several_lanes(filter)) return next_lane_rows(db, now, limit, filter, session);
+    std::vector<WorkerRow> rows;
+    for (const TagFilter& lane : worker_lanes(filter)) {
+      std::vector<WorkerRow> more = next_lane_rows(db, now, limit, lane, session);
+      rows.insert(rows.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+    }
+    std::sort(rows.begin(), rows.end(), before);
+    if (rows.size() > limit) rows.resize(limit);
+    return rows;
+  }
+
+  // Whether `filter` reads several lanes: filters of several tags, and DefaultAnd, read
+  // the index of each of their tags (worker_queue_by_tag) and, for DefaultAnd, the
+  // untagged rows' (worker_queue_untagged), one statement each, instead of the index of
+  // every row, so rows of a tag the filter does not take are never walked past. Any
+  // takes every row and reads them all in one.
+  static bool several_lanes(const TagFilter& filter) {
+    return worker_index(filter) == kEveryRow && filter.mode != TagFilter::Mode::Any;
+  }
+  // The filters of one index each whose rows together are `filter`'s (several_lanes).
+  static std::vector<TagFilter> worker_lanes(const TagFilter& filter) {
+    std::vector<TagFilter> lanes;
+    if (filter.mode == TagFilter::Mode::DefaultAnd) lanes.push_back(TagFilter::default_only());
+    for (const std::string& tag : filter.tags) lanes.push_back(TagFilter::only({tag}));
+    return lanes;
+  }
+  // The queue's order: visible time, then id.
+  static bool before(const WorkerRow& a, const WorkerRow& b) {
+    return a.visible_at != b.visible_at ? a.visible_at < b.visible_at : a.id < b.id;
+  }
+
+  // next_worker_row for a filter of one lane.
+  static std::optional<WorkerRow> next_lane_row(Connection& db, TimestampMs now, const TagFilter& filter,
+                                                const SessionFetch* session, std::optional<QueueCursor>* after) {
     const bool seek = after && after->has_value();
     if constexpr (!Dialect::kOneWriter) DUROXIDE_ASSERT(!seek, "a worker cursor needs one writer");
     const WorkerIndex index = worker_index(filter);
@@ -757,11 +811,9 @@ struct Queues {
     return row;
   }
 
-  // Up to `limit` next worker rows whose tag `filter` takes, in (visible_at, id) order,
-  // in one statement (stores whose rows are claimed row by row,
-  // Dialect::kWorkerRowSuffix, by several writers).
-  static std::vector<WorkerRow> next_worker_rows(Connection& db, TimestampMs now, std::size_t limit,
-                                                 const TagFilter& filter, const SessionFetch* session) {
+  // next_worker_rows for a filter of one lane.
+  static std::vector<WorkerRow> next_lane_rows(Connection& db, TimestampMs now, std::size_t limit,
+                                               const TagFilter& filter, const SessionFetch* session) {
     Statement next = db.prepare(worker_rows_sql(worker_index(filter)));
     next.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
     bind_tag_filter(next, 3, filter);
@@ -771,9 +823,19 @@ struct Queues {
     return rows;
   }
 
-  // The plan of the statement the store's fetches run to find a worker row for `filter`
-  // (one row at a time with one writer, a batch with several).
+  // The plans of the statements the store's fetches run to find a worker row for `filter`
+  // (one row at a time with one writer, a batch with several), one after the other for a
+  // filter of several lanes.
   static std::vector<std::string> explain_worker_fetch(Connection& db, const TagFilter& filter, TimestampMs now) {
+    if (!several_lanes(filter)) return explain_lane_fetch(db, filter, now);
+    std::vector<std::string> lines;
+    for (const TagFilter& lane : worker_lanes(filter)) {
+      std::vector<std::string> more = explain_lane_fetch(db, lane, now);
+      lines.insert(lines.end(), more.begin(), more.end());
+    }
+    return lines;
+  }
+  static std::vector<std::string> explain_lane_fetch(Connection& db, const TagFilter& filter, TimestampMs now) {
     const WorkerIndex index = worker_index(filter);
     const bool one_row = Dialect::kOneWriter;
     Statement plan = db.prepare_once(Dialect::kExplainPrefix + (one_row ? row_sql(index) : rows_sql(index)));
@@ -808,8 +870,9 @@ struct Queues {
   // one tag that tag's rows (worker_queue_by_tag): rows no such worker takes (of a tag whose
   // workers are down, or a backlog of untagged rows beside a pool of tagged workers),
   // however many wait, are never walked past. Each statement says so at its top level
-  // ("tag IS NULL", "tag = ?"), which lets the planner use the partial index; other filters
-  // read the index of every row (worker_queue_by_visible).
+  // ("tag IS NULL", "tag = ?"), which lets the planner use the partial index; Any reads the
+  // index of every row (worker_queue_by_visible), and the other filters are read as lanes of
+  // the first two kinds (several_lanes).
   enum WorkerIndex { kEveryRow = 0, kUntaggedRows = 1, kOneTagRows = 2, kWorkerIndexes = 3 };
   static WorkerIndex worker_index(const TagFilter& filter) {
     if (filter.mode == TagFilter::Mode::DefaultOnly) return kUntaggedRows;
@@ -819,14 +882,21 @@ struct Queues {
   // The condition that picks `index`, for a statement whose tag parameters begin at ?first.
   static std::string index_condition(WorkerIndex index, int first) {
     if (index == kUntaggedRows) return "tag IS NULL AND ";
-    if (index == kOneTagRows) return "tag = ?" + std::to_string(first + 2) + " AND ";  // the filter's one tag
+    if (index == kOneTagRows) return Dialect::one_tag_condition("?" + std::to_string(first + 2)) + " AND ";  // the filter's one tag
     return "";
+  }
+
+  // The queue's order, (visible_at, id). A statement of one tag orders by its index's
+  // columns, the tag first (one value, so the same order), which only that index gives
+  // (Dialect::one_tag_condition says why PostgreSQL needs it).
+  static const char* queue_order(WorkerIndex index) {
+    return index == kOneTagRows ? " ORDER BY tag, visible_at, id" : " ORDER BY visible_at, id";
   }
 
   static std::string rows_sql(WorkerIndex index) {
     return std::string(kWorkerColumns) + "WHERE " + index_condition(index, 3) + "visible_at <= ?1 AND " +
            kWorkerUnlocked + " AND " + tag_condition(3) + " AND " + session_condition(3 + kTagParameters) +
-           " ORDER BY visible_at, id LIMIT ?2" + Dialect::kWorkerRowSuffix;
+           queue_order(index) + " LIMIT ?2" + Dialect::kWorkerRowSuffix;
   }
   static const std::string& worker_rows_sql(WorkerIndex index) {
     static const std::string sql[kWorkerIndexes] = {rows_sql(kEveryRow), rows_sql(kUntaggedRows),
@@ -836,7 +906,7 @@ struct Queues {
   static std::string row_sql(WorkerIndex index) {
     return std::string(kWorkerColumns) + "WHERE " + index_condition(index, 2) + "visible_at <= ?1 AND " +
            kWorkerUnlocked + " AND " + tag_condition(2) + " AND " + session_condition(2 + kTagParameters) +
-           " ORDER BY visible_at, id LIMIT 1" + Dialect::kWorkerRowSuffix;
+           queue_order(index) + " LIMIT 1" + Dialect::kWorkerRowSuffix;
   }
   static const std::string& worker_row_sql(WorkerIndex index) {
     static const std::string sql[kWorkerIndexes] = {row_sql(kEveryRow), row_sql(kUntaggedRows), row_sql(kOneTagRows)};
@@ -849,7 +919,7 @@ struct Queues {
     return std::string("SELECT * FROM (") + kWorkerColumns + "WHERE " + index_condition(index, 4) +
            "visible_at = ?2 AND id > ?3" + rest + " ORDER BY id LIMIT 1) UNION ALL SELECT * FROM (" + kWorkerColumns +
            "WHERE " + index_condition(index, 4) + "visible_at > ?2 AND visible_at <= ?1" + rest +
-           " ORDER BY visible_at, id LIMIT 1) LIMIT 1";
+           queue_order(index) + " LIMIT 1) LIMIT 1";
   }
   static const std::string& worker_row_after_sql(WorkerIndex index) {
     static const std::string sql[kWorkerIndexes] = {row_after_sql(kEveryRow), row_after_sql(kUntaggedRows),

@@ -51,6 +51,9 @@ struct Dialect {
   static constexpr const char* kWorkerRowSuffix = "";
   static constexpr const char* kHeldLockSuffix = "";
   static constexpr const char* kRowsInOrderSuffix = "";
+  // The condition that a worker row has the tag bound to `tag` (a parameter, "?3"):
+  // SQLite's planner reads the tag's index (worker_queue_by_tag) for it.
+  static std::string one_tag_condition(const std::string& tag) { return "tag = " + tag; }
   // An ack's history rows are a statement each: in-process, a prepared statement's run
   // costs little, and one per row names the event a conflict is about.
   static constexpr bool kHistoryRowsInOneStatement = false;
