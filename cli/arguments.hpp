@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -55,6 +56,15 @@ struct Args {
                   text.find_first_not_of("0123456789") == std::string::npos;
     if (!digits) throw UsageError("--" + name + " needs a non-negative integer, got \"" + text + "\"");
     return std::stoll(text);
+  }
+  // A time in ms: an integer, or a duration as the command table's take them (30s, 5m,
+  // 1h30m: parse_duration_ms).
+  std::int64_t duration_ms(const std::string& name, std::int64_t fallback) const {
+    auto it = options.find(name);
+    if (it == options.end()) return fallback;
+    const std::optional<std::int64_t> ms = parse_duration_ms(it->second);
+    if (!ms) throw UsageError("--" + name + " needs a time in ms or a duration (30s, 5m, 12h, ...), got \"" + it->second + "\"");
+    return *ms;
   }
 };
 

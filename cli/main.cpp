@@ -45,16 +45,16 @@ usage: duroxide <verb> [arguments] [options]
        duroxide help <verb>      one verb's arguments, defaults and limits
 
 host verbs:
-  run <orchestration> <input> [--db FILE] [--id ID] [--version V] [--timeout-ms N]
-      Start an instance and drive the runtime until it finishes or N ms pass
-      (default 60000). Prints {"instance","status","output"|"error","executions"}.
+  run <orchestration> <input> [--db FILE] [--id ID] [--version V] [--timeout-ms T]
+      Start an instance and drive the runtime until it finishes or T passes
+      (ms, or 30s, 5m, ...; default 60000). Prints {"instance","status","output"|"error","executions"}.
       A name (or version) the catalog does not register fails at once (exit 1).
       Without --db the store is in memory. Everywhere, --db takes a SQLite
       file or a PostgreSQL connection string ("postgresql://user@host/db" or
       "host=... port=... dbname=..."; tables in the schema "duroxide").
-  resume --db FILE [--timeout-ms N]
+  resume --db FILE [--timeout-ms T]
       Drives every unfinished instance in the store until none is left running
-      or N ms pass (default 60000). Prints the counts by status.
+      or T passes (default 60000 ms). Prints the counts by status.
   replay <id> [--execution N] --db FILE
       Replays the stored history against the registered code:
       {"deterministic":true} or the first mismatch (index, expected, actual).
@@ -67,10 +67,10 @@ host verbs:
       Store-wide numbers (instances by status and orchestration, activities,
       queues) as JSON or Prometheus text (duroxide_store_* gauges, and
       upstream's duroxide_active_orchestrations and queue-depth gauges).
-  serve --db FILE [--metrics-port N] [--timeout-ms N] [--finished-retention AGE]
+  serve --db FILE [--metrics-port N] [--timeout-ms T] [--finished-retention AGE]
         [--executions-kept N] [--orchestration-concurrency N] [--worker-concurrency N]
         [--replay-versions any|MIN..MAX[,MIN..MAX]]
-      Runs the threaded runtime over the store until SIGINT/SIGTERM (or N ms),
+      Runs the threaded runtime over the store until SIGINT/SIGTERM (or T),
       with its housekeeping: --finished-retention purges finished instances
       older than AGE (7d, 12h, ...) in batches; --executions-kept keeps the
       newest N executions of continue-as-new loops; --replay-versions takes only
@@ -495,7 +495,7 @@ int run_verb(const Args& args, Host& host) {
   std::string id = args.option("id");
   if (id.empty()) id = p[0] + "-" + host.ids.next_id().substr(0, 8);
   host.client->start_orchestration(id, p[0], p[1], args.option("version"));
-  host.drive(args.number("timeout-ms", 60'000), [&] { return host.client->get_status(id).is_terminal(); });
+  host.drive(args.duration_ms("timeout-ms", 60'000), [&] { return host.client->get_status(id).is_terminal(); });
   OrchestrationStatus status = host.client->get_status(id);
   Json out{{"instance", id}, {"status", std::string(to_string(status.state))},
            {"executions", host.store->list_executions(id).size()}};
@@ -522,7 +522,7 @@ int replay_verb(const Args& args, Host& host) {
 int resume_verb(const Args& args, Host& host) {
   InstanceFilter running;
   running.states = {RuntimeState::Running};
-  host.drive(args.number("timeout-ms", 60'000), [&] {
+  host.drive(args.duration_ms("timeout-ms", 60'000), [&] {
     QueueDepths depths = host.store->get_queue_depths();
     return host.store->count_instances(running) == 0 &&
            depths.orchestrator_visible + depths.orchestrator_delayed + depths.worker_visible == 0;
@@ -546,7 +546,7 @@ int serve_verb(const Args& args) {
   if (args.options.count("replay-versions")) {
     options.supported_replay_versions = cli::parse_replay_versions(args.option("replay-versions"));
   }
-  options.timeout_ms = args.number("timeout-ms", 0);
+  options.timeout_ms = args.duration_ms("timeout-ms", 0);
   if (args.options.count("metrics-port")) {
     const std::int64_t port = args.number("metrics-port", 0);
     if (port > 65535) throw UsageError("--metrics-port must be 0 to 65535, got " + std::to_string(port));

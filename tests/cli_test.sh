@@ -36,6 +36,14 @@ check "run Counter counts executions" \
   "$("$cli" run Counter '{"count":0,"limit":3}' --id c --db "$db")"
 check "run LongTimer times out Running" '{"executions":1,"instance":"long","status":"Running"}' \
   "$("$cli" run LongTimer '' --id long --timeout-ms 200 --db "$db")"
+check "run takes its timeout as a duration" '"status":"Running"' \
+  "$("$cli" run LongTimer '' --id long-d --timeout-ms 200ms | grep -o '"status":"Running"')"
+check "run's timeout in seconds" '"status":"Completed"' \
+  "$("$cli" run HelloWorld Ada --version 1.0.0 --timeout-ms 30s | grep -o '"status":"Completed"')"
+for bad in soon 1.5s -5 ''; do
+  check "run refuses the timeout \"$bad\" (exit 2)" 2 "$(exit_code "$cli" run HelloWorld Ada --timeout-ms "$bad")"
+done
+check "resume refuses a timeout that is not a time (exit 2)" 2 "$(exit_code "$cli" resume --db "$db" --timeout-ms later)"
 
 # every other sample of the catalog, with its documented output
 output_of() { "$cli" run "$@" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("output"))'; }
