@@ -12,7 +12,7 @@ const touched = (total) => total.succeeded ?? total.instances ?? 0;
 export function describeWalk(total, done) {
   const verb = total.dry_run ? 'would touch' : (done ? 'touched' : 'touching');
   const pruned = total.executions_pruned === undefined ? ''
-    : `, ${total.executions_pruned} execution(s) of ${total.events_pruned} event(s) ${total.dry_run ? 'to prune' : 'pruned'}`;
+    : `, ${total.executions_pruned} execution(s) (${total.events_pruned} event(s)) ${total.dry_run ? 'to prune' : 'pruned'}`;
   const failed = total.failed ? `, ${total.failed} not touched (${total.failures[0].instance}: ${total.failures[0].error})` : '';
   return `${verb} ${touched(total)} instance(s) in ${total.pages} call(s)${pruned}${failed}`;
 }

@@ -510,9 +510,9 @@ test('retention tab: purge by age and prune executions, each previewed first; th
   await page.getByTestId('retention-keep').fill('1');
   await expect(page.getByTestId('retention-prune-confirm')).toBeDisabled();
   await page.getByTestId('retention-prune-preview').click();
-  await expect(page.getByTestId('retention-prune-progress')).toHaveText('would touch 1 instance(s) in 1 call(s), 3 execution(s) of 12 event(s) to prune');
+  await expect(page.getByTestId('retention-prune-progress')).toHaveText('would touch 1 instance(s) in 1 call(s), 3 execution(s) (12 event(s)) to prune');
   await page.getByTestId('retention-prune-confirm').click();
-  await expect(page.getByTestId('retention-prune-progress')).toHaveText('touched 1 instance(s) in 1 call(s), 3 execution(s) of 12 event(s) pruned');
+  await expect(page.getByTestId('retention-prune-progress')).toHaveText('touched 1 instance(s) in 1 call(s), 3 execution(s) (12 event(s)) pruned');
   await page.locator('#instances tbody tr[data-instance="ctr-1"]').click();
   await expect(page.getByTestId('executions').locator('button')).toHaveCount(1);
   await page.getByTestId('filter-prefix').fill('');

@@ -792,8 +792,8 @@ TEST_CASE("postgres: a batch cancelling activities and a worker batch completing
   };
   {
     // Another session holds i1's worker row: the worker batch waits for it first, then the
-    // orchestration batch. Before, the latter took i2's row first (its acks' order) and the
-    // two then waited for each other.
+    // orchestration batch, which lists i2 first but must take i1's row first too; taking
+    // i2's first (its acks' order), the two would wait for each other.
     LockingSession row("SELECT 1 FROM " + n.options.schema + ".worker_queue WHERE instance_id = 'i1' FOR UPDATE");
     std::thread complete([&] { guarded_call([&] { return worker_side->ack_work_items(completions); }); });
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -833,8 +833,8 @@ TEST_CASE("postgres: a forced delete of a running instance and a worker batch co
   std::vector<AckOutcome> outcomes;
   {
     // Another session holds activity 2's row: the worker batch waits for it first (its
-    // order: 2, then 3), then the delete. Before, the delete took the rows in the table's
-    // order, 3 first, and the two then waited for each other.
+    // order: 2, then 3), then the delete, which must take 2 first too; taking the rows in
+    // the table's order (3 first), the two would wait for each other.
     LockingSession row("SELECT 1 FROM " + n.options.schema + ".worker_queue WHERE activity_id = 2 FOR UPDATE");
     std::thread complete([&] {
       try {

@@ -69,7 +69,7 @@ struct Dialect {
   // Rows a statement locks in the order of its ORDER BY (the lock is taken on each row
   // as it comes out of the sort), so two writers locking in one order never deadlock.
   static constexpr const char* kRowsInOrderSuffix = " FOR UPDATE";
-  // The condition that a worker row has the tag bound to `tag` (a parameter, "?3"),
+  // The condition that a worker row has the tag bound to `tag` (a parameter, "?5"),
   // visible by ?1. Written as bounds on (tag, visible_at), the columns of the tag's
   // index (worker_queue_by_tag), not as tag = ?: the planner, which guesses the tag's
   // rows spread evenly in visible order, would then read the index of every row in

@@ -870,9 +870,9 @@ struct Queues {
   // one tag that tag's rows (worker_queue_by_tag): rows no such worker takes (of a tag whose
   // workers are down, or a backlog of untagged rows beside a pool of tagged workers),
   // however many wait, are never walked past. Each statement says so at its top level
-  // ("tag IS NULL", "tag = ?"), which lets the planner use the partial index; Any reads the
-  // index of every row (worker_queue_by_visible), and the other filters are read as lanes of
-  // the first two kinds (several_lanes).
+  // ("tag IS NULL", Dialect::one_tag_condition), which lets the planner use the partial
+  // index; Any reads the index of every row (worker_queue_by_visible), and the other
+  // filters are read as lanes of the first two kinds (several_lanes).
   enum WorkerIndex { kEveryRow = 0, kUntaggedRows = 1, kOneTagRows = 2, kWorkerIndexes = 3 };
   static WorkerIndex worker_index(const TagFilter& filter) {
     if (filter.mode == TagFilter::Mode::DefaultOnly) return kUntaggedRows;

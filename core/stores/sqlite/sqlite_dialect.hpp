@@ -51,7 +51,7 @@ struct Dialect {
   static constexpr const char* kWorkerRowSuffix = "";
   static constexpr const char* kHeldLockSuffix = "";
   static constexpr const char* kRowsInOrderSuffix = "";
-  // The condition that a worker row has the tag bound to `tag` (a parameter, "?3"):
+  // The condition that a worker row has the tag bound to `tag` (a parameter, "?5"):
   // SQLite's planner reads the tag's index (worker_queue_by_tag) for it.
   static std::string one_tag_condition(const std::string& tag) { return "tag = " + tag; }
   // An ack's history rows are a statement each: in-process, a prepared statement's run
