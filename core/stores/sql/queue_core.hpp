@@ -611,6 +611,15 @@ struct Queues {
     TimestampMs visible_at = 0;
     std::int64_t id = 0;
   };
+  // Where a one-writer batch's scan of the worker queue stands: its cursor and, for a
+  // filter of several lanes (several_lanes), each lane's next row past it. With one
+  // writer nothing else moves a lane's next row inside the batch's transaction, so each
+  // lane is read once, and again only after its row was returned.
+  struct WorkerScan {
+    std::optional<QueueCursor> after;
+    std::vector<std::optional<WorkerRow>> heads;  // by lane, once read
+    std::vector<bool> read;                       // by lane: heads[k] is its next row
+  };
   // The instance's orchestration and version come from its row by primary key (a
   // subquery in the select list: it locks nothing, and a row without an instance gets NULL).
   static constexpr const char* kWorkerColumns =
@@ -739,21 +748,32 @@ struct Queues {
     }
   }
 
-  // The next worker row whose tag `filter` takes; with `after` (one-writer stores
-  // only), the next one past it, and `after` moves to the row returned. A filter of
-  // several lanes (worker_lanes) reads each lane's next row and returns the first.
+  // The next worker row whose tag `filter` takes past `scan`'s cursor (one-writer stores
+  // only), which moves to the row returned. A filter of several lanes (worker_lanes)
+  // returns the first of its lanes' next rows, reading only the lanes not read yet.
   static std::optional<WorkerRow> next_worker_row(Connection& db, TimestampMs now, const TagFilter& filter,
-                                                  const SessionFetch* session,
-                                                  std::optional<QueueCursor>* after = nullptr) {
-    if (!several_lanes(filter)) return next_lane_row(db, now, filter, session, after);
-    std::optional<WorkerRow> first;
-    for (const TagFilter& lane : worker_lanes(filter)) {
-      std::optional<QueueCursor> from = after ? *after : std::nullopt;  // every lane from the same place
-      std::optional<WorkerRow> row = next_lane_row(db, now, lane, session, after ? &from : nullptr);
-      if (row && (!first || before(*row, *first))) first = std::move(row);
+                                                  const SessionFetch* session, WorkerScan& scan) {
+    if (!several_lanes(filter)) return next_lane_row(db, now, filter, session, &scan.after);
+    const std::vector<TagFilter> lanes = worker_lanes(filter);
+    if (scan.heads.size() != lanes.size()) {
+      scan.heads.assign(lanes.size(), std::nullopt);
+      scan.read.assign(lanes.size(), false);
     }
-    if (first && after) *after = QueueCursor{first->visible_at, first->id};
-    return first;
+    std::optional<std::size_t> first;
+    for (std::size_t k = 0; k < lanes.size(); ++k) {
+      if (!scan.read[k]) {
+        std::optional<QueueCursor> from = scan.after;  // every lane from the batch's place
+        scan.heads[k] = next_lane_row(db, now, lanes[k], session, &from);
+        scan.read[k] = true;
+      }
+      if (scan.heads[k] && (!first || before(*scan.heads[k], *scan.heads[*first]))) first = k;
+    }
+    if (!first) return std::nullopt;
+    WorkerRow row = std::move(*scan.heads[*first]);
+    scan.heads[*first].reset();
+    scan.read[*first] = false;  // its next row is read past this one
+    scan.after = QueueCursor{row.visible_at, row.id};
+    return row;
   }
 
   // Up to `limit` next worker rows whose tag `filter` takes, in (visible_at, id) order,

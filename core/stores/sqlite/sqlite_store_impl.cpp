@@ -311,7 +311,7 @@ std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_m
   if (filter.mode == TagFilter::Mode::None) return std::nullopt;
   Transaction transaction(*db);
   std::optional<std::string> parked;
-  std::optional<QueueCursor> from_start;
+  WorkerScan from_start;
   std::optional<WorkerItem> item =
       fetch_work_in_transaction(*db, lock_timeout_ms, clock_.now_ms(), filter, session_fetch, true, parked, from_start);
   transaction.commit();  // a parked row stays parked
@@ -331,12 +331,12 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
   Transaction transaction(*db);
   std::vector<WorkerItem> items;
   std::optional<std::string> parked;
-  std::optional<QueueCursor> cursor;
+  WorkerScan scan;
   while (items.size() < max_items) {
     // A corrupted row is parked and reported only when it comes first; later
     // in a batch it ends the batch and comes first in the next fetch.
     std::optional<WorkerItem> item =
-        fetch_work_in_transaction(*db, lock_timeout_ms, now, filter, session_fetch, items.empty(), parked, cursor);
+        fetch_work_in_transaction(*db, lock_timeout_ms, now, filter, session_fetch, items.empty(), parked, scan);
     if (!item) break;
     items.push_back(std::move(*item));
   }
@@ -350,9 +350,9 @@ std::optional<WorkerItem> StoreImpl::fetch_work_in_transaction(Connection& db, s
                                                                const SessionFetch* session_fetch,
                                                                bool park_corrupted,
                                                                std::optional<std::string>& parked,
-                                                               std::optional<QueueCursor>& after) {
+                                                               WorkerScan& scan) {
   for (;;) {
-    std::optional<Queues::WorkerRow> row = Queues::next_worker_row(db, now, filter, session_fetch, &after);
+    std::optional<Queues::WorkerRow> row = Queues::next_worker_row(db, now, filter, session_fetch, scan);
     if (!row) return std::nullopt;
     std::string problem;
     std::optional<work::ActivityExecute> execute = Queues::decode_worker_row(*row, problem);

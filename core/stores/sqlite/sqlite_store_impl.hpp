@@ -50,6 +50,7 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   // queue, every message ordered before it belongs to an instance that is locked now
   // (by this batch or before it) or was parked, so the next candidate is searched after it.
   using QueueCursor = Queues::QueueCursor;
+  using WorkerScan = Queues::WorkerScan;
   // The bodies of the fetches, run with the mutex held inside an open
   // transaction that the caller commits (once per call, or once per batch).
   // `after`: the batch's cursor, moved past each message chosen (empty: from the start).
@@ -59,12 +60,12 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
                                                                       std::optional<QueueCursor>& after);
   // The next row whose tag `filter` and session `session_fetch` take (claiming its
   // session). With `park_corrupted`, an undecodable row is
-  // parked and described in `parked`; without, it ends the fetch untouched. `after`: the
-  // batch's cursor, as above.
+  // parked and described in `parked`; without, it ends the fetch untouched. `scan`: the
+  // batch's place in the worker queue (queue_core.hpp).
   std::optional<WorkerItem> fetch_work_in_transaction(Connection& db, std::int64_t lock_timeout_ms, TimestampMs now,
                                                       const TagFilter& filter, const SessionFetch* session_fetch,
                                                       bool park_corrupted, std::optional<std::string>& parked,
-                                                      std::optional<QueueCursor>& after);
+                                                      WorkerScan& scan);
   void read_file_facts(Connection& db, ProviderDiagnostics& d);
   // The read connection (SqliteOptions::read_connection), when the file allows one.
   void open_read_connection(const std::string& path, const SqliteOptions& options);
