@@ -697,6 +697,29 @@ TEST_CASE("postgres: two deletes of one instance leave one deletion in the chang
   CHECK(changes == std::vector<std::string>{"y deleted"});
 }
 
+TEST_CASE("postgres: deleting a page of parked messages is one statement, whatever its length",
+          "[provider][postgres][parked]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("parkeddelete");
+  PostgresProvider& store = *n.store;
+  for (int k = 0; k < 40; ++k) {
+    store.enqueue_orchestrator_item(work::ExternalRaised{"ghost-" + std::to_string(k), "e", ""}, 0);
+  }
+  while (store.fetch_orchestration_item(30'000)) {
+  }
+  const std::vector<ParkedMessage> parked = store.list_parked_messages(0, 100);
+  REQUIRE(parked.size() == 40);
+  std::vector<std::int64_t> ids;
+  for (const ParkedMessage& message : parked) ids.push_back(message.id);
+  ids.push_back(parked.back().id + 1000);  // unknown: counts nothing
+  RoundTrips trips(store);
+  std::uint64_t deleted = 0;
+  // BEGIN, the DELETE, COMMIT: not one statement per id.
+  CHECK(trips.cost([&] { deleted = store.delete_parked_messages(ids); }) <= 3);
+  CHECK(deleted == 40);
+  CHECK(store.list_parked_messages(0, 100).empty());
+}
+
 TEST_CASE("postgres: an ack alone costs two round trips, a batch of orchestration acks two, of worker acks two",
           "[provider][postgres][batch]") {
   SKIP_WITHOUT_POSTGRES();

@@ -86,6 +86,9 @@ struct Dialect {
   // against 0.16 ms for a plan made for each call's tokens (docs/bench.md).
   static constexpr const char* kTokenListTable = "unnest(?2::text[]) AS t(token)";
   static std::string token_list(const std::vector<std::string>& tokens) { return text_array_literal(tokens); }
+  // A list of row ids bound as one parameter ?1, read as a table t(id): a bigint[] literal.
+  static constexpr const char* kIdListTable = "unnest(?1::bigint[]) AS t(id)";
+  static std::string id_list(const std::vector<std::int64_t>& ids) { return bigint_array_literal(ids); }
   // An ack's new history rows go as one statement, the columns as arrays: every
   // statement costs the server its own execution, and a turn appends two or more
   // events (docs/bench.md, "History rows of an ack in one statement").

@@ -262,14 +262,14 @@ struct Management {
     return messages;
   }
 
-  // Deletes the parked messages with these ids; returns how many there were.
+  // Deletes the parked messages with these ids in one statement (the list is one
+  // parameter, Dialect::kIdListTable); returns how many there were.
   static std::uint64_t delete_parked_messages(Connection& db, const std::vector<std::int64_t>& ids) {
-    std::uint64_t deleted = 0;
-    for (std::int64_t id : ids) {
-      db.prepare("DELETE FROM parked_messages WHERE id = ?1").bind(1, id).run();
-      deleted += static_cast<std::uint64_t>(db.changes());
-    }
-    return deleted;
+    if (ids.empty()) return 0;
+    static const std::string sql =
+        std::string("DELETE FROM parked_messages WHERE id IN (SELECT t.id FROM ") + Dialect::kIdListTable + ")";
+    db.prepare(sql).bind(1, Dialect::id_list(ids)).run();
+    return static_cast<std::uint64_t>(db.changes());
   }
 
   static QueueDepths get_queue_depths(Connection& db, TimestampMs now) {

@@ -3,6 +3,7 @@
 // (core/stores/postgres/postgres_dialect.hpp). Not a public header.
 #pragma once
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -70,6 +71,14 @@ struct Dialect {
       }
       out += '"';
     }
+    return out + "]";
+  }
+  // A list of row ids bound as one parameter ?1, read as a table t(id): a JSON array of
+  // integers.
+  static constexpr const char* kIdListTable = "(SELECT value AS id FROM json_each(?1)) AS t";
+  static std::string id_list(const std::vector<std::int64_t>& ids) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
     return out + "]";
   }
   static constexpr bool kOneWriter = true;
