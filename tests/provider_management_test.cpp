@@ -1,6 +1,7 @@
 // The provider contract, cold path: listing, details, metrics, deletion,
 // pruning and custom status.
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "provider_suite.hpp"
@@ -970,8 +971,11 @@ TEST_CASE("contract: parked messages are listed oldest first with their items an
   CHECK(f.management().list_parked_messages(all[1].id, 2) == std::vector<ParkedMessage>{all[2], all[3]});
   CHECK(f.management().list_parked_messages(all[3].id, 2).empty());
 
-  // Deleting counts what was there: an unknown id and a repeated one count nothing.
-  CHECK(f.management().delete_parked_messages({all[1].id, all[2].id, all[2].id, all[3].id + 1000}) == 2);
+  // Deleting counts what was there: unknown ids (the 64-bit limits among them) and a
+  // repeated one count nothing.
+  CHECK(f.management().delete_parked_messages({all[1].id, all[2].id, all[2].id, all[3].id + 1000,
+                                               std::numeric_limits<std::int64_t>::min(),
+                                               std::numeric_limits<std::int64_t>::max()}) == 2);
   CHECK(f.management().list_parked_messages(0, 100) == std::vector<ParkedMessage>{all[0], all[3]});
   CHECK(f.management().get_queue_depths().parked == 2);
   CHECK(f.management().delete_parked_messages({}) == 0);

@@ -612,9 +612,12 @@ struct Queues {
     std::int64_t id = 0;
   };
   // Where a one-writer batch's scan of the worker queue stands: its cursor and, for a
-  // filter of several lanes (several_lanes), each lane's next row past it. With one
-  // writer nothing else moves a lane's next row inside the batch's transaction, so each
-  // lane is read once, and again only after its row was returned.
+  // filter of several lanes (several_lanes), each lane's next row past it. Valid for one
+  // transaction with one filter, one time and one session fetch. With one writer nothing
+  // else moves a lane's next row inside that transaction, and the batch's own writes
+  // leave the other lanes alone (the lanes' tags differ; a claim locks only the row
+  // returned, whose lane is read again; take_session only gives a session to this fetch's
+  // owner), so each lane is read once, and again only after its row was returned.
   struct WorkerScan {
     std::optional<QueueCursor> after;
     std::vector<std::optional<WorkerRow>> heads;  // by lane, once read
