@@ -769,7 +769,17 @@ TEST_CASE("postgres: a batch cancelling activities and a worker batch completing
   Named n("cancelvsack");
   std::unique_ptr<PostgresProvider> worker_side = n.open();
   PostgresProvider& store = *n.store;
-  for (const char* id : {"i1", "i2"}) {
+  // Whichever batch lists its rows against key order, both must take i1's row first.
+  // Another session holds one row: the one the batch in key order would then hold the
+  // other's against.
+  std::vector<const char*> completed = {"i1", "i2"};  // the worker batch's order, and the rows'
+  std::string held = "i1";
+  SECTION("the cancelling batch lists i2 first") {}
+  SECTION("the worker batch lists i2 first, and i2's row comes first in the table") {
+    completed = {"i2", "i1"};
+    held = "i2";
+  }
+  for (const char* id : completed) {
     OrchestrationItem item = started_and_fetched(store, id);
     OrchestrationAck ack;
     ack.history_delta = {started_event()};
@@ -794,7 +804,7 @@ TEST_CASE("postgres: a batch cancelling activities and a worker batch completing
     cancels.push_back({turns[id].lock_token, ack});
   }
   std::vector<WorkAckRequest> completions;
-  for (const char* id : {"i1", "i2"}) {
+  for (const char* id : completed) {
     completions.push_back({running[id].lock_token, WorkItem{work::ActivityCompleted{id, 1, 2, "done"}}});
   }
   std::vector<std::string> failures;
@@ -814,10 +824,13 @@ TEST_CASE("postgres: a batch cancelling activities and a worker batch completing
     }
   };
   {
-    // Another session holds i1's worker row: the worker batch waits for it first, then the
-    // orchestration batch, which lists i2 first but must take i1's row first too; taking
-    // i2's first (its acks' order), the two would wait for each other.
-    LockingSession row("SELECT 1 FROM " + n.options.schema + ".worker_queue WHERE instance_id = 'i1' FOR UPDATE");
+    // The worker batch starts first, then the orchestration batch. With i1's row held, the
+    // worker batch waits for it holding nothing, and a cancelling batch that took i2's row
+    // first (its acks' order) would then hold it against the worker batch. With i2's held,
+    // a worker batch taking its rows in its acks' order (i2, then i1) would want i1 once it
+    // has i2, while the cancelling batch holds i1 and waits for i2.
+    LockingSession row("SELECT 1 FROM " + n.options.schema + ".worker_queue WHERE instance_id = '" + held +
+                       "' FOR UPDATE");
     std::thread complete([&] { guarded_call([&] { return worker_side->ack_work_items(completions); }); });
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     std::thread cancel([&] { guarded_call([&] { return store.ack_orchestration_items(cancels); }); });

@@ -25,6 +25,7 @@
 #include "duroxide/management_provider.hpp"
 #include "duroxide/provider.hpp"
 #include "duroxide/text.hpp"
+#include "store_sql.hpp"
 
 namespace duroxide::management_sql {
 
@@ -676,10 +677,9 @@ std::vector<std::string> unstarted_children(Connection& db, const std::vector<st
 // one statement (`instance_id IN (?1, .., ?64)`, the last chunk padded with its last
 // id), so a purge runs seven statements per 64 instances, not seven per instance.
 // Worker items before orchestrator items: on PostgreSQL a worker ack racing the delete
-// then either fails or has its completion deleted. Worker rows are taken in the order a
-// batch of worker acks takes them (instance bytewise, execution, activity, id: the ids
-// sorted, each chunk's rows in that order), so a delete of running instances and a
-// worker batch never hold a row each while waiting for the other's.
+// then either fails or has its completion deleted. Worker rows are taken in the order every
+// writer takes them (store_sql::worker_rows_in_key_order: the ids sorted, each chunk's
+// rows in that order).
 constexpr std::size_t kDeleteChunk = 64;
 
 // "instance_id IN (?1, .., ?64)": one chunk of ids (bind_id_chunk).
@@ -703,13 +703,13 @@ void delete_instance_rows(Connection& db, const std::vector<std::string>& unsort
   static const std::vector<std::string> statements = [] {
     const std::string in = id_chunk_condition();
     std::vector<std::string> out;
-    for (const char* table : {"history", "executions", "worker_queue", "orchestrator_queue", "instance_locks",
-                              "kv_values", "instances"}) {
-      out.push_back(std::string("DELETE FROM ") + table + " WHERE " + in);
+    for (const std::string table : {"history", "executions", "worker_queue", "orchestrator_queue", "instance_locks",
+                                    "kv_values", "instances"}) {
+      out.push_back(table != "worker_queue"
+                        ? "DELETE FROM " + table + " WHERE " + in
+                        : "DELETE FROM worker_queue WHERE id IN (SELECT w.id FROM worker_queue w WHERE w." + in +
+                              store_sql::worker_rows_in_key_order<Dialect>("w") + ")");
     }
-    out[2] = std::string("DELETE FROM worker_queue WHERE id IN (SELECT w.id FROM worker_queue w WHERE w.") + in +
-             " ORDER BY w.instance_id" + Dialect::kBytewise + ", w.execution_id, w.activity_id, w.id" +
-             Dialect::kRowsInOrderSuffix + ")";
     return out;
   }();
   std::uint64_t* counted[] = {&result.events, &result.executions, &result.queue_items, &result.queue_items,

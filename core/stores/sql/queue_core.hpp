@@ -342,8 +342,7 @@ struct Queues {
       if constexpr (Dialect::kPipelinesAckBatches) {
         if (!released.empty()) Dialect::release_locks(db, released);
       }
-      delete_cancelled_activities(db, std::move(totals.cancelled));
-      totals.cancelled.clear();
+      delete_cancelled_activities(db, std::move(totals.cancelled));  // a batch run again starts with first()
       Dialect::serialize_orchestration_acks(db);
       write_roll_up_totals(db, totals);
     };
@@ -482,8 +481,8 @@ struct Queues {
     static const std::string sql =
         std::string("DELETE FROM worker_queue WHERE id IN (SELECT w.id FROM worker_queue w WHERE w.lock_token IN ("
                     "SELECT t.token FROM ") +
-        Dialect::kTokenListTable + ") AND w.locked_until > ?1 ORDER BY w.instance_id" + Dialect::kBytewise +
-        ", w.execution_id, w.activity_id, w.id" + Dialect::kRowsInOrderSuffix + ") RETURNING lock_token";
+        Dialect::kTokenListTable + ") AND w.locked_until > ?1" + worker_rows_in_key_order<Dialect>("w") +
+        ") RETURNING lock_token";
     Statement rows = db.prepare(sql);
     rows.bind(1, now).bind(2, Dialect::token_list(tokens));
     while (rows.step()) found.insert(rows.text(0));
@@ -620,6 +619,7 @@ struct Queues {
   // owner), so each lane is read once, and again only after its row was returned.
   struct WorkerScan {
     std::optional<QueueCursor> after;
+    std::vector<TagFilter> lanes;                 // worker_lanes(filter), made at the first row
     std::vector<std::optional<WorkerRow>> heads;  // by lane, once read
     std::vector<bool> read;                       // by lane: heads[k] is its next row
   };
@@ -757,11 +757,12 @@ struct Queues {
   static std::optional<WorkerRow> next_worker_row(Connection& db, TimestampMs now, const TagFilter& filter,
                                                   const SessionFetch* session, WorkerScan& scan) {
     if (!several_lanes(filter)) return next_lane_row(db, now, filter, session, &scan.after);
-    const std::vector<TagFilter> lanes = worker_lanes(filter);
-    if (scan.heads.size() != lanes.size()) {
-      scan.heads.assign(lanes.size(), std::nullopt);
-      scan.read.assign(lanes.size(), false);
+    if (scan.lanes.empty()) {
+      scan.lanes = worker_lanes(filter);
+      scan.heads.assign(scan.lanes.size(), std::nullopt);
+      scan.read.assign(scan.lanes.size(), false);
     }
+    const std::vector<TagFilter>& lanes = scan.lanes;
     std::optional<std::size_t> first;
     for (std::size_t k = 0; k < lanes.size(); ++k) {
       if (!scan.read[k]) {

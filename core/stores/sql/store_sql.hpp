@@ -45,6 +45,17 @@ std::string encoded(const std::string& operation, Encode&& encode) {
   "(EXISTS (SELECT 1 FROM instances WHERE instance_id = ?1) " \
   "OR EXISTS (SELECT 1 FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2))"
 
+// The order in which every writer locks worker rows: instance (bytewise), execution,
+// activity, id, each row locked as it comes (Dialect::kRowsInOrderSuffix). A batch of
+// worker acks, a batch cancelling activities and a delete of instances all take their
+// rows so, and never hold a row each while waiting for the other's (a deadlock on
+// PostgreSQL). `alias`: the statement's name for worker_queue.
+template <typename Dialect>
+std::string worker_rows_in_key_order(const std::string& alias) {
+  return " ORDER BY " + alias + ".instance_id" + Dialect::kBytewise + ", " + alias + ".execution_id, " + alias +
+         ".activity_id, " + alias + ".id" + Dialect::kRowsInOrderSuffix;
+}
+
 template <typename Connection>
 bool known_instance(Connection& db, const std::string& instance) {
   auto known = db.prepare("SELECT " DUROXIDE_KNOWN_INSTANCE);
