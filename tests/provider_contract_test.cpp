@@ -1269,11 +1269,34 @@ TEST_CASE("contract: status counts follow a batch of acks; a refused ack counts 
   OrchestrationAck child = running;
   child.history_delta = {started_event("Orch", 1, "a")};
   child.metadata = metadata(RuntimeState::Running, "a");
+  // The activity statistics and time series the batch sums leave the refused ack out too.
+  using Outcome = ActivityOutcome::Kind;
+  running.activity_outcomes = {{"Act", Outcome::Scheduled, 0}};
+  finished.activity_outcomes = {{"Act", Outcome::Completed, 5}};
+  refused.activity_outcomes = {{"Act", Outcome::Scheduled, 0}, {"Act", Outcome::Failed, 70}};
+  child.activity_outcomes = {{"Act", Outcome::Failed, 9}};
   std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(
       {{token["a"], running}, {token["b"], finished}, {token["c"], refused}, {token["d"], child}});
   REQUIRE(outcomes.size() == 4);
   CHECK(outcomes[2].has_value());
   require_counts_match_rows(f, {{RuntimeState::Running, 2}, {RuntimeState::Completed, 1}});
+  const std::vector<ActivityStats> activities = f.management().get_activity_stats("Act", "");
+  REQUIRE(activities.size() == 1);
+  CHECK(activities[0].scheduled == 1);
+  CHECK(activities[0].completed == 1);
+  CHECK(activities[0].failed == 1);
+  CHECK(activities[0].avg_duration_ms == 7);
+  TimeSeriesQuery whole;  // the minutes around the fixture's clock
+  whole.from_ms = std::max<TimestampMs>(f.clock.now_ms() - 600'000, 0);
+  whole.to_ms = f.clock.now_ms() + 600'000;
+  std::uint64_t starts = 0;
+  std::uint64_t completions = 0;
+  for (const TimeSeriesPoint& point : f.management().get_time_series(whole)) {
+    starts += point.starts;
+    completions += point.completions;
+  }
+  CHECK(starts == 3);
+  CHECK(completions == 1);
   InstanceFilter roots;
   roots.roots_only = true;
   CHECK(f.management().count_instances(roots) == 2);  // a and b; d has a parent

@@ -314,22 +314,31 @@ struct Queues {
       ack_orchestration(db, requests[i].lock_token, requests[i].ack, now, roll_up, std::move(prefetched), release);
       if (pipelined) released.push_back(requests[i].lock_token);
     };
-    // The batch sums its roll-ups and writes each row once, after its acks (an ack
-    // refused drops what it added). Where several writers share the rows
-    // (serialize_orchestration_acks), only that flush waits for the others'.
+    // The batch sums its roll-ups and writes each row once, after its acks. Each ack
+    // sums into totals of its own, added to the batch's once it succeeds, so an ack
+    // refused drops what it added without the batch's being copied before every ack.
+    // Where several writers share the rows (serialize_orchestration_acks), only that
+    // flush waits for the others'.
+    // An ack refused after its totals joined the batch's was refused by the flush (with
+    // savepoints, when the batch's totals are that ack's alone: each flush writes and
+    // clears them) or by the server (pipelined: the batch starts again from first()).
     RollUpTotals totals;
-    RollUpTotals totals_before;  // before the ack now running
+    RollUpTotals ack_totals;             // the ack now running
+    std::optional<std::size_t> absorbed;  // the last ack whose totals joined the batch's
     auto ack_summed = [&](std::size_t i) {
-      totals_before = totals;
+      ack_totals.clear();
       ack_one(i);
+      totals.absorb(ack_totals);
+      absorbed = i;
     };
-    auto refused = [&](std::size_t) {
+    auto refused = [&](std::size_t i) {
       roll_up.rolled_up_minute = before;
-      totals = totals_before;
+      if (absorbed == i) totals.clear();
     };
     auto first = [&] {
       roll_up.rolled_up_minute = at_start;
       totals.clear();
+      absorbed.reset();
       released.clear();
       if (requests.size() > 1) held = hold_locks(db, requests, now);
     };
@@ -337,7 +346,7 @@ struct Queues {
       RollUp& roll_up;
       ~Summing() { roll_up.totals = nullptr; }
     } summing{roll_up};
-    roll_up.totals = &totals;
+    roll_up.totals = &ack_totals;
     auto flush = [&] {
       if constexpr (Dialect::kPipelinesAckBatches) {
         if (!released.empty()) Dialect::release_locks(db, released);

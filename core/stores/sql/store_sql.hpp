@@ -353,6 +353,14 @@ struct DurationTotals {
     ++count;
     sum_ms = saturating_add(sum_ms, d);
   }
+
+  void add(const DurationTotals& other) {
+    if (other.count == 0) return;
+    min_ms = count == 0 ? other.min_ms : std::min(min_ms, other.min_ms);
+    max_ms = count == 0 ? other.max_ms : std::max(max_ms, other.max_ms);
+    count += other.count;
+    sum_ms = saturating_add(sum_ms, other.sum_ms);
+  }
 };
 
 // Adds `totals` to the row of (orchestration, started hour, duration bucket, tenant),
@@ -431,6 +439,15 @@ struct MetricTotals {
     std::size_t bucket = 0;
     while (bucket < kDurationBuckets - 1 && *delta.duration_ms > kDurationBucketBoundsMs[bucket]) ++bucket;
     ++histogram[bucket];
+  }
+
+  void add(const MetricTotals& other) {
+    starts += other.starts;
+    completions += other.completions;
+    failures += other.failures;
+    duration_sum_ms = saturating_add(duration_sum_ms, other.duration_sum_ms);
+    duration_count += other.duration_count;
+    for (std::size_t bucket = 0; bucket < kDurationBuckets; ++bucket) histogram[bucket] += other.histogram[bucket];
   }
 };
 
@@ -550,6 +567,18 @@ struct RollUpTotals {
   // The activities the batch's acks cancelled: their worker rows go in the flush, all in
   // key order (Queues::delete_cancelled_activities).
   std::vector<CancelledActivity> cancelled;
+
+  // Adds what `other` holds (one ack's totals) and clears it: rows it changed after
+  // this one's, sums added per key. Costs what `other` holds, not what this one does.
+  void absorb(RollUpTotals& other) {
+    for (ChangeRow& change : other.changes) changes.push_back(std::move(change));
+    for (CancelledActivity& activity : other.cancelled) cancelled.push_back(std::move(activity));
+    for (const auto& [key, metric] : other.metrics) metrics[key].add(metric);
+    for (const auto& [key, activity] : other.activities) activities[key].add(activity);
+    for (const auto& [key, duration] : other.durations) durations[key].add(duration);
+    for (const auto& [key, delta] : other.instance_counts) instance_counts[key] += delta;
+    other.clear();
+  }
 
   void clear() {
     changes.clear();
