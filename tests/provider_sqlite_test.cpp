@@ -779,7 +779,7 @@ TEST_CASE("sqlite: a version-13 database gains the timers' index, its queued tim
   auto f = make_provider("sqlite-file");
   f->provider().enqueue_orchestrator_item(work::TimerFired{"t", 1, 2, f->clock.now_ms() + 5'000}, 5'000);
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema20) + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema21) + testing::kSqliteUndoSchema20 + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
                         testing::kSqliteUndoSchema14 + "PRAGMA user_version = 13");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orchestrator_queue_timers'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
@@ -801,7 +801,7 @@ TEST_CASE("sqlite: a version-14 database keeps its trigger-kept counts; its writ
   };
   f->sqlite.reset();
   // Written by a build of schema 14: its triggers count these rows.
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema20) + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema21) + testing::kSqliteUndoSchema20 + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
                         "PRAGMA user_version = 14");
   raw_exec(f->path,
            "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, current_execution_id, "
@@ -882,7 +882,7 @@ TEST_CASE("sqlite: a version-16 database's executions stay unpinned, and every f
   auto f = make_provider("sqlite-file");
   create_instance(*f, "i");
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema20) + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + "PRAGMA user_version = 16");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema21) + testing::kSqliteUndoSchema20 + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + "PRAGMA user_version = 16");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->list_executions("i")[0].pinned_version == std::nullopt);
@@ -915,7 +915,7 @@ std::unique_ptr<ProviderUnderTest> file_with_one_activity() {
 
 TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fetched", "[provider][sqlite][tags]") {
   auto f = file_with_one_activity();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema20) + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + "PRAGMA user_version = 15");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema21) + testing::kSqliteUndoSchema20 + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + "PRAGMA user_version = 15");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM pragma_table_info('worker_queue') WHERE name = 'tag'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
@@ -929,7 +929,7 @@ TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fet
 TEST_CASE("sqlite: a version-17 database's worker rows run outside sessions and are fetched",
           "[provider][sqlite][sessions]") {
   auto f = file_with_one_activity();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema20) + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + "PRAGMA user_version = 17");
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema21) + testing::kSqliteUndoSchema20 + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + "PRAGMA user_version = 17");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sessions'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
@@ -1041,4 +1041,62 @@ TEST_CASE("sqlite: the default, one-tag and several-tag worker fetches read thei
   CHECK(f->provider().fetch_work_item(30'000, TagFilter::any())->item.tag == "gpu");
   CHECK(provider_error_kind([&] { f->sqlite->explain_worker_fetch(TagFilter::none()); }) ==
         ProviderErrorKind::InvalidInput);
+}
+
+namespace {
+
+// The query plan of `sql` on the file at `path`, one line per step.
+std::string raw_plan(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  std::string plan;
+  while (sqlite3_step(stmt) == SQLITE_ROW) plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3)) + std::string("\n");
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("sqlite: a version-20 database's lock-token indexes come to hold locked rows only; locks taken before "
+          "the upgrade are acked and abandoned by their tokens",
+          "[provider][sqlite][queues]") {
+  auto f = make_provider("sqlite-file");
+  schedule_activities(*f, {2, 3});
+  std::optional<WorkerItem> work = f->provider().fetch_work_item(30'000);
+  REQUIRE(work);
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "later", ""}, 0);
+  OrchestrationItem turn = fetch(*f);
+  f->sqlite.reset();
+  raw_exec(f->path, std::string(testing::kSqliteUndoSchema21) + "PRAGMA user_version = 20");
+  const std::string full_index = raw_query(f->path, "SELECT sql FROM sqlite_master WHERE name = 'worker_queue_by_token'");
+  CHECK(full_index.find("WHERE") == std::string::npos);
+
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
+  for (const char* index : {"orchestrator_queue_by_token", "worker_queue_by_token"}) {
+    INFO(index);
+    CHECK(raw_query(f->path, std::string("SELECT sql FROM sqlite_master WHERE name = '") + index + "'")
+              .find("WHERE lock_token IS NOT NULL") != std::string::npos);
+  }
+  // The statements that find rows by token still read the token indexes.
+  CHECK(raw_plan(f->path, "DELETE FROM orchestrator_queue WHERE lock_token = ?1").find("orchestrator_queue_by_token") !=
+        std::string::npos);
+  CHECK(raw_plan(f->path, "DELETE FROM worker_queue WHERE lock_token = ?1 AND locked_until > ?2")
+            .find("worker_queue_by_token") != std::string::npos);
+  CHECK(raw_plan(f->path, "SELECT COUNT(*) FROM worker_queue WHERE lock_token >= '' AND locked_until > ?1")
+            .find("worker_queue_by_token") != std::string::npos);
+
+  // The locks taken before the upgrade hold, and their tokens still find their rows.
+  CHECK(f->sqlite->get_queue_depths().worker_locked == 1);
+  f->provider().ack_work_item(work->lock_token, work::ActivityCompleted{"i", 1, work->item.id, "done"});
+  CHECK(f->sqlite->get_queue_depths().worker_locked == 0);
+  f->provider().abandon_orchestration_item(turn.lock_token, 0, false);
+  OrchestrationItem again = fetch(*f);
+  CHECK(again.messages.size() == 2);  // the event and the completion
+  std::optional<WorkerItem> other = f->provider().fetch_work_item(30'000);
+  REQUIRE(other);
+  CHECK(other->item.id != work->item.id);
 }

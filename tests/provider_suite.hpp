@@ -165,9 +165,18 @@ inline std::unique_ptr<ProviderUnderTest> sqlite_at(const std::string& path) {
   auto fixture##_holder = ::duroxide::testing::make_provider(provider_kind);               \
   auto& fixture = *fixture##_holder
 
-// Takes a SQLite database of this build back to schema 19 (before the tagged worker
-// rows' index); run it first, then kSqliteUndoSchema19 and the statements that undo
-// earlier versions.
+// Takes a SQLite database of this build back to schema 20 (lock-token indexes of every
+// row, locked or not); run it first, then kSqliteUndoSchema20 and the statements that
+// undo earlier versions.
+inline constexpr const char* kSqliteUndoSchema21 =
+    "DROP INDEX orchestrator_queue_by_token; "
+    "CREATE INDEX orchestrator_queue_by_token ON orchestrator_queue (lock_token); "
+    "DROP INDEX worker_queue_by_token; "
+    "CREATE UNIQUE INDEX worker_queue_by_token ON worker_queue (lock_token); ";
+
+// Takes a SQLite database of schema 20 back to schema 19 (before the tagged worker
+// rows' index); run it after kSqliteUndoSchema21, then kSqliteUndoSchema19 and the
+// statements that undo earlier versions.
 inline constexpr const char* kSqliteUndoSchema20 = "DROP INDEX worker_queue_by_tag; ";
 
 // Takes a SQLite database of schema 19 back to schema 18 (before the untagged worker
@@ -237,9 +246,9 @@ inline constexpr const char* kSqliteUndoSchema12 =
     "CREATE TRIGGER instance_counts_on_update AFTER UPDATE OF status ON instances BEGIN "
     "  UPDATE instance_counts SET count = count - 1 WHERE orchestration_name = OLD.orchestration_name; END; ";
 
-// The undo statements of schemas 20 to 12 in their order: a file of this build back to
+// The undo statements of schemas 21 to 12 in their order: a file of this build back to
 // schema 11, before the statements that undo earlier versions.
-inline const std::string kSqliteUndoToSchema11 = std::string(kSqliteUndoSchema20) + kSqliteUndoSchema19 +
+inline const std::string kSqliteUndoToSchema11 = std::string(kSqliteUndoSchema21) + kSqliteUndoSchema20 + kSqliteUndoSchema19 +
                                                  kSqliteUndoSchema18 +
                                                  kSqliteUndoSchema17 +
                                                  kSqliteUndoSchema16 +

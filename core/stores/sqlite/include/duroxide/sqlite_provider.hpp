@@ -57,7 +57,7 @@ struct SqliteOptions {
 
 class SqliteProvider final : public SqlStore {
  public:
-  static constexpr int kSchemaVersion = 20;
+  static constexpr int kSchemaVersion = 21;
 
   // path ":memory:" for an in-memory database. Throws ProviderError.
   SqliteProvider(const std::string& path, Clock& clock, IdSource& ids, SqliteOptions options = {});
