@@ -303,6 +303,29 @@ TEST_CASE("contract: a fetched work item names its instance's orchestration and 
   CHECK(batch[0].orchestration_version == "1.0.0");
 }
 
+TEST_CASE("contract: a work item whose instance has no row is fetched with an empty orchestration and version",
+          "[provider][worker]") {
+  FOR_EACH_PROVIDER(f);
+  // An ack without history writes no instance row, but queues what it scheduled.
+  f.provider().enqueue_orchestrator_item(start_item("ghost"), 0);
+  OrchestrationItem turn = fetch(f);
+  OrchestrationAck ack;
+  ack.worker_items = {activity("ghost", 2), activity("ghost", 3)};
+  ack.metadata = metadata();
+  f.provider().ack_orchestration_item(turn.lock_token, ack);
+  REQUIRE_FALSE(f.management().get_instance_info("ghost").has_value());
+  auto item = f.provider().fetch_work_item(1000);
+  REQUIRE(item);
+  CHECK(item->item.instance == "ghost");
+  CHECK(item->orchestration_name.empty());
+  CHECK(item->orchestration_version.empty());
+  std::vector<WorkerItem> batch = f.provider().fetch_work_items(1000, 5, TagFilter{});
+  REQUIRE(batch.size() == 1);
+  CHECK(batch[0].item.instance == "ghost");
+  CHECK(batch[0].orchestration_name.empty());
+  CHECK(batch[0].orchestration_version.empty());
+}
+
 TEST_CASE("contract: a worker ack with a completion enqueues it atomically",
           "[provider][worker]") {
   FOR_EACH_PROVIDER(f);

@@ -941,8 +941,11 @@ TEST_CASE("sqlite: a version-17 database's worker rows run outside sessions and 
   CHECK(f->sqlite->cleanup_orphaned_sessions() == 0);
 }
 
-TEST_CASE("sqlite: a session whose row the file holds damaged is passed by, and the rest of the queue is fetched",
+TEST_CASE("sqlite: a session whose lock the file holds as NULL or text counts as expired: its rows are fetched "
+          "with the rest of the queue",
           "[provider][sqlite][sessions]") {
+  const std::string damaged = GENERATE(std::string("NULL"), std::string("'forever'"));
+  INFO("locked_until " << damaged);
   auto f = make_provider("sqlite-file");
   create_instance(*f, "i");
   f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
@@ -954,17 +957,59 @@ TEST_CASE("sqlite: a session whose row the file holds damaged is passed by, and 
   ack.metadata = metadata();
   f->provider().ack_orchestration_item(item.lock_token, ack);
   f->sqlite.reset();
-  // A lock that is not a time: neither held (the fetch's condition) nor expired (the claim's).
+  // A lock that is not a time, held by another owner: read as expired, so the session is
+  // claimed again rather than holding its rows back for good.
   raw_exec(f->path, "DROP TABLE sessions; CREATE TABLE sessions (session_id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, "
                     "locked_until INTEGER, claimed_at INTEGER NOT NULL); "
-                    "INSERT INTO sessions VALUES ('s1', 'other', NULL, 0)");
+                    "INSERT INTO sessions VALUES ('s1', 'other', " + damaged + ", 0)");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   const SessionFetch owner{"node", 1'000};
   std::vector<WorkerItem> items = f->sqlite->fetch_work_items(30'000, 4, TagFilter{}, &owner);
-  REQUIRE(items.size() == 1);
-  CHECK(items[0].item.id == 3);
-  std::optional<WorkerItem> single = f->sqlite->fetch_work_item(30'000, TagFilter{}, &owner);
-  CHECK_FALSE(single.has_value());
+  REQUIRE(items.size() == 2);
+  CHECK(items[0].item.id == 2);
+  CHECK(items[0].item.session_id == "s1");
+  CHECK(items[1].item.id == 3);
+  const std::vector<SessionInfo> sessions = f->sqlite->list_sessions("", 10);
+  REQUIRE(sessions.size() == 1);
+  CHECK(sessions[0].owner_id == "node");
+  CHECK(sessions[0].held);
+}
+
+TEST_CASE("sqlite: an instance lock or a worker row lock the file holds as NULL or text counts as expired: the "
+          "instance and the activity are fetched again",
+          "[provider][sqlite][queues]") {
+  const std::string damaged = GENERATE(std::string("NULL"), std::string("'later'"));
+  INFO("locked_until " << damaged);
+  auto f = make_provider("sqlite-file");
+  schedule_activities(*f, {2});
+  std::optional<WorkerItem> work = f->provider().fetch_work_item(30'000);
+  REQUIRE(work);
+  f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "go", ""}, 0);
+  OrchestrationItem turn = fetch(*f);
+  f->sqlite.reset();
+  // instance_locks.locked_until is NOT NULL: a NULL there comes with a table rebuilt without it.
+  raw_exec(f->path, "PRAGMA writable_schema = ON; "
+                    "UPDATE sqlite_master SET sql = replace(sql, 'locked_until INTEGER NOT NULL', 'locked_until INTEGER') "
+                    "WHERE name = 'instance_locks'; PRAGMA writable_schema = OFF");
+  raw_exec(f->path, "UPDATE instance_locks SET locked_until = " + damaged + "; "
+                    "UPDATE worker_queue SET locked_until = " + damaged + " WHERE lock_token IS NOT NULL");
+  f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
+  CHECK(f->sqlite->get_queue_depths().worker_locked == 0);
+  CHECK(f->sqlite->get_queue_depths().orchestrator_locked == 0);
+  // The old tokens no longer hold anything.
+  CHECK_THROWS_AS(f->provider().ack_work_item(work->lock_token, std::nullopt), ProviderError);
+  std::optional<WorkerItem> again = f->provider().fetch_work_item(30'000);
+  REQUIRE(again);
+  CHECK(again->item.id == 2);
+  CHECK(again->attempt_count == 2);
+  std::optional<OrchestrationItem> next = f->provider().fetch_orchestration_item(30'000);
+  REQUIRE(next);
+  CHECK(next->instance == "i");
+  CHECK(next->messages.size() == 1);
+  CHECK_THROWS_AS(f->provider().ack_orchestration_item(turn.lock_token, OrchestrationAck{}), ProviderError);
+  OrchestrationAck ack;
+  ack.metadata = metadata();
+  f->provider().ack_orchestration_item(next->lock_token, ack);
 }
 
 

@@ -1102,6 +1102,24 @@ test('activity sessions in runSimulation: a simulated activity sees its session,
   assert.equal(result.completed, 1);
 });
 
+test('runSimulation: a simulated activity context names the orchestration and version that scheduled it', async () => {
+  const result = await runSimulation({
+    seed: 5,
+    faults: [],
+    setup(rt) {
+      rt.registerActivity('Who', (ctx) => `${ctx.orchestrationName} ${ctx.orchestrationVersion} ${ctx.instanceId}`);
+      rt.registerOrchestrationVersioned('Asker', '1.2.0', function* (ctx) { return yield ctx.scheduleActivity('Who', null); });
+    },
+    workload(client, sim) {
+      sim.at(1);
+      client.startOrchestration('w1', 'Asker', null);
+    },
+    check: (end) => (end.output === 'Asker 1.2.0 w1' ? [] : [`got ${JSON.stringify(end.output)}`]),
+  });
+  assert.equal(result.ok, true, JSON.stringify(result.violations));
+  assert.equal(result.completed, 1);
+});
+
 test('an activity context names the orchestration and version that scheduled it', async () => {
   const w = await live((rt) => {
     rt.registerActivity('Who', (ctx) => `${ctx.orchestrationName} ${ctx.orchestrationVersion} ${ctx.instanceId}`);

@@ -232,7 +232,7 @@ struct Management {
   static std::vector<SessionInfo> list_sessions(Connection& db, const std::string& after, std::size_t limit,
                                                 TimestampMs now) {
     Statement rows = db.prepare(
-        "SELECT s.session_id, s.owner_id, s.locked_until, s.claimed_at, "
+        "SELECT s.session_id, s.owner_id, " DUROXIDE_LOCK_EXPIRY("s.locked_until") ", s.claimed_at, "
         "(SELECT COUNT(*) FROM worker_queue q WHERE q.session_id = s.session_id) "
         "FROM sessions s WHERE s.session_id > ?1 ORDER BY s.session_id LIMIT ?2");
     rows.bind(1, after).bind(2, static_cast<std::int64_t>(limit));
@@ -782,7 +782,7 @@ struct Management {
         "SELECT (SELECT COUNT(*) FROM orchestrator_queue), "
         "  (SELECT COUNT(*) FROM orchestrator_queue WHERE visible_at > CAST(?1 AS BIGINT)), "
         "  (SELECT COUNT(*) FROM instance_locks l CROSS JOIN orchestrator_queue q "
-        "   WHERE l.locked_until > ?1 AND q.instance_id = l.instance_id AND q.visible_at <= ?1)");
+        "   WHERE " DUROXIDE_LOCK_EXPIRY("l.locked_until") " > ?1 AND q.instance_id = l.instance_id AND q.visible_at <= ?1)");
     row.bind(1, now);
     if (row.step()) {
       const std::uint64_t total = static_cast<std::uint64_t>(row.integer(0));
@@ -817,8 +817,8 @@ struct Management {
     Statement row = db.prepare(
         "SELECT (SELECT COUNT(*) FROM worker_queue), "
         "  (SELECT COUNT(*) FROM worker_queue WHERE visible_at > CAST(?1 AS BIGINT)), "
-        "  (SELECT COUNT(*) FROM worker_queue WHERE lock_token >= '' AND locked_until > ?1), "
-        "  (SELECT COUNT(*) FROM worker_queue WHERE lock_token >= '' AND locked_until > ?1 "
+        "  (SELECT COUNT(*) FROM worker_queue WHERE lock_token >= '' AND " DUROXIDE_LOCK_EXPIRY("locked_until") " > ?1), "
+        "  (SELECT COUNT(*) FROM worker_queue WHERE lock_token >= '' AND " DUROXIDE_LOCK_EXPIRY("locked_until") " > ?1 "
         "   AND visible_at > ?1)");
     row.bind(1, now);
     if (row.step()) {

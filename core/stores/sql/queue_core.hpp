@@ -130,7 +130,7 @@ struct Queues {
   static void ack_work(Connection& db, const std::string& lock_token, const std::optional<WorkItem>& completion,
                        TimestampMs now) {
     check_token(lock_token, db.operation());
-    db.prepare("DELETE FROM worker_queue WHERE lock_token = ?1 AND locked_until > ?2")
+    db.prepare("DELETE FROM worker_queue WHERE lock_token = ?1 AND " DUROXIDE_LOCK_EXPIRY("locked_until") " > ?2")
         .bind(1, lock_token)
         .bind(2, now)
         .run();
@@ -490,7 +490,7 @@ struct Queues {
     static const std::string sql =
         std::string("DELETE FROM worker_queue WHERE id IN (SELECT w.id FROM worker_queue w WHERE w.lock_token IN ("
                     "SELECT t.token FROM ") +
-        Dialect::kTokenListTable + ") AND w.locked_until > ?1" + worker_rows_in_key_order<Dialect>("w") +
+        Dialect::kTokenListTable + ") AND " DUROXIDE_LOCK_EXPIRY("w.locked_until") " > ?1" + worker_rows_in_key_order<Dialect>("w") +
         ") RETURNING lock_token";
     Statement rows = db.prepare(sql);
     rows.bind(1, now).bind(2, Dialect::token_list(tokens));
@@ -505,7 +505,7 @@ struct Queues {
     check_token(lock_token, db.operation());
     check_delay(delay_ms, "delay", db.operation());
     Transaction transaction(db);
-    db.prepare("DELETE FROM instance_locks WHERE lock_token = ?1 AND locked_until > ?2")
+    db.prepare("DELETE FROM instance_locks WHERE lock_token = ?1 AND " DUROXIDE_LOCK_EXPIRY("locked_until") " > ?2")
         .bind(1, lock_token)
         .bind(2, now)
         .run();
@@ -524,7 +524,7 @@ struct Queues {
     check_token(lock_token, db.operation());
     check_delay(delay_ms, "delay", db.operation());
     db.prepare(std::string("UPDATE worker_queue SET lock_token = NULL, locked_until = NULL, ") + kReleaseSet +
-               "WHERE lock_token = ?1 AND locked_until > ?3")
+               "WHERE lock_token = ?1 AND " DUROXIDE_LOCK_EXPIRY("locked_until") " > ?3")
         .bind(1, lock_token)
         .bind(2, delay_ms)
         .bind(3, now)
@@ -539,8 +539,8 @@ struct Queues {
                          TimestampMs now) {
     check_token(lock_token, db.operation());
     check_delay(extend_ms, "extension", db.operation());
-    db.prepare(work_item ? "UPDATE worker_queue SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2"
-                         : "UPDATE instance_locks SET locked_until = ?3 WHERE lock_token = ?1 AND locked_until > ?2")
+    db.prepare(work_item ? "UPDATE worker_queue SET locked_until = ?3 WHERE lock_token = ?1 AND " DUROXIDE_LOCK_EXPIRY("locked_until") " > ?2"
+                         : "UPDATE instance_locks SET locked_until = ?3 WHERE lock_token = ?1 AND " DUROXIDE_LOCK_EXPIRY("locked_until") " > ?2")
         .bind(1, lock_token)
         .bind(2, now)
         .bind(3, now + extend_ms)
@@ -639,7 +639,7 @@ struct Queues {
       "(SELECT i.orchestration_name FROM instances i WHERE i.instance_id = worker_queue.instance_id), "
       "(SELECT i.orchestration_version FROM instances i WHERE i.instance_id = worker_queue.instance_id) "
       "FROM worker_queue ";
-  static constexpr const char* kWorkerUnlocked = "(lock_token IS NULL OR locked_until <= ?1)";
+  static constexpr const char* kWorkerUnlocked = "(lock_token IS NULL OR " DUROXIDE_LOCK_EXPIRY("locked_until") " <= ?1)";
 
   // The condition a worker row's tag meets for a TagFilter, over the parameters from
   // ?first: 1 when any tag is taken; 1 when untagged rows (tag NULL) are; then
@@ -677,7 +677,7 @@ struct Queues {
     const std::string parameter = "?" + std::to_string(owner);
     return "(session_id IS NULL OR (CAST(" + parameter +
            " AS TEXT) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = "
-           "worker_queue.session_id AND s.locked_until > ?1 AND s.owner_id <> " +
+           "worker_queue.session_id AND " DUROXIDE_LOCK_EXPIRY("s.locked_until") " > ?1 AND s.owner_id <> " +
            parameter + ")))";
   }
   static void bind_session_fetch(Statement& statement, int owner, const SessionFetch* session) {
@@ -697,9 +697,9 @@ struct Queues {
     db.prepare(
           "INSERT INTO sessions (session_id, owner_id, locked_until, claimed_at) VALUES (?1, ?2, ?3, ?4) "
           "ON CONFLICT (session_id) DO UPDATE SET claimed_at = CASE WHEN sessions.owner_id = excluded.owner_id "
-          "AND sessions.locked_until > ?4 THEN sessions.claimed_at ELSE excluded.claimed_at END, "
+          "AND " DUROXIDE_LOCK_EXPIRY("sessions.locked_until") " > ?4 THEN sessions.claimed_at ELSE excluded.claimed_at END, "
           "owner_id = excluded.owner_id, locked_until = excluded.locked_until "
-          "WHERE sessions.owner_id = excluded.owner_id OR sessions.locked_until <= ?4")
+          "WHERE sessions.owner_id = excluded.owner_id OR " DUROXIDE_LOCK_EXPIRY("sessions.locked_until") " <= ?4")
         .bind(1, session_id)
         .bind(2, session.owner_id)
         .bind(3, until)
@@ -715,7 +715,7 @@ struct Queues {
     // One statement text whatever the list's length (Dialect::kTokenListTable, at ?2).
     static const std::string sql = std::string("UPDATE sessions SET locked_until = ?3 WHERE session_id IN "
                                                "(SELECT t.token FROM ") +
-                                   Dialect::kTokenListTable + ") AND owner_id = ?4 AND locked_until > ?1";
+                                   Dialect::kTokenListTable + ") AND owner_id = ?4 AND " DUROXIDE_LOCK_EXPIRY("locked_until") " > ?1";
     db.prepare(sql).bind(1, now).bind(2, Dialect::token_list(session_ids)).bind(3, until).bind(4, owner).run();
     return static_cast<std::size_t>(db.changes());
   }
@@ -723,7 +723,7 @@ struct Queues {
   // cleanup_orphaned_sessions: at most a batch of expired sessions no queued row names.
   static std::size_t forget_orphaned_sessions(Connection& db, TimestampMs now) {
     db.prepare(
-          "DELETE FROM sessions WHERE session_id IN (SELECT s.session_id FROM sessions s WHERE s.locked_until <= ?1 "
+          "DELETE FROM sessions WHERE session_id IN (SELECT s.session_id FROM sessions s WHERE " DUROXIDE_LOCK_EXPIRY("s.locked_until") " <= ?1 "
           "AND NOT EXISTS (SELECT 1 FROM worker_queue q WHERE q.session_id = s.session_id) LIMIT 1000)")
         .bind(1, now)
         .run();
@@ -1154,7 +1154,7 @@ struct Queues {
 
   static Held hold_lock(Connection& db, const std::string& lock_token, TimestampMs now) {
     static const std::string sql = std::string(kHeldSelect) + "FROM instance_locks l " + kHeldJoins +
-                                   "WHERE l.lock_token = ?1 AND l.locked_until > ?2" + Dialect::kHeldLockSuffix;
+                                   "WHERE l.lock_token = ?1 AND " DUROXIDE_LOCK_EXPIRY("l.locked_until") " > ?2" + Dialect::kHeldLockSuffix;
     Statement row = db.prepare(sql);
     row.bind(1, lock_token).bind(2, now);
     if (!row.step()) throw ProviderError(ProviderErrorKind::InvalidLock, db.operation(), kInstanceLockLost);
@@ -1176,7 +1176,7 @@ struct Queues {
     // the list looks its lock up by the token's index, whatever plan is kept.
     static const std::string sql = std::string(kHeldSelect) + "FROM " + Dialect::kTokenListTable +
                                    " JOIN instance_locks l ON l.lock_token = t.token " + kHeldJoins +
-                                   "WHERE l.locked_until > ?1" + Dialect::kHeldLockSuffix;
+                                   "WHERE " DUROXIDE_LOCK_EXPIRY("l.locked_until") " > ?1" + Dialect::kHeldLockSuffix;
     Statement rows = db.prepare(sql);
     rows.bind(1, now).bind(2, Dialect::token_list(tokens));
     while (rows.step()) held.emplace(rows.text(6), read_held(rows, now));

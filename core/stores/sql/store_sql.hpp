@@ -45,6 +45,15 @@ std::string encoded(const std::string& operation, Encode&& encode) {
   "(EXISTS (SELECT 1 FROM instances WHERE instance_id = ?1) " \
   "OR EXISTS (SELECT 1 FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2))"
 
+// The expiry of a lock (instance_locks, worker_queue, sessions: the column `column`) as
+// every statement compares it. A value a file holds that is not a number (text, NULL: a
+// damaged row, or one another program wrote) reads as 0, long expired, so the lock can
+// be taken again, rather than holding its instance, activity or session back for good
+// (compared as it is, text is greater than every number, and NULL neither held nor
+// expired). On PostgreSQL the columns are BIGINT, so it is the value itself. A macro,
+// so that statements using it stay string literals.
+#define DUROXIDE_LOCK_EXPIRY(column) "COALESCE(CAST(" column " AS BIGINT), 0)"
+
 // The order in which every writer locks worker rows: instance (bytewise), execution,
 // activity, id, each row locked as it comes (Dialect::kRowsInOrderSuffix). A batch of
 // worker acks, a batch cancelling activities and a delete of instances all take their

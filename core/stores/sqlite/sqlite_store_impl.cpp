@@ -210,7 +210,8 @@ const std::string& next_candidate_sql(bool after, std::optional<std::size_t> ran
       for (std::size_t n = 0; n <= limits::kMaxSupportedVersionRanges + 1; ++n) {
         // n = 0: no filter; n = k + 1: a filter of k ranges.
         const std::string unlocked =
-            "NOT EXISTS (SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id AND l.locked_until > ?1) "
+            "NOT EXISTS (SELECT 1 FROM instance_locks l WHERE l.instance_id = q.instance_id AND " DUROXIDE_LOCK_EXPIRY(
+            "l.locked_until") " > ?1) "
             "AND " + std::string(store_sql::Queues<Dialect>::kNoStartLater) +
             (n == 0 ? std::string() : " AND " + store_sql::Queues<Dialect>::capability_condition("q.instance_id", n - 1, first));
         if (!seek) {
