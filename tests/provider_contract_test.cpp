@@ -1280,7 +1280,7 @@ static void require_counts_match_rows(ProviderUnderTest& f, std::map<RuntimeStat
 TEST_CASE("contract: status counts follow a batch of acks; a refused ack counts nowhere",
           "[provider][batch][counts]") {
   FOR_EACH_PROVIDER(f);
-  std::map<std::string, std::string> token = lock_started(f, {"a", "b", "c", "d"});
+  std::map<std::string, std::string> token = lock_started(f, {"a", "b", "c", "d", "e"});
   OrchestrationAck running;
   running.history_delta = {started_event()};
   running.metadata = metadata();
@@ -1292,16 +1292,28 @@ TEST_CASE("contract: status counts follow a batch of acks; a refused ack counts 
   OrchestrationAck child = running;
   child.history_delta = {started_event("Orch", 1, "a")};
   child.metadata = metadata(RuntimeState::Running, "a");
-  // The activity statistics and time series the batch sums leave the refused ack out too.
+  // The activity statistics and time series the batch sums leave the refused acks out too.
+  // c is refused before its activity outcomes are summed; e, whose delta repeats an event
+  // id, after them where the store sends an ack's writes ahead and hears the refusal later
+  // (PostgreSQL's pipelined batch), and before them where each write runs at once.
   using Outcome = ActivityOutcome::Kind;
   running.activity_outcomes = {{"Act", Outcome::Scheduled, 0}};
   finished.activity_outcomes = {{"Act", Outcome::Completed, 5}};
   refused.activity_outcomes = {{"Act", Outcome::Scheduled, 0}, {"Act", Outcome::Failed, 70}};
   child.activity_outcomes = {{"Act", Outcome::Failed, 9}};
-  std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(
-      {{token["a"], running}, {token["b"], finished}, {token["c"], refused}, {token["d"], child}});
-  REQUIRE(outcomes.size() == 4);
+  OrchestrationAck repeated = running;
+  repeated.history_delta.push_back(started_event());  // event id 1 twice
+  repeated.activity_outcomes = {{"Act", Outcome::Completed, 300}, {"Act", Outcome::Failed, 400}};
+  std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items({{token["a"], running},
+                                                                           {token["b"], finished},
+                                                                           {token["c"], refused},
+                                                                           {token["d"], child},
+                                                                           {token["e"], repeated}});
+  REQUIRE(outcomes.size() == 5);
   CHECK(outcomes[2].has_value());
+  REQUIRE(outcomes[4].has_value());
+  INFO(outcomes[4]->what());
+  CHECK(outcomes[4]->kind() == ProviderErrorKind::Conflict);
   require_counts_match_rows(f, {{RuntimeState::Running, 2}, {RuntimeState::Completed, 1}});
   const std::vector<ActivityStats> activities = f.management().get_activity_stats("Act", "");
   REQUIRE(activities.size() == 1);

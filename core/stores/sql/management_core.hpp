@@ -811,8 +811,9 @@ struct Management {
   }
 
   // Visible: due and not under a live lock. Locked: under a live lock, due or not.
-  // The locked rows are read along the token index (`lock_token >= ''` is "not NULL"
-  // for text tokens, a range the index serves, where IS NOT NULL scans the table).
+  // The locked rows are read along the token index: `lock_token >= ''` is "not NULL" for
+  // text tokens, a range of that index on both stores (on SQLite the index holds the
+  // locked rows only, schema 21).
   static void read_worker_depths(Connection& db, TimestampMs now, QueueDepths& depths) {
     Statement row = db.prepare(
         "SELECT (SELECT COUNT(*) FROM worker_queue), "

@@ -316,7 +316,7 @@ struct Queues {
     };
     // The batch sums its roll-ups and writes each row once, after its acks. Each ack
     // sums into totals of its own, added to the batch's once it succeeds, so an ack
-    // refused drops what it added without the batch's being copied before every ack.
+    // refused drops what it added, and an ack costs what it adds, not what the batch holds.
     // Where several writers share the rows (serialize_orchestration_acks), only that
     // flush waits for the others'.
     // An ack refused after its totals joined the batch's was refused by the flush (with

@@ -477,9 +477,9 @@ CREATE INDEX worker_queue_by_tag ON worker_queue (tag, visible_at, id) WHERE tag
 )sql";
 
 // Version 21: the lock-token indexes hold the locked rows only. A queued row has no
-// token, and every statement that reads by token names one (`lock_token = ?`, `IN`,
-// `>= ''`), which SQLite takes as implying NOT NULL; so a message no longer enters the
-// index when queued and leaves it when locked, only the latter half (docs/bench.md,
+// token, and every statement that reads by token names one (`lock_token = ?` or
+// `>= ''`), which SQLite takes as implying NOT NULL; so a queued message is not in the
+// index: it enters when locked and leaves when acked or released (docs/bench.md,
 // "Lock-token indexes of locked rows only").
 constexpr const char* kMigration21 = R"sql(
 DROP INDEX orchestrator_queue_by_token;
