@@ -1,6 +1,7 @@
 #include "duroxide/codec.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <type_traits>
 
@@ -224,15 +225,23 @@ struct Writer {
 // checks it, so the output and the errors are the DOM path's.
 class TextWriter {
  public:
-  explicit TextWriter(std::string path) : path_(std::move(path)) {}
+  explicit TextWriter(std::string path) : path_(std::move(path)) {
+    fields_.reserve(8);
+    values_.reserve(256);
+  }
 
-  void text(const char* key, const std::string& value, std::size_t) { add(key, quoted(value)); }
+  void text(const char* key, const std::string& value, std::size_t) {
+    begin(key);
+    quoted(value);
+    end();
+  }
   void optional_text(const char* key, const std::string& value, std::size_t max) {
     if (!value.empty()) text(key, value, max);
   }
   void optional_semver(const char* key, const std::string& value) { optional_text(key, value, kMaxVersionBytes); }
-  void nullable_text(const char* key, const std::optional<std::string>& value, std::size_t) {
-    add(key, value ? quoted(*value) : std::string("null"));
+  void nullable_text(const char* key, const std::optional<std::string>& value, std::size_t max) {
+    if (value) return text(key, *value, max);
+    add(key, "null");
   }
   void optional_nullable_text(const char* key, const std::optional<std::string>& value, std::size_t max) {
     if (value) text(key, *value, max);
@@ -243,64 +252,86 @@ class TextWriter {
   void kv(const char* key, const KvMap& entries) {
     if (!entries.empty()) add(key, dump_json(kv_json(entries), path_));
   }
-  void unsigned_number(const char* key, std::uint64_t value) { add(key, std::to_string(value)); }
+  void unsigned_number(const char* key, std::uint64_t value) { number(key, value); }
   void optional_unsigned(const char* key, std::uint64_t value) {
     if (value != 0) unsigned_number(key, value);
   }
-  void signed_number(const char* key, std::int64_t value) { add(key, std::to_string(value)); }
+  void signed_number(const char* key, std::int64_t value) { number(key, value); }
   void boolean(const char* key, bool value) { add(key, value ? "true" : "false"); }
   void details(const char* key, const ErrorDetails& value) { add(key, dump_json(to_json(value), path_)); }
   // A value already encoded as JSON text.
-  void raw(const char* key, std::string json) { add(key, std::move(json)); }
+  void raw(const char* key, const std::string& json) { add(key, json); }
 
   // The object's text; the writer is spent.
   std::string finish() {
     std::sort(fields_.begin(), fields_.end(),
-              [](const Field& a, const Field& b) { return std::strcmp(a.first, b.first) < 0; });
+              [](const Field& a, const Field& b) { return std::strcmp(a.key, b.key) < 0; });
     std::size_t size = 2;
-    for (const Field& field : fields_) size += std::strlen(field.first) + field.second.size() + 4;
+    for (const Field& field : fields_) size += std::strlen(field.key) + field.length + 4;
     std::string out;
     out.reserve(size);
     out += '{';
     for (const Field& field : fields_) {
       if (out.size() > 1) out += ',';
       out += '"';
-      out += field.first;  // keys are the codec's own ASCII names
+      out += field.key;  // keys are the codec's own ASCII names
       out += "\":";
-      out += field.second;
+      out.append(values_, field.offset, field.length);
     }
     out += '}';
     return out;
   }
 
  private:
-  using Field = std::pair<const char*, std::string>;
+  // A field's value is values_[offset, offset + length): every value goes into one
+  // buffer as it is written, and finish() copies them out in key order.
+  struct Field {
+    const char* key;
+    std::size_t offset;
+    std::size_t length;
+  };
 
-  void add(const char* key, std::string json) { fields_.emplace_back(key, std::move(json)); }
+  void begin(const char* key) { fields_.push_back(Field{key, values_.size(), 0}); }
+  void end() { fields_.back().length = values_.size() - fields_.back().offset; }
+  void add(const char* key, std::string_view json) {
+    begin(key);
+    values_.append(json.data(), json.size());
+    end();
+  }
+  template <typename Integer>
+  void number(const char* key, Integer value) {
+    char digits[24];
+    const std::to_chars_result written = std::to_chars(digits, digits + sizeof digits, value);
+    add(key, std::string_view(digits, static_cast<std::size_t>(written.ptr - digits)));
+  }
 
-  // Runs between the characters to escape are appended whole, not byte by byte
-  // (long payloads: docs/bench.md, "Strings copied by runs").
-  std::string quoted(const std::string& value) const {
-    std::string out;
-    out.reserve(value.size() + 2);
-    out += '"';
+  // Appends `value` quoted. Runs between the characters to escape are appended whole, not
+  // byte by byte (long payloads: docs/bench.md, "Strings copied by runs"); a byte outside
+  // printable ASCII hands the whole string to dump_json, which escapes and checks it.
+  void quoted(const std::string& value) {
+    const std::size_t start = values_.size();
+    values_ += '"';
     std::size_t run = 0;  // where the run not yet appended starts
     for (std::size_t i = 0; i < value.size(); ++i) {
       const char c = value[i];
       const auto byte = static_cast<unsigned char>(c);
-      if (byte < 0x20 || byte >= 0x7f) return dump_json(Json(value), path_);
+      if (byte < 0x20 || byte >= 0x7f) {
+        values_.resize(start);
+        values_ += dump_json(Json(value), path_);
+        return;
+      }
       if (c == '"' || c == '\\') {
-        out.append(value, run, i - run);
-        out += '\\';
+        values_.append(value, run, i - run);
+        values_ += '\\';
         run = i;  // the character itself starts the next run
       }
     }
-    out.append(value, run, std::string::npos);
-    out += '"';
-    return out;
+    values_.append(value, run, std::string::npos);
+    values_ += '"';
   }
 
   std::string path_;
+  std::string values_;
   std::vector<Field> fields_;
 };
 
@@ -422,7 +453,9 @@ ObjectReader::ObjectReader(const Json& value, std::string path)
   }
 }
 
-ObjectReader::ObjectReader(const FlatObject* value, std::string path) : flat_(value), path_(std::move(path)) {}
+ObjectReader::ObjectReader(const FlatObject* value, std::string path) : flat_(value), path_(std::move(path)) {
+  read_.reserve(value->fields.size());
+}
 
 const Json* ObjectReader::find(const char* key) const {
   if (flat_) return flat_->find(key);
