@@ -126,10 +126,13 @@ TEST_CASE("the text encoders write what the JSON objects dump to, byte for byte"
   History history = every_kind_of_event();
   for (const std::string& text : {std::string("\x01\x1f\x7f/<>&'"), std::string("caf\xc3\xa9 \xf0\x9f\x98\x80"),
                                   std::string("\\\"\\"), std::string("say \"hi\" to C:\\dir\\ now"),
-                                  std::string()}) {
+                                  std::string("a\"b\\c caf\xc3\xa9"), std::string()}) {
     history.push_back(Event{200, 3, 5, events::ExternalEvent{"e", text}});
     history.push_back(Event{201, 0, -7, events::CustomStatusUpdated{text}});
   }
+  // A value handed to dump_json in a field written before others, and the integers' ends.
+  history.push_back(Event{202, 0, INT64_MIN, events::ActivityScheduled{"\xc3\xa9", "a \"b\" c"}});
+  history.push_back(Event{UINT64_MAX, UINT64_MAX, INT64_MAX, events::TimerCreated{INT64_MIN}});
   for (const Event& event : history) {
     CHECK(encode_event(event) == detail::dump_json(detail::to_json(event), "event"));
     CHECK(decode_event(encode_event(event)) == event);  // the flat reader's runs and escapes

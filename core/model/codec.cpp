@@ -900,7 +900,7 @@ std::string pending_snapshot_text(const PendingSnapshot& snapshot, const std::st
   work += ']';
   TextWriter writer(path);
   writer.unsigned_number("total", snapshot.total);
-  writer.raw("work", std::move(work));
+  writer.raw("work", work);
   return writer.finish();
 }
 
