@@ -37,15 +37,28 @@ function row(notice) {
     el('b', {}, notice.kind), ' ', instance, ' ', el('span', { 'data-testid': 'notice-message' }, notice.message));
 }
 
-// Takes what the runtime noted since the last call, then draws the list.
+// Takes what the runtime noted since the last call, then draws what changed: the notices
+// that came since the last draw go above the rows already drawn, and the rows of notices no
+// longer kept go, so a notice costs one row whatever the list holds. The whole list is drawn
+// again when it was cleared (the list no longer holds what was drawn) or nothing of it stays.
 export function renderNotices() {
   collect();
   const list = $('notices');
-  // Drawn again only when notices came or went (the count of all ever added, and how many are kept).
-  const drawn = `${ui.noticesAdded}/${ui.notices.length}`;
-  if (list.dataset.drawn === drawn) return;
-  list.dataset.drawn = drawn;
-  list.replaceChildren(...(ui.notices.length ? ui.notices.map(row) : [el('li', { class: 'hint' }, 'no notices')]));
+  const added = ui.noticesAdded;
+  const kept = ui.notices.length;
+  const drawnAdded = Number(list.dataset.added ?? -1);
+  const drawnKept = Number(list.dataset.kept ?? -1);
+  if (drawnAdded === added && drawnKept === kept) return;
+  list.dataset.added = String(added);
+  list.dataset.kept = String(kept);
+  const fresh = added - drawnAdded;
+  const stays = Math.min(drawnKept, kept - fresh);  // rows already drawn that are still kept
+  if (drawnAdded >= 0 && fresh > 0 && stays > 0 && kept === Math.min(KEPT, drawnKept + fresh)) {
+    list.prepend(...ui.notices.slice(0, fresh).map(row));
+    while (list.children.length > kept) list.lastElementChild.remove();
+    return;
+  }
+  list.replaceChildren(...(kept ? ui.notices.map(row) : [el('li', { class: 'hint' }, 'no notices')]));
 }
 
 export function initNotices() {

@@ -602,6 +602,37 @@ registerOrchestration('Lost', function* (ctx) {
   await expect(notices).toHaveText('no notices');
 });
 
+test('runtime notices: new ones are drawn above the rows already drawn, and the list keeps the newest 500', async ({ page }) => {
+  await page.getByTestId('code-text').fill(`registerOrchestration('Noisy', function* (ctx, n) {
+  for (let i = 0; i < n; i++) ctx.traceInfo('line ' + i);
+  return n;
+});
+`);
+  await page.getByTestId('code-register').click();
+  await expect(page.getByTestId('code-result')).toContainText('Noisy 1.0.0');
+  await start(page, 'Noisy', '600', 'noisy-1');
+  await expect(page.getByTestId('details-status')).toHaveText('Completed');
+  const notices = page.getByTestId('notices-list');
+  const messages = notices.getByTestId('notice-message');
+  await expect(notices.locator('li.notice')).toHaveCount(500);
+  await expect(messages.first()).toHaveText('line 599');
+  await expect(messages.last()).toHaveText('line 100');
+  // The row drawn for the newest notice, marked: a later draw keeps it rather than drawing it again.
+  await notices.locator('li.notice').first().evaluate((row) => { row.dataset.marked = 'kept'; });
+  await start(page, 'Noisy', '3', 'noisy-2');
+  await expect(page.getByTestId('details-id')).toHaveText('noisy-2');
+  await expect(page.getByTestId('details-status')).toHaveText('Completed');
+  await expect(messages.first()).toHaveText('line 2');
+  await expect(notices.locator('li.notice')).toHaveCount(500);
+  await expect(messages.nth(3)).toHaveText('line 599');
+  await expect(notices.locator('li.notice').nth(3)).toHaveAttribute('data-marked', 'kept');
+  await expect(messages.last()).toHaveText('line 103');
+  await page.getByTestId('notices-clear').click();
+  await expect(notices).toHaveText('no notices');
+  await start(page, 'Noisy', '2', 'noisy-3');
+  await expect(messages).toHaveText(['line 1', 'line 0']);
+});
+
 test('code panel: orchestrations written in the page run like any other instance', async ({ page }) => {
   await page.locator('#auto-run').uncheck();
   await page.getByTestId('code-text').fill(`registerActivity('Shout', (ctx, text) => text.toUpperCase() + '!');
