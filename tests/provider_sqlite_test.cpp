@@ -998,10 +998,12 @@ TEST_CASE("sqlite: an instance lock or a worker row lock the file holds as NULL 
   CHECK(f->sqlite->get_queue_depths().worker_locked == 0);
   CHECK(f->sqlite->get_queue_depths().orchestrator_locked == 0);
   // The old tokens no longer hold anything.
-  CHECK_THROWS_AS(f->provider().ack_work_item(work->lock_token, std::nullopt), ProviderError);
+  CHECK(provider_error_kind([&] { f->provider().ack_work_item(work->lock_token, std::nullopt); }) ==
+        ProviderErrorKind::InvalidLock);
   OrchestrationAck late;
   late.metadata = metadata();
-  CHECK_THROWS_AS(f->provider().ack_orchestration_item(turn.lock_token, late), ProviderError);
+  CHECK(provider_error_kind([&] { f->provider().ack_orchestration_item(turn.lock_token, late); }) ==
+        ProviderErrorKind::InvalidLock);
   std::optional<WorkerItem> again = f->provider().fetch_work_item(30'000);
   REQUIRE(again);
   CHECK(again->item.id == 2);
@@ -1129,8 +1131,8 @@ TEST_CASE("sqlite: a version-20 database's lock-token indexes come to hold locke
     CHECK(raw_query(f->path, std::string("SELECT sql FROM sqlite_master WHERE name = '") + index + "'")
               .find("WHERE lock_token IS NOT NULL") != std::string::npos);
   }
-  // The statements that find rows by token (as core/stores/sql/queue_core.hpp and
-  // management_core.hpp write them) still read the token indexes.
+  // Statements with the conditions by token of core/stores/sql/queue_core.hpp and
+  // management_core.hpp (their WHERE clauses as written there) still read the token indexes.
   const std::vector<std::pair<const char*, const char*>> by_token = {
       {"DELETE FROM orchestrator_queue WHERE lock_token = ?1", "orchestrator_queue_by_token"},
       {"UPDATE orchestrator_queue SET lock_token = NULL WHERE lock_token = ?1", "orchestrator_queue_by_token"},

@@ -49,16 +49,18 @@ export function renderNotices() {
   const drawnAdded = Number(list.dataset.added ?? -1);
   const drawnKept = Number(list.dataset.kept ?? -1);
   if (drawnAdded === added && drawnKept === kept) return;
-  list.dataset.added = String(added);
-  list.dataset.kept = String(kept);
   const fresh = added - drawnAdded;
   const stays = Math.min(drawnKept, kept - fresh);  // rows already drawn that are still kept
   if (drawnAdded >= 0 && fresh > 0 && stays > 0 && kept === Math.min(KEPT, drawnKept + fresh)) {
     list.prepend(...ui.notices.slice(0, fresh).map(row));
     while (list.children.length > kept) list.lastElementChild.remove();
-    return;
+  } else {
+    list.replaceChildren(...(kept ? ui.notices.map(row) : [el('li', { class: 'hint' }, 'no notices')]));
   }
-  list.replaceChildren(...(kept ? ui.notices.map(row) : [el('li', { class: 'hint' }, 'no notices')]));
+  // Noted once drawn (every row is built before the list changes): a draw that failed is
+  // tried again at the next call.
+  list.dataset.added = String(added);
+  list.dataset.kept = String(kept);
 }
 
 export function initNotices() {
