@@ -366,7 +366,7 @@ TEST_CASE("sqlite: an older schema is migrated forward on open, keeping data",
   create_instance(*f, "kept");
   f->sqlite.reset();
   // Make the file look like a version-1 database.
-  raw_exec(f->path, testing::kSqliteUndoToSchema11 + "DROP TABLE activity_stats; DROP TABLE changes; DROP TABLE metric_buckets; "
+  raw_exec(f->path, testing::sqlite_undo_to_schema(11) + "DROP TABLE activity_stats; DROP TABLE changes; DROP TABLE metric_buckets; "
                     "DROP INDEX instances_by_version; DROP TABLE instance_counts; "
                     "DROP TRIGGER instance_counts_on_insert; DROP TRIGGER instance_counts_on_delete; "
                     "DROP TRIGGER instance_counts_on_update; DROP TABLE kv_values; "
@@ -394,7 +394,7 @@ TEST_CASE("sqlite: a version-11 database gains tenants, its rows and counts in t
   const std::map<RuntimeState, std::uint64_t> before = f->sqlite->count_by_status({});
   const std::size_t changes = f->sqlite->changes_since(0, 1000, "").changes.size();
   f->sqlite.reset();
-  raw_exec(f->path, testing::kSqliteUndoToSchema11 + "PRAGMA user_version = 11");
+  raw_exec(f->path, testing::sqlite_undo_to_schema(11) + "PRAGMA user_version = 11");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->count_by_status({}) == before);
@@ -421,7 +421,7 @@ TEST_CASE("sqlite: a version-6 database gains the key-value table", "[provider][
   auto f = make_provider("sqlite-file");
   create_instance(*f, "kept");
   f->sqlite.reset();
-  raw_exec(f->path, testing::kSqliteUndoToSchema11 + "DROP TABLE kv_values; ALTER TABLE instances DROP COLUMN unconsumed_messages; "
+  raw_exec(f->path, testing::sqlite_undo_to_schema(11) + "DROP TABLE kv_values; ALTER TABLE instances DROP COLUMN unconsumed_messages; "
                     "DROP TABLE execution_totals; DROP TRIGGER execution_totals_on_insert; "
                     "DROP TRIGGER execution_totals_on_delete; DROP TRIGGER execution_totals_on_update; "
                     "DROP INDEX executions_continued; DROP INDEX instances_by_status_updated; DROP TABLE execution_durations; "
@@ -462,7 +462,7 @@ TEST_CASE("sqlite: a version-9 database gains the duration histogram, filled fro
   f->sqlite.reset();
   const std::string rows = raw_query(f->path, rows_sql);
   CHECK(std::count(rows.begin(), rows.end(), ',') == 10);  // eleven buckets: 1000 and 1009 share one
-  raw_exec(f->path, testing::kSqliteUndoToSchema11 + "DROP TABLE execution_durations; DROP INDEX instances_by_duration; "
+  raw_exec(f->path, testing::sqlite_undo_to_schema(11) + "DROP TABLE execution_durations; DROP INDEX instances_by_duration; "
                     "ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 9");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
@@ -491,7 +491,7 @@ TEST_CASE("sqlite: a version-10 database gains the search column, filled from ea
     f->provider().ack_orchestration_item(item.lock_token, start);
   }
   f->sqlite.reset();
-  raw_exec(f->path, testing::kSqliteUndoToSchema11 + "DROP INDEX instances_by_duration; ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 10");
+  raw_exec(f->path, testing::sqlite_undo_to_schema(11) + "DROP INDEX instances_by_duration; ALTER TABLE instances DROP COLUMN input; PRAGMA user_version = 10");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   InstanceFilter filter;
@@ -780,8 +780,7 @@ TEST_CASE("sqlite: a version-13 database gains the timers' index, its queued tim
   auto f = make_provider("sqlite-file");
   f->provider().enqueue_orchestrator_item(work::TimerFired{"t", 1, 2, f->clock.now_ms() + 5'000}, 5'000);
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema21) + testing::kSqliteUndoSchema20 + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
-                        testing::kSqliteUndoSchema14 + "PRAGMA user_version = 13");
+  raw_exec(f->path, testing::sqlite_undo_to_schema(13) + "PRAGMA user_version = 13");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orchestrator_queue_timers'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
@@ -802,8 +801,7 @@ TEST_CASE("sqlite: a version-14 database keeps its trigger-kept counts; its writ
   };
   f->sqlite.reset();
   // Written by a build of schema 14: its triggers count these rows.
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema21) + testing::kSqliteUndoSchema20 + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + testing::kSqliteUndoSchema15 +
-                        "PRAGMA user_version = 14");
+  raw_exec(f->path, testing::sqlite_undo_to_schema(14) + "PRAGMA user_version = 14");
   raw_exec(f->path,
            "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, current_execution_id, "
            "status, created_at, updated_at) VALUES ('old-1', 'Orch', '1.0.0', 1, 'Running', 1, 1), "
@@ -883,7 +881,7 @@ TEST_CASE("sqlite: a version-16 database's executions stay unpinned, and every f
   auto f = make_provider("sqlite-file");
   create_instance(*f, "i");
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema21) + testing::kSqliteUndoSchema20 + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + "PRAGMA user_version = 16");
+  raw_exec(f->path, testing::sqlite_undo_to_schema(16) + "PRAGMA user_version = 16");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
   CHECK(f->sqlite->list_executions("i")[0].pinned_version == std::nullopt);
@@ -916,7 +914,7 @@ std::unique_ptr<ProviderUnderTest> file_with_one_activity() {
 
 TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fetched", "[provider][sqlite][tags]") {
   auto f = file_with_one_activity();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema21) + testing::kSqliteUndoSchema20 + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + testing::kSqliteUndoSchema17 + testing::kSqliteUndoSchema16 + "PRAGMA user_version = 15");
+  raw_exec(f->path, testing::sqlite_undo_to_schema(15) + "PRAGMA user_version = 15");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM pragma_table_info('worker_queue') WHERE name = 'tag'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
@@ -930,7 +928,7 @@ TEST_CASE("sqlite: a version-15 database's worker rows stay untagged and are fet
 TEST_CASE("sqlite: a version-17 database's worker rows run outside sessions and are fetched",
           "[provider][sqlite][sessions]") {
   auto f = file_with_one_activity();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema21) + testing::kSqliteUndoSchema20 + testing::kSqliteUndoSchema19 + testing::kSqliteUndoSchema18 + "PRAGMA user_version = 17");
+  raw_exec(f->path, testing::sqlite_undo_to_schema(17) + "PRAGMA user_version = 17");
   CHECK(raw_query(f->path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sessions'") == "0");
   f->sqlite = std::make_unique<SqliteProvider>(f->path, f->clock, f->ids);
   CHECK(f->sqlite->schema_version() == SqliteProvider::kSchemaVersion);
@@ -1120,7 +1118,7 @@ TEST_CASE("sqlite: a version-20 database's lock-token indexes come to hold locke
   f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "later", ""}, 0);
   OrchestrationItem turn = fetch(*f);
   f->sqlite.reset();
-  raw_exec(f->path, std::string(testing::kSqliteUndoSchema21) + "PRAGMA user_version = 20");
+  raw_exec(f->path, testing::sqlite_undo_to_schema(20) + "PRAGMA user_version = 20");
   const std::string full_index = raw_query(f->path, "SELECT sql FROM sqlite_master WHERE name = 'worker_queue_by_token'");
   CHECK(full_index.find("WHERE") == std::string::npos);
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <vector>
 #include <memory>
 #include <string>
@@ -246,14 +247,22 @@ inline constexpr const char* kSqliteUndoSchema12 =
     "CREATE TRIGGER instance_counts_on_update AFTER UPDATE OF status ON instances BEGIN "
     "  UPDATE instance_counts SET count = count - 1 WHERE orchestration_name = OLD.orchestration_name; END; ";
 
-// The undo statements of schemas 21 to 12 in their order: a file of this build back to
-// schema 11, before the statements that undo earlier versions.
-inline const std::string kSqliteUndoToSchema11 = std::string(kSqliteUndoSchema21) + kSqliteUndoSchema20 + kSqliteUndoSchema19 +
-                                                 kSqliteUndoSchema18 +
-                                                 kSqliteUndoSchema17 +
-                                                 kSqliteUndoSchema16 +
-                                                 kSqliteUndoSchema15 +
-                                                 kSqliteUndoSchema14 + kSqliteUndoSchema13 + kSqliteUndoSchema12;
+// The undo statements of the schemas after `target`, newest first: a SQLite database of
+// this build back to schema `target` (11 to 20), before the statements that undo earlier
+// versions and the `PRAGMA user_version` the test sets.
+inline std::string sqlite_undo_to_schema(int target) {
+  static constexpr const char* kUndo[] = {kSqliteUndoSchema12, kSqliteUndoSchema13, kSqliteUndoSchema14,
+                                          kSqliteUndoSchema15, kSqliteUndoSchema16, kSqliteUndoSchema17,
+                                          kSqliteUndoSchema18, kSqliteUndoSchema19, kSqliteUndoSchema20,
+                                          kSqliteUndoSchema21};  // kUndo[v - 12] undoes schema v
+  constexpr int kNewest = 12 + static_cast<int>(std::size(kUndo)) - 1;
+  static_assert(kNewest == SqliteProvider::kSchemaVersion, "a new schema needs its undo statements here");
+  REQUIRE(target >= 11);
+  REQUIRE(target < kNewest);
+  std::string sql;
+  for (int version = kNewest; version > target; --version) sql += kUndo[version - 12];
+  return sql;
+}
 
 // The store a search-window test loads (by SQL, each store its own way): instances
 // "s-000000".. one a millisecond apart from created_at 1000, Running, of which only the

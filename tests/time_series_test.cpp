@@ -419,7 +419,7 @@ TEST_CASE("a version-4 database is migrated with its series counted in", "[times
     end = w.clock.now_ms() + 1;
   }
   raw_exec(path,
-           testing::kSqliteUndoToSchema11 +
+           testing::sqlite_undo_to_schema(11) +
            "DROP TABLE metric_buckets; ALTER TABLE changes DROP COLUMN created; "
            "ALTER TABLE changes DROP COLUMN orchestration_name; "
            "ALTER TABLE changes DROP COLUMN instance_created_at; "
