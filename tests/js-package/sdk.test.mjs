@@ -1463,6 +1463,66 @@ test('after shutdown nothing runs until a runtime starts again', async () => {
   await again.shutdown();
 });
 
+test('close() refuses while any runtime on the provider runs, not only the last one started', async () => {
+  const provider = await SqliteProvider.open('sqlite::memory:');
+  const first = new Runtime(provider, { dispatcherPollIntervalMs: 5, workerNodeId: 'first' });
+  const second = new Runtime(provider, { dispatcherPollIntervalMs: 5, workerNodeId: 'second' });
+  await first.start();
+  await second.start();
+  await second.shutdown();
+  assert.throws(() => provider.close(), (error) => error.kind === 'InvalidInput');
+  await first.shutdown();
+  provider.close();
+  assert.throws(() => new Client(provider), (error) => error.kind === 'InvalidInput');
+});
+
+test('shutdown leaves no timer behind once its running activities settle', async () => {
+  const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+  const before = timers();
+  let started;
+  const running = new Promise((resolve) => { started = resolve; });
+  const provider = await SqliteProvider.open('sqlite::memory:');
+  const runtime = new Runtime(provider, { dispatcherPollIntervalMs: 5 });
+  runtime.registerActivity('Brief', async () => { started(); await new Promise((resolve) => setTimeout(resolve, 20)); return 'done'; });
+  runtime.registerOrchestration('OneBrief', function* (ctx) { return yield ctx.scheduleActivity('Brief', null); });
+  await runtime.start();
+  await new Client(provider).startOrchestration('brief', 'OneBrief');
+  await running;
+  await runtime.shutdown();  // waits up to its default 10 s for 'Brief', which takes 20 ms
+  assert.equal(timers(), before);
+  provider.close();
+});
+
+test("clients: an activity's getClient() is one client; a client no longer reachable frees its engine object", async () => {
+  const seen = [];
+  const w = await live((rt) => {
+    rt.registerActivity('Remember', async (ctx) => { seen.push(ctx.getClient()); return seen.length; });
+    rt.registerOrchestration('Twice', function* (ctx) {
+      yield ctx.scheduleActivity('Remember', null);
+      return yield ctx.scheduleActivity('Remember', null);
+    });
+  });
+  assert.equal((await w.run('twice', 'Twice')).output, 2);
+  assert.equal(seen.length, 2);
+  assert.equal(seen[0], seen[1]);
+  assert.equal((await seen[0].getStatus('twice')).status, 'Completed');
+  const kept = w.provider._clients.size;  // the world's client and the activities' one
+  // A client per request, dropped after use: once collected, its engine object is deleted.
+  for (let i = 0; i < 200; i += 1) await new Client(w.provider).getStatus('twice');
+  assert.equal(w.provider._clients.size, kept + 200);
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const collect = runInNewContext('gc');
+  for (let round = 0; round < 50 && w.provider._clients.size > kept; round += 1) {
+    collect();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(w.provider._clients.size, kept);
+  assert.equal((await w.client.getStatus('twice')).status, 'Completed');
+  await w.stop();
+});
+
 // A live runtime whose 'LongJob' runs one activity of `steps` x 50 ms; `seen` counts its
 // runs and whether it ever saw itself cancelled.
 async function longJob(steps, workerLockTimeoutMs, seen) {

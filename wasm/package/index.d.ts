@@ -335,6 +335,7 @@ export declare class ActivityContext {
   tag(): string | null;
   /** True once the orchestration cancelled this activity (or its lock was lost). */
   isCancelled(): boolean;
+  /** The runtime's one Client on its provider (the same object for every activity). */
   getClient(): Client;
   traceInfo(message: string): void;
   traceWarn(message: string): void;

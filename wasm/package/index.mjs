@@ -74,7 +74,15 @@ const nextMacrotask = typeof setImmediate === 'function'
     return () => new Promise((resolve) => { waiting.push(resolve); channel.port2.postMessage(0); });
   })();
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// Waits for `promise` or `ms`, whichever comes first; the timer does not outlive the wait.
+async function settledWithin(promise, ms) {
+  let timer;
+  try {
+    await Promise.race([promise, new Promise((resolve) => { timer = setTimeout(resolve, ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 // ---------------------------------------------------------------- the store
 
@@ -127,8 +135,8 @@ export class SqliteProvider {
     this._store = store;
     this._path = path;
     this._listeners = new Set();
-    this._runtime = null;
-    this._dependents = new Set();  // clients and runtimes whose engine objects use this store
+    this._runtimes = new Set();  // runtimes whose engine objects use this store
+    this._clients = new Map();  // a client's token -> its engine object, which uses this store
   }
 
   /**
@@ -175,9 +183,12 @@ export class SqliteProvider {
 
   /** Releases the database (an in-memory one is gone); its clients and runtimes stop working. */
   close() {
-    if (this._runtime && this._runtime._running) throw engineError('shut the runtime down before closing its provider', 'InvalidInput');
-    for (const dependent of this._dependents) dependent._release();
-    this._dependents.clear();
+    if ([...this._runtimes].some((runtime) => runtime._running)) {
+      throw engineError('shut the runtimes down before closing their provider', 'InvalidInput');
+    }
+    for (const runtime of this._runtimes) runtime._release();
+    this._runtimes.clear();
+    for (const token of [...this._clients.keys()]) releaseClient(this, token);
     if (this._store) this._store.delete();
     this._store = null;
   }
@@ -309,25 +320,34 @@ export class PostgresProvider {
   static async connectWithSchema() { throw unsupported('PostgresProvider.connectWithSchema (PostgreSQL)'); }
 }
 
+// A client's engine object is deleted when its provider closes, or when the client is no
+// longer reachable from JS (a client made per request or per activity does not pile up).
+function releaseClient(provider, token) {
+  const native = provider._clients.get(token);
+  provider._clients.delete(token);
+  unreachableClients?.unregister(token);
+  if (native && !native.isDeleted()) native.delete();
+}
+const unreachableClients = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry(({ provider, token }) => releaseClient(provider, token))
+  : null;
+
 export class Client {
   constructor(provider) {
     if (!(provider instanceof SqliteProvider)) throw new TypeError('new Client(provider) needs a SqliteProvider');
     this._provider = provider;
     const native = core.createJsClient(provider._live());
     if (!native) throw engineError(core.lastFactoryError(), 'InvalidInput');
-    this._native = native;
-    provider._dependents.add(this);
+    this._token = {};  // its engine object's key in provider._clients; holds nothing of the client
+    provider._clients.set(this._token, native);
+    unreachableClients?.register(this, { provider, token: this._token }, this._token);
   }
 
   // One command of the table by its name ("get-status"): its arguments object in, its JSON out.
   _command(name, args) {
-    if (!this._native) throw engineError('the provider is closed', 'InvalidInput');
-    return unwrap(this._native.command(name, JSON.stringify(args)));
-  }
-
-  _release() {
-    if (this._native) this._native.delete();
-    this._native = null;
+    const native = this._provider._clients.get(this._token);
+    if (!native) throw engineError('the provider is closed', 'InvalidInput');
+    return unwrap(native.command(name, JSON.stringify(args)));
   }
 
   // A command that changes instances: runtimes and waiting clients are woken.
@@ -814,7 +834,7 @@ export class ActivityContext {
   /** True once the activity's orchestration cancelled it (or its lock was lost): stop, the result is dropped. */
   isCancelled() { return this._lease.cancelled; }
   /** A Client on the runtime's provider, e.g. to start other orchestrations. */
-  getClient() { return new Client(this._runtime._provider); }
+  getClient() { return (this._runtime._activityClient ??= new Client(this._runtime._provider)); }
   traceInfo(message) { this._runtime._log('info', this.instanceId, String(message), this.activityName); }
   traceWarn(message) { this._runtime._log('warn', this.instanceId, String(message), this.activityName); }
   traceError(message) { this._runtime._log('error', this.instanceId, String(message), this.activityName); }
@@ -868,7 +888,7 @@ export class Runtime {
     this._native = native;
     this._listener = () => this._wake();
     provider._listeners.add(this._listener);
-    provider._dependents.add(this);
+    provider._runtimes.add(this);
   }
 
   _release() {
@@ -903,7 +923,6 @@ export class Runtime {
     if (this._running) return;
     if (this._stepping) throw engineError('runUntilIdle is running', 'InvalidInput');
     this._live();
-    this._provider._runtime = this;
     this._running = true;
     this._renewTimer = setInterval(() => this._renewAll(), Math.max(50, Math.floor(this._options.workerLockTimeoutMs / 2)));
     this._loop = this._runLoop();
@@ -919,11 +938,10 @@ export class Runtime {
     clearTimeout(this._renewRetry);
     this._renewRetry = null;
     const pending = [...this._inFlight.values()].map((lease) => lease.done);
-    if (pending.length) await Promise.race([Promise.all(pending), sleep(timeoutMs)]);
+    if (pending.length) await settledWithin(Promise.all(pending), timeoutMs);
     for (const token of this._inFlight.keys()) unwrap(this._native.abandonActivity(token));
     this._inFlight.clear();
     this._drainEvents();
-    if (this._provider._runtime === this) this._provider._runtime = null;
   }
 
   /** Counters of this runtime: orchStarts, orchCompletions, orchFailures, activitySuccess, ... */
