@@ -161,6 +161,24 @@ TEST_CASE("waiting times out with the last status; status changes can be awaited
   CHECK(done.output == "done");
 }
 
+TEST_CASE("a client whose poll interval is under 1 ms is refused: its paced waits never reached their deadline",
+          "[client]") {
+  Host host("sqlite-memory");
+  for (const std::int64_t interval : {std::int64_t{0}, std::int64_t{-5}}) {
+    ClientOptions options;
+    options.poll_interval_ms = interval;
+    require_client_error([&] { RuntimeClient client(host.store, host.admin, options); },
+                         ClientError::Kind::InvalidInput, "poll_interval_ms must be at least 1 ms");
+  }
+  ClientOptions options;
+  options.poll_interval_ms = 1;
+  RuntimeClient client(host.store, host.admin, options);
+  host.client.start_orchestration("waits", "LongTimer", "");
+  const TimestampMs before = host.clock.now_ms();
+  CHECK(client.wait_for_orchestration("waits", 20, host.pacer).state == RuntimeState::Running);
+  CHECK(host.clock.now_ms() - before >= 20);
+}
+
 TEST_CASE("a wait on an instance that never lets the runtime go idle still ends at its deadline",
           "[client]") {
   // Counter continues as new until its limit: a limit of 10^12 keeps the runtime busy for

@@ -251,7 +251,13 @@ RuntimeClient::RuntimeClient(Provider& provider, ManagementProvider& management,
     : provider_(provider),
       management_(management),
       options_(options),
-      access_(options.access_policy, management, options.caller, options.read_only) {}
+      access_(options.access_policy, management, options.caller, options.read_only) {
+  // A wait sleeps min(poll interval, time left) between checks: at 0 a paced wait never
+  // moved virtual time toward its deadline.
+  if (options_.poll_interval_ms < 1) {
+    throw invalid("ClientOptions::poll_interval_ms must be at least 1 ms, got " + std::to_string(options_.poll_interval_ms));
+  }
+}
 
 void RuntimeClient::check_identifier(const std::string& value, const char* what) {
   if (value.empty()) throw invalid(std::string(what) + " must not be empty");

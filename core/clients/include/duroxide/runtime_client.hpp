@@ -45,7 +45,7 @@ class ClientError : public std::runtime_error {
 
 struct ClientOptions {
   std::size_t max_payload_bytes = limits::kMaxPayloadBytes;
-  std::int64_t poll_interval_ms = 50;  // between status checks while waiting
+  std::int64_t poll_interval_ms = 50;  // between status checks while waiting; at least 1 (else InvalidInput)
   const AccessPolicy* access_policy = nullptr;  // none: everything is allowed
   // Who is asking (access_policy.hpp): the policy's input, and with a tenant the only
   // tenant this client sees; the instances it starts belong to that tenant.
