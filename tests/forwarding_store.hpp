@@ -32,6 +32,7 @@ class ForwardingStore : public Provider {
   void enqueue_orchestrator_items(const std::vector<WorkItem>& items) override {
     inner_.enqueue_orchestrator_items(items);
   }
+  bool enqueues_all_or_none() const override { return inner_.enqueues_all_or_none(); }
   using Provider::fetch_work_item;
   using Provider::fetch_work_items;
   std::optional<WorkerItem> fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,

@@ -435,6 +435,49 @@ TEST_CASE("bulk control sends a call's messages in one transaction; a batch the 
   CHECK(host.client.get_status("refused-1").state == RuntimeState::Running);
 }
 
+namespace {
+
+// A store whose batches are not all or none (the Provider default: one item after another)
+// and which refuses the third item it is sent.
+class PartlySendingStore : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) override {
+    if (++calls == 3) throw ProviderError(ProviderErrorKind::Transient, "enqueue_orchestrator_item", "the disk is full");
+    inner_.enqueue_orchestrator_item(item, delay_ms);
+  }
+  void enqueue_orchestrator_items(const std::vector<WorkItem>& items) override {
+    Provider::enqueue_orchestrator_items(items);
+  }
+  bool enqueues_all_or_none() const override { return false; }
+  bool instance_known(const std::string& instance) override { return inner_.instance_known(instance); }
+  int calls = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a bulk call on a store whose batches are not all or none fails only the items it did not send",
+          "[client][bulk]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  for (int i = 0; i < 5; ++i) host.client.start_orchestration("part-" + std::to_string(i), "Mailbox", R"({"messages":2})");
+  host.driver.run_until_idle();
+  PartlySendingStore partly(host.store);
+  RuntimeClient client(partly, host.admin);
+  BulkRequest all;
+  all.filter.instance_prefix = "part-";
+  const BulkResult sent = client.enqueue_event_bulk(all, "inbox", "hello");
+  CHECK(sent.succeeded == 4);
+  CHECK(sent.failed == 1);
+  REQUIRE(sent.items.size() == 5);
+  for (const auto& item : sent.items) {
+    INFO(item.instance);
+    // A retry of the failed items must not send any message a second time.
+    CHECK(host.management.get_instance_stats(item.instance)->queue_pending_count == (item.ok ? 1 : 0));
+    if (!item.ok) CHECK(item.error.find("the disk is full") != std::string::npos);
+  }
+}
+
 TEST_CASE("a bulk call by ids acts once per id and says why one was not touched", "[client][bulk]") {
   PROVIDER_KIND(kind);
   Host host(kind);

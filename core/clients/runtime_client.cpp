@@ -414,8 +414,11 @@ BulkResult RuntimeClient::for_each_running(const char* operation, AccessOperatio
 }
 
 void RuntimeClient::send_batched(const std::vector<std::pair<std::string, WorkItem>>& messages, BulkResult& result) {
-  for (std::size_t first = 0; first < messages.size(); first += kMaxBatchItems) {
-    const std::size_t end = std::min(messages.size(), first + kMaxBatchItems);
+  // A store that may fail part way through a batch gets one item at a time, so each failure
+  // names the one item it did not send.
+  const std::size_t batch_size = provider_.enqueues_all_or_none() ? kMaxBatchItems : 1;
+  for (std::size_t first = 0; first < messages.size(); first += batch_size) {
+    const std::size_t end = std::min(messages.size(), first + batch_size);
     std::vector<WorkItem> batch;
     for (std::size_t i = first; i < end; ++i) batch.push_back(messages[i].second);
     try {

@@ -59,6 +59,8 @@ void Provider::enqueue_orchestrator_items(const std::vector<WorkItem>& items) {
   for (const WorkItem& item : items) enqueue_orchestrator_item(item, 0);
 }
 
+bool Provider::enqueues_all_or_none() const { return false; }
+
 void Provider::enqueue_start(const work::StartOrchestration& start) {
   if (instance_known(start.instance)) {
     throw ProviderError(ProviderErrorKind::Conflict, "enqueue_start",

@@ -44,6 +44,7 @@ History SqlStore::read(const std::string& instance) {
 void SqlStore::enqueue_orchestrator_items(const std::vector<WorkItem>& items) {
   impl_->enqueue_orchestrator_items(items);
 }
+bool SqlStore::enqueues_all_or_none() const { return true; }
 void SqlStore::enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) {
   impl_->enqueue_orchestrator_item(item, delay_ms);
 }

@@ -285,10 +285,15 @@ class Provider {
   virtual History read(const std::string& instance) = 0;
   // Enqueues onto the orchestrator queue of the item's target instance.
   virtual void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) = 0;
-  // Enqueues every item, visible at once, all or none (at most kMaxBatchItems): one
-  // transaction for a bulk operation's page instead of one per item. The default
-  // enqueues them one by one (not all or none); the SQL stores override it.
+  // Enqueues every item, visible at once (at most kMaxBatchItems): one transaction for
+  // a bulk operation's page instead of one per item, all or none when
+  // `enqueues_all_or_none()`. The default enqueues them one by one, so a failure may
+  // follow items already sent; the SQL stores override it.
   virtual void enqueue_orchestrator_items(const std::vector<WorkItem>& items);
+  // Whether enqueue_orchestrator_items writes all of its items or none (default false).
+  // A bulk client call sends a page in one call only then; otherwise item by item, so
+  // an item reported failed was not sent and a retry of the failed ones doubles nothing.
+  virtual bool enqueues_all_or_none() const;
   // Enqueues the start of a new instance, visible at once, unless the instance
   // is known (see `instance_known`): then throws Conflict and writes nothing.
   // Stores check and insert in one transaction, safe under concurrent starts of

@@ -55,6 +55,7 @@ class SqlStore : public Store {
   History read(const std::string& instance) final;
   void enqueue_orchestrator_item(const WorkItem& item, std::int64_t delay_ms) final;
   void enqueue_orchestrator_items(const std::vector<WorkItem>& items) final;
+  bool enqueues_all_or_none() const final;  // true: one transaction
   void enqueue_start(const work::StartOrchestration& start) final;
   std::optional<std::string> get_kv_value(const std::string& instance, const std::string& key) final;
   KvMap get_kv_all_values(const std::string& instance) final;
