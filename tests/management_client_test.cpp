@@ -1364,6 +1364,49 @@ TEST_CASE("bulk delete and purge leave an instance the policy denies alone",
   CHECK(host.admin.count_instances({}) == 1);
 }
 
+namespace {
+
+// A store whose bulk deletes stop at `most` instances (of whole trees), as every store's
+// do at a request's limit.
+class StopsEarly final : public testing::ForwardingManagement {
+ public:
+  StopsEarly(ManagementProvider& inner, std::size_t most) : ForwardingManagement(inner), most_(most) {}
+  DeleteResult delete_instances(const BulkDeleteRequest& request) override {
+    BulkDeleteRequest clamped = request;
+    clamped.limit = std::min(request.limit, most_);
+    return ForwardingManagement::delete_instances(clamped);
+  }
+
+ private:
+  std::size_t most_;
+};
+
+}  // namespace
+
+TEST_CASE("bulk delete and purge under a policy take every allowed tree, though each store call stops at its limit",
+          "[management][access]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  for (int i = 0; i < 4; ++i) host.run("walked-" + std::to_string(i), "Grandparent", "");  // trees of four
+  for (int i = 0; i < 4; ++i) host.run("purged-" + std::to_string(i), "Grandparent", "");
+  host.run("hidden", "HelloWorld", "Eve");
+  StopsEarly early(host.admin, 5);  // two trees a call
+  HidesSome policy;
+  ManagementClient management(early, &policy);
+
+  BulkDeleteRequest walked;
+  walked.filter.instance_prefix = "walked-";
+  walked.limit = 100;
+  CHECK(management.delete_instances(walked).instances == 16);
+  CHECK(host.admin.count_instances({}) == 17);
+
+  host.clock.advance(1'000);
+  const DeleteResult purged = management.purge_completed(host.clock.now_ms());
+  CHECK(purged.instances == 16);
+  CHECK(purged.denied == std::vector<std::string>{"hidden"});
+  CHECK(host.admin.count_instances({}) == 1);
+}
+
 TEST_CASE("instance stats count the messages no wait has taken, across continue-as-new, until consumed",
           "[management][stats]") {
   PROVIDER_KIND(kind);

@@ -137,6 +137,8 @@ class ManagementClient {
   static constexpr std::size_t kPreviewBytes = 200;
   static constexpr std::size_t kMaxTreeNodes = 10'000;
   static constexpr std::size_t kMaxBulkIds = 1'000;
+  // The most instances one bulk delete takes (BulkDeleteRequest::limit), as the stores allow.
+  static constexpr std::size_t kMaxBulkDeleteLimit = 100'000;
 
   // `policy`: consulted before every call (none: everything is allowed).
   explicit ManagementClient(ManagementProvider& management, const AccessPolicy* policy = nullptr);
