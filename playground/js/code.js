@@ -44,7 +44,7 @@ async function register() {
   const bytes = ui.runtime.saveDatabase();
   const now = ui.runtime.nowMs();
   ui.program = program;
-  openRuntime(bytes, now);
+  openRuntime(bytes, now, true);
   saveSource(source);
   for (const { name } of program.orchestrations) addStartable(name);
   say(`registered ${describe(program)}`);

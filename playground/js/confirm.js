@@ -6,6 +6,7 @@
 // ({dryRun} or {onProgress}) merged into its options.
 import { action } from './refresh.js';
 import { markDirty } from './runtime.js';
+import { ui } from './state.js';
 
 const touched = (total) => total.succeeded ?? total.instances ?? 0;
 
@@ -24,6 +25,7 @@ export function confirmable({ preview, confirm, progress, inputs, walk, onReset 
     if (onReset) onReset();
   };
   for (const input of inputs) input.addEventListener('input', reset);
+  ui.disarms.push(reset);
   reset();
   preview.addEventListener('click', action(async () => {
     reset();

@@ -6,7 +6,7 @@ import { renderGantt } from './gantt.js';
 import { renderTreeGraph } from './tree_graph.js';
 import { placeOfError } from './usercode.js';
 import { writeHash } from './hash.js';
-import { markDirty, work } from './runtime.js';
+import { closeReplay, markDirty, work } from './runtime.js';
 import { action, refresh } from './refresh.js';
 
 // The history view reads and draws an execution a page at a time: a million events
@@ -14,6 +14,8 @@ import { action, refresh } from './refresh.js';
 export const HISTORY_PAGE = 2000;
 
 export function select(instance, execution = 0) {
+  const replayed = ui.replay;
+  if (replayed?.fromInstance && (replayed.instance !== instance || replayed.execution !== execution)) closeReplay();
   ui.instance = instance;
   ui.execution = execution;
   writeHash();

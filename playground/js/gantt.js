@@ -2,6 +2,7 @@
 // queue wait and sub-orchestration from the event that began it to the one that ended
 // it, under the execution's own bar, on a time axis with units; zoomable.
 import { el } from './dom.js';
+import { ui } from './state.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const svg = (tag, attributes = {}, ...children) => {
@@ -90,7 +91,7 @@ export function renderGantt(history, nowMs, partial = false) {
   const rowHeight = 18;
   const labelWidth = 260;
   const box = el('div', { class: 'gantt', 'data-testid': 'history-timeline' });
-  const zoom = el('input', { type: 'range', min: '0', max: '6', value: '0', 'aria-label': 'timeline zoom', 'data-testid': 'gantt-zoom' });
+  const zoom = el('input', { type: 'range', min: '0', max: '6', value: ui.ganttZoom, 'aria-label': 'timeline zoom', 'data-testid': 'gantt-zoom' });
   const zoomText = el('span', { class: 'hint', 'data-testid': 'gantt-scale' });
   const scroller = el('div', { class: 'gantt-scroll' });
   const draw = () => {
@@ -116,7 +117,7 @@ export function renderGantt(history, nowMs, partial = false) {
     });
     scroller.replaceChildren(chart);
   };
-  zoom.addEventListener('input', draw);
+  zoom.addEventListener('input', () => { ui.ganttZoom = zoom.value; draw(); });
   draw();
   box.append(el('div', { class: 'gantt-bar-line' }, el('label', {}, 'zoom ', zoom), ' ', zoomText,
     all.length > shown.length ? el('span', { class: 'hint' }, ` · first ${kMaxBars} of ${all.length} operations`) : ''), scroller);

@@ -52,7 +52,7 @@ if (initial.code) await action(() => openSharedCode(initial.code))();
 // A seed in the link runs at once, unless the link also brings a case's code: that code is
 // the link author's, and runs only when the reader clicks Run seed or Register.
 if (initial.seed !== null && /^\d+$/.test(initial.seed) && !initial.repro) action(runSeed)();
-if (initial.step !== null && ui.instance && ui.shownHistory) replayShownExecution(Number(initial.step));
+if (initial.step !== null && ui.instance && ui.shownHistory) replayShownExecution(Math.trunc(Number(initial.step)) || 0);
 $('loading').textContent = 'ready';
 document.body.dataset.ready = 'true';
 keepForOffline();

@@ -30,7 +30,8 @@ function errorText(error) {
 export function startReplay(history, source, fromInstance, index = 0, options = {}) {
   const code = ui.program ? { orchestrations: ui.program.orchestrations } : {};
   const report = dx.replayHistory(history, { ...code, ...options });
-  ui.replay = { report, index: Math.min(Math.max(0, index), Math.max(0, report.steps.length - 1)), fromInstance };
+  ui.replay = { report, index: Math.min(Math.max(0, index), Math.max(0, report.steps.length - 1)), fromInstance,
+    instance: fromInstance ? ui.instance : '', execution: fromInstance ? ui.execution : 0 };
   $('replay-panel').hidden = false;
   $('replay-source').textContent = source;
   $('scrubber').max = String(Math.max(0, report.steps.length - 1));

@@ -1,4 +1,5 @@
 // The open runtime: opening a database, running it, and noting unsaved changes.
+import { $ } from './dom.js';
 import { dx } from './engine.js';
 import { ui } from './state.js';
 import { apply } from './usercode.js';
@@ -8,9 +9,17 @@ export function markDirty() {
   document.body.dataset.saved = 'no';
 }
 
+// Hides the step-through replay (replay.js) and forgets it.
+export function closeReplay() {
+  ui.replay = null;
+  $('replay-panel').hidden = true;
+}
+
 // `startMs`: the virtual clock's start (default: now). The playground's one runtime stands for a
 // whole deployment, so its workers take every tag (a `withTag` activity runs here too).
-export function openRuntime(bytes, startMs = undefined) {
+// `sameDatabase`: the bytes are the open database's own (new code registered), so a replay of
+// one of its executions stays open. A preview's count is disarmed either way.
+export function openRuntime(bytes, startMs = undefined, sameDatabase = false) {
   const runtime = new dx.Runtime({
     ...(bytes ? { database: bytes } : {}), ...(startMs !== undefined ? { startMs } : {}), workerTagFilter: 'any',
   });
@@ -25,6 +34,8 @@ export function openRuntime(bytes, startMs = undefined) {
   ui.metricsFeed = [];
   ui.historyFor = '';  // the history view starts at its first page
   ui.notices = [];
+  if (!sameDatabase && ui.replay?.fromInstance) closeReplay();
+  for (const disarm of ui.disarms) disarm();
   markDirty();
 }
 

@@ -12,8 +12,15 @@ export const ui = {
   shownHistory: null, shownComplete: true, shownExecution: 1, historyShown: 0, historyFor: '',
   // instance list paging: cursors[page] opens that page
   cursors: [''], page: 0, nextCursor: '',
-  // the step-through replay ({ report, index, fromInstance }) or null
+  // the step-through replay ({ report, index, fromInstance, instance, execution }) or null;
+  // one of the shown execution (fromInstance) closes when another instance, execution or
+  // database is shown
   replay: null,
+  // the resets of the destructive actions a preview armed with its count (confirm.js): run
+  // when the runtime reopens, so a count never arms an action on another database
+  disarms: [],
+  // the timeline's zoom (gantt.js), kept across its redraws
+  ganttZoom: '0',
   // the last simulation seed run (in the hash once run)
   simSeed: undefined,
   // a reproduce link's planned client operations: they replace the workload's until it is edited

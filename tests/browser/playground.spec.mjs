@@ -402,6 +402,36 @@ test('a save the browser refuses is shown, and the page stays unsaved', async ({
   await expect(page.locator('body')).toHaveAttribute('data-saved', 'no');
 });
 
+test('a preview counts the open database only: opening another disarms its confirm', async ({ page }) => {
+  await start(page, 'HelloWorld', 'Ada', 'counted-1');
+  await expect(page.getByTestId('details-status')).toHaveText('Completed');
+  await page.getByTestId('bulk-action').selectOption('delete');
+  await page.getByTestId('bulk-preview').click();
+  await expect(page.getByTestId('bulk-progress')).toHaveText('would touch 1 instance(s) in 1 call(s)');
+  await expect(page.getByTestId('bulk-confirm')).toBeEnabled();
+  await page.locator('#new-db').click();
+  await expect(page.getByTestId('bulk-confirm')).toBeDisabled();
+  await expect(page.getByTestId('bulk-progress')).toHaveText('');
+});
+
+test('a step-through replay of an instance closes when another instance or database is shown', async ({ page }) => {
+  await start(page, 'HelloWorld', 'Ada', 'replayed-1');
+  await start(page, 'HelloWorld', 'Bob', 'other-1');
+  await page.locator('#instances tbody tr', { hasText: 'replayed-1' }).click();
+  await page.getByTestId('replay-this').click();
+  await expect(page.getByTestId('replay')).toBeVisible();
+  await expect(page).toHaveURL(/instance=replayed-1.*step=0/);
+  await page.locator('#instances tbody tr', { hasText: 'other-1' }).click();
+  await expect(page.getByTestId('details-id')).toHaveText('other-1');
+  await expect(page.getByTestId('replay')).toBeHidden();
+  await expect(page).not.toHaveURL(/step=/);
+  await page.getByTestId('replay-this').click();
+  await expect(page.getByTestId('replay')).toBeVisible();
+  await page.locator('#new-db').click();
+  await expect(page.getByTestId('replay')).toBeHidden();
+  await expect(page).not.toHaveURL(/step=/);
+});
+
 test('bulk action: a dry-run preview shows the count, confirm runs it with progress', async ({ page }) => {
   await page.locator('#auto-run').uncheck();
   for (let i = 0; i < 3; i++) await start(page, 'LongTimer', '', `sweep-${i}`);
@@ -1031,6 +1061,9 @@ test('timeline: a Gantt bar per operation with its duration, open ones marked, z
   await page.getByTestId('gantt-zoom').fill('3');
   await expect(page.getByTestId('gantt-scale')).toHaveText('8× · 1 min across');
   expect(await width()).toBeGreaterThan(before * 4);
+  // The zoom stays through the redraws an action brings.
+  await page.getByTestId('advance-minute').click();
+  await expect(page.getByTestId('gantt-scale')).toHaveText(/^8× · /);
   await shot(page, 'gantt');
 });
 
