@@ -289,6 +289,52 @@ TEST_CASE("a user's plan draws the same whatever faults run", "[sim][library]") 
   CHECK(plan_draws({}) == all);
 }
 
+TEST_CASE("a client op planned before its instance's start waits for the start, then takes effect",
+          "[sim][library]") {
+  auto registry = std::make_shared<Registry>();
+  registry->register_orchestration("Awaits", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_wait("E");
+  });
+  for (const bool faults : {false, true}) {
+    INFO("faults: " << faults);
+    sim::SimOptions options;
+    options.faults = faults ? sim::all_fault_kinds() : std::vector<sim::FaultKind>{};
+    options.workload = sim::user_workload(
+        registry,
+        [](sim::WorkloadPlan& plan, sim::SimRandom&) {
+          plan.raise(0, "early", "E", "raised first");
+          plan.start(plan.steps() / 2, "early", "Awaits", "");
+        },
+        [](const sim::InstanceEnd& end, const sim::InstanceLookup&) {
+          if (end.state == RuntimeState::Completed && end.output == "raised first") return std::vector<std::string>{};
+          return std::vector<std::string>{"ended " + std::string(to_string(end.state)) + " " + end.output + end.error};
+        });
+    sim::require_seeds_pass(options, 1, 5);
+  }
+}
+
+TEST_CASE("an instance's end gives the input it was started with and the one its current execution carries",
+          "[sim][library]") {
+  auto registry = std::make_shared<Registry>();
+  registry->register_orchestration("Counts", [](OrchestrationContext& ctx, std::string n) -> Task<std::string> {
+    if (n != "2") co_await ctx.continue_as_new(std::to_string(std::stoi(n) + 1));
+    co_return "counted to " + n;
+  });
+  sim::SimOptions options;
+  options.faults = {};
+  options.workload = sim::user_workload(
+      registry, [](sim::WorkloadPlan& plan, sim::SimRandom&) { plan.start(0, "c", "Counts", "0"); },
+      [](const sim::InstanceEnd& end, const sim::InstanceLookup&) {
+        std::vector<std::string> problems;
+        if (end.output != "counted to 2") problems.push_back("output " + end.output);
+        if (end.executions != 3) problems.push_back("executions " + std::to_string(end.executions));
+        if (end.input != "0") problems.push_back("input " + end.input);
+        if (end.current_input != "2") problems.push_back("current input " + end.current_input);
+        return problems;
+      });
+  sim::require_seeds_pass(options, 1, 3);
+}
+
 TEST_CASE("a workload plan that acts on an instance it never starts is refused", "[sim][library]") {
   sim::SimOptions options;
   options.workload = sim::user_workload(

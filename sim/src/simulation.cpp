@@ -650,7 +650,9 @@ void World::run_client_ops(bool all) {
   while (next_op_ < workload_.ops.size() && (all || workload_.ops[next_op_].step <= step_)) {
     WorkloadOp op = workload_.ops[next_op_++];
     const WorkloadInstance& instance = workload_.instances[op.instance];
-    if (deferred[op.instance]) {  // behind a refused op of the same instance: keep the order
+    // Behind a refused op of the same instance: keep the order. Never its start, which the
+    // refused op (planned before it) waits for.
+    if (deferred[op.instance] && op.kind != WorkloadOp::Kind::Start) {
       op.step = std::max(op.step, retry_step);
       retry.push_back(op);
       continue;
@@ -689,7 +691,7 @@ void World::run_client_ops(bool all) {
   next_op_ = 0;
   std::vector<WorkloadOp> kept;
   for (WorkloadOp& op : workload_.ops) {
-    if (deferred[op.instance]) {
+    if (deferred[op.instance] && op.kind != WorkloadOp::Kind::Start) {
       op.step = std::max(op.step, retry_step);
       retry.push_back(op);
     } else {
@@ -1002,7 +1004,8 @@ void World::phase_two() {
     InstanceFilter running_filter;
     running_filter.states = {RuntimeState::Running};
     const auto running = store_->count_instances(running_filter);
-    if (queues_empty && running == 0) break;
+    // Finished, unless client ops wait to be retried (their instance's start not yet run).
+    if (queues_empty && running == 0 && next_op_ >= workload_.ops.size()) break;
     if (++idle_rounds > 1'000) break;
     clock_.advance(idle_wait_ms(depths, idle_rounds));
   }

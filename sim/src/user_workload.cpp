@@ -93,9 +93,17 @@ std::optional<InstanceEnd> read_instance_end(ManagementProvider& store, const st
   } catch (const std::exception&) {
     end.history.clear();  // a corrupted row: the corruption invariants judge it
   }
-  if (!end.history.empty()) {
-    if (const auto* started = std::get_if<events::OrchestrationStarted>(&end.history.front().data)) {
-      end.input = started->input;
+  auto started_input = [](const History& history) -> std::optional<std::string> {
+    if (history.empty()) return std::nullopt;
+    const auto* started = std::get_if<events::OrchestrationStarted>(&history.front().data);
+    return started ? std::optional<std::string>(started->input) : std::nullopt;
+  };
+  end.current_input = started_input(end.history).value_or("");
+  end.input = end.current_input;
+  if (end.executions > 1) {  // the first execution's, unless it was pruned or cannot be read
+    try {
+      end.input = started_input(store.read_execution(instance, 1)).value_or(end.current_input);
+    } catch (const std::exception&) {
     }
   }
   if (effects) {
