@@ -1436,6 +1436,11 @@ TEST_CASE("instance stats count the messages no wait has taken, across continue-
   const History second = host.management.read_execution("b", 2);
   REQUIRE_FALSE(second.empty());
   CHECK(second.front().as<events::OrchestrationStarted>()->carried_messages == 3);
+  // Exported and imported again, it keeps the count: folded from the history, before any turn.
+  const std::string exported = host.management.export_instance("b");
+  host.management.delete_instance("b", true);
+  CHECK(host.management.import_instance(exported) == "b");
+  CHECK(stats().carry_forward_count == 3);
 
   host.client.raise_event("b", "take-one", "");
   host.driver.run_until_idle();

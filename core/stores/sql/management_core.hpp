@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "duroxide/codec.hpp"
+#include "duroxide/history_state.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/saturating.hpp"
 #include "duroxide/management_provider.hpp"
@@ -596,7 +597,7 @@ struct Management {
                             "instance " + info.instance + " already exists");
       }
     }
-    insert_instance_row(db, info, current_input(data));
+    insert_instance_row(db, info, current_input(data), unconsumed_messages(data));
     if constexpr (Dialect::kWritersKeepInstanceCounts) {
       const store_sql::InstanceCountKey key{info.orchestration_name, info.orchestration_version,
                                             info.parent_instance.empty(), std::string(to_string(info.state)),
@@ -994,12 +995,25 @@ struct Management {
     return std::nullopt;
   }
 
-  static void insert_instance_row(Connection& db, const InstanceInfo& info, const std::optional<std::string>& input) {
+  // What a running instance's current execution has received and no wait has taken
+  // (InstanceStats::carry_forward_count), as the acks keep it: folded from its history.
+  static std::uint64_t unconsumed_messages(const InstanceExport& data) {
+    if (data.info.state != RuntimeState::Running) return 0;
+    for (const auto& execution : data.executions) {
+      if (execution.info.execution_id != data.info.current_execution_id) continue;
+      return fold_history(execution.history, execution.history.size()).carry_forward_count;
+    }
+    return 0;
+  }
+
+  static void insert_instance_row(Connection& db, const InstanceInfo& info, const std::optional<std::string>& input,
+                                  std::uint64_t unconsumed) {
     db.prepare(
           "INSERT INTO instances (instance_id, orchestration_name, orchestration_version, "
           "  current_execution_id, status, output, error_json, custom_status, "
-          "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at, input, tenant) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")
+          "  custom_status_version, parent_instance_id, parent_id, created_at, updated_at, input, tenant, "
+          "  unconsumed_messages) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, CAST(?16 AS BIGINT))")
         .bind(1, info.instance)
         .bind(2, info.orchestration_name)
         .bind(3, info.orchestration_version)
@@ -1017,6 +1031,7 @@ struct Management {
         .bind(13, info.updated_at_ms)
         .bind_optional(14, input)
         .bind(15, info.tenant)
+        .bind(16, static_cast<std::int64_t>(unconsumed))
         .run();
   }
 
