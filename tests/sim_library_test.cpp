@@ -147,6 +147,11 @@ TEST_CASE("a user's check that disagrees with the engine fails with a reproduce 
   sim::SimOptions again = options;
   again.seed = report.first_failure->seed;
   CHECK_FALSE(sim::run_simulation(again).ok());
+  // Shrunk, it still fails; the instance count, which a user's plan does not read, stays.
+  const sim::SimOptions shrunk = sim::shrink_failure(again);
+  CHECK(shrunk.instances == again.instances);
+  CHECK(shrunk.steps <= again.steps);
+  CHECK_FALSE(sim::run_simulation(shrunk).ok());
 }
 
 namespace {
@@ -184,6 +189,14 @@ TEST_CASE("a user's check that throws is a violation of its seed, reported with 
   CHECK(report.first_failure->violations.front().detail == "the check threw: stoi");
   CHECK(report.message.find("reproduce: run_simulation with this workload and SimOptions: seed = 7") !=
         std::string::npos);
+  // Something that is not a std::exception (a test framework's failed assertion) too.
+  options.workload = sim::user_workload(
+      waiting_registry(), [](sim::WorkloadPlan& plan, sim::SimRandom&) { plan.start(0, "q", "Quick", ""); },
+      [](const sim::InstanceEnd&, const sim::InstanceLookup&) -> std::vector<std::string> { throw 42; });
+  const sim::SeedsReport odd = sim::run_seeds(options, 5, 1);
+  REQUIRE(odd.first_failure);
+  CHECK(odd.first_failure->seed == 5);
+  CHECK(odd.first_failure->violations.front().detail == "the check threw an exception that is not a std::exception");
   // A plan the workload refuses is its seed's failure too, not an exception out of run_seeds.
   options.workload = sim::user_workload(
       waiting_registry(), [](sim::WorkloadPlan& plan, sim::SimRandom&) { plan.raise(1, "ghost", "E", "x"); },

@@ -951,6 +951,8 @@ void World::check_custom_end(std::size_t index) {
     problems = custom_->check(*end, lookup);
   } catch (const std::exception& error) {  // the user's check: its failure is this seed's, reported with it
     violation("check", instance.id, std::string("the check threw: ") + error.what());
+  } catch (...) {  // e.g. a test framework's failed assertion inside the check
+    violation("check", instance.id, "the check threw an exception that is not a std::exception");
   }
   for (const std::string& problem : problems) {
     if (!end->corrupted) violation("outcome", instance.id, problem);  // a corrupted tree may end either way
@@ -1493,7 +1495,7 @@ SimOptions shrink_failure(SimOptions failing) {
   for (bool changed = true; changed;) {
     changed = false;
     std::vector<SimOptions> candidates;
-    if (failing.instances > 1) {
+    if (failing.instances > 1 && !failing.workload) {  // a user's workload plans its own instances
       SimOptions smaller = failing;
       smaller.instances = failing.instances / 2;
       candidates.push_back(smaller);
