@@ -243,6 +243,15 @@ Args parse_arguments(const std::vector<std::string>& argv, const FileReader& rea
   if (format != "json" && format != "csv" && format != "jsonl") {
     throw UsageError("--format takes json, csv or jsonl, got \"" + format + "\"");
   }
+  if (args.verb == "stats" && format == "jsonl") throw UsageError("\"stats\" has no JSON-lines form");
+  // An empty caller option would read as none given: without roles no policy applies, so
+  // `--roles "$ROLE"` with ROLE unset must not run with every right.
+  for (const char* name : {"principal", "tenant", "roles"}) {
+    const auto given = args.options.find(name);
+    if (given != args.options.end() && given->second.empty()) {
+      throw UsageError(std::string("--") + name + " needs a value (leave the option out for none)");
+    }
+  }
   bool needs_db = args.verb != "run" && args.verb != "samples";
   if (needs_db && args.option("db").empty()) throw UsageError("\"" + args.verb + "\" needs --db FILE");
   return args;

@@ -297,6 +297,7 @@ contains "the restored tree has its children" '"children":[{' "$("$cli" get-inst
 check "export-instances walks the filter's pages into lines" 3 \
   "$("$cli" export-instances --prefix jl- --batch 1 --format jsonl --db "$db" 2>/dev/null | wc -l)"
 check "a command without documents has no JSON-lines form" 2 "$(exit_code "$cli" count-instances --format jsonl --db "$db")"
+check "stats has no JSON-lines form" 2 "$(exit_code "$cli" stats --format jsonl --db "$db")"
 
 # callers: a tenant sees and starts only its own instances; roles grant by the standard policy
 "$cli" start tn-acme HelloWorld Ada --tenant acme --db "$db" >/dev/null
@@ -319,6 +320,11 @@ check "a role the policy does not know is a usage error" 2 \
   "$(exit_code "$cli" status tn-globex --roles reader,superuser --db "$db")"
 contains "the usage error names the role" '"superuser" is not a role' \
   "$("$cli" status tn-globex --roles superuser --db "$db" 2>&1)"
+check "an empty --roles is a usage error, not no policy" 2 \
+  "$(exit_code "$cli" delete tn-globex --force --roles "" --db "$db")"
+check "an empty --tenant is a usage error" 2 "$(exit_code "$cli" instances --tenant "" --db "$db")"
+contains "the instance an empty --roles tried to delete is still there" '"status":"Completed"' \
+  "$("$cli" status tn-globex --db "$db")"
 
 # CSV: a header, one row per instance, RFC 4180 quoting of commas, quotes and newlines
 "$cli" run Fails 'bad, "quoted"
