@@ -951,6 +951,34 @@ TEST_CASE("postgres: acks the server refuses in a batch's pipeline fail alone an
   CHECK(store.count_instances({}) == 5);
 }
 
+TEST_CASE("postgres: an ack of a batch refused by a full pipeline's flush, while it still writes, fails alone",
+          "[provider][postgres][batch]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("midflush");
+  PostgresProvider& store = *n.store;
+  for (const char* id : {"a", "b"}) store.enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, 2);
+  REQUIRE(batch.size() == 2);
+  OrchestrationAck good;
+  good.history_delta = {started_event()};
+  good.metadata = metadata();
+  // Event id 2 twice, early; then more statements than one pipeline holds, so the server
+  // refuses the duplicate while this ack is still being written.
+  OrchestrationAck refused = good;
+  refused.history_delta.push_back(Event{2, 0, 0, events::TimerCreated{1000}});
+  refused.history_delta.push_back(Event{2, 0, 0, events::TimerCreated{1000}});
+  for (int i = 0; i < 300; ++i) refused.worker_items.push_back(activity(batch[0].instance, static_cast<EventId>(10'000 + i)));
+  const std::vector<AckOutcome> outcomes =
+      store.ack_orchestration_items({{batch[0].lock_token, refused}, {batch[1].lock_token, good}});
+  REQUIRE(outcomes.size() == 2);
+  REQUIRE(outcomes[0].has_value());
+  CHECK(outcomes[0]->kind() == ProviderErrorKind::Conflict);
+  CHECK_FALSE(outcomes[1].has_value());
+  CHECK(store.read(batch[0].instance).empty());
+  CHECK(store.read(batch[1].instance).size() == 1);
+  CHECK(store.get_queue_depths().worker_visible == 0);
+}
+
 TEST_CASE("postgres: each statement is parsed once per connection, and again on the connection after a reconnect",
           "[provider][postgres]") {
   SKIP_WITHOUT_POSTGRES();

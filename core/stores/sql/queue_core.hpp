@@ -392,13 +392,15 @@ struct Queues {
         for (std::size_t i = 0; i < count; ++i) {
           if (out[i]) continue;
           const std::uint64_t start = db.next_deferred_position();
+          starts.emplace_back(start, i);
           try {
             ack_one(i);
-            starts.emplace_back(start, i);
           } catch (const ProviderError& error) {
-            // A refusal of an earlier ack's statement, sent by a read of this one, is the batch's.
-            const auto failed = db.failed_position();
-            if (!concerns_one_ack(error.kind()) || (failed && *failed < start)) throw;
+            // Once the server refused a statement (an earlier ack's, or one of this ack's sent
+            // by a full pipeline) the transaction is over: the batch runs again without the
+            // ack the position names. One refused here before sending anything is just left out.
+            if (!concerns_one_ack(error.kind()) || db.failed_position()) throw;
+            starts.pop_back();
             db.forget_deferred_from(start);
             out[i] = true;
             outcomes[i] = error;
