@@ -201,7 +201,11 @@ struct Host {
   Host(const std::string& db, bool read_only, const StoreOptions& store_options = {}, const Caller& caller = {}) {
     samples::register_all(registry);
     refuse_missing_file(db, read_only);
-    opened = open_store(db, clock, ids, store_options);
+    // Read-only, the store is opened without a write: a file of another build's schema is
+    // refused, neither created nor migrated (an in-memory store has nothing to protect).
+    StoreOptions opening = store_options;
+    opening.read_only = read_only && !db.empty() && db != ":memory:";
+    opened = open_store(db, clock, ids, opening);
     provider = opened.get();
     store = opened.get();
     ClientOptions options;

@@ -258,6 +258,18 @@ contains "diagnostics counts rows per table" '"table_rows":{"activity_stats":' "
 check "read-only delete exits 1" 1 "$(exit_code "$cli" delete ro-1 --force --db "$db" --read-only)"
 contains "read-only names the mode" "read-only mode: delete" "$("$cli" delete ro-1 --db "$db" --read-only 2>&1)"
 check "read-only run exits 1" 1 "$(exit_code "$cli" run HelloWorld x --id ro-2 --db "$db" --read-only)"
+: > "$work/empty.db"
+check "read-only on a file with no store exits 1" 1 "$(exit_code "$cli" status x --db "$work/empty.db" --read-only)"
+check "read-only leaves a file with no store empty" 0 "$(stat -c %s "$work/empty.db")"
+contains "read-only says it creates no store" "opened read-only, none is created" \
+  "$("$cli" status x --db "$work/empty.db" --read-only 2>&1)"
+cp "$db" "$work/old.db"
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 20"); c.commit()' "$work/old.db"
+check "read-only on an older schema exits 1" 1 "$(exit_code "$cli" status ro-1 --db "$work/old.db" --read-only)"
+check "read-only leaves an older schema unmigrated" 20 \
+  "$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' "$work/old.db")"
+contains "read-only reads a store of this build's schema" '"status":"Completed"' \
+  "$("$cli" status ro-1 --db "$db" --read-only)"
 check "purge takes an age in units" 0 "$(exit_code "$cli" purge --older-than 7d --db "$db")"
 check "purge without an age exits 2" 2 "$(exit_code "$cli" purge --db "$db")"
 check "a negative age exits 2" 2 "$(exit_code "$cli" purge --older-than -1d --db "$db")"

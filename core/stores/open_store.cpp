@@ -26,6 +26,7 @@ PostgresOptions postgres_options(const StoreOptions& options) {
   postgres.change_retention_ms = options.change_retention_ms;
   postgres.parked_retention_ms = options.parked_retention_ms;
   postgres.finished_retention_ms = options.finished_retention_ms;
+  postgres.read_only = options.read_only;
   return postgres;
 }
 #endif
@@ -64,6 +65,7 @@ std::unique_ptr<Store> open_store(const std::string& location, Clock& clock, IdS
   sqlite.change_retention_ms = options.change_retention_ms;
   sqlite.parked_retention_ms = options.parked_retention_ms;
   sqlite.finished_retention_ms = options.finished_retention_ms;
+  sqlite.read_only = sqlite.read_only || options.read_only;
   return std::make_unique<SqliteProvider>(is_in_memory(location) ? ":memory:" : location, clock, ids, sqlite);
 }
 

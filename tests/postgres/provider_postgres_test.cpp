@@ -951,6 +951,38 @@ TEST_CASE("postgres: acks the server refuses in a batch's pipeline fail alone an
   CHECK(store.count_instances({}) == 5);
 }
 
+TEST_CASE("postgres: a read-only open neither creates nor migrates a schema; it reads one of this build",
+          "[provider][postgres]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("readonly");
+  n.store->enqueue_orchestrator_item(start_item("kept"), 0);
+  PostgresOptions read_only = n.options;
+  read_only.read_only = true;
+  auto open = [&](const PostgresOptions& options) {
+    return std::make_unique<PostgresProvider>(postgres_conninfo(), n.clock, n.ids, options);
+  };
+  CHECK(open(read_only)->get_queue_depths().orchestrator_visible == 1);
+
+  PostgresOptions missing = read_only;
+  missing.schema = n.options.schema + "_none";
+  try {
+    open(missing);
+    FAIL("a read-only open of a missing schema succeeded");
+  } catch (const ProviderError& error) {
+    CHECK(error.kind() == ProviderErrorKind::Permanent);
+    CHECK(std::string(error.what()).find("opened read-only, none is created") != std::string::npos);
+  }
+  PGconn* admin = PQconnectdb(postgres_conninfo());
+  REQUIRE(PQstatus(admin) == CONNECTION_OK);
+  const char* values[] = {missing.schema.c_str()};
+  PGresult* result =
+      PQexecParams(admin, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", 1, nullptr, values, nullptr, nullptr, 0);
+  REQUIRE(PQresultStatus(result) == PGRES_TUPLES_OK);
+  CHECK(std::string(PQgetvalue(result, 0, 0)) == "0");  // not created
+  PQclear(result);
+  PQfinish(admin);
+}
+
 TEST_CASE("postgres: an ack of a batch refused by a full pipeline's flush, while it still writes, fails alone",
           "[provider][postgres][batch]") {
   SKIP_WITHOUT_POSTGRES();

@@ -377,6 +377,28 @@ int schema_version(Connection& db) {
   return row.step() ? static_cast<int>(row.integer(0)) : 0;
 }
 
+void require_latest_schema(Connection& db, const std::string& schema) {
+  db.set_operation("open");
+  if (!valid_schema_name(schema)) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, "open",
+                        "schema name must match [a-z_][a-z0-9_]* and be at most 63 bytes");
+  }
+  Statement table = db.prepare("SELECT CASE WHEN to_regclass(CAST(?1 AS TEXT)) IS NULL THEN 0 ELSE 1 END");
+  table.bind(1, schema + ".schema_version");
+  if (!table.step() || table.integer(0) == 0) {
+    throw ProviderError(ProviderErrorKind::Permanent, "open",
+                        "the database has no duroxide schema " + schema + "; opened read-only, none is created");
+  }
+  // Identifiers cannot be bound; the name was validated above.
+  db.exec("SET search_path TO " + schema);
+  const int version = schema_version(db);
+  if (version != kLatest) {
+    throw ProviderError(ProviderErrorKind::Permanent, "open",
+                        "the schema " + schema + " is version " + std::to_string(version) + ", this build's " +
+                            std::to_string(kLatest) + "; opened read-only, it is not migrated");
+  }
+}
+
 void migrate(Connection& db, const std::string& schema) {
   db.set_operation("migrate");
   if (!valid_schema_name(schema)) {

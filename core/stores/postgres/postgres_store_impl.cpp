@@ -234,7 +234,11 @@ StoreImpl::StoreImpl(const std::string& conninfo, Clock& clock, IdSource& ids, c
   }
   auto first = std::make_unique<Connection>(conninfo_);
   first->set_clock(&clock_);
-  migrate(*first, schema_);
+  if (options.read_only) {
+    require_latest_schema(*first, schema_);
+  } else {
+    migrate(*first, schema_);
+  }
   first->set_operation("open");
   pool_ = std::make_unique<Pool>(conninfo_, session_setup(schema_), clock_, options.connections, std::move(first));
 }

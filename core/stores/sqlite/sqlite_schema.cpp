@@ -558,6 +558,15 @@ int latest_schema_version() { return kLatest; }
 
 int schema_version(Connection& db) { return read_user_version(db); }
 
+void require_latest_schema(Connection& db) {
+  const int version = read_user_version(db);
+  if (version == kLatest) return;
+  throw ProviderError(ProviderErrorKind::Permanent, "open",
+                      version == 0 ? std::string("the file holds no duroxide store; opened read-only, none is created")
+                                   : "the file's schema is version " + std::to_string(version) + ", this build's " +
+                                         std::to_string(kLatest) + "; opened read-only, it is not migrated");
+}
+
 void migrate(Connection& db) {
   db.set_operation("migrate");
   Transaction transaction(db);

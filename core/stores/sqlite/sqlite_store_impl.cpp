@@ -22,7 +22,7 @@ StoreImpl::StoreImpl(const std::string& path, Clock& clock, IdSource& ids, const
       ids_(ids) {
   db_->set_clock(&clock_);
   db_->set_operation("open " + path);
-  if (path != ":memory:") db_->exec("PRAGMA journal_mode = WAL");
+  if (path != ":memory:" && !options.read_only) db_->exec("PRAGMA journal_mode = WAL");
   // SQLite's automatic checkpoint, done here so diagnostics know when it last ran.
   sqlite3_wal_hook(db_->handle(), &StoreImpl::on_wal_commit, this);
   db_->exec(synchronous_pragma(options.synchronous));
@@ -31,7 +31,11 @@ StoreImpl::StoreImpl(const std::string& path, Clock& clock, IdSource& ids, const
   // would otherwise spill pages to a temporary file created for each batch.
   db_->exec("PRAGMA temp_store = MEMORY");
   db_->exec(cache_size_pragma(options.cache_kib).c_str());
-  migrate(*db_);
+  if (options.read_only) {
+    require_latest_schema(*db_);
+  } else {
+    migrate(*db_);
+  }
   open_read_connection(path, options);
 }
 

@@ -41,6 +41,9 @@ struct PostgresOptions {
   std::int64_t finished_retention_ms = 0;                     // as SqliteOptions
   // Sessions this provider may open (1..64); a call waits for a free one.
   std::size_t connections = 4;
+  // As SqliteOptions::read_only: the schema must exist at this build's version; it is
+  // neither created nor migrated.
+  bool read_only = false;
 };
 
 class PostgresProvider final : public SqlStore {

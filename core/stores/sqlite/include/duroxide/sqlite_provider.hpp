@@ -53,6 +53,10 @@ struct SqliteOptions {
   // index pages back from the OS for each delete: 64 MiB took purge at 100k instances
   // from 18k to 31k instances/s (docs/bench.md). At least 64 KiB.
   std::int64_t cache_kib = 64 * 1024;
+  // Open for reading only (an operator inspecting a file): nothing is written to open it.
+  // The file must hold this build's schema version: one without a schema, or an older or
+  // newer one, is refused (ProviderError Permanent) instead of created or migrated.
+  bool read_only = false;
 };
 
 class SqliteProvider final : public SqlStore {
