@@ -1011,6 +1011,33 @@ TEST_CASE("postgres: an ack of a batch refused by a full pipeline's flush, while
   CHECK(store.get_queue_depths().worker_visible == 0);
 }
 
+TEST_CASE("postgres: an ack of a batch refused before the server sees it, after a full pipeline sent part of it, "
+          "writes nothing",
+          "[provider][postgres][batch]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("partsent");
+  PostgresProvider& store = *n.store;
+  for (const char* id : {"a", "b"}) store.enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, 2);
+  REQUIRE(batch.size() == 2);
+  OrchestrationAck good;
+  good.history_delta = {started_event()};
+  good.metadata = metadata();
+  // More worker rows than one pipeline holds, then an item the store refuses itself.
+  OrchestrationAck refused = good;
+  for (int i = 0; i < 300; ++i) refused.worker_items.push_back(activity(batch[0].instance, static_cast<EventId>(10'000 + i)));
+  refused.worker_items.push_back(start_item("not-work"));
+  const std::vector<AckOutcome> outcomes =
+      store.ack_orchestration_items({{batch[0].lock_token, refused}, {batch[1].lock_token, good}});
+  REQUIRE(outcomes.size() == 2);
+  REQUIRE(outcomes[0].has_value());
+  CHECK(outcomes[0]->kind() == ProviderErrorKind::InvalidInput);
+  CHECK_FALSE(outcomes[1].has_value());
+  CHECK(store.read(batch[0].instance).empty());
+  CHECK(store.read(batch[1].instance).size() == 1);
+  CHECK(store.get_queue_depths().worker_visible == 0);  // none of the refused ack's rows
+}
+
 TEST_CASE("postgres: each statement is parsed once per connection, and again on the connection after a reconnect",
           "[provider][postgres]") {
   SKIP_WITHOUT_POSTGRES();

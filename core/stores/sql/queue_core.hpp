@@ -389,7 +389,8 @@ struct Queues {
       try {
         Transaction transaction(db);
         first();
-        for (std::size_t i = 0; i < count; ++i) {
+        bool run_again = false;
+        for (std::size_t i = 0; i < count && !run_again; ++i) {
           if (out[i]) continue;
           const std::uint64_t start = db.next_deferred_position();
           starts.emplace_back(start, i);
@@ -397,19 +398,23 @@ struct Queues {
             ack_one(i);
           } catch (const ProviderError& error) {
             // Once the server refused a statement (an earlier ack's, or one of this ack's sent
-            // by a full pipeline) the transaction is over: the batch runs again without the
-            // ack the position names. One refused here before sending anything is just left out.
+            // by a full pipeline) the transaction is over: the outer catch runs the batch again
+            // without the ack the position names. Refused here, the ack is left out: its unsent
+            // statements are forgotten, and when a full pipeline already sent some of them the
+            // batch runs again (the transaction rolls back).
             if (!concerns_one_ack(error.kind()) || db.failed_position()) throw;
             starts.pop_back();
+            run_again = start < db.sent_deferred();
             db.forget_deferred_from(start);
             out[i] = true;
             outcomes[i] = error;
             if (refused) refused(i);
           }
         }
+        if (run_again) continue;
         const std::uint64_t flushed = db.next_deferred_position();
+        starts.emplace_back(flushed, count);  // past every ack: a refusal from here on names none
         flush();
-        starts.emplace_back(flushed, count);  // past every ack: a refusal here names none
         transaction.commit();
         return outcomes;
       } catch (const ProviderError& error) {
