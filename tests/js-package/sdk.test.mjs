@@ -1471,14 +1471,14 @@ test('close() refuses while any runtime on the provider runs, not only the last 
   await second.start();
   await second.shutdown();
   assert.throws(() => provider.close(), (error) => error.kind === 'InvalidInput');
-  await first.shutdown();
+  const stopping = first.shutdown();  // not awaited yet: still stopping
+  assert.throws(() => provider.close(), (error) => error.kind === 'InvalidInput');
+  await stopping;
   provider.close();
   assert.throws(() => new Client(provider), (error) => error.kind === 'InvalidInput');
 });
 
 test('shutdown leaves no timer behind once its running activities settle', async () => {
-  const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-  const before = timers();
   let started;
   const running = new Promise((resolve) => { started = resolve; });
   const provider = await SqliteProvider.open('sqlite::memory:');
@@ -1488,8 +1488,24 @@ test('shutdown leaves no timer behind once its running activities settle', async
   await runtime.start();
   await new Client(provider).startOrchestration('brief', 'OneBrief');
   await running;
-  await runtime.shutdown();  // waits up to its default 10 s for 'Brief', which takes 20 ms
-  assert.equal(timers(), before);
+  // The timers of 10 s the shutdown sets (its wait for 'Brief', which takes 20 ms) that are
+  // still set when it returns.
+  const waits = new Set();
+  let waited = 0;
+  const { setTimeout: set, clearTimeout: clear } = globalThis;
+  globalThis.setTimeout = (fn, ms, ...rest) => {
+    const t = set(fn, ms, ...rest);
+    if (ms === 10_000) { waits.add(t); waited += 1; }
+    return t;
+  };
+  globalThis.clearTimeout = (t) => { waits.delete(t); return clear(t); };
+  try {
+    await runtime.shutdown(10_000);
+  } finally {
+    Object.assign(globalThis, { setTimeout: set, clearTimeout: clear });
+  }
+  assert.equal(waited, 1);  // it did wait for 'Brief'
+  assert.equal(waits.size, 0);
   provider.close();
 });
 

@@ -319,7 +319,7 @@ async function packageRoutes(pkg) {
   });
   runtime.registerOrchestration('Quick', function* (ctx, n) { return n < 2 ? yield ctx.continueAsNew(n + 1) : n; });
   const client = new pkg.Client(provider);
-  const native = client._native;
+  const native = provider._clients.get(client._token);  // the engine object behind the client
   const nativeMethods = Object.getOwnPropertyNames(Object.getPrototypeOf(native))
     .filter((m) => typeof native[m] === 'function' && m !== 'constructor' && !m.startsWith('$$'));
   const sent = [];

@@ -183,8 +183,8 @@ export class SqliteProvider {
 
   /** Releases the database (an in-memory one is gone); its clients and runtimes stop working. */
   close() {
-    if ([...this._runtimes].some((runtime) => runtime._running)) {
-      throw engineError('shut the runtimes down before closing their provider', 'InvalidInput');
+    if ([...this._runtimes].some((runtime) => runtime._running || runtime._stopping || runtime._stepping)) {
+      throw engineError('shut the runtimes down (and wait for it) before closing their provider', 'InvalidInput');
     }
     for (const runtime of this._runtimes) runtime._release();
     this._runtimes.clear();
@@ -932,16 +932,21 @@ export class Runtime {
   async shutdown(timeoutMs = 10000) {
     if (!this._running) return;
     this._running = false;
-    this._wake();
-    await this._loop;
-    clearInterval(this._renewTimer);
-    clearTimeout(this._renewRetry);
-    this._renewRetry = null;
-    const pending = [...this._inFlight.values()].map((lease) => lease.done);
-    if (pending.length) await settledWithin(Promise.all(pending), timeoutMs);
-    for (const token of this._inFlight.keys()) unwrap(this._native.abandonActivity(token));
-    this._inFlight.clear();
-    this._drainEvents();
+    this._stopping = true;  // until it ends, the provider may not close
+    try {
+      this._wake();
+      await this._loop;
+      clearInterval(this._renewTimer);
+      clearTimeout(this._renewRetry);
+      this._renewRetry = null;
+      const pending = [...this._inFlight.values()].map((lease) => lease.done);
+      if (pending.length) await settledWithin(Promise.all(pending), timeoutMs);
+      for (const token of this._inFlight.keys()) unwrap(this._native.abandonActivity(token));
+      this._inFlight.clear();
+      this._drainEvents();
+    } finally {
+      this._stopping = false;
+    }
   }
 
   /** Counters of this runtime: orchStarts, orchCompletions, orchFailures, activitySuccess, ... */
