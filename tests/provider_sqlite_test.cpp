@@ -66,6 +66,35 @@ TEST_CASE("sqlite: schema version, WAL and reopening", "[provider][sqlite]") {
   CHECK(f->sqlite->get_instance_info("kept").has_value());
 }
 
+TEST_CASE("sqlite: a read-only open reads a file of this build and refuses, untouched, any other",
+          "[provider][sqlite]") {
+  auto f = make_provider("sqlite-file");
+  create_instance(*f, "kept");
+  f->sqlite.reset();
+  SqliteOptions read_only;
+  read_only.read_only = true;
+  auto refused = [&](const std::string& path, const std::string& fragment) {
+    try {
+      SqliteProvider opened(path, f->clock, f->ids, read_only);
+      FAIL("opened read-only: " << path);
+    } catch (const ProviderError& error) {
+      CHECK(std::string(error.what()).find(fragment) != std::string::npos);
+    }
+  };
+  CHECK(SqliteProvider(f->path, f->clock, f->ids, read_only).get_instance_info("kept").has_value());
+
+  const std::string missing = f->path + ".missing";
+  refused(missing, "unable to open");
+  CHECK(std::fopen(missing.c_str(), "rb") == nullptr);  // not created
+
+  raw_exec(f->path, "PRAGMA user_version = 20");
+  refused(f->path, "opened read-only, it is not migrated");
+  CHECK(raw_query(f->path, "PRAGMA user_version") == "20");
+  raw_exec(f->path, "PRAGMA user_version = 99");
+  refused(f->path, "schema is version 99");
+  CHECK(raw_query(f->path, "PRAGMA user_version") == "99");
+}
+
 TEST_CASE("sqlite: the scan probe counts its own rows and leaves the store's data as it was", "[provider][sqlite]") {
   auto f = make_provider("sqlite-file");
   create_instance(*f, "kept");

@@ -161,7 +161,7 @@ TEST_CASE("waiting times out with the last status; status changes can be awaited
   CHECK(done.output == "done");
 }
 
-TEST_CASE("a client whose poll interval is under 1 ms is refused: its paced waits never reached their deadline",
+TEST_CASE("a client whose poll interval is under 1 ms is refused (a paced wait would not reach its deadline)",
           "[client]") {
   Host host("sqlite-memory");
   for (const std::int64_t interval : {std::int64_t{0}, std::int64_t{-5}}) {

@@ -252,8 +252,8 @@ RuntimeClient::RuntimeClient(Provider& provider, ManagementProvider& management,
       management_(management),
       options_(options),
       access_(options.access_policy, management, options.caller, options.read_only) {
-  // A wait sleeps min(poll interval, time left) between checks: at 0 a paced wait never
-  // moved virtual time toward its deadline.
+  // A wait sleeps min(poll interval, time left) between checks: below 1 ms a paced wait
+  // would not move virtual time toward its deadline.
   if (options_.poll_interval_ms < 1) {
     throw invalid("ClientOptions::poll_interval_ms must be at least 1 ms, got " + std::to_string(options_.poll_interval_ms));
   }

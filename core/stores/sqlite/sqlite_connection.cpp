@@ -132,8 +132,8 @@ bool Statement::is_null(int column) const {
 
 // ---------------------------------------------------------------- Connection
 
-Connection::Connection(const std::string& path, int busy_timeout_ms, const std::string& vfs) {
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+Connection::Connection(const std::string& path, int busy_timeout_ms, const std::string& vfs, bool create) {
+  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
   const std::string& chosen = vfs.empty() ? default_wal_gather_vfs() : vfs;
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, chosen.c_str());
   if (rc != SQLITE_OK) {

@@ -68,7 +68,8 @@ class Connection {
  public:
   // path ":memory:" opens a private in-memory database.
   // `vfs` empty: default_wal_gather_vfs() (duroxide/wal_gather_vfs.hpp), over SQLite's default.
-  Connection(const std::string& path, int busy_timeout_ms, const std::string& vfs);
+  // `create`: a missing file is created; otherwise opening it fails.
+  Connection(const std::string& path, int busy_timeout_ms, const std::string& vfs, bool create = true);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();

@@ -17,7 +17,7 @@ namespace duroxide::sqlite {
 StoreImpl::StoreImpl(const std::string& path, Clock& clock, IdSource& ids, const SqliteOptions& options)
     : SqlStoreImpl(clock, {options.minute_retention_ms, options.change_retention_ms, options.parked_retention_ms,
                            options.finished_retention_ms}),
-      db_(std::make_unique<Connection>(path, options.busy_timeout_ms, options.vfs)),
+      db_(std::make_unique<Connection>(path, options.busy_timeout_ms, options.vfs, !options.read_only)),
       path_(path),
       ids_(ids) {
   db_->set_clock(&clock_);

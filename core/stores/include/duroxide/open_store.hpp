@@ -33,7 +33,7 @@ struct StoreOptions {
   std::int64_t change_retention_ms = 7LL * 24 * 3600 * 1000;
   std::int64_t parked_retention_ms = 30LL * 24 * 3600 * 1000;
   std::int64_t finished_retention_ms = 0;  // purged by Provider::maintain (as SqliteOptions)
-  bool read_only = false;  // both kinds: open without writing (SqliteOptions::read_only)
+  bool read_only = false;  // a SQLite file or a PostgreSQL schema opened to read (SqliteOptions::read_only)
 };
 
 // The kind a location names (see above). Never throws.

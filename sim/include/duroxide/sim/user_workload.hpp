@@ -71,7 +71,7 @@ class WorkloadPlan {
 struct InstanceEnd {
   std::string instance;
   std::string orchestration;
-  std::string input;          // what it was started with (its first execution's input)
+  std::string input;          // what it was started with (its first execution's; the current one's once that is pruned)
   std::string current_input;  // the current execution's (after continue-as-new, what it carried)
   bool exists = false;
   RuntimeState state = RuntimeState::NotFound;

@@ -53,9 +53,12 @@ struct SqliteOptions {
   // index pages back from the OS for each delete: 64 MiB took purge at 100k instances
   // from 18k to 31k instances/s (docs/bench.md). At least 64 KiB.
   std::int64_t cache_kib = 64 * 1024;
-  // Open for reading only (an operator inspecting a file): nothing is written to open it.
-  // The file must hold this build's schema version: one without a schema, or an older or
-  // newer one, is refused (ProviderError Permanent) instead of created or migrated.
+  // Open an existing file for reading (an operator inspecting it): the file must exist and
+  // hold this build's schema version. A missing file is not created; one without a schema,
+  // or at an older or newer version, is refused (ProviderError Permanent), neither created
+  // nor migrated, and the journal mode is left as it is. (Closing still checkpoints the
+  // log's committed pages into the file, as every connection's close does.) An in-memory
+  // store has no schema to read: it is refused.
   bool read_only = false;
 };
 
