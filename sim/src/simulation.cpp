@@ -647,12 +647,13 @@ void World::run_client_ops(bool all) {
   std::vector<WorkloadOp> retry;
   std::vector<bool> deferred(workload_.instances.size(), false);
   const std::uint64_t retry_step = step_ + 10;
+  // Behind a refused op of the same instance an op keeps its order; never its start, which
+  // the refused op (planned before it) waits for.
+  const auto held_back = [&](const WorkloadOp& op) { return deferred[op.instance] && op.kind != WorkloadOp::Kind::Start; };
   while (next_op_ < workload_.ops.size() && (all || workload_.ops[next_op_].step <= step_)) {
     WorkloadOp op = workload_.ops[next_op_++];
     const WorkloadInstance& instance = workload_.instances[op.instance];
-    // Behind a refused op of the same instance: keep the order. Never its start, which the
-    // refused op (planned before it) waits for.
-    if (deferred[op.instance] && op.kind != WorkloadOp::Kind::Start) {
+    if (held_back(op)) {
       op.step = std::max(op.step, retry_step);
       retry.push_back(op);
       continue;
@@ -691,7 +692,7 @@ void World::run_client_ops(bool all) {
   next_op_ = 0;
   std::vector<WorkloadOp> kept;
   for (WorkloadOp& op : workload_.ops) {
-    if (deferred[op.instance] && op.kind != WorkloadOp::Kind::Start) {
+    if (held_back(op)) {
       op.step = std::max(op.step, retry_step);
       retry.push_back(op);
     } else {

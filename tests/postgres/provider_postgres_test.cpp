@@ -983,59 +983,46 @@ TEST_CASE("postgres: a read-only open neither creates nor migrates a schema; it 
   PQfinish(admin);
 }
 
-TEST_CASE("postgres: an ack of a batch refused by a full pipeline's flush, while it still writes, fails alone",
+TEST_CASE("postgres: an ack of a batch refused while a full pipeline has sent part of it fails alone and writes nothing",
           "[provider][postgres][batch]") {
   SKIP_WITHOUT_POSTGRES();
-  Named n("midflush");
-  PostgresProvider& store = *n.store;
-  for (const char* id : {"a", "b"}) store.enqueue_orchestrator_item(start_item(id), 0);
-  std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, 2);
-  REQUIRE(batch.size() == 2);
-  OrchestrationAck good;
-  good.history_delta = {started_event()};
-  good.metadata = metadata();
-  // Event id 2 twice, early; then more statements than one pipeline holds, so the server
-  // refuses the duplicate while this ack is still being written.
-  OrchestrationAck refused = good;
-  refused.history_delta.push_back(Event{2, 0, 0, events::TimerCreated{1000}});
-  refused.history_delta.push_back(Event{2, 0, 0, events::TimerCreated{1000}});
-  for (int i = 0; i < 300; ++i) refused.worker_items.push_back(activity(batch[0].instance, static_cast<EventId>(10'000 + i)));
-  const std::vector<AckOutcome> outcomes =
-      store.ack_orchestration_items({{batch[0].lock_token, refused}, {batch[1].lock_token, good}});
-  REQUIRE(outcomes.size() == 2);
-  REQUIRE(outcomes[0].has_value());
-  CHECK(outcomes[0]->kind() == ProviderErrorKind::Conflict);
-  CHECK_FALSE(outcomes[1].has_value());
-  CHECK(store.read(batch[0].instance).empty());
-  CHECK(store.read(batch[1].instance).size() == 1);
-  CHECK(store.get_queue_depths().worker_visible == 0);
-}
-
-TEST_CASE("postgres: an ack of a batch refused before the server sees it, after a full pipeline sent part of it, "
-          "writes nothing",
-          "[provider][postgres][batch]") {
-  SKIP_WITHOUT_POSTGRES();
-  Named n("partsent");
-  PostgresProvider& store = *n.store;
-  for (const char* id : {"a", "b"}) store.enqueue_orchestrator_item(start_item(id), 0);
-  std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, 2);
-  REQUIRE(batch.size() == 2);
-  OrchestrationAck good;
-  good.history_delta = {started_event()};
-  good.metadata = metadata();
-  // More worker rows than one pipeline holds, then an item the store refuses itself.
-  OrchestrationAck refused = good;
-  for (int i = 0; i < 300; ++i) refused.worker_items.push_back(activity(batch[0].instance, static_cast<EventId>(10'000 + i)));
-  refused.worker_items.push_back(start_item("not-work"));
-  const std::vector<AckOutcome> outcomes =
-      store.ack_orchestration_items({{batch[0].lock_token, refused}, {batch[1].lock_token, good}});
-  REQUIRE(outcomes.size() == 2);
-  REQUIRE(outcomes[0].has_value());
-  CHECK(outcomes[0]->kind() == ProviderErrorKind::InvalidInput);
-  CHECK_FALSE(outcomes[1].has_value());
-  CHECK(store.read(batch[0].instance).empty());
-  CHECK(store.read(batch[1].instance).size() == 1);
-  CHECK(store.get_queue_depths().worker_visible == 0);  // none of the refused ack's rows
+  // The first of a batch of two acks, with more worker rows than one pipeline holds, is
+  // refused by `refuse`; the second commits, and nothing of the first is written.
+  auto first_refused = [](const char* name, const std::function<void(OrchestrationAck&)>& refuse,
+                          ProviderErrorKind kind) {
+    INFO(name);
+    Named n(name);
+    PostgresProvider& store = *n.store;
+    for (const char* id : {"a", "b"}) store.enqueue_orchestrator_item(start_item(id), 0);
+    std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, 2);
+    REQUIRE(batch.size() == 2);
+    OrchestrationAck good;
+    good.history_delta = {started_event()};
+    good.metadata = metadata();
+    OrchestrationAck refused = good;
+    for (int i = 0; i < 300; ++i) {
+      refused.worker_items.push_back(activity(batch[0].instance, static_cast<EventId>(10'000 + i)));
+    }
+    refuse(refused);
+    const std::vector<AckOutcome> outcomes =
+        store.ack_orchestration_items({{batch[0].lock_token, refused}, {batch[1].lock_token, good}});
+    REQUIRE(outcomes.size() == 2);
+    REQUIRE(outcomes[0].has_value());
+    CHECK(outcomes[0]->kind() == kind);
+    CHECK_FALSE(outcomes[1].has_value());
+    CHECK(store.read(batch[0].instance).empty());
+    CHECK(store.read(batch[1].instance).size() == 1);
+    CHECK(store.get_queue_depths().worker_visible == 0);
+  };
+  // Event id 2 twice (the history is written before the worker rows): the server refuses
+  // it in the flush a full pipeline makes while the ack is still being written.
+  first_refused("midflush", [](OrchestrationAck& ack) {
+    ack.history_delta.push_back(Event{2, 0, 0, events::TimerCreated{1000}});
+    ack.history_delta.push_back(Event{2, 0, 0, events::TimerCreated{1000}});
+  }, ProviderErrorKind::Conflict);
+  // A worker item the store refuses itself, after a full pipeline sent the first rows.
+  first_refused("partsent", [](OrchestrationAck& ack) { ack.worker_items.push_back(start_item("not-work")); },
+                ProviderErrorKind::InvalidInput);
 }
 
 TEST_CASE("postgres: each statement is parsed once per connection, and again on the connection after a reconnect",
