@@ -225,7 +225,7 @@ TEST_CASE("select over completions already in history picks the earliest in hist
   CHECK(report.outcome.output == "1:b-done");
 }
 
-TEST_CASE("a select loser activity gets a cancel request and its late completion is dropped",
+TEST_CASE("a select loser activity gets a cancel request and its late completion is recorded, not delivered",
           "[replay][select][cancel]") {
   Registry registry;
   registry.register_orchestration("Race", [](OrchestrationContext& ctx,
@@ -245,9 +245,67 @@ TEST_CASE("a select loser activity gets a cancel request and its late completion
   CHECK(fired.new_events[1].source_event_id == 2);
   history = appended(history, fired);
   TurnResult late = turn(registry, history, {work::ActivityCompleted{"inst", 1, 2, "late"}});
-  CHECK(late.new_events.empty());
-  REQUIRE(late.dropped.size() == 1);
-  CHECK(late.dropped[0].reason.find("cancelled") != std::string::npos);
+  CHECK(late.dropped.empty());
+  CHECK(late.outcome.kind == TurnOutcomeKind::Running);  // the code did not see it
+  REQUIRE(kinds(late.new_events) == std::vector<EventKind>{EventKind::ActivityCompleted});
+  CHECK(late.new_events[0].source_event_id == 2);
+  history = appended(history, late);
+  TurnResult again = turn(registry, history, {work::ActivityCompleted{"inst", 1, 2, "twice"}});
+  REQUIRE(again.dropped.size() == 1);
+  CHECK(again.dropped[0].reason.find("already has a completion") != std::string::npos);
+  history = appended(history, turn(registry, history,
+                                   {work::TimerFired{"inst", 1, fired.new_events.back().event_id, kT0 + 1100}},
+                                   kT0 + 1100));
+  ReplayReport report = replay_history(registry, "inst", 1, history);
+  INFO(encode_replay_report(report));
+  CHECK(report.deterministic);
+  CHECK(report.outcome.output == "timer");
+}
+
+// A select loop over an event and a timeout: each timer that lost records its firing, so
+// the pending view of a long-lived loop lists only the live timer, and nothing is dropped.
+TEST_CASE("a select loser timer records its firing and leaves the pending work", "[replay][select][cancel]") {
+  Registry registry;
+  registry.register_orchestration("Loop", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    std::string got;
+    for (int round = 0; round < 3; ++round) {
+      auto winner = co_await ctx.select(ctx.schedule_wait("Tick"), ctx.schedule_timer(1000));
+      got += winner.index == 0 ? winner.result.value : "-";
+    }
+    co_return got;
+  });
+  History history = appended({}, turn(registry, {}, {start("Loop", "")}, kT0));
+  // Rounds 1 and 2 end by an event; each round's timer fires after the round has ended.
+  TurnResult first = turn(registry, history, {work::ExternalRaised{"inst", "Tick", "a"}}, kT0 + 10);
+  history = appended(history, first);
+  TurnResult late = turn(registry, history,
+                         {work::TimerFired{"inst", 1, 3, kT0 + 1000}, work::ExternalRaised{"inst", "Tick", "b"}},
+                         kT0 + 1000);
+  CHECK(late.dropped.empty());
+  REQUIRE(kinds(late.new_events) ==
+          std::vector<EventKind>{EventKind::TimerFired, EventKind::ExternalEvent, EventKind::ExternalSubscribed,
+                                 EventKind::TimerCreated});
+  history = appended(history, late);
+  HistoryState state = fold_history(history, history.size());
+  // Round 1's timer has fired and left; round 2's has not fired yet; round 3 waits.
+  REQUIRE(state.pending.size() == 3);
+  CHECK(state.pending[0].kind == PendingKind::Timer);
+  CHECK(state.pending[0].scheduled_event_id == first.new_events.back().event_id);
+  CHECK(state.pending[1].kind == PendingKind::ExternalWait);
+  CHECK(state.pending[2].kind == PendingKind::Timer);
+  CHECK(state.pending[2].scheduled_event_id == late.new_events.back().event_id);
+  TurnResult last = turn(registry, history,
+                         {work::TimerFired{"inst", 1, first.new_events.back().event_id, kT0 + 1010},
+                          work::TimerFired{"inst", 1, late.new_events.back().event_id, kT0 + 2000}},
+                         kT0 + 2000);
+  CHECK(last.dropped.empty());
+  REQUIRE(last.outcome.kind == TurnOutcomeKind::Completed);
+  CHECK(last.outcome.output == "ab-");
+  history = appended(history, last);
+  ReplayReport report = replay_history(registry, "inst", 1, history);
+  INFO(encode_replay_report(report));
+  CHECK(report.deterministic);
+  CHECK(report.outcome.output == "ab-");
 }
 
 TEST_CASE("a dropped future is cancelled", "[replay][cancel]") {
