@@ -666,3 +666,46 @@ TEST_CASE("retry with a per-attempt timeout cancels the slow attempt", "[replay]
   CHECK(cancels == 2);
   CHECK(replay_history(registry, "inst", 1, history).deterministic);
 }
+
+// The history limit: a turn that would record past it fails the instance with one last
+// event, and that history replays as the run went (deterministic, the same failure), whether
+// the refused event was the code's command or a delivered message.
+TEST_CASE("a run stopped at the history limit replays its own history", "[replay][limits]") {
+  Registry registry;
+  registry.register_orchestration("Loop", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    for (;;) co_await ctx.schedule_activity("A", "");
+  });
+  // Started, then pairs of a scheduled and a completed activity, then the next scheduled:
+  // 999,998 events, the last waiting for its completion.
+  constexpr std::size_t kPairs = (limits::kMaxHistoryEvents - 4) / 2;
+  HistoryBuilder h("Loop");
+  for (std::size_t i = 0; i < kPairs; ++i) h.completed(h.activity("A", ""), "");
+  const EventId waiting = h.activity("A", "");
+  REQUIRE(h.history().size() == limits::kMaxHistoryEvents - 2);
+  auto require_replays_as_run = [&](const TurnResult& result) {
+    REQUIRE(result.outcome.kind == TurnOutcomeKind::Failed);
+    CHECK(result.outcome.error.message.find("the history reached the limit") != std::string::npos);
+    REQUIRE_FALSE(result.new_events.empty());
+    CHECK(result.new_events.back().event_id == limits::kMaxHistoryEvents);
+    History full = h.history();
+    full.insert(full.end(), result.new_events.begin(), result.new_events.end());
+    ReplayReport report = replay_history(registry, "inst", 1, full);
+    INFO((report.mismatch ? report.mismatch->expected + " / " + report.mismatch->actual : std::string("no mismatch")));
+    CHECK(report.deterministic);
+    CHECK_FALSE(report.error);
+    CHECK(report.outcome.kind == TurnOutcomeKind::Failed);
+    CHECK(report.outcome.error == result.outcome.error);
+  };
+  SECTION("the code's next command is refused") {
+    // The completion takes the last slot but one; the activity the code schedules next
+    // does not fit.
+    require_replays_as_run(turn(registry, h.history(), {work::ActivityCompleted{"inst", 1, waiting, ""}}));
+  }
+  SECTION("a delivered message is refused") {
+    TurnResult result = turn(registry, h.history(),
+                             {work::ExternalRaised{"inst", "x", "1"}, work::ExternalRaised{"inst", "x", "2"}});
+    REQUIRE(kinds(result.new_events) ==
+            std::vector<EventKind>{EventKind::ExternalEvent, EventKind::OrchestrationFailed});
+    require_replays_as_run(result);
+  }
+}

@@ -17,6 +17,12 @@ namespace {
 
 thread_local Scheduler* t_current_scheduler = nullptr;
 
+// How a turn ends when recording one more event would pass limits::kMaxHistoryEvents.
+ErrorDetails history_limit_failure() {
+  return ErrorDetails::orchestration_failed("the history reached the limit of " +
+                                            std::to_string(limits::kMaxHistoryEvents) + " events");
+}
+
 // Kinds whose source_event_id names the event that scheduled the work.
 bool has_source(EventKind kind) {
   switch (kind) {
@@ -342,7 +348,11 @@ bool ReplayState::replay_carried() {
 bool ReplayState::ended_by_runtime(const Event& event) {
   const auto* failed = event.as<events::OrchestrationFailed>();
   if (!failed) return false;
-  if (failed->details.kind != ErrorKind::Poison && failed->details.kind != ErrorKind::Provider) {
+  // The engine's own end at the history limit takes the last slot, in place of whatever
+  // the code or a message would have recorded there.
+  const bool at_history_limit =
+      event.event_id == limits::kMaxHistoryEvents && failed->details == history_limit_failure();
+  if (failed->details.kind != ErrorKind::Poison && failed->details.kind != ErrorKind::Provider && !at_history_limit) {
     return false;
   }
   terminal_ = true;
@@ -626,9 +636,7 @@ EventId ReplayState::append(EventData data, EventId source) {
   // Keep one slot for the OrchestrationFailed that reports the overflow.
   if (old_.size() + out_.new_events.size() + 1 >= limits::kMaxHistoryEvents &&
       !is_terminal_kind(static_cast<EventKind>(data.index()))) {
-    fail(ErrorDetails::orchestration_failed("the history reached the limit of " +
-                                            std::to_string(limits::kMaxHistoryEvents) +
-                                            " events"));
+    fail(history_limit_failure());
     return 0;
   }
   EventId id = next_event_id_++;
