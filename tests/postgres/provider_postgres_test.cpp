@@ -96,6 +96,24 @@ OrchestrationItem started_and_fetched(PostgresProvider& store, const std::string
   return std::move(*item);
 }
 
+// Whether a session named `application` comes to wait for a lock within 5 seconds.
+bool waits_for_a_lock(const std::string& application) {
+  for (int i = 0; i < 500; ++i) {
+    PGconn* probe = PQconnectdb(postgres_conninfo());
+    const char* values[] = {application.c_str()};
+    PGresult* result = PQexecParams(probe,
+                                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 "
+                                    "AND wait_event_type = 'Lock'",
+                                    1, nullptr, values, nullptr, nullptr, 0);
+    const bool waiting = PQresultStatus(result) == PGRES_TUPLES_OK && std::atoi(PQgetvalue(result, 0, 0)) > 0;
+    PQclear(result);
+    PQfinish(probe);
+    if (waiting) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 // Runs `sql` (one or more statements) on a session of its own.
 void admin_exec(const std::string& sql) {
   PGconn* admin = PQconnectdb(postgres_conninfo());
@@ -261,20 +279,7 @@ TEST_CASE("postgres: a connection lost inside an ack rolls it back whole", "[pro
     }
   });
   // Wait until the ack is blocked on the history table, inside its transaction.
-  bool waiting = false;
-  for (int i = 0; i < 500 && !waiting; ++i) {
-    PGconn* probe = PQconnectdb(postgres_conninfo());
-    const char* values[] = {n.application.c_str()};
-    PGresult* result = PQexecParams(probe,
-                                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 "
-                                    "AND wait_event_type = 'Lock'",
-                                    1, nullptr, values, nullptr, nullptr, 0);
-    waiting = PQresultStatus(result) == PGRES_TUPLES_OK && std::atoi(PQgetvalue(result, 0, 0)) > 0;
-    PQclear(result);
-    PQfinish(probe);
-    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  REQUIRE(waiting);
+  REQUIRE(waits_for_a_lock(n.application));
   terminate_sessions(n.application);
   acker.join();
   blocker.release();
@@ -695,6 +700,47 @@ TEST_CASE("postgres: two deletes of one instance leave one deletion in the chang
   CHECK(by_second.instances == 0);
   const std::vector<std::string> changes = change_lines(n.store->changes_since(cursor, 100, "").changes);
   CHECK(changes == std::vector<std::string>{"y deleted"});
+}
+
+// A forced delete of a tree reads the tree, then locks its instances. A child whose start
+// was queued and whose first turn commits in between is not in the tree it read; it must
+// still go, with the children that first turn scheduled, or it runs on without its parent.
+TEST_CASE("postgres: a tree delete takes a child whose first turn commits while the delete waits",
+          "[provider][postgres][delete]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("deletechild");
+  std::unique_ptr<PostgresProvider> other = n.open();
+  // p runs and has scheduled c, whose start is queued.
+  OrchestrationItem p = started_and_fetched(*n.store, "p");
+  OrchestrationAck p_ack;
+  p_ack.history_delta = {started_event(), Event{2, 0, 0, events::SubOrchestrationScheduled{"Orch", "c", "", ""}}};
+  p_ack.metadata = metadata();
+  p_ack.orchestrator_items = {{work::StartOrchestration{"c", "Orch", "", "", "p", 2, {}}, 0}};
+  n.store->ack_orchestration_item(p.lock_token, p_ack);
+  {
+    // Holds p's lock row: the delete reads the tree (p alone), then waits to lock p.
+    LockingSession hold("INSERT INTO " + n.options.schema +
+                        ".instance_locks (instance_id, lock_token, locked_until, locked_at) VALUES ('p', 'held', 0, 0) "
+                        "ON CONFLICT (instance_id) DO UPDATE SET lock_token = 'held'");
+    std::thread remove([&] { other->delete_instance("p", true); });
+    REQUIRE(waits_for_a_lock(n.application));
+    // Meanwhile c's first turn commits: c gets its row and schedules a grandchild g.
+    std::optional<OrchestrationItem> c = n.store->fetch_orchestration_item(30'000);
+    REQUIRE(c.has_value());
+    REQUIRE(c->instance == "c");
+    OrchestrationAck c_ack;
+    c_ack.history_delta = {started_event("Orch", 1, "p"),
+                           Event{2, 0, 0, events::SubOrchestrationScheduled{"Orch", "g", "", ""}}};
+    c_ack.metadata = metadata(RuntimeState::Running, "p");
+    c_ack.orchestrator_items = {{work::StartOrchestration{"g", "Orch", "", "", "c", 2, {}}, 0}};
+    n.store->ack_orchestration_item(c->lock_token, c_ack);
+    hold.release();
+    remove.join();
+  }
+  CHECK(n.store->count_instances({}) == 0);
+  CHECK(n.store->read("c").empty());
+  const QueueDepths depths = n.store->get_queue_depths();
+  CHECK(depths.orchestrator_visible + depths.orchestrator_delayed + depths.orchestrator_locked + depths.parked == 0);  // g's start went too
 }
 
 TEST_CASE("postgres: deleting a page of parked messages is one statement, whatever its length",

@@ -923,11 +923,11 @@ struct Management {
     return !members.empty();
   }
 
-  // Deletes the instances of `tree` and the unstarted children the histories of
-  // `parents` scheduled, inside the caller's transaction. Before anything is deleted
-  // each instance of the tree (and each unstarted child) is locked against other
-  // writers (Dialect::lock_instance_for_delete); the unstarted children are read once
-  // the tree's locks are held, so a racing ack that scheduled a child has committed.
+  // Deletes the instances of `tree` and the children the histories of `parents` scheduled
+  // that the tree does not hold, inside the caller's transaction. Before anything is
+  // deleted each instance of the tree (and each such child) is locked against other
+  // writers (Dialect::lock_instance_for_delete); the children are read once the tree's
+  // locks are held, so a racing ack that scheduled a child has committed.
   // The change feed's rows are the caller's (record_deletions, once the transaction takes
   // no more instance locks): the instances of `tree` this transaction removes are added to
   // `deleted` (one a concurrent delete removed while this one waited for its lock is not).
@@ -936,10 +936,9 @@ struct Management {
                                        std::vector<TreeMember>& deleted) {
     DeleteResult result;
     for (const TreeMember& member : tree) Dialect::lock_instance_for_delete(db, member.id, now);
-    std::vector<std::string> doomed = unstarted_children(db, parents);
-    for (const std::string& id : doomed) Dialect::lock_instance_for_delete(db, id, now);
     std::vector<std::string> ids;
     for (const TreeMember& member : tree) ids.push_back(member.id);
+    std::vector<std::string> doomed = children_outside_tree(db, ids, parents, now);
     const std::set<std::string> present = existing_instances(db, ids);
     for (const TreeMember& member : tree) {
       if (present.count(member.id) != 0) deleted.push_back(member);
@@ -947,6 +946,28 @@ struct Management {
     doomed.insert(doomed.end(), ids.begin(), ids.end());
     delete_instance_rows<Dialect>(db, doomed, result);
     return result;
+  }
+
+  // The children the histories of `parents` scheduled that `tree` does not hold, each locked
+  // (Dialect::lock_instance_for_delete) before its own history is searched in turn: a child
+  // whose start was queued, and one whose first turn committed after the tree was read (on
+  // PostgreSQL, while the delete waited for a lock), with the children its turns scheduled.
+  static std::vector<std::string> children_outside_tree(Connection& db, const std::vector<std::string>& tree,
+                                                        std::vector<std::string> parents, TimestampMs now) {
+    std::set<std::string> family(tree.begin(), tree.end());
+    std::vector<std::string> outside;
+    while (!parents.empty()) {
+      std::vector<std::string> found;
+      for (const std::string& child : scheduled_children(db, parents)) {
+        if (family.count(child) != 0 || !child_of(db, child, family)) continue;
+        family.insert(child);
+        Dialect::lock_instance_for_delete(db, child, now);
+        found.push_back(child);
+      }
+      outside.insert(outside.end(), found.begin(), found.end());
+      parents = std::move(found);
+    }
+    return outside;
   }
 
   // The change feed's rows for the deletions of `deleted`, each under its tenant, at the

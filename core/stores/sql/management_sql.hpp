@@ -641,15 +641,12 @@ bool updated_before(Connection& db, const std::string& instance, TimestampMs bef
   return row.step() && row.integer(0) != 0;
 }
 
-// The children the tree's instances have scheduled that have no row yet (their
-// start is still queued, or being processed): a forced delete removes their rows
-// too (queued messages, a lock, and whatever a racing ack has created since),
-// so that none starts later as an orphan. A history row that does not decode
-// names no child.
+// The children the histories of `instances` have scheduled, in history order. A history
+// row that does not decode names no child.
 template <typename Connection>
-std::vector<std::string> unstarted_children(Connection& db, const std::vector<std::string>& tree) {
+std::vector<std::string> scheduled_children(Connection& db, const std::vector<std::string>& instances) {
   std::vector<std::string> children;
-  for (const std::string& id : tree) {
+  for (const std::string& id : instances) {
     auto rows = db.prepare(
         "SELECT event_json FROM history WHERE instance_id = ?1 AND event_kind = 'SubOrchestrationScheduled'");
     rows.bind(1, id);
@@ -663,13 +660,18 @@ std::vector<std::string> unstarted_children(Connection& db, const std::vector<st
       }
     }
   }
-  std::vector<std::string> unstarted;
-  for (const std::string& child : children) {
-    auto row = db.prepare("SELECT 1 FROM instances WHERE instance_id = ?1");
-    row.bind(1, child);
-    if (!row.step()) unstarted.push_back(child);
-  }
-  return unstarted;
+  return children;
+}
+
+// Whether the scheduled child `child` is one of `family`'s: it has no row yet (its start is
+// queued or being processed), or its row names a parent in `family` (it started after the
+// tree was read). An instance of that id with another parent, or none, is someone else's.
+template <typename Connection>
+bool child_of(Connection& db, const std::string& child, const std::set<std::string>& family) {
+  auto row = db.prepare("SELECT parent_instance_id FROM instances WHERE instance_id = ?1");
+  row.bind(1, child);
+  if (!row.step()) return true;
+  return !row.is_null(0) && family.count(row.text(0)) != 0;
 }
 
 // Deletes every row of the instances `ids` (their change-feed rows are the caller's),
