@@ -457,6 +457,10 @@ TEST_CASE("a sub-orchestration with the id of an existing instance fails fast in
   const OrchestrationStatus after = host.client.get_status("taken");
   CHECK(after.state == before.state);
   CHECK(after.output == before.output);
+  // p's history schedules "taken", but that instance is not p's child: deleting p's tree
+  // leaves it.
+  CHECK(host.management.delete_instance("p", true).instances == 1);
+  CHECK(host.client.get_status("taken").state == before.state);
 }
 
 TEST_CASE("a parent's cancel of a child whose id another instance holds leaves that instance alone",
