@@ -552,8 +552,8 @@ DeleteResult ManagementClient::delete_instances(const BulkDeleteRequest& request
   // Listed ids of a tenant-bound caller are checked one by one (delete_allowed).
   const bool by_store = !access_.filters_each() && (request.instances.empty() || access_.tenant().empty());
   if (by_store) return guarded([&] { return management_.delete_instances(request); });
-  if (request.limit == 0 || request.limit > kMaxBulkDeleteLimit) {
-    throw ClientError(ClientError::Kind::InvalidInput, "limit must be 1 to " + std::to_string(kMaxBulkDeleteLimit));
+  if (request.limit == 0 || request.limit > BulkDeleteRequest::kMaxLimit) {
+    throw ClientError(ClientError::Kind::InvalidInput, "limit must be 1 to " + std::to_string(BulkDeleteRequest::kMaxLimit));
   }
   if (!request.continuation.empty()) {
     throw ClientError(ClientError::Kind::InvalidInput,
@@ -588,7 +588,7 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
   }
   DeleteResult total;
   BulkDeleteRequest chunk;
-  chunk.limit = kMaxBulkDeleteLimit;
+  chunk.limit = BulkDeleteRequest::kMaxLimit;
   chunk.dry_run = request.dry_run;
   chunk.completed_before_ms = request.completed_before_ms;  // narrows listed ids as a filter (the store checks)
   auto flush = [&] {
@@ -603,7 +603,7 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
       // A walk counts roots, but a store's call stops at its limit of instances (of whole
       // trees), which may leave roots of the chunk. The roots it deleted are missing when
       // sent again, and skipped: the chunk goes again until a call deletes nothing. A dry
-      // run deletes nothing, so its count of a chunk stops at kMaxBulkDeleteLimit instances.
+      // run deletes nothing, so its count of a chunk stops at BulkDeleteRequest::kMaxLimit instances.
       DeleteResult part;
       do {
         part = guarded([&] { return management_.delete_instances(chunk); });

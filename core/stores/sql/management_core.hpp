@@ -455,8 +455,9 @@ struct Management {
   }
 
   static DeleteResult delete_instances(Connection& db, const BulkDeleteRequest& request, TimestampMs now) {
-    if (request.limit == 0 || request.limit > 100'000) {
-      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(), "limit must be 1 to 100000");
+    if (request.limit == 0 || request.limit > BulkDeleteRequest::kMaxLimit) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                          "limit must be 1 to " + std::to_string(BulkDeleteRequest::kMaxLimit));
     }
     for (const auto& id : request.instances) store_sql::check_identifier(id, db.operation());
     const std::optional<PurgeCursor> resume = decode_purge_cursor(request.continuation, db.operation());

@@ -28,7 +28,7 @@ struct InstanceSummary {
   std::string preview;  // the output (Completed) or the error (Failed), at most 200 bytes
 };
 
-// One batch of a purge: at most `limit` roots (1..100000; 0: every batch in one call),
+// One batch of a purge: at most `limit` roots (1..BulkDeleteRequest::kMaxLimit; 0: every batch in one call),
 // going on from a previous batch's `continuation`; a dry run counts the instances
 // instead (BulkDeleteRequest).
 struct PurgeBatch {
@@ -137,8 +137,6 @@ class ManagementClient {
   static constexpr std::size_t kPreviewBytes = 200;
   static constexpr std::size_t kMaxTreeNodes = 10'000;
   static constexpr std::size_t kMaxBulkIds = 1'000;
-  // The most instances one bulk delete takes (BulkDeleteRequest::limit), as the stores allow.
-  static constexpr std::size_t kMaxBulkDeleteLimit = 100'000;
 
   // `policy`: consulted before every call (none: everything is allowed).
   explicit ManagementClient(ManagementProvider& management, const AccessPolicy* policy = nullptr);

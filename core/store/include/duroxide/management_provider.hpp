@@ -268,6 +268,7 @@ struct DeleteResult {
 // either way only those last updated before `completed_before_ms` (0: no time
 // condition). Running instances and sub-orchestrations are always skipped.
 struct BulkDeleteRequest {
+  static constexpr std::size_t kMaxLimit = 100'000;  // the most instances `limit` may ask for
   std::vector<std::string> instances;
   InstanceFilter filter;
   TimestampMs completed_before_ms = 0;
