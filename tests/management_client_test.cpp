@@ -962,6 +962,89 @@ TEST_CASE("import refuses parent links that lead back to the instance; a missing
   CHECK(host.management.count_instances({}) == 0);
 }
 
+// A document whose history names a parent other than its instance's would get a row and a
+// report target that disagree: the history's parent is the one a finished child reports to.
+TEST_CASE("import refuses a history that names another parent than the document's instance",
+          "[management][export]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.client.start_orchestration("p", "Parent", R"(["x"])");
+  host.driver.run_until_idle();
+  const std::string child = host.management.get_instance_tree("p").children.at(0).root.info.instance;
+  std::string document = host.management.export_instance(child);
+  host.management.delete_instance("p", true);
+  const std::string link = R"("parent_instance":"p")";
+  REQUIRE(document.find(link) != std::string::npos);
+  document.replace(document.rfind(link), link.size(), R"("parent_instance":"")");  // the instance's (keys sorted: last)
+  try {
+    host.management.import_instance(document);
+    FAIL("a history naming another parent was imported");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::InvalidInput);
+    CHECK(std::string(error.what()).find("names parent p") != std::string::npos);
+  }
+  CHECK(host.management.count_instances({}) == 0);
+}
+
+// A start that was accepted and is still queued holds its id: an import of that id would
+// make the queued start a duplicate the runtime drops.
+TEST_CASE("import refuses an id whose start is queued, unless the start is the document's parent's",
+          "[management][export]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.run("a", "HelloWorld", "Ada");
+  std::string document = host.management.export_instance("a");
+  const std::string id = R"("instance":"a")";
+  while (document.find(id) != std::string::npos) document.replace(document.find(id), id.size(), R"("instance":"x")");
+  host.client.start_orchestration("x", "HelloWorld", "Bob");  // queued, not run
+  try {
+    host.management.import_instance(document);
+    FAIL("an id whose start is queued was imported");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::AlreadyExists);
+  }
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("x").output == "Hi, Bob!");
+
+  // A tree whose child runs: the parent's line queues the child's start, and the child's
+  // own line then imports over it.
+  host.registry.register_orchestration("AwaitsTimerChild", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_return "child: " + co_await ctx.schedule_sub_orchestration("LongTimer", "", {"timer-child"});
+  });
+  host.client.start_orchestration("p", "AwaitsTimerChild", "");
+  host.driver.run_until_idle();
+  REQUIRE(host.client.get_status("timer-child").state == RuntimeState::Running);
+  const std::string lines = host.management.export_tree("p");
+  host.management.delete_instance("p", true);
+  CHECK(host.management.import_instances(lines).failed == 0);
+  host.driver.run_until_idle();
+  host.clock.advance(3'600'000);
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("p").state == RuntimeState::Completed);
+}
+
+// A parent's pending child whose start an import queues again starts the version the
+// parent asked for, not the registry's default.
+TEST_CASE("an imported parent starts its pending child at the version it scheduled", "[management][export]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.registry.register_orchestration("PinsChild", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_sub_orchestration("HelloWorld", "Ada", {"pinned-child", "1.0.0"});
+  });
+  host.client.start_orchestration("p", "PinsChild", "");
+  REQUIRE(host.driver.step());  // the parent's first turn schedules its child
+  const std::vector<PendingWork> pending = host.management.get_instance_details("p").pending;
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].version == "1.0.0");
+  const std::string document = host.management.export_instance("p");
+  host.management.delete_instance("p", true);  // the child's queued start goes with it
+  host.management.import_instance(document);
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("pinned-child").state == RuntimeState::Completed);
+  CHECK(host.admin.get_instance_info("pinned-child")->orchestration_version == "1.0.0");
+  CHECK(host.client.get_status("p").output == "Hello, Ada!");  // 1.0.0's greeting (2.0.0 says Hi)
+}
+
 TEST_CASE("orchestration statistics per name", "[management][analytics]") {
   PROVIDER_KIND(kind);
   Host host(kind);

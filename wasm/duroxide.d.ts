@@ -60,6 +60,8 @@ export interface PendingWork {
   tag: string;
   /** Activities: the session it runs in (`scheduleActivityOnSession`); "" when none. */
   session_id: string;
+  /** Sub-orchestrations: the version it asked for; "" when the registry's policy picks. */
+  version: string;
 }
 
 export interface InstanceDetails extends InstanceSummary {

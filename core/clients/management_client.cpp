@@ -764,6 +764,26 @@ TimestampMs read_time(ObjectReader& in, const char* name) {
 }
 
 // One exported execution, checked: ids 1..n, starting with OrchestrationStarted.
+// A finished child reports to the parent its history's start names (the engine reads it
+// there), so a history that names a parent must name the instance's: otherwise the row
+// (and the checks of the parent link) would say one parent and the report go to another.
+// A start that names none is allowed (histories written before starts recorded it).
+void check_history_parents(const InstanceExport& data) {
+  const InstanceInfo& info = data.info;
+  auto check = [&](const std::string& parent, EventId parent_id, const std::string& path) {
+    if (!parent.empty() && (parent != info.parent_instance || parent_id != info.parent_id)) {
+      throw CodecError(path, "names parent " + parent + " (event " + std::to_string(parent_id) +
+                                 "), not the instance's parent \"" + info.parent_instance + "\" (event " +
+                                 std::to_string(info.parent_id) + ")");
+    }
+  };
+  for (std::size_t i = 0; i < data.executions.size(); ++i) {
+    const auto& started = *data.executions[i].history.front().as<events::OrchestrationStarted>();
+    check(started.parent_instance, started.parent_id, "import.executions[" + std::to_string(i) + "].history[0]");
+  }
+  if (data.next_start) check(data.next_start->parent_instance, data.next_start->parent_id, "import.next_start");
+}
+
 ExecutionExport read_execution_export(const Json& json, const std::string& path, const std::string& instance) {
   ObjectReader e(json, path);
   ExecutionExport execution;
@@ -861,6 +881,7 @@ InstanceExport read_instance_export(const std::string& json) {
   if (data.next_start && (info.state != RuntimeState::Running || !ended_continued(data.executions.back()))) {
     throw CodecError("import.next_start", "only a running instance whose last execution continued as new has one");
   }
+  check_history_parents(data);
   return data;
 }
 
@@ -904,8 +925,8 @@ std::vector<WorkItem> resume_work(const InstanceExport& data) {
                                              pending.input, pending.tag, pending.session_id});
         break;
       case PendingKind::SubOrchestration:
-        work.push_back(work::StartOrchestration{pending.instance, pending.name, {}, pending.input, instance,
-                                                pending.scheduled_event_id, data.info.tenant});
+        work.push_back(work::StartOrchestration{pending.instance, pending.name, pending.version, pending.input,
+                                                instance, pending.scheduled_event_id, data.info.tenant});
         break;
       case PendingKind::ExternalWait:
       case PendingKind::QueueWait:

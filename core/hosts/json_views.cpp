@@ -99,7 +99,8 @@ Json pending(const PendingWork& work) {
               {"fire_at_ms", work.fire_at_ms},
               {"input_truncated", work.input_truncated},
               {"tag", work.tag},
-              {"session_id", work.session_id}};
+              {"session_id", work.session_id},
+              {"version", work.version}};
 }
 
 Json details(const InstanceDetails& d) {

@@ -770,6 +770,7 @@ void write_pending_work(W& writer, const PendingWork& item) {
   writer.boolean("input_truncated", item.input_truncated);
   writer.optional_text("tag", item.tag, limits::kMaxTagBytes);
   writer.optional_text("session_id", item.session_id, limits::kMaxSessionIdBytes);
+  writer.optional_text("version", item.version, limits::kMaxVersionBytes);
 }
 
 }  // namespace
@@ -926,6 +927,7 @@ PendingWork pending_work_from_json(const Json& value, const std::string& path) {
   work.input_truncated = in.optional_boolean("input_truncated");
   work.tag = in.optional_text("tag", limits::kMaxTagBytes);
   work.session_id = in.optional_text("session_id", limits::kMaxSessionIdBytes);
+  work.version = in.optional_text("version", limits::kMaxVersionBytes);
   in.finish();
   return work;
 }

@@ -96,6 +96,7 @@ class HistoryFold {
     PendingWork work = work_of(event, PendingKind::SubOrchestration, e.name);
     work.input = e.input;
     work.instance = e.instance;
+    work.version = e.version;
     pending_.push_back(std::move(work));
   }
 

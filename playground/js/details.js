@@ -167,7 +167,8 @@ function renderPending(details) {
     // runtime that owns its session: say which.
     const routes = [work.tag ? `tag ${work.tag}` : '', work.session_id ? `session ${work.session_id}` : ''].filter(Boolean);
     const kind = routes.length ? `${work.kind} [${routes.join(', ')}]` : work.kind;
-    pending.append(el('tr', {}, el('td', {}, kind), el('td', {}, work.name), el('td', {}, detail)));
+    const name = work.version ? `${work.name}@${work.version}` : work.name;  // a child pinned to a version
+    pending.append(el('tr', {}, el('td', {}, kind), el('td', {}, name), el('td', {}, detail)));
   }
   if (details.pending_total > details.pending.length) {
     pending.append(el('tr', {}, el('td', { colSpan: 3, class: 'hint', 'data-testid': 'pending-more' },

@@ -586,6 +586,29 @@ struct Management {
                         "the queued start of instance " + instance + "'s next execution does not decode");
   }
 
+  // A start accepted for the id and still queued holds it, as a start's own check counts it
+  // (DUROXIDE_KNOWN_INSTANCE): an import over it would make that start a duplicate the
+  // runtime drops. The one start allowed is the one the document's own parent queued for it
+  // (a tree imported parent first); a queued start that does not decode holds the id too.
+  static void check_no_other_start(Connection& db, const InstanceInfo& info) {
+    Statement rows = db.prepare("SELECT item_json FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2");
+    rows.bind(1, info.instance).bind(2, to_string(WorkItemKind::StartOrchestration));
+    while (rows.step()) {
+      std::optional<WorkItem> item;
+      try {
+        item = decode_work_item(rows.text(0));
+      } catch (const CodecError&) {
+      }
+      const auto* start = item ? std::get_if<work::StartOrchestration>(&*item) : nullptr;
+      const bool from_parent = start && !info.parent_instance.empty() && start->parent_instance == info.parent_instance &&
+                               start->parent_id == info.parent_id && start->tenant == info.tenant;
+      if (!from_parent) {
+        throw ProviderError(ProviderErrorKind::Conflict, db.operation(),
+                            "instance " + info.instance + " already exists (its start is queued)");
+      }
+    }
+  }
+
   static void import_instance(Connection& db, const InstanceExport& data, TimestampMs now) {
     const InstanceInfo& info = data.info;
     store_sql::check_identifier(info.instance, db.operation());
@@ -598,6 +621,7 @@ struct Management {
                             "instance " + info.instance + " already exists");
       }
     }
+    check_no_other_start(db, info);
     insert_instance_row(db, info, current_input(data), unconsumed_messages(data));
     if constexpr (Dialect::kWritersKeepInstanceCounts) {
       const store_sql::InstanceCountKey key{info.orchestration_name, info.orchestration_version,

@@ -55,7 +55,8 @@ std::string encode_status(const OrchestrationStatus& status);
 OrchestrationStatus decode_status(std::string_view json_text);
 
 // {"total": n, "work": [{"kind", "scheduled_event_id", "name", "input", "instance",
-// "scheduled_at_ms", "fire_at_ms", "input_truncated", "tag" and "session_id" (activities with one)}]};
+// "scheduled_at_ms", "fire_at_ms", "input_truncated", "tag" and "session_id" (activities with one),
+// "version" (sub-orchestrations that asked for one)}]};
 // decoding takes at most kMaxPendingKept items and throws CodecError for anything else.
 std::string encode_pending_snapshot(const PendingSnapshot& snapshot);
 PendingSnapshot decode_pending_snapshot(std::string_view json_text);

@@ -44,6 +44,7 @@ struct PendingWork {
   bool input_truncated = false;  // `input` is a prefix (PendingSnapshot); the scheduling event holds it whole
   std::string tag = {};          // activities: the tag it was scheduled with (empty: untagged)
   std::string session_id = {};   // activities: the session it runs in (empty: none)
+  std::string version = {};      // sub-orchestrations: the version it asked for (empty: the registry's policy)
   friend bool operator==(const PendingWork&, const PendingWork&) = default;
 };
 
