@@ -696,3 +696,23 @@ TEST_CASE("the step driver renews no lock while an activity runs: one that outla
   CHECK(world.info("s").output == "run 2");
   CHECK(world.count(RuntimeEvent::Kind::LockLost) == 1);
 }
+
+TEST_CASE("a runtime refuses max_attempts of 0 (every item poison at once) and past its limit", "[runtime]") {
+  testing::RuntimeWorld world;
+  for (const std::uint32_t attempts : {0u, RuntimeOptions::kMaxAttempts + 1}) {
+    world.options.max_attempts = attempts;
+    CHECK_THROWS_WITH(world.driver(),
+                      "RuntimeOptions::max_attempts must be 1 to " + std::to_string(RuntimeOptions::kMaxAttempts));
+  }
+  world.options.max_attempts = 1;
+  CHECK_NOTHROW(world.driver());
+}
+
+TEST_CASE("every runtime event kind has its own name", "[runtime]") {
+  using Kind = RuntimeEvent::Kind;
+  const std::vector<std::pair<Kind, std::string>> names = {
+      {Kind::Log, "log"},         {Kind::Dropped, "dropped"},       {Kind::Poison, "poison"},
+      {Kind::Unregistered, "unregistered"}, {Kind::Unsupported, "unsupported"}, {Kind::LockLost, "lock-lost"},
+      {Kind::ProviderError, "provider-error"}};
+  for (const auto& [kind, name] : names) CHECK(to_string(kind) == name);
+}

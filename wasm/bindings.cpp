@@ -52,21 +52,30 @@ std::int64_t integer(const Json& args, const char* field, std::int64_t fallback)
 }
 
 // The caller of the options' "caller": {"principal", "tenant", "roles": [..]}, every field
-// optional; the clients check its values (access_policy.hpp).
+// optional; the clients check its values (access_policy.hpp). A field given empty is refused,
+// as the CLI refuses an empty --principal, --tenant or --roles: it would read as none given,
+// and without roles no policy applies, so `roles: []` would act with every right. Each role
+// is one the standard policy knows.
 Caller caller_from_json(const Json& json) {
   if (!json.is_object()) throw std::invalid_argument("caller must be an object");
   Caller caller;
   for (const auto& [key, value] : json.items()) {
     if (key == "principal" || key == "tenant") {
-      if (!value.is_string()) throw std::invalid_argument("caller." + key + " must be a string");
+      if (!value.is_string() || value.get<std::string>().empty()) {
+        throw std::invalid_argument("caller." + key + " must be a non-empty string (leave it out for none)");
+      }
       (key == "principal" ? caller.principal : caller.tenant) = value.get<std::string>();
     } else if (key == "roles") {
-      if (!value.is_array() || value.size() > kMaxCallerRoles) {
-        throw std::invalid_argument("caller.roles must be an array of at most " + std::to_string(kMaxCallerRoles) +
-                                    " strings");
+      if (!value.is_array() || value.empty() || value.size() > kMaxCallerRoles) {
+        throw std::invalid_argument("caller.roles must be an array of 1 to " + std::to_string(kMaxCallerRoles) +
+                                    " strings (leave it out for no access policy)");
       }
       for (const Json& role : value) {
         if (!role.is_string()) throw std::invalid_argument("caller.roles must hold strings");
+        if (!RolePolicy::standard().knows(role.get<std::string>())) {
+          throw std::invalid_argument("caller.roles: \"" + role.get<std::string>() +
+                                      "\" is not a role (reader, operator, admin)");
+        }
         caller.roles.push_back(role.get<std::string>());
       }
     } else {
@@ -130,51 +139,18 @@ class Engine {
   // "sessionIdleTimeoutMs" (its activity sessions; wasm/js_generator.hpp). An invalid
   // option throws std::invalid_argument naming it.
   Engine(const std::string& database, double start_ms, const std::string& options_json)
-      : clock_(static_cast<TimestampMs>(start_ms)),
-        ids_("wasm-" + std::to_string(static_cast<long long>(start_ms))),
+      : clock_(wasm::clock_start_from(start_ms, "startMs")),
+        ids_("wasm-" + std::to_string(clock_.now_ms())),
         path_(std::string(kDatabasePath) + "." + std::to_string(++engines_)) {
     if (database.size() > kMaxDatabaseBytes) throw std::invalid_argument("database over 512 MiB");
-    const Json switches = options_json.empty() ? Json::object() : Json::parse(options_json);
-    if (!switches.is_object()) throw std::invalid_argument("options must be an object");
-    SqliteOptions options;
-    options.vfs = browser_vfs().name();
-    if (switches.contains("retention")) retention_from_json(switches["retention"], options);
-    RuntimeOptions runtime_options;
-    runtime_options.executions_kept = executions_kept_from_json(switches);
-    if (switches.contains("workerTagFilter")) {
-      runtime_options.worker_tag_filter = wasm::tag_filter_from_json(switches["workerTagFilter"]);
+    try {
+      open(database, options_json);
+    } catch (...) {
+      close();  // the destructor does not run for a constructor that throws
+      throw;
     }
-    wasm::session_options_from_json(switches, runtime_options);
-    check_runtime_options(runtime_options);  // before the store is opened: nothing to undo
-    if (!database.empty()) browser_vfs().put_file(path_, database);
-    store_ = std::make_unique<SqliteProvider>(path_, clock_, ids_, options);
-    samples::register_all(registry_);
-    driver_ = std::make_unique<StepDriver>(*store_, registry_, clock_, runtime_options,
-                                           [this](const RuntimeEvent& event) { observe(event); });
-    pacer_ = std::make_unique<StepPacer>(*driver_, clock_);
-    ClientOptions client_options;
-    client_options.read_only = switches.value("readOnly", false);
-    client_options.registry = &registry_;  // the catalog this engine runs: unknown names fail at once
-    if (switches.contains("caller")) client_options.caller = caller_from_json(switches["caller"]);
-    if (!client_options.caller.roles.empty()) client_options.access_policy = &roles_;
-    client_ = std::make_unique<RuntimeClient>(*store_, *store_, client_options);
-    ManagementOptions management_options;
-    management_options.read_only = client_options.read_only;
-    management_options.caller = client_options.caller;
-    management_options.access_policy = client_options.access_policy;
-    management_options.enabled = switches.value("management", true);
-    management_ = std::make_unique<ManagementClient>(*store_, management_options);
   }
-  ~Engine() {
-    management_.reset();
-    client_.reset();
-    pacer_.reset();
-    driver_.reset();
-    store_.reset();
-    browser_vfs().remove_file(path_);
-    browser_vfs().remove_file(path_ + "-wal");
-    browser_vfs().remove_file(path_ + "-shm");
-  }
+  ~Engine() { close(); }
 
   // `fn(input, contextJson)` returns a JSON envelope string (the facade wraps the user's function).
   std::string registerActivity(const std::string& name, emscripten::val fn) {
@@ -219,7 +195,12 @@ class Engine {
   std::string runUntilIdle(int max_steps) {
     return guarded([&] { return driver_->run_until_idle(static_cast<std::size_t>(max_steps < 1 ? 1 : max_steps)); });
   }
-  void advanceTime(double ms) { clock_.advance(static_cast<std::int64_t>(ms)); }
+  std::string advanceTime(double ms) {
+    return guarded([&] {
+      clock_.advance(wasm::clock_step_from(ms, clock_.now_ms()));
+      return Json(nullptr);
+    });
+  }
   double nowMs() { return static_cast<double>(clock_.now_ms()); }
   std::string takeLogs() {
     return guarded([&] {
@@ -252,10 +233,55 @@ class Engine {
   }
 
  private:
+  // Opens the store on `database` (empty: a new one) and builds the driver and clients for
+  // the options (the constructor's contract).
+  void open(const std::string& database, const std::string& options_json) {
+    const Json switches = options_json.empty() ? Json::object() : Json::parse(options_json);
+    if (!switches.is_object()) throw std::invalid_argument("options must be an object");
+    SqliteOptions options;
+    options.vfs = browser_vfs().name();
+    if (switches.contains("retention")) retention_from_json(switches["retention"], options);
+    RuntimeOptions runtime_options;
+    runtime_options.executions_kept = executions_kept_from_json(switches);
+    if (switches.contains("workerTagFilter")) {
+      runtime_options.worker_tag_filter = wasm::tag_filter_from_json(switches["workerTagFilter"]);
+    }
+    wasm::session_options_from_json(switches, runtime_options);
+    check_runtime_options(runtime_options);  // before the store is opened: nothing to undo
+    if (!database.empty()) browser_vfs().put_file(path_, database);
+    store_ = std::make_unique<SqliteProvider>(path_, clock_, ids_, options);
+    samples::register_all(registry_);
+    driver_ = std::make_unique<StepDriver>(*store_, registry_, clock_, runtime_options,
+                                           [this](const RuntimeEvent& event) { observe(event); });
+    pacer_ = std::make_unique<StepPacer>(*driver_, clock_);
+    ClientOptions client_options;
+    client_options.read_only = switches.value("readOnly", false);
+    client_options.registry = &registry_;  // the catalog this engine runs: unknown names fail at once
+    if (switches.contains("caller")) client_options.caller = caller_from_json(switches["caller"]);
+    if (!client_options.caller.roles.empty()) client_options.access_policy = &roles_;
+    client_ = std::make_unique<RuntimeClient>(*store_, *store_, client_options);
+    ManagementOptions management_options;
+    management_options.read_only = client_options.read_only;
+    management_options.caller = client_options.caller;
+    management_options.access_policy = client_options.access_policy;
+    management_options.enabled = switches.value("management", true);
+    management_ = std::make_unique<ManagementClient>(*store_, management_options);
+  }
+
+  // Releases what open() built, then the engine's database file and its log and
+  // shared-memory files from the shared disk.
+  void close() {
+    management_.reset();
+    client_.reset();
+    pacer_.reset();
+    driver_.reset();
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) browser_vfs().remove_file(path_ + suffix);
+  }
+
   void observe(const RuntimeEvent& event) {
-    static const char* const kinds[] = {"log", "dropped", "poison", "unregistered", "lock-lost", "provider-error"};
     if (logs_.size() >= 1000) logs_.erase(logs_.begin());
-    logs_.push_back({{"kind", kinds[static_cast<int>(event.kind)]},
+    logs_.push_back({{"kind", std::string(to_string(event.kind))},
                      {"instance", event.instance},
                      {"message", event.message},
                      {"at_ms", clock_.now_ms()}});

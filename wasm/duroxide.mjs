@@ -71,11 +71,26 @@ export async function createDuroxide(moduleOptions = {}) {
     return moduleOptions.generatorHost(functions, encodeText);
   }
 
+  // Checked before the bytes are copied into the module's memory, which a file near its
+  // size could exhaust.
+  const kMaxDatabaseBytes = 512 * 1024 * 1024;
   function toBytes(data) {
     if (data === undefined || data === null) return new Uint8Array(0);
-    if (data instanceof Uint8Array) return data;
-    if (data instanceof ArrayBuffer) return new Uint8Array(data);
-    throw new TypeError('database must be a Uint8Array or an ArrayBuffer');
+    if (!(data instanceof Uint8Array) && !(data instanceof ArrayBuffer)) {
+      throw new TypeError('database must be a Uint8Array or an ArrayBuffer');
+    }
+    if (data.byteLength > kMaxDatabaseBytes) throw engineError('database over 512 MiB', 'InvalidInput');
+    return data instanceof Uint8Array ? data : new Uint8Array(data);
+  }
+
+  // An activity's result in the text convention above; a Promise is refused, since the
+  // engine runs this API's activities synchronously.
+  function activityResult(value) {
+    if (value === undefined || value === null) return '';
+    if (typeof value.then === 'function') {
+      throw new Error('the activity returned a Promise: activities of this API return their result directly');
+    }
+    return encodeText(value);
   }
 
   // One engine: a SQLite database (new, or opened from bytes), the sample
@@ -105,13 +120,13 @@ export async function createDuroxide(moduleOptions = {}) {
       if (!engine) throw engineError(core.lastEngineError(), 'InvalidInput');
       this._engine = engine;
     }
-    // `fn(input, context)` returns the result (converted to a string) or throws to fail.
+    // `fn(input, context)` returns the result (a string as itself, any other value as its
+    // JSON, undefined or null as "") or throws to fail.
     registerActivity(name, fn) {
       if (typeof fn !== 'function') throw new TypeError('registerActivity needs a function');
       unwrapped(() => this._live().registerActivity(name, (input, context) => {
         try {
-          const value = fn(input, JSON.parse(context));
-          return JSON.stringify({ ok: true, value: value === undefined || value === null ? '' : String(value) });
+          return JSON.stringify({ ok: true, value: activityResult(fn(input, JSON.parse(context))) });
         } catch (error) {
           return JSON.stringify({ ok: false, error: error && error.message ? error.message : String(error) });
         }
@@ -131,11 +146,16 @@ export async function createDuroxide(moduleOptions = {}) {
       unwrapped(() => this._live().registerOrchestration(String(name), String(version), this._host));
       this._functions.set(`${name}@${version}`, fn);
     }
-    step() { return unwrapped(() => this._live().step()); }
-    runUntilIdle(maxSteps = 100000) { return unwrapped(() => this._live().runUntilIdle(maxSteps)); }
+    step() { return unwrapped(() => this._stepping('step()', (engine) => engine.step())); }
+    runUntilIdle(maxSteps = 100000) {
+      if (!Number.isInteger(maxSteps) || maxSteps < 1 || maxSteps > 0x7fffffff) {
+        throw new RangeError('runUntilIdle needs a whole number of steps from 1 to 2147483647');
+      }
+      return unwrapped(() => this._stepping('runUntilIdle()', (engine) => engine.runUntilIdle(maxSteps)));
+    }
     advanceTime(ms) {
       if (!Number.isFinite(ms) || ms < 0) throw new RangeError('advanceTime needs a non-negative number of ms');
-      guard(() => this._live().advanceTime(ms));
+      unwrapped(() => this._live().advanceTime(ms));
     }
     nowMs() { return guard(() => this._live().nowMs()); }
     // Runtime events since the last call: {kind, instance, message, at_ms}.
@@ -145,7 +165,12 @@ export async function createDuroxide(moduleOptions = {}) {
       const result = guard(() => this._live().saveDatabase());
       return typeof result === 'string' ? unwrap(result) : result;
     }
+    // Refused from inside a call of this runtime (an activity or orchestration it runs):
+    // the engine is still using what close() would free.
     close() {
+      if (this._depth) {
+        throw engineError('close() was called from inside a call of this runtime (an activity or orchestration of it): close it after that call returns', 'InvalidInput');
+      }
       if (this._engine) guard(() => this._engine.delete());
       this._engine = null;
     }
@@ -153,10 +178,27 @@ export async function createDuroxide(moduleOptions = {}) {
       if (!this._engine) throw engineError('the runtime is closed', 'InvalidInput');
       return this._engine;
     }
+    // Runs `call(engine)`, which may run this runtime's activities and orchestrations;
+    // `what` (a call that steps the driver) is refused from inside one of them, whose step
+    // is not finished.
+    _stepping(what, call) {
+      const engine = this._live();
+      if (this._depth) {
+        throw engineError(`${what} was called from inside a call of this runtime (an activity or orchestration of it)`, 'InvalidInput');
+      }
+      this._depth = 1;
+      try {
+        return call(engine);
+      } finally {
+        this._depth = 0;
+      }
+    }
     // One command of the command table by its name ("get-status"): the arguments
-    // object in, the command's JSON out.
+    // object in, the command's JSON out. The waits step the driver.
     _command(name, args) {
-      return unwrapped(() => this._live().command(name, JSON.stringify(args ?? {})));
+      const run = (engine) => engine.command(name, JSON.stringify(args ?? {}));
+      if (name.startsWith('wait-')) return unwrapped(() => this._stepping(`the command ${name}`, run));
+      return unwrapped(() => run(this._live()));
     }
   }
 

@@ -32,4 +32,18 @@ TagFilter tag_filter_from_json(const nlohmann::json& value);
 // the values themselves are check_runtime_options' to judge.
 void session_options_from_json(const nlohmann::json& options, RuntimeOptions& runtime);
 
+// The latest time a clock of the JS surfaces may reach: JavaScript's Date range (8.64e15 ms).
+inline constexpr TimestampMs kMaxClockMs = 8'640'000'000'000'000;
+
+// A clock's start from JS (`startMs`, named `name` in the error): a whole number of ms from 0
+// to kMaxClockMs. NaN, infinities, fractions and values out of range throw
+// std::invalid_argument: cast as they are, they would set the clock anywhere, and the
+// retention walks count back from it.
+TimestampMs clock_start_from(double ms, const char* name);
+
+// A step of a clock now at `now_ms` from JS (advanceTime): a finite number of ms at least 0
+// (a fraction is cut), which does not take the clock past kMaxClockMs; else
+// std::invalid_argument.
+std::int64_t clock_step_from(double ms, TimestampMs now_ms);
+
 }  // namespace duroxide::wasm

@@ -24,6 +24,7 @@
 #include <emscripten/val.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <optional>
@@ -120,8 +121,10 @@ class JsStore {
  public:
   JsStore(const std::string& options_json, const std::string& bytes) : options_(Json::parse(options_json)) {
     if (bytes.size() > kMaxDatabaseBytes) throw std::invalid_argument("database over 512 MiB");
-    clock_ = std::make_unique<HostClock>(options_.value("virtualClock", false),
-                                         number(options_, "startMs", static_cast<std::int64_t>(host_date_now())));
+    const bool given = options_.contains("startMs") && !options_["startMs"].is_null();
+    if (given && !options_["startMs"].is_number()) throw std::invalid_argument("startMs must be a number");
+    const double start_ms = given ? options_["startMs"].get<double>() : std::floor(host_date_now());
+    clock_ = std::make_unique<HostClock>(options_.value("virtualClock", false), wasm::clock_start_from(start_ms, "startMs"));
     ids_ = std::make_unique<SequentialIdSource>(field(options_, "idPrefix", "js"));
     path_ = field(options_, "path");
     SqliteOptions sqlite;
@@ -144,7 +147,7 @@ class JsStore {
 
   std::string advanceTime(double ms) {
     return guarded([&] {
-      clock_->advance(static_cast<std::int64_t>(ms));
+      clock_->advance(wasm::clock_step_from(ms, clock_->now_ms()));
       return Json(nullptr);
     });
   }
@@ -492,7 +495,11 @@ class JsRuntime {
     const Json args = options_json.empty() ? Json::object() : Json::parse(options_json);
     options_.worker_lock_timeout_ms = number(args, "workerLockTimeoutMs", 30'000);
     options_.orchestration_lock_timeout_ms = number(args, "orchestrationLockTimeoutMs", 5'000);
-    options_.max_attempts = static_cast<std::uint32_t>(number(args, "maxAttempts", 10));
+    const std::int64_t max_attempts = number(args, "maxAttempts", 10);
+    if (max_attempts < 1 || max_attempts > RuntimeOptions::kMaxAttempts) {
+      throw std::invalid_argument("maxAttempts must be 1 to " + std::to_string(RuntimeOptions::kMaxAttempts));
+    }
+    options_.max_attempts = static_cast<std::uint32_t>(max_attempts);
     options_.orchestration_batch_size = static_cast<std::size_t>(number(args, "orchestrationBatchSize", 0));
     if (options_.worker_lock_timeout_ms < 100) throw std::invalid_argument("workerLockTimeoutMs must be at least 100");
     if (args.contains("workerTagFilter")) options_.worker_tag_filter = wasm::tag_filter_from_json(args["workerTagFilter"]);
@@ -732,9 +739,8 @@ class JsRuntime {
   }
 
   void observe(const RuntimeEvent& event) {
-    static const char* const kinds[] = {"log", "dropped", "poison", "unregistered", "lock-lost", "provider-error"};
     if (events_.size() >= 1000) events_.erase(events_.begin());
-    events_.push_back({{"kind", kinds[static_cast<int>(event.kind)]},
+    events_.push_back({{"kind", std::string(to_string(event.kind))},
                        {"instanceId", event.instance},
                        {"message", event.message},
                        {"atMs", store_.clock().now_ms()}});
@@ -912,6 +918,22 @@ namespace duroxide::wasm {
 
 OrchestrationFn generator_orchestration(emscripten::val host) {
   return [host](OrchestrationContext& ctx, std::string input) { return run_generator(ctx, std::move(input), host); };
+}
+
+TimestampMs clock_start_from(double ms, const char* name) {
+  if (!(ms >= 0 && ms <= static_cast<double>(kMaxClockMs)) || std::floor(ms) != ms) {
+    throw std::invalid_argument(std::string(name) + " must be a whole number of ms from 0 to " +
+                                std::to_string(kMaxClockMs));
+  }
+  return static_cast<TimestampMs>(ms);
+}
+
+std::int64_t clock_step_from(double ms, TimestampMs now_ms) {
+  if (!(ms >= 0 && ms <= static_cast<double>(kMaxClockMs - now_ms))) {
+    throw std::invalid_argument("advanceTime needs a number of ms from 0 to " + std::to_string(kMaxClockMs - now_ms) +
+                                " (the clock stops at " + std::to_string(kMaxClockMs) + ")");
+  }
+  return static_cast<std::int64_t>(ms);
 }
 
 TagFilter tag_filter_from_json(const nlohmann::json& value) {

@@ -10,6 +10,19 @@
 
 namespace duroxide {
 
+std::string_view to_string(RuntimeEvent::Kind kind) {
+  switch (kind) {
+    case RuntimeEvent::Kind::Log: return "log";
+    case RuntimeEvent::Kind::Dropped: return "dropped";
+    case RuntimeEvent::Kind::Poison: return "poison";
+    case RuntimeEvent::Kind::Unregistered: return "unregistered";
+    case RuntimeEvent::Kind::Unsupported: return "unsupported";
+    case RuntimeEvent::Kind::LockLost: return "lock-lost";
+    case RuntimeEvent::Kind::ProviderError: return "provider-error";
+  }
+  return "unknown";
+}
+
 namespace {
 
 // The options with each batch size the caller left to the store (0) set to the
@@ -811,6 +824,10 @@ void check_runtime_options(const RuntimeOptions& options) {
   if (options.session_idle_timeout_ms < 1 || options.session_idle_timeout_ms > limits::kMaxDelayMs) {
     throw std::invalid_argument("RuntimeOptions::session_idle_timeout_ms must be 1 to " +
                                 std::to_string(limits::kMaxDelayMs));
+  }
+  // 0 would make every item poison at its first delivery.
+  if (options.max_attempts < 1 || options.max_attempts > RuntimeOptions::kMaxAttempts) {
+    throw std::invalid_argument("RuntimeOptions::max_attempts must be 1 to " + std::to_string(RuntimeOptions::kMaxAttempts));
   }
   if (options.max_sessions_per_runtime < 1 || options.max_sessions_per_runtime > limits::kMaxSessionsPerRuntime) {
     throw std::invalid_argument("RuntimeOptions::max_sessions_per_runtime must be 1 to " +

@@ -504,7 +504,7 @@ test('a caller with a tenant sees only its own instances; roles decide what it m
   assert.throws(() => new dx.Runtime({ caller: { tenant: 7 } }), (e) => e.kind === 'InvalidInput');
   assert.throws(() => new dx.Runtime({ caller: { roles: ['reader', 3] } }), (e) => e.kind === 'InvalidInput');
   assert.throws(() => new dx.Runtime({ caller: { roles: Array(65).fill('reader') } }),
-    (e) => e.kind === 'InvalidInput' && /at most 64/.test(e.message));
+    (e) => e.kind === 'InvalidInput' && /1 to 64 strings/.test(e.message));
   assert.throws(() => new dx.Runtime({ caller: 'acme' }), (e) => e.kind === 'InvalidInput');
 });
 
@@ -547,6 +547,75 @@ test('a tree exports as JSON lines and imports back; a filtered set exports page
   const all = await management.exportInstancesAll({ name: 'HelloWorld' }, { batch: 1 });
   assert.equal(all.documents.length, 3);
   assert.equal(all.pages, 3);  // three pages of one; the last has no continuation
+  runtime.close();
+});
+
+test('options that would misread are refused at construction, naming them', () => {
+  const refused = (options, pattern) => assert.throws(() => new dx.Runtime(options),
+    (e) => e instanceof Error && e.kind === 'InvalidInput' && pattern.test(e.message), JSON.stringify(options));
+  // A clock cast from NaN or past JS's dates would sit near INT64_MIN, from where retention
+  // counts back to delete everything.
+  for (const startMs of [NaN, Infinity, -1, 1e20, 1.5]) refused({ startMs }, /startMs must be a whole number/);
+  // An empty caller field reads as none given: roles [] would act with every right.
+  refused({ caller: { roles: [] } }, /caller\.roles must be an array of 1 to/);
+  refused({ caller: { tenant: '' } }, /caller\.tenant must be a non-empty string/);
+  refused({ caller: { principal: '' } }, /caller\.principal must be a non-empty string/);
+  refused({ caller: { roles: ['Admin'] } }, /"Admin" is not a role/);
+  const reader = new dx.Runtime({ startMs: 0, caller: { roles: ['reader'] } });
+  assert.throws(() => new dx.RuntimeClient(reader).startOrchestration('x', 'HelloWorld', 'Ada'),
+    (e) => e.kind === 'AccessDenied');
+  reader.close();
+  assert.throws(() => new dx.Runtime({ database: new Uint8Array(512 * 1024 * 1024 + 1) }),
+    (e) => e.kind === 'InvalidInput' && /database over 512 MiB/.test(e.message));
+});
+
+test('a runtime that fails to open leaves nothing behind in the module', () => {
+  // Each attempt copies 300 MiB into the module's disk; kept, eight would pass its 2 GiB.
+  const notADatabase = new Uint8Array(300 * 1024 * 1024).fill(7);
+  for (let i = 0; i < 8; i++) {
+    assert.throws(() => new dx.Runtime({ database: notADatabase }),
+      (e) => e.kind === 'InvalidInput' && /file is not a database/.test(e.message), `attempt ${i}`);
+  }
+  const { runtime, client } = fresh();
+  client.startOrchestration('after', 'HelloWorld', 'Ada');
+  assert.equal(client.waitForOrchestration('after', 1000).output, 'Hi, Ada!');
+  runtime.close();
+});
+
+test('step counts and clock steps are checked, not wrapped', () => {
+  const { runtime, client } = fresh();
+  for (const steps of [Infinity, 2 ** 32 + 5, 0, 1.5, '10']) {
+    assert.throws(() => runtime.runUntilIdle(steps), RangeError, String(steps));
+  }
+  client.startOrchestration('c', 'Chain', '{"steps":3,"value":0}');
+  assert.equal(runtime.runUntilIdle(2), 2);
+  assert.throws(() => runtime.advanceTime(1e19), (e) => e.kind === 'InvalidInput' && /clock stops at/.test(e.message));
+  const before = runtime.nowMs();
+  runtime.advanceTime(1000);
+  assert.equal(runtime.nowMs(), before + 1000);
+  runtime.close();
+});
+
+test('activity results travel as text; a Promise, a close or a step from inside fails that activity', () => {
+  const { runtime, client } = fresh();
+  let returned;
+  runtime.registerActivity('Hello', () => returned());
+  const result = (id) => {
+    client.startOrchestration(id, 'HelloWorld', 'Ada', { version: '1.0.0' });
+    return client.waitForOrchestration(id, 1000);
+  };
+  returned = () => ({ greeting: 'hi', n: [1, 2] });
+  assert.equal(result('object').output, '{"greeting":"hi","n":[1,2]}');
+  returned = () => 42;
+  assert.equal(result('number').output, '42');
+  returned = () => Promise.resolve('late');
+  assert.match(result('promise').error.message, /returned a Promise/);
+  returned = () => { runtime.close(); return 'closed'; };
+  assert.match(result('close').error.message, /close\(\) was called from inside a call of this runtime/);
+  returned = () => { runtime.runUntilIdle(); return 'nested'; };
+  assert.match(result('nested').error.message, /runUntilIdle\(\) was called from inside/);
+  returned = () => 'fine';
+  assert.equal(result('still-open').output, 'fine', 'the runtime works on after the refused close');
   runtime.close();
 });
 

@@ -170,7 +170,7 @@ export interface MetricsSnapshot {
 
 export interface LogEntry {
   level: 'info' | 'warn' | 'error' | 'debug';
-  /** 'log' (orchestration trace), 'activity' (activity trace), or a runtime event: dropped, poison, unregistered, lock-lost, provider-error. */
+  /** 'log' (orchestration trace), 'activity' (activity trace), or a runtime event: dropped, poison, unregistered, unsupported, lock-lost, provider-error. */
   kind: string;
   instanceId: string;
   activityName?: string;

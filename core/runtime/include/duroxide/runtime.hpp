@@ -62,7 +62,8 @@ struct RuntimeOptions {
   // enqueues wakes it at once; polls find work from other processes. The lock
   // keeper wakes at least every half renewal buffer, whatever this is.
   std::int64_t poll_interval_ms = 20;
-  std::uint32_t max_attempts = 10;              // then the item is poison
+  static constexpr std::uint32_t kMaxAttempts = 1'000'000;  // the largest max_attempts
+  std::uint32_t max_attempts = 10;              // then the item is poison (1..kMaxAttempts)
   std::int64_t unregistered_backoff_ms = 1'000;  // first delay; doubles per attempt
   std::int64_t unregistered_backoff_max_ms = 60'000;
   std::int64_t activity_cancellation_grace_ms = 5'000;
@@ -125,6 +126,10 @@ struct RuntimeEvent {
   std::string message;
 };
 using RuntimeObserver = std::function<void(const RuntimeEvent&)>;
+
+// The kind's name as hosts print it: "log", "dropped", "poison", "unregistered",
+// "unsupported", "lock-lost", "provider-error".
+std::string_view to_string(RuntimeEvent::Kind kind);
 
 // What both dispatchers work with.
 struct DispatcherContext {
