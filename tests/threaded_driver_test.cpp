@@ -197,6 +197,43 @@ TEST_CASE("an activity learns it was cancelled when its lock is stolen", "[threa
   CHECK(driver.shutdown(5'000));
 }
 
+// The lock keeper tells a lost lock with no lock of the driver held: an observer that
+// enqueues work (here a start, which wakes the driver's dispatchers) must not deadlock it.
+TEST_CASE("an observer that enqueues work when a lock is lost does not stop the driver", "[threaded][cancel]") {
+  const std::string kind = GENERATE(from_range(threaded_kinds()));
+  INFO("provider: " << kind);
+  NativeHost host("observer", kind);
+  host.registry.register_activity("Patient", [](ActivityContext& ctx, const std::string&) {
+    for (int i = 0; i < 500 && !ctx.is_cancelled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return std::string("finished anyway");
+  });
+  host.registry.register_orchestration("Impatient", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    auto winner = co_await ctx.select(ctx.schedule_activity("Patient", ""), ctx.schedule_timer(100));
+    co_return winner.index == 1 ? "gave up" : "patient won";
+  });
+  host.registry.register_orchestration("Alert", [](OrchestrationContext&, std::string) -> Task<std::string> {
+    co_return "alerted";
+  });
+  std::atomic<bool> alerted{false};
+  RuntimeObserver observer = [&](const RuntimeEvent& event) {
+    if (event.kind == RuntimeEvent::Kind::LockLost && !alerted.exchange(true)) {
+      host.client->start_orchestration("alert", "Alert", "");
+    }
+  };
+  RuntimeOptions options;
+  options.orchestration_concurrency = 1;
+  options.worker_concurrency = 1;
+  options.worker_lock_timeout_ms = 300;
+  options.lock_renewal_buffer_ms = 250;
+  options.poll_interval_ms = 5;
+  ThreadedDriver driver(*host.store, host.registry, host.clock, options, observer);
+  driver.start();
+  host.client->start_orchestration("i", "Impatient", "");
+  CHECK(host.client->wait_for_orchestration("i", 20'000, host.pacer).output == "gave up");
+  CHECK(host.client->wait_for_orchestration("alert", 20'000, host.pacer).output == "alerted");
+  CHECK(driver.shutdown(5'000));
+}
+
 TEST_CASE("shutdown keeps renewing a running activity's lock: another node never runs it again",
           "[threaded][shutdown]") {
   const std::string kind = GENERATE(from_range(threaded_kinds()));

@@ -233,45 +233,51 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
       } catch (const std::exception& error) {
         notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
       }
-      std::vector<std::pair<std::string, Lease>> due;
-      TimestampMs now = clock.now_ms();
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        for (auto& [token, lease] : leases) {
-          if (!lease.cancelled->load() && now - lease.renewed_at >= renew_after) {
-            due.emplace_back(token, lease);
-          }
-          if (lease.cancelled->load() && !lease.warned &&
-              now - lease.started_at > options.activity_cancellation_grace_ms) {
-            lease.warned = true;
-            notify({RuntimeEvent::Kind::LockLost, {},
-                    lease.description + " is still running " +
-                        std::to_string(options.activity_cancellation_grace_ms) +
-                        " ms after its cancellation; its result will be dropped"});
-          }
-        }
-      }
-      for (auto& [token, lease] : due) {
-        try {
-          provider.renew_work_item_lock(token, options.worker_lock_timeout_ms);
-          std::lock_guard<std::mutex> lock(mutex);
-          auto it = leases.find(token);
-          if (it != leases.end()) it->second.renewed_at = now;
-        } catch (const ProviderError& error) {
-          if (error.kind() == ProviderErrorKind::InvalidLock) {
-            lease.cancelled->store(true);
-            std::lock_guard<std::mutex> lock(mutex);
-            auto it = leases.find(token);
-            if (it != leases.end()) it->second.started_at = now;  // the grace period starts now
-            notify({RuntimeEvent::Kind::LockLost, {}, lease.description + " lost its lock: " +
-                                                          error.what()});
-          } else {
-            notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
-          }
+      renew_leases(renew_after);
+    }
+    finished(false);
+  }
+
+  // Renews the leases due for it and flags the lost ones. The events are told with no lock
+  // held: an observer may call back into the driver or enqueue work, which takes `mutex`.
+  void renew_leases(std::int64_t renew_after) {
+    std::vector<std::pair<std::string, Lease>> due;
+    std::vector<RuntimeEvent> events;
+    TimestampMs now = clock.now_ms();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      for (auto& [token, lease] : leases) {
+        if (!lease.cancelled->load() && now - lease.renewed_at >= renew_after) due.emplace_back(token, lease);
+        if (lease.cancelled->load() && !lease.warned && now - lease.started_at > options.activity_cancellation_grace_ms) {
+          lease.warned = true;
+          events.push_back({RuntimeEvent::Kind::LockLost, {},
+                            lease.description + " is still running " +
+                                std::to_string(options.activity_cancellation_grace_ms) +
+                                " ms after its cancellation; its result will be dropped"});
         }
       }
     }
-    finished(false);
+    for (const RuntimeEvent& event : events) notify(event);
+    for (auto& [token, lease] : due) {
+      try {
+        provider.renew_work_item_lock(token, options.worker_lock_timeout_ms);
+        std::lock_guard<std::mutex> lock(mutex);
+        auto it = leases.find(token);
+        if (it != leases.end()) it->second.renewed_at = now;
+      } catch (const ProviderError& error) {
+        if (error.kind() != ProviderErrorKind::InvalidLock) {
+          notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
+          continue;
+        }
+        lease.cancelled->store(true);
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          auto it = leases.find(token);
+          if (it != leases.end()) it->second.started_at = now;  // the grace period starts now
+        }
+        notify({RuntimeEvent::Kind::LockLost, {}, lease.description + " lost its lock: " + error.what()});
+      }
+    }
   }
 };
 
