@@ -644,6 +644,24 @@ TEST_CASE("contract: bad arguments are rejected before anything is written",
   CHECK(depths.orchestrator_visible + depths.orchestrator_delayed == 0);
 }
 
+// A lock of 0 ms has expired when it is taken: a batch could take the same instance twice,
+// each time with a new token (the first already dead), and another runtime could take it too.
+TEST_CASE("contract: a fetch refuses a lock timeout of 0", "[provider][errors]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("i"), 0);
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "b", ""}, 0);
+  CHECK(provider_error_kind([&] { f.provider().fetch_orchestration_items(0, 2); }) == ProviderErrorKind::InvalidInput);
+  CHECK(provider_error_kind([&] { f.provider().fetch_orchestration_item(0); }) == ProviderErrorKind::InvalidInput);
+  CHECK(provider_error_kind([&] { f.provider().fetch_work_items(0, 2, TagFilter{}); }) ==
+        ProviderErrorKind::InvalidInput);
+  SessionFetch session{"owner", 0};
+  CHECK(provider_error_kind([&] { f.provider().fetch_work_items(1000, 2, TagFilter{}, &session); }) ==
+        ProviderErrorKind::InvalidInput);
+  const std::vector<OrchestrationItem> items = f.provider().fetch_orchestration_items(1, 2);
+  REQUIRE(items.size() == 1);  // one instance, once
+  CHECK(items[0].messages.size() == 2);
+}
+
 #ifndef __EMSCRIPTEN__
 #include <atomic>
 #include <functional>

@@ -288,6 +288,26 @@ TEST_CASE("contract: a queue row that does not decode is reported and moved asid
   CHECK_FALSE(f->provider().fetch_orchestration_item(1000).has_value());
 }
 
+TEST_CASE("sqlite: a worker row that does not decode and names no instance is moved aside, not left in the way",
+          "[provider][sqlite][corruption]") {
+  // Parking a bad worker row tells its orchestration; a row whose instance id no item may
+  // name (empty, over the limit) has none to tell, and failing on it kept the row first in
+  // line for every fetch.
+  auto f = make_provider("sqlite-file");
+  schedule_activities(*f, {2, 3, 4});
+  raw_exec(f->path, "UPDATE worker_queue SET item_json = 'garbage', instance_id = '' WHERE activity_id = 2");
+  raw_exec(f->path, "UPDATE worker_queue SET item_json = 'garbage', instance_id = printf('%.300c', 'x') "
+                    "WHERE activity_id = 3");
+  for (int bad = 0; bad < 2; ++bad) {
+    CHECK(provider_error_kind([&] { f->provider().fetch_work_item(1000); }) == ProviderErrorKind::Corrupted);
+  }
+  auto next = f->provider().fetch_work_item(1000);
+  REQUIRE(next.has_value());
+  CHECK(next->item.id == 4);
+  CHECK(f->management().get_queue_depths().parked == 2);
+  CHECK(f->management().get_queue_depths().orchestrator_visible == 0);  // nobody to tell
+}
+
 TEST_CASE("sqlite: queue depths saturate the age of a message whose enqueue time is damaged",
           "[provider][sqlite][corruption]") {
   // A damaged file (the database fuzzer's find) held an enqueue time of -2^63: the oldest

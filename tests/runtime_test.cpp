@@ -697,7 +697,8 @@ TEST_CASE("the step driver renews no lock while an activity runs: one that outla
   CHECK(world.count(RuntimeEvent::Kind::LockLost) == 1);
 }
 
-TEST_CASE("a runtime refuses max_attempts of 0 (every item poison at once) and past its limit", "[runtime]") {
+TEST_CASE("a runtime refuses max_attempts of 0 (every item poison at once) and past its limit, and a lock of 0 ms",
+          "[runtime]") {
   testing::RuntimeWorld world;
   for (const std::uint32_t attempts : {0u, RuntimeOptions::kMaxAttempts + 1}) {
     world.options.max_attempts = attempts;
@@ -706,6 +707,9 @@ TEST_CASE("a runtime refuses max_attempts of 0 (every item poison at once) and p
   }
   world.options.max_attempts = 1;
   CHECK_NOTHROW(world.driver());
+  world.options.worker_lock_timeout_ms = 0;
+  CHECK_THROWS_WITH(world.driver(), "RuntimeOptions::worker_lock_timeout_ms must be 1 to " +
+                                        std::to_string(limits::kMaxDelayMs));
 }
 
 TEST_CASE("every runtime event kind has its own name", "[runtime]") {

@@ -825,6 +825,14 @@ void check_runtime_options(const RuntimeOptions& options) {
     throw std::invalid_argument("RuntimeOptions::session_idle_timeout_ms must be 1 to " +
                                 std::to_string(limits::kMaxDelayMs));
   }
+  // A store refuses a lock of 0 ms (expired when taken): every fetch would fail.
+  for (const auto& [timeout, name] : {std::pair{options.orchestration_lock_timeout_ms, "orchestration_lock_timeout_ms"},
+                                      std::pair{options.worker_lock_timeout_ms, "worker_lock_timeout_ms"}}) {
+    if (timeout < 1 || timeout > limits::kMaxDelayMs) {
+      throw std::invalid_argument(std::string("RuntimeOptions::") + name + " must be 1 to " +
+                                  std::to_string(limits::kMaxDelayMs));
+    }
+  }
   // 0 would make every item poison at its first delivery.
   if (options.max_attempts < 1 || options.max_attempts > RuntimeOptions::kMaxAttempts) {
     throw std::invalid_argument("RuntimeOptions::max_attempts must be 1 to " + std::to_string(RuntimeOptions::kMaxAttempts));

@@ -27,7 +27,6 @@
 
 namespace duroxide::pg {
 
-using store_sql::check_delay;
 using store_sql::check_capability_filter;
 
 namespace {
@@ -475,7 +474,7 @@ std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t
                                                                     const CapabilityFilter& filter) {
   check_batch_size(max_items, "fetch_orchestration_items");
   Session db = session("fetch_orchestration_item");
-  check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  store_sql::check_lock_timeout(lock_timeout_ms, "lock timeout", db->operation());
   check_capability_filter(filter, db->operation());
   const TimestampMs now = clock_.now_ms();
   std::vector<std::string> tried;
@@ -526,7 +525,7 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
                                                     const TagFilter& filter, const SessionFetch* session_fetch) {
   check_batch_size(max_items, "fetch_work_items");
   Session db = session("fetch_work_item");
-  check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  store_sql::check_lock_timeout(lock_timeout_ms, "lock timeout", db->operation());
   store_sql::check_tag_filter(filter, db->operation());
   store_sql::check_session_fetch(session_fetch, db->operation());
   if (filter.mode == TagFilter::Mode::None) return {};

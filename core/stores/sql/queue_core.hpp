@@ -967,18 +967,22 @@ struct Queues {
     return sql[index];
   }
 
-  // An unreadable row must not block the queue: parks it and tells its
-  // orchestration (an ActivityFailed); returns the report.
+  // An unreadable row must not block the queue: parks it and tells its orchestration
+  // (an ActivityFailed), unless the row names no instance a message may go to (a damaged
+  // file); returns the report.
   static std::string park_worker_row(Connection& db, WorkerRow& row, const std::string& problem, TimestampMs now) {
     db.prepare(
           "INSERT INTO parked_messages (instance_id, item_json, reason, parked_at) "
-          "SELECT instance_id, item_json, CAST(?2 AS TEXT), CAST(?3 AS BIGINT) FROM worker_queue WHERE id = ?1")
+          "SELECT COALESCE(instance_id, ''), COALESCE(item_json, ''), CAST(?2 AS TEXT), CAST(?3 AS BIGINT) "
+          "FROM worker_queue WHERE id = ?1")
         .bind(1, row.id)
         .bind(2, "corrupted worker item: " + problem)
         .bind(3, now)
         .run();
     db.prepare("DELETE FROM worker_queue WHERE id = ?1").bind(1, row.id).run();
     std::string report = "worker queue row " + std::to_string(row.id) + " " + problem + " (moved to parked_messages)";
+    const std::string& instance = row.failed.instance;
+    if (instance.empty() || instance.size() > limits::kMaxIdentifierBytes) return report + "; it names no instance";
     row.failed.details = ErrorDetails::provider(db.operation(), report, false);
     insert_orchestrator_item(db, row.failed, now, now);
     return report;

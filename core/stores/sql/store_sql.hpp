@@ -233,15 +233,25 @@ inline void check_delay(std::int64_t ms, const char* what, const std::string& op
   }
 }
 
+// A fetch's lock timeout: 1 to kMaxDelayMs. A lock of 0 ms has expired when it is taken, so
+// the same batch could take its instance again (and another runtime at once).
+inline void check_lock_timeout(std::int64_t ms, const char* what, const std::string& operation) {
+  if (ms < 1 || ms > limits::kMaxDelayMs) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        std::string(what) + " must be 1 to " + std::to_string(limits::kMaxDelayMs) +
+                            " ms, got " + std::to_string(ms));
+  }
+}
+
 // InvalidInput unless `session` (when given) names a valid owner (1..kMaxWorkerNodeIdBytes
-// of UTF-8, no NUL) and a lock timeout fit for check_delay.
+// of UTF-8, no NUL) and a lock timeout fit for check_lock_timeout.
 inline void check_session_fetch(const SessionFetch* session, const std::string& operation) {
   if (!session) return;
   if (std::string problem = key_problem(session->owner_id, limits::kMaxWorkerNodeIdBytes, "a session owner id", true);
       !problem.empty()) {
     throw ProviderError(ProviderErrorKind::InvalidInput, operation, problem);
   }
-  check_delay(session->lock_timeout_ms, "session lock timeout", operation);
+  check_lock_timeout(session->lock_timeout_ms, "session lock timeout", operation);
 }
 
 // InvalidInput unless 1..kMaxIdentifierBytes bytes.

@@ -168,7 +168,7 @@ int StoreImpl::schema_version() {
 std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_item(std::int64_t lock_timeout_ms,
                                                                      const CapabilityFilter& filter) {
   Session db = session("fetch_orchestration_item");
-  store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  store_sql::check_lock_timeout(lock_timeout_ms, "lock timeout", db->operation());
   store_sql::check_capability_filter(filter, db->operation());
   Transaction transaction(*db);
   std::optional<QueueCursor> from_start;
@@ -183,7 +183,7 @@ std::vector<OrchestrationItem> StoreImpl::fetch_orchestration_items(std::int64_t
                                                                     const CapabilityFilter& filter) {
   check_batch_size(max_items, "fetch_orchestration_items");
   Session db = session("fetch_orchestration_item");
-  store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  store_sql::check_lock_timeout(lock_timeout_ms, "lock timeout", db->operation());
   store_sql::check_capability_filter(filter, db->operation());
   const TimestampMs now = clock_.now_ms();
   Transaction transaction(*db);
@@ -310,7 +310,7 @@ std::optional<OrchestrationItem> StoreImpl::fetch_orchestration_in_transaction(C
 std::optional<WorkerItem> StoreImpl::fetch_work_item(std::int64_t lock_timeout_ms, const TagFilter& filter,
                                                      const SessionFetch* session_fetch) {
   Session db = session("fetch_work_item");
-  store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  store_sql::check_lock_timeout(lock_timeout_ms, "lock timeout", db->operation());
   store_sql::check_tag_filter(filter, db->operation());
   store_sql::check_session_fetch(session_fetch, db->operation());
   if (filter.mode == TagFilter::Mode::None) return std::nullopt;
@@ -328,7 +328,7 @@ std::vector<WorkerItem> StoreImpl::fetch_work_items(std::int64_t lock_timeout_ms
                                                     const TagFilter& filter, const SessionFetch* session_fetch) {
   check_batch_size(max_items, "fetch_work_items");
   Session db = session("fetch_work_item");
-  store_sql::check_delay(lock_timeout_ms, "lock timeout", db->operation());
+  store_sql::check_lock_timeout(lock_timeout_ms, "lock timeout", db->operation());
   store_sql::check_tag_filter(filter, db->operation());
   store_sql::check_session_fetch(session_fetch, db->operation());
   if (filter.mode == TagFilter::Mode::None) return {};
