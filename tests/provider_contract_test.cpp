@@ -1166,6 +1166,18 @@ TEST_CASE("contract: an ack carrying a value the store cannot encode fails alone
   CHECK(provider_error_kind([&] {
           f.provider().ack_work_item(work[1].lock_token, WorkItem{work::ActivityCompleted{"w", 1, 3, garbled}});
         }) == ProviderErrorKind::InvalidInput);
+  // A worker ack completes with an activity's result; anything else would reach the
+  // orchestration as a message.
+  const WorkItem not_a_result = work::ActivityExecute{"w", 1, 3, "Act", "again"};
+  CHECK(provider_error_kind([&] { f.provider().ack_work_item(work[1].lock_token, not_a_result); }) ==
+        ProviderErrorKind::InvalidInput);
+  outcomes = f.provider().ack_work_items({{work[1].lock_token, not_a_result}, {"no-such-token", std::nullopt}});
+  REQUIRE(outcomes.size() == 2);
+  REQUIRE(outcomes[0].has_value());
+  CHECK(outcomes[0]->kind() == ProviderErrorKind::InvalidInput);
+  REQUIRE(outcomes[1].has_value());
+  CHECK(outcomes[1]->kind() == ProviderErrorKind::InvalidLock);
+  CHECK(f.management().get_queue_depths().worker_locked == 1);  // still held: nothing was acked
 }
 
 // ---------------------------------------------------------------- queue listeners

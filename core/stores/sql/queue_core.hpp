@@ -126,16 +126,30 @@ struct Queues {
     insert_orchestrator_row(db, orchestrator_row(db, item), visible_at, now);
   }
 
+  // A worker ack's completion, checked and encoded: an activity's result
+  // (ActivityCompleted or ActivityFailed), else InvalidInput.
+  static OrchestratorRow completion_row(Connection& db, const WorkItem& completion) {
+    if (!std::holds_alternative<work::ActivityCompleted>(completion) &&
+        !std::holds_alternative<work::ActivityFailed>(completion)) {
+      throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
+                          "a worker ack's completion must be ActivityCompleted or ActivityFailed, not " +
+                              std::string(to_string(kind_of(completion))));
+    }
+    return orchestrator_row(db, completion);
+  }
+
   // Inside the caller's transaction.
   static void ack_work(Connection& db, const std::string& lock_token, const std::optional<WorkItem>& completion,
                        TimestampMs now) {
     check_token(lock_token, db.operation());
+    std::optional<OrchestratorRow> row;
+    if (completion) row = completion_row(db, *completion);
     db.prepare("DELETE FROM worker_queue WHERE lock_token = ?1 AND " DUROXIDE_LOCK_EXPIRY("locked_until") " > ?2")
         .bind(1, lock_token)
         .bind(2, now)
         .run();
     require_changed(db, kWorkItemLockLost);
-    if (completion) insert_orchestrator_item(db, *completion, now, now);
+    if (row) insert_orchestrator_row(db, *row, now, now);
   }
 
   // An error that concerns one ack of a batch alone (lost lock, bad input,
@@ -460,7 +474,7 @@ struct Queues {
     for (std::size_t i = 0; i < requests.size(); ++i) {
       try {
         check_token(requests[i].lock_token, db.operation());
-        if (requests[i].completion) completions[i] = orchestrator_row(db, *requests[i].completion);
+        if (requests[i].completion) completions[i] = completion_row(db, *requests[i].completion);
       } catch (const ProviderError& error) {
         if (!concerns_one_ack(error.kind())) throw;
         refused_early[i] = error;
