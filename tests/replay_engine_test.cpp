@@ -564,6 +564,10 @@ TEST_CASE("retry policy delays", "[retry]") {
   CHECK(none.delay_before(3) == 0);
   RetryPolicy huge{1000, RetryPolicy::Backoff::Exponential, INT64_MAX / 4, 0, 0};
   CHECK(huge.delay_before(900) > 0);  // saturates instead of overflowing
+  // The cap bounds growth; a fixed delay is what was asked for (as upstream's Fixed).
+  RetryPolicy fixed{3, RetryPolicy::Backoff::Fixed, 300'000, 60'000, 0};
+  CHECK(fixed.delay_before(2) == 300'000);
+  CHECK(fixed.delay_before(3) == 300'000);
 }
 
 namespace {
@@ -708,4 +712,26 @@ TEST_CASE("a run stopped at the history limit replays its own history", "[replay
             std::vector<EventKind>{EventKind::ExternalEvent, EventKind::OrchestrationFailed});
     require_replays_as_run(result);
   }
+}
+
+// Something thrown that is not a std::exception fails the orchestration like any other
+// error: from a spawned task (whose future must complete) and from a plain function.
+TEST_CASE("a non-standard exception fails the orchestration, from a spawned task or a plain function", "[replay]") {
+  Registry registry;
+  registry.register_orchestration("SpawnThrows", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    auto thrower = []() -> Task<std::string> {
+      throw 42;
+      co_return "";
+    };
+    co_return co_await ctx.spawn(thrower());
+  });
+  registry.register_orchestration("PlainThrows", [](OrchestrationContext&, std::string) -> Task<std::string> {
+    throw 42;
+  });
+  TurnResult spawned = turn(registry, {}, {start("SpawnThrows", "")}, kT0);
+  REQUIRE(spawned.outcome.kind == TurnOutcomeKind::Failed);
+  CHECK(spawned.outcome.error.message == "the task threw a non-standard exception");
+  TurnResult plain = turn(registry, {}, {start("PlainThrows", "")}, kT0);
+  REQUIRE(plain.outcome.kind == TurnOutcomeKind::Failed);
+  CHECK(plain.outcome.error.message == "the orchestration threw a non-standard exception");
 }

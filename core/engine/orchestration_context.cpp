@@ -29,8 +29,7 @@ std::int64_t RetryPolicy::delay_before(std::uint32_t next_attempt) const {
     case Backoff::None:
       return 0;
     case Backoff::Fixed:
-      delay = initial_delay_ms;
-      break;
+      return initial_delay_ms;  // max_delay_ms caps growth; a fixed delay does not grow
     case Backoff::Linear:
       delay = initial_delay_ms > cap / retries ? cap : initial_delay_ms * retries;
       break;

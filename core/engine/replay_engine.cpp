@@ -82,6 +82,9 @@ Task<void> run_composed(ReplayState* state, OpState* op, Task<std::string> task)
     result.error = failed.details();
   } catch (const std::exception& error) {
     result.error = ErrorDetails::orchestration_failed(error.what());
+  } catch (...) {
+    // Still this task's failure: otherwise its future would never complete.
+    result.error = ErrorDetails::orchestration_failed("the task threw a non-standard exception");
   }
   state->complete_op(*op, std::move(result));
 }
@@ -273,6 +276,9 @@ bool ReplayState::start_code() {
     root_ = (*fn)(context_, started_.input);
   } catch (const std::exception& error) {
     failure_ = ErrorDetails::orchestration_failed(error.what());
+    return false;
+  } catch (...) {
+    failure_ = ErrorDetails::orchestration_failed("the orchestration threw a non-standard exception");
     return false;
   }
   schedule(root_.handle());
