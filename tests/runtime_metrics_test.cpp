@@ -276,3 +276,13 @@ TEST_CASE("a long activity in a worker batch is acked at once and releases the a
   CHECK(host.acks() == 5);
   CHECK_FALSE(workers.step());
 }
+
+// Sums and uptime grow past a million seconds in a long-lived process: printed with six
+// significant digits they moved in steps of ten seconds, and rate(_sum) / rate(_count) with them.
+TEST_CASE("Prometheus values keep their precision past a million", "[metrics]") {
+  RuntimeMetricsSnapshot snapshot;
+  snapshot.uptime_ms = 1'234'567'891;
+  const std::string text = RuntimeMetrics::to_prometheus(snapshot, nullptr);
+  INFO(text);
+  CHECK(text.find("duroxide_uptime_seconds 1234567.891\n") != std::string::npos);
+}

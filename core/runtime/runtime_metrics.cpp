@@ -105,7 +105,8 @@ std::string labels(std::initializer_list<std::pair<const char*, std::string>> pa
 
 std::string number(double value) {
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.6g", value);
+  // 15 significant digits: exact for sums of seconds with their milliseconds far past 1e6.
+  std::snprintf(buffer, sizeof buffer, "%.15g", value);
   return buffer;
 }
 
