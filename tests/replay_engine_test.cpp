@@ -735,3 +735,21 @@ TEST_CASE("a non-standard exception fails the orchestration, from a spawned task
   REQUIRE(plain.outcome.kind == TurnOutcomeKind::Failed);
   CHECK(plain.outcome.error.message == "the orchestration threw a non-standard exception");
 }
+
+// A future dropped after the turn has already failed (here: a custom status over the limit)
+// cannot record its cancel; its activity must still be cancelled with the failed execution,
+// not left running with nothing in the history to say so.
+TEST_CASE("an activity whose future is dropped after the turn failed is cancelled with the execution", "[replay][cancel]") {
+  Registry registry;
+  registry.register_orchestration("FailsWithSlow", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    auto slow = ctx.schedule_activity("Slow", "");
+    co_await ctx.schedule_wait("go");
+    ctx.set_custom_status(std::string(limits::kMaxPayloadBytes + 1, 'x'));
+    co_return "never";
+  });
+  History history = appended({}, turn(registry, {}, {start("FailsWithSlow", "")}, kT0));
+  TurnResult failed = turn(registry, history, {work::ExternalRaised{"inst", "go", ""}});
+  REQUIRE(failed.outcome.kind == TurnOutcomeKind::Failed);
+  REQUIRE(failed.cancelled_activities.size() == 1);
+  CHECK(failed.cancelled_activities[0].activity_id == 2);
+}

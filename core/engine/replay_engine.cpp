@@ -986,7 +986,10 @@ void ReplayState::complete_op(OpState& op, FutureResult result) {
 }
 
 void ReplayState::cancel(OpState& op, const std::string& reason) {
-  if (op.done || op.cancelled || tearing_down_) return;
+  // Once the turn has stopped (failed or ended), a cancel can no longer be recorded; the op
+  // stays as it is, so the turn's end cancels its activity with the execution
+  // (cancel_activities_in_flight) instead of leaving it running unrecorded.
+  if (op.done || op.cancelled || tearing_down_ || stopped()) return;
   op.cancelled = true;
   op.waiters.clear();
   switch (op.kind) {
