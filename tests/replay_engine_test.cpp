@@ -753,3 +753,42 @@ TEST_CASE("an activity whose future is dropped after the turn failed is cancelle
   REQUIRE(failed.cancelled_activities.size() == 1);
   CHECK(failed.cancelled_activities[0].activity_id == 2);
 }
+
+// The runaway limit counts resumptions between two deliveries: an endless loop of completed
+// awaits fails, but a long-lived instance whose every turn does a lot of such work does not
+// fail once its replays add up past the limit.
+TEST_CASE("the runaway limit counts resumptions since the last delivery, replays included", "[replay][limits]") {
+  Registry registry;
+  auto immediate = []() -> Task<std::string> { co_return "x"; };
+  registry.register_orchestration("Busy", [immediate](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    for (int tick = 0; tick < 10; ++tick) {
+      for (int i = 0; i < 100; ++i) co_await immediate();  // about 200 resumptions a tick
+      co_await ctx.schedule_wait("tick");
+    }
+    co_return "done";
+  });
+  registry.register_orchestration("Endless", [immediate](OrchestrationContext&, std::string) -> Task<std::string> {
+    for (;;) co_await immediate();
+  });
+  auto limited = [&](const History& history, std::vector<WorkItem> messages) {
+    TurnInput input;
+    input.instance = "inst";
+    input.history = history;
+    input.messages = std::move(messages);
+    input.now_ms = kT0;
+    input.max_resumptions = 1'000;
+    return run_turn(registry, input);
+  };
+  History history = appended({}, limited({}, {start("Busy", "")}));
+  for (int tick = 0; tick < 10; ++tick) {
+    TurnResult result = limited(history, {work::ExternalRaised{"inst", "tick", ""}});
+    INFO("tick " << tick << ": " << result.outcome.error.message);
+    REQUIRE(result.outcome.kind != TurnOutcomeKind::Failed);
+    history = appended(history, result);
+  }
+  CHECK(history.back().is<events::OrchestrationCompleted>());
+  TurnResult endless = limited({}, {start("Endless", "")});
+  REQUIRE(endless.outcome.kind == TurnOutcomeKind::Failed);
+  CHECK(endless.outcome.error.message ==
+        "the orchestration resumed more than 1000 times without waiting for anything (an endless loop?)");
+}

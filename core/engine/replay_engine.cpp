@@ -568,11 +568,12 @@ void ReplayState::deliver_cancel(const std::string& reason) {
 }
 
 void ReplayState::drain() {
+  std::uint64_t resumptions = 0;  // since the last delivery (or the start)
   while (!ready_.empty() && !stopped()) {
-    if (++resumptions_ > input_.max_resumptions) {
+    if (++resumptions > input_.max_resumptions) {
       fail(ErrorDetails::orchestration_failed(
           "the orchestration resumed more than " + std::to_string(input_.max_resumptions) +
-          " times in one turn (an endless loop?)"));
+          " times without waiting for anything (an endless loop?)"));
       return;
     }
     auto handle = ready_.front();

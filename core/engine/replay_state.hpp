@@ -208,7 +208,6 @@ class ReplayState final : public Scheduler {
   KvMap kv_;
   std::uint64_t completion_seq_ = 0;
   std::uint64_t created_seq_ = 0;
-  std::uint64_t resumptions_ = 0;
   std::uint64_t guid_counter_ = 0;
   std::uint64_t sub_counter_ = 0;
   std::uint64_t detached_counter_ = 0;

@@ -44,9 +44,9 @@ struct TurnInput {
   History history;                 // this execution's stored history; empty before its start
   std::vector<WorkItem> messages;  // new messages in arrival order
   TimestampMs now_ms = 0;          // timestamp of new events (from the injected clock)
-  // Coroutine resumptions allowed in this turn; past it the orchestration fails
-  // as a runaway instead of hanging the dispatcher.
-  std::uint64_t max_resumptions = limits::kMaxResumptionsPerTurn;
+  // Coroutine resumptions allowed between two deliveries (limits.hpp); past it the
+  // orchestration fails as a runaway instead of hanging the dispatcher.
+  std::uint64_t max_resumptions = limits::kMaxResumptionsWithoutWaiting;
 };
 
 enum class TurnOutcomeKind { Running, Completed, Failed, ContinuedAsNew };

@@ -25,10 +25,11 @@ inline constexpr std::size_t kMaxJsonDocumentBytes = 512u * 1024u * 1024u;
 // Nesting depth accepted in any JSON document; events are flat objects.
 inline constexpr std::size_t kMaxJsonDepth = 16;
 
-// Coroutine resumptions in one turn (default; TurnInput can lower it). A
-// runaway orchestration (an endless loop of already-completed awaits) fails
-// instead of hanging the dispatcher. A 100k-event history needs about 300k.
-inline constexpr std::uint64_t kMaxResumptionsPerTurn = 5'000'000;
+// Coroutine resumptions between two deliveries: the code running without waiting for
+// anything new (default; TurnInput can lower it). A runaway orchestration (an endless loop
+// of already-completed awaits) fails instead of hanging the dispatcher. Counted afresh at
+// each delivery, replayed ones included, so a long history does not add up to it.
+inline constexpr std::uint64_t kMaxResumptionsWithoutWaiting = 5'000'000;
 
 // Messages a continue-as-new carries into the next execution: external events and
 // queue messages that were delivered but not yet consumed, or that arrived in the same
