@@ -529,7 +529,7 @@ TEST_CASE("contract: queue depths put each message in one part, live locks and t
   CHECK(depths.worker_locked == 1);   // the held one
   CHECK(depths.worker_visible == 2);  // the expired lock and the one never fetched
   CHECK(depths.oldest_orchestrator_age_ms == 2'000);  // c's first, locked or not
-  CHECK(depths.oldest_worker_age_ms == 2'000);
+  CHECK(depths.oldest_worker_age_ms == 2'000);        // the expired lock's (the held one runs)
   f.provider().abandon_orchestration_item(c.lock_token, 0, false);
   const QueueDepths released = f.management().get_queue_depths();
   CHECK(released.orchestrator_locked == 0);
@@ -1016,6 +1016,29 @@ TEST_CASE("instance retention: maintain purges old finished instances a batch a 
   CHECK(left == std::vector<std::uint64_t>{132, 32, 2, 2});
   CHECK(f.management().get_instance_info("old-running").has_value());
   CHECK(f.management().get_instance_info("young").has_value());
+}
+
+// The oldest waiting item's age, which the health score takes off: a timer waits from the time
+// it fell due (not from when it was set), and a running activity (its lock held) does not wait.
+TEST_CASE("the oldest waiting item's age leaves out running activities and counts timers from their due time",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "t");
+  f.provider().enqueue_orchestrator_item(work::TimerFired{"t", 1, 2, 0}, 10'000);
+  create_instance(f, "w");
+  f.provider().enqueue_orchestrator_item(work::ExternalRaised{"w", "go", ""}, 0);
+  OrchestrationItem w = fetch(f);
+  REQUIRE(w.instance == "w");
+  OrchestrationAck scheduled;
+  scheduled.execution_id = 1;
+  scheduled.metadata.orchestration_name = "Orch";
+  scheduled.worker_items.push_back(activity("w", 2));
+  f.provider().ack_orchestration_item(w.lock_token, scheduled);
+  REQUIRE(f.provider().fetch_work_item(60'000).has_value());  // the activity runs
+  f.clock.advance(10'500);
+  const QueueDepths depths = f.management().get_queue_depths();
+  CHECK(depths.oldest_orchestrator_age_ms == 500);  // due 500 ms ago
+  CHECK(depths.oldest_worker_age_ms == 0);          // running, not waiting
 }
 
 TEST_CASE("queue metrics count due and pending timers", "[provider][management]") {

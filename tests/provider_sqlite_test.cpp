@@ -308,15 +308,17 @@ TEST_CASE("sqlite: a worker row that does not decode and names no instance is mo
   CHECK(f->management().get_queue_depths().orchestrator_visible == 0);  // nobody to tell
 }
 
-TEST_CASE("sqlite: queue depths saturate the age of a message whose enqueue time is damaged",
+TEST_CASE("sqlite: queue depths saturate the age of a message whose enqueue and due times are damaged",
           "[provider][sqlite][corruption]") {
   // A damaged file (the database fuzzer's find) held an enqueue time of -2^63: the oldest
-  // message's age, now minus that time, was a signed overflow.
+  // message's age, now minus that time, was a signed overflow. (A message waits from the
+  // later of its enqueue and due times, so both are damaged here.)
   auto f = make_provider("sqlite-file");
   schedule_activities(*f, {2});
   f->provider().enqueue_orchestrator_item(work::ExternalRaised{"i", "again", ""}, 0);
-  raw_exec(f->path, "UPDATE worker_queue SET enqueued_at = -9223372036854775808");
-  raw_exec(f->path, "UPDATE orchestrator_queue SET enqueued_at = -9223372036854775808");
+  raw_exec(f->path, "UPDATE worker_queue SET enqueued_at = -9223372036854775808, visible_at = -9223372036854775808");
+  raw_exec(f->path,
+           "UPDATE orchestrator_queue SET enqueued_at = -9223372036854775808, visible_at = -9223372036854775808");
   const QueueDepths depths = f->management().get_queue_depths();
   CHECK(depths.oldest_orchestrator_age_ms == std::numeric_limits<std::int64_t>::max());
   CHECK(depths.oldest_worker_age_ms == std::numeric_limits<std::int64_t>::max());

@@ -273,6 +273,7 @@ struct Management {
     return static_cast<std::uint64_t>(db.changes());
   }
 
+#define WAITING_SINCE "CASE WHEN visible_at > enqueued_at THEN visible_at ELSE enqueued_at END"
   static QueueDepths get_queue_depths(Connection& db, TimestampMs now) {
     QueueDepths depths;
     read_orchestrator_depths(db, now, depths);
@@ -280,12 +281,15 @@ struct Management {
     Statement parked = db.prepare("SELECT COUNT(*) FROM parked_messages");
     if (parked.step()) depths.parked = static_cast<std::uint64_t>(parked.integer(0));
     // The first visible message in queue order (ids grow with each enqueue), found by
-    // walking the ids, not by reading every visible message for the smallest time.
+    // walking the ids, not by reading every visible message for the smallest time. It has
+    // waited since it was enqueued or fell due, whichever came later (a timer, a delayed
+    // abandon). A worker item whose lock is held runs: it is not waiting.
     Statement oldest = db.prepare(std::string(
-        "SELECT (SELECT enqueued_at FROM orchestrator_queue WHERE ") + Dialect::kUnindexed +
+        "SELECT (SELECT " WAITING_SINCE " FROM orchestrator_queue WHERE ") + Dialect::kUnindexed +
         "visible_at <= CAST(?1 AS BIGINT) ORDER BY id LIMIT 1), "
-        "       (SELECT enqueued_at FROM worker_queue WHERE " + Dialect::kUnindexed +
-        "visible_at <= ?1 ORDER BY id LIMIT 1)");
+        "       (SELECT " WAITING_SINCE " FROM worker_queue WHERE " + Dialect::kUnindexed +
+        "visible_at <= ?1 AND (lock_token IS NULL OR " DUROXIDE_LOCK_EXPIRY("locked_until") " <= ?1) "
+        "ORDER BY id LIMIT 1)");
     oldest.bind(1, now);
     if (oldest.step()) {
       // Enqueue times are outside data (a damaged file): the ages saturate, never overflow.
@@ -294,6 +298,7 @@ struct Management {
     }
     return depths;
   }
+#undef WAITING_SINCE
 
   static std::vector<OrchestrationStats> get_orchestration_stats(Connection& db, const std::string& name,
                                                                  const std::string& tenant) {

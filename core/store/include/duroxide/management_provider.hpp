@@ -173,7 +173,10 @@ struct QueueDepths {
   std::uint64_t parked = 0;  // messages for instances that do not exist
   std::uint64_t timers_due = 0;      // TimerFired items visible now
   std::uint64_t timers_pending = 0;  // TimerFired items not yet visible
-  std::int64_t oldest_orchestrator_age_ms = 0;  // of the oldest visible item; 0 when none
+  // How long the first visible item in queue order has waited: since it was enqueued or
+  // fell due, whichever came later; a worker item whose lock is held runs and is left out.
+  // 0 when none.
+  std::int64_t oldest_orchestrator_age_ms = 0;
   std::int64_t oldest_worker_age_ms = 0;
 };
 
