@@ -232,6 +232,14 @@ class MiniRuntime {
 };
 
 // Replays every execution of an instance and requires it to be deterministic.
+// `history` (of instance "inst", execution 1) replays deterministically to `output`.
+inline void check_replays_to(const Registry& registry, const History& history, const std::string& output) {
+  ReplayReport report = replay_history(registry, "inst", 1, history);
+  INFO(encode_replay_report(report));
+  CHECK(report.deterministic);
+  CHECK(report.outcome.output == output);
+}
+
 inline void require_replays(const Registry& registry, MiniRuntime& runtime,
                             const std::string& id) {
   auto& inst = runtime.instance(id);
