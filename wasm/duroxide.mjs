@@ -168,7 +168,7 @@ export async function createDuroxide(moduleOptions = {}) {
     // Refused from inside a call of this runtime (an activity or orchestration it runs):
     // the engine is still using what close() would free.
     close() {
-      if (this._depth) {
+      if (this._busy) {
         throw engineError('close() was called from inside a call of this runtime (an activity or orchestration of it): close it after that call returns', 'InvalidInput');
       }
       if (this._engine) guard(() => this._engine.delete());
@@ -183,14 +183,14 @@ export async function createDuroxide(moduleOptions = {}) {
     // is not finished.
     _stepping(what, call) {
       const engine = this._live();
-      if (this._depth) {
+      if (this._busy) {
         throw engineError(`${what} was called from inside a call of this runtime (an activity or orchestration of it)`, 'InvalidInput');
       }
-      this._depth = 1;
+      this._busy = true;  // until the call returns: it runs this runtime's activities and orchestrations
       try {
         return call(engine);
       } finally {
-        this._depth = 0;
+        this._busy = false;
       }
     }
     // One command of the command table by its name ("get-status"): the arguments

@@ -96,6 +96,22 @@ OrchestrationItem started_and_fetched(PostgresProvider& store, const std::string
   return std::move(*item);
 }
 
+// Starts each of `ids` and fetches them as one batch.
+std::vector<OrchestrationItem> started_batch(PostgresProvider& store, const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) store.enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, ids.size());
+  REQUIRE(batch.size() == ids.size());
+  return batch;
+}
+
+// The ack of a first turn that only starts its instance.
+OrchestrationAck first_turn_ack() {
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  return ack;
+}
+
 // Whether a session named `application` comes to wait for a lock within 5 seconds.
 bool waits_for_a_lock(const std::string& application) {
   for (int i = 0; i < 500; ++i) {
@@ -955,12 +971,8 @@ TEST_CASE("postgres: acks the server refuses in a batch's pipeline fail alone an
   SKIP_WITHOUT_POSTGRES();
   Named n("pipelined");
   PostgresProvider& store = *n.store;
-  for (const char* id : {"a", "b", "c", "d", "e"}) store.enqueue_orchestrator_item(start_item(id), 0);
-  std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, 5);
-  REQUIRE(batch.size() == 5);
-  OrchestrationAck good;
-  good.history_delta = {started_event()};
-  good.metadata = metadata();
+  std::vector<OrchestrationItem> batch = started_batch(store, {"a", "b", "c", "d", "e"});
+  const OrchestrationAck good = first_turn_ack();
   OrchestrationAck duplicate = good;
   duplicate.history_delta.push_back(started_event());  // event id 1 twice: the server's unique index
   OrchestrationAck bad_text = good;
@@ -1039,12 +1051,8 @@ TEST_CASE("postgres: an ack of a batch refused while a full pipeline has sent pa
     INFO(name);
     Named n(name);
     PostgresProvider& store = *n.store;
-    for (const char* id : {"a", "b"}) store.enqueue_orchestrator_item(start_item(id), 0);
-    std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, 2);
-    REQUIRE(batch.size() == 2);
-    OrchestrationAck good;
-    good.history_delta = {started_event()};
-    good.metadata = metadata();
+    std::vector<OrchestrationItem> batch = started_batch(store, {"a", "b"});
+    const OrchestrationAck good = first_turn_ack();
     OrchestrationAck refused = good;
     for (int i = 0; i < 300; ++i) {
       refused.worker_items.push_back(activity(batch[0].instance, static_cast<EventId>(10'000 + i)));
@@ -1188,9 +1196,7 @@ TEST_CASE("postgres: an activity name the server cannot store fails its own ack 
   SKIP_WITHOUT_POSTGRES();
   Named n("badactivity");
   PostgresProvider& store = *n.store;
-  for (const char* id : {"a", "b", "c", "d"}) store.enqueue_orchestrator_item(start_item(id), 0);
-  std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, 4);
-  REQUIRE(batch.size() == 4);
+  std::vector<OrchestrationItem> batch = started_batch(store, {"a", "b", "c", "d"});
   // The batch's activity statistics are written once, after every ack: the names
   // are checked at their own ack.
   const std::string names[] = {"Good", std::string("nul\0inside", 10), "\xFF\xFE", "Good"};

@@ -273,7 +273,7 @@ struct Management {
     return static_cast<std::uint64_t>(db.changes());
   }
 
-#define WAITING_SINCE "CASE WHEN visible_at > enqueued_at THEN visible_at ELSE enqueued_at END"
+#define DUROXIDE_WAITING_SINCE "CASE WHEN visible_at > enqueued_at THEN visible_at ELSE enqueued_at END"
   static QueueDepths get_queue_depths(Connection& db, TimestampMs now) {
     QueueDepths depths;
     read_orchestrator_depths(db, now, depths);
@@ -285,9 +285,9 @@ struct Management {
     // waited since it was enqueued or fell due, whichever came later (a timer, a delayed
     // abandon). A worker item whose lock is held runs: it is not waiting.
     Statement oldest = db.prepare(std::string(
-        "SELECT (SELECT " WAITING_SINCE " FROM orchestrator_queue WHERE ") + Dialect::kUnindexed +
+        "SELECT (SELECT " DUROXIDE_WAITING_SINCE " FROM orchestrator_queue WHERE ") + Dialect::kUnindexed +
         "visible_at <= CAST(?1 AS BIGINT) ORDER BY id LIMIT 1), "
-        "       (SELECT " WAITING_SINCE " FROM worker_queue WHERE " + Dialect::kUnindexed +
+        "       (SELECT " DUROXIDE_WAITING_SINCE " FROM worker_queue WHERE " + Dialect::kUnindexed +
         "visible_at <= ?1 AND (lock_token IS NULL OR " DUROXIDE_LOCK_EXPIRY("locked_until") " <= ?1) "
         "ORDER BY id LIMIT 1)");
     oldest.bind(1, now);
@@ -298,7 +298,7 @@ struct Management {
     }
     return depths;
   }
-#undef WAITING_SINCE
+#undef DUROXIDE_WAITING_SINCE
 
   static std::vector<OrchestrationStats> get_orchestration_stats(Connection& db, const std::string& name,
                                                                  const std::string& tenant) {

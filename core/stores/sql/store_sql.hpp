@@ -225,22 +225,19 @@ inline void check_token(const std::string& token, const std::string& operation) 
   if (!well_formed_token(token)) throw ProviderError(ProviderErrorKind::InvalidLock, operation, "malformed lock token");
 }
 
-inline void check_delay(std::int64_t ms, const char* what, const std::string& operation) {
-  if (ms < 0 || ms > limits::kMaxDelayMs) {
+// InvalidInput unless `least` <= ms <= kMaxDelayMs.
+inline void check_delay(std::int64_t ms, const char* what, const std::string& operation, std::int64_t least = 0) {
+  if (ms < least || ms > limits::kMaxDelayMs) {
     throw ProviderError(ProviderErrorKind::InvalidInput, operation,
-                        std::string(what) + " must be 0 to " + std::to_string(limits::kMaxDelayMs) +
-                            " ms, got " + std::to_string(ms));
+                        std::string(what) + " must be " + std::to_string(least) + " to " +
+                            std::to_string(limits::kMaxDelayMs) + " ms, got " + std::to_string(ms));
   }
 }
 
 // A fetch's lock timeout: 1 to kMaxDelayMs. A lock of 0 ms has expired when it is taken, so
 // the same batch could take its instance again (and another runtime at once).
 inline void check_lock_timeout(std::int64_t ms, const char* what, const std::string& operation) {
-  if (ms < 1 || ms > limits::kMaxDelayMs) {
-    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
-                        std::string(what) + " must be 1 to " + std::to_string(limits::kMaxDelayMs) +
-                            " ms, got " + std::to_string(ms));
-  }
+  check_delay(ms, what, operation, 1);
 }
 
 // InvalidInput unless `session` (when given) names a valid owner (1..kMaxWorkerNodeIdBytes
