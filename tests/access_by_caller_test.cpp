@@ -166,6 +166,33 @@ TEST_CASE("another tenant's instance is NotFound to every call, and nothing is s
   CHECK(t.globex.runtime.get_status("g-queued").output == "approved:yes");
 }
 
+TEST_CASE("an orchestration reads only its own tenant's key-value stores", "[access][tenant][kv]") {
+  PROVIDER_KIND(kind);
+  Registry registry;
+  registry.register_orchestration("Writer", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    ctx.set_value("secret", "acme's");
+    co_await ctx.schedule_wait("done");
+    co_return "";
+  });
+  registry.register_orchestration("Reader", [](OrchestrationContext& ctx, std::string of) -> Task<std::string> {
+    std::optional<std::string> value = co_await ctx.get_value_from_instance(of, "secret");
+    co_return value.value_or("none");
+  });
+  testing::StepHost host(std::move(registry), {}, kind);
+  CallerClients acme(host, tenant("acme"));
+  CallerClients globex(host, tenant("globex"));
+  acme.runtime.start_orchestration("a-writer", "Writer", "");
+  host.driver.run_until_idle();
+  acme.runtime.start_orchestration("a-reader", "Reader", "a-writer");
+  globex.runtime.start_orchestration("g-reader", "Reader", "a-writer");
+  host.client.start_orchestration("unbound-reader", "Reader", "a-writer");
+  host.driver.run_until_idle();
+  CHECK(acme.runtime.get_status("a-reader").output == "acme's");
+  // Another tenant's store is as absent as an unknown instance's, as to its clients.
+  CHECK(globex.runtime.get_status("g-reader").output == "none");
+  CHECK(host.client.get_status("unbound-reader").output == "none");
+}
+
 TEST_CASE("bulk work of a tenant touches only its own instances", "[access][tenant][bulk]") {
   PROVIDER_KIND(kind);
   TwoTenants t(kind);

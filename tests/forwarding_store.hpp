@@ -56,6 +56,10 @@ class ForwardingStore : public Provider {
   std::optional<std::string> get_kv_value(const std::string& instance, const std::string& key) override {
     return inner_.get_kv_value(instance, key);
   }
+  std::optional<std::string> get_kv_value_seen_by(const std::string& reader, const std::string& instance,
+                                                  const std::string& key) override {
+    return inner_.get_kv_value_seen_by(reader, instance, key);
+  }
   KvMap get_kv_all_values(const std::string& instance) override {
     return inner_.get_kv_all_values(instance);
   }

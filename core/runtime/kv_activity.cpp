@@ -23,7 +23,7 @@ WorkItem run_get_value_from_instance(Provider& provider, const work::ActivityExe
         std::string("get_value_from_instance: the request does not decode: ") + error.what()));
   }
   try {
-    std::optional<std::string> value = provider.get_kv_value(instance, key);
+    std::optional<std::string> value = provider.get_kv_value_seen_by(task.instance, instance, key);
     if (value && !valid_utf8(*value)) {
       return failed(ErrorDetails::activity_failed("get_value_from_instance: the stored value of key \"" + key +
                                                   "\" of instance " + instance + " is not valid UTF-8"));

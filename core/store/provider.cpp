@@ -94,6 +94,12 @@ std::optional<std::string> Provider::get_kv_value(const std::string&, const std:
                       "this store has no key-value store");
 }
 
+std::optional<std::string> Provider::get_kv_value_seen_by(const std::string&, const std::string&,
+                                                          const std::string&) {
+  throw ProviderError(ProviderErrorKind::Permanent, "get_kv_value_seen_by",
+                      "this store has no key-value store");
+}
+
 KvMap Provider::get_kv_all_values(const std::string&) {
   throw ProviderError(ProviderErrorKind::Permanent, "get_kv_all_values",
                       "this store has no key-value store");

@@ -54,6 +54,10 @@ void SqlStore::enqueue_start(const work::StartOrchestration& start) {
 std::optional<std::string> SqlStore::get_kv_value(const std::string& instance, const std::string& key) {
   return impl_->get_kv_value(instance, key);
 }
+std::optional<std::string> SqlStore::get_kv_value_seen_by(const std::string& reader, const std::string& instance,
+                                                          const std::string& key) {
+  return impl_->get_kv_value_seen_by(reader, instance, key);
+}
 KvMap SqlStore::get_kv_all_values(const std::string& instance) {
   return impl_->get_kv_all_values(instance);
 }

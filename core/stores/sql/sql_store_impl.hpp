@@ -159,6 +159,12 @@ class SqlStoreImpl : public SqlStore::Impl {
     return read_kv_value(*db, instance, key);
   }
 
+  std::optional<std::string> get_kv_value_seen_by(const std::string& reader, const std::string& instance,
+                                                  const std::string& key) override {
+    Session db = read_session("get_kv_value_seen_by");
+    return read_kv_value_seen_by(*db, reader, instance, key);
+  }
+
   KvMap get_kv_all_values(const std::string& instance) override {
     Session db = read_session("get_kv_all_values");
     return read_kv_values(*db, instance);

@@ -167,6 +167,20 @@ std::optional<std::string> read_kv_value(Connection& db, const std::string& inst
   return row.text(0);
 }
 
+// read_kv_value for the instance `reader`: only a store of reader's own tenant.
+template <typename Connection>
+std::optional<std::string> read_kv_value_seen_by(Connection& db, const std::string& reader,
+                                                 const std::string& instance, const std::string& key) {
+  auto row = db.prepare(
+      "SELECT v.kv_value FROM kv_values v "
+      "JOIN instances owner ON owner.instance_id = v.instance_id "
+      "JOIN instances r ON r.instance_id = ?3 AND r.tenant = owner.tenant "
+      "WHERE v.instance_id = ?1 AND v.kv_key = ?2");
+  row.bind(1, instance).bind(2, key).bind(3, reader);
+  if (!row.step()) return std::nullopt;
+  return row.text(0);
+}
+
 template <typename Connection>
 KvMap read_kv_values(Connection& db, const std::string& instance) {
   KvMap values;

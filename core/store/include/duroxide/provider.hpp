@@ -309,6 +309,12 @@ class Provider {
   virtual std::optional<std::string> get_kv_value(const std::string& instance,
                                                   const std::string& key);
   virtual KvMap get_kv_all_values(const std::string& instance);
+  // get_kv_value as the instance `reader` may see it (the orchestration behind
+  // get_value_from_instance): also nullopt when `instance` belongs to another tenant
+  // than `reader` (access_policy.hpp), or `reader` is unknown. The default throws
+  // Permanent, as get_kv_value's.
+  virtual std::optional<std::string> get_kv_value_seen_by(const std::string& reader, const std::string& instance,
+                                                          const std::string& key);
 
   // The oldest visible, unlocked worker item whose tag `filter` takes (the
   // ActivityExecute's tag; empty: untagged) and whose session `session` may take

@@ -58,6 +58,8 @@ class SqlStore : public Store {
   bool enqueues_all_or_none() const final;  // true: one transaction
   void enqueue_start(const work::StartOrchestration& start) final;
   std::optional<std::string> get_kv_value(const std::string& instance, const std::string& key) final;
+  std::optional<std::string> get_kv_value_seen_by(const std::string& reader, const std::string& instance,
+                                                  const std::string& key) final;
   KvMap get_kv_all_values(const std::string& instance) final;
   bool instance_known(const std::string& instance) final;
   using Provider::fetch_work_item;
