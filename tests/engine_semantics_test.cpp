@@ -113,6 +113,19 @@ Task<std::string> drops_a_wait(OrchestrationContext& ctx, std::string) {
   co_return co_await ctx.schedule_wait("x");
 }
 
+// A wait (or dequeue) that takes a message while the code awaits a timer, and is then
+// dropped unread: its message goes to the next wait of its channel.
+Task<std::string> drops_a_completed_wait(OrchestrationContext& ctx, std::string kind) {
+  const bool queue = kind == "queue";
+  {
+    DurableFuture unread = queue ? ctx.dequeue_event("q") : ctx.schedule_wait("x");
+    co_await ctx.schedule_timer(10);
+  }
+  std::string first = co_await (queue ? ctx.dequeue_event("q") : ctx.schedule_wait("x"));
+  std::string second = co_await (queue ? ctx.dequeue_event("q") : ctx.schedule_wait("x"));
+  co_return first + "," + second;
+}
+
 // Both events are buffered by the time the select starts, so both waits complete at
 // once: "x" wins, "y" loses.
 Task<std::string> races_two_waits(OrchestrationContext& ctx, std::string) {
@@ -137,6 +150,7 @@ Registry engine_registry() {
   registry.register_orchestration("GivesBackThenContinues", gives_back_then_continues);
   registry.register_orchestration("DropsAWait", drops_a_wait);
   registry.register_orchestration("RacesTwoWaits", races_two_waits);
+  registry.register_orchestration("DropsACompletedWait", drops_a_completed_wait);
   registry.register_activity("Work", [](ActivityContext&, const std::string& in) { return in; });
   registry.register_orchestration("WideSelect", [](OrchestrationContext& ctx,
                                                    std::string) -> Task<std::string> {
@@ -385,6 +399,30 @@ TEST_CASE("a dropped wait gives up its place to the next wait", "[replay][extern
   auto& inst = runtime.instance("d");
   REQUIRE(inst.outcome.kind == TurnOutcomeKind::Completed);
   CHECK(inst.outcome.output == "kept");
+  require_replays(registry, runtime, "d");
+}
+
+TEST_CASE("a wait or dequeue dropped after it took a message, unread, gives the message back",
+          "[replay][external][queue]") {
+  const bool queue = GENERATE(false, true);
+  CAPTURE(queue);
+  Registry registry = engine_registry();
+  MiniRuntime runtime(registry);
+  runtime.start("d", "DropsACompletedWait", queue ? "queue" : "event");
+  runtime.run(false);
+  auto message = [&](const std::string& data) -> WorkItem {
+    if (queue) return work::QueueMessage{"d", "q", data};
+    return work::ExternalRaised{"d", "x", data};
+  };
+  runtime.send(message("first"));  // taken by the wait the code then drops
+  runtime.run(false);
+  runtime.advance(10);
+  runtime.run(false);
+  runtime.send(message("second"));
+  runtime.run(false);
+  auto& inst = runtime.instance("d");
+  REQUIRE(inst.outcome.kind == TurnOutcomeKind::Completed);
+  CHECK(inst.outcome.output == "first,second");
   require_replays(registry, runtime, "d");
 }
 

@@ -63,8 +63,12 @@ DurableFuture& DurableFuture::operator=(DurableFuture&& other) noexcept {
 DurableFuture::~DurableFuture() { release(); }
 
 void DurableFuture::release() {
-  if (state_ && op_ && !op_->done && !op_->cancelled && !state_->tearing_down()) {
-    state_->cancel(*op_, "dropped");
+  if (state_ && op_ && !op_->cancelled && !op_->result_taken && !state_->tearing_down()) {
+    if (op_->done) {
+      state_->release_loser(*op_);  // a wait's message no code received goes back
+    } else {
+      state_->cancel(*op_, "dropped");
+    }
   }
   op_.reset();
 }
@@ -83,7 +87,10 @@ void DurableFuture::await_suspend(std::coroutine_handle<> awaiter) {
   state_->add_waiter(*op, std::make_shared<Waiter>(Waiter{awaiter, [op] { return op->done; }}));
 }
 
-std::string DurableFuture::await_resume() { return op_->result.get(); }
+std::string DurableFuture::await_resume() {
+  op_->result_taken = true;
+  return op_->result.get();
+}
 
 // ---------------------------------------------------------------- select / join
 
@@ -140,6 +147,7 @@ SelectResult SelectAwaiter::await_resume() {
     return a->created_seq < b->created_seq;
   });
   for (OpState* op : losers) state_->release_loser(*op);
+  futures_[winner].op_->result_taken = true;
   return SelectResult{winner, futures_[winner].op_->result};
 }
 
@@ -167,7 +175,10 @@ void JoinAwaiter::await_suspend(std::coroutine_handle<> awaiter) {
 std::vector<FutureResult> JoinAwaiter::await_resume() {
   std::vector<FutureResult> results;
   results.reserve(futures_.size());
-  for (auto& future : futures_) results.push_back(future.op_->result);
+  for (auto& future : futures_) {
+    future.op_->result_taken = true;
+    results.push_back(future.op_->result);
+  }
   return results;
 }
 

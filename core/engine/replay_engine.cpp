@@ -1033,6 +1033,8 @@ void ReplayState::cancel(OpState& op, const std::string& reason) {
 
 void ReplayState::release_loser(OpState& op) {
   if (!op.done) return cancel(op, "lost a select");
+  if (op.result_taken || stopped()) return;
+  op.result_taken = true;
   if ((op.kind != OpKind::Queue && op.kind != OpKind::External) || !op.result.ok) return;
   // Give the message back, in arrival order, so the next wait of its channel receives it.
   Channel& channel = (op.kind == OpKind::External ? externals_ : queues_)[op.name];

@@ -43,6 +43,9 @@ struct OpState {
   FutureResult result;
   std::uint64_t completion_seq = 0;  // order of completion within the replay
   EventId message_id = 0;  // waits: the delivery whose message completed it (to give it back)
+  // The result reached code (an await, a select's win, a join) or, for a wait, its
+  // message went back to its channel: a dropped future gives back only an untaken one.
+  bool result_taken = false;
   std::vector<std::shared_ptr<Waiter>> waiters;
   Task<void> runner;  // composed tasks: the coroutine driving them
 };
@@ -90,7 +93,8 @@ class ReplayState final : public Scheduler {
   void add_waiter(OpState& op, std::shared_ptr<Waiter> waiter);
   void complete_op(OpState& op, FutureResult result);
   void cancel(OpState& op, const std::string& reason);
-  // A select loser: cancel it, or give back what it already consumed.
+  // A select loser, or a dropped future: cancel it, or give back the message it
+  // already took and no code received.
   void release_loser(OpState& op);
   // Fails the orchestration from inside user-facing calls (limits, bad arguments).
   void fail(ErrorDetails details);
