@@ -9,6 +9,7 @@
 #include "duroxide/runtime_metrics.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#include "forwarding_store.hpp"
 
 using namespace duroxide;
 
@@ -285,4 +286,51 @@ TEST_CASE("Prometheus values keep their precision past a million", "[metrics]") 
   const std::string text = RuntimeMetrics::to_prometheus(snapshot, nullptr);
   INFO(text);
   CHECK(text.find("duroxide_uptime_seconds 1234567.891\n") != std::string::npos);
+}
+
+namespace {
+
+// Fails the first `permanent` orchestration acks with a Permanent error (each counts an
+// attempt), the next `transient` with a Transient one (none counts), then forwards.
+class FailingOrchestrationAcks final : public testing::ForwardingStore {
+ public:
+  FailingOrchestrationAcks(Provider& inner, int permanent, int transient)
+      : testing::ForwardingStore(inner), permanent_(permanent), transient_(transient) {}
+  void ack_orchestration_item(const std::string& token, const OrchestrationAck& ack) override {
+    if (permanent_ > 0) {
+      --permanent_;
+      throw ProviderError(ProviderErrorKind::Permanent, "ack_orchestration_item", "disk I/O error");
+    }
+    if (transient_ > 0) {
+      --transient_;
+      throw ProviderError(ProviderErrorKind::Transient, "ack_orchestration_item", "database is busy");
+    }
+    inner_.ack_orchestration_item(token, ack);
+  }
+
+ private:
+  int permanent_;
+  int transient_;
+};
+
+}  // namespace
+
+TEST_CASE("an instance poisoned once counts once, though its poison ack was retried", "[metrics][poison]") {
+  ManualClock clock;
+  SequentialIdSource ids;
+  Registry registry;
+  samples::register_all(registry);
+  SqliteProvider sqlite(":memory:", clock, ids);
+  RuntimeOptions options;
+  options.max_attempts = 2;
+  FailingOrchestrationAcks store(sqlite, static_cast<int>(options.max_attempts), 1);
+  RuntimeMetrics metrics(clock);
+  options.metrics = &metrics;
+  StepDriver driver(store, registry, clock, options);
+  store.enqueue_orchestrator_item(work::StartOrchestration{"p", "HelloWorld", "2.0.0", "Ada", {}, 0, {}}, 0);
+  driver.run_until_idle();
+  // Two attempts failed to ack; the third is poison, and its ack committed at its second try.
+  REQUIRE(sqlite.read("p").back().is<events::OrchestrationFailed>());
+  CHECK(sqlite.read("p").back().as<events::OrchestrationFailed>()->details.kind == ErrorKind::Poison);
+  CHECK(metrics.snapshot().poison == 1);
 }

@@ -517,6 +517,7 @@ OrchestrationDispatcher::TurnBatch OrchestrationDispatcher::run_batch(std::vecto
     OrchestrationItem& item = fetched[i];
     // Replies to foreign starts go with whichever ack deletes those starts.
     std::vector<OrchestratorItem> replies = reject_foreign_starts(item, notify);
+    item_poisoned_ = false;
     std::optional<OrchestrationAck> ack = run_item(item);
     if (!ack) continue;
     ack->orchestrator_items.insert(ack->orchestrator_items.end(), replies.begin(), replies.end());
@@ -526,6 +527,7 @@ OrchestrationDispatcher::TurnBatch OrchestrationDispatcher::run_batch(std::vecto
     batch.requests.push_back({item.lock_token, std::move(*ack)});
     batch.items.push_back(&item);
     batch.replies.push_back(std::move(replies));
+    batch.poisoned.push_back(item_poisoned_);
   }
   if (!batch.requests.empty()) keep_locks(fetched.size());
   return batch;
@@ -554,6 +556,7 @@ void OrchestrationDispatcher::ack_batch_of_turns(const TurnBatch& batch) {
     const OrchestrationItem& item = *batch.items[i];
     if (!outcomes[i]) {
       count_turn(metrics, context_.clock.now_ms(), item.instance, item.history, batch.requests[i].ack);
+      if (metrics && batch.poisoned[i]) metrics->orchestration_poisoned();
     } else if (refused_for_its_values(*outcomes[i]) && !is_finished(item.history)) {
       failures.requests.push_back({item.lock_token, refused_turn_ack(batch, i, *outcomes[i])});
       failures.items.push_back(&item);
@@ -702,7 +705,7 @@ OrchestrationAck OrchestrationDispatcher::finished_ack(const OrchestrationItem& 
 OrchestrationAck OrchestrationDispatcher::poisoned_ack(const OrchestrationItem& item, const History& history,
                                                        ExecutionId execution, const ErrorDetails& details) {
   context_.notify(RuntimeEvent::Kind::Poison, item.instance, details.display_message());
-  if (context_.options.metrics) context_.options.metrics->orchestration_poisoned();
+  item_poisoned_ = true;  // counted when its ack commits (ack_batch_of_turns): a retried ack counts once
   return failure_ack(context_.registry, item, history, execution, details, /*can_append=*/true,
                      context_.clock.now_ms());
 }

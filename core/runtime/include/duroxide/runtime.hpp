@@ -176,6 +176,7 @@ class OrchestrationDispatcher {
     std::vector<OrchestrationAckRequest> requests;
     std::vector<const OrchestrationItem*> items;
     std::vector<std::vector<OrchestratorItem>> replies;
+    std::vector<bool> poisoned;  // the ack fails its instance as poison (counted once it commits)
   };
   // Runs every fetched item's turn, renewing the batch's locks as it goes.
   TurnBatch run_batch(std::vector<OrchestrationItem>& fetched);
@@ -190,6 +191,7 @@ class OrchestrationDispatcher {
   bool renew_lock(const std::string& lock_token, const std::string& instance);
 
   DispatcherContext context_;
+  bool item_poisoned_ = false;  // run_item's last ack came from poisoned_ack
 };
 
 // Keeps the locks of running activities alive while they run (the threaded
