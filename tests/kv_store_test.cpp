@@ -3,6 +3,9 @@
 // nondeterminism when KV calls change, and the clients' reads and statistics.
 #include <catch2/catch.hpp>
 
+#include <functional>
+#include <nlohmann/json.hpp>
+
 #include "duroxide/replayer.hpp"
 #include "step_host.hpp"
 
@@ -303,4 +306,56 @@ TEST_CASE("kv: export and import keep the store", "[kv][export]") {
   CHECK(host.client.get_all_values("x").empty());
   CHECK(host.management.import_instance(document) == "x");
   CHECK(joined(host.client.get_all_values("x")) == "a=1;");
+}
+
+TEST_CASE("kv: an import whose store is not what its history left is refused, naming the key", "[kv][export]") {
+  StepHost host(kv_registry());
+  host.client.start_orchestration("x", "KvBasics", "");  // sets a and b, clears b, waits: a=1
+  host.driver.run_until_idle();
+  const nlohmann::json exported = nlohmann::json::parse(host.management.export_instance("x"));
+  host.admin.delete_instance("x", true);
+  auto refusal = [&](const std::function<void(nlohmann::json&)>& edit) -> std::string {
+    nlohmann::json document = exported;
+    edit(document);
+    try {
+      host.management.import_instance(document.dump());
+    } catch (const ClientError& error) {
+      if (error.kind() == ClientError::Kind::InvalidInput) return error.what();
+      return std::string("another error: ") + error.what();
+    }
+    return "imported";
+  };
+  CHECK_THAT(refusal([](nlohmann::json& d) { d["kv"]["a"]["value"] = "9"; }),
+             Catch::Contains("import.kv") && Catch::Contains("key \"a\" differs"));
+  CHECK_THAT(refusal([](nlohmann::json& d) { d["kv"]["a"]["updated_at_ms"] = 1; }), Catch::Contains("key \"a\""));
+  CHECK_THAT(refusal([](nlohmann::json& d) { d["kv"]["b"] = {{"value", "2"}, {"updated_at_ms", 0}}; }),
+             Catch::Contains("key \"b\" differs"));
+  CHECK_THAT(refusal([](nlohmann::json& d) { d.erase("kv"); }), Catch::Contains("key \"a\" differs"));
+  CHECK(host.admin.get_instance_info("x") == std::nullopt);  // nothing was written
+  CHECK(refusal([](nlohmann::json&) {}) == "imported");
+  CHECK(joined(host.client.get_all_values("x")) == "a=1;");
+  host.client.raise_event("x", "go", "");
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("x").output == "1|a=1;c=3;|2,a,c");
+}
+
+TEST_CASE("kv: an import's queued next start must carry the store its history left", "[kv][export]") {
+  StepHost host(kv_registry());
+  host.client.start_orchestration("c", "KvContinue", "first");
+  REQUIRE(host.driver.step());  // the first execution continues as new; the next start waits queued
+  const nlohmann::json exported = nlohmann::json::parse(host.management.export_instance("c"));
+  REQUIRE(exported.contains("next_start"));
+  host.admin.delete_instance("c", true);
+  nlohmann::json edited = exported;
+  edited["next_start"]["kv"]["kept"]["value"] = "forged";
+  try {
+    host.management.import_instance(edited.dump());
+    FAIL("imported");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::InvalidInput);
+    CHECK_THAT(error.what(), Catch::Contains("import.next_start.kv") && Catch::Contains("key \"kept\""));
+  }
+  CHECK(host.management.import_instance(exported.dump()) == "c");
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("c").output == "kept=from-1;");
 }

@@ -784,6 +784,47 @@ void check_history_parents(const InstanceExport& data) {
   if (data.next_start) check(data.next_start->parent_instance, data.next_start->parent_id, "import.next_start");
 }
 
+// The key-value store the last execution's history leaves: its start's map with the
+// history's sets and clears applied (a set's time is its event's), as the engine keeps it.
+KvMap kv_of_last_execution(const InstanceExport& data) {
+  const History& history = data.executions.back().history;
+  KvMap kv = history.front().as<events::OrchestrationStarted>()->kv;
+  for (const KvMutation& mutation : kv_mutations(history)) {
+    if (mutation.kind == KvMutation::Kind::Set) {
+      kv[mutation.key] = KvEntry{mutation.value, mutation.updated_at_ms};
+    } else if (mutation.kind == KvMutation::Kind::Clear) {
+      kv.erase(mutation.key);
+    } else {
+      kv.clear();
+    }
+  }
+  return kv;
+}
+
+// The document's key-value store (and its next start's) must be what its history left:
+// the next turn replays from the history, and a store that says otherwise would show
+// clients values the orchestration does not hold.
+void check_kv_matches_history(const InstanceExport& data) {
+  const KvMap expected = kv_of_last_execution(data);
+  auto check = [&](const KvMap& kv, const std::string& path) {
+    if (kv == expected) return;
+    auto entry_of = [](const KvMap& map, const std::string& key) -> std::optional<KvEntry> {
+      auto found = map.find(key);
+      return found == map.end() ? std::nullopt : std::optional<KvEntry>(found->second);
+    };
+    std::string key;  // the first key, in byte order, that differs
+    for (const auto* map : {&kv, &expected}) {
+      for (const auto& [name, entry] : *map) {
+        if (entry_of(kv, name) != entry_of(expected, name) && (key.empty() || name < key)) key = name;
+      }
+    }
+    throw CodecError(path, "does not match the key-value store the last execution's history leaves (key \"" +
+                               key + "\" differs)");
+  };
+  check(data.kv, "import.kv");
+  if (data.next_start) check(data.next_start->kv, "import.next_start.kv");
+}
+
 ExecutionExport read_execution_export(const Json& json, const std::string& path, const std::string& instance) {
   ObjectReader e(json, path);
   ExecutionExport execution;
@@ -882,6 +923,7 @@ InstanceExport read_instance_export(const std::string& json) {
     throw CodecError("import.next_start", "only a running instance whose last execution continued as new has one");
   }
   check_history_parents(data);
+  check_kv_matches_history(data);
   return data;
 }
 
