@@ -863,6 +863,23 @@ TEST_CASE("contract: a filtered bulk delete and retention take a finished child 
   CHECK(f.management().get_instance_info("parent").has_value());
 }
 
+TEST_CASE("contract: retention whose cut-off falls on time 0 keeps what finished after it",
+          "[provider][management][retention]") {
+  PROVIDER_KIND(kind);
+  // A retention as long as the clock's time since the epoch, one ms after the finish:
+  // the cut-off (now - retention) is exactly 0, which a delete request reads as "no cut-off".
+  const TimestampMs finished_at = ManualClock().now_ms();
+  StoreOptions options;
+  options.finished_retention_ms = finished_at + 1;
+  auto holder = make_provider(kind, options);
+  ProviderUnderTest& f = *holder;
+  REQUIRE(f.clock.now_ms() == finished_at);
+  create_instance(f, "just-finished", RuntimeState::Completed);
+  f.clock.advance(1);
+  f.provider().maintain();
+  CHECK(f.management().get_instance_info("just-finished").has_value());
+}
+
 TEST_CASE("contract: a filtered bulk delete that stops at its limit goes on where it stopped",
           "[provider][management]") {
   FOR_EACH_PROVIDER(f);

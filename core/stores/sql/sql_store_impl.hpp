@@ -491,7 +491,9 @@ class SqlStoreImpl : public SqlStore::Impl {
   template <typename Connection>
   bool purge_a_batch(Connection& db, TimestampMs now) {
     BulkDeleteRequest request;
-    request.completed_before_ms = now - retention_.finished_ms;
+    request.completed_before_ms = saturating_sub(now, retention_.finished_ms);
+    // Nothing finished before the epoch; and 0 would mean "whenever they finished".
+    if (request.completed_before_ms <= 0) return false;
     request.limit = kFinishedPurgeBatch;
     request.continuation = purge_continuation_;
     purge_continuation_ = Management::delete_instances(db, request, now).continuation;
