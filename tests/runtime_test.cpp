@@ -697,7 +697,8 @@ TEST_CASE("the step driver renews no lock while an activity runs: one that outla
   CHECK(world.count(RuntimeEvent::Kind::LockLost) == 1);
 }
 
-TEST_CASE("a runtime refuses max_attempts of 0 (every item poison at once) and past its limit, and a lock of 0 ms",
+TEST_CASE("a runtime refuses max_attempts of 0 (every item poison at once) and past its limit, a lock of 0 ms, "
+          "a renewal buffer under 1 ms and a poll interval past the limit",
           "[runtime]") {
   testing::RuntimeWorld world;
   for (const std::uint32_t attempts : {0u, RuntimeOptions::kMaxAttempts + 1}) {
@@ -709,6 +710,18 @@ TEST_CASE("a runtime refuses max_attempts of 0 (every item poison at once) and p
   CHECK_NOTHROW(world.driver());
   world.options.worker_lock_timeout_ms = 0;
   CHECK_THROWS_WITH(world.driver(), "RuntimeOptions::worker_lock_timeout_ms must be 1 to " +
+                                        std::to_string(limits::kMaxDelayMs));
+  world.options.worker_lock_timeout_ms = 30'000;
+  // A negative buffer renewed after expiry; a poll interval of centuries overflowed the deadlines.
+  world.options.lock_renewal_buffer_ms = -1;
+  CHECK_THROWS_WITH(world.driver(), "RuntimeOptions::lock_renewal_buffer_ms must be 1 to " +
+                                        std::to_string(limits::kMaxDelayMs));
+  world.options.lock_renewal_buffer_ms = 2'000;
+  world.options.poll_interval_ms = limits::kMaxDelayMs + 1;
+  CHECK_THROWS_WITH(world.driver(), "RuntimeOptions::poll_interval_ms must be 1 to " +
+                                        std::to_string(limits::kMaxDelayMs));
+  world.options.poll_interval_ms = 0;
+  CHECK_THROWS_WITH(world.driver(), "RuntimeOptions::poll_interval_ms must be 1 to " +
                                         std::to_string(limits::kMaxDelayMs));
 }
 

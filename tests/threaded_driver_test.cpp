@@ -11,6 +11,7 @@
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sqlite_provider.hpp"
+#include "forwarding_store.hpp"
 #include "provider_suite.hpp"
 
 using namespace duroxide;
@@ -269,6 +270,51 @@ TEST_CASE("shutdown keeps renewing a running activity's lock: another node never
   CHECK(status.output == "lengthy done");
   CHECK(runs.load() == 1);
   CHECK(second.shutdown(5'000));
+}
+
+namespace {
+
+// Its lease renewals throw what no std::exception handler catches, as a store of
+// another library may.
+class RenewalsThrowAnInt final : public testing::ForwardingStore {
+ public:
+  using testing::ForwardingStore::ForwardingStore;
+  void renew_work_item_lock(const std::string&, std::int64_t) override {
+    ++renewals;
+    throw 42;
+  }
+  std::atomic<int> renewals{0};
+};
+
+}  // namespace
+
+TEST_CASE("a store or an observer that throws a non-standard exception does not end the driver",
+          "[threaded]") {
+  NativeHost host("throws", "sqlite-file");
+  host.registry.register_activity("Slow", [](ActivityContext&, const std::string&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return std::string("slow done");
+  });
+  host.registry.register_orchestration("SlowOne", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_activity("Slow", "");
+  });
+  RenewalsThrowAnInt store(*host.store);
+  std::atomic<int> reports{0};
+  RuntimeObserver observer = [&](const RuntimeEvent& event) {
+    if (event.kind == RuntimeEvent::Kind::ProviderError) ++reports;
+    throw std::runtime_error("an observer that throws");
+  };
+  RuntimeOptions options;
+  options.worker_lock_timeout_ms = 1'000;
+  options.lock_renewal_buffer_ms = 950;  // renew every 50 ms: the 200 ms activity is renewed
+  options.poll_interval_ms = 5;
+  ThreadedDriver driver(store, host.registry, host.clock, options, observer);
+  driver.start();
+  host.client->start_orchestration("s", "SlowOne", "");
+  CHECK(host.client->wait_for_orchestration("s", 20'000, host.pacer).output == "slow done");
+  CHECK(store.renewals.load() > 0);
+  CHECK(reports.load() >= store.renewals.load());  // each failed renewal was reported
+  CHECK(driver.shutdown(5'000));
 }
 
 TEST_CASE("concurrent starts of one id on separate connections: exactly one is queued",

@@ -106,10 +106,15 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
         sessions(p, c, options, options.worker_node_id.empty() ? "runtime-" + RandomIdSource().next_id()
                                                                 : options.worker_node_id) {}
 
-  void notify(const RuntimeEvent& event) {
+  // Tells the observer, serialized. An exception it throws is dropped: thrown on a
+  // driver thread, it would end the process, or a worker step with its results unacked.
+  void notify(const RuntimeEvent& event) noexcept {
     if (!observer) return;
     std::lock_guard<std::mutex> lock(observer_mutex);
-    observer(event);
+    try {
+      observer(event);
+    } catch (...) {
+    }
   }
   RuntimeObserver serialized_observer() {
     if (!observer) return {};
@@ -205,6 +210,8 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
         worked = dispatcher.step();
       } catch (const std::exception& error) {
         notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
+      } catch (...) {  // a store's or a callback's own type: reported, the thread goes on
+        notify({RuntimeEvent::Kind::ProviderError, {}, "a dispatcher step threw a non-standard exception"});
       }
       if (worked) {
         // Told work may be more than this thread takes: pass the word on.
@@ -223,19 +230,24 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
     const std::int64_t renew_after = std::max<std::int64_t>(
         options.worker_lock_timeout_ms - options.lock_renewal_buffer_ms, 1);
     while (keeper_wait()) {
-      try {
-        provider.maintain();  // off the dispatchers' path (SQLite: its checkpoints)
-      } catch (const std::exception& error) {
-        notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
-      }
-      try {
-        sessions.renew_if_due();
-      } catch (const std::exception& error) {
-        notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
-      }
-      renew_leases(renew_after);
+      keeper_task("maintain", [&] { provider.maintain(); });  // off the dispatchers' path (SQLite: its checkpoints)
+      keeper_task("session renewal", [&] { sessions.renew_if_due(); });
+      keeper_task("lease renewal", [&] { renew_leases(renew_after); });
     }
     finished(false);
+  }
+
+  // One of the lock keeper's tasks: whatever it throws is reported, and the keeper goes on
+  // (an exception escaping its thread would end the process).
+  template <typename Task>
+  void keeper_task(const char* what, Task&& task) {
+    try {
+      task();
+    } catch (const std::exception& error) {
+      notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
+    } catch (...) {
+      notify({RuntimeEvent::Kind::ProviderError, {}, std::string(what) + " threw a non-standard exception"});
+    }
   }
 
   // Renews the leases due for it and flags the lost ones. The events are told with no lock

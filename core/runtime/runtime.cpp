@@ -828,9 +828,13 @@ void check_runtime_options(const RuntimeOptions& options) {
     throw std::invalid_argument("RuntimeOptions::session_idle_timeout_ms must be 1 to " +
                                 std::to_string(limits::kMaxDelayMs));
   }
-  // A store refuses a lock of 0 ms (expired when taken): every fetch would fail.
+  // A store refuses a lock of 0 ms (expired when taken): every fetch would fail. A renewal
+  // buffer under 1 ms renews after expiry (every running activity loses its lock) and spins
+  // the lock keeper; a poll interval past the limit overflows the driver's deadlines.
   for (const auto& [timeout, name] : {std::pair{options.orchestration_lock_timeout_ms, "orchestration_lock_timeout_ms"},
-                                      std::pair{options.worker_lock_timeout_ms, "worker_lock_timeout_ms"}}) {
+                                      std::pair{options.worker_lock_timeout_ms, "worker_lock_timeout_ms"},
+                                      std::pair{options.lock_renewal_buffer_ms, "lock_renewal_buffer_ms"},
+                                      std::pair{options.poll_interval_ms, "poll_interval_ms"}}) {
     if (timeout < 1 || timeout > limits::kMaxDelayMs) {
       throw std::invalid_argument(std::string("RuntimeOptions::") + name + " must be 1 to " +
                                   std::to_string(limits::kMaxDelayMs));
