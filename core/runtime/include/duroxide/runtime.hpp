@@ -111,12 +111,15 @@ struct RuntimeOptions {
 // Throws std::invalid_argument naming the first invalid option (worker_tag_filter:
 // TagFilter::problem; supported_replay_versions: CapabilityFilter::problem; the session
 // options: an owner id that is not UTF-8 or too long, a lock timeout not above its
-// renewal buffer, a buffer or idle timeout below 1 ms, a session cap outside its range).
+// renewal buffer, a buffer or idle timeout below 1 ms, a session cap outside its range;
+// lock timeouts, the lock renewal buffer and the poll interval outside 1..kMaxDelayMs).
 // The dispatchers and drivers call it when they are made, so a bad option fails there,
 // never inside a dispatcher's thread.
 void check_runtime_options(const RuntimeOptions& options);
 
-// What hosts may want to print or count; called synchronously from step().
+// What hosts may want to print or count; called synchronously from step(). An observer
+// should not throw: on the step driver its exception leaves step(); on the threaded
+// driver it is dropped (a driver thread cannot pass it on).
 struct RuntimeEvent {
   // Unsupported: an execution pinned to a version outside supported_replay_versions
   // was fetched and given back.
