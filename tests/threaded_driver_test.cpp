@@ -8,6 +8,7 @@
 
 #include "duroxide/duroxide.hpp"
 #include "duroxide/platform.hpp"
+#include "duroxide/management_client.hpp"
 #include "duroxide/runtime_client.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/sqlite_provider.hpp"
@@ -314,6 +315,31 @@ TEST_CASE("a store or an observer that throws a non-standard exception does not 
   CHECK(host.client->wait_for_orchestration("s", 20'000, host.pacer).output == "slow done");
   CHECK(store.renewals.load() > 0);
   CHECK(reports.load() >= store.renewals.load());  // each failed renewal was reported
+  CHECK(driver.shutdown(5'000));
+}
+
+TEST_CASE("an imported instance's pending work wakes an idle driver at once, not at its next poll",
+          "[threaded][export]") {
+  NativeHost host("import-wakes", "sqlite-file");
+  // An instance waiting on its activity, exported and deleted before any runtime ran it.
+  host.client->start_orchestration("w", "HelloWorld", "Ada", "1.0.0");
+  {
+    ManualClock clock;
+    StepDriver one_turn(*host.store, host.registry, clock);
+    REQUIRE(one_turn.step());  // its first turn schedules the activity
+  }
+  ManagementClient management(*host.admin);
+  const std::string document = management.export_instance("w");
+  management.delete_instance("w", true);
+  RuntimeOptions options;
+  options.poll_interval_ms = 60'000;  // a poll cannot explain a quick finish
+  ThreadedDriver driver(*host.store, host.registry, host.clock, options);
+  driver.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // both dispatchers go idle
+  const auto imported = std::chrono::steady_clock::now();
+  management.import_instance(document);
+  CHECK(host.client->wait_for_orchestration("w", 20'000, host.pacer).state == RuntimeState::Completed);
+  CHECK(std::chrono::steady_clock::now() - imported < std::chrono::seconds(10));
   CHECK(driver.shutdown(5'000));
 }
 

@@ -376,9 +376,15 @@ class SqlStoreImpl : public SqlStore::Impl {
     return Management::export_instance(*db, instance);
   }
 
+  // The work an import queues (what the instance waits on, a next start, a child's report)
+  // wakes this process's dispatchers, as any enqueue does.
   void import_instance(const InstanceExport& data) override {
-    Session db = session("import_instance");
-    Management::import_instance(*db, data, clock_.now_ms());
+    {
+      Session db = session("import_instance");
+      Management::import_instance(*db, data, clock_.now_ms());
+    }
+    listeners_.work_enqueued(QueueKind::Orchestrator, 0);
+    listeners_.work_enqueued(QueueKind::Worker, 0);
   }
 
   std::optional<std::string> get_instance_tenant(const std::string& instance) override {
