@@ -343,6 +343,50 @@ TEST_CASE("an imported instance's pending work wakes an idle driver at once, not
   CHECK(driver.shutdown(5'000));
 }
 
+TEST_CASE("a worker shut down mid-batch starts none of the batch's remaining activities and gives them back",
+          "[threaded][shutdown]") {
+  NativeHost host("mid-batch", "sqlite-file");
+  static std::atomic<int> ticks{0};
+  static std::atomic<bool> ticking{false};
+  ticks = 0;
+  ticking = false;
+  host.registry.register_activity("Quick", [](ActivityContext&, const std::string& in) { return in; });
+  host.registry.register_activity("Tick", [](ActivityContext&, const std::string& in) {
+    ++ticks;
+    ticking = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // short: under the batch delay
+    return in;
+  });
+  host.registry.register_orchestration("Fan", [](OrchestrationContext& ctx, std::string activity) -> Task<std::string> {
+    std::vector<DurableFuture> all;
+    for (int i = 0; i < 16; ++i) all.push_back(ctx.schedule_activity(activity, std::to_string(i)));
+    co_await ctx.join(std::move(all));
+    co_return "joined";
+  });
+  RuntimeOptions options;
+  options.worker_batch_size = 16;
+  options.worker_batch_delay_ms = 200;
+  options.poll_interval_ms = 5;
+  ThreadedDriver first(*host.store, host.registry, host.clock, options);
+  first.start();
+  // Short batches grow the worker's batches to 16 (1, 2, 4, 8, then 16).
+  for (int round = 0; round < 3; ++round) {
+    host.client->start_orchestration("warm-" + std::to_string(round), "Fan", "Quick");
+    REQUIRE(host.client->wait_for_orchestration("warm-" + std::to_string(round), 20'000, host.pacer).output == "joined");
+  }
+  host.client->start_orchestration("ticks", "Fan", "Tick");
+  for (int i = 0; i < 4'000 && !ticking.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(ticking.load());
+  CHECK(first.shutdown(10'000));
+  const int ran_on_first = ticks.load();
+  CHECK(ran_on_first < 16);  // the batch held more than the activity running at shutdown
+  ThreadedDriver second(*host.store, host.registry, host.clock, options);
+  second.start();
+  CHECK(host.client->wait_for_orchestration("ticks", 20'000, host.pacer).output == "joined");
+  CHECK(ticks.load() == 16);  // each given-back activity ran once, on the second
+  CHECK(second.shutdown(5'000));
+}
+
 TEST_CASE("concurrent starts of one id on separate connections: exactly one is queued",
           "[threaded][start]") {
   const std::string kind = GENERATE(from_range(threaded_kinds()));

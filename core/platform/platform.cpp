@@ -127,6 +127,7 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
     TimestampMs now = clock.now_ms();
     leases[token] = Lease{description, std::move(cancelled), now, now, false};
   }
+  bool shutting_down() override { return should_stop(); }
   void end(const std::string& token) override {
     std::lock_guard<std::mutex> lock(mutex);
     leases.erase(token);

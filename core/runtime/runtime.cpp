@@ -947,6 +947,11 @@ bool WorkerDispatcher::step() {
   for (std::size_t i = 0; i < fetched.size(); ++i) {
     if (!batch.requests.empty() && clock.monotonic_us() - oldest_us >= delay_us) flush(batch);
     if (skipped[i] || cancelled[i]->load()) continue;  // given back, or its lock was lost while it waited
+    if (leases_ && leases_->shutting_down()) {
+      flush(batch);
+      release(fetched, i, fetched.size(), &skipped);
+      break;
+    }
     const std::int64_t started_us = clock.monotonic_us();
     std::optional<WorkItem> completion = run_item(fetched[i], cancelled[i]);
     const std::int64_t finished_us = clock.monotonic_us();

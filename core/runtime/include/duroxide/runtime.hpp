@@ -207,6 +207,9 @@ class ActivityLeases {
   virtual void begin(const std::string& lock_token, const std::string& description,
                      std::shared_ptr<std::atomic<bool>> cancelled) = 0;
   virtual void end(const std::string& lock_token) = 0;
+  // Whether the driver is shutting down: a worker then starts none of its batch's
+  // remaining activities and gives them back (attempts not counted) for another node.
+  virtual bool shutting_down() { return false; }
 };
 
 class WorkerDispatcher {
