@@ -955,6 +955,44 @@ TEST_CASE("contract: maintain deletes change-feed rows and parked messages past 
   CHECK(f.management().get_queue_depths().parked == 1);  // ghost-old is 35 days old, ghost-new 25
 }
 
+TEST_CASE("contract: oldest rows dated ahead of the clock do not stop the trims of the change feed and parked messages",
+          "[provider][management][retention]") {
+  std::vector<std::string> kinds{"sqlite-file"};
+  if (postgres_conninfo()) kinds.push_back("postgres");
+  const std::string kind = GENERATE_COPY(from_range(kinds));
+  INFO("provider: " << kind);
+  auto holder = make_provider(kind);  // default retention: changes 7 days, parked messages 30 days
+  ProviderUnderTest& f = *holder;
+  {
+    // A node whose clock runs 100 days ahead writes the oldest rows of both tables.
+    ManualClock ahead(f.clock.now_ms() + 100 * kDay);
+    SequentialIdSource ids("ahead");
+    std::unique_ptr<Store> node = kind == "postgres" ? open_store(postgres_conninfo(), ahead, ids, f.postgres_options())
+                                                     : open_store(f.path, ahead, ids, {});
+    create_instance(*node, "ahead", RuntimeState::Completed);
+    node->enqueue_orchestrator_item(work::ExternalRaised{"ghost-ahead", "e", ""}, 0);
+    CHECK_FALSE(node->fetch_orchestration_item(30'000).has_value());  // parked
+  }
+  // More old rows than one trim's window of positions covers (1,000), behind the pinned ones.
+  const int old_rows = 1'100;
+  for (int i = 0; i < old_rows; ++i) {
+    create_instance(f, "old-" + std::to_string(i), RuntimeState::Completed);
+    f.provider().enqueue_orchestrator_item(work::ExternalRaised{"ghost-old-" + std::to_string(i), "e", ""}, 0);
+  }
+  while (f.provider().fetch_orchestration_item(30'000)) {
+  }
+  REQUIRE(f.management().get_queue_depths().parked == old_rows + 1);
+  f.clock.advance(40 * kDay);  // the old rows are past their retention
+  for (int call = 0; call < 4; ++call) f.provider().maintain();  // a window a call while behind
+  std::set<std::string> changed;
+  for (const InstanceChange& change : f.management().changes_since(0, 100, "").changes) changed.insert(change.instance);
+  CHECK(changed == std::set<std::string>{"ahead"});
+  const std::vector<ParkedMessage> parked = f.management().list_parked_messages(0, 100);
+  REQUIRE(parked.size() == 1);
+  CHECK(parked[0].instance_id == "ghost-ahead");
+  CHECK(f.management().get_queue_depths().parked == 1);
+}
+
 TEST_CASE("contract: parked messages are listed oldest first with their items and deleted by id",
           "[provider][management][parked]") {
   FOR_EACH_PROVIDER(f);

@@ -345,11 +345,13 @@ inline OrchestrationItem fetch(ProviderUnderTest& f, std::int64_t lock_ms = 30'0
 }
 
 // Creates `instance` (Started event, Running) and leaves its queue empty.
-inline void create_instance(ProviderUnderTest& f, const std::string& instance,
+inline void create_instance(Provider& provider, const std::string& instance,
                             RuntimeState state = RuntimeState::Running,
                             const std::string& parent = {}) {
-  f.provider().enqueue_orchestrator_item(start_item(instance), 0);
-  OrchestrationItem item = fetch(f);
+  provider.enqueue_orchestrator_item(start_item(instance), 0);
+  std::optional<OrchestrationItem> fetched = provider.fetch_orchestration_item(30'000);
+  REQUIRE(fetched.has_value());
+  OrchestrationItem& item = *fetched;
   REQUIRE(item.instance == instance);
   OrchestrationAck ack;
   ack.history_delta = {started_event("Orch", 1, parent)};
@@ -360,7 +362,13 @@ inline void create_instance(ProviderUnderTest& f, const std::string& instance,
                            : EventData{events::OrchestrationFailed{ErrorDetails::orchestration_failed("broke")}}});
   }
   ack.metadata = metadata(state, parent);
-  f.provider().ack_orchestration_item(item.lock_token, ack);
+  provider.ack_orchestration_item(item.lock_token, ack);
+}
+
+inline void create_instance(ProviderUnderTest& f, const std::string& instance,
+                            RuntimeState state = RuntimeState::Running,
+                            const std::string& parent = {}) {
+  create_instance(f.provider(), instance, state, parent);
 }
 
 template <typename F>

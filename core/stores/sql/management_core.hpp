@@ -387,26 +387,33 @@ struct Management {
   // The positions one trim covers, from the oldest.
   static constexpr std::size_t kTrimWindow = 1000;
 
-  // Deletes the change feed's oldest rows changed before `before`: at most kTrimWindow
-  // positions from the oldest, a range of the primary key whatever the feed holds.
-  // Returns how many it deleted (kTrimWindow: the window was all old; more may be).
-  static std::size_t trim_changes(Connection& db, TimestampMs before) {
-    db.prepare(
-          "DELETE FROM changes WHERE seq >= (SELECT MIN(seq) FROM changes) "
-          "AND seq < (SELECT MIN(seq) FROM changes) + " + std::to_string(kTrimWindow) + " AND changed_at < ?1")
+  // Deletes the rows of `table` (ordered by its integer key `key`) whose `time` is before
+  // `before`: those of the kTrimWindow key values from the first old row among the
+  // kTrimWindow oldest, ranges of the primary key whatever the table holds. The window
+  // starts at an old row, so old rows dated ahead of the clock (a node's clock ran
+  // ahead) at the front do not hold it in place for ever. Returns how many it deleted
+  // (kTrimWindow: the window was all old; more may be).
+  static std::size_t trim_oldest(Connection& db, const char* table, const char* key, const char* time,
+                                 TimestampMs before) {
+    const std::string window = std::to_string(kTrimWindow);
+    const std::string first_old = std::string("(SELECT MIN(head.") + key + ") FROM (SELECT " + key + ", " + time +
+                                  " FROM " + table + " ORDER BY " + key + " LIMIT " + window + ") head WHERE head." +
+                                  time + " < ?1)";
+    db.prepare(std::string("DELETE FROM ") + table + " WHERE " + key + " >= " + first_old + " AND " + key + " < " +
+               first_old + " + " + window + " AND " + time + " < ?1")
         .bind(1, before)
         .run();
     return static_cast<std::size_t>(db.changes());
   }
 
-  // Deletes the oldest parked messages parked before `before`, as trim_changes does.
+  // Deletes the change feed's oldest rows changed before `before` (trim_oldest).
+  static std::size_t trim_changes(Connection& db, TimestampMs before) {
+    return trim_oldest(db, "changes", "seq", "changed_at", before);
+  }
+
+  // Deletes the oldest parked messages parked before `before` (trim_oldest).
   static std::size_t trim_parked(Connection& db, TimestampMs before) {
-    db.prepare(
-          "DELETE FROM parked_messages WHERE id >= (SELECT MIN(id) FROM parked_messages) "
-          "AND id < (SELECT MIN(id) FROM parked_messages) + " + std::to_string(kTrimWindow) + " AND parked_at < ?1")
-        .bind(1, before)
-        .run();
-    return static_cast<std::size_t>(db.changes());
+    return trim_oldest(db, "parked_messages", "id", "parked_at", before);
   }
 
   // Reads the histogram rows of `name` from the hour holding `since_ms` (a range of the
