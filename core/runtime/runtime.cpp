@@ -908,17 +908,7 @@ bool WorkerDispatcher::step() {
   std::vector<WorkerItem> fetched = fetch_batch(parked);
   if (fetched.empty()) return parked;
 
-  // Every fetched item holds a lease (its lock is renewed) from now until its
-  // ack commits: items waiting their turn in the batch, and finished ones
-  // waiting for the batch's ack, keep their locks as the running one does.
-  std::vector<std::shared_ptr<std::atomic<bool>>> cancelled;
-  for (const WorkerItem& item : fetched) {
-    cancelled.push_back(std::make_shared<std::atomic<bool>>(false));
-    if (leases_) {
-      leases_->begin(item.lock_token, "activity " + item.item.name + " of " + item.item.instance,
-                     cancelled.back());
-    }
-  }
+  const std::vector<std::shared_ptr<std::atomic<bool>>> cancelled = begin_leases(fetched);
   struct LeasesEnd {
     ActivityLeases* leases;
     const std::vector<WorkerItem>& items;
@@ -947,8 +937,7 @@ bool WorkerDispatcher::step() {
   for (std::size_t i = 0; i < fetched.size(); ++i) {
     if (!batch.requests.empty() && clock.monotonic_us() - oldest_us >= delay_us) flush(batch);
     if (skipped[i] || cancelled[i]->load()) continue;  // given back, or its lock was lost while it waited
-    if (leases_ && leases_->shutting_down()) {
-      flush(batch);
+    if (leases_ && leases_->shutting_down()) {  // start no more: the rest goes back for another node
       release(fetched, i, fetched.size(), &skipped);
       break;
     }
@@ -972,6 +961,20 @@ bool WorkerDispatcher::step() {
   flush(batch);
   batch_size_ = all_short ? std::min(most, batch_size_ * 2) : 1;
   return true;
+}
+
+// Every fetched item holds a lease (its lock is renewed) from now until its ack
+// commits: items waiting their turn in the batch, and finished ones waiting for the
+// batch's ack, keep their locks as the running one does. Each gets its cancelled flag.
+std::vector<std::shared_ptr<std::atomic<bool>>> WorkerDispatcher::begin_leases(const std::vector<WorkerItem>& fetched) {
+  std::vector<std::shared_ptr<std::atomic<bool>>> cancelled;
+  for (const WorkerItem& item : fetched) {
+    cancelled.push_back(std::make_shared<std::atomic<bool>>(false));
+    if (leases_) {
+      leases_->begin(item.lock_token, "activity " + item.item.name + " of " + item.item.instance, cancelled.back());
+    }
+  }
+  return cancelled;
 }
 
 void WorkerDispatcher::flush(ResultBatch& batch) {

@@ -234,6 +234,8 @@ class WorkerDispatcher {
   // Acks the completions in one call; results the store refused for their
   // values are acked again as failures of their activities.
   void ack_batch_of_results(const ResultBatch& batch);
+  // Begins a lease for every fetched item (when the driver keeps leases); their cancelled flags.
+  std::vector<std::shared_ptr<std::atomic<bool>>> begin_leases(const std::vector<WorkerItem>& fetched);
   // Acks what `batch` holds and ends those items' leases; `batch` is then empty.
   void flush(ResultBatch& batch);
   // Gives the fetched items [first, end) back to the queue, attempts not counted, but
