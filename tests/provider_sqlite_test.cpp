@@ -1209,3 +1209,16 @@ TEST_CASE("sqlite: a version-20 database's lock-token indexes come to hold locke
   REQUIRE(other);
   CHECK(other->item.id != work->item.id);
 }
+
+TEST_CASE("sqlite: a failing housekeeping step does not stop the others; its error is thrown after them",
+          "[provider][sqlite][retention]") {
+  constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+  StoreOptions options;
+  options.finished_retention_ms = kDay;
+  auto f = make_provider("sqlite-file", options);
+  create_instance(*f, "old", RuntimeState::Completed);
+  raw_exec(f->path, "DROP TABLE parked_messages");  // the parked messages' trim fails from now on
+  f->clock.advance(2 * kDay);
+  CHECK(provider_error_kind([&] { f->provider().maintain(); }) == ProviderErrorKind::Permanent);
+  CHECK_FALSE(f->management().get_instance_info("old").has_value());  // the purge ran all the same
+}

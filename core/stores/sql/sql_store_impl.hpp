@@ -17,10 +17,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
 #include <mutex>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "duroxide/environment.hpp"
@@ -415,22 +417,39 @@ class SqlStoreImpl : public SqlStore::Impl {
   // whatever has piled up; it trims once a second, or at every call while the last call
   // came back with a full batch (a backlog drains at the callers' pace: a threaded
   // driver's keeper calls every poll interval).
+  // Each step runs whatever another one threw (a failed trim does not stop the session
+  // cleanup or the checkpoint); the first error is thrown once all have run.
   void maintain() final {
+    std::exception_ptr failure;
+    auto run_step = [&failure](auto&& step) {
+      try {
+        step();
+      } catch (...) {
+        if (!failure) failure = std::current_exception();
+      }
+    };
     const TimestampMs now = clock_.now_ms();
     // One caller trims at a time (several drivers may share a store); the others skip.
     std::unique_lock<std::mutex> trimming(trim_mutex_, std::try_to_lock);
     if (trimming && (trim_behind_ || now - last_trim_ms_.load() >= 1000)) {
       last_trim_ms_ = now;
-      Session db = session("maintain");
       bool behind = false;
-      const std::size_t full = Management::kTrimWindow;
-      if (retention_.changes_ms > 0) behind |= Management::trim_changes(*db, now - retention_.changes_ms) >= full;
-      if (retention_.parked_ms > 0) behind |= Management::trim_parked(*db, now - retention_.parked_ms) >= full;
-      if (retention_.finished_ms > 0) behind |= purge_a_batch(*db, now);
-      Queues::forget_orphaned_sessions(*db, now);
-      trim_behind_ = behind;
+      run_step([&] {
+        Session db = session("maintain");
+        const std::size_t full = Management::kTrimWindow;
+        if (retention_.changes_ms > 0) {
+          run_step([&] { behind |= Management::trim_changes(*db, now - retention_.changes_ms) >= full; });
+        }
+        if (retention_.parked_ms > 0) {
+          run_step([&] { behind |= Management::trim_parked(*db, now - retention_.parked_ms) >= full; });
+        }
+        if (retention_.finished_ms > 0) run_step([&] { behind |= purge_a_batch(*db, now); });
+        run_step([&] { Queues::forget_orphaned_sessions(*db, now); });
+      });
+      trim_behind_ = behind;  // a failed step is not "behind": it is tried again in a second, not at every call
     }
-    maintain_files();
+    run_step([&] { maintain_files(); });
+    if (failure) std::rethrow_exception(failure);
   }
 
  protected:
@@ -501,7 +520,7 @@ class SqlStoreImpl : public SqlStore::Impl {
     // Nothing finished before the epoch; and 0 would mean "whenever they finished".
     if (request.completed_before_ms <= 0) return false;
     request.limit = kFinishedPurgeBatch;
-    request.continuation = purge_continuation_;
+    request.continuation = std::exchange(purge_continuation_, {});  // a failed batch starts over
     purge_continuation_ = Management::delete_instances(db, request, now).continuation;
     return !purge_continuation_.empty();
   }
