@@ -913,6 +913,31 @@ TEST_CASE("contract: a filtered bulk delete that stops at its limit goes on wher
   CHECK(f.management().delete_instances(request).continuation.empty());
 }
 
+TEST_CASE("contract: a filtered delete walks a bounded number of roots whose trees still run, then continues",
+          "[provider][management][retention]") {
+  PROVIDER_KIND(kind);
+  auto holder = make_provider(kind);
+  ProviderUnderTest& f = *holder;
+  // 1,200 finished roots whose children still run (nothing to delete), then one that may go.
+  for (int i = 0; i < 1'200; ++i) {
+    create_instance(f, "blocked-" + std::to_string(i), RuntimeState::Completed);
+    create_instance(f, "child-" + std::to_string(i), RuntimeState::Running, "blocked-" + std::to_string(i));
+  }
+  f.clock.advance(10);
+  create_instance(f, "free", RuntimeState::Completed);
+  BulkDeleteRequest request;
+  request.limit = 100;
+  const DeleteResult first = f.management().delete_instances(request);
+  CHECK(first.instances == 0);  // stopped after walking 1,100 roots: the limit and 1,000 more
+  REQUIRE_FALSE(first.continuation.empty());
+  CHECK(f.management().get_instance_info("free").has_value());
+  request.continuation = first.continuation;
+  const DeleteResult second = f.management().delete_instances(request);
+  CHECK(second.instances == 1);
+  CHECK_FALSE(f.management().get_instance_info("free").has_value());
+  CHECK(second.continuation.empty());  // every candidate walked
+}
+
 TEST_CASE("contract: a bulk delete refuses a continuation no delete gave",
           "[provider][management]") {
   FOR_EACH_PROVIDER(f);

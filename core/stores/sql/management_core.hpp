@@ -466,6 +466,10 @@ struct Management {
     return result;
   }
 
+  // The roots a filtered delete walks past beyond its limit (trees that still run) before it
+  // stops with a continuation.
+  static constexpr std::size_t kPurgeWalkSlack = 1000;
+
   static DeleteResult delete_instances(Connection& db, const BulkDeleteRequest& request, TimestampMs now) {
     if (request.limit == 0 || request.limit > BulkDeleteRequest::kMaxLimit) {
       throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
@@ -503,22 +507,28 @@ struct Management {
       InstanceFilter finished = deletable_roots(request);
       if (finished.states.empty()) return {};  // the filter asked only for running instances
       std::optional<PurgeCursor> considered;  // the last root walked past or gathered
+      // Roots whose trees still run add nothing and do not count toward the limit: the walk
+      // past them is bounded too, so a call (one transaction) stays short however many wait.
+      const std::size_t walk_limit = request.limit + kPurgeWalkSlack;
+      std::size_t walked = 0;
       for_each_purge_page<Dialect>(
           finished, request.limit, resume, [&](const std::string& sql) { return db.prepare_once(sql); },
           [&](const std::vector<PurgeCursor>& page) {
             bool go_on = true;
             for (const PurgeCursor& root : page) {
-              if (full()) {
+              if (full() || walked == walk_limit) {
                 go_on = false;
                 break;
               }
+              ++walked;
               considered = root;
               add_finished_tree(db, root.instance_id, batch);  // a root, by the filter
             }
             flush();
             return go_on;
           });
-      if (total.instances >= request.limit && considered) total.continuation = encode_purge_cursor(*considered);
+      const bool stopped = total.instances >= request.limit || walked == walk_limit;
+      if (stopped && considered) total.continuation = encode_purge_cursor(*considered);
     }
     if (!request.dry_run) {
       record_deletions(db, deleted, now);

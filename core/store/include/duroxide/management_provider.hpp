@@ -250,8 +250,9 @@ struct DeleteResult {
   std::uint64_t queue_items = 0;
   // Set by the ManagementClient: ids its access policy kept it from deleting (skipped).
   std::vector<std::string> denied;
-  // After a filtered delete that stopped at its limit: where the next call goes on
-  // (BulkDeleteRequest::continuation); empty once it walked every candidate.
+  // After a filtered delete that stopped at its limit, or after walking past 1,000 roots
+  // beyond it whose trees still run (so a call stays short): where the next call goes
+  // on (BulkDeleteRequest::continuation); empty once it walked every candidate.
   std::string continuation;
 
   // Adds another deletion's counts and denied ids to these and takes its continuation.
