@@ -875,22 +875,6 @@ TEST_CASE("contract: each ack of a batch commits or fails on its own", "[provide
 
 namespace {
 
-// Starts `ids` and fetches them as one batch.
-std::vector<OrchestrationItem> fetch_started(ProviderUnderTest& f, const std::vector<std::string>& ids) {
-  for (const std::string& id : ids) f.provider().enqueue_orchestrator_item(start_item(id), 0);
-  std::vector<OrchestrationItem> batch = f.provider().fetch_orchestration_items(30'000, ids.size());
-  REQUIRE(batch.size() == ids.size());
-  return batch;
-}
-
-// The ack of a started instance's first turn.
-OrchestrationAck first_turn() {
-  OrchestrationAck ack;
-  ack.history_delta = {started_event()};
-  ack.metadata = metadata();
-  return ack;
-}
-
 // The first and last acks of a batch committed; every one between failed as InvalidLock.
 void check_only_ends_succeed(const std::vector<AckOutcome>& outcomes) {
   REQUIRE(outcomes.size() >= 2);
@@ -907,8 +891,8 @@ void check_only_ends_succeed(const std::vector<AckOutcome>& outcomes) {
 TEST_CASE("contract: an ack of a batch refused before it reaches the store leaves the acks around it",
           "[provider][batch][atomicity]") {
   FOR_EACH_PROVIDER(f);
-  std::vector<OrchestrationItem> batch = fetch_started(f, {"a", "b"});
-  const OrchestrationAck good = first_turn();
+  std::vector<OrchestrationItem> batch = started_batch(f.provider(), {"a", "b"});
+  const OrchestrationAck good = first_turn_ack();
   // The malformed token is refused before any statement of its ack is run or queued.
   std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(
       {{batch[0].lock_token, good}, {"", good}, {std::string(300, 't'), good}, {batch[1].lock_token, good}});
@@ -939,8 +923,8 @@ TEST_CASE("contract: an ack of a batch refused before it reaches the store leave
 
 TEST_CASE("contract: a token no store could have made fails its own ack of a batch", "[provider][batch][atomicity]") {
   FOR_EACH_PROVIDER(f);
-  std::vector<OrchestrationItem> batch = fetch_started(f, {"a", "b"});
-  const OrchestrationAck good = first_turn();
+  std::vector<OrchestrationItem> batch = started_batch(f.provider(), {"a", "b"});
+  const OrchestrationAck good = first_turn_ack();
   // Bytes a token list must quote (array and JSON syntax), invalid UTF-8 and a NUL.
   const std::vector<std::string> strange = {"t\"o,k{e}n\\", std::string("in\xff\xfevalid"), std::string("n\0l", 3),
                                             "NULL", "\u00e9t\u00e9", "'); DROP TABLE instances; --"};
@@ -973,9 +957,9 @@ TEST_CASE("contract: a batch of acks finds its locks whatever printable characte
   // a text[] literal on PostgreSQL): quotes, backslashes, commas and braces are quoted.
   testing::TokenPrefix prefix("t\"o,k{e}n\\ '[x]'");
   FOR_EACH_PROVIDER(f);
-  std::vector<OrchestrationItem> batch = fetch_started(f, {"a", "b", "c"});
+  std::vector<OrchestrationItem> batch = started_batch(f.provider(), {"a", "b", "c"});
   CHECK(batch[0].lock_token.find("t\"o,k{e}n\\ '[x]'") == 0);
-  const OrchestrationAck good = first_turn();
+  const OrchestrationAck good = first_turn_ack();
   std::vector<AckOutcome> outcomes = f.provider().ack_orchestration_items(
       {{batch[0].lock_token, good}, {batch[1].lock_token, good}, {batch[2].lock_token, good}});
   REQUIRE(outcomes.size() == 3);

@@ -371,6 +371,22 @@ inline void create_instance(ProviderUnderTest& f, const std::string& instance,
   create_instance(f.provider(), instance, state, parent);
 }
 
+// Starts each of `ids` and fetches them as one batch.
+inline std::vector<OrchestrationItem> started_batch(Provider& provider, const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) provider.enqueue_orchestrator_item(start_item(id), 0);
+  std::vector<OrchestrationItem> batch = provider.fetch_orchestration_items(30'000, ids.size());
+  REQUIRE(batch.size() == ids.size());
+  return batch;
+}
+
+// The ack of a first turn that only starts its instance.
+inline OrchestrationAck first_turn_ack() {
+  OrchestrationAck ack;
+  ack.history_delta = {started_event()};
+  ack.metadata = metadata();
+  return ack;
+}
+
 template <typename F>
 ProviderErrorKind provider_error_kind(F&& call) {
   try {

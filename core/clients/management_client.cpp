@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 
 #include "bulk_walk.hpp"
 #include "duroxide/codec.hpp"
@@ -812,12 +813,13 @@ void check_kv_matches_history(const InstanceExport& data) {
       auto found = map.find(key);
       return found == map.end() ? std::nullopt : std::optional<KvEntry>(found->second);
     };
-    std::string key;  // the first key, in byte order, that differs
+    std::set<std::string> keys;  // both maps' keys, in byte order
     for (const auto* map : {&kv, &expected}) {
-      for (const auto& [name, entry] : *map) {
-        if (entry_of(kv, name) != entry_of(expected, name) && (key.empty() || name < key)) key = name;
-      }
+      for (const auto& entry : *map) keys.insert(entry.first);
     }
+    const std::string key = *std::find_if(keys.begin(), keys.end(), [&](const std::string& name) {
+      return entry_of(kv, name) != entry_of(expected, name);
+    });
     throw CodecError(path, "does not match the key-value store the last execution's history leaves (key \"" +
                                key + "\" differs)");
   };

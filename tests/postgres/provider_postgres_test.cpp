@@ -96,21 +96,6 @@ OrchestrationItem started_and_fetched(PostgresProvider& store, const std::string
   return std::move(*item);
 }
 
-// Starts each of `ids` and fetches them as one batch.
-std::vector<OrchestrationItem> started_batch(PostgresProvider& store, const std::vector<std::string>& ids) {
-  for (const std::string& id : ids) store.enqueue_orchestrator_item(start_item(id), 0);
-  std::vector<OrchestrationItem> batch = store.fetch_orchestration_items(30'000, ids.size());
-  REQUIRE(batch.size() == ids.size());
-  return batch;
-}
-
-// The ack of a first turn that only starts its instance.
-OrchestrationAck first_turn_ack() {
-  OrchestrationAck ack;
-  ack.history_delta = {started_event()};
-  ack.metadata = metadata();
-  return ack;
-}
 
 // Whether a session named `application` comes to wait for a lock within 5 seconds.
 bool waits_for_a_lock(const std::string& application) {
