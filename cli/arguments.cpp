@@ -139,7 +139,8 @@ bool set_filter_flag(Json& filter, const std::string& flag, const std::string& v
   static const std::map<std::string, std::string> kTimes = {{"created-from", "createdFromMs"},
                                                             {"created-to", "createdToMs"},
                                                             {"updated-from", "updatedFromMs"},
-                                                            {"updated-to", "updatedToMs"}};
+                                                            {"updated-to", "updatedToMs"},
+                                                            {"ready-work-before", "readyWorkBeforeMs"}};
   if (flag == "status") {
     filter["states"] = split_commas(value);
   } else if (flag == "name" || flag == "version" || flag == "prefix" || flag == "parent" || flag == "contains") {

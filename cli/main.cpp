@@ -89,6 +89,7 @@ camelCase name (get-status: getStatus). Commands with a filter take:
   --status S[,S..] --name N --version V --prefix P --parent ID --roots
   --contains TEXT (a substring of input, output, error or custom status)
   --created-from MS --created-to MS --updated-from MS --updated-to MS
+  --ready-work-before MS (work ready for it since before MS, not taken)
 )";
 
 constexpr const char* kHelpTail = R"(

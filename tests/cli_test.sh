@@ -85,6 +85,12 @@ check "raise an event (raise-event returns null)" null "$("$cli" raise a Approve
 "$cli" run Mailbox '{"messages":1}' --id m --timeout-ms 100 --db "$db" >/dev/null
 check "enqueue a message (enqueue-event returns null)" null "$("$cli" enqueue-event m inbox --data hello --db "$db")"
 check "cancel a running instance" true "$("$cli" cancel long stop --db "$db")"
+# The message and the cancel wait, and nothing has taken them yet (running Mailbox took the event).
+now_ms=$(( $(date +%s%N) / 1000000 ))
+check "--ready-work-before lists the instances whose work waits" "long m" \
+  "$("$cli" list-instances --ready-work-before $((now_ms + 1)) --db "$db" | python3 -c 'import json,sys; print(" ".join(sorted(i["instance"] for i in json.load(sys.stdin)["instances"])))')"
+check "--ready-work-before a time before that work counts none" 0 \
+  "$("$cli" count-instances --ready-work-before $((now_ms - 600000)) --db "$db")"
 contains "resume drives everything to the end" '"running":0' "$("$cli" resume --db "$db" --timeout-ms 5000)"
 contains "the event reached Approval" '"output":"approved:yes"' "$("$cli" status a --db "$db")"
 contains "the message reached Mailbox" '"output":"hello"' "$("$cli" status m --db "$db")"

@@ -1110,8 +1110,8 @@ TEST_CASE("system health and problematic instances", "[management][analytics]") 
   ProblematicInstances problems = host.management.get_problematic_instances(now);
   REQUIRE(problems.long_running.size() == 1);
   CHECK(problems.long_running[0].info.instance == "stuck");
-  REQUIRE(problems.no_progress.size() == 1);
-  CHECK(problems.no_progress[0].info.instance == "stuck");
+  // Waiting two hours for an event, with a timer not yet due, is waiting, not stuck.
+  CHECK(problems.no_progress.empty());
   CHECK(problems.recently_failed.empty());  // "broken" failed two hours ago
   HealthThresholds wide;
   wide.recent_failure_window_ms = 3 * 3'600'000;
@@ -1120,17 +1120,68 @@ TEST_CASE("system health and problematic instances", "[management][analytics]") 
   SystemHealth health = host.management.get_system_health(now);
   CHECK(health.counts[RuntimeState::Failed] == 1);
   CHECK(health.long_running == 1);
-  CHECK(health.no_progress == 1);
+  CHECK(health.no_progress == 0);
   CHECK(health.recent_failures == 0);
   CHECK(health.queues.oldest_orchestrator_age_ms == 0);  // the day-long timer is not due
-  // 100 - 40 x 1/4 failed - 30 x 1/1 running without progress - 0 backlog
-  CHECK(health.score == 60);
+  // 100 - 40 x 1/4 failed - 30 x 0/1 running without progress - 0 backlog
+  CHECK(health.score == 90);
 
   // A message that waits in the queue lowers the score by its age.
   host.client.raise_event("stuck", "Approve", "late");
   host.clock.advance(100'000);
   CHECK(host.management.get_queue_depths().oldest_orchestrator_age_ms == 100'000);
-  CHECK(host.management.get_system_health(host.clock.now_ms()).score == 50);
+  health = host.management.get_system_health(host.clock.now_ms());
+  CHECK(health.no_progress == 0);  // ready for 100 s: not yet ten minutes
+  CHECK(health.score == 80);
+  // Ready for over ten minutes and not taken (no dispatcher ran): stuck.
+  host.clock.advance(500'001);
+  health = host.management.get_system_health(host.clock.now_ms());
+  CHECK(health.no_progress == 1);
+  // 100 - 10 failed - 30 x 1/1 stuck - min(30, 600 s / 10)
+  CHECK(health.score == 30);
+  problems = host.management.get_problematic_instances(host.clock.now_ms());
+  REQUIRE(problems.no_progress.size() == 1);
+  CHECK(problems.no_progress[0].info.instance == "stuck");
+  // Once the event is taken, the instance is no longer stuck.
+  host.driver.run_until_idle();
+  CHECK(host.management.get_system_health(host.clock.now_ms()).no_progress == 0);
+}
+
+TEST_CASE("an activity no worker takes makes its instance stuck; one a worker holds does not",
+          "[management][analytics]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.registry.register_orchestration("OnGpu", [](OrchestrationContext& ctx, std::string input) -> Task<std::string> {
+    co_return co_await ctx.schedule_activity("Hello", input, ActivityOptions("gpu"));
+  });
+  host.run("tagged", "OnGpu", "x");  // the host's worker takes untagged activities only
+  host.run("waiting", "Approval", R"({"timeout_ms":86400000})");
+  HealthThresholds thresholds;
+  thresholds.no_progress_ms = 60'000;
+  host.clock.advance(59'000);
+  CHECK(host.management.get_system_health(host.clock.now_ms(), thresholds).no_progress == 0);
+  host.clock.advance(2'000);
+  CHECK(host.management.get_system_health(host.clock.now_ms(), thresholds).no_progress == 1);
+  ProblematicInstances problems = host.management.get_problematic_instances(host.clock.now_ms(), thresholds);
+  REQUIRE(problems.no_progress.size() == 1);
+  CHECK(problems.no_progress[0].info.instance == "tagged");
+
+  // Held by a worker (its lock live), the activity is running, not stuck; once its lock has
+  // expired for the threshold, it is stuck again.
+  REQUIRE(host.store.fetch_work_items(30'000, 1, TagFilter::only({"gpu"})).size() == 1);
+  CHECK(host.management.get_system_health(host.clock.now_ms(), thresholds).no_progress == 0);
+  host.clock.advance(30'000 + 59'000);
+  CHECK(host.management.get_system_health(host.clock.now_ms(), thresholds).no_progress == 0);
+  host.clock.advance(2'000);
+  CHECK(host.management.get_system_health(host.clock.now_ms(), thresholds).no_progress == 1);
+
+  // The filter behind it, for listings and counts.
+  InstanceFilter ready;
+  ready.ready_work_before_ms = host.clock.now_ms() - 60'000;
+  CHECK(host.management.count_instances(ready) == 1);
+  CHECK(ids_of(host.management.list_instances(ready, {{}, 10}).instances) == std::vector<std::string>{"tagged"});
+  ready.orchestration_name = "Approval";
+  CHECK(host.management.count_instances(ready) == 0);
 }
 
 TEST_CASE("problem lists come worst first", "[management][analytics]") {
@@ -1145,6 +1196,8 @@ TEST_CASE("problem lists come worst first", "[management][analytics]") {
   host.run("failed-first", "Fails", "x");
   host.clock.advance(1'000);
   host.run("failed-last", "Fails", "x");
+  // Each gets a message that no dispatcher takes: all three are stuck.
+  for (const char* id : {"old", "mid", "new"}) host.client.raise_event(id, "nudge", "");
   host.clock.advance(2 * 3'600'000);
   HealthThresholds thresholds;
   thresholds.recent_failure_window_ms = 3 * 3'600'000;

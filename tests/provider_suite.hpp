@@ -120,7 +120,7 @@ inline std::vector<std::string> provider_kinds() {
 // One filter of each kind the listing supports, and some combinations: the
 // index tests of both stores explain the query of each.
 inline std::vector<InstanceFilter> listing_filters() {
-  std::vector<InstanceFilter> filters(15);
+  std::vector<InstanceFilter> filters(16);
   filters[1].states = {RuntimeState::Running};
   filters[2].states = {RuntimeState::Completed, RuntimeState::Failed};
   filters[3].orchestration_name = "Orch";
@@ -143,6 +143,9 @@ inline std::vector<InstanceFilter> listing_filters() {
   filters[13].updated_to_ms = 1700000001000;
   filters[14].states = {RuntimeState::Failed};
   filters[14].updated_from_ms = 1700000001000;
+  // Health's "no progress": running, with work ready since before a time.
+  filters[15].states = {RuntimeState::Running};
+  filters[15].ready_work_before_ms = 1700000001000;
   return filters;
 }
 

@@ -92,6 +92,9 @@ export interface InstanceFilter {
   contains?: string;
   // [from, to) in ms since the epoch; unknown keys are an error.
   createdFromMs?: number; createdToMs?: number; updatedFromMs?: number; updatedToMs?: number;
+  // Only instances with work ready for them since before this time (ms) that nothing has
+  // taken: a visible message, or an activity no live lock holds (health's "no progress").
+  readyWorkBeforeMs?: number;
 }
 
 export interface SessionInfo {

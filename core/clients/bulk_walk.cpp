@@ -67,7 +67,8 @@ std::uint64_t selection_hash(const std::string& operation, const InstanceFilter&
   mix(hash, filter.roots_only ? "roots" : "all");
   mix(hash, filter.contains);
   mix(hash, filter.tenant);
-  for (TimestampMs ms : {filter.created_from_ms, filter.created_to_ms, filter.updated_from_ms, filter.updated_to_ms}) {
+  for (TimestampMs ms : {filter.created_from_ms, filter.created_to_ms, filter.updated_from_ms, filter.updated_to_ms,
+                         filter.ready_work_before_ms}) {
     mix(hash, std::to_string(ms));
   }
   return hash;

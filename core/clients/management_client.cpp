@@ -488,7 +488,8 @@ DurationStats ManagementClient::get_performance_metrics(const std::string& name,
 
 namespace {
 
-// The three problem filters, all answered through the instance indexes.
+// The three problem filters: the first and last answered through the instance indexes,
+// "no progress" through the queues' (InstanceFilter::ready_work_before_ms).
 struct ProblemFilters {
   InstanceFilter long_running, no_progress, recently_failed;
 };
@@ -498,7 +499,7 @@ ProblemFilters problem_filters(TimestampMs now, const HealthThresholds& t) {
   f.long_running.states = {RuntimeState::Running};
   f.long_running.created_to_ms = now - t.long_running_ms;
   f.no_progress.states = {RuntimeState::Running};
-  f.no_progress.updated_to_ms = now - t.no_progress_ms;
+  f.no_progress.ready_work_before_ms = now - t.no_progress_ms;
   f.recently_failed.states = {RuntimeState::Failed};
   f.recently_failed.updated_from_ms = now - t.recent_failure_window_ms;
   return f;

@@ -111,7 +111,7 @@ ArgSpec filter_arg(bool positional = true) {
   spec.positional = positional;
   spec.fallback = Json::object();
   spec.help = "which instances: {states, name, version, prefix, parent, rootsOnly, createdFromMs, "
-              "createdToMs, updatedFromMs, updatedToMs}";
+              "createdToMs, updatedFromMs, updatedToMs, readyWorkBeforeMs, contains, tenant}";
   return spec;
 }
 
@@ -167,7 +167,7 @@ std::vector<ArgSpec> threshold_args() {
   const HealthThresholds defaults;
   return {duration("longRunningMs", "running longer than this is long-running (ms, or 1h, ...)", defaults.long_running_ms, 1,
                    kMaxInteger),
-          duration("noProgressMs", "running without an update this long is stuck (ms, or 10m, ...)",
+          duration("noProgressMs", "running with work ready this long and not taken is stuck (ms, or 10m, ...)",
                    defaults.no_progress_ms, 1, kMaxInteger),
           duration("recentFailureWindowMs", "failures this recent count (ms, or 1h, ...)",
                    defaults.recent_failure_window_ms, 1, kMaxInteger)};
@@ -927,8 +927,8 @@ InstanceFilter filter_from_json(const Json& f) {
   if (f.is_null()) return filter;
   if (!f.is_object()) throw invalid("filter must be an object");
   static const char* const kKeys[] = {"states", "name", "version", "prefix", "parent", "rootsOnly",
-                                      "createdFromMs", "createdToMs", "updatedFromMs", "updatedToMs", "contains",
-                                      "tenant"};
+                                      "createdFromMs", "createdToMs", "updatedFromMs", "updatedToMs",
+                                      "readyWorkBeforeMs", "contains", "tenant"};
   for (const auto& item : f.items()) {
     if (std::none_of(std::begin(kKeys), std::end(kKeys), [&](const char* key) { return item.key() == key; })) {
       throw invalid("filter." + item.key() + " is not a filter field");
@@ -950,6 +950,7 @@ InstanceFilter filter_from_json(const Json& f) {
   filter.created_to_ms = filter_time(f, "createdToMs");
   filter.updated_from_ms = filter_time(f, "updatedFromMs");
   filter.updated_to_ms = filter_time(f, "updatedToMs");
+  filter.ready_work_before_ms = filter_time(f, "readyWorkBeforeMs");
   return filter;
 }
 

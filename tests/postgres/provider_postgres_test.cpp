@@ -421,6 +421,15 @@ TEST_CASE("postgres: every listing page is read through an index, in index order
       "CASE WHEN g % 5 = 0 THEN 'Running' WHEN g % 13 = 0 THEN 'Failed' ELSE 'Completed' END, 0, "
       "CASE WHEN g % 9 = 0 THEN 'root' END, 0, 1700000000000 + g / 3, 1700000000000 + g "
       "FROM generate_series(1, 50000) g; ANALYZE " + n.options.schema + ".instances");
+  // Queued work for the ready-work filter: 50,000 rows on each queue, 2 % ready before its time.
+  admin_exec("INSERT INTO " + n.options.schema +
+             ".orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
+             "SELECT 'job-' || (2 * g), 'ExternalRaised', '{}', 1700000000000 + g * 50, 0 "
+             "FROM generate_series(1, 50000) g; ANALYZE " + n.options.schema + ".orchestrator_queue");
+  admin_exec("INSERT INTO " + n.options.schema +
+             ".worker_queue (instance_id, execution_id, activity_id, item_json, visible_at, enqueued_at) "
+             "SELECT 'a-' || (2 * g + 1), 1, 1, '{}', 1700000000000 + g * 50, 0 "
+             "FROM generate_series(1, 50000) g; ANALYZE " + n.options.schema + ".worker_queue");
 
   const std::vector<InstanceFilter> filters = listing_filters();
   using Query = PostgresProvider::ListingQuery;

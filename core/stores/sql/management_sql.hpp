@@ -157,11 +157,41 @@ inline void check_filter(const InstanceFilter& filter, const std::string& operat
   }
 }
 
+// InstanceFilter::ready_work_before_ms, the time bound as the placeholder `before`: the
+// instances named by an orchestrator message visible since before then, or by an activity
+// visible since before then whose lock, if any, expired before then.
+inline std::string ready_work_condition(const std::string& before) {
+  return "instance_id IN (SELECT instance_id FROM orchestrator_queue WHERE visible_at < " + before +
+         " UNION ALL SELECT instance_id FROM worker_queue WHERE visible_at < " + before +
+         " AND (lock_token IS NULL OR locked_until < " + before + "))";
+}
+
+// InstanceFilter::contains, the text and its JSON-escaped form as placeholders: a
+// byte-exact, case-sensitive search (unlike LIKE) that reads each value without copying
+// it (unlike replace()). The error is stored as JSON: its message is searched for as the
+// JSON text writes it.
+template <typename Dialect>
+std::string contains_condition(const std::string& text, const std::string& in_json) {
+  const std::string position = Dialect::kSubstringPosition;
+  std::string any;
+  for (const char* column : {"input", "output", "custom_status"}) {
+    any += std::string(any.empty() ? "" : " OR ") + position + "(" + column + ", " + text + ") > 0";
+  }
+  return "(" + any + " OR " + position + "(error_json, " + in_json + ") > 0)";
+}
+
 // The conditions of `filter`, with Dialect's substring search (kSubstringPosition).
 template <typename Dialect>
 FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed = "",
                      TimeRange unindexed_range = TimeRange::None, const char* unindexed_time = "") {
   FilterSql out;
+  // Work ready since a time is found through the queues' visibility indexes: every
+  // other condition is kept off its index, so the planner starts from those rows.
+  const bool by_ready_work = filter.ready_work_before_ms != 0;
+  if (by_ready_work) {
+    unindexed = unindexed_time = Dialect::kUnindexed;
+    unindexed_range = TimeRange::Both;
+  }
   const std::string u = unindexed;
   std::vector<std::string> conditions;
   auto placeholder = [&out](std::variant<std::string, std::int64_t> value) {
@@ -203,18 +233,10 @@ FilterSql filter_sql(const InstanceFilter& filter, const char* unindexed = "",
     conditions.push_back(u + "parent_instance_id = " + placeholder(filter.parent_instance));
   }
   if (filter.roots_only) conditions.push_back(u + "parent_instance_id IS NULL");
+  if (by_ready_work) conditions.push_back(ready_work_condition(placeholder(filter.ready_work_before_ms)));
   if (!filter.contains.empty()) {
-    // A byte-exact, case-sensitive search (unlike LIKE) that reads each value without
-    // copying it (unlike replace()). The error is stored as JSON: its message is searched
-    // for as the JSON text writes it.
     const std::string text = placeholder(filter.contains);
-    const std::string in_json = placeholder(json_string_body(filter.contains));
-    const std::string position = Dialect::kSubstringPosition;
-    std::string any;
-    for (const char* column : {"input", "output", "custom_status"}) {
-      any += std::string(any.empty() ? "" : " OR ") + position + "(" + column + ", " + text + ") > 0";
-    }
-    conditions.push_back("(" + any + " OR " + position + "(error_json, " + in_json + ") > 0)");
+    conditions.push_back(contains_condition<Dialect>(text, placeholder(json_string_body(filter.contains))));
   }
   for (std::size_t i = 0; i < conditions.size(); ++i) {
     out.where += (i == 0 ? " WHERE " : " AND ") + conditions[i];
@@ -369,7 +391,7 @@ inline FilterSql event_query_sql(const std::string& instance, ExecutionId execut
 inline bool counted_by_counters(const InstanceFilter& filter) {
   return filter.instance_prefix.empty() && filter.parent_instance.empty() && filter.contains.empty() &&
          filter.created_from_ms == 0 && filter.created_to_ms == 0 && filter.updated_from_ms == 0 &&
-         filter.updated_to_ms == 0;
+         filter.updated_to_ms == 0 && filter.ready_work_before_ms == 0;
 }
 
 template <typename Dialect>

@@ -61,14 +61,16 @@ struct InstanceDetails {
 // What counts as a problem. Times are durations in ms.
 struct HealthThresholds {
   std::int64_t long_running_ms = 3'600'000;       // running longer than this since creation
-  std::int64_t no_progress_ms = 600'000;          // running, not updated for this long
+  // Running, with work ready for it this long that nothing has taken
+  // (InstanceFilter::ready_work_before_ms): a wait on a timer or an event is not stuck.
+  std::int64_t no_progress_ms = 600'000;
   std::int64_t recent_failure_window_ms = 3'600'000;
 };
 
 // Each list holds at most the asked limit, worst first.
 struct ProblematicInstances {
   std::vector<InstanceSummary> long_running;     // oldest created first
-  std::vector<InstanceSummary> no_progress;      // longest unchanged first
+  std::vector<InstanceSummary> no_progress;      // stuck (HealthThresholds), longest unchanged first
   std::vector<InstanceSummary> recently_failed;  // latest failure first
 };
 

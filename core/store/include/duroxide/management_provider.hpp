@@ -98,6 +98,13 @@ struct InstanceFilter {
   TimestampMs created_to_ms = 0;
   TimestampMs updated_from_ms = 0;
   TimestampMs updated_to_ms = 0;
+  // Only instances with work that has been ready for them since before this time and
+  // that nothing has taken: a message on the orchestrator queue visible since then, or
+  // an activity on the worker queue visible since then whose lock (if any) expired
+  // before then. A timer not yet due, a wait with no event yet, or an activity a worker
+  // holds is no such work. The queued rows drive the query (few when dispatchers keep
+  // up); the other conditions filter them. Health's "no progress" (management.md).
+  TimestampMs ready_work_before_ms = 0;
   // A substring (case-sensitive, at most kMaxContainsBytes of UTF-8) of the current
   // execution's input, the output, the error message or the custom status. No index
   // serves it: the store reads the instances the other conditions select, in the
