@@ -3,7 +3,10 @@
 #ifndef __EMSCRIPTEN__
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "duroxide/duroxide.hpp"
@@ -316,6 +319,69 @@ TEST_CASE("a store or an observer that throws a non-standard exception does not 
   CHECK(store.renewals.load() > 0);
   CHECK(reports.load() >= store.renewals.load());  // each failed renewal was reported
   CHECK(driver.shutdown(5'000));
+}
+
+namespace {
+
+// Each activity ack returns only once a renewal of the lock it freed has been refused
+// (or after 5 s): the race between a committed ack and the lock keeper, made certain.
+class AckWaitsForARefusedRenewal final : public testing::ForwardingStore {
+ public:
+  using testing::ForwardingStore::ForwardingStore;
+  void ack_work_item(const std::string& token, const std::optional<WorkItem>& completion) override {
+    testing::ForwardingStore::ack_work_item(token, completion);  // committed: the row is gone
+    std::unique_lock<std::mutex> lock(mutex_);
+    acked_.insert(token);
+    refused_.wait_for(lock, std::chrono::seconds(5), [&] { return refused_after_ack_ > 0; });
+  }
+  void renew_work_item_lock(const std::string& token, std::int64_t extend_ms) override {
+    try {
+      testing::ForwardingStore::renew_work_item_lock(token, extend_ms);
+    } catch (const ProviderError& error) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (error.kind() == ProviderErrorKind::InvalidLock && acked_.count(token)) {
+        ++refused_after_ack_;
+        refused_.notify_all();
+      }
+      throw;
+    }
+  }
+  int refused_after_ack() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return refused_after_ack_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable refused_;
+  std::set<std::string> acked_;
+  int refused_after_ack_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a renewal refused because the activity's ack has just committed is no lost lock",
+          "[threaded]") {
+  NativeHost host("renewal-after-ack", "sqlite-file");
+  AckWaitsForARefusedRenewal store(*host.store);
+  std::mutex events_mutex;
+  std::vector<std::string> lost;
+  RuntimeObserver observer = [&](const RuntimeEvent& event) {
+    std::lock_guard<std::mutex> lock(events_mutex);
+    if (event.kind == RuntimeEvent::Kind::LockLost) lost.push_back(event.message);
+  };
+  RuntimeOptions options;
+  options.worker_lock_timeout_ms = 1'000;
+  options.lock_renewal_buffer_ms = 950;  // a renewal every 50 ms
+  options.worker_batch_size = 1;
+  ThreadedDriver driver(store, host.registry, host.clock, options, observer);
+  driver.start();
+  host.client->start_orchestration("h", "HelloWorld", "Ada", "1.0.0");
+  CHECK(host.client->wait_for_orchestration("h", 20'000, host.pacer).output == "Hello, Ada!");
+  CHECK(driver.shutdown(5'000));
+  CHECK(store.refused_after_ack() > 0);  // the race happened
+  std::lock_guard<std::mutex> lock(events_mutex);
+  CHECK(lost.empty());
 }
 
 TEST_CASE("an imported instance's pending work wakes an idle driver at once, not at its next poll",

@@ -63,6 +63,7 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
     TimestampMs started_at = 0;
     TimestampMs renewed_at = 0;
     bool warned = false;
+    bool settling = false;  // its ack or abandon is under way (ActivityLeases::settling)
   };
 
   Provider& provider;
@@ -131,6 +132,11 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
   void end(const std::string& token) override {
     std::lock_guard<std::mutex> lock(mutex);
     leases.erase(token);
+  }
+  void settling(const std::string& token) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = leases.find(token);
+    if (it != leases.end()) it->second.settling = true;
   }
 
   static std::size_t index(QueueKind queue) { return queue == QueueKind::Orchestrator ? 0 : 1; }
@@ -282,11 +288,14 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
           notify({RuntimeEvent::Kind::ProviderError, {}, error.what()});
           continue;
         }
-        lease.cancelled->store(true);
         {
+          // Refused after its ack or abandon began, or after its lease ended: the row may
+          // be gone because that committed. The worker reports a refused ack itself.
           std::lock_guard<std::mutex> lock(mutex);
           auto it = leases.find(token);
-          if (it != leases.end()) it->second.started_at = now;  // the grace period starts now
+          if (it == leases.end() || it->second.settling) continue;
+          lease.cancelled->store(true);
+          it->second.started_at = now;  // the grace period starts now
         }
         notify({RuntimeEvent::Kind::LockLost, {}, lease.description + " lost its lock: " + error.what()});
       }

@@ -979,6 +979,9 @@ std::vector<std::shared_ptr<std::atomic<bool>>> WorkerDispatcher::begin_leases(c
 
 void WorkerDispatcher::flush(ResultBatch& batch) {
   if (batch.requests.empty()) return;
+  if (leases_) {
+    for (const WorkAckRequest& request : batch.requests) leases_->settling(request.lock_token);
+  }
   ack_batch_of_results(batch);
   if (leases_) {
     for (const WorkAckRequest& request : batch.requests) leases_->end(request.lock_token);
@@ -990,6 +993,7 @@ void WorkerDispatcher::release(const std::vector<WorkerItem>& fetched, std::size
                                const std::vector<bool>* given_back) {
   for (std::size_t i = first; i < end; ++i) {
     if (given_back && (*given_back)[i]) continue;
+    if (leases_) leases_->settling(fetched[i].lock_token);
     try {
       context_.provider.abandon_work_item(fetched[i].lock_token, 0, /*ignore_attempt=*/true);
     } catch (const ProviderError& error) {
@@ -1065,6 +1069,7 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
     notify(RuntimeEvent::Kind::Unregistered, task.instance,
            "activity " + task.name + " is not registered here; retrying in " +
                std::to_string(delay) + " ms");
+    if (leases_) leases_->settling(fetched.lock_token);
     try {
       provider.abandon_work_item(fetched.lock_token, delay, false);
     } catch (const ProviderError& error) {

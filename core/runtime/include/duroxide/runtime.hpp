@@ -207,6 +207,11 @@ class ActivityLeases {
   virtual void begin(const std::string& lock_token, const std::string& description,
                      std::shared_ptr<std::atomic<bool>> cancelled) = 0;
   virtual void end(const std::string& lock_token) = 0;
+  // Before the worker gives the lock up (its ack or its abandon), which then ends the
+  // lease: renewals go on until end(), but one refused from now on is no lost lock to
+  // report. The ack or abandon may have committed, which frees the row; an ack refused
+  // for its lock reports that itself.
+  virtual void settling(const std::string& /*lock_token*/) {}
   // Whether the driver is shutting down: a worker then starts none of its batch's
   // remaining activities and gives them back (attempts not counted) for another node.
   virtual bool shutting_down() { return false; }
