@@ -534,6 +534,41 @@ TEST_CASE("contract: an ack that starts an execution deletes those past the rete
   CHECK(f.management().list_executions("i").size() == 2);
 }
 
+TEST_CASE("contract: a retention turned on late deletes a bounded number of executions per ack",
+          "[provider][executions]") {
+  FOR_EACH_PROVIDER(f);
+  create_instance(f, "i");
+  // 150 executions kept whole, then a retention of 2: each ack deletes at most 64 of the
+  // oldest, so the third ack after it catches up.
+  auto continue_as_new = [&](ExecutionId execution, std::size_t kept) {
+    f.provider().enqueue_orchestrator_item(work::ContinueAsNew{"i", "Orch", "1.0.0", "x"}, 0);
+    OrchestrationItem item = fetch(f);
+    OrchestrationAck ack;
+    ack.execution_id = execution;
+    ack.history_delta = {started_event()};
+    ack.metadata = metadata();
+    ack.executions_kept = kept;
+    f.provider().ack_orchestration_item(item.lock_token, ack);
+  };
+  for (ExecutionId execution = 2; execution <= 150; ++execution) continue_as_new(execution, 0);
+  REQUIRE(f.management().list_executions("i").size() == 150);
+  continue_as_new(151, 2);
+  std::vector<ExecutionInfo> executions = f.management().list_executions("i");
+  REQUIRE(executions.size() == 151 - kMaxExecutionsDeletedPerAck);
+  CHECK(executions.front().execution_id == 1 + kMaxExecutionsDeletedPerAck);  // the oldest went first
+  CHECK(provider_error_kind([&] { f.management().read_execution("i", kMaxExecutionsDeletedPerAck); }) ==
+        ProviderErrorKind::NotFound);
+  CHECK(f.management().read_execution("i", 1 + kMaxExecutionsDeletedPerAck).size() == 1);
+  continue_as_new(152, 2);
+  CHECK(f.management().list_executions("i").size() == 152 - 2 * kMaxExecutionsDeletedPerAck);
+  continue_as_new(153, 2);
+  executions = f.management().list_executions("i");
+  REQUIRE(executions.size() == 2);  // caught up: the newest two
+  CHECK(executions[0].execution_id == 152);
+  CHECK(f.management().get_system_metrics().total_executions == 2);
+  CHECK(f.management().get_system_metrics().total_events == 2);
+}
+
 TEST_CASE("contract: messages for an instance that does not exist never block others",
           "[provider][executions]") {
   FOR_EACH_PROVIDER(f);

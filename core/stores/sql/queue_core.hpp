@@ -1487,11 +1487,18 @@ struct Queues {
 
   // Execution retention: the executions before `first_kept` (every one finished: only the
   // newest runs) and their histories.
+  // The executions of `instance` before `first_kept`, at most kMaxExecutionsDeletedPerAck
+  // of them, oldest first (OrchestrationAck::executions_kept), with their histories. The
+  // bound is read from the executions, so both deletes read the same one.
   static void delete_executions_before(Connection& db, const std::string& instance, ExecutionId first_kept) {
     for (const char* table : {"history", "executions"}) {
-      db.prepare(std::string("DELETE FROM ") + table + " WHERE instance_id = ?1 AND execution_id < ?2")
+      db.prepare(std::string("DELETE FROM ") + table +
+                 " WHERE instance_id = ?1 AND execution_id < ?2 AND execution_id < COALESCE("
+                 "(SELECT e.execution_id FROM executions e WHERE e.instance_id = ?1 "
+                 "ORDER BY e.execution_id LIMIT 1 OFFSET ?3), ?2)")
           .bind(1, instance)
           .bind(2, static_cast<std::int64_t>(first_kept))
+          .bind(3, static_cast<std::int64_t>(kMaxExecutionsDeletedPerAck))
           .defer();
     }
   }

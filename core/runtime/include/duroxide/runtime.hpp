@@ -69,7 +69,8 @@ struct RuntimeOptions {
   std::int64_t activity_cancellation_grace_ms = 5'000;
   // Execution retention for continue-as-new loops: keep the newest this many
   // executions of each instance; the turn that starts a newer one deletes the oldest
-  // with their histories, in its ack's transaction. 0 keeps every execution.
+  // with their histories, in its ack's transaction (at most kMaxExecutionsDeletedPerAck
+  // per turn: provider.hpp). 0 keeps every execution.
   std::size_t executions_kept = 0;
   // The activities this runtime's workers take, by tag (ActivityOptions::tag): by
   // default only untagged ones. An activity whose tag no running worker takes waits

@@ -197,9 +197,14 @@ struct OrchestrationAck {
   std::vector<ActivityOutcome> activity_outcomes;
   // Execution retention (RuntimeOptions::executions_kept): when this ack starts a new
   // execution (continue-as-new), the store deletes, in the same transaction, the
-  // executions older than the newest `executions_kept` with their histories. 0 keeps all.
+  // executions older than the newest `executions_kept` with their histories, at most
+  // kMaxExecutionsDeletedPerAck of them, oldest first: a retention turned on for an
+  // instance that has run many executions catches up over its next acks instead of
+  // writing them all off in one transaction. 0 keeps all.
   std::size_t executions_kept = 0;
 };
+
+inline constexpr std::size_t kMaxExecutionsDeletedPerAck = 64;
 
 struct WorkerItem {
   work::ActivityExecute item;
