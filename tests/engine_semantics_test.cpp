@@ -131,6 +131,21 @@ Task<std::string> drops_a_completed_wait(OrchestrationContext& ctx, std::string 
   co_return first_data + "," + second_data;
 }
 
+// The first execution holds a wait (or dequeue) that takes a message while the code
+// awaits "go", then continues as new with the future still alive and unread: the next
+// execution receives that message.
+Task<std::string> continues_holding_a_wait(OrchestrationContext& ctx, std::string kind) {
+  const bool queue = kind == "queue" || kind == "queue-next";
+  auto wait = [&] { return queue ? ctx.dequeue_event("q") : ctx.schedule_wait("x"); };
+  if (kind == "queue" || kind == "event") {
+    DurableFuture held = wait();
+    co_await ctx.schedule_wait("go");
+    co_await ctx.continue_as_new(queue ? "queue-next" : "event-next");
+  }
+  DurableFuture next = wait();
+  co_return co_await next;
+}
+
 // Both events are buffered by the time the select starts, so both waits complete at
 // once: "x" wins, "y" loses.
 Task<std::string> races_two_waits(OrchestrationContext& ctx, std::string) {
@@ -156,6 +171,7 @@ Registry engine_registry() {
   registry.register_orchestration("DropsAWait", drops_a_wait);
   registry.register_orchestration("RacesTwoWaits", races_two_waits);
   registry.register_orchestration("DropsACompletedWait", drops_a_completed_wait);
+  registry.register_orchestration("ContinuesHoldingAWait", continues_holding_a_wait);
   registry.register_activity("Work", [](ActivityContext&, const std::string& in) { return in; });
   registry.register_orchestration("WideSelect", [](OrchestrationContext& ctx,
                                                    std::string) -> Task<std::string> {
@@ -429,6 +445,28 @@ TEST_CASE("a wait or dequeue dropped after it took a message, unread, gives the 
   REQUIRE(inst.outcome.kind == TurnOutcomeKind::Completed);
   CHECK(inst.outcome.output == "first,second");
   require_replays(registry, runtime, "d");
+}
+
+TEST_CASE("continue-as-new carries the message of a wait or dequeue whose future is alive but unread",
+          "[replay][external][queue][continue]") {
+  const bool queue = GENERATE(false, true);
+  CAPTURE(queue);
+  Registry registry = engine_registry();
+  MiniRuntime runtime(registry);
+  runtime.start("c", "ContinuesHoldingAWait", queue ? "queue" : "event");
+  runtime.run(false);
+  if (queue) {
+    runtime.send(work::QueueMessage{"c", "q", "held"});
+  } else {
+    runtime.send(work::ExternalRaised{"c", "x", "held"});
+  }
+  runtime.run(false);  // the held future takes it
+  runtime.send(work::ExternalRaised{"c", "go", ""});
+  runtime.run(false);
+  auto& inst = runtime.instance("c");
+  REQUIRE(inst.outcome.kind == TurnOutcomeKind::Completed);
+  CHECK(inst.outcome.output == "held");
+  require_replays(registry, runtime, "c");
 }
 
 TEST_CASE("a wait that completed but lost a select gives its event back", "[replay][external]") {

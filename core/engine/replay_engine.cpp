@@ -696,8 +696,9 @@ void ReplayState::collect_carried(const WorkItem& item) {
 }
 
 // The next execution keeps the parent link and the custom status, and receives every
-// message this one had not consumed: buffered ones in arrival order, then those that
-// arrived after the continue-as-new in this turn.
+// message this one had not consumed: buffered ones and those a wait or dequeue took
+// that no code received (its future still alive at the continue-as-new), in arrival
+// order, then those that arrived after the continue-as-new in this turn.
 work::ContinueAsNew ReplayState::next_execution_item() const {
   work::ContinueAsNew next{input_.instance, started_.name, out_.outcome.next_version,
                            out_.outcome.next_input};
@@ -716,6 +717,14 @@ work::ContinueAsNew ReplayState::next_execution_item() const {
   };
   collect(externals_, work::CarriedMessage::Kind::External);
   collect(queues_, work::CarriedMessage::Kind::Queue);
+  for (const auto& op : all_ops_) {
+    const bool wait = op->kind == OpKind::External || op->kind == OpKind::Queue;
+    if (wait && op->done && op->result.ok && !op->result_taken && !op->cancelled) {
+      const auto kind = op->kind == OpKind::External ? work::CarriedMessage::Kind::External
+                                                     : work::CarriedMessage::Kind::Queue;
+      buffered.push_back({op->message_id, {kind, op->name, op->result.value}});
+    }
+  }
   std::sort(buffered.begin(), buffered.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [id, message] : buffered) next.carried.push_back(std::move(message));
