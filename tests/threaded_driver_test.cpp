@@ -384,6 +384,49 @@ TEST_CASE("a renewal refused because the activity's ack has just committed is no
   CHECK(lost.empty());
 }
 
+namespace {
+
+// Refuses every abandon for its lock, as a store does once the lock has expired and
+// another node took the item.
+class AbandonsLoseTheLock final : public testing::ForwardingStore {
+ public:
+  using testing::ForwardingStore::ForwardingStore;
+  void abandon_work_item(const std::string&, std::int64_t, bool) override {
+    ++refused;
+    throw ProviderError(ProviderErrorKind::InvalidLock, "abandon_work_item", "the lock expired");
+  }
+  std::atomic<int> refused{0};
+};
+
+}  // namespace
+
+TEST_CASE("an abandon refused for its lock is reported as a lost lock", "[threaded]") {
+  NativeHost host("abandon-lost", "sqlite-file");
+  host.registry.register_orchestration("CallsNowhere", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_activity("Nowhere", "");  // registered on no node
+  });
+  AbandonsLoseTheLock store(*host.store);
+  std::mutex events_mutex;
+  std::vector<RuntimeEvent::Kind> kinds;
+  RuntimeObserver observer = [&](const RuntimeEvent& event) {
+    std::lock_guard<std::mutex> lock(events_mutex);
+    if (event.kind == RuntimeEvent::Kind::LockLost || event.kind == RuntimeEvent::Kind::ProviderError) {
+      kinds.push_back(event.kind);
+    }
+  };
+  RuntimeOptions options;
+  options.poll_interval_ms = 5;
+  ThreadedDriver driver(store, host.registry, host.clock, options, observer);
+  driver.start();
+  host.client->start_orchestration("n", "CallsNowhere", "");
+  for (int i = 0; i < 2'000 && store.refused.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(driver.shutdown(5'000));
+  REQUIRE(store.refused.load() > 0);
+  std::lock_guard<std::mutex> lock(events_mutex);
+  REQUIRE(!kinds.empty());
+  CHECK(kinds.front() == RuntimeEvent::Kind::LockLost);
+}
+
 TEST_CASE("an imported instance's pending work wakes an idle driver at once, not at its next poll",
           "[threaded][export]") {
   NativeHost host("import-wakes", "sqlite-file");

@@ -64,6 +64,7 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
     TimestampMs renewed_at = 0;
     bool warned = false;
     bool settling = false;  // its ack or abandon is under way (ActivityLeases::settling)
+    bool reported = false;  // its lock was reported lost
   };
 
   Provider& provider;
@@ -133,10 +134,12 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
     std::lock_guard<std::mutex> lock(mutex);
     leases.erase(token);
   }
-  void settling(const std::string& token) override {
+  bool settling(const std::string& token) override {
     std::lock_guard<std::mutex> lock(mutex);
     auto it = leases.find(token);
-    if (it != leases.end()) it->second.settling = true;
+    if (it == leases.end()) return true;
+    it->second.settling = true;
+    return !it->second.reported;
   }
 
   static std::size_t index(QueueKind queue) { return queue == QueueKind::Orchestrator ? 0 : 1; }
@@ -296,6 +299,7 @@ struct ThreadedDriver::State final : ActivityLeases, QueueListener {
           if (it == leases.end() || it->second.settling) continue;
           lease.cancelled->store(true);
           it->second.started_at = now;  // the grace period starts now
+          it->second.reported = true;
         }
         notify({RuntimeEvent::Kind::LockLost, {}, lease.description + " lost its lock: " + error.what()});
       }

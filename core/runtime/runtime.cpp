@@ -993,16 +993,22 @@ void WorkerDispatcher::release(const std::vector<WorkerItem>& fetched, std::size
                                const std::vector<bool>* given_back) {
   for (std::size_t i = first; i < end; ++i) {
     if (given_back && (*given_back)[i]) continue;
-    if (leases_) leases_->settling(fetched[i].lock_token);
-    try {
-      context_.provider.abandon_work_item(fetched[i].lock_token, 0, /*ignore_attempt=*/true);
-    } catch (const ProviderError& error) {
-      // A lost lock is already reported (the lock keeper); the item is someone else's.
-      if (error.kind() != ProviderErrorKind::InvalidLock) {
-        context_.notify(RuntimeEvent::Kind::ProviderError, fetched[i].item.instance, error.what());
-      }
-    }
+    abandon(fetched[i], 0, /*ignore_attempt=*/true);
     if (leases_) leases_->end(fetched[i].lock_token);
+  }
+}
+
+void WorkerDispatcher::abandon(const WorkerItem& item, std::int64_t delay_ms, bool ignore_attempt) {
+  const bool unreported = !leases_ || leases_->settling(item.lock_token);
+  try {
+    context_.provider.abandon_work_item(item.lock_token, delay_ms, ignore_attempt);
+  } catch (const ProviderError& error) {
+    if (error.kind() != ProviderErrorKind::InvalidLock) {
+      context_.notify(RuntimeEvent::Kind::ProviderError, item.item.instance, error.what());
+    } else if (unreported) {  // the item is someone else's now
+      if (context_.options.metrics) context_.options.metrics->lock_lost();
+      context_.notify(RuntimeEvent::Kind::LockLost, item.item.instance, error.what());
+    }
   }
 }
 
@@ -1069,12 +1075,7 @@ std::optional<WorkItem> WorkerDispatcher::run_item(const WorkerItem& fetched,
     notify(RuntimeEvent::Kind::Unregistered, task.instance,
            "activity " + task.name + " is not registered here; retrying in " +
                std::to_string(delay) + " ms");
-    if (leases_) leases_->settling(fetched.lock_token);
-    try {
-      provider.abandon_work_item(fetched.lock_token, delay, false);
-    } catch (const ProviderError& error) {
-      notify(RuntimeEvent::Kind::ProviderError, task.instance, error.what());
-    }
+    abandon(fetched, delay, false);
     return std::nullopt;
   }
   if (!fn) {

@@ -159,11 +159,12 @@ inline void check_filter(const InstanceFilter& filter, const std::string& operat
 
 // InstanceFilter::ready_work_before_ms, the time bound as the placeholder `before`: the
 // instances named by an orchestrator message visible since before then, or by an activity
-// visible since before then whose lock, if any, expired before then.
+// visible since before then whose lock, if any, expired before then (a lock's expiry read
+// as the fetch reads it: DUROXIDE_LOCK_EXPIRY).
 inline std::string ready_work_condition(const std::string& before) {
   return "instance_id IN (SELECT instance_id FROM orchestrator_queue WHERE visible_at < " + before +
          " UNION ALL SELECT instance_id FROM worker_queue WHERE visible_at < " + before +
-         " AND (lock_token IS NULL OR locked_until < " + before + "))";
+         " AND (lock_token IS NULL OR " DUROXIDE_LOCK_EXPIRY("locked_until") " < " + before + "))";
 }
 
 // InstanceFilter::contains, the text and its JSON-escaped form as placeholders: a

@@ -210,9 +210,10 @@ class ActivityLeases {
   virtual void end(const std::string& lock_token) = 0;
   // Before the worker gives the lock up (its ack or its abandon), which then ends the
   // lease: renewals go on until end(), but one refused from now on is no lost lock to
-  // report. The ack or abandon may have committed, which frees the row; an ack refused
-  // for its lock reports that itself.
-  virtual void settling(const std::string& /*lock_token*/) {}
+  // report. The ack or abandon may have committed, which frees the row; an ack or an
+  // abandon refused for its lock is reported by the worker. False when this lease's
+  // lock was already reported lost (the worker does not report it again).
+  virtual bool settling(const std::string& /*lock_token*/) { return true; }
   // Whether the driver is shutting down: a worker then starts none of its batch's
   // remaining activities and gives them back (attempts not counted) for another node.
   virtual bool shutting_down() { return false; }
@@ -248,6 +249,9 @@ class WorkerDispatcher {
   // those `given_back` marks (when given), which are back already.
   void release(const std::vector<WorkerItem>& fetched, std::size_t first, std::size_t end,
                const std::vector<bool>* given_back = nullptr);
+  // Abandons one item (Provider::abandon_work_item); a refusal for its lock is a LockLost
+  // unless already reported (ActivityLeases::settling), any other a ProviderError.
+  void abandon(const WorkerItem& item, std::int64_t delay_ms, bool ignore_attempt);
 
   // Renews the sessions' locks when due (a store error is reported, not thrown).
   void keep_sessions();
