@@ -234,7 +234,7 @@ void dictionaries() {
                                  "sample-Approval", "\"Running\"", "\"Completed\"", "\"Failed\""};
   std::set<std::string> cli = {"--db", "--format", "csv", "json", "--read-only", "--status", "--name", "--version",
                                "--prefix", "--parent", "--roots", "--created-from", "--created-to",
-                               "--updated-from", "--updated-to", "--timeout-ms", "--id", "--execution",
+                               "--updated-from", "--updated-to", "--ready-work-before", "--timeout-ms", "--id", "--execution",
                                "--prometheus", "run", "resume", "replay", "samples", "stats", "metrics", ",",
                                "serve", "--replay-versions", "any", "..", "0.0.0..0.1.0"};
   for (const auto& command : commands()) {
@@ -250,7 +250,8 @@ void dictionaries() {
       }
     }
   }
-  for (const char* field : {"states", "rootsOnly", "createdFromMs", "createdToMs", "updatedFromMs", "updatedToMs", "prefix", "parent"}) {
+  for (const char* field : {"states", "rootsOnly", "createdFromMs", "createdToMs", "updatedFromMs", "updatedToMs",
+                            "readyWorkBeforeMs", "prefix", "parent", "contains", "tenant"}) {
     table.insert("\"" + std::string(field) + "\"");
   }
   write_dictionary("json", {"{", "}", "[", "]", ":", ",", "\"", "null", "true", "false", "-0", "1e400", "1.5e-7",

@@ -134,7 +134,7 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view text);
 
 // The InstanceFilter object: {states:[Running|Completed|Failed], name, version,
 // prefix, parent, rootsOnly, createdFromMs, createdToMs, updatedFromMs,
-// updatedToMs}; unknown keys are an error.
+// updatedToMs, readyWorkBeforeMs, contains, tenant}; unknown keys are an error.
 InstanceFilter filter_from_json(const nlohmann::json& filter);
 
 }  // namespace duroxide

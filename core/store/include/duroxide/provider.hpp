@@ -199,8 +199,8 @@ struct OrchestrationAck {
   // execution (continue-as-new), the store deletes, in the same transaction, the
   // executions older than the newest `executions_kept` with their histories, at most
   // kMaxExecutionsDeletedPerAck of them, oldest first: a retention turned on for an
-  // instance that has run many executions catches up over its next acks instead of
-  // writing them all off in one transaction. 0 keeps all.
+  // instance that has run many executions catches up over its next such acks instead
+  // of writing them all off in one transaction. 0 keeps all.
   std::size_t executions_kept = 0;
 };
 
