@@ -1309,12 +1309,13 @@ int main(int argc, char** argv) {
       }
       // Each beside row runs at least 2,000 instances a run: a run of a few dozen
       // milliseconds (the smoke's 200) is timer noise and one-time costs.
+      const int beside_instances = std::max(sizes.throughput_instances, 2'000);
       const std::size_t loaded = sizes.management_instances.back();
       std::cerr << "bench: HelloWorld beside management reads, " << loaded << " instances\n";
-      report["beside_management"] = bench_beside_management(dir, loaded, std::max(sizes.throughput_instances, 2'000));
+      report["beside_management"] = bench_beside_management(dir, loaded, beside_instances);
       const std::size_t stranded = sizes.management_instances.front();
       std::cerr << "bench: HelloWorld beside " << stranded << " ready rows of a tag no worker takes\n";
-      report["beside_stranded_tag"] = bench_beside_stranded(dir, stranded, std::max(sizes.throughput_instances, 2'000));
+      report["beside_stranded_tag"] = bench_beside_stranded(dir, stranded, beside_instances);
     }
     if (wanted("simulation")) {
       std::cerr << "bench: simulation\n";

@@ -113,13 +113,24 @@ Task<std::string> drops_a_wait(OrchestrationContext& ctx, std::string) {
   co_return co_await ctx.schedule_wait("x");
 }
 
-// A wait (or dequeue) that takes a message while the code awaits a timer, and is then
-// dropped unread: its message goes to the next wait of its channel.
+// The channel the two tests below use: a dequeue of queue "q", or a wait for event "x".
 // (Each future is a named variable: GCC 12 destroys a temporary of a conditional
 // expression under co_await twice.)
+DurableFuture wait_on_channel(OrchestrationContext& ctx, bool queue) {
+  return queue ? ctx.dequeue_event("q") : ctx.schedule_wait("x");
+}
+
+// A message on that channel for instance `instance`.
+WorkItem channel_message(bool queue, const std::string& instance, const std::string& data) {
+  if (queue) return work::QueueMessage{instance, "q", data};
+  return work::ExternalRaised{instance, "x", data};
+}
+
+// A wait (or dequeue) that takes a message while the code awaits a timer, and is then
+// dropped unread: its message goes to the next wait of its channel.
 Task<std::string> drops_a_completed_wait(OrchestrationContext& ctx, std::string kind) {
   const bool queue = kind == "queue";
-  auto wait = [&] { return queue ? ctx.dequeue_event("q") : ctx.schedule_wait("x"); };
+  auto wait = [&] { return wait_on_channel(ctx, queue); };
   {
     DurableFuture unread = wait();
     co_await ctx.schedule_timer(10);
@@ -136,7 +147,7 @@ Task<std::string> drops_a_completed_wait(OrchestrationContext& ctx, std::string 
 // execution receives that message.
 Task<std::string> continues_holding_a_wait(OrchestrationContext& ctx, std::string kind) {
   const bool queue = kind == "queue" || kind == "queue-next";
-  auto wait = [&] { return queue ? ctx.dequeue_event("q") : ctx.schedule_wait("x"); };
+  auto wait = [&] { return wait_on_channel(ctx, queue); };
   if (kind == "queue" || kind == "event") {
     DurableFuture held = wait();
     co_await ctx.schedule_wait("go");
@@ -431,10 +442,7 @@ TEST_CASE("a wait or dequeue dropped after it took a message, unread, gives the 
   MiniRuntime runtime(registry);
   runtime.start("d", "DropsACompletedWait", queue ? "queue" : "event");
   runtime.run(false);
-  auto message = [&](const std::string& data) -> WorkItem {
-    if (queue) return work::QueueMessage{"d", "q", data};
-    return work::ExternalRaised{"d", "x", data};
-  };
+  auto message = [&](const std::string& data) { return channel_message(queue, "d", data); };
   runtime.send(message("first"));  // taken by the wait the code then drops
   runtime.run(false);
   runtime.advance(10);
@@ -455,11 +463,7 @@ TEST_CASE("continue-as-new carries the message of a wait or dequeue whose future
   MiniRuntime runtime(registry);
   runtime.start("c", "ContinuesHoldingAWait", queue ? "queue" : "event");
   runtime.run(false);
-  if (queue) {
-    runtime.send(work::QueueMessage{"c", "q", "held"});
-  } else {
-    runtime.send(work::ExternalRaised{"c", "x", "held"});
-  }
+  runtime.send(channel_message(queue, "c", "held"));
   runtime.run(false);  // the held future takes it
   runtime.send(work::ExternalRaised{"c", "go", ""});
   runtime.run(false);

@@ -427,6 +427,73 @@ TEST_CASE("an abandon refused for its lock is reported as a lost lock", "[thread
   CHECK(kinds.front() == RuntimeEvent::Kind::LockLost);
 }
 
+namespace {
+
+// Refuses every lease renewal and every abandon for its lock (without asking the store
+// below, whose locks stay valid), as a store does to a node cut off past its locks.
+class RenewalsAndAbandonsLoseTheLock final : public testing::ForwardingStore {
+ public:
+  using testing::ForwardingStore::ForwardingStore;
+  void renew_work_item_lock(const std::string&, std::int64_t) override {
+    throw ProviderError(ProviderErrorKind::InvalidLock, "renew_work_item_lock", "the lock expired");
+  }
+  void abandon_work_item(const std::string&, std::int64_t, bool) override {
+    ++abandons;
+    throw ProviderError(ProviderErrorKind::InvalidLock, "abandon_work_item", "the lock expired");
+  }
+  std::atomic<int> abandons{0};
+};
+
+}  // namespace
+
+TEST_CASE("a lock the keeper reported lost is not reported again when its abandon is refused", "[threaded]") {
+  NativeHost host("lost-once", "sqlite-file");
+  host.registry.register_activity("Slow", [](ActivityContext&, const std::string&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return std::string("slow");
+  });
+  host.registry.register_activity("Quick", [](ActivityContext&, const std::string&) { return std::string("quick"); });
+  host.registry.register_orchestration("OneQuick", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_return co_await ctx.schedule_activity("Quick", "");
+  });
+  host.registry.register_orchestration("SlowThenQuick", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    std::vector<DurableFuture> both;
+    both.push_back(ctx.schedule_activity("Slow", ""));
+    both.push_back(ctx.schedule_activity("Quick", ""));
+    co_await ctx.join(std::move(both));
+    co_return "done";
+  });
+  RenewalsAndAbandonsLoseTheLock store(*host.store);
+  std::mutex events_mutex;
+  int keeper_reports = 0;  // the lock keeper's, for the pair's Quick
+  int worker_reports = 0;  // the worker's, for the pair's instance
+  RuntimeObserver observer = [&](const RuntimeEvent& event) {
+    if (event.kind != RuntimeEvent::Kind::LockLost) return;
+    std::lock_guard<std::mutex> lock(events_mutex);
+    if (event.message.find("activity Quick of pair lost its lock") != std::string::npos) ++keeper_reports;
+    if (event.instance == "pair") ++worker_reports;
+  };
+  RuntimeOptions options;
+  options.worker_lock_timeout_ms = 1'000;
+  options.lock_renewal_buffer_ms = 950;  // a renewal every 50 ms: each is refused
+  options.poll_interval_ms = 5;
+  options.worker_batch_delay_ms = 150;  // Quick is short even on a loaded machine; Slow (300 ms) is long
+  ThreadedDriver driver(store, host.registry, host.clock, options, observer);
+  driver.start();
+  // A short batch first, so the worker's next fetch takes two items: Slow, then Quick.
+  host.client->start_orchestration("warm", "OneQuick", "");
+  REQUIRE(host.client->wait_for_orchestration("warm", 20'000, host.pacer).output == "quick");
+  host.client->start_orchestration("pair", "SlowThenQuick", "");
+  // Slow runs long: the keeper reports both leases lost; then the worker gives Quick back,
+  // and that abandon is refused too.
+  for (int i = 0; i < 2'000 && store.abandons.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(driver.shutdown(5'000));
+  REQUIRE(store.abandons.load() > 0);
+  std::lock_guard<std::mutex> lock(events_mutex);
+  CHECK(keeper_reports == 1);
+  CHECK(worker_reports == 0);
+}
+
 TEST_CASE("an imported instance's pending work wakes an idle driver at once, not at its next poll",
           "[threaded][export]") {
   NativeHost host("import-wakes", "sqlite-file");

@@ -1485,11 +1485,10 @@ struct Queues {
     upsert.defer();
   }
 
-  // Execution retention: the executions before `first_kept` (every one finished: only the
-  // newest runs) and their histories.
-  // The executions of `instance` before `first_kept`, at most kMaxExecutionsDeletedPerAck
-  // of them, oldest first (OrchestrationAck::executions_kept), with their histories. The
-  // bound is read from the executions, so both deletes read the same one.
+  // Execution retention: the executions of `instance` before `first_kept` (every one
+  // finished: only the newest runs), at most kMaxExecutionsDeletedPerAck of them, oldest
+  // first (OrchestrationAck::executions_kept), with their histories. The bound is read
+  // from the executions, so both deletes read the same one.
   static void delete_executions_before(Connection& db, const std::string& instance, ExecutionId first_kept) {
     for (const char* table : {"history", "executions"}) {
       db.prepare(std::string("DELETE FROM ") + table +
