@@ -204,7 +204,7 @@ std::set<std::string> codec_words() {
                             "key", "value", "updated_at_ms", "kv", "parent_instance", "parent_id",
                             "carried_messages", "uncarried_messages", "custom_status", "execution_id", "id",
                             "orchestration", "queue", "child_instance", "carried", "uncarried", "state",
-                            "custom_status_version", "duroxide_version", "tag", "session_id", "next_start"}) {
+                            "custom_status_version", "duroxide_version", "guid_seed", "tag", "session_id", "next_start"}) {
     words.insert("\"" + std::string(field) + "\"");
   }
   for (std::size_t i = 0; i < std::variant_size_v<EventData>; ++i) {

@@ -66,6 +66,7 @@ History every_kind_of_event() {
   history.push_back(Event{103, 0, 0, events::ActivityScheduled{"Render", "frame", "gpu-\u00e9"}});
   events::OrchestrationStarted pinned{"Next", "1.0.0", "", "", 0, 0, 0, std::nullopt};
   pinned.duroxide_version = "999999999.0.12";
+  pinned.guid_seed = "0123456789abcdef";
   history.push_back(Event{104, 0, 0, pinned});
   return history;
 }

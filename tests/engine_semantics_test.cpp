@@ -233,21 +233,38 @@ TEST_CASE("a sub-orchestration that continues as new reports its final result to
   }
 }
 
-TEST_CASE("a continued sub-orchestration that cannot start its next version fails its parent's wait",
+TEST_CASE("a continued sub-orchestration that cannot start its next version ends its parents with that failure",
           "[runtime][continue_as_new][sub_orchestration]") {
   PROVIDER_KIND(kind);
-  StepHost host(engine_registry(), {}, kind);
-  host.run("p", "AwaitChildWithMissingVersion", "");
-  for (int i = 0; i < 10 && host.client.get_status("p").state == RuntimeState::Running; ++i) {
+  Registry registry = engine_registry();
+  // Catches its child's failure, as the child catches its own child's.
+  registry.register_orchestration("AwaitsCatchingParent", [](OrchestrationContext& ctx,
+                                                            std::string) -> Task<std::string> {
+    try {
+      co_return co_await ctx.schedule_sub_orchestration("AwaitChildWithMissingVersion", "");
+    } catch (const TaskFailed&) {
+      co_return "caught";
+    }
+  });
+  StepHost host(std::move(registry), {}, kind);
+  host.run("g", "AwaitsCatchingParent", "");
+  for (int i = 0; i < 10 && host.client.get_status("g").state == RuntimeState::Running; ++i) {
     host.clock.advance(60'000);
     host.driver.run_until_idle();
   }
-  InstanceInfo child = *host.admin.get_instance_info("p::sub::1");
-  CHECK(child.state == RuntimeState::Failed);
-  CHECK(child.parent_instance == "p");
-  OrchestrationStatus status = host.client.get_status("p");
-  REQUIRE(status.state == RuntimeState::Completed);
-  CHECK(status.output == "child failed: unregistered_orchestration");
+  // The failure is the deployment's, not the code's: no catch on the way up hides it.
+  InstanceInfo child = *host.admin.get_instance_info("g::sub::1::sub::1");
+  REQUIRE(child.state == RuntimeState::Failed);
+  REQUIRE(child.error.has_value());
+  CHECK(child.error->kind == ErrorKind::UnregisteredOrchestration);
+  for (const std::string& parent : {"g::sub::1", "g"}) {
+    INFO(parent);
+    OrchestrationStatus status = host.client.get_status(parent);
+    REQUIRE(status.state == RuntimeState::Failed);
+    CHECK(status.error == child.error);
+    const ReplayReport report = replay_history(host.registry, parent, 1, host.store.read(parent));
+    CHECK(report.deterministic);
+  }
 }
 
 TEST_CASE("a continued execution whose version is registered nowhere records the messages it carried",
@@ -509,4 +526,24 @@ TEST_CASE("a select cancels its unfinished losers in schedule order", "[replay][
   for (const auto& activity : result.cancelled_activities) cancelled.push_back(activity.activity_id);
   CHECK(cancelled == expected);
   CHECK(replay_history(registry, "w", 1, appended(history, result)).deterministic);
+}
+
+TEST_CASE("an instance deleted and started again under its id draws other GUIDs", "[runtime][determinism]") {
+  PROVIDER_KIND(kind);
+  Registry registry;
+  registry.register_orchestration("Guid", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_return ctx.new_guid();
+  });
+  StepHost host(std::move(registry), {}, kind);
+  host.run("order-1", "Guid", "");
+  const std::string first = host.client.get_status("order-1").output;
+  REQUIRE(first.size() == 36);
+  host.management.delete_instance("order-1", false);
+  host.run("order-1", "Guid", "");
+  const std::string second = host.client.get_status("order-1").output;
+  REQUIRE(second.size() == 36);
+  CHECK(second != first);
+  const ReplayReport report = replay_history(host.registry, "order-1", 1, host.store.read("order-1"));
+  CHECK(report.deterministic);
+  CHECK(report.outcome.output == second);
 }

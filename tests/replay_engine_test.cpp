@@ -141,6 +141,130 @@ TEST_CASE("an uncaught activity failure fails the orchestration with its message
   require_replays(registry, runtime, "f");
 }
 
+namespace {
+
+// Catches whatever its activity or child fails with: only failures of the user's code reach it.
+Registry catching_registry() {
+  Registry registry;
+  registry.register_orchestration("CatchesActivity", [](OrchestrationContext& ctx,
+                                                       std::string) -> Task<std::string> {
+    try {
+      co_return co_await ctx.schedule_activity("X", "");
+    } catch (const TaskFailed& failure) {
+      co_return "caught: " + failure.details().display_message();
+    }
+  });
+  registry.register_orchestration("CatchesChild", [](OrchestrationContext& ctx,
+                                                    std::string) -> Task<std::string> {
+    try {
+      co_return co_await ctx.schedule_sub_orchestration("Child", "");
+    } catch (const TaskFailed& failure) {
+      co_return "caught: " + failure.details().display_message();
+    }
+  });
+  registry.register_orchestration("RetriesActivity", [](OrchestrationContext& ctx,
+                                                        std::string) -> Task<std::string> {
+    try {
+      co_return co_await ctx.schedule_activity_with_retry("X", "", RetryPolicy{3, RetryPolicy::Backoff::Fixed, 10, 0, 0});
+    } catch (const TaskFailed& failure) {
+      co_return "caught: " + failure.details().display_message();
+    }
+  });
+  // The activity loses the select; the code goes on waiting for its timer.
+  registry.register_orchestration("ActivityLosesSelect", [](OrchestrationContext& ctx,
+                                                           std::string) -> Task<std::string> {
+    co_await ctx.select(ctx.schedule_activity("X", ""), ctx.schedule_timer(100));
+    co_await ctx.schedule_timer(1000);
+    co_return "done";
+  });
+  return registry;
+}
+
+std::vector<ErrorDetails> system_failures() {
+  return {ErrorDetails::unregistered_activity("X"), ErrorDetails::unregistered_orchestration("Child 1.0.0"),
+          ErrorDetails::poison("activity X", 4, 3), ErrorDetails::provider("fetch", "disk I/O error", false),
+          ErrorDetails::history_corrupted("row 3 does not decode"), ErrorDetails::nondeterminism("event 2")};
+}
+
+// The execution's history after its start turn under this build.
+History started(const Registry& registry, const std::string& name) {
+  TurnResult first = turn(registry, {}, {start(name, "")});
+  REQUIRE(first.outcome.kind == TurnOutcomeKind::Running);
+  return appended({}, first);
+}
+
+// The failure message for the first thing `history` scheduled: an activity or a child.
+WorkItem failure_of_first(const History& history, const ErrorDetails& details) {
+  const Event& scheduled = history.at(1);
+  if (const auto* child = scheduled.as<events::SubOrchestrationScheduled>()) {
+    return work::SubOrchestrationFailed{"inst", scheduled.event_id, child->instance, details};
+  }
+  return work::ActivityFailed{"inst", 1, scheduled.event_id, details};
+}
+
+}  // namespace
+
+TEST_CASE("a system failure of an activity or child ends the execution; no catch in the code sees it",
+          "[replay][failure]") {
+  const Registry registry = catching_registry();
+  const char* name = GENERATE("CatchesActivity", "CatchesChild", "RetriesActivity");
+  for (const ErrorDetails& details : system_failures()) {
+    INFO(name << ": " << details.display_message());
+    History history = started(registry, name);
+    TurnResult result = turn(registry, history, {failure_of_first(history, details)});
+    REQUIRE(result.outcome.kind == TurnOutcomeKind::Failed);
+    CHECK(result.outcome.error == details);
+    // The failure is recorded for the audit, then the end; no retry timer, no other command.
+    CHECK(kinds(result.new_events) ==
+          std::vector<EventKind>{std::string(name) == "CatchesChild" ? EventKind::SubOrchestrationFailed
+                                                                     : EventKind::ActivityFailed,
+                                 EventKind::OrchestrationFailed});
+    CHECK(result.worker_items.empty());
+    const ReplayReport report = replay_history(registry, "inst", 1, appended(history, result));
+    INFO(encode_replay_report(report));
+    CHECK(report.deterministic);
+    CHECK(report.outcome.error == details);
+  }
+  // A failure of the user's code still reaches it.
+  History history = started(registry, name);
+  TurnResult result = turn(registry, history, {failure_of_first(history, ErrorDetails::activity_failed("no stock"))});
+  if (std::string(name) == "RetriesActivity") {
+    CHECK(result.outcome.kind == TurnOutcomeKind::Running);  // the retry's backoff timer
+  } else {
+    REQUIRE(result.outcome.kind == TurnOutcomeKind::Completed);
+    CHECK(result.outcome.output == "caught: no stock");
+  }
+}
+
+TEST_CASE("a system failure of an activity nobody awaits any more ends the execution too", "[replay][failure]") {
+  const Registry registry = catching_registry();
+  History history = started(registry, "ActivityLosesSelect");
+  history = appended(history, turn(registry, history, {work::TimerFired{"inst", 1, 3, kT0 + 100}}, kT0 + 100));
+  const ErrorDetails details = ErrorDetails::unregistered_activity("X");
+  TurnResult result = turn(registry, history, {work::ActivityFailed{"inst", 1, 2, details},
+                                               work::ExternalRaised{"inst", "later", "x"}});
+  REQUIRE(result.outcome.kind == TurnOutcomeKind::Failed);
+  CHECK(result.outcome.error == details);
+  CHECK(kinds(result.new_events) == std::vector<EventKind>{EventKind::ActivityFailed, EventKind::OrchestrationFailed});
+  REQUIRE(result.dropped.size() == 1);  // the event after the end: reported, not recorded
+  CHECK(replay_history(registry, "inst", 1, appended(history, result)).deterministic);
+}
+
+TEST_CASE("an execution pinned to a build before the change replays its caught system failure as it ran",
+          "[replay][failure]") {
+  const Registry registry = catching_registry();
+  const std::string pinned = GENERATE(std::string(), std::string("0.1.0"));
+  INFO("pinned to '" << pinned << "'");
+  HistoryBuilder builder("CatchesActivity");
+  std::get<events::OrchestrationStarted>(builder.history().front().data).duroxide_version = pinned;
+  const EventId scheduled = builder.activity("X", "");
+  const ErrorDetails details = ErrorDetails::unregistered_activity("X");
+  TurnResult result = turn(registry, builder.history(), {work::ActivityFailed{"inst", 1, scheduled, details}});
+  REQUIRE(result.outcome.kind == TurnOutcomeKind::Completed);
+  CHECK(result.outcome.output == "caught: " + details.display_message());
+  check_replays_to(registry, appended(builder.history(), result), "caught: " + details.display_message());
+}
+
 TEST_CASE("select: the timer wins when it fires first", "[replay][select]") {
   Registry registry = make_registry();
   TurnResult first = turn(registry, {}, {start("Approval", "5000")}, kT0);

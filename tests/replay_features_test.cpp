@@ -347,6 +347,41 @@ TEST_CASE("custom status, guids, time and replay-safe logs are deterministic",
   CHECK(other_done.outcome.output.substr(0, 36) != guid);
 }
 
+TEST_CASE("new_guid draws other values when an instance id is started again; a history without a seed keeps its own",
+          "[replay][determinism]") {
+  Registry registry;
+  registry.register_orchestration("Guids", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    const std::string first = ctx.new_guid();
+    co_return first + "," + ctx.new_guid();
+  });
+  auto run_start = [&registry](const std::string& token) {
+    TurnInput input{"inst", 1, {}, {start("Guids", "")}, kT0};
+    input.start_token = token;
+    return run_turn(registry, input);
+  };
+  const TurnResult first = run_start("lock-token-1");
+  const TurnResult again = run_start("lock-token-2");  // the same id, deleted and started again
+  REQUIRE(first.outcome.kind == TurnOutcomeKind::Completed);
+  REQUIRE(again.outcome.kind == TurnOutcomeKind::Completed);
+  CHECK(first.outcome.output != again.outcome.output);
+  CHECK(first.outcome.output.substr(0, 36) != first.outcome.output.substr(37));  // two calls, two values
+  // The start records a seed, not the token; replay reads the seed back and draws the same values.
+  const auto* started = first.new_events.front().as<events::OrchestrationStarted>();
+  REQUIRE(started);
+  CHECK(started->guid_seed.size() == 16);
+  CHECK(started->guid_seed.find("lock-token") == std::string::npos);
+  for (const TurnResult* run : {&first, &again}) {
+    const ReplayReport report = replay_history(registry, "inst", 1, run->new_events);
+    CHECK(report.deterministic);
+    CHECK(report.outcome.output == run->outcome.output);
+  }
+  // A history written before seeds existed draws what it drew then: these two values are
+  // the ones every earlier build gave instance "inst", execution 1.
+  const TurnResult unseeded = run_start("");
+  CHECK(unseeded.new_events.front().as<events::OrchestrationStarted>()->guid_seed.empty());
+  CHECK(unseeded.outcome.output == "2e4f7e19-f6e9-5182-8d7a-02652376eb29,e3a22b3e-c0cc-5870-8525-5ad7598dcd54");
+}
+
 TEST_CASE("versioned registry: latest for new instances, recorded version on replay",
           "[replay][versioning]") {
   Registry registry = base_registry();

@@ -81,7 +81,8 @@ Task<std::string> parent_of_continuing(OrchestrationContext& ctx, std::string ch
   }
 }
 
-// Input: the child's instance id. Output: how the child ended.
+// Input: the child's instance id. Output: how the child ended, when its own code ended it
+// (a failure of the system, such as unreadable history, ends this parent with it).
 Task<std::string> parent_of_waiting(OrchestrationContext& ctx, std::string child) {
   std::string outcome;
   try {
@@ -190,6 +191,22 @@ void continue_child_once(Host& host) {
   REQUIRE(raw_sql(*host.under, "SELECT COUNT(*) FROM orchestrator_queue WHERE instance_id = 'kid'") == "1");
 }
 
+// The child's failure ended the parent "p" too, whatever its code catches: its history
+// records the child's failure and then its own end with the same error, and replays; the
+// parent itself was not poisoned.
+void expect_parent_ended_by_child(Host& host, const ErrorDetails& child_error) {
+  OrchestrationStatus parent = host.client.get_status("p");
+  REQUIRE(parent.state == RuntimeState::Failed);
+  REQUIRE(parent.error.has_value());
+  CHECK(*parent.error == child_error);
+  const History history = host.store.read("p");
+  REQUIRE(history.size() >= 2);
+  CHECK(history[history.size() - 2].is<events::SubOrchestrationFailed>());
+  CHECK(history.back().is<events::OrchestrationFailed>());
+  CHECK(replay_history(host.registry, "p", 1, history).deterministic);
+  CHECK(host.count(RuntimeEvent::Kind::Poison, "p") == 0);
+}
+
 // The corrupted child has ended visibly and its parent knows; a later event
 // is dropped and changes nothing.
 void expect_child_ended_for_good(Host& host, const std::string& fragment) {
@@ -199,9 +216,7 @@ void expect_child_ended_for_good(Host& host, const std::string& fragment) {
   CHECK(child.error->kind == ErrorKind::Poison);
   CHECK(child.error->display_message().find(fragment) != std::string::npos);
   CHECK(last_event_kind(*host.under, "kid") == "OrchestrationFailed");
-  OrchestrationStatus parent = host.client.get_status("p");
-  REQUIRE(parent.state == RuntimeState::Completed);
-  CHECK(parent.output.find("failed: poison") == 0);
+  expect_parent_ended_by_child(host, *child.error);
 
   const std::string events_before = raw_sql(*host.under, "SELECT COUNT(*) FROM history WHERE instance_id = 'kid'");
   const std::size_t dropped_before = host.count(RuntimeEvent::Kind::Dropped, "kid");
@@ -211,7 +226,7 @@ void expect_child_ended_for_good(Host& host, const std::string& fragment) {
   CHECK(raw_sql(*host.under, "SELECT COUNT(*) FROM history WHERE instance_id = 'kid'") == events_before);
   CHECK(last_event_kind(*host.under, "kid") == "OrchestrationFailed");
   CHECK(host.count(RuntimeEvent::Kind::Dropped, "kid") > dropped_before);
-  CHECK(host.client.get_status("p").state == RuntimeState::Completed);
+  CHECK(host.client.get_status("p").state == RuntimeState::Failed);
 }
 
 // The child's start event names carried messages its history does not hold.
@@ -236,11 +251,16 @@ TEST_CASE("a corrupted history row ends the child with a terminal event; the par
   expect_child_ended_for_good(host, "does not decode");
 }
 
-TEST_CASE("a history the engine finds broken ends the child with a terminal event; the parent sees it fail",
+TEST_CASE("a history the engine finds broken ends the child with a terminal event, and its parent with it",
           "[store][corruption]") {
   REACHABLE_KIND(kind);
   Host host(kind);
-  start_parent_with_waiting_child(host);
+  // The parent's code catches the child's failure, or does not: either way it fails with it.
+  const std::string parent = GENERATE(as<std::string>{}, "ParentOfWaiting", "ParentNotCatching");
+  INFO(parent);
+  host.client.start_orchestration("p", parent, "kid");
+  host.run_until_idle();
+  REQUIRE(host.client.get_status("kid").state == RuntimeState::Running);
   // Every row decodes, but the start names carried messages the history does not hold
   // (as an import or a hand edit could leave it): the engine refuses to replay it.
   break_child_history(host);
@@ -252,37 +272,12 @@ TEST_CASE("a history the engine finds broken ends the child with a terminal even
   CHECK(child.error->kind == ErrorKind::HistoryCorrupted);
   CHECK(child.error->display_message().find("carried messages") != std::string::npos);
   CHECK(last_event_kind(*host.under, "kid") == "OrchestrationFailed");
-  OrchestrationStatus parent = host.client.get_status("p");
-  REQUIRE(parent.state == RuntimeState::Completed);
-  CHECK(parent.output.find("failed: history corrupted") == 0);
+  expect_parent_ended_by_child(host, *child.error);
   // Ended for good: a later event is dropped and writes nothing.
   const std::string events_before = raw_sql(*host.under, "SELECT COUNT(*) FROM history WHERE instance_id = 'kid'");
   host.client.raise_event("kid", "go", "late");
   host.run_until_idle();
   CHECK(raw_sql(*host.under, "SELECT COUNT(*) FROM history WHERE instance_id = 'kid'") == events_before);
-}
-
-TEST_CASE("a parent that does not catch a broken child's failure fails as its own code says, replayably",
-          "[store][corruption]") {
-  REACHABLE_KIND(kind);
-  Host host(kind);
-  host.client.start_orchestration("p", "ParentNotCatching", "kid");
-  host.run_until_idle();
-  break_child_history(host);
-  host.client.raise_event("kid", "go", "now");
-  host.run_until_idle();
-  OrchestrationStatus parent = host.client.get_status("p");
-  REQUIRE(parent.state == RuntimeState::Failed);
-  CHECK(parent.error->kind == ErrorKind::HistoryCorrupted);  // the child's failure, rethrown
-  // The parent's turn was its code's: it records the child's failure, then its own end,
-  // and replays; the runtime did not take it for a broken history.
-  const History history = host.store.read("p");
-  REQUIRE(history.size() >= 2);
-  CHECK(history[history.size() - 2].is<events::SubOrchestrationFailed>());
-  CHECK(history.back().is<events::OrchestrationFailed>());
-  CHECK(replay_history(host.registry, "p", 1, history).deterministic);
-  CHECK(host.count(RuntimeEvent::Kind::Poison, "p") == 0);
-  CHECK(host.count(RuntimeEvent::Kind::Poison, "kid") == 1);
 }
 
 TEST_CASE("a finished instance whose history the engine finds broken stays as it ended",
@@ -348,7 +343,7 @@ TEST_CASE("a corrupted continue-as-new event ends the execution and reports the 
   }));
 }
 
-TEST_CASE("a corrupted worker-queue row fails its activity; the orchestration handles the failure",
+TEST_CASE("a corrupted worker-queue row fails its activity with a store error, and the orchestration with it",
           "[store][corruption]") {
   REACHABLE_KIND(kind);
   Host host(kind);
@@ -357,10 +352,12 @@ TEST_CASE("a corrupted worker-queue row fails its activity; the orchestration ha
   REQUIRE(raw_sql(*host.under, "SELECT COUNT(*) FROM worker_queue") == "1");
   raw_sql(*host.under, "UPDATE worker_queue SET item_json = 'garbage' WHERE instance_id = 'a'");
   host.run_until_idle();
+  // Its code would catch the failure and fall back; an unreadable row is not its code's to hide.
   OrchestrationStatus status = host.client.get_status("a");
-  REQUIRE(status.state == RuntimeState::Completed);
-  CHECK(status.output.find("fallback: ") == 0);
-  CHECK(status.output.find("does not decode") != std::string::npos);
+  REQUIRE(status.state == RuntimeState::Failed);
+  REQUIRE(status.error.has_value());
+  CHECK(status.error->kind == ErrorKind::Provider);
+  CHECK(status.error->display_message().find("does not decode") != std::string::npos);
   CHECK(host.management.get_queue_depths().parked == 1);  // the row itself, for operators
 }
 

@@ -250,6 +250,7 @@ bool ReplayState::start_from_messages() {
   auto resolved = registry_.resolve_for_start(started_.name, requested);
   if (resolved) started_.version = resolved->version;
   started_.duroxide_version = build_version().to_string();  // pins the execution to this build
+  started_.guid_seed = guid_seed_for(input_);
   last_delivered_ = append(started_, 0);
   current_time_ = input_.now_ms;
   record_metadata();
@@ -511,6 +512,9 @@ void ReplayState::deliver(const Event& event) {
     auto op = find_op(event.source_event_id, kind);
     DUROXIDE_ASSERT(op && !op->completion_seen, "a delivered completion was checked against what was scheduled");
     op->completion_seen = true;
+    if (!result.ok && ends_execution(result.error)) {
+      return issue_terminal(events::OrchestrationFailed{std::move(result.error)});
+    }
     if (!op->cancelled) complete_op(*op, std::move(result));
   };
   auto ok = [](std::string value) { return FutureResult{true, std::move(value), {}}; };
@@ -538,6 +542,17 @@ void ReplayState::deliver(const Event& event) {
         }
       },
       event.data);
+}
+
+// A failure of the system, not of the user's code (a poisoned item, an unregistered name,
+// a child's nondeterminism or unreadable history), ends the execution with that failure
+// instead of reaching code, where a broad catch could hide it; a future nobody awaits any
+// more ends it too. Executions pinned to builds before kSystemFailuresEndExecutionSince
+// delivered such failures to code, and replay keeps doing so for them.
+bool ReplayState::ends_execution(const ErrorDetails& failure) const {
+  if (failure.category() == ErrorCategory::Application) return false;
+  const auto pinned = SemVer::parse(started_.duroxide_version);
+  return pinned && !(*pinned < kSystemFailuresEndExecutionSince);
 }
 
 void ReplayState::deliver_to_channel(Channel& channel, EventId id, const std::string& data) {
@@ -943,28 +958,48 @@ void ReplayState::set_custom_status(std::optional<std::string> status) {
   if (issued.is_new) out_.custom_status_changed = true;
 }
 
+namespace {
+
+// Nibbles [from, to) of `value`, most significant first, as lowercase hex.
+void append_hex(std::string& out, std::uint64_t value, int from_nibble, int to_nibble) {
+  constexpr char kHex[] = "0123456789abcdef";
+  for (int i = from_nibble; i < to_nibble; ++i) out += kHex[(value >> (60 - 4 * i)) & 0xF];
+}
+
+}  // namespace
+
+// The seed is a hash: the history never holds the lock token itself.
+std::string ReplayState::guid_seed_for(const TurnInput& input) {
+  if (input.start_token.empty()) return {};
+  const std::uint64_t hash =
+      hash64(input.start_token + '\n' + input.instance + '\n' + std::to_string(input.execution_id), 0x5eed);
+  std::string out;
+  append_hex(out, hash, 0, 16);
+  return out;
+}
+
+// Name-based from the instance, the execution, the call's position and the start's seed:
+// the same on every replay, other values after the id is reused. Histories without a
+// seed hash exactly what they hashed before it existed.
 std::string ReplayState::new_guid() {
   ++guid_counter_;
   std::string seed = input_.instance + '\n' + std::to_string(input_.execution_id) + '\n' +
                      std::to_string(guid_counter_);
+  if (!started_.guid_seed.empty()) seed += '\n' + started_.guid_seed;
   std::uint64_t high = hash64(seed, 0x5eed);
   std::uint64_t low = hash64(seed, high);
   high = (high & ~0xF000ull) | 0x5000ull;                          // version 5 (name-based)
   low = (low & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // RFC 4122 variant
-  constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  auto put = [&](std::uint64_t value, int from_nibble, int to_nibble) {
-    for (int i = from_nibble; i < to_nibble; ++i) out += kHex[(value >> (60 - 4 * i)) & 0xF];
-  };
-  put(high, 0, 8);
+  append_hex(out, high, 0, 8);
   out += '-';
-  put(high, 8, 12);
+  append_hex(out, high, 8, 12);
   out += '-';
-  put(high, 12, 16);
+  append_hex(out, high, 12, 16);
   out += '-';
-  put(low, 0, 4);
+  append_hex(out, low, 0, 4);
   out += '-';
-  put(low, 4, 16);
+  append_hex(out, low, 4, 16);
   return out;
 }
 

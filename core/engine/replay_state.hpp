@@ -88,6 +88,7 @@ class ReplayState final : public Scheduler {
   void kv_clear_all();
   std::size_t kv_prune(TimestampMs updated_before_ms);
   std::string new_guid();
+  static std::string guid_seed_for(const TurnInput& input);
   void log(LogLevel level, std::string message);
 
   void add_waiter(OpState& op, std::shared_ptr<Waiter> waiter);
@@ -152,6 +153,8 @@ class ReplayState final : public Scheduler {
   // Why a completion for `id` cannot apply, or empty.
   std::string completion_problem(EventId id, OpKind kind, const std::string* child) const;
   void deliver(const Event& event);
+  // Whether an activity's or child's failure ends this execution instead of reaching code.
+  bool ends_execution(const ErrorDetails& failure) const;
   void deliver_cancel(const std::string& reason);
   // text_problem (duroxide/text.hpp) as the orchestration's failure: false when it failed it.
   bool check_text(const std::string& value, std::size_t max, const char* what, bool required);

@@ -16,6 +16,7 @@ namespace detail {
 
 namespace {
 
+using limits::kMaxGuidSeedBytes;
 using limits::kMaxIdentifierBytes;
 using limits::kMaxNameBytes;
 using limits::kMaxPayloadBytes;
@@ -49,6 +50,7 @@ void fields(V& v, E& e) {
     v.optional_nullable_text("custom_status", e.custom_status, kMaxPayloadBytes);
     v.kv("kv", e.kv);
     v.optional_semver("duroxide_version", e.duroxide_version);
+    v.optional_text("guid_seed", e.guid_seed, kMaxGuidSeedBytes);
   } else if constexpr (std::is_same_v<T, events::OrchestrationCompleted>) {
     v.text("output", e.output, kMaxPayloadBytes);
   } else if constexpr (std::is_same_v<T, events::OrchestrationFailed> ||

@@ -745,6 +745,7 @@ void OrchestrationDispatcher::back_off(const OrchestrationItem& item, RuntimeEve
 OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, History history, ExecutionId execution) {
   RuntimeMetrics* metrics = context_.options.metrics;
   TurnInput input{item.instance, execution, std::move(history), std::move(item.messages), context_.clock.now_ms()};
+  input.start_token = item.lock_token;
   struct GiveBack {  // the turn's input back to `item`, for failure_ack if the store refuses the ack
     TurnInput& input;
     OrchestrationItem& item;

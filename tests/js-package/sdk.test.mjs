@@ -120,6 +120,27 @@ test('a failed activity is thrown into the generator and can be caught', async (
   await w.stop();
 });
 
+test('a system failure is not thrown into the generator: an unregistered activity fails the instance', async () => {
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('CatchAll', function* (ctx) {
+      try {
+        return yield ctx.scheduleActivity('Nowhere', null);  // registered on no runtime
+      } catch (error) {
+        return `caught: ${error.message}`;
+      }
+    });
+  }, { maxAttempts: 2 });
+  await s.client.startOrchestration('lost', 'CatchAll');
+  await s.runtime.runUntilIdle();
+  for (let i = 0; i < 10 && (await s.client.getStatus('lost')).status === 'Running'; i++) {
+    await s.runtime.advanceTime(60_000);
+    await s.runtime.runUntilIdle();
+  }
+  const status = await s.client.getStatus('lost');
+  assert.equal(status.status, 'Failed');
+  assert.match(status.error, /unregistered activity: Nowhere/);
+});
+
 test('an uncaught activity failure fails the instance with its message', async () => {
   const w = await live((rt) => {
     rt.registerActivity('Boom', async () => { throw new Error('disk full'); });

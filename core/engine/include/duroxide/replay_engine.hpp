@@ -22,7 +22,11 @@
 //   reported in `dropped`, never appended;
 // - a structurally broken history (empty, ids out of order, no start, events
 //   after the terminal one, a completion before its schedule) fails the turn with
-//   Infrastructure/HistoryCorrupted and changes nothing else.
+//   Infrastructure/HistoryCorrupted and changes nothing else;
+// - an activity or sub-orchestration failure of category Infrastructure,
+//   Configuration or Poison never reaches the code: its event is recorded and the
+//   execution fails with that failure (executions pinned to a build before
+//   kSystemFailuresEndExecutionSince replay as they ran: the code received it).
 #pragma once
 
 #include <optional>
@@ -34,9 +38,14 @@
 #include "duroxide/limits.hpp"
 #include "duroxide/orchestration_context.hpp"
 #include "duroxide/registry.hpp"
+#include "duroxide/semver.hpp"
 #include "duroxide/work_item.hpp"
 
 namespace duroxide {
+
+// The first build whose executions end on a system failure of an activity or child
+// instead of handing it to the code.
+inline constexpr SemVer kSystemFailuresEndExecutionSince{0, 2, 0};
 
 struct TurnInput {
   std::string instance;
@@ -47,6 +56,9 @@ struct TurnInput {
   // Coroutine resumptions allowed between two deliveries (limits.hpp); past it the
   // orchestration fails as a runaway instead of hanging the dispatcher.
   std::uint64_t max_resumptions = limits::kMaxResumptionsWithoutWaiting;
+  // A token no other fetch gets (the item's lock token): an execution this turn starts
+  // records a seed derived from it for new_guid(). Empty (replay, hand-run turns): none.
+  std::string start_token;
 };
 
 enum class TurnOutcomeKind { Running, Completed, Failed, ContinuedAsNew };

@@ -64,6 +64,10 @@ struct OrchestrationStarted {
   // which pins it (CapabilityFilter); empty in histories written before versions were
   // pinned, and by hand.
   std::string duroxide_version = {};
+  // A value unique to this start (16 hex digits), mixed into new_guid() so that an
+  // instance deleted and started again under its id draws other GUIDs. Empty in
+  // histories written before it (their GUIDs keep the values they had) and by hand.
+  std::string guid_seed = {};
   friend bool operator==(const OrchestrationStarted&, const OrchestrationStarted&) = default;
 };
 struct OrchestrationCompleted {

@@ -11,6 +11,8 @@ namespace duroxide::limits {
 inline constexpr std::size_t kMaxIdentifierBytes = 256;
 inline constexpr std::size_t kMaxNameBytes = 256;
 inline constexpr std::size_t kMaxVersionBytes = 64;
+// OrchestrationStarted's guid seed (the engine writes 16 hex digits).
+inline constexpr std::size_t kMaxGuidSeedBytes = 64;
 
 // Any single payload: inputs, outputs, event data, error messages, custom status.
 inline constexpr std::size_t kMaxPayloadBytes = 256 * 1024;
