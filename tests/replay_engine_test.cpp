@@ -1,5 +1,6 @@
 // Replay engine: turns from hand-written histories and end-to-end runs of every
 // OrchestrationContext feature.
+#include <algorithm>
 #include <stdexcept>
 
 #include "replay_support.hpp"
@@ -247,6 +248,57 @@ TEST_CASE("a system failure of an activity nobody awaits any more ends the execu
   CHECK(result.outcome.error == details);
   CHECK(kinds(result.new_events) == std::vector<EventKind>{EventKind::ActivityFailed, EventKind::OrchestrationFailed});
   REQUIRE(result.dropped.size() == 1);  // the event after the end: reported, not recorded
+  CHECK(replay_history(registry, "inst", 1, appended(history, result)).deterministic);
+}
+
+TEST_CASE("a system failure ends the execution before the code sees the rest of its batch", "[replay][failure]") {
+  Registry registry;
+  registry.register_orchestration("FirstOfTwo", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    auto winner = co_await ctx.select(ctx.schedule_activity("A", ""), ctx.schedule_activity("B", ""));
+    co_return winner.result.value;
+  });
+  History history = started(registry, "FirstOfTwo");
+  const ErrorDetails poison = ErrorDetails::poison("activity B", 4, 3);
+  // A's completion arrived first; the code would pick it and complete.
+  TurnResult result = turn(registry, history, {work::ActivityCompleted{"inst", 1, 2, "a"},
+                                               work::ActivityFailed{"inst", 1, 3, poison}});
+  REQUIRE(result.outcome.kind == TurnOutcomeKind::Failed);
+  CHECK(result.outcome.error == poison);
+  CHECK(kinds(result.new_events) == std::vector<EventKind>{EventKind::ActivityFailed, EventKind::ActivityCancelRequested,
+                                                           EventKind::OrchestrationFailed});
+  REQUIRE(result.dropped.size() == 1);
+  CHECK(std::holds_alternative<work::ActivityCompleted>(result.dropped[0].item));
+  CHECK(replay_history(registry, "inst", 1, appended(history, result)).deterministic);
+}
+
+TEST_CASE("a system failure cancels the execution's other activities and children, as any end does",
+          "[replay][failure][cancel]") {
+  Registry registry;
+  registry.register_orchestration("Joins", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    auto results = co_await ctx.join(ctx.schedule_activity("A", ""), ctx.schedule_activity("X", ""),
+                                     ctx.schedule_sub_orchestration("Child", ""));
+    co_return std::to_string(results.size());
+  });
+  History history = started(registry, "Joins");
+  const auto* child = history.at(3).as<events::SubOrchestrationScheduled>();
+  REQUIRE(child);
+  const ErrorDetails unregistered = ErrorDetails::unregistered_activity("X");
+  TurnResult result = turn(registry, history, {work::ActivityFailed{"inst", 1, 3, unregistered}});
+  REQUIRE(result.outcome.kind == TurnOutcomeKind::Failed);
+  CHECK(result.outcome.error == unregistered);
+  REQUIRE(kinds(result.new_events) ==
+          std::vector<EventKind>{EventKind::ActivityFailed, EventKind::ActivityCancelRequested,
+                                 EventKind::SubOrchestrationCancelRequested, EventKind::OrchestrationFailed});
+  CHECK(result.new_events[1].source_event_id == 2);
+  CHECK(result.new_events[2].source_event_id == 4);
+  REQUIRE(result.cancelled_activities.size() == 1);
+  CHECK(result.cancelled_activities[0].activity_id == 2);
+  const bool child_told = std::any_of(result.orchestrator_items.begin(), result.orchestrator_items.end(),
+                                      [&](const auto& item) {
+                                        const auto* cancel = std::get_if<work::CancelInstance>(&item.item);
+                                        return cancel && cancel->instance == child->instance;
+                                      });
+  CHECK(child_told);
   CHECK(replay_history(registry, "inst", 1, appended(history, result)).deterministic);
 }
 

@@ -17,6 +17,9 @@ namespace {
 
 thread_local Scheduler* t_current_scheduler = nullptr;
 
+// The failure quoted in the cancel reason a system failure sends its outstanding work.
+constexpr std::size_t kMaxCancelReasonBytes = 1024;
+
 // How a turn ends when recording one more event would pass limits::kMaxHistoryEvents.
 ErrorDetails history_limit_failure() {
   return ErrorDetails::orchestration_failed("the history reached the limit of " +
@@ -127,7 +130,7 @@ TurnResult ReplayState::run() {
   if (validate_history() && begin_execution()) {
     replay_history();
     replaying_ = false;
-    for (std::size_t i = 0; i < input_.messages.size(); ++i) {
+    for (std::size_t i : delivery_order()) {
       if (i == start_message_ || i == early_cancel_message_) continue;
       if (history_terminal_) {
         drop(input_.messages[i], "the execution has already finished");
@@ -416,6 +419,26 @@ void ReplayState::drop(const WorkItem& item, std::string reason) {
   out_.dropped.push_back({item, std::move(reason)});
 }
 
+// The new messages in arrival order, but a system failure (ends_execution) first: it ends
+// the execution before any code sees the rest of the batch, as upstream fails such a turn
+// before running code, and replay meets it as the first delivery after the stored history.
+std::vector<std::size_t> ReplayState::delivery_order() const {
+  auto ends = [this](const WorkItem& item) {
+    if (const auto* failed = std::get_if<work::ActivityFailed>(&item)) return ends_execution(failed->details);
+    if (const auto* failed = std::get_if<work::SubOrchestrationFailed>(&item)) return ends_execution(failed->details);
+    return false;
+  };
+  std::vector<std::size_t> order;
+  order.reserve(input_.messages.size());
+  for (std::size_t i = 0; i < input_.messages.size(); ++i) {
+    if (ends(input_.messages[i])) order.push_back(i);
+  }
+  for (std::size_t i = 0; i < input_.messages.size(); ++i) {
+    if (!ends(input_.messages[i])) order.push_back(i);
+  }
+  return order;
+}
+
 void ReplayState::process_message(const WorkItem& item) {
   const ExecutionId execution = input_.execution_id;
   auto completion = [&](EventId id, OpKind kind, ExecutionId item_execution,
@@ -512,9 +535,7 @@ void ReplayState::deliver(const Event& event) {
     auto op = find_op(event.source_event_id, kind);
     DUROXIDE_ASSERT(op && !op->completion_seen, "a delivered completion was checked against what was scheduled");
     op->completion_seen = true;
-    if (!result.ok && ends_execution(result.error)) {
-      return issue_terminal(events::OrchestrationFailed{std::move(result.error)});
-    }
+    if (!result.ok && ends_execution(result.error)) return end_on_system_failure(*op, std::move(result.error));
     if (!op->cancelled) complete_op(*op, std::move(result));
   };
   auto ok = [](std::string value) { return FutureResult{true, std::move(value), {}}; };
@@ -571,6 +592,20 @@ void ReplayState::deliver_to_channel(Channel& channel, EventId id, const std::st
 void ReplayState::deliver_cancel(const std::string& reason) {
   if (cancel_requested_ || stopped()) return;
   cancel_requested_ = true;
+  cancel_outstanding(reason);
+  issue_terminal(events::OrchestrationFailed{ErrorDetails::cancelled(reason)});
+}
+
+// The execution ends with `failure` (ends_execution) while its code waits: the failed
+// operation is over, everything else still outstanding is cancelled as at any end, and
+// no code runs again.
+void ReplayState::end_on_system_failure(OpState& failed, ErrorDetails failure) {
+  failed.done = true;
+  cancel_outstanding("the orchestration failed: " + bounded_text(failure.display_message(), kMaxCancelReasonBytes));
+  issue_terminal(events::OrchestrationFailed{std::move(failure)});
+}
+
+void ReplayState::cancel_outstanding(const std::string& reason) {
   ready_.clear();
   // In id order (the slots' order): the cancellations become commands, and replay must
   // issue them alike.
@@ -579,7 +614,6 @@ void ReplayState::deliver_cancel(const std::string& reason) {
     if (op && (op->kind == OpKind::Activity || op->kind == OpKind::SubOrchestration)) outstanding.push_back(op.get());
   }
   for (OpState* op : outstanding) cancel(*op, reason);
-  issue_terminal(events::OrchestrationFailed{ErrorDetails::cancelled(reason)});
 }
 
 void ReplayState::drain() {

@@ -155,6 +155,10 @@ class ReplayState final : public Scheduler {
   void deliver(const Event& event);
   // Whether an activity's or child's failure ends this execution instead of reaching code.
   bool ends_execution(const ErrorDetails& failure) const;
+  std::vector<std::size_t> delivery_order() const;
+  void end_on_system_failure(OpState& failed, ErrorDetails failure);
+  // Cancels every activity and sub-orchestration not yet done, in id order.
+  void cancel_outstanding(const std::string& reason);
   void deliver_cancel(const std::string& reason);
   // text_problem (duroxide/text.hpp) as the orchestration's failure: false when it failed it.
   bool check_text(const std::string& value, std::size_t max, const char* what, bool required);
