@@ -820,6 +820,28 @@ TEST_CASE("a tree exported while a finished child's report had not reached its p
   }
 }
 
+TEST_CASE("a delete the instance's state refuses is a Conflict, told apart from a store error and a missing id",
+          "[management][delete]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  auto kind_of = [](const std::function<void()>& call) -> std::optional<ClientError::Kind> {
+    try {
+      call();
+    } catch (const ClientError& error) {
+      return error.kind();
+    }
+    return std::nullopt;
+  };
+  host.run("waiting", "Backlog", "first");
+  // A parent whose id holds the words of the missing-instance message.
+  host.run("job that does not exist yet", "Grandparent", "");
+  const std::string child = host.management.get_instance_tree("job that does not exist yet").children.at(0).root.info.instance;
+  CHECK(kind_of([&] { host.management.delete_instance("waiting", false); }) == ClientError::Kind::Conflict);
+  CHECK(kind_of([&] { host.management.delete_instance(child, true); }) == ClientError::Kind::Conflict);
+  CHECK(kind_of([&] { host.management.delete_instance("nobody", true); }) == ClientError::Kind::NotFound);
+  CHECK(kind_of([&] { host.management.delete_instance("waiting", true); }) == std::nullopt);
+}
+
 TEST_CASE("a tree and a filtered set export as JSON lines and import back; a bad line fails alone",
           "[management][export]") {
   PROVIDER_KIND(kind);

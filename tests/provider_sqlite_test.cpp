@@ -787,12 +787,43 @@ TEST_CASE("sqlite: management reads do not wait for a writer that holds the stor
     CHECK(store.get_queue_depths().orchestrator_visible == 1);
     CHECK(store.get_activity_stats({}, {}).empty());
     CHECK_FALSE(store.get_instance_info("a").has_value());
+    CHECK(store.get_provider_diagnostics().connected);  // the writer's error record too
     read = true;
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
     clock.open();
     writer.join();
     watchdog.join();
     CHECK(store.get_queue_depths().orchestrator_visible == 2);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+}
+TEST_CASE("sqlite: a management read in progress does not hold back the checkpoints", "[sqlite][provider][checkpoint]") {
+  const std::string path = "/tmp/duroxide-checkpoint-beside-read.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  GateClock clock;
+  SequentialIdSource ids;
+  {
+    SqliteProvider store(path, clock, ids);
+    store.maintain();  // from now on the checkpoints are maintain()'s
+    const std::string payload(2'000, 'x');
+    for (int i = 0; i < 400; ++i) store.enqueue_orchestrator_item(work::ExternalRaised{"i", "e", payload}, 0);
+    clock.close();
+    // Diagnostics time their probe inside the read session: the reader stops there, holding it.
+    std::thread reader([&] { store.get_provider_diagnostics(); });
+    clock.wait_for_stopped_thread();
+    std::atomic<bool> done{false};
+    std::thread watchdog([&] {  // a checkpoint stuck behind the read ends the test, failed, not hung
+      for (int i = 0; i < 500 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      clock.open();
+    });
+    const auto start = std::chrono::steady_clock::now();
+    store.maintain();
+    done = true;
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+    clock.open();
+    reader.join();
+    watchdog.join();
+    CHECK(store.get_provider_diagnostics().checkpoints == 1);
   }
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
 }

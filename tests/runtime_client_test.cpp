@@ -1,4 +1,6 @@
 // RuntimeClient over SqliteProvider, driven by the step driver through a StepPacer.
+#include <limits>
+
 #include <catch2/catch.hpp>
 
 #include "duroxide/duroxide.hpp"
@@ -159,6 +161,35 @@ TEST_CASE("waiting times out with the last status; status changes can be awaited
   CHECK(running.custom_status == std::optional<std::string>("waiting"));
   OrchestrationStatus done = host.client.wait_for_orchestration("l", 3'600'000, host.pacer);
   CHECK(done.output == "done");
+  // It ended without another status: a wait for a change ends with it, not at its timeout.
+  before = host.clock.now_ms();
+  auto ended = host.client.wait_for_status_change("l", done.custom_status_version, 3'600'000, host.pacer);
+  REQUIRE(ended.has_value());
+  CHECK(ended->version == done.custom_status_version);
+  CHECK(ended->status == done.custom_status);
+  CHECK(host.clock.now_ms() == before);
+}
+
+TEST_CASE("a wait with a timeout past the clock's range waits, it does not wrap into the past", "[client]") {
+  Host host("sqlite-memory");
+  host.client.start_orchestration("w", "CountedWait", "");
+  host.driver.run_until_idle();
+  // Raises the event the instance waits for at the wait's third poll.
+  struct RaisingPacer final : Pacer {
+    Host& host;
+    int waits = 0;
+    explicit RaisingPacer(Host& h) : host(h) {}
+    TimestampMs now_ms() override { return host.pacer.now_ms(); }
+    void wait(std::int64_t ms) override {
+      if (++waits == 3) host.client.raise_event("w", "Go", "now");
+      host.pacer.wait(ms);
+    }
+  } pacer(host);
+  const std::int64_t for_ever = std::numeric_limits<std::int64_t>::max();
+  const OrchestrationStatus status = host.client.wait_for_orchestration("w", for_ever, pacer);
+  CHECK(status.state == RuntimeState::Completed);
+  CHECK(status.output == "now");
+  CHECK(pacer.waits >= 3);
 }
 
 TEST_CASE("a client whose poll interval is under 1 ms is refused (a paced wait would not reach its deadline)",

@@ -7,7 +7,7 @@ export type Duration = number | string;
 export interface ErrorInfo { message: string; kind: string; category: string; }
 
 export interface DuroxideError extends Error {
-  kind: 'InvalidInput' | 'UnknownCommand' | 'NotFound' | 'AlreadyExists' | 'Provider' | 'AccessDenied' | 'ReadOnly' | 'Disabled' | 'internal';
+  kind: 'InvalidInput' | 'UnknownCommand' | 'NotFound' | 'AlreadyExists' | 'Provider' | 'AccessDenied' | 'ReadOnly' | 'Disabled' | 'Conflict' | 'internal';
 }
 
 export interface Status {

@@ -2,7 +2,7 @@
 // module and returns the classes below. Every method returns plain objects;
 // every engine error is thrown as an Error whose message is the engine's
 // (with `.kind`: InvalidInput, UnknownCommand, NotFound, AlreadyExists, Provider, AccessDenied,
-// ReadOnly, Disabled, or internal for anything unexpected). Nothing else leaves
+// ReadOnly, Disabled, Conflict, or internal for anything unexpected). Nothing else leaves
 // an entry point: a bare WebAssembly exception becomes an Error of kind internal.
 // Field names in returned objects are the engine's (snake_case), so they match
 // the CLI's JSON output; method and option names are camelCase. RuntimeClient and

@@ -6,6 +6,7 @@
 // failing the call.
 #pragma once
 
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -37,7 +38,9 @@ std::string guarded(Body&& body) {
     return ok(body());
   } catch (const ClientError& error) {
     static const char* const kinds[] = {"InvalidInput", "NotFound", "AlreadyExists", "Provider",
-                                        "AccessDenied", "ReadOnly", "Disabled"};
+                                        "AccessDenied", "ReadOnly", "Disabled", "Conflict"};
+    static_assert(std::size(kinds) == static_cast<std::size_t>(ClientError::Kind::Conflict) + 1,
+                  "every ClientError kind has its name");
     return failure(error.what(), kinds[static_cast<int>(error.kind())]);
   } catch (const CommandError& error) {
     return failure(error.what(), error.kind_name());

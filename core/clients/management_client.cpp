@@ -75,10 +75,10 @@ auto ManagementClient::guarded(F&& call) -> decltype(call()) {
   try {
     return call();
   } catch (const ProviderError& error) {
-    throw ClientError(error.kind() == ProviderErrorKind::NotFound ? ClientError::Kind::NotFound
-                      : error.kind() == ProviderErrorKind::InvalidInput
-                          ? ClientError::Kind::InvalidInput
-                          : ClientError::Kind::Provider,
+    throw ClientError(error.kind() == ProviderErrorKind::NotFound       ? ClientError::Kind::NotFound
+                      : error.kind() == ProviderErrorKind::InvalidInput ? ClientError::Kind::InvalidInput
+                      : error.kind() == ProviderErrorKind::Conflict     ? ClientError::Kind::Conflict
+                                                                        : ClientError::Kind::Provider,
                       error.what());
   }
 }

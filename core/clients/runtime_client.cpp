@@ -5,6 +5,7 @@
 
 #include "bulk_walk.hpp"
 #include "duroxide/registry.hpp"
+#include "duroxide/saturating.hpp"
 #include "duroxide/text.hpp"
 
 namespace duroxide {
@@ -463,11 +464,21 @@ BulkResult RuntimeClient::enqueue_event_bulk(const BulkRequest& request, const s
                           [&](const std::string& id) -> WorkItem { return work::QueueMessage{id, queue, data}; });
 }
 
+namespace {
+
+// When a wait of `timeout_ms` from now ends: a negative timeout is none, and one past the
+// clock's range (a wait "for ever") ends at its end instead of wrapping into the past.
+TimestampMs deadline_after(Pacer& pacer, std::int64_t timeout_ms) {
+  return saturating_add(pacer.now_ms(), std::max<std::int64_t>(timeout_ms, 0));
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, OrchestrationStatus>> RuntimeClient::wait_for_instances(
     const std::vector<std::string>& instances, std::int64_t timeout_ms, Pacer& pacer) {
   if (instances.size() > 1000) throw invalid("wait for at most 1000 instances at once");
   for (const auto& id : instances) check_identifier(id, "an instance id");
-  const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);
+  const TimestampMs deadline = deadline_after(pacer, timeout_ms);
   for (;;) {
     std::vector<std::pair<std::string, OrchestrationStatus>> statuses;
     bool all_done = true;
@@ -483,7 +494,7 @@ std::vector<std::pair<std::string, OrchestrationStatus>> RuntimeClient::wait_for
 
 BulkResult RuntimeClient::wait_for_instances_bulk(const BulkRequest& request, std::int64_t timeout_ms,
                                                   Pacer& pacer) {
-  const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);
+  const TimestampMs deadline = deadline_after(pacer, timeout_ms);
   if (request.instances.empty()) access_.require(AccessOperation::List, {}, request.filter.orchestration_name);
   const std::vector<RuntimeState> states = request.filter.states.empty()
       ? std::vector<RuntimeState>{RuntimeState::Running, RuntimeState::Completed, RuntimeState::Failed}
@@ -520,7 +531,7 @@ BulkResult RuntimeClient::wait_for_instances_bulk(const BulkRequest& request, st
 
 OrchestrationStatus RuntimeClient::wait_for_orchestration(const std::string& instance,
                                                           std::int64_t timeout_ms, Pacer& pacer) {
-  const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);
+  const TimestampMs deadline = deadline_after(pacer, timeout_ms);
   for (;;) {
     OrchestrationStatus status = get_status(instance);
     TimestampMs now = pacer.now_ms();
@@ -535,9 +546,14 @@ std::optional<CustomStatus> RuntimeClient::wait_for_status_change(const std::str
                                                                   Pacer& pacer) {
   check_identifier(instance, "the instance id");
   access_.require(AccessOperation::ReadStatus, instance);
-  const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);
+  const TimestampMs deadline = deadline_after(pacer, timeout_ms);
   for (;;) {
     auto changed = guarded([&] { return management_.get_custom_status(instance, since_version); });
+    if (!changed) {
+      // An instance that ended will not change its status again: the wait ends with it.
+      const OrchestrationStatus status = get_status(instance);
+      if (status.is_terminal()) return CustomStatus{status.custom_status, status.custom_status_version};
+    }
     TimestampMs now = pacer.now_ms();
     if (changed || now >= deadline) return changed;
     pacer.wait(std::min(options_.poll_interval_ms, deadline - now));
@@ -577,7 +593,7 @@ std::map<std::string, std::string> RuntimeClient::get_all_values(const std::stri
 std::optional<std::string> RuntimeClient::wait_for_value(const std::string& instance,
                                                          const std::string& key,
                                                          std::int64_t timeout_ms, Pacer& pacer) {
-  const TimestampMs deadline = pacer.now_ms() + std::max<std::int64_t>(timeout_ms, 0);
+  const TimestampMs deadline = deadline_after(pacer, timeout_ms);
   for (;;) {
     std::optional<std::string> value = get_value(instance, key);
     TimestampMs now = pacer.now_ms();

@@ -6,7 +6,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 
 /** An Error thrown by the engine: `kind` says which rule it broke. */
 export interface DuroxideError extends Error {
-  kind: 'InvalidInput' | 'NotFound' | 'AlreadyExists' | 'Provider' | 'AccessDenied' | 'ReadOnly' | 'Disabled'
+  kind: 'InvalidInput' | 'NotFound' | 'AlreadyExists' | 'Provider' | 'AccessDenied' | 'ReadOnly' | 'Disabled' | 'Conflict'
     | 'Timeout' | 'Unsupported' | 'internal';
 }
 

@@ -438,22 +438,14 @@ struct Management {
   static DeleteResult delete_instance(Connection& db, const std::string& instance, bool force, TimestampMs now) {
     store_sql::check_identifier(instance, db.operation());
     Transaction transaction(db);
-    std::string blocker = root_blocker(db, instance);
-    const bool missing = blocker.find("does not exist") != std::string::npos;
-    std::vector<TreeMember> tree;
-    if (blocker.empty()) {
-      // The tree read once: the running check (without force) and the instances to delete.
-      tree = tree_members(db, instance);
-      for (const TreeMember& member : tree) {
-        if (!force && member.running) {
-          blocker = "instance " + member.id + " is running; delete with force to remove it";
-          break;
-        }
+    if (std::optional<ProviderError> blocker = root_blocker(db, instance)) throw *blocker;
+    // The tree read once: the running check (without force) and the instances to delete.
+    const std::vector<TreeMember> tree = tree_members(db, instance);
+    for (const TreeMember& member : tree) {
+      if (!force && member.running) {
+        throw ProviderError(ProviderErrorKind::Conflict, db.operation(),
+                            "instance " + member.id + " is running; delete with force to remove it");
       }
-    }
-    if (!blocker.empty()) {
-      throw ProviderError(missing ? ProviderErrorKind::NotFound : ProviderErrorKind::Conflict, db.operation(),
-                          blocker);
     }
     // A forced delete may take running instances, which can still schedule children:
     // every history of the tree is searched for unstarted ones.
@@ -498,7 +490,7 @@ struct Management {
       // and finished before the cut-off when one is set), until the limit.
       for (const auto& id : request.instances) {
         if (full()) break;
-        if (!root_blocker(db, id).empty()) continue;
+        if (root_blocker(db, id)) continue;
         if (request.completed_before_ms != 0 && !updated_before(db, id, request.completed_before_ms)) continue;
         add_finished_tree(db, id, batch);
       }

@@ -638,21 +638,23 @@ std::vector<TreeMember> tree_members(Connection& db, const std::string& root) {
 // Why `instance` is not the root of a tree that may be deleted, or empty: it does not
 // exist, or it is a sub-orchestration of an existing parent.
 template <typename Connection>
-std::string root_blocker(Connection& db, const std::string& instance) {
+std::optional<ProviderError> root_blocker(Connection& db, const std::string& instance) {
   std::optional<std::string> parent;
   {
     auto row = db.prepare(
         "SELECT i.parent_instance_id, p.instance_id IS NOT NULL FROM instances i "
         "LEFT JOIN instances p ON p.instance_id = i.parent_instance_id WHERE i.instance_id = ?1");
     row.bind(1, instance);
-    if (!row.step()) return "instance " + instance + " does not exist";
+    if (!row.step()) {
+      return ProviderError(ProviderErrorKind::NotFound, db.operation(), "instance " + instance + " does not exist");
+    }
     if (!row.is_null(0) && row.integer(1) != 0) parent = row.text(0);
   }
   if (parent) {
-    return "instance " + instance + " is a sub-orchestration of " + *parent +
-           "; delete its root instead";
+    return ProviderError(ProviderErrorKind::Conflict, db.operation(),
+                         "instance " + instance + " is a sub-orchestration of " + *parent + "; delete its root instead");
   }
-  return {};
+  return std::nullopt;
 }
 
 // Whether `instance` was last updated (a finished one: finished) before `before_ms`, as a

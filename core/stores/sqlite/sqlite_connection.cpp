@@ -168,8 +168,10 @@ void Connection::fail(int result_code) {
   try {
     raise(db_, result_code, operation_);
   } catch (const ProviderError& error) {
+    const std::int64_t at_ms = clock_ ? clock_->now_ms() : 0;
+    std::lock_guard<std::mutex> lock(error_mutex_);
     ++error_count_;
-    last_error_ = LastError{error.what(), clock_ ? clock_->now_ms() : 0};
+    last_error_ = LastError{error.what(), at_ms};
     throw;
   }
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -96,13 +97,23 @@ class Connection {
     std::string message;
     std::int64_t at_ms = 0;
   };
-  const std::optional<LastError>& last_error() const { return last_error_; }
-  std::uint64_t error_count() const { return error_count_; }
+  // Safe from any thread, beside the connection's user: diagnostics read them without
+  // waiting for the connection's session (a management read must not queue behind the
+  // writer, nor the writer behind a management read).
+  std::optional<LastError> last_error() const {
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    return last_error_;
+  }
+  std::uint64_t error_count() const {
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    return error_count_;
+  }
   void set_clock(Clock* clock) { clock_ = clock; }
 
  private:
   sqlite3* db_ = nullptr;
   Clock* clock_ = nullptr;
+  mutable std::mutex error_mutex_;
   std::optional<LastError> last_error_;
   std::uint64_t error_count_ = 0;
   std::string operation_ = "open";

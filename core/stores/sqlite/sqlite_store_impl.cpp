@@ -54,6 +54,12 @@ void StoreImpl::open_read_connection(const std::string& path, const SqliteOption
   read_db_->exec("PRAGMA query_only = 1");  // a write through it is a bug: refused, not done
   read_db_->exec("PRAGMA temp_store = MEMORY");
   read_db_->exec(cache_size_pragma(options.cache_kib).c_str());
+  // The checkpoints' own: behind the read connection's mutex, a slow management read would
+  // hold them back, the log would pass the backstop, and every commit would checkpoint.
+  checkpoint_db_ = std::make_unique<Connection>(path, options.busy_timeout_ms, options.vfs);
+  checkpoint_db_->set_clock(&clock_);
+  checkpoint_db_->set_operation("open " + path + " for checkpoints");
+  checkpoint_db_->exec("PRAGMA query_only = 1");
 }
 
 void StoreImpl::checkpoint() {
@@ -80,9 +86,9 @@ int StoreImpl::on_wal_commit(void* self, sqlite3* db, const char* schema, int fr
 void StoreImpl::maintain_files() {
   maintained_ = true;
   if (wal_frames_ < kCheckpointFrames) return;
-  if (read_db_) {
-    std::lock_guard<std::mutex> lock(read_mutex_);
-    checkpoint_passive(*read_db_);
+  if (checkpoint_db_) {
+    std::lock_guard<std::mutex> lock(checkpoint_mutex_);
+    checkpoint_passive(*checkpoint_db_);
   } else {
     Session db = session("maintain");
     checkpoint_passive(*db);
@@ -119,14 +125,15 @@ ProviderDiagnostics StoreImpl::get_provider_diagnostics() {
     d.round_trip_us = clock_.monotonic_us() - started_us;
     if (d.connected) read_file_facts(*db, d);
   }
-  Session writer = session("get_provider_diagnostics");
+  // The writer's error record, read without its session: diagnostics never wait for the
+  // hot path's connection, nor hold it.
   d.last_checkpoint_ms = last_checkpoint_ms_;
   d.checkpoints = checkpoints_;
-  if (const auto& error = writer->last_error()) {
+  if (const auto error = db_->last_error()) {
     d.last_error = error->message;
     d.last_error_ms = error->at_ms;
   }
-  d.error_count = writer->error_count();
+  d.error_count = db_->error_count();
   return d;
 }
 

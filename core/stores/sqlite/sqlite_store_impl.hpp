@@ -35,8 +35,9 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   std::vector<WorkerItem> fetch_work_items(std::int64_t lock_timeout_ms, std::size_t max_items,
                                            const TagFilter& filter, const SessionFetch* session_fetch) override;
   ProviderDiagnostics get_provider_diagnostics() override;
-  // Checkpoints the log once it passes kCheckpointFrames, through the read
-  // connection when there is one (a passive checkpoint never waits for the writer).
+  // Checkpoints the log once it passes kCheckpointFrames, through a connection of its
+  // own when the file allows one (a passive checkpoint never waits for the writer, and
+  // this one never for a management read).
   void maintain_files() override;
 
  protected:
@@ -85,6 +86,8 @@ class StoreImpl final : public store_sql::SqlStoreImpl<Dialect> {
   std::unique_ptr<Connection> db_;
   std::mutex read_mutex_;
   std::unique_ptr<Connection> read_db_;  // null: reads share db_
+  std::mutex checkpoint_mutex_;
+  std::unique_ptr<Connection> checkpoint_db_;  // with read_db_; null: checkpoints go through db_
   std::string path_;
   std::atomic<TimestampMs> last_checkpoint_ms_{0};
   std::atomic<std::uint64_t> checkpoints_{0};

@@ -34,7 +34,9 @@ class Registry;
 class ClientError : public std::runtime_error {
  public:
   // ReadOnly: a mutating call on a read-only client; Disabled: the surface is switched off.
-  enum class Kind { InvalidInput, NotFound, AlreadyExists, Provider, AccessDenied, ReadOnly, Disabled };
+  // Conflict: the instance's state refuses the call (a running instance deleted without
+  // force, a sub-orchestration deleted alone); retrying the same call does not help.
+  enum class Kind { InvalidInput, NotFound, AlreadyExists, Provider, AccessDenied, ReadOnly, Disabled, Conflict };
   ClientError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const { return kind_; }
 
@@ -143,7 +145,8 @@ class RuntimeClient {
   // (Running / NotFound) once `timeout_ms` has passed.
   OrchestrationStatus wait_for_orchestration(const std::string& instance, std::int64_t timeout_ms,
                                              Pacer& pacer);
-  // The custom status once its version exceeds `since_version`; nullopt on timeout.
+  // The custom status once its version exceeds `since_version`, or once the instance has
+  // ended (then as it ended: its version may not exceed `since_version`); nullopt on timeout.
   std::optional<CustomStatus> wait_for_status_change(const std::string& instance,
                                                      std::uint64_t since_version,
                                                      std::int64_t timeout_ms, Pacer& pacer);
