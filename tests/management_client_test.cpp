@@ -325,6 +325,12 @@ TEST_CASE("waiting in bulk goes batch by batch; one still running at the deadlin
   BulkResult named = host.client.wait_for_instances_bulk(by_ids({"wf-h1", "missing"}), 0, host.pacer);
   CHECK(named.succeeded == 1);
   CHECK(named.items[1].error == "instance missing does not exist");
+  // A missing id fails at once: it does not wait out the deadline.
+  const TimestampMs waited_from = host.clock.now_ms();
+  BulkResult typo = host.client.wait_for_instances_bulk(by_ids({"missing"}), 5'000, host.pacer);
+  REQUIRE(typo.items.size() == 1);
+  CHECK(typo.items[0].error == "instance missing does not exist");
+  CHECK(host.clock.now_ms() == waited_from);
 }
 
 TEST_CASE("a filtered bulk walk touches each match once, batch by batch, and not what starts during it",
@@ -840,6 +846,29 @@ TEST_CASE("a delete the instance's state refuses is a Conflict, told apart from 
   CHECK(kind_of([&] { host.management.delete_instance(child, true); }) == ClientError::Kind::Conflict);
   CHECK(kind_of([&] { host.management.delete_instance("nobody", true); }) == ClientError::Kind::NotFound);
   CHECK(kind_of([&] { host.management.delete_instance("waiting", true); }) == std::nullopt);
+}
+
+TEST_CASE("an instance whose start is still queued is deleted with force, messages included, and never runs",
+          "[management][delete]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.client.start_orchestration("queued", "HelloWorld", "Ada");  // no dispatcher has run yet
+  host.client.raise_event("queued", "Approve", "yes");              // known from its queued start
+  try {
+    host.management.delete_instance("queued", false);
+    FAIL("a queued start is deleted only with force");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::Conflict);
+    CHECK(std::string(error.what()).find("has not started yet") != std::string::npos);
+  }
+  const DeleteResult deleted = host.management.delete_instance("queued", true);
+  CHECK(deleted.instances == 0);  // it had no row yet
+  CHECK(deleted.queue_items == 2);
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("queued").state == RuntimeState::NotFound);
+  host.client.start_orchestration("queued", "HelloWorld", "Grace");  // the id is free again
+  host.driver.run_until_idle();
+  CHECK(host.client.get_status("queued").state == RuntimeState::Completed);
 }
 
 TEST_CASE("a tree and a filtered set export as JSON lines and import back; a bad line fails alone",

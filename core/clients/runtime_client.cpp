@@ -514,10 +514,9 @@ BulkResult RuntimeClient::wait_for_instances_bulk(const BulkRequest& request, st
         } else {
           access_.require(AccessOperation::ReadStatus, id);
         }
-        if (request.dry_run) {
-          if (!listed) require_exists(id);
-          return;
-        }
+        // A named id no one started fails at once, not at the deadline it would wait out.
+        if (!listed) require_exists(id);
+        if (request.dry_run) return;
         const OrchestrationStatus status = wait_for_orchestration(id, deadline - pacer.now_ms(), pacer);
         if (status.state == RuntimeState::NotFound) {
           throw ClientError(ClientError::Kind::NotFound, "instance " + id + " does not exist");

@@ -438,7 +438,13 @@ struct Management {
   static DeleteResult delete_instance(Connection& db, const std::string& instance, bool force, TimestampMs now) {
     store_sql::check_identifier(instance, db.operation());
     Transaction transaction(db);
-    if (std::optional<ProviderError> blocker = root_blocker(db, instance)) throw *blocker;
+    if (std::optional<ProviderError> blocker = root_blocker(db, instance)) {
+      if (blocker->kind() != ProviderErrorKind::NotFound) throw *blocker;
+      const DeleteResult queued = delete_queued_start(db, instance, force);
+      if (queued.queue_items == 0) throw *blocker;
+      transaction.commit();
+      return queued;
+    }
     // The tree read once: the running check (without force) and the instances to delete.
     const std::vector<TreeMember> tree = tree_members(db, instance);
     for (const TreeMember& member : tree) {
@@ -456,6 +462,48 @@ struct Management {
     record_deletions(db, deleted, now);
     transaction.commit();
     return result;
+  }
+
+  // An instance known only by its queued start (no dispatcher has taken it yet) is
+  // deleted with force as a running one: its start and the messages queued for it go
+  // (counted as queue items: it has no row, so no instance is counted), and it never
+  // runs. A child's queued start goes only with its root. Nothing queued: {}.
+  static DeleteResult delete_queued_start(Connection& db, const std::string& instance, bool force) {
+    std::optional<std::string> parent;
+    {
+      Statement rows = db.prepare("SELECT item_json FROM orchestrator_queue WHERE instance_id = ?1 AND kind = ?2");
+      rows.bind(1, instance).bind(2, to_string(WorkItemKind::StartOrchestration));
+      if (!rows.step()) return {};
+      std::optional<WorkItem> item;
+      try {
+        item = decode_work_item(rows.text(0));
+      } catch (const CodecError&) {
+      }
+      const auto* start = item ? std::get_if<work::StartOrchestration>(&*item) : nullptr;
+      if (start && !start->parent_instance.empty()) parent = start->parent_instance;
+    }
+    if (parent && instance_exists(db, *parent)) {
+      throw ProviderError(ProviderErrorKind::Conflict, db.operation(),
+                          "instance " + instance + " is a sub-orchestration of " + *parent +
+                              " (its start is queued); delete its root instead");
+    }
+    if (!force) {
+      throw ProviderError(ProviderErrorKind::Conflict, db.operation(),
+                          "instance " + instance + " has not started yet (its start is queued); delete with force to "
+                          "remove it");
+    }
+    Statement removal = db.prepare("DELETE FROM orchestrator_queue WHERE instance_id = ?1");
+    removal.bind(1, instance);
+    removal.run();
+    DeleteResult result;
+    result.queue_items = static_cast<std::uint64_t>(db.changes());
+    return result;
+  }
+
+  static bool instance_exists(Connection& db, const std::string& instance) {
+    Statement row = db.prepare("SELECT 1 FROM instances WHERE instance_id = ?1");
+    row.bind(1, instance);
+    return row.step();
   }
 
   // The roots a filtered delete walks past beyond its limit (trees that still run) before it
