@@ -280,6 +280,19 @@ TEST_CASE("a history the engine finds broken ends the child with a terminal even
   CHECK(raw_sql(*host.under, "SELECT COUNT(*) FROM history WHERE instance_id = 'kid'") == events_before);
 }
 
+TEST_CASE("parent links that loop are walked once: the tree of such an instance lists each member once",
+          "[store][corruption][management]") {
+  REACHABLE_KIND(kind);
+  Host host(kind);
+  start_parent_with_waiting_child(host);
+  // A damaged store: the parent's own parent is its child.
+  raw_sql(*host.under, "UPDATE instances SET parent_instance_id = 'kid' WHERE instance_id = 'p'");
+  const InstanceTree tree = host.management.get_instance_tree("p");
+  REQUIRE(tree.children.size() == 1);
+  CHECK(tree.children[0].root.info.instance == "kid");
+  CHECK(tree.children[0].children.empty());
+}
+
 TEST_CASE("a finished instance whose history the engine finds broken stays as it ended",
           "[store][corruption]") {
   REACHABLE_KIND(kind);

@@ -188,12 +188,16 @@ InstanceTree ManagementClient::get_instance_tree(const std::string& instance) {
   if (!info) throw ClientError(ClientError::Kind::NotFound, "instance " + instance + " does not exist");
   InstanceTree tree{summarize(*info), {}};
   std::size_t nodes = 1;
+  // Parent links that loop (a damaged or hand-edited store) are followed once: an
+  // instance already in the tree is not walked again.
+  std::set<std::string> seen{instance};
   // Iterative depth-first walk with an explicit bound: a tree is never unbounded.
   std::vector<InstanceTree*> stack{&tree};
   while (!stack.empty()) {
     InstanceTree* node = stack.back();
     stack.pop_back();
     for (auto& child : children_of(node->root.info.instance)) {
+      if (!seen.insert(child.info.instance).second) continue;
       if (++nodes > kMaxTreeNodes) {
         throw ClientError(ClientError::Kind::InvalidInput,
                           "instance " + instance + " has more than " +
