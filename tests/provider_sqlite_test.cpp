@@ -763,6 +763,26 @@ class GateClock final : public Clock {
   int stopped_ = 0;
 };
 
+// Opens the gate after 5 s unless told the call under test returned: a call stuck behind
+// the gate ends its test, failed, not hung.
+class GateWatchdog {
+ public:
+  explicit GateWatchdog(GateClock& clock)
+      : thread_([this, &clock] {
+          for (int i = 0; i < 500 && !done_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          clock.open();
+        }) {}
+  ~GateWatchdog() {
+    done_ = true;
+    thread_.join();
+  }
+  void done() { done_ = true; }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
 }  // namespace
 
 TEST_CASE("sqlite: management reads do not wait for a writer that holds the store", "[sqlite][provider][reads]") {
@@ -776,11 +796,7 @@ TEST_CASE("sqlite: management reads do not wait for a writer that holds the stor
     clock.close();
     std::thread writer([&] { store.enqueue_orchestrator_item(work::ExternalRaised{"a", "e", ""}, 0); });
     clock.wait_for_stopped_thread();  // the writer is inside its call, holding the store
-    std::atomic<bool> read{false};
-    std::thread watchdog([&] {  // a read stuck behind the writer ends the test, failed, not hung
-      for (int i = 0; i < 500 && !read; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      clock.open();
-    });
+    GateWatchdog watchdog(clock);
     const auto start = std::chrono::steady_clock::now();
     CHECK(store.count_instances({}) == 0);
     CHECK(store.list_instances({}, {}).instances.empty());
@@ -788,11 +804,10 @@ TEST_CASE("sqlite: management reads do not wait for a writer that holds the stor
     CHECK(store.get_activity_stats({}, {}).empty());
     CHECK_FALSE(store.get_instance_info("a").has_value());
     CHECK(store.get_provider_diagnostics().connected);  // the writer's error record too
-    read = true;
+    watchdog.done();
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
     clock.open();
     writer.join();
-    watchdog.join();
     CHECK(store.get_queue_depths().orchestrator_visible == 2);
   }
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
@@ -811,18 +826,13 @@ TEST_CASE("sqlite: a management read in progress does not hold back the checkpoi
     // Diagnostics time their probe inside the read session: the reader stops there, holding it.
     std::thread reader([&] { store.get_provider_diagnostics(); });
     clock.wait_for_stopped_thread();
-    std::atomic<bool> done{false};
-    std::thread watchdog([&] {  // a checkpoint stuck behind the read ends the test, failed, not hung
-      for (int i = 0; i < 500 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      clock.open();
-    });
+    GateWatchdog watchdog(clock);
     const auto start = std::chrono::steady_clock::now();
     store.maintain();
-    done = true;
+    watchdog.done();
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
     clock.open();
     reader.join();
-    watchdog.join();
     CHECK(store.get_provider_diagnostics().checkpoints == 1);
   }
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());

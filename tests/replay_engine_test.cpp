@@ -144,33 +144,30 @@ TEST_CASE("an uncaught activity failure fails the orchestration with its message
 
 namespace {
 
-// Catches whatever its activity or child fails with: only failures of the user's code reach it.
+// An orchestration that awaits what `schedule` gives and catches whatever it fails with:
+// only failures of the user's code reach the catch.
+template <typename Schedule>
+auto catching(Schedule schedule) {
+  return [schedule](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    try {
+      co_return co_await schedule(ctx);
+    } catch (const TaskFailed& failure) {
+      co_return "caught: " + failure.details().display_message();
+    }
+  };
+}
+
 Registry catching_registry() {
   Registry registry;
-  registry.register_orchestration("CatchesActivity", [](OrchestrationContext& ctx,
-                                                       std::string) -> Task<std::string> {
-    try {
-      co_return co_await ctx.schedule_activity("X", "");
-    } catch (const TaskFailed& failure) {
-      co_return "caught: " + failure.details().display_message();
-    }
-  });
-  registry.register_orchestration("CatchesChild", [](OrchestrationContext& ctx,
-                                                    std::string) -> Task<std::string> {
-    try {
-      co_return co_await ctx.schedule_sub_orchestration("Child", "");
-    } catch (const TaskFailed& failure) {
-      co_return "caught: " + failure.details().display_message();
-    }
-  });
-  registry.register_orchestration("RetriesActivity", [](OrchestrationContext& ctx,
-                                                        std::string) -> Task<std::string> {
-    try {
-      co_return co_await ctx.schedule_activity_with_retry("X", "", RetryPolicy{3, RetryPolicy::Backoff::Fixed, 10, 0, 0});
-    } catch (const TaskFailed& failure) {
-      co_return "caught: " + failure.details().display_message();
-    }
-  });
+  registry.register_orchestration("CatchesActivity",
+                                  catching([](OrchestrationContext& ctx) { return ctx.schedule_activity("X", ""); }));
+  registry.register_orchestration("CatchesChild", catching([](OrchestrationContext& ctx) {
+                                    return ctx.schedule_sub_orchestration("Child", "");
+                                  }));
+  registry.register_orchestration("RetriesActivity", catching([](OrchestrationContext& ctx) {
+                                    return ctx.schedule_activity_with_retry(
+                                        "X", "", RetryPolicy{3, RetryPolicy::Backoff::Fixed, 10, 0, 0});
+                                  }));
   // The activity loses the select; the code goes on waiting for its timer.
   registry.register_orchestration("ActivityLosesSelect", [](OrchestrationContext& ctx,
                                                            std::string) -> Task<std::string> {

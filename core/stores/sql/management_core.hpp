@@ -675,13 +675,8 @@ struct Management {
     const InstanceInfo& info = data.info;
     store_sql::check_identifier(info.instance, db.operation());
     Transaction transaction(db);
-    {
-      Statement row = db.prepare("SELECT 1 FROM instances WHERE instance_id = ?1");
-      row.bind(1, info.instance);
-      if (row.step()) {
-        throw ProviderError(ProviderErrorKind::Conflict, db.operation(),
-                            "instance " + info.instance + " already exists");
-      }
+    if (instance_exists(db, info.instance)) {
+      throw ProviderError(ProviderErrorKind::Conflict, db.operation(), "instance " + info.instance + " already exists");
     }
     check_no_other_start(db, info);
     insert_instance_row(db, info, current_input(data), unconsumed_messages(data));
