@@ -38,6 +38,7 @@
 
 #include "duroxide/sim/generator.hpp"
 #include "duroxide/sim/random.hpp"
+#include "duroxide/sim/seeds.hpp"
 #include "duroxide/sim/simulation.hpp"
 
 namespace {
@@ -129,7 +130,7 @@ std::vector<duroxide::sim::SimResult> run_parallel(duroxide::sim::SimOptions opt
     for (std::uint64_t n = next++; n < seeds; n = next++) {
       duroxide::sim::SimOptions mine = options;
       mine.seed = first + n;
-      results[n] = duroxide::sim::run_simulation(mine);
+      results[n] = duroxide::sim::run_seed(mine);  // an exception is the seed's violation, not the process's end
     }
   };
   std::vector<std::thread> threads;
@@ -253,6 +254,8 @@ int main(int argc, char** argv) {
       result = precomputed.empty() ? duroxide::sim::run_simulation(options) : std::move(precomputed[n]);
     } catch (const std::invalid_argument& error) {
       usage(error.what());
+    } catch (const std::exception&) {  // the seed's failure (run again to report it), not the process's end
+      result = duroxide::sim::run_seed(options);
     }
     total_steps += result.steps;
     for (const auto& [kind, count] : result.faults_injected) injected[kind] += count;

@@ -9,6 +9,7 @@
 #include "duroxide/limits.hpp"
 #include "duroxide/text.hpp"
 #include "program.hpp"
+#include "workload.hpp"
 
 namespace duroxide::sim {
 
@@ -137,22 +138,6 @@ std::vector<std::string> top_level_statements(const std::string& text) {
   return names;
 }
 
-std::string describe_ops(std::vector<ClientOp> ops) {
-  std::stable_sort(ops.begin(), ops.end(), [](const ClientOp& a, const ClientOp& b) { return a.step < b.step; });
-  std::string out = "client ops:\n";
-  for (const ClientOp& op : ops) {
-    const std::string data = valid_utf8(op.data) ? program::short_value(op.data)
-                                                 : "<" + std::to_string(op.data.size()) + " bytes, invalid UTF-8>";
-    switch (op.kind) {
-      case ClientOp::Kind::Start: out += "  step " + std::to_string(op.step) + ": start " + op.instance + " " + op.name + "\n"; break;
-      case ClientOp::Kind::Raise: out += "  step " + std::to_string(op.step) + ": raise " + op.instance + " " + op.name + " \"" + data + "\"\n"; break;
-      case ClientOp::Kind::Enqueue: out += "  step " + std::to_string(op.step) + ": enqueue " + op.instance + " " + op.name + " \"" + data + "\"\n"; break;
-      case ClientOp::Kind::Cancel: out += "  step " + std::to_string(op.step) + ": cancel " + op.instance + "\n"; break;
-    }
-  }
-  return out;
-}
-
 void count_end(Coverage& coverage, const InstanceEnd& end) {
   if (end.state == RuntimeState::Failed && end.cancel_accepted && end.error.find("canceled: ") != std::string::npos) {
     ++coverage["cancelled"];
@@ -253,17 +238,13 @@ SimOptions shrink_generated(SimOptions failing, GeneratorOptions generator) {
     options.keep_trace = false;
     return options;
   };
-  auto fails = [](const SimOptions& options) {
-    try {
-      return !run_simulation(options).ok();
-    } catch (const std::exception&) {
-      return false;
-    }
-  };
   if (generator.only_programs.empty()) {
     for (std::size_t i = 0; i < failing.instances; ++i) generator.only_programs.push_back(i);
   }
   failing = with(failing, generator);
+  const std::string invariant = first_invariant(failing);
+  if (invariant.empty()) return failing;
+  auto fails = [&invariant](const SimOptions& options) { return fails_with(options, invariant); };
   for (bool changed = true; changed;) {
     changed = false;
     std::vector<std::pair<SimOptions, GeneratorOptions>> candidates;

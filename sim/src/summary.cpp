@@ -18,6 +18,7 @@ std::string to_json(const SimResult& result) {
   out["completed"] = result.completed;
   out["failed"] = result.failed;
   out["node_restarts"] = result.node_restarts;
+  out["checks_waived"] = result.checks_waived;
   out["fault_ppm"] = result.fault_ppm;
   out["faults_injected"] = result.faults_injected;
   if (!result.coverage.empty()) out["coverage"] = result.coverage;

@@ -4,6 +4,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "duroxide/text.hpp"
+#include "program.hpp"
 #include "workload.hpp"
 
 namespace duroxide::sim {
@@ -115,6 +117,23 @@ std::optional<InstanceEnd> read_instance_end(ManagementProvider& store, const st
   return end;
 }
 
+// The plan's client ops in step order, payloads shortened.
+std::string describe_ops(std::vector<ClientOp> ops) {
+  std::stable_sort(ops.begin(), ops.end(), [](const ClientOp& a, const ClientOp& b) { return a.step < b.step; });
+  std::string out = "client ops:\n";
+  for (const ClientOp& op : ops) {
+    const std::string data = valid_utf8(op.data) ? program::short_value(op.data)
+                                                 : "<" + std::to_string(op.data.size()) + " bytes, invalid UTF-8>";
+    switch (op.kind) {
+      case ClientOp::Kind::Start: out += "  step " + std::to_string(op.step) + ": start " + op.instance + " " + op.name + "\n"; break;
+      case ClientOp::Kind::Raise: out += "  step " + std::to_string(op.step) + ": raise " + op.instance + " " + op.name + " \"" + data + "\"\n"; break;
+      case ClientOp::Kind::Enqueue: out += "  step " + std::to_string(op.step) + ": enqueue " + op.instance + " " + op.name + " \"" + data + "\"\n"; break;
+      case ClientOp::Kind::Cancel: out += "  step " + std::to_string(op.step) + ": cancel " + op.instance + "\n"; break;
+    }
+  }
+  return out;
+}
+
 WorkloadFactory user_workload(
     std::shared_ptr<const Registry> registry, std::function<void(WorkloadPlan&, SimRandom&)> plan,
     std::function<std::vector<std::string>(const InstanceEnd&, const InstanceLookup&)> check) {
@@ -122,8 +141,15 @@ WorkloadFactory user_workload(
     SimWorkload workload;
     workload.registry = registry;
     workload.check = check;
-    SimRandom* random = &seed.random;
-    workload.plan = [plan, random](WorkloadPlan& ops) { plan(ops, *random); };
+    // The plan draws from a copy of the seed's stream (the seed's lives only through the
+    // factory's caller) and keeps its ops to describe a failing run.
+    auto random = std::make_shared<SimRandom>(seed.random);
+    auto planned = std::make_shared<std::vector<ClientOp>>();
+    workload.plan = [plan, random, planned](WorkloadPlan& ops) {
+      plan(ops, *random);
+      *planned = ops.ops();
+    };
+    workload.describe = [planned] { return describe_ops(*planned); };
     return workload;
   };
 }

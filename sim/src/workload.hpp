@@ -86,6 +86,14 @@ std::vector<Outcome> expected_outcomes(const WorkloadInstance& instance,
 // order (stable). Throws std::invalid_argument for an op on an instance the plan
 // never starts, or a second start of one id.
 Workload workload_from_plan(const WorkloadPlan& plan);
+// Shrinking keeps a smaller configuration only when it fails the same way: with a
+// violation of the invariant the original's first violation broke, not another bug.
+// first_invariant: that invariant ("" when the run passes or throws); fails_with:
+// whether `options` breaks `invariant` (a run that throws does not).
+std::string first_invariant(const SimOptions& options);
+bool fails_with(const SimOptions& options, const std::string& invariant);
+// A plan's client ops as readable lines ("client ops:", then one per op in step order).
+std::string describe_ops(std::vector<ClientOp> ops);
 
 // How `instance` ended, read from the store (`instance.id` from the workload
 // carries the clients' effects; children and detached instances have none).

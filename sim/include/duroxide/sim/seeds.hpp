@@ -16,10 +16,18 @@ struct SeedsReport {
   std::optional<SimResult> first_failure;  // with the options that produced it below
   SimOptions failing_options;
   std::string message;  // empty when every seed passed
+  // The failing seed, run again, failed with the same trace; when not, `message` says
+  // the workload is not deterministic and its reproduce line may not fail.
+  bool reproduced = false;
 };
 
+// One seed's run. An exception out of it is that seed's violation, not the caller's:
+// "workload" for std::invalid_argument (options or a plan refused for the seed),
+// "harness" for any other std::exception.
+SimResult run_seed(const SimOptions& options);
+
 // Runs seeds first .. first+count-1 with `options` (its seed is replaced) and
-// stops at the first failing one.
+// stops at the first failing one, which it runs twice (SeedsReport::reproduced).
 SeedsReport run_seeds(SimOptions options, std::uint64_t first, std::uint64_t count);
 
 // A failing run as text: its first violations, its workload (if it describes

@@ -127,6 +127,9 @@ struct SimResult {
   std::uint64_t completed = 0;
   std::uint64_t failed = 0;
   std::uint64_t node_restarts = 0;
+  // Instances whose check found problems (or threw) that were not counted as violations:
+  // the Corruption fault had made a row of their tree undecodable (InstanceEnd::corrupted).
+  std::uint64_t checks_waived = 0;
   std::vector<Violation> violations;
   std::uint64_t trace_hash = 0;
   std::vector<std::string> trace;  // with keep_trace
