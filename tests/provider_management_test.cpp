@@ -578,6 +578,28 @@ TEST_CASE("contract: a forced delete makes an in-flight ack fail instead of recr
   CHECK(f.provider().read("i").empty());
 }
 
+TEST_CASE("contract: a forced delete of a fetched start makes its first turn fail instead of creating it",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  f.provider().enqueue_orchestrator_item(start_item("i"), 0);
+  std::vector<OrchestrationItem> fetched = f.provider().fetch_orchestration_items(30'000, 1);
+  REQUIRE(fetched.size() == 1);
+  const DeleteResult deleted = f.management().delete_instance("i", true);
+  CHECK(deleted.instances == 0);
+  CHECK(deleted.queue_items == 1);
+  CHECK(provider_error_kind([&] { f.provider().ack_orchestration_item(fetched[0].lock_token, first_turn_ack()); }) ==
+        ProviderErrorKind::InvalidLock);
+  CHECK_FALSE(f.management().get_instance_info("i").has_value());
+  CHECK(f.provider().read("i").empty());
+  CHECK(f.provider().fetch_orchestration_items(30'000, 1).empty());
+  // Once the first turn has committed, the instance has a row: a forced delete takes it whole.
+  f.provider().enqueue_orchestrator_item(start_item("j"), 0);
+  fetched = f.provider().fetch_orchestration_items(30'000, 1);
+  REQUIRE(fetched.size() == 1);
+  f.provider().ack_orchestration_item(fetched[0].lock_token, first_turn_ack());
+  CHECK(f.management().delete_instance("j", true).instances == 1);
+}
+
 TEST_CASE("contract: bulk delete skips running instances and honours the limit",
           "[provider][management]") {
   FOR_EACH_PROVIDER(f);

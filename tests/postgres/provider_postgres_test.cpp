@@ -295,6 +295,25 @@ TEST_CASE("postgres: a connection lost inside an ack rolls it back whole", "[pro
   CHECK(store.get_queue_depths().worker_visible == 1);
 }
 
+TEST_CASE("postgres: an import waits for a start of the same id in flight", "[provider][postgres]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("importstart");
+  PostgresProvider& store = *n.store;
+  create_instance(store, "i", RuntimeState::Completed);
+  const InstanceExport exported = store.export_instance("i");
+  store.delete_instance("i", false);
+  // Another session holds the lock a start of "i" takes (PostgresDialect::serialize_start):
+  // the import must wait for it, or both would commit (the start's check cannot see the
+  // import's uncommitted row) and the engine would drop the accepted start as a duplicate.
+  LockingSession start_in_flight("SELECT pg_advisory_xact_lock(hashtext('" + n.options.schema + "'), hashtext('i'))");
+  std::thread importer([&] { store.import_instance(exported); });
+  const bool waited = waits_for_a_lock(n.application);
+  start_in_flight.release();
+  importer.join();
+  CHECK(waited);
+  CHECK(store.get_instance_info("i")->state == RuntimeState::Completed);
+}
+
 TEST_CASE("postgres: an unreachable server and a bad schema name fail clearly", "[provider][postgres]") {
   ManualClock clock;
   SequentialIdSource ids;

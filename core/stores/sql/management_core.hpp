@@ -438,13 +438,21 @@ struct Management {
   static DeleteResult delete_instance(Connection& db, const std::string& instance, bool force, TimestampMs now) {
     store_sql::check_identifier(instance, db.operation());
     Transaction transaction(db);
-    if (std::optional<ProviderError> blocker = root_blocker(db, instance)) {
-      if (blocker->kind() != ProviderErrorKind::NotFound) throw *blocker;
-      const DeleteResult queued = delete_queued_start(db, instance, force);
-      if (queued.queue_items == 0) throw *blocker;
-      transaction.commit();
-      return queued;
+    std::optional<ProviderError> blocker = root_blocker(db, instance);
+    if (blocker && blocker->kind() == ProviderErrorKind::NotFound) {
+      // Known only by a queued start, perhaps fetched already: its lock is taken first, so
+      // a first turn in flight either committed before (the instance then has a row, and
+      // is deleted as any other) or finds no lock and fails instead of creating it.
+      Dialect::lock_instance_for_delete(db, instance, now);
+      blocker = root_blocker(db, instance);
+      if (blocker && blocker->kind() == ProviderErrorKind::NotFound) {
+        const DeleteResult queued = delete_queued_start(db, instance, force);
+        if (queued.queue_items == 0) throw *blocker;
+        transaction.commit();
+        return queued;
+      }
     }
+    if (blocker) throw *blocker;
     // The tree read once: the running check (without force) and the instances to delete.
     const std::vector<TreeMember> tree = tree_members(db, instance);
     for (const TreeMember& member : tree) {
@@ -467,7 +475,8 @@ struct Management {
   // An instance known only by its queued start (no dispatcher has taken it yet) is
   // deleted with force as a running one: its start and the messages queued for it go
   // (counted as queue items: it has no row, so no instance is counted), and it never
-  // runs. A child's queued start goes only with its root. Nothing queued: {}.
+  // runs, even when a dispatcher has fetched it (its lock goes too). A child's queued
+  // start goes only with its root. Nothing queued: {}.
   static DeleteResult delete_queued_start(Connection& db, const std::string& instance, bool force) {
     std::optional<std::string> parent;
     {
@@ -497,6 +506,8 @@ struct Management {
     removal.run();
     DeleteResult result;
     result.queue_items = static_cast<std::uint64_t>(db.changes());
+    // A fetch of the start holds this lock: its ack then fails with InvalidLock.
+    db.prepare("DELETE FROM instance_locks WHERE instance_id = ?1").bind(1, instance).run();
     return result;
   }
 
@@ -675,6 +686,9 @@ struct Management {
     const InstanceInfo& info = data.info;
     store_sql::check_identifier(info.instance, db.operation());
     Transaction transaction(db);
+    // Kept apart from a start of the same id, as two starts are: a start in flight
+    // commits first (then its queued start refuses the import) or sees the import.
+    Dialect::serialize_start(db, info.instance);
     if (instance_exists(db, info.instance)) {
       throw ProviderError(ProviderErrorKind::Conflict, db.operation(), "instance " + info.instance + " already exists");
     }
