@@ -54,14 +54,16 @@ class LockingSession {
   LockingSession(const LockingSession&) = delete;
   LockingSession& operator=(const LockingSession&) = delete;
   ~LockingSession() { release(); }
-  void release() {
+  void release() { end("ROLLBACK"); }
+  void commit() { end("COMMIT"); }
+
+ private:
+  void end(const char* how) {
     if (!session_) return;
-    PQclear(PQexec(session_, "ROLLBACK"));
+    PQclear(PQexec(session_, how));
     PQfinish(session_);
     session_ = nullptr;
   }
-
- private:
   PGconn* session_;
 };
 
@@ -312,6 +314,28 @@ TEST_CASE("postgres: an import waits for a start of the same id in flight", "[pr
   importer.join();
   CHECK(waited);
   CHECK(store.get_instance_info("i")->state == RuntimeState::Completed);
+}
+
+TEST_CASE("postgres: session cleanup leaves a session another owner took while it waited", "[provider][postgres]") {
+  SKIP_WITHOUT_POSTGRES();
+  Named n("sessioncleanup");
+  PostgresProvider& store = *n.store;
+  const std::string sessions = n.options.schema + ".sessions";
+  // Expired, and no queued row names it: the cleanup's to forget.
+  admin_exec("INSERT INTO " + sessions + " (session_id, owner_id, locked_until, claimed_at) VALUES ('s', 'a', 0, 0)");
+  // Another owner takes it (as a fetch's take_session does), its transaction still open:
+  // the cleanup waits for the row, and must then see the new lock, not delete it.
+  LockingSession taker("UPDATE " + sessions + " SET owner_id = 'b', locked_until = 9000000000000 WHERE session_id = 's'");
+  std::size_t forgotten = 99;
+  std::thread cleanup([&] { forgotten = store.cleanup_orphaned_sessions(); });
+  const bool waited = waits_for_a_lock(n.application);
+  taker.commit();
+  cleanup.join();
+  CHECK(waited);
+  CHECK(forgotten == 0);
+  const std::vector<SessionInfo> left = store.list_sessions("", 10);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].owner_id == "b");
 }
 
 TEST_CASE("postgres: an unreachable server and a bad schema name fail clearly", "[provider][postgres]") {
@@ -746,12 +770,14 @@ TEST_CASE("postgres: a tree delete takes a child whose first turn commits while 
   p_ack.metadata = metadata();
   p_ack.orchestrator_items = {{work::StartOrchestration{"c", "Orch", "", "", "p", 2, {}}, 0}};
   n.store->ack_orchestration_item(p.lock_token, p_ack);
+  const std::uint64_t cursor = n.store->changes_since(0, 100, "").next_cursor;
+  DeleteResult deleted;
   {
     // Holds p's lock row: the delete reads the tree (p alone), then waits to lock p.
     LockingSession hold("INSERT INTO " + n.options.schema +
                         ".instance_locks (instance_id, lock_token, locked_until, locked_at) VALUES ('p', 'held', 0, 0) "
                         "ON CONFLICT (instance_id) DO UPDATE SET lock_token = 'held'");
-    std::thread remove([&] { other->delete_instance("p", true); });
+    std::thread remove([&] { deleted = other->delete_instance("p", true); });
     REQUIRE(waits_for_a_lock(n.application));
     // Meanwhile c's first turn commits: c gets its row and schedules a grandchild g.
     std::optional<OrchestrationItem> c = n.store->fetch_orchestration_item(30'000);
@@ -770,6 +796,10 @@ TEST_CASE("postgres: a tree delete takes a child whose first turn commits while 
   CHECK(n.store->read("c").empty());
   const QueueDepths depths = n.store->get_queue_depths();
   CHECK(depths.orchestrator_visible + depths.orchestrator_delayed + depths.orchestrator_locked + depths.parked == 0);  // g's start went too
+  // c had a row when it went: it is counted, and the change feed tells of its deletion.
+  CHECK(deleted.instances == 2);
+  const std::vector<std::string> changes = change_lines(n.store->changes_since(cursor, 100, "").changes);
+  CHECK(changes == std::vector<std::string>{"c changed", "p deleted", "c deleted"});
 }
 
 TEST_CASE("postgres: deleting a page of parked messages is one statement, whatever its length",

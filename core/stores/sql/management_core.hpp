@@ -1035,10 +1035,13 @@ struct Management {
     std::vector<std::string> ids;
     for (const TreeMember& member : tree) ids.push_back(member.id);
     std::vector<std::string> doomed = children_outside_tree(db, ids, parents, now);
-    const std::set<std::string> present = existing_instances(db, ids);
+    const std::map<std::string, std::string> present = existing_instances(db, ids);
     for (const TreeMember& member : tree) {
       if (present.count(member.id) != 0) deleted.push_back(member);
     }
+    // A child whose first turn committed after the tree was read (PostgreSQL) has a row:
+    // its deletion is told in the change feed as the tree's are.
+    for (const auto& [id, tenant] : existing_instances(db, doomed)) deleted.push_back({id, false, false, tenant});
     doomed.insert(doomed.end(), ids.begin(), ids.end());
     delete_instance_rows<Dialect>(db, doomed, result);
     return result;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -755,15 +756,16 @@ void delete_instance_rows(Connection& db, const std::vector<std::string>& unsort
   }
 }
 
-// Those of `ids` that have an instance row, read a chunk of kDeleteChunk at a time.
+// Those of `ids` that have an instance row, with their tenants, read a chunk of
+// kDeleteChunk at a time.
 template <typename Connection>
-std::set<std::string> existing_instances(Connection& db, const std::vector<std::string>& ids) {
-  static const std::string sql = "SELECT instance_id FROM instances WHERE " + id_chunk_condition();
-  std::set<std::string> found;
+std::map<std::string, std::string> existing_instances(Connection& db, const std::vector<std::string>& ids) {
+  static const std::string sql = "SELECT instance_id, tenant FROM instances WHERE " + id_chunk_condition();
+  std::map<std::string, std::string> found;
   for (std::size_t start = 0; start < ids.size(); start += kDeleteChunk) {
     auto rows = db.prepare(sql.c_str());
     bind_id_chunk(rows, ids, start);
-    while (rows.step()) found.insert(rows.text(0));
+    while (rows.step()) found.emplace(rows.text(0), rows.text(1));
   }
   return found;
 }

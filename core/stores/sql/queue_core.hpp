@@ -742,9 +742,13 @@ struct Queues {
   }
 
   // cleanup_orphaned_sessions: at most a batch of expired sessions no queued row names.
+  // The expiry is tested on the deleted row too: on PostgreSQL a row another owner took
+  // while this statement waited for it is rechecked against that condition, not the
+  // subquery's (which read the row as it was).
   static std::size_t forget_orphaned_sessions(Connection& db, TimestampMs now) {
     db.prepare(
-          "DELETE FROM sessions WHERE session_id IN (SELECT s.session_id FROM sessions s WHERE " DUROXIDE_LOCK_EXPIRY("s.locked_until") " <= ?1 "
+          "DELETE FROM sessions WHERE " DUROXIDE_LOCK_EXPIRY("locked_until") " <= ?1 AND session_id IN "
+          "(SELECT s.session_id FROM sessions s WHERE " DUROXIDE_LOCK_EXPIRY("s.locked_until") " <= ?1 "
           "AND NOT EXISTS (SELECT 1 FROM worker_queue q WHERE q.session_id = s.session_id) LIMIT 1000)")
         .bind(1, now)
         .run();
