@@ -1,12 +1,16 @@
 // Catch2 helpers for simulating a user's workload: include from a test file
-// that links Catch2 and duroxide_sim.
+// that links Catch2 (v2 or v3) and duroxide::sim.
 //
 //   duroxide::sim::SimOptions options;
 //   options.workload = duroxide::sim::user_workload(registry, plan, check);
 //   duroxide::sim::require_seeds_pass(options, 1, 100);
 #pragma once
 
-#include <catch2/catch.hpp>
+#if __has_include(<catch2/catch_test_macros.hpp>)
+#include <catch2/catch_test_macros.hpp>  // Catch2 v3
+#else
+#include <catch2/catch.hpp>  // Catch2 v2
+#endif
 
 #include "duroxide/sim/seeds.hpp"
 
