@@ -109,7 +109,9 @@ struct SimWorkload {
 
 // What a workload factory is given for one seed.
 struct WorkloadSeed {
-  SimRandom& random;              // the workload's own stream
+  // The workload's own stream, valid during the factory's call: to draw later (in the
+  // plan, or in a per-seed registry's activities), copy it (SimRandom is a value).
+  SimRandom& random;
   std::uint64_t seed = 0;         // SimOptions::seed: draws from it alone do not change with the fault list
   std::uint64_t steps = 0;        // phase 1's length
   std::size_t instances = 0;      // the requested size (SimOptions::instances)
