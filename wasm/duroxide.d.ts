@@ -379,6 +379,8 @@ export interface ReplayReport {
 export interface SimulationSummary {
   seed: number; hash: string; ok: boolean; steps: number; virtual_ms: number;
   instances: number; completed: number; failed: number; node_restarts: number;
+  /** Instances whose check's problems were not counted: the corruption fault had damaged their tree. */
+  checks_waived: number;
   fault_ppm: Record<string, number>; faults_injected: Record<string, number>;
   violations: Array<{ invariant: string; instance: string; detail: string; step: number }>;
   reproduce: string; trace: string[]; trace_lines: number;

@@ -33,7 +33,8 @@ function renderResult(result) {
     el('p', { class: result.ok ? 'ok' : 'bad', 'data-testid': 'sim-verdict' },
       result.ok ? `seed ${result.seed}: no violation` : `seed ${result.seed}: ${result.violations.length} violation(s)`),
     el('p', {}, 'trace hash ', el('code', { 'data-testid': 'sim-hash' }, result.hash),
-      ` · ${result.steps} steps · ${result.instances} instances (${result.completed} completed, ${result.failed} failed) · ${result.node_restarts} node restarts · ${result.virtual_ms} ms virtual`),
+      ` · ${result.steps} steps · ${result.instances} instances (${result.completed} completed, ${result.failed} failed) · ${result.node_restarts} node restarts · ${result.virtual_ms} ms virtual` +
+      (result.checks_waived ? ` · ${result.checks_waived} check(s) waived: their instance's tree was corrupted` : '')),
     el('p', {}, 'reproduce: ', el('code', { 'data-testid': 'sim-reproduce' }, result.reproduce)),
     el('table', { 'data-testid': 'sim-fault-table' }, el('thead', {}, el('tr', {}, el('th', {}, 'fault'), el('th', {}, 'injected'), el('th', {}, 'probability'))),
       el('tbody', {}, ...faultRows)),
