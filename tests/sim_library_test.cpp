@@ -205,6 +205,14 @@ TEST_CASE("a user's check that throws is a violation of its seed, reported with 
   REQUIRE(refused.first_failure);
   CHECK(refused.first_failure->seed == 3);
   CHECK(refused.first_failure->violations.front().invariant == "workload");
+  // A plan that throws something that is not a std::exception (a test framework's failed
+  // assertion) is its seed's harness violation, not an exception out of run_seeds.
+  options.workload = sim::user_workload(
+      waiting_registry(), [](sim::WorkloadPlan&, sim::SimRandom&) { throw 42; },
+      [](const sim::InstanceEnd&, const sim::InstanceLookup&) { return std::vector<std::string>{}; });
+  const sim::SeedsReport odd_plan = sim::run_seeds(options, 2, 1);
+  REQUIRE(odd_plan.first_failure);
+  CHECK(odd_plan.first_failure->violations.front().invariant == "harness");
   // So is a start of an orchestration the registry does not hold (a typo), named as such.
   options.workload = sim::user_workload(
       waiting_registry(), [](sim::WorkloadPlan& plan, sim::SimRandom&) { plan.start(0, "t", "Quik", ""); },

@@ -251,10 +251,16 @@ int main(int argc, char** argv) {
     options.seed = first + n;
     duroxide::sim::SimResult result;
     try {
-      result = precomputed.empty() ? duroxide::sim::run_simulation(options) : std::move(precomputed[n]);
+      // The first seed's std::invalid_argument is an option error (the usage); any other
+      // seed's exception is that seed's violation, as in run_parallel.
+      if (!precomputed.empty()) {
+        result = std::move(precomputed[n]);
+      } else {
+        result = n == 0 ? duroxide::sim::run_simulation(options) : duroxide::sim::run_seed(options);
+      }
     } catch (const std::invalid_argument& error) {
       usage(error.what());
-    } catch (const std::exception&) {  // the seed's failure (run again to report it), not the process's end
+    } catch (...) {  // the first seed's other failure: reported with the seed (run again), not the process's end
       result = duroxide::sim::run_seed(options);
     }
     total_steps += result.steps;
@@ -279,7 +285,7 @@ int main(int argc, char** argv) {
       if (!result.workload_text.empty()) std::cerr << result.workload_text;
       if (shrink_failures && generated) {
         const auto shrunk = duroxide::sim::shrink_generated(options, generator);
-        const auto again = duroxide::sim::run_simulation(shrunk);
+        const auto again = duroxide::sim::run_seed(shrunk);
         std::cerr << "shrunk to:\n" << again.workload_text;
         if (!again.violations.empty()) {
           std::cerr << "which fails: " << again.violations.front().invariant << " " << again.violations.front().instance

@@ -19,16 +19,20 @@ std::string describe_failure(const SimResult& result, const SimOptions& options)
 }
 
 SimResult run_seed(const SimOptions& options) {
-  try {
-    return run_simulation(options);
-  } catch (const std::exception& error) {
+  auto failed = [&options](const char* invariant, std::string detail) {
     SimResult result;
     result.seed = options.seed;
-    // std::invalid_argument: options or a plan the workload refused for this seed.
-    const bool refused = dynamic_cast<const std::invalid_argument*>(&error) != nullptr;
-    result.violations.push_back({refused ? "workload" : "harness", "",
-                                 std::string("the simulation threw: ") + error.what(), 0});
+    result.violations.push_back({invariant, "", std::move(detail), 0});
     return result;
+  };
+  try {
+    return run_simulation(options);
+  } catch (const std::invalid_argument& error) {  // options or a plan the workload refused for this seed
+    return failed("workload", std::string("the simulation threw: ") + error.what());
+  } catch (const std::exception& error) {
+    return failed("harness", std::string("the simulation threw: ") + error.what());
+  } catch (...) {  // e.g. a test framework's failed assertion in the user's plan or registry
+    return failed("harness", "the simulation threw an exception that is not a std::exception");
   }
 }
 

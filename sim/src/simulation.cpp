@@ -1011,11 +1011,17 @@ void World::phase_one() {
   }
 }
 
-// Phase 1, after steps in a row found no work: when nothing is ready and the queues
-// hold only rows that wait for time (timers, retry backoffs, locks of crashed nodes),
-// the clock moves as in phase 2's idle rounds, faults still on. Without it a timer of
-// an hour would fire only once faults stop, and its branch would never run under them.
+// Phase 1, after steps in a row found no work: when nothing is ready, the queues hold
+// only rows that wait for time (timers, retry backoffs, locks of crashed nodes) and every
+// client op planned for phase 1 has run, the clock moves as in phase 2's idle rounds,
+// faults still on. Without it a timer of an hour would fire only once faults stop, and its
+// branch would never run under them. While ops are still to come the clock keeps its pace
+// of a few milliseconds a step: a plan spaces its ops in steps, and a workload's model
+// (how many timer rounds a loop waits for the events it is sent) counts on that pace.
 void World::jump_when_idle(std::uint64_t& jumps) {
+  for (std::size_t i = next_op_; i < workload_.ops.size(); ++i) {
+    if (workload_.ops[i].step < options_.steps) return;
+  }
   QueueDepths depths;
   try {
     depths = store_->get_queue_depths();

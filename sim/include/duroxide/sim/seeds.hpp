@@ -23,7 +23,7 @@ struct SeedsReport {
 
 // One seed's run. An exception out of it is that seed's violation, not the caller's:
 // "workload" for std::invalid_argument (options or a plan refused for the seed),
-// "harness" for any other std::exception.
+// "harness" for anything else thrown.
 SimResult run_seed(const SimOptions& options);
 
 // Runs seeds first .. first+count-1 with `options` (its seed is replaced) and
