@@ -235,34 +235,22 @@ int main(int argc, char** argv) {
 #ifdef __EMSCRIPTEN__
   jobs = 1;
 #endif
-  std::vector<duroxide::sim::SimResult> precomputed;
-  if (jobs > 1 && seeds > 1 && trace_file.empty()) {
-    try {
-      options.seed = first;
-      duroxide::sim::SimOptions probe = options;
-      probe.steps = 0;
-      duroxide::sim::run_simulation(probe);  // option errors surface here, before any thread
-    } catch (const std::invalid_argument& error) {
-      usage(error.what());
-    }
-    precomputed = run_parallel(options, first, seeds, jobs);
+  try {
+    duroxide::sim::SimOptions probe = options;
+    probe.steps = 0;
+    probe.liveness_steps = 0;
+    duroxide::sim::run_simulation(probe);  // option errors surface here, as the usage
+  } catch (const std::invalid_argument& error) {
+    usage(error.what());
+  } catch (...) {  // a seed's own failure: run_seed reports it below
   }
+  std::vector<duroxide::sim::SimResult> precomputed;
+  if (jobs > 1 && seeds > 1 && trace_file.empty()) precomputed = run_parallel(options, first, seeds, jobs);
   for (std::uint64_t n = 0; n < seeds; ++n) {
     options.seed = first + n;
-    duroxide::sim::SimResult result;
-    try {
-      // The first seed's std::invalid_argument is an option error (the usage); any other
-      // seed's exception is that seed's violation, as in run_parallel.
-      if (!precomputed.empty()) {
-        result = std::move(precomputed[n]);
-      } else {
-        result = n == 0 ? duroxide::sim::run_simulation(options) : duroxide::sim::run_seed(options);
-      }
-    } catch (const std::invalid_argument& error) {
-      usage(error.what());
-    } catch (...) {  // the first seed's other failure: reported with the seed (run again), not the process's end
-      result = duroxide::sim::run_seed(options);
-    }
+    // An exception out of a seed is that seed's violation (the probe above took option errors).
+    duroxide::sim::SimResult result =
+        precomputed.empty() ? duroxide::sim::run_seed(options) : std::move(precomputed[n]);
     total_steps += result.steps;
     for (const auto& [kind, count] : result.faults_injected) injected[kind] += count;
     for (const auto& [construct, count] : result.coverage) coverage[construct] += count;

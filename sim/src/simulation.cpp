@@ -688,19 +688,21 @@ void World::run_client_ops(bool all) {
       } else if (instance.early) {
         // Between the start and the first turn the instance exists: the op must take effect.
         violation("early-ops", instance.id, "refused before the first turn: " + std::string(error.what()));
-      } else if (error.kind() == ClientError::Kind::NotFound &&
-                 (!start_accepted(op.instance) || op.attempts < kMaxClientRetries)) {
+      } else if (error.kind() == ClientError::Kind::NotFound) {
         // Until its start is made an op waits however long; after, a bounded number of
         // tries (the first turn may wait behind crashes and expired locks).
-        if (start_accepted(op.instance)) ++op.attempts;
-        op.step = retry_step;
-        line += "; retrying at s" + std::to_string(op.step);
-        retry.push_back(op);
-        deferred[op.instance] = true;
-      } else if (error.kind() == ClientError::Kind::NotFound && !instance.force_deleted) {
-        violation("client", instance.id,
-                  "an op was refused as NotFound " + std::to_string(kMaxClientRetries) +
-                      " times after the start was accepted: " + std::string(error.what()));
+        const bool started = start_accepted(op.instance);
+        if (!started || op.attempts < kMaxClientRetries) {
+          if (started) ++op.attempts;
+          op.step = retry_step;
+          line += "; retrying at s" + std::to_string(op.step);
+          retry.push_back(op);
+          deferred[op.instance] = true;
+        } else if (!instance.force_deleted) {
+          violation("client", instance.id,
+                    "an op was refused as NotFound " + std::to_string(kMaxClientRetries) +
+                        " times after the start was accepted: " + std::string(error.what()));
+        }
       }
     } catch (const std::exception& error) {
       line += std::string(" error: ") + error.what();
