@@ -472,7 +472,7 @@ struct Management {
     return result;
   }
 
-  // An instance known only by its queued start (no dispatcher has taken it yet) is
+  // An instance known only by its queued start (no first turn of it has committed) is
   // deleted with force as a running one: its start and the messages queued for it go
   // (counted as queue items: it has no row, so no instance is counted), and it never
   // runs, even when a dispatcher has fetched it (its lock goes too). A child's queued
