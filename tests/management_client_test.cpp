@@ -1594,6 +1594,37 @@ TEST_CASE("bulk delete and purge under a policy take every allowed tree, though 
   CHECK(host.admin.count_instances({}) == 1);
 }
 
+TEST_CASE("a delete of listed ids under a policy that stops at its limit goes on where it stopped",
+          "[management][access]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  for (int i = 0; i < 3; ++i) host.run("tree-" + std::to_string(i), "Grandparent", "");  // trees of four
+  host.run("hidden", "HelloWorld", "Eve");
+  host.run("open", "HelloWorld", "Ada");
+  HidesSome policy;
+  ManagementClient management(host.admin, &policy);
+
+  BulkDeleteRequest request;
+  request.instances = {"tree-0", "hidden", "tree-1", "tree-2", "hidden", "open"};
+  request.limit = 6;
+  std::vector<std::string> denied;
+  std::uint64_t deleted = 0;
+  std::size_t calls = 0;
+  do {
+    const DeleteResult result = management.delete_instances(request);
+    deleted += result.instances;
+    denied.insert(denied.end(), result.denied.begin(), result.denied.end());
+    request.continuation = result.continuation;
+    ++calls;
+  } while (!request.continuation.empty() && calls < 10);
+  CHECK(calls == 2);  // tree-0 and tree-1 (8 instances), then tree-2 and open
+  CHECK(deleted == 13);
+  // Each listing of "hidden" once: the one after where the first call stopped, by the second.
+  CHECK(denied == std::vector<std::string>{"hidden", "hidden"});
+  CHECK(host.admin.count_instances({}) == 1);
+  CHECK(host.admin.get_instance_info("hidden").has_value());
+}
+
 TEST_CASE("instance stats count the messages no wait has taken, across continue-as-new, until consumed",
           "[management][stats]") {
   PROVIDER_KIND(kind);

@@ -935,6 +935,56 @@ TEST_CASE("contract: a filtered bulk delete that stops at its limit goes on wher
   CHECK(f.management().delete_instances(request).continuation.empty());
 }
 
+TEST_CASE("contract: a delete of listed ids that stops at its limit says where to go on in the list",
+          "[provider][management]") {
+  FOR_EACH_PROVIDER(f);
+  // Five roots of three instances each (a root and two children), one running root among them.
+  std::vector<std::string> listed;
+  for (int i = 0; i < 5; ++i) {
+    const std::string root = "tree-" + std::to_string(i);
+    create_instance(f, root, RuntimeState::Completed);
+    create_instance(f, root + "-a", RuntimeState::Completed, root);
+    create_instance(f, root + "-b", RuntimeState::Failed, root);
+    listed.push_back(root);
+  }
+  create_instance(f, "busy", RuntimeState::Running);
+  listed.insert(listed.begin() + 2, "busy");  // tree-0, tree-1, busy, tree-2, tree-3, tree-4
+  BulkDeleteRequest request;
+  request.instances = listed;
+  request.limit = 5;  // instances: whole trees until it is reached (tree-0 and tree-1)
+
+  request.dry_run = true;
+  const DeleteResult counted = f.management().delete_instances(request);
+  CHECK(counted.instances == 6);
+  CHECK(counted.continuation == listed_continuation(2));
+  request.dry_run = false;
+
+  const DeleteResult first = f.management().delete_instances(request);
+  CHECK(first.instances == 6);
+  REQUIRE(first.continuation == listed_continuation(2));  // "busy", the first id not considered
+  CHECK_FALSE(f.management().get_instance_info("tree-1-b").has_value());
+  CHECK(f.management().get_instance_info("tree-2").has_value());
+
+  request.continuation = first.continuation;
+  const DeleteResult second = f.management().delete_instances(request);
+  CHECK(second.instances == 6);
+  CHECK(second.continuation == listed_continuation(5));
+  request.continuation = second.continuation;
+  const DeleteResult last = f.management().delete_instances(request);
+  CHECK(last.instances == 3);
+  CHECK(last.continuation.empty());
+  CHECK(f.management().count_instances({}) == 1);  // "busy"
+
+  // A continuation that is not a position in this list, or a filtered walk's, is refused.
+  for (const std::string bad : {"listed:7", "listed:", "listed:-1", "listed:2x", "12|tree-0", "3"}) {
+    request.continuation = bad;
+    CHECK(provider_error_kind([&] { f.management().delete_instances(request); }) == ProviderErrorKind::InvalidInput);
+  }
+  BulkDeleteRequest filtered;
+  filtered.continuation = listed_continuation(1);
+  CHECK(provider_error_kind([&] { f.management().delete_instances(filtered); }) == ProviderErrorKind::InvalidInput);
+}
+
 TEST_CASE("contract: a filtered delete walks a bounded number of roots whose trees still run, then continues",
           "[provider][management][retention]") {
   PROVIDER_KIND(kind);

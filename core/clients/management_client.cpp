@@ -561,11 +561,63 @@ DeleteResult ManagementClient::delete_instances(const BulkDeleteRequest& request
   if (request.limit == 0 || request.limit > BulkDeleteRequest::kMaxLimit) {
     throw ClientError(ClientError::Kind::InvalidInput, "limit must be 1 to " + std::to_string(BulkDeleteRequest::kMaxLimit));
   }
+  if (!request.instances.empty()) return delete_listed_allowed(request);
   if (!request.continuation.empty()) {
     throw ClientError(ClientError::Kind::InvalidInput,
                       "a bulk delete under an access policy walks every candidate in one call: it takes no continuation");
   }
   return delete_allowed(request);
+}
+
+// Listed ids under a per-instance policy, from the continuation's position: the policy is
+// asked per id (denied ones are reported in `denied`, another tenant's are skipped unreported)
+// and the others go to the store in chunks, which applies what is left of the limit of
+// instances. The first id not considered then is the continuation, as the store gives it;
+// ids denied after it are reported by the call that goes on.
+DeleteResult ManagementClient::delete_listed_allowed(const BulkDeleteRequest& request) {
+  const std::size_t listed = request.instances.size();
+  const std::size_t first = guarded([&] { return listed_start(request.continuation, listed, "delete_instances"); });
+  DeleteResult total;
+  std::vector<std::pair<std::size_t, std::string>> denied;  // position, id
+  BulkDeleteRequest chunk;
+  chunk.dry_run = request.dry_run;
+  chunk.completed_before_ms = request.completed_before_ms;  // the store checks it per id
+  std::vector<std::size_t> positions;                       // each chunk id's position in the list
+  std::size_t stop = listed;                                // the first position not considered
+  auto flush = [&] {
+    if (chunk.instances.empty()) return;
+    chunk.limit = request.limit - total.instances;
+    DeleteResult part = guarded([&] { return management_.delete_instances(chunk); });
+    if (!part.continuation.empty()) {
+      const std::size_t left = guarded([&] { return listed_start(part.continuation, positions.size(), "delete_instances"); });
+      if (left < positions.size()) stop = positions[left];
+      part.continuation.clear();
+    }
+    total += part;
+    chunk.instances.clear();
+    positions.clear();
+  };
+  for (std::size_t i = first; i < listed && stop == listed; ++i) {
+    if (total.instances >= request.limit) {
+      stop = i;  // the chunk is empty here: the total moves only when a chunk is sent
+      break;
+    }
+    auto info = guarded([&] { return management_.get_instance_info(request.instances[i]); });
+    if (!info || (!access_.tenant().empty() && info->tenant != access_.tenant())) continue;
+    if (!access_.allows(AccessOperation::Delete, *info) || !visible(*info)) {
+      denied.emplace_back(i, info->instance);
+      continue;
+    }
+    chunk.instances.push_back(info->instance);
+    positions.push_back(i);
+    if (chunk.instances.size() == kMaxBulkIds) flush();
+  }
+  flush();
+  for (auto& [position, id] : denied) {
+    if (position < stop) total.denied.push_back(std::move(id));
+  }
+  if (stop < listed) total.continuation = listed_continuation(stop);
+  return total;
 }
 
 // What a filtered bulk delete would take (finished roots, last updated before the
@@ -579,43 +631,29 @@ std::vector<InstanceInfo> ManagementClient::delete_candidates(const BulkDeleteRe
   return out;
 }
 
-// The policy is asked per instance (Delete, with its orchestration name): denied
-// ones are skipped and reported in `denied`; the others are deleted by id. Another
+// A filtered delete under a per-instance policy: the policy is asked per candidate
+// (Delete, with its orchestration name): denied ones are skipped and reported in
+// `denied`; the others are deleted by id, at most `limit` roots. Another
 // tenant's instances are skipped unreported, as if they did not exist.
 DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) {
-  std::vector<InstanceInfo> candidates;
-  if (request.instances.empty()) {
-    candidates = delete_candidates(request);
-  } else {
-    for (const auto& id : request.instances) {
-      auto info = guarded([&] { return management_.get_instance_info(id); });
-      if (info) candidates.push_back(std::move(*info));
-    }
-  }
+  std::vector<InstanceInfo> candidates = delete_candidates(request);
   DeleteResult total;
   BulkDeleteRequest chunk;
   chunk.limit = BulkDeleteRequest::kMaxLimit;
   chunk.dry_run = request.dry_run;
-  chunk.completed_before_ms = request.completed_before_ms;  // narrows listed ids as a filter (the store checks)
+  chunk.completed_before_ms = request.completed_before_ms;
   auto flush = [&] {
     if (chunk.instances.empty()) return;
-    if (!request.instances.empty()) {
-      // Listed ids: the store applies what is left of the limit, as for an unbound caller
-      // (the instances of the trees it deletes; blocked ids skipped).
-      if (total.instances >= request.limit) return chunk.instances.clear();
-      chunk.limit = request.limit - total.instances;
-      total += guarded([&] { return management_.delete_instances(chunk); });
-    } else {
-      // A walk counts roots, but a store's call stops at its limit of instances (of whole
-      // trees), which may leave roots of the chunk. The roots it deleted are missing when
-      // sent again, and skipped: the chunk goes again until a call deletes nothing. A dry
-      // run deletes nothing, so its count of a chunk stops at BulkDeleteRequest::kMaxLimit instances.
-      DeleteResult part;
-      do {
-        part = guarded([&] { return management_.delete_instances(chunk); });
-        total += part;
-      } while (!chunk.dry_run && part.instances > 0);
-    }
+    // A walk counts roots, but a store's call stops at its limit of instances (of whole
+    // trees), which may leave roots of the chunk. The roots it deleted are missing when
+    // sent again, and skipped: the chunk goes again until a call deletes nothing. A dry
+    // run deletes nothing, so its count of a chunk stops at BulkDeleteRequest::kMaxLimit instances.
+    DeleteResult part;
+    do {
+      part = guarded([&] { return management_.delete_instances(chunk); });
+      part.continuation.clear();
+      total += part;
+    } while (!chunk.dry_run && part.instances > 0);
     chunk.instances.clear();
   };
   std::size_t allowed = 0;
@@ -625,7 +663,7 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
       total.denied.push_back(info.instance);
       continue;
     }
-    if (request.instances.empty() && allowed == request.limit) continue;
+    if (allowed == request.limit) continue;
     ++allowed;
     chunk.instances.push_back(info.instance);
     if (chunk.instances.size() == kMaxBulkIds) flush();

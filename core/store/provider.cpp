@@ -1,6 +1,8 @@
 #include "duroxide/provider.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <string_view>
 
 #include "duroxide/codec.hpp"
 #include "duroxide/management_provider.hpp"
@@ -85,6 +87,26 @@ InstanceFilter deletable_roots(const BulkDeleteRequest& request) {
     finished.updated_to_ms = request.completed_before_ms;
   }
   return finished;
+}
+
+namespace {
+constexpr std::string_view kListedPrefix = "listed:";
+}
+
+std::string listed_continuation(std::size_t position) { return std::string(kListedPrefix) + std::to_string(position); }
+
+std::size_t listed_start(const std::string& continuation, std::size_t listed, const std::string& operation) {
+  if (continuation.empty()) return 0;
+  const std::string_view digits = std::string_view(continuation).substr(std::min(continuation.size(), kListedPrefix.size()));
+  std::size_t position = 0;
+  const bool prefixed = continuation.compare(0, kListedPrefix.size(), kListedPrefix) == 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), position);
+  if (!prefixed || digits.empty() || error != std::errc() || end != digits.data() + digits.size() || position > listed) {
+    throw ProviderError(ProviderErrorKind::InvalidInput, operation,
+                        "a delete of listed ids takes the continuation its previous call gave (listed:<position>, at "
+                        "most " + std::to_string(listed) + "), with the same ids");
+  }
+  return position;
 }
 
 bool Provider::instance_known(const std::string& instance) { return !read(instance).empty(); }

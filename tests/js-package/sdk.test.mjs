@@ -1443,6 +1443,17 @@ test('deleteInstanceBulk deletes finished roots (by id, age and limit) and never
   await s.runtime.runUntilIdle();
   assert.equal((await s.client.deleteInstanceBulk()).instancesDeleted, 1001);
   assert.deepEqual(await s.client.listAllInstances(), ['w1']);
+  // Listed ids: any number (1,000 a call), every listed one, past one call's limit of instances;
+  // with a limit, no more than it.
+  const listed = [];
+  for (let i = 0; i < 1001; i++) {
+    listed.push(`named-${i}`);
+    await s.client.startOrchestration(`named-${i}`, 'Done');
+  }
+  await s.runtime.runUntilIdle();
+  assert.equal((await s.client.deleteInstanceBulk({ instanceIds: [...listed.slice(0, 10), 'w1'], limit: 4 })).instancesDeleted, 4);
+  assert.equal((await s.client.deleteInstanceBulk({ instanceIds: ['w1', ...listed] })).instancesDeleted, 997);
+  assert.deepEqual(await s.client.listAllInstances(), ['w1']);
 });
 
 test('client errors carry the engine message and kind', async () => {

@@ -466,24 +466,34 @@ export class Client {
   async deleteInstance(instanceId, force = false) {
     return sdkShape.deleted(this._change('delete-instance', { instance: instanceId, force: Boolean(force) }));
   }
-  /** Finished root instances: those named (instanceIds), or all; completedBefore (ms, finished before it) and limit narrow either. */
+  /**
+   * Finished root instances (with their trees): those named (instanceIds, any number), or all;
+   * completedBefore (ms, finished before it) narrows either; limit caps the instances deleted.
+   */
   async deleteInstanceBulk(filter = {}) {
     if (Array.isArray(filter.instanceIds) && filter.instanceIds.length === 0) return { ...NOTHING_DELETED };
     const args = {};
-    if (filter.instanceIds !== undefined) args.instances = filter.instanceIds;
     if (filter.completedBefore !== undefined) args.completedBeforeMs = cutoffMs(filter.completedBefore);
-    if (filter.limit !== undefined) {
-      args.limit = filter.limit;
-      return sdkShape.deleted(this._change('delete-instances', args));
-    }
-    // No limit: every match, one batch per call until the walk is over.
     const total = { ...NOTHING_DELETED };
-    do {
-      const result = this._change('delete-instances', args);
-      const batch = sdkShape.deleted(result);
-      for (const key of Object.keys(total)) total[key] += batch[key];
-      args.continuation = result.continuation;
-    } while (args.continuation);
+    // The ids go 1,000 a call (the command's most); each call deletes a batch and says where
+    // the next goes on, until every match was considered or the limit is reached.
+    const lists = [];
+    if (filter.instanceIds === undefined) lists.push(undefined);
+    else for (let i = 0; i < filter.instanceIds.length; i += 1000) lists.push(filter.instanceIds.slice(i, i + 1000));
+    for (const ids of lists) {
+      if (ids !== undefined) args.instances = ids;
+      args.continuation = '';
+      do {
+        if (filter.limit !== undefined) {
+          args.limit = filter.limit - total.instancesDeleted;
+          if (total.instancesDeleted > 0 && args.limit <= 0) return total;
+        }
+        const result = this._change('delete-instances', args);
+        const batch = sdkShape.deleted(result);
+        for (const key of Object.keys(total)) total[key] += batch[key];
+        args.continuation = result.continuation;
+      } while (args.continuation);
+    }
     return total;
   }
   /** All but the newest keepLast executions (default 1); with completedBefore (ms), only those finished before it. */

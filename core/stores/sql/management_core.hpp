@@ -527,7 +527,10 @@ struct Management {
                           "limit must be 1 to " + std::to_string(BulkDeleteRequest::kMaxLimit));
     }
     for (const auto& id : request.instances) store_sql::check_identifier(id, db.operation());
-    const std::optional<PurgeCursor> resume = decode_purge_cursor(request.continuation, db.operation());
+    const bool listed = !request.instances.empty();
+    const std::size_t first_listed = listed ? listed_start(request.continuation, request.instances.size(), db.operation()) : 0;
+    const std::optional<PurgeCursor> resume =
+        listed ? std::nullopt : decode_purge_cursor(request.continuation, db.operation());
     if (resume) store_sql::check_identifier(resume->instance_id, db.operation());
     Transaction transaction(db);
     DeleteResult total;
@@ -544,16 +547,19 @@ struct Management {
       }
       batch = {};
     };
-    if (!request.instances.empty()) {
+    if (listed) {
       // The trees of the listed instances that may go (neither running, a child nor missing,
-      // and finished before the cut-off when one is set), until the limit.
-      for (const auto& id : request.instances) {
-        if (full()) break;
+      // and finished before the cut-off when one is set), until the limit; ids left then are
+      // where the next call goes on.
+      std::size_t next = first_listed;
+      for (; next < request.instances.size() && !full(); ++next) {
+        const std::string& id = request.instances[next];
         if (root_blocker(db, id)) continue;
         if (request.completed_before_ms != 0 && !updated_before(db, id, request.completed_before_ms)) continue;
         add_finished_tree(db, id, batch);
       }
       flush();
+      if (next < request.instances.size()) total.continuation = listed_continuation(next);
     } else {
       InstanceFilter finished = deletable_roots(request);
       if (finished.states.empty()) return {};  // the filter asked only for running instances

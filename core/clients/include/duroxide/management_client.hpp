@@ -194,9 +194,10 @@ class ManagementClient {
                                                  std::size_t limit = 100);
 
   DeleteResult delete_instance(const std::string& instance, bool force);
-  // A filtered delete that stops at its limit says where to go on (DeleteResult::continuation,
-  // BulkDeleteRequest::continuation). Under a per-instance access policy the client walks every candidate
-  // itself in one call: it gives no continuation and refuses one.
+  // A delete that stops at its limit with candidates left says where to go on
+  // (DeleteResult::continuation, BulkDeleteRequest::continuation). Under a per-instance access
+  // policy a filtered delete walks every candidate itself in one call: it gives no continuation
+  // and refuses one; a delete of listed ids goes on as without a policy.
   DeleteResult delete_instances(const BulkDeleteRequest& request);
   // Removes the executions `options` selects (PruneOptions: outside the newest keep_last
   // and, when completed_before_ms is set, finished before it) with their history; returns
@@ -278,6 +279,7 @@ class ManagementClient {
   std::vector<InstanceInfo> delete_candidates(const BulkDeleteRequest& request);
   std::vector<InstanceSummary> children_of(const std::string& instance);
   DeleteResult delete_allowed(const BulkDeleteRequest& request);
+  DeleteResult delete_listed_allowed(const BulkDeleteRequest& request);
   ManagementProvider& management_;
   AccessCheck access_;
 };

@@ -257,9 +257,10 @@ struct DeleteResult {
   std::uint64_t queue_items = 0;
   // Set by the ManagementClient: ids its access policy kept it from deleting (skipped).
   std::vector<std::string> denied;
-  // After a filtered delete that stopped at its limit, or after walking past 1,000 roots
+  // After a delete that stopped at its limit with candidates left (listed ids not yet
+  // considered, or roots the filter matches), or after a filtered walk past 1,000 roots
   // beyond it whose trees still run (so a call stays short): where the next call goes
-  // on (BulkDeleteRequest::continuation); empty once it walked every candidate.
+  // on (BulkDeleteRequest::continuation); empty once it considered every candidate.
   std::string continuation;
 
   // Adds another deletion's counts and denied ids to these and takes its continuation.
@@ -284,14 +285,23 @@ struct BulkDeleteRequest {
   InstanceFilter filter;
   TimestampMs completed_before_ms = 0;
   std::size_t limit = 1000;
-  // A filtered delete's continuation: the `continuation` of the previous call's result,
-  // so the call walks only the roots after those that call considered (empty: from the
-  // oldest). Anything but such a value is InvalidInput. Ignored when `instances` are listed.
+  // The `continuation` of the previous call's result (empty: from the start). A filtered
+  // delete then walks only the roots after those that call considered; a delete of listed
+  // ids goes on at the first id that call did not consider (listed_continuation), the same
+  // list sent again. Anything but such a value is InvalidInput.
   std::string continuation;
   // Count what the call would delete (instances only; executions, events and queue
   // items stay 0) and delete nothing; its continuation walks as the real call's would.
   bool dry_run = false;
 };
+
+// The continuation of a delete of listed ids that stopped at its limit: "listed:<position>",
+// the position in BulkDeleteRequest::instances of the first id it did not consider.
+std::string listed_continuation(std::size_t position);
+// Where a delete of `listed` ids starts: 0 for an empty continuation, else the position a
+// listed_continuation holds (at most `listed`); anything else throws ProviderError
+// (InvalidInput, named `operation`).
+std::size_t listed_start(const std::string& continuation, std::size_t listed, const std::string& operation);
 
 // The instances a filtered bulk delete considers: `request.filter` narrowed to
 // root instances in its finished states (Completed and Failed when it names none),
