@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "duroxide/duroxide.hpp"
@@ -726,6 +727,48 @@ TEST_CASE("an imported running instance continues when a message arrives", "[man
   host.client.raise_event("a", "Approve", "after import");
   CHECK(host.client.wait_for_orchestration("a", 1'000, host.pacer).output ==
         "approved:after import");
+}
+
+TEST_CASE("an export carries the messages waiting for a running instance, and its import queues them again",
+          "[management][export]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.run("mail", "Mailbox", R"({"messages":2})");
+  host.run("ask", "Approval", R"({"timeout_ms":600000})");
+  host.run("stop", "Approval", R"({"timeout_ms":600000})");
+  // Queued and not yet taken: the runtime steps again only after the imports.
+  host.client.enqueue_event("mail", "inbox", "one");
+  host.client.enqueue_event("mail", "inbox", "two");
+  host.client.raise_event("ask", "Approve", "before export");
+  host.client.cancel_instance("stop", "moved");
+  std::vector<std::string> documents;
+  for (const char* id : {"mail", "ask", "stop"}) {
+    documents.push_back(host.management.export_instance(id));
+    host.management.delete_instance(id, true);
+  }
+  using Json = nlohmann::json;
+  CHECK(Json::parse(documents[0]).at("messages").size() == 2);
+  for (const auto& document : documents) host.management.import_instance(document);
+  CHECK(host.client.wait_for_orchestration("mail", 1'000, host.pacer).output == "one,two");
+  CHECK(host.client.wait_for_orchestration("ask", 1'000, host.pacer).output == "approved:before export");
+  const OrchestrationStatus stopped = host.client.wait_for_orchestration("stop", 1'000, host.pacer);
+  REQUIRE(stopped.error.has_value());
+  CHECK(stopped.error->display_message() == "canceled: moved");
+
+  // A message for another instance, or of a kind only the runtime writes, is refused.
+  Json document = Json::parse(documents[0]);
+  host.management.delete_instance("mail", true);
+  for (const char* message : {R"({"kind":"ExternalRaised","instance":"other","name":"n","data":""})",
+                              R"({"kind":"TimerFired","instance":"mail","execution_id":1,"id":2,"fire_at_ms":0})"}) {
+    document["messages"] = Json::array({Json::parse(message)});
+    try {
+      host.management.import_instance(document.dump());
+      FAIL("an import took " << message);
+    } catch (const ClientError& error) {
+      CHECK(error.kind() == ClientError::Kind::InvalidInput);
+    }
+  }
+  CHECK_FALSE(host.admin.get_instance_info("mail").has_value());
 }
 
 TEST_CASE("an imported running instance resumes its pending timer, activity and child on its own",

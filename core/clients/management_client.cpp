@@ -789,6 +789,11 @@ std::string ManagementClient::export_instance(const std::string& instance) {
     document["kv"] = std::move(kv);
   }
   if (data.next_start) document["next_start"] = detail::to_json(WorkItem{*data.next_start});
+  if (!data.messages.empty()) {
+    Json messages = Json::array();
+    for (const WorkItem& message : data.messages) messages.push_back(detail::to_json(message));
+    document["messages"] = std::move(messages);
+  }
   return detail::dump_json(document, "export");
 }
 
@@ -897,6 +902,28 @@ ExecutionExport read_execution_export(const Json& json, const std::string& path,
   return execution;
 }
 
+// The messages of an export (InstanceExport::messages): at most kMaxMessages, each an
+// external event, queue message or cancel for the instance itself.
+std::vector<WorkItem> read_messages(const Json& json, const std::string& path, const std::string& instance) {
+  if (json.size() > InstanceExport::kMaxMessages) {
+    throw CodecError(path, "has " + std::to_string(json.size()) + " messages, over the limit of " +
+                               std::to_string(InstanceExport::kMaxMessages));
+  }
+  std::vector<WorkItem> messages;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const std::string at = path + "[" + std::to_string(i) + "]";
+    WorkItem message = detail::work_item_from_json(json[i], at);
+    const bool from_outside = std::holds_alternative<work::ExternalRaised>(message) ||
+                              std::holds_alternative<work::QueueMessage>(message) ||
+                              std::holds_alternative<work::CancelInstance>(message);
+    if (!from_outside || target_instance(message) != instance) {
+      throw CodecError(at, "must be an ExternalRaised, QueueMessage or CancelInstance for the instance itself");
+    }
+    messages.push_back(std::move(message));
+  }
+  return messages;
+}
+
 // The key-value store of an export: key -> {value, updated_at_ms}, within the limits.
 KvMap read_kv_export(const Json& json, const std::string& path) {
   if (json.size() > limits::kMaxKvKeys) {
@@ -952,6 +979,7 @@ InstanceExport read_instance_export(const std::string& json) {
     }
     data.next_start = std::move(*start);
   }
+  if (top.has("messages")) data.messages = read_messages(top.array("messages"), top.field_path("messages"), info.instance);
   top.finish();
   for (std::size_t i = 0; i < executions.size(); ++i) {
     std::string path = "import.executions[" + std::to_string(i) + "]";
@@ -991,8 +1019,7 @@ work::ContinueAsNew rebuilt_next_start(const InstanceExport& data) {
 // timers (fired at their time), activities (run again: activities run at least once)
 // and the starts of children that have not reported (queued unless the child exists);
 // or, when its current execution continued as new, the next execution's start.
-// External events and queue messages come from outside, as before the export.
-std::vector<WorkItem> resume_work(const InstanceExport& data) {
+std::vector<WorkItem> own_resume_work(const InstanceExport& data) {
   std::vector<WorkItem> work;
   if (data.info.state != RuntimeState::Running || data.executions.empty()) return work;
   if (ended_continued(data.executions.back())) {
@@ -1020,6 +1047,15 @@ std::vector<WorkItem> resume_work(const InstanceExport& data) {
         break;
     }
   }
+  return work;
+}
+
+// The work an import queues for a running instance: its own (own_resume_work), then the
+// messages from outside that waited at the export (InstanceExport::messages), in their
+// order. A finished instance gets none: the runtime would drop its messages.
+std::vector<WorkItem> resume_work(const InstanceExport& data) {
+  std::vector<WorkItem> work = own_resume_work(data);
+  if (data.info.state == RuntimeState::Running) work.insert(work.end(), data.messages.begin(), data.messages.end());
   return work;
 }
 

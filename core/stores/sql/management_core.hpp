@@ -647,7 +647,42 @@ struct Management {
     }
     out.kv = store_sql::read_kv_values(db, instance);
     out.next_start = queued_next_start(db, instance);
+    out.messages = queued_messages(db, instance);
     return out;
+  }
+
+  // The messages from outside waiting for `instance` (InstanceExport::messages), in queue
+  // order; a row that does not decode, or more than InstanceExport::kMaxMessages, fails
+  // the export rather than leave a message out of it.
+  static std::vector<WorkItem> queued_messages(Connection& db, const std::string& instance) {
+    Statement rows = db.prepare(
+        "SELECT id, item_json FROM orchestrator_queue WHERE instance_id = ?1 AND kind IN (?2, ?3, ?4) ORDER BY id "
+        "LIMIT ?5");
+    rows.bind(1, instance)
+        .bind(2, to_string(WorkItemKind::ExternalRaised))
+        .bind(3, to_string(WorkItemKind::QueueMessage))
+        .bind(4, to_string(WorkItemKind::CancelInstance))
+        .bind(5, static_cast<std::int64_t>(InstanceExport::kMaxMessages + 1));
+    std::vector<WorkItem> messages;
+    while (rows.step()) {
+      if (messages.size() == InstanceExport::kMaxMessages) {
+        throw ProviderError(ProviderErrorKind::Conflict, db.operation(),
+                            "instance " + instance + " has more than " + std::to_string(InstanceExport::kMaxMessages) +
+                                " messages queued, more than an export carries: let the runtime take them first");
+      }
+      std::optional<WorkItem> item;
+      try {
+        item = decode_work_item(rows.text(1));
+      } catch (const CodecError&) {
+      }
+      if (!item || target_instance(*item) != instance) {
+        throw ProviderError(ProviderErrorKind::Corrupted, db.operation(),
+                            "the queued message " + std::to_string(rows.integer(0)) + " of instance " + instance +
+                                " does not decode");
+      }
+      messages.push_back(std::move(*item));
+    }
+    return messages;
   }
 
   // The start of `instance`'s next execution while it waits in the queue (its current
@@ -725,6 +760,12 @@ struct Management {
     transaction.commit();
   }
 
+  // Whether `item` is a message from outside the instance (InstanceExport::messages).
+  static bool is_message_from_outside(const WorkItem& item) {
+    return std::holds_alternative<work::ExternalRaised>(item) || std::holds_alternative<work::QueueMessage>(item) ||
+           std::holds_alternative<work::CancelInstance>(item);
+  }
+
   // Whether `item` is a child's report (SubOrchestrationCompleted or Failed) to or from
   // the imported `instance`.
   static bool concerns_import(const WorkItem& item, const std::string& instance) {
@@ -773,6 +814,8 @@ struct Management {
       queue_for(db, item, json, now, now);  // the import's report to its parent, or its child's to it
     } else if (const auto* next = std::get_if<work::ContinueAsNew>(&item); next && next->instance == instance) {
       queue_for(db, item, json, now, now);
+    } else if (is_message_from_outside(item) && target_instance(item) == instance) {
+      queue_for(db, item, json, now, now);  // InstanceExport::messages
     } else if (const auto* start = std::get_if<work::StartOrchestration>(&item);
                start && start->parent_instance == instance) {
       store_sql::check_identifier(start->instance, db.operation());
@@ -787,8 +830,8 @@ struct Management {
           .run();
     } else {
       throw ProviderError(ProviderErrorKind::InvalidInput, db.operation(),
-                          "an import resumes its own timers, activities and next execution's start and its "
-                          "children's starts, not a " +
+                          "an import resumes its own timers, activities, next execution's start, messages "
+                          "and its children's starts, not a " +
                               std::string(to_string(kind_of(item))) + " for " + target_instance(item));
     }
   }
