@@ -528,6 +528,32 @@ TEST_CASE("a turn the runtime fails sends the cancels and detached starts its hi
   CHECK(failed.worker_items.empty());
 }
 
+TEST_CASE("a turn the runtime fails cancels the children earlier turns started, as it does their activities",
+          "[replay][cancel]") {
+  Registry registry;
+  registry.register_orchestration("FailsWithChild", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    auto child = ctx.schedule_sub_orchestration("Child", "", {"child"});  // still running when the turn fails
+    co_await ctx.schedule_timer(100);
+    ctx.set_custom_status(std::string(limits::kMaxPayloadBytes + 1, 's'));  // over the limit: the turn fails
+    co_return co_await child;
+  });
+  History history = appended({}, turn(registry, {}, {start("FailsWithChild", "")}, kT0));
+  REQUIRE(kinds(history) ==
+          std::vector<EventKind>{EventKind::OrchestrationStarted, EventKind::SubOrchestrationScheduled,
+                                 EventKind::TimerCreated});
+  TurnResult failed = turn(registry, history, {work::TimerFired{"inst", 1, 3, kT0 + 100}}, kT0 + 100);
+  REQUIRE(failed.outcome.kind == TurnOutcomeKind::Failed);
+  REQUIRE(failed.orchestrator_items.size() == 1);
+  const auto* cancel = std::get_if<work::CancelInstance>(&failed.orchestrator_items[0].item);
+  REQUIRE(cancel);
+  CHECK(cancel->instance == "child");
+  CHECK(cancel->parent_instance == "inst");
+  CHECK(cancel->parent_id == 2);
+  CHECK(cancel->reason.find("the orchestration failed: ") == 0);
+  CHECK(cancel->reason.find("custom status") != std::string::npos);
+  CHECK(replay_history(registry, "inst", 1, appended(history, failed)).deterministic);
+}
+
 TEST_CASE("a turn the runtime fails does not cancel a child whose start it never sends", "[replay][cancel]") {
   Registry registry;
   registry.register_orchestration("LosesThenFails", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {

@@ -251,6 +251,22 @@ TEST_CASE("a corrupted history row ends the child with a terminal event; the par
   expect_child_ended_for_good(host, "does not decode");
 }
 
+TEST_CASE("a parent the runtime ends for a corrupted row cancels its child that still runs, as any end does",
+          "[store][corruption]") {
+  REACHABLE_KIND(kind);
+  Host host(kind);
+  start_parent_with_waiting_child(host);
+  // Its start event (the row that schedules the child still decodes: it names the child).
+  raw_sql(*host.under, "UPDATE history SET event_json = '{not json' WHERE instance_id = 'p' AND event_id = 1");
+  host.client.raise_event("p", "nudge", "");
+  host.run_until_idle();
+  REQUIRE(host.client.get_status("p").state == RuntimeState::Failed);
+  const OrchestrationStatus child = host.client.get_status("kid");
+  REQUIRE(child.state == RuntimeState::Failed);
+  REQUIRE(child.error.has_value());
+  CHECK(child.error->display_message().rfind("canceled: the orchestration failed: ", 0) == 0);
+}
+
 TEST_CASE("a history the engine finds broken ends the child with a terminal event, and its parent with it",
           "[store][corruption]") {
   REACHABLE_KIND(kind);

@@ -601,7 +601,7 @@ void ReplayState::deliver_cancel(const std::string& reason) {
 // no code runs again.
 void ReplayState::end_on_system_failure(OpState& failed, ErrorDetails failure) {
   failed.done = true;
-  cancel_outstanding("the orchestration failed: " + bounded_text(failure.display_message(), kMaxCancelReasonBytes));
+  cancel_outstanding(duroxide::failure_cancel_reason(failure));
   issue_terminal(events::OrchestrationFailed{std::move(failure)});
 }
 
@@ -1200,7 +1200,20 @@ void ReplayState::abandon_failed_turn() {
                                return !(start && start->parent_instance.empty());
                              }),
               items.end());
-  cancel_activities_in_flight(old_.size());  // those of earlier turns: this turn's were never queued
+  // Those of earlier turns: this turn's were never queued. Without a record in the history
+  // (no command may follow the failure), as at the runtime's other ends (runtime.cpp).
+  cancel_activities_in_flight(old_.size());
+  DUROXIDE_ASSERT(failure_.has_value(), "a turn is abandoned for its failure");
+  cancel_children_in_flight(old_.size(), duroxide::failure_cancel_reason(*failure_));
+}
+
+void ReplayState::cancel_children_in_flight(EventId scheduled_up_to, const std::string& reason) {
+  for (const auto& op : all_ops_) {
+    if (op->kind != OpKind::SubOrchestration || op->id == 0 || op->id > scheduled_up_to || op->done || op->cancelled) {
+      continue;
+    }
+    out_.orchestrator_items.push_back({work::CancelInstance{op->child_instance, reason, input_.instance, op->id}, 0});
+  }
 }
 
 void ReplayState::cancel_activities_in_flight(EventId scheduled_up_to) {
@@ -1222,6 +1235,10 @@ void ReplayState::teardown() {
 }
 
 }  // namespace detail
+
+std::string failure_cancel_reason(const ErrorDetails& failure) {
+  return "the orchestration failed: " + bounded_text(failure.display_message(), detail::kMaxCancelReasonBytes);
+}
 
 TurnResult run_turn(const Registry& registry, const TurnInput& input) {
   detail::ReplayState state(registry, input);

@@ -246,10 +246,15 @@ OrchestrationAck failure_ack(const Registry& registry, const OrchestrationItem& 
   const bool recorded = started || (same_execution && item.execution_id != 0);
   if (can_append && recorded && !is_finished(history)) {
     ack.history_delta.push_back(Event{next_id, 0, now, events::OrchestrationFailed{details}});
-    // Its activities still in flight are cancelled (their worker rows go), as at any other end.
+    // Its activities still in flight are cancelled (their worker rows go) and its children
+    // still running are told to cancel, as at any other end.
     for (const PendingWork& work : fold_history(history, history.size()).pending) {
       if (work.kind == PendingKind::Activity) {
         ack.cancelled_activities.push_back({item.instance, execution, work.scheduled_event_id});
+      } else if (work.kind == PendingKind::SubOrchestration) {
+        ack.orchestrator_items.push_back(
+            {work::CancelInstance{work.instance, failure_cancel_reason(details), item.instance, work.scheduled_event_id},
+             0});
       }
     }
     // The parent comes from the instances row when there is one: it outlives a

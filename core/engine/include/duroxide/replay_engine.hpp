@@ -47,6 +47,10 @@ namespace duroxide {
 // instead of handing it to the code.
 inline constexpr SemVer kSystemFailuresEndExecutionSince{0, 2, 0};
 
+// The reason an execution that ends failed with `failure` gives the activities and children
+// it cancels on the way: "the orchestration failed: <failure's message>", bounded.
+std::string failure_cancel_reason(const ErrorDetails& failure);
+
 struct TurnInput {
   std::string instance;
   ExecutionId execution_id = 1;
