@@ -1413,6 +1413,21 @@ test('pruneExecutionsBulk with the filter\'s completedBefore prunes only instanc
   assert.deepEqual(await s.client.listExecutions('loop'), [1, 2, 3, 4]);
 });
 
+test('getQueueDepths counts each queued item once: a timer is in timerQueue until due, then in orchestratorQueue', async () => {
+  const s = await stepped((rt) => rt.registerOrchestration('Sleeps', function* (ctx) {
+    yield ctx.scheduleTimer(HOUR);
+    return 'woke';
+  }));
+  await s.client.startOrchestration('sleeper', 'Sleeps');
+  await s.runtime.runUntilIdle();
+  assert.deepEqual(await s.client.getQueueDepths(), { orchestratorQueue: 0, workerQueue: 0, timerQueue: 1 });
+  s.provider.advanceTime(HOUR);
+  assert.deepEqual(await s.client.getQueueDepths(), { orchestratorQueue: 1, workerQueue: 0, timerQueue: 0 });
+  await s.runtime.runUntilIdle();
+  assert.equal((await s.client.getStatus('sleeper')).output, 'woke');
+  assert.deepEqual(await s.client.getQueueDepths(), { orchestratorQueue: 0, workerQueue: 0, timerQueue: 0 });
+});
+
 test('deleteInstanceBulk deletes finished roots (by id, age and limit) and never a running one', async () => {
   const s = await stepped((rt) => {
     rt.registerOrchestration('Done', function* () { return 1; });

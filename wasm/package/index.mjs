@@ -283,10 +283,12 @@ const sdkShape = {
     totalInstances: m.total_instances, totalExecutions: m.total_executions, runningInstances: m.running,
     completedInstances: m.completed, failedInstances: m.failed, totalEvents: m.total_events,
   }),
+  // Each queued item counted once: timers not yet due in timerQueue, every other item of the
+  // orchestrator queue (due timers, delayed retries and locked items among them) in orchestratorQueue.
   queues: (q) => ({
-    orchestratorQueue: q.orchestrator_visible + q.orchestrator_locked,
+    orchestratorQueue: q.orchestrator_visible + q.orchestrator_locked + Math.max(0, q.orchestrator_delayed - q.timers_pending),
     workerQueue: q.worker_visible + q.worker_locked,
-    timerQueue: q.timers_pending + q.timers_due,
+    timerQueue: q.timers_pending,
   }),
   stats: (s) => s && ({
     historyEventCount: s.history_event_count, historySizeBytes: s.history_size_bytes,
