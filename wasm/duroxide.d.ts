@@ -95,6 +95,8 @@ export interface InstanceFilter {
   // Only instances with work ready for them since before this time (ms) that nothing has
   // taken: a visible message, or an activity no live lock holds (health's "no progress").
   readyWorkBeforeMs?: number;
+  // Only this tenant's instances; a caller bound to another tenant is refused (AccessDenied).
+  tenant?: string;
 }
 
 export interface SessionInfo {
