@@ -69,9 +69,8 @@ void history_seeds(fuzz::Host& host) {
 void export_seeds(fuzz::Host& host) {
   for (const char* sample : {"HelloWorld", "Counter", "Approval", "Fails", "LongTimer"}) {
     const std::string document = host.management->export_instance(std::string("sample-") + sample);
-    Json renamed = Json::parse(document);
-    renamed["instance"]["instance"] = std::string("imported-") + sample;  // the sample database holds the original
-    write("import", sample, renamed.dump());
+    // The sample database holds the original.
+    write("import", sample, fuzz::renamed_export(Json::parse(document), std::string("imported-") + sample).dump());
     if (std::string(sample) == "Counter") write("replay", "export-Counter", document);
     if (std::string(sample) == "HelloWorld") write("json", "export", document);
   }

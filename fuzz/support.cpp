@@ -140,9 +140,8 @@ void Host::inspect_instance(const std::string& instance) {
   std::string exported;
   if (!refused_cleanly([&] { exported = management->export_instance(instance); })) return;
   // The export reads back: imported under another id it exports the same document.
-  Json document = Json::parse(exported);
   const std::string copy = "copy-" + ids.next_id();
-  document["instance"]["instance"] = copy;
+  const Json document = renamed_export(Json::parse(exported), copy);
   if (!refused_cleanly([&] { management->import_instance(document.dump()); })) return;
   Json again;
   if (!refused_cleanly([&] { again = Json::parse(management->export_instance(copy)); })) {
@@ -160,6 +159,14 @@ std::string Host::save() {
   const auto bytes = disk().file_bytes(path_);
   check(bytes.has_value(), "a checkpointed database has a file");
   return *bytes;
+}
+
+Json renamed_export(Json document, const std::string& instance) {
+  document["instance"]["instance"] = instance;
+  if (document.contains("messages")) {
+    for (Json& message : document["messages"]) message["instance"] = instance;
+  }
+  return document;
 }
 
 const std::string& sample_database() {

@@ -123,6 +123,10 @@ class Host {
 // The in-memory disk every Host's database lives on.
 sim::MemoryVfs& disk();
 
+// An export document of another instance id: the instance and the messages queued for it
+// (InstanceExport::messages) renamed, so it imports beside the original.
+Json renamed_export(Json document, const std::string& instance);
+
 // Fails unless every Host's files are gone (their memory would add up over a run).
 void check_disk_empty();
 
