@@ -554,6 +554,34 @@ TEST_CASE("a turn the runtime fails cancels the children earlier turns started, 
   CHECK(replay_history(registry, "inst", 1, appended(history, failed)).deterministic);
 }
 
+TEST_CASE("a turn that fails on a nondeterminism cancels the children its history shows, though the code never replayed them",
+          "[replay][cancel][nondeterminism]") {
+  Registry before;
+  before.register_orchestration("Changes", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    auto child = ctx.schedule_sub_orchestration("Child", "", {"child"});
+    co_await ctx.schedule_timer(100);
+    co_return co_await child;
+  });
+  Registry after;  // the code changed: an activity where the history has the child
+  after.register_orchestration("Changes", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {
+    co_await ctx.schedule_activity("Work", "");
+    co_return "changed";
+  });
+  History history = appended({}, turn(before, {}, {start("Changes", "")}, kT0));
+  REQUIRE(kinds(history) ==
+          std::vector<EventKind>{EventKind::OrchestrationStarted, EventKind::SubOrchestrationScheduled,
+                                 EventKind::TimerCreated});
+  TurnResult failed = turn(after, history, {work::TimerFired{"inst", 1, 3, kT0 + 100}}, kT0 + 100);
+  REQUIRE(failed.outcome.kind == TurnOutcomeKind::Failed);
+  CHECK(failed.outcome.error.kind == ErrorKind::Nondeterminism);
+  REQUIRE(failed.orchestrator_items.size() == 1);
+  const auto* cancel = std::get_if<work::CancelInstance>(&failed.orchestrator_items[0].item);
+  REQUIRE(cancel);
+  CHECK(cancel->instance == "child");
+  CHECK(cancel->parent_id == 2);
+  CHECK(failed.worker_items.empty());
+}
+
 TEST_CASE("a turn the runtime fails does not cancel a child whose start it never sends", "[replay][cancel]") {
   Registry registry;
   registry.register_orchestration("LosesThenFails", [](OrchestrationContext& ctx, std::string) -> Task<std::string> {

@@ -5,6 +5,7 @@
 
 #include "duroxide/assert.hpp"
 #include "duroxide/codec.hpp"
+#include "duroxide/history_state.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/saturating.hpp"
 #include "duroxide/text.hpp"
@@ -1200,19 +1201,26 @@ void ReplayState::abandon_failed_turn() {
                                return !(start && start->parent_instance.empty());
                              }),
               items.end());
-  // Those of earlier turns: this turn's were never queued. Without a record in the history
-  // (no command may follow the failure), as at the runtime's other ends (runtime.cpp).
-  cancel_activities_in_flight(old_.size());
   DUROXIDE_ASSERT(failure_.has_value(), "a turn is abandoned for its failure");
-  cancel_children_in_flight(old_.size(), duroxide::failure_cancel_reason(*failure_));
+  cancel_pending_of_earlier_turns(duroxide::failure_cancel_reason(*failure_));
 }
 
-void ReplayState::cancel_children_in_flight(EventId scheduled_up_to, const std::string& reason) {
-  for (const auto& op : all_ops_) {
-    if (op->kind != OpKind::SubOrchestration || op->id == 0 || op->id > scheduled_up_to || op->done || op->cancelled) {
-      continue;
+// What the stored history shows still outstanding, not what the code replayed: a turn that
+// fails on a nondeterminism replayed only up to the mismatch. Without a record in the history
+// (no command may follow the failure), as at the runtime's other ends (runtime.cpp). This
+// turn's own scheduling was never queued; what it completed or asked to cancel is skipped.
+void ReplayState::cancel_pending_of_earlier_turns(const std::string& reason) {
+  for (const PendingWork& pending : fold_history(old_, old_.size()).pending) {
+    const bool child = pending.kind == PendingKind::SubOrchestration;
+    if (!child && pending.kind != PendingKind::Activity) continue;
+    const auto op = find_op(pending.scheduled_event_id, child ? OpKind::SubOrchestration : OpKind::Activity);
+    if (op && (op->done || op->cancelled)) continue;
+    if (!child) {
+      out_.cancelled_activities.push_back({input_.instance, input_.execution_id, pending.scheduled_event_id});
+    } else {
+      out_.orchestrator_items.push_back(
+          {work::CancelInstance{pending.instance, reason, input_.instance, pending.scheduled_event_id}, 0});
     }
-    out_.orchestrator_items.push_back({work::CancelInstance{op->child_instance, reason, input_.instance, op->id}, 0});
   }
 }
 

@@ -173,9 +173,9 @@ class ReplayState final : public Scheduler {
   // Cancels (without a history event: the execution is ending) every activity scheduled
   // at or before event `scheduled_up_to` that has neither completed nor been cancelled.
   void cancel_activities_in_flight(EventId scheduled_up_to);
-  // Queues a cancel for each child scheduled at or before `scheduled_up_to` that has neither
-  // reported nor been cancelled.
-  void cancel_children_in_flight(EventId scheduled_up_to, const std::string& reason);
+  // Cancels each activity and child that earlier turns' history shows outstanding and this
+  // turn neither completed nor asked to cancel (a failing turn's end; `reason` for children).
+  void cancel_pending_of_earlier_turns(const std::string& reason);
   void teardown();
 
   const Registry& registry_;
