@@ -754,6 +754,9 @@ TEST_CASE("an export carries the messages waiting for a running instance, and it
   const OrchestrationStatus stopped = host.client.wait_for_orchestration("stop", 1'000, host.pacer);
   REQUIRE(stopped.error.has_value());
   CHECK(stopped.error->display_message() == "canceled: moved");
+  // A finished instance's queued messages stay out: the runtime drops them.
+  host.client.raise_event("ask", "Approve", "late");
+  CHECK_FALSE(Json::parse(host.management.export_instance("ask")).contains("messages"));
 
   // A message for another instance, or of a kind only the runtime writes, is refused.
   Json document = Json::parse(documents[0]);

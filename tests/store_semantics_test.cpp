@@ -267,6 +267,24 @@ TEST_CASE("a parent the runtime ends for a corrupted row cancels its child that 
   CHECK(child.error->display_message().rfind("canceled: the orchestration failed: ", 0) == 0);
 }
 
+TEST_CASE("an export fails visibly on a queued message whose row does not hold the kind it names",
+          "[store][corruption][export]") {
+  REACHABLE_KIND(kind);
+  Host host(kind);
+  start_parent_with_waiting_child(host);
+  host.client.raise_event("kid", "later", "x");  // queued, not taken
+  raw_sql(*host.under,
+          "UPDATE orchestrator_queue SET item_json = "
+          "'{\"kind\":\"TimerFired\",\"instance\":\"kid\",\"execution_id\":1,\"id\":2,\"fire_at_ms\":0}' "
+          "WHERE instance_id = 'kid' AND kind = 'ExternalRaised'");
+  try {
+    host.management.export_instance("kid");
+    FAIL("an export carried a timer as a message from outside");
+  } catch (const ClientError& error) {
+    CHECK(std::string(error.what()).find("does not decode as the message its row's kind names") != std::string::npos);
+  }
+}
+
 TEST_CASE("a history the engine finds broken ends the child with a terminal event, and its parent with it",
           "[store][corruption]") {
   REACHABLE_KIND(kind);

@@ -269,7 +269,8 @@ export declare class ManagementClient {
   }): TimeSeries;
   watchMetrics(cursor?: number, limit?: number): { deltas: MetricDelta[]; next_cursor: number };
   deleteInstance(instance: string, options?: { force?: boolean }): DeleteResult;
-  // A filtered delete that stopped at its limit returns a `continuation`; pass it back to go on.
+  // A delete that stopped at its limit with candidates left returns a `continuation`; pass it
+  // back (with the same `instances`, when it listed them) to go on.
   deleteInstances(options?: {
     instances?: string[]; filter?: InstanceFilter; completedBeforeMs?: number; limit?: number; continuation?: string;
     dryRun?: boolean;

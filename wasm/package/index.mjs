@@ -307,6 +307,7 @@ const sdkShape = {
 // 1 ms past the epoch (only a clock started at the epoch itself finishes anything sooner).
 const cutoffMs = (completedBefore) => (completedBefore === 0 ? 1 : completedBefore);
 
+const MAX_DELETE_LIMIT = 100000;  // delete-instances' most instances a call
 const NOTHING_DELETED = Object.freeze({ instancesDeleted: 0, executionsDeleted: 0, eventsDeleted: 0, queueMessagesDeleted: 0 });
 const isFinished = (status) => status.status === 'Completed' || status.status === 'Failed';
 
@@ -470,7 +471,8 @@ export class Client {
   }
   /**
    * Finished root instances (with their trees): those named (instanceIds, any number), or all;
-   * completedBefore (ms, finished before it) narrows either; limit caps the instances deleted.
+   * completedBefore (ms, finished before it) narrows either; limit caps the instances deleted
+   * (whole trees: the last one may take it past).
    */
   async deleteInstanceBulk(filter = {}) {
     if (Array.isArray(filter.instanceIds) && filter.instanceIds.length === 0) return { ...NOTHING_DELETED };
@@ -487,8 +489,9 @@ export class Client {
       args.continuation = '';
       do {
         if (filter.limit !== undefined) {
-          args.limit = filter.limit - total.instancesDeleted;
-          if (total.instancesDeleted > 0 && args.limit <= 0) return total;
+          const remaining = filter.limit - total.instancesDeleted;
+          if (total.instancesDeleted > 0 && remaining <= 0) return total;
+          args.limit = remaining > MAX_DELETE_LIMIT ? MAX_DELETE_LIMIT : remaining;  // the command refuses the rest
         }
         const result = this._change('delete-instances', args);
         const batch = sdkShape.deleted(result);

@@ -647,7 +647,8 @@ struct Management {
     }
     out.kv = store_sql::read_kv_values(db, instance);
     out.next_start = queued_next_start(db, instance);
-    out.messages = queued_messages(db, instance);
+    // A finished instance's messages are left out: its import would drop them, as the runtime does.
+    if (info->state == RuntimeState::Running) out.messages = queued_messages(db, instance);
     return out;
   }
 
@@ -675,10 +676,10 @@ struct Management {
         item = decode_work_item(rows.text(1));
       } catch (const CodecError&) {
       }
-      if (!item || target_instance(*item) != instance) {
+      if (!item || !is_message_from_outside(*item) || target_instance(*item) != instance) {
         throw ProviderError(ProviderErrorKind::Corrupted, db.operation(),
                             "the queued message " + std::to_string(rows.integer(0)) + " of instance " + instance +
-                                " does not decode");
+                                " does not decode as the message its row's kind names");
       }
       messages.push_back(std::move(*item));
     }

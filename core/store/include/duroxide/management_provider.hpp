@@ -333,10 +333,11 @@ struct InstanceExport {
   // carries, its key-value store and custom status. Export reads it from the queue;
   // import queues it again (through `resume`).
   std::optional<work::ContinueAsNew> next_start;
-  // The messages from outside waiting on the orchestrator queue for the instance, in
+  // The messages from outside waiting on the orchestrator queue for a running instance, in
   // queue order: external events (ExternalRaised), queue messages (QueueMessage) and
-  // cancels (CancelInstance), a client's or its parent's. Export reads them; import
-  // queues them again for a running instance (through `resume`, after its own work).
+  // cancels (CancelInstance), a client's or its parent's. Export reads them (none for a
+  // finished instance: the runtime drops them); import queues them again for a running
+  // instance (through `resume`, after its own work).
   static constexpr std::size_t kMaxMessages = 10'000;  // more fails the export: the runtime takes them first
   std::vector<WorkItem> messages;
 };
