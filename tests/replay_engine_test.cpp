@@ -528,6 +528,32 @@ TEST_CASE("a turn the runtime fails sends the cancels and detached starts its hi
   CHECK(failed.worker_items.empty());
 }
 
+namespace {
+
+// The history of `name` after its first turn, which schedules the child "child" (event 2)
+// and then a timer of 100 ms (event 3).
+History child_and_timer_scheduled(const Registry& registry, const std::string& name) {
+  History history = appended({}, turn(registry, {}, {start(name, "")}, kT0));
+  REQUIRE(kinds(history) ==
+          std::vector<EventKind>{EventKind::OrchestrationStarted, EventKind::SubOrchestrationScheduled,
+                                 EventKind::TimerCreated});
+  return history;
+}
+
+// The one item a failed turn sends: the cancel of the child "child" scheduled at event 2.
+work::CancelInstance only_child_cancel(const TurnResult& failed) {
+  REQUIRE(failed.outcome.kind == TurnOutcomeKind::Failed);
+  REQUIRE(failed.orchestrator_items.size() == 1);
+  const auto* cancel = std::get_if<work::CancelInstance>(&failed.orchestrator_items[0].item);
+  REQUIRE(cancel);
+  CHECK(cancel->instance == "child");
+  CHECK(cancel->parent_instance == "inst");
+  CHECK(cancel->parent_id == 2);
+  return *cancel;
+}
+
+}  // namespace
+
 TEST_CASE("a turn the runtime fails cancels the children earlier turns started, as it does their activities",
           "[replay][cancel]") {
   Registry registry;
@@ -537,20 +563,11 @@ TEST_CASE("a turn the runtime fails cancels the children earlier turns started, 
     ctx.set_custom_status(std::string(limits::kMaxPayloadBytes + 1, 's'));  // over the limit: the turn fails
     co_return co_await child;
   });
-  History history = appended({}, turn(registry, {}, {start("FailsWithChild", "")}, kT0));
-  REQUIRE(kinds(history) ==
-          std::vector<EventKind>{EventKind::OrchestrationStarted, EventKind::SubOrchestrationScheduled,
-                                 EventKind::TimerCreated});
+  const History history = child_and_timer_scheduled(registry, "FailsWithChild");
   TurnResult failed = turn(registry, history, {work::TimerFired{"inst", 1, 3, kT0 + 100}}, kT0 + 100);
-  REQUIRE(failed.outcome.kind == TurnOutcomeKind::Failed);
-  REQUIRE(failed.orchestrator_items.size() == 1);
-  const auto* cancel = std::get_if<work::CancelInstance>(&failed.orchestrator_items[0].item);
-  REQUIRE(cancel);
-  CHECK(cancel->instance == "child");
-  CHECK(cancel->parent_instance == "inst");
-  CHECK(cancel->parent_id == 2);
-  CHECK(cancel->reason.find("the orchestration failed: ") == 0);
-  CHECK(cancel->reason.find("custom status") != std::string::npos);
+  const work::CancelInstance cancel = only_child_cancel(failed);
+  CHECK(cancel.reason.find("the orchestration failed: ") == 0);
+  CHECK(cancel.reason.find("custom status") != std::string::npos);
   CHECK(replay_history(registry, "inst", 1, appended(history, failed)).deterministic);
 }
 
@@ -567,18 +584,10 @@ TEST_CASE("a turn that fails on a nondeterminism cancels the children its histor
     co_await ctx.schedule_activity("Work", "");
     co_return "changed";
   });
-  History history = appended({}, turn(before, {}, {start("Changes", "")}, kT0));
-  REQUIRE(kinds(history) ==
-          std::vector<EventKind>{EventKind::OrchestrationStarted, EventKind::SubOrchestrationScheduled,
-                                 EventKind::TimerCreated});
+  const History history = child_and_timer_scheduled(before, "Changes");
   TurnResult failed = turn(after, history, {work::TimerFired{"inst", 1, 3, kT0 + 100}}, kT0 + 100);
-  REQUIRE(failed.outcome.kind == TurnOutcomeKind::Failed);
   CHECK(failed.outcome.error.kind == ErrorKind::Nondeterminism);
-  REQUIRE(failed.orchestrator_items.size() == 1);
-  const auto* cancel = std::get_if<work::CancelInstance>(&failed.orchestrator_items[0].item);
-  REQUIRE(cancel);
-  CHECK(cancel->instance == "child");
-  CHECK(cancel->parent_id == 2);
+  only_child_cancel(failed);
   CHECK(failed.worker_items.empty());
 }
 

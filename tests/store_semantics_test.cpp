@@ -285,6 +285,40 @@ TEST_CASE("an export fails visibly on a queued message whose row does not hold t
   }
 }
 
+TEST_CASE("an export carries at most 10,000 queued messages, and an import takes no more",
+          "[store][export]") {
+  REACHABLE_KIND(kind);
+  Host host(kind);
+  start_parent_with_waiting_child(host);
+  const std::string limit = std::to_string(InstanceExport::kMaxMessages);
+  raw_sql(*host.under,
+          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i <= " + limit + ") "
+          "INSERT INTO orchestrator_queue (instance_id, kind, item_json, visible_at, enqueued_at) "
+          "SELECT 'kid', 'ExternalRaised', '{\"data\":\"x\",\"instance\":\"kid\",\"kind\":\"ExternalRaised\","
+          "\"name\":\"later\"}', 0, 0 FROM n");
+  try {
+    host.management.export_instance("kid");
+    FAIL("an export carried more than the limit of messages");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::Conflict);
+  }
+  raw_sql(*host.under, "DELETE FROM orchestrator_queue WHERE id = (SELECT MAX(id) FROM orchestrator_queue)");
+  const std::string exported = host.management.export_instance("kid");
+  const std::string message = R"({"data":"x","instance":"kid","kind":"ExternalRaised","name":"later"})";
+  const std::size_t last = exported.rfind(message);
+  REQUIRE(last != std::string::npos);
+  std::string over = exported;
+  over.insert(last, message + ",");  // one message more than the limit
+  host.management.delete_instance("p", true);  // with its child
+  try {
+    host.management.import_instance(over);
+    FAIL("an import took more than the limit of messages");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::InvalidInput);
+  }
+  CHECK(host.management.import_instance(exported) == "kid");
+}
+
 TEST_CASE("a history the engine finds broken ends the child with a terminal event, and its parent with it",
           "[store][corruption]") {
   REACHABLE_KIND(kind);

@@ -913,10 +913,7 @@ std::vector<WorkItem> read_messages(const Json& json, const std::string& path, c
   for (std::size_t i = 0; i < json.size(); ++i) {
     const std::string at = path + "[" + std::to_string(i) + "]";
     WorkItem message = detail::work_item_from_json(json[i], at);
-    const bool from_outside = std::holds_alternative<work::ExternalRaised>(message) ||
-                              std::holds_alternative<work::QueueMessage>(message) ||
-                              std::holds_alternative<work::CancelInstance>(message);
-    if (!from_outside || target_instance(message) != instance) {
+    if (!is_export_message(message) || target_instance(message) != instance) {
       throw CodecError(at, "must be an ExternalRaised, QueueMessage or CancelInstance for the instance itself");
     }
     messages.push_back(std::move(message));

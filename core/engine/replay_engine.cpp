@@ -1211,16 +1211,11 @@ void ReplayState::abandon_failed_turn() {
 // turn's own scheduling was never queued; what it completed or asked to cancel is skipped.
 void ReplayState::cancel_pending_of_earlier_turns(const std::string& reason) {
   for (const PendingWork& pending : fold_history(old_, old_.size()).pending) {
-    const bool child = pending.kind == PendingKind::SubOrchestration;
-    if (!child && pending.kind != PendingKind::Activity) continue;
-    const auto op = find_op(pending.scheduled_event_id, child ? OpKind::SubOrchestration : OpKind::Activity);
+    const auto op = find_op(pending.scheduled_event_id,
+                            pending.kind == PendingKind::SubOrchestration ? OpKind::SubOrchestration : OpKind::Activity);
     if (op && (op->done || op->cancelled)) continue;
-    if (!child) {
-      out_.cancelled_activities.push_back({input_.instance, input_.execution_id, pending.scheduled_event_id});
-    } else {
-      out_.orchestrator_items.push_back(
-          {work::CancelInstance{pending.instance, reason, input_.instance, pending.scheduled_event_id}, 0});
-    }
+    cancel_pending_work(pending, input_.instance, input_.execution_id, reason, out_.cancelled_activities,
+                        out_.orchestrator_items);
   }
 }
 
@@ -1246,6 +1241,16 @@ void ReplayState::teardown() {
 
 std::string failure_cancel_reason(const ErrorDetails& failure) {
   return "the orchestration failed: " + bounded_text(failure.display_message(), detail::kMaxCancelReasonBytes);
+}
+
+void cancel_pending_work(const PendingWork& pending, const std::string& instance, ExecutionId execution,
+                         const std::string& reason, std::vector<CancelledActivity>& activities,
+                         std::vector<OrchestratorItem>& items) {
+  if (pending.kind == PendingKind::Activity) {
+    activities.push_back({instance, execution, pending.scheduled_event_id});
+  } else if (pending.kind == PendingKind::SubOrchestration) {
+    items.push_back({work::CancelInstance{pending.instance, reason, instance, pending.scheduled_event_id}, 0});
+  }
 }
 
 TurnResult run_turn(const Registry& registry, const TurnInput& input) {

@@ -248,14 +248,9 @@ OrchestrationAck failure_ack(const Registry& registry, const OrchestrationItem& 
     ack.history_delta.push_back(Event{next_id, 0, now, events::OrchestrationFailed{details}});
     // Its activities still in flight are cancelled (their worker rows go) and its children
     // still running are told to cancel, as at any other end.
+    const std::string reason = failure_cancel_reason(details);
     for (const PendingWork& work : fold_history(history, history.size()).pending) {
-      if (work.kind == PendingKind::Activity) {
-        ack.cancelled_activities.push_back({item.instance, execution, work.scheduled_event_id});
-      } else if (work.kind == PendingKind::SubOrchestration) {
-        ack.orchestrator_items.push_back(
-            {work::CancelInstance{work.instance, failure_cancel_reason(details), item.instance, work.scheduled_event_id},
-             0});
-      }
+      cancel_pending_work(work, item.instance, execution, reason, ack.cancelled_activities, ack.orchestrator_items);
     }
     // The parent comes from the instances row when there is one: it outlives a
     // corrupted start event and continue-as-new.

@@ -109,6 +109,11 @@ std::size_t listed_start(const std::string& continuation, std::size_t listed, co
   return position;
 }
 
+bool is_export_message(const WorkItem& item) {
+  return std::holds_alternative<work::ExternalRaised>(item) || std::holds_alternative<work::QueueMessage>(item) ||
+         std::holds_alternative<work::CancelInstance>(item);
+}
+
 bool Provider::instance_known(const std::string& instance) { return !read(instance).empty(); }
 
 std::optional<std::string> Provider::get_kv_value(const std::string&, const std::string&) {

@@ -676,7 +676,7 @@ struct Management {
         item = decode_work_item(rows.text(1));
       } catch (const CodecError&) {
       }
-      if (!item || !is_message_from_outside(*item) || target_instance(*item) != instance) {
+      if (!item || !is_export_message(*item) || target_instance(*item) != instance) {
         throw ProviderError(ProviderErrorKind::Corrupted, db.operation(),
                             "the queued message " + std::to_string(rows.integer(0)) + " of instance " + instance +
                                 " does not decode as the message its row's kind names");
@@ -761,12 +761,6 @@ struct Management {
     transaction.commit();
   }
 
-  // Whether `item` is a message from outside the instance (InstanceExport::messages).
-  static bool is_message_from_outside(const WorkItem& item) {
-    return std::holds_alternative<work::ExternalRaised>(item) || std::holds_alternative<work::QueueMessage>(item) ||
-           std::holds_alternative<work::CancelInstance>(item);
-  }
-
   // Whether `item` is a child's report (SubOrchestrationCompleted or Failed) to or from
   // the imported `instance`.
   static bool concerns_import(const WorkItem& item, const std::string& instance) {
@@ -815,7 +809,7 @@ struct Management {
       queue_for(db, item, json, now, now);  // the import's report to its parent, or its child's to it
     } else if (const auto* next = std::get_if<work::ContinueAsNew>(&item); next && next->instance == instance) {
       queue_for(db, item, json, now, now);
-    } else if (is_message_from_outside(item) && target_instance(item) == instance) {
+    } else if (is_export_message(item) && target_instance(item) == instance) {
       queue_for(db, item, json, now, now);  // InstanceExport::messages
     } else if (const auto* start = std::get_if<work::StartOrchestration>(&item);
                start && start->parent_instance == instance) {

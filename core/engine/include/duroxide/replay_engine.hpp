@@ -35,6 +35,7 @@
 
 #include "duroxide/error_details.hpp"
 #include "duroxide/event.hpp"
+#include "duroxide/history_state.hpp"
 #include "duroxide/limits.hpp"
 #include "duroxide/orchestration_context.hpp"
 #include "duroxide/registry.hpp"
@@ -50,6 +51,13 @@ inline constexpr SemVer kSystemFailuresEndExecutionSince{0, 2, 0};
 // The reason an execution that ends failed with `failure` gives the activities and children
 // it cancels on the way: "the orchestration failed: <failure's message>", bounded.
 std::string failure_cancel_reason(const ErrorDetails& failure);
+
+// What an execution of `instance` that ends failed does with one piece of the work it
+// leaves outstanding: an activity is cancelled (its worker row goes: `activities`), a child
+// is sent a cancel with `reason` (`items`); waits and timers need nothing.
+void cancel_pending_work(const PendingWork& pending, const std::string& instance, ExecutionId execution,
+                         const std::string& reason, std::vector<CancelledActivity>& activities,
+                         std::vector<OrchestratorItem>& items);
 
 struct TurnInput {
   std::string instance;

@@ -342,6 +342,10 @@ struct InstanceExport {
   std::vector<WorkItem> messages;
 };
 
+// Whether `item` is of a kind InstanceExport::messages holds (ExternalRaised, QueueMessage,
+// CancelInstance).
+bool is_export_message(const WorkItem& item);
+
 // One instance's footprint (upstream Duroxide's per-instance SystemStats).
 struct InstanceStats {
   ExecutionId execution_id = 0;             // the current execution
