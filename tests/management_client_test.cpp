@@ -1597,6 +1597,37 @@ TEST_CASE("bulk delete and purge leave an instance the policy denies alone",
   CHECK(host.admin.count_instances({}) == 1);
 }
 
+TEST_CASE("a delete under a policy takes a tree only when the policy lets the caller delete all of it",
+          "[management][access]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  host.run("g", "Grandparent", "");  // g::sub::1, which HidesSome hides, is g's child
+  host.run("open", "HelloWorld", "Ada");
+  HidesSome policy;
+  ManagementClient management(host.admin, &policy);
+  const std::uint64_t all = host.admin.count_instances({});
+
+  CHECK(refused(ClientError::Kind::AccessDenied, [&] { management.delete_instance("g", true); }));
+  BulkDeleteRequest by_ids;
+  by_ids.instances = {"g", "open"};
+  DeleteResult deleted = management.delete_instances(by_ids);
+  CHECK(deleted.instances == 1);
+  CHECK(deleted.denied == std::vector<std::string>{"g"});
+  CHECK(host.admin.count_instances({}) == all - 1);
+
+  BulkDeleteRequest by_filter;
+  by_filter.filter.orchestration_name = "Grandparent";
+  deleted = management.delete_instances(by_filter);
+  CHECK(deleted.instances == 0);
+  CHECK(deleted.denied == std::vector<std::string>{"g"});
+  host.clock.advance(1'000);
+  deleted = management.purge_completed(host.clock.now_ms());
+  CHECK(deleted.instances == 0);
+  CHECK(deleted.denied == std::vector<std::string>{"g"});
+  CHECK(host.admin.get_instance_info("g::sub::1").has_value());
+  CHECK(host.admin.count_instances({}) == all - 1);
+}
+
 namespace {
 
 // A store whose bulk deletes stop at `most` instances (of whole trees), as every store's
@@ -1669,6 +1700,46 @@ TEST_CASE("a delete of listed ids under a policy that stops at its limit goes on
   CHECK(denied == std::vector<std::string>{"hidden", "hidden"});
   CHECK(host.admin.count_instances({}) == 1);
   CHECK(host.admin.get_instance_info("hidden").has_value());
+}
+
+namespace {
+
+// Counts the instance rows a client reads one by one.
+class CountsReads final : public testing::ForwardingManagement {
+ public:
+  using ForwardingManagement::ForwardingManagement;
+  std::optional<InstanceInfo> get_instance_info(const std::string& instance) override {
+    ++reads;
+    return ForwardingManagement::get_instance_info(instance);
+  }
+  std::size_t reads = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a walk of listed ids under a policy with limit 1 reads each id about once",
+          "[management][access]") {
+  PROVIDER_KIND(kind);
+  Host host(kind);
+  BulkDeleteRequest request;
+  for (int i = 0; i < 40; ++i) {
+    request.instances.push_back("one-" + std::to_string(i));
+    host.run(request.instances.back(), "HelloWorld", "Ada");
+  }
+  CountsReads counted(host.admin);
+  HidesSome policy;
+  ManagementClient management(counted, &policy);
+  request.limit = 1;
+  std::size_t calls = 0;
+  do {
+    const DeleteResult result = management.delete_instances(request);
+    CHECK(result.instances == 1);
+    request.continuation = result.continuation;
+    ++calls;
+  } while (!request.continuation.empty() && calls < 100);
+  CHECK(calls == 40);
+  CHECK(host.admin.count_instances({}) == 0);
+  CHECK(counted.reads <= 2 * request.instances.size());  // not once per id per call
 }
 
 TEST_CASE("instance stats count the messages no wait has taken, across continue-as-new, until consumed",

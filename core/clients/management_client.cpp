@@ -546,8 +546,40 @@ ProblematicInstances ManagementClient::get_problematic_instances(TimestampMs now
 
 DeleteResult ManagementClient::delete_instance(const std::string& instance, bool force) {
   RuntimeClient::check_identifier(instance, "the instance id");
-  access_.require(AccessOperation::Delete, instance);
+  const std::optional<InstanceInfo> info = access_.require_instance(AccessOperation::Delete, instance);
+  if (info && access_.filters_each()) {
+    if (std::optional<std::string> denied = denied_in_tree(*info)) {
+      throw ClientError(ClientError::Kind::AccessDenied,
+                        "deleting " + instance + " would delete " + *denied +
+                            " with its tree, which this caller may not delete");
+    }
+  }
   return guarded([&] { return management_.delete_instance(instance, force); });
+}
+
+// A delete takes a root's whole tree, so a per-instance policy is asked about every
+// instance in it (Delete, and List: what the caller cannot see it cannot delete). The
+// first descendant it refuses is returned; a tree of more than kMaxTreeNodes instances
+// returns the root's id (what was not asked about is not deleted).
+std::optional<std::string> ManagementClient::denied_in_tree(const InstanceInfo& root) {
+  std::set<std::string> seen{root.instance};
+  std::vector<std::string> pending{root.instance};
+  std::optional<std::string> denied;
+  while (!pending.empty() && !denied) {
+    InstanceFilter children;
+    children.parent_instance = pending.back();
+    pending.pop_back();
+    for_each_instance(children, [&](InstanceInfo& child) {
+      if (denied || !seen.insert(child.instance).second) return;  // a loop is walked once
+      if (seen.size() > kMaxTreeNodes) {
+        denied = root.instance;
+      } else if (!access_.allows(AccessOperation::Delete, child) || !visible(child)) {
+        denied = child.instance;
+      }
+      pending.push_back(child.instance);
+    });
+  }
+  return denied;
 }
 
 DeleteResult ManagementClient::delete_instances(const BulkDeleteRequest& requested) {
@@ -604,13 +636,15 @@ DeleteResult ManagementClient::delete_listed_allowed(const BulkDeleteRequest& re
     }
     auto info = guarded([&] { return management_.get_instance_info(request.instances[i]); });
     if (!info || (!access_.tenant().empty() && info->tenant != access_.tenant())) continue;
-    if (!access_.allows(AccessOperation::Delete, *info) || !visible(*info)) {
+    if (!access_.allows(AccessOperation::Delete, *info) || !visible(*info) || denied_in_tree(*info)) {
       denied.emplace_back(i, info->instance);
       continue;
     }
     chunk.instances.push_back(info->instance);
     positions.push_back(i);
-    if (chunk.instances.size() == kMaxBulkIds) flush();
+    // Each root is at least one instance: a chunk as long as what is left of the limit
+    // is sent at once, so a small limit reads each listed id about once over the calls.
+    if (chunk.instances.size() == kMaxBulkIds || chunk.instances.size() >= request.limit - total.instances) flush();
   }
   flush();
   for (auto& [position, id] : denied) {
@@ -659,7 +693,7 @@ DeleteResult ManagementClient::delete_allowed(const BulkDeleteRequest& request) 
   std::size_t allowed = 0;
   for (const auto& info : candidates) {
     if (!access_.tenant().empty() && info.tenant != access_.tenant()) continue;
-    if (!access_.allows(AccessOperation::Delete, info) || !visible(info)) {
+    if (!access_.allows(AccessOperation::Delete, info) || !visible(info) || denied_in_tree(info)) {
       total.denied.push_back(info.instance);
       continue;
     }

@@ -280,6 +280,7 @@ class ManagementClient {
   std::vector<InstanceSummary> children_of(const std::string& instance);
   DeleteResult delete_allowed(const BulkDeleteRequest& request);
   DeleteResult delete_listed_allowed(const BulkDeleteRequest& request);
+  std::optional<std::string> denied_in_tree(const InstanceInfo& root);
   ManagementProvider& management_;
   AccessCheck access_;
 };
