@@ -335,6 +335,24 @@ TEST_CASE("an import cannot link an instance to another tenant's parent", "[acce
   CHECK_FALSE(t.host.admin.get_instance_info("g-wait").has_value());
 }
 
+TEST_CASE("an import of a parent after its child refuses a child of another tenant", "[access][tenant][export]") {
+  PROVIDER_KIND(kind);
+  TwoTenants t(kind);
+  const std::string parent = t.host.management.export_instance("a-hello");
+  t.host.management.delete_instance("a-hello", false);
+  std::string child = t.host.management.export_instance("g-wait");
+  t.host.management.delete_instance("g-wait", true);
+  const std::string link = R"("parent_instance":"")";
+  REQUIRE(child.find(link) != std::string::npos);
+  child.replace(child.find(link), link.size(), R"("parent_instance":"a-hello")");
+  // An unbound caller imports a tree in any order: the parent does not exist yet.
+  t.host.management.import_instance(child);
+  REQUIRE(t.host.admin.get_instance_info("g-wait")->tenant == "globex");
+  // Acme's parent over globex's child is the link across tenants the other order refuses.
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.host.management.import_instance(parent); }));
+  CHECK_FALSE(t.host.admin.get_instance_info("a-hello").has_value());
+}
+
 TEST_CASE("a tenant-bound bulk delete of listed ids keeps to the cut-off and the limit", "[access][tenant][delete]") {
   PROVIDER_KIND(kind);
   TwoTenants t(kind);

@@ -1165,6 +1165,24 @@ void check_parent_link(ManagementProvider& store, const InstanceInfo& info, bool
   }
 }
 
+// The other side of the same rule, for a tree imported child first: instances that
+// already name the imported id as their parent belong to the document's tenant.
+void check_existing_children(ManagementProvider& store, const InstanceInfo& info) {
+  InstanceFilter children;
+  children.parent_instance = info.instance;
+  PageRequest page{{}, 1000};
+  do {
+    const InstancePage batch = store.list_instances(children, page);
+    for (const InstanceInfo& child : batch.instances) {
+      if (child.tenant == info.tenant) continue;
+      throw ClientError(ClientError::Kind::AccessDenied, "instance " + child.instance + ", a child of " +
+                                                             info.instance +
+                                                             ", is not an instance of the document's tenant");
+    }
+    page.cursor = batch.next_cursor;
+  } while (!page.cursor.empty());
+}
+
 }  // namespace
 
 std::string ManagementClient::import_instance(const std::string& json) {
@@ -1190,6 +1208,7 @@ std::string ManagementClient::import_instance(const std::string& json) {
   data.resume = resume_work(data);
   try {
     check_parent_link(management_, data.info, !access_.tenant().empty());
+    check_existing_children(management_, data.info);
     report_finished_children(management_, data);
     management_.import_instance(data);
   } catch (const ProviderError& error) {
