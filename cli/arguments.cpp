@@ -74,6 +74,14 @@ std::string read_file(const std::string& path, std::size_t max_bytes) {
 
 namespace {
 
+// A word of the form --name (lowercase letters and hyphens): a flag, never a flag's value.
+// Without this, `--db $UNSET --read-only` would take "--read-only" as the database path and
+// run without the read-only the operator asked for.
+bool looks_like_flag(const std::string& word) {
+  if (word.size() < 3 || word.compare(0, 2, "--") != 0) return false;
+  return std::all_of(word.begin() + 2, word.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '-'; });
+}
+
 // Options of the host itself, accepted by every command of the table.
 // --one-page: a paged command runs one call and prints its continuation instead of walking every page.
 // --principal, --tenant, --roles: the caller the clients act for (access_policy.hpp).
@@ -181,7 +189,9 @@ void parse_command_words(Args& args, const std::vector<std::string>& words, cons
     const ArgSpec* spec = arg_for_flag(command, flag);
     const bool boolean =
         flag == "read-only" || flag == "one-page" || flag == "roots" || (spec && spec->type == ArgType::Boolean);
-    if (!boolean && i + 1 >= words.size()) throw UsageError("--" + flag + " needs a value");
+    if (!boolean && (i + 1 >= words.size() || looks_like_flag(words[i + 1]))) {
+      throw UsageError("--" + flag + " needs a value");
+    }
     const std::string value = boolean ? "true" : words[++i];
     if (is_host_option(flag)) {
       args.options[flag] = value;
@@ -212,7 +222,7 @@ void parse_host_words(Args& args, const HostVerb& verb, const std::vector<std::s
       args.options[name] = "true";
       continue;
     }
-    if (i + 1 >= words.size()) throw UsageError("--" + name + " needs a value");
+    if (i + 1 >= words.size() || looks_like_flag(words[i + 1])) throw UsageError("--" + name + " needs a value");
     args.options[name] = words[++i];
   }
   if (args.positional.size() != verb.positional) {
