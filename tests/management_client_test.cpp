@@ -1015,6 +1015,9 @@ TEST_CASE("import rejects malformed documents naming the field and writes nothin
   rejects(with_execution_id("0"), "import.executions[0].execution_id: must be 1 to 9223372036854775807");
   rejects(with_execution_id("9223372036854775808"), "import.executions[0].execution_id");
   rejects(replaced(R"("parent_instance":"")", R"("parent_instance":"a\nb")"), "the parent instance id");
+  // A name a start refuses: statistics would then refuse every call over the stored names.
+  rejects(replaced(R"("orchestration_name":"HelloWorld")", R"("orchestration_name":"Hello\tWorld")"),
+          "the orchestration name");
   // Times before the epoch: the stores' cursors and retention walk by them.
   for (const char* field : {"created_at_ms", "updated_at_ms", "started_at_ms", "completed_at_ms"}) {
     const std::string key = std::string("\"") + field + "\":";

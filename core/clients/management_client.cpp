@@ -1194,6 +1194,9 @@ std::string ManagementClient::import_instance(const std::string& json) {
     throw ClientError(ClientError::Kind::InvalidInput, error.what());
   }
   RuntimeClient::check_identifier(data.info.instance, "the instance id");
+  // As a start checks it: statistics and time series refuse such a name, and would then
+  // refuse every call that reads the stored names.
+  RuntimeClient::check_identifier(data.info.orchestration_name, "the orchestration name");
   if (!data.info.tenant.empty()) RuntimeClient::check_identifier(data.info.tenant, "the tenant");
   if (!data.info.parent_instance.empty()) RuntimeClient::check_identifier(data.info.parent_instance, "the parent instance id");
   // A tenant-bound caller imports into its own tenant only.
