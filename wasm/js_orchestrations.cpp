@@ -473,7 +473,8 @@ std::string contextCall(const std::string& op, const std::string& argument) {
     if (op == "getCustomStatus") return ctx.custom_status() ? Json(*ctx.custom_status()) : Json(nullptr);
     if (op == "isReplaying") return ctx.is_replaying();
     if (const std::optional<Json> kv = kv_call(ctx, op, argument)) return *kv;
-    if (op == "info" || op == "debug") ctx.log_info(op == "debug" ? "[debug] " + argument : argument);
+    if (op == "info") ctx.log_info(argument);
+    else if (op == "debug") ctx.log_debug(argument);
     else if (op == "warn") ctx.log_warn(argument);
     else if (op == "error") ctx.log_error(argument);
     else throw std::invalid_argument("unknown context call " + op);
@@ -564,6 +565,7 @@ class JsRuntime {
       std::optional<WorkerItem> item = store_.store().fetch_work_item(
           options_.worker_lock_timeout_ms, options_.worker_tag_filter, sessions_->fetch_config());
       if (!item) return nullptr;
+      metrics_.work_items_fetched(1);
       const work::ActivityExecute& task = item->item;
       if (!task.session_id.empty() && !sessions_->begin(task.session_id)) {
         store_.store().abandon_work_item(item->lock_token, 0, /*ignore_attempt=*/true);
@@ -680,14 +682,35 @@ class JsRuntime {
   std::string metricsSnapshot() {
     return guarded([&] {
       const RuntimeMetricsSnapshot s = metrics_.snapshot();
-      std::uint64_t starts = 0, completions = 0, failures = 0, continued = 0, act_ok = 0, act_failed = 0;
+      std::uint64_t starts = 0, completions = 0, failures = 0, continued = 0;
       for (const auto& [name, c] : s.orchestrations) {
         starts += c.started, completions += c.completed, failures += c.failed, continued += c.continued;
       }
-      for (const auto& [name, c] : s.activities) act_ok += c.completed, act_failed += c.failed;
+      // The SDK's split counters, summed from the labelled families (runtime_metrics.cpp).
+      const auto total = [&](const char* family, const std::string& label) {
+        std::uint64_t sum = 0;
+        const auto found = s.counters.find(family);
+        if (found == s.counters.end()) return sum;
+        for (const auto& [labels, value] : found->second) {
+          if (label.empty() || labels.find(label) != std::string::npos) sum += value;
+        }
+        return sum;
+      };
+      const char* failures_family = "duroxide_orchestration_failures_total";
+      const char* activities_family = "duroxide_activity_executions_total";
       return Json{{"orchStarts", starts}, {"orchCompletions", completions}, {"orchFailures", failures},
-                  {"orchContinueAsNew", continued}, {"orchPoison", s.poison},
-                  {"activitySuccess", act_ok}, {"activityAppErrors", act_failed},
+                  {"orchApplicationErrors", total(failures_family, "error_type=\"app_error\"")},
+                  {"orchInfrastructureErrors", total(failures_family, "error_type=\"infrastructure_error\"")},
+                  {"orchConfigurationErrors", total(failures_family, "error_type=\"config_error\"")},
+                  {"orchContinueAsNew", continued}, {"orchPoison", total("duroxide_orchestration_poison_total", "")},
+                  {"activitySuccess", total(activities_family, "outcome=\"success\"")},
+                  {"activityAppErrors", total(activities_family, "outcome=\"app_error\"")},
+                  {"activityInfraErrors", total(activities_family, "outcome=\"infra_error\"")},
+                  {"activityConfigErrors", total(activities_family, "outcome=\"config_error\"")},
+                  {"activityPoison", total(activities_family, "outcome=\"poison\"")},
+                  {"orchDispatcherItemsFetched", s.orchestration_items_fetched},
+                  {"workerDispatcherItemsFetched", s.work_items_fetched},
+                  {"suborchestrationCalls", total("duroxide_orchestration_starts_total", "initiated_by=\"suborchestration\"")},
                   {"providerErrors", s.provider_errors}, {"locksLost", s.locks_lost},
                   {"uptimeMs", s.uptime_ms}};
     });
@@ -735,12 +758,13 @@ class JsRuntime {
   }
 
   void notify(RuntimeEvent::Kind kind, const std::string& instance, std::string message) {
-    observe(RuntimeEvent{kind, instance, std::move(message)});
+    observe(RuntimeEvent{kind, instance, std::move(message), LogLevel::Warn});
   }
 
   void observe(const RuntimeEvent& event) {
     if (events_.size() >= 1000) events_.erase(events_.begin());
     events_.push_back({{"kind", std::string(to_string(event.kind))},
+                       {"level", std::string(to_string(event.level))},
                        {"instanceId", event.instance},
                        {"message", event.message},
                        {"atMs", store_.clock().now_ms()}});

@@ -401,6 +401,16 @@ std::string OrchestrationContext::new_guid() { return state_->new_guid(); }
 TimestampMs OrchestrationContext::utc_now_ms() const { return state_->now(); }
 bool OrchestrationContext::is_replaying() const { return state_->replaying(); }
 
+std::string_view to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::Info: return "info";
+    case LogLevel::Warn: return "warn";
+    case LogLevel::Error: return "error";
+    case LogLevel::Debug: return "debug";
+  }
+  return "info";
+}
+
 void OrchestrationContext::log(LogLevel level, std::string message) {
   state_->log(level, std::move(message));
 }

@@ -34,15 +34,6 @@ std::string_view to_string(TurnOutcomeKind kind) {
   return "Running";
 }
 
-std::string_view to_string(LogLevel level) {
-  switch (level) {
-    case LogLevel::Info: return "info";
-    case LogLevel::Warn: return "warn";
-    case LogLevel::Error: return "error";
-  }
-  return "info";
-}
-
 detail::Json logs_to_json(const std::vector<LogLine>& logs) {
   detail::Json out = detail::Json::array();
   for (const auto& line : logs) {

@@ -476,6 +476,7 @@ bool OrchestrationDispatcher::step() {
     return false;
   }
   if (fetched.empty()) return false;
+  if (context_.options.metrics) context_.options.metrics->orchestration_items_fetched(fetched.size());
   DUROXIDE_ASSERT(fetched.size() <= context_.options.orchestration_batch_size,
                   "a batched fetch returns at most the items asked for");
   // Every turn of the batch runs, then all their acks commit together.
@@ -758,7 +759,7 @@ OrchestrationAck OrchestrationDispatcher::turn_ack(OrchestrationItem& item, Hist
   TurnResult result = run_turn(context_.registry, input);
   if (metrics) metrics->turn(context_.clock.now_ms() - turn_start);
   for (const auto& line : result.logs) {
-    if (!line.replaying) context_.notify(RuntimeEvent::Kind::Log, item.instance, line.message);
+    if (!line.replaying) context_.notify(RuntimeEvent::Kind::Log, item.instance, line.message, line.level);
   }
   for (const auto& dropped : result.dropped) {
     context_.notify(RuntimeEvent::Kind::Dropped, item.instance,
@@ -907,6 +908,7 @@ bool WorkerDispatcher::step() {
   keep_sessions();
   bool parked = false;
   std::vector<WorkerItem> fetched = fetch_batch(parked);
+  if (context_.options.metrics && !fetched.empty()) context_.options.metrics->work_items_fetched(fetched.size());
   if (fetched.empty()) return parked;
 
   const std::vector<std::shared_ptr<std::atomic<bool>>> cancelled = begin_leases(fetched);

@@ -294,6 +294,16 @@ void RuntimeMetrics::activity_finished(const std::string& name, const std::strin
   if (result == ActivityResult::Poison) count(kActivityPoison, "");
 }
 
+void RuntimeMetrics::orchestration_items_fetched(std::uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  data_.orchestration_items_fetched += count;
+}
+
+void RuntimeMetrics::work_items_fetched(std::uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  data_.work_items_fetched += count;
+}
+
 void RuntimeMetrics::turn(std::int64_t duration_ms) {
   std::lock_guard<std::mutex> lock(mutex_);
   data_.turn_ms.record(duration_ms);

@@ -539,6 +539,19 @@ test('readExecutionHistory gives the SDK\'s events: eventId, timestampMs and dat
 test('PostgresProvider loads and rejects with kind Unsupported where it connects', async () => {
   await assert.rejects(PostgresProvider.connect('postgres://localhost/x'), (e) => e.kind === 'Unsupported');
   await assert.rejects(PostgresProvider.connectWithSchema('postgres://localhost/x', 's'), (e) => e.kind === 'Unsupported');
+  await assert.rejects(PostgresProvider.connectWithEntra('h', 5432, 'd', 'u'), (e) => e.kind === 'Unsupported');
+  await assert.rejects(PostgresProvider.connectWithSchemaAndEntra('h', 5432, 'd', 'u', 's'), (e) => e.kind === 'Unsupported');
+});
+
+test('new Runtime refuses a bad concurrency or poll interval with kind InvalidInput, and takes null options', async () => {
+  const provider = await SqliteProvider.open('sqlite::memory:');
+  for (const options of [{ workerConcurrency: 0 }, { workerConcurrency: 'x' }, { dispatcherPollIntervalMs: -1 },
+    { dispatcherPollIntervalMs: 'fast' }]) {
+    assert.throws(() => new Runtime(provider, options), (e) => e.kind === 'InvalidInput', JSON.stringify(options));
+  }
+  const runtime = new Runtime(provider, null);
+  await runtime.shutdown(100);
+  provider.close();
 });
 
 test('cancelInstance fails a waiting instance with the reason', async () => {
@@ -691,6 +704,9 @@ test('startOrchestration from a generator starts a detached instance', async () 
   assert.equal((await w.client.waitForOrchestration('job-7', 5000)).output, 'did job 7');
   const info = await w.client.getInstanceInfo('job-7');
   assert.equal(info.parentInstanceId, undefined);
+  // The SDK's name for the event that records a detached start.
+  const kinds = (await w.client.readExecutionHistory('disp', 1)).map((e) => e.kind);
+  assert.ok(kinds.includes('OrchestrationChained'), kinds.join());
   await w.stop();
 });
 
@@ -750,6 +766,58 @@ test('trace calls reach the runtime logger once per real execution', async () =>
   assert.deepEqual(lines.filter((l) => l === 'start'), ['start']);
   assert.ok(lines.includes('after'));
   assert.ok(lines.includes('from activity'));
+});
+
+test('the logger gets each trace at its own level, and a logger that throws stops nothing', async () => {
+  const entries = [];
+  const s = await stepped((rt) => {
+    rt.registerOrchestration('Levels', function* (ctx) {
+      ctx.traceInfo('i');
+      ctx.traceWarn('w');
+      ctx.traceError('e');
+      ctx.traceDebug('d');
+      return 1;
+    });
+  }, { logger: (entry) => entries.push(entry) });
+  await s.client.startOrchestration('lv', 'Levels');
+  await s.runtime.runUntilIdle();
+  const levels = Object.fromEntries(entries.filter((e) => e.kind === 'log').map((e) => [e.message, e.level]));
+  assert.deepEqual(levels, { i: 'info', w: 'warn', e: 'error', d: 'debug' });
+
+  let calls = 0;
+  const w = await live((rt) => {
+    greet(rt);
+    rt.registerOrchestration('Hello', function* (ctx, name) {
+      ctx.traceInfo('tracing');
+      return yield ctx.scheduleActivity('Greet', name);
+    });
+  }, { logger: () => { calls += 1; throw new Error('logger broke'); } });
+  assert.equal((await w.run('lb', 'Hello', 'Ada')).output, 'Hello, Ada!');
+  assert.ok(calls >= 1);
+  await w.stop();
+});
+
+test('runUntilIdle settles when a turn cancels an activity that waits for isCancelled()', async () => {
+  let sawCancel = false;
+  const s = await stepped((rt) => {
+    rt.registerActivity('Long', async (ctx) => {
+      for (let i = 0; i < 500 && !ctx.isCancelled(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      sawCancel = ctx.isCancelled();
+      return 'long done';
+    });
+    rt.registerOrchestration('Stoppable', function* (ctx) {
+      const winner = yield ctx.race(ctx.scheduleActivity('Long', null), ctx.waitForEvent('stop'));
+      return winner.index;
+    });
+  });
+  await s.client.startOrchestration('st', 'Stoppable');
+  const raised = new Promise((resolve) => setTimeout(() => resolve(s.client.raiseEvent('st', 'stop', null)), 30));
+  const idle = s.runtime.runUntilIdle();
+  await raised;
+  const settled = await Promise.race([idle.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 2000))]);
+  assert.equal(settled, true);
+  assert.equal(sawCancel, true);
+  assert.equal((await s.client.getStatus('st')).output, 1);
 });
 
 test('KV: set, get, list, count, clear within the orchestration, stable on replay', async () => {
@@ -1268,6 +1336,16 @@ test('management reads: instance info, executions, history, stats, metrics, queu
   assert.equal(snapshot.orchCompletions, 1);
   assert.equal(snapshot.orchFailures, 1);
   assert.equal(snapshot.activitySuccess, 1);
+  // The SDK's fields, every one a count.
+  for (const key of ['orchStarts', 'orchCompletions', 'orchFailures', 'orchApplicationErrors', 'orchInfrastructureErrors',
+    'orchConfigurationErrors', 'orchPoison', 'activitySuccess', 'activityAppErrors', 'activityInfraErrors',
+    'activityConfigErrors', 'activityPoison', 'orchDispatcherItemsFetched', 'workerDispatcherItemsFetched',
+    'orchContinueAsNew', 'suborchestrationCalls', 'providerErrors']) {
+    assert.equal(typeof snapshot[key], 'number', key);
+  }
+  assert.equal(snapshot.orchApplicationErrors, 1);
+  assert.ok(snapshot.orchDispatcherItemsFetched >= 3);  // two starts and a completion at least
+  assert.equal(snapshot.workerDispatcherItemsFetched, snapshot.activitySuccess + snapshot.activityAppErrors);
   await w.stop();
 });
 

@@ -159,10 +159,20 @@ export interface MetricsSnapshot {
   orchStarts: number;
   orchCompletions: number;
   orchFailures: number;
+  orchApplicationErrors: number;
+  orchInfrastructureErrors: number;
+  orchConfigurationErrors: number;
   orchContinueAsNew: number;
   orchPoison: number;
   activitySuccess: number;
   activityAppErrors: number;
+  activityInfraErrors: number;
+  activityConfigErrors: number;
+  activityPoison: number;
+  orchDispatcherItemsFetched: number;
+  workerDispatcherItemsFetched: number;
+  /** Sub-orchestration executions this runtime started. */
+  suborchestrationCalls: number;
   providerErrors: number;
   locksLost: number;
   uptimeMs: number;
@@ -200,11 +210,13 @@ export declare class SqliteProvider {
   close(): void;
 }
 
-/** Not in this build: connect and connectWithSchema reject with an error of kind `Unsupported`. */
+/** Not in this build: every connect rejects with an error of kind `Unsupported`. */
 export declare class PostgresProvider {
   private constructor();
   static connect(databaseUrl: string): Promise<never>;
   static connectWithSchema(databaseUrl: string, schema: string): Promise<never>;
+  static connectWithEntra(host: string, port: number, database: string, user: string, options?: object): Promise<never>;
+  static connectWithSchemaAndEntra(host: string, port: number, database: string, user: string, schema: string, options?: object): Promise<never>;
 }
 
 /** Starts, signals, inspects and manages instances. */

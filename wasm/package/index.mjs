@@ -243,7 +243,9 @@ const sdkShape = {
   // with the engine's other fields beside (event_id, input, session_id, ...); `data` is the
   // SDK's (for an event or queue message, {name, data} as JSON text).
   historyEvent(e) {
-    return { ...e, eventId: e.event_id, sourceEventId: e.source_event_id ?? null, timestampMs: e.timestamp_ms,
+    // The SDK names a detached start by upstream's event kind, OrchestrationChained.
+    const kind = e.kind === 'DetachedOrchestrationStarted' ? 'OrchestrationChained' : e.kind;
+    return { ...e, kind, eventId: e.event_id, sourceEventId: e.source_event_id ?? null, timestampMs: e.timestamp_ms,
       data: historyEventData(e) };
   },
   status(s) {
@@ -314,13 +316,15 @@ const isFinished = (status) => status.status === 'Completed' || status.status ==
 /** Starts, signals, inspects and manages instances. */
 /**
  * The Node SDK's PostgreSQL store: not in this build (the engine runs in WebAssembly with
- * SQLite only); both constructors reject with an error of kind `Unsupported`, so code that
+ * SQLite only); every constructor rejects with an error of kind `Unsupported`, so code that
  * imports it loads and fails only where it connects.
  */
 export class PostgresProvider {
   constructor() { throw unsupported('PostgresProvider'); }
   static async connect() { throw unsupported('PostgresProvider.connect (PostgreSQL)'); }
   static async connectWithSchema() { throw unsupported('PostgresProvider.connectWithSchema (PostgreSQL)'); }
+  static async connectWithEntra() { throw unsupported('PostgresProvider.connectWithEntra (PostgreSQL)'); }
+  static async connectWithSchemaAndEntra() { throw unsupported('PostgresProvider.connectWithSchemaAndEntra (PostgreSQL)'); }
 }
 
 // A client's engine object is deleted when its provider closes, or when the client is no
@@ -859,6 +863,8 @@ export class ActivityContext {
 // ---------------------------------------------------------------- the runtime
 
 const VERSION_PATTERN = /^\d+\.\d+\.\d+$/;
+// How often runUntilIdle runs its turns again while activities are still running.
+const IDLE_TICK_MS = 10;
 
 /**
  * Runs registered orchestrations and activities against a provider.
@@ -872,15 +878,23 @@ const VERSION_PATTERN = /^\d+\.\d+\.\d+$/;
  * runUntilIdle() with provider.advanceTime(ms) (deterministic, virtual clock).
  */
 export class Runtime {
-  constructor(provider, options = {}) {
+  constructor(provider, options) {
     if (!(provider instanceof SqliteProvider)) throw new TypeError('new Runtime(provider) needs a SqliteProvider');
+    options = options ?? {};
     this._provider = provider;
     this._options = {
       workerConcurrency: options.workerConcurrency ?? 8,
       pollMs: options.dispatcherPollIntervalMs ?? 50,
       workerLockTimeoutMs: options.workerLockTimeoutMs ?? 30000,
     };
-    if (!(this._options.workerConcurrency >= 1)) throw new RangeError('workerConcurrency must be at least 1');
+    // The two options only this file reads; the engine checks the others.
+    const { workerConcurrency, pollMs } = this._options;
+    if (!Number.isInteger(workerConcurrency) || workerConcurrency < 1 || workerConcurrency > 1000) {
+      throw engineError(`workerConcurrency must be an integer from 1 to 1000, got ${String(workerConcurrency)}`, 'InvalidInput');
+    }
+    if (!Number.isFinite(pollMs) || pollMs < 1 || pollMs > 60000) {
+      throw engineError(`dispatcherPollIntervalMs must be a number from 1 to 60000, got ${String(pollMs)}`, 'InvalidInput');
+    }
     this._logger = typeof options.logger === 'function' ? options.logger : null;
     this._functions = new Map();
     this._activities = new Map();
@@ -984,7 +998,14 @@ export class Runtime {
         while (this._fetchActivity()) { worked = true; steps += 1; }
         if (this._inFlight.size) {
           worked = true;
-          await Promise.all([...this._inFlight.values()].map((lease) => lease.done));
+          // Every running activity, or a tick: the next pass's turns may cancel one, and an
+          // activity that waits for isCancelled() would otherwise hold this await for ever.
+          let tick;
+          await Promise.race([
+            Promise.all([...this._inFlight.values()].map((lease) => lease.done)),
+            new Promise((resolve) => { tick = setTimeout(resolve, IDLE_TICK_MS); }),
+          ]);
+          clearTimeout(tick);
         }
         if (!worked) break;
       }
@@ -1100,14 +1121,23 @@ export class Runtime {
   _drainEvents() {
     if (!this._native) return;
     const events = unwrap(this._native.takeEvents());
-    if (!this._logger) return;
     for (const event of events) {
-      this._logger({ level: event.kind === 'log' ? 'info' : 'warn', kind: event.kind, instanceId: event.instanceId, message: event.message, atMs: event.atMs });
+      this._tell({ level: event.level, kind: event.kind, instanceId: event.instanceId, message: event.message, atMs: event.atMs });
     }
   }
 
   _log(level, instanceId, message, activityName) {
-    if (this._logger) this._logger({ level, kind: 'activity', instanceId, activityName, message, atMs: Date.now() });
+    this._tell({ level, kind: 'activity', instanceId, activityName, message, atMs: Date.now() });
+  }
+
+  // A logger that throws loses that entry only: the runtime's loop, timers and shutdown go on.
+  _tell(entry) {
+    if (!this._logger) return;
+    try {
+      this._logger(entry);
+    } catch {
+      // nothing to report it to: the logger is where reports go
+    }
   }
 }
 

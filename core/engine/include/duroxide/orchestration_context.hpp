@@ -19,6 +19,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "duroxide/error_details.hpp"
@@ -172,7 +173,9 @@ struct SubOrchestrationOptions {
   std::string version;   // empty: the registry's policy
 };
 
-enum class LogLevel { Info, Warn, Error };
+enum class LogLevel { Info, Warn, Error, Debug };
+// "info", "warn", "error", "debug".
+std::string_view to_string(LogLevel level);
 
 class OrchestrationContext {
  public:
@@ -280,6 +283,7 @@ class OrchestrationContext {
   void log_info(std::string message) { log(LogLevel::Info, std::move(message)); }
   void log_warn(std::string message) { log(LogLevel::Warn, std::move(message)); }
   void log_error(std::string message) { log(LogLevel::Error, std::move(message)); }
+  void log_debug(std::string message) { log(LogLevel::Debug, std::move(message)); }
 
  private:
   template <typename... Futures>

@@ -128,6 +128,7 @@ struct RuntimeEvent {
   Kind kind = Kind::Log;
   std::string instance;
   std::string message;
+  LogLevel level = LogLevel::Warn;  // a Log's own level; every other kind is a warning
 };
 using RuntimeObserver = std::function<void(const RuntimeEvent&)>;
 
@@ -143,8 +144,9 @@ struct DispatcherContext {
   RuntimeOptions options;
   RuntimeObserver observer;
 
-  void notify(RuntimeEvent::Kind kind, const std::string& instance, std::string message) const {
-    if (observer) observer({kind, instance, std::move(message)});
+  void notify(RuntimeEvent::Kind kind, const std::string& instance, std::string message,
+              LogLevel level = LogLevel::Warn) const {
+    if (observer) observer({kind, instance, std::move(message), level});
   }
 };
 

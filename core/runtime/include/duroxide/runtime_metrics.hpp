@@ -89,6 +89,10 @@ struct RuntimeMetricsSnapshot {
   std::uint64_t provider_errors = 0;
   std::uint64_t locks_lost = 0;
   std::uint64_t poison = 0;
+  // Items the dispatchers fetched (upstream's orch_dispatcher_items_fetched and
+  // worker_dispatcher_items_fetched): orchestration items, activity work items.
+  std::uint64_t orchestration_items_fetched = 0;
+  std::uint64_t work_items_fetched = 0;
   // completed / (completed + failed) over all orchestrations; 1 when none finished.
   double success_rate = 1.0;
   // Upstream's labeled families by metric name (duroxide_orchestration_starts_total, ...).
@@ -127,6 +131,9 @@ class RuntimeMetrics {
                      const std::optional<std::string>& error);
   void lock_lost();
   void orchestration_poisoned();
+  // What one fetch took: `count` orchestration items, or `count` activity work items.
+  void orchestration_items_fetched(std::uint64_t count);
+  void work_items_fetched(std::uint64_t count);
 
   RuntimeMetricsSnapshot snapshot();
   // Prometheus text exposition format 0.0.4 of a snapshot, with the store's gauges if given.
