@@ -264,6 +264,13 @@ contains "diagnostics counts rows per table" '"table_rows":{"activity_stats":' "
 check "read-only delete exits 1" 1 "$(exit_code "$cli" delete ro-1 --force --db "$db" --read-only)"
 contains "read-only names the mode" "read-only mode: delete" "$("$cli" delete ro-1 --db "$db" --read-only 2>&1)"
 check "read-only run exits 1" 1 "$(exit_code "$cli" run HelloWorld x --id ro-2 --db "$db" --read-only)"
+cli_path=$(readlink -f "$cli")
+# A flag with its value missing (an unset variable) does not take the next flag as its value.
+check "--db followed by --read-only is a usage error (exit 2)" 2 \
+  "$(cd "$work" && exit_code "$cli_path" list-instances --db --read-only)"
+check "... and creates no file named --read-only" no "$([ -e "$work/--read-only" ] && echo yes || echo no)"
+check "a host verb's --db followed by a flag is a usage error (exit 2)" 2 \
+  "$(cd "$work" && exit_code "$cli_path" serve --db --timeout-ms 1)"
 : > "$work/empty.db"
 check "read-only on a file with no store exits 1" 1 "$(exit_code "$cli" status x --db "$work/empty.db" --read-only)"
 check "read-only leaves a file with no store empty" 0 "$(stat -c %s "$work/empty.db")"
