@@ -24,6 +24,7 @@
 #include "duroxide/postgres_provider.hpp"  // is_postgres_location; the class needs DUROXIDE_HAVE_POSTGRES
 #include "duroxide/runtime.hpp"
 #include "duroxide/runtime_client.hpp"
+#include "duroxide/saturating.hpp"
 #include "duroxide/samples.hpp"
 #include "duroxide/open_store.hpp"
 #include "duroxide/sqlite_provider.hpp"
@@ -245,7 +246,7 @@ struct Host {
   // Drives the runtime until `done()` or after timeout_ms.
   template <typename Done>
   void drive(std::int64_t timeout_ms, Done done) {
-    const TimestampMs deadline = clock.now_ms() + timeout_ms;
+    const TimestampMs deadline = saturating_add(clock.now_ms(), timeout_ms);  // a huge timeout: for ever
     for (;;) {
       driver->run_until_idle();
       if (done() || clock.now_ms() >= deadline) return;

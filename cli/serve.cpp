@@ -10,6 +10,7 @@
 
 #include "duroxide/platform.hpp"
 #include "duroxide/runtime_metrics.hpp"
+#include "duroxide/saturating.hpp"
 #include "metrics_server.hpp"
 
 namespace duroxide::cli {
@@ -57,7 +58,8 @@ int serve(Provider& provider, ManagementProvider& store, const Registry& registr
   if (endpoint) started["metrics"] = "http://127.0.0.1:" + std::to_string(endpoint->port()) + "/metrics";
   std::cout << started.dump() << std::endl;
 
-  const TimestampMs deadline = options.timeout_ms > 0 ? clock.now_ms() + options.timeout_ms : 0;
+  // Saturated: a timeout of 106751991167d is "for ever", not a deadline in the past.
+  const TimestampMs deadline = options.timeout_ms > 0 ? saturating_add(clock.now_ms(), options.timeout_ms) : 0;
   while (!stop_requested && (deadline == 0 || clock.now_ms() < deadline)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

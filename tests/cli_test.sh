@@ -481,6 +481,16 @@ contains "serve: continue-as-new counted by upstream's name" \
   'duroxide_orchestration_continue_as_new_total{orchestration_name="Counter",execution_id="3"} 1' "$scrape"
 check "serve --executions-kept 1 keeps the newest execution" 1 \
   "$("$cli" list-executions sv-count --db "$sv" | json_get '.__len__()')"
+# A timeout past the 64-bit range of times waits for ever, not at all.
+check "run with a timeout of 106751991167d waits for the outcome" '"status":"Completed"' \
+  "$("$cli" run Approval '{"timeout_ms":100}' --id huge-timeout --timeout-ms 106751991167d --db "$work/huge.db" | grep -o '"status":"[A-Za-z]*"')"
+"$cli" serve --db "$work/huge.db" --timeout-ms 106751991167d > /dev/null 2>&1 &
+huge_pid=$!
+sleep 1
+check "serve with a timeout of 106751991167d is still serving a second later" yes \
+  "$(kill -0 "$huge_pid" 2>/dev/null && echo yes || echo no)"
+kill -TERM "$huge_pid" 2>/dev/null
+wait "$huge_pid" 2>/dev/null
 check "serve: a bad retention age is a usage error" 2 "$(exit_code "$cli" serve --db "$sv" --finished-retention soon)"
 check "serve: a port over 65535 is a usage error" 2 "$(exit_code "$cli" serve --db "$sv" --metrics-port 70000)"
 
