@@ -267,6 +267,9 @@ void print_instances_csv(const Json& page) {
   for (auto& row : rows) row["error"] = row["error"].is_object() ? row["error"]["message"] : Json(nullptr);
   std::cout << csv::table(rows, {"instance", "orchestration", "version", "status", "output", "error",
                                  "custom_status", "executions", "parent", "created_at_ms", "updated_at_ms"});
+  // The table has no row for it: a page that is not the last says so where a person sees it.
+  const std::string next = page["next_cursor"].get<std::string>();
+  if (!next.empty()) std::cerr << "duroxide: more instances follow: --cursor " << next << "\n";
 }
 
 void print_time_series_csv(const Json& series) {
