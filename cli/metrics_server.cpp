@@ -7,6 +7,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -15,7 +18,8 @@ namespace duroxide::cli {
 namespace {
 
 constexpr std::size_t kMaxRequestBytes = 8 * 1024;
-constexpr int kPollMs = 100;  // how soon the thread sees a stop
+constexpr int kPollMs = 100;        // how soon the thread sees a stop
+constexpr int kRequestMs = 2'000;   // a client's time to send its whole request, however it trickles
 
 std::string response(int status, const char* reason, const std::string& type, const std::string& body) {
   return "HTTP/1.0 " + std::to_string(status) + " " + reason + "\r\nContent-Type: " + type +
@@ -87,9 +91,13 @@ void MetricsServer::serve() {
   }
 }
 
+// One connection at a time, so each has kRequestMs in all to send its request: a client
+// that trickles bytes delays other scrapes by at most that, and a stop by kPollMs. A client
+// that does not read the answer holds the thread for at most the send timeout.
 void MetricsServer::answer(int connection) {
-  timeval timeout{2, 0};
-  ::setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  timeval send_timeout{kRequestMs / 1000, 0};
+  ::setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRequestMs);
   std::string request;
   char buffer[1024];
   while (request.find("\r\n\r\n") == std::string::npos && request.find("\n\n") == std::string::npos) {
@@ -97,8 +105,12 @@ void MetricsServer::answer(int connection) {
       send_all(connection, response(431, "Request Header Fields Too Large", "text/plain", "request over 8 KiB\n"));
       return;
     }
-    const ssize_t n = ::recv(connection, buffer, sizeof buffer, 0);
-    if (n <= 0) break;  // closed, or no complete request within the timeout: answer what came
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || stopping_) break;  // no complete request in time: answer what came
+    pollfd readable{connection, POLLIN, 0};
+    if (::poll(&readable, 1, static_cast<int>(std::min<std::int64_t>(left.count(), kPollMs))) <= 0) continue;
+    const ssize_t n = ::recv(connection, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n <= 0) break;  // closed (or an error): answer what came
     request.append(buffer, static_cast<std::size_t>(n));
   }
   std::string line = request.substr(0, request.find('\n'));

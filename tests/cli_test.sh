@@ -478,6 +478,16 @@ contains "serve: completions with status and turns" \
   'duroxide_orchestration_completions_total{orchestration_name="HelloWorld",version="1.0.0",status="success",final_turn_count="1-5"} 1' "$scrape"
 contains "serve: the store's active gauge" 'duroxide_active_orchestrations{state="all"} 1' "$scrape"
 check "serve: other paths are 404" 404 "$(fetch "${url%/metrics}/other" | head -1)"
+# A client that trickles its request a byte a second holds the endpoint for 2 s at most.
+port=${url#http://127.0.0.1:}; port=${port%%/*}
+python3 -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for _ in range(8):
+    s.send(b"G"); time.sleep(1)' "$port" 2>/dev/null &
+trickler=$!
+sleep 0.3
+check "serve: a scrape beside a trickling client is answered" 200 "$(timeout 5 bash -c "$(declare -f fetch); fetch '$url'" | head -1)"
+kill "$trickler" 2>/dev/null; wait "$trickler" 2>/dev/null
 kill -TERM "$serve_pid"
 wait "$serve_pid"
 check "serve stops on SIGTERM with exit 0" 0 "$?"
