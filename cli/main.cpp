@@ -260,6 +260,14 @@ struct Host {
   }
 };
 
+// A command that ran: 0, or kSomeItemsFailed when a bulk result counts failed items (a
+// script that restores or cancels many must not read a failure as success).
+constexpr int kSomeItemsFailed = 3;
+int exit_code_of(const Json& out) {
+  const bool bulk = out.is_object() && out.contains("succeeded") && out.contains("failed");
+  return bulk && out["failed"].is_number() && out["failed"].get<double>() > 0 ? kSomeItemsFailed : 0;
+}
+
 // ---- CSV output of the commands that offer it
 
 void print_instances_csv(const Json& page) {
@@ -397,10 +405,10 @@ int run_table_command(const Args& args) {
       rest.erase("documents");
       std::cerr << rest.dump() << "\n";
     }
-    return 0;
+    return exit_code_of(out);
   }
   std::cout << out.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
-  return 0;
+  return exit_code_of(out);
 }
 
 // ---- host verbs

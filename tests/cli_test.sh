@@ -319,6 +319,12 @@ check "export-tree writes the root and its children, one per line" 3 "$(wc -l < 
 "$cli" delete jl-tree --db "$db" >/dev/null
 contains "import-instances restores every line" '"succeeded":3' "$("$cli" import-instances "$work/tree.jsonl" --db "$db")"
 contains "the restored tree has its children" '"children":[{' "$("$cli" get-instance-tree jl-tree --db "$db")"
+check "a bulk verb whose items all succeed exits 0" 0 "$(exit_code "$cli" export-instances --prefix jl- --format jsonl --db "$db")"
+check "import-instances of lines that exist already exits 3 (items failed)" 3 \
+  "$(exit_code "$cli" import-instances "$work/tree.jsonl" --db "$db")"
+check "raise-many to an id that does not exist exits 3" 3 "$(exit_code "$cli" raise-many Approve x --instances nope-1 --db "$db")"
+check "export-instances --format jsonl with a failed item exits 3" 3 \
+  "$(exit_code "$cli" export-instances --instances nope-1 --format jsonl --db "$db")"
 check "export-instances walks the filter's pages into lines" 3 \
   "$("$cli" export-instances --prefix jl- --batch 1 --format jsonl --db "$db" 2>/dev/null | wc -l)"
 check "a command without documents has no JSON-lines form" 2 "$(exit_code "$cli" count-instances --format jsonl --db "$db")"
