@@ -158,7 +158,7 @@ struct Workload {
   const char* input;
   const char* body;          // what one instance does, for the report
   std::size_t worker_batch;  // RuntimeOptions::worker_batch_size
-  bool judged;               // a target of the bench judges its rows (Sizes::target_instances)
+  bool judged;               // a target of the bench judges its WAL NORMAL rows (Sizes::target_instances)
 };
 
 const std::size_t kDefaultWorkerBatch = RuntimeOptions{}.worker_batch_size;
@@ -1337,7 +1337,8 @@ int main(int argc, char** argv) {
           if (!only_driver.empty() && only_driver != driver_label(concurrency)) continue;
           std::cerr << "bench: " << workload_label(workload) << " " << sync_pragma(sync) << " "
                     << driver_label(concurrency) << " " << options_label(workload, concurrency) << "\n";
-          const int instances = workload.judged ? sizes.target_instances : sizes.throughput_instances;
+          const bool judged = workload.judged && sync == Sync::Normal;  // the targets judge WAL NORMAL
+          const int instances = judged ? sizes.target_instances : sizes.throughput_instances;
           const Throughput t = run_throughput(throughput_db, sync, workload, instances, concurrency);
           Json row = throughput_row(workload, concurrency, instances, t, sync == Sync::Full ? full : normal);
           row["sync"] = sync_pragma(sync);

@@ -270,6 +270,13 @@ int exit_code_of(const Json& out) {
 
 // ---- CSV output of the commands that offer it
 
+// `text` as one POSIX shell word: a cursor holds '|' and the instance id, which may hold anything.
+std::string shell_quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 void print_instances_csv(const Json& page) {
   Json rows = page["instances"];
   for (auto& row : rows) row["error"] = row["error"].is_object() ? row["error"]["message"] : Json(nullptr);
@@ -277,7 +284,7 @@ void print_instances_csv(const Json& page) {
                                  "custom_status", "executions", "parent", "created_at_ms", "updated_at_ms"});
   // The table has no row for it: a page that is not the last says so where a person sees it.
   const std::string next = page["next_cursor"].get<std::string>();
-  if (!next.empty()) std::cerr << "duroxide: more instances follow: --cursor " << next << "\n";
+  if (!next.empty()) std::cerr << "duroxide: more instances follow: --cursor " << shell_quoted(next) << "\n";
 }
 
 void print_time_series_csv(const Json& series) {

@@ -92,8 +92,9 @@ void MetricsServer::serve() {
 }
 
 // One connection at a time, so each has kRequestMs in all to send its request: a client
-// that trickles bytes delays other scrapes by at most that, and a stop by kPollMs. A client
-// that does not read the answer holds the thread for at most the send timeout.
+// that trickles bytes delays other scrapes by at most that, and a stop by kPollMs. Each send
+// of the answer waits at most the send timeout for room (a client that reads slowly can
+// still hold the thread while its reads keep making room).
 void MetricsServer::answer(int connection) {
   timeval send_timeout{kRequestMs / 1000, 0};
   ::setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);

@@ -351,6 +351,20 @@ TEST_CASE("an import of a parent after its child refuses a child of another tena
   // Acme's parent over globex's child is the link across tenants the other order refuses.
   CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.host.management.import_instance(parent); }));
   CHECK_FALSE(t.host.admin.get_instance_info("a-hello").has_value());
+  // So is acme's own import, which is not told globex's id.
+  try {
+    t.acme.management.import_instance(parent);
+    FAIL("imported over another tenant's child");
+  } catch (const ClientError& error) {
+    CHECK(error.kind() == ClientError::Kind::AccessDenied);
+    CHECK(std::string(error.what()).find("g-wait") == std::string::npos);
+  }
+  // A start of the id is not checked (docs/management.md): acme's delete of that tree then
+  // refuses to take globex's child with it.
+  t.acme.runtime.start_orchestration("a-hello", "HelloWorld", "Ada", "1.0.0");
+  t.host.driver.run_until_idle();
+  CHECK(fails_with(ClientError::Kind::AccessDenied, [&] { t.acme.management.delete_instance("a-hello", true); }));
+  CHECK(t.host.admin.get_instance_info("g-wait").has_value());
 }
 
 TEST_CASE("a tenant-bound bulk delete of listed ids keeps to the cut-off and the limit", "[access][tenant][delete]") {

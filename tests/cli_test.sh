@@ -373,7 +373,7 @@ check "CSV has a header and one record" 2 "$("$cli" instances --prefix csv- --fo
     console.log(records);
   });')"
 "$cli" run HelloWorld '"x"' --id csv-2 --db "$db" >/dev/null
-contains "a CSV page that is not the last names its cursor on stderr" "more instances follow: --cursor " \
+contains "a CSV page that is not the last names its cursor on stderr, quoted for a shell" "more instances follow: --cursor '" \
   "$("$cli" instances --prefix csv- --limit 1 --format csv --db "$db" 2>&1 >/dev/null)"
 check "the last CSV page says nothing on stderr" "" \
   "$("$cli" instances --prefix csv- --limit 2 --format csv --db "$db" 2>&1 >/dev/null)"

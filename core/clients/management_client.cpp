@@ -547,11 +547,15 @@ ProblematicInstances ManagementClient::get_problematic_instances(TimestampMs now
 DeleteResult ManagementClient::delete_instance(const std::string& instance, bool force) {
   RuntimeClient::check_identifier(instance, "the instance id");
   const std::optional<InstanceInfo> info = access_.require_instance(AccessOperation::Delete, instance);
-  if (info && access_.filters_each()) {
+  // As a delete of listed ids checks it: under a per-instance policy, or for a tenant-bound caller.
+  if (info && (access_.filters_each() || !access_.tenant().empty())) {
     if (std::optional<std::string> denied = denied_in_tree(*info)) {
       throw ClientError(ClientError::Kind::AccessDenied,
-                        "deleting " + instance + " would delete " + *denied +
-                            " with its tree, which this caller may not delete");
+                        *denied == instance
+                            ? "instance " + instance + "'s tree holds more than " + std::to_string(kMaxTreeNodes) +
+                                  " instances, more than a delete checked per instance takes"
+                            : "deleting " + instance + " would delete " + *denied +
+                                  " with its tree, which this caller may not delete");
     }
   }
   return guarded([&] { return management_.delete_instance(instance, force); });
@@ -1167,7 +1171,8 @@ void check_parent_link(ManagementProvider& store, const InstanceInfo& info, bool
 
 // The other side of the same rule, for a tree imported child first: instances that
 // already name the imported id as their parent belong to the document's tenant.
-void check_existing_children(ManagementProvider& store, const InstanceInfo& info) {
+// A tenant-bound caller is not told another tenant's id.
+void check_existing_children(ManagementProvider& store, const InstanceInfo& info, bool tenant_bound) {
   InstanceFilter children;
   children.parent_instance = info.instance;
   PageRequest page{{}, 1000};
@@ -1175,9 +1180,10 @@ void check_existing_children(ManagementProvider& store, const InstanceInfo& info
     const InstancePage batch = store.list_instances(children, page);
     for (const InstanceInfo& child : batch.instances) {
       if (child.tenant == info.tenant) continue;
-      throw ClientError(ClientError::Kind::AccessDenied, "instance " + child.instance + ", a child of " +
-                                                             info.instance +
-                                                             ", is not an instance of the document's tenant");
+      throw ClientError(ClientError::Kind::AccessDenied,
+                        tenant_bound ? "instance " + info.instance + " has children in another tenant"
+                                     : "instance " + child.instance + ", a child of " + info.instance +
+                                           ", is not an instance of the document's tenant");
     }
     page.cursor = batch.next_cursor;
   } while (!page.cursor.empty());
@@ -1211,7 +1217,7 @@ std::string ManagementClient::import_instance(const std::string& json) {
   data.resume = resume_work(data);
   try {
     check_parent_link(management_, data.info, !access_.tenant().empty());
-    check_existing_children(management_, data.info);
+    check_existing_children(management_, data.info, !access_.tenant().empty());
     report_finished_children(management_, data);
     management_.import_instance(data);
   } catch (const ProviderError& error) {
