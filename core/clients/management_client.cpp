@@ -36,6 +36,17 @@ constexpr std::size_t kWatchScanLimit = 16'000;
 using detail::Json;
 using detail::ObjectReader;
 
+// Every instance the store lists for `filter`, page by page, unfiltered by any policy.
+template <typename F>
+void for_each_listed(ManagementProvider& store, const InstanceFilter& filter, F&& call) {
+  PageRequest page{{}, 1000};
+  do {
+    InstancePage batch = store.list_instances(filter, page);
+    for (auto& info : batch.instances) call(info);
+    page.cursor = batch.next_cursor;
+  } while (!page.cursor.empty());
+}
+
 RuntimeState read_state(ObjectReader& in, const char* key) {
   std::string text = in.text(key, limits::kMaxNameBytes);
   RuntimeState state{};
@@ -117,12 +128,7 @@ void ManagementClient::for_each_visible(const InstanceFilter& filter, F&& call) 
 
 template <typename F>
 void ManagementClient::for_each_instance(const InstanceFilter& filter, F&& call) {
-  PageRequest page{{}, 1000};
-  do {
-    InstancePage batch = guarded([&] { return management_.list_instances(filter, page); });
-    for (auto& info : batch.instances) call(info);
-    page.cursor = batch.next_cursor;
-  } while (!page.cursor.empty());
+  guarded([&] { for_each_listed(management_, filter, call); });
 }
 
 SummaryPage ManagementClient::list_instances(const InstanceFilter& requested,
@@ -1175,18 +1181,13 @@ void check_parent_link(ManagementProvider& store, const InstanceInfo& info, bool
 void check_existing_children(ManagementProvider& store, const InstanceInfo& info, bool tenant_bound) {
   InstanceFilter children;
   children.parent_instance = info.instance;
-  PageRequest page{{}, 1000};
-  do {
-    const InstancePage batch = store.list_instances(children, page);
-    for (const InstanceInfo& child : batch.instances) {
-      if (child.tenant == info.tenant) continue;
-      throw ClientError(ClientError::Kind::AccessDenied,
-                        tenant_bound ? "instance " + info.instance + " has children in another tenant"
-                                     : "instance " + child.instance + ", a child of " + info.instance +
-                                           ", is not an instance of the document's tenant");
-    }
-    page.cursor = batch.next_cursor;
-  } while (!page.cursor.empty());
+  for_each_listed(store, children, [&](const InstanceInfo& child) {
+    if (child.tenant == info.tenant) return;
+    throw ClientError(ClientError::Kind::AccessDenied,
+                      tenant_bound ? "instance " + info.instance + " has children in another tenant"
+                                   : "instance " + child.instance + ", a child of " + info.instance +
+                                         ", is not an instance of the document's tenant");
+  });
 }
 
 }  // namespace
